@@ -1,0 +1,276 @@
+"""Hyperparameters and arguments: normalised and checked once, at the border.
+
+Every public layer function calls one of :func:`conv_geometry` or
+:func:`pool_geometry` before computing anything. They turn the notebook's
+``hparameters`` dict (ints) and convcli's extensions (pairs, quads, ``same``,
+``valid``, dilation, bias mode, tie rule) into explicit per-axis values, check
+them against the array shapes, and raise :class:`ValueError` naming the
+argument and the shapes involved. After that the engines trust their input.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+CONV_KEYS = ("stride", "pad", "dilation", "bias", "f")
+POOL_KEYS = ("f", "stride", "ties")
+BIAS_MODES = ("once", "window")
+TIE_RULES = ("all", "first", "split")
+POOL_MODES = ("max", "average")
+ENGINES = ("fast", "reference")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
+    """``int`` or a sequence of ``n`` ints -> a tuple of ``n`` ints."""
+    if _is_int(value):
+        return (int(value),) * n
+    if isinstance(value, (list, tuple)) and len(value) == n and all(map(_is_int, value)):
+        return tuple(int(v) for v in value)
+    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {value!r}")
+
+
+def pad_sides(pad, name: str = "pad") -> tuple[int, int, int, int]:
+    """``pad`` as given (int, ``[p_H, p_W]`` or ``[top, bottom, left, right]``)
+    -> ``(top, bottom, left, right)``. ``same``/``valid`` are resolved by
+    :func:`conv_geometry`, which knows the shapes."""
+    if _is_int(pad):
+        sides = (int(pad),) * 4
+    elif isinstance(pad, (list, tuple)) and len(pad) == 2 and all(map(_is_int, pad)):
+        sides = (int(pad[0]),) * 2 + (int(pad[1]),) * 2
+    elif isinstance(pad, (list, tuple)) and len(pad) == 4 and all(map(_is_int, pad)):
+        sides = tuple(int(p) for p in pad)
+    else:
+        raise ValueError(
+            f"{name}: expected an int, [p_H, p_W], [top, bottom, left, right], "
+            f"'same' or 'valid', got {pad!r}"
+        )
+    if min(sides) < 0:
+        raise ValueError(f"{name}: padding must be >= 0, got {pad!r}")
+    return sides
+
+
+def _at_least_one(values: tuple[int, ...], name: str, given) -> tuple[int, ...]:
+    if min(values) < 1:
+        raise ValueError(f"{name}: must be >= 1, got {given!r}")
+    return values
+
+
+def _choice(value, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def check_engine(engine) -> str:
+    return _choice(engine, "engine", ENGINES)
+
+
+def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(hparameters, dict):
+        raise ValueError(f"hparameters: expected a dict, got {type(hparameters).__name__}")
+    unknown = sorted(set(hparameters) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"hparameters: unknown key {unknown[0]!r} (known: {', '.join(allowed)})"
+        )
+    return hparameters
+
+
+def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The dtype a layer computes in: float32 stays float32, float64 stays
+    float64, a mix of the two gives float64; integers and booleans compute in
+    float64, float16 in float32."""
+    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    if not floats:
+        return np.dtype(np.float64)
+    dt = np.result_type(*floats)
+    if dt.itemsize < 4:
+        return np.dtype(np.float32)
+    if dt.itemsize > 8:
+        return np.dtype(np.float64)
+    return dt
+
+
+def as_array(x, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
+    """Check that ``x`` is a real numeric array with ``ndim`` dimensions."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
+    if x.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name}: expected a real numeric array, got dtype {x.dtype} (shape {x.shape})"
+        )
+    if ndim is not None and x.ndim != ndim:
+        want = f" {layout}" if layout else ""
+        raise ValueError(
+            f"{name}: expected {ndim} dimensions{want}, got shape {x.shape}"
+        )
+    return x
+
+
+def output_size(n_in: int, before: int, after: int, f: int, s: int, d: int = 1) -> int:
+    """``floor((n_in + before + after - d*(f-1) - 1) / s) + 1`` (may be < 1)."""
+    return (n_in + before + after - d * (f - 1) - 1) // s + 1
+
+
+def same_padding(n_in: int, f: int, s: int, d: int) -> tuple[int, int]:
+    """TensorFlow's ``same``: ``n_out = ceil(n_in / s)``; the odd unit of
+    padding goes after (bottom/right)."""
+    n_out = math.ceil(n_in / s)
+    total = max((n_out - 1) * s + d * (f - 1) + 1 - n_in, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything the conv engines need to know, explicit per axis."""
+
+    m: int
+    n_H_prev: int
+    n_W_prev: int
+    n_C_prev: int
+    f_H: int
+    f_W: int
+    n_C: int
+    s_H: int
+    s_W: int
+    d_H: int
+    d_W: int
+    pad: tuple[int, int, int, int]  # top, bottom, left, right
+    n_H: int
+    n_W: int
+    bias: str
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        return (self.m, self.n_H, self.n_W, self.n_C)
+
+    @property
+    def in_shape(self) -> tuple[int, int, int, int]:
+        return (self.m, self.n_H_prev, self.n_W_prev, self.n_C_prev)
+
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        t, b, l, r = self.pad
+        return self.n_H_prev + t + b, self.n_W_prev + l + r
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    m: int
+    n_H_prev: int
+    n_W_prev: int
+    n_C: int
+    f_H: int
+    f_W: int
+    s_H: int
+    s_W: int
+    n_H: int
+    n_W: int
+    ties: str
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        return (self.m, self.n_H, self.n_W, self.n_C)
+
+    @property
+    def in_shape(self) -> tuple[int, int, int, int]:
+        return (self.m, self.n_H_prev, self.n_W_prev, self.n_C)
+
+
+def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters) -> ConvGeometry:
+    """Check a conv layer's arguments and resolve its hyperparameters.
+
+    ``A_prev`` (m, n_H_prev, n_W_prev, n_C_prev), ``W`` (f_H, f_W, n_C_prev,
+    n_C), ``b`` (1, 1, 1, n_C) or (n_C,).
+    """
+    hp = _check_hparameters(hparameters, CONV_KEYS)
+    m, n_H_prev, n_W_prev, n_C_prev = A_prev.shape
+    f_H, f_W, w_C_prev, n_C = W.shape
+    if min(f_H, f_W, n_C) < 1 or w_C_prev < 1:
+        raise ValueError(f"W: every dimension must be >= 1, got shape {W.shape}")
+    if min(A_prev.shape) < 1:
+        raise ValueError(f"A_prev: every dimension must be >= 1, got shape {A_prev.shape}")
+    if w_C_prev != n_C_prev:
+        raise ValueError(
+            f"W: channel mismatch: A_prev has n_C_prev={n_C_prev} (shape {A_prev.shape}) "
+            f"but W has {w_C_prev} input channels (shape {W.shape})"
+        )
+    if b.shape not in ((1, 1, 1, n_C), (n_C,)):
+        raise ValueError(
+            f"b: expected shape (1, 1, 1, {n_C}) or ({n_C},) to match W {W.shape}, "
+            f"got {b.shape}"
+        )
+    if "f" in hp:
+        f = _at_least_one(per_axis(hp["f"], "f"), "f", hp["f"])
+        if f != (f_H, f_W):
+            raise ValueError(f"f: hparameters say {hp['f']!r} but W has shape {W.shape}")
+    stride = hp.get("stride", 1)
+    s_H, s_W = _at_least_one(per_axis(stride, "stride"), "stride", stride)
+    dilation = hp.get("dilation", 1)
+    d_H, d_W = _at_least_one(per_axis(dilation, "dilation"), "dilation", dilation)
+    bias = _choice(hp.get("bias", "once"), "bias", BIAS_MODES)
+    pad = hp.get("pad", 0)
+    if pad == "valid":
+        sides = (0, 0, 0, 0)
+    elif pad == "same":
+        sides = same_padding(n_H_prev, f_H, s_H, d_H) + same_padding(n_W_prev, f_W, s_W, d_W)
+    else:
+        sides = pad_sides(pad)
+    t, bo, l, r = sides
+    n_H = output_size(n_H_prev, t, bo, f_H, s_H, d_H)
+    n_W = output_size(n_W_prev, l, r, f_W, s_W, d_W)
+    if n_H < 1 or n_W < 1:
+        raise ValueError(
+            f"output size: A_prev {A_prev.shape} with W {W.shape}, stride {(s_H, s_W)}, "
+            f"pad {sides}, dilation {(d_H, d_W)} gives n_H={n_H}, n_W={n_W} (must be >= 1)"
+        )
+    return ConvGeometry(
+        m, n_H_prev, n_W_prev, n_C_prev, f_H, f_W, n_C,
+        s_H, s_W, d_H, d_W, tuple(sides), n_H, n_W, bias,
+    )
+
+
+def pool_geometry(A_prev: np.ndarray, hparameters) -> PoolGeometry:
+    """Check a pool layer's arguments; ``stride`` defaults to ``f``."""
+    hp = _check_hparameters(hparameters, POOL_KEYS)
+    if "f" not in hp:
+        raise ValueError("f: missing from hparameters (the pooling window size)")
+    f_H, f_W = _at_least_one(per_axis(hp["f"], "f"), "f", hp["f"])
+    stride = hp.get("stride", (f_H, f_W))
+    s_H, s_W = _at_least_one(per_axis(stride, "stride"), "stride", stride)
+    ties = _choice(hp.get("ties", "all"), "ties", TIE_RULES)
+    m, n_H_prev, n_W_prev, n_C = A_prev.shape
+    if min(A_prev.shape) < 1:
+        raise ValueError(f"A_prev: every dimension must be >= 1, got shape {A_prev.shape}")
+    n_H = output_size(n_H_prev, 0, 0, f_H, s_H)
+    n_W = output_size(n_W_prev, 0, 0, f_W, s_W)
+    if n_H < 1 or n_W < 1:
+        raise ValueError(
+            f"output size: A_prev {A_prev.shape} with f {(f_H, f_W)}, stride {(s_H, s_W)} "
+            f"gives n_H={n_H}, n_W={n_W} (must be >= 1)"
+        )
+    return PoolGeometry(m, n_H_prev, n_W_prev, n_C, f_H, f_W, s_H, s_W, n_H, n_W, ties)
+
+
+def check_mode(mode) -> str:
+    return _choice(mode, "mode", POOL_MODES)
+
+
+def check_upstream(d: np.ndarray, name: str, expected: tuple[int, ...]) -> np.ndarray:
+    d = as_array(d, name, 4, "(m, n_H, n_W, n_C)")
+    if d.shape != tuple(expected):
+        raise ValueError(
+            f"{name}: shape {d.shape} does not match the layer's output shape {tuple(expected)}"
+        )
+    return d

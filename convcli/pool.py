@@ -1,0 +1,257 @@
+"""2-D pooling (max and average), forward and backward, NHWC, two engines.
+
+Max backward sends each window's gradient to its maximum; ``ties`` says what
+happens when a window holds the maximum more than once:
+
+- ``all`` (default): every tied position gets the full gradient, the course's
+  ``create_mask_from_window`` (``x == max(x)``);
+- ``first``: only the first in row-major window order (PyTorch, cuDNN, Caffe);
+- ``split``: the tied positions share it equally (``torch.amax``).
+
+Average backward spreads ``dA / (f_H*f_W)`` over the window
+(``distribute_value``). Overlapping windows add up.
+
+The fast engine loops over the f_H*f_W window offsets only; each step is one
+vectorised operation over every sample, output position and channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hparams import (
+    PoolGeometry,
+    as_array,
+    check_engine,
+    check_mode,
+    check_upstream,
+    compute_dtype,
+    pool_geometry,
+    TIE_RULES,
+)
+
+
+@dataclass
+class _PoolState:
+    """What pool_forward adds to the cache after (A_prev, hparameters)."""
+
+    geometry: PoolGeometry
+    engine: str
+    mode: str
+    A: np.ndarray  # the forward output: the window maxima max backward needs
+
+
+def create_mask_from_window(x, ties="all"):
+    """Where the gradient of ``max(x)`` goes, as weights over ``x``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (f_H, f_W)
+    ties : {"all", "first", "split"}
+
+    Returns
+    -------
+    mask : ndarray of shape (f_H, f_W)
+        Boolean for ``all`` (``x == max(x)``, the course's mask) and ``first``
+        (a single True at the first maximum in row-major order); float for
+        ``split`` (``1/k`` at each of the k tied maxima).
+    """
+    x = as_array(x, "x", None)
+    if x.size == 0:
+        raise ValueError("x: the window is empty")
+    if ties not in TIE_RULES:
+        raise ValueError(f"ties: expected one of {', '.join(TIE_RULES)}, got {ties!r}")
+    mask = x == np.max(x)
+    if ties == "first":
+        first = np.zeros(x.shape, dtype=bool)
+        first.flat[np.argmax(mask)] = True
+        return first
+    if ties == "split":
+        return mask / np.count_nonzero(mask)
+    return mask
+
+
+def distribute_value(dz, shape):
+    """Spread ``dz`` evenly over a window of ``shape`` (n_H, n_W)."""
+    n_H, n_W = shape
+    if n_H < 1 or n_W < 1:
+        raise ValueError(f"shape: both sizes must be >= 1, got {shape!r}")
+    dz = np.asarray(dz)
+    dtype = dz.dtype if dz.dtype.kind == "f" else np.float64
+    return np.full((n_H, n_W), dz / (n_H * n_W), dtype=dtype)
+
+
+# ----------------------------------------------------------------- public API
+
+
+def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
+    """Forward pass of a pooling layer (no padding).
+
+    Parameters
+    ----------
+    A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C)
+    hparameters : dict
+        ``f`` (int or pair), ``stride`` (int or pair, default ``f``),
+        ``ties`` ("all" default, "first", "split"; used by max backward).
+    mode : {"max", "average"}
+    engine : {"fast", "reference"}
+
+    Returns
+    -------
+    A : ndarray of shape (m, n_H, n_W, n_C), ``n_H = floor((n_H_prev - f_H) / s_H) + 1``
+    cache : tuple ``(A_prev, hparameters, state)`` for :func:`pool_backward`
+    """
+    mode = check_mode(mode)
+    engine = check_engine(engine)
+    A_prev = _as_compute(A_prev)
+    g = pool_geometry(A_prev, hparameters)
+    run = _forward_fast if engine == "fast" else _forward_reference
+    A = run(A_prev, g, mode)
+    return A, (A_prev, hparameters, _PoolState(g, engine, mode, A))
+
+
+def pool_backward(dA, cache, mode="max", engine=None):
+    """Backward pass of a pooling layer.
+
+    Parameters
+    ----------
+    dA : ndarray of shape (m, n_H, n_W, n_C), gradient with respect to ``A``
+    cache : tuple from :func:`pool_forward`
+    mode : {"max", "average"}
+    engine : {"fast", "reference"}, optional; defaults to the forward's
+
+    Returns
+    -------
+    dA_prev : ndarray, the shape of ``A_prev``
+    """
+    mode = check_mode(mode)
+    A_prev, hparameters, state = _unpack_cache(cache)
+    engine = check_engine(engine if engine is not None else state.engine if state else "fast")
+    g = state.geometry if state else pool_geometry(A_prev, hparameters)
+    dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)
+    if engine == "reference":
+        return _backward_reference(dA, A_prev, g, mode)
+    if mode == "average":
+        return _backward_average_fast(dA, g)
+    # The forward's maxima, unless the forward pooled in the other mode.
+    A = state.A if state is not None and state.mode == "max" else _forward_fast(A_prev, g, "max")
+    return _backward_max_fast(dA, A_prev, A, g)
+
+
+def _as_compute(A_prev):
+    A_prev = as_array(A_prev, "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C)")
+    return A_prev.astype(compute_dtype(A_prev), copy=False)
+
+
+def _unpack_cache(cache):
+    if not isinstance(cache, tuple) or len(cache) < 2 or not (
+        isinstance(cache[0], np.ndarray) and isinstance(cache[1], dict)
+    ):
+        raise ValueError(
+            "cache: not a pool cache; expected the tuple (A_prev, hparameters, ...) "
+            "returned by pool_forward"
+        )
+    A_prev, hparameters = cache[:2]
+    state = cache[2] if len(cache) > 2 else None
+    if state is not None and not isinstance(state, _PoolState):
+        raise ValueError("cache: item 3 is not pool_forward's state; was it made by another layer?")
+    if state is None:
+        A_prev = _as_compute(A_prev)
+    elif A_prev.shape != state.geometry.in_shape:
+        raise ValueError(
+            f"cache: A_prev {A_prev.shape} does not match the state pool_forward "
+            "recorded; the cache was altered"
+        )
+    return A_prev, hparameters, state
+
+
+# ----------------------------------------------------------------- reference engine
+
+
+def _forward_reference(A_prev, g: PoolGeometry, mode):
+    A = np.zeros(g.out_shape, dtype=A_prev.dtype)
+    reduce = np.max if mode == "max" else np.mean
+    for i in range(g.m):
+        for h in range(g.n_H):
+            vert_start = h * g.s_H
+            vert_end = vert_start + g.f_H
+            for w in range(g.n_W):
+                horiz_start = w * g.s_W
+                horiz_end = horiz_start + g.f_W
+                for c in range(g.n_C):
+                    a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]
+                    A[i, h, w, c] = reduce(a_prev_slice)
+    return A
+
+
+def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
+    dA_prev = np.zeros(A_prev.shape, dtype=dA.dtype)
+    for i in range(g.m):
+        a_prev = A_prev[i]
+        for h in range(g.n_H):
+            vert_start = h * g.s_H
+            vert_end = vert_start + g.f_H
+            for w in range(g.n_W):
+                horiz_start = w * g.s_W
+                horiz_end = horiz_start + g.f_W
+                for c in range(g.n_C):
+                    window = (i, slice(vert_start, vert_end), slice(horiz_start, horiz_end), c)
+                    if mode == "max":
+                        a_prev_slice = a_prev[vert_start:vert_end, horiz_start:horiz_end, c]
+                        mask = create_mask_from_window(a_prev_slice, g.ties)
+                        dA_prev[window] += mask * dA[i, h, w, c]
+                    else:
+                        dA_prev[window] += distribute_value(dA[i, h, w, c], (g.f_H, g.f_W))
+    return dA_prev
+
+
+# ----------------------------------------------------------------- fast engine
+
+
+def _offsets(g: PoolGeometry):
+    """For each window offset: the strided slice of A_prev it meets across all
+    output positions (distinct positions, so ``+=`` on it is safe)."""
+    for i in range(g.f_H):
+        for j in range(g.f_W):
+            yield (slice(None),
+                   slice(i, i + g.s_H * (g.n_H - 1) + 1, g.s_H),
+                   slice(j, j + g.s_W * (g.n_W - 1) + 1, g.s_W))
+
+
+def _forward_fast(A_prev, g: PoolGeometry, mode):
+    offsets = _offsets(g)
+    A = A_prev[next(offsets)].copy()
+    combine = np.maximum if mode == "max" else np.add
+    for window in offsets:
+        combine(A, A_prev[window], out=A)
+    if mode == "average":
+        A /= g.f_H * g.f_W
+    return A
+
+
+def _backward_average_fast(dA, g: PoolGeometry):
+    dA_prev = np.zeros(g.in_shape, dtype=dA.dtype)
+    share = dA / (g.f_H * g.f_W)
+    for window in _offsets(g):
+        dA_prev[window] += share
+    return dA_prev
+
+
+def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
+    dA_prev = np.zeros(A_prev.shape, dtype=dA.dtype)
+    if g.ties == "split":
+        count = np.zeros(A.shape, dtype=dA.dtype)
+        for window in _offsets(g):
+            count += A_prev[window] == A
+        dA = dA / count
+    taken = np.zeros(A.shape, dtype=bool) if g.ties == "first" else None
+    hit = np.empty(A.shape, dtype=bool)
+    for window in _offsets(g):
+        np.equal(A_prev[window], A, out=hit)
+        if taken is not None:  # the first maximum in row-major order wins
+            hit &= ~taken
+            taken |= hit
+        dA_prev[window] += np.where(hit, dA, 0)
+    return dA_prev
