@@ -3,12 +3,15 @@
 ``reference``: explicit loops shaped like the course notebook's, one output
 element at a time. Slow and obvious; the tests' oracle.
 
-``fast`` (default): im2col + one GEMM per batch chunk. The padded input is
-unfolded into a contiguous buffer ``cols`` of shape (rows, f_H*f_W*n_C_prev)
-with one strided copy per kernel offset, then ``Z = cols @ W`` (BLAS). Backward
-rebuilds ``cols`` chunk by chunk for ``dW = cols.T @ dZ`` and scatters
-``dcols = dZ @ W.T`` back (col2im) for ``dA_prev``. Chunking keeps the
-unfolded buffer at a few MiB whatever the batch size.
+``fast`` (default): blocked im2col + GEMM. A read-only strided view of all
+windows of the padded input is copied block by block into a small,
+cache-sized buffer ``cols`` of shape (rows, f_H*f_W*n_C_prev) and multiplied
+with ``W.reshape(K, n_C)`` by BLAS; the block's output is written in place and
+the bias added while it is still in cache. Backward runs the same loop for
+``dW = cols.T @ dZ``; ``dA_prev`` is, at stride 1, the convolution of the
+padded ``dZ`` with the flipped kernel (one more gather + GEMM), and at larger
+strides a scatter-add of ``dZ @ W.T`` (col2im). Memory beyond the arrays
+themselves is a padded copy and a few MiB of buffer, whatever the batch size.
 
 Output size, per axis (d = dilation, s = stride, pad = before + after)::
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .hparams import (
     ConvGeometry,
@@ -31,8 +35,9 @@ from .hparams import (
     pad_sides,
 )
 
-# Bytes of unfolded input processed per GEMM in the fast engine.
-CHUNK_BYTES = 8 << 20
+# Bytes of unfolded input per GEMM in the fast engine. 1-4 MiB measured
+# within noise of each other on the benchmark shapes (benchmarks/README.md).
+CHUNK_BYTES = 2 << 20
 
 
 @dataclass
@@ -258,73 +263,131 @@ def _backward_reference(dZ, A_prev, W, g: ConvGeometry):
 # ----------------------------------------------------------------- fast engine
 
 
-def _offsets(g: ConvGeometry):
-    """For each kernel offset (i, j): the strided slices of the padded input
-    that it meets across all output positions."""
-    for i in range(g.f_H):
-        for j in range(g.f_W):
-            hs, ws = i * g.d_H, j * g.d_W
-            yield i, j, (slice(hs, hs + g.s_H * (g.n_H - 1) + 1, g.s_H),
-                         slice(ws, ws + g.s_W * (g.n_W - 1) + 1, g.s_W))
+def _windows(X_pad, n_H, n_W, f_H, f_W, s, d):
+    """Read-only strided view of every window: shape (m, n_H, n_W, f_H, f_W, C),
+    ``view[n, h, w, i, j, c] = X_pad[n, h*s_H + i*d_H, w*s_W + j*d_W, c]``.
+    With d_W = 1 the trailing (j, c) axes are one contiguous run in memory, so
+    copying the view moves f_W*C elements at a time."""
+    sn, sh, sw, sc = X_pad.strides
+    return as_strided(
+        X_pad,
+        (X_pad.shape[0], n_H, n_W, f_H, f_W, X_pad.shape[3]),
+        (sn, sh * s[0], sw * s[1], sh * d[0], sw * d[1], sc),
+        writeable=False,
+    )
 
 
-def _chunk(g: ConvGeometry, itemsize: int) -> int:
-    """Samples per GEMM so that the unfolded buffer stays near CHUNK_BYTES."""
-    per_sample = g.n_H * g.n_W * g.f_H * g.f_W * g.n_C_prev * itemsize
-    return max(1, min(g.m, CHUNK_BYTES // max(per_sample, 1)))
+def _blocks(m, n_H, row_bytes):
+    """Split the (sample, output row) grid into blocks whose unfolded input
+    stays near CHUNK_BYTES (cache-sized, so the copy and the GEMM that reads it
+    meet in cache): whole samples when one is small, else bands of rows of one
+    sample. Yields (n0, n1, h0, h1)."""
+    rows = max(1, CHUNK_BYTES // max(row_bytes, 1))  # output rows per block
+    if rows >= n_H:
+        step = max(1, rows // n_H)
+        for n0 in range(0, m, step):
+            yield n0, min(n0 + step, m), 0, n_H
+    else:
+        for n in range(m):
+            for h0 in range(0, n_H, rows):
+                yield n, n + 1, h0, min(h0 + rows, n_H)
 
 
-def _im2col(A_pad_chunk, g: ConvGeometry, out):
-    """Unfold: out[n, h, w, i, j, c] = A_pad[n, h*s_H + i*d_H, w*s_W + j*d_W, c]."""
-    n = A_pad_chunk.shape[0]
-    cols = out[: n * g.n_H * g.n_W].reshape(n, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
-    for i, j, (rows, columns) in _offsets(g):
-        cols[:, :, :, i, j, :] = A_pad_chunk[:, rows, columns, :]
-    return out[: n * g.n_H * g.n_W]
+def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW2=None):
+    """The blocked im2col + GEMM loop shared by every fast conv pass.
+
+    Forward (``out2`` given): ``out2[rows] = cols @ W2 (+ bias)``, the (m*n_H*n_W, C)
+    output. Weight gradient (``grad_out2``, ``dW2`` given): ``dW2 += cols.T @ grad_out2[rows]``.
+    ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
+    (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``.
+    """
+    m, C_in = X_pad.shape[0], X_pad.shape[3]
+    K = f[0] * f[1] * C_in
+    win = _windows(X_pad, n_H, n_W, f[0], f[1], s, d)
+    row_bytes = n_W * K * X_pad.dtype.itemsize
+    buf = None
+    for n0, n1, h0, h1 in _blocks(m, n_H, row_bytes):
+        src = win[n0:n1, h0:h1]
+        if buf is None:
+            buf = np.empty(src.size, dtype=X_pad.dtype)
+        cols = buf[: src.size].reshape(src.shape)
+        np.copyto(cols, src)
+        cols = cols.reshape(-1, K)
+        r0 = (n0 * n_H + h0) * n_W
+        r1 = r0 + cols.shape[0]
+        if out2 is not None:
+            block = out2[r0:r1]
+            np.matmul(cols, W2, out=block)  # (rows, K) @ (K, C) -> (rows, C)
+            if bias is not None:
+                block += bias  # while the block is still in cache
+        if dW2 is not None:
+            dW2 += cols.T @ grad_out2[r0:r1]  # (K, rows) @ (rows, C) -> (K, C)
 
 
 def _forward_fast(A_prev, W, b, g: ConvGeometry):
     K = g.f_H * g.f_W * g.n_C_prev
-    P = g.n_H * g.n_W
-    W2 = W.reshape(K, g.n_C)  # (i, j, c) rows, the order _im2col unfolds in
-    A_pad = _pad(A_prev, g.pad)
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
-    Z2 = Z.reshape(g.m * P, g.n_C)
-    step = _chunk(g, A_prev.dtype.itemsize)
-    buf = np.empty((step * P, K), dtype=A_prev.dtype)
-    for n0 in range(0, g.m, step):
-        n1 = min(n0 + step, g.m)
-        cols = _im2col(A_pad[n0:n1], g, buf)
-        np.matmul(cols, W2, out=Z2[n0 * P:n1 * P])  # (nP, K) @ (K, C) -> (nP, C)
-    Z += b * K if g.bias == "window" else b
+    bias = b * K if g.bias == "window" else b
+    _conv_gemm(_pad(A_prev, g.pad), W.reshape(K, g.n_C), g.n_H, g.n_W,
+               (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
+               out2=Z.reshape(-1, g.n_C), bias=bias)
     return Z
+
+
+def _pad_or_crop(X, sides):
+    """Zero-pad the spatial axes; a negative side crops instead."""
+    t, b, l, r = sides
+    X = X[:, max(-t, 0): X.shape[1] - max(-b, 0), max(-l, 0): X.shape[2] - max(-r, 0), :]
+    return _pad(X, (max(t, 0), max(b, 0), max(l, 0), max(r, 0)))
 
 
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry):
     K = g.f_H * g.f_W * g.n_C_prev
-    P = g.n_H * g.n_W
-    W2 = W.reshape(K, g.n_C)
-    dZ2 = dZ.reshape(g.m * P, g.n_C)
+    dZ2 = dZ.reshape(-1, g.n_C)
     db = dZ2.sum(axis=0)
-    A_pad = _pad(A_prev, g.pad)
-    dA_pad = np.zeros(A_pad.shape, dtype=dZ.dtype)
     dW2 = np.zeros((K, g.n_C), dtype=dZ.dtype)
-    step = _chunk(g, dZ.dtype.itemsize)
-    buf = np.empty((step * P, K), dtype=dZ.dtype)
-    dbuf = np.empty((step * P, K), dtype=dZ.dtype)
-    for n0 in range(0, g.m, step):
-        n1 = min(n0 + step, g.m)
-        dz = dZ2[n0 * P:n1 * P]
-        cols = _im2col(A_pad[n0:n1], g, buf)
-        dW2 += cols.T @ dz  # (K, nP) @ (nP, C) -> (K, C)
-        dcols = np.matmul(dz, W2.T, out=dbuf[: (n1 - n0) * P])  # (nP, C) @ (C, K)
-        dcols = dcols.reshape(n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
-        da = dA_pad[n0:n1]
-        for i, j, (rows, columns) in _offsets(g):  # col2im: overlapping windows add up
-            da[:, rows, columns, :] += dcols[:, :, :, i, j, :]
-    t, _, l, _ = g.pad
-    if any(g.pad):
-        dA_prev = dA_pad[:, t:t + g.n_H_prev, l:l + g.n_W_prev, :].copy()
+    f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
+    _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
+               out2=None, grad_out2=dZ2, dW2=dW2)
+    if s == (1, 1):
+        dA_prev = _input_grad_stride1(dZ, W, g)
     else:
-        dA_prev = dA_pad
+        dA_prev = _input_grad_col2im(dZ2, W.reshape(K, g.n_C), g)
     return dA_prev, dW2.reshape(W.shape), db
+
+
+def _input_grad_stride1(dZ, W, g: ConvGeometry):
+    """Stride 1: dA_prev is the convolution of dZ, zero-padded by
+    d*(f-1) less the forward's padding on each side, with the kernel flipped in
+    both spatial axes and its channel axes swapped:
+
+        dA_prev[n, y, x, c'] = sum_{i,j,c} dZ_q[n, y + i*d_H, x + j*d_W, c] * W[f_H-1-i, f_W-1-j, c', c]
+
+    A gather, so one more blocked GEMM instead of a scatter-add (col2im)."""
+    t, b, l, r = g.pad
+    eH, eW = g.d_H * (g.f_H - 1), g.d_W * (g.f_W - 1)
+    dZ_q = _pad_or_crop(dZ, (eH - t, eH - b, eW - l, eW - r))
+    W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
+    dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
+    _conv_gemm(dZ_q, W_flip.reshape(-1, g.n_C_prev), g.n_H_prev, g.n_W_prev,
+               (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, g.n_C_prev))
+    return dA_prev
+
+
+def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
+    """Any stride: dcols = dZ @ W.T, scattered back window by window (col2im);
+    overlapping windows add up."""
+    t, _, l, _ = g.pad
+    H_pad, W_pad = g.padded_hw
+    dA_pad = np.zeros((g.m, H_pad, W_pad, g.n_C_prev), dtype=dZ2.dtype)
+    P = g.n_H * g.n_W
+    for n0, n1, _, _ in _blocks(g.m, 1, P * W2.shape[0] * dZ2.dtype.itemsize):
+        dcols = (dZ2[n0 * P:n1 * P] @ W2.T).reshape(  # (rows, C) @ (C, K)
+            n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
+        da = dA_pad[n0:n1]
+        for i in range(g.f_H):
+            for j in range(g.f_W):
+                hs, ws = i * g.d_H, j * g.d_W
+                da[:, hs:hs + g.s_H * (g.n_H - 1) + 1:g.s_H,
+                   ws:ws + g.s_W * (g.n_W - 1) + 1:g.s_W, :] += dcols[:, :, :, i, j, :]
+    return dA_pad[:, t:t + g.n_H_prev, l:l + g.n_W_prev, :].copy()
