@@ -1,8 +1,11 @@
-"""Shared test helpers.
+"""Shared test fixtures.
 
 PyTorch is a test-only oracle. Where it is missing, the tests that need it skip
 with a visible reason; under CI (``CI`` set) a missing torch is an error, so
 those tests can never be skipped silently there.
+
+The shared helper functions (error measures, numeric gradient, torch oracles)
+live in ``tests/helpers.py``.
 """
 
 from __future__ import annotations
@@ -22,3 +25,26 @@ def import_torch():
         pytest.skip("PyTorch not installed: pip install torch==2.13.0 to run the oracle tests")
     torch.set_default_dtype(torch.float64)
     return torch
+
+
+@pytest.fixture(scope="module")
+def torch():
+    """The torch module for oracle tests (see :func:`import_torch`)."""
+    return import_torch()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the worst errors the oracle and gradient checks measured.
+
+    The numbers are what a reviewer wants to see next to "passed": how close
+    convcli came to PyTorch and to finite differences in this run.
+    """
+    import sys
+
+    helpers = sys.modules.get("helpers")
+    worst = getattr(helpers, "WORST", None)
+    if not worst:
+        return
+    terminalreporter.section("worst errors measured")
+    for category in sorted(worst):
+        terminalreporter.write_line(f"{category:<44} {worst[category]:.3e}")
