@@ -47,6 +47,9 @@ class _ConvState:
     geometry: ConvGeometry
     engine: str
     dtype: np.dtype
+    # The fast engine's unfolded input, kept only when it is one small block
+    # (<= CHUNK_BYTES): backward then skips rebuilding it for dW.
+    cols: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------- helpers
@@ -72,7 +75,12 @@ def _pad(X: np.ndarray, sides) -> np.ndarray:
     t, b, l, r = sides
     if not any(sides):
         return X
-    return np.pad(X, ((0, 0), (t, b), (l, r), (0, 0)), mode="constant")
+    m, H, W, C = X.shape
+    # np.zeros + one copy: the same as np.pad's constant mode, at a tenth of
+    # its fixed cost (which dominates on small inputs).
+    X_pad = np.zeros((m, H + t + b, W + l + r, C), dtype=X.dtype)
+    X_pad[:, t:t + H, l:l + W, :] = X
+    return X_pad
 
 
 def _window_span(g: ConvGeometry) -> tuple[int, int]:
@@ -147,8 +155,8 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     A_prev, W, b, dtype = _as_compute(A_prev, W, b)
     g = conv_geometry(A_prev, W, b, hparameters)
     run = _forward_fast if engine == "fast" else _forward_reference
-    Z = run(A_prev, W, b.reshape(-1), g)
-    return Z, (A_prev, W, b, hparameters, _ConvState(g, engine, dtype))
+    Z, cols = run(A_prev, W, b.reshape(-1), g)
+    return Z, (A_prev, W, b, hparameters, _ConvState(g, engine, dtype, cols))
 
 
 def conv_backward(dZ, cache, engine=None):
@@ -179,8 +187,10 @@ def conv_backward(dZ, cache, engine=None):
     else:
         g, dtype = state.geometry, state.dtype
     dZ = check_upstream(dZ, "dZ", g.out_shape).astype(dtype, copy=False)
-    run = _backward_fast if engine == "fast" else _backward_reference
-    dA_prev, dW, db = run(dZ, A_prev, W, g)
+    if engine == "fast":
+        dA_prev, dW, db = _backward_fast(dZ, A_prev, W, g, state.cols if state else None)
+    else:
+        dA_prev, dW, db = _backward_reference(dZ, A_prev, W, g)
     return dA_prev, dW, db.reshape(b.shape)
 
 
@@ -230,7 +240,7 @@ def _forward_reference(A_prev, W, b, g: ConvGeometry):
                 a_slice_prev = a_prev_pad[vert_start:vert_end:g.d_H, horiz_start:horiz_end:g.d_W, :]
                 for c in range(g.n_C):
                     Z[i, h, w, c] = conv_single_step(a_slice_prev, W[:, :, :, c], b[c], g.bias)
-    return Z
+    return Z, None
 
 
 def _backward_reference(dZ, A_prev, W, g: ConvGeometry):
@@ -264,17 +274,16 @@ def _backward_reference(dZ, A_prev, W, g: ConvGeometry):
 
 
 def _windows(X_pad, n_H, n_W, f_H, f_W, s, d):
-    """Read-only strided view of every window: shape (m, n_H, n_W, f_H, f_W, C),
+    """Strided view (never written to) of every window: shape (m, n_H, n_W, f_H, f_W, C),
     ``view[n, h, w, i, j, c] = X_pad[n, h*s_H + i*d_H, w*s_W + j*d_W, c]``.
     With d_W = 1 the trailing (j, c) axes are one contiguous run in memory, so
     copying the view moves f_W*C elements at a time."""
     sn, sh, sw, sc = X_pad.strides
-    return as_strided(
-        X_pad,
-        (X_pad.shape[0], n_H, n_W, f_H, f_W, X_pad.shape[3]),
-        (sn, sh * s[0], sw * s[1], sh * d[0], sw * d[1], sc),
-        writeable=False,
-    )
+    shape = (X_pad.shape[0], n_H, n_W, f_H, f_W, X_pad.shape[3])
+    strides = (sn, sh * s[0], sw * s[1], sh * d[0], sw * d[1], sc)
+    if X_pad.flags.c_contiguous:  # 0.3 us instead of as_strided's 2.3 us
+        return np.ndarray(shape, X_pad.dtype, X_pad, 0, strides)
+    return as_strided(X_pad, shape, strides, writeable=False)
 
 
 def _blocks(m, n_H, row_bytes):
@@ -300,6 +309,7 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
     output. Weight gradient (``grad_out2``, ``dW2`` given): ``dW2 += cols.T @ grad_out2[rows]``.
     ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
     (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``.
+    Returns ``cols`` when one block held all of it, else None.
     """
     m, C_in = X_pad.shape[0], X_pad.shape[3]
     K = f[0] * f[1] * C_in
@@ -322,16 +332,17 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
                 block += bias  # while the block is still in cache
         if dW2 is not None:
             dW2 += cols.T @ grad_out2[r0:r1]  # (K, rows) @ (rows, C) -> (K, C)
+    return cols if cols.shape[0] == m * n_H * n_W else None
 
 
 def _forward_fast(A_prev, W, b, g: ConvGeometry):
     K = g.f_H * g.f_W * g.n_C_prev
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
     bias = b * K if g.bias == "window" else b
-    _conv_gemm(_pad(A_prev, g.pad), W.reshape(K, g.n_C), g.n_H, g.n_W,
-               (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-               out2=Z.reshape(-1, g.n_C), bias=bias)
-    return Z
+    cols = _conv_gemm(_pad(A_prev, g.pad), W.reshape(K, g.n_C), g.n_H, g.n_W,
+                      (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
+                      out2=Z.reshape(-1, g.n_C), bias=bias)
+    return Z, cols
 
 
 def _pad_or_crop(X, sides):
@@ -341,14 +352,17 @@ def _pad_or_crop(X, sides):
     return _pad(X, (max(t, 0), max(b, 0), max(l, 0), max(r, 0)))
 
 
-def _backward_fast(dZ, A_prev, W, g: ConvGeometry):
+def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols=None):
     K = g.f_H * g.f_W * g.n_C_prev
     dZ2 = dZ.reshape(-1, g.n_C)
     db = dZ2.sum(axis=0)
-    dW2 = np.zeros((K, g.n_C), dtype=dZ.dtype)
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
-    _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
-               out2=None, grad_out2=dZ2, dW2=dW2)
+    if cols is not None:
+        dW2 = cols.T @ dZ2
+    else:
+        dW2 = np.zeros((K, g.n_C), dtype=dZ.dtype)
+        _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
+                   out2=None, grad_out2=dZ2, dW2=dW2)
     if s == (1, 1):
         dA_prev = _input_grad_stride1(dZ, W, g)
     else:
