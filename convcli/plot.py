@@ -1,0 +1,697 @@
+"""Pictures of quantities as PNG files: feature maps, filters, biases, differences.
+
+The functions take NumPy arrays and write one PNG each. They know nothing
+about configs or the command line. matplotlib is an optional extra
+(``pip install 'convcli[plot]'``); it is imported when a picture is drawn, and
+without it every function raises :class:`~convcli.errors.ConvcliError`
+``plot: needs matplotlib: pip install 'convcli[plot]'``. Figures are drawn with
+``matplotlib.figure.Figure`` on an Agg canvas: no pyplot, no screen, no global
+figure registry, nothing to close.
+
+API
+---
+``plot_quantity(array, name, path, *, sample=None, channels=None, kind=None) -> Path``
+    One quantity, one PNG at ``path``.
+``plot_difference(yours, reference, name, path, *, sample=None, channels=None, kind=None, rtol=0.0, atol=0.0) -> Path``
+    ``|yours - reference|`` of one quantity, one PNG.
+``plot_differences(pairs, path, *, rtol=0.0, atol=0.0) -> Path``
+    ``pairs`` maps a name to ``(yours, reference)``; the quantities that
+    differ (beyond ``atol + rtol*|reference|``) are drawn one below the other
+    in one PNG, each with its own scale; if none differs the PNG says so.
+``plot_quantities(arrays, folder, *, sample=None, kinds=None) -> list[Path]``
+    One PNG per quantity in ``folder`` (created if needed), named
+    ``file_name(name)``, e.g. ``conv1.dW`` -> ``conv1.dW.png``.
+``file_name(name) -> str``
+    The filesystem-safe PNG file name used for a quantity.
+
+How the CLI uses them::
+
+    convcli plot CONFIG --quantity Q [--sample i] [--channels LIST] --out F.png
+        plot_quantity(results[Q], Q, F, sample=i, channels=LIST)
+        # an input that a conv layer uses as weights: kind="weights"
+    convcli backward CONFIG --plot
+        plot_quantities(results, staging_out / "plots")
+    convcli check CONFIG --against PATH --plot F.png
+        plot_differences({q: (yours[q], ours[q]) for q in compared}, F,
+                         rtol=rtol, atol=atol)
+
+Kinds of picture (``kind=None`` chooses from the name and the shape):
+
+``"maps"`` (a 4-D NHWC array ``(m, n_H, n_W, n_C)``: inputs, outputs, gradients)
+    A grid of panels, one per channel of sample ``sample`` (default 0), each
+    titled ``channel k``; ``ceil(sqrt(n))`` columns. Without ``channels`` at
+    most the first 64 channels are drawn and the title says so.
+``"weights"`` (names ``W``, ``dW``, ``W1``, ``conv1.dW``, ...: ``(f_H, f_W, n_C_prev, n_C)``)
+    One panel per output channel, titled ``out channel k``. Where
+    ``n_C_prev == 3`` each panel is one colour image, the input channels as
+    R, G, B, every component mapped by the same linear scale from
+    ``[-max|W|, max|W|]`` to ``[0, 1]`` (0 is mid-grey). Otherwise each panel is
+    a mosaic of its ``n_C_prev`` kernels (``f_H x f_W`` tiles, row-major,
+    ``ceil(sqrt(n_C_prev))`` tiles a row, separated by thin green lines).
+``"vector"`` (shape ``(n_C,)`` or ``(1, 1, 1, n_C)``: biases ``b``, ``db``)
+    A bar chart, one bar per channel.
+
+Colours: one colour scale shared by all panels of a picture (its limits come
+from the panels drawn), with a colorbar, nearest interpolation. Signed quantities (a gradient name such as ``dZ``,
+``dA_prev``, ``dW``, ``db``, or any negative value) use the diverging map
+``RdBu_r`` centred on 0 (symmetric limits); others use ``gray``. Differences
+``|yours - reference|`` use ``gray`` from 0 (black) to the largest error
+(white), with the first differing element outlined in red. Non-finite values
+are drawn magenta.
+
+Titles: the figure title gives the quantity, its shape, the sample, and the
+mean/std/min/max of the whole array (all samples); a difference picture gives
+the largest error, the first differing index (C order, as ``check`` reports
+it) and how many elements differ.
+
+Size: ``DPI`` 100 and every length a multiple of 1/4 inch, so the PNG size is
+exact: width ``max(6, cols*panel + 1)`` inches, height
+``title + rows*(panel_h + 0.25)``, where ``panel`` is 2 (1.5 above 4 columns),
+``panel_h`` is ``panel * n_H/n_W`` clamped to [0.5, 2] times ``panel`` and
+rounded to 1/4, and ``title`` is ``0.25*(lines + 1)`` (two lines; three for a
+difference). Bar charts are ``clamp(2 + 0.25*n, 6, 16)`` by ``title + 3``.
+Several difference blocks stack: widest width, summed heights.
+
+Errors: a bad ``sample`` or ``channels`` raises ``ConvcliError`` with where
+``--sample`` / ``--channels``; an array that is not a picturable shape, an
+empty or complex one, raises it with the quantity's name as where; a path not
+ending in ``.png``, or in a folder that does not exist, with the path as where.
+The PNG is written to a temporary file beside ``path`` and renamed into place,
+so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .errors import ConvcliError
+
+__all__ = [
+    "plot_quantity",
+    "plot_difference",
+    "plot_differences",
+    "plot_quantities",
+    "file_name",
+    "INSTALL_HINT",
+]
+
+INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]'"
+
+DPI = 100
+MAX_PANELS = 64  # channels drawn when the caller does not choose them
+MIN_WIDTH = 6.0  # inches; room for the title lines
+COLORBAR_WIDTH = 1.0
+PANEL_TITLE = 0.25
+BAR_HEIGHT = 3.0
+MAX_BAR_WIDTH = 16.0
+
+SIGNED_CMAP = "RdBu_r"
+UNSIGNED_CMAP = "gray"
+BAD_COLOR = "magenta"
+SEPARATOR_COLOR = "#2ca02c"
+EMPTY_COLOR = "0.6"  # hatching on mosaic tiles that hold no kernel
+MARK_COLOR = "red"
+
+KINDS = ("maps", "weights", "vector")
+
+_WEIGHT_NAME = re.compile(r"d?W\d*")
+_GRADIENT_NAME = re.compile(r"d(?:[A-Z]|b(?:\d|_|$))")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)}
+
+
+# ----------------------------------------------------------------- public API
+
+
+def plot_quantity(array, name: str, path, *, sample: int | None = None,
+                  channels: Sequence[int] | None = None, kind: str | None = None) -> Path:
+    """Draw one quantity as a PNG.
+
+    Parameters
+    ----------
+    array : ndarray
+        ``(m, n_H, n_W, n_C)`` for maps, ``(f_H, f_W, n_C_prev, n_C)`` for
+        weights, ``(n_C,)`` or ``(1, 1, 1, n_C)`` for a bias.
+    name : str
+        The quantity's name (``conv1.Z``, ``dW``); it chooses the kind and the
+        colour map and titles the picture.
+    path : str or Path
+        The PNG to write (``.png``; its folder must exist).
+    sample : int, optional
+        The sample drawn for maps (default 0). Weights and biases have none:
+        only ``None`` or 0 is accepted for them.
+    channels : sequence of int, optional
+        Channels to draw (output channels for weights). Default: all, at most
+        the first 64.
+    kind : {"maps", "weights", "vector"}, optional
+        Overrides the choice made from the name and shape.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ConvcliError
+        matplotlib missing, bad sample or channel, an array that cannot be
+        drawn, a bad path.
+    """
+    mpl = _matplotlib()
+    path = _check_path(path)
+    block = _quantity_block(_as_float(array, name), name, sample, channels, kind)
+    _render(mpl, [block], path)
+    return path
+
+
+def plot_difference(yours, reference, name: str, path, *, sample: int | None = None,
+                    channels: Sequence[int] | None = None, kind: str | None = None,
+                    rtol: float = 0.0, atol: float = 0.0) -> Path:
+    """Draw ``|yours - reference|`` of one quantity as a PNG.
+
+    Laid out as :func:`plot_quantity` lays out ``reference`` (weights as
+    mosaics, never RGB), in ``gray`` from 0 to the largest error. The title
+    gives the largest error, the first index where
+    ``|yours - reference| > atol + rtol*|reference|`` (NaN counts as
+    differing) and how many elements differ; that element is outlined in red.
+    ``sample`` defaults to the sample of the first difference.
+
+    Raises
+    ------
+    ConvcliError
+        As :func:`plot_quantity`; also when the shapes differ.
+    """
+    mpl = _matplotlib()
+    path = _check_path(path)
+    block = _difference_block(yours, reference, name, sample, channels, kind, rtol, atol)
+    _render(mpl, [block], path)
+    return path
+
+
+def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
+                     atol: float = 0.0) -> Path:
+    """Draw every quantity that differs in one PNG, one block below the other.
+
+    Parameters
+    ----------
+    pairs : mapping of name -> (yours, reference)
+        Every quantity compared; those within ``atol + rtol*|reference|``
+        everywhere are left out.
+    path : str or Path
+        The PNG to write.
+
+    Returns
+    -------
+    Path
+        ``path``. If no quantity differs the PNG is a short note saying so.
+    """
+    mpl = _matplotlib()
+    path = _check_path(path)
+    blocks = []
+    for name, (yours, reference) in pairs.items():
+        y, r = _difference_arrays(yours, reference, name)
+        if _differs(y, r, rtol, atol).any():
+            blocks.append(_difference_block(y, r, name, None, None, None, rtol, atol))
+    if not blocks:
+        blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
+                                             f"rtol {rtol:g}, atol {atol:g})"],
+                         width=MIN_WIDTH, height=1.0)]
+    _render(mpl, blocks, path)
+    return path
+
+
+def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | None = None,
+                    kinds: Mapping[str, str] | None = None) -> list[Path]:
+    """Write one PNG per quantity into ``folder``; return the paths in order.
+
+    ``sample`` is the sample drawn for maps (weights and biases have none).
+    ``kinds`` optionally maps a name to its kind (see :func:`plot_quantity`).
+    File names come from :func:`file_name`; two names that would collide
+    (also on a case-insensitive filesystem) get ``-2``, ``-3``, ... suffixes.
+    Every quantity is checked before any file is written.
+    """
+    mpl = _matplotlib()
+    kinds = kinds or {}
+    blocks = []
+    for name, array in arrays.items():
+        a = _as_float(array, name)
+        kind = _choose_kind(a, name, kinds.get(name))
+        blocks.append(_quantity_block(a, name, sample if kind == "maps" else None, None, kind))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, taken = [], set()
+    for name, block in zip(arrays, blocks):
+        stem = file_name(name)[: -len(".png")]
+        candidate, k = stem, 1
+        while candidate.casefold() in taken:
+            k += 1
+            candidate = f"{stem}-{k}"
+        taken.add(candidate.casefold())
+        path = folder / f"{candidate}.png"
+        _render(mpl, [block], path)
+        paths.append(path)
+    return paths
+
+
+def file_name(name: str) -> str:
+    """The PNG file name for a quantity: ``conv1.dW`` -> ``conv1.dW.png``.
+
+    Runs of characters other than letters, digits, ``.``, ``_`` and ``-``
+    become ``_``; leading dots are dropped (no hidden files, no ``..``).
+    """
+    stem = _UNSAFE.sub("_", str(name)).lstrip(".") or "quantity"
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    return f"{stem}.png"
+
+
+# ----------------------------------------------------------------- matplotlib
+
+
+@dataclass(frozen=True)
+class _Mpl:
+    Figure: type
+    FigureCanvasAgg: type
+    Normalize: type
+    ScalarMappable: type
+    Rectangle: type
+    colormaps: object
+
+
+def _matplotlib() -> _Mpl:
+    """Import the pieces of matplotlib used here, or say how to install it."""
+    try:
+        from matplotlib import colormaps
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Rectangle
+    except ImportError:
+        raise ConvcliError("plot", INSTALL_HINT) from None
+    return _Mpl(Figure, FigureCanvasAgg, Normalize, ScalarMappable, Rectangle, colormaps)
+
+
+# ----------------------------------------------------------------- validation
+
+
+def _check_path(path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ConvcliError(str(path), "pictures are PNG: give a file name ending in .png")
+    if not path.parent.is_dir():
+        raise ConvcliError(str(path), f"folder {path.parent} does not exist")
+    return path
+
+
+def _as_float(array, name: str) -> np.ndarray:
+    a = np.asarray(array)
+    if a.dtype.kind not in "biuf":
+        raise ConvcliError(name, f"cannot draw an array of dtype {a.dtype}")
+    if a.size == 0:
+        raise ConvcliError(name, f"cannot draw an empty array of shape {_shape(a)}")
+    # float16/32 stay as they are (no doubled memory for a big float32 batch)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+def _shape(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(n) for n in a.shape)
+
+
+def _leaf(name: str) -> str:
+    """The quantity part of a name: ``conv1.dW`` -> ``dW``."""
+    return str(name).rsplit(".", 1)[-1]
+
+
+def _choose_kind(a: np.ndarray, name: str, kind: str | None) -> str:
+    shape_help = ("expected NHWC maps (m, n_H, n_W, n_C), weights (f_H, f_W, n_C_prev, n_C) "
+                  "or a bias (n_C,) / (1, 1, 1, n_C)")
+    if kind is not None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind == "vector" and (a.ndim == 1 or (a.ndim == 4 and a.shape[:3] == (1, 1, 1))):
+            return kind
+        if kind != "vector" and a.ndim == 4:
+            return kind
+        raise ConvcliError(name, f"cannot draw shape {_shape(a)} as {kind}: {shape_help}")
+    if a.ndim == 4 and _WEIGHT_NAME.fullmatch(_leaf(name)):
+        return "weights"
+    if a.ndim == 1 or (a.ndim == 4 and a.shape[:3] == (1, 1, 1)):
+        return "vector"
+    if a.ndim == 4:
+        return "maps"
+    raise ConvcliError(name, f"cannot draw shape {_shape(a)}: {shape_help}")
+
+
+def _check_sample(sample, a: np.ndarray, name: str, kind: str) -> int:
+    if kind != "maps":
+        if sample not in (None, 0):
+            raise ConvcliError("--sample", f"{name} of shape {_shape(a)} is not a batch: it has no samples")
+        return 0
+    if sample is None:
+        return 0
+    try:
+        if isinstance(sample, bool):
+            raise TypeError
+        i = operator.index(sample)
+    except TypeError:
+        raise ConvcliError("--sample", f"sample must be an integer, not {sample!r}") from None
+    if not 0 <= i < a.shape[0]:
+        raise ConvcliError("--sample", f"sample {i} out of range for {name} of shape {_shape(a)} "
+                                       f"(samples 0..{a.shape[0] - 1})")
+    return i
+
+
+def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[int], str]:
+    """The channels to draw and a note for the title."""
+    if channels is None:
+        if n > MAX_PANELS:
+            return list(range(MAX_PANELS)), f"first {MAX_PANELS} of {n} channels"
+        return list(range(n)), ""
+    if isinstance(channels, (str, bytes)):
+        raise ConvcliError("--channels", f"channels must be a list of integers, not {channels!r}")
+    chosen = []
+    for c in channels:
+        try:
+            if isinstance(c, bool):
+                raise TypeError
+            k = operator.index(c)
+        except TypeError:
+            raise ConvcliError("--channels", f"channel must be an integer, not {c!r}") from None
+        if not 0 <= k < n:
+            raise ConvcliError("--channels", f"channel {k} out of range for {name} of shape "
+                                             f"{_shape(a)} (channels 0..{n - 1})")
+        chosen.append(k)
+    if not chosen:
+        raise ConvcliError("--channels", "no channel given")
+    return chosen, f"channels {_ranges(chosen)}" if len(chosen) < n else ""
+
+
+def _ranges(ks: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``0-2,5``."""
+    parts, start = [], 0
+    for i in range(1, len(ks) + 1):
+        if i == len(ks) or ks[i] != ks[i - 1] + 1:
+            parts.append(str(ks[start]) if i - start == 1 else f"{ks[start]}-{ks[i - 1]}")
+            start = i
+    return ",".join(parts)
+
+
+# ----------------------------------------------------------------- planning
+#
+# A picture is planned as _Blocks of pure NumPy (validated, laid out, sized),
+# then drawn by _render; several blocks stack in one figure.
+
+
+@dataclass
+class _Panel:
+    image: np.ndarray  # 2-D scalar image, or (h, w, 3) RGB in [0, 1]
+    title: str
+    tiles: tuple[int, int, int, int] | None = None  # rows, cols, f_H, f_W of a kernel mosaic
+    filled: int = 0  # tiles in use (the last row may be short)
+    mark: tuple[int, int] | None = None  # (row, col) pixel to outline
+
+
+@dataclass
+class _Block:
+    kind: str  # "grid", "bars" or "note"
+    title: list[str]
+    width: float
+    height: float
+    panels: list[_Panel] = field(default_factory=list)
+    values: np.ndarray | None = None  # bars
+    labels: list[int] = field(default_factory=list)  # bars
+    cmap: str = UNSIGNED_CMAP
+    vmin: float = 0.0
+    vmax: float = 1.0
+    rgb: bool = False
+    colorbar_label: str = ""
+
+
+def _stats(a: np.ndarray) -> str:
+    with np.errstate(all="ignore"):
+        values = (a.mean(), a.std(), a.min(), a.max())
+    return "mean {:.4g}   std {:.4g}   min {:.4g}   max {:.4g}".format(*values)
+
+
+def _signed(a: np.ndarray, name: str) -> bool:
+    return bool(_GRADIENT_NAME.match(_leaf(name))) or bool((a < 0).any())
+
+
+def _limits(a: np.ndarray, signed: bool) -> tuple[float, float]:
+    finite = a[np.isfinite(a)]
+    if signed:
+        m = float(np.abs(finite).max()) if finite.size else 0.0
+        return (-m, m) if m > 0 else (-1.0, 1.0)
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def _quarter(x: float) -> float:
+    """Round to a multiple of 1/4 inch (exact in binary: the PNG size is exact)."""
+    return max(0.25, round(x * 4) / 4)
+
+
+def _grid_size(n_panels: int, image_shape: tuple[int, ...], title_lines: int) -> tuple[float, float, int]:
+    cols = math.ceil(math.sqrt(n_panels))
+    rows = math.ceil(n_panels / cols)
+    panel = 2.0 if cols <= 4 else 1.5
+    aspect = min(max(image_shape[0] / image_shape[1], 0.5), 2.0)
+    panel_h = _quarter(panel * aspect)
+    width = max(MIN_WIDTH, cols * panel + COLORBAR_WIDTH)
+    height = 0.25 * (title_lines + 1) + rows * (panel_h + PANEL_TITLE)
+    return width, height, cols
+
+
+def _mosaic(kernels: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """(f_H, f_W, k) kernels -> one image of ceil(sqrt(k)) tiles a row."""
+    f_H, f_W, k = kernels.shape
+    cols = math.ceil(math.sqrt(k))
+    rows = math.ceil(k / cols)
+    image = np.full((rows * f_H, cols * f_W), np.nan)
+    for i in range(k):
+        r, c = divmod(i, cols)
+        image[r * f_H:(r + 1) * f_H, c * f_W:(c + 1) * f_W] = kernels[:, :, i]
+    return image, (rows, cols, f_H, f_W)
+
+
+def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, difference: bool = False,
+                    title: list[str] | None = None, mark: tuple[int, ...] | None = None) -> _Block:
+    """Plan one quantity. With ``difference``, ``a`` is |yours - reference|."""
+    kind = _choose_kind(a, name, kind)
+    i = _check_sample(sample, a, name, kind)
+    n = a.shape[-1]
+    chosen, note = _check_channels(channels, n, a, name)
+    signed = not difference and _signed(a, name)
+    cmap = SIGNED_CMAP if signed else UNSIGNED_CMAP
+    head = f"{name}   {_shape(a)}"
+    if difference:
+        head = f"|yours \N{MINUS SIGN} reference|   {head}"
+    if title is None:
+        title = [_stats(a)]
+
+    if kind == "vector":
+        values = a.reshape(-1)[chosen]
+        vmin, vmax = _limits(values, signed)
+        width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
+        lines = [head + (f"   ({note})" if note else "")] + title
+        return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
+                      values=values, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax)
+
+    panels: list[_Panel] = []
+    rgb = False
+    if kind == "maps":
+        head += f"   sample {i}"
+        shown = a[i][..., chosen]
+        for c in chosen:
+            at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
+            panels.append(_Panel(a[i, :, :, c], f"channel {c}", mark=at))
+        colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
+    else:
+        f_H, f_W, n_prev, _ = a.shape
+        shown = a[..., chosen]
+        rgb = n_prev == 3 and not difference and bool(np.isfinite(shown).all())
+        if rgb:
+            head += "   RGB = input channels 0, 1, 2"
+            m = float(np.abs(shown).max()) or 1.0
+            for c in chosen:
+                panels.append(_Panel(np.clip(a[..., c] / (2 * m) + 0.5, 0.0, 1.0), f"out channel {c}"))
+            vmin, vmax = -m, m
+            cmap = UNSIGNED_CMAP
+            colorbar_label = "each of R, G, B"
+        else:
+            head += f"   tiles: {n_prev} input channel{'s' if n_prev > 1 else ''}, row-major"
+            for c in chosen:
+                image, tiles = _mosaic(a[..., c])
+                at = None
+                if mark is not None and mark[3] == c:
+                    r, col = divmod(mark[2], tiles[1])
+                    at = (r * f_H + mark[0], col * f_W + mark[1])
+                panels.append(_Panel(image, f"out channel {c}", tiles=tiles, filled=n_prev, mark=at))
+            colorbar_label = "|error|" if difference else name
+    if not rgb:
+        vmin, vmax = _limits(shown, signed)
+    if difference:
+        vmin = 0.0
+    if note:
+        head += f"   ({note})"
+    lines = [head] + title
+    width, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
+    return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
+                  cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label)
+
+
+def _difference_arrays(yours, reference, name: str) -> tuple[np.ndarray, np.ndarray]:
+    y, r = _as_float(yours, name), _as_float(reference, name)
+    if y.shape != r.shape:
+        raise ConvcliError(name, f"shape {_shape(y)} differs from the reference's {_shape(r)}")
+    return y, r
+
+
+def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return ~(np.abs(y - r) <= atol + rtol * np.abs(r))
+
+
+def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol) -> _Block:
+    y, r = _difference_arrays(yours, reference, name)
+    with np.errstate(all="ignore"):
+        error = np.abs(y - r)
+    differs = _differs(y, r, rtol, atol)
+    count = int(differs.sum())
+    kind = _choose_kind(r, name, kind)
+    first = None
+    if count:
+        first = tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(differs)[0]), r.shape))
+        if kind == "maps" and sample is None:
+            sample = first[0]
+    finite = error[np.isfinite(error)]
+    largest = f"{finite.max():.4g}" if finite.size else "nan"
+    if finite.size < error.size:
+        largest += f" ({error.size - finite.size} non-finite)"
+    tolerance = f"   (rtol {rtol:g}, atol {atol:g})" if rtol or atol else ""
+    title = [f"max |error| {largest}   first difference at {list(first) if first else 'none'}",
+             f"{count} of {error.size} elements differ{tolerance}"]
+    mark = first if first is not None and kind != "vector" else None
+    return _quantity_block(error, name, sample, channels, kind, difference=True, title=title, mark=mark)
+
+
+# ----------------------------------------------------------------- drawing
+
+
+def _render(mpl: _Mpl, blocks: list[_Block], path: Path) -> None:
+    width = max(b.width for b in blocks)
+    height = sum(b.height for b in blocks)
+    fig = mpl.Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    mpl.FigureCanvasAgg(fig)
+    if len(blocks) == 1:
+        containers = [fig]
+    else:
+        containers = list(np.ravel(fig.subfigures(len(blocks), 1, height_ratios=[b.height for b in blocks])))
+    for container, block in zip(containers, blocks):
+        if block.kind == "note":
+            container.text(0.5, 0.5, "\n".join(block.title), ha="center", va="center", fontsize=11)
+            continue
+        container.suptitle("\n".join(block.title), fontsize=11)
+        if block.kind == "grid":
+            _draw_grid(mpl, container, block)
+        elif block.kind == "bars":
+            _draw_bars(mpl, container, block)
+    _save(fig, path)
+
+
+def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
+    norm = mpl.Normalize(block.vmin, block.vmax)
+    cmap = mpl.colormaps[block.cmap].with_extremes(bad=BAD_COLOR)
+    _, _, cols = _grid_size(len(block.panels), block.panels[0].image.shape, len(block.title))
+    rows = math.ceil(len(block.panels) / cols)
+    axes = container.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(block.panels):]:
+        ax.set_axis_off()
+    used = list(axes.flat[:len(block.panels)])
+    for ax, panel in zip(used, block.panels):
+        if block.rgb:
+            rgba = panel.image
+        else:
+            with np.errstate(invalid="ignore"):
+                rgba = cmap(norm(np.ma.masked_invalid(panel.image)))
+            if panel.tiles is not None:
+                rgba[_empty_tiles(panel)] = (0, 0, 0, 0)
+        ax.imshow(rgba, interpolation="nearest")
+        if panel.tiles is not None:
+            _draw_separators(mpl, ax, panel)
+        if panel.mark is not None:
+            row, col = panel.mark
+            ax.add_patch(mpl.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False,
+                                       edgecolor=MARK_COLOR, linewidth=1.5))
+        ax.set_title(panel.title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    mappable = mpl.ScalarMappable(norm=norm, cmap=cmap if not block.rgb else mpl.colormaps["gray"])
+    bar = container.colorbar(mappable, ax=used, shrink=0.9)
+    bar.ax.tick_params(labelsize=8)
+    bar.set_label(block.colorbar_label, fontsize=9)
+
+
+def _empty_tiles(panel: _Panel) -> np.ndarray:
+    """True on the pixels of mosaic tiles that hold no kernel."""
+    rows, cols, f_H, f_W = panel.tiles
+    empty = np.zeros((rows, cols), dtype=bool)
+    empty.flat[panel.filled:] = True
+    return np.kron(empty, np.ones((f_H, f_W), dtype=bool))
+
+
+def _draw_separators(mpl: _Mpl, ax, panel: _Panel) -> None:
+    """Lines between the tiles of a kernel mosaic; unused tiles hatched."""
+    rows, cols, f_H, f_W = panel.tiles
+    for i in range(panel.filled, rows * cols):
+        r, c = divmod(i, cols)
+        ax.add_patch(mpl.Rectangle((c * f_W - 0.5, r * f_H - 0.5), f_W, f_H, facecolor="none",
+                                   edgecolor=EMPTY_COLOR, hatch="//", linewidth=0))
+    if cols > 1:
+        ax.vlines([c * f_W - 0.5 for c in range(1, cols)], -0.5, rows * f_H - 0.5,
+                  colors=SEPARATOR_COLOR, linewidth=1.0)
+    if rows > 1:
+        ax.hlines([r * f_H - 0.5 for r in range(1, rows)], -0.5, cols * f_W - 0.5,
+                  colors=SEPARATOR_COLOR, linewidth=1.0)
+
+
+def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
+    ax = container.subplots()
+    n = len(block.values)
+    x = np.arange(n)
+    if block.cmap == SIGNED_CMAP:
+        colors = mpl.colormaps[block.cmap](mpl.Normalize(block.vmin, block.vmax)(block.values))
+    else:
+        colors = "0.45"
+    heights = np.where(np.isfinite(block.values), block.values, 0.0)
+    ax.bar(x, heights, color=colors, edgecolor="0.2", linewidth=0.5)
+    bad = ~np.isfinite(block.values)
+    if bad.any():
+        ax.plot(x[bad], np.zeros(int(bad.sum())), "x", color=BAD_COLOR, markersize=8)
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    step = max(1, math.ceil(n / 32))
+    ax.set_xticks(x[::step], [str(c) for c in block.labels[::step]], fontsize=8)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_xlabel("channel", fontsize=9)
+
+
+def _save(fig, path: Path) -> None:
+    """Write beside ``path``, then rename: never a half-written PNG."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", dpi=DPI)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConvcliError(str(path), f"cannot write: {e.strerror or e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,303 @@
+"""Pictures: each kind renders to a PNG of the documented size, not blank.
+
+Expected sizes follow the rule in convcli/plot.py's docstring (DPI 100, every
+length a multiple of 1/4 inch); each test spells out the arithmetic.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from convcli import plot
+from convcli.errors import ConvcliError
+from convcli.plot import file_name, plot_difference, plot_differences, plot_quantities, plot_quantity
+
+pytest.importorskip("matplotlib")
+from matplotlib.image import imread  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def read_png(path, width, height):
+    """Check ``path`` is a PNG of width x height pixels, not one flat colour; return its RGB."""
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    image = imread(path)
+    assert image.shape[:2] == (height, width)
+    rgb = image[..., :3]
+    assert (rgb != rgb[0, 0]).any(), "every pixel has the same colour"
+    return rgb
+
+
+def count_near(rgb, color, tol=0.12):
+    return int((np.abs(rgb - np.asarray(color)).max(axis=-1) < tol).sum())
+
+
+def rng():
+    return np.random.RandomState(0)
+
+
+# ----------------------------------------------------------------- each kind renders
+
+
+def test_activation_maps_gray(tmp_path):
+    A = np.maximum(rng().randn(2, 6, 6, 3), 0)
+    out = plot_quantity(A, "conv1.A", tmp_path / "A.png")
+    assert out == tmp_path / "A.png"
+    # 3 panels -> 2 cols x 2 rows of 2 in; width max(6, 2*2 + 1) = 6; height 0.75 + 2*(2 + 0.25)
+    rgb = read_png(out, 600, 525)
+    # unsigned -> gray map: no coloured pixel outside the (black) text and frames
+    assert np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() < 0.02
+
+
+def test_signed_gradient_diverging(tmp_path):
+    dZ = rng().randn(2, 5, 8, 4)
+    out = plot_quantity(dZ, "conv1.dZ", tmp_path / "dZ.png", sample=1)
+    # 4 panels -> 2 x 2; aspect 5/8 -> panel height 1.25; height 0.75 + 2*(1.25 + 0.25)
+    rgb = read_png(out, 600, 375)
+    red, blue = rgb[..., 0], rgb[..., 2]
+    assert ((red - blue) > 0.3).any() and ((blue - red) > 0.3).any(), "RdBu_r: reds and blues"
+
+
+def test_gradient_name_is_diverging_even_when_nonnegative():
+    block = plot._quantity_block(np.ones((1, 2, 2, 1)), "dA_prev", None, None, None)
+    assert block.cmap == "RdBu_r" and block.vmin == -block.vmax
+    block = plot._quantity_block(np.ones((1, 2, 2, 1)), "data", None, None, None)
+    assert block.cmap == "gray"
+
+
+def test_weights_rgb_when_three_input_channels(tmp_path):
+    W = rng().randn(2, 2, 3, 8)
+    out = plot_quantity(W, "W", tmp_path / "W.png")
+    # 8 panels -> 3 x 3; width max(6, 3*2 + 1) = 7; height 0.75 + 3*2.25
+    rgb = read_png(out, 700, 750)
+    saturation = rgb.max(axis=-1) - rgb.min(axis=-1)
+    assert (saturation > 0.2).sum() > 1000, "kernels drawn as colour images"
+
+
+def test_weights_mosaic_otherwise(tmp_path):
+    W = rng().randn(3, 3, 5, 6)
+    out = plot_quantity(W, "conv2.dW", tmp_path / "dW.png")
+    # 6 panels -> 3 x 2; mosaic of 5 kernels: 2 x 3 tiles of 3x3 = 6x9 px, aspect 2/3 -> 1.25 in
+    # width 7; height 0.75 + 2*(1.25 + 0.25)
+    rgb = read_png(out, 700, 375)
+    assert count_near(rgb, (0x2C / 255, 0xA0 / 255, 0x2C / 255)) > 100, "tile separators drawn"
+    block = plot._quantity_block(W, "conv2.dW", None, None, None)
+    assert [p.title for p in block.panels] == [f"out channel {c}" for c in range(6)]
+    np.testing.assert_array_equal(block.panels[2].image[3:6, 0:3], W[:, :, 3, 2])  # tile 3: row 1, col 0
+
+
+def test_weights_kind_by_keyword(tmp_path):
+    block = plot._quantity_block(rng().randn(3, 3, 2, 4), "kernels", None, None, "weights")
+    assert len(block.panels) == 4 and block.panels[0].tiles == (1, 2, 3, 3)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 8), (8,)])
+def test_bias_bars(tmp_path, shape):
+    b = rng().randn(*shape)
+    out = plot_quantity(b, "conv1.db", tmp_path / "db.png")
+    # bars: width clamp(2 + 0.25*8, 6, 16) = 6; height 0.75 + 3
+    read_png(out, 600, 375)
+
+
+def test_difference_border_shows_as_frame(tmp_path):
+    reference = rng().randn(2, 6, 6, 3)
+    yours = reference.copy()
+    yours[1, [0, -1], :, :] += 0.5  # a padding mistake: the border of sample 1 is wrong
+    yours[1, :, [0, -1], :] += 0.5
+    out = plot_difference(yours, reference, "conv1.Z", tmp_path / "diff.png")
+    # 3 panels -> 2 x 2; three title lines: height 0.25*4 + 2*2.25
+    rgb = read_png(out, 600, 550)
+    assert count_near(rgb, (1, 0, 0)) > 0, "first difference outlined in red"
+
+    block = plot._difference_block(yours, reference, "conv1.Z", None, None, None, 0.0, 0.0)
+    assert "sample 1" in block.title[0]  # the sample that differs, by default
+    assert "first difference at [1, 0, 0, 0]" in block.title[1]
+    assert "max |error| 1" in block.title[1]
+    assert "60 of 216 elements differ" in block.title[2]  # 20 border pixels x 3 channels
+    frame = np.ones((6, 6), bool)
+    frame[1:-1, 1:-1] = False
+    for panel in block.panels:
+        np.testing.assert_array_equal(panel.image > 0, frame)
+    assert block.panels[0].mark == (0, 0)
+
+
+def test_difference_of_weights_marks_the_tile():
+    W = rng().randn(3, 3, 5, 6)
+    yours = W.copy()
+    yours[2, 1, 4, 3] += 1.0
+    block = plot._difference_block(yours, W, "conv1.dW", None, None, None, 0.0, 0.0)
+    assert not block.rgb
+    # input channel 4 is tile (1, 1) of a 3-wide mosaic of 3x3 tiles
+    assert block.panels[3].mark == (3 + 2, 3 + 1)
+    assert [p.mark for p in block.panels if p.mark] == [(5, 4)]
+
+
+def test_difference_tolerance_and_shapes():
+    r = np.zeros((1, 2, 2, 1))
+    y = r + 1e-9
+    block = plot._difference_block(y, r, "Z", None, None, None, 0.0, 1e-8)
+    assert "0 of 4 elements differ" in block.title[2]
+    with pytest.raises(ConvcliError, match=r"shape \(1, 2, 2, 2\) differs from the reference's \(1, 2, 2, 1\)"):
+        plot._difference_block(np.zeros((1, 2, 2, 2)), r, "Z", None, None, None, 0.0, 0.0)
+
+
+def test_differences_stack_in_one_picture(tmp_path):
+    Z = rng().randn(2, 6, 6, 3)
+    W = rng().randn(2, 2, 3, 8)
+    b = rng().randn(1, 1, 1, 8)
+    pairs = {"conv1.Z": (Z + 1, Z), "W": (W, W), "b": (b + 0.1, b)}  # W agrees: left out
+    out = plot_differences(pairs, tmp_path / "check.png")
+    # Z block 6 x 5.5 (as above); b block 6 x (1 + 3); W leaves nothing
+    read_png(out, 600, 950)
+
+
+def test_differences_none_differs(tmp_path):
+    Z = rng().randn(1, 2, 2, 1)
+    out = plot_differences({"Z": (Z, Z + 1e-12)}, tmp_path / "check.png", atol=1e-9)
+    read_png(out, 600, 100)
+
+
+def test_many_channels_capped(tmp_path):
+    A = rng().rand(1, 2, 2, 70)
+    block = plot._quantity_block(A, "A", None, None, None)
+    assert len(block.panels) == 64 and "first 64 of 70 channels" in block.title[0]
+    out = plot_quantity(A, "A", tmp_path / "A.png", channels=[0, 69])
+    # 2 panels -> 2 x 1; height 0.75 + 2.25
+    read_png(out, 600, 300)
+
+
+# ----------------------------------------------------------------- many files
+
+
+def test_plot_quantities_one_file_each(tmp_path):
+    arrays = {
+        "A_prev": rng().randn(2, 4, 4, 3),
+        "conv1.Z": rng().randn(2, 5, 5, 8),
+        "conv1.dA_prev": rng().randn(2, 4, 4, 3),
+        "conv1.dW": rng().randn(2, 2, 3, 8),
+        "conv1.db": rng().randn(1, 1, 1, 8),
+        "odd/name": rng().randn(2, 2, 2, 1),
+        "ODD_name": rng().randn(2, 2, 2, 1),  # collides on a case-insensitive filesystem
+    }
+    folder = tmp_path / "out" / "plots"
+    paths = plot_quantities(arrays, folder, sample=1)
+    names = ["A_prev.png", "conv1.Z.png", "conv1.dA_prev.png", "conv1.dW.png", "conv1.db.png",
+             "odd_name.png", "ODD_name-2.png"]
+    assert [p.name for p in paths] == names
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+    for p in paths:
+        assert p.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_plot_quantities_checks_all_before_writing(tmp_path):
+    arrays = {"A": rng().randn(1, 2, 2, 1), "bad": rng().randn(3, 4)}
+    with pytest.raises(ConvcliError) as e:
+        plot_quantities(arrays, tmp_path / "plots")
+    assert e.value.where == "bad"
+    assert not (tmp_path / "plots").exists()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("conv1.dW", "conv1.dW.png"),
+    ("A_prev", "A_prev.png"),
+    ("../etc/passwd", "_etc_passwd.png"),
+    ("a b:c", "a_b_c.png"),
+    ("...", "quantity.png"),
+    ("CON", "_CON.png"),
+])
+def test_file_name(name, expected):
+    assert file_name(name) == expected
+
+
+# ----------------------------------------------------------------- errors
+
+
+def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
+    for module in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    calls = [
+        lambda: plot_quantity(np.ones((1, 2, 2, 1)), "A", tmp_path / "A.png"),
+        lambda: plot_difference(np.ones((1, 2, 2, 1)), np.zeros((1, 2, 2, 1)), "A", tmp_path / "d.png"),
+        lambda: plot_differences({}, tmp_path / "c.png"),
+        lambda: plot_quantities({"A": np.ones((1, 2, 2, 1))}, tmp_path / "plots"),
+    ]
+    for call in calls:
+        with pytest.raises(ConvcliError) as e:
+            call()
+        assert e.value.where == "plot"
+        assert str(e.value) == "plot: needs matplotlib: pip install 'convcli[plot]'"
+        assert e.value.__cause__ is None and e.value.__suppress_context__
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kwargs, where, message", [
+    ({"sample": 12}, "--sample", r"sample 12 out of range for A of shape \(10, 4, 4, 3\) \(samples 0\.\.9\)"),
+    ({"sample": -1}, "--sample", r"sample -1 out of range"),
+    ({"sample": 1.5}, "--sample", r"sample must be an integer"),
+    ({"channels": [0, 3]}, "--channels", r"channel 3 out of range for A of shape \(10, 4, 4, 3\) \(channels 0\.\.2\)"),
+    ({"channels": []}, "--channels", r"no channel given"),
+    ({"channels": ["x"]}, "--channels", r"channel must be an integer"),
+])
+def test_bad_sample_or_channel(tmp_path, kwargs, where, message):
+    with pytest.raises(ConvcliError, match=message) as e:
+        plot_quantity(np.zeros((10, 4, 4, 3)), "A", tmp_path / "A.png", **kwargs)
+    assert e.value.where == where
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_have_no_samples(tmp_path):
+    with pytest.raises(ConvcliError, match="not a batch") as e:
+        plot_quantity(np.zeros((2, 2, 3, 8)), "W", tmp_path / "W.png", sample=2)
+    assert e.value.where == "--sample"
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((3, 4)), r"cannot draw shape \(3, 4\)"),
+    (np.zeros((0, 2, 2, 1)), "empty"),
+    (np.zeros((1, 2, 2, 1), complex), "dtype complex128"),
+])
+def test_undrawable_arrays(tmp_path, array, message):
+    with pytest.raises(ConvcliError, match=message) as e:
+        plot_quantity(array, "conv1.Z", tmp_path / "Z.png")
+    assert e.value.where == "conv1.Z"
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(ConvcliError, match=r"end(ing)? in \.png"):
+        plot_quantity(np.zeros((1, 2, 2, 1)), "A", tmp_path / "A.pdf")
+    with pytest.raises(ConvcliError, match="does not exist"):
+        plot_quantity(np.zeros((1, 2, 2, 1)), "A", tmp_path / "missing" / "A.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_finite_values_render(tmp_path):
+    A = rng().randn(1, 3, 3, 2)
+    A[0, 1, 1, 0] = np.nan
+    rgb = read_png(plot_quantity(A, "A", tmp_path / "A.png"), 600, 300)
+    assert count_near(rgb, (1, 0, 1)) > 0, "NaN drawn magenta"
+
+
+# ----------------------------------------------------------------- boundaries
+
+
+def test_imports_stay_light():
+    code = (
+        "import sys, convcli\n"
+        "assert 'convcli.plot' not in sys.modules, 'the core imports plot'\n"
+        "import convcli.plot\n"
+        "heavy = {'matplotlib', 'typer', 'yaml', 'h5py'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, bool])
+def test_other_dtypes_render(tmp_path, dtype):
+    A = (rng().rand(1, 4, 4, 1) * 200).astype(dtype)
+    # 1 panel; height 0.75 + 2.25
+    read_png(plot_quantity(A, "A_prev", tmp_path / "A.png"), 600, 300)
