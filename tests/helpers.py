@@ -37,23 +37,33 @@ def record(category: str, value: float) -> float:
 # ----------------------------------------------------------------- error measures
 
 
-def rel_err(actual, expected) -> float:
-    """Relative error in the max norm: ``max|a - e| / max(max|e|, TINY)``.
+def rel_err(actual, expected, scale=None) -> float:
+    """Relative error in the max norm: ``max|a - e| / max(max|s|, TINY)``.
 
-    Computed in float64 whatever the inputs' dtype. Shapes must match exactly:
-    broadcasting would hide a wrong shape.
+    ``s`` is ``expected`` unless ``scale`` is given. Computed in float64
+    whatever the inputs' dtype. Shapes must match exactly: broadcasting would
+    hide a wrong shape.
+
+    Why ``scale``: two correct summation orders differ by about
+    ``n * eps * sum|terms|``, not ``eps * |sum|``; when the terms cancel (a
+    one-channel ``db`` whose ``dZ`` sums to almost 0) the error relative to
+    the result itself can be anything. Passing the result of the same layer on
+    absolute values (``sum|terms|``) as ``scale`` measures what summation
+    order can actually guarantee.
     """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
+    s = e if scale is None else np.asarray(scale, dtype=np.float64)
     assert a.shape == e.shape, f"shape {a.shape} != expected {e.shape}"
     if a.size == 0:
         return 0.0
-    return float(np.max(np.abs(a - e)) / max(float(np.max(np.abs(e))), TINY))
+    return float(np.max(np.abs(a - e)) / max(float(np.max(np.abs(s))), TINY))
 
 
-def assert_rel(actual, expected, tol: float, what: str, category: str | None = None) -> float:
-    """Assert ``rel_err(actual, expected) <= tol``; record it under ``category``."""
-    err = rel_err(actual, expected)
+def assert_rel(actual, expected, tol: float, what: str, category: str | None = None,
+               scale=None) -> float:
+    """Assert ``rel_err(actual, expected, scale) <= tol``; record it under ``category``."""
+    err = rel_err(actual, expected, scale)
     if category:
         record(category, err)
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.0e}"

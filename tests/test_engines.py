@@ -1,0 +1,286 @@
+"""The fast engine against the reference loops, and the shape and dtype laws.
+
+Hypothesis draws small shapes and every kind of hyperparameter (pad 0, pairs
+and quads, ``same``/``valid``, strides that do not divide the padded size,
+dilation, rectangular kernels and windows, overlapping pools); fast and
+reference must agree to 1e-12 relative in float64 on outputs and gradients
+(DESIGN.md section 1). Pool inputs are small integers so that ties happen.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import convcli as cc
+import convcli.conv as conv_module
+from helpers import assert_rel, conv_out_hw, out_size, pair, same_sides
+
+ENGINES = ["fast", "reference"]
+# The reference engine is Python loops: few, small examples keep this quick.
+SETTINGS = settings(max_examples=80, deadline=None)
+
+small = st.integers(1, 3)
+ints_or_pairs = lambda lo, hi: st.one_of(  # noqa: E731
+    st.integers(lo, hi), st.lists(st.integers(lo, hi), min_size=2, max_size=2))
+pads = st.one_of(
+    st.integers(0, 2),
+    st.lists(st.integers(0, 2), min_size=2, max_size=2),
+    st.lists(st.integers(0, 3), min_size=4, max_size=4),
+    st.sampled_from(["same", "valid"]),
+)
+
+
+@st.composite
+def conv_cases(draw):
+    """A valid conv layer: arrays and hparameters."""
+    m = draw(st.integers(1, 2))
+    n_H_prev, n_W_prev = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    C_prev, C = draw(small), draw(small)
+    f_H, f_W = draw(small), draw(small)
+    hp = {"stride": draw(ints_or_pairs(1, 3)), "pad": draw(pads),
+          "dilation": draw(ints_or_pairs(1, 2)), "bias": draw(st.sampled_from(["once", "window"]))}
+    A_shape, W_shape = (m, n_H_prev, n_W_prev, C_prev), (f_H, f_W, C_prev, C)
+    assume(min(conv_out_hw(A_shape, W_shape, hp["stride"], hp["pad"], hp["dilation"])) >= 1)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    b_shape = draw(st.sampled_from([(1, 1, 1, C), (C,)]))
+    return rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(b_shape), hp, rng
+
+
+@st.composite
+def pool_cases(draw):
+    """A valid pool layer with small-integer inputs (ties on purpose)."""
+    m = draw(st.integers(1, 2))
+    n_H_prev, n_W_prev = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    C = draw(st.integers(1, 2))
+    hp = {"f": draw(ints_or_pairs(1, 3))}
+    if draw(st.booleans()):  # else stride defaults to f
+        hp["stride"] = draw(ints_or_pairs(1, 3))  # below f: overlapping windows
+    hp["ties"] = draw(st.sampled_from(["all", "first", "split"]))
+    (f_H, f_W), (s_H, s_W) = pair(hp["f"]), pair(hp.get("stride", hp["f"]))
+    assume(out_size(n_H_prev, 0, 0, f_H, s_H) >= 1 and out_size(n_W_prev, 0, 0, f_W, s_W) >= 1)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    A_prev = rng.integers(0, 4, size=(m, n_H_prev, n_W_prev, C)).astype(np.float64)
+    mode = draw(st.sampled_from(["max", "average"]))
+    return A_prev, hp, mode, rng
+
+
+# ----------------------------------------------------------------- fast == reference
+
+
+def check_conv_engines(A_prev, W, b, hp, rng):
+    """Z, dA_prev, dW and db of both engines agree to 1e-12 relative.
+
+    Relative to the same layer run on absolute values (see ``rel_err``): an
+    element of Z, dA_prev, dW or db is a sum of products, and the engines add
+    them in different orders.
+    """
+    Z_f, cache_f = cc.conv_forward(A_prev, W, b, hp, engine="fast")
+    Z_r, cache_r = cc.conv_forward(A_prev, W, b, hp, engine="reference")
+    Z_abs, cache_abs = cc.conv_forward(abs(A_prev), abs(W), abs(b), hp)
+    assert_rel(Z_f, Z_r, 1e-12, "Z", "fast vs reference (conv)", scale=Z_abs)
+    dZ = rng.standard_normal(Z_r.shape)
+    grads_f, grads_r = cc.conv_backward(dZ, cache_f), cc.conv_backward(dZ, cache_r)
+    grads_abs = cc.conv_backward(abs(dZ), cache_abs)
+    for name, g_f, g_r, g_abs in zip(("dA_prev", "dW", "db"), grads_f, grads_r, grads_abs):
+        assert_rel(g_f, g_r, 1e-12, name, "fast vs reference (conv)", scale=g_abs)
+    assert grads_f[2].shape == b.shape
+
+
+def check_pool_engines(A_prev, hp, mode, rng):
+    """A and dA_prev of both engines agree to 1e-12 relative (to the layer on
+    absolute values: average pooling and overlapping windows add up)."""
+    A_f, cache_f = cc.pool_forward(A_prev, hp, mode=mode, engine="fast")
+    A_r, cache_r = cc.pool_forward(A_prev, hp, mode=mode, engine="reference")
+    assert_rel(A_f, A_r, 1e-12, "A", "fast vs reference (pool)",
+               scale=cc.pool_forward(abs(A_prev), hp, mode=mode)[0])
+    dA = rng.standard_normal(A_r.shape)
+    assert_rel(cc.pool_backward(dA, cache_f, mode=mode), cc.pool_backward(dA, cache_r, mode=mode),
+               1e-12, "dA_prev", "fast vs reference (pool)",
+               scale=cc.pool_backward(abs(dA), cache_r, mode=mode))
+
+
+@SETTINGS
+@given(conv_cases(), st.sampled_from([None, 1, 100, 1000]))
+def test_conv_fast_equals_reference(case, chunk_bytes):
+    """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
+    that these small shapes also go through its multi-block paths: several
+    samples per block, one sample per block, and bands of output rows."""
+    with pytest.MonkeyPatch.context() as mp:
+        if chunk_bytes is not None:
+            mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+        check_conv_engines(*case)
+
+
+@SETTINGS
+@given(pool_cases())
+def test_pool_fast_equals_reference(case):
+    check_pool_engines(*case)
+
+
+# Cases the brief names, pinned so they run every time whatever hypothesis draws.
+CONV_NAMED = {
+    "pad 0, stride 2 not dividing W: 8-3": ((2, 7, 8, 2), (3, 3, 2, 3), {"stride": 2, "pad": 0}),
+    "stride 3 not dividing 8+2-3": ((1, 8, 8, 2), (3, 3, 2, 2), {"stride": 3, "pad": 1}),
+    "dilation 2": ((2, 7, 6, 2), (2, 2, 2, 3), {"dilation": 2, "pad": 1}),
+    "dilation pair, stride pair": ((1, 8, 7, 1), (2, 3, 1, 2), {"dilation": [2, 1], "stride": [1, 2]}),
+    "rectangular kernel": ((2, 5, 6, 3), (1, 3, 3, 2), {"pad": [0, 1]}),
+    "asymmetric pad": ((1, 4, 5, 2), (3, 2, 2, 2), {"pad": [0, 2, 3, 1], "stride": [2, 1]}),
+    "pad pair": ((1, 4, 4, 2), (3, 3, 2, 2), {"pad": [2, 1]}),
+    "same, stride 2": ((2, 7, 6, 2), (3, 2, 2, 3), {"pad": "same", "stride": 2}),
+    "same, stride 3, dilation 2": ((1, 8, 5, 1), (2, 3, 1, 2), {"pad": "same", "stride": 3, "dilation": 2}),
+    "valid": ((2, 5, 5, 2), (2, 2, 2, 2), {"pad": "valid"}),
+    "kernel = whole padded input": ((1, 3, 3, 2), (5, 5, 2, 2), {"pad": 1}),
+}
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 1, 300])
+@pytest.mark.parametrize("bias", ["once", "window"])
+@pytest.mark.parametrize("A_shape, W_shape, hp", CONV_NAMED.values(), ids=CONV_NAMED.keys())
+def test_conv_fast_equals_reference_named(A_shape, W_shape, hp, bias, chunk_bytes, monkeypatch):
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(3)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    check_conv_engines(A, W, b, {**hp, "bias": bias}, rng)
+
+
+POOL_NAMED = {
+    "f 2, default stride": ((2, 6, 6, 2), {"f": 2}),
+    "overlapping f 3 stride 1": ((1, 6, 5, 2), {"f": 3, "stride": 1}),
+    "overlapping f 2 stride 1": ((2, 5, 5, 1), {"f": 2, "stride": 1}),
+    "rectangular f and stride": ((1, 7, 6, 2), {"f": [2, 3], "stride": [1, 2]}),
+    "stride not dividing": ((1, 7, 7, 1), {"f": 2, "stride": 3}),
+    "f 1": ((1, 3, 4, 2), {"f": 1}),
+}
+
+
+@pytest.mark.parametrize("mode, ties", [("max", "all"), ("max", "first"), ("max", "split"),
+                                        ("average", "all")])
+@pytest.mark.parametrize("A_shape, hp", POOL_NAMED.values(), ids=POOL_NAMED.keys())
+def test_pool_fast_equals_reference_named(A_shape, hp, mode, ties):
+    rng = np.random.default_rng(4)
+    A = rng.integers(0, 3, size=A_shape).astype(np.float64)  # many ties
+    check_pool_engines(A, {**hp, "ties": ties}, mode, rng)
+
+
+def test_pool_integer_inputs_do_tie():
+    """The premise of the pool property: with values in 0..3 a 2x2 window
+    holds its max more than once, so the tie rules are really exercised."""
+    A = np.random.default_rng(0).integers(0, 4, size=(1, 6, 6, 1)).astype(float)
+    windows = A[0, :, :, 0].reshape(3, 2, 3, 2).transpose(0, 2, 1, 3).reshape(9, 4)
+    assert any((w == w.max()).sum() > 1 for w in windows)
+
+
+# ----------------------------------------------------------------- shape laws
+
+
+@settings(max_examples=100, deadline=None)
+@given(n_H_prev=st.integers(1, 9), n_W_prev=st.integers(1, 9), f_H=st.integers(1, 5),
+       f_W=st.integers(1, 5), stride=ints_or_pairs(1, 4), pad=pads, dilation=ints_or_pairs(1, 3))
+def test_conv_output_size_formula(n_H_prev, n_W_prev, f_H, f_W, stride, pad, dilation):
+    """n = floor((n_prev + before + after - d*(f-1) - 1) / s) + 1, or a ValueError when < 1."""
+    A = np.zeros((1, n_H_prev, n_W_prev, 1))
+    W = np.zeros((f_H, f_W, 1, 2))
+    hp = {"stride": stride, "pad": pad, "dilation": dilation}
+    n_H, n_W = conv_out_hw(A.shape, W.shape, stride, pad, dilation)
+    if min(n_H, n_W) < 1:
+        with pytest.raises(ValueError, match="output size"):
+            cc.conv_forward(A, W, np.zeros(2), hp)
+    else:
+        Z, _ = cc.conv_forward(A, W, np.zeros(2), hp)
+        assert Z.shape == (1, n_H, n_W, 2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(n_H_prev=st.integers(1, 9), n_W_prev=st.integers(1, 9), f=ints_or_pairs(1, 4),
+       stride=ints_or_pairs(1, 4))
+def test_pool_output_size_formula(n_H_prev, n_W_prev, f, stride):
+    A = np.zeros((1, n_H_prev, n_W_prev, 1))
+    (f_H, f_W), (s_H, s_W) = pair(f), pair(stride)
+    n_H, n_W = out_size(n_H_prev, 0, 0, f_H, s_H), out_size(n_W_prev, 0, 0, f_W, s_W)
+    if min(n_H, n_W) < 1:
+        with pytest.raises(ValueError, match="output size"):
+            cc.pool_forward(A, {"f": f, "stride": stride})
+    else:
+        assert cc.pool_forward(A, {"f": f, "stride": stride})[0].shape == (1, n_H, n_W, 1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(n_H_prev=st.integers(1, 9), n_W_prev=st.integers(1, 9), f_H=st.integers(1, 4),
+       f_W=st.integers(1, 4), s_H=st.integers(1, 4), s_W=st.integers(1, 4),
+       d_H=st.integers(1, 2), d_W=st.integers(1, 2), seed=st.integers(0, 2**32 - 1))
+def test_same_padding_rule(n_H_prev, n_W_prev, f_H, f_W, s_H, s_W, d_H, d_W, seed):
+    """'same': n_H = ceil(n_H_prev / s_H), and Z equals a pad-0 conv of the
+    input zero-padded by hand with TensorFlow's split (odd unit bottom/right)."""
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((1, n_H_prev, n_W_prev, 2))
+    W = rng.standard_normal((f_H, f_W, 2, 3))
+    b = rng.standard_normal(3)
+    hp = {"stride": [s_H, s_W], "dilation": [d_H, d_W]}
+    Z, _ = cc.conv_forward(A, W, b, {**hp, "pad": "same"})
+    assert Z.shape == (1, math.ceil(n_H_prev / s_H), math.ceil(n_W_prev / s_W), 3)
+    (t, bo), (l, r) = same_sides(n_H_prev, f_H, s_H, d_H), same_sides(n_W_prev, f_W, s_W, d_W)
+    assert bo - t in (0, 1) and r - l in (0, 1)
+    A_pad = np.pad(A, ((0, 0), (t, bo), (l, r), (0, 0)))
+    Z_hand, _ = cc.conv_forward(A_pad, W, b, {**hp, "pad": 0})
+    assert_rel(Z, Z_hand, 1e-12, "same vs hand padding")
+
+
+# ----------------------------------------------------------------- dtypes
+
+
+def _layers(dtype, engine):
+    """Run conv, pool (both modes) and relu forward and backward in ``dtype``;
+    yield (what, array) for every output and gradient."""
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((2, 5, 5, 2)).astype(dtype)
+    W = rng.standard_normal((3, 3, 2, 3)).astype(dtype)
+    b = rng.standard_normal((1, 1, 1, 3)).astype(dtype)
+    Z, cache = cc.conv_forward(A, W, b, {"pad": 1, "stride": 2}, engine=engine)
+    yield "Z", Z
+    for name, g in zip(("dA_prev", "dW", "db"), cc.conv_backward(np.ones_like(Z), cache)):
+        yield name, g
+    for mode in ("max", "average"):
+        P, pcache = cc.pool_forward(A, {"f": 2, "stride": 1}, mode=mode, engine=engine)
+        yield f"pool {mode} A", P
+        yield f"pool {mode} dA_prev", cc.pool_backward(np.ones_like(P), pcache, mode=mode)
+    R, rcache = cc.relu_forward(A)
+    yield "relu A", R
+    yield "relu dZ", cc.relu_backward(np.ones_like(R), rcache)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_dtype_is_kept_end_to_end(dtype, engine):
+    for what, arr in _layers(dtype, engine):
+        assert arr.dtype == dtype, f"{what}: {arr.dtype} from {np.dtype(dtype)} inputs"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.uint8])
+def test_integer_inputs_compute_in_float64(int_dtype, engine):
+    rng = np.random.default_rng(2)
+    A = rng.integers(0, 200, size=(2, 5, 5, 2)).astype(int_dtype)
+    W = rng.integers(-3, 4, size=(2, 2, 2, 3)).astype(int_dtype if int_dtype != np.uint8 else np.int8)
+    b = np.array([1, -2, 3], dtype=np.int64)
+    Z, cache = cc.conv_forward(A, W, b, {"pad": 1}, engine=engine)
+    Z64, cache64 = cc.conv_forward(A.astype(np.float64), W.astype(np.float64),
+                                   b.astype(np.float64), {"pad": 1}, engine=engine)
+    assert Z.dtype == np.float64
+    # uint8 must not wrap around: the float64 computation is the reference
+    assert np.array_equal(Z, Z64)
+    dZ = np.ones(Z.shape, dtype=np.int64)
+    for g, g64 in zip(cc.conv_backward(dZ, cache), cc.conv_backward(dZ, cache64)):
+        assert g.dtype == np.float64 and np.array_equal(g, g64)
+    for mode in ("max", "average"):
+        P, pcache = cc.pool_forward(A, {"f": 2}, mode=mode, engine=engine)
+        assert P.dtype == np.float64
+        assert np.array_equal(P, cc.pool_forward(A.astype(np.float64), {"f": 2}, mode=mode)[0])
+        assert cc.pool_backward(np.ones(P.shape, np.int64), pcache, mode=mode).dtype == np.float64
+    R, rcache = cc.relu_forward(A)
+    assert R.dtype == np.float64 and cc.relu_backward(np.ones_like(R), rcache).dtype == np.float64
