@@ -24,6 +24,10 @@ def import_torch():
             pytest.fail("torch is required under CI (pip install torch==2.13.0)")
         pytest.skip("PyTorch not installed: pip install torch==2.13.0 to run the oracle tests")
     torch.set_default_dtype(torch.float64)
+    # The oracle's tensors are tiny: one thread is fastest, and a second one
+    # spinning for a busy core (pytest-xdist, a benchmark next door) made each
+    # conv2d ~50x slower in practice.
+    torch.set_num_threads(1)
     return torch
 
 

@@ -1,0 +1,232 @@
+"""Every forward output and every gradient against PyTorch (the test-only oracle).
+
+Conv: ``F.conv2d`` on NCHW tensors with weights (C, C_prev, f_H, f_W), padding
+applied first with an explicit ``F.pad`` (asymmetric pads, ``same`` resolved
+by the TensorFlow rule written out in ``helpers.resolve_pad``). Pool:
+``F.max_pool2d`` (PyTorch's tie rule is ``first``), ``F.avg_pool2d``, and
+``torch.amax`` over unfolded windows for ``split``. Gradients by autograd of
+``sum(out * G)`` with a random upstream gradient ``G``.
+
+The oracle computes in float64 on the very values convcli received, so a
+float32 result is compared with the exact answer for its inputs.
+Error measure: ``rel_err(a, b) = max|a - b| / max(max|b|, tiny)`` (max norm,
+``helpers.rel_err``); at most 1e-10 in float64 and 1e-4 in float32.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import convcli as cc
+from helpers import (
+    assert_rel,
+    conv_out_hw,
+    pair,
+    resolve_pad,
+    torch_conv,
+    torch_max_pool_ties,
+    torch_pool,
+    torch_relu,
+)
+
+pytestmark = pytest.mark.torch
+
+TOL = {np.float64: 1e-10, np.float32: 1e-4}
+DTYPES = [np.float64, np.float32]
+ENGINES = ["fast", "reference"]
+
+
+def close(actual, expected, dtype, what):
+    assert actual.dtype == dtype, f"{what}: dtype {actual.dtype}, expected {np.dtype(dtype)}"
+    assert_rel(actual, expected, TOL[dtype], what, f"vs torch, {np.dtype(dtype).name}")
+
+
+# ----------------------------------------------------------------- conv
+
+CONV_SHAPES = {
+    "square 3x3": ((2, 5, 5, 3), (3, 3, 3, 4)),
+    "rect 2x3": ((1, 7, 6, 2), (2, 3, 2, 3)),
+    "rect 1x2": ((2, 6, 7, 1), (1, 2, 1, 2)),
+}
+STRIDES = [1, 2, (3, 2)]
+PADS = [0, 1, (2, 1), (0, 2, 1, 0), "same", "valid"]
+DILATIONS = [1, (2, 1)]
+
+
+def conv_grid():
+    """Every valid (shape, stride, pad, dilation) combination, by the DESIGN
+    output-size formula; invalid ones are covered by test_arguments.py."""
+    for (name, (A_shape, W_shape)), stride, pad, dilation in itertools.product(
+            CONV_SHAPES.items(), STRIDES, PADS, DILATIONS):
+        if min(conv_out_hw(A_shape, W_shape, stride, pad, dilation)) >= 1:
+            yield pytest.param(A_shape, W_shape, stride, pad, dilation,
+                               id=f"{name}-s{stride}-p{pad}-d{dilation}".replace(" ", ""))
+
+
+CONV_GRID = list(conv_grid())
+
+
+def test_conv_grid_covers_the_hard_cases():
+    """The grid really holds pad 0 and strides that do not divide the padded size."""
+    def divides(p):
+        A_shape, W_shape, stride, pad, dilation = p.values
+        n_H, n_W = conv_out_hw(A_shape, W_shape, stride, pad, dilation)
+        t, b, l, r = resolve_pad(pad, A_shape[1], A_shape[2], W_shape[:2], stride, dilation)
+        (s_H, s_W), (d_H, d_W) = pair(stride), pair(dilation)
+        return ((A_shape[1] + t + b - d_H * (W_shape[0] - 1) - 1) % s_H == 0
+                and (A_shape[2] + l + r - d_W * (W_shape[1] - 1) - 1) % s_W == 0)
+    assert any(p.values[3] == 0 for p in CONV_GRID)
+    assert sum(not divides(p) for p in CONV_GRID) >= 10
+    assert len(CONV_GRID) >= 80
+
+
+def run_conv(torch, A_prev, W, b, hp, dtype, engine, seed=0):
+    """convcli vs torch on one conv layer: Z, dA_prev, dW, db."""
+    A_prev, W, b = (x.astype(dtype) for x in (A_prev, W, b))
+    Z, cache = cc.conv_forward(A_prev, W, b, hp, engine=engine)
+    G = np.random.default_rng(seed).standard_normal(Z.shape).astype(dtype)
+    grads = cc.conv_backward(G, cache)
+    sides = resolve_pad(hp.get("pad", 0), A_prev.shape[1], A_prev.shape[2], W.shape[:2],
+                        hp.get("stride", 1), hp.get("dilation", 1))
+    return (Z,) + grads, torch_conv(
+        torch, A_prev, W, b, G, stride=hp.get("stride", 1), sides=sides,
+        dilation=hp.get("dilation", 1), bias=hp.get("bias", "once"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("A_shape, W_shape, stride, pad, dilation", CONV_GRID)
+def test_conv_vs_torch(A_shape, W_shape, stride, pad, dilation, dtype, engine, torch):
+    rng = np.random.default_rng(0)
+    A, W, b = (rng.standard_normal(A_shape), rng.standard_normal(W_shape),
+               rng.standard_normal((1, 1, 1, W_shape[3])))
+    hp = {"stride": stride, "pad": pad, "dilation": dilation}
+    ours, theirs = run_conv(torch, A, W, b, hp, dtype, engine)
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
+        close(x, y, dtype, name)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("bias", ["once", "window"])
+def test_conv_bias_modes_vs_torch(bias, dtype, engine, torch):
+    """The seed case: 'window' is conv2d + b*f*f*n_C_prev forward; its db is
+    the standard sum of the upstream gradient (DESIGN.md)."""
+    np.random.seed(1)
+    A, W, b = np.random.randn(10, 4, 4, 3), np.random.randn(2, 2, 3, 8), np.random.randn(1, 1, 1, 8)
+    ours, theirs = run_conv(torch, A, W, b, {"pad": 2, "stride": 1, "bias": bias}, dtype, engine)
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
+        close(x, y, dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize(
+    "A_shape, W_shape",
+    [((6, 40, 33, 16), (3, 3, 16, 8)),  # several samples per ~MiB block
+     ((1, 64, 64, 64), (3, 3, 64, 8))],  # one sample split into bands of rows
+    ids=["sample-blocks", "row-bands"])
+def test_conv_many_blocks_vs_torch(A_shape, W_shape, stride, dtype, torch):
+    """Shapes big enough that the fast engine splits its unfolded input into
+    several blocks at its default block size, against torch."""
+    rng = np.random.default_rng(7)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    ours, theirs = run_conv(torch, A, W, b, {"pad": 1, "stride": stride}, dtype, "fast")
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
+        close(x, y, dtype, name)
+
+
+# ----------------------------------------------------------------- pool
+
+POOL_SHAPES = [(2, 6, 7, 3), (1, 5, 5, 2)]
+POOL_F = [2, 3, (2, 3)]
+POOL_STRIDES = [None, 1, 2, (1, 2)]  # None: the default, stride = f
+
+
+def pool_grid():
+    for shape, f, stride in itertools.product(POOL_SHAPES, POOL_F, POOL_STRIDES):
+        (f_H, f_W), (s_H, s_W) = pair(f), pair(stride if stride is not None else f)
+        if (shape[1] - f_H) // s_H + 1 >= 1 and (shape[2] - f_W) // s_W + 1 >= 1:
+            yield pytest.param(shape, f, stride, id=f"{shape}-f{f}-s{stride}".replace(" ", ""))
+
+
+def pool_hp(f, stride, ties="all"):
+    """Pool hparameters; ``stride`` None leaves it out (defaults to f)."""
+    hp = {"f": f, "ties": ties}
+    if stride is not None:
+        hp["stride"] = stride
+    return hp
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("shape, f, stride", list(pool_grid()))
+def test_pool_vs_torch(shape, f, stride, mode, dtype, engine, torch):
+    """Random normal inputs (no ties): every tie rule gives the same answer."""
+    rng = np.random.default_rng(11)
+    A_prev = rng.standard_normal(shape).astype(dtype)
+    hp = pool_hp(f, stride, ties="first")
+    A, cache = cc.pool_forward(A_prev, hp, mode=mode, engine=engine)
+    G = rng.standard_normal(A.shape).astype(dtype)
+    tA, tdA = torch_pool(torch, A_prev, G, f, stride if stride is not None else f, mode)
+    close(A, tA, dtype, "A")
+    close(cc.pool_backward(G, cache, mode=mode), tdA, dtype, "dA_prev")
+
+
+TIE_CASES = [((2, 6, 6, 2), 2, None), ((1, 5, 6, 2), 2, 1), ((2, 7, 7, 1), 3, 2),
+             ((1, 6, 7, 3), (2, 3), (1, 2))]
+
+
+def tied_input(shape, dtype, seed=5):
+    """Integer values in 0..2: most windows hold their max more than once."""
+    return np.random.default_rng(seed).integers(0, 3, size=shape).astype(dtype)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("shape, f, stride", TIE_CASES)
+def test_max_pool_ties_first_is_torch_max_pool2d(shape, f, stride, dtype, engine, torch):
+    A_prev = tied_input(shape, dtype)
+    A, cache = cc.pool_forward(A_prev, pool_hp(f, stride, "first"), engine=engine)
+    G = np.random.default_rng(6).standard_normal(A.shape).astype(dtype)
+    tA, tdA = torch_pool(torch, A_prev, G, f, stride if stride is not None else f, "max")
+    close(A, tA, dtype, "A")
+    dA_prev = cc.pool_backward(G, cache)
+    close(dA_prev, tdA, dtype, "dA_prev (ties first)")
+    # Not vacuous: under 'all' the tied positions get more than torch gives.
+    _, cache_all = cc.pool_forward(A_prev, pool_hp(f, stride, "all"), engine=engine)
+    assert not np.allclose(cc.pool_backward(G, cache_all), tdA)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("ties", ["split", "all"])
+@pytest.mark.parametrize("shape, f, stride", TIE_CASES)
+def test_max_pool_ties_split_and_all_vs_torch_amax(shape, f, stride, ties, dtype, engine, torch):
+    """'split' is torch.amax's gradient over unfolded windows; 'all' is the
+    course's mask (x == max) built in torch. Overlapping windows included."""
+    A_prev = tied_input(shape, dtype)
+    A, cache = cc.pool_forward(A_prev, pool_hp(f, stride, ties), engine=engine)
+    G = np.random.default_rng(6).standard_normal(A.shape).astype(dtype)
+    tA, tdA = torch_max_pool_ties(torch, A_prev, G, f, stride if stride is not None else f, ties)
+    close(A, tA, dtype, "A")
+    close(cc.pool_backward(G, cache), tdA, dtype, f"dA_prev (ties {ties})")
+
+
+# ----------------------------------------------------------------- relu
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_relu_vs_torch(dtype, torch):
+    rng = np.random.default_rng(9)
+    Z = rng.standard_normal((2, 3, 4, 5)).astype(dtype)
+    Z[0, 0, :2, :] = 0.0  # the kink: both must pass no gradient at exactly 0
+    A, cache = cc.relu_forward(Z)
+    G = rng.standard_normal(Z.shape).astype(dtype)
+    tA, tdZ = torch_relu(torch, Z, G)
+    close(A, tA, dtype, "A")
+    close(cc.relu_backward(G, cache), tdZ, dtype, "dZ")
