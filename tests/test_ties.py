@@ -1,0 +1,129 @@
+"""Max-pool backward when a window holds its maximum more than once.
+
+Every expected dA_prev below is worked out by hand in the comments:
+``all`` gives every tied maximum the full gradient, ``first`` only the first
+in row-major window order, ``split`` an equal share; overlapping windows add.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import convcli as cc
+
+ENGINES = ["fast", "reference"]
+
+
+def nhwc(rows):
+    """A 2-D list -> one sample, one channel: shape (1, n_H, n_W, 1)."""
+    return np.array(rows, dtype=np.float64)[None, :, :, None]
+
+
+def pool_grad(x, dA, hp, ties, engine):
+    A, cache = cc.pool_forward(nhwc(x), {**hp, "ties": ties}, mode="max", engine=engine)
+    return A[0, :, :, 0], cc.pool_backward(nhwc(dA), cache, mode="max")[0, :, :, 0]
+
+
+# One 2x2 window, max 3 twice (top-left, bottom-left), upstream gradient 2.
+TWO_TIED = ([[3, 1],
+             [3, 0]], [[2]])
+# One 2x2 window, max 5 three times, upstream gradient 3.
+THREE_TIED = ([[5, 5],
+               [1, 5]], [[3]])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    "case, ties, expected",
+    [
+        (TWO_TIED, "all", [[2, 0], [2, 0]]),  # both 3s get the full 2
+        (TWO_TIED, "first", [[2, 0], [0, 0]]),  # (0,0) comes first row-major
+        (TWO_TIED, "split", [[1, 0], [1, 0]]),  # 2 / 2 each
+        (THREE_TIED, "all", [[3, 3], [0, 3]]),
+        (THREE_TIED, "first", [[3, 0], [0, 0]]),
+        (THREE_TIED, "split", [[1, 1], [0, 1]]),  # 3 / 3 each
+    ],
+    ids=["2-all", "2-first", "2-split", "3-all", "3-first", "3-split"],
+)
+def test_single_window(case, ties, expected, engine):
+    x, dA = case
+    A, dA_prev = pool_grad(x, dA, {"f": 2}, ties, engine)
+    assert A.tolist() == [[max(map(max, x))]]
+    np.testing.assert_array_equal(dA_prev, expected)
+
+
+# Overlapping windows, f 2, stride 1, over a 2x3 input:
+#   x = [[1, 4, 4],      window 0 (columns 0-1): [[1, 4], [4, 0]], max 4 at (0,1) and (1,0)
+#        [4, 0, 2]]      window 1 (columns 1-2): [[4, 4], [0, 2]], max 4 at (0,1) and (0,2)
+# Upstream dA = [[1, 10]] (distinct, to see whose share lands where). (0,1) is
+# a maximum of both windows, so it collects from both.
+OVERLAP_X = [[1, 4, 4],
+             [4, 0, 2]]
+OVERLAP_DA = [[1, 10]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    "ties, expected",
+    [
+        # all:   window 0 -> (0,1) += 1, (1,0) += 1; window 1 -> (0,1) += 10, (0,2) += 10
+        ("all", [[0, 11, 10], [1, 0, 0]]),
+        # first: window 0 -> (0,1) += 1; window 1 -> (0,1) += 10
+        ("first", [[0, 11, 0], [0, 0, 0]]),
+        # split: window 0 -> (0,1), (1,0) += 0.5; window 1 -> (0,1), (0,2) += 5
+        ("split", [[0, 5.5, 5], [0.5, 0, 0]]),
+    ],
+)
+def test_overlapping_windows_add_up(ties, expected, engine):
+    A, dA_prev = pool_grad(OVERLAP_X, OVERLAP_DA, {"f": 2, "stride": 1}, ties, engine)
+    np.testing.assert_array_equal(A, [[4, 4]])
+    np.testing.assert_array_equal(dA_prev, expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("ties", ["all", "first", "split"])
+def test_centre_is_the_max_of_four_windows(ties, engine):
+    """f 2, stride 1 on 3x3 with a unique maximum in the centre: it is the max
+    of all four windows and collects 1 + 2 + 3 + 4 = 10 under every rule."""
+    x = [[0, 1, 0],
+         [2, 9, 3],
+         [0, 4, 0]]
+    A, dA_prev = pool_grad(x, [[1, 2], [3, 4]], {"f": 2, "stride": 1}, ties, engine)
+    np.testing.assert_array_equal(A, [[9, 9], [9, 9]])
+    np.testing.assert_array_equal(dA_prev, [[0, 0, 0], [0, 10, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ties_per_channel_and_sample(engine):
+    """Each (sample, channel) has its own windows: channel 0 ties, channel 1
+    does not; sample 1 ties elsewhere. f 2, one window each, dA = 4."""
+    x = np.zeros((2, 2, 2, 2))
+    x[0, :, :, 0] = [[7, 7], [0, 0]]  # tie at (0,0), (0,1)
+    x[0, :, :, 1] = [[0, 1], [2, 0]]  # unique max at (1,0)
+    x[1, :, :, 0] = [[0, 6], [0, 6]]  # tie at (0,1), (1,1)
+    x[1, :, :, 1] = [[-1, -1], [-1, -1]]  # all four tied
+    dA = np.full((2, 1, 1, 2), 4.0)
+    expected = {
+        "all": ([[4, 4], [0, 0]], [[0, 0], [4, 0]], [[0, 4], [0, 4]], [[4, 4], [4, 4]]),
+        "first": ([[4, 0], [0, 0]], [[0, 0], [4, 0]], [[0, 4], [0, 0]], [[4, 0], [0, 0]]),
+        "split": ([[2, 2], [0, 0]], [[0, 0], [4, 0]], [[0, 2], [0, 2]], [[1, 1], [1, 1]]),
+    }
+    for ties, (e00, e01, e10, e11) in expected.items():
+        _, cache = cc.pool_forward(x, {"f": 2, "ties": ties}, engine=engine)
+        dA_prev = cc.pool_backward(dA, cache)
+        np.testing.assert_array_equal(dA_prev[0, :, :, 0], e00, err_msg=ties)
+        np.testing.assert_array_equal(dA_prev[0, :, :, 1], e01, err_msg=ties)
+        np.testing.assert_array_equal(dA_prev[1, :, :, 0], e10, err_msg=ties)
+        np.testing.assert_array_equal(dA_prev[1, :, :, 1], e11, err_msg=ties)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_average_ignores_ties(engine):
+    """Average pooling has no maximum: each of the 4 cells gets dA / 4 whatever
+    the values, and overlapping shares add (f 2, stride 1 on 2x3)."""
+    _, cache = cc.pool_forward(nhwc(OVERLAP_X), {"f": 2, "stride": 1, "ties": "first"},
+                               mode="average", engine=engine)
+    dA_prev = cc.pool_backward(nhwc(OVERLAP_DA), cache, mode="average")[0, :, :, 0]
+    # columns: 0 gets 1/4, 1 gets 1/4 + 10/4, 2 gets 10/4, in both rows
+    np.testing.assert_array_equal(dA_prev, [[0.25, 2.75, 2.5], [0.25, 2.75, 2.5]])
