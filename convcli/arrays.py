@@ -1,0 +1,367 @@
+"""Arrays in: the sources of DESIGN.md section 2, read safely.
+
+Two steps, so that nothing big is allocated before it is known to fit:
+
+- :func:`probe` tells an array's shape and stored dtype without reading its
+  data (the ``.npy`` header, the ``.npz`` member's header, the ``.h5``
+  dataset's metadata; for ``random``/``zeros``/``ones`` the shape given);
+- :func:`load` reads it (only the rows a ``slice`` selects), refuses it if it
+  is larger than ``max_memory``, casts it to the compute dtype, multiplies by
+  ``scale``, and refuses NaN/Inf unless allowed.
+
+Safety: ``.npy``/``.npz`` are read with ``allow_pickle=False`` and object
+dtypes are refused from the header, before ``np.load`` sees them.
+
+Every problem is a :class:`~convcli.errors.ConvcliError`; ``where`` is given
+by the caller (the config file and key path).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import H5_SUFFIXES, NPZ_SUFFIXES, Source, did_you_mean
+from .errors import ConvcliError
+
+DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+
+
+def parse_size(text: str) -> int:
+    """``"4GiB"``, ``"512MiB"``, ``"100MB"``, ``"1e9"``, ``"1048576"`` -> bytes."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _UNITS:
+        raise ConvcliError("--max-memory", f"cannot read {text!r} as a size (examples: 4GiB, 512MiB, 100MB, 1e9)")
+    size = int(float(m.group(1)) * _UNITS[unit])
+    if size < 1:
+        raise ConvcliError("--max-memory", f"must be at least 1 byte, got {text!r}")
+    return size
+
+
+def format_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "array") -> None:
+    """Refuse an array of ``shape`` before it is allocated."""
+    nbytes = math.prod(shape) * itemsize
+    if nbytes > max_memory:
+        raise ConvcliError(
+            where,
+            f"{what} of shape {tuple(shape)} needs {format_size(nbytes)}, more than --max-memory "
+            f"{format_size(max_memory)}; refused before allocating it",
+        )
+
+
+@dataclass(frozen=True)
+class ArrayInfo:
+    """What :func:`probe` learns without reading the data."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype  # as stored; load() casts to the compute dtype
+
+
+# --------------------------------------------------------------------- files
+
+
+def resolve(src_file: str, base_dir: Path, where: str) -> Path:
+    path = (base_dir / src_file) if not Path(src_file).is_absolute() else Path(src_file)
+    if not path.exists():
+        raise ConvcliError(where, f"file not found: {src_file} (looked for {path})")
+    if path.is_dir():
+        raise ConvcliError(where, f"{src_file} is a folder, not an array file")
+    return path
+
+
+def _check_dtype(dtype: np.dtype, where: str, name: str) -> None:
+    if dtype.hasobject:
+        raise ConvcliError(
+            where,
+            f"{name} holds Python objects (dtype {dtype}); pickled object arrays are refused "
+            "because loading them can run code",
+        )
+    if dtype.kind == "c":
+        raise ConvcliError(where, f"{name} is complex (dtype {dtype}); convcli needs real numbers")
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+        raise ConvcliError(where, f"{name} is not a plain numeric array (dtype {dtype})")
+
+
+def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+    except (ValueError, OSError, EOFError):
+        raise ConvcliError(where, f"{name} is not a .npy file (no NumPy header); is it corrupt?") from None
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(fp)
+        else:
+            shape, fortran, dtype = fmt._read_array_header(fp, version)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise ConvcliError(where, f"{name} has a corrupt .npy header ({_one_line(exc)})") from None
+    _check_dtype(dtype, where, name)
+    return tuple(shape), fortran, dtype
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] if text else type(exc).__name__
+
+
+def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> tuple[slice | None, tuple[int, ...]]:
+    """Normalise ``rows`` over the first axis; the shape after slicing."""
+    if rows is None:
+        return None, shape
+    if not shape:
+        raise ConvcliError(where, f"slice: {name} is a scalar; it has no first axis to slice")
+    start, stop, step = rows.indices(shape[0])
+    n = len(range(start, stop, step))
+    if n == 0:
+        raise ConvcliError(
+            where, f"slice: {_slice_text(rows)} selects no rows of {name}, whose first axis has {shape[0]}"
+        )
+    return slice(start, stop, step), (n,) + shape[1:]
+
+
+def _slice_text(s: slice) -> str:
+    text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
+    return text + (f":{s.step}" if s.step not in (None, 1) else "")
+
+
+def _npy_probe(path: Path, where: str, name: str):
+    with open(path, "rb") as fp:
+        shape, fortran, dtype = _npy_header(fp, where, name)
+        offset = fp.tell()
+    size = path.stat().st_size - offset
+    need = math.prod(shape) * dtype.itemsize
+    if size < need:
+        raise ConvcliError(
+            where,
+            f"{name} is truncated: its header says shape {shape} {dtype} ({need} bytes) "
+            f"but only {size} bytes follow the header",
+        )
+    return shape, dtype
+
+
+def _npz_member(z, key: str | None, where: str, name: str) -> str:
+    keys = list(z.files)
+    if key is None:
+        if len(keys) == 1:
+            return keys[0]
+        raise ConvcliError(where, f"{name} holds {len(keys)} arrays ({_names(keys)}); say which with key: NAME")
+    if key not in keys:
+        raise ConvcliError(
+            where, f"key {key!r} is not in {name}{did_you_mean(key, keys)}; it holds: {_names(keys)}"
+        )
+    return key
+
+
+def _names(names: list[str], limit: int = 20) -> str:
+    if not names:
+        return "nothing"
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _open_npz(path: Path, where: str, name: str):
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ConvcliError(where, f"{name} is a .npy file with an .npz name; rename it to .npy")
+    return z
+
+
+def _npz_probe(path: Path, key: str | None, where: str, name: str):
+    with _open_npz(path, where, name) as z:
+        member = _npz_member(z, key, where, name)
+        label = f"{name}[{member}]"
+        try:
+            with z.zip.open(member + ".npy") as fp:
+                shape, _, dtype = _npy_header(fp, where, label)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
+    return member, shape, dtype
+
+
+def _h5_open(path: Path, where: str, name: str):
+    import h5py  # only here: the NumPy core never needs it
+
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise ConvcliError(where, f"{name} cannot be opened as HDF5 ({_one_line(exc)})") from None
+
+
+def h5_datasets(f) -> list[str]:
+    """Every dataset's path in an open h5py File, groups walked."""
+    import h5py
+
+    found: list[str] = []
+    f.visititems(lambda n, obj: found.append(n) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def _h5_dataset(f, dataset: str | None, where: str, name: str):
+    import h5py
+
+    names = h5_datasets(f)
+    if dataset is None:
+        if len(names) == 1:
+            dataset = names[0]
+        else:
+            raise ConvcliError(
+                where, f"{name} holds {len(names)} datasets ({_names(names)}); say which with dataset: NAME"
+            )
+    obj = f.get(dataset)
+    if not isinstance(obj, h5py.Dataset):
+        raise ConvcliError(
+            where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; it holds: {_names(names)}"
+        )
+    label = f"{name}[{dataset}]"
+    _check_dtype(obj.dtype, where, label)
+    return obj, label
+
+
+# --------------------------------------------------------------------- sources
+
+
+def probe(src: Source, base_dir: Path, where: str) -> ArrayInfo:
+    """Shape (after ``slice``) and stored dtype of a source, without its data."""
+    kind = src.kind
+    if kind in ("random", "zeros", "ones"):
+        return ArrayInfo(tuple(getattr(src, kind)), np.dtype(np.float64))
+    if kind == "value":
+        value = _value_array(src.value, where)
+        return ArrayInfo(value.shape, value.dtype)
+    path = resolve(src.file, base_dir, where)
+    name = src.file
+    suffix = path.suffix.lower()
+    if suffix in NPZ_SUFFIXES:
+        _, shape, dtype = _npz_probe(path, src.key, where, name)
+    elif suffix in H5_SUFFIXES:
+        with _h5_open(path, where, name) as f:
+            obj, _ = _h5_dataset(f, src.dataset, where, name)
+            shape, dtype = tuple(obj.shape), obj.dtype
+    else:
+        shape, dtype = _npy_probe(path, where, name)
+    _, shape = _rows(shape, src.slice, where, name)
+    return ArrayInfo(shape, np.dtype(dtype))
+
+
+def _value_array(value, where: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ConvcliError(where, f"value: not a rectangular array of numbers ({_one_line(exc)})") from None
+    return array
+
+
+def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize: int = 8) -> np.ndarray:
+    """The stored array a file source names (``slice`` applied, not cast)."""
+    path = resolve(src.file, base_dir, where)
+    name = src.file
+    suffix = path.suffix.lower()
+    try:
+        if suffix in H5_SUFFIXES:
+            with _h5_open(path, where, name) as f:
+                obj, label = _h5_dataset(f, src.dataset, where, name)
+                rows, shape = _rows(tuple(obj.shape), src.slice, where, label)
+                check_size(shape, max(obj.dtype.itemsize, itemsize), where, max_memory, label)
+                return np.asarray(obj[()] if rows is None else obj[rows])
+        if suffix in NPZ_SUFFIXES:
+            member, shape, dtype = _npz_probe(path, src.key, where, name)
+            label = f"{name}[{member}]"
+            # An .npz member is read whole (zip), then sliced.
+            check_size(shape, max(dtype.itemsize, itemsize), where, max_memory, label)
+            with _open_npz(path, where, name) as z:
+                array = z[member]
+            rows, _ = _rows(shape, src.slice, where, label)
+            return array if rows is None else array[rows]
+        shape, dtype = _npy_probe(path, where, name)
+        rows, selected = _rows(shape, src.slice, where, name)
+        check_size(selected, max(dtype.itemsize, itemsize), where, max_memory, name)
+        if rows is None:
+            return np.load(path, allow_pickle=False)
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+        try:
+            return np.array(mapped[rows])
+        finally:
+            del mapped
+    except ConvcliError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
+
+
+def load(
+    src: Source,
+    base_dir: Path,
+    where: str,
+    *,
+    dtype: np.dtype | str,
+    rng: np.random.RandomState,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    allow_nonfinite: bool = False,
+) -> np.ndarray:
+    """Read a source as an array of ``dtype``, scaled, checked for NaN/Inf.
+
+    ``random`` sources draw ``rng.randn(*shape)`` from the config's single
+    stream (callers load sources in the order listed), in float64 as NumPy
+    draws them, then cast: so a float32 run sees the same numbers, rounded.
+    """
+    dtype = np.dtype(dtype)
+    kind = src.kind
+    if kind in ("random", "zeros", "ones"):
+        shape = tuple(getattr(src, kind))
+        check_size(shape, 8, where, max_memory)
+        if kind == "random":
+            array = rng.randn(*shape).astype(dtype, copy=False)
+        else:
+            array = (np.zeros if kind == "zeros" else np.ones)(shape, dtype=dtype)
+    elif kind == "value":
+        array = _value_array(src.value, where).astype(dtype, copy=False)
+    else:
+        array = read_file(src, base_dir, where, max_memory, dtype.itemsize)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
+            array = array.astype(dtype, copy=False)
+    if src.scale is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = array * dtype.type(src.scale)
+    if not allow_nonfinite:
+        check_finite(array, where)
+    return array
+
+
+def check_finite(array: np.ndarray, where: str) -> None:
+    """NaN or Inf in an input is an error (DESIGN.md section 6)."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        n_nan = int(np.isnan(array).sum())
+        n_inf = int(bad.sum()) - n_nan
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} Inf" if n_inf else ""]
+        raise ConvcliError(
+            where,
+            f"contains {' and '.join(p for p in parts if p)} (first at index {list(first)}); "
+            "set allow_nonfinite: true in the config to accept them",
+        )

@@ -1,0 +1,847 @@
+"""The YAML config (DESIGN.md section 2) as typed models, read safely.
+
+:func:`load_config` reads a file and returns a :class:`LoadedConfig`: the
+validated :class:`Config` model plus what error messages need (the path as the
+user wrote it, the line of every key). Every mistake becomes one
+:class:`~convcli.errors.ConvcliError` whose ``where`` is the file and the key
+path (``seed.yaml: layers[0].stride (line 14)``), or the line and column of a
+YAML syntax error.
+
+Safety: the loader is a :class:`yaml.SafeLoader` subclass, and any tag that
+would build a Python object (``!!python/...``) or any other non-standard tag
+is refused before anything is constructed.
+
+Two YAML 1.1 traps are closed on purpose, because a config is full of
+numbers: ``1e-6`` reads as a float (PyYAML would give the string "1e-6") and
+``10:20`` stays a string (PyYAML would read the sexagesimal int 620, which
+would turn ``slice: 10:20`` into nonsense).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from . import hparams
+from .errors import ConvcliError
+
+DTYPES = ("float64", "float32")
+LAYER_TYPES = ("conv", "pool", "relu")
+GRAD_NAMES = ("output", "ones", "random")
+SOURCE_KINDS = ("random", "zeros", "ones", "value", "file")
+NPZ_SUFFIXES = (".npz",)
+H5_SUFFIXES = (".h5", ".hdf5")
+FILE_SUFFIXES = (".npy",) + NPZ_SUFFIXES + H5_SUFFIXES
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# --------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 numbers: ``1e-6`` is a float, ``10:20`` a
+    string, ``010`` a string (not octal 8)."""
+
+
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
+            |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+            |[-+]?\.(?:inf|Inf|INF)
+            |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+.0123456789"),
+)
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge")
+}
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _mark(node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _walk(node, path: tuple, lines: dict, display: str, seen: set) -> None:
+    """Record the line of every key path; refuse object-building tags and
+    duplicate keys. ``seen`` stops aliases from being walked twice (a
+    'billion laughs' document stays linear here)."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if node.tag not in _PLAIN_TAGS:
+        line, col = _mark(node)
+        raise ConvcliError(
+            f"{display}: line {line}, column {col}",
+            f"YAML tag {_short_tag(node.tag)!r} is refused: convcli reads plain data "
+            "(mappings, lists, numbers, strings) and never builds objects from a config",
+        )
+    lines.setdefault(path, _mark(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict = {}
+        for key_node, value_node in node.value:
+            _walk(key_node, path + ("<key>",), {}, display, seen)
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                if key in first:
+                    line, col = _mark(key_node)
+                    raise ConvcliError(
+                        f"{display}: line {line}, column {col}",
+                        f"duplicate key {key!r} (first given on line {first[key]})",
+                    )
+                first[key] = _mark(key_node)[0]
+                lines[path + (key,)] = _mark(key_node)
+                _walk(value_node, path + (key,), lines, display, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = _mark(item)
+            _walk(item, path + (i,), lines, display, seen)
+
+
+def read_yaml(path: Path, display: str) -> tuple[Any, dict]:
+    """Parse a YAML file safely -> ``(data, lines)``; ``lines`` maps key paths
+    (tuples of keys and list indices) to ``(line, column)``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConvcliError(display, "no such file") from None
+    except IsADirectoryError:
+        raise ConvcliError(display, "is a folder, not a config file") from None
+    except OSError as exc:
+        raise ConvcliError(display, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConvcliError(display, f"not UTF-8 text (byte {exc.start}); is this a YAML config?") from None
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        lines: dict = {}
+        if node is None:
+            return None, lines
+        _walk(node, (), lines, display, set())
+        return loader.construct_document(node), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{display}: line {mark.line + 1}, column {mark.column + 1}" if mark else display
+        what = exc.problem or "invalid YAML"
+        if exc.context:
+            what += f" ({exc.context})"
+        raise ConvcliError(where, f"YAML syntax: {what}") from None
+    except yaml.reader.ReaderError as exc:
+        raise ConvcliError(
+            display, f"not YAML text: {exc.reason} (character #x{exc.character:04x} at position {exc.position})"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConvcliError(display, "YAML: " + " ".join(str(exc).split())) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+# --------------------------------------------------------------------- models
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` or ``""``."""
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _fail(kind: str, message: str, **values):
+    """A validation error whose text is formatted here: pydantic's own
+    templates know neither ``!r`` nor ``{{``."""
+    return PydanticCustomError(kind, message.format(**values) if values else message)
+
+
+class _Model(BaseModel):
+    """Unknown keys are errors, with the nearest valid key as a hint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data):
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in known:
+                    raise PydanticCustomError(
+                        "unknown_key", "unknown key",
+                        {"key": str(key), "hint": did_you_mean(key, known), "known": ", ".join(known)},
+                    )
+        return data
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _number(v):
+    if not _is_number(v):
+        raise _fail("number", "expected a number, got {got}", got=_short(v))
+    return float(v)
+
+
+def _short(v, limit: int = 40) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shape(v):
+    if not (isinstance(v, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in v)):
+        raise _fail("shape", "expected a shape: a list of ints like [10, 4, 4, 3], got {got}", got=_short(v))
+    if any(n < 1 for n in v):
+        raise _fail("shape", "every size in a shape must be >= 1, got {got}", got=_short(v))
+    return tuple(v)
+
+
+def _choice(allowed: tuple[str, ...], what: str = "expected one of"):
+    def check(v):
+        if v not in allowed:
+            raise _fail(
+                "choice", "{what} {allowed}, got {got}{hint}",
+                what=what, allowed=", ".join(allowed), got=_short(v),
+                hint=did_you_mean(v, allowed) if isinstance(v, str) else "",
+            )
+        return v
+
+    return check
+
+
+_SLICE = re.compile(r"^\s*(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(\d*)\s*)?$")
+
+
+def parse_slice(text) -> slice:
+    """``"0:64"``, ``"10:"``, ``"::2"`` -> a :class:`slice` over the first axis."""
+    m = _SLICE.match(text) if isinstance(text, str) else None
+    if not m:
+        raise _fail("slice", "expected a slice over the first axis like '0:64', got {got}", got=_short(text))
+    start, stop, step = (int(g) if g else None for g in m.groups())
+    if step is not None and step < 1:
+        raise _fail("slice", "the slice step must be >= 1, got {got}", got=_short(text))
+    return slice(start, stop, step)
+
+
+class Source(_Model):
+    """Where an array comes from: exactly one of random, zeros, ones, value,
+    file; ``scale`` multiplies it after the cast to the config's dtype."""
+
+    random: tuple[int, ...] | None = None
+    zeros: tuple[int, ...] | None = None
+    ones: tuple[int, ...] | None = None
+    value: Any = None
+    file: str | None = None
+    key: str | None = None
+    dataset: str | None = None
+    slice: Any = None
+    scale: float | None = None
+
+    @field_validator("random", "zeros", "ones", mode="before")
+    @classmethod
+    def _shapes(cls, v):
+        return None if v is None else _shape(v)
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale(cls, v):
+        return None if v is None else _number(v)
+
+    @field_validator("slice", mode="before")
+    @classmethod
+    def _slice(cls, v):
+        return None if v is None else parse_slice(v)
+
+    @field_validator("file", "key", "dataset", mode="before")
+    @classmethod
+    def _text(cls, v):
+        if v is not None and not isinstance(v, str):
+            raise _fail("text", "expected a string, got {got}", got=_short(v))
+        return v
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, v):
+        if v is not None and not _numeric_tree(v):
+            raise _fail("value", "expected a number or a nested list of numbers, got {got}", got=_short(v))
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        given = [k for k in SOURCE_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise _fail(
+                "source",
+                "give exactly one of random, zeros, ones, value, file "
+                "(e.g. {{random: [10, 4, 4, 3]}} or {{file: x.npy}}), got {got}",
+                got=", ".join(given) if given else "none",
+            )
+        suffix = Path(self.file).suffix.lower() if self.file else ""
+        if self.file is not None and suffix not in FILE_SUFFIXES:
+            raise _fail(
+                "source", "unsupported file type {suffix!r}: expected .npy, .npz, .h5 or .hdf5",
+                suffix=suffix or "(none)",
+            )
+        if self.key is not None and suffix not in NPZ_SUFFIXES:
+            raise _fail("source", "key: only an .npz file has keys (use dataset: for .h5)")
+        if self.dataset is not None and suffix not in H5_SUFFIXES:
+            raise _fail("source", "dataset: only an .h5 file has datasets (use key: for .npz)")
+        if self.slice is not None and self.file is None:
+            raise _fail("source", "slice: only arrays read from a file can be sliced")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in SOURCE_KINDS if getattr(self, k) is not None)
+
+    def describe(self) -> str:
+        """A short human description: ``random (10, 4, 4, 3)``, ``imgs.h5[images]``."""
+        k = self.kind
+        if k == "file":
+            inner = self.key or self.dataset
+            text = self.file + (f"[{inner}]" if inner else "")
+            if self.slice is not None:
+                s = self.slice
+                text += f" rows {'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
+                text += f":{s.step}" if s.step else ""
+        elif k == "value":
+            text = "value"
+        else:
+            text = f"{k} {getattr(self, k)}"
+        return text + (f" x {self.scale:g}" if self.scale is not None else "")
+
+
+def _numeric_tree(v) -> bool:
+    if isinstance(v, list):
+        return all(_numeric_tree(x) for x in v)
+    return _is_number(v)
+
+
+def _tolerance(v):
+    if v is None:
+        return None
+    v = _number(v)
+    if not v >= 0:
+        raise _fail("tolerance", "must be >= 0, got {got}", got=_short(v))
+    return v
+
+
+def _stride_like(name: str, allow_none: bool = False):
+    def check(v):
+        if v is None and allow_none:
+            return None
+        try:
+            values = hparams.per_axis(v, name)
+        except ValueError:
+            raise _fail(
+                "hparam", "expected an int >= 1 or a list of 2 ints [H, W], got {got}", got=_short(v)
+            ) from None
+        if min(values) < 1:
+            raise _fail("hparam", "must be >= 1, got {got}", got=_short(v))
+        return v
+
+    return check
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _pad(v):
+    if v in ("same", "valid"):
+        return v
+    sides = [v] if _is_int(v) else v if isinstance(v, list) and len(v) in (2, 4) else None
+    if sides is None or not all(map(_is_int, sides)):
+        hint = did_you_mean(v, ("same", "valid")) if isinstance(v, str) else ""
+        raise _fail(
+            "hparam",
+            "expected an int, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid', got {got}{hint}",
+            got=_short(v), hint=hint,
+        )
+    if min(sides) < 0:
+        raise _fail("hparam", "padding must be >= 0, got {got}", got=_short(v))
+    return v
+
+
+def _layer_name(v):
+    if v is not None and not (isinstance(v, str) and _NAME.match(v)):
+        raise _fail("name", "a name is letters, digits and _ and starts with a letter, got {got}", got=_short(v))
+    return v
+
+
+class _Layer(_Model):
+    name: str | None = None
+    input: str | None = None
+
+    @field_validator("name", "input", mode="before")
+    @classmethod
+    def _names(cls, v):
+        return _layer_name(v)
+
+
+class ConvLayer(_Layer):
+    type: Literal["conv"]
+    W: str
+    b: str
+    stride: Any = 1
+    pad: Any = 0
+    dilation: Any = 1
+    bias: str = "once"
+
+    @field_validator("W", "b", mode="before")
+    @classmethod
+    def _param(cls, v):
+        if not isinstance(v, str):
+            raise _fail("name", "expected the name of an input (e.g. W), got {got}", got=_short(v))
+        return v
+
+    @field_validator("stride", mode="before")
+    @classmethod
+    def _stride(cls, v):
+        return _stride_like("stride")(v)
+
+    @field_validator("dilation", mode="before")
+    @classmethod
+    def _dilation(cls, v):
+        return _stride_like("dilation")(v)
+
+    @field_validator("pad", mode="before")
+    @classmethod
+    def _pad(cls, v):
+        return _pad(v)
+
+    @field_validator("bias", mode="before")
+    @classmethod
+    def _bias(cls, v):
+        return _choice(hparams.BIAS_MODES)(v)
+
+
+class PoolLayer(_Layer):
+    type: Literal["pool"]
+    f: Any
+    stride: Any = None
+    mode: str = "max"
+    ties: str = "all"
+
+    @field_validator("f", mode="before")
+    @classmethod
+    def _f(cls, v):
+        return _stride_like("f")(v)
+
+    @field_validator("stride", mode="before")
+    @classmethod
+    def _stride(cls, v):
+        return _stride_like("stride", allow_none=True)(v)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, v):
+        return _choice(hparams.POOL_MODES)(v)
+
+    @field_validator("ties", mode="before")
+    @classmethod
+    def _ties(cls, v):
+        return _choice(hparams.TIE_RULES)(v)
+
+
+class ReluLayer(_Layer):
+    type: Literal["relu"]
+
+
+def _layer_tag(v):
+    t = v.get("type") if isinstance(v, dict) else getattr(v, "type", None)
+    return f"<{t}>" if t in LAYER_TYPES else None
+
+
+LayerModel = Annotated[
+    Union[
+        Annotated[ConvLayer, Tag("<conv>")],
+        Annotated[PoolLayer, Tag("<pool>")],
+        Annotated[ReluLayer, Tag("<relu>")],
+    ],
+    Discriminator(_layer_tag),
+]
+
+
+def _grad_tag(v):
+    return "<name>" if isinstance(v, str) else "<source>"
+
+
+def _grad_name(v):
+    return _choice(GRAD_NAMES, "expected one of")(v)
+
+
+GradModel = Annotated[
+    Union[
+        Annotated[str, Tag("<name>")],
+        Annotated[Source, Tag("<source>")],
+    ],
+    Discriminator(_grad_tag),
+]
+
+
+class Backward(_Model):
+    grad: GradModel = "output"
+
+    @field_validator("grad", mode="after")
+    @classmethod
+    def _grad(cls, v):
+        return _grad_name(v) if isinstance(v, str) else v
+
+
+class Tolerance(_Model):
+    rtol: float | None = None
+    atol: float | None = None
+
+    @field_validator("rtol", "atol", mode="before")
+    @classmethod
+    def _tol(cls, v):
+        return _tolerance(v)
+
+
+class Expected(_Model):
+    """One ``expected`` entry: a number, a (nested) list, or a mapping with
+    ``value`` or ``file`` (+ ``key``/``dataset``) and optional tolerances."""
+
+    value: Any = None
+    file: str | None = None
+    key: str | None = None
+    dataset: str | None = None
+    rtol: float | None = None
+    atol: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare(cls, data):
+        return data if isinstance(data, dict) else {"value": data}
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, v):
+        if v is not None and not _numeric_tree(v):
+            raise _fail("value", "expected a number or a nested list of numbers, got {got}", got=_short(v))
+        return v
+
+    @field_validator("rtol", "atol", mode="before")
+    @classmethod
+    def _tol(cls, v):
+        return _tolerance(v)
+
+    @model_validator(mode="after")
+    def _one(self):
+        if (self.value is None) == (self.file is None):
+            raise _fail("expected", "give either a value or a file: (e.g. {file: Z.npy})")
+        if self.file is not None:
+            Source(file=self.file, key=self.key, dataset=self.dataset)  # same file rules
+        elif self.key is not None or self.dataset is not None:
+            raise _fail("expected", "key:/dataset: go with file:")
+        return self
+
+    def as_source(self) -> Source:
+        return Source(file=self.file, key=self.key, dataset=self.dataset)
+
+
+class Config(_Model):
+    """The whole config file (DESIGN.md section 2)."""
+
+    version: Literal[1] = 1
+    seed: int = 0
+    dtype: str = "float64"
+    engine: str = "fast"
+    allow_nonfinite: bool = False
+    inputs: dict[str, Source]
+    layers: list[LayerModel] = Field(min_length=1)
+    backward: Backward = Backward()
+    expected: dict[str, Expected] = {}
+    tolerance: Tolerance = Tolerance()
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, v):
+        if not (isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32):
+            raise _fail("seed", "expected an int from 0 to 2**32 - 1, got {got}", got=_short(v))
+        return v
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype(cls, v):
+        return check_dtype(v)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, v):
+        return _choice(hparams.ENGINES)(v)
+
+    @field_validator("allow_nonfinite", mode="before")
+    @classmethod
+    def _bool(cls, v):
+        if not isinstance(v, bool):
+            raise _fail("bool", "expected true or false, got {got}", got=_short(v))
+        return v
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs(cls, v):
+        if isinstance(v, dict):
+            if not v:
+                raise _fail("inputs", "no inputs: name at least the first layer's input, e.g. A_prev: {random: [10, 4, 4, 3]}")
+            for name in v:
+                if not (isinstance(name, str) and _NAME.match(name)):
+                    raise _fail(
+                        "name", "input name {got}: a name is letters, digits and _ and starts with a letter",
+                        got=_short(name),
+                    )
+        return v
+
+
+def check_dtype(v) -> str:
+    """``float64`` | ``float32`` or an error naming what is supported."""
+    if v not in DTYPES:
+        raise _fail(
+            "dtype",
+            "unsupported dtype {got}: convcli computes in float64 or float32{hint}",
+            got=_short(v), hint=did_you_mean(v, DTYPES) if isinstance(v, str) else "",
+        )
+    return v
+
+
+# --------------------------------------------------------------------- errors
+
+
+def format_loc(loc) -> str:
+    """``('layers', 0, 'stride')`` -> ``layers[0].stride``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif isinstance(part, str) and part.startswith("<") and part.endswith(">"):
+            continue  # a union tag of ours, not a key the user wrote
+        elif isinstance(part, str) and _NAME.match(part):
+            text += f".{part}" if text else part
+        else:
+            text += f"[{str(part)!r}]"
+    return text
+
+
+_MESSAGES = {
+    "missing": "missing (required)",
+    "dict_type": "expected a mapping (key: value lines), got {input}",
+    "model_type": "expected a mapping (key: value lines), got {input}",
+    "model_attributes_type": "expected a mapping (key: value lines), got {input}",
+    "list_type": "expected a list, got {input}",
+    "tuple_type": "expected a list, got {input}",
+    "string_type": "expected a string, got {input}",
+    "int_type": "expected an integer, got {input}",
+    "int_parsing": "expected an integer, got {input}",
+    "int_from_float": "expected an integer, got {input}",
+    "float_type": "expected a number, got {input}",
+    "float_parsing": "expected a number, got {input}",
+    "bool_type": "expected true or false, got {input}",
+    "bool_parsing": "expected true or false, got {input}",
+    "literal_error": "expected {expected}, got {input}",
+    "too_short": "must not be empty",
+}
+
+
+def _message(err: dict) -> tuple[tuple, str]:
+    loc, kind = tuple(err["loc"]), err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "unknown_key":
+        hint = ctx["hint"] or f"; known keys: {ctx['known']}"
+        return loc + (ctx["key"],), f"unknown key{hint}"
+    if kind in ("union_tag_invalid", "union_tag_not_found") and loc and loc[0] == "layers":
+        got = err["input"].get("type") if isinstance(err["input"], dict) else None
+        if not isinstance(err["input"], dict):
+            return loc, f"expected a mapping with type: conv, pool or relu, got {_short(err['input'])}"
+        if got is None:
+            return loc + ("type",), "missing: every layer needs type: conv, pool or relu"
+        return loc + ("type",), (
+            f"unknown layer type {_short(got)}{did_you_mean(got, LAYER_TYPES)}; expected conv, pool or relu"
+        )
+    if kind in _MESSAGES:
+        return loc, _MESSAGES[kind].format(input=_short(err.get("input")), **ctx)
+    return loc, err["msg"]
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config and what its error messages need."""
+
+    path: Path
+    display: str
+    model: Config
+    sha256: str
+    lines: dict = field(default_factory=dict)
+    layer_names: list[str] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.resolve().parent
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    def where(self, *loc) -> str:
+        """``seed.yaml: layers[0].stride (line 14)``; loc parts are keys and
+        list indices, or already-formatted text."""
+        text = format_loc(loc)
+        # The longest prefix of loc that the YAML file has a line for.
+        line = None
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in self.lines:
+                line = self.lines[loc[:n]][0]
+                break
+        out = f"{self.display}: {text}" if text else self.display
+        return f"{out} (line {line})" if line else out
+
+    def layer_where(self, index: int, *rest) -> str:
+        """``seed.yaml: layers[0] (conv1).W (line 9)``."""
+        base = self.where("layers", index, *rest)
+        label = f"layers[{index}]"
+        return base.replace(label, f"{label} ({self.layer_names[index]})", 1)
+
+    def error(self, loc, what: str) -> ConvcliError:
+        return ConvcliError(self.where(*loc), what)
+
+
+def validate(data, lines: dict, path: Path, display: str, sha256: str = "") -> LoadedConfig:
+    """Validate parsed YAML data against :class:`Config`, then check the names
+    (layers, inputs) that tie its parts together."""
+    stub = LoadedConfig(path, display, None, sha256, lines)  # type: ignore[arg-type]
+    if data is None:
+        raise ConvcliError(display, "the config is empty; see README.md for an example")
+    if not isinstance(data, dict):
+        raise ConvcliError(
+            display,
+            f"expected a mapping of keys (seed, inputs, layers, ...) at the top, got a {_yaml_kind(data)}",
+        )
+    try:
+        model = Config.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        loc, what = _message(errors[0])
+        if len(errors) > 1:
+            what += f" (and {len(errors) - 1} more {'error' if len(errors) == 2 else 'errors'})"
+        raise stub.error(loc, what) from None
+    loaded = LoadedConfig(path, display, model, sha256, lines)
+    _check_names(loaded)
+    return loaded
+
+
+def _yaml_kind(data) -> str:
+    if isinstance(data, list):
+        return "list"
+    if isinstance(data, str):
+        return "string"
+    return type(data).__name__
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read, parse and validate a config file (or raise ConvcliError)."""
+    path = Path(path)
+    display = str(path)
+    data, lines = read_yaml(path, display)
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    return validate(data, lines, path, display, sha256)
+
+
+QUANTITY_SUFFIXES = ("Z", "A", "dA_prev", "dW", "db", "dZ", "dA")
+
+
+def _check_names(cfg: LoadedConfig) -> None:
+    """Default layer names, unique names, and every name a layer refers to."""
+    model = cfg.model
+    inputs = list(model.inputs)
+    names: list[str] = []
+    for i, layer in enumerate(model.layers):
+        name = layer.name or f"{layer.type}{i + 1}"
+        if name in names:
+            raise cfg.error(("layers", i, "name"), f"layer name {name!r} is already used by layers[{names.index(name)}]")
+        if name in inputs:
+            raise cfg.error(("layers", i, "name"), f"layer name {name!r} is also the name of an input")
+        names.append(name)
+    cfg.layer_names = names
+    if len(model.layers) == 1:
+        for name in inputs:
+            if name in QUANTITY_SUFFIXES:
+                raise cfg.error(
+                    ("inputs", name),
+                    f"input name {name!r} clashes with the layer quantity {name} (bare names "
+                    "work in one-layer configs); rename the input",
+                )
+    for i, layer in enumerate(model.layers):
+        if layer.input is not None and i > 0:
+            raise ConvcliError(
+                cfg.layer_where(i, "input"),
+                "only the first layer reads an input; each later layer takes the previous layer's output",
+            )
+        refs = [("input", layer.input or "A_prev")] if i == 0 else []
+        if isinstance(layer, ConvLayer):
+            refs += [("W", layer.W), ("b", layer.b)]
+        for key, ref in refs:
+            if ref not in inputs:
+                if key == "input" and layer.input is None:
+                    raise ConvcliError(
+                        cfg.layer_where(i),
+                        f"the first layer reads the input 'A_prev', but inputs has no 'A_prev' "
+                        f"(inputs: {', '.join(inputs)}); name one A_prev, or say input: NAME",
+                    )
+                raise ConvcliError(
+                    cfg.layer_where(i, key),
+                    f"unknown input {ref!r}{did_you_mean(ref, inputs)}; inputs: {', '.join(inputs)}",
+                )
+
+
+def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]:
+    """An ``--expected FILE``: a YAML mapping with ``expected:`` (required)
+    and ``tolerance:`` (optional), the same schema as in a config."""
+
+    class ExpectedFile(_Model):
+        expected: dict[str, Expected]
+        tolerance: Tolerance = Tolerance()
+
+    path = Path(path)
+    display = str(path)
+    data, lines = read_yaml(path, display)
+    stub = LoadedConfig(path, display, None, "", lines)  # type: ignore[arg-type]
+    if data is None:
+        raise ConvcliError(display, "the file is empty; expected a mapping with expected: entries")
+    if not isinstance(data, dict):
+        raise ConvcliError(display, f"expected a mapping with expected: entries, got a {_yaml_kind(data)}")
+    try:
+        parsed = ExpectedFile.model_validate(data)
+    except ValidationError as exc:
+        loc, what = _message(exc.errors(include_url=False)[0])
+        raise stub.error(loc, what) from None
+    return stub, parsed.expected, parsed.tolerance

@@ -1,0 +1,200 @@
+"""A stack of layers: forward, then backward through the caches.
+
+Knows nothing about configs or files: a :class:`Network` is a list of
+:class:`LayerSpec` and runs on arrays it is handed. Parameters (``W``, ``b``)
+are looked up by name in a ``params`` mapping; the batch ``x`` is separate, so
+the same network runs on any slice of a batch (for the streaming of a large
+``.h5`` batch in chunks, ``dW``/``db`` from the chunks add up).
+
+Quantity names (DESIGN.md section 2): a layer's output is ``NAME.Z`` (conv) or
+``NAME.A`` (pool, relu); its gradients are ``NAME.dA_prev`` and, for conv,
+``NAME.dW``, ``NAME.db``; the upstream gradient fed to the last layer is
+``NAME.dZ`` (conv) or ``NAME.dA`` (pool, relu).
+
+The core raises ``ValueError``; here it becomes a :class:`LayerError` that
+names the layer (``layers[0] (conv1)``). Callers add the config file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import hparams
+from .conv import conv_backward, conv_forward
+from .errors import ConvcliError
+from .pool import pool_backward, pool_forward
+from .relu import relu_backward, relu_forward
+
+OUTPUT = {"conv": "Z", "pool": "A", "relu": "A"}
+UPSTREAM = {"conv": "dZ", "pool": "dA", "relu": "dA"}
+GRADIENTS = {"conv": ("dA_prev", "dW", "db"), "pool": ("dA_prev",), "relu": ("dA_prev",)}
+
+
+class LayerError(ConvcliError):
+    """A layer refused its arguments; ``where`` is ``layers[i] (name)``."""
+
+    def __init__(self, index: int, name: str, what: str):
+        super().__init__(f"layers[{index}] ({name})", what)
+        self.index = index
+        self.name = name
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer. ``W``/``b`` name entries of the ``params`` mapping."""
+
+    kind: str  # conv | pool | relu
+    name: str
+    hparameters: Mapping = field(default_factory=dict)
+    mode: str = "max"  # pool only
+    W: str | None = None  # conv only
+    b: str | None = None
+
+    @property
+    def output(self) -> str:
+        return f"{self.name}.{OUTPUT[self.kind]}"
+
+    @property
+    def upstream(self) -> str:
+        return f"{self.name}.{UPSTREAM[self.kind]}"
+
+    @property
+    def gradients(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}.{g}" for g in GRADIENTS[self.kind])
+
+
+@dataclass(frozen=True)
+class LayerShapes:
+    """What ``convcli shapes`` reports for a layer."""
+
+    index: int
+    name: str
+    kind: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    params: int
+    flops: int  # forward; a multiply-add counts 2
+    hyper: dict
+
+
+def _view(shape) -> np.ndarray:
+    """A zero-memory array of ``shape``: the core's checks read shapes only."""
+    return np.broadcast_to(np.zeros((), dtype=np.float64), tuple(shape))
+
+
+class Network:
+    """A stack of conv / pool / relu layers applied in order."""
+
+    def __init__(self, layers: Sequence[LayerSpec]):
+        if not layers:
+            raise ValueError("layers: a network needs at least one layer")
+        self.layers = list(layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    # ------------------------------------------------------------ shapes
+
+    def infer(self, in_shape, param_shapes: Mapping[str, tuple]) -> list[LayerShapes]:
+        """Every layer's shapes, parameters and FLOPs from shapes alone, with
+        the core's own argument checks (nothing is allocated)."""
+        out: list[LayerShapes] = []
+        shape = tuple(in_shape)
+        for i, layer in enumerate(self.layers):
+            try:
+                out.append(self._infer_one(i, layer, shape, param_shapes))
+            except ValueError as exc:
+                raise LayerError(i, layer.name, str(exc)) from None
+            shape = out[-1].out_shape
+        return out
+
+    def _infer_one(self, i, layer: LayerSpec, shape, param_shapes) -> LayerShapes:
+        if layer.kind == "relu":
+            n = math.prod(shape)
+            return LayerShapes(i, layer.name, "relu", shape, shape, 0, n, {})
+        A = hparams.as_array(_view(shape), "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
+        if layer.kind == "pool":
+            hparams.check_mode(layer.mode)
+            g = hparams.pool_geometry(A, dict(layer.hparameters))
+            hyper = {"f": [g.f_H, g.f_W], "stride": [g.s_H, g.s_W], "mode": layer.mode, "ties": g.ties}
+            flops = math.prod(g.out_shape) * g.f_H * g.f_W
+            return LayerShapes(i, layer.name, "pool", shape, g.out_shape, 0, flops, hyper)
+        W = hparams.as_array(_view(param_shapes[layer.W]), "W", 4, "(f_H, f_W, n_C_prev, n_C)")
+        b = hparams.as_array(_view(param_shapes[layer.b]), "b", None)
+        g = hparams.conv_geometry(A, W, b, dict(layer.hparameters))
+        K = g.f_H * g.f_W * g.n_C_prev
+        n_out = math.prod(g.out_shape)
+        hyper = {
+            "f": [g.f_H, g.f_W], "stride": [g.s_H, g.s_W], "pad": list(g.pad),
+            "dilation": [g.d_H, g.d_W], "bias": g.bias,
+        }
+        return LayerShapes(i, layer.name, "conv", shape, g.out_shape, W.size + b.size, 2 * K * n_out + n_out, hyper)
+
+    # ------------------------------------------------------------ running
+
+    def forward(self, x, params: Mapping[str, np.ndarray], engine: str = "fast",
+                start: int = 0, overrides: Mapping[int, Mapping[str, np.ndarray]] | None = None):
+        """Run layers ``start..`` on ``x`` (the input of layer ``start``).
+
+        Returns the trace: one ``(output, cache)`` per layer run. ``overrides``
+        maps a layer index to ``{"W": ..., "b": ...}`` used by that layer only
+        (gradcheck perturbs one layer's copy of a shared parameter).
+        """
+        trace = []
+        for i in range(start, len(self.layers)):
+            layer = self.layers[i]
+            local = (overrides or {}).get(i, {})
+            try:
+                if layer.kind == "conv":
+                    W = local.get("W", params[layer.W])
+                    b = local.get("b", params[layer.b])
+                    x, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
+                elif layer.kind == "pool":
+                    x, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
+                else:
+                    x, cache = relu_forward(x)
+            except ValueError as exc:
+                raise LayerError(i, layer.name, str(exc)) from None
+            trace.append((x, cache))
+        return trace
+
+    def backward(self, trace, grad) -> list[dict[str, np.ndarray]]:
+        """Backward through a full trace from :meth:`forward` (``start=0``);
+        ``grad`` is the gradient of the loss with respect to the last output.
+        Returns one dict per layer: ``dA_prev`` and, for conv, ``dW``, ``db``."""
+        grads: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        d = grad
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            cache = trace[i][1]
+            try:
+                if layer.kind == "conv":
+                    d, dW, db = conv_backward(d, cache)
+                    grads[i] = {"dA_prev": d, "dW": dW, "db": db}
+                    continue
+                if layer.kind == "pool":
+                    d = pool_backward(d, cache, mode=layer.mode)
+                else:
+                    d = relu_backward(d, cache)
+            except ValueError as exc:
+                raise LayerError(i, layer.name, str(exc)) from None
+            grads[i] = {"dA_prev": d}
+        return grads
+
+    # ------------------------------------------------------------ names
+
+    def outputs(self, trace) -> dict[str, np.ndarray]:
+        """``{"conv1.Z": ..., "relu2.A": ...}`` from a full trace."""
+        return {layer.output: out for layer, (out, _) in zip(self.layers, trace)}
+
+    def gradients(self, grads, grad) -> dict[str, np.ndarray]:
+        """The upstream gradient, then every layer's gradients, by name."""
+        named = {self.layers[-1].upstream: grad}
+        for layer, g in zip(self.layers, grads):
+            for key, value in g.items():
+                named[f"{layer.name}.{key}"] = value
+        return named

@@ -1,0 +1,238 @@
+"""From a config to results: plan first, then run.
+
+:func:`plan` reads and checks everything that can be checked without the
+data: the config, every source's shape and stored dtype (file headers only),
+every layer's shapes (the core's own checks on shapes), the upstream
+gradient's shape, and that no array, input or computed, is larger than
+``max_memory``. Only then does :func:`run` read the inputs (in the order
+listed, from one ``RandomState(seed)``), run the layers forward and, if asked,
+backward.
+
+Data flows one way: config -> arrays -> network -> :class:`Results`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import arrays
+from .config import ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, did_you_mean, load_config
+from .errors import ConvcliError
+from .network import LayerError, LayerShapes, LayerSpec, Network
+
+DEFAULT_TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-4, 1e-5)}  # (rtol, atol)
+
+
+@dataclass
+class Plan:
+    """Everything known before any data is read."""
+
+    cfg: LoadedConfig
+    dtype: str
+    engine: str
+    max_memory: int
+    network: Network
+    input_name: str
+    input_info: dict[str, arrays.ArrayInfo]
+    layer_shapes: list[LayerShapes]
+    shapes: dict[str, tuple[int, ...]]  # every quantity: inputs, outputs, gradients
+    roles: dict[str, str]  # quantity -> input | output | gradient
+
+    @property
+    def tolerance(self) -> tuple[float, float]:
+        """(rtol, atol): the config's, else the dtype's default."""
+        rtol, atol = DEFAULT_TOLERANCES[self.dtype]
+        tol = self.cfg.model.tolerance
+        return (rtol if tol.rtol is None else tol.rtol, atol if tol.atol is None else tol.atol)
+
+    @property
+    def grad_spec(self):
+        return self.cfg.model.backward.grad
+
+    def resolve(self, name: str, where: str) -> str:
+        """A quantity's full name: itself, or a bare ``Q`` in a one-layer config."""
+        if name in self.shapes:
+            return name
+        if len(self.network) == 1:
+            full = f"{self.network.layers[0].name}.{name}"
+            if full in self.shapes:
+                return full
+        known = list(self.shapes)
+        if len(self.network) == 1:
+            known += [q.split(".", 1)[1] for q in self.shapes if "." in q]
+        raise ConvcliError(
+            where, f"unknown quantity {name!r}{did_you_mean(name, known)}; known: {', '.join(self.shapes)}"
+        )
+
+    def needs_backward(self, quantities) -> bool:
+        return any(self.roles.get(q) == "gradient" for q in quantities)
+
+
+def layer_specs(cfg: LoadedConfig) -> list[LayerSpec]:
+    specs = []
+    for name, layer in zip(cfg.layer_names, cfg.model.layers):
+        if isinstance(layer, ConvLayer):
+            hp = {"stride": layer.stride, "pad": layer.pad, "dilation": layer.dilation, "bias": layer.bias}
+            specs.append(LayerSpec("conv", name, hp, W=layer.W, b=layer.b))
+        elif isinstance(layer, PoolLayer):
+            hp = {"f": layer.f, "ties": layer.ties}
+            if layer.stride is not None:
+                hp["stride"] = layer.stride
+            specs.append(LayerSpec("pool", name, hp, mode=layer.mode))
+        else:
+            specs.append(LayerSpec("relu", name))
+    return specs
+
+
+def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
+    """The core's complaint about a layer, with the config file and line."""
+    return ConvcliError(cfg.layer_where(exc.index), exc.what)
+
+
+def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine: str | None = None,
+         max_memory: int = arrays.DEFAULT_MAX_MEMORY) -> Plan:
+    """Check everything that can be checked before reading the data."""
+    cfg = config if isinstance(config, LoadedConfig) else load_config(config)
+    model = cfg.model
+    if dtype is not None:
+        try:
+            check_dtype(dtype)
+        except Exception:
+            raise ConvcliError("--dtype", f"unsupported dtype {dtype!r}: convcli computes in float64 or float32"
+                               f"{did_you_mean(dtype, ('float64', 'float32'))}") from None
+    if engine is not None and engine not in ("fast", "reference"):
+        raise ConvcliError("--engine", f"expected fast or reference, got {engine!r}{did_you_mean(engine, ('fast', 'reference'))}")
+    dtype = dtype or model.dtype
+    engine = engine or model.engine
+    itemsize = np.dtype(dtype).itemsize
+
+    info = {}
+    for name, src in model.inputs.items():
+        where = cfg.where("inputs", name)
+        info[name] = arrays.probe(src, cfg.base_dir, where)
+        arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory)
+
+    network = Network(layer_specs(cfg))
+    first = model.layers[0].input or "A_prev"
+    try:
+        layer_shapes = network.infer(info[first].shape, {k: v.shape for k, v in info.items()})
+    except LayerError as exc:
+        raise layer_error(cfg, exc) from None
+
+    shapes: dict[str, tuple[int, ...]] = {name: i.shape for name, i in info.items()}
+    roles = {name: "input" for name in info}
+    for spec, ls in zip(network.layers, layer_shapes):
+        shapes[spec.output] = ls.out_shape
+        roles[spec.output] = "output"
+        arrays.check_size(ls.out_shape, itemsize, cfg.layer_where(ls.index), max_memory, f"output {spec.output}")
+    last = network.layers[-1]
+    shapes[last.upstream] = layer_shapes[-1].out_shape
+    roles[last.upstream] = "gradient"
+    for spec, ls in zip(network.layers, layer_shapes):
+        shapes[f"{spec.name}.dA_prev"] = ls.in_shape
+        if spec.kind == "conv":
+            shapes[f"{spec.name}.dW"] = info[spec.W].shape
+            shapes[f"{spec.name}.db"] = info[spec.b].shape
+        for g in spec.gradients:
+            roles[g] = "gradient"
+
+    p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
+    _check_grad_shape(p)
+    return p
+
+
+def _check_grad_shape(p: Plan) -> None:
+    spec = p.grad_spec
+    if not isinstance(spec, Source):
+        return
+    where = p.cfg.where("backward", "grad")
+    got = arrays.probe(spec, p.cfg.base_dir, where).shape
+    want = p.layer_shapes[-1].out_shape
+    if tuple(got) != tuple(want):
+        raise ConvcliError(
+            where,
+            f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
+            f"{p.network.layers[-1].output} {tuple(want)}",
+        )
+    arrays.check_size(got, 8, where, p.max_memory)
+
+
+@dataclass
+class Results:
+    """What a run produced, by quantity name, in a stable order: inputs,
+    layer outputs, then (backward) the upstream gradient and every layer's
+    gradients."""
+
+    plan: Plan
+    quantities: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray]
+    trace: list
+    grad: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self.inputs
+
+
+def load_inputs(p: Plan, rng: np.random.RandomState) -> dict[str, np.ndarray]:
+    """Every input, in the order listed (random ones from ``rng``)."""
+    model = p.cfg.model
+    return {
+        name: arrays.load(
+            src, p.cfg.base_dir, p.cfg.where("inputs", name), dtype=p.dtype, rng=rng,
+            max_memory=p.max_memory, allow_nonfinite=model.allow_nonfinite,
+        )
+        for name, src in model.inputs.items()
+    }
+
+
+def upstream_gradient(p: Plan, output: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """``output`` (the notebook's ``conv_backward(Z, cache)``), ``ones``,
+    ``random`` (drawn after the inputs) or a source."""
+    spec = p.grad_spec
+    dtype = np.dtype(p.dtype)
+    if spec == "output":
+        return output.copy()
+    if spec == "ones":
+        return np.ones(output.shape, dtype=dtype)
+    if spec == "random":
+        return rng.randn(*output.shape).astype(dtype, copy=False)
+    return arrays.load(
+        spec, p.cfg.base_dir, p.cfg.where("backward", "grad"), dtype=dtype, rng=rng,
+        max_memory=p.max_memory, allow_nonfinite=p.cfg.model.allow_nonfinite,
+    )
+
+
+def run(p: Plan, backward: bool = True) -> Results:
+    """Read the inputs, run forward and (if ``backward``) backward."""
+    timings = {}
+    t0 = time.perf_counter()
+    rng = np.random.RandomState(p.cfg.model.seed)
+    inputs = load_inputs(p, rng)
+    timings["load"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    try:
+        trace = p.network.forward(inputs[p.input_name], inputs, engine=p.engine)
+    except LayerError as exc:
+        raise layer_error(p.cfg, exc) from None
+    timings["forward"] = time.perf_counter() - t
+    quantities = dict(inputs)
+    quantities.update(p.network.outputs(trace))
+    results = Results(p, quantities, inputs, trace, timings=timings)
+    if backward:
+        t = time.perf_counter()
+        grad = upstream_gradient(p, trace[-1][0], rng)
+        try:
+            grads = p.network.backward(trace, grad)
+        except LayerError as exc:
+            raise layer_error(p.cfg, exc) from None
+        results.grad = grad
+        quantities.update(p.network.gradients(grads, grad))
+        timings["backward"] = time.perf_counter() - t
+    return results
