@@ -168,6 +168,35 @@ def test_pool_fast_equals_reference_named(A_shape, hp, mode, ties):
     check_pool_engines(A, {**hp, "ties": ties}, mode, rng)
 
 
+def _outcome(call):
+    """An engine's answer, or the ValueError it raised (a refusal is fine, as
+    long as both engines refuse)."""
+    try:
+        return call()
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+@pytest.mark.parametrize("ties", ["all", "first", "split"])
+def test_pool_engines_agree_on_a_nan_window(ties):
+    """A NaN in a window: the engines must give the same answer (or both
+    refuse with a ValueError); a warning is an error under this suite's config."""
+    x = np.zeros((1, 2, 2, 1))
+    x[0, 0, 1, 0] = np.nan
+    outcomes = []
+    for engine in ENGINES:
+        def run(engine=engine):
+            A, cache = cc.pool_forward(x, {"f": 2, "ties": ties}, engine=engine)
+            return A, cc.pool_backward(np.ones_like(A), cache)
+        outcomes.append(_outcome(run))
+    fast, ref = outcomes
+    if isinstance(fast, str) or isinstance(ref, str):
+        assert isinstance(fast, str) and isinstance(ref, str), (fast, ref)
+    else:
+        for a, b in zip(fast, ref):
+            np.testing.assert_array_equal(a, b)  # NaN == NaN here
+
+
 def test_pool_integer_inputs_do_tie():
     """The premise of the pool property: with values in 0..3 a 2x2 window
     holds its max more than once, so the tie rules are really exercised."""

@@ -159,6 +159,25 @@ def test_course_pool_backward(engine):
         rtol=0, atol=6e-9)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_notebook_style_caches(engine):
+    """A cache as the notebook builds it -- (A_prev, W, b, hparameters) and
+    (A_prev, hparameters), nothing after -- is enough for backward."""
+    A_prev, W, b = seed_case()
+    hp = {"pad": 2, "stride": 1}
+    Z = einsum_conv(A_prev, W, b, pad=2, stride=1)
+    got = cc.conv_backward(Z, (A_prev, W, b, hp), engine=engine)
+    for name, x, y in zip(("dA_prev", "dW", "db"), got,
+                          notebook_conv_backward(Z, A_prev, W, pad=2, stride=1)):
+        assert_rel(x, y, 1e-12, name)
+    np.random.seed(1)
+    A_prev = np.random.randn(5, 5, 3, 2)
+    dA = np.random.randn(5, 4, 2, 2)
+    dA_prev = cc.pool_backward(dA, (A_prev, {"stride": 1, "f": 2}), mode="max", engine=engine)
+    np.testing.assert_allclose(dA_prev[1, 1], [[0, 0], [5.05844394, -1.68282702], [0, 0]],
+                               rtol=0, atol=6e-9)  # the course's printed values
+
+
 # ----------------------------------------------------------------- the helpers
 
 

@@ -1,0 +1,141 @@
+"""Bad arguments raise ValueError naming the argument (and the shapes involved).
+
+DESIGN.md section 5: "Bad arguments raise ``ValueError`` with a message that
+names the argument and the shapes involved." Each case below is one mistake
+on an otherwise valid call; the pattern requires the argument's name as a
+word and, where shapes are the point, the shapes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import convcli as cc
+
+rng = np.random.default_rng(0)
+A = rng.standard_normal((1, 4, 4, 3))
+W = rng.standard_normal((2, 2, 3, 2))
+b = rng.standard_normal((1, 1, 1, 2))
+CONV_HP = {"stride": 1, "pad": 1}
+POOL_HP = {"f": 2, "stride": 2}
+
+Z, CONV_CACHE = cc.conv_forward(A, W, b, CONV_HP)
+P, POOL_CACHE = cc.pool_forward(A, POOL_HP)
+R, RELU_CACHE = cc.relu_forward(A)
+
+
+def conv(hp=None, A_prev=A, W=W, b=b, **kw):
+    return lambda: cc.conv_forward(A_prev, W, b, CONV_HP if hp is None else hp, **kw)
+
+
+def pool(hp=None, A_prev=A, **kw):
+    return lambda: cc.pool_forward(A_prev, POOL_HP if hp is None else hp, **kw)
+
+
+def names(arg, *shapes):
+    """Regex: ``arg`` as a word, then each shape (in order, anywhere after)."""
+    return r"\b" + re.escape(arg) + r"\b" + "".join(".*" + re.escape(str(s)) for s in shapes)
+
+
+CASES = {
+    # shapes that do not fit together
+    "channel mismatch": (conv(W=np.zeros((2, 2, 4, 2))), names("W", (1, 4, 4, 3), (2, 2, 4, 2))),
+    "bias too many channels": (conv(b=np.zeros((1, 1, 1, 3))), names("b", (1, 1, 1, 3))),
+    "bias wrong rank": (conv(b=np.zeros((1, 2))), names("b", (1, 2))),
+    # hyperparameters out of range
+    "conv stride 0": (conv({"stride": 0}), names("stride")),
+    "conv stride pair with 0": (conv({"stride": [1, 0]}), names("stride")),
+    "conv stride negative": (conv({"stride": -2}), names("stride")),
+    "conv stride float": (conv({"stride": 1.5}), names("stride")),
+    "conv stride bool": (conv({"stride": True}), names("stride")),
+    "pool stride 0": (pool({"f": 2, "stride": 0}), names("stride")),
+    "pool f 0": (pool({"f": 0}), names("f")),
+    "pool f pair with 0": (pool({"f": [2, 0]}), names("f")),
+    "pool f missing": (pool({"stride": 1}), names("f")),
+    "dilation 0": (conv({"dilation": 0}), names("dilation")),
+    "dilation pair with 0": (conv({"dilation": [0, 1]}), names("dilation")),
+    "pad negative": (conv({"pad": -1}), names("pad")),
+    "pad pair negative": (conv({"pad": [0, -1]}), names("pad")),
+    "pad quad negative": (conv({"pad": [0, 0, -1, 0]}), names("pad")),
+    "pad three values": (conv({"pad": [1, 2, 3]}), names("pad")),
+    "pad unknown word": (conv({"pad": "full"}), names("pad")),
+    "pad float": (conv({"pad": 1.5}), names("pad")),
+    "pad ndarray": (conv({"pad": np.array([1, 1])}), names("pad")),
+    "conv f disagrees with W": (conv({"f": 3}), names("f", (2, 2, 3, 2))),
+    # output smaller than one element
+    "conv output size": (conv({"pad": 0}, A_prev=np.zeros((1, 1, 3, 3))),
+                         names("output size", (1, 1, 3, 3), (2, 2, 3, 2))),
+    "conv output size by dilation": (conv({"dilation": 4}), names("output size", (1, 4, 4, 3))),
+    "pool output size": (pool({"f": 5}), names("output size", (1, 4, 4, 3))),
+    # wrong number of dimensions
+    "conv A_prev 3-D": (conv(A_prev=np.zeros((4, 4, 3))), names("A_prev", (4, 4, 3))),
+    "conv W 3-D": (conv(W=np.zeros((2, 2, 3))), names("W", (2, 2, 3))),
+    "pool A_prev 5-D": (pool(A_prev=np.zeros((1, 1, 4, 4, 3))), names("A_prev", (1, 1, 4, 4, 3))),
+    "conv dZ 3-D": (lambda: cc.conv_backward(Z[0], CONV_CACHE), names("dZ", Z[0].shape)),
+    "pool dA 3-D": (lambda: cc.pool_backward(P[0], POOL_CACHE), names("dA", P[0].shape)),
+    # not numbers
+    "A_prev strings": (conv(A_prev=np.full((1, 4, 4, 3), "x")), names("A_prev")),
+    "A_prev objects": (conv(A_prev=np.empty((1, 4, 4, 3), dtype=object)), names("A_prev")),
+    "W strings": (conv(W=np.full((2, 2, 3, 2), "1")), names("W")),
+    "b complex": (conv(b=np.zeros((1, 1, 1, 2), dtype=complex)), names("b")),
+    "pool A_prev strings": (pool(A_prev=np.full((1, 4, 4, 3), "x")), names("A_prev")),
+    "dZ objects": (lambda: cc.conv_backward(np.empty(Z.shape, dtype=object), CONV_CACHE),
+                   names("dZ")),
+    "dA strings": (lambda: cc.pool_backward(np.full(P.shape, "x"), POOL_CACHE), names("dA")),
+    # caches that do not belong to the call
+    "pool cache to conv_backward": (lambda: cc.conv_backward(Z, POOL_CACHE), names("cache")),
+    "relu cache to conv_backward": (lambda: cc.conv_backward(Z, RELU_CACHE), names("cache")),
+    "conv cache to pool_backward": (lambda: cc.pool_backward(P, CONV_CACHE), names("cache")),
+    "relu cache to pool_backward": (lambda: cc.pool_backward(P, RELU_CACHE), names("cache")),
+    "conv cache to relu_backward": (lambda: cc.relu_backward(R, CONV_CACHE), names("cache")),
+    "garbage cache to conv_backward": (lambda: cc.conv_backward(Z, "cache?"), names("cache")),
+    "garbage tuple to conv_backward": (lambda: cc.conv_backward(Z, (1, 2, 3, 4)), names("cache")),
+    "garbage cache to pool_backward": (lambda: cc.pool_backward(P, None), names("cache")),
+    "list cache to pool_backward": (lambda: cc.pool_backward(P, list(POOL_CACHE)), names("cache")),
+    "conv cache with pool state": (lambda: cc.conv_backward(Z, CONV_CACHE[:4] + POOL_CACHE[2:]),
+                                   names("cache")),
+    # upstream gradient of the wrong shape
+    "dZ wrong shape": (lambda: cc.conv_backward(np.zeros((1, 5, 5, 3)), CONV_CACHE),
+                       names("dZ", (1, 5, 5, 3), Z.shape)),
+    "dA wrong shape": (lambda: cc.pool_backward(np.zeros((1, 2, 2, 2)), POOL_CACHE),
+                       names("dA", (1, 2, 2, 2), P.shape)),
+    "relu dA wrong shape": (lambda: cc.relu_backward(np.zeros((1, 4, 4, 2)), RELU_CACHE),
+                            names("dA", (1, 4, 4, 2))),
+    # unknown names and choices
+    "conv unknown key": (conv({"strides": 1}), names("strides")),
+    "pool unknown key": (pool({"f": 2, "pad": 1}), names("pad")),
+    "hparameters not a dict": (conv([("stride", 1)]), names("hparameters")),
+    "conv bad engine": (conv(engine="turbo"), names("engine")),
+    "pool bad engine": (pool(engine="turbo"), names("engine")),
+    "conv_backward bad engine": (lambda: cc.conv_backward(Z, CONV_CACHE, engine="turbo"),
+                                 names("engine")),
+    "pool_backward bad engine": (lambda: cc.pool_backward(P, POOL_CACHE, engine="turbo"),
+                                 names("engine")),
+    "pool bad mode": (pool(mode="min"), names("mode")),
+    "pool_backward bad mode": (lambda: cc.pool_backward(P, POOL_CACHE, mode="min"), names("mode")),
+    "bad ties": (pool({"f": 2, "ties": "last"}), names("ties")),
+    "bad bias mode": (conv({"bias": "twice"}), names("bias")),
+    "conv_single_step bad bias mode": (
+        lambda: cc.conv_single_step(A[0, :2, :2], W[..., 0], b[..., 0], bias="twice"), names("bias")),
+    "create_mask bad ties": (lambda: cc.create_mask_from_window(np.eye(2), ties="last"),
+                             names("ties")),
+}
+
+
+@pytest.mark.parametrize("call, pattern", CASES.values(), ids=CASES.keys())
+def test_bad_argument_raises_value_error_naming_it(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_the_baseline_calls_are_valid():
+    """The cases above differ from these calls in one argument only, so their
+    errors come from that argument."""
+    assert cc.conv_forward(A, W, b, CONV_HP)[0].shape == (1, 5, 5, 2)
+    assert cc.pool_forward(A, POOL_HP)[0].shape == (1, 2, 2, 3)
+    assert cc.conv_backward(Z, CONV_CACHE)[0].shape == A.shape
+    assert cc.pool_backward(P, POOL_CACHE).shape == A.shape
+    assert cc.relu_backward(R, RELU_CACHE).shape == A.shape
