@@ -313,3 +313,52 @@ def test_integer_inputs_compute_in_float64(int_dtype, engine):
         assert cc.pool_backward(np.ones(P.shape, np.int64), pcache, mode=mode).dtype == np.float64
     R, rcache = cc.relu_forward(A)
     assert R.dtype == np.float64 and cc.relu_backward(np.ones_like(R), rcache).dtype == np.float64
+
+
+# ----------------------------------------------------------------- memory layout and side effects
+
+
+LAYOUTS = {
+    "C order": lambda a: a,
+    "Fortran order": np.asfortranarray,
+    "NCHW transposed view": lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1),
+    "negative-stride view": lambda a: np.ascontiguousarray(a[:, ::-1, ::-1])[:, ::-1, ::-1],
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_engines_agree_on_any_memory_layout(layout):
+    """The fast engine reads windows through explicit strides; views with
+    other strides (and negative ones) must give the same numbers."""
+    rng = np.random.default_rng(8)
+    A = layout(rng.standard_normal((2, 6, 7, 3)))
+    W = layout(rng.standard_normal((3, 2, 3, 4)))
+    for hp in ({"pad": 0}, {"pad": 1, "stride": 2}, {"pad": [0, 1, 2, 0], "dilation": 2}):
+        check_conv_engines(A, W, rng.standard_normal(4), hp, rng)
+    for mode in ("max", "average"):
+        check_pool_engines(A, {"f": 2, "stride": 1, "ties": "first"}, mode, rng)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_inputs_are_left_alone_and_backward_is_repeatable(engine):
+    """No layer writes into its arguments or its cache: a second backward from
+    the same cache gives the same gradients."""
+    rng = np.random.default_rng(9)
+    A, W, b = rng.standard_normal((2, 5, 5, 2)), rng.standard_normal((2, 2, 2, 3)), rng.standard_normal(3)
+    saved = [x.copy() for x in (A, W, b)]
+    for hp in ({"pad": 1}, {"pad": 1, "stride": 2}):
+        Z, cache = cc.conv_forward(A, W, b, hp, engine=engine)
+        dZ = rng.standard_normal(Z.shape)
+        dZ_saved = dZ.copy()
+        first = cc.conv_backward(dZ, cache)
+        second = cc.conv_backward(dZ, cache)
+        for x, y in zip(first, second):
+            assert np.array_equal(x, y)
+        assert np.array_equal(dZ, dZ_saved)
+    for mode in ("max", "average"):
+        P, pcache = cc.pool_forward(A, {"f": 2, "stride": 1}, mode=mode, engine=engine)
+        dP = rng.standard_normal(P.shape)
+        assert np.array_equal(cc.pool_backward(dP, pcache, mode=mode),
+                              cc.pool_backward(dP, pcache, mode=mode))
+    for x, x0 in zip((A, W, b), saved):
+        assert np.array_equal(x, x0)
