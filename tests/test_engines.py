@@ -4,7 +4,9 @@ Hypothesis draws small shapes and every kind of hyperparameter (pad 0, pairs
 and quads, ``same``/``valid``, strides that do not divide the padded size,
 dilation, rectangular kernels and windows, overlapping pools); fast and
 reference must agree to 1e-12 relative in float64 on outputs and gradients
-(DESIGN.md section 1). Pool inputs are small integers so that ties happen.
+(DESIGN.md section 1), relative to the same layer on absolute values (see
+``helpers.rel_err``: the engines sum in different orders). Pool inputs are
+small integers so that ties happen.
 """
 
 from __future__ import annotations
@@ -25,8 +27,13 @@ ENGINES = ["fast", "reference"]
 SETTINGS = settings(max_examples=80, deadline=None)
 
 small = st.integers(1, 3)
-ints_or_pairs = lambda lo, hi: st.one_of(  # noqa: E731
-    st.integers(lo, hi), st.lists(st.integers(lo, hi), min_size=2, max_size=2))
+
+
+def ints_or_pairs(lo, hi):
+    """An int, or a list of two (what YAML gives for a per-axis value)."""
+    return st.one_of(st.integers(lo, hi), st.lists(st.integers(lo, hi), min_size=2, max_size=2))
+
+
 pads = st.one_of(
     st.integers(0, 2),
     st.lists(st.integers(0, 2), min_size=2, max_size=2),
