@@ -1,0 +1,352 @@
+"""Comparing convcli's results with expected values and with a user's arrays.
+
+Two sources of expectations:
+
+- ``expected`` entries (from the config or an ``--expected FILE``):
+  ``Q.STAT``, ``Q[i, j, ...]``, or ``Q`` with a whole array from a file;
+- ``--against PATH``: a user's arrays (a folder of ``Q.npy`` files, an
+  ``.npz``, or an ``.h5`` with one dataset per quantity), each compared with
+  convcli's result for that quantity.
+
+Both are parsed and checked (names, indices, shapes of stored files) by a
+``collect_*`` function before anything runs, so a typo costs no compute; an
+``evaluate_*`` function then compares. An element passes when
+``|got - expected| <= atol + rtol*|expected|`` (NaN matches NaN, an infinity
+matches the same infinity). For ``--against``, convcli's result is the
+expected side.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import arrays
+from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean
+from .errors import ConvcliError
+from .runner import Plan
+from .stats import STATS, stat
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One parsed ``expected`` entry."""
+
+    key: str  # as written
+    quantity: str  # full name
+    stat: str | None
+    index: tuple | None
+    expected: object  # ndarray, or a list for shape
+    rtol: float
+    atol: float
+
+
+@dataclass
+class Outcome:
+    """The result of one comparison, for the table and for --json."""
+
+    label: str  # the entry as written, or the user's file/dataset
+    quantity: str
+    expected: object
+    got: object
+    passed: bool
+    rtol: float
+    atol: float
+    abs_err: float | None = None
+    rel_err: float | None = None
+    first: list[int] | None = None  # first index (of the quantity) beyond tolerance
+    note: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "entry": self.label, "quantity": self.quantity,
+            "expected": _jsonable(self.expected), "got": _jsonable(self.got),
+            "abs_err": self.abs_err, "rel_err": self.rel_err,
+            "rtol": self.rtol, "atol": self.atol,
+            "first_index": self.first, "passed": self.passed, "note": self.note,
+        }
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return {"shape": list(x.shape)} if x.size > 16 else x.tolist()
+    return x
+
+
+# --------------------------------------------------------------------- keys
+
+_INT = re.compile(r"^[-+]?\d+$")
+_SLICE = re.compile(r"^([-+]?\d*)\s*:\s*([-+]?\d*)(?:\s*:\s*([-+]?\d*))?$")
+
+
+def parse_index(text: str, shape: tuple[int, ...], quantity: str, where: str) -> tuple:
+    """``"1, :, 0:2"`` -> ``(1, slice(None), slice(0, 2))``, checked against
+    ``shape``: NumPy basic indexing (ints, slices, one ``...``) only."""
+    parts = [s.strip() for s in text.split(",")]
+    if parts and parts[-1] == "" and len(parts) > 1:
+        parts.pop()  # a trailing comma, as in Z[0,]
+    items: list = []
+    for part in parts:
+        if part == "...":
+            if Ellipsis in items:
+                raise ConvcliError(where, "an index can hold only one '...'")
+            items.append(Ellipsis)
+        elif _INT.match(part):
+            items.append(int(part))
+        elif (m := _SLICE.match(part)) and part:
+            start, stop, step = (int(g) if g else None for g in m.groups())
+            if step == 0:
+                raise ConvcliError(where, "a slice step cannot be 0")
+            items.append(slice(start, stop, step))
+        else:
+            raise ConvcliError(
+                where, f"cannot read index {part!r}: use ints, slices like 0:2, or ... (e.g. Z[0, :, 1:3])"
+            )
+    n = len([i for i in items if i is not Ellipsis])
+    if n > len(shape):
+        raise ConvcliError(where, f"too many indices ({n}) for {quantity}, which has {len(shape)} dimensions {shape}")
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        axes = list(range(k)) + [None] + list(range(len(shape) - (len(items) - k - 1), len(shape)))
+    else:
+        axes = list(range(len(items)))
+    for item, axis in zip(items, axes):
+        if isinstance(item, int) and not -shape[axis] <= item < shape[axis]:
+            raise ConvcliError(
+                where,
+                f"index {item} is out of range for axis {axis} of {quantity}, whose shape is {shape}",
+            )
+    return tuple(items)
+
+
+def _index_text(index: tuple) -> str:
+    def one(i):
+        if i is Ellipsis:
+            return "..."
+        if isinstance(i, slice):
+            text = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
+            return text + (f":{i.step}" if i.step is not None else "")
+        return str(i)
+
+    return ", ".join(one(i) for i in index)
+
+
+_KEY = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\s*$")
+
+
+def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | None]:
+    """``"dA_prev.mean"`` -> ``("conv1.dA_prev", "mean", None)``;
+    ``"Z[0, 1]"`` -> ``("conv1.Z", None, (0, 1))``; ``"conv1.dW"`` -> whole."""
+    m = _KEY.match(key)
+    if m:
+        q = p.resolve(m.group("q"), where)
+        return q, None, parse_index(m.group("idx"), p.shapes[q], q, where)
+    if "[" in key or "]" in key:
+        raise ConvcliError(where, f"cannot read {key!r}: an index goes at the end, as in Z[0, 1]")
+    try:
+        return p.resolve(key, where), None, None
+    except ConvcliError as whole_error:
+        if "." not in key:
+            raise
+        head, name = key.rsplit(".", 1)
+        try:
+            q = p.resolve(head, where)
+        except ConvcliError:
+            raise whole_error from None
+        if name not in STATS:
+            raise ConvcliError(
+                where, f"unknown stat {name!r}{did_you_mean(name, STATS)}; stats: {', '.join(STATS)}"
+            ) from None
+        return q, name, None
+
+
+def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedConfig,
+                     tolerance: Tolerance | None = None) -> list[Entry]:
+    """Parse and check ``expected`` entries against the plan's quantities.
+
+    ``where_cfg`` is the file the entries come from (the config, or an
+    ``--expected FILE``): error messages and relative paths use it.
+    ``tolerance`` is that file's own ``tolerance:`` (for --expected FILE).
+    """
+    rtol0, atol0 = p.tolerance
+    if tolerance is not None:
+        rtol0 = rtol0 if tolerance.rtol is None else tolerance.rtol
+        atol0 = atol0 if tolerance.atol is None else tolerance.atol
+    out = []
+    for key, spec in entries.items():
+        where = where_cfg.where("expected", key)
+        q, name, index = parse_key(key, p, where)
+        rtol = rtol0 if spec.rtol is None else spec.rtol
+        atol = atol0 if spec.atol is None else spec.atol
+        if spec.file is not None:
+            if name is not None or index is not None:
+                raise ConvcliError(where, "file: gives a whole array; use it with a bare quantity (e.g. conv1.Z)")
+            src = spec.as_source()
+            info = arrays.probe(src, where_cfg.base_dir, where)
+            if tuple(info.shape) != tuple(p.shapes[q]):
+                raise ConvcliError(
+                    where, f"{spec.file} holds shape {tuple(info.shape)} but {q} has shape {p.shapes[q]}"
+                )
+            value = arrays.read_file(src, where_cfg.base_dir, where, p.max_memory).astype(np.float64)
+        elif name == "shape":
+            if not (isinstance(spec.value, list) and all(isinstance(v, int) for v in spec.value)):
+                raise ConvcliError(where, f"shape: expected a list of ints, got {spec.value!r}")
+            value = list(spec.value)
+        elif name is not None:
+            if isinstance(spec.value, list):
+                raise ConvcliError(where, f"{name}: expected one number, got a list")
+            value = np.float64(spec.value)
+        else:
+            try:
+                value = np.asarray(spec.value, dtype=np.float64)
+            except ValueError:
+                raise ConvcliError(where, "value: not a rectangular array of numbers") from None
+        out.append(Entry(key, q, name, index, value, rtol, atol))
+    return out
+
+
+# --------------------------------------------------------------------- compare
+
+
+def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float, tuple | None, str]:
+    """``(passed, max abs err, max rel err, first failing index, note)``."""
+    got = np.asarray(got, dtype=np.float64)
+    exp = np.asarray(expected, dtype=np.float64)
+    if got.shape != exp.shape:
+        return False, math.nan, math.nan, None, f"shape {got.shape}, expected {exp.shape}"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = np.abs(got - exp)
+        same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
+        diff = np.where(same, 0.0, diff)
+        diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
+        ok = diff <= atol + rtol * np.abs(exp)
+        rel = np.where(diff == 0, 0.0, diff / np.abs(exp))
+    abs_err = float(diff.max()) if diff.size else 0.0
+    rel_err = float(rel.max()) if rel.size else 0.0
+    if ok.all():
+        return True, abs_err, rel_err, None, ""
+    first = tuple(int(i) for i in np.argwhere(~ok)[0])
+    return False, abs_err, rel_err, first, ""
+
+
+def _global(shape: tuple[int, ...], index: tuple | None, local: tuple) -> list[int]:
+    """The index in the whole quantity of element ``local`` of ``Q[index]``."""
+    if index is None:
+        return list(local)
+    if math.prod(shape) > 10_000_000:
+        return list(local)  # not worth an index array that large
+    flat = np.arange(math.prod(shape)).reshape(shape)[index][local]
+    return [int(i) for i in np.unravel_index(int(flat), shape)]
+
+
+def _show(x):
+    if isinstance(x, list):
+        return x
+    x = np.asarray(x)
+    return float(x) if x.ndim == 0 else x
+
+
+def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -> list[Outcome]:
+    out = []
+    for e in entries:
+        full = quantities[e.quantity]
+        if e.stat == "shape":
+            got = list(full.shape)
+            passed = got == e.expected
+            out.append(Outcome(e.key, e.quantity, e.expected, got, passed, e.rtol, e.atol,
+                               note="" if passed else f"shape {tuple(got)}, expected {tuple(e.expected)}"))
+            continue
+        got = stat(full, e.stat) if e.stat else (full[e.index] if e.index is not None else full)
+        passed, abs_err, rel_err, first, note = compare(got, e.expected, e.rtol, e.atol)
+        where = None
+        if first is not None and e.stat is None:
+            where = _global(full.shape, e.index, first)
+            g = float(np.asarray(got, dtype=np.float64)[first])
+            x = float(np.asarray(e.expected, dtype=np.float64)[first])
+            note = f"first at {where}: got {g!r}, expected {x!r}"
+        out.append(Outcome(e.key, e.quantity, _show(e.expected), _show(got), passed, e.rtol, e.atol,
+                           abs_err, rel_err, where, note))
+    return out
+
+
+# --------------------------------------------------------------------- --against
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """One of a user's arrays, found by :func:`collect_against`."""
+
+    label: str  # file or dataset name as found
+    quantity: str
+    source: Source
+    base_dir: Path
+
+
+def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
+    """Find a user's arrays and name the quantity each one is."""
+    path = Path(path)
+    where = f"--against {path}"
+    if not path.exists():
+        raise ConvcliError(where, "no such file or folder")
+    found: list[tuple[str, Source]] = []
+    if path.is_dir():
+        files = sorted(path.glob("*.npy"))
+        h5 = path / "outputs.h5"
+        if files:
+            found = [(f.name, Source(file=f.name)) for f in files]
+        elif h5.exists():
+            path = h5
+        else:
+            raise ConvcliError(where, "the folder has no .npy files (and no outputs.h5)")
+    if not found:
+        suffix = path.suffix.lower()
+        if suffix in H5_SUFFIXES:
+            with arrays._h5_open(path, where, path.name) as f:
+                names = arrays.h5_datasets(f)
+            found = [(n, Source(file=path.name, dataset=n)) for n in names]
+        elif suffix in NPZ_SUFFIXES:
+            with arrays._open_npz(path, where, path.name) as z:
+                keys = list(z.files)
+            found = [(k, Source(file=path.name, key=k)) for k in keys]
+        elif suffix == ".npy":
+            found = [(path.name, Source(file=path.name))]
+        elif not path.is_dir():
+            raise ConvcliError(where, "expected a folder of .npy files, an .npz, or an .h5 file")
+        if not found:
+            raise ConvcliError(where, f"{path.name} holds no arrays")
+    base = path if path.is_dir() else path.parent
+    out: list[Submitted] = []
+    seen: dict[str, str] = {}
+    for label, src in found:
+        name = label[:-4] if label.endswith(".npy") else label.replace("/", ".")
+        q = p.resolve(name, f"{where}: {label}")
+        if q in seen:
+            raise ConvcliError(where, f"{label} and {seen[q]} are both {q}; keep one")
+        seen[q] = label
+        out.append(Submitted(label, q, src, base))
+    return out
+
+
+def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> list[Outcome]:
+    rtol, atol = p.tolerance
+    out = []
+    for s in submitted:
+        where = f"--against {s.base_dir / s.source.file}: {s.label}"
+        ours = quantities[s.quantity]
+        info = arrays.probe(s.source, s.base_dir, where)
+        if tuple(info.shape) != ours.shape:
+            out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {tuple(info.shape)}",
+                               False, rtol, atol, note=f"shape {tuple(info.shape)}, expected {ours.shape}"))
+            continue
+        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory)
+        passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
+        if first is not None:
+            note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
+                    f"expected {float(ours[first])!r}")
+        out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {tuple(info.shape)}",
+                           passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note))
+    return out

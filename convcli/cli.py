@@ -1,0 +1,505 @@
+"""The command line (DESIGN.md section 3): parse, call the library, print.
+
+This is the one place where errors become exit codes:
+
+- 0: success;
+- 1: a check or gradcheck failed;
+- 2: bad usage or bad input: one line ``convcli: error: WHERE: WHAT`` on
+  stderr, no traceback (``--debug`` shows one), nothing left on disk;
+- 3: a bug in convcli (an exception it did not expect), also one line.
+
+Human output is rich tables on stdout (no colour codes when stdout is not a
+terminal); ``--json`` prints exactly one JSON document on stdout instead.
+Errors and progress bars go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
+from .errors import ConvcliError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="convcli",
+    help=(
+        "Run 2-D convolution and pooling layers forward and backward on NumPy, "
+        "from a YAML config; write the results, check them, check the gradients.\n\n"
+        "Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help", "-h"]},
+)
+
+# ----------------------------------------------------------------- options
+
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+OutOpt = Annotated[
+    Optional[Path],
+    typer.Option("--out", "-o", help="Output folder. [default: convcli-out/<config stem>]", show_default=False),
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="Output format: npy (a file per quantity) or h5 (outputs.h5).")]
+EngineOpt = Annotated[
+    Optional[str], typer.Option("--engine", help="fast or reference. [default: the config's, else fast]", show_default=False)
+]
+DtypeOpt = Annotated[
+    Optional[str], typer.Option("--dtype", help="float64 or float32. [default: the config's, else float64]", show_default=False)
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output folder (one convcli wrote).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+MemOpt = Annotated[
+    str,
+    typer.Option("--max-memory", help="Refuse any array larger than this, before allocating it (e.g. 512MiB, 4GiB)."),
+]
+DEFAULT_MEM = "4GiB"
+assert parse_size(DEFAULT_MEM) == DEFAULT_MAX_MEMORY
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"convcli {__version__} (numpy {np.__version__})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run 2-D convolution and pooling layers forward and backward on NumPy,
+    from a YAML config; write the results, check them, check the gradients.
+
+    Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input.
+    """
+
+
+# ----------------------------------------------------------------- plumbing
+
+
+def _console() -> Console:
+    """A console on the current stdout (CliRunner swaps it); no colour codes
+    when it is not a terminal; wide enough for the tables in a log."""
+    terminal = sys.stdout.isatty()
+    return Console(file=sys.stdout, highlight=False, width=None if terminal else 120)
+
+
+def _say_error(text: str) -> None:
+    sys.stderr.write("convcli: error: " + " ".join(str(text).split()) + "\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def _guard(debug: bool):
+    """Turn every error into one line on stderr and an exit code."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ConvcliError as exc:
+        if debug:
+            traceback.print_exc()
+        _say_error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("convcli: interrupted; nothing was written\n")
+        raise typer.Exit(130) from None
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        _say_error("out of memory: use a smaller input (slice:) or a lower --max-memory to refuse it up front")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except Exception as exc:  # a bug: still one line, unless --debug
+        if debug:
+            traceback.print_exc()
+        _say_error(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in convcli; run with --debug "
+            "for the traceback and please report it)"
+        )
+        raise typer.Exit(EXIT_BUG) from None
+
+
+def _plan(config: Path, dtype, engine, max_memory: str):
+    from . import runner
+
+    return runner.plan(config, dtype=dtype, engine=engine, max_memory=parse_size(max_memory))
+
+
+def _clean(obj):
+    """JSON-safe: NaN/Infinity as strings, NumPy scalars as Python numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    return obj
+
+
+def _print_json(doc: dict) -> None:
+    sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, (list, tuple)):
+        return str(list(x))
+    if isinstance(x, np.ndarray):
+        return f"array {x.shape}"
+    if isinstance(x, str):
+        return x
+    x = float(x)
+    return repr(x) if math.isfinite(x) else str(x)
+
+
+def _err(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2e}"
+
+
+def _g(x) -> str:
+    return f"{x:.6g}"
+
+
+def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for c in columns:
+        t.add_column(c, justify="right" if c in right else "left", no_wrap=False)
+    return t
+
+
+def _row(t: Table, *cells, style: str | None = None) -> None:
+    t.add_row(*(Text(str(c)) for c in cells), style=style)
+
+
+def _fmt_shape(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+# ----------------------------------------------------------------- forward / backward
+
+
+def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json, debug, max_memory):
+    from .outputs import FORMATS, Staging, summary, write_arrays, write_summary
+    from .runner import run
+
+    with _guard(debug):
+        t0 = time.perf_counter()
+        if fmt not in FORMATS:
+            raise ConvcliError("--format", f"expected npy or h5, got {fmt!r}")
+        p = _plan(config, dtype, engine, max_memory)
+        out = out if out is not None else Path("convcli-out") / p.cfg.stem
+        with Staging(out, force) as staging:
+            results = run(p, backward=(command == "backward"))
+            t = time.perf_counter()
+            placed = write_arrays(staging.path, results.quantities, fmt)
+            results.timings["write"] = time.perf_counter() - t
+            results.timings["total"] = time.perf_counter() - t0
+            doc = summary(results, command, fmt, placed)
+            write_summary(staging.path, doc)
+            staging.commit()
+    if as_json:
+        _print_json({"out": str(out), **doc})
+        return
+    con = _console()
+    n_layers = len(p.network)
+    con.print(Text(
+        f"convcli {command} {p.cfg.display}: {n_layers} layer{'s' * (n_layers != 1)}, "
+        f"{p.dtype}, {p.engine} engine"
+    ))
+    t = _table("quantity", "shape", "mean", "std", "min", "max", right=("mean", "std", "min", "max"))
+    for name, d in doc["quantities"].items():
+        _row(t, name, _fmt_shape(d["shape"]), *(_num_g(d[k]) for k in ("mean", "std", "min", "max")))
+    con.print(t)
+    con.print(Text(
+        f"wrote {len(placed)} arrays ({fmt}) and summary.json to {out} "
+        f"in {results.timings['total']:.2f} s"
+    ))
+
+
+def _num_g(x) -> str:
+    return x if isinstance(x, str) else _g(x)
+
+
+@app.command()
+def forward(
+    config: ConfigArg,
+    out: OutOpt = None,
+    format: FormatOpt = "npy",
+    engine: EngineOpt = None,
+    dtype: DtypeOpt = None,
+    force: ForceOpt = False,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+    max_memory: MemOpt = DEFAULT_MEM,
+) -> None:
+    """Run the layers forward; write the inputs, every layer's output and summary.json."""
+    _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory)
+
+
+@app.command()
+def backward(
+    config: ConfigArg,
+    out: OutOpt = None,
+    format: FormatOpt = "npy",
+    engine: EngineOpt = None,
+    dtype: DtypeOpt = None,
+    force: ForceOpt = False,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+    max_memory: MemOpt = DEFAULT_MEM,
+) -> None:
+    """Run forward, then backward; write the outputs, the upstream gradient, every gradient and summary.json."""
+    _run_and_write("backward", config, out, format, engine, dtype, force, json_, debug, max_memory)
+
+
+# ----------------------------------------------------------------- check
+
+
+@app.command()
+def check(
+    config: ConfigArg,
+    expected: Annotated[
+        Optional[Path],
+        typer.Option("--expected", help="A YAML file with expected: entries (and tolerance:) to use instead of the config's.",
+                     show_default=False),
+    ] = None,
+    against: Annotated[
+        Optional[Path],
+        typer.Option("--against", help="Your arrays: a folder of Q.npy files, an .npz, or an .h5 with a dataset per quantity.",
+                     show_default=False),
+    ] = None,
+    engine: EngineOpt = None,
+    dtype: DtypeOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+    max_memory: MemOpt = DEFAULT_MEM,
+) -> None:
+    """Compare convcli's results with the expected values (exit 1 if any differs).
+
+    Expected values come from the config's expected: section, or --expected FILE.
+    With --against, your arrays are graded against convcli's results: per
+    quantity, the largest absolute and relative errors and the first index
+    that differs.
+    """
+    from . import check as chk
+    from .config import read_expected_file
+    from .runner import run
+
+    with _guard(debug):
+        p = _plan(config, dtype, engine, max_memory)
+        if expected is not None:
+            source, entries, tol = read_expected_file(expected)
+        else:
+            source, entries, tol = p.cfg, p.cfg.model.expected, None
+        if not entries and against is None:
+            where = str(expected) if expected is not None else p.cfg.display
+            raise ConvcliError(
+                where,
+                "nothing to check: no expected: entries; add some, or pass --expected FILE or --against PATH",
+            )
+        parsed = chk.collect_expected(p, entries, source, tol) if entries else []
+        submitted = chk.collect_against(against, p) if against is not None else []
+        wanted = [e.quantity for e in parsed] + [s.quantity for s in submitted]
+        results = run(p, backward=p.needs_backward(wanted))
+        outcomes = chk.evaluate_expected(parsed, results.quantities)
+        graded = chk.evaluate_against(submitted, p, results.quantities)
+    every = outcomes + graded
+    ok = all(o.passed for o in every)
+    if as_json := json_:
+        _print_json({
+            "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
+            "expected": [o.as_json() for o in outcomes],
+            "against": [o.as_json() for o in graded],
+        })
+    else:
+        con = _console()
+        if outcomes:
+            label = f"expected values from {source.display}"
+            con.print(Text(f"convcli check {p.cfg.display}: {label}"))
+            t = _table("entry", "expected", "got", "abs err", "rel err", "result", right=("abs err", "rel err"))
+            for o in outcomes:
+                _row(t, o.label, _num(o.expected), _num(o.got), _err(o.abs_err), _err(o.rel_err),
+                     "pass" if o.passed else "FAIL")
+            con.print(t)
+        if graded:
+            con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's"))
+            t = _table("array", "quantity", "shape", "max abs err", "max rel err", "first differs at", "result",
+                       right=("max abs err", "max rel err"))
+            for o in graded:
+                _row(t, o.label, o.quantity, o.got.replace("array ", ""), _err(o.abs_err), _err(o.rel_err),
+                     "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
+            con.print(t)
+        for o in every:
+            if not o.passed:
+                tol = f"rtol {o.rtol:g}, atol {o.atol:g}"
+                con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'} ({tol})"))
+        n_bad = sum(not o.passed for o in every)
+        con.print(Text(
+            f"all {len(every)} checks passed" if ok else f"{n_bad} of {len(every)} checks FAILED"
+        ))
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+# ----------------------------------------------------------------- gradcheck
+
+
+@app.command()
+def gradcheck(
+    config: ConfigArg,
+    samples: Annotated[
+        int, typer.Option("--samples", help="Coordinates to perturb per quantity at most (0: all).", min=0)
+    ] = 100,
+    eps: Annotated[
+        Optional[float], typer.Option("--eps", help="Step h. [default: 1e-5 float64, 1e-2 float32]", show_default=False)
+    ] = None,
+    threshold: Annotated[
+        Optional[float],
+        typer.Option("--threshold", help="Largest error that passes. [default: 1e-6 float64, 1e-2 float32]",
+                     show_default=False),
+    ] = None,
+    engine: EngineOpt = None,
+    dtype: DtypeOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+    max_memory: MemOpt = DEFAULT_MEM,
+) -> None:
+    """Check every gradient against central differences: ||g - n|| / (||g|| + ||n||) per quantity (exit 1 if any is too large)."""
+    from . import gradcheck as gc
+    from .runner import run
+
+    with _guard(debug):
+        if eps is not None and not eps > 0:
+            raise ConvcliError("--eps", f"must be > 0, got {eps}")
+        p = _plan(config, dtype, engine, max_memory)
+        results = run(p, backward=True)
+        with _progress(not json_, gc.planned_coordinates(results, samples)) as progress:
+            report = gc.gradcheck(results, samples=samples, eps=eps, threshold=threshold, progress=progress)
+    ok = all(r.passed for r in report)
+    if json_:
+        _print_json({"ok": ok, "config": p.cfg.display, "dtype": p.dtype, "engine": p.engine,
+                     "quantities": [r.as_json() for r in report]})
+    else:
+        con = _console()
+        con.print(Text(f"convcli gradcheck {p.cfg.display}: central differences, {p.dtype}, {p.engine} engine"))
+        t = _table("quantity", "shape", "checked", "error", "threshold", "result", right=("error", "threshold"))
+        for r in report:
+            checked = f"{r.checked} of {r.total}" + (f" ({r.skipped} at kinks skipped)" if r.skipped else "")
+            _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold),
+                 "pass" if r.passed else "FAIL")
+        con.print(t)
+        for r in report:
+            if r.note:
+                con.print(Text(f"note: {r.quantity}: {r.note}"))
+            if not r.passed:
+                con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:.0e}; "
+                               f"largest difference at {r.worst}"))
+        n_bad = sum(not r.passed for r in report)
+        con.print(Text(f"all {len(report)} gradients agree" if ok else f"{n_bad} of {len(report)} gradients FAILED"))
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@contextmanager
+def _progress(enabled: bool, plan: list[tuple[str, int]]):
+    """A progress bar on stderr, only when stderr is a terminal."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.progress import Progress
+
+    total = sum(n for _, n in plan)
+    offsets, acc = {}, 0
+    for name, n in plan:
+        offsets[name] = acc
+        acc += n
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("gradcheck", total=total)
+
+        def step(name: str, done: int) -> None:
+            bar.update(task, completed=offsets[name] + done, description=name)
+
+        yield step
+
+
+# ----------------------------------------------------------------- shapes
+
+
+@app.command()
+def shapes(
+    config: ConfigArg,
+    dtype: DtypeOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+    max_memory: MemOpt = DEFAULT_MEM,
+) -> None:
+    """Per layer: input and output shapes, parameters, FLOPs, hyperparameters (reads no data, only file headers)."""
+    with _guard(debug):
+        p = _plan(config, dtype, None, max_memory)
+    layers = [
+        {"index": s.index, "name": s.name, "type": s.kind, "input_shape": list(s.in_shape),
+         "output_shape": list(s.out_shape), "params": s.params, "flops": s.flops, "hyperparameters": s.hyper}
+        for s in p.layer_shapes
+    ]
+    inputs = {name: {"shape": list(i.shape), "stored_dtype": str(i.dtype),
+                     "source": p.cfg.model.inputs[name].describe()} for name, i in p.input_info.items()}
+    total_params = sum(s.params for s in p.layer_shapes)
+    total_flops = sum(s.flops for s in p.layer_shapes)
+    if json_:
+        _print_json({"config": p.cfg.display, "dtype": p.dtype, "inputs": inputs, "layers": layers,
+                     "total_params": total_params, "total_flops": total_flops})
+        return
+    con = _console()
+    con.print(Text(f"convcli shapes {p.cfg.display}: {p.dtype}"))
+    t = _table("input", "shape", "source")
+    for name, d in inputs.items():
+        _row(t, name, _fmt_shape(d["shape"]), d["source"])
+    con.print(t)
+    t = _table("layer", "type", "input", "output", "params", "FLOPs", "hyperparameters", right=("params", "FLOPs"))
+    for d in layers:
+        hyper = ", ".join(f"{k} {_hyper(v)}" for k, v in d["hyperparameters"].items())
+        _row(t, d["name"], d["type"], _fmt_shape(d["input_shape"]), _fmt_shape(d["output_shape"]),
+             f"{d['params']:,}", f"{d['flops']:,}", hyper or "-")
+    _row(t, "total", "", "", "", f"{total_params:,}", f"{total_flops:,}", "")
+    con.print(t)
+    biggest = max(math.prod(s.out_shape) for s in p.layer_shapes) * np.dtype(p.dtype).itemsize
+    con.print(Text(f"FLOPs: forward, a multiply-add counts 2. Largest layer output: {format_size(biggest)}."))
+
+
+def _hyper(v) -> str:
+    if isinstance(v, list) and len(set(v)) == 1:
+        return str(v[0])
+    return str(v).replace(" ", "") if isinstance(v, list) else str(v)
+
+
+# ----------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """The ``convcli`` console script and ``python -m convcli``."""
+    app(prog_name="convcli")

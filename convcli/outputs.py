@@ -1,0 +1,182 @@
+"""Outputs out (DESIGN.md section 4), written atomically.
+
+:class:`Staging` makes a temporary folder beside ``OUT`` *before* any
+computing (so an unwritable place fails fast), the caller writes into it, and
+:meth:`Staging.commit` renames it into place. Whatever goes wrong before
+that, including Ctrl-C, the temporary folder and any parent folders it had to
+create are removed: a failed run leaves nothing on disk.
+
+An existing ``OUT`` that is not empty is kept unless ``force``; even with
+``force``, convcli only replaces a folder that holds a ``summary.json`` (one it
+wrote), so ``--out . --force`` cannot wipe a working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ConvcliError
+from .stats import describe, json_number
+
+FORMATS = ("npy", "h5")
+SUMMARY = "summary.json"
+H5_NAME = "outputs.h5"
+
+
+def _is_nonempty_dir(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an output folder that may not be replaced."""
+    where = f"--out {out}"
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise ConvcliError(where, "exists and is not a folder")
+        if _is_nonempty_dir(out):
+            if not force:
+                raise ConvcliError(where, "already exists and is not empty; pass --force to replace it")
+            if not (out / SUMMARY).is_file():
+                raise ConvcliError(
+                    where,
+                    f"refusing to replace a folder that convcli did not write (it has no {SUMMARY}); "
+                    "remove it yourself or choose another --out",
+                )
+
+
+class Staging:
+    """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
+
+    def __init__(self, out: str | Path, force: bool = False):
+        self.out = Path(out)
+        self.force = force
+        self.path: Path | None = None
+        self._created: list[Path] = []
+        self._committed = False
+
+    def __enter__(self) -> "Staging":
+        check_out(self.out, self.force)
+        where = f"--out {self.out}"
+        parent = self.out.absolute().parent
+        missing = []
+        p = parent
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        if not p.is_dir():
+            raise ConvcliError(where, f"cannot create it: {p} is a file, not a folder")
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                self._created.append(d)
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=parent))
+        except OSError as exc:
+            self._cleanup()
+            raise ConvcliError(where, f"cannot write in {parent}: {exc.strerror or exc}") from None
+        return self
+
+    def commit(self) -> Path:
+        """Rename the staging folder into place (replacing ``out`` if allowed)."""
+        check_out(self.out, self.force)  # it may have appeared while we computed
+        where = f"--out {self.out}"
+        try:
+            if self.out.is_dir() and _is_nonempty_dir(self.out):
+                old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.absolute().parent))
+                os.replace(self.out, old / "x")
+                try:
+                    os.replace(self.path, self.out)
+                except OSError:
+                    os.replace(old / "x", self.out)
+                    raise
+                finally:
+                    shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(self.path, self.out)  # also replaces an empty folder
+        except OSError as exc:
+            raise ConvcliError(where, f"cannot move the results into place: {exc.strerror or exc}") from None
+        self._committed = True
+        return self.out
+
+    def _cleanup(self) -> None:
+        if self.path is not None and not self._committed:
+            shutil.rmtree(self.path, ignore_errors=True)
+        if not self._committed:
+            for d in reversed(self._created):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+
+    def __exit__(self, *exc_info) -> None:
+        self._cleanup()
+
+
+def write_arrays(folder: Path, quantities: dict[str, np.ndarray], fmt: str) -> dict[str, str]:
+    """``<quantity>.npy`` per quantity, or datasets of ``outputs.h5``.
+    Returns where each quantity went (file name, or ``outputs.h5:NAME``)."""
+    where = f"--out {folder}"
+    placed = {}
+    try:
+        if fmt == "h5":
+            import h5py
+
+            with h5py.File(folder / H5_NAME, "w") as f:
+                for name, a in quantities.items():
+                    f.create_dataset(name, data=a)
+                    placed[name] = f"{H5_NAME}:{name}"
+        else:
+            for name, a in quantities.items():
+                np.save(folder / f"{name}.npy", a, allow_pickle=False)
+                placed[name] = f"{name}.npy"
+    except OSError as exc:
+        raise ConvcliError(where, f"cannot write: {exc.strerror or exc}") from None
+    return placed
+
+
+def summary(results, command: str, fmt: str | None = None, placed: dict[str, str] | None = None) -> dict:
+    """What ``summary.json`` holds (and ``--json`` prints)."""
+    p = results.plan
+    cfg = p.cfg
+    quantities = {}
+    for name, a in results.quantities.items():
+        d = {k: json_number(v) for k, v in describe(a).items()}
+        d["role"] = p.roles.get(name, "")
+        if placed:
+            d["file"] = placed[name]
+        quantities[name] = d
+    grad = p.grad_spec
+    return {
+        "convcli": __version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "command": command,
+        "config": {"path": str(cfg.path.resolve()), "sha256": cfg.sha256},
+        "seed": cfg.model.seed,
+        "dtype": p.dtype,
+        "engine": p.engine,
+        "format": fmt,
+        "inputs": {name: src.describe() for name, src in cfg.model.inputs.items()},
+        "layers": [
+            {"name": s.name, "type": s.kind, "input_shape": list(s.in_shape), "output_shape": list(s.out_shape)}
+            for s in p.layer_shapes
+        ],
+        "upstream_gradient": (grad if isinstance(grad, str) else grad.describe()) if results.grad is not None else None,
+        "timings": {k: round(v, 6) for k, v in results.timings.items()},
+        "quantities": quantities,
+    }
+
+
+def write_summary(folder: Path, data: dict) -> None:
+    text = json.dumps(data, indent=2, allow_nan=False)
+    try:
+        (folder / SUMMARY).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConvcliError(f"--out {folder}", f"cannot write {SUMMARY}: {exc.strerror or exc}") from None
