@@ -178,6 +178,10 @@ def conv_backward(dZ, cache, engine=None):
 
     ``bias: window`` affects the forward pass only; ``db`` is always the sum of
     ``dZ``, as in the notebook.
+
+    The cache holds the forward's arrays by reference, as the notebook's does:
+    change ``A_prev`` or ``W`` in place between the passes and the gradients
+    belong to neither version.
     """
     A_prev, W, b, hparameters, state = _unpack_cache(cache)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")

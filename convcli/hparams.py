@@ -221,9 +221,9 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
     d_H, d_W = _at_least_one(per_axis(dilation, "dilation"), "dilation", dilation)
     bias = _choice(hp.get("bias", "once"), "bias", BIAS_MODES)
     pad = hp.get("pad", 0)
-    if pad == "valid":
+    if isinstance(pad, str) and pad == "valid":
         sides = (0, 0, 0, 0)
-    elif pad == "same":
+    elif isinstance(pad, str) and pad == "same":
         sides = same_padding(n_H_prev, f_H, s_H, d_H) + same_padding(n_W_prev, f_W, s_W, d_W)
     else:
         sides = pad_sides(pad)

@@ -51,6 +51,9 @@ def create_mask_from_window(x, ties="all"):
     x : ndarray of shape (f_H, f_W)
     ties : {"all", "first", "split"}
 
+    A NaN in the window is its maximum (``np.max`` propagates it, as PyTorch's
+    max pooling does), so the NaN positions take the gradient.
+
     Returns
     -------
     mask : ndarray of shape (f_H, f_W)
@@ -63,7 +66,7 @@ def create_mask_from_window(x, ties="all"):
         raise ValueError("x: the window is empty")
     if ties not in TIE_RULES:
         raise ValueError(f"ties: expected one of {', '.join(TIE_RULES)}, got {ties!r}")
-    mask = x == np.max(x)
+    mask = _is_max(x, np.max(x))
     if ties == "first":
         first = np.zeros(x.shape, dtype=bool)
         first.flat[np.argmax(mask)] = True
@@ -71,6 +74,16 @@ def create_mask_from_window(x, ties="all"):
     if ties == "split":
         return mask / np.count_nonzero(mask)
     return mask
+
+
+def _is_max(x, m):
+    """``x == m``, where a NaN maximum is met by the NaNs in the window: np.max
+    propagates NaN, so a window holding one has NaN as its maximum, and (as
+    in PyTorch) the NaN takes the gradient."""
+    hit = x == m
+    if np.isnan(m).any():
+        hit |= np.isnan(x) & np.isnan(m)
+    return hit
 
 
 def distribute_value(dz, shape):
@@ -112,22 +125,25 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     return A, (A_prev, hparameters, _PoolState(g, engine, mode, A))
 
 
-def pool_backward(dA, cache, mode="max", engine=None):
+def pool_backward(dA, cache, mode=None, engine=None):
     """Backward pass of a pooling layer.
 
     Parameters
     ----------
     dA : ndarray of shape (m, n_H, n_W, n_C), gradient with respect to ``A``
     cache : tuple from :func:`pool_forward`
-    mode : {"max", "average"}
+    mode : {"max", "average"}, optional
+        Defaults to the forward's mode ("max" for a cache without convcli's
+        state). As in the course, a mode other than the forward's is allowed:
+        it gives that mode's gradient for the same input.
     engine : {"fast", "reference"}, optional; defaults to the forward's
 
     Returns
     -------
     dA_prev : ndarray, the shape of ``A_prev``
     """
-    mode = check_mode(mode)
     A_prev, hparameters, state = _unpack_cache(cache)
+    mode = check_mode(mode if mode is not None else state.mode if state else "max")
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
     g = state.geometry if state else pool_geometry(A_prev, hparameters)
     dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)
@@ -260,15 +276,25 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
         a, out, da = A_prev[n], A[n], dA_prev[n]
         d = dA[n]
         hit = np.empty(out.shape, dtype=bool)
+        # np.maximum propagates NaN: where a window's maximum is NaN, its
+        # NaNs are the maxima (the reference's create_mask_from_window too).
+        nan_out = np.isnan(out) if np.isnan(out).any() else None
+
+        def is_max(window):
+            np.equal(a[window], out, out=hit)
+            if nan_out is not None:
+                hit[...] |= np.isnan(a[window]) & nan_out
+            return hit
+
         if g.ties == "split":
             count = np.zeros(out.shape, dtype=dA.dtype)
             for window in _offsets(g):
-                count += np.equal(a[window], out, out=hit)
+                count += is_max(window)
             d = d / count
         elif g.ties == "first":
             d = d.copy()  # what is still to hand out: zeroed once a maximum took it
         for window in _offsets(g):
-            np.equal(a[window], out, out=hit)
+            is_max(window)
             # A masked add: measured 1.6x faster than multiplying by the mask.
             np.add(da[window], d, out=da[window], where=hit)
             if g.ties == "first":
