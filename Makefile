@@ -14,7 +14,8 @@ install: $(BIN)/python
 	$(PIP) -e '.[plot]'
 
 demo: install
-	$(BIN)/python -c 'import numpy as np, convcli as cc; np.random.seed(1); A = np.random.randn(10, 4, 4, 3); W = np.random.randn(2, 2, 3, 8); b = np.random.randn(1, 1, 1, 8); Z, cache = cc.conv_forward(A, W, b, {"pad": 2, "stride": 1, "bias": "window"}); dA, dW, db = cc.conv_backward(Z, cache); print("dA_mean =", dA.mean()); print("dW_mean =", dW.mean()); print("db_mean =", db.mean())'
+	$(BIN)/convcli check configs/seed.yaml
+	$(BIN)/convcli backward configs/stack.yaml --out convcli-out/stack --force
 
 test: $(BIN)/python
 	$(PIP) -e '.[test,plot]'

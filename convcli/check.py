@@ -263,7 +263,10 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
         got = stat(full, e.stat) if e.stat else (full[e.index] if e.index is not None else full)
         passed, abs_err, rel_err, first, note = compare(got, e.expected, e.rtol, e.atol)
         where = None
-        if first is not None and e.stat is None:
+        if not passed and np.ndim(got) == 0 and not note:
+            allowed = e.atol + e.rtol * abs(float(e.expected))
+            note = f"got {float(got)!r}, expected {float(e.expected)!r}: abs err {abs_err:.2e} > {allowed:.2e} allowed"
+        elif first is not None and e.stat is None:
             where = _global(full.shape, e.index, first)
             g = float(np.asarray(got, dtype=np.float64)[first])
             x = float(np.asarray(e.expected, dtype=np.float64)[first])

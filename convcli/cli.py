@@ -101,7 +101,7 @@ def _console() -> Console:
     """A console on the current stdout (CliRunner swaps it); no colour codes
     when it is not a terminal; wide enough for the tables in a log."""
     terminal = sys.stdout.isatty()
-    return Console(file=sys.stdout, highlight=False, width=None if terminal else 120)
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=None if terminal else 120)
 
 
 def _say_error(text: str) -> None:
