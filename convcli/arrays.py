@@ -182,6 +182,12 @@ def _names(names: list[str], limit: int = 20) -> str:
 
 
 def _open_npz(path: Path, where: str, name: str):
+    # Check the zip first: np.load leaks its file handle when a zip is corrupt.
+    try:
+        with zipfile.ZipFile(path) as zf:
+            zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     try:
         z = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:

@@ -153,6 +153,8 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
         if "." not in key:
             raise
         head, name = key.rsplit(".", 1)
+        if name in STATS:
+            return p.resolve(head, where), name, None  # an error names the quantity
         try:
             q = p.resolve(head, where)
         except ConvcliError:

@@ -1,0 +1,392 @@
+"""Every bad input of issue 3: exit 2, one line naming where and what, no
+traceback (``--debug`` shows one), and nothing left on disk."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+from test_cli_helpers import SAMPLES, assert_error, run, seed_data, small_data, tree, write
+
+
+def backward_fails(tmp_path, cfg, *fragments, extra=()):
+    """Run backward on ``cfg`` into tmp_path/out; assert the error and that
+    nothing new is left under tmp_path."""
+    before = tree(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", *extra])
+    line = assert_error(result, *fragments)
+    assert tree(tmp_path) == before, tree(tmp_path) - before
+    return line
+
+
+# --------------------------------------------------------------------- YAML
+
+
+def test_yaml_syntax_error_gives_line_and_column(tmp_path):
+    cfg = write(tmp_path, "seed: 1\ninputs: {A_prev: [1, 2}\nlayers: []\n")
+    backward_fails(tmp_path, cfg, "cfg.yaml: line 2, column", "YAML syntax")
+
+
+def test_yaml_tag_that_builds_python_objects_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    cfg = write(tmp_path, f"seed: !!python/object/apply:os.system ['touch {marker}']\n")
+    backward_fails(tmp_path, cfg, "line 1, column 7", "'!!python/object/apply:os.system' is refused")
+    assert not marker.exists()
+
+
+def test_empty_config(tmp_path):
+    cfg = write(tmp_path, "# nothing but a comment\n")
+    backward_fails(tmp_path, cfg, "cfg.yaml: the config is empty")
+
+
+def test_config_that_is_not_a_mapping(tmp_path):
+    cfg = write(tmp_path, "- conv\n- pool\n")
+    backward_fails(tmp_path, cfg, "cfg.yaml: expected a mapping", "got a list")
+
+
+def test_missing_config_path(tmp_path):
+    backward_fails(tmp_path, tmp_path / "nope.yaml", "nope.yaml: no such file")
+
+
+def test_duplicate_key_is_an_error(tmp_path):
+    cfg = write(tmp_path, "seed: 1\nseed: 2\n")
+    backward_fails(tmp_path, cfg, "line 2, column 1", "duplicate key 'seed' (first given on line 1)")
+
+
+# --------------------------------------------------------------------- schema
+
+
+def test_unknown_key_with_hint(tmp_path):
+    data = seed_data()
+    data["layers"][0]["strde"] = 2
+    backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].strde", "did you mean 'stride'?")
+
+
+def test_wrong_type_names_its_key_path(tmp_path):
+    data = seed_data()
+    data["layers"][0]["stride"] = "two"
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0].stride", "expected an int", "'two'")
+
+
+def test_wrong_type_at_the_top(tmp_path):
+    data = seed_data()
+    data["seed"] = 1.5
+    backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: seed (line 1)", "expected an int")
+
+
+def test_unknown_layer_type(tmp_path):
+    data = seed_data()
+    data["layers"][0]["type"] = "dense"
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0].type", "unknown layer type 'dense'")
+
+
+def test_unknown_input_name(tmp_path):
+    data = seed_data()
+    data["layers"][0]["W"] = "W2"
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1).W", "unknown input 'W2'", "did you mean 'W'?")
+
+
+def test_unsupported_dtype_in_config(tmp_path):
+    data = seed_data()
+    data["dtype"] = "float16"
+    backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: dtype", "unsupported dtype 'float16'")
+
+
+def test_unsupported_dtype_on_the_command_line(tmp_path):
+    cfg = write(tmp_path, seed_data())
+    backward_fails(tmp_path, cfg, "--dtype: unsupported dtype 'int8'", extra=["--dtype", "int8"])
+
+
+@pytest.mark.parametrize(
+    "key, value, fragments",
+    [
+        ("stride", 0, ("layers[0].stride", "must be >= 1, got 0")),
+        ("pad", -1, ("layers[0].pad", "padding must be >= 0, got -1")),
+        ("dilation", [1, 0], ("layers[0].dilation", "must be >= 1")),
+    ],
+)
+def test_conv_hyperparameters_out_of_range(tmp_path, key, value, fragments):
+    data = seed_data()
+    data["layers"][0][key] = value
+    backward_fails(tmp_path, write(tmp_path, data), *fragments)
+
+
+def test_pool_f_below_one(tmp_path):
+    data = small_data()
+    data["layers"][2]["f"] = 0
+    backward_fails(tmp_path, write(tmp_path, data), "layers[2].f", "must be >= 1, got 0")
+
+
+# --------------------------------------------------------------------- shapes
+
+
+def test_channel_mismatch(tmp_path):
+    data = seed_data()
+    data["inputs"]["W"] = {"random": [2, 2, 4, 8]}
+    line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0] (conv1)", "W: channel mismatch")
+    assert "(10, 4, 4, 3)" in line and "(2, 2, 4, 8)" in line
+
+
+def test_bias_shape_mismatch(tmp_path):
+    data = seed_data()
+    data["inputs"]["b"] = {"random": [1, 1, 1, 7]}
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "b: expected shape (1, 1, 1, 8)")
+
+
+def test_output_size_below_one(tmp_path):
+    data = seed_data()
+    data["layers"][0].update(pad=0, stride=1)
+    data["inputs"]["W"] = {"random": [5, 5, 3, 8]}
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output size", "must be >= 1")
+
+
+def test_upstream_gradient_of_the_wrong_shape(tmp_path):
+    data = seed_data()
+    data["backward"]["grad"] = {"random": [10, 7, 7, 7]}
+    backward_fails(tmp_path, write(tmp_path, data), "backward.grad", "(10, 7, 7, 7)", "(10, 7, 7, 8)")
+
+
+def test_upstream_gradient_from_a_file_of_the_wrong_shape(tmp_path):
+    np.save(tmp_path / "g.npy", np.ones((2, 2)))
+    data = seed_data()
+    data["backward"]["grad"] = {"file": "g.npy"}
+    backward_fails(tmp_path, write(tmp_path, data), "backward.grad", "does not match")
+
+
+# --------------------------------------------------------------------- files
+
+
+def with_file_input(tmp_path, source: dict) -> str:
+    data = seed_data()
+    data["inputs"]["A_prev"] = source
+    return write(tmp_path, data)
+
+
+def test_missing_file(tmp_path):
+    cfg = with_file_input(tmp_path, {"file": "nowhere.npy"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found: nowhere.npy")
+
+
+def test_missing_h5_dataset_lists_those_present(tmp_path):
+    cfg = with_file_input(tmp_path, {"file": str(SAMPLES / "images.h5"), "dataset": "imags"})
+    backward_fails(tmp_path, cfg, "dataset 'imags' is not in", "did you mean 'images'?", "it holds: images, labels")
+
+
+def test_missing_npz_key_lists_those_present(tmp_path):
+    cfg = with_file_input(tmp_path, {"file": str(SAMPLES / "weights.npz"), "key": "W2"})
+    backward_fails(tmp_path, cfg, "key 'W2' is not in", "it holds: W1, W_unused")
+
+
+def test_truncated_npy(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
+    raw = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "a.npy").write_bytes(raw[:-100])
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npy is truncated", "(10, 4, 4, 3)")
+
+
+def test_corrupt_npy(tmp_path):
+    (tmp_path / "a.npy").write_bytes(b"this is not an array at all")
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npy is not a .npy file")
+
+
+def test_corrupt_npz(tmp_path):
+    (tmp_path / "a.npz").write_bytes(b"PK\x03\x04 broken zip")
+    cfg = with_file_input(tmp_path, {"file": "a.npz", "key": "x"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npz is not a readable .npz")
+
+
+def test_corrupt_h5(tmp_path):
+    (tmp_path / "a.h5").write_bytes(b"\x89HDF\r\n\x1a\n but then nothing")
+    cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": "x"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.h5 cannot be opened as HDF5")
+
+
+def test_pickled_object_array_is_refused(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    cfg = with_file_input(tmp_path, {"file": "obj.npy"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "pickled object arrays are refused")
+
+
+def test_pickled_object_array_in_an_npz_is_refused(tmp_path):
+    np.savez(tmp_path / "obj.npz", x=np.array([1, "a", None], dtype=object))
+    cfg = with_file_input(tmp_path, {"file": "obj.npz", "key": "x"})
+    backward_fails(tmp_path, cfg, "obj.npz[x]", "pickled object arrays are refused")
+
+
+def test_a_pickle_posing_as_npz_is_refused(tmp_path):
+    import pickle
+
+    (tmp_path / "p.npz").write_bytes(pickle.dumps({"x": 1}))
+    cfg = with_file_input(tmp_path, {"file": "p.npz", "key": "x"})
+    backward_fails(tmp_path, cfg, "p.npz is not a readable .npz")
+
+
+def test_nan_in_an_input(tmp_path):
+    a = np.random.RandomState(0).randn(10, 4, 4, 3)
+    a[0, 1, 2, 0] = np.nan
+    a[3, 0, 0, 0] = np.inf
+    np.save(tmp_path / "a.npy", a)
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "contains 1 NaN and 1 Inf", "[0, 1, 2, 0]", "allow_nonfinite")
+
+
+def test_inf_after_the_cast_to_float32(tmp_path):
+    np.save(tmp_path / "a.npy", np.full((10, 4, 4, 3), 1e300))
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+    backward_fails(tmp_path, cfg, "contains 480 Inf", extra=["--dtype", "float32"])
+
+
+def test_nan_is_accepted_with_allow_nonfinite(tmp_path):
+    a = np.random.RandomState(0).randn(10, 4, 4, 3)
+    a[0, 1, 2, 0] = np.nan
+    np.save(tmp_path / "a.npy", a)
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"file": "a.npy"}
+    data["allow_nonfinite"] = True
+    result = run(["forward", write(tmp_path, data), "--out", tmp_path / "out", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert '"NaN"' in result.stdout  # JSON has no NaN: it is spelled as a string
+
+
+def test_array_larger_than_max_memory_is_refused_before_allocating(tmp_path, monkeypatch):
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("allocated")
+
+    monkeypatch.setattr("convcli.arrays.np.zeros", no_allocation)
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"zeros": [100000, 1000, 1000, 3]}
+    backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev", "needs 2.2 TiB", "refused before allocating")
+
+
+def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+    monkeypatch.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("read"))
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "3.8 KiB, more than --max-memory 1.0 KiB",
+                   extra=["--max-memory", "1KiB"])
+
+
+def test_computed_array_larger_than_max_memory_is_refused(tmp_path):
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"random": [10, 40, 40, 3]}
+    data["inputs"]["W"] = {"random": [1, 1, 3, 512]}
+    data["inputs"]["b"] = {"random": [512]}
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",
+                   extra=["--max-memory", "1MiB"])
+
+
+def test_bad_max_memory_value(tmp_path):
+    cfg = write(tmp_path, seed_data())
+    backward_fails(tmp_path, cfg, "--max-memory: cannot read '4 bananas'", extra=["--max-memory", "4 bananas"])
+
+
+# --------------------------------------------------------------------- expected entries
+
+
+def check_fails(tmp_path, data, *fragments):
+    cfg = write(tmp_path, data)
+    before = tree(tmp_path)
+    result = run(["check", cfg])
+    line = assert_error(result, *fragments)
+    assert tree(tmp_path) == before
+    return line
+
+
+def test_unknown_stat(tmp_path):
+    data = seed_data()
+    data["expected"] = {"dW.avg": 1.0}
+    check_fails(tmp_path, data, "expected['dW.avg']", "unknown stat 'avg'", "mean, std, min, max, sum, norm, shape")
+
+
+def test_unknown_quantity(tmp_path):
+    data = seed_data()
+    data["expected"] = {"dX.mean": 1.0}
+    check_fails(tmp_path, data, "unknown quantity 'dX'")
+
+
+def test_index_out_of_range_in_an_expected_key(tmp_path):
+    data = seed_data()
+    data["expected"] = {"Z[10, 0]": 1.0}
+    check_fails(tmp_path, data, "expected['Z[10, 0]']", "index 10 is out of range for axis 0 of conv1.Z",
+                "(10, 7, 7, 8)")
+
+
+def test_too_many_indices_in_an_expected_key(tmp_path):
+    data = seed_data()
+    data["expected"] = {"db[0, 0, 0, 0, 0]": 1.0}
+    check_fails(tmp_path, data, "too many indices (5) for conv1.db")
+
+
+def test_check_with_nothing_to_check(tmp_path):
+    data = seed_data()
+    del data["expected"]
+    check_fails(tmp_path, data, "cfg.yaml: nothing to check", "--expected FILE or --against PATH")
+
+
+# --------------------------------------------------------------------- output folder
+
+
+def test_existing_output_folder_is_kept(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    cfg = write(tmp_path, seed_data())
+    before = tree(tmp_path)
+    assert_error(run(["backward", cfg, "--out", out]), "--out", "already exists and is not empty", "--force")
+    assert tree(tmp_path) == before
+
+
+def test_force_does_not_replace_a_folder_convcli_did_not_write(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    cfg = write(tmp_path, seed_data())
+    assert_error(run(["backward", cfg, "--out", out, "--force"]), "refusing to replace a folder that convcli did not write")
+    assert (out / "mine.txt").read_text() == "keep me"
+
+
+def test_unwritable_output_folder(tmp_path):
+    (tmp_path / "afile").write_text("")
+    cfg = write(tmp_path, seed_data())
+    backward_fails(tmp_path, cfg, "--out", "is a file, not a folder", extra=["--out", tmp_path / "afile" / "out"])
+
+
+def test_out_that_is_a_file(tmp_path):
+    (tmp_path / "afile").write_text("")
+    cfg = write(tmp_path, seed_data())
+    assert_error(run(["forward", cfg, "--out", tmp_path / "afile"]), "exists and is not a folder")
+
+
+def test_bad_format(tmp_path):
+    cfg = write(tmp_path, seed_data())
+    backward_fails(tmp_path, cfg, "--format: expected npy or h5, got 'csv'", extra=["--format", "csv"])
+
+
+# --------------------------------------------------------------------- --debug
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    data = seed_data()
+    data["layers"][0]["stride"] = 0
+    result = run(["backward", write(tmp_path, data), "--out", tmp_path / "out", "--debug"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("convcli: error: ")
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr("convcli.runner.run", boom)
+    result = run(["backward", write(tmp_path, seed_data()), "--out", tmp_path / "out"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("convcli: error: internal error: ZeroDivisionError: oops")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
