@@ -26,6 +26,7 @@ import argparse
 import datetime as _dt
 import fnmatch
 import gc
+import hashlib
 import json
 import math
 import os
@@ -48,6 +49,24 @@ import numpy as np  # noqa: E402
 
 import convcli  # noqa: E402
 from convcli import conv_backward, conv_forward, pool_backward, pool_forward  # noqa: E402
+
+ENGINE_SOURCES = ("conv.py", "pool.py", "hparams.py")
+
+
+def source_hashes() -> dict:
+    """sha256 (12 hex digits) of the engine files as imported by this run."""
+    out = {}
+    pkg = Path(convcli.__file__).resolve().parent
+    for name in ENGINE_SOURCES:
+        try:
+            out[name] = hashlib.sha256((pkg / name).read_bytes()).hexdigest()[:12]
+        except OSError:
+            out[name] = None
+    return out
+
+
+# Taken right after the import: the files may be edited while the run goes on.
+_IMPORTED_SOURCES = source_hashes()
 
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 SCHEMA = 1
@@ -351,9 +370,13 @@ def git_state() -> dict:
             return None
         return out.stdout.strip() if out.returncode == 0 else None
 
-    dirty = git("status", "--porcelain", "--", "convcli")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "convcli")
     return {"commit": git("rev-parse", "--short", "HEAD"),
-            "convcli_dirty": None if dirty is None else bool(dirty)}
+            "convcli_dirty": None if dirty is None else bool(dirty),
+            # The engine may be edited between runs without a commit: the
+            # hashes say whether two runs measured the same code.
+            "sources": _IMPORTED_SOURCES}
+
 
 
 def load_torch(disabled: bool):
@@ -664,6 +687,7 @@ def header_lines(h: dict, plan: Plan, quick: bool) -> list[str]:
         f"convcli {h['convcli']} (git {h['git']['commit'] or '?'}"
         + (", convcli/ has uncommitted changes" if h["git"]["convcli_dirty"] else "")
         + f")  numpy {h['numpy']}  torch {h['torch'] or 'not used'}  python {h['python']}",
+        "engine sources: " + ", ".join(f"{k} {v}" for k, v in h["git"]["sources"].items()),
         f"CPU: {h['cpu']}, {h['logical_cpus']} logical CPUs, load average at start "
         + (", ".join(f"{x:.2f}" for x in h["loadavg_at_start"]) if h["loadavg_at_start"] else "?"),
         f"BLAS (NumPy): {blas['library']} {blas.get('version') or ''} kernel "

@@ -67,6 +67,7 @@ def _check_common(result, torch_expected: bool):
     assert set(header["env"]) == {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
     assert set(header["blas"]) >= {"library", "version", "architecture", "threads"}
     assert header["blas"]["threads"] >= 1
+    assert set(header["git"]["sources"]) == {"conv.py", "pool.py", "hparams.py"}
     assert (header["torch"] is not None) == torch_expected
 
     rows = result["rows"]
