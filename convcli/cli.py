@@ -55,14 +55,14 @@ app = typer.Typer(
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
 OutOpt = Annotated[
     Optional[Path],
-    typer.Option("--out", "-o", help="Output folder. [default: convcli-out/<config stem>]", show_default=False),
+    typer.Option("--out", "-o", help="Output folder. (default: convcli-out/<config stem>)", show_default=False),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: npy (a file per quantity) or h5 (outputs.h5).")]
 EngineOpt = Annotated[
-    Optional[str], typer.Option("--engine", help="fast or reference. [default: the config's, else fast]", show_default=False)
+    Optional[str], typer.Option("--engine", help="fast or reference. (default: the config's, else fast)", show_default=False)
 ]
 DtypeOpt = Annotated[
-    Optional[str], typer.Option("--dtype", help="float64 or float32. [default: the config's, else float64]", show_default=False)
+    Optional[str], typer.Option("--dtype", help="float64 or float32. (default: the config's, else float64)", show_default=False)
 ]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output folder (one convcli wrote).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
@@ -376,11 +376,11 @@ def gradcheck(
         int, typer.Option("--samples", help="Coordinates to perturb per quantity at most (0: all).", min=0)
     ] = 100,
     eps: Annotated[
-        Optional[float], typer.Option("--eps", help="Step h. [default: 1e-5 float64, 1e-2 float32]", show_default=False)
+        Optional[float], typer.Option("--eps", help="Step h. (default: 1e-5 float64, 1e-2 float32)", show_default=False)
     ] = None,
     threshold: Annotated[
         Optional[float],
-        typer.Option("--threshold", help="Largest error that passes. [default: 1e-6 float64, 1e-2 float32]",
+        typer.Option("--threshold", help="Largest error that passes. (default: 1e-6 float64, 1e-2 float32)",
                      show_default=False),
     ] = None,
     engine: EngineOpt = None,

@@ -173,9 +173,12 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict]:
 
 
 def did_you_mean(word: str, choices) -> str:
-    """`` (did you mean 'x'?)`` or ``""``."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    """`` (did you mean 'x'?)`` or ``""``; case does not count as a difference
+    (``dw`` -> ``dW``)."""
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in reversed(choices)}
+    match = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[match[0]]!r}?)" if match else ""
 
 
 def _fail(kind: str, message: str, **values):

@@ -1,0 +1,421 @@
+"""Every command through its real door: CliRunner in-process, and once each
+through the installed ``convcli`` script as a user would run it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import convcli
+from convcli.cli import app
+from test_cli_helpers import CONFIGS, SEED, SMALL, run, seed_data, tree, write
+
+COMMANDS = ["forward", "backward", "check", "gradcheck", "shapes"]
+
+
+# --------------------------------------------------------------------- forward / backward
+
+
+def test_forward_writes_inputs_outputs_and_summary(tmp_path):
+    cfg = write(tmp_path, SMALL)
+    result = run(["forward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.stderr
+    files = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert files == ["A_prev.npy", "W.npy", "b.npy", "conv1.Z.npy", "pool3.A.npy", "relu2.A.npy", "summary.json"]
+    assert "wrote 6 arrays (npy) and summary.json" in result.stdout
+    assert "\x1b[" not in result.stdout  # no colour codes when stdout is not a terminal
+    assert result.stderr == ""
+
+
+def test_backward_writes_every_gradient(tmp_path):
+    cfg = write(tmp_path, SEED)
+    result = run(["backward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "out"
+    for q in ["conv1.Z", "conv1.dZ", "conv1.dA_prev", "conv1.dW", "conv1.db"]:
+        assert (out / f"{q}.npy").is_file(), q
+    assert np.load(out / "conv1.dA_prev.npy").mean() == pytest.approx(9.608990675868995, rel=1e-12)
+    assert np.array_equal(np.load(out / "conv1.dZ.npy"), np.load(out / "conv1.Z.npy"))  # grad: output
+
+
+def test_summary_json(tmp_path):
+    cfg = write(tmp_path, SEED)
+    assert run(["backward", cfg, "--out", tmp_path / "out", "--engine", "reference"]).exit_code == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["convcli"] == convcli.__version__ and s["numpy"] == np.__version__
+    assert s["config"]["path"] == str(cfg.resolve())
+    assert s["config"]["sha256"] == hashlib.sha256(cfg.read_bytes()).hexdigest()
+    assert (s["seed"], s["dtype"], s["engine"], s["format"], s["command"]) == (1, "float64", "reference", "npy", "backward")
+    assert {"load", "forward", "backward", "write", "total"} <= set(s["timings"])
+    db = s["quantities"]["conv1.db"]
+    assert set(db) >= {"shape", "dtype", "mean", "std", "min", "max", "sum", "norm", "role", "file"}
+    assert db["mean"] == pytest.approx(76.37106919563735, rel=1e-12)
+    assert db["shape"] == [1, 1, 1, 8] and db["file"] == "conv1.db.npy" and db["role"] == "gradient"
+
+
+def test_h5_format(tmp_path):
+    cfg = write(tmp_path, SMALL)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--format", "h5"])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["outputs.h5", "summary.json"]
+    with h5py.File(tmp_path / "out" / "outputs.h5") as f:
+        assert {"conv1.Z", "relu2.A", "pool3.A", "pool3.dA", "conv1.dW", "relu2.dA_prev"} <= set(f)
+        assert f["conv1.dW"].shape == (3, 3, 3, 2)
+
+
+def test_default_out_and_force(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = write(tmp_path, SEED, name="seed.yaml")
+    assert run(["forward", cfg]).exit_code == 0
+    out = tmp_path / "convcli-out" / "seed"
+    assert (out / "summary.json").is_file()
+    again = run(["backward", cfg])
+    assert again.exit_code == 2 and "pass --force" in again.stderr
+    assert not (out / "conv1.dW.npy").exists()
+    assert run(["backward", cfg, "--force"]).exit_code == 0
+    assert (out / "conv1.dW.npy").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["convcli-out", "seed.yaml"]  # no temp folders left
+
+
+def test_dtype_float32(tmp_path):
+    cfg = write(tmp_path, SEED)
+    assert run(["backward", cfg, "--out", tmp_path / "out", "--dtype", "float32"]).exit_code == 0
+    assert np.load(tmp_path / "out" / "conv1.dW.npy").dtype == np.float32
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["dtype"] == "float32" and s["quantities"]["conv1.Z"]["dtype"] == "float32"
+
+
+def test_random_inputs_then_random_gradient_from_one_stream(tmp_path):
+    """RandomState(seed): the random inputs in the order listed, then the gradient."""
+    cfg = write(tmp_path, SMALL)
+    assert run(["backward", cfg, "--out", tmp_path / "out"]).exit_code == 0
+    rng = np.random.RandomState(0)
+    A, W, b = rng.randn(2, 5, 5, 3), rng.randn(3, 3, 3, 2), rng.randn(2)
+    grad = rng.randn(2, 2, 2, 2)
+    out = tmp_path / "out"
+    assert np.array_equal(np.load(out / "A_prev.npy"), A)
+    assert np.array_equal(np.load(out / "b.npy"), b)
+    assert np.array_equal(np.load(out / "pool3.dA.npy"), grad)
+
+
+def test_forward_json_is_one_document_on_stdout(tmp_path):
+    cfg = write(tmp_path, SEED)
+    result = run(["forward", cfg, "--out", tmp_path / "out", "--json"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["out"] == str(tmp_path / "out") and doc["command"] == "forward"
+    assert doc["quantities"]["conv1.Z"]["shape"] == [10, 7, 7, 8]
+
+
+# --------------------------------------------------------------------- check
+
+
+def test_check_passes_on_the_seed_config(tmp_path):
+    result = run(["check", write(tmp_path, SEED)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "dA_prev.mean" in result.stdout and "9.608990675868995" in result.stdout
+    assert "all 3 checks passed" in result.stdout
+    assert tree(tmp_path) == {"cfg.yaml"}  # check writes nothing
+
+
+def test_a_wrong_expected_value_exits_1_and_names_the_entry(tmp_path):
+    data = seed_data()
+    data["expected"]["dW.mean"] = 10.6
+    result = run(["check", write(tmp_path, data)])
+    assert result.exit_code == 1, result.stdout
+    assert "FAIL dW.mean (conv1.dW): got 10.581741275547" in result.stdout
+    assert "expected 10.6" in result.stdout
+    assert "1 of 3 checks FAILED" in result.stdout
+
+
+def test_a_wrong_element_names_its_index(tmp_path):
+    data = seed_data()
+    data["expected"] = {"db[0, 0, 0]": [0.0] * 8}
+    result = run(["check", write(tmp_path, data), "--json"])
+    assert result.exit_code == 1
+    (entry,) = json.loads(result.stdout)["expected"]
+    assert entry["entry"] == "db[0, 0, 0]" and entry["quantity"] == "conv1.db"
+    assert entry["first_index"] == [0, 0, 0, 0] and entry["passed"] is False
+
+
+def test_check_json(tmp_path):
+    result = run(["check", write(tmp_path, SEED), "--json"])
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["against"] == []
+    assert [e["entry"] for e in doc["expected"]] == ["dA_prev.mean", "dW.mean", "db.mean"]
+    assert all(e["passed"] for e in doc["expected"])
+
+
+def test_expected_entries_of_every_form(tmp_path):
+    np.random.seed(1)
+    data = seed_data()
+    rng = np.random.RandomState(1)
+    A = rng.randn(10, 4, 4, 3)
+    np.save(tmp_path / "A.npy", A)
+    data["expected"] = {
+        "A_prev": {"file": "A.npy"},  # an input, whole, from a file
+        "A_prev[0, 0, 0]": A[0, 0, 0].tolist(),
+        "A_prev[..., 2]": {"value": A[..., 2].tolist(), "rtol": 0, "atol": 0},
+        "A_prev[1:3, ::2, -1]": A[1:3, ::2, -1].tolist(),
+        "conv1.Z.shape": [10, 7, 7, 8],
+        "Z.max": {"value": 20.226, "rtol": 1e-3},
+        "W.norm": float(np.linalg.norm(rng.randn(2, 2, 3, 8))),
+    }
+    result = run(["check", write(tmp_path, data)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "all 7 checks passed" in result.stdout
+
+
+def test_expected_file_replaces_the_configs_entries(tmp_path):
+    cfg = write(tmp_path, SEED)
+    exp = write(tmp_path, "expected:\n  db.mean: 76.37106919563735\n  Z.shape: [10, 7, 7, 8]\n", name="exp.yaml")
+    result = run(["check", cfg, "--expected", exp])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "all 2 checks passed" in result.stdout and "exp.yaml" in result.stdout
+    bad = write(tmp_path, "expected:\n  db.mean: 1.0\ntolerance: {rtol: 0.5}\n", name="bad.yaml")
+    result = run(["check", cfg, "--expected", bad])
+    assert result.exit_code == 1 and "FAIL db.mean" in result.stdout
+
+
+def test_expected_file_with_an_unknown_key(tmp_path):
+    cfg = write(tmp_path, SEED)
+    exp = write(tmp_path, "expect:\n  db.mean: 1\n", name="exp.yaml")
+    result = run(["check", cfg, "--expected", exp])
+    assert result.exit_code == 2 and "exp.yaml: expect (line 1): unknown key (did you mean 'expected'?)" in result.stderr
+
+
+# --------------------------------------------------------------------- --against
+
+
+def _backward(tmp_path, text, *extra) -> Path:
+    cfg = write(tmp_path, text)
+    out = tmp_path / "out"
+    result = run(["backward", cfg, "--out", out, *extra])
+    assert result.exit_code == 0, result.stderr
+    return cfg
+
+
+def test_against_passes_on_arrays_convcli_wrote(tmp_path):
+    cfg = _backward(tmp_path, SMALL)
+    result = run(["check", cfg, "--against", tmp_path / "out"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "all 12 checks passed" in result.stdout
+
+
+def test_against_fails_naming_the_quantity_and_the_index(tmp_path):
+    cfg = _backward(tmp_path, SMALL)
+    path = tmp_path / "out" / "conv1.dW.npy"
+    dW = np.load(path)
+    dW[1, 2, 0, 1] += 1e-3
+    np.save(path, dW)
+    result = run(["check", cfg, "--against", tmp_path / "out"])
+    assert result.exit_code == 1, result.stdout
+    assert "FAIL conv1.dW.npy (conv1.dW): first differs at [1, 2, 0, 1]" in result.stdout
+    assert "1 of 12 checks FAILED" in result.stdout
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "out", "--json"]).stdout)
+    (bad,) = [o for o in doc["against"] if not o["passed"]]
+    assert bad["quantity"] == "conv1.dW" and bad["first_index"] == [1, 2, 0, 1]
+    assert bad["abs_err"] == pytest.approx(1e-3, rel=1e-6)
+
+
+def test_against_an_h5_file(tmp_path):
+    cfg = _backward(tmp_path, SMALL, "--format", "h5")
+    h5 = tmp_path / "out" / "outputs.h5"
+    assert run(["check", cfg, "--against", h5]).exit_code == 0
+    assert run(["check", cfg, "--against", tmp_path / "out"]).exit_code == 0  # the folder finds outputs.h5
+    with h5py.File(h5, "r+") as f:
+        f["pool3.A"][0, 1, 1, 0] = 42.0
+    result = run(["check", cfg, "--against", h5])
+    assert result.exit_code == 1
+    assert "FAIL pool3.A (pool3.A): first differs at [0, 1, 1, 0]: got 42.0" in result.stdout
+
+
+def test_against_bare_names_in_a_one_layer_config(tmp_path):
+    cfg = write(tmp_path, SEED)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    rng = np.random.RandomState(1)
+    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
+    from convcli import conv_backward, conv_forward
+
+    Z, cache = conv_forward(A, W, b, {"pad": 2, "stride": 1, "bias": "window"})
+    np.save(mine / "Z.npy", Z)
+    np.save(mine / "dW.npy", conv_backward(Z, cache)[1])
+    np.save(mine / "db.npy", np.zeros(8))  # wrong shape: (8,) instead of (1, 1, 1, 8)
+    result = run(["check", cfg, "--against", mine, "--json"])
+    doc = json.loads(result.stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.Z"]["passed"] and by["conv1.dW"]["passed"]
+    assert not by["conv1.db"]["passed"] and "shape (8,), expected (1, 1, 1, 8)" in by["conv1.db"]["note"]
+    assert result.exit_code == 1
+
+
+def test_against_an_unknown_array_name(tmp_path):
+    cfg = write(tmp_path, SEED)
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "dw.npy", np.zeros((2, 2, 3, 8)))
+    result = run(["check", cfg, "--against", tmp_path / "mine"])
+    assert result.exit_code == 2
+    assert "dw.npy: unknown quantity 'dw' (did you mean 'dW'?)" in result.stderr
+
+
+def test_against_a_pickle_is_refused(tmp_path):
+    cfg = write(tmp_path, SEED)
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "Z.npy", np.array([None], dtype=object), allow_pickle=True)
+    result = run(["check", cfg, "--against", tmp_path / "mine"])
+    assert result.exit_code == 2 and "pickled object arrays are refused" in result.stderr
+
+
+# --------------------------------------------------------------------- gradcheck
+
+
+def test_gradcheck_passes(tmp_path):
+    result = run(["gradcheck", write(tmp_path, SMALL)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    for q in ["conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]:
+        assert q in result.stdout
+    assert "all 5 gradients agree" in result.stdout
+
+
+def test_gradcheck_json_reports_coordinates_checked(tmp_path):
+    result = run(["gradcheck", write(tmp_path, SEED), "--json", "--samples", "20"])
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    by = {q["quantity"]: q for q in doc["quantities"]}
+    assert by["conv1.dA_prev"]["total"] == 480
+    assert by["conv1.dA_prev"]["checked"] + by["conv1.dA_prev"]["skipped_at_kinks"] == 20
+    assert by["conv1.db"]["checked"] == 8  # small arrays: every coordinate
+    assert "bias: window" in by["conv1.db"]["note"]
+
+
+@pytest.mark.parametrize("factor", [1.01, 0.0])
+def test_gradcheck_fails_on_a_broken_conv_gradient(tmp_path, monkeypatch, factor):
+    import convcli.network as network
+
+    real = network.conv_backward
+
+    def broken(dZ, cache):
+        dA_prev, dW, db = real(dZ, cache)
+        return dA_prev, dW * factor, db
+
+    monkeypatch.setattr(network, "conv_backward", broken)
+    result = run(["gradcheck", write(tmp_path, SMALL)])
+    assert result.exit_code == 1, result.stdout
+    assert "FAIL conv1.dW: error" in result.stdout
+    assert "FAIL conv1.dA_prev" not in result.stdout
+    assert "1 of 5 gradients FAILED" in result.stdout
+
+
+def test_gradcheck_fails_on_a_broken_pool_gradient(tmp_path, monkeypatch):
+    import convcli.network as network
+
+    real = network.pool_backward
+    monkeypatch.setattr(network, "pool_backward", lambda dA, cache, mode: real(dA, cache, mode=mode) * 1.5)
+    result = run(["gradcheck", write(tmp_path, SMALL), "--json"])
+    assert result.exit_code == 1
+    failed = [q["quantity"] for q in json.loads(result.stdout)["quantities"] if not q["passed"]]
+    # The pool's own gradient is wrong, and so is every gradient below it.
+    assert failed == ["conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
+
+
+# --------------------------------------------------------------------- shapes
+
+
+def test_shapes(tmp_path):
+    result = run(["shapes", write(tmp_path, SMALL)])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "(2, 5, 5, 3)" in out and "(2, 5, 5, 2)" in out and "(2, 2, 2, 2)" in out
+    assert "f 3, stride 1, pad 1, dilation 1, bias once" in out
+    assert "f 2, stride 2, mode max, ties all" in out
+
+
+def test_shapes_json_and_flops(tmp_path):
+    result = run(["shapes", write(tmp_path, SEED), "--json"])
+    doc = json.loads(result.stdout)
+    (conv,) = doc["layers"]
+    assert conv["output_shape"] == [10, 7, 7, 8] and conv["params"] == 2 * 2 * 3 * 8 + 8
+    assert conv["flops"] == 2 * (2 * 2 * 3) * (10 * 7 * 7 * 8) + 10 * 7 * 7 * 8
+    assert conv["hyperparameters"]["pad"] == [2, 2, 2, 2]
+
+
+def test_shapes_reads_no_data(tmp_path, monkeypatch):
+    monkeypatch.setattr("convcli.arrays.load", lambda *a, **k: pytest.fail("loaded"))
+    data = {"inputs": {"A_prev": {"zeros": [100, 64, 64, 3]}}, "layers": [{"type": "pool", "f": 2}]}
+    assert run(["shapes", write(tmp_path, data)]).exit_code == 0
+
+
+# --------------------------------------------------------------------- help, version
+
+
+def test_version():
+    result = run(["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith(f"convcli {convcli.__version__}")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = run([command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout and "config" in result.stdout.lower()
+    from typer.main import get_command
+
+    assert get_command(app).commands[command].help, command
+
+
+def test_top_level_help_lists_every_command():
+    result = run(["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+def test_usage_error_exits_2():
+    result = run(["forward"])
+    assert result.exit_code == 2
+
+
+# --------------------------------------------------------------------- the installed script
+
+
+def _convcli() -> list[str]:
+    script = shutil.which("convcli", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "convcli"]
+
+
+@pytest.mark.parametrize(
+    "args, code, marker",
+    [
+        (["forward", "{seed}", "--out", "{tmp}/f"], 0, "wrote 4 arrays"),
+        (["backward", "{seed}", "--out", "{tmp}/b", "--format", "h5"], 0, "wrote 8 arrays (h5)"),
+        (["check", "{seed}"], 0, "all 4 checks passed"),
+        (["gradcheck", "{seed}", "--samples", "10"], 0, "all 3 gradients agree"),
+        (["shapes", "{stack}"], 0, "pool3"),
+        (["--version"], 0, convcli.__version__),
+        (["check", "{tmp}/missing.yaml"], 2, "convcli: error: "),
+    ],
+)
+def test_installed_script(tmp_path, args, code, marker):
+    subs = {"{seed}": str(CONFIGS / "seed.yaml"), "{stack}": str(CONFIGS / "stack.yaml"), "{tmp}": str(tmp_path)}
+    argv = [a for a in args]
+    for i, a in enumerate(argv):
+        for k, v in subs.items():
+            a = a.replace(k, v)
+        argv[i] = a
+    proc = subprocess.run(_convcli() + argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert marker in (proc.stdout + proc.stderr)
+    assert "\x1b[" not in proc.stdout
+    if code == 2:
+        assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
