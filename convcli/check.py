@@ -225,7 +225,8 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
         diff = np.where(same, 0.0, diff)
         diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
-        ok = diff <= atol + rtol * np.abs(exp)
+        # An infinite expected value matches only itself (rtol*inf would pass anything).
+        ok = same | (np.isfinite(exp) & (diff <= atol + rtol * np.abs(exp)))
         rel = np.where(diff == 0, 0.0, diff / np.abs(exp))
     abs_err = float(diff.max()) if diff.size else 0.0
     rel_err = float(rel.max()) if rel.size else 0.0

@@ -222,7 +222,7 @@ def _short(v, limit: int = 40) -> str:
 
 
 def _shape(v):
-    if not (isinstance(v, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in v)):
+    if not (isinstance(v, (list, tuple)) and all(isinstance(n, int) and not isinstance(n, bool) for n in v)):
         raise _fail("shape", "expected a shape: a list of ints like [10, 4, 4, 3], got {got}", got=_short(v))
     if any(n < 1 for n in v):
         raise _fail("shape", "every size in a shape must be >= 1, got {got}", got=_short(v))

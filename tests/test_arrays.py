@@ -1,0 +1,105 @@
+"""Array sources in (convcli/arrays.py): probe before read, slice, cast then
+scale, NaN/Inf, sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from convcli.arrays import check_size, format_size, load, parse_size, probe
+from convcli.config import Source
+from convcli.errors import ConvcliError
+
+
+def rng():
+    return np.random.RandomState(0)
+
+
+def test_probe_reads_headers_only(tmp_path, monkeypatch):
+    np.save(tmp_path / "a.npy", np.zeros((5, 2, 3), dtype=np.uint8))
+    np.savez(tmp_path / "b.npz", x=np.zeros((4, 3)), y=np.zeros(1))
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        f.create_dataset("g/d", data=np.zeros((6, 2), dtype=np.int16))
+    monkeypatch.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("np.load"))
+    assert probe(Source(file="a.npy", slice="1:4"), tmp_path, "w").shape == (3, 2, 3)
+    info = probe(Source(file="c.h5", dataset="g/d", slice="::2"), tmp_path, "w")
+    assert info.shape == (3, 2) and info.dtype == np.int16
+
+
+def test_npz_probe_and_single_key_default(tmp_path):
+    np.savez(tmp_path / "one.npz", only=np.ones((2, 3)))
+    assert probe(Source(file="one.npz"), tmp_path, "w").shape == (2, 3)
+    np.savez(tmp_path / "two.npz", x=np.ones(1), y=np.ones(1))
+    with pytest.raises(ConvcliError, match=r"holds 2 arrays \(x, y\); say which with key"):
+        probe(Source(file="two.npz"), tmp_path, "w")
+
+
+def test_integer_input_is_cast_then_scaled(tmp_path):
+    np.save(tmp_path / "img.npy", np.array([[0, 128, 255]], dtype=np.uint8))
+    a = load(Source(file="img.npy", scale=1 / 255), tmp_path, "w", dtype="float32", rng=rng())
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a, np.array([[0, 128, 255]], dtype=np.float32) * np.float32(1 / 255))
+
+
+def test_h5_slice_reads_only_those_rows(tmp_path):
+    data = np.arange(40, dtype=np.float64).reshape(10, 4)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["x"] = data
+    a = load(Source(file="d.h5", dataset="x", slice="2:8:3"), tmp_path, "w", dtype="float64", rng=rng())
+    np.testing.assert_array_equal(a, data[2:8:3])
+
+
+def test_npy_slice_with_negative_bounds(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(10.0))
+    a = load(Source(file="a.npy", slice="-3:"), tmp_path, "w", dtype="float64", rng=rng())
+    np.testing.assert_array_equal(a, [7.0, 8.0, 9.0])
+
+
+def test_a_slice_that_selects_nothing(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(4.0))
+    with pytest.raises(ConvcliError, match="selects no rows"):
+        probe(Source(file="a.npy", slice="5:9"), tmp_path, "w")
+
+
+def test_random_zeros_ones_value():
+    r = rng()
+    a = load(Source(random=(2, 3)), Path("."), "w", dtype="float32", rng=r)
+    np.testing.assert_array_equal(a, np.random.RandomState(0).randn(2, 3).astype(np.float32))
+    assert load(Source(zeros=(2,)), Path("."), "w", dtype="float64", rng=r).tolist() == [0, 0]
+    assert load(Source(ones=(2,), scale=3), Path("."), "w", dtype="float64", rng=r).tolist() == [3, 3]
+    assert load(Source(value=[[1, 2]]), Path("."), "w", dtype="float64", rng=r).shape == (1, 2)
+    with pytest.raises(ConvcliError, match="not a rectangular array"):
+        load(Source(value=[[1, 2], [3]]), Path("."), "w", dtype="float64", rng=r)
+
+
+def test_non_numeric_and_complex_files_are_refused(tmp_path):
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    np.save(tmp_path / "c.npy", np.ones(2, dtype=complex))
+    with pytest.raises(ConvcliError, match="not a plain numeric array"):
+        probe(Source(file="s.npy"), tmp_path, "w")
+    with pytest.raises(ConvcliError, match="complex"):
+        probe(Source(file="c.npy"), tmp_path, "w")
+
+
+def test_nonfinite_allowed_on_request(tmp_path):
+    src = Source(value=[1.0, float("nan")])
+    with pytest.raises(ConvcliError, match="contains 1 NaN"):
+        load(src, tmp_path, "w", dtype="float64", rng=rng())
+    assert np.isnan(load(src, tmp_path, "w", dtype="float64", rng=rng(), allow_nonfinite=True)[1])
+
+
+def test_sizes():
+    assert parse_size("4GiB") == 4 << 30
+    assert parse_size("512 MiB") == 512 << 20
+    assert parse_size("100MB") == 100_000_000
+    assert parse_size("1e9") == 10**9
+    assert parse_size("2048") == 2048
+    with pytest.raises(ConvcliError, match="--max-memory"):
+        parse_size("lots")
+    assert format_size(3840) == "3.8 KiB"
+    check_size((1024,), 8, "w", 8192)
+    with pytest.raises(ConvcliError, match="needs 8.0 KiB, more than --max-memory 8.0 KiB"):
+        check_size((1025,), 8, "w", 8192)

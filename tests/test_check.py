@@ -1,0 +1,62 @@
+"""Expected entries and comparisons (convcli/check.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from convcli.check import compare, parse_index
+from convcli.errors import ConvcliError
+
+
+def test_parse_index_forms():
+    shape = (10, 7, 7, 8)
+    assert parse_index("0, 3, 3", shape, "Z", "w") == (0, 3, 3)
+    assert parse_index("-1, :, 1:3, ::2", shape, "Z", "w") == (-1, slice(None), slice(1, 3), slice(None, None, 2))
+    assert parse_index("..., 7", shape, "Z", "w") == (Ellipsis, 7)
+    assert parse_index("0,", shape, "Z", "w") == (0,)
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("10", "index 10 is out of range for axis 0"),
+        ("..., 8", "index 8 is out of range for axis 3"),
+        ("-11", "index -11 is out of range for axis 0"),
+        ("0, 0, 0, 0, 0", "too many indices (5)"),
+        ("0, ::0", "a slice step cannot be 0"),
+        ("0, a", "cannot read index 'a'"),
+        ("..., 0, ...", "only one '...'"),
+    ],
+)
+def test_parse_index_errors(text, fragment):
+    with pytest.raises(ConvcliError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        parse_index(text, (10, 7, 7, 8), "conv1.Z", "w")
+
+
+def test_compare_tolerance_is_atol_plus_rtol_times_expected():
+    ok, abs_err, rel_err, first, _ = compare([1.0 + 1.5e-6], [1.0], rtol=1e-6, atol=1e-6)
+    assert ok and abs_err == pytest.approx(1.5e-6) and rel_err == pytest.approx(1.5e-6)
+    assert not compare([1.0 + 2.5e-6], [1.0], rtol=1e-6, atol=1e-6)[0]
+    ok, _, _, first, _ = compare([[1.0, 2.0], [3.0, 4.1]], [[1.0, 2.0], [3.0, 4.0]], rtol=1e-6, atol=1e-8)
+    assert not ok and first == (1, 1)
+
+
+def test_compare_nan_and_inf():
+    nan, inf = float("nan"), float("inf")
+    assert compare([nan, inf, -inf], [nan, inf, -inf], 0, 0)[0]
+    ok, abs_err, _, first, _ = compare([1.0, nan], [1.0, 2.0], 1e-6, 1e-8)
+    assert not ok and first == (1,) and math.isinf(abs_err)
+    assert not compare([inf], [-inf], 1e-6, 1e-8)[0]
+
+
+def test_compare_shapes_must_match():
+    ok, _, _, _, note = compare(np.zeros((2, 3)), np.zeros((3, 2)), 1, 1)
+    assert not ok and note == "shape (2, 3), expected (3, 2)"
+
+
+def test_relative_error_against_zero():
+    ok, abs_err, rel_err, _, _ = compare([1e-9], [0.0], 1e-6, 1e-8)
+    assert ok and rel_err == math.inf and abs_err == pytest.approx(1e-9)
