@@ -497,6 +497,71 @@ def _hyper(v) -> str:
     return str(v).replace(" ", "") if isinstance(v, list) else str(v)
 
 
+# ----------------------------------------------------------------- plot
+
+
+def _channels(text: str | None) -> list[int] | None:
+    """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``."""
+    if text is None:
+        return None
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise ConvcliError("--channels", f"expected channels like 0,1,5-7, got {text!r}") from None
+    return out
+
+
+@app.command()
+def plot(
+    config: ConfigArg,
+    quantity: Annotated[str, typer.Option("--quantity", "-q", help="The quantity to draw: conv1.Z, dW, W1, ...",
+                                          show_default=False)],
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="The PNG to write. (default: convcli-out/<config stem>.<quantity>.png)",
+                     show_default=False),
+    ] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", help="The sample of a batch to draw. (default: 0)",
+                                                  show_default=False)] = None,
+    channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7. (default: all, at most 64)",
+                                                    show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing PNG.")] = False,
+    engine: EngineOpt = None,
+    dtype: DtypeOpt = None,
+    debug: DebugOpt = False,
+    max_memory: MemOpt = DEFAULT_MEM,
+) -> None:
+    """Draw one quantity as a PNG: feature maps, filters or a bias (needs the plot extra: pip install 'convcli[plot]')."""
+    from .runner import run
+
+    with _guard(debug):
+        from . import plot as plots
+
+        p = _plan(config, dtype, engine, max_memory)
+        name = p.resolve(quantity, "--quantity")
+        chosen = _channels(channels)
+        path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
+        if path.exists() and not force:
+            raise ConvcliError(f"--out {path}", "already exists; pass --force to replace it")
+        results = run(p, backward=p.needs_backward([name]))
+        weights = {layer.W for layer in p.network.layers if layer.kind == "conv"}
+        kind = "weights" if name in weights else None
+        made = None
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True)
+            made = path.parent
+        try:
+            plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen, kind=kind)
+        except BaseException:
+            if made is not None and not any(made.iterdir()):
+                made.rmdir()
+            raise
+    _console().print(Text(f"wrote {path}: {name} {_fmt_shape(results.quantities[name].shape)}"))
+
+
 # ----------------------------------------------------------------- entry point
 
 

@@ -18,7 +18,7 @@ import convcli
 from convcli.cli import app
 from test_cli_helpers import CONFIGS, SEED, SMALL, run, seed_data, tree, write
 
-COMMANDS = ["forward", "backward", "check", "gradcheck", "shapes"]
+COMMANDS = ["forward", "backward", "check", "gradcheck", "shapes", "plot"]
 
 
 # --------------------------------------------------------------------- forward / backward
@@ -353,6 +353,34 @@ def test_shapes_reads_no_data(tmp_path, monkeypatch):
     monkeypatch.setattr("convcli.arrays.load", lambda *a, **k: pytest.fail("loaded"))
     data = {"inputs": {"A_prev": {"zeros": [100, 64, 64, 3]}}, "layers": [{"type": "pool", "f": 2}]}
     assert run(["shapes", write(tmp_path, data)]).exit_code == 0
+
+
+# --------------------------------------------------------------------- plot
+
+
+def test_plot_a_quantity(tmp_path):
+    pytest.importorskip("matplotlib")
+    cfg = write(tmp_path, SMALL)
+    png = tmp_path / "w.png"
+    result = run(["plot", cfg, "--quantity", "W", "--out", png])
+    assert result.exit_code == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = run(["plot", cfg, "-q", "W", "--out", png])
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert run(["plot", cfg, "-q", "relu2.dA_prev", "--out", png, "--force", "--sample", "1",
+                "--channels", "0-1"]).exit_code == 0
+
+
+def test_plot_default_out_and_errors(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    cfg = write(tmp_path, SEED, name="seed.yaml")
+    assert run(["plot", cfg, "-q", "dW"]).exit_code == 0
+    assert (tmp_path / "convcli-out" / "seed.conv1.dW.png").is_file()
+    result = run(["plot", cfg, "-q", "Z", "--sample", "10"])
+    assert result.exit_code == 2 and "--sample: sample 10 out of range" in result.stderr
+    assert run(["plot", cfg, "-q", "Z", "--channels", "a-b"]).exit_code == 2
+    assert sorted(p.name for p in (tmp_path / "convcli-out").iterdir()) == ["seed.conv1.dW.png"]
 
 
 # --------------------------------------------------------------------- help, version
