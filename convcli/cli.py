@@ -100,8 +100,10 @@ def _root(
 def _console() -> Console:
     """A console on the current stdout (CliRunner swaps it); no colour codes
     when it is not a terminal; wide enough for the tables in a log."""
-    terminal = sys.stdout.isatty()
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=None if terminal else 120)
+    import os
+
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=None if wide else 120)
 
 
 def _say_error(text: str) -> None:
@@ -194,6 +196,15 @@ def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
 
 def _row(t: Table, *cells, style: str | None = None) -> None:
     t.add_row(*(Text(str(c)) for c in cells), style=style)
+
+
+def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:
+    """``all 3 checks passed`` / ``the check passed`` / ``1 of 3 checks FAILED``."""
+    if n_bad:
+        return f"{n_bad} of {n} {many if n > 1 else one} FAILED"
+    if n == 1:
+        return f"the {one} {verb if verb != 'agree' else 'agrees'}"
+    return f"all {n} {many} {verb}"
 
 
 def _fmt_shape(shape) -> str:
@@ -359,9 +370,7 @@ def check(
                 tol = f"rtol {o.rtol:g}, atol {o.atol:g}"
                 con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'} ({tol})"))
         n_bad = sum(not o.passed for o in every)
-        con.print(Text(
-            f"all {len(every)} checks passed" if ok else f"{n_bad} of {len(every)} checks FAILED"
-        ))
+        con.print(Text(_tally(len(every), n_bad, "check", "checks", "passed")))
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 
@@ -420,7 +429,7 @@ def gradcheck(
                 con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:.0e}; "
                                f"largest difference at {r.worst}"))
         n_bad = sum(not r.passed for r in report)
-        con.print(Text(f"all {len(report)} gradients agree" if ok else f"{n_bad} of {len(report)} gradients FAILED"))
+        con.print(Text(_tally(len(report), n_bad, "gradient", "gradients", "agree")))
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 

@@ -5,8 +5,9 @@ gradient, held fixed (so ``grad: output`` checks the gradient the run
 actually used). For every layer, its ``dA_prev`` is checked by perturbing
 that layer's input, and a conv layer's ``dW``/``db`` by perturbing that
 layer's own copy of the weights; only the layers from the perturbed one on
-are re-run. Each coordinate gives ``n = (L(x+h) - L(x-h)) / 2h``; per quantity
-the error is ``||g - n|| / (||g|| + ||n||)`` over the coordinates checked.
+are re-run, and for a layer input only the sample that holds the coordinate
+(the layers act on each sample alone). Each coordinate gives
+``n = (L(x+h) - L(x-h)) / 2h``; per quantity the error is ``||g - n|| / (||g|| + ||n||)`` over the coordinates checked.
 
 Large arrays are checked on a random subset of ``samples`` coordinates
 (chosen with a fixed seed, so a run is repeatable); the report says how many.
@@ -83,11 +84,15 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
     threshold = thr0 if threshold is None else threshold
     network, params, trace = p.network, results.inputs, results.trace
     dtype = np.dtype(p.dtype)
-    G = results.grad.astype(np.float64).ravel()
     out0 = trace[-1][0]
-    L0 = _loss(out0, G)
+    m = out0.shape[0]
+    # Per sample: G_s, and L_s = sum(out[s] * G[s]). Layers act on each sample
+    # alone, so a perturbed layer input re-runs one sample, not the batch.
+    G = results.grad.astype(np.float64).reshape(m, -1)
+    L_s = np.einsum("sk,sk->s", out0.astype(np.float64).reshape(m, -1), G)
+    L0 = float(L_s.sum())
     # Rounding noise of L, as a derivative: what a one-sided difference can be off by.
-    noise = 64 * np.finfo(dtype).eps * float(np.abs(out0.astype(np.float64).ravel()) @ np.abs(G)) / eps
+    noise = 64 * np.finfo(dtype).eps * float(np.abs(out0.astype(np.float64).ravel()) @ np.abs(G.ravel())) / eps
     rng = np.random.RandomState(seed)
     report = []
     for i, layer in enumerate(network.layers):
@@ -97,7 +102,7 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
             targets += [("dW", params[layer.W]), ("db", params[layer.b])]
         for key, base in targets:
             name = f"{layer.name}.{key}"
-            g_full = results.quantities[name]
+            g_flat = results.quantities[name].reshape(-1)
             scale, note = 1.0, ""
             if key == "db" and layer.hparameters.get("bias") == "window":
                 hyper = p.layer_shapes[i].hyper
@@ -105,38 +110,45 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                 note = f"bias: window: db checked as (dL/db) / {scale:g}, the notebook's convention"
             n = base.size
             coords = np.arange(n) if not samples or n <= samples else np.sort(rng.choice(n, samples, replace=False))
-            work = base.copy()
-            flat = work.reshape(-1)
+            per_sample = n // m
 
-            def loss_at() -> float:
+            def loss_at(work: np.ndarray, s: int | None) -> float:
+                """L with ``work`` in place of the perturbed array; ``s``: the
+                one sample ``work`` holds (a layer input), else None."""
                 try:
-                    if key == "dA_prev":
-                        t = network.forward(work, params, engine=p.engine, start=i)
-                    else:
-                        t = network.forward(x_i, params, engine=p.engine, start=i,
-                                            overrides={i: {key[1:]: work}})
+                    if s is not None:
+                        out = network.forward(work, params, engine=p.engine, start=i)[-1][0]
+                        return float(np.dot(out.astype(np.float64).ravel(), G[s]))
+                    out = network.forward(x_i, params, engine=p.engine, start=i,
+                                          overrides={i: {key[1:]: work}})[-1][0]
+                    return _loss(out, G.ravel())
                 except LayerError as exc:
                     raise layer_error(p.cfg, exc) from None
-                return _loss(t[-1][0], G)
 
             g_list, n_list, kept = [], [], []
             skipped = 0
             for done, j in enumerate(coords, 1):
-                x = flat[j]
-                flat[j] = x + dtype.type(eps)
-                h_plus = float(flat[j]) - float(x)
-                f_plus = loss_at()
-                flat[j] = x - dtype.type(eps)
-                h_minus = float(x) - float(flat[j])
-                f_minus = loss_at()
-                flat[j] = x
-                d_plus, d_minus = (f_plus - L0) / h_plus, (L0 - f_minus) / h_minus
+                if key == "dA_prev":
+                    s, k = divmod(int(j), per_sample)
+                    work, base_loss = base[s:s + 1].copy(), float(L_s[s])
+                else:
+                    s, k = None, int(j)
+                    work, base_loss = base.copy(), L0
+                flat = work.reshape(-1)
+                x = flat[k]
+                flat[k] = x + dtype.type(eps)
+                h_plus = float(flat[k]) - float(x)
+                f_plus = loss_at(work, s)
+                flat[k] = x - dtype.type(eps)
+                h_minus = float(x) - float(flat[k])
+                f_minus = loss_at(work, s)
+                d_plus, d_minus = (f_plus - base_loss) / h_plus, (base_loss - f_minus) / h_minus
                 if abs(d_plus - d_minus) > 1e-3 * max(abs(d_plus), abs(d_minus)) + noise:
                     skipped += 1
                 else:
-                    g_list.append(float(g_full.reshape(-1)[j]))
+                    g_list.append(float(g_flat[j]))
                     n_list.append((f_plus - f_minus) / (h_plus + h_minus) / scale)
-                    kept.append(j)
+                    kept.append(int(j))
                 if progress:
                     progress(name, done)
             g, num = np.array(g_list), np.array(n_list)
@@ -144,8 +156,8 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
             error = float(np.linalg.norm(g - num) / denom) if denom > 0 else 0.0
             worst = None
             if kept:
-                k = int(np.argmax(np.abs(g - num)))
-                worst = [int(v) for v in np.unravel_index(kept[k], base.shape)]
+                worst_k = int(np.argmax(np.abs(g - num)))
+                worst = [int(v) for v in np.unravel_index(kept[worst_k], base.shape)]
             report.append(GradResult(name, tuple(base.shape), len(kept), n, skipped, error, threshold,
                                      error <= threshold, worst, note))
     return report
