@@ -341,7 +341,7 @@ def check(
         graded = chk.evaluate_against(submitted, p, results.quantities)
     every = outcomes + graded
     ok = all(o.passed for o in every)
-    if as_json := json_:
+    if json_:
         _print_json({
             "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
             "expected": [o.as_json() for o in outcomes],

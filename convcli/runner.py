@@ -174,10 +174,6 @@ class Results:
     grad: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return self.inputs
-
 
 def load_inputs(p: Plan, rng: np.random.RandomState) -> dict[str, np.ndarray]:
     """Every input, in the order listed (random ones from ``rng``)."""
