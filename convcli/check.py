@@ -337,6 +337,24 @@ def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
     return out
 
 
+def provenance_note(path: str | Path, p: Plan) -> str:
+    """If ``path`` is a folder convcli wrote for another config (its
+    summary.json names another sha256), say so: its arrays will differ."""
+    summary = Path(path) / "summary.json"
+    if not summary.is_file():
+        return ""
+    try:
+        import json
+
+        theirs = json.loads(summary.read_text(encoding="utf-8"))["config"]
+    except (ValueError, KeyError, TypeError, OSError):
+        return ""
+    if theirs.get("sha256") and theirs["sha256"] != p.cfg.sha256:
+        return (f"{summary} says these arrays were written for {theirs.get('path', 'another config')} "
+                f"(sha256 {theirs['sha256'][:12]}), not for {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
+    return ""
+
+
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> list[Outcome]:
     rtol, atol = p.tolerance
     out = []

@@ -339,6 +339,7 @@ def check(
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         graded = chk.evaluate_against(submitted, p, results.quantities)
+        note = chk.provenance_note(against, p) if against is not None else ""
     every = outcomes + graded
     ok = all(o.passed for o in every)
     if json_:
@@ -346,6 +347,7 @@ def check(
             "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
+            "note": note,
         })
     else:
         con = _console()
@@ -365,6 +367,8 @@ def check(
                 _row(t, o.label, o.quantity, o.got.replace("array ", ""), _err(o.abs_err), _err(o.rel_err),
                      "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
             con.print(t)
+        if note:
+            con.print(Text(f"note: {note}"))
         for o in every:
             if not o.passed:
                 tol = f"rtol {o.rtol:g}, atol {o.atol:g}"

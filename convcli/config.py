@@ -57,12 +57,14 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 numbers: ``1e-6`` is a float, ``10:20`` a
-    string, ``010`` a string (not octal 8)."""
+    string, ``010`` a string (not octal 8); ``2024-01-01`` a string."""
 
 
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+# Dates and the '=' value key stay plain strings: a config has no use for them.
+_DROP = (_INT, _FLOAT, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))

@@ -227,6 +227,14 @@ def test_against_fails_naming_the_quantity_and_the_index(tmp_path):
     assert bad["abs_err"] == pytest.approx(1e-3, rel=1e-6)
 
 
+def test_against_a_folder_written_for_another_config_says_so(tmp_path):
+    _backward(tmp_path, SMALL)
+    other = write(tmp_path, SMALL.replace("seed: 0", "seed: 5"), name="other.yaml")
+    result = run(["check", other, "--against", tmp_path / "out"])
+    assert result.exit_code == 1
+    assert "note: " in result.stdout and "were written for" in result.stdout and "cfg.yaml" in result.stdout
+
+
 def test_against_an_h5_file(tmp_path):
     cfg = _backward(tmp_path, SMALL, "--format", "h5")
     h5 = tmp_path / "out" / "outputs.h5"

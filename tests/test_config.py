@@ -20,8 +20,10 @@ def error(tmp_path, text) -> str:
 
 
 def test_yaml_12_numbers(tmp_path):
-    data, _ = read_yaml(write(tmp_path, "a: 1e-6\nb: 1.0e6\nc: 10:20\nd: 010\ne: -2\nf: .5\ng: .inf\n"), "x")
-    assert data == {"a": 1e-6, "b": 1e6, "c": "10:20", "d": "010", "e": -2, "f": 0.5, "g": float("inf")}
+    text = "a: 1e-6\nb: 1.0e6\nc: 10:20\nd: 010\ne: -2\nf: .5\ng: .inf\nh: 2024-01-01\n"
+    data, _ = read_yaml(write(tmp_path, text), "x")
+    assert data == {"a": 1e-6, "b": 1e6, "c": "10:20", "d": "010", "e": -2, "f": 0.5, "g": float("inf"),
+                    "h": "2024-01-01"}
 
 
 def test_slice_written_without_quotes_is_not_sexagesimal(tmp_path):
