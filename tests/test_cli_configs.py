@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import import_torch
 from test_cli_helpers import CONFIGS, ROOT, run
 
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
@@ -56,8 +55,7 @@ def test_shipped_config_passes_check_on_the_reference_engine(name):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("name", SHIPPED)
-def test_expected_values_match_an_independent_pytorch_computation(name):
-    import_torch()
+def test_expected_values_match_an_independent_pytorch_computation(name, torch):
     spec = importlib.util.spec_from_file_location("torch_expected", CONFIGS / "torch_expected.py")
     oracle = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(oracle)
