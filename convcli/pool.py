@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .hparams import (
     PoolGeometry,
@@ -240,24 +241,54 @@ def _offsets(g: PoolGeometry):
                    slice(j, j + g.s_W * (g.n_W - 1) + 1, g.s_W))
 
 
+def _step(g: PoolGeometry, itemsize: int) -> int:
+    return min(g.m, max(1, CHUNK_BYTES // (g.n_H_prev * g.n_W_prev * g.n_C * itemsize)))
+
+
 def _blocks(g: PoolGeometry, itemsize: int):
-    step = max(1, CHUNK_BYTES // (g.n_H_prev * g.n_W_prev * g.n_C * itemsize))
+    step = _step(g, itemsize)
     for n0 in range(0, g.m, step):
         yield slice(n0, min(n0 + step, g.m))
 
 
 def _forward_fast(A_prev, g: PoolGeometry, mode):
+    """Separable: reduce along W for every input row, then along H.
+    f_W + f_H - 2 passes instead of f_H*f_W - 1. Max is exact in any order;
+    the average's sum is reordered (within rounding of the reference's)."""
     A = np.empty(g.out_shape, dtype=A_prev.dtype)
     combine = np.maximum if mode == "max" else np.add
+    rows = np.empty((_step(g, A_prev.itemsize), g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
     for n in _blocks(g, A_prev.itemsize):
         a, out = A_prev[n], A[n]
-        offsets = _offsets(g)
-        np.copyto(out, a[next(offsets)])
-        for window in offsets:
-            combine(out, a[window], out=out)
+        r = rows[: a.shape[0]]
+        for j in range(g.f_W):
+            column = a[:, :, j:j + g.s_W * (g.n_W - 1) + 1:g.s_W]
+            np.copyto(r, column) if j == 0 else combine(r, column, out=r)
+        for i in range(g.f_H):
+            row = r[:, i:i + g.s_H * (g.n_H - 1) + 1:g.s_H]
+            np.copyto(out, row) if i == 0 else combine(out, row, out=out)
     if mode == "average":
         A /= g.f_H * g.f_W
     return A
+
+
+def _tiles(X, g: PoolGeometry):
+    """For windows that do not overlap (stride >= f): a 6-D view
+    ``T[n, h, i, w, j, c] = X[n, h*s_H + i, w*s_W + j, c]``, so one broadcast
+    operation covers every window. Each element of X appears at most once, so
+    writing through the view is safe."""
+    sn, sh, sw, sc = X.strides
+    return as_strided(X, (X.shape[0], g.n_H, g.f_H, g.n_W, g.f_W, g.n_C),
+                      (sn, sh * g.s_H, sh, sw * g.s_W, sw, sc))
+
+
+def _apart(g: PoolGeometry) -> bool:
+    return g.s_H >= g.f_H and g.s_W >= g.f_W
+
+
+def _spread(x):
+    """(n, n_H, n_W, C) -> broadcastable against _tiles: (n, n_H, 1, n_W, 1, C)."""
+    return x[:, :, None, :, None, :]
 
 
 def _backward_average_fast(dA, g: PoolGeometry):
@@ -265,25 +296,45 @@ def _backward_average_fast(dA, g: PoolGeometry):
     share = dA / (g.f_H * g.f_W)
     for n in _blocks(g, dA.itemsize):
         da, d = dA_prev[n], share[n]
-        for window in _offsets(g):
-            da[window] += d
+        if _apart(g):
+            np.copyto(_tiles(da, g), _spread(d))
+            continue
+        # Separable, as the forward: spread along H into every output
+        # column's input rows, then along W. f_H + f_W passes, not f_H*f_W.
+        cols = np.zeros((da.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=dA.dtype)
+        for i in range(g.f_H):
+            cols[:, i:i + g.s_H * (g.n_H - 1) + 1:g.s_H] += d
+        for j in range(g.f_W):
+            da[:, :, j:j + g.s_W * (g.n_W - 1) + 1:g.s_W] += cols
     return dA_prev
 
 
 def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
+    """Each window offset in turn: where the input equals the window's maximum,
+    the window's gradient goes. Compare, multiply by the mask, add: measured
+    2-3x faster at full size than a masked ``np.add(..., where=)``. Windows
+    that do not overlap take one broadcast pass instead (ties all/split)."""
     dA_prev = np.zeros(A_prev.shape, dtype=dA.dtype)
     for n in _blocks(g, dA.itemsize):
-        a, out, da = A_prev[n], A[n], dA_prev[n]
-        d = dA[n]
-        hit = np.empty(out.shape, dtype=bool)
+        a, out, da, d = A_prev[n], A[n], dA_prev[n], dA[n]
         # np.maximum propagates NaN: where a window's maximum is NaN, its
         # NaNs are the maxima (the reference's create_mask_from_window too).
-        nan_out = np.isnan(out) if np.isnan(out).any() else None
+        has_nan = bool(np.isnan(out).any())
+        if _apart(g) and g.ties != "first":
+            hit = _tiles(a, g) == _spread(out)
+            if has_nan:
+                hit |= np.isnan(_tiles(a, g)) & _spread(np.isnan(out))
+            if g.ties == "split":
+                d = d / hit.sum(axis=(2, 4))
+            np.multiply(hit, _spread(d), out=_tiles(da, g))
+            continue
+        hit = np.empty(out.shape, dtype=bool)
+        part = np.empty(out.shape, dtype=dA.dtype)
 
         def is_max(window):
             np.equal(a[window], out, out=hit)
-            if nan_out is not None:
-                hit[...] |= np.isnan(a[window]) & nan_out
+            if has_nan:
+                hit[...] |= np.isnan(a[window]) & np.isnan(out)
             return hit
 
         if g.ties == "split":
@@ -294,9 +345,8 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
         elif g.ties == "first":
             d = d.copy()  # what is still to hand out: zeroed once a maximum took it
         for window in _offsets(g):
-            is_max(window)
-            # A masked add: measured 1.6x faster than multiplying by the mask.
-            np.add(da[window], d, out=da[window], where=hit)
+            np.multiply(is_max(window), d, out=part)
+            da[window] += part
             if g.ties == "first":
                 np.copyto(d, 0, where=hit)
     return dA_prev
