@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import parallel
 from .hparams import (
     ConvGeometry,
     as_array,
@@ -313,30 +314,42 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
     output. Weight gradient (``grad_out2``, ``dW2`` given): ``dW2 += cols.T @ grad_out2[rows]``.
     ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
     (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``.
-    Returns ``cols`` when one block held all of it, else None.
+    Blocks write disjoint rows, so they run on several threads
+    (:mod:`convcli.parallel`), each with its own buffer and its own partial
+    ``dW2``, summed in a fixed order. Returns ``cols`` when one block held all
+    of it, else None.
     """
     m, C_in = X_pad.shape[0], X_pad.shape[3]
     K = f[0] * f[1] * C_in
     win = _windows(X_pad, n_H, n_W, f[0], f[1], s, d)
-    row_bytes = n_W * K * X_pad.dtype.itemsize
-    buf = None
-    for n0, n1, h0, h1 in _blocks(m, n_H, row_bytes):
-        src = win[n0:n1, h0:h1]
-        if buf is None:
-            buf = np.empty(src.size, dtype=X_pad.dtype)
-        cols = buf[: src.size].reshape(src.shape)
-        np.copyto(cols, src)
-        cols = cols.reshape(-1, K)
-        r0 = (n0 * n_H + h0) * n_W
-        r1 = r0 + cols.shape[0]
-        if out2 is not None:
-            block = out2[r0:r1]
-            np.matmul(cols, W2, out=block)  # (rows, K) @ (K, C) -> (rows, C)
-            if bias is not None:
-                block += bias  # while the block is still in cache
-        if dW2 is not None:
-            dW2 += cols.T @ grad_out2[r0:r1]  # (K, rows) @ (rows, C) -> (K, C)
-    return cols if cols.shape[0] == m * n_H * n_W else None
+    blocks = list(_blocks(m, n_H, n_W * K * X_pad.dtype.itemsize))
+
+    def run(group):
+        buf = np.empty(max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_W * K,
+                       dtype=X_pad.dtype)
+        dW_part = None if dW2 is None else np.zeros_like(dW2)
+        for n0, n1, h0, h1 in group:
+            src = win[n0:n1, h0:h1]
+            cols = buf[: src.size].reshape(src.shape)
+            np.copyto(cols, src)
+            cols = cols.reshape(-1, K)
+            r0 = (n0 * n_H + h0) * n_W
+            r1 = r0 + cols.shape[0]
+            if out2 is not None:
+                block = out2[r0:r1]
+                np.matmul(cols, W2, out=block)  # (rows, K) @ (K, C) -> (rows, C)
+                if bias is not None:
+                    block += bias  # while the block is still in cache
+            if dW_part is not None:
+                dW_part += cols.T @ grad_out2[r0:r1]  # (K, rows) @ (rows, C) -> (K, C)
+        return cols, dW_part
+
+    results = parallel.map_blocks(run, blocks)
+    if dW2 is not None:
+        for _, part in results:
+            dW2 += part
+    cols = results[0][0]
+    return cols if len(blocks) == 1 else None
 
 
 def _forward_fast(A_prev, W, b, g: ConvGeometry):

@@ -1,0 +1,84 @@
+"""Independent blocks of layer work on every core BLAS would use.
+
+NumPy runs its element-wise copies and reductions on one core; only BLAS
+calls are multi-threaded. The fast engines cut each pass into blocks of
+samples that share nothing but read-only inputs, so the blocks can run on
+threads (NumPy releases the GIL inside its loops). During such a region BLAS
+is held to one thread, so that the cores are shared by blocks, not
+oversubscribed; it is restored afterwards.
+
+The number of threads is the number BLAS itself uses (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS`` and threadpoolctl limits apply), or
+``CONVCLI_THREADS`` when set. Work is split into contiguous groups of blocks
+in a fixed order and results are combined in that order, so a run gives the
+same numbers every time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_lock = threading.Lock()  # one parallel region at a time; others run serially
+_state: dict = {}
+
+
+def _blas():
+    """threadpoolctl's view of the BLAS libraries NumPy loaded (made once)."""
+    if "blas" not in _state:
+        from threadpoolctl import ThreadpoolController
+
+        _state["blas"] = ThreadpoolController().select(user_api="blas")
+    return _state["blas"]
+
+
+def threads() -> int:
+    """How many threads the engines may use."""
+    env = os.environ.get("CONVCLI_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"CONVCLI_THREADS: expected a whole number, got {env!r}") from None
+    counts = [lib.num_threads for lib in _blas().lib_controllers]
+    return max(counts) if counts else 1
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    pool = _state.get("pool")
+    if pool is None or pool._max_workers < n:  # grows if the limit was raised
+        pool = _state["pool"] = ThreadPoolExecutor(n, thread_name_prefix="convcli")
+    return pool
+
+
+def split(items: list, parts: int) -> list[list]:
+    """``items`` cut into ``parts`` contiguous runs of near-equal length."""
+    parts = max(1, min(parts, len(items)))
+    q, r = divmod(len(items), parts)
+    out, start = [], 0
+    for k in range(parts):
+        stop = start + q + (k < r)
+        out.append(items[start:stop])
+        start = stop
+    return out
+
+
+def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
+    """``[fn(group) for group in split(blocks, n)]``, the groups on n threads.
+
+    Runs serially when there is too little work to share (fewer than
+    ``min_blocks_per_thread`` blocks per thread), when one thread is
+    configured, or when another parallel region is already running.
+    """
+    n = min(threads(), len(blocks) // max(min_blocks_per_thread, 1))
+    if n <= 1 or not _lock.acquire(blocking=False):
+        return [fn(blocks)]
+    try:
+        groups = split(blocks, n)
+        with _blas().limit(limits=1):
+            futures = [_pool(n - 1).submit(fn, group) for group in groups[1:]]
+            first = fn(groups[0])
+            return [first] + [f.result() for f in futures]
+    finally:
+        _lock.release()
