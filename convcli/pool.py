@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import parallel
 from .hparams import (
     PoolGeometry,
     as_array,
@@ -241,14 +242,16 @@ def _offsets(g: PoolGeometry):
                    slice(j, j + g.s_W * (g.n_W - 1) + 1, g.s_W))
 
 
-def _step(g: PoolGeometry, itemsize: int) -> int:
-    return min(g.m, max(1, CHUNK_BYTES // (g.n_H_prev * g.n_W_prev * g.n_C * itemsize)))
-
-
 def _blocks(g: PoolGeometry, itemsize: int):
-    step = _step(g, itemsize)
+    step = max(1, CHUNK_BYTES // (g.n_H_prev * g.n_W_prev * g.n_C * itemsize))
     for n0 in range(0, g.m, step):
         yield slice(n0, min(n0 + step, g.m))
+
+
+def _each_block(g: PoolGeometry, itemsize: int, body) -> None:
+    """``body(samples)`` for every block of samples. Blocks share nothing
+    but read-only inputs, so they run on threads (convcli.parallel)."""
+    parallel.map_blocks(lambda group: [body(n) for n in group], list(_blocks(g, itemsize)))
 
 
 def _forward_fast(A_prev, g: PoolGeometry, mode):
@@ -257,18 +260,20 @@ def _forward_fast(A_prev, g: PoolGeometry, mode):
     the average's sum is reordered (within rounding of the reference's)."""
     A = np.empty(g.out_shape, dtype=A_prev.dtype)
     combine = np.maximum if mode == "max" else np.add
-    rows = np.empty((_step(g, A_prev.itemsize), g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
-    for n in _blocks(g, A_prev.itemsize):
+
+    def block(n):
         a, out = A_prev[n], A[n]
-        r = rows[: a.shape[0]]
+        r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
         for j in range(g.f_W):
             column = a[:, :, j:j + g.s_W * (g.n_W - 1) + 1:g.s_W]
             np.copyto(r, column) if j == 0 else combine(r, column, out=r)
         for i in range(g.f_H):
             row = r[:, i:i + g.s_H * (g.n_H - 1) + 1:g.s_H]
             np.copyto(out, row) if i == 0 else combine(out, row, out=out)
-    if mode == "average":
-        A /= g.f_H * g.f_W
+        if mode == "average":
+            out /= g.f_H * g.f_W
+
+    _each_block(g, A_prev.itemsize, block)
     return A
 
 
@@ -294,11 +299,12 @@ def _spread(x):
 def _backward_average_fast(dA, g: PoolGeometry):
     dA_prev = np.zeros(g.in_shape, dtype=dA.dtype)
     share = dA / (g.f_H * g.f_W)
-    for n in _blocks(g, dA.itemsize):
+
+    def block(n):
         da, d = dA_prev[n], share[n]
         if _apart(g):
             np.copyto(_tiles(da, g), _spread(d))
-            continue
+            return
         # Separable, as the forward: spread along H into every output
         # column's input rows, then along W. f_H + f_W passes, not f_H*f_W.
         cols = np.zeros((da.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=dA.dtype)
@@ -306,6 +312,8 @@ def _backward_average_fast(dA, g: PoolGeometry):
             cols[:, i:i + g.s_H * (g.n_H - 1) + 1:g.s_H] += d
         for j in range(g.f_W):
             da[:, :, j:j + g.s_W * (g.n_W - 1) + 1:g.s_W] += cols
+
+    _each_block(g, dA.itemsize, block)
     return dA_prev
 
 
@@ -315,38 +323,41 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     2-3x faster at full size than a masked ``np.add(..., where=)``. Windows
     that do not overlap take one broadcast pass instead (ties all/split)."""
     dA_prev = np.zeros(A_prev.shape, dtype=dA.dtype)
-    for n in _blocks(g, dA.itemsize):
-        a, out, da, d = A_prev[n], A[n], dA_prev[n], dA[n]
-        # np.maximum propagates NaN: where a window's maximum is NaN, its
-        # NaNs are the maxima (the reference's create_mask_from_window too).
-        has_nan = bool(np.isnan(out).any())
-        if _apart(g) and g.ties != "first":
-            hit = _tiles(a, g) == _spread(out)
-            if has_nan:
-                hit |= np.isnan(_tiles(a, g)) & _spread(np.isnan(out))
-            if g.ties == "split":
-                d = d / hit.sum(axis=(2, 4))
-            np.multiply(hit, _spread(d), out=_tiles(da, g))
-            continue
-        hit = np.empty(out.shape, dtype=bool)
-        part = np.empty(out.shape, dtype=dA.dtype)
-
-        def is_max(window):
-            np.equal(a[window], out, out=hit)
-            if has_nan:
-                hit[...] |= np.isnan(a[window]) & np.isnan(out)
-            return hit
-
-        if g.ties == "split":
-            count = np.zeros(out.shape, dtype=dA.dtype)
-            for window in _offsets(g):
-                count += is_max(window)
-            d = d / count
-        elif g.ties == "first":
-            d = d.copy()  # what is still to hand out: zeroed once a maximum took it
-        for window in _offsets(g):
-            np.multiply(is_max(window), d, out=part)
-            da[window] += part
-            if g.ties == "first":
-                np.copyto(d, 0, where=hit)
+    _each_block(g, dA.itemsize, lambda n: _max_block(A_prev[n], A[n], dA[n], dA_prev[n], g))
     return dA_prev
+
+
+def _max_block(a, out, d, da, g: PoolGeometry) -> None:
+    """Max backward on one block: ``da`` (zeros) receives the gradient ``d``."""
+    # np.maximum propagates NaN: where a window's maximum is NaN, its
+    # NaNs are the maxima (the reference's create_mask_from_window too).
+    has_nan = bool(np.isnan(out).any())
+    if _apart(g) and g.ties != "first":
+        hit = _tiles(a, g) == _spread(out)
+        if has_nan:
+            hit |= np.isnan(_tiles(a, g)) & _spread(np.isnan(out))
+        if g.ties == "split":
+            d = d / hit.sum(axis=(2, 4))
+        np.multiply(hit, _spread(d), out=_tiles(da, g))
+        return
+    hit = np.empty(out.shape, dtype=bool)
+    part = np.empty(out.shape, dtype=d.dtype)
+
+    def is_max(window):
+        np.equal(a[window], out, out=hit)
+        if has_nan:
+            hit[...] |= np.isnan(a[window]) & np.isnan(out)
+        return hit
+
+    if g.ties == "split":
+        count = np.zeros(out.shape, dtype=d.dtype)
+        for window in _offsets(g):
+            count += is_max(window)
+        d = d / count
+    elif g.ties == "first":
+        d = d.copy()  # what is still to hand out: zeroed once a maximum took it
+    for window in _offsets(g):
+        np.multiply(is_max(window), d, out=part)
+        da[window] += part
+        if g.ties == "first":
+            np.copyto(d, 0, where=hit)
