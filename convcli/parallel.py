@@ -71,7 +71,8 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     ``min_blocks_per_thread`` blocks per thread), when one thread is
     configured, or when another parallel region is already running.
     """
-    n = min(threads(), len(blocks) // max(min_blocks_per_thread, 1))
+    most = len(blocks) // max(min_blocks_per_thread, 1)
+    n = min(threads(), most) if most > 1 else 1
     if n <= 1 or not _lock.acquire(blocking=False):
         return [fn(blocks)]
     try:
