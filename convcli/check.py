@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +60,7 @@ class Outcome:
     rel_err: float | None = None
     first: list[int] | None = None  # first index (of the quantity) beyond tolerance
     note: str = ""
+    array: np.ndarray | None = field(default=None, repr=False, compare=False)  # yours, if kept
 
     def as_json(self) -> dict:
         return {
@@ -355,7 +356,11 @@ def provenance_note(path: str | Path, p: Plan) -> str:
     return ""
 
 
-def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> list[Outcome]:
+def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
+                     keep: bool = False) -> list[Outcome]:
+    """Compare each of a user's arrays with convcli's. With ``keep``, each
+    outcome whose shape matches holds the user's array in ``.array`` (for
+    ``check --plot``); otherwise it is dropped once compared."""
     rtol, atol = p.tolerance
     out = []
     for s in submitted:
@@ -372,5 +377,6 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
                     f"expected {float(ours[first])!r}")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {tuple(info.shape)}",
-                           passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note))
+                           passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
+                           array=theirs if keep else None))
     return out

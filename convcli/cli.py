@@ -67,6 +67,11 @@ DtypeOpt = Annotated[
 ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output folder (one convcli wrote).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+# Help text is rich markup: a literal [ is written \[ or the markup eats "[plot]".
+PLOT_EXTRA = "pip install 'convcli\\[plot]'"
+PlotOpt = Annotated[
+    bool, typer.Option("--plot", help=f"Also draw one PNG per quantity into OUT/plots/ (needs {PLOT_EXTRA}).")
+]
 MemOpt = Annotated[
     str,
     typer.Option("--max-memory", help="Refuse any array larger than this, before allocating it (e.g. 512MiB, 4GiB)."),
@@ -214,7 +219,8 @@ def _fmt_shape(shape) -> str:
 # ----------------------------------------------------------------- forward / backward
 
 
-def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json, debug, max_memory):
+def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json, debug, max_memory,
+                   plot: bool = False):
     from .outputs import FORMATS, Staging, summary, write_arrays, write_summary
     from .runner import run
 
@@ -222,6 +228,10 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
         t0 = time.perf_counter()
         if fmt not in FORMATS:
             raise ConvcliError("--format", f"expected npy or h5, got {fmt!r}")
+        if plot:
+            from .plot import require_matplotlib
+
+            require_matplotlib("--plot")  # before any computing
         p = _plan(config, dtype, engine, max_memory)
         out = out if out is not None else Path("convcli-out") / p.cfg.stem
         with Staging(out, force) as staging:
@@ -229,8 +239,9 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             t = time.perf_counter()
             placed = write_arrays(staging.path, results.quantities, fmt)
             results.timings["write"] = time.perf_counter() - t
+            pictures = _plot_all(p, results, staging.path) if plot else {}
             results.timings["total"] = time.perf_counter() - t0
-            doc = summary(results, command, fmt, placed)
+            doc = summary(results, command, fmt, placed, pictures)
             write_summary(staging.path, doc)
             staging.commit()
     if as_json:
@@ -246,10 +257,22 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
     for name, d in doc["quantities"].items():
         _row(t, name, _fmt_shape(d["shape"]), *(_num_g(d[k]) for k in ("mean", "std", "min", "max")))
     con.print(t)
+    drawn = f", {len(pictures)} pictures in plots/" if pictures else ""
     con.print(Text(
-        f"wrote {len(placed)} arrays ({fmt}) and summary.json to {out} "
+        f"wrote {len(placed)} arrays ({fmt}){drawn} and summary.json to {out} "
         f"in {results.timings['total']:.2f} s"
     ))
+
+
+def _plot_all(p, results, folder: Path) -> dict[str, str]:
+    """One PNG per quantity into ``folder/plots`` (inside the staging folder,
+    so the rename into place covers them); quantity -> ``plots/NAME.png``."""
+    from . import plot as plots
+
+    t = time.perf_counter()
+    paths = plots.plot_quantities(results.quantities, folder / "plots", kinds=_plot_kinds(p))
+    results.timings["plot"] = time.perf_counter() - t
+    return {name: f"plots/{path.name}" for name, path in zip(results.quantities, paths)}
 
 
 def _num_g(x) -> str:
@@ -267,9 +290,10 @@ def forward(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
+    plot: PlotOpt = False,
 ) -> None:
     """Run the layers forward; write the inputs, every layer's output and summary.json."""
-    _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory)
+    _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot)
 
 
 @app.command()
@@ -283,9 +307,13 @@ def backward(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
+    plot: PlotOpt = False,
 ) -> None:
-    """Run forward, then backward; write the outputs, the upstream gradient, every gradient and summary.json."""
-    _run_and_write("backward", config, out, format, engine, dtype, force, json_, debug, max_memory)
+    """Run forward, then backward; write the outputs, the upstream gradient, every gradient and summary.json.
+
+    With --plot, also one PNG per quantity in OUT/plots/.
+    """
+    _run_and_write("backward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot)
 
 
 # ----------------------------------------------------------------- check
@@ -304,6 +332,12 @@ def check(
         typer.Option("--against", help="Your arrays: a folder of Q.npy files, an .npz, or an .h5 with a dataset per quantity.",
                      show_default=False),
     ] = None,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option("--plot", help="With --against: draw |yours - convcli's| of every quantity that differs, "
+                                    f"per channel, into this PNG (needs {PLOT_EXTRA}).", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --plot PNG.")] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,
@@ -315,13 +349,22 @@ def check(
     Expected values come from the config's expected: section, or --expected FILE.
     With --against, your arrays are graded against convcli's results: per
     quantity, the largest absolute and relative errors and the first index
-    that differs.
+    that differs. --plot FILE.png draws where they differ (a padding mistake,
+    for one, shows as a frame).
     """
     from . import check as chk
     from .config import read_expected_file
     from .runner import run
 
     with _guard(debug):
+        if plot is not None:
+            if against is None:
+                raise ConvcliError("--plot", "draws where your arrays differ from convcli's; "
+                                             "give them with --against PATH")
+            from .plot import require_matplotlib
+
+            require_matplotlib("--plot")
+            _png_target(plot, force, "--plot")
         p = _plan(config, dtype, engine, max_memory)
         if expected is not None:
             source, entries, tol = read_expected_file(expected)
@@ -338,8 +381,9 @@ def check(
         wanted = [e.quantity for e in parsed] + [s.quantity for s in submitted]
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
-        graded = chk.evaluate_against(submitted, p, results.quantities)
+        graded = chk.evaluate_against(submitted, p, results.quantities, keep=plot is not None)
         note = chk.provenance_note(against, p) if against is not None else ""
+        pictured = _plot_differences(plot, graded, p, results) if plot is not None else None
     every = outcomes + graded
     ok = all(o.passed for o in every)
     if json_:
@@ -348,6 +392,7 @@ def check(
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
             "note": note,
+            **({"plot": pictured} if pictured is not None else {}),
         })
     else:
         con = _console()
@@ -369,6 +414,13 @@ def check(
             con.print(t)
         if note:
             con.print(Text(f"note: {note}"))
+        if pictured is not None:
+            drawn, skipped = pictured["drawn"], pictured["not_drawn"]
+            line = f"wrote {plot}: " + (f"|yours - convcli's| of {', '.join(drawn)}" if drawn
+                                         else "no array differs")
+            if skipped:
+                line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
+            con.print(Text(line))
         for o in every:
             if not o.passed:
                 tol = f"rtol {o.rtol:g}, atol {o.atol:g}"
@@ -544,35 +596,111 @@ def plot(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing PNG.")] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
+    json_: JsonOpt = False,
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
 ) -> None:
-    """Draw one quantity as a PNG: feature maps, filters or a bias (needs the plot extra: pip install 'convcli[plot]')."""
+    """Draw one quantity as a PNG: feature maps, filters or a bias (needs the plot extra: pip install 'convcli\\[plot]').
+
+    A batch (an input, a layer's output, a gradient) is drawn as one panel per
+    channel of --sample; conv weights (W and dW) as one panel per output
+    channel, a kernel per input channel (a colour image where there are 3);
+    a bias as bars. Gradients use a blue-white-red scale centred on 0.
+    """
     from .runner import run
 
     with _guard(debug):
         from . import plot as plots
 
+        plots.require_matplotlib()  # before any computing
         p = _plan(config, dtype, engine, max_memory)
         name = p.resolve(quantity, "--quantity")
         chosen = _channels(channels)
         path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
-        if path.exists() and not force:
-            raise ConvcliError(f"--out {path}", "already exists; pass --force to replace it")
+        where = f"--out {path}" if out is not None else str(path)
+        _png_target(path, force, where)
         results = run(p, backward=p.needs_backward([name]))
-        weights = {layer.W for layer in p.network.layers if layer.kind == "conv"}
-        kind = "weights" if name in weights else None
-        made = None
-        if not path.parent.exists():
-            path.parent.mkdir(parents=True)
-            made = path.parent
+        with _png_folder(path):
+            plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
+                                kind=_plot_kinds(p).get(name))
+    shape = results.quantities[name].shape
+    if json_:
+        _print_json({"out": str(path), "quantity": name, "shape": list(shape), "sample": sample,
+                     "channels": chosen})
+        return
+    _console().print(Text(f"wrote {path}: {name} {_fmt_shape(shape)}"))
+
+
+def _plot_kinds(p) -> dict[str, str]:
+    """How to draw each quantity, from the roles the layers give them: an
+    input a conv layer uses as W, and that layer's dW, are weights whatever
+    their names (W1, kernels); its b and db are bars; what flows between
+    layers (inputs, outputs, gradients) is a batch of maps. Inputs no layer
+    uses are left to plot's choice from name and shape."""
+    kinds = {p.input_name: "maps"}
+    for layer in p.network.layers:
+        kinds[layer.output] = kinds[layer.upstream] = kinds[f"{layer.name}.dA_prev"] = "maps"
+    for layer in p.network.layers:
+        if layer.kind == "conv":
+            kinds[layer.W] = kinds[f"{layer.name}.dW"] = "weights"
+            kinds[layer.b] = kinds[f"{layer.name}.db"] = "vector"
+    return kinds
+
+
+def _png_target(path: Path, force: bool, where: str) -> None:
+    """Refuse, before any computing, a PNG path that will not do."""
+    if path.suffix.lower() != ".png":
+        raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
+    if path.is_dir():
+        raise ConvcliError(where, "is a folder; give a file name ending in .png")
+    if path.exists() and not force:
+        raise ConvcliError(where, "already exists; pass --force to replace it")
+
+
+@contextmanager
+def _png_folder(path: Path):
+    """Create the PNG's missing parent folders; remove them again if drawing fails."""
+    missing = []
+    parent = path.absolute().parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for d in reversed(missing):
         try:
-            plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen, kind=kind)
-        except BaseException:
-            if made is not None and not any(made.iterdir()):
-                made.rmdir()
-            raise
-    _console().print(Text(f"wrote {path}: {name} {_fmt_shape(results.quantities[name].shape)}"))
+            d.mkdir()
+        except OSError as exc:
+            _remove_empty(missing)
+            raise ConvcliError(str(path), f"cannot create folder {d}: {exc.strerror or exc}") from None
+    try:
+        yield
+    except BaseException:
+        _remove_empty(missing)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for d in folders:  # deepest first
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def _plot_differences(path: Path, graded, p, results) -> dict:
+    """``check --plot``: |yours - convcli's| of every quantity that differs,
+    in one PNG, at the tolerances check used. Returns what was drawn, for
+    the report: ``{"out", "drawn", "not_drawn"}`` (not drawn: another shape)."""
+    from . import plot as plots
+
+    rtol, atol = p.tolerance
+    pairs = {o.quantity: (o.array, results.quantities[o.quantity]) for o in graded if o.array is not None}
+    with _png_folder(path):
+        plots.plot_differences(pairs, path, rtol=rtol, atol=atol)
+    return {
+        "out": str(path),
+        "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],
+        "not_drawn": [o.quantity for o in graded if o.array is None],
+    }
 
 
 # ----------------------------------------------------------------- entry point

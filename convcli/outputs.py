@@ -141,8 +141,10 @@ def write_arrays(folder: Path, quantities: dict[str, np.ndarray], fmt: str) -> d
     return placed
 
 
-def summary(results, command: str, fmt: str | None = None, placed: dict[str, str] | None = None) -> dict:
-    """What ``summary.json`` holds (and ``--json`` prints)."""
+def summary(results, command: str, fmt: str | None = None, placed: dict[str, str] | None = None,
+            plots: dict[str, str] | None = None) -> dict:
+    """What ``summary.json`` holds (and ``--json`` prints). ``placed`` and
+    ``plots`` map a quantity to its file and its picture (``plots/Q.png``)."""
     p = results.plan
     cfg = p.cfg
     quantities = {}
@@ -151,6 +153,8 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
         d["role"] = p.roles.get(name, "")
         if placed:
             d["file"] = placed[name]
+        if plots and name in plots:
+            d["plot"] = plots[name]
         quantities[name] = d
     grad = p.grad_spec
     return {

@@ -23,17 +23,23 @@ API
     ``file_name(name)``, e.g. ``conv1.dW`` -> ``conv1.dW.png``.
 ``file_name(name) -> str``
     The filesystem-safe PNG file name used for a quantity.
+``require_matplotlib(where="plot") -> None``
+    Raise the install hint now, before any computing, if matplotlib is missing.
 
-How the CLI uses them::
+How the CLI uses them (each command calls ``require_matplotlib()`` first, so a
+missing extra fails before any computing)::
 
     convcli plot CONFIG --quantity Q [--sample i] [--channels LIST] --out F.png
-        plot_quantity(results[Q], Q, F, sample=i, channels=LIST)
-        # an input that a conv layer uses as weights: kind="weights"
-    convcli backward CONFIG --plot
-        plot_quantities(results, staging_out / "plots")
+        plot_quantity(results[Q], Q, F, sample=i, channels=LIST, kind=kinds.get(Q))
+    convcli forward|backward CONFIG --plot
+        plot_quantities(results, staging_out / "plots", kinds=kinds)
     convcli check CONFIG --against PATH --plot F.png
         plot_differences({q: (yours[q], ours[q]) for q in compared}, F,
                          rtol=rtol, atol=atol)
+
+    # kinds, from the layers' roles: a conv layer's W input and LAYER.dW
+    # "weights" (whatever the input's name), its b and LAYER.db "vector", what
+    # flows between layers "maps"
 
 Kinds of picture (``kind=None`` chooses from the name and the shape):
 
@@ -100,6 +106,7 @@ __all__ = [
     "plot_differences",
     "plot_quantities",
     "file_name",
+    "require_matplotlib",
     "INSTALL_HINT",
 ]
 
@@ -180,8 +187,10 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
     Laid out as :func:`plot_quantity` lays out ``reference`` (weights as
     mosaics, never RGB), in ``gray`` from 0 to the largest error. The title
     gives the largest error, the first index where
-    ``|yours - reference| > atol + rtol*|reference|`` (NaN counts as
-    differing) and how many elements differ; that element is outlined in red.
+    ``|yours - reference| > atol + rtol*|reference|`` and how many elements
+    differ; that element is outlined in red. As in ``convcli check``, NaN
+    matches NaN and an infinity matches the same infinity (their error is
+    drawn as 0); NaN against a number differs, and its error is drawn magenta.
     ``sample`` defaults to the sample of the first difference.
 
     Raises
@@ -271,6 +280,18 @@ def file_name(name: str) -> str:
     if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
         stem = "_" + stem
     return f"{stem}.png"
+
+
+def require_matplotlib(where: str = "plot") -> None:
+    """Raise ``ConvcliError(where, INSTALL_HINT)`` unless matplotlib can be imported.
+
+    The CLI calls this before reading any data, so a missing extra costs no
+    compute and leaves nothing on disk.
+    """
+    try:
+        _matplotlib()
+    except ConvcliError:
+        raise ConvcliError(where, INSTALL_HINT) from None
 
 
 # ----------------------------------------------------------------- matplotlib
@@ -550,21 +571,31 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
 
 
 def _difference_arrays(yours, reference, name: str) -> tuple[np.ndarray, np.ndarray]:
-    y, r = _as_float(yours, name), _as_float(reference, name)
+    # in float64, as check.compare: the same elements differ in the picture and the table
+    y = _as_float(yours, name).astype(np.float64, copy=False)
+    r = _as_float(reference, name).astype(np.float64, copy=False)
     if y.shape != r.shape:
         raise ConvcliError(name, f"shape {_shape(y)} differs from the reference's {_shape(r)}")
     return y, r
 
 
+def _same(y: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """NaN against NaN, an infinity against itself: equal, as check.compare says."""
+    return (np.isnan(y) & np.isnan(r)) | (np.isinf(y) & (y == r))
+
+
 def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+    """Beyond ``atol + rtol*|r|``, with check.compare's rules for non-finite
+    values: an infinite reference matches only itself."""
     with np.errstate(all="ignore"):
-        return ~(np.abs(y - r) <= atol + rtol * np.abs(r))
+        within = np.isfinite(r) & (np.abs(y - r) <= atol + rtol * np.abs(r))
+    return ~(within | _same(y, r))
 
 
 def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol) -> _Block:
     y, r = _difference_arrays(yours, reference, name)
     with np.errstate(all="ignore"):
-        error = np.abs(y - r)
+        error = np.where(_same(y, r), 0.0, np.abs(y - r))
     differs = _differs(y, r, rtol, atol)
     count = int(differs.sum())
     kind = _choose_kind(r, name, kind)

@@ -145,6 +145,18 @@ def test_difference_tolerance_and_shapes():
         plot._difference_block(np.zeros((1, 2, 2, 2)), r, "Z", None, None, None, 0.0, 0.0)
 
 
+def test_difference_non_finite_as_check_compares():
+    r = np.array([np.nan, np.inf, 1.0, 2.0, -np.inf]).reshape(1, 1, 5, 1)
+    y = np.array([np.nan, np.inf, np.nan, 2.0, np.inf]).reshape(1, 1, 5, 1)
+    block = plot._difference_block(y, r, "Z", None, None, None, 1e-6, 1e-8)
+    # NaN == NaN and inf == inf match, as in check; NaN against 1 and inf against -inf differ
+    assert "2 of 5 elements differ" in block.title[2]
+    assert "first difference at [0, 0, 2, 0]" in block.title[1]
+    image = block.panels[0].image
+    assert image[0, 0] == 0 and image[0, 1] == 0 and np.isnan(image[0, 2]) and np.isinf(image[0, 4])
+    assert not plot._differs(r[..., :2, :], y[..., :2, :], 0.0, 0.0).any()
+
+
 def test_differences_stack_in_one_picture(tmp_path):
     Z = rng().randn(2, 6, 6, 3)
     W = rng().randn(2, 2, 3, 8)
@@ -233,6 +245,15 @@ def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
         assert str(e.value) == "plot: needs matplotlib: pip install 'convcli[plot]'"
         assert e.value.__cause__ is None and e.value.__suppress_context__
     assert list(tmp_path.iterdir()) == []
+
+
+def test_require_matplotlib(monkeypatch):
+    plot.require_matplotlib()  # installed here: nothing happens
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ConvcliError) as e:
+        plot.require_matplotlib("--plot")
+    assert str(e.value) == "--plot: needs matplotlib: pip install 'convcli[plot]'"
 
 
 @pytest.mark.parametrize("kwargs, where, message", [

@@ -1,0 +1,306 @@
+"""Pictures through the command line: ``plot``, ``forward/backward --plot``,
+``check --against --plot``, and the one line a user without matplotlib gets.
+
+Expected PNG sizes follow the rule in convcli/plot.py's docstring (DPI 100,
+every length a multiple of 1/4 inch; two title lines, three for a
+difference); the arithmetic is spelled out once, in SIZES.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from convcli.plot import file_name
+from test_cli_helpers import CONFIGS, assert_error, run, tree, write
+
+pytest.importorskip("matplotlib")
+from matplotlib.image import imread  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# The weights are called "kernels": only their role in the conv layer makes
+# them weights (by name alone they would be drawn as a batch of maps).
+CONFIG = """\
+seed: 0
+inputs:
+  A_prev: {random: [2, 6, 6, 2]}
+  kernels: {random: [3, 3, 2, 6]}
+  bias: {random: [6]}
+layers:
+  - {type: conv, W: kernels, b: bias, pad: 1}
+  - {type: relu}
+  - {type: pool, f: 2}
+backward:
+  grad: random
+"""
+
+MAPS_2 = (600, 300)  # 2 channels: 2 x 1 panels of 2 in; width max(6, 2*2 + 1); height 0.75 + 2.25
+MAPS_6 = (700, 525)  # 6 channels: 3 x 2 panels; width 3*2 + 1; height 0.75 + 2*(2 + 0.25)
+# 6 output channels: 3 x 2 panels, each a mosaic of 2 input channels = 1 x 2 tiles of 3x3
+# (3 x 6 pixels, aspect 1/2 -> 1 in high); height 0.75 + 2*(1 + 0.25)
+WEIGHTS = (700, 325)
+BARS = (600, 375)  # 6 bars: width clamp(2 + 0.25*6, 6, 16); height 0.75 + 3
+
+SIZES = {
+    "A_prev": MAPS_2, "kernels": WEIGHTS, "bias": BARS,
+    "conv1.Z": MAPS_6, "relu2.A": MAPS_6, "pool3.A": MAPS_6, "pool3.dA": MAPS_6,
+    "conv1.dA_prev": MAPS_2, "conv1.dW": WEIGHTS, "conv1.db": BARS,
+    "relu2.dA_prev": MAPS_6, "pool3.dA_prev": MAPS_6,
+}
+FORWARD = ["A_prev", "kernels", "bias", "conv1.Z", "relu2.A", "pool3.A"]
+
+
+def read_png(path, size):
+    """Check ``path`` is a PNG of ``size`` (width, height), not one flat colour; return its RGB."""
+    assert path.read_bytes()[:8] == PNG_MAGIC, path
+    image = imread(path)
+    width, height = size
+    assert image.shape[:2] == (height, width), (path.name, image.shape)
+    rgb = image[..., :3]
+    assert (rgb != rgb[0, 0]).any(), f"{path.name}: every pixel has the same colour"
+    return rgb
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return write(tmp_path, CONFIG)
+
+
+def no_compute(monkeypatch):
+    """Fail the test if a command gets as far as running the layers."""
+    monkeypatch.setattr("convcli.runner.run", lambda *a, **k: pytest.fail("ran the layers"))
+
+
+# --------------------------------------------------------------------- plot
+
+
+@pytest.mark.parametrize("quantity, args, size", [
+    ("A_prev", [], MAPS_2),
+    ("kernels", [], WEIGHTS),  # an input used as a conv's W: weights, whatever its name
+    ("bias", [], BARS),
+    ("conv1.Z", ["--sample", "1"], MAPS_6),
+    ("conv1.dW", [], WEIGHTS),
+    ("conv1.db", [], BARS),
+    ("pool3.dA_prev", ["--channels", "0,2-3"], (600, 525)),  # 3 panels: 2 x 2
+])
+def test_plot_each_kind(tmp_path, cfg, quantity, args, size):
+    png = tmp_path / "q.png"
+    result = run(["plot", cfg, "--quantity", quantity, "--out", png, *args])
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote {png}: {quantity}" in result.stdout
+    read_png(png, size)
+
+
+def test_plot_gradient_is_diverging_and_rgb_weights(tmp_path):
+    stack = CONFIGS / "stack.yaml"
+    png = tmp_path / "dA_prev.png"
+    assert run(["plot", stack, "-q", "conv1.dA_prev", "-o", png]).exit_code == 0
+    rgb = read_png(png, (600, 525))  # 3 channels: 2 x 2 panels of 8x8
+    red, blue = rgb[..., 0], rgb[..., 2]
+    assert ((red - blue) > 0.3).any() and ((blue - red) > 0.3).any(), "blue-white-red centred on 0"
+
+    png = tmp_path / "W1.png"
+    assert run(["plot", stack, "-q", "W1", "-o", png]).exit_code == 0
+    rgb = read_png(png, (600, 525))  # 4 output channels of 3x3x3: colour images, 2 x 2
+    saturation = rgb.max(axis=-1) - rgb.min(axis=-1)
+    assert (saturation > 0.2).sum() > 1000, "kernels over 3 input channels drawn as colour images"
+
+
+def test_plot_json_and_nested_out(tmp_path, cfg):
+    png = tmp_path / "a" / "b" / "Z.png"
+    result = run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--channels", "1"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc == {"out": str(png), "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": None,
+                   "channels": [1]}
+    read_png(png, (600, 300))
+
+
+def test_plot_failure_removes_the_folders_it_made(tmp_path, cfg):
+    before = tree(tmp_path)
+    result = run(["plot", cfg, "-q", "conv1.Z", "--out", tmp_path / "a" / "b" / "Z.png", "--sample", "2"])
+    assert_error(result, "--sample: sample 2 out of range")
+    assert tree(tmp_path) == before
+
+
+def test_plot_refuses_before_computing(tmp_path, cfg, monkeypatch):
+    no_compute(monkeypatch)
+    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", tmp_path / "Z.pdf"]), "Z.pdf", "end", ".png")
+    (tmp_path / "Z.png").write_bytes(b"mine")
+    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", tmp_path / "Z.png"]), "already exists", "--force")
+    assert (tmp_path / "Z.png").read_bytes() == b"mine"
+
+
+# --------------------------------------------------------------------- forward / backward --plot
+
+
+def test_backward_plot_writes_one_png_per_quantity(tmp_path, cfg):
+    out = tmp_path / "out"
+    result = run(["backward", cfg, "--out", out, "--plot"])
+    assert result.exit_code == 0, result.stderr
+    assert "wrote 12 arrays (npy), 12 pictures in plots/ and summary.json" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["quantities"]) == list(SIZES)
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(file_name(q) for q in SIZES)
+    for q, size in SIZES.items():
+        assert summary["quantities"][q]["plot"] == f"plots/{file_name(q)}"
+        read_png(out / "plots" / file_name(q), size)
+    assert "plot" in summary["timings"]
+    assert not [p for p in tree(tmp_path) if p.startswith(".")], "staging folder left behind"
+
+
+def test_forward_plot_json_h5(tmp_path, cfg):
+    out = tmp_path / "out"
+    result = run(["forward", cfg, "--out", out, "--plot", "--json", "--format", "h5"])
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert {q: d["plot"] for q, d in doc["quantities"].items()} == {q: f"plots/{q}.png" for q in FORWARD}
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{q}.png" for q in FORWARD)
+    assert sorted(p.name for p in out.iterdir()) == ["outputs.h5", "plots", "summary.json"]
+
+
+def test_backward_without_plot_draws_nothing(tmp_path, cfg):
+    out = tmp_path / "out"
+    assert run(["backward", cfg, "--out", out]).exit_code == 0
+    assert not (out / "plots").exists()
+    assert "plot" not in json.loads((out / "summary.json").read_text())["quantities"]["conv1.Z"]
+
+
+def test_backward_plot_failure_leaves_nothing(tmp_path, cfg, monkeypatch):
+    from convcli import plot
+    from convcli.errors import ConvcliError
+
+    calls = []
+
+    def failing_save(fig, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise ConvcliError(str(path), "cannot write: No space left on device")
+        real_save(fig, path)
+
+    real_save = plot._save
+    monkeypatch.setattr(plot, "_save", failing_save)
+    before = tree(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "new" / "out", "--plot"])
+    assert_error(result, "No space left on device")
+    assert len(calls) == 3
+    assert tree(tmp_path) == before
+
+
+# --------------------------------------------------------------------- check --against --plot
+
+
+def _mine(tmp_path, cfg) -> tuple:
+    """convcli's own arrays, and a folder for 'yours' to start from."""
+    ours = tmp_path / "ours"
+    assert run(["backward", cfg, "--out", ours]).exit_code == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    return ours, mine
+
+
+def test_check_plot_draws_the_quantities_that_differ(tmp_path, cfg):
+    ours, mine = _mine(tmp_path, cfg)
+    Z = np.load(ours / "conv1.Z.npy")
+    Z[:, [0, -1], :, :] += 1.0  # a border mistake (padding): a frame
+    Z[:, 1:-1, [0, -1], :] += 1.0
+    np.save(mine / "conv1.Z.npy", Z)
+    dW = np.load(ours / "conv1.dW.npy")
+    dW[2, 1, 1, 4] += 0.5
+    np.save(mine / "conv1.dW.npy", dW)
+    shutil.copy(ours / "conv1.db.npy", mine)  # right: not drawn
+    np.save(mine / "pool3.A.npy", np.zeros((2, 2, 2, 6)))  # wrong shape: cannot be drawn
+
+    png = tmp_path / "diff.png"
+    result = run(["check", cfg, "--against", mine, "--plot", png])
+    assert result.exit_code == 1, result.stderr
+    assert (f"wrote {png}: |yours - convcli's| of conv1.Z, conv1.dW "
+            "(not drawn, their shapes differ: pool3.A)") in result.stdout
+    # one block below the other, each with three title lines (0.25*4 in):
+    # conv1.Z 6 channels: 1 + 2*(2 + 0.25); conv1.dW mosaics (as WEIGHTS): 1 + 2*(1 + 0.25)
+    rgb = read_png(png, (700, 550 + 350))
+    assert (np.abs(rgb - (1, 0, 0)).max(axis=-1) < 0.12).any(), "first difference outlined in red"
+
+    result = run(["check", cfg, "--against", mine, "--plot", png, "--force", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["plot"] == {"out": str(png), "drawn": ["conv1.Z", "conv1.dW"],
+                                                 "not_drawn": ["pool3.A"]}
+
+
+def test_check_plot_when_nothing_differs(tmp_path, cfg):
+    ours, mine = _mine(tmp_path, cfg)
+    for q in ("conv1.Z", "conv1.dW"):
+        shutil.copy(ours / f"{q}.npy", mine)
+    png = tmp_path / "same" / "diff.png"  # a missing folder is made
+    result = run(["check", cfg, "--against", mine, "--plot", png])
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote {png}: no array differs" in result.stdout
+    read_png(png, (600, 100))  # a one-line note
+
+
+def test_check_plot_needs_against(tmp_path, cfg, monkeypatch):
+    no_compute(monkeypatch)
+    before = tree(tmp_path)
+    assert_error(run(["check", cfg, "--plot", tmp_path / "d.png"]), "--plot:", "--against PATH")
+    assert tree(tmp_path) == before
+
+
+def test_check_plot_refuses_bad_or_existing_file(tmp_path, cfg, monkeypatch):
+    ours, mine = _mine(tmp_path, cfg)
+    shutil.copy(ours / "conv1.Z.npy", mine)
+    no_compute(monkeypatch)
+    assert_error(run(["check", cfg, "--against", mine, "--plot", tmp_path / "d.jpg"]), "--plot:", ".png")
+    (tmp_path / "d.png").write_bytes(b"mine")
+    assert_error(run(["check", cfg, "--against", mine, "--plot", tmp_path / "d.png"]), "--plot:", "--force")
+    assert (tmp_path / "d.png").read_bytes() == b"mine"
+
+
+# --------------------------------------------------------------------- without matplotlib
+
+HINT = "needs matplotlib: pip install 'convcli[plot]'"
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch):
+    """As if the plot extra were not installed: importing matplotlib fails."""
+    for module in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+@pytest.mark.parametrize("command", [
+    ["plot", "{cfg}", "-q", "conv1.Z", "--out", "{tmp}/Z.png"],
+    ["plot", "{cfg}", "-q", "conv1.Z"],
+    ["backward", "{cfg}", "--out", "{tmp}/out", "--plot"],
+    ["forward", "{cfg}", "--out", "{tmp}/out", "--plot"],
+    ["check", "{cfg}", "--against", "{tmp}/mine", "--plot", "{tmp}/d.png"],
+])
+def test_missing_extra_one_line(tmp_path, cfg, monkeypatch, no_matplotlib, command):
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "conv1.Z.npy", np.zeros((2, 6, 6, 6)))
+    monkeypatch.chdir(tmp_path)
+    no_compute(monkeypatch)
+    before = tree(tmp_path)
+    args = [a.format(cfg=cfg, tmp=tmp_path) for a in command]
+    line = assert_error(run(args), HINT)
+    assert line in (f"convcli: error: plot: {HINT}", f"convcli: error: --plot: {HINT}")
+    assert tree(tmp_path) == before
+
+
+def test_without_matplotlib_the_rest_works(tmp_path, cfg, no_matplotlib):
+    result = run(["backward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("command", ["plot", "forward", "backward", "check"])
+def test_help_names_the_extra(command):
+    # help is rich markup: an unescaped [plot] would vanish, leaving pip install 'convcli'
+    result = run([command, "--help"], env={"COLUMNS": "240", "TERMINAL_WIDTH": "240"})
+    assert result.exit_code == 0
+    assert "pip install 'convcli[plot]'" in result.stdout
+    assert "'convcli'" not in result.stdout and "\\[" not in result.stdout
