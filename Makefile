@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench pictures clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "convcli needs Python 3.10+"'
@@ -16,6 +16,12 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/convcli check configs/seed.yaml
 	$(BIN)/convcli backward configs/stack.yaml --out convcli-out/stack --force
+	$(BIN)/convcli plot configs/stack.yaml --quantity conv1.Z --out convcli-out/stack.conv1.Z.png --force
+	@echo "demo picture: $(CURDIR)/convcli-out/stack.conv1.Z.png"
+
+# The README's picture, docs/check-padding.png (check --against --plot on a padding mistake).
+pictures: install
+	$(BIN)/python docs/pictures.py
 
 test: $(BIN)/python
 	$(PIP) -e '.[test,plot]'
