@@ -6,8 +6,8 @@ The notebook-compatible API (NHWC layout, the course's signatures)::
     Z, cache = conv_forward(A_prev, W, b, {"stride": 1, "pad": 2})
     dA_prev, dW, db = conv_backward(dZ, cache)
 
-Every function takes ``engine="fast"`` (vectorised, the default) or
-``engine="reference"`` (the notebook's loops).
+The conv and pool functions take ``engine="fast"`` (vectorised, the
+default) or ``engine="reference"`` (the notebook's loops).
 """
 
 __version__ = "0.1.0"
