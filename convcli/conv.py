@@ -11,7 +11,10 @@ the bias added while it is still in cache. Backward runs the same loop for
 ``dW = cols.T @ dZ``; ``dA_prev`` is, at stride 1, the convolution of the
 padded ``dZ`` with the flipped kernel (one more gather + GEMM), and at larger
 strides a scatter-add of ``dZ @ W.T`` (col2im). Memory beyond the arrays
-themselves is a padded copy and a few MiB of buffer, whatever the batch size.
+themselves: a padded copy of the input (and of ``dZ`` at stride 1) and a
+cache-sized buffer per thread, whatever the batch size; the col2im path
+also holds a padded ``dA_prev`` and one block (at least one sample) of
+``dZ @ W.T``.
 
 Output size, per axis (d = dilation, s = stride, pad = before + after)::
 

@@ -33,14 +33,21 @@ def _blas():
     return _state["blas"]
 
 
+def _env_threads() -> int | None:
+    """``CONVCLI_THREADS`` if set: a whole number >= 1."""
+    env = os.environ.get("CONVCLI_THREADS", "").strip()
+    if not env:
+        return None
+    if not env.isdigit() or int(env) < 1:
+        raise ValueError(f"CONVCLI_THREADS: expected a whole number >= 1, got {env!r}")
+    return int(env)
+
+
 def threads() -> int:
     """How many threads the engines may use."""
-    env = os.environ.get("CONVCLI_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError:
-            raise ValueError(f"CONVCLI_THREADS: expected a whole number, got {env!r}") from None
+    env = _env_threads()
+    if env is not None:
+        return env
     counts = [lib.num_threads for lib in _blas().lib_controllers]
     return max(counts) if counts else 1
 
@@ -72,7 +79,8 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     configured, or when another parallel region is already running.
     """
     most = len(blocks) // max(min_blocks_per_thread, 1)
-    n = min(threads(), most) if most > 1 else 1
+    # A bad CONVCLI_THREADS is an error on every run, not only on large ones.
+    n = min(threads(), most) if most > 1 else (_env_threads() and 1)
     if n <= 1 or not _lock.acquire(blocking=False):
         return [fn(blocks)]
     try:
