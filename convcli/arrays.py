@@ -38,15 +38,16 @@ _UNITS = {
 }
 
 
-def parse_size(text: str) -> int:
-    """``"4GiB"``, ``"512MiB"``, ``"100MB"``, ``"1e9"``, ``"1048576"`` -> bytes."""
+def parse_size(text: str, option: str = "--max-memory") -> int:
+    """``"4GiB"``, ``"512MiB"``, ``"100MB"``, ``"1e9"``, ``"1048576"`` -> bytes.
+    ``option`` names the option in an error."""
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*", str(text))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
-        raise ConvcliError("--max-memory", f"cannot read {text!r} as a size (examples: 4GiB, 512MiB, 100MB, 1e9)")
+        raise ConvcliError(option, f"cannot read {text!r} as a size (examples: 4GiB, 512MiB, 100MB, 1e9)")
     size = int(float(m.group(1)) * _UNITS[unit])
     if size < 1:
-        raise ConvcliError("--max-memory", f"must be at least 1 byte, got {text!r}")
+        raise ConvcliError(option, f"must be at least 1 byte, got {text!r}")
     return size
 
 
@@ -358,16 +359,189 @@ def load(
     return array
 
 
-def check_finite(array: np.ndarray, where: str) -> None:
-    """NaN or Inf in an input is an error (DESIGN.md section 6)."""
+def check_finite(array: np.ndarray, where: str, first_row: int | None = None) -> None:
+    """NaN or Inf in an input is an error (DESIGN.md section 6).
+
+    ``first_row``: ``array`` is the rows from ``first_row`` on of a streamed
+    input; the message then counts within those rows and gives the index in
+    the whole input."""
+    if np.isfinite(array).all():  # one boolean temporary, not two
+        return
     bad = ~np.isfinite(array)
-    if bad.any():
-        n_nan = int(np.isnan(array).sum())
-        n_inf = int(bad.sum()) - n_nan
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} Inf" if n_inf else ""]
-        raise ConvcliError(
-            where,
-            f"contains {' and '.join(p for p in parts if p)} (first at index {list(first)}); "
-            "set allow_nonfinite: true in the config to accept them",
-        )
+    n_nan = int(np.isnan(array).sum())
+    n_inf = int(bad.sum()) - n_nan
+    first = [int(i) for i in np.argwhere(bad)[0]]
+    parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} Inf" if n_inf else ""]
+    among = ""
+    if first_row is not None:
+        first[0] += first_row
+        among = f" in rows {first_row}:{first_row + len(array)}"
+    raise ConvcliError(
+        where,
+        f"contains {' and '.join(p for p in parts if p)}{among} (first at index {first}); "
+        "set allow_nonfinite: true in the config to accept them",
+    )
+
+
+# --------------------------------------------------------------------- rows, chunk by chunk
+
+
+class Rows:
+    """A source read in chunks of its first axis, for streaming a batch.
+
+    ``read(r0, r1)`` gives rows ``r0:r1`` of exactly what :func:`load` would
+    give (the selection after ``slice``, cast to ``dtype``, scaled, checked
+    for NaN/Inf), reading only those rows:
+
+    - ``.h5``: a hyperslab of the dataset;
+    - ``.npy``, and an ``.npz`` member: the rows' bytes at their offset (an
+      ``.npz`` member is a zip stream, read forward, never whole). Both must
+      be in C order: a Fortran-order array's rows are scattered over the file;
+    - ``random``: ``rng.randn`` chunk after chunk, which draws the numbers of
+      one ``rng.randn(*shape)`` call (the legacy generator carries its state,
+      cached normal included, from one call to the next);
+    - ``zeros``/``ones``: made per chunk; ``value``: it is in the config, whole.
+
+    Chunks come in order: each ``r0`` is the previous ``r1``. A context
+    manager: the file stays open until it exits.
+    """
+
+    def __init__(self, src: Source, base_dir: Path, where: str, *, dtype, rng: np.random.RandomState,
+                 allow_nonfinite: bool = False):
+        self.src = src
+        self.where = where
+        self.dtype = np.dtype(dtype)
+        self.rng = rng
+        self.allow_nonfinite = allow_nonfinite
+        self.next = 0
+        self._files: list = []
+        kind = src.kind
+        if kind in ("random", "zeros", "ones"):
+            self.shape = tuple(getattr(src, kind))
+            self._raw = self._made
+        elif kind == "value":
+            self._whole = _value_array(src.value, where).astype(self.dtype, copy=False)
+            self.shape = self._whole.shape
+            self._raw = lambda r0, r1: (self._whole[r0:r1], False)
+        else:
+            try:
+                self._open(base_dir)
+            except BaseException:
+                self.close()
+                raise
+
+    # -- opening
+
+    def _open(self, base_dir: Path) -> None:
+        src, where = self.src, self.where
+        path = resolve(src.file, base_dir, where)
+        name = src.file
+        suffix = path.suffix.lower()
+        if suffix in H5_SUFFIXES:
+            f = _h5_open(path, where, name)
+            self._files.append(f)
+            self._dataset, label = _h5_dataset(f, src.dataset, where, name)
+            rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
+            self._sel = rows or slice(0, self.shape[0], 1)
+            self._raw = self._h5_rows
+            return
+        if suffix in NPZ_SUFFIXES:
+            z = _open_npz(path, where, name)
+            self._files.append(z)
+            member = _npz_member(z, src.key, where, name)
+            label = f"{name}[{member}]"
+            try:
+                fp = z.zip.open(member + ".npy")
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
+        else:
+            _npy_probe(path, where, name)  # refuses a truncated file up front
+            label = name
+            fp = open(path, "rb")
+        self._files.append(fp)
+        stored, fortran, self._stored = _npy_header(fp, where, label)
+        if fortran and len(stored) > 1:
+            raise ConvcliError(
+                where,
+                f"{label} is stored in Fortran order, so its rows are scattered over the file and "
+                "cannot be read a chunk at a time; save it in C order (np.ascontiguousarray) or as .h5, "
+                "or raise --memory-budget to run it in memory",
+            )
+        rows, self.shape = _rows(tuple(stored), src.slice, where, label)
+        self._sel = rows or slice(0, self.shape[0], 1)
+        self._fp, self._label = fp, label
+        self._start = fp.tell()
+        self._row_bytes = math.prod(stored[1:]) * self._stored.itemsize
+        self._raw = self._byte_rows
+
+    # -- raw rows: (array, whether it is ours to change in place)
+
+    def _made(self, r0: int, r1: int):
+        rest = self.shape[1:]
+        kind = self.src.kind
+        if kind == "random":
+            return self.rng.randn(r1 - r0, *rest), True
+        return (np.zeros if kind == "zeros" else np.ones)((r1 - r0,) + rest, dtype=self.dtype), True
+
+    def _h5_rows(self, r0: int, r1: int):
+        s = self._sel
+        return np.asarray(self._dataset[s.start + r0 * s.step: s.start + (r1 - 1) * s.step + 1: s.step]), True
+
+    def _byte_rows(self, r0: int, r1: int):
+        s = self._sel
+        out = np.empty((r1 - r0,) + self.shape[1:], dtype=self._stored)
+        if s.step == 1:
+            self._read_into(out, s.start + r0)
+        else:
+            for j in range(r1 - r0):
+                self._read_into(out[j:j + 1], s.start + (r0 + j) * s.step)
+        return out, True
+
+    def _read_into(self, out: np.ndarray, row: int) -> None:
+        target = self._start + row * self._row_bytes
+        try:
+            if self._fp.tell() != target:
+                self._fp.seek(target)  # forward only for a zip member: it reads and discards
+            view = memoryview(out.reshape(-1).view(np.uint8))
+            done = 0
+            while done < len(view):
+                n = self._fp.readinto(view[done:])
+                if not n:
+                    raise EOFError(f"the file ends before row {row}")
+                done += n
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+            raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
+
+    # -- the chunk
+
+    def read(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0:r1``, as :func:`load` gives them."""
+        if r0 != self.next or not r0 < r1 <= self.shape[0]:
+            raise ValueError(f"rows {r0}:{r1} out of order (next is {self.next} of {self.shape[0]})")
+        raw, ours = self._raw(r0, r1)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
+            array = raw.astype(self.dtype, copy=False)
+            ours = ours or array is not raw
+            del raw
+            if self.src.scale is not None:
+                scale = self.dtype.type(self.src.scale)
+                # The same product as load()'s array * scale, without a second copy.
+                array = np.multiply(array, scale, out=array) if ours else array * scale
+        if not self.allow_nonfinite:
+            check_finite(array, self.where, first_row=r0)
+        self.next = r1
+        return array
+
+    def close(self) -> None:
+        for f in reversed(self._files):
+            try:
+                f.close()
+            except Exception:  # closing after an error: the first error is the one to report
+                pass
+        self._files = []
+
+    def __enter__(self) -> "Rows":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

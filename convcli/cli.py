@@ -78,6 +78,14 @@ MemOpt = Annotated[
 ]
 DEFAULT_MEM = "4GiB"
 assert parse_size(DEFAULT_MEM) == DEFAULT_MAX_MEMORY
+BudgetOpt = Annotated[
+    str,
+    typer.Option("--memory-budget", help="Working memory for the run; a batch that does not fit is streamed "
+                                         "in chunks of samples (e.g. 512MiB, 2GiB)."),
+]
+DEFAULT_BUDGET = "512MiB"
+# A progress bar shows only for a run still going after this many seconds.
+PROGRESS_DELAY = 0.5
 
 
 def _version(value: bool) -> None:
@@ -146,10 +154,12 @@ def _guard(debug: bool):
         raise typer.Exit(EXIT_BUG) from None
 
 
-def _plan(config: Path, dtype, engine, max_memory: str):
+def _plan(config: Path, dtype, engine, max_memory: str, memory_budget: str | None = None, backward: bool = True):
     from . import runner
 
-    return runner.plan(config, dtype=dtype, engine=engine, max_memory=parse_size(max_memory))
+    budget = None if memory_budget is None else parse_size(memory_budget, "--memory-budget")
+    return runner.plan(config, dtype=dtype, engine=engine, max_memory=parse_size(max_memory),
+                       memory_budget=budget, backward=backward)
 
 
 def _clean(obj):
@@ -220,7 +230,7 @@ def _fmt_shape(shape) -> str:
 
 
 def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json, debug, max_memory,
-                   plot: bool = False):
+                   plot: bool = False, memory_budget: str = DEFAULT_BUDGET):
     from .outputs import FORMATS, Staging, summary, write_arrays, write_summary
     from .runner import run
 
@@ -232,13 +242,24 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             from .plot import require_matplotlib
 
             require_matplotlib("--plot")  # before any computing
-        p = _plan(config, dtype, engine, max_memory)
+        p = _plan(config, dtype, engine, max_memory, memory_budget, backward=(command == "backward"))
+        if plot and p.stream is not None:
+            raise ConvcliError("--plot", "draws every quantity from memory, but this run streams "
+                                         f"{p.input_name} in chunks (it does not fit --memory-budget "
+                                         f"{memory_budget}); plot a smaller run (a slice: of the input), "
+                                         "or raise --memory-budget")
         out = out if out is not None else Path("convcli-out") / p.cfg.stem
         with Staging(out, force) as staging:
-            results = run(p, backward=(command == "backward"))
-            t = time.perf_counter()
-            placed = write_arrays(staging.path, results.quantities, fmt)
-            results.timings["write"] = time.perf_counter() - t
+            if p.stream is not None:
+                from .streaming import run_streaming
+
+                with _chunk_progress(not as_json, command, p.stream.samples) as progress:
+                    results, placed = run_streaming(p, command == "backward", staging.path, fmt, progress)
+            else:
+                results = run(p, backward=(command == "backward"))
+                t = time.perf_counter()
+                placed = write_arrays(staging.path, results.quantities, fmt)
+                results.timings["write"] = time.perf_counter() - t
             pictures = _plot_all(p, results, staging.path) if plot else {}
             results.timings["total"] = time.perf_counter() - t0
             doc = summary(results, command, fmt, placed, pictures)
@@ -258,9 +279,14 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
         _row(t, name, _fmt_shape(d["shape"]), *(_num_g(d[k]) for k in ("mean", "std", "min", "max")))
     con.print(t)
     drawn = f", {len(pictures)} pictures in plots/" if pictures else ""
+    streamed = ""
+    if p.stream is not None:
+        sp = p.stream
+        streamed = (f"; streamed {sp.samples} samples in {sp.chunks} chunk{'s' * (sp.chunks != 1)} of "
+                    f"{sp.rows} (--memory-budget {format_size(sp.budget)})")
     con.print(Text(
         f"wrote {len(placed)} arrays ({fmt}){drawn} and summary.json to {out} "
-        f"in {results.timings['total']:.2f} s"
+        f"in {results.timings['total']:.2f} s{streamed}"
     ))
 
 
@@ -291,9 +317,14 @@ def forward(
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
     plot: PlotOpt = False,
+    memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
-    """Run the layers forward; write the inputs, every layer's output and summary.json."""
-    _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot)
+    """Run the layers forward; write the inputs, every layer's output and summary.json.
+
+    An input whose run does not fit --memory-budget is streamed in chunks of samples.
+    """
+    _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot,
+                   memory_budget)
 
 
 @app.command()
@@ -308,12 +339,15 @@ def backward(
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
     plot: PlotOpt = False,
+    memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
     """Run forward, then backward; write the outputs, the upstream gradient, every gradient and summary.json.
 
-    With --plot, also one PNG per quantity in OUT/plots/.
+    With --plot, also one PNG per quantity in OUT/plots/. An input whose run
+    does not fit --memory-budget is streamed in chunks of samples.
     """
-    _run_and_write("backward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot)
+    _run_and_write("backward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot,
+                   memory_budget)
 
 
 # ----------------------------------------------------------------- check
@@ -510,6 +544,44 @@ def _progress(enabled: bool, plan: list[tuple[str, int]]):
             bar.update(task, completed=offsets[name] + done, description=name)
 
         yield step
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _progress_console() -> Console:
+    return Console(stderr=True)
+
+
+@contextmanager
+def _chunk_progress(enabled: bool, label: str, total: int):
+    """``progress(done, total)`` for a streamed run: a transient bar on
+    stderr, only when stderr is a terminal, and only once the run has gone
+    on for PROGRESS_DELAY seconds (a quick run shows nothing)."""
+    if not (enabled and _stderr_is_terminal()):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("samples"),
+                   TimeRemainingColumn(), console=_progress_console(), transient=True)
+    task = bar.add_task(label, total=total)
+    start = time.perf_counter()
+    shown = False
+
+    def step(done: int, total: int) -> None:
+        nonlocal shown
+        if not shown and time.perf_counter() - start >= PROGRESS_DELAY:
+            bar.start()
+            shown = True
+        bar.update(task, completed=done)
+
+    try:
+        yield step
+    finally:
+        if shown:
+            bar.stop()
 
 
 # ----------------------------------------------------------------- shapes

@@ -4,7 +4,8 @@ Knows nothing about configs or files: a :class:`Network` is a list of
 :class:`LayerSpec` and runs on arrays it is handed. Parameters (``W``, ``b``)
 are looked up by name in a ``params`` mapping; the batch ``x`` is separate, so
 the same network runs on any slice of a batch (for the streaming of a large
-``.h5`` batch in chunks, ``dW``/``db`` from the chunks add up).
+batch in chunks, ``dW``/``db`` from the chunks add up; :meth:`iter_forward`
+and :meth:`iter_backward` let a stream drop each array once written).
 
 Quantity names (DESIGN.md section 2): a layer's output is ``NAME.Z`` (conv) or
 ``NAME.A`` (pool, relu); its gradients are ``NAME.dA_prev`` and, for conv,
@@ -144,7 +145,16 @@ class Network:
         maps a layer index to ``{"W": ..., "b": ...}`` used by that layer only
         (gradcheck perturbs one layer's copy of a shared parameter).
         """
-        trace = []
+        return [(out, cache) for _, out, cache in self.iter_forward(x, params, engine, start, overrides)]
+
+    def iter_forward(self, x, params: Mapping[str, np.ndarray], engine: str = "fast",
+                     start: int = 0, overrides: Mapping[int, Mapping[str, np.ndarray]] | None = None):
+        """:meth:`forward` one layer at a time: yields ``(index, output, cache)``.
+
+        Holds nothing but the current output between layers, so a caller that
+        drops each output and cache once used (a forward-only stream) keeps
+        one layer's input and output alive, not the whole trace.
+        """
         for i in range(start, len(self.layers)):
             layer = self.layers[i]
             local = (overrides or {}).get(i, {})
@@ -152,38 +162,57 @@ class Network:
                 if layer.kind == "conv":
                     W = local.get("W", params[layer.W])
                     b = local.get("b", params[layer.b])
-                    x, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
+                    out, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
                 elif layer.kind == "pool":
-                    x, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
+                    out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
                 else:
-                    x, cache = relu_forward(x)
+                    out, cache = relu_forward(x)
             except ValueError as exc:
                 raise LayerError(i, layer.name, str(exc)) from None
-            trace.append((x, cache))
-        return trace
+            x = out
+            yield i, out, cache
+            del out, cache
 
     def backward(self, trace, grad) -> list[dict[str, np.ndarray]]:
         """Backward through a full trace from :meth:`forward` (``start=0``);
         ``grad`` is the gradient of the loss with respect to the last output.
         Returns one dict per layer: ``dA_prev`` and, for conv, ``dW``, ``db``."""
         grads: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
+        for i, g in self.iter_backward(trace, grad):
+            grads[i] = g
+        return grads
+
+    def iter_backward(self, trace, grad, release: bool = False):
+        """:meth:`backward` one layer at a time, last layer first: yields
+        ``(index, {"dA_prev": ..., "dW": ..., "db": ...})``.
+
+        With ``release``, ``trace[i]`` is set to None as soon as layer ``i``
+        has taken its cache, so a caller that writes each gradient and drops
+        it holds only what the layers still to run need (a stream's chunk).
+        """
         d = grad
+        del grad
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             cache = trace[i][1]
+            if release:
+                trace[i] = None
             try:
                 if layer.kind == "conv":
                     d, dW, db = conv_backward(d, cache)
-                    grads[i] = {"dA_prev": d, "dW": dW, "db": db}
-                    continue
-                if layer.kind == "pool":
+                    g = {"dA_prev": d, "dW": dW, "db": db}
+                    del dW, db
+                elif layer.kind == "pool":
                     d = pool_backward(d, cache, mode=layer.mode)
+                    g = {"dA_prev": d}
                 else:
                     d = relu_backward(d, cache)
+                    g = {"dA_prev": d}
             except ValueError as exc:
                 raise LayerError(i, layer.name, str(exc)) from None
-            grads[i] = {"dA_prev": d}
-        return grads
+            del cache
+            yield i, g
+            del g
 
     # ------------------------------------------------------------ names
 

@@ -149,7 +149,9 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
     cfg = p.cfg
     quantities = {}
     for name, a in results.quantities.items():
-        d = {k: json_number(v) for k, v in describe(a).items()}
+        # A streamed quantity (streaming.Streamed) brings the statistics it gathered chunk by chunk.
+        stats = a.describe() if hasattr(a, "describe") else describe(a)
+        d = {k: json_number(v) for k, v in stats.items()}
         d["role"] = p.roles.get(name, "")
         if placed:
             d["file"] = placed[name]
@@ -174,6 +176,8 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
         ],
         "upstream_gradient": (grad if isinstance(grad, str) else grad.describe()) if results.grad is not None else None,
         "timings": {k: round(v, 6) for k, v in results.timings.items()},
+        # How a run that did not fit --memory-budget was streamed; null when it ran in memory.
+        "streaming": getattr(results, "streaming", None),
         "quantities": quantities,
     }
 

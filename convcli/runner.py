@@ -8,6 +8,10 @@ gradient's shape, and that no array, input or computed, is larger than
 listed, from one ``RandomState(seed)``), run the layers forward and, if asked,
 backward.
 
+Given a ``memory_budget`` (forward and backward), :func:`plan` also decides
+whether the run fits it in memory; one that does not is run chunk by chunk by
+:func:`convcli.streaming.run_streaming` instead of :func:`run`.
+
 Data flows one way: config -> arrays -> network -> :class:`Results`.
 """
 
@@ -41,6 +45,8 @@ class Plan:
     layer_shapes: list[LayerShapes]
     shapes: dict[str, tuple[int, ...]]  # every quantity: inputs, outputs, gradients
     roles: dict[str, str]  # quantity -> input | output | gradient
+    # Set when the run does not fit --memory-budget: how it streams (streaming.py).
+    stream: object | None = None
 
     @property
     def tolerance(self) -> tuple[float, float]:
@@ -94,8 +100,15 @@ def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
 
 
 def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine: str | None = None,
-         max_memory: int = arrays.DEFAULT_MAX_MEMORY) -> Plan:
-    """Check everything that can be checked before reading the data."""
+         max_memory: int = arrays.DEFAULT_MAX_MEMORY, memory_budget: int | None = None,
+         backward: bool = True) -> Plan:
+    """Check everything that can be checked before reading the data.
+
+    With ``memory_budget`` (forward and backward), also decide whether the
+    run (``backward`` or forward only) fits it in memory; if not,
+    ``Plan.stream`` says how it streams in chunks (:mod:`convcli.streaming`).
+    ``max_memory`` still caps every array's full size, streamed or not.
+    """
     cfg = config if isinstance(config, LoadedConfig) else load_config(config)
     model = cfg.model
     if dtype is not None:
@@ -142,6 +155,10 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
     _check_grad_shape(p)
+    if memory_budget is not None:
+        from .streaming import choose
+
+        p.stream = choose(p, memory_budget, backward)
     return p
 
 

@@ -1,0 +1,594 @@
+"""Streaming a batch too large for ``--memory-budget`` in chunks of samples.
+
+``forward`` and ``backward`` run in memory when the whole run fits the budget.
+When it does not, the first layer's input (``A_prev``, or its ``input:``) is
+read a chunk of samples at a time (:class:`~convcli.arrays.Rows`), every
+layer runs on the chunk, and each batch-shaped quantity (the input, every
+layer's output, the upstream gradient, every ``dA_prev``) is written into
+its place in the output files and dropped; ``dW`` and ``db`` add up over the
+chunks in the config's dtype. Parameters and any other input are read whole.
+
+The results are an in-memory run's: the same numbers for every input and
+upstream gradient (a ``random`` one included: its chunks come from the
+config's one ``RandomState`` in row order), the same outputs, and ``dW``/``db``
+equal up to the rounding of summing per chunk.
+
+How big a chunk: :func:`estimate` adds up, per sample, what a chunk holds at
+its fullest (the input as read and cast, every layer output the backward pass
+needs, the upstream gradient, a layer's gradients and its scratch arrays:
+padded copies, masks), plus what does not grow with the chunk (parameters,
+``dW``/``db``, the fast engine's few-MiB blocks, I/O and statistics buffers).
+``tests/test_streaming.py`` checks this against tracemalloc's peak.
+
+Data flows as everywhere else: plan (the chunk size is known before any data
+is read) -> arrays -> network -> outputs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import arrays
+from .config import Source
+from .conv import CHUNK_BYTES as CONV_BLOCK
+from .errors import ConvcliError
+from .network import LayerError
+from .outputs import H5_NAME
+from .pool import CHUNK_BYTES as POOL_BLOCK
+
+# A chunk's working memory is at most this, however large the budget: chunks
+# of 4 to 256 MiB ran at the same speed per sample within noise, 16 MiB at or
+# near the best in every sweep, and 1 MiB ones ~1.4x slower (per-chunk costs;
+# benchmarks/streaming.py, part 3). A larger chunk would only raise the peak.
+CHUNK_TARGET = 16 << 20
+# Buffers that do not grow with the chunk: statistics blocks, the random
+# generator's skip blocks, HDF5's chunk cache and sieve buffers.
+IO_BUFFERS = 8 << 20
+STATS_BLOCK = 1 << 17  # elements: 1 MiB of float64 per statistics step
+
+
+# ----------------------------------------------------------------- the estimate
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Working memory in bytes: ``resident + fixed + m * per_sample`` for a
+    chunk of ``m`` samples; ``whole`` per sample for an in-memory run."""
+
+    per_sample: int
+    whole: int
+    fixed: int
+    resident: int
+
+    def chunk(self, m: int) -> int:
+        return self.resident + self.fixed + m * self.per_sample
+
+    def in_memory(self, m: int) -> int:
+        return self.resident + self.fixed + m * self.whole
+
+
+def _per_sample(shape) -> int:
+    return math.prod(shape[1:])
+
+
+def _load_bytes(src, stored: np.dtype, e: int, s: int, nonfinite: bool) -> int:
+    """Bytes per sample of reading ``e`` elements of ``src`` as a chunk:
+    the stored rows, the cast copy, the finite check's mask."""
+    mask = 0 if nonfinite else e
+    kind = src.kind
+    if kind == "value":
+        return e * s + mask  # a scaled copy of the rows of the whole
+    raw = 8 if kind == "random" else s if kind in ("zeros", "ones") else stored.itemsize
+    cast = 0 if (kind == "random" and s == 8) or kind in ("zeros", "ones") or stored == np.dtype(f"f{s}") else s
+    return e * (raw + cast) + mask
+
+
+def _conv_terms(ls, s: int):
+    """A conv layer's scratch arrays: per sample, (forward, backward: a
+    padded input, a padded gradient); fixed, (the forward's block buffer,
+    which its cache may keep, the largest backward block buffer)."""
+    _, H, W, C = ls.in_shape
+    _, n_H, n_W, n_C = ls.out_shape
+    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
+    t, b, l, r = ls.hyper["pad"]
+    d_H, d_W = ls.hyper["dilation"]
+    K = f_H * f_W * C
+    padded = (H + t + b) * (W + l + r) * C * s
+    pad_copy = padded if any((t, b, l, r)) else 0
+    forward_block = max(CONV_BLOCK, n_W * K * s)  # kept in the cache when one block holds the chunk
+    if (s_H, s_W) == (1, 1):
+        eH, eW = d_H * (f_H - 1), d_W * (f_W - 1)
+        sides = (eH - t, eH - b, eW - l, eW - r)
+        h = n_H + max(sides[0], 0) + max(sides[1], 0) - max(-sides[0], 0) - max(-sides[1], 0)
+        w = n_W + max(sides[2], 0) + max(sides[3], 0) - max(-sides[2], 0) - max(-sides[3], 0)
+        grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
+        grad_block = max(CONV_BLOCK, W * f_H * f_W * n_C * s)
+    else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
+        grad_scratch = padded
+        grad_block = max(CONV_BLOCK, n_H * n_W * K * s)
+    backward_block = max(forward_block, grad_block)
+    return pad_copy, max(pad_copy, grad_scratch), forward_block, backward_block
+
+
+def estimate(p, backward: bool) -> Estimate:
+    """Working memory of a run of plan ``p``, per sample and fixed (see the
+    module's docstring). Conservative: it counts what may be alive at once."""
+    s = np.dtype(p.dtype).itemsize
+    model = p.cfg.model
+    nonfinite = model.allow_nonfinite
+    shapes = p.layer_shapes
+    layers = p.network.layers
+    X = _per_sample(shapes[0].in_shape) * s
+    ins = [_per_sample(ls.in_shape) * s for ls in shapes]
+    outs = [_per_sample(ls.out_shape) * s for ls in shapes]
+    src = model.inputs[p.input_name]
+    load = _load_bytes(src, p.input_info[p.input_name].dtype, X // s, s, nonfinite)
+
+    fwd_scratch, bwd_scratch, kept, blocks = [], [], 0, [0]
+    for ls, layer in zip(shapes, layers):
+        if layer.kind == "conv":
+            f, b, fwd_block, bwd_block = _conv_terms(ls, s)
+            kept += fwd_block
+            blocks.append(bwd_block)
+        elif layer.kind == "pool":
+            f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
+            blocks.append(4 * max(POOL_BLOCK, _per_sample(ls.in_shape) * s))
+        else:
+            f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
+        fwd_scratch.append(f)
+        bwd_scratch.append(b)
+    # Upstream gradient per sample (a stream uses the last output itself for
+    # grad: output; an in-memory run copies it).
+    spec = p.grad_spec
+    last = outs[-1]
+    if spec == "output":
+        grad_stream, grad_whole = 0, last
+    elif spec == "ones":
+        grad_stream = grad_whole = last
+    elif spec == "random":
+        grad_stream = grad_whole = last * 8 // s + (last if s != 8 else 0)
+    else:  # a source; its stored dtype taken as the widest, float64
+        grad_stream = grad_whole = _load_bytes(spec, np.dtype(np.float64), last // s, s, nonfinite)
+
+    if backward:
+        phases = [load]
+        held = X
+        for i, o in enumerate(outs):
+            phases.append(held + o + fwd_scratch[i])
+            held += o
+        phases.append(held + grad_stream)
+        for i in range(len(layers) - 1, -1, -1):
+            before = X + sum(outs[:i])
+            own = outs[i] if layers[i].kind == "pool" else 0  # max pool keeps its output
+            phases.append(before + own + outs[i] + ins[i] + bwd_scratch[i])
+        per_sample = max(phases)
+    else:  # a forward stream keeps one layer's input and output
+        per_sample = max([load] + [ins[i] + outs[i] + fwd_scratch[i] for i in range(len(layers))])
+
+    # An in-memory run keeps everything, and its statistics work on float64
+    # copies: the float64 cast (float32 only), the centred copy, its square.
+    held = X + sum(outs) + (grad_whole + sum(ins) if backward else 0)
+    scratch = max(fwd_scratch + (bwd_scratch if backward else []))
+    stats = max(ins + outs) * ((8 // s - 1) + 2 * 8 // s)
+    whole_load = load + (X if src.scale is not None else 0) + X // s
+    whole = max(whole_load, held + max(scratch, stats))
+
+    resident = 0
+    for name, info in p.input_info.items():
+        if name != p.input_name:
+            resident += math.prod(info.shape) * s
+    for layer in layers:
+        if layer.kind == "conv":  # dW, db: the sums, a chunk's, and the flipped kernel
+            resident += 3 * (math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)) * s
+    if src.kind == "value":
+        resident += math.prod(p.input_info[p.input_name].shape) * s
+    fixed = kept + max(blocks) + IO_BUFFERS
+    return Estimate(per_sample, whole, fixed, resident)
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How a run streams: ``rows`` samples per chunk, ``chunks`` chunks."""
+
+    budget: int
+    samples: int
+    rows: int
+    estimate: Estimate
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.samples // self.rows)
+
+    def as_json(self) -> dict:
+        e = self.estimate
+        return {
+            "memory_budget": self.budget,
+            "samples": self.samples,
+            "chunk_rows": self.rows,
+            "chunks": self.chunks,
+            "estimated_peak": e.chunk(self.rows),
+            "per_sample": e.per_sample,
+            "fixed": e.fixed + e.resident,
+        }
+
+
+def choose(p, budget: int, backward: bool) -> StreamPlan | None:
+    """None if the whole run fits ``budget``; else the chunk size, or a
+    :class:`ConvcliError` if even one sample does not fit."""
+    e = estimate(p, backward)
+    n = p.layer_shapes[0].in_shape[0]
+    if e.in_memory(n) <= budget:
+        return None
+    src = p.cfg.model.inputs[p.input_name]
+    _check_streamable(p)
+    room = budget - e.resident - e.fixed
+    if room < e.per_sample:
+        need = e.chunk(1)
+        what = "a forward and backward pass" if backward else "a forward pass"
+        raise ConvcliError(
+            "--memory-budget",
+            f"{arrays.format_size(budget)} is too small for this run, which does not fit in memory and "
+            f"streams {p.input_name} ({src.describe()}) in chunks: {what} of one sample through the "
+            f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
+            f"{arrays.format_size(e.per_sample)}, plus {arrays.format_size(e.resident + e.fixed)} for the "
+            f"parameters, their gradients and buffers; use --memory-budget {math.ceil(need / 2**20)}MiB or more",
+        )
+    rows = min(n, room // e.per_sample, max(1, CHUNK_TARGET // e.per_sample))
+    return StreamPlan(budget, n, rows, e)
+
+
+def _check_streamable(p) -> None:
+    name = p.input_name
+    for i, layer in enumerate(p.network.layers):
+        if layer.kind == "conv" and name in (layer.W, layer.b):
+            raise ConvcliError(
+                p.cfg.layer_where(i),
+                f"{name} is streamed in chunks of samples (the run does not fit --memory-budget), "
+                f"so it cannot also be this layer's {'W' if layer.W == name else 'b'}; raise --memory-budget",
+            )
+
+
+# ----------------------------------------------------------------- statistics
+
+
+class RunningStats:
+    """mean, std, min, max, sum, norm of an array seen a chunk at a time, as
+    :func:`convcli.stats.describe` gives them for the whole (in float64).
+
+    Sums (and the sum of squares, for the norm) add up in float64; the
+    variance combines the blocks' centred sums of squares with Chan et al.'s
+    update, on the data shifted by its first value: block means near zero
+    round to far less than a large mean's ulp, so a variance small beside
+    the mean squared keeps its digits (1e8 + randn: 1e-16, as two passes).
+    Each chunk is visited in blocks of ``STATS_BLOCK`` elements, so the
+    float64 copies stay small whatever the chunk.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.total = 0.0
+        self.squares = 0.0
+        self.shift: float | None = None
+        self.mean = 0.0  # Chan's running mean of the shifted data, for the variance only
+        self.m2 = 0.0
+        self.lo = math.inf
+        self.hi = -math.inf
+
+    def update(self, array: np.ndarray) -> None:
+        flat = array.reshape(-1)
+        for i in range(0, flat.size, STATS_BLOCK):
+            x = np.asarray(flat[i:i + STATS_BLOCK], dtype=np.float64)
+            k = x.size
+            if self.shift is None:
+                self.shift = float(x[0]) if math.isfinite(x[0]) else 0.0
+            with np.errstate(over="ignore", invalid="ignore"):
+                s = float(x.sum())
+                y = x - self.shift
+                m = float(y.sum()) / k
+                y -= m
+                m2 = float(np.dot(y, y))
+                n = self.n + k
+                delta = m - self.mean
+                self.mean += delta * k / n
+                self.m2 += m2 + delta * delta * self.n * k / n
+                self.squares += float(np.dot(x, x))
+            self.n = n
+            self.total += s
+            self.lo = float(np.minimum(self.lo, x.min()))  # np.minimum keeps a NaN
+            self.hi = float(np.maximum(self.hi, x.max()))
+
+    def result(self) -> dict:
+        with np.errstate(invalid="ignore"):
+            return {
+                "mean": self.total / self.n,
+                "std": math.sqrt(self.m2 / self.n) if self.m2 >= 0 else math.nan,
+                "min": self.lo,
+                "max": self.hi,
+                "sum": self.total,
+                "norm": math.sqrt(self.squares) if self.squares >= 0 else math.nan,
+            }
+
+
+@dataclass
+class Streamed:
+    """A quantity written chunk by chunk: never whole in memory. Stands in
+    for its array in :class:`StreamResults` ``.quantities``."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    stats: RunningStats = field(default_factory=RunningStats)
+
+    def describe(self) -> dict:
+        """What :func:`convcli.stats.describe` gives for an array, plus ``streamed``."""
+        return {"shape": list(self.shape), "dtype": str(self.dtype), **self.stats.result(), "streamed": True}
+
+
+# ----------------------------------------------------------------- writing
+
+
+class ChunkWriter:
+    """The output files of a streamed run, filled chunk by chunk.
+
+    ``h5``: ``outputs.h5`` with a dataset of the full shape per quantity,
+    written a hyperslab at a time. ``npy``: ``numpy.lib.format.open_memmap``
+    creates each ``Q.npy`` (header and full size, sparse on disk); the rows
+    are then written at their offset with ordinary writes, not through the
+    map: a write to a full disk is an ``OSError`` (through a map it would be
+    a SIGBUS that kills the process before it can clean up), and the pages
+    written do not count in the process's resident memory.
+    """
+
+    def __init__(self, folder: Path, fmt: str):
+        self.folder = folder
+        self.fmt = fmt
+        self.placed: dict[str, str] = {}
+        self._files: dict[str, tuple] = {}
+        self._h5 = None
+        if fmt == "h5":
+            import h5py
+
+            with self._oserror():
+                self._h5 = h5py.File(folder / H5_NAME, "w")
+
+    @contextmanager
+    def _oserror(self):
+        """A failed write (a full disk, say) is the user's problem to fix: exit 2."""
+        try:
+            yield
+        except OSError as exc:
+            raise ConvcliError(f"--out {self.folder}", f"cannot write: {exc.strerror or exc}") from None
+
+    def create(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        with self._oserror():
+            if self._h5 is not None:
+                self._h5.create_dataset(name, shape=shape, dtype=dtype)
+                self.placed[name] = f"{H5_NAME}:{name}"
+                return
+            path = self.folder / f"{name}.npy"
+            made = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+            offset = made.offset
+            del made
+            fp = open(path, "r+b")
+            self._files[name] = (fp, offset, _per_sample(shape) * np.dtype(dtype).itemsize)
+            self.placed[name] = f"{name}.npy"
+
+    def rows(self, name: str, r0: int, array: np.ndarray) -> None:
+        """Write ``array`` as rows ``r0:r0 + len(array)`` of quantity ``name``."""
+        array = np.ascontiguousarray(array)
+        with self._oserror():
+            if self._h5 is not None:
+                self._h5[name][r0:r0 + len(array)] = array
+                return
+            fp, offset, row_bytes = self._files[name]
+            fp.seek(offset + r0 * row_bytes)
+            fp.write(array.reshape(-1).view(np.uint8))
+
+    def whole(self, name: str, array: np.ndarray) -> None:
+        with self._oserror():
+            if self._h5 is not None:
+                self._h5.create_dataset(name, data=array)
+                self.placed[name] = f"{H5_NAME}:{name}"
+            else:
+                np.save(self.folder / f"{name}.npy", array, allow_pickle=False)
+                self.placed[name] = f"{name}.npy"
+
+    def close(self) -> None:
+        with self._oserror():
+            for fp, _, _ in self._files.values():
+                fp.close()
+            self._files = {}
+            if self._h5 is not None:
+                self._h5.close()
+                self._h5 = None
+
+
+# ----------------------------------------------------------------- running
+
+
+@dataclass
+class StreamResults:
+    """What a streamed run produced, shaped like :class:`convcli.runner.Results`
+    for :func:`convcli.outputs.summary`: ``quantities`` in the same order,
+    with :class:`Streamed` in place of the arrays that were never whole."""
+
+    plan: object
+    quantities: dict
+    inputs: dict[str, np.ndarray]
+    grad: Streamed | None
+    streaming: dict
+    timings: dict[str, float] = field(default_factory=dict)
+    trace: list | None = None
+
+
+def _draws_after(p, index: int, backward: bool) -> bool:
+    """Does anything after input ``index`` draw from the random stream?"""
+    later = list(p.cfg.model.inputs.values())[index + 1:]
+    if any(src.kind == "random" for src in later):
+        return True
+    spec = p.grad_spec
+    return backward and (spec == "random" or (isinstance(spec, Source) and spec.kind == "random"))
+
+
+def _skip_normals(rng: np.random.RandomState, count: int) -> None:
+    """Advance ``rng`` past ``count`` normals (as ``rng.randn(count)`` would),
+    a block at a time."""
+    while count:
+        k = min(count, STATS_BLOCK)
+        rng.randn(k)
+        count -= k
+
+
+def _grad_rows(p, rng, stack: ExitStack):
+    """The upstream gradient, a chunk at a time: None for ``grad: output``
+    (the last layer's output is used as it is), else a :class:`arrays.Rows`."""
+    spec = p.grad_spec
+    shape = tuple(p.layer_shapes[-1].out_shape)
+    if spec == "output":
+        return None
+    if spec in ("ones", "random"):
+        src, nonfinite = Source(**{spec: list(shape)}), True
+    else:
+        src, nonfinite = spec, p.cfg.model.allow_nonfinite
+    return stack.enter_context(arrays.Rows(src, p.cfg.base_dir, p.cfg.where("backward", "grad"),
+                                           dtype=p.dtype, rng=rng, allow_nonfinite=nonfinite))
+
+
+def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None) -> tuple[StreamResults, dict[str, str]]:
+    """Run plan ``p`` (``p.stream`` set) chunk by chunk, writing into ``folder``.
+
+    ``progress(done, total)`` is called after each chunk with the samples done.
+    Returns the results (for the summary) and where each quantity went.
+    """
+    from .runner import layer_error
+
+    sp: StreamPlan = p.stream
+    model = p.cfg.model
+    dtype = np.dtype(p.dtype)
+    network = p.network
+    timings = dict.fromkeys(("load", "forward", "backward", "write"), 0.0)
+    clock = time.perf_counter
+
+    with ExitStack() as stack:
+        t = clock()
+        rng = np.random.RandomState(model.seed)
+        resident: dict[str, np.ndarray] = {}
+        rows = None
+        for k, (name, src) in enumerate(model.inputs.items()):
+            where = p.cfg.where("inputs", name)
+            if name != p.input_name:
+                resident[name] = arrays.load(src, p.cfg.base_dir, where, dtype=dtype, rng=rng,
+                                             max_memory=p.max_memory, allow_nonfinite=model.allow_nonfinite)
+                continue
+            cursor = rng
+            if src.kind == "random" and _draws_after(p, k, backward):
+                # The input's numbers come from a copy of the stream at this
+                # point; the stream itself moves on past them for what follows.
+                cursor = np.random.RandomState()
+                cursor.set_state(rng.get_state())
+                _skip_normals(rng, math.prod(src.random))
+            rows = stack.enter_context(arrays.Rows(src, p.cfg.base_dir, where, dtype=dtype, rng=cursor,
+                                                   allow_nonfinite=model.allow_nonfinite))
+        grad_rows = _grad_rows(p, rng, stack) if backward else None
+        timings["load"] += clock() - t
+
+        last = network.layers[-1]
+        streamed = {p.input_name: p.shapes[p.input_name]}
+        for layer in network.layers:
+            streamed[layer.output] = p.shapes[layer.output]
+        if backward:
+            streamed[last.upstream] = p.shapes[last.upstream]
+            for layer in network.layers:
+                streamed[f"{layer.name}.dA_prev"] = p.shapes[f"{layer.name}.dA_prev"]
+        t = clock()
+        writer = ChunkWriter(folder, fmt)
+        stack.callback(writer.close)
+        for name, shape in streamed.items():
+            writer.create(name, tuple(shape), dtype)
+        timings["write"] += clock() - t
+        found = {name: Streamed(tuple(shape), dtype) for name, shape in streamed.items()}
+
+        def put(name: str, r0: int, array: np.ndarray) -> None:
+            t = clock()
+            writer.rows(name, r0, array)
+            found[name].stats.update(array)
+            timings["write"] += clock() - t
+
+        sums: dict[str, dict[str, np.ndarray]] = {}
+        try:
+            for r0 in range(0, sp.samples, sp.rows):
+                r1 = min(r0 + sp.rows, sp.samples)
+                t = clock()
+                x = rows.read(r0, r1)
+                timings["load"] += clock() - t
+                put(p.input_name, r0, x)
+                t, w = clock(), timings["write"]
+                if not backward:
+                    steps = network.iter_forward(x, resident, engine=p.engine)
+                    del x
+                    for i, out, cache in steps:
+                        del cache
+                        put(network.layers[i].output, r0, out)
+                        del out
+                    timings["forward"] += clock() - t - (timings["write"] - w)
+                else:
+                    trace = network.forward(x, resident, engine=p.engine)
+                    del x
+                    for i, layer in enumerate(network.layers):
+                        put(layer.output, r0, trace[i][0])  # no name left holding an output or cache
+                    timings["forward"] += clock() - t - (timings["write"] - w)
+                    t, w = clock(), timings["write"]
+                    grad = trace[-1][0] if grad_rows is None else grad_rows.read(r0, r1)
+                    put(last.upstream, r0, grad)
+                    steps = network.iter_backward(trace, grad, release=True)
+                    del grad
+                    for i, g in steps:
+                        layer = network.layers[i]
+                        put(f"{layer.name}.dA_prev", r0, g["dA_prev"])
+                        if layer.kind == "conv":
+                            acc = sums.setdefault(layer.name, {})
+                            for key in ("dW", "db"):
+                                if key in acc:
+                                    acc[key] += g[key]  # in the config's dtype, as the in-memory sums
+                                else:
+                                    acc[key] = g[key].copy()
+                        del g
+                    del trace, steps
+                    timings["backward"] += clock() - t - (timings["write"] - w)
+                if progress is not None:
+                    progress(r1, sp.samples)
+        except LayerError as exc:
+            raise layer_error(p.cfg, exc) from None
+
+        # The order of an in-memory run: inputs, outputs, upstream gradient,
+        # then each layer's gradients.
+        t = clock()
+        quantities: dict = {}
+        for name in model.inputs:
+            quantities[name] = found[name] if name == p.input_name else resident[name]
+        for layer in network.layers:
+            quantities[layer.output] = found[layer.output]
+        if backward:
+            quantities[last.upstream] = found[last.upstream]
+            for layer in network.layers:
+                quantities[f"{layer.name}.dA_prev"] = found[f"{layer.name}.dA_prev"]
+                if layer.kind == "conv":
+                    quantities[f"{layer.name}.dW"] = sums[layer.name]["dW"]
+                    quantities[f"{layer.name}.db"] = sums[layer.name]["db"]
+        for name, value in quantities.items():
+            if isinstance(value, np.ndarray):
+                writer.whole(name, value)
+        writer.close()
+        timings["write"] += clock() - t
+        placed = {name: writer.placed[name] for name in quantities}
+
+    results = StreamResults(
+        p, quantities, resident, found.get(last.upstream) if backward else None,
+        sp.as_json(), timings=timings,
+    )
+    return results, placed

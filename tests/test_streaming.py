@@ -1,0 +1,406 @@
+"""Streaming a batch that does not fit --memory-budget (issue 4).
+
+A budget just large enough for a few samples makes a small input stream in
+several chunks, so these runs are quick. Each streamed run is compared with
+the same config run in memory: the inputs, outputs and upstream gradients
+must be the same numbers (a random one included: the one RandomState gives
+the chunks in row order); the computed arrays equal to rounding; dW/db,
+summed per chunk, to 1e-12 (float64).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tracemalloc
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+from rich.console import Console
+
+import convcli.cli as cli
+from convcli import arrays, runner, streaming
+from convcli.config import Source
+from convcli.errors import ConvcliError
+from convcli.stats import describe
+from test_cli_helpers import assert_error, run, tree, write
+
+N = 10  # samples; chunks of ROWS: 3 + 3 + 3 + 1
+ROWS = 3
+
+STACKS = {
+    # conv (stride 1, pad 1) -> relu -> max pool: the issue's stack
+    "conv-relu-pool": [{"type": "conv", "W": "W", "b": "b", "pad": 1}, {"type": "relu"},
+                       {"type": "pool", "f": 2}],
+    # strided conv, uneven padding, then an overlapping average pool (col2im backward)
+    "stride2-avgpool": [{"type": "conv", "W": "W", "b": "b", "stride": 2, "pad": [1, 2, 0, 1]},
+                        {"type": "pool", "f": 3, "stride": 1, "mode": "average"}],
+    # a pool first (first-max ties), then a dilated conv with same padding, then relu
+    "pool-dilated-relu": [{"type": "pool", "f": 2, "stride": 1, "ties": "first"},
+                          {"type": "conv", "W": "W", "b": "b", "pad": "same", "dilation": 2}, {"type": "relu"}],
+}
+
+
+def make_config(tmp_path, *, stack="conv-relu-pool", grad="output", a_prev=None, dtype="float64",
+                random_first=False, name="cfg.yaml"):
+    """A config over a 10-sample .h5 input (or ``a_prev``); returns its path."""
+    if a_prev is None:
+        with h5py.File(tmp_path / "x.h5", "a") as f:
+            if "images" not in f:
+                rng = np.random.RandomState(7)
+                f["images"] = (rng.rand(N + 2, 9, 8, 3) * 255).astype(np.uint8)
+        a_prev = {"file": "x.h5", "dataset": "images", "slice": "1:11", "scale": 1 / 255}
+    inputs = {"W": {"random": [3, 3, 3, 4]}, "A_prev": a_prev, "b": {"random": [4]}}
+    if random_first:  # A_prev drawn first: W and b come from the stream after all of it
+        inputs = {"A_prev": a_prev, "W": inputs["W"], "b": inputs["b"]}
+    data = {"seed": 3, "dtype": dtype, "inputs": inputs, "layers": STACKS[stack], "backward": {"grad": grad}}
+    return write(tmp_path, data, name)
+
+
+def budget_for(cfg, rows=ROWS, backward=True) -> int:
+    """A budget that streams ``cfg`` in chunks of ``rows`` samples."""
+    return streaming.estimate(runner.plan(cfg), backward).chunk(rows)
+
+
+def read_outputs(out, fmt="npy") -> tuple[dict, dict]:
+    doc = json.loads((out / "summary.json").read_text())
+    found = {}
+    if fmt == "h5":
+        with h5py.File(out / "outputs.h5") as f:
+            found = {name: f[name][()] for name in doc["quantities"]}
+    else:
+        found = {name: np.load(out / d["file"]) for name, d in doc["quantities"].items()}
+    return found, doc
+
+
+def both_ways(tmp_path, cfg, command="backward", fmt="npy", rows=ROWS, extra=()):
+    """Run ``cfg`` in memory and streamed; return ((arrays, summary), (arrays, summary))."""
+    whole = run([command, cfg, "--out", tmp_path / "whole", "--format", fmt, *extra])
+    assert whole.exit_code == 0, whole.stderr
+    budget = budget_for(cfg, rows, command == "backward")
+    streamed = run([command, cfg, "--out", tmp_path / "streamed", "--format", fmt,
+                    "--memory-budget", str(budget), *extra])
+    assert streamed.exit_code == 0, streamed.stderr
+    assert streamed.stderr == ""  # no progress bar on a non-terminal
+    return read_outputs(tmp_path / "whole", fmt), read_outputs(tmp_path / "streamed", fmt)
+
+
+def assert_same(whole, streamed, rtol=1e-12):
+    (a, a_doc), (b, b_doc) = whole, streamed
+    assert a_doc["streaming"] is None
+    s = b_doc["streaming"]
+    assert (s["samples"], s["chunk_rows"], s["chunks"]) == (N, ROWS, math.ceil(N / ROWS))
+    assert list(a) == list(b)  # the same quantities, in the same order
+    for name in a:
+        x, y = a[name], b[name]
+        assert x.shape == y.shape and x.dtype == y.dtype, name
+        role = a_doc["quantities"][name]["role"]
+        batch = x.shape[:1] == (N,)
+        assert b_doc["quantities"][name].get("streamed", False) == batch, name
+        if role == "input" or name.endswith((".dZ", ".dA")):
+            np.testing.assert_array_equal(y, x, err_msg=name)  # read or drawn: the same numbers
+        else:
+            np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * np.abs(x).max(), err_msg=name)
+        d, e = a_doc["quantities"][name], b_doc["quantities"][name]
+        assert d["shape"] == e["shape"] and d["dtype"] == e["dtype"]
+        scale = max(d["norm"] / math.sqrt(x.size), abs(d["mean"]))
+        for k in ("mean", "std", "min", "max", "sum", "norm"):
+            size = x.size if k == "sum" else math.sqrt(x.size) if k == "norm" else 1
+            assert e[k] == pytest.approx(d[k], rel=rtol, abs=10 * rtol * scale * size), (name, k)
+
+
+# ----------------------------------------------------------------- streamed == in memory
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+@pytest.mark.parametrize("grad", ["output", "ones", "random"])
+def test_backward_streamed_equals_in_memory(tmp_path, stack, grad):
+    assert_same(*both_ways(tmp_path, make_config(tmp_path, stack=stack, grad=grad)))
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_forward_streamed_equals_in_memory(tmp_path, stack):
+    assert_same(*both_ways(tmp_path, make_config(tmp_path, stack=stack), command="forward"))
+
+
+def test_h5_format(tmp_path):
+    cfg = make_config(tmp_path, grad="random")
+    assert_same(*both_ways(tmp_path, cfg, fmt="h5"))
+    with h5py.File(tmp_path / "streamed" / "outputs.h5") as f:
+        assert f["conv1.Z"].shape == (N, 9, 8, 4)
+
+
+def test_npy_files_are_plain_npy(tmp_path):
+    """open_memmap made them: np.load reads them, header and all."""
+    cfg = make_config(tmp_path)
+    both_ways(tmp_path, cfg, command="forward")
+    z = np.load(tmp_path / "streamed" / "conv1.Z.npy", mmap_mode="r")
+    assert z.shape == (N, 9, 8, 4) and z.dtype == np.float64 and z.flags.c_contiguous
+
+
+def test_random_gradient_with_a_shape(tmp_path):
+    cfg = make_config(tmp_path, grad={"random": [N, 4, 4, 4]})
+    assert_same(*both_ways(tmp_path, cfg))
+
+
+def test_gradient_from_a_file_read_per_chunk(tmp_path):
+    g = np.random.RandomState(1).randn(N + 3, 4, 4, 4).astype(np.float32)
+    np.save(tmp_path / "g.npy", g)
+    cfg = make_config(tmp_path, grad={"file": "g.npy", "slice": "2:12", "scale": 0.5})
+    (a, _), (b, b_doc) = both_ways(tmp_path, cfg)
+    assert_same((a, _), (b, b_doc))
+    np.testing.assert_array_equal(b["pool3.dA"], g[2:12].astype(np.float64) * 0.5)
+
+
+@pytest.mark.parametrize("random_first", [False, True])
+def test_random_input_streams_from_the_one_random_stream(tmp_path, random_first):
+    """A random A_prev is drawn chunk by chunk; W, b and the random gradient
+    after it get the numbers they get in memory (the stream skips past it)."""
+    cfg = make_config(tmp_path, a_prev={"random": [N, 6, 7, 3]}, grad="random", random_first=random_first)
+    assert_same(*both_ways(tmp_path, cfg))
+
+
+@pytest.mark.parametrize("a_prev", [
+    {"file": "x.npy", "slice": "1::2"},
+    {"file": "x.npz", "key": "x", "slice": "3:13", "scale": 2.0},
+    {"file": "x.h5", "dataset": "images", "slice": "0:20:2"},
+    {"zeros": [N, 6, 7, 3]},
+    {"ones": [N, 6, 7, 3], "scale": 0.5},
+])
+def test_every_kind_of_input_streams(tmp_path, a_prev):
+    x = np.random.RandomState(2).randn(2 * N + 1, 6, 7, 3)
+    np.save(tmp_path / "x.npy", x)
+    np.savez_compressed(tmp_path / "x.npz", x=x)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["images"] = x.astype(np.float32)
+    assert_same(*both_ways(tmp_path, make_config(tmp_path, a_prev=a_prev)))
+
+
+def test_float32(tmp_path):
+    """float32 sums per chunk: dW, db within float32 rounding."""
+    cfg = make_config(tmp_path, dtype="float32", grad="random")
+    (a, a_doc), (b, b_doc) = both_ways(tmp_path, cfg)
+    for name in a:
+        rtol = 1e-5 if name.endswith((".dW", ".db")) else 1e-6
+        np.testing.assert_allclose(b[name], a[name], rtol=rtol, atol=rtol * np.abs(a[name]).max(), err_msg=name)
+    np.testing.assert_array_equal(b["pool3.dA"], a["pool3.dA"])
+
+
+def test_rows_equal_load_chunk_by_chunk(tmp_path):
+    """arrays.Rows gives, chunk by chunk, exactly what arrays.load gives whole."""
+    x = (np.random.RandomState(0).rand(17, 3, 2, 2) * 255).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "x.npz", a=x, b=x)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = x
+    for spec in [{"file": "x.npy", "slice": "2:15:3", "scale": 0.25}, {"file": "x.npz", "key": "b", "slice": "::4"},
+                 {"file": "x.h5", "slice": "-9:"}, {"random": [11, 2, 2, 2]}, {"value": x[:5].tolist()}]:
+        src = Source(**spec)
+        whole = arrays.load(src, tmp_path, "w", dtype="float32", rng=np.random.RandomState(4))
+        with arrays.Rows(src, tmp_path, "w", dtype="float32", rng=np.random.RandomState(4)) as rows:
+            assert rows.shape == whole.shape
+            parts = [rows.read(r, min(r + 2, len(whole))) for r in range(0, len(whole), 2)]
+            with pytest.raises(ValueError, match="out of order"):
+                rows.read(0, 1)
+        np.testing.assert_array_equal(np.concatenate(parts), whole, err_msg=str(spec))
+
+
+def test_running_stats_match_describe():
+    """Chunk by chunk, with a large mean (where a naive variance loses every digit,
+    and a block mean's rounding at 1e8 would cost 1e-11 of the std)."""
+    x = 1e8 + np.random.RandomState(5).randn(300_001)
+    stats = streaming.RunningStats()
+    for i in range(0, x.size, 70_000):
+        stats.update(x[i:i + 70_000])
+    got, want = stats.result(), describe(x)
+    for k in ("mean", "std", "min", "max", "sum", "norm"):
+        assert got[k] == pytest.approx(want[k], rel=1e-12), k
+    assert got["std"] == pytest.approx(1.0, rel=1e-2)
+
+
+# ----------------------------------------------------------------- memory
+
+
+@pytest.mark.parametrize("stack, backward", [("conv-relu-pool", True), ("stride2-avgpool", True),
+                                             ("pool-dilated-relu", False)])
+def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward):
+    """What the chunk size is chosen from is an upper bound of what a chunk
+    allocates (tracemalloc sees NumPy's buffers, not HDF5's: those are left
+    out of the bound), with chunks large enough that the per-sample part
+    outweighs the fixed part."""
+    rng = np.random.RandomState(0)
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["x"] = rng.rand(24, 96, 96, 3).astype(np.float32)
+    cfg = make_config(tmp_path, stack=stack, a_prev={"file": "big.h5"}, grad="random")
+    e = streaming.estimate(runner.plan(cfg), backward)
+    rows = 12
+    seen = e.chunk(rows) - streaming.IO_BUFFERS
+    assert rows * e.per_sample > e.fixed - streaming.IO_BUFFERS
+    p = runner.plan(cfg, memory_budget=e.chunk(rows), backward=backward)
+    assert p.stream.rows == rows
+    tracemalloc.start()
+    try:
+        streaming.run_streaming(p, backward, tmp_path, "h5")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= seen, (peak, e)
+    assert peak >= 0.5 * seen  # and not far above it
+
+
+def test_a_budget_too_small_for_one_sample(tmp_path):
+    cfg = make_config(tmp_path)
+    before = tree(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", "64KiB"])
+    line = assert_error(result, "convcli: error: --memory-budget: 64.0 KiB is too small",
+                        "streams A_prev (x.h5[images] rows 1:11", "one sample", "use --memory-budget")
+    assert tree(tmp_path) == before
+    need = line.rsplit("use --memory-budget ", 1)[1].split()[0]
+    assert streaming.estimate(runner.plan(cfg), True).chunk(1) <= arrays.parse_size(need)
+    again = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", need])
+    assert again.exit_code == 0, again.stderr
+
+
+def test_bad_budget_value(tmp_path):
+    result = run(["forward", make_config(tmp_path), "--out", tmp_path / "out", "--memory-budget", "lots"])
+    assert_error(result, "--memory-budget: cannot read 'lots' as a size")
+
+
+def test_max_memory_still_caps_a_streamed_array(tmp_path):
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg)),
+                  "--max-memory", "8KiB"])
+    assert_error(result, "more than --max-memory 8.0 KiB")
+
+
+def test_nan_in_a_later_chunk(tmp_path):
+    x = np.ones((N, 6, 7, 3))
+    x[8, 1, 2, 0] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    cfg = make_config(tmp_path, a_prev={"file": "x.npy"})
+    before = tree(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert_error(result, "inputs.A_prev", "1 NaN in rows 6:9 (first at index [8, 1, 2, 0])")
+    assert tree(tmp_path) == before  # the chunks written so far went with the staging folder
+
+
+@pytest.mark.parametrize("fault, code, message", [
+    (OSError(28, "No space left on device"), 2, "convcli: error: --out"),  # then "cannot write: ..."
+    (KeyboardInterrupt(), 130, "convcli: interrupted; nothing was written"),
+])
+def test_a_failure_mid_stream_leaves_nothing(tmp_path, monkeypatch, fault, code, message):
+    cfg = make_config(tmp_path)
+    real, calls = streaming.ChunkWriter.rows, []
+
+    def rows(self, *args):
+        calls.append(1)
+        if len(calls) == 9:  # the second chunk
+            with self._oserror():  # where a real write fails
+                raise fault
+        return real(self, *args)
+
+    monkeypatch.setattr(streaming.ChunkWriter, "rows", rows)
+    before = tree(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert result.exit_code == code and result.stderr.startswith(message), result.stderr
+    assert tree(tmp_path) == before
+
+
+def test_fortran_order_npy_is_refused_when_it_must_stream(tmp_path):
+    np.save(tmp_path / "x.npy", np.asfortranarray(np.ones((N, 6, 7, 3))))
+    cfg = make_config(tmp_path, a_prev={"file": "x.npy"})
+    assert run(["forward", cfg, "--out", tmp_path / "a"]).exit_code == 0  # in memory: fine
+    result = run(["forward", cfg, "--out", tmp_path / "b", "--memory-budget", str(budget_for(cfg, backward=False))])
+    assert_error(result, "inputs.A_prev", "Fortran order", "--memory-budget")
+
+
+def test_plot_needs_the_arrays_in_memory(tmp_path):
+    pytest.importorskip("matplotlib")
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--plot", "--memory-budget", str(budget_for(cfg))])
+    assert_error(result, "--plot", "streams A_prev in chunks")
+
+
+# ----------------------------------------------------------------- the terminal
+
+
+def test_human_output_says_it_streamed(tmp_path):
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert result.exit_code == 0, result.stderr
+    assert f"streamed {N} samples in 4 chunks of {ROWS}" in result.stdout
+    assert result.stderr == ""
+
+
+def test_progress_never_writes_to_a_non_terminal(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    cfg = make_config(tmp_path)
+    for extra in ([], ["--json"]):
+        result = run(["backward", cfg, "--out", tmp_path / "out", "--force",
+                      "--memory-budget", str(budget_for(cfg)), *extra])
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr == ""
+    json.loads(result.stdout)
+
+
+def _terminal(monkeypatch):
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli, "_progress_console", lambda: Console(file=sys.stderr, force_terminal=True, width=100))
+
+
+def test_progress_shows_on_a_terminal(tmp_path, monkeypatch):
+    _terminal(monkeypatch)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert result.exit_code == 0, result.stderr
+    assert "backward" in result.stderr and f"{N}/{N}" in result.stderr and "samples" in result.stderr
+    assert "\x1b[" in result.stderr  # drawn, then cleared (transient)
+    assert "\x1b[" not in result.stdout
+
+
+def test_progress_not_under_json_nor_for_a_quick_run(tmp_path, monkeypatch):
+    _terminal(monkeypatch)
+    cfg = make_config(tmp_path)
+    budget = str(budget_for(cfg))
+    quick = run(["backward", cfg, "--out", tmp_path / "a", "--memory-budget", budget])  # under PROGRESS_DELAY
+    assert quick.exit_code == 0 and quick.stderr == ""
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    as_json = run(["backward", cfg, "--out", tmp_path / "b", "--memory-budget", budget, "--json"])
+    assert as_json.exit_code == 0 and as_json.stderr == ""
+
+
+def test_help_documents_the_budget():
+    for command in ("forward", "backward"):
+        result = run([command, "--help"], env={"COLUMNS": "200"})
+        assert "--memory-budget" in result.stdout and "512MiB" in result.stdout
+
+
+def test_zip_member_is_read_forward_never_whole(tmp_path, monkeypatch):
+    """An .npz member streams: zipfile's reader is asked for a chunk's bytes
+    at a time, never for the whole member."""
+    x = np.random.RandomState(3).randn(N, 6, 7, 3)
+    np.savez_compressed(tmp_path / "x.npz", x=x)
+    biggest = []
+    real = zipfile.ZipExtFile.readinto
+
+    def readinto(self, b):
+        biggest.append(len(b))
+        return real(self, b)
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "readinto", readinto)
+    with arrays.Rows(Source(file="x.npz"), tmp_path, "w", dtype="float64", rng=None) as rows:
+        got = np.concatenate([rows.read(r, min(r + 3, N)) for r in range(0, N, 3)])
+    np.testing.assert_array_equal(got, x)
+    assert max(biggest) <= 3 * x[0].nbytes
+
+
+def test_streamed_input_used_as_a_weight_is_refused(tmp_path):
+    data = {"inputs": {"A_prev": {"random": [3, 3, 3, 3]}, "b": {"random": [3]}},
+            "layers": [{"type": "conv", "W": "A_prev", "b": "b"}]}
+    cfg = write(tmp_path, data)
+    with pytest.raises(ConvcliError, match="cannot also be this layer's W"):
+        runner.plan(cfg, memory_budget=streaming.estimate(runner.plan(cfg), True).chunk(1))
