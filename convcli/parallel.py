@@ -79,8 +79,11 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     configured, or when another parallel region is already running.
     """
     most = len(blocks) // max(min_blocks_per_thread, 1)
-    # A bad CONVCLI_THREADS is an error on every run, not only on large ones.
-    n = min(threads(), most) if most > 1 else (_env_threads() and 1)
+    if most > 1:
+        n = min(threads(), most)
+    else:
+        _env_threads()  # a bad CONVCLI_THREADS is an error on every run, not only large ones
+        n = 1
     if n <= 1 or not _lock.acquire(blocking=False):
         return [fn(blocks)]
     try:
