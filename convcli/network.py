@@ -87,13 +87,26 @@ def _view(shape) -> np.ndarray:
     return np.broadcast_to(np.zeros((), dtype=np.float64), tuple(shape))
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """One pass, no array-sized temporary: a float64 sum of finite float32
+    values cannot overflow; only when the sum is not finite (Inf, NaN, or a
+    float64 sum past 1.8e308) look element by element."""
+    if np.isfinite(np.add.reduce(a, axis=None, dtype=np.float64)):
+        return True
+    return bool(np.isfinite(a).all())
+
+
 class Network:
     """A stack of conv / pool / relu layers applied in order."""
 
-    def __init__(self, layers: Sequence[LayerSpec]):
+    def __init__(self, layers: Sequence[LayerSpec], finite: bool = True):
+        """``finite``: a layer whose inputs are finite but whose result is not
+        (float32 overflows at 3.4e38) is an error naming it, instead of NumPy's
+        RuntimeWarnings and Inf/NaN statistics; off for ``allow_nonfinite``."""
         if not layers:
             raise ValueError("layers: a network needs at least one layer")
         self.layers = list(layers)
+        self.finite = finite
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -158,17 +171,21 @@ class Network:
         for i in range(start, len(self.layers)):
             layer = self.layers[i]
             local = (overrides or {}).get(i, {})
+            sources = [x]
             try:
-                if layer.kind == "conv":
-                    W = local.get("W", params[layer.W])
-                    b = local.get("b", params[layer.b])
-                    out, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
-                elif layer.kind == "pool":
-                    out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
-                else:
-                    out, cache = relu_forward(x)
+                with np.errstate(over="ignore", invalid="ignore"):  # _check_finite says it once
+                    if layer.kind == "conv":
+                        W = local.get("W", params[layer.W])
+                        b = local.get("b", params[layer.b])
+                        sources += [W, b]
+                        out, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
+                    elif layer.kind == "pool":
+                        out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
+                    else:
+                        out, cache = relu_forward(x)
             except ValueError as exc:
                 raise LayerError(i, layer.name, str(exc)) from None
+            self._check_finite(i, {layer.output.split(".")[-1]: out}, sources)
             x = out
             yield i, out, cache
             del out, cache
@@ -197,22 +214,39 @@ class Network:
             cache = trace[i][1]
             if release:
                 trace[i] = None
+            sources = [d, cache[0]] + ([cache[1]] if layer.kind == "conv" else [])
             try:
-                if layer.kind == "conv":
-                    d, dW, db = conv_backward(d, cache)
-                    g = {"dA_prev": d, "dW": dW, "db": db}
-                    del dW, db
-                elif layer.kind == "pool":
-                    d = pool_backward(d, cache, mode=layer.mode)
-                    g = {"dA_prev": d}
-                else:
-                    d = relu_backward(d, cache)
-                    g = {"dA_prev": d}
+                with np.errstate(over="ignore", invalid="ignore"):  # _check_finite says it once
+                    if layer.kind == "conv":
+                        d, dW, db = conv_backward(d, cache)
+                        g = {"dA_prev": d, "dW": dW, "db": db}
+                        del dW, db
+                    elif layer.kind == "pool":
+                        d = pool_backward(d, cache, mode=layer.mode)
+                        g = {"dA_prev": d}
+                    else:
+                        d = relu_backward(d, cache)
+                        g = {"dA_prev": d}
             except ValueError as exc:
                 raise LayerError(i, layer.name, str(exc)) from None
-            del cache
+            self._check_finite(i, g, sources)
+            del cache, sources
             yield i, g
             del g
+
+    def _check_finite(self, i: int, produced: Mapping[str, np.ndarray], sources) -> None:
+        """Raise if a layer made Inf/NaN out of finite arrays (an overflow)."""
+        if not self.finite:
+            return
+        for name, arr in produced.items():
+            if _all_finite(arr) or not all(_all_finite(s) for s in sources):
+                continue
+            bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+            raise LayerError(
+                i, self.layers[i].name,
+                f"{name}: {bad:,} of {arr.size:,} values overflowed {arr.dtype} (its inputs are "
+                "finite); use dtype float64, or scale the inputs down",
+            )
 
     # ------------------------------------------------------------ names
 

@@ -16,6 +16,7 @@ same numbers every time.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -89,7 +90,10 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     try:
         groups = split(blocks, n)
         with _blas().limit(limits=1):
-            futures = [_pool(n - 1).submit(fn, group) for group in groups[1:]]
+            # Each worker runs in a copy of the caller's context, so settings
+            # such as np.errstate (a context variable) hold in every block.
+            futures = [_pool(n - 1).submit(contextvars.copy_context().run, fn, group)
+                       for group in groups[1:]]
             first = fn(groups[0])
             return [first] + [f.result() for f in futures]
     finally:

@@ -15,7 +15,11 @@ def stat(array: np.ndarray, name: str):
         return list(array.shape)
     if array.size == 0:
         return float("nan")
-    a = np.asarray(array, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # Inf in, Inf/NaN out: no warnings
+        return _stat(np.asarray(array, dtype=np.float64), name)
+
+
+def _stat(a: np.ndarray, name: str):
     if name == "mean":
         return float(a.mean())
     if name == "std":

@@ -30,9 +30,9 @@ def threaded(monkeypatch):
         def __init__(self, pool):
             self.pool = pool
 
-        def submit(self, fn, group):
-            submitted.append(group)
-            return self.pool.submit(fn, group)
+        def submit(self, *args):
+            submitted.append(args[-1])
+            return self.pool.submit(*args)
 
     monkeypatch.setattr(parallel, "_pool", lambda n: Spy(real_pool(n)))
     return submitted
@@ -102,3 +102,16 @@ def test_bad_convcli_threads_is_named(monkeypatch, value):
 def test_split_is_contiguous_and_balanced():
     assert parallel.split(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
     assert parallel.split([1], 4) == [[1]]
+
+
+def test_errstate_holds_in_every_thread(threaded):
+    """np.errstate is a context variable: the worker threads run in a copy of
+    the caller's context, so an overflow the caller chose to ignore does not
+    warn (pytest turns warnings into errors here) from another thread."""
+    A = np.full((8, 6, 6, 2), 3e38, dtype=np.float32)
+    W = np.ones((3, 3, 2, 2), dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z, cache = cc.conv_forward(A, W, np.zeros(2, np.float32), {"pad": 1})
+        cc.conv_backward(Z, cache)
+    assert np.isinf(Z).all()
+    assert len(threaded) >= 2, "the threaded branch did not run"
