@@ -310,11 +310,14 @@ def _blocks(m, n_H, row_bytes):
                 yield n, n + 1, h0, min(h0 + rows, n_H)
 
 
-def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW2=None):
+def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW2=None, db=None):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
     Forward (``out2`` given): ``out2[rows] = cols @ W2 (+ bias)``, the (m*n_H*n_W, C)
-    output. Weight gradient (``grad_out2``, ``dW2`` given): ``dW2 += cols.T @ grad_out2[rows]``.
+    output. Weight gradient (``grad_out2``, ``dW2`` given): ``dW2 += cols.T @ grad_out2[rows]``,
+    and with ``db``, ``db += grad_out2[rows].sum(0)`` while the rows are in
+    cache (no threaded BLAS call between two threaded regions: OpenBLAS's
+    spinning workers would compete with the next region's threads).
     ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
     (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``.
     Blocks write disjoint rows, so they run on several threads
@@ -331,6 +334,7 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
         buf = np.empty(max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_W * K,
                        dtype=X_pad.dtype)
         dW_part = None if dW2 is None else np.zeros_like(dW2)
+        db_part = None if db is None else np.zeros_like(db)
         for n0, n1, h0, h1 in group:
             src = win[n0:n1, h0:h1]
             cols = buf[: src.size].reshape(src.shape)
@@ -345,12 +349,16 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
                     block += bias  # while the block is still in cache
             if dW_part is not None:
                 dW_part += cols.T @ grad_out2[r0:r1]  # (K, rows) @ (rows, C) -> (K, C)
-        return cols, dW_part
+            if db_part is not None:
+                db_part += grad_out2[r0:r1].sum(axis=0)
+        return cols, dW_part, db_part
 
     results = parallel.map_blocks(run, blocks)
-    if dW2 is not None:
-        for _, part in results:
-            dW2 += part
+    for _, dW_part, db_part in results:  # in block order: the same sums every run
+        if dW2 is not None:
+            dW2 += dW_part
+        if db is not None:
+            db += db_part
     cols = results[0][0]
     return cols if len(blocks) == 1 else None
 
@@ -375,14 +383,15 @@ def _pad_or_crop(X, sides):
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols=None):
     K = g.f_H * g.f_W * g.n_C_prev
     dZ2 = dZ.reshape(-1, g.n_C)
-    db = np.ones(dZ2.shape[0], dtype=dZ2.dtype) @ dZ2  # BLAS: threaded, unlike .sum(axis=0)
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     if cols is not None:
         dW2 = cols.T @ dZ2
+        db = dZ2.sum(axis=0)
     else:
         dW2 = np.zeros((K, g.n_C), dtype=dZ.dtype)
+        db = np.zeros(g.n_C, dtype=dZ.dtype)
         _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
-                   out2=None, grad_out2=dZ2, dW2=dW2)
+                   out2=None, grad_out2=dZ2, dW2=dW2, db=db)
     if s == (1, 1):
         dA_prev = _input_grad_stride1(dZ, W, g)
     else:
