@@ -50,6 +50,10 @@ NPZ_SUFFIXES = (".npz",)
 H5_SUFFIXES = (".h5", ".hdf5")
 FILE_SUFFIXES = (".npy",) + NPZ_SUFFIXES + H5_SUFFIXES
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Lists and mappings inside one another, at most: a config needs ~10 (a 4-D
+# value: under inputs); the cap keeps the recursive readers far from Python's
+# recursion limit.
+MAX_DEPTH = 32
 
 
 # --------------------------------------------------------------------- YAML
@@ -57,7 +61,26 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 numbers: ``1e-6`` is a float, ``10:20`` a
-    string, ``010`` a string (not octal 8); ``2024-01-01`` a string."""
+    string, ``010`` a string (not octal 8); ``2024-01-01`` a string. Refuses
+    nesting deeper than :data:`MAX_DEPTH` while composing, before PyYAML's
+    own recursion (a few frames per level) could run out of stack."""
+
+    depth = 0
+    display = ""
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            event = self.peek_event()
+            if self.depth > MAX_DEPTH and isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                mark = event.start_mark
+                raise ConvcliError(
+                    f"{self.display}: line {mark.line + 1}, column {mark.column + 1}",
+                    f"nested too deeply: more than {MAX_DEPTH} levels of lists and mappings",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
@@ -132,14 +155,22 @@ def _walk(node, path: tuple, lines: dict, display: str, seen: set) -> None:
 def read_yaml(path: Path, display: str) -> tuple[Any, dict]:
     """Parse a YAML file safely -> ``(data, lines)``; ``lines`` maps key paths
     (tuples of keys and list indices) to ``(line, column)``."""
+    return parse_yaml(_read_bytes(path, display), display)
+
+
+def _read_bytes(path: Path, display: str) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConvcliError(display, "no such file") from None
     except IsADirectoryError:
         raise ConvcliError(display, "is a folder, not a config file") from None
     except OSError as exc:
         raise ConvcliError(display, f"cannot read: {exc.strerror or exc}") from None
+
+
+def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
+    """:func:`read_yaml` on bytes already read (``display`` names them)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -147,6 +178,7 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict]:
     loader = None
     try:
         loader = _Loader(text)
+        loader.display = display
         node = loader.get_single_node()
         lines: dict = {}
         if node is None:
@@ -231,20 +263,28 @@ def _shape(v):
     return tuple(v)
 
 
-def _choice(allowed: tuple[str, ...], what: str = "expected one of"):
+def _choice(allowed: tuple[str, ...]):
+    """A validator: :func:`hparams.choice`'s check and message, with the
+    nearest allowed value as a hint."""
+
     def check(v):
-        if v not in allowed:
-            raise _fail(
-                "choice", "{what} {allowed}, got {got}{hint}",
-                what=what, allowed=", ".join(allowed), got=_short(v),
-                hint=did_you_mean(v, allowed) if isinstance(v, str) else "",
-            )
-        return v
+        try:
+            return hparams.choice(v, "", allowed)
+        except ValueError as exc:
+            hint = did_you_mean(v, allowed) if isinstance(v, str) else ""
+            raise _fail("choice", "{text}{hint}", text=str(exc), hint=hint) from None
 
     return check
 
 
 _SLICE = re.compile(r"^\s*(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(\d*)\s*)?$")
+
+
+def slice_text(s: slice) -> str:
+    """The inverse of :func:`parse_slice`: ``slice(0, 64)`` -> ``"0:64"``
+    (a step of 1 is left out)."""
+    text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
+    return text + (f":{s.step}" if s.step not in (None, 1) else "")
 
 
 def parse_slice(text) -> slice:
@@ -336,9 +376,7 @@ class Source(_Model):
             inner = self.key or self.dataset
             text = self.file + (f"[{inner}]" if inner else "")
             if self.slice is not None:
-                s = self.slice
-                text += f" rows {'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
-                text += f":{s.step}" if s.step else ""
+                text += f" rows {slice_text(self.slice)}"
         elif k == "value":
             text = "value"
         else:
@@ -346,9 +384,13 @@ class Source(_Model):
         return text + (f" x {self.scale:g}" if self.scale is not None else "")
 
 
-def _numeric_tree(v) -> bool:
+def _numeric_tree(v, depth: int = 0) -> bool:
+    """A number or a nested list of numbers, at most :data:`MAX_DEPTH` deep
+    (data that did not come through the YAML reader is capped here too)."""
     if isinstance(v, list):
-        return all(_numeric_tree(x) for x in v)
+        if depth >= MAX_DEPTH:
+            raise _fail("value", "nested too deeply: more than {n} levels of lists", n=MAX_DEPTH)
+        return all(_numeric_tree(x, depth + 1) for x in v)
     return _is_number(v)
 
 
@@ -378,23 +420,15 @@ def _stride_like(name: str, allow_none: bool = False):
     return check
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _pad(v):
-    if v in ("same", "valid"):
+    """``pad`` as :func:`hparams.pad_sides` takes it, or ``same``/``valid``."""
+    if isinstance(v, str) and v in ("same", "valid"):
         return v
-    sides = [v] if _is_int(v) else v if isinstance(v, list) and len(v) in (2, 4) else None
-    if sides is None or not all(map(_is_int, sides)):
+    try:
+        hparams.pad_sides(v, name="")
+    except ValueError as exc:
         hint = did_you_mean(v, ("same", "valid")) if isinstance(v, str) else ""
-        raise _fail(
-            "hparam",
-            "expected an int, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid', got {got}{hint}",
-            got=_short(v), hint=hint,
-        )
-    if min(sides) < 0:
-        raise _fail("hparam", "padding must be >= 0, got {got}", got=_short(v))
+        raise _fail("hparam", "{text}{hint}", text=str(exc), hint=hint) from None
     return v
 
 
@@ -503,7 +537,7 @@ def _grad_tag(v):
 
 
 def _grad_name(v):
-    return _choice(GRAD_NAMES, "expected one of")(v)
+    return _choice(GRAD_NAMES)(v)
 
 
 GradModel = Annotated[
@@ -675,7 +709,19 @@ _MESSAGES = {
     "bool_parsing": "expected true or false, got {input}",
     "literal_error": "expected {expected}, got {input}",
     "too_short": "must not be empty",
+    "greater_than_equal": "must be >= {ge}, got {input}",
+    "greater_than": "must be > {gt}, got {input}",
 }
+
+
+def validation_message(err: dict) -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) in
+    convcli's words, e.g. ``expected an integer, got 'abc'``; the CLI says
+    its bad option values with this too."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind].format(input=_short(err.get("input")), **ctx)
+    return err["msg"]
 
 
 def _message(err: dict) -> tuple[tuple, str]:
@@ -693,9 +739,7 @@ def _message(err: dict) -> tuple[tuple, str]:
         return loc + ("type",), (
             f"unknown layer type {_short(got)}{did_you_mean(got, LAYER_TYPES)}; expected conv, pool or relu"
         )
-    if kind in _MESSAGES:
-        return loc, _MESSAGES[kind].format(input=_short(err.get("input")), **ctx)
-    return loc, err["msg"]
+    return loc, validation_message(err)
 
 
 @dataclass
@@ -776,9 +820,10 @@ def load_config(path: str | Path) -> LoadedConfig:
     """Read, parse and validate a config file (or raise ConvcliError)."""
     path = Path(path)
     display = str(path)
-    data, lines = read_yaml(path, display)
-    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-    return validate(data, lines, path, display, sha256)
+    raw = _read_bytes(path, display)
+    data, lines = parse_yaml(raw, display)
+    # The hash of the very bytes parsed: summary.json ties the outputs to them.
+    return validate(data, lines, path, display, hashlib.sha256(raw).hexdigest())
 
 
 QUANTITY_SUFFIXES = ("Z", "A", "dA_prev", "dW", "db", "dZ", "dA")

@@ -24,15 +24,22 @@ POOL_MODES = ("max", "average")
 ENGINES = ("fast", "reference")
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
+    """An integer (a NumPy one too), but not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _named(name: str, what: str) -> str:
+    """``name: what``, or ``what`` alone when the caller gives no name (the
+    config reader, whose messages are located by key path instead)."""
+    return f"{name}: {what}" if name else what
 
 
 def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
     """``int`` or a sequence of ``n`` ints -> a tuple of ``n`` ints."""
-    if _is_int(value):
+    if is_int(value):
         return (int(value),) * n
-    if isinstance(value, (list, tuple)) and len(value) == n and all(map(_is_int, value)):
+    if isinstance(value, (list, tuple)) and len(value) == n and all(map(is_int, value)):
         return tuple(int(v) for v in value)
     raise ValueError(f"{name}: expected an int or a list of {n} ints, got {value!r}")
 
@@ -40,20 +47,20 @@ def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
 def pad_sides(pad, name: str = "pad") -> tuple[int, int, int, int]:
     """``pad`` as given (int, ``[p_H, p_W]`` or ``[top, bottom, left, right]``)
     -> ``(top, bottom, left, right)``. ``same``/``valid`` are resolved by
-    :func:`conv_geometry`, which knows the shapes."""
-    if _is_int(pad):
+    :func:`conv_geometry`, which knows the shapes. The config reader checks
+    ``pad`` with this too (``name=""``)."""
+    if is_int(pad):
         sides = (int(pad),) * 4
-    elif isinstance(pad, (list, tuple)) and len(pad) == 2 and all(map(_is_int, pad)):
+    elif isinstance(pad, (list, tuple)) and len(pad) == 2 and all(map(is_int, pad)):
         sides = (int(pad[0]),) * 2 + (int(pad[1]),) * 2
-    elif isinstance(pad, (list, tuple)) and len(pad) == 4 and all(map(_is_int, pad)):
+    elif isinstance(pad, (list, tuple)) and len(pad) == 4 and all(map(is_int, pad)):
         sides = tuple(int(p) for p in pad)
     else:
-        raise ValueError(
-            f"{name}: expected an int, [p_H, p_W], [top, bottom, left, right], "
-            f"'same' or 'valid', got {pad!r}"
-        )
+        raise ValueError(_named(
+            name, f"expected an int, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid', got {pad!r}"
+        ))
     if min(sides) < 0:
-        raise ValueError(f"{name}: padding must be >= 0, got {pad!r}")
+        raise ValueError(_named(name, f"padding must be >= 0, got {pad!r}"))
     return sides
 
 
@@ -63,14 +70,15 @@ def _at_least_one(values: tuple[int, ...], name: str, given) -> tuple[int, ...]:
     return values
 
 
-def _choice(value, name: str, allowed: tuple[str, ...]) -> str:
+def choice(value, name: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``, else a ValueError naming ``name``."""
     if value not in allowed:
-        raise ValueError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+        raise ValueError(_named(name, f"expected one of {', '.join(allowed)}, got {value!r}"))
     return value
 
 
 def check_engine(engine) -> str:
-    return _choice(engine, "engine", ENGINES)
+    return choice(engine, "engine", ENGINES)
 
 
 def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
@@ -219,7 +227,7 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
     s_H, s_W = _at_least_one(per_axis(stride, "stride"), "stride", stride)
     dilation = hp.get("dilation", 1)
     d_H, d_W = _at_least_one(per_axis(dilation, "dilation"), "dilation", dilation)
-    bias = _choice(hp.get("bias", "once"), "bias", BIAS_MODES)
+    bias = choice(hp.get("bias", "once"), "bias", BIAS_MODES)
     pad = hp.get("pad", 0)
     if isinstance(pad, str) and pad == "valid":
         sides = (0, 0, 0, 0)
@@ -249,7 +257,7 @@ def pool_geometry(A_prev: np.ndarray, hparameters) -> PoolGeometry:
     f_H, f_W = _at_least_one(per_axis(hp["f"], "f"), "f", hp["f"])
     stride = hp.get("stride", (f_H, f_W))
     s_H, s_W = _at_least_one(per_axis(stride, "stride"), "stride", stride)
-    ties = _choice(hp.get("ties", "all"), "ties", TIE_RULES)
+    ties = choice(hp.get("ties", "all"), "ties", TIE_RULES)
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     if min(A_prev.shape) < 1:
         raise ValueError(f"A_prev: every dimension must be >= 1, got shape {A_prev.shape}")
@@ -264,7 +272,7 @@ def pool_geometry(A_prev: np.ndarray, hparameters) -> PoolGeometry:
 
 
 def check_mode(mode) -> str:
-    return _choice(mode, "mode", POOL_MODES)
+    return choice(mode, "mode", POOL_MODES)
 
 
 def check_upstream(d: np.ndarray, name: str, expected: tuple[int, ...]) -> np.ndarray:

@@ -107,3 +107,101 @@ def test_parse_slice():
     assert parse_slice("0:64") == slice(0, 64, None)
     assert parse_slice(":-1") == slice(None, -1, None)
     assert parse_slice("::2") == slice(None, None, 2)
+
+
+# --------------------------------------------------------------------- nesting, reading
+
+
+def nested_value(levels: int) -> str:
+    return "inputs: {A_prev: {value: " + "[" * levels + "1" + "]" * levels + "}}\nlayers: [{type: relu}]\n"
+
+
+@pytest.mark.parametrize("levels", [30, 3000])
+def test_nesting_deeper_than_32_levels_is_one_line_exit_2(tmp_path, levels):
+    """3000 levels used to end in RecursionError (exit 3). The root mapping,
+    inputs and A_prev are 3 levels, so value: may hold 29 lists, not 30."""
+    from test_cli_helpers import assert_error, run
+
+    cfg = write(tmp_path, nested_value(levels))
+    assert_error(run(["shapes", cfg]), "cfg.yaml: line 1, column 55:",
+                 "nested too deeply: more than 32 levels of lists and mappings")
+
+
+def test_32_levels_are_read(tmp_path):
+    value = load(tmp_path, nested_value(29)).model.inputs["A_prev"].value
+    for _ in range(29):
+        value = value[0]
+    assert value == 1
+
+
+def test_deep_mappings_and_expected_files_are_capped_too(tmp_path):
+    from convcli.config import read_expected_file
+
+    deep = "expected:\n  Z: " + "{a: " * 200 + "1" + "}" * 200 + "\n"
+    with pytest.raises(ConvcliError, match="nested too deeply"):
+        read_expected_file(write(tmp_path, deep, "exp.yaml"))
+
+
+def test_values_built_in_python_are_capped_as_well(tmp_path):
+    """validate() takes data that did not come through the YAML reader."""
+    from convcli.config import validate
+
+    value = 1.0
+    for _ in range(3000):
+        value = [value]
+    data = {"inputs": {"A_prev": {"value": value}}, "layers": [{"type": "relu"}]}
+    with pytest.raises(ConvcliError, match=r"x.yaml: inputs.A_prev.value: nested too deeply"):
+        validate(data, {}, tmp_path / "x.yaml", "x.yaml")
+
+
+def test_the_config_is_read_once_and_its_hash_is_of_those_bytes(tmp_path, monkeypatch):
+    import hashlib
+    from pathlib import Path
+
+    path = write(tmp_path, SEED)
+    reads = []
+    real = Path.read_bytes
+
+    def counting(self):
+        reads.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    cfg = load_config(path)
+    assert reads == [path]
+    assert cfg.sha256 == hashlib.sha256(SEED.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------- one rule for hyperparameters
+
+
+@pytest.mark.parametrize("pad", [0, 3, [1, 2], [0, 1, 2, 3], -1, [1, -2], [1, 2, 3], 1.5, True, "sam", [], None])
+def test_pad_is_checked_by_the_core_s_own_rule(tmp_path, pad):
+    """config accepts exactly the pads hparams.pad_sides (the layers' rule)
+    accepts, plus same/valid, with hparams' message."""
+    import yaml
+
+    from convcli.hparams import pad_sides
+
+    text = SEED.replace("pad: 2", f"pad: {yaml.safe_dump(pad, default_flow_style=True).strip().removesuffix('...').strip()}")
+    try:
+        pad_sides(pad, name="")
+    except ValueError as exc:
+        assert str(exc) in error(tmp_path, text)
+    else:
+        assert load(tmp_path, text).model.layers[0].pad == pad
+
+
+def test_choices_use_the_core_s_rule_and_add_a_hint(tmp_path):
+    text = SEED.replace("bias: window", "bias: windw")
+    assert "layers[0].bias (line 7): expected one of once, window, got 'windw' (did you mean 'window'?)" in error(
+        tmp_path, text)
+
+
+def test_slice_text_is_parse_slice_backwards():
+    from convcli.config import Source, slice_text
+
+    for text in ("0:64", "10:", ":-1", "::2", "1:9:3"):
+        assert slice_text(parse_slice(text)) == text
+    assert slice_text(slice(0, 4, 1)) == "0:4"
+    assert Source(file="a.h5", dataset="x", slice="2:8:2").describe() == "a.h5[x] rows 2:8:2"
