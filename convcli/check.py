@@ -3,17 +3,19 @@
 Two sources of expectations:
 
 - ``expected`` entries (from the config or an ``--expected FILE``):
-  ``Q.STAT``, ``Q[i, j, ...]``, or ``Q`` with a whole array from a file;
+  ``Q.STAT``, ``Q[i, j, ...]``, or ``Q`` (a value, or a whole array from a
+  file); a value for ``Q[...]`` or ``Q`` has the shape of what it selects,
+  or is one number that stands for every element of it;
 - ``--against PATH``: a user's arrays (a folder of ``Q.npy`` files, an
   ``.npz``, or an ``.h5`` with one dataset per quantity), each compared with
   convcli's result for that quantity.
 
-Both are parsed and checked (names, indices, shapes of stored files) by a
-``collect_*`` function before anything runs, so a typo costs no compute; an
-``evaluate_*`` function then compares. An element passes when
-``|got - expected| <= atol + rtol*|expected|`` (NaN matches NaN, an infinity
-matches the same infinity). For ``--against``, convcli's result is the
-expected side.
+Both are parsed and checked (names, indices, the shapes of values and of
+stored files) by a ``collect_*`` function before anything runs, so a typo
+costs no compute; an ``evaluate_*`` function then compares. An element
+passes when ``|got - expected| <= atol + rtol*|expected|`` (NaN matches NaN,
+an infinity matches the same infinity). For ``--against``, convcli's result
+is the expected side.
 """
 
 from __future__ import annotations
@@ -124,18 +126,6 @@ def parse_index(text: str, shape: tuple[int, ...], quantity: str, where: str) ->
     return tuple(items)
 
 
-def _index_text(index: tuple) -> str:
-    def one(i):
-        if i is Ellipsis:
-            return "..."
-        if isinstance(i, slice):
-            text = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
-            return text + (f":{i.step}" if i.step is not None else "")
-        return str(i)
-
-    return ", ".join(one(i) for i in index)
-
-
 _KEY = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\s*$")
 
 
@@ -208,8 +198,25 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
                 value = np.asarray(spec.value, dtype=np.float64)
             except ValueError:
                 raise ConvcliError(where, "value: not a rectangular array of numbers") from None
+            want = selection_shape(p.shapes[q], index)
+            # One number stands for every element it covers (NumPy broadcasting,
+            # but only from a scalar: a list of another shape is a mistake).
+            if value.ndim and value.shape != want:
+                raise ConvcliError(
+                    where, f"the value has shape {value.shape} but {q if index is None else 'the selection'} "
+                           f"has shape {want}: give {_written(want)}, or one number for every element",
+                )
         out.append(Entry(key, q, name, index, value, rtol, atol))
     return out
+
+
+def _written(shape: tuple[int, ...]) -> str:
+    """How a value of ``shape`` is written in YAML, in words."""
+    if not shape:
+        return "one number"
+    if len(shape) == 1:
+        return f"a list of {shape[0]} number{'s' * (shape[0] != 1)}"
+    return f"a nested list of shape {shape}"
 
 
 # --------------------------------------------------------------------- compare
@@ -237,14 +244,37 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
     return False, abs_err, rel_err, first, ""
 
 
-def _global(shape: tuple[int, ...], index: tuple | None, local: tuple) -> list[int]:
-    """The index in the whole quantity of element ``local`` of ``Q[index]``."""
+def _full_index(index: tuple, ndim: int) -> tuple:
+    """``index`` with its ``...`` (or the missing trailing axes) written out
+    as ``:``, one item per axis."""
+    items = list(index)
+    if Ellipsis in items:
+        k = items.index(Ellipsis)
+        items[k:k + 1] = [slice(None)] * (ndim - len(items) + 1)
+    return tuple(items + [slice(None)] * (ndim - len(items)))
+
+
+def selection_shape(shape: tuple[int, ...], index: tuple | None) -> tuple[int, ...]:
+    """The shape of ``Q[index]`` for a quantity of ``shape``, from the shape alone."""
     if index is None:
-        return list(local)
-    if math.prod(shape) > 10_000_000:
-        return list(local)  # not worth an index array that large
-    flat = np.arange(math.prod(shape)).reshape(shape)[index][local]
-    return [int(i) for i in np.unravel_index(int(flat), shape)]
+        return tuple(shape)
+    return np.broadcast_to(np.zeros((), dtype=np.uint8), tuple(shape))[index].shape  # a view: no memory
+
+
+def _global(shape: tuple[int, ...], index: tuple | None, local: tuple) -> list[int]:
+    """The index in the whole quantity of element ``local`` of ``Q[index]``:
+    per axis, an int of the index is the axis' coordinate and a slice maps
+    the next coordinate of ``local`` through ``start + i*step``."""
+    if index is None:
+        return [int(i) for i in local]
+    out, rest = [], iter(local)
+    for item, n in zip(_full_index(index, len(shape)), shape):
+        if isinstance(item, slice):
+            start, _, step = item.indices(n)
+            out.append(start + int(next(rest)) * step)
+        else:
+            out.append(item % n)  # a negative index counts from the end
+    return out
 
 
 def _show(x):
@@ -265,7 +295,9 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
                                note="" if passed else f"shape {tuple(got)}, expected {tuple(e.expected)}"))
             continue
         got = stat(full, e.stat) if e.stat else (full[e.index] if e.index is not None else full)
-        passed, abs_err, rel_err, first, note = compare(got, e.expected, e.rtol, e.atol)
+        # A scalar expected for a selection stands for each of its elements.
+        expected = np.broadcast_to(e.expected, np.shape(got)) if np.ndim(e.expected) == 0 else e.expected
+        passed, abs_err, rel_err, first, note = compare(got, expected, e.rtol, e.atol)
         where = None
         if not passed and np.ndim(got) == 0 and not note:
             allowed = e.atol + e.rtol * abs(float(e.expected))
@@ -273,7 +305,7 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
         elif first is not None and e.stat is None:
             where = _global(full.shape, e.index, first)
             g = float(np.asarray(got, dtype=np.float64)[first])
-            x = float(np.asarray(e.expected, dtype=np.float64)[first])
+            x = float(np.asarray(expected, dtype=np.float64)[first])
             note = f"first at {where}: got {g!r}, expected {x!r}"
         out.append(Outcome(e.key, e.quantity, _show(e.expected), _show(got), passed, e.rtol, e.atol,
                            abs_err, rel_err, where, note))

@@ -60,3 +60,44 @@ def test_compare_shapes_must_match():
 def test_relative_error_against_zero():
     ok, abs_err, rel_err, _, _ = compare([1e-9], [0.0], 1e-6, 1e-8)
     assert ok and rel_err == math.inf and abs_err == pytest.approx(1e-9)
+
+
+# --------------------------------------------------------------------- where an element is
+
+
+def test_first_index_is_in_the_whole_quantity_even_when_it_is_huge():
+    """Z[5, 2:10:3, -1] of an (11, 1000, 1000) quantity (11M elements, more
+    than the old arange() shortcut would index): local element [2] of the
+    selection is Z[5, 2 + 2*3, 999]."""
+    from convcli.check import Entry, evaluate_expected
+
+    big = np.broadcast_to(np.zeros(()), (11, 1000, 1000))  # no memory
+    entry = Entry("Z[5, 2:10:3, -1]", "conv1.Z", None, (5, slice(2, 10, 3), -1), np.array([0.0, 0.0, 1.0]),
+                  1e-6, 1e-8)
+    (outcome,) = evaluate_expected([entry], {"conv1.Z": big})
+    assert not outcome.passed
+    assert outcome.first == [5, 8, 999]
+    assert "first at [5, 8, 999]: got 0.0, expected 1.0" in outcome.note
+
+
+INDICES = [
+    (0, slice(None), 2),
+    (Ellipsis, 1),
+    (slice(1, None, 2), Ellipsis, slice(None, None, -1)),
+    (-1,),
+    (slice(-3, -1), -2, Ellipsis),
+    (1, slice(None, None, -2), slice(3, 0, -1)),
+]
+
+
+@pytest.mark.parametrize("index", INDICES, ids=[str(i) for i in INDICES])
+def test_global_index_agrees_with_numpy(index):
+    """Oracle: index an array of its own flat positions, as NumPy does."""
+    from convcli.check import _global, selection_shape
+
+    shape = (3, 5, 4)
+    positions = np.arange(np.prod(shape)).reshape(shape)[index]
+    assert selection_shape(shape, index) == positions.shape
+    for local in np.ndindex(positions.shape):
+        expected = [int(i) for i in np.unravel_index(int(positions[local]), shape)]
+        assert _global(shape, index, local) == expected, (index, local)

@@ -1,0 +1,75 @@
+"""``expected:`` values whose shape does not fit what they select are refused
+before anything runs (exit 2, naming the entry); one number may stand for
+every element of a selection or a whole quantity.
+
+The config below makes every number known by hand: A_prev and W are zeros,
+so conv1.Z = b everywhere: 0.5 in channel 0, -1.5 in channel 1.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_cli_helpers import assert_error, run, write
+
+CONFIG = """\
+inputs:
+  A_prev: {{zeros: [2, 4, 4, 3]}}
+  W: {{zeros: [3, 3, 3, 2]}}
+  b: {{value: [0.5, -1.5]}}
+layers:
+  - {{type: conv, W: W, b: b, pad: 1}}
+expected:
+  {entry}
+"""
+
+
+def config(tmp_path, entry: str):
+    return write(tmp_path, CONFIG.format(entry=entry))
+
+
+@pytest.mark.parametrize(
+    "entry, fragments",
+    [
+        ("Z[0, 0, 0, :2]: [0.5, -1.5, 3]",
+         ("expected['Z[0, 0, 0, :2]'] (line 8)", "the value has shape (3,) but the selection has shape (2,)",
+          "give a list of 2 numbers, or one number for every element")),
+        ("db: [0, 0, 0]", ("expected.db (line 8)", "the value has shape (3,) but conv1.db has shape (2,)")),
+        ("Z[0, 0]: [0.5, -1.5]",
+         ("the value has shape (2,) but the selection has shape (4, 2): give a nested list of shape (4, 2)",)),
+        ("Z[1, 2, 3, 0]: [0.5]", ("has shape (1,) but the selection has shape (): give one number",)),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_refused_before_running(tmp_path, monkeypatch, entry, fragments):
+    monkeypatch.setattr("convcli.runner.run", lambda *a, **k: pytest.fail("ran"))
+    assert_error(run(["check", config(tmp_path, entry)]), *fragments)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "Z[0, 0, 0, :2]: [0.5, -1.5]",
+        "Z[..., 0]: 0.5",  # one number for a (2, 4, 4) selection
+        "Z[1, :, 2:, 1]: -1.5",
+        "b: [0.5, -1.5]",
+        "conv1.Z[0]: [[[0.5, -1.5], [0.5, -1.5], [0.5, -1.5], [0.5, -1.5]],"
+        " [[0.5, -1.5], [0.5, -1.5], [0.5, -1.5], [0.5, -1.5]],"
+        " [[0.5, -1.5], [0.5, -1.5], [0.5, -1.5], [0.5, -1.5]],"
+        " [[0.5, -1.5], [0.5, -1.5], [0.5, -1.5], [0.5, -1.5]]]",
+    ],
+)
+def test_values_that_fit_pass(tmp_path, entry):
+    result = run(["check", config(tmp_path, entry)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_one_number_for_a_whole_quantity_checks_every_element(tmp_path):
+    result = run(["check", config(tmp_path, "Z: 0.5"), "--json"])
+    assert result.exit_code == 1
+    (outcome,) = json.loads(result.stdout)["expected"]
+    # Channel 1 is -1.5: the first element beyond tolerance is the first of channel 1.
+    assert outcome["first_index"] == [0, 0, 0, 1]
+    assert outcome["note"] == "first at [0, 0, 0, 1]: got -1.5, expected 0.5"
+    assert outcome["abs_err"] == 2.0
