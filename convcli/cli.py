@@ -475,7 +475,8 @@ def gradcheck(
         int, typer.Option("--samples", help="Coordinates to perturb per quantity at most (0: all).", min=0)
     ] = 100,
     eps: Annotated[
-        Optional[float], typer.Option("--eps", help="Step h. (default: 1e-5 float64, 1e-2 float32)", show_default=False)
+        Optional[float], typer.Option("--eps", help="Relative step: a coordinate x moves by eps*max(1,|x|). "
+                                        "(default: 1e-5 float64, 1e-2 float32)", show_default=False)
     ] = None,
     threshold: Annotated[
         Optional[float],
@@ -509,9 +510,12 @@ def gradcheck(
         t = _table("quantity", "shape", "checked", "error", "threshold", "result", right=("error", "threshold"))
         for r in report:
             checked = f"{r.checked} of {r.total}" + (f" ({r.skipped} at kinks skipped)" if r.skipped else "")
+            checked += ", against ties: all" if r.ties else ""
             _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold),
                  "pass" if r.passed else "FAIL")
         con.print(t)
+        for line in gc.tie_notes(report):
+            con.print(Text(f"note: {line}"))
         for r in report:
             if r.note:
                 con.print(Text(f"note: {r.quantity}: {r.note}"))

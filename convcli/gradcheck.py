@@ -6,40 +6,90 @@ actually used). For every layer, its ``dA_prev`` is checked by perturbing
 that layer's input, and a conv layer's ``dW``/``db`` by perturbing that
 layer's own copy of the weights; only the layers from the perturbed one on
 are re-run, and for a layer input only the sample that holds the coordinate
-(the layers act on each sample alone). Each coordinate gives
-``n = (L(x+h) - L(x-h)) / 2h``; per quantity the error is ``||g - n|| / (||g|| + ||n||)`` over the coordinates checked.
+(the layers act on each sample alone). Per quantity the error is
+``||g - n|| / (||g|| + ||n||)`` over the coordinates checked.
 
 Large arrays are checked on a random subset of ``samples`` coordinates
 (chosen with a fixed seed, so a run is repeatable); the report says how many.
 
+The numeric side
+----------------
+It runs in float64 whatever the run's dtype: a float32 run's gradient is
+compared with the derivative of the same layers at the same (float32) point,
+computed without float32's rounding, which would otherwise swamp a difference
+taken over a small step. Coordinate ``x`` is moved by a relative step
+``h = eps * max(1, |x|)``, so an input of 1e6 gets a step it can feel; the
+denominator is the representable ``(x + h) - (x - h)``, and a step that
+rounds away entirely is a usage error (raise ``--eps``). Each difference is
+summed over the output elements, ``sum((out(x+h) - out(x-h)) * G)``: the
+elements the perturbation does not reach are bit-identical in both runs and
+add exactly 0, so the rounding noise is that of the outputs it touches, not
+of the whole loss.
+
+A ``b`` is added to every output of its channel, so its step is relative to
+those outputs (``max(1, |b|, rms(Z[..., c]))``): next to outputs of 1e6 a
+step of 1e-5 would be lost in their rounding.
+
+Kinks
+-----
 conv, pool and relu are all piecewise linear, so away from a kink the central
 difference is exact but for rounding. At a kink (a ReLU input within ``h`` of
-0, tied maxima in a max-pool window) the function has no derivative and the
-two one-sided differences disagree; such coordinates are skipped and counted
-rather than failed: convcli's choice of subgradient there is a convention
-(``ties``), not a bug.
+0, two maxima of a pool window that cross within ``h``) the function has no
+derivative and the two one-sided differences disagree, by more than their
+rounding noise; such coordinates are skipped and counted rather than failed.
 
-``bias: window`` (the seed notebook's forward) adds ``b`` K = f_H*f_W*n_C_prev
-times, while its backward is, by contract, the standard ``db = sum(dZ)``
-(DESIGN.md section 1). So for such a layer ``db`` is checked against
-``(dL/db) / K``: exactly the contract, and a wrong ``db`` still fails.
+Ties
+----
+``ties: all`` (the default, the course's ``create_mask_from_window``) gives
+every maximum of a window that holds it more than once the whole gradient.
+That is a convention, not the derivative of max: where the k tied maxima move
+together (a bias shifting a flat background, say) max moves by 1 per unit
+while ``ties: all`` counts k, and no kink shows, since the tie never breaks.
+So a quantity that fails against the derivative, and flows through a
+max-pool layer with ``ties: all`` whose forward pass has tied windows, is
+checked again against the derivative of the convention itself: the numeric
+side then runs a stand-in for each such layer, whose windows keep the tied
+positions of the run's point and output the sum of their values (shifted to
+equal the max there), so its derivative is 1 at every tied maximum. A
+gradient that passes that is reported as checked against the convention
+(``GradResult.ties``: the layer and its number of tied windows), not as the
+derivative; a wrong one still fails. ``ties: first`` and ``split`` need no
+stand-in: they are the derivative wherever one exists, and the rest are kinks.
+Ties that do not change a derivative (ReLU zeros tied in a window, common
+and harmless) leave the report as it was: kinks, skipped.
+
+``bias: window``
+----------------
+The seed notebook's forward adds ``b`` K = f_H*f_W*n_C_prev times, while its
+backward is, by contract, the standard ``db = sum(dZ)`` (DESIGN.md section 1).
+So for such a layer ``db`` is checked against ``(dL/db) / K``: exactly the
+contract, and a wrong ``db`` still fails.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from .network import LayerError
+from .errors import ConvcliError
+from .network import LayerError, Network
 from .runner import Results, layer_error
 
-# (step h, pass threshold) per dtype
-# The layers are piecewise linear: a larger step costs no truncation error and
-# divides the rounding noise of L (float64: ~1e-16 * sum|out*G|) by more.
+# (relative step, pass threshold) per dtype. The layers are piecewise linear:
+# a larger step costs no truncation error, only a higher chance of crossing a
+# kink. float32 keeps a large one: the float32 run's kinks (a ReLU input it
+# rounded to the other side of 0) must lie well within the step.
 DEFAULTS = {"float64": (1e-5, 1e-6), "float32": (1e-2, 1e-2)}
 DEFAULT_SAMPLES = 100
+# Rounding noise of a float64 output, per unit of its magnitude: generous, a
+# kink's jump is many orders above it.
+_NOISE = 64 * np.finfo(np.float64).eps
+# Two one-sided differences closer than this (relative) are one slope.
+_KINK = 1e-3
 
 
 @dataclass
@@ -54,6 +104,9 @@ class GradResult:
     passed: bool
     worst: list[int] | None  # index of the largest |g - n| among those checked
     note: str = ""
+    # Set when the gradient was checked against the ties: all convention (it
+    # failed against the derivative): those max-pool layers -> tied windows.
+    ties: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
@@ -61,11 +114,113 @@ class GradResult:
             "quantity": self.quantity, "shape": list(self.shape), "checked": self.checked,
             "total": self.total, "skipped_at_kinks": self.skipped, "error": self.error,
             "threshold": self.threshold, "passed": self.passed, "worst_index": self.worst,
+            "checked_against": "ties_all_convention" if self.ties else "derivative",
+            "tied_windows": dict(self.ties),
         }
 
 
-def _loss(out: np.ndarray, G: np.ndarray) -> float:
-    return float(np.dot(out.astype(np.float64, copy=False).ravel(), G))
+# --------------------------------------------------------------------- ties
+
+
+def _windows(x: np.ndarray, f: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
+    """Every pool window of ``x`` (m, n_H_prev, n_W_prev, C) as a view of
+    shape (m, n_H, n_W, C, f_H, f_W)."""
+    return sliding_window_view(x, f, axis=(1, 2))[:, ::s[0], ::s[1]]
+
+
+@dataclass
+class _TiedPool:
+    """Stand-in for a ``ties: all`` max-pool layer with tied windows: each
+    window outputs the sum of its positions that held the maximum at the
+    run's point, minus ``(k - 1) * max`` so it equals the max there. Its
+    derivative is ``create_mask_from_window``'s: 1 at every tied maximum."""
+
+    f: tuple[int, int]
+    stride: tuple[int, int]
+    mask: np.ndarray  # (m, n_H, n_W, C, f_H, f_W) float64: 1 at each window's maxima
+    offset: np.ndarray  # (m, n_H, n_W, C) float64
+    tied: int  # windows holding their max more than once
+
+    def __call__(self, x: np.ndarray, sample: int | None) -> np.ndarray:
+        mask, offset = self.mask, self.offset
+        if sample is not None:
+            mask, offset = mask[sample:sample + 1], offset[sample:sample + 1]
+        # ...ij,...ij -> ...: each window's chosen positions, summed
+        return np.einsum("...ij,...ij->...", _windows(x, self.f, self.stride), mask) - offset
+
+
+def tied_pools(results: Results) -> dict[int, _TiedPool]:
+    """Layer index -> stand-in, for every max-pool layer with ``ties: all``
+    whose forward pass (in the run's dtype, as its backward saw it) has a
+    window holding its maximum more than once."""
+    p = results.plan
+    out = {}
+    for j, layer in enumerate(p.network.layers):
+        hyper = p.layer_shapes[j].hyper
+        if layer.kind != "pool" or layer.mode != "max" or hyper.get("ties") != "all":
+            continue
+        x = results.inputs[p.input_name] if j == 0 else results.trace[j - 1][0]
+        f, s = tuple(hyper["f"]), tuple(hyper["stride"])
+        win = _windows(x, f, s)
+        top = win.max(axis=(-2, -1))
+        is_max = win == top[..., None, None]
+        k = is_max.sum(axis=(-2, -1))
+        tied = int(np.count_nonzero(k > 1))
+        if tied:
+            top = top.astype(np.float64)
+            out[j] = _TiedPool(f, s, is_max.astype(np.float64), (k - 1) * top, tied)
+    return out
+
+
+# --------------------------------------------------------------------- the numeric side
+
+
+class _Forward:
+    """The layers from ``start`` on, in float64, with the stand-ins in place
+    of their layers; returns the last output."""
+
+    def __init__(self, results: Results, params: dict[str, np.ndarray], stand_ins: dict[int, _TiedPool]):
+        p = results.plan
+        self.p, self.params, self.stand_ins = p, params, stand_ins
+        layers = p.network.layers
+        # Each run of ordinary layers is a Network of its own, keyed by its first index.
+        self.runs: dict[int, tuple[int, Network]] = {}
+        for k in range(len(layers)):
+            if k not in stand_ins:
+                stop = next((j for j in range(k + 1, len(layers)) if j in stand_ins), len(layers))
+                self.runs[k] = (stop, Network(layers[k:stop]))
+
+    def __call__(self, x: np.ndarray, start: int, sample: int | None = None,
+                 override: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        k, n = start, len(self.p.network.layers)
+        while k < n:
+            if k in self.stand_ins:
+                x = self.stand_ins[k](x, sample)
+                k += 1
+                continue
+            stop, net = self.runs[k]
+            try:
+                x = net.forward(x, self.params, engine=self.p.engine,
+                                overrides={0: override} if override and k == start else None)[-1][0]
+            except LayerError as exc:
+                raise layer_error(self.p.cfg, LayerError(k + exc.index, exc.name, exc.what)) from None
+            k = stop
+        return x
+
+
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def _check_finite(results: Results) -> None:
+    p = results.plan
+    for name, a in results.inputs.items():
+        if not np.isfinite(a).all():
+            raise ConvcliError(p.cfg.where("inputs", name),
+                               "holds NaN or Inf (allow_nonfinite: true): central differences need finite numbers")
+    if not np.isfinite(results.grad).all():
+        raise ConvcliError(p.cfg.where("backward", "grad"),
+                           "the upstream gradient holds NaN or Inf: central differences need finite numbers")
 
 
 def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | None = None,
@@ -73,94 +228,153 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
               progress: Callable[[str, int], None] | None = None) -> list[GradResult]:
     """Check every gradient in ``results`` (a backward run).
 
-    ``samples``: coordinates per quantity at most (0: all). ``progress`` is
+    ``samples``: coordinates per quantity at most (0: all). ``eps``: the
+    relative step (default per dtype, :data:`DEFAULTS`). ``progress`` is
     called with (quantity, coordinates done) after each coordinate.
     """
     p = results.plan
     if results.grad is None:
         raise ValueError("gradcheck needs a backward run (runner.run(plan, backward=True))")
+    _check_finite(results)
     h0, thr0 = DEFAULTS[p.dtype]
     eps = h0 if eps is None else eps
+    if not (math.isfinite(eps) and eps > 0):
+        raise ConvcliError("--eps", f"must be a finite number > 0, got {eps}")
     threshold = thr0 if threshold is None else threshold
-    network, params, trace = p.network, results.inputs, results.trace
-    dtype = np.dtype(p.dtype)
-    out0 = trace[-1][0]
-    m = out0.shape[0]
-    # Per sample: G_s, and L_s = sum(out[s] * G[s]). Layers act on each sample
-    # alone, so a perturbed layer input re-runs one sample, not the batch.
-    G = results.grad.astype(np.float64).reshape(m, -1)
-    L_s = np.einsum("sk,sk->s", out0.astype(np.float64).reshape(m, -1), G)
-    L0 = float(L_s.sum())
-    # Rounding noise of L, as a derivative: what a one-sided difference can be off by.
-    noise = 64 * np.finfo(dtype).eps * float(np.abs(out0.astype(np.float64).ravel()) @ np.abs(G.ravel())) / eps
+    network, trace = p.network, results.trace
+    params = {name: _f64(a) for name, a in results.inputs.items()}
+    G = _f64(results.grad)
+    stand_ins = tied_pools(results)
+    real = _Forward(results, params, {})
+    conventional = _Forward(results, params, stand_ins) if stand_ins else None
     rng = np.random.RandomState(seed)
     report = []
     for i, layer in enumerate(network.layers):
-        x_i = params[p.input_name] if i == 0 else trace[i - 1][0]
+        x_i = params[p.input_name] if i == 0 else _f64(trace[i - 1][0])
+        ties = {network.layers[j].name: t.tied for j, t in stand_ins.items() if j >= i}
         targets = [("dA_prev", x_i)]
         if layer.kind == "conv":
             targets += [("dW", params[layer.W]), ("db", params[layer.b])]
+        bases: dict = {}  # unperturbed outputs, shared by the layer's quantities
         for key, base in targets:
             name = f"{layer.name}.{key}"
-            g_flat = results.quantities[name].reshape(-1)
+            n = base.size
+            coords = np.arange(n) if not samples or n <= samples else np.sort(rng.choice(n, samples, replace=False))
+            q = _Quantity(name, key, i, x_i, base, G, results.quantities[name].reshape(-1), eps,
+                          _step_floor(key, trace[i][0]), bases)
             scale, note = 1.0, ""
             if key == "db" and layer.hparameters.get("bias") == "window":
                 hyper = p.layer_shapes[i].hyper
                 scale = float(np.prod(hyper["f"]) * p.layer_shapes[i].in_shape[3])
                 note = f"bias: window: db checked as (dL/db) / {scale:g}, the notebook's convention"
-            n = base.size
-            coords = np.arange(n) if not samples or n <= samples else np.sort(rng.choice(n, samples, replace=False))
-            per_sample = n // m
-
-            def loss_at(work: np.ndarray, s: int | None) -> float:
-                """L with ``work`` in place of the perturbed array; ``s``: the
-                one sample ``work`` holds (a layer input), else None."""
-                try:
-                    if s is not None:
-                        out = network.forward(work, params, engine=p.engine, start=i)[-1][0]
-                        return float(np.dot(out.astype(np.float64).ravel(), G[s]))
-                    out = network.forward(x_i, params, engine=p.engine, start=i,
-                                          overrides={i: {key[1:]: work}})[-1][0]
-                    return _loss(out, G.ravel())
-                except LayerError as exc:
-                    raise layer_error(p.cfg, exc) from None
-
-            g_list, n_list, kept = [], [], []
-            skipped = 0
-            for done, j in enumerate(coords, 1):
-                if key == "dA_prev":
-                    s, k = divmod(int(j), per_sample)
-                    work, base_loss = base[s:s + 1].copy(), float(L_s[s])
-                else:
-                    s, k = None, int(j)
-                    work, base_loss = base.copy(), L0
-                flat = work.reshape(-1)
-                x = flat[k]
-                flat[k] = x + dtype.type(eps)
-                h_plus = float(flat[k]) - float(x)
-                f_plus = loss_at(work, s)
-                flat[k] = x - dtype.type(eps)
-                h_minus = float(x) - float(flat[k])
-                f_minus = loss_at(work, s)
-                d_plus, d_minus = (f_plus - base_loss) / h_plus, (base_loss - f_minus) / h_minus
-                if abs(d_plus - d_minus) > 1e-3 * max(abs(d_plus), abs(d_minus)) + noise:
-                    skipped += 1
-                else:
-                    g_list.append(float(g_flat[j]))
-                    n_list.append((f_plus - f_minus) / (h_plus + h_minus) / scale)
-                    kept.append(int(j))
-                if progress:
-                    progress(name, done)
-            g, num = np.array(g_list), np.array(n_list)
-            denom = np.linalg.norm(g) + np.linalg.norm(num)
-            error = float(np.linalg.norm(g - num) / denom) if denom > 0 else 0.0
-            worst = None
-            if kept:
-                worst_k = int(np.argmax(np.abs(g - num)))
-                worst = [int(v) for v in np.unravel_index(kept[worst_k], base.shape)]
-            report.append(GradResult(name, tuple(base.shape), len(kept), n, skipped, error, threshold,
-                                     error <= threshold, worst, note))
+            result = q.check(real, coords, scale, threshold, progress)
+            if not result.passed and ties and conventional is not None:
+                # ties: all is not the derivative at a tie: check against the convention's instead.
+                result = q.check(conventional, coords, scale, threshold, None)
+                result.ties = ties
+            result.note = note
+            report.append(result)
     return report
+
+
+@dataclass
+class _Quantity:
+    """One gradient to check: ``base`` (a layer input, or a conv's ``W`` or
+    ``b``) is perturbed coordinate by coordinate; ``g`` is convcli's gradient."""
+
+    name: str
+    key: str  # dA_prev | dW | db
+    layer: int
+    x: np.ndarray  # the layer's input, float64
+    base: np.ndarray
+    G: np.ndarray
+    g: np.ndarray  # flat
+    eps: float
+    floor: np.ndarray | None  # per coordinate, a magnitude its step is relative to as well
+    bases: dict  # (forward, sample) -> the unperturbed output
+
+    def check(self, forward: _Forward, coords, scale: float, threshold: float, progress) -> GradResult:
+        base, x_i, i = self.base, self.x, self.layer
+        # A layer input is perturbed one sample at a time when it has a batch axis.
+        per_sample = base.size // x_i.shape[0] if self.key == "dA_prev" and x_i.ndim >= 1 else None
+        g_list, n_list, kept = [], [], []
+        skipped = 0
+        for done, j in enumerate(coords, 1):
+            if per_sample is not None:
+                s, k = divmod(int(j), per_sample)
+                array, G = base[s:s + 1], self.G[s:s + 1]
+            else:
+                s, k, array, G = None, int(j), base, self.G
+            work = array.copy()
+            flat = work.reshape(-1)
+            x = float(flat[k])
+            h = self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
+            x_plus, x_minus = x + h, x - h  # float64, as work holds them
+            if not x_minus < x < x_plus:
+                where = f"{self.name}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
+                raise ConvcliError("--eps", f"a step of {self.eps:g} is lost in rounding at {where} = {x!r}; "
+                                            "give a larger --eps")
+            if (id(forward), s) not in self.bases:
+                self.bases[id(forward), s] = forward(x_i if s is None else x_i[s:s + 1], i, sample=s)
+            out0 = self.bases[id(forward), s]
+
+            def run(value: float) -> np.ndarray:
+                flat[k] = value
+                if self.key == "dA_prev":
+                    return forward(work, i, sample=s)
+                return forward(x_i, i, override={self.key[1:]: work})
+
+            out_plus, out_minus = run(x_plus), run(x_minus)
+            up, down = out_plus - out0, out0 - out_minus
+            L_up, L_down = float(np.vdot(up, G)), float(np.vdot(down, G))
+            d_plus, d_minus = L_up / (x_plus - x), L_down / (x - x_minus)
+            # Rounding noise of those slopes: the outputs the step reached, and only those.
+            touched = (up != 0) | (down != 0)
+            size = np.abs(out0[touched]) + np.abs(out_plus[touched]) + np.abs(out_minus[touched])
+            noise = _NOISE * float(np.vdot(size, np.abs(G[touched]))) / min(x_plus - x, x - x_minus)
+            if abs(d_plus - d_minus) > _KINK * max(abs(d_plus), abs(d_minus)) + noise:
+                skipped += 1
+            else:
+                g_list.append(float(self.g[j]))
+                n_list.append((L_up + L_down) / (x_plus - x_minus) / scale)
+                kept.append(int(j))
+            if progress:
+                progress(self.name, done)
+        g, num = np.array(g_list), np.array(n_list)
+        denom = np.linalg.norm(g) + np.linalg.norm(num)
+        error = float(np.linalg.norm(g - num) / denom) if denom > 0 else 0.0
+        worst = None
+        if kept:
+            worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], base.shape)]
+        return GradResult(self.name, tuple(base.shape), len(kept), base.size, skipped, error, threshold,
+                          error <= threshold, worst)
+
+
+def _step_floor(key: str, out: np.ndarray) -> np.ndarray | None:
+    """Per coordinate, the magnitude its step is relative to besides its own:
+    for ``b``, the root mean square of its channel of the conv output ``out``,
+    since ``b`` is added to each of those values; none for the others."""
+    if key != "db":
+        return None
+    z = _f64(out).reshape(-1, out.shape[-1])
+    return np.sqrt(np.mean(z * z, axis=0))
+
+
+def tie_notes(report: list[GradResult]) -> list[str]:
+    """One line per max-pool layer a gradient was checked through with the
+    ``ties: all`` stand-in: what that means, for the report."""
+    notes = []
+    for layer, tied in {k: v for r in report for k, v in r.ties.items()}.items():
+        through = [r.quantity for r in report if layer in r.ties]
+        were, they = ("were", "they") if len(through) > 1 else ("was", "it")
+        notes.append(
+            f"{layer}: {tied} window{'s hold their' if tied != 1 else ' holds its'} maximum more than once, and "
+            "ties: all gives each of those maxima the whole gradient (the course's create_mask_from_window): "
+            f"a convention, not the derivative of max. {', '.join(through)} {were} checked against the "
+            f"derivative of that convention ('against ties: all'); under ties: split or first {they} would be "
+            "checked against the derivative itself."
+        )
+    return notes
 
 
 def planned_coordinates(results: Results, samples: int = DEFAULT_SAMPLES) -> list[tuple[str, int]]:
@@ -169,9 +383,9 @@ def planned_coordinates(results: Results, samples: int = DEFAULT_SAMPLES) -> lis
     p = results.plan
     out = []
     for i, layer in enumerate(p.network.layers):
-        sizes = [("dA_prev", int(np.prod(p.layer_shapes[i].in_shape)))]
+        sizes = [("dA_prev", math.prod(p.layer_shapes[i].in_shape))]
         if layer.kind == "conv":
             sizes += [("dW", results.inputs[layer.W].size), ("db", results.inputs[layer.b].size)]
         for key, n in sizes:
-            out.append((f"{layer.name}.{key}", n if not samples else min(n, samples)))
+            out.append((f"{layer.name}.{key}", n if not samples or n <= samples else samples))
     return out

@@ -1,0 +1,224 @@
+"""``convcli gradcheck`` where the old fixed absolute step and whole-loss
+noise floor gave false FAILs or crashed: tied max-pool windows under
+``ties: all``, inputs of 1e6 and 1e12, raw uint8 pixels in float32, a scalar.
+
+Every expectation here comes from outside convcli: tied windows are counted
+with a plain reshape, the derivative of a bias through a flat background is
+worked out by hand, and what a correct gradient check must say (pass, or the
+exit-2 line) follows from the maths, not from a previous run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import convcli
+from convcli import gradcheck as gc
+from convcli import runner
+from test_cli_helpers import SAMPLES, assert_error, run, write
+
+# The review's case: a digit-like image, black (0) but for a 4x4 patch, and a
+# positive bias. Wherever a 3x3 window sees only background, conv1.Z = b
+# exactly, relu keeps it, and a 2x2 max-pool window of such outputs holds its
+# maximum 4 times.
+TIES = """\
+inputs: {{A_prev: {{file: digits.npy}}, W: {{random: [3, 3, 1, 2]}}, b: {{file: bpos.npy}}}}
+layers: [{{type: conv, W: W, b: b, pad: 1}}, {{type: relu}}, {{type: pool, f: 2, ties: {ties}}}]
+backward: {{grad: random}}
+"""
+QUANTITIES = ["conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
+
+
+def ties_config(tmp_path, ties="all"):
+    r = np.random.RandomState(0)
+    A = np.zeros((2, 8, 8, 1))
+    A[:, 2:6, 2:6] = r.rand(2, 4, 4, 1)
+    np.save(tmp_path / "digits.npy", A)
+    np.save(tmp_path / "bpos.npy", [0.5, 0.3])
+    return write(tmp_path, TIES.format(ties=ties))
+
+
+def count_tied_windows(x: np.ndarray) -> int:
+    """2x2, stride-2 windows of x (m, 8, 8, C) whose max appears more than once."""
+    win = windows(x)
+    return int(((win == win.max(axis=-1, keepdims=True)).sum(axis=-1) > 1).sum())
+
+
+def gradcheck_json(args):
+    result = run(["gradcheck", *args, "--json"])
+    assert result.exit_code in (0, 1), result.stderr
+    return result, {q["quantity"]: q for q in json.loads(result.stdout)["quantities"]}
+
+
+# --------------------------------------------------------------------- ties
+
+
+def test_tied_windows_under_ties_all_are_checked_against_the_convention(tmp_path):
+    cfg = ties_config(tmp_path)
+    results = runner.run(runner.plan(cfg))
+    tied = count_tied_windows(results.quantities["relu2.A"])
+    assert tied > 0  # the case really has ties
+
+    result, by = gradcheck_json([cfg])
+    assert result.exit_code == 0, result.stdout  # was: FAIL conv1.db 7.5e-02, exit 1
+    assert all(q["passed"] for q in by.values())
+    # db is where ties: all is not the derivative (below): checked against the convention, and said so.
+    assert by["conv1.db"]["checked_against"] == "ties_all_convention"
+    assert by["conv1.db"]["tied_windows"] == {"pool3": tied}
+    for q in QUANTITIES:
+        if q != "conv1.db":  # the derivative, ties at a kink skipped as before
+            assert by[q]["checked_against"] == "derivative" and by[q]["tied_windows"] == {}, by[q]
+
+    text = run(["gradcheck", cfg])
+    assert text.exit_code == 0
+    (row,) = [line for line in text.stdout.splitlines() if line.strip().startswith("conv1.db")]
+    assert "2 of 2, against ties: all" in row and row.rstrip().endswith("pass")
+    assert f"note: pool3: {tied} windows hold their maximum more than once" in text.stdout
+    assert "conv1.db was checked against the derivative of that convention" in text.stdout
+    assert "all 5 gradients agree" in text.stdout
+
+
+def windows(x: np.ndarray) -> np.ndarray:
+    """x (m, 8, 8, C) as its 2x2, stride-2 windows: (m, 4, 4, C, 4)."""
+    m, H, W, C = x.shape
+    return x.reshape(m, H // 2, 2, W // 2, 2, C).transpose(0, 1, 3, 5, 2, 4).reshape(m, H // 2, W // 2, C, 4)
+
+
+def test_ties_all_db_is_not_the_derivative_there(tmp_path):
+    """Why the old check failed: where a window's k tied maxima move together
+    (a bias shifting a flat background), max moves by 1 per unit, so the
+    derivative sends the window's G once, as ties: split does (G/k to each);
+    ties: all sends G to each of the k. Their db differ by (k - 1) * G summed
+    over the channel's tied windows (whose maxima are > 0, so relu passes)."""
+    (tmp_path / "all").mkdir()
+    (tmp_path / "split").mkdir()
+    r_all = runner.run(runner.plan(ties_config(tmp_path / "all", "all")))
+    r_split = runner.run(runner.plan(ties_config(tmp_path / "split", "split")))
+    win = windows(r_all.quantities["relu2.A"])
+    top = win.max(axis=-1)
+    k = (win == top[..., None]).sum(axis=-1)
+    expected_gap = ((k - 1) * (top > 0) * r_all.grad).sum(axis=(0, 1, 2))
+    assert np.abs(expected_gap).max() > 0.1  # the case really has such windows
+    gap = r_all.quantities["conv1.db"].reshape(-1) - r_split.quantities["conv1.db"].reshape(-1)
+    np.testing.assert_allclose(gap, expected_gap, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["split", "first"])
+def test_ties_split_and_first_are_checked_against_the_derivative(tmp_path, ties):
+    result, by = gradcheck_json([ties_config(tmp_path, ties)])
+    assert result.exit_code == 0, result.stdout
+    for q in QUANTITIES:
+        assert by[q]["passed"] and by[q]["checked_against"] == "derivative" and by[q]["tied_windows"] == {}
+
+
+@pytest.mark.parametrize("factor", [1.01, 0.0])
+def test_a_wrong_gradient_through_tied_windows_still_fails(tmp_path, monkeypatch, factor):
+    """The convention's derivative is a second chance for the convention,
+    not a free pass: a wrong db fails against it too, and says which."""
+    import convcli.network as network
+
+    real = network.conv_backward
+
+    def broken(dZ, cache):
+        dA_prev, dW, db = real(dZ, cache)
+        return dA_prev, dW, db * factor
+
+    monkeypatch.setattr(network, "conv_backward", broken)
+    result, by = gradcheck_json([ties_config(tmp_path)])
+    assert result.exit_code == 1
+    assert [q for q, r in by.items() if not r["passed"]] == ["conv1.db"]
+    assert by["conv1.db"]["checked_against"] == "ties_all_convention"
+    text = run(["gradcheck", ties_config(tmp_path)]).stdout
+    assert "FAIL conv1.db: error" in text and "1 of 5 gradients FAILED" in text
+
+
+def test_tie_notes_name_the_layer_and_every_gradient_through_it():
+    r = gc.GradResult("conv1.db", (2,), 2, 2, 0, 0.0, 1e-6, True, None, ties={"pool3": 1})
+    (note,) = gc.tie_notes([r, gc.GradResult("x.dA_prev", (1,), 1, 1, 0, 0.0, 1e-6, True, None)])
+    assert note.startswith("pool3: 1 window holds its maximum more than once")
+    assert "conv1.db was checked against the derivative of that convention" in note
+
+
+# --------------------------------------------------------------------- the step
+
+
+BIG = """\
+dtype: {dtype}
+inputs:
+  A_prev: {{random: [2, 5, 5, 3], scale: {scale}}}
+  W: {{random: [3, 3, 3, 2]}}
+  b: {{random: [2]}}
+layers:
+{layers}
+backward: {{grad: random}}
+"""
+CONV = "  - {type: conv, W: W, b: b, pad: 1}\n"
+STACK = CONV + "  - {type: relu}\n  - {type: pool, f: 2}\n"
+
+
+@pytest.mark.parametrize(
+    "dtype, scale, layers",
+    [
+        ("float64", "1.0e6", CONV),  # was: dA_prev, db FAIL ~1e-4
+        ("float64", "1.0e6", STACK),
+        ("float64", "1.0e12", STACK),  # was: internal error ZeroDivisionError, exit 3
+        ("float32", "1.0e6", STACK),  # was: ZeroDivisionError
+    ],
+    ids=["conv 1e6", "stack 1e6", "stack 1e12", "float32 1e6"],
+)
+def test_large_inputs_need_no_eps(tmp_path, dtype, scale, layers):
+    cfg = write(tmp_path, BIG.format(dtype=dtype, scale=scale, layers=layers))
+    result, by = gradcheck_json([cfg])
+    assert result.exit_code == 0, result.stdout
+    for q in by.values():
+        assert q["passed"] and q["checked"] > 0, q
+    assert by["conv1.db"]["checked"] == 2  # a bias of 1 next to outputs of 1e6 is still checked
+
+
+def test_raw_uint8_pixels_in_float32(tmp_path):
+    """configs/stack.yaml without its scale: 0..255 pixels, float32. ReLU
+    zeros tie in the pool windows; the kink test now weighs the jump against
+    the noise of the outputs it touches, not of the whole loss."""
+    cfg = write(tmp_path, f"""\
+        seed: 0
+        inputs:
+          A_prev: {{file: {SAMPLES / 'images.h5'}, dataset: images, slice: "0:4"}}
+          W1: {{file: {SAMPLES / 'weights.npz'}, key: W1}}
+          b1: {{file: {SAMPLES / 'b1.npy'}}}
+        layers:
+          - {{type: conv, W: W1, b: b1, stride: 1, pad: same}}
+          - {{type: relu}}
+          - {{type: pool, f: 2, mode: max}}
+        backward:
+          grad: random
+        """)
+    result, by = gradcheck_json([cfg, "--dtype", "float32"])
+    assert result.exit_code == 0, result.stdout  # was: pool3.dA_prev FAIL 3.1e-01
+    assert all(q["passed"] for q in by.values())
+
+
+def test_a_step_lost_in_rounding_is_a_usage_error(tmp_path):
+    cfg = write(tmp_path, BIG.format(dtype="float64", scale="1.0e6", layers=CONV))
+    line = assert_error(run(["gradcheck", cfg, "--eps", "1e-30"]), "--eps: a step of 1e-30 is lost in rounding at conv1.dA_prev[")
+    assert "give a larger --eps" in line
+    assert_error(run(["gradcheck", cfg, "--eps", "inf"]), "--eps: must be")
+
+
+# --------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("value, expected_n, skipped", [(3, 1.0, 0), (-2, 0.0, 0), (0, None, 1)])
+def test_relu_on_a_scalar(tmp_path, value, expected_n, skipped):
+    """relu of one number: the derivative is 1 above 0 and 0 below; at 0
+    there is none (a kink), so that coordinate is skipped."""
+    cfg = write(tmp_path, f"inputs: {{A_prev: {{value: {value}}}}}\nlayers: [{{type: relu}}]\nbackward: {{grad: ones}}\n")
+    result, by = gradcheck_json([cfg])
+    assert result.exit_code == 0, result.stdout + result.stderr  # was: internal error IndexError
+    q = by["relu1.dA_prev"]
+    assert q["shape"] == [] and q["total"] == 1 and q["skipped_at_kinks"] == skipped and q["passed"]
+    results = runner.run(runner.plan(cfg))
+    if expected_n is not None:
+        assert float(results.quantities["relu1.dA_prev"]) == expected_n
