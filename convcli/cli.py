@@ -783,5 +783,74 @@ def _plot_differences(path: Path, graded, p, results) -> dict:
 
 
 def main() -> None:
-    """The ``convcli`` console script and ``python -m convcli``."""
-    app(prog_name="convcli")
+    """The ``convcli`` console script and ``python -m convcli``.
+
+    Runs the app with ``standalone_mode=False`` so that click's usage errors
+    (a missing argument, a bad or unknown option, an unknown command) reach
+    here and become the one line every other error is, exit 2, instead of
+    click's boxed usage text. A bare ``convcli`` still prints the help (exit 2).
+    """
+    errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
+    try:
+        code = app(prog_name="convcli", standalone_mode=False)
+    except errors.UsageError as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            _say_error(_usage_line(exc, errors))
+        sys.exit(EXIT_BAD_INPUT)
+    except errors.ClickException as exc:
+        _say_error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("convcli: aborted\n")
+        sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _usage_line(exc, errors) -> str:
+    """A click usage error as ``WHERE: WHAT``: the option or argument (or the
+    command) it is about, then what is wrong, in convcli's words where
+    click's are a sentence about something else (a pydantic parse)."""
+    import re
+
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "convcli"
+    see = f" (see {command} --help)"
+    if isinstance(exc, errors.NoSuchOption):
+        hint = f" (did you mean {' or '.join(sorted(exc.possibilities))}?)" if exc.possibilities else see
+        return f"{exc.option_name}: no such option{hint}"
+    if isinstance(exc, errors.BadParameter):
+        param = exc.param
+        if param is None:
+            where = command
+        elif getattr(param, "param_type_name", "") == "argument":
+            where = (param.name or "argument").upper()
+        else:
+            where = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+        if isinstance(exc, errors.MissingParameter):
+            return f"{where}: missing{see}"
+        cause = exc.__cause__
+        if cause is not None and hasattr(cause, "errors") and cause.errors():
+            from .config import validation_message
+
+            return f"{where}: {validation_message(cause.errors()[0])}"
+        return f"{where}: {_sentence(exc.message)}"
+    message = exc.format_message()
+    unknown = re.match(r"No such command '(.*?)'\.\s*(.*)$", message)
+    if unknown:
+        hint = unknown.group(2).strip().rstrip(".")
+        commands = ", ".join(getattr(ctx.command, "commands", {})) if ctx is not None else ""
+        hint = f" ({_sentence(hint)}?)" if hint else (f"; commands: {commands}" if commands else see)
+        return f"{unknown.group(1)}: no such command{hint.replace('??', '?')}"
+    if isinstance(exc, errors.BadOptionUsage):
+        what = re.sub(rf"^Option '{re.escape(exc.option_name)}' ", "", message)
+        return f"{exc.option_name}: {_sentence(what)}"
+    return f"{command.split(' ', 1)[-1]}: {_sentence(message)}{see}"
+
+
+def _sentence(text: str) -> str:
+    """A message as the WHAT of ``WHERE: WHAT``: one line, no final period,
+    lower case first unless it starts an acronym (``CONFIG``)."""
+    text = " ".join(str(text).split()).rstrip(".")
+    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
+        text = text[0].lower() + text[1:]
+    return text

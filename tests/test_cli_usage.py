@@ -1,0 +1,95 @@
+"""Usage errors through the real entry point, ``convcli.cli.main`` (the
+console script and ``python -m convcli``): one line ``convcli: error: WHERE:
+WHAT`` on stderr and exit 2, like every other bad input, not click's boxed
+usage text. --help, --version and the exit codes of commands are unchanged.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import convcli
+from convcli.cli import main
+from test_cli_helpers import SEED, SMALL, write
+
+
+def call(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run ``convcli ARGS`` through main(); (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["convcli", *map(str, args)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (0 if code is None else code), out, err
+
+
+def one_line(code: int, out: str, err: str) -> str:
+    assert code == 2, (code, out, err)
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("convcli: error: ")
+    assert "╭" not in err and "Usage:" not in err and "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["forward"], "convcli: error: CONFIG: missing (see convcli forward --help)"),
+        (["gradcheck", "{cfg}", "--samples", "abc"], "convcli: error: --samples: expected an integer, got 'abc'"),
+        (["gradcheck", "{cfg}", "--eps", "small"], "convcli: error: --eps: expected a number, got 'small'"),
+        (["gradcheck", "{cfg}", "--samples", "-1"], "convcli: error: --samples: must be >= 0, got '-1'"),
+        (["gradcheck", "{cfg}", "--sampels", "3"], "convcli: error: --sampels: no such option (did you mean --samples?)"),
+        (["shapes", "{cfg}", "--frobnicate"], "convcli: error: --frobnicate: no such option (see convcli shapes --help)"),
+        (["fowrard", "{cfg}"], "convcli: error: fowrard: no such command (did you mean 'forward'?)"),
+        (["frobnicate"], "convcli: error: frobnicate: no such command; commands: forward, backward, check, "
+                         "gradcheck, shapes, plot"),
+        (["forward", "{cfg}", "extra"], "convcli: error: forward: got unexpected extra argument(s) (extra) "
+                                        "(see convcli forward --help)"),
+        (["forward", "{cfg}", "--out"], "convcli: error: --out: requires an argument"),
+        (["plot", "{cfg}"], "convcli: error: --quantity: missing (see convcli plot --help)"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, line):
+    cfg = write(tmp_path, SMALL)
+    args = [str(cfg) if a == "{cfg}" else a for a in args]
+    assert one_line(*call(monkeypatch, capsys, *args)) == line
+
+
+def test_help_version_and_a_bare_convcli(monkeypatch, capsys):
+    code, out, err = call(monkeypatch, capsys, "--help")
+    assert code == 0 and "Usage:" in out and "gradcheck" in out and err == ""
+    code, out, err = call(monkeypatch, capsys, "gradcheck", "--help")
+    assert code == 0 and "--samples" in out
+    code, out, err = call(monkeypatch, capsys, "--version")
+    assert code == 0 and out.startswith(f"convcli {convcli.__version__}")
+    code, out, err = call(monkeypatch, capsys)  # no command: the help, exit 2, as before
+    assert code == 2 and "Usage:" in out and "convcli: error" not in err
+
+
+def test_exit_codes_of_commands_pass_through(tmp_path, monkeypatch, capsys):
+    seed = write(tmp_path, SEED)
+    assert call(monkeypatch, capsys, "check", seed)[0] == 0
+    bad = write(tmp_path, SEED.replace("dW.mean: 10.581741275547566", "dW.mean: 10.5"), "bad.yaml")
+    code, out, _ = call(monkeypatch, capsys, "check", bad)
+    assert code == 1 and "1 of 3 checks FAILED" in out
+    code, out, err = call(monkeypatch, capsys, "check", tmp_path / "missing.yaml")
+    assert one_line(code, out, err).endswith("missing.yaml: no such file")
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr("convcli.runner.run", boom)
+    code, _, err = call(monkeypatch, capsys, "check", seed)
+    assert code == 3 and err.startswith("convcli: error: internal error: ZeroDivisionError: oops")
+
+
+def test_the_installed_script(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "convcli", "gradcheck", str(write(tmp_path, SMALL)), "--samples",
+                           "many"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "convcli: error: --samples: expected an integer, got 'many'\n"
