@@ -163,7 +163,10 @@ def _plan(config: Path, dtype, engine, max_memory: str, memory_budget: str | Non
 
 
 def _clean(obj):
-    """JSON-safe: NaN/Infinity as strings, NumPy scalars as Python numbers."""
+    """JSON-safe: NaN/Infinity as strings (:func:`stats.json_number`), NumPy
+    scalars as Python numbers."""
+    from .stats import json_number
+
     if isinstance(obj, dict):
         return {str(k): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -172,9 +175,7 @@ def _clean(obj):
         return _clean(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
-    return obj
+    return json_number(obj)
 
 
 def _print_json(doc: dict) -> None:
