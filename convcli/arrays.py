@@ -5,9 +5,12 @@ Two steps, so that nothing big is allocated before it is known to fit:
 - :func:`probe` tells an array's shape and stored dtype without reading its
   data (the ``.npy`` header, the ``.npz`` member's header, the ``.h5``
   dataset's metadata; for ``random``/``zeros``/``ones`` the shape given);
-- :func:`load` reads it (only the rows a ``slice`` selects), refuses it if it
-  is larger than ``max_memory``, casts it to the compute dtype, multiplies by
-  ``scale``, and refuses NaN/Inf unless allowed.
+- :func:`load` reads it, refuses it if it is larger than ``max_memory``,
+  casts it to the compute dtype, multiplies by ``scale``, and refuses NaN/Inf
+  unless allowed. Of an ``.h5`` dataset or an ``.npy`` it reads only the rows
+  a ``slice`` selects; an ``.npz`` member is read whole, then sliced (a zip
+  member has no random access), so its whole size counts against
+  ``max_memory``.
 
 Safety: ``.npy``/``.npz`` are read with ``allow_pickle=False`` and object
 dtypes are refused from the header, before ``np.load`` sees them.
