@@ -2,7 +2,8 @@
 
 PyTorch is a test-only oracle. Where it is missing, the tests that need it skip
 with a visible reason; under CI (``CI`` set) a missing torch is an error, so
-those tests can never be skipped silently there.
+those tests can never be skipped silently there. :func:`require` does the
+same for any other optional module (matplotlib for the picture tests).
 
 The shared helper functions (error measures, numeric gradient, torch oracles)
 live in ``tests/helpers.py``.
@@ -10,9 +11,23 @@ live in ``tests/helpers.py``.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
+
+
+def require(module: str, install: str | None = None):
+    """Import and return ``module``; without it, skip the calling test (or,
+    at a module's top, the whole module) with a visible reason, and under CI
+    (``CI`` set) fail instead, so CI never skips those tests silently."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        hint = install or f"pip install {module}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is required under CI ({hint})", pytrace=False)
+        pytest.skip(f"{module} not installed: {hint} to run these tests", allow_module_level=True)
 
 
 def import_torch():

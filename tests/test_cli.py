@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import convcli
+from conftest import require
 from convcli.cli import app
 from test_cli_helpers import CONFIGS, SEED, SMALL, run, seed_data, tree, write
 
@@ -367,7 +368,7 @@ def test_shapes_reads_no_data(tmp_path, monkeypatch):
 
 
 def test_plot_a_quantity(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib", "pip install 'convcli[plot]'")
     cfg = write(tmp_path, SMALL)
     png = tmp_path / "w.png"
     result = run(["plot", cfg, "--quantity", "W", "--out", png])
@@ -380,7 +381,7 @@ def test_plot_a_quantity(tmp_path):
 
 
 def test_plot_default_out_and_errors(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
+    require("matplotlib", "pip install 'convcli[plot]'")
     monkeypatch.chdir(tmp_path)
     cfg = write(tmp_path, SEED, name="seed.yaml")
     assert run(["plot", cfg, "-q", "dW"]).exit_code == 0

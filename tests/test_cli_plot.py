@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from convcli.plot import file_name
+from conftest import require
 from test_cli_helpers import CONFIGS, assert_error, run, tree, write
 
-pytest.importorskip("matplotlib")
+require("matplotlib", "pip install 'convcli[plot]'")
 from matplotlib.image import imread  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -15,8 +15,9 @@ import pytest
 from convcli import plot
 from convcli.errors import ConvcliError
 from convcli.plot import file_name, plot_difference, plot_differences, plot_quantities, plot_quantity
+from conftest import require
 
-pytest.importorskip("matplotlib")
+require("matplotlib", "pip install 'convcli[plot]'")
 from matplotlib.image import imread  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

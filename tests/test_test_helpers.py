@@ -1,0 +1,26 @@
+"""The test suite's own helpers: an optional module is skipped visibly where
+it is missing, and is required under CI (conftest.require)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from conftest import require
+
+
+def test_require_returns_the_module():
+    assert require("math") is math
+
+
+def test_require_skips_without_the_module(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="convcli_no_such_module not installed: pip install x"):
+        require("convcli_no_such_module", "pip install x")
+
+
+def test_require_fails_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="convcli_no_such_module is required under CI"):
+        require("convcli_no_such_module")
