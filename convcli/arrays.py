@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import H5_SUFFIXES, NPZ_SUFFIXES, Source, did_you_mean
+from .config import H5_SUFFIXES, NPZ_SUFFIXES, Source, did_you_mean, slice_text
 from .errors import ConvcliError
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
@@ -140,14 +140,9 @@ def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> 
     n = len(range(start, stop, step))
     if n == 0:
         raise ConvcliError(
-            where, f"slice: {_slice_text(rows)} selects no rows of {name}, whose first axis has {shape[0]}"
+            where, f"slice: {slice_text(rows)} selects no rows of {name}, whose first axis has {shape[0]}"
         )
     return slice(start, stop, step), (n,) + shape[1:]
-
-
-def _slice_text(s: slice) -> str:
-    text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
-    return text + (f":{s.step}" if s.step not in (None, 1) else "")
 
 
 def _npy_probe(path: Path, where: str, name: str):

@@ -222,7 +222,10 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
     """None if the whole run fits ``budget``; else the chunk size, or a
     :class:`ConvcliError` if even one sample does not fit."""
     e = estimate(p, backward)
-    n = p.layer_shapes[0].in_shape[0]
+    in_shape = p.layer_shapes[0].in_shape
+    if not in_shape:  # a single number (a relu-only config): nothing to stream
+        return None
+    n = in_shape[0]
     if e.in_memory(n) <= budget:
         return None
     src = p.cfg.model.inputs[p.input_name]

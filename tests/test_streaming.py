@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from conftest import require
+
 import convcli.cli as cli
 from convcli import arrays, runner, streaming
 from convcli.config import Source
@@ -318,7 +320,7 @@ def test_fortran_order_npy_is_refused_when_it_must_stream(tmp_path):
 
 
 def test_plot_needs_the_arrays_in_memory(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib", "pip install 'convcli[plot]'")
     cfg = make_config(tmp_path)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--plot", "--memory-budget", str(budget_for(cfg))])
     assert_error(result, "--plot", "streams A_prev in chunks")
@@ -404,3 +406,15 @@ def test_streamed_input_used_as_a_weight_is_refused(tmp_path):
     cfg = write(tmp_path, data)
     with pytest.raises(ConvcliError, match="cannot also be this layer's W"):
         runner.plan(cfg, memory_budget=streaming.estimate(runner.plan(cfg), True).chunk(1))
+
+
+def test_a_single_number_input_runs_in_memory(tmp_path):
+    """A relu-only config on one number has no batch axis to stream: it runs
+    (the budget check used to index its missing first axis)."""
+    cfg = tmp_path / "scalar.yaml"
+    cfg.write_text("inputs:\n  A_prev: {value: -2}\nlayers:\n  - {type: relu}\nbackward: {grad: ones}\n")
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--json"])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "out" / "relu1.A.npy") == 0.0  # max(-2, 0)
+    assert np.load(tmp_path / "out" / "relu1.dA_prev.npy") == 0.0  # relu'(-2) = 0
+    assert json.loads(result.stdout)["streaming"] is None
