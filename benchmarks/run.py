@@ -430,14 +430,20 @@ def _tolerance(dtype: str) -> float:
     return 1e-9 if dtype == "float64" else 1e-4
 
 
-def measure_conv(case: ConvCase, dtype: str, plan: Plan, torch=None) -> dict:
-    """convcli conv forward+backward (and forward alone) against PyTorch."""
+def conv_arrays(case: ConvCase, dtype: str):
+    """A case's inputs (seeded), hyperparameters and upstream gradient of ones."""
     rng = np.random.default_rng(0)
     A = rng.standard_normal((case.m, case.hw, case.hw, case.c_prev)).astype(dtype)
     W = rng.standard_normal((case.f, case.f, case.c_prev, case.c)).astype(dtype)
     b = rng.standard_normal((1, 1, 1, case.c)).astype(dtype)
     hp = {"stride": case.stride, "pad": case.pad}
     dZ = np.ones((case.m, case.n_out, case.n_out, case.c), dtype=dtype)
+    return A, W, b, hp, dZ
+
+
+def measure_conv(case: ConvCase, dtype: str, plan: Plan, torch=None) -> dict:
+    """convcli conv forward+backward (and forward alone) against PyTorch."""
+    A, W, b, hp, dZ = conv_arrays(case, dtype)
 
     def convcli_step():
         Z, cache = conv_forward(A, W, b, hp)
@@ -563,12 +569,7 @@ def measure_pool(case: PoolCase, dtype: str, plan: Plan, torch=None) -> dict:
 def measure_engines(case: ConvCase, dtype: str, plan: Plan) -> dict:
     """Fast vs reference engine, forward + backward. The reference is timed
     ``plan.reference_repeats`` times only: it is slow."""
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((case.m, case.hw, case.hw, case.c_prev)).astype(dtype)
-    W = rng.standard_normal((case.f, case.f, case.c_prev, case.c)).astype(dtype)
-    b = rng.standard_normal((1, 1, 1, case.c)).astype(dtype)
-    hp = {"stride": case.stride, "pad": case.pad}
-    dZ = np.ones((case.m, case.n_out, case.n_out, case.c), dtype=dtype)
+    A, W, b, hp, dZ = conv_arrays(case, dtype)
 
     def step(engine):
         Z, cache = conv_forward(A, W, b, hp, engine=engine)
