@@ -419,18 +419,23 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry):
 
 def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     """Any stride: dcols = dZ @ W.T, scattered back window by window (col2im);
-    overlapping windows add up."""
+    overlapping windows add up. Blocks of samples write disjoint parts of
+    dA_pad, so they run on threads like the other passes."""
     t, _, l, _ = g.pad
     H_pad, W_pad = g.padded_hw
     dA_pad = np.zeros((g.m, H_pad, W_pad, g.n_C_prev), dtype=dZ2.dtype)
     P = g.n_H * g.n_W
-    for n0, n1, _, _ in _blocks(g.m, 1, P * W2.shape[0] * dZ2.dtype.itemsize):
-        dcols = (dZ2[n0 * P:n1 * P] @ W2.T).reshape(  # (rows, C) @ (C, K)
-            n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
-        da = dA_pad[n0:n1]
-        for i in range(g.f_H):
-            for j in range(g.f_W):
-                hs, ws = i * g.d_H, j * g.d_W
-                da[:, hs:hs + g.s_H * (g.n_H - 1) + 1:g.s_H,
-                   ws:ws + g.s_W * (g.n_W - 1) + 1:g.s_W, :] += dcols[:, :, :, i, j, :]
+
+    def run(group):
+        for n0, n1, _, _ in group:
+            dcols = (dZ2[n0 * P:n1 * P] @ W2.T).reshape(  # (rows, C) @ (C, K)
+                n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
+            da = dA_pad[n0:n1]
+            for i in range(g.f_H):
+                for j in range(g.f_W):
+                    hs, ws = i * g.d_H, j * g.d_W
+                    da[:, hs:hs + g.s_H * (g.n_H - 1) + 1:g.s_H,
+                       ws:ws + g.s_W * (g.n_W - 1) + 1:g.s_W, :] += dcols[:, :, :, i, j, :]
+
+    parallel.map_blocks(run, list(_blocks(g.m, 1, P * W2.shape[0] * dZ2.dtype.itemsize)))
     return dA_pad[:, t:t + g.n_H_prev, l:l + g.n_W_prev, :].copy()
