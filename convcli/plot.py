@@ -372,6 +372,16 @@ def _choose_kind(a: np.ndarray, name: str, kind: str | None) -> str:
     raise ConvcliError(name, f"cannot draw shape {_shape(a)}: {shape_help}")
 
 
+def _integer(value, where: str, what: str) -> int:
+    """``value`` as an int (NumPy integers too, never a bool), else a ConvcliError."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise ConvcliError(where, f"{what} must be an integer, not {value!r}") from None
+
+
 def _check_sample(sample, a: np.ndarray, name: str, kind: str) -> int:
     if kind != "maps":
         if sample not in (None, 0):
@@ -379,12 +389,7 @@ def _check_sample(sample, a: np.ndarray, name: str, kind: str) -> int:
         return 0
     if sample is None:
         return 0
-    try:
-        if isinstance(sample, bool):
-            raise TypeError
-        i = operator.index(sample)
-    except TypeError:
-        raise ConvcliError("--sample", f"sample must be an integer, not {sample!r}") from None
+    i = _integer(sample, "--sample", "sample")
     if not 0 <= i < a.shape[0]:
         raise ConvcliError("--sample", f"sample {i} out of range for {name} of shape {_shape(a)} "
                                        f"(samples 0..{a.shape[0] - 1})")
@@ -401,12 +406,7 @@ def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[in
         raise ConvcliError("--channels", f"channels must be a list of integers, not {channels!r}")
     chosen = []
     for c in channels:
-        try:
-            if isinstance(c, bool):
-                raise TypeError
-            k = operator.index(c)
-        except TypeError:
-            raise ConvcliError("--channels", f"channel must be an integer, not {c!r}") from None
+        k = _integer(c, "--channels", "channel")
         if not 0 <= k < n:
             raise ConvcliError("--channels", f"channel {k} out of range for {name} of shape "
                                              f"{_shape(a)} (channels 0..{n - 1})")
