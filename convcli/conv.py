@@ -23,6 +23,7 @@ Output size, per axis (d = dilation, s = stride, pad = before + after)::
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,11 @@ from .hparams import (
 # Bytes of unfolded input per GEMM in the fast engine. 1-4 MiB measured
 # within noise of each other on the benchmark shapes (benchmarks/README.md).
 CHUNK_BYTES = 2 << 20
+# Each thread keeps its unfolding buffer between calls, up to this size. A
+# fresh one per call cost 100+ page faults on small layers whenever glibc's
+# malloc had just returned the memory to the OS (4x the small case's time).
+SCRATCH_KEEP_BYTES = 4 * CHUNK_BYTES
+_scratch_local = threading.local()
 
 
 @dataclass
@@ -51,8 +57,9 @@ class _ConvState:
     geometry: ConvGeometry
     engine: str
     dtype: np.dtype
-    # The fast engine's unfolded input, kept only when it is one small block
-    # (<= CHUNK_BYTES): backward then skips rebuilding it for dW.
+    # The fast engine's unfolded input with a column of ones, [cols | 1], kept
+    # only when it is one small block (<= CHUNK_BYTES): backward then skips
+    # rebuilding it for dW and db.
     cols: np.ndarray | None = None
 
 
@@ -310,57 +317,77 @@ def _blocks(m, n_H, row_bytes):
                 yield n, n + 1, h0, min(h0 + rows, n_H)
 
 
-def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW2=None, db=None):
+def _scratch(rows: int, width: int, dtype) -> np.ndarray:
+    """An uninitialised (rows, width) buffer, reused by the calling thread
+    from one call to the next."""
+    dtype = np.dtype(dtype)
+    nbytes = rows * width * dtype.itemsize
+    raw = getattr(_scratch_local, "raw", None)
+    if raw is None or raw.nbytes < nbytes:
+        raw = np.empty(nbytes + 64, dtype=np.uint8)
+        raw = raw[-raw.ctypes.data % 64:][:nbytes]  # cache-line aligned
+        if nbytes <= SCRATCH_KEEP_BYTES:
+            _scratch_local.raw = raw
+    return raw[:nbytes].view(dtype).reshape(rows, width)
+
+
+def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dWb=None, keep=False):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
-    Forward (``out2`` given): ``out2[rows] = cols @ W2 (+ bias)``, the (m*n_H*n_W, C)
-    output. Weight gradient (``grad_out2``, ``dW2`` given): ``dW2 += cols.T @ grad_out2[rows]``,
-    and with ``db``, ``db += grad_out2[rows].sum(0)`` while the rows are in
-    cache (no threaded BLAS call between two threaded regions: OpenBLAS's
-    spinning workers would compete with the next region's threads).
+    Forward (``out2`` given): ``out2[rows] = cols @ W2``, the (m*n_H*n_W, C)
+    output; with ``bias``, ``[cols | 1] @ [W2; bias]``, the bias added by the
+    GEMM itself (a broadcast add over narrow rows cost as much as the GEMM). Weight gradient (``grad_out2``, ``dWb`` given): ``dWb += [cols | 1].T @
+    grad_out2[rows]``, a (K + 1, C) array: ``dW`` in its first K rows and ``db``,
+    the column sums of ``grad_out2``, in the last -- the column of ones makes the
+    bias gradient part of the same GEMM (a separate ``sum(axis=0)`` cost as much
+    as a small layer's whole GEMM, and a threaded one between two threaded
+    regions lets OpenBLAS's spinning workers compete with the next region).
     ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
     (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``.
     Blocks write disjoint rows, so they run on several threads
     (:mod:`convcli.parallel`), each with its own buffer and its own partial
-    ``dW2``, summed in a fixed order. Returns ``cols`` when one block held all
-    of it, else None.
+    ``dWb``, summed in a fixed order. With ``keep``, returns ``[cols | 1]`` (rows,
+    K + 1) when one block held all of it (for backward to reuse), else None.
     """
     m, C_in = X_pad.shape[0], X_pad.shape[3]
     K = f[0] * f[1] * C_in
+    ones = bias is not None or dWb is not None or keep
+    width = K + 1 if ones else K  # room for the column of ones
+    if bias is not None:
+        W2 = np.concatenate([W2, bias.reshape(1, -1)])
     win = _windows(X_pad, n_H, n_W, f[0], f[1], s, d)
     blocks = list(_blocks(m, n_H, n_W * K * X_pad.dtype.itemsize))
 
     def run(group):
-        buf = np.empty(max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_W * K,
-                       dtype=X_pad.dtype)
-        dW_part = None if dW2 is None else np.zeros_like(dW2)
-        db_part = None if db is None else np.zeros_like(db)
+        rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_W
+        # A kept buffer goes into the cache: it must be the caller's own.
+        buf = (np.empty((rows_max, width), dtype=X_pad.dtype) if keep and len(blocks) == 1
+               else _scratch(rows_max, width, X_pad.dtype))
+        buf[:, K:] = 1
+        part = None if dWb is None else np.zeros_like(dWb)
         for n0, n1, h0, h1 in group:
             src = win[n0:n1, h0:h1]
-            cols = buf[: src.size].reshape(src.shape)
-            np.copyto(cols, src)
-            cols = cols.reshape(-1, K)
+            rows = src.shape[0] * src.shape[1] * n_W
+            # src's shape as a view of buf's first K columns (never a copy).
+            item = buf.itemsize
+            R = width * item
+            dest = np.ndarray(src.shape, buf.dtype, buf, 0,
+                              (src.shape[1] * n_W * R, n_W * R, R, f[1] * C_in * item, C_in * item, item))
+            np.copyto(dest, src)
+            cols = buf[:rows]
             r0 = (n0 * n_H + h0) * n_W
-            r1 = r0 + cols.shape[0]
             if out2 is not None:
-                block = out2[r0:r1]
-                np.matmul(cols, W2, out=block)  # (rows, K) @ (K, C) -> (rows, C)
-                if bias is not None:
-                    block += bias  # while the block is still in cache
-            if dW_part is not None:
-                dW_part += cols.T @ grad_out2[r0:r1]  # (K, rows) @ (rows, C) -> (K, C)
-            if db_part is not None:
-                db_part += grad_out2[r0:r1].sum(axis=0)
-        return cols, dW_part, db_part
+                # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
+                np.matmul(cols if bias is not None else cols[:, :K], W2, out=out2[r0:r0 + rows])
+            if part is not None:
+                part += cols.T @ grad_out2[r0:r0 + rows]  # (K+1, rows) @ (rows, C) -> (K+1, C)
+        return cols, part
 
     results = parallel.map_blocks(run, blocks)
-    for _, dW_part, db_part in results:  # in block order: the same sums every run
-        if dW2 is not None:
-            dW2 += dW_part
-        if db is not None:
-            db += db_part
-    cols = results[0][0]
-    return cols if len(blocks) == 1 else None
+    if dWb is not None:
+        for _, part in results:  # in block order: the same sums every run
+            dWb += part
+    return results[0][0] if keep and len(blocks) == 1 else None
 
 
 def _forward_fast(A_prev, W, b, g: ConvGeometry):
@@ -369,7 +396,7 @@ def _forward_fast(A_prev, W, b, g: ConvGeometry):
     bias = b * K if g.bias == "window" else b
     cols = _conv_gemm(_pad(A_prev, g.pad), W.reshape(K, g.n_C), g.n_H, g.n_W,
                       (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-                      out2=Z.reshape(-1, g.n_C), bias=bias)
+                      out2=Z.reshape(-1, g.n_C), bias=bias, keep=True)
     return Z, cols
 
 
@@ -384,14 +411,13 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols=None):
     K = g.f_H * g.f_W * g.n_C_prev
     dZ2 = dZ.reshape(-1, g.n_C)
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
-    if cols is not None:
-        dW2 = cols.T @ dZ2
-        db = dZ2.sum(axis=0)
+    if cols is not None:  # [cols | 1], kept by the forward pass
+        dWb = cols.T @ dZ2
     else:
-        dW2 = np.zeros((K, g.n_C), dtype=dZ.dtype)
-        db = np.zeros(g.n_C, dtype=dZ.dtype)
+        dWb = np.zeros((K + 1, g.n_C), dtype=dZ.dtype)
         _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
-                   out2=None, grad_out2=dZ2, dW2=dW2, db=db)
+                   out2=None, grad_out2=dZ2, dWb=dWb)
+    dW2, db = dWb[:K], dWb[K]
     if s == (1, 1):
         dA_prev = _input_grad_stride1(dZ, W, g)
     else:

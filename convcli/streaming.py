@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arrays
+from . import arrays, parallel
 from .config import Source
 from .conv import CHUNK_BYTES as CONV_BLOCK
 from .errors import ConvcliError
@@ -101,14 +101,16 @@ def _conv_terms(ls, s: int):
     K = f_H * f_W * C
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
-    forward_block = max(CONV_BLOCK, n_W * K * s)  # kept in the cache when one block holds the chunk
+    # A block is about CONV_BLOCK of unfolded input, at least one output row,
+    # plus a column of ones; kept in the cache when one block holds the chunk.
+    forward_block = max(CONV_BLOCK, n_W * K * s) * (K + 1) // K
     if (s_H, s_W) == (1, 1):
         eH, eW = d_H * (f_H - 1), d_W * (f_W - 1)
         sides = (eH - t, eH - b, eW - l, eW - r)
         h = n_H + max(sides[0], 0) + max(sides[1], 0) - max(-sides[0], 0) - max(-sides[1], 0)
         w = n_W + max(sides[2], 0) + max(sides[3], 0) - max(-sides[2], 0) - max(-sides[3], 0)
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
-        grad_block = max(CONV_BLOCK, W * f_H * f_W * n_C * s)
+        grad_block = max(CONV_BLOCK, W * f_H * f_W * n_C * s) * (K + 1) // K
     else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
         grad_scratch = padded
         grad_block = max(CONV_BLOCK, n_H * n_W * K * s)
@@ -130,15 +132,15 @@ def estimate(p, backward: bool) -> Estimate:
     src = model.inputs[p.input_name]
     load = _load_bytes(src, p.input_info[p.input_name].dtype, X // s, s, nonfinite)
 
-    fwd_scratch, bwd_scratch, kept, blocks = [], [], 0, [0]
+    fwd_scratch, bwd_scratch, kept, conv_blocks, pool_blocks = [], [], 0, [0], [0]
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
             f, b, fwd_block, bwd_block = _conv_terms(ls, s)
             kept += fwd_block
-            blocks.append(bwd_block)
+            conv_blocks.append(bwd_block)
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
-            blocks.append(4 * max(POOL_BLOCK, _per_sample(ls.in_shape) * s))
+            pool_blocks.append(4 * max(POOL_BLOCK, _per_sample(ls.in_shape) * s))
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)
@@ -188,7 +190,9 @@ def estimate(p, backward: bool) -> Estimate:
             resident += 3 * (math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)) * s
     if src.kind == "value":
         resident += math.prod(p.input_info[p.input_name].shape) * s
-    fixed = kept + max(blocks) + IO_BUFFERS
+    # Each engine thread keeps its conv block buffer between calls (conv.py's
+    # scratch), so those stay alive through every phase.
+    fixed = kept + parallel.threads() * max(conv_blocks) + max(pool_blocks) + IO_BUFFERS
     return Estimate(per_sample, whole, fixed, resident)
 
 
