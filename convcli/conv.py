@@ -5,12 +5,14 @@ element at a time. Slow and obvious; the tests' oracle.
 
 ``fast`` (default): blocked im2col + GEMM. A read-only strided view of all
 windows of the padded input is copied block by block into a small,
-cache-sized buffer ``cols`` of shape (rows, f_H*f_W*n_C_prev) and multiplied
-with ``W.reshape(K, n_C)`` by BLAS; the block's output is written in place and
-the bias added while it is still in cache. Backward runs the same loop for
-``dW = cols.T @ dZ``; ``dA_prev`` is, at stride 1, the convolution of the
-padded ``dZ`` with the flipped kernel (one more gather + GEMM), and at larger
-strides a scatter-add of ``dZ @ W.T`` (col2im). Memory beyond the arrays
+cache-sized buffer ``cols`` of shape (rows, f_H*f_W*n_C_prev) plus a column of
+ones, and multiplied with ``[W.reshape(K, n_C); b]`` by BLAS, which writes the
+block's output in place, bias included. Backward runs the same loop for
+``[dW; db] = [cols | 1].T @ dZ``; ``dA_prev`` is, at stride 1, the convolution of
+the padded ``dZ`` with the flipped kernel (one more gather + GEMM), and at
+larger strides a scatter-add of ``dZ @ W.T`` (col2im). A pass with few output
+channels unfolds tiles of T output columns instead of single ones, with
+banded weights (:func:`_tile_width`): less copying, a wider GEMM. Memory beyond the arrays
 themselves: a padded copy of the input (and of ``dZ`` at stride 1) and a
 cache-sized buffer per thread, whatever the batch size; the col2im path
 also holds a padded ``dA_prev`` and one block (at least one sample) of
@@ -288,17 +290,117 @@ def _backward_reference(dZ, A_prev, W, g: ConvGeometry):
 # ----------------------------------------------------------------- fast engine
 
 
-def _windows(X_pad, n_H, n_W, f_H, f_W, s, d):
-    """Strided view (never written to) of every window: shape (m, n_H, n_W, f_H, f_W, C),
-    ``view[n, h, w, i, j, c] = X_pad[n, h*s_H + i*d_H, w*s_W + j*d_W, c]``.
-    With d_W = 1 the trailing (j, c) axes are one contiguous run in memory, so
-    copying the view moves f_W*C elements at a time."""
+def _windows(X_pad, n_H, n_Wt, f_H, f_W, s, d, T=1):
+    """Strided view (never written to) of every window: with T = 1, shape
+    (m, n_H, n_W, f_H, f_W, C),
+    ``view[n, h, w, i, j, c] = X_pad[n, h*s_H + i*d_H, w*s_W + j*d_W, c]``;
+    with tiles of T output columns (:func:`_tile_width`), shape
+    (m, n_H, n_W/T, f_H, span, C), ``view[n, h, u, i, x, c] = X_pad[n, h*s_H + i*d_H,
+    u*T*s_W + x, c]``, the span of input columns the tile's windows cover.
+    Along W the trailing two axes are one contiguous run in memory (d_W = 1 or
+    T > 1), so copying the view moves f_W*C (or span*C) elements at a time."""
     sn, sh, sw, sc = X_pad.strides
-    shape = (X_pad.shape[0], n_H, n_W, f_H, f_W, X_pad.shape[3])
-    strides = (sn, sh * s[0], sw * s[1], sh * d[0], sw * d[1], sc)
+    width = f_W if T == 1 else _span(T, f_W, s[1], d[1])
+    shape = (X_pad.shape[0], n_H, n_Wt, f_H, width, X_pad.shape[3])
+    strides = (sn, sh * s[0], sw * s[1] * T, sh * d[0], sw * (d[1] if T == 1 else 1), sc)
     if X_pad.flags.c_contiguous:  # 0.3 us instead of as_strided's 2.3 us
         return np.ndarray(shape, X_pad.dtype, X_pad, 0, strides)
     return as_strided(X_pad, shape, strides, writeable=False)
+
+
+def _span(T, f_W, s_W, d_W):
+    """Input columns covered by T adjacent output columns' windows."""
+    return s_W * (T - 1) + d_W * (f_W - 1) + 1
+
+
+# Layers with few output channels unfold in tiles of T output columns (see
+# _tile_width): T the largest divisor of n_W with T*n_C <= TILE_WIDTH and a
+# tile span at most TILE_GROWTH times the kernel's width.
+TILE_MAX_C_OUT = 8
+TILE_WIDTH = 40
+TILE_GROWTH = 3.0
+# In float64, only when the input has at most this many channels: the gain is
+# the unfolded copy's, whose runs of f_W*C_in elements are then short; dgemm
+# runs narrow products well enough that the extra zeros cost more than they
+# save otherwise (benchmarks/README.md, attempt 19).
+TILE_MAX_C_IN_F64 = 4
+# Nor when the whole pass unfolds less than this: building the banded weights
+# and folding their gradient cost ~10 us, more than tiles save on a tiny layer.
+TILE_MIN_BYTES = 1 << 20
+
+
+def _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded_bytes) -> int:
+    """How many adjacent output columns one row of the unfolded input serves.
+
+    Plain im2col (T = 1) gives a GEMM (rows, f_H*f_W*C_in) @ (f_H*f_W*C_in, C_out):
+    with few output channels it is a thin product whose cost is the unfolded
+    copy and BLAS's narrow-matrix edge code. A tile of T output columns shares
+    its input: one row holds the span of input columns the T windows cover,
+    (f_H, span, C_in), and the weights become a banded (Toeplitz) matrix
+    (f_H*span*C_in, T*C_out) with W at each column's offset and zeros
+    elsewhere. The copy shrinks by about f_W*T/span and the GEMM widens T
+    times, for span/f_W times the multiply-adds (zeros included). T divides
+    n_W, so the output is Z itself viewed as (m*n_H*n_W/T, T*C_out).
+    ``unfolded_bytes``: the size of the pass's plain im2col matrix."""
+    if (C_out > TILE_MAX_C_OUT or (np.dtype(dtype).itemsize == 8 and C_in > TILE_MAX_C_IN_F64)
+            or unfolded_bytes < TILE_MIN_BYTES):
+        return 1
+    best = 1
+    for T in range(2, min(TILE_WIDTH // C_out, n_W) + 1):
+        if n_W % T == 0 and _span(T, f_W, s_W, d_W) <= TILE_GROWTH * f_W:
+            best = T
+    return best
+
+
+def block_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
+    """At most the bytes of one block buffer of a fast conv pass whose output
+    is n_W columns of C_out channels: about CHUNK_BYTES of unfolded input, at
+    least one output row of it, plus the column of ones (for memory
+    estimates; the largest over the tile widths the pass may use)."""
+    T = _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)
+    K = f_H * (f_W if T == 1 else _span(T, f_W, s_W, d_W)) * C_in
+    item = np.dtype(dtype).itemsize
+    K1 = f_H * f_W * C_in
+    return max(CHUNK_BYTES, n_W // T * K * item, n_W * K1 * item) * (K1 + 1) // K1
+
+
+def _band(M, T, f_W, s_W, d_W):
+    """The view of a (f_H, span, C_in, T, C_out) array M holding its band:
+    ``band[i, t, j, c, k] = M[i, t*s_W + j*d_W, c, t, k]``, shape
+    (f_H, T, f_W, C_in, C_out)."""
+    s0, s1, s2, s3, s4 = M.strides
+    f_H, _, C_in, _, C_out = M.shape
+    shape, strides = (f_H, T, f_W, C_in, C_out), (s0, s_W * s1 + s3, d_W * s1, s2, s4)
+    if M.flags.c_contiguous:  # as in _windows: a tenth of as_strided's cost
+        return np.ndarray(shape, M.dtype, M, 0, strides)
+    return as_strided(M, shape, strides)
+
+
+def _gemm_weights(W, T, s_W, d_W, bias=None):
+    """The right-hand matrix of a pass: ``W.reshape(K, C_out)`` (T = 1) or the
+    (f_H*span*C_in, T*C_out) banded matrix of :func:`_tile_width`, with ``bias``
+    (C_out,) as one more row, repeated per tile column, when given."""
+    f_H, f_W, C_in, C_out = W.shape
+    if T == 1:
+        W2 = W.reshape(-1, C_out)
+        return W2 if bias is None else np.concatenate([W2, bias.reshape(1, -1)])
+    K = f_H * _span(T, f_W, s_W, d_W) * C_in
+    out = np.zeros((K + (bias is not None), T * C_out), dtype=W.dtype)
+    _band(out[:K].reshape(f_H, -1, C_in, T, C_out), T, f_W, s_W, d_W)[...] = W[:, None]
+    if bias is not None:
+        out[K].reshape(T, C_out)[...] = bias
+    return out
+
+
+def _fold_tiled(dWT, f_W, C_in, T, s_W, d_W):
+    """The gradient of :func:`_gemm_weights`'s matrix (without its bias row),
+    (K, T*C_out), back to (f_H, f_W, C_in, C_out): each W element appears once
+    per tile column, and its gradient is the sum of those."""
+    C_out = dWT.shape[1] // T
+    if T == 1:
+        return dWT.reshape(-1, f_W, C_in, C_out)
+    f_H = dWT.shape[0] // (_span(T, f_W, s_W, d_W) * C_in)
+    return _band(dWT.reshape(f_H, -1, C_in, T, C_out), T, f_W, s_W, d_W).sum(axis=1)
 
 
 def _blocks(m, n_H, row_bytes):
@@ -331,35 +433,39 @@ def _scratch(rows: int, width: int, dtype) -> np.ndarray:
     return raw[:nbytes].view(dtype).reshape(rows, width)
 
 
-def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dWb=None, keep=False):
+def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, dWb=None, keep=False, T=1):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
     Forward (``out2`` given): ``out2[rows] = cols @ W2``, the (m*n_H*n_W, C)
-    output; with ``bias``, ``[cols | 1] @ [W2; bias]``, the bias added by the
-    GEMM itself (a broadcast add over narrow rows cost as much as the GEMM). Weight gradient (``grad_out2``, ``dWb`` given): ``dWb += [cols | 1].T @
+    output; with ``bias``, W2's last row is the bias: ``[cols | 1] @ W2``, the
+    bias added by the GEMM itself (a broadcast add over narrow rows cost as
+    much as the GEMM). Weight gradient (``grad_out2``, ``dWb`` given): ``dWb += [cols | 1].T @
     grad_out2[rows]``, a (K + 1, C) array: ``dW`` in its first K rows and ``db``,
     the column sums of ``grad_out2``, in the last -- the column of ones makes the
     bias gradient part of the same GEMM (a separate ``sum(axis=0)`` cost as much
     as a small layer's whole GEMM, and a threaded one between two threaded
     regions lets OpenBLAS's spinning workers compete with the next region).
     ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
-    (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``.
+    (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``;
+    with tiles of T output columns (:func:`_tile_width`), rows (n, h, w/T) and
+    columns (i, x, c), x over the tile's span, ``W2`` the banded matrix and
+    ``out2``/``grad_out2`` (m*n_H*n_W/T, T*C).
     Blocks write disjoint rows, so they run on several threads
     (:mod:`convcli.parallel`), each with its own buffer and its own partial
     ``dWb``, summed in a fixed order. With ``keep``, returns ``[cols | 1]`` (rows,
     K + 1) when one block held all of it (for backward to reuse), else None.
     """
     m, C_in = X_pad.shape[0], X_pad.shape[3]
-    K = f[0] * f[1] * C_in
-    ones = bias is not None or dWb is not None or keep
+    n_Wt = n_W // T
+    width_W = f[1] if T == 1 else _span(T, f[1], s[1], d[1])
+    K = f[0] * width_W * C_in
+    ones = bias or dWb is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
-    if bias is not None:
-        W2 = np.concatenate([W2, bias.reshape(1, -1)])
-    win = _windows(X_pad, n_H, n_W, f[0], f[1], s, d)
-    blocks = list(_blocks(m, n_H, n_W * K * X_pad.dtype.itemsize))
+    win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
+    blocks = list(_blocks(m, n_H, n_Wt * K * X_pad.dtype.itemsize))
 
     def run(group):
-        rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_W
+        rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
         buf = (np.empty((rows_max, width), dtype=X_pad.dtype) if keep and len(blocks) == 1
                else _scratch(rows_max, width, X_pad.dtype))
@@ -367,18 +473,18 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
         part = None if dWb is None else np.zeros_like(dWb)
         for n0, n1, h0, h1 in group:
             src = win[n0:n1, h0:h1]
-            rows = src.shape[0] * src.shape[1] * n_W
+            rows = src.shape[0] * src.shape[1] * n_Wt
             # src's shape as a view of buf's first K columns (never a copy).
             item = buf.itemsize
             R = width * item
             dest = np.ndarray(src.shape, buf.dtype, buf, 0,
-                              (src.shape[1] * n_W * R, n_W * R, R, f[1] * C_in * item, C_in * item, item))
+                              (src.shape[1] * n_Wt * R, n_Wt * R, R, width_W * C_in * item, C_in * item, item))
             np.copyto(dest, src)
             cols = buf[:rows]
-            r0 = (n0 * n_H + h0) * n_W
+            r0 = (n0 * n_H + h0) * n_Wt
             if out2 is not None:
                 # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
-                np.matmul(cols if bias is not None else cols[:, :K], W2, out=out2[r0:r0 + rows])
+                np.matmul(cols if bias else cols[:, :K], W2, out=out2[r0:r0 + rows])
             if part is not None:
                 part += cols.T @ grad_out2[r0:r0 + rows]  # (K+1, rows) @ (rows, C) -> (K+1, C)
         return cols, part
@@ -390,13 +496,29 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=None, grad_out2=None, dW
     return results[0][0] if keep and len(blocks) == 1 else None
 
 
+def _forward_tile(g: ConvGeometry, dtype) -> int:
+    """Tile width of the forward and weight-gradient passes (the same, so that
+    backward can reuse the forward's unfolded input)."""
+    item = np.dtype(dtype).itemsize
+    unfolded = g.m * g.n_H * g.n_W * g.f_H * g.f_W * g.n_C_prev * item
+    return _tile_width(g.n_W, g.n_C_prev, g.n_C, g.f_W, g.s_W, g.d_W, dtype, unfolded)
+
+
+def _input_grad_tile(g: ConvGeometry, dtype) -> int:
+    """Tile width of the stride-1 input-gradient pass (a conv of dZ, n_C
+    channels in and n_C_prev out, over the input's columns)."""
+    item = np.dtype(dtype).itemsize
+    unfolded = g.m * g.n_H_prev * g.n_W_prev * g.f_H * g.f_W * g.n_C * item
+    return _tile_width(g.n_W_prev, g.n_C, g.n_C_prev, g.f_W, 1, g.d_W, dtype, unfolded)
+
+
 def _forward_fast(A_prev, W, b, g: ConvGeometry):
-    K = g.f_H * g.f_W * g.n_C_prev
+    T = _forward_tile(g, A_prev.dtype)
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
-    bias = b * K if g.bias == "window" else b
-    cols = _conv_gemm(_pad(A_prev, g.pad), W.reshape(K, g.n_C), g.n_H, g.n_W,
+    bias = b * (g.f_H * g.f_W * g.n_C_prev) if g.bias == "window" else b
+    cols = _conv_gemm(_pad(A_prev, g.pad), _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
                       (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-                      out2=Z.reshape(-1, g.n_C), bias=bias, keep=True)
+                      out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T)
     return Z, cols
 
 
@@ -408,21 +530,23 @@ def _pad_or_crop(X, sides):
 
 
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols=None):
-    K = g.f_H * g.f_W * g.n_C_prev
-    dZ2 = dZ.reshape(-1, g.n_C)
+    T = _forward_tile(g, dZ.dtype)
+    dZ2 = dZ.reshape(-1, T * g.n_C)
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb = cols.T @ dZ2
     else:
-        dWb = np.zeros((K + 1, g.n_C), dtype=dZ.dtype)
+        K = g.f_H * (g.f_W if T == 1 else _span(T, g.f_W, g.s_W, g.d_W)) * g.n_C_prev
+        dWb = np.zeros((K + 1, T * g.n_C), dtype=dZ.dtype)
         _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
-                   out2=None, grad_out2=dZ2, dWb=dWb)
-    dW2, db = dWb[:K], dWb[K]
+                   out2=None, grad_out2=dZ2, dWb=dWb, T=T)
+    dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
+    db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
     if s == (1, 1):
         dA_prev = _input_grad_stride1(dZ, W, g)
     else:
-        dA_prev = _input_grad_col2im(dZ2, W.reshape(K, g.n_C), g)
-    return dA_prev, dW2.reshape(W.shape), db
+        dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
+    return dA_prev, dW, db
 
 
 def _input_grad_stride1(dZ, W, g: ConvGeometry):
@@ -437,9 +561,10 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry):
     eH, eW = g.d_H * (g.f_H - 1), g.d_W * (g.f_W - 1)
     dZ_q = _pad_or_crop(dZ, (eH - t, eH - b, eW - l, eW - r))
     W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
+    T = _input_grad_tile(g, dZ.dtype)
     dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
-    _conv_gemm(dZ_q, W_flip.reshape(-1, g.n_C_prev), g.n_H_prev, g.n_W_prev,
-               (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, g.n_C_prev))
+    _conv_gemm(dZ_q, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
+               (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev), T=T)
     return dA_prev
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from . import arrays, parallel
 from .config import Source
 from .conv import CHUNK_BYTES as CONV_BLOCK
+from .conv import block_bytes as conv_block_bytes
 from .errors import ConvcliError
 from .network import LayerError
 from .outputs import H5_NAME
@@ -99,18 +100,18 @@ def _conv_terms(ls, s: int):
     t, b, l, r = ls.hyper["pad"]
     d_H, d_W = ls.hyper["dilation"]
     K = f_H * f_W * C
+    dtype = np.dtype(f"f{s}")
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
-    # A block is about CONV_BLOCK of unfolded input, at least one output row,
-    # plus a column of ones; kept in the cache when one block holds the chunk.
-    forward_block = max(CONV_BLOCK, n_W * K * s) * (K + 1) // K
+    # Kept in the cache when one block holds the chunk.
+    forward_block = conv_block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
     if (s_H, s_W) == (1, 1):
         eH, eW = d_H * (f_H - 1), d_W * (f_W - 1)
         sides = (eH - t, eH - b, eW - l, eW - r)
         h = n_H + max(sides[0], 0) + max(sides[1], 0) - max(-sides[0], 0) - max(-sides[1], 0)
         w = n_W + max(sides[2], 0) + max(sides[3], 0) - max(-sides[2], 0) - max(-sides[3], 0)
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
-        grad_block = max(CONV_BLOCK, W * f_H * f_W * n_C * s) * (K + 1) // K
+        grad_block = conv_block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype)
     else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
         grad_scratch = padded
         grad_block = max(CONV_BLOCK, n_H * n_W * K * s)

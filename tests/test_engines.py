@@ -112,14 +112,18 @@ def check_pool_engines(A_prev, hp, mode, rng):
 
 
 @SETTINGS
-@given(conv_cases(), st.sampled_from([None, 1, 100, 1000]))
-def test_conv_fast_equals_reference(case, chunk_bytes):
+@given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans())
+def test_conv_fast_equals_reference(case, chunk_bytes, tiles):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
-    samples per block, one sample per block, and bands of output rows."""
+    samples per block, one sample per block, and bands of output rows.
+    ``tiles`` lets these narrow layers unfold in tiles of output columns
+    (banded weights), which the engine keeps for layers above ~1 MiB."""
     with pytest.MonkeyPatch.context() as mp:
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+        if tiles:
+            mp.setattr(conv_module, "TILE_MIN_BYTES", 0)
         check_conv_engines(*case)
 
 

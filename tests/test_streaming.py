@@ -90,7 +90,10 @@ def both_ways(tmp_path, cfg, command="backward", fmt="npy", rows=ROWS, extra=())
     return read_outputs(tmp_path / "whole", fmt), read_outputs(tmp_path / "streamed", fmt)
 
 
-def assert_same(whole, streamed, rtol=1e-12):
+def assert_same(whole, streamed, rtol=1e-12, upstream_computed=False):
+    """Inputs and drawn or read upstream gradients are the same numbers;
+    computed ones agree to rounding (BLAS may pick another kernel for a
+    chunk's smaller matrices, and sums run over chunks)."""
     (a, a_doc), (b, b_doc) = whole, streamed
     assert a_doc["streaming"] is None
     s = b_doc["streaming"]
@@ -102,7 +105,7 @@ def assert_same(whole, streamed, rtol=1e-12):
         role = a_doc["quantities"][name]["role"]
         batch = x.shape[:1] == (N,)
         assert b_doc["quantities"][name].get("streamed", False) == batch, name
-        if role == "input" or name.endswith((".dZ", ".dA")):
+        if role == "input" or (name.endswith((".dZ", ".dA")) and not upstream_computed):
             np.testing.assert_array_equal(y, x, err_msg=name)  # read or drawn: the same numbers
         else:
             np.testing.assert_allclose(y, x, rtol=rtol, atol=rtol * np.abs(x).max(), err_msg=name)
@@ -120,7 +123,8 @@ def assert_same(whole, streamed, rtol=1e-12):
 @pytest.mark.parametrize("stack", list(STACKS))
 @pytest.mark.parametrize("grad", ["output", "ones", "random"])
 def test_backward_streamed_equals_in_memory(tmp_path, stack, grad):
-    assert_same(*both_ways(tmp_path, make_config(tmp_path, stack=stack, grad=grad)))
+    assert_same(*both_ways(tmp_path, make_config(tmp_path, stack=stack, grad=grad)),
+                upstream_computed=grad == "output")
 
 
 @pytest.mark.parametrize("stack", list(STACKS))

@@ -139,6 +139,62 @@ def test_conv_many_blocks_vs_torch(A_shape, W_shape, stride, dtype, torch):
         close(x, y, dtype, name)
 
 
+# Layers narrow enough for the fast engine to unfold in tiles of several output
+# columns (conv._tile_width): (A_shape, W_shape, hparameters, which passes tile).
+TILED = {
+    "rgb-in": ((3, 9, 12, 3), (3, 3, 3, 8), {"pad": 1}),
+    "rgb-in-s2": ((2, 9, 12, 3), (3, 3, 3, 8), {"pad": 1, "stride": 2}),
+    "rgb-in-d2": ((2, 9, 12, 3), (3, 3, 3, 8), {"pad": 1, "dilation": 2}),
+    "narrow-grad": ((2, 7, 12, 6), (3, 3, 6, 4), {"pad": [1, 0, 2, 1]}),
+    "f4-pad2-blocks": ((5, 30, 29, 3), (4, 4, 3, 8), {"pad": 2}),
+}
+
+
+@pytest.fixture
+def tile_small(monkeypatch):
+    """Tiles for layers of any size (the engine keeps tiny ones on plain im2col)."""
+    import convcli.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "TILE_MIN_BYTES", 0)
+
+
+def tiles(A_shape, W_shape, hp, dtype):
+    """The tile widths the fast engine picks: (forward and dW, dA_prev)."""
+    import convcli.conv as conv_module
+    from convcli.hparams import conv_geometry
+
+    g = conv_geometry(np.empty(A_shape), np.empty(W_shape), np.empty(W_shape[3]), hp)
+    dA = conv_module._input_grad_tile(g, dtype) if (g.s_H, g.s_W) == (1, 1) else 1
+    return conv_module._forward_tile(g, dtype), dA
+
+
+def test_tiled_cases_take_the_tiled_path(tile_small):
+    """Without this the next test could pass on plain im2col alone."""
+    picked = {(name, np.dtype(dt).name): tiles(*case, dt) for name, case in TILED.items() for dt in DTYPES}
+    assert all(fwd > 1 for (name, _), (fwd, _) in picked.items() if name != "narrow-grad"), picked
+    assert picked["narrow-grad", "float64"][1] > 1 and picked["rgb-in", "float32"][1] > 1, picked
+    assert picked["rgb-in-s2", "float64"][0] > 1 and picked["rgb-in-d2", "float64"][0] > 1, picked
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 2000], ids=["one-block", "many-blocks"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("A_shape, W_shape, hp", TILED.values(), ids=TILED.keys())
+def test_conv_tiled_vs_torch(A_shape, W_shape, hp, dtype, chunk_bytes, torch, monkeypatch, tile_small):
+    """Tiles of output columns (banded weights, gradients folded back) against
+    torch, in one block and in many (then the forward keeps no unfolded input
+    and the weight gradient is summed over blocks)."""
+    import convcli.conv as conv_module
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(11)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    for bias in ("once", "window"):
+        ours, theirs = run_conv(torch, A, W, b, {**hp, "bias": bias}, dtype, "fast")
+        for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
+            close(x, y, dtype, f"{name} ({bias})")
+
+
 # ----------------------------------------------------------------- pool
 
 POOL_SHAPES = [(2, 6, 7, 3), (1, 5, 5, 2)]
