@@ -12,11 +12,13 @@ block's output in place, bias included. Backward runs the same loop for
 the padded ``dZ`` with the flipped kernel (one more gather + GEMM), and at
 larger strides a scatter-add of ``dZ @ W.T`` (col2im). A pass with few output
 channels unfolds tiles of T output columns instead of single ones, with
-banded weights (:func:`_tile_width`): less copying, a wider GEMM. Memory beyond the arrays
-themselves: a padded copy of the input (and of ``dZ`` at stride 1) and a
-cache-sized buffer per thread, whatever the batch size; the col2im path
-also holds a padded ``dA_prev`` and one block (at least one sample) of
-``dZ @ W.T``.
+banded weights (:func:`_tile_width`): less copying, a wider GEMM.
+
+Memory beyond the arrays themselves: a padded copy of the input (and of
+``dZ`` at stride 1) and a cache-sized buffer per thread, whatever the batch
+size; each thread keeps its buffer for the next call (up to
+``SCRATCH_KEEP_BYTES``). The col2im path also holds a padded ``dA_prev`` and
+one block (at least one sample) of ``dZ @ W.T``.
 
 Output size, per axis (d = dilation, s = stride, pad = before + after)::
 
@@ -60,9 +62,11 @@ class _ConvState:
     engine: str
     dtype: np.dtype
     # The fast engine's unfolded input with a column of ones, [cols | 1], kept
-    # only when it is one small block (<= CHUNK_BYTES): backward then skips
-    # rebuilding it for dW and db.
+    # when one block held the whole pass (about CHUNK_BYTES, or one output row
+    # if that is larger): backward then skips rebuilding it for dW and db.
     cols: np.ndarray | None = None
+    # The tile width cols was unfolded with (see _tile_width).
+    tile: int = 1
 
 
 # ----------------------------------------------------------------- helpers
@@ -167,9 +171,12 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     engine = check_engine(engine)
     A_prev, W, b, dtype = _as_compute(A_prev, W, b)
     g = conv_geometry(A_prev, W, b, hparameters)
-    run = _forward_fast if engine == "fast" else _forward_reference
-    Z, cols = run(A_prev, W, b.reshape(-1), g)
-    return Z, (A_prev, W, b, hparameters, _ConvState(g, engine, dtype, cols))
+    if engine == "fast":
+        T = _forward_tile(g, dtype)
+        Z, cols = _forward_fast(A_prev, W, b.reshape(-1), g, T)
+    else:
+        T, (Z, cols) = 1, _forward_reference(A_prev, W, b.reshape(-1), g)
+    return Z, (A_prev, W, b, hparameters, _ConvState(g, engine, dtype, cols, T))
 
 
 def conv_backward(dZ, cache, engine=None):
@@ -194,7 +201,8 @@ def conv_backward(dZ, cache, engine=None):
 
     The cache holds the forward's arrays by reference, as the notebook's does:
     change ``A_prev`` or ``W`` in place between the passes and the gradients
-    belong to neither version.
+    are undefined (the fast engine may use either version, depending on the
+    layer's size).
     """
     A_prev, W, b, hparameters, state = _unpack_cache(cache)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
@@ -205,7 +213,9 @@ def conv_backward(dZ, cache, engine=None):
         g, dtype = state.geometry, state.dtype
     dZ = check_upstream(dZ, "dZ", g.out_shape).astype(dtype, copy=False)
     if engine == "fast":
-        dA_prev, dW, db = _backward_fast(dZ, A_prev, W, g, state.cols if state else None)
+        kept = state is not None and state.cols is not None
+        dA_prev, dW, db = _backward_fast(dZ, A_prev, W, g, state.cols if kept else None,
+                                         state.tile if kept else _forward_tile(g, dtype))
     else:
         dA_prev, dW, db = _backward_reference(dZ, A_prev, W, g)
     return dA_prev, dW, db.reshape(b.shape)
@@ -297,8 +307,9 @@ def _windows(X_pad, n_H, n_Wt, f_H, f_W, s, d, T=1):
     with tiles of T output columns (:func:`_tile_width`), shape
     (m, n_H, n_W/T, f_H, span, C), ``view[n, h, u, i, x, c] = X_pad[n, h*s_H + i*d_H,
     u*T*s_W + x, c]``, the span of input columns the tile's windows cover.
-    Along W the trailing two axes are one contiguous run in memory (d_W = 1 or
-    T > 1), so copying the view moves f_W*C (or span*C) elements at a time."""
+    For a C-contiguous X_pad, the trailing two axes are one contiguous run in
+    memory (d_W = 1 or T > 1), so copying the view moves f_W*C (or span*C)
+    elements at a time."""
     sn, sh, sw, sc = X_pad.strides
     width = f_W if T == 1 else _span(T, f_W, s[1], d[1])
     shape = (X_pad.shape[0], n_H, n_Wt, f_H, width, X_pad.shape[3])
@@ -512,8 +523,7 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
     return _tile_width(g.n_W_prev, g.n_C, g.n_C_prev, g.f_W, 1, g.d_W, dtype, unfolded)
 
 
-def _forward_fast(A_prev, W, b, g: ConvGeometry):
-    T = _forward_tile(g, A_prev.dtype)
+def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
     bias = b * (g.f_H * g.f_W * g.n_C_prev) if g.bias == "window" else b
     cols = _conv_gemm(_pad(A_prev, g.pad), _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
@@ -529,8 +539,9 @@ def _pad_or_crop(X, sides):
     return _pad(X, (max(t, 0), max(b, 0), max(l, 0), max(r, 0)))
 
 
-def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols=None):
-    T = _forward_tile(g, dZ.dtype)
+def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
+    """``cols``: the forward's ``[cols | 1]`` unfolded with tiles of T columns,
+    or None to unfold again (with T)."""
     dZ2 = dZ.reshape(-1, T * g.n_C)
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     if cols is not None:  # [cols | 1], kept by the forward pass

@@ -56,6 +56,8 @@ def threads() -> int:
 def _pool(n: int) -> ThreadPoolExecutor:
     pool = _state.get("pool")
     if pool is None or pool._max_workers < n:  # grows if the limit was raised
+        if pool is not None:
+            pool.shutdown(wait=False)  # its idle threads end (and free their buffers)
         pool = _state["pool"] = ThreadPoolExecutor(n, thread_name_prefix="convcli")
     return pool
 

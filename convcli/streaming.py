@@ -35,13 +35,12 @@ from pathlib import Path
 import numpy as np
 
 from . import arrays, parallel
+from . import conv as conv_engine
+from . import pool as pool_engine
 from .config import Source
-from .conv import CHUNK_BYTES as CONV_BLOCK
-from .conv import block_bytes as conv_block_bytes
 from .errors import ConvcliError
 from .network import LayerError
 from .outputs import H5_NAME
-from .pool import CHUNK_BYTES as POOL_BLOCK
 
 # A chunk's working memory is at most this, however large the budget: chunks
 # of 4 to 256 MiB ran at the same speed per sample within noise, 16 MiB at or
@@ -93,7 +92,8 @@ def _load_bytes(src, stored: np.dtype, e: int, s: int, nonfinite: bool) -> int:
 def _conv_terms(ls, s: int):
     """A conv layer's scratch arrays: per sample, (forward, backward: a
     padded input, a padded gradient); fixed, (the forward's block buffer,
-    which its cache may keep, the largest backward block buffer)."""
+    which its cache may keep; the largest block buffer of a pass that unfolds
+    into a thread's kept scratch; the col2im pass's block, which does not)."""
     _, H, W, C = ls.in_shape
     _, n_H, n_W, n_C = ls.out_shape
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
@@ -104,19 +104,29 @@ def _conv_terms(ls, s: int):
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
     # Kept in the cache when one block holds the chunk.
-    forward_block = conv_block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
+    forward_block = conv_engine.block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
     if (s_H, s_W) == (1, 1):
         eH, eW = d_H * (f_H - 1), d_W * (f_W - 1)
         sides = (eH - t, eH - b, eW - l, eW - r)
         h = n_H + max(sides[0], 0) + max(sides[1], 0) - max(-sides[0], 0) - max(-sides[1], 0)
         w = n_W + max(sides[2], 0) + max(sides[3], 0) - max(-sides[2], 0) - max(-sides[3], 0)
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
-        grad_block = conv_block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype)
+        scratch_block = max(forward_block, conv_engine.block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
+        col2im_block = 0
     else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
         grad_scratch = padded
-        grad_block = max(CONV_BLOCK, n_H * n_W * K * s)
-    backward_block = max(forward_block, grad_block)
-    return pad_copy, max(pad_copy, grad_scratch), forward_block, backward_block
+        scratch_block = forward_block
+        col2im_block = max(conv_engine.CHUNK_BYTES, n_H * n_W * K * s)  # dZ @ W.T, one block
+    return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block
+
+
+def _engine_threads() -> int:
+    """The engines' thread count; 1 for a bad CONVCLI_THREADS, which the
+    first layer to run reports, located, as a user error."""
+    try:
+        return parallel.threads()
+    except ValueError:
+        return 1
 
 
 def estimate(p, backward: bool) -> Estimate:
@@ -133,15 +143,16 @@ def estimate(p, backward: bool) -> Estimate:
     src = model.inputs[p.input_name]
     load = _load_bytes(src, p.input_info[p.input_name].dtype, X // s, s, nonfinite)
 
-    fwd_scratch, bwd_scratch, kept, conv_blocks, pool_blocks = [], [], 0, [0], [0]
+    fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], 0, [0], [0], [0]
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
-            f, b, fwd_block, bwd_block = _conv_terms(ls, s)
+            f, b, fwd_block, scratch_block, col2im_block = _conv_terms(ls, s)
             kept += fwd_block
-            conv_blocks.append(bwd_block)
+            scratch_blocks.append(scratch_block)
+            col2im_blocks.append(col2im_block)
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
-            pool_blocks.append(4 * max(POOL_BLOCK, _per_sample(ls.in_shape) * s))
+            pool_blocks.append(4 * max(pool_engine.CHUNK_BYTES, _per_sample(ls.in_shape) * s))
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)
@@ -192,8 +203,14 @@ def estimate(p, backward: bool) -> Estimate:
     if src.kind == "value":
         resident += math.prod(p.input_info[p.input_name].shape) * s
     # Each engine thread keeps its conv block buffer between calls (conv.py's
-    # scratch), so those stay alive through every phase.
-    fixed = kept + parallel.threads() * max(conv_blocks) + max(pool_blocks) + IO_BUFFERS
+    # scratch, up to SCRATCH_KEEP_BYTES), alive through every phase; a pass
+    # that does not unfold into it (col2im, or a block too large to keep)
+    # works beside it.
+    keep = conv_engine.SCRATCH_KEEP_BYTES
+    kept_scratch = min(max(scratch_blocks), keep)
+    beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
+    per_thread = max(max(scratch_blocks), kept_scratch + beside)
+    fixed = kept + _engine_threads() * per_thread + max(pool_blocks) + IO_BUFFERS
     return Estimate(per_sample, whole, fixed, resident)
 
 

@@ -390,3 +390,18 @@ def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path, monkeypatch):
     assert result.stderr.startswith("convcli: error: internal error: ZeroDivisionError: oops")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------- environment
+
+
+@pytest.mark.parametrize("command", ["forward", "backward"])
+def test_bad_convcli_threads_is_a_user_error(tmp_path, monkeypatch, command):
+    """Exit 2 with the variable named, not an internal error (the memory
+    estimate asks for the thread count before any layer runs)."""
+    monkeypatch.setenv("CONVCLI_THREADS", "two")
+    cfg = write(tmp_path, small_data())
+    before = tree(tmp_path)
+    result = run([command, cfg, "--out", tmp_path / "out"])
+    assert_error(result, "CONVCLI_THREADS: expected a whole number >= 1, got 'two'")
+    assert tree(tmp_path) == before

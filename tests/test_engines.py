@@ -373,3 +373,53 @@ def test_inputs_are_left_alone_and_backward_is_repeatable(engine):
                               cc.pool_backward(dP, pcache, mode=mode))
     for x, x0 in zip((A, W, b), saved):
         assert np.array_equal(x, x0)
+
+
+@pytest.mark.parametrize("forward_tiles", [False, True])
+def test_backward_unfolds_as_the_forward_did(forward_tiles, monkeypatch):
+    """The cache records the tile width of the unfolded input it keeps, so
+    backward reads it right even if the engine would now choose another."""
+    rng = np.random.default_rng(3)
+    A, W, b = rng.standard_normal((2, 5, 12, 3)), rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)
+    hp = {"pad": 1}
+    monkeypatch.setattr(conv_module, "TILE_MIN_BYTES", 0 if forward_tiles else 1 << 40)
+    Z, cache = cc.conv_forward(A, W, b, hp)
+    assert cache[4].cols is not None and (cache[4].tile > 1) == forward_tiles
+    monkeypatch.setattr(conv_module, "TILE_MIN_BYTES", 1 << 40 if forward_tiles else 0)
+    dZ = rng.standard_normal(Z.shape)
+    expected = cc.conv_backward(dZ, cc.conv_forward(A, W, b, hp, engine="reference")[1])
+    got = cc.conv_backward(dZ, cache)
+    scale = cc.conv_backward(abs(dZ), cc.conv_forward(abs(A), abs(W), abs(b), hp, engine="reference")[1])
+    for name, g, e, s in zip(("dA_prev", "dW", "db"), got, expected, scale):
+        assert_rel(g, e, 1e-12, name, "fast vs reference (conv)", scale=s)
+
+
+@SETTINGS
+@given(conv_cases(), st.sampled_from([None, 100, 5000]), st.booleans())
+def test_block_bytes_bounds_every_block_buffer(case, chunk_bytes, tiles):
+    """conv.block_bytes, which the streaming memory estimate counts per
+    thread, is at least every unfolding buffer the fast engine asks for (its
+    kept scratch and the forward's [cols | 1] it may keep in the cache)."""
+    A_prev, W, b, hp, rng = case
+    asked = []
+    real_scratch = conv_module._scratch
+
+    def scratch(rows, width, dtype):
+        asked.append(rows * width * np.dtype(dtype).itemsize)
+        return real_scratch(rows, width, dtype)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "_scratch", scratch)
+        if chunk_bytes is not None:
+            mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+        if tiles:
+            mp.setattr(conv_module, "TILE_MIN_BYTES", 0)
+        Z, cache = cc.conv_forward(A_prev, W, b, hp)
+        cc.conv_backward(np.ones_like(Z), cache)
+        g = cache[4].geometry
+        bound = max(
+            conv_module.block_bytes(g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, g.s_W, g.d_W, Z.dtype),
+            conv_module.block_bytes(g.n_W_prev, g.n_C, g.n_C_prev, g.f_H, g.f_W, 1, g.d_W, Z.dtype)
+            if (g.s_H, g.s_W) == (1, 1) else 0)
+    kept = cache[4].cols.nbytes if cache[4].cols is not None else 0
+    assert max(asked + [kept]) <= bound, (asked, kept, bound)
