@@ -311,7 +311,7 @@ def _windows(X_pad, n_H, n_Wt, f_H, f_W, s, d, T=1):
     memory (d_W = 1 or T > 1), so copying the view moves f_W*C (or span*C)
     elements at a time."""
     sn, sh, sw, sc = X_pad.strides
-    width = f_W if T == 1 else _span(T, f_W, s[1], d[1])
+    width = _row_width(T, f_W, s[1], d[1])
     shape = (X_pad.shape[0], n_H, n_Wt, f_H, width, X_pad.shape[3])
     strides = (sn, sh * s[0], sw * s[1] * T, sh * d[0], sw * (d[1] if T == 1 else 1), sc)
     if X_pad.flags.c_contiguous:  # 0.3 us instead of as_strided's 2.3 us
@@ -322,6 +322,12 @@ def _windows(X_pad, n_H, n_Wt, f_H, f_W, s, d, T=1):
 def _span(T, f_W, s_W, d_W):
     """Input columns covered by T adjacent output columns' windows."""
     return s_W * (T - 1) + d_W * (f_W - 1) + 1
+
+
+def _row_width(T, f_W, s_W, d_W):
+    """Input columns one row of the unfolded input holds: the kernel's f_W
+    (T = 1, dilation gaps skipped) or the span of a tile of T columns."""
+    return f_W if T == 1 else _span(T, f_W, s_W, d_W)
 
 
 # Layers with few output channels unfold in tiles of T output columns (see
@@ -369,7 +375,7 @@ def block_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     least one output row of it, plus the column of ones (for memory
     estimates; the largest over the tile widths the pass may use)."""
     T = _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)
-    K = f_H * (f_W if T == 1 else _span(T, f_W, s_W, d_W)) * C_in
+    K = f_H * _row_width(T, f_W, s_W, d_W) * C_in
     item = np.dtype(dtype).itemsize
     K1 = f_H * f_W * C_in
     return max(CHUNK_BYTES, n_W // T * K * item, n_W * K1 * item) * (K1 + 1) // K1
@@ -468,7 +474,7 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, d
     """
     m, C_in = X_pad.shape[0], X_pad.shape[3]
     n_Wt = n_W // T
-    width_W = f[1] if T == 1 else _span(T, f[1], s[1], d[1])
+    width_W = _row_width(T, f[1], s[1], d[1])
     K = f[0] * width_W * C_in
     ones = bias or dWb is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
@@ -547,7 +553,7 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb = cols.T @ dZ2
     else:
-        K = g.f_H * (g.f_W if T == 1 else _span(T, g.f_W, g.s_W, g.d_W)) * g.n_C_prev
+        K = g.f_H * _row_width(T, g.f_W, g.s_W, g.d_W) * g.n_C_prev
         dWb = np.zeros((K + 1, T * g.n_C), dtype=dZ.dtype)
         _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
                    out2=None, grad_out2=dZ2, dWb=dWb, T=T)
