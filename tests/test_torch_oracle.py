@@ -147,6 +147,9 @@ TILED = {
     "rgb-in-d2": ((2, 9, 12, 3), (3, 3, 3, 8), {"pad": 1, "dilation": 2}),
     "narrow-grad": ((2, 7, 12, 6), (3, 3, 6, 4), {"pad": [1, 0, 2, 1]}),
     "f4-pad2-blocks": ((5, 30, 29, 3), (4, 4, 3, 8), {"pad": 2}),
+    # float64 tiles a pass with more than 4 input channels only for an odd
+    # number of output channels: the forward here (6 -> 5), not dA_prev (5 -> 6).
+    "odd-out": ((2, 8, 10, 6), (3, 3, 6, 5), {"pad": 1}),
 }
 
 
@@ -174,6 +177,7 @@ def test_tiled_cases_take_the_tiled_path(tile_small):
     assert all(fwd > 1 for (name, _), (fwd, _) in picked.items() if name != "narrow-grad"), picked
     assert picked["narrow-grad", "float64"][1] > 1 and picked["rgb-in", "float32"][1] > 1, picked
     assert picked["rgb-in-s2", "float64"][0] > 1 and picked["rgb-in-d2", "float64"][0] > 1, picked
+    assert picked["odd-out", "float64"] == (5, 1) and picked["rgb-in", "float64"][1] > 1, picked  # 8 -> 3
 
 
 @pytest.mark.parametrize("chunk_bytes", [None, 2000], ids=["one-block", "many-blocks"])
