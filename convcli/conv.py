@@ -350,9 +350,13 @@ TILE_MAX_C_IN_F64_ODD = 8
 # Nor when the whole pass unfolds less than this: building the banded weights
 # and folding their gradient cost ~10 us, more than tiles save on a tiny layer.
 TILE_MIN_BYTES = 1 << 20
+# The stride-1 input gradient has no weight gradient to fold, only the banded
+# weights to build (~1 us): its tiles pay from about this size (attempt 30:
+# 0.78x-0.93x from 81 to 324 KiB, 1.11x-1.23x at 6-40 KiB).
+INPUT_GRAD_TILE_MIN_BYTES = 64 << 10
 
 
-def _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded_bytes) -> int:
+def _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded_bytes, min_bytes=None) -> int:
     """How many adjacent output columns one row of the unfolded input serves.
 
     Plain im2col (T = 1) gives a GEMM (rows, f_H*f_W*C_in) @ (f_H*f_W*C_in, C_out):
@@ -364,10 +368,11 @@ def _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded_bytes) -> int:
     elsewhere. The copy shrinks by about f_W*T/span and the GEMM widens T
     times, for span/f_W times the multiply-adds (zeros included). T divides
     n_W, so the output is Z itself viewed as (m*n_H*n_W/T, T*C_out).
-    ``unfolded_bytes``: the size of the pass's plain im2col matrix."""
+    ``unfolded_bytes``: the size of the pass's plain im2col matrix; no tiles
+    below ``min_bytes`` of it (default TILE_MIN_BYTES)."""
     max_c_in_f64 = TILE_MAX_C_IN_F64_ODD if C_out % 2 else TILE_MAX_C_IN_F64
     if (C_out > TILE_MAX_C_OUT or (np.dtype(dtype).itemsize == 8 and C_in > max_c_in_f64)
-            or unfolded_bytes < TILE_MIN_BYTES):
+            or unfolded_bytes < (TILE_MIN_BYTES if min_bytes is None else min_bytes)):
         return 1
     best = 1
     for T in range(2, min(TILE_WIDTH // C_out, n_W) + 1):
@@ -433,7 +438,9 @@ def _blocks(m, n_H, row_bytes):
     meet in cache): whole samples when one is small, else bands of rows of one
     sample. Yields (n0, n1, h0, h1)."""
     rows = max(1, CHUNK_BYTES // max(row_bytes, 1))  # output rows per block
-    if rows >= n_H:
+    if rows >= m * n_H:  # the whole pass (the common small case, without the loop)
+        yield 0, m, 0, n_H
+    elif rows >= n_H:
         step = max(1, rows // n_H)
         for n0 in range(0, m, step):
             yield n0, min(n0 + step, m), 0, n_H
@@ -533,7 +540,8 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
     channels in and n_C_prev out, over the input's columns)."""
     item = np.dtype(dtype).itemsize
     unfolded = g.m * g.n_H_prev * g.n_W_prev * g.f_H * g.f_W * g.n_C * item
-    return _tile_width(g.n_W_prev, g.n_C, g.n_C_prev, g.f_W, 1, g.d_W, dtype, unfolded)
+    return _tile_width(g.n_W_prev, g.n_C, g.n_C_prev, g.f_W, 1, g.d_W, dtype, unfolded,
+                       min(TILE_MIN_BYTES, INPUT_GRAD_TILE_MIN_BYTES))
 
 
 def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
@@ -547,6 +555,8 @@ def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
 
 def _pad_or_crop(X, sides):
     """Zero-pad the spatial axes; a negative side crops instead."""
+    if min(sides) >= 0:
+        return _pad(X, sides)
     t, b, l, r = sides
     X = X[:, max(-t, 0): X.shape[1] - max(-b, 0), max(-l, 0): X.shape[2] - max(-r, 0), :]
     return _pad(X, (max(t, 0), max(b, 0), max(l, 0), max(r, 0)))

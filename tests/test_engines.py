@@ -375,6 +375,23 @@ def test_inputs_are_left_alone_and_backward_is_repeatable(engine):
         assert np.array_equal(x, x0)
 
 
+@pytest.mark.parametrize("A_shape, dtype, forward, input_grad", [
+    # dA_prev unfolds 4*12*12 * 3*3*8 values, 324 KiB in float64: above the
+    # input gradient's 64 KiB, below the forward's 1 MiB. Its tile: the
+    # largest divisor T of 12 with 3T <= 40 and a span T + 2 <= 3*3 -> 6.
+    ((4, 12, 12, 3), np.float64, 1, 6),
+    ((4, 12, 12, 3), np.float32, 1, 6),
+    ((1, 6, 6, 3), np.float64, 1, 1),  # 20 KiB: plain im2col for both
+])
+def test_input_gradient_tiles_from_a_smaller_size(A_shape, dtype, forward, input_grad):
+    """The stride-1 input gradient has no weight gradient to fold back from a
+    band, so it tiles from a smaller layer size than the forward does."""
+    from convcli.hparams import conv_geometry
+
+    g = conv_geometry(np.empty(A_shape), np.empty((3, 3, 3, 8)), np.empty(8), {"pad": 1})
+    assert (conv_module._forward_tile(g, dtype), conv_module._input_grad_tile(g, dtype)) == (forward, input_grad)
+
+
 @pytest.mark.parametrize("forward_tiles", [False, True])
 def test_backward_unfolds_as_the_forward_did(forward_tiles, monkeypatch):
     """The cache records the tile width of the unfolded input it keeps, so
