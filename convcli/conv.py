@@ -565,8 +565,14 @@ def _pad_or_crop(X, sides):
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     """``cols``: the forward's ``[cols | 1]`` unfolded with tiles of T columns,
     or None to unfold again (with T)."""
-    dZ2 = dZ.reshape(-1, T * g.n_C)
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
+    if s == (1, 1):
+        T_in = _input_grad_tile(g, dZ.dtype)
+        if cols is None and T_in == 1:
+            # One unfolded dZ serves both gradients (see _input_grad_stride1).
+            dA_prev, dW = _input_grad_stride1(dZ, W, g, T_in, A_prev)
+            return dA_prev, dW, _column_sums(dZ.reshape(-1, g.n_C))
+    dZ2 = dZ.reshape(-1, T * g.n_C)
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb = cols.T @ dZ2
     else:
@@ -577,29 +583,57 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
     db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
     if s == (1, 1):
-        dA_prev = _input_grad_stride1(dZ, W, g)
+        dA_prev, _ = _input_grad_stride1(dZ, W, g, T_in)
     else:
         dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
     return dA_prev, dW, db
 
 
-def _input_grad_stride1(dZ, W, g: ConvGeometry):
+def _column_sums(X2):
+    """``X2.sum(axis=0)`` as a product ``ones @ X2``: NumPy's reduction over
+    narrow rows runs 4-10x slower than BLAS (attempt 18). BLAS is held to one
+    thread: a threaded call between the engine's threaded regions leaves
+    OpenBLAS's workers spinning into the next one (attempt 14)."""
+    with parallel.blas_threads(1):
+        return np.ones(X2.shape[0], dtype=X2.dtype) @ X2
+
+
+def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     """Stride 1: dA_prev is the convolution of dZ, zero-padded by
     d*(f-1) less the forward's padding on each side, with the kernel flipped in
     both spatial axes and its channel axes swapped:
 
         dA_prev[n, y, x, c'] = sum_{i,j,c} dZ_q[n, y + i*d_H, x + j*d_W, c] * W[f_H-1-i, f_W-1-j, c', c]
 
-    A gather, so one more blocked GEMM instead of a scatter-add (col2im)."""
+    A gather, so one more blocked GEMM instead of a scatter-add (col2im), with
+    tiles of T columns (:func:`_input_grad_tile`).
+
+    With ``A_prev`` (and T = 1), the weight gradient comes from the same
+    unfolded dZ, whose row (n, y, x) holds dZ_q[n, y + i*d_H, x + j*d_W, c],
+    which is dZ[n, y + top - (f_H-1-i)*d_H, ...]: so
+
+        dW[f_H-1-i, f_W-1-j, c', c] = sum_{n,y,x} A_prev[n, y, x, c'] * dZ_q[n, y + i*d_H, x + j*d_W, c],
+
+    one more GEMM per block, ``cols.T @ A_prev`` (rows of A_prev are rows of
+    dA_prev), and no second unfolding of the padded input. Returns
+    ``(dA_prev, dW)``, dW None without ``A_prev``."""
     t, b, l, r = g.pad
     eH, eW = g.d_H * (g.f_H - 1), g.d_W * (g.f_W - 1)
     dZ_q = _pad_or_crop(dZ, (eH - t, eH - b, eW - l, eW - r))
     W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
-    T = _input_grad_tile(g, dZ.dtype)
     dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
+    G = None
+    if A_prev is not None:
+        assert T == 1, "the weight gradient from the unfolded dZ needs plain im2col"
+        G = np.zeros((g.f_H * g.f_W * g.n_C + 1, g.n_C_prev), dtype=dZ.dtype)  # [cols | 1].T @ A_prev
     _conv_gemm(dZ_q, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
-               (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev), T=T)
-    return dA_prev
+               (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
+               grad_out2=None if G is None else A_prev.reshape(-1, g.n_C_prev), dWb=G, T=T)
+    if G is None:
+        return dA_prev, None
+    # G's rows (i, j, c) over its first K; its last, the column sums of A_prev, is not needed.
+    dW = G[:-1].reshape(g.f_H, g.f_W, g.n_C, g.n_C_prev)[::-1, ::-1].transpose(0, 1, 3, 2)
+    return dA_prev, np.ascontiguousarray(dW)
 
 
 def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
