@@ -467,14 +467,14 @@ def _scratch(rows: int, width: int, dtype) -> np.ndarray:
     return raw[:nbytes].view(dtype).reshape(rows, width)
 
 
-def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, dWb=None, keep=False, T=1):
+def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=False, T=1):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
     Forward (``out2`` given): ``out2[rows] = cols @ W2``, the (m*n_H*n_W, C)
     output; with ``bias``, W2's last row is the bias: ``[cols | 1] @ W2``, the
     bias added by the GEMM itself (a broadcast add over narrow rows cost as
-    much as the GEMM). Weight gradient (``grad_out2``, ``dWb`` given): ``dWb += [cols | 1].T @
-    grad_out2[rows]``, a (K + 1, C) array: ``dW`` in its first K rows and ``db``,
+    much as the GEMM). Weight gradient (``grad_out2`` given): the sum over blocks of
+    ``[cols | 1].T @ grad_out2[rows]``, a (K + 1, C) array: ``dW`` in its first K rows and ``db``,
     the column sums of ``grad_out2``, in the last -- the column of ones makes the
     bias gradient part of the same GEMM (a separate ``sum(axis=0)`` cost as much
     as a small layer's whole GEMM, and a threaded one between two threaded
@@ -486,14 +486,17 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, d
     ``out2``/``grad_out2`` (m*n_H*n_W/T, T*C).
     Blocks write disjoint rows, so they run on several threads
     (:mod:`convcli.parallel`), each with its own buffer and its own partial
-    ``dWb``, summed in a fixed order. With ``keep``, returns ``[cols | 1]`` (rows,
-    K + 1) when one block held all of it (for backward to reuse), else None.
+    sum (its first product, then added to), summed in a fixed order.
+
+    Returns ``(kept, grad)``: with ``keep``, ``[cols | 1]`` (rows, K + 1) when
+    one block held all of it (for backward to reuse), else None; the weight
+    gradient's sum, or None.
     """
     m, C_in = X_pad.shape[0], X_pad.shape[3]
     n_Wt = n_W // T
     width_W = _row_width(T, f[1], s[1], d[1])
     K = f[0] * width_W * C_in
-    ones = bias or dWb is not None or keep
+    ones = bias or grad_out2 is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
     win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
     blocks = list(_blocks(m, n_H, n_Wt * K * X_pad.dtype.itemsize))
@@ -504,7 +507,7 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, d
         buf = (np.empty((rows_max, width), dtype=X_pad.dtype) if keep and len(blocks) == 1
                else _scratch(rows_max, width, X_pad.dtype))
         buf[:, K:] = 1
-        part = None if dWb is None else np.zeros_like(dWb)
+        part = spare = None
         for n0, n1, h0, h1 in group:
             src = win[n0:n1, h0:h1]
             rows = src.shape[0] * src.shape[1] * n_Wt
@@ -519,15 +522,21 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, d
             if out2 is not None:
                 # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
                 np.matmul(cols if bias else cols[:, :K], W2, out=out2[r0:r0 + rows])
-            if part is not None:
-                part += cols.T @ grad_out2[r0:r0 + rows]  # (K+1, rows) @ (rows, C) -> (K+1, C)
+            if grad_out2 is not None:  # (K+1, rows) @ (rows, C) -> (K+1, C)
+                prod = np.matmul(cols.T, grad_out2[r0:r0 + rows], out=spare)
+                if part is None:
+                    part = prod
+                else:
+                    part += prod
+                    spare = prod  # the next block's product goes there
         return cols, part
 
     results = parallel.map_blocks(run, blocks)
-    if dWb is not None:
-        for _, part in results:  # in block order: the same sums every run
-            dWb += part
-    return results[0][0] if keep and len(blocks) == 1 else None
+    grad = results[0][1]
+    if grad is not None:
+        for _, part in results[1:]:  # in block order: the same sums every run
+            grad += part
+    return (results[0][0] if keep and len(blocks) == 1 else None), grad
 
 
 def _forward_tile(g: ConvGeometry, dtype) -> int:
@@ -550,9 +559,9 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
 def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
     bias = b * (g.f_H * g.f_W * g.n_C_prev) if g.bias == "window" else b
-    cols = _conv_gemm(_pad(A_prev, g.pad), _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
-                      (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-                      out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T)
+    cols, _ = _conv_gemm(_pad(A_prev, g.pad), _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
+                         (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
+                         out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T)
     return Z, cols
 
 
@@ -579,10 +588,8 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb = cols.T @ dZ2
     else:
-        K = g.f_H * _row_width(T, g.f_W, g.s_W, g.d_W) * g.n_C_prev
-        dWb = np.zeros((K + 1, T * g.n_C), dtype=dZ.dtype)
-        _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
-                   out2=None, grad_out2=dZ2, dWb=dWb, T=T)
+        _, dWb = _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
+                            out2=None, grad_out2=dZ2, T=T)
     dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
     db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
     if s == (1, 1):
@@ -592,13 +599,26 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     return dA_prev, dW, db
 
 
+# _column_sums adds about this many elements per row of its wide view.
+COLUMN_SUM_WIDTH = 4096
+
+
 def _column_sums(X2):
-    """``X2.sum(axis=0)`` as a product ``ones @ X2``: NumPy's reduction over
-    narrow rows runs 4-10x slower than BLAS (attempt 18). BLAS is held to one
-    thread: a threaded call between the engine's threaded regions leaves
-    OpenBLAS's workers spinning into the next one (attempt 14)."""
-    with parallel.blas_threads(1):
-        return np.ones(X2.shape[0], dtype=X2.dtype) @ X2
+    """``X2.sum(axis=0)`` of a (rows, C) array. NumPy reduces axis 0 one row
+    at a time, which is slow for short rows ((135200, 8) float64: 1.5 ms);
+    viewed k rows at a time as a (rows/k, k*C) array it adds long rows instead
+    (0.12 ms), then folds the k partial sums. No BLAS call (a product with
+    ones would need BLAS held to one thread between the engine's threaded
+    regions, attempt 14) and nothing the size of a column."""
+    rows, C = X2.shape
+    k = max(1, min(rows, COLUMN_SUM_WIDTH // C))
+    if k == 1 or not X2.flags.c_contiguous:
+        return X2.sum(axis=0)
+    r = rows - rows % k
+    out = X2[:r].reshape(-1, k * C).sum(axis=0).reshape(k, C).sum(axis=0)
+    if r < rows:
+        out += X2[r:].sum(axis=0)
+    return out
 
 
 def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
@@ -625,16 +645,15 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     dZ_q = _pad_or_crop(dZ, (eH - t, eH - b, eW - l, eW - r))
     W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
     dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
-    G = None
-    if A_prev is not None:
-        assert T == 1, "the weight gradient from the unfolded dZ needs plain im2col"
-        G = np.zeros((g.f_H * g.f_W * g.n_C + 1, g.n_C_prev), dtype=dZ.dtype)  # [cols | 1].T @ A_prev
-    _conv_gemm(dZ_q, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
-               (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
-               grad_out2=None if G is None else A_prev.reshape(-1, g.n_C_prev), dWb=G, T=T)
+    assert A_prev is None or T == 1, "the weight gradient from the unfolded dZ needs plain im2col"
+    _, G = _conv_gemm(dZ_q, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
+                      (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
+                      grad_out2=None if A_prev is None else A_prev.reshape(-1, g.n_C_prev), T=T)
     if G is None:
         return dA_prev, None
-    # G's rows (i, j, c) over its first K; its last, the column sums of A_prev, is not needed.
+    del W_flip, dZ_q  # before dW's copy: the streaming estimate counts what is alive
+    # G = [cols | 1].T @ A_prev: rows (i, j, c) in its first K; its last, the
+    # column sums of A_prev, is not needed.
     dW = G[:-1].reshape(g.f_H, g.f_W, g.n_C, g.n_C_prev)[::-1, ::-1].transpose(0, 1, 3, 2)
     return dA_prev, np.ascontiguousarray(dW)
 

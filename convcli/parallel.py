@@ -34,11 +34,6 @@ def _blas():
     return _state["blas"]
 
 
-def blas_threads(n: int):
-    """A context in which BLAS runs on at most ``n`` threads."""
-    return _blas().limit(limits=n)
-
-
 def _env_threads() -> int | None:
     """``CONVCLI_THREADS`` if set: a whole number >= 1."""
     env = os.environ.get("CONVCLI_THREADS", "").strip()
@@ -96,7 +91,7 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
         return [fn(blocks)]
     try:
         groups = split(blocks, n)
-        with blas_threads(1):
+        with _blas().limit(limits=1):
             # Each worker runs in a copy of the caller's context, so settings
             # such as np.errstate (a context variable) hold in every block.
             futures = [_pool(n - 1).submit(contextvars.copy_context().run, fn, group)

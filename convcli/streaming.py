@@ -197,9 +197,15 @@ def estimate(p, backward: bool) -> Estimate:
     for name, info in p.input_info.items():
         if name != p.input_name:
             resident += math.prod(info.shape) * s
+    # Per conv layer, arrays the size of W (and b): the running sums over
+    # chunks, and inside a chunk's backward the flipped kernel (or the summed
+    # weight gradient) beside each engine thread's partial sum and the product
+    # being added to it (conv._conv_gemm).
+    threads = _engine_threads()
     for layer in layers:
-        if layer.kind == "conv":  # dW, db: the sums, a chunk's, and the flipped kernel
-            resident += 3 * (math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)) * s
+        if layer.kind == "conv":
+            params = math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)
+            resident += (2 + 2 * threads) * params * s
     if src.kind == "value":
         resident += math.prod(p.input_info[p.input_name].shape) * s
     # Each engine thread keeps its conv block buffer between calls (conv.py's
@@ -210,7 +216,7 @@ def estimate(p, backward: bool) -> Estimate:
     kept_scratch = min(max(scratch_blocks), keep)
     beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
-    fixed = kept + _engine_threads() * per_thread + max(pool_blocks) + IO_BUFFERS
+    fixed = kept + threads * per_thread + max(pool_blocks) + IO_BUFFERS
     return Estimate(per_sample, whole, fixed, resident)
 
 

@@ -265,6 +265,35 @@ def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, monkeypatch)
     assert peak >= 0.5 * seen  # and not far above it
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
+    """A layer whose weights outweigh its activations (3x3, 256 -> 256
+    channels on 4x4 images): the fixed part of the estimate must hold the
+    weight gradient's running sums and, inside a chunk's backward, the flipped
+    kernel and each engine thread's partial sum and product, all the size of W."""
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    monkeypatch.setattr(conv_engine, "_scratch_local", threading.local())
+    rng = np.random.RandomState(0)
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["x"] = rng.rand(24, 4, 4, 256)
+    data = {"seed": 3, "dtype": "float64",
+            "inputs": {"W": {"random": [3, 3, 256, 256]}, "A_prev": {"file": "big.h5"}, "b": {"random": [256]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}], "backward": {"grad": "random"}}
+    cfg = write(tmp_path, data, "cfg.yaml")
+    e = streaming.estimate(runner.plan(cfg), True)
+    rows = 12
+    p = runner.plan(cfg, memory_budget=e.chunk(rows), backward=True)
+    assert p.stream.rows == rows
+    tracemalloc.start()
+    try:
+        streaming.run_streaming(p, True, tmp_path, "h5")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    W_bytes = 3 * 3 * 256 * 256 * 8
+    assert 4 * W_bytes <= peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak / W_bytes, e)
+
+
 def test_a_budget_too_small_for_one_sample(tmp_path):
     cfg = make_config(tmp_path)
     before = tree(tmp_path)
