@@ -73,6 +73,15 @@ SCHEMA = 1
 GEMM_N = 2048
 DTYPES = ("float64", "float32")
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# glibc malloc settings the script runs itself under (it starts again with them
+# set, unless --default-malloc): freed memory stays in the process instead of
+# going back to the kernel, so neither library pays first-touch page faults on
+# every call. With glibc's defaults, whether a buffer of a given size is
+# returned depends on the largest frees made earlier in the process, and
+# PyTorch's times moved with the order of the cases: float64 m32 35 ms in a
+# fresh process and 11.5 ms with these settings or after larger cases, float32
+# m64 8.4 vs 5.4 ms, m16 31 vs 28 ms (12,500-25,000 page faults per call).
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 OTHER_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                   "OPENBLAS_VERBOSE", "GOTO_NUM_THREADS")
 
@@ -405,6 +414,7 @@ def collect_header(blas: dict, torch, torch_reason) -> dict:
         "blas": blas,
         "env": env,
         "env_other": {k: os.environ[k] for k in OTHER_ENV_VARS if k in os.environ},
+        "malloc": {k: os.environ.get(k) for k in MALLOC_ENV},
         "torch": torch.__version__ if torch is not None else None,
         "torch_skipped": torch_reason,
     }
@@ -701,6 +711,13 @@ def header_lines(h: dict, plan: Plan, quick: bool) -> list[str]:
         f"Timing: perf_counter, warm-up, {plan.rounds} alternating rounds, minimum over all "
         f"repeats reported (median in the JSON){'; --quick' if quick else ''}",
     ]
+    malloc = h.get("malloc") or {}
+    if all(malloc.get(k) == v for k, v in MALLOC_ENV.items()):
+        lines.append("glibc malloc: " + ", ".join(f"{k}={v}" for k, v in MALLOC_ENV.items())
+                     + " (freed memory stays in the process: no per-call page faults on either side)")
+    else:
+        lines.append("glibc malloc: as found (--default-malloc or not Linux); PyTorch's times may then "
+                     "depend on the order of the cases (benchmarks/README.md)")
     if any(v is not None for v in h["env"].values()):
         lines.append("WARNING: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; users' machines "
                      "don't set them. Run `make bench` for representative numbers.")
@@ -850,6 +867,9 @@ def parse_args(argv=None):
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 if any target is missed (default: always exit 0)")
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="keep glibc's default malloc settings (the script otherwise runs itself "
+                         "again with freed memory kept in the process; see benchmarks/README.md)")
     args = ap.parse_args(argv)
     if args.only:
         args.only = [p.strip() for item in args.only for p in item.split(",") if p.strip()]
@@ -944,5 +964,18 @@ def main(argv=None) -> int:
     return 1 if args.strict and result["summary"]["miss"] else 0
 
 
+def _malloc_env_or_reexec(argv: list[str]) -> None:
+    """Start this script again with MALLOC_ENV set, unless it is set already,
+    --default-malloc or --list is given, or this is not Linux (glibc reads
+    these variables once, when the process starts)."""
+    if (not sys.platform.startswith("linux") or "--default-malloc" in argv or "--list" in argv
+            or all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())):
+        return
+    env = {**os.environ, **MALLOC_ENV}
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)
+
+
 if __name__ == "__main__":
+    _malloc_env_or_reexec(sys.argv[1:])
     sys.exit(main())

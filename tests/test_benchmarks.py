@@ -65,6 +65,7 @@ def _check_common(result, torch_expected: bool):
     header = result["header"]
     assert set(header) >= HEADER_FIELDS
     assert set(header["env"]) == {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
+    assert set(header["malloc"]) == {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}
     assert set(header["blas"]) >= {"library", "version", "architecture", "threads"}
     assert header["blas"]["threads"] >= 1
     assert set(header["git"]["sources"]) == {"conv.py", "pool.py", "hparams.py"}
