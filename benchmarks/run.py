@@ -12,6 +12,11 @@ its measured value and PASS/MISS, and writes the same as JSON
 optional: without it convcli's own figures are printed and the comparison is
 reported as skipped. See benchmarks/README.md for what each column means.
 
+On Linux the script first starts itself again with glibc's malloc told to
+keep freed memory (``MALLOC_ENV``; ``--default-malloc`` skips that), so that
+neither library pays page faults on fresh memory at every call, which made
+PyTorch's times depend on the order of the cases.
+
 Timing: ``time.perf_counter``; each function is warmed up, then convcli and
 PyTorch are timed in alternating rounds in the same process (the order flips
 every round) and the *minimum* over all repeats is reported for each side; the
