@@ -578,12 +578,11 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     """``cols``: the forward's ``[cols | 1]`` unfolded with tiles of T columns,
     or None to unfold again (with T)."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
-    if s == (1, 1):
-        T_in = _input_grad_tile(g, dZ.dtype)
-        if cols is None and T_in == 1:
-            # One unfolded dZ serves both gradients (see _input_grad_stride1).
-            dA_prev, dW = _input_grad_stride1(dZ, W, g, T_in, A_prev)
-            return dA_prev, dW, _column_sums(dZ.reshape(-1, g.n_C))
+    T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
+    if cols is None and T_in == 1:
+        # One unfolded dZ serves both gradients (see _input_grad_stride1).
+        dA_prev, dW = _input_grad_stride1(dZ, W, g, T_in, A_prev)
+        return dA_prev, dW, _column_sums(dZ.reshape(-1, g.n_C))
     dZ2 = dZ.reshape(-1, T * g.n_C)
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb = cols.T @ dZ2
@@ -592,7 +591,7 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
                             out2=None, grad_out2=dZ2, T=T)
     dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
     db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
-    if s == (1, 1):
+    if T_in is not None:
         dA_prev, _ = _input_grad_stride1(dZ, W, g, T_in)
     else:
         dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
