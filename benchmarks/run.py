@@ -79,13 +79,14 @@ GEMM_N = 2048
 DTYPES = ("float64", "float32")
 ENV_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 # glibc malloc settings the script runs itself under (it starts again with them
-# set, unless --default-malloc): freed memory stays in the process instead of
-# going back to the kernel, so neither library pays first-touch page faults on
-# every call. With glibc's defaults, whether a buffer of a given size is
-# returned depends on the largest frees made earlier in the process, and
-# PyTorch's times moved with the order of the cases: float64 m32 35 ms in a
-# fresh process and 11.5 ms with these settings or after larger cases, float32
-# m64 8.4 vs 5.4 ms, m16 31 vs 28 ms (12,500-25,000 page faults per call).
+# set, unless --default-malloc or either is set already): freed memory stays in
+# the process instead of going back to the kernel, so neither library pays
+# first-touch page faults on every call. With glibc's defaults, every buffer
+# above 32 MiB, and a smaller one unless larger frees made earlier in the
+# process raised glibc's thresholds, is returned, and PyTorch's times moved
+# with the order of the cases: PyTorch alone in a fresh process, defaults vs
+# these settings, float64 m64 61.9 vs 28.7 ms, m32 35.5 vs 11.5 ms, float32
+# m64 8.4 vs 6.0 ms (12,500-113,000 page faults per call under the defaults).
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 OTHER_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                   "OPENBLAS_VERBOSE", "GOTO_NUM_THREADS")
@@ -718,10 +719,12 @@ def header_lines(h: dict, plan: Plan, quick: bool) -> list[str]:
     ]
     malloc = h.get("malloc") or {}
     if all(malloc.get(k) == v for k, v in MALLOC_ENV.items()):
-        lines.append("glibc malloc: " + ", ".join(f"{k}={v}" for k, v in MALLOC_ENV.items())
-                     + " (freed memory stays in the process: no per-call page faults on either side)")
+        lines.append("malloc: " + ", ".join(f"{k}={v}" for k, v in MALLOC_ENV.items())
+                     + " (glibc then keeps freed memory in the process, so neither side pays "
+                     "page faults on fresh memory at every call)")
     else:
-        lines.append("glibc malloc: as found (--default-malloc or not Linux); PyTorch's times may then "
+        found = ", ".join(f"{k}={v}" for k, v in malloc.items() if v is not None) or "glibc's defaults"
+        lines.append(f"malloc: as found ({found}); with glibc's defaults PyTorch's times "
                      "depend on the order of the cases (benchmarks/README.md)")
     if any(v is not None for v in h["env"].values()):
         lines.append("WARNING: OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are set; users' machines "
@@ -857,6 +860,7 @@ def _selected(name: str, patterns: list[str] | None) -> bool:
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(
+        allow_abbrev=False,  # the restart (_malloc_env_or_reexec) reads the options as spelt
         description="Benchmark convcli's fast engine against PyTorch CPU (issue 4).")
     ap.add_argument("--quick", action="store_true",
                     help="fewer repeats, for a fast look (numbers are noisier)")
@@ -970,15 +974,21 @@ def main(argv=None) -> int:
 
 
 def _malloc_env_or_reexec(argv: list[str]) -> None:
-    """Start this script again with MALLOC_ENV set, unless it is set already,
-    --default-malloc or --list is given, or this is not Linux (glibc reads
-    these variables once, when the process starts)."""
+    """Start this script again, with the interpreter's own options, and with
+    MALLOC_ENV set (glibc reads these variables once, when the process
+    starts). Not when --default-malloc or --list is given, when either
+    variable is set already (the user's choice, or this is the restarted
+    script), or off Linux."""
     if (not sys.platform.startswith("linux") or "--default-malloc" in argv or "--list" in argv
-            or all(os.environ.get(k) == v for k, v in MALLOC_ENV.items())):
+            or any(k in os.environ for k in MALLOC_ENV)):
         return
     env = {**os.environ, **MALLOC_ENV}
     sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)
+    try:
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+    except OSError as exc:
+        print(f"run.py: could not restart with {' '.join(MALLOC_ENV)} set ({exc}); "
+              "running with malloc as found", file=sys.stderr)
 
 
 if __name__ == "__main__":
