@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,20 @@ def test_cli_lists_cases_and_rejects_unknown_patterns():
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
     assert "matches no case" in bad.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the malloc restart is for glibc on Linux")
+@pytest.mark.parametrize("extra, expected", [
+    ((), {"MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}),
+    (("--default-malloc",), {"MALLOC_MMAP_THRESHOLD_": None, "MALLOC_TRIM_THRESHOLD_": None}),
+])
+def test_script_restarts_itself_with_malloc_settings(tmp_path, extra, expected):
+    """Run as a script, it starts again with glibc told to keep freed memory
+    (what its header and JSON record), unless --default-malloc."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = tmp_path / "r.json"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--no-torch", "--plain", "--only", "engine",
+                           "--json-out", str(out), *extra], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["header"]["malloc"] == expected
+    assert ("malloc: MALLOC_MMAP_THRESHOLD_=1073741824" in done.stdout) == (expected["MALLOC_MMAP_THRESHOLD_"] is not None)
