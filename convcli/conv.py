@@ -13,9 +13,9 @@ the padded ``dZ`` with the flipped kernel (one more gather + GEMM), and at
 larger strides a scatter-add of ``dZ @ W.T`` (col2im). At stride 1, unless
 the forward kept its unfolded input or the gather runs in tiles, that gather
 also gives ``dW`` (one more GEMM on the same unfolded dZ,
-:func:`_input_grad_stride1`), and the input is not unfolded again. A pass with few output channels unfolds tiles of T
-output columns instead of single ones, with banded weights
-(:func:`_tile_width`): less copying, a wider GEMM.
+:func:`_input_grad_stride1`), and the input is not unfolded again. A pass
+with few output channels unfolds tiles of T output columns instead of single
+ones, with banded weights (:func:`_tile_width`): less copying, a wider GEMM.
 
 Memory beyond the arrays themselves: a padded copy of the input (and of
 ``dZ`` at stride 1) and a cache-sized buffer per thread, whatever the batch
