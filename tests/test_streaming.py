@@ -234,6 +234,20 @@ def test_running_stats_match_describe():
 # ----------------------------------------------------------------- memory
 
 
+def traced_stream_peak(tmp_path, cfg, backward, rows):
+    """Stream ``cfg`` with the budget its estimate gives for chunks of
+    ``rows`` samples; returns (tracemalloc's peak, the estimate)."""
+    e = streaming.estimate(runner.plan(cfg), backward)
+    p = runner.plan(cfg, memory_budget=e.chunk(rows), backward=backward)
+    assert p.stream.rows == rows
+    tracemalloc.start()
+    try:
+        streaming.run_streaming(p, backward, tmp_path, "h5")
+        return tracemalloc.get_traced_memory()[1], e
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("stack, backward", [("conv-relu-pool", True), ("stride2-avgpool", True),
                                              ("pool-dilated-relu", False)])
 def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, monkeypatch):
@@ -249,18 +263,10 @@ def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, monkeypatch)
     with h5py.File(tmp_path / "big.h5", "w") as f:
         f["x"] = rng.rand(24, 96, 96, 3).astype(np.float32)
     cfg = make_config(tmp_path, stack=stack, a_prev={"file": "big.h5"}, grad="random")
-    e = streaming.estimate(runner.plan(cfg), backward)
     rows = 12
+    peak, e = traced_stream_peak(tmp_path, cfg, backward, rows)
     seen = e.chunk(rows) - streaming.IO_BUFFERS
     assert rows * e.per_sample > e.fixed - streaming.IO_BUFFERS
-    p = runner.plan(cfg, memory_budget=e.chunk(rows), backward=backward)
-    assert p.stream.rows == rows
-    tracemalloc.start()
-    try:
-        streaming.run_streaming(p, backward, tmp_path, "h5")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
     assert peak <= seen, (peak, e)
     assert peak >= 0.5 * seen  # and not far above it
 
@@ -280,16 +286,8 @@ def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
             "inputs": {"W": {"random": [3, 3, 256, 256]}, "A_prev": {"file": "big.h5"}, "b": {"random": [256]}},
             "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}], "backward": {"grad": "random"}}
     cfg = write(tmp_path, data, "cfg.yaml")
-    e = streaming.estimate(runner.plan(cfg), True)
     rows = 12
-    p = runner.plan(cfg, memory_budget=e.chunk(rows), backward=True)
-    assert p.stream.rows == rows
-    tracemalloc.start()
-    try:
-        streaming.run_streaming(p, True, tmp_path, "h5")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak, e = traced_stream_peak(tmp_path, cfg, True, rows)
     W_bytes = 3 * 3 * 256 * 256 * 8
     assert 4 * W_bytes <= peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak / W_bytes, e)
 
