@@ -78,8 +78,9 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     """``[fn(group) for group in split(blocks, n)]``, the groups on n threads.
 
     Runs serially when there is too little work to share (fewer than
-    ``min_blocks_per_thread`` blocks per thread), when one thread is
-    configured, or when another parallel region is already running.
+    ``min_blocks_per_thread`` blocks per thread) or when one thread is
+    configured; when another parallel region is already running, runs the
+    same groups serially.
     """
     most = len(blocks) // max(min_blocks_per_thread, 1)
     if most > 1:
@@ -87,10 +88,15 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     else:
         _env_threads()  # a bad CONVCLI_THREADS is an error on every run, not only large ones
         n = 1
-    if n <= 1 or not _lock.acquire(blocking=False):
+    if n <= 1:
         return [fn(blocks)]
+    groups = split(blocks, n)
+    if not _lock.acquire(blocking=False):
+        # Another region is running (a caller's own thread): these groups run
+        # here one after the other, the same groups as on threads, so that
+        # results combined per group come out the same bits either way.
+        return [fn(group) for group in groups]
     try:
-        groups = split(blocks, n)
         with _blas().limit(limits=1):
             # Each worker runs in a copy of the caller's context, so settings
             # such as np.errstate (a context variable) hold in every block.

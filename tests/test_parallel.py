@@ -115,3 +115,19 @@ def test_errstate_holds_in_every_thread(threaded):
         cc.conv_backward(Z, cache)
     assert np.isinf(Z).all()
     assert len(threaded) >= 2, "the threaded branch did not run"
+
+
+def test_results_are_the_same_bits_while_another_region_runs(threaded):
+    """A region that finds the lock taken (another thread of the caller's is
+    running a layer) runs the same groups serially: the partial dW sums are
+    grouped as on threads, so the gradients are the same bits."""
+    rng = np.random.default_rng(11)
+    A, W, b = rng.standard_normal((8, 9, 9, 3)), rng.standard_normal((3, 3, 3, 5)), np.zeros(5)
+    dZ = rng.standard_normal((8, 9, 9, 5))
+    _, cache = cc.conv_forward(A, W, b, {"pad": 1})
+    alone = cc.conv_backward(dZ, cache)
+    assert len(threaded) >= 2, "the threaded branch did not run"
+    with parallel._lock:  # as if another thread were inside map_blocks
+        busy = cc.conv_backward(dZ, cache)
+    for a, b_ in zip(alone, busy):
+        assert np.array_equal(a, b_)
