@@ -42,7 +42,10 @@ class _PoolState:
     geometry: PoolGeometry
     engine: str
     mode: str
-    A: np.ndarray  # the forward output: the window maxima max backward needs
+    # The fast max forward's window maxima, for its backward: a private copy
+    # of the output, which the caller may change in place (an in-place ReLU);
+    # None for other modes and engines (backward computes them again).
+    A: np.ndarray | None
 
 
 def create_mask_from_window(x, ties="all"):
@@ -124,7 +127,8 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     g = pool_geometry(A_prev, hparameters)
     run = _forward_fast if engine == "fast" else _forward_reference
     A = run(A_prev, g, mode)
-    return A, (A_prev, hparameters, _PoolState(g, engine, mode, A))
+    maxima = A.copy() if engine == "fast" and mode == "max" else None
+    return A, (A_prev, hparameters, _PoolState(g, engine, mode, maxima))
 
 
 def pool_backward(dA, cache, mode=None, engine=None):
@@ -153,8 +157,8 @@ def pool_backward(dA, cache, mode=None, engine=None):
         return _backward_reference(dA, A_prev, g, mode)
     if mode == "average":
         return _backward_average_fast(dA, g)
-    # The forward's maxima, unless the forward pooled in the other mode.
-    A = state.A if state is not None and state.mode == "max" else _forward_fast(A_prev, g, "max")
+    # The forward's maxima, unless it did not keep them (another mode or engine).
+    A = state.A if state is not None and state.A is not None else _forward_fast(A_prev, g, "max")
     return _backward_max_fast(dA, A_prev, A, g)
 
 

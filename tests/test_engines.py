@@ -188,6 +188,19 @@ def _outcome(call):
         return f"ValueError: {exc}"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_pool_max_backward_ignores_changes_to_the_returned_output(engine):
+    """The mask comes from the input's windows (DESIGN.md section 1), whatever
+    the caller did to the returned A: here an in-place ReLU, after which A is
+    all zeros. By hand: the window [[-3, -1], [-2, -4]] has its max -1 at
+    (0, 1), so the gradient 1 goes there."""
+    x = np.array([[-3.0, -1.0], [-2.0, -4.0]]).reshape(1, 2, 2, 1)
+    A, cache = cc.pool_forward(x, {"f": 2}, mode="max", engine=engine)
+    np.maximum(A, 0, out=A)
+    dA_prev = cc.pool_backward(np.ones_like(A), cache)
+    np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]])
+
+
 @pytest.mark.parametrize("ties", ["all", "first", "split"])
 def test_pool_engines_agree_on_a_nan_window(ties):
     """A NaN in a window: the engines must give the same answer (or both
