@@ -521,14 +521,9 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, k
             r0 = (n0 * n_H + h0) * n_Wt
             if out2 is not None:
                 # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
-                np.matmul(cols if bias else cols[:, :K], W2, out=out2[r0:r0 + rows])
+                _matmul_rows(cols if bias else cols[:, :K], W2, out2[r0:r0 + rows])
             if grad_out2 is not None:  # (K+1, rows) @ (rows, C) -> (K+1, C)
-                prod = np.matmul(cols.T, grad_out2[r0:r0 + rows], out=spare)
-                if part is None:
-                    part = prod
-                else:
-                    part += prod
-                    spare = prod  # the next block's product goes there
+                part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
         return cols, part
 
     results = parallel.map_blocks(run, blocks)
@@ -537,6 +532,60 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, k
         for _, part in results[1:]:  # in block order: the same sums every run
             grad += part
     return (results[0][0] if keep and len(blocks) == 1 else None), grad
+
+
+# OpenBLAS's small-matrix kernels (SkylakeX and later x86-64 cores) skip the
+# packing of both operands, but only for products with M*N*K at most 100^3.
+# The engine's products are tall and thin, (rows, K) @ (K, C) with rows in the
+# thousands, far above it; cut into slices of rows under it they run faster
+# where C is small, the case the packed kernels serve worst: on one thread
+# 0.5-0.9x the time in float64, 0.66-1.0x in float32 (benchmarks/README.md,
+# attempt 33), while the copy that unfolds the input keeps its cache-sized
+# blocks (attempt 20 had cut both, and the per-block calls ate the gain).
+# Wide products (C above SMALL_GEMM_MAX_N) and slices of few rows (below
+# SMALL_GEMM_MIN_ROWS, per item size) measured slower sliced, up to 1.2-2.7x;
+# they stay whole. Elsewhere a slice costs what the whole product does
+# (OpenBLAS's Haswell kernels: 54 vs 55 GFLOP/s). 0 turns the slicing off.
+SMALL_GEMM_MNK = 100 ** 3
+SMALL_GEMM_MAX_N = 64
+SMALL_GEMM_MIN_ROWS = {8: 16, 4: 48}
+
+
+def _gemm_rows(K: int, N: int, rows: int, itemsize: int) -> int:
+    """Rows per BLAS call for a (rows, K) @ (K, N) product, or its transpose
+    (K, rows) @ (rows, N): the most that keep M*N*K under SMALL_GEMM_MNK, or
+    all of them when slicing does not pay (see SMALL_GEMM_MNK)."""
+    step = SMALL_GEMM_MNK // (K * N) if SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N else 0
+    return step if step >= SMALL_GEMM_MIN_ROWS.get(itemsize, 1) else rows
+
+
+def _matmul_rows(a, b, out) -> None:
+    """``out[...] = a @ b`` for a (rows, K) ``a``, in slices of rows
+    (:func:`_gemm_rows`)."""
+    rows = a.shape[0]
+    step = _gemm_rows(a.shape[1], b.shape[1], rows, a.itemsize)
+    if step >= rows:
+        np.matmul(a, b, out=out)
+        return
+    for i in range(0, rows, step):
+        np.matmul(a[i:i + step], b, out=out[i:i + step])
+
+
+def _add_matmul_t(a, g, part, spare):
+    """``part + a.T @ g`` for a (rows, K) ``a`` and (rows, N) ``g``, summed over
+    slices of rows (:func:`_gemm_rows`); ``part`` None starts the sum. Each
+    slice's product goes into ``spare`` (reused, or None), then is added.
+    Returns ``(part, spare)`` for the next call."""
+    rows = a.shape[0]
+    step = _gemm_rows(a.shape[1], g.shape[1], rows, a.itemsize)
+    for i in range(0, rows, step):
+        prod = np.matmul(a[i:i + step].T, g[i:i + step], out=spare)
+        if part is None:
+            part, spare = prod, None
+        else:
+            part += prod
+            spare = prod  # the next slice's product goes there
+    return part, spare
 
 
 def _forward_tile(g: ConvGeometry, dtype) -> int:
@@ -585,7 +634,7 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
         return dA_prev, dW, _column_sums(dZ.reshape(-1, g.n_C))
     dZ2 = dZ.reshape(-1, T * g.n_C)
     if cols is not None:  # [cols | 1], kept by the forward pass
-        dWb = cols.T @ dZ2
+        dWb, _ = _add_matmul_t(cols, dZ2, None, None)
     else:
         _, dWb = _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
                             out2=None, grad_out2=dZ2, T=T)

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import convcli as cc
+import convcli.conv as conv_module
 from helpers import (
     assert_rel,
     conv_out_hw,
@@ -131,7 +132,11 @@ def test_conv_bias_modes_vs_torch(bias, dtype, engine, torch):
     ids=["sample-blocks", "row-bands"])
 def test_conv_many_blocks_vs_torch(A_shape, W_shape, stride, dtype, torch):
     """Shapes big enough that the fast engine splits its unfolded input into
-    several blocks at its default block size, against torch."""
+    several blocks at its default block size, and each block's product into
+    slices of rows (conv.SMALL_GEMM_MNK), against torch."""
+    K, N = W_shape[0] * W_shape[1] * W_shape[2] + 1, W_shape[3]
+    block_rows = conv_module.CHUNK_BYTES // (K * 8)  # rows of a float64 block (float32: twice)
+    assert conv_module._gemm_rows(K, N, block_rows, np.dtype(dtype).itemsize) < block_rows
     rng = np.random.default_rng(7)
     A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
     ours, theirs = run_conv(torch, A, W, b, {"pad": 1, "stride": stride}, dtype, "fast")
