@@ -716,9 +716,13 @@ def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     P = g.n_H * g.n_W
 
     def run(group):
+        # One buffer for the group's blocks: a block's product is dead once
+        # scattered (a fresh one per block kept two alive at a time).
+        buf = np.empty((max(n1 - n0 for n0, n1, _, _ in group) * P, W2.shape[0]), dtype=dZ2.dtype)
         for n0, n1, _, _ in group:
-            dcols = (dZ2[n0 * P:n1 * P] @ W2.T).reshape(  # (rows, C) @ (C, K)
-                n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
+            rows = (n1 - n0) * P
+            _matmul_rows(dZ2[n0 * P:n1 * P], W2.T, buf[:rows])  # (rows, C) @ (C, K)
+            dcols = buf[:rows].reshape(n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
             da = dA_pad[n0:n1]
             for i in range(g.f_H):
                 for j in range(g.f_W):

@@ -292,6 +292,29 @@ def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
     assert 4 * W_bytes <= peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak / W_bytes, e)
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_estimate_bounds_a_strided_large_kernel_layer(tmp_path, threads, monkeypatch):
+    """Stride 2 takes the input gradient through col2im, whose product dZ @ W.T
+    is a block of (samples, n_H, n_W, 11*11*16) per GEMM (4 MB a sample,
+    against 131 KB of input): one sample a block here, several blocks per
+    thread. The estimate counts one block per
+    thread, so a thread must not hold the last block's product while it makes
+    the next (a fresh array per block kept two alive)."""
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    monkeypatch.setattr(conv_engine, "_scratch_local", threading.local())
+    rng = np.random.RandomState(0)
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["x"] = rng.rand(16, 32, 32, 16)
+    data = {"seed": 3, "dtype": "float64",
+            "inputs": {"W": {"random": [11, 11, 16, 16]}, "A_prev": {"file": "big.h5"}, "b": {"random": [16]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "stride": 2, "pad": 5}],
+            "backward": {"grad": "random"}}
+    cfg = write(tmp_path, data, "cfg.yaml")
+    rows = 8
+    peak, e = traced_stream_peak(tmp_path, cfg, True, rows)
+    assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
+
+
 def test_a_budget_too_small_for_one_sample(tmp_path):
     cfg = make_config(tmp_path)
     before = tree(tmp_path)
