@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from . import arrays
-from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean
+from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
+                     slice_text)
 from .errors import ConvcliError
 from .runner import Plan
 from .stats import STATS, stat
@@ -123,7 +124,15 @@ def parse_index(text: str, shape: tuple[int, ...], quantity: str, where: str) ->
                 where,
                 f"index {item} is out of range for axis {axis} of {quantity}, whose shape is {shape}",
             )
+        # An empty selection would pass vacuously (all() of nothing): refuse it.
+        if isinstance(item, slice) and not len(range(*item.indices(shape[axis]))):
+            raise ConvcliError(
+                where,
+                f"slice {slice_text(item)} selects nothing on axis {axis} of {quantity}, "
+                f"which has size {shape[axis]} (shape {shape})",
+            )
     return tuple(items)
+
 
 
 _KEY = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\s*$")
@@ -228,6 +237,8 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
     exp = np.asarray(expected, dtype=np.float64)
     if got.shape != exp.shape:
         return False, math.nan, math.nan, None, f"shape {got.shape}, expected {exp.shape}"
+    if got.size == 0:  # parse_index refuses empty selections; never pass vacuously
+        return False, math.nan, math.nan, None, "nothing to compare: no elements"
     with np.errstate(invalid="ignore", divide="ignore"):
         diff = np.abs(got - exp)
         same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
@@ -236,8 +247,8 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         # An infinite expected value matches only itself (rtol*inf would pass anything).
         ok = same | (np.isfinite(exp) & (diff <= atol + rtol * np.abs(exp)))
         rel = np.where(diff == 0, 0.0, diff / np.abs(exp))
-    abs_err = float(diff.max()) if diff.size else 0.0
-    rel_err = float(rel.max()) if rel.size else 0.0
+    abs_err = float(diff.max())
+    rel_err = float(rel.max())
     if ok.all():
         return True, abs_err, rel_err, None, ""
     first = tuple(int(i) for i in np.argwhere(~ok)[0])

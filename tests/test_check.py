@@ -29,6 +29,10 @@ def test_parse_index_forms():
         ("0, ::0", "a slice step cannot be 0"),
         ("0, a", "cannot read index 'a'"),
         ("..., 0, ...", "only one '...'"),
+        ("0:0", "slice 0:0 selects nothing on axis 0 of conv1.Z, which has size 10"),
+        ("..., 100:", "slice 100: selects nothing on axis 3 of conv1.Z, which has size 8"),
+        ("0, 5:2", "slice 5:2 selects nothing on axis 1"),
+        ("0, 0, ::-1, -20:-9", "slice -20:-9 selects nothing on axis 3"),
     ],
 )
 def test_parse_index_errors(text, fragment):
@@ -55,6 +59,12 @@ def test_compare_nan_and_inf():
 def test_compare_shapes_must_match():
     ok, _, _, _, note = compare(np.zeros((2, 3)), np.zeros((3, 2)), 1, 1)
     assert not ok and note == "shape (2, 3), expected (3, 2)"
+
+
+def test_compare_of_nothing_fails():
+    """Zero elements must not pass vacuously."""
+    ok, _, _, _, note = compare(np.zeros((0, 3)), np.zeros((0, 3)), 1, 1)
+    assert not ok and "nothing to compare" in note
 
 
 def test_relative_error_against_zero():

@@ -317,6 +317,20 @@ def test_index_out_of_range_in_an_expected_key(tmp_path):
                 "(10, 7, 7, 8)")
 
 
+@pytest.mark.parametrize(
+    "key, fragment",
+    [
+        ("Z[0:0]", "slice 0:0 selects nothing on axis 0 of conv1.Z, which has size 10"),
+        ("Z[..., 100:]", "slice 100: selects nothing on axis 3 of conv1.Z, which has size 8"),
+    ],
+)
+def test_an_expected_key_that_selects_nothing_is_an_error(tmp_path, key, fragment):
+    """An empty selection would pass whatever its value: it is refused."""
+    data = seed_data()
+    data["expected"] = {key: 12345}
+    check_fails(tmp_path, data, f"expected[{key!r}]", fragment)
+
+
 def test_too_many_indices_in_an_expected_key(tmp_path):
     data = seed_data()
     data["expected"] = {"db[0, 0, 0, 0, 0]": 1.0}
