@@ -33,6 +33,9 @@ from .config import H5_SUFFIXES, NPZ_SUFFIXES, Source, did_you_mean, slice_text
 from .errors import ConvcliError
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
+# The largest size an option takes: more than any machine's memory, and an
+# array's byte count (a signed 64-bit integer in NumPy) stays below it.
+MAX_SIZE = 2**62
 
 _UNITS = {
     "": 1, "b": 1,
@@ -48,7 +51,10 @@ def parse_size(text: str, option: str = "--max-memory") -> int:
     unit = m.group(2).lower() if m else None
     if not m or unit not in _UNITS:
         raise ConvcliError(option, f"cannot read {text!r} as a size (examples: 4GiB, 512MiB, 100MB, 1e9)")
-    size = int(float(m.group(1)) * _UNITS[unit])
+    size = float(m.group(1)) * _UNITS[unit]
+    if not size <= MAX_SIZE:  # 1e400 is inf: int() of it would raise OverflowError
+        raise ConvcliError(option, f"{text!r} is too large: at most {format_size(MAX_SIZE)}")
+    size = int(size)
     if size < 1:
         raise ConvcliError(option, f"must be at least 1 byte, got {text!r}")
     return size

@@ -286,6 +286,17 @@ def test_bad_max_memory_value(tmp_path):
     backward_fails(tmp_path, cfg, "--max-memory: cannot read '4 bananas'", extra=["--max-memory", "4 bananas"])
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [("--max-memory", "1e400"), ("--memory-budget", "1e400"), ("--max-memory", "1e300 TiB"),
+     ("--max-memory", "5e18")],
+)
+def test_a_size_too_large_to_hold_is_refused(tmp_path, option, value):
+    """1e400 is inf as a float; 5e18 bytes is beyond the 2**62 (4 EiB) cap."""
+    cfg = write(tmp_path, seed_data())
+    backward_fails(tmp_path, cfg, f"{option}: {value!r} is too large: at most 4096.0 PiB", extra=[option, value])
+
+
 # --------------------------------------------------------------------- expected entries
 
 
