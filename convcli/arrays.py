@@ -29,13 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import H5_SUFFIXES, NPZ_SUFFIXES, Source, did_you_mean, slice_text
+from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, did_you_mean, slice_text, value_shape
 from .errors import ConvcliError
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
-# The largest size an option takes: more than any machine's memory, and an
-# array's byte count (a signed 64-bit integer in NumPy) stays below it.
-MAX_SIZE = 2**62
 
 _UNITS = {
     "": 1, "b": 1,
@@ -61,6 +58,8 @@ def parse_size(text: str, option: str = "--max-memory") -> int:
 
 
 def format_size(n: float) -> str:
+    if n > MAX_SIZE:  # a shape of huge sizes: its byte count may not even fit a float
+        return f"more than {format_size(MAX_SIZE)}"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -262,8 +261,8 @@ def probe(src: Source, base_dir: Path, where: str) -> ArrayInfo:
     if kind in ("random", "zeros", "ones"):
         return ArrayInfo(tuple(getattr(src, kind)), np.dtype(np.float64))
     if kind == "value":
-        value = _value_array(src.value, where)
-        return ArrayInfo(value.shape, value.dtype)
+        # From the structure: the array is built by load(), once it is known to fit.
+        return ArrayInfo(value_shape(src.value), np.dtype(np.float64))
     path = resolve(src.file, base_dir, where)
     name = src.file
     suffix = path.suffix.lower()

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import arrays
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
-                     slice_text)
+                     slice_text, value_shape)
 from .errors import ConvcliError
 from .runner import Plan
 from .stats import STATS, stat
@@ -203,18 +203,18 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
                 raise ConvcliError(where, f"{name}: expected one number, got a list")
             value = np.float64(spec.value)
         else:
-            try:
-                value = np.asarray(spec.value, dtype=np.float64)
-            except ValueError:
-                raise ConvcliError(where, "value: not a rectangular array of numbers") from None
+            # The value's shape is checked before it is built (it may be an
+            # alias bomb; the selection it must match fits --max-memory).
+            shape = value_shape(spec.value)
             want = selection_shape(p.shapes[q], index)
             # One number stands for every element it covers (NumPy broadcasting,
             # but only from a scalar: a list of another shape is a mistake).
-            if value.ndim and value.shape != want:
+            if shape and shape != want:
                 raise ConvcliError(
-                    where, f"the value has shape {value.shape} but {q if index is None else 'the selection'} "
+                    where, f"the value has shape {shape} but {q if index is None else 'the selection'} "
                            f"has shape {want}: give {_written(want)}, or one number for every element",
                 )
+            value = np.asarray(spec.value, dtype=np.float64)
         out.append(Entry(key, q, name, index, value, rtol, atol))
     return out
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -54,6 +56,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # value: under inputs); the cap keeps the recursive readers far from Python's
 # recursion limit.
 MAX_DEPTH = 32
+# The largest size convcli takes, of a shape's axis or of a byte count (a
+# signed 64-bit integer in NumPy stays below it); more than any memory.
+MAX_SIZE = 2**62
 
 
 # --------------------------------------------------------------------- YAML
@@ -82,6 +87,16 @@ class _Loader(yaml.SafeLoader):
         finally:
             self.depth -= 1
 
+    def construct_yaml_int(self, node):
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (4300 by default)
+            line, col = _mark(node)
+            raise ConvcliError(
+                f"{self.display}: line {line}, column {col}",
+                f"an integer of {len(node.value)} digits is too long to be a number",
+            ) from None
+
 
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 # Dates and the '=' value key stay plain strings: a config has no use for them.
@@ -102,6 +117,8 @@ _Loader.add_implicit_resolver(
     ),
     list("-+.0123456789"),
 )
+
+_Loader.add_constructor(_INT, _Loader.construct_yaml_int)
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge")
@@ -247,19 +264,36 @@ def _is_number(v) -> bool:
 def _number(v):
     if not _is_number(v):
         raise _fail("number", "expected a number, got {got}", got=_short(v))
-    return float(v)
+    try:
+        return float(v)
+    except OverflowError:  # an int beyond float64's range (about 1.8e308)
+        raise _fail("number", "{got} is too large for a float64 number", got=_short(v)) from None
+
+
+def _finite(v):
+    """A finite number: an infinity here would be blamed on the data later."""
+    v = _number(v)
+    if not math.isfinite(v):
+        raise _fail("number", "must be a finite number, got {got}", got=_short(v))
+    return v
 
 
 def _short(v, limit: int = 40) -> str:
-    text = repr(v)
+    try:
+        text = repr(v)
+    except ValueError:  # an int past Python's limit on digits to print
+        return "an integer too long to print"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _shape(v):
-    if not (isinstance(v, (list, tuple)) and all(isinstance(n, int) and not isinstance(n, bool) for n in v)):
-        raise _fail("shape", "expected a shape: a list of ints like [10, 4, 4, 3], got {got}", got=_short(v))
+    if not (isinstance(v, (list, tuple)) and v and all(isinstance(n, int) and not isinstance(n, bool) for n in v)):
+        raise _fail("shape", "expected a shape: a non-empty list of ints like [10, 4, 4, 3], got {got}",
+                    got=_short(v))
     if any(n < 1 for n in v):
         raise _fail("shape", "every size in a shape must be >= 1, got {got}", got=_short(v))
+    if any(n > MAX_SIZE for n in v):
+        raise _fail("shape", "every size in a shape must be at most 2**62, got {got}", got=_short(v))
     return tuple(v)
 
 
@@ -320,7 +354,7 @@ class Source(_Model):
     @field_validator("scale", mode="before")
     @classmethod
     def _scale(cls, v):
-        return None if v is None else _number(v)
+        return None if v is None else _finite(v)
 
     @field_validator("slice", mode="before")
     @classmethod
@@ -337,8 +371,9 @@ class Source(_Model):
     @field_validator("value", mode="before")
     @classmethod
     def _value(cls, v):
-        if v is not None and not _numeric_tree(v):
-            raise _fail("value", "expected a number or a nested list of numbers, got {got}", got=_short(v))
+        shape = None if v is None else _value_shape(v)
+        if shape is not None and 0 in shape:
+            raise _fail("value", "holds no numbers (shape {shape}); an array needs at least one", shape=shape)
         return v
 
     @model_validator(mode="after")
@@ -384,20 +419,59 @@ class Source(_Model):
         return text + (f" x {self.scale:g}" if self.scale is not None else "")
 
 
-def _numeric_tree(v, depth: int = 0) -> bool:
-    """A number or a nested list of numbers, at most :data:`MAX_DEPTH` deep
-    (data that did not come through the YAML reader is capped here too)."""
-    if isinstance(v, list):
-        if depth >= MAX_DEPTH:
-            raise _fail("value", "nested too deeply: more than {n} levels of lists", n=MAX_DEPTH)
-        return all(_numeric_tree(x, depth + 1) for x in v)
-    return _is_number(v)
+def value_shape(v) -> tuple[int, ...]:
+    """The shape of a ``value:``, a number or a rectangular nested list of
+    numbers, read from its structure without building an array.
+
+    A list that occurs many times (a YAML alias) is measured once, so a
+    'billion laughs' value of 395 bytes is sized in microseconds and can be
+    refused by ``--max-memory`` before NumPy would spend 800 MB on it. At
+    most :data:`MAX_DEPTH` lists deep (data that did not come through the
+    YAML reader is capped here too). Raises ``ValueError`` saying what is
+    wrong."""
+    memo: dict[int, tuple[int, ...]] = {}
+
+    def shape(x, depth: int) -> tuple[int, ...]:
+        if not isinstance(x, list):
+            if not _is_number(x):
+                raise ValueError(f"expected a number or a nested list of numbers, got {_short(x)}")
+            if isinstance(x, int) and not -_FLOAT_MAX <= x <= _FLOAT_MAX:
+                raise ValueError(f"{_short(x)} is too large for a float64 number")
+            return ()
+        known = memo.get(id(x))
+        if known is None:
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"nested too deeply: more than {MAX_DEPTH} levels of lists")
+            inner = [shape(item, depth + 1) for item in x]
+            if any(s != inner[0] for s in inner):
+                first = next(i for i, s in enumerate(inner) if s != inner[0])
+                raise ValueError(
+                    f"not a rectangular array of numbers: item 0 has shape {inner[0]} but item {first} has "
+                    f"shape {inner[first]}"
+                )
+            known = memo[id(x)] = (len(x),) + (inner[0] if inner else ())
+        if depth + len(known) > MAX_DEPTH:  # met before, higher up
+            raise ValueError(f"nested too deeply: more than {MAX_DEPTH} levels of lists")
+        return known
+
+    return shape(v, 0)
+
+
+_FLOAT_MAX = sys.float_info.max
+
+
+def _value_shape(v) -> tuple[int, ...]:
+    """:func:`value_shape` for a validator."""
+    try:
+        return value_shape(v)
+    except ValueError as exc:
+        raise _fail("value", "{text}", text=str(exc)) from None
 
 
 def _tolerance(v):
     if v is None:
         return None
-    v = _number(v)
+    v = _finite(v)
     if not v >= 0:
         raise _fail("tolerance", "must be >= 0, got {got}", got=_short(v))
     return v
@@ -587,8 +661,8 @@ class Expected(_Model):
     @field_validator("value", mode="before")
     @classmethod
     def _value(cls, v):
-        if v is not None and not _numeric_tree(v):
-            raise _fail("value", "expected a number or a nested list of numbers, got {got}", got=_short(v))
+        if v is not None:
+            _value_shape(v)
         return v
 
     @field_validator("rtol", "atol", mode="before")

@@ -9,6 +9,7 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
+import yaml
 
 from test_cli_helpers import SAMPLES, assert_error, run, seed_data, small_data, tree, write
 
@@ -264,6 +265,27 @@ def test_array_larger_than_max_memory_is_refused_before_allocating(tmp_path, mon
     backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev", "needs 2.2 TiB", "refused before allocating")
 
 
+def test_a_value_alias_bomb_is_refused_before_it_is_built(tmp_path):
+    """A 'billion laughs' value: 10**7 ones (76.3 MiB as float64) in a few
+    hundred bytes of aliases. Its shape is read from the structure, so
+    --max-memory refuses it before NumPy builds it: the peak stays small."""
+    import tracemalloc
+
+    from test_config import alias_bomb
+
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [1, 2, 2, 1]}\n  X: {value: " + alias_bomb(7) + "}\n"
+                          "layers: [{type: relu}]\n")
+    tracemalloc.start()
+    try:
+        line = backward_fails(tmp_path, cfg, "cfg.yaml: inputs.X (line 3)",
+                              "array of shape (10, 10, 10, 10, 10, 10, 10) needs 76.3 MiB, more than "
+                              "--max-memory 1.0 MiB; refused before allocating it", extra=["--max-memory", "1MiB"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 << 20, (peak, line)
+
+
 def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeypatch):
     np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
     cfg = with_file_input(tmp_path, {"file": "a.npy"})
@@ -279,6 +301,37 @@ def test_computed_array_larger_than_max_memory_is_refused(tmp_path):
     data["inputs"]["b"] = {"random": [512]}
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",
                    extra=["--max-memory", "1MiB"])
+
+
+@pytest.mark.parametrize("kind", ["random", "zeros"])
+def test_an_empty_shape_is_refused(tmp_path, kind):
+    """[] used to make a 0-d array (zeros) or crash (random: randn() is a float)."""
+    data = seed_data()
+    data["inputs"]["A_prev"] = {kind: []}
+    backward_fails(tmp_path, write(tmp_path, data), f"inputs.A_prev.{kind}",
+                   "expected a shape: a non-empty list of ints like [10, 4, 4, 3], got []")
+
+
+HUGE = "9" * 400  # an int beyond float64's range
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda d: d["inputs"]["A_prev"].update(scale=HUGE), "inputs.A_prev.scale"),
+        (lambda d: d.update(tolerance={"rtol": HUGE}), "tolerance.rtol"),
+        (lambda d: d["expected"].update({"A_prev.mean": HUGE}), "expected['A_prev.mean'].value"),
+    ],
+)
+def test_an_integer_too_large_for_float64_is_refused(tmp_path, edit, fragment):
+    data = seed_data()
+    edit(data)
+    text = yaml.safe_dump(data, sort_keys=False).replace(f"'{HUGE}'", HUGE)  # a number, not a string
+    cfg = write(tmp_path, text)
+    for command in ("backward", "check"):
+        result = run([command, cfg, "--out", tmp_path / "out"] if command == "backward" else [command, cfg])
+        assert_error(result, fragment, "9999999999999999999999999999999999999... is too large for a float64 number")
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_max_memory_value(tmp_path):

@@ -75,6 +75,14 @@ def test_an_input_may_not_shadow_a_bare_quantity(tmp_path):
         ("{random: [2, 2.5]}", "expected a shape"),
         ("{value: [1, two]}", "expected a number or a nested list of numbers"),
         ("{random: [2], scale: yes}", "expected a number"),
+        ("{random: []}", "expected a shape: a non-empty list of ints"),
+        ("{zeros: []}", "expected a shape: a non-empty list of ints"),
+        ("{ones: [2, 4611686018427387905]}", "every size in a shape must be at most 2**62"),
+        ("{value: [[1, 2], [3]]}", "not a rectangular array of numbers: item 0 has shape (2,) but item 1 has shape (1,)"),
+        ("{value: [[], []]}", "holds no numbers (shape (2, 0))"),
+        ("{value: [1, " + "9" * 400 + "]}", "9999999999999999999999999999999999999... is too large for a float64 number"),
+        ("{random: [2], scale: " + "9" * 400 + "}", "is too large for a float64 number"),
+        ("{random: [2], scale: .inf}", "scale (line 3): must be a finite number, got inf"),
     ],
 )
 def test_bad_sources(tmp_path, source, fragment):
@@ -96,6 +104,65 @@ def test_grad_choices(tmp_path):
 
 def test_tolerances_must_be_non_negative(tmp_path):
     assert "tolerance.rtol" in error(tmp_path, SEED + "tolerance: {rtol: -1}\n")
+
+
+def test_tolerances_must_be_finite_float64_numbers(tmp_path):
+    assert "tolerance.rtol (line 19): 99999999999999999999999999999999999" \
+        "99... is too large for a float64 number" in error(tmp_path, SEED + "tolerance: {rtol: " + "9" * 400 + "}\n")
+    assert "tolerance.atol (line 19): must be a finite number, got inf" in error(tmp_path, SEED + "tolerance: {atol: .inf}\n")
+
+
+def test_an_integer_too_long_for_python_to_read_is_located(tmp_path):
+    """Python refuses int() of more than 4300 digits with a ValueError."""
+    text = SEED.replace("dW.mean: 10.581741275547566", "dW.mean: " + "9" * 5000)
+    assert "cfg.yaml: line 17, column 12: an integer of 5000 digits is too long to be a number" in error(tmp_path, text)
+
+
+def alias_bomb(levels: int) -> str:
+    """A YAML list of 10**levels ones in a few hundred bytes: each level
+    lists the one below it 10 times, by alias."""
+    value = "&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"
+    for i in range(1, levels):
+        value = f"&a{i} [{value}" + f", *a{i - 1}" * 9 + "]"
+    return value
+
+
+def test_value_shape_measures_an_alias_bomb_without_building_it(tmp_path):
+    """10**25 elements: only a walk that measures each shared list once ends."""
+    from convcli.config import value_shape
+
+    data, _ = read_yaml(write(tmp_path, "v: " + alias_bomb(25)), "x")
+    assert value_shape(data["v"]) == (10,) * 25
+
+
+def test_value_shape_of_numbers_and_nested_lists():
+    from convcli.config import value_shape
+
+    assert value_shape(2.5) == ()
+    assert value_shape([[1, 2, 3], [4, 5, 6]]) == (2, 3)
+    assert value_shape([]) == (0,)
+    shared = [1.0, 2.0]
+    assert value_shape([shared, shared, shared]) == (3, 2)
+    for bad, fragment in [([[1], [2, 3]], "item 0 has shape (1,) but item 1 has shape (2,)"),
+                          ([1, [2]], "item 0 has shape () but item 1 has shape (1,)"),
+                          ([1, "a"], "expected a number or a nested list of numbers, got 'a'"),
+                          ([True], "got True"), (10**400, "is too large for a float64 number")]:
+        with pytest.raises(ValueError) as info:
+            value_shape(bad)
+        assert fragment in str(info.value)
+
+
+def test_a_shared_list_deeper_than_it_was_first_met_is_capped():
+    """Met first at depth 1, then again at depth 31, where its inner list is
+    at depth 32: too deep, though its measure was taken where it was not."""
+    from convcli.config import value_shape
+
+    shared = [[1.0]]
+    deep = shared
+    for _ in range(30):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested too deeply"):
+        value_shape([shared, deep])
 
 
 def test_format_loc():
