@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from test_cli_helpers import SAMPLES, assert_error, run, seed_data, small_data, tree, write
+from test_cli_helpers import SAMPLES, alias_bomb, assert_error, run, seed_data, small_data, tree, write
 
 
 def backward_fails(tmp_path, cfg, *fragments, extra=()):
@@ -270,8 +270,6 @@ def test_a_value_alias_bomb_is_refused_before_it_is_built(tmp_path):
     hundred bytes of aliases. Its shape is read from the structure, so
     --max-memory refuses it before NumPy builds it: the peak stays small."""
     import tracemalloc
-
-    from test_config import alias_bomb
 
     cfg = write(tmp_path, "inputs:\n  A_prev: {random: [1, 2, 2, 1]}\n  X: {value: " + alias_bomb(7) + "}\n"
                           "layers: [{type: relu}]\n")

@@ -78,6 +78,15 @@ def small_data() -> dict:
     return yaml.safe_load(SMALL)
 
 
+def alias_bomb(levels: int) -> str:
+    """A YAML list of 10**levels ones in a few hundred bytes: each level
+    lists the one below it 10 times, by alias."""
+    value = "&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"
+    for i in range(1, levels):
+        value = f"&a{i} [{value}" + f", *a{i - 1}" * 9 + "]"
+    return value
+
+
 def tree(path: Path) -> set[str]:
     """Every path under ``path``, hidden ones included."""
     return {str(p.relative_to(path)) for p in path.rglob("*")}

@@ -6,7 +6,7 @@ import pytest
 
 from convcli.config import format_loc, load_config, parse_slice, read_yaml
 from convcli.errors import ConvcliError
-from test_cli_helpers import SEED, SMALL, write
+from test_cli_helpers import SEED, SMALL, alias_bomb, write
 
 
 def load(tmp_path, text):
@@ -116,15 +116,6 @@ def test_an_integer_too_long_for_python_to_read_is_located(tmp_path):
     """Python refuses int() of more than 4300 digits with a ValueError."""
     text = SEED.replace("dW.mean: 10.581741275547566", "dW.mean: " + "9" * 5000)
     assert "cfg.yaml: line 17, column 12: an integer of 5000 digits is too long to be a number" in error(tmp_path, text)
-
-
-def alias_bomb(levels: int) -> str:
-    """A YAML list of 10**levels ones in a few hundred bytes: each level
-    lists the one below it 10 times, by alias."""
-    value = "&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"
-    for i in range(1, levels):
-        value = f"&a{i} [{value}" + f", *a{i - 1}" * 9 + "]"
-    return value
 
 
 def test_value_shape_measures_an_alias_bomb_without_building_it(tmp_path):
