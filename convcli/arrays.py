@@ -33,6 +33,7 @@ from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, did_you_mean, s
 from .errors import ConvcliError
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
+_NPY_MAGIC = b"\x93NUMPY"
 
 _UNITS = {
     "": 1, "b": 1,
@@ -165,8 +166,23 @@ def _npy_probe(path: Path, where: str, name: str):
     return shape, dtype
 
 
+def npz_keys(z) -> tuple[list[str], list[str]]:
+    """The keys of an open .npz's arrays (its ``.npy`` members, the suffix
+    dropped), and the names of its other members (np.savez writes none, but
+    any zip may hold some)."""
+    names = z.zip.namelist()
+    return [n[:-4] for n in names if n.endswith(".npy")], [n for n in names if not n.endswith(".npy")]
+
+
 def _npz_member(z, key: str | None, where: str, name: str) -> str:
-    keys = list(z.files)
+    keys, others = npz_keys(z)
+    if not keys:
+        holds = f"it holds: {_names(others)}" if others else "the archive is empty"
+        raise ConvcliError(where, f"{name} holds no .npy arrays ({holds})")
+    if key is not None and key in others:
+        raise ConvcliError(
+            where, f"{key!r} in {name} is not a .npy array; its arrays: {_names(keys)}"
+        )
     if key is None:
         if len(keys) == 1:
             return keys[0]
@@ -186,6 +202,13 @@ def _names(names: list[str], limit: int = 20) -> str:
 
 
 def _open_npz(path: Path, where: str, name: str):
+    try:
+        with open(path, "rb") as fp:
+            npy = fp.read(len(_NPY_MAGIC)) == _NPY_MAGIC
+    except OSError as exc:
+        raise ConvcliError(where, f"cannot read {name}: {exc.strerror or exc}") from None
+    if npy:
+        raise ConvcliError(where, f"{name} is a .npy file with an .npz name; rename it to .npy")
     # Check the zip first: np.load leaks its file handle when a zip is corrupt.
     try:
         with zipfile.ZipFile(path) as zf:
@@ -196,9 +219,7 @@ def _open_npz(path: Path, where: str, name: str):
         z = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ConvcliError(where, f"{name} is a .npy file with an .npz name; rename it to .npy")
-    return z
+    return z  # an NpzFile: np.load gives an array only for the .npy magic refused above
 
 
 def _npz_probe(path: Path, key: str | None, where: str, name: str):
@@ -235,6 +256,8 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     import h5py
 
     names = h5_datasets(f)
+    if not names:
+        raise ConvcliError(where, f"{name} holds no datasets")
     if dataset is None:
         if len(names) == 1:
             dataset = names[0]

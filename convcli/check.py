@@ -360,7 +360,7 @@ def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
             found = [(n, Source(file=path.name, dataset=n)) for n in names]
         elif suffix in NPZ_SUFFIXES:
             with arrays._open_npz(path, where, path.name) as z:
-                keys = list(z.files)
+                keys = arrays.npz_keys(z)[0]
             found = [(k, Source(file=path.name, key=k)) for k in keys]
         elif suffix == ".npy":
             found = [(path.name, Source(file=path.name))]

@@ -202,6 +202,57 @@ def test_corrupt_npz(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npz is not a readable .npz")
 
 
+def write_zip(path, members: dict) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for member, data in members.items():
+            zf.writestr(member, data)
+
+
+def npy_bytes(a) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "members, key, fragments",
+    [
+        ({"x.txt": "hello"}, None, ("a.npz holds no .npy arrays (it holds: x.txt)",)),
+        ({"x.txt": "hello"}, "x.txt", ("a.npz holds no .npy arrays (it holds: x.txt)",)),
+        ({}, None, ("a.npz holds no .npy arrays (the archive is empty)",)),
+        ({"x.txt": "hello", "A.npy": npy_bytes(np.ones((10, 4, 4, 3)))}, "x.txt",
+         ("'x.txt' in a.npz is not a .npy array; its arrays: A",)),
+    ],
+)
+def test_npz_members_that_are_not_arrays(tmp_path, members, key, fragments):
+    """np.load lists any zip member as a key; only .npy members are arrays."""
+    write_zip(tmp_path / "a.npz", members)
+    src = {"file": "a.npz"} if key is None else {"file": "a.npz", "key": key}
+    backward_fails(tmp_path, with_file_input(tmp_path, src), "inputs.A_prev", *fragments)
+
+
+def test_npy_with_an_npz_name(tmp_path):
+    np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
+    (tmp_path / "a.npy").rename(tmp_path / "a.npz")
+    cfg = with_file_input(tmp_path, {"file": "a.npz"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npz is a .npy file with an .npz name; rename it to .npy")
+
+
+def test_h5_without_datasets(tmp_path):
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f.create_group("empty")
+    cfg = with_file_input(tmp_path, {"file": "a.h5"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.h5 holds no datasets")
+
+
+def test_against_an_npz_without_arrays(tmp_path):
+    write_zip(tmp_path / "mine.npz", {"notes.txt": "x"})
+    cfg = write(tmp_path, seed_data())
+    before = tree(tmp_path)
+    assert_error(run(["check", cfg, "--against", tmp_path / "mine.npz"]), "mine.npz holds no arrays")
+    assert tree(tmp_path) == before
+
+
 def test_corrupt_h5(tmp_path):
     (tmp_path / "a.h5").write_bytes(b"\x89HDF\r\n\x1a\n but then nothing")
     cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": "x"})
