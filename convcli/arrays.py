@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, did_you_mean, slice_text, value_shape
-from .errors import ConvcliError
+from .errors import ConvcliError, path_error, short_path
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
 _NPY_MAGIC = b"\x93NUMPY"
@@ -92,10 +92,14 @@ class ArrayInfo:
 
 def resolve(src_file: str, base_dir: Path, where: str) -> Path:
     path = (base_dir / src_file) if not Path(src_file).is_absolute() else Path(src_file)
-    if not path.exists():
-        raise ConvcliError(where, f"file not found: {src_file} (looked for {path})")
-    if path.is_dir():
-        raise ConvcliError(where, f"{src_file} is a folder, not an array file")
+    try:  # a name too long, a folder that may not be searched: the OS says why
+        found, folder = path.exists(), path.is_dir()
+    except OSError as exc:
+        raise path_error(where, src_file, exc) from None
+    if not found:
+        raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})")
+    if folder:
+        raise ConvcliError(where, f"{short_path(src_file)} is a folder, not an array file")
     return path
 
 
@@ -152,10 +156,13 @@ def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> 
 
 
 def _npy_probe(path: Path, where: str, name: str):
-    with open(path, "rb") as fp:
-        shape, fortran, dtype = _npy_header(fp, where, name)
-        offset = fp.tell()
-    size = path.stat().st_size - offset
+    try:
+        with open(path, "rb") as fp:
+            shape, fortran, dtype = _npy_header(fp, where, name)
+            offset = fp.tell()
+        size = path.stat().st_size - offset
+    except OSError as exc:  # a file that may not be read
+        raise path_error(where, name, exc) from None
     need = math.prod(shape) * dtype.itemsize
     if size < need:
         raise ConvcliError(
@@ -206,7 +213,7 @@ def _open_npz(path: Path, where: str, name: str):
         with open(path, "rb") as fp:
             npy = fp.read(len(_NPY_MAGIC)) == _NPY_MAGIC
     except OSError as exc:
-        raise ConvcliError(where, f"cannot read {name}: {exc.strerror or exc}") from None
+        raise path_error(where, name, exc) from None
     if npy:
         raise ConvcliError(where, f"{name} is a .npy file with an .npz name; rename it to .npy")
     # Check the zip first: np.load leaks its file handle when a zip is corrupt.

@@ -30,7 +30,7 @@ import numpy as np
 from . import arrays
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
                      slice_text, value_shape)
-from .errors import ConvcliError
+from .errors import ConvcliError, path_error, short_path
 from .runner import Plan
 from .stats import STATS, stat
 
@@ -339,17 +339,22 @@ class Submitted:
 def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
     """Find a user's arrays and name the quantity each one is."""
     path = Path(path)
-    where = f"--against {path}"
-    if not path.exists():
-        raise ConvcliError(where, "no such file or folder")
+    where = f"--against {short_path(path)}"
+    h5 = path / "outputs.h5"
+    try:  # a name too long, a folder that may not be read: the user's path, not a bug
+        if not path.exists():
+            raise ConvcliError(where, "no such file or folder")
+        is_dir = path.is_dir()
+        files = sorted(path.glob("*.npy")) if is_dir else []
+        has_h5 = is_dir and not files and h5.exists()
+    except OSError as exc:
+        raise path_error("--against", path, exc) from None
     found: list[tuple[str, Source]] = []
-    if path.is_dir():
-        files = sorted(path.glob("*.npy"))
-        h5 = path / "outputs.h5"
+    if is_dir:
         if files:
             found = [(f.name, Source(file=f.name)) for f in files]
-        elif h5.exists():
-            path = h5
+        elif has_h5:
+            path, is_dir = h5, False
         else:
             raise ConvcliError(where, "the folder has no .npy files (and no outputs.h5)")
     if not found:
@@ -364,11 +369,11 @@ def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
             found = [(k, Source(file=path.name, key=k)) for k in keys]
         elif suffix == ".npy":
             found = [(path.name, Source(file=path.name))]
-        elif not path.is_dir():
+        else:
             raise ConvcliError(where, "expected a folder of .npy files, an .npz, or an .h5 file")
         if not found:
             raise ConvcliError(where, f"{path.name} holds no arrays")
-    base = path if path.is_dir() else path.parent
+    base = path if is_dir else path.parent
     out: list[Submitted] = []
     seen: dict[str, str] = {}
     for label, src in found:
@@ -385,13 +390,13 @@ def provenance_note(path: str | Path, p: Plan) -> str:
     """If ``path`` is a folder convcli wrote for another config (its
     summary.json names another sha256), say so: its arrays will differ."""
     summary = Path(path) / "summary.json"
-    if not summary.is_file():
-        return ""
     try:
         import json
 
         theirs = json.loads(summary.read_text(encoding="utf-8"))["config"]
-    except (ValueError, KeyError, TypeError, OSError):
+    except (ValueError, KeyError, TypeError, OSError):  # none there, or not one convcli wrote
+        return ""
+    if not isinstance(theirs, dict):
         return ""
     if theirs.get("sha256") and theirs["sha256"] != p.cfg.sha256:
         return (f"{summary} says these arrays were written for {theirs.get('path', 'another config')} "

@@ -33,7 +33,7 @@ from rich.text import Text
 
 from . import __version__
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
-from .errors import ConvcliError
+from .errors import ConvcliError, path_error, short_path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -694,8 +694,7 @@ def plot(
         name = p.resolve(quantity, "--quantity")
         chosen = _channels(channels)
         path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
-        where = f"--out {path}" if out is not None else str(path)
-        _png_target(path, force, where)
+        _png_target(path, force, "--out" if out is not None else "")
         results = run(p, backward=p.needs_backward([name]))
         with _png_folder(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
@@ -724,13 +723,19 @@ def _plot_kinds(p) -> dict[str, str]:
     return kinds
 
 
-def _png_target(path: Path, force: bool, where: str) -> None:
-    """Refuse, before any computing, a PNG path that will not do."""
+def _png_target(path: Path, force: bool, option: str) -> None:
+    """Refuse, before any computing, a PNG path that will not do; ``option``
+    (``--out``, ``--plot``, or "" for the default path) is named with it."""
+    where = f"{option} {short_path(path)}".strip()
     if path.suffix.lower() != ".png":
         raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
-    if path.is_dir():
+    try:  # a name too long, a folder that may not be searched: the OS says why
+        folder, there = path.is_dir(), path.exists()
+    except OSError as exc:
+        raise path_error(option or "--out", path, exc) from None
+    if folder:
         raise ConvcliError(where, "is a folder; give a file name ending in .png")
-    if path.exists() and not force:
+    if there and not force:
         raise ConvcliError(where, "already exists; pass --force to replace it")
 
 
@@ -739,15 +744,18 @@ def _png_folder(path: Path):
     """Create the PNG's missing parent folders; remove them again if drawing fails."""
     missing = []
     parent = path.absolute().parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
+    try:
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
+    except OSError as exc:
+        raise path_error("", path, exc) from None
     for d in reversed(missing):
         try:
             d.mkdir()
         except OSError as exc:
             _remove_empty(missing)
-            raise ConvcliError(str(path), f"cannot create folder {d}: {exc.strerror or exc}") from None
+            raise ConvcliError(short_path(path), f"cannot create folder {short_path(d)}: {exc.strerror or exc}") from None
     try:
         yield
     except BaseException:

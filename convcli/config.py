@@ -42,7 +42,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import hparams
-from .errors import ConvcliError
+from .errors import ConvcliError, short_path
 
 DTYPES = ("float64", "float32")
 LAYER_TYPES = ("conv", "pool", "relu")
@@ -179,11 +179,11 @@ def _read_bytes(path: Path, display: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConvcliError(display, "no such file") from None
+        raise ConvcliError(short_path(display), "no such file") from None
     except IsADirectoryError:
-        raise ConvcliError(display, "is a folder, not a config file") from None
+        raise ConvcliError(short_path(display), "is a folder, not a config file") from None
     except OSError as exc:
-        raise ConvcliError(display, f"cannot read: {exc.strerror or exc}") from None
+        raise ConvcliError(short_path(display), f"cannot read: {exc.strerror or exc}") from None
 
 
 def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:

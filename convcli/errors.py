@@ -25,3 +25,21 @@ class ConvcliError(Exception):
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what}" if self.where else self.what
+
+
+def short_path(path, limit: int = 80) -> str:
+    """A path as an error message shows it: whole, or its start and end
+    around ``...`` when longer than ``limit`` characters (a name the OS
+    refused as too long would fill the screen)."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 3) // 2
+    return f"{text[:keep]}...{text[-keep:]}"
+
+
+def path_error(where: str, path, exc: OSError) -> ConvcliError:
+    """An OSError met while looking at a path a user gave (a name too long,
+    a folder that may not be searched), as that user's error: the path,
+    shortened, and the OS's reason."""
+    return ConvcliError(where, f"{short_path(path)}: {exc.strerror or exc}")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ConvcliError
+from .errors import ConvcliError, path_error, short_path
 from .stats import describe, json_number
 
 FORMATS = ("npy", "h5")
@@ -37,14 +37,21 @@ def _is_nonempty_dir(path: Path) -> bool:
 
 def check_out(out: Path, force: bool) -> None:
     """Refuse an output folder that may not be replaced."""
-    where = f"--out {out}"
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
+    where = f"--out {short_path(out)}"
+    try:  # a name too long, a folder that may not be read: the OS says why
+        there = out.exists() or out.is_symlink()
+        folder = there and out.is_dir()
+        nonempty = folder and _is_nonempty_dir(out)
+        ours = nonempty and (out / SUMMARY).is_file()
+    except OSError as exc:
+        raise path_error("--out", out, exc) from None
+    if there:
+        if not folder:
             raise ConvcliError(where, "exists and is not a folder")
-        if _is_nonempty_dir(out):
+        if nonempty:
             if not force:
                 raise ConvcliError(where, "already exists and is not empty; pass --force to replace it")
-            if not (out / SUMMARY).is_file():
+            if not ours:
                 raise ConvcliError(
                     where,
                     f"refusing to replace a folder that convcli did not write (it has no {SUMMARY}); "
@@ -64,15 +71,19 @@ class Staging:
 
     def __enter__(self) -> "Staging":
         check_out(self.out, self.force)
-        where = f"--out {self.out}"
+        where = f"--out {short_path(self.out)}"
         parent = self.out.absolute().parent
         missing = []
         p = parent
-        while not p.exists():
-            missing.append(p)
-            p = p.parent
-        if not p.is_dir():
-            raise ConvcliError(where, f"cannot create it: {p} is a file, not a folder")
+        try:
+            while not p.exists():
+                missing.append(p)
+                p = p.parent
+            folder = p.is_dir()
+        except OSError as exc:
+            raise path_error("--out", self.out, exc) from None
+        if not folder:
+            raise ConvcliError(where, f"cannot create it: {short_path(p)} is a file, not a folder")
         try:
             for d in reversed(missing):
                 d.mkdir()
@@ -80,13 +91,13 @@ class Staging:
             self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=parent))
         except OSError as exc:
             self._cleanup()
-            raise ConvcliError(where, f"cannot write in {parent}: {exc.strerror or exc}") from None
+            raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None
         return self
 
     def commit(self) -> Path:
         """Rename the staging folder into place (replacing ``out`` if allowed)."""
         check_out(self.out, self.force)  # it may have appeared while we computed
-        where = f"--out {self.out}"
+        where = f"--out {short_path(self.out)}"
         try:
             if self.out.is_dir() and _is_nonempty_dir(self.out):
                 old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.absolute().parent))

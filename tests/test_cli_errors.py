@@ -190,6 +190,44 @@ def test_truncated_npy(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npy is truncated", "(10, 4, 4, 3)")
 
 
+LONG = "a" * 300  # one name longer than any file system's 255 bytes: ENAMETOOLONG
+
+
+def test_an_input_file_name_too_long(tmp_path):
+    """Path.exists() raises OSError for a name the OS refuses (Python 3.11)."""
+    cfg = with_file_input(tmp_path, {"file": LONG + ".npy"})
+    line = backward_fails(tmp_path, cfg, "inputs.A_prev", "aaaa...aaaa", "aaaa.npy: File name too long")
+    assert len(line) < 250, line
+
+
+def test_an_input_file_that_may_not_be_read(tmp_path, monkeypatch):
+    """EACCES (a folder that may not be searched) is the user's too. Tests
+    may run as root, who may read anything, so the OS's refusal is simulated."""
+    np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("convcli.arrays.open", refuse, raising=False)
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npy: Permission denied")
+
+
+def test_against_a_name_too_long(tmp_path):
+    cfg = write(tmp_path, seed_data())
+    before = tree(tmp_path)
+    line = assert_error(run(["check", cfg, "--against", tmp_path / LONG]), "--against: ", "...aaaa", "aaaa: File name too long")
+    assert len(line) < 200, line
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("out", [LONG, f"{LONG}/out", f"x/{LONG}/out"])
+def test_out_name_too_long(tmp_path, out):
+    cfg = write(tmp_path, seed_data())
+    line = backward_fails(tmp_path, cfg, "--out", "File name too long", extra=["--out", tmp_path / out])
+    assert len(line) < 250, line
+
+
 def test_corrupt_npy(tmp_path):
     (tmp_path / "a.npy").write_bytes(b"this is not an array at all")
     cfg = with_file_input(tmp_path, {"file": "a.npy"})

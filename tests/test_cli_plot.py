@@ -255,10 +255,32 @@ def test_check_plot_refuses_bad_or_existing_file(tmp_path, cfg, monkeypatch):
     ours, mine = _mine(tmp_path, cfg)
     shutil.copy(ours / "conv1.Z.npy", mine)
     no_compute(monkeypatch)
-    assert_error(run(["check", cfg, "--against", mine, "--plot", tmp_path / "d.jpg"]), "--plot:", ".png")
+    assert_error(run(["check", cfg, "--against", mine, "--plot", tmp_path / "d.jpg"]),
+                 f"--plot {tmp_path / 'd.jpg'}: ", ".png")
     (tmp_path / "d.png").write_bytes(b"mine")
-    assert_error(run(["check", cfg, "--against", mine, "--plot", tmp_path / "d.png"]), "--plot:", "--force")
+    assert_error(run(["check", cfg, "--against", mine, "--plot", tmp_path / "d.png"]),
+                 f"--plot {tmp_path / 'd.png'}: already exists", "--force")
     assert (tmp_path / "d.png").read_bytes() == b"mine"
+
+
+LONG = "a" * 300  # one name longer than any file system's 255 bytes: ENAMETOOLONG
+
+
+@pytest.mark.parametrize("command, option", [
+    (["plot", "{cfg}", "-q", "conv1.Z", "--out", "{tmp}/" + LONG + ".png"], "--out"),
+    (["plot", "{cfg}", "-q", "conv1.Z", "--out", "{tmp}/" + LONG + "/Z.png"], "--out"),
+    (["check", "{cfg}", "--against", "{tmp}/mine", "--plot", "{tmp}/" + LONG + ".png"], "--plot"),
+])
+def test_a_png_name_too_long_is_a_user_error(tmp_path, cfg, monkeypatch, command, option):
+    """Path.exists() raises OSError for a name the OS refuses (Python 3.11)."""
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "conv1.Z.npy", np.zeros((2, 6, 6, 6)))
+    no_compute(monkeypatch)
+    before = tree(tmp_path)
+    args = [a.format(cfg=cfg, tmp=tmp_path) for a in command]
+    line = assert_error(run(args), f"{option}: {str(tmp_path)[:10]}", "...aaaa", ": File name too long")
+    assert len(line) < 200, line
+    assert tree(tmp_path) == before
 
 
 # --------------------------------------------------------------------- without matplotlib
