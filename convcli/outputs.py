@@ -31,6 +31,19 @@ SUMMARY = "summary.json"
 H5_NAME = "outputs.h5"
 
 
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute with ``.`` and ``..`` resolved by name (not
+    through symlinks): what ``--out o/..`` names, with a name to stage beside."""
+    return Path(os.path.abspath(path))
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it: POSIX has no other way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _is_nonempty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
@@ -38,6 +51,15 @@ def _is_nonempty_dir(path: Path) -> bool:
 def check_out(out: Path, force: bool) -> None:
     """Refuse an output folder that may not be replaced."""
     where = f"--out {short_path(out)}"
+    try:
+        here = Path.cwd()
+        target = _absolute(out)
+    except OSError as exc:  # the current folder was removed under us
+        raise path_error("--out", out, exc) from None
+    if target in (here, *here.parents):
+        # The outputs are renamed into place as one folder: never onto the folder a user is in.
+        raise ConvcliError(where, "is the current folder or holds it; give a folder for the outputs, "
+                                  "e.g. --out convcli-out/NAME")
     try:  # a name too long, a folder that may not be read: the OS says why
         there = out.exists() or out.is_symlink()
         folder = there and out.is_dir()
@@ -63,7 +85,8 @@ class Staging:
     """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
 
     def __init__(self, out: str | Path, force: bool = False):
-        self.out = Path(out)
+        self.out = Path(out)  # as the user wrote it, for messages
+        self._target = self.out  # made absolute once check_out has accepted it
         self.force = force
         self.path: Path | None = None
         self._created: list[Path] = []
@@ -71,8 +94,9 @@ class Staging:
 
     def __enter__(self) -> "Staging":
         check_out(self.out, self.force)
+        self._target = _absolute(self.out)
         where = f"--out {short_path(self.out)}"
-        parent = self.out.absolute().parent
+        parent = self._target.parent
         missing = []
         p = parent
         try:
@@ -88,7 +112,7 @@ class Staging:
             for d in reversed(missing):
                 d.mkdir()
                 self._created.append(d)
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.tmp-", dir=parent))
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self._target.name}.tmp-", dir=parent))
         except OSError as exc:
             self._cleanup()
             raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None
@@ -98,22 +122,33 @@ class Staging:
         """Rename the staging folder into place (replacing ``out`` if allowed)."""
         check_out(self.out, self.force)  # it may have appeared while we computed
         where = f"--out {short_path(self.out)}"
+        target = self._target
+        old = None  # the folder the replaced outputs wait in until the new ones are in place
+        kept = ""
         try:
-            if self.out.is_dir() and _is_nonempty_dir(self.out):
-                old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.old-", dir=self.out.absolute().parent))
-                os.replace(self.out, old / "x")
+            # mkdtemp makes it 0700; the outputs get what a mkdir would give them.
+            os.chmod(self.path, 0o777 & ~_umask())
+            if target.is_dir() and _is_nonempty_dir(target):
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                os.replace(target, old / "x")
                 try:
-                    os.replace(self.path, self.out)
+                    os.replace(self.path, target)
                 except OSError:
-                    os.replace(old / "x", self.out)
+                    os.replace(old / "x", target)
                     raise
-                finally:
-                    shutil.rmtree(old, ignore_errors=True)
             else:
-                os.replace(self.path, self.out)  # also replaces an empty folder
+                os.replace(self.path, target)  # also replaces an empty folder
+            self._committed = True
         except OSError as exc:
-            raise ConvcliError(where, f"cannot move the results into place: {exc.strerror or exc}") from None
-        self._committed = True
+            if old is not None and (old / "x").exists():  # could not be put back: never delete it
+                kept = f"; the previous outputs are in {short_path(old / 'x')}"
+                old = None
+            raise ConvcliError(
+                where, f"cannot move the results into place: {exc.strerror or exc}{kept}"
+            ) from None
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
         return self.out
 
     def _cleanup(self) -> None:

@@ -516,6 +516,16 @@ def test_force_does_not_replace_a_folder_convcli_did_not_write(tmp_path):
     assert (out / "mine.txt").read_text() == "keep me"
 
 
+def test_force_into_the_current_folder_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    """The review's repro: forward into o/dot, then from inside it --out . --force."""
+    cfg = write(tmp_path, seed_data())
+    assert run(["forward", cfg, "--out", tmp_path / "o" / "dot"]).exit_code == 0
+    monkeypatch.chdir(tmp_path / "o" / "dot")
+    before = tree(tmp_path)
+    assert_error(run(["forward", cfg, "--out", ".", "--force"]), "--out .: is the current folder or holds it")
+    assert tree(tmp_path) == before
+
+
 def test_unwritable_output_folder(tmp_path):
     (tmp_path / "afile").write_text("")
     cfg = write(tmp_path, seed_data())

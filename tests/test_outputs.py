@@ -3,6 +3,10 @@ replaces only what convcli wrote."""
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +67,78 @@ def test_an_output_that_appears_meanwhile_is_not_overwritten(tmp_path):
             st.commit()
     assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.fixture
+def umask():
+    """Set the process's umask for a test, and put the old one back."""
+    old = os.umask(0o022)
+    yield lambda mask: os.umask(mask)
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o755), (0o027, 0o750), (0o002, 0o775)])
+def test_the_output_folder_gets_the_mode_a_mkdir_would_give(tmp_path, umask, mask, mode):
+    """Not mkdtemp's 0700: ``0o777 & ~umask``, for a new folder and a replaced one."""
+    umask(mask)
+    out = tmp_path / "out"
+    for force in (False, True):
+        with Staging(out, force=force) as st:
+            (st.path / "summary.json").write_text("{}")
+            st.commit()
+        assert stat.S_IMODE(out.stat().st_mode) == mode, (force, oct(out.stat().st_mode))
+
+
+def convcli_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"old": true}')
+    return out
+
+
+def test_a_replace_that_fails_at_once_leaves_no_stray_folder(tmp_path, monkeypatch):
+    """The first rename (the old outputs aside) fails: nothing beside OUT is left."""
+    out = convcli_folder(tmp_path)
+
+    def refuse(src, dst):
+        raise OSError(16, "Device or resource busy")
+
+    with Staging(out, force=True) as st:
+        (st.path / "summary.json").write_text("{}")
+        monkeypatch.setattr("convcli.outputs.os.replace", refuse)
+        with pytest.raises(ConvcliError, match="cannot move the results into place: Device or resource busy"):
+            st.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "summary.json").read_text() == '{"old": true}'
+
+
+def test_a_replace_that_fails_halfway_puts_the_old_outputs_back(tmp_path, monkeypatch):
+    """The old outputs are moved aside, the new ones cannot be moved in: the
+    old ones go back, and nothing is left beside OUT."""
+    out = convcli_folder(tmp_path)
+    real = os.replace
+    calls = []
+
+    def second_fails(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise OSError(18, "Invalid cross-device link")
+        real(src, dst)
+
+    with Staging(out, force=True) as st:
+        (st.path / "summary.json").write_text("{}")
+        monkeypatch.setattr("convcli.outputs.os.replace", second_fails)
+        with pytest.raises(ConvcliError, match="Invalid cross-device link"):
+            st.commit()
+    assert len(calls) == 3  # aside, in (fails), back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "summary.json").read_text() == '{"old": true}'
+
+
+@pytest.mark.parametrize("out", [".", "..", "sub/..", "./"])
+def test_the_current_folder_is_never_an_output_folder(tmp_path, monkeypatch, out):
+    """Renaming a folder onto the one the user is in cannot work; it is refused up front."""
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub" if out in ("..",) else tmp_path)
+    with pytest.raises(ConvcliError, match="is the current folder or holds it"):
+        Staging(Path(out), force=True).__enter__()
