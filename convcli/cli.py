@@ -495,8 +495,7 @@ def gradcheck(
     from .runner import run
 
     with _guard(debug):
-        if eps is not None and not eps > 0:
-            raise ConvcliError("--eps", f"must be > 0, got {eps}")
+        gc.check_options(eps, threshold)  # before any computing
         p = _plan(config, dtype, engine, max_memory)
         results = run(p, backward=True)
         with _progress(not json_, gc.planned_coordinates(results, samples)) as progress:

@@ -223,6 +223,15 @@ def _check_finite(results: Results) -> None:
                            "the upstream gradient holds NaN or Inf: central differences need finite numbers")
 
 
+def check_options(eps: float | None, threshold: float | None) -> None:
+    """``eps`` a finite number > 0, ``threshold`` a finite number >= 0
+    (None: the dtype's default); the CLI asks before it computes anything."""
+    if eps is not None and not (math.isfinite(eps) and eps > 0):
+        raise ConvcliError("--eps", f"must be a finite number > 0, got {eps}")
+    if threshold is not None and not (math.isfinite(threshold) and threshold >= 0):
+        raise ConvcliError("--threshold", f"must be a finite number >= 0, got {threshold}")
+
+
 def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | None = None,
               threshold: float | None = None, seed: int = 0,
               progress: Callable[[str, int], None] | None = None) -> list[GradResult]:
@@ -236,10 +245,9 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
     if results.grad is None:
         raise ValueError("gradcheck needs a backward run (runner.run(plan, backward=True))")
     _check_finite(results)
+    check_options(eps, threshold)
     h0, thr0 = DEFAULTS[p.dtype]
     eps = h0 if eps is None else eps
-    if not (math.isfinite(eps) and eps > 0):
-        raise ConvcliError("--eps", f"must be a finite number > 0, got {eps}")
     threshold = thr0 if threshold is None else threshold
     network, trace = p.network, results.trace
     params = {name: _f64(a) for name, a in results.inputs.items()}

@@ -207,6 +207,20 @@ def test_a_step_lost_in_rounding_is_a_usage_error(tmp_path):
     assert_error(run(["gradcheck", cfg, "--eps", "inf"]), "--eps: must be")
 
 
+@pytest.mark.parametrize("option, value, fragment", [
+    ("--threshold", "nan", "--threshold: must be a finite number >= 0, got nan"),
+    ("--threshold", "-1e-6", "--threshold: must be a finite number >= 0, got -1e-06"),
+    ("--threshold", "inf", "--threshold: must be a finite number >= 0, got inf"),
+    ("--eps", "nan", "--eps: must be a finite number > 0, got nan"),
+    ("--eps", "0", "--eps: must be a finite number > 0, got 0.0"),
+])
+def test_bad_eps_or_threshold_is_refused_before_computing(tmp_path, monkeypatch, option, value, fragment):
+    """NaN or a negative threshold would fail every gradient whatever its error: a bad value, as for --eps."""
+    cfg = write(tmp_path, "inputs: {A_prev: {random: [1, 2, 2, 1]}}\nlayers: [{type: relu}]\n")
+    monkeypatch.setattr("convcli.runner.run", lambda *a, **k: pytest.fail("ran the layers"))
+    assert_error(run(["gradcheck", cfg, option, value]), fragment)
+
+
 # --------------------------------------------------------------------- shapes
 
 
