@@ -304,7 +304,8 @@ class _Quantity:
     def check(self, forward: _Forward, coords, scale: float, threshold: float, progress) -> GradResult:
         base, x_i, i = self.base, self.x, self.layer
         # A layer input is perturbed one sample at a time when it has a batch axis.
-        per_sample = base.size // x_i.shape[0] if self.key == "dA_prev" and x_i.ndim >= 1 else None
+        batched = self.key == "dA_prev" and x_i.ndim >= 1 and x_i.shape[0] > 0  # (an empty batch: no coords)
+        per_sample = base.size // x_i.shape[0] if batched else None
         g_list, n_list, kept = [], [], []
         skipped = 0
         for done, j in enumerate(coords, 1):

@@ -127,10 +127,12 @@ class Network:
         return out
 
     def _infer_one(self, i, layer: LayerSpec, shape, param_shapes) -> LayerShapes:
-        if layer.kind == "relu":
-            n = math.prod(shape)
-            return LayerShapes(i, layer.name, "relu", shape, shape, 0, n, {})
+        # Every layer is NHWC (DESIGN.md section 1), relu included, and never empty.
         A = hparams.as_array(_view(shape), "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
+        if layer.kind == "relu":
+            if min(shape) < 1:
+                raise ValueError(f"A_prev: every dimension must be >= 1, got shape {shape}")
+            return LayerShapes(i, layer.name, "relu", shape, shape, 0, math.prod(shape), {})
         if layer.kind == "pool":
             hparams.check_mode(layer.mode)
             g = hparams.pool_geometry(A, dict(layer.hparameters))

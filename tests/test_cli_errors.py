@@ -145,6 +145,19 @@ def test_output_size_below_one(tmp_path):
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output size", "must be >= 1")
 
 
+@pytest.mark.parametrize("shape, fragment", [
+    ((0, 4, 4, 3), "A_prev: every dimension must be >= 1, got shape (0, 4, 4, 3)"),
+    ((4, 4, 3), "A_prev: expected 4 dimensions (m, n_H_prev, n_W_prev, n_C_prev), got shape (4, 4, 3)"),
+])
+def test_relu_checks_its_input_like_every_layer(tmp_path, shape, fragment):
+    np.save(tmp_path / "a.npy", np.ones(shape))
+    cfg = write(tmp_path, "inputs: {A_prev: {file: a.npy}}\nlayers: [{type: relu}]\n")
+    for command in ("backward", "gradcheck", "check"):
+        result = run([command, cfg, "--out", tmp_path / "out"] if command == "backward" else [command, cfg])
+        assert_error(result, "cfg.yaml: layers[0] (relu1) (line 2)", fragment)
+    assert sorted(tree(tmp_path)) == ["a.npy", "cfg.yaml"]
+
+
 def test_upstream_gradient_of_the_wrong_shape(tmp_path):
     data = seed_data()
     data["backward"]["grad"] = {"random": [10, 7, 7, 7]}

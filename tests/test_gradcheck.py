@@ -225,14 +225,27 @@ def test_bad_eps_or_threshold_is_refused_before_computing(tmp_path, monkeypatch,
 
 
 @pytest.mark.parametrize("value, expected_n, skipped", [(3, 1.0, 0), (-2, 0.0, 0), (0, None, 1)])
-def test_relu_on_a_scalar(tmp_path, value, expected_n, skipped):
-    """relu of one number: the derivative is 1 above 0 and 0 below; at 0
-    there is none (a kink), so that coordinate is skipped."""
-    cfg = write(tmp_path, f"inputs: {{A_prev: {{value: {value}}}}}\nlayers: [{{type: relu}}]\nbackward: {{grad: ones}}\n")
+def test_relu_on_one_number(tmp_path, value, expected_n, skipped):
+    """relu of one number, a (1, 1, 1, 1) batch: the derivative is 1 above 0
+    and 0 below; at 0 there is none (a kink), so that coordinate is skipped."""
+    cfg = write(tmp_path, f"inputs: {{A_prev: {{value: [[[[{value}]]]]}}}}\nlayers: [{{type: relu}}]\n"
+                          "backward: {grad: ones}\n")
     result, by = gradcheck_json([cfg])
     assert result.exit_code == 0, result.stdout + result.stderr  # was: internal error IndexError
     q = by["relu1.dA_prev"]
-    assert q["shape"] == [] and q["total"] == 1 and q["skipped_at_kinks"] == skipped and q["passed"]
+    assert q["shape"] == [1, 1, 1, 1] and q["total"] == 1 and q["skipped_at_kinks"] == skipped and q["passed"]
     results = runner.run(runner.plan(cfg))
     if expected_n is not None:
-        assert float(results.quantities["relu1.dA_prev"]) == expected_n
+        assert results.quantities["relu1.dA_prev"].item() == expected_n
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("5", "A_prev: expected 4 dimensions (m, n_H_prev, n_W_prev, n_C_prev), got shape ()"),
+    ("[1, 2, 3]", "got shape (3,)"),
+])
+def test_relu_needs_an_nhwc_batch(tmp_path, value, fragment):
+    """Every layer is NHWC (DESIGN.md section 1), relu too; gradcheck on a
+    scalar relu used to run (and on an empty batch divided by zero)."""
+    cfg = write(tmp_path, f"inputs: {{A_prev: {{value: {value}}}}}\nlayers: [{{type: relu}}]\n")
+    for command in ("gradcheck", "forward"):
+        assert_error(run([command, cfg]), "cfg.yaml: layers[0] (relu1)", fragment)
