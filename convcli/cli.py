@@ -641,17 +641,25 @@ def _hyper(v) -> str:
 # ----------------------------------------------------------------- plot
 
 
-def _channels(text: str | None) -> list[int] | None:
-    """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``."""
+def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] | None:
+    """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``, each range checked against the
+    channels of ``name`` (its last axis) before it is written out."""
+    from .plot import channel_out_of_range
+
     if text is None:
         return None
     out: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    except ValueError:
-        raise ConvcliError("--channels", f"expected channels like 0,1,5-7, got {text!r}") from None
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            first, last = int(lo), int(hi if dash else lo)
+        except ValueError:
+            raise ConvcliError("--channels", f"expected channels like 0,1,5-7, got {text!r}") from None
+        if first > last:
+            raise ConvcliError("--channels", f"the range {part.strip()} is reversed; write {last}-{first}")
+        if shape and last >= shape[-1]:  # (a scalar is refused by plot, with its own words)
+            raise channel_out_of_range(last, name, shape)
+        out += range(first, last + 1)
     return out
 
 
@@ -691,7 +699,7 @@ def plot(
         plots.require_matplotlib()  # before any computing
         p = _plan(config, dtype, engine, max_memory)
         name = p.resolve(quantity, "--quantity")
-        chosen = _channels(channels)
+        chosen = _channels(channels, name, p.shapes[name])
         path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
         _png_target(path, force, "--out" if out is not None else "")
         results = run(p, backward=p.needs_backward([name]))

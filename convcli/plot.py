@@ -408,12 +408,17 @@ def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[in
     for c in channels:
         k = _integer(c, "--channels", "channel")
         if not 0 <= k < n:
-            raise ConvcliError("--channels", f"channel {k} out of range for {name} of shape "
-                                             f"{_shape(a)} (channels 0..{n - 1})")
+            raise channel_out_of_range(k, name, _shape(a))
         chosen.append(k)
     if not chosen:
         raise ConvcliError("--channels", "no channel given")
     return chosen, f"channels {_ranges(chosen)}" if len(chosen) < n else ""
+
+
+def channel_out_of_range(k: int, name: str, shape: tuple[int, ...]) -> ConvcliError:
+    """The error for channel ``k`` of a quantity of ``shape`` (channels on the last axis)."""
+    return ConvcliError("--channels", f"channel {k} out of range for {name} of shape {tuple(shape)} "
+                                      f"(channels 0..{shape[-1] - 1})")
 
 
 def _ranges(ks: list[int]) -> str:

@@ -137,6 +137,20 @@ def test_plot_refuses_before_computing(tmp_path, cfg, monkeypatch):
     assert (tmp_path / "Z.png").read_bytes() == b"mine"
 
 
+@pytest.mark.parametrize("channels, fragment", [
+    # 3 million channels were listed before their range was checked (the review's 0-300000000: 12 GB)
+    ("0-3000000", "--channels: channel 3000000 out of range for conv1.Z of shape (2, 6, 6, 6) (channels 0..5)"),
+    ("6", "channel 6 out of range for conv1.Z"),
+    ("3-1", "--channels: the range 3-1 is reversed; write 1-3"),
+    ("1,x", "--channels: expected channels like 0,1,5-7, got '1,x'"),
+])
+def test_plot_channels_are_checked_before_computing(tmp_path, cfg, monkeypatch, channels, fragment):
+    no_compute(monkeypatch)
+    before = tree(tmp_path)
+    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", tmp_path / "Z.png", "--channels", channels]), fragment)
+    assert tree(tmp_path) == before
+
+
 # --------------------------------------------------------------------- forward / backward --plot
 
 
