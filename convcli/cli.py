@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -110,13 +111,34 @@ def _root(
 # ----------------------------------------------------------------- plumbing
 
 
+def _stdout_closed() -> None:
+    """The reader of stdout went away (``convcli check ... | head -1``).
+
+    The rest of the report is dropped, quietly, and the command goes on to
+    end as it would have: exit 0, or 1 when a check failed. DESIGN.md
+    section 3 gives exit 1 to a failed check alone, so a closed pipe must
+    neither fake one (rich's default exits 1) nor hide one (exit 0 always);
+    by then the outputs are written and the checks are done.
+    """
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())  # so the final flush at exit fails no more
+        os.close(null)
+    except (OSError, ValueError):  # a stdout without a file descriptor (tests)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # print nothing more
+        _stdout_closed()
+
+
 def _console() -> Console:
     """A console on the current stdout (CliRunner swaps it); no colour codes
     when it is not a terminal; wide enough for the tables in a log."""
-    import os
-
     wide = sys.stdout.isatty() or "COLUMNS" in os.environ
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True, width=None if wide else 120)
+    return _Console(file=sys.stdout, highlight=False, soft_wrap=True, width=None if wide else 120)
 
 
 def _say_error(text: str) -> None:
@@ -179,7 +201,11 @@ def _clean(obj):
 
 
 def _print_json(doc: dict) -> None:
-    sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
 
 
 def _num(x) -> str:

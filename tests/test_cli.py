@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -456,3 +457,35 @@ def test_installed_script(tmp_path, args, code, marker):
     assert "\x1b[" not in proc.stdout
     if code == 2:
         assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["check", "{seed}", "--against", "{tmp}/mine"], 0),
+        (["check", "{seed}", "--against", "{tmp}/mine", "--json"], 0),
+        (["check", "{wrong}"], 1),
+        (["check", "{wrong}", "--json"], 1),
+        (["forward", "{seed}", "--out", "{tmp}/f"], 0),
+    ],
+)
+def test_a_closed_stdout_keeps_the_exit_code_of_the_result(tmp_path, args, code):
+    """``convcli check ... | head -1``: the reader is gone before convcli
+    writes a byte (rich alone exits 1, which means "a check failed"). The
+    exit code is the result's, quietly; a forward run's outputs are there."""
+    assert run(["backward", CONFIGS / "seed.yaml", "--out", tmp_path / "mine"]).exit_code == 0
+    wrong = (CONFIGS / "seed.yaml").read_text().replace("dW.mean: 10.581741275547566", "dW.mean: 10.5")
+    assert wrong != (CONFIGS / "seed.yaml").read_text()
+    subs = {"{seed}": str(CONFIGS / "seed.yaml"), "{wrong}": str(write(tmp_path, wrong)), "{tmp}": str(tmp_path)}
+    argv = [subs.get(a, a.replace("{tmp}", str(tmp_path))) for a in args]
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        proc = subprocess.run(_convcli() + argv, stdout=writer, stderr=subprocess.PIPE, text=True, timeout=120,
+                              cwd=tmp_path)
+    finally:
+        os.close(writer)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr == ""
+    if args[0] == "forward":
+        assert (tmp_path / "f" / "summary.json").is_file()
