@@ -4,6 +4,8 @@ array's dtype, so a float32 run's statistics are not rounded twice."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 STATS = ("mean", "std", "min", "max", "sum", "norm", "shape")
@@ -13,10 +15,29 @@ def stat(array: np.ndarray, name: str):
     """One statistic: a float, or for ``shape`` a list of ints."""
     if name == "shape":
         return list(array.shape)
-    if array.size == 0:
-        return float("nan")
+    if array.size == 0:  # a sum of nothing is 0, and so is its norm; a mean of nothing is not a number
+        return 0.0 if name in ("sum", "norm") else float("nan")
     with np.errstate(over="ignore", invalid="ignore"):  # Inf in, Inf/NaN out: no warnings
-        return _stat(np.asarray(array, dtype=np.float64), name)
+        a = np.asarray(array, dtype=np.float64)
+        scale = _scale(a) if name in _SCALED else 1.0
+        if scale != 1.0:
+            return scale * _stat(a / scale, name)
+        return _stat(a, name)
+
+
+# Sums and squares of finite values can overflow (std and norm of 1e300s
+# gave inf) or underflow (the norm of 1e-200s gave 0): those stats are taken
+# of the data divided by a power of two, which is exact, then scaled back.
+_SCALED = ("mean", "std", "sum", "norm")
+_SAFE = 2.0**400  # below it, squares and sums of up to 2**62 elements stay finite
+
+
+def _scale(a: np.ndarray) -> float:
+    """The power of two near ``max|a|`` when that is beyond ``2**±400``; else 1."""
+    big = max(float(a.max()), -float(a.min()))
+    if not math.isfinite(big) or big == 0 or 1 / _SAFE <= big <= _SAFE:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(big)[1] - 1)  # big / scale is in [1, 2)
 
 
 def _stat(a: np.ndarray, name: str):

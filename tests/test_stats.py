@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
+
+from convcli.stats import describe, stat
 
 
 def test_json_numbers_have_one_rule():
@@ -16,3 +19,37 @@ def test_json_numbers_have_one_rule():
     assert _clean(doc) == {"a": "NaN", "b": ["Infinity", "-Infinity", 1.5], "c": [0, 1], "3": [4]}
     assert [json_number(x) for x in (math.nan, math.inf, -math.inf, 2.0, "x")] == [
         "NaN", "Infinity", "-Infinity", 2.0, "x"]
+
+
+@pytest.mark.parametrize("values, name, expected", [
+    # by hand: mean 2e300, deviations +-1e300, so std 1e300 (1e300 squared overflows)
+    ([3e300, 1e300], "std", 1e300),
+    ([3e300, 4e300], "norm", 5e300),  # 3-4-5
+    ([1.5e308, 1.5e308], "mean", 1.5e308),  # their sum overflows
+    ([1e300] * 8, "std", 0.0),
+    ([3e-200, 4e-200], "norm", 5e-200),  # squares underflow to 0
+    ([-3e-200, 1e-200], "std", 2e-200),  # mean -1e-200, deviations -+2e-200
+    ([1.5e308, 1.5e308], "sum", math.inf),  # 3e308 is past float64: inf is the truth
+])
+def test_stats_of_finite_data_do_not_overflow_or_underflow(values, name, expected):
+    assert stat(np.array(values), name) == pytest.approx(expected, rel=1e-15, abs=0)
+
+
+def test_stats_of_ordinary_data_are_numpy_s():
+    """Scaling by a power of two is exact: ordinary data is not scaled at all."""
+    a = np.random.RandomState(0).randn(3, 5) * 7
+    d = describe(a)
+    assert (d["mean"], d["std"], d["sum"], d["norm"]) == (a.mean(), a.std(), a.sum(), np.linalg.norm(a.ravel()))
+
+
+def test_stats_of_nothing():
+    """A sum of no numbers is 0 and so is its norm; their mean is not a number."""
+    d = describe(np.zeros((0, 3)))
+    assert d["sum"] == 0.0 and d["norm"] == 0.0
+    assert all(math.isnan(d[k]) for k in ("mean", "std", "min", "max"))
+
+
+def test_stats_of_nonfinite_data_stay_nonfinite():
+    d = describe(np.array([1.0, np.inf]))
+    assert d["max"] == d["sum"] == d["norm"] == d["mean"] == math.inf and math.isnan(d["std"])
+    assert math.isnan(stat(np.array([1.0, np.nan]), "norm"))
