@@ -471,12 +471,13 @@ def test_streamed_input_used_as_a_weight_is_refused(tmp_path):
 
 
 def test_a_single_number_input_runs_in_memory(tmp_path):
-    """A relu-only config on one number has no batch axis to stream: it runs
-    (the budget check used to index its missing first axis)."""
+    """A relu-only config on one number, a (1, 1, 1, 1) batch (every layer is
+    NHWC): it runs in memory (the budget check used to index the missing
+    first axis of a 0-d input, which layers now refuse)."""
     cfg = tmp_path / "scalar.yaml"
-    cfg.write_text("inputs:\n  A_prev: {value: -2}\nlayers:\n  - {type: relu}\nbackward: {grad: ones}\n")
+    cfg.write_text("inputs:\n  A_prev: {value: [[[[-2]]]]}\nlayers:\n  - {type: relu}\nbackward: {grad: ones}\n")
     result = run(["backward", cfg, "--out", tmp_path / "out", "--json"])
     assert result.exit_code == 0, result.output
-    assert np.load(tmp_path / "out" / "relu1.A.npy") == 0.0  # max(-2, 0)
-    assert np.load(tmp_path / "out" / "relu1.dA_prev.npy") == 0.0  # relu'(-2) = 0
+    assert np.load(tmp_path / "out" / "relu1.A.npy").tolist() == [[[[0.0]]]]  # max(-2, 0)
+    assert np.load(tmp_path / "out" / "relu1.dA_prev.npy").tolist() == [[[[0.0]]]]  # relu'(-2) = 0
     assert json.loads(result.stdout)["streaming"] is None
