@@ -198,6 +198,22 @@ class PoolGeometry(NamedTuple):
         return (self.m, self.n_H_prev, self.n_W_prev, self.n_C)
 
 
+# A stride longer than the (padded) input is the same as one as long as it:
+# either way the only window starts at 0. A 1-wide kernel has nothing to
+# dilate. Such values are taken at their equivalent, which is what the
+# geometry holds (and ``convcli shapes`` shows), so that a stride of 10**26
+# computes like any other instead of overflowing the byte strides of a
+# window view (NumPy's "Maximum allowed dimension exceeded").
+
+
+def _steps(stride: tuple[int, int], extent: tuple[int, int]) -> tuple[int, int]:
+    return min(stride[0], extent[0]), min(stride[1], extent[1])
+
+
+def _dilations(dilation: tuple[int, int], f: tuple[int, int]) -> tuple[int, int]:
+    return dilation[0] if f[0] > 1 else 1, dilation[1] if f[1] > 1 else 1
+
+
 def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters) -> ConvGeometry:
     """Check a conv layer's arguments and resolve its hyperparameters.
 
@@ -245,6 +261,7 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
             f"output size: A_prev {A_prev.shape} with W {W.shape}, stride {(s_H, s_W)}, "
             f"pad {sides}, dilation {(d_H, d_W)} gives n_H={n_H}, n_W={n_W} (must be >= 1)"
         )
+    (s_H, s_W), (d_H, d_W) = _steps((s_H, s_W), (n_H_prev + t + bo, n_W_prev + l + r)), _dilations((d_H, d_W), (f_H, f_W))
     return ConvGeometry(
         m, n_H_prev, n_W_prev, n_C_prev, f_H, f_W, n_C,
         s_H, s_W, d_H, d_W, tuple(sides), n_H, n_W, bias,
@@ -270,6 +287,7 @@ def pool_geometry(A_prev: np.ndarray, hparameters) -> PoolGeometry:
             f"output size: A_prev {A_prev.shape} with f {(f_H, f_W)}, stride {(s_H, s_W)} "
             f"gives n_H={n_H}, n_W={n_W} (must be >= 1)"
         )
+    s_H, s_W = _steps((s_H, s_W), (n_H_prev, n_W_prev))
     return PoolGeometry(m, n_H_prev, n_W_prev, n_C, f_H, f_W, s_H, s_W, n_H, n_W, ties)
 
 

@@ -4,6 +4,7 @@ traceback (``--debug`` shows one), and nothing left on disk."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import h5py
@@ -156,6 +157,38 @@ def test_relu_checks_its_input_like_every_layer(tmp_path, shape, fragment):
         result = run([command, cfg, "--out", tmp_path / "out"] if command == "backward" else [command, cfg])
         assert_error(result, "cfg.yaml: layers[0] (relu1) (line 2)", fragment)
     assert sorted(tree(tmp_path)) == ["a.npy", "cfg.yaml"]
+
+
+HUGE_STRIDE = 10**26
+
+
+@pytest.mark.parametrize("command", ["backward", "gradcheck"])
+@pytest.mark.parametrize("layer, output, stride", [
+    # (4 + 2 + 2 - 2) // 10**26 + 1 = 1 window per axis, as for any stride >= the padded 8 rows
+    ({"type": "conv", "W": "W", "b": "b", "pad": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 8], [8, 8]),
+    # (4 - 2) // 10**26 + 1 = 1 window per axis; all zeros, so it ties (gradcheck unfolds tied windows)
+    ({"type": "pool", "f": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 3], [4, 4]),
+])
+def test_a_huge_stride_is_its_single_window(tmp_path, command, layer, output, stride):
+    """10**26 used to end in NumPy's "Maximum allowed dimension exceeded".
+    It computes as its equivalent, the padded input's size, which shapes shows."""
+    data = seed_data()
+    data["inputs"]["A_prev"]["scale"] = 0
+    data["layers"] = [layer]
+    del data["expected"]
+    cfg = write(tmp_path, data)
+    result = run([command, cfg] + (["--out", tmp_path / "out"] if command == "backward" else []))
+    assert result.exit_code == 0, result.stderr
+    shapes = json.loads(run(["shapes", cfg, "--json"]).stdout)["layers"][0]
+    assert shapes["output_shape"] == output and shapes["hyperparameters"]["stride"] == stride
+
+
+def test_a_padding_too_large_to_hold_is_refused_before_allocating(tmp_path):
+    """pad: same with a dilation of 10**26: an output of 4 x 4, a padding of 10**26 per side."""
+    data = seed_data()
+    data["layers"][0].update(pad="same", dilation=10**26)
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "padded input of conv1 (one sample) of shape",
+                   "needs more than 4096.0 PiB, more than --max-memory 4.0 GiB; refused before allocating it")
 
 
 def test_upstream_gradient_of_the_wrong_shape(tmp_path):

@@ -208,6 +208,42 @@ def test_pool_max_backward_ignores_changes_to_the_returned_output(engine):
     np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]])
 
 
+HUGE = 10**26  # its byte stride overflowed an int64: NumPy's "Maximum allowed dimension exceeded"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_stride_or_dilation_past_the_input_is_its_single_window(engine):
+    """With one window per axis the stride never applies, and a 1-wide kernel
+    has nothing to dilate: by hand, the output is the one at position (0, 0)
+    of the stride-1 layer, and the gradients are that window's."""
+    rng = np.random.RandomState(3)
+    A, W, b = rng.randn(2, 4, 5, 3), rng.randn(2, 2, 3, 2), rng.randn(2)
+    G = rng.randn(2, 1, 1, 2)
+    Z1, cache1 = cc.conv_forward(A, W, b, {"stride": 1, "pad": 1}, engine=engine)
+    Z, cache = cc.conv_forward(A, W, b, {"stride": HUGE, "pad": 1}, engine=engine)
+    assert Z.shape == (2, 1, 1, 2)
+    np.testing.assert_array_equal(Z, Z1[:, :1, :1, :])
+    G1 = np.zeros_like(Z1)
+    G1[:, :1, :1, :] = G  # only the window at (0, 0) gets a gradient
+    for got, want in zip(cc.conv_backward(G, cache), cc.conv_backward(G1, cache1)):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+    W1 = rng.randn(1, 1, 3, 2)
+    Zd, cached = cc.conv_forward(A, W1, b, {"dilation": [HUGE, 2]}, engine=engine)
+    Zu, cacheu = cc.conv_forward(A, W1, b, {}, engine=engine)
+    np.testing.assert_array_equal(Zd, Zu)
+    for got, want in zip(cc.conv_backward(Zd, cached), cc.conv_backward(Zu, cacheu)):
+        np.testing.assert_array_equal(got, want)
+
+    P, pcache = cc.pool_forward(A, {"f": 2, "stride": [HUGE, 1]}, engine=engine)
+    P1, pcache1 = cc.pool_forward(A, {"f": 2, "stride": 1}, engine=engine)
+    np.testing.assert_array_equal(P, P1[:, :1])
+    dP = rng.randn(*P.shape)
+    dP1 = np.zeros_like(P1)
+    dP1[:, :1] = dP
+    np.testing.assert_array_equal(cc.pool_backward(dP, pcache), cc.pool_backward(dP1, pcache1))
+
+
 @pytest.mark.parametrize("ties", ["all", "first", "split"])
 def test_pool_engines_agree_on_a_nan_window(ties):
     """A NaN in a window: the engines must give the same answer (or both
