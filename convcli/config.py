@@ -489,6 +489,8 @@ def _stride_like(name: str, allow_none: bool = False):
             ) from None
         if min(values) < 1:
             raise _fail("hparam", "must be >= 1, got {got}", got=_short(v))
+        if max(values) > MAX_SIZE:  # longer than any axis can be
+            raise _fail("hparam", "must be at most 2**62, got {got}", got=_short(v))
         return v
 
     return check
@@ -499,10 +501,12 @@ def _pad(v):
     if isinstance(v, str) and v in ("same", "valid"):
         return v
     try:
-        hparams.pad_sides(v, name="")
+        sides = hparams.pad_sides(v, name="")
     except ValueError as exc:
         hint = did_you_mean(v, ("same", "valid")) if isinstance(v, str) else ""
         raise _fail("hparam", "{text}{hint}", text=str(exc), hint=hint) from None
+    if max(sides) > MAX_SIZE:  # longer than any axis can be
+        raise _fail("hparam", "padding must be at most 2**62, got {got}", got=_short(v))
     return v
 
 

@@ -144,7 +144,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         arrays.check_size(ls.out_shape, itemsize, cfg.layer_where(ls.index), max_memory, f"output {spec.output}")
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, a chunk of at least one sample when streamed:
-            # pad: same with a dilation of 10**26 has an output of 1 row but a padding of 10**26.
+            # pad: same with a dilation of 2**62 has an output of 1 row but a padding of 2**61.
             _, H, W, C = ls.in_shape
             t, b, l, r = ls.hyper["pad"]
             arrays.check_size((1, H + t + b, W + l + r, C), itemsize, cfg.layer_where(ls.index), max_memory,

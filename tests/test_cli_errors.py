@@ -109,6 +109,9 @@ def test_unsupported_dtype_on_the_command_line(tmp_path):
         ("stride", 0, ("layers[0].stride", "must be >= 1, got 0")),
         ("pad", -1, ("layers[0].pad", "padding must be >= 0, got -1")),
         ("dilation", [1, 0], ("layers[0].dilation", "must be >= 1")),
+        ("stride", 10**26, ("layers[0].stride", "must be at most 2**62, got 100000000000000000000000000")),
+        ("dilation", [1, 2**62 + 1], ("layers[0].dilation", "must be at most 2**62, got [1, 4611686018427387905]")),
+        ("pad", [0, 10**400], ("layers[0].pad", "padding must be at most 2**62, got [0, 1" + "0" * 32 + "...")),
     ],
 )
 def test_conv_hyperparameters_out_of_range(tmp_path, key, value, fragments):
@@ -159,18 +162,19 @@ def test_relu_checks_its_input_like_every_layer(tmp_path, shape, fragment):
     assert sorted(tree(tmp_path)) == ["a.npy", "cfg.yaml"]
 
 
-HUGE_STRIDE = 10**26
+HUGE_STRIDE = 2**62  # the largest a config takes
 
 
 @pytest.mark.parametrize("command", ["backward", "gradcheck"])
 @pytest.mark.parametrize("layer, output, stride", [
-    # (4 + 2 + 2 - 2) // 10**26 + 1 = 1 window per axis, as for any stride >= the padded 8 rows
+    # (4 + 2 + 2 - 2) // 2**62 + 1 = 1 window per axis, as for any stride >= the padded 8 rows
     ({"type": "conv", "W": "W", "b": "b", "pad": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 8], [8, 8]),
-    # (4 - 2) // 10**26 + 1 = 1 window per axis; all zeros, so it ties (gradcheck unfolds tied windows)
+    # (4 - 2) // 2**62 + 1 = 1 window per axis; all zeros, so it ties (gradcheck unfolds tied windows)
     ({"type": "pool", "f": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 3], [4, 4]),
 ])
 def test_a_huge_stride_is_its_single_window(tmp_path, command, layer, output, stride):
-    """10**26 used to end in NumPy's "Maximum allowed dimension exceeded".
+    """2**62 (or the review's 10**26, now refused by the config) used to end
+    in NumPy's "Maximum allowed dimension exceeded".
     It computes as its equivalent, the padded input's size, which shapes shows."""
     data = seed_data()
     data["inputs"]["A_prev"]["scale"] = 0
@@ -184,9 +188,9 @@ def test_a_huge_stride_is_its_single_window(tmp_path, command, layer, output, st
 
 
 def test_a_padding_too_large_to_hold_is_refused_before_allocating(tmp_path):
-    """pad: same with a dilation of 10**26: an output of 4 x 4, a padding of 10**26 per side."""
+    """pad: same with a dilation of 2**62: an output of 4 x 4, a padding of 2**61 per side."""
     data = seed_data()
-    data["layers"][0].update(pad="same", dilation=10**26)
+    data["layers"][0].update(pad="same", dilation=2**62)
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "padded input of conv1 (one sample) of shape",
                    "needs more than 4096.0 PiB, more than --max-memory 4.0 GiB; refused before allocating it")
 
