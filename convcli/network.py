@@ -244,10 +244,10 @@ class Network:
             if _all_finite(arr) or not all(_all_finite(s) for s in sources):
                 continue
             bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+            fix = "use dtype float64, or scale the inputs down" if arr.dtype != np.float64 else "scale the inputs down"
             raise LayerError(
                 i, self.layers[i].name,
-                f"{name}: {bad:,} of {arr.size:,} values overflowed {arr.dtype} (its inputs are "
-                "finite); use dtype float64, or scale the inputs down",
+                f"{name}: {bad:,} of {arr.size:,} values overflowed {arr.dtype} (its inputs are finite); {fix}",
             )
 
     # ------------------------------------------------------------ names

@@ -56,3 +56,11 @@ def test_allow_nonfinite_keeps_the_inf(tmp_path):
     result = run(["forward", cfg, "--out", tmp_path / "o"])
     assert result.exit_code == 0, result.output
     assert np.isinf(np.load(tmp_path / "o" / "conv1.Z.npy")).all()
+
+
+def test_a_float64_overflow_does_not_suggest_float64(tmp_path):
+    """8 products of 1e160 * 1e160 = 8e320, past float64's 1.8e308 (by hand)."""
+    cfg = write(tmp_path, OVERFLOW.format(extra="").replace("float32", "float64").replace("1.0e30", "1.0e160"))
+    line = backward_fails(tmp_path, cfg, "conv1", "Z: 4 of 4 values overflowed float64 (its inputs are finite); "
+                                                  "scale the inputs down")
+    assert "use dtype float64" not in line
