@@ -764,12 +764,18 @@ def _png_target(path: Path, force: bool, option: str) -> None:
         raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
     try:  # a name too long, a folder that may not be searched: the OS says why
         folder, there = path.is_dir(), path.exists()
+        above = path.absolute().parent  # the nearest folder that exists: _png_folder makes the rest
+        while not above.exists():
+            above = above.parent
+        above_is_folder = above.is_dir()
     except OSError as exc:
         raise path_error(option or "--out", path, exc) from None
     if folder:
         raise ConvcliError(where, "is a folder; give a file name ending in .png")
     if there and not force:
         raise ConvcliError(where, "already exists; pass --force to replace it")
+    if not above_is_folder:
+        raise ConvcliError(where, f"cannot create it: {short_path(above)} is a file, not a folder")
 
 
 @contextmanager

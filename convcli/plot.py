@@ -329,6 +329,8 @@ def _check_path(path) -> Path:
     if path.suffix.lower() != ".png":
         raise ConvcliError(str(path), "pictures are PNG: give a file name ending in .png")
     if not path.parent.is_dir():
+        if path.parent.exists():
+            raise ConvcliError(str(path), f"{path.parent} is a file, not a folder")
         raise ConvcliError(str(path), f"folder {path.parent} does not exist")
     return path
 

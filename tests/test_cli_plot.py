@@ -277,6 +277,18 @@ def test_check_plot_refuses_bad_or_existing_file(tmp_path, cfg, monkeypatch):
     assert (tmp_path / "d.png").read_bytes() == b"mine"
 
 
+@pytest.mark.parametrize("below", ["x.png", "sub/x.png"])
+def test_plot_out_under_a_file_is_refused_before_computing(tmp_path, cfg, monkeypatch, below):
+    """It used to compute, then say the folder "does not exist"."""
+    (tmp_path / "afile").write_text("mine")
+    no_compute(monkeypatch)
+    before = tree(tmp_path)
+    out = tmp_path / "afile" / below
+    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", out]),
+                 f"--out {out}: cannot create it: {tmp_path / 'afile'} is a file, not a folder")
+    assert tree(tmp_path) == before
+
+
 LONG = "a" * 300  # one name longer than any file system's 255 bytes: ENAMETOOLONG
 
 

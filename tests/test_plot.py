@@ -295,6 +295,9 @@ def test_bad_paths(tmp_path):
     with pytest.raises(ConvcliError, match="does not exist"):
         plot_quantity(np.zeros((1, 2, 2, 1)), "A", tmp_path / "missing" / "A.png")
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(ConvcliError, match="afile is a file, not a folder"):
+        plot_quantity(np.zeros((1, 2, 2, 1)), "A", tmp_path / "afile" / "A.png")
 
 
 def test_non_finite_values_render(tmp_path):
