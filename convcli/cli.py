@@ -65,13 +65,15 @@ EngineOpt = Annotated[
 DtypeOpt = Annotated[
     Optional[str], typer.Option("--dtype", help="float64 or float32. (default: the config's, else float64)", show_default=False)
 ]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output folder (one convcli wrote).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the Python traceback of an error.")]
+# A flag takes no value: FLAG keeps the help from showing one (typer's default, <bool>, suggests --force true).
+FLAG = ""
+ForceOpt = Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing output folder (one convcli wrote).")]
+JsonOpt = Annotated[bool, typer.Option("--json", metavar=FLAG, help="Print one JSON document on stdout instead of tables.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", metavar=FLAG, help="Show the Python traceback of an error.")]
 # Help text is rich markup: a literal [ is written \[ or the markup eats "[plot]".
 PLOT_EXTRA = "pip install 'convcli\\[plot]'"
 PlotOpt = Annotated[
-    bool, typer.Option("--plot", help=f"Also draw one PNG per quantity into OUT/plots/ (needs {PLOT_EXTRA}).")
+    bool, typer.Option("--plot", metavar=FLAG, help=f"Also draw one PNG per quantity into OUT/plots/ (needs {PLOT_EXTRA}).")
 ]
 MemOpt = Annotated[
     str,
@@ -98,7 +100,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", metavar=FLAG, callback=_version, is_eager=True,
+                           help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Run 2-D convolution and pooling layers forward and backward on NumPy,
@@ -398,7 +401,7 @@ def check(
         typer.Option("--plot", help="With --against: draw |yours - convcli's| of every quantity that differs, "
                                     f"per channel, into this PNG (needs {PLOT_EXTRA}).", show_default=False),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --plot PNG.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing --plot PNG.")] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,
@@ -703,7 +706,7 @@ def plot(
                                                   show_default=False)] = None,
     channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7. (default: all, at most 64)",
                                                     show_default=False)] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing PNG.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing PNG.")] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,

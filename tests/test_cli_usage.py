@@ -93,3 +93,17 @@ def test_the_installed_script(tmp_path):
                            "many"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == "convcli: error: --samples: expected an integer, got 'many'\n"
+
+
+@pytest.mark.parametrize("command", [[], ["forward"], ["backward"], ["check"], ["gradcheck"], ["shapes"], ["plot"]])
+def test_flags_show_no_value_in_the_help(command):
+    """--force takes no value: the help must not suggest one (``--force <bool>``)."""
+    from test_cli_helpers import run
+
+    result = run([*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    flags = [line for line in result.stdout.splitlines()
+             if any(f"{flag} " in line for flag in ("--force", "--json", "--debug", "--plot", "--version"))]
+    assert flags, result.stdout
+    for line in flags:
+        assert "<bool>" not in line, line
