@@ -67,13 +67,18 @@ DtypeOpt = Annotated[
 ]
 # A flag takes no value: FLAG keeps the help from showing one (typer's default, <bool>, suggests --force true).
 FLAG = ""
-ForceOpt = Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing output folder (one convcli wrote).")]
-JsonOpt = Annotated[bool, typer.Option("--json", metavar=FLAG, help="Print one JSON document on stdout instead of tables.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", metavar=FLAG, help="Replace an existing output folder (one convcli wrote).")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar=FLAG, help="Print one JSON document on stdout instead of tables.")
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", metavar=FLAG, help="Show the Python traceback of an error.")]
 # Help text is rich markup: a literal [ is written \[ or the markup eats "[plot]".
 PLOT_EXTRA = "pip install 'convcli\\[plot]'"
 PlotOpt = Annotated[
-    bool, typer.Option("--plot", metavar=FLAG, help=f"Also draw one PNG per quantity into OUT/plots/ (needs {PLOT_EXTRA}).")
+    bool,
+    typer.Option("--plot", metavar=FLAG, help=f"Also draw one PNG per quantity into OUT/plots/ (needs {PLOT_EXTRA})."),
 ]
 MemOpt = Annotated[
     str,
@@ -797,7 +802,9 @@ def _png_folder(path: Path):
             d.mkdir()
         except OSError as exc:
             _remove_empty(missing)
-            raise ConvcliError(short_path(path), f"cannot create folder {short_path(d)}: {exc.strerror or exc}") from None
+            raise ConvcliError(
+                short_path(path), f"cannot create folder {short_path(d)}: {exc.strerror or exc}"
+            ) from None
     try:
         yield
     except BaseException:

@@ -261,7 +261,8 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
             f"output size: A_prev {A_prev.shape} with W {W.shape}, stride {(s_H, s_W)}, "
             f"pad {sides}, dilation {(d_H, d_W)} gives n_H={n_H}, n_W={n_W} (must be >= 1)"
         )
-    (s_H, s_W), (d_H, d_W) = _steps((s_H, s_W), (n_H_prev + t + bo, n_W_prev + l + r)), _dilations((d_H, d_W), (f_H, f_W))
+    s_H, s_W = _steps((s_H, s_W), (n_H_prev + t + bo, n_W_prev + l + r))
+    d_H, d_W = _dilations((d_H, d_W), (f_H, f_W))
     return ConvGeometry(
         m, n_H_prev, n_W_prev, n_C_prev, f_H, f_W, n_C,
         s_H, s_W, d_H, d_W, tuple(sides), n_H, n_W, bias,

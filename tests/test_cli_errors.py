@@ -266,7 +266,8 @@ def test_an_input_file_that_may_not_be_read(tmp_path, monkeypatch):
 def test_against_a_name_too_long(tmp_path):
     cfg = write(tmp_path, seed_data())
     before = tree(tmp_path)
-    line = assert_error(run(["check", cfg, "--against", tmp_path / LONG]), "--against: ", "...aaaa", "aaaa: File name too long")
+    line = assert_error(run(["check", cfg, "--against", tmp_path / LONG]),
+                        "--against: ", "...aaaa", "aaaa: File name too long")
     assert len(line) < 200, line
     assert tree(tmp_path) == before
 
