@@ -15,14 +15,12 @@ def stat(array: np.ndarray, name: str):
     """One statistic: a float, or for ``shape`` a list of ints."""
     if name == "shape":
         return list(array.shape)
-    if array.size == 0:  # a sum of nothing is 0, and so is its norm; a mean of nothing is not a number
-        return 0.0 if name in ("sum", "norm") else float("nan")
-    with np.errstate(over="ignore", invalid="ignore"):  # Inf in, Inf/NaN out: no warnings
-        a = np.asarray(array, dtype=np.float64)
-        scale = _scale(a) if name in _SCALED else 1.0
-        if scale != 1.0:
-            return scale * _stat(a / scale, name)
-        return _stat(a, name)
+    return _stats(array, (name,))[name]
+
+
+def describe(array: np.ndarray) -> dict:
+    """shape, dtype, mean, std, min, max, sum, norm of an array."""
+    return {"shape": list(array.shape), "dtype": str(array.dtype), **_stats(array, STATS[:-1])}
 
 
 # Sums and squares of finite values can overflow (std and norm of 1e300s
@@ -32,36 +30,40 @@ _SCALED = ("mean", "std", "sum", "norm")
 _SAFE = 2.0**400  # below it, squares and sums of up to 2**62 elements stay finite
 
 
-def _scale(a: np.ndarray) -> float:
-    """The power of two near ``max|a|`` when that is beyond ``2**±400``; else 1."""
-    big = max(float(a.max()), -float(a.min()))
+def _stats(array: np.ndarray, names) -> dict:
+    """The statistics ``names`` (not shape) of ``array``, from one float64 copy."""
+    if array.size == 0:  # a sum of nothing is 0, and so is its norm; a mean of nothing is not a number
+        return {name: 0.0 if name in ("sum", "norm") else math.nan for name in names}
+    with np.errstate(over="ignore", invalid="ignore"):  # Inf in, Inf/NaN out: no warnings
+        a = np.asarray(array, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        scale = _scale(lo, hi) if any(name in _SCALED for name in names) else 1.0
+        scaled = a if scale == 1.0 else a / scale
+        out = {}
+        for name in names:
+            out[name] = lo if name == "min" else hi if name == "max" else scale * _stat(scaled, name)
+        return out
+
+
+def _scale(lo: float, hi: float) -> float:
+    """The power of two near ``max|a|`` (from ``a``'s extremes) when that is
+    beyond ``2**±400``; else 1."""
+    big = max(hi, -lo)
     if not math.isfinite(big) or big == 0 or 1 / _SAFE <= big <= _SAFE:
         return 1.0
     return math.ldexp(1.0, math.frexp(big)[1] - 1)  # big / scale is in [1, 2)
 
 
-def _stat(a: np.ndarray, name: str):
+def _stat(a: np.ndarray, name: str) -> float:
     if name == "mean":
         return float(a.mean())
     if name == "std":
         return float(a.std())
-    if name == "min":
-        return float(a.min())
-    if name == "max":
-        return float(a.max())
     if name == "sum":
         return float(a.sum())
     if name == "norm":
         return float(np.linalg.norm(a.ravel()))
     raise ValueError(f"stat: expected one of {', '.join(STATS)}, got {name!r}")
-
-
-def describe(array: np.ndarray) -> dict:
-    """shape, dtype, mean, std, min, max, sum, norm of an array."""
-    out = {"shape": list(array.shape), "dtype": str(array.dtype)}
-    for name in STATS[:-1]:
-        out[name] = stat(array, name)
-    return out
 
 
 def json_number(x):
