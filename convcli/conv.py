@@ -335,10 +335,15 @@ def _row_width(T, f_W, s_W, d_W):
 
 # Layers with few output channels unfold in tiles of T output columns (see
 # _tile_width): T the largest divisor of n_W with T*n_C <= TILE_WIDTH and a
-# tile span at most TILE_GROWTH times the kernel's width.
+# tile span at most TILE_GROWTH times the kernel's width. The span was allowed
+# 3 kernel widths until the products were cut into small slices (see
+# SMALL_GEMM_MNK), which run narrow bands well: a wider tile then costs more
+# in the band's zeros than it saves (attempt 34: the m32 benchmark case's
+# input gradient at T = 4 instead of 8, 0.90x; fwd+bwd 0.93x in float64, other
+# narrow layers within noise).
 TILE_MAX_C_OUT = 8
 TILE_WIDTH = 40
-TILE_GROWTH = 3.0
+TILE_GROWTH = 2.0
 # In float64, only when the input has at most this many channels: the gain is
 # the unfolded copy's, whose runs of f_W*C_in elements are then short; dgemm
 # runs narrow products well enough that the extra zeros cost more than they

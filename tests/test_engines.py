@@ -434,9 +434,9 @@ def test_inputs_are_left_alone_and_backward_is_repeatable(engine):
 @pytest.mark.parametrize("A_shape, dtype, forward, input_grad", [
     # dA_prev unfolds 4*12*12 * 3*3*8 values, 324 KiB in float64: above the
     # input gradient's 64 KiB, below the forward's 1 MiB. Its tile: the
-    # largest divisor T of 12 with 3T <= 40 and a span T + 2 <= 3*3 -> 6.
-    ((4, 12, 12, 3), np.float64, 1, 6),
-    ((4, 12, 12, 3), np.float32, 1, 6),
+    # largest divisor T of 12 with 3T <= 40 and a span T + 2 <= 2*3 -> 4.
+    ((4, 12, 12, 3), np.float64, 1, 4),
+    ((4, 12, 12, 3), np.float32, 1, 4),
     ((1, 6, 6, 3), np.float64, 1, 1),  # 20 KiB: plain im2col for both
 ])
 def test_input_gradient_tiles_from_a_smaller_size(A_shape, dtype, forward, input_grad):

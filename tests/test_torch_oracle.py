@@ -182,7 +182,8 @@ def test_tiled_cases_take_the_tiled_path(tile_small):
     assert all(fwd > 1 for (name, _), (fwd, _) in picked.items() if name != "narrow-grad"), picked
     assert picked["narrow-grad", "float64"][1] > 1 and picked["rgb-in", "float32"][1] > 1, picked
     assert picked["rgb-in-s2", "float64"][0] > 1 and picked["rgb-in-d2", "float64"][0] > 1, picked
-    assert picked["odd-out", "float64"] == (5, 1) and picked["rgb-in", "float64"][1] > 1, picked  # 8 -> 3
+    # odd-out's forward: the largest divisor T of 10 with a span T + 2 <= 2*3.
+    assert picked["odd-out", "float64"] == (2, 1) and picked["rgb-in", "float64"][1] > 1, picked  # 8 -> 3
 
 
 @pytest.mark.parametrize("chunk_bytes", [None, 2000], ids=["one-block", "many-blocks"])
