@@ -289,16 +289,17 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
                 from .streaming import run_streaming
 
                 with _chunk_progress(not as_json, command, p.stream.samples) as progress:
-                    results, placed = run_streaming(p, command == "backward", staging.path, fmt, progress)
+                    results, placed = run_streaming(p, command == "backward", staging.path, fmt, progress,
+                                                    where=staging.where)
             else:
                 results = run(p, backward=(command == "backward"))
                 t = time.perf_counter()
-                placed = write_arrays(staging.path, results.quantities, fmt)
+                placed = write_arrays(staging.path, results.quantities, fmt, where=staging.where)
                 results.timings["write"] = time.perf_counter() - t
             pictures = _plot_all(p, results, staging.path) if plot else {}
             results.timings["total"] = time.perf_counter() - t0
             doc = summary(results, command, fmt, placed, pictures)
-            write_summary(staging.path, doc)
+            write_summary(staging.path, doc, where=staging.where)
             staging.commit()
     if as_json:
         _print_json({"out": str(out), **doc})

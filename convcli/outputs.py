@@ -9,15 +9,21 @@ create are removed: a failed run leaves nothing on disk.
 An existing ``OUT`` that is not empty is kept unless ``force``; even with
 ``force``, convcli only replaces a folder that holds a ``summary.json`` (one it
 wrote), so ``--out . --force`` cannot wipe a working directory.
+
+A failed write (a full disk, a file too large) is one line naming the user's
+``--out`` (:attr:`Staging.where`), not the staging folder. ``outputs.h5`` is
+written through :class:`H5Output`, so that HDF5 never sees such a failure.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +98,11 @@ class Staging:
         self._created: list[Path] = []
         self._committed = False
 
+    @property
+    def where(self) -> str:
+        """How errors name the output: the user's ``--out``, never the staging folder."""
+        return f"--out {self.out}"
+
     def __enter__(self) -> "Staging":
         check_out(self.out, self.force)
         self._target = _absolute(self.out)
@@ -165,25 +176,159 @@ class Staging:
         self._cleanup()
 
 
-def write_arrays(folder: Path, quantities: dict[str, np.ndarray], fmt: str) -> dict[str, str]:
-    """``<quantity>.npy`` per quantity, or datasets of ``outputs.h5``.
-    Returns where each quantity went (file name, or ``outputs.h5:NAME``)."""
-    where = f"--out {folder}"
-    placed = {}
+@contextmanager
+def writing(where: str):
+    """A failed write (a full disk, say) is the user's problem to fix: exit 2."""
     try:
-        if fmt == "h5":
-            import h5py
-
-            with h5py.File(folder / H5_NAME, "w") as f:
-                for name, a in quantities.items():
-                    f.create_dataset(name, data=a)
-                    placed[name] = f"{H5_NAME}:{name}"
-        else:
-            for name, a in quantities.items():
-                np.save(folder / f"{name}.npy", a, allow_pickle=False)
-                placed[name] = f"{name}.npy"
+        yield
     except OSError as exc:
         raise ConvcliError(where, f"cannot write: {exc.strerror or exc}") from None
+
+
+class _Sink:
+    """The file under an :class:`H5Output`, as h5py's ``fileobj`` driver uses
+    it. The first failed read or write is kept in ``error``, and HDF5 is told
+    that it succeeded: later writes are dropped, reads give zeros past what
+    the file holds (as HDF5's own driver does past its end)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def read(self, size: int) -> bytes:
+        data = b""
+        try:
+            data = self.raw.read(size)
+        except OSError as exc:
+            self.error = self.error or exc
+        if len(data) < size:
+            data += bytes(size - len(data))
+        return data
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        try:
+            while view and self.error is None:
+                n = self.raw.write(view)
+                if not n:
+                    raise OSError(errno.EIO, "nothing written")
+                view = view[n:]
+        except OSError as exc:
+            self.error = exc
+        return size
+
+    def truncate(self, size: int) -> None:
+        if self.error is None:
+            try:
+                self.raw.truncate(size)
+            except OSError as exc:
+                self.error = exc
+
+    def flush(self) -> None:
+        pass  # the raw file is unbuffered
+
+
+class H5Output:
+    """``outputs.h5``, open for writing (``.file``, an h5py File), where a
+    failed write is a :class:`ConvcliError` ("cannot write", exit 2).
+
+    HDF5 does not recover from a failed write: its later flushes fail again,
+    h5py reports them while freeing objects ("Exception ignored in ...
+    __dealloc__"), and closing the file, or the interpreter's exit, can then
+    crash the process (SIGSEGV, SIGBUS) before the staging folder is removed.
+    So HDF5 writes into a :class:`_Sink` (h5py's ``fileobj`` driver: h5py
+    3.16 hands it HDF5's buffers as memoryviews, not copies), which keeps a
+    failure to itself; :meth:`guard` raises it after each write,
+    :meth:`close` after the last ones. HDF5 closes the file as if nothing went wrong; it is garbage
+    by then, and goes with the staging folder.
+
+    A context manager: leaving it closes the file, quietly after an error.
+    """
+
+    def __init__(self, path: Path, where: str):
+        import h5py  # only here: the NumPy core never needs it
+
+        self.where = where
+        with writing(where):
+            raw = open(path, "w+b", buffering=0)
+        self._sink = _Sink(raw)
+        try:
+            with self.guard():
+                self.file = h5py.File(self._sink, "w")
+        except BaseException:
+            raw.close()
+            raise
+
+    @contextmanager
+    def guard(self):
+        """Around h5py calls that write: a failure is "cannot write"."""
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:  # how h5py reports HDF5's failures
+            raise self._failed(exc) from None
+        if self._sink.error is not None:
+            raise self._failed(self._sink.error)
+
+    def _failed(self, exc: BaseException) -> ConvcliError:
+        exc = self._sink.error or exc
+        what = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+        return ConvcliError(self.where, f"cannot write: {what}")
+
+    def close(self) -> None:
+        """Close the file (HDF5 writes what it held back), then raise any
+        write that failed. Once only; later calls do nothing."""
+        file, self.file = self.file, None
+        if file is None:
+            return
+        try:
+            with self.guard():
+                file.close()
+        finally:
+            with writing(self.where):
+                self._sink.raw.close()
+
+    def abort(self) -> None:
+        """Close after an error, raising nothing: the error is the one to report."""
+        try:
+            self.close()
+        except ConvcliError:
+            pass
+
+    def __enter__(self) -> "H5Output":
+        return self
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_arrays(folder: Path, quantities: dict[str, np.ndarray], fmt: str,
+                 where: str | None = None) -> dict[str, str]:
+    """``<quantity>.npy`` per quantity, or datasets of ``outputs.h5``.
+    Returns where each quantity went (file name, or ``outputs.h5:NAME``).
+    ``where`` names the output in an error (default: ``--out FOLDER``)."""
+    where = where or f"--out {folder}"
+    placed = {}
+    if fmt == "h5":
+        with H5Output(folder / H5_NAME, where) as h5:
+            for name, a in quantities.items():
+                with h5.guard():
+                    h5.file.create_dataset(name, data=a)
+                placed[name] = f"{H5_NAME}:{name}"
+        return placed
+    with writing(where):
+        for name, a in quantities.items():
+            np.save(folder / f"{name}.npy", a, allow_pickle=False)
+            placed[name] = f"{name}.npy"
     return placed
 
 
@@ -228,9 +373,9 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
     }
 
 
-def write_summary(folder: Path, data: dict) -> None:
+def write_summary(folder: Path, data: dict, where: str | None = None) -> None:
     text = json.dumps(data, indent=2, allow_nan=False)
     try:
         (folder / SUMMARY).write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
-        raise ConvcliError(f"--out {folder}", f"cannot write {SUMMARY}: {exc.strerror or exc}") from None
+        raise ConvcliError(where or f"--out {folder}", f"cannot write {SUMMARY}: {exc.strerror or exc}") from None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from . import pool as pool_engine
 from .config import Source
 from .errors import ConvcliError
 from .network import LayerError
-from .outputs import H5_NAME
+from .outputs import H5_NAME, H5Output, writing
 
 # A chunk's working memory is at most this, however large the budget: chunks
 # of 4 to 256 MiB ran at the same speed per sample within noise, 16 MiB at or
@@ -366,39 +366,36 @@ class Streamed:
 class ChunkWriter:
     """The output files of a streamed run, filled chunk by chunk.
 
-    ``h5``: ``outputs.h5`` with a dataset of the full shape per quantity,
-    written a hyperslab at a time. ``npy``: ``numpy.lib.format.open_memmap``
-    creates each ``Q.npy`` (header and full size, sparse on disk); the rows
-    are then written at their offset with ordinary writes, not through the
-    map: a write to a full disk is an ``OSError`` (through a map it would be
-    a SIGBUS that kills the process before it can clean up), and the pages
-    written do not count in the process's resident memory.
+    ``h5``: ``outputs.h5`` (an :class:`~convcli.outputs.H5Output`: a failed
+    write is a clean error, never a crash) with a dataset of the full shape
+    per quantity, kept open for the run and written a hyperslab at a time.
+    ``npy``: ``numpy.lib.format.open_memmap`` creates each ``Q.npy`` (header
+    and full size, sparse on disk); the rows are then written at their offset
+    with ordinary writes, not through the map: a write to a full disk is an
+    ``OSError`` (through a map it would be a SIGBUS that kills the process
+    before it can clean up), and the pages written do not count in the
+    process's resident memory.
+
+    ``where`` names the output in an error: the user's ``--out``.
     """
 
-    def __init__(self, folder: Path, fmt: str):
+    def __init__(self, folder: Path, fmt: str, where: str | None = None):
         self.folder = folder
         self.fmt = fmt
+        self.where = where or f"--out {folder}"
         self.placed: dict[str, str] = {}
         self._files: dict[str, tuple] = {}
-        self._h5 = None
-        if fmt == "h5":
-            import h5py
+        self._datasets: dict = {}
+        self._h5 = H5Output(folder / H5_NAME, self.where) if fmt == "h5" else None
 
-            with self._oserror():
-                self._h5 = h5py.File(folder / H5_NAME, "w")
-
-    @contextmanager
-    def _oserror(self):
-        """A failed write (a full disk, say) is the user's problem to fix: exit 2."""
-        try:
-            yield
-        except OSError as exc:
-            raise ConvcliError(f"--out {self.folder}", f"cannot write: {exc.strerror or exc}") from None
+    def _guard(self):
+        """Where a write may fail: a failure is "cannot write" (exit 2)."""
+        return self._h5.guard() if self._h5 is not None else writing(self.where)
 
     def create(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        with self._oserror():
+        with self._guard():
             if self._h5 is not None:
-                self._h5.create_dataset(name, shape=shape, dtype=dtype)
+                self._datasets[name] = self._h5.file.create_dataset(name, shape=shape, dtype=dtype)
                 self.placed[name] = f"{H5_NAME}:{name}"
                 return
             path = self.folder / f"{name}.npy"
@@ -412,31 +409,42 @@ class ChunkWriter:
     def rows(self, name: str, r0: int, array: np.ndarray) -> None:
         """Write ``array`` as rows ``r0:r0 + len(array)`` of quantity ``name``."""
         array = np.ascontiguousarray(array)
-        with self._oserror():
+        with self._guard():
             if self._h5 is not None:
-                self._h5[name][r0:r0 + len(array)] = array
+                self._datasets[name][r0:r0 + len(array)] = array
                 return
             fp, offset, row_bytes = self._files[name]
             fp.seek(offset + r0 * row_bytes)
             fp.write(array.reshape(-1).view(np.uint8))
 
     def whole(self, name: str, array: np.ndarray) -> None:
-        with self._oserror():
+        with self._guard():
             if self._h5 is not None:
-                self._h5.create_dataset(name, data=array)
+                self._h5.file.create_dataset(name, data=array)
                 self.placed[name] = f"{H5_NAME}:{name}"
             else:
                 np.save(self.folder / f"{name}.npy", array, allow_pickle=False)
                 self.placed[name] = f"{name}.npy"
 
     def close(self) -> None:
-        with self._oserror():
-            for fp, _, _ in self._files.values():
-                fp.close()
-            self._files = {}
-            if self._h5 is not None:
-                self._h5.close()
-                self._h5 = None
+        """Close every file; a write that fails on the way is "cannot write"."""
+        self._datasets = {}
+        with writing(self.where):
+            while self._files:
+                self._files.popitem()[1][0].close()
+        if self._h5 is not None:
+            self._h5.close()
+
+    def abort(self) -> None:
+        """Close after an error, raising nothing: the error is the one to report."""
+        self._datasets = {}
+        while self._files:
+            try:
+                self._files.popitem()[1][0].close()
+            except OSError:
+                pass
+        if self._h5 is not None:
+            self._h5.abort()
 
 
 # ----------------------------------------------------------------- running
@@ -490,10 +498,13 @@ def _grad_rows(p, rng, stack: ExitStack):
                                            dtype=p.dtype, rng=rng, allow_nonfinite=nonfinite))
 
 
-def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None) -> tuple[StreamResults, dict[str, str]]:
+def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
+                  where: str | None = None) -> tuple[StreamResults, dict[str, str]]:
     """Run plan ``p`` (``p.stream`` set) chunk by chunk, writing into ``folder``.
 
     ``progress(done, total)`` is called after each chunk with the samples done.
+    ``where`` names the output in an error (the user's ``--out``; default
+    ``--out FOLDER``).
     Returns the results (for the summary) and where each quantity went.
     """
     from .runner import layer_error
@@ -511,9 +522,9 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None) -> t
         resident: dict[str, np.ndarray] = {}
         rows = None
         for k, (name, src) in enumerate(model.inputs.items()):
-            where = p.cfg.where("inputs", name)
+            at = p.cfg.where("inputs", name)
             if name != p.input_name:
-                resident[name] = arrays.load(src, p.cfg.base_dir, where, dtype=dtype, rng=rng,
+                resident[name] = arrays.load(src, p.cfg.base_dir, at, dtype=dtype, rng=rng,
                                              max_memory=p.max_memory, allow_nonfinite=model.allow_nonfinite)
                 continue
             cursor = rng
@@ -523,7 +534,7 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None) -> t
                 cursor = np.random.RandomState()
                 cursor.set_state(rng.get_state())
                 _skip_normals(rng, math.prod(src.random))
-            rows = stack.enter_context(arrays.Rows(src, p.cfg.base_dir, where, dtype=dtype, rng=cursor,
+            rows = stack.enter_context(arrays.Rows(src, p.cfg.base_dir, at, dtype=dtype, rng=cursor,
                                                    allow_nonfinite=model.allow_nonfinite))
         grad_rows = _grad_rows(p, rng, stack) if backward else None
         timings["load"] += clock() - t
@@ -537,8 +548,8 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None) -> t
             for layer in network.layers:
                 streamed[f"{layer.name}.dA_prev"] = p.shapes[f"{layer.name}.dA_prev"]
         t = clock()
-        writer = ChunkWriter(folder, fmt)
-        stack.callback(writer.close)
+        writer = ChunkWriter(folder, fmt, where)
+        stack.callback(writer.abort)
         for name, shape in streamed.items():
             writer.create(name, tuple(shape), dtype)
         timings["write"] += clock() - t

@@ -10,8 +10,11 @@ summed per chunk, to 1e-12 (float64).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
+import subprocess
 import sys
 import threading
 import tracemalloc
@@ -30,7 +33,7 @@ from convcli import conv as conv_engine
 from convcli.config import Source
 from convcli.errors import ConvcliError
 from convcli.stats import describe
-from test_cli_helpers import assert_error, run, tree, write
+from test_cli_helpers import ROOT, assert_error, run, tree, write
 
 N = 10  # samples; chunks of ROWS: 3 + 3 + 3 + 1
 ROWS = 3
@@ -352,7 +355,7 @@ def test_nan_in_a_later_chunk(tmp_path):
 
 
 @pytest.mark.parametrize("fault, code, message", [
-    (OSError(28, "No space left on device"), 2, "convcli: error: --out"),  # then "cannot write: ..."
+    (OSError(28, "No space left on device"), 2, "convcli: error: --out {out}: cannot write: No space left on device"),
     (KeyboardInterrupt(), 130, "convcli: interrupted; nothing was written"),
 ])
 def test_a_failure_mid_stream_leaves_nothing(tmp_path, monkeypatch, fault, code, message):
@@ -362,14 +365,50 @@ def test_a_failure_mid_stream_leaves_nothing(tmp_path, monkeypatch, fault, code,
     def rows(self, *args):
         calls.append(1)
         if len(calls) == 9:  # the second chunk
-            with self._oserror():  # where a real write fails
+            with self._guard():  # where a real write fails
                 raise fault
         return real(self, *args)
 
     monkeypatch.setattr(streaming.ChunkWriter, "rows", rows)
     before = tree(tmp_path)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    message = message.format(out=tmp_path / "out")  # the user's --out, not the staging folder
     assert result.exit_code == code and result.stderr.startswith(message), result.stderr
+    assert tree(tmp_path) == before
+
+
+def run_with_file_size_limit(tmp_path, limit: int, *args) -> subprocess.CompletedProcess:
+    """convcli in a child process whose files may not grow past ``limit``
+    bytes (RLIMIT_FSIZE, what ``ulimit -f`` sets): a write past it fails
+    with EFBIG, as one fails on a full disk. (The kernel also sends SIGXFSZ,
+    which Python ignores from its start, as the shell's convcli does.) A
+    child, so that a crash is a failed test, not a dead test run."""
+    code = ("import resource, sys; from convcli.cli import main; "
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.getrlimit(resource.RLIMIT_FSIZE)[1])); "
+            "sys.argv[0] = 'convcli'; main()")
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
+
+
+@pytest.mark.parametrize("fmt, streamed, limit", [("h5", True, 60_000), ("h5", False, 60_000), ("npy", False, 10_000)])
+def test_a_disk_that_fills_mid_run(tmp_path, fmt, streamed, limit):
+    """A write that fails partway through the outputs (past a file size
+    limit: outputs.h5 needs ~150 kB, the largest .npy 23 kB; the small ones,
+    W and b, come first) is one line naming the user's --out, exit 2, and
+    leaves nothing behind. HDF5 never sees the failure
+    (outputs.H5Output): when it did, it printed "Exception ignored in
+    ...__dealloc__" tracebacks, then crashed closing the file (SIGSEGV or
+    SIGBUS, the staging folder left behind), or exited 3 on its RuntimeError."""
+    cfg = make_config(tmp_path)
+    extra = ["--memory-budget", str(budget_for(cfg))] if streamed else []
+    before = tree(tmp_path)
+    proc = run_with_file_size_limit(tmp_path, limit, "backward", cfg.name, "--out", "out", "--format", fmt, *extra)
+    assert (proc.returncode, proc.stdout) == (2, ""), (proc.returncode, proc.stderr[-3000:])
+    assert proc.stderr.startswith("convcli: error: --out out: cannot write: ")
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    if fmt == "h5":  # np.save's short write is an OSError without an errno, "N requested and M written"
+        assert proc.stderr.endswith(f": {os.strerror(errno.EFBIG)}\n"), proc.stderr
     assert tree(tmp_path) == before
 
 
