@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -476,6 +477,7 @@ class Rows:
             self._dataset, label = _h5_dataset(f, src.dataset, where, name)
             rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
             self._sel = rows or slice(0, self.shape[0], 1)
+            self._label = name  # as load() names it when a read fails
             self._raw = self._h5_rows
             return
         if suffix in NPZ_SUFFIXES:
@@ -518,7 +520,8 @@ class Rows:
 
     def _h5_rows(self, r0: int, r1: int):
         s = self._sel
-        return np.asarray(self._dataset[s.start + r0 * s.step: s.start + (r1 - 1) * s.step + 1: s.step]), True
+        with self._reading():  # a corrupt compressed chunk, say
+            return np.asarray(self._dataset[s.start + r0 * s.step: s.start + (r1 - 1) * s.step + 1: s.step]), True
 
     def _byte_rows(self, r0: int, r1: int):
         s = self._sel
@@ -532,7 +535,7 @@ class Rows:
 
     def _read_into(self, out: np.ndarray, row: int) -> None:
         target = self._start + row * self._row_bytes
-        try:
+        with self._reading():
             if self._fp.tell() != target:
                 self._fp.seek(target)  # forward only for a zip member: it reads and discards
             view = memoryview(out.reshape(-1).view(np.uint8))
@@ -542,6 +545,12 @@ class Rows:
                 if not n:
                     raise EOFError(f"the file ends before row {row}")
                 done += n
+
+    @contextmanager
+    def _reading(self):
+        """A read that fails (a corrupt or truncated file) is the input's error, located."""
+        try:
+            yield
         except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
             raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
 

@@ -412,6 +412,24 @@ def test_a_disk_that_fills_mid_run(tmp_path, fmt, streamed, limit):
     assert tree(tmp_path) == before
 
 
+def test_a_corrupt_chunk_of_an_h5_input(tmp_path):
+    """A compressed HDF5 chunk that does not decompress (sample 8's, a later
+    chunk of the stream) is the input's error, located, streamed as in memory."""
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        d = f.create_dataset("x", data=np.random.RandomState(0).rand(N, 6, 7, 3), chunks=(1, 6, 7, 3),
+                             compression="gzip")
+        offset = d.id.get_chunk_info(8).byte_offset
+    with open(tmp_path / "c.h5", "r+b") as fp:
+        fp.seek(offset + 10)
+        fp.write(b"\xff" * 200)
+    cfg = make_config(tmp_path, a_prev={"file": "c.h5"})
+    before = tree(tmp_path)
+    for extra in ([], ["--memory-budget", str(budget_for(cfg))]):
+        result = run(["backward", cfg, "--out", tmp_path / "out", *extra])
+        assert_error(result, "cfg.yaml: inputs.A_prev (line ", "): cannot read c.h5: ")
+        assert tree(tmp_path) == before
+
+
 def test_fortran_order_npy_is_refused_when_it_must_stream(tmp_path):
     np.save(tmp_path / "x.npy", np.asfortranarray(np.ones((N, 6, 7, 3))))
     cfg = make_config(tmp_path, a_prev={"file": "x.npy"})
