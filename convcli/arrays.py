@@ -35,6 +35,10 @@ from .errors import ConvcliError, path_error, short_path
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
 _NPY_MAGIC = b"\x93NUMPY"
+# Rows streams a file this many bytes at a time: a zip member's reader holds
+# a few times what one read asks for (the compressed bytes, the inflated
+# ones, their join). Within streaming.IO_BUFFERS.
+READ_PIECE = 1 << 20
 
 _UNITS = {
     "": 1, "b": 1,
@@ -536,12 +540,18 @@ class Rows:
     def _read_into(self, out: np.ndarray, row: int) -> None:
         target = self._start + row * self._row_bytes
         with self._reading():
+            if isinstance(self._fp, zipfile.ZipExtFile):
+                # Forward only, reading and discarding: in pieces, as zipfile's
+                # own seek does in reads of up to 16 MiB.
+                while (gap := target - self._fp.tell()) > 0:
+                    if not self._fp.read(min(gap, READ_PIECE)):
+                        raise EOFError(f"the file ends before row {row}")
             if self._fp.tell() != target:
-                self._fp.seek(target)  # forward only for a zip member: it reads and discards
+                self._fp.seek(target)
             view = memoryview(out.reshape(-1).view(np.uint8))
             done = 0
             while done < len(view):
-                n = self._fp.readinto(view[done:])
+                n = self._fp.readinto(view[done:done + READ_PIECE])  # a zip member copies what it reads
                 if not n:
                     raise EOFError(f"the file ends before row {row}")
                 done += n

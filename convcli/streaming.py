@@ -48,7 +48,8 @@ from .outputs import H5_NAME, H5Output, writing
 # benchmarks/streaming.py, part 3). A larger chunk would only raise the peak.
 CHUNK_TARGET = 16 << 20
 # Buffers that do not grow with the chunk: statistics blocks, the random
-# generator's skip blocks, HDF5's chunk cache and sieve buffers.
+# generator's skip blocks, a zip member's reads (arrays.READ_PIECE), HDF5's
+# chunk cache and sieve buffers.
 IO_BUFFERS = 8 << 20
 STATS_BLOCK = 1 << 17  # elements: 1 MiB of float64 per statistics step
 
