@@ -85,11 +85,28 @@ def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "a
 
 
 @dataclass(frozen=True)
+class H5Chunks:
+    """An ``.h5`` dataset stored in compressed (filtered) chunks: HDF5
+    inflates a whole chunk to read any element of it."""
+
+    dataset: str  # its path in the file
+    chunks: tuple[int, ...]  # the chunk shape
+
+    def cache(self, shape: tuple[int, ...], itemsize: int) -> tuple[int, int]:
+        """(slots, bytes) of a chunk cache that holds every chunk a row of
+        ``shape`` (the dataset's, first axis sliced or not) touches: read
+        row after row, each chunk is then inflated once."""
+        count = math.prod(-(-n // c) for n, c in zip(shape[1:], self.chunks[1:]))
+        return count, count * math.prod(self.chunks) * itemsize
+
+
+@dataclass(frozen=True)
 class ArrayInfo:
     """What :func:`probe` learns without reading the data."""
 
     shape: tuple[int, ...]
     dtype: np.dtype  # as stored; load() casts to the compute dtype
+    h5_chunks: H5Chunks | None = None
 
 
 # --------------------------------------------------------------------- files
@@ -287,6 +304,13 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     return obj, label
 
 
+def _h5_chunks(obj) -> H5Chunks | None:
+    """How an h5py Dataset is chunked, if it is in filtered chunks."""
+    if obj.chunks is None or not obj.id.get_create_plist().get_nfilters():
+        return None
+    return H5Chunks(obj.name, tuple(obj.chunks))
+
+
 # --------------------------------------------------------------------- sources
 
 
@@ -301,16 +325,17 @@ def probe(src: Source, base_dir: Path, where: str) -> ArrayInfo:
     path = resolve(src.file, base_dir, where)
     name = src.file
     suffix = path.suffix.lower()
+    chunks = None
     if suffix in NPZ_SUFFIXES:
         _, shape, dtype = _npz_probe(path, src.key, where, name)
     elif suffix in H5_SUFFIXES:
         with _h5_open(path, where, name) as f:
             obj, _ = _h5_dataset(f, src.dataset, where, name)
-            shape, dtype = tuple(obj.shape), obj.dtype
+            shape, dtype, chunks = tuple(obj.shape), obj.dtype, _h5_chunks(obj)
     else:
         shape, dtype = _npy_probe(path, where, name)
     _, shape = _rows(shape, src.slice, where, name)
-    return ArrayInfo(shape, np.dtype(dtype))
+    return ArrayInfo(shape, np.dtype(dtype), chunks)
 
 
 def _value_array(value, where: str) -> np.ndarray:
@@ -424,6 +449,25 @@ def check_finite(array: np.ndarray, where: str, first_row: int | None = None) ->
 # --------------------------------------------------------------------- rows, chunk by chunk
 
 
+def _with_chunk_cache(f, obj):
+    """``obj``, a chunked dataset of the open file ``f``, opened again with
+    a chunk cache for reading it row after row: one that holds the chunks a
+    row touches if they are compressed (else HDF5 inflates a chunk again
+    for every row it holds: 64 samples of 1 MiB in one chunk took 19.9 s to
+    read a sample at a time, 0.35 s with the cache); none if not (HDF5 reads
+    the rows straight from the file). ``streaming.estimate`` counts what it
+    holds."""
+    import h5py
+
+    chunks = _h5_chunks(obj)
+    slots, nbytes = chunks.cache(obj.shape, obj.dtype.itemsize) if chunks else (1, 0)
+    path = obj.name
+    obj.id.close()  # else HDF5 keeps the cache the open dataset has
+    dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+    dapl.set_chunk_cache(max(slots, 521), nbytes, 0.75)  # HDF5's default slots and preemption
+    return h5py.Dataset(h5py.h5d.open(f.id, path.encode(), dapl))
+
+
 class Rows:
     """A source read in chunks of its first axis, for streaming a batch.
 
@@ -479,6 +523,8 @@ class Rows:
             f = _h5_open(path, where, name)
             self._files.append(f)
             self._dataset, label = _h5_dataset(f, src.dataset, where, name)
+            if self._dataset.chunks is not None:
+                self._dataset = _with_chunk_cache(f, self._dataset)
             rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
             self._sel = rows or slice(0, self.shape[0], 1)
             self._label = name  # as load() names it when a read fails

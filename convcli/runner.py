@@ -47,6 +47,8 @@ class Plan:
     roles: dict[str, str]  # quantity -> input | output | gradient
     # Set when the run does not fit --memory-budget: how it streams (streaming.py).
     stream: object | None = None
+    # What probe() learnt of an upstream gradient read from a file.
+    grad_info: arrays.ArrayInfo | None = None
 
     @property
     def tolerance(self) -> tuple[float, float]:
@@ -174,7 +176,8 @@ def _check_grad_shape(p: Plan) -> None:
     if not isinstance(spec, Source):
         return
     where = p.cfg.where("backward", "grad")
-    got = arrays.probe(spec, p.cfg.base_dir, where).shape
+    p.grad_info = arrays.probe(spec, p.cfg.base_dir, where)
+    got = p.grad_info.shape
     want = p.layer_shapes[-1].out_shape
     if tuple(got) != tuple(want):
         raise ConvcliError(

@@ -17,7 +17,8 @@ How big a chunk: :func:`estimate` adds up, per sample, what a chunk holds at
 its fullest (the input as read and cast, every layer output the backward pass
 needs, the upstream gradient, a layer's gradients and its scratch arrays:
 padded copies, masks), plus what does not grow with the chunk (parameters,
-``dW``/``db``, the fast engine's few-MiB blocks, I/O and statistics buffers).
+``dW``/``db``, the fast engine's few-MiB blocks, I/O and statistics buffers,
+HDF5's chunk cache for an ``.h5`` source stored in compressed chunks).
 ``tests/test_streaming.py`` checks this against tracemalloc's peak.
 
 Data flows as everywhere else: plan (the chunk size is known before any data
@@ -121,6 +122,26 @@ def _conv_terms(ls, s: int):
     return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block
 
 
+def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, int]]:
+    """The streamed sources stored in compressed HDF5 chunks, each with what
+    HDF5 holds to read it row after row (see :func:`arrays._with_chunk_cache`):
+    its chunk cache, whose chunks gzip's filter inflated into buffers of up
+    to twice their size, and, while the next chunk is inflated, its
+    compressed bytes and its growing buffer. Measured: 3.9x one chunk's bytes
+    for a cache of one chunk of incompressible float32, 2.8x of smooth data;
+    counted as 2x the cache plus 2x a chunk."""
+    found = [(p.input_name, p.cfg.model.inputs[p.input_name], p.input_info[p.input_name])]
+    if backward and isinstance(p.grad_spec, Source):
+        found.append(("backward.grad", p.grad_spec, p.grad_info))
+    held = []
+    for name, src, info in found:
+        if info is not None and info.h5_chunks is not None:
+            _, cache = info.h5_chunks.cache(info.shape, info.dtype.itemsize)
+            chunk = math.prod(info.h5_chunks.chunks) * info.dtype.itemsize
+            held.append((name, src, info, 2 * cache + 2 * chunk))
+    return held
+
+
 def _engine_threads() -> int:
     """The engines' thread count; 1 for a bad CONVCLI_THREADS, which the
     first layer to run reports, located, as a user error."""
@@ -217,7 +238,8 @@ def estimate(p, backward: bool) -> Estimate:
     kept_scratch = min(max(scratch_blocks), keep)
     beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
-    fixed = kept + threads * per_thread + max(pool_blocks) + IO_BUFFERS
+    inflating = sum(held for *_, held in _inflating(p, backward))
+    fixed = kept + threads * per_thread + max(pool_blocks) + IO_BUFFERS + inflating
     return Estimate(per_sample, whole, fixed, resident)
 
 
@@ -262,6 +284,9 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
     room = budget - e.resident - e.fixed
     if room < e.per_sample:
         need = e.chunk(1)
+        inflating = _inflating(p, backward)
+        if inflating and need - sum(held for *_, held in inflating) <= budget:
+            raise _chunks_too_large(budget, need, inflating)
         what = "a forward and backward pass" if backward else "a forward pass"
         raise ConvcliError(
             "--memory-budget",
@@ -273,6 +298,24 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
         )
     rows = min(n, room // e.per_sample, max(1, CHUNK_TARGET // e.per_sample))
     return StreamPlan(budget, n, rows, e)
+
+
+def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:
+    """The run would fit ``budget`` but for what HDF5 holds to inflate the
+    compressed chunks of the streamed sources."""
+    name, src, info, held = max(inflating, key=lambda x: x[3])
+    chunks = info.h5_chunks.chunks
+    chunk = math.prod(chunks) * info.dtype.itemsize
+    smaller = "x".join(str(n) for n in (1,) + chunks[1:])
+    return ConvcliError(
+        "--memory-budget",
+        f"{arrays.format_size(budget)} is too small for this run, which does not fit in memory and streams "
+        f"{name} ({src.describe()}) in chunks of samples: that dataset is stored compressed in HDF5 chunks "
+        f"of shape {chunks} ({arrays.format_size(chunk)} each), and HDF5 inflates a whole chunk to read any "
+        f"sample of it, which takes about {arrays.format_size(held)}; use --memory-budget "
+        f"{math.ceil(need / 2**20)}MiB or more, or store it in chunks of fewer samples "
+        f"(h5repack -l {info.h5_chunks.dataset.lstrip('/')}:CHUNK={smaller} {src.file} NEW.h5)",
+    )
 
 
 def _check_streamable(p) -> None:
