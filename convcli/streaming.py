@@ -91,11 +91,13 @@ def _load_bytes(src, stored: np.dtype, e: int, s: int, nonfinite: bool) -> int:
     return e * (raw + cast) + mask
 
 
-def _conv_terms(ls, s: int):
+def _conv_terms(ls, s: int, engine: str):
     """A conv layer's scratch arrays: per sample, (forward, backward: a
     padded input, a padded gradient); fixed, (the forward's block buffer,
     which its cache may keep; the largest block buffer of a pass that unfolds
-    into a thread's kept scratch; the col2im pass's block, which does not)."""
+    into a thread's kept scratch; the col2im pass's block, which does not).
+    The reference engine's loops have no blocks, but its backward holds the
+    padded input and the padded gradient at once (conv._backward_reference)."""
     _, H, W, C = ls.in_shape
     _, n_H, n_W, n_C = ls.out_shape
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
@@ -105,6 +107,8 @@ def _conv_terms(ls, s: int):
     dtype = np.dtype(f"f{s}")
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
+    if engine == "reference":
+        return pad_copy, pad_copy + padded, 0, 0, 0
     # Kept in the cache when one block holds the chunk.
     forward_block = conv_engine.block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
     if (s_H, s_W) == (1, 1):
@@ -168,7 +172,7 @@ def estimate(p, backward: bool) -> Estimate:
     fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], 0, [0], [0], [0]
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
-            f, b, fwd_block, scratch_block, col2im_block = _conv_terms(ls, s)
+            f, b, fwd_block, scratch_block, col2im_block = _conv_terms(ls, s, p.engine)
             kept += fwd_block
             scratch_blocks.append(scratch_block)
             col2im_blocks.append(col2im_block)
