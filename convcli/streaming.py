@@ -561,7 +561,9 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
     model = p.cfg.model
     dtype = np.dtype(p.dtype)
     network = p.network
-    timings = dict.fromkeys(("load", "forward", "backward", "write"), 0.0)
+    # An in-memory run's timings, in its order: no backward for forward.
+    steps = ("load", "forward", "backward", "write") if backward else ("load", "forward", "write")
+    timings = dict.fromkeys(steps, 0.0)
     clock = time.perf_counter
 
     with ExitStack() as stack:

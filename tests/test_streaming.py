@@ -103,6 +103,7 @@ def assert_same(whole, streamed, rtol=1e-12, upstream_computed=False):
     included."""
     (a, a_doc), (b, b_doc) = whole, streamed
     assert a_doc["streaming"] is None
+    assert list(b_doc["timings"]) == list(a_doc["timings"])  # the same summary, timings included
     s = b_doc["streaming"]
     assert (s["samples"], s["chunk_rows"], s["chunks"]) == (N, ROWS, math.ceil(N / ROWS))
     assert list(a) == list(b)  # the same quantities, in the same order
@@ -136,7 +137,9 @@ def test_backward_streamed_equals_in_memory(tmp_path, stack, grad):
 
 @pytest.mark.parametrize("stack", list(STACKS))
 def test_forward_streamed_equals_in_memory(tmp_path, stack):
-    assert_same(*both_ways(tmp_path, make_config(tmp_path, stack=stack), command="forward"))
+    whole, streamed = both_ways(tmp_path, make_config(tmp_path, stack=stack), command="forward")
+    assert_same(whole, streamed)
+    assert list(streamed[1]["timings"]) == ["load", "forward", "write", "total"]  # no backward
 
 
 def test_h5_format(tmp_path):
