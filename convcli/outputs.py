@@ -259,11 +259,15 @@ class H5Output:
         with writing(where):
             raw = open(path, "w+b", buffering=0)
         self._sink = _Sink(raw)
+        self.file = None
         try:
             with self.guard():
                 self.file = h5py.File(self._sink, "w")
         except BaseException:
-            raw.close()
+            if self.file is not None:  # made, but writing its start failed
+                self.abort()
+            else:
+                raw.close()
             raise
 
     @contextmanager
