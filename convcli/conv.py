@@ -583,8 +583,9 @@ def _add_matmul_t(a, g, part, spare):
     Returns ``(part, spare)`` for the next call."""
     rows = a.shape[0]
     step = _gemm_rows(a.shape[1], g.shape[1], rows, a.itemsize)
-    for i in range(0, rows, step):
-        prod = np.matmul(a[i:i + step].T, g[i:i + step], out=spare)
+    slices = ((a, g),) if step >= rows else ((a[i:i + step], g[i:i + step]) for i in range(0, rows, step))
+    for a_i, g_i in slices:
+        prod = np.matmul(a_i.T, g_i, out=spare)
         if part is None:
             part, spare = prod, None
         else:
