@@ -103,6 +103,25 @@ def _pad(X: np.ndarray, sides) -> np.ndarray:
     return X_pad
 
 
+# A fast conv pass pads its input on its threads, each its own samples, from
+# this size of input on (below it, np.zeros and one copy cost less than the
+# five calls).
+PAD_IN_THREADS_BYTES = 1 << 20
+
+
+def _pad_samples(X: np.ndarray, X_pad: np.ndarray, sides, n0: int, n1: int) -> None:
+    """``X_pad[n0:n1]`` = samples n0:n1 of X, zero-padded: the interior copied
+    and only the borders zeroed (np.zeros writes it all once more)."""
+    t, b, l, r = sides
+    H, W = X.shape[1], X.shape[2]
+    out = X_pad[n0:n1]
+    out[:, :t] = 0
+    out[:, t + H:] = 0
+    out[:, t:t + H, :l] = 0
+    out[:, t:t + H, l + W:] = 0
+    out[:, t:t + H, l:l + W] = X[n0:n1]
+
+
 def _window_span(g: ConvGeometry) -> tuple[int, int]:
     """Extent of one (dilated) window along H and W."""
     return g.d_H * (g.f_H - 1) + 1, g.d_W * (g.f_W - 1) + 1
@@ -472,7 +491,8 @@ def _scratch(rows: int, width: int, dtype) -> np.ndarray:
     return raw[:nbytes].view(dtype).reshape(rows, width)
 
 
-def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=False, T=1):
+def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=False, T=1,
+               pad=(0, 0, 0, 0)):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
     Forward (``out2`` given): ``out2[rows] = cols @ W2``, the (m*n_H*n_W, C)
@@ -484,7 +504,10 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, k
     bias gradient part of the same GEMM (a separate ``sum(axis=0)`` cost as much
     as a small layer's whole GEMM, and a threaded one between two threaded
     regions lets OpenBLAS's spinning workers compete with the next region).
-    ``cols`` is the unfolded block of ``X_pad``, (rows, f_H*f_W*C_in), row order
+    ``X`` is zero-padded by ``pad`` (top, bottom, left, right) first, each
+    group of blocks padding its own samples on its thread when the blocks
+    hold whole samples and X is large (PAD_IN_THREADS_BYTES).
+    ``cols`` is the unfolded block of the padded X, (rows, f_H*f_W*C_in), row order
     (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``;
     with tiles of T output columns (:func:`_tile_width`), rows (n, h, w/T) and
     columns (i, x, c), x over the tile's span, ``W2`` the banded matrix and
@@ -497,16 +520,27 @@ def _conv_gemm(X_pad, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, k
     one block held all of it (for backward to reuse), else None; the weight
     gradient's sum, or None.
     """
-    m, C_in = X_pad.shape[0], X_pad.shape[3]
+    m, C_in = X.shape[0], X.shape[3]
     n_Wt = n_W // T
     width_W = _row_width(T, f[1], s[1], d[1])
     K = f[0] * width_W * C_in
     ones = bias or grad_out2 is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
+    blocks = list(_blocks(m, n_H, n_Wt * K * X.dtype.itemsize))
+    # Each group pads its own samples when its blocks hold whole samples (a
+    # band of rows reads rows another group's samples would have to pad).
+    pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
+                  and blocks[0][2:] == (0, n_H))
+    if pad_groups:
+        t, b, l, r = pad
+        X_pad = np.empty((m, X.shape[1] + t + b, X.shape[2] + l + r, C_in), dtype=X.dtype)
+    else:
+        X_pad = _pad(X, pad)
     win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
-    blocks = list(_blocks(m, n_H, n_Wt * K * X_pad.dtype.itemsize))
 
     def run(group):
+        if pad_groups:
+            _pad_samples(X, X_pad, pad, group[0][0], group[-1][1])
         rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
         buf = (np.empty((rows_max, width), dtype=X_pad.dtype) if keep and len(blocks) == 1
@@ -614,19 +648,20 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
 def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
     bias = b * (g.f_H * g.f_W * g.n_C_prev) if g.bias == "window" else b
-    cols, _ = _conv_gemm(_pad(A_prev, g.pad), _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
+    cols, _ = _conv_gemm(A_prev, _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
                          (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-                         out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T)
+                         out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T, pad=g.pad)
     return Z, cols
 
 
-def _pad_or_crop(X, sides):
-    """Zero-pad the spatial axes; a negative side crops instead."""
+def _crop(X, sides):
+    """Padding by ``sides`` where a negative side crops: ``(view, pad)``, the
+    view of X cropped where a side is negative and the padding that is left."""
     if min(sides) >= 0:
-        return _pad(X, sides)
+        return X, tuple(sides)
     t, b, l, r = sides
     X = X[:, max(-t, 0): X.shape[1] - max(-b, 0), max(-l, 0): X.shape[2] - max(-r, 0), :]
-    return _pad(X, (max(t, 0), max(b, 0), max(l, 0), max(r, 0)))
+    return X, (max(t, 0), max(b, 0), max(l, 0), max(r, 0))
 
 
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
@@ -642,8 +677,8 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb, _ = _add_matmul_t(cols, dZ2, None, None)
     else:
-        _, dWb = _conv_gemm(_pad(A_prev, g.pad), None, g.n_H, g.n_W, f, s, d,
-                            out2=None, grad_out2=dZ2, T=T)
+        _, dWb = _conv_gemm(A_prev, None, g.n_H, g.n_W, f, s, d,
+                            out2=None, grad_out2=dZ2, T=T, pad=g.pad)
     dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
     db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
     if T_in is not None:
@@ -696,16 +731,16 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     ``(dA_prev, dW)``, dW None without ``A_prev``."""
     t, b, l, r = g.pad
     eH, eW = g.d_H * (g.f_H - 1), g.d_W * (g.f_W - 1)
-    dZ_q = _pad_or_crop(dZ, (eH - t, eH - b, eW - l, eW - r))
+    dZ_c, pad = _crop(dZ, (eH - t, eH - b, eW - l, eW - r))
     W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
     dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
     assert A_prev is None or T == 1, "the weight gradient from the unfolded dZ needs plain im2col"
-    _, G = _conv_gemm(dZ_q, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
+    _, G = _conv_gemm(dZ_c, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
                       (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
-                      grad_out2=None if A_prev is None else A_prev.reshape(-1, g.n_C_prev), T=T)
+                      grad_out2=None if A_prev is None else A_prev.reshape(-1, g.n_C_prev), T=T, pad=pad)
     if G is None:
         return dA_prev, None
-    del W_flip, dZ_q  # before dW's copy: the streaming estimate counts what is alive
+    del W_flip  # before dW's copy: the streaming estimate counts what is alive
     # G = [cols | 1].T @ A_prev: rows (i, j, c) in its first K; its last, the
     # column sums of A_prev, is not needed.
     dW = G[:-1].reshape(g.f_H, g.f_W, g.n_C, g.n_C_prev)[::-1, ::-1].transpose(0, 1, 3, 2)

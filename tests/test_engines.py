@@ -113,8 +113,8 @@ def check_pool_engines(A_prev, hp, mode, rng):
 
 @SETTINGS
 @given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans(),
-       st.sampled_from([None, 0, 30, 300]))
-def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm):
+       st.sampled_from([None, 0, 30, 300]), st.booleans())
+def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
     samples per block, one sample per block, and bands of output rows.
@@ -122,7 +122,9 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm):
     (banded weights), which the engine keeps for layers above ~1 MiB.
     ``small_gemm`` lowers the size under which the products are cut into
     slices of rows (normally 100^3 multiply-adds), so that these small layers
-    are cut too, down to one row per slice; 0 turns the cutting off."""
+    are cut too, down to one row per slice; 0 turns the cutting off.
+    ``pad_in_groups``: each group of blocks pads its own samples, as on layers
+    above ~1 MiB, instead of padding the whole input first."""
     with pytest.MonkeyPatch.context() as mp:
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
@@ -131,6 +133,8 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm):
         if small_gemm is not None:
             mp.setattr(conv_module, "SMALL_GEMM_MNK", small_gemm)
             mp.setattr(conv_module, "SMALL_GEMM_MIN_ROWS", {})
+        if pad_in_groups:
+            mp.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)
         check_conv_engines(*case)
 
 

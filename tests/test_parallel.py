@@ -19,9 +19,11 @@ from helpers import assert_rel
 
 @pytest.fixture
 def threaded(monkeypatch):
-    """Three threads, tiny blocks; yields the list of groups run off the main thread."""
+    """Three threads, tiny blocks, padding on the threads; yields the list of
+    groups run off the main thread."""
     monkeypatch.setenv("CONVCLI_THREADS", "3")
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 800)
+    monkeypatch.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)  # each thread pads its samples
     monkeypatch.setattr(pool_module, "CHUNK_BYTES", 500)
     submitted = []
     real_pool = parallel._pool
@@ -42,12 +44,17 @@ CONV = [
     ((7, 9, 8, 3), (3, 3, 3, 4), {"pad": 1}),                               # stride 1: gather dA_prev
     ((6, 9, 7, 2), (3, 2, 2, 3), {"stride": 2, "pad": [1, 0, 2, 1]}),       # col2im dA_prev
     ((5, 8, 8, 2), (2, 2, 2, 2), {"dilation": 2, "pad": "same"}),
+    ((8, 2, 3, 2), (2, 2, 2, 3), {"pad": [1, 2, 0, 1]}),  # whole samples a block: padded on the threads
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("A_shape, W_shape, hp", CONV)
-def test_conv_threaded_equals_reference(threaded, A_shape, W_shape, hp, dtype):
+def test_conv_threaded_equals_reference(threaded, A_shape, W_shape, hp, dtype, monkeypatch):
+    padded = []  # the sample ranges the threads padded
+    pad_samples = conv_module._pad_samples
+    monkeypatch.setattr(conv_module, "_pad_samples",
+                        lambda X, X_pad, sides, n0, n1: padded.append((n0, n1)) or pad_samples(X, X_pad, sides, n0, n1))
     rng = np.random.default_rng(5)
     A = rng.standard_normal(A_shape).astype(dtype)
     W = rng.standard_normal(W_shape).astype(dtype)
@@ -62,6 +69,10 @@ def test_conv_threaded_equals_reference(threaded, A_shape, W_shape, hp, dtype):
         assert got.dtype == dtype, name
         assert_rel(got, want, tol, name)
     assert len(threaded) >= 2, "the threaded branch did not run"
+    if A_shape[1] == 2:  # the passes padded every sample once, in more than one range
+        m = A_shape[0]
+        assert len(padded) >= 2 and all(0 <= n0 < n1 <= m for n0, n1 in padded), padded
+        assert sum(n1 - n0 for n0, n1 in padded) % m == 0, padded
 
 
 @pytest.mark.parametrize("mode, ties", [("max", "all"), ("max", "first"), ("max", "split"),
