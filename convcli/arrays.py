@@ -449,8 +449,8 @@ def check_finite(array: np.ndarray, where: str, first_row: int | None = None) ->
 # --------------------------------------------------------------------- rows, chunk by chunk
 
 
-def _with_chunk_cache(f, obj):
-    """``obj``, a chunked dataset of the open file ``f``, opened again with
+def _with_chunk_cache(obj):
+    """``obj``, a chunked dataset, opened again with
     a chunk cache for reading it row after row: one that holds the chunks a
     row touches if they are compressed (else HDF5 inflates a chunk again
     for every row it holds: 64 samples of 1 MiB in one chunk took 19.9 s to
@@ -461,11 +461,14 @@ def _with_chunk_cache(f, obj):
 
     chunks = _h5_chunks(obj)
     slots, nbytes = chunks.cache(obj.shape, obj.dtype.itemsize) if chunks else (1, 0)
-    path = obj.name
+    # Its own file and name there: through an external link, another file
+    # than the one the config names (whose own dataset of that name, if any,
+    # is not this one).
+    home, path = obj.file.id, obj.name
     obj.id.close()  # else HDF5 keeps the cache the open dataset has
     dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
     dapl.set_chunk_cache(max(slots, 521), nbytes, 0.75)  # HDF5's default slots and preemption
-    return h5py.Dataset(h5py.h5d.open(f.id, path.encode(), dapl))
+    return h5py.Dataset(h5py.h5d.open(home, path.encode(), dapl))
 
 
 class Rows:
@@ -524,7 +527,7 @@ class Rows:
             self._files.append(f)
             self._dataset, label = _h5_dataset(f, src.dataset, where, name)
             if self._dataset.chunks is not None:
-                self._dataset = _with_chunk_cache(f, self._dataset)
+                self._dataset = _with_chunk_cache(self._dataset)
             rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
             self._sel = rows or slice(0, self.shape[0], 1)
             self._label = name  # as load() names it when a read fails

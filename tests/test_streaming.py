@@ -197,6 +197,22 @@ def test_every_kind_of_input_streams(tmp_path, a_prev):
     assert_same(*both_ways(tmp_path, make_config(tmp_path, a_prev=a_prev)))
 
 
+@pytest.mark.parametrize("chunks", [None, (4, 4, 4, 3)])
+def test_an_h5_dataset_behind_an_external_link_streams(tmp_path, chunks):
+    """The dataset named in the config is an external link into another file
+    that holds the data; the config's file has its own dataset of the same
+    name there (all 7s), which a streamed run must not read instead."""
+    x = np.random.RandomState(4).randn(N, 6, 7, 3)
+    with h5py.File(tmp_path / "target.h5", "w") as f:
+        f.create_dataset("data/images", data=x, chunks=chunks, compression="gzip" if chunks else None)
+    with h5py.File(tmp_path / "main.h5", "w") as f:
+        f["data/images"] = np.full_like(x, 7.0)
+        f["images"] = h5py.ExternalLink("target.h5", "/data/images")
+    whole, streamed = both_ways(tmp_path, make_config(tmp_path, a_prev={"file": "main.h5", "dataset": "images"}))
+    assert_same(whole, streamed)
+    np.testing.assert_array_equal(streamed[0]["A_prev"], x)
+
+
 def test_float32(tmp_path):
     """float32 sums per chunk: dW, db within float32 rounding."""
     cfg = make_config(tmp_path, dtype="float32", grad="random")
