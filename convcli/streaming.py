@@ -42,6 +42,7 @@ from .config import Source
 from .errors import ConvcliError
 from .network import LayerError
 from .outputs import H5_NAME, H5Output, writing
+from .stats import _scale as stats_scale  # the in-memory stats' own rule, shared
 
 # A chunk's working memory is at most this, however large the budget: chunks
 # of 4 to 256 MiB ran at the same speed per sample within noise, 16 MiB at or
@@ -347,10 +348,19 @@ class RunningStats:
     the mean squared keeps its digits (1e8 + randn: 1e-16, as two passes).
     Each chunk is visited in blocks of ``STATS_BLOCK`` elements, so the
     float64 copies stay small whatever the chunk.
+
+    Like ``describe``, data beyond ``2**±400`` is divided by a power of two
+    near its largest magnitude so far (``scale``; exact), else the squares of
+    1e300s overflow and those of 1e-200s underflow. All running sums are kept
+    in units of ``scale``: when the largest magnitude grows past it, they are
+    rescaled by the ratio, a power of two (exact, or lost to underflow only
+    where negligible beside the new data). Ordinary data has scale 1 and is
+    not touched.
     """
 
     def __init__(self) -> None:
         self.n = 0
+        self.scale = 1.0  # every sum below is of the data divided by it
         self.total = 0.0
         self.squares = 0.0
         self.shift: float | None = None
@@ -364,6 +374,12 @@ class RunningStats:
         for i in range(0, flat.size, STATS_BLOCK):
             x = np.asarray(flat[i:i + STATS_BLOCK], dtype=np.float64)
             k = x.size
+            self.lo = float(np.minimum(self.lo, x.min()))  # np.minimum keeps a NaN
+            self.hi = float(np.maximum(self.hi, x.max()))
+            if math.isfinite(self.lo) and math.isfinite(self.hi):  # Inf/NaN: the stats are not finite anyway
+                self._rescale(stats_scale(self.lo, self.hi))
+            if self.scale != 1.0:
+                x = x / self.scale
             if self.shift is None:
                 self.shift = float(x[0]) if math.isfinite(x[0]) else 0.0
             with np.errstate(over="ignore", invalid="ignore"):
@@ -379,18 +395,30 @@ class RunningStats:
                 self.squares += float(np.dot(x, x))
             self.n = n
             self.total += s
-            self.lo = float(np.minimum(self.lo, x.min()))  # np.minimum keeps a NaN
-            self.hi = float(np.maximum(self.hi, x.max()))
+
+    def _rescale(self, scale: float) -> None:
+        """Keep the sums in units of ``scale`` (a power of two) from now on."""
+        if scale == self.scale:
+            return
+        r = self.scale / scale  # a power of two: multiplying by it is exact unless it underflows
+        self.total *= r
+        self.mean *= r
+        if self.shift is not None:
+            self.shift *= r
+        self.squares = self.squares * r * r  # r * r alone could underflow where each step does not
+        self.m2 = self.m2 * r * r
+        self.scale = scale
 
     def result(self) -> dict:
+        c = self.scale
         with np.errstate(invalid="ignore"):
             return {
-                "mean": self.total / self.n,
-                "std": math.sqrt(self.m2 / self.n) if self.m2 >= 0 else math.nan,
+                "mean": c * (self.total / self.n),
+                "std": c * math.sqrt(self.m2 / self.n) if self.m2 >= 0 else math.nan,
                 "min": self.lo,
                 "max": self.hi,
-                "sum": self.total,
-                "norm": math.sqrt(self.squares) if self.squares >= 0 else math.nan,
+                "sum": c * self.total,
+                "norm": c * math.sqrt(self.squares) if self.squares >= 0 else math.nan,
             }
 
 

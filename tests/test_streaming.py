@@ -255,6 +255,43 @@ def test_running_stats_match_describe():
     assert got["std"] == pytest.approx(1.0, rel=1e-2)
 
 
+
+@pytest.mark.parametrize("size", [1e300, 1e-200])
+def test_streamed_stats_of_huge_and_tiny_data_equal_in_memory(tmp_path, size):
+    """Squares of 1e300s overflow and those of 1e-200s underflow: streamed,
+    std and norm were NaN/Infinity and 0; they must be what describe gives."""
+    x = size * np.random.RandomState(2).randn(N, 9, 8, 3)
+    np.save(tmp_path / "x.npy", x)
+    cfg = write(tmp_path, {"inputs": {"A_prev": {"file": "x.npy"}}, "layers": [{"type": "relu"}]})
+    (_, whole), (_, streamed) = both_ways(tmp_path, cfg, command="forward")
+    assert streamed["quantities"]["A_prev"]["streamed"]
+    for name in ("A_prev", "relu1.A"):
+        d, e = whole["quantities"][name], streamed["quantities"][name]
+        assert math.isfinite(d["std"]) and d["norm"] > 0  # the in-memory oracle is itself sane
+        for k in ("mean", "std", "min", "max", "sum", "norm"):
+            assert e[k] == pytest.approx(d[k], rel=1e-12, abs=0), (name, k)
+
+
+@pytest.mark.parametrize("chunks, expected", [
+    # by hand: mean 3.5e300, deviations -+0.5e300, norm 5e300 (3-4-5)
+    ([[3e300], [4e300]], {"mean": 3.5e300, "std": 0.5e300, "sum": 7e300, "norm": 5e300}),
+    # ordinary data first (unscaled), then data far beyond 2**400: the sums are rescaled
+    ([[0.0, 0.0], [3e300, 4e300]], {"mean": 1.75e300, "std": math.sqrt(25 / 4 - 1.75**2) * 1e300,
+                                     "sum": 7e300, "norm": 5e300}),
+    # mean -1e-200, deviations -+2e-200; norm sqrt(9 + 1) e-200
+    ([[-3e-200], [1e-200]], {"mean": -1e-200, "std": 2e-200, "sum": -2e-200, "norm": math.sqrt(10) * 1e-200}),
+    # tiny, then ordinary: 1e-200 is negligible beside 3 and 4
+    ([[1e-200], [3.0, 4.0]], {"mean": 7 / 3, "std": math.sqrt(25 / 3 - 49 / 9), "sum": 7.0, "norm": 5.0}),
+])
+def test_running_stats_rescale_as_the_magnitude_grows(chunks, expected):
+    stats = streaming.RunningStats()
+    for chunk in chunks:
+        stats.update(np.array(chunk))
+    got = stats.result()
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-14, abs=0), k
+
+
 # ----------------------------------------------------------------- memory
 
 
