@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import platform
+import secrets
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -43,11 +44,20 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _umask() -> int:
-    """The process's umask (read by setting it: POSIX has no other way)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _mkdir_unique(parent: Path, prefix: str) -> Path:
+    """A new folder ``parent/prefix<random>``, made as ``tempfile.mkdtemp``
+    makes one but with mode 0o777, so that the kernel gives it what any mkdir
+    would: the umask applied, a setgid parent's group and bit inherited.
+    (mkdtemp's 0700 then a chmod dropped a parent's setgid bit, and the umask
+    can only be read by setting it, which races with other threads.)"""
+    for _ in range(100):
+        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            os.mkdir(path, 0o777)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(errno.EEXIST, "no unused name for a temporary folder", str(parent / prefix))
 
 
 def _is_nonempty_dir(path: Path) -> bool:
@@ -123,7 +133,7 @@ class Staging:
             for d in reversed(missing):
                 d.mkdir()
                 self._created.append(d)
-            self.path = Path(tempfile.mkdtemp(prefix=f".{self._target.name}.tmp-", dir=parent))
+            self.path = _mkdir_unique(parent, f".{self._target.name}.tmp-")
         except OSError as exc:
             self._cleanup()
             raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None
@@ -137,8 +147,6 @@ class Staging:
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""
         try:
-            # mkdtemp makes it 0700; the outputs get what a mkdir would give them.
-            os.chmod(self.path, 0o777 & ~_umask())
             if target.is_dir() and _is_nonempty_dir(target):
                 old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
                 os.replace(target, old / "x")

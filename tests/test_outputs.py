@@ -89,6 +89,29 @@ def test_the_output_folder_gets_the_mode_a_mkdir_would_give(tmp_path, umask, mas
         assert stat.S_IMODE(out.stat().st_mode) == mode, (force, oct(out.stat().st_mode))
 
 
+
+def test_the_output_folder_keeps_a_setgid_parent_s_bit_and_never_reads_the_umask(tmp_path, umask, monkeypatch):
+    """A shared folder (2775) passes its group on: a mkdir there gives 2755
+    under umask 022, so the outputs must too. The umask is the kernel's to
+    apply; reading it means setting it, which races with other threads."""
+    umask(0o022)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o2775)
+
+    def no_umask(mask):
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    out = shared / "out"
+    for force in (False, True):
+        with Staging(out, force=force) as st:
+            (st.path / "summary.json").write_text("{}")
+            st.commit()
+        mode = out.stat().st_mode
+        assert stat.S_IMODE(mode) == 0o2755, (force, oct(mode))
+
+
 def convcli_folder(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
