@@ -150,23 +150,26 @@ class Staging:
             if target.is_dir() and _is_nonempty_dir(target):
                 old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
                 os.replace(target, old / "x")
-                try:
-                    os.replace(self.path, target)
-                except OSError:
-                    os.replace(old / "x", target)
-                    raise
+                os.replace(self.path, target)
             else:
                 os.replace(self.path, target)  # also replaces an empty folder
             self._committed = True
-        except OSError as exc:
-            if old is not None and (old / "x").exists():  # could not be put back: never delete it
-                kept = f"; the previous outputs are in {short_path(old / 'x')}"
-                old = None
+        except BaseException as exc:  # a failed rename, or Ctrl-C between the two: the old outputs go back
+            if old is not None and (old / "x").exists() and self.path.exists():
+                try:
+                    os.replace(old / "x", target)
+                except OSError:  # could not be put back: never delete them
+                    kept = f"; the previous outputs are in {short_path(old / 'x')}"
+                    old = None
+            if not isinstance(exc, OSError):
+                if kept:
+                    exc.add_note(f"{where}: the results were not moved into place{kept}")
+                raise
             raise ConvcliError(
                 where, f"cannot move the results into place: {exc.strerror or exc}{kept}"
             ) from None
         finally:
-            if old is not None:
+            if old is not None:  # empty, or the replaced outputs once the new ones are in place
                 shutil.rmtree(old, ignore_errors=True)
         return self.out
 

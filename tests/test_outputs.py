@@ -158,6 +158,29 @@ def test_a_replace_that_fails_halfway_puts_the_old_outputs_back(tmp_path, monkey
     assert (out / "summary.json").read_text() == '{"old": true}'
 
 
+def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monkeypatch):
+    """Ctrl-C after the old outputs are moved aside, before the new ones are
+    in: the old ones go back (they were deleted), and Ctrl-C goes on."""
+    out = convcli_folder(tmp_path)
+    real = os.replace
+    calls = []
+
+    def interrupted(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(src, dst)
+
+    with pytest.raises(KeyboardInterrupt):
+        with Staging(out, force=True) as st:
+            (st.path / "summary.json").write_text("{}")
+            monkeypatch.setattr("convcli.outputs.os.replace", interrupted)
+            st.commit()
+    assert len(calls) == 3  # aside, in (interrupted), back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "summary.json").read_text() == '{"old": true}'
+
+
 @pytest.mark.parametrize("out", [".", "..", "sub/..", "./"])
 def test_the_current_folder_is_never_an_output_folder(tmp_path, monkeypatch, out):
     """Renaming a folder onto the one the user is in cannot work; it is refused up front."""
