@@ -198,29 +198,41 @@ def writing(where: str):
 
 class _Sink:
     """The file under an :class:`H5Output`, as h5py's ``fileobj`` driver uses
-    it. The first failed read or write is kept in ``error``, and HDF5 is told
-    that it succeeded: later writes are dropped, reads give zeros past what
-    the file holds (as HDF5's own driver does past its end)."""
+    it. The first failed read, write, seek or tell is kept in ``error``, and
+    HDF5 is told that it succeeded: later writes are dropped, reads give
+    zeros past what the file holds (as HDF5's own driver does past its end)."""
 
     def __init__(self, raw):
         self.raw = raw
         self.error: OSError | None = None
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        return self.raw.seek(offset, whence)
+        try:
+            return self.raw.seek(offset, whence)
+        except OSError as exc:  # lseek's EINVAL past the largest file the file system allows
+            self.error = self.error or exc
+            return offset
 
     def tell(self) -> int:
-        return self.raw.tell()
-
-    def read(self, size: int) -> bytes:
-        data = b""
         try:
-            data = self.raw.read(size)
+            return self.raw.tell()
         except OSError as exc:
             self.error = self.error or exc
-        if len(data) < size:
-            data += bytes(size - len(data))
-        return data
+            return 0
+
+    def read(self, size: int) -> bytes:
+        parts = []
+        got = 0
+        try:
+            while got < size:  # a raw read may return less than asked before the end of the file
+                part = self.raw.read(size - got)
+                if not part:  # the end of the file
+                    break
+                parts.append(part)
+                got += len(part)
+        except OSError as exc:
+            self.error = self.error or exc
+        return b"".join(parts) + bytes(size - got)
 
     def write(self, data) -> int:
         view = memoryview(data).cast("B")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convcli.errors import ConvcliError
-from convcli.outputs import Staging, write_arrays
+from convcli.outputs import Staging, _Sink, write_arrays
 
 
 def test_commit_renames_the_staging_folder_into_place(tmp_path):
@@ -188,3 +188,48 @@ def test_the_current_folder_is_never_an_output_folder(tmp_path, monkeypatch, out
     monkeypatch.chdir(tmp_path / "sub" if out in ("..",) else tmp_path)
     with pytest.raises(ConvcliError, match="is the current folder or holds it"):
         Staging(Path(out), force=True).__enter__()
+
+
+class _Raw:
+    """A raw file whose reads return at most ``step`` bytes, and whose seek
+    and tell fail as told."""
+
+    def __init__(self, data: bytes, step: int, fail=None):
+        self.data, self.step, self.fail, self.pos = data, step, fail, 0
+
+    def seek(self, offset, whence=0):
+        if self.fail:
+            raise self.fail
+        self.pos = offset
+        return offset
+
+    def tell(self):
+        if self.fail:
+            raise self.fail
+        return self.pos
+
+    def read(self, size):
+        part = self.data[self.pos:self.pos + min(size, self.step)]
+        self.pos += len(part)
+        return part
+
+
+def test_a_sink_keeps_the_first_seek_or_tell_error_from_hdf5():
+    """lseek's EINVAL (an offset past the file system's largest file) is kept
+    like a failed write, not raised into HDF5; later writes are dropped."""
+    first = OSError(22, "Invalid argument")
+    sink = _Sink(_Raw(b"", 1, fail=first))
+    assert sink.seek(1 << 44) == 1 << 44
+    assert sink.error is first
+    sink.raw.fail = OSError(5, "Input/output error")
+    sink.tell()
+    sink.seek(0)
+    assert sink.error is first
+    assert sink.write(b"abc") == 3
+
+
+def test_a_sink_reads_on_after_a_short_read_and_pads_only_past_the_end():
+    sink = _Sink(_Raw(b"abcdefg", 3))
+    assert sink.read(5) == b"abcde"  # 3 + 2 bytes, not "abc" and two zeros
+    assert sink.read(5) == b"fg\0\0\0"  # the end of the file: zeros, as HDF5's own driver
+    assert sink.error is None
