@@ -43,8 +43,9 @@ READ_PIECE = 1 << 20
 _UNITS = {
     "": 1, "b": 1,
     "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}
+    "p": 10**15, "pb": 10**15, "e": 10**18, "eb": 10**18,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50, "eib": 2**60,
+}  # up to EiB: the cap, MAX_SIZE (4 EiB), is said in PiB and must read back
 
 
 def parse_size(text: str, option: str = "--max-memory") -> int:

@@ -488,6 +488,26 @@ def test_a_size_too_large_to_hold_is_refused(tmp_path, option, value):
     backward_fails(tmp_path, cfg, f"{option}: {value!r} is too large: at most 4096.0 PiB", extra=[option, value])
 
 
+
+@pytest.mark.parametrize("value, size", [
+    ("1PB", 10**15), ("1 PiB", 2**50), ("2EB", 2 * 10**18), ("1eib", 2**60), ("4096PiB", 2**62), ("4 EiB", 2**62),
+])
+def test_sizes_in_peta_and_exa_bytes(value, size):
+    from convcli.arrays import parse_size
+
+    assert parse_size(value) == size
+
+
+def test_the_largest_size_a_message_names_is_accepted(tmp_path):
+    """"at most 4096.0 PiB" must read back as a --max-memory (the units stopped at TiB)."""
+    cfg = write(tmp_path, seed_data())
+    line = backward_fails(tmp_path, cfg, "is too large: at most", extra=["--max-memory", "1e400"])
+    most = line.rsplit("at most ", 1)[1].strip()
+    assert most == "4096.0 PiB"
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--max-memory", most])
+    assert result.exit_code == 0, result.stderr
+
+
 # --------------------------------------------------------------------- expected entries
 
 
