@@ -332,23 +332,29 @@ def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, monkeypatch)
     assert peak >= 0.5 * seen  # and not far above it
 
 
+def traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, layer, rows):
+    """Stream one float64 conv layer (``layer``: its stride, pad) over an .h5
+    input of ``x_shape`` on ``threads`` engine threads, each thread's kept
+    buffer dropped first; returns (tracemalloc's peak, the estimate)."""
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    monkeypatch.setattr(conv_engine, "_scratch_local", threading.local())
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["x"] = np.random.RandomState(0).rand(*x_shape)
+    data = {"seed": 3, "dtype": "float64",
+            "inputs": {"W": {"random": list(W_shape)}, "A_prev": {"file": "big.h5"}, "b": {"random": [W_shape[3]]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", **layer}], "backward": {"grad": "random"}}
+    return traced_stream_peak(tmp_path, write(tmp_path, data, "cfg.yaml"), True, rows)
+
+
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
     """A layer whose weights outweigh its activations (3x3, 256 -> 256
     channels on 4x4 images): the fixed part of the estimate must hold the
     weight gradient's running sums and, inside a chunk's backward, the flipped
     kernel and each engine thread's partial sum and product, all the size of W."""
-    monkeypatch.setenv("CONVCLI_THREADS", threads)
-    monkeypatch.setattr(conv_engine, "_scratch_local", threading.local())
-    rng = np.random.RandomState(0)
-    with h5py.File(tmp_path / "big.h5", "w") as f:
-        f["x"] = rng.rand(24, 4, 4, 256)
-    data = {"seed": 3, "dtype": "float64",
-            "inputs": {"W": {"random": [3, 3, 256, 256]}, "A_prev": {"file": "big.h5"}, "b": {"random": [256]}},
-            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}], "backward": {"grad": "random"}}
-    cfg = write(tmp_path, data, "cfg.yaml")
     rows = 12
-    peak, e = traced_stream_peak(tmp_path, cfg, True, rows)
+    peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (24, 4, 4, 256), (3, 3, 256, 256),
+                                     {"pad": 1}, rows)
     W_bytes = 3 * 3 * 256 * 256 * 8
     assert 4 * W_bytes <= peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak / W_bytes, e)
 
@@ -358,21 +364,12 @@ def test_estimate_bounds_a_strided_large_kernel_layer(tmp_path, threads, monkeyp
     """Stride 2 takes the input gradient through col2im, whose product dZ @ W.T
     is a block of (samples, n_H, n_W, 11*11*16) per GEMM (4 MB a sample,
     against 131 KB of input): one sample a block here, several blocks per
-    thread. The estimate counts one block per
-    thread, so a thread must not hold the last block's product while it makes
-    the next (a fresh array per block kept two alive)."""
-    monkeypatch.setenv("CONVCLI_THREADS", threads)
-    monkeypatch.setattr(conv_engine, "_scratch_local", threading.local())
-    rng = np.random.RandomState(0)
-    with h5py.File(tmp_path / "big.h5", "w") as f:
-        f["x"] = rng.rand(16, 32, 32, 16)
-    data = {"seed": 3, "dtype": "float64",
-            "inputs": {"W": {"random": [11, 11, 16, 16]}, "A_prev": {"file": "big.h5"}, "b": {"random": [16]}},
-            "layers": [{"type": "conv", "W": "W", "b": "b", "stride": 2, "pad": 5}],
-            "backward": {"grad": "random"}}
-    cfg = write(tmp_path, data, "cfg.yaml")
+    thread. The estimate counts one block per thread, so a thread must not
+    hold the last block's product while it makes the next (a fresh array per
+    block kept two alive)."""
     rows = 8
-    peak, e = traced_stream_peak(tmp_path, cfg, True, rows)
+    peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (16, 32, 32, 16), (11, 11, 16, 16),
+                                     {"stride": 2, "pad": 5}, rows)
     assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
 
 
