@@ -135,22 +135,29 @@ def test_a_replace_that_fails_at_once_leaves_no_stray_folder(tmp_path, monkeypat
     assert (out / "summary.json").read_text() == '{"old": true}'
 
 
+def second_replace_raises(monkeypatch, exc):
+    """os.replace as convcli.outputs sees it, raising ``exc`` on its second
+    call (moving the new outputs in); returns the list of calls it saw."""
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise exc
+        real(src, dst)
+
+    monkeypatch.setattr("convcli.outputs.os.replace", replace)
+    return calls
+
+
 def test_a_replace_that_fails_halfway_puts_the_old_outputs_back(tmp_path, monkeypatch):
     """The old outputs are moved aside, the new ones cannot be moved in: the
     old ones go back, and nothing is left beside OUT."""
     out = convcli_folder(tmp_path)
-    real = os.replace
-    calls = []
-
-    def second_fails(src, dst):
-        calls.append((src, dst))
-        if len(calls) == 2:
-            raise OSError(18, "Invalid cross-device link")
-        real(src, dst)
-
     with Staging(out, force=True) as st:
         (st.path / "summary.json").write_text("{}")
-        monkeypatch.setattr("convcli.outputs.os.replace", second_fails)
+        calls = second_replace_raises(monkeypatch, OSError(18, "Invalid cross-device link"))
         with pytest.raises(ConvcliError, match="Invalid cross-device link"):
             st.commit()
     assert len(calls) == 3  # aside, in (fails), back
@@ -162,19 +169,10 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monk
     """Ctrl-C after the old outputs are moved aside, before the new ones are
     in: the old ones go back (they were deleted), and Ctrl-C goes on."""
     out = convcli_folder(tmp_path)
-    real = os.replace
-    calls = []
-
-    def interrupted(src, dst):
-        calls.append((src, dst))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real(src, dst)
-
     with pytest.raises(KeyboardInterrupt):
         with Staging(out, force=True) as st:
             (st.path / "summary.json").write_text("{}")
-            monkeypatch.setattr("convcli.outputs.os.replace", interrupted)
+            calls = second_replace_raises(monkeypatch, KeyboardInterrupt())
             st.commit()
     assert len(calls) == 3  # aside, in (interrupted), back
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
