@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arrays
+from . import arrays, hparams
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
                      slice_text, value_shape)
 from .errors import ConvcliError, path_error, short_path
@@ -196,7 +196,7 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
             value = arrays.read_file(src, where_cfg.base_dir, where, p.max_memory).astype(np.float64)
         elif name == "shape":
             if not (isinstance(spec.value, list) and all(isinstance(v, int) for v in spec.value)):
-                raise ConvcliError(where, f"shape: expected a list of ints, got {spec.value!r}")
+                raise ConvcliError(where, f"shape: expected a list of ints, got {hparams.shown(spec.value)}")
             value = list(spec.value)
         elif name is not None:
             if isinstance(spec.value, list):

@@ -279,11 +279,8 @@ def _finite(v):
 
 
 def _short(v, limit: int = 40) -> str:
-    try:
-        text = repr(v)
-    except ValueError:  # an int past Python's limit on digits to print
-        return "an integer too long to print"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A user's value in a message: bounded, even for an alias bomb."""
+    return hparams.shown(v, limit)
 
 
 def _shape(v):

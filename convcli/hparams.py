@@ -31,6 +31,52 @@ def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def shown(value, limit: int = 40) -> str:
+    """``repr(value)`` for a message, at most about ``limit`` characters,
+    built without walking more of ``value`` than it shows.
+
+    A config's value can be a YAML alias bomb (a list of 9 lists of 9 lists
+    ..., 9**9 numbers in 400 bytes): ``repr`` would spell all of it out
+    before any truncation. Here each list or mapping gets what room is left
+    and stops at ``...`` (``[[[1, 1, ...], ...], ...]``), so the work is
+    bounded by ``limit``, and a list that holds itself prints ``[...]`` as
+    ``repr`` does."""
+    text = _shown(value, max(limit, 8), set())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(x, room: int, active: set) -> str:
+    if isinstance(x, (list, tuple, dict)):
+        opening, closing = ("{", "}") if isinstance(x, dict) else ("(", ")") if isinstance(x, tuple) else ("[", "]")
+        if room < 7 or id(x) in active:
+            return opening + "..." + closing
+        active.add(id(x))
+        parts: list[str] = []
+        used = 2
+        items = iter(x.items()) if isinstance(x, dict) else iter(x)
+        for item in items:
+            if parts and used + 5 > room:  # room for ", ..." and no more
+                parts.append("...")
+                break
+            if isinstance(x, dict):
+                key = _shown(item[0], room - used - 7, active)
+                text = key + ": " + _shown(item[1], room - used - 9 - len(key), active)
+            else:
+                text = _shown(item, room - used - 5, active)
+            parts.append(text)
+            used += len(text) + 2
+        active.discard(id(x))
+        tail = "," if isinstance(x, tuple) and len(parts) == 1 and len(x) == 1 else ""
+        return opening + ", ".join(parts) + tail + closing
+    if isinstance(x, str) and len(x) > room:
+        x = x[: room + 1]  # repr of a long string's start, cut below
+    try:
+        text = repr(x)
+    except ValueError:  # an int past Python's limit on digits to print
+        return "an integer too long to print"
+    return text if len(text) <= room else text[: max(room - 3, 1)] + "..."
+
+
 def _named(name: str, what: str) -> str:
     """``name: what``, or ``what`` alone when the caller gives no name (the
     config reader, whose messages are located by key path instead)."""
@@ -43,7 +89,7 @@ def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
         return (int(value),) * n
     if isinstance(value, (list, tuple)) and len(value) == n and all(map(is_int, value)):
         return tuple(int(v) for v in value)
-    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {value!r}")
+    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}")
 
 
 def pad_sides(pad, name: str = "pad") -> tuple[int, int, int, int]:
@@ -59,23 +105,23 @@ def pad_sides(pad, name: str = "pad") -> tuple[int, int, int, int]:
         sides = tuple(int(p) for p in pad)
     else:
         raise ValueError(_named(
-            name, f"expected an int, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid', got {pad!r}"
+            name, f"expected an int, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid', got {shown(pad)}"
         ))
     if min(sides) < 0:
-        raise ValueError(_named(name, f"padding must be >= 0, got {pad!r}"))
+        raise ValueError(_named(name, f"padding must be >= 0, got {shown(pad)}"))
     return sides
 
 
 def _at_least_one(values: tuple[int, ...], name: str, given) -> tuple[int, ...]:
     if min(values) < 1:
-        raise ValueError(f"{name}: must be >= 1, got {given!r}")
+        raise ValueError(f"{name}: must be >= 1, got {shown(given)}")
     return values
 
 
 def choice(value, name: str, allowed: tuple[str, ...]) -> str:
     """``value`` if it is one of ``allowed``, else a ValueError naming ``name``."""
     if value not in allowed:
-        raise ValueError(_named(name, f"expected one of {', '.join(allowed)}, got {value!r}"))
+        raise ValueError(_named(name, f"expected one of {', '.join(allowed)}, got {shown(value)}"))
     return value
 
 
@@ -89,7 +135,7 @@ def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
     unknown = sorted(set(hparameters) - set(allowed))
     if unknown:
         raise ValueError(
-            f"hparameters: unknown key {unknown[0]!r} (known: {', '.join(allowed)})"
+            f"hparameters: unknown key {shown(unknown[0])} (known: {', '.join(allowed)})"
         )
     return hparameters
 
@@ -240,7 +286,7 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
     if "f" in hp:
         f = _at_least_one(per_axis(hp["f"], "f"), "f", hp["f"])
         if f != (f_H, f_W):
-            raise ValueError(f"f: hparameters say {hp['f']!r} but W has shape {W.shape}")
+            raise ValueError(f"f: hparameters say {shown(hp['f'])} but W has shape {W.shape}")
     stride = hp.get("stride", 1)
     s_H, s_W = _at_least_one(per_axis(stride, "stride"), "stride", stride)
     dilation = hp.get("dilation", 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import h5py
@@ -111,7 +112,7 @@ def test_unsupported_dtype_on_the_command_line(tmp_path):
         ("dilation", [1, 0], ("layers[0].dilation", "must be >= 1")),
         ("stride", 10**26, ("layers[0].stride", "must be at most 2**62, got 100000000000000000000000000")),
         ("dilation", [1, 2**62 + 1], ("layers[0].dilation", "must be at most 2**62, got [1, 4611686018427387905]")),
-        ("pad", [0, 10**400], ("layers[0].pad", "padding must be at most 2**62, got [0, 1" + "0" * 32 + "...")),
+        ("pad", [0, 10**400], ("layers[0].pad", "padding must be at most 2**62, got [0, 1" + "0" * 26 + "...]")),
     ],
 )
 def test_conv_hyperparameters_out_of_range(tmp_path, key, value, fragments):
@@ -651,3 +652,63 @@ def test_bad_convcli_threads_is_a_user_error(tmp_path, monkeypatch, command):
     result = run([command, cfg, "--out", tmp_path / "out"])
     assert_error(result, "CONVCLI_THREADS: expected a whole number >= 1, got 'two'")
     assert tree(tmp_path) == before
+
+
+# An alias bomb of 10**7 ones where one number or name is expected: spelled
+# out by repr, its message alone would take 30 MB and seconds. Each case is
+# (where the bomb goes, the config's text around it, the command, what the
+# one-line error names).
+_BOMB_BASE = """\
+{top}inputs:
+  A_prev: {a_prev}
+  W: {{random: [2, 2, 3, 2]}}
+  b: {{random: [2]}}
+layers:
+  - {{type: conv, W: {w}, b: b{layer}}}
+  - {{type: pool, f: {f}}}
+"""
+_BOMB_CASES = {
+    "seed": dict(top="seed: @\n"),
+    "dtype": dict(top="dtype: @\n"),
+    "engine": dict(top="engine: @\n"),
+    "allow_nonfinite": dict(top="allow_nonfinite: @\n"),
+    "inputs.A_prev.random": dict(a_prev="{random: @}"),
+    "inputs.A_prev.zeros": dict(a_prev="{zeros: @}"),
+    "inputs.A_prev.scale": dict(a_prev="{random: [1, 4, 4, 3], scale: @}"),
+    "inputs.A_prev.file": dict(a_prev="{file: @}"),
+    "inputs.A_prev.slice": dict(a_prev="{file: x.npy, slice: @}"),
+    "layers[0].W": dict(w="@"),
+    "layers[0].stride": dict(layer=", stride: @"),
+    "layers[0].pad": dict(layer=", pad: @"),
+    "layers[0].dilation": dict(layer=", dilation: @"),
+    "layers[0].bias": dict(layer=", bias: @"),
+    "layers[0].name": dict(layer=", name: @"),
+    "layers[1].f": dict(f="@"),
+    "backward.grad": dict(rest="backward: {grad: @}\n"),
+    "backward.grad.random": dict(rest="backward: {grad: {random: @}}\n"),
+    "tolerance.rtol": dict(rest="tolerance: {rtol: @}\n"),
+    "expected['Z.mean'].rtol": dict(rest="expected: {Z.mean: {value: 1, rtol: @}}\n"),
+    "expected['conv1.Z.shape']": dict(rest="expected: {conv1.Z.shape: @}\n"),
+}
+
+
+@pytest.mark.parametrize("where", list(_BOMB_CASES))
+def test_an_alias_bomb_at_any_key_is_refused_without_spelling_it_out(tmp_path, where):
+    import tracemalloc
+
+    parts = dict(top="", a_prev="{random: [1, 4, 4, 3]}", w="W", layer="", f="1", rest="")
+    parts.update(_BOMB_CASES[where])
+    text = _BOMB_BASE.format(**parts) + parts["rest"]
+    cfg = write(tmp_path, text.replace("@", alias_bomb(7)))
+    tracemalloc.start()
+    try:
+        result = run(["check", cfg])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    line = assert_error(result, f"cfg.yaml: {where} (line ")
+    # 20 MB at least to spell out 10**7 ones ('1, ' each); the message shows
+    # a few nested lists and ellipses instead, and at most 40 characters of it.
+    assert peak < 2 << 20, (peak, line)
+    shown = re.search(r"\[\[\[[][1., ]*\]", line)
+    assert shown and "...], ...]" in shown[0] and len(shown[0]) <= 40, line
