@@ -692,7 +692,7 @@ def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] 
             raise ConvcliError("--channels", f"expected channels like 0,1,5-7, got {text!r}") from None
         if first > last:
             raise ConvcliError("--channels", f"the range {part.strip()} is reversed; write {last}-{first}")
-        if shape and last >= shape[-1]:  # (a scalar is refused by plot, with its own words)
+        if last >= shape[-1]:  # (plot refuses a shape without channels before this)
             raise channel_out_of_range(last, name, shape)
         out += range(first, last + 1)
     return out
@@ -734,6 +734,9 @@ def plot(
         plots.require_matplotlib()  # before any computing
         p = _plan(config, dtype, engine, max_memory)
         name = p.resolve(quantity, "--quantity")
+        # A shape plot cannot draw (one number has no channels to bound a
+        # --channels range) is refused before the range is written out.
+        plots.check_drawable(p.shapes[name], name, _plot_kinds(p).get(name))
         chosen = _channels(channels, name, p.shapes[name])
         path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
         _png_target(path, force, "--out" if out is not None else "")

@@ -354,6 +354,14 @@ def _leaf(name: str) -> str:
     return str(name).rsplit(".", 1)[-1]
 
 
+def check_drawable(shape: tuple[int, ...], name: str, kind: str | None = None) -> str:
+    """How :func:`plot_quantity` draws a quantity of ``shape``, or the
+    ConvcliError it would raise: from the shape alone, so that the CLI refuses
+    (say) a one-number quantity before computing, or before writing out a
+    --channels range that no channel axis bounds."""
+    return _choose_kind(np.broadcast_to(np.zeros((), dtype=np.uint8), tuple(shape)), name, kind)  # a view
+
+
 def _choose_kind(a: np.ndarray, name: str, kind: str | None) -> str:
     shape_help = ("expected NHWC maps (m, n_H, n_W, n_C), weights (f_H, f_W, n_C_prev, n_C) "
                   "or a bias (n_C,) / (1, 1, 1, n_C)")

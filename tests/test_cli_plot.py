@@ -151,6 +151,26 @@ def test_plot_channels_are_checked_before_computing(tmp_path, cfg, monkeypatch, 
     assert tree(tmp_path) == before
 
 
+def test_plot_channels_of_a_one_number_quantity_are_refused_before_they_are_listed(tmp_path, monkeypatch):
+    """One number has no channel axis to bound --channels 0-3000000: the
+    quantity is refused as undrawable before the range is written out (3
+    million ints, 100 MB) and before anything is computed."""
+    import tracemalloc
+
+    no_compute(monkeypatch)
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [1, 4, 4, 3]}\n  s: {value: 5}\nlayers: [{type: relu}]\n")
+    before = tree(tmp_path)
+    tracemalloc.start()
+    try:
+        result = run(["plot", cfg, "-q", "s", "--out", tmp_path / "s.png", "--channels", "0-3000000"])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_error(result, "s: cannot draw shape (): expected NHWC maps")
+    assert peak < 10 << 20, peak
+    assert tree(tmp_path) == before
+
+
 # --------------------------------------------------------------------- forward / backward --plot
 
 
