@@ -15,6 +15,7 @@ Errors and progress bars go to stderr.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -136,10 +137,27 @@ def _stdout_closed() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process)
 
 
+class _StdoutFailed(Exception):
+    """Writing standard output failed for a reason other than a closed pipe
+    (a full disk, ``> /dev/full``): the report is lost, so the command ends
+    with one line and exit 2, wherever it was (:func:`main` says it)."""
+
+    def __init__(self, exc: OSError):
+        super().__init__(exc.strerror or str(exc))
+
+
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True  # print nothing more
         _stdout_closed()
+
+    def _check_buffer(self) -> None:
+        # rich's writer: it handles a closed pipe (on_broken_pipe above) and
+        # lets any other OSError through, which becomes one line here.
+        try:
+            super()._check_buffer()
+        except OSError as exc:
+            raise _StdoutFailed(exc) from None
 
 
 def _console() -> Console:
@@ -159,7 +177,7 @@ def _guard(debug: bool):
     """Turn every error into one line on stderr and an exit code."""
     try:
         yield
-    except typer.Exit:
+    except (typer.Exit, _StdoutFailed):
         raise
     except ConvcliError as exc:
         if debug:
@@ -214,6 +232,8 @@ def _print_json(doc: dict) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         _stdout_closed()
+    except OSError as exc:
+        raise _StdoutFailed(exc) from None
 
 
 def _num(x) -> str:
@@ -853,8 +873,33 @@ def main() -> None:
     click's boxed usage text. A bare ``convcli`` still prints the help (exit 2).
     """
     errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
+    if sys.stdout is None:  # started with stdout closed (>&-): no report could be shown
+        _say_error(f"cannot write to standard output: {os.strerror(errno.EBADF)}")
+        sys.exit(EXIT_BAD_INPUT)
     try:
         code = app(prog_name="convcli", standalone_mode=False)
+    except SystemExit as exc:
+        # Without standalone mode a command's exit code is returned, not
+        # raised: a SystemExit from in there is a closed pipe under --help
+        # (rich's console exits 1) or --version (click's, exits 1; stdout
+        # wrapped). The commands' reports handle their own closed pipe (exit
+        # 1 is for a failed check), so this was help or version, and it was
+        # said enough: exit 0 (2 for the help a bare ``convcli`` prints).
+        if exc.code == EXIT_FAILED:
+            _stdout_closed()
+            sys.exit(EXIT_OK if sys.argv[1:] else EXIT_BAD_INPUT)
+        raise
+    except BrokenPipeError:  # the same, had click let it through
+        _stdout_closed()
+        sys.exit(EXIT_OK)
+    except (_StdoutFailed, OSError) as exc:
+        # The commands' own work runs under _guard, which turns every error
+        # into its line; what gets here failed writing stdout (their report,
+        # or click's --help/--version).
+        reason = str(exc) if isinstance(exc, _StdoutFailed) else exc.strerror or str(exc)
+        _stdout_closed()  # so that the flush at exit fails no more
+        _say_error(f"cannot write to standard output: {reason}")
+        sys.exit(EXIT_BAD_INPUT)
     except errors.UsageError as exc:
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
             _say_error(_usage_line(exc, errors))

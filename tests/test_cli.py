@@ -467,6 +467,10 @@ def test_installed_script(tmp_path, args, code, marker):
         (["check", "{wrong}"], 1),
         (["check", "{wrong}", "--json"], 1),
         (["forward", "{seed}", "--out", "{tmp}/f"], 0),
+        # help and version, said into a closed pipe (convcli --help | head -1), were exit 1
+        (["--help"], 0),
+        (["--version"], 0),
+        (["check", "--help"], 0),
     ],
 )
 def test_a_closed_stdout_keeps_the_exit_code_of_the_result(tmp_path, args, code):
@@ -489,3 +493,34 @@ def test_a_closed_stdout_keeps_the_exit_code_of_the_result(tmp_path, args, code)
     assert proc.stderr == ""
     if args[0] == "forward":
         assert (tmp_path / "f" / "summary.json").is_file()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux), a device every write to fails")
+@pytest.mark.parametrize("args", [
+    ["check", "{seed}"],
+    ["check", "{seed}", "--json"],
+    ["shapes", "{seed}"],
+    ["forward", "{seed}", "--out", "{tmp}/f"],
+    ["--help"],
+    ["--version"],
+])
+def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, args):
+    """``convcli check ... > /dev/full``: the report is lost, which is neither
+    a failed check (exit 1) nor a bug (a traceback): one line naming why."""
+    argv = [a.replace("{seed}", str(CONFIGS / "seed.yaml")).replace("{tmp}", str(tmp_path)) for a in args]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(_convcli() + argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                              cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (
+        2, "convcli: error: cannot write to standard output: No space left on device\n")
+
+
+def test_a_closed_stdout_descriptor_is_one_line_and_exit_2(tmp_path):
+    """``convcli check ... >&-``: there is no stdout at all (Python's
+    sys.stdout is None); said up front, before any work."""
+    proc = subprocess.run(_convcli() + ["forward", CONFIGS / "seed.yaml", "--out", tmp_path / "f"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(1))
+    assert (proc.returncode, proc.stderr) == (
+        2, "convcli: error: cannot write to standard output: Bad file descriptor\n")
+    assert not (tmp_path / "f").exists()
