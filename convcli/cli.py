@@ -316,7 +316,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
                 t = time.perf_counter()
                 placed = write_arrays(staging.path, results.quantities, fmt, where=staging.where)
                 results.timings["write"] = time.perf_counter() - t
-            pictures = _plot_all(p, results, staging.path) if plot else {}
+            pictures = _plot_all(p, results, staging.path, out) if plot else {}
             results.timings["total"] = time.perf_counter() - t0
             doc = summary(results, command, fmt, placed, pictures)
             write_summary(staging.path, doc, where=staging.where)
@@ -346,13 +346,16 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
     ))
 
 
-def _plot_all(p, results, folder: Path) -> dict[str, str]:
+def _plot_all(p, results, folder: Path, out: Path) -> dict[str, str]:
     """One PNG per quantity into ``folder/plots`` (inside the staging folder,
-    so the rename into place covers them); quantity -> ``plots/NAME.png``."""
+    so the rename into place covers them); quantity -> ``plots/NAME.png``.
+    A failed write names the PNG under the user's ``out``, where it was to
+    be, not under the staging folder (gone by the time the user reads it)."""
     from . import plot as plots
 
     t = time.perf_counter()
-    paths = plots.plot_quantities(results.quantities, folder / "plots", kinds=_plot_kinds(p))
+    paths = plots.plot_quantities(results.quantities, folder / "plots", kinds=_plot_kinds(p),
+                                  shown_as=out / "plots")
     results.timings["plot"] = time.perf_counter() - t
     return {name: f"plots/{path.name}" for name, path in zip(results.quantities, paths)}
 

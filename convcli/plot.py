@@ -238,14 +238,16 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
 
 
 def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | None = None,
-                    kinds: Mapping[str, str] | None = None) -> list[Path]:
+                    kinds: Mapping[str, str] | None = None, shown_as=None) -> list[Path]:
     """Write one PNG per quantity into ``folder``; return the paths in order.
 
     ``sample`` is the sample drawn for maps (weights and biases have none).
     ``kinds`` optionally maps a name to its kind (see :func:`plot_quantity`).
     File names come from :func:`file_name`; two names that would collide
     (also on a case-insensitive filesystem) get ``-2``, ``-3``, ... suffixes.
-    Every quantity is checked before any file is written.
+    Every quantity is checked before any file is written. ``shown_as`` is
+    the folder as a failed write names it, when ``folder`` is a staging
+    place the user never named (default: ``folder``).
     """
     mpl = _matplotlib()
     kinds = kinds or {}
@@ -255,7 +257,11 @@ def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | N
         kind = _choose_kind(a, name, kinds.get(name))
         blocks.append(_quantity_block(a, name, sample if kind == "maps" else None, None, kind))
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    shown = Path(shown_as) if shown_as is not None else folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConvcliError(str(shown), f"cannot create it: {e.strerror or e}") from None
     paths, taken = [], set()
     for name, block in zip(arrays, blocks):
         stem = file_name(name)[: -len(".png")]
@@ -265,7 +271,7 @@ def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | N
             candidate = f"{stem}-{k}"
         taken.add(candidate.casefold())
         path = folder / f"{candidate}.png"
-        _render(mpl, [block], path)
+        _render(mpl, [block], path, shown / path.name)
         paths.append(path)
     return paths
 
@@ -633,7 +639,7 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
 # ----------------------------------------------------------------- drawing
 
 
-def _render(mpl: _Mpl, blocks: list[_Block], path: Path) -> None:
+def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = None) -> None:
     width = max(b.width for b in blocks)
     height = sum(b.height for b in blocks)
     fig = mpl.Figure(figsize=(width, height), dpi=DPI, layout="constrained")
@@ -651,7 +657,7 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path) -> None:
             _draw_grid(mpl, container, block)
         elif block.kind == "bars":
             _draw_bars(mpl, container, block)
-    _save(fig, path)
+    _save(fig, path, shown)
 
 
 def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
@@ -731,13 +737,14 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     ax.set_xlabel("channel", fontsize=9)
 
 
-def _save(fig, path: Path) -> None:
-    """Write beside ``path``, then rename: never a half-written PNG."""
+def _save(fig, path: Path, shown: Path | None = None) -> None:
+    """Write beside ``path``, then rename: never a half-written PNG. An
+    error names ``shown`` (the path the user knows), else ``path``."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
         os.replace(tmp, path)
     except OSError as e:
-        raise ConvcliError(str(path), f"cannot write: {e.strerror or e}") from None
+        raise ConvcliError(str(shown or path), f"cannot write: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)

@@ -212,11 +212,11 @@ def test_backward_plot_failure_leaves_nothing(tmp_path, cfg, monkeypatch):
 
     calls = []
 
-    def failing_save(fig, path):
+    def failing_save(fig, path, shown=None):
         calls.append(path)
         if len(calls) == 3:
             raise ConvcliError(str(path), "cannot write: No space left on device")
-        real_save(fig, path)
+        real_save(fig, path, shown)
 
     real_save = plot._save
     monkeypatch.setattr(plot, "_save", failing_save)
@@ -224,6 +224,26 @@ def test_backward_plot_failure_leaves_nothing(tmp_path, cfg, monkeypatch):
     result = run(["backward", cfg, "--out", tmp_path / "new" / "out", "--plot"])
     assert_error(result, "No space left on device")
     assert len(calls) == 3
+    assert tree(tmp_path) == before
+
+
+def test_backward_plot_write_error_names_the_png_under_out(tmp_path, cfg, monkeypatch):
+    """A PNG that cannot be written (ulimit -f, a full disk) is named where
+    the user asked for it, under --out, not in the staging folder that is
+    removed with the failure."""
+    import errno
+
+    from matplotlib.figure import Figure
+
+    def too_large(self, *args, **kwargs):
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(Figure, "savefig", too_large)
+    out = tmp_path / "out"
+    before = tree(tmp_path)
+    line = assert_error(run(["backward", cfg, "--out", out, "--plot"]), "cannot write: File too large")
+    first = next(iter(json.loads(run(["shapes", cfg, "--json"]).stdout)["inputs"]))  # the first quantity drawn
+    assert line == f"convcli: error: {out}/plots/{first}.png: cannot write: File too large"
     assert tree(tmp_path) == before
 
 
