@@ -662,8 +662,9 @@ def shapes(
         p = _plan(config, dtype, None, max_memory)
     layers = [
         {"index": s.index, "name": s.name, "type": s.kind, "input_shape": list(s.in_shape),
-         "output_shape": list(s.out_shape), "params": s.params, "flops": s.flops, "hyperparameters": s.hyper}
-        for s in p.layer_shapes
+         "output_shape": list(s.out_shape), "params": s.params, "flops": s.flops,
+         "hyperparameters": _as_given(s.hyper, layer.hparameters)}
+        for s, layer in zip(p.layer_shapes, p.network.layers)
     ]
     inputs = {name: {"shape": list(i.shape), "stored_dtype": str(i.dtype),
                      "source": p.cfg.model.inputs[name].describe()} for name, i in p.input_info.items()}
@@ -688,6 +689,21 @@ def shapes(
     con.print(t)
     biggest = max(math.prod(s.out_shape) for s in p.layer_shapes) * np.dtype(p.dtype).itemsize
     con.print(Text(f"FLOPs: forward, a multiply-add counts 2. Largest layer output: {format_size(biggest)}."))
+
+
+def _as_given(hyper: dict, given) -> dict:
+    """A layer's resolved hyperparameters with its stride and dilation as
+    the config gives them. The geometry holds a stride past the (padded)
+    input, or a dilation of a 1-wide kernel, at its equivalent, which is what
+    the engines compute with (a stride of 2**62 would overflow a window
+    view's byte strides); the user is shown what they wrote."""
+    from .hparams import per_axis
+
+    shown = dict(hyper)
+    for key in ("stride", "dilation"):
+        if key in shown and given.get(key) is not None:
+            shown[key] = list(per_axis(given[key], key))
+    return shown
 
 
 def _hyper(v) -> str:

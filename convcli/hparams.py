@@ -247,7 +247,7 @@ class PoolGeometry(NamedTuple):
 # A stride longer than the (padded) input is the same as one as long as it:
 # either way the only window starts at 0. A 1-wide kernel has nothing to
 # dilate. Such values are taken at their equivalent, which is what the
-# geometry holds (and ``convcli shapes`` shows), so that a stride of 2**62
+# geometry holds (``convcli shapes`` shows the config's), so that a stride of 2**62
 # computes like any other instead of overflowing the byte strides of a
 # window view (NumPy's "Maximum allowed dimension exceeded").
 

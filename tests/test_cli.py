@@ -359,6 +359,30 @@ def test_shapes_json_and_flops(tmp_path):
     assert conv["hyperparameters"]["pad"] == [2, 2, 2, 2]
 
 
+def test_shapes_shows_the_stride_and_dilation_as_given(tmp_path):
+    """A stride past the input (one window per axis) and a dilation of a
+    1-wide kernel compute as their equivalents (stride 1 here, dilation 1),
+    but shapes shows what the config says: 1000, [7, 2**62], 99."""
+    cfg = write(tmp_path, """\
+        inputs:
+          A_prev: {random: [2, 5, 5, 3]}
+          W: {random: [1, 1, 3, 2]}
+          b: {random: [2]}
+        layers:
+          - {type: conv, W: W, b: b, stride: 1000, dilation: [7, 4611686018427387904], pad: 1}
+          - {type: pool, f: 1, stride: 99}
+        """)
+    result = run(["shapes", cfg, "--json"])
+    assert result.exit_code == 0, result.stderr
+    conv, pool = (layer["hyperparameters"] for layer in json.loads(result.stdout)["layers"])
+    assert conv["stride"] == [1000, 1000] and conv["dilation"] == [7, 2**62] and pool["stride"] == [99, 99]
+    table = run(["shapes", cfg]).stdout
+    assert "stride 1000, pad 1" in table and "stride 99, mode max" in table
+    # (5 + 2 padding - 1) // 1000 + 1 = 1 window per axis: the run still computes
+    assert json.loads(result.stdout)["layers"][0]["output_shape"] == [2, 1, 1, 2]
+    assert run(["forward", cfg, "--out", tmp_path / "out"]).exit_code == 0
+
+
 def test_shapes_reads_no_data(tmp_path, monkeypatch):
     monkeypatch.setattr("convcli.arrays.load", lambda *a, **k: pytest.fail("loaded"))
     data = {"inputs": {"A_prev": {"zeros": [100, 64, 64, 3]}}, "layers": [{"type": "pool", "f": 2}]}

@@ -169,14 +169,15 @@ HUGE_STRIDE = 2**62  # the largest a config takes
 @pytest.mark.parametrize("command", ["backward", "gradcheck"])
 @pytest.mark.parametrize("layer, output, stride", [
     # (4 + 2 + 2 - 2) // 2**62 + 1 = 1 window per axis, as for any stride >= the padded 8 rows
-    ({"type": "conv", "W": "W", "b": "b", "pad": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 8], [8, 8]),
+    ({"type": "conv", "W": "W", "b": "b", "pad": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 8], [HUGE_STRIDE] * 2),
     # (4 - 2) // 2**62 + 1 = 1 window per axis; all zeros, so it ties (gradcheck unfolds tied windows)
-    ({"type": "pool", "f": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 3], [4, 4]),
+    ({"type": "pool", "f": 2, "stride": HUGE_STRIDE}, [10, 1, 1, 3], [HUGE_STRIDE] * 2),
 ])
 def test_a_huge_stride_is_its_single_window(tmp_path, command, layer, output, stride):
     """2**62 (or the review's 10**26, now refused by the config) used to end
     in NumPy's "Maximum allowed dimension exceeded".
-    It computes as its equivalent, the padded input's size, which shapes shows."""
+    It computes as its equivalent, the padded input's size; shapes shows it
+    as the config gives it."""
     data = seed_data()
     data["inputs"]["A_prev"]["scale"] = 0
     data["layers"] = [layer]
