@@ -30,6 +30,7 @@ Output size, per axis (d = dilation, s = stride, pad = before + after)::
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -107,6 +108,9 @@ def _pad(X: np.ndarray, sides) -> np.ndarray:
 # this size of input on (below it, np.zeros and one copy cost less than the
 # five calls).
 PAD_IN_THREADS_BYTES = 1 << 20
+# ... and when its blocks are bands of rows, from this many samples (a
+# thread takes whole samples then: too few would leave a thread idle).
+MIN_SAMPLES_TO_SHARE = 8
 
 
 def _pad_samples(X: np.ndarray, X_pad: np.ndarray, sides, n0: int, n1: int) -> None:
@@ -527,10 +531,16 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     ones = bias or grad_out2 is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
     blocks = list(_blocks(m, n_H, n_Wt * K * X.dtype.itemsize))
-    # Each group pads its own samples when its blocks hold whole samples (a
-    # band of rows reads rows another group's samples would have to pad).
+    # The threads share out units of work: a block, or when blocks are bands
+    # of rows and the input is padded on the threads, all of one sample's
+    # bands, so that each group pads the samples it reads and no other group
+    # reads them (one sample's bands on two threads would need its padding
+    # from both; a batch of fewer samples than MIN_SAMPLES_TO_SHARE pads first).
+    whole = blocks[0][2:] == (0, n_H)
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
-                  and blocks[0][2:] == (0, n_H))
+                  and (whole or m >= MIN_SAMPLES_TO_SHARE))
+    units = ([[blk] for blk in blocks] if whole or not pad_groups
+             else [list(bands) for _, bands in itertools.groupby(blocks, key=lambda blk: blk[0])])
     if pad_groups:
         t, b, l, r = pad
         X_pad = np.empty((m, X.shape[1] + t + b, X.shape[2] + l + r, C_in), dtype=X.dtype)
@@ -565,7 +575,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
         return cols, part
 
-    results = parallel.map_blocks(run, blocks)
+    results = parallel.map_blocks(lambda group: run([blk for unit in group for blk in unit]), units)
     grad = results[0][1]
     if grad is not None:
         for _, part in results[1:]:  # in block order: the same sums every run

@@ -124,7 +124,8 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     slices of rows (normally 100^3 multiply-adds), so that these small layers
     are cut too, down to one row per slice; 0 turns the cutting off.
     ``pad_in_groups``: each group of blocks pads its own samples, as on layers
-    above ~1 MiB, instead of padding the whole input first."""
+    above ~1 MiB (bands of rows shared out by sample), instead of padding the
+    whole input first."""
     with pytest.MonkeyPatch.context() as mp:
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
@@ -135,6 +136,7 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
             mp.setattr(conv_module, "SMALL_GEMM_MIN_ROWS", {})
         if pad_in_groups:
             mp.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)
+            mp.setattr(conv_module, "MIN_SAMPLES_TO_SHARE", 1)
         check_conv_engines(*case)
 
 

@@ -45,7 +45,9 @@ CONV = [
     ((6, 9, 7, 2), (3, 2, 2, 3), {"stride": 2, "pad": [1, 0, 2, 1]}),       # col2im dA_prev
     ((5, 8, 8, 2), (2, 2, 2, 2), {"dilation": 2, "pad": "same"}),
     ((8, 2, 3, 2), (2, 2, 2, 3), {"pad": [1, 2, 0, 1]}),  # whole samples a block: padded on the threads
+    ((8, 6, 5, 2), (3, 3, 2, 3), {"pad": 1}),  # bands of rows, shared out by sample: padded on the threads
 ]
+PADDED_ON_THREADS = {(8, 2, 3, 2), (8, 6, 5, 2)}  # the inputs above that are padded on the threads
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -69,7 +71,7 @@ def test_conv_threaded_equals_reference(threaded, A_shape, W_shape, hp, dtype, m
         assert got.dtype == dtype, name
         assert_rel(got, want, tol, name)
     assert len(threaded) >= 2, "the threaded branch did not run"
-    if A_shape[1] == 2:  # the passes padded every sample once, in more than one range
+    if A_shape in PADDED_ON_THREADS:  # the passes padded every sample once, in more than one range
         m = A_shape[0]
         assert len(padded) >= 2 and all(0 <= n0 < n1 <= m for n0, n1 in padded), padded
         assert sum(n1 - n0 for n0, n1 in padded) % m == 0, padded
