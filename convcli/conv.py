@@ -508,9 +508,9 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     bias gradient part of the same GEMM (a separate ``sum(axis=0)`` cost as much
     as a small layer's whole GEMM, and a threaded one between two threaded
     regions lets OpenBLAS's spinning workers compete with the next region).
-    ``X`` is zero-padded by ``pad`` (top, bottom, left, right) first, each
-    group of blocks padding its own samples on its thread when the blocks
-    hold whole samples and X is large (PAD_IN_THREADS_BYTES).
+    ``X`` is zero-padded by ``pad`` (top, bottom, left, right) first; when X
+    is large (PAD_IN_THREADS_BYTES), by each group of blocks for its own
+    samples, on its thread.
     ``cols`` is the unfolded block of the padded X, (rows, f_H*f_W*C_in), row order
     (n, h, w) and column order (i, j, c) -- the order of ``W.reshape(K, C)``;
     with tiles of T output columns (:func:`_tile_width`), rows (n, h, w/T) and
