@@ -496,7 +496,7 @@ def _scratch(rows: int, width: int, dtype) -> np.ndarray:
 
 
 def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=False, T=1,
-               pad=(0, 0, 0, 0)):
+               pad=(0, 0, 0, 0), x_sums=False):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
     Forward (``out2`` given): ``out2[rows] = cols @ W2``, the (m*n_H*n_W, C)
@@ -520,9 +520,12 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     (:mod:`convcli.parallel`), each with its own buffer and its own partial
     sum (its first product, then added to), summed in a fixed order.
 
-    Returns ``(kept, grad)``: with ``keep``, ``[cols | 1]`` (rows, K + 1) when
-    one block held all of it (for backward to reuse), else None; the weight
-    gradient's sum, or None.
+    Returns ``(kept, grad, sums)``: with ``keep``, ``[cols | 1]`` (rows, K + 1)
+    when one block held all of it (for backward to reuse), else None; the
+    weight gradient's sum, or None; with ``x_sums``, the column sums of X
+    (C_in,) taken by each group of its own samples right after padding them
+    (in cache: the input gradient's dZ, whose sums are db), or None when the
+    groups do not own whole samples or X is a view that is not contiguous.
     """
     m, C_in = X.shape[0], X.shape[3]
     n_Wt = n_W // T
@@ -547,10 +550,12 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     else:
         X_pad = _pad(X, pad)
     win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
+    x_sums = x_sums and (whole or pad_groups) and X.flags.c_contiguous
 
     def run(group):
         if pad_groups:
             _pad_samples(X, X_pad, pad, group[0][0], group[-1][1])
+        sums = _column_sums(X[group[0][0]:group[-1][1]].reshape(-1, C_in)) if x_sums else None
         rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
         buf = (np.empty((rows_max, width), dtype=X_pad.dtype) if keep and len(blocks) == 1
@@ -573,14 +578,16 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 _matmul_rows(cols if bias else cols[:, :K], W2, out2[r0:r0 + rows])
             if grad_out2 is not None:  # (K+1, rows) @ (rows, C) -> (K+1, C)
                 part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
-        return cols, part
+        return cols, part, sums
 
     results = parallel.map_blocks(lambda group: run([blk for unit in group for blk in unit]), units)
-    grad = results[0][1]
-    if grad is not None:
-        for _, part in results[1:]:  # in block order: the same sums every run
+    grad, sums = results[0][1], results[0][2]
+    for _, part, group_sums in results[1:]:  # in block order: the same sums every run
+        if grad is not None:
             grad += part
-    return (results[0][0] if keep and len(blocks) == 1 else None), grad
+        if sums is not None:
+            sums += group_sums
+    return (results[0][0] if keep and len(blocks) == 1 else None), grad, sums
 
 
 # OpenBLAS's small-matrix kernels (SkylakeX and later x86-64 cores) skip the
@@ -658,9 +665,9 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
 def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
     bias = b * (g.f_H * g.f_W * g.n_C_prev) if g.bias == "window" else b
-    cols, _ = _conv_gemm(A_prev, _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
-                         (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-                         out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T, pad=g.pad)
+    cols, _, _ = _conv_gemm(A_prev, _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
+                            (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
+                            out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T, pad=g.pad)
     return Z, cols
 
 
@@ -681,18 +688,18 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
     if cols is None and T_in == 1:
         # One unfolded dZ serves both gradients (see _input_grad_stride1).
-        dA_prev, dW = _input_grad_stride1(dZ, W, g, T_in, A_prev)
-        return dA_prev, dW, _column_sums(dZ.reshape(-1, g.n_C))
+        dA_prev, dW, db = _input_grad_stride1(dZ, W, g, T_in, A_prev)
+        return dA_prev, dW, db if db is not None else _column_sums(dZ.reshape(-1, g.n_C))
     dZ2 = dZ.reshape(-1, T * g.n_C)
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb, _ = _add_matmul_t(cols, dZ2, None, None)
     else:
-        _, dWb = _conv_gemm(A_prev, None, g.n_H, g.n_W, f, s, d,
-                            out2=None, grad_out2=dZ2, T=T, pad=g.pad)
+        _, dWb, _ = _conv_gemm(A_prev, None, g.n_H, g.n_W, f, s, d,
+                               out2=None, grad_out2=dZ2, T=T, pad=g.pad)
     dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
     db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
     if T_in is not None:
-        dA_prev, _ = _input_grad_stride1(dZ, W, g, T_in)
+        dA_prev, _, _ = _input_grad_stride1(dZ, W, g, T_in)
     else:
         dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
     return dA_prev, dW, db
@@ -738,23 +745,26 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
 
     one more GEMM per block, ``cols.T @ A_prev`` (rows of A_prev are rows of
     dA_prev), and no second unfolding of the padded input. Returns
-    ``(dA_prev, dW)``, dW None without ``A_prev``."""
+    ``(dA_prev, dW, db)``: dW None without ``A_prev``; db, the column sums of
+    dZ, when the pass took them on its threads (see :func:`_conv_gemm`), else
+    None."""
     t, b, l, r = g.pad
     eH, eW = g.d_H * (g.f_H - 1), g.d_W * (g.f_W - 1)
     dZ_c, pad = _crop(dZ, (eH - t, eH - b, eW - l, eW - r))
     W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
     dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
     assert A_prev is None or T == 1, "the weight gradient from the unfolded dZ needs plain im2col"
-    _, G = _conv_gemm(dZ_c, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
-                      (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
-                      grad_out2=None if A_prev is None else A_prev.reshape(-1, g.n_C_prev), T=T, pad=pad)
+    _, G, db = _conv_gemm(dZ_c, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
+                          (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
+                          grad_out2=None if A_prev is None else A_prev.reshape(-1, g.n_C_prev), T=T, pad=pad,
+                          x_sums=A_prev is not None and dZ_c is dZ)  # all of dZ: its sums are db
     if G is None:
-        return dA_prev, None
+        return dA_prev, None, None
     del W_flip  # before dW's copy: the streaming estimate counts what is alive
     # G = [cols | 1].T @ A_prev: rows (i, j, c) in its first K; its last, the
     # column sums of A_prev, is not needed.
     dW = G[:-1].reshape(g.f_H, g.f_W, g.n_C, g.n_C_prev)[::-1, ::-1].transpose(0, 1, 3, 2)
-    return dA_prev, np.ascontiguousarray(dW)
+    return dA_prev, np.ascontiguousarray(dW), db
 
 
 def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
