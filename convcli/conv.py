@@ -542,8 +542,6 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     whole = blocks[0][2:] == (0, n_H)
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
                   and (whole or m >= MIN_SAMPLES_TO_SHARE))
-    units = ([[blk] for blk in blocks] if whole or not pad_groups
-             else [list(bands) for _, bands in itertools.groupby(blocks, key=lambda blk: blk[0])])
     if pad_groups:
         t, b, l, r = pad
         X_pad = np.empty((m, X.shape[1] + t + b, X.shape[2] + l + r, C_in), dtype=X.dtype)
@@ -580,7 +578,11 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
         return cols, part, sums
 
-    results = parallel.map_blocks(lambda group: run([blk for unit in group for blk in unit]), units)
+    if pad_groups and not whole:  # units of one sample's bands each
+        units = [list(bands) for _, bands in itertools.groupby(blocks, key=lambda blk: blk[0])]
+        results = parallel.map_blocks(lambda group: run([blk for unit in group for blk in unit]), units)
+    else:
+        results = parallel.map_blocks(run, blocks)
     grad, sums = results[0][1], results[0][2]
     for _, part, group_sums in results[1:]:  # in block order: the same sums every run
         if grad is not None:
