@@ -32,6 +32,7 @@ import numpy as np
 
 from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, did_you_mean, slice_text, value_shape
 from .errors import ConvcliError, path_error, short_path
+from .stats import all_finite
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6
 _NPY_MAGIC = b"\x93NUMPY"
@@ -429,7 +430,7 @@ def check_finite(array: np.ndarray, where: str, first_row: int | None = None) ->
     ``first_row``: ``array`` is the rows from ``first_row`` on of a streamed
     input; the message then counts within those rows and gives the index in
     the whole input."""
-    if np.isfinite(array).all():  # one boolean temporary, not two
+    if all_finite(array):
         return
     bad = ~np.isfinite(array)
     n_nan = int(np.isnan(array).sum())

@@ -269,7 +269,7 @@ def selection_shape(shape: tuple[int, ...], index: tuple | None) -> tuple[int, .
     """The shape of ``Q[index]`` for a quantity of ``shape``, from the shape alone."""
     if index is None:
         return tuple(shape)
-    return np.broadcast_to(np.zeros((), dtype=np.uint8), tuple(shape))[index].shape  # a view: no memory
+    return hparams.shape_view(shape)[index].shape
 
 
 def _global(shape: tuple[int, ...], index: tuple | None, local: tuple) -> list[int]:

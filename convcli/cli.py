@@ -35,7 +35,7 @@ from rich.text import Text
 
 from . import __version__
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
-from .errors import ConvcliError, path_error, short_path
+from .errors import ConvcliError, nearest_folder, path_error, short_path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -589,7 +589,7 @@ def gradcheck(
 @contextmanager
 def _progress(enabled: bool, plan: list[tuple[str, int]]):
     """A progress bar on stderr, only when stderr is a terminal."""
-    if not (enabled and sys.stderr.isatty()):
+    if not (enabled and _stderr_is_terminal()):
         yield None
         return
     from rich.progress import Progress
@@ -599,7 +599,7 @@ def _progress(enabled: bool, plan: list[tuple[str, int]]):
     for name, n in plan:
         offsets[name] = acc
         acc += n
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    with Progress(console=_progress_console(), transient=True) as bar:
         task = bar.add_task("gradcheck", total=total)
 
         def step(name: str, done: int) -> None:
@@ -815,12 +815,10 @@ def _png_target(path: Path, force: bool, option: str) -> None:
         raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
     try:  # a name too long, a folder that may not be searched: the OS says why
         folder, there = path.is_dir(), path.exists()
-        above = path.absolute().parent  # the nearest folder that exists: _png_folder makes the rest
-        while not above.exists():
-            above = above.parent
-        above_is_folder = above.is_dir()
     except OSError as exc:
         raise path_error(option or "--out", path, exc) from None
+    # The nearest folder that exists: _png_folder makes the rest.
+    above, above_is_folder, _ = nearest_folder(path.absolute().parent, option or "--out", path)
     if folder:
         raise ConvcliError(where, "is a folder; give a file name ending in .png")
     if there and not force:
@@ -832,14 +830,7 @@ def _png_target(path: Path, force: bool, option: str) -> None:
 @contextmanager
 def _png_folder(path: Path):
     """Create the PNG's missing parent folders; remove them again if drawing fails."""
-    missing = []
-    parent = path.absolute().parent
-    try:
-        while not parent.exists():
-            missing.append(parent)
-            parent = parent.parent
-    except OSError as exc:
-        raise path_error("", path, exc) from None
+    _, _, missing = nearest_folder(path.absolute().parent, "", path)
     for d in reversed(missing):
         try:
             d.mkdir()

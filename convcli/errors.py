@@ -43,3 +43,18 @@ def path_error(where: str, path, exc: OSError) -> ConvcliError:
     a folder that may not be searched), as that user's error: the path,
     shortened, and the OS's reason."""
     return ConvcliError(where, f"{short_path(path)}: {exc.strerror or exc}")
+
+
+def nearest_folder(folder, where: str, path) -> tuple:
+    """``(nearest, is_folder, missing)``: the nearest of ``folder`` and the
+    folders above it that exists, whether it is a folder (not a file), and
+    the missing ones on the way, nearest first (to be made in reverse).
+    ``where`` and ``path`` name an OSError met on the way (:func:`path_error`)."""
+    missing = []
+    try:
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        return folder, folder.is_dir(), missing
+    except OSError as exc:
+        raise path_error(where, path, exc) from None

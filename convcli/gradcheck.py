@@ -78,6 +78,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .errors import ConvcliError
 from .network import LayerError, Network
 from .runner import Results, layer_error
+from .stats import all_finite
 
 # (relative step, pass threshold) per dtype. The layers are piecewise linear:
 # a larger step costs no truncation error, only a higher chance of crossing a
@@ -215,10 +216,10 @@ def _f64(a: np.ndarray) -> np.ndarray:
 def _check_finite(results: Results) -> None:
     p = results.plan
     for name, a in results.inputs.items():
-        if not np.isfinite(a).all():
+        if not all_finite(a):
             raise ConvcliError(p.cfg.where("inputs", name),
                                "holds NaN or Inf (allow_nonfinite: true): central differences need finite numbers")
-    if not np.isfinite(results.grad).all():
+    if not all_finite(results.grad):
         raise ConvcliError(p.cfg.where("backward", "grad"),
                            "the upstream gradient holds NaN or Inf: central differences need finite numbers")
 

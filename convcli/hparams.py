@@ -174,6 +174,11 @@ def as_array(x, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
     return x
 
 
+def shape_view(shape) -> np.ndarray:
+    """A zero-memory array of ``shape``, for checks that read shapes only."""
+    return np.broadcast_to(np.zeros((), dtype=np.float64), tuple(shape))
+
+
 def output_size(n_in: int, before: int, after: int, f: int, s: int, d: int = 1) -> int:
     """``floor((n_in + before + after - d*(f-1) - 1) / s) + 1`` (may be < 1)."""
     return (n_in + before + after - d * (f - 1) - 1) // s + 1

@@ -29,6 +29,7 @@ from .conv import conv_backward, conv_forward
 from .errors import ConvcliError
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
+from .stats import all_finite
 
 OUTPUT = {"conv": "Z", "pool": "A", "relu": "A"}
 UPSTREAM = {"conv": "dZ", "pool": "dA", "relu": "dA"}
@@ -82,20 +83,6 @@ class LayerShapes:
     hyper: dict
 
 
-def _view(shape) -> np.ndarray:
-    """A zero-memory array of ``shape``: the core's checks read shapes only."""
-    return np.broadcast_to(np.zeros((), dtype=np.float64), tuple(shape))
-
-
-def _all_finite(a: np.ndarray) -> bool:
-    """One pass, no array-sized temporary: a float64 sum of finite float32
-    values cannot overflow; only when the sum is not finite (Inf, NaN, or a
-    float64 sum past 1.8e308) look element by element."""
-    if np.isfinite(np.add.reduce(a, axis=None, dtype=np.float64)):
-        return True
-    return bool(np.isfinite(a).all())
-
-
 class Network:
     """A stack of conv / pool / relu layers applied in order."""
 
@@ -128,7 +115,7 @@ class Network:
 
     def _infer_one(self, i, layer: LayerSpec, shape, param_shapes) -> LayerShapes:
         # Every layer is NHWC (DESIGN.md section 1), relu included, and never empty.
-        A = hparams.as_array(_view(shape), "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
+        A = hparams.as_array(hparams.shape_view(shape), "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
         if layer.kind == "relu":
             if min(shape) < 1:
                 raise ValueError(f"A_prev: every dimension must be >= 1, got shape {shape}")
@@ -139,8 +126,8 @@ class Network:
             hyper = {"f": [g.f_H, g.f_W], "stride": [g.s_H, g.s_W], "mode": layer.mode, "ties": g.ties}
             flops = math.prod(g.out_shape) * g.f_H * g.f_W
             return LayerShapes(i, layer.name, "pool", shape, g.out_shape, 0, flops, hyper)
-        W = hparams.as_array(_view(param_shapes[layer.W]), "W", 4, "(f_H, f_W, n_C_prev, n_C)")
-        b = hparams.as_array(_view(param_shapes[layer.b]), "b", None)
+        W = hparams.as_array(hparams.shape_view(param_shapes[layer.W]), "W", 4, "(f_H, f_W, n_C_prev, n_C)")
+        b = hparams.as_array(hparams.shape_view(param_shapes[layer.b]), "b", None)
         g = hparams.conv_geometry(A, W, b, dict(layer.hparameters))
         K = g.f_H * g.f_W * g.n_C_prev
         n_out = math.prod(g.out_shape)
@@ -241,7 +228,7 @@ class Network:
         if not self.finite:
             return
         for name, arr in produced.items():
-            if _all_finite(arr) or not all(_all_finite(s) for s in sources):
+            if all_finite(arr) or not all(all_finite(s) for s in sources):
                 continue
             bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
             fix = "use dtype float64, or scale the inputs down" if arr.dtype != np.float64 else "scale the inputs down"

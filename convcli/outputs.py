@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ConvcliError, path_error, short_path
+from .errors import ConvcliError, nearest_folder, path_error, short_path
 from .stats import describe, json_number
 
 FORMATS = ("npy", "h5")
@@ -118,15 +118,7 @@ class Staging:
         self._target = _absolute(self.out)
         where = f"--out {short_path(self.out)}"
         parent = self._target.parent
-        missing = []
-        p = parent
-        try:
-            while not p.exists():
-                missing.append(p)
-                p = p.parent
-            folder = p.is_dir()
-        except OSError as exc:
-            raise path_error("--out", self.out, exc) from None
+        p, folder, missing = nearest_folder(parent, "--out", self.out)
         if not folder:
             raise ConvcliError(where, f"cannot create it: {short_path(p)} is a file, not a folder")
         try:

@@ -99,6 +99,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .errors import ConvcliError
+from .hparams import shape_view
 
 __all__ = [
     "plot_quantity",
@@ -365,7 +366,7 @@ def check_drawable(shape: tuple[int, ...], name: str, kind: str | None = None) -
     ConvcliError it would raise: from the shape alone, so that the CLI refuses
     (say) a one-number quantity before computing, or before writing out a
     --channels range that no channel axis bounds."""
-    return _choose_kind(np.broadcast_to(np.zeros((), dtype=np.uint8), tuple(shape)), name, kind)  # a view
+    return _choose_kind(shape_view(shape), name, kind)
 
 
 def _choose_kind(a: np.ndarray, name: str, kind: str | None) -> str:

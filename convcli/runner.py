@@ -202,16 +202,15 @@ class Results:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def load_input(p: Plan, name: str, src, rng: np.random.RandomState) -> np.ndarray:
+    """Input ``name`` of the plan, whole (a random one from ``rng``)."""
+    return arrays.load(src, p.cfg.base_dir, p.cfg.where("inputs", name), dtype=p.dtype, rng=rng,
+                       max_memory=p.max_memory, allow_nonfinite=p.cfg.model.allow_nonfinite)
+
+
 def load_inputs(p: Plan, rng: np.random.RandomState) -> dict[str, np.ndarray]:
     """Every input, in the order listed (random ones from ``rng``)."""
-    model = p.cfg.model
-    return {
-        name: arrays.load(
-            src, p.cfg.base_dir, p.cfg.where("inputs", name), dtype=p.dtype, rng=rng,
-            max_memory=p.max_memory, allow_nonfinite=model.allow_nonfinite,
-        )
-        for name, src in model.inputs.items()
-    }
+    return {name: load_input(p, name, src, rng) for name, src in p.cfg.model.inputs.items()}
 
 
 def upstream_gradient(p: Plan, output: np.ndarray, rng: np.random.RandomState) -> np.ndarray:

@@ -11,6 +11,16 @@ import numpy as np
 STATS = ("mean", "std", "min", "max", "sum", "norm", "shape")
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """No NaN or Inf in ``a``, in one pass with no array-sized temporary: a
+    float64 sum of finite float32 values cannot overflow; only when the sum
+    is not finite (Inf, NaN, or a float64 sum past 1.8e308) look element by
+    element."""
+    if np.isfinite(np.add.reduce(a, axis=None, dtype=np.float64)):
+        return True
+    return bool(np.isfinite(a).all())
+
+
 def stat(array: np.ndarray, name: str):
     """One statistic: a float, or for ``shape`` a list of ints."""
     if name == "shape":

@@ -115,8 +115,8 @@ def _conv_terms(ls, s: int, engine: str):
     if (s_H, s_W) == (1, 1):
         eH, eW = d_H * (f_H - 1), d_W * (f_W - 1)
         sides = (eH - t, eH - b, eW - l, eW - r)
-        h = n_H + max(sides[0], 0) + max(sides[1], 0) - max(-sides[0], 0) - max(-sides[1], 0)
-        w = n_W + max(sides[2], 0) + max(sides[3], 0) - max(-sides[2], 0) - max(-sides[3], 0)
+        # dZ padded by these sides, a negative one cropping
+        h, w = n_H + sides[0] + sides[1], n_W + sides[2] + sides[3]
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
         scratch_block = max(forward_block, conv_engine.block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         col2im_block = 0
@@ -583,7 +583,7 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
     ``--out FOLDER``).
     Returns the results (for the summary) and where each quantity went.
     """
-    from .runner import layer_error
+    from .runner import layer_error, load_input
 
     sp: StreamPlan = p.stream
     model = p.cfg.model
@@ -602,8 +602,7 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
         for k, (name, src) in enumerate(model.inputs.items()):
             at = p.cfg.where("inputs", name)
             if name != p.input_name:
-                resident[name] = arrays.load(src, p.cfg.base_dir, at, dtype=dtype, rng=rng,
-                                             max_memory=p.max_memory, allow_nonfinite=model.allow_nonfinite)
+                resident[name] = load_input(p, name, src, rng)
                 continue
             cursor = rng
             if src.kind == "random" and _draws_after(p, k, backward):
@@ -663,8 +662,14 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
                         put(layer.output, r0, trace[i][0])  # no name left holding an output or cache
                     timings["forward"] += clock() - t - (timings["write"] - w)
                     t, w = clock(), timings["write"]
-                    grad = trace[-1][0] if grad_rows is None else grad_rows.read(r0, r1)
-                    put(last.upstream, r0, grad)
+                    if grad_rows is None:  # grad: output, the last output itself
+                        grad = trace[-1][0]
+                        t_w = clock()
+                        writer.rows(last.upstream, r0, grad)  # its statistics are the output's
+                        timings["write"] += clock() - t_w
+                    else:
+                        grad = grad_rows.read(r0, r1)
+                        put(last.upstream, r0, grad)
                     steps = network.iter_backward(trace, grad, release=True)
                     del grad
                     for i, g in steps:
@@ -684,6 +689,8 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
                     progress(r1, sp.samples)
         except LayerError as exc:
             raise layer_error(p.cfg, exc) from None
+        if backward and grad_rows is None:
+            found[last.upstream].stats = found[last.output].stats
 
         # The order of an in-memory run: inputs, outputs, upstream gradient,
         # then each layer's gradients.
