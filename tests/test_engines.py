@@ -140,6 +140,32 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
         check_conv_engines(*case)
 
 
+@pytest.mark.parametrize("rows", [1, 15, 16, 47, 48, 50])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_sliced_products_equal_whole_ones(rows, contiguous, monkeypatch):
+    """The products cut into slices of rows (a stacked matmul over the whole
+    slices, then the rows left over) equal NumPy's whole products, with or
+    without rows left over, on a strided left operand (the engine passes
+    ``cols[:, :K]``), and with the weight gradient's buffer reused from a
+    larger block, then too small for the next."""
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 16 * 5 * 3)  # 16-row slices of (., 5) @ (5, 3)
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_MIN_ROWS", {})
+    rng = np.random.default_rng(rows)
+    wide = rng.standard_normal((rows, 6))
+    a = wide[:, :5] if not contiguous else np.ascontiguousarray(wide[:, :5])
+    b, g = rng.standard_normal((5, 3)), rng.standard_normal((rows, 3))
+    out = np.full((rows, 3), np.nan)
+    conv_module._matmul_rows(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-13, atol=1e-13)
+    big = rng.standard_normal((64, 5))
+    part, spare = conv_module._add_matmul_t(big, rng.standard_normal((64, 3)), None, None)
+    start = part.copy()
+    part, spare = conv_module._add_matmul_t(a, g, part, spare)
+    np.testing.assert_allclose(part, start + a.T @ g, rtol=1e-13, atol=1e-13)
+    part, _ = conv_module._add_matmul_t(np.tile(a, (5, 1)), np.tile(g, (5, 1)), None, spare)
+    np.testing.assert_allclose(part, 5 * (a.T @ g), rtol=1e-12, atol=1e-12)
+
+
 @SETTINGS
 @given(pool_cases())
 def test_pool_fast_equals_reference(case):
