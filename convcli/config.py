@@ -78,9 +78,8 @@ class _Loader(yaml.SafeLoader):
         try:
             event = self.peek_event()
             if self.depth > MAX_DEPTH and isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                mark = event.start_mark
                 raise ConvcliError(
-                    f"{self.display}: line {mark.line + 1}, column {mark.column + 1}",
+                    _at(self.display, event.start_mark),
                     f"nested too deeply: more than {MAX_DEPTH} levels of lists and mappings",
                 )
             return super().compose_node(parent, index)
@@ -91,9 +90,8 @@ class _Loader(yaml.SafeLoader):
         try:
             return super().construct_yaml_int(node)
         except ValueError:  # more digits than Python converts (4300 by default)
-            line, col = _mark(node)
             raise ConvcliError(
-                f"{self.display}: line {line}, column {col}",
+                _at(self.display, node.start_mark),
                 f"an integer of {len(node.value)} digits is too long to be a number",
             ) from None
 
@@ -133,6 +131,12 @@ def _mark(node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _at(display: str, mark) -> str:
+    """The WHERE of an error at a YAML mark: ``seed.yaml: line 3, column 5``
+    (PyYAML counts from 0, people from 1)."""
+    return f"{display}: line {mark.line + 1}, column {mark.column + 1}"
+
+
 def _walk(node, path: tuple, lines: dict, display: str, seen: set) -> None:
     """Record the line of every key path; refuse object-building tags and
     duplicate keys. ``seen`` stops aliases from being walked twice (a
@@ -141,9 +145,8 @@ def _walk(node, path: tuple, lines: dict, display: str, seen: set) -> None:
         return
     seen.add(id(node))
     if node.tag not in _PLAIN_TAGS:
-        line, col = _mark(node)
         raise ConvcliError(
-            f"{display}: line {line}, column {col}",
+            _at(display, node.start_mark),
             f"YAML tag {_short_tag(node.tag)!r} is refused: convcli reads plain data "
             "(mappings, lists, numbers, strings) and never builds objects from a config",
         )
@@ -155,9 +158,8 @@ def _walk(node, path: tuple, lines: dict, display: str, seen: set) -> None:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key is not None and key != "<<":
                 if key in first:
-                    line, col = _mark(key_node)
                     raise ConvcliError(
-                        f"{display}: line {line}, column {col}",
+                        _at(display, key_node.start_mark),
                         f"duplicate key {key!r} (first given on line {first[key]})",
                     )
                 first[key] = _mark(key_node)[0]
@@ -204,7 +206,7 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{display}: line {mark.line + 1}, column {mark.column + 1}" if mark else display
+        where = _at(display, mark) if mark else display
         what = exc.problem or "invalid YAML"
         if exc.context:
             what += f" ({exc.context})"
