@@ -140,10 +140,13 @@ def _stdout_closed() -> None:
 class _StdoutFailed(Exception):
     """Writing standard output failed for a reason other than a closed pipe
     (a full disk, ``> /dev/full``): the report is lost, so the command ends
-    with one line and exit 2, wherever it was (:func:`main` says it)."""
+    with one line and exit 2, wherever it was (:func:`main` says it).
+
+    The message is that line, built here alone, whichever way stdout failed
+    (rich's writer, the JSON report, click's --help, no stdout at all)."""
 
     def __init__(self, exc: OSError):
-        super().__init__(exc.strerror or str(exc))
+        super().__init__(f"cannot write to standard output: {exc.strerror or exc}")
 
 
 class _Console(Console):
@@ -884,7 +887,7 @@ def main() -> None:
     """
     errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
     if sys.stdout is None:  # started with stdout closed (>&-): no report could be shown
-        _say_error(f"cannot write to standard output: {os.strerror(errno.EBADF)}")
+        _say_error(str(_StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))))
         sys.exit(EXIT_BAD_INPUT)
     try:
         code = app(prog_name="convcli", standalone_mode=False)
@@ -905,10 +908,10 @@ def main() -> None:
     except (_StdoutFailed, OSError) as exc:
         # The commands' own work runs under _guard, which turns every error
         # into its line; what gets here failed writing stdout (their report,
-        # or click's --help/--version).
-        reason = str(exc) if isinstance(exc, _StdoutFailed) else exc.strerror or str(exc)
+        # or click's --help/--version, which raise the bare OSError).
+        failed = exc if isinstance(exc, _StdoutFailed) else _StdoutFailed(exc)
         _stdout_closed()  # so that the flush at exit fails no more
-        _say_error(f"cannot write to standard output: {reason}")
+        _say_error(str(failed))
         sys.exit(EXIT_BAD_INPUT)
     except errors.UsageError as exc:
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
