@@ -11,8 +11,10 @@ An existing ``OUT`` that is not empty is kept unless ``force``; even with
 wrote), so ``--out . --force`` cannot wipe a working directory.
 
 A failed write (a full disk, a file too large) is one line naming the user's
-``--out`` (:attr:`Staging.where`), not the staging folder. ``outputs.h5`` is
-written through :class:`H5Output`, so that HDF5 never sees such a failure.
+``--out`` (:attr:`Staging.where`, never the staging folder), the file and the
+OS's reason. ``outputs.h5`` is written through :class:`H5Output`, so that HDF5
+never sees such a failure; a ``.npy`` through :func:`save_npy`, so that the
+reason is not lost.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import platform
 import secrets
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -180,12 +182,35 @@ class Staging:
 
 
 @contextmanager
-def writing(where: str):
-    """A failed write (a full disk, say) is the user's problem to fix: exit 2."""
+def writing(where: str, file: str):
+    """A failed write of ``file`` (a full disk, say) is the user's problem to
+    fix: exit 2."""
     try:
         yield
     except OSError as exc:
-        raise ConvcliError(where, f"cannot write: {exc.strerror or exc}") from None
+        raise ConvcliError(where, f"cannot write {file}: {exc.strerror or exc}") from None
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save(path, array, allow_pickle=False)``, but a failed write keeps
+    the OS's errno: NumPy writes the data with ``ndarray.tofile``, whose short
+    write on a full disk is an ``OSError`` with only "N requested and M
+    written" (or "problem writing element N"), which would not tell the user
+    why. NumPy's header, then the data with ordinary writes, no copy."""
+    array = np.asanyarray(array)
+    if array.dtype.hasobject:
+        raise ValueError("object arrays cannot be saved when allow_pickle=False")
+    header = np.lib.format.header_data_from_array_1_0(array)
+    if header["fortran_order"]:
+        array = array.T  # the header says so; the transpose is C-contiguous
+    with open(path, "wb") as fp:
+        np.lib.format.write_array_header_1_0(fp, header)
+        if array.flags.c_contiguous:
+            fp.write(array.reshape(-1).view(np.uint8))
+        else:  # a view with gaps: copied ~16 MiB of rows at a time, not whole
+            step = max(1, (16 << 20) // max(1, array[:1].nbytes))
+            for r0 in range(0, len(array), step):
+                fp.write(np.ascontiguousarray(array[r0:r0 + step]).reshape(-1).view(np.uint8))
 
 
 class _Sink:
@@ -271,7 +296,8 @@ class H5Output:
         import h5py  # only here: the NumPy core never needs it
 
         self.where = where
-        with writing(where):
+        self.name = path.name
+        with writing(where, self.name):
             raw = open(path, "w+b", buffering=0)
         self._sink = _Sink(raw)
         self.file = None
@@ -298,7 +324,7 @@ class H5Output:
     def _failed(self, exc: BaseException) -> ConvcliError:
         exc = self._sink.error or exc
         what = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
-        return ConvcliError(self.where, f"cannot write: {what}")
+        return ConvcliError(self.where, f"cannot write {self.name}: {what}")
 
     def close(self) -> None:
         """Close the file (HDF5 writes what it held back), then raise any
@@ -310,7 +336,7 @@ class H5Output:
             with self.guard():
                 file.close()
         finally:
-            with writing(self.where):
+            with writing(self.where, self.name):
                 self._sink.raw.close()
 
     def abort(self) -> None:
@@ -336,19 +362,22 @@ def write_arrays(folder: Path, quantities: dict[str, np.ndarray], fmt: str,
     Returns where each quantity went (file name, or ``outputs.h5:NAME``).
     ``where`` names the output in an error (default: ``--out FOLDER``)."""
     where = where or f"--out {folder}"
-    placed = {}
-    if fmt == "h5":
-        with H5Output(folder / H5_NAME, where) as h5:
-            for name, a in quantities.items():
-                with h5.guard():
-                    h5.file.create_dataset(name, data=a)
-                placed[name] = f"{H5_NAME}:{name}"
-        return placed
-    with writing(where):
-        for name, a in quantities.items():
-            np.save(folder / f"{name}.npy", a, allow_pickle=False)
-            placed[name] = f"{name}.npy"
-    return placed
+    with H5Output(folder / H5_NAME, where) if fmt == "h5" else nullcontext() as h5:
+        return {name: write_quantity(folder, name, a, h5, where) for name, a in quantities.items()}
+
+
+def write_quantity(folder: Path, name: str, array: np.ndarray, h5: H5Output | None, where: str) -> str:
+    """Write one whole quantity: a dataset of the open ``outputs.h5`` ``h5``,
+    or ``folder/<name>.npy`` when ``h5`` is None. Returns where it went, as
+    :func:`write_arrays` does. (A streamed run writes its ``dW``/``db`` so.)"""
+    if h5 is not None:
+        with h5.guard():
+            h5.file.create_dataset(name, data=array)
+        return f"{H5_NAME}:{name}"
+    file = f"{name}.npy"
+    with writing(where, file):
+        save_npy(folder / file, array)
+    return file
 
 
 def summary(results, command: str, fmt: str | None = None, placed: dict[str, str] | None = None,

@@ -41,7 +41,7 @@ from . import pool as pool_engine
 from .config import Source
 from .errors import ConvcliError
 from .network import LayerError
-from .outputs import H5_NAME, H5Output, writing
+from .outputs import H5_NAME, H5Output, write_quantity, writing
 from .stats import _scale as stats_scale  # the in-memory stats' own rule, shared
 
 # A chunk's working memory is at most this, however large the budget: chunks
@@ -464,12 +464,13 @@ class ChunkWriter:
         self._datasets: dict = {}
         self._h5 = H5Output(folder / H5_NAME, self.where) if fmt == "h5" else None
 
-    def _guard(self):
-        """Where a write may fail: a failure is "cannot write" (exit 2)."""
-        return self._h5.guard() if self._h5 is not None else writing(self.where)
+    def _guard(self, name: str):
+        """Where a write of quantity ``name`` may fail: a failure is "cannot
+        write FILE" (exit 2)."""
+        return self._h5.guard() if self._h5 is not None else writing(self.where, f"{name}.npy")
 
     def create(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        with self._guard():
+        with self._guard(name):
             if self._h5 is not None:
                 self._datasets[name] = self._h5.file.create_dataset(name, shape=shape, dtype=dtype)
                 self.placed[name] = f"{H5_NAME}:{name}"
@@ -485,7 +486,7 @@ class ChunkWriter:
     def rows(self, name: str, r0: int, array: np.ndarray) -> None:
         """Write ``array`` as rows ``r0:r0 + len(array)`` of quantity ``name``."""
         array = np.ascontiguousarray(array)
-        with self._guard():
+        with self._guard(name):
             if self._h5 is not None:
                 self._datasets[name][r0:r0 + len(array)] = array
                 return
@@ -494,20 +495,16 @@ class ChunkWriter:
             fp.write(array.reshape(-1).view(np.uint8))
 
     def whole(self, name: str, array: np.ndarray) -> None:
-        with self._guard():
-            if self._h5 is not None:
-                self._h5.file.create_dataset(name, data=array)
-                self.placed[name] = f"{H5_NAME}:{name}"
-            else:
-                np.save(self.folder / f"{name}.npy", array, allow_pickle=False)
-                self.placed[name] = f"{name}.npy"
+        """Write quantity ``name`` at once, as an in-memory run does."""
+        self.placed[name] = write_quantity(self.folder, name, array, self._h5, self.where)
 
     def close(self) -> None:
         """Close every file; a write that fails on the way is "cannot write"."""
         self._datasets = {}
-        with writing(self.where):
-            while self._files:
-                self._files.popitem()[1][0].close()
+        while self._files:
+            name, (fp, *_) = self._files.popitem()
+            with writing(self.where, f"{name}.npy"):
+                fp.close()
         if self._h5 is not None:
             self._h5.close()
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convcli.errors import ConvcliError
-from convcli.outputs import Staging, _Sink, write_arrays
+from convcli.outputs import Staging, _Sink, save_npy, write_arrays
 
 
 def test_commit_renames_the_staging_folder_into_place(tmp_path):
@@ -33,6 +33,25 @@ def test_a_failure_leaves_nothing_not_even_the_parents_it_made(tmp_path):
             write_arrays(st.path, {"x": np.ones(3)}, "npy")
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+_BLOCK = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("array", [
+    _BLOCK,
+    _BLOCK.astype(np.float32),
+    np.asfortranarray(_BLOCK),  # saved with fortran_order, as np.save does
+    _BLOCK[:, ::2, 1:],  # a view with gaps
+    _BLOCK.transpose(3, 1, 2, 0),
+    np.array(2.5),  # a single number
+], ids=["C", "float32", "F", "strided", "transposed", "0-d"])
+def test_save_npy_writes_what_np_save_writes(tmp_path, array):
+    """save_npy writes the data itself (so that a failed write keeps its
+    errno); the file must be byte for byte NumPy's own."""
+    np.save(tmp_path / "numpy.npy", array, allow_pickle=False)
+    save_npy(tmp_path / "ours.npy", array)
+    assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "numpy.npy").read_bytes()
 
 
 def test_force_replaces_a_convcli_folder(tmp_path):

@@ -502,7 +502,9 @@ def test_nan_in_a_later_chunk(tmp_path):
 
 
 @pytest.mark.parametrize("fault, code, message", [
-    (OSError(28, "No space left on device"), 2, "convcli: error: --out {out}: cannot write: No space left on device"),
+    # The second chunk's first write is its input's rows (npy, the default format).
+    (OSError(28, "No space left on device"), 2,
+     "convcli: error: --out {out}: cannot write A_prev.npy: No space left on device"),
     (KeyboardInterrupt(), 130, "convcli: interrupted; nothing was written"),
 ])
 def test_a_failure_mid_stream_leaves_nothing(tmp_path, monkeypatch, fault, code, message):
@@ -512,7 +514,7 @@ def test_a_failure_mid_stream_leaves_nothing(tmp_path, monkeypatch, fault, code,
     def rows(self, *args):
         calls.append(1)
         if len(calls) == 9:  # the second chunk
-            with self._guard():  # where a real write fails
+            with self._guard(args[0]):  # where a real write fails
                 raise fault
         return real(self, *args)
 
@@ -538,24 +540,31 @@ def run_with_file_size_limit(tmp_path, limit: int, *args) -> subprocess.Complete
                           timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": path})
 
 
-@pytest.mark.parametrize("fmt, streamed, limit", [("h5", True, 60_000), ("h5", False, 60_000), ("npy", False, 10_000)])
-def test_a_disk_that_fills_mid_run(tmp_path, fmt, streamed, limit):
+@pytest.mark.parametrize("fmt, streamed, limit, file", [
+    ("h5", True, 60_000, "outputs.h5"),
+    ("h5", False, 60_000, "outputs.h5"),
+    # In the inputs' order W (3*3*3*4 float64: 864 bytes and a 128-byte
+    # header) fits; A_prev (10*9*8*3 float64: 17280 bytes) does not.
+    ("npy", False, 10_000, "A_prev.npy"),
+    # Streamed, A_prev.npy is made at its full size first (sparse: the size counts).
+    ("npy", True, 10_000, "A_prev.npy"),
+])
+def test_a_disk_that_fills_mid_run(tmp_path, fmt, streamed, limit, file):
     """A write that fails partway through the outputs (past a file size
     limit: outputs.h5 needs ~150 kB, the largest .npy 23 kB; the small ones,
-    W and b, come first) is one line naming the user's --out, exit 2, and
-    leaves nothing behind. HDF5 never sees the failure
-    (outputs.H5Output): when it did, it printed "Exception ignored in
+    W and b, come first) is one line naming the user's --out, the file and
+    the OS's reason, exit 2, and leaves nothing behind. HDF5 never sees the
+    failure (outputs.H5Output): when it did, it printed "Exception ignored in
     ...__dealloc__" tracebacks, then crashed closing the file (SIGSEGV or
-    SIGBUS, the staging folder left behind), or exited 3 on its RuntimeError."""
+    SIGBUS, the staging folder left behind), or exited 3 on its RuntimeError.
+    np.save's own short write was an OSError without errno ("N requested and
+    M written"), hence outputs.save_npy."""
     cfg = make_config(tmp_path)
     extra = ["--memory-budget", str(budget_for(cfg))] if streamed else []
     before = tree(tmp_path)
     proc = run_with_file_size_limit(tmp_path, limit, "backward", cfg.name, "--out", "out", "--format", fmt, *extra)
     assert (proc.returncode, proc.stdout) == (2, ""), (proc.returncode, proc.stderr[-3000:])
-    assert proc.stderr.startswith("convcli: error: --out out: cannot write: ")
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
-    if fmt == "h5":  # np.save's short write is an OSError without an errno, "N requested and M written"
-        assert proc.stderr.endswith(f": {os.strerror(errno.EFBIG)}\n"), proc.stderr
+    assert proc.stderr == f"convcli: error: --out out: cannot write {file}: {os.strerror(errno.EFBIG)}\n"
     assert tree(tmp_path) == before
 
 
