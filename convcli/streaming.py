@@ -614,6 +614,9 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
         timings["load"] += clock() - t
 
         last = network.layers[-1]
+        # The batch-shaped quantities, written a chunk at a time. The rest of
+        # the plan's (the other inputs, read whole; the parameters' gradients,
+        # summed over the chunks) is written whole at the end.
         streamed = {p.input_name: p.shapes[p.input_name]}
         for layer in network.layers:
             streamed[layer.output] = p.shapes[layer.output]
@@ -635,7 +638,7 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
             found[name].stats.update(array)
             timings["write"] += clock() - t
 
-        sums: dict[str, dict[str, np.ndarray]] = {}
+        sums: dict[str, np.ndarray] = {}
         try:
             for r0 in range(0, sp.samples, sp.rows):
                 r1 = min(r0 + sp.rows, sp.samples)
@@ -670,15 +673,14 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
                     steps = network.iter_backward(trace, grad, release=True)
                     del grad
                     for i, g in steps:
-                        layer = network.layers[i]
-                        put(f"{layer.name}.dA_prev", r0, g["dA_prev"])
-                        if layer.kind == "conv":
-                            acc = sums.setdefault(layer.name, {})
-                            for key in ("dW", "db"):
-                                if key in acc:
-                                    acc[key] += g[key]  # in the config's dtype, as the in-memory sums
-                                else:
-                                    acc[key] = g[key].copy()
+                        for key in g:  # dA_prev is streamed, dW and db add up
+                            name = f"{network.layers[i].name}.{key}"
+                            if name in found:
+                                put(name, r0, g[key])
+                            elif name in sums:
+                                sums[name] += g[key]  # in the config's dtype, as the in-memory sums
+                            else:
+                                sums[name] = g[key].copy()
                         del g
                     del trace, steps
                     timings["backward"] += clock() - t - (timings["write"] - w)
@@ -689,21 +691,12 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
         if backward and grad_rows is None:
             found[last.upstream].stats = found[last.output].stats
 
-        # The order of an in-memory run: inputs, outputs, upstream gradient,
-        # then each layer's gradients.
+        # The plan's quantities (runner.plan), in its order, an in-memory
+        # run's; a forward run has no gradients.
         t = clock()
-        quantities: dict = {}
-        for name in model.inputs:
-            quantities[name] = found[name] if name == p.input_name else resident[name]
-        for layer in network.layers:
-            quantities[layer.output] = found[layer.output]
-        if backward:
-            quantities[last.upstream] = found[last.upstream]
-            for layer in network.layers:
-                quantities[f"{layer.name}.dA_prev"] = found[f"{layer.name}.dA_prev"]
-                if layer.kind == "conv":
-                    quantities[f"{layer.name}.dW"] = sums[layer.name]["dW"]
-                    quantities[f"{layer.name}.db"] = sums[layer.name]["db"]
+        computed = {**resident, **sums, **found}
+        quantities = {name: computed[name] for name, role in p.roles.items()
+                      if backward or role != "gradient"}
         for name, value in quantities.items():
             if isinstance(value, np.ndarray):
                 writer.whole(name, value)
