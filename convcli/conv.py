@@ -414,14 +414,15 @@ def _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded_bytes, min_byte
 
 def block_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     """At most the bytes of one block buffer of a fast conv pass whose output
-    is n_W columns of C_out channels: about CHUNK_BYTES of unfolded input, at
-    least one output row of it, plus the column of ones (for memory
-    estimates; the largest over the tile widths the pass may use)."""
+    is n_W columns of C_out channels: at most 1.5x CHUNK_BYTES of unfolded
+    input, or one output row of it (:func:`block_max_bytes`), plus the column
+    of ones (for memory estimates; the largest over the tile widths the pass
+    may use)."""
     T = _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)
     K = f_H * _row_width(T, f_W, s_W, d_W) * C_in
     item = np.dtype(dtype).itemsize
     K1 = f_H * f_W * C_in
-    return max(CHUNK_BYTES, n_W // T * K * item, n_W * K1 * item) * (K1 + 1) // K1
+    return max(block_max_bytes(n_W // T * K * item), n_W * K1 * item) * (K1 + 1) // K1
 
 
 def _band(M, T, f_W, s_W, d_W):
@@ -466,19 +467,37 @@ def _fold_tiled(dWT, f_W, C_in, T, s_W, d_W):
 def _blocks(m, n_H, row_bytes):
     """Split the (sample, output row) grid into blocks whose unfolded input
     stays near CHUNK_BYTES (cache-sized, so the copy and the GEMM that reads it
-    meet in cache): whole samples when one is small, else bands of rows of one
-    sample. Yields (n0, n1, h0, h1)."""
-    rows = max(1, CHUNK_BYTES // max(row_bytes, 1))  # output rows per block
-    if rows >= m * n_H:  # the whole pass (the common small case, without the loop)
-        yield 0, m, 0, n_H
-    elif rows >= n_H:
-        step = max(1, rows // n_H)
+    meet in cache): whole samples when one is at most 1.5x that, as many as
+    come nearest it, else bands of rows of one sample, near-equal, as many
+    rows as come nearest it (at least one). Rounding to the nearest, not
+    down, keeps a sample of 1.1x CHUNK_BYTES whole instead of a band of 0.9x
+    it and one of 0.2x, and takes two samples of 0.6x rather than one: fewer,
+    fuller blocks (attempt 40). So a block is at most
+    :func:`block_max_bytes`. Yields (n0, n1, h0, h1)."""
+    per = CHUNK_BYTES / max(row_bytes, 1)  # output rows per CHUNK_BYTES
+    if per * 1.5 >= n_H:
+        step = max(1, round(per / n_H))
+        if step >= m:  # the whole pass (the common small case, without the loop)
+            yield 0, m, 0, n_H
+            return
         for n0 in range(0, m, step):
             yield n0, min(n0 + step, m), 0, n_H
-    else:
-        for n in range(m):
-            for h0 in range(0, n_H, rows):
-                yield n, n + 1, h0, min(h0 + rows, n_H)
+        return
+    bands = -(-n_H // max(1, round(per)))
+    q, r = divmod(n_H, bands)
+    for n in range(m):
+        h0 = 0
+        for k in range(bands):
+            h1 = h0 + q + (k < r)
+            yield n, n + 1, h0, h1
+            h0 = h1
+
+
+def block_max_bytes(row_bytes: int = 0) -> int:
+    """The most unfolded bytes one of :func:`_blocks`'s blocks holds, for
+    output rows of ``row_bytes``: 1.5x CHUNK_BYTES (whole samples rounded to
+    the nearest; a band rounds to at most half a row over), or one row."""
+    return max(CHUNK_BYTES * 3 // 2, row_bytes)
 
 
 def _scratch(rows: int, width: int, dtype) -> np.ndarray:

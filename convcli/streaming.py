@@ -123,7 +123,7 @@ def _conv_terms(ls, s: int, engine: str):
     else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
         grad_scratch = padded
         scratch_block = forward_block
-        col2im_block = max(conv_engine.CHUNK_BYTES, n_H * n_W * K * s)  # dZ @ W.T, one block
+        col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)  # dZ @ W.T, one block
     return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block
 
 

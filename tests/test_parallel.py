@@ -22,7 +22,7 @@ def threaded(monkeypatch):
     """Three threads, tiny blocks, padding on the threads; yields the list of
     groups run off the main thread."""
     monkeypatch.setenv("CONVCLI_THREADS", "3")
-    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 800)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 600)  # every pass below: at least 4 blocks
     monkeypatch.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)  # each thread pads its samples
     monkeypatch.setattr(pool_module, "CHUNK_BYTES", 500)
     submitted = []

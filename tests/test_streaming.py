@@ -309,9 +309,12 @@ def traced_stream_peak(tmp_path, cfg, backward, rows):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("stack, backward", [("conv-relu-pool", True), ("stride2-avgpool", True),
-                                             ("pool-dilated-relu", False)])
-def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, monkeypatch):
+# rows: a chunk whose per-sample part outweighs the fixed part (the stride-2
+# conv's col2im blocks count at their most, 1.5x conv.CHUNK_BYTES), under the
+# cap on a chunk's working memory (streaming.CHUNK_TARGET).
+@pytest.mark.parametrize("stack, backward, rows", [("conv-relu-pool", True, 12), ("stride2-avgpool", True, 18),
+                                                   ("pool-dilated-relu", False, 12)])
+def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, rows, monkeypatch):
     """What the chunk size is chosen from is an upper bound of what a chunk
     allocates (tracemalloc sees NumPy's buffers, not HDF5's: those are left
     out of the bound), with chunks large enough that the per-sample part
@@ -322,9 +325,8 @@ def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, monkeypatch)
     monkeypatch.setattr(conv_engine, "_scratch_local", threading.local())
     rng = np.random.RandomState(0)
     with h5py.File(tmp_path / "big.h5", "w") as f:
-        f["x"] = rng.rand(24, 96, 96, 3).astype(np.float32)
+        f["x"] = rng.rand(36, 96, 96, 3).astype(np.float32)
     cfg = make_config(tmp_path, stack=stack, a_prev={"file": "big.h5"}, grad="random")
-    rows = 12
     peak, e = traced_stream_peak(tmp_path, cfg, backward, rows)
     seen = e.chunk(rows) - streaming.IO_BUFFERS
     assert rows * e.per_sample > e.fixed - streaming.IO_BUFFERS
