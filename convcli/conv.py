@@ -619,21 +619,34 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
 # 0.5-0.9x the time in float64, 0.66-1.0x in float32 (benchmarks/README.md,
 # attempt 33), while the copy that unfolds the input keeps its cache-sized
 # blocks (attempt 20 had cut both, and the per-block calls ate the gain).
-# Wide products (C above SMALL_GEMM_MAX_N) and slices of few rows (below
-# SMALL_GEMM_MIN_ROWS, per item size) measured slower sliced, up to 1.2-2.7x;
-# they stay whole. Elsewhere a slice costs what the whole product does
-# (OpenBLAS's Haswell kernels: 54 vs 55 GFLOP/s). 0 turns the slicing off.
+# Wide products (C above SMALL_GEMM_MAX_N) measured slower sliced, up to
+# 1.2-2.7x; they stay whole. Elsewhere a slice costs what the whole product
+# does (OpenBLAS's Haswell kernels: 54 vs 55 GFLOP/s). 0 turns the slicing off.
 SMALL_GEMM_MNK = 100 ** 3
 SMALL_GEMM_MAX_N = 64
+# A (rows, K) @ (K, N) slice has a multiple of this many rows: the small
+# kernels take 8 rows at a time, and a ragged last few ran through their slow
+# edge code. m16's (27, 577) @ (577, 64) float64 slices took 368-372 us a
+# 448-row block, 24-row ones 310-323; so aligned, slices of 8 to 48 rows beat
+# the whole product in 20 of 22 shapes swept in both dtypes (attempt 41),
+# where unaligned ones had lost below 16 rows (float64) or 48 (float32).
+SMALL_GEMM_ROW_MULTIPLE = 8
+# The transposed product (K, rows) @ (rows, N) sums one (K, N) partial per
+# slice: its slices stay at the most rows under SMALL_GEMM_MNK (24 instead of
+# 27 rows: 360 vs 350 us), and whole below these (per item size).
 SMALL_GEMM_MIN_ROWS = {8: 16, 4: 48}
 
 
-def _gemm_rows(K: int, N: int, rows: int, itemsize: int) -> int:
-    """Rows per BLAS call for a (rows, K) @ (K, N) product, or its transpose
-    (K, rows) @ (rows, N): the most that keep M*N*K under SMALL_GEMM_MNK, or
-    all of them when slicing does not pay (see SMALL_GEMM_MNK)."""
+def _gemm_rows(K: int, N: int, rows: int, itemsize: int, transposed: bool = False) -> int:
+    """Rows per BLAS call for a (rows, K) @ (K, N) product, or with
+    ``transposed`` for (K, rows) @ (rows, N): the most that keep M*N*K under
+    SMALL_GEMM_MNK (a multiple of SMALL_GEMM_ROW_MULTIPLE unless transposed),
+    or all of them when slicing does not pay (see SMALL_GEMM_MNK)."""
     step = SMALL_GEMM_MNK // (K * N) if SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N else 0
-    return step if step >= SMALL_GEMM_MIN_ROWS.get(itemsize, 1) else rows
+    if transposed:
+        return step if step >= SMALL_GEMM_MIN_ROWS.get(itemsize, 1) else rows
+    step -= step % SMALL_GEMM_ROW_MULTIPLE
+    return step if step > 0 else rows
 
 
 def _row_stack(x, n: int, step: int):
@@ -669,7 +682,7 @@ def _add_matmul_t(a, g, part, spare):
     Returns ``(part, spare)`` for the next call."""
     rows, K = a.shape
     N = g.shape[1]
-    step = _gemm_rows(K, N, rows, a.itemsize)
+    step = _gemm_rows(K, N, rows, a.itemsize, transposed=True)
     if step >= rows:
         prod = a.T @ g
     else:

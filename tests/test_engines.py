@@ -134,6 +134,7 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
         if small_gemm is not None:
             mp.setattr(conv_module, "SMALL_GEMM_MNK", small_gemm)
             mp.setattr(conv_module, "SMALL_GEMM_MIN_ROWS", {})
+            mp.setattr(conv_module, "SMALL_GEMM_ROW_MULTIPLE", 1)
         if pad_in_groups:
             mp.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)
             mp.setattr(conv_module, "MIN_SAMPLES_TO_SHARE", 1)
@@ -150,6 +151,7 @@ def test_sliced_products_equal_whole_ones(rows, contiguous, monkeypatch):
     larger block, then too small for the next."""
     monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 16 * 5 * 3)  # 16-row slices of (., 5) @ (5, 3)
     monkeypatch.setattr(conv_module, "SMALL_GEMM_MIN_ROWS", {})
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_ROW_MULTIPLE", 1)
     rng = np.random.default_rng(rows)
     wide = rng.standard_normal((rows, 6))
     a = wide[:, :5] if not contiguous else np.ascontiguousarray(wide[:, :5])
