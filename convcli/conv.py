@@ -66,7 +66,7 @@ class _ConvState:
     engine: str
     dtype: np.dtype
     # The fast engine's unfolded input with a column of ones, [cols | 1], kept
-    # when one block held the whole pass (about CHUNK_BYTES, or one output row
+    # when one block held the whole pass (at most 1.5x CHUNK_BYTES, or one output row
     # if that is larger): backward then skips rebuilding it for dW and db.
     cols: np.ndarray | None = None
     # The tile width cols was unfolded with (see _tile_width).
@@ -425,6 +425,26 @@ def block_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     return max(block_max_bytes(n_W // T * K * item), n_W * K1 * item) * (K1 + 1) // K1
 
 
+def grad_sum_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
+    """At most the bytes one thread holds while it sums the weight gradient of
+    a fast conv pass (:func:`_add_matmul_t`) whose unfolded rows hold C_in
+    channels and whose gradient has C_out columns per tile column, for
+    memory estimates: its running sum, the sum over a block's slices and
+    the rows left over's product, each (K + 1, T*C_out), and the stack of
+    the slices' products, (slices, K + 1, T*C_out), as large as the block
+    allows (the largest over the tile widths the pass may use)."""
+    item = np.dtype(dtype).itemsize
+    most = 0
+    for T in {1, _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)}:
+        K = f_H * _row_width(T, f_W, s_W, d_W) * C_in
+        N = T * C_out
+        rows = block_max_bytes(n_W // T * K * item) // (K * item)  # of the largest block
+        step = _gemm_rows(K + 1, N, rows, item, transposed=True)
+        slices = rows // step if step < rows else 0
+        most = max(most, (3 + slices) * (K + 1) * N * item)
+    return most
+
+
 def _band(M, T, f_W, s_W, d_W):
     """The view of a (f_H, span, C_in, T, C_out) array M holding its band:
     ``band[i, t, j, c, k] = M[i, t*s_W + j*d_W, c, t, k]``, shape
@@ -650,11 +670,12 @@ def _gemm_rows(K: int, N: int, rows: int, itemsize: int, transposed: bool = Fals
 
 
 def _row_stack(x, n: int, step: int):
-    """The first n*step rows of a 2-D x as a (n, step, cols) view (never a
-    copy: splitting the row axis needs no particular strides)."""
-    v = x[:n * step].reshape(n, step, x.shape[1])
-    assert v.base is not None, "a stack of row slices must be a view"
-    return v
+    """The first n*step rows of a 2-D x as a (n, step, cols) view. Never a
+    copy (which an ``out=`` would silently write to): splitting one axis
+    needs no particular strides, and NumPy's reshape returns a view whenever
+    one exists. (``copy=False``, which would make it raise instead, needs
+    NumPy 2.1.)"""
+    return x[:n * step].reshape(n, step, x.shape[1])
 
 
 def _matmul_rows(a, b, out) -> None:
@@ -687,8 +708,9 @@ def _add_matmul_t(a, g, part, spare):
         prod = a.T @ g
     else:
         n = rows // step
-        if spare is None or spare.shape[0] < n:
-            spare = np.empty((n, K, N), dtype=np.result_type(a, g))
+        dtype = np.result_type(a, g)
+        if spare is None or spare.shape[0] < n or spare.shape[1:] != (K, N) or spare.dtype != dtype:
+            spare = np.empty((n, K, N), dtype=dtype)
         stack = np.matmul(_row_stack(a, n, step).transpose(0, 2, 1), _row_stack(g, n, step),
                           out=spare[:n])
         prod = stack.sum(axis=0)

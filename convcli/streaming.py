@@ -127,6 +127,25 @@ def _conv_terms(ls, s: int, engine: str):
     return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block
 
 
+def _conv_grad_sum(ls, s: int, engine: str) -> int:
+    """What one engine thread holds while it sums a conv layer's weight
+    gradient (conv.grad_sum_bytes), for the pass that sums it: over the
+    forward's unfolded input, or at stride 1 over dZ's (its rows hold n_C
+    channels and the gradient has C columns). The reference engine's sums
+    are W-sized arrays: three."""
+    _, _, W, C = ls.in_shape
+    _, _, n_W, n_C = ls.out_shape
+    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
+    d_W = ls.hyper["dilation"][1]
+    dtype = np.dtype(f"f{s}")
+    if engine == "reference":
+        return 3 * (f_H * f_W * C + 1) * n_C * s
+    most = conv_engine.grad_sum_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
+    if (s_H, s_W) == (1, 1):
+        most = max(most, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
+    return most
+
+
 def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, int]]:
     """The streamed sources stored in compressed HDF5 chunks, each with what
     HDF5 holds to read it row after row (see :func:`arrays._with_chunk_cache`):
@@ -226,13 +245,14 @@ def estimate(p, backward: bool) -> Estimate:
             resident += math.prod(info.shape) * s
     # Per conv layer, arrays the size of W (and b): the running sums over
     # chunks, and inside a chunk's backward the flipped kernel (or the summed
-    # weight gradient) beside each engine thread's partial sum and the product
-    # being added to it (conv._conv_gemm).
+    # weight gradient); beside them what each engine thread holds while it
+    # sums a weight gradient (conv.grad_sum_bytes: partial sums and a stack
+    # of slice products, of the forward's unfolding or, at stride 1, of dZ's).
     threads = _engine_threads()
-    for layer in layers:
+    for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
             params = math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)
-            resident += (2 + 2 * threads) * params * s
+            resident += 2 * params * s + threads * _conv_grad_sum(ls, s, p.engine)
     if src.kind == "value":
         resident += math.prod(p.input_info[p.input_name].shape) * s
     # Each engine thread keeps its conv block buffer between calls (conv.py's

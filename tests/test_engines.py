@@ -141,6 +141,21 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
         check_conv_engines(*case)
 
 
+@pytest.mark.parametrize("K, N, itemsize, product, transposed", [
+    (577, 64, 8, 24, 27),   # 10^6 // (577*64) = 27 rows: 24 a multiple of 8; transposed the most, 27
+    (577, 64, 4, 24, 448),  # float32: transposed slices of 27 < 48 rows do not pay: whole
+    (145, 32, 8, 208, 215),  # 10^6 // 4640 = 215
+    (289, 128, 8, 448, 448),  # wider than SMALL_GEMM_MAX_N: whole
+    (2000, 64, 8, 448, 448),  # 10^6 // 128000 = 7 rows: under 8 (and 16) rows, whole
+])
+def test_slice_rows(K, N, itemsize, product, transposed):
+    """Rows per slice of a 448-row block's products, worked out by hand from
+    the rules (M*N*K <= 100^3; a multiple of 8 rows unless transposed;
+    transposed slices from 16 rows in float64, 48 in float32)."""
+    assert conv_module._gemm_rows(K, N, 448, itemsize) == product
+    assert conv_module._gemm_rows(K, N, 448, itemsize, transposed=True) == transposed
+
+
 @pytest.mark.parametrize("rows", [1, 15, 16, 47, 48, 50])
 @pytest.mark.parametrize("contiguous", [True, False])
 def test_sliced_products_equal_whole_ones(rows, contiguous, monkeypatch):

@@ -362,6 +362,22 @@ def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
+def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, monkeypatch):
+    """3x3, 64 -> 64 channels on 16x16 images: the weight gradient's product
+    (577, rows) @ (rows, 64) is cut into slices of 27 rows (conv.SMALL_GEMM_MNK),
+    whose products a thread stacks, (slices, 577, 64), ~4x the block it came
+    from, before it sums them: the estimate must count that stack per thread
+    (conv.grad_sum_bytes), not only arrays the size of W."""
+    import convcli.conv as conv
+
+    assert conv._gemm_rows(577, 64, 256, 8, transposed=True) < 256  # the slices this test is about
+    rows = 12
+    peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (24, 16, 16, 64), (3, 3, 64, 64),
+                                     {"pad": 1}, rows)
+    assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
 def test_estimate_bounds_a_strided_large_kernel_layer(tmp_path, threads, monkeypatch):
     """Stride 2 takes the input gradient through col2im, whose product dZ @ W.T
     is a block of (samples, n_H, n_W, 11*11*16) per GEMM (4 MB a sample,
