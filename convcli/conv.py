@@ -430,9 +430,10 @@ def grad_sum_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     a fast conv pass (:func:`_add_matmul_t`) whose unfolded rows hold C_in
     channels and whose gradient has C_out columns per tile column, for
     memory estimates: its running sum, the sum over a block's slices and
-    the rows left over's product, each (K + 1, T*C_out), and the stack of
-    the slices' products, (slices, K + 1, T*C_out), as large as the block
-    allows (the largest over the tile widths the pass may use)."""
+    the rows left over's product, each (K + 1, T*C_out), and where the
+    product is cut into slices of rows, the stack of their products,
+    (slices, K + 1, T*C_out), as large as the block allows (the largest over
+    the tile widths the pass may use)."""
     item = np.dtype(dtype).itemsize
     most = 0
     for T in {1, _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)}:
@@ -440,7 +441,9 @@ def grad_sum_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
         N = T * C_out
         rows = block_max_bytes(n_W // T * K * item) // (K * item)  # of the largest block
         step = _gemm_rows(K + 1, N, rows, item, transposed=True)
-        slices = rows // step if step < rows else 0
+        # No stack where the product is cut along K (then in every smaller
+        # block too: fewer rows only make its slices fit better).
+        slices = rows // step if step < rows and not _gemm_cols_t(K + 1, N, rows) else 0
         most = max(most, (3 + slices) * (K + 1) * N * item)
     return most
 
@@ -669,6 +672,25 @@ def _gemm_rows(K: int, N: int, rows: int, itemsize: int, transposed: bool = Fals
     return step if step > 0 else rows
 
 
+# The transposed product (K, rows) @ (rows, N) cut along K instead, into
+# (SMALL_GEMM_T_COLS, rows) @ (rows, N) small products writing their own rows
+# of the result: no partial sums at all, where slices of rows made one
+# (K, N) partial per slice to add up (m16's (577, 448) @ (448, 64) float64:
+# 16 slices, 4.7 MB of partials a block). Only at 24 rows of K, which
+# measured 0.74x-0.96x the time of slices of rows over 12 shapes in both
+# dtypes (16 or 8 rows: 0.90x-1.42x), and from 3 of them (K = 37: 1.21x in
+# float32; attempt 45).
+SMALL_GEMM_T_COLS = 24
+
+
+def _gemm_cols_t(K: int, N: int, rows: int) -> int:
+    """Rows of K per BLAS call for a (K, rows) @ (rows, N) product cut along
+    K (see SMALL_GEMM_T_COLS), or 0 to cut it along rows (:func:`_gemm_rows`)."""
+    cols = SMALL_GEMM_T_COLS
+    fits = SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N and cols * rows * N <= SMALL_GEMM_MNK
+    return cols if cols and fits and K >= 3 * cols else 0
+
+
 def _row_stack(x, n: int, step: int):
     """The first n*step rows of a 2-D x as a (n, step, cols) view. Never a
     copy (which an ``out=`` would silently write to): splitting one axis
@@ -695,20 +717,35 @@ def _matmul_rows(a, b, out) -> None:
 
 
 def _add_matmul_t(a, g, part, spare):
-    """``part + a.T @ g`` for a (rows, K) ``a`` and (rows, N) ``g``, in slices
-    of rows (:func:`_gemm_rows`); ``part`` None starts the sum. The whole
-    slices' products come from one stacked ``np.matmul`` into ``spare`` (a
-    (slices, K, N) buffer, reused when it fits, or None), summed over the
-    slices in order; the rows left over are added last.
-    Returns ``(part, spare)`` for the next call."""
+    """``part + a.T @ g`` for a (rows, K) ``a`` and (rows, N) ``g``; ``part``
+    None starts the sum. Cut along K where :func:`_gemm_cols_t` says so:
+    slices of the product's own rows, each a small product written in
+    place. Else in slices of rows (:func:`_gemm_rows`): the whole slices'
+    products from one stacked ``np.matmul`` into ``spare`` (a (slices, K, N)
+    buffer), summed over the slices in order, the rows left over added last.
+    ``spare`` is reused when it fits, or None. Returns ``(part, spare)`` for
+    the next call."""
     rows, K = a.shape
     N = g.shape[1]
-    step = _gemm_rows(K, N, rows, a.itemsize, transposed=True)
-    if step >= rows:
+    dtype = np.result_type(a, g)
+    cols = _gemm_cols_t(K, N, rows)
+    if cols:
+        # The first block's product is the running sum; the next ones go
+        # into spare, a (K, N) buffer, and are added to it.
+        if part is None:
+            prod = np.empty((K, N), dtype=dtype)
+        else:
+            if spare is None or spare.shape != (K, N) or spare.dtype != dtype:
+                spare = np.empty((K, N), dtype=dtype)
+            prod = spare
+        n = K // cols
+        np.matmul(_row_stack(a.T, n, cols), g, out=_row_stack(prod, n, cols))
+        if n * cols < K:
+            np.matmul(a.T[n * cols:], g, out=prod[n * cols:])
+    elif (step := _gemm_rows(K, N, rows, a.itemsize, transposed=True)) >= rows:
         prod = a.T @ g
     else:
         n = rows // step
-        dtype = np.result_type(a, g)
         if spare is None or spare.shape[0] < n or spare.shape[1:] != (K, N) or spare.dtype != dtype:
             spare = np.empty((n, K, N), dtype=dtype)
         stack = np.matmul(_row_stack(a, n, step).transpose(0, 2, 1), _row_stack(g, n, step),

@@ -113,8 +113,8 @@ def check_pool_engines(A_prev, hp, mode, rng):
 
 @SETTINGS
 @given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans(),
-       st.sampled_from([None, 0, 30, 300]), st.booleans())
-def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups):
+       st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]))
+def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
     samples per block, one sample per block, and bands of output rows.
@@ -125,7 +125,8 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     are cut too, down to one row per slice; 0 turns the cutting off.
     ``pad_in_groups``: each group of blocks pads its own samples, as on layers
     above ~1 MiB (bands of rows shared out by sample), instead of padding the
-    whole input first."""
+    whole input first. ``t_cols``: the weight gradient's product is cut along
+    its K rows into slices of 1 or 2 (normally 24, on layers with K >= 72)."""
     with pytest.MonkeyPatch.context() as mp:
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
@@ -135,10 +136,32 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
             mp.setattr(conv_module, "SMALL_GEMM_MNK", small_gemm)
             mp.setattr(conv_module, "SMALL_GEMM_MIN_ROWS", {})
             mp.setattr(conv_module, "SMALL_GEMM_ROW_MULTIPLE", 1)
+        if t_cols is not None:
+            mp.setattr(conv_module, "SMALL_GEMM_T_COLS", t_cols)
         if pad_in_groups:
             mp.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)
             mp.setattr(conv_module, "MIN_SAMPLES_TO_SHARE", 1)
         check_conv_engines(*case)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 20])
+@pytest.mark.parametrize("K", [6, 7, 9])
+def test_weight_gradient_cut_along_k_equals_whole(rows, K, monkeypatch):
+    """The transposed product cut into slices of 2 of its K rows (a stacked
+    matmul, then the row left over when K is odd) equals NumPy's whole
+    product, the first block's as the running sum and the next ones added
+    from the reused buffer."""
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_T_COLS", 2)
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 2 * 20 * 3)
+    rng = np.random.default_rng(K * rows)
+    a, g = rng.standard_normal((rows, K)), rng.standard_normal((rows, 3))
+    assert conv_module._gemm_cols_t(K, 3, rows) == 2
+    part, spare = conv_module._add_matmul_t(a, g, None, None)
+    np.testing.assert_allclose(part, a.T @ g, rtol=1e-13, atol=1e-13)
+    b, h = rng.standard_normal((rows, K)), rng.standard_normal((rows, 3))
+    part, spare = conv_module._add_matmul_t(b, h, part, spare)
+    part, spare = conv_module._add_matmul_t(a, g, part, spare)
+    np.testing.assert_allclose(part, 2 * (a.T @ g) + b.T @ h, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("K, N, itemsize, product, transposed", [

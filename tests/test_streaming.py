@@ -362,15 +362,20 @@ def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, monkeypatch):
+@pytest.mark.parametrize("cut_along_k", [True, False])
+def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, cut_along_k, monkeypatch):
     """3x3, 64 -> 64 channels on 16x16 images: the weight gradient's product
-    (577, rows) @ (rows, 64) is cut into slices of 27 rows (conv.SMALL_GEMM_MNK),
-    whose products a thread stacks, (slices, 577, 64), ~4x the block it came
-    from, before it sums them: the estimate must count that stack per thread
+    (577, rows) @ (rows, 64) is cut along its 577 rows (conv.SMALL_GEMM_T_COLS)
+    or, as on larger blocks, into slices of 27 rows (conv.SMALL_GEMM_MNK) whose
+    products a thread stacks, (slices, 577, 64), ~4x the block it came from,
+    before it sums them: the estimate must count that stack per thread
     (conv.grad_sum_bytes), not only arrays the size of W."""
     import convcli.conv as conv
 
-    assert conv._gemm_rows(577, 64, 256, 8, transposed=True) < 256  # the slices this test is about
+    if not cut_along_k:
+        monkeypatch.setattr(conv, "SMALL_GEMM_T_COLS", 0)
+    assert bool(conv._gemm_cols_t(577, 64, 256)) == cut_along_k
+    assert conv._gemm_rows(577, 64, 256, 8, transposed=True) < 256  # the slices of rows otherwise
     rows = 12
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (24, 16, 16, 64), (3, 3, 64, 64),
                                      {"pad": 1}, rows)
