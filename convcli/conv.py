@@ -441,9 +441,8 @@ def grad_sum_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
         N = T * C_out
         rows = block_max_bytes(n_W // T * K * item) // (K * item)  # of the largest block
         step = _gemm_rows(K + 1, N, rows, item, transposed=True)
-        # No stack where the product is cut along K (then in every smaller
-        # block too: fewer rows only make its slices fit better).
-        slices = rows // step if step < rows and not _gemm_cols_t(K + 1, N, rows) else 0
+        # No stack where the product is cut along K.
+        slices = rows // step if step < rows and not _gemm_cols_t(K + 1, N) else 0
         most = max(most, (3 + slices) * (K + 1) * N * item)
     return most
 
@@ -674,20 +673,22 @@ def _gemm_rows(K: int, N: int, rows: int, itemsize: int, transposed: bool = Fals
 
 # The transposed product (K, rows) @ (rows, N) cut along K instead, into
 # (SMALL_GEMM_T_COLS, rows) @ (rows, N) small products writing their own rows
-# of the result: no partial sums at all, where slices of rows made one
-# (K, N) partial per slice to add up (m16's (577, 448) @ (448, 64) float64:
-# 16 slices, 4.7 MB of partials a block). Only at 24 rows of K, which
-# measured 0.74x-0.96x the time of slices of rows over 12 shapes in both
-# dtypes (16 or 8 rows: 0.90x-1.42x), and from 3 of them (K = 37: 1.21x in
-# float32; attempt 45).
+# of the result: no partial sums within a chunk of rows, where slices of rows
+# made one (K, N) partial per slice to add up (m16's (577, 448) @ (448, 64)
+# float64: 16 slices, 4.7 MB of partials a block). A block with more rows
+# than fit under 100^3 goes in near-equal chunks, each cut along K, one
+# partial per chunk. Only at 24 rows of K, which measured 0.74x-0.96x the
+# time of slices of rows over 12 shapes in both dtypes (16 or 8 rows:
+# 0.90x-1.42x), and from 3 of them (K = 37: 1.21x in float32; attempt 45);
+# chunked, 0.41x-1.04x over 10 more (attempt 46).
 SMALL_GEMM_T_COLS = 24
 
 
-def _gemm_cols_t(K: int, N: int, rows: int) -> int:
+def _gemm_cols_t(K: int, N: int) -> int:
     """Rows of K per BLAS call for a (K, rows) @ (rows, N) product cut along
     K (see SMALL_GEMM_T_COLS), or 0 to cut it along rows (:func:`_gemm_rows`)."""
     cols = SMALL_GEMM_T_COLS
-    fits = SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N and cols * rows * N <= SMALL_GEMM_MNK
+    fits = SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N and cols * N <= SMALL_GEMM_MNK
     return cols if cols and fits and K >= 3 * cols else 0
 
 
@@ -719,7 +720,7 @@ def _matmul_rows(a, b, out) -> None:
 def _add_matmul_t(a, g, part, spare):
     """``part + a.T @ g`` for a (rows, K) ``a`` and (rows, N) ``g``; ``part``
     None starts the sum. Cut along K where :func:`_gemm_cols_t` says so:
-    slices of the product's own rows, each a small product written in
+    chunks of rows, each product in slices of its own rows, written in
     place. Else in slices of rows (:func:`_gemm_rows`): the whole slices'
     products from one stacked ``np.matmul`` into ``spare`` (a (slices, K, N)
     buffer), summed over the slices in order, the rows left over added last.
@@ -728,21 +729,30 @@ def _add_matmul_t(a, g, part, spare):
     rows, K = a.shape
     N = g.shape[1]
     dtype = np.result_type(a, g)
-    cols = _gemm_cols_t(K, N, rows)
+    cols = _gemm_cols_t(K, N)
     if cols:
-        # The first block's product is the running sum; the next ones go
-        # into spare, a (K, N) buffer, and are added to it.
-        if part is None:
-            prod = np.empty((K, N), dtype=dtype)
-        else:
-            if spare is None or spare.shape != (K, N) or spare.dtype != dtype:
-                spare = np.empty((K, N), dtype=dtype)
-            prod = spare
-        n = K // cols
-        np.matmul(_row_stack(a.T, n, cols), g, out=_row_stack(prod, n, cols))
-        if n * cols < K:
-            np.matmul(a.T[n * cols:], g, out=prod[n * cols:])
-    elif (step := _gemm_rows(K, N, rows, a.itemsize, transposed=True)) >= rows:
+        chunks = -(-rows // (SMALL_GEMM_MNK // (cols * N)))
+        step, n = -(-rows // chunks), K // cols
+        for r0 in range(0, rows, step):
+            a_i, g_i = a[r0:r0 + step].T, g[r0:r0 + step]
+            # The first product is the running sum; the next ones go into
+            # spare, a (K, N) buffer, and are added to it.
+            if part is None:
+                prod = np.empty((K, N), dtype=dtype)
+            else:
+                if spare is None or spare.shape != (K, N) or spare.dtype != dtype:
+                    spare = np.empty((K, N), dtype=dtype)
+                prod = spare
+            np.matmul(_row_stack(a_i, n, cols), g_i, out=_row_stack(prod, n, cols))
+            if n * cols < K:
+                np.matmul(a_i[n * cols:], g_i, out=prod[n * cols:])
+            if part is None:
+                part = prod
+            else:
+                part += prod
+        return part, spare
+    step = _gemm_rows(K, N, rows, a.itemsize, transposed=True)
+    if step >= rows:
         prod = a.T @ g
     else:
         n = rows // step

@@ -144,18 +144,19 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
         check_conv_engines(*case)
 
 
-@pytest.mark.parametrize("rows", [1, 5, 20])
+@pytest.mark.parametrize("rows", [1, 5, 20, 21, 45])
 @pytest.mark.parametrize("K", [6, 7, 9])
 def test_weight_gradient_cut_along_k_equals_whole(rows, K, monkeypatch):
     """The transposed product cut into slices of 2 of its K rows (a stacked
-    matmul, then the row left over when K is odd) equals NumPy's whole
-    product, the first block's as the running sum and the next ones added
-    from the reused buffer."""
+    matmul, then the row left over when K is odd), in chunks of at most 20
+    of its inner rows (1, 2 or 3 chunks here), equals NumPy's whole product:
+    the first chunk's as the running sum and the next ones added from the
+    reused buffer, over several calls."""
     monkeypatch.setattr(conv_module, "SMALL_GEMM_T_COLS", 2)
-    monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 2 * 20 * 3)
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 2 * 20 * 3)  # (2, 20) @ (20, 3)
     rng = np.random.default_rng(K * rows)
     a, g = rng.standard_normal((rows, K)), rng.standard_normal((rows, 3))
-    assert conv_module._gemm_cols_t(K, 3, rows) == 2
+    assert conv_module._gemm_cols_t(K, 3) == 2
     part, spare = conv_module._add_matmul_t(a, g, None, None)
     np.testing.assert_allclose(part, a.T @ g, rtol=1e-13, atol=1e-13)
     b, h = rng.standard_normal((rows, K)), rng.standard_normal((rows, 3))

@@ -374,7 +374,7 @@ def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, cut_along_k
 
     if not cut_along_k:
         monkeypatch.setattr(conv, "SMALL_GEMM_T_COLS", 0)
-    assert bool(conv._gemm_cols_t(577, 64, 256)) == cut_along_k
+    assert bool(conv._gemm_cols_t(577, 64)) == cut_along_k
     assert conv._gemm_rows(577, 64, 256, 8, transposed=True) < 256  # the slices of rows otherwise
     rows = 12
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (24, 16, 16, 64), (3, 3, 64, 64),
