@@ -642,10 +642,21 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
 # attempt 33), while the copy that unfolds the input keeps its cache-sized
 # blocks (attempt 20 had cut both, and the per-block calls ate the gain).
 # Wide products (C above SMALL_GEMM_MAX_N) measured slower sliced, up to
-# 1.2-2.7x; they stay whole. Elsewhere a slice costs what the whole product
-# does (OpenBLAS's Haswell kernels: 54 vs 55 GFLOP/s). 0 turns the slicing off.
-SMALL_GEMM_MNK = 100 ** 3
+# 1.2-2.7x; they stay whole. Without those kernels (OpenBLAS's Haswell ones,
+# as on AVX2-only CPUs or with OPENBLAS_CORETYPE=Haswell) every slice is
+# packed like a large product, and slices took 1.06x-1.83x the whole
+# product's time (attempt 48): no slicing there. None: 100^3 where NumPy's
+# BLAS has the small kernels (parallel.blas_small_kernels), else 0; 0 turns
+# the slicing off.
+SMALL_GEMM_MNK = None
 SMALL_GEMM_MAX_N = 64
+
+
+def _small_mnk() -> int:
+    """SMALL_GEMM_MNK, resolved (see there)."""
+    if SMALL_GEMM_MNK is not None:
+        return SMALL_GEMM_MNK
+    return 100 ** 3 if parallel.blas_small_kernels() else 0
 # A (rows, K) @ (K, N) slice has a multiple of this many rows: the small
 # kernels take 8 rows at a time, and a ragged last few ran through their slow
 # edge code. m16's (27, 577) @ (577, 64) float64 slices took 368-372 us a
@@ -664,7 +675,8 @@ def _gemm_rows(K: int, N: int, rows: int, itemsize: int, transposed: bool = Fals
     ``transposed`` for (K, rows) @ (rows, N): the most that keep M*N*K under
     SMALL_GEMM_MNK (a multiple of SMALL_GEMM_ROW_MULTIPLE unless transposed),
     or all of them when slicing does not pay (see SMALL_GEMM_MNK)."""
-    step = SMALL_GEMM_MNK // (K * N) if SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N else 0
+    mnk = _small_mnk()
+    step = mnk // (K * N) if mnk and N <= SMALL_GEMM_MAX_N else 0
     if transposed:
         return step if step >= SMALL_GEMM_MIN_ROWS.get(itemsize, 1) else rows
     step -= step % SMALL_GEMM_ROW_MULTIPLE
@@ -680,15 +692,16 @@ def _gemm_rows(K: int, N: int, rows: int, itemsize: int, transposed: bool = Fals
 # partial per chunk. Only at 24 rows of K, which measured 0.74x-0.96x the
 # time of slices of rows over 12 shapes in both dtypes (16 or 8 rows:
 # 0.90x-1.42x), and from 3 of them (K = 37: 1.21x in float32; attempt 45);
-# chunked, 0.41x-1.04x over 10 more (attempt 46).
+# chunked, 0.41x-1.04x over 10 more (attempt 46). Like all slicing, only
+# with the small kernels (SMALL_GEMM_MNK); 0 turns this cut off.
 SMALL_GEMM_T_COLS = 24
 
 
 def _gemm_cols_t(K: int, N: int) -> int:
     """Rows of K per BLAS call for a (K, rows) @ (rows, N) product cut along
     K (see SMALL_GEMM_T_COLS), or 0 to cut it along rows (:func:`_gemm_rows`)."""
-    cols = SMALL_GEMM_T_COLS
-    fits = SMALL_GEMM_MNK and N <= SMALL_GEMM_MAX_N and cols * N <= SMALL_GEMM_MNK
+    cols, mnk = SMALL_GEMM_T_COLS, _small_mnk()
+    fits = mnk and N <= SMALL_GEMM_MAX_N and cols * N <= mnk
     return cols if cols and fits and K >= 3 * cols else 0
 
 
@@ -731,7 +744,7 @@ def _add_matmul_t(a, g, part, spare):
     dtype = np.result_type(a, g)
     cols = _gemm_cols_t(K, N)
     if cols:
-        chunks = -(-rows // (SMALL_GEMM_MNK // (cols * N)))
+        chunks = -(-rows // (_small_mnk() // (cols * N)))
         step, n = -(-rows // chunks), K // cols
         for r0 in range(0, rows, step):
             a_i, g_i = a[r0:r0 + step].T, g[r0:r0 + step]

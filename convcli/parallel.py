@@ -34,6 +34,24 @@ def _blas():
     return _state["blas"]
 
 
+# OpenBLAS cores whose GEMM has small-matrix kernels, which skip packing for
+# products up to 100^3 (x86-64 with AVX-512). Elsewhere (Haswell, Zen, ...)
+# a small product goes through the packing path like a large one.
+SMALL_KERNEL_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+
+
+def blas_small_kernels() -> bool:
+    """Whether NumPy's BLAS is an OpenBLAS running one of
+    SMALL_KERNEL_CORES' kernels (OPENBLAS_CORETYPE may force another core;
+    fixed for the life of the process, so asked once)."""
+    if "small" not in _state:
+        _state["small"] = any(
+            getattr(lib, "internal_api", "") == "openblas"
+            and str(getattr(lib, "architecture", "") or "").lower() in SMALL_KERNEL_CORES
+            for lib in _blas().lib_controllers)
+    return _state["small"]
+
+
 def _env_threads() -> int | None:
     """``CONVCLI_THREADS`` if set: a whole number >= 1."""
     env = os.environ.get("CONVCLI_THREADS", "").strip()

@@ -165,6 +165,34 @@ def test_weight_gradient_cut_along_k_equals_whole(rows, K, monkeypatch):
     np.testing.assert_allclose(part, 2 * (a.T @ g) + b.T @ h, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("small_kernels", [True, False])
+def test_products_are_sliced_only_with_small_kernels(small_kernels, monkeypatch):
+    """By default the products are sliced (rows, or the weight gradient's K)
+    where OpenBLAS has its small-matrix kernels, and whole elsewhere (where
+    each small product is packed like a large one); narrow K or wide N are
+    never cut along K."""
+    import convcli.parallel as parallel
+
+    monkeypatch.setattr(parallel, "blas_small_kernels", lambda: small_kernels)
+    assert conv_module._gemm_cols_t(577, 64) == (24 if small_kernels else 0)
+    assert conv_module._gemm_rows(577, 64, 448, 8) == (24 if small_kernels else 448)
+    assert conv_module._gemm_rows(577, 64, 448, 8, transposed=True) == (27 if small_kernels else 448)
+    assert conv_module._gemm_cols_t(71, 64) == 0  # K < 3 * 24
+    assert conv_module._gemm_cols_t(577, 65) == 0  # N above SMALL_GEMM_MAX_N
+
+
+def test_small_kernels_are_read_off_the_blas():
+    """parallel.blas_small_kernels says what threadpoolctl reports of NumPy's
+    BLAS: OpenBLAS with a SkylakeX-class core (OPENBLAS_CORETYPE included)."""
+    import convcli.parallel as parallel
+    from threadpoolctl import threadpool_info
+
+    expected = any(i.get("internal_api") == "openblas"
+                   and str(i.get("architecture")).lower() in ("skylakex", "cooperlake", "sapphirerapids")
+                   for i in threadpool_info() if i.get("user_api") == "blas")
+    assert parallel.blas_small_kernels() is expected
+
+
 @pytest.mark.parametrize("K, N, itemsize, product, transposed", [
     (577, 64, 8, 24, 27),   # 10^6 // (577*64) = 27 rows: 24 a multiple of 8; transposed the most, 27
     (577, 64, 4, 24, 448),  # float32: transposed slices of 27 < 48 rows do not pay: whole
@@ -172,10 +200,12 @@ def test_weight_gradient_cut_along_k_equals_whole(rows, K, monkeypatch):
     (289, 128, 8, 448, 448),  # wider than SMALL_GEMM_MAX_N: whole
     (2000, 64, 8, 448, 448),  # 10^6 // 128000 = 7 rows: under 8 (and 16) rows, whole
 ])
-def test_slice_rows(K, N, itemsize, product, transposed):
+def test_slice_rows(K, N, itemsize, product, transposed, monkeypatch):
     """Rows per slice of a 448-row block's products, worked out by hand from
     the rules (M*N*K <= 100^3; a multiple of 8 rows unless transposed;
-    transposed slices from 16 rows in float64, 48 in float32)."""
+    transposed slices from 16 rows in float64, 48 in float32), with the
+    small kernels (whatever this machine's BLAS has)."""
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 100 ** 3)
     assert conv_module._gemm_rows(K, N, 448, itemsize) == product
     assert conv_module._gemm_rows(K, N, 448, itemsize, transposed=True) == transposed
 
