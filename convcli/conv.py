@@ -363,7 +363,8 @@ def _row_width(T, f_W, s_W, d_W):
 # SMALL_GEMM_MNK), which run narrow bands well: a wider tile then costs more
 # in the band's zeros than it saves (attempt 34: the m32 benchmark case's
 # input gradient at T = 4 instead of 8, 0.90x; fwd+bwd 0.93x in float64, other
-# narrow layers within noise).
+# narrow layers within noise). Measured with OpenBLAS's small kernels; where
+# the products stay whole (other cores, attempt 48) it was not re-measured.
 TILE_MAX_C_OUT = 8
 TILE_WIDTH = 40
 TILE_GROWTH = 2.0
@@ -657,6 +658,8 @@ def _small_mnk() -> int:
     if SMALL_GEMM_MNK is not None:
         return SMALL_GEMM_MNK
     return 100 ** 3 if parallel.blas_small_kernels() else 0
+
+
 # A (rows, K) @ (K, N) slice has a multiple of this many rows: the small
 # kernels take 8 rows at a time, and a ragged last few ran through their slow
 # edge code. m16's (27, 577) @ (577, 64) float64 slices took 368-372 us a
@@ -743,7 +746,7 @@ def _add_matmul_t(a, g, part, spare):
     N = g.shape[1]
     dtype = np.result_type(a, g)
     cols = _gemm_cols_t(K, N)
-    if cols:
+    if cols and rows:
         chunks = -(-rows // (_small_mnk() // (cols * N)))
         step, n = -(-rows // chunks), K // cols
         for r0 in range(0, rows, step):

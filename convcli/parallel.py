@@ -35,20 +35,37 @@ def _blas():
 
 
 # OpenBLAS cores whose GEMM has small-matrix kernels, which skip packing for
-# products up to 100^3 (x86-64 with AVX-512). Elsewhere (Haswell, Zen, ...)
-# a small product goes through the packing path like a large one.
+# products up to 100^3 (x86-64 with AVX-512). What counts is the core
+# OpenBLAS picks for the CPU (AVX-512 ones, whatever their maker, get
+# SkylakeX's), or the one OPENBLAS_CORETYPE forces: with the others (Haswell,
+# Zen, ...) a small product goes through the packing path like a large one.
 SMALL_KERNEL_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
 
 
+def _numpy_blas() -> list:
+    """threadpoolctl's controllers of the BLAS NumPy uses: the ones shipped
+    inside NumPy's own wheel (numpy.libs/), else every BLAS loaded (a NumPy
+    linked against a system BLAS: then normally the only one)."""
+    import numpy as np
+
+    libs = _blas().lib_controllers
+    site = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    own = [lib for lib in libs
+           if os.path.relpath(os.path.abspath(getattr(lib, "filepath", "") or "/"), site)
+           .split(os.sep)[0].startswith("numpy")]
+    return own or libs
+
+
 def blas_small_kernels() -> bool:
-    """Whether NumPy's BLAS is an OpenBLAS running one of
-    SMALL_KERNEL_CORES' kernels (OPENBLAS_CORETYPE may force another core;
-    fixed for the life of the process, so asked once)."""
+    """Whether NumPy's BLAS (:func:`_numpy_blas`) is an OpenBLAS running one
+    of SMALL_KERNEL_CORES' kernels; False for any other BLAS (MKL, BLIS, an
+    OpenBLAS on another core, no architecture reported). Fixed for the life
+    of the process (the core is chosen when OpenBLAS loads), so asked once."""
     if "small" not in _state:
         _state["small"] = any(
             getattr(lib, "internal_api", "") == "openblas"
             and str(getattr(lib, "architecture", "") or "").lower() in SMALL_KERNEL_CORES
-            for lib in _blas().lib_controllers)
+            for lib in _numpy_blas())
     return _state["small"]
 
 

@@ -121,12 +121,15 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     ``tiles`` lets these narrow layers unfold in tiles of output columns
     (banded weights), which the engine keeps for layers above ~1 MiB.
     ``small_gemm`` lowers the size under which the products are cut into
-    slices of rows (normally 100^3 multiply-adds), so that these small layers
+    slices of rows (100^3 multiply-adds with OpenBLAS's small kernels, else
+    0: None keeps what this machine's BLAS gets), so that these small layers
     are cut too, down to one row per slice; 0 turns the cutting off.
     ``pad_in_groups``: each group of blocks pads its own samples, as on layers
     above ~1 MiB (bands of rows shared out by sample), instead of padding the
     whole input first. ``t_cols``: the weight gradient's product is cut along
-    its K rows into slices of 1 or 2 (normally 24, on layers with K >= 72)."""
+    its K rows into slices of 1 or 2 (normally 24, on layers with K >= 72;
+    only where products are cut at all: not with ``small_gemm`` 0, nor None
+    on a BLAS without the small kernels)."""
     with pytest.MonkeyPatch.context() as mp:
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
@@ -144,7 +147,7 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
         check_conv_engines(*case)
 
 
-@pytest.mark.parametrize("rows", [1, 5, 20, 21, 45])
+@pytest.mark.parametrize("rows", [0, 1, 5, 20, 21, 45])
 @pytest.mark.parametrize("K", [6, 7, 9])
 def test_weight_gradient_cut_along_k_equals_whole(rows, K, monkeypatch):
     """The transposed product cut into slices of 2 of its K rows (a stacked
@@ -181,15 +184,30 @@ def test_products_are_sliced_only_with_small_kernels(small_kernels, monkeypatch)
     assert conv_module._gemm_cols_t(577, 65) == 0  # N above SMALL_GEMM_MAX_N
 
 
-def test_small_kernels_are_read_off_the_blas():
-    """parallel.blas_small_kernels says what threadpoolctl reports of NumPy's
-    BLAS: OpenBLAS with a SkylakeX-class core (OPENBLAS_CORETYPE included)."""
-    import convcli.parallel as parallel
-    from threadpoolctl import threadpool_info
+@pytest.mark.parametrize("libs, expected", [
+    ([("openblas", "SkylakeX", "numpy.libs/libscipy_openblas64_.so")], True),
+    ([("openblas", "SapphireRapids", "numpy.libs/libscipy_openblas64_.so")], True),
+    ([("openblas", "Haswell", "numpy.libs/libscipy_openblas64_.so")], False),  # AVX2 cores, Zen
+    ([("openblas", None, "numpy.libs/libscipy_openblas64_.so")], False),  # no core reported
+    ([("mkl", None, "numpy.libs/libmkl_rt.so")], False),
+    # NumPy's own MKL decides, not another package's OpenBLAS in the process
+    ([("mkl", None, "numpy.libs/libmkl_rt.so"), ("openblas", "SkylakeX", "scipy.libs/libopenblas.so")], False),
+    # a NumPy linked against a system OpenBLAS
+    ([("openblas", "SkylakeX", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0")], True),
+])
+def test_small_kernels_are_read_off_numpys_blas(libs, expected, monkeypatch):
+    """parallel.blas_small_kernels: an OpenBLAS on a SkylakeX-class core,
+    the one in NumPy's wheel where there is one, decides."""
+    import os
+    import types
 
-    expected = any(i.get("internal_api") == "openblas"
-                   and str(i.get("architecture")).lower() in ("skylakex", "cooperlake", "sapphirerapids")
-                   for i in threadpool_info() if i.get("user_api") == "blas")
+    import convcli.parallel as parallel
+
+    site = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
+    controllers = [types.SimpleNamespace(internal_api=api, architecture=arch,
+                                         filepath=path if path.startswith("/") else os.path.join(site, path))
+                   for api, arch, path in libs]
+    monkeypatch.setattr(parallel, "_state", {"blas": types.SimpleNamespace(lib_controllers=controllers)})
     assert parallel.blas_small_kernels() is expected
 
 
@@ -240,7 +258,12 @@ def test_sliced_products_equal_whole_ones(rows, contiguous, monkeypatch):
 @SETTINGS
 @given(pool_cases())
 def test_pool_fast_equals_reference(case):
-    check_pool_engines(*case)
+    """dA_prev starts as NaN (see test_pool_fast_equals_reference_named)."""
+    import convcli.pool as pool_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pool_module, "_gradient_buffer", lambda g, dtype: np.full(g.in_shape, np.nan, dtype))
+        check_pool_engines(*case)
 
 
 # Cases the brief names, pinned so they run every time whatever hypothesis draws.

@@ -365,11 +365,11 @@ def test_estimate_bounds_a_weight_heavy_layer(tmp_path, threads, monkeypatch):
 @pytest.mark.parametrize("cut_along_k", [True, False])
 def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, cut_along_k, monkeypatch):
     """3x3, 64 -> 64 channels on 16x16 images: the weight gradient's product
-    (577, rows) @ (rows, 64) is cut along its 577 rows (conv.SMALL_GEMM_T_COLS)
-    or, as on larger blocks, into slices of 27 rows (conv.SMALL_GEMM_MNK) whose
-    products a thread stacks, (slices, 577, 64), ~4x the block it came from,
-    before it sums them: the estimate must count that stack per thread
-    (conv.grad_sum_bytes), not only arrays the size of W."""
+    (577, rows) @ (rows, 64) is cut along its 577 rows (conv.SMALL_GEMM_T_COLS;
+    partial sums the size of W), or with that cut off, into slices of 27 rows
+    (conv.SMALL_GEMM_MNK) whose products a thread stacks, (slices, 577, 64),
+    ~4x the block it came from, before it sums them: the estimate must count
+    that stack per thread (conv.grad_sum_bytes), not only arrays the size of W."""
     import convcli.conv as conv
 
     monkeypatch.setattr(conv, "SMALL_GEMM_MNK", 100 ** 3)  # whatever this machine's BLAS has
