@@ -28,6 +28,7 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from typer.core import TyperCommand, TyperGroup
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -39,7 +40,30 @@ from .errors import ConvcliError, nearest_folder, path_error, short_path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
+# A flag takes no value: FLAG keeps the help from showing one (typer's default, <bool>, suggests --force true).
+FLAG = ""
+
+
+class _HelpIsAFlag:
+    """--help/-h is a flag too: without this, typer shows it as ``-h <bool>``."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = FLAG
+        return option
+
+
+class _Group(_HelpIsAFlag, TyperGroup):
+    pass
+
+
+class _Command(_HelpIsAFlag, TyperCommand):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="convcli",
     help=(
         "Run 2-D convolution and pooling layers forward and backward on NumPy, "
@@ -66,8 +90,6 @@ EngineOpt = Annotated[
 DtypeOpt = Annotated[
     Optional[str], typer.Option("--dtype", help="float64 or float32. (default: the config's, else float64)", show_default=False)
 ]
-# A flag takes no value: FLAG keeps the help from showing one (typer's default, <bool>, suggests --force true).
-FLAG = ""
 ForceOpt = Annotated[
     bool, typer.Option("--force", metavar=FLAG, help="Replace an existing output folder (one convcli wrote).")
 ]
@@ -367,7 +389,7 @@ def _num_g(x) -> str:
     return x if isinstance(x, str) else _g(x)
 
 
-@app.command()
+@app.command(cls=_Command)
 def forward(
     config: ConfigArg,
     out: OutOpt = None,
@@ -389,7 +411,7 @@ def forward(
                    memory_budget)
 
 
-@app.command()
+@app.command(cls=_Command)
 def backward(
     config: ConfigArg,
     out: OutOpt = None,
@@ -415,7 +437,7 @@ def backward(
 # ----------------------------------------------------------------- check
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(
     config: ConfigArg,
     expected: Annotated[
@@ -530,7 +552,7 @@ def check(
 # ----------------------------------------------------------------- gradcheck
 
 
-@app.command()
+@app.command(cls=_Command)
 def gradcheck(
     config: ConfigArg,
     samples: Annotated[
@@ -652,7 +674,7 @@ def _chunk_progress(enabled: bool, label: str, total: int):
 # ----------------------------------------------------------------- shapes
 
 
-@app.command()
+@app.command(cls=_Command)
 def shapes(
     config: ConfigArg,
     dtype: DtypeOpt = None,
@@ -740,7 +762,7 @@ def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] 
     return out
 
 
-@app.command()
+@app.command(cls=_Command)
 def plot(
     config: ConfigArg,
     quantity: Annotated[str, typer.Option("--quantity", "-q", help="The quantity to draw: conv1.Z, dW, W1, ...",

@@ -97,13 +97,14 @@ def test_the_installed_script(tmp_path):
 
 @pytest.mark.parametrize("command", [[], ["forward"], ["backward"], ["check"], ["gradcheck"], ["shapes"], ["plot"]])
 def test_flags_show_no_value_in_the_help(command):
-    """--force takes no value: the help must not suggest one (``--force <bool>``)."""
+    """--force takes no value: the help must not suggest one (``--force <bool>``);
+    nor --help itself (``-h <bool>``)."""
     from test_cli_helpers import run
 
     result = run([*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     flags = [line for line in result.stdout.splitlines()
-             if any(f"{flag} " in line for flag in ("--force", "--json", "--debug", "--plot", "--version"))]
+             if any(f"{flag} " in line for flag in ("--force", "--json", "--debug", "--plot", "--version", "--help"))]
     assert flags, result.stdout
     for line in flags:
         assert "<bool>" not in line, line
