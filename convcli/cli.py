@@ -176,20 +176,38 @@ class _Console(Console):
         self.quiet = True  # print nothing more
         _stdout_closed()
 
-    def _check_buffer(self) -> None:
-        # rich's writer: it handles a closed pipe (on_broken_pipe above) and
-        # lets any other OSError through, which becomes one line here.
+
+class _Stdout:
+    """The console's file: stdout, whose writes that fail for any reason but
+    a closed pipe (rich's own on_broken_pipe, above) raise _StdoutFailed;
+    everything else (isatty, encoding, fileno) is stdout's."""
+
+    def __init__(self, file):
+        self._file = file
+
+    def _io(self, call, *args):
         try:
-            super()._check_buffer()
+            return call(*args)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             raise _StdoutFailed(exc) from None
+
+    def write(self, text: str) -> int:
+        return self._io(self._file.write, text)
+
+    def flush(self) -> None:
+        self._io(self._file.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
 
 
 def _console() -> Console:
     """A console on the current stdout (CliRunner swaps it); no colour codes
     when it is not a terminal; wide enough for the tables in a log."""
     wide = sys.stdout.isatty() or "COLUMNS" in os.environ
-    return _Console(file=sys.stdout, highlight=False, soft_wrap=True, width=None if wide else 120)
+    return _Console(file=_Stdout(sys.stdout), highlight=False, soft_wrap=True, width=None if wide else 120)
 
 
 def _say_error(text: str) -> None:
@@ -252,13 +270,12 @@ def _clean(obj):
 
 
 def _print_json(doc: dict) -> None:
+    out = _Stdout(sys.stdout)
     try:
-        sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
-        sys.stdout.flush()
+        out.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+        out.flush()
     except BrokenPipeError:
         _stdout_closed()
-    except OSError as exc:
-        raise _StdoutFailed(exc) from None
 
 
 def _num(x) -> str:
