@@ -19,6 +19,7 @@ import errno
 import json
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -215,6 +216,17 @@ def _say_error(text: str) -> None:
     sys.stderr.flush()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit), raised where Python
+    is when it arrives, so that the run unwinds as it does for Ctrl-C: the
+    staging folder is removed and nothing is left half-written. Exit 143
+    (128 + SIGTERM), as a shell reports a process SIGTERM ended."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
 @contextmanager
 def _guard(debug: bool):
     """Turn every error into one line on stderr and an exit code."""
@@ -227,9 +239,10 @@ def _guard(debug: bool):
             traceback.print_exc()
         _say_error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("convcli: interrupted; nothing was written\n")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (_Terminated): the staging folder is gone by now
+        signal_name, code = ("terminated", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
+        sys.stderr.write(f"convcli: {signal_name}; nothing was written\n")
+        raise typer.Exit(code) from None
     except MemoryError:
         if debug:
             traceback.print_exc()
@@ -925,6 +938,7 @@ def main() -> None:
     click's boxed usage text. A bare ``convcli`` still prints the help (exit 2).
     """
     errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
+    signal.signal(signal.SIGTERM, _on_sigterm)
     if sys.stdout is None:  # started with stdout closed (>&-): no report could be shown
         _say_error(str(_StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))))
         sys.exit(EXIT_BAD_INPUT)

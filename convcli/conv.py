@@ -89,7 +89,7 @@ def zero_pad(X, pad):
     X_pad : ndarray of shape (m, n_H + top + bottom, n_W + left + right, n_C)
     """
     X = as_array(X, "X", 4, "(m, n_H, n_W, n_C)")
-    return _pad(X, pad_sides(pad))
+    return _pad(X, pad_sides(pad, modes=False))
 
 
 def _pad(X: np.ndarray, sides) -> np.ndarray:

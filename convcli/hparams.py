@@ -92,11 +92,12 @@ def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
     raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}")
 
 
-def pad_sides(pad, name: str = "pad") -> tuple[int, int, int, int]:
+def pad_sides(pad, name: str = "pad", modes: bool = True) -> tuple[int, int, int, int]:
     """``pad`` as given (int, ``[p_H, p_W]`` or ``[top, bottom, left, right]``)
     -> ``(top, bottom, left, right)``. ``same``/``valid`` are resolved by
-    :func:`conv_geometry`, which knows the shapes. The config reader checks
-    ``pad`` with this too (``name=""``)."""
+    :func:`conv_geometry`, which knows the shapes; with ``modes`` False (a
+    caller that has no kernel: ``zero_pad``) the error does not offer them.
+    The config reader checks ``pad`` with this too (``name=""``)."""
     if is_int(pad):
         sides = (int(pad),) * 4
     elif isinstance(pad, (list, tuple)) and len(pad) == 2 and all(map(is_int, pad)):
@@ -104,8 +105,10 @@ def pad_sides(pad, name: str = "pad") -> tuple[int, int, int, int]:
     elif isinstance(pad, (list, tuple)) and len(pad) == 4 and all(map(is_int, pad)):
         sides = tuple(int(p) for p in pad)
     else:
+        offered = (", 'same' or 'valid'" if modes
+                   else " (sizes only: 'same' and 'valid' need a kernel, as in conv_forward's hparameters)")
         raise ValueError(_named(
-            name, f"expected an int, [p_H, p_W], [top, bottom, left, right], 'same' or 'valid', got {shown(pad)}"
+            name, f"expected an int, [p_H, p_W], [top, bottom, left, right]{offered}, got {shown(pad)}"
         ))
     if min(sides) < 0:
         raise ValueError(_named(name, f"padding must be >= 0, got {shown(pad)}"))

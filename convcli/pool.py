@@ -30,6 +30,7 @@ from .hparams import (
     check_mode,
     check_upstream,
     compute_dtype,
+    is_int,
     pool_geometry,
     TIE_RULES,
 )
@@ -93,7 +94,9 @@ def _is_max(x, m):
 
 def distribute_value(dz, shape):
     """Spread ``dz`` evenly over a window of ``shape`` (n_H, n_W)."""
-    n_H, n_W = shape
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(map(is_int, shape))):
+        raise ValueError(f"shape: expected (n_H, n_W), two ints, got {shape!r}")
+    n_H, n_W = (int(n) for n in shape)
     if n_H < 1 or n_W < 1:
         raise ValueError(f"shape: both sizes must be >= 1, got {shape!r}")
     dz = np.asarray(dz)

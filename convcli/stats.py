@@ -16,8 +16,9 @@ def all_finite(a: np.ndarray) -> bool:
     float64 sum of finite float32 values cannot overflow; only when the sum
     is not finite (Inf, NaN, or a float64 sum past 1.8e308) look element by
     element."""
-    if np.isfinite(np.add.reduce(a, axis=None, dtype=np.float64)):
-        return True
+    with np.errstate(over="ignore", invalid="ignore"):  # Inf + -Inf is the answer, not a warning
+        if np.isfinite(np.add.reduce(a, axis=None, dtype=np.float64)):
+            return True
     return bool(np.isfinite(a).all())
 
 

@@ -122,7 +122,23 @@ CASES = {
         lambda: cc.conv_single_step(A[0, :2, :2], W[..., 0], b[..., 0], bias="twice"), names("bias")),
     "create_mask bad ties": (lambda: cc.create_mask_from_window(np.eye(2), ties="last"),
                              names("ties")),
+    # the notebook's helpers
+    "distribute_value shape of 3": (lambda: cc.distribute_value(1.0, (2, 2, 2)), names("shape", (2, 2, 2))),
+    "distribute_value shape an int": (lambda: cc.distribute_value(1.0, 5), names("shape", 5)),
+    "distribute_value shape of floats": (lambda: cc.distribute_value(1.0, (2.5, 2)), names("shape")),
+    "zero_pad three values": (lambda: cc.zero_pad(A, [1, 2, 3]), names("pad", [1, 2, 3])),
 }
+
+
+@pytest.mark.parametrize("word", ["same", "valid"])
+def test_zero_pad_does_not_offer_what_it_refuses(word):
+    """'same' and 'valid' need a kernel, which zero_pad has not: its error
+    says so instead of listing them among the accepted values."""
+    with pytest.raises(ValueError) as info:
+        cc.zero_pad(A, word)
+    message = str(info.value)
+    assert message.startswith("pad: ") and f"got '{word}'" in message
+    assert "'same' or 'valid'" not in message and "need a kernel" in message
 
 
 @pytest.mark.parametrize("call, pattern", CASES.values(), ids=CASES.keys())

@@ -548,3 +548,28 @@ def test_a_closed_stdout_descriptor_is_one_line_and_exit_2(tmp_path):
     assert (proc.returncode, proc.stderr) == (
         2, "convcli: error: cannot write to standard output: Bad file descriptor\n")
     assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="needs POSIX signals")
+def test_sigterm_mid_run_leaves_nothing_and_exits_143(tmp_path):
+    """``kill PID`` (a scheduler's time limit) while the outputs are being
+    made: the run unwinds as for Ctrl-C, removing its staging folder: exit
+    143 (128 + SIGTERM), one line, and the folder as it was."""
+    import signal
+    import time
+
+    (tmp_path / "slow.yaml").write_text(
+        "seed: 1\nengine: reference\n"
+        "inputs:\n  A_prev: {random: [400, 16, 16, 3]}\n  W: {random: [3, 3, 3, 8]}\n  b: {zeros: [8]}\n"
+        "layers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = subprocess.Popen(_convcli() + ["backward", "slow.yaml", "--out", "out"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.tmp-") for p in tmp_path.iterdir()):  # staging made: it is running
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be stopped"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stderr) == (143, "convcli: terminated; nothing was written\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

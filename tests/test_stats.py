@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from convcli.stats import describe, stat
+from convcli.stats import all_finite, describe, stat
 
 
 def test_json_numbers_have_one_rule():
@@ -53,3 +53,11 @@ def test_stats_of_nonfinite_data_stay_nonfinite():
     d = describe(np.array([1.0, np.inf]))
     assert d["max"] == d["sum"] == d["norm"] == d["mean"] == math.inf and math.isnan(d["std"])
     assert math.isnan(stat(np.array([1.0, np.nan]), "norm"))
+
+
+@pytest.mark.parametrize("values", [[np.inf, -np.inf], [np.nan, 1.0], [3e38, 3e38, -np.inf]])
+def test_all_finite_says_no_without_a_warning(values, recwarn):
+    """Inf + -Inf in the float64 sum is NaN: the answer (not finite), which
+    must not also print NumPy's RuntimeWarning ahead of the error line."""
+    assert not all_finite(np.array(values, dtype=np.float32))
+    assert [w for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
