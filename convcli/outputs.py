@@ -423,7 +423,5 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
 
 def write_summary(folder: Path, data: dict, where: str | None = None) -> None:
     text = json.dumps(data, indent=2, allow_nan=False)
-    try:
+    with writing(where or f"--out {folder}", SUMMARY):
         (folder / SUMMARY).write_text(text + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ConvcliError(where or f"--out {folder}", f"cannot write {SUMMARY}: {exc.strerror or exc}") from None

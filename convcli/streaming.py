@@ -96,9 +96,13 @@ def _conv_terms(ls, s: int, engine: str):
     """A conv layer's scratch arrays: per sample, (forward, backward: a
     padded input, a padded gradient); fixed, (the forward's block buffer,
     which its cache may keep; the largest block buffer of a pass that unfolds
-    into a thread's kept scratch; the col2im pass's block, which does not).
+    into a thread's kept scratch; the col2im pass's block, which does not;
+    what one engine thread holds while it sums the weight gradient,
+    conv.grad_sum_bytes, over the forward's unfolded input or at stride 1
+    over dZ's, whose rows hold n_C channels and whose gradient has C columns).
     The reference engine's loops have no blocks, but its backward holds the
-    padded input and the padded gradient at once (conv._backward_reference)."""
+    padded input and the padded gradient at once (conv._backward_reference),
+    and its weight gradient's sums are three W-sized arrays."""
     _, H, W, C = ls.in_shape
     _, n_H, n_W, n_C = ls.out_shape
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
@@ -109,9 +113,10 @@ def _conv_terms(ls, s: int, engine: str):
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
     if engine == "reference":
-        return pad_copy, pad_copy + padded, 0, 0, 0
+        return pad_copy, pad_copy + padded, 0, 0, 0, 3 * (K + 1) * n_C * s
     # Kept in the cache when one block holds the chunk.
     forward_block = conv_engine.block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
+    grad_sum = conv_engine.grad_sum_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
     if (s_H, s_W) == (1, 1):
         eH, eW = d_H * (f_H - 1), d_W * (f_W - 1)
         sides = (eH - t, eH - b, eW - l, eW - r)
@@ -119,31 +124,13 @@ def _conv_terms(ls, s: int, engine: str):
         h, w = n_H + sides[0] + sides[1], n_W + sides[2] + sides[3]
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
         scratch_block = max(forward_block, conv_engine.block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
+        grad_sum = max(grad_sum, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         col2im_block = 0
     else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
         grad_scratch = padded
         scratch_block = forward_block
         col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)  # dZ @ W.T, one block
-    return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block
-
-
-def _conv_grad_sum(ls, s: int, engine: str) -> int:
-    """What one engine thread holds while it sums a conv layer's weight
-    gradient (conv.grad_sum_bytes), for the pass that sums it: over the
-    forward's unfolded input, or at stride 1 over dZ's (its rows hold n_C
-    channels and the gradient has C columns). The reference engine's sums
-    are W-sized arrays: three."""
-    _, _, W, C = ls.in_shape
-    _, _, n_W, n_C = ls.out_shape
-    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
-    d_W = ls.hyper["dilation"][1]
-    dtype = np.dtype(f"f{s}")
-    if engine == "reference":
-        return 3 * (f_H * f_W * C + 1) * n_C * s
-    most = conv_engine.grad_sum_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
-    if (s_H, s_W) == (1, 1):
-        most = max(most, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
-    return most
+    return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block, grad_sum
 
 
 def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, int]]:
@@ -190,10 +177,12 @@ def estimate(p, backward: bool) -> Estimate:
     load = _load_bytes(src, p.input_info[p.input_name].dtype, X // s, s, nonfinite)
 
     fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], 0, [0], [0], [0]
+    grad_sums = 0
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
-            f, b, fwd_block, scratch_block, col2im_block = _conv_terms(ls, s, p.engine)
+            f, b, fwd_block, scratch_block, col2im_block, grad_sum = _conv_terms(ls, s, p.engine)
             kept += fwd_block
+            grad_sums += grad_sum
             scratch_blocks.append(scratch_block)
             col2im_blocks.append(col2im_block)
         elif layer.kind == "pool":
@@ -249,10 +238,11 @@ def estimate(p, backward: bool) -> Estimate:
     # sums a weight gradient (conv.grad_sum_bytes: partial sums and a stack
     # of slice products, of the forward's unfolding or, at stride 1, of dZ's).
     threads = _engine_threads()
-    for ls, layer in zip(shapes, layers):
+    resident += threads * grad_sums
+    for layer in layers:
         if layer.kind == "conv":
             params = math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)
-            resident += 2 * params * s + threads * _conv_grad_sum(ls, s, p.engine)
+            resident += 2 * params * s
     if src.kind == "value":
         resident += math.prod(p.input_info[p.input_name].shape) * s
     # Each engine thread keeps its conv block buffer between calls (conv.py's
