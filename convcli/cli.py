@@ -223,8 +223,28 @@ class _Terminated(KeyboardInterrupt):
     (128 + SIGTERM), as a shell reports a process SIGTERM ended."""
 
 
-def _on_sigterm(signum, frame) -> None:
-    raise _Terminated()
+# The stop signal received, if any (see _on_signal).
+_signalled: dict = {}
+
+
+def _stop(signum: int) -> KeyboardInterrupt:
+    return _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _on_signal(signum, frame) -> None:
+    """Ctrl-C or SIGTERM: raised where Python is, and remembered. Raised
+    inside a module being imported (NumPy's lazily loaded numpy.random:
+    1 run in 3 killed right after its staging folder appeared went on and
+    exited 0; :func:`main` now imports it first), the exception can be lost,
+    so :func:`_stop_if_signalled` raises it again before anything is
+    committed."""
+    _signalled["signum"] = signum
+    raise _stop(signum)
+
+
+def _stop_if_signalled() -> None:
+    if "signum" in _signalled:
+        raise _stop(_signalled["signum"])
 
 
 @contextmanager
@@ -232,6 +252,7 @@ def _guard(debug: bool):
     """Turn every error into one line on stderr and an exit code."""
     try:
         yield
+        _stop_if_signalled()  # one that third-party code swallowed
     except (typer.Exit, _StdoutFailed):
         raise
     except ConvcliError as exc:
@@ -375,6 +396,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             results.timings["total"] = time.perf_counter() - t0
             doc = summary(results, command, fmt, placed, pictures)
             write_summary(staging.path, doc, where=staging.where)
+            _stop_if_signalled()  # one that third-party code swallowed: nothing is committed
             staging.commit()
     if as_json:
         _print_json({"out": str(out), **doc})
@@ -938,7 +960,12 @@ def main() -> None:
     click's boxed usage text. A bare ``convcli`` still prints the help (exit 2).
     """
     errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # NumPy loads numpy.random on first use; a stop signal raised inside that
+    # import was lost, so the run would go on to its end (see _on_signal).
+    import numpy.random  # noqa: F401
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C stays ignored
+            signal.signal(signum, _on_signal)
     if sys.stdout is None:  # started with stdout closed (>&-): no report could be shown
         _say_error(str(_StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))))
         sys.exit(EXIT_BAD_INPUT)
