@@ -305,8 +305,8 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
         what = "a forward and backward pass" if backward else "a forward pass"
         raise ConvcliError(
             "--memory-budget",
-            f"{arrays.format_size(budget)} is too small for this run, which does not fit in memory and "
-            f"streams {p.input_name} ({src.describe()}) in chunks: {what} of one sample through the "
+            f"{arrays.format_size(budget)} is too small for this run: it does not fit the budget whole, so it "
+            f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(e.per_sample)}, plus {arrays.format_size(e.resident + e.fixed)} for the "
             f"parameters, their gradients and buffers; use --memory-budget {math.ceil(need / 2**20)}MiB or more",
@@ -324,8 +324,8 @@ def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:
     smaller = "x".join(str(n) for n in (1,) + chunks[1:])
     return ConvcliError(
         "--memory-budget",
-        f"{arrays.format_size(budget)} is too small for this run, which does not fit in memory and streams "
-        f"{name} ({src.describe()}) in chunks of samples: that dataset is stored compressed in HDF5 chunks "
+        f"{arrays.format_size(budget)} is too small for this run: it does not fit the budget whole, so it streams "
+        f"{name} ({src.describe()}) in chunks of samples, and that dataset is stored compressed in HDF5 chunks "
         f"of shape {chunks} ({arrays.format_size(chunk)} each), and HDF5 inflates a whole chunk to read any "
         f"sample of it, which takes about {arrays.format_size(held)}; use --memory-budget "
         f"{math.ceil(need / 2**20)}MiB or more, or store it in chunks of fewer samples "
