@@ -65,10 +65,13 @@ MAX_SIZE = 2**62
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 numbers: ``1e-6`` is a float, ``10:20`` a
-    string, ``010`` a string (not octal 8); ``2024-01-01`` a string. Refuses
-    nesting deeper than :data:`MAX_DEPTH` while composing, before PyYAML's
-    own recursion (a few frames per level) could run out of stack."""
+    """SafeLoader with the plain scalars of YAML 1.2's core schema (PyYAML
+    reads YAML 1.1's): ``1e-6`` a float; ``010`` the integer 10, ``0o17`` 15,
+    ``0x1F`` 31; ``true``/``false`` the only booleans (``yes``, ``no``, ``on``,
+    ``off`` are strings, so an npz key named ``no`` needs no quotes);
+    ``1_000``, ``10:20`` and ``2024-01-01`` strings. Refuses nesting deeper
+    than :data:`MAX_DEPTH` while composing, before PyYAML's own recursion (a
+    few frames per level) could run out of stack."""
 
     depth = 0
     display = ""
@@ -87,28 +90,47 @@ class _Loader(yaml.SafeLoader):
             self.depth -= 1
 
     def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
         try:
-            return super().construct_yaml_int(node)
-        except ValueError:  # more digits than Python converts (4300 by default)
+            return sign * int(digits[2:] if base != 10 else digits, base)
+        except ValueError:  # an explicit !!int that is none, or more digits than Python converts
+            long = len(digits) > 4000
             raise ConvcliError(
                 _at(self.display, node.start_mark),
-                f"an integer of {len(node.value)} digits is too long to be a number",
+                f"an integer of {len(node.value)} digits is too long to be a number" if long
+                else f"!!int {text!r} is not an integer",
             ) from None
 
+    def construct_yaml_bool(self, node):
+        text = self.construct_scalar(node)
+        if text not in _TRUE + _FALSE:  # an explicit !!bool
+            raise ConvcliError(_at(self.display, node.start_mark),
+                               f"!!bool {text!r} is not a boolean (true or false)")
+        return text in _TRUE
 
-_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-# Dates and the '=' value key stay plain strings: a config has no use for them.
-_DROP = (_INT, _FLOAT, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")
+
+_TAG = "tag:yaml.org,2002:"
+_TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
+_INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("int", "float", "bool", "null"))
+# The core schema's resolvers replace YAML 1.1's; dates and the '=' value key
+# stay plain strings (a config has no use for them).
+_DROP = (_INT, _FLOAT, _BOOL, _NULL, _TAG + "timestamp", _TAG + "value")
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in _DROP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))
+# YAML 1.2.2, section 10.3.2 (the core schema's tag resolution).
+_Loader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_Loader.add_implicit_resolver(_BOOL, re.compile(f"^(?:{'|'.join(_TRUE + _FALSE)})$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
 _Loader.add_implicit_resolver(
     _FLOAT,
     re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
-            |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+        r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
             |[-+]?\.(?:inf|Inf|INF)
             |\.(?:nan|NaN|NAN))$""",
         re.X,
@@ -117,14 +139,15 @@ _Loader.add_implicit_resolver(
 )
 
 _Loader.add_constructor(_INT, _Loader.construct_yaml_int)
+_Loader.add_constructor(_BOOL, _Loader.construct_yaml_bool)
 
 _PLAIN_TAGS = {
-    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge")
+    _TAG + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "merge")
 }
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
 
 def _mark(node) -> tuple[int, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from convcli.config import format_loc, load_config, parse_slice, read_yaml
@@ -20,10 +22,33 @@ def error(tmp_path, text) -> str:
 
 
 def test_yaml_12_numbers(tmp_path):
-    text = "a: 1e-6\nb: 1.0e6\nc: 10:20\nd: 010\ne: -2\nf: .5\ng: .inf\nh: 2024-01-01\n"
+    # YAML 1.2.2, section 10.3.2: decimal ints may have leading zeros (010 is
+    # 10, not YAML 1.1's octal 8), octal is 0o, hex 0x without a sign, and
+    # neither underscores nor sexagesimal nor dates are numbers.
+    text = ("a: 1e-6\nb: 1.0e6\nc: 10:20\nd: 010\ne: -2\nf: .5\ng: .inf\nh: 2024-01-01\n"
+            "i: 0o17\nj: 0x1F\nk: 1_000\nl: -0x10\nm: +12\nn: 5.\no: -.Inf\n")
     data, _ = read_yaml(write(tmp_path, text), "x")
-    assert data == {"a": 1e-6, "b": 1e6, "c": "10:20", "d": "010", "e": -2, "f": 0.5, "g": float("inf"),
-                    "h": "2024-01-01"}
+    assert data == {"a": 1e-6, "b": 1e6, "c": "10:20", "d": 10, "e": -2, "f": 0.5, "g": float("inf"),
+                    "h": "2024-01-01", "i": 15, "j": 31, "k": "1_000", "l": "-0x10", "m": 12, "n": 5.0,
+                    "o": float("-inf")}
+
+
+def test_yaml_12_booleans_and_nulls(tmp_path):
+    # The core schema's booleans are true/false only: an npz key or a layer
+    # named no, on, yes or off is a string without quotes (YAML 1.1: a bool).
+    text = "a: no\nb: on\nc: Yes\nd: OFF\ne: true\nf: False\ng: TRUE\nh: ~\ni: null\nj:\nk: NULL\n"
+    data, _ = read_yaml(write(tmp_path, text), "x")
+    assert data == {"a": "no", "b": "on", "c": "Yes", "d": "OFF", "e": True, "f": False, "g": True,
+                    "h": None, "i": None, "j": None, "k": None}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: !!int abc", "line 1, column 4: !!int 'abc' is not an integer"),
+    ("a: !!bool maybe", "line 1, column 4: !!bool 'maybe' is not a boolean (true or false)"),
+])
+def test_explicit_tags_that_do_not_fit(tmp_path, text, message):
+    with pytest.raises(ConvcliError, match=re.escape(message)):
+        read_yaml(write(tmp_path, text + "\n"), "x")
 
 
 def test_slice_written_without_quotes_is_not_sexagesimal(tmp_path):
