@@ -7,8 +7,11 @@ that, including Ctrl-C, the temporary folder and any parent folders it had to
 create are removed: a failed run leaves nothing on disk.
 
 An existing ``OUT`` that is not empty is kept unless ``force``; even with
-``force``, convcli only replaces a folder that holds a ``summary.json`` (one it
-wrote), so ``--out . --force`` cannot wipe a working directory.
+``force``, convcli only replaces a folder it wrote: one whose ``summary.json``
+is convcli's and which holds nothing but that summary and the arrays and
+pictures it lists (:func:`not_ours`). So ``--out . --force`` cannot wipe a
+working directory, nor ``--force`` a folder that merely has a file of that
+name, or a config and its inputs put beside the outputs.
 
 A failed write (a full disk, a file too large) is one line naming the user's
 ``--out`` (:attr:`Staging.where`, never the staging folder), the file and the
@@ -82,7 +85,7 @@ def check_out(out: Path, force: bool) -> None:
         there = out.exists() or out.is_symlink()
         folder = there and out.is_dir()
         nonempty = folder and _is_nonempty_dir(out)
-        ours = nonempty and (out / SUMMARY).is_file()
+        why_not = not_ours(out) if nonempty and force else None
     except OSError as exc:
         raise path_error("--out", out, exc) from None
     if there:
@@ -91,12 +94,55 @@ def check_out(out: Path, force: bool) -> None:
         if nonempty:
             if not force:
                 raise ConvcliError(where, "already exists and is not empty; pass --force to replace it")
-            if not ours:
+            if why_not:
                 raise ConvcliError(
                     where,
-                    f"refusing to replace a folder that convcli did not write (it has no {SUMMARY}); "
+                    f"refusing to replace a folder that convcli did not write ({why_not}); "
                     "remove it yourself or choose another --out",
                 )
+
+
+# A summary.json larger than this is not one convcli wrote (its own are a few
+# KiB a quantity).
+SUMMARY_MAX_BYTES = 16 << 20
+
+
+def not_ours(out: Path) -> str | None:
+    """Why the folder ``out`` is not one convcli wrote, or None if it is: its
+    ``summary.json`` is convcli's (a JSON object with convcli's version and
+    its quantities) and beside it are only the files that summary lists (each
+    quantity's ``.npy`` or ``outputs.h5``, and ``plots/`` holding its
+    pictures). OSError propagates (the caller names ``--out``)."""
+    path = out / SUMMARY
+    if not path.is_file():
+        return f"it has no {SUMMARY}"
+    try:
+        if path.stat().st_size > SUMMARY_MAX_BYTES:
+            raise ValueError("too large")
+        doc = json.loads(path.read_bytes())
+        files, pictures = {SUMMARY}, set()
+        if not isinstance(doc["convcli"], str):
+            raise TypeError("no version")
+        for q in doc["quantities"].values():
+            files.add(q["file"].split(":", 1)[0])  # outputs.h5:NAME
+            if "plot" in q:
+                pictures.add(q["plot"])
+    except (ValueError, KeyError, TypeError, AttributeError):  # JSONDecodeError and UnicodeDecodeError too
+        return f"its {SUMMARY} is not one convcli wrote"
+
+    def listed(entry: Path) -> bool:
+        if entry.is_symlink():
+            return False
+        if entry.name == "plots" and entry.is_dir():
+            return all(p.is_file() and not p.is_symlink() and f"plots/{p.name}" in pictures
+                       for p in entry.iterdir())
+        return entry.name in files and entry.is_file()
+
+    others = sorted(entry.name for entry in out.iterdir() if not listed(entry))
+    if others:
+        more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+        return f"it holds {others[0]}{more}, which its {SUMMARY} does not list"
+    return None
 
 
 class Staging:

@@ -589,6 +589,26 @@ def test_force_does_not_replace_a_folder_convcli_did_not_write(tmp_path):
     assert (out / "mine.txt").read_text() == "keep me"
 
 
+def test_force_does_not_replace_the_folder_holding_the_config_and_its_inputs(tmp_path):
+    """The review's repro: a config and its input put in a folder convcli
+    had written (its summary.json there), then --out that folder --force:
+    the config and the input were deleted. Now refused, and both are kept;
+    the folder as convcli wrote it is still replaced."""
+    out = tmp_path / "inp"
+    cfg = write(tmp_path, seed_data())
+    assert run(["forward", cfg, "--out", out]).exit_code == 0
+    assert run(["forward", cfg, "--out", out, "--force"]).exit_code == 0  # convcli's own: replaced
+    data = seed_data()
+    np.save(out / "good.npy", np.ones((10, 4, 4, 3)))
+    data["inputs"]["A_prev"] = {"file": "good.npy"}
+    cfg2 = write(out, data, "c.yaml")
+    before = tree(tmp_path)
+    assert_error(run(["forward", cfg2, "--out", out, "--force"]),
+                 f"--out {out}: refusing to replace a folder that convcli did not write "
+                 "(it holds c.yaml and 1 more, which its summary.json does not list)")
+    assert tree(tmp_path) == before
+
+
 def test_force_into_the_current_folder_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
     """The review's repro: forward into o/dot, then from inside it --out . --force."""
     cfg = write(tmp_path, seed_data())

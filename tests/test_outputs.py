@@ -3,6 +3,7 @@ replaces only what convcli wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -14,12 +15,19 @@ from convcli.errors import ConvcliError
 from convcli.outputs import Staging, _Sink, save_npy, write_arrays
 
 
+def _summary(folder: Path, files: dict[str, str] | None = None) -> None:
+    """A summary.json as convcli writes one (the keys --force looks at),
+    listing ``files`` (quantity -> file)."""
+    quantities = {name: {"file": file} for name, file in (files or {}).items()}
+    (folder / "summary.json").write_text(json.dumps({"convcli": "0.1.0", "quantities": quantities}))
+
+
 def test_commit_renames_the_staging_folder_into_place(tmp_path):
     out = tmp_path / "a" / "b" / "out"
     with Staging(out) as st:
         assert st.path.parent == out.parent and st.path.name.startswith(".out.tmp-")
         write_arrays(st.path, {"conv1.Z": np.ones(3)}, "npy")
-        (st.path / "summary.json").write_text("{}")
+        _summary(st.path)
         assert not out.exists()
         st.commit()
     assert sorted(p.name for p in out.iterdir()) == ["conv1.Z.npy", "summary.json"]
@@ -57,14 +65,47 @@ def test_save_npy_writes_what_np_save_writes(tmp_path, array):
 def test_force_replaces_a_convcli_folder(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "summary.json").write_text("{}")
+    _summary(out, {"old": "old.npy", "h": "outputs.h5:h"})
     (out / "old.npy").write_text("")
+    (out / "outputs.h5").write_text("")
     with pytest.raises(ConvcliError, match="pass --force"):
         Staging(out).__enter__()
     with Staging(out, force=True) as st:
-        (st.path / "summary.json").write_text("{}")
+        _summary(st.path)
         st.commit()
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("summary, others, why", [
+    (None, ["thesis.tex"], "it has no summary.json"),
+    ('{"my": "report"}', ["thesis.tex"], "its summary.json is not one convcli wrote"),
+    ("not json", [], "its summary.json is not one convcli wrote"),
+    ('{"convcli": "0.1.0", "quantities": []}', [], "its summary.json is not one convcli wrote"),
+    # convcli's, but with a config and its input put beside the outputs
+    ({"conv1.Z": "conv1.Z.npy"}, ["c.yaml", "good.npy"], "it holds c.yaml and 1 more, which its summary.json does not list"),
+    # a picture the summary does not list
+    ({"conv1.Z": "conv1.Z.npy"}, ["plots/mine.png"], "it holds plots, which its summary.json does not list"),
+], ids=["no-summary", "someone-else-s-summary", "not-json", "wrong-shape", "config-beside", "extra-picture"])
+def test_force_refuses_a_folder_convcli_did_not_write(tmp_path, summary, others, why):
+    """The review's repro: a folder with a summary.json of its own and a
+    thesis beside it was replaced by --force, and so was a folder holding the
+    config that was run and its inputs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    if isinstance(summary, dict):
+        _summary(out, summary)
+        for file in summary.values():
+            (out / file).write_text("")
+    elif summary is not None:
+        (out / "summary.json").write_text(summary)
+    for name in others:
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text("keep me")
+    before = sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file())
+    with pytest.raises(ConvcliError, match=f"refusing to replace a folder that convcli did not write \\({why}\\)"):
+        Staging(out, force=True).__enter__()
+    assert sorted((p.relative_to(out), p.read_bytes()) for p in out.rglob("*") if p.is_file()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -72,7 +113,7 @@ def test_an_empty_existing_folder_is_used(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     with Staging(out) as st:
-        (st.path / "summary.json").write_text("{}")
+        _summary(st.path)
         st.commit()
     assert (out / "summary.json").is_file()
 
@@ -103,7 +144,7 @@ def test_the_output_folder_gets_the_mode_a_mkdir_would_give(tmp_path, umask, mas
     out = tmp_path / "out"
     for force in (False, True):
         with Staging(out, force=force) as st:
-            (st.path / "summary.json").write_text("{}")
+            _summary(st.path)
             st.commit()
         assert stat.S_IMODE(out.stat().st_mode) == mode, (force, oct(out.stat().st_mode))
 
@@ -125,16 +166,19 @@ def test_the_output_folder_keeps_a_setgid_parent_s_bit_and_never_reads_the_umask
     out = shared / "out"
     for force in (False, True):
         with Staging(out, force=force) as st:
-            (st.path / "summary.json").write_text("{}")
+            _summary(st.path)
             st.commit()
         mode = out.stat().st_mode
         assert stat.S_IMODE(mode) == 0o2755, (force, oct(mode))
 
 
+OLD = '{"convcli": "0.0.9", "quantities": {}}'
+
+
 def convcli_folder(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "summary.json").write_text('{"old": true}')
+    (out / "summary.json").write_text(OLD)
     return out
 
 
@@ -146,12 +190,12 @@ def test_a_replace_that_fails_at_once_leaves_no_stray_folder(tmp_path, monkeypat
         raise OSError(16, "Device or resource busy")
 
     with Staging(out, force=True) as st:
-        (st.path / "summary.json").write_text("{}")
+        _summary(st.path)
         monkeypatch.setattr("convcli.outputs.os.replace", refuse)
         with pytest.raises(ConvcliError, match="cannot move the results into place: Device or resource busy"):
             st.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert (out / "summary.json").read_text() == '{"old": true}'
+    assert (out / "summary.json").read_text() == OLD
 
 
 def second_replace_raises(monkeypatch, exc):
@@ -175,13 +219,13 @@ def test_a_replace_that_fails_halfway_puts_the_old_outputs_back(tmp_path, monkey
     old ones go back, and nothing is left beside OUT."""
     out = convcli_folder(tmp_path)
     with Staging(out, force=True) as st:
-        (st.path / "summary.json").write_text("{}")
+        _summary(st.path)
         calls = second_replace_raises(monkeypatch, OSError(18, "Invalid cross-device link"))
         with pytest.raises(ConvcliError, match="Invalid cross-device link"):
             st.commit()
     assert len(calls) == 3  # aside, in (fails), back
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert (out / "summary.json").read_text() == '{"old": true}'
+    assert (out / "summary.json").read_text() == OLD
 
 
 def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monkeypatch):
@@ -190,12 +234,12 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monk
     out = convcli_folder(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         with Staging(out, force=True) as st:
-            (st.path / "summary.json").write_text("{}")
+            _summary(st.path)
             calls = second_replace_raises(monkeypatch, KeyboardInterrupt())
             st.commit()
     assert len(calls) == 3  # aside, in (interrupted), back
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert (out / "summary.json").read_text() == '{"old": true}'
+    assert (out / "summary.json").read_text() == OLD
 
 
 @pytest.mark.parametrize("out", [".", "..", "sub/..", "./"])
