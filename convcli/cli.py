@@ -217,27 +217,37 @@ def _say_error(text: str) -> None:
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, a job scheduler's time limit), raised where Python
-    is when it arrives, so that the run unwinds as it does for Ctrl-C: the
-    staging folder is removed and nothing is left half-written. Exit 143
-    (128 + SIGTERM), as a shell reports a process SIGTERM ended."""
+    """SIGTERM (``kill``, a job scheduler's time limit) or SIGHUP (a closed
+    terminal, a dropped ssh session), raised where Python is when it arrives,
+    so that the run unwinds as it does for Ctrl-C: the staging folder is
+    removed and nothing is left half-written. Exit 128 + the signal's number
+    (143, 129), as a shell reports a process the signal ended."""
 
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# The signals that stop a run cleanly, and how the last line names each.
+_STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):  # not on Windows
+    _STOP_SIGNALS[signal.SIGHUP] = "hung up"
 
 # The stop signal received, if any (see _on_signal).
 _signalled: dict = {}
 
 
 def _stop(signum: int) -> KeyboardInterrupt:
-    return _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    return KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(signum)
 
 
 def _on_signal(signum, frame) -> None:
-    """Ctrl-C or SIGTERM: raised where Python is, and remembered. Raised
-    inside a module being imported (NumPy's lazily loaded numpy.random:
-    1 run in 3 killed right after its staging folder appeared went on and
-    exited 0; :func:`main` now imports it first), the exception can be lost,
-    so :func:`_stop_if_signalled` raises it again before anything is
-    committed."""
+    """A stop signal (:data:`_STOP_SIGNALS`): raised where Python is, and
+    remembered. Raised inside a module being imported (NumPy's lazily loaded
+    numpy.random: 1 run in 3 killed right after its staging folder appeared
+    went on and exited 0; :func:`main` now imports it first), the exception
+    can be lost, so :func:`_stop_if_signalled` raises it again before
+    anything is committed."""
     _signalled["signum"] = signum
     raise _stop(signum)
 
@@ -260,10 +270,10 @@ def _guard(debug: bool):
             traceback.print_exc()
         _say_error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (_Terminated): the staging folder is gone by now
-        signal_name, code = ("terminated", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
-        sys.stderr.write(f"convcli: {signal_name}; nothing was written\n")
-        raise typer.Exit(code) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (_Terminated): the staging folder is gone by now
+        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+        sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; nothing was written\n")
+        raise typer.Exit(128 + signum) from None
     except MemoryError:
         if debug:
             traceback.print_exc()
@@ -963,8 +973,8 @@ def main() -> None:
     # NumPy loads numpy.random on first use; a stop signal raised inside that
     # import was lost, so the run would go on to its end (see _on_signal).
     import numpy.random  # noqa: F401
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C stays ignored
+    for signum in _STOP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C (nohup's SIGHUP) stays ignored
             signal.signal(signum, _on_signal)
     if sys.stdout is None:  # started with stdout closed (>&-): no report could be shown
         _say_error(str(_StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))))

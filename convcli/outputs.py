@@ -23,11 +23,13 @@ reason is not lost.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import platform
 import secrets
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -145,6 +147,35 @@ def not_ours(out: Path) -> str | None:
     return None
 
 
+def _staging_prefix(name: str) -> str:
+    """How the staging folders of ``OUT`` named ``name`` made on this host
+    begin (the process's id and a random part follow)."""
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    return f".{name}.tmp-{host}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM): alive
+        return True
+    return True
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove the staging folders of ``OUT`` left by runs on this host that
+    were killed outright (SIGKILL, the out-of-memory killer: no chance to
+    clean up), so that they do not pile up out of sight. A folder whose
+    process still runs (another run to the same OUT) is left alone."""
+    prefix = _staging_prefix(name)
+    for entry in parent.iterdir():
+        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 class Staging:
     """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
 
@@ -173,7 +204,8 @@ class Staging:
             for d in reversed(missing):
                 d.mkdir()
                 self._created.append(d)
-            self.path = _mkdir_unique(parent, f".{self._target.name}.tmp-")
+            _remove_stale(parent, self._target.name)
+            self.path = _mkdir_unique(parent, _staging_prefix(self._target.name) + f"{os.getpid()}-")
         except OSError as exc:
             self._cleanup()
             raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None

@@ -551,11 +551,13 @@ def test_a_closed_stdout_descriptor_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="needs POSIX signals")
-@pytest.mark.parametrize("signame, code, said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+@pytest.mark.parametrize("signame, code, said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted"),
+                                                 ("SIGHUP", 129, "hung up")])
 def test_a_stop_signal_mid_run_leaves_nothing(tmp_path, signame, code, said):
-    """``kill PID`` (a scheduler's time limit) or Ctrl-C while the outputs
-    are being made: the run unwinds, removing its staging folder: exit 143
-    (128 + SIGTERM) or 130, one line, and the folder as it was. Sent as soon
+    """``kill PID`` (a scheduler's time limit), Ctrl-C or a dropped ssh
+    session (SIGHUP: the review left a 627 MB hidden staging folder so) while
+    the outputs are being made: the run unwinds, removing its staging folder:
+    exit 128 + the signal's number, one line, and the folder as it was. Sent as soon
     as the staging folder appears, when the run is still importing NumPy's
     lazily loaded modules (an exception raised in there could be lost: exit
     0 in 1 run of 3 before cli._stop_if_signalled)."""
@@ -579,7 +581,7 @@ def test_a_stop_signal_mid_run_leaves_nothing(tmp_path, signame, code, said):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGINT", 130)])
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
 def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame, code, monkeypatch, capsys):
     """Third-party code may swallow the exception a stop signal raised (it
     happened inside NumPy's lazy import of numpy.random): the signal is

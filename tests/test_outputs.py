@@ -294,3 +294,30 @@ def test_a_sink_reads_on_after_a_short_read_and_pads_only_past_the_end():
     assert sink.read(5) == b"abcde"  # 3 + 2 bytes, not "abc" and two zeros
     assert sink.read(5) == b"fg\0\0\0"  # the end of the file: zeros, as HDF5's own driver
     assert sink.error is None
+
+
+def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
+    """SIGKILL (the out-of-memory killer) gives a run no chance to remove its
+    staging folder (the review found 627 MB of them, hidden, never removed).
+    The next run to the same OUT on this host removes those whose process is
+    gone, and leaves alone a live run's and another host's."""
+    import subprocess
+    import sys
+
+    from convcli.outputs import _staging_prefix
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    prefix = _staging_prefix("out")
+    stale = tmp_path / f"{prefix}{dead.pid}-0badf00d"
+    live = tmp_path / f"{prefix}{os.getppid()}-0badf00d"  # pytest's parent: running
+    other_host = tmp_path / f".out.tmp-zzzzzz-{dead.pid}-0badf00d"
+    other_out = tmp_path / f"{_staging_prefix('other')}{dead.pid}-0badf00d"
+    for folder in (stale, live, other_host, other_out):
+        folder.mkdir()
+        (folder / "conv1.Z.npy").write_bytes(b"x" * 100)
+    with Staging(tmp_path / "out") as st:
+        _summary(st.path)
+        st.commit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", live.name, other_host.name, other_out.name])
