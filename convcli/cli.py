@@ -233,6 +233,10 @@ _STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):  # not on Windows
     _STOP_SIGNALS[signal.SIGHUP] = "hung up"
 
+# Where forward/backward put their outputs, once they are in place (a report
+# that then cannot be written says so).
+_committed: dict = {}
+
 # The stop signal received, if any (see _on_signal).
 _signalled: dict = {}
 
@@ -408,6 +412,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             write_summary(staging.path, doc, where=staging.where)
             _stop_if_signalled()  # one that third-party code swallowed: nothing is committed
             staging.commit()
+            _committed["out"] = short_path(out)
     if as_json:
         _print_json({"out": str(out), **doc})
         return
@@ -1001,7 +1006,9 @@ def main() -> None:
         # or click's --help/--version, which raise the bare OSError).
         failed = exc if isinstance(exc, _StdoutFailed) else _StdoutFailed(exc)
         _stdout_closed()  # so that the flush at exit fails no more
-        _say_error(str(failed))
+        # The report comes after the outputs are in place: say so, lest exit 2 read as "nothing written".
+        written = f" (the outputs were written to {_committed['out']})" if _committed else ""
+        _say_error(str(failed) + written)
         sys.exit(EXIT_BAD_INPUT)
     except errors.UsageError as exc:
         if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already

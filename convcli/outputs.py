@@ -200,15 +200,24 @@ class Staging:
         p, folder, missing = nearest_folder(parent, "--out", self.out)
         if not folder:
             raise ConvcliError(where, f"cannot create it: {short_path(p)} is a file, not a folder")
+        mine = _staging_prefix(self._target.name) + f"{os.getpid()}-"
         try:
             for d in reversed(missing):
                 d.mkdir()
                 self._created.append(d)
             _remove_stale(parent, self._target.name)
-            self.path = _mkdir_unique(parent, _staging_prefix(self._target.name) + f"{os.getpid()}-")
+            self.path = _mkdir_unique(parent, mine)
         except OSError as exc:
             self._cleanup()
             raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None
+        except BaseException:
+            # A stop signal before __exit__ is armed (1 in ~10 of the tests'
+            # stops, sent as the folder appears), perhaps before self.path
+            # was set: the folder is found by its name, which holds our pid.
+            if self.path is None and parent.is_dir():
+                self.path = next((e for e in parent.iterdir() if e.name.startswith(mine)), None)
+            self._cleanup()
+            raise
         return self
 
     def commit(self) -> Path:

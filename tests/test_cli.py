@@ -530,13 +530,18 @@ def test_a_closed_stdout_keeps_the_exit_code_of_the_result(tmp_path, args, code)
 ])
 def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, args):
     """``convcli check ... > /dev/full``: the report is lost, which is neither
-    a failed check (exit 1) nor a bug (a traceback): one line naming why."""
+    a failed check (exit 1) nor a bug (a traceback): one line naming why.
+    forward's report comes once its outputs are in place: the line says
+    where they are (the review: exit 2 read as "nothing written")."""
     argv = [a.replace("{seed}", str(CONFIGS / "seed.yaml")).replace("{tmp}", str(tmp_path)) for a in args]
     with open("/dev/full", "w") as full:
         proc = subprocess.run(_convcli() + argv, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
                               cwd=tmp_path)
+    written = f" (the outputs were written to {tmp_path / 'f'})" if args[0] == "forward" else ""
     assert (proc.returncode, proc.stderr) == (
-        2, "convcli: error: cannot write to standard output: No space left on device\n")
+        2, f"convcli: error: cannot write to standard output: No space left on device{written}\n")
+    if written:
+        assert (tmp_path / "f" / "summary.json").is_file()
 
 
 def test_a_closed_stdout_descriptor_is_one_line_and_exit_2(tmp_path):
