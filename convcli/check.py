@@ -311,8 +311,14 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
         passed, abs_err, rel_err, first, note = compare(got, expected, e.rtol, e.atol)
         where = None
         if not passed and np.ndim(got) == 0 and not note:
-            allowed = e.atol + e.rtol * abs(float(e.expected))
-            note = f"got {float(got)!r}, expected {float(e.expected)!r}: abs err {abs_err:.2e} > {allowed:.2e} allowed"
+            g, x = float(got), float(e.expected)
+            if not math.isfinite(x):  # a tolerance around NaN or Inf means nothing
+                note = f"got {g!r}, expected {x!r}: only {x!r} itself matches it"
+            elif not math.isfinite(g):
+                note = f"got {g!r}, expected {x!r}"
+            else:
+                allowed = e.atol + e.rtol * abs(x)
+                note = f"got {g!r}, expected {x!r}: abs err {abs_err:.2e} > {allowed:.2e} allowed"
         elif first is not None and e.stat is None:
             where = _global(full.shape, e.index, first)
             g = float(np.asarray(got, dtype=np.float64)[first])
