@@ -117,13 +117,16 @@ class ArrayInfo:
 def resolve(src_file: str, base_dir: Path, where: str) -> Path:
     path = (base_dir / src_file) if not Path(src_file).is_absolute() else Path(src_file)
     try:  # a name too long, a folder that may not be searched: the OS says why
-        found, folder = path.exists(), path.is_dir()
+        found, folder, regular = path.exists(), path.is_dir(), path.is_file()
     except OSError as exc:
         raise path_error(where, src_file, exc) from None
     if not found:
         raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})")
     if folder:
         raise ConvcliError(where, f"{short_path(src_file)} is a folder, not an array file")
+    if not regular:  # a named pipe would wait for a writer forever; NumPy and HDF5 seek in what they read
+        raise ConvcliError(where, f"{short_path(src_file)} is not a regular file (a pipe or a device); "
+                                  "arrays are read from .npy, .npz or .h5 files")
     return path
 
 

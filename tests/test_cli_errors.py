@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 
@@ -222,6 +223,15 @@ def with_file_input(tmp_path, source: dict) -> str:
 def test_missing_file(tmp_path):
     cfg = with_file_input(tmp_path, {"file": "nowhere.npy"})
     backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found: nowhere.npy")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    """The review's repro: ``{file: fifo.npy}``, a named pipe nobody writes
+    to, hung the run forever. (A pytest timeout would show a hang as one.)"""
+    os.mkfifo(tmp_path / "fifo.npy")
+    cfg = with_file_input(tmp_path, {"file": "fifo.npy"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "fifo.npy is not a regular file (a pipe or a device)")
 
 
 def test_missing_h5_dataset_lists_those_present(tmp_path):
