@@ -293,11 +293,16 @@ def _guard(debug: bool):
         raise typer.Exit(EXIT_BUG) from None
 
 
-def _plan(config: Path, dtype, engine, max_memory: str, memory_budget: str | None = None, backward: bool = True):
+def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: str | None = None,
+          backward: bool = True):
+    """runner.plan for a command's options; ``max_memory`` None: no cap but
+    the largest size there is (``shapes``)."""
     from . import runner
+    from .config import MAX_SIZE
 
     budget = None if memory_budget is None else parse_size(memory_budget, "--memory-budget")
-    return runner.plan(config, dtype=dtype, engine=engine, max_memory=parse_size(max_memory),
+    cap = MAX_SIZE if max_memory is None else parse_size(max_memory)
+    return runner.plan(config, dtype=dtype, engine=engine, max_memory=cap,
                        memory_budget=budget, backward=backward)
 
 
@@ -747,11 +752,11 @@ def shapes(
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
-    max_memory: MemOpt = DEFAULT_MEM,
 ) -> None:
     """Per layer: input and output shapes, parameters, FLOPs, hyperparameters (reads no data, only file headers)."""
     with _guard(debug):
-        p = _plan(config, dtype, None, max_memory)
+        # No --max-memory: nothing is allocated, and the shapes of a run too big to make are worth seeing.
+        p = _plan(config, dtype, None, None)
     layers = [
         {"index": s.index, "name": s.name, "type": s.kind, "input_shape": list(s.in_shape),
          "output_shape": list(s.out_shape), "params": s.params, "flops": s.flops,

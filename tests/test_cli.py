@@ -389,6 +389,23 @@ def test_shapes_reads_no_data(tmp_path, monkeypatch):
     assert run(["shapes", write(tmp_path, data)]).exit_code == 0
 
 
+def test_shapes_of_a_run_too_big_to_make(tmp_path):
+    """shapes allocates nothing, so no --max-memory refuses it (the review:
+    it refused a config whose layers exceed the default 4 GiB): a 2000-image
+    224x224x64 layer is 47.9 GiB of output, 2000*224*224*64*8 bytes."""
+    data = {"inputs": {"A_prev": {"random": [2000, 224, 224, 64]}, "W": {"random": [3, 3, 64, 64]},
+                       "b": {"zeros": [64]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": "same"}]}
+    cfg = write(tmp_path, data)
+    assert run(["forward", cfg, "--out", tmp_path / "o"]).exit_code == 2  # refused: more than 4 GiB
+    result = run(["shapes", cfg, "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["layers"][0]["output_shape"] == [2000, 224, 224, 64]
+    assert "Largest layer output: 47.9 GiB." in run(["shapes", cfg]).stdout
+    refused = run(["shapes", cfg, "--max-memory", "1GiB"])
+    assert refused.exit_code == 2 and "No such option: --max-memory" in refused.output
+
+
 # --------------------------------------------------------------------- plot
 
 
