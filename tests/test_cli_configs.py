@@ -70,3 +70,24 @@ def test_expected_values_match_an_independent_pytorch_computation(name, torch):
         # The notebook and the course print rounded values; PyTorch sums in
         # another order: 1e-12 relative, or the printed rounding.
         np.testing.assert_allclose(value, theirs[key], rtol=1e-12, atol=max(atol, 1e-13), err_msg=key)
+
+
+def test_the_readme_config_example_passes_check(tmp_path):
+    """The README's annotated config (every key) computes stack.yaml's network
+    and says so: its expected values are stack.yaml's (from PyTorch, the test
+    above), and it must pass as written (the review found it failing 4 of 5
+    checks: another seed, a random bias, 4-digit values)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("### The config", 1)[1]
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = tmp_path / "configs" / "readme.yaml"  # beside a sample_data link: its paths are ../sample_data/...
+    cfg.parent.mkdir()
+    (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
+    cfg.write_text(example, encoding="utf-8")
+    result = run(["check", cfg, "--json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] and len(doc["expected"]) >= 4, doc
+    stack = yaml.safe_load((CONFIGS / "stack.yaml").read_text())["expected"]
+    mine = yaml.safe_load(example)["expected"]
+    for key in ("conv1.dW.mean", "conv1.Z[0, 0, 0]"):
+        assert mine[key] == stack[key], key
