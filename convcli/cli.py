@@ -69,7 +69,7 @@ app = typer.Typer(
     help=(
         "Run 2-D convolution and pooling layers forward and backward on NumPy, "
         "from a YAML config; write the results, check them, check the gradients.\n\n"
-        "Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input."
+        "Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input, 3 a bug (please report it)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -136,7 +136,7 @@ def _root(
     """Run 2-D convolution and pooling layers forward and backward on NumPy,
     from a YAML config; write the results, check them, check the gradients.
 
-    Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input.
+    Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input, 3 a bug (please report it).
     """
 
 
