@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import socket
@@ -171,8 +172,10 @@ def _remove_stale(parent: Path, name: str) -> None:
     process still runs (another run to the same OUT) is left alone."""
     prefix = _staging_prefix(name)
     for entry in parent.iterdir():
-        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and not entry.is_symlink():
+        # Exactly <prefix><pid>-<8 hex digits>: not the staging folder of an OUT whose name starts like it.
+        tail = re.fullmatch(r"([0-9]+)-[0-9a-f]{8}", entry.name[len(prefix):]) if entry.name.startswith(prefix) else None
+        pid = int(tail.group(1)) if tail else None
+        if pid is not None and pid != os.getpid() and not _alive(pid) and not entry.is_symlink() and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -313,11 +313,13 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     live = tmp_path / f"{prefix}{os.getppid()}-0badf00d"  # pytest's parent: running
     other_host = tmp_path / f".out.tmp-zzzzzz-{dead.pid}-0badf00d"
     other_out = tmp_path / f"{_staging_prefix('other')}{dead.pid}-0badf00d"
-    for folder in (stale, live, other_host, other_out):
+    # the staging folder of an OUT named like this one's staging: not this OUT's
+    lookalike = tmp_path / f"{prefix}{dead.pid}-0badf00d.tmp-{prefix.split('-')[1]}-{dead.pid}-0badf00d"
+    for folder in (stale, live, other_host, other_out, lookalike):
         folder.mkdir()
         (folder / "conv1.Z.npy").write_bytes(b"x" * 100)
     with Staging(tmp_path / "out") as st:
         _summary(st.path)
         st.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", live.name, other_host.name, other_out.name])
+        ["out", live.name, other_host.name, other_out.name, lookalike.name])
