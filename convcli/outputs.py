@@ -32,10 +32,16 @@ import secrets
 import shutil
 import socket
 import tempfile
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: no stale staging folders are removed
+    fcntl = None
 
 from . import __version__
 from .errors import ConvcliError, nearest_folder, path_error, short_path
@@ -155,28 +161,58 @@ def _staging_prefix(name: str) -> str:
     return f".{name}.tmp-{host}-"
 
 
-def _alive(pid: int) -> bool:
+# A staging folder younger than this is never taken for a killed run's: its
+# run may not have locked it yet (it locks it right after making it).
+STALE_AFTER_S = 60
+
+
+def _lock(folder: Path) -> int | None:
+    """An open descriptor of ``folder`` holding an exclusive flock on it,
+    released when the descriptor is closed: by the run at its end, or by the
+    kernel when the process dies however it dies (SIGKILL included). That is
+    how :func:`_remove_stale` tells a live run's staging folder from a killed
+    one's, whatever PID namespace or container either runs in. None where the
+    lock is not to be had (no flock, a filesystem without locks, or held)."""
+    if fcntl is None:
+        return None
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process (EPERM): alive
-        return True
-    return True
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _remove_stale(parent: Path, name: str) -> None:
     """Remove the staging folders of ``OUT`` left by runs on this host that
     were killed outright (SIGKILL, the out-of-memory killer: no chance to
-    clean up), so that they do not pile up out of sight. A folder whose
-    process still runs (another run to the same OUT) is left alone."""
+    clean up), so that they do not pile up out of sight: those whose lock
+    (:func:`_lock`) can be taken, at least :data:`STALE_AFTER_S` old. A live
+    run's folder, locked, is left alone, and so is anything this cannot
+    decide (a parent it may not list, a folder it may not open)."""
     prefix = _staging_prefix(name)
-    for entry in parent.iterdir():
+    try:
+        entries = list(parent.iterdir())
+    except OSError:  # a folder one may write to but not list
+        return
+    for entry in entries:
         # Exactly <prefix><pid>-<8 hex digits>: not the staging folder of an OUT whose name starts like it.
-        tail = re.fullmatch(r"([0-9]+)-[0-9a-f]{8}", entry.name[len(prefix):]) if entry.name.startswith(prefix) else None
-        pid = int(tail.group(1)) if tail else None
-        if pid is not None and pid != os.getpid() and not _alive(pid) and not entry.is_symlink() and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
+        if not (entry.name.startswith(prefix)
+                and re.fullmatch(r"[0-9]+-[0-9a-f]{8}", entry.name[len(prefix):])):
+            continue
+        try:
+            if (entry.is_symlink() or not entry.is_dir()
+                    or time.time() - entry.stat().st_mtime < STALE_AFTER_S):
+                continue
+            fd = _lock(entry)
+        except OSError:
+            continue
+        if fd is not None:  # nobody holds it: its run is gone
+            try:
+                shutil.rmtree(entry, ignore_errors=True)
+            finally:
+                os.close(fd)
 
 
 class Staging:
@@ -189,6 +225,7 @@ class Staging:
         self.path: Path | None = None
         self._created: list[Path] = []
         self._committed = False
+        self._lock_fd: int | None = None  # held while the run lasts (see _lock)
 
     @property
     def where(self) -> str:
@@ -210,6 +247,7 @@ class Staging:
                 self._created.append(d)
             _remove_stale(parent, self._target.name)
             self.path = _mkdir_unique(parent, mine)
+            self._lock_fd = _lock(self.path)
         except OSError as exc:
             self._cleanup()
             raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None
@@ -258,6 +296,9 @@ class Staging:
         return self.out
 
     def _cleanup(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self.path is not None and not self._committed:
             shutil.rmtree(self.path, ignore_errors=True)
         if not self._committed:

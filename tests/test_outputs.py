@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -296,30 +298,38 @@ def test_a_sink_reads_on_after_a_short_read_and_pads_only_past_the_end():
     assert sink.error is None
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs flock")
 def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     """SIGKILL (the out-of-memory killer) gives a run no chance to remove its
     staging folder (the review found 627 MB of them, hidden, never removed).
-    The next run to the same OUT on this host removes those whose process is
-    gone, and leaves alone a live run's and another host's."""
-    import subprocess
-    import sys
+    The next run to the same OUT removes those nobody holds the lock of (the
+    kernel releases a killed run's), and leaves alone a live run's (locked,
+    whatever PID namespace it runs in: a pid test deleted one under unshare),
+    a young one (its run may not have locked it yet), another host's and
+    another OUT's."""
+    from convcli.outputs import STALE_AFTER_S, _lock, _staging_prefix
 
-    from convcli.outputs import _staging_prefix
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
     prefix = _staging_prefix("out")
-    stale = tmp_path / f"{prefix}{dead.pid}-0badf00d"
-    live = tmp_path / f"{prefix}{os.getppid()}-0badf00d"  # pytest's parent: running
-    other_host = tmp_path / f".out.tmp-zzzzzz-{dead.pid}-0badf00d"
-    other_out = tmp_path / f"{_staging_prefix('other')}{dead.pid}-0badf00d"
+    stale = tmp_path / f"{prefix}4242-0badf00d"
+    live = tmp_path / f"{prefix}4243-0badf00d"
+    young = tmp_path / f"{prefix}4244-0badf00d"
+    other_host = tmp_path / ".out.tmp-zzzzzz-4242-0badf00d"
+    other_out = tmp_path / f"{_staging_prefix('other')}4242-0badf00d"
     # the staging folder of an OUT named like this one's staging: not this OUT's
-    lookalike = tmp_path / f"{prefix}{dead.pid}-0badf00d.tmp-{prefix.split('-')[1]}-{dead.pid}-0badf00d"
-    for folder in (stale, live, other_host, other_out, lookalike):
+    lookalike = tmp_path / f"{prefix}4242-0badf00d.tmp-{prefix.split('-')[1]}-4242-0badf00d"
+    old = time.time() - STALE_AFTER_S - 5
+    for folder in (stale, live, young, other_host, other_out, lookalike):
         folder.mkdir()
         (folder / "conv1.Z.npy").write_bytes(b"x" * 100)
-    with Staging(tmp_path / "out") as st:
-        _summary(st.path)
-        st.commit()
+        if folder is not young:
+            os.utime(folder, (old, old))
+    held = _lock(live)  # as the live run holds it
+    assert held is not None
+    try:
+        with Staging(tmp_path / "out") as st:
+            _summary(st.path)
+            st.commit()
+    finally:
+        os.close(held)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", live.name, other_host.name, other_out.name, lookalike.name])
+        ["out", live.name, young.name, other_host.name, other_out.name, lookalike.name])
