@@ -124,10 +124,17 @@ def resolve(src_file: str, base_dir: Path, where: str) -> Path:
         raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})")
     if folder:
         raise ConvcliError(where, f"{short_path(src_file)} is a folder, not an array file")
-    if not regular:  # a named pipe would wait for a writer forever; NumPy and HDF5 seek in what they read
-        raise ConvcliError(where, f"{short_path(src_file)} is not a regular file (a pipe or a device); "
-                                  "arrays are read from .npy, .npz or .h5 files")
+    if not regular:
+        raise not_regular(where, src_file)
     return path
+
+
+def not_regular(where: str, shown) -> ConvcliError:
+    """The error for an array file that is a named pipe or a device: a pipe
+    would be waited on forever for a writer, and NumPy and HDF5 seek in what
+    they read."""
+    return ConvcliError(where, f"{short_path(shown)} is not a regular file (a pipe or a device); "
+                               "arrays are read from .npy, .npz or .h5 files")
 
 
 def _check_dtype(dtype: np.dtype, where: str, name: str) -> None:

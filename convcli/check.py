@@ -353,6 +353,9 @@ def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
         is_dir = path.is_dir()
         files = sorted(path.glob("*.npy")) if is_dir else []
         has_h5 = is_dir and not files and h5.exists()
+        single = h5 if has_h5 else None if is_dir else path  # the one file to read, unless .npy files
+        if single is not None and not single.is_file():  # a named pipe: read, it would hang
+            raise arrays.not_regular(where, single)
     except OSError as exc:
         raise path_error("--against", path, exc) from None
     found: list[tuple[str, Source]] = []

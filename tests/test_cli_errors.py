@@ -234,6 +234,19 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "fifo.npy is not a regular file (a pipe or a device)")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
+@pytest.mark.parametrize("fifo", ["mine.npz", "mine.h5", "mine.npy", "folder/outputs.h5"])
+def test_check_against_a_named_pipe_is_refused(tmp_path, fifo):
+    """The second review: ``check --against f.npz`` (or .h5, or a folder whose
+    outputs.h5 is a pipe) still hung."""
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / fifo)
+    against = tmp_path / fifo if not fifo.startswith("folder/") else tmp_path / "folder"
+    cfg = write(tmp_path, seed_data())
+    assert_error(run(["check", cfg, "--against", against]), f"--against {against}",
+                 "is not a regular file (a pipe or a device)")
+
+
 def test_missing_h5_dataset_lists_those_present(tmp_path):
     cfg = with_file_input(tmp_path, {"file": str(SAMPLES / "images.h5"), "dataset": "imags"})
     backward_fails(tmp_path, cfg, "dataset 'imags' is not in", "did you mean 'images'?", "it holds: images, labels")
