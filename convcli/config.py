@@ -91,17 +91,26 @@ class _Loader(yaml.SafeLoader):
 
     def construct_yaml_int(self, node):
         text = self.construct_scalar(node)
-        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text[1:] if text[:1] == "+" else text)
         base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
         try:
+            if not re.fullmatch(r"[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", digits):  # an explicit !!int that is none
+                raise ValueError(text)
             return sign * int(digits[2:] if base != 10 else digits, base)
-        except ValueError:  # an explicit !!int that is none, or more digits than Python converts
+        except ValueError:  # that, or more digits than Python converts (4300 by default)
             long = len(digits) > 4000
             raise ConvcliError(
                 _at(self.display, node.start_mark),
                 f"an integer of {len(node.value)} digits is too long to be a number" if long
                 else f"!!int {text!r} is not an integer",
             ) from None
+
+    def construct_yaml_float(self, node):
+        try:
+            return super().construct_yaml_float(node)
+        except (ValueError, IndexError):  # an explicit !!float that is none
+            raise ConvcliError(_at(self.display, node.start_mark),
+                               f"!!float {self.construct_scalar(node)!r} is not a number") from None
 
     def construct_yaml_bool(self, node):
         text = self.construct_scalar(node)
@@ -139,6 +148,7 @@ _Loader.add_implicit_resolver(
 )
 
 _Loader.add_constructor(_INT, _Loader.construct_yaml_int)
+_Loader.add_constructor(_FLOAT, _Loader.construct_yaml_float)
 _Loader.add_constructor(_BOOL, _Loader.construct_yaml_bool)
 
 _PLAIN_TAGS = {
@@ -387,7 +397,10 @@ class Source(_Model):
     @classmethod
     def _text(cls, v):
         if v is not None and not isinstance(v, str):
-            raise _fail("text", "expected a string, got {got}", got=_short(v))
+            # YAML reads key: 001 as the number 1 (and true, null as themselves): the name is lost.
+            hint = (": a name YAML reads as a number or a boolean must be quoted, e.g. '001'"
+                    if isinstance(v, (int, float, bool)) else "")
+            raise _fail("text", "expected a string, got {got}{hint}", got=_short(v), hint=hint)
         return v
 
     @field_validator("value", mode="before")

@@ -45,6 +45,9 @@ def test_yaml_12_booleans_and_nulls(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("a: !!int abc", "line 1, column 4: !!int 'abc' is not an integer"),
     ("a: !!bool maybe", "line 1, column 4: !!bool 'maybe' is not a boolean (true or false)"),
+    ("a: !!int", "line 1, column 4: !!int '' is not an integer"),
+    ('a: !!int "0o-7"', "line 1, column 4: !!int '0o-7' is not an integer"),
+    ("a: !!float abc", "line 1, column 4: !!float 'abc' is not a number"),
 ])
 def test_explicit_tags_that_do_not_fit(tmp_path, text, message):
     with pytest.raises(ConvcliError, match=re.escape(message)):
@@ -100,6 +103,10 @@ def test_an_input_may_not_shadow_a_bare_quantity(tmp_path):
         ("{random: [2, 2.5]}", "expected a shape"),
         ("{value: [1, two]}", "expected a number or a nested list of numbers"),
         ("{random: [2], scale: yes}", "expected a number"),
+        # YAML 1.2 reads 001 as 1: the name is lost, and the message says to quote it
+        ("{file: a.npz, key: 001}", "expected a string, got 1: a name YAML reads as a number or a boolean "
+                                    "must be quoted, e.g. '001'"),
+        ("{file: a.h5, dataset: true}", "expected a string, got True: a name YAML reads"),
         ("{random: []}", "expected a shape: a non-empty list of ints"),
         ("{zeros: []}", "expected a shape: a non-empty list of ints"),
         ("{ones: [2, 4611686018427387905]}", "every size in a shape must be at most 2**62"),
