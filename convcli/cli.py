@@ -237,6 +237,19 @@ if hasattr(signal, "SIGHUP"):  # not on Windows
 # that then cannot be written says so).
 _committed: dict = {}
 
+@contextmanager
+def _reporting():
+    """The report of a run whose outputs are in place (:data:`_committed`): a
+    stop signal now ends it with the signal's exit code and a line saying
+    where the outputs are (_guard's "nothing was written" is over by then)."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+        sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; the outputs were written to {_committed['out']}\n")
+        raise typer.Exit(128 + signum) from None
+
+
 # The stop signal received, if any (see _on_signal).
 _signalled: dict = {}
 
@@ -264,6 +277,7 @@ def _stop_if_signalled() -> None:
 @contextmanager
 def _guard(debug: bool):
     """Turn every error into one line on stderr and an exit code."""
+    _committed.clear()  # a command's own: commands run in one process one after another (tests, the API)
     try:
         yield
         _stop_if_signalled()  # one that third-party code swallowed
@@ -276,7 +290,8 @@ def _guard(debug: bool):
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (_Terminated): the staging folder is gone by now
         signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
-        sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; nothing was written\n")
+        done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
+        sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; {done}\n")
         raise typer.Exit(128 + signum) from None
     except MemoryError:
         if debug:
@@ -418,6 +433,12 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             _stop_if_signalled()  # one that third-party code swallowed: nothing is committed
             staging.commit()
             _committed["out"] = short_path(out)
+    with _reporting():
+        _report(command, p, doc, placed, pictures, results, fmt, out, as_json)
+
+
+def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> None:
+    """forward/backward's report, once the outputs are in place."""
     if as_json:
         _print_json({"out": str(out), **doc})
         return

@@ -136,7 +136,7 @@ def not_ours(out: Path) -> str | None:
             files.add(q["file"].split(":", 1)[0])  # outputs.h5:NAME
             if "plot" in q:
                 pictures.add(q["plot"])
-    except (ValueError, KeyError, TypeError, AttributeError):  # JSONDecodeError and UnicodeDecodeError too
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # JSONDecodeError, UnicodeDecodeError too
         return f"its {SUMMARY} is not one convcli wrote"
 
     def listed(entry: Path) -> bool:

@@ -603,6 +603,31 @@ def test_a_stop_signal_mid_run_leaves_nothing(tmp_path, signame, code, said):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("signame, code, said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_stop_signal_after_the_outputs_are_in_place_says_where_they_are(tmp_path, signame, code, said,
+                                                                           monkeypatch, capsys):
+    """A signal while the report prints (stdout blocked), once the outputs
+    are in place: exit 128 + the signal, and a line saying where they are
+    (the second review: exit 130 and nothing said)."""
+    import signal
+
+    from convcli import cli
+
+    def stopped(doc):
+        raise cli._stop(getattr(signal, signame))
+
+    monkeypatch.setattr(cli, "_print_json", stopped)
+    monkeypatch.setattr(sys, "argv", ["convcli", "forward", str(CONFIGS / "seed.yaml"), "--out",
+                                      str(tmp_path / "o"), "--json"])
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_committed", {})  # module state: the next test gets the old (empty) one back
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == code
+    assert capsys.readouterr().err == f"convcli: {said}; the outputs were written to {tmp_path / 'o'}\n"
+    assert (tmp_path / "o" / "summary.json").is_file()
+
+
 @pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
 def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame, code, monkeypatch, capsys):
     """Third-party code may swallow the exception a stop signal raised (it

@@ -84,11 +84,13 @@ def test_force_replaces_a_convcli_folder(tmp_path):
     ('{"my": "report"}', ["thesis.tex"], "its summary.json is not one convcli wrote"),
     ("not json", [], "its summary.json is not one convcli wrote"),
     ('{"convcli": "0.1.0", "quantities": []}', [], "its summary.json is not one convcli wrote"),
+    ("[" * 100_000 + "]" * 100_000, [], "its summary.json is not one convcli wrote"),  # json's recursion
     # convcli's, but with a config and its input put beside the outputs
     ({"conv1.Z": "conv1.Z.npy"}, ["c.yaml", "good.npy"], "it holds c.yaml and 1 more, which its summary.json does not list"),
     # a picture the summary does not list
     ({"conv1.Z": "conv1.Z.npy"}, ["plots/mine.png"], "it holds plots, which its summary.json does not list"),
-], ids=["no-summary", "someone-else-s-summary", "not-json", "wrong-shape", "config-beside", "extra-picture"])
+], ids=["no-summary", "someone-else-s-summary", "not-json", "wrong-shape", "deep", "config-beside",
+        "extra-picture"])
 def test_force_refuses_a_folder_convcli_did_not_write(tmp_path, summary, others, why):
     """The review's repro: a folder with a summary.json of its own and a
     thesis beside it was replaced by --force, and so was a folder holding the
