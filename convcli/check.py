@@ -64,15 +64,19 @@ class Outcome:
     first: list[int] | None = None  # first index (of the quantity) beyond tolerance
     note: str = ""
     array: np.ndarray | None = field(default=None, repr=False, compare=False)  # yours, if kept
+    dtype: str | None = None  # of a user's array (--against)
 
     def as_json(self) -> dict:
-        return {
+        doc = {
             "entry": self.label, "quantity": self.quantity,
             "expected": _jsonable(self.expected), "got": _jsonable(self.got),
             "abs_err": self.abs_err, "rel_err": self.rel_err,
             "rtol": self.rtol, "atol": self.atol,
             "first_index": self.first, "passed": self.passed, "note": self.note,
         }
+        if self.dtype is not None:
+            doc["dtype"] = self.dtype
+        return doc
 
 
 def _jsonable(x):
@@ -342,8 +346,22 @@ class Submitted:
     base_dir: Path
 
 
-def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
-    """Find a user's arrays and name the quantity each one is."""
+@dataclass(frozen=True)
+class Unknown:
+    """One of a user's arrays whose name is no quantity of the run: listed,
+    not graded (a scratch file, a misspelt name)."""
+
+    label: str
+    note: str
+
+    def as_json(self) -> dict:
+        return {"entry": self.label, "note": self.note}
+
+
+def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Unknown]]:
+    """Find a user's arrays and name the quantity each one is. Arrays whose
+    names are no quantity are returned apart, to be listed; none at all that
+    is one is an error naming every name."""
     path = Path(path)
     where = f"--against {short_path(path)}"
     h5 = path / "outputs.h5"
@@ -384,15 +402,24 @@ def collect_against(path: str | Path, p: Plan) -> list[Submitted]:
             raise ConvcliError(where, f"{path.name} holds no arrays")
     base = path if is_dir else path.parent
     out: list[Submitted] = []
+    unknown: list[Unknown] = []
     seen: dict[str, str] = {}
     for label, src in found:
         name = label[:-4] if label.endswith(".npy") else label.replace("/", ".")
-        q = p.resolve(name, f"{where}: {label}")
+        try:
+            q = p.resolve(name, f"{where}: {label}")
+        except ConvcliError:
+            unknown.append(Unknown(label, p.unknown(name)))
+            continue
         if q in seen:
             raise ConvcliError(where, f"{label} and {seen[q]} are both {q}; keep one")
         seen[q] = label
         out.append(Submitted(label, q, src, base))
-    return out
+    if not out:
+        names = ", ".join(u.label for u in unknown)
+        raise ConvcliError(where, f"none of its arrays is a quantity of this run ({names}); "
+                                  f"{unknown[0].label}: {unknown[0].note}")
+    return out, unknown
 
 
 def provenance_note(path: str | Path, p: Plan) -> str:
@@ -424,16 +451,41 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         where = f"--against {s.base_dir / s.source.file}: {s.label}"
         ours = quantities[s.quantity]
         info = arrays.probe(s.source, s.base_dir, where)
-        if tuple(info.shape) != ours.shape:
-            out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {tuple(info.shape)}",
-                               False, rtol, atol, note=f"shape {tuple(info.shape)}, expected {ours.shape}"))
+        shape = tuple(info.shape)
+        same = shape == ours.shape or _squeezed(shape) == _squeezed(ours.shape)
+        if not same:
+            out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
+                               note=f"shape {shape}, expected {ours.shape}{_layout_hint(shape, ours.shape)}",
+                               dtype=str(info.dtype)))
             continue
-        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory)
+        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory).reshape(ours.shape)
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
         if first is not None:
             note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
                     f"expected {float(ours[first])!r}")
-        out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {tuple(info.shape)}",
+        if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
+            note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
+        if not passed and str(info.dtype) == "float32" and p.dtype == "float64":
+            note += (f"; yours are {info.dtype} and this run is {p.dtype}: --dtype {info.dtype} "
+                     f"computes in {info.dtype} and checks with its tolerance")
+        out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
-                           array=theirs if keep else None))
+                           array=theirs if keep else None, dtype=str(info.dtype)))
     return out
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` without its axes of length 1: two shapes the same so hold
+    the same numbers in the same order (a bias as (n_C,) or (1, 1, 1, n_C))."""
+    return tuple(n for n in shape if n != 1)
+
+
+def _layout_hint(theirs: tuple[int, ...], ours: tuple[int, ...]) -> str:
+    """For a shape that is convcli's with its axes in another order: say so,
+    and what convcli's layout is (NCHW for NHWC is the common mistake)."""
+    if len(theirs) != len(ours) or sorted(theirs) != sorted(ours):
+        return ""
+    if len(ours) == 4:
+        return ("; the same sizes in another order: convcli's arrays are NHWC (m, n_H, n_W, n_C) "
+                "and its weights (f_H, f_W, n_C_prev, n_C)")
+    return "; the same sizes in another order"

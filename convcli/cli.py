@@ -549,6 +549,12 @@ def check(
                                     f"per channel, into this PNG (needs {PLOT_EXTRA}).", show_default=False),
     ] = None,
     force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing --plot PNG.")] = False,
+    complete: Annotated[
+        bool,
+        typer.Option("--complete", metavar=FLAG,
+                     help="With --against: every quantity the run computes (not its inputs) must be among your "
+                          "arrays; a missing one fails (grading a whole submission)."),
+    ] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,
@@ -576,6 +582,8 @@ def check(
 
             require_matplotlib("--plot")
             _png_target(plot, force, "--plot")
+        if complete and against is None:
+            raise ConvcliError("--complete", "asks for every quantity among your arrays; give them with --against PATH")
         p = _plan(config, dtype, engine, max_memory)
         if expected is not None:
             source, entries, tol = read_expected_file(expected)
@@ -588,11 +596,18 @@ def check(
                 "nothing to check: no expected: entries; add some, or pass --expected FILE or --against PATH",
             )
         parsed = chk.collect_expected(p, entries, source, tol) if entries else []
-        submitted = chk.collect_against(against, p) if against is not None else []
-        wanted = [e.quantity for e in parsed] + [s.quantity for s in submitted]
+        submitted, unknown = chk.collect_against(against, p) if against is not None else ([], [])
+        # What a whole submission holds and this one does not: listed, and failed with --complete.
+        given = {s.quantity for s in submitted}
+        missing = [q for q in p.graded() if q not in given] if against is not None else []
+        wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         graded = chk.evaluate_against(submitted, p, results.quantities, keep=plot is not None)
+        if complete:
+            rtol, atol = p.tolerance
+            graded += [chk.Outcome("(missing)", q, f"array {results.quantities[q].shape}", "missing", False, rtol, atol,
+                                   note="not among your arrays") for q in missing]
         note = chk.provenance_note(against, p) if against is not None else ""
         pictured = _plot_differences(plot, graded, p, results) if plot is not None else None
     every = outcomes + graded
@@ -602,6 +617,9 @@ def check(
             "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
+            # --against: arrays whose names are no quantity (not graded), and quantities no array is
+            "unknown": [u.as_json() for u in unknown],
+            "missing": missing,
             "note": note,
             **({"plot": pictured} if pictured is not None else {}),
         })
@@ -623,6 +641,10 @@ def check(
                 _row(t, o.label, o.quantity, o.got.replace("array ", ""), _err(o.abs_err), _err(o.rel_err),
                      "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
             con.print(t)
+        for u in unknown:
+            con.print(Text(f"not graded: {u.label}: {u.note}"))
+        if missing and not complete:
+            con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
         if note:
             con.print(Text(f"note: {note}"))
         if pictured is not None:
@@ -633,9 +655,9 @@ def check(
                 line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
             con.print(Text(line))
         for o in every:
-            if not o.passed:
-                tol = f"rtol {o.rtol:g}, atol {o.atol:g}"
-                con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'} ({tol})"))
+            if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
+                tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
+                con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'}{tol}"))
         n_bad = sum(not o.passed for o in every)
         con.print(Text(_tally(len(every), n_bad, "check", "checks", "passed")))
     if not ok:

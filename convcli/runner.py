@@ -69,12 +69,28 @@ class Plan:
             full = f"{self.network.layers[0].name}.{name}"
             if full in self.shapes:
                 return full
-        known = list(self.shapes)
-        if len(self.network) == 1:
-            known += [q.split(".", 1)[1] for q in self.shapes if "." in q]
-        raise ConvcliError(
-            where, f"unknown quantity {name!r}{did_you_mean(name, known)}; known: {', '.join(self.shapes)}"
-        )
+        raise ConvcliError(where, self.unknown(name))
+
+    def unknown(self, name: str) -> str:
+        """Why ``name`` is no quantity of this run, with the nearest ones: the
+        layers' quantities of that bare name (``dA_prev`` -> ``conv1.dA_prev``
+        or ``pool3.dA_prev``), else the closest spelling."""
+        layered = [q for q in self.shapes if "." in q and q.split(".", 1)[1] == name]
+        if layered:
+            hint = f" (did you mean {' or '.join(repr(q) for q in layered)}?)"
+        else:
+            known = list(self.shapes)
+            if len(self.network) == 1:
+                known += [q.split(".", 1)[1] for q in self.shapes if "." in q]
+            hint = did_you_mean(name, known)
+        return f"unknown quantity {name!r}{hint}; known: {', '.join(self.shapes)}"
+
+    def graded(self) -> list[str]:
+        """The quantities a complete ``check --against`` submission holds:
+        every one of the run but its inputs and the upstream gradient, which
+        the config gives."""
+        given = self.network.layers[-1].upstream
+        return [q for q in self.shapes if self.roles.get(q) != "input" and q != given]
 
     def needs_backward(self, quantities) -> bool:
         return any(self.roles.get(q) == "gradient" for q in quantities)

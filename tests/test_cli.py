@@ -18,7 +18,7 @@ import pytest
 import convcli
 from conftest import require
 from convcli.cli import app
-from test_cli_helpers import CONFIGS, SEED, SMALL, run, seed_data, tree, write
+from test_cli_helpers import CONFIGS, SEED, SMALL, assert_error, run, seed_data, tree, write
 
 COMMANDS = ["forward", "backward", "check", "gradcheck", "shapes", "plot"]
 
@@ -260,13 +260,97 @@ def test_against_bare_names_in_a_one_layer_config(tmp_path):
     Z, cache = conv_forward(A, W, b, {"pad": 2, "stride": 1, "bias": "window"})
     np.save(mine / "Z.npy", Z)
     np.save(mine / "dW.npy", conv_backward(Z, cache)[1])
-    np.save(mine / "db.npy", np.zeros(8))  # wrong shape: (8,) instead of (1, 1, 1, 8)
+    db = conv_backward(Z, cache)[2]
+    np.save(mine / "db.npy", db.reshape(8))  # (8,) for convcli's (1, 1, 1, 8): the same numbers in order
+    np.save(mine / "dA_prev.npy", np.zeros((10, 4, 4, 3)))  # wrong
     result = run(["check", cfg, "--against", mine, "--json"])
     doc = json.loads(result.stdout)
     by = {o["quantity"]: o for o in doc["against"]}
     assert by["conv1.Z"]["passed"] and by["conv1.dW"]["passed"]
-    assert not by["conv1.db"]["passed"] and "shape (8,), expected (1, 1, 1, 8)" in by["conv1.db"]["note"]
+    assert by["conv1.db"]["passed"] and by["conv1.db"]["note"] == "compared as (1, 1, 1, 8) (yours: (8,))"
+    assert not by["conv1.dA_prev"]["passed"]
+    assert all(o["dtype"] == "float64" for o in doc["against"])
+    assert doc["unknown"] == [] and doc["missing"] == []
     assert result.exit_code == 1
+
+
+def _submission(tmp_path, names) -> Path:
+    """A folder of stack.yaml's quantities ``names`` as convcli computes them
+    (grading mechanics, not numbers: the same arrays must pass)."""
+    ref = tmp_path / "ref"
+    if not ref.exists():
+        assert run(["backward", CONFIGS / "stack.yaml", "--out", ref]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name in names:
+        shutil.copy(ref / f"{name}.npy", sub / f"{name}.npy")
+    return sub
+
+
+def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
+    """The grading review: one stray file aborted the whole grade (exit 2),
+    and a submission missing quantities passed without a word."""
+    sub = _submission(tmp_path, ["conv1.Z", "relu2.A"])
+    np.save(sub / "scratch.npy", np.zeros(3))
+    np.save(sub / "dA_prev.npy", np.zeros((4, 8, 8, 3)))  # a bare name in a config of three layers
+    result = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                  "--json"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert [o["quantity"] for o in doc["against"]] == ["conv1.Z", "relu2.A"]
+    assert all(o["passed"] for o in doc["against"])
+    unknown = {u["entry"]: u["note"] for u in doc["unknown"]}
+    assert set(unknown) == {"scratch.npy", "dA_prev.npy"}
+    assert unknown["dA_prev.npy"].startswith(
+        "unknown quantity 'dA_prev' (did you mean 'conv1.dA_prev' or 'relu2.dA_prev' or 'pool3.dA_prev'?)")
+    # every computed quantity but the inputs (A_prev, W1, b1) and the given upstream gradient (pool3.dA)
+    assert doc["missing"] == ["pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+                              "pool3.dA_prev"]
+    table = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]).stdout
+    assert "not graded: scratch.npy: unknown quantity 'scratch'" in table
+    assert "not among your arrays: pool3.A, conv1.dA_prev" in table
+
+
+def test_against_complete_fails_a_missing_quantity(tmp_path):
+    sub = _submission(tmp_path, ["conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db",
+                                 "relu2.dA_prev"])
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]
+    assert run(args).exit_code == 0  # partial work passes without --complete
+    result = run(args + ["--complete", "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    (bad,) = [o for o in doc["against"] if not o["passed"]]
+    assert (bad["entry"], bad["quantity"], bad["got"], bad["note"]) == (
+        "(missing)", "pool3.dA_prev", "missing", "not among your arrays")
+    shutil.copy(tmp_path / "ref" / "pool3.dA_prev.npy", sub)
+    assert run(args + ["--complete"]).exit_code == 0
+    assert_error(run(["check", CONFIGS / "stack.yaml", "--complete"]), "--complete: ", "--against PATH")
+
+
+def test_against_hints_at_layout_and_dtype(tmp_path):
+    sub = _submission(tmp_path, [])
+    ref = tmp_path / "ref"
+    np.save(sub / "conv1.Z.npy", np.load(ref / "conv1.Z.npy").transpose(0, 3, 1, 2))  # NCHW: (4, 4, 8, 8)
+    # float32 from a float32 computation (convcli's own stands in for the user's)
+    assert run(["backward", CONFIGS / "stack.yaml", "--out", tmp_path / "ref32", "--dtype", "float32"]).exit_code == 0
+    shutil.copy(tmp_path / "ref32" / "conv1.dA_prev.npy", sub)
+    result = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                  "--json"])
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert by["conv1.Z"]["note"].startswith("shape (4, 4, 8, 8), expected (4, 8, 8, 4); the same sizes in "
+                                            "another order: convcli's arrays are NHWC")
+    assert by["conv1.dA_prev"]["dtype"] == "float32" and not by["conv1.dA_prev"]["passed"]
+    assert by["conv1.dA_prev"]["note"].endswith(
+        "yours are float32 and this run is float64: --dtype float32 computes in float32 and checks with its tolerance")
+    assert run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                "--dtype", "float32", "--json"]).stdout.count('"passed": true') == 1  # dA_prev, in float32
+
+
+def _no_expected(tmp_path) -> Path:
+    """An --expected file with no entries: the grade is the arrays' alone."""
+    path = tmp_path / "none.yaml"
+    path.write_text("expected: {}\n")
+    return path
 
 
 def test_against_an_unknown_array_name(tmp_path):
