@@ -474,6 +474,17 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     return out
 
 
+MISSING = "missing"
+
+
+def missing(quantities: list[str], shapes: dict[str, tuple], p: Plan) -> list[Outcome]:
+    """``check --against --complete``: a failed outcome per quantity that none
+    of the user's arrays is."""
+    rtol, atol = p.tolerance
+    return [Outcome(f"({MISSING})", q, f"array {shapes[q]}", MISSING, False, rtol, atol,
+                    note="not among your arrays") for q in quantities]
+
+
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` without its axes of length 1: two shapes the same so hold
     the same numbers in the same order (a bias as (n_C,) or (1, 1, 1, n_C))."""

@@ -605,9 +605,7 @@ def check(
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         graded = chk.evaluate_against(submitted, p, results.quantities, keep=plot is not None)
         if complete:
-            rtol, atol = p.tolerance
-            graded += [chk.Outcome("(missing)", q, f"array {results.quantities[q].shape}", "missing", False, rtol, atol,
-                                   note="not among your arrays") for q in missing]
+            graded += chk.missing(missing, {q: results.quantities[q].shape for q in missing}, p)
         note = chk.provenance_note(against, p) if against is not None else ""
         pictured = _plot_differences(plot, graded, p, results) if plot is not None else None
     every = outcomes + graded
@@ -998,6 +996,7 @@ def _plot_differences(path: Path, graded, p, results) -> dict:
     """``check --plot``: |yours - convcli's| of every quantity that differs,
     in one PNG, at the tolerances check used. Returns what was drawn, for
     the report: ``{"out", "drawn", "not_drawn"}`` (not drawn: another shape)."""
+    from . import check as chk
     from . import plot as plots
 
     rtol, atol = p.tolerance
@@ -1007,7 +1006,7 @@ def _plot_differences(path: Path, graded, p, results) -> dict:
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],
-        "not_drawn": [o.quantity for o in graded if o.array is None],
+        "not_drawn": [o.quantity for o in graded if o.array is None and o.got != chk.MISSING],
     }
 
 
