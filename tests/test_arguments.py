@@ -45,6 +45,13 @@ CASES = {
     "channel mismatch": (conv(W=np.zeros((2, 2, 4, 2))), names("W", (1, 4, 4, 3), (2, 2, 4, 2))),
     "bias too many channels": (conv(b=np.zeros((1, 1, 1, 3))), names("b", (1, 1, 1, 3))),
     "bias wrong rank": (conv(b=np.zeros((1, 2))), names("b", (1, 2))),
+    # PyTorch's (n_C, n_C_prev, f_H, f_W) weights: W is named and its transpose given, not b blamed
+    "W in PyTorch's layout, f = n_C_prev": (
+        conv(W=np.zeros((4, 3, 3, 3)), b=np.zeros(4)),
+        names("W", (4,), (4, 3, 3, 3), "PyTorch's (n_C, n_C_prev, f_H, f_W)", "W.transpose(2, 3, 1, 0)")),
+    "W in PyTorch's layout": (
+        conv(W=np.zeros((2, 3, 2, 2)), b=np.zeros(2)),
+        names("W", "channel mismatch", (2, 3, 2, 2), "PyTorch's", "W.transpose(2, 3, 1, 0)")),
     # hyperparameters out of range
     "conv stride 0": (conv({"stride": 0}), names("stride")),
     "conv stride pair with 0": (conv({"stride": [1, 0]}), names("stride")),
