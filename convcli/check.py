@@ -403,6 +403,9 @@ def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Un
     base = path if is_dir else path.parent
     out: list[Submitted] = []
     unknown: list[Unknown] = []
+    if files and h5.exists():  # convcli writes one or the other; the .npy files win, and say so
+        unknown.append(Unknown(h5.name, f"not graded: the folder's .npy files are; --against "
+                                        f"{short_path(h5)} grades it"))
     seen: dict[str, str] = {}
     for label, src in found:
         name = label[:-4] if label.endswith(".npy") else label.replace("/", ".")

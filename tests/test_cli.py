@@ -311,6 +311,18 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     assert "not among your arrays: pool3.A, conv1.dA_prev" in table
 
 
+def test_against_a_folder_with_npy_files_and_an_outputs_h5_says_which_it_grades(tmp_path):
+    sub = _submission(tmp_path, ["conv1.Z"])
+    assert run(["backward", CONFIGS / "stack.yaml", "--out", tmp_path / "h5", "--format", "h5"]).exit_code == 0
+    shutil.copy(tmp_path / "h5" / "outputs.h5", sub)
+    result = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                  "--json"])
+    doc = json.loads(result.stdout)
+    assert [o["entry"] for o in doc["against"]] == ["conv1.Z.npy"]
+    assert doc["unknown"] == [{"entry": "outputs.h5", "note": "not graded: the folder's .npy files are; "
+                                                              f"--against {sub / 'outputs.h5'} grades it"}]
+
+
 def test_against_complete_fails_a_missing_quantity(tmp_path):
     sub = _submission(tmp_path, ["conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db",
                                  "relu2.dA_prev"])
