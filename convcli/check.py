@@ -31,7 +31,7 @@ from . import arrays, hparams
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
                      slice_text, value_shape)
 from .errors import ConvcliError, path_error, short_path
-from .runner import Plan
+from .runner import DEFAULT_TOLERANCES, Plan
 from .stats import STATS, stat
 
 
@@ -361,7 +361,9 @@ class Unknown:
 def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Unknown]]:
     """Find a user's arrays and name the quantity each one is. Arrays whose
     names are no quantity are returned apart, to be listed; none at all that
-    is one is an error naming every name."""
+    is one is an error naming every name. A folder's ``.npy`` files are
+    graded, or its ``outputs.h5`` when there are none (or none is a
+    quantity); the other is listed as not graded."""
     path = Path(path)
     where = f"--against {short_path(path)}"
     h5 = path / "outputs.h5"
@@ -370,42 +372,52 @@ def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Un
             raise ConvcliError(where, "no such file or folder")
         is_dir = path.is_dir()
         files = sorted(path.glob("*.npy")) if is_dir else []
-        has_h5 = is_dir and not files and h5.exists()
-        single = h5 if has_h5 else None if is_dir else path  # the one file to read, unless .npy files
-        if single is not None and not single.is_file():  # a named pipe: read, it would hang
-            raise arrays.not_regular(where, single)
+        has_h5 = is_dir and h5.exists()
+        for single in ([h5] if has_h5 else []) + ([] if is_dir else [path]):
+            if not single.is_file():  # a named pipe: read, it would hang
+                raise arrays.not_regular(where, single)
     except OSError as exc:
         raise path_error("--against", path, exc) from None
-    found: list[tuple[str, Source]] = []
-    if is_dir:
-        if files:
-            found = [(f.name, Source(file=f.name)) for f in files]
-        elif has_h5:
-            path, is_dir = h5, False
-        else:
-            raise ConvcliError(where, "the folder has no .npy files (and no outputs.h5)")
+    if is_dir and not files and not has_h5:
+        raise ConvcliError(where, "the folder has no .npy files (and no outputs.h5)")
+    if files:
+        out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
+        if has_h5 and out:
+            unknown.append(Unknown(h5.name, f"the folder's .npy files are graded instead; "
+                                            f"--against {short_path(h5)} grades it"))
+            return out, unknown
+        if has_h5:  # none of the .npy files is a quantity: the outputs.h5 beside them may be the work
+            out, more = _resolve(p, where, _arrays_in(h5, where), path)
+            return _some(out, unknown + more, where)
+        return _some(out, unknown, where)
+    file = h5 if is_dir else path
+    return _some(*_resolve(p, where, _arrays_in(file, where), file.parent), where)
+
+
+def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
+    """The arrays of one file: (name as found, source)."""
+    suffix = path.suffix.lower()
+    if suffix in H5_SUFFIXES:
+        with arrays._h5_open(path, where, path.name) as f:
+            names = arrays.h5_datasets(f)
+        found = [(n, Source(file=path.name, dataset=n)) for n in names]
+    elif suffix in NPZ_SUFFIXES:
+        with arrays._open_npz(path, where, path.name) as z:
+            keys = arrays.npz_keys(z)[0]
+        found = [(k, Source(file=path.name, key=k)) for k in keys]
+    elif suffix == ".npy":
+        found = [(path.name, Source(file=path.name))]
+    else:
+        raise ConvcliError(where, "expected a folder of .npy files, an .npz, or an .h5 file")
     if not found:
-        suffix = path.suffix.lower()
-        if suffix in H5_SUFFIXES:
-            with arrays._h5_open(path, where, path.name) as f:
-                names = arrays.h5_datasets(f)
-            found = [(n, Source(file=path.name, dataset=n)) for n in names]
-        elif suffix in NPZ_SUFFIXES:
-            with arrays._open_npz(path, where, path.name) as z:
-                keys = arrays.npz_keys(z)[0]
-            found = [(k, Source(file=path.name, key=k)) for k in keys]
-        elif suffix == ".npy":
-            found = [(path.name, Source(file=path.name))]
-        else:
-            raise ConvcliError(where, "expected a folder of .npy files, an .npz, or an .h5 file")
-        if not found:
-            raise ConvcliError(where, f"{path.name} holds no arrays")
-    base = path if is_dir else path.parent
+        raise ConvcliError(where, f"{path.name} holds no arrays")
+    return found
+
+
+def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], list[Unknown]]:
+    """Name the quantity of each array found; those no quantity apart."""
     out: list[Submitted] = []
     unknown: list[Unknown] = []
-    if files and h5.exists():  # convcli writes one or the other; the .npy files win, and say so
-        unknown.append(Unknown(h5.name, f"not graded: the folder's .npy files are; --against "
-                                        f"{short_path(h5)} grades it"))
     seen: dict[str, str] = {}
     for label, src in found:
         name = label[:-4] if label.endswith(".npy") else label.replace("/", ".")
@@ -418,10 +430,16 @@ def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Un
             raise ConvcliError(where, f"{label} and {seen[q]} are both {q}; keep one")
         seen[q] = label
         out.append(Submitted(label, q, src, base))
+    return out, unknown
+
+
+def _some(out: list[Submitted], unknown: list[Unknown], where: str) -> tuple[list[Submitted], list[Unknown]]:
+    """``(out, unknown)``, unless no array is a quantity: an error naming them all."""
     if not out:
         names = ", ".join(u.label for u in unknown)
+        first = next(u for u in unknown if u.note.startswith("unknown quantity"))
         raise ConvcliError(where, f"none of its arrays is a quantity of this run ({names}); "
-                                  f"{unknown[0].label}: {unknown[0].note}")
+                                  f"{first.label}: {first.note}")
     return out, unknown
 
 
@@ -455,11 +473,13 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         ours = quantities[s.quantity]
         info = arrays.probe(s.source, s.base_dir, where)
         shape = tuple(info.shape)
-        same = shape == ours.shape or _squeezed(shape) == _squeezed(ours.shape)
+        # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
+        same = shape == ours.shape or (s.quantity in p.biases() and _squeezed(shape) == _squeezed(ours.shape)
+                                       and len(_squeezed(shape)) <= 1)
         if not same:
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
                                note=f"shape {shape}, expected {ours.shape}{_layout_hint(shape, ours.shape)}",
-                               dtype=str(info.dtype)))
+                               dtype=info.dtype.name))
             continue
         theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory).reshape(ours.shape)
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
@@ -468,12 +488,13 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     f"expected {float(ours[first])!r}")
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
-        if not passed and str(info.dtype) == "float32" and p.dtype == "float64":
-            note += (f"; yours are {info.dtype} and this run is {p.dtype}: --dtype {info.dtype} "
-                     f"computes in {info.dtype} and checks with its tolerance")
+        if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
+                and compare(theirs, ours, *DEFAULT_TOLERANCES["float32"])[0]):  # within float32's tolerance
+            note += ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
+                     "checks with its tolerance")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
-                           array=theirs if keep else None, dtype=str(info.dtype)))
+                           array=theirs if keep else None, dtype=info.dtype.name))
     return out
 
 

@@ -598,8 +598,10 @@ def check(
         parsed = chk.collect_expected(p, entries, source, tol) if entries else []
         submitted, unknown = chk.collect_against(against, p) if against is not None else ([], [])
         # What a whole submission holds and this one does not: listed, and failed with --complete.
+        # Its gradients only once it holds one (a forward assignment has none).
         given = {s.quantity for s in submitted}
-        missing = [q for q in p.graded() if q not in given] if against is not None else []
+        backward = p.needs_backward(given)
+        missing = [q for q in p.graded() if q not in given and (backward or p.roles.get(q) != "gradient")]
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
@@ -653,6 +655,8 @@ def check(
                 line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
             con.print(Text(line))
         for o in every:
+            if o.passed and o.note:  # a bias compared in convcli's shape
+                con.print(Text(f"pass {o.label} ({o.quantity}): {o.note}"))
             if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
                 tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
                 con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'}{tol}"))

@@ -282,20 +282,21 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
     if min(A_prev.shape) < 1:
         raise ValueError(f"A_prev: every dimension must be >= 1, got shape {A_prev.shape}")
     # PyTorch's weight layout (n_C, n_C_prev, f_H, f_W), the usual mistake: its
-    # input channels second and one out channel per bias.
-    oihw = (W.shape[1] == n_C_prev and b.size == W.shape[0]
-            and (w_C_prev != n_C_prev or b.size != n_C))
-    hint = (f"; W looks like PyTorch's (n_C, n_C_prev, f_H, f_W) layout: convcli's is "
-            f"(f_H, f_W, n_C_prev, n_C), W.transpose(2, 3, 1, 0)" if oihw else "")
+    # input channels second, as many output channels as b has, and (nearly
+    # always) a square kernel last.
+    oihw = W.shape[1] == n_C_prev and b.size == W.shape[0] and W.shape[2] == W.shape[3]
     if w_C_prev != n_C_prev:
+        hint = ("; it looks like PyTorch's (n_C, n_C_prev, f_H, f_W) layout: convcli's is "
+                "(f_H, f_W, n_C_prev, n_C), W.transpose(2, 3, 1, 0)" if oihw else "")
         raise ValueError(
             f"W: channel mismatch: A_prev has n_C_prev={n_C_prev} (shape {A_prev.shape}) "
             f"but W has {w_C_prev} input channels (shape {W.shape}){hint}"
         )
     if b.shape not in ((1, 1, 1, n_C), (n_C,)):
-        if oihw:  # W is the one to change, not b
-            raise ValueError(f"W: b has shape {b.shape} but W {W.shape} has {n_C} output channels{hint}")
-        raise ValueError(f"b: expected shape (1, 1, 1, {n_C}) or ({n_C},) to match W {W.shape}, got {b.shape}")
+        # W fits A_prev as it is, so b is the one named; but W may be PyTorch's all the same.
+        hint = (f" (or, if W is in PyTorch's (n_C, n_C_prev, f_H, f_W) layout, W.transpose(2, 3, 1, 0) "
+                f"has {W.shape[0]})" if oihw else "")
+        raise ValueError(f"b: expected shape (1, 1, 1, {n_C}) or ({n_C},) to match W {W.shape}, got {b.shape}{hint}")
     if "f" in hp:
         f = _at_least_one(per_axis(hp["f"], "f"), "f", hp["f"])
         if f != (f_H, f_W):

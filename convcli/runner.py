@@ -85,6 +85,11 @@ class Plan:
             hint = did_you_mean(name, known)
         return f"unknown quantity {name!r}{hint}; known: {', '.join(self.shapes)}"
 
+    def biases(self) -> set[str]:
+        """The conv layers' biases and their gradients: the quantities that may
+        be (n_C,) or (1, 1, 1, n_C) (DESIGN section 1)."""
+        return {q for spec in self.network.layers if spec.kind == "conv" for q in (spec.b, f"{spec.name}.db")}
+
     def graded(self) -> list[str]:
         """The quantities a complete ``check --against`` submission holds:
         every one of the run but its inputs and the upstream gradient, which

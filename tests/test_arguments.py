@@ -45,13 +45,14 @@ CASES = {
     "channel mismatch": (conv(W=np.zeros((2, 2, 4, 2))), names("W", (1, 4, 4, 3), (2, 2, 4, 2))),
     "bias too many channels": (conv(b=np.zeros((1, 1, 1, 3))), names("b", (1, 1, 1, 3))),
     "bias wrong rank": (conv(b=np.zeros((1, 2))), names("b", (1, 2))),
-    # PyTorch's (n_C, n_C_prev, f_H, f_W) weights: W is named and its transpose given, not b blamed
-    "W in PyTorch's layout, f = n_C_prev": (
-        conv(W=np.zeros((4, 3, 3, 3)), b=np.zeros(4)),
-        names("W", (4,), (4, 3, 3, 3), "PyTorch's (n_C, n_C_prev, f_H, f_W)", "W.transpose(2, 3, 1, 0)")),
+    # PyTorch's (n_C, n_C_prev, f_H, f_W) weights: named, with the transpose that fixes them
     "W in PyTorch's layout": (
         conv(W=np.zeros((2, 3, 2, 2)), b=np.zeros(2)),
         names("W", "channel mismatch", (2, 3, 2, 2), "PyTorch's", "W.transpose(2, 3, 1, 0)")),
+    # ... and where W fits either way (f = n_C_prev = 3), b is named, PyTorch's layout offered as the other reading
+    "W in PyTorch's layout, f = n_C_prev": (
+        conv(A_prev=np.zeros((1, 4, 4, 3)), W=np.zeros((4, 3, 3, 3)), b=np.zeros(4)),
+        names("b", (4, 3, 3, 3), (4,), "if W is in PyTorch's", "W.transpose(2, 3, 1, 0) has 4")),
     # hyperparameters out of range
     "conv stride 0": (conv({"stride": 0}), names("stride")),
     "conv stride pair with 0": (conv({"stride": [1, 0]}), names("stride")),

@@ -303,12 +303,16 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     assert set(unknown) == {"scratch.npy", "dA_prev.npy"}
     assert unknown["dA_prev.npy"].startswith(
         "unknown quantity 'dA_prev' (did you mean 'conv1.dA_prev' or 'relu2.dA_prev' or 'pool3.dA_prev'?)")
-    # every computed quantity but the inputs (A_prev, W1, b1) and the given upstream gradient (pool3.dA)
-    assert doc["missing"] == ["pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
-                              "pool3.dA_prev"]
+    # the forward's outputs but the inputs (A_prev, W1, b1): no gradient was among them, so no gradient is asked
+    assert doc["missing"] == ["pool3.A"]
     table = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]).stdout
     assert "not graded: scratch.npy: unknown quantity 'scratch'" in table
-    assert "not among your arrays: pool3.A, conv1.dA_prev" in table
+    assert "not among your arrays: pool3.A (--complete fails them)" in table
+    # once a gradient is among them, every gradient but the given upstream one (pool3.dA) is asked
+    shutil.copy(tmp_path / "ref" / "conv1.dW.npy", sub)
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json"]).stdout)
+    assert doc["missing"] == ["pool3.A", "conv1.dA_prev", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
 
 
 def test_against_a_folder_with_npy_files_and_an_outputs_h5_says_which_it_grades(tmp_path):
@@ -319,8 +323,15 @@ def test_against_a_folder_with_npy_files_and_an_outputs_h5_says_which_it_grades(
                   "--json"])
     doc = json.loads(result.stdout)
     assert [o["entry"] for o in doc["against"]] == ["conv1.Z.npy"]
-    assert doc["unknown"] == [{"entry": "outputs.h5", "note": "not graded: the folder's .npy files are; "
+    assert doc["unknown"] == [{"entry": "outputs.h5", "note": "the folder's .npy files are graded instead; "
                                                               f"--against {sub / 'outputs.h5'} grades it"}]
+    # a stray .npy beside the outputs.h5 that is the work: the outputs.h5 is graded
+    (sub / "conv1.Z.npy").unlink()
+    np.save(sub / "scratch.npy", np.zeros(3))
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json"]).stdout)
+    assert len(doc["against"]) == 12 and all(o["passed"] for o in doc["against"])  # every quantity in outputs.h5
+    assert [u["entry"] for u in doc["unknown"]] == ["scratch.npy"]
 
 
 def test_against_complete_fails_a_missing_quantity(tmp_path):
@@ -336,6 +347,16 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
         "(missing)", "pool3.dA_prev", "missing", "not among your arrays")
     shutil.copy(tmp_path / "ref" / "pool3.dA_prev.npy", sub)
     assert run(args + ["--complete"]).exit_code == 0
+    # a forward assignment (no gradient among the arrays) is complete with the forward's outputs
+    fwd = tmp_path / "fwd"
+    fwd.mkdir()
+    for q in ("conv1.Z", "relu2.A", "pool3.A"):
+        shutil.copy(tmp_path / "ref" / f"{q}.npy", fwd)
+    assert run(["check", CONFIGS / "stack.yaml", "--against", fwd, "--expected", _no_expected(tmp_path),
+                "--complete"]).exit_code == 0
+    (fwd / "pool3.A.npy").unlink()
+    assert run(["check", CONFIGS / "stack.yaml", "--against", fwd, "--expected", _no_expected(tmp_path),
+                "--complete"]).exit_code == 1
     assert_error(run(["check", CONFIGS / "stack.yaml", "--complete"]), "--complete: ", "--against PATH")
 
 
@@ -356,6 +377,23 @@ def test_against_hints_at_layout_and_dtype(tmp_path):
         "yours are float32 and this run is float64: --dtype float32 computes in float32 and checks with its tolerance")
     assert run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
                 "--dtype", "float32", "--json"]).stdout.count('"passed": true') == 1  # dA_prev, in float32
+
+
+def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
+    """(n_C,) for a bias's (1, 1, 1, n_C) is the same array (DESIGN section
+    1); an axis added to, or dropped from, anything else is a shape error
+    (the review: a (2, 1, 3, 4) Z for (2, 3, 1, 4), H and W swapped, passed)."""
+    sub = _submission(tmp_path, [])
+    ref = tmp_path / "ref"
+    np.save(sub / "conv1.Z.npy", np.load(ref / "conv1.Z.npy")[..., None])  # (4, 8, 8, 4, 1)
+    np.save(sub / "conv1.db.npy", np.load(ref / "conv1.db.npy").reshape(1, 1, 1, 4))
+    np.save(sub / "b1.npy", np.load(ref / "b1.npy").reshape(4, 1))
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not by["conv1.Z"]["passed"] and by["conv1.Z"]["note"] == "shape (4, 8, 8, 4, 1), expected (4, 8, 8, 4)"
+    assert by["conv1.db"]["passed"] and by["conv1.db"]["note"] == "compared as (4,) (yours: (1, 1, 1, 4))"
+    assert by["b1"]["passed"]
 
 
 def _no_expected(tmp_path) -> Path:
