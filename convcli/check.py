@@ -31,6 +31,7 @@ from . import arrays, hparams
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
                      slice_text, value_shape)
 from .errors import ConvcliError, path_error, short_path
+from .pool import pool_backward, pool_forward
 from .runner import DEFAULT_TOLERANCES, Plan
 from .stats import STATS, stat
 
@@ -486,6 +487,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         if first is not None:
             note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
                     f"expected {float(ours[first])!r}")
+        if not passed:
+            note += _ties_hint(p, quantities, s.quantity, theirs, rtol, atol)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
@@ -496,6 +499,29 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name))
     return out
+
+
+def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+               atol: float) -> str:
+    """For a max pool's ``dA_prev`` that differs: whether it is this layer's
+    gradient under another tie rule (PyTorch's max_pool2d is ``first``), which
+    would explain it (a learner's mask, a framework's)."""
+    layers = p.network.layers
+    for i, spec in enumerate(layers):
+        if spec.kind != "pool" or spec.mode != "max" or q != f"{spec.name}.dA_prev":
+            continue
+        x = quantities.get(layers[i - 1].output if i else p.input_name)
+        g = quantities.get(spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev")
+        used = spec.hparameters.get("ties", "all")
+        if x is None or g is None:
+            return ""
+        for ties in hparams.TIE_RULES:
+            if ties != used:
+                _, cache = pool_forward(x, dict(spec.hparameters, ties=ties), mode="max")
+                if compare(theirs, pool_backward(g, cache), rtol, atol)[0]:
+                    return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
+                            "PyTorch's max_pool2d is ties: first)")
+    return ""
 
 
 MISSING = "missing"

@@ -379,6 +379,26 @@ def test_against_hints_at_layout_and_dtype(tmp_path):
                 "--dtype", "float32", "--json"]).stdout.count('"passed": true') == 1  # dA_prev, in float32
 
 
+@pytest.mark.torch
+def test_against_a_max_pool_gradient_under_another_tie_rule_says_so(tmp_path, torch):
+    """The learner's review: a max-pool dA_prev that differs only in tied
+    windows said "got 0.0, expected -0.977". stack.yaml pools relu2.A, whose
+    zeros tie; PyTorch's max_pool2d backward (the learner's oracle) sends a
+    tied window's gradient to its first maximum."""
+    sub = _submission(tmp_path, [])
+    ref = tmp_path / "ref"
+    x = torch.tensor(np.load(ref / "relu2.A.npy").transpose(0, 3, 1, 2), requires_grad=True)
+    out = torch.nn.functional.max_pool2d(x, 2, 2)
+    out.backward(torch.tensor(np.load(ref / "pool3.dA.npy").transpose(0, 3, 1, 2)))
+    np.save(sub / "pool3.dA_prev.npy", x.grad.numpy().transpose(0, 2, 3, 1))
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json"]).stdout)
+    (o,) = doc["against"]
+    assert not o["passed"]  # the config's ties: all gives every tied zero the gradient
+    assert o["note"].endswith("; yours is this layer's gradient with ties: first (the config's is ties: all; "
+                              "PyTorch's max_pool2d is ties: first)")
+
+
 def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
     """(n_C,) for a bias's (1, 1, 1, n_C) is the same array (DESIGN section
     1); an axis added to, or dropped from, anything else is a shape error
