@@ -438,7 +438,7 @@ def _some(out: list[Submitted], unknown: list[Unknown], where: str) -> tuple[lis
     """``(out, unknown)``, unless no array is a quantity: an error naming them all."""
     if not out:
         names = ", ".join(u.label for u in unknown)
-        first = next(u for u in unknown if u.note.startswith("unknown quantity"))
+        first = next((u for u in unknown if u.note.startswith("unknown quantity")), unknown[0])
         raise ConvcliError(where, f"none of its arrays is a quantity of this run ({names}); "
                                   f"{first.label}: {first.note}")
     return out, unknown
