@@ -116,14 +116,18 @@ MIN_SAMPLES_TO_SHARE = 8
 def _pad_samples(X: np.ndarray, X_pad: np.ndarray, sides, n0: int, n1: int) -> None:
     """``X_pad[n0:n1]`` = samples n0:n1 of X, zero-padded: the interior copied
     and only the borders zeroed (np.zeros writes it all once more)."""
+    _pad_into(X[n0:n1], X_pad[n0:n1], sides)
+
+
+def _pad_into(X: np.ndarray, out: np.ndarray, sides) -> None:
+    """``out`` = X zero-padded by ``sides`` (top, bottom, left, right)."""
     t, b, l, r = sides
     H, W = X.shape[1], X.shape[2]
-    out = X_pad[n0:n1]
     out[:, :t] = 0
     out[:, t + H:] = 0
     out[:, t:t + H, :l] = 0
     out[:, t:t + H, l + W:] = 0
-    out[:, t:t + H, l:l + W] = X[n0:n1]
+    out[:, t:t + H, l:l + W] = X
 
 
 def _window_span(g: ConvGeometry) -> tuple[int, int]:
@@ -584,12 +588,20 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     whole = blocks[0][2:] == (0, n_H)
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
                   and (whole or m >= MIN_SAMPLES_TO_SHARE))
-    if pad_groups:
-        t, b, l, r = pad
-        X_pad = np.empty((m, X.shape[1] + t + b, X.shape[2] + l + r, C_in), dtype=X.dtype)
+    # Bands padded on the threads go one sample at a time through a padded
+    # copy of that sample alone, each thread its own, which stays in cache
+    # for the sample's bands (attempts 51-52); whole samples are padded into
+    # one padded batch, a group's samples at once.
+    banded = pad_groups and not whole
+    padded_shape = (X.shape[1] + pad[0] + pad[1], X.shape[2] + pad[2] + pad[3], C_in)
+    if banded:
+        X_pad = win = None
+    elif pad_groups:
+        X_pad = np.empty((m, *padded_shape), dtype=X.dtype)
     else:
         X_pad = _pad(X, pad)
-    win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
+    if X_pad is not None:
+        win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
     x_sums = x_sums and (whole or pad_groups) and X.flags.c_contiguous
 
     def run(group):
@@ -600,12 +612,16 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
         # call a block cost m64 and m32 5-9%).
         done = group[0][0]  # samples before this one are padded
         sums = None
+        one = np.empty((1, *padded_shape), dtype=X.dtype) if banded else None  # this thread's padded sample
+        win_one = _windows(one, n_H, n_Wt, f[0], f[1], s, d, T) if banded else None
 
         def prepare(upto: int) -> None:
             nonlocal done, sums
             if upto <= done:
                 return
-            if pad_groups:
+            if banded:
+                _pad_into(X[done:upto], one, pad)  # one sample: bands are of one sample each
+            elif pad_groups:
                 _pad_samples(X, X_pad, pad, done, upto)
             if x_sums:
                 part = _column_sums(X[done:upto].reshape(-1, C_in))
@@ -616,13 +632,13 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             prepare(group[-1][1])
         rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
-        buf = (np.empty((rows_max, width), dtype=X_pad.dtype) if keep and len(blocks) == 1
-               else _scratch(rows_max, width, X_pad.dtype))
+        buf = (np.empty((rows_max, width), dtype=X.dtype) if keep and len(blocks) == 1
+               else _scratch(rows_max, width, X.dtype))
         buf[:, K:] = 1
         part = spare = None
         for n0, n1, h0, h1 in group:
             prepare(n1)
-            src = win[n0:n1, h0:h1]
+            src = win_one[:, h0:h1] if banded else win[n0:n1, h0:h1]
             rows = src.shape[0] * src.shape[1] * n_Wt
             # src's shape as a view of buf's first K columns (never a copy).
             item = buf.itemsize
