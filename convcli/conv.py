@@ -628,7 +628,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 sums = part if sums is None else sums + part
             done = upto
 
-        if whole or not pad_groups:  # whole samples, or nothing to pad: the group's samples at once
+        if not banded and (pad_groups or x_sums):  # the group's samples at once
             prepare(group[-1][1])
         rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
@@ -637,7 +637,8 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
         buf[:, K:] = 1
         part = spare = None
         for n0, n1, h0, h1 in group:
-            prepare(n1)
+            if banded:
+                prepare(n1)
             src = win_one[:, h0:h1] if banded else win[n0:n1, h0:h1]
             rows = src.shape[0] * src.shape[1] * n_Wt
             # src's shape as a view of buf's first K columns (never a copy).
