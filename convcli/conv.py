@@ -588,48 +588,31 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     whole = blocks[0][2:] == (0, n_H)
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
                   and (whole or m >= MIN_SAMPLES_TO_SHARE))
-    # Bands padded on the threads go one sample at a time through a padded
-    # copy of that sample alone, each thread its own, which stays in cache
-    # for the sample's bands (attempts 51-52); whole samples are padded into
-    # one padded batch, a group's samples at once.
+    # Bands padded on the threads go one sample at a time, just before its
+    # first band, through a padded copy of that sample alone, each thread its
+    # own, which is still in cache for the sample's bands (attempts 51-52:
+    # m16 0.96x-0.99x the time, then 0.98x); whole samples are padded into
+    # one padded batch, a group's samples at once (one call a block cost m64
+    # and m32 5-9%).
     banded = pad_groups and not whole
     padded_shape = (X.shape[1] + pad[0] + pad[1], X.shape[2] + pad[2] + pad[3], C_in)
-    if banded:
-        X_pad = win = None
-    elif pad_groups:
-        X_pad = np.empty((m, *padded_shape), dtype=X.dtype)
-    else:
-        X_pad = _pad(X, pad)
-    if X_pad is not None:
+    X_pad = win = None
+    if not banded:
+        X_pad = np.empty((m, *padded_shape), dtype=X.dtype) if pad_groups else _pad(X, pad)
         win = _windows(X_pad, n_H, n_Wt, f[0], f[1], s, d, T)
     x_sums = x_sums and (whole or pad_groups) and X.flags.c_contiguous
 
     def run(group):
-        # Where blocks are bands of rows, each sample is padded (and its
-        # column sums taken) just before its first band, so that its padded
-        # copy is still in cache for the unfolding (attempt 51: m16 0.96x-0.99x
-        # the time); whole-sample blocks pad the group's samples at once (one
-        # call a block cost m64 and m32 5-9%).
-        done = group[0][0]  # samples before this one are padded
+        g0, g1 = group[0][0], group[-1][1]
         sums = None
-        one = np.empty((1, *padded_shape), dtype=X.dtype) if banded else None  # this thread's padded sample
-        win_one = _windows(one, n_H, n_Wt, f[0], f[1], s, d, T) if banded else None
-
-        def prepare(upto: int) -> None:
-            nonlocal done, sums
-            if upto <= done:
-                return
-            if banded:
-                _pad_into(X[done:upto], one, pad)  # one sample: bands are of one sample each
-            elif pad_groups:
-                _pad_samples(X, X_pad, pad, done, upto)
+        if banded:
+            one = np.empty((1, *padded_shape), dtype=X.dtype)  # this thread's padded sample
+            win_one = _windows(one, n_H, n_Wt, f[0], f[1], s, d, T)
+        else:
+            if pad_groups:
+                _pad_samples(X, X_pad, pad, g0, g1)
             if x_sums:
-                part = _column_sums(X[done:upto].reshape(-1, C_in))
-                sums = part if sums is None else sums + part
-            done = upto
-
-        if not banded and (pad_groups or x_sums):  # the group's samples at once
-            prepare(group[-1][1])
+                sums = _column_sums(X[g0:g1].reshape(-1, C_in))
         rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
         buf = (np.empty((rows_max, width), dtype=X.dtype) if keep and len(blocks) == 1
@@ -637,8 +620,11 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
         buf[:, K:] = 1
         part = spare = None
         for n0, n1, h0, h1 in group:
-            if banded:
-                prepare(n1)
+            if banded and h0 == 0:  # a sample's first band (a band is of one sample)
+                _pad_into(X[n0:n1], one, pad)
+                if x_sums:
+                    part_sums = _column_sums(X[n0:n1].reshape(-1, C_in))
+                    sums = part_sums if sums is None else sums + part_sums
             src = win_one[:, h0:h1] if banded else win[n0:n1, h0:h1]
             rows = src.shape[0] * src.shape[1] * n_Wt
             # src's shape as a view of buf's first K columns (never a copy).
@@ -656,7 +642,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
         return cols, part, sums
 
-    if pad_groups and not whole:  # units of one sample's bands each
+    if banded:  # units of one sample's bands each
         units = [list(bands) for _, bands in itertools.groupby(blocks, key=lambda blk: blk[0])]
         results = parallel.map_blocks(lambda group: run([blk for unit in group for blk in unit]), units)
     else:
