@@ -527,11 +527,11 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
 MISSING = "missing"
 
 
-def missing(quantities: list[str], shapes: dict[str, tuple], p: Plan) -> list[Outcome]:
+def missing(quantities: list[str], p: Plan) -> list[Outcome]:
     """``check --against --complete``: a failed outcome per quantity that none
     of the user's arrays is."""
     rtol, atol = p.tolerance
-    return [Outcome(f"({MISSING})", q, f"array {shapes[q]}", MISSING, False, rtol, atol,
+    return [Outcome(f"({MISSING})", q, f"array {p.shapes[q]}", MISSING, False, rtol, atol,
                     note="not among your arrays") for q in quantities]
 
 

@@ -245,9 +245,16 @@ def _reporting():
     try:
         yield
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
-        sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; the outputs were written to {_committed['out']}\n")
-        raise typer.Exit(128 + signum) from None
+        raise _stopped(exc) from None
+
+
+def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
+    """A stop signal's last line (what it interrupted, and whether the
+    outputs are in place) and its exit code, 128 + the signal's number."""
+    signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+    done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
+    sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; {done}\n")
+    return typer.Exit(128 + signum)
 
 
 # The stop signal received, if any (see _on_signal).
@@ -289,10 +296,7 @@ def _guard(debug: bool):
         _say_error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (_Terminated): the staging folder is gone by now
-        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
-        done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
-        sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; {done}\n")
-        raise typer.Exit(128 + signum) from None
+        raise _stopped(exc) from None
     except MemoryError:
         if debug:
             traceback.print_exc()
@@ -607,7 +611,7 @@ def check(
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         graded = chk.evaluate_against(submitted, p, results.quantities, keep=plot is not None)
         if complete:
-            graded += chk.missing(missing, {q: results.quantities[q].shape for q in missing}, p)
+            graded += chk.missing(missing, p)
         note = chk.provenance_note(against, p) if against is not None else ""
         pictured = _plot_differences(plot, graded, p, results) if plot is not None else None
     every = outcomes + graded
