@@ -468,6 +468,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     outcome whose shape matches holds the user's array in ``.array`` (for
     ``check --plot``); otherwise it is dropped once compared."""
     rtol, atol = p.tolerance
+    biases = p.biases()
     out = []
     for s in submitted:
         where = f"--against {s.base_dir / s.source.file}: {s.label}"
@@ -475,7 +476,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         info = arrays.probe(s.source, s.base_dir, where)
         shape = tuple(info.shape)
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
-        same = shape == ours.shape or (s.quantity in p.biases() and _squeezed(shape) == _squeezed(ours.shape)
+        same = shape == ours.shape or (s.quantity in biases and _squeezed(shape) == _squeezed(ours.shape)
                                        and len(_squeezed(shape)) <= 1)
         if not same:
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,

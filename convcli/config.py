@@ -94,7 +94,7 @@ class _Loader(yaml.SafeLoader):
         sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text[1:] if text[:1] == "+" else text)
         base = {"0o": 8, "0x": 16}.get(digits[:2], 10)
         try:
-            if not re.fullmatch(r"[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", digits):  # an explicit !!int that is none
+            if not re.fullmatch(_INT_DIGITS, digits):  # an explicit !!int that is none
                 raise ValueError(text)
             return sign * int(digits[2:] if base != 10 else digits, base)
         except ValueError:  # that, or more digits than Python converts (4300 by default)
@@ -121,6 +121,7 @@ class _Loader(yaml.SafeLoader):
 
 
 _TAG = "tag:yaml.org,2002:"
+_INT_DIGITS = r"[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"  # the core schema's ints, unsigned
 _TRUE, _FALSE = ("true", "True", "TRUE"), ("false", "False", "FALSE")
 _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("int", "float", "bool", "null"))
 # The core schema's resolvers replace YAML 1.1's; dates and the '=' value key
@@ -134,7 +135,7 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _Loader.add_implicit_resolver(_BOOL, re.compile(f"^(?:{'|'.join(_TRUE + _FALSE)})$"), list("tTfF"))
 _Loader.add_implicit_resolver(
-    _INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+    _INT, re.compile(rf"^(?:[-+]?[0-9]+|{_INT_DIGITS})$"), list("-+0123456789")  # a sign on decimals only
 )
 _Loader.add_implicit_resolver(
     _FLOAT,

@@ -75,13 +75,12 @@ class Plan:
         """Why ``name`` is no quantity of this run, with the nearest ones: the
         layers' quantities of that bare name (``dA_prev`` -> ``conv1.dA_prev``
         or ``pool3.dA_prev``), else the closest spelling."""
-        layered = [q for q in self.shapes if "." in q and q.split(".", 1)[1] == name]
+        bare = {q: q.split(".", 1)[1] for q in self.shapes if "." in q}  # a layer's quantity without the layer
+        layered = [q for q, b in bare.items() if b == name]
         if layered:
             hint = f" (did you mean {' or '.join(repr(q) for q in layered)}?)"
         else:
-            known = list(self.shapes)
-            if len(self.network) == 1:
-                known += [q.split(".", 1)[1] for q in self.shapes if "." in q]
+            known = list(self.shapes) + (list(bare.values()) if len(self.network) == 1 else [])
             hint = did_you_mean(name, known)
         return f"unknown quantity {name!r}{hint}; known: {', '.join(self.shapes)}"
 
