@@ -42,7 +42,6 @@ class _PoolState:
 
     geometry: PoolGeometry
     engine: str
-    mode: str
     # The fast max forward's window maxima, for its backward: a private copy
     # of the output, which the caller may change in place (an in-place ReLU);
     # None for other modes and engines (backward computes them again).
@@ -131,20 +130,21 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     run = _forward_fast if engine == "fast" else _forward_reference
     A = run(A_prev, g, mode)
     maxima = A.copy() if engine == "fast" and mode == "max" else None
-    return A, (A_prev, hparameters, _PoolState(g, engine, mode, maxima))
+    return A, (A_prev, hparameters, _PoolState(g, engine, maxima))
 
 
-def pool_backward(dA, cache, mode=None, engine=None):
+def pool_backward(dA, cache, mode="max", engine=None):
     """Backward pass of a pooling layer.
 
     Parameters
     ----------
     dA : ndarray of shape (m, n_H, n_W, n_C), gradient with respect to ``A``
     cache : tuple from :func:`pool_forward`
-    mode : {"max", "average"}, optional
-        Defaults to the forward's mode ("max" for a cache without convcli's
-        state). As in the course, a mode other than the forward's is allowed:
-        it gives that mode's gradient for the same input.
+    mode : {"max", "average"}
+        ``"max"`` unless given, as in the course's signature (DESIGN.md
+        section 5), whatever the forward's mode: pass ``mode="average"`` for
+        an average pool. As in the course, a mode other than the forward's
+        gives that mode's gradient for the same input.
     engine : {"fast", "reference"}, optional; defaults to the forward's
 
     Returns
@@ -152,7 +152,7 @@ def pool_backward(dA, cache, mode=None, engine=None):
     dA_prev : ndarray, the shape of ``A_prev``
     """
     A_prev, hparameters, state = _unpack_cache(cache)
-    mode = check_mode(mode if mode is not None else state.mode if state else "max")
+    mode = check_mode(mode)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
     g = state.geometry if state else pool_geometry(A_prev, hparameters)
     dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)

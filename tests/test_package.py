@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -39,3 +40,18 @@ def test_the_public_api_is_the_notebooks():
                  "relu_forward", "relu_backward"):
         assert callable(getattr(convcli, name)), name
         assert name in convcli.__all__
+
+
+def test_the_signatures_are_the_notebooks():
+    """DESIGN.md section 5: the course's parameters and defaults, with convcli's
+    ``engine=`` after them."""
+    def params(f):
+        return [(p.name, p.default) for p in inspect.signature(f).parameters.values()]
+    empty = inspect.Parameter.empty
+    assert params(convcli.conv_forward)[:4] == [("A_prev", empty), ("W", empty), ("b", empty),
+                                                 ("hparameters", empty)]
+    assert params(convcli.conv_backward)[:2] == [("dZ", empty), ("cache", empty)]
+    assert params(convcli.pool_forward)[:3] == [("A_prev", empty), ("hparameters", empty), ("mode", "max")]
+    assert params(convcli.pool_backward)[:3] == [("dA", empty), ("cache", empty), ("mode", "max")]
+    for f in (convcli.conv_forward, convcli.conv_backward, convcli.pool_forward, convcli.pool_backward):
+        assert "engine" in inspect.signature(f).parameters, f.__name__

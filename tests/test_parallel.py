@@ -90,7 +90,7 @@ def test_pool_threaded_equals_reference(threaded, hp, mode, ties, monkeypatch):
     out_r, cache_r = cc.pool_forward(A, hp, mode=mode, engine="reference")
     dA = rng.standard_normal(out.shape)
     np.testing.assert_allclose(out, out_r, rtol=1e-12)
-    np.testing.assert_allclose(cc.pool_backward(dA, cache), cc.pool_backward(dA, cache_r),
+    np.testing.assert_allclose(cc.pool_backward(dA, cache, mode=mode), cc.pool_backward(dA, cache_r, mode=mode),
                                rtol=1e-12, atol=1e-15)
     assert len(threaded) >= 2, "the threaded branch did not run"
 
