@@ -326,8 +326,9 @@ def _h5_chunks(obj) -> H5Chunks | None:
 # --------------------------------------------------------------------- sources
 
 
-def probe(src: Source, base_dir: Path, where: str) -> ArrayInfo:
-    """Shape (after ``slice``) and stored dtype of a source, without its data."""
+def probe(src: Source, base_dir: Path, where: str, shown: str | None = None) -> ArrayInfo:
+    """Shape (after ``slice``) and stored dtype of a source, without its data.
+    Messages name the file as ``shown`` (default: as the source gives it)."""
     kind = src.kind
     if kind in ("random", "zeros", "ones"):
         return ArrayInfo(tuple(getattr(src, kind)), np.dtype(np.float64))
@@ -335,7 +336,7 @@ def probe(src: Source, base_dir: Path, where: str) -> ArrayInfo:
         # From the structure: the array is built by load(), once it is known to fit.
         return ArrayInfo(value_shape(src.value), np.dtype(np.float64))
     path = resolve(src.file, base_dir, where)
-    name = src.file
+    name = shown or src.file
     suffix = path.suffix.lower()
     chunks = None
     if suffix in NPZ_SUFFIXES:
@@ -358,10 +359,12 @@ def _value_array(value, where: str) -> np.ndarray:
     return array
 
 
-def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize: int = 8) -> np.ndarray:
-    """The stored array a file source names (``slice`` applied, not cast)."""
+def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize: int = 8,
+              shown: str | None = None) -> np.ndarray:
+    """The stored array a file source names (``slice`` applied, not cast);
+    messages name the file as ``shown`` (default: as the source gives it)."""
     path = resolve(src.file, base_dir, where)
-    name = src.file
+    name = shown or src.file
     suffix = path.suffix.lower()
     try:
         if suffix in H5_SUFFIXES:

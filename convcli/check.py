@@ -471,9 +471,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     biases = p.biases()
     out = []
     for s in submitted:
-        where = f"--against {s.base_dir / s.source.file}: {s.label}"
+        # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
+        where, shown = "--against", short_path(s.base_dir / s.source.file)
         ours = quantities[s.quantity]
-        info = arrays.probe(s.source, s.base_dir, where)
+        info = arrays.probe(s.source, s.base_dir, where, shown)
         shape = tuple(info.shape)
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         same = shape == ours.shape or (s.quantity in biases and _squeezed(shape) == _squeezed(ours.shape)
@@ -483,7 +484,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                note=f"shape {shape}, expected {ours.shape}{_layout_hint(shape, ours.shape)}",
                                dtype=info.dtype.name))
             continue
-        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory).reshape(ours.shape)
+        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown).reshape(ours.shape)
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
         if first is not None:
             note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "

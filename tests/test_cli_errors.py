@@ -367,6 +367,21 @@ def test_against_an_npz_without_arrays(tmp_path):
     assert tree(tmp_path) == before
 
 
+def test_against_a_bad_array_names_its_file_once(tmp_path):
+    """The path and the array in it, said once: not
+    '--against mine/dW.npy: dW.npy: dW.npy is not a .npy file'."""
+    cfg = write(tmp_path, seed_data())
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "dW.npy").write_bytes(b"not an array")
+    line = assert_error(run(["check", cfg, "--against", mine]), "--against: ", "dW.npy is not a .npy file")
+    assert line.count("dW.npy") == 1, line
+    np.savez(tmp_path / "mine.npz", dW=np.array(["a", "b"]))
+    line = assert_error(run(["check", cfg, "--against", tmp_path / "mine.npz"]),
+                        "mine.npz[dW] is not a plain numeric array")
+    assert line.count("mine.npz") == 1 and line.count("dW") == 1, line
+
+
 def test_corrupt_h5(tmp_path):
     (tmp_path / "a.h5").write_bytes(b"\x89HDF\r\n\x1a\n but then nothing")
     cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": "x"})
