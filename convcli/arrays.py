@@ -297,8 +297,8 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     import h5py
 
     names = h5_datasets(f)
-    if not names:
-        raise ConvcliError(where, f"{name} holds no datasets")
+    if not names and dataset is None:
+        raise ConvcliError(where, f"{name} holds no datasets{dangling_links(f)}")
     if dataset is None:
         if len(names) == 1:
             dataset = names[0]
@@ -307,13 +307,61 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
                 where, f"{name} holds {len(names)} datasets ({_names(names)}); say which with dataset: NAME"
             )
     obj = f.get(dataset)
+    if obj is None and _link_to(f, dataset):
+        raise ConvcliError(where, f"{name}[{dataset}] is a link to {_link_to(f, dataset)}, which is not there")
     if not isinstance(obj, h5py.Dataset):
-        raise ConvcliError(
-            where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; it holds: {_names(names)}"
-        )
+        held = f"it holds: {_names(names)}" if names else f"it holds no datasets{dangling_links(f)}"
+        raise ConvcliError(where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; {held}")
     label = f"{name}[{dataset}]"
+    if obj.shape is None:  # an HDF5 null dataspace (h5py.Empty): a dtype and no array
+        raise ConvcliError(where, f"{label} is empty (a null dataspace): it holds no array")
     _check_dtype(obj.dtype, where, label)
     return obj, label
+
+
+def _link_to(f, path: str) -> str:
+    """Where a soft or external link at ``path`` points ("" if it is none)."""
+    import h5py
+
+    try:
+        link = f.get(path, getlink=True)
+    except (KeyError, ValueError, OSError):
+        return ""
+    if isinstance(link, h5py.SoftLink):
+        return repr(link.path)
+    if isinstance(link, h5py.ExternalLink):
+        return f"{link.path!r} in {link.filename}"
+    return ""
+
+
+def dangling_links(f, limit: int = 1000) -> str:
+    """"" or a note on the file's links that lead nowhere (a dataset they
+    would have named is missing, not absent). Walked by hand: h5py's
+    visit_links fails on an external link whose file is missing."""
+    import h5py
+
+    broken: list[str] = []
+    todo, seen = [f], set()
+    while todo and len(seen) < limit:
+        group = todo.pop()
+        if group.id in seen:  # hard links can make cycles
+            continue
+        seen.add(group.id)
+        for key in group:
+            link = group.get(key, getlink=True)
+            path = f"{group.name.rstrip('/')}/{key}".lstrip("/")
+            if isinstance(link, h5py.HardLink):
+                obj = group.get(key)
+                if isinstance(obj, h5py.Group):
+                    todo.append(obj)
+                continue
+            try:
+                there = group.get(key) is not None
+            except (KeyError, ValueError, OSError):  # an external file missing or unreadable
+                there = False
+            if not there:
+                broken.append(f"{path} -> {_link_to(group, key)}")
+    return f" (its links lead nowhere: {_names(broken)})" if broken else ""
 
 
 def _h5_chunks(obj) -> H5Chunks | None:

@@ -401,6 +401,8 @@ def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
     if suffix in H5_SUFFIXES:
         with arrays._h5_open(path, where, path.name) as f:
             names = arrays.h5_datasets(f)
+            if not names:
+                raise ConvcliError(where, f"{path.name} holds no arrays{arrays.dangling_links(f)}")
         found = [(n, Source(file=path.name, dataset=n)) for n in names]
     elif suffix in NPZ_SUFFIXES:
         with arrays._open_npz(path, where, path.name) as z:

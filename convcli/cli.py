@@ -594,9 +594,11 @@ def check(
         else:
             source, entries, tol = p.cfg, p.cfg.model.expected, None
         if not entries and against is None:
-            where = str(expected) if expected is not None else p.cfg.display
+            if expected is not None:
+                raise ConvcliError(f"--expected {short_path(expected)}",
+                                   "nothing to check: it has no expected: entries; add some, or pass --against PATH")
             raise ConvcliError(
-                where,
+                p.cfg.display,
                 "nothing to check: no expected: entries; add some, or pass --expected FILE or --against PATH",
             )
         parsed = chk.collect_expected(p, entries, source, tol) if entries else []
@@ -605,7 +607,8 @@ def check(
         # Its gradients only once it holds one (a forward assignment has none).
         given = {s.quantity for s in submitted}
         backward = p.needs_backward(given)
-        missing = [q for q in p.graded() if q not in given and (backward or p.roles.get(q) != "gradient")]
+        missing = [q for q in p.graded() if q not in given and (backward or p.roles.get(q) != "gradient")
+                   ] if against is not None else []
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)

@@ -211,15 +211,17 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict]:
     return parse_yaml(_read_bytes(path, display), display)
 
 
-def _read_bytes(path: Path, display: str) -> bytes:
+def _read_bytes(path: Path, display: str, where: str | None = None, kind: str = "a config file") -> bytes:
+    """The file's bytes; an error names it as ``where`` (default: its path)."""
+    where = where or short_path(display)
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ConvcliError(short_path(display), "no such file") from None
+        raise ConvcliError(where, "no such file") from None
     except IsADirectoryError:
-        raise ConvcliError(short_path(display), "is a folder, not a config file") from None
+        raise ConvcliError(where, f"is a folder, not {kind}") from None
     except OSError as exc:
-        raise ConvcliError(short_path(display), f"cannot read: {exc.strerror or exc}") from None
+        raise ConvcliError(where, f"cannot read: {exc.strerror or exc}") from None
 
 
 def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
@@ -997,7 +999,8 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]
 
     path = Path(path)
     display = str(path)
-    data, lines = read_yaml(path, display)
+    raw = _read_bytes(path, display, f"--expected {short_path(display)}", "a YAML file of expected: entries")
+    data, lines = parse_yaml(raw, display)
     stub = LoadedConfig(path, display, None, "", lines)  # type: ignore[arg-type]
     if data is None:
         raise ConvcliError(display, "the file is empty; expected a mapping with expected: entries")

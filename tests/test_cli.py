@@ -423,6 +423,15 @@ def _no_expected(tmp_path) -> Path:
     return path
 
 
+def test_check_without_against_lists_no_missing_arrays(tmp_path):
+    """"not among your arrays" is about --against; without it there are none."""
+    cfg = write(tmp_path, SEED)
+    result = run(["check", cfg])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "not among your arrays" not in result.stdout
+    assert json.loads(run(["check", cfg, "--json"]).stdout)["missing"] == []
+
+
 def test_against_an_unknown_array_name(tmp_path):
     cfg = write(tmp_path, SEED)
     (tmp_path / "mine").mkdir()

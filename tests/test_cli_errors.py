@@ -382,6 +382,40 @@ def test_against_a_bad_array_names_its_file_once(tmp_path):
     assert line.count("mine.npz") == 1 and line.count("dW") == 1, line
 
 
+def test_h5_with_an_empty_dataspace(tmp_path):
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f.create_dataset("x", data=h5py.Empty("f8"))  # a dtype and no shape: obj.shape is None
+    cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": "x"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.h5[x] is empty (a null dataspace): it holds no array")
+
+
+def test_h5_links_that_lead_nowhere_are_named(tmp_path):
+    """A soft link to a dataset that is gone, an external link to a missing
+    file: said so, not "is not in" or "holds no datasets" alone (and h5py's
+    visit of an external link to a missing file must not become exit 3)."""
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f["soft"] = h5py.SoftLink("/gone")
+        f["ext"] = h5py.ExternalLink("missing.h5", "/x")
+    for dataset, fragment in [("soft", "a.h5[soft] is a link to '/gone', which is not there"),
+                              ("ext", "a.h5[ext] is a link to '/x' in missing.h5, which is not there")]:
+        cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": dataset})
+        backward_fails(tmp_path, cfg, "inputs.A_prev", fragment)
+    cfg = with_file_input(tmp_path, {"file": "a.h5"})
+    backward_fails(tmp_path, cfg, "a.h5 holds no datasets (its links lead nowhere: ext -> '/x' in missing.h5, "
+                                  "soft -> '/gone')")
+    assert_error(run(["check", write(tmp_path, seed_data()), "--against", tmp_path / "a.h5"]),
+                 "--against", "a.h5 holds no arrays (its links lead nowhere")
+
+
+def test_expected_file_errors_name_the_option(tmp_path):
+    cfg = write(tmp_path, seed_data())
+    assert_error(run(["check", cfg, "--expected", tmp_path / "nope.yaml"]), "--expected ", "nope.yaml: no such file")
+    assert_error(run(["check", cfg, "--expected", tmp_path]), "--expected ", "is a folder, not a YAML file")
+    (tmp_path / "e.yaml").write_text("expected: {}\n")
+    assert_error(run(["check", cfg, "--expected", tmp_path / "e.yaml"]),
+                 "--expected ", "e.yaml: nothing to check: it has no expected: entries; add some, or pass --against")
+
+
 def test_corrupt_h5(tmp_path):
     (tmp_path / "a.h5").write_bytes(b"\x89HDF\r\n\x1a\n but then nothing")
     cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": "x"})
