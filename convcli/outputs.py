@@ -83,7 +83,7 @@ def check_out(out: Path, force: bool) -> None:
     where = f"--out {short_path(out)}"
     try:
         here = Path.cwd()
-        target = _absolute(out)
+        target = Path(os.path.realpath(out))  # through symlinks, as getcwd() gives the current folder
     except OSError as exc:  # the current folder was removed under us
         raise path_error("--out", out, exc) from None
     if target in (here, *here.parents):
@@ -98,6 +98,9 @@ def check_out(out: Path, force: bool) -> None:
     except OSError as exc:
         raise path_error("--out", out, exc) from None
     if there:
+        if not folder and out.is_symlink() and not out.exists():
+            raise ConvcliError(where, f"is a symlink to {short_path(os.readlink(out))}, which is not there; "
+                                      "create that folder, or choose another --out")
         if not folder:
             raise ConvcliError(where, "exists and is not a folder")
         if nonempty:
@@ -154,11 +157,28 @@ def not_ours(out: Path) -> str | None:
     return None
 
 
+# The longest part of OUT's name its hidden neighbours repeat: they add ~30
+# bytes, and a name may have 255 (an --out a mkdir accepts must work).
+NAME_BYTES_KEPT = 200
+
+
+def _short(name: str) -> str:
+    """``name``, or for a long one a prefix and a hash of the whole: short
+    enough for the hidden folders named after it, and still its own."""
+    if len(os.fsencode(name)) <= NAME_BYTES_KEPT:
+        return name
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
+    keep = name
+    while len(os.fsencode(keep)) > NAME_BYTES_KEPT - 13:
+        keep = keep[:-1]
+    return f"{keep}~{digest}"
+
+
 def _staging_prefix(name: str) -> str:
     """How the staging folders of ``OUT`` named ``name`` made on this host
     begin (the process's id and a random part follow)."""
     host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-    return f".{name}.tmp-{host}-"
+    return f".{_short(name)}.tmp-{host}-"
 
 
 # A staging folder younger than this is never taken for a killed run's: its
@@ -234,7 +254,9 @@ class Staging:
 
     def __enter__(self) -> "Staging":
         check_out(self.out, self.force)
-        self._target = _absolute(self.out)
+        # Through a symlink to the folder it names: replacing the link itself would
+        # leave the folder it points at with the old outputs.
+        self._target = Path(os.path.realpath(self.out)) if self.out.is_symlink() else _absolute(self.out)
         where = f"--out {short_path(self.out)}"
         parent = self._target.parent
         p, folder, missing = nearest_folder(parent, "--out", self.out)
@@ -270,7 +292,7 @@ class Staging:
         kept = ""
         try:
             if target.is_dir() and _is_nonempty_dir(target):
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                old = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.old-", dir=target.parent))
                 os.replace(target, old / "x")
                 os.replace(self.path, target)
             else:

@@ -255,6 +255,51 @@ def test_the_current_folder_is_never_an_output_folder(tmp_path, monkeypatch, out
         Staging(Path(out), force=True).__enter__()
 
 
+def test_a_symlinked_output_folder_is_written_through_the_link(tmp_path):
+    """--out LINK replaces the folder the link names and keeps the link:
+    replacing the link itself left the old outputs where it pointed."""
+    real = tmp_path / "runs" / "r1"
+    real.mkdir(parents=True)
+    _summary(real, {"old": "old.npy"})
+    (real / "old.npy").write_text("")
+    link = tmp_path / "latest"
+    link.symlink_to(Path("runs") / "r1")
+    with Staging(link, force=True) as st:
+        _summary(st.path)
+        st.commit()
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "r1")
+    assert sorted(p.name for p in real.iterdir()) == ["summary.json"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["r1"]  # no staging or old- folder left
+    # To an empty folder (no --force needed): the rename used to fail with "Not a directory".
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "to-empty").symlink_to(empty)
+    with Staging(tmp_path / "to-empty") as st:
+        _summary(st.path)
+        st.commit()
+    assert (tmp_path / "to-empty").is_symlink() and sorted(p.name for p in empty.iterdir()) == ["summary.json"]
+    # A link that leads nowhere: said so, nothing made.
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ConvcliError, match="is a symlink to .*nowhere, which is not there"):
+        Staging(tmp_path / "dangling").__enter__()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_an_output_name_as_long_as_the_system_allows_works(tmp_path):
+    """The hidden folders beside OUT repeat its name: for a 250-byte name
+    (mkdir takes up to 255) they keep a prefix and a hash, not the whole."""
+    out = tmp_path / ("o" * 250)
+    for force in (False, True):  # the second replaces the first, through the ".old-" folder
+        with Staging(out, force=force) as st:
+            assert len(st.path.name) < 255
+            _summary(st.path, {"a": "a.npy"})
+            (st.path / "a.npy").write_text("")
+            st.commit()
+    assert sorted(p.name for p in out.iterdir()) == ["a.npy", "summary.json"]
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
 class _Raw:
     """A raw file whose reads return at most ``step`` bytes, and whose seek
     and tell fail as told."""
