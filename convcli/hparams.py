@@ -121,9 +121,14 @@ def _at_least_one(values: tuple[int, ...], name: str, given) -> tuple[int, ...]:
     return values
 
 
+# More elements than any array can hold: NumPy refuses sizes whose bytes pass
+# the largest intp (8 bytes an element, float64).
+MAX_ELEMENTS = np.iinfo(np.intp).max // 8
+
+
 def choice(value, name: str, allowed: tuple[str, ...]) -> str:
     """``value`` if it is one of ``allowed``, else a ValueError naming ``name``."""
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # an array's `in` would be ambiguous
         raise ValueError(_named(name, f"expected one of {', '.join(allowed)}, got {shown(value)}"))
     return value
 
@@ -135,7 +140,7 @@ def check_engine(engine) -> str:
 def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
     if not isinstance(hparameters, dict):
         raise ValueError(f"hparameters: expected a dict, got {type(hparameters).__name__}")
-    unknown = sorted(set(hparameters) - set(allowed))
+    unknown = sorted(set(hparameters) - set(allowed), key=repr)  # keys of mixed types sort too
     if unknown:
         raise ValueError(
             f"hparameters: unknown key {shown(unknown[0])} (known: {', '.join(allowed)})"
@@ -321,6 +326,11 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
             f"output size: A_prev {A_prev.shape} with W {W.shape}, stride {(s_H, s_W)}, "
             f"pad {sides}, dilation {(d_H, d_W)} gives n_H={n_H}, n_W={n_W} (must be >= 1)"
         )
+    padded = (m, n_H_prev + t + bo, n_W_prev + l + r, n_C_prev)
+    for what, shape in (("the padded input", padded), ("the output", (m, n_H, n_W, n_C))):
+        if math.prod(shape) > MAX_ELEMENTS:  # NumPy's "array is too big" would name neither
+            raise ValueError(f"pad: A_prev {A_prev.shape} padded by {sides} makes {what} {shape}, "
+                             "more elements than an array can hold")
     s_H, s_W = _steps((s_H, s_W), (n_H_prev + t + bo, n_W_prev + l + r))
     d_H, d_W = _dilations((d_H, d_W), (f_H, f_W))
     return ConvGeometry(

@@ -114,6 +114,12 @@ CASES = {
                             names("dA", (1, 4, 4, 2))),
     # unknown names and choices
     "conv unknown key": (conv({"strides": 1}), names("strides")),
+    "unknown keys of mixed types": (conv({1: 2, "strides": 3}), names("hparameters")),
+    "a pad no array can hold": (conv({"pad": 10**9}), names("pad", A.shape)),
+    "mode an array": (pool(mode=np.array(["max", "average"])), names("mode")),
+    "engine an array": (conv(engine=np.array(["fast"])), names("engine")),
+    "bias an array": (lambda: cc.conv_single_step(A[0, :2, :2], W[..., 0], b[..., 0],
+                                                  bias=np.array(["once", "window"])), names("bias")),
     "pool unknown key": (pool({"f": 2, "pad": 1}), names("pad")),
     "hparameters not a dict": (conv([("stride", 1)]), names("hparameters")),
     "conv bad engine": (conv(engine="turbo"), names("engine")),

@@ -270,3 +270,24 @@ def test_distribute_value_course_example():
     np.testing.assert_array_equal(a, [[0.5, 0.5], [0.5, 0.5]])
     # a rectangular window: 3 / 6 each
     np.testing.assert_array_equal(cc.distribute_value(3.0, (2, 3)), np.full((2, 3), 0.5))
+
+
+def test_conv_single_step_computes_integers_as_conv_forward_does():
+    """uint8 pixels: 200 * 2 over a 2x2x3 window is 4800 by hand; in uint8 the
+    products wrap around (to 1728). DESIGN section 1: inputs are cast to the
+    compute dtype first, as conv_forward does."""
+    a = np.full((2, 2, 3), 200, np.uint8)
+    W = np.full((2, 2, 3), 2, np.uint8)
+    assert cc.conv_single_step(a, W, np.zeros((1, 1, 1), np.uint8)) == 4800
+    assert cc.conv_single_step(a, W, np.full((1, 1, 1), 100, np.uint8), bias="window") == 4800 + 12 * 100
+    Z, _ = cc.conv_forward(a[None], W[..., None], np.zeros((1, 1, 1, 1), np.uint8), {})
+    assert Z.item() == 4800
+
+
+def test_zero_pad_returns_a_new_array_even_with_nothing_to_pad():
+    """As np.pad (the course's zero_pad) does: writing into the result leaves X alone."""
+    X = np.ones((1, 2, 2, 1))
+    for pad in (0, [0, 0, 0, 0]):
+        X_pad = cc.zero_pad(X, pad)
+        X_pad[0, 0, 0, 0] = 99.0
+        assert X[0, 0, 0, 0] == 1.0
