@@ -78,6 +78,9 @@ def format_size(n: float) -> str:
 def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "array") -> None:
     """Refuse an array of ``shape`` before it is allocated."""
     nbytes = math.prod(shape) * itemsize
+    if nbytes > max_memory and max_memory >= MAX_SIZE:  # no --max-memory (shapes): the largest size there is
+        raise ConvcliError(where, f"{what} of shape {tuple(shape)} needs {format_size(nbytes)}, "
+                                  "more than any machine's memory")
     if nbytes > max_memory:
         raise ConvcliError(
             where,

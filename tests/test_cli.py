@@ -569,6 +569,15 @@ def test_shapes_of_a_run_too_big_to_make(tmp_path):
     assert refused.exit_code == 2 and "No such option: --max-memory" in refused.output
 
 
+def test_shapes_of_a_shape_no_machine_holds_names_no_option_it_lacks(tmp_path):
+    """10**12 * 10**9 * 4 * 3 float64 is past the largest size there is
+    (2**62 bytes): said so, not "more than --max-memory", which shapes has not."""
+    data = {"inputs": {"A_prev": {"random": [10**12, 10**9, 4, 3]}}, "layers": [{"type": "relu"}]}
+    line = assert_error(run(["shapes", write(tmp_path, data)]), "inputs.A_prev",
+                        "needs more than 4096.0 PiB, more than any machine's memory")
+    assert "--max-memory" not in line
+
+
 # --------------------------------------------------------------------- plot
 
 
