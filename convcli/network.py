@@ -19,6 +19,7 @@ names the layer (``layers[0] (conv1)``). Callers add the config file.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -86,14 +87,29 @@ class LayerShapes:
 class Network:
     """A stack of conv / pool / relu layers applied in order."""
 
-    def __init__(self, layers: Sequence[LayerSpec], finite: bool = True):
+    def __init__(self, layers: Sequence[LayerSpec], finite: bool = True, input_name: str = "A_prev"):
         """``finite``: a layer whose inputs are finite but whose result is not
         (float32 overflows at 3.4e38) is an error naming it, instead of NumPy's
-        RuntimeWarnings and Inf/NaN statistics; off for ``allow_nonfinite``."""
+        RuntimeWarnings and Inf/NaN statistics; off for ``allow_nonfinite``.
+        ``input_name``: what the first layer's input is called (in errors)."""
         if not layers:
             raise ValueError("layers: a network needs at least one layer")
         self.layers = list(layers)
         self.finite = finite
+        self.input_name = input_name
+
+    def _error(self, i: int, exc: ValueError) -> LayerError:
+        """The core's ValueError for layer ``i``, which names the Python
+        arguments (A_prev, W, b): said what they are in this network, e.g.
+        "(here A_prev is conv1.Z, W is W2)", where they differ."""
+        layer = self.layers[i]
+        text = str(exc)
+        names = {"A_prev": self.layers[i - 1].output if i else self.input_name}
+        if layer.kind == "conv":
+            names.update(W=layer.W, b=layer.b)
+        said = [f"{arg} is {name}" for arg, name in names.items()
+                if name and name != arg and re.search(rf"(?<![\w.]){arg}(?![\w.])", text)]
+        return LayerError(i, layer.name, text + (f" (here {', '.join(said)})" if said else ""))
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -109,7 +125,7 @@ class Network:
             try:
                 out.append(self._infer_one(i, layer, shape, param_shapes))
             except ValueError as exc:
-                raise LayerError(i, layer.name, str(exc)) from None
+                raise self._error(i, exc) from None
             shape = out[-1].out_shape
         return out
 
@@ -173,7 +189,7 @@ class Network:
                     else:
                         out, cache = relu_forward(x)
             except ValueError as exc:
-                raise LayerError(i, layer.name, str(exc)) from None
+                raise self._error(i, exc) from None
             self._check_finite(i, {layer.output.split(".")[-1]: out}, sources)
             x = out
             yield i, out, cache
@@ -217,7 +233,7 @@ class Network:
                         d = relu_backward(d, cache)
                         g = {"dA_prev": d}
             except ValueError as exc:
-                raise LayerError(i, layer.name, str(exc)) from None
+                raise self._error(i, exc) from None
             self._check_finite(i, g, sources)
             del cache, sources
             yield i, g

@@ -151,8 +151,8 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         info[name] = arrays.probe(src, cfg.base_dir, where)
         arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory)
 
-    network = Network(layer_specs(cfg), finite=not model.allow_nonfinite)
     first = model.layers[0].input or "A_prev"
+    network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
         layer_shapes = network.infer(info[first].shape, {k: v.shape for k, v in info.items()})
     except LayerError as exc:

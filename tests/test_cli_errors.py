@@ -198,6 +198,20 @@ def test_a_padding_too_large_to_hold_is_refused_before_allocating(tmp_path):
                    "more elements than an array can hold")
 
 
+def test_a_layer_error_says_what_a_prev_w_and_b_are_in_the_config(tmp_path):
+    """The core's messages name its arguments (A_prev, W, b); in a config the
+    second layer's A_prev is the first's output, and W may be called W2."""
+    data = {"inputs": {"X": {"random": [1, 4, 4, 3]}, "W1": {"random": [2, 2, 3, 5]},
+                       "W2": {"random": [2, 2, 3, 5]}, "b": {"random": [5]}},
+            "layers": [{"type": "conv", "input": "X", "W": "W1", "b": "b"},
+                       {"type": "conv", "W": "W2", "b": "b"}]}
+    line = assert_error(run(["shapes", write(tmp_path, data)]), "layers[1] (conv2)",
+                        "A_prev has n_C_prev=5", "(here A_prev is conv1.Z, W is W2)")
+    assert "b is" not in line  # b is b, and the message names no b
+    data["layers"] = [{"type": "pool", "input": "X", "f": 5}]
+    assert_error(run(["shapes", write(tmp_path, data)]), "layers[0] (pool1)", "gives n_H=0", "(here A_prev is X)")
+
+
 def test_upstream_gradient_of_the_wrong_shape(tmp_path):
     data = seed_data()
     data["backward"]["grad"] = {"random": [10, 7, 7, 7]}
