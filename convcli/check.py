@@ -194,11 +194,12 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
                 raise ConvcliError(where, "file: gives a whole array; use it with a bare quantity (e.g. conv1.Z)")
             src = spec.as_source()
             info = arrays.probe(src, where_cfg.base_dir, where)
-            if tuple(info.shape) != tuple(p.shapes[q]):
+            if not same_layout(p, q, info.shape, p.shapes[q]):
                 raise ConvcliError(
                     where, f"{spec.file} holds shape {tuple(info.shape)} but {q} has shape {p.shapes[q]}"
                 )
             value = arrays.read_file(src, where_cfg.base_dir, where, p.max_memory).astype(np.float64)
+            value = value.reshape(p.shapes[q])  # a bias's (n_C,) as (1, 1, 1, n_C)
         elif name == "shape":
             if not (isinstance(spec.value, list) and all(isinstance(v, int) for v in spec.value)):
                 raise ConvcliError(where, f"shape: expected a list of ints, got {hparams.shown(spec.value)}")
@@ -214,12 +215,14 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
             want = selection_shape(p.shapes[q], index)
             # One number stands for every element it covers (NumPy broadcasting,
             # but only from a scalar: a list of another shape is a mistake).
-            if shape and shape != want:
+            if shape and shape != want and not (index is None and same_layout(p, q, shape, want)):
                 raise ConvcliError(
                     where, f"the value has shape {shape} but {q if index is None else 'the selection'} "
                            f"has shape {want}: give {_written(want)}, or one number for every element",
                 )
             value = np.asarray(spec.value, dtype=np.float64)
+            if shape and shape != want:  # a bias's n_C numbers for its (1, 1, 1, n_C)
+                value = value.reshape(want)
         out.append(Entry(key, q, name, index, value, rtol, atol))
     return out
 
@@ -479,9 +482,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         info = arrays.probe(s.source, s.base_dir, where, shown)
         shape = tuple(info.shape)
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
-        same = shape == ours.shape or (s.quantity in biases and _squeezed(shape) == _squeezed(ours.shape)
-                                       and len(_squeezed(shape)) <= 1)
-        if not same:
+        if not same_layout(p, s.quantity, shape, ours.shape, biases):
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
                                note=f"shape {shape}, expected {ours.shape}{_layout_hint(shape, ours.shape)}",
                                dtype=info.dtype.name))
@@ -543,6 +544,17 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     """``shape`` without its axes of length 1: two shapes the same so hold
     the same numbers in the same order (a bias as (n_C,) or (1, 1, 1, n_C))."""
     return tuple(n for n in shape if n != 1)
+
+
+def same_layout(p: Plan, q: str, shape, want, biases: set[str] | None = None) -> bool:
+    """Whether an array of ``shape`` holds quantity ``q`` (of shape ``want``):
+    the same shape, or for a bias or its gradient (n_C,) for (1, 1, 1, n_C)
+    or the other way round (DESIGN section 1), which are read as the other."""
+    shape, want = tuple(shape), tuple(want)
+    if shape == want:
+        return True
+    return (q in (p.biases() if biases is None else biases) and _squeezed(shape) == _squeezed(want)
+            and len(_squeezed(shape)) <= 1)
 
 
 def _layout_hint(theirs: tuple[int, ...], ours: tuple[int, ...]) -> str:

@@ -423,6 +423,36 @@ def _no_expected(tmp_path) -> Path:
     return path
 
 
+def test_expected_bias_gradient_as_n_c_numbers(tmp_path):
+    """A bias may be (n_C,) or (1, 1, 1, n_C) (DESIGN section 1), and so may
+    its expected gradient, in a file or as a list, as --against takes it.
+    By hand: zero input and weights make Z = b at each of the 2*3*3 = 18
+    positions, and with grad: output, db = 18 * b = [18, 36]."""
+    np.save(tmp_path / "db.npy", np.array([18.0, 36.0]))
+    cfg = write(tmp_path, """\
+        inputs:
+          A_prev: {zeros: [2, 3, 3, 1]}
+          W: {zeros: [1, 1, 1, 2]}
+          b: {value: [[[[1.0, 2.0]]]]}
+        layers:
+          - {type: conv, W: W, b: b}
+        backward: {grad: output}
+        expected:
+          db: [18.0, 36.0]
+          conv1.db: {file: db.npy}
+          b: [1.0, 2.0]
+        """)
+    result = run(["check", cfg])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "all 3 checks passed" in result.stdout
+    np.save(tmp_path / "db.npy", np.array([18.0, 36.5]))  # not vacuous: a wrong number fails
+    assert run(["check", cfg]).exit_code == 1
+    np.save(tmp_path / "db.npy", np.array([[18.0, 36.0]]))  # (1, 2) is a bias's layout too
+    assert run(["check", cfg]).exit_code == 0
+    np.save(tmp_path / "db.npy", np.array([18.0, 36.0, 0.0]))  # but not another number of channels
+    assert_error(run(["check", cfg]), "expected['conv1.db']", "holds shape (3,) but conv1.db has shape (1, 1, 1, 2)")
+
+
 def test_check_without_against_lists_no_missing_arrays(tmp_path):
     """"not among your arrays" is about --against; without it there are none."""
     cfg = write(tmp_path, SEED)
