@@ -374,12 +374,13 @@ def _g(x) -> str:
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for c in columns:
-        t.add_column(c, justify="right" if c in right else "left", no_wrap=False)
+        t.add_column(Text(c, overflow="fold"), justify="right" if c in right else "left", no_wrap=False)
     return t
 
 
 def _row(t: Table, *cells, style: str | None = None) -> None:
-    t.add_row(*(Text(str(c)) for c in cells), style=style)
+    # Folded, never cut: a number or a name with its last digits replaced by "…" misleads.
+    t.add_row(*(Text(str(c), overflow="fold") for c in cells), style=style)
 
 
 def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:

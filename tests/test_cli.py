@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 import os
 import shutil
 import subprocess
@@ -451,6 +452,28 @@ def test_expected_bias_gradient_as_n_c_numbers(tmp_path):
     assert run(["check", cfg]).exit_code == 0
     np.save(tmp_path / "db.npy", np.array([18.0, 36.0, 0.0]))  # but not another number of channels
     assert_error(run(["check", cfg]), "expected['conv1.db']", "holds shape (3,) but conv1.db has shape (1, 1, 1, 2)")
+
+
+def test_a_narrow_terminal_folds_table_cells_and_cuts_none(tmp_path):
+    """At 80 columns rich shrank the columns and cut cells with "…": a FLOP
+    count of 15,157,166,080 read "15,157,166…" and the checked values lost
+    their last digits. Folded, every character is still there: the same
+    characters as at 200 columns, only on more lines."""
+    data = {"inputs": {"A_prev": {"zeros": [64, 224, 224, 3]}, "W1": {"zeros": [7, 7, 3, 64]},
+                       "b1": {"zeros": [64]}},
+            "layers": [{"type": "conv", "W": "W1", "b": "b1", "stride": 2, "pad": "same"}]}
+
+    def ink(text):  # what a table shows, without its spacing and rules
+        return Counter(c for c in text if not c.isspace() and c != "─")
+
+    for args in (["shapes", write(tmp_path, data)], ["check", CONFIGS / "stack.yaml"]):
+        wide = run(args, env={"COLUMNS": "200"}).stdout
+        narrow = run(args, env={"COLUMNS": "80"}).stdout
+        assert len(narrow.splitlines()) > len(wide.splitlines())  # the narrow one did fold
+        assert "…" not in narrow
+        assert ink(narrow) == ink(wide), args[0]
+    # By hand: 64*112*112 outputs of 64 channels, each 7*7*3 multiply-adds (2 FLOPs) and a bias add.
+    assert "15,157,166,080" in run(["shapes", write(tmp_path, data)], env={"COLUMNS": "200"}).stdout
 
 
 def test_check_without_against_lists_no_missing_arrays(tmp_path):
