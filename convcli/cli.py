@@ -79,7 +79,7 @@ app = typer.Typer(
 
 # ----------------------------------------------------------------- options
 
-ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False, metavar="CONFIG")]
 OutOpt = Annotated[
     Optional[Path],
     typer.Option("--out", "-o", help="Output folder. (default: convcli-out/<config stem>)", show_default=False),

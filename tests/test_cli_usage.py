@@ -108,3 +108,14 @@ def test_flags_show_no_value_in_the_help(command):
     assert flags, result.stdout
     for line in flags:
         assert "<bool>" not in line, line
+
+
+@pytest.mark.parametrize("command", ["forward", "backward", "check", "gradcheck", "shapes", "plot"])
+def test_the_help_names_the_config_as_errors_do(command, monkeypatch, capsys):
+    """The usage line and the error for a missing config both say CONFIG
+    (the help said {config}, the error CONFIG)."""
+    from test_cli_helpers import run
+
+    usage = run([command, "--help"], env={"COLUMNS": "200"}).stdout
+    assert "CONFIG" in usage and "config}" not in usage
+    assert one_line(*call(monkeypatch, capsys, command)).startswith("convcli: error: CONFIG: missing")
