@@ -162,7 +162,7 @@ def not_ours(out: Path) -> str | None:
 NAME_BYTES_KEPT = 200
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
     """``name``, or for a long one a prefix and a hash of the whole: short
     enough for the hidden folders named after it, and still its own."""
     if len(os.fsencode(name)) <= NAME_BYTES_KEPT:
@@ -178,7 +178,7 @@ def _staging_prefix(name: str) -> str:
     """How the staging folders of ``OUT`` named ``name`` made on this host
     begin (the process's id and a random part follow)."""
     host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
-    return f".{_short(name)}.tmp-{host}-"
+    return f".{short_name(name)}.tmp-{host}-"
 
 
 # A staging folder younger than this is never taken for a killed run's: its
@@ -292,7 +292,7 @@ class Staging:
         kept = ""
         try:
             if target.is_dir() and _is_nonempty_dir(target):
-                old = Path(tempfile.mkdtemp(prefix=f".{_short(target.name)}.old-", dir=target.parent))
+                old = Path(tempfile.mkdtemp(prefix=f".{short_name(target.name)}.old-", dir=target.parent))
                 os.replace(target, old / "x")
                 os.replace(self.path, target)
             else:

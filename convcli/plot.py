@@ -741,7 +741,11 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
 def _save(fig, path: Path, shown: Path | None = None) -> None:
     """Write beside ``path``, then rename: never a half-written PNG. An
     error names ``shown`` (the path the user knows), else ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from .outputs import short_name
+
+    if path.is_symlink():  # the file the link names is replaced, and the link kept
+        path = Path(os.path.realpath(path))
+    tmp = path.with_name(f".{short_name(path.name)}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
         os.replace(tmp, path)

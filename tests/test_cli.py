@@ -647,6 +647,24 @@ def test_plot_a_quantity(tmp_path):
                 "--channels", "0-1"]).exit_code == 0
 
 
+def test_plot_writes_through_a_symlink_and_takes_a_long_name(tmp_path):
+    """--out LINK.png replaces the file the link names and keeps the link
+    (as --out does for folders); a 250-byte name works (its hidden
+    temporary file keeps a prefix and a hash of it)."""
+    require("matplotlib", "pip install 'convcli[plot]'")
+    cfg = write(tmp_path, SMALL)
+    link = tmp_path / "latest.png"
+    link.symlink_to("real.png")  # dangling until the first run
+    assert run(["plot", cfg, "-q", "W", "--out", link]).exit_code == 0
+    assert link.is_symlink() and (tmp_path / "real.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run(["plot", cfg, "-q", "W", "--out", link]).exit_code == 2  # exists: --force
+    assert run(["plot", cfg, "-q", "W", "--out", link, "--force"]).exit_code == 0 and link.is_symlink()
+    long = tmp_path / ("p" * 246 + ".png")
+    result = run(["plot", cfg, "-q", "W", "--out", long])
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cfg.yaml", "latest.png", "real.png", long.name])
+
+
 def test_plot_default_out_and_errors(tmp_path, monkeypatch):
     require("matplotlib", "pip install 'convcli[plot]'")
     monkeypatch.chdir(tmp_path)
