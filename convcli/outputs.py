@@ -52,10 +52,12 @@ SUMMARY = "summary.json"
 H5_NAME = "outputs.h5"
 
 
-def _absolute(path: Path) -> Path:
-    """``path`` made absolute with ``.`` and ``..`` resolved by name (not
-    through symlinks): what ``--out o/..`` names, with a name to stage beside."""
-    return Path(os.path.abspath(path))
+def _real(path: Path) -> Path:
+    """``path`` made absolute through symlinks and ``..`` as the kernel
+    resolves them (``link/..`` is the link target's parent, not the folder
+    holding the link): the folder a run's outputs replace, and what is
+    compared with the current folder, must be the same one."""
+    return Path(os.path.realpath(path))
 
 
 def _mkdir_unique(parent: Path, prefix: str) -> Path:
@@ -83,7 +85,7 @@ def check_out(out: Path, force: bool) -> None:
     where = f"--out {short_path(out)}"
     try:
         here = Path.cwd()
-        target = Path(os.path.realpath(out))  # through symlinks, as getcwd() gives the current folder
+        target = _real(out)  # as getcwd() gives the current folder: through symlinks
     except OSError as exc:  # the current folder was removed under us
         raise path_error("--out", out, exc) from None
     if target in (here, *here.parents):
@@ -256,7 +258,7 @@ class Staging:
         check_out(self.out, self.force)
         # Through a symlink to the folder it names: replacing the link itself would
         # leave the folder it points at with the old outputs.
-        self._target = Path(os.path.realpath(self.out)) if self.out.is_symlink() else _absolute(self.out)
+        self._target = _real(self.out)
         where = f"--out {short_path(self.out)}"
         parent = self._target.parent
         p, folder, missing = nearest_folder(parent, "--out", self.out)

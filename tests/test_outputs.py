@@ -286,6 +286,31 @@ def test_a_symlinked_output_folder_is_written_through_the_link(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_dot_dot_after_a_symlink_is_the_folder_the_kernel_finds(tmp_path, monkeypatch):
+    """The review's repro: in work/, --out plots/.. --force with plots a link
+    into a convcli folder. The kernel takes plots/.. to be that folder (the
+    link target's parent), so that is the folder checked and replaced; taken
+    by name it was work/ itself, which was wiped."""
+    res = tmp_path / "other" / "res"
+    (res / "plots").mkdir(parents=True)
+    (res / "plots" / "Z.png").write_bytes(b"png")
+    _summary(res, {"Z": "Z.npy"})
+    doc = json.loads((res / "summary.json").read_text())
+    doc["quantities"]["Z"]["plot"] = "plots/Z.png"
+    (res / "summary.json").write_text(json.dumps(doc))
+    (res / "Z.npy").write_text("")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    (work / "plots").symlink_to(Path("..") / "other" / "res" / "plots")
+    monkeypatch.chdir(work)
+    with Staging(Path("plots/.."), force=True) as st:
+        _summary(st.path)
+        st.commit()
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt", "plots"]
+    assert sorted(p.name for p in res.iterdir()) == ["summary.json"]
+
+
 def test_an_output_name_as_long_as_the_system_allows_works(tmp_path):
     """The hidden folders beside OUT repeat its name: for a 250-byte name
     (mkdir takes up to 255) they keep a prefix and a hash, not the whole."""
