@@ -37,7 +37,7 @@ from rich.text import Text
 
 from . import __version__
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
-from .errors import ConvcliError, nearest_folder, path_error, short_path
+from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -971,6 +971,10 @@ def _png_target(path: Path, force: bool, option: str) -> None:
     above, above_is_folder, _ = nearest_folder(path.absolute().parent, option or "--out", path)
     if folder:
         raise ConvcliError(where, "is a folder; give a file name ending in .png")
+    if not there and path.is_symlink():  # written through: the PNG it names is made, if it can be
+        real = Path(os.path.realpath(path))
+        if real.is_symlink() or not real.parent.is_dir():  # a loop (it ends on a link), or no folder for it
+            raise ConvcliError(where, broken_link(path))
     if there and not force:
         raise ConvcliError(where, "already exists; pass --force to replace it")
     if not above_is_folder:

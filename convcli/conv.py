@@ -160,17 +160,27 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
         element of the window before summing (``b`` counts f_H*f_W*n_C_prev
         times).
     """
+    bias = choice(bias, "bias", BIAS_MODES)
     a = as_array(a_slice_prev, "a_slice_prev", None)
+    W = as_array(W, "W", None)
+    b = as_array(b, "b", None)
+    # In the dtype conv_forward computes in: uint8 pixels times weights must not wrap around.
+    dtype = compute_dtype(a, W, b)
+    return _single_step(a.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False),
+                        bias)
+
+
+def _single_step(a, W, b, bias):
+    """conv_single_step on arrays in the compute dtype and a checked ``bias``:
+    the reference engine's call per output element (its checks as they were
+    before the cast above existed, so its time per element is unchanged)."""
+    a = as_array(a, "a_slice_prev", None)
     W = as_array(W, "W", None)
     b = as_array(b, "b", None)
     if a.shape != W.shape:
         raise ValueError(f"W: shape {W.shape} does not match a_slice_prev {a.shape}")
     if b.size != 1:
         raise ValueError(f"b: expected a single value, got shape {b.shape}")
-    bias = choice(bias, "bias", BIAS_MODES)
-    # In the dtype conv_forward computes in: uint8 pixels times weights must not wrap around.
-    dtype = compute_dtype(a, W, b)
-    a, W, b = a.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False)
     if bias == "window":
         return np.sum(np.multiply(a, W) + b.reshape(()))
     return np.sum(np.multiply(a, W)) + b.reshape(())
@@ -302,7 +312,7 @@ def _forward_reference(A_prev, W, b, g: ConvGeometry):
                 horiz_end = horiz_start + span_W
                 a_slice_prev = a_prev_pad[vert_start:vert_end:g.d_H, horiz_start:horiz_end:g.d_W, :]
                 for c in range(g.n_C):
-                    Z[i, h, w, c] = conv_single_step(a_slice_prev, W[:, :, :, c], b[c], g.bias)
+                    Z[i, h, w, c] = _single_step(a_slice_prev, W[:, :, :, c], b[c], g.bias)
     return Z, None
 
 

@@ -8,6 +8,9 @@ contract); the CLI wraps those with the layer they came from.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class ConvcliError(Exception):
     """Bad usage or bad input: a config, an array file, an option.
@@ -58,3 +61,17 @@ def nearest_folder(folder, where: str, path) -> tuple:
         return folder, folder.is_dir(), missing
     except OSError as exc:
         raise path_error(where, path, exc) from None
+
+
+def broken_link(path) -> str:
+    """"" unless ``path`` is a symlink that leads nowhere: then what is wrong
+    with it, for a message about the path ("is a symlink to ..., which is not
+    there", or "is a symlink that loops back on itself")."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return ""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symlink that loops back on itself"
+    return f"is a symlink to {short_path(os.path.realpath(path))}, which is not there"

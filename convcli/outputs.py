@@ -44,7 +44,7 @@ except ImportError:  # Windows: no stale staging folders are removed
     fcntl = None
 
 from . import __version__
-from .errors import ConvcliError, nearest_folder, path_error, short_path
+from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
 from .stats import describe, json_number
 
 FORMATS = ("npy", "h5")
@@ -100,9 +100,8 @@ def check_out(out: Path, force: bool) -> None:
     except OSError as exc:
         raise path_error("--out", out, exc) from None
     if there:
-        if not folder and out.is_symlink() and not out.exists():
-            raise ConvcliError(where, f"is a symlink to {short_path(os.readlink(out))}, which is not there; "
-                                      "create that folder, or choose another --out")
+        if not folder and broken_link(out):
+            raise ConvcliError(where, f"{broken_link(out)}; choose another --out")
         if not folder:
             raise ConvcliError(where, "exists and is not a folder")
         if nonempty:

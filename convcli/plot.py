@@ -743,6 +743,7 @@ def _save(fig, path: Path, shown: Path | None = None) -> None:
     error names ``shown`` (the path the user knows), else ``path``."""
     from .outputs import short_name
 
+    shown = shown or path
     if path.is_symlink():  # the file the link names is replaced, and the link kept
         path = Path(os.path.realpath(path))
     tmp = path.with_name(f".{short_name(path.name)}.{os.getpid()}.tmp")

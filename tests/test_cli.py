@@ -659,6 +659,15 @@ def test_plot_writes_through_a_symlink_and_takes_a_long_name(tmp_path):
     assert link.is_symlink() and (tmp_path / "real.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert run(["plot", cfg, "-q", "W", "--out", link]).exit_code == 2  # exists: --force
     assert run(["plot", cfg, "-q", "W", "--out", link, "--force"]).exit_code == 0 and link.is_symlink()
+    # Links it cannot write through: refused before computing, named as the user gave them.
+    (tmp_path / "loop.png").symlink_to("loop.png")
+    assert_error(run(["plot", cfg, "-q", "W", "--out", tmp_path / "loop.png"]),
+                 "loop.png: is a symlink that loops back on itself")
+    (tmp_path / "away.png").symlink_to(Path("nodir") / "x.png")
+    assert_error(run(["plot", cfg, "-q", "W", "--out", tmp_path / "away.png"]),
+                 "away.png: is a symlink to ", "x.png, which is not there")
+    (tmp_path / "loop.png").unlink()
+    (tmp_path / "away.png").unlink()
     long = tmp_path / ("p" * 246 + ".png")
     result = run(["plot", cfg, "-q", "W", "--out", long])
     assert result.exit_code == 0, result.stderr

@@ -283,6 +283,10 @@ def test_a_symlinked_output_folder_is_written_through_the_link(tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(ConvcliError, match="is a symlink to .*nowhere, which is not there"):
         Staging(tmp_path / "dangling").__enter__()
+    (tmp_path / "loop").symlink_to("loop")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ConvcliError, match="is a symlink that loops back on itself; choose another --out"):
+        Staging(tmp_path / "loop", force=True).__enter__()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
