@@ -309,9 +309,13 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
             raise ConvcliError(
                 where, f"{name} holds {len(names)} datasets ({_names(names)}); say which with dataset: NAME"
             )
-    obj = f.get(dataset)
+    try:
+        obj = f.get(dataset)
+    except (KeyError, ValueError, OSError):  # an external link to a file that is not HDF5, or may not be read
+        obj = None
     if obj is None and _link_to(f, dataset):
-        raise ConvcliError(where, f"{name}[{dataset}] is a link to {_link_to(f, dataset)}, which is not there")
+        raise ConvcliError(where, f"{name}[{dataset}] is a link to {_link_to(f, dataset)}, which cannot be "
+                                  "followed (not there, or not readable)")
     if not isinstance(obj, h5py.Dataset):
         held = f"it holds: {_names(names)}" if names else f"it holds no datasets{dangling_links(f)}"
         raise ConvcliError(where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; {held}")
@@ -337,22 +341,25 @@ def _link_to(f, path: str) -> str:
     return ""
 
 
-def dangling_links(f, limit: int = 1000) -> str:
-    """"" or a note on the file's links that lead nowhere (a dataset they
-    would have named is missing, not absent). Walked by hand: h5py's
-    visit_links fails on an external link whose file is missing."""
+def dangling_links(f, limit: int = 10_000) -> str:
+    """"" or a note on the file's links that cannot be followed (a dataset
+    they would have named is missing, not absent). Walked by hand, over at
+    most ``limit`` entries: h5py's visit_links fails on an external link whose
+    file is missing."""
     import h5py
 
     broken: list[str] = []
-    todo, seen = [f], set()
-    while todo and len(seen) < limit:
+    todo, seen, looked = [f], set(), 0
+    while todo and looked < limit:
         group = todo.pop()
         if group.id in seen:  # hard links can make cycles
             continue
         seen.add(group.id)
         for key in group:
+            looked += 1
+            if looked > limit:
+                break
             link = group.get(key, getlink=True)
-            path = f"{group.name.rstrip('/')}/{key}".lstrip("/")
             if isinstance(link, h5py.HardLink):
                 obj = group.get(key)
                 if isinstance(obj, h5py.Group):
@@ -360,11 +367,14 @@ def dangling_links(f, limit: int = 1000) -> str:
                 continue
             try:
                 there = group.get(key) is not None
-            except (KeyError, ValueError, OSError):  # an external file missing or unreadable
+            except (KeyError, ValueError, OSError):  # an external file missing, not HDF5 or unreadable
                 there = False
             if not there:
-                broken.append(f"{path} -> {_link_to(group, key)}")
-    return f" (its links lead nowhere: {_names(broken)})" if broken else ""
+                broken.append(f"{group.name.rstrip('/')}/{key}".lstrip("/") + f" -> {_link_to(group, key)}")
+    if not broken:
+        return ""
+    more = f"; the first {limit} entries looked at" if looked > limit else ""
+    return f" (links it cannot follow: {_names(broken)}{more})"
 
 
 def _h5_chunks(obj) -> H5Chunks | None:

@@ -229,7 +229,7 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConvcliError(display, f"not UTF-8 text (byte {exc.start}); is this a YAML config?") from None
+        raise ConvcliError(display, f"not UTF-8 text (byte {exc.start}); is this a YAML file?") from None
     loader = None
     try:
         loader = _Loader(text)
@@ -998,8 +998,8 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]
         tolerance: Tolerance = Tolerance()
 
     path = Path(path)
-    display = str(path)
-    raw = _read_bytes(path, display, f"--expected {short_path(display)}", "a YAML file of expected: entries")
+    display = f"--expected {short_path(path)}"  # every message about the file names the option
+    raw = _read_bytes(path, display, display, "a YAML file of expected: entries")
     data, lines = parse_yaml(raw, display)
     stub = LoadedConfig(path, display, None, "", lines)  # type: ignore[arg-type]
     if data is None:

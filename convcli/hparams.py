@@ -326,11 +326,14 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
             f"output size: A_prev {A_prev.shape} with W {W.shape}, stride {(s_H, s_W)}, "
             f"pad {sides}, dilation {(d_H, d_W)} gives n_H={n_H}, n_W={n_W} (must be >= 1)"
         )
+    # More elements than an array can hold: NumPy's "array is too big" would name neither pad nor W.
     padded = (m, n_H_prev + t + bo, n_W_prev + l + r, n_C_prev)
-    for what, shape in (("the padded input", padded), ("the output", (m, n_H, n_W, n_C))):
-        if math.prod(shape) > MAX_ELEMENTS:  # NumPy's "array is too big" would name neither
-            raise ValueError(f"pad: A_prev {A_prev.shape} padded by {sides} makes {what} {shape}, "
-                             "more elements than an array can hold")
+    if math.prod(padded) > MAX_ELEMENTS:
+        raise ValueError(f"pad: A_prev {A_prev.shape} padded by {sides} makes the padded input {padded}, "
+                         "more elements than an array can hold")
+    if n_H * n_W * m * n_C > MAX_ELEMENTS:
+        raise ValueError(f"output size: A_prev {A_prev.shape} with W {W.shape}, pad {sides} gives Z "
+                         f"{(m, n_H, n_W, n_C)}, more elements than an array can hold")
     s_H, s_W = _steps((s_H, s_W), (n_H_prev + t + bo, n_W_prev + l + r))
     d_H, d_W = _dilations((d_H, d_W), (f_H, f_W))
     return ConvGeometry(

@@ -116,6 +116,8 @@ CASES = {
     "conv unknown key": (conv({"strides": 1}), names("strides")),
     "unknown keys of mixed types": (conv({1: 2, "strides": 3}), names("hparameters")),
     "a pad no array can hold": (conv({"pad": 10**9}), names("pad", A.shape)),
+    "an output no array can hold": (conv({}, W=np.broadcast_to(0.0, (1, 1, 3, 2**58)),
+                                         b=np.broadcast_to(0.0, (2**58,))), names("output size", (1, 1, 3, 2**58))),
     "mode an array": (pool(mode=np.array(["max", "average"])), names("mode")),
     "engine an array": (conv(engine=np.array(["fast"])), names("engine")),
     "bias an array": (lambda: cc.conv_single_step(A[0, :2, :2], W[..., 0], b[..., 0],

@@ -405,24 +405,45 @@ def test_h5_with_an_empty_dataspace(tmp_path):
 
 def test_h5_links_that_lead_nowhere_are_named(tmp_path):
     """A soft link to a dataset that is gone, an external link to a missing
-    file: said so, not "is not in" or "holds no datasets" alone (and h5py's
-    visit of an external link to a missing file must not become exit 3)."""
+    file or to one that is not HDF5: said so, not "is not in" or "holds no
+    datasets" alone (and h5py's visit of an external link to a missing file
+    must not become exit 3)."""
+    (tmp_path / "text.h5").write_text("not HDF5")
     with h5py.File(tmp_path / "a.h5", "w") as f:
         f["soft"] = h5py.SoftLink("/gone")
         f["ext"] = h5py.ExternalLink("missing.h5", "/x")
-    for dataset, fragment in [("soft", "a.h5[soft] is a link to '/gone', which is not there"),
-                              ("ext", "a.h5[ext] is a link to '/x' in missing.h5, which is not there")]:
+        f["txt"] = h5py.ExternalLink("text.h5", "/x")
+    cannot = "which cannot be followed (not there, or not readable)"
+    for dataset, target in [("soft", "'/gone'"), ("ext", "'/x' in missing.h5"), ("txt", "'/x' in text.h5")]:
         cfg = with_file_input(tmp_path, {"file": "a.h5", "dataset": dataset})
-        backward_fails(tmp_path, cfg, "inputs.A_prev", fragment)
+        backward_fails(tmp_path, cfg, "inputs.A_prev", f"a.h5[{dataset}] is a link to {target}, {cannot}")
     cfg = with_file_input(tmp_path, {"file": "a.h5"})
-    backward_fails(tmp_path, cfg, "a.h5 holds no datasets (its links lead nowhere: ext -> '/x' in missing.h5, "
-                                  "soft -> '/gone')")
+    backward_fails(tmp_path, cfg, "a.h5 holds no datasets (links it cannot follow: ext -> '/x' in missing.h5, "
+                                  "soft -> '/gone', txt -> '/x' in text.h5)")
     assert_error(run(["check", write(tmp_path, seed_data()), "--against", tmp_path / "a.h5"]),
-                 "--against", "a.h5 holds no arrays (its links lead nowhere")
+                 "--against", "a.h5 holds no arrays (links it cannot follow")
+
+
+def test_h5_link_walk_is_bounded(tmp_path):
+    """A file of many broken links is looked at up to a limit, and says so."""
+    from convcli.arrays import dangling_links
+
+    with h5py.File(tmp_path / "many.h5", "w") as f:
+        for i in range(30):
+            f[f"l{i:02d}"] = h5py.SoftLink(f"/gone{i}")
+        note = dangling_links(f, limit=10)
+    assert note.startswith(" (links it cannot follow: ") and "the first 10 entries looked at" in note
+    assert note.count("->") == 10
 
 
 def test_expected_file_errors_name_the_option(tmp_path):
     cfg = write(tmp_path, seed_data())
+    for name, raw, what in [("empty.yaml", b"", "the file is empty"),
+                            ("syntax.yaml", b"expected: [\n", "line 2, column 1: YAML syntax"),
+                            ("binary.yaml", b"\xff\xfe", "not UTF-8 text (byte 0); is this a YAML file?"),
+                            ("key.yaml", b"expected: {dW.mean: 1}\nbogus: 1\n", "bogus (line 2): unknown key")]:
+        (tmp_path / name).write_bytes(raw)
+        assert_error(run(["check", cfg, "--expected", tmp_path / name]), f"--expected {tmp_path / name}: {what}")
     assert_error(run(["check", cfg, "--expected", tmp_path / "nope.yaml"]), "--expected ", "nope.yaml: no such file")
     assert_error(run(["check", cfg, "--expected", tmp_path]), "--expected ", "is a folder, not a YAML file")
     (tmp_path / "e.yaml").write_text("expected: {}\n")
