@@ -218,7 +218,9 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
             if shape and shape != want and not (index is None and same_layout(p, q, shape, want)):
                 raise ConvcliError(
                     where, f"the value has shape {shape} but {q if index is None else 'the selection'} "
-                           f"has shape {want}: give {_written(want)}, or one number for every element",
+                           f"has shape {want}: give {_written(want)}"
+                           + (f" (or a list of its {want[-1]} numbers)" if index is None and q in p.biases() else "")
+                           + ", or one number for every element",
                 )
             value = np.asarray(spec.value, dtype=np.float64)
             if shape and shape != want:  # a bias's n_C numbers for its (1, 1, 1, n_C)

@@ -452,6 +452,9 @@ def test_expected_bias_gradient_as_n_c_numbers(tmp_path):
     assert run(["check", cfg]).exit_code == 0
     np.save(tmp_path / "db.npy", np.array([18.0, 36.0, 0.0]))  # but not another number of channels
     assert_error(run(["check", cfg]), "expected['conv1.db']", "holds shape (3,) but conv1.db has shape (1, 1, 1, 2)")
+    np.save(tmp_path / "db.npy", np.array([18.0, 36.0]))
+    cfg.write_text(cfg.read_text().replace("db: [18.0, 36.0]", "db: [18.0, 36.0, 0.0]"))
+    assert_error(run(["check", cfg]), "expected.db", "give a nested list of shape (1, 1, 1, 2) (or a list of its 2 numbers)")
 
 
 def test_a_narrow_terminal_folds_table_cells_and_cuts_none(tmp_path):
