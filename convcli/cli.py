@@ -719,19 +719,28 @@ def gradcheck(
         for r in report:
             checked = f"{r.checked} of {r.total}" + (f" ({r.skipped} at kinks skipped)" if r.skipped else "")
             checked += ", against ties: all" if r.ties else ""
-            _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold),
-                 "pass" if r.passed else "FAIL")
+            _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold), r.status)
         con.print(t)
         for line in gc.tie_notes(report):
             con.print(Text(f"note: {line}"))
         for r in report:
             if r.note:
                 con.print(Text(f"note: {r.quantity}: {r.note}"))
-            if not r.passed:
+            if r.status == "not checked":
+                tries = (["more --samples"] if r.skipped < r.total else []) + ["a smaller --eps", "another input"]
+                con.print(Text(f"NOT CHECKED {r.quantity}: all {r.skipped} coordinates sampled were at kinks, "
+                               f"so nothing was compared; try {', '.join(tries[:-1])} or {tries[-1]}"))
+            elif not r.passed:
                 con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:.0e}; "
                                f"largest difference at {r.worst}"))
-        n_bad = sum(not r.passed for r in report)
-        con.print(Text(_tally(len(report), n_bad, "gradient", "gradients", "agree")))
+        n_failed = sum(r.status == "FAIL" for r in report)
+        n_unchecked = sum(r.status == "not checked" for r in report)
+        if n_unchecked:
+            n = len(report)
+            con.print(Text("; ".join(([f"{n_failed} of {n} gradients FAILED"] if n_failed else [])
+                                     + [f"{n_unchecked} of {n} gradient{'s' * (n > 1)} not checked"])))
+        else:
+            con.print(Text(_tally(len(report), n_failed, "gradient", "gradients", "agree")))
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 

@@ -109,12 +109,18 @@ class GradResult:
     # failed against the derivative): those max-pool layers -> tied windows.
     ties: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def status(self) -> str:
+        """``pass``, ``FAIL``, or ``not checked``: every coordinate sampled was
+        at a kink, so nothing was compared (which is no pass either)."""
+        return "pass" if self.passed else "not checked" if self.checked == 0 else "FAIL"
+
     def as_json(self) -> dict:
         return {
             "note": self.note,
             "quantity": self.quantity, "shape": list(self.shape), "checked": self.checked,
             "total": self.total, "skipped_at_kinks": self.skipped, "error": self.error,
-            "threshold": self.threshold, "passed": self.passed, "worst_index": self.worst,
+            "threshold": self.threshold, "passed": self.passed, "status": self.status, "worst_index": self.worst,
             "checked_against": "ties_all_convention" if self.ties else "derivative",
             "tied_windows": dict(self.ties),
         }
@@ -352,12 +358,13 @@ class _Quantity:
                 progress(self.name, done)
         g, num = np.array(g_list), np.array(n_list)
         denom = np.linalg.norm(g) + np.linalg.norm(num)
-        error = float(np.linalg.norm(g - num) / denom) if denom > 0 else 0.0
+        # Nothing compared (every coordinate at a kink) is no agreement: NaN, and not passed.
+        error = float(np.linalg.norm(g - num) / denom) if denom > 0 else 0.0 if kept else math.nan
         worst = None
         if kept:
             worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], base.shape)]
         return GradResult(self.name, tuple(base.shape), len(kept), base.size, skipped, error, threshold,
-                          error <= threshold, worst)
+                          bool(kept) and error <= threshold, worst)
 
 
 def _step_floor(key: str, out: np.ndarray) -> np.ndarray | None:

@@ -227,13 +227,15 @@ def test_bad_eps_or_threshold_is_refused_before_computing(tmp_path, monkeypatch,
 @pytest.mark.parametrize("value, expected_n, skipped", [(3, 1.0, 0), (-2, 0.0, 0), (0, None, 1)])
 def test_relu_on_one_number(tmp_path, value, expected_n, skipped):
     """relu of one number, a (1, 1, 1, 1) batch: the derivative is 1 above 0
-    and 0 below; at 0 there is none (a kink), so that coordinate is skipped."""
+    and 0 below; at 0 there is none (a kink), so that coordinate is skipped,
+    and with it the only one: nothing is compared, "not checked" (exit 1)."""
     cfg = write(tmp_path, f"inputs: {{A_prev: {{value: [[[[{value}]]]]}}}}\nlayers: [{{type: relu}}]\n"
                           "backward: {grad: ones}\n")
     result, by = gradcheck_json([cfg])
-    assert result.exit_code == 0, result.stdout + result.stderr  # was: internal error IndexError
+    assert result.exit_code == (1 if skipped else 0), result.stdout + result.stderr  # was: internal error IndexError
     q = by["relu1.dA_prev"]
-    assert q["shape"] == [1, 1, 1, 1] and q["total"] == 1 and q["skipped_at_kinks"] == skipped and q["passed"]
+    assert q["shape"] == [1, 1, 1, 1] and q["total"] == 1 and q["skipped_at_kinks"] == skipped
+    assert q["status"] == ("not checked" if skipped else "pass") and q["passed"] is not bool(skipped)
     results = runner.run(runner.plan(cfg))
     if expected_n is not None:
         assert results.quantities["relu1.dA_prev"].item() == expected_n
@@ -249,3 +251,25 @@ def test_relu_needs_an_nhwc_batch(tmp_path, value, fragment):
     cfg = write(tmp_path, f"inputs: {{A_prev: {{value: {value}}}}}\nlayers: [{{type: relu}}]\n")
     for command in ("gradcheck", "forward"):
         assert_error(run([command, cfg]), "cfg.yaml: layers[0] (relu1)", fragment)
+
+
+def test_a_gradient_with_every_coordinate_at_a_kink_is_not_checked_not_passed(tmp_path):
+    """A ReLU whose every input is 0 sits on its kink everywhere: no
+    coordinate can be compared, and 0 compared is no agreement (it was
+    reported as "pass" with error 0 and exit 0)."""
+    cfg = write(tmp_path, """\
+        inputs:
+          A_prev: {zeros: [2, 4, 4, 3]}
+        layers:
+          - {type: relu}
+        backward:
+          grad: ones
+        """)
+    result = run(["gradcheck", cfg])
+    assert result.exit_code == 1, result.stdout
+    assert "0 of 96 (96 at kinks skipped)" in result.stdout and "not checked" in result.stdout
+    assert "NOT CHECKED relu1.dA_prev: all 96 coordinates sampled were at kinks" in result.stdout
+    assert "agree" not in result.stdout and "1 of 1 gradient not checked" in result.stdout
+    doc = json.loads(run(["gradcheck", cfg, "--json"]).stdout)
+    q = doc["quantities"][0]
+    assert doc["ok"] is False and q["status"] == "not checked" and q["passed"] is False and q["checked"] == 0
