@@ -88,6 +88,7 @@ so a failure leaves nothing behind.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
 import os
@@ -100,6 +101,7 @@ import numpy as np
 
 from .errors import ConvcliError
 from .hparams import shape_view
+from .stats import describe
 
 __all__ = [
     "plot_quantity",
@@ -480,9 +482,9 @@ class _Block:
 
 
 def _stats(a: np.ndarray) -> str:
-    with np.errstate(all="ignore"):
-        values = (a.mean(), a.std(), a.min(), a.max())
-    return "mean {:.4g}   std {:.4g}   min {:.4g}   max {:.4g}".format(*values)
+    # summary.json's statistics (convcli.stats): the mean of finite 1e308s is finite there, not inf
+    values = describe(a)
+    return "mean {:.4g}   std {:.4g}   min {:.4g}   max {:.4g}".format(*(values[k] for k in ("mean", "std", "min", "max")))
 
 
 def _signed(a: np.ndarray, name: str) -> bool:
@@ -650,6 +652,7 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = No
     else:
         containers = list(np.ravel(fig.subfigures(len(blocks), 1, height_ratios=[b.height for b in blocks])))
     for container, block in zip(containers, blocks):
+        block = _in_range(block)
         if block.kind == "note":
             container.text(0.5, 0.5, "\n".join(block.title), ha="center", va="center", fontsize=11)
             continue
@@ -659,6 +662,31 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = No
         elif block.kind == "bars":
             _draw_bars(mpl, container, block)
     _save(fig, path, shown)
+
+
+# Past this magnitude matplotlib's colour scale and ticks overflow (vmax -
+# vmin of +-1e308 is inf): values are drawn divided by a power of ten.
+LARGEST_DRAWN = 1e300
+
+
+def _in_range(block: _Block) -> _Block:
+    """``block`` with values near float64's limit drawn as multiples of a
+    power of ten, which the colour bar's label (or the bars' axis) names."""
+    if block.kind == "note" or block.rgb:
+        return block
+    top = max(abs(block.vmin), abs(block.vmax))
+    if block.kind == "bars" and block.values is not None and np.isfinite(block.values).any():
+        top = max(top, float(np.abs(block.values[np.isfinite(block.values)]).max()))
+    if not top > LARGEST_DRAWN:
+        return block
+    k = int(math.floor(math.log10(top)))
+    scale = 10.0 ** k
+    return dataclasses.replace(
+        block, vmin=block.vmin / scale, vmax=block.vmax / scale,
+        panels=[dataclasses.replace(panel, image=panel.image / scale) for panel in block.panels],
+        values=None if block.values is None else block.values / scale,
+        colorbar_label=f"{block.colorbar_label} (x 1e{k})".strip(),
+    )
 
 
 def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
@@ -731,6 +759,8 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     if bad.any():
         ax.plot(x[bad], np.zeros(int(bad.sum())), "x", color=BAD_COLOR, markersize=8)
     ax.axhline(0.0, color="0.3", linewidth=0.8)
+    if block.colorbar_label:  # a scale (_in_range)
+        ax.set_ylabel(block.colorbar_label, fontsize=9)
     step = max(1, math.ceil(n / 32))
     ax.set_xticks(x[::step], [str(c) for c in block.labels[::step]], fontsize=8)
     ax.tick_params(axis="y", labelsize=8)

@@ -393,3 +393,37 @@ def test_help_names_the_extra(command):
     assert result.exit_code == 0
     assert "pip install 'convcli[plot]'" in result.stdout
     assert "'convcli'" not in result.stdout and "\\[" not in result.stdout
+
+
+def test_values_near_the_largest_float_are_drawn(tmp_path):
+    """Finite values of ~1e308 (garbage from np.empty, an overflow about to
+    happen): matplotlib's scale of -m..m overflowed (exit 3, "Axis limits
+    cannot be NaN or Inf"). Drawn as multiples of 1e308, the colour bar says
+    so, and a submitted array holding one still fails check with exit 1."""
+    big = np.clip(np.random.default_rng(0).standard_normal((1, 4, 4, 2)), -1.5, 1.5) * 1e308
+    np.save(tmp_path / "big.npy", big)
+    np.save(tmp_path / "b.npy", np.array([1.5e308, -1.2e308, 3.0]))
+    cfg = write(tmp_path, """\
+        inputs:
+          A_prev: {file: big.npy}
+          W: {random: [1, 1, 2, 3]}
+          b: {file: b.npy}
+        layers:
+          - {type: conv, W: W, b: b}
+        allow_nonfinite: true
+        """)
+    for q, size in [("A_prev", MAPS_2), ("b", (600, 375))]:
+        result = run(["plot", cfg, "-q", q, "--out", tmp_path / f"{q}.png"])
+        assert result.exit_code == 0, result.stderr
+        read_png(tmp_path / f"{q}.png", size)
+    seed = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                           "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n", "seed.yaml")
+    assert run(["forward", seed, "--out", tmp_path / "ref"]).exit_code == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    Z = np.load(tmp_path / "ref" / "conv1.Z.npy")
+    Z[0, 0, 0, 0] = 1.7e308
+    np.save(mine / "conv1.Z.npy", Z)
+    result = run(["check", seed, "--against", mine, "--plot", tmp_path / "diff.png"])
+    assert result.exit_code == 1 and result.stderr == "", result.stderr
+    assert "got 1.7e+308" in result.stdout and (tmp_path / "diff.png").read_bytes()[:8] == PNG_MAGIC
