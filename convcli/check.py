@@ -73,11 +73,18 @@ class Outcome:
             "expected": _jsonable(self.expected), "got": _jsonable(self.got),
             "abs_err": self.abs_err, "rel_err": self.rel_err,
             "rtol": self.rtol, "atol": self.atol,
-            "first_index": self.first, "passed": self.passed, "note": self.note,
+            "first_index": self.first, "passed": self.passed, "status": self.status, "note": self.note,
+            "dtype": self.dtype,
         }
-        if self.dtype is not None:
-            doc["dtype"] = self.dtype
         return doc
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``fail``, or for a user's array that could not be
+        compared, ``missing`` or ``unreadable``."""
+        if self.passed:
+            return "pass"
+        return self.got if isinstance(self.got, str) and self.got in (MISSING, UNREADABLE) else "fail"
 
 
 def _jsonable(x):
@@ -354,22 +361,29 @@ class Submitted:
 
 @dataclass(frozen=True)
 class Unknown:
-    """One of a user's arrays whose name is no quantity of the run: listed,
-    not graded (a scratch file, a misspelt name)."""
+    """One of a user's arrays that is not graded, listed: its name is no
+    quantity of the run (a scratch file, a misspelt name), or the quantity is
+    one the config gives (an input, the upstream gradient: a copy of the
+    hand-out earns nothing)."""
 
     label: str
     note: str
+    quantity: str | None = None  # set for a quantity the config gives
 
     def as_json(self) -> dict:
-        return {"entry": self.label, "note": self.note}
+        return {"entry": self.label, "note": self.note, "given": self.quantity}
 
 
-def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Unknown]]:
+GIVEN = "given by the config, not computed"
+
+
+def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[list[Submitted], list[Unknown]]:
     """Find a user's arrays and name the quantity each one is. Arrays whose
     names are no quantity are returned apart, to be listed; none at all that
-    is one is an error naming every name. A folder's ``.npy`` files are
-    graded, or its ``outputs.h5`` when there are none (or none is a
-    quantity); the other is listed as not graded."""
+    is one is an error naming every name, unless ``empty_ok`` (``--complete``:
+    a submission with nothing to grade is graded, every quantity missing). A
+    folder's ``.npy`` files are graded, or its ``outputs.h5`` when there are
+    none (or none is a quantity); the other is listed as not graded."""
     path = Path(path)
     where = f"--against {short_path(path)}"
     h5 = path / "outputs.h5"
@@ -385,7 +399,12 @@ def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Un
     except OSError as exc:
         raise path_error("--against", path, exc) from None
     if is_dir and not files and not has_h5:
-        raise ConvcliError(where, "the folder has no .npy files (and no outputs.h5)")
+        inner = _inner_folder(path)
+        if empty_ok:
+            return [], [Unknown(f"{inner.name}/", f"a folder of .npy files inside; --against {short_path(inner)} "
+                                                  "grades it")] if inner else []
+        hint = f"; {inner.name}/ inside it has some: --against {short_path(inner)}" if inner else ""
+        raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
     if files:
         out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
         if has_h5 and out:
@@ -394,10 +413,10 @@ def collect_against(path: str | Path, p: Plan) -> tuple[list[Submitted], list[Un
             return out, unknown
         if has_h5:  # none of the .npy files is a quantity: the outputs.h5 beside them may be the work
             out, more = _resolve(p, where, _arrays_in(h5, where), path)
-            return _some(out, unknown + more, where)
-        return _some(out, unknown, where)
+            return _some(out, unknown + more, where, empty_ok)
+        return _some(out, unknown, where, empty_ok)
     file = h5 if is_dir else path
-    return _some(*_resolve(p, where, _arrays_in(file, where), file.parent), where)
+    return _some(*_resolve(p, where, _arrays_in(file, where), file.parent), where, empty_ok)
 
 
 def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
@@ -434,6 +453,9 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         except ConvcliError:
             unknown.append(Unknown(label, p.unknown(name)))
             continue
+        if q not in p.graded():  # handed out, not computed: no credit for a copy
+            unknown.append(Unknown(label, GIVEN, q))
+            continue
         if q in seen:
             raise ConvcliError(where, f"{label} and {seen[q]} are both {q}; keep one")
         seen[q] = label
@@ -441,12 +463,27 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     return out, unknown
 
 
-def _some(out: list[Submitted], unknown: list[Unknown], where: str) -> tuple[list[Submitted], list[Unknown]]:
-    """``(out, unknown)``, unless no array is a quantity: an error naming them all."""
-    if not out:
+def _inner_folder(path: Path) -> Path | None:
+    """The first folder inside ``path`` (a level down, or two: an unpacked
+    zip's sub/hw/) that holds .npy files, or None."""
+    try:
+        for pattern in ("*/*.npy", "*/*/*.npy"):
+            found = next(iter(sorted(path.glob(pattern))), None)
+            if found is not None:
+                return found.parent
+    except OSError:
+        pass
+    return None
+
+
+def _some(out: list[Submitted], unknown: list[Unknown], where: str,
+          empty_ok: bool = False) -> tuple[list[Submitted], list[Unknown]]:
+    """``(out, unknown)``, unless no array is a quantity (and not ``empty_ok``):
+    an error naming them all."""
+    if not out and not empty_ok:
         names = ", ".join(u.label for u in unknown)
         first = next((u for u in unknown if u.note.startswith("unknown quantity")), unknown[0])
-        raise ConvcliError(where, f"none of its arrays is a quantity of this run ({names}); "
+        raise ConvcliError(where, f"none of its arrays is a quantity this run computes ({names}); "
                                   f"{first.label}: {first.note}")
     return out, unknown
 
@@ -481,7 +518,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
         where, shown = "--against", short_path(s.base_dir / s.source.file)
         ours = quantities[s.quantity]
-        info = arrays.probe(s.source, s.base_dir, where, shown)
+        try:  # one unreadable array fails itself, not the whole submission (an autograder's loop goes on)
+            info = arrays.probe(s.source, s.base_dir, where, shown)
+        except ConvcliError as exc:
+            out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", UNREADABLE, False, rtol, atol,
+                               note=exc.what))
+            continue
         shape = tuple(info.shape)
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         if not same_layout(p, s.quantity, shape, ours.shape, biases):
@@ -489,7 +531,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                note=f"shape {shape}, expected {ours.shape}{_layout_hint(shape, ours.shape)}",
                                dtype=info.dtype.name))
             continue
-        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown).reshape(ours.shape)
+        try:
+            theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown).reshape(ours.shape)
+        except ConvcliError as exc:
+            out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", UNREADABLE, False, rtol, atol,
+                               note=exc.what, dtype=info.dtype.name))
+            continue
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
         if first is not None:
             note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
@@ -532,6 +579,7 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
 
 
 MISSING = "missing"
+UNREADABLE = "unreadable"
 
 
 def missing(quantities: list[str], p: Plan) -> list[Outcome]:
@@ -555,8 +603,8 @@ def same_layout(p: Plan, q: str, shape, want, biases: set[str] | None = None) ->
     shape, want = tuple(shape), tuple(want)
     if shape == want:
         return True
-    return (q in (p.biases() if biases is None else biases) and _squeezed(shape) == _squeezed(want)
-            and len(_squeezed(shape)) <= 1)
+    n = math.prod(want)
+    return q in (p.biases() if biases is None else biases) and {shape, want} <= {(n,), (1, 1, 1, n)}
 
 
 def _layout_hint(theirs: tuple[int, ...], ours: tuple[int, ...]) -> str:

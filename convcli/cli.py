@@ -603,12 +603,11 @@ def check(
                 "nothing to check: no expected: entries; add some, or pass --expected FILE or --against PATH",
             )
         parsed = chk.collect_expected(p, entries, source, tol) if entries else []
-        submitted, unknown = chk.collect_against(against, p) if against is not None else ([], [])
+        submitted, unknown = chk.collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
         # What a whole submission holds and this one does not: listed, and failed with --complete.
-        # Its gradients only once it holds one (a forward assignment has none).
+        # Its gradients when the config has a backward: section (a forward assignment's has none).
         given = {s.quantity for s in submitted}
-        backward = p.needs_backward(given)
-        missing = [q for q in p.graded() if q not in given and (backward or p.roles.get(q) != "gradient")
+        missing = [q for q in p.graded() if q not in given and (p.asks_backward or p.roles.get(q) != "gradient")
                    ] if against is not None else []
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
@@ -623,6 +622,7 @@ def check(
     if json_:
         _print_json({
             "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
+            "checks": len(every), "passed": sum(o.passed for o in every),
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
             # --against: arrays whose names are no quantity (not graded), and quantities no array is
@@ -649,8 +649,12 @@ def check(
                 _row(t, o.label, o.quantity, o.got.replace("array ", ""), _err(o.abs_err), _err(o.rel_err),
                      "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
             con.print(t)
+        given = [u.label for u in unknown if u.quantity is not None]
+        if given:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
+            con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(given)}"))
         for u in unknown:
-            con.print(Text(f"not graded: {u.label}: {u.note}"))
+            if u.quantity is None:
+                con.print(Text(f"not graded: {u.label}: {u.note}"))
         if missing and not complete:
             con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
         if note:

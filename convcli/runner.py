@@ -96,6 +96,12 @@ class Plan:
         given = self.network.layers[-1].upstream
         return [q for q in self.shapes if self.roles.get(q) != "input" and q != given]
 
+    @property
+    def asks_backward(self) -> bool:
+        """Whether the config has a ``backward:`` section: then a complete
+        submission holds the gradients too (a forward assignment's config has none)."""
+        return "backward" in self.cfg.model.model_fields_set
+
     def needs_backward(self, quantities) -> bool:
         return any(self.roles.get(q) == "gradient" for q in quantities)
 

@@ -211,7 +211,10 @@ def test_against_passes_on_arrays_convcli_wrote(tmp_path):
     cfg = _backward(tmp_path, SMALL)
     result = run(["check", cfg, "--against", tmp_path / "out"])
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert "all 12 checks passed" in result.stdout
+    # the 8 quantities the run computes; its inputs and upstream gradient are the config's, not graded
+    assert "all 8 checks passed" in result.stdout
+    assert ("not graded (given by the config, not computed): A_prev.npy, W.npy, b.npy, pool3.dA.npy"
+            in result.stdout)
 
 
 def test_against_fails_naming_the_quantity_and_the_index(tmp_path):
@@ -223,7 +226,7 @@ def test_against_fails_naming_the_quantity_and_the_index(tmp_path):
     result = run(["check", cfg, "--against", tmp_path / "out"])
     assert result.exit_code == 1, result.stdout
     assert "FAIL conv1.dW.npy (conv1.dW): first differs at [1, 2, 0, 1]" in result.stdout
-    assert "1 of 12 checks FAILED" in result.stdout
+    assert "1 of 8 checks FAILED" in result.stdout
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "out", "--json"]).stdout)
     (bad,) = [o for o in doc["against"] if not o["passed"]]
     assert bad["quantity"] == "conv1.dW" and bad["first_index"] == [1, 2, 0, 1]
@@ -304,12 +307,12 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     assert set(unknown) == {"scratch.npy", "dA_prev.npy"}
     assert unknown["dA_prev.npy"].startswith(
         "unknown quantity 'dA_prev' (did you mean 'conv1.dA_prev' or 'relu2.dA_prev' or 'pool3.dA_prev'?)")
-    # the forward's outputs but the inputs (A_prev, W1, b1): no gradient was among them, so no gradient is asked
-    assert doc["missing"] == ["pool3.A"]
+    # what the run computes: the outputs, and (stack.yaml has a backward: section) every gradient but the
+    # given upstream one (pool3.dA); never the inputs (A_prev, W1, b1)
+    assert doc["missing"] == ["pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
     table = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]).stdout
     assert "not graded: scratch.npy: unknown quantity 'scratch'" in table
-    assert "not among your arrays: pool3.A (--complete fails them)" in table
-    # once a gradient is among them, every gradient but the given upstream one (pool3.dA) is asked
+    assert "not among your arrays: pool3.A, conv1.dA_prev, conv1.dW" in table
     shutil.copy(tmp_path / "ref" / "conv1.dW.npy", sub)
     doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
                           "--json"]).stdout)
@@ -325,14 +328,16 @@ def test_against_a_folder_with_npy_files_and_an_outputs_h5_says_which_it_grades(
     doc = json.loads(result.stdout)
     assert [o["entry"] for o in doc["against"]] == ["conv1.Z.npy"]
     assert doc["unknown"] == [{"entry": "outputs.h5", "note": "the folder's .npy files are graded instead; "
-                                                              f"--against {sub / 'outputs.h5'} grades it"}]
+                                                              f"--against {sub / 'outputs.h5'} grades it",
+                               "given": None}]
     # a stray .npy beside the outputs.h5 that is the work: the outputs.h5 is graded
     (sub / "conv1.Z.npy").unlink()
     np.save(sub / "scratch.npy", np.zeros(3))
     doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
                           "--json"]).stdout)
-    assert len(doc["against"]) == 12 and all(o["passed"] for o in doc["against"])  # every quantity in outputs.h5
-    assert [u["entry"] for u in doc["unknown"]] == ["scratch.npy"]
+    assert len(doc["against"]) == 8 and all(o["passed"] for o in doc["against"])  # every computed quantity in it
+    assert [u["entry"] for u in doc["unknown"] if u["given"] is None] == ["scratch.npy"]
+    assert sorted(u["given"] for u in doc["unknown"] if u["given"]) == ["A_prev", "W1", "b1", "pool3.dA"]
 
 
 def test_against_complete_fails_a_missing_quantity(tmp_path):
@@ -348,16 +353,34 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
         "(missing)", "pool3.dA_prev", "missing", "not among your arrays")
     shutil.copy(tmp_path / "ref" / "pool3.dA_prev.npy", sub)
     assert run(args + ["--complete"]).exit_code == 0
-    # a forward assignment (no gradient among the arrays) is complete with the forward's outputs
+    # The review: the forward's outputs alone were complete (no gradient among them, none asked) and
+    # scored above a submission with one gradient. Under a config with a backward: section they are not.
     fwd = tmp_path / "fwd"
     fwd.mkdir()
     for q in ("conv1.Z", "relu2.A", "pool3.A"):
         shutil.copy(tmp_path / "ref" / f"{q}.npy", fwd)
-    assert run(["check", CONFIGS / "stack.yaml", "--against", fwd, "--expected", _no_expected(tmp_path),
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", fwd, "--expected", _no_expected(tmp_path),
+                          "--complete", "--json"]).stdout)
+    assert (doc["ok"], doc["checks"], doc["passed"]) == (False, 8, 3)
+    # A forward assignment's config has no backward: section: its outputs are the whole of it.
+    forward_only = write(tmp_path, (CONFIGS / "stack.yaml").read_text().replace(
+        "backward:\n  grad: random", "").replace("../sample_data", str(CONFIGS.parent / "sample_data")), "fwd.yaml")
+    assert run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
                 "--complete"]).exit_code == 0
     (fwd / "pool3.A.npy").unlink()
-    assert run(["check", CONFIGS / "stack.yaml", "--against", fwd, "--expected", _no_expected(tmp_path),
+    assert run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
                 "--complete"]).exit_code == 1
+    # Nothing to grade at all (an empty folder, a zip unpacked one level down) fails every quantity under
+    # --complete, with the folder inside named; without it, it is an error.
+    empty = tmp_path / "empty"
+    (empty / "hw").mkdir(parents=True)
+    shutil.copy(tmp_path / "ref" / "conv1.Z.npy", empty / "hw")
+    doc = json.loads(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path),
+                          "--complete", "--json"]).stdout)
+    assert (doc["ok"], doc["checks"], doc["passed"]) == (False, 3, 0)
+    assert doc["unknown"][0]["note"] == f"a folder of .npy files inside; --against {empty / 'hw'} grades it"
+    assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
+                 "the folder has no .npy files (and no outputs.h5); hw/ inside it has some: --against")
     assert_error(run(["check", CONFIGS / "stack.yaml", "--complete"]), "--complete: ", "--against PATH")
 
 
@@ -408,13 +431,17 @@ def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
     ref = tmp_path / "ref"
     np.save(sub / "conv1.Z.npy", np.load(ref / "conv1.Z.npy")[..., None])  # (4, 8, 8, 4, 1)
     np.save(sub / "conv1.db.npy", np.load(ref / "conv1.db.npy").reshape(1, 1, 1, 4))
-    np.save(sub / "b1.npy", np.load(ref / "b1.npy").reshape(4, 1))
     doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
                           "--json"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
     assert not by["conv1.Z"]["passed"] and by["conv1.Z"]["note"] == "shape (4, 8, 8, 4, 1), expected (4, 8, 8, 4)"
     assert by["conv1.db"]["passed"] and by["conv1.db"]["note"] == "compared as (4,) (yours: (1, 1, 1, 4))"
-    assert by["b1"]["passed"]
+    # Only those two layouts (the review: a (4, 1) db passed as "compared as (1, 1, 1, 4)").
+    np.save(sub / "conv1.db.npy", np.load(ref / "conv1.db.npy").reshape(4, 1))
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not by["conv1.db"]["passed"] and by["conv1.db"]["note"].startswith("shape (4, 1), expected (4,)")
 
 
 def _no_expected(tmp_path) -> Path:
@@ -448,8 +475,8 @@ def test_expected_bias_gradient_as_n_c_numbers(tmp_path):
     assert "all 3 checks passed" in result.stdout
     np.save(tmp_path / "db.npy", np.array([18.0, 36.5]))  # not vacuous: a wrong number fails
     assert run(["check", cfg]).exit_code == 1
-    np.save(tmp_path / "db.npy", np.array([[18.0, 36.0]]))  # (1, 2) is a bias's layout too
-    assert run(["check", cfg]).exit_code == 0
+    np.save(tmp_path / "db.npy", np.array([[18.0, 36.0]]))  # (1, 2) is neither of a bias's two layouts
+    assert_error(run(["check", cfg]), "expected['conv1.db']", "holds shape (1, 2) but conv1.db has shape (1, 1, 1, 2)")
     np.save(tmp_path / "db.npy", np.array([18.0, 36.0, 0.0]))  # but not another number of channels
     assert_error(run(["check", cfg]), "expected['conv1.db']", "holds shape (3,) but conv1.db has shape (1, 1, 1, 2)")
     np.save(tmp_path / "db.npy", np.array([18.0, 36.0]))
@@ -498,11 +525,19 @@ def test_against_an_unknown_array_name(tmp_path):
 
 
 def test_against_a_pickle_is_refused(tmp_path):
+    """Not loaded; and it fails that array only: an autograder's loop gets the
+    grade of the rest (it was exit 2 for the whole submission)."""
     cfg = write(tmp_path, SEED)
-    (tmp_path / "mine").mkdir()
-    np.save(tmp_path / "mine" / "Z.npy", np.array([None], dtype=object), allow_pickle=True)
-    result = run(["check", cfg, "--against", tmp_path / "mine"])
-    assert result.exit_code == 2 and "pickled object arrays are refused" in result.stderr
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    np.save(mine / "Z.npy", np.array([None], dtype=object), allow_pickle=True)
+    assert run(["backward", cfg, "--out", tmp_path / "ref"]).exit_code == 0
+    shutil.copy(tmp_path / "ref" / "conv1.dW.npy", mine / "dW.npy")
+    result = run(["check", cfg, "--against", mine, "--json"])
+    assert result.exit_code == 1, result.stderr
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert by["conv1.dW"]["status"] == "pass"
+    assert by["conv1.Z"]["status"] == "unreadable" and "pickled object arrays are refused" in by["conv1.Z"]["note"]
 
 
 # --------------------------------------------------------------------- gradcheck
