@@ -543,6 +543,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     f"expected {float(ours[first])!r}")
         if not passed:
             note += _ties_hint(p, quantities, s.quantity, theirs, rtol, atol)
+            note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
@@ -575,6 +576,30 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 if compare(theirs, pool_backward(g, cache), rtol, atol)[0]:
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
+    return ""
+
+
+def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+               atol: float) -> str:
+    """For a conv layer's ``Z`` that differs: whether it is that layer's
+    output under the other bias convention. The seed notebook adds ``b`` to
+    every element of the window before the sum (``bias: window``), the most
+    common slip in this assignment; frameworks add it once. The two outputs
+    differ by (f_H*f_W*n_C_prev - 1) * b in every position."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "conv" or q != spec.output or spec.b not in quantities:
+            continue
+        hyper = p.layer_shapes[i].hyper
+        k = math.prod(hyper["f"]) * p.layer_shapes[i].in_shape[3]
+        b = quantities[spec.b].reshape(-1).astype(np.float64)
+        once = spec.hparameters.get("bias", "once") == "once"
+        other = quantities[q] + (k - 1) * b if once else quantities[q] - (k - 1) * b
+        if k > 1 and compare(theirs, other, rtol, atol)[0]:
+            if once:
+                return (f"; yours is this layer's output with b added to each of the window's {k} elements "
+                        "(the seed notebook's np.sum(a_slice_prev * W + b)): add it once, after the sum, "
+                        "or check with bias: window")
+            return f"; yours is this layer's output with b added once (bias: once); the config's is bias: window"
     return ""
 
 

@@ -423,6 +423,31 @@ def test_against_a_max_pool_gradient_under_another_tie_rule_says_so(tmp_path, to
                               "PyTorch's max_pool2d is ties: first)")
 
 
+def test_against_names_the_notebooks_bias_in_the_window(tmp_path):
+    """The seed notebook's slip, np.sum(a_slice_prev * W + b), adds b to each
+    of the window's 2*2*3 = 12 elements: a learner's Z made that way (here by
+    einsum, without convcli) fails under bias: once with a hint saying so;
+    one wrong in another way gets no such hint."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    np.random.seed(1)  # the notebook's case: A_prev (10, 4, 4, 3), W (2, 2, 3, 8), pad 2
+    A, W, b = np.random.randn(10, 4, 4, 3), np.random.randn(2, 2, 3, 8), np.random.randn(1, 1, 1, 8)
+    win = sliding_window_view(np.pad(A, ((0, 0), (2, 2), (2, 2), (0, 0))), (2, 2), axis=(1, 2))
+    windowed = np.einsum("mhwcij,ijcn->mhwn", win, W) + 12 * b  # b inside the sum: 12 times
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    args = ["check", CONFIGS / "seed_once.yaml", "--against", mine, "--expected", _no_expected(tmp_path)]
+    for Z, hinted in [(windowed, True), (windowed + 1e-3, False)]:
+        np.save(mine / "conv1.Z.npy", Z)
+        result = run(args)
+        assert result.exit_code == 1
+        assert ("yours is this layer's output with b added to each of the window's 12 elements" in result.stdout) \
+            is hinted, result.stdout
+    np.save(mine / "conv1.Z.npy", windowed)
+    assert run(["check", CONFIGS / "seed.yaml", "--against", mine, "--expected", _no_expected(tmp_path)]
+               ).exit_code == 0  # and bias: window (seed.yaml) is exactly it
+
+
 def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
     """(n_C,) for a bias's (1, 1, 1, n_C) is the same array (DESIGN section
     1); an axis added to, or dropped from, anything else is a shape error
