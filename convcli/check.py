@@ -542,6 +542,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
                     f"expected {float(ours[first])!r}")
         if not passed:
+            nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
+            if nan:  # the errors' inf comes from these, not from an overflow
+                note += f"; {nan} NaN in yours where convcli's are numbers (an infinite error each)"
             note += _ties_hint(p, quantities, s.quantity, theirs, rtol, atol)
             note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order

@@ -448,6 +448,20 @@ def test_against_names_the_notebooks_bias_in_the_window(tmp_path):
                ).exit_code == 0  # and bias: window (seed.yaml) is exactly it
 
 
+def test_against_counts_the_nans_in_a_submission(tmp_path):
+    """A NaN where convcli has a number is an infinite error: the note says
+    where the inf comes from (an instructor read it as an overflow)."""
+    sub = _submission(tmp_path, ["conv1.Z"])
+    Z = np.load(sub / "conv1.Z.npy")
+    Z[0, 1, 1, 1] = Z[1, 2, 2, 2] = np.nan
+    np.save(sub / "conv1.Z.npy", Z)
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json"]).stdout)
+    (o,) = doc["against"]
+    assert o["status"] == "fail" and o["abs_err"] == "Infinity"
+    assert "got nan" in o["note"] and "2 NaN in yours where convcli's are numbers" in o["note"]
+
+
 def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
     """(n_C,) for a bias's (1, 1, 1, n_C) is the same array (DESIGN section
     1); an axis added to, or dropped from, anything else is a shape error
