@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from . import arrays, hparams
-from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, Tolerance, did_you_mean,
+from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, did_you_mean,
                      slice_text, value_shape)
 from .errors import ConvcliError, path_error, short_path
 from .pool import pool_backward, pool_forward
@@ -178,18 +178,15 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
         return q, name, None
 
 
-def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedConfig,
-                     tolerance: Tolerance | None = None) -> list[Entry]:
+def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedConfig) -> list[Entry]:
     """Parse and check ``expected`` entries against the plan's quantities.
 
     ``where_cfg`` is the file the entries come from (the config, or an
-    ``--expected FILE``): error messages and relative paths use it.
-    ``tolerance`` is that file's own ``tolerance:`` (for --expected FILE).
+    ``--expected FILE``): error messages and relative paths use it. An
+    entry's own rtol/atol stand in for ``p.tolerance`` (which holds an
+    ``--expected FILE``'s ``tolerance:``).
     """
     rtol0, atol0 = p.tolerance
-    if tolerance is not None:
-        rtol0 = rtol0 if tolerance.rtol is None else tolerance.rtol
-        atol0 = atol0 if tolerance.atol is None else tolerance.atol
     out = []
     for key, spec in entries.items():
         where = where_cfg.where("expected", key)

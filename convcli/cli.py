@@ -590,10 +590,10 @@ def check(
         if complete and against is None:
             raise ConvcliError("--complete", "asks for every quantity among your arrays; give them with --against PATH")
         p = _plan(config, dtype, engine, max_memory)
-        if expected is not None:
-            source, entries, tol = read_expected_file(expected)
+        if expected is not None:  # its tolerance: stands in for the config's, for --against too
+            source, entries, p.tolerance_file = read_expected_file(expected)
         else:
-            source, entries, tol = p.cfg, p.cfg.model.expected, None
+            source, entries = p.cfg, p.cfg.model.expected
         if not entries and against is None:
             if expected is not None:
                 raise ConvcliError(f"--expected {short_path(expected)}",
@@ -602,7 +602,7 @@ def check(
                 p.cfg.display,
                 "nothing to check: no expected: entries; add some, or pass --expected FILE or --against PATH",
             )
-        parsed = chk.collect_expected(p, entries, source, tol) if entries else []
+        parsed = chk.collect_expected(p, entries, source) if entries else []
         submitted, unknown = chk.collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
         # What a whole submission holds and this one does not: listed, and failed with --complete.
         # Its gradients when the config has a backward: section (a forward assignment's has none).

@@ -49,13 +49,18 @@ class Plan:
     stream: object | None = None
     # What probe() learnt of an upstream gradient read from a file.
     grad_info: arrays.ArrayInfo | None = None
+    # An --expected FILE's tolerance:, which stands in for the config's (check).
+    tolerance_file: object | None = None
 
     @property
     def tolerance(self) -> tuple[float, float]:
-        """(rtol, atol): the config's, else the dtype's default."""
+        """(rtol, atol): an --expected file's, else the config's, else the dtype's default."""
         rtol, atol = DEFAULT_TOLERANCES[self.dtype]
-        tol = self.cfg.model.tolerance
-        return (rtol if tol.rtol is None else tol.rtol, atol if tol.atol is None else tol.atol)
+        for tol in (self.cfg.model.tolerance, self.tolerance_file):
+            if tol is not None:
+                rtol = rtol if tol.rtol is None else tol.rtol
+                atol = atol if tol.atol is None else tol.atol
+        return rtol, atol
 
     @property
     def grad_spec(self):

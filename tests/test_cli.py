@@ -448,6 +448,23 @@ def test_against_names_the_notebooks_bias_in_the_window(tmp_path):
                ).exit_code == 0  # and bias: window (seed.yaml) is exactly it
 
 
+def test_an_expected_files_tolerance_applies_to_against_too(tmp_path):
+    """--expected FILE stands in for the config's expected: and tolerance:
+    (--help); its tolerance was used for its entries only, and --against
+    graded at the config's. A float32 computation (convcli's own stands in for
+    a student's) fails the float64 default 1e-6 and passes at rtol 1e-4."""
+    sub = _submission(tmp_path, [])
+    assert run(["backward", CONFIGS / "stack.yaml", "--out", tmp_path / "ref32", "--dtype", "float32"]).exit_code == 0
+    shutil.copy(tmp_path / "ref32" / "conv1.dA_prev.npy", sub)
+    loose = tmp_path / "loose.yaml"
+    loose.write_text("expected: {}\ntolerance: {rtol: 1.0e-4, atol: 1.0e-5}\n")
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--json", "--expected"]
+    strict = json.loads(run(args + [_no_expected(tmp_path)]).stdout)["against"][0]
+    assert not strict["passed"] and strict["rtol"] == 1e-6
+    graded = json.loads(run(args + [loose]).stdout)["against"][0]
+    assert graded["passed"] and (graded["rtol"], graded["atol"]) == (1e-4, 1e-5)
+
+
 def test_against_counts_the_nans_in_a_submission(tmp_path):
     """A NaN where convcli has a number is an infinite error: the note says
     where the inf comes from (an instructor read it as an overflow)."""
