@@ -308,8 +308,9 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
             f"{arrays.format_size(budget)} is too small for this run: it does not fit the budget whole, so it "
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
-            f"{arrays.format_size(e.per_sample)}, plus {arrays.format_size(e.resident + e.fixed)} for the "
-            f"parameters, their gradients and buffers; use --memory-budget {math.ceil(need / 2**20)}MiB or more",
+            f"{arrays.format_size(e.per_sample)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
+            f"chunk needs (the engine's per-thread block buffers, I/O buffers, the parameters and their "
+            f"gradients: {arrays.format_size(e.resident)}); use --memory-budget {math.ceil(need / 2**20)}MiB or more",
         )
     rows = min(n, room // e.per_sample, max(1, CHUNK_TARGET // e.per_sample))
     return StreamPlan(budget, n, rows, e)
