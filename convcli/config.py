@@ -288,11 +288,31 @@ class _Model(BaseModel):
             known = list(cls.model_fields)
             for key in data:
                 if key not in known:
+                    torch = TORCH_KEYS.get(key) if "type" in known else None  # a layer's, as PyTorch names it
+                    hint = f"; {torch}" if torch else did_you_mean(key, known)
                     raise PydanticCustomError(
                         "unknown_key", "unknown key",
-                        {"key": str(key), "hint": did_you_mean(key, known), "known": ", ".join(known)},
+                        {"key": str(key), "hint": hint, "known": ", ".join(known)},
                     )
         return data
+
+
+# A layer's keys as PyTorch's Conv2d / MaxPool2d / AvgPool2d name them: what
+# convcli calls them, or why there is no such key (a spelling hint would mislead:
+# ceil_mode is not "mode").
+TORCH_KEYS = {
+    "kernel_size": "PyTorch's kernel_size: a pool's is f, a conv's is W's shape (f_H, f_W, n_C_prev, n_C)",
+    "padding": "PyTorch's padding is pad here (a conv's; pools have no padding)",
+    "ceil_mode": "PyTorch's ceil_mode: there is none here, the output size is floor(...) + 1, "
+                 "PyTorch's default ceil_mode=False; drop the key",
+    "count_include_pad": "PyTorch's count_include_pad: pools have no padding here, so it changes nothing; drop it",
+    "padding_mode": "PyTorch's padding_mode: convcli pads with zeros only ('zeros'); drop the key",
+    "groups": "PyTorch's groups: convcli's conv is groups=1 only",
+    "in_channels": "PyTorch's in_channels: here W's shape (f_H, f_W, n_C_prev, n_C) gives it",
+    "out_channels": "PyTorch's out_channels: here W's shape (f_H, f_W, n_C_prev, n_C) gives it",
+    "weight": "PyTorch's weight is W here, the name of an input of shape (f_H, f_W, n_C_prev, n_C)",
+    "return_indices": "PyTorch's return_indices: there is none here; ties: says where a max pool's gradient goes",
+}
 
 
 def _is_number(v) -> bool:

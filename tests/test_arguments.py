@@ -108,6 +108,10 @@ CASES = {
     # upstream gradient of the wrong shape
     "dZ wrong shape": (lambda: cc.conv_backward(np.zeros((1, 5, 5, 3)), CONV_CACHE),
                        names("dZ", (1, 5, 5, 3), Z.shape)),
+    "dZ in NCHW": (lambda: cc.conv_backward(Z.transpose(0, 3, 1, 2), CONV_CACHE),
+                   names("dZ", Z.transpose(0, 3, 1, 2).shape, Z.shape, "NCHW", "transpose(0, 2, 3, 1)")),
+    "A_prev in NCHW": (conv(A_prev=np.zeros((1, 3, 4, 5))), names("W", (1, 3, 4, 5), "NCHW",
+                                                                 "A_prev.transpose(0, 2, 3, 1)")),
     "dA wrong shape": (lambda: cc.pool_backward(np.zeros((1, 2, 2, 2)), POOL_CACHE),
                        names("dA", (1, 2, 2, 2), P.shape)),
     "relu dA wrong shape": (lambda: cc.relu_backward(np.zeros((1, 4, 4, 2)), RELU_CACHE),

@@ -70,6 +70,17 @@ def test_unknown_key_with_hint(tmp_path):
     backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].strde", "did you mean 'stride'?")
 
 
+@pytest.mark.parametrize("key, fragment", [
+    ("ceil_mode", "PyTorch's ceil_mode: there is none here, the output size is floor(...) + 1"),  # not "mode?"
+    ("kernel_size", "PyTorch's kernel_size: a pool's is f"),
+    ("padding", "PyTorch's padding is pad here"),
+])
+def test_a_pytorch_layer_key_says_what_convcli_calls_it(tmp_path, key, fragment):
+    data = seed_data()
+    data["layers"].append({"type": "pool", "f": 2, key: 0})
+    backward_fails(tmp_path, write(tmp_path, data), f"cfg.yaml: layers[1].{key}", f"unknown key; {fragment}")
+
+
 def test_wrong_type_names_its_key_path(tmp_path):
     data = seed_data()
     data["layers"][0]["stride"] = "two"
