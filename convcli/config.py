@@ -863,6 +863,9 @@ def validation_message(err: dict) -> str:
 def _message(err: dict) -> tuple[tuple, str]:
     loc, kind = tuple(err["loc"]), err["type"]
     ctx = err.get("ctx") or {}
+    if kind == "missing" and loc[:1] == ("layers",) and loc[-1] == "b":  # PyTorch's bias=False has no match
+        return loc, ("missing (required): a conv without a bias takes one of zeros, e.g. an input "
+                     "b0: {zeros: [n_C]} and b: b0")
     if kind == "unknown_key":
         hint = ctx["hint"] or f"; known keys: {ctx['known']}"
         return loc + (ctx["key"],), f"unknown key{hint}"

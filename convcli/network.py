@@ -139,7 +139,9 @@ class Network:
         if layer.kind == "pool":
             hparams.check_mode(layer.mode)
             g = hparams.pool_geometry(A, dict(layer.hparameters))
-            hyper = {"f": [g.f_H, g.f_W], "stride": [g.s_H, g.s_W], "mode": layer.mode, "ties": g.ties}
+            hyper = {"f": [g.f_H, g.f_W], "stride": [g.s_H, g.s_W], "mode": layer.mode}
+            if layer.mode == "max":  # where a max pool's gradient goes; an average pool has no ties
+                hyper["ties"] = g.ties
             flops = math.prod(g.out_shape) * g.f_H * g.f_W
             return LayerShapes(i, layer.name, "pool", shape, g.out_shape, 0, flops, hyper)
         W = hparams.as_array(hparams.shape_view(param_shapes[layer.W]), "W", 4, "(f_H, f_W, n_C_prev, n_C)")

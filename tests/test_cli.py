@@ -693,6 +693,14 @@ def test_shapes_shows_the_stride_and_dilation_as_given(tmp_path):
     assert run(["forward", cfg, "--out", tmp_path / "out"]).exit_code == 0
 
 
+def test_shapes_shows_ties_for_max_pools_only(tmp_path):
+    """ties says where a max pool's gradient goes; an average pool has none."""
+    data = {"inputs": {"A_prev": {"zeros": [1, 4, 4, 3]}},
+            "layers": [{"type": "pool", "f": 2, "mode": "average"}, {"type": "pool", "f": 2}]}
+    layers = json.loads(run(["shapes", write(tmp_path, data), "--json"]).stdout)["layers"]
+    assert "ties" not in layers[0]["hyperparameters"] and layers[1]["hyperparameters"]["ties"] == "all"
+
+
 def test_shapes_reads_no_data(tmp_path, monkeypatch):
     monkeypatch.setattr("convcli.arrays.load", lambda *a, **k: pytest.fail("loaded"))
     data = {"inputs": {"A_prev": {"zeros": [100, 64, 64, 3]}}, "layers": [{"type": "pool", "f": 2}]}

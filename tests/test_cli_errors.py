@@ -70,6 +70,13 @@ def test_unknown_key_with_hint(tmp_path):
     backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].strde", "did you mean 'stride'?")
 
 
+def test_a_conv_without_a_bias_says_how_to_give_none(tmp_path):
+    data = seed_data()
+    del data["layers"][0]["b"]
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0].b",
+                   "missing (required): a conv without a bias takes one of zeros, e.g. an input b0: {zeros: [n_C]}")
+
+
 @pytest.mark.parametrize("key, fragment", [
     ("ceil_mode", "PyTorch's ceil_mode: there is none here, the output size is floor(...) + 1"),  # not "mode?"
     ("kernel_size", "PyTorch's kernel_size: a pool's is f"),
