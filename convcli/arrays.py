@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 import re
+import tokenize
 import zipfile
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +159,7 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
     fmt = np.lib.format
     try:
         version = fmt.read_magic(fp)
-    except (ValueError, OSError, EOFError):
+    except (ValueError, OSError, EOFError, zlib.error):
         raise ConvcliError(where, f"{name} is not a .npy file (no NumPy header); is it corrupt?") from None
     try:
         if version == (1, 0):
@@ -166,7 +168,8 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
             shape, fortran, dtype = fmt.read_array_header_2_0(fp)
         else:
             shape, fortran, dtype = fmt._read_array_header(fp, version)
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+    except (ValueError, OSError, EOFError, SyntaxError, zlib.error, tokenize.TokenError) as exc:
+        # NumPy tokenizes the header's dict literal: garbage there is a TokenError
         raise ConvcliError(where, f"{name} has a corrupt .npy header ({_one_line(exc)})") from None
     _check_dtype(dtype, where, name)
     return tuple(shape), fortran, dtype
@@ -257,11 +260,11 @@ def _open_npz(path: Path, where: str, name: str):
     try:
         with zipfile.ZipFile(path) as zf:
             zf.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     try:
         z = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     return z  # an NpzFile: np.load gives an array only for the .npy magic refused above
 
@@ -273,7 +276,7 @@ def _npz_probe(path: Path, key: str | None, where: str, name: str):
         try:
             with z.zip.open(member + ".npy") as fp:
                 shape, _, dtype = _npy_header(fp, where, label)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
     return member, shape, dtype
 
@@ -455,7 +458,7 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
             del mapped
     except ConvcliError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
 
 
@@ -616,7 +619,7 @@ class Rows:
             label = f"{name}[{member}]"
             try:
                 fp = z.zip.open(member + ".npy")
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
                 raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
         else:
             _npy_probe(path, where, name)  # refuses a truncated file up front
@@ -686,7 +689,7 @@ class Rows:
         """A read that fails (a corrupt or truncated file) is the input's error, located."""
         try:
             yield
-        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as exc:
             raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
 
     # -- the chunk

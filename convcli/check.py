@@ -524,8 +524,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         shape = tuple(info.shape)
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         if not same_layout(p, s.quantity, shape, ours.shape, biases):
+            layout = _layout_hint(shape, ours.shape) or (
+                f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
+                if s.quantity in biases and math.prod(shape) == ours.size else "")
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
-                               note=f"shape {shape}, expected {ours.shape}{_layout_hint(shape, ours.shape)}",
+                               note=f"shape {shape}, expected {ours.shape}{layout}",
                                dtype=info.dtype.name))
             continue
         try:

@@ -557,8 +557,9 @@ def check(
     complete: Annotated[
         bool,
         typer.Option("--complete", metavar=FLAG,
-                     help="With --against: every quantity the run computes (not its inputs) must be among your "
-                          "arrays; a missing one fails (grading a whole submission)."),
+                     help="With --against: every quantity the run computes must be among your arrays (not the "
+                          "inputs or upstream gradient the config gives; the gradients when the config has a "
+                          "backward: section or asks for one); a missing one fails (grading a whole submission)."),
     ] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
@@ -604,10 +605,12 @@ def check(
             )
         parsed = chk.collect_expected(p, entries, source) if entries else []
         submitted, unknown = chk.collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
-        # What a whole submission holds and this one does not: listed, and failed with --complete.
-        # Its gradients when the config has a backward: section (a forward assignment's has none).
+        # What a whole submission holds and this one does not: listed, and failed with --complete. Its
+        # gradients when the run is asked for them: a backward: section, a gradient among the expected
+        # entries or among the arrays (a config without backward: still has grad: output).
         given = {s.quantity for s in submitted}
-        missing = [q for q in p.graded() if q not in given and (p.asks_backward or p.roles.get(q) != "gradient")
+        gradients = p.asks_backward or p.needs_backward([e.quantity for e in parsed] + sorted(given))
+        missing = [q for q in p.graded() if q not in given and (gradients or p.roles.get(q) != "gradient")
                    ] if against is not None else []
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
@@ -662,7 +665,7 @@ def check(
         if pictured is not None:
             drawn, skipped = pictured["drawn"], pictured["not_drawn"]
             line = f"wrote {plot}: " + (f"|yours - convcli's| of {', '.join(drawn)}" if drawn
-                                         else "no array differs")
+                                         else "no array differs" if ok else "no array to draw")
             if skipped:
                 line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
             con.print(Text(line))
@@ -1035,7 +1038,8 @@ def _plot_differences(path: Path, graded, p, results) -> dict:
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],
-        "not_drawn": [o.quantity for o in graded if o.array is None and o.got != chk.MISSING],
+        # another shape; not the missing or unreadable ones, which have nothing to draw
+        "not_drawn": [o.quantity for o in graded if o.array is None and o.status == "fail"],
     }
 
 

@@ -618,6 +618,9 @@ class ConvLayer(_Layer):
     @field_validator("bias", mode="before")
     @classmethod
     def _bias(cls, v):
+        if v is False or v is None:  # PyTorch's bias=False: here a bias of zeros
+            raise _fail("choice", "bias: is how b is added (once or window), not whether; a conv without a bias "
+                                  "takes one of zeros, e.g. an input b0: {zeros: [n_C]} and b: b0")
         return _choice(hparams.BIAS_MODES)(v)
 
 

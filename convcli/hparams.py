@@ -293,8 +293,8 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
     if w_C_prev != n_C_prev:
         hint = ("; it looks like PyTorch's (n_C, n_C_prev, f_H, f_W) layout: convcli's is "
                 "(f_H, f_W, n_C_prev, n_C), W.transpose(2, 3, 1, 0)" if oihw else "")
-        if not hint and A_prev.shape[1] == w_C_prev:  # channels second: an NCHW batch
-            hint = ("; A_prev looks like PyTorch's (m, n_C_prev, n_H, n_W) layout (NCHW): convcli's is NHWC, "
+        if not hint and A_prev.shape[1] == w_C_prev:  # W's channels second: perhaps an NCHW batch (or a wrong W)
+            hint = ("; if A_prev is in PyTorch's (m, n_C_prev, n_H, n_W) layout (NCHW): convcli's is NHWC, "
                     "A_prev.transpose(0, 2, 3, 1)")
         raise ValueError(
             f"W: channel mismatch: A_prev has n_C_prev={n_C_prev} (shape {A_prev.shape}) "
@@ -375,11 +375,18 @@ def check_mode(mode) -> str:
 def check_upstream(d: np.ndarray, name: str, expected: tuple[int, ...]) -> np.ndarray:
     d = as_array(d, name, 4, "(m, n_H, n_W, n_C)")
     if d.shape != tuple(expected):
-        m, n_H, n_W, n_C = expected
-        nchw = d.shape == (m, n_C, n_H, n_W)
-        raise ValueError(
-            f"{name}: shape {d.shape} does not match the layer's output shape {tuple(expected)}"
-            + (f"; it looks like PyTorch's NCHW layout: convcli's is NHWC, {name}.transpose(0, 2, 3, 1)"
-               if nchw else "")
-        )
+        raise ValueError(f"{name}: shape {d.shape} does not match the layer's output shape {tuple(expected)}"
+                         + nchw_hint(d.shape, expected, name))
     return d
+
+
+def nchw_hint(shape, expected, name: str | None = None) -> str:
+    """"" unless ``shape`` is NHWC ``expected`` in PyTorch's NCHW order: then
+    the transpose that gives convcli's layout (of ``name``, or of a file's array)."""
+    if len(shape) != 4 or len(expected) != 4 or tuple(shape) == tuple(expected):
+        return ""
+    m, n_H, n_W, n_C = expected
+    if tuple(shape) != (m, n_C, n_H, n_W):
+        return ""
+    how = f"{name}.transpose(0, 2, 3, 1)" if name else "save its .transpose(0, 2, 3, 1)"
+    return f"; it looks like PyTorch's NCHW layout: convcli's is NHWC, {how}"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import arrays
+from . import arrays, hparams
 from .config import ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, did_you_mean, load_config
 from .errors import ConvcliError
 from .network import LayerError, LayerShapes, LayerSpec, Network
@@ -104,7 +104,9 @@ class Plan:
     @property
     def asks_backward(self) -> bool:
         """Whether the config has a ``backward:`` section: then a complete
-        submission holds the gradients too (a forward assignment's config has none)."""
+        submission holds the gradients too (a forward assignment's config has
+        none; check also asks for them when an expected entry or a submitted
+        array is a gradient)."""
         return "backward" in self.cfg.model.model_fields_set
 
     def needs_backward(self, quantities) -> bool:
@@ -214,7 +216,7 @@ def _check_grad_shape(p: Plan) -> None:
         raise ConvcliError(
             where,
             f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
-            f"{p.network.layers[-1].output} {tuple(want)}",
+            f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}",
         )
     arrays.check_size(got, 8, where, p.max_memory)
 

@@ -72,9 +72,21 @@ def test_unknown_key_with_hint(tmp_path):
 
 def test_a_conv_without_a_bias_says_how_to_give_none(tmp_path):
     data = seed_data()
-    del data["layers"][0]["b"]
+    data["layers"][0]["bias"] = False  # PyTorch's bias=False, written as it reads
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0].bias",
+                   "bias: is how b is added (once or window), not whether; a conv without a bias takes one of "
+                   "zeros, e.g. an input b0: {zeros: [n_C]} and b: b0")
+    del data["layers"][0]["b"], data["layers"][0]["bias"]
     backward_fails(tmp_path, write(tmp_path, data), "layers[0].b",
                    "missing (required): a conv without a bias takes one of zeros, e.g. an input b0: {zeros: [n_C]}")
+
+
+def test_an_upstream_gradient_file_in_nchw_says_so(tmp_path):
+    np.save(tmp_path / "g.npy", np.ones((10, 8, 7, 7)))  # the seed's Z (10, 7, 7, 8) in NCHW
+    data = seed_data()
+    data["backward"]["grad"] = {"file": "g.npy"}
+    backward_fails(tmp_path, write(tmp_path, data), "backward.grad", "(10, 8, 7, 7)", "(10, 7, 7, 8)",
+                   "it looks like PyTorch's NCHW layout: convcli's is NHWC, save its .transpose(0, 2, 3, 1)")
 
 
 @pytest.mark.parametrize("key, fragment", [
@@ -468,6 +480,22 @@ def test_expected_file_errors_name_the_option(tmp_path):
     (tmp_path / "e.yaml").write_text("expected: {}\n")
     assert_error(run(["check", cfg, "--expected", tmp_path / "e.yaml"]),
                  "--expected ", "e.yaml: nothing to check: it has no expected: entries; add some, or pass --against")
+
+
+@pytest.mark.parametrize("at", [10, 40, 200])
+def test_a_compressed_npz_with_corrupt_data_is_an_input_error(tmp_path, at):
+    """Bytes flipped inside a member's deflate stream: zlib's error (or, in
+    the header's part of it, NumPy's TokenError) was exit 3."""
+    np.savez_compressed(tmp_path / "a.npz", x=np.random.default_rng(0).random((10, 4, 4, 3)))
+    with zipfile.ZipFile(tmp_path / "a.npz") as zf:
+        info = zf.getinfo("x.npy")
+    raw = bytearray((tmp_path / "a.npz").read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for i in range(start + at, start + at + 40):
+        raw[i] ^= 0xFF
+    (tmp_path / "a.npz").write_bytes(bytes(raw))
+    cfg = with_file_input(tmp_path, {"file": "a.npz", "key": "x"})
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npz")
 
 
 def test_corrupt_h5(tmp_path):

@@ -427,3 +427,22 @@ def test_values_near_the_largest_float_are_drawn(tmp_path):
     result = run(["check", seed, "--against", mine, "--plot", tmp_path / "diff.png"])
     assert result.exit_code == 1 and result.stderr == "", result.stderr
     assert "got 1.7e+308" in result.stdout and (tmp_path / "diff.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_check_plot_does_not_call_an_unreadable_array_another_shape(tmp_path):
+    """An array that cannot be read has nothing to draw: it is not "not
+    drawn, their shapes differ", and a failed check is not "no array differs"."""
+    seed = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                           "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n", "seed.yaml")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert run(["forward", seed, "--out", tmp_path / "ref"]).exit_code == 0
+    raw = (tmp_path / "ref" / "conv1.Z.npy").read_bytes()
+    (mine / "conv1.Z.npy").write_bytes(raw[: len(raw) // 2])  # its header intact, half its data
+    result = run(["check", seed, "--against", mine, "--plot", tmp_path / "d.png", "--json"])
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["against"][0]["status"] == "unreadable"
+    assert doc["plot"]["not_drawn"] == [] and doc["plot"]["drawn"] == []
+    table = run(["check", seed, "--against", mine, "--plot", tmp_path / "d.png", "--force"]).stdout
+    assert "no array to draw" in table and "shapes differ" not in table and "no array differs" not in table
