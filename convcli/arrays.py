@@ -166,8 +166,11 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
             shape, fortran, dtype = fmt.read_array_header_1_0(fp)
         elif version == (2, 0):
             shape, fortran, dtype = fmt.read_array_header_2_0(fp)
+        elif version == (3, 0):  # a utf-8 header; its reader is private (numpy.lib._format_impl in NumPy 2)
+            impl = getattr(np.lib, "_format_impl", fmt)
+            shape, fortran, dtype = impl._read_array_header(fp, version)
         else:
-            shape, fortran, dtype = fmt._read_array_header(fp, version)
+            raise ValueError(f"unknown .npy format version {version[0]}.{version[1]}")
     except (ValueError, OSError, EOFError, SyntaxError, zlib.error, tokenize.TokenError) as exc:
         # NumPy tokenizes the header's dict literal: garbage there is a TokenError
         raise ConvcliError(where, f"{name} has a corrupt .npy header ({_one_line(exc)})") from None
@@ -260,11 +263,11 @@ def _open_npz(path: Path, where: str, name: str):
     try:
         with zipfile.ZipFile(path) as zf:
             zf.testzip()
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     try:
         z = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     return z  # an NpzFile: np.load gives an array only for the .npy magic refused above
 
@@ -276,7 +279,7 @@ def _npz_probe(path: Path, key: str | None, where: str, name: str):
         try:
             with z.zip.open(member + ".npy") as fp:
                 shape, _, dtype = _npy_header(fp, where, label)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
     return member, shape, dtype
 
@@ -288,6 +291,30 @@ def _h5_open(path: Path, where: str, name: str):
         return h5py.File(path, "r")
     except (OSError, ValueError) as exc:
         raise ConvcliError(where, f"{name} cannot be opened as HDF5 ({_one_line(exc)})") from None
+
+
+def _raised_in_h5py(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of h5py itself (its Python or Cython code):
+    HDF5 reports a corrupt file as RuntimeError, KeyError, OSError or
+    ValueError from wherever it first trips, which are never convcli's own."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    return last is not None and "h5py" in Path(last.tb_frame.f_code.co_filename).parts
+
+
+@contextmanager
+def h5_errors(where: str, name: str):
+    """An error HDF5 raises while an open file is walked or read (a corrupt
+    object header, B-tree, heap or datatype) as the file's error, not a bug."""
+    try:
+        yield
+    except ConvcliError:
+        raise
+    except (RuntimeError, KeyError, OSError, ValueError, TypeError, IndexError) as exc:
+        if not _raised_in_h5py(exc):
+            raise
+        raise ConvcliError(where, f"{name} is corrupt or unreadable as HDF5 ({_one_line(exc)})") from None
 
 
 def h5_datasets(f) -> list[str]:
@@ -406,7 +433,7 @@ def probe(src: Source, base_dir: Path, where: str, shown: str | None = None) -> 
     if suffix in NPZ_SUFFIXES:
         _, shape, dtype = _npz_probe(path, src.key, where, name)
     elif suffix in H5_SUFFIXES:
-        with _h5_open(path, where, name) as f:
+        with _h5_open(path, where, name) as f, h5_errors(where, name):
             obj, _ = _h5_dataset(f, src.dataset, where, name)
             shape, dtype, chunks = tuple(obj.shape), obj.dtype, _h5_chunks(obj)
     else:
@@ -432,7 +459,7 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
     suffix = path.suffix.lower()
     try:
         if suffix in H5_SUFFIXES:
-            with _h5_open(path, where, name) as f:
+            with _h5_open(path, where, name) as f, h5_errors(where, name):
                 obj, label = _h5_dataset(f, src.dataset, where, name)
                 rows, shape = _rows(tuple(obj.shape), src.slice, where, label)
                 check_size(shape, max(obj.dtype.itemsize, itemsize), where, max_memory, label)
@@ -458,7 +485,7 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
             del mapped
     except ConvcliError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError) as exc:
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
 
 
@@ -604,9 +631,10 @@ class Rows:
         if suffix in H5_SUFFIXES:
             f = _h5_open(path, where, name)
             self._files.append(f)
-            self._dataset, label = _h5_dataset(f, src.dataset, where, name)
-            if self._dataset.chunks is not None:
-                self._dataset = _with_chunk_cache(self._dataset)
+            with h5_errors(where, name):
+                self._dataset, label = _h5_dataset(f, src.dataset, where, name)
+                if self._dataset.chunks is not None:
+                    self._dataset = _with_chunk_cache(self._dataset)
             rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
             self._sel = rows or slice(0, self.shape[0], 1)
             self._label = name  # as load() names it when a read fails
@@ -619,7 +647,7 @@ class Rows:
             label = f"{name}[{member}]"
             try:
                 fp = z.zip.open(member + ".npy")
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
                 raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
         else:
             _npy_probe(path, where, name)  # refuses a truncated file up front
@@ -688,8 +716,9 @@ class Rows:
     def _reading(self):
         """A read that fails (a corrupt or truncated file) is the input's error, located."""
         try:
-            yield
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as exc:
+            with h5_errors(self.where, self._label):
+                yield
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError) as exc:
             raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
 
     # -- the chunk

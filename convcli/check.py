@@ -420,7 +420,7 @@ def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
     """The arrays of one file: (name as found, source)."""
     suffix = path.suffix.lower()
     if suffix in H5_SUFFIXES:
-        with arrays._h5_open(path, where, path.name) as f:
+        with arrays._h5_open(path, where, path.name) as f, arrays.h5_errors(where, path.name):
             names = arrays.h5_datasets(f)
             if not names:
                 raise ConvcliError(where, f"{path.name} holds no arrays{arrays.dangling_links(f)}")
