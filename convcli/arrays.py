@@ -314,7 +314,7 @@ def h5_errors(where: str, name: str):
     except (RuntimeError, KeyError, OSError, ValueError, TypeError, IndexError) as exc:
         if not _raised_in_h5py(exc):
             raise
-        raise ConvcliError(where, f"{name} is corrupt or unreadable as HDF5 ({_one_line(exc)})") from None
+        raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)} (a corrupt HDF5 file?)") from None
 
 
 def h5_datasets(f) -> list[str]:
@@ -716,9 +716,12 @@ class Rows:
     def _reading(self):
         """A read that fails (a corrupt or truncated file) is the input's error, located."""
         try:
-            with h5_errors(self.where, self._label):
-                yield
+            yield
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError) as exc:
+            raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
+        except (RuntimeError, KeyError, TypeError, IndexError) as exc:  # HDF5's, on a corrupt file
+            if not _raised_in_h5py(exc):
+                raise
             raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
 
     # -- the chunk
