@@ -4,8 +4,8 @@
 
 convcli's own output is never pasted into a config: these numbers come from
 ``torch.nn.functional`` (conv2d, relu, max_pool2d, avg_pool2d) and autograd,
-in float64, on the same inputs. The inputs are made the way DESIGN.md
-section 2 defines them (one ``numpy.random.RandomState(seed)``: the random
+in float64, on the same inputs. The inputs are made the way convcli makes
+them (README, "The config": one ``numpy.random.RandomState(seed)``: the random
 inputs in the order listed, then a random upstream gradient) or read with
 h5py/NumPy from sample_data/. tests/test_cli_configs.py runs these functions
 and compares with what the configs say.
@@ -50,7 +50,7 @@ def seed_case(bias: str) -> dict:
     z = F.conv2d(x, w, padding=2) + k * bb.view(1, -1, 1, 1)
     dZ = z.detach()
     z.backward(dZ)  # the notebook's conv_backward(Z, cache)
-    db = dZ.sum(dim=(0, 2, 3)).numpy()  # db = sum(dZ) in both bias modes (DESIGN.md section 1)
+    db = dZ.sum(dim=(0, 2, 3)).numpy()  # db = sum(dZ) in both bias modes (README: the notebook's bias)
     Z = _nhwc(z)
     return {
         "Z.shape": list(Z.shape),

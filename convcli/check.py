@@ -546,7 +546,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if nan:  # the errors' inf comes from these, not from an overflow
                 note += f"; {nan} NaN in yours where convcli's are numbers (an infinite error each)"
             note += _ties_hint(p, quantities, s.quantity, theirs, rtol, atol)
-            note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)
+            note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol) or _scale_hint(theirs, ours, rtol, atol)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
@@ -556,8 +556,39 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name))
+    _note_forward_first(p, out)
     return out
 
+
+def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
+    """For an array that is convcli's times one number: say which (a dW
+    divided by m, an average pool's gradient divided by f instead of f*f)."""
+    nonzero = ours != 0
+    if not nonzero.any() or not np.isfinite(theirs).all():
+        return ""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = float(np.median(theirs[nonzero] / ours[nonzero]))
+    if not np.isfinite(k) or k == 0 or abs(k - 1) <= rtol or not compare(theirs, k * ours, rtol, atol)[0]:
+        return ""
+    for name, whole in (("1/", 1 / k), ("", k)):  # 0.1 reads better as 1/10 when it is one
+        if abs(whole - round(whole)) <= 1e-9 * abs(whole) and abs(round(whole)) > 1:
+            return f"; yours is convcli's times {name}{round(whole)} everywhere"
+    return f"; yours is convcli's times {k:.6g} everywhere"
+
+
+def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
+    """A gradient that fails while a forward output fails too: the gradients
+    compared are convcli's for its own forward pass (and with grad: output its
+    upstream gradient is convcli's output), so the backward may well be right."""
+    forward = [o.quantity for o in outcomes if not o.passed and p.roles.get(o.quantity) == "output"]
+    if not forward:
+        return
+    for o in outcomes:
+        # numbers compared, and no other explanation given (a hint follows "; ")
+        if (not o.passed and p.roles.get(o.quantity) == "gradient" and o.abs_err is not None
+                and o.status == "fail" and "; " not in o.note):
+            o.note += (f"; your forward output {', '.join(forward)} differs too, and convcli's gradients follow "
+                       "from its own forward pass: fix the forward first")
 
 def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
                atol: float) -> str:
@@ -601,7 +632,7 @@ def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
             if once:
                 return (f"; yours is this layer's output with b added to each of the window's {k} elements "
                         "(the seed notebook's np.sum(a_slice_prev * W + b)): add it once, after the sum, "
-                        "or check with bias: window")
+                        "or check against a config whose conv layer says bias: window")
             return f"; yours is this layer's output with b added once (bias: once); the config's is bias: window"
     return ""
 

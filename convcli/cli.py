@@ -676,7 +676,10 @@ def check(
                 tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
                 con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'}{tol}"))
         n_bad = sum(not o.passed for o in every)
-        con.print(Text(_tally(len(every), n_bad, "check", "checks", "passed")))
+        tally = _tally(len(every), n_bad, "check", "checks", "passed")
+        if missing and not complete:  # "passed" must not read as "all done"
+            tally += f"; {len(missing)} not among your arrays (--complete fails them)"
+        con.print(Text(tally))
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 

@@ -141,9 +141,9 @@ def pool_backward(dA, cache, mode="max", engine=None):
     dA : ndarray of shape (m, n_H, n_W, n_C), gradient with respect to ``A``
     cache : tuple from :func:`pool_forward`
     mode : {"max", "average"}
-        ``"max"`` unless given, as in the course's signature (DESIGN.md
-        section 5), whatever the forward's mode: pass ``mode="average"`` for
-        an average pool. As in the course, a mode other than the forward's
+        ``"max"`` unless given, as in the course's signature
+        ``pool_backward(dA, cache, mode="max")``, whatever the forward's
+        mode: pass ``mode="average"`` for an average pool. As in the course, a mode other than the forward's
         gives that mode's gradient for the same input.
     engine : {"fast", "reference"}, optional; defaults to the forward's
 

@@ -82,6 +82,8 @@ class Plan:
         or ``pool3.dA_prev``), else the closest spelling."""
         bare = {q: q.split(".", 1)[1] for q in self.shapes if "." in q}  # a layer's quantity without the layer
         layered = [q for q, b in bare.items() if b == name]
+        if not layered:  # the notebook's own names: dA for conv_backward's first result, dA_prev here
+            layered = [q for q, b in bare.items() if b.startswith(f"{name}_")]
         if layered:
             hint = f" (did you mean {' or '.join(repr(q) for q in layered)}?)"
         else:

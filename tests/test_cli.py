@@ -471,6 +471,41 @@ def test_an_expected_files_tolerance_applies_to_against_too(tmp_path):
     assert graded["passed"] and (graded["rtol"], graded["atol"]) == (1e-4, 1e-5)
 
 
+def test_against_helps_a_learner_find_the_mistake(tmp_path):
+    """A learner's review: a dW divided by m (10 samples) is convcli's times
+    1/10, said so; gradients that fail while the forward fails too say to fix
+    the forward first (with grad: output, the upstream gradient is convcli's
+    Z); the notebook's name dA.npy suggests dA_prev; and a partial
+    submission's "passed" says what is not there."""
+    ref, mine = tmp_path / "ref", tmp_path / "mine"
+    assert run(["backward", CONFIGS / "seed_once.yaml", "--out", ref]).exit_code == 0
+    mine.mkdir()
+    np.save(mine / "conv1.dW.npy", np.load(ref / "conv1.dW.npy") / 10)
+    np.save(mine / "conv1.db.npy", np.load(ref / "conv1.db.npy") * 0.37)
+    args = ["check", CONFIGS / "seed_once.yaml", "--against", mine, "--expected", _no_expected(tmp_path), "--json"]
+    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    assert by["conv1.dW"]["note"].endswith("; yours is convcli's times 1/10 everywhere")
+    assert by["conv1.db"]["note"].endswith("; yours is convcli's times 0.37 everywhere")
+    assert "fix the forward first" not in by["conv1.dW"]["note"]
+    Z = np.load(ref / "conv1.Z.npy")
+    Z[0, 0, 0, 0] += 1.0
+    np.save(mine / "conv1.Z.npy", Z)
+    dW = np.load(ref / "conv1.dW.npy")
+    dW[0, 0, 0, 0] += 1.0  # wrong with no pattern: the forward's error is the likely cause
+    np.save(mine / "conv1.dW.npy", dW)
+    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    assert by["conv1.dW"]["note"].endswith("your forward output conv1.Z differs too, and convcli's gradients "
+                                           "follow from its own forward pass: fix the forward first")
+    assert "fix the forward first" not in by["conv1.Z"]["note"] + by["conv1.db"]["note"]  # db has its own hint
+    np.save(mine / "conv1.Z.npy", np.load(ref / "conv1.Z.npy"))
+    (mine / "conv1.dW.npy").unlink()
+    (mine / "conv1.db.npy").unlink()
+    np.save(mine / "dA.npy", np.load(ref / "conv1.dA_prev.npy"))
+    out = run(args[:-1]).stdout
+    assert "not graded: dA.npy: unknown quantity 'dA' (did you mean 'conv1.dA_prev'?)" in out
+    assert "the check passed; 3 not among your arrays (--complete fails them)" in out
+
+
 def test_against_counts_the_nans_in_a_submission(tmp_path):
     """A NaN where convcli has a number is an infinite error: the note says
     where the inf comes from (an instructor read it as an overflow)."""
