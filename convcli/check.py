@@ -580,7 +580,10 @@ def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
     """A gradient that fails while a forward output fails too: the gradients
     compared are convcli's for its own forward pass (and with grad: output its
     upstream gradient is convcli's output), so the backward may well be right."""
-    forward = [o.quantity for o in outcomes if not o.passed and p.roles.get(o.quantity) == "output"]
+    # The outputs a backward pass uses: every layer's but the last, which is used only as grad: output.
+    last = p.network.layers[-1].output
+    used = {q for q, role in p.roles.items() if role == "output" and (q != last or p.grad_spec == "output")}
+    forward = [o.quantity for o in outcomes if not o.passed and o.quantity in used]
     if not forward:
         return
     for o in outcomes:

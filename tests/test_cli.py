@@ -506,6 +506,26 @@ def test_against_helps_a_learner_find_the_mistake(tmp_path):
     assert "the check passed; 3 not among your arrays (--complete fails them)" in out
 
 
+def test_fix_the_forward_first_only_for_outputs_the_backward_uses(tmp_path):
+    """stack.yaml's upstream gradient is random: its last output (pool3.A)
+    feeds no gradient, so a wrong pool3.A explains no wrong gradient; a wrong
+    relu2.A (pool3's input: its mask) may."""
+    sub = _submission(tmp_path, ["pool3.A", "relu2.A", "conv1.dW"])
+    for name in ("pool3.A", "conv1.dW"):
+        a = np.load(sub / f"{name}.npy")
+        a.flat[0] += 1.0
+        np.save(sub / f"{name}.npy", a)
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
+    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    assert "fix the forward first" not in by["conv1.dW"]["note"]
+    a = np.load(sub / "relu2.A.npy")
+    a.flat[5] += 1.0
+    np.save(sub / "relu2.A.npy", a)
+    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    assert by["conv1.dW"]["note"].endswith("your forward output relu2.A differs too, and convcli's gradients "
+                                           "follow from its own forward pass: fix the forward first")
+
+
 def test_against_counts_the_nans_in_a_submission(tmp_path):
     """A NaN where convcli has a number is an infinite error: the note says
     where the inf comes from (an instructor read it as an overflow)."""
