@@ -294,13 +294,19 @@ def _h5_open(path: Path, where: str, name: str):
 
 
 def _raised_in_h5py(exc: BaseException) -> bool:
-    """Whether ``exc`` came out of h5py itself (its Python or Cython code):
-    HDF5 reports a corrupt file as RuntimeError, KeyError, OSError or
-    ValueError from wherever it first trips, which are never convcli's own."""
+    """Whether ``exc`` is HDF5's report of a corrupt file: raised inside h5py
+    (RuntimeError, KeyError, OSError or ValueError from wherever HDF5 first
+    trips), but not by h5py's checks of what it was asked (a selection, a name
+    that does not exist), which would be convcli's own mistake."""
     tb, last = exc.__traceback__, None
     while tb is not None:
         last, tb = tb, tb.tb_next
-    return last is not None and "h5py" in Path(last.tb_frame.f_code.co_filename).parts
+    if last is None:
+        return False
+    path = Path(last.tb_frame.f_code.co_filename)
+    if "h5py" not in path.parts or path.stem.startswith(("_selector", "selections")):
+        return False
+    return not (isinstance(exc, KeyError) and "doesn't exist" in str(exc))  # a lookup of a name not there
 
 
 @contextmanager
@@ -314,7 +320,7 @@ def h5_errors(where: str, name: str):
     except (RuntimeError, KeyError, OSError, ValueError, TypeError, IndexError) as exc:
         if not _raised_in_h5py(exc):
             raise
-        raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)} (a corrupt HDF5 file?)") from None
+        raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)} (a corrupt HDF5 file?)") from exc
 
 
 def h5_datasets(f) -> list[str]:
@@ -722,7 +728,7 @@ class Rows:
         except (RuntimeError, KeyError, TypeError, IndexError) as exc:  # HDF5's, on a corrupt file
             if not _raised_in_h5py(exc):
                 raise
-            raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
+            raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from exc
 
     # -- the chunk
 

@@ -562,36 +562,49 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
 
 def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
     """For an array that is convcli's times one number: say which (a dW
-    divided by m, an average pool's gradient divided by f instead of f*f)."""
+    divided by m, an average pool's gradient divided by f instead of f*f).
+    Not for arrays within atol of zero (any factor fits those) nor for a
+    factor within 1e-3 of 1 (a rounding difference, not a mistake)."""
     nonzero = ours != 0
-    if not nonzero.any() or not np.isfinite(theirs).all():
+    if (not nonzero.any() or not np.isfinite(theirs).all()
+            or np.abs(theirs).max() <= atol or np.abs(ours).max() <= atol):
         return ""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = float(np.median(theirs[nonzero] / ours[nonzero]))
-    if not np.isfinite(k) or k == 0 or abs(k - 1) <= rtol or not compare(theirs, k * ours, rtol, atol)[0]:
+    if (not np.isfinite(k) or k == 0 or abs(k - 1) <= 1e-3
+            or not compare(theirs, k * ours, rtol, atol)[0] or not compare(theirs / k, ours, rtol, atol)[0]):
         return ""
-    for name, whole in (("1/", 1 / k), ("", k)):  # 0.1 reads better as 1/10 when it is one
-        if abs(whole - round(whole)) <= 1e-9 * abs(whole) and abs(round(whole)) > 1:
-            return f"; yours is convcli's times {name}{round(whole)} everywhere"
+    sign, size = ("-" if k < 0 else ""), abs(k)
+    tol = max(rtol, 1e-9)
+    for prefix, whole in (("1/", 1 / size), ("", size)):  # 0.1 reads better as 1/10
+        n = round(whole)
+        if 1 <= n <= 1000 and abs(whole - n) <= tol * whole and (n > 1 or prefix == ""):
+            return f"; yours is convcli's times {sign}{prefix}{n} everywhere"
     return f"; yours is convcli's times {k:.6g} everywhere"
 
 
 def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
-    """A gradient that fails while a forward output fails too: the gradients
-    compared are convcli's for its own forward pass (and with grad: output its
-    upstream gradient is convcli's output), so the backward may well be right."""
-    # The outputs a backward pass uses: every layer's but the last, which is used only as grad: output.
-    last = p.network.layers[-1].output
-    used = {q for q, role in p.roles.items() if role == "output" and (q != last or p.grad_spec == "output")}
-    forward = [o.quantity for o in outcomes if not o.passed and o.quantity in used]
-    if not forward:
-        return
+    """A gradient that fails while a forward output it depends on fails too:
+    the gradients compared are convcli's for its own forward pass, so the
+    backward may well be right. Layer j's gradients use the inputs of layers
+    j and after (the outputs of layers j-1 and after, but the last), and the
+    last output only as grad: output."""
+    layers = p.network.layers
+    index = {spec.name: i for i, spec in enumerate(layers)}
+    failed = {o.quantity for o in outcomes if o.status == "fail" and p.roles.get(o.quantity) == "output"}
     for o in outcomes:
         # numbers compared, and no other explanation given (a hint follows "; ")
-        if (not o.passed and p.roles.get(o.quantity) == "gradient" and o.abs_err is not None
-                and o.status == "fail" and "; " not in o.note):
+        if (o.status != "fail" or p.roles.get(o.quantity) != "gradient" or o.abs_err is None
+                or "; " in o.note or o.quantity.split(".", 1)[0] not in index):
+            continue
+        j = index[o.quantity.split(".", 1)[0]]
+        used = [spec.output for i, spec in enumerate(layers)
+                if (j - 1 <= i < len(layers) - 1) or (i == len(layers) - 1 and p.grad_spec == "output")]
+        forward = [q for q in used if q in failed]
+        if forward:
             o.note += (f"; your forward output {', '.join(forward)} differs too, and convcli's gradients follow "
                        "from its own forward pass: fix the forward first")
+
 
 def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
                atol: float) -> str:

@@ -111,3 +111,39 @@ def test_global_index_agrees_with_numpy(index):
     for local in np.ndindex(positions.shape):
         expected = [int(i) for i in np.unravel_index(int(positions[local]), shape)]
         assert _global(shape, index, local) == expected, (index, local)
+
+
+def test_the_scale_hint_names_a_factor_only_where_there_is_one():
+    """The review's cases: a dW divided by m reads "1/10", a negated one
+    "-1/10", a float32 third "1/3"; arrays within atol of zero fit any
+    factor and get none, and neither does a factor within 1e-3 of 1."""
+    from convcli.check import _scale_hint
+
+    a = np.random.default_rng(0).standard_normal((4, 5))
+    hint = lambda theirs, ours=a, rtol=1e-6, atol=1e-8: _scale_hint(theirs, ours, rtol, atol)  # noqa: E731
+    assert hint(a / 10) == "; yours is convcli's times 1/10 everywhere"
+    assert hint(-a / 10) == "; yours is convcli's times -1/10 everywhere"
+    assert hint(a * 3) == "; yours is convcli's times 3 everywhere"
+    assert hint(a * 0.37) == "; yours is convcli's times 0.37 everywhere"
+    third = (a / 3).astype(np.float32)
+    assert hint(third, a.astype(np.float32), 1e-4, 1e-5) == "; yours is convcli's times 1/3 everywhere"
+    assert hint(a * 1e-12) == "" and hint(np.random.default_rng(1).standard_normal(a.shape) * 1e-9) == ""
+    assert hint(a * (1 + 2e-6)) == ""  # a rounding difference, not a mistake
+    assert hint(a + 1) == "" and hint(np.zeros_like(a)) == ""
+
+
+def test_h5_errors_converts_a_corrupt_file_not_a_bad_request():
+    """HDF5's own failure on a file is the user's error; h5py refusing what
+    it was asked (a selection, a name not there) is convcli's, and stays one."""
+    import h5py
+
+    from convcli.arrays import h5_errors
+
+    f = h5py.File("in-memory.h5", "w", driver="core", backing_store=False)
+    f["x"] = np.arange(6.0)
+    with pytest.raises(ValueError, match="Step must be >= 1"), h5_errors("here", "in-memory.h5"):
+        f["x"][::-1]
+    with pytest.raises(KeyError), h5_errors("here", "in-memory.h5"):
+        f["no_such_name"]
+    f.close()
+    # (A corrupt file's own errors becoming ConvcliError: tests/test_corrupt_files.py.)

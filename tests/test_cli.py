@@ -526,6 +526,31 @@ def test_fix_the_forward_first_only_for_outputs_the_backward_uses(tmp_path):
                                            "follow from its own forward pass: fix the forward first")
 
 
+def test_fix_the_forward_first_names_only_outputs_that_gradient_depends_on(tmp_path):
+    """The review: conv1.Z wrong at one negative entry (relu2.A still right)
+    and pool3.dA_prev wrong: pool3's backward uses relu2.A and the random
+    upstream gradient, never conv1.Z, so no note; conv1.dW's does. An
+    unreadable forward output is not one that "differs"."""
+    sub = _submission(tmp_path, ["conv1.Z", "relu2.A", "pool3.dA_prev", "conv1.dW"])
+    Z = np.load(sub / "conv1.Z.npy")
+    at = np.unravel_index(int(np.argmin(Z)), Z.shape)
+    Z[at] -= 1.0  # negative: the ReLU zeroes it either way
+    np.save(sub / "conv1.Z.npy", Z)
+    for name in ("pool3.dA_prev", "conv1.dW"):
+        a = np.load(sub / f"{name}.npy")
+        a.flat[3] += 1.0
+        np.save(sub / f"{name}.npy", a)
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
+    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    assert by["relu2.A"]["passed"] and not by["conv1.Z"]["passed"]
+    assert "fix the forward first" not in by["pool3.dA_prev"]["note"]
+    assert "your forward output conv1.Z differs too" in by["conv1.dW"]["note"]
+    np.save(sub / "conv1.Z.npy", np.load(tmp_path / "ref" / "conv1.Z.npy"))
+    (sub / "relu2.A.npy").write_bytes(b"garbage")
+    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    assert by["relu2.A"]["status"] == "unreadable" and "fix the forward first" not in by["conv1.dW"]["note"]
+
+
 def test_against_counts_the_nans_in_a_submission(tmp_path):
     """A NaN where convcli has a number is an infinite error: the note says
     where the inf comes from (an instructor read it as an overflow)."""
