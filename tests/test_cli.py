@@ -506,24 +506,31 @@ def test_against_helps_a_learner_find_the_mistake(tmp_path):
     assert "the check passed; 3 not among your arrays (--complete fails them)" in out
 
 
+def _nudge(folder: Path, name: str, at: int = 0, by: float = 1.0) -> None:
+    """Make one element of the saved ``name`` wrong: flat index ``at`` moved by ``by``."""
+    a = np.load(folder / f"{name}.npy")
+    a.flat[at] += by
+    np.save(folder / f"{name}.npy", a)
+
+
+def _graded(tmp_path, sub: Path) -> dict:
+    """stack.yaml's --against outcomes for ``sub``, by quantity (no expected entries)."""
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
+    return {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+
+
 def test_fix_the_forward_first_only_for_outputs_the_backward_uses(tmp_path):
     """stack.yaml's upstream gradient is random: its last output (pool3.A)
     feeds no gradient, so a wrong pool3.A explains no wrong gradient; a wrong
     relu2.A (pool3's input: its mask) may."""
     sub = _submission(tmp_path, ["pool3.A", "relu2.A", "conv1.dW"])
-    for name in ("pool3.A", "conv1.dW"):
-        a = np.load(sub / f"{name}.npy")
-        a.flat[0] += 1.0
-        np.save(sub / f"{name}.npy", a)
-    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
-    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
-    assert "fix the forward first" not in by["conv1.dW"]["note"]
-    a = np.load(sub / "relu2.A.npy")
-    a.flat[5] += 1.0
-    np.save(sub / "relu2.A.npy", a)
-    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
-    assert by["conv1.dW"]["note"].endswith("your forward output relu2.A differs too, and convcli's gradients "
-                                           "follow from its own forward pass: fix the forward first")
+    _nudge(sub, "pool3.A")
+    _nudge(sub, "conv1.dW")
+    assert "fix the forward first" not in _graded(tmp_path, sub)["conv1.dW"]["note"]
+    _nudge(sub, "relu2.A", at=5)
+    assert _graded(tmp_path, sub)["conv1.dW"]["note"].endswith(
+        "your forward output relu2.A differs too, and convcli's gradients follow from its own forward pass: "
+        "fix the forward first")
 
 
 def test_fix_the_forward_first_names_only_outputs_that_gradient_depends_on(tmp_path):
@@ -532,22 +539,16 @@ def test_fix_the_forward_first_names_only_outputs_that_gradient_depends_on(tmp_p
     upstream gradient, never conv1.Z, so no note; conv1.dW's does. An
     unreadable forward output is not one that "differs"."""
     sub = _submission(tmp_path, ["conv1.Z", "relu2.A", "pool3.dA_prev", "conv1.dW"])
-    Z = np.load(sub / "conv1.Z.npy")
-    at = np.unravel_index(int(np.argmin(Z)), Z.shape)
-    Z[at] -= 1.0  # negative: the ReLU zeroes it either way
-    np.save(sub / "conv1.Z.npy", Z)
-    for name in ("pool3.dA_prev", "conv1.dW"):
-        a = np.load(sub / f"{name}.npy")
-        a.flat[3] += 1.0
-        np.save(sub / f"{name}.npy", a)
-    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
-    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    _nudge(sub, "conv1.Z", at=int(np.argmin(np.load(sub / "conv1.Z.npy"))), by=-1.0)  # the ReLU zeroes it anyway
+    _nudge(sub, "pool3.dA_prev", at=3)
+    _nudge(sub, "conv1.dW", at=3)
+    by = _graded(tmp_path, sub)
     assert by["relu2.A"]["passed"] and not by["conv1.Z"]["passed"]
     assert "fix the forward first" not in by["pool3.dA_prev"]["note"]
     assert "your forward output conv1.Z differs too" in by["conv1.dW"]["note"]
     np.save(sub / "conv1.Z.npy", np.load(tmp_path / "ref" / "conv1.Z.npy"))
     (sub / "relu2.A.npy").write_bytes(b"garbage")
-    by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+    by = _graded(tmp_path, sub)
     assert by["relu2.A"]["status"] == "unreadable" and "fix the forward first" not in by["conv1.dW"]["note"]
 
 
