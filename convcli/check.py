@@ -665,12 +665,6 @@ def missing(quantities: list[str], p: Plan) -> list[Outcome]:
                     note="not among your arrays") for q in quantities]
 
 
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """``shape`` without its axes of length 1: two shapes the same so hold
-    the same numbers in the same order (a bias as (n_C,) or (1, 1, 1, n_C))."""
-    return tuple(n for n in shape if n != 1)
-
-
 def same_layout(p: Plan, q: str, shape, want, biases: set[str] | None = None) -> bool:
     """Whether an array of ``shape`` holds quantity ``q`` (of shape ``want``):
     the same shape, or for a bias or its gradient (n_C,) for (1, 1, 1, n_C)
