@@ -13,7 +13,7 @@ API
 ``plot_quantity(array, name, path, *, sample=None, channels=None, kind=None) -> Path``
     One quantity, one PNG at ``path``.
 ``plot_difference(yours, reference, name, path, *, sample=None, channels=None, kind=None, rtol=0.0, atol=0.0) -> Path``
-    ``|yours - reference|`` of one quantity, one PNG.
+    ``|yours - convcli's|`` of one quantity, one PNG.
 ``plot_differences(pairs, path, *, rtol=0.0, atol=0.0) -> Path``
     ``pairs`` maps a name to ``(yours, reference)``; the quantities that
     differ (beyond ``atol + rtol*|reference|``) are drawn one below the other
@@ -539,7 +539,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     cmap = SIGNED_CMAP if signed else UNSIGNED_CMAP
     head = f"{name}   {_shape(a)}"
     if difference:
-        head = f"|yours \N{MINUS SIGN} reference|   {head}"
+        head = f"|yours \N{MINUS SIGN} convcli's|   {head}"
     if title is None:
         title = [_stats(a)]
 
