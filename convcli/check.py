@@ -395,15 +395,18 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                 raise arrays.not_regular(where, single)
     except OSError as exc:
         raise path_error("--against", path, exc) from None
+    unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
         inner = _inner_folder(path)
         if empty_ok:
-            return [], [Unknown(f"{inner.name}/", f"a folder of .npy files inside; --against {short_path(inner)} "
-                                                  "grades it")] if inner else []
+            return [], unread + ([Unknown(f"{inner.name}/", f"a folder of .npy files inside; --against "
+                                                            f"{short_path(inner)} grades it")] if inner else [])
         hint = f"; {inner.name}/ inside it has some: --against {short_path(inner)}" if inner else ""
+        hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
         raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
     if files:
         out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
+        unknown += unread
         if has_h5 and out:
             unknown.append(Unknown(h5.name, f"the folder's .npy files are graded instead; "
                                             f"--against {short_path(h5)} grades it"))
@@ -458,6 +461,30 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         seen[q] = label
         out.append(Submitted(label, q, src, base))
     return out, unknown
+
+
+def _unread(folder: Path, p: Plan) -> list[Unknown]:
+    """Files in an --against folder that are not read but look like work: an
+    .npz or another .h5 (graded only when named themselves), or a quantity's
+    name with another extension (conv1.dW.txt from np.savetxt, a .pt)."""
+    out = []
+    try:
+        entries = sorted(e for e in folder.iterdir() if e.is_file() and not e.name.startswith("."))
+    except OSError:
+        return out
+    for e in entries:
+        suffix = e.suffix.lower()
+        if suffix == ".npy" or e.name in ("outputs.h5", "summary.json"):
+            continue
+        if suffix in NPZ_SUFFIXES or suffix in H5_SUFFIXES:
+            out.append(Unknown(e.name, f"not read from a folder; --against {short_path(e)} grades it"))
+            continue
+        try:
+            q = p.resolve(e.name[: -len(e.suffix)] if e.suffix else e.name, "")
+        except ConvcliError:
+            continue
+        out.append(Unknown(e.name, f"not read: only .npy files are; save {q} with np.save"))
+    return out
 
 
 def _inner_folder(path: Path) -> Path | None:

@@ -552,6 +552,23 @@ def test_fix_the_forward_first_names_only_outputs_that_gradient_depends_on(tmp_p
     assert by["relu2.A"]["status"] == "unreadable" and "fix the forward first" not in by["conv1.dW"]["note"]
 
 
+def test_against_names_files_in_the_folder_it_does_not_read(tmp_path):
+    """A quantity saved with np.savetxt, or an .npz beside the .npy files,
+    was ignored without a word: listed now, with what to do."""
+    sub = _submission(tmp_path, ["conv1.Z"])
+    np.savetxt(sub / "conv1.dW.txt", np.zeros(3))
+    np.savez(sub / "more.npz", a=np.zeros(2))
+    (sub / "notes.md").write_text("not work")
+    unknown = {u["entry"]: u["note"] for u in json.loads(run(
+        ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
+    ).stdout)["unknown"]}
+    assert unknown == {"conv1.dW.txt": "not read: only .npy files are; save conv1.dW with np.save",
+                       "more.npz": f"not read from a folder; --against {sub / 'more.npz'} grades it"}
+    (sub / "conv1.Z.npy").unlink()
+    assert_error(run(["check", CONFIGS / "stack.yaml", "--against", sub]),
+                 "the folder has no .npy files (and no outputs.h5); conv1.dW.txt: not read: only .npy files are")
+
+
 def test_against_counts_the_nans_in_a_submission(tmp_path):
     """A NaN where convcli has a number is an infinite error: the note says
     where the inf comes from (an instructor read it as an overflow)."""
