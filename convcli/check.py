@@ -416,7 +416,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             return _some(out, unknown + more, where, empty_ok)
         return _some(out, unknown, where, empty_ok)
     file = h5 if is_dir else path
-    return _some(*_resolve(p, where, _arrays_in(file, where), file.parent), where, empty_ok)
+    out, unknown = _resolve(p, where, _arrays_in(file, where), file.parent)
+    return _some(out, unknown + unread, where, empty_ok)
 
 
 def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
