@@ -30,8 +30,10 @@ import numpy as np
 from . import arrays, hparams
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, did_you_mean,
                      slice_text, value_shape)
+from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, path_error, short_path
 from .pool import pool_backward, pool_forward
+from .relu import relu_backward, relu_forward
 from .runner import DEFAULT_TOLERANCES, Plan
 from .stats import STATS, stat
 
@@ -532,11 +534,17 @@ def provenance_note(path: str | Path, p: Plan) -> str:
 
 
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
-                     keep: bool = False) -> list[Outcome]:
+                     keep: bool = False, inputs: dict[str, np.ndarray] | None = None) -> list[Outcome]:
     """Compare each of a user's arrays with convcli's. With ``keep``, each
     outcome whose shape matches holds the user's array in ``.array`` (for
-    ``check --plot``); otherwise it is dropped once compared."""
+    ``check --plot``); otherwise it is dropped once compared. ``inputs``:
+    what each layer takes (its input, its upstream gradient), for the hints
+    that rerun a layer; given for ``--each-layer``, where they are the user's
+    (and ``quantities`` convcli's results on them), which also needs no
+    "fix the forward first"."""
     rtol, atol = p.tolerance
+    each_layer = inputs is not None
+    inputs = quantities if inputs is None else inputs
     biases = p.biases()
     out = []
     for s in submitted:
@@ -573,7 +581,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
             if nan:  # the errors' inf comes from these, not from an overflow
                 note += f"; {nan} NaN in yours where convcli's are numbers (an infinite error each)"
-            note += _ties_hint(p, quantities, s.quantity, theirs, rtol, atol)
+            note += _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
             note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol) or _scale_hint(theirs, ours, rtol, atol)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
@@ -584,8 +592,73 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name))
-    _note_forward_first(p, out)
+    if not each_layer:
+        _note_forward_first(p, out)
     return out
+
+
+def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The user's arrays that can be read and have their quantity's layout,
+    in convcli's shape and the run's dtype (the others fail on their own in
+    :func:`evaluate_against`)."""
+    yours = {}
+    for s in submitted:
+        ours = quantities[s.quantity]
+        try:
+            info = arrays.probe(s.source, s.base_dir, "--against")
+            if not same_layout(p, s.quantity, info.shape, ours.shape):
+                continue
+            array = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
+        except ConvcliError:
+            continue
+        yours[s.quantity] = array.reshape(ours.shape).astype(ours.dtype, copy=False)
+    return yours
+
+
+def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
+               backward: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``check --against --each-layer``: every layer rerun on the user's own
+    input to it (their previous layer's output, where they gave it) and, for
+    its gradients, their own upstream gradient (the next layer's dA_prev, or
+    under grad: output their last output), as the notebook's tests check one
+    function at a time. Returns ``(reference, inputs)``: convcli's results
+    layer by layer, and what each layer took."""
+    layers = p.network.layers
+    reference, taken = dict(quantities), dict(quantities)
+    caches = []
+    for i, spec in enumerate(layers):
+        name = layers[i - 1].output if i else p.input_name
+        x = yours.get(name, quantities[name]) if i else quantities[name]  # the first input is the config's
+        taken[name] = x
+        hp = dict(spec.hparameters)
+        if spec.kind == "conv":
+            out, cache = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
+        elif spec.kind == "pool":
+            out, cache = pool_forward(x, hp, mode=spec.mode, engine=p.engine)
+        else:
+            out, cache = relu_forward(x)
+        reference[spec.output] = out
+        caches.append(cache)
+    if not backward:
+        return reference, taken
+    for i in range(len(layers) - 1, -1, -1):
+        spec = layers[i]
+        if i < len(layers) - 1:
+            up = f"{layers[i + 1].name}.dA_prev"
+            g = yours.get(up, quantities[up])
+        elif p.grad_spec == "output":  # the upstream gradient is the last output: theirs
+            g = yours.get(spec.output, quantities[spec.upstream])
+        else:
+            g = quantities[spec.upstream]
+        taken[spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev"] = g
+        if spec.kind == "conv":
+            reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
+                conv_backward(g, caches[i])
+        elif spec.kind == "pool":
+            reference[f"{spec.name}.dA_prev"] = pool_backward(g, caches[i], mode=spec.mode)
+        else:
+            reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
+    return reference, taken
 
 
 def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
@@ -611,6 +684,9 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
     return f"; yours is convcli's times {k:.6g} everywhere"
 
 
+_EXPLAINED = re.compile(r"; (yours|\d+ NaN in yours)")
+
+
 def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
     """A gradient that fails while a forward output it depends on fails too:
     the gradients compared are convcli's for its own forward pass, so the
@@ -621,9 +697,9 @@ def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
     index = {spec.name: i for i, spec in enumerate(layers)}
     failed = {o.quantity for o in outcomes if o.status == "fail" and p.roles.get(o.quantity) == "output"}
     for o in outcomes:
-        # numbers compared, and no other explanation given (a hint follows "; ")
+        # numbers compared, and no other explanation given (the hints: "; yours ...", "; 3 NaN in yours")
         if (o.status != "fail" or p.roles.get(o.quantity) != "gradient" or o.abs_err is None
-                or "; " in o.note or o.quantity.split(".", 1)[0] not in index):
+                or _EXPLAINED.search(o.note) or o.quantity.split(".", 1)[0] not in index):
             continue
         j = index[o.quantity.split(".", 1)[0]]
         used = [spec.output for i, spec in enumerate(layers)
@@ -631,7 +707,8 @@ def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
         forward = [q for q in used if q in failed]
         if forward:
             o.note += (f"; your forward output {', '.join(forward)} differs too, and convcli's gradients follow "
-                       "from its own forward pass: fix the forward first")
+                       "from its own forward pass: fix the forward first, or grade each layer on your inputs "
+                       "with --each-layer")
 
 
 def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,

@@ -561,6 +561,13 @@ def check(
                           "inputs or upstream gradient the config gives; the gradients when the config has a "
                           "backward: section or asks for one); a missing one fails (grading a whole submission)."),
     ] = False,
+    each_layer: Annotated[
+        bool,
+        typer.Option("--each-layer", metavar=FLAG,
+                     help="With --against: grade each layer on your own inputs to it (your previous layer's "
+                          "output, your next layer's dA_prev), as the notebook tests one function at a time: one "
+                          "mistake does not fail every quantity after it."),
+    ] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,
@@ -590,6 +597,9 @@ def check(
             _png_target(plot, force, "--plot")
         if complete and against is None:
             raise ConvcliError("--complete", "asks for every quantity among your arrays; give them with --against PATH")
+        if each_layer and against is None:
+            raise ConvcliError("--each-layer", "grades each layer of your arrays on your own inputs; give them "
+                                               "with --against PATH")
         p = _plan(config, dtype, engine, max_memory)
         if expected is not None:  # its tolerance: stands in for the config's, for --against too
             source, entries, p.tolerance_file = read_expected_file(expected)
@@ -615,17 +625,21 @@ def check(
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
-        graded = chk.evaluate_against(submitted, p, results.quantities, keep=plot is not None)
+        reference, taken = results.quantities, None
+        if each_layer:  # convcli's layers rerun on the user's own inputs
+            yours = chk.read_yours(submitted, p, results.quantities)
+            reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
+        graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken)
         if complete:
             graded += chk.missing(missing, p)
         note = chk.provenance_note(against, p) if against is not None else ""
-        pictured = _plot_differences(plot, graded, p, results) if plot is not None else None
+        pictured = _plot_differences(plot, graded, p, reference) if plot is not None else None
     every = outcomes + graded
     ok = all(o.passed for o in every)
     if json_:
         _print_json({
             "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
-            "checks": len(every), "passed": sum(o.passed for o in every),
+            "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
             # --against: arrays whose names are no quantity (not graded), and quantities no array is
@@ -645,7 +659,8 @@ def check(
                      "pass" if o.passed else "FAIL")
             con.print(t)
         if graded:
-            con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's"))
+            how = ", each layer on your own inputs to it" if each_layer else ""
+            con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how}"))
             t = _table("array", "quantity", "shape", "max abs err", "max rel err", "first differs at", "result",
                        right=("max abs err", "max rel err"))
             for o in graded:
@@ -1027,15 +1042,16 @@ def _remove_empty(folders: list[Path]) -> None:
             pass
 
 
-def _plot_differences(path: Path, graded, p, results) -> dict:
-    """``check --plot``: |yours - convcli's| of every quantity that differs,
-    in one PNG, at the tolerances check used. Returns what was drawn, for
-    the report: ``{"out", "drawn", "not_drawn"}`` (not drawn: another shape)."""
-    from . import check as chk
+def _plot_differences(path: Path, graded, p, reference: dict) -> dict:
+    """``check --plot``: |yours - convcli's| of every quantity that differs
+    (``reference``: convcli's results, or with --each-layer its layers on
+    your inputs), in one PNG, at the tolerances check used. Returns what was
+    drawn, for the report: ``{"out", "drawn", "not_drawn"}`` (not drawn:
+    another shape)."""
     from . import plot as plots
 
     rtol, atol = p.tolerance
-    pairs = {o.quantity: (o.array, results.quantities[o.quantity]) for o in graded if o.array is not None}
+    pairs = {o.quantity: (o.array, reference[o.quantity]) for o in graded if o.array is not None}
     with _png_folder(path):
         plots.plot_differences(pairs, path, rtol=rtol, atol=atol)
     return {

@@ -494,8 +494,9 @@ def test_against_helps_a_learner_find_the_mistake(tmp_path):
     dW[0, 0, 0, 0] += 1.0  # wrong with no pattern: the forward's error is the likely cause
     np.save(mine / "conv1.dW.npy", dW)
     by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
-    assert by["conv1.dW"]["note"].endswith("your forward output conv1.Z differs too, and convcli's gradients "
-                                           "follow from its own forward pass: fix the forward first")
+    assert by["conv1.dW"]["note"].endswith(
+        "your forward output conv1.Z differs too, and convcli's gradients follow from its own forward pass: "
+        "fix the forward first, or grade each layer on your inputs with --each-layer")
     assert "fix the forward first" not in by["conv1.Z"]["note"] + by["conv1.db"]["note"]  # db has its own hint
     np.save(mine / "conv1.Z.npy", np.load(ref / "conv1.Z.npy"))
     (mine / "conv1.dW.npy").unlink()
@@ -530,7 +531,7 @@ def test_fix_the_forward_first_only_for_outputs_the_backward_uses(tmp_path):
     _nudge(sub, "relu2.A", at=5)
     assert _graded(tmp_path, sub)["conv1.dW"]["note"].endswith(
         "your forward output relu2.A differs too, and convcli's gradients follow from its own forward pass: "
-        "fix the forward first")
+        "fix the forward first, or grade each layer on your inputs with --each-layer")
 
 
 def test_fix_the_forward_first_names_only_outputs_that_gradient_depends_on(tmp_path):
@@ -567,6 +568,79 @@ def test_against_names_files_in_the_folder_it_does_not_read(tmp_path):
     (sub / "conv1.Z.npy").unlink()
     assert_error(run(["check", CONFIGS / "stack.yaml", "--against", sub]),
                  "the folder has no .npy files (and no outputs.h5); conv1.dW.txt: not read: only .npy files are")
+
+
+def _learner_with_b_in_the_window(folder: Path) -> None:
+    """The seed notebook's case done by hand (einsum and loops, no convcli)
+    with its slip, b inside the window sum (12 times), and a backward that is
+    right for that Z (grad: output: dZ is their own Z)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    np.random.seed(1)
+    A, W, b = np.random.randn(10, 4, 4, 3), np.random.randn(2, 2, 3, 8), np.random.randn(1, 1, 1, 8)
+    A_pad = np.pad(A, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    win = sliding_window_view(A_pad, (2, 2), axis=(1, 2))  # (10, 7, 7, 3, 2, 2)
+    Z = np.einsum("mhwcij,ijcn->mhwn", win, W) + 12 * b
+    dA_pad = np.zeros_like(A_pad)
+    for h in range(7):
+        for w in range(7):
+            dA_pad[:, h:h + 2, w:w + 2, :] += np.einsum("mn,ijcn->mijc", Z[:, h, w, :], W)
+    folder.mkdir()
+    for name, array in {"conv1.Z": Z, "conv1.dA_prev": dA_pad[:, 2:-2, 2:-2, :],
+                        "conv1.dW": np.einsum("mhwcij,mhwn->ijcn", win, Z), "conv1.db": Z.sum(axis=(0, 1, 2))}.items():
+        np.save(folder / f"{name}.npy", array)
+
+
+def test_each_layer_grades_a_layer_on_the_learners_own_inputs(tmp_path):
+    """One slip in the forward failed all four quantities; --each-layer
+    reruns the backward on their own Z (their upstream gradient under
+    grad: output), so only Z fails, and their correct backward passes."""
+    mine = tmp_path / "mine"
+    _learner_with_b_in_the_window(mine)
+    args = ["check", CONFIGS / "seed_once.yaml", "--against", mine, "--expected", _no_expected(tmp_path), "--json"]
+    doc = json.loads(run(args).stdout)
+    assert (doc["checks"], doc["passed"], doc["each_layer"]) == (4, 0, False)
+    doc = json.loads(run(args + ["--each-layer"]).stdout)
+    by = {o["quantity"]: o["status"] for o in doc["against"]}
+    assert by == {"conv1.Z": "fail", "conv1.dA_prev": "pass", "conv1.dW": "pass", "conv1.db": "pass"}
+    assert doc["each_layer"] is True
+    assert_error(run(["check", CONFIGS / "seed_once.yaml", "--each-layer"]), "--each-layer: ", "--against PATH")
+
+
+def test_each_layer_takes_the_previous_layers_output_as_given(tmp_path):
+    """stack.yaml: a conv1.Z that is wrong, and relu2.A and pool3.A computed
+    by hand from it (np.maximum, a 2x2 max by reshape): layer by layer,
+    the relu and the pool are right."""
+    sub = _submission(tmp_path, ["conv1.Z"])
+    _nudge(sub, "conv1.Z", at=int(np.argmax(np.load(sub / "conv1.Z.npy"))), by=1.0)
+    Z = np.load(sub / "conv1.Z.npy")
+    relu = np.maximum(Z, 0.0)
+    np.save(sub / "relu2.A.npy", relu)
+    np.save(sub / "pool3.A.npy", relu.reshape(4, 4, 2, 4, 2, 4).max(axis=(2, 4)))
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
+    plain = {o["quantity"]: o["status"] for o in json.loads(run(args).stdout)["against"]}
+    assert plain == {"conv1.Z": "fail", "relu2.A": "fail", "pool3.A": "fail"}
+    layered = {o["quantity"]: o["status"] for o in json.loads(run(args + ["--each-layer"]).stdout)["against"]}
+    assert layered == {"conv1.Z": "fail", "relu2.A": "pass", "pool3.A": "pass"}
+
+
+def test_each_layer_on_right_arrays_is_the_plain_grade(tmp_path):
+    """Every layer rerun on right inputs gives convcli's own results: a whole
+    right submission passes either way, and one wrong gradient fails either
+    way (pool3's dA_prev, fed by the given random upstream gradient)."""
+    names = ["conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+             "pool3.dA_prev"]
+    sub = _submission(tmp_path, names)
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json",
+            "--each-layer"]
+    doc = json.loads(run(args).stdout)
+    assert doc["ok"] and doc["passed"] == 8
+    _nudge(sub, "pool3.dA_prev", at=int(np.argmax(np.load(sub / "pool3.dA_prev.npy") != 0)))
+    by = {o["quantity"]: o["status"] for o in json.loads(run(args).stdout)["against"]}
+    assert by["pool3.dA_prev"] == "fail" and by["pool3.A"] == "pass"
+    # relu2's backward takes their (wrong) pool3.dA_prev, so it is graded on it: fails only if it is not
+    # relu's gradient of that, which it is not (it is convcli's)
+    assert by["relu2.dA_prev"] == "fail" and by["conv1.dW"] == "pass"
 
 
 def test_against_counts_the_nans_in_a_submission(tmp_path):
