@@ -621,14 +621,17 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     input to it (their previous layer's output, where they gave it) and, for
     its gradients, their own upstream gradient (the next layer's dA_prev, or
     under grad: output their last output), as the notebook's tests check one
-    function at a time. Returns ``(reference, inputs)``: convcli's results
-    layer by layer, and what each layer took."""
+    function at a time. Where they gave no (readable) array, a layer takes
+    what the layers around it made from theirs. Returns ``(reference,
+    inputs)``: convcli's results layer by layer, and what each layer took."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
     caches = []
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
-        x = yours.get(name, quantities[name]) if i else quantities[name]  # the first input is the config's
+        # theirs, else the layers before rerun on theirs (never the whole run's: that is the cascade);
+        # the first input is the config's
+        x = yours.get(name, reference[name]) if i else quantities[name]
         taken[name] = x
         hp = dict(spec.hparameters)
         if spec.kind == "conv":
@@ -645,9 +648,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         spec = layers[i]
         if i < len(layers) - 1:
             up = f"{layers[i + 1].name}.dA_prev"
-            g = yours.get(up, quantities[up])
-        elif p.grad_spec == "output":  # the upstream gradient is the last output: theirs
-            g = yours.get(spec.output, quantities[spec.upstream])
+            g = yours.get(up, reference[up])  # the next layer's, rerun on theirs when they gave none
+        elif p.grad_spec == "output":  # the upstream gradient is the last output: theirs, or the rerun one
+            g = yours.get(spec.output, reference[spec.output])
         else:
             g = quantities[spec.upstream]
         taken[spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev"] = g

@@ -622,6 +622,11 @@ def test_each_layer_takes_the_previous_layers_output_as_given(tmp_path):
     assert plain == {"conv1.Z": "fail", "relu2.A": "fail", "pool3.A": "fail"}
     layered = {o["quantity"]: o["status"] for o in json.loads(run(args + ["--each-layer"]).stdout)["against"]}
     assert layered == {"conv1.Z": "fail", "relu2.A": "pass", "pool3.A": "pass"}
+    # Without their relu2.A (the notebook has no relu: a learner hands in Z and the pool's output), the
+    # pool takes the relu rerun on their Z, not convcli's whole run (the review: pool3.A failed).
+    (sub / "relu2.A.npy").unlink()
+    layered = {o["quantity"]: o["status"] for o in json.loads(run(args + ["--each-layer"]).stdout)["against"]}
+    assert layered == {"conv1.Z": "fail", "pool3.A": "pass"}
 
 
 def test_each_layer_on_right_arrays_is_the_plain_grade(tmp_path):
