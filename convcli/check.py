@@ -581,6 +581,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
             if nan:  # the errors' inf comes from these, not from an overflow
                 note += f"; {nan} NaN in yours where convcli's are numbers (an infinite error each)"
+            lost = int(np.count_nonzero(np.isnan(ours) & ~np.isnan(theirs)))
+            if lost:  # a NaN input carried through convcli's layer, and not through yours
+                note += f"; {lost} numbers in yours where convcli's are NaN (a NaN input goes through a layer)"
             note += _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
             note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol) or _scale_hint(theirs, ours, rtol, atol)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
@@ -687,7 +690,7 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
     return f"; yours is convcli's times {k:.6g} everywhere"
 
 
-_EXPLAINED = re.compile(r"; (yours|\d+ NaN in yours)")
+_EXPLAINED = re.compile(r"; (yours|\d+ NaN in yours|\d+ numbers in yours)")
 
 
 def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:

@@ -660,6 +660,12 @@ def test_against_counts_the_nans_in_a_submission(tmp_path):
     (o,) = doc["against"]
     assert o["status"] == "fail" and o["abs_err"] == "Infinity"
     assert "got nan" in o["note"] and "2 NaN in yours where convcli's are numbers" in o["note"]
+    # The other way: convcli's relu carries their NaN Z through, a learner's np.where(Z > 0, Z, 0) does not.
+    np.save(sub / "relu2.A.npy", np.where(Z > 0, Z, 0.0))
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
+                          "--json", "--each-layer"]).stdout)
+    (relu,) = [o for o in doc["against"] if o["quantity"] == "relu2.A"]
+    assert "2 numbers in yours where convcli's are NaN" in relu["note"]
 
 
 def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
