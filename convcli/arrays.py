@@ -142,6 +142,12 @@ def not_regular(where: str, shown) -> ConvcliError:
                                "arrays are read from .npy, .npz or .h5 files")
 
 
+# What zipfile raises on a corrupt .npz besides OSError/EOFError: a bad
+# archive, a deflate stream that does not inflate, a header naming a
+# compression method or zip version it lacks.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError)
+
+
 def _check_dtype(dtype: np.dtype, where: str, name: str) -> None:
     if dtype.hasobject:
         raise ConvcliError(
@@ -263,11 +269,11 @@ def _open_npz(path: Path, where: str, name: str):
     try:
         with zipfile.ZipFile(path) as zf:
             zf.testzip()
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+    except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     try:
         z = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError) as exc:
+    except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
         raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
     return z  # an NpzFile: np.load gives an array only for the .npy magic refused above
 
@@ -279,7 +285,7 @@ def _npz_probe(path: Path, key: str | None, where: str, name: str):
         try:
             with z.zip.open(member + ".npy") as fp:
                 shape, _, dtype = _npy_header(fp, where, label)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+        except (*_ZIP_ERRORS, OSError, EOFError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
     return member, shape, dtype
 
@@ -349,8 +355,9 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         obj = f.get(dataset)
     except (KeyError, ValueError, OSError):  # an external link to a file that is not HDF5, or may not be read
         obj = None
-    if obj is None and _link_to(f, dataset):
-        raise ConvcliError(where, f"{name}[{dataset}] is a link to {_link_to(f, dataset)}, which cannot be "
+    target = _link_to(f, dataset) if obj is None else ""
+    if target:
+        raise ConvcliError(where, f"{name}[{dataset}] is a link to {target}, which cannot be "
                                   "followed (not there, or not readable)")
     if not isinstance(obj, h5py.Dataset):
         held = f"it holds: {_names(names)}" if names else f"it holds no datasets{dangling_links(f)}"
@@ -364,12 +371,16 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
 
 def _link_to(f, path: str) -> str:
     """Where a soft or external link at ``path`` points ("" if it is none)."""
-    import h5py
-
     try:
-        link = f.get(path, getlink=True)
+        return _link_text(f.get(path, getlink=True))
     except (KeyError, ValueError, OSError):
         return ""
+
+
+def _link_text(link) -> str:
+    """Where a soft or external h5py link points ("" for any other)."""
+    import h5py
+
     if isinstance(link, h5py.SoftLink):
         return repr(link.path)
     if isinstance(link, h5py.ExternalLink):
@@ -406,7 +417,7 @@ def dangling_links(f, limit: int = 10_000) -> str:
             except (KeyError, ValueError, OSError):  # an external file missing, not HDF5 or unreadable
                 there = False
             if not there:
-                broken.append(f"{group.name.rstrip('/')}/{key}".lstrip("/") + f" -> {_link_to(group, key)}")
+                broken.append(f"{group.name.rstrip('/')}/{key}".lstrip("/") + f" -> {_link_text(link)}")
     if not broken:
         return ""
     more = f"; the first {limit} entries looked at" if looked > limit else ""
@@ -491,7 +502,7 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
             del mapped
     except ConvcliError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError) as exc:
+    except (*_ZIP_ERRORS, ValueError, OSError, EOFError, KeyError) as exc:
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
 
 
@@ -653,7 +664,7 @@ class Rows:
             label = f"{name}[{member}]"
             try:
                 fp = z.zip.open(member + ".npy")
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+            except (*_ZIP_ERRORS, OSError, EOFError) as exc:
                 raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
         else:
             _npy_probe(path, where, name)  # refuses a truncated file up front
@@ -723,10 +734,9 @@ class Rows:
         """A read that fails (a corrupt or truncated file) is the input's error, located."""
         try:
             yield
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, NotImplementedError) as exc:
-            raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from None
-        except (RuntimeError, KeyError, TypeError, IndexError) as exc:  # HDF5's, on a corrupt file
-            if not _raised_in_h5py(exc):
+        except (*_ZIP_ERRORS, OSError, EOFError, ValueError, RuntimeError, KeyError, TypeError, IndexError) as exc:
+            # the last four only as HDF5's report of a corrupt file, never convcli's own
+            if isinstance(exc, (RuntimeError, KeyError, TypeError, IndexError)) and not _raised_in_h5py(exc):
                 raise
             raise ConvcliError(self.where, f"cannot read {self._label}: {_one_line(exc)}") from exc
 

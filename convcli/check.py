@@ -70,7 +70,7 @@ class Outcome:
     dtype: str | None = None  # of a user's array (--against)
 
     def as_json(self) -> dict:
-        doc = {
+        return {
             "entry": self.label, "quantity": self.quantity,
             "expected": _jsonable(self.expected), "got": _jsonable(self.got),
             "abs_err": self.abs_err, "rel_err": self.rel_err,
@@ -78,7 +78,6 @@ class Outcome:
             "first_index": self.first, "passed": self.passed, "status": self.status, "note": self.note,
             "dtype": self.dtype,
         }
-        return doc
 
     @property
     def status(self) -> str:
@@ -534,14 +533,16 @@ def provenance_note(path: str | Path, p: Plan) -> str:
 
 
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
-                     keep: bool = False, inputs: dict[str, np.ndarray] | None = None) -> list[Outcome]:
+                     keep: bool = False, inputs: dict[str, np.ndarray] | None = None,
+                     yours: dict[str, np.ndarray] | None = None) -> list[Outcome]:
     """Compare each of a user's arrays with convcli's. With ``keep``, each
     outcome whose shape matches holds the user's array in ``.array`` (for
     ``check --plot``); otherwise it is dropped once compared. ``inputs``:
     what each layer takes (its input, its upstream gradient), for the hints
     that rerun a layer; given for ``--each-layer``, where they are the user's
     (and ``quantities`` convcli's results on them), which also needs no
-    "fix the forward first"."""
+    "fix the forward first". ``yours``: arrays :func:`read_yours` has read
+    already, not read again."""
     rtol, atol = p.tolerance
     each_layer = inputs is not None
     inputs = quantities if inputs is None else inputs
@@ -568,7 +569,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                dtype=info.dtype.name))
             continue
         try:
-            theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown).reshape(ours.shape)
+            theirs = (yours or {}).get(s.quantity)
+            if theirs is None:
+                theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown).reshape(ours.shape)
         except ConvcliError as exc:
             out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", UNREADABLE, False, rtol, atol,
                                note=exc.what, dtype=info.dtype.name))
@@ -602,7 +605,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
 
 def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The user's arrays that can be read and have their quantity's layout,
-    in convcli's shape and the run's dtype (the others fail on their own in
+    in convcli's shape, as stored (the others fail on their own in
     :func:`evaluate_against`)."""
     yours = {}
     for s in submitted:
@@ -614,7 +617,7 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
             array = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
         except ConvcliError:
             continue
-        yours[s.quantity] = array.reshape(ours.shape).astype(ours.dtype, copy=False)
+        yours[s.quantity] = array.reshape(ours.shape)
     return yours
 
 
@@ -629,12 +632,17 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     inputs)``: convcli's results layer by layer, and what each layer took."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
+
+    def theirs(q: str) -> np.ndarray:
+        """Theirs in the run's dtype, else the layers rerun on theirs (never the
+        whole run's: that is the cascade)."""
+        a = yours.get(q)
+        return reference[q] if a is None else a.astype(reference[q].dtype, copy=False)
+
     caches = []
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
-        # theirs, else the layers before rerun on theirs (never the whole run's: that is the cascade);
-        # the first input is the config's
-        x = yours.get(name, reference[name]) if i else quantities[name]
+        x = theirs(name) if i else quantities[name]  # the first input is the config's
         taken[name] = x
         hp = dict(spec.hparameters)
         if spec.kind == "conv":
@@ -649,14 +657,13 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         return reference, taken
     for i in range(len(layers) - 1, -1, -1):
         spec = layers[i]
-        if i < len(layers) - 1:
-            up = f"{layers[i + 1].name}.dA_prev"
-            g = yours.get(up, reference[up])  # the next layer's, rerun on theirs when they gave none
-        elif p.grad_spec == "output":  # the upstream gradient is the last output: theirs, or the rerun one
-            g = yours.get(spec.output, reference[spec.output])
-        else:
-            g = quantities[spec.upstream]
-        taken[spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev"] = g
+        if i < len(layers) - 1:  # the next layer's dA_prev
+            key = f"{layers[i + 1].name}.dA_prev"
+            g = theirs(key)
+        else:  # under grad: output the last output, theirs or the rerun one; else the config's
+            key = spec.upstream
+            g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
+        taken[key] = g
         if spec.kind == "conv":
             reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
                 conv_backward(g, caches[i])

@@ -625,11 +625,11 @@ def check(
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
-        reference, taken = results.quantities, None
-        if each_layer:  # convcli's layers rerun on the user's own inputs
+        reference, taken, yours = results.quantities, None, None
+        if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
             reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
-        graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken)
+        graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours)
         if complete:
             graded += chk.missing(missing, p)
         note = chk.provenance_note(against, p) if against is not None else ""
@@ -667,9 +667,9 @@ def check(
                 _row(t, o.label, o.quantity, o.got.replace("array ", ""), _err(o.abs_err), _err(o.rel_err),
                      "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
             con.print(t)
-        given = [u.label for u in unknown if u.quantity is not None]
-        if given:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
-            con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(given)}"))
+        handed_out = [u.label for u in unknown if u.quantity is not None]
+        if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
+            con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(handed_out)}"))
         for u in unknown:
             if u.quantity is None:
                 con.print(Text(f"not graded: {u.label}: {u.note}"))

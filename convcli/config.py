@@ -297,6 +297,10 @@ class _Model(BaseModel):
         return data
 
 
+# PyTorch's bias=False (a `bias: false`, a conv with no b) has no match here.
+NO_BIAS = "a conv without a bias takes one of zeros, e.g. an input b0: {zeros: [n_C]} and b: b0"
+
+
 # A layer's keys as PyTorch's Conv2d / MaxPool2d / AvgPool2d name them: what
 # convcli calls them, or why there is no such key (a spelling hint would mislead:
 # ceil_mode is not "mode").
@@ -619,8 +623,7 @@ class ConvLayer(_Layer):
     @classmethod
     def _bias(cls, v):
         if v is False or v is None:  # PyTorch's bias=False: here a bias of zeros
-            raise _fail("choice", "bias: is how b is added (once or window), not whether; a conv without a bias "
-                                  "takes one of zeros, e.g. an input b0: {zeros: [n_C]} and b: b0")
+            raise _fail("choice", f"bias: is how b is added (once or window), not whether; {NO_BIAS}")
         return _choice(hparams.BIAS_MODES)(v)
 
 
@@ -867,8 +870,7 @@ def _message(err: dict) -> tuple[tuple, str]:
     loc, kind = tuple(err["loc"]), err["type"]
     ctx = err.get("ctx") or {}
     if kind == "missing" and loc[:1] == ("layers",) and loc[-1] == "b":  # PyTorch's bias=False has no match
-        return loc, ("missing (required): a conv without a bias takes one of zeros, e.g. an input "
-                     "b0: {zeros: [n_C]} and b: b0")
+        return loc, f"missing (required): {NO_BIAS}"
     if kind == "unknown_key":
         hint = ctx["hint"] or f"; known keys: {ctx['known']}"
         return loc + (ctx["key"],), f"unknown key{hint}"

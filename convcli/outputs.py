@@ -100,8 +100,9 @@ def check_out(out: Path, force: bool) -> None:
     except OSError as exc:
         raise path_error("--out", out, exc) from None
     if there:
-        if not folder and broken_link(out):
-            raise ConvcliError(where, f"{broken_link(out)}; choose another --out")
+        broken = "" if folder else broken_link(out)
+        if broken:
+            raise ConvcliError(where, f"{broken}; choose another --out")
         if not folder:
             raise ConvcliError(where, "exists and is not a folder")
         if nonempty:
