@@ -142,24 +142,25 @@ def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
         raise ValueError(f"hparameters: expected a dict, got {type(hparameters).__name__}")
     unknown = sorted(set(hparameters) - set(allowed), key=repr)  # keys of mixed types sort too
     if unknown:
+        why = ": pooling has no padding" if unknown[0] == "pad" else ""
         raise ValueError(
-            f"hparameters: unknown key {shown(unknown[0])} (known: {', '.join(allowed)})"
+            f"hparameters: unknown key {shown(unknown[0])}{why} (known: {', '.join(allowed)})"
         )
     return hparameters
 
 
 def compute_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The dtype a layer computes in: float32 stays float32, float64 stays
-    float64, a mix of the two gives float64; integers and booleans compute in
-    float64, float16 in float32."""
-    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
-    if not floats:
+    """The dtype a layer computes in: NumPy's promotion of the inputs' dtypes,
+    so float32 stays float32, a mix with float64 gives float64, and an
+    integer input joins a float32 one only where float32 holds all its
+    values exactly (uint8 or int16 with float32: float32; int32 or int64 with
+    float32: float64, as NumPy promotes them). All-integer or boolean inputs
+    compute in float64, float16 in float32, anything wider in float64."""
+    dt = np.result_type(*(a.dtype for a in arrays))
+    if dt.kind != "f" or dt.itemsize > 8:
         return np.dtype(np.float64)
-    dt = np.result_type(*floats)
     if dt.itemsize < 4:
         return np.dtype(np.float32)
-    if dt.itemsize > 8:
-        return np.dtype(np.float64)
     return dt
 
 

@@ -98,9 +98,12 @@ def distribute_value(dz, shape):
     n_H, n_W = (int(n) for n in shape)
     if n_H < 1 or n_W < 1:
         raise ValueError(f"shape: both sizes must be >= 1, got {shape!r}")
-    dz = np.asarray(dz)
-    dtype = dz.dtype if dz.dtype.kind == "f" else np.float64
-    return np.full((n_H, n_W), dz / (n_H * n_W), dtype=dtype)
+    dz = as_array(dz, "dz", None)
+    if dz.size != 1:
+        raise ValueError(f"dz: expected a single value to spread over the window, got shape {dz.shape}")
+    dz = dz.reshape(())
+    dtype = compute_dtype(dz)
+    return np.full((n_H, n_W), dz.astype(dtype) / (n_H * n_W), dtype=dtype)
 
 
 # ----------------------------------------------------------------- public API

@@ -126,7 +126,7 @@ CASES = {
     "engine an array": (conv(engine=np.array(["fast"])), names("engine")),
     "bias an array": (lambda: cc.conv_single_step(A[0, :2, :2], W[..., 0], b[..., 0],
                                                   bias=np.array(["once", "window"])), names("bias")),
-    "pool unknown key": (pool({"f": 2, "pad": 1}), names("pad")),
+    "pool unknown key": (pool({"f": 2, "pad": 1}), names("pad", "pooling has no padding")),
     "hparameters not a dict": (conv([("stride", 1)]), names("hparameters")),
     "conv bad engine": (conv(engine="turbo"), names("engine")),
     "pool bad engine": (pool(engine="turbo"), names("engine")),
@@ -146,6 +146,11 @@ CASES = {
     "distribute_value shape of 3": (lambda: cc.distribute_value(1.0, (2, 2, 2)), names("shape", (2, 2, 2))),
     "distribute_value shape an int": (lambda: cc.distribute_value(1.0, 5), names("shape", 5)),
     "distribute_value shape of floats": (lambda: cc.distribute_value(1.0, (2.5, 2)), names("shape")),
+    # the course's dz is one number: an array of several is no window's gradient
+    "distribute_value dz of two": (lambda: cc.distribute_value(np.array([4.0, 1.0]), (2, 2)), names("dz", (2,))),
+    "distribute_value dz a list": (lambda: cc.distribute_value([1, 2, 3], (2, 2)), names("dz", (3,))),
+    "distribute_value dz a string": (lambda: cc.distribute_value("a", (2, 2)), names("dz")),
+    "distribute_value dz None": (lambda: cc.distribute_value(None, (2, 2)), names("dz")),
     "zero_pad three values": (lambda: cc.zero_pad(A, [1, 2, 3]), names("pad", [1, 2, 3])),
 }
 

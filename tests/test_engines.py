@@ -491,6 +491,23 @@ def test_float_dtype_is_kept_end_to_end(dtype, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("int_dtype, expected", [(np.int64, np.float64), (np.int32, np.float64),
+                                                 (np.int16, np.float32), (np.uint8, np.float32)])
+def test_integers_with_float32_compute_where_their_values_fit(int_dtype, expected, engine):
+    # NumPy's promotion: float32 holds every int16/uint8 exactly, not every
+    # int32/int64 (2**24 + 1 is the first integer it rounds).
+    big = min(2**24 + 1, np.iinfo(int_dtype).max)
+    A = np.full((1, 2, 2, 1), big, dtype=int_dtype)
+    W = np.ones((1, 1, 1, 1), dtype=np.float32)
+    Z, cache = cc.conv_forward(A, W, np.zeros(1, dtype=np.float32), {}, engine=engine)
+    assert Z.dtype == expected and Z[0, 0, 0, 0] == big  # by hand: 1x1 kernel of 1, no bias
+    dA_prev, dW, db = cc.conv_backward(np.ones(Z.shape, dtype=np.float32), cache)
+    assert dA_prev.dtype == dW.dtype == expected and dW[0, 0, 0, 0] == 4 * big
+    P, _ = cc.pool_forward(np.ones((1, 2, 2, 1), dtype=np.float16), {"f": 2}, engine=engine)
+    assert P.dtype == np.float32
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.uint8])
 def test_integer_inputs_compute_in_float64(int_dtype, engine):
     rng = np.random.default_rng(2)
