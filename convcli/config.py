@@ -289,7 +289,9 @@ class _Model(BaseModel):
             for key in data:
                 if key not in known:
                     torch = TORCH_KEYS.get(key) if "type" in known else None  # a layer's, as PyTorch names it
-                    hint = f"; {torch}" if torch else did_you_mean(key, known)
+                    hint = (f"; {torch}" if torch
+                            else "; only conv layers are padded" if key == "pad" and "type" in known
+                            else did_you_mean(key, known))
                     raise PydanticCustomError(
                         "unknown_key", "unknown key",
                         {"key": str(key), "hint": hint, "known": ", ".join(known)},

@@ -93,6 +93,7 @@ def test_an_upstream_gradient_file_in_nchw_says_so(tmp_path):
     ("ceil_mode", "PyTorch's ceil_mode: there is none here, the output size is floor(...) + 1"),  # not "mode?"
     ("kernel_size", "PyTorch's kernel_size: a pool's is f"),
     ("padding", "PyTorch's padding is pad here"),
+    ("pad", "only conv layers are padded"),
 ])
 def test_a_pytorch_layer_key_says_what_convcli_calls_it(tmp_path, key, fragment):
     data = seed_data()
