@@ -710,11 +710,11 @@ def gradcheck(
     ] = 100,
     eps: Annotated[
         Optional[float], typer.Option("--eps", help="Relative step: a coordinate x moves by eps*max(1,|x|). "
-                                        "(default: 1e-5 float64, 1e-2 float32)", show_default=False)
+                                        "(default: 1e-5 float64, 1e-4 float32)", show_default=False)
     ] = None,
     threshold: Annotated[
         Optional[float],
-        typer.Option("--threshold", help="Largest error that passes. (default: 1e-6 float64, 1e-2 float32)",
+        typer.Option("--threshold", help="Largest error that passes. (default: 1e-6 float64, 1e-3 float32)",
                      show_default=False),
     ] = None,
     engine: EngineOpt = None,

@@ -273,3 +273,48 @@ def test_a_gradient_with_every_coordinate_at_a_kink_is_not_checked_not_passed(tm
     doc = json.loads(run(["gradcheck", cfg, "--json"]).stdout)
     q = doc["quantities"][0]
     assert doc["ok"] is False and q["status"] == "not checked" and q["passed"] is False and q["checked"] == 0
+
+
+# ------------------------------------------------------- steps and threshold
+
+# A review's configs: conv -> relu, correct gradients. In float32 the bias's
+# step (1e-2 of the outputs it moves) crossed a ReLU kink and db ended "not
+# checked" (exit 1); under bias: window the step moved every output 72 times
+# as far and did the same in float64.
+KINKY = """\
+seed: {seed}
+inputs: {{A_prev: {{random: {shape}}}, W: {{random: [3, 3, {c}, 1]}}, b: {{random: [1]}}}}
+layers: [{{type: conv, W: W, b: b, pad: {pad}, stride: {stride}, bias: {bias}}}, {{type: relu}}]
+backward: {{grad: ones}}
+"""
+
+
+@pytest.mark.parametrize("dtype, seed, shape, c, pad, stride, bias", [
+    ("float32", 0, [2, 6, 6, 3], 3, "same", 1, "once"),
+    ("float64", 15, [11, 41, 26, 8], 8, 1, "[1, 2]", "window"),
+])
+def test_a_bias_step_does_not_cross_every_relu_kink(tmp_path, dtype, seed, shape, c, pad, stride, bias):
+    cfg = write(tmp_path, KINKY.format(seed=seed, shape=shape, c=c, pad=pad, stride=stride, bias=bias))
+    result, by = gradcheck_json([cfg, "--dtype", dtype])
+    assert by["conv1.db"]["checked"] == 1 and by["conv1.db"]["passed"], by["conv1.db"]
+    assert result.exit_code == 0, result.stdout
+
+
+def test_float32_threshold_fails_a_gradient_one_and_a_half_percent_off(tmp_path, monkeypatch):
+    """A float32 run's gradient is compared with float64 differences at the
+    same point: a correct one is within ~1e-5 (the module's measurements), so
+    dA_prev made 1.5% too large must fail (the old threshold, 1e-2, passed it)."""
+    from convcli import conv
+
+    cfg = write(tmp_path, KINKY.format(seed=0, shape=[2, 6, 6, 3], c=3, pad="same", stride=1, bias="once"))
+    real = conv._backward_fast
+
+    def off(*args, **kwargs):
+        dA_prev, dW, db = real(*args, **kwargs)
+        return dA_prev * 1.015, dW, db
+
+    monkeypatch.setattr(conv, "_backward_fast", off)
+    result, by = gradcheck_json([cfg, "--dtype", "float32"])
+    assert result.exit_code == 1
+    assert not by["conv1.dA_prev"]["passed"] and by["conv1.dA_prev"]["error"] > 5e-3
+    assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"]
