@@ -22,6 +22,7 @@ by the caller (the config file and key path).
 from __future__ import annotations
 
 import math
+import os
 import re
 import tokenize
 import zipfile
@@ -467,6 +468,26 @@ def _value_array(value, where: str) -> np.ndarray:
     return array
 
 
+def _file_state(path: Path, where: str, name: str) -> tuple[int, int]:
+    """(size, mtime) of an input file, to tell whether it changed while read."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
+    return st.st_size, st.st_mtime_ns
+
+
+def _check_unchanged(path: Path, state: tuple[int, int], where: str, name: str) -> None:
+    """The file is still as it was when its reading began: HDF5 gives zeros,
+    not an error, for the rows of a file cut short under it, and a file
+    rewritten in place would mix two inputs."""
+    now = _file_state(path, where, name)
+    if now != state:
+        size = f" (it was {state[0]} bytes, now {now[0]})" if now[0] != state[0] else ""
+        raise ConvcliError(where, f"{name} changed while it was being read{size}; "
+                                  "run again once nothing writes to it")
+
+
 def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize: int = 8,
               shown: str | None = None) -> np.ndarray:
     """The stored array a file source names (``slice`` applied, not cast);
@@ -476,11 +497,14 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
     suffix = path.suffix.lower()
     try:
         if suffix in H5_SUFFIXES:
+            state = _file_state(path, where, name)
             with _h5_open(path, where, name) as f, h5_errors(where, name):
                 obj, label = _h5_dataset(f, src.dataset, where, name)
                 rows, shape = _rows(tuple(obj.shape), src.slice, where, label)
                 check_size(shape, max(obj.dtype.itemsize, itemsize), where, max_memory, label)
-                return np.asarray(obj[()] if rows is None else obj[rows])
+                array = np.asarray(obj[()] if rows is None else obj[rows])
+            _check_unchanged(path, state, where, name)
+            return array
         if suffix in NPZ_SUFFIXES:
             member, shape, dtype = _npz_probe(path, src.key, where, name)
             label = f"{name}[{member}]"
@@ -531,26 +555,32 @@ def load(
             array = rng.randn(*shape).astype(dtype, copy=False)
         else:
             array = (np.zeros if kind == "zeros" else np.ones)(shape, dtype=dtype)
-    elif kind == "value":
-        array = _value_array(src.value, where).astype(dtype, copy=False)
     else:
-        array = read_file(src, base_dir, where, max_memory, dtype.itemsize)
+        raw = (_value_array(src.value, where) if kind == "value"
+               else read_file(src, base_dir, where, max_memory, dtype.itemsize))
+        if not allow_nonfinite:
+            check_finite(raw, where)  # what the file (or config) holds
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
-            array = array.astype(dtype, copy=False)
+            array = raw.astype(dtype, copy=False)
+        del raw
     if src.scale is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             array = array * dtype.type(src.scale)
     if not allow_nonfinite:
-        check_finite(array, where)
+        check_finite(array, where, overflow=src.scale)
     return array
 
 
-def check_finite(array: np.ndarray, where: str, first_row: int | None = None) -> None:
+def check_finite(array: np.ndarray, where: str, first_row: int | None = None,
+                 overflow: float | bool | None = False) -> None:
     """NaN or Inf in an input is an error (DESIGN.md section 6).
 
     ``first_row``: ``array`` is the rows from ``first_row`` on of a streamed
     input; the message then counts within those rows and gives the index in
-    the whole input."""
+    the whole input. ``overflow`` other than False: ``array`` is an input
+    already found finite as stored, cast to the run's dtype and multiplied by
+    ``overflow`` (its ``scale``, or None): what is not finite now overflowed
+    there, and the message says so rather than blame the file."""
     if all_finite(array):
         return
     bad = ~np.isfinite(array)
@@ -562,6 +592,15 @@ def check_finite(array: np.ndarray, where: str, first_row: int | None = None) ->
     if first_row is not None:
         first[0] += first_row
         among = f" in rows {first_row}:{first_row + len(array)}"
+    if overflow is not False:
+        largest = np.finfo(array.dtype).max
+        by = f" times scale {overflow:g}" if overflow is not None else ""
+        wider = " or --dtype float64" if array.dtype != np.float64 else ""
+        raise ConvcliError(
+            where,
+            f"{int(bad.sum())} values{among}{by} overflow {array.dtype} (its largest is {largest:.4g}; "
+            f"first at index {first}); scale the input down{wider}",
+        )
     raise ConvcliError(
         where,
         f"contains {' and '.join(p for p in parts if p)}{among} (first at index {first}); "
@@ -623,6 +662,7 @@ class Rows:
         self.allow_nonfinite = allow_nonfinite
         self.next = 0
         self._files: list = []
+        self._path: Path | None = None  # a file's, and its _file_state when opened
         kind = src.kind
         if kind in ("random", "zeros", "ones"):
             self.shape = tuple(getattr(src, kind))
@@ -645,6 +685,7 @@ class Rows:
         path = resolve(src.file, base_dir, where)
         name = src.file
         suffix = path.suffix.lower()
+        self._path, self._state = path, _file_state(path, where, name)
         if suffix in H5_SUFFIXES:
             f = _h5_open(path, where, name)
             self._files.append(f)
@@ -747,6 +788,9 @@ class Rows:
         if r0 != self.next or not r0 < r1 <= self.shape[0]:
             raise ValueError(f"rows {r0}:{r1} out of order (next is {self.next} of {self.shape[0]})")
         raw, ours = self._raw(r0, r1)
+        self._unchanged()
+        if not self.allow_nonfinite:
+            check_finite(raw, self.where, first_row=r0)  # what the file holds
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
             array = raw.astype(self.dtype, copy=False)
             ours = ours or array is not raw
@@ -756,9 +800,13 @@ class Rows:
                 # The same product as load()'s array * scale, without a second copy.
                 array = np.multiply(array, scale, out=array) if ours else array * scale
         if not self.allow_nonfinite:
-            check_finite(array, self.where, first_row=r0)
+            check_finite(array, self.where, first_row=r0, overflow=self.src.scale)
         self.next = r1
         return array
+
+    def _unchanged(self) -> None:
+        if self._path is not None:
+            _check_unchanged(self._path, self._state, self.where, self.src.file)
 
     def close(self) -> None:
         for f in reversed(self._files):

@@ -535,9 +535,25 @@ def test_nan_in_an_input(tmp_path):
 
 
 def test_inf_after_the_cast_to_float32(tmp_path):
+    # The file holds no Inf: float32 cannot hold 1e300 (its largest, 3.4e38).
     np.save(tmp_path / "a.npy", np.full((10, 4, 4, 3), 1e300))
     cfg = with_file_input(tmp_path, {"file": "a.npy"})
-    backward_fails(tmp_path, cfg, "contains 480 Inf", extra=["--dtype", "float32"])
+    backward_fails(tmp_path, cfg, "cfg.yaml: inputs.A_prev (line 3): 480 values overflow float32 (its largest is 3.403e+38; "
+                   "first at index [0, 0, 0, 0]); scale the input down or --dtype float64", extra=["--dtype", "float32"])
+
+
+def test_inf_from_the_scale(tmp_path):
+    np.save(tmp_path / "a.npy", np.full((10, 4, 4, 3), 1e300))
+    cfg = with_file_input(tmp_path, {"file": "a.npy", "scale": 1e10})
+    backward_fails(tmp_path, cfg, "480 values times scale 1e+10 overflow float64")
+
+
+def test_inf_in_the_file_is_the_file_s(tmp_path):
+    a = np.ones((10, 4, 4, 3))
+    a[2, 1, 0, 1] = np.inf
+    np.save(tmp_path / "a.npy", a)
+    cfg = with_file_input(tmp_path, {"file": "a.npy"})
+    backward_fails(tmp_path, cfg, "contains 1 Inf (first at index [2, 1, 0, 1])", extra=["--dtype", "float32"])
 
 
 def test_nan_is_accepted_with_allow_nonfinite(tmp_path):

@@ -717,3 +717,36 @@ def test_a_single_number_input_runs_in_memory(tmp_path):
     assert np.load(tmp_path / "out" / "relu1.A.npy").tolist() == [[[[0.0]]]]  # max(-2, 0)
     assert np.load(tmp_path / "out" / "relu1.dA_prev.npy").tolist() == [[[[0.0]]]]  # relu'(-2) = 0
     assert json.loads(result.stdout)["streaming"] is None
+
+
+@pytest.mark.parametrize("change", ["truncate", "rewrite"])
+def test_a_file_changed_while_streamed_is_an_error(tmp_path, change):
+    """HDF5 reads zeros, not an error, for rows of a file cut short under a
+    streamed run (a review's run wrote 1880 rows of zeros and exited 0)."""
+    x = np.random.RandomState(0).rand(40, 8, 8, 3)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = x
+    with arrays.Rows(Source(file="x.h5", dataset="x"), tmp_path, "inputs.A_prev", dtype="float64", rng=None) as rows:
+        np.testing.assert_array_equal(rows.read(0, 10), x[:10])
+        size = os.path.getsize(tmp_path / "x.h5")
+        if change == "truncate":
+            os.truncate(tmp_path / "x.h5", size // 2)
+        else:  # the same size, written again a moment later
+            st = os.stat(tmp_path / "x.h5")
+            os.utime(tmp_path / "x.h5", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        with pytest.raises(ConvcliError) as err:
+            rows.read(10, 20)
+    said = f" (it was {size} bytes, now {size // 2})" if change == "truncate" else ""
+    assert str(err.value) == f"inputs.A_prev: x.h5 changed while it was being read{said}; run again once nothing writes to it"
+
+
+def test_a_streamed_input_overflowing_float32_names_its_rows(tmp_path):
+    x = np.ones((40, 8, 8, 3))
+    x[25, 3, 2, 1] = 1e39
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f["x"] = x
+    with arrays.Rows(Source(file="x.h5", dataset="x"), tmp_path, "inputs.A_prev", dtype="float32", rng=None) as rows:
+        rows.read(0, 20)
+        with pytest.raises(ConvcliError) as err:
+            rows.read(20, 40)
+    assert "1 values in rows 20:40 overflow float32" in str(err.value) and "[25, 3, 2, 1]" in str(err.value)
