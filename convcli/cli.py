@@ -436,8 +436,11 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             doc = summary(results, command, fmt, placed, pictures)
             write_summary(staging.path, doc, where=staging.where)
             _stop_if_signalled()  # one that third-party code swallowed: nothing is committed
-            staging.commit()
-            _committed["out"] = short_path(out)
+            try:
+                staging.commit()
+            finally:  # a stop signal once the outputs are in place must say they are
+                if staging.committed:
+                    _committed["out"] = short_path(out)
     with _reporting():
         _report(command, p, doc, placed, pictures, results, fmt, out, as_json)
 

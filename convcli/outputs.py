@@ -206,19 +206,35 @@ def _lock(folder: Path) -> int | None:
     return fd
 
 
+def _old_prefix(name: str) -> str:
+    """How the folder begins where :meth:`Staging.commit` puts the outputs it
+    replaces until the new ones are in place (tempfile's 8 characters follow)."""
+    return f".{short_name(name)}.old-"
+
+
 def _remove_stale(parent: Path, name: str) -> None:
     """Remove the staging folders of ``OUT`` left by runs on this host that
     were killed outright (SIGKILL, the out-of-memory killer: no chance to
     clean up), so that they do not pile up out of sight: those whose lock
     (:func:`_lock`) can be taken, at least :data:`STALE_AFTER_S` old. A live
     run's folder, locked, is left alone, and so is anything this cannot
-    decide (a parent it may not list, a folder it may not open)."""
-    prefix = _staging_prefix(name)
+    decide (a parent it may not list, a folder it may not open). Also the
+    replaced outputs of a ``--force`` run killed while it deleted them, at
+    least as old (a commit makes that folder and empties it within moments)."""
+    prefix, old = _staging_prefix(name), _old_prefix(name)
     try:
         entries = list(parent.iterdir())
     except OSError:  # a folder one may write to but not list
         return
     for entry in entries:
+        if entry.name.startswith(old) and re.fullmatch(r"[a-z0-9_]{8}", entry.name[len(old):]):
+            try:
+                if (not entry.is_symlink() and entry.is_dir()
+                        and time.time() - entry.stat().st_mtime >= STALE_AFTER_S):
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                pass
+            continue
         # Exactly <prefix><pid>-<8 hex digits>: not the staging folder of an OUT whose name starts like it.
         if not (entry.name.startswith(prefix)
                 and re.fullmatch(r"[0-9]+-[0-9a-f]{8}", entry.name[len(prefix):])):
@@ -235,6 +251,22 @@ def _remove_stale(parent: Path, name: str) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             finally:
                 os.close(fd)
+
+
+def _rmtree_through_stops(path: Path) -> None:
+    """``shutil.rmtree`` that a stop signal (KeyboardInterrupt, and convcli's
+    SIGTERM/SIGHUP, raised as one) does not cut short: the deletion goes on
+    to the end, then the first signal is raised again. Cut short, it left
+    the replaced outputs half deleted beside OUT."""
+    stop = None
+    while True:
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            break
+        except KeyboardInterrupt as exc:
+            stop = stop or exc
+    if stop is not None:
+        raise stop
 
 
 class Staging:
@@ -294,13 +326,16 @@ class Staging:
         kept = ""
         try:
             if target.is_dir() and _is_nonempty_dir(target):
-                old = Path(tempfile.mkdtemp(prefix=f".{short_name(target.name)}.old-", dir=target.parent))
+                old = Path(tempfile.mkdtemp(prefix=_old_prefix(target.name), dir=target.parent))
                 os.replace(target, old / "x")
                 os.replace(self.path, target)
             else:
                 os.replace(self.path, target)  # also replaces an empty folder
             self._committed = True
         except BaseException as exc:  # a failed rename, or Ctrl-C between the two: the old outputs go back
+            if not self.path.exists():  # a stop signal right after the last rename: the outputs are in place
+                self._committed = True
+                raise
             if old is not None and (old / "x").exists() and self.path.exists():
                 try:
                     os.replace(old / "x", target)
@@ -316,8 +351,13 @@ class Staging:
             ) from None
         finally:
             if old is not None:  # empty, or the replaced outputs once the new ones are in place
-                shutil.rmtree(old, ignore_errors=True)
+                _rmtree_through_stops(old)
         return self.out
+
+    @property
+    def committed(self) -> bool:
+        """Whether the outputs are in place (even if commit() then raised)."""
+        return self._committed
 
     def _cleanup(self) -> None:
         if self._lock_fd is not None:

@@ -1172,6 +1172,41 @@ def test_a_stop_signal_after_the_outputs_are_in_place_says_where_they_are(tmp_pa
     assert (tmp_path / "o" / "summary.json").is_file()
 
 
+def test_ctrl_c_while_force_deletes_the_old_outputs_says_where_the_new_ones_are(tmp_path, monkeypatch, capsys):
+    """The review's run: Ctrl-C while --force deleted the outputs it had
+    just replaced said "nothing was written" (they were in place) and left
+    the old ones half deleted beside OUT."""
+    import shutil
+
+    from convcli import cli
+
+    out = tmp_path / "o"
+    args = ["convcli", "forward", str(CONFIGS / "seed.yaml"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", args)
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 0
+    capsys.readouterr()
+    real, stopped = shutil.rmtree, []
+
+    def rmtree(path, *a, **kw):
+        if ".o.old-" in str(path) and not stopped:
+            stopped.append(path)
+            raise KeyboardInterrupt
+        real(path, *a, **kw)
+
+    monkeypatch.setattr("convcli.outputs.shutil.rmtree", rmtree)
+    monkeypatch.setattr(sys, "argv", args + ["--force", "--json"])
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_committed", {})
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert stopped and info.value.code == 130
+    assert capsys.readouterr().err == f"convcli: interrupted; the outputs were written to {out}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+    assert (out / "summary.json").is_file()
+
+
 @pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
 def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame, code, monkeypatch, capsys):
     """Third-party code may swallow the exception a stop signal raised (it

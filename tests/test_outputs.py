@@ -246,6 +246,62 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monk
     assert (out / "summary.json").read_text() == OLD
 
 
+def test_ctrl_c_while_the_old_outputs_are_deleted(tmp_path, monkeypatch):
+    """A stop signal while --force deletes the outputs it replaced, the new
+    ones in place (a review: the old ones were left half deleted beside OUT
+    for good, and the run said nothing was written): the deletion goes on to
+    the end, the signal goes on, and the staging says it committed."""
+    import shutil
+
+    out = convcli_folder(tmp_path)
+    (out / "big.npy").write_bytes(b"x" * 1000)
+    _summary(out, {"big": "big.npy"})  # the old outputs, convcli's
+    real, calls = shutil.rmtree, []
+
+    def rmtree(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 1:  # the signal arrives at the first file
+            os.remove(Path(path) / "x" / "big.npy")
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr("convcli.outputs.shutil.rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            try:
+                st.commit()
+            finally:
+                assert st.committed
+    assert len(calls) == 2 and calls[0] == calls[1] and Path(calls[0]).name.startswith(".out.old-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert json.loads((out / "summary.json").read_text())["quantities"] == {}  # the new one
+
+
+def test_a_stop_signal_after_the_last_rename_counts_as_committed(tmp_path, monkeypatch):
+    out = convcli_folder(tmp_path)
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        real(src, dst)
+        if len(calls) == 2:  # done, then the signal
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("convcli.outputs.os.replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            try:
+                st.commit()
+            finally:
+                assert st.committed
+    assert len(calls) == 2  # not put back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert (out / "summary.json").read_text() != OLD
+
+
 @pytest.mark.parametrize("out", [".", "..", "sub/..", "./"])
 def test_the_current_folder_is_never_an_output_folder(tmp_path, monkeypatch, out):
     """Renaming a folder onto the one the user is in cannot work; it is refused up front."""
@@ -387,6 +443,9 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
 
     prefix = _staging_prefix("out")
     stale = tmp_path / f"{prefix}4242-0badf00d"
+    # the replaced outputs of a --force run killed while it deleted them
+    old_outputs, young_old = tmp_path / ".out.old-k3_9ab2x", tmp_path / ".out.old-qqqqqqqq"
+    other_old = tmp_path / ".other.old-k3_9ab2x"
     live = tmp_path / f"{prefix}4243-0badf00d"
     young = tmp_path / f"{prefix}4244-0badf00d"
     other_host = tmp_path / ".out.tmp-zzzzzz-4242-0badf00d"
@@ -394,10 +453,10 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     # the staging folder of an OUT named like this one's staging: not this OUT's
     lookalike = tmp_path / f"{prefix}4242-0badf00d.tmp-{prefix.split('-')[1]}-4242-0badf00d"
     old = time.time() - STALE_AFTER_S - 5
-    for folder in (stale, live, young, other_host, other_out, lookalike):
+    for folder in (stale, live, young, other_host, other_out, lookalike, old_outputs, young_old, other_old):
         folder.mkdir()
         (folder / "conv1.Z.npy").write_bytes(b"x" * 100)
-        if folder is not young:
+        if folder not in (young, young_old):
             os.utime(folder, (old, old))
     held = _lock(live)  # as the live run holds it
     assert held is not None
@@ -408,4 +467,5 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     finally:
         os.close(held)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", live.name, young.name, other_host.name, other_out.name, lookalike.name])
+        ["out", live.name, young.name, other_host.name, other_out.name, lookalike.name, young_old.name,
+         other_old.name])
