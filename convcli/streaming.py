@@ -309,8 +309,9 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(e.per_sample)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
-            f"chunk needs (the engine's per-thread block buffers, I/O buffers, the parameters and their "
-            f"gradients: {arrays.format_size(e.resident)}); use --memory-budget {math.ceil(need / 2**20)}MiB or more",
+            f"chunk needs ({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the "
+            f"I/O buffers, {arrays.format_size(e.resident)} for the parameters and their gradients); "
+            f"use --memory-budget {math.ceil(need / 2**20)}MiB or more",
         )
     rows = min(n, room // e.per_sample, max(1, CHUNK_TARGET // e.per_sample))
     return StreamPlan(budget, n, rows, e)

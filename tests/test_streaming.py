@@ -496,7 +496,12 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
                         "streams A_prev (x.h5[images] rows 1:11", "one sample", "use --memory-budget")
     assert tree(tmp_path) == before
     need = line.rsplit("use --memory-budget ", 1)[1].split()[0]
-    assert streaming.estimate(runner.plan(cfg), True).chunk(1) <= arrays.parse_size(need)
+    e = streaming.estimate(runner.plan(cfg), True)
+    assert e.chunk(1) <= arrays.parse_size(need)
+    # the parts of what any chunk needs add up to it (a review read "19.4 MiB ... : 43.9 KiB")
+    assert (f"plus {arrays.format_size(e.resident + e.fixed)} that any chunk needs "
+            f"({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the I/O buffers, "
+            f"{arrays.format_size(e.resident)} for the parameters and their gradients)") in line
     again = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", need])
     assert again.exit_code == 0, again.stderr
 
