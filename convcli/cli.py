@@ -32,6 +32,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from rich import box
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -371,8 +372,30 @@ def _g(x) -> str:
     return f"{x:.6g}"
 
 
+class _Table(Table):
+    """A table whose numbers (right-aligned columns) and first column stay
+    on one line each when the table fits the terminal with every other
+    column folded (a "-4.88484e+" over "06" misreads); when it cannot fit
+    even so, every column folds: never cut, whatever the width."""
+
+    def __rich_console__(self, console, options):
+        whole = [c for i, c in enumerate(self.columns) if i == 0 or c.justify == "right"]
+        for c in whole:
+            c.no_wrap = True
+            c.min_width = max(Text.from_markup(str(x)).cell_len if isinstance(x, str) else x.cell_len
+                              for x in [c.header, *c.cells])
+        if self.__rich_measure__(console, options).minimum > options.max_width:
+            for c in whole:
+                c.no_wrap, c.min_width = False, None
+        # A blank line above and below, as the box's edges gave (show_edge is off:
+        # the edge columns cost the two characters an 80-column table lacked).
+        yield Segment.line()
+        yield from super().__rich_console__(console, options)
+        yield Segment.line()
+
+
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    t = _Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for c in columns:
         t.add_column(Text(c, overflow="fold"), justify="right" if c in right else "left", no_wrap=False)
     return t
