@@ -4,6 +4,7 @@ through the installed ``convcli`` script as a user would run it."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections import Counter
 import os
@@ -1225,3 +1226,30 @@ def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame,
             pass  # the work finished as if nothing had been received
     assert info.value.exit_code == code
     assert "nothing was written" in capsys.readouterr().err
+
+
+def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
+    """80 columns: the numbers and names on one line each, the shape folded
+    (a review saw -4.88484e+06 split over two lines); 40 columns: nothing
+    fits, so everything folds, and every character is still there."""
+    from collections import Counter
+
+    from rich.console import Console
+
+    from convcli.cli import _row, _table
+
+    header = ["quantity", "shape", "mean", "std", "min", "max"]
+    cells = ["conv1.dA_prev", "(64, 64, 64, 16)", "-5.70385e+07", "6.65906e+08", "-1.22099e+09", "1.35898e+09"]
+    for width in (80, 40):
+        t = _table(*header, right=tuple(header[2:]))
+        _row(t, *cells)
+        con = Console(width=width, record=True, file=io.StringIO())
+        con.print(t)
+        lines = con.export_text().splitlines()
+        assert all(len(line) <= width for line in lines)
+        if width == 80:
+            row = next(line for line in lines if line.startswith("conv1.dA_prev"))
+            assert row.split() == ["conv1.dA_prev", "(64,", *cells[2:]]
+        # nothing cut: the characters shown are exactly those given (no "…", none lost)
+        shown = Counter(ch for line in lines for ch in line if ch not in " ─")
+        assert shown == Counter(ch for cell in header + cells for ch in cell if ch != " ")
