@@ -254,7 +254,8 @@ def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
     outputs are in place) and its exit code, 128 + the signal's number."""
     signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
     done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
-    sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; {done}\n")
+    notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # where replaced outputs wait
+    sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; {done}{notes}\n")
     return typer.Exit(128 + signum)
 
 

@@ -343,8 +343,8 @@ class Staging:
                     kept = f"; the previous outputs are in {short_path(old / 'x')}"
                     old = None
             if not isinstance(exc, OSError):
-                if kept:
-                    exc.add_note(f"{where}: the results were not moved into place{kept}")
+                if kept:  # a stop signal: its line says where they are (BaseException.add_note is 3.11+)
+                    exc.__notes__ = [*getattr(exc, "__notes__", []), kept.removeprefix("; ")]
                 raise
             raise ConvcliError(
                 where, f"cannot move the results into place: {exc.strerror or exc}{kept}"

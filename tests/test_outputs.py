@@ -246,6 +246,39 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monk
     assert (out / "summary.json").read_text() == OLD
 
 
+def test_ctrl_c_between_the_renames_when_the_old_outputs_cannot_go_back(tmp_path, monkeypatch, capsys):
+    """They are never deleted, and the signal carries where they are, for
+    the stop line (this used BaseException.add_note, which Python 3.10 lacks)."""
+    out = convcli_folder(tmp_path)
+    real = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        if len(calls) == 3:
+            raise OSError(16, "Device or resource busy")
+        real(src, dst)
+
+    monkeypatch.setattr("convcli.outputs.os.replace", replace)
+    with pytest.raises(KeyboardInterrupt) as info:
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            st.commit()
+    aside = next(p for p in tmp_path.iterdir() if p.name.startswith(".out.old-")) / "x"
+    assert (aside / "summary.json").read_text() == OLD
+    from convcli.outputs import short_path
+
+    assert info.value.__notes__ == [f"the previous outputs are in {short_path(aside)}"]
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_committed", {})
+    assert cli._stopped(info.value).exit_code == 130
+    assert capsys.readouterr().err == (f"convcli: interrupted; nothing was written; "
+                                       f"the previous outputs are in {short_path(aside)}\n")
+
+
 def test_ctrl_c_while_the_old_outputs_are_deleted(tmp_path, monkeypatch):
     """A stop signal while --force deletes the outputs it replaced, the new
     ones in place (a review: the old ones were left half deleted beside OUT
