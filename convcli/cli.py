@@ -1022,16 +1022,16 @@ def _png_target(path: Path, force: bool, option: str) -> None:
     """Refuse, before any computing, a PNG path that will not do; ``option``
     (``--out``, ``--plot``, or "" for the default path) is named with it."""
     where = f"{option} {short_path(path)}".strip()
-    if path.suffix.lower() != ".png":
-        raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
     try:  # a name too long, a folder that may not be searched: the OS says why
         folder, there = path.is_dir(), path.exists()
     except OSError as exc:
         raise path_error(option or "--out", path, exc) from None
+    if folder:  # before the suffix: "pictures are PNG" about a folder named out/ would puzzle
+        raise ConvcliError(where, "is a folder; give a file name ending in .png")
+    if path.suffix.lower() != ".png":
+        raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
     # The nearest folder that exists: _png_folder makes the rest.
     above, above_is_folder, _ = nearest_folder(path.absolute().parent, option or "--out", path)
-    if folder:
-        raise ConvcliError(where, "is a folder; give a file name ending in .png")
     if not there and path.is_symlink():  # written through: the PNG it names is made, if it can be
         real = Path(os.path.realpath(path))
         if real.is_symlink() or not real.parent.is_dir():  # a loop (it ends on a link), or no folder for it
@@ -1078,14 +1078,17 @@ def _plot_differences(path: Path, graded, p, reference: dict) -> dict:
     from . import plot as plots
 
     rtol, atol = p.tolerance
-    pairs = {o.quantity: (o.array, reference[o.quantity]) for o in graded if o.array is not None}
+    yours = {o.quantity: o.array for o in graded if o.array is not None}
+    # in the network's order (convcli's results are): a cause drawn above its effects
+    pairs = {q: (yours[q], ours) for q, ours in reference.items() if q in yours}
+    other_shape = {o.quantity: o.note for o in graded if o.array is None and o.status == "fail"}
     with _png_folder(path):
-        plots.plot_differences(pairs, path, rtol=rtol, atol=atol)
+        plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape)
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],
         # another shape; not the missing or unreadable ones, which have nothing to draw
-        "not_drawn": [o.quantity for o in graded if o.array is None and o.status == "fail"],
+        "not_drawn": list(other_shape),
     }
 
 

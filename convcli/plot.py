@@ -14,7 +14,7 @@ API
     One quantity, one PNG at ``path``.
 ``plot_difference(yours, reference, name, path, *, sample=None, channels=None, kind=None, rtol=0.0, atol=0.0) -> Path``
     ``|yours - convcli's|`` of one quantity, one PNG.
-``plot_differences(pairs, path, *, rtol=0.0, atol=0.0) -> Path``
+``plot_differences(pairs, path, *, rtol=0.0, atol=0.0, not_drawn=None) -> Path``
     ``pairs`` maps a name to ``(yours, reference)``; the quantities that
     differ (beyond ``atol + rtol*|reference|``) are drawn one below the other
     in one PNG, each with its own scale; if none differs the PNG says so.
@@ -49,7 +49,8 @@ Kinds of picture (``kind=None`` chooses from the name and the shape):
     most the first 64 channels are drawn and the title says so.
 ``"weights"`` (names ``W``, ``dW``, ``W1``, ``conv1.dW``, ...: ``(f_H, f_W, n_C_prev, n_C)``)
     One panel per output channel, titled ``out channel k``. Where
-    ``n_C_prev == 3`` each panel is one colour image, the input channels as
+    ``n_C_prev == 3`` (and the name is not a gradient's: a ``dW``'s sign is
+    what matters) each panel is one colour image, the input channels as
     R, G, B, every component mapped by the same linear scale from
     ``[-max|W|, max|W|]`` to ``[0, 1]`` (0 is mid-grey). Otherwise each panel is
     a mosaic of its ``n_C_prev`` kernels (``f_H x f_W`` tiles, row-major,
@@ -62,13 +63,21 @@ from the panels drawn), with a colorbar, nearest interpolation. Signed quantitie
 ``dA_prev``, ``dW``, ``db``, or any negative value) use the diverging map
 ``RdBu_r`` centred on 0 (symmetric limits); others use ``gray``. Differences
 ``|yours - reference|`` use ``gray`` from 0 (black) to the largest error
-(white), with the first differing element outlined in red. Non-finite values
-are drawn magenta.
+(white), with the first differing element outlined in red (and ringed where
+the map is 40 pixels or more a side). Non-finite values are drawn magenta,
+and the title counts them. A map over ``MAX_SHOWN`` (200) elements a side is
+reduced by a whole factor k first, each pixel the element of largest
+magnitude of its k x k block (NaN and Inf first), and says so in a title
+line: matplotlib's own resampling to the panel's ~200 pixels kept one
+element in k*k and could hide a lone extreme or a lone wrong element.
 
 Titles: the figure title gives the quantity, its shape, the sample, and the
 mean/std/min/max of the whole array (all samples); a difference picture gives
 the largest error, the first differing index (C order, as ``check`` reports
-it) and how many elements differ.
+it) and how many elements differ, and names the samples that differ when
+there are several (the sample drawn is the first difference's).
+``plot_differences(..., not_drawn={name: why})`` opens with a note naming
+the quantities that differ but cannot be drawn (another shape).
 
 Size: ``DPI`` 100 and every length a multiple of 1/4 inch, so the PNG size is
 exact: width ``max(6, cols*panel + 1)`` inches, height
@@ -93,6 +102,7 @@ import math
 import operator
 import os
 import re
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -118,6 +128,16 @@ INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]'"
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them
 MIN_WIDTH = 6.0  # inches; room for the title lines
+NOTE_CHARS = 80  # a note's lines are wrapped at this many characters
+SAMPLES_LISTED = 8  # a difference picture names at most this many samples that differ
+# A map larger than this many pixels a side is shown reduced, each pixel the
+# element of largest magnitude of its k x k block (NaN and Inf first): a
+# panel is 150-200 pixels wide, and matplotlib's own resampling picked one
+# element in k*k, hiding a lone maximum or a lone wrong element.
+MAX_SHOWN = 200
+# The first difference gets a ring of fixed size too where the image is this
+# many pixels a side or more: its one-pixel outline is too small to find.
+MARK_RING_ABOVE = 40
 COLORBAR_WIDTH = 1.0
 PANEL_TITLE = 0.25
 BAR_HEIGHT = 3.0
@@ -209,7 +229,7 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
 
 
 def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
-                     atol: float = 0.0) -> Path:
+                     atol: float = 0.0, not_drawn: Mapping[str, str] | None = None) -> Path:
     """Draw every quantity that differs in one PNG, one block below the other.
 
     Parameters
@@ -219,6 +239,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         everywhere are left out.
     path : str or Path
         The PNG to write.
+    not_drawn : mapping of name -> why, optional
+        Quantities that differ but cannot be drawn (another shape): a note
+        at the top names each and why, so the picture never reads as if
+        nothing differed.
 
     Returns
     -------
@@ -228,6 +252,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     mpl = _matplotlib()
     path = _check_path(path)
     blocks = []
+    if not_drawn:
+        lines = [f"{name} differs, not drawn: {why}" for name, why in not_drawn.items()]
+        lines = [wrapped for line in lines for wrapped in textwrap.wrap(line, NOTE_CHARS, subsequent_indent="    ")]
+        blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
         if _differs(y, r, rtol, atol).any():
@@ -528,6 +556,25 @@ def _mosaic(kernels: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     return image, (rows, cols, f_H, f_W)
 
 
+def _reduced(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """``image`` at most MAX_SHOWN pixels a side: ``(image, k)``, each pixel
+    of the result the element of largest magnitude (a NaN or an infinity
+    first) of a k x k block; k = 1 leaves it as it is. Blocks at the edge
+    are completed with zeros, which never win over a non-zero element."""
+    h, w = image.shape
+    k = math.ceil(max(h, w) / MAX_SHOWN)
+    if k <= 1:
+        return image, 1
+    H, W = -(-h // k) * k, -(-w // k) * k
+    padded = np.zeros((H, W), dtype=image.dtype)
+    padded[:h, :w] = image
+    blocks = padded.reshape(H // k, k, W // k, k).transpose(0, 2, 1, 3).reshape(H // k, W // k, k * k)
+    size = np.abs(blocks)
+    size[np.isnan(size)] = np.inf  # NaN shows (magenta), whatever else the block holds
+    pick = np.argmax(size, axis=-1)[..., None]
+    return np.take_along_axis(blocks, pick, axis=-1)[..., 0], k
+
+
 def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, difference: bool = False,
                     title: list[str] | None = None, mark: tuple[int, ...] | None = None) -> _Block:
     """Plan one quantity. With ``difference``, ``a`` is |yours - reference|."""
@@ -542,6 +589,12 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         head = f"|yours \N{MINUS SIGN} convcli's|   {head}"
     if title is None:
         title = [_stats(a)]
+        bad = ~np.isfinite(a)
+        if bad.any():  # the magenta says what it is, in the whole array
+            n_nan, n_pos = int(np.isnan(a).sum()), int(np.isposinf(a).sum())
+            counts = [f"{n_nan} NaN" if n_nan else "", f"{n_pos} +Inf" if n_pos else "",
+                      f"{int(bad.sum()) - n_nan - n_pos} -Inf" if int(bad.sum()) - n_nan - n_pos else ""]
+            title.append("drawn magenta: " + ", ".join(c for c in counts if c))
 
     if kind == "vector":
         values = a.reshape(-1)[chosen]
@@ -553,17 +606,23 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
 
     panels: list[_Panel] = []
     rgb = False
+    reduced = None
     if kind == "maps":
         head += f"   sample {i}"
         shown = a[i][..., chosen]
         for c in chosen:
+            image, k = _reduced(a[i, :, :, c])
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
-            panels.append(_Panel(a[i, :, :, c], f"channel {c}", mark=at))
+            panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // k, at[1] // k)))
+        if k > 1:
+            reduced = f"shown at 1/{k}: each pixel the largest in size of {k}x{k} elements"
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:
         f_H, f_W, n_prev, _ = a.shape
         shown = a[..., chosen]
-        rgb = n_prev == 3 and not difference and bool(np.isfinite(shown).all())
+        # A gradient's sign is what matters: its kernels are mosaics in the signed map, never colours.
+        rgb = (n_prev == 3 and not difference and not _GRADIENT_NAME.match(_leaf(name))
+               and bool(np.isfinite(shown).all()))
         if rgb:
             head += "   RGB = input channels 0, 1, 2"
             m = float(np.abs(shown).max()) or 1.0
@@ -588,7 +647,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         vmin = 0.0
     if note:
         head += f"   ({note})"
-    lines = [head] + title
+    lines = [head] + ([reduced] if reduced else []) + title
     width, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
                   cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label)
@@ -629,12 +688,21 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         if kind == "maps" and sample is None:
             sample = first[0]
     finite = error[np.isfinite(error)]
-    largest = f"{finite.max():.4g}" if finite.size else "nan"
-    if finite.size < error.size:
-        largest += f" ({error.size - finite.size} non-finite)"
+    n_bad = error.size - finite.size  # NaN or an infinity on one side only: no number measures it
+    largest = (f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
+               else "no finite |error|")
     tolerance = f"   (rtol {rtol:g}, atol {atol:g})" if rtol or atol else ""
-    title = [f"max |error| {largest}   first difference at {list(first) if first else 'none'}",
+    title = [f"{largest}   first difference at {list(first) if first else 'none'}",
              f"{count} of {error.size} elements differ{tolerance}"]
+    if n_bad:
+        title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, drawn magenta")
+    if kind == "maps" and count:
+        per = differs.reshape(differs.shape[0], -1).sum(axis=1)
+        where = np.flatnonzero(per)
+        if len(where) > 1:
+            listed = ", ".join(f"{int(n)} ({int(per[n])})" for n in where[:SAMPLES_LISTED])
+            more = f", ... ({len(where)} samples)" if len(where) > SAMPLES_LISTED else ""
+            title.append(f"differences in samples {listed}{more}; drawn: sample {sample}")
     mark = first if first is not None and kind != "vector" else None
     return _quantity_block(error, name, sample, channels, kind, difference=True, title=title, mark=mark)
 
@@ -665,19 +733,23 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = No
 
 
 # Past this magnitude matplotlib's colour scale and ticks overflow (vmax -
-# vmin of +-1e308 is inf): values are drawn divided by a power of ten.
+# vmin of +-1e308 is inf): values are drawn divided by a power of ten. Below
+# the smallest, matplotlib takes the limits for singular and draws +-0.05
+# (from ~2e-287 down): multiplied by a power of ten then.
 LARGEST_DRAWN = 1e300
+SMALLEST_DRAWN = 1e-280
 
 
 def _in_range(block: _Block) -> _Block:
-    """``block`` with values near float64's limit drawn as multiples of a
-    power of ten, which the colour bar's label (or the bars' axis) names."""
+    """``block`` with values near float64's limits (huge, or tiny and not
+    zero) drawn as multiples of a power of ten, which the colour bar's label
+    (or the bars' axis) names."""
     if block.kind == "note" or block.rgb:
         return block
     top = max(abs(block.vmin), abs(block.vmax))
     if block.kind == "bars" and block.values is not None and np.isfinite(block.values).any():
         top = max(top, float(np.abs(block.values[np.isfinite(block.values)]).max()))
-    if not top > LARGEST_DRAWN:
+    if not (top > LARGEST_DRAWN or 0 < top < SMALLEST_DRAWN):
         return block
     k = int(math.floor(math.log10(top)))
     scale = 10.0 ** k
@@ -711,8 +783,12 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
             _draw_separators(mpl, ax, panel)
         if panel.mark is not None:
             row, col = panel.mark
-            ax.add_patch(mpl.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False,
-                                       edgecolor=MARK_COLOR, linewidth=1.5))
+            # Above the axes' frame (an element on the border kept only two sides)...
+            ax.add_patch(mpl.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=MARK_COLOR,
+                                       linewidth=1.5, clip_on=False, zorder=5))
+            if max(panel.image.shape) > MARK_RING_ABOVE:  # ... and a ring where a pixel is too small to see
+                ax.plot([col], [row], marker="o", markersize=12, markerfacecolor="none",
+                        markeredgecolor=MARK_COLOR, markeredgewidth=1.5, clip_on=False, zorder=5)
         ax.set_title(panel.title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -135,6 +135,11 @@ def test_plot_refuses_before_computing(tmp_path, cfg, monkeypatch):
     (tmp_path / "Z.png").write_bytes(b"mine")
     assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", tmp_path / "Z.png"]), "already exists", "--force")
     assert (tmp_path / "Z.png").read_bytes() == b"mine"
+    # a folder is said to be one, named .png or not (it was "pictures are PNG" for out/)
+    (tmp_path / "pics").mkdir()
+    for folder in (tmp_path / "pics", tmp_path / "pics.png"):
+        folder.mkdir(exist_ok=True)
+        assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", folder]), "is a folder; give a file name ending in .png")
 
 
 @pytest.mark.parametrize("channels, fragment", [
@@ -276,9 +281,11 @@ def test_check_plot_draws_the_quantities_that_differ(tmp_path, cfg):
     assert result.exit_code == 1, result.stderr
     assert (f"wrote {png}: |yours - convcli's| of conv1.Z, conv1.dW "
             "(not drawn, their shapes differ: pool3.A)") in result.stdout
-    # one block below the other, each with three title lines (0.25*4 in):
-    # conv1.Z 6 channels: 1 + 2*(2 + 0.25); conv1.dW mosaics (as WEIGHTS): 1 + 2*(1 + 0.25)
-    rgb = read_png(png, (700, 550 + 350))
+    # on top a note of one line naming pool3.A, not drawn (0.25*(1 + 2) in); then one block
+    # below the other, each with three title lines (0.25*4 in), conv1.Z's with a fourth naming
+    # the samples that differ: conv1.Z 6 channels: 1.25 + 2*(2 + 0.25); conv1.dW mosaics (as
+    # WEIGHTS): 1 + 2*(1 + 0.25)
+    rgb = read_png(png, (700, 75 + 575 + 350))
     assert (np.abs(rgb - (1, 0, 0)).max(axis=-1) < 0.12).any(), "first difference outlined in red"
 
     result = run(["check", cfg, "--against", mine, "--plot", png, "--force", "--json"])

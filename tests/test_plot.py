@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import math
+
 import numpy as np
 import pytest
 
@@ -164,8 +166,9 @@ def test_differences_stack_in_one_picture(tmp_path):
     b = rng().randn(1, 1, 1, 8)
     pairs = {"conv1.Z": (Z + 1, Z), "W": (W, W), "b": (b + 0.1, b)}  # W agrees: left out
     out = plot_differences(pairs, tmp_path / "check.png")
-    # Z block 6 x 5.5 (as above); b block 6 x (1 + 3); W leaves nothing
-    read_png(out, 600, 950)
+    # Z block 6 x 5.75 (as above, and a line naming the two samples that differ);
+    # b block 6 x (1 + 3); W leaves nothing
+    read_png(out, 600, 975)
 
 
 def test_differences_none_differs(tmp_path):
@@ -303,8 +306,85 @@ def test_bad_paths(tmp_path):
 def test_non_finite_values_render(tmp_path):
     A = rng().randn(1, 3, 3, 2)
     A[0, 1, 1, 0] = np.nan
-    rgb = read_png(plot_quantity(A, "A", tmp_path / "A.png"), 600, 300)
+    A[0, 2, 2, 1] = -np.inf
+    # one title line more than without them: what the magenta is
+    assert plot._quantity_block(A, "A", None, None, None).title[-1] == "drawn magenta: 1 NaN, 1 -Inf"
+    rgb = read_png(plot_quantity(A, "A", tmp_path / "A.png"), 600, 325)
     assert count_near(rgb, (1, 0, 1)) > 0, "NaN drawn magenta"
+
+
+# ----------------------------------------------------------------- honest pictures (a review's)
+
+
+def test_a_difference_not_drawn_is_named_in_the_picture(tmp_path):
+    """A submission in NCHW fails, but has nothing to draw: the picture said
+    "no quantity differs (0 compared)"."""
+    why = "shape (4, 4, 8, 8), expected (4, 8, 8, 4); the same sizes in another order"
+    out = plot_differences({}, tmp_path / "check.png", not_drawn={"conv1.Z": why})
+    blocks = []
+    real = plot._render
+    plot._render = lambda mpl, b, path, shown=None: (blocks.extend(b), real(mpl, b, path, shown))
+    try:
+        plot_differences({}, tmp_path / "again.png", not_drawn={"conv1.Z": why})
+    finally:
+        plot._render = real
+    assert [b.kind for b in blocks] == ["note"]
+    assert " ".join(line.strip() for line in blocks[0].title) == f"conv1.Z differs, not drawn: {why}"
+    assert not any("no quantity differs" in line for line in blocks[0].title)
+    read_png(out, 600, 25 * (len(blocks[0].title) + 2))
+
+
+def test_a_lone_element_survives_a_reduced_map():
+    """600 x 600 in a ~200-pixel panel: matplotlib's own resampling dropped a
+    lone 5.0 (and a lone wrong element of a difference picture)."""
+    A = np.zeros((1, 600, 600, 1))
+    A[0, 301, 455, 0] = 5.0
+    A[0, 10, 20, 0] = -7.0
+    block = plot._quantity_block(A, "A", None, None, None)
+    image = block.panels[0].image
+    assert image.shape == (200, 200)  # k = 3
+    assert image[301 // 3, 455 // 3] == 5.0 and image[10 // 3, 20 // 3] == -7.0
+    assert np.count_nonzero(image) == 2
+    assert block.title[1] == "shown at 1/3: each pixel the largest in size of 3x3 elements"
+    # a difference: the element, and where it is, survive; NaN against a number too
+    ref = np.zeros((2, 600, 601, 1))
+    yours = ref.copy()
+    yours[1, 599, 600, 0] = 0.5
+    yours[1, 0, 0, 0] = np.nan
+    d = plot._difference_block(yours, ref, "relu1.A", None, None, None, 0.0, 0.0)
+    img = d.panels[0].image
+    assert img.shape == (150, 151) and img[599 // 4, 600 // 4] == 0.5 and np.isnan(img[0, 0])  # k = 4
+    assert d.panels[0].mark == (0, 0)  # the first difference, at the reduced scale
+    assert d.title[2] == "max finite |error| 0.5   first difference at [1, 0, 0, 0]"
+    assert d.title[4] == "1 element NaN or Inf on one side only, drawn magenta"
+
+
+def test_a_difference_picture_names_every_sample_that_differs():
+    Z = rng().randn(5, 4, 4, 2)
+    yours = Z.copy()
+    yours[1, 2, 2, 0] += 1
+    yours[3] += 0.5
+    block = plot._difference_block(yours, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    assert block.title[-1] == "differences in samples 1 (1), 3 (32); drawn: sample 1"
+
+
+def test_a_weight_gradient_with_three_input_channels_is_a_signed_mosaic():
+    """Its sign is what matters: as colours (R, G, B) it could not be read."""
+    dW = rng().randn(3, 3, 3, 4)
+    block = plot._quantity_block(dW, "conv1.dW", None, None, "weights")
+    assert not block.rgb and block.cmap == plot.SIGNED_CMAP and block.panels[0].tiles is not None
+    assert plot._quantity_block(dW, "W1", None, None, "weights").rgb  # weights stay colour images
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-321])
+def test_tiny_values_get_a_power_of_ten(scale):
+    """Below ~2e-287 matplotlib took the limits for singular and labelled the
+    colour bar +-0.05 (0.1 at 1e-300)."""
+    A = rng().randn(1, 3, 3, 1) * scale
+    block = plot._in_range(plot._quantity_block(A, "A", None, None, None))
+    k = int(math.floor(math.log10(np.abs(A).max())))
+    assert block.colorbar_label.endswith(f"(x 1e{k})")
+    assert 1 <= max(abs(block.vmin), abs(block.vmax)) < 10
 
 
 # ----------------------------------------------------------------- boundaries
