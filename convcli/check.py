@@ -588,7 +588,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if lost:  # a NaN input carried through convcli's layer, and not through yours
                 note += f"; {lost} numbers in yours where convcli's are NaN (a NaN input goes through a layer)"
             note += _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
-            note += _bias_hint(p, quantities, s.quantity, theirs, rtol, atol) or _scale_hint(theirs, ours, rtol, atol)
+            note += (_bias_hint(p, quantities, s.quantity, theirs, rtol, atol) or _scale_hint(theirs, ours, rtol, atol)
+                     or _order_hint(theirs, ours, rtol, atol))
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
@@ -695,6 +696,26 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
         if 1 <= n <= 1000 and abs(whole - n) <= tol * whole and (n > 1 or prefix == ""):
             return f"; yours is convcli's times {sign}{prefix}{n} everywhere"
     return f"; yours is convcli's times {k:.6g} everywhere"
+
+
+# Axis orders a 4-D array is commonly saved in by mistake, when its sizes
+# let it keep convcli's shape (square maps with as many channels, (3, 3, 3, 3)
+# weights): ``theirs == ours.transpose(order)``, and the fix.
+_ORDERS = (((0, 3, 1, 2), "NCHW order (m, n_C, n_H, n_W); convcli's arrays are NHWC",
+            "transpose(0, 2, 3, 1)"),
+           ((3, 2, 0, 1), "PyTorch's weight layout (n_C, n_C_prev, f_H, f_W); convcli's weights are "
+            "(f_H, f_W, n_C_prev, n_C)", "transpose(2, 3, 1, 0)"))
+
+
+def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
+    """For an array that is convcli's with its axes in another order, in the
+    same shape (the shape hint catches it only where the shapes differ)."""
+    if ours.ndim != 4:
+        return ""
+    for order, layout, fix in _ORDERS:
+        if ours.transpose(order).shape == ours.shape and compare(theirs, ours.transpose(order), rtol, atol)[0]:
+            return f"; yours is convcli's in {layout}: save yours.{fix}"
+    return ""
 
 
 _EXPLAINED = re.compile(r"; (yours|\d+ NaN in yours|\d+ numbers in yours)")

@@ -410,6 +410,30 @@ def test_against_hints_at_layout_and_dtype(tmp_path):
                 "--dtype", "float32", "--json"]).stdout.count('"passed": true') == 1  # dA_prev, in float32
 
 
+def test_against_hints_at_another_axis_order_in_the_same_shape(tmp_path):
+    """Square maps with as many channels, (3, 3, 3, 3) weights: an NCHW array,
+    or a PyTorch-layout dW, keeps convcli's shape, and the shape hint cannot
+    fire (a review's pool3.A (4, 4, 4, 4) failed with no word on why)."""
+    cfg = write(tmp_path, """\
+        seed: 3
+        inputs: {A_prev: {random: [2, 3, 3, 3]}, W: {random: [3, 3, 3, 3]}, b: {random: [3]}}
+        layers: [{type: conv, W: W, b: b, pad: 1}]
+        backward: {grad: ones}
+        """)
+    assert run(["backward", cfg, "--out", tmp_path / "ref"]).exit_code == 0
+    sub = tmp_path / "mine"
+    sub.mkdir()
+    np.save(sub / "Z.npy", np.load(tmp_path / "ref" / "conv1.Z.npy").transpose(0, 3, 1, 2))
+    np.save(sub / "dW.npy", np.load(tmp_path / "ref" / "conv1.dW.npy").transpose(3, 2, 0, 1))  # torch's weight.grad
+    result = run(["check", cfg, "--against", sub, "--json"])
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert result.exit_code == 1 and not by["conv1.Z"]["passed"] and not by["conv1.dW"]["passed"]
+    assert by["conv1.Z"]["note"].endswith("; yours is convcli's in NCHW order (m, n_C, n_H, n_W); convcli's arrays "
+                                          "are NHWC: save yours.transpose(0, 2, 3, 1)")
+    assert by["conv1.dW"]["note"].endswith("; yours is convcli's in PyTorch's weight layout (n_C, n_C_prev, f_H, f_W); "
+                                           "convcli's weights are (f_H, f_W, n_C_prev, n_C): save yours.transpose(2, 3, 1, 0)")
+
+
 @pytest.mark.torch
 def test_against_a_max_pool_gradient_under_another_tie_rule_says_so(tmp_path, torch):
     """The learner's review: a max-pool dA_prev that differs only in tied
