@@ -1082,8 +1082,12 @@ def _plot_differences(path: Path, graded, p, reference: dict) -> dict:
     # in the network's order (convcli's results are): a cause drawn above its effects
     pairs = {q: (yours[q], ours) for q, ours in reference.items() if q in yours}
     other_shape = {o.quantity: o.note for o in graded if o.array is None and o.status == "fail"}
+    # check's hints ("yours is convcli's times 1/4 everywhere"), not its first difference: the title has that
+    hints = {o.quantity: "; ".join(part for part in o.note.split("; ")
+                                   if not part.startswith(("first differs at", "compared as")))
+             for o in graded if o.array is not None and not o.passed}
     with _png_folder(path):
-        plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape)
+        plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints)
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],

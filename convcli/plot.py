@@ -229,7 +229,8 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
 
 
 def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
-                     atol: float = 0.0, not_drawn: Mapping[str, str] | None = None) -> Path:
+                     atol: float = 0.0, not_drawn: Mapping[str, str] | None = None,
+                     notes: Mapping[str, str] | None = None) -> Path:
     """Draw every quantity that differs in one PNG, one block below the other.
 
     Parameters
@@ -243,6 +244,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         Quantities that differ but cannot be drawn (another shape): a note
         at the top names each and why, so the picture never reads as if
         nothing differed.
+    notes : mapping of name -> text, optional
+        What ``check`` says of a quantity that differs ("yours is convcli's
+        times 1/4 everywhere"): wrapped into its block's title, so that a
+        picture kept apart from the report keeps it.
 
     Returns
     -------
@@ -259,7 +264,8 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
         if _differs(y, r, rtol, atol).any():
-            blocks.append(_difference_block(y, r, name, None, None, None, rtol, atol))
+            extra = textwrap.wrap((notes or {}).get(name, ""), NOTE_CHARS)
+            blocks.append(_difference_block(y, r, name, None, None, None, rtol, atol, extra))
     if not blocks:
         blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                              f"rtol {rtol:g}, atol {atol:g})"],
@@ -584,7 +590,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     chosen, note = _check_channels(channels, n, a, name)
     signed = not difference and _signed(a, name)
     cmap = SIGNED_CMAP if signed else UNSIGNED_CMAP
-    head = f"{name}   {_shape(a)}"
+    head = f"{name}   {_shape(a)}" + ("" if difference else f" {a.dtype}")
     if difference:
         head = f"|yours \N{MINUS SIGN} convcli's|   {head}"
     if title is None:
@@ -675,7 +681,8 @@ def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarr
     return ~(within | _same(y, r))
 
 
-def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol) -> _Block:
+def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol,
+                      extra: Sequence[str] = ()) -> _Block:
     y, r = _difference_arrays(yours, reference, name)
     with np.errstate(all="ignore"):
         error = np.where(_same(y, r), 0.0, np.abs(y - r))
@@ -703,6 +710,7 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             listed = ", ".join(f"{int(n)} ({int(per[n])})" for n in where[:SAMPLES_LISTED])
             more = f", ... ({len(where)} samples)" if len(where) > SAMPLES_LISTED else ""
             title.append(f"differences in samples {listed}{more}; drawn: sample {sample}")
+    title += extra
     mark = first if first is not None and kind != "vector" else None
     return _quantity_block(error, name, sample, channels, kind, difference=True, title=title, mark=mark)
 
