@@ -406,3 +406,11 @@ def test_other_dtypes_render(tmp_path, dtype):
     A = (rng().rand(1, 4, 4, 1) * 200).astype(dtype)
     # 1 panel; height 0.75 + 2.25
     read_png(plot_quantity(A, "A_prev", tmp_path / "A.png"), 600, 300)
+
+
+def test_the_title_gives_the_dtype():
+    """A float32 run's picture was pixel for pixel its float64 run's."""
+    A = rng().randn(1, 3, 3, 2)
+    assert plot._quantity_block(A, "A", None, None, None).title[0] == "A   (1, 3, 3, 2) float64   sample 0"
+    assert plot._quantity_block(A.astype(np.float32), "A", None, None, None).title[0].startswith(
+        "A   (1, 3, 3, 2) float32")
