@@ -26,7 +26,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NamedTuple, Union
 
 import yaml
 from pydantic import (
@@ -52,6 +52,11 @@ NPZ_SUFFIXES = (".npz",)
 H5_SUFFIXES = (".h5", ".hdf5")
 FILE_SUFFIXES = (".npy",) + NPZ_SUFFIXES + H5_SUFFIXES
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names name files (LAYER.dA_prev.npy, its PNG): well under the 255 bytes a
+# file name may have on common file systems, where a 300-letter layer name
+# failed only when its outputs were written.
+MAX_NAME = 100
+TOO_LONG = f"a name is at most {MAX_NAME} characters (it names output files), got {{got}}"
 # Lists and mappings inside one another, at most: a config needs ~10 (a 4-D
 # value: under inputs); the cap keeps the recursive readers far from Python's
 # recursion limit.
@@ -165,6 +170,13 @@ def _mark(node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+class _Mark(NamedTuple):
+    """A place in the text, counted from 0 as PyYAML's marks are."""
+
+    line: int
+    column: int
+
+
 def _at(display: str, mark) -> str:
     """The WHERE of an error at a YAML mark: ``seed.yaml: line 3, column 5``
     (PyYAML counts from 0, people from 1)."""
@@ -229,7 +241,10 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConvcliError(display, f"not UTF-8 text (byte {exc.start}); is this a YAML file?") from None
+        before = raw[:exc.start]
+        line, column = before.count(b"\n"), len(before) - (before.rfind(b"\n") + 1)  # column in bytes
+        raise ConvcliError(_at(display, _Mark(line, column)),
+                           f"not UTF-8 text (byte {exc.start}, 0x{raw[exc.start]:02x}); is this a YAML file?") from None
     loader = None
     try:
         loader = _Loader(text)
@@ -248,9 +263,9 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
             what += f" ({exc.context})"
         raise ConvcliError(where, f"YAML syntax: {what}") from None
     except yaml.reader.ReaderError as exc:
-        raise ConvcliError(
-            display, f"not YAML text: {exc.reason} (character #x{exc.character:04x} at position {exc.position})"
-        ) from None
+        before = text[:exc.position]
+        mark = _Mark(before.count("\n"), len(before) - (before.rfind("\n") + 1))
+        raise ConvcliError(_at(display, mark), f"not YAML text: {exc.reason} (character #x{exc.character:04x})") from None
     except yaml.YAMLError as exc:
         raise ConvcliError(display, "YAML: " + " ".join(str(exc).split())) from None
     finally:
@@ -577,6 +592,8 @@ def _pad(v):
 def _layer_name(v):
     if v is not None and not (isinstance(v, str) and _NAME.match(v)):
         raise _fail("name", "a name is letters, digits and _ and starts with a letter, got {got}", got=_short(v))
+    if v is not None and len(v) > MAX_NAME:
+        raise _fail("name", TOO_LONG, got=len(v))
     return v
 
 
@@ -768,6 +785,14 @@ class Config(_Model):
     expected: dict[str, Expected] = {}
     tolerance: Tolerance = Tolerance()
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v):
+        # Literal[1] took true and 1.0 (equal to 1 in Python), as no other whole-number key does
+        if not (type(v) is int and v == 1):
+            raise _fail("version", "expected 1 (the only version), got {got}", got=_short(v))
+        return v
+
     @field_validator("seed", mode="before")
     @classmethod
     def _seed(cls, v):
@@ -804,6 +829,8 @@ class Config(_Model):
                         "name", "input name {got}: a name is letters, digits and _ and starts with a letter",
                         got=_short(name),
                     )
+                if len(name) > MAX_NAME:
+                    raise _fail("name", "input name " + _short(name) + ": " + TOO_LONG, got=len(name))
         return v
 
 

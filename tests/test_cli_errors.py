@@ -472,7 +472,8 @@ def test_expected_file_errors_name_the_option(tmp_path):
     cfg = write(tmp_path, seed_data())
     for name, raw, what in [("empty.yaml", b"", "the file is empty"),
                             ("syntax.yaml", b"expected: [\n", "line 2, column 1: YAML syntax"),
-                            ("binary.yaml", b"\xff\xfe", "not UTF-8 text (byte 0); is this a YAML file?"),
+                            ("binary.yaml", b"\xff\xfe", "line 1, column 1: not UTF-8 text (byte 0, 0xff); "
+                                                         "is this a YAML file?"),
                             ("key.yaml", b"expected: {dW.mean: 1}\nbogus: 1\n", "bogus (line 2): unknown key")]:
         (tmp_path / name).write_bytes(raw)
         assert_error(run(["check", cfg, "--expected", tmp_path / name]), f"--expected {tmp_path / name}: {what}")
@@ -904,3 +905,37 @@ def test_an_alias_bomb_at_any_key_is_refused_without_spelling_it_out(tmp_path, w
     assert peak < 2 << 20, (peak, line)
     shown = re.search(r"\[\[\[[][1., ]*\]", line)
     assert shown and "...], ...]" in shown[0] and len(shown[0]) <= 40, line
+
+
+@pytest.mark.parametrize("raw, where, what", [
+    # a control character or a byte that is no UTF-8: where it is as line and column (it said "position 76")
+    (b"inputs:\n  A_prev: {random: [2, 4, 4, 3]}\n  \x07x: 1\n", "line 3, column 3",
+     "not YAML text: special characters are not allowed (character #x0007)"),
+    (b"inputs:\n  A_prev: {random: [2, 4, 4, 3]}\n# caf\xe9\n", "line 3, column 6",
+     "not UTF-8 text (byte 46, 0xe9); is this a YAML file?"),
+])
+def test_bad_characters_are_placed_by_line_and_column(tmp_path, raw, where, what):
+    (tmp_path / "c.yaml").write_bytes(raw + b"layers:\n  - {type: relu}\n")
+    assert_error(run(["shapes", tmp_path / "c.yaml"]), f"c.yaml: {where}: {what}")
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", "'1'", "2"])
+def test_version_is_the_number_1(tmp_path, version):
+    """true and 1.0 are equal to 1 in Python: Literal[1] took them."""
+    data = seed_data()
+    cfg = write(tmp_path, data)
+    text = cfg.read_text()
+    cfg.write_text(f"version: {version}\n" + text)
+    assert_error(run(["shapes", cfg]), "cfg.yaml: version (line 1): expected 1 (the only version), got")
+
+
+def test_a_name_too_long_for_a_file_is_refused_with_the_config(tmp_path):
+    """A 300-letter layer name failed only when LAYER.A.npy was written, as an --out error."""
+    data = seed_data()
+    data["layers"][0]["name"] = "x" * 101
+    assert_error(run(["shapes", write(tmp_path, data)]),
+                 "cfg.yaml: layers[0].name (line", "a name is at most 100 characters (it names output files), got 101")
+    data = seed_data()
+    data["inputs"]["y" * 101] = data["inputs"].pop("A_prev")
+    data["layers"][0]["input"] = "y" * 101
+    assert_error(run(["shapes", write(tmp_path, data, name="c2.yaml")]), "a name is at most 100 characters")
