@@ -63,7 +63,8 @@ from the panels drawn), with a colorbar, nearest interpolation. Signed quantitie
 ``dA_prev``, ``dW``, ``db``, or any negative value) use the diverging map
 ``RdBu_r`` centred on 0 (symmetric limits); others use ``gray``. Differences
 ``|yours - reference|`` use ``gray`` from 0 (black) to the largest error
-(white), with the first differing element outlined in red (and ringed where
+(white), the errors within the tolerance given drawn 0 (so that only the
+elements that differ light up), with the first differing element outlined in red (and ringed where
 the map is 40 pixels or more a side). Non-finite values are drawn magenta,
 and the title counts them. A map over ``MAX_SHOWN`` (200) elements a side is
 reduced by a whole factor k first, each pixel the element of largest
@@ -698,7 +699,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     n_bad = error.size - finite.size  # NaN or an infinity on one side only: no number measures it
     largest = (f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
                else "no finite |error|")
-    tolerance = f"   (rtol {rtol:g}, atol {atol:g})" if rtol or atol else ""
+    tolerance = (f"   (rtol {rtol:g}, atol {atol:g}; the errors within them drawn black)"
+                 if rtol or atol else "")
     title = [f"{largest}   first difference at {list(first) if first else 'none'}",
              f"{count} of {error.size} elements differ{tolerance}"]
     if n_bad:
@@ -712,7 +714,10 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             title.append(f"differences in samples {listed}{more}; drawn: sample {sample}")
     title += extra
     mark = first if first is not None and kind != "vector" else None
-    return _quantity_block(error, name, sample, channels, kind, difference=True, title=title, mark=mark)
+    # Only the elements that differ light up: a float32 submission's rounding, within
+    # tolerance everywhere but a few elements, looked like noise all over.
+    drawn = np.where(differs, error, 0.0)
+    return _quantity_block(drawn, name, sample, channels, kind, difference=True, title=title, mark=mark)
 
 
 # ----------------------------------------------------------------- drawing

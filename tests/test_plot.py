@@ -414,3 +414,17 @@ def test_the_title_gives_the_dtype():
     assert plot._quantity_block(A, "A", None, None, None).title[0] == "A   (1, 3, 3, 2) float64   sample 0"
     assert plot._quantity_block(A.astype(np.float32), "A", None, None, None).title[0].startswith(
         "A   (1, 3, 3, 2) float32")
+
+
+def test_only_the_elements_that_differ_light_up():
+    """A float32 submission: rounding everywhere, within tolerance but for two
+    elements; the picture drew the rounding too, like noise all over."""
+    ref = np.full((1, 4, 4, 1), 100.0)
+    yours = ref + 1e-9  # within rtol 1e-6 everywhere ...
+    yours[0, 1, 2, 0] += 1.0  # ... but here
+    yours[0, 3, 0, 0] -= 0.5  # and here
+    block = plot._difference_block(yours, ref, "Z", None, None, None, 1e-6, 1e-8)
+    image = block.panels[0].image
+    assert sorted(zip(*np.nonzero(image))) == [(1, 2), (3, 0)]
+    assert image[1, 2] == pytest.approx(1.0 + 1e-9) and image[3, 0] == pytest.approx(0.5 - 1e-9)
+    assert block.title[2].endswith("(rtol 1e-06, atol 1e-08; the errors within them drawn black)")
