@@ -8,24 +8,43 @@ The notebook-compatible API (NHWC layout, the course's signatures)::
 
 The conv and pool functions take ``engine="fast"`` (vectorised, the
 default) or ``engine="reference"`` (the notebook's loops).
+
+The functions are loaded on first use (PEP 562): ``import convcli`` itself
+imports nothing heavy, so that the ``convcli`` command can answer a stop
+signal from its first moment (see ``convcli.__main__``).
 """
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .conv import conv_backward, conv_forward, conv_single_step, zero_pad
-from .pool import create_mask_from_window, distribute_value, pool_backward, pool_forward
-from .relu import relu_backward, relu_forward
+# The public API and the module each function lives in.
+_API = {
+    "zero_pad": "conv",
+    "conv_single_step": "conv",
+    "conv_forward": "conv",
+    "conv_backward": "conv",
+    "pool_forward": "pool",
+    "pool_backward": "pool",
+    "create_mask_from_window": "pool",
+    "distribute_value": "pool",
+    "relu_forward": "relu",
+    "relu_backward": "relu",
+}
 
-__all__ = [
-    "__version__",
-    "zero_pad",
-    "conv_single_step",
-    "conv_forward",
-    "conv_backward",
-    "pool_forward",
-    "pool_backward",
-    "create_mask_from_window",
-    "distribute_value",
-    "relu_forward",
-    "relu_backward",
-]
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'convcli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # once: the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({k for k in globals() if k.startswith("__")} | set(__all__))

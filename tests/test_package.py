@@ -6,6 +6,8 @@ import inspect
 import subprocess
 import sys
 
+import pytest
+
 import convcli
 
 
@@ -14,6 +16,48 @@ def test_python_dash_m_runs_the_cli():
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert convcli.__version__ in done.stdout
+
+
+@pytest.mark.parametrize("where, setup", [
+    ("while Python loads the CLI (typer)", "builtins.__import__ = stop_at('typer')"),
+    ("before the CLI's signal handlers are in place", "signal.signal = stop_now"),
+])
+def test_ctrl_c_from_the_first_moment_is_one_line(where, setup):
+    """A review's Ctrl-C in the first ~0.2 s of a run printed a 40-line
+    traceback of the interrupted import. Made deterministic: the
+    KeyboardInterrupt is raised at that point by a stand-in."""
+    code = (
+        "import builtins, signal, sys\n"
+        "real = builtins.__import__\n"
+        "def stop_at(module):\n"
+        "    def imp(name, *a, **k):\n"
+        "        if name == module:\n"
+        "            raise KeyboardInterrupt\n"
+        "        return real(name, *a, **k)\n"
+        "    return imp\n"
+        "def stop_now(*a):\n"
+        "    raise KeyboardInterrupt\n"
+        f"{setup}\n"
+        "from convcli.__main__ import main\n"
+        "sys.argv = ['convcli', 'shapes', 'nothing.yaml']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "convcli: interrupted; nothing was written\n", ""), where
+
+
+def test_importing_the_package_loads_the_api_on_first_use():
+    code = ("import sys, convcli\n"
+            "assert 'numpy' not in sys.modules\n"
+            "assert callable(convcli.conv_forward) and 'numpy' in sys.modules\n"
+            "assert set(convcli.__all__) <= set(dir(convcli))\n"
+            "try:\n"
+            "    convcli.nope\n"
+            "except AttributeError as e:\n"
+            "    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "module 'convcli' has no attribute 'nope'\n"
 
 
 def test_the_numpy_core_imports_no_cli_yaml_or_hdf5_code():
