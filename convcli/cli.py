@@ -771,7 +771,8 @@ def gradcheck(
         for r in report:
             checked = f"{r.checked} of {r.total}" + (f" ({r.skipped} at kinks skipped)" if r.skipped else "")
             checked += ", against ties: all" if r.ties else ""
-            _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold), r.status)
+            _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold),
+                 "FAIL" if r.status == "fail" else r.status)
         con.print(t)
         for line in gc.tie_notes(report):
             con.print(Text(f"note: {line}"))
@@ -785,7 +786,7 @@ def gradcheck(
             elif not r.passed:
                 con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:.0e}; "
                                f"largest difference at {r.worst}"))
-        n_failed = sum(r.status == "FAIL" for r in report)
+        n_failed = sum(r.status == "fail" for r in report)
         n_unchecked = sum(r.status == "not checked" for r in report)
         if n_unchecked:
             n = len(report)

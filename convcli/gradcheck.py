@@ -121,15 +121,17 @@ class GradResult:
 
     @property
     def status(self) -> str:
-        """``pass``, ``FAIL``, or ``not checked``: every coordinate sampled was
-        at a kink, so nothing was compared (which is no pass either)."""
-        return "pass" if self.passed else "not checked" if self.checked == 0 else "FAIL"
+        """``pass``, ``fail`` (check's words, in JSON too), or ``not checked``:
+        every coordinate sampled was at a kink, so nothing was compared (which
+        is no pass either)."""
+        return "pass" if self.passed else "not checked" if self.checked == 0 else "fail"
 
     def as_json(self) -> dict:
         return {
             "note": self.note,
             "quantity": self.quantity, "shape": list(self.shape), "checked": self.checked,
-            "total": self.total, "skipped_at_kinks": self.skipped, "error": self.error,
+            "total": self.total, "skipped_at_kinks": self.skipped,
+            "error": None if math.isnan(self.error) else self.error,  # not computed: null, as in check
             "threshold": self.threshold, "passed": self.passed, "status": self.status, "worst_index": self.worst,
             "checked_against": "ties_all_convention" if self.ties else "derivative",
             "tied_windows": dict(self.ties),

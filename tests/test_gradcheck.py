@@ -273,6 +273,7 @@ def test_a_gradient_with_every_coordinate_at_a_kink_is_not_checked_not_passed(tm
     doc = json.loads(run(["gradcheck", cfg, "--json"]).stdout)
     q = doc["quantities"][0]
     assert doc["ok"] is False and q["status"] == "not checked" and q["passed"] is False and q["checked"] == 0
+    assert q["error"] is None  # not computed: null, as the README says (it was "NaN")
 
 
 # ------------------------------------------------------- steps and threshold
@@ -317,4 +318,6 @@ def test_float32_threshold_fails_a_gradient_one_and_a_half_percent_off(tmp_path,
     result, by = gradcheck_json([cfg, "--dtype", "float32"])
     assert result.exit_code == 1
     assert not by["conv1.dA_prev"]["passed"] and by["conv1.dA_prev"]["error"] > 5e-3
+    assert by["conv1.dA_prev"]["status"] == "fail"  # check's word (it was "FAIL")
+    assert "FAIL" in run(["gradcheck", cfg, "--dtype", "float32"]).stdout  # the table shouts it
     assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"]
