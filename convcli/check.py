@@ -51,6 +51,16 @@ class Entry:
     atol: float
 
 
+# The kinds of hint a failed array of a user's can carry, in --json's "hints"
+# (its note says each in words): another axis order; a bias in the other of
+# its two layouts' sizes; the bias added in every window (the seed
+# notebook's); convcli's times one number; another ties rule; float32 against
+# a float64 run; NaN in yours only, or in convcli's only; a forward output of
+# yours that differs first.
+HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32",
+              "nan_in_yours", "nan_in_convcli", "forward_first")
+
+
 @dataclass
 class Outcome:
     """The result of one comparison, for the table and for --json."""
@@ -68,9 +78,16 @@ class Outcome:
     note: str = ""
     array: np.ndarray | None = field(default=None, repr=False, compare=False)  # yours, if kept
     dtype: str | None = None  # of a user's array (--against)
+    # --against, for a grader's script (the note says the same in words): the
+    # shapes, the two values at the first index, and the kinds of hint given
+    # (HINT_KINDS)
+    shape: list[int] | None = None
+    expected_shape: list[int] | None = None
+    values_at_first: tuple[float, float] | None = None
+    hints: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        return {
+        doc = {
             "entry": self.label, "quantity": self.quantity,
             "expected": _jsonable(self.expected), "got": _jsonable(self.got),
             "abs_err": self.abs_err, "rel_err": self.rel_err,
@@ -78,6 +95,12 @@ class Outcome:
             "first_index": self.first, "passed": self.passed, "status": self.status, "note": self.note,
             "dtype": self.dtype,
         }
+        if self.expected_shape is not None:  # a user's array
+            yours, ours = self.values_at_first or (None, None)
+            doc.update({"shape": self.shape, "expected_shape": self.expected_shape,
+                        "got_at_first": _jsonable(yours), "expected_at_first": _jsonable(ours),
+                        "hints": list(self.hints)})
+        return doc
 
     @property
     def status(self) -> str:
@@ -556,17 +579,19 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             info = arrays.probe(s.source, s.base_dir, where, shown)
         except ConvcliError as exc:
             out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", UNREADABLE, False, rtol, atol,
-                               note=exc.what))
+                               note=exc.what, expected_shape=list(ours.shape)))
             continue
         shape = tuple(info.shape)
+        shapes = {"shape": list(shape), "expected_shape": list(ours.shape)}
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         if not same_layout(p, s.quantity, shape, ours.shape, biases):
-            layout = _layout_hint(shape, ours.shape) or (
-                f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
-                if s.quantity in biases and math.prod(shape) == ours.size else "")
+            order = _layout_hint(shape, ours.shape)
+            bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
+                    if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
-                               note=f"shape {shape}, expected {ours.shape}{layout}",
-                               dtype=info.dtype.name))
+                               note=f"shape {shape}, expected {ours.shape}{order or bias}",
+                               dtype=info.dtype.name, **shapes,
+                               hints=["axis_order"] if order else ["bias_layout"] if bias else []))
             continue
         try:
             theirs = (yours or {}).get(s.quantity)
@@ -574,31 +599,44 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown).reshape(ours.shape)
         except ConvcliError as exc:
             out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", UNREADABLE, False, rtol, atol,
-                               note=exc.what, dtype=info.dtype.name))
+                               note=exc.what, dtype=info.dtype.name, **shapes))
             continue
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
+        values = None
         if first is not None:
-            note = (f"first differs at {list(first)}: got {float(theirs[first])!r}, "
-                    f"expected {float(ours[first])!r}")
+            values = (float(theirs[first]), float(ours[first]))
+            note = f"first differs at {list(first)}: got {values[0]!r}, expected {values[1]!r}"
+        hints = []
         if not passed:
             nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
             if nan:  # the errors' inf comes from these, not from an overflow
                 note += f"; {nan} NaN in yours where convcli's are numbers (an infinite error each)"
+                hints.append("nan_in_yours")
             lost = int(np.count_nonzero(np.isnan(ours) & ~np.isnan(theirs)))
             if lost:  # a NaN input carried through convcli's layer, and not through yours
                 note += f"; {lost} numbers in yours where convcli's are NaN (a NaN input goes through a layer)"
-            note += _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
-            note += (_bias_hint(p, quantities, s.quantity, theirs, rtol, atol) or _scale_hint(theirs, ours, rtol, atol)
-                     or _order_hint(theirs, ours, rtol, atol))
+                hints.append("nan_in_convcli")
+            for kind, hint in (("ties", lambda: _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)),
+                               ("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)),
+                               ("scale", lambda: _scale_hint(theirs, ours, rtol, atol)),
+                               ("axis_order", lambda: _order_hint(theirs, ours, rtol, atol))):
+                if kind in ("scale", "axis_order") and any(k in hints for k in ("bias_window", "scale")):
+                    continue  # one explanation of the numbers: the bias's, else the scale's, else the order's
+                said = hint()
+                if said:
+                    note += said
+                    hints.append(kind)
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
                 and compare(theirs, ours, *DEFAULT_TOLERANCES["float32"])[0]):  # within float32's tolerance
             note += ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
                      "checks with its tolerance")
+            hints.append("float32")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
-                           array=theirs if keep else None, dtype=info.dtype.name))
+                           array=theirs if keep else None, dtype=info.dtype.name, **shapes,
+                           values_at_first=values, hints=hints))
     if not each_layer:
         _note_forward_first(p, out)
     return out
@@ -743,6 +781,7 @@ def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
             o.note += (f"; your forward output {', '.join(forward)} differs too, and convcli's gradients follow "
                        "from its own forward pass: fix the forward first, or grade each layer on your inputs "
                        "with --each-layer")
+            o.hints.append("forward_first")
 
 
 def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
@@ -801,7 +840,7 @@ def missing(quantities: list[str], p: Plan) -> list[Outcome]:
     of the user's arrays is."""
     rtol, atol = p.tolerance
     return [Outcome(f"({MISSING})", q, f"array {p.shapes[q]}", MISSING, False, rtol, atol,
-                    note="not among your arrays") for q in quantities]
+                    note="not among your arrays", expected_shape=list(p.shapes[q])) for q in quantities]
 
 
 def same_layout(p: Plan, q: str, shape, want, biases: set[str] | None = None) -> bool:

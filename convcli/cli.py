@@ -667,6 +667,10 @@ def check(
         _print_json({
             "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
             "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
+            # the two kinds apart: a grader scores a submission by "against" alone (the config's
+            # expected: entries are checked against convcli's own run)
+            "counts": {"expected": {"checks": len(outcomes), "passed": sum(o.passed for o in outcomes)},
+                       "against": {"checks": len(graded), "passed": sum(o.passed for o in graded)}},
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
             # --against: arrays whose names are no quantity (not graded), and quantities no array is

@@ -292,6 +292,33 @@ def _submission(tmp_path, names) -> Path:
     return sub
 
 
+def test_against_json_has_what_a_grader_needs_without_reading_the_notes(tmp_path):
+    """A review's autograder could score only by matching the English of the
+    notes: the submission's shape, the values at the first difference and the
+    kind of mistake are fields now, and the counts are per kind of check."""
+    sub = _submission(tmp_path, ["relu2.A"])
+    ref = tmp_path / "ref"
+    np.save(sub / "conv1.Z.npy", np.load(ref / "conv1.Z.npy").transpose(0, 3, 1, 2))  # NCHW
+    dW = np.load(ref / "conv1.dW.npy")
+    np.save(sub / "conv1.dW.npy", dW / 4)  # divided by m
+    result = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--complete", "--json"])
+    doc = json.loads(result.stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.Z"]["shape"] == [4, 4, 8, 8] and by["conv1.Z"]["expected_shape"] == [4, 8, 8, 4]
+    assert by["conv1.Z"]["hints"] == ["axis_order"]
+    first = tuple(by["conv1.dW"]["first_index"])
+    assert by["conv1.dW"]["hints"] == ["scale"]
+    assert by["conv1.dW"]["got_at_first"] == dW[first] / 4 and by["conv1.dW"]["expected_at_first"] == dW[first]
+    assert by["relu2.A"]["passed"] and by["relu2.A"]["hints"] == [] and by["relu2.A"]["got_at_first"] is None
+    missing = by["pool3.A"]
+    assert missing["status"] == "missing" and missing["shape"] is None and missing["expected_shape"] == [4, 4, 4, 4]
+    # stack.yaml's 11 expected: entries are checked against convcli's own run, apart
+    n_expected = doc["counts"]["expected"]["checks"]
+    assert n_expected == 11 and doc["counts"]["expected"]["passed"] == 11
+    assert doc["counts"]["against"] == {"checks": len(doc["against"]), "passed": 1}
+    assert doc["checks"] == n_expected + len(doc["against"])
+
+
 def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     """The grading review: one stray file aborted the whole grade (exit 2),
     and a submission missing quantities passed without a word."""
@@ -523,6 +550,7 @@ def test_against_helps_a_learner_find_the_mistake(tmp_path):
         "your forward output conv1.Z differs too, and convcli's gradients follow from its own forward pass: "
         "fix the forward first, or grade each layer on your inputs with --each-layer")
     assert "fix the forward first" not in by["conv1.Z"]["note"] + by["conv1.db"]["note"]  # db has its own hint
+    assert by["conv1.dW"]["hints"] == ["forward_first"] and "forward_first" not in by["conv1.db"]["hints"]
     np.save(mine / "conv1.Z.npy", np.load(ref / "conv1.Z.npy"))
     (mine / "conv1.dW.npy").unlink()
     (mine / "conv1.db.npy").unlink()
