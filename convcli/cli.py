@@ -1001,8 +1001,11 @@ def plot(
                                 kind=_plot_kinds(p).get(name))
     shape = results.quantities[name].shape
     if json_:
-        _print_json({"out": str(path), "quantity": name, "shape": list(shape), "sample": sample,
-                     "channels": chosen})
+        # what was drawn, defaults resolved (it said null for the sample 0 and all channels it drew)
+        drawn_sample, drawn = plots.drawn_selection(results.quantities[name], name, sample=sample,
+                                                    channels=chosen, kind=_plot_kinds(p).get(name))
+        _print_json({"out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
+                     "channels": drawn})
         return
     _console().print(Text(f"wrote {path}: {name} {_fmt_shape(shape)}"))
 

@@ -23,6 +23,8 @@ API
     ``file_name(name)``, e.g. ``conv1.dW`` -> ``conv1.dW.png``.
 ``file_name(name) -> str``
     The filesystem-safe PNG file name used for a quantity.
+``drawn_selection(array, name, *, sample=None, channels=None, kind=None) -> (sample, channels)``
+    The sample (None for weights and biases) and channels ``plot_quantity`` draws.
 ``require_matplotlib(where="plot") -> None``
     Raise the install hint now, before any computing, if matplotlib is missing.
 
@@ -120,6 +122,7 @@ __all__ = [
     "plot_differences",
     "plot_quantities",
     "file_name",
+    "drawn_selection",
     "require_matplotlib",
     "INSTALL_HINT",
 ]
@@ -312,6 +315,18 @@ def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | N
         _render(mpl, [block], path, shown / path.name)
         paths.append(path)
     return paths
+
+
+def drawn_selection(array, name: str, *, sample: int | None = None,
+                    channels: Sequence[int] | None = None, kind: str | None = None) -> tuple[int | None, list[int]]:
+    """What :func:`plot_quantity` draws of ``array`` with these arguments:
+    ``(sample, channels)``, the sample None where the quantity is no batch
+    (weights, a bias). Raises as :func:`plot_quantity` does."""
+    a = _as_float(array, name)
+    kind = _choose_kind(a, name, kind)
+    i = _check_sample(sample, a, name, kind)
+    chosen, _ = _check_channels(channels, a.shape[-1], a, name)
+    return (i if kind == "maps" else None), chosen
 
 
 def file_name(name: str) -> str:

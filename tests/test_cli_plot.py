@@ -117,9 +117,14 @@ def test_plot_json_and_nested_out(tmp_path, cfg):
     result = run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--channels", "1"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc == {"out": str(png), "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": None,
+    assert doc == {"out": str(png), "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0,
                    "channels": [1]}
     read_png(png, (600, 300))
+    # what was drawn, not what was asked (it said null for the sample and the channels)
+    doc = json.loads(run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--force"]).stdout)
+    assert (doc["sample"], doc["channels"]) == (0, [0, 1, 2, 3, 4, 5])
+    doc = json.loads(run(["plot", cfg, "-q", "conv1.dW", "--out", png, "--json", "--force"]).stdout)
+    assert (doc["sample"], doc["channels"]) == (None, [0, 1, 2, 3, 4, 5])  # weights: no batch
 
 
 def test_plot_failure_removes_the_folders_it_made(tmp_path, cfg):
