@@ -212,6 +212,35 @@ def _old_prefix(name: str) -> str:
     return f".{short_name(name)}.old-"
 
 
+def _replaced_outputs(folder: Path, out: Path) -> bool:
+    """Whether ``folder`` (named like commit's ``.OUT.old-``) holds nothing but
+    outputs a later commit replaced, left by a run killed while it deleted
+    them: OUT is in place (a run killed between the two renames leaves the
+    old outputs there as their only copy, and no OUT), and the folder holds
+    at most ``x``, a folder convcli wrote or one it was emptying (only
+    arrays, pictures and ``plots/``). Outputs commit could not put back carry
+    a note beside ``x`` (:data:`KEPT_NOTE`), and a user's own folder that
+    happens to be named so holds something else: both are kept."""
+    if not out.is_dir():
+        return False
+    entries = list(folder.iterdir())
+    if not entries:
+        return True
+    if [e.name for e in entries] != ["x"] or not entries[0].is_dir() or entries[0].is_symlink():
+        return False
+    x = entries[0]
+    if (x / SUMMARY).is_file():
+        return not_ours(x) is None
+    return all(not e.is_symlink() and ((e.is_file() and e.suffix in (".npy", ".h5", ".png"))
+                                       or (e.name == "plots" and e.is_dir()))
+               for e in x.iterdir())
+
+
+# Written beside outputs commit() could not put back, so that no later run
+# takes them for leftovers.
+KEPT_NOTE = "KEPT.txt"
+
+
 def _remove_stale(parent: Path, name: str) -> None:
     """Remove the staging folders of ``OUT`` left by runs on this host that
     were killed outright (SIGKILL, the out-of-memory killer: no chance to
@@ -230,7 +259,8 @@ def _remove_stale(parent: Path, name: str) -> None:
         if entry.name.startswith(old) and re.fullmatch(r"[a-z0-9_]{8}", entry.name[len(old):]):
             try:
                 if (not entry.is_symlink() and entry.is_dir()
-                        and time.time() - entry.stat().st_mtime >= STALE_AFTER_S):
+                        and time.time() - entry.stat().st_mtime >= STALE_AFTER_S
+                        and _replaced_outputs(entry, parent / name)):
                     shutil.rmtree(entry, ignore_errors=True)
             except OSError:
                 pass
@@ -279,6 +309,7 @@ class Staging:
         self.path: Path | None = None
         self._created: list[Path] = []
         self._committed = False
+        self._identity: tuple[int, int] | None = None  # the staging folder's (device, inode)
         self._lock_fd: int | None = None  # held while the run lasts (see _lock)
 
     @property
@@ -303,6 +334,8 @@ class Staging:
                 self._created.append(d)
             _remove_stale(parent, self._target.name)
             self.path = _mkdir_unique(parent, mine)
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
             self._lock_fd = _lock(self.path)
         except OSError as exc:
             self._cleanup()
@@ -333,14 +366,19 @@ class Staging:
                 os.replace(self.path, target)  # also replaces an empty folder
             self._committed = True
         except BaseException as exc:  # a failed rename, or Ctrl-C between the two: the old outputs go back
-            if not self.path.exists():  # a stop signal right after the last rename: the outputs are in place
+            if self._in_place(target):  # a stop signal right after the last rename: the outputs are in place
                 self._committed = True
                 raise
-            if old is not None and (old / "x").exists() and self.path.exists():
+            if old is not None and (old / "x").exists():  # (the new ones are not in place: see above)
                 try:
                     os.replace(old / "x", target)
                 except OSError:  # could not be put back: never delete them
                     kept = f"; the previous outputs are in {short_path(old / 'x')}"
+                    try:
+                        (old / KEPT_NOTE).write_text(
+                            f"convcli could not move these outputs back to {target}: they are yours to keep\n")
+                    except OSError:
+                        pass
                     old = None
             if not isinstance(exc, OSError):
                 if kept:  # a stop signal: its line says where they are (BaseException.add_note is 3.11+)
@@ -353,6 +391,15 @@ class Staging:
             if old is not None:  # empty, or the replaced outputs once the new ones are in place
                 _rmtree_through_stops(old)
         return self.out
+
+    def _in_place(self, target: Path) -> bool:
+        """Whether ``target`` is this run's staging folder, renamed (the same
+        inode; a staging folder that vanished is not a commit)."""
+        try:
+            st = os.stat(target)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self._identity
 
     @property
     def committed(self) -> bool:

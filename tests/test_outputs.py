@@ -268,6 +268,9 @@ def test_ctrl_c_between_the_renames_when_the_old_outputs_cannot_go_back(tmp_path
             st.commit()
     aside = next(p for p in tmp_path.iterdir() if p.name.startswith(".out.old-")) / "x"
     assert (aside / "summary.json").read_text() == OLD
+    from convcli.outputs import KEPT_NOTE
+
+    assert (aside.parent / KEPT_NOTE).is_file()  # so that no later run takes them for leftovers
     from convcli.outputs import short_path
 
     assert info.value.__notes__ == [f"the previous outputs are in {short_path(aside)}"]
@@ -476,9 +479,6 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
 
     prefix = _staging_prefix("out")
     stale = tmp_path / f"{prefix}4242-0badf00d"
-    # the replaced outputs of a --force run killed while it deleted them
-    old_outputs, young_old = tmp_path / ".out.old-k3_9ab2x", tmp_path / ".out.old-qqqqqqqq"
-    other_old = tmp_path / ".other.old-k3_9ab2x"
     live = tmp_path / f"{prefix}4243-0badf00d"
     young = tmp_path / f"{prefix}4244-0badf00d"
     other_host = tmp_path / ".out.tmp-zzzzzz-4242-0badf00d"
@@ -486,10 +486,10 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     # the staging folder of an OUT named like this one's staging: not this OUT's
     lookalike = tmp_path / f"{prefix}4242-0badf00d.tmp-{prefix.split('-')[1]}-4242-0badf00d"
     old = time.time() - STALE_AFTER_S - 5
-    for folder in (stale, live, young, other_host, other_out, lookalike, old_outputs, young_old, other_old):
+    for folder in (stale, live, young, other_host, other_out, lookalike):
         folder.mkdir()
         (folder / "conv1.Z.npy").write_bytes(b"x" * 100)
-        if folder not in (young, young_old):
+        if folder is not young:
             os.utime(folder, (old, old))
     held = _lock(live)  # as the live run holds it
     assert held is not None
@@ -500,5 +500,60 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
     finally:
         os.close(held)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", live.name, young.name, other_host.name, other_out.name, lookalike.name, young_old.name,
-         other_old.name])
+        ["out", live.name, young.name, other_host.name, other_out.name, lookalike.name])
+
+
+def test_replaced_outputs_left_by_a_killed_run_are_removed_and_nothing_else(tmp_path):
+    """A --force run killed while it deleted the outputs it replaced leaves
+    .OUT.old-XXXXXXXX/x behind; the next run removes it, once OUT is in
+    place. A review found the first version removed any folder so named: a
+    user's own, outputs commit() had said it kept, and the old outputs'
+    only copy when a run was killed between its two renames (no OUT)."""
+    from convcli.outputs import KEPT_NOTE, STALE_AFTER_S, _remove_stale
+
+    def folder(name, files, age=STALE_AFTER_S + 5):
+        f = tmp_path / name
+        for rel, data in files.items():
+            (f / rel).parent.mkdir(parents=True, exist_ok=True)
+            (f / rel).write_text(data)
+        f.mkdir(exist_ok=True)
+        t = time.time() - age
+        os.utime(f, (t, t))
+        return f
+
+    convcli_x = {"x/summary.json": json.dumps({"convcli": "0.1.0", "quantities": {"Z": {"file": "Z.npy"}}}),
+                 "x/Z.npy": "z"}
+    leftovers = folder(".out.old-k3_9ab2x", convcli_x)
+    half_deleted = folder(".out.old-a1b2c3d4", {"x/Z.npy": "z", "x/plots/Z.png": "p"})
+    emptied = folder(".out.old-zzzzzzzz", {})
+    young = folder(".out.old-qqqqqqqq", convcli_x, age=0)
+    users = folder(".out.old-20240612", {"notes.txt": "mine"})
+    users_x = folder(".out.old-2024061x", {"x/notes.txt": "mine"})
+    kept = folder(".out.old-kkkkkkkk", {**convcli_x, KEPT_NOTE: "yours to keep"})
+    other = folder(".other.old-k3_9ab2x", convcli_x)
+    # no OUT: the outputs in .old- may be the only copy (a run killed between its renames)
+    _remove_stale(tmp_path, "out")
+    assert leftovers.exists() and half_deleted.exists() and emptied.exists()
+    (tmp_path / "out").mkdir()
+    _remove_stale(tmp_path, "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["out", young.name, users.name, users_x.name, kept.name, other.name])
+
+
+def test_a_staging_folder_that_vanished_is_no_commit(tmp_path):
+    """Removed under the run (a tmp cleaner): the rename fails, and the old
+    outputs go back; the first version took the missing folder for one
+    already renamed into place, and deleted the old outputs."""
+    import shutil
+
+    out = convcli_folder(tmp_path)
+    with pytest.raises(ConvcliError, match="cannot move the results into place"):
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            shutil.rmtree(st.path)
+            try:
+                st.commit()
+            finally:
+                assert not st.committed
+    assert (out / "summary.json").read_text() == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
