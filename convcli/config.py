@@ -177,6 +177,17 @@ class _Mark(NamedTuple):
     column: int
 
 
+# Where PyYAML breaks lines (its marks count them so).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _mark_before(before: str) -> _Mark:
+    """The mark of the character after ``before``, the text that precedes it,
+    lines and columns counted as PyYAML counts them (characters, not bytes)."""
+    breaks = list(_LINE_BREAK.finditer(before))
+    return _Mark(len(breaks), len(before) - (breaks[-1].end() if breaks else 0))
+
+
 def _at(display: str, mark) -> str:
     """The WHERE of an error at a YAML mark: ``seed.yaml: line 3, column 5``
     (PyYAML counts from 0, people from 1)."""
@@ -241,9 +252,7 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[:exc.start]
-        line, column = before.count(b"\n"), len(before) - (before.rfind(b"\n") + 1)  # column in bytes
-        raise ConvcliError(_at(display, _Mark(line, column)),
+        raise ConvcliError(_at(display, _mark_before(raw[:exc.start].decode("utf-8", errors="replace"))),
                            f"not UTF-8 text (byte {exc.start}, 0x{raw[exc.start]:02x}); is this a YAML file?") from None
     loader = None
     try:
@@ -263,9 +272,8 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
             what += f" ({exc.context})"
         raise ConvcliError(where, f"YAML syntax: {what}") from None
     except yaml.reader.ReaderError as exc:
-        before = text[:exc.position]
-        mark = _Mark(before.count("\n"), len(before) - (before.rfind("\n") + 1))
-        raise ConvcliError(_at(display, mark), f"not YAML text: {exc.reason} (character #x{exc.character:04x})") from None
+        raise ConvcliError(_at(display, _mark_before(text[:exc.position])),
+                           f"not YAML text: {exc.reason} (character #x{exc.character:04x})") from None
     except yaml.YAMLError as exc:
         raise ConvcliError(display, "YAML: " + " ".join(str(exc).split())) from None
     finally:

@@ -48,6 +48,7 @@ from .hparams import (
     compute_dtype,
     conv_geometry,
     pad_sides,
+    weak,
 )
 
 # Bytes of unfolded input per GEMM in the fast engine. 1-4 MiB measured
@@ -142,8 +143,8 @@ def _window_span(g: ConvGeometry) -> tuple[int, int]:
 def _as_compute(A_prev, W, b):
     A_prev = as_array(A_prev, "A_prev", 4, "(m, n_H_prev, n_W_prev, n_C_prev)")
     W = as_array(W, "W", 4, "(f_H, f_W, n_C_prev, n_C)")
-    b = as_array(b, "b", None)
-    dtype = compute_dtype(A_prev, W, b)
+    b0, b = b, as_array(b, "b", None)
+    dtype = compute_dtype(A_prev, W, weak(b0, b))
     return A_prev.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False), dtype
 
 
@@ -162,10 +163,11 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
     """
     bias = choice(bias, "bias", BIAS_MODES)
     a = as_array(a_slice_prev, "a_slice_prev", None)
+    W0, b0 = W, b
     W = as_array(W, "W", None)
     b = as_array(b, "b", None)
     # In the dtype conv_forward computes in: uint8 pixels times weights must not wrap around.
-    dtype = compute_dtype(a, W, b)
+    dtype = compute_dtype(a, weak(W0, W), weak(b0, b))
     return _single_step(a.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False),
                         bias)
 

@@ -149,14 +149,22 @@ def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
     return hparameters
 
 
-def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+def weak(original, array: np.ndarray):
+    """What :func:`compute_dtype` is given for an argument: a Python number
+    as it is (NumPy promotes one weakly: float32 arrays and a bias of 0 stay
+    float32, as ``x32 + 0`` does), else its array."""
+    return original if type(original) in (int, float, bool) else array
+
+
+def compute_dtype(*arrays) -> np.dtype:
     """The dtype a layer computes in: NumPy's promotion of the inputs' dtypes,
     so float32 stays float32, a mix with float64 gives float64, and an
     integer input joins a float32 one only where float32 holds all its
     values exactly (uint8 or int16 with float32: float32; int32 or int64 with
     float32: float64, as NumPy promotes them). All-integer or boolean inputs
-    compute in float64, float16 in float32, anything wider in float64."""
-    dt = np.result_type(*(a.dtype for a in arrays))
+    compute in float64, float16 in float32, anything wider in float64. A
+    Python number (see :func:`weak`) joins as NumPy takes one: weakly."""
+    dt = np.result_type(*(a.dtype if isinstance(a, np.ndarray) else a for a in arrays))
     if dt.kind != "f" or dt.itemsize > 8:
         return np.dtype(np.float64)
     if dt.itemsize < 4:

@@ -780,11 +780,14 @@ def _in_range(block: _Block) -> _Block:
     if not (top > LARGEST_DRAWN or 0 < top < SMALLEST_DRAWN):
         return block
     k = int(math.floor(math.log10(top)))
-    scale = 10.0 ** k
+
+    def down(x):  # x / 10**k, in two steps where 10**k is below float64's range (5e-324: 1e-324 is 0)
+        return x / 10.0 ** k if k >= -300 else x * 1e300 * 10.0 ** (-k - 300)
+
     return dataclasses.replace(
-        block, vmin=block.vmin / scale, vmax=block.vmax / scale,
-        panels=[dataclasses.replace(panel, image=panel.image / scale) for panel in block.panels],
-        values=None if block.values is None else block.values / scale,
+        block, vmin=down(block.vmin), vmax=down(block.vmax),
+        panels=[dataclasses.replace(panel, image=down(panel.image)) for panel in block.panels],
+        values=None if block.values is None else down(block.values),
         colorbar_label=f"{block.colorbar_label} (x 1e{k})".strip(),
     )
 

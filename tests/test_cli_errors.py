@@ -913,6 +913,11 @@ def test_an_alias_bomb_at_any_key_is_refused_without_spelling_it_out(tmp_path, w
      "not YAML text: special characters are not allowed (character #x0007)"),
     (b"inputs:\n  A_prev: {random: [2, 4, 4, 3]}\n# caf\xe9\n", "line 3, column 6",
      "not UTF-8 text (byte 46, 0xe9); is this a YAML file?"),
+    # columns in characters (an editor's), lines broken where PyYAML breaks them (\r too)
+    (b"inputs:\r  A_prev: {random: [2, 4, 4, 3]}\r# \xc3\xa9\xc3\xa9\xff\r", "line 3, column 5",
+     "not UTF-8 text (byte 47, 0xff); is this a YAML file?"),
+    (b"inputs:\r\n  A_prev: {random: [2, 4, 4, 3]}\r  \x07x: 1\n", "line 3, column 3",
+     "not YAML text: special characters are not allowed (character #x0007)"),
 ])
 def test_bad_characters_are_placed_by_line_and_column(tmp_path, raw, where, what):
     (tmp_path / "c.yaml").write_bytes(raw + b"layers:\n  - {type: relu}\n")

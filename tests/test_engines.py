@@ -507,6 +507,16 @@ def test_integers_with_float32_compute_where_their_values_fit(int_dtype, expecte
     assert P.dtype == np.float32
 
 
+def test_a_python_number_joins_weakly_as_in_numpy():
+    """float32 + 0 is float32 in NumPy: a bias given as a Python number must
+    not make a float32 step float64 (it did once integers joined the promotion)."""
+    a = np.ones((2, 2, 3), dtype=np.float32)
+    assert cc.conv_single_step(a, a, 0).dtype == np.float32
+    assert cc.conv_single_step(a, a, 0.5).dtype == np.float32
+    assert cc.conv_single_step(a, a, np.float64(0.5)).dtype == np.float64  # a NumPy scalar is not weak
+    assert cc.conv_single_step(a, a, np.array([[[0]]])).dtype == np.float64  # nor an int64 array
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.uint8])
 def test_integer_inputs_compute_in_float64(int_dtype, engine):
