@@ -548,6 +548,7 @@ def load(
     """
     dtype = np.dtype(dtype)
     kind = src.kind
+    checked = False  # found finite as it will be returned
     if kind in ("random", "zeros", "ones"):
         shape = tuple(getattr(src, kind))
         check_size(shape, 8, where, max_memory)
@@ -562,11 +563,13 @@ def load(
             check_finite(raw, where)  # what the file (or config) holds
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
             array = raw.astype(dtype, copy=False)
+        checked = array is raw  # nothing cast: found finite already
         del raw
     if src.scale is not None:
         with np.errstate(over="ignore", invalid="ignore"):
             array = array * dtype.type(src.scale)
-    if not allow_nonfinite:
+        checked = False
+    if not allow_nonfinite and not checked:
         check_finite(array, where, overflow=src.scale)
     return array
 
@@ -593,14 +596,16 @@ def check_finite(array: np.ndarray, where: str, first_row: int | None = None,
         first[0] += first_row
         among = f" in rows {first_row}:{first_row + len(array)}"
     if overflow is not False:
-        largest = np.finfo(array.dtype).max
+        largest = float(np.finfo(array.dtype).max)
         by = f" times scale {overflow:g}" if overflow is not None else ""
         wider = " or --dtype float64" if array.dtype != np.float64 else ""
-        raise ConvcliError(
-            where,
-            f"{int(bad.sum())} values{among}{by} overflow {array.dtype} (its largest is {largest:.4g}; "
-            f"first at index {first}); scale the input down{wider}",
-        )
+        n = int(bad.sum())
+        if isinstance(overflow, (int, float)) and not isinstance(overflow, bool) and abs(overflow) > largest:
+            what = f"scale {overflow:g} itself overflows {array.dtype} (its largest is {largest:.4g})"
+        else:
+            what = (f"{n} value{'s' * (n > 1)}{among}{by} overflow{'s' * (n == 1)} {array.dtype} "
+                    f"(its largest is {largest:.4g}; first at index {first})")
+        raise ConvcliError(where, f"{what}; scale the input down{wider}")
     raise ConvcliError(
         where,
         f"contains {' and '.join(p for p in parts if p)}{among} (first at index {first}); "
@@ -793,13 +798,14 @@ class Rows:
             check_finite(raw, self.where, first_row=r0)  # what the file holds
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
             array = raw.astype(self.dtype, copy=False)
+            changed = array is not raw or self.src.scale is not None  # else found finite already
             ours = ours or array is not raw
             del raw
             if self.src.scale is not None:
                 scale = self.dtype.type(self.src.scale)
                 # The same product as load()'s array * scale, without a second copy.
                 array = np.multiply(array, scale, out=array) if ours else array * scale
-        if not self.allow_nonfinite:
+        if not self.allow_nonfinite and changed:
             check_finite(array, self.where, first_row=r0, overflow=self.src.scale)
         self.next = r1
         return array

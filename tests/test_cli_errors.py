@@ -549,6 +549,13 @@ def test_inf_from_the_scale(tmp_path):
     backward_fails(tmp_path, cfg, "480 values times scale 1e+10 overflow float64")
 
 
+def test_a_scale_float32_cannot_hold(tmp_path):
+    np.save(tmp_path / "a.npy", np.zeros((10, 4, 4, 3)))  # 0 * inf is NaN: the scale is what overflows
+    cfg = with_file_input(tmp_path, {"file": "a.npy", "scale": 1e39})
+    backward_fails(tmp_path, cfg, "scale 1e+39 itself overflows float32 (its largest is 3.403e+38)",
+                   extra=["--dtype", "float32"])
+
+
 def test_inf_in_the_file_is_the_file_s(tmp_path):
     a = np.ones((10, 4, 4, 3))
     a[2, 1, 0, 1] = np.inf

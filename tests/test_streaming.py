@@ -754,4 +754,4 @@ def test_a_streamed_input_overflowing_float32_names_its_rows(tmp_path):
         rows.read(0, 20)
         with pytest.raises(ConvcliError) as err:
             rows.read(20, 40)
-    assert "1 values in rows 20:40 overflow float32" in str(err.value) and "[25, 3, 2, 1]" in str(err.value)
+    assert "1 value in rows 20:40 overflows float32" in str(err.value) and "[25, 3, 2, 1]" in str(err.value)
