@@ -570,6 +570,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     each_layer = inputs is not None
     inputs = quantities if inputs is None else inputs
     biases = p.biases()
+    weights = {q for spec in p.network.layers if spec.kind == "conv" for q in (spec.W, f"{spec.name}.dW")}
     out = []
     for s in submitted:
         # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
@@ -619,7 +620,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             for kind, hint in (("ties", lambda: _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)),
                                ("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)),
                                ("scale", lambda: _scale_hint(theirs, ours, rtol, atol)),
-                               ("axis_order", lambda: _order_hint(theirs, ours, rtol, atol))):
+                               ("axis_order", lambda: _order_hint(theirs, ours, rtol, atol,
+                                                                  s.quantity in weights))):
                 if kind in ("scale", "axis_order") and any(k in hints for k in ("bias_window", "scale")):
                     continue  # one explanation of the numbers: the bias's, else the scale's, else the order's
                 said = hint()
@@ -745,14 +747,16 @@ _ORDERS = (((0, 3, 1, 2), "NCHW order (m, n_C, n_H, n_W); convcli's arrays are N
             "(f_H, f_W, n_C_prev, n_C)", "transpose(2, 3, 1, 0)"))
 
 
-def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
+def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, weights: bool) -> str:
     """For an array that is convcli's with its axes in another order, in the
-    same shape (the shape hint catches it only where the shapes differ)."""
+    same shape (the shape hint catches it only where the shapes differ):
+    weights (a W, a dW) in PyTorch's layout, maps in NCHW; each is named only
+    for its own kind (a (3, 3, 3, 3) W transposed as NCHW is no NCHW map)."""
     if ours.ndim != 4:
         return ""
-    for order, layout, fix in _ORDERS:
-        if ours.transpose(order).shape == ours.shape and compare(theirs, ours.transpose(order), rtol, atol)[0]:
-            return f"; yours is convcli's in {layout}: save yours.{fix}"
+    order, layout, fix = _ORDERS[1 if weights else 0]
+    if ours.transpose(order).shape == ours.shape and compare(theirs, ours.transpose(order), rtol, atol)[0]:
+        return f"; yours is convcli's in {layout}: save yours.{fix}"
     return ""
 
 

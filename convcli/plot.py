@@ -14,7 +14,7 @@ API
     One quantity, one PNG at ``path``.
 ``plot_difference(yours, reference, name, path, *, sample=None, channels=None, kind=None, rtol=0.0, atol=0.0) -> Path``
     ``|yours - convcli's|`` of one quantity, one PNG.
-``plot_differences(pairs, path, *, rtol=0.0, atol=0.0, not_drawn=None) -> Path``
+``plot_differences(pairs, path, *, rtol=0.0, atol=0.0, not_drawn=None, notes=None) -> Path``
     ``pairs`` maps a name to ``(yours, reference)``; the quantities that
     differ (beyond ``atol + rtol*|reference|``) are drawn one below the other
     in one PNG, each with its own scale; if none differs the PNG says so.
@@ -724,9 +724,9 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         per = differs.reshape(differs.shape[0], -1).sum(axis=1)
         where = np.flatnonzero(per)
         if len(where) > 1:
-            listed = ", ".join(f"{int(n)} ({int(per[n])})" for n in where[:SAMPLES_LISTED])
+            listed = ", ".join(f"sample {int(n)}: {int(per[n])}" for n in where[:SAMPLES_LISTED])
             more = f", ... ({len(where)} samples)" if len(where) > SAMPLES_LISTED else ""
-            title.append(f"differences in samples {listed}{more}; drawn: sample {sample}")
+            title.append(f"elements that differ, {listed}{more}; drawn: sample {sample}")
     title += extra
     mark = first if first is not None and kind != "vector" else None
     # Only the elements that differ light up: a float32 submission's rounding, within

@@ -365,7 +365,7 @@ def test_a_difference_picture_names_every_sample_that_differs():
     yours[1, 2, 2, 0] += 1
     yours[3] += 0.5
     block = plot._difference_block(yours, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
-    assert block.title[-1] == "differences in samples 1 (1), 3 (32); drawn: sample 1"
+    assert block.title[-1] == "elements that differ, sample 1: 1, sample 3: 32; drawn: sample 1"
 
 
 def test_a_weight_gradient_with_three_input_channels_is_a_signed_mosaic():
