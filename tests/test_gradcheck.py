@@ -321,3 +321,28 @@ def test_float32_threshold_fails_a_gradient_one_and_a_half_percent_off(tmp_path,
     assert by["conv1.dA_prev"]["status"] == "fail"  # check's word (it was "FAIL")
     assert "FAIL" in run(["gradcheck", cfg, "--dtype", "float32"]).stdout  # the table shouts it
     assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"]
+
+
+def test_a_bias_over_many_outputs_is_checked_in_float64(tmp_path):
+    """A review's false FAIL: a bias moves all m*n_H*n_W outputs of its
+    channel (32768 here), and a step of 1e-5 of their size crossed a few ReLU
+    kinks by a little each, unseen by the kink test: a correct conv1.db at
+    3e-5 against 1e-6. The maths (the bias's derivative is the sum of dZ over
+    its channel) says it must pass, and every coordinate be compared."""
+    cfg = write(tmp_path, """\
+        seed: 2
+        inputs:
+          A_prev: {random: [32, 32, 32, 4]}
+          W1: {random: [3, 3, 4, 8]}
+          b1: {random: [8]}
+          W2: {random: [3, 3, 8, 2]}
+          b2: {random: [2]}
+        layers:
+          - {type: conv, W: W1, b: b1, pad: 1}
+          - {type: relu}
+          - {type: conv, W: W2, b: b2, pad: 1}
+        backward: {grad: random}
+        """)
+    result, by = gradcheck_json([cfg, "--samples", "10"])
+    assert by["conv1.db"]["passed"] and by["conv1.db"]["checked"] == 8, by["conv1.db"]
+    assert result.exit_code == 0
