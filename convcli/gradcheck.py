@@ -28,7 +28,9 @@ of the whole loss.
 
 A ``b`` is added to every output of its channel, so its step is relative to
 those outputs (``max(1, |b|, rms(Z[..., c]))``): next to outputs of 1e6 a
-step of 1e-5 would be lost in their rounding.
+step of 1e-5 would be lost in their rounding. It is also divided by the
+square root of their number N: moving all N at once, a step of eps crossed
+~N*eps ReLU kinks, each by too little for the kink test to see.
 
 Kinks
 -----
