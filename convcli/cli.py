@@ -395,6 +395,13 @@ class _Table(Table):
         yield Segment.line()
 
 
+def _provenance(p) -> dict:
+    """What a grader logs beside a check, gradcheck or shapes report: which
+    convcli, and which config exactly (forward/backward's summary.json has
+    these in its own layout)."""
+    return {"convcli": __version__, "config_sha256": p.cfg.sha256}
+
+
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
     t = _Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for c in columns:
@@ -665,7 +672,7 @@ def check(
     ok = all(o.passed for o in every)
     if json_:
         _print_json({
-            "ok": ok, "config": str(p.cfg.display), "dtype": p.dtype, "engine": p.engine,
+            "ok": ok, "config": str(p.cfg.display), **_provenance(p), "dtype": p.dtype, "engine": p.engine,
             "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
             # the two kinds apart: a grader scores a submission by "against" alone (the config's
             # expected: entries are checked against convcli's own run)
@@ -766,7 +773,7 @@ def gradcheck(
             report = gc.gradcheck(results, samples=samples, eps=eps, threshold=threshold, progress=progress)
     ok = all(r.passed for r in report)
     if json_:
-        _print_json({"ok": ok, "config": p.cfg.display, "dtype": p.dtype, "engine": p.engine,
+        _print_json({"ok": ok, "config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "engine": p.engine,
                      "quantities": [r.as_json() for r in report]})
     else:
         con = _console()
@@ -887,7 +894,7 @@ def shapes(
     total_params = sum(s.params for s in p.layer_shapes)
     total_flops = sum(s.flops for s in p.layer_shapes)
     if json_:
-        _print_json({"config": p.cfg.display, "dtype": p.dtype, "inputs": inputs, "layers": layers,
+        _print_json({"config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "inputs": inputs, "layers": layers,
                      "total_params": total_params, "total_flops": total_flops})
         return
     con = _console()

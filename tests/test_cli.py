@@ -1305,3 +1305,13 @@ def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
         # nothing cut: the characters shown are exactly those given (no "…", none lost)
         shown = Counter(ch for line in lines for ch in line if ch not in " ─")
         assert shown == Counter(ch for cell in header + cells for ch in cell if ch != " ")
+
+
+@pytest.mark.parametrize("command", [["check"], ["gradcheck", "--samples", "3"], ["shapes"]])
+def test_reports_say_which_convcli_and_which_config(command):
+    """A grader logging check's JSON could not tell which convcli or which
+    config made it (only forward/backward's summary.json said)."""
+    result = run([*command[:1], CONFIGS / "seed.yaml", *command[1:], "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["convcli"] == convcli.__version__
+    assert doc["config_sha256"] == hashlib.sha256((CONFIGS / "seed.yaml").read_bytes()).hexdigest()
