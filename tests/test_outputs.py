@@ -202,20 +202,29 @@ def test_a_replace_that_fails_at_once_leaves_no_stray_folder(tmp_path, monkeypat
     assert (out / "summary.json").read_text() == OLD
 
 
-def second_replace_raises(monkeypatch, exc):
-    """os.replace as convcli.outputs sees it, raising ``exc`` on its second
-    call (moving the new outputs in); returns the list of calls it saw."""
+def replace_raising(monkeypatch, raises: dict, after: bool = False) -> list:
+    """os.replace as convcli.outputs sees it, raising ``raises[n]`` at its
+    n-th call, instead of renaming (or, with ``after``, once it has);
+    returns the list of calls it saw."""
     real = os.replace
     calls = []
 
     def replace(src, dst):
         calls.append((src, dst))
-        if len(calls) == 2:
+        exc = raises.get(len(calls))
+        if exc is not None and not after:
             raise exc
         real(src, dst)
+        if exc is not None:
+            raise exc
 
     monkeypatch.setattr("convcli.outputs.os.replace", replace)
     return calls
+
+
+def second_replace_raises(monkeypatch, exc):
+    """Raising ``exc`` at the second rename (moving the new outputs in)."""
+    return replace_raising(monkeypatch, {2: exc})
 
 
 def test_a_replace_that_fails_halfway_puts_the_old_outputs_back(tmp_path, monkeypatch):
@@ -246,22 +255,23 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monk
     assert (out / "summary.json").read_text() == OLD
 
 
+def _commit_stopped(out: Path) -> None:
+    """Commit a --force run whose stop signal the test arranged: the signal
+    goes on, and the outputs count as in place."""
+    with pytest.raises(KeyboardInterrupt):
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            try:
+                st.commit()
+            finally:
+                assert st.committed
+
+
 def test_ctrl_c_between_the_renames_when_the_old_outputs_cannot_go_back(tmp_path, monkeypatch, capsys):
     """They are never deleted, and the signal carries where they are, for
     the stop line (this used BaseException.add_note, which Python 3.10 lacks)."""
     out = convcli_folder(tmp_path)
-    real = os.replace
-    calls = []
-
-    def replace(src, dst):
-        calls.append((src, dst))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        if len(calls) == 3:
-            raise OSError(16, "Device or resource busy")
-        real(src, dst)
-
-    monkeypatch.setattr("convcli.outputs.os.replace", replace)
+    replace_raising(monkeypatch, {2: KeyboardInterrupt(), 3: OSError(16, "Device or resource busy")})
     with pytest.raises(KeyboardInterrupt) as info:
         with Staging(out, force=True) as st:
             _summary(st.path)
@@ -302,13 +312,7 @@ def test_ctrl_c_while_the_old_outputs_are_deleted(tmp_path, monkeypatch):
         real(path, *args, **kwargs)
 
     monkeypatch.setattr("convcli.outputs.shutil.rmtree", rmtree)
-    with pytest.raises(KeyboardInterrupt):
-        with Staging(out, force=True) as st:
-            _summary(st.path)
-            try:
-                st.commit()
-            finally:
-                assert st.committed
+    _commit_stopped(out)
     assert len(calls) == 2 and calls[0] == calls[1] and Path(calls[0]).name.startswith(".out.old-")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert json.loads((out / "summary.json").read_text())["quantities"] == {}  # the new one
@@ -316,23 +320,8 @@ def test_ctrl_c_while_the_old_outputs_are_deleted(tmp_path, monkeypatch):
 
 def test_a_stop_signal_after_the_last_rename_counts_as_committed(tmp_path, monkeypatch):
     out = convcli_folder(tmp_path)
-    real = os.replace
-    calls = []
-
-    def replace(src, dst):
-        calls.append((src, dst))
-        real(src, dst)
-        if len(calls) == 2:  # done, then the signal
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr("convcli.outputs.os.replace", replace)
-    with pytest.raises(KeyboardInterrupt):
-        with Staging(out, force=True) as st:
-            _summary(st.path)
-            try:
-                st.commit()
-            finally:
-                assert st.committed
+    calls = replace_raising(monkeypatch, {2: KeyboardInterrupt()}, after=True)  # done, then the signal
+    _commit_stopped(out)
     assert len(calls) == 2  # not put back
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (out / "summary.json").read_text() != OLD
