@@ -212,28 +212,35 @@ def _old_prefix(name: str) -> str:
     return f".{short_name(name)}.old-"
 
 
-def _replaced_outputs(folder: Path, out: Path) -> bool:
-    """Whether ``folder`` (named like commit's ``.OUT.old-``) holds nothing but
-    outputs a later commit replaced, left by a run killed while it deleted
-    them: OUT is in place (a run killed between the two renames leaves the
-    old outputs there as their only copy, and no OUT), and the folder holds
-    at most ``x``, a folder convcli wrote or one it was emptying (only
-    arrays, pictures and ``plots/``). Outputs commit could not put back carry
-    a note beside ``x`` (:data:`KEPT_NOTE`), and a user's own folder that
-    happens to be named so holds something else: both are kept."""
-    if not out.is_dir():
-        return False
-    entries = list(folder.iterdir())
-    if not entries:
-        return True
-    if [e.name for e in entries] != ["x"] or not entries[0].is_dir() or entries[0].is_symlink():
-        return False
-    x = entries[0]
-    if (x / SUMMARY).is_file():
-        return not_ours(x) is None
-    return all(not e.is_symlink() and ((e.is_file() and e.suffix in (".npy", ".h5", ".png"))
-                                       or (e.name == "plots" and e.is_dir()))
-               for e in x.iterdir())
+def _del_prefix(name: str) -> str:
+    """How the folder begins that replaced outputs are renamed to once the
+    new ones are in place, to be deleted (the ``.old-`` folder's own 8
+    characters follow). Only such folders are garbage for certain: a run
+    killed while deleting one leaves it to the next run (:func:`_remove_stale`);
+    an ``.old-`` folder, which can hold the old outputs' only copy (a run
+    killed between its two renames), is never removed by another run."""
+    return f".{short_name(name)}.del-"
+
+
+def _discard(old: Path, dead: Path) -> None:
+    """Delete replaced outputs: ``old`` renamed to ``dead`` (see
+    :func:`_del_prefix`), then removed. Neither step is cut short by a stop
+    signal; the first one is raised again at the end."""
+    stop = None
+    while old.exists() and not dead.exists():
+        try:
+            os.replace(old, dead)
+        except OSError:  # cannot rename: removed where it is
+            dead = old
+            break
+        except KeyboardInterrupt as exc:
+            stop = stop or exc
+    try:
+        _rmtree_through_stops(dead)
+    except KeyboardInterrupt as exc:
+        stop = stop or exc
+    if stop is not None:
+        raise stop
 
 
 # Written beside outputs commit() could not put back, so that no later run
@@ -248,19 +255,18 @@ def _remove_stale(parent: Path, name: str) -> None:
     (:func:`_lock`) can be taken, at least :data:`STALE_AFTER_S` old. A live
     run's folder, locked, is left alone, and so is anything this cannot
     decide (a parent it may not list, a folder it may not open). Also the
-    replaced outputs of a ``--force`` run killed while it deleted them, at
-    least as old (a commit makes that folder and empties it within moments)."""
-    prefix, old = _staging_prefix(name), _old_prefix(name)
+    replaced outputs a ``--force`` run had renamed for deletion (``.OUT.del-``,
+    :func:`_del_prefix`) and was killed while deleting, at least as old."""
+    prefix, dead = _staging_prefix(name), _del_prefix(name)
     try:
         entries = list(parent.iterdir())
     except OSError:  # a folder one may write to but not list
         return
     for entry in entries:
-        if entry.name.startswith(old) and re.fullmatch(r"[a-z0-9_]{8}", entry.name[len(old):]):
+        if entry.name.startswith(dead) and re.fullmatch(r"[a-z0-9_]{8}", entry.name[len(dead):]):
             try:
                 if (not entry.is_symlink() and entry.is_dir()
-                        and time.time() - entry.stat().st_mtime >= STALE_AFTER_S
-                        and _replaced_outputs(entry, parent / name)):
+                        and time.time() - entry.stat().st_mtime >= STALE_AFTER_S):
                     shutil.rmtree(entry, ignore_errors=True)
             except OSError:
                 pass
@@ -373,13 +379,14 @@ class Staging:
                 try:
                     os.replace(old / "x", target)
                 except OSError:  # could not be put back: never delete them
-                    kept = f"; the previous outputs are in {short_path(old / 'x')}"
+                    kept_in, old = old, None  # first: whatever happens next, they stay
+                    kept = f"; the previous outputs are in {short_path(kept_in / 'x')}"
                     try:
-                        (old / KEPT_NOTE).write_text(
-                            f"convcli could not move these outputs back to {target}: they are yours to keep\n")
-                    except OSError:
+                        (kept_in / KEPT_NOTE).write_text(
+                            f"convcli could not move these outputs back to {target}: they are yours to keep\n",
+                            encoding="utf-8", errors="backslashreplace")
+                    except (OSError, ValueError):
                         pass
-                    old = None
             if not isinstance(exc, OSError):
                 if kept:  # a stop signal: its line says where they are (BaseException.add_note is 3.11+)
                     exc.__notes__ = [*getattr(exc, "__notes__", []), kept.removeprefix("; ")]
@@ -388,8 +395,10 @@ class Staging:
                 where, f"cannot move the results into place: {exc.strerror or exc}{kept}"
             ) from None
         finally:
-            if old is not None:  # empty, or the replaced outputs once the new ones are in place
-                _rmtree_through_stops(old)
+            # Empty, or the replaced outputs once the new ones are in place; never the
+            # old outputs while they may be their only copy (a second signal mid-put-back).
+            if old is not None and (self._committed or not (old / "x").exists()):
+                _discard(old, old.with_name(_del_prefix(target.name) + old.name[len(_old_prefix(target.name)):]))
         return self.out
 
     def _in_place(self, target: Path) -> bool:

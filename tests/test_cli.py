@@ -1243,7 +1243,7 @@ def test_ctrl_c_while_force_deletes_the_old_outputs_says_where_the_new_ones_are(
     real, stopped = shutil.rmtree, []
 
     def rmtree(path, *a, **kw):
-        if ".o.old-" in str(path) and not stopped:
+        if ".o.del-" in str(path) and not stopped:
             stopped.append(path)
             raise KeyboardInterrupt
         real(path, *a, **kw)

@@ -236,7 +236,7 @@ def test_a_replace_that_fails_halfway_puts_the_old_outputs_back(tmp_path, monkey
         calls = second_replace_raises(monkeypatch, OSError(18, "Invalid cross-device link"))
         with pytest.raises(ConvcliError, match="Invalid cross-device link"):
             st.commit()
-    assert len(calls) == 3  # aside, in (fails), back
+    assert len(calls) == 4  # aside, in (fails), back, the empty folder renamed for deletion
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (out / "summary.json").read_text() == OLD
 
@@ -250,7 +250,7 @@ def test_ctrl_c_between_the_two_renames_puts_the_old_outputs_back(tmp_path, monk
             _summary(st.path)
             calls = second_replace_raises(monkeypatch, KeyboardInterrupt())
             st.commit()
-    assert len(calls) == 3  # aside, in (interrupted), back
+    assert len(calls) == 4  # aside, in (interrupted), back, the empty folder renamed for deletion
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (out / "summary.json").read_text() == OLD
 
@@ -313,7 +313,7 @@ def test_ctrl_c_while_the_old_outputs_are_deleted(tmp_path, monkeypatch):
 
     monkeypatch.setattr("convcli.outputs.shutil.rmtree", rmtree)
     _commit_stopped(out)
-    assert len(calls) == 2 and calls[0] == calls[1] and Path(calls[0]).name.startswith(".out.old-")
+    assert len(calls) == 2 and calls[0] == calls[1] and Path(calls[0]).name.startswith(".out.del-")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert json.loads((out / "summary.json").read_text())["quantities"] == {}  # the new one
 
@@ -322,7 +322,7 @@ def test_a_stop_signal_after_the_last_rename_counts_as_committed(tmp_path, monke
     out = convcli_folder(tmp_path)
     calls = replace_raising(monkeypatch, {2: KeyboardInterrupt()}, after=True)  # done, then the signal
     _commit_stopped(out)
-    assert len(calls) == 2  # not put back
+    assert len(calls) == 3  # not put back: the old ones renamed for deletion
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (out / "summary.json").read_text() != OLD
 
@@ -493,12 +493,13 @@ def test_a_killed_run_s_staging_folder_is_removed_by_the_next_run(tmp_path):
 
 
 def test_replaced_outputs_left_by_a_killed_run_are_removed_and_nothing_else(tmp_path):
-    """A --force run killed while it deleted the outputs it replaced leaves
-    .OUT.old-XXXXXXXX/x behind; the next run removes it, once OUT is in
-    place. A review found the first version removed any folder so named: a
-    user's own, outputs commit() had said it kept, and the old outputs'
-    only copy when a run was killed between its two renames (no OUT)."""
-    from convcli.outputs import KEPT_NOTE, STALE_AFTER_S, _remove_stale
+    """A --force run renames the outputs it replaced to .OUT.del-XXXXXXXX
+    once the new ones are in place, then deletes them; killed meanwhile, it
+    leaves them to the next run. .OUT.old- folders are never removed by
+    another run: they may hold the old outputs' only copy (a run killed
+    between its two renames), outputs commit() said it kept, or be a user's
+    own (a review found the first version removed them all)."""
+    from convcli.outputs import STALE_AFTER_S, _remove_stale
 
     def folder(name, files, age=STALE_AFTER_S + 5):
         f = tmp_path / name
@@ -510,23 +511,19 @@ def test_replaced_outputs_left_by_a_killed_run_are_removed_and_nothing_else(tmp_
         os.utime(f, (t, t))
         return f
 
-    convcli_x = {"x/summary.json": json.dumps({"convcli": "0.1.0", "quantities": {"Z": {"file": "Z.npy"}}}),
-                 "x/Z.npy": "z"}
-    leftovers = folder(".out.old-k3_9ab2x", convcli_x)
-    half_deleted = folder(".out.old-a1b2c3d4", {"x/Z.npy": "z", "x/plots/Z.png": "p"})
-    emptied = folder(".out.old-zzzzzzzz", {})
-    young = folder(".out.old-qqqqqqqq", convcli_x, age=0)
+    x = {"x/summary.json": json.dumps({"convcli": "0.1.0", "quantities": {}}), "x/Z.npy": "z"}
+    dead = folder(".out.del-k3_9ab2x", x)
+    emptied = folder(".out.del-zzzzzzzz", {})
+    young = folder(".out.del-qqqqqqqq", x, age=0)
+    other = folder(".other.del-k3_9ab2x", x)
+    only_copy = folder(".out.old-k3_9ab2x", x)
     users = folder(".out.old-20240612", {"notes.txt": "mine"})
-    users_x = folder(".out.old-2024061x", {"x/notes.txt": "mine"})
-    kept = folder(".out.old-kkkkkkkk", {**convcli_x, KEPT_NOTE: "yours to keep"})
-    other = folder(".other.old-k3_9ab2x", convcli_x)
-    # no OUT: the outputs in .old- may be the only copy (a run killed between its renames)
-    _remove_stale(tmp_path, "out")
-    assert leftovers.exists() and half_deleted.exists() and emptied.exists()
     (tmp_path / "out").mkdir()
     _remove_stale(tmp_path, "out")
+    assert not dead.exists() and not emptied.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["out", young.name, users.name, users_x.name, kept.name, other.name])
+        ["out", young.name, other.name, only_copy.name, users.name])
+
 
 
 def test_a_staging_folder_that_vanished_is_no_commit(tmp_path):
@@ -546,3 +543,55 @@ def test_a_staging_folder_that_vanished_is_no_commit(tmp_path):
                 assert not st.committed
     assert (out / "summary.json").read_text() == OLD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_second_signal_never_costs_the_old_outputs(tmp_path, monkeypatch):
+    """A review's two ways to lose the only copy of the old outputs: a second
+    Ctrl-C while commit() checked whether the new ones were in place, and
+    one while it wrote the note beside outputs it could not put back."""
+    from pathlib import Path as P
+
+    from convcli.outputs import KEPT_NOTE
+
+    # 1: the second signal while commit() looks at OUT after the first
+    (tmp_path / "one").mkdir()
+    out = convcli_folder(tmp_path / "one")
+    replace_raising(monkeypatch, {2: KeyboardInterrupt()})
+    real_stat, stops = os.stat, []
+
+    def stat(path, *a, **k):
+        if Path(path) == out and not stops:
+            stops.append(path)
+            raise KeyboardInterrupt
+        return real_stat(path, *a, **k)
+
+    monkeypatch.setattr("convcli.outputs.os.stat", stat)
+    with pytest.raises(KeyboardInterrupt):
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            st.commit()
+    monkeypatch.undo()
+    assert stops
+    kept = [p for p in (tmp_path / "one").iterdir() if (p / "x" / "summary.json").is_file()] + \
+        ([out] if (out / "summary.json").is_file() else [])
+    assert [(p / "summary.json" if p == out else p / "x" / "summary.json").read_text() for p in kept] == [OLD]
+
+    # 2: the second signal while the note is written
+    (tmp_path / "two").mkdir()
+    out = convcli_folder(tmp_path / "two")
+    replace_raising(monkeypatch, {2: KeyboardInterrupt(), 3: OSError(39, "Directory not empty")})
+    real_write = P.write_text
+
+    def write_text(self, *a, **k):
+        if self.name == KEPT_NOTE:
+            raise KeyboardInterrupt
+        return real_write(self, *a, **k)
+
+    monkeypatch.setattr(P, "write_text", write_text)
+    with pytest.raises(KeyboardInterrupt):
+        with Staging(out, force=True) as st:
+            _summary(st.path)
+            st.commit()
+    monkeypatch.undo()
+    aside = [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".out.old-")]
+    assert len(aside) == 1 and (aside[0] / "x" / "summary.json").read_text() == OLD
