@@ -17,6 +17,7 @@ signal from its first moment (see ``convcli.__main__``).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,9 @@ __all__ = ["__version__", *_API]
 def __getattr__(name: str):
     module = _API.get(name)
     if module is None:
+        # a submodule, as ``import convcli; convcli.conv`` found it when this file imported them
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'convcli' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # once: the next look-up is a plain attribute

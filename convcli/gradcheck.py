@@ -30,7 +30,8 @@ A ``b`` is added to every output of its channel, so its step is relative to
 those outputs (``max(1, |b|, rms(Z[..., c]))``): next to outputs of 1e6 a
 step of 1e-5 would be lost in their rounding. It is also divided by the
 square root of their number N: moving all N at once, a step of eps crossed
-~N*eps ReLU kinks, each by too little for the kink test to see.
+~N*eps ReLU kinks, each by too little for the kink test to see. So is a
+weight's: an entry of ``W[..., c]`` moves every output of channel c too.
 
 Kinks
 -----
@@ -303,10 +304,10 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
             # failed at 3.1e-4 in float64). Divided by sqrt(N), the crossings
             # fall to ~sqrt(N)*eps and the rounding noise stays ~1e-16*sqrt(N)/eps.
             step = eps / scale
-            if key == "db":
+            if key in ("db", "dW"):  # an entry of W[..., c] moves every output of channel c too
                 step /= math.sqrt(max(1, trace[i][0].size // trace[i][0].shape[-1]))
             q = _Quantity(name, key, i, x_i, base, G, results.quantities[name].reshape(-1), step,
-                          _step_floor(key, trace[i][0]), bases)
+                          _step_floor(key, trace[i][0]), bases, eps)
             result = q.check(real, coords, scale, threshold, progress)
             if not result.passed and ties and conventional is not None:
                 # ties: all is not the derivative at a tie: check against the convention's instead.
@@ -332,6 +333,7 @@ class _Quantity:
     eps: float
     floor: np.ndarray | None  # per coordinate, a magnitude its step is relative to as well
     bases: dict  # (forward, sample) -> the unperturbed output
+    given: float  # --eps, which ``eps`` is (a weight's or bias's: made smaller)
 
     def check(self, forward: _Forward, coords, scale: float, threshold: float, progress) -> GradResult:
         base, x_i, i = self.base, self.x, self.layer
@@ -353,7 +355,9 @@ class _Quantity:
             x_plus, x_minus = x + h, x - h  # float64, as work holds them
             if not x_minus < x < x_plus:
                 where = f"{self.name}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
-                raise ConvcliError("--eps", f"a step of {self.eps:g} is lost in rounding at {where} = {x!r}; "
+                made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
+                        if self.eps != self.given else "")
+                raise ConvcliError("--eps", f"a step of {self.eps:g}{made} is lost in rounding at {where} = {x!r}; "
                                             "give a larger --eps")
             if (id(forward), s) not in self.bases:
                 self.bases[id(forward), s] = forward(x_i if s is None else x_i[s:s + 1], i, sample=s)

@@ -346,3 +346,42 @@ def test_a_bias_over_many_outputs_is_checked_in_float64(tmp_path):
     result, by = gradcheck_json([cfg, "--samples", "10"])
     assert by["conv1.db"]["passed"] and by["conv1.db"]["checked"] == 8, by["conv1.db"]
     assert result.exit_code == 0
+
+
+def test_weights_over_many_outputs_are_checked_in_float64(tmp_path):
+    """The same for a weight: an entry of W[..., c] moves all 98304 outputs
+    of channel c (a second review: correct conv1.dW and conv3.dW failed at
+    2.0e-4 and 2.7e-5 against 1e-6)."""
+    cfg = write(tmp_path, """\
+        seed: 0
+        inputs:
+          A_prev: {random: [96, 32, 32, 3]}
+          W1: {random: [3, 3, 3, 4]}
+          b1: {random: [4]}
+          W2: {random: [3, 3, 4, 2]}
+          b2: {random: [2]}
+        layers:
+          - {type: conv, W: W1, b: b1, pad: 1}
+          - {type: relu}
+          - {type: conv, W: W2, b: b2, pad: 1}
+          - {type: relu}
+        backward: {grad: random}
+        """)
+    result, by = gradcheck_json([cfg, "--samples", "12"])
+    for q in ("conv1.dW", "conv3.dW"):
+        assert by[q]["passed"] and by[q]["checked"] == 12, by[q]
+    assert result.exit_code == 0
+
+
+def test_a_lost_step_names_the_eps_given(tmp_path):
+    """A weight's step is --eps divided by sqrt(1024) here: at 1e-15 the
+    inputs' steps survive and the weights' are lost, and the message says
+    which --eps they came from (a review: it quoted the divided step alone)."""
+    cfg = write(tmp_path, """\
+        seed: 0
+        inputs: {A_prev: {random: [1, 32, 32, 3]}, W: {random: [3, 3, 3, 2]}, b: {random: [2]}}
+        layers: [{type: conv, W: W, b: b, pad: 1}]
+        backward: {grad: ones}
+        """)
+    line = assert_error(run(["gradcheck", cfg, "--eps", "1e-15"]), "--eps: a step of ")
+    assert "(--eps 1e-15, made smaller for a W that moves many outputs) is lost in rounding at conv1.dW[" in line

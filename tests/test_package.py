@@ -51,6 +51,7 @@ def test_importing_the_package_loads_the_api_on_first_use():
             "assert 'numpy' not in sys.modules\n"
             "assert callable(convcli.conv_forward) and 'numpy' in sys.modules\n"
             "assert set(convcli.__all__) <= set(dir(convcli))\n"
+            "assert convcli.conv.conv_forward is convcli.conv_forward\n"  # a submodule, as before
             "try:\n"
             "    convcli.nope\n"
             "except AttributeError as e:\n"
