@@ -30,8 +30,9 @@ A ``b`` is added to every output of its channel, so its step is relative to
 those outputs (``max(1, |b|, rms(Z[..., c]))``): next to outputs of 1e6 a
 step of 1e-5 would be lost in their rounding. It is also divided by the
 square root of their number N: moving all N at once, a step of eps crossed
-~N*eps ReLU kinks, each by too little for the kink test to see. So is a
-weight's: an entry of ``W[..., c]`` moves every output of channel c too.
+~N*eps ReLU kinks, each by too little for the kink test to see. A weight's,
+by ``sqrt(N*eps/DW_CROSSINGS)`` where that is above 1: an entry of
+``W[..., c]`` moves every output of channel c too, by its input's share.
 
 Kinks
 -----
@@ -99,6 +100,14 @@ from .stats import all_finite
 # 1.5% off).
 DEFAULTS = {"float64": (1e-5, 1e-6), "float32": (1e-4, 1e-3)}
 DEFAULT_SAMPLES = 100
+# How far a weight's step is made smaller (see gradcheck()): divided by
+# sqrt(n_out * eps / DW_CROSSINGS), at least 1. Its error grew with the ReLU
+# kinks crossed (correct conv1.dW over 131072 and 98304 outputs a channel
+# failed at 8.9e-5 and 2.0e-4 in float64), and with a smaller step, the
+# rounding noise (a conv1.dW over 100 outputs of dark inputs: 1.3e-8
+# undivided, 7.2e-8 at this setting, 1.9e-7 divided by sqrt(100)). 1e-2 left
+# the 98304-output case failing at 6.4e-6.
+DW_CROSSINGS = 1e-4
 # Rounding noise of a float64 output, per unit of its magnitude: generous, a
 # kink's jump is many orders above it.
 _NOISE = 64 * np.finfo(np.float64).eps
@@ -304,8 +313,14 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
             # failed at 3.1e-4 in float64). Divided by sqrt(N), the crossings
             # fall to ~sqrt(N)*eps and the rounding noise stays ~1e-16*sqrt(N)/eps.
             step = eps / scale
-            if key in ("db", "dW"):  # an entry of W[..., c] moves every output of channel c too
-                step /= math.sqrt(max(1, trace[i][0].size // trace[i][0].shape[-1]))
+            n_out = max(1, trace[i][0].size // trace[i][0].shape[-1])  # outputs of a channel
+            if key == "db":
+                step /= math.sqrt(n_out)
+            elif key == "dW":
+                # An entry of W[..., c] moves every output of channel c too, but by
+                # its input's share: where inputs are small (dark pixels) a smaller
+                # step only adds rounding noise. So only as far as the kinks need.
+                step /= math.sqrt(max(1.0, n_out * eps / DW_CROSSINGS))
             q = _Quantity(name, key, i, x_i, base, G, results.quantities[name].reshape(-1), step,
                           _step_floor(key, trace[i][0]), bases, eps)
             result = q.check(real, coords, scale, threshold, progress)

@@ -374,14 +374,15 @@ def test_weights_over_many_outputs_are_checked_in_float64(tmp_path):
 
 
 def test_a_lost_step_names_the_eps_given(tmp_path):
-    """A weight's step is --eps divided by sqrt(1024) here: at 1e-15 the
-    inputs' steps survive and the weights' are lost, and the message says
-    which --eps they came from (a review: it quoted the divided step alone)."""
+    """A bias's step is --eps times its size divided by sqrt(1024) here: at
+    1e-15 the inputs' and weights' steps survive and the bias's (of ~1000) is
+    lost, and the message says which --eps it came from (a review: it quoted
+    the divided step alone)."""
     cfg = write(tmp_path, """\
         seed: 0
-        inputs: {A_prev: {random: [1, 32, 32, 3]}, W: {random: [3, 3, 3, 2]}, b: {random: [2]}}
+        inputs: {A_prev: {random: [1, 32, 32, 3]}, W: {random: [3, 3, 3, 2]}, b: {random: [2], scale: 1000}}
         layers: [{type: conv, W: W, b: b, pad: 1}]
         backward: {grad: ones}
         """)
     line = assert_error(run(["gradcheck", cfg, "--eps", "1e-15"]), "--eps: a step of ")
-    assert "(--eps 1e-15, made smaller for a W that moves many outputs) is lost in rounding at conv1.dW[" in line
+    assert "(--eps 1e-15, made smaller for a b that moves many outputs) is lost in rounding at conv1.db[" in line
