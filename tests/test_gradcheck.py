@@ -323,53 +323,40 @@ def test_float32_threshold_fails_a_gradient_one_and_a_half_percent_off(tmp_path,
     assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"]
 
 
-def test_a_bias_over_many_outputs_is_checked_in_float64(tmp_path):
-    """A review's false FAIL: a bias moves all m*n_H*n_W outputs of its
-    channel (32768 here), and a step of 1e-5 of their size crossed a few ReLU
-    kinks by a little each, unseen by the kink test: a correct conv1.db at
-    3e-5 against 1e-6. The maths (the bias's derivative is the sum of dZ over
-    its channel) says it must pass, and every coordinate be compared."""
-    cfg = write(tmp_path, """\
-        seed: 2
-        inputs:
-          A_prev: {random: [32, 32, 32, 4]}
-          W1: {random: [3, 3, 4, 8]}
-          b1: {random: [8]}
-          W2: {random: [3, 3, 8, 2]}
-          b2: {random: [2]}
-        layers:
-          - {type: conv, W: W1, b: b1, pad: 1}
-          - {type: relu}
-          - {type: conv, W: W2, b: b2, pad: 1}
-        backward: {grad: random}
-        """)
-    result, by = gradcheck_json([cfg, "--samples", "10"])
-    assert by["conv1.db"]["passed"] and by["conv1.db"]["checked"] == 8, by["conv1.db"]
-    assert result.exit_code == 0
+TWO_CONVS = """\
+seed: {seed}
+inputs:
+  A_prev: {{random: {shape}}}
+  W1: {{random: [3, 3, {c0}, {c1}]}}
+  b1: {{random: [{c1}]}}
+  W2: {{random: [3, 3, {c1}, {c2}]}}
+  b2: {{random: [{c2}]}}
+layers:
+  - {{type: conv, W: W1, b: b1, pad: 1}}
+  - {{type: relu}}
+  - {{type: conv, W: W2, b: b2, pad: 1}}{tail}
+backward: {{grad: random}}
+"""
 
 
-def test_weights_over_many_outputs_are_checked_in_float64(tmp_path):
-    """The same for a weight: an entry of W[..., c] moves all 98304 outputs
-    of channel c (a second review: correct conv1.dW and conv3.dW failed at
-    2.0e-4 and 2.7e-5 against 1e-6)."""
-    cfg = write(tmp_path, """\
-        seed: 0
-        inputs:
-          A_prev: {random: [96, 32, 32, 3]}
-          W1: {random: [3, 3, 3, 4]}
-          b1: {random: [4]}
-          W2: {random: [3, 3, 4, 2]}
-          b2: {random: [2]}
-        layers:
-          - {type: conv, W: W1, b: b1, pad: 1}
-          - {type: relu}
-          - {type: conv, W: W2, b: b2, pad: 1}
-          - {type: relu}
-        backward: {grad: random}
-        """)
-    result, by = gradcheck_json([cfg, "--samples", "12"])
-    for q in ("conv1.dW", "conv3.dW"):
-        assert by[q]["passed"] and by[q]["checked"] == 12, by[q]
+@pytest.mark.parametrize("seed, shape, c0, c1, c2, tail, samples, checked", [
+    # a bias moves all m*n_H*n_W outputs of its channel (32768): a step of 1e-5 of their size
+    # crossed a few ReLU kinks by a little each, unseen by the kink test (a review's false FAIL:
+    # a correct conv1.db at 3e-5 against 1e-6)
+    (2, [32, 32, 32, 4], 4, 8, 2, "", 10, {"conv1.db": 8}),
+    # so does an entry of W[..., c] (98304 outputs; a second review: correct conv1.dW and
+    # conv3.dW at 2.0e-4 and 2.7e-5)
+    (0, [96, 32, 32, 3], 3, 4, 2, "\n  - {type: relu}", 12, {"conv1.dW": 12, "conv3.dW": 12}),
+], ids=["bias", "weights"])
+def test_parameters_over_many_outputs_are_checked_in_float64(tmp_path, seed, shape, c0, c1, c2, tail,
+                                                             samples, checked):
+    """The maths (a parameter's derivative is a sum over its channel's
+    outputs) says they pass, and every coordinate sampled is compared
+    (checked: the samples asked for, or all of a bias's entries)."""
+    cfg = write(tmp_path, TWO_CONVS.format(seed=seed, shape=shape, c0=c0, c1=c1, c2=c2, tail=tail))
+    result, by = gradcheck_json([cfg, "--samples", str(samples)])
+    for q, n in checked.items():
+        assert by[q]["passed"] and by[q]["checked"] == n, by[q]
     assert result.exit_code == 0
 
 
