@@ -18,7 +18,9 @@ It runs in float64 whatever the run's dtype: a float32 run's gradient is
 compared with the derivative of the same layers at the same (float32) point,
 computed without float32's rounding, which would otherwise swamp a difference
 taken over a small step. Coordinate ``x`` is moved by a relative step
-``h = eps * max(1, |x|)``, so an input of 1e6 gets a step it can feel; the
+``h = eps * max(1, |x|)``, so an input of 1e6 gets a step it can feel (a
+layer input by at least eps times its channel's root mean square: a ReLU's 0
+among inputs of 1e6 gets one too); the
 denominator is the representable ``(x + h) - (x - h)``, and a step that
 rounds away entirely is a usage error (raise ``--eps``). Each difference is
 summed over the output elements, ``sum((out(x+h) - out(x-h)) * G)``: the
@@ -322,7 +324,7 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                 # step only adds rounding noise. So only as far as the kinks need.
                 step /= math.sqrt(max(1.0, n_out * eps / DW_CROSSINGS))
             q = _Quantity(name, key, i, x_i, base, G, results.quantities[name].reshape(-1), step,
-                          _step_floor(key, trace[i][0]), bases, eps)
+                          _step_floor(key, trace[i][0], x_i), bases, eps)
             result = q.check(real, coords, scale, threshold, progress)
             if not result.passed and ties and conventional is not None:
                 # ties: all is not the derivative at a tie: check against the convention's instead.
@@ -411,14 +413,24 @@ class _Quantity:
                           bool(kept) and error <= threshold, worst)
 
 
-def _step_floor(key: str, out: np.ndarray) -> np.ndarray | None:
+def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:
     """Per coordinate, the magnitude its step is relative to besides its own:
     for ``b``, the root mean square of its channel of the conv output ``out``,
-    since ``b`` is added to each of those values; none for the others."""
-    if key != "db":
+    since ``b`` is added to each of those values; for a layer input ``x``,
+    the root mean square of its channel (a 0 of a ReLU among inputs of 1e6
+    got a step of 1e-5: rounding noise put a correct conv3.dA_prev at 2.8e-5);
+    none for a weight (its step is relative to itself, its inputs' size
+    reaching the outputs through it)."""
+    if key == "dW":
         return None
-    z = _f64(out).reshape(-1, out.shape[-1])
-    return np.sqrt(np.mean(z * z, axis=0))
+    a = _f64(out if key == "db" else x)
+    if key == "dA_prev" and a.ndim < 2:
+        return None
+    a = a.reshape(-1, a.shape[-1])
+    rms = np.sqrt(np.mean(a * a, axis=0))
+    if key == "db":
+        return rms
+    return np.broadcast_to(rms, x.shape).reshape(-1)  # per coordinate: its channel's
 
 
 def tie_notes(report: list[GradResult]) -> list[str]:

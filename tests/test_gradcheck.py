@@ -360,6 +360,19 @@ def test_parameters_over_many_outputs_are_checked_in_float64(tmp_path, seed, sha
     assert result.exit_code == 0
 
 
+def test_an_input_of_zeros_among_large_ones_gets_a_step_of_their_size(tmp_path):
+    """A ReLU's zeros feeding a conv whose other inputs are ~1e6: a step of
+    1e-5 (relative to max(1, |0|)) put rounding noise in a correct
+    conv3.dA_prev at 2.8e-5 (a review's). Relative to its channel's size it
+    passes: the layers are linear there, by hand."""
+    cfg = write(tmp_path, TWO_CONVS.format(seed=0, shape="[4, 12, 12, 3]", c0=3, c1=4, c2=2,
+                                          tail="\n  - {type: relu}").replace(
+        "A_prev: {random: [4, 12, 12, 3]}", "A_prev: {random: [4, 12, 12, 3], scale: 1.0e6}"))
+    result, by = gradcheck_json([cfg])
+    assert by["conv3.dA_prev"]["passed"] and by["conv3.dA_prev"]["checked"] == 100, by["conv3.dA_prev"]
+    assert result.exit_code == 0
+
+
 def test_a_lost_step_names_the_eps_given(tmp_path):
     """A bias's step is --eps times its size divided by sqrt(1024) here: at
     1e-15 the inputs' and weights' steps survive and the bias's (of ~1000) is
