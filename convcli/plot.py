@@ -132,7 +132,9 @@ INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]'"
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them
 MIN_WIDTH = 6.0  # inches; room for the title lines
-NOTE_CHARS = 80  # a note's lines are wrapped at this many characters
+NOTE_CHARS = 70  # a note's lines are wrapped at this many characters (6 inches of title)
+# Width of a title character, on average, in pixels (11-point DejaVu Sans at DPI 100).
+TITLE_CHAR_PX = 8.5
 SAMPLES_LISTED = 8  # a difference picture names at most this many samples that differ
 # A map larger than this many pixels a side is shown reduced, each pixel the
 # element of largest magnitude of its k x k block (NaN and Inf first): a
@@ -578,6 +580,14 @@ def _mosaic(kernels: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]
     return image, (rows, cols, f_H, f_W)
 
 
+def _fit(lines: list[str], width: float) -> list[str]:
+    """Title lines wrapped to a figure ``width`` inches wide (the longest
+    ones, the tolerance and the samples that differ, ran off a 6-inch
+    picture's edges)."""
+    chars = max(20, int(width * DPI / TITLE_CHAR_PX))
+    return [part for line in lines for part in (textwrap.wrap(line, chars, subsequent_indent="  ") or [line])]
+
+
 def _reduced(image: np.ndarray) -> tuple[np.ndarray, int]:
     """``image`` at most MAX_SHOWN pixels a side: ``(image, k)``, each pixel
     of the result the element of largest magnitude (a NaN or an infinity
@@ -622,7 +632,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         values = a.reshape(-1)[chosen]
         vmin, vmax = _limits(values, signed)
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
-        lines = [head + (f"   ({note})" if note else "")] + title
+        lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
                       values=values, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax)
 
@@ -670,6 +680,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     if note:
         head += f"   ({note})"
     lines = [head] + ([reduced] if reduced else []) + title
+    width, _, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
+    lines = _fit(lines, width)
     width, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
                   cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label)
@@ -824,7 +836,7 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
         ax.set_xticks([])
         ax.set_yticks([])
     mappable = mpl.ScalarMappable(norm=norm, cmap=cmap if not block.rgb else mpl.colormaps["gray"])
-    bar = container.colorbar(mappable, ax=used, shrink=0.9)
+    bar = container.colorbar(mappable, ax=used, shrink=0.9, panchor=False)
     bar.ax.tick_params(labelsize=8)
     bar.set_label(block.colorbar_label, fontsize=9)
 

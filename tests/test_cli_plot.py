@@ -289,8 +289,10 @@ def test_check_plot_draws_the_quantities_that_differ(tmp_path, cfg):
     # on top a note of one line naming pool3.A, not drawn (0.25*(1 + 2) in); then one block
     # below the other, each with three title lines (0.25*4 in), conv1.Z's with a fourth naming
     # the samples that differ: conv1.Z 6 channels: 1.25 + 2*(2 + 0.25); conv1.dW mosaics (as
-    # WEIGHTS): 1 + 2*(1 + 0.25), and check's note on it (fix the forward first) in three lines
-    rgb = read_png(png, (700, 75 + 575 + 350 + 75))
+    # WEIGHTS): 1 + 2*(1 + 0.25), and check's note on it (fix the forward first) in three lines;
+    # each block's count line ("... the errors within them drawn black") wrapped in two at
+    # 7 inches (82 characters)
+    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 2 * 25))
     assert (np.abs(rgb - (1, 0, 0)).max(axis=-1) < 0.12).any(), "first difference outlined in red"
 
     result = run(["check", cfg, "--against", mine, "--plot", png, "--force", "--json"])

@@ -427,4 +427,25 @@ def test_only_the_elements_that_differ_light_up():
     image = block.panels[0].image
     assert sorted(zip(*np.nonzero(image))) == [(1, 2), (3, 0)]
     assert image[1, 2] == pytest.approx(1.0 + 1e-9) and image[3, 0] == pytest.approx(0.5 - 1e-9)
-    assert block.title[2].endswith("(rtol 1e-06, atol 1e-08; the errors within them drawn black)")
+    title = " ".join(" ".join(block.title).split())  # wrapped to the figure's width
+    assert "2 of 16 elements differ (rtol 1e-06, atol 1e-08; the errors within them drawn black)" in title
+
+
+def test_a_single_panel_is_not_pushed_against_the_colour_bar(tmp_path):
+    """A review: one panel sat at the right of a 6-inch figure, its left half
+    blank (the colour bar anchored its axes to the right)."""
+    A = rng().randn(1, 8, 8, 1)
+    rgb = read_png(plot_quantity(A, "A", tmp_path / "one.png"), 600, 300)
+    coloured = np.flatnonzero(((rgb.max(axis=-1) - rgb.min(axis=-1)) > 0.2).any(axis=0))
+    assert coloured.min() < 0.35 * 600, f"the panel starts at x = {coloured.min()}"
+
+
+def test_title_lines_are_wrapped_to_the_figure():
+    """The tolerance line and the samples that differ ran off a 6-inch
+    picture's edges (the README's own picture)."""
+    Z = rng().randn(4, 8, 8, 2)
+    yours = Z + 1.0
+    block = plot._difference_block(yours, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    chars = int(block.width * plot.DPI / plot.TITLE_CHAR_PX)
+    assert all(len(line) <= chars for line in block.title), block.title
+    assert "sample 3: 128; drawn: sample 0" in " ".join(" ".join(block.title).split())
