@@ -985,8 +985,9 @@ def plot(
 
     A batch (an input, a layer's output, a gradient) is drawn as one panel per
     channel of --sample; conv weights (W and dW) as one panel per output
-    channel, a kernel per input channel (a colour image where there are 3);
-    a bias as bars. Gradients use a blue-white-red scale centred on 0.
+    channel, a kernel per input channel (a colour image where a W has 3,
+    never a dW); a bias as bars. Gradients and anything signed use a
+    blue-white-red scale centred on 0.
     """
     from .runner import run
 
