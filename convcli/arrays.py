@@ -548,7 +548,6 @@ def load(
     """
     dtype = np.dtype(dtype)
     kind = src.kind
-    checked = False  # found finite as it will be returned
     if kind in ("random", "zeros", "ones"):
         shape = tuple(getattr(src, kind))
         check_size(shape, 8, where, max_memory)
@@ -556,21 +555,37 @@ def load(
             array = rng.randn(*shape).astype(dtype, copy=False)
         else:
             array = (np.zeros if kind == "zeros" else np.ones)(shape, dtype=dtype)
-    else:
-        raw = (_value_array(src.value, where) if kind == "value"
-               else read_file(src, base_dir, where, max_memory, dtype.itemsize))
+        if src.scale is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                array = array * dtype.type(src.scale)
         if not allow_nonfinite:
-            check_finite(raw, where)  # what the file (or config) holds
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
-            array = raw.astype(dtype, copy=False)
-        checked = array is raw  # nothing cast: found finite already
+            check_finite(array, where, overflow=src.scale)
+        return array
+    # Passed on, not held here: the stored array is freed once cast.
+    return _as_input(_value_array(src.value, where) if kind == "value"
+                     else read_file(src, base_dir, where, max_memory, dtype.itemsize),
+                     False, dtype, src.scale, where, allow_nonfinite)
+
+
+def _as_input(raw: np.ndarray, ours: bool, dtype: np.dtype, scale, where: str, allow_nonfinite: bool,
+              first_row: int | None = None) -> np.ndarray:
+    """What :func:`load` and :meth:`Rows.read` make of the numbers stored:
+    NaN/Inf refused as stored, then cast to ``dtype`` and multiplied by
+    ``scale`` (in place when the array is ``ours`` or a copy), an overflow
+    there refused as one; a second scan only when the cast or the scale
+    changed the numbers."""
+    if not allow_nonfinite:
+        check_finite(raw, where, first_row=first_row)  # what the file (or config) holds
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
+        array = raw.astype(dtype, copy=False)
+        changed = array is not raw or scale is not None  # else found finite already
+        ours = ours or array is not raw
         del raw
-    if src.scale is not None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            array = array * dtype.type(src.scale)
-        checked = False
-    if not allow_nonfinite and not checked:
-        check_finite(array, where, overflow=src.scale)
+        if scale is not None:
+            factor = dtype.type(scale)
+            array = np.multiply(array, factor, out=array) if ours else array * factor
+    if not allow_nonfinite and changed:
+        check_finite(array, where, first_row=first_row, overflow=scale)
     return array
 
 
@@ -794,19 +809,7 @@ class Rows:
             raise ValueError(f"rows {r0}:{r1} out of order (next is {self.next} of {self.shape[0]})")
         raw, ours = self._raw(r0, r1)
         self._unchanged()
-        if not self.allow_nonfinite:
-            check_finite(raw, self.where, first_row=r0)  # what the file holds
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught below
-            array = raw.astype(self.dtype, copy=False)
-            changed = array is not raw or self.src.scale is not None  # else found finite already
-            ours = ours or array is not raw
-            del raw
-            if self.src.scale is not None:
-                scale = self.dtype.type(self.src.scale)
-                # The same product as load()'s array * scale, without a second copy.
-                array = np.multiply(array, scale, out=array) if ours else array * scale
-        if not self.allow_nonfinite and changed:
-            check_finite(array, self.where, first_row=r0, overflow=self.src.scale)
+        array = _as_input(raw, ours, self.dtype, self.src.scale, self.where, self.allow_nonfinite, first_row=r0)
         self.next = r1
         return array
 

@@ -617,17 +617,20 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if lost:  # a NaN input carried through convcli's layer, and not through yours
                 note += f"; {lost} numbers in yours where convcli's are NaN (a NaN input goes through a layer)"
                 hints.append("nan_in_convcli")
-            for kind, hint in (("ties", lambda: _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)),
-                               ("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)),
+            said = _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
+            if said:
+                note += said
+                hints.append("ties")
+            # One explanation of the numbers: the bias's, else the scale's, else the axes'.
+            for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)),
                                ("scale", lambda: _scale_hint(theirs, ours, rtol, atol)),
                                ("axis_order", lambda: _order_hint(theirs, ours, rtol, atol,
                                                                   s.quantity in weights))):
-                if kind in ("scale", "axis_order") and any(k in hints for k in ("bias_window", "scale")):
-                    continue  # one explanation of the numbers: the bias's, else the scale's, else the order's
                 said = hint()
                 if said:
                     note += said
                     hints.append(kind)
+                    break
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if (not passed and info.dtype.name == "float32" and p.dtype == "float64"

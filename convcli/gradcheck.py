@@ -424,13 +424,12 @@ def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:
     if key == "dW":
         return None
     a = _f64(out if key == "db" else x)
-    if key == "dA_prev" and a.ndim < 2:
-        return None
     a = a.reshape(-1, a.shape[-1])
     rms = np.sqrt(np.mean(a * a, axis=0))
     if key == "db":
         return rms
-    return np.broadcast_to(rms, x.shape).reshape(-1)  # per coordinate: its channel's
+    # per coordinate of one sample (a layer input is perturbed a sample at a time): its channel's
+    return np.broadcast_to(rms, x.shape[1:]).reshape(-1)
 
 
 def tie_notes(report: list[GradResult]) -> list[str]:

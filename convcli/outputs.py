@@ -222,23 +222,37 @@ def _del_prefix(name: str) -> str:
     return f".{short_name(name)}.del-"
 
 
-def _discard(old: Path, dead: Path) -> None:
-    """Delete replaced outputs: ``old`` renamed to ``dead`` (see
-    :func:`_del_prefix`), then removed. Neither step is cut short by a stop
-    signal; the first one is raised again at the end."""
+def _discard(old: Path, out_name: str) -> None:
+    """Delete the replaced outputs of OUT named ``out_name``: ``old`` (an
+    ``.old-`` folder) renamed ``.del-`` (see :func:`_del_prefix`), then
+    removed, neither step cut short by a stop signal (:func:`_through_stops`).
+    Cut short, the removal had left them half deleted beside OUT."""
+    dead = old.with_name(_del_prefix(out_name) + old.name[len(_old_prefix(out_name)):])
+
+    def rename() -> None:
+        nonlocal dead
+        if old.exists() and not dead.exists():
+            try:
+                os.replace(old, dead)
+            except OSError:  # cannot rename: removed where it is
+                dead = old
+
+    _through_stops(rename, lambda: shutil.rmtree(dead, ignore_errors=True))
+
+
+def _through_stops(*steps) -> None:
+    """Run each of ``steps`` to its end whatever stop signal arrives
+    (KeyboardInterrupt, and convcli's SIGTERM/SIGHUP, raised as one): a step
+    a signal cuts short runs again, and the first signal is raised once all
+    are done."""
     stop = None
-    while old.exists() and not dead.exists():
-        try:
-            os.replace(old, dead)
-        except OSError:  # cannot rename: removed where it is
-            dead = old
-            break
-        except KeyboardInterrupt as exc:
-            stop = stop or exc
-    try:
-        _rmtree_through_stops(dead)
-    except KeyboardInterrupt as exc:
-        stop = stop or exc
+    for step in steps:
+        while True:
+            try:
+                step()
+                break
+            except KeyboardInterrupt as exc:
+                stop = stop or exc
     if stop is not None:
         raise stop
 
@@ -287,22 +301,6 @@ def _remove_stale(parent: Path, name: str) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             finally:
                 os.close(fd)
-
-
-def _rmtree_through_stops(path: Path) -> None:
-    """``shutil.rmtree`` that a stop signal (KeyboardInterrupt, and convcli's
-    SIGTERM/SIGHUP, raised as one) does not cut short: the deletion goes on
-    to the end, then the first signal is raised again. Cut short, it left
-    the replaced outputs half deleted beside OUT."""
-    stop = None
-    while True:
-        try:
-            shutil.rmtree(path, ignore_errors=True)
-            break
-        except KeyboardInterrupt as exc:
-            stop = stop or exc
-    if stop is not None:
-        raise stop
 
 
 class Staging:
@@ -398,7 +396,7 @@ class Staging:
             # Empty, or the replaced outputs once the new ones are in place; never the
             # old outputs while they may be their only copy (a second signal mid-put-back).
             if old is not None and (self._committed or not (old / "x").exists()):
-                _discard(old, old.with_name(_del_prefix(target.name) + old.name[len(_old_prefix(target.name)):]))
+                _discard(old, target.name)
         return self.out
 
     def _in_place(self, target: Path) -> bool:

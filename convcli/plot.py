@@ -132,7 +132,6 @@ INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]'"
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them
 MIN_WIDTH = 6.0  # inches; room for the title lines
-NOTE_CHARS = 70  # a note's lines are wrapped at this many characters (6 inches of title)
 # Width of a title character, on average, in pixels (11-point DejaVu Sans at DPI 100).
 TITLE_CHAR_PX = 8.5
 SAMPLES_LISTED = 8  # a difference picture names at most this many samples that differ
@@ -264,13 +263,12 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     path = _check_path(path)
     blocks = []
     if not_drawn:
-        lines = [f"{name} differs, not drawn: {why}" for name, why in not_drawn.items()]
-        lines = [wrapped for line in lines for wrapped in textwrap.wrap(line, NOTE_CHARS, subsequent_indent="    ")]
+        lines = _fit([f"{name} differs, not drawn: {why}" for name, why in not_drawn.items()], MIN_WIDTH)
         blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
         if _differs(y, r, rtol, atol).any():
-            extra = textwrap.wrap((notes or {}).get(name, ""), NOTE_CHARS)
+            extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
             blocks.append(_difference_block(y, r, name, None, None, None, rtol, atol, extra))
     if not blocks:
         blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
@@ -624,9 +622,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         bad = ~np.isfinite(a)
         if bad.any():  # the magenta says what it is, in the whole array
             n_nan, n_pos = int(np.isnan(a).sum()), int(np.isposinf(a).sum())
-            counts = [f"{n_nan} NaN" if n_nan else "", f"{n_pos} +Inf" if n_pos else "",
-                      f"{int(bad.sum()) - n_nan - n_pos} -Inf" if int(bad.sum()) - n_nan - n_pos else ""]
-            title.append("drawn magenta: " + ", ".join(c for c in counts if c))
+            counts = zip((n_nan, n_pos, int(bad.sum()) - n_nan - n_pos), ("NaN", "+Inf", "-Inf"))
+            title.append("drawn magenta: " + ", ".join(f"{n} {what}" for n, what in counts if n))
 
     if kind == "vector":
         values = a.reshape(-1)[chosen]
@@ -681,8 +678,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         head += f"   ({note})"
     lines = [head] + ([reduced] if reduced else []) + title
     width, _, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
-    lines = _fit(lines, width)
-    width, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
+    lines = _fit(lines, width)  # (the width does not depend on the lines; the height does)
+    _, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
                   cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label)
 
