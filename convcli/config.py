@@ -322,6 +322,9 @@ class _Model(BaseModel):
         return data
 
 
+AVERAGE_TIES = ("applies to max pools only (which of equal maxima gets the gradient); "
+                "an average pool spreads the gradient evenly over its window: drop the key")
+
 # PyTorch's bias=False (a `bias: false`, a conv with no b) has no match here.
 NO_BIAS = "a conv without a bias takes one of zeros, e.g. an input b0: {zeros: [n_C]} and b: b0"
 
@@ -681,6 +684,15 @@ class PoolLayer(_Layer):
     def _ties(cls, v):
         return _choice(hparams.TIE_RULES)(v)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ties_need_max(cls, data):
+        # An average pool has no maxima to share: its ties: would be accepted
+        # and change nothing, which reads as if it did.
+        if isinstance(data, dict) and "ties" in data and data.get("mode") == "average":
+            raise PydanticCustomError("not_here", "", {"key": "ties", "why": AVERAGE_TIES})
+        return data
+
 
 class ReluLayer(_Layer):
     type: Literal["relu"]
@@ -911,6 +923,8 @@ def _message(err: dict) -> tuple[tuple, str]:
     if kind == "unknown_key":
         hint = ctx["hint"] or f"; known keys: {ctx['known']}"
         return loc + (ctx["key"],), f"unknown key{hint}"
+    if kind == "not_here":
+        return loc + (ctx["key"],), ctx["why"]
     if kind in ("union_tag_invalid", "union_tag_not_found") and loc and loc[0] == "layers":
         got = err["input"].get("type") if isinstance(err["input"], dict) else None
         if not isinstance(err["input"], dict):

@@ -101,6 +101,26 @@ def test_a_pytorch_layer_key_says_what_convcli_calls_it(tmp_path, key, fragment)
     backward_fails(tmp_path, write(tmp_path, data), f"cfg.yaml: layers[1].{key}", f"unknown key; {fragment}")
 
 
+def test_ties_on_an_average_pool_is_refused_with_why(tmp_path):
+    # Accepted, it would change nothing: an average pool has no maxima.
+    data = seed_data()
+    data["layers"].append({"type": "pool", "f": 2, "mode": "average", "ties": "first"})
+    backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[1].ties (line",
+                   "applies to max pools only", "drop the key")
+
+
+@pytest.mark.parametrize("layer", [
+    {"type": "pool", "f": 2, "mode": "max", "ties": "first"},
+    {"type": "pool", "f": 2, "ties": "split"},  # mode max by default
+    {"type": "pool", "f": 2, "mode": "average"},
+])
+def test_ties_stay_allowed_on_max_pools(tmp_path, layer):
+    data = seed_data()
+    data["layers"].append(layer)
+    result = run(["forward", write(tmp_path, data), "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+
+
 def test_wrong_type_names_its_key_path(tmp_path):
     data = seed_data()
     data["layers"][0]["stride"] = "two"
