@@ -941,7 +941,7 @@ def _hyper(v) -> str:
 def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] | None:
     """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``, each range checked against the
     channels of ``name`` (its last axis) before it is written out."""
-    from .plot import channel_out_of_range
+    from .plot import channel_out_of_range, check_channel_count
 
     if text is None:
         return None
@@ -957,6 +957,7 @@ def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] 
         if last >= shape[-1]:  # (plot refuses a shape without channels before this)
             raise channel_out_of_range(last, name, shape)
         out += range(first, last + 1)
+    check_channel_count(out)  # before anything is computed
     return out
 
 
@@ -972,7 +973,7 @@ def plot(
     ] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", help="The sample of a batch to draw. (default: 0)",
                                                   show_default=False)] = None,
-    channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7. (default: all, at most 64)",
+    channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7; at most 256. (default: all, at most 64)",
                                                     show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing PNG.")] = False,
     engine: EngineOpt = None,

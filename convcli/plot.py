@@ -48,7 +48,8 @@ Kinds of picture (``kind=None`` chooses from the name and the shape):
 ``"maps"`` (a 4-D NHWC array ``(m, n_H, n_W, n_C)``: inputs, outputs, gradients)
     A grid of panels, one per channel of sample ``sample`` (default 0), each
     titled ``channel k``; ``ceil(sqrt(n))`` columns. Without ``channels`` at
-    most the first 64 channels are drawn and the title says so.
+    most the first 64 channels are drawn and the title says so; ``channels``
+    may choose up to 256.
 ``"weights"`` (names ``W``, ``dW``, ``W1``, ``conv1.dW``, ...: ``(f_H, f_W, n_C_prev, n_C)``)
     One panel per output channel, titled ``out channel k``. Where
     ``n_C_prev == 3`` (and the name is not a gradient's: a ``dW``'s sign is
@@ -131,6 +132,10 @@ INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]'"
 
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them
+# Channels a caller may choose for one picture: 256 panels, 16 a row, are
+# ~150 pixels wide and take ~6 s to draw; 1024 took 40 s for panels no one
+# could read.
+MAX_CHOSEN = 256
 MIN_WIDTH = 6.0  # inches; room for the title lines
 # Width of a title character, on average, in pixels (11-point DejaVu Sans at DPI 100).
 TITLE_CHAR_PX = 8.5
@@ -481,7 +486,17 @@ def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[in
         chosen.append(k)
     if not chosen:
         raise ConvcliError("--channels", "no channel given")
+    check_channel_count(chosen)
     return chosen, f"channels {_ranges(chosen)}" if len(chosen) < n else ""
+
+
+def check_channel_count(chosen: list[int]) -> None:
+    """Refuse more channels than one picture can show readably."""
+    if len(chosen) > MAX_CHOSEN:
+        first = chosen[0]
+        raise ConvcliError("--channels", f"{len(chosen)} channels chosen; one picture draws at most {MAX_CHOSEN} "
+                                         f"(smaller panels cannot be read): choose fewer, e.g. "
+                                         f"{first}-{first + MAX_CHOSEN - 1}, and draw the rest in another picture")
 
 
 def channel_out_of_range(k: int, name: str, shape: tuple[int, ...]) -> ConvcliError:
