@@ -403,7 +403,7 @@ def _provenance(p) -> dict:
 
 
 def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
-    t = _Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    t = _Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     for c in columns:
         t.add_column(Text(c, overflow="fold"), justify="right" if c in right else "left", no_wrap=False)
     return t

@@ -1300,11 +1300,26 @@ def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
         lines = con.export_text().splitlines()
         assert all(len(line) <= width for line in lines)
         if width == 80:
-            row = next(line for line in lines if line.startswith("conv1.dA_prev"))
-            assert row.split() == ["conv1.dA_prev", "(64,", *cells[2:]]
+            row = next(line for line in lines if line.startswith("conv1.dA_prev")).split()
+            assert row[0] == "conv1.dA_prev" and row[-4:] == cells[2:]
+            assert " ".join(row[1:-4]) in cells[1] and " ".join(row[1:-4]) != cells[1]  # the shape folded
         # nothing cut: the characters shown are exactly those given (no "…", none lost)
         shown = Counter(ch for line in lines for ch in line if ch not in " ─")
         assert shown == Counter(ch for cell in header + cells for ch in cell if ch != " ")
+
+
+def test_check_table_keeps_17_digit_values_whole_at_80_columns():
+    """The notebook's means to 17 digits, expected and got side by side, fit
+    80 columns once the cells' padding collapses (it folded them: 9.60899067586899
+    over 5)."""
+    out = run(["check", CONFIGS / "seed.yaml"], env={"COLUMNS": "80"}).stdout
+    lines = out.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("entry"))):]
+    assert all(len(line) <= 80 for line in table)  # (the title names the config's whole path)
+    row = next(line for line in table if line.startswith("dA_prev.mean")).split()
+    # the expected value is the notebook's printed number
+    assert row[:2] == ["dA_prev.mean", "9.608990675868995"] and row[-1] == "pass"
+    assert float(row[2]) == pytest.approx(9.608990675868995, rel=1e-12)
 
 
 @pytest.mark.parametrize("command", [["check"], ["gradcheck", "--samples", "3"], ["shapes"]])
