@@ -196,7 +196,14 @@ def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> 
         return None, shape
     if not shape:
         raise ConvcliError(where, f"slice: {name} is a scalar; it has no first axis to slice")
-    start, stop, step = rows.indices(shape[0])
+    rows_in = shape[0]
+    for bound in (rows.start, rows.stop):
+        # Python would cut 0:100 to the 6 rows there are, and every statistic would quietly
+        # describe 6 samples where 100 were asked for.
+        if bound is not None and not -rows_in <= bound <= rows_in:
+            raise ConvcliError(where, f"slice: {slice_text(rows)} reaches row {bound}, outside {name}, whose first "
+                                      f"axis has {rows_in} rows (bounds -{rows_in}..{rows_in}; 0:{rows_in} is all)")
+    start, stop, step = rows.indices(rows_in)
     n = len(range(start, stop, step))
     if n == 0:
         raise ConvcliError(
@@ -447,16 +454,17 @@ def probe(src: Source, base_dir: Path, where: str, shown: str | None = None) -> 
     path = resolve(src.file, base_dir, where)
     name = shown or src.file
     suffix = path.suffix.lower()
-    chunks = None
+    chunks, label = None, name
     if suffix in NPZ_SUFFIXES:
-        _, shape, dtype = _npz_probe(path, src.key, where, name)
+        member, shape, dtype = _npz_probe(path, src.key, where, name)
+        label = f"{name}[{member}]"
     elif suffix in H5_SUFFIXES:
         with _h5_open(path, where, name) as f, h5_errors(where, name):
-            obj, _ = _h5_dataset(f, src.dataset, where, name)
+            obj, label = _h5_dataset(f, src.dataset, where, name)
             shape, dtype, chunks = tuple(obj.shape), obj.dtype, _h5_chunks(obj)
     else:
         shape, dtype = _npy_probe(path, where, name)
-    _, shape = _rows(shape, src.slice, where, name)
+    _, shape = _rows(shape, src.slice, where, label)
     return ArrayInfo(shape, np.dtype(dtype), chunks)
 
 

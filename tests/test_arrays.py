@@ -62,7 +62,29 @@ def test_npy_slice_with_negative_bounds(tmp_path):
 def test_a_slice_that_selects_nothing(tmp_path):
     np.save(tmp_path / "a.npy", np.arange(4.0))
     with pytest.raises(ConvcliError, match="selects no rows"):
-        probe(Source(file="a.npy", slice="5:9"), tmp_path, "w")
+        probe(Source(file="a.npy", slice="3:1"), tmp_path, "w")
+
+
+@pytest.mark.parametrize("text, bound", [("0:100", 100), ("5:9", 9), ("-7:", -7), ("2:-9", -9)])
+def test_a_slice_past_the_rows_there_are_is_refused(tmp_path, text, bound):
+    """0:100 of 6 rows was cut to 6, labelled rows 0:100: every statistic
+    then described 6 samples where 100 were asked for."""
+    np.save(tmp_path / "a.npy", np.arange(6.0))
+    with pytest.raises(ConvcliError, match=rf"slice: {text} reaches row {bound}, outside a.npy, whose first axis has "
+                                           r"6 rows \(bounds -6\.\.6; 0:6 is all\)"):
+        probe(Source(file="a.npy", slice=text), tmp_path, "w")
+
+
+@pytest.mark.parametrize("text, rows", [("0:6", [0, 1, 2, 3, 4, 5]), ("-6:", [0, 1, 2, 3, 4, 5]), ("6:", None),
+                                        (":", [0, 1, 2, 3, 4, 5]), ("1::2", [1, 3, 5]), ("-2:6", [4, 5])])
+def test_a_slice_to_the_edges_is_python_s(tmp_path, text, rows):
+    np.save(tmp_path / "a.npy", np.arange(6.0))
+    if rows is None:  # 6: is within bounds and empty
+        with pytest.raises(ConvcliError, match="selects no rows"):
+            probe(Source(file="a.npy", slice=text), tmp_path, "w")
+        return
+    a = load(Source(file="a.npy", slice=text), tmp_path, "w", dtype="float64", rng=rng())
+    assert a.tolist() == rows
 
 
 def test_random_zeros_ones_value():
