@@ -891,11 +891,16 @@ def shapes(
     ]
     inputs = {name: {"shape": list(i.shape), "stored_dtype": str(i.dtype),
                      "source": p.cfg.model.inputs[name].describe()} for name, i in p.input_info.items()}
-    total_params = sum(s.params for s in p.layer_shapes)
+    # Each input once, as PyTorch counts parameters: two layers that share a W share its numbers.
+    used = {n: math.prod(p.input_info[n].shape) for layer in p.network.layers if layer.kind == "conv"
+            for n in (layer.W, layer.b)}
+    total_params = sum(used.values())
     total_flops = sum(s.flops for s in p.layer_shapes)
+    biggest = max(math.prod(s.out_shape) for s in p.layer_shapes) * np.dtype(p.dtype).itemsize
     if json_:
         _print_json({"config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "inputs": inputs, "layers": layers,
-                     "total_params": total_params, "total_flops": total_flops})
+                     "total_params": total_params, "total_flops": total_flops, "flops_counted": FLOPS_COUNTED,
+                     "largest_output_bytes": biggest})
         return
     con = _console()
     con.print(Text(f"convcli shapes {p.cfg.display}: {p.dtype}"))
@@ -910,8 +915,13 @@ def shapes(
              f"{d['params']:,}", f"{d['flops']:,}", hyper or "-")
     _row(t, "total", "", "", "", f"{total_params:,}", f"{total_flops:,}", "")
     con.print(t)
-    biggest = max(math.prod(s.out_shape) for s in p.layer_shapes) * np.dtype(p.dtype).itemsize
-    con.print(Text(f"FLOPs: forward, a multiply-add counts 2. Largest layer output: {format_size(biggest)}."))
+    shared = " Parameters: each input once (layers share a W or b)." if total_params < sum(
+        s.params for s in p.layer_shapes) else ""
+    con.print(Text(f"FLOPs: {FLOPS_COUNTED}.{shared} Largest layer output: {format_size(biggest)}."))
+
+
+# How shapes counts FLOPs (its table's footnote, and its JSON's flops_counted).
+FLOPS_COUNTED = "forward; 2 per multiply-add, 1 per bias add, 1 per pool window element, 1 per relu element"
 
 
 def _as_given(hyper: dict, given) -> dict:

@@ -8,6 +8,7 @@ import io
 import json
 from collections import Counter
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -910,6 +911,24 @@ def test_shapes_json_and_flops(tmp_path):
     assert conv["output_shape"] == [10, 7, 7, 8] and conv["params"] == 2 * 2 * 3 * 8 + 8
     assert conv["flops"] == 2 * (2 * 2 * 3) * (10 * 7 * 7 * 8) + 10 * 7 * 7 * 8
     assert conv["hyperparameters"]["pad"] == [2, 2, 2, 2]
+
+
+def test_shapes_counts_a_shared_weight_once_and_says_how_it_counts(tmp_path):
+    """Two convs that share W and b hold 2 + 2 numbers, not 4 (PyTorch's
+    count); the table's footnote and the JSON say how FLOPs are counted."""
+    data = {"inputs": {"A_prev": {"random": [1, 2, 2, 1]}, "W": {"random": [1, 1, 1, 1]}, "b": {"random": [1]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b"}, {"type": "conv", "W": "W", "b": "b"},
+                       {"type": "relu"}, {"type": "pool", "f": 2}]}
+    cfg = write(tmp_path, data)
+    doc = json.loads(run(["shapes", cfg, "--json"]).stdout)
+    assert [layer["params"] for layer in doc["layers"]] == [2, 2, 0, 0] and doc["total_params"] == 2
+    # per 1x1 conv output: 1 multiply-add (2) + 1 bias add; relu 1 per element; a 2x2 pool 4 per output
+    assert doc["total_flops"] == 2 * (4 * 3) + 4 + 1 * 4
+    assert doc["largest_output_bytes"] == 4 * 8  # (1, 2, 2, 1) float64
+    assert "2 per multiply-add, 1 per bias add" in doc["flops_counted"]
+    table = run(["shapes", cfg], env={"COLUMNS": "200"}).stdout
+    assert "each input once (layers share a W or b)" in table
+    assert re.search(r"^total\s+2\s+32\s*$", table, re.M)
 
 
 def test_shapes_shows_the_stride_and_dilation_as_given(tmp_path):
