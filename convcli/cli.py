@@ -379,6 +379,8 @@ class _Table(Table):
     column folded (a "-4.88484e+" over "06" misreads); when it cannot fit
     even so, every column folds: never cut, whatever the width."""
 
+    blank_above = True  # off for a table right below another, which already left a blank line
+
     def __rich_console__(self, console, options):
         whole = [c for i, c in enumerate(self.columns) if i == 0 or c.justify == "right"]
         for c in whole:
@@ -390,7 +392,8 @@ class _Table(Table):
                 c.no_wrap, c.min_width = False, None
         # A blank line above and below, as the box's edges gave (show_edge is off:
         # the edge columns cost the two characters an 80-column table lacked).
-        yield Segment.line()
+        if self.blank_above:
+            yield Segment.line()
         yield from super().__rich_console__(console, options)
         yield Segment.line()
 
@@ -909,6 +912,7 @@ def shapes(
         _row(t, name, _fmt_shape(d["shape"]), d["source"])
     con.print(t)
     t = _table("layer", "type", "input", "output", "params", "FLOPs", "hyperparameters", right=("params", "FLOPs"))
+    t.blank_above = False
     for d in layers:
         hyper = ", ".join(f"{k} {_hyper(v)}" for k, v in d["hyperparameters"].items())
         _row(t, d["name"], d["type"], _fmt_shape(d["input_shape"]), _fmt_shape(d["output_shape"]),
