@@ -19,7 +19,6 @@ would turn ``slice: 10:20`` into nonsense).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 import re
@@ -42,6 +41,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import hparams
+from .hparams import did_you_mean  # noqa: F401  (the modules that read configs take it from here)
 from .errors import ConvcliError, short_path
 
 DTYPES = ("float64", "float32")
@@ -282,15 +282,6 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
 
 
 # --------------------------------------------------------------------- models
-
-
-def did_you_mean(word: str, choices) -> str:
-    """`` (did you mean 'x'?)`` or ``""``; case does not count as a difference
-    (``dw`` -> ``dW``)."""
-    choices = [str(c) for c in choices]
-    lowered = {c.lower(): c for c in reversed(choices)}
-    match = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
-    return f" (did you mean {lowered[match[0]]!r}?)" if match else ""
 
 
 def _fail(kind: str, message: str, **values):

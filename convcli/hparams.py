@@ -10,6 +10,7 @@ argument and the shapes involved. After that the engines trust their input.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from typing import NamedTuple
@@ -137,15 +138,25 @@ def check_engine(engine) -> str:
     return choice(engine, "engine", ENGINES)
 
 
+def did_you_mean(word, choices) -> str:
+    """`` (did you mean 'x'?)`` or ``""``; case does not count as a difference
+    (``dw`` -> ``dW``)."""
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in reversed(choices)}
+    match = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[match[0]]!r}?)" if match else ""
+
+
 def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
     if not isinstance(hparameters, dict):
         raise ValueError(f"hparameters: expected a dict, got {type(hparameters).__name__}")
     unknown = sorted(set(hparameters) - set(allowed), key=repr)  # keys of mixed types sort too
     if unknown:
-        why = ": pooling has no padding" if unknown[0] == "pad" else ""
-        raise ValueError(
-            f"hparameters: unknown key {shown(unknown[0])}{why} (known: {', '.join(allowed)})"
-        )
+        key = unknown[0]
+        # "strides" (Keras), "padding" (PyTorch) -> stride, pad; a pool's pad has no match
+        why = ": pooling has no padding" if key in ("pad", "padding") and "pad" not in allowed else did_you_mean(
+            key, allowed)
+        raise ValueError(f"hparameters: unknown key {shown(key)}{why} (known: {', '.join(allowed)})")
     return hparameters
 
 
@@ -384,8 +395,9 @@ def check_mode(mode) -> str:
 def check_upstream(d: np.ndarray, name: str, expected: tuple[int, ...]) -> np.ndarray:
     d = as_array(d, name, 4, "(m, n_H, n_W, n_C)")
     if d.shape != tuple(expected):
+        hint = nchw_hint(d.shape, expected, name) or "; is the cache from the forward of the layer this gradient is for?"
         raise ValueError(f"{name}: shape {d.shape} does not match the layer's output shape {tuple(expected)}"
-                         + nchw_hint(d.shape, expected, name))
+                         " (from the cache)" + hint)
     return d
 
 

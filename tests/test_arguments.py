@@ -107,7 +107,7 @@ CASES = {
                                    names("cache")),
     # upstream gradient of the wrong shape
     "dZ wrong shape": (lambda: cc.conv_backward(np.zeros((1, 5, 5, 3)), CONV_CACHE),
-                       names("dZ", (1, 5, 5, 3), Z.shape)),
+                       names("dZ", (1, 5, 5, 3), Z.shape, "is the cache from the forward of the layer")),
     "dZ in NCHW": (lambda: cc.conv_backward(Z.transpose(0, 3, 1, 2), CONV_CACHE),
                    names("dZ", Z.transpose(0, 3, 1, 2).shape, Z.shape, "NCHW", "transpose(0, 2, 3, 1)")),
     "A_prev in NCHW": (conv(A_prev=np.zeros((1, 3, 4, 5))), names("W", (1, 3, 4, 5), "NCHW",
@@ -117,7 +117,9 @@ CASES = {
     "relu dA wrong shape": (lambda: cc.relu_backward(np.zeros((1, 4, 4, 2)), RELU_CACHE),
                             names("dA", (1, 4, 4, 2))),
     # unknown names and choices
-    "conv unknown key": (conv({"strides": 1}), names("strides")),
+    "conv unknown key": (conv({"strides": 1}), names("strides", "did you mean 'stride'?")),
+    "conv PyTorch's padding": (conv({"padding": 1}), names("padding", "did you mean 'pad'?")),
+    "pool PyTorch's padding": (pool({"f": 2, "padding": 1}), names("padding", "pooling has no padding")),
     "unknown keys of mixed types": (conv({1: 2, "strides": 3}), names("hparameters")),
     "a pad no array can hold": (conv({"pad": 10**9}), names("pad", A.shape)),
     "an output no array can hold": (conv({}, W=np.broadcast_to(0.0, (1, 1, 3, 2**58)),
