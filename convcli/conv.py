@@ -160,6 +160,17 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
         ``window`` reproduces the seed notebook, which adds ``b`` to every
         element of the window before summing (``b`` counts f_H*f_W*n_C_prev
         times).
+
+    Returns
+    -------
+    Z : NumPy scalar in the compute dtype (NumPy's promotion of the three:
+        float64 for integers, float32 when all are float32).
+
+    Raises
+    ------
+    ValueError
+        If ``W``'s shape is not exactly ``a_slice_prev``'s (no broadcasting:
+        one filter, one window) or ``b`` holds more than one number.
     """
     bias = choice(bias, "bias", BIAS_MODES)
     a = as_array(a_slice_prev, "a_slice_prev", None)
@@ -173,9 +184,8 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
 
 
 def _single_step(a, W, b, bias):
-    """conv_single_step on arrays in the compute dtype and a checked ``bias``:
-    the reference engine's call per output element (its checks as they were
-    before the cast above existed, so its time per element is unchanged)."""
+    """conv_single_step on arrays already in the compute dtype and a checked
+    ``bias``: the reference engine calls it for every output element."""
     a = as_array(a, "a_slice_prev", None)
     W = as_array(W, "W", None)
     b = as_array(b, "b", None)
@@ -203,13 +213,19 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
         ``stride`` (int or pair, default 1), ``pad`` (int, pair,
         [top, bottom, left, right], "same" or "valid"; default 0),
         ``dilation`` (int or pair, default 1), ``bias`` ("once" default, or
-        "window" for the seed notebook's behaviour).
+        "window" for the seed notebook's behaviour); ``f`` may be given, as
+        in the notebook, and must then be W's size.
     engine : {"fast", "reference"}
 
     Returns
     -------
-    Z : ndarray of shape (m, n_H, n_W, n_C)
-    cache : tuple ``(A_prev, W, b, hparameters, state)`` for :func:`conv_backward`
+    Z : ndarray of shape (m, n_H, n_W, n_C), in NumPy's promotion of the
+        inputs' dtypes (float64 for integers, float32 when all are float32)
+    cache : tuple ``(A_prev, W, b, hparameters, state)`` for :func:`conv_backward`:
+        the arrays as computed with (an integer input's float64 copy, else
+        the caller's own), then what the engine keeps for the backward.
+        :func:`conv_backward` also takes the notebook's ``(A_prev, W, b,
+        hparameters)``.
 
     Raises
     ------
@@ -300,7 +316,16 @@ def _unpack_cache(cache):
 
 
 def _forward_reference(A_prev, W, b, g: ConvGeometry):
-    """The notebook's loops: every sample, output row, column and filter."""
+    """The notebook's loops: every sample, output row, column and filter.
+
+    ``g`` is the layer's geometry (hparams.ConvGeometry): strides s_H, s_W,
+    dilations d_H, d_W, the pad as (top, bottom, left, right), the output
+    shape. ``b`` comes flattened to (n_C,). Returns Z and None: the reference
+    keeps nothing for its backward (the fast engine keeps its unfolded input).
+    """
+    # A window spans f input rows (the notebook's vert_end = vert_start + f);
+    # dilated by d, it spans d*(f-1)+1 and takes every d-th of them (the ::d_H
+    # below; d = 1 is the notebook's window).
     span_H, span_W = _window_span(g)
     A_prev_pad = _pad(A_prev, g.pad)
     Z = np.zeros(g.out_shape, dtype=A_prev.dtype)
@@ -319,7 +344,10 @@ def _forward_reference(A_prev, W, b, g: ConvGeometry):
 
 
 def _backward_reference(dZ, A_prev, W, g: ConvGeometry):
-    span_H, span_W = _window_span(g)
+    """The notebook's conv_backward loops: each output element sends
+    ``W * dZ`` back to the window it saw (into the padded dA_prev), adds
+    ``window * dZ`` to dW and ``dZ`` to db. db comes back flattened, (n_C,)."""
+    span_H, span_W = _window_span(g)  # as in the forward
     t, _, l, _ = g.pad
     A_prev_pad = _pad(A_prev, g.pad)
     dA_prev_pad = np.zeros(A_prev_pad.shape, dtype=dZ.dtype)
@@ -334,13 +362,15 @@ def _backward_reference(dZ, A_prev, W, g: ConvGeometry):
             for w in range(g.n_W):
                 horiz_start = w * g.s_W
                 horiz_end = horiz_start + span_W
+                # the window's rows and columns (every d-th, as in the forward), named once for both uses
                 window = (slice(vert_start, vert_end, g.d_H), slice(horiz_start, horiz_end, g.d_W))
                 a_slice = a_prev_pad[window]
                 for c in range(g.n_C):
                     da_prev_pad[window] += W[:, :, :, c] * dZ[i, h, w, c]
                     dW[:, :, :, c] += a_slice * dZ[i, h, w, c]
                     db[c] += dZ[i, h, w, c]
-    # Unlike the notebook's pad:-pad, this is right for a zero pad too.
+    # The notebook's da_prev_pad[pad:-pad, pad:-pad, :] is empty for pad 0 (-0 is
+    # 0); cutting the padding off by the input's size is right for every pad.
     dA_prev = dA_prev_pad[:, t:t + g.n_H_prev, l:l + g.n_W_prev, :].copy()
     return dA_prev, dW, db
 

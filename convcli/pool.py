@@ -92,7 +92,24 @@ def _is_max(x, m):
 
 
 def distribute_value(dz, shape):
-    """Spread ``dz`` evenly over a window of ``shape`` (n_H, n_W)."""
+    """Spread ``dz`` evenly over a window of ``shape`` (n_H, n_W): the
+    gradient of an average pool's window.
+
+    Parameters
+    ----------
+    dz : number, or an array holding one number
+    shape : (n_H, n_W), two ints >= 1
+
+    Returns
+    -------
+    a : ndarray of shape (n_H, n_W), every element ``dz / (n_H * n_W)``; in
+        dz's float dtype (float64 for an integer or a Python number).
+
+    Raises
+    ------
+    ValueError
+        For a ``dz`` of more than one number or a bad ``shape``.
+    """
     if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(map(is_int, shape))):
         raise ValueError(f"shape: expected (n_H, n_W), two ints, got {shape!r}")
     n_H, n_W = (int(n) for n in shape)
@@ -117,14 +134,23 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C)
     hparameters : dict
         ``f`` (int or pair), ``stride`` (int or pair, default ``f``),
-        ``ties`` ("all" default, "first", "split"; used by max backward).
+        ``ties`` ("all" default, "first", "split": which of a window's equal
+        maxima max's backward gives the gradient to; an average pool, and
+        this forward, do not use it).
     mode : {"max", "average"}
     engine : {"fast", "reference"}
 
     Returns
     -------
     A : ndarray of shape (m, n_H, n_W, n_C), ``n_H = floor((n_H_prev - f_H) / s_H) + 1``
-    cache : tuple ``(A_prev, hparameters, state)`` for :func:`pool_backward`
+    cache : tuple ``(A_prev, hparameters, state)`` for :func:`pool_backward`;
+        ``A_prev`` as computed with (an integer input's float64 copy).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and the shapes involved (e.g. an output size
+        below 1, a ``pad``: pools have none).
     """
     mode = check_mode(mode)
     engine = check_engine(engine)
@@ -144,15 +170,25 @@ def pool_backward(dA, cache, mode="max", engine=None):
     dA : ndarray of shape (m, n_H, n_W, n_C), gradient with respect to ``A``
     cache : tuple from :func:`pool_forward`
     mode : {"max", "average"}
-        ``"max"`` unless given, as in the course's signature
-        ``pool_backward(dA, cache, mode="max")``, whatever the forward's
-        mode: pass ``mode="average"`` for an average pool. As in the course, a mode other than the forward's
-        gives that mode's gradient for the same input.
+        Which gradient to compute; ``"max"`` unless given, as in the course's
+        ``pool_backward(dA, cache, mode="max")``. **After an average pool,
+        pass mode="average"**: the cache does not choose it, and without it
+        you get max pooling's gradient, with no warning (the course's own
+        test takes both modes' gradients from one cache).
     engine : {"fast", "reference"}, optional; defaults to the forward's
+
+    Max's gradient follows the ``ties`` rule of the forward's hparameters
+    (default ``"all"``, the course's mask).
 
     Returns
     -------
     dA_prev : ndarray, the shape of ``A_prev``
+
+    Raises
+    ------
+    ValueError
+        For a ``dA`` of another shape than the forward's output, or a cache
+        that is not ``pool_forward``'s.
     """
     A_prev, hparameters, state = _unpack_cache(cache)
     mode = check_mode(mode)
@@ -199,8 +235,10 @@ def _unpack_cache(cache):
 
 
 def _forward_reference(A_prev, g: PoolGeometry, mode):
+    """The notebook's pool_forward loops: every sample, output row, column
+    and channel takes its window's max or mean. ``g`` is the layer's geometry
+    (hparams.PoolGeometry: window f_H x f_W, strides s_H, s_W, output shape)."""
     A = np.zeros(g.out_shape, dtype=A_prev.dtype)
-    reduce = np.max if mode == "max" else np.mean
     for i in range(g.m):
         for h in range(g.n_H):
             vert_start = h * g.s_H
@@ -210,11 +248,17 @@ def _forward_reference(A_prev, g: PoolGeometry, mode):
                 horiz_end = horiz_start + g.f_W
                 for c in range(g.n_C):
                     a_prev_slice = A_prev[i, vert_start:vert_end, horiz_start:horiz_end, c]
-                    A[i, h, w, c] = reduce(a_prev_slice)
+                    if mode == "max":
+                        A[i, h, w, c] = np.max(a_prev_slice)
+                    else:
+                        A[i, h, w, c] = np.mean(a_prev_slice)
     return A
 
 
 def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
+    """The notebook's pool_backward loops: a max window sends its gradient
+    where create_mask_from_window says (the ``ties`` rule), an average window
+    spreads it evenly (distribute_value); overlapping windows add up."""
     dA_prev = np.zeros(A_prev.shape, dtype=dA.dtype)
     for i in range(g.m):
         a_prev = A_prev[i]
@@ -225,13 +269,14 @@ def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
                 horiz_start = w * g.s_W
                 horiz_end = horiz_start + g.f_W
                 for c in range(g.n_C):
-                    window = (i, slice(vert_start, vert_end), slice(horiz_start, horiz_end), c)
                     if mode == "max":
                         a_prev_slice = a_prev[vert_start:vert_end, horiz_start:horiz_end, c]
                         mask = create_mask_from_window(a_prev_slice, g.ties)
-                        dA_prev[window] += mask * dA[i, h, w, c]
+                        dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += mask * dA[i, h, w, c]
                     else:
-                        dA_prev[window] += distribute_value(dA[i, h, w, c], (g.f_H, g.f_W))
+                        da = dA[i, h, w, c]
+                        shape = (g.f_H, g.f_W)
+                        dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += distribute_value(da, shape)
     return dA_prev
 
 
