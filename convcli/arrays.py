@@ -190,6 +190,23 @@ def _one_line(exc: BaseException) -> str:
     return text[:200] if text else type(exc).__name__
 
 
+def _row_outside(rows: slice, n: int) -> int | None:
+    """The first row ``rows`` asks for that an axis of ``n`` rows lacks, as
+    written (``-7`` or ``99``), or None. Only the rows the slice would take
+    count: ``1:7:2`` of 6 rows takes 1, 3, 5 and asks for nothing more."""
+    step = rows.step or 1
+    start = 0 if rows.start is None else rows.start
+    stop = n if rows.stop is None else rows.stop
+    first = start + n if start < 0 else start
+    end = stop + n if stop < 0 else stop
+    if first >= end:
+        return None  # empty, said as such by the caller (or a negative stop before the start)
+    if first < 0:
+        return start
+    last = first + (end - 1 - first) // step * step
+    return None if last < n else last
+
+
 def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> tuple[slice | None, tuple[int, ...]]:
     """Normalise ``rows`` over the first axis; the shape after slicing."""
     if rows is None:
@@ -197,12 +214,12 @@ def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> 
     if not shape:
         raise ConvcliError(where, f"slice: {name} is a scalar; it has no first axis to slice")
     rows_in = shape[0]
-    for bound in (rows.start, rows.stop):
-        # Python would cut 0:100 to the 6 rows there are, and every statistic would quietly
-        # describe 6 samples where 100 were asked for.
-        if bound is not None and not -rows_in <= bound <= rows_in:
-            raise ConvcliError(where, f"slice: {slice_text(rows)} reaches row {bound}, outside {name}, whose first "
-                                      f"axis has {rows_in} rows (bounds -{rows_in}..{rows_in}; 0:{rows_in} is all)")
+    # Python would cut 0:100 to the 6 rows there are, and every statistic would quietly
+    # describe 6 samples where 100 were asked for: a row the slice asks for must exist.
+    bad = _row_outside(rows, rows_in)
+    if bad is not None:
+        raise ConvcliError(where, f"slice: {slice_text(rows)} asks for row {bad}, outside {name}, whose first axis "
+                                  f"has {rows_in} rows (0..{rows_in - 1}, or -{rows_in}..-1 from the end)")
     start, stop, step = rows.indices(rows_in)
     n = len(range(start, stop, step))
     if n == 0:

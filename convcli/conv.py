@@ -163,8 +163,9 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
 
     Returns
     -------
-    Z : NumPy scalar in the compute dtype (NumPy's promotion of the three:
-        float64 for integers, float32 when all are float32).
+    Z : NumPy scalar in the compute dtype (NumPy's promotion of the three,
+        float64 for integers and float16 computed in float32: see the README's
+        Engines section).
 
     Raises
     ------
@@ -219,13 +220,14 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
 
     Returns
     -------
-    Z : ndarray of shape (m, n_H, n_W, n_C), in NumPy's promotion of the
-        inputs' dtypes (float64 for integers, float32 when all are float32)
+    Z : ndarray of shape (m, n_H, n_W, n_C), in the compute dtype: NumPy's
+        promotion of the inputs' dtypes, with integers computed in float64
+        and float16 in float32 (the README's Engines section)
     cache : tuple ``(A_prev, W, b, hparameters, state)`` for :func:`conv_backward`:
-        the arrays as computed with (an integer input's float64 copy, else
-        the caller's own), then what the engine keeps for the backward.
-        :func:`conv_backward` also takes the notebook's ``(A_prev, W, b,
-        hparameters)``.
+        the arrays as computed with (the caller's own where already in the
+        compute dtype, else a cast copy), then what the engine keeps for the
+        backward. :func:`conv_backward` also takes the notebook's
+        ``(A_prev, W, b, hparameters)``.
 
     Raises
     ------

@@ -144,7 +144,8 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     -------
     A : ndarray of shape (m, n_H, n_W, n_C), ``n_H = floor((n_H_prev - f_H) / s_H) + 1``
     cache : tuple ``(A_prev, hparameters, state)`` for :func:`pool_backward`;
-        ``A_prev`` as computed with (an integer input's float64 copy).
+        ``A_prev`` as computed with (the caller's own if float32 or float64,
+        else a cast copy: integers in float64, float16 in float32).
 
     Raises
     ------

@@ -65,21 +65,35 @@ def test_a_slice_that_selects_nothing(tmp_path):
         probe(Source(file="a.npy", slice="3:1"), tmp_path, "w")
 
 
-@pytest.mark.parametrize("text, bound", [("0:100", 100), ("5:9", 9), ("-7:", -7), ("2:-9", -9)])
+@pytest.mark.parametrize("text, bound", [("0:100", 99), ("0:7", 6), ("5:9", 8), ("-7:", -7), ("-2:100", 99)])
 def test_a_slice_past_the_rows_there_are_is_refused(tmp_path, text, bound):
     """0:100 of 6 rows was cut to 6, labelled rows 0:100: every statistic
     then described 6 samples where 100 were asked for."""
     np.save(tmp_path / "a.npy", np.arange(6.0))
-    with pytest.raises(ConvcliError, match=rf"slice: {text} reaches row {bound}, outside a.npy, whose first axis has "
-                                           r"6 rows \(bounds -6\.\.6; 0:6 is all\)"):
+    with pytest.raises(ConvcliError, match=rf"slice: {text} asks for row {bound}, outside a.npy, whose first axis "
+                                           r"has 6 rows \(0\.\.5, or -6\.\.-1 from the end\)"):
         probe(Source(file="a.npy", slice=text), tmp_path, "w")
 
 
+def test_a_slice_past_the_rows_names_the_dataset_or_member(tmp_path):
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["images"] = np.zeros((6, 2))
+    np.savez(tmp_path / "w.npz", W1=np.zeros((6, 2)))
+    for src, label in ((Source(file="d.h5", dataset="images", slice="0:100"), r"d\.h5\[images\]"),
+                       (Source(file="w.npz", key="W1", slice="0:100"), r"w\.npz\[W1\]")):
+        with pytest.raises(ConvcliError, match=rf"asks for row 99, outside {label}, whose first axis has 6 rows"):
+            probe(src, tmp_path, "w")
+        with pytest.raises(ConvcliError, match=rf"asks for row 99, outside {label}"):
+            load(src, tmp_path, "w", dtype="float64", rng=rng())
+
+
 @pytest.mark.parametrize("text, rows", [("0:6", [0, 1, 2, 3, 4, 5]), ("-6:", [0, 1, 2, 3, 4, 5]), ("6:", None),
-                                        (":", [0, 1, 2, 3, 4, 5]), ("1::2", [1, 3, 5]), ("-2:6", [4, 5])])
+                                        (":", [0, 1, 2, 3, 4, 5]), ("1::2", [1, 3, 5]), ("-2:6", [4, 5]),
+                                        ("1:7:2", [1, 3, 5]),  # asks for no row beyond 5: nothing is cut
+                                        ("2:-9", None), ("0:0", None)])
 def test_a_slice_to_the_edges_is_python_s(tmp_path, text, rows):
     np.save(tmp_path / "a.npy", np.arange(6.0))
-    if rows is None:  # 6: is within bounds and empty
+    if rows is None:  # within the rows, and empty
         with pytest.raises(ConvcliError, match="selects no rows"):
             probe(Source(file="a.npy", slice=text), tmp_path, "w")
         return
