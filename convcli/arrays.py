@@ -33,8 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, did_you_mean, slice_text, value_shape
+from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, slice_text, value_shape
 from .errors import ConvcliError, path_error, short_path
+from .hparams import did_you_mean
 from .stats import all_finite
 
 DEFAULT_MAX_MEMORY = 4 << 30  # 4 GiB, DESIGN.md section 6

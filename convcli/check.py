@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from . import arrays, hparams
-from .config import (H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, did_you_mean,
-                     slice_text, value_shape)
+from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, slice_text, value_shape
 from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, path_error, short_path
+from .hparams import did_you_mean
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
 from .runner import DEFAULT_TOLERANCES, Plan

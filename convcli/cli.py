@@ -883,6 +883,8 @@ def shapes(
     debug: DebugOpt = False,
 ) -> None:
     """Per layer: input and output shapes, parameters, FLOPs, hyperparameters (reads no data, only file headers)."""
+    from .network import FLOPS_COUNTED
+
     with _guard(debug):
         # No --max-memory: nothing is allocated, and the shapes of a run too big to make are worth seeing.
         p = _plan(config, dtype, None, None)
@@ -919,13 +921,9 @@ def shapes(
              f"{d['params']:,}", f"{d['flops']:,}", hyper or "-")
     _row(t, "total", "", "", "", f"{total_params:,}", f"{total_flops:,}", "")
     con.print(t)
-    shared = " Parameters: each input once (layers share a W or b)." if total_params < sum(
+    shared = " Parameters: each input counted once (one is used more than once)." if total_params < sum(
         s.params for s in p.layer_shapes) else ""
     con.print(Text(f"FLOPs: {FLOPS_COUNTED}.{shared} Largest layer output: {format_size(biggest)}."))
-
-
-# How shapes counts FLOPs (its table's footnote, and its JSON's flops_counted).
-FLOPS_COUNTED = "forward; 2 per multiply-add, 1 per bias add, 1 per pool window element, 1 per relu element"
 
 
 def _as_given(hyper: dict, given) -> dict:
@@ -971,7 +969,7 @@ def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] 
         if last >= shape[-1]:  # (plot refuses a shape without channels before this)
             raise channel_out_of_range(last, name, shape)
         out += range(first, last + 1)
-    check_channel_count(out)  # before anything is computed
+    check_channel_count(out, shape[-1])  # before anything is computed
     return out
 
 
@@ -987,7 +985,7 @@ def plot(
     ] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", help="The sample of a batch to draw. (default: 0)",
                                                   show_default=False)] = None,
-    channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7; at most 256. (default: all, at most 64)",
+    channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7; at most 256. (default: all, or the first 64)",
                                                     show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing PNG.")] = False,
     engine: EngineOpt = None,

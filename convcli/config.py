@@ -41,7 +41,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import hparams
-from .hparams import did_you_mean  # noqa: F401  (the modules that read configs take it from here)
+from .hparams import did_you_mean
 from .errors import ConvcliError, short_path
 
 DTYPES = ("float64", "float32")
@@ -675,14 +675,14 @@ class PoolLayer(_Layer):
     def _ties(cls, v):
         return _choice(hparams.TIE_RULES)(v)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _ties_need_max(cls, data):
+    @model_validator(mode="after")
+    def _ties_need_max(self):
         # An average pool has no maxima to share: its ties: would be accepted
-        # and change nothing, which reads as if it did.
-        if isinstance(data, dict) and "ties" in data and data.get("mode") == "average":
-            raise PydanticCustomError("not_here", "", {"key": "ties", "why": AVERAGE_TIES})
-        return data
+        # and change nothing, which reads as if it did. (After the keys and
+        # values are checked: a misspelt key is said first.)
+        if self.mode == "average" and "ties" in self.model_fields_set:
+            raise PydanticCustomError("not_here", "{why}", {"key": "ties", "why": AVERAGE_TIES})
+        return self
 
 
 class ReluLayer(_Layer):

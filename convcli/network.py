@@ -70,6 +70,11 @@ class LayerSpec:
         return tuple(f"{self.name}.{g}" for g in GRADIENTS[self.kind])
 
 
+# How LayerShapes.flops counts (the sums in Network._infer_one), as shapes says it.
+FLOPS_COUNTED = ("forward; 2 per multiply-add, 1 per output for the bias (in either bias mode), "
+                 "1 per pool window element, 1 per relu element")
+
+
 @dataclass(frozen=True)
 class LayerShapes:
     """What ``convcli shapes`` reports for a layer."""
@@ -80,7 +85,7 @@ class LayerShapes:
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     params: int
-    flops: int  # forward; a multiply-add counts 2
+    flops: int  # as FLOPS_COUNTED says
     hyper: dict
 
 

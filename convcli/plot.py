@@ -486,17 +486,22 @@ def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[in
         chosen.append(k)
     if not chosen:
         raise ConvcliError("--channels", "no channel given")
-    check_channel_count(chosen)
+    check_channel_count(chosen, n)
     return chosen, f"channels {_ranges(chosen)}" if len(chosen) < n else ""
 
 
-def check_channel_count(chosen: list[int]) -> None:
-    """Refuse more channels than one picture can show readably."""
-    if len(chosen) > MAX_CHOSEN:
-        first = chosen[0]
-        raise ConvcliError("--channels", f"{len(chosen)} channels chosen; one picture draws at most {MAX_CHOSEN} "
-                                         f"(smaller panels cannot be read): choose fewer, e.g. "
-                                         f"{first}-{first + MAX_CHOSEN - 1}, and draw the rest in another picture")
+def check_channel_count(chosen: list[int], n: int) -> None:
+    """Refuse more channels (panels: a repeat draws one more) than one picture
+    can show readably; ``n`` is how many the quantity has."""
+    if len(chosen) <= MAX_CHOSEN:
+        return
+    head = f"{len(chosen)} channels chosen; one picture draws at most {MAX_CHOSEN} (smaller panels cannot be read)"
+    if n <= MAX_CHOSEN:  # only repeats take it over
+        raise ConvcliError("--channels", f"{head}, and each repeat is one more panel: drop the repeats "
+                                         f"({n} channels in all, 0-{n - 1})")
+    first = min(chosen[0], n - MAX_CHOSEN)
+    raise ConvcliError("--channels", f"{head}: choose fewer, e.g. {first}-{first + MAX_CHOSEN - 1}, "
+                                     "and draw the rest in another picture")
 
 
 def channel_out_of_range(k: int, name: str, shape: tuple[int, ...]) -> ConvcliError:

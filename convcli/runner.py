@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from . import arrays, hparams
-from .config import ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, did_you_mean, load_config
+from .config import ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, load_config
 from .errors import ConvcliError
+from .hparams import did_you_mean
 from .network import LayerError, LayerShapes, LayerSpec, Network
 
 DEFAULT_TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-4, 1e-5)}  # (rtol, atol)

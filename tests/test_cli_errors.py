@@ -107,6 +107,9 @@ def test_ties_on_an_average_pool_is_refused_with_why(tmp_path):
     data["layers"].append({"type": "pool", "f": 2, "mode": "average", "ties": "first"})
     backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[1].ties (line",
                    "applies to max pools only", "drop the key")
+    # a misspelt key is said first (the ties check ran before the keys were known)
+    data["layers"][1]["sride"] = 2
+    backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[1].sride (line", "did you mean 'stride'?")
 
 
 @pytest.mark.parametrize("layer", [

@@ -181,7 +181,10 @@ def test_many_channels_capped(tmp_path):
     A = rng().rand(1, 2, 2, 70)
     block = plot._quantity_block(A, "A", None, None, None)
     assert len(block.panels) == 64 and "first 64 of 70 channels" in block.title[0]
-    assert plot.drawn_selection(rng().rand(1, 2, 2, 300), "A", channels=range(256))[1] == list(range(256))
+    wide = rng().rand(1, 2, 2, 300)
+    assert plot.drawn_selection(wide, "A", channels=range(256))[1] == list(range(256))
+    with pytest.raises(ConvcliError, match=r"300 channels chosen; .*: choose fewer, e\.g\. 44-299,"):
+        plot.drawn_selection(wide, "A", channels=[*range(100, 300), *range(100)])
     out = plot_quantity(A, "A", tmp_path / "A.png", channels=[0, 69])
     # 2 panels -> 2 x 1; height 0.75 + 2.25
     read_png(out, 600, 300)
@@ -268,7 +271,8 @@ def test_require_matplotlib(monkeypatch):
     ({"channels": [0, 3]}, "--channels", r"channel 3 out of range for A of shape \(10, 4, 4, 3\) \(channels 0\.\.2\)"),
     ({"channels": []}, "--channels", r"no channel given"),
     ({"channels": ["x"]}, "--channels", r"channel must be an integer"),
-    ({"channels": [0, 1, 2] * 86}, "--channels", r"258 channels chosen; one picture draws at most 256 .* e\.g\. 0-255"),
+    # 3 channels: only the repeats take it over; 300: a range that exists
+    ({"channels": [0, 1, 2] * 86}, "--channels", r"258 channels chosen; .* drop the repeats \(3 channels in all, 0-2\)"),
 ])
 def test_bad_sample_or_channel(tmp_path, kwargs, where, message):
     with pytest.raises(ConvcliError, match=message) as e:
