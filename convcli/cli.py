@@ -921,9 +921,9 @@ def shapes(
              f"{d['params']:,}", f"{d['flops']:,}", hyper or "-")
     _row(t, "total", "", "", "", f"{total_params:,}", f"{total_flops:,}", "")
     con.print(t)
-    shared = " Parameters: each input counted once (one is used more than once)." if total_params < sum(
+    shared = "Parameters: each input counted once (one is used more than once). " if total_params < sum(
         s.params for s in p.layer_shapes) else ""
-    con.print(Text(f"FLOPs: {FLOPS_COUNTED}.{shared} Largest layer output: {format_size(biggest)}."))
+    con.print(Text(f"FLOPs: {FLOPS_COUNTED}.\n{shared}Largest layer output: {format_size(biggest)}."))
 
 
 def _as_given(hyper: dict, given) -> dict:

@@ -71,8 +71,8 @@ class LayerSpec:
 
 
 # How LayerShapes.flops counts (the sums in Network._infer_one), as shapes says it.
-FLOPS_COUNTED = ("forward; 2 per multiply-add, 1 per output for the bias (in either bias mode), "
-                 "1 per pool window element, 1 per relu element")
+# The bias counts 1 an output under bias: window too (the notebook's adds are its bug).
+FLOPS_COUNTED = "forward; multiply-add 2, bias 1 per output, pool 1 per window element, relu 1 per element"
 
 
 @dataclass(frozen=True)

@@ -925,7 +925,7 @@ def test_shapes_counts_a_shared_weight_once_and_says_how_it_counts(tmp_path):
     # per 1x1 conv output: 1 multiply-add (2) + 1 bias add; relu 1 per element; a 2x2 pool 4 per output
     assert doc["total_flops"] == 2 * (4 * 3) + 4 + 1 * 4
     assert doc["largest_output_bytes"] == 4 * 8  # (1, 2, 2, 1) float64
-    assert "2 per multiply-add, 1 per output for the bias" in doc["flops_counted"]
+    assert "multiply-add 2, bias 1 per output" in doc["flops_counted"]
     table = run(["shapes", cfg], env={"COLUMNS": "200"}).stdout
     assert "each input counted once (one is used more than once)" in table
     assert re.search(r"^total\s+2\s+32\s*$", table, re.M)
