@@ -417,6 +417,14 @@ def _row(t: Table, *cells, style: str | None = None) -> None:
     t.add_row(*(Text(str(c), overflow="fold") for c in cells), style=style)
 
 
+def _names_itself(label: str, quantity: str) -> bool:
+    """Whether a submitted array's name says the quantity it is graded as:
+    ``conv1.dW.npy``, the .h5 dataset ``conv1/dW`` (but ``dW.npy`` is graded
+    as conv1.dW in a one-layer config)."""
+    name = label[:-4] if label.endswith(".npy") else label
+    return name.replace("/", ".") == quantity
+
+
 def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:
     """``all 3 checks passed`` / ``the check passed`` / ``1 of 3 checks FAILED``."""
     if n_bad:
@@ -702,12 +710,17 @@ def check(
         if graded:
             how = ", each layer on your own inputs to it" if each_layer else ""
             con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how}"))
-            t = _table("array", "quantity", "shape", "max abs err", "max rel err", "first differs at", "result",
-                       right=("max abs err", "max rel err"))
+            # errors: the largest over each array (an 80-column terminal holds these six columns whole)
+            t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
             for o in graded:
-                _row(t, o.label, o.quantity, o.got.replace("array ", ""), _err(o.abs_err), _err(o.rel_err),
-                     "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
+                name = o.quantity if o.status == "missing" else o.label  # its shape cell says missing
+                _row(t, name, o.got.replace("array ", ""), _err(o.abs_err),
+                     _err(o.rel_err), "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
             con.print(t)
+            renamed = [f"{o.label} as {o.quantity}" for o in graded
+                       if o.status != "missing" and not _names_itself(o.label, o.quantity)]
+            if renamed:
+                con.print(Text(f"graded: {', '.join(renamed)}"))
         handed_out = [u.label for u in unknown if u.quantity is not None]
         if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
             con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(handed_out)}"))

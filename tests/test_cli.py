@@ -229,6 +229,13 @@ def test_against_fails_naming_the_quantity_and_the_index(tmp_path):
     assert result.exit_code == 1, result.stdout
     assert "FAIL conv1.dW.npy (conv1.dW): first differs at [1, 2, 0, 1]" in result.stdout
     assert "1 of 8 checks FAILED" in result.stdout
+    # the table: a row each on an 80-column terminal (its 7 columns had folded every row over two
+    # lines); an array named as its quantity is not named twice
+    table = run(["check", cfg, "--against", tmp_path / "out"], env={"COLUMNS": "80"}).stdout.splitlines()
+    rows = [line.split() for line in table if line.startswith(("conv1.", "pool3.", "relu2."))]
+    assert len(rows) == 8 and all(len(line) <= 80 for line in table if line.startswith(("conv1.", "array")))
+    (bad,) = [r for r in rows if r[-1] == "FAIL"]
+    assert bad[0] == "conv1.dW.npy" and " ".join(bad[-5:-1]) == "[1, 2, 0, 1]"
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "out", "--json"]).stdout)
     (bad,) = [o for o in doc["against"] if not o["passed"]]
     assert bad["quantity"] == "conv1.dW" and bad["first_index"] == [1, 2, 0, 1]
@@ -278,6 +285,13 @@ def test_against_bare_names_in_a_one_layer_config(tmp_path):
     assert all(o["dtype"] == "float64" for o in doc["against"])
     assert doc["unknown"] == [] and doc["missing"] == []
     assert result.exit_code == 1
+    # the report names the quantity an array is graded as where its name is not it
+    table = run(["check", cfg, "--against", mine], env={"COLUMNS": "80"}).stdout
+    assert re.search(r"^Z\.npy +\(10, 7, 7, 8\) .* pass *$", table, re.M)
+    assert re.search(r"^dA_prev\.npy +\(10, 4, 4, 3\) .* \[0, 0, 0, 0\] +FAIL *$", table, re.M)
+    (said,) = [line for line in table.splitlines() if line.startswith("graded: ")]
+    assert sorted(said[len("graded: "):].split(", ")) == [
+        "Z.npy as conv1.Z", "dA_prev.npy as conv1.dA_prev", "dW.npy as conv1.dW", "db.npy as conv1.db"]
 
 
 def _submission(tmp_path, names) -> Path:
@@ -380,6 +394,8 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     (bad,) = [o for o in doc["against"] if not o["passed"]]
     assert (bad["entry"], bad["quantity"], bad["got"], bad["note"]) == (
         "(missing)", "pool3.dA_prev", "missing", "not among your arrays")
+    # the table names the quantity missing (its row had lost the name with the quantity column)
+    assert re.search(r"^pool3\.dA_prev +missing +- +- +- +FAIL *$", run(args + ["--complete"]).stdout, re.M)
     shutil.copy(tmp_path / "ref" / "pool3.dA_prev.npy", sub)
     assert run(args + ["--complete"]).exit_code == 0
     # The review: the forward's outputs alone were complete (no gradient among them, none asked) and
