@@ -417,6 +417,11 @@ def _row(t: Table, *cells, style: str | None = None) -> None:
     t.add_row(*(Text(str(c), overflow="fold") for c in cells), style=style)
 
 
+def _width(heads, rows) -> int:
+    """Columns a table of ``rows`` needs with every cell on one line."""
+    return sum(max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(heads)) + 2 * (len(heads) - 1)
+
+
 def _names_itself(label: str, quantity: str) -> bool:
     """Whether a submitted array's name says the quantity it is graded as:
     ``conv1.dW.npy``, the .h5 dataset ``conv1/dW`` (but ``dW.npy`` is graded
@@ -702,10 +707,17 @@ def check(
         if outcomes:
             label = f"expected values from {source.display}"
             con.print(Text(f"convcli check {p.cfg.display}: {label}"))
-            t = _table("entry", "expected", "got", "abs err", "rel err", "result", right=("abs err", "rel err"))
-            for o in outcomes:
-                _row(t, o.label, _num(o.expected), _num(o.got), _err(o.abs_err), _err(o.rel_err),
-                     "pass" if o.passed else "FAIL")
+            rows = [(o.label, _num(o.expected), _num(o.got), _err(o.abs_err), _err(o.rel_err),
+                     "pass" if o.passed else "FAIL") for o in outcomes]
+            heads = ("entry", "expected", "got", "abs err", "rel err", "result")
+            if _width(heads, rows) <= con.width:
+                t = _table(*heads, right=("abs err", "rel err"))
+                for row in rows:
+                    _row(t, *row)
+            else:  # expected over got, digit under digit, rather than each folded in two
+                t = _table("entry", "expected / got", "abs err", "rel err", "result", right=("abs err", "rel err"))
+                for label, want, got, *rest in rows:
+                    _row(t, label, f"{want}\n{got}", *rest)
             con.print(t)
         if graded:
             how = ", each layer on your own inputs to it" if each_layer else ""

@@ -817,7 +817,8 @@ def test_a_narrow_terminal_folds_table_cells_and_cuts_none(tmp_path):
         narrow = run(args, env={"COLUMNS": "80"}).stdout
         assert len(narrow.splitlines()) > len(wide.splitlines())  # the narrow one did fold
         assert "…" not in narrow
-        assert ink(narrow) == ink(wide), args[0]
+        # (check's narrow table stacks expected over got, under one header)
+        assert ink(narrow.replace("expected / got", "expected got")) == ink(wide), args[0]
     # By hand: 64*112*112 outputs of 64 channels, each 7*7*3 multiply-adds (2 FLOPs) and a bias add.
     assert "15,157,166,080" in run(["shapes", write(tmp_path, data)], env={"COLUMNS": "200"}).stdout
 
@@ -1359,6 +1360,23 @@ def test_check_table_keeps_17_digit_values_whole_at_80_columns():
     # the expected value is the notebook's printed number
     assert row[:2] == ["dA_prev.mean", "9.608990675868995"] and row[-1] == "pass"
     assert float(row[2]) == pytest.approx(9.608990675868995, rel=1e-12)
+
+
+def test_check_table_stacks_expected_over_got_where_side_by_side_would_fold():
+    """stack.yaml's entries (up to 20 characters) and 17-digit values need
+    89 columns side by side: on 80, expected sits over got, each whole (they
+    were folded: 0.05670618096288 over 484)."""
+    narrow = run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": "80"}).stdout.splitlines()
+    at = next(i for i, line in enumerate(narrow) if line.startswith("relu2.A.mean"))
+    assert narrow[at].split()[:2] == ["relu2.A.mean", "0.05670618096288484"]  # the config's expected value
+    got = narrow[at + 1].split()
+    assert len(got) == 1 and float(got[0]) == pytest.approx(0.05670618096288484, rel=1e-12)
+    assert any(line.startswith("entry") and "expected / got" in line for line in narrow)
+    table = narrow[next(i for i, line in enumerate(narrow) if line.startswith("entry")):]
+    assert all(len(line) <= 80 for line in table)
+    wide = run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": "120"}).stdout.splitlines()
+    row = next(line for line in wide if line.startswith("relu2.A.mean")).split()
+    assert row[1] == "0.05670618096288484" and float(row[2]) == pytest.approx(0.05670618096288484, rel=1e-12)
 
 
 @pytest.mark.parametrize("command", [["check"], ["gradcheck", "--samples", "3"], ["shapes"]])
