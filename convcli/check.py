@@ -847,7 +847,8 @@ def missing(quantities: list[str], p: Plan) -> list[Outcome]:
     of the user's arrays is."""
     rtol, atol = p.tolerance
     return [Outcome(f"({MISSING})", q, f"array {p.shapes[q]}", MISSING, False, rtol, atol,
-                    note="not among your arrays", expected_shape=list(p.shapes[q])) for q in quantities]
+                    note=f"not among your arrays (convcli's has shape {tuple(p.shapes[q])})",
+                    expected_shape=list(p.shapes[q])) for q in quantities]
 
 
 def same_layout(p: Plan, q: str, shape, want, biases: set[str] | None = None) -> bool:

@@ -755,7 +755,8 @@ def check(
                 con.print(Text(f"pass {o.label} ({o.quantity}): {o.note}"))
             if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
                 tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
-                con.print(Text(f"FAIL {o.label} ({o.quantity}): {o.note or 'beyond tolerance'}{tol}"))
+                name = o.quantity if o.status == "missing" else f"{o.label} ({o.quantity})"
+                con.print(Text(f"FAIL {name}: {o.note or 'beyond tolerance'}{tol}"))
         n_bad = sum(not o.passed for o in every)
         tally = _tally(len(every), n_bad, "check", "checks", "passed")
         if missing and not complete:  # "passed" must not read as "all done"

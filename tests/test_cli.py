@@ -393,9 +393,11 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     doc = json.loads(result.stdout)
     (bad,) = [o for o in doc["against"] if not o["passed"]]
     assert (bad["entry"], bad["quantity"], bad["got"], bad["note"]) == (
-        "(missing)", "pool3.dA_prev", "missing", "not among your arrays")
+        "(missing)", "pool3.dA_prev", "missing", "not among your arrays (convcli's has shape (4, 8, 8, 4))")
     # the table names the quantity missing (its row had lost the name with the quantity column)
-    assert re.search(r"^pool3\.dA_prev +missing +- +- +- +FAIL *$", run(args + ["--complete"]).stdout, re.M)
+    table = run(args + ["--complete"]).stdout
+    assert re.search(r"^pool3\.dA_prev +missing +- +- +- +FAIL *$", table, re.M)
+    assert "FAIL pool3.dA_prev: not among your arrays (convcli's has shape (4, 8, 8, 4))" in table
     shutil.copy(tmp_path / "ref" / "pool3.dA_prev.npy", sub)
     assert run(args + ["--complete"]).exit_code == 0
     # The review: the forward's outputs alone were complete (no gradient among them, none asked) and
