@@ -1364,6 +1364,30 @@ def test_check_table_keeps_17_digit_values_whole_at_80_columns():
     assert float(row[2]) == pytest.approx(9.608990675868995, rel=1e-12)
 
 
+def test_long_lines_wrap_between_words_on_a_terminal_and_stay_whole_in_a_pipe(monkeypatch):
+    """A FAIL line longer than the terminal was left to the terminal, which
+    split -0.39603513414200325 mid-number; in a pipe, lines stay whole."""
+    from rich.text import Text
+
+    from convcli import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    line = "FAIL conv1.dW.npy (conv1.dW): first differs at [0, 1, 2, 3]: got -0.39603513414200325, expected x"
+    monkeypatch.setenv("COLUMNS", "60")
+    for tty in (True, False):
+        out = Terminal() if tty else io.StringIO()
+        monkeypatch.setattr(sys, "stdout", out)
+        cli._console().print(Text(line))
+        shown = out.getvalue().splitlines()
+        if tty:
+            assert len(shown) == 2 and all(len(x) <= 60 for x in shown) and "-0.39603513414200325" in shown[1]
+        else:
+            assert shown == [line]
+
+
 def test_check_table_stacks_expected_over_got_where_side_by_side_would_fold():
     """stack.yaml's entries (up to 20 characters) and 17-digit values need
     89 columns side by side: on 80, expected sits over got, each whole (they
