@@ -79,8 +79,9 @@ def format_size(n: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
-def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "array") -> None:
-    """Refuse an array of ``shape`` before it is allocated."""
+def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "array", hint: str = "") -> None:
+    """Refuse an array of ``shape`` before it is allocated; ``hint`` (``; ...``)
+    says what would make it fit."""
     nbytes = math.prod(shape) * itemsize
     if nbytes > max_memory and max_memory >= MAX_SIZE:  # no --max-memory (shapes): the largest size there is
         raise ConvcliError(where, f"{what} of shape {tuple(shape)} needs {format_size(nbytes)}, "
@@ -89,7 +90,7 @@ def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "a
         raise ConvcliError(
             where,
             f"{what} of shape {tuple(shape)} needs {format_size(nbytes)}, more than --max-memory "
-            f"{format_size(max_memory)}; refused before allocating it",
+            f"{format_size(max_memory)}; refused before allocating it{hint}",
         )
 
 

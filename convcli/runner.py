@@ -161,13 +161,18 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     engine = engine or model.engine
     itemsize = np.dtype(dtype).itemsize
 
+    first = model.layers[0].input or "A_prev"
     info = {}
     for name, src in model.inputs.items():
         where = cfg.where("inputs", name)
         info[name] = arrays.probe(src, cfg.base_dir, where)
-        arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory)
+        # a batch read from a file can be cut to fewer samples; a weight or a made-up array made smaller
+        smaller = (" (raise --max-memory, or read fewer samples, e.g. slice: \"0:8\")" if name == first
+                   and src.kind == "file" else " (raise --max-memory, or give it a smaller shape)"
+                   if src.kind != "file" else " (raise --max-memory)")
+        arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory,
+                          hint=smaller)
 
-    first = model.layers[0].input or "A_prev"
     network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
         layer_shapes = network.infer(info[first].shape, {k: v.shape for k, v in info.items()})
@@ -179,7 +184,8 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     for spec, ls in zip(network.layers, layer_shapes):
         shapes[spec.output] = ls.out_shape
         roles[spec.output] = "output"
-        arrays.check_size(ls.out_shape, itemsize, cfg.layer_where(ls.index), max_memory, f"output {spec.output}")
+        arrays.check_size(ls.out_shape, itemsize, cfg.layer_where(ls.index), max_memory, f"output {spec.output}",
+                          hint=" (raise --max-memory, or run fewer samples)")
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, a chunk of at least one sample when streamed:
             # pad: same with a dilation of 2**62 has an output of 1 row but a padding of 2**61.

@@ -606,7 +606,8 @@ def test_array_larger_than_max_memory_is_refused_before_allocating(tmp_path, mon
     monkeypatch.setattr("convcli.arrays.np.zeros", no_allocation)
     data = seed_data()
     data["inputs"]["A_prev"] = {"zeros": [100000, 1000, 1000, 3]}
-    backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev", "needs 2.2 TiB", "refused before allocating")
+    backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev", "needs 2.2 TiB", "refused before allocating",
+                   "(raise --max-memory, or give it a smaller shape)")
 
 
 def test_a_value_alias_bomb_is_refused_before_it_is_built(tmp_path):
@@ -633,6 +634,7 @@ def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeyp
     cfg = with_file_input(tmp_path, {"file": "a.npy"})
     monkeypatch.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("read"))
     backward_fails(tmp_path, cfg, "inputs.A_prev", "3.8 KiB, more than --max-memory 1.0 KiB",
+                   'refused before allocating it (raise --max-memory, or read fewer samples, e.g. slice: "0:8")',
                    extra=["--max-memory", "1KiB"])
 
 
@@ -642,7 +644,7 @@ def test_computed_array_larger_than_max_memory_is_refused(tmp_path):
     data["inputs"]["W"] = {"random": [1, 1, 3, 512]}
     data["inputs"]["b"] = {"random": [512]}
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",
-                   extra=["--max-memory", "1MiB"])
+                   "(raise --max-memory, or run fewer samples)", extra=["--max-memory", "1MiB"])
 
 
 @pytest.mark.parametrize("kind", ["random", "zeros"])
