@@ -80,8 +80,8 @@ def format_size(n: float) -> str:
 
 
 def check_size(shape, itemsize: int, where: str, max_memory: int, what: str = "array", hint: str = "") -> None:
-    """Refuse an array of ``shape`` before it is allocated; ``hint`` (``; ...``)
-    says what would make it fit."""
+    """Refuse an array of ``shape`` before it is allocated; ``hint``, e.g.
+    `` (raise --max-memory)``, ends the message with what would make it fit."""
     nbytes = math.prod(shape) * itemsize
     if nbytes > max_memory and max_memory >= MAX_SIZE:  # no --max-memory (shapes): the largest size there is
         raise ConvcliError(where, f"{what} of shape {tuple(shape)} needs {format_size(nbytes)}, "

@@ -166,12 +166,14 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     for name, src in model.inputs.items():
         where = cfg.where("inputs", name)
         info[name] = arrays.probe(src, cfg.base_dir, where)
-        # a batch read from a file can be cut to fewer samples; a weight or a made-up array made smaller
-        smaller = (" (raise --max-memory, or read fewer samples, e.g. slice: \"0:8\")" if name == first
-                   and src.kind == "file" else " (raise --max-memory, or give it a smaller shape)"
-                   if src.kind != "file" else " (raise --max-memory)")
-        arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory,
-                          hint=smaller)
+        # what would make it fit: a batch from a file can be cut to fewer samples, a made-up array made smaller
+        if src.kind != "file":
+            fit = " (raise --max-memory, or give it a smaller shape)"
+        elif name == first:
+            fit = ' (raise --max-memory, or read fewer samples, e.g. slice: "0:8")'
+        else:
+            fit = " (raise --max-memory)"
+        arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory, hint=fit)
 
     network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
