@@ -398,7 +398,15 @@ class _Table(Table):
         # the edge columns cost the two characters an 80-column table lacked).
         if self.blank_above:
             yield Segment.line()
-        yield from super().__rich_console__(console, options)
+        # Each line without the padding rich leaves after its last cell ("pass  "): noise
+        # in a log, a diff or a copy.
+        for line in Segment.split_lines(super().__rich_console__(console, options)):
+            while line and not line[-1].text.rstrip() and not line[-1].control:
+                line.pop()
+            if line and not line[-1].control:
+                line[-1] = Segment(line[-1].text.rstrip(), line[-1].style)
+            yield from line
+            yield Segment.line()
         yield Segment.line()
 
 

@@ -1364,6 +1364,14 @@ def test_check_table_keeps_17_digit_values_whole_at_80_columns():
     assert float(row[2]) == pytest.approx(9.608990675868995, rel=1e-12)
 
 
+@pytest.mark.parametrize("args", [["check", "stack.yaml"], ["shapes", "stack.yaml"], ["gradcheck", "seed.yaml"]])
+def test_no_output_line_ends_in_spaces(args):
+    """Rich padded every row's last cell ("pass  "): noise in a log or a diff."""
+    for columns in ("80", "200"):
+        out = run([args[0], CONFIGS / args[1]], env={"COLUMNS": columns}).stdout
+        assert out.count("\n") > 5 and not [line for line in out.splitlines() if line != line.rstrip()]
+
+
 def test_long_lines_wrap_between_words_on_a_terminal_and_stay_whole_in_a_pipe(monkeypatch):
     """A FAIL line longer than the terminal was left to the terminal, which
     split -0.39603513414200325 mid-number; in a pipe, lines stay whole."""
