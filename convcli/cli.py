@@ -763,11 +763,13 @@ def check(
                 line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
             con.print(Text(line))
         for o in every:
+            # the entry or array, and the quantity where its name does not say it
+            name = (o.quantity if o.status == "missing" else o.label if _names_itself(o.label, o.quantity)
+                    else f"{o.label} ({o.quantity})")
             if o.passed and o.note:  # a bias compared in convcli's shape
-                con.print(Text(f"pass {o.label} ({o.quantity}): {o.note}"))
+                con.print(Text(f"pass {name}: {o.note}"))
             if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
                 tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
-                name = o.quantity if o.status == "missing" else f"{o.label} ({o.quantity})"
                 con.print(Text(f"FAIL {name}: {o.note or 'beyond tolerance'}{tol}"))
         n_bad = sum(not o.passed for o in every)
         tally = _tally(len(every), n_bad, "check", "checks", "passed")

@@ -227,7 +227,7 @@ def test_against_fails_naming_the_quantity_and_the_index(tmp_path):
     np.save(path, dW)
     result = run(["check", cfg, "--against", tmp_path / "out"])
     assert result.exit_code == 1, result.stdout
-    assert "FAIL conv1.dW.npy (conv1.dW): first differs at [1, 2, 0, 1]" in result.stdout
+    assert "FAIL conv1.dW.npy: first differs at [1, 2, 0, 1]" in result.stdout
     assert "1 of 8 checks FAILED" in result.stdout
     # the table: a row each on an 80-column terminal (its 7 columns had folded every row over two
     # lines); an array named as its quantity is not named twice
@@ -259,7 +259,7 @@ def test_against_an_h5_file(tmp_path):
         f["pool3.A"][0, 1, 1, 0] = 42.0
     result = run(["check", cfg, "--against", h5])
     assert result.exit_code == 1
-    assert "FAIL pool3.A (pool3.A): first differs at [0, 1, 1, 0]: got 42.0" in result.stdout
+    assert "FAIL pool3.A: first differs at [0, 1, 1, 0]: got 42.0" in result.stdout
 
 
 def test_against_bare_names_in_a_one_layer_config(tmp_path):
