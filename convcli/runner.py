@@ -17,6 +17,7 @@ Data flows one way: config -> arrays -> network -> :class:`Results`.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,18 @@ def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
     return ConvcliError(cfg.layer_where(exc.index), exc.what)
 
 
+def _fewer_samples(shape, itemsize: int, max_memory: int, how: str) -> str:
+    """How an array of ``shape`` (samples first) would fit ``max_memory``:
+    `` (raise --max-memory, or ...)``, ``how`` formatted with the k samples
+    that fit (and ``s``, an "s" unless k is 1); only the first where one
+    sample is already too large."""
+    one = math.prod(shape[1:]) * itemsize if len(shape) > 1 else itemsize
+    k = max_memory // one if one else 0
+    if k < 1:
+        return f" (raise --max-memory: one sample alone needs {arrays.format_size(one)})"
+    return f" (raise --max-memory, or {how.format(k=k, s='' if k == 1 else 's')})"
+
+
 def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine: str | None = None,
          max_memory: int = arrays.DEFAULT_MAX_MEMORY, memory_budget: int | None = None,
          backward: bool = True) -> Plan:
@@ -166,14 +179,15 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     for name, src in model.inputs.items():
         where = cfg.where("inputs", name)
         info[name] = arrays.probe(src, cfg.base_dir, where)
+        size = max(info[name].dtype.itemsize, itemsize)
         # what would make it fit: a batch from a file can be cut to fewer samples, a made-up array made smaller
-        if src.kind != "file":
+        if name == first and src.kind == "file":
+            fit = _fewer_samples(info[name].shape, size, max_memory, 'read at most {k} sample{s}: slice: "0:{k}"')
+        elif src.kind in ("random", "zeros", "ones"):
             fit = " (raise --max-memory, or give it a smaller shape)"
-        elif name == first:
-            fit = ' (raise --max-memory, or read fewer samples, e.g. slice: "0:8")'
         else:
             fit = " (raise --max-memory)"
-        arrays.check_size(info[name].shape, max(info[name].dtype.itemsize, itemsize), where, max_memory, hint=fit)
+        arrays.check_size(info[name].shape, size, where, max_memory, hint=fit)
 
     network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
@@ -187,7 +201,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         shapes[spec.output] = ls.out_shape
         roles[spec.output] = "output"
         arrays.check_size(ls.out_shape, itemsize, cfg.layer_where(ls.index), max_memory, f"output {spec.output}",
-                          hint=" (raise --max-memory, or run fewer samples)")
+                          hint=_fewer_samples(ls.out_shape, itemsize, max_memory, "run at most {k} sample{s}"))
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, a chunk of at least one sample when streamed:
             # pad: same with a dilation of 2**62 has an output of 1 row but a padding of 2**61.

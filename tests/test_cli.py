@@ -289,6 +289,8 @@ def test_against_bare_names_in_a_one_layer_config(tmp_path):
     table = run(["check", cfg, "--against", mine], env={"COLUMNS": "80"}).stdout
     assert re.search(r"^Z\.npy +\(10, 7, 7, 8\) .* pass *$", table, re.M)
     assert re.search(r"^dA_prev\.npy +\(10, 4, 4, 3\) .* \[0, 0, 0, 0\] +FAIL *$", table, re.M)
+    assert "pass db.npy (conv1.db): compared as (1, 1, 1, 8) (yours: (8,))" in table
+    assert "FAIL dA_prev.npy (conv1.dA_prev): first differs at [0, 0, 0, 0]" in table
     (said,) = [line for line in table.splitlines() if line.startswith("graded: ")]
     assert sorted(said[len("graded: "):].split(", ")) == [
         "Z.npy as conv1.Z", "dA_prev.npy as conv1.dA_prev", "dW.npy as conv1.dW", "db.npy as conv1.db"]
@@ -1370,6 +1372,28 @@ def test_no_output_line_ends_in_spaces(args):
     for columns in ("80", "200"):
         out = run([args[0], CONFIGS / args[1]], env={"COLUMNS": columns}).stdout
         assert out.count("\n") > 5 and not [line for line in out.splitlines() if line != line.rstrip()]
+
+
+def test_trimmed_table_lines_keep_their_styles_on_a_terminal(monkeypatch):
+    """The trailing padding goes, the bold of a header cell it followed stays."""
+    from convcli import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    t = cli._table("name", "ok")
+    cli._row(t, "conv1.dW", "passed")  # "ok" is padded to "passed"'s width in its header line
+    cli._console().print(t)
+    lines = out.getvalue().splitlines()
+    header = next(line for line in lines if "name" in line)
+    assert header.endswith("\x1b[1mok\x1b[0m"), repr(header)  # bold, closed, and no spaces after it
+    assert all(line == line.rstrip() for line in lines)
 
 
 def test_long_lines_wrap_between_words_on_a_terminal_and_stay_whole_in_a_pipe(monkeypatch):

@@ -633,9 +633,30 @@ def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeyp
     np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
     cfg = with_file_input(tmp_path, {"file": "a.npy"})
     monkeypatch.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("read"))
+    # a sample is 4*4*3 float64 = 384 B: 2 of them fit 1 KiB
     backward_fails(tmp_path, cfg, "inputs.A_prev", "3.8 KiB, more than --max-memory 1.0 KiB",
-                   'refused before allocating it (raise --max-memory, or read fewer samples, e.g. slice: "0:8")',
+                   'refused before allocating it (raise --max-memory, or read at most 2 samples: slice: "0:2")',
                    extra=["--max-memory", "1KiB"])
+    # one sample that does not fit is said so, with no slice to try
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "(raise --max-memory: one sample alone needs 384 B)",
+                   extra=["--max-memory", "300B"])
+
+
+def test_a_weight_file_too_large_gets_no_slice_hint_and_input_names_the_batch(tmp_path):
+    """slice: cuts samples: the hint is for the batch the first layer reads
+    (A_prev, or the input its input: names), not for a weight."""
+    np.save(tmp_path / "W.npy", np.zeros((3, 3, 3, 512)))
+    np.save(tmp_path / "X.npy", np.zeros((64, 16, 16, 3)))
+    cfg = write(tmp_path, "inputs:\n  X: {file: X.npy, slice: '0:2'}\n  W: {file: W.npy}\n  b: {zeros: [512]}\n"
+                          "layers: [{type: conv, W: W, b: b, input: X}]\n")
+    backward_fails(tmp_path, cfg, "inputs.W (line 3)", "needs 108.0 KiB", "refused before allocating it (raise --max-memory)",
+                   extra=["--max-memory", "32KiB"])
+    np.save(tmp_path / "W.npy", np.zeros((3, 3, 3, 2)))
+    cfg = write(tmp_path, "inputs:\n  X: {file: X.npy}\n  W: {file: W.npy}\n  b: {zeros: [2]}\n"
+                          "layers: [{type: conv, W: W, b: b, input: X}]\n")
+    # a sample is 16*16*3 float64 = 6 KiB: 5 of them fit 32 KiB
+    backward_fails(tmp_path, cfg, "inputs.X (line 2)", '(raise --max-memory, or read at most 5 samples: slice: "0:5")',
+                   extra=["--max-memory", "32KiB"])
 
 
 def test_computed_array_larger_than_max_memory_is_refused(tmp_path):
@@ -643,8 +664,13 @@ def test_computed_array_larger_than_max_memory_is_refused(tmp_path):
     data["inputs"]["A_prev"] = {"random": [10, 40, 40, 3]}
     data["inputs"]["W"] = {"random": [1, 1, 3, 512]}
     data["inputs"]["b"] = {"random": [512]}
+    # the seed layer pads 2: one sample's output is 44*44*512 float64 = 7,929,856 B = 7.6 MiB
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",
-                   "(raise --max-memory, or run fewer samples)", extra=["--max-memory", "1MiB"])
+                   "(raise --max-memory: one sample alone needs 7.6 MiB)", extra=["--max-memory", "1MiB"])
+    data["inputs"]["W"], data["inputs"]["b"] = {"random": [1, 1, 3, 8]}, {"random": [8]}
+    # 44*44*8 float64 = 123,904 B a sample: 524,288 // 123,904 = 4 fit 512 KiB (the input, 384,000 B, fits)
+    backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",
+                   "(raise --max-memory, or run at most 4 samples)", extra=["--max-memory", "512KiB"])
 
 
 @pytest.mark.parametrize("kind", ["random", "zeros"])
