@@ -434,12 +434,18 @@ def _width(heads, rows) -> int:
     return sum(max(len(h), *(len(str(r[i])) for r in rows)) for i, h in enumerate(heads)) + 2 * (len(heads) - 1)
 
 
-def _names_itself(label: str, quantity: str) -> bool:
-    """Whether a submitted array's name says the quantity it is graded as:
-    ``conv1.dW.npy``, the .h5 dataset ``conv1/dW`` (but ``dW.npy`` is graded
-    as conv1.dW in a one-layer config)."""
-    name = label[:-4] if label.endswith(".npy") else label
-    return name.replace("/", ".") == quantity
+def _shown(o) -> str:
+    """An outcome's name in check's table: its entry or array, a missing
+    array's quantity."""
+    return o.quantity if o.status == "missing" else o.label
+
+
+def _names_itself(o) -> bool:
+    """Whether that name says the quantity it is checked as: ``conv1.dW.npy``,
+    the .h5 dataset ``conv1/dW``, a missing quantity (but ``dW.npy`` is
+    graded as conv1.dW in a one-layer config)."""
+    name = _shown(o)
+    return (name[:-4] if name.endswith(".npy") else name).replace("/", ".") == o.quantity
 
 
 def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:
@@ -736,13 +742,11 @@ def check(
             con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how}"))
             # errors: the largest over each array (an 80-column terminal holds these six columns whole)
             t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
-            for o in graded:
-                name = o.quantity if o.status == "missing" else o.label  # its shape cell says missing
-                _row(t, name, o.got.replace("array ", ""), _err(o.abs_err),
+            for o in graded:  # (a missing array's shape cell says missing)
+                _row(t, _shown(o), o.got.replace("array ", ""), _err(o.abs_err),
                      _err(o.rel_err), "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
             con.print(t)
-            renamed = [f"{o.label} as {o.quantity}" for o in graded
-                       if o.status != "missing" and not _names_itself(o.label, o.quantity)]
+            renamed = [f"{o.label} as {o.quantity}" for o in graded if not _names_itself(o)]
             if renamed:
                 con.print(Text(f"graded: {', '.join(renamed)}"))
         handed_out = [u.label for u in unknown if u.quantity is not None]
@@ -764,8 +768,7 @@ def check(
             con.print(Text(line))
         for o in every:
             # the entry or array, and the quantity where its name does not say it
-            name = (o.quantity if o.status == "missing" else o.label if _names_itself(o.label, o.quantity)
-                    else f"{o.label} ({o.quantity})")
+            name = _shown(o) if _names_itself(o) else f"{o.label} ({o.quantity})"
             if o.passed and o.note:  # a bias compared in convcli's shape
                 con.print(Text(f"pass {name}: {o.note}"))
             if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
