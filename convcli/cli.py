@@ -1228,6 +1228,23 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
+def _commands_taking(ctx, option: str) -> list[str]:
+    """The other convcli commands that have OPTION (``--memory-budget`` on
+    ``check``: forward and backward stream, check does not)."""
+    group = ctx.parent.command if ctx is not None and ctx.parent is not None else None
+    commands = getattr(group, "commands", {})
+    return [
+        name
+        for name, command in commands.items()
+        if ctx is not None and command is not ctx.command and any(option in p.opts for p in command.params)
+    ]
+
+
+def _and(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _usage_line(exc, errors) -> str:
     """A click usage error as ``WHERE: WHAT``: the option or argument (or the
     command) it is about, then what is wrong, in convcli's words where
@@ -1238,8 +1255,13 @@ def _usage_line(exc, errors) -> str:
     command = ctx.command_path if ctx is not None else "convcli"
     see = f" (see {command} --help)"
     if isinstance(exc, errors.NoSuchOption):
-        hint = f" (did you mean {' or '.join(sorted(exc.possibilities))}?)" if exc.possibilities else see
-        return f"{exc.option_name}: no such option{hint}"
+        takers = _commands_taking(ctx, exc.option_name)
+        if takers:  # another command's option, not a typo: click's near names would mislead
+            name = ctx.info_name if ctx is not None else "this command"
+            return f"{exc.option_name}: {name} has no such option; {_and(takers)} take{'s' if len(takers) == 1 else ''} it{see}"
+        if exc.possibilities:
+            return f"{exc.option_name}: no such option (did you mean {' or '.join(sorted(exc.possibilities))}?)"
+        return f"{exc.option_name}: no such option{see}"
     if isinstance(exc, errors.BadParameter):
         param = exc.param
         if param is None:

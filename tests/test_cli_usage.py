@@ -45,6 +45,13 @@ def one_line(code: int, out: str, err: str) -> str:
         (["gradcheck", "{cfg}", "--samples", "-1"], "convcli: error: --samples: must be >= 0, got '-1'"),
         (["gradcheck", "{cfg}", "--sampels", "3"], "convcli: error: --sampels: no such option (did you mean --samples?)"),
         (["shapes", "{cfg}", "--frobnicate"], "convcli: error: --frobnicate: no such option (see convcli shapes --help)"),
+        # another command's option: named as such, not guessed at as a typo
+        (["check", "{cfg}", "--memory-budget", "1M"], "convcli: error: --memory-budget: check has no such option; "
+                                                      "forward and backward take it (see convcli check --help)"),
+        (["plot", "{cfg}", "--quantity", "Z", "--format", "h5"],
+         "convcli: error: --format: plot has no such option; forward and backward take it (see convcli plot --help)"),
+        (["gradcheck", "{cfg}", "--against", "x"],
+         "convcli: error: --against: gradcheck has no such option; check takes it (see convcli gradcheck --help)"),
         (["fowrard", "{cfg}"], "convcli: error: fowrard: no such command (did you mean 'forward'?)"),
         (["frobnicate"], "convcli: error: frobnicate: no such command; commands: forward, backward, check, "
                          "gradcheck, shapes, plot"),
