@@ -20,8 +20,10 @@ is the expected side.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,10 +57,12 @@ class Entry:
 # (its note says each in words): another axis order; a bias in the other of
 # its two layouts' sizes; the bias added in every window (the seed
 # notebook's); convcli's times one number; another ties rule; float32 against
-# a float64 run; NaN in yours only, or in convcli's only; a forward output of
-# yours that differs first.
+# a float64 run; NaN in yours only, or in convcli's only; and where nothing
+# in the numbers themselves says more, what this one follows from that
+# differs too: your copy of an input the config gives (another seed, another
+# file), a forward output of yours, the gradient coming into its layer.
 HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32",
-              "nan_in_yours", "nan_in_convcli", "forward_first")
+              "nan_in_yours", "nan_in_convcli", "other_inputs", "forward_first", "gradient_first")
 
 
 @dataclass
@@ -390,9 +394,12 @@ class Unknown:
     label: str
     note: str
     quantity: str | None = None  # set for a quantity the config gives
+    source: Source | None = field(default=None, compare=False)  # and then where it is
+    base_dir: Path | None = field(default=None, compare=False)
+    differs: str = ""  # how a copy of a given quantity is not the config's (given_copies)
 
     def as_json(self) -> dict:
-        return {"entry": self.label, "note": self.note, "given": self.quantity}
+        return {"entry": self.label, "note": self.note, "given": self.quantity, "differs": self.differs or None}
 
 
 GIVEN = "given by the config, not computed"
@@ -479,7 +486,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             unknown.append(Unknown(label, p.unknown(name)))
             continue
         if q not in p.graded():  # handed out, not computed: no credit for a copy
-            unknown.append(Unknown(label, GIVEN, q))
+            unknown.append(Unknown(label, GIVEN, q, src, base))
             continue
         if q in seen:
             raise ConvcliError(where, f"{label} and {seen[q]} are both {q}; keep one")
@@ -557,7 +564,8 @@ def provenance_note(path: str | Path, p: Plan) -> str:
 
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
                      keep: bool = False, inputs: dict[str, np.ndarray] | None = None,
-                     yours: dict[str, np.ndarray] | None = None) -> list[Outcome]:
+                     yours: dict[str, np.ndarray] | None = None,
+                     other_inputs: Iterable[str] = ()) -> list[Outcome]:
     """Compare each of a user's arrays with convcli's. With ``keep``, each
     outcome whose shape matches holds the user's array in ``.array`` (for
     ``check --plot``); otherwise it is dropped once compared. ``inputs``:
@@ -565,7 +573,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     that rerun a layer; given for ``--each-layer``, where they are the user's
     (and ``quantities`` convcli's results on them), which also needs no
     "fix the forward first". ``yours``: arrays :func:`read_yours` has read
-    already, not read again."""
+    already, not read again. ``other_inputs``: the quantities the config
+    gives whose copies among the user's arrays differ (:func:`given_copies`),
+    named where an array follows from them."""
     rtol, atol = p.tolerance
     each_layer = inputs is not None
     inputs = quantities if inputs is None else inputs
@@ -633,17 +643,17 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     break
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
-        if (not passed and info.dtype.name == "float32" and p.dtype == "float64"
-                and compare(theirs, ours, *DEFAULT_TOLERANCES["float32"])[0]):  # within float32's tolerance
-            note += ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
-                     "checks with its tolerance")
-            hints.append("float32")
+        if not passed and info.dtype.name == "float32" and p.dtype == "float64":
+            said = _float32_hint(p, theirs, ours)
+            if said:
+                note += said
+                hints.append("float32")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints))
     if not each_layer:
-        _note_forward_first(p, out)
+        _note_causes(p, out, set(other_inputs))
     return out
 
 
@@ -763,29 +773,121 @@ def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, 
     return ""
 
 
-def _note_forward_first(p: Plan, outcomes: list[Outcome]) -> None:
-    """A gradient that fails while a forward output it depends on fails too:
-    the gradients compared are convcli's for its own forward pass, so the
-    backward may well be right. Layer j's gradients use the inputs of layers
-    j and after (the outputs of layers j-1 and after, but the last), and the
-    last output only as grad: output."""
+def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarray]) -> list[Unknown]:
+    """``unknown`` with each copy of a quantity the config gives (an input,
+    the upstream gradient) that is not the config's saying how
+    (``Unknown.differs``): a submission made from other inputs (another
+    seed, another file) fails everywhere, and that is the one thing to say.
+    A copy that cannot be read or compared is left alone: it is not graded."""
+    rtol, atol = p.tolerance
+    out = []
+    for u in unknown:
+        ours = quantities.get(u.quantity) if u.quantity is not None and u.source is not None else None
+        if ours is None:
+            out.append(u)
+            continue
+        try:
+            info = arrays.probe(u.source, u.base_dir, "--against", u.label)
+            if not same_layout(p, u.quantity, info.shape, ours.shape):
+                differs = f"shape {tuple(info.shape)}, the config's {ours.shape}"
+            else:
+                theirs = arrays.read_file(u.source, u.base_dir, "--against", p.max_memory,
+                                          shown=u.label).reshape(ours.shape)
+                passed, _, _, first, _ = compare(theirs, ours, rtol, atol)
+                differs = "" if passed else (f"first differs at {list(first)}: yours {float(theirs[first])!r}, "
+                                             f"the config's {float(ours[first])!r}")
+        except ConvcliError:
+            differs = ""
+        out.append(dataclasses.replace(u, differs=differs))
+    return out
+
+
+def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
+    """For a user's float32 array that fails against a float64 run but is
+    within float32's tolerance: how to grade it in float32. A --dtype float32
+    run checks at float32's default tolerance unless a tolerance: (the
+    config's, an --expected file's) or --rtol/--atol sets one, as the float64
+    numbers written in a config often do: then the options that loosen it."""
+    default = DEFAULT_TOLERANCES["float32"]
+    if not compare(theirs, ours, *default)[0]:
+        return ""
+    if compare(theirs, ours, *p.tolerance_for("float32"))[0]:
+        return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
+                "checks with its tolerance")
+    rtol, atol = p.tolerance_for("float32")
+    return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
+            f"{default[1]:g} grades them in float32 at float32's default tolerance (the one set here is rtol "
+            f"{rtol:g}, atol {atol:g})")
+
+
+def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
+    """Where a failed array has no explanation of its own (no hint), what it
+    follows from that differs too: convcli's arrays follow from its own
+    inputs, forward outputs and gradients, so one mistake fails every array
+    after it. A layer's output follows from its input (the previous layer's
+    output, or the config's input) and its W and b; its gradients from those
+    and from the gradient coming into it (the next layer's dA_prev; for the
+    last layer the config's, or under grad: output the last output). Each
+    link is one of the user's arrays when given (it differs or it does not),
+    else what that array follows from in turn. ``other``: the quantities the
+    config gives whose copies among the user's arrays differ."""
     layers = p.network.layers
     index = {spec.name: i for i, spec in enumerate(layers)}
-    failed = {o.quantity for o in outcomes if o.status == "fail" and p.roles.get(o.quantity) == "output"}
+    status = {o.quantity: o.status for o in outcomes}
+
+    def link(q: str, follows) -> set[tuple[str, str]]:
+        """(kind, quantity): q itself where the user's q differs (or the
+        other inputs it follows from: the root), nothing where it agrees,
+        else what it follows from (``follows()``)."""
+        if q in other:
+            return {("other_inputs", q)}
+        if status.get(q) == "fail":
+            return ({c for c in follows() if c[0] == "other_inputs"}
+                    or {("gradient_first" if p.roles.get(q) == "gradient" else "forward_first", q)})
+        return set() if status.get(q) == "pass" else follows()
+
+    def into(j: int) -> set[tuple[str, str]]:  # what layer j's output follows from
+        spec = layers[j]
+        params = {("other_inputs", w) for w in (spec.W, spec.b) if w in other}
+        x = layers[j - 1].output if j else p.input_name
+        return params | link(x, (lambda: into(j - 1)) if j else set)
+
+    def back(j: int) -> set[tuple[str, str]]:  # what layer j's gradients follow from
+        if j < len(layers) - 1:
+            g = f"{layers[j + 1].name}.dA_prev"
+            return into(j) | link(g, lambda: back(j + 1))
+        if p.grad_spec == "output":
+            return into(j) | link(layers[j].output, lambda: into(j))
+        return into(j) | link(layers[j].upstream, set)
+
     for o in outcomes:
+        layer = o.quantity.split(".", 1)[0]
         # numbers compared, and no other explanation given (no hint: the note's words are for people)
-        if (o.status != "fail" or p.roles.get(o.quantity) != "gradient" or o.abs_err is None
-                or o.hints or o.quantity.split(".", 1)[0] not in index):
+        if o.status != "fail" or o.abs_err is None or o.hints or layer not in index:
             continue
-        j = index[o.quantity.split(".", 1)[0]]
-        used = [spec.output for i, spec in enumerate(layers)
-                if (j - 1 <= i < len(layers) - 1) or (i == len(layers) - 1 and p.grad_spec == "output")]
-        forward = [q for q in used if q in failed]
-        if forward:
-            o.note += (f"; your forward output {', '.join(forward)} differs too, and convcli's gradients follow "
-                       "from its own forward pass: fix the forward first, or grade each layer on your inputs "
-                       "with --each-layer")
-            o.hints.append("forward_first")
+        j = index[layer]
+        causes = back(j) if p.roles.get(o.quantity) == "gradient" else into(j)
+        named = {kind: sorted(q for k, q in causes if k == kind)
+                 for kind in ("other_inputs", "forward_first", "gradient_first")}
+        if named["other_inputs"]:  # the root of everything else: said alone
+            o.note += f"; yours follow from other inputs: your {_listed(named['other_inputs'])} not the config's"
+            o.hints.append("other_inputs")
+            continue
+        if named["forward_first"]:
+            forward = ", ".join(named["forward_first"])
+            o.note += (f"; your forward output {forward} differs too, and convcli's gradients follow from its own "
+                       "forward pass: fix the forward first" if p.roles.get(o.quantity) == "gradient" else
+                       f"; your forward output {forward} differs too, and this layer's input follows from it: "
+                       "fix it first") + ", or grade each layer on your inputs with --each-layer"
+        if named["gradient_first"]:
+            o.note += (f"; the gradient coming into this layer, your {', '.join(named['gradient_first'])}, "
+                       "differs too: fix that one first, or grade each layer on your inputs with --each-layer")
+        o.hints += [kind for kind in ("forward_first", "gradient_first") if named[kind]]
+
+
+def _listed(names: list[str]) -> str:
+    """``A_prev is`` / ``A_prev, W and b are``."""
+    return f"{names[0]} is" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} are"
 
 
 def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,

@@ -636,6 +636,18 @@ def check(
                           "output, your next layer's dA_prev), as the notebook tests one function at a time: one "
                           "mistake does not fail every quantity after it."),
     ] = False,
+    rtol: Annotated[
+        Optional[float],
+        typer.Option("--rtol", min=0.0, help="Relative tolerance for every comparison, instead of the "
+                                             "tolerance: of the config or --expected FILE (an entry's own "
+                                             "rtol still wins). Default: 1e-6 float64, 1e-4 float32.",
+                     show_default=False),
+    ] = None,
+    atol: Annotated[
+        Optional[float],
+        typer.Option("--atol", min=0.0, help="Absolute tolerance, the same way. Default: 1e-8 float64, "
+                                             "1e-5 float32.", show_default=False),
+    ] = None,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
     json_: JsonOpt = False,
@@ -668,7 +680,11 @@ def check(
         if each_layer and against is None:
             raise ConvcliError("--each-layer", "grades each layer of your arrays on your own inputs; give them "
                                                "with --against PATH")
+        for option, value in (("--rtol", rtol), ("--atol", atol)):
+            if value is not None and not math.isfinite(value):  # as a config's tolerance: (inf passes anything)
+                raise ConvcliError(option, f"must be a finite number, got {value!r}")
         p = _plan(config, dtype, engine, max_memory)
+        p.tolerance_given = (rtol, atol)
         if expected is not None:  # its tolerance: stands in for the config's, for --against too
             source, entries, p.tolerance_file = read_expected_file(expected)
         else:
@@ -697,7 +713,9 @@ def check(
         if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
             reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
-        graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours)
+        unknown = chk.given_copies(unknown, p, results.quantities)
+        graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
+                                      other_inputs=[u.quantity for u in unknown if u.differs])
         if complete:
             graded += chk.missing(missing, p)
         note = chk.provenance_note(against, p) if against is not None else ""
@@ -711,7 +729,9 @@ def check(
             # the two kinds apart: a grader scores a submission by "against" alone (the config's
             # expected: entries are checked against convcli's own run)
             "counts": {"expected": {"checks": len(outcomes), "passed": sum(o.passed for o in outcomes)},
-                       "against": {"checks": len(graded), "passed": sum(o.passed for o in graded)}},
+                       "against": {"checks": len(graded), "passed": sum(o.passed for o in graded),
+                                   # quantities none of the arrays is (failed among the checks with --complete)
+                                   "missing": len(missing)}},
             "expected": [o.as_json() for o in outcomes],
             "against": [o.as_json() for o in graded],
             # --against: arrays whose names are no quantity (not graded), and quantities no array is
@@ -739,7 +759,9 @@ def check(
             con.print(t)
         if graded:
             how = ", each layer on your own inputs to it" if each_layer else ""
-            con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how}"))
+            rt, at = p.tolerance  # what "pass" means here, said before anything passes
+            con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how} "
+                           f"({p.dtype}, rtol {rt:g}, atol {at:g})"))
             # errors: the largest over each array (an 80-column terminal holds these six columns whole)
             t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
             for o in graded:  # (a missing array's shape cell says missing)
@@ -752,6 +774,13 @@ def check(
         handed_out = [u.label for u in unknown if u.quantity is not None]
         if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
             con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(handed_out)}"))
+        other = [u for u in unknown if u.differs]
+        if other:  # copies that are not the config's: the submission was made from other inputs, said once
+            names = [u.label for u in other]
+            listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+            con.print(Text(f"note: your {listed} {'is' if len(names) == 1 else 'are'} not the config's "
+                           f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
+                           "(another seed, another file?)"))
         for u in unknown:
             if u.quantity is None:
                 con.print(Text(f"not graded: {u.label}: {u.note}"))
@@ -774,11 +803,15 @@ def check(
             if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
                 tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
                 con.print(Text(f"FAIL {name}: {o.note or 'beyond tolerance'}{tol}"))
-        n_bad = sum(not o.passed for o in every)
-        tally = _tally(len(every), n_bad, "check", "checks", "passed")
+        def tally(of: list) -> str:
+            return _tally(len(of), sum(not o.passed for o in of), "check", "checks", "passed")
+
+        said = tally(graded if outcomes and graded else every)
         if missing and not complete:  # "passed" must not read as "all done"
-            tally += f"; {len(missing)} not among your arrays (--complete fails them)"
-        con.print(Text(tally))
+            said += f"; {len(missing)} not among your arrays (--complete fails them)"
+        if outcomes and graded:  # apart: a submission is graded by its own arrays, not the config's entries
+            said = f"your arrays: {said}; expected values: {tally(outcomes)}"
+        con.print(Text(said))
     if not ok:
         raise typer.Exit(EXIT_FAILED)
 

@@ -53,15 +53,22 @@ class Plan:
     grad_info: arrays.ArrayInfo | None = None
     # An --expected FILE's tolerance:, which stands in for the config's (check).
     tolerance_file: object | None = None
+    # check's --rtol / --atol, which stand in for both.
+    tolerance_given: tuple[float | None, float | None] = (None, None)
 
     @property
     def tolerance(self) -> tuple[float, float]:
-        """(rtol, atol): an --expected file's, else the config's, else the dtype's default."""
-        rtol, atol = DEFAULT_TOLERANCES[self.dtype]
-        for tol in (self.cfg.model.tolerance, self.tolerance_file):
-            if tol is not None:
-                rtol = rtol if tol.rtol is None else tol.rtol
-                atol = atol if tol.atol is None else tol.atol
+        """(rtol, atol): check's --rtol/--atol, else an --expected file's,
+        else the config's, else the dtype's default."""
+        return self.tolerance_for(self.dtype)
+
+    def tolerance_for(self, dtype: str) -> tuple[float, float]:
+        """The tolerance a run in ``dtype`` would check with."""
+        rtol, atol = DEFAULT_TOLERANCES[dtype]
+        for r, a in [(t.rtol, t.atol) for t in (self.cfg.model.tolerance, self.tolerance_file) if t is not None
+                     ] + [self.tolerance_given]:
+            rtol = rtol if r is None else r
+            atol = atol if a is None else a
         return rtol, atol
 
     @property

@@ -332,7 +332,9 @@ def test_against_json_has_what_a_grader_needs_without_reading_the_notes(tmp_path
     # stack.yaml's 11 expected: entries are checked against convcli's own run, apart
     n_expected = doc["counts"]["expected"]["checks"]
     assert n_expected == 11 and doc["counts"]["expected"]["passed"] == 11
-    assert doc["counts"]["against"] == {"checks": len(doc["against"]), "passed": 1}
+    # with --complete the missing quantities are among the checks, failed; their number is counted apart too
+    assert len(doc["missing"]) == 5 and sum(o["status"] == "missing" for o in doc["against"]) == 5
+    assert doc["counts"]["against"] == {"checks": len(doc["against"]), "passed": 1, "missing": 5}
     assert doc["checks"] == n_expected + len(doc["against"])
 
 
@@ -374,7 +376,7 @@ def test_against_a_folder_with_npy_files_and_an_outputs_h5_says_which_it_grades(
     assert [o["entry"] for o in doc["against"]] == ["conv1.Z.npy"]
     assert doc["unknown"] == [{"entry": "outputs.h5", "note": "the folder's .npy files are graded instead; "
                                                               f"--against {sub / 'outputs.h5'} grades it",
-                               "given": None}]
+                               "given": None, "differs": None}]
     # a stray .npy beside the outputs.h5 that is the work: the outputs.h5 is graded
     (sub / "conv1.Z.npy").unlink()
     np.save(sub / "scratch.npy", np.zeros(3))
@@ -544,6 +546,35 @@ def test_an_expected_files_tolerance_applies_to_against_too(tmp_path):
     assert graded["passed"] and (graded["rtol"], graded["atol"]) == (1e-4, 1e-5)
 
 
+def test_a_float32_submission_under_a_set_tolerance_gets_the_options_that_grade_it(tmp_path):
+    """An instructor's review: with the float64 default written out in a
+    tolerance: (as the README's example config has it), the hint's
+    "--dtype float32" kept rtol 1e-6 and a right float32 submission still
+    failed. The hint names --rtol/--atol then, and they grade it; the header
+    says the dtype and tolerance a pass means."""
+    sub = _submission(tmp_path, [])
+    ref = np.load(tmp_path / "ref" / "conv1.dA_prev.npy")  # a float32 computation's rounding, a few 1e-6
+    wobble = 1 + 5e-6 * np.where(np.arange(ref.size).reshape(ref.shape) % 2, 1.0, -1.0)
+    np.save(sub / "conv1.dA_prev.npy", (ref * wobble).astype(np.float32))
+    tight = tmp_path / "tight.yaml"
+    tight.write_text("expected: {}\ntolerance: {rtol: 1.0e-6, atol: 1.0e-8}\n")
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", tight]
+    graded = json.loads(run(args + ["--json"]).stdout)["against"][0]
+    assert not graded["passed"] and graded["hints"] == ["float32"]
+    assert graded["note"].endswith(
+        "yours are float32 and this run is float64: --dtype float32 --rtol 0.0001 --atol 1e-05 grades them in "
+        "float32 at float32's default tolerance (the one set here is rtol 1e-06, atol 1e-08)")
+    assert run(args + ["--dtype", "float32"]).exit_code == 1  # what the old hint said: still rtol 1e-6
+    result = run(args + ["--dtype", "float32", "--rtol", "1e-4", "--atol", "1e-5"])
+    assert result.exit_code == 0, result.stdout
+    assert f"your arrays in {sub}, against convcli's (float32, rtol 0.0001, atol 1e-05)" in result.stdout
+    assert "(float64, rtol 1e-06, atol 1e-08)" in run(args).stdout
+    # --rtol alone keeps the set atol; an expected entry's own tolerance still wins over the options
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--rtol", "0.5", "--json"]).stdout)
+    assert {(o["rtol"], o["atol"]) for o in doc["expected"]} == {(0.5, 1e-8)}
+    assert_error(run(args + ["--atol", "inf"]), "--atol: ", "must be a finite number, got inf")
+
+
 def test_against_helps_a_learner_find_the_mistake(tmp_path):
     """A learner's review: a dW divided by m (10 samples) is convcli's times
     1/10, said so; gradients that fail while the forward fails too say to fix
@@ -625,6 +656,57 @@ def test_fix_the_forward_first_names_only_outputs_that_gradient_depends_on(tmp_p
     (sub / "relu2.A.npy").write_bytes(b"garbage")
     by = _graded(tmp_path, sub)
     assert by["relu2.A"]["status"] == "unreadable" and "fix the forward first" not in by["conv1.dW"]["note"]
+
+
+def test_a_gradient_whose_own_inputs_agree_is_not_blamed_on_the_forward(tmp_path):
+    """An instructor's review: a bias-in-the-window conv1.Z (wrong) whose
+    mistake the ReLU and pool carry into relu2.A, but the gradient coming
+    into conv1 (relu2.dA_prev) right, and conv1.dW wrong by a mistake of its
+    own: conv1.dW follows from the config's input and that right gradient
+    only, so "fix the forward first" was the wrong advice; relu2.A follows
+    from conv1.Z, and says so."""
+    sub = _submission(tmp_path, ["conv1.Z", "relu2.A", "relu2.dA_prev", "conv1.dW"])
+    _nudge(sub, "conv1.Z", at=int(np.argmax(np.load(sub / "conv1.Z.npy"))))  # positive: the ReLU keeps it
+    _nudge(sub, "relu2.A", at=int(np.argmax(np.load(sub / "relu2.A.npy"))))
+    _nudge(sub, "conv1.dW", at=3)
+    by = _graded(tmp_path, sub)
+    assert not by["conv1.dW"]["passed"] and by["relu2.dA_prev"]["passed"]
+    assert by["conv1.dW"]["hints"] == [] and "forward" not in by["conv1.dW"]["note"]
+    assert by["relu2.A"]["hints"] == ["forward_first"]
+    assert by["relu2.A"]["note"].endswith(
+        "your forward output conv1.Z differs too, and this layer's input follows from it: fix it first, "
+        "or grade each layer on your inputs with --each-layer")
+    # the gradient into conv1 not given: relu2's follows from pool3.dA_prev, which differs, and from conv1.Z
+    (sub / "relu2.dA_prev.npy").unlink()
+    shutil.copy(tmp_path / "ref" / "pool3.dA_prev.npy", sub)
+    _nudge(sub, "pool3.dA_prev", at=int(np.flatnonzero(np.load(sub / "pool3.dA_prev.npy"))[0]))
+    by = _graded(tmp_path, sub)
+    assert by["conv1.dW"]["hints"] == ["forward_first", "gradient_first"]
+    assert ("the gradient coming into this layer, your pool3.dA_prev, differs too: fix that one first"
+            in by["conv1.dW"]["note"])
+
+
+def test_a_submission_made_from_other_inputs_says_so_once(tmp_path):
+    """A student who ran on other inputs (another seed) and handed in their
+    copies of them: every array fails, and the reason is that, not "fix the
+    forward first". Copies that are the config's say nothing."""
+    sub = _submission(tmp_path, ["A_prev", "W1", "conv1.Z", "pool3.A", "conv1.dW"])
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]
+    assert run(args).exit_code == 0 and "note:" not in run(args).stdout
+    rng = np.random.default_rng(5)
+    np.save(sub / "A_prev.npy", rng.random(np.load(sub / "A_prev.npy").shape))
+    for name in ("conv1.Z", "pool3.A", "conv1.dW"):
+        _nudge(sub, name, at=7)
+    result = run(args)
+    assert result.exit_code == 1
+    assert "note: your A_prev.npy is not the config's (A_prev: first differs at [0, 0, 0, 0]: yours " in result.stdout
+    assert "): yours follow from other inputs (another seed, another file?)" in result.stdout
+    doc = json.loads(run(args + ["--json"]).stdout)
+    differs = {u["entry"]: u["differs"] for u in doc["unknown"]}
+    assert differs["W1.npy"] is None and differs["A_prev.npy"].startswith("first differs at [0, 0, 0, 0]")
+    for o in doc["against"]:  # pool3.A through conv1.Z, which differs: the root is named, not conv1.Z
+        assert o["hints"] == ["other_inputs"], o
+        assert o["note"].endswith("; yours follow from other inputs: your A_prev is not the config's")
 
 
 def test_against_names_files_in_the_folder_it_does_not_read(tmp_path):
