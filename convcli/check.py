@@ -21,6 +21,7 @@ is the expected side.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -597,6 +598,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         if not same_layout(p, s.quantity, shape, ours.shape, biases):
             order = _layout_hint(shape, ours.shape)
+            if order:  # the transpose that fixes it, where the numbers say which
+                try:
+                    theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
+                    order = _order_hint(theirs, ours, rtol, atol, s.quantity in weights) or order
+                except ConvcliError:
+                    pass
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
@@ -751,25 +758,31 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
     return f"; yours is convcli's times {k:.6g} everywhere"
 
 
-# Axis orders a 4-D array is commonly saved in by mistake, when its sizes
-# let it keep convcli's shape (square maps with as many channels, (3, 3, 3, 3)
-# weights): ``theirs == ours.transpose(order)``, and the fix.
-_ORDERS = (((0, 3, 1, 2), "NCHW order (m, n_C, n_H, n_W); convcli's arrays are NHWC",
-            "transpose(0, 2, 3, 1)"),
-           ((3, 2, 0, 1), "PyTorch's weight layout (n_C, n_C_prev, f_H, f_W); convcli's weights are "
-            "(f_H, f_W, n_C_prev, n_C)", "transpose(2, 3, 1, 0)"))
+# Axis orders a 4-D array is commonly saved in by mistake, by the transpose
+# that brings it back to convcli's: NCHW maps, PyTorch's weight layout.
+_NAMED_ORDERS = {(0, 2, 3, 1): "NCHW order (m, n_C, n_H, n_W); convcli's arrays are NHWC",
+                 (2, 3, 1, 0): "PyTorch's weight layout (n_C, n_C_prev, f_H, f_W); convcli's weights are "
+                               "(f_H, f_W, n_C_prev, n_C)"}
 
 
 def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, weights: bool) -> str:
-    """For an array that is convcli's with its axes in another order, in the
-    same shape (the shape hint catches it only where the shapes differ):
-    weights (a W, a dW) in PyTorch's layout, maps in NCHW; each is named only
-    for its own kind (a (3, 3, 3, 3) W transposed as NCHW is no NCHW map)."""
-    if ours.ndim != 4:
+    """For an array that is convcli's with its axes in another order: the
+    ``transpose`` that fixes it, tried for every order of the axes that
+    gives convcli's shape (NCHW maps, PyTorch's weights, a dW with f_H and
+    f_W swapped), whether the shape differs or not (square maps with as many
+    channels keep it). The common layouts are named, each only for its own
+    kind (a (3, 3, 3, 3) W transposed as NCHW is no NCHW map)."""
+    if theirs.ndim != ours.ndim or theirs.ndim < 2 or sorted(theirs.shape) != sorted(ours.shape):
         return ""
-    order, layout, fix = _ORDERS[1 if weights else 0]
-    if ours.transpose(order).shape == ours.shape and compare(theirs, ours.transpose(order), rtol, atol)[0]:
-        return f"; yours is convcli's in {layout}: save yours.{fix}"
+    named = (2, 3, 1, 0) if weights else (0, 2, 3, 1)
+    orders = [q for q in itertools.permutations(range(ours.ndim))
+              if q != tuple(range(ours.ndim)) and theirs.transpose(q).shape == ours.shape]
+    for q in sorted(orders, key=lambda q: q != named):  # the usual mistake first
+        if compare(theirs.transpose(q), ours, rtol, atol)[0]:
+            fix = f"save yours.transpose{q}"
+            if q == named:
+                return f"; yours is convcli's in {_NAMED_ORDERS[q]}: {fix}"
+            return f"; yours is convcli's with its axes in another order: {fix}"
     return ""
 
 

@@ -451,8 +451,11 @@ def test_against_hints_at_layout_and_dtype(tmp_path):
     result = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
                   "--json"])
     by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
-    assert by["conv1.Z"]["note"].startswith("shape (4, 4, 8, 8), expected (4, 8, 8, 4); the same sizes in "
-                                            "another order: convcli's arrays are NHWC")
+    # the numbers say which order: the transpose that fixes it (an instructor's review: the shape alone
+    # named NHWC and no fix)
+    assert by["conv1.Z"]["note"] == ("shape (4, 4, 8, 8), expected (4, 8, 8, 4); yours is convcli's in NCHW order "
+                                     "(m, n_C, n_H, n_W); convcli's arrays are NHWC: save yours.transpose(0, 2, 3, 1)")
+    assert by["conv1.Z"]["hints"] == ["axis_order"]
     assert by["conv1.dA_prev"]["dtype"] == "float32" and not by["conv1.dA_prev"]["passed"]
     assert by["conv1.dA_prev"]["note"].endswith(
         "yours are float32 and this run is float64: --dtype float32 computes in float32 and checks with its tolerance")
@@ -544,6 +547,32 @@ def test_an_expected_files_tolerance_applies_to_against_too(tmp_path):
     assert not strict["passed"] and strict["rtol"] == 1e-6
     graded = json.loads(run(args + [loose]).stdout)["against"][0]
     assert graded["passed"] and (graded["rtol"], graded["atol"]) == (1e-4, 1e-5)
+
+
+def test_an_array_in_another_axis_order_gets_the_transpose_that_fixes_it(tmp_path):
+    """An instructor's review: a dW with the kernel's rows and columns
+    swapped (dW.transpose(1, 0, 2, 3), the same shape for a square kernel)
+    got no hint; only NCHW maps and PyTorch's weights were tried. Every
+    order that keeps the shape is tried now; where the shape differs and no
+    order matches the numbers, the sizes alone are named, as before."""
+    sub = _submission(tmp_path, [])
+    ref = tmp_path / "ref"
+    dW = np.load(ref / "conv1.dW.npy")  # (3, 3, 3, 4)
+    np.save(sub / "conv1.dW.npy", dW.transpose(1, 0, 2, 3))
+    np.save(sub / "relu2.A.npy", np.load(ref / "relu2.A.npy").transpose(0, 2, 1, 3))  # H and W swapped
+    np.save(sub / "conv1.Z.npy", np.random.default_rng(0).random((4, 4, 8, 8)))  # NCHW-sized, other numbers
+    by = _graded(tmp_path, sub)
+    assert by["conv1.dW"]["note"].endswith(
+        "; yours is convcli's with its axes in another order: save yours.transpose(1, 0, 2, 3)")
+    assert by["relu2.A"]["note"].endswith("save yours.transpose(0, 2, 1, 3)")
+    assert by["conv1.dW"]["hints"] == by["relu2.A"]["hints"] == ["axis_order"]
+    fixed = np.load(sub / "conv1.dW.npy").transpose(1, 0, 2, 3)  # the fix it names does fix it
+    np.save(sub / "conv1.dW.npy", fixed)
+    by = _graded(tmp_path, sub)
+    assert by["conv1.dW"]["passed"]
+    assert by["conv1.Z"]["note"] == ("shape (4, 4, 8, 8), expected (4, 8, 8, 4); the same sizes in another order: "
+                                     "convcli's arrays are NHWC (m, n_H, n_W, n_C) and its weights "
+                                     "(f_H, f_W, n_C_prev, n_C)")
 
 
 def test_a_float32_submission_under_a_set_tolerance_gets_the_options_that_grade_it(tmp_path):
