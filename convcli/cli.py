@@ -466,7 +466,7 @@ def _fmt_shape(shape) -> str:
 
 def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json, debug, max_memory,
                    plot: bool = False, memory_budget: str = DEFAULT_BUDGET):
-    from .outputs import FORMATS, Staging, summary, write_arrays, write_summary
+    from .outputs import FORMATS, Staging, expected_yaml, summary, write_arrays, write_expected, write_summary
     from .runner import run
 
     with _guard(debug):
@@ -500,6 +500,8 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             results.timings["total"] = time.perf_counter() - t0
             doc = summary(results, command, fmt, placed, pictures)
             write_summary(staging.path, doc, where=staging.where)
+            write_expected(staging.path, expected_yaml(results, command, doc["quantities"],
+                                                       short_path(Path(out) / doc["expected"])), where=staging.where)
             _stop_if_signalled()  # one that third-party code swallowed: nothing is committed
             try:
                 staging.commit()
@@ -532,7 +534,7 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
         streamed = (f"; streamed {sp.samples} samples in {sp.chunks} chunk{'s' * (sp.chunks != 1)} of "
                     f"{sp.rows} (--memory-budget {format_size(sp.budget)})")
     con.print(Text(
-        f"wrote {len(placed)} arrays ({fmt}){drawn} and summary.json to {out} "
+        f"wrote {len(placed)} arrays ({fmt}){drawn}, summary.json and {doc['expected']} to {out} "
         f"in {results.timings['total']:.2f} s{streamed}"
     ))
 
@@ -569,7 +571,7 @@ def forward(
     plot: PlotOpt = False,
     memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
-    """Run the layers forward; write the inputs, every layer's output and summary.json.
+    """Run the layers forward; write the inputs, every layer's output, summary.json and expected.yaml.
 
     An input whose run does not fit --memory-budget is streamed in chunks of samples.
     """
@@ -591,7 +593,7 @@ def backward(
     plot: PlotOpt = False,
     memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
-    """Run forward, then backward; write the outputs, the upstream gradient, every gradient and summary.json.
+    """Run forward, then backward; write the outputs, the upstream gradient, every gradient, summary.json and expected.yaml.
 
     With --plot, also one PNG per quantity in OUT/plots/. An input whose run
     does not fit --memory-budget is streamed in chunks of samples.

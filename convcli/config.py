@@ -1076,6 +1076,10 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]
         raise ConvcliError(display, "the file is empty; expected a mapping with expected: entries")
     if not isinstance(data, dict):
         raise ConvcliError(display, f"expected a mapping with expected: entries, got a {_yaml_kind(data)}")
+    entry = next((k for k in data if isinstance(k, str) and k not in ("expected", "tolerance")
+                  and re.search(r"[.\[]", k)), None)
+    if entry is not None:  # Z.mean: 1 at the top, as in a config's expected: block
+        raise stub.error((entry,), "an expected entry at the top of the file: put it under expected:")
     try:
         parsed = ExpectedFile.model_validate(data)
     except ValidationError as exc:

@@ -137,6 +137,8 @@ def not_ours(out: Path) -> str | None:
         files, pictures = {SUMMARY}, set()
         if not isinstance(doc["convcli"], str):
             raise TypeError("no version")
+        if doc.get("expected") == EXPECTED:  # written since it was added
+            files.add(EXPECTED)
         for q in doc["quantities"].values():
             files.add(q["file"].split(":", 1)[0])  # outputs.h5:NAME
             if "plot" in q:
@@ -667,7 +669,52 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
         # How a run that did not fit --memory-budget was streamed; null when it ran in memory.
         "streaming": getattr(results, "streaming", None),
         "quantities": quantities,
+        # the same statistics as an expected: block (expected_yaml)
+        "expected": EXPECTED,
     }
+
+
+EXPECTED = "expected.yaml"
+
+
+def _yaml_number(x) -> str:
+    """A summary's number as YAML that reads back as the same float
+    (``repr``: every digit; JSON's "NaN", "Infinity" as ``.nan``, ``.inf``)."""
+    return {"NaN": ".nan", "Infinity": ".inf", "-Infinity": "-.inf"}.get(x) or repr(float(x))
+
+
+def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EXPECTED) -> str:
+    """``expected.yaml``: the statistics of every quantity the run computed
+    (its layers' outputs and gradients: not the inputs or the upstream
+    gradient the config gives) as an ``expected:`` block, with every digit.
+    ``check CONFIG --expected`` it to check a later run against this one, or
+    paste its entries into a config (an instructor's key: the tables round
+    to six digits, and a value copied from them fails rtol 1e-6).
+    ``stats``: the summary's quantities (:func:`summary`); ``shown``: this
+    file's path as the user named the folder."""
+    p = results.plan
+    cfg = p.cfg
+    lines = [
+        f"# Expected values: the statistics of every quantity `convcli {command} {cfg.display}` computed",
+        f"# (sha256 {cfg.sha256[:12]}, {p.dtype}, {p.engine} engine, convcli {__version__}), every digit.",
+        "# Check a run against them:",
+        f"#   convcli check {cfg.display} --expected {shown}",
+        "# or paste the entries into a config's expected: (its tolerance: applies; by default rtol 1e-6",
+        "# in float64, 1e-4 in float32).",
+        "expected:",
+    ]
+    for name in p.graded():
+        d = stats.get(name)
+        if d is None:  # a forward run has no gradients
+            continue
+        lines.append(f"  {name}.shape: [{', '.join(str(n) for n in d['shape'])}]")
+        lines += [f"  {name}.{k}: {_yaml_number(d[k])}" for k in ("mean", "std", "min", "max", "sum", "norm")]
+    return "\n".join(lines) + "\n"
+
+
+def write_expected(folder: Path, text: str, where: str | None = None) -> None:
+    with writing(where or f"--out {folder}", EXPECTED):
+        (folder / EXPECTED).write_text(text, encoding="utf-8")
 
 
 def write_summary(folder: Path, data: dict, where: str | None = None) -> None:

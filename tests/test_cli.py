@@ -17,6 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import yaml
 
 import convcli
 from conftest import require
@@ -34,8 +35,9 @@ def test_forward_writes_inputs_outputs_and_summary(tmp_path):
     result = run(["forward", cfg, "--out", tmp_path / "out"])
     assert result.exit_code == 0, result.stderr
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["A_prev.npy", "W.npy", "b.npy", "conv1.Z.npy", "pool3.A.npy", "relu2.A.npy", "summary.json"]
-    assert "wrote 6 arrays (npy) and summary.json" in result.stdout
+    assert files == ["A_prev.npy", "W.npy", "b.npy", "conv1.Z.npy", "expected.yaml", "pool3.A.npy", "relu2.A.npy",
+                     "summary.json"]
+    assert "wrote 6 arrays (npy), summary.json and expected.yaml" in result.stdout
     assert "\x1b[" not in result.stdout  # no colour codes when stdout is not a terminal
     assert result.stderr == ""
 
@@ -49,6 +51,35 @@ def test_backward_writes_every_gradient(tmp_path):
         assert (out / f"{q}.npy").is_file(), q
     assert np.load(out / "conv1.dA_prev.npy").mean() == pytest.approx(9.608990675868995, rel=1e-12)
     assert np.array_equal(np.load(out / "conv1.dZ.npy"), np.load(out / "conv1.Z.npy"))  # grad: output
+
+
+def test_expected_yaml_is_an_instructors_key_with_every_digit(tmp_path):
+    """An instructor's review: nothing wrote an expected: block, and numbers
+    copied from the tables (six digits) fail rtol 1e-6. expected.yaml holds
+    the statistics of every computed quantity, not the inputs or the given
+    upstream gradient: the notebook's printed means to the last digit, a
+    check against it passes, and a run of another seed fails it."""
+    cfg = write(tmp_path, SEED)
+    result = run(["backward", cfg, "--out", tmp_path / "out"])
+    assert "summary.json and expected.yaml" in result.stdout
+    key = tmp_path / "out" / "expected.yaml"
+    text = key.read_text()
+    assert f"#   convcli check {cfg} --expected {key}" in text
+    entries = yaml.safe_load(text)["expected"]
+    notebook = {"conv1.dA_prev.mean": 9.608990675868995, "conv1.dW.mean": 10.581741275547566,
+                "conv1.db.mean": 76.37106919563735}  # printed by the seed notebook
+    for k, v in notebook.items():
+        assert entries[k] == pytest.approx(v, rel=1e-13), k
+    assert entries["conv1.Z.shape"] == [10, 7, 7, 8]
+    quantities = {k.rsplit(".", 1)[0] for k in entries}
+    assert quantities == {"conv1.Z", "conv1.dA_prev", "conv1.dW", "conv1.db"}  # no A_prev, W, b, conv1.dZ
+    assert len(entries) == 4 * 7
+    result = run(["check", cfg, "--expected", key])
+    assert result.exit_code == 0 and "all 28 checks passed" in result.stdout
+    other = write(tmp_path, SEED.replace("seed: 1", "seed: 2"), "other.yaml")
+    assert run(["check", other, "--expected", key]).exit_code == 1
+    # convcli's own folder still: --force replaces it
+    assert run(["backward", cfg, "--out", tmp_path / "out", "--force"]).exit_code == 0
 
 
 def test_summary_json(tmp_path):
@@ -70,7 +101,7 @@ def test_h5_format(tmp_path):
     cfg = write(tmp_path, SMALL)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--format", "h5"])
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["outputs.h5", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["expected.yaml", "outputs.h5", "summary.json"]
     with h5py.File(tmp_path / "out" / "outputs.h5") as f:
         assert {"conv1.Z", "relu2.A", "pool3.A", "pool3.dA", "conv1.dW", "relu2.dA_prev"} <= set(f)
         assert f["conv1.dW"].shape == (3, 3, 3, 2)
@@ -196,6 +227,10 @@ def test_expected_file_with_an_unknown_key(tmp_path):
     exp = write(tmp_path, "expect:\n  db.mean: 1\n", name="exp.yaml")
     result = run(["check", cfg, "--expected", exp])
     assert result.exit_code == 2 and "exp.yaml: expect (line 1): unknown key (did you mean 'expected'?)" in result.stderr
+    # entries written at the top, as in a config's expected: block (a review: "known keys: expected, tolerance")
+    top = write(tmp_path, "tolerance: {rtol: 1.0e-3}\ndb.mean: 1\n", name="top.yaml")
+    assert_error(run(["check", cfg, "--expected", top]), "top.yaml: ['db.mean'] (line 2): ",
+                 "an expected entry at the top of the file: put it under expected:")
 
 
 # --------------------------------------------------------------------- --against

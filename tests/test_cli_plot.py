@@ -191,7 +191,7 @@ def test_backward_plot_writes_one_png_per_quantity(tmp_path, cfg):
     out = tmp_path / "out"
     result = run(["backward", cfg, "--out", out, "--plot"])
     assert result.exit_code == 0, result.stderr
-    assert "wrote 12 arrays (npy), 12 pictures in plots/ and summary.json" in result.stdout
+    assert "wrote 12 arrays (npy), 12 pictures in plots/, summary.json and expected.yaml" in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["quantities"]) == list(SIZES)
     assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(file_name(q) for q in SIZES)
@@ -209,7 +209,7 @@ def test_forward_plot_json_h5(tmp_path, cfg):
     doc = json.loads(result.stdout)
     assert {q: d["plot"] for q, d in doc["quantities"].items()} == {q: f"plots/{q}.png" for q in FORWARD}
     assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(f"{q}.png" for q in FORWARD)
-    assert sorted(p.name for p in out.iterdir()) == ["outputs.h5", "plots", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["expected.yaml", "outputs.h5", "plots", "summary.json"]
 
 
 def test_backward_without_plot_draws_nothing(tmp_path, cfg):

@@ -23,6 +23,7 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
+import yaml
 from rich.console import Console
 
 from conftest import require
@@ -147,6 +148,21 @@ def test_h5_format(tmp_path):
     assert_same(*both_ways(tmp_path, cfg, fmt="h5"))
     with h5py.File(tmp_path / "streamed" / "outputs.h5") as f:
         assert f["conv1.Z"].shape == (N, 9, 8, 4)
+
+
+def test_a_streamed_runs_expected_yaml_checks_an_in_memory_run(tmp_path):
+    """expected.yaml holds the statistics gathered chunk by chunk: the
+    in-memory run of the same config passes against them (they agree to
+    rounding, the sums over chunks), and they are the streamed summary's."""
+    cfg = make_config(tmp_path, grad="random")
+    (whole, _), (_, doc) = both_ways(tmp_path, cfg)
+    key = tmp_path / "streamed" / "expected.yaml"
+    entries = yaml.safe_load(key.read_text())["expected"]
+    assert entries["conv1.dW.sum"] == doc["quantities"]["conv1.dW"]["sum"]
+    assert entries["conv1.Z.shape"] == list(whole["conv1.Z"].shape)
+    result = run(["check", cfg, "--expected", key, "--json"])
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["counts"]["expected"]["checks"] == len(entries)
 
 
 def test_npy_files_are_plain_npy(tmp_path):
