@@ -632,7 +632,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("nan_in_yours")
             lost = int(np.count_nonzero(np.isnan(ours) & ~np.isnan(theirs)))
             if lost:  # a NaN input carried through convcli's layer, and not through yours
-                note += f"; {lost} numbers in yours where convcli's are NaN (a NaN input goes through a layer)"
+                note += f"; {lost} numbers in yours where convcli's are NaN (a NaN or an infinity in a layer's input gives NaN)"
                 hints.append("nan_in_convcli")
             said = _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
             if said:

@@ -23,7 +23,7 @@ import signal
 import sys
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -291,8 +291,12 @@ def _stop_if_signalled() -> None:
 def _guard(debug: bool):
     """Turn every error into one line on stderr and an exit code."""
     _committed.clear()  # a command's own: commands run in one process one after another (tests, the API)
+    # NumPy's floating-point warnings are noise on a user's stderr: every number convcli reports is
+    # checked (NaN, overflow) and said in its own words; --debug shows them
+    quiet = nullcontext() if debug else np.errstate(all="ignore")
     try:
-        yield
+        with quiet:
+            yield
         _stop_if_signalled()  # one that third-party code swallowed
     except (typer.Exit, _StdoutFailed):
         raise

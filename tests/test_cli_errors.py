@@ -1002,3 +1002,28 @@ def test_a_name_too_long_for_a_file_is_refused_with_the_config(tmp_path):
     data["inputs"]["y" * 101] = data["inputs"].pop("A_prev")
     data["layers"][0]["input"] = "y" * 101
     assert_error(run(["shapes", write(tmp_path, data, name="c2.yaml")]), "a name is at most 100 characters")
+
+
+def test_no_numpy_warnings_on_stderr(tmp_path):
+    """A review's campaign: values near float64's limit (a student's
+    uninitialised np.empty) printed NumPy's RuntimeWarning, with convcli's
+    source lines, from check --against and gradcheck. convcli says what it
+    finds in its own words (inf errors here); --debug still shows them."""
+    import subprocess
+    import sys
+
+    cfg = write(tmp_path, "inputs:\n  A_prev: {value: [[[[1.0e+308], [1.0e+308]]]]}\nlayers:\n  - {type: relu}\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    np.save(mine / "relu1.A.npy", np.full((1, 1, 2, 1), -1e308))
+
+    def convcli(*args):
+        return subprocess.run([sys.executable, "-m", "convcli", *map(str, args)], capture_output=True, text=True,
+                              cwd=tmp_path, env={**os.environ, "PYTHONWARNINGS": "default"})
+
+    graded = convcli("check", cfg, "--against", mine)
+    assert graded.returncode == 1 and graded.stderr == "", graded.stderr
+    assert "relu1.A.npy  (1, 1, 2, 1)      inf      inf" in graded.stdout  # |-1e308 - 1e308| overflows: said
+    checked = convcli("gradcheck", cfg)
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+    assert "RuntimeWarning" in convcli("check", cfg, "--against", mine, "--debug").stderr
