@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import math
 import os
 import signal
@@ -294,6 +295,8 @@ def _guard(debug: bool):
     # NumPy's floating-point warnings are noise on a user's stderr: every number convcli reports is
     # checked (NaN, overflow) and said in its own words; --debug shows them
     quiet = nullcontext() if debug else np.errstate(all="ignore")
+    if not debug:  # matplotlib's own warnings (a HOME it cannot write its cache in) are not the user's business
+        logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         with quiet:
             yield
@@ -1151,6 +1154,8 @@ def _png_target(path: Path, force: bool, option: str) -> None:
         raise ConvcliError(where, "already exists; pass --force to replace it")
     if not above_is_folder:
         raise ConvcliError(where, f"cannot create it: {short_path(above)} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):  # found now, not once the run is done (a read-only folder)
+        raise ConvcliError(where, f"cannot write in {short_path(above)}: permission denied")
 
 
 @contextmanager

@@ -9,8 +9,10 @@ difference); the arithmetic is spelled out once, in SIZES.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -346,6 +348,23 @@ def test_plot_out_under_a_file_is_refused_before_computing(tmp_path, cfg, monkey
     assert tree(tmp_path) == before
 
 
+@pytest.mark.parametrize("below", ["x.png", "sub/x.png"])
+def test_plot_out_in_a_folder_it_may_not_write_is_refused_before_computing(tmp_path, cfg, monkeypatch, below):
+    """A review's campaign (as a user without write access): plot computed
+    everything, then failed naming the bare path. Tests run as root, who may
+    write anywhere, so the folder's access is what the OS would say to a
+    user: os.access denies it."""
+    (tmp_path / "ro").mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != tmp_path / "ro" and real(path, mode))
+    no_compute(monkeypatch)
+    before = tree(tmp_path)
+    out = tmp_path / "ro" / below
+    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", out]),
+                 f"--out {out}: cannot write in {tmp_path / 'ro'}: permission denied")
+    assert tree(tmp_path) == before
+
+
 LONG = "a" * 300  # one name longer than any file system's 255 bytes: ENAMETOOLONG
 
 
@@ -463,3 +482,18 @@ def test_check_plot_does_not_call_an_unreadable_array_another_shape(tmp_path):
     assert doc["plot"]["not_drawn"] == [] and doc["plot"]["drawn"] == []
     table = run(["check", seed, "--against", mine, "--plot", tmp_path / "d.png", "--force"]).stdout
     assert "no array to draw" in table and "shapes differ" not in table and "no array differs" not in table
+
+
+def test_matplotlibs_own_warnings_stay_off_stderr(tmp_path):
+    """A review's campaign: with a HOME matplotlib cannot make its cache in
+    (here: under a file; as another user, a HOME not theirs), plot printed
+    matplotlib's two warnings about it around convcli's own line."""
+    import subprocess
+
+    (tmp_path / "afile").write_text("not a folder")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = str(tmp_path / "afile")
+    result = subprocess.run([sys.executable, "-m", "convcli", "plot", str(CONFIGS / "stack.yaml"), "-q", "conv1.Z",
+                             "--out", str(tmp_path / "z.png")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (tmp_path / "z.png").is_file()
