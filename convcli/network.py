@@ -89,6 +89,19 @@ class LayerShapes:
     hyper: dict
 
 
+def _average_scaled(x: np.ndarray, layer: LayerSpec, engine: str):
+    """An average pool whose window sums overflowed though every input and
+    the means are finite (1e38s in float32): the same pool of ``x`` divided by
+    a power of two at least the window's size, then multiplied back. Both
+    scalings are exact (short of subnormal numbers), so the means are those
+    of an unbounded sum; the cache keeps ``x`` itself."""
+    f_H, f_W = hparams.per_axis(layer.hparameters["f"], "f")
+    k = 2.0 ** math.ceil(math.log2(f_H * f_W))
+    out, cache = pool_forward(x / k, dict(layer.hparameters), mode="average", engine=engine)
+    out *= k
+    return out, (x, *cache[1:])
+
+
 class Network:
     """A stack of conv / pool / relu layers applied in order."""
 
@@ -193,6 +206,8 @@ class Network:
                         out, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
                     elif layer.kind == "pool":
                         out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
+                        if layer.mode == "average" and not all_finite(out) and all_finite(x):
+                            out, cache = _average_scaled(x, layer, engine)
                     else:
                         out, cache = relu_forward(x)
             except ValueError as exc:

@@ -64,3 +64,28 @@ def test_a_float64_overflow_does_not_suggest_float64(tmp_path):
     line = backward_fails(tmp_path, cfg, "conv1", "Z: 4 of 4 values overflowed float64 (its inputs are finite); "
                                                   "scale the inputs down")
     assert "use dtype float64" not in line
+
+
+def test_an_average_whose_sum_overflows_but_whose_mean_fits_is_computed(tmp_path):
+    """A review's campaign: an average pool of 1e38s in float32 (the window's
+    sum 4e38 is past float32's 3.4e38; its mean 1e38 is not) was refused as
+    an overflow by both engines. By hand: the mean of four 1e38 is 1e38; of
+    1e308, 1e308, 1e308 and -1e308 in float64, 5e307. Its backward (a
+    quarter of the upstream gradient each) was never at risk."""
+    for engine in ("fast", "reference"):
+        cfg = write(tmp_path, "dtype: float32\ninputs:\n  A_prev: {ones: [1, 2, 2, 1], scale: 1.0e38}\n"
+                              "layers:\n  - {type: pool, f: 2, mode: average}\nbackward: {grad: ones}\n")
+        out = tmp_path / f"f32-{engine}"
+        result = run(["backward", cfg, "--out", out, "--engine", engine])
+        assert result.exit_code == 0, result.stderr
+        A = np.load(out / "pool1.A.npy")
+        assert A.dtype == np.float32 and A.ravel().tolist() == [np.float32(1e38)]
+        assert np.load(out / "pool1.dA_prev.npy").ravel().tolist() == [0.25] * 4
+        cfg = write(tmp_path, "inputs:\n  A_prev: {value: [[[[1.0e308], [1.0e308]], [[1.0e308], [-1.0e308]]]]}\n"
+                              "layers:\n  - {type: pool, f: 2, mode: average}\n", "f64.yaml")
+        out = tmp_path / f"f64-{engine}"
+        assert run(["forward", cfg, "--out", out, "--engine", engine]).exit_code == 0
+        assert np.load(out / "pool1.A.npy").ravel().tolist() == [5e307]
+    # a true overflow is still one: a conv's sum has no mean to fit in
+    cfg = write(tmp_path, OVERFLOW.format(extra=""), "conv.yaml")
+    backward_fails(tmp_path, cfg, "conv1", "overflowed float32")
