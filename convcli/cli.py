@@ -218,8 +218,11 @@ def _console() -> Console:
 
 
 def _say_error(text: str) -> None:
-    sys.stderr.write("convcli: error: " + " ".join(str(text).split()) + "\n")
-    sys.stderr.flush()
+    try:  # a closed stderr (2>&-: Python's sys.stderr is None) must not change the exit code
+        sys.stderr.write("convcli: error: " + " ".join(str(text).split()) + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 class _Terminated(KeyboardInterrupt):

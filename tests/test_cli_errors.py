@@ -1027,3 +1027,15 @@ def test_no_numpy_warnings_on_stderr(tmp_path):
     checked = convcli("gradcheck", cfg)
     assert checked.returncode == 0 and checked.stderr == "", checked.stderr
     assert "RuntimeWarning" in convcli("check", cfg, "--against", mine, "--debug").stderr
+
+
+def test_a_closed_stderr_keeps_exit_2(tmp_path):
+    """A review's campaign: with stderr closed (2>&-, Python's sys.stderr is
+    None) bad input exited 1, the code of a failed check, not 2."""
+    import subprocess
+    import sys
+
+    for args in ("shapes nope.yaml", "forward nope.yaml --format xyz"):
+        done = subprocess.run(f'"{sys.executable}" -m convcli {args} 2>&-', shell=True, cwd=tmp_path,
+                              capture_output=False, stdout=subprocess.DEVNULL)
+        assert done.returncode == 2, args
