@@ -186,6 +186,8 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
     if m:
         q = p.resolve(m.group("q"), where)
         return q, None, parse_index(m.group("idx"), p.shapes[q], q, where)
+    if key.count("[") != key.count("]"):
+        raise ConvcliError(where, f"cannot read {key!r}: {'a [ is not closed' if key.count('[') > key.count(']') else 'a ] has no ['}; an index is written as in Z[0, 1]")
     if "[" in key or "]" in key:
         raise ConvcliError(where, f"cannot read {key!r}: an index goes at the end, as in Z[0, 1]")
     try:

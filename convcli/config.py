@@ -360,7 +360,10 @@ def _finite(v):
 
 
 def _short(v, limit: int = 40) -> str:
-    """A user's value in a message: bounded, even for an alias bomb."""
+    """A user's value in a message: bounded, even for an alias bomb; true,
+    false and null as the YAML they were written in (not True, None)."""
+    if v is None or isinstance(v, bool):
+        return {None: "null", True: "true", False: "false"}[v]
     return hparams.shown(v, limit)
 
 
@@ -389,7 +392,7 @@ def _choice(allowed: tuple[str, ...]):
     return check
 
 
-_SLICE = re.compile(r"^\s*(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(\d*)\s*)?$")
+_SLICE = re.compile(r"^\s*(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(-?\d*)\s*)?$")
 
 
 def slice_text(s: slice) -> str:
@@ -468,6 +471,8 @@ class Source(_Model):
                 got=", ".join(given) if given else "none",
             )
         suffix = Path(self.file).suffix.lower() if self.file else ""
+        if self.file is not None and not self.file.strip():
+            raise _fail("source", "file: is empty; give a path such as x.npy")
         if self.file is not None and suffix not in FILE_SUFFIXES:
             raise _fail(
                 "source", "unsupported file type {suffix!r}: expected .npy, .npz, .h5 or .hdf5",
@@ -593,7 +598,7 @@ def _pad(v):
 
 def _layer_name(v):
     if v is not None and not (isinstance(v, str) and _NAME.match(v)):
-        raise _fail("name", "a name is letters, digits and _ and starts with a letter, got {got}", got=_short(v))
+        raise _fail("name", "a name is letters, digits and _ and starts with a letter or _, got {got}", got=_short(v))
     if v is not None and len(v) > MAX_NAME:
         raise _fail("name", TOO_LONG, got=len(v))
     return v
@@ -620,9 +625,11 @@ class ConvLayer(_Layer):
 
     @field_validator("W", "b", mode="before")
     @classmethod
-    def _param(cls, v):
+    def _param(cls, v, info):
         if not isinstance(v, str):
-            raise _fail("name", "expected the name of an input (e.g. W), got {got}", got=_short(v))
+            none = f"; {NO_BIAS}" if info.field_name == "b" and v in (None, False) else ""  # PyTorch's bias=False
+            raise _fail("name", "expected the name of an input (e.g. {example}), got {got}{none}", got=_short(v),
+                        example=info.field_name, none=none)
         return v
 
     @field_validator("stride", mode="before")
@@ -837,7 +844,7 @@ class Config(_Model):
             for name in v:
                 if not (isinstance(name, str) and _NAME.match(name)):
                     raise _fail(
-                        "name", "input name {got}: a name is letters, digits and _ and starts with a letter",
+                        "name", "input name {got}: a name is letters, digits and _ and starts with a letter or _",
                         got=_short(name),
                     )
                 if len(name) > MAX_NAME:
@@ -916,6 +923,9 @@ def _message(err: dict) -> tuple[tuple, str]:
         return loc + (ctx["key"],), f"unknown key{hint}"
     if kind == "not_here":
         return loc + (ctx["key"],), ctx["why"]
+    if loc[:2] == ("backward", "grad") and kind in ("dict_type", "model_type", "model_attributes_type"):
+        return loc, (f"expected {', '.join(GRAD_NAMES)} or a source such as {{file: dZ.npy}}, "
+                     f"got {_short(err.get('input'))}")
     if kind in ("union_tag_invalid", "union_tag_not_found") and loc and loc[0] == "layers":
         got = err["input"].get("type") if isinstance(err["input"], dict) else None
         if not isinstance(err["input"], dict):

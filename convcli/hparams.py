@@ -75,7 +75,11 @@ def _shown(x, room: int, active: set) -> str:
         text = repr(x)
     except ValueError:  # an int past Python's limit on digits to print
         return "an integer too long to print"
-    return text if len(text) <= room else text[: max(room - 3, 1)] + "..."
+    if len(text) <= room:
+        return text
+    if isinstance(x, str) and room >= 8:  # 'xxxx...', the quote kept: where the string ends is not in doubt
+        return text[: room - 4] + "..." + text[-1]
+    return text[: max(room - 3, 1)] + "..."
 
 
 def _named(name: str, what: str) -> str:

@@ -40,6 +40,10 @@ def config(tmp_path, entry: str):
         ("Z[0, 0]: [0.5, -1.5]",
          ("the value has shape (2,) but the selection has shape (4, 2): give a nested list of shape (4, 2)",)),
         ("Z[1, 2, 3, 0]: [0.5]", ("has shape (1,) but the selection has shape (): give one number",)),
+        # a review's campaign: a missing ] was told that "an index goes at the end"
+        ("'Z[1, 2': 0.5", ("expected['Z[1, 2'] (line 8)", "cannot read 'Z[1, 2': a [ is not closed; an index is "
+                                                          "written as in Z[0, 1]")),
+        ("'Z1, 2]': 0.5", ("cannot read 'Z1, 2]': a ] has no [",)),
     ],
 )
 def test_a_value_of_the_wrong_shape_is_refused_before_running(tmp_path, monkeypatch, entry, fragments):

@@ -106,7 +106,7 @@ def test_an_input_may_not_shadow_a_bare_quantity(tmp_path):
         # YAML 1.2 reads 001 as 1: the name is lost, and the message says to quote it
         ("{file: a.npz, key: 001}", "expected a string, got 1: a name YAML reads as a number or a boolean "
                                     "must be quoted, e.g. '001'"),
-        ("{file: a.h5, dataset: true}", "expected a string, got True: a name YAML reads"),
+        ("{file: a.h5, dataset: true}", "expected a string, got true: a name YAML reads"),
         ("{random: []}", "expected a shape: a non-empty list of ints"),
         ("{zeros: []}", "expected a shape: a non-empty list of ints"),
         ("{ones: [2, 4611686018427387905]}", "every size in a shape must be at most 2**62"),
@@ -171,7 +171,7 @@ def test_value_shape_of_numbers_and_nested_lists():
     for bad, fragment in [([[1], [2, 3]], "item 0 has shape (1,) but item 1 has shape (2,)"),
                           ([1, [2]], "item 0 has shape () but item 1 has shape (1,)"),
                           ([1, "a"], "expected a number or a nested list of numbers, got 'a'"),
-                          ([True], "got True"), (10**400, "is too large for a float64 number")]:
+                          ([True], "got true"), (10**400, "is too large for a float64 number")]:
         with pytest.raises(ValueError) as info:
             value_shape(bad)
         assert fragment in str(info.value)
@@ -297,3 +297,32 @@ def test_slice_text_is_parse_slice_backwards():
         assert slice_text(parse_slice(text)) == text
     assert slice_text(slice(0, 4, 1)) == "0:4"
     assert Source(file="a.h5", dataset="x", slice="2:8:2").describe() == "a.h5[x] rows 2:8:2"
+
+
+@pytest.mark.parametrize("change, where, what", [
+    # a review's campaign: messages in the words the YAML was written in, and the fix
+    ("seed: 1", "seed (line 1)", "got true"),
+    ("stride: 1", "layers[0].stride", "got null"),
+    ("name: conv1", "layers[0].name", "starts with a letter or _, got 'r/x'"),
+    ("slice", "inputs.A_prev.slice", "the slice step must be >= 1, got '::-1'"),
+    ("file", "inputs.A_prev", "file: is empty; give a path such as x.npy"),
+    ("b: b", "layers[0].b", "expected the name of an input (e.g. b), got false; a conv without a bias takes"),
+    ("grad", "backward.grad", "expected output, ones, random or a source such as {file: dZ.npy}, got null"),
+    ("input name", "inputs", "input name 'a_very_long_input_name_that_goes_on...': a name is"),
+])
+def test_messages_say_the_yaml_as_written(tmp_path, change, where, what):
+    text = ("seed: 1\ninputs:\n  A_prev: {random: [1, 4, 4, 1]}\n  W: {random: [2, 2, 1, 1]}\n  b: {random: [1]}\n"
+            "layers:\n  - {type: conv, name: conv1, W: W, b: b, stride: 1}\n")
+    text = {
+        "seed: 1": text.replace("seed: 1", "seed: true"),
+        "stride: 1": text.replace("stride: 1", "stride: null"),
+        "name: conv1": text.replace("name: conv1", "name: r/x"),
+        "slice": text.replace("{random: [1, 4, 4, 1]}", "{file: a.npy, slice: '::-1'}"),
+        "file": text.replace("{random: [1, 4, 4, 1]}", "{file: ''}"),
+        "b: b": text.replace("b: b,", "b: false,"),
+        "grad": text + "backward: {grad: null}\n",
+        "input name": text.replace("  b: {random: [1]}\n", "  b: {random: [1]}\n  " + "a_very_long_input_name_that_goes_on" * 3
+                                   + "!: {random: [1]}\n"),
+    }[change]
+    message = error(tmp_path, text)
+    assert f": {where}" in message and what in message, message
