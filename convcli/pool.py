@@ -17,6 +17,7 @@ vectorised operation over every sample, output position and channel.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ class _PoolState:
     # of the output, which the caller may change in place (an in-place ReLU);
     # None for other modes and engines (backward computes them again).
     A: np.ndarray | None
+    mode: str = "max"  # the forward's
 
 
 def create_mask_from_window(x, ties="all"):
@@ -160,7 +162,7 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     run = _forward_fast if engine == "fast" else _forward_reference
     A = run(A_prev, g, mode)
     maxima = A.copy() if engine == "fast" and mode == "max" else None
-    return A, (A_prev, hparameters, _PoolState(g, engine, maxima))
+    return A, (A_prev, hparameters, _PoolState(g, engine, maxima, mode))
 
 
 def pool_backward(dA, cache, mode="max", engine=None):
@@ -173,9 +175,10 @@ def pool_backward(dA, cache, mode="max", engine=None):
     mode : {"max", "average"}
         Which gradient to compute; ``"max"`` unless given, as in the course's
         ``pool_backward(dA, cache, mode="max")``. **After an average pool,
-        pass mode="average"**: the cache does not choose it, and without it
-        you get max pooling's gradient, with no warning (the course's own
-        test takes both modes' gradients from one cache).
+        pass mode="average"**: the cache does not choose it (the course's
+        own test takes both modes' gradients from a max pool's cache), and
+        ``mode="max"`` with an average pool's cache gives max pooling's
+        gradient with a ``UserWarning``.
     engine : {"fast", "reference"}, optional; defaults to the forward's
 
     Max's gradient follows the ``ties`` rule of the forward's hparameters
@@ -193,6 +196,9 @@ def pool_backward(dA, cache, mode="max", engine=None):
     """
     A_prev, hparameters, state = _unpack_cache(cache)
     mode = check_mode(mode)
+    if mode == "max" and state is not None and state.mode == "average":  # the default mode, most likely
+        warnings.warn("pool_backward: this cache is an average pool's and mode is 'max' (the default), so this is "
+                      "max pooling's gradient; pass mode='average' for the average pool's", UserWarning, stacklevel=2)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
     g = state.geometry if state else pool_geometry(A_prev, hparameters)
     dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)

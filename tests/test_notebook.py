@@ -158,10 +158,11 @@ def test_course_pool_backward(engine):
         [[0.08485462, 0.2787552], [1.26461098, -0.25749373], [1.17975636, -0.53624893]],
         rtol=0, atol=6e-9)
     # The course's signature is pool_backward(dA, cache, mode="max"): with no
-    # mode, the max gradient, whatever mode the forward ran in.
-    np.testing.assert_allclose(
-        cc.pool_backward(dA, cache)[1, 1],
-        [[0, 0], [5.05844394, -1.68282702], [0, 0]], rtol=0, atol=6e-9)
+    # mode, the max gradient, whatever mode the forward ran in; after an
+    # average pool, with a warning (the likely slip), never a silent one.
+    with pytest.warns(UserWarning, match="this cache is an average pool's and mode is 'max'"):
+        got = cc.pool_backward(dA, cache)
+    np.testing.assert_allclose(got[1, 1], [[0, 0], [5.05844394, -1.68282702], [0, 0]], rtol=0, atol=6e-9)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
