@@ -793,9 +793,13 @@ def check(
             con.print(Text(f"note: your {listed} {'is' if len(names) == 1 else 'are'} not the config's "
                            f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
                            "(another seed, another file?)"))
-        for u in unknown:
-            if u.quantity is None:
-                con.print(Text(f"not graded: {u.label}: {u.note}"))
+        unnamed = [u for u in unknown if u.quantity is None]
+        known = {u.note.partition("; known: ")[2] for u in unnamed} - {""}
+        for u in unnamed:  # the run's quantities said once below, not after each name (a review: six times)
+            why = u.note.partition("; known: ")[0] if len(unnamed) > 1 and len(known) == 1 else u.note
+            con.print(Text(f"not graded: {u.label}: {why}"))
+        if len(unnamed) > 1 and len(known) == 1:
+            con.print(Text(f"known quantities: {known.pop()}"))
         if missing and not complete:
             con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
         if note:
