@@ -93,8 +93,13 @@ class Plan:
         layered = [q for q, b in bare.items() if b == name]
         if not layered:  # the notebook's own names: dA for conv_backward's first result, dA_prev here
             layered = [q for q, b in bare.items() if b.startswith(f"{name}_")]
+        layers = self.network.layers
+        into = [(f"{layers[i + 1].name}.dA_prev", spec.name) for i, spec in enumerate(layers[:-1])
+                if spec.kind == "conv"] if name == "dZ" and not layered else []
         if layered:
             hint = f" (did you mean {' or '.join(repr(q) for q in layered)}?)"
+        elif into:  # the notebook's dZ of a conv layer that another layer follows: that layer's dA_prev
+            hint = f" (did you mean {' or '.join(f'{q!r}, the dZ of {conv}' for q, conv in into)}?)"
         else:
             known = list(self.shapes) + (list(bare.values()) if len(self.network) == 1 else [])
             hint = did_you_mean(name, known)

@@ -398,6 +398,10 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     # the run's quantities once, under the names (an instructor's review: a copy after each of six names)
     known = "A_prev, W1, b1, conv1.Z, relu2.A, pool3.A, pool3.dA, conv1.dA_prev, conv1.dW, conv1.db, relu2.dA_prev"
     assert "; known:" not in table and f"\nknown quantities: {known}, pool3.dA_prev\n" in table
+    # the notebook's dZ of conv1, which relu2 follows: the gradient coming into it is relu2.dA_prev
+    np.save(sub / "dZ.npy", np.zeros((4, 8, 8, 4)))
+    table = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]).stdout
+    assert "not graded: dZ.npy: unknown quantity 'dZ' (did you mean 'relu2.dA_prev', the dZ of conv1?)\n" in table
     assert "not graded: scratch.npy: unknown quantity 'scratch'\n" in table and "\nnote:" not in table
     shutil.copy(tmp_path / "ref" / "conv1.dW.npy", sub)
     doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
