@@ -234,11 +234,27 @@ def read_yaml(path: Path, display: str) -> tuple[Any, dict]:
     return parse_yaml(_read_bytes(path, display), display)
 
 
+# A config (or --expected file) larger than this is refused before it is
+# parsed: PyYAML builds ~600 bytes of Python objects per byte of a nested
+# value: list (a review's campaign: 1.8 MB took 24 s and 1 GB), and an array
+# file named as the config would be read whole. 1 MiB is ~100,000 numbers.
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_bytes(path: Path, display: str, where: str | None = None, kind: str = "a config file") -> bytes:
-    """The file's bytes; an error names it as ``where`` (default: its path)."""
+    """The file's bytes, at most MAX_CONFIG_BYTES of them; an error names it
+    as ``where`` (default: its path)."""
     where = where or short_path(display)
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            if path.suffix.lower() in FILE_SUFFIXES:
+                raise ConvcliError(where, f"is an array file, not {kind}: name it in a config's inputs "
+                                          f"({{file: {path.name}}})")
+            raise ConvcliError(where, f"is larger than the {MAX_CONFIG_BYTES >> 20} MiB {kind} may be: put large "
+                                      "arrays in .npy files and name them with file: x.npy")
+        return raw
     except FileNotFoundError:
         raise ConvcliError(where, "no such file") from None
     except IsADirectoryError:

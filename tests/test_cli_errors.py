@@ -1039,3 +1039,21 @@ def test_a_closed_stderr_keeps_exit_2(tmp_path):
         done = subprocess.run(f'"{sys.executable}" -m convcli {args} 2>&-', shell=True, cwd=tmp_path,
                               capture_output=False, stdout=subprocess.DEVNULL)
         assert done.returncode == 2, args
+
+
+def test_a_config_past_1_mib_is_refused_before_parsing(tmp_path):
+    """A review's campaign: a 1.8 MB config of value: lists took 24 s and
+    1 GB of memory to parse (PyYAML's objects), far past --max-memory; an
+    array file given as the config was read whole. Both are refused from
+    their first MiB; the same for --expected files."""
+    value = ", ".join(["[[[1]]]"] * 160_000)  # about 1.4 MB
+    big = write(tmp_path, f"inputs:\n  A_prev: {{value: [{value}]}}\nlayers:\n  - {{type: relu}}\n", "big.yaml")
+    assert big.stat().st_size > 1 << 20
+    assert_error(run(["shapes", big]), "big.yaml: is larger than the 1 MiB a config file may be",
+                 "put large arrays in .npy files")
+    np.save(tmp_path / "A.npy", np.zeros((2, 400, 400, 1)))
+    assert_error(run(["forward", tmp_path / "A.npy"]), "A.npy: is an array file, not a config file",
+                 "{file: A.npy}")
+    cfg = write(tmp_path, "inputs:\n  A_prev: {zeros: [1, 2, 2, 1]}\nlayers:\n  - {type: relu}\n")
+    assert_error(run(["check", cfg, "--expected", big]), "--expected", "is larger than the 1 MiB a YAML file of "
+                                                                        "expected: entries may be")
