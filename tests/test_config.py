@@ -250,15 +250,19 @@ def test_the_config_is_read_once_and_its_hash_is_of_those_bytes(tmp_path, monkey
     import hashlib
     from pathlib import Path
 
+    import builtins
+
+    import convcli.config
+
     path = write(tmp_path, SEED)
     reads = []
-    real = Path.read_bytes
 
-    def counting(self):
-        reads.append(self)
-        return real(self)
+    def counting(file, *args, **kwargs):
+        reads.append(Path(file))
+        return builtins.open(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", counting)
+    monkeypatch.setattr(convcli.config, "open", counting, raising=False)  # found before the builtin
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read again"))
     cfg = load_config(path)
     assert reads == [path]
     assert cfg.sha256 == hashlib.sha256(SEED.encode()).hexdigest()
