@@ -337,8 +337,13 @@ def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: st
 
     budget = None if memory_budget is None else parse_size(memory_budget, "--memory-budget")
     cap = MAX_SIZE if max_memory is None else parse_size(max_memory)
-    return runner.plan(config, dtype=dtype, engine=engine, max_memory=cap,
-                       memory_budget=budget, backward=backward)
+    try:
+        return runner.plan(config, dtype=dtype, engine=engine, max_memory=cap,
+                           memory_budget=budget, backward=backward)
+    except ConvcliError as exc:
+        if exc.where == "--memory-budget" and memory_budget == DEFAULT_BUDGET:  # an option never given
+            raise ConvcliError(f"--memory-budget (default {DEFAULT_BUDGET})", exc.what) from None
+        raise
 
 
 def _clean(obj):

@@ -771,3 +771,15 @@ def test_a_streamed_input_overflowing_float32_names_its_rows(tmp_path):
         with pytest.raises(ConvcliError) as err:
             rows.read(20, 40)
     assert "1 value in rows 20:40 overflows float32" in str(err.value) and "[25, 3, 2, 1]" in str(err.value)
+
+
+def test_a_run_past_the_default_budget_names_it_as_the_default(tmp_path):
+    """A review's campaign: a run too large for the default budget was
+    blamed on --memory-budget, an option the user never gave."""
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [1, 4, 4, 1]}\n  W: {random: [2, 2, 1, 1]}\n"
+                          "  b: {random: [1]}\nlayers:\n  - {type: conv, W: W, b: b, pad: [0, 0, 0, 20000000]}\n")
+    assert_error(run(["forward", cfg, "--out", tmp_path / "o"]),
+                 "convcli: error: --memory-budget (default 512MiB): 512.0 MiB is too small for this run")
+    assert_error(run(["forward", cfg, "--out", tmp_path / "o", "--memory-budget", "1GiB"]),
+                 "convcli: error: --memory-budget: 1.0 GiB is too small for this run")
+    assert not (tmp_path / "o").exists()
