@@ -483,11 +483,15 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     seen: dict[str, str] = {}
     for label, src in found:
         name = label[:-4] if label.endswith(".npy") else label.replace("/", ".")
-        try:
-            q = p.resolve(name, f"{where}: {label}")
-        except ConvcliError:
+        # an .h5's datasets in a group of the user's (results/conv1.Z): the names below it, as a layer's
+        # group (conv1/Z) is already read as conv1.Z
+        parts = label.split("/")
+        names = [name] + [".".join(parts[k:]) for k in range(1, len(parts))] if src.dataset else [name]
+        q = next((n for n in names if _resolves(p, n)), None)
+        if q is None:
             unknown.append(Unknown(label, p.unknown(name)))
             continue
+        q = p.resolve(q, f"{where}: {label}")
         if q not in p.graded():  # handed out, not computed: no credit for a copy
             unknown.append(Unknown(label, GIVEN, q, src, base))
             continue
@@ -496,6 +500,14 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         seen[q] = label
         out.append(Submitted(label, q, src, base))
     return out, unknown
+
+
+def _resolves(p: Plan, name: str) -> bool:
+    try:
+        p.resolve(name, "")
+    except ConvcliError:
+        return False
+    return True
 
 
 def _unread(folder: Path, p: Plan) -> list[Unknown]:

@@ -297,6 +297,22 @@ def test_against_an_h5_file(tmp_path):
     assert "FAIL pool3.A: first differs at [0, 1, 1, 0]: got 42.0" in result.stdout
 
 
+def test_against_an_h5_with_its_datasets_in_a_group_of_the_users(tmp_path):
+    """A review's campaign: datasets saved under a group (results/conv1.Z)
+    were each unknown ('results.conv1.Z'); the names below the group are
+    graded, and a layer's own group (conv1/dW) still reads as conv1.dW."""
+    sub = _submission(tmp_path, [])
+    ref = tmp_path / "ref"
+    with h5py.File(sub / "mine.h5", "w") as f:
+        f["results/conv1.Z"] = np.load(ref / "conv1.Z.npy")
+        f["results/conv1/dW"] = np.load(ref / "conv1.dW.npy") * 2
+    result = run(["check", CONFIGS / "stack.yaml", "--against", sub / "mine.h5", "--expected", _no_expected(tmp_path)])
+    assert result.exit_code == 1, result.stdout
+    assert "graded: results/conv1/dW as conv1.dW, results/conv1.Z as conv1.Z" in result.stdout
+    assert "FAIL results/conv1/dW (conv1.dW): first differs" in result.stdout and "times 2 everywhere" in result.stdout
+    assert "1 of 2 checks FAILED" in result.stdout
+
+
 def test_against_bare_names_in_a_one_layer_config(tmp_path):
     cfg = write(tmp_path, SEED)
     mine = tmp_path / "mine"
