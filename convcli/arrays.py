@@ -151,7 +151,10 @@ def not_regular(where: str, shown) -> ConvcliError:
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError)
 
 
-def _check_dtype(dtype: np.dtype, where: str, name: str) -> None:
+def _check_dtype(dtype: np.dtype, where: str, name: str, h5: bool = False) -> None:
+    if h5 and dtype.hasobject:  # h5py's vlen and string types: no pickle involved
+        raise ConvcliError(where, f"{name} is a variable-length or string HDF5 dataset (dtype {dtype}); "
+                                  "convcli needs a plain numeric array")
     if dtype.hasobject:
         raise ConvcliError(
             where,
@@ -392,7 +395,7 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     label = f"{name}[{dataset}]"
     if obj.shape is None:  # an HDF5 null dataspace (h5py.Empty): a dtype and no array
         raise ConvcliError(where, f"{label} is empty (a null dataspace): it holds no array")
-    _check_dtype(obj.dtype, where, label)
+    _check_dtype(obj.dtype, where, label, h5=True)
     return obj, label
 
 

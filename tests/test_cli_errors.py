@@ -541,6 +541,18 @@ def test_pickled_object_array_in_an_npz_is_refused(tmp_path):
     backward_fails(tmp_path, cfg, "obj.npz[x]", "pickled object arrays are refused")
 
 
+def test_a_variable_length_h5_dataset_is_named_as_such(tmp_path):
+    """A review's campaign: an HDF5 vlen dataset was refused as "pickled
+    object arrays ... can run code": no pickle is involved."""
+    with h5py.File(tmp_path / "v.h5", "w") as f:
+        d = f.create_dataset("x", (2,), dtype=h5py.vlen_dtype(np.float64))
+        d[0], d[1] = [1.0, 2.0], [3.0]
+    cfg = with_file_input(tmp_path, {"file": "v.h5", "dataset": "x"})
+    line = backward_fails(tmp_path, cfg, "v.h5[x] is a variable-length or string HDF5 dataset",
+                          "convcli needs a plain numeric array")
+    assert "pickle" not in line
+
+
 def test_a_pickle_posing_as_npz_is_refused(tmp_path):
     import pickle
 
