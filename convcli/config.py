@@ -939,6 +939,9 @@ def _message(err: dict) -> tuple[tuple, str]:
         return loc + (ctx["key"],), f"unknown key{hint}"
     if kind == "not_here":
         return loc + (ctx["key"],), ctx["why"]
+    if loc and loc[-1] == "[key]":  # a mapping's key that is no string (5:, null:): named by its mapping
+        entry = " (an entry such as Z.mean: 1.5 or Z[0, 1]: 2)" if loc[:1] == ("expected",) else ""
+        return loc[:-2], f"a key must be a name{entry}, got {_short(err.get('input'))}"
     if loc[:2] == ("backward", "grad") and kind in ("dict_type", "model_type", "model_attributes_type"):
         return loc, (f"expected {', '.join(GRAD_NAMES)} or a source such as {{file: dZ.npy}}, "
                      f"got {_short(err.get('input'))}")

@@ -1069,3 +1069,10 @@ def test_a_config_past_1_mib_is_refused_before_parsing(tmp_path):
     cfg = write(tmp_path, "inputs:\n  A_prev: {zeros: [1, 2, 2, 1]}\nlayers:\n  - {type: relu}\n")
     assert_error(run(["check", cfg, "--expected", big]), "--expected", "is larger than the 1 MiB a YAML file of "
                                                                         "expected: entries may be")
+
+
+def test_a_key_that_is_no_name_is_named_by_its_mapping(tmp_path):
+    """A review's campaign: expected: {5: 1} said WHERE expected[5]['[key]']."""
+    cfg = write(tmp_path, "inputs: {A_prev: {random: [1, 4, 4, 1]}}\nlayers: [{type: relu}]\nexpected: {5: 1}\n")
+    assert_error(run(["check", cfg]), "cfg.yaml: expected (line 3): a key must be a name (an entry such as "
+                                      "Z.mean: 1.5 or Z[0, 1]: 2), got 5")
