@@ -703,8 +703,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     its gradients, their own upstream gradient (the next layer's dA_prev, or
     under grad: output their last output), as the notebook's tests check one
     function at a time. Where they gave no (readable) array, a layer takes
-    what the layers around it made from theirs. Returns ``(reference,
-    inputs)``: convcli's results layer by layer, and what each layer took."""
+    what the layers around it made from theirs. Their copies of what the
+    config gives (its inputs, W and b, the upstream gradient) are in
+    ``yours`` where they are not the config's (:func:`read_given`): work done
+    on other inputs is graded on those. Returns ``(reference, inputs)``:
+    convcli's results layer by layer, and what each layer took."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
 
@@ -717,11 +720,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     caches = []
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
-        x = theirs(name) if i else quantities[name]  # the first input is the config's
+        x = theirs(name)  # the first input the config's, unless their own copy of it is not
         taken[name] = x
         hp = dict(spec.hparameters)
         if spec.kind == "conv":
-            out, cache = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
+            out, cache = conv_forward(x, theirs(spec.W), theirs(spec.b), hp, engine=p.engine)
         elif spec.kind == "pool":
             out, cache = pool_forward(x, hp, mode=spec.mode, engine=p.engine)
         else:
@@ -735,9 +738,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i < len(layers) - 1:  # the next layer's dA_prev
             key = f"{layers[i + 1].name}.dA_prev"
             g = theirs(key)
-        else:  # under grad: output the last output, theirs or the rerun one; else the config's
+        else:  # under grad: output the last output, theirs or the rerun one; else the config's (or their copy)
             key = spec.upstream
-            g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
+            g = theirs(spec.output) if p.grad_spec == "output" else theirs(key)
         taken[key] = g
         if spec.kind == "conv":
             reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
@@ -845,6 +848,22 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
     return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance (the one set here is rtol "
             f"{rtol:g}, atol {atol:g})")
+
+
+def read_given(unknown: list[Unknown], p: Plan) -> dict[str, np.ndarray]:
+    """The user's copies of quantities the config gives that are not the
+    config's (:func:`given_copies` said how), in its shape: ``--each-layer``
+    runs each layer on the user's own inputs, these included."""
+    out = {}
+    for u in unknown:
+        if not u.differs or u.differs.startswith("shape"):
+            continue
+        try:
+            a = arrays.read_file(u.source, u.base_dir, "--against", p.max_memory, shown=u.label)
+            out[u.quantity] = a.reshape(p.shapes[u.quantity])
+        except (ConvcliError, ValueError):
+            continue
+    return out
 
 
 def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:

@@ -516,7 +516,8 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             doc = summary(results, command, fmt, placed, pictures)
             write_summary(staging.path, doc, where=staging.where)
             write_expected(staging.path, expected_yaml(results, command, doc["quantities"],
-                                                       short_path(Path(out) / doc["expected"])), where=staging.where)
+                                                       str(Path(out) / doc["expected"])),  # whole: a command to copy
+                           where=staging.where)
             _stop_if_signalled()  # one that third-party code swallowed: nothing is committed
             try:
                 staging.commit()
@@ -727,10 +728,11 @@ def check(
         results = run(p, backward=p.needs_backward(wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         reference, taken, yours = results.quantities, None, None
+        unknown = chk.given_copies(unknown, p, results.quantities)
         if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
-            reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
-        unknown = chk.given_copies(unknown, p, results.quantities)
+            given = chk.read_given(unknown, p)  # their copies of the config's inputs, where not the config's
+            reference, taken = chk.each_layer(p, results.quantities, {**yours, **given}, p.needs_backward(wanted))
         graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
                                       other_inputs=[u.quantity for u in unknown if u.differs])
         if complete:

@@ -795,6 +795,17 @@ def test_a_submission_made_from_other_inputs_says_so_once(tmp_path):
     for o in doc["against"]:  # pool3.A through conv1.Z, which differs: the root is named, not conv1.Z
         assert o["hints"] == ["other_inputs"], o
         assert o["note"].endswith("; yours follow from other inputs: your A_prev is not the config's")
+    # --each-layer grades each layer on the user's own inputs, their A_prev too: right work on other
+    # inputs passes there (convcli's own layers on that A_prev stand in for the student's)
+    ref = tmp_path / "ref"
+    A = np.load(sub / "A_prev.npy")
+    W, b = np.load(ref / "W1.npy"), np.load(ref / "b1.npy")
+    Z = np.einsum("nhwijc,ijck->nhwk", np.lib.stride_tricks.sliding_window_view(
+        np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0))), (3, 3), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3), W) + b
+    np.save(sub / "conv1.Z.npy", Z)  # an independent conv (einsum over the windows) of their A_prev
+    result = run(args + ["--each-layer", "--json"])
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert by["conv1.Z"]["passed"], by["conv1.Z"]
 
 
 def test_against_names_files_in_the_folder_it_does_not_read(tmp_path):
