@@ -337,31 +337,24 @@ def test_check_plot_refuses_bad_or_existing_file(tmp_path, cfg, monkeypatch):
 
 
 @pytest.mark.parametrize("below", ["x.png", "sub/x.png"])
-def test_plot_out_under_a_file_is_refused_before_computing(tmp_path, cfg, monkeypatch, below):
-    """It used to compute, then say the folder "does not exist"."""
-    (tmp_path / "afile").write_text("mine")
+@pytest.mark.parametrize("place", ["a file", "a folder it may not write"])
+def test_plot_out_it_cannot_write_is_refused_before_computing(tmp_path, cfg, monkeypatch, below, place):
+    """It used to compute, then say the folder "does not exist" (under a
+    file), or (a review's campaign, as a user without write access) name the
+    bare path. Tests run as root, who may write anywhere, so the folder's
+    access is what the OS would say to a user: os.access denies it."""
+    if place == "a file":
+        (tmp_path / "afile").write_text("mine")
+        above, why = tmp_path / "afile", f"cannot create it: {tmp_path / 'afile'} is a file, not a folder"
+    else:
+        (tmp_path / "ro").mkdir()
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != tmp_path / "ro" and real(path, mode))
+        above, why = tmp_path / "ro", f"cannot write in {tmp_path / 'ro'}: permission denied"
     no_compute(monkeypatch)
     before = tree(tmp_path)
-    out = tmp_path / "afile" / below
-    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", out]),
-                 f"--out {out}: cannot create it: {tmp_path / 'afile'} is a file, not a folder")
-    assert tree(tmp_path) == before
-
-
-@pytest.mark.parametrize("below", ["x.png", "sub/x.png"])
-def test_plot_out_in_a_folder_it_may_not_write_is_refused_before_computing(tmp_path, cfg, monkeypatch, below):
-    """A review's campaign (as a user without write access): plot computed
-    everything, then failed naming the bare path. Tests run as root, who may
-    write anywhere, so the folder's access is what the OS would say to a
-    user: os.access denies it."""
-    (tmp_path / "ro").mkdir()
-    real = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != tmp_path / "ro" and real(path, mode))
-    no_compute(monkeypatch)
-    before = tree(tmp_path)
-    out = tmp_path / "ro" / below
-    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", out]),
-                 f"--out {out}: cannot write in {tmp_path / 'ro'}: permission denied")
+    out = above / below
+    assert_error(run(["plot", cfg, "-q", "conv1.Z", "--out", out]), f"--out {out}: {why}")
     assert tree(tmp_path) == before
 
 
