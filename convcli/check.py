@@ -703,10 +703,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     its gradients, their own upstream gradient (the next layer's dA_prev, or
     under grad: output their last output), as the notebook's tests check one
     function at a time. Where they gave no (readable) array, a layer takes
-    what the layers around it made from theirs. Their copies of what the
-    config gives (its inputs, W and b, the upstream gradient) are in
-    ``yours`` where they are not the config's (:func:`read_given`): work done
-    on other inputs is graded on those. Returns ``(reference, inputs)``:
+    what the layers around it made from theirs. What the config gives (its
+    inputs, W and b, the upstream gradient) is the config's, never a copy
+    among theirs: a submission made self-consistently from other inputs
+    (zeros everywhere) must not pass. Returns ``(reference, inputs)``:
     convcli's results layer by layer, and what each layer took."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
@@ -720,11 +720,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     caches = []
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
-        x = theirs(name)  # the first input the config's, unless their own copy of it is not
+        x = theirs(name) if i else quantities[name]  # the first input is the config's
         taken[name] = x
         hp = dict(spec.hparameters)
         if spec.kind == "conv":
-            out, cache = conv_forward(x, theirs(spec.W), theirs(spec.b), hp, engine=p.engine)
+            out, cache = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
         elif spec.kind == "pool":
             out, cache = pool_forward(x, hp, mode=spec.mode, engine=p.engine)
         else:
@@ -738,9 +738,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i < len(layers) - 1:  # the next layer's dA_prev
             key = f"{layers[i + 1].name}.dA_prev"
             g = theirs(key)
-        else:  # under grad: output the last output, theirs or the rerun one; else the config's (or their copy)
+        else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
-            g = theirs(spec.output) if p.grad_spec == "output" else theirs(key)
+            g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
         taken[key] = g
         if spec.kind == "conv":
             reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
@@ -808,28 +808,41 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
     the upstream gradient) that is not the config's saying how
     (``Unknown.differs``): a submission made from other inputs (another
     seed, another file) fails everywhere, and that is the one thing to say.
-    A copy that cannot be read or compared is left alone: it is not graded."""
+    Not compared: a copy that cannot be read or has another shape (a layout
+    matter, not other numbers), and under grad: output the upstream
+    gradient, which is the user's own last output. Compared sample by
+    sample, so a large input costs one sample's temporaries."""
     rtol, atol = p.tolerance
+    own = p.network.layers[-1].upstream if p.grad_spec == "output" else None
     out = []
     for u in unknown:
-        ours = quantities.get(u.quantity) if u.quantity is not None and u.source is not None else None
-        if ours is None:
-            out.append(u)
-            continue
+        ours = quantities.get(u.quantity) if u.quantity not in (None, own) and u.source is not None else None
+        differs = ""
         try:
-            info = arrays.probe(u.source, u.base_dir, "--against", u.label)
-            if not same_layout(p, u.quantity, info.shape, ours.shape):
-                differs = f"shape {tuple(info.shape)}, the config's {ours.shape}"
-            else:
+            info = arrays.probe(u.source, u.base_dir, "--against", u.label) if ours is not None else None
+            if info is not None and same_layout(p, u.quantity, info.shape, ours.shape):
                 theirs = arrays.read_file(u.source, u.base_dir, "--against", p.max_memory,
                                           shown=u.label).reshape(ours.shape)
-                passed, _, _, first, _ = compare(theirs, ours, rtol, atol)
-                differs = "" if passed else (f"first differs at {list(first)}: yours {float(theirs[first])!r}, "
-                                             f"the config's {float(ours[first])!r}")
+                differs = _first_difference(theirs, ours, rtol, atol)
+                del theirs
         except ConvcliError:
-            differs = ""
-        out.append(dataclasses.replace(u, differs=differs))
+            pass
+        out.append(dataclasses.replace(u, differs=differs) if differs else u)
     return out
+
+
+def _first_difference(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
+    """Where ``theirs`` first leaves the tolerance of ``ours``, in words, or
+    "": one sample (first axis) at a time, after a check of exact equality."""
+    if np.array_equal(theirs, ours, equal_nan=True):
+        return ""
+    rows = zip(theirs, ours) if theirs.ndim > 1 else [(theirs, ours)]
+    for n, (a, b) in enumerate(rows):
+        passed, _, _, first, _ = compare(a, b, rtol, atol)
+        if not passed:
+            at = (n, *first) if theirs.ndim > 1 else first
+            return f"first differs at {list(at)}: yours {float(theirs[at])!r}, the config's {float(ours[at])!r}"
+    return ""
 
 
 def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
@@ -850,69 +863,68 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
             f"{rtol:g}, atol {atol:g})")
 
 
-def read_given(unknown: list[Unknown], p: Plan) -> dict[str, np.ndarray]:
-    """The user's copies of quantities the config gives that are not the
-    config's (:func:`given_copies` said how), in its shape: ``--each-layer``
-    runs each layer on the user's own inputs, these included."""
-    out = {}
-    for u in unknown:
-        if not u.differs or u.differs.startswith("shape"):
-            continue
-        try:
-            a = arrays.read_file(u.source, u.base_dir, "--against", p.max_memory, shown=u.label)
-            out[u.quantity] = a.reshape(p.shapes[u.quantity])
-        except (ConvcliError, ValueError):
-            continue
-    return out
-
-
 def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
     """Where a failed array has no explanation of its own (no hint), what it
     follows from that differs too: convcli's arrays follow from its own
     inputs, forward outputs and gradients, so one mistake fails every array
     after it. A layer's output follows from its input (the previous layer's
-    output, or the config's input) and its W and b; its gradients from those
-    and from the gradient coming into it (the next layer's dA_prev; for the
-    last layer the config's, or under grad: output the last output). Each
-    link is one of the user's arrays when given (it differs or it does not),
-    else what that array follows from in turn. ``other``: the quantities the
-    config gives whose copies among the user's arrays differ."""
+    output, or the config's input) and, for a conv, its W and b. Of its
+    gradients, each follows from the gradient coming into the layer (the
+    next layer's dA_prev; for the last layer the config's, or under grad:
+    output the last output) and: a conv's dA_prev from W, its dW from the
+    layer's input, its db from nothing else; a max pool's or a ReLU's
+    dA_prev from the layer's input; an average pool's from nothing else.
+    Each link is one of the user's arrays when given (it differs or it does
+    not), else what that array follows from in turn. ``other``: the
+    quantities the config gives whose copies among the user's arrays
+    differ. Worked out layer by layer (no recursion: a network may be deep)."""
     layers = p.network.layers
     index = {spec.name: i for i, spec in enumerate(layers)}
     status = {o.quantity: o.status for o in outcomes}
+    Causes = frozenset  # of (kind, quantity)
 
-    def link(q: str, follows) -> set[tuple[str, str]]:
-        """(kind, quantity): q itself where the user's q differs (or the
-        other inputs it follows from: the root), nothing where it agrees,
-        else what it follows from (``follows()``)."""
+    def link(q: str, follows: Causes) -> Causes:
+        """q itself where the user's q differs (or, as the root, the other
+        inputs it follows from), nothing where it agrees, else ``follows``."""
         if q in other:
-            return {("other_inputs", q)}
+            return Causes({("other_inputs", q)})
         if status.get(q) == "fail":
-            return ({c for c in follows() if c[0] == "other_inputs"}
-                    or {("gradient_first" if p.roles.get(q) == "gradient" else "forward_first", q)})
-        return set() if status.get(q) == "pass" else follows()
+            return (Causes(c for c in follows if c[0] == "other_inputs")
+                    or Causes({("gradient_first" if p.roles.get(q) == "gradient" else "forward_first", q)}))
+        return Causes() if status.get(q) == "pass" else follows
 
-    def into(j: int) -> set[tuple[str, str]]:  # what layer j's output follows from
+    def given(*names) -> Causes:
+        return Causes(("other_inputs", q) for q in names if q in other)
+
+    # forward: what layer j's input (x) and output (out) follow from
+    x, out = [], []
+    for j, spec in enumerate(layers):
+        x.append(link(layers[j - 1].output, out[j - 1]) if j else given(p.input_name))
+        out.append(x[j] | given(spec.W, spec.b) if spec.kind == "conv" else x[j])
+    # backward: the gradient coming into layer j (g), and each of its own gradients
+    grads: dict[str, Causes] = {}
+    g: Causes = Causes()
+    for j in range(len(layers) - 1, -1, -1):
         spec = layers[j]
-        params = {("other_inputs", w) for w in (spec.W, spec.b) if w in other}
-        x = layers[j - 1].output if j else p.input_name
-        return params | link(x, (lambda: into(j - 1)) if j else set)
-
-    def back(j: int) -> set[tuple[str, str]]:  # what layer j's gradients follow from
         if j < len(layers) - 1:
-            g = f"{layers[j + 1].name}.dA_prev"
-            return into(j) | link(g, lambda: back(j + 1))
-        if p.grad_spec == "output":
-            return into(j) | link(layers[j].output, lambda: into(j))
-        return into(j) | link(layers[j].upstream, set)
+            g = link(f"{layers[j + 1].name}.dA_prev", grads[f"{layers[j + 1].name}.dA_prev"])
+        elif p.grad_spec == "output":
+            g = link(spec.output, out[j])
+        else:
+            g = given(spec.upstream)
+        if spec.kind == "conv":
+            grads.update({f"{spec.name}.dA_prev": g | given(spec.W), f"{spec.name}.dW": g | x[j],
+                          f"{spec.name}.db": g})
+        else:
+            grads[f"{spec.name}.dA_prev"] = g if spec.kind == "pool" and spec.mode == "average" else g | x[j]
 
     for o in outcomes:
         layer = o.quantity.split(".", 1)[0]
         # numbers compared, and no other explanation given (no hint: the note's words are for people)
         if o.status != "fail" or o.abs_err is None or o.hints or layer not in index:
             continue
-        j = index[layer]
-        causes = back(j) if p.roles.get(o.quantity) == "gradient" else into(j)
+        gradient = p.roles.get(o.quantity) == "gradient"
+        causes = grads.get(o.quantity, Causes()) if gradient else out[index[layer]]
         named = {kind: sorted(q for k, q in causes if k == kind)
                  for kind in ("other_inputs", "forward_first", "gradient_first")}
         if named["other_inputs"]:  # the root of everything else: said alone
@@ -922,7 +934,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
         if named["forward_first"]:
             forward = ", ".join(named["forward_first"])
             o.note += (f"; your forward output {forward} differs too, and convcli's gradients follow from its own "
-                       "forward pass: fix the forward first" if p.roles.get(o.quantity) == "gradient" else
+                       "forward pass: fix the forward first" if gradient else
                        f"; your forward output {forward} differs too, and this layer's input follows from it: "
                        "fix it first") + ", or grade each layer on your inputs with --each-layer"
         if named["gradient_first"]:

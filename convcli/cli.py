@@ -731,8 +731,7 @@ def check(
         unknown = chk.given_copies(unknown, p, results.quantities)
         if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
-            given = chk.read_given(unknown, p)  # their copies of the config's inputs, where not the config's
-            reference, taken = chk.each_layer(p, results.quantities, {**yours, **given}, p.needs_backward(wanted))
+            reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
         graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
                                       other_inputs=[u.quantity for u in unknown if u.differs])
         if complete:
@@ -794,7 +793,8 @@ def check(
         if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
             con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(handed_out)}"))
         other = [u for u in unknown if u.differs]
-        if other:  # copies that are not the config's: the submission was made from other inputs, said once
+        follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
+        if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
             names = [u.label for u in other]
             listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
             con.print(Text(f"note: your {listed} {'is' if len(names) == 1 else 'are'} not the config's "

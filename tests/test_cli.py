@@ -774,6 +774,49 @@ def test_a_gradient_whose_own_inputs_agree_is_not_blamed_on_the_forward(tmp_path
             in by["conv1.dW"]["note"])
 
 
+def test_each_gradient_is_blamed_only_on_what_it_follows_from(tmp_path):
+    """A review: a conv's dA_prev follows from W and the incoming gradient,
+    not from the layer's input, and its db from the incoming gradient alone,
+    but each was told to fix a forward output; a max pool's dA_prev follows
+    from its input (the mask) and the incoming gradient. conv1 -> max pool2
+    -> conv3, grad: ones; conv1.Z wrong (and so pool2.A), and every gradient
+    given wrong by a mistake of its own."""
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [2, 6, 6, 2]}\n  W1: {random: [3, 3, 2, 3]}\n"
+                          "  b1: {random: [3]}\n  W3: {random: [2, 2, 3, 2]}\n  b3: {random: [2]}\nlayers:\n"
+                          "  - {type: conv, W: W1, b: b1, pad: 1}\n  - {type: pool, f: 2, mode: max}\n"
+                          "  - {type: conv, W: W3, b: b3}\nbackward: {grad: ones}\n")
+    ref, sub = tmp_path / "ref", tmp_path / "sub"
+    assert run(["backward", cfg, "--out", ref]).exit_code == 0
+    sub.mkdir()
+    for name in ("conv1.Z", "pool2.A", "pool2.dA_prev", "conv3.dA_prev", "conv3.dW", "conv3.db"):
+        a = np.load(ref / f"{name}.npy")
+        a.flat[1] += 1.0
+        np.save(sub / f"{name}.npy", a)
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert not any(o["passed"] for o in by.values())
+    assert by["pool2.A"]["hints"] == ["forward_first"] and "conv1.Z" in by["pool2.A"]["note"]
+    assert by["conv3.dW"]["hints"] == ["forward_first"] and "pool2.A" in by["conv3.dW"]["note"]  # its input
+    assert by["conv3.dA_prev"]["hints"] == [] and by["conv3.db"]["hints"] == []  # W, ones: the config's
+    assert by["pool2.dA_prev"]["hints"] == ["forward_first", "gradient_first"]  # its mask, and conv3.dA_prev
+    assert "conv1.Z" in by["pool2.dA_prev"]["note"] and "conv3.dA_prev" in by["pool2.dA_prev"]["note"]
+
+
+def test_cause_notes_for_a_deep_network(tmp_path):
+    """A review: 200 layers ended in a RecursionError (exit 3)."""
+    layers = "".join("  - {type: relu}\n" for _ in range(200))
+    cfg = write(tmp_path, f"inputs:\n  A_prev: {{random: [1, 2, 2, 1]}}\nlayers:\n{layers}backward: {{grad: ones}}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "ref"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name in ("relu1.dA_prev", "relu200.dA_prev"):  # one element wrong in each
+        a = np.load(tmp_path / "ref" / f"{name}.npy")
+        a.flat[0] += 3.0
+        np.save(sub / f"{name}.npy", a)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["relu1.dA_prev"]["hints"] == ["gradient_first"] and "relu200.dA_prev" in by["relu1.dA_prev"]["note"]
+
+
 def test_a_submission_made_from_other_inputs_says_so_once(tmp_path):
     """A student who ran on other inputs (another seed) and handed in their
     copies of them: every array fails, and the reason is that, not "fix the
@@ -781,6 +824,9 @@ def test_a_submission_made_from_other_inputs_says_so_once(tmp_path):
     sub = _submission(tmp_path, ["A_prev", "W1", "conv1.Z", "pool3.A", "conv1.dW"])
     args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]
     assert run(args).exit_code == 0 and "note:" not in run(args).stdout
+    np.save(sub / "W1.npy", np.load(sub / "W1.npy").transpose(3, 2, 0, 1))  # another layout: not other numbers
+    assert run(args).exit_code == 0 and "note:" not in run(args).stdout
+    shutil.copy(tmp_path / "ref" / "W1.npy", sub)
     rng = np.random.default_rng(5)
     np.save(sub / "A_prev.npy", rng.random(np.load(sub / "A_prev.npy").shape))
     for name in ("conv1.Z", "pool3.A", "conv1.dW"):
@@ -795,17 +841,22 @@ def test_a_submission_made_from_other_inputs_says_so_once(tmp_path):
     for o in doc["against"]:  # pool3.A through conv1.Z, which differs: the root is named, not conv1.Z
         assert o["hints"] == ["other_inputs"], o
         assert o["note"].endswith("; yours follow from other inputs: your A_prev is not the config's")
-    # --each-layer grades each layer on the user's own inputs, their A_prev too: right work on other
-    # inputs passes there (convcli's own layers on that A_prev stand in for the student's)
+    # --each-layer runs the first layer on the config's A_prev, never on a copy among the arrays (a
+    # review: zeros everywhere, inputs included, passed when it took theirs); right work on other
+    # inputs fails there too (an independent conv, einsum over the windows, of their A_prev)
     ref = tmp_path / "ref"
     A = np.load(sub / "A_prev.npy")
     W, b = np.load(ref / "W1.npy"), np.load(ref / "b1.npy")
     Z = np.einsum("nhwijc,ijck->nhwk", np.lib.stride_tricks.sliding_window_view(
         np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0))), (3, 3), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3), W) + b
-    np.save(sub / "conv1.Z.npy", Z)  # an independent conv (einsum over the windows) of their A_prev
+    np.save(sub / "conv1.Z.npy", Z)
     result = run(args + ["--each-layer", "--json"])
+    assert result.exit_code == 1
     by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
-    assert by["conv1.Z"]["passed"], by["conv1.Z"]
+    assert not by["conv1.Z"]["passed"]
+    for name in ("A_prev", "W1", "conv1.Z"):  # self-consistent zeros, the inputs' copies included
+        np.save(sub / f"{name}.npy", np.zeros_like(np.load(sub / f"{name}.npy")))
+    assert run(args + ["--each-layer"]).exit_code == 1
 
 
 def test_against_names_files_in_the_folder_it_does_not_read(tmp_path):
