@@ -35,6 +35,7 @@ from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, s
 from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, path_error, short_path
 from .hparams import did_you_mean
+from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
 from .runner import DEFAULT_TOLERANCES, Plan
@@ -726,7 +727,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if spec.kind == "conv":
             out, cache = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
         elif spec.kind == "pool":
-            out, cache = pool_forward(x, hp, mode=spec.mode, engine=p.engine)
+            out, cache = pool_layer_forward(x, spec, p.engine)
         else:
             out, cache = relu_forward(x)
         reference[spec.output] = out

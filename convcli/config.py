@@ -321,10 +321,11 @@ class _Model(BaseModel):
                     torch = TORCH_KEYS.get(key) if "type" in known else None  # a layer's, as PyTorch names it
                     hint = (f"; {torch}" if torch
                             else "; only conv layers are padded" if key == "pad" and "type" in known
-                            else did_you_mean(key, known))
+                            else did_you_mean(key, known) if isinstance(key, str) else "")
                     raise PydanticCustomError(
-                        "unknown_key", "unknown key",
-                        {"key": str(key), "hint": hint, "known": ", ".join(known)},
+                        "unknown_key", "unknown key",  # null: 1 is the key null, not the text "None"
+                        {"key": key if key is None or isinstance(key, bool) else str(key), "hint": hint,
+                         "known": ", ".join(known)},
                     )
         return data
 
@@ -892,6 +893,8 @@ def format_loc(loc) -> str:
             continue  # a union tag of ours, not a key the user wrote
         elif isinstance(part, str) and _NAME.match(part):
             text += f".{part}" if text else part
+        elif part is None or isinstance(part, bool):  # a key YAML read as null, true or false
+            text += f"[{_short(part)}]"
         else:
             text += f"[{str(part)!r}]"
     return text

@@ -89,17 +89,22 @@ class LayerShapes:
     hyper: dict
 
 
-def _average_scaled(x: np.ndarray, layer: LayerSpec, engine: str):
-    """An average pool whose window sums overflowed though every input and
-    the means are finite (1e38s in float32): the same pool of ``x`` divided by
-    a power of two at least the window's size, then multiplied back. Both
-    scalings are exact (short of subnormal numbers), so the means are those
-    of an unbounded sum; the cache keeps ``x`` itself."""
-    f_H, f_W = hparams.per_axis(layer.hparameters["f"], "f")
-    k = 2.0 ** math.ceil(math.log2(f_H * f_W))
-    out, cache = pool_forward(x / k, dict(layer.hparameters), mode="average", engine=engine)
-    out *= k
-    return out, (x, *cache[1:])
+def pool_layer_forward(x: np.ndarray, layer: LayerSpec, engine: str):
+    """A pool layer's forward, ``(A, cache)``. An average pool whose window
+    sums overflowed though every input is finite (1e38s in float32; the
+    means fit) is taken again of ``x`` divided by a power of two at least the
+    window's size, then multiplied back: both scalings are exact (short of
+    subnormal numbers), so the means are those of an unbounded sum; the
+    cache keeps ``x`` itself."""
+    out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
+    if layer.mode == "average" and not all_finite(out) and all_finite(x):
+        f_H, f_W = hparams.per_axis(layer.hparameters["f"], "f")
+        k = 2.0 ** math.ceil(math.log2(f_H * f_W))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out, cache = pool_forward(x / k, dict(layer.hparameters), mode="average", engine=engine)
+            out *= k
+        cache = (x, *cache[1:])
+    return out, cache
 
 
 class Network:
@@ -205,9 +210,7 @@ class Network:
                         sources += [W, b]
                         out, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
                     elif layer.kind == "pool":
-                        out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
-                        if layer.mode == "average" and not all_finite(out) and all_finite(x):
-                            out, cache = _average_scaled(x, layer, engine)
+                        out, cache = pool_layer_forward(x, layer, engine)
                     else:
                         out, cache = relu_forward(x)
             except ValueError as exc:

@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import tempfile
@@ -694,11 +695,15 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
     file's path as the user named the folder."""
     p = results.plan
     cfg = p.cfg
+    # the run's own options where they overrode the config: the same run is what passes
+    same = "".join(f" --{k} {v}" for k, v, c in (("dtype", p.dtype, cfg.model.dtype),
+                                                  ("engine", p.engine, cfg.model.engine)) if v != c)
+    config = _shell(str(cfg.display))
     lines = [
-        f"# Expected values: the statistics of every quantity `convcli {command} {cfg.display}` computed",
+        f"# Expected values: the statistics of every quantity `convcli {command} {config}{same}` computed",
         f"# (sha256 {cfg.sha256[:12]}, {p.dtype}, {p.engine} engine, convcli {__version__}), every digit.",
         "# Check a run against them:",
-        f"#   convcli check {cfg.display} --expected {shown}",
+        f"#   convcli check {config}{same} --expected {_shell(shown)}",
         "# or paste the entries into a config's expected: (its tolerance: applies; by default rtol 1e-6",
         "# in float64, 1e-4 in float32).",
         "expected:",
@@ -710,6 +715,11 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
         lines.append(f"  {name}.shape: [{', '.join(str(n) for n in d['shape'])}]")
         lines += [f"  {name}.{k}: {_yaml_number(d[k])}" for k in ("mean", "std", "min", "max", "sum", "norm")]
     return "\n".join(lines) + "\n"
+
+
+def _shell(text: str) -> str:
+    """A path as a shell takes it, on one line of a YAML comment."""
+    return shlex.quote(text).replace("\n", "\\n").replace("\r", "\\r")
 
 
 def write_expected(folder: Path, text: str, where: str | None = None) -> None:

@@ -80,6 +80,13 @@ def test_expected_yaml_is_an_instructors_key_with_every_digit(tmp_path):
     assert run(["check", other, "--expected", key]).exit_code == 1
     # convcli's own folder still: --force replaces it
     assert run(["backward", cfg, "--out", tmp_path / "out", "--force"]).exit_code == 0
+    # a run with --dtype float32 names it in the command (a review: without it the check ran float64
+    # and failed rtol 1e-6), and a folder with a space is quoted for the shell
+    out32 = tmp_path / "float 32"
+    assert run(["backward", cfg, "--out", out32, "--dtype", "float32"]).exit_code == 0
+    line = next(t for t in (out32 / "expected.yaml").read_text().splitlines() if t.startswith("#   convcli check"))
+    assert line == f"#   convcli check {cfg} --dtype float32 --expected '{out32 / 'expected.yaml'}'"
+    assert run(["check", cfg, "--dtype", "float32", "--expected", out32 / "expected.yaml"]).exit_code == 0
 
 
 def test_summary_json(tmp_path):
@@ -691,6 +698,12 @@ def test_against_helps_a_learner_find_the_mistake(tmp_path):
         "fix the forward first, or grade each layer on your inputs with --each-layer")
     assert "fix the forward first" not in by["conv1.Z"]["note"] + by["conv1.db"]["note"]  # db has its own hint
     assert by["conv1.dW"]["hints"] == ["forward_first"] and "forward_first" not in by["conv1.db"]["hints"]
+    # under grad: output a dZ among the arrays is the user's own Z (a review: it was called another input)
+    np.save(mine / "conv1.dZ.npy", Z)
+    doc = json.loads(run(args).stdout)
+    assert {u["entry"]: u["differs"] for u in doc["unknown"]} == {"conv1.dZ.npy": None}
+    assert [o["hints"] for o in doc["against"] if o["quantity"] == "conv1.dW"] == [["forward_first"]]
+    (mine / "conv1.dZ.npy").unlink()
     np.save(mine / "conv1.Z.npy", np.load(ref / "conv1.Z.npy"))
     (mine / "conv1.dW.npy").unlink()
     (mine / "conv1.db.npy").unlink()

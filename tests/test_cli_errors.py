@@ -1076,3 +1076,10 @@ def test_a_key_that_is_no_name_is_named_by_its_mapping(tmp_path):
     cfg = write(tmp_path, "inputs: {A_prev: {random: [1, 4, 4, 1]}}\nlayers: [{type: relu}]\nexpected: {5: 1}\n")
     assert_error(run(["check", cfg]), "cfg.yaml: expected (line 3): a key must be a name (an entry such as "
                                       "Z.mean: 1.5 or Z[0, 1]: 2), got 5")
+
+
+def test_a_null_key_is_said_as_yaml_wrote_it(tmp_path):
+    """A review: a null: key read 'None: unknown key (did you mean 'engine'?)'."""
+    cfg = write(tmp_path, "inputs: {A_prev: {random: [1, 4, 4, 1]}}\nlayers: [{type: relu, null: 2}]\n")
+    line = assert_error(run(["shapes", cfg]), "cfg.yaml: layers[0][null] (line 2): unknown key; known keys: ")
+    assert "None" not in line

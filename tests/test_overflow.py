@@ -80,6 +80,8 @@ def test_an_average_whose_sum_overflows_but_whose_mean_fits_is_computed(tmp_path
         assert result.exit_code == 0, result.stderr
         A = np.load(out / "pool1.A.npy")
         assert A.dtype == np.float32 and A.ravel().tolist() == [np.float32(1e38)]
+        # check --each-layer reruns the layer the same way (a review: it expected inf there)
+        assert run(["check", cfg, "--against", out, "--each-layer", "--engine", engine]).exit_code == 0
         assert np.load(out / "pool1.dA_prev.npy").ravel().tolist() == [0.25] * 4
         cfg = write(tmp_path, "inputs:\n  A_prev: {value: [[[[1.0e308], [1.0e308]], [[1.0e308], [-1.0e308]]]]}\n"
                               "layers:\n  - {type: pool, f: 2, mode: average}\n", "f64.yaml")
