@@ -34,7 +34,7 @@ from . import arrays, hparams
 from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, slice_text, value_shape
 from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, path_error, short_path
-from .hparams import did_you_mean
+from .hparams import did_you_mean, joined
 from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
@@ -916,13 +916,16 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
         if spec.kind == "conv":
             grads.update({f"{spec.name}.dA_prev": g | given(spec.W), f"{spec.name}.dW": g | x[j],
                           f"{spec.name}.db": g})
-        else:
-            grads[f"{spec.name}.dA_prev"] = g if spec.kind == "pool" and spec.mode == "average" else g | x[j]
+        else:  # an average pool's, or a max pool's over 1x1 windows, route g to fixed places: not x's
+            fixed = spec.kind == "pool" and (spec.mode == "average" or math.prod(p.layer_shapes[j].hyper["f"]) == 1)
+            grads[f"{spec.name}.dA_prev"] = g if fixed else g | x[j]
 
     for o in outcomes:
         layer = o.quantity.split(".", 1)[0]
-        # numbers compared, and no other explanation given (no hint: the note's words are for people)
-        if o.status != "fail" or o.abs_err is None or o.hints or layer not in index:
+        # numbers compared, and no other explanation given (no hint but NaN counts: the note's words are
+        # for people)
+        if (o.status != "fail" or o.abs_err is None or set(o.hints) - {"nan_in_yours", "nan_in_convcli"}
+                or layer not in index):
             continue
         gradient = p.roles.get(o.quantity) == "gradient"
         causes = grads.get(o.quantity, Causes()) if gradient else out[index[layer]]
@@ -933,11 +936,13 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
             o.hints.append("other_inputs")
             continue
         if named["forward_first"]:
-            forward = ", ".join(named["forward_first"])
-            o.note += (f"; your forward output {forward} differs too, and convcli's gradients follow from its own "
-                       "forward pass: fix the forward first" if gradient else
-                       f"; your forward output {forward} differs too, and this layer's input follows from it: "
-                       "fix it first") + ", or grade each layer on your inputs with --each-layer"
+            one = len(named["forward_first"]) == 1
+            forward = f"your forward output{'' if one else 's'} {joined(named['forward_first'])} " \
+                      f"differ{'s' if one else ''} too"
+            o.note += (f"; {forward}, and convcli's gradients follow from its own forward pass: fix the forward "
+                       "first" if gradient else
+                       f"; {forward}, and this layer's input follows from {'it' if one else 'them'}: fix "
+                       f"{'it' if one else 'them'} first") + ", or grade each layer on your inputs with --each-layer"
         if named["gradient_first"]:
             o.note += (f"; the gradient coming into this layer, your {', '.join(named['gradient_first'])}, "
                        "differs too: fix that one first, or grade each layer on your inputs with --each-layer")
@@ -946,7 +951,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
 
 def _listed(names: list[str]) -> str:
     """``A_prev is`` / ``A_prev, W and b are``."""
-    return f"{names[0]} is" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} are"
+    return f"{joined(names)} {'is' if len(names) == 1 else 'are'}"
 
 
 def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,

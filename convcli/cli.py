@@ -40,6 +40,7 @@ from rich.text import Text
 from . import __version__
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
 from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
+from .hparams import joined
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -796,8 +797,7 @@ def check(
         follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
         if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
             names = [u.label for u in other]
-            listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-            con.print(Text(f"note: your {listed} {'is' if len(names) == 1 else 'are'} not the config's "
+            con.print(Text(f"note: your {joined(names)} {'is' if len(names) == 1 else 'are'} not the config's "
                            f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
                            "(another seed, another file?)"))
         unnamed = [u for u in unknown if u.quantity is None]
@@ -1298,11 +1298,6 @@ def _commands_taking(ctx, option: str) -> list[str]:
     ]
 
 
-def _and(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
 def _usage_line(exc, errors) -> str:
     """A click usage error as ``WHERE: WHAT``: the option or argument (or the
     command) it is about, then what is wrong, in convcli's words where
@@ -1316,7 +1311,7 @@ def _usage_line(exc, errors) -> str:
         takers = _commands_taking(ctx, exc.option_name)
         if takers:  # another command's option, not a typo: click's near names would mislead
             name = ctx.info_name if ctx is not None else "this command"
-            return f"{exc.option_name}: {name} has no such option; {_and(takers)} take{'s' if len(takers) == 1 else ''} it{see}"
+            return f"{exc.option_name}: {name} has no such option; {joined(takers)} take{'s' if len(takers) == 1 else ''} it{see}"
         if exc.possibilities:
             return f"{exc.option_name}: no such option (did you mean {' or '.join(sorted(exc.possibilities))}?)"
         return f"{exc.option_name}: no such option{see}"

@@ -142,6 +142,12 @@ def check_engine(engine) -> str:
     return choice(engine, "engine", ENGINES)
 
 
+def joined(names) -> str:
+    """``a`` / ``a and b`` / ``a, b and c``."""
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def did_you_mean(word, choices) -> str:
     """`` (did you mean 'x'?)`` or ``""``; case does not count as a difference
     (``dw`` -> ``dW``)."""

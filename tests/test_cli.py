@@ -814,6 +814,38 @@ def test_each_gradient_is_blamed_only_on_what_it_follows_from(tmp_path):
     assert "conv1.Z" in by["pool2.dA_prev"]["note"] and "conv3.dA_prev" in by["pool2.dA_prev"]["note"]
 
 
+def test_cause_notes_name_several_outputs_and_skip_what_routes_to_fixed_places(tmp_path):
+    """An oracle campaign's findings: two forward outputs were named as one
+    ("conv1.Z, relu2.A differs"); a NaN count kept the cause away; a max pool
+    over 1x1 windows sends the gradient to fixed places, whatever its input.
+    conv1 -> relu2 -> max pool3 (f 1), grad: output."""
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 5, 5, 2]}\n  W: {random: [3, 3, 2, 3]}\n"
+                          "  b: {random: [3]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n"
+                          "  - {type: pool, f: 1, mode: max}\nbackward: {grad: output}\n")
+    ref, sub = tmp_path / "ref", tmp_path / "sub"
+    assert run(["backward", cfg, "--out", ref]).exit_code == 0
+    sub.mkdir()
+    for name in ("conv1.Z", "relu2.A", "conv1.dW", "pool3.dA_prev"):
+        a = np.load(ref / f"{name}.npy")
+        a.flat[int(np.argmax(np.load(ref / "relu2.A.npy").flat)) if name != "conv1.dW" else 0] += 1.0
+        np.save(sub / f"{name}.npy", a)
+    a = np.load(sub / "relu2.A.npy")
+    a.flat[-1] = np.nan
+    np.save(sub / "relu2.A.npy", a)
+    (sub / "pool3.dA_prev.npy").rename(tmp_path / "pool3.dA_prev.npy")  # conv1.dW then follows from relu2.A
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert "your forward outputs conv1.Z and relu2.A differ too" in by["conv1.dW"]["note"]
+    assert by["relu2.A"]["hints"] == ["nan_in_yours", "forward_first"] and "conv1.Z" in by["relu2.A"]["note"]
+    (tmp_path / "pool3.dA_prev.npy").rename(sub / "pool3.dA_prev.npy")
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    # pool3's dA_prev follows from the gradient coming in (under grad: output pool3.A, not given: relu2.A
+    # through the pool) but not from its input as a mask
+    assert by["pool3.dA_prev"]["hints"] == ["forward_first"] and "relu2.A" in by["pool3.dA_prev"]["note"]
+    np.save(sub / "pool3.A.npy", np.load(ref / "pool3.A.npy"))  # the gradient coming in, right
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["pool3.dA_prev"]["hints"] == [], by["pool3.dA_prev"]
+
+
 def test_cause_notes_for_a_deep_network(tmp_path):
     """A review: 200 layers ended in a RecursionError (exit 3)."""
     layers = "".join("  - {type: relu}\n" for _ in range(200))
