@@ -62,18 +62,27 @@ STATS_BLOCK = 1 << 17  # elements: 1 MiB of float64 per statistics step
 @dataclass(frozen=True)
 class Estimate:
     """Working memory in bytes: ``resident + fixed + m * per_sample`` for a
-    chunk of ``m`` samples; ``whole`` per sample for an in-memory run."""
+    chunk of ``m`` samples, plus what the conv layers' caches keep; ``whole``
+    per sample for an in-memory run."""
 
     per_sample: int
     whole: int
     fixed: int
     resident: int
+    # Per conv layer (its forward block, its unfolded input per sample): a
+    # cache keeps the unfolded chunk when one block holds it, so at most the
+    # smaller of the two (a fixed block per layer counted 3 MiB for each of
+    # 300 tiny layers and refused a run of kilobytes).
+    kept: tuple[tuple[int, int], ...] = ()
+
+    def _kept(self, m: int) -> int:
+        return sum(min(block, m * unfolded) for block, unfolded in self.kept)
 
     def chunk(self, m: int) -> int:
-        return self.resident + self.fixed + m * self.per_sample
+        return self.resident + self.fixed + m * self.per_sample + self._kept(m)
 
     def in_memory(self, m: int) -> int:
-        return self.resident + self.fixed + m * self.whole
+        return self.resident + self.fixed + m * self.whole + self._kept(m)
 
 
 def _per_sample(shape) -> int:
@@ -113,7 +122,7 @@ def _conv_terms(ls, s: int, engine: str):
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
     if engine == "reference":
-        return pad_copy, pad_copy + padded, 0, 0, 0, 3 * (K + 1) * n_C * s
+        return pad_copy, pad_copy + padded, (0, 0), 0, 0, 3 * (K + 1) * n_C * s
     # Kept in the cache when one block holds the chunk.
     forward_block = conv_engine.block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
     grad_sum = conv_engine.grad_sum_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
@@ -130,7 +139,8 @@ def _conv_terms(ls, s: int, engine: str):
         grad_scratch = padded
         scratch_block = forward_block
         col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)  # dZ @ W.T, one block
-    return pad_copy, max(pad_copy, grad_scratch), forward_block, scratch_block, col2im_block, grad_sum
+    unfolded = n_H * n_W * (K + 1) * s  # per sample, with the bias's column of ones (tiles hold no more)
+    return pad_copy, max(pad_copy, grad_scratch), (forward_block, unfolded), scratch_block, col2im_block, grad_sum
 
 
 def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, int]]:
@@ -176,12 +186,12 @@ def estimate(p, backward: bool) -> Estimate:
     src = model.inputs[p.input_name]
     load = _load_bytes(src, p.input_info[p.input_name].dtype, X // s, s, nonfinite)
 
-    fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], 0, [0], [0], [0]
+    fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], [], [0], [0], [0]
     grad_sums = 0
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
-            f, b, fwd_block, scratch_block, col2im_block, grad_sum = _conv_terms(ls, s, p.engine)
-            kept += fwd_block
+            f, b, fwd_kept, scratch_block, col2im_block, grad_sum = _conv_terms(ls, s, p.engine)
+            kept.append(fwd_kept)
             grad_sums += grad_sum
             scratch_blocks.append(scratch_block)
             col2im_blocks.append(col2im_block)
@@ -254,8 +264,8 @@ def estimate(p, backward: bool) -> Estimate:
     beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
     inflating = sum(held for *_, held in _inflating(p, backward))
-    fixed = kept + threads * per_thread + max(pool_blocks) + IO_BUFFERS + inflating
-    return Estimate(per_sample, whole, fixed, resident)
+    fixed = threads * per_thread + max(pool_blocks) + IO_BUFFERS + inflating
+    return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]))
 
 
 @dataclass(frozen=True)
@@ -296,8 +306,7 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
         return None
     src = p.cfg.model.inputs[p.input_name]
     _check_streamable(p)
-    room = budget - e.resident - e.fixed
-    if room < e.per_sample:
+    if e.chunk(1) > budget:
         need = e.chunk(1)
         inflating = _inflating(p, backward)
         if inflating and need - sum(held for *_, held in inflating) <= budget:
@@ -308,13 +317,17 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
             f"{arrays.format_size(budget)} is too small for this run: it does not fit the budget whole, so it "
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
-            f"{arrays.format_size(e.per_sample)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
+            f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
             f"chunk needs ({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the "
             f"I/O buffers, {arrays.format_size(e.resident)} for the parameters and their gradients); "
             f"use --memory-budget {math.ceil(need / 2**20)}MiB or more",
         )
-    rows = min(n, room // e.per_sample, max(1, CHUNK_TARGET // e.per_sample))
-    return StreamPlan(budget, n, rows, e)
+    # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth
+    lo, hi = 1, min(n, max(1, CHUNK_TARGET // max(e.per_sample, 1)))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)
+    return StreamPlan(budget, n, lo, e)
 
 
 def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:

@@ -783,3 +783,18 @@ def test_a_run_past_the_default_budget_names_it_as_the_default(tmp_path):
     assert_error(run(["forward", cfg, "--out", tmp_path / "o", "--memory-budget", "1GiB"]),
                  "convcli: error: --memory-budget: 1.0 GiB is too small for this run")
     assert not (tmp_path / "o").exists()
+
+
+def test_a_deep_network_of_small_layers_runs_in_memory(tmp_path):
+    """An oracle campaign: 300 conv layers of a few kilobytes each were
+    refused the default 512 MiB budget ("967 MiB that any chunk needs"):
+    the estimate counted each layer's forward block (~3 MiB) as kept in its
+    cache, where a cache keeps at most the layer's unfolded chunk."""
+    layers = "".join("  - {type: conv, W: W, b: b, pad: 1}\n" for _ in range(300))
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [2, 6, 6, 2]}\n  W: {random: [3, 3, 2, 2]}\n"
+                          f"  b: {{random: [2]}}\nlayers:\n{layers}backward: {{grad: ones}}\n")
+    e = streaming.estimate(runner.plan(cfg), True)
+    assert e.in_memory(2) < 64 << 20  # the unfolded inputs: 300 x 2 x 36 x 19 x 8 bytes, ~3 MiB
+    result = run(["backward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["streaming"] is None
