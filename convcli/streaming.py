@@ -75,14 +75,14 @@ class Estimate:
     # 300 tiny layers and refused a run of kilobytes).
     kept: tuple[tuple[int, int], ...] = ()
 
-    def _kept(self, m: int) -> int:
+    def kept_bytes(self, m: int) -> int:
         return sum(min(block, m * unfolded) for block, unfolded in self.kept)
 
     def chunk(self, m: int) -> int:
-        return self.resident + self.fixed + m * self.per_sample + self._kept(m)
+        return self.resident + self.fixed + m * self.per_sample + self.kept_bytes(m)
 
     def in_memory(self, m: int) -> int:
-        return self.resident + self.fixed + m * self.whole + self._kept(m)
+        return self.resident + self.fixed + m * self.whole + self.kept_bytes(m)
 
 
 def _per_sample(shape) -> int:
@@ -291,6 +291,8 @@ class StreamPlan:
             "estimated_peak": e.chunk(self.rows),
             "per_sample": e.per_sample,
             "fixed": e.fixed + e.resident,
+            # what the conv layers' caches keep of a chunk's unfolded input (at most a block each)
+            "cache_kept": e.kept_bytes(self.rows),
         }
 
 
