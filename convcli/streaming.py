@@ -103,8 +103,9 @@ def _load_bytes(src, stored: np.dtype, e: int, s: int, nonfinite: bool) -> int:
 
 def _conv_terms(ls, s: int, engine: str):
     """A conv layer's scratch arrays: per sample, (forward, backward: a
-    padded input, a padded gradient); fixed, (the forward's block buffer,
-    which its cache may keep; the largest block buffer of a pass that unfolds
+    padded input, a padded gradient); (the forward's block buffer and its
+    unfolded input per sample: its cache keeps the smaller of the block and
+    a chunk's unfolding); fixed, (the largest block buffer of a pass that unfolds
     into a thread's kept scratch; the col2im pass's block, which does not;
     what one engine thread holds while it sums the weight gradient,
     conv.grad_sum_bytes, over the forward's unfolded input or at stride 1
@@ -139,7 +140,9 @@ def _conv_terms(ls, s: int, engine: str):
         grad_scratch = padded
         scratch_block = forward_block
         col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)  # dZ @ W.T, one block
-    unfolded = n_H * n_W * (K + 1) * s  # per sample, with the bias's column of ones (tiles hold no more)
+    # per sample, with the bias's column of ones; a tile of T >= 2 output columns holds f_H rows of a span
+    # of at most TILE_GROWTH kernel widths, so at most TILE_GROWTH / 2 times that per column
+    unfolded = math.ceil(n_H * n_W * (K + 1) * s * max(1.0, conv_engine.TILE_GROWTH / 2))
     return pad_copy, max(pad_copy, grad_scratch), (forward_block, unfolded), scratch_block, col2im_block, grad_sum
 
 

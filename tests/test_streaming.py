@@ -798,3 +798,39 @@ def test_a_deep_network_of_small_layers_runs_in_memory(tmp_path):
     result = run(["backward", cfg, "--out", tmp_path / "out"])
     assert result.exit_code == 0, result.stderr
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["streaming"] is None
+
+
+@pytest.mark.parametrize("growth", [2.0, 3.0])
+def test_what_a_conv_cache_keeps_is_within_the_estimate(monkeypatch, growth):
+    """A review of the estimate: a conv cache keeps its chunk's unfolded
+    input when one block holds it (conv.py: the state's cols), and the
+    estimate bounds it by min(block, m * unfolded per sample). Random layers,
+    tiled ones among them; with tiles as wide as 3 kernel widths (TILE_GROWTH
+    3, its value once) a tile holds more per column, and the bound grows."""
+    import random
+    import types
+
+    monkeypatch.setattr(conv_engine, "TILE_GROWTH", growth)
+    rnd = random.Random(1)
+    tiled = kept_any = 0
+    # the review's case first: 3x1 kernels at stride (1, 2), float32, tiles of 2 columns kept whole
+    cases = [(np.float32, (3, 1), (1, 1), (1, 2), 1, 4, 75, 40, 64, [0, 0, 0, 0])]
+    for _ in range(150):
+        f, d = (rnd.randint(1, 4), rnd.randint(1, 4)), (rnd.randint(1, 2), rnd.randint(1, 2))
+        cases.append((rnd.choice([np.float32, np.float64]), f, d, (rnd.randint(1, 4), rnd.randint(1, 4)),
+                      rnd.choice([1, 2, 3, 8]), rnd.choice([1, 3, 4, 8, 16]), rnd.choice([1, 3, 20, 75, 200]),
+                      rnd.randint(d[0] * (f[0] - 1) + 1, 40), rnd.randint(d[1] * (f[1] - 1) + 1, 64),
+                      [rnd.randint(0, 2) for _ in range(4)]))
+    for dtype, f, d, s, C, n_C, m, H, W, pad in cases:
+        A = np.random.rand(m, H, W, C).astype(dtype)
+        Z, cache = conv_engine.conv_forward(A, np.random.rand(*f, C, n_C).astype(dtype),
+                                            np.zeros(n_C, dtype), {"stride": list(s), "pad": pad, "dilation": list(d)})
+        state = cache[4]
+        kept = 0 if state.cols is None else state.cols.nbytes
+        ls = types.SimpleNamespace(in_shape=A.shape, out_shape=Z.shape,
+                                   hyper={"f": f, "stride": s, "pad": tuple(pad), "dilation": d})
+        block, unfolded = streaming._conv_terms(ls, np.dtype(dtype).itemsize, "fast")[2]
+        assert kept <= min(block, m * unfolded), (A.shape, f, s, d, pad, n_C, state.tile, kept, block, unfolded)
+        tiled += state.tile > 1
+        kept_any += kept > 0
+    assert tiled >= 3 and kept_any >= 50, (tiled, kept_any)  # the sweep reached both kinds
