@@ -178,11 +178,21 @@ def parse_index(text: str, shape: tuple[int, ...], quantity: str, where: str) ->
 
 
 _KEY = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\s*$")
+_KEY_STAT = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\.(?P<stat>\w+)\s*$")
 
 
 def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | None]:
     """``"dA_prev.mean"`` -> ``("conv1.dA_prev", "mean", None)``;
-    ``"Z[0, 1]"`` -> ``("conv1.Z", None, (0, 1))``; ``"conv1.dW"`` -> whole."""
+    ``"Z[0, 1]"`` -> ``("conv1.Z", None, (0, 1))``; ``"Z[..., 0].mean"`` ->
+    ``("conv1.Z", "mean", (Ellipsis, 0))``, a statistic of a selection (one
+    channel's mean); ``"conv1.dW"`` -> whole."""
+    m = _KEY_STAT.match(key)
+    if m:
+        q = p.resolve(m.group("q"), where)
+        if m.group("stat") not in STATS:
+            raise ConvcliError(where, f"unknown stat {m.group('stat')!r}{did_you_mean(m.group('stat'), STATS)}; "
+                                      f"stats: {', '.join(STATS)}")
+        return q, m.group("stat"), parse_index(m.group("idx"), p.shapes[q], q, where)
     m = _KEY.match(key)
     if m:
         q = p.resolve(m.group("q"), where)
@@ -346,12 +356,13 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
     for e in entries:
         full = quantities[e.quantity]
         if e.stat == "shape":
-            got = list(full.shape)
+            got = list(full[e.index].shape if e.index is not None else full.shape)
             passed = got == e.expected
             out.append(Outcome(e.key, e.quantity, e.expected, got, passed, e.rtol, e.atol,
                                note="" if passed else f"shape {tuple(got)}, expected {tuple(e.expected)}"))
             continue
-        got = stat(full, e.stat) if e.stat else (full[e.index] if e.index is not None else full)
+        selected = full[e.index] if e.index is not None else full
+        got = stat(selected, e.stat) if e.stat else selected
         # A scalar expected for a selection stands for each of its elements.
         expected = np.broadcast_to(e.expected, np.shape(got)) if np.ndim(e.expected) == 0 else e.expected
         passed, abs_err, rel_err, first, note = compare(got, expected, e.rtol, e.atol)

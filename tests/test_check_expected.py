@@ -91,3 +91,22 @@ def test_a_non_finite_expected_statistic_says_only_itself_matches(tmp_path, entr
     assert result.exit_code == 1, result.stderr
     (outcome,) = json.loads(result.stdout)["expected"]
     assert outcome["note"] == note
+
+
+def test_a_statistic_of_a_selection(tmp_path):
+    """An instructor's review: an entry could not take a statistic over a
+    selection (one channel's mean). By hand, relu of [[1, -2], [3, 4]] (one
+    sample, one row, two columns, two channels): channel 0 is 1 and 3, mean
+    2; channel 1 is 0 and 4, max 4; column 1 is 3 and 4, sum 7."""
+    cfg = write(tmp_path, "inputs: {A_prev: {value: [[[[1, -2], [3, 4]]]]}}\nlayers: [{type: relu}]\nexpected:\n"
+                          "  relu1.A[..., 0].mean: 2\n  relu1.A[..., 1].max: 4\n  A[0, 0, 1].sum: 7\n"
+                          "  relu1.A[0, 0].shape: [2, 2]\n")
+    result = run(["check", cfg])
+    assert result.exit_code == 0 and "all 4 checks passed" in result.stdout, result.stdout
+    bad = write(tmp_path, "inputs: {A_prev: {value: [[[[1, -2], [3, 4]]]]}}\nlayers: [{type: relu}]\nexpected:\n"
+                          "  relu1.A[..., 1].mean: 1\n", "bad.yaml")
+    result = run(["check", bad])
+    assert result.exit_code == 1 and "got 2.0, expected 1.0" in result.stdout
+    unknown = write(tmp_path, "inputs: {A_prev: {value: [[[[1]]]]}}\nlayers: [{type: relu}]\nexpected:\n"
+                              "  relu1.A[0].maen: 1\n", "unknown.yaml")
+    assert_error(run(["check", unknown]), "unknown stat 'maen' (did you mean 'mean'?)")
