@@ -293,8 +293,11 @@ def _stop_if_signalled() -> None:
 
 
 @contextmanager
-def _guard(debug: bool):
-    """Turn every error into one line on stderr and an exit code."""
+def _guard(debug: bool, as_json: bool = False):
+    """Turn every error into one line on stderr and an exit code; with
+    ``--json``, also a JSON document on stdout (``ok`` false, ``error``
+    with ``where``, ``what`` and the exit code), so that a script reading
+    stdout reads a document whatever happened."""
     _committed.clear()  # a command's own: commands run in one process one after another (tests, the API)
     # NumPy's floating-point warnings are noise on a user's stderr: every number convcli reports is
     # checked (NaN, overflow) and said in its own words; --debug shows them
@@ -308,25 +311,27 @@ def _guard(debug: bool):
     except (typer.Exit, _StdoutFailed):
         raise
     except ConvcliError as exc:
-        if debug:
-            traceback.print_exc()
-        _say_error(str(exc))
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        _failed(debug, as_json, exc.where, exc.what, EXIT_BAD_INPUT)
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (_Terminated): the staging folder is gone by now
         raise _stopped(exc) from None
     except MemoryError:
-        if debug:
-            traceback.print_exc()
-        _say_error("out of memory: use a smaller input (slice:) or a lower --max-memory to refuse it up front")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        _failed(debug, as_json, "", "out of memory: use a smaller input (slice:) or a lower --max-memory to refuse "
+                                    "it up front", EXIT_BAD_INPUT)
     except Exception as exc:  # a bug: still one line, unless --debug
-        if debug:
-            traceback.print_exc()
-        _say_error(
-            f"internal error: {type(exc).__name__}: {exc} (a bug in convcli; run with --debug "
-            "for the traceback and please report it)"
-        )
-        raise typer.Exit(EXIT_BUG) from None
+        _failed(debug, as_json, "", f"internal error: {type(exc).__name__}: {exc} (a bug in convcli; run with "
+                                    "--debug for the traceback and please report it)", EXIT_BUG)
+
+
+def _failed(debug: bool, as_json: bool, where: str, what: str, code: int):
+    """:func:`_guard`'s end of a command that failed: the traceback under
+    --debug, the one line on stderr, under --json the document on stdout,
+    then the exit code."""
+    if debug:
+        traceback.print_exc()
+    _say_error(f"{where}: {what}" if where else what)
+    if as_json:
+        _print_json({"ok": False, "error": {"where": where, "what": what, "exit_code": code}})
+    raise typer.Exit(code) from None
 
 
 def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: str | None = None,
@@ -485,7 +490,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
     from .outputs import FORMATS, Staging, expected_yaml, summary, write_arrays, write_expected, write_summary
     from .runner import run
 
-    with _guard(debug):
+    with _guard(debug, as_json):
         t0 = time.perf_counter()
         if fmt not in FORMATS:
             raise ConvcliError("--format", f"expected npy or h5, got {fmt!r}")
@@ -685,7 +690,7 @@ def check(
     from .config import read_expected_file
     from .runner import run
 
-    with _guard(debug):
+    with _guard(debug, json_):
         if plot is not None:
             if against is None:
                 raise ConvcliError("--plot", "draws where your arrays differ from convcli's; "
@@ -867,7 +872,7 @@ def gradcheck(
     from . import gradcheck as gc
     from .runner import run
 
-    with _guard(debug):
+    with _guard(debug, json_):
         gc.check_options(eps, threshold)  # before any computing
         p = _plan(config, dtype, engine, max_memory)
         results = run(p, backward=True)
@@ -984,7 +989,7 @@ def shapes(
     """Per layer: input and output shapes, parameters, FLOPs, hyperparameters (reads no data, only file headers)."""
     from .network import FLOPS_COUNTED
 
-    with _guard(debug):
+    with _guard(debug, json_):
         # No --max-memory: nothing is allocated, and the shapes of a run too big to make are worth seeing.
         p = _plan(config, dtype, None, None)
     layers = [
@@ -1103,7 +1108,7 @@ def plot(
     """
     from .runner import run
 
-    with _guard(debug):
+    with _guard(debug, json_):
         from . import plot as plots
 
         plots.require_matplotlib()  # before any computing

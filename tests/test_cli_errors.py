@@ -1083,3 +1083,16 @@ def test_a_null_key_is_said_as_yaml_wrote_it(tmp_path):
     cfg = write(tmp_path, "inputs: {A_prev: {random: [1, 4, 4, 1]}}\nlayers: [{type: relu, null: 2}]\n")
     line = assert_error(run(["shapes", cfg]), "cfg.yaml: layers[0][null] (line 2): unknown key; known keys: ")
     assert "None" not in line
+
+
+@pytest.mark.parametrize("command", [["shapes"], ["forward"], ["backward"], ["check"], ["gradcheck"],
+                                     ["plot", "--quantity", "Z"]])
+def test_json_gets_a_document_on_an_error_too(tmp_path, command):
+    """An instructor's review: a grading loop reading --json's stdout got
+    nothing on exit 2 (a student's folder with no quantity in it). The error
+    is a document there as well; stderr keeps its one line."""
+    result = run([command[0], tmp_path / "nope.yaml", *command[1:], "--json"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"convcli: error: {tmp_path / 'nope.yaml'}: no such file"]
+    assert json.loads(result.stdout) == {"ok": False, "error": {"where": str(tmp_path / "nope.yaml"),
+                                                                "what": "no such file", "exit_code": 2}}
