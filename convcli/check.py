@@ -177,8 +177,13 @@ def parse_index(text: str, shape: tuple[int, ...], quantity: str, where: str) ->
 
 
 
-_KEY = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\s*$")
-_KEY_STAT = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\]\.(?P<stat>\w+)\s*$")
+_KEY = re.compile(r"^\s*(?P<q>[^\[\]]+?)\s*\[(?P<idx>[^\[\]]*)\](?:\.(?P<stat>\w+))?\s*$")
+
+
+def _stat_name(name: str, where: str) -> str:
+    if name not in STATS:
+        raise ConvcliError(where, f"unknown stat {name!r}{did_you_mean(name, STATS)}; stats: {', '.join(STATS)}")
+    return name
 
 
 def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | None]:
@@ -186,17 +191,11 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
     ``"Z[0, 1]"`` -> ``("conv1.Z", None, (0, 1))``; ``"Z[..., 0].mean"`` ->
     ``("conv1.Z", "mean", (Ellipsis, 0))``, a statistic of a selection (one
     channel's mean); ``"conv1.dW"`` -> whole."""
-    m = _KEY_STAT.match(key)
-    if m:
-        q = p.resolve(m.group("q"), where)
-        if m.group("stat") not in STATS:
-            raise ConvcliError(where, f"unknown stat {m.group('stat')!r}{did_you_mean(m.group('stat'), STATS)}; "
-                                      f"stats: {', '.join(STATS)}")
-        return q, m.group("stat"), parse_index(m.group("idx"), p.shapes[q], q, where)
     m = _KEY.match(key)
     if m:
         q = p.resolve(m.group("q"), where)
-        return q, None, parse_index(m.group("idx"), p.shapes[q], q, where)
+        name = m.group("stat") and _stat_name(m.group("stat"), where)
+        return q, name, parse_index(m.group("idx"), p.shapes[q], q, where)
     if key.count("[") != key.count("]"):
         raise ConvcliError(where, f"cannot read {key!r}: {'a [ is not closed' if key.count('[') > key.count(']') else 'a ] has no ['}; an index is written as in Z[0, 1]")
     if "[" in key or "]" in key:
@@ -213,11 +212,7 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
             q = p.resolve(head, where)
         except ConvcliError:
             raise whole_error from None
-        if name not in STATS:
-            raise ConvcliError(
-                where, f"unknown stat {name!r}{did_you_mean(name, STATS)}; stats: {', '.join(STATS)}"
-            ) from None
-        return q, name, None
+        return q, _stat_name(name, where), None
 
 
 def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedConfig) -> list[Entry]:
@@ -690,22 +685,25 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     return out
 
 
+def _in_layout(p: Plan, q: str, source: Source, base_dir: Path, shape, shown: str | None = None) -> np.ndarray | None:
+    """A user's array of quantity ``q`` in convcli's ``shape``, as stored;
+    None when it cannot be read or is in another layout."""
+    try:
+        info = arrays.probe(source, base_dir, "--against", shown)
+        if not same_layout(p, q, info.shape, shape):
+            return None
+        return arrays.read_file(source, base_dir, "--against", p.max_memory, shown=shown).reshape(shape)
+    except ConvcliError:
+        return None
+
+
 def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The user's arrays that can be read and have their quantity's layout,
     in convcli's shape, as stored (the others fail on their own in
     :func:`evaluate_against`)."""
-    yours = {}
-    for s in submitted:
-        ours = quantities[s.quantity]
-        try:
-            info = arrays.probe(s.source, s.base_dir, "--against")
-            if not same_layout(p, s.quantity, info.shape, ours.shape):
-                continue
-            array = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
-        except ConvcliError:
-            continue
-        yours[s.quantity] = array.reshape(ours.shape)
-    return yours
+    found = {s.quantity: _in_layout(p, s.quantity, s.source, s.base_dir, quantities[s.quantity].shape)
+             for s in submitted}
+    return {q: a for q, a in found.items() if a is not None}
 
 
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
@@ -829,16 +827,9 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
     out = []
     for u in unknown:
         ours = quantities.get(u.quantity) if u.quantity not in (None, own) and u.source is not None else None
-        differs = ""
-        try:
-            info = arrays.probe(u.source, u.base_dir, "--against", u.label) if ours is not None else None
-            if info is not None and same_layout(p, u.quantity, info.shape, ours.shape):
-                theirs = arrays.read_file(u.source, u.base_dir, "--against", p.max_memory,
-                                          shown=u.label).reshape(ours.shape)
-                differs = _first_difference(theirs, ours, rtol, atol)
-                del theirs
-        except ConvcliError:
-            pass
+        theirs = None if ours is None else _in_layout(p, u.quantity, u.source, u.base_dir, ours.shape, u.label)
+        differs = "" if theirs is None else _first_difference(theirs, ours, rtol, atol)
+        del theirs  # before the next copy is read
         out.append(dataclasses.replace(u, differs=differs) if differs else u)
     return out
 
@@ -866,10 +857,10 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
     default = DEFAULT_TOLERANCES["float32"]
     if not compare(theirs, ours, *default)[0]:
         return ""
-    if compare(theirs, ours, *p.tolerance_for("float32"))[0]:
+    rtol, atol = p.tolerance_for("float32")
+    if compare(theirs, ours, rtol, atol)[0]:
         return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
                 "checks with its tolerance")
-    rtol, atol = p.tolerance_for("float32")
     return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance (the one set here is rtol "
             f"{rtol:g}, atol {atol:g})")
@@ -943,7 +934,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
         named = {kind: sorted(q for k, q in causes if k == kind)
                  for kind in ("other_inputs", "forward_first", "gradient_first")}
         if named["other_inputs"]:  # the root of everything else: said alone
-            o.note += f"; yours follow from other inputs: your {_listed(named['other_inputs'])} not the config's"
+            o.note += f"; yours follow from other inputs: your {listed(named['other_inputs'])} not the config's"
             o.hints.append("other_inputs")
             continue
         if named["forward_first"]:
@@ -960,7 +951,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
         o.hints += [kind for kind in ("forward_first", "gradient_first") if named[kind]]
 
 
-def _listed(names: list[str]) -> str:
+def listed(names: list[str]) -> str:
     """``A_prev is`` / ``A_prev, W and b are``."""
     return f"{joined(names)} {'is' if len(names) == 1 else 'are'}"
 

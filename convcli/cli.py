@@ -801,17 +801,16 @@ def check(
         other = [u for u in unknown if u.differs]
         follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
         if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
-            names = [u.label for u in other]
-            con.print(Text(f"note: your {joined(names)} {'is' if len(names) == 1 else 'are'} not the config's "
+            con.print(Text(f"note: your {chk.listed([u.label for u in other])} not the config's "
                            f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
                            "(another seed, another file?)"))
         unnamed = [u for u in unknown if u.quantity is None]
-        known = {u.note.partition("; known: ")[2] for u in unnamed} - {""}
+        known = f"; known: {', '.join(p.shapes)}"  # Plan.unknown's ending
+        several = len(unnamed) > 1 and any(u.note.endswith(known) for u in unnamed)
         for u in unnamed:  # the run's quantities said once below, not after each name (a review: six times)
-            why = u.note.partition("; known: ")[0] if len(unnamed) > 1 and len(known) == 1 else u.note
-            con.print(Text(f"not graded: {u.label}: {why}"))
-        if len(unnamed) > 1 and len(known) == 1:
-            con.print(Text(f"known quantities: {known.pop()}"))
+            con.print(Text(f"not graded: {u.label}: {u.note.removesuffix(known) if several else u.note}"))
+        if several:
+            con.print(Text(f"known quantities: {known.removeprefix('; known: ')}"))
         if missing and not complete:
             con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
         if note:

@@ -46,7 +46,7 @@ except ImportError:  # Windows: no stale staging folders are removed
 
 from . import __version__
 from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
-from .stats import describe, json_number
+from .stats import STATS, describe, json_number
 
 FORMATS = ("npy", "h5")
 SUMMARY = "summary.json"
@@ -713,7 +713,7 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
         if d is None:  # a forward run has no gradients
             continue
         lines.append(f"  {name}.shape: [{', '.join(str(n) for n in d['shape'])}]")
-        lines += [f"  {name}.{k}: {_yaml_number(d[k])}" for k in ("mean", "std", "min", "max", "sum", "norm")]
+        lines += [f"  {name}.{k}: {_yaml_number(d[k])}" for k in STATS if k != "shape"]
     return "\n".join(lines) + "\n"
 
 
