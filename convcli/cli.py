@@ -22,6 +22,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -488,7 +489,6 @@ def _fmt_shape(shape) -> str:
 def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json, debug, max_memory,
                    plot: bool = False, memory_budget: str = DEFAULT_BUDGET):
     from .outputs import FORMATS, Staging, expected_yaml, summary, write_arrays, write_expected, write_summary
-    from .runner import run
 
     with _guard(debug, as_json):
         t0 = time.perf_counter()
@@ -509,11 +509,11 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             if p.stream is not None:
                 from .streaming import run_streaming
 
-                with _chunk_progress(not as_json, command, p.stream.samples) as progress:
+                with _delayed_progress(not as_json, command, p.stream.samples, "samples") as progress:
                     results, placed = run_streaming(p, command == "backward", staging.path, fmt, progress,
                                                     where=staging.where)
             else:
-                results = run(p, backward=(command == "backward"))
+                results = _run(p, command == "backward", not as_json, command)
                 t = time.perf_counter()
                 placed = write_arrays(staging.path, results.quantities, fmt, where=staging.where)
                 results.timings["write"] = time.perf_counter() - t
@@ -688,7 +688,6 @@ def check(
     """
     from . import check as chk
     from .config import read_expected_file
-    from .runner import run
 
     with _guard(debug, json_):
         if plot is not None:
@@ -731,7 +730,7 @@ def check(
         missing = [q for q in p.graded() if q not in given and (gradients or p.roles.get(q) != "gradient")
                    ] if against is not None else []
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
-        results = run(p, backward=p.needs_backward(wanted))
+        results = _run(p, p.needs_backward(wanted), not json_, "check")
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         reference, taken, yours = results.quantities, None, None
         unknown = chk.given_copies(unknown, p, results.quantities)
@@ -869,12 +868,11 @@ def gradcheck(
 ) -> None:
     """Check every gradient against central differences: ||g - n|| / (||g|| + ||n||) per quantity (exit 1 if any is too large)."""
     from . import gradcheck as gc
-    from .runner import run
 
     with _guard(debug, json_):
         gc.check_options(eps, threshold)  # before any computing
         p = _plan(config, dtype, engine, max_memory)
-        results = run(p, backward=True)
+        results = _run(p, True, not json_, "gradcheck")
         with _progress(not json_, gc.planned_coordinates(results, samples)) as progress:
             report = gc.gradcheck(results, samples=samples, eps=eps, threshold=threshold, progress=progress)
     ok = all(r.passed for r in report)
@@ -946,33 +944,60 @@ def _progress_console() -> Console:
 
 
 @contextmanager
-def _chunk_progress(enabled: bool, label: str, total: int):
-    """``progress(done, total)`` for a streamed run: a transient bar on
-    stderr, only when stderr is a terminal, and only once the run has gone
-    on for PROGRESS_DELAY seconds (a quick run shows nothing)."""
+def _delayed_progress(enabled: bool, label: str, total: int, unit: str, remaining: bool = True):
+    """``progress(done, total[, description])``: a transient bar on stderr,
+    only when stderr is a terminal, and only once the run has gone on for
+    PROGRESS_DELAY seconds (a quick run shows nothing). It shows from then
+    even while one long step runs (a timer starts it; rich redraws it, with
+    the time, between calls). ``remaining``: an estimate of the time left
+    (for steps of one size, as a stream's chunks are), else the time taken."""
     if not (enabled and _stderr_is_terminal()):
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("samples"),
-                   TimeRemainingColumn(), console=_progress_console(), transient=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                   TimeRemainingColumn() if remaining else TimeElapsedColumn(),
+                   console=_progress_console(), transient=True)
     task = bar.add_task(label, total=total)
     start = time.perf_counter()
-    shown = False
+    lock = threading.Lock()
+    state = {"shown": False, "over": False}
 
-    def step(done: int, total: int) -> None:
-        nonlocal shown
-        if not shown and time.perf_counter() - start >= PROGRESS_DELAY:
-            bar.start()
-            shown = True
-        bar.update(task, completed=done)
+    def show() -> None:
+        with lock:
+            if not (state["shown"] or state["over"]):
+                bar.start()
+                state["shown"] = True
+
+    timer = threading.Timer(PROGRESS_DELAY, show)
+    timer.daemon = True
+    timer.start()
+
+    def step(done: int, total: int, description: str | None = None) -> None:
+        if time.perf_counter() - start >= PROGRESS_DELAY:
+            show()
+        bar.update(task, completed=done, total=total,
+                   **({"description": f"{label}: {description}"} if description else {}))
 
     try:
         yield step
     finally:
-        if shown:
-            bar.stop()
+        timer.cancel()
+        with lock:
+            state["over"] = True
+            if state["shown"]:
+                bar.stop()
+
+
+def _run(p, backward: bool, enabled: bool, label: str):
+    """runner.run with a progress bar of its steps (reading the inputs, each
+    layer forward and backward) on a terminal, for a run longer than a moment."""
+    from .runner import run
+
+    with _delayed_progress(enabled, label, 1, "steps", remaining=False) as progress:
+        return run(p, backward=backward, progress=progress)
 
 
 # ----------------------------------------------------------------- shapes
@@ -1105,7 +1130,6 @@ def plot(
     never a dW); a bias as bars. Gradients and anything signed use a
     blue-white-red scale centred on 0.
     """
-    from .runner import run
 
     with _guard(debug, json_):
         from . import plot as plots
@@ -1119,7 +1143,7 @@ def plot(
         chosen = _channels(channels, name, p.shapes[name])
         path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
         _png_target(path, force, "--out" if out is not None else "")
-        results = run(p, backward=p.needs_backward([name]))
+        results = _run(p, p.needs_backward([name]), not json_, "plot")
         with _png_folder(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
                                 kind=_plot_kinds(p).get(name))

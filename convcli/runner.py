@@ -300,17 +300,32 @@ def upstream_gradient(p: Plan, output: np.ndarray, rng: np.random.RandomState) -
     )
 
 
-def run(p: Plan, backward: bool = True) -> Results:
-    """Read the inputs, run forward and (if ``backward``) backward."""
+def run(p: Plan, backward: bool = True, progress=None) -> Results:
+    """Read the inputs, run forward and (if ``backward``) backward.
+
+    ``progress(done, total, step)`` is called before each step (reading the
+    inputs, then each layer's forward, then each layer's backward) with the
+    steps done so far and what runs next, and once at the end."""
+    layers = p.network.layers
+    steps = ["reading inputs"] + [f"{layer.name} forward" for layer in layers]
+    if backward:
+        steps += [f"{layer.name} backward" for layer in reversed(layers)]
+    tick = (lambda done: progress(done, len(steps), steps[done] if done < len(steps) else "done")
+            ) if progress is not None else (lambda done: None)
     timings = {}
     t0 = time.perf_counter()
+    tick(0)
     rng = np.random.RandomState(p.cfg.model.seed)
     inputs = load_inputs(p, rng)
     timings["load"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    trace = []
+    tick(1)
     try:
-        trace = p.network.forward(inputs[p.input_name], inputs, engine=p.engine)
+        for i, out, cache in p.network.iter_forward(inputs[p.input_name], inputs, engine=p.engine):
+            trace.append((out, cache))
+            tick(2 + i)
     except LayerError as exc:
         raise layer_error(p.cfg, exc) from None
     timings["forward"] = time.perf_counter() - t
@@ -320,8 +335,11 @@ def run(p: Plan, backward: bool = True) -> Results:
     if backward:
         t = time.perf_counter()
         grad = upstream_gradient(p, trace[-1][0], rng)
+        grads = [{} for _ in layers]
         try:
-            grads = p.network.backward(trace, grad)
+            for i, g in p.network.iter_backward(trace, grad):
+                grads[i] = g
+                tick(1 + 2 * len(layers) - i)
         except LayerError as exc:
             raise layer_error(p.cfg, exc) from None
         results.grad = grad

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import math
 import os
 import subprocess
@@ -692,6 +693,58 @@ def test_progress_not_under_json_nor_for_a_quick_run(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
     as_json = run(["backward", cfg, "--out", tmp_path / "b", "--memory-budget", budget, "--json"])
     assert as_json.exit_code == 0 and as_json.stderr == ""
+
+
+def plain(text: str) -> str:
+    """``text`` without its terminal control sequences."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+@pytest.mark.parametrize("command, steps", [("backward", 7), ("forward", 4), ("check", 4), ("gradcheck", 7)])
+def test_in_memory_runs_show_their_steps_on_a_terminal(tmp_path, monkeypatch, command, steps):
+    """DESIGN.md: long runs show a progress bar; a run that fits in memory
+    too, by its steps (reading the inputs, each of the 3 layers forward, and
+    backward), and not under --json."""
+    _terminal(monkeypatch)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    cfg = make_config(tmp_path)
+    out = ["--out", tmp_path / command] if command in ("forward", "backward") else []
+    if command == "check":  # a forward run's output
+        (tmp_path / "e.yaml").write_text(f"expected:\n  A_prev.shape: [{N}, 9, 8, 3]\n")
+        out = ["--expected", tmp_path / "e.yaml"]
+    result = run([command, cfg, *out])
+    assert result.exit_code == 0, result.stderr
+    shown = plain(result.stderr)
+    assert f"{command}: " in shown and f"{steps}/{steps} steps" in shown, shown
+    assert "\x1b[" in result.stderr and "steps" not in result.stdout
+    out = ["--out", tmp_path / f"{command}-json"] if command in ("forward", "backward") else out
+    as_json = run([command, cfg, *out, "--json"])
+    assert as_json.exit_code == 0 and as_json.stderr == ""
+
+
+def test_the_bar_shows_while_one_long_step_runs(monkeypatch):
+    """A run whose first step is long (one conv layer on the reference
+    engine) shows its bar once PROGRESS_DELAY has passed, without waiting for
+    the step to end; a quick one never draws it."""
+    import io
+    import time
+
+    def draw(delay, wait):
+        shown = io.StringIO()
+        monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+        monkeypatch.setattr(cli, "_progress_console", lambda: Console(file=shown, force_terminal=True, width=100))
+        monkeypatch.setattr(cli, "PROGRESS_DELAY", delay)
+        with cli._delayed_progress(True, "backward", 3, "steps", remaining=False) as step:
+            step(0, 3, "conv1 forward")
+            time.sleep(wait)
+            drawn = shown.getvalue()
+        return drawn, shown.getvalue()
+
+    during, after = draw(0.05, 1.0)
+    assert "backward: conv1 forward" in plain(during) and "0/3 steps" in plain(during)
+    assert after.endswith("\x1b[?25h") or "\x1b[2K" in after  # cleared (transient)
+    during, after = draw(60.0, 0.0)
+    assert during == after == ""
 
 
 def test_help_documents_the_budget():
