@@ -338,12 +338,18 @@ def _failed(debug: bool, as_json: bool, where: str, what: str, code: int):
 def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: str | None = None,
           backward: bool = True):
     """runner.plan for a command's options; ``max_memory`` None: no cap but
-    the largest size there is (``shapes``)."""
-    from . import runner
+    the largest size there is (``shapes``, which computes nothing)."""
+    from . import parallel, runner
     from .config import MAX_SIZE
 
     budget = None if memory_budget is None else parse_size(memory_budget, "--memory-budget")
     cap = MAX_SIZE if max_memory is None else parse_size(max_memory)
+    if max_memory is not None:
+        try:  # a bad one is the environment's mistake, not the first layer's
+            parallel.threads()
+        except ValueError as exc:
+            where, what = str(exc).split(": ", 1)
+            raise ConvcliError(f"{where} (environment variable)", what) from None
     try:
         return runner.plan(config, dtype=dtype, engine=engine, max_memory=cap,
                            memory_budget=budget, backward=backward)

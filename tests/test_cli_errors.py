@@ -905,15 +905,20 @@ def test_an_unexpected_exception_is_one_line_and_exit_3(tmp_path, monkeypatch):
 # --------------------------------------------------------------------- environment
 
 
-@pytest.mark.parametrize("command", ["forward", "backward"])
+@pytest.mark.parametrize("command", ["forward", "backward", "check", "gradcheck", "plot"])
 def test_bad_convcli_threads_is_a_user_error(tmp_path, monkeypatch, command):
-    """Exit 2 with the variable named, not an internal error (the memory
-    estimate asks for the thread count before any layer runs)."""
+    """Exit 2 with the variable named as WHERE, not an internal error (the
+    memory estimate asks for the thread count before any layer runs), nor
+    the first conv layer's line in the config (a review: check blamed
+    "cfg.yaml: layers[0] (conv1) (line 17)")."""
     monkeypatch.setenv("CONVCLI_THREADS", "two")
     cfg = write(tmp_path, small_data())
     before = tree(tmp_path)
-    result = run([command, cfg, "--out", tmp_path / "out"])
-    assert_error(result, "CONVCLI_THREADS: expected a whole number >= 1, got 'two'")
+    extra = {"forward": ["--out", tmp_path / "out"], "backward": ["--out", tmp_path / "out"],
+             "check": ["--rtol", "1e-3"], "plot": ["--quantity", "Z", "--out", tmp_path / "z.png"]}.get(command, [])
+    result = run([command, cfg, *extra])
+    assert_error(result, "convcli: error: CONVCLI_THREADS (environment variable): expected a whole number >= 1, "
+                         "got 'two'")
     assert tree(tmp_path) == before
 
 
