@@ -15,9 +15,9 @@ install: $(BIN)/python
 
 demo: install
 	$(BIN)/convcli check configs/seed.yaml
-	$(BIN)/convcli backward configs/stack.yaml --out convcli-out/stack --force
-	$(BIN)/convcli plot configs/stack.yaml --quantity conv1.Z --out convcli-out/stack.conv1.Z.png --force
-	@echo "demo picture: $(CURDIR)/convcli-out/stack.conv1.Z.png"
+	$(BIN)/convcli backward configs/stack.yaml --out convcli-out/demo/stack --force
+	$(BIN)/convcli plot configs/stack.yaml --quantity conv1.Z --out convcli-out/demo/stack.conv1.Z.png --force
+	@echo "demo picture: $(CURDIR)/convcli-out/demo/stack.conv1.Z.png"
 
 # The README's picture, docs/check-padding.png (check --against --plot on a padding mistake).
 pictures: install
