@@ -704,6 +704,8 @@ def check(
 
             require_matplotlib("--plot")
             _png_target(plot, force, "--plot")
+        if force and plot is None:
+            raise ConvcliError("--force", "replaces an existing --plot PNG; give one with --plot FILE.png")
         if complete and against is None:
             raise ConvcliError("--complete", "asks for every quantity among your arrays; give them with --against PATH")
         if each_layer and against is None:

@@ -505,6 +505,8 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
                  "the folder has no .npy files (and no outputs.h5); hw/ inside it has some: --against")
     assert_error(run(["check", CONFIGS / "stack.yaml", "--complete"]), "--complete: ", "--against PATH")
+    # check's --force only replaces a --plot PNG: without one it was silently taken
+    assert_error(run(["check", CONFIGS / "stack.yaml", "--force"]), "--force: ", "--plot FILE.png")
 
 
 def test_against_hints_at_layout_and_dtype(tmp_path):
