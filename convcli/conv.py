@@ -682,7 +682,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             R = width * item
             dest = np.ndarray(src.shape, buf.dtype, buf, 0,
                               (src.shape[1] * n_Wt * R, n_Wt * R, R, width_W * C_in * item, C_in * item, item))
-            np.copyto(dest, src)
+            _unfold(dest, src, rows, C_in)
             cols = buf[:rows]
             r0 = (n0 * n_H + h0) * n_Wt
             if out2 is not None:
@@ -704,6 +704,29 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
         if sums is not None:
             sums += group_sums
     return (results[0][0] if keep and len(blocks) == 1 else None), grad, sums
+
+
+# One copy of a block's window view moves runs of one window row, f_W*C_in
+# elements (attempt 2): with one input channel and a narrow kernel those
+# runs are 2-5 elements, and the copy's cost per run is most of it (~12 ns a
+# row whatever C_in up to 4). Copied one kernel offset at a time instead,
+# each copy runs along the output columns: 0.2x-0.86x the time for kernels
+# 2-5 wide, but 1.2x for 7 wide, and each copy call costs ~1 us, so only for
+# blocks of at least UNFOLD_PER_OFFSET_ROWS rows per call (attempt 58).
+UNFOLD_PER_OFFSET_MAX_WIDTH = 5
+UNFOLD_PER_OFFSET_ROWS = 128
+
+
+def _unfold(dest, src, rows: int, C_in: int) -> None:
+    """``dest[...] = src``: a block's windows, (n, h, w, i, x, c), into its
+    rows of the unfolded buffer."""
+    f_H, width = src.shape[3], src.shape[4]
+    if C_in == 1 and 1 < width <= UNFOLD_PER_OFFSET_MAX_WIDTH and rows >= UNFOLD_PER_OFFSET_ROWS * f_H * width:
+        for i in range(f_H):
+            for x in range(width):
+                np.copyto(dest[:, :, :, i, x], src[:, :, :, i, x])
+    else:
+        np.copyto(dest, src)
 
 
 # OpenBLAS's small-matrix kernels (SkylakeX and later x86-64 cores) skip the

@@ -113,8 +113,8 @@ def check_pool_engines(A_prev, hp, mode, rng):
 
 @SETTINGS
 @given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans(),
-       st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]))
-def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols):
+       st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]), st.booleans())
+def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols, per_offset):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
     samples per block, one sample per block, and bands of output rows.
@@ -129,8 +129,12 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     whole input first. ``t_cols``: the weight gradient's product is cut along
     its K rows into slices of 1 or 2 (normally 24, on layers with K >= 72;
     only where products are cut at all: not with ``small_gemm`` 0, nor None
-    on a BLAS without the small kernels)."""
+    on a BLAS without the small kernels). ``per_offset``: a pass with one
+    input channel unfolds one kernel offset at a time on blocks of any size
+    (normally from UNFOLD_PER_OFFSET_ROWS rows per copy)."""
     with pytest.MonkeyPatch.context() as mp:
+        if per_offset:
+            mp.setattr(conv_module, "UNFOLD_PER_OFFSET_ROWS", 0)
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
         if tiles:

@@ -124,6 +124,30 @@ def test_conv_bias_modes_vs_torch(bias, dtype, engine, torch):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("A_shape, W_shape, hp", [
+    ((8, 16, 16, 1), (3, 3, 1, 16), {"pad": 1}),                 # grayscale images, one block
+    ((6, 32, 30, 1), (2, 2, 1, 12), {"stride": 2}),              # col2im for dA_prev
+    ((40, 24, 24, 1), (5, 4, 1, 10), {"pad": [2, 1, 0, 3]}),      # several blocks
+    ((16, 20, 20, 9), (3, 3, 9, 1), {"pad": 1, "dilation": 2}),   # one output channel: dA_prev's pass has one in
+])
+def test_conv_one_channel_unfolded_per_offset_vs_torch(A_shape, W_shape, hp, dtype, torch, monkeypatch):
+    """A pass with one input channel and a kernel 2-5 wide unfolds its blocks
+    one kernel offset at a time (conv._unfold); these layers take that path
+    at the default sizes, against torch."""
+    calls = []
+    real = conv_module._unfold
+    monkeypatch.setattr(conv_module, "_unfold", lambda dest, src, rows, C_in: calls.append(
+        C_in == 1 and rows >= conv_module.UNFOLD_PER_OFFSET_ROWS * src.shape[3] * src.shape[4]
+        and 1 < src.shape[4] <= conv_module.UNFOLD_PER_OFFSET_MAX_WIDTH) or real(dest, src, rows, C_in))
+    rng = np.random.default_rng(5)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    ours, theirs = run_conv(torch, A, W, b, hp, dtype, "fast")
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
+        close(x, y, dtype, name)
+    assert any(calls), calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize(
     "A_shape, W_shape",
