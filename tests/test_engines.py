@@ -113,8 +113,10 @@ def check_pool_engines(A_prev, hp, mode, rng):
 
 @SETTINGS
 @given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans(),
-       st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]), st.booleans())
-def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols, per_offset):
+       st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]), st.booleans(),
+       st.booleans())
+def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols, per_offset,
+                                    dw_from_dz):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
     samples per block, one sample per block, and bands of output rows.
@@ -131,10 +133,15 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     only where products are cut at all: not with ``small_gemm`` 0, nor None
     on a BLAS without the small kernels). ``per_offset``: a pass with one
     input channel unfolds one kernel offset at a time on blocks of any size
-    (normally from UNFOLD_PER_OFFSET_ROWS rows per copy)."""
+    (normally from UNFOLD_PER_OFFSET_ROWS rows per copy). ``dw_from_dz``: the
+    weight gradient comes from the input gradient's unfolded dZ whatever the
+    input channels (normally from WEIGHT_GRAD_FROM_DZ_MIN_C_IN, more than
+    these layers have)."""
     with pytest.MonkeyPatch.context() as mp:
         if per_offset:
             mp.setattr(conv_module, "UNFOLD_PER_OFFSET_ROWS", 0)
+        if dw_from_dz:
+            mp.setattr(conv_module, "WEIGHT_GRAD_FROM_DZ_MIN_C_IN", 1)
         if chunk_bytes is not None:
             mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
         if tiles:
