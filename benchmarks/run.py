@@ -156,6 +156,20 @@ CONV_CASES = [
     ConvCase(16, 56, 64, 3, 64, 1, 1),
     ConvCase(32, 64, 3, 4, 8, 1, 2),
 ]
+# --more: common layers beyond the issue's, timed the same way, with no
+# target: what a tuning for the three shapes above does to other layers
+# (attempt 57 gained 2-4% there and lost up to 15% on layers like these).
+MORE_CONV_CASES = [
+    ConvCase(64, 28, 1, 3, 16, 1, 1),     # grayscale images (one input channel)
+    ConvCase(32, 28, 32, 3, 64, 1, 1),
+    ConvCase(8, 112, 32, 3, 32, 1, 1),    # large images, bands of rows
+    ConvCase(64, 16, 64, 3, 128, 1, 1),   # wide output
+    ConvCase(32, 14, 256, 3, 256, 1, 1),  # deep, small images
+    ConvCase(16, 56, 64, 1, 64, 1, 0),    # 1x1
+    ConvCase(32, 56, 64, 3, 128, 2, 1),   # stride 2 (input gradient by col2im)
+    ConvCase(32, 32, 32, 5, 32, 1, 2),    # 5x5
+    ConvCase(16, 112, 3, 7, 64, 2, 3),    # a ResNet stem: 7x7 stride 2 on RGB
+]
 # The conv case whose forward must reach GEMM_TARGET of the GEMM rate.
 GEMM_CASE = ConvCase(16, 56, 64, 3, 64, 1, 1)
 POOL_CASES = [
@@ -815,9 +829,13 @@ def print_report(p: Printer, result: dict, plan: Plan, quick: bool):
             f"{dt} {g['gflops']:.1f} GFLOP/s ({_fmt_time(g['min_s'])})"
             for dt, g in result["gemm"].items()))
     p.text()
-    rows = table_rows(result["rows"])
+    rows = table_rows([r for r in result["rows"] if r["kind"] != "conv-more"])
     if rows:
         p.table("forward + backward, upstream gradient of ones", COLUMNS, rows,
+                right=(2, 3, 4, 5, 6, 7))
+    more = table_rows([r for r in result["rows"] if r["kind"] == "conv-more"])
+    if more:
+        p.table("more layers (--more; no targets): forward + backward, upstream gradient of ones", COLUMNS, more,
                 right=(2, 3, 4, 5, 6, 7))
     engine = [r for r in result["rows"] if r["kind"] == "engine"]
     if engine:
@@ -876,6 +894,9 @@ def parse_args(argv=None):
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 if any target is missed (default: always exit 0)")
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
+    ap.add_argument("--more", action="store_true",
+                    help="also time nine common conv layers beyond the issue's (no targets; "
+                         "about 3 more minutes)")
     ap.add_argument("--default-malloc", action="store_true",
                     help="keep glibc's default malloc settings (the script otherwise runs itself "
                          "again with freed memory kept in the process; see benchmarks/README.md)")
@@ -885,14 +906,18 @@ def parse_args(argv=None):
     return args
 
 
-def planned_rows(only) -> list[tuple[str, object, str]]:
-    """(kind, case, dtype) for every selected row, in table order."""
+def planned_rows(only, more: bool = False) -> list[tuple[str, object, str]]:
+    """(kind, case, dtype) for every selected row, in table order; with
+    ``more``, MORE_CONV_CASES at the end (kind "conv-more")."""
     rows = []
     for dtype in DTYPES:
         rows += [("conv", c, dtype) for c in CONV_CASES]
     for dtype in DTYPES:
         rows += [("pool", c, dtype) for c in POOL_CASES]
     rows.append(("engine", ENGINE_CASE, "float64"))
+    if more:
+        for dtype in DTYPES:
+            rows += [("conv-more", c, dtype) for c in MORE_CONV_CASES if c not in CONV_CASES]
 
     def label(kind, case, dtype):
         name = case.name if kind != "engine" else "engine-" + case.name.removeprefix("conv-")
@@ -903,7 +928,7 @@ def planned_rows(only) -> list[tuple[str, object, str]]:
 
 def run(args) -> dict:
     plan = Plan.quick() if args.quick else Plan.full()
-    todo = planned_rows(args.only)
+    todo = planned_rows(args.only, args.more)
     blas = blas_info()  # before torch is imported
     torch, torch_reason = load_torch(args.no_torch)
     if torch is not None:
@@ -915,8 +940,9 @@ def run(args) -> dict:
     for kind, case, dtype in todo:
         log(f"[bench] {kind} {case.name} {dtype}")
         with OtherLoad() as load:
-            if kind == "conv":
+            if kind in ("conv", "conv-more"):
                 row = measure_conv(case, dtype, plan, torch)
+                row["kind"] = kind
             elif kind == "pool":
                 row = measure_pool(case, dtype, plan, torch)
             else:
@@ -929,7 +955,7 @@ def run(args) -> dict:
     # conv row's % of GEMM uses the GEMM timed in its own rounds).
     gemm = {}
     for row in rows:
-        if row["kind"] == "conv":
+        if row["kind"] in ("conv", "conv-more"):
             g = row["gemm"]
             if row["dtype"] not in gemm or g["gflops"] > gemm[row["dtype"]]["gflops"]:
                 gemm[row["dtype"]] = {"n": GEMM_N, "min_s": g["min_s"], "gflops": g["gflops"]}
@@ -957,11 +983,11 @@ def run(args) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.list:
-        for kind, case, dtype in planned_rows(args.only):
+        for kind, case, dtype in planned_rows(args.only, args.more):
             name = case.name if kind != "engine" else "engine-" + case.name.removeprefix("conv-")
             print(f"{name}/{dtype}")
         return 0
-    if not planned_rows(args.only):
+    if not planned_rows(args.only, args.more):
         print(f"run.py: error: --only {args.only} matches no case (see --list)", file=sys.stderr)
         return 2
     plan = Plan.quick() if args.quick else Plan.full()

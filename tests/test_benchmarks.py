@@ -38,6 +38,7 @@ def bench(monkeypatch):
     monkeypatch.setattr(run, "POOL_CASES", [run.PoolCase("max", 2, 6, 3, 2, 2),
                                             run.PoolCase("average", 2, 6, 3, 3, 1)])
     monkeypatch.setattr(run, "ENGINE_CASE", run.ConvCase(1, 4, 2, 3, 2, 1, 1))
+    monkeypatch.setattr(run, "MORE_CONV_CASES", [run.ConvCase(2, 5, 1, 3, 3, 1, 1), tiny_conv])
     # --quick's plan without the sleeps between libraries: fewer seconds, same code.
     quick = run.Plan.quick()
     monkeypatch.setattr(run.Plan, "quick",
@@ -136,6 +137,18 @@ def test_with_torch(bench, tmp_path):
     assert all(t["status"] != "SKIP" for t in result["targets"])
 
 
+def test_more_layers_are_timed_without_targets(bench, tmp_path, monkeypatch, capsys):
+    """--more adds MORE_CONV_CASES (less any of the issue's cases) in both
+    dtypes, in their own table, and no target is set on them."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = _run(bench, tmp_path, "--more", "--only", "conv-")
+    more = [r for r in result["rows"] if r["kind"] == "conv-more"]
+    assert [(r["case"], r["dtype"]) for r in more] == [("conv-m2-h5-c1-f3-k3-s1-p1", dt) for dt in ("float64", "float32")]
+    assert all(r["convcli_s"] > 0 and r["pct_gemm"] > 0 for r in more)
+    assert {t["case"] for t in result["targets"]} == {"conv-m2-h6-c3-f3-k4-s1-p1"}
+    assert "more layers (--more; no targets)" in capsys.readouterr().out
+
+
 def test_cli_lists_cases_and_rejects_unknown_patterns():
     """Through the real door: the real case list, and a pattern matching nothing."""
     listed = subprocess.run([sys.executable, str(SCRIPT), "--list"], capture_output=True,
@@ -151,6 +164,9 @@ def test_cli_lists_cases_and_rejects_unknown_patterns():
     picked = only.stdout.split()
     assert picked and set(picked) < set(names)
     assert all(n.startswith("pool-max-") or n.endswith("/float32") for n in picked)
+    more = subprocess.run([sys.executable, str(SCRIPT), "--list", "--more"], capture_output=True,
+                          text=True, timeout=60).stdout.split()
+    assert set(names) < set(more) and "conv-m64-h28-c1-f3-k16-s1-p1/float32" in more
     bad = subprocess.run([sys.executable, str(SCRIPT), "--only", "no-such-case"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
