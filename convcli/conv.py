@@ -1011,29 +1011,54 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     return dA_prev, np.ascontiguousarray(dW), db
 
 
+# col2im adds each kernel offset's share of the product into dA_pad. In
+# NHWC those adds run over n_C_prev elements at a time, which with few input
+# channels (an RGB stem's 3) is mostly per-run cost; into a channel-first
+# dA_pad, (C, m, H, W), with the product made channel-first too
+# (W2 @ dZ.T, rows (i, j, c)), they run along the output columns instead.
+# One thread, col2im's time channel-first / NHWC: (16,112,112,3) 7x7 stride 2
+# -> 64 0.38x float32, 0.43x float64; (32,32,32,3) 3x3 stride 2 0.36x-0.41x;
+# (16,64,64,8) 5x5 0.68x-0.70x; but 16 channels 1.05x-1.07x, 32 (2x2) 1.36x-2.04x,
+# 64 1.13x-1.30x (attempt 60).
+COL2IM_CHANNEL_FIRST_MAX_C = 8
+
+
 def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     """Any stride: dcols = dZ @ W.T, scattered back window by window (col2im);
-    overlapping windows add up. Blocks of samples write disjoint parts of
+    overlapping windows add up; channel-first for few input channels
+    (COL2IM_CHANNEL_FIRST_MAX_C). Blocks of samples write disjoint parts of
     dA_pad, so they run on threads like the other passes."""
     t, _, l, _ = g.pad
     H_pad, W_pad = g.padded_hw
-    dA_pad = np.zeros((g.m, H_pad, W_pad, g.n_C_prev), dtype=dZ2.dtype)
-    P = g.n_H * g.n_W
+    C, K, P = g.n_C_prev, W2.shape[0], g.n_H * g.n_W
+    first = C <= COL2IM_CHANNEL_FIRST_MAX_C
+    dA_pad = np.zeros((C, g.m, H_pad, W_pad) if first else (g.m, H_pad, W_pad, C), dtype=dZ2.dtype)
 
     def run(group):
         # One buffer for the group's blocks: a block's product is dead once
         # scattered (a fresh one per block kept two alive at a time).
-        buf = np.empty((max(n1 - n0 for n0, n1, _, _ in group) * P, W2.shape[0]), dtype=dZ2.dtype)
+        buf = np.empty(max(n1 - n0 for n0, n1, _, _ in group) * P * K, dtype=dZ2.dtype)
         for n0, n1, _, _ in group:
             rows = (n1 - n0) * P
-            _matmul_rows(dZ2[n0 * P:n1 * P], W2.T, buf[:rows])  # (rows, C) @ (C, K)
-            dcols = buf[:rows].reshape(n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev)
-            da = dA_pad[n0:n1]
+            if first:
+                dcols = buf[:rows * K].reshape(K, rows)
+                np.matmul(W2, dZ2[n0 * P:n1 * P].T, out=dcols)  # (K, C_out) @ (C_out, rows)
+                dcols = dcols.reshape(g.f_H, g.f_W, C, n1 - n0, g.n_H, g.n_W)
+            else:
+                dcols = buf[:rows * K].reshape(rows, K)
+                _matmul_rows(dZ2[n0 * P:n1 * P], W2.T, dcols)  # (rows, C_out) @ (C_out, K)
+                dcols = dcols.reshape(n1 - n0, g.n_H, g.n_W, g.f_H, g.f_W, C)
             for i in range(g.f_H):
                 for j in range(g.f_W):
                     hs, ws = i * g.d_H, j * g.d_W
-                    da[:, hs:hs + g.s_H * (g.n_H - 1) + 1:g.s_H,
-                       ws:ws + g.s_W * (g.n_W - 1) + 1:g.s_W, :] += dcols[:, :, :, i, j, :]
+                    ys = slice(hs, hs + g.s_H * (g.n_H - 1) + 1, g.s_H)
+                    xs = slice(ws, ws + g.s_W * (g.n_W - 1) + 1, g.s_W)
+                    if first:
+                        dA_pad[:, n0:n1, ys, xs] += dcols[i, j]
+                    else:
+                        dA_pad[n0:n1, ys, xs, :] += dcols[:, :, :, i, j, :]
 
-    parallel.map_blocks(run, list(_blocks(g.m, 1, P * W2.shape[0] * dZ2.dtype.itemsize)))
+    parallel.map_blocks(run, list(_blocks(g.m, 1, P * K * dZ2.dtype.itemsize)))
+    if first:
+        return np.ascontiguousarray(dA_pad[:, :, t:t + g.n_H_prev, l:l + g.n_W_prev].transpose(1, 2, 3, 0))
     return dA_pad[:, t:t + g.n_H_prev, l:l + g.n_W_prev, :].copy()

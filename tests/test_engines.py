@@ -114,9 +114,9 @@ def check_pool_engines(A_prev, hp, mode, rng):
 @SETTINGS
 @given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans(),
        st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]), st.booleans(),
-       st.booleans())
+       st.booleans(), st.booleans())
 def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols, per_offset,
-                                    dw_from_dz):
+                                    dw_from_dz, col2im_nhwc):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
     samples per block, one sample per block, and bands of output rows.
@@ -136,8 +136,12 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     (normally from UNFOLD_PER_OFFSET_ROWS rows per copy). ``dw_from_dz``: the
     weight gradient comes from the input gradient's unfolded dZ whatever the
     input channels (normally from WEIGHT_GRAD_FROM_DZ_MIN_C_IN, more than
-    these layers have)."""
+    these layers have). ``col2im_nhwc``: a strided layer's input gradient
+    scatters in NHWC whatever the input channels (normally channel-first up
+    to COL2IM_CHANNEL_FIRST_MAX_C, more than these layers have)."""
     with pytest.MonkeyPatch.context() as mp:
+        if col2im_nhwc:
+            mp.setattr(conv_module, "COL2IM_CHANNEL_FIRST_MAX_C", 0)
         if per_offset:
             mp.setattr(conv_module, "UNFOLD_PER_OFFSET_ROWS", 0)
         if dw_from_dz:
