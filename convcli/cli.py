@@ -220,8 +220,12 @@ def _console() -> Console:
 
 
 def _say_error(text: str) -> None:
-    try:  # a closed stderr (2>&-: Python's sys.stderr is None) must not change the exit code
-        sys.stderr.write("convcli: error: " + " ".join(str(text).split()) + "\n")
+    _say("convcli: error: " + " ".join(str(text).split()) + "\n")
+
+
+def _say(line: str) -> None:
+    try:  # a closed stderr (2>&-: Python's sys.stderr is None; a hung-up terminal) must not change the exit code
+        sys.stderr.write(line)
         sys.stderr.flush()
     except (AttributeError, OSError, ValueError):
         pass
@@ -265,7 +269,7 @@ def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
     signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
     done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
     notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # where replaced outputs wait
-    sys.stderr.write(f"convcli: {_STOP_SIGNALS[signum]}; {done}{notes}\n")
+    _say(f"convcli: {_STOP_SIGNALS[signum]}; {done}{notes}\n")
     return typer.Exit(128 + signum)
 
 
@@ -976,8 +980,10 @@ def _delayed_progress(enabled: bool, label: str, total: int, unit: str, remainin
     def show() -> None:
         with lock:
             if not (state["shown"] or state["over"]):
-                bar.start()
+                # Shown first: a Ctrl-C inside start() must still stop it
+                # (rich's Live restores stdout/stderr and the cursor then).
                 state["shown"] = True
+                _quietly(bar.start)
 
     timer = threading.Timer(PROGRESS_DELAY, show)
     timer.daemon = True
@@ -996,7 +1002,17 @@ def _delayed_progress(enabled: bool, label: str, total: int, unit: str, remainin
         with lock:
             state["over"] = True
             if state["shown"]:
-                bar.stop()
+                _quietly(bar.stop)
+
+
+def _quietly(draw) -> None:
+    """A bar's start or stop, whose drawing never decides a run's outcome: a
+    terminal gone (SIGHUP, a closed pty: OSError EIO) had turned a finished
+    run into an internal error, its outputs discarded."""
+    try:
+        draw()
+    except (OSError, ValueError):
+        pass
 
 
 def _run(p, backward: bool, enabled: bool, label: str):

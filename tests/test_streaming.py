@@ -11,6 +11,7 @@ summed per chunk, to 1e-12 (float64).
 from __future__ import annotations
 
 import errno
+import io
 import json
 import re
 import math
@@ -745,6 +746,78 @@ def test_the_bar_shows_while_one_long_step_runs(monkeypatch):
     assert after.endswith("\x1b[?25h") or "\x1b[2K" in after  # cleared (transient)
     during, after = draw(60.0, 0.0)
     assert during == after == ""
+
+
+class _DeadTerminal(io.StringIO):
+    """A terminal that hangs up once the bar has started: every write after
+    the first few raises EIO, as a closed pty does."""
+
+    def __init__(self, good_writes: int):
+        super().__init__()
+        self.left = good_writes
+
+    def write(self, text):
+        self.left -= 1
+        if self.left < 0:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().write(text)
+
+
+def test_a_terminal_gone_under_the_bar_does_not_lose_the_run(tmp_path, monkeypatch):
+    """The bar's last redraw on a terminal gone (SIGHUP ignored, a closed
+    pty) raised EIO out of its stop and turned a finished run into an
+    internal error (exit 3), its outputs discarded (a review); a bar never
+    decides a run's outcome."""
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli, "_progress_console",
+                        lambda: Console(file=_DeadTerminal(1), force_terminal=True, width=100))
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_a_ctrl_c_while_the_bar_starts_still_stops_it(monkeypatch):
+    """A SIGINT that lands inside the bar's start (on the main thread) left
+    rich's redirection of stdout/stderr in place after the command, and the
+    cursor hidden (a review)."""
+    from rich.file_proxy import FileProxy
+    from rich.live import Live
+
+    shown = io.StringIO()
+    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli, "_progress_console", lambda: Console(file=shown, force_terminal=True, width=80))
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+
+    class NoTimer:  # the timer thread has not run yet: the main thread's step starts the bar
+        daemon = False
+
+        def __init__(self, *args):
+            pass
+
+        def start(self):
+            pass
+
+        def cancel(self):
+            pass
+
+    monkeypatch.setattr(cli.threading, "Timer", NoTimer)
+    real = Live.refresh
+    calls = []
+
+    def refresh(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # SIGINT's handler, raising inside Live.start
+        return real(self)
+
+    monkeypatch.setattr(Live, "refresh", refresh)
+    with pytest.raises(KeyboardInterrupt):
+        with cli._delayed_progress(True, "backward", 3, "steps") as step:
+            step(0, 3, "conv1 forward")
+    assert not isinstance(sys.stdout, FileProxy) and not isinstance(sys.stderr, FileProxy)
+    assert shown.getvalue().endswith("\x1b[?25h") or "\x1b[?25h" in shown.getvalue()  # the cursor back
 
 
 def test_help_documents_the_budget():
