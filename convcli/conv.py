@@ -925,11 +925,31 @@ def _crop(X, sides):
 WEIGHT_GRAD_FROM_DZ_MIN_C_IN = 8
 
 
+# At stride 1 too, the input gradient of a layer with one input channel goes
+# through col2im (channel-first, see _input_grad_col2im), and with up to 3
+# where the gather would run untiled: the gather's product has only T*C_in
+# columns. One process, both ways alternated, gather / col2im, (m, H=W, C_in)
+# <- C_out channels 3x3: (64,28,1) <- 16 float32 (T 4) 0.62x, float64 (T 1)
+# 0.23x; <- 8 0.63x-0.71x, <- 4 0.87x-0.91x; 5x5 <- 32 0.17x-0.56x; untiled
+# (float64) (32,32,3) <- 64 0.46x, <- 16 0.78x, (64,28,2) <- 16 0.74x,
+# (8,112,3) <- 16 0.65x, (32,32,4) <- 32 0.95x; but tiled with 2-4 channels
+# 1.02x-2.12x, and a tiny (8,16,1) <- 16 float32 1.32x (46 against 35 us).
+# Only from 8 output channels: col2im's product (rows, C_out) @ (C_out, K)
+# is short then, and LeNet's first layer, (64,28,1) <- 6 5x5, took 1.07x
+# (float32) and 1.12x (float64) fwd+bwd that way (attempt 61).
+STRIDE1_COL2IM_MAX_C = 1
+STRIDE1_COL2IM_MAX_C_UNTILED = 3
+STRIDE1_COL2IM_MIN_C_OUT = 8
+
+
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     """``cols``: the forward's ``[cols | 1]`` unfolded with tiles of T columns,
     or None to unfold again (with T)."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
+    if (T_in is not None and g.n_C >= STRIDE1_COL2IM_MIN_C_OUT
+            and g.n_C_prev <= (STRIDE1_COL2IM_MAX_C_UNTILED if T_in == 1 else STRIDE1_COL2IM_MAX_C)):
+        T_in = None
     if cols is None and T_in == 1 and g.n_C_prev >= WEIGHT_GRAD_FROM_DZ_MIN_C_IN:
         # One unfolded dZ serves both gradients (see _input_grad_stride1).
         dA_prev, dW, db = _input_grad_stride1(dZ, W, g, T_in, A_prev)

@@ -114,9 +114,9 @@ def check_pool_engines(A_prev, hp, mode, rng):
 @SETTINGS
 @given(conv_cases(), st.sampled_from([None, 1, 100, 1000]), st.booleans(),
        st.sampled_from([None, 0, 30, 300]), st.booleans(), st.sampled_from([None, 1, 2]), st.booleans(),
-       st.booleans(), st.booleans())
+       st.booleans(), st.booleans(), st.booleans())
 def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in_groups, t_cols, per_offset,
-                                    dw_from_dz, col2im_nhwc):
+                                    dw_from_dz, col2im_nhwc, gather):
     """``chunk_bytes`` shrinks the fast engine's block size (normally ~MiB) so
     that these small shapes also go through its multi-block paths: several
     samples per block, one sample per block, and bands of output rows.
@@ -138,8 +138,13 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     input channels (normally from WEIGHT_GRAD_FROM_DZ_MIN_C_IN, more than
     these layers have). ``col2im_nhwc``: a strided layer's input gradient
     scatters in NHWC whatever the input channels (normally channel-first up
-    to COL2IM_CHANNEL_FIRST_MAX_C, more than these layers have)."""
+    to COL2IM_CHANNEL_FIRST_MAX_C, more than these layers have). ``gather``:
+    the stride-1 input gradient is the gather whatever the input channels
+    (normally col2im for these layers' 1-3, STRIDE1_COL2IM_MAX_C*)."""
     with pytest.MonkeyPatch.context() as mp:
+        if gather:
+            mp.setattr(conv_module, "STRIDE1_COL2IM_MAX_C", 0)
+            mp.setattr(conv_module, "STRIDE1_COL2IM_MAX_C_UNTILED", 0)
         if col2im_nhwc:
             mp.setattr(conv_module, "COL2IM_CHANNEL_FIRST_MAX_C", 0)
         if per_offset:

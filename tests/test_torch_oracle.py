@@ -148,6 +148,30 @@ def test_conv_one_channel_unfolded_per_offset_vs_torch(A_shape, W_shape, hp, dty
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("A_shape, W_shape, hp, col2im", [
+    ((8, 16, 16, 1), (3, 3, 1, 16), {"pad": 1}, True),                     # one input channel
+    ((6, 20, 18, 1), (5, 4, 1, 12), {"pad": [2, 1, 0, 3], "dilation": [1, 2]}, True),
+    ((4, 24, 24, 3), (3, 3, 3, 16), {"pad": "same"}, "float64"),           # 3 channels, the gather untiled
+    ((4, 24, 24, 4), (3, 3, 4, 16), {"pad": 1}, False),                    # 4: the gather
+    ((4, 28, 28, 1), (5, 5, 1, 6), {"pad": 2}, False),                     # 6 output channels: the gather
+])
+def test_conv_stride1_input_gradient_by_col2im_vs_torch(A_shape, W_shape, hp, col2im, dtype, torch, monkeypatch):
+    """At stride 1, the input gradient of a layer with one input channel (or
+    up to 3 where the gather runs untiled: float64 here) and at least 8
+    output channels goes through channel-first col2im instead of the
+    gather, against torch."""
+    taken = []
+    real = conv_module._input_grad_col2im
+    monkeypatch.setattr(conv_module, "_input_grad_col2im", lambda *a: taken.append(1) or real(*a))
+    rng = np.random.default_rng(9)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    ours, theirs = run_conv(torch, A, W, b, hp, dtype, "fast")
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
+        close(x, y, dtype, name)
+    assert bool(taken) == (col2im is True or col2im == np.dtype(dtype).name), taken
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize(
     "A_shape, W_shape",
