@@ -136,7 +136,8 @@ def _conv_terms(ls, s: int, engine: str):
         scratch_block = max(forward_block, conv_engine.block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         grad_sum = max(grad_sum, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         col2im_block = 0
-        if C <= max(conv_engine.STRIDE1_COL2IM_MAX_C, conv_engine.STRIDE1_COL2IM_MAX_C_UNTILED):
+        if (n_C >= conv_engine.STRIDE1_COL2IM_MIN_C_OUT
+                and C <= max(conv_engine.STRIDE1_COL2IM_MAX_C, conv_engine.STRIDE1_COL2IM_MAX_C_UNTILED)):
             # a layer of few input channels may take col2im at stride 1 too (conv._backward_fast)
             grad_scratch = max(grad_scratch, padded)
             col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)
