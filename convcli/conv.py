@@ -942,13 +942,20 @@ STRIDE1_COL2IM_MAX_C_UNTILED = 3
 STRIDE1_COL2IM_MIN_C_OUT = 8
 
 
+def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None) -> bool:
+    """Whether a stride-1 layer's input gradient goes through col2im rather
+    than the gather of tile width ``T_in``; with ``T_in`` None, whether it
+    may at some tile width (for memory estimates)."""
+    most = {None: max(STRIDE1_COL2IM_MAX_C, STRIDE1_COL2IM_MAX_C_UNTILED), 1: STRIDE1_COL2IM_MAX_C_UNTILED}
+    return C_out >= STRIDE1_COL2IM_MIN_C_OUT and C_in <= most.get(T_in, STRIDE1_COL2IM_MAX_C)
+
+
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     """``cols``: the forward's ``[cols | 1]`` unfolded with tiles of T columns,
     or None to unfold again (with T)."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
-    if (T_in is not None and g.n_C >= STRIDE1_COL2IM_MIN_C_OUT
-            and g.n_C_prev <= (STRIDE1_COL2IM_MAX_C_UNTILED if T_in == 1 else STRIDE1_COL2IM_MAX_C)):
+    if T_in is not None and stride1_col2im(g.n_C_prev, g.n_C, T_in):
         T_in = None
     if cols is None and T_in == 1 and g.n_C_prev >= WEIGHT_GRAD_FROM_DZ_MIN_C_IN:
         # One unfolded dZ serves both gradients (see _input_grad_stride1).

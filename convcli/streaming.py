@@ -135,16 +135,15 @@ def _conv_terms(ls, s: int, engine: str):
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
         scratch_block = max(forward_block, conv_engine.block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         grad_sum = max(grad_sum, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
-        col2im_block = 0
-        if (n_C >= conv_engine.STRIDE1_COL2IM_MIN_C_OUT
-                and C <= max(conv_engine.STRIDE1_COL2IM_MAX_C, conv_engine.STRIDE1_COL2IM_MAX_C_UNTILED)):
-            # a layer of few input channels may take col2im at stride 1 too (conv._backward_fast)
-            grad_scratch = max(grad_scratch, padded)
-            col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)
-    else:  # col2im: a padded gradient, then a cropped copy (the dA_prev itself)
-        grad_scratch = padded
+        col2im = conv_engine.stride1_col2im(C, n_C)  # a layer of few input channels may take it too
+    else:
+        grad_scratch = 0
         scratch_block = forward_block
-        col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s)  # dZ @ W.T, one block
+        col2im = True
+    # col2im: a padded gradient, then a cropped copy (the dA_prev itself); dZ @ W.T, one block
+    if col2im:
+        grad_scratch = max(grad_scratch, padded)
+    col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s) if col2im else 0
     # per sample, with the bias's column of ones; a tile of T >= 2 output columns holds f_H rows of a span
     # of at most TILE_GROWTH kernel widths, so at most TILE_GROWTH / 2 times that per column
     unfolded = math.ceil(n_H * n_W * (K + 1) * s * max(1.0, conv_engine.TILE_GROWTH / 2))
