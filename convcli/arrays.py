@@ -704,12 +704,15 @@ class Rows:
     """
 
     def __init__(self, src: Source, base_dir: Path, where: str, *, dtype, rng: np.random.RandomState,
-                 allow_nonfinite: bool = False):
+                 allow_nonfinite: bool = False, in_memory: str | None = None):
+        """``in_memory``: the ``--memory-budget`` that would run the whole
+        batch in memory, which an error names where a source cannot stream."""
         self.src = src
         self.where = where
         self.dtype = np.dtype(dtype)
         self.rng = rng
         self.allow_nonfinite = allow_nonfinite
+        self.in_memory = in_memory
         self.next = 0
         self._files: list = []
         self._path: Path | None = None  # a file's, and its _file_state when opened
@@ -768,7 +771,8 @@ class Rows:
                 where,
                 f"{label} is stored in Fortran order, so its rows are scattered over the file and "
                 "cannot be read a chunk at a time; save it in C order (np.ascontiguousarray) or as .h5, "
-                "or raise --memory-budget to run it in memory",
+                + (f"or use --memory-budget {self.in_memory} or more to run it in memory" if self.in_memory
+                   else "or raise --memory-budget to run it in memory"),
             )
         rows, self.shape = _rows(tuple(stored), src.slice, where, label)
         self._sel = rows or slice(0, self.shape[0], 1)

@@ -513,7 +513,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             raise ConvcliError("--plot", "draws every quantity from memory, but this run streams "
                                          f"{p.input_name} in chunks (it does not fit --memory-budget "
                                          f"{memory_budget}); plot a smaller run (a slice: of the input), "
-                                         "or raise --memory-budget")
+                                         f"or use --memory-budget {p.stream.in_memory} or more to run it in memory")
         out = out if out is not None else Path("convcli-out") / p.cfg.stem
         with Staging(out, force) as staging:
             if p.stream is not None:

@@ -288,6 +288,12 @@ class StreamPlan:
     def chunks(self) -> int:
         return -(-self.samples // self.rows)
 
+    @property
+    def in_memory(self) -> str:
+        """The ``--memory-budget`` under which the whole run would fit in
+        memory, for the errors that refuse what only streaming cannot do."""
+        return budget_arg(self.estimate.in_memory(self.samples))
+
     def as_json(self) -> dict:
         e = self.estimate
         return {
@@ -303,6 +309,11 @@ class StreamPlan:
         }
 
 
+def budget_arg(need: int) -> str:
+    """``need`` bytes as a ``--memory-budget`` value, in whole MiB rounded up."""
+    return f"{math.ceil(need / 2**20)}MiB"
+
+
 def choose(p, budget: int, backward: bool) -> StreamPlan | None:
     """None if the whole run fits ``budget``; else the chunk size, or a
     :class:`ConvcliError` if even one sample does not fit."""
@@ -314,7 +325,7 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
     if e.in_memory(n) <= budget:
         return None
     src = p.cfg.model.inputs[p.input_name]
-    _check_streamable(p)
+    _check_streamable(p, e.in_memory(n))
     if e.chunk(1) > budget:
         need = e.chunk(1)
         inflating = _inflating(p, backward)
@@ -329,7 +340,7 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
             f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
             f"chunk needs ({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the "
             f"I/O buffers, {arrays.format_size(e.resident)} for the parameters and their gradients); "
-            f"use --memory-budget {math.ceil(need / 2**20)}MiB or more",
+            f"use --memory-budget {budget_arg(need)} or more",
         )
     # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth
     lo, hi = 1, min(n, max(1, CHUNK_TARGET // max(e.per_sample, 1)))
@@ -352,19 +363,20 @@ def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:
         f"{name} ({src.describe()}) in chunks of samples, and that dataset is stored compressed in HDF5 chunks "
         f"of shape {chunks} ({arrays.format_size(chunk)} each), and HDF5 inflates a whole chunk to read any "
         f"sample of it, which takes about {arrays.format_size(held)}; use --memory-budget "
-        f"{math.ceil(need / 2**20)}MiB or more, or store it in chunks of fewer samples "
+        f"{budget_arg(need)} or more, or store it in chunks of fewer samples "
         f"(h5repack -l {info.h5_chunks.dataset.lstrip('/')}:CHUNK={smaller} {src.file} NEW.h5)",
     )
 
 
-def _check_streamable(p) -> None:
+def _check_streamable(p, in_memory: int) -> None:
     name = p.input_name
     for i, layer in enumerate(p.network.layers):
         if layer.kind == "conv" and name in (layer.W, layer.b):
             raise ConvcliError(
                 p.cfg.layer_where(i),
                 f"{name} is streamed in chunks of samples (the run does not fit --memory-budget), "
-                f"so it cannot also be this layer's {'W' if layer.W == name else 'b'}; raise --memory-budget",
+                f"so it cannot also be this layer's {'W' if layer.W == name else 'b'}; use --memory-budget "
+                f"{budget_arg(in_memory)} or more to run it in memory",
             )
 
 
@@ -602,7 +614,8 @@ def _grad_rows(p, rng, stack: ExitStack):
     else:
         src, nonfinite = spec, p.cfg.model.allow_nonfinite
     return stack.enter_context(arrays.Rows(src, p.cfg.base_dir, p.cfg.where("backward", "grad"),
-                                           dtype=p.dtype, rng=rng, allow_nonfinite=nonfinite))
+                                           dtype=p.dtype, rng=rng, allow_nonfinite=nonfinite,
+                                           in_memory=p.stream.in_memory))
 
 
 def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
@@ -643,7 +656,8 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
                 cursor.set_state(rng.get_state())
                 _skip_normals(rng, math.prod(src.random))
             rows = stack.enter_context(arrays.Rows(src, p.cfg.base_dir, at, dtype=dtype, rng=cursor,
-                                                   allow_nonfinite=model.allow_nonfinite))
+                                                   allow_nonfinite=model.allow_nonfinite,
+                                                   in_memory=sp.in_memory))
         grad_rows = _grad_rows(p, rng, stack) if backward else None
         timings["load"] += clock() - t
 

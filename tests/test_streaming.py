@@ -643,19 +643,45 @@ def test_a_corrupt_chunk_of_an_h5_input(tmp_path):
         assert tree(tmp_path) == before
 
 
+IN_MEMORY_HINT = re.compile(r"use --memory-budget (\d+)MiB or more to run it in memory")
+
+
+def assert_fit_hint(line: str, command: list) -> None:
+    """The budget an error suggests runs ``command`` in memory, and one MiB
+    less would not: the hint is the smallest whole number of MiB that fits."""
+    found = IN_MEMORY_HINT.findall(line)
+    assert len(found) == 1, line
+    mib = int(found[0])
+    fits = run([*command, "--memory-budget", f"{mib}MiB"])
+    assert fits.exit_code == 0, (fits.stdout, fits.stderr)
+    assert json.loads(fits.stdout)["streaming"] is None  # whole, in memory
+    assert run([*command, "--memory-budget", f"{mib - 1}MiB"]).exit_code == 2  # streams: refused again
+
+
 def test_fortran_order_npy_is_refused_when_it_must_stream(tmp_path):
     np.save(tmp_path / "x.npy", np.asfortranarray(np.ones((N, 6, 7, 3))))
     cfg = make_config(tmp_path, a_prev={"file": "x.npy"})
     assert run(["forward", cfg, "--out", tmp_path / "a"]).exit_code == 0  # in memory: fine
     result = run(["forward", cfg, "--out", tmp_path / "b", "--memory-budget", str(budget_for(cfg, backward=False))])
-    assert_error(result, "inputs.A_prev", "Fortran order", "--memory-budget")
+    line = assert_error(result, "inputs.A_prev", "Fortran order", "--memory-budget")
+    assert_fit_hint(line, ["forward", cfg, "--out", tmp_path / "c", "--json"])
+
+
+def test_fortran_order_grad_file_is_refused_when_it_must_stream(tmp_path):
+    """The upstream gradient is streamed with the input, so the same holds for it."""
+    np.save(tmp_path / "g.npy", np.asfortranarray(np.ones((N, 4, 4, 4))))  # pool3.A's shape
+    cfg = make_config(tmp_path, grad={"file": "g.npy"})
+    result = run(["backward", cfg, "--out", tmp_path / "b", "--memory-budget", str(budget_for(cfg))])
+    line = assert_error(result, "backward.grad", "g.npy is stored in Fortran order")
+    assert_fit_hint(line, ["backward", cfg, "--out", tmp_path / "c", "--json"])
 
 
 def test_plot_needs_the_arrays_in_memory(tmp_path):
     require("matplotlib", "pip install 'convcli[plot]'")
     cfg = make_config(tmp_path)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--plot", "--memory-budget", str(budget_for(cfg))])
-    assert_error(result, "--plot", "streams A_prev in chunks")
+    line = assert_error(result, "--plot", "streams A_prev in chunks")
+    assert_fit_hint(line, ["backward", cfg, "--out", tmp_path / "c", "--plot", "--json"])
 
 
 # ----------------------------------------------------------------- the terminal
@@ -860,8 +886,9 @@ def test_streamed_input_used_as_a_weight_is_refused(tmp_path):
     data = {"inputs": {"A_prev": {"random": [3, 3, 3, 3]}, "b": {"random": [3]}},
             "layers": [{"type": "conv", "W": "A_prev", "b": "b"}]}
     cfg = write(tmp_path, data)
-    with pytest.raises(ConvcliError, match="cannot also be this layer's W"):
+    with pytest.raises(ConvcliError, match="cannot also be this layer's W") as info:
         runner.plan(cfg, memory_budget=streaming.estimate(runner.plan(cfg), True).chunk(1))
+    assert_fit_hint(str(info.value), ["backward", cfg, "--out", tmp_path / "c", "--json"])
 
 
 def test_a_single_number_input_runs_in_memory(tmp_path):
