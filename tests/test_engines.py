@@ -417,6 +417,87 @@ def test_pool_engines_agree_on_a_nan_window(ties):
             np.testing.assert_array_equal(a, b)  # NaN == NaN here
 
 
+# ----------------------------------------------------------------- infinities and NaN in a conv layer
+
+
+def _conv_run(engine, A, W, b, hp, dZ_bad=None, bad=np.inf):
+    """Z, dA_prev, dW, db with an upstream gradient of ones (``bad`` at
+    ``dZ_bad``); the warnings 0 * inf and inf - inf raise are expected."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        Z, cache = cc.conv_forward(A, W, b, hp, engine=engine)
+        dZ = np.ones_like(Z)
+        if dZ_bad is not None:
+            dZ[dZ_bad] = bad
+        return (Z, *cc.conv_backward(dZ, cache)), cache
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_infinite_weight_reaches_only_the_inputs_it_multiplies(engine):
+    """By hand: a 3x3 input of ones, a 2x2 kernel of ones but for an infinity
+    at [0, 0], no padding, upstream gradient ones. dA_prev[y, x] sums
+    W[y - h, x - w] over the windows (h, w) that hold (y, x): infinite where
+    [0, 0] is among them, else the number of windows. (The fast engine's
+    stride-1 gather, over dZ's zero padding, made 0 * inf = NaN of the five
+    finite ones.)"""
+    A, W = np.ones((1, 3, 3, 1)), np.ones((2, 2, 1, 1))
+    W[0, 0, 0, 0] = np.inf
+    (Z, dA, dW, db), _ = _conv_run(engine, A, W, np.zeros(1), {})
+    inf = np.inf
+    np.testing.assert_array_equal(dA[0, :, :, 0], [[inf, inf, 1], [inf, inf, 2], [1, 2, 1]])
+    np.testing.assert_array_equal(Z, np.full((1, 2, 2, 1), inf))  # every window: inf * 1 + 3
+    np.testing.assert_array_equal(dW[:, :, 0, 0], [[4, 4], [4, 4]])  # four windows of ones
+    np.testing.assert_array_equal(db, [4])
+
+
+# Each case takes one of the fast engine's shortcuts that multiply zeros of
+# their own (dZ's padding, a band's) by data: (input, kernel, where the bad
+# value goes, the thresholds that make these small layers take the path).
+NONFINITE_CASES = {
+    "tiled forward, bad input": ((2, 6, 12, 3), (3, 3, 3, 4), "A", {"TILE_MIN_BYTES": 0}),
+    "tiled input gradient, bad dZ": ((2, 6, 12, 3), (3, 3, 3, 4), "dZ", {"INPUT_GRAD_TILE_MIN_BYTES": 0}),
+    "weight gradient from dZ, bad input": ((2, 5, 6, 8), (3, 3, 8, 4), "A", {"CHUNK_BYTES": 1 << 10}),
+    "weight gradient from dZ, bad dZ": ((2, 5, 6, 8), (3, 3, 8, 4), "dZ", {"CHUNK_BYTES": 1 << 10}),
+    "gather, bad weight": ((2, 5, 6, 8), (3, 3, 8, 4), "W", {}),
+}
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("case", NONFINITE_CASES)
+def test_engines_agree_on_infinities_and_nan(case, bad, monkeypatch):
+    """An infinity or a NaN, in a corner of the input, the kernel or dZ (the
+    border, where padding meets it), gives the same NaN, the same
+    infinities and the same finite numbers in both engines: the fast one's
+    shortcuts made NaN of 0 * inf where the notebook's sums have no such
+    term, or none where they have one (dW from dZ, whose padding stands in
+    for the input's)."""
+    A_shape, W_shape, where, knobs = NONFINITE_CASES[case]
+    for name, value in knobs.items():
+        monkeypatch.setattr(conv_module, name, value)
+    rng = np.random.default_rng(11)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    hp = {"pad": 1}
+    if where == "A":
+        A[0, 0, 1, 0] = bad
+    elif where == "W":
+        W[0, 0, 1, 0] = bad
+    dZ_bad = (0, 0, 1, 0) if where == "dZ" else None
+    got, cache = _conv_run("fast", A, W, b, hp, dZ_bad, bad)
+    expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad)
+    # the case takes its shortcut, with finite data (else it would test nothing)
+    g = cache[4].geometry
+    if "tiled forward" in case:
+        assert conv_module._forward_tile(g, np.float64) > 1
+    elif "tiled input gradient" in case:
+        assert conv_module._input_grad_tile(g, np.float64) > 1
+        assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, 2)
+    elif "from dZ" in case:
+        assert cache[4].cols is None and conv_module._input_grad_tile(g, np.float64) == 1
+        assert g.n_C_prev >= conv_module.WEIGHT_GRAD_FROM_DZ_MIN_C_IN
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), got, expected):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{case}: {name}")
+    assert any(not np.isfinite(y).all() for y in expected)  # the bad value did reach the results
+
+
 def test_pool_integer_inputs_do_tie():
     """The premise of the pool property: with values in 0..3 a 2x2 window
     holds its max more than once, so the tie rules are really exercised."""
