@@ -19,7 +19,8 @@ ones, with banded weights (:func:`_tile_width`): less copying, a wider GEMM.
 Those three shortcuts multiply zeros that are not terms of the notebook's
 sums (dZ's padding, the band's) by data, and 0 * inf is NaN: with an
 infinity or a NaN where they would meet one, a pass takes the plain route
-instead (:func:`_finite`), so that both engines give the same numbers.
+instead (:func:`_finite`, :func:`_backward_fast`), so that both engines
+give the same numbers.
 
 Memory beyond the arrays themselves: a padded copy of the input (and of
 ``dZ`` at stride 1) and a cache-sized buffer per thread, whatever the batch
@@ -243,10 +244,7 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     A_prev, W, b, dtype = _as_compute(A_prev, W, b)
     g = conv_geometry(A_prev, W, b, hparameters)
     if engine == "fast":
-        T = _forward_tile(g, dtype)
-        if T > 1 and not _finite(A_prev):
-            T = 1  # the band's zeros times an infinity would be NaN in the tile's other outputs
-        Z, cols = _forward_fast(A_prev, W, b.reshape(-1), g, T)
+        Z, cols, T = _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype))
     else:
         T, (Z, cols) = 1, _forward_reference(A_prev, W, b.reshape(-1), g)
     return Z, (A_prev, W, b, hparameters, _ConvState(g, engine, dtype, cols, T))
@@ -905,12 +903,20 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
 
 
 def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
+    """``(Z, cols, T)``: the tile width used, which is T unless A_prev holds
+    an infinity or a NaN (then 1: the band's zeros times it would be NaN in
+    the tile's other outputs). Tiled, whether it does comes from the column
+    sums of A_prev that the threads take after padding their samples."""
     Z = np.empty(g.out_shape, dtype=A_prev.dtype)
     bias = b * (g.f_H * g.f_W * g.n_C_prev) if g.bias == "window" else b
-    cols, _, _ = _conv_gemm(A_prev, _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
-                            (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
-                            out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T, pad=g.pad)
-    return Z, cols
+    cols, _, sums = _conv_gemm(A_prev, _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
+                               (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
+                               out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T, pad=g.pad,
+                               x_sums=T > 1)
+    if T > 1 and not _finite(A_prev if sums is None else sums):
+        del Z, cols
+        return _forward_fast(A_prev, W, b, g, 1)
+    return Z, cols, T
 
 
 def _crop(X, sides):
@@ -957,14 +963,21 @@ def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None) -> bool:
     return C_out >= STRIDE1_COL2IM_MIN_C_OUT and C_in <= most.get(T_in, STRIDE1_COL2IM_MAX_C)
 
 
+# _finite's dot products stay under this many elements, which OpenBLAS runs
+# on one thread: a threaded BLAS call between the engine's threaded regions
+# leaves OpenBLAS's workers spinning against them (a dot product over the
+# m32 benchmark layer's input took its fwd+bwd from 5.8 to 7.9-10.6 ms).
+FINITE_BY_DOT_MAX = 4096
+
+
 def _finite(X: np.ndarray) -> bool:
-    """Whether X holds no infinity and no NaN. Contiguous, by X's dot product
-    with itself: one BLAS pass, a third of ``np.isfinite(X).all()``'s time
-    (float64 (32, 64, 64, 3): 0.015 against 0.044 ms), and any infinity or
-    NaN makes it one. A sum of squares that overflows (values beyond ~1e154
-    in float64, ~1e19 in float32) counts as not finite too: the caller then
-    takes its plain route, as exact and only slower."""
-    if X.flags.c_contiguous:
+    """Whether X holds no infinity and no NaN. A small contiguous X (W, db,
+    column sums) by its dot product with itself, which any infinity or NaN
+    makes one (0.45 us against 1 us for ``np.isfinite(X).all()``); a sum of
+    squares that overflows (values beyond ~1e154 in float64, ~1e19 in
+    float32) counts as not finite too, and the caller then takes its plain
+    route, as exact and only slower."""
+    if X.size <= FINITE_BY_DOT_MAX and X.flags.c_contiguous:
         x = X.reshape(-1)
         return math.isfinite(np.dot(x, x))
     return bool(np.isfinite(X).all())
