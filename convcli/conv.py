@@ -49,6 +49,7 @@ from .hparams import (
     ConvGeometry,
     as_array,
     check_engine,
+    check_padded,
     check_upstream,
     choice,
     compute_dtype,
@@ -98,7 +99,9 @@ def zero_pad(X, pad):
     X_pad : ndarray of shape (m, n_H + top + bottom, n_W + left + right, n_C)
     """
     X = as_array(X, "X", 4, "(m, n_H, n_W, n_C)")
-    X_pad = _pad(X, pad_sides(pad, modes=False))
+    sides = pad_sides(pad, modes=False)
+    check_padded(X.shape, sides, "X")
+    X_pad = _pad(X, sides)
     # A new array even with nothing to pad, as np.pad's (the course's) is: writing into it leaves X alone.
     return X_pad.copy() if X_pad is X else X_pad
 
@@ -311,9 +314,10 @@ def _unpack_cache(cache):
         raise ValueError("cache: item 5 is not conv_forward's state; was it made by another layer?")
     if state is not None and (A_prev.shape != state.geometry.in_shape
                               or W.shape != (state.geometry.f_H, state.geometry.f_W,
-                                             state.geometry.n_C_prev, state.geometry.n_C)):
+                                             state.geometry.n_C_prev, state.geometry.n_C)
+                              or b.size != state.geometry.n_C):
         raise ValueError(
-            f"cache: A_prev {A_prev.shape} / W {W.shape} do not match the state "
+            f"cache: A_prev {A_prev.shape} / W {W.shape} / b {b.shape} do not match the state "
             "conv_forward recorded; the cache was altered"
         )
     return A_prev, W, b, hparameters, state

@@ -131,6 +131,17 @@ def _at_least_one(values: tuple[int, ...], name: str, given) -> tuple[int, ...]:
 MAX_ELEMENTS = np.iinfo(np.intp).max // 8
 
 
+def check_padded(shape, sides, name: str) -> None:
+    """A ValueError naming ``pad`` when ``shape`` (m, n_H, n_W, n_C) padded by
+    ``sides`` (top, bottom, left, right) has more elements than an array
+    can hold: NumPy's "array is too big" would name neither."""
+    t, bo, l, r = sides
+    padded = (shape[0], shape[1] + t + bo, shape[2] + l + r, shape[3])
+    if math.prod(padded) > MAX_ELEMENTS:
+        raise ValueError(f"pad: {name} {tuple(shape)} padded by {tuple(sides)} makes the padded input {padded}, "
+                         "more elements than an array can hold")
+
+
 def choice(value, name: str, allowed: tuple[str, ...]) -> str:
     """``value`` if it is one of ``allowed``, else a ValueError naming ``name``."""
     if not isinstance(value, str) or value not in allowed:  # an array's `in` would be ambiguous
@@ -164,8 +175,12 @@ def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
     if unknown:
         key = unknown[0]
         # "strides" (Keras), "padding" (PyTorch) -> stride, pad; a pool's pad has no match
-        why = ": pooling has no padding" if key in ("pad", "padding") and "pad" not in allowed else did_you_mean(
-            key, allowed)
+        if key in ("pad", "padding") and "pad" not in allowed:
+            why = ": pooling has no padding"
+        elif key == "mode" and "ties" in allowed:  # a pool's
+            why = ": the mode is an argument of its own, pool_forward(A_prev, hparameters, mode=...)"
+        else:
+            why = did_you_mean(key, allowed)
         raise ValueError(f"hparameters: unknown key {shown(key)}{why} (known: {', '.join(allowed)})")
     return hparameters
 
@@ -201,6 +216,9 @@ def as_array(x, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
         except Exception as exc:  # ragged lists and the like
             raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
     if x.dtype.kind not in "biuf":
+        if x.dtype.kind == "O" and x.ndim == 0:  # not an array at all: a dict, None, ...
+            v = x.item()
+            raise ValueError(f"{name}: expected a real numeric array, got {'None' if v is None else type(v).__name__}")
         raise ValueError(
             f"{name}: expected a real numeric array, got dtype {x.dtype} (shape {x.shape})"
         )
@@ -359,11 +377,7 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
             f"output size: A_prev {A_prev.shape} with W {W.shape}, stride {(s_H, s_W)}, "
             f"pad {sides}, dilation {(d_H, d_W)} gives n_H={n_H}, n_W={n_W} (must be >= 1)"
         )
-    # More elements than an array can hold: NumPy's "array is too big" would name neither pad nor W.
-    padded = (m, n_H_prev + t + bo, n_W_prev + l + r, n_C_prev)
-    if math.prod(padded) > MAX_ELEMENTS:
-        raise ValueError(f"pad: A_prev {A_prev.shape} padded by {sides} makes the padded input {padded}, "
-                         "more elements than an array can hold")
+    check_padded(A_prev.shape, sides, "A_prev")
     if n_H * n_W * m * n_C > MAX_ELEMENTS:
         raise ValueError(f"output size: A_prev {A_prev.shape} with W {W.shape}, pad {sides} gives Z "
                          f"{(m, n_H, n_W, n_C)}, more elements than an array can hold")

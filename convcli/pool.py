@@ -30,6 +30,7 @@ from .hparams import (
     check_engine,
     check_mode,
     check_upstream,
+    choice,
     compute_dtype,
     is_int,
     pool_geometry,
@@ -71,8 +72,7 @@ def create_mask_from_window(x, ties="all"):
     x = as_array(x, "x", None)
     if x.size == 0:
         raise ValueError("x: the window is empty")
-    if ties not in TIE_RULES:
-        raise ValueError(f"ties: expected one of {', '.join(TIE_RULES)}, got {ties!r}")
+    ties = choice(ties, "ties", TIE_RULES)
     mask = _is_max(x, np.max(x))
     if ties == "first":
         first = np.zeros(x.shape, dtype=bool)
@@ -183,6 +183,11 @@ def pool_backward(dA, cache, mode="max", engine=None):
 
     Max's gradient follows the ``ties`` rule of the forward's hparameters
     (default ``"all"``, the course's mask).
+
+    The cache holds ``A_prev`` by reference, as the notebook's does: change
+    it in place between the passes and max's gradient is undefined (the
+    fast engine finds each window's maximum among the forward's outputs, so
+    a changed window may give it to no position at all).
 
     Returns
     -------

@@ -154,6 +154,18 @@ CASES = {
     "distribute_value dz a string": (lambda: cc.distribute_value("a", (2, 2)), names("dz")),
     "distribute_value dz None": (lambda: cc.distribute_value(None, (2, 2)), names("dz")),
     "zero_pad three values": (lambda: cc.zero_pad(A, [1, 2, 3]), names("pad", [1, 2, 3])),
+    # past any array's size: NumPy's own "array is too big" names nothing
+    "zero_pad beyond any array": (lambda: cc.zero_pad(A, 2**40), names("pad", (1, 4, 4, 3), "more elements")),
+    # arguments swapped: the dict is named for what it is
+    "conv hparameters given as b": (lambda: cc.conv_forward(A, W, CONV_HP, b), names("b", "got dict")),
+    "conv b None": (conv(b=None), names("b", "got None")),
+    # the course's pool_forward takes mode as an argument, not a hyperparameter
+    "pool mode among hparameters": (pool({"f": 2, "mode": "max"}), names("mode", "mode=")),
+    "create_mask ties an array": (lambda: cc.create_mask_from_window(np.eye(2), ties=np.array(["all", "first"])),
+                                  names("ties")),
+    # a cache whose b was swapped for another layer's
+    "conv cache with another b": (
+        lambda: cc.conv_backward(Z, CONV_CACHE[:2] + (np.zeros(3),) + CONV_CACHE[3:]), names("cache", "b", (3,))),
 }
 
 
