@@ -396,15 +396,14 @@ def _shape(v):
 
 
 def _choice(allowed: tuple[str, ...]):
-    """A validator: :func:`hparams.choice`'s check and message, with the
-    nearest allowed value as a hint."""
+    """A validator: :func:`hparams.choice`'s check and message (with the
+    nearest allowed value as a hint)."""
 
     def check(v):
         try:
             return hparams.choice(v, "", allowed)
         except ValueError as exc:
-            hint = did_you_mean(v, allowed) if isinstance(v, str) else ""
-            raise _fail("choice", "{text}{hint}", text=str(exc), hint=hint) from None
+            raise _fail("choice", "{text}", text=str(exc)) from None
 
     return check
 
@@ -604,10 +603,9 @@ def _pad(v):
     if isinstance(v, str) and v in ("same", "valid"):
         return v
     try:
-        sides = hparams.pad_sides(v, name="")
+        sides = hparams.pad_sides(v, name="")  # its message offers same/valid for a near miss
     except ValueError as exc:
-        hint = did_you_mean(v, ("same", "valid")) if isinstance(v, str) else ""
-        raise _fail("hparam", "{text}{hint}", text=str(exc), hint=hint) from None
+        raise _fail("hparam", "{text}", text=str(exc)) from None
     if max(sides) > MAX_SIZE:  # longer than any axis can be
         raise _fail("hparam", "padding must be at most 2**62, got {got}", got=_short(v))
     return v

@@ -112,8 +112,9 @@ def pad_sides(pad, name: str = "pad", modes: bool = True) -> tuple[int, int, int
     else:
         offered = (", 'same' or 'valid'" if modes
                    else " (sizes only: 'same' and 'valid' need a kernel, as in conv_forward's hparameters)")
+        hint = did_you_mean(pad, ("same", "valid")) if modes and isinstance(pad, str) else ""  # 'SAME'
         raise ValueError(_named(
-            name, f"expected an int, [p_H, p_W], [top, bottom, left, right]{offered}, got {shown(pad)}"
+            name, f"expected an int, [p_H, p_W], [top, bottom, left, right]{offered}, got {shown(pad)}{hint}"
         ))
     if min(sides) < 0:
         raise ValueError(_named(name, f"padding must be >= 0, got {shown(pad)}"))
@@ -145,7 +146,8 @@ def check_padded(shape, sides, name: str) -> None:
 def choice(value, name: str, allowed: tuple[str, ...]) -> str:
     """``value`` if it is one of ``allowed``, else a ValueError naming ``name``."""
     if not isinstance(value, str) or value not in allowed:  # an array's `in` would be ambiguous
-        raise ValueError(_named(name, f"expected one of {', '.join(allowed)}, got {shown(value)}"))
+        hint = did_you_mean(value, allowed) if isinstance(value, str) else ""  # 'MAX', 'avg', 'Fast'
+        raise ValueError(_named(name, f"expected one of {', '.join(allowed)}, got {shown(value)}{hint}"))
     return value
 
 

@@ -163,6 +163,12 @@ CASES = {
     "pool mode among hparameters": (pool({"f": 2, "mode": "max"}), names("mode", "mode=")),
     "create_mask ties an array": (lambda: cc.create_mask_from_window(np.eye(2), ties=np.array(["all", "first"])),
                                   names("ties")),
+    # a letter's case, or a short name, away from a valid word: the error offers it
+    "pad SAME": (conv({"pad": "SAME"}), names("pad", "did you mean 'same'")),
+    "pool mode MAX": (lambda: cc.pool_forward(A, POOL_HP, mode="MAX"), names("mode", "did you mean 'max'")),
+    "pool mode avg": (lambda: cc.pool_forward(A, POOL_HP, mode="avg"), names("mode", "did you mean 'average'")),
+    "engine Fast": (conv(engine="Fast"), names("engine", "did you mean 'fast'")),
+    "ties First": (pool({"f": 2, "ties": "First"}), names("ties", "did you mean 'first'")),
     # a cache whose b was swapped for another layer's
     "conv cache with another b": (
         lambda: cc.conv_backward(Z, CONV_CACHE[:2] + (np.zeros(3),) + CONV_CACHE[3:]), names("cache", "b", (3,))),

@@ -127,6 +127,8 @@ def test_pad_forms(tmp_path):
     for pad in ("2", "[1, 2]", "[0, 1, 2, 3]", "same", "valid"):
         load(tmp_path, SEED.replace("pad: 2", f"pad: {pad}"))
     assert "did you mean 'same'?" in error(tmp_path, SEED.replace("pad: 2", "pad: sam"))
+    message = error(tmp_path, SEED.replace("pad: 2", "pad: SAME"))
+    assert message.count("did you mean 'same'?") == 1, message  # hparams' message has it; not added twice
 
 
 def test_grad_choices(tmp_path):
