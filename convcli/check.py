@@ -429,7 +429,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         if not path.exists():
             raise ConvcliError(where, "no such file or folder")
         is_dir = path.is_dir()
-        files = sorted(path.glob("*.npy")) if is_dir else []
+        files = _npy_files(path) if is_dir else []
         has_h5 = is_dir and h5.exists()
         for single in ([h5] if has_h5 else []) + ([] if is_dir else [path]):
             if not single.is_file():  # a named pipe: read, it would hang
@@ -489,7 +489,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     unknown: list[Unknown] = []
     seen: dict[str, str] = {}
     for label, src in found:
-        name = label[:-4] if label.endswith(".npy") else label.replace("/", ".")
+        name = label[:-4] if label.lower().endswith(".npy") else label.replace("/", ".")
         # an .h5's datasets in a group of the user's (results/conv1.Z): the names below it, as a layer's
         # group (conv1/Z) is already read as conv1.Z
         parts = label.split("/")
@@ -541,14 +541,23 @@ def _unread(folder: Path, p: Plan) -> list[Unknown]:
     return out
 
 
+def _npy_files(folder: Path) -> list[Path]:
+    """The folder's ``.npy`` files, sorted, the extension in any case
+    (``conv1.dW.NPY``, as a config's ``file:`` takes it), hidden ones not."""
+    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy" and not e.name.startswith("."))
+
+
 def _inner_folder(path: Path) -> Path | None:
     """The first folder inside ``path`` (a level down, or two: an unpacked
     zip's sub/hw/) that holds .npy files, or None."""
     try:
-        for pattern in ("*/*.npy", "*/*/*.npy"):
-            found = next(iter(sorted(path.glob(pattern))), None)
+        level = [path]
+        for _ in range(2):
+            level = sorted(e for folder in level for e in folder.iterdir()
+                           if e.is_dir() and not e.name.startswith("."))
+            found = next((folder for folder in level if _npy_files(folder)), None)
             if found is not None:
-                return found.parent
+                return found
     except OSError:
         pass
     return None

@@ -923,6 +923,25 @@ def test_against_names_files_in_the_folder_it_does_not_read(tmp_path):
                  "the folder has no .npy files (and no outputs.h5); conv1.dW.txt: not read: only .npy files are")
 
 
+def test_against_reads_npy_files_whatever_the_case_of_their_extension(tmp_path):
+    """conv1.dW.NPY (as some systems save it) was skipped without a word,
+    and a folder of such files had 'no .npy files'; a config's file: took
+    the same name. Graded now, the folder one level down found too."""
+    sub = _submission(tmp_path, ["conv1.Z", "conv1.dW"])
+    (sub / "conv1.dW.npy").rename(sub / "conv1.dW.NPY")
+    args = ["check", CONFIGS / "stack.yaml", "--expected", _no_expected(tmp_path), "--json"]
+    doc = json.loads(run(args + ["--against", sub]).stdout)
+    assert {o["quantity"]: o["status"] for o in doc["against"]} == {"conv1.Z": "pass", "conv1.dW": "pass"}
+    assert doc["unknown"] == []
+    (sub / "conv1.Z.npy").rename(sub / "conv1.Z.Npy")
+    doc = json.loads(run(args + ["--against", sub]).stdout)
+    assert sorted(o["quantity"] for o in doc["against"]) == ["conv1.Z", "conv1.dW"]
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    sub.rename(outer / "sub")  # a folder holding only the folder of work: offered, its extensions as they are
+    assert_error(run(args[:2] + ["--against", outer]), "the folder has no .npy files", "sub/ inside it has some")
+
+
 def _learner_with_b_in_the_window(folder: Path) -> None:
     """The seed notebook's case done by hand (einsum and loops, no convcli)
     with its slip, b inside the window sum (12 times), and a backward that is
