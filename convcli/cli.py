@@ -1268,8 +1268,11 @@ def _plot_differences(path: Path, graded, p, reference: dict) -> dict:
     hints = {o.quantity: "; ".join(part for part in o.note.split("; ")
                                    if not part.startswith(("first differs at", "compared as")))
              for o in graded if o.array is not None and not o.passed}
+    # missing or unreadable: nothing to draw, but the picture names them (it may be kept apart from the report)
+    nothing = {o.quantity: o.note for o in graded if o.array is None and not o.passed and o.quantity not in other_shape}
     with _png_folder(path):
-        plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints)
+        plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints,
+                               nothing_to_draw=nothing)
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],

@@ -240,7 +240,8 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
 
 def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
                      atol: float = 0.0, not_drawn: Mapping[str, str] | None = None,
-                     notes: Mapping[str, str] | None = None) -> Path:
+                     notes: Mapping[str, str] | None = None,
+                     nothing_to_draw: Mapping[str, str] | None = None) -> Path:
     """Draw every quantity that differs in one PNG, one block below the other.
 
     Parameters
@@ -258,6 +259,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         What ``check`` says of a quantity that differs ("yours is convcli's
         times 1/4 everywhere"): wrapped into its block's title, so that a
         picture kept apart from the report keeps it.
+    nothing_to_draw : mapping of name -> why, optional
+        Quantities that failed with no array of the user's to draw (missing,
+        unreadable): named in the note at the top too, so that a failed
+        check's picture never says that no quantity differs.
 
     Returns
     -------
@@ -267,8 +272,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     mpl = _matplotlib()
     path = _check_path(path)
     blocks = []
-    if not_drawn:
-        lines = _fit([f"{name} differs, not drawn: {why}" for name, why in not_drawn.items()], MIN_WIDTH)
+    said = [f"{name} differs, not drawn: {why}" for name, why in (not_drawn or {}).items()]
+    said += [f"{name} fails, nothing to draw: {why}" for name, why in (nothing_to_draw or {}).items()]
+    if said:
+        lines = _fit(said, MIN_WIDTH)
         blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)

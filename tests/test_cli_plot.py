@@ -477,6 +477,33 @@ def test_check_plot_does_not_call_an_unreadable_array_another_shape(tmp_path):
     assert "no array to draw" in table and "shapes differ" not in table and "no array differs" not in table
 
 
+def test_check_plot_names_what_failed_with_nothing_to_draw(tmp_path, monkeypatch):
+    """A failed check whose only failures were an unreadable array and one
+    missing under --complete drew a picture saying "no quantity differs":
+    kept apart from the report, it read as a pass. Its note names them now."""
+    import convcli.plot as plot
+
+    seed = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                           "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n", "seed.yaml")
+    assert run(["backward", seed, "--out", tmp_path / "ref"]).exit_code == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copy(tmp_path / "ref" / "conv1.Z.npy", mine)  # right
+    np.save(mine / "conv1.dW.npy", np.array([object()], dtype=object), allow_pickle=True)  # unreadable
+    titles = []
+    real = plot._render
+    monkeypatch.setattr(plot, "_render", lambda mpl, blocks, path, shown=None: (
+        titles.extend(" ".join(line.strip() for line in b.title) for b in blocks), real(mpl, blocks, path, shown)))
+    result = run(["check", seed, "--against", mine, "--complete", "--plot", tmp_path / "d.png", "--json"])
+    assert result.exit_code == 1, result.stderr
+    status = {o["quantity"]: o["status"] for o in json.loads(result.stdout)["against"]}
+    assert status["conv1.dW"] == "unreadable" and status["conv1.db"] == "missing" and status["conv1.Z"] == "pass"
+    text = " ".join(titles)
+    assert "no quantity differs" not in text
+    for name in ("conv1.dW", "conv1.db", "conv1.dA_prev"):
+        assert f"{name} fails, nothing to draw: " in text, text
+
+
 def test_matplotlibs_own_warnings_stay_off_stderr(tmp_path):
     """A review's campaign: with a HOME matplotlib cannot make its cache in
     (here: under a file; as another user, a HOME not theirs), plot printed
