@@ -3,12 +3,25 @@
 :func:`main` imports the CLI itself, so that Ctrl-C while Python loads it
 (NumPy, typer, rich: a few tenths of a second) ends with convcli's one line
 and exit 130, as it does later in a run, instead of a traceback of the
-import that was interrupted.
+import that was interrupted; and once the command has ended, a stop signal
+no longer changes its exit code (:func:`_finished`).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+
+
+def _finished() -> None:
+    """The command is over and has said how (its report, or its error line):
+    from here on a stop signal could only turn its exit code into 128 + the
+    signal's number with nothing said, while Python shuts down (joining the
+    engine's threads, freeing large arrays: up to 1.7 s measured after a
+    200 MB run). So the stop signals are ignored for that last stretch."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # no SIGHUP on Windows
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def main() -> None:
@@ -17,6 +30,9 @@ def main() -> None:
         from . import cli
 
         cli.main()
+    except SystemExit:  # how cli.main ends, whatever the outcome
+        _finished()
+        raise
     except KeyboardInterrupt as exc:  # one cli.main had no handler for yet (it installs them first thing)
         if cli is None:
             sys.stderr.write("convcli: interrupted; nothing was written\n")

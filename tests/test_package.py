@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import convcli
+from test_cli_helpers import ROOT
 
 
 def test_python_dash_m_runs_the_cli():
@@ -44,6 +45,25 @@ def test_ctrl_c_from_the_first_moment_is_one_line(where, setup):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr, done.stdout) == (130, "convcli: interrupted; nothing was written\n", ""), where
+
+
+def test_a_stop_signal_after_the_command_ended_changes_nothing():
+    """Ctrl-C while Python shut down after a finished run (joining the
+    engine's threads, freeing large arrays) turned its exit code into 130
+    with no line, or printed a traceback: the run was over and reported."""
+    code = (
+        "import atexit, os, signal, sys, time\n"
+        "from convcli.__main__ import main\n"
+        "def late():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.05)\n"
+        "atexit.register(late)\n"
+        f"sys.argv = ['convcli', 'shapes', {str(ROOT / 'configs' / 'seed.yaml')!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert "conv1" in done.stdout  # the command did run
 
 
 def test_importing_the_package_loads_the_api_on_first_use():
