@@ -869,7 +869,7 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
     rtol, atol = p.tolerance_for("float32")
     if compare(theirs, ours, rtol, atol)[0]:
         return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
-                "checks with its tolerance")
+                f"checks at float32's tolerance, rtol {rtol:g}, atol {atol:g}, which yours meet")
     return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance (the one set here is rtol "
             f"{rtol:g}, atol {atol:g})")
