@@ -909,7 +909,8 @@ def gradcheck(
             if r.status == "not checked":
                 tries = (["more --samples"] if r.skipped < r.total else []) + ["a smaller --eps", "another input"]
                 con.print(Text(f"NOT CHECKED {r.quantity}: all {r.skipped} coordinates sampled were at kinks, "
-                               f"so nothing was compared; try {', '.join(tries[:-1])} or {tries[-1]}"))
+                               f"so nothing was compared; try {', '.join(tries[:-1])} or {tries[-1]} (an "
+                               "input exactly at a kink, as zeros into a ReLU, stays at one whatever --eps)"))
             elif not r.passed:
                 con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:.0e}; "
                                f"largest difference at {r.worst}"))

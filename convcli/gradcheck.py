@@ -437,7 +437,10 @@ def tie_notes(report: list[GradResult]) -> list[str]:
     ``ties: all`` stand-in: what that means, for the report."""
     notes = []
     for layer, tied in {k: v for r in report for k, v in r.ties.items()}.items():
-        through = [r.quantity for r in report if layer in r.ties]
+        # not the quantities nothing was compared for (every coordinate at a kink): they were not checked
+        through = [r.quantity for r in report if layer in r.ties and r.status != "not checked"]
+        if not through:
+            continue
         were, they = ("were", "they") if len(through) > 1 else ("was", "it")
         notes.append(
             f"{layer}: {tied} window{'s hold their' if tied != 1 else ' holds its'} maximum more than once, and "

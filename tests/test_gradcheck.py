@@ -140,6 +140,13 @@ def test_tie_notes_name_the_layer_and_every_gradient_through_it():
     (note,) = gc.tie_notes([r, gc.GradResult("x.dA_prev", (1,), 1, 1, 0, 0.0, 1e-6, True, None)])
     assert note.startswith("pool3: 1 window holds its maximum more than once")
     assert "conv1.db was checked against the derivative of that convention" in note
+    # a gradient with every coordinate at a kink was not checked at all: not named (a review: it was, right
+    # above its NOT CHECKED line); a layer with no gradient left to name gets no note
+    unchecked = gc.GradResult("relu2.dA_prev", (2,), 0, 2, 2, float("nan"), 1e-6, False, None, ties={"pool3": 1})
+    assert unchecked.status == "not checked"
+    (note,) = gc.tie_notes([r, unchecked])
+    assert "conv1.db was checked" in note and "relu2.dA_prev" not in note
+    assert gc.tie_notes([unchecked]) == []
 
 
 # --------------------------------------------------------------------- the step
@@ -269,6 +276,7 @@ def test_a_gradient_with_every_coordinate_at_a_kink_is_not_checked_not_passed(tm
     assert result.exit_code == 1, result.stdout
     assert "0 of 96 (96 at kinks skipped)" in result.stdout and "not checked" in result.stdout
     assert "NOT CHECKED relu1.dA_prev: all 96 coordinates sampled were at kinks" in result.stdout
+    assert "stays at one whatever --eps" in result.stdout  # zeros: a smaller step alone cannot help
     assert "agree" not in result.stdout and "1 of 1 gradient not checked" in result.stdout
     doc = json.loads(run(["gradcheck", cfg, "--json"]).stdout)
     q = doc["quantities"][0]
