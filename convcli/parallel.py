@@ -114,6 +114,13 @@ def split(items: list, parts: int) -> list[list]:
     return out
 
 
+def in_region() -> bool:
+    """Whether a parallel region is running (in this thread or another), and
+    so BLAS is held to one thread: a BLAS call then runs on its caller's
+    thread alone."""
+    return _lock.locked()
+
+
 def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     """``[fn(group) for group in split(blocks, n)]``, the groups on n threads.
 

@@ -458,6 +458,9 @@ NONFINITE_CASES = {
     "weight gradient from dZ, bad input": ((2, 5, 6, 8), (3, 3, 8, 4), "A", {"CHUNK_BYTES": 1 << 10}),
     "weight gradient from dZ, bad dZ": ((2, 5, 6, 8), (3, 3, 8, 4), "dZ", {"CHUNK_BYTES": 1 << 10}),
     "gather, bad weight": ((2, 5, 6, 8), (3, 3, 8, 4), "W", {}),
+    # many blocks on two threads, each group padding its own samples: the threads find the bad value
+    "tiled forward on threads, bad input": ((8, 6, 12, 3), (3, 3, 3, 4), "A",
+                                            {"TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "PAD_IN_THREADS_BYTES": 0}),
 }
 
 
@@ -473,6 +476,14 @@ def test_engines_agree_on_infinities_and_nan(case, bad, monkeypatch):
     A_shape, W_shape, where, knobs = NONFINITE_CASES[case]
     for name, value in knobs.items():
         monkeypatch.setattr(conv_module, name, value)
+    regions = []  # whether each thread's finiteness check ran inside a parallel region
+    if "on threads" in case:
+        from convcli import parallel
+
+        monkeypatch.setenv("CONVCLI_THREADS", "2")
+        real = conv_module._x_summary
+        monkeypatch.setattr(conv_module, "_x_summary",
+                            lambda Xs, kind: (regions.append(parallel.in_region()), real(Xs, kind))[1])
     rng = np.random.default_rng(11)
     A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
     hp = {"pad": 1}
@@ -496,6 +507,8 @@ def test_engines_agree_on_infinities_and_nan(case, bad, monkeypatch):
     for name, x, y in zip(("Z", "dA_prev", "dW", "db"), got, expected):
         np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{case}: {name}")
     assert any(not np.isfinite(y).all() for y in expected)  # the bad value did reach the results
+    if "on threads" in case:
+        assert regions and all(regions), regions  # the threads' check, by their dot product
 
 
 def test_pool_integer_inputs_do_tie():
