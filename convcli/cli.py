@@ -672,14 +672,14 @@ def check(
     ] = False,
     rtol: Annotated[
         Optional[float],
-        typer.Option("--rtol", min=0.0, help="Relative tolerance for every comparison, instead of the "
+        typer.Option("--rtol", help="Relative tolerance for every comparison, instead of the "
                                              "tolerance: of the config or --expected FILE (an entry's own "
                                              "rtol still wins). Default: 1e-6 float64, 1e-4 float32.",
                      show_default=False),
     ] = None,
     atol: Annotated[
         Optional[float],
-        typer.Option("--atol", min=0.0, help="Absolute tolerance, the same way. Default: 1e-8 float64, "
+        typer.Option("--atol", help="Absolute tolerance, the same way. Default: 1e-8 float64, "
                                              "1e-5 float32.", show_default=False),
     ] = None,
     engine: EngineOpt = None,
@@ -716,8 +716,11 @@ def check(
             raise ConvcliError("--each-layer", "grades each layer of your arrays on your own inputs; give them "
                                                "with --against PATH")
         for option, value in (("--rtol", rtol), ("--atol", atol)):
+            # checked here, not by click's min=0 (which called nan "not >= 0.0")
             if value is not None and not math.isfinite(value):  # as a config's tolerance: (inf passes anything)
                 raise ConvcliError(option, f"must be a finite number, got {value!r}")
+            if value is not None and value < 0:
+                raise ConvcliError(option, f"must be >= 0, got {value!r}")
         p = _plan(config, dtype, engine, max_memory)
         p.tolerance_given = (rtol, atol)
         if expected is not None:  # its tolerance: stands in for the config's, for --against too

@@ -43,7 +43,8 @@ def one_line(code: int, out: str, err: str) -> str:
         (["gradcheck", "{cfg}", "--samples", "abc"], "convcli: error: --samples: expected an integer, got 'abc'"),
         (["gradcheck", "{cfg}", "--eps", "small"], "convcli: error: --eps: expected a number, got 'small'"),
         (["gradcheck", "{cfg}", "--samples", "-1"], "convcli: error: --samples: must be >= 0, got '-1'"),
-        (["check", "{cfg}", "--rtol", "-1e-3"], "convcli: error: --rtol: must be >= 0.0, got '-1e-3'"),
+        (["check", "{cfg}", "--rtol", "-1e-3"], "convcli: error: --rtol: must be >= 0, got -0.001"),
+        (["check", "{cfg}", "--rtol", "nan"], "convcli: error: --rtol: must be a finite number, got nan"),
         (["gradcheck", "{cfg}", "--sampels", "3"], "convcli: error: --sampels: no such option (did you mean --samples?)"),
         (["shapes", "{cfg}", "--frobnicate"], "convcli: error: --frobnicate: no such option (see convcli shapes --help)"),
         # another command's option: named as such, not guessed at as a typo
