@@ -129,12 +129,28 @@ def resolve(src_file: str, base_dir: Path, where: str) -> Path:
     except OSError as exc:
         raise path_error(where, src_file, exc) from None
     if not found:
-        raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})")
+        raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})"
+                                  f"{_from_here_hint(src_file, base_dir)}")
     if folder:
         raise ConvcliError(where, f"{short_path(src_file)} is a folder, not an array file")
     if not regular:
         raise not_regular(where, src_file)
     return path
+
+
+def _from_here_hint(src_file: str, base_dir: Path) -> str:
+    """A relative path that names a file from the current folder but not
+    from the config's: paths in a config are relative to the config's own
+    folder (a learner's usual slip, typing them as from the shell)."""
+    here = Path(src_file)
+    try:
+        if here.is_absolute() or not here.is_file():
+            return ""
+        fixed = os.path.relpath(here.resolve(), base_dir.resolve())
+    except (OSError, ValueError):  # ValueError: another drive, on Windows
+        return ""
+    return (f"; {short_path(src_file)} from the current folder exists: name it {short_path(fixed)} "
+            "(a config's paths are relative to the config's own folder)")
 
 
 def not_regular(where: str, shown) -> ConvcliError:

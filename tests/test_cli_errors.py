@@ -293,6 +293,23 @@ def test_missing_file(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found: nowhere.npy")
 
 
+def test_a_path_typed_from_the_current_folder_gets_the_one_from_the_configs(tmp_path, monkeypatch):
+    """A config's paths are relative to its own folder; a learner typing
+    them as from the shell got "file not found" alone, though the file is
+    right there. The error now says so, and the path to write instead."""
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "a.npy", np.ones((10, 4, 4, 3)))
+    (tmp_path / "configs").mkdir()
+    cfg = with_file_input(tmp_path / "configs", {"file": "data/a.npy"})
+    monkeypatch.chdir(tmp_path)
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found: data/a.npy",
+                   "data/a.npy from the current folder exists: name it ../data/a.npy")
+    cfg = with_file_input(tmp_path / "configs", {"file": "../data/a.npy"})
+    assert run(["backward", cfg, "--out", tmp_path / "out"]).exit_code == 0  # as the hint says
+    cfg = with_file_input(tmp_path / "configs", {"file": "nowhere.npy"})
+    assert "current folder" not in backward_fails(tmp_path, cfg, "file not found: nowhere.npy")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
 def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
     """The review's repro: ``{file: fifo.npy}``, a named pipe nobody writes
