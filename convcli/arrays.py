@@ -129,6 +129,9 @@ def resolve(src_file: str, base_dir: Path, where: str) -> Path:
     except OSError as exc:
         raise path_error(where, src_file, exc) from None
     if not found:
+        if path.is_symlink():  # exists() follows it: a dangling link, or a loop of links
+            raise ConvcliError(where, f"{short_path(src_file)} is a symbolic link to {short_path(os.readlink(path))}, "
+                                      "which leads to no file")
         raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})"
                                   f"{_from_here_hint(src_file, base_dir)}")
     if folder:

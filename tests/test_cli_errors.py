@@ -310,6 +310,18 @@ def test_a_path_typed_from_the_current_folder_gets_the_one_from_the_configs(tmp_
     assert "current folder" not in backward_fails(tmp_path, cfg, "file not found: nowhere.npy")
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_broken_link_is_named_as_one(tmp_path):
+    """A dangling link, or a loop of them, was "file not found" though the
+    name is right there in the folder."""
+    os.symlink(tmp_path / "gone.npy", tmp_path / "dangling.npy")
+    os.symlink(tmp_path / "loop2.npy", tmp_path / "loop1.npy")
+    os.symlink(tmp_path / "loop1.npy", tmp_path / "loop2.npy")
+    for name, target in (("dangling.npy", "gone.npy"), ("loop1.npy", "loop2.npy")):
+        cfg = with_file_input(tmp_path, {"file": name})
+        backward_fails(tmp_path, cfg, "inputs.A_prev", f"{name} is a symbolic link to ", target, "leads to no file")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes (POSIX)")
 def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
     """The review's repro: ``{file: fifo.npy}``, a named pipe nobody writes
