@@ -44,6 +44,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import parallel
+from .stats import all_finite
 from .hparams import (
     BIAS_MODES,
     ConvGeometry,
@@ -628,9 +629,9 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     Returns ``(kept, grad, sums)``: with ``keep``, ``[cols | 1]`` (rows, K + 1)
     when one block held all of it (for backward to reuse), else None; the
     weight gradient's sum, or None; with ``x_sums`` ``"finite"``, whether X
-    holds no infinity and no NaN (a 0-d bool: ``np.isfinite`` of each group's
-    samples, no BLAS call, half the time of their column sums); with any
-    other true ``x_sums``, the column sums of X
+    holds no infinity and no NaN (a 0-d bool, each group's over its own
+    samples: :func:`_x_summary`); with any other true ``x_sums``, the column
+    sums of X
     (C_in,) taken by each group of its own samples right after padding them
     (in cache: the input gradient's dZ, whose sums are db), or None when the
     groups do not own whole samples or X is a view that is not contiguous.
@@ -723,14 +724,17 @@ def _x_summary(Xs: np.ndarray, kind):
     they are finite: inside a parallel region, where BLAS runs on one thread,
     by their dot product with themselves (15 against ~50 us for np.isfinite
     over 1.5 MiB of float64 just read by the padding: 3% of the m32 benchmark
-    layer's forward); outside one, np.isfinite, as a threaded BLAS call there
-    leaves OpenBLAS's workers spinning against the next region (see
+    layer's forward; a sum of squares past the dtype's largest number, as
+    from float32 values beyond ~1e19 / sqrt(their count), counts as not
+    finite, which only costs the untiled pass); outside one, as
+    :func:`stats.all_finite` (no BLAS call: a threaded one there leaves
+    OpenBLAS's workers spinning against the next region, see
     FINITE_BY_DOT_MAX)."""
     if kind == "finite":
         if parallel.in_region():
             x = Xs.reshape(-1)
             return np.bool_(math.isfinite(np.dot(x, x)))
-        return np.isfinite(Xs).all()
+        return np.bool_(all_finite(Xs))
     return _column_sums(Xs.reshape(-1, Xs.shape[-1]))
 
 
@@ -1002,12 +1006,14 @@ def _finite(X: np.ndarray) -> bool:
     """Whether X holds no infinity and no NaN. A small contiguous X (W, db,
     column sums) by its dot product with itself, which any infinity or NaN
     makes one (0.45 us against 1 us for ``np.isfinite(X).all()``); a sum of
-    squares that overflows (values beyond ~1e154 in float64, ~1e19 in
-    float32) counts as not finite too, and the caller then takes its plain
-    route, as exact and only slower."""
+    squares that overflows (values beyond ~1e154 / sqrt(their count) in
+    float64, ~1e19 / sqrt(count) in float32) counts as not finite too, and
+    the caller then takes its plain route, as exact and only slower. A
+    larger X as :func:`stats.all_finite` (a float64 sum: no BLAS call, no
+    array-sized mask)."""
     if X.size <= FINITE_BY_DOT_MAX and X.flags.c_contiguous:
         return math.isfinite(np.vdot(X, X))  # flattened: 0.41 us, with reshape and dot 0.66
-    return bool(np.isfinite(X).all())
+    return all_finite(X)
 
 
 def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
@@ -1019,21 +1025,24 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     A_prev with dZ's padding: none of them terms of the notebook's sums,
     which 0 * inf or 0 * NaN would turn into NaN. So with an infinity or a
     NaN in W, the input gradient goes through col2im (its terms are the
-    notebook's); in dZ (then db is not finite) or A_prev (nor are the
-    column sums the weight gradient from dZ takes of it) after a pass that
-    had such zeros, that pass is done again the plain way."""
+    notebook's). With W finite, dZ's padding times W is 0, so a plain gather
+    stands whatever dZ holds; but with an infinity or a NaN in dZ (then db
+    is not finite) a tiled gather is done again untiled, and in dZ or A_prev
+    (nor are the column sums the fused pass takes of it) the weight gradient
+    from dZ is done again from the unfolded input, the plain way. Both redos
+    are passes the streaming estimate counts already."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
     if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):
         T_in = None
+    dA_prev = None
     if cols is None and T_in == 1 and g.n_C_prev >= WEIGHT_GRAD_FROM_DZ_MIN_C_IN:
         # One unfolded dZ serves both gradients (see _input_grad_stride1).
         dA_prev, dW, db, a_sums = _input_grad_stride1(dZ, W, g, T_in, A_prev)
         db = db if db is not None else _column_sums(dZ.reshape(-1, g.n_C))
         if _finite(db) and _finite(a_sums):
             return dA_prev, dW, db
-        del dA_prev, dW
-        T_in = None  # an infinity or a NaN in dZ or A_prev: the plain passes below
+        del dW  # an infinity or a NaN in dZ or A_prev: dW the plain way below (dA_prev stands)
     dZ2 = dZ.reshape(-1, T * g.n_C)
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb, _ = _add_matmul_t(cols, dZ2, None, None)
@@ -1042,9 +1051,9 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
                                out2=None, grad_out2=dZ2, T=T, pad=g.pad)
     dW = _fold_tiled(dWb[:-1], g.f_W, g.n_C_prev, T, g.s_W, g.d_W)
     db = dWb[-1].reshape(T, g.n_C).sum(axis=0) if T > 1 else dWb[-1]
-    if T_in is not None and (T_in == 1 or _finite(db)):
-        dA_prev = _input_grad_stride1(dZ, W, g, T_in)[0]
-    else:
+    if dA_prev is None and T_in is not None:  # untiled if the band's zeros would meet an infinity or a NaN of dZ
+        dA_prev = _input_grad_stride1(dZ, W, g, T_in if T_in == 1 or _finite(db) else 1)[0]
+    elif dA_prev is None:
         dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
     return dA_prev, dW, db
 

@@ -117,7 +117,9 @@ def split(items: list, parts: int) -> list[list]:
 def in_region() -> bool:
     """Whether a parallel region is running (in this thread or another), and
     so BLAS is held to one thread: a BLAS call then runs on its caller's
-    thread alone."""
+    thread alone (but for the moments the region takes to set the limit
+    and to lift it, inside its lock: a call then may run threaded, which
+    costs time, never correctness)."""
     return _lock.locked()
 
 

@@ -420,15 +420,16 @@ def test_pool_engines_agree_on_a_nan_window(ties):
 # ----------------------------------------------------------------- infinities and NaN in a conv layer
 
 
-def _conv_run(engine, A, W, b, hp, dZ_bad=None, bad=np.inf):
-    """Z, dA_prev, dW, db with an upstream gradient of ones (``bad`` at
-    ``dZ_bad``); the warnings 0 * inf and inf - inf raise are expected."""
+def _conv_run(engine, A, W, b, hp, dZ_bad=(), bad=np.inf, layout="C"):
+    """Z, dA_prev, dW, db with an upstream gradient of ones (``bad`` at each
+    of ``dZ_bad``), in ``layout`` order; the warnings 0 * inf and inf - inf
+    raise are expected."""
     with np.errstate(invalid="ignore", over="ignore"):
         Z, cache = cc.conv_forward(A, W, b, hp, engine=engine)
         dZ = np.ones_like(Z)
-        if dZ_bad is not None:
-            dZ[dZ_bad] = bad
-        return (Z, *cc.conv_backward(dZ, cache)), cache
+        for at in dZ_bad:
+            dZ[at] = bad
+        return (Z, *cc.conv_backward(np.asarray(dZ, order=layout), cache)), cache
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -464,15 +465,18 @@ NONFINITE_CASES = {
 }
 
 
+@pytest.mark.parametrize("variant", ["float64", "float32", "Fortran order"])
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize("case", NONFINITE_CASES)
-def test_engines_agree_on_infinities_and_nan(case, bad, monkeypatch):
-    """An infinity or a NaN, in a corner of the input, the kernel or dZ (the
-    border, where padding meets it), gives the same NaN, the same
+def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
+    """An infinity or a NaN, on the border of the first and the last sample
+    of the input or dZ (where padding meets it; a check that read only some
+    samples would miss one), or in the kernel, gives the same NaN, the same
     infinities and the same finite numbers in both engines: the fast one's
     shortcuts made NaN of 0 * inf where the notebook's sums have no such
     term, or none where they have one (dW from dZ, whose padding stands in
-    for the input's)."""
+    for the input's). In float32 too, and with arrays in Fortran order (whose
+    finiteness the engine's threads do not take: its fallback's)."""
     A_shape, W_shape, where, knobs = NONFINITE_CASES[case]
     for name, value in knobs.items():
         monkeypatch.setattr(conv_module, name, value)
@@ -484,30 +488,40 @@ def test_engines_agree_on_infinities_and_nan(case, bad, monkeypatch):
         real = conv_module._x_summary
         monkeypatch.setattr(conv_module, "_x_summary",
                             lambda Xs, kind: (regions.append(parallel.in_region()), real(Xs, kind))[1])
+    dtype = np.float32 if variant == "float32" else np.float64
+    layout = "F" if variant == "Fortran order" else "C"
     rng = np.random.default_rng(11)
-    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    A, W, b = (rng.standard_normal(shape).astype(dtype) for shape in (A_shape, W_shape, W_shape[3]))
     hp = {"pad": 1}
+    borders = [(0, 0, 1, 0), (-1, -1, -2, -1)]  # the first sample's top row, the last one's bottom row
     if where == "A":
-        A[0, 0, 1, 0] = bad
+        for at in borders:
+            A[at] = bad
     elif where == "W":
         W[0, 0, 1, 0] = bad
-    dZ_bad = (0, 0, 1, 0) if where == "dZ" else None
-    got, cache = _conv_run("fast", A, W, b, hp, dZ_bad, bad)
-    expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad)
+    A = np.asarray(A, order=layout)
+    dZ_bad = borders if where == "dZ" else ()
+    got, cache = _conv_run("fast", A, W, b, hp, dZ_bad, bad, layout)
+    expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad, layout)
     # the case takes its shortcut, with finite data (else it would test nothing)
     g = cache[4].geometry
     if "tiled forward" in case:
-        assert conv_module._forward_tile(g, np.float64) > 1
+        assert conv_module._forward_tile(g, dtype) > 1
     elif "tiled input gradient" in case:
-        assert conv_module._input_grad_tile(g, np.float64) > 1
+        assert conv_module._input_grad_tile(g, dtype) > 1
         assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, 2)
     elif "from dZ" in case:
-        assert cache[4].cols is None and conv_module._input_grad_tile(g, np.float64) == 1
+        assert cache[4].cols is None and conv_module._input_grad_tile(g, dtype) == 1
         assert g.n_C_prev >= conv_module.WEIGHT_GRAD_FROM_DZ_MIN_C_IN
+    elif "gather" in case:
+        T_in = conv_module._input_grad_tile(g, dtype)
+        assert T_in == 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
     for name, x, y in zip(("Z", "dA_prev", "dW", "db"), got, expected):
-        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=f"{case}: {name}")
+        assert x.dtype == dtype, (name, x.dtype)
+        np.testing.assert_allclose(x, y, rtol=tol, atol=tol, equal_nan=True, err_msg=f"{case}: {name}")
     assert any(not np.isfinite(y).all() for y in expected)  # the bad value did reach the results
-    if "on threads" in case:
+    if "on threads" in case and layout == "C":  # not contiguous: checked before the threads run
         assert regions and all(regions), regions  # the threads' check, by their dot product
 
 
