@@ -543,8 +543,9 @@ def _unread(folder: Path, p: Plan) -> list[Unknown]:
 
 def _npy_files(folder: Path) -> list[Path]:
     """The folder's ``.npy`` files, sorted, the extension in any case
-    (``conv1.dW.NPY``, as a config's ``file:`` takes it), hidden ones not."""
-    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy" and not e.name.startswith("."))
+    (``conv1.dW.NPY``, as a config's ``file:`` takes it); hidden ones too,
+    as ``Path.glob`` gave them (one that is no quantity is listed as such)."""
+    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy")
 
 
 def _inner_folder(path: Path) -> Path | None:
@@ -869,7 +870,7 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
     rtol, atol = p.tolerance_for("float32")
     if compare(theirs, ours, rtol, atol)[0]:
         return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
-                f"checks at float32's tolerance, rtol {rtol:g}, atol {atol:g}, which yours meet")
+                f"checks at rtol {rtol:g}, atol {atol:g} then, which yours meet")
     return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance (the one set here is rtol "
             f"{rtol:g}, atol {atol:g})")
