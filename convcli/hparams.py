@@ -218,8 +218,8 @@ def as_array(x, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
         except Exception as exc:  # ragged lists and the like
             raise ValueError(f"{name}: cannot be read as an array ({exc})") from None
     if x.dtype.kind not in "biuf":
-        v = x.item() if x.dtype.kind == "O" and x.ndim == 0 else 0
-        if not isinstance(v, (int, float, complex, np.number)):  # not an array at all: a dict, None, ...
+        if x.dtype.kind == "O" and x.ndim == 0 and not isinstance(v := x.item(), numbers.Number):
+            # not an array at all: a dict, None, ...
             raise ValueError(f"{name}: expected a real numeric array, got {'None' if v is None else type(v).__name__}")
         raise ValueError(
             f"{name}: expected a real numeric array, got dtype {x.dtype} (shape {x.shape})"
