@@ -83,10 +83,20 @@ app = typer.Typer(
 
 # ----------------------------------------------------------------- options
 
-ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False, metavar="CONFIG")]
+
+def _path(text: str) -> Path:
+    """A path argument or option as given: ``Path("")`` is ``Path(".")``, so an
+    empty one (``--out "$UNSET"``) would read as the current folder."""
+    if not text:
+        raise typer.BadParameter("is empty; give a file or folder name")
+    return Path(text)
+
+
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False, metavar="CONFIG", parser=_path)]
 OutOpt = Annotated[
     Optional[Path],
-    typer.Option("--out", "-o", help="Output folder. (default: convcli-out/<config stem>)", show_default=False),
+    typer.Option("--out", "-o", help="Output folder. (default: convcli-out/<config stem>)", show_default=False,
+                 parser=_path),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output format: npy (a file per quantity) or h5 (outputs.h5).")]
 EngineOpt = Annotated[
@@ -643,17 +653,17 @@ def check(
     expected: Annotated[
         Optional[Path],
         typer.Option("--expected", help="A YAML file with expected: entries (and tolerance:) to use instead of the config's.",
-                     show_default=False),
+                     show_default=False, parser=_path),
     ] = None,
     against: Annotated[
         Optional[Path],
         typer.Option("--against", help="Your arrays: a folder of Q.npy files, an .npz, or an .h5 with a dataset per quantity.",
-                     show_default=False),
+                     show_default=False, parser=_path),
     ] = None,
     plot: Annotated[
         Optional[Path],
         typer.Option("--plot", help="With --against: draw |yours - convcli's| of every quantity that differs, "
-                                    f"per channel, into this PNG (needs {PLOT_EXTRA}).", show_default=False),
+                                    f"per channel, into this PNG (needs {PLOT_EXTRA}).", show_default=False, parser=_path),
     ] = None,
     force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing --plot PNG.")] = False,
     complete: Annotated[
@@ -1137,7 +1147,7 @@ def plot(
     out: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", help="The PNG to write. (default: convcli-out/<config stem>.<quantity>.png)",
-                     show_default=False),
+                     show_default=False, parser=_path),
     ] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", help="The sample of a batch to draw. (default: 0)",
                                                   show_default=False)] = None,

@@ -61,6 +61,15 @@ def one_line(code: int, out: str, err: str) -> str:
                                         "(see convcli forward --help)"),
         (["forward", "{cfg}", "--out"], "convcli: error: --out: requires an argument"),
         (["plot", "{cfg}"], "convcli: error: --quantity: missing (see convcli plot --help)"),
+        # Path("") is Path("."): an empty path ("$UNSET") read as the current folder
+        (["backward", ""], "convcli: error: CONFIG: is empty; give a file or folder name"),
+        (["backward", "{cfg}", "--out", ""], "convcli: error: --out: is empty; give a file or folder name"),
+        (["forward", "{cfg}", "-o", ""], "convcli: error: --out: is empty; give a file or folder name"),
+        (["check", "{cfg}", "--expected", ""], "convcli: error: --expected: is empty; give a file or folder name"),
+        (["check", "{cfg}", "--against", ""], "convcli: error: --against: is empty; give a file or folder name"),
+        (["check", "{cfg}", "--against", "{cfg}", "--plot", ""],
+         "convcli: error: --plot: is empty; give a file or folder name"),
+        (["plot", "{cfg}", "--quantity", "Z", "--out", ""], "convcli: error: --out: is empty; give a file or folder name"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, line):
