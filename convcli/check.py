@@ -594,6 +594,22 @@ def provenance_note(path: str | Path, p: Plan) -> str:
     return ""
 
 
+def expected_provenance_note(shown: str, came, p: Plan) -> str:
+    """If an ``--expected`` file says it was computed from another config
+    (``computed_from:``, as convcli's expected.yaml does) or in another
+    dtype, say so: its values are another run's. ``came``: the file's
+    :class:`~convcli.config.ComputedFrom`, or None."""
+    if came is None:
+        return ""
+    other = []
+    if came.sha256 and came.sha256 != p.cfg.sha256:
+        other.append(f"from {came.config or 'another config'} (sha256 {came.sha256[:12]}), "
+                     f"not from {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
+    if came.dtype and came.dtype != p.dtype:
+        other.append(f"in {came.dtype}, not in {p.dtype} as this run")
+    return f"{shown} was computed {' and '.join(other)}" if other else ""
+
+
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
                      keep: bool = False, inputs: dict[str, np.ndarray] | None = None,
                      yours: dict[str, np.ndarray] | None = None,

@@ -734,9 +734,9 @@ def check(
         p = _plan(config, dtype, engine, max_memory)
         p.tolerance_given = (rtol, atol)
         if expected is not None:  # its tolerance: stands in for the config's, for --against too
-            source, entries, p.tolerance_file = read_expected_file(expected)
+            source, entries, p.tolerance_file, came = read_expected_file(expected)
         else:
-            source, entries = p.cfg, p.cfg.model.expected
+            source, entries, came = p.cfg, p.cfg.model.expected, None
         if not entries and against is None:
             if expected is not None:
                 raise ConvcliError(f"--expected {short_path(expected)}",
@@ -767,6 +767,9 @@ def check(
         if complete:
             graded += chk.missing(missing, p)
         note = chk.provenance_note(against, p) if against is not None else ""
+        # where the expected values came from, when they failed: another config's, or another dtype's
+        came_from = chk.expected_provenance_note(str(source.display), came, p) if not all(
+            o.passed for o in outcomes) else ""
         pictured = _plot_differences(plot, graded, p, reference) if plot is not None else None
     every = outcomes + graded
     ok = all(o.passed for o in every)
@@ -786,6 +789,7 @@ def check(
             "unknown": [u.as_json() for u in unknown],
             "missing": missing,
             "note": note,
+            "expected_note": came_from,
             **({"plot": pictured} if pictured is not None else {}),
         })
     else:
@@ -805,6 +809,8 @@ def check(
                 for label, want, got, *rest in rows:
                     _row(t, label, f"{want}\n{got}", *rest)
             con.print(t)
+            if came_from:
+                con.print(Text(f"note: {came_from}"))
         if graded:
             how = ", each layer on your own inputs to it" if each_layer else ""
             rt, at = p.tolerance  # what "pass" means here, said before anything passes

@@ -1089,13 +1089,27 @@ def _check_names(cfg: LoadedConfig) -> None:
                 )
 
 
-def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]:
-    """An ``--expected FILE``: a YAML mapping with ``expected:`` (required)
-    and ``tolerance:`` (optional), the same schema as in a config."""
+class ComputedFrom(_Model):
+    """An expected.yaml's ``computed_from:``: the run that wrote it (for a
+    note when a check against it fails: values from another config, or
+    another dtype, are not this run's)."""
+
+    config: str | None = None
+    sha256: str | None = None
+    dtype: str | None = None
+    engine: str | None = None
+    convcli: str | None = None
+
+
+def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance, ComputedFrom | None]:
+    """An ``--expected FILE``: a YAML mapping with ``expected:`` (required),
+    ``tolerance:`` (optional), the same schema as in a config, and the
+    ``computed_from:`` convcli writes into its expected.yaml (optional)."""
 
     class ExpectedFile(_Model):
         expected: dict[str, Expected]
         tolerance: Tolerance = Tolerance()
+        computed_from: ComputedFrom | None = None
 
     path = Path(path)
     display = f"--expected {short_path(path)}"  # every message about the file names the option
@@ -1106,7 +1120,7 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]
         raise ConvcliError(display, "the file is empty; expected a mapping with expected: entries")
     if not isinstance(data, dict):
         raise ConvcliError(display, f"expected a mapping with expected: entries, got a {_yaml_kind(data)}")
-    entry = next((k for k in data if isinstance(k, str) and k not in ("expected", "tolerance")
+    entry = next((k for k in data if isinstance(k, str) and k not in ("expected", "tolerance", "computed_from")
                   and re.search(r"[.\[]", k)), None)
     if entry is not None:  # Z.mean: 1 at the top, as in a config's expected: block
         raise stub.error((entry,), "an expected entry at the top of the file: put it under expected:")
@@ -1115,4 +1129,4 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance]
     except ValidationError as exc:
         loc, what = _message(exc.errors(include_url=False)[0])
         raise stub.error(loc, what) from None
-    return stub, parsed.expected, parsed.tolerance
+    return stub, parsed.expected, parsed.tolerance, parsed.computed_from

@@ -706,6 +706,13 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
         f"#   convcli check {config}{same} --expected {_shell(shown)}",
         "# or paste the entries into a config's expected: (its tolerance: applies; by default rtol 1e-6",
         "# in float64, 1e-4 in float32).",
+        # the same, for check: a failed check against another config's values says so
+        "computed_from:",
+        f"  config: {json.dumps(str(cfg.display))}",
+        f"  sha256: {cfg.sha256}",
+        f"  dtype: {p.dtype}",
+        f"  engine: {p.engine}",
+        f"  convcli: {json.dumps(__version__)}",
         "expected:",
     ]
     for name in p.graded():

@@ -89,6 +89,41 @@ def test_expected_yaml_is_an_instructors_key_with_every_digit(tmp_path):
     assert run(["check", cfg, "--dtype", "float32", "--expected", out32 / "expected.yaml"]).exit_code == 0
 
 
+def test_a_failed_check_against_another_runs_expected_yaml_says_whose_values_they_are(tmp_path, monkeypatch):
+    """An instructor's key from one config, checked against an edited one
+    (or in another dtype): the failures alone did not say the values were
+    another run's. expected.yaml names the config (sha256) and the dtype it
+    was computed from; a check that fails says so, one that passes does not."""
+    monkeypatch.chdir(tmp_path)  # short paths, said whole
+    write(tmp_path, SEED)
+    cfg, key = "cfg.yaml", "out/expected.yaml"
+    assert run(["backward", cfg, "--out", "out"]).exit_code == 0
+    sha = hashlib.sha256((tmp_path / cfg).read_bytes()).hexdigest()
+    came = yaml.safe_load((tmp_path / key).read_text())["computed_from"]
+    assert came == {"config": cfg, "sha256": sha, "dtype": "float64", "engine": "fast", "convcli": convcli.__version__}
+    same = run(["check", cfg, "--expected", key])
+    assert same.exit_code == 0 and "note:" not in same.stdout
+
+    other = write(tmp_path, SEED.replace("seed: 1", "seed: 2"), "other.yaml")
+    sha_other = hashlib.sha256(other.read_bytes()).hexdigest()
+    wide = {"COLUMNS": "1000"}  # the note on one line
+    result = run(["check", "other.yaml", "--expected", key], env=wide)
+    assert result.exit_code == 1
+    assert (f"\nnote: --expected {key} was computed from {cfg} (sha256 {sha[:12]}), "
+            f"not from other.yaml (sha256 {sha_other[:12]})\n") in result.stdout
+    report = json.loads(run(["check", "other.yaml", "--expected", key, "--json"]).stdout)
+    assert not report["ok"] and report["expected_note"].startswith(f"--expected {key} was computed from {cfg} ")
+
+    # the same config in float32, checked tighter than float32 holds: the dtype is named
+    result = run(["check", cfg, "--expected", key, "--dtype", "float32", "--rtol", "1e-12"], env=wide)
+    assert result.exit_code == 1
+    assert f"\nnote: --expected {key} was computed in float64, not in float32 as this run\n" in result.stdout
+    # a key written by hand (no computed_from:) fails as before, without a note
+    write(tmp_path, {"expected": {"conv1.Z.mean": 1.0}}, "hand.yaml")
+    result = run(["check", cfg, "--expected", "hand.yaml"])
+    assert result.exit_code == 1 and "note:" not in result.stdout
+
+
 def test_summary_json(tmp_path):
     cfg = write(tmp_path, SEED)
     assert run(["backward", cfg, "--out", tmp_path / "out", "--engine", "reference"]).exit_code == 0
