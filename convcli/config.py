@@ -1108,7 +1108,7 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance,
 
     class ExpectedFile(_Model):
         expected: dict[str, Expected]
-        tolerance: Tolerance = Tolerance()
+        tolerance: Tolerance | None = None  # given, it stands in for the config's whole
         computed_from: ComputedFrom | None = None
 
     path = Path(path)

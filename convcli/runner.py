@@ -51,7 +51,7 @@ class Plan:
     stream: object | None = None
     # What probe() learnt of an upstream gradient read from a file.
     grad_info: arrays.ArrayInfo | None = None
-    # An --expected FILE's tolerance:, which stands in for the config's (check).
+    # An --expected FILE's tolerance:, which stands in for the config's whole (check).
     tolerance_file: object | None = None
     # check's --rtol / --atol, which stand in for both.
     tolerance_given: tuple[float | None, float | None] = (None, None)
@@ -63,10 +63,13 @@ class Plan:
         return self.tolerance_for(self.dtype)
 
     def tolerance_for(self, dtype: str) -> tuple[float, float]:
-        """The tolerance a run in ``dtype`` would check with."""
+        """The tolerance a run in ``dtype`` would check with. An --expected
+        file's tolerance: replaces the config's, the half it leaves out too
+        (an answer key's rtol with a config's loose atol would pass what the
+        key's author would fail); --rtol and --atol replace one each."""
         rtol, atol = DEFAULT_TOLERANCES[dtype]
-        for r, a in [(t.rtol, t.atol) for t in (self.cfg.model.tolerance, self.tolerance_file) if t is not None
-                     ] + [self.tolerance_given]:
+        written = self.cfg.model.tolerance if self.tolerance_file is None else self.tolerance_file
+        for r, a in [(written.rtol, written.atol), self.tolerance_given]:
             rtol = rtol if r is None else r
             atol = atol if a is None else a
         return rtol, atol

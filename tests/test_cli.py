@@ -653,6 +653,28 @@ def test_an_expected_files_tolerance_applies_to_against_too(tmp_path):
     assert graded["passed"] and (graded["rtol"], graded["atol"]) == (1e-4, 1e-5)
 
 
+def test_an_expected_files_tolerance_replaces_the_configs_whole(tmp_path):
+    """A review: a key's tolerance: {rtol: 1e-3} took the config's atol (0.5
+    there, a million here) for the half it left out, so a config could
+    loosen an answer key it is checked against. The file's tolerance stands
+    in whole: the half it leaves out is the dtype's default (atol 1e-8).
+    Without a tolerance: the file takes the config's; --atol replaces
+    either one's atol. (Z.mean of the seed config is a mean of sums of 24
+    products of standard normals, nowhere near 12345.)"""
+    data = yaml.safe_load(SEED)
+    data["tolerance"] = {"atol": 1.0e6}
+    cfg = write(tmp_path, data)
+    key = write(tmp_path, {"expected": {"conv1.Z.mean": 12345.0}, "tolerance": {"rtol": 1.0e-3}}, "key.yaml")
+    result = json.loads(run(["check", cfg, "--expected", key, "--json"]).stdout)
+    assert not result["ok"]
+    assert (result["expected"][0]["rtol"], result["expected"][0]["atol"]) == (1e-3, 1e-8)
+    bare = write(tmp_path, {"expected": {"conv1.Z.mean": 12345.0}}, "bare.yaml")
+    result = json.loads(run(["check", cfg, "--expected", bare, "--json"]).stdout)
+    assert result["ok"] and result["expected"][0]["atol"] == 1e6
+    result = json.loads(run(["check", cfg, "--expected", key, "--atol", "1e6", "--json"]).stdout)
+    assert result["ok"] and (result["expected"][0]["rtol"], result["expected"][0]["atol"]) == (1e-3, 1e6)
+
+
 def test_an_array_in_another_axis_order_gets_the_transpose_that_fixes_it(tmp_path):
     """An instructor's review: a dW with the kernel's rows and columns
     swapped (dW.transpose(1, 0, 2, 3), the same shape for a square kernel)
