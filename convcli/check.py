@@ -297,7 +297,8 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
         # An infinite expected value matches only itself (rtol*inf would pass anything).
         ok = same | (np.isfinite(exp) & (diff <= atol + rtol * np.abs(exp)))
-        rel = np.where(diff == 0, 0.0, diff / np.abs(exp))
+        # off an expected inf or NaN is infinitely off (inf/inf, x/NaN would hide the others' error)
+        rel = np.where(diff == 0, 0.0, np.where(np.isfinite(exp), diff / np.abs(exp), np.inf))
     abs_err = float(diff.max())
     rel_err = float(rel.max())
     if ok.all():
@@ -679,7 +680,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("nan_in_yours")
             lost = int(np.count_nonzero(np.isnan(ours) & ~np.isnan(theirs)))
             if lost:  # a NaN input carried through convcli's layer, and not through yours
-                note += f"; {lost} numbers in yours where convcli's are NaN (a NaN or an infinity in a layer's input gives NaN)"
+                note += (f"; {lost} number{'s' if lost != 1 else ''} in yours where convcli's "
+                         f"{'are' if lost != 1 else 'is'} NaN (a NaN or an infinity in a layer's input gives NaN)")
                 hints.append("nan_in_convcli")
             said = _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
             if said:

@@ -112,10 +112,16 @@ class _Loader(yaml.SafeLoader):
 
     def construct_yaml_float(self, node):
         try:
-            return super().construct_yaml_float(node)
+            x = super().construct_yaml_float(node)
         except (ValueError, IndexError):  # an explicit !!float that is none
             raise ConvcliError(_at(self.display, node.start_mark),
                                f"!!float {self.construct_scalar(node)!r} is not a number") from None
+        text = self.construct_scalar(node)
+        if math.isinf(x) and "inf" not in text.lower():  # 1e400, a mistyped exponent: not a silent infinity
+            raise ConvcliError(_at(self.display, node.start_mark),
+                               f"{text} is too large for a float64 number (at most about 1.8e308; "
+                               "write .inf for an infinity)")
+        return x
 
     def construct_yaml_bool(self, node):
         text = self.construct_scalar(node)

@@ -56,6 +56,20 @@ def test_compare_nan_and_inf():
     assert not compare([inf], [-inf], 1e-6, 1e-8)[0]
 
 
+def test_relative_error_beside_a_non_finite_expected_element():
+    """A review: inf/inf and x/NaN made the relative error NaN, shown as
+    "-" (not computed) and hiding the other elements' error. An element
+    that differs from an expected inf or NaN is infinitely off; one that
+    matches it is not off at all, and the others' error stands."""
+    nan, inf = float("nan"), float("inf")
+    for expected in ([inf, 2.0], [nan, 2.0], [-inf, 2.0]):
+        ok, abs_err, rel_err, first, _ = compare([1.0, 2.0], expected, 1e-6, 1e-8)
+        assert not ok and first == (0,) and abs_err == inf and rel_err == inf, expected
+    for both in (inf, nan, -inf):
+        ok, abs_err, rel_err, first, _ = compare([both, 2.5], [both, 2.0], 1e-6, 1e-8)
+        assert not ok and first == (1,) and abs_err == 0.5 and rel_err == 0.25, both
+
+
 def test_compare_shapes_must_match():
     ok, _, _, _, note = compare(np.zeros((2, 3)), np.zeros((3, 2)), 1, 1)
     assert not ok and note == "shape (2, 3), expected (3, 2)"

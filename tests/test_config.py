@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -48,10 +49,20 @@ def test_yaml_12_booleans_and_nulls(tmp_path):
     ("a: !!int", "line 1, column 4: !!int '' is not an integer"),
     ('a: !!int "0o-7"', "line 1, column 4: !!int '0o-7' is not an integer"),
     ("a: !!float abc", "line 1, column 4: !!float 'abc' is not a number"),
+    # a float beyond float64's range was a silent infinity (an expected value of 1e400 then failed as "inf")
+    ("a: [1.0, 1e400]", "line 1, column 10: 1e400 is too large for a float64 number (at most about 1.8e308; "
+                        "write .inf for an infinity)"),
+    ("a: -2.5E+308", "line 1, column 4: -2.5E+308 is too large for a float64 number"),
+    ("a: !!float 1e999", "line 1, column 4: 1e999 is too large for a float64 number"),
 ])
-def test_explicit_tags_that_do_not_fit(tmp_path, text, message):
+def test_tags_and_floats_that_do_not_fit(tmp_path, text, message):
     with pytest.raises(ConvcliError, match=re.escape(message)):
         read_yaml(write(tmp_path, text + "\n"), "x")
+
+
+def test_infinities_written_as_such_and_the_largest_floats_stay_numbers(tmp_path):
+    data, _ = read_yaml(write(tmp_path, "a: [.inf, -.Inf, +.INF, 1.7976931348623157e308, -1e308, 1e-400]\n"), "x")
+    assert data == {"a": [math.inf, -math.inf, math.inf, 1.7976931348623157e308, -1e308, 0.0]}
 
 
 def test_slice_written_without_quotes_is_not_sexagesimal(tmp_path):
