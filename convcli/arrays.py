@@ -843,6 +843,14 @@ class Rows:
                     raise EOFError(f"the file ends before row {row}")
                 done += n
 
+    def _to_the_end(self) -> None:
+        """Read an ``.npz`` member to its end, discarding: zipfile checks the
+        member's CRC there, and :func:`load` reads it whole, so a corrupt
+        byte past a ``slice:``'s last row is refused streamed too."""
+        with self._reading():
+            while self._fp.read(READ_PIECE):
+                pass
+
     @contextmanager
     def _reading(self):
         """A read that fails (a corrupt or truncated file) is the input's error, located."""
@@ -861,6 +869,8 @@ class Rows:
         if r0 != self.next or not r0 < r1 <= self.shape[0]:
             raise ValueError(f"rows {r0}:{r1} out of order (next is {self.next} of {self.shape[0]})")
         raw, ours = self._raw(r0, r1)
+        if r1 == self.shape[0] and isinstance(getattr(self, "_fp", None), zipfile.ZipExtFile):
+            self._to_the_end()
         self._unchanged()
         array = _as_input(raw, ours, self.dtype, self.src.scale, self.where, self.allow_nonfinite, first_row=r0)
         self.next = r1

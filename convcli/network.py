@@ -264,8 +264,9 @@ class Network:
             yield i, g
             del g
 
-    def _check_finite(self, i: int, produced: Mapping[str, np.ndarray], sources) -> None:
-        """Raise if a layer made Inf/NaN out of finite arrays (an overflow)."""
+    def _check_finite(self, i: int, produced: Mapping[str, np.ndarray], sources, how: str = "") -> None:
+        """Raise if a layer made Inf/NaN out of finite arrays (an overflow).
+        ``how``: said after "overflowed DTYPE" (a streamed run's sums)."""
         if not self.finite:
             return
         for name, arr in produced.items():
@@ -275,8 +276,13 @@ class Network:
             fix = "use dtype float64, or scale the inputs down" if arr.dtype != np.float64 else "scale the inputs down"
             raise LayerError(
                 i, self.layers[i].name,
-                f"{name}: {bad:,} of {arr.size:,} values overflowed {arr.dtype} (its inputs are finite); {fix}",
+                f"{name}: {bad:,} of {arr.size:,} values overflowed {arr.dtype}{how} (its inputs are finite); {fix}",
             )
+
+    def check_sums(self, i: int, sums: Mapping[str, np.ndarray], how: str) -> None:
+        """Raise if layer ``i``'s gradients summed over a streamed run's
+        chunks (dW, db), each finite, overflowed as a whole."""
+        self._check_finite(i, sums, (), how)
 
     # ------------------------------------------------------------ names
 

@@ -687,6 +687,7 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
             timings["write"] += clock() - t
 
         sums: dict[str, np.ndarray] = {}
+        r0 = r1 = 0
         try:
             for r0 in range(0, sp.samples, sp.rows):
                 r1 = min(r0 + sp.rows, sp.samples)
@@ -734,6 +735,13 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
                     timings["backward"] += clock() - t - (timings["write"] - w)
                 if progress is not None:
                     progress(r1, sp.samples)
+        except LayerError as exc:  # its counts are the chunk's: say which
+            exc.what = f"in the chunk of samples {r0}:{r1}: {exc.what}"
+            raise layer_error(p.cfg, exc) from None
+        try:  # each chunk's dW and db were finite; their sums may not be (an in-memory run's are refused)
+            for i, layer in enumerate(network.layers):
+                mine = {key: sums[f"{layer.name}.{key}"] for key in ("dW", "db") if f"{layer.name}.{key}" in sums}
+                network.check_sums(i, mine, f" summed over the {sp.chunks} chunks")
         except LayerError as exc:
             raise layer_error(p.cfg, exc) from None
         if backward and grad_rows is None:

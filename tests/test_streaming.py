@@ -575,6 +575,64 @@ def test_nan_in_a_later_chunk(tmp_path):
     assert tree(tmp_path) == before  # the chunks written so far went with the staging folder
 
 
+def test_an_overflow_in_a_chunk_names_the_chunk(tmp_path):
+    """A layer's overflow counts what it found in one chunk: said as such,
+    not as the whole array's."""
+    np.save(tmp_path / "x.npy", np.full((N, 6, 7, 3), 1e38))
+    cfg = make_config(tmp_path, a_prev={"file": "x.npy"}, dtype="float32")
+    before = tree(tmp_path)
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert_error(result, "layers[0] (conv1) (line", ": in the chunk of samples 0:3: Z: ",
+                 "values overflowed float32 (its inputs are finite)")
+    assert tree(tmp_path) == before
+
+
+def test_dw_and_db_that_overflow_only_summed_over_the_chunks_are_refused_as_in_memory(tmp_path):
+    """A review: each chunk's dW was finite, their float32 sum was not, and
+    the run wrote dW = inf with exit 0 where the same run in memory is
+    refused. By hand: with dZ all ones and the input all v, dW[i, j, c, k]
+    is v times the number of (sample, position) pairs whose window tap (i, j)
+    falls inside the 6x7 image: from 5*6 = 30 a sample (a corner tap) to 6*7
+    = 42 (the centre). v = 2e36: at most 3*42*v = 2.52e38 over a chunk of 3,
+    which fits float32 (3.4e38); at least 10*30*v = 6e38 over all 10."""
+    np.save(tmp_path / "x.npy", np.full((N, 6, 7, 3), 2e36))
+    data = {"seed": 3, "dtype": "float32",
+            "inputs": {"A_prev": {"file": "x.npy"}, "W": {"ones": [3, 3, 3, 2]}, "b": {"zeros": [2]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}], "backward": {"grad": "ones"}}
+    cfg = write(tmp_path, data)
+    before = tree(tmp_path)
+    whole = run(["backward", cfg, "--out", tmp_path / "out"])
+    assert_error(whole, "(conv1) (line", ": dW: 54 of 54 values overflowed float32 (its inputs are finite)")
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert_error(result, "layers[0] (conv1) (line", ": dW: 54 of 54 values overflowed float32 summed over "
+                 "the 4 chunks (its inputs are finite); use dtype float64, or scale the inputs down")
+    assert tree(tmp_path) == before
+    # a tenth of it sums to at most 8.4e37: the streamed run goes through, dW as the hand count says
+    np.save(tmp_path / "x.npy", np.full((N, 6, 7, 3), 2e35))
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
+    assert result.exit_code == 0, result.stderr
+    dW = np.load(tmp_path / "out" / "conv1.dW.npy")
+    taps = np.array([[5 * 6, 5 * 7, 5 * 6], [6 * 6, 6 * 7, 6 * 6], [5 * 6, 5 * 7, 5 * 6]]) * N
+    np.testing.assert_allclose(dW, np.broadcast_to((2e35 * taps)[:, :, None, None], (3, 3, 3, 2)), rtol=1e-5)
+
+
+def test_a_corrupt_npz_member_is_refused_streamed_though_its_slice_ends_early(tmp_path):
+    """A review: zipfile checks a member's CRC only at its end, and a
+    streamed ``slice:`` that stops before the last row never got there, so
+    a flipped byte went through where an in-memory run refuses the file."""
+    x = np.arange(N * 6 * 7 * 3, dtype=np.float64).reshape(N, 6, 7, 3)
+    np.savez(tmp_path / "x.npz", a=x)  # stored, not deflated: the byte flips in place
+    raw = bytearray((tmp_path / "x.npz").read_bytes())
+    at = raw.index(b"\x93NUMPY")
+    data = at + 10 + int.from_bytes(raw[at + 8:at + 10], "little")
+    raw[data + 2 * 6 * 7 * 3 * 8 + 5] ^= 0x40  # a byte of row 2
+    (tmp_path / "x.npz").write_bytes(bytes(raw))
+    cfg = make_config(tmp_path, a_prev={"file": "x.npz", "key": "a", "slice": "0:8"})
+    for budget in ([], ["--memory-budget", str(budget_for(cfg))]):
+        result = run(["backward", cfg, "--out", tmp_path / "out", *budget])
+        assert_error(result, "inputs.A_prev", "x.npz", "Bad CRC-32")
+
+
 @pytest.mark.parametrize("fault, code, message", [
     # The second chunk's first write is its input's rows (npy, the default format).
     (OSError(28, "No space left on device"), 2,
