@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import arrays, hparams
-from .config import ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, load_config
+from .config import MAX_SIZE, ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, load_config
 from .errors import ConvcliError
 from .hparams import did_you_mean
 from .network import LayerError, LayerShapes, LayerSpec, Network
@@ -173,7 +173,12 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     With ``memory_budget`` (forward and backward), also decide whether the
     run (``backward`` or forward only) fits it in memory; if not,
     ``Plan.stream`` says how it streams in chunks (:mod:`convcli.streaming`).
-    ``max_memory`` still caps every array's full size, streamed or not.
+    ``max_memory`` caps every array the run holds whole. A streamed run holds
+    its batch (a file input, every layer's output, the upstream gradient) a
+    chunk at a time, never whole: there it caps a chunk's, so an input larger
+    than memory streams without raising it. A made-up input (``random``,
+    ``zeros``, ``ones``) stays capped whole: a typo in its shape would
+    otherwise fill a disk before anyone noticed.
     """
     cfg = config if isinstance(config, LoadedConfig) else load_config(config)
     model = cfg.model
@@ -190,19 +195,28 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     itemsize = np.dtype(dtype).itemsize
 
     first = model.layers[0].input or "A_prev"
+    # The arrays' sizes against --max-memory, checked in this order once it is known whether the
+    # run streams (_check_sizes); against the largest size there is at once, before shapes are worked
+    # out from them (NumPy's broadcasting of a 10**21-element shape fails as "iterator is too large").
+    sizes: list[tuple] = []
+
+    def size(shape, itemsize: int, where: str, what: str, hint: str, batch: bool) -> None:
+        arrays.check_size(shape, itemsize, where, MAX_SIZE, what)
+        sizes.append((shape, itemsize, where, what, hint, batch))
+
     info = {}
     for name, src in model.inputs.items():
         where = cfg.where("inputs", name)
         info[name] = arrays.probe(src, cfg.base_dir, where)
-        size = max(info[name].dtype.itemsize, itemsize)
+        itemsize_of = max(info[name].dtype.itemsize, itemsize)
         # what would make it fit: a batch from a file can be cut to fewer samples, a made-up array made smaller
         if name == first and src.kind == "file":
-            fit = _fewer_samples(info[name].shape, size, max_memory, 'read at most {k} sample{s}: slice: "0:{k}"')
+            fit = _fewer_samples(info[name].shape, itemsize_of, max_memory, 'read at most {k} sample{s}: slice: "0:{k}"')
         elif src.kind in ("random", "zeros", "ones"):
             fit = " (raise --max-memory, or give it a smaller shape)"
         else:
             fit = " (raise --max-memory)"
-        arrays.check_size(info[name].shape, size, where, max_memory, hint=fit)
+        size(info[name].shape, itemsize_of, where, "array", fit, name == first and src.kind == "file")
 
     network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
@@ -215,15 +229,15 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     for spec, ls in zip(network.layers, layer_shapes):
         shapes[spec.output] = ls.out_shape
         roles[spec.output] = "output"
-        arrays.check_size(ls.out_shape, itemsize, cfg.layer_where(ls.index), max_memory, f"output {spec.output}",
-                          hint=_fewer_samples(ls.out_shape, itemsize, max_memory, "run at most {k} sample{s}"))
+        size(ls.out_shape, itemsize, cfg.layer_where(ls.index), f"output {spec.output}",
+             _fewer_samples(ls.out_shape, itemsize, max_memory, "run at most {k} sample{s}"), True)
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, a chunk of at least one sample when streamed:
             # pad: same with a dilation of 2**62 has an output of 1 row but a padding of 2**61.
             _, H, W, C = ls.in_shape
             t, b, l, r = ls.hyper["pad"]
-            arrays.check_size((1, H + t + b, W + l + r, C), itemsize, cfg.layer_where(ls.index), max_memory,
-                              f"padded input of {spec.name} (one sample)")
+            size((1, H + t + b, W + l + r, C), itemsize, cfg.layer_where(ls.index),
+                 f"padded input of {spec.name} (one sample)", "", True)
     last = network.layers[-1]
     shapes[last.upstream] = layer_shapes[-1].out_shape
     roles[last.upstream] = "gradient"
@@ -236,15 +250,34 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    _check_grad_shape(p)
+    _check_grad_shape(p, sizes)
     if memory_budget is not None:
         from .streaming import choose
 
         p.stream = choose(p, memory_budget, backward)
+    _check_sizes(p, sizes)
     return p
 
 
-def _check_grad_shape(p: Plan) -> None:
+def _check_sizes(p: Plan, sizes: list[tuple]) -> None:
+    """``--max-memory`` over every array of ``sizes`` ``(shape, itemsize,
+    where, what, hint, batch)``: each whole, but in a streamed run the
+    batch's (``batch`` true), which are held a chunk at a time: one sample
+    beyond it is refused, and a chunk takes fewer samples where the
+    budget's would hold more than it allows."""
+    rows = p.stream.rows if p.stream is not None else 0
+    for shape, itemsize, where, what, hint, batch in sizes:
+        if p.stream is None or not batch:
+            arrays.check_size(shape, itemsize, where, p.max_memory, what, hint)
+            continue
+        arrays.check_size((1, *shape[1:]), itemsize, where, p.max_memory, f"{what}, one sample of a streamed chunk,",
+                          " (raise --max-memory)")
+        rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
+    if p.stream is not None and rows < p.stream.rows:
+        p.stream = replace(p.stream, rows=rows)
+
+
+def _check_grad_shape(p: Plan, sizes: list[tuple]) -> None:
     spec = p.grad_spec
     if not isinstance(spec, Source):
         return
@@ -258,7 +291,7 @@ def _check_grad_shape(p: Plan) -> None:
             f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
             f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}",
         )
-    arrays.check_size(got, 8, where, p.max_memory)
+    sizes.append((got, 8, where, "array", "", True))  # streamed from its file as the input is
 
 
 @dataclass

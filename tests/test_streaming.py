@@ -98,7 +98,7 @@ def both_ways(tmp_path, cfg, command="backward", fmt="npy", rows=ROWS, extra=())
     return read_outputs(tmp_path / "whole", fmt), read_outputs(tmp_path / "streamed", fmt)
 
 
-def assert_same(whole, streamed, rtol=1e-12, upstream_computed=False):
+def assert_same(whole, streamed, rtol=1e-12, upstream_computed=False, rows=ROWS):
     """Inputs and drawn or read upstream gradients are the same numbers;
     computed ones agree to rounding: sums run over chunks, BLAS may pick
     another kernel for a chunk's smaller matrices, and the fast conv engine
@@ -108,7 +108,7 @@ def assert_same(whole, streamed, rtol=1e-12, upstream_computed=False):
     assert a_doc["streaming"] is None
     assert list(b_doc["timings"]) == list(a_doc["timings"])  # the same summary, timings included
     s = b_doc["streaming"]
-    assert (s["samples"], s["chunk_rows"], s["chunks"]) == (N, ROWS, math.ceil(N / ROWS))
+    assert (s["samples"], s["chunk_rows"], s["chunks"]) == (N, rows, math.ceil(N / rows))
     assert list(a) == list(b)  # the same quantities, in the same order
     for name in a:
         x, y = a[name], b[name]
@@ -557,11 +557,38 @@ def test_bad_budget_value(tmp_path):
     assert_error(result, "--memory-budget: cannot read 'lots' as a size")
 
 
-def test_max_memory_still_caps_a_streamed_array(tmp_path):
+def test_max_memory_caps_a_streamed_chunk_not_the_whole_batch(tmp_path):
+    """A review: a 13.7 GiB .h5 input was refused by --max-memory's 4 GiB
+    default "before allocating it", though a streamed run never holds it
+    whole. --max-memory caps what a streamed run holds: a chunk of each
+    batch-shaped array. Here one sample of conv1's padded input is 11*10*3
+    float64 = 2640 B and of its output 9*8*4*8 = 2304 B: 6 KiB holds 2 of
+    each, so the chunks of 3 the budget allows shrink to 2; the whole input
+    (17,280 B) would not fit."""
     cfg = make_config(tmp_path)
+    whole = run(["backward", cfg, "--out", tmp_path / "whole"])
+    assert whole.exit_code == 0, whole.stderr
+    args = ["backward", cfg, "--memory-budget", str(budget_for(cfg)), "--max-memory", "6KiB"]
+    result = run([*args, "--out", tmp_path / "streamed"])
+    assert result.exit_code == 0, result.stderr
+    assert_same(read_outputs(tmp_path / "whole"), read_outputs(tmp_path / "streamed"), rows=2)
+    # in memory, the whole input is refused as before
+    assert_error(run(["backward", cfg, "--out", tmp_path / "out", "--max-memory", "6KiB"]),
+                 "inputs.A_prev", "array of shape (10, 9, 8, 3) needs 16.9 KiB, more than --max-memory 6.0 KiB")
+    # one sample beyond it: refused, named as a sample of a chunk
+    assert_error(run([*args[:-1], "2KiB", "--out", tmp_path / "out"]),
+                 "layers[0] (conv1)", "output conv1.Z, one sample of a streamed chunk, of shape (1, 9, 8, 4) needs "
+                 "2.2 KiB, more than --max-memory 2.0 KiB; refused before allocating it (raise --max-memory)")
+
+
+def test_max_memory_still_caps_a_made_up_input_whole_when_streamed(tmp_path):
+    """random:, zeros:, ones: are a config's own shapes: a typo there is
+    refused, not streamed until a disk fills."""
+    cfg = make_config(tmp_path, a_prev={"random": [N, 9, 8, 3]})
     result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg)),
                   "--max-memory", "8KiB"])
-    assert_error(result, "more than --max-memory 8.0 KiB")
+    assert_error(result, "inputs.A_prev", "needs 16.9 KiB, more than --max-memory 8.0 KiB",
+                 "(raise --max-memory, or give it a smaller shape)")
 
 
 def test_nan_in_a_later_chunk(tmp_path):
