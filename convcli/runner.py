@@ -270,8 +270,8 @@ def _check_sizes(p: Plan, sizes: list[tuple]) -> None:
         if p.stream is None or not batch:
             arrays.check_size(shape, itemsize, where, p.max_memory, what, hint)
             continue
-        arrays.check_size((1, *shape[1:]), itemsize, where, p.max_memory, f"{what}, one sample of a streamed chunk,",
-                          " (raise --max-memory)")
+        one = what if what.endswith("(one sample)") else f"{what}, one sample of a streamed chunk,"
+        arrays.check_size((1, *shape[1:]), itemsize, where, p.max_memory, one, " (raise --max-memory)")
         rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
     if p.stream is not None and rows < p.stream.rows:
         p.stream = replace(p.stream, rows=rows)
