@@ -690,7 +690,7 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
     gradient the config gives) as an ``expected:`` block, with every digit.
     ``check CONFIG --expected`` it to check a later run against this one, or
     paste its entries into a config (an instructor's key: the tables round
-    to six digits, and a value copied from them fails rtol 1e-6).
+    to six digits, and a value copied from them may fail rtol 1e-6).
     ``stats``: the summary's quantities (:func:`summary`); ``shown``: this
     file's path as the user named the folder."""
     p = results.plan

@@ -1,7 +1,7 @@
 """The seed notebook and the course it follows, reproduced.
 
-Expected values come from the seed notebook's printed output
-(``seed/000_*.txt``), from the course's printed outputs ("Convolution model -
+Expected values come from the seed notebook's printed output (the project's
+seed, ``000_bd8738a64045b95f.txt``, which this repository does not ship), from the course's printed outputs ("Convolution model -
 Step by Step", the version with ``pad 2, stride 2`` in its conv example), from
 hand computations written out in the tests, or from an independent NumPy
 computation (``sliding_window_view`` + ``einsum``) that shares no code with
