@@ -574,7 +574,8 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
     if p.stream is not None:
         sp = p.stream
         streamed = (f"; streamed {sp.samples} samples in {sp.chunks} chunk{'s' * (sp.chunks != 1)} of "
-                    f"{sp.rows} (--memory-budget {format_size(sp.budget)})")
+                    f"{sp.rows} (--memory-budget {format_size(sp.budget)}"
+                    + (f", --max-memory {format_size(p.max_memory)}" if sp.too_large else "") + ")")
     con.print(Text(
         f"wrote {len(placed)} arrays ({fmt}){drawn}, summary.json and {doc['expected']} to {out} "
         f"in {results.timings['total']:.2f} s{streamed}"
@@ -615,7 +616,8 @@ def forward(
 ) -> None:
     """Run the layers forward; write the inputs, every layer's output, summary.json and expected.yaml.
 
-    An input whose run does not fit --memory-budget is streamed in chunks of samples.
+    An input whose run does not fit --memory-budget (or a file input --max-memory
+    would refuse whole) is streamed in chunks of samples.
     """
     _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot,
                    memory_budget)
@@ -638,7 +640,8 @@ def backward(
     """Run forward, then backward; write the outputs, the upstream gradient, every gradient, summary.json and expected.yaml.
 
     With --plot, also one PNG per quantity in OUT/plots/. An input whose run
-    does not fit --memory-budget is streamed in chunks of samples.
+    does not fit --memory-budget (or a file input --max-memory would refuse
+    whole) is streamed in chunks of samples.
     """
     _run_and_write("backward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot,
                    memory_budget)

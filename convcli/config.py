@@ -119,8 +119,8 @@ class _Loader(yaml.SafeLoader):
         text = self.construct_scalar(node)
         if math.isinf(x) and "inf" not in text.lower():  # 1e400, a mistyped exponent: not a silent infinity
             raise ConvcliError(_at(self.display, node.start_mark),
-                               f"{text} is too large for a float64 number (at most about 1.8e308; "
-                               "write .inf for an infinity)")
+                               f"{text} is too large for a float64 number (at most 1.7976931348623157e308): "
+                               "write .inf for an infinity, or quote it if it is a name")
         return x
 
     def construct_yaml_bool(self, node):

@@ -173,12 +173,14 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     With ``memory_budget`` (forward and backward), also decide whether the
     run (``backward`` or forward only) fits it in memory; if not,
     ``Plan.stream`` says how it streams in chunks (:mod:`convcli.streaming`).
-    ``max_memory`` caps every array the run holds whole. A streamed run holds
-    its batch (a file input, every layer's output, the upstream gradient) a
-    chunk at a time, never whole: there it caps a chunk's, so an input larger
-    than memory streams without raising it. A made-up input (``random``,
-    ``zeros``, ``ones``) stays capped whole: a typo in its shape would
-    otherwise fill a disk before anyone noticed.
+    ``max_memory`` caps every array the run holds whole. Where the batch is
+    read from a file, a streamed run holds it (the input, every layer's
+    output, a gradient file) a chunk at a time, never whole: there it caps a
+    chunk's, and a run whose batch arrays it would refuse whole streams
+    (forward and backward), so an input larger than memory runs without
+    raising it. A made-up batch (``random``, ``zeros``, ``ones``) stays
+    capped whole with everything the layers make of it: a typo in a shape or
+    a padding would otherwise fill a disk before anyone noticed.
     """
     cfg = config if isinstance(config, LoadedConfig) else load_config(config)
     model = cfg.model
@@ -195,14 +197,19 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     itemsize = np.dtype(dtype).itemsize
 
     first = model.layers[0].input or "A_prev"
-    # The arrays' sizes against --max-memory, checked in this order once it is known whether the
-    # run streams (_check_sizes); against the largest size there is at once, before shapes are worked
-    # out from them (NumPy's broadcasting of a 10**21-element shape fails as "iterator is too large").
-    sizes: list[tuple] = []
+    # A batch read from a file may stream (forward, backward), held a chunk at a time: its arrays' sizes are checked once
+    # it is known whether the run streams (_check_batch). Every other array is checked whole at once,
+    # and every size first against the largest size there is, before shapes are worked out from it
+    # (NumPy's broadcasting of a 10**21-element shape fails as "iterator is too large").
+    from_file = memory_budget is not None and first in model.inputs and model.inputs[first].kind == "file"
+    batch: list[tuple] = []
 
-    def size(shape, itemsize: int, where: str, what: str, hint: str, batch: bool) -> None:
+    def size(shape, itemsize: int, where: str, what: str, hint: str, streams: bool) -> None:
         arrays.check_size(shape, itemsize, where, MAX_SIZE, what)
-        sizes.append((shape, itemsize, where, what, hint, batch))
+        if streams and from_file:
+            batch.append((shape, itemsize, where, what, hint))
+        else:
+            arrays.check_size(shape, itemsize, where, max_memory, what, hint)
 
     info = {}
     for name, src in model.inputs.items():
@@ -250,24 +257,25 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    _check_grad_shape(p, sizes)
+    _check_grad_shape(p, size)
     if memory_budget is not None:
         from .streaming import choose
 
-        p.stream = choose(p, memory_budget, backward)
-    _check_sizes(p, sizes)
+        # a batch array --max-memory refuses whole streams, whatever the budget
+        whole = max((math.prod(shape) * n for shape, n, *_ in batch), default=0)
+        p.stream = choose(p, memory_budget, backward, too_large=whole if whole > max_memory else 0)
+    _check_batch(p, batch)
     return p
 
 
-def _check_sizes(p: Plan, sizes: list[tuple]) -> None:
-    """``--max-memory`` over every array of ``sizes`` ``(shape, itemsize,
-    where, what, hint, batch)``: each whole, but in a streamed run the
-    batch's (``batch`` true), which are held a chunk at a time: one sample
-    beyond it is refused, and a chunk takes fewer samples where the
-    budget's would hold more than it allows."""
+def _check_batch(p: Plan, batch: list[tuple]) -> None:
+    """``--max-memory`` over the arrays of a batch read from a file
+    ``(shape, itemsize, where, what, hint)``: each whole in memory; streamed,
+    a chunk of each, so one sample beyond it is refused and a chunk takes no
+    more samples than it allows."""
     rows = p.stream.rows if p.stream is not None else 0
-    for shape, itemsize, where, what, hint, batch in sizes:
-        if p.stream is None or not batch:
+    for shape, itemsize, where, what, hint in batch:
+        if p.stream is None:
             arrays.check_size(shape, itemsize, where, p.max_memory, what, hint)
             continue
         one = what if what.endswith("(one sample)") else f"{what}, one sample of a streamed chunk,"
@@ -277,7 +285,9 @@ def _check_sizes(p: Plan, sizes: list[tuple]) -> None:
         p.stream = replace(p.stream, rows=rows)
 
 
-def _check_grad_shape(p: Plan, sizes: list[tuple]) -> None:
+def _check_grad_shape(p: Plan, size) -> None:
+    """An upstream gradient read from a file: its shape, and ``size`` it
+    (plan's: a batch array, streamed from its file as the input is)."""
     spec = p.grad_spec
     if not isinstance(spec, Source):
         return
@@ -291,7 +301,7 @@ def _check_grad_shape(p: Plan, sizes: list[tuple]) -> None:
             f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
             f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}",
         )
-    sizes.append((got, 8, where, "array", "", True))  # streamed from its file as the input is
+    size(got, 8, where, "array", " (raise --max-memory)", True)
 
 
 @dataclass

@@ -283,6 +283,8 @@ class StreamPlan:
     samples: int
     rows: int
     estimate: Estimate
+    # the bytes of a batch array --max-memory refuses whole, which made the run stream (0: the budget did)
+    too_large: int = 0
 
     @property
     def chunks(self) -> int:
@@ -292,7 +294,7 @@ class StreamPlan:
     def in_memory(self) -> str:
         """The ``--memory-budget`` under which the whole run would fit in
         memory, for the errors that refuse what only streaming cannot do."""
-        return budget_arg(self.estimate.in_memory(self.samples))
+        return _in_memory(self.estimate.in_memory(self.samples), self.too_large)
 
     def as_json(self) -> dict:
         e = self.estimate
@@ -306,6 +308,9 @@ class StreamPlan:
             "fixed": e.fixed + e.resident,
             # what the conv layers' caches keep of a chunk's unfolded input (at most a block each)
             "cache_kept": e.kept_bytes(self.rows),
+            # why it streams: the run does not fit the budget, --max-memory refuses a batch array whole, or both
+            "streams_for": [why for why, so in (("memory_budget", e.in_memory(self.samples) > self.budget),
+                                                ("max_memory", self.too_large > 0)) if so],
         }
 
 
@@ -314,27 +319,39 @@ def budget_arg(need: int) -> str:
     return f"{math.ceil(need / 2**20)}MiB"
 
 
-def choose(p, budget: int, backward: bool) -> StreamPlan | None:
+def _in_memory(need: int, too_large: int) -> str:
+    """The options under which a run would fit in memory, as an error's
+    ``use --memory-budget X or more``: the budget, and --max-memory where
+    it refused a batch array whole."""
+    return budget_arg(need) + (f" --max-memory {budget_arg(too_large)}" if too_large else "")
+
+
+def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | None:
     """None if the whole run fits ``budget``; else the chunk size, or a
-    :class:`ConvcliError` if even one sample does not fit."""
+    :class:`ConvcliError` if even one sample does not fit. ``too_large``:
+    the bytes of a batch array (read from a file) that --max-memory refuses
+    whole, which streams the run whatever the budget (0: none)."""
     e = estimate(p, backward)
     in_shape = p.layer_shapes[0].in_shape
     if not in_shape:  # a single number (a relu-only config): nothing to stream
         return None
     n = in_shape[0]
-    if e.in_memory(n) <= budget:
+    if e.in_memory(n) <= budget and not too_large:
         return None
     src = p.cfg.model.inputs[p.input_name]
-    _check_streamable(p, e.in_memory(n))
+    # why it streams, as the errors below say it
+    why = "--max-memory refuses its batch whole" if too_large else "it does not fit the budget whole"
+    _check_streamable(p, _in_memory(e.in_memory(n), too_large),
+                      "--max-memory refuses the run's batch whole" if too_large else "the run does not fit --memory-budget")
     if e.chunk(1) > budget:
         need = e.chunk(1)
         inflating = _inflating(p, backward)
         if inflating and need - sum(held for *_, held in inflating) <= budget:
-            raise _chunks_too_large(budget, need, inflating)
+            raise _chunks_too_large(budget, need, inflating, why)
         what = "a forward and backward pass" if backward else "a forward pass"
         raise ConvcliError(
             "--memory-budget",
-            f"{arrays.format_size(budget)} is too small for this run: it does not fit the budget whole, so it "
+            f"{arrays.format_size(budget)} is too small for this run: {why}, so it "
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
@@ -347,10 +364,10 @@ def choose(p, budget: int, backward: bool) -> StreamPlan | None:
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)
-    return StreamPlan(budget, n, lo, e)
+    return StreamPlan(budget, n, lo, e, too_large)
 
 
-def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:
+def _chunks_too_large(budget: int, need: int, inflating, why: str) -> ConvcliError:
     """The run would fit ``budget`` but for what HDF5 holds to inflate the
     compressed chunks of the streamed sources."""
     name, src, info, held = max(inflating, key=lambda x: x[3])
@@ -359,7 +376,7 @@ def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:
     smaller = "x".join(str(n) for n in (1,) + chunks[1:])
     return ConvcliError(
         "--memory-budget",
-        f"{arrays.format_size(budget)} is too small for this run: it does not fit the budget whole, so it streams "
+        f"{arrays.format_size(budget)} is too small for this run: {why}, so it streams "
         f"{name} ({src.describe()}) in chunks of samples, and that dataset is stored compressed in HDF5 chunks "
         f"of shape {chunks} ({arrays.format_size(chunk)} each), and HDF5 inflates a whole chunk to read any "
         f"sample of it, which takes about {arrays.format_size(held)}; use --memory-budget "
@@ -368,15 +385,15 @@ def _chunks_too_large(budget: int, need: int, inflating) -> ConvcliError:
     )
 
 
-def _check_streamable(p, in_memory: int) -> None:
+def _check_streamable(p, in_memory: str, why: str) -> None:
     name = p.input_name
     for i, layer in enumerate(p.network.layers):
         if layer.kind == "conv" and name in (layer.W, layer.b):
             raise ConvcliError(
                 p.cfg.layer_where(i),
-                f"{name} is streamed in chunks of samples (the run does not fit --memory-budget), "
+                f"{name} is streamed in chunks of samples ({why}), "
                 f"so it cannot also be this layer's {'W' if layer.W == name else 'b'}; use --memory-budget "
-                f"{budget_arg(in_memory)} or more to run it in memory",
+                f"{in_memory} or more to run it in memory",
             )
 
 

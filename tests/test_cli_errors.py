@@ -678,13 +678,13 @@ def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeyp
     np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
     cfg = with_file_input(tmp_path, {"file": "a.npy"})
     monkeypatch.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("read"))
-    # a sample is 4*4*3 float64 = 384 B: 2 of them fit 1 KiB
-    backward_fails(tmp_path, cfg, "inputs.A_prev", "3.8 KiB, more than --max-memory 1.0 KiB",
-                   'refused before allocating it (raise --max-memory, or read at most 2 samples: slice: "0:2")',
-                   extra=["--max-memory", "1KiB"])
+    # a sample is 4*4*3 float64 = 384 B: 2 of them fit 1 KiB (check holds the batch whole; forward and
+    # backward would stream it, test_streaming)
+    assert_error(run(["check", cfg, "--max-memory", "1KiB"]), "inputs.A_prev", "3.8 KiB, more than --max-memory 1.0 KiB",
+                 'refused before allocating it (raise --max-memory, or read at most 2 samples: slice: "0:2")')
     # one sample that does not fit is said so, with no slice to try
-    backward_fails(tmp_path, cfg, "inputs.A_prev", "(raise --max-memory: one sample alone needs 384 B)",
-                   extra=["--max-memory", "300B"])
+    assert_error(run(["gradcheck", cfg, "--max-memory", "300B"]), "inputs.A_prev",
+                 "(raise --max-memory: one sample alone needs 384 B)")
 
 
 def test_a_weight_file_too_large_gets_no_slice_hint_and_input_names_the_batch(tmp_path):
@@ -700,8 +700,9 @@ def test_a_weight_file_too_large_gets_no_slice_hint_and_input_names_the_batch(tm
     cfg = write(tmp_path, "inputs:\n  X: {file: X.npy}\n  W: {file: W.npy}\n  b: {zeros: [2]}\n"
                           "layers: [{type: conv, W: W, b: b, input: X}]\n")
     # a sample is 16*16*3 float64 = 6 KiB: 5 of them fit 32 KiB
-    backward_fails(tmp_path, cfg, "inputs.X (line 2)", '(raise --max-memory, or read at most 5 samples: slice: "0:5")',
-                   extra=["--max-memory", "32KiB"])
+    # (check holds it whole; backward would stream it, test_streaming)
+    assert_error(run(["check", cfg, "--max-memory", "32KiB"]), "inputs.X (line 2)",
+                 '(raise --max-memory, or read at most 5 samples: slice: "0:5")')
 
 
 def test_computed_array_larger_than_max_memory_is_refused(tmp_path):

@@ -50,8 +50,9 @@ def test_yaml_12_booleans_and_nulls(tmp_path):
     ('a: !!int "0o-7"', "line 1, column 4: !!int '0o-7' is not an integer"),
     ("a: !!float abc", "line 1, column 4: !!float 'abc' is not a number"),
     # a float beyond float64's range was a silent infinity (an expected value of 1e400 then failed as "inf")
-    ("a: [1.0, 1e400]", "line 1, column 10: 1e400 is too large for a float64 number (at most about 1.8e308; "
-                        "write .inf for an infinity)"),
+    ("a: [1.0, 1e400]", "line 1, column 10: 1e400 is too large for a float64 number (at most "
+                        "1.7976931348623157e308): write .inf for an infinity, or quote it if it is a name"),
+    ("1e400: [1.0]", "line 1, column 1: 1e400 is too large for a float64 number"),  # a key: quote it
     ("a: -2.5E+308", "line 1, column 4: -2.5E+308 is too large for a float64 number"),
     ("a: !!float 1e999", "line 1, column 4: 1e999 is too large for a float64 number"),
 ])

@@ -109,6 +109,7 @@ def assert_same(whole, streamed, rtol=1e-12, upstream_computed=False, rows=ROWS)
     assert list(b_doc["timings"]) == list(a_doc["timings"])  # the same summary, timings included
     s = b_doc["streaming"]
     assert (s["samples"], s["chunk_rows"], s["chunks"]) == (N, rows, math.ceil(N / rows))
+    assert s["streams_for"] and set(s["streams_for"]) <= {"memory_budget", "max_memory"}
     assert list(a) == list(b)  # the same quantities, in the same order
     for name in a:
         x, y = a[name], b[name]
@@ -560,35 +561,58 @@ def test_bad_budget_value(tmp_path):
 def test_max_memory_caps_a_streamed_chunk_not_the_whole_batch(tmp_path):
     """A review: a 13.7 GiB .h5 input was refused by --max-memory's 4 GiB
     default "before allocating it", though a streamed run never holds it
-    whole. --max-memory caps what a streamed run holds: a chunk of each
-    batch-shaped array. Here one sample of conv1's padded input is 11*10*3
-    float64 = 2640 B and of its output 9*8*4*8 = 2304 B: 6 KiB holds 2 of
-    each, so the chunks of 3 the budget allows shrink to 2; the whole input
-    (17,280 B) would not fit."""
+    whole. --max-memory caps what a streamed run holds, a chunk of each
+    batch-shaped array, and a batch from a file that it would refuse whole
+    streams whatever the budget. Here one sample of conv1's padded input is
+    11*10*3 float64 = 2640 B and of its output 9*8*4*8 = 2304 B: 6 KiB holds
+    2 of each, so the chunks shrink to 2 (from the budget's 3); the whole
+    input (17,280 B) would not fit."""
     cfg = make_config(tmp_path)
     whole = run(["backward", cfg, "--out", tmp_path / "whole"])
     assert whole.exit_code == 0, whole.stderr
-    args = ["backward", cfg, "--memory-budget", str(budget_for(cfg)), "--max-memory", "6KiB"]
-    result = run([*args, "--out", tmp_path / "streamed"])
+    result = run(["backward", cfg, "--memory-budget", str(budget_for(cfg)), "--max-memory", "6KiB",
+                  "--out", tmp_path / "streamed"])
     assert result.exit_code == 0, result.stderr
     assert_same(read_outputs(tmp_path / "whole"), read_outputs(tmp_path / "streamed"), rows=2)
-    # in memory, the whole input is refused as before
-    assert_error(run(["backward", cfg, "--out", tmp_path / "out", "--max-memory", "6KiB"]),
+    # the default budget holds the run whole, but --max-memory does not: it streams, in chunks of 2
+    result = run(["backward", cfg, "--max-memory", "6KiB", "--out", tmp_path / "forced"])
+    assert result.exit_code == 0, result.stderr
+    assert "in 5 chunks of 2 (--memory-budget 512.0 MiB, --max-memory 6.0 KiB)" in " ".join(result.stdout.split())
+    forced = read_outputs(tmp_path / "forced")
+    assert_same(read_outputs(tmp_path / "whole"), forced, rows=2)
+    assert forced[1]["streaming"]["streams_for"] == ["max_memory"]
+    assert read_outputs(tmp_path / "streamed")[1]["streaming"]["streams_for"] == ["memory_budget", "max_memory"]
+    # check holds it whole: refused, as before
+    assert_error(run(["check", cfg, "--max-memory", "6KiB"]),
                  "inputs.A_prev", "array of shape (10, 9, 8, 3) needs 16.9 KiB, more than --max-memory 6.0 KiB")
     # one sample beyond it: refused, named as a sample of a chunk
-    assert_error(run([*args[:-1], "2KiB", "--out", tmp_path / "out"]),
+    assert_error(run(["backward", cfg, "--max-memory", "2KiB", "--out", tmp_path / "out"]),
                  "layers[0] (conv1)", "output conv1.Z, one sample of a streamed chunk, of shape (1, 9, 8, 4) needs "
                  "2.2 KiB, more than --max-memory 2.0 KiB; refused before allocating it (raise --max-memory)")
 
 
-def test_max_memory_still_caps_a_made_up_input_whole_when_streamed(tmp_path):
-    """random:, zeros:, ones: are a config's own shapes: a typo there is
-    refused, not streamed until a disk fills."""
+def test_max_memory_still_caps_a_made_up_batch_whole(tmp_path):
+    """random:, zeros:, ones: are a config's own shapes: a typo there, or in
+    a padding that makes a layer's output huge (a review: pad 300 planned
+    43 GiB of output to stream), is refused, not streamed until a disk
+    fills."""
     cfg = make_config(tmp_path, a_prev={"random": [N, 9, 8, 3]})
     result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg)),
                   "--max-memory", "8KiB"])
     assert_error(result, "inputs.A_prev", "needs 16.9 KiB, more than --max-memory 8.0 KiB",
                  "(raise --max-memory, or give it a smaller shape)")
+    data = yaml.safe_load(cfg.read_text())
+    data["layers"][0]["pad"] = 300
+    cfg = write(tmp_path, data)
+    result = run(["forward", cfg, "--out", tmp_path / "out", "--max-memory", "64MiB"])
+    assert_error(result, "layers[0] (conv1)", "output conv1.Z of shape (10, 607, 606, 4) needs 112.3 MiB, "
+                 "more than --max-memory 64.0 MiB")
+    # from a file, the same layers stream, in chunks of 64 MiB at most
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).rand(N, 9, 8, 3))
+    data["inputs"]["A_prev"] = {"file": "x.npy"}
+    result = run(["forward", write(tmp_path, data), "--out", tmp_path / "out", "--max-memory", "64MiB"])
+    assert result.exit_code == 0, result.stderr
+    assert "streamed 10 samples in" in result.stdout
 
 
 def test_nan_in_a_later_chunk(tmp_path):
