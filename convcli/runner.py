@@ -197,10 +197,10 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     itemsize = np.dtype(dtype).itemsize
 
     first = model.layers[0].input or "A_prev"
-    # A batch read from a file may stream (forward, backward), held a chunk at a time: its arrays' sizes are checked once
-    # it is known whether the run streams (_check_batch). Every other array is checked whole at once,
-    # and every size first against the largest size there is, before shapes are worked out from it
-    # (NumPy's broadcasting of a 10**21-element shape fails as "iterator is too large").
+    # A batch read from a file may stream (forward, backward), held a chunk at a time: its arrays'
+    # sizes are checked once it is known whether the run streams (_check_batch). Every other array is
+    # checked whole at once, and every size first against the largest size there is, before shapes
+    # are worked out from it (NumPy's broadcasting of a 10**21-element shape: "iterator is too large").
     from_file = memory_budget is not None and first in model.inputs and model.inputs[first].kind == "file"
     batch: list[tuple] = []
 
