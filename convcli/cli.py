@@ -520,10 +520,12 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             require_matplotlib("--plot")  # before any computing
         p = _plan(config, dtype, engine, max_memory, memory_budget, backward=(command == "backward"))
         if plot and p.stream is not None:
+            why = (f"--max-memory {max_memory} refuses its batch whole" if p.stream.too_large
+                   else f"it does not fit --memory-budget {memory_budget}")
             raise ConvcliError("--plot", "draws every quantity from memory, but this run streams "
-                                         f"{p.input_name} in chunks (it does not fit --memory-budget "
-                                         f"{memory_budget}); plot a smaller run (a slice: of the input), "
-                                         f"or use --memory-budget {p.stream.in_memory} or more to run it in memory")
+                                         f"{p.input_name} in chunks ({why}); plot a smaller run (a slice: of the "
+                                         f"input), or use --memory-budget {p.stream.in_memory} or more to run it "
+                                         "in memory")
         out = out if out is not None else Path("convcli-out") / p.cfg.stem
         with Staging(out, force) as staging:
             if p.stream is not None:

@@ -239,12 +239,14 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         size(ls.out_shape, itemsize, cfg.layer_where(ls.index), f"output {spec.output}",
              _fewer_samples(ls.out_shape, itemsize, max_memory, "run at most {k} sample{s}"), True)
         if spec.kind == "conv" and any(ls.hyper["pad"]):
-            # The engines pad a copy of their input, a chunk of at least one sample when streamed:
-            # pad: same with a dilation of 2**62 has an output of 1 row but a padding of 2**61.
-            _, H, W, C = ls.in_shape
+            # The engines pad a copy of their input, the batch (a chunk when streamed): pad: same with a
+            # dilation of 2**62 has an output of 1 row but a padding of 2**61, a pad of 100 with a
+            # stride of 300 an output of 1 row of a padded input 400 times the input.
+            m, H, W, C = ls.in_shape
             t, b, l, r = ls.hyper["pad"]
-            size((1, H + t + b, W + l + r, C), itemsize, cfg.layer_where(ls.index),
-                 f"padded input of {spec.name} (one sample)", "", True)
+            padded = (m, H + t + b, W + l + r, C)
+            size(padded, itemsize, cfg.layer_where(ls.index), f"padded input of {spec.name}",
+                 _fewer_samples(padded, itemsize, max_memory, "run at most {k} sample{s}"), True)
     last = network.layers[-1]
     shapes[last.upstream] = layer_shapes[-1].out_shape
     roles[last.upstream] = "gradient"
@@ -257,7 +259,10 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    _check_grad_shape(p, size)
+    _check_grad_shape(p, size if backward else None)
+    for shape, n, where, what, _ in batch:  # one sample beyond the cap: refused whether or not it streams
+        arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
+                          " (raise --max-memory)")
     if memory_budget is not None:
         from .streaming import choose
 
@@ -277,17 +282,16 @@ def _check_batch(p: Plan, batch: list[tuple]) -> None:
     for shape, itemsize, where, what, hint in batch:
         if p.stream is None:
             arrays.check_size(shape, itemsize, where, p.max_memory, what, hint)
-            continue
-        one = what if what.endswith("(one sample)") else f"{what}, one sample of a streamed chunk,"
-        arrays.check_size((1, *shape[1:]), itemsize, where, p.max_memory, one, " (raise --max-memory)")
-        rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
+        else:  # one sample fits (plan)
+            rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
     if p.stream is not None and rows < p.stream.rows:
         p.stream = replace(p.stream, rows=rows)
 
 
 def _check_grad_shape(p: Plan, size) -> None:
-    """An upstream gradient read from a file: its shape, and ``size`` it
-    (plan's: a batch array, streamed from its file as the input is)."""
+    """An upstream gradient read from a file: its shape, and where the run
+    reads it (backward), ``size`` it (plan's: a batch array, streamed from
+    its file as the input is)."""
     spec = p.grad_spec
     if not isinstance(spec, Source):
         return
@@ -301,7 +305,9 @@ def _check_grad_shape(p: Plan, size) -> None:
             f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
             f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}",
         )
-    size(got, 8, where, "array", " (raise --max-memory)", True)
+    if size is not None:
+        size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", " (raise --max-memory)",
+             True)
 
 
 @dataclass

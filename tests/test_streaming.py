@@ -591,6 +591,65 @@ def test_max_memory_caps_a_streamed_chunk_not_the_whole_batch(tmp_path):
                  "2.2 KiB, more than --max-memory 2.0 KiB; refused before allocating it (raise --max-memory)")
 
 
+def test_max_memory_caps_a_padded_batch_whole_in_memory_and_a_chunk_streamed(tmp_path):
+    """A review: the padded input was capped one sample at a time, but an
+    in-memory run pads the whole batch: a pad of 100 with a stride of 300
+    (one output row) made 336 MiB under --max-memory 10 MiB. Here 100
+    samples of 10x10x1 padded by 100 are 100*210*210*8 B = 33.6 MiB whole
+    and 352,800 B a sample: 4 MiB (4,194,304 B) holds 11 of them."""
+    data = {"seed": 3, "inputs": {"A_prev": {"random": [100, 10, 10, 1]}, "W": {"ones": [1, 1, 1, 1]},
+                                  "b": {"zeros": [1]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 100, "stride": 300}]}
+    cfg = write(tmp_path, data)
+    for args in (["forward", "--out", tmp_path / "out"], ["check"]):  # made up: capped whole; check holds it whole
+        assert_error(run([*args, cfg, "--max-memory", "4MiB"]), "layers[0] (conv1)",
+                     "padded input of conv1 of shape (100, 210, 210, 1) needs 33.6 MiB, more than --max-memory 4.0 MiB")
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).rand(100, 10, 10, 1))
+    data["inputs"]["A_prev"] = {"file": "x.npy"}
+    result = run(["forward", write(tmp_path, data), "--max-memory", "4MiB", "--out", tmp_path / "out", "--json"])
+    assert result.exit_code == 0, result.stderr
+    streaming = json.loads(result.stdout)["streaming"]
+    assert (streaming["chunk_rows"], streaming["chunks"], streaming["streams_for"]) == (11, 10, ["max_memory"])
+
+
+def test_forward_does_not_size_a_gradient_file_it_never_reads(tmp_path):
+    """A review: forward sized backward.grad's file (at 8 bytes an element),
+    and a gradient larger than the cap made the run stream. A float32 run
+    holds its (10, 2, 2, 64) output in 10 KiB; the float64 gradient file is
+    20 KiB, which only backward reads."""
+    np.save(tmp_path / "x.npy", np.ones((N, 2, 2, 1)))
+    np.save(tmp_path / "g.npy", np.ones((N, 2, 2, 64)))
+    data = {"seed": 3, "dtype": "float32",
+            "inputs": {"A_prev": {"file": "x.npy"}, "W": {"ones": [1, 1, 1, 64]}, "b": {"zeros": [64]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}}
+    cfg = write(tmp_path, data)
+    result = run(["forward", cfg, "--max-memory", "16KiB", "--out", tmp_path / "fwd", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["streaming"] is None
+    result = run(["backward", cfg, "--max-memory", "16KiB", "--out", tmp_path / "bwd", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["streaming"]["streams_for"] == ["max_memory"]  # the gradient, 20 KiB whole
+
+
+def test_one_sample_beyond_max_memory_is_said_before_any_budget(tmp_path):
+    """A review: the budget's error came first ("use --memory-budget 17MiB"),
+    and following it led to the cap's. One sample of conv1's output is
+    9*8*4 float64 = 2304 B, more than 2 KiB whatever the budget."""
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--max-memory", "2KiB", "--memory-budget", "1MiB", "--out", tmp_path / "out"])
+    assert_error(result, "layers[0] (conv1)", "output conv1.Z, one sample of a streamed chunk, of shape "
+                 "(1, 9, 8, 4) needs 2.2 KiB, more than --max-memory 2.0 KiB; refused before allocating it "
+                 "(raise --max-memory)")
+
+
+def test_plot_on_a_run_that_streams_for_max_memory_says_so(tmp_path):
+    require("matplotlib", "pip install 'convcli[plot]'")
+    cfg = make_config(tmp_path)
+    result = run(["backward", cfg, "--max-memory", "6KiB", "--plot", "--out", tmp_path / "out"])
+    assert_error(result, "--plot: draws every quantity from memory, but this run streams A_prev in chunks "
+                         "(--max-memory 6KiB refuses its batch whole)", "--max-memory")
+
+
 def test_max_memory_still_caps_a_made_up_batch_whole(tmp_path):
     """random:, zeros:, ones: are a config's own shapes: a typo there, or in
     a padding that makes a layer's output huge (a review: pad 300 planned
