@@ -64,7 +64,11 @@ class _Group(_HelpIsAFlag, TyperGroup):
 
 
 class _Command(_HelpIsAFlag, TyperCommand):
-    pass
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:  # a path read through _path shows as typer's own paths do: <path>, not <Path>
+            if getattr(getattr(getattr(param, "type_descriptor", None), "parameter_info", None), "parser", None) is _path:
+                param.display_type_rich = lambda ctx: "<path>"
 
 
 app = typer.Typer(

@@ -137,3 +137,15 @@ def test_the_help_names_the_config_as_errors_do(command, monkeypatch, capsys):
     usage = run([command, "--help"], env={"COLUMNS": "200"}).stdout
     assert "CONFIG" in usage and "config}" not in usage
     assert one_line(*call(monkeypatch, capsys, command)).startswith("convcli: error: CONFIG: missing")
+
+
+@pytest.mark.parametrize("command", ["forward", "backward", "check", "gradcheck", "shapes", "plot"])
+def test_paths_show_as_paths_in_the_help(command):
+    """CONFIG, --out, --expected, --against, --plot are read through a
+    parser that refuses an empty path; the help still calls them <path>, as
+    typer's own paths, beside <str> and <int> (not the class name <Path>)."""
+    from test_cli_helpers import run
+
+    help_text = run([command, "--help"], env={"COLUMNS": "200"}).stdout
+    config = next(line for line in help_text.splitlines() if "CONFIG " in line and "<" in line)
+    assert "<path>" in config and "<Path>" not in help_text
