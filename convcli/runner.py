@@ -247,6 +247,15 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             padded = (m, H + t + b, W + l + r, C)
             size(padded, itemsize, cfg.layer_where(ls.index), f"padded input of {spec.name}",
                  _fewer_samples(padded, itemsize, max_memory, "run at most {k} sample{s}"), True)
+        if spec.kind == "conv" and backward and ls.hyper["stride"] == [1, 1]:
+            # a stride-1 input gradient gathers from dZ padded by d*(f-1) less the padding, at most
+            # (m, H + d_H*(f_H-1), W + d_W*(f_W-1), n_C): a dilation of 63 pads dZ 8 times the input
+            m, H, W, _ = ls.in_shape
+            (f_H, f_W), (d_H, d_W) = ls.hyper["f"], ls.hyper["dilation"]
+            grown = (m, H + d_H * (f_H - 1), W + d_W * (f_W - 1), ls.out_shape[-1])
+            if grown[1:3] != ls.out_shape[1:3]:
+                size(grown, itemsize, cfg.layer_where(ls.index), f"padded upstream gradient of {spec.name}",
+                     _fewer_samples(grown, itemsize, max_memory, "run at most {k} sample{s}"), True)
     last = network.layers[-1]
     shapes[last.upstream] = layer_shapes[-1].out_shape
     roles[last.upstream] = "gradient"
@@ -260,6 +269,10 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
     _check_grad_shape(p, size if backward else None)
+    if backward and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
+        out = layer_shapes[-1].out_shape
+        size(out, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
+             _fewer_samples(out, 8, max_memory, "run at most {k} sample{s}"), True)
     for shape, n, where, what, _ in batch:  # one sample beyond the cap: refused whether or not it streams
         arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
                           " (raise --max-memory)")

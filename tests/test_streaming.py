@@ -564,27 +564,28 @@ def test_max_memory_caps_a_streamed_chunk_not_the_whole_batch(tmp_path):
     whole. --max-memory caps what a streamed run holds, a chunk of each
     batch-shaped array, and a batch from a file that it would refuse whole
     streams whatever the budget. Here one sample of conv1's padded input is
-    11*10*3 float64 = 2640 B and of its output 9*8*4*8 = 2304 B: 6 KiB holds
-    2 of each, so the chunks shrink to 2 (from the budget's 3); the whole
-    input (17,280 B) would not fit."""
+    11*10*3 float64 = 2640 B, of its output 9*8*4*8 = 2304 B, and of the
+    upstream gradient its backward pads 11*10*4*8 = 3520 B: 8 KiB holds 2 of
+    each, so the chunks shrink to 2 (from the budget's 3); the whole input
+    (17,280 B) would not fit."""
     cfg = make_config(tmp_path)
     whole = run(["backward", cfg, "--out", tmp_path / "whole"])
     assert whole.exit_code == 0, whole.stderr
-    result = run(["backward", cfg, "--memory-budget", str(budget_for(cfg)), "--max-memory", "6KiB",
+    result = run(["backward", cfg, "--memory-budget", str(budget_for(cfg)), "--max-memory", "8KiB",
                   "--out", tmp_path / "streamed"])
     assert result.exit_code == 0, result.stderr
     assert_same(read_outputs(tmp_path / "whole"), read_outputs(tmp_path / "streamed"), rows=2)
     # the default budget holds the run whole, but --max-memory does not: it streams, in chunks of 2
-    result = run(["backward", cfg, "--max-memory", "6KiB", "--out", tmp_path / "forced"])
+    result = run(["backward", cfg, "--max-memory", "8KiB", "--out", tmp_path / "forced"])
     assert result.exit_code == 0, result.stderr
-    assert "in 5 chunks of 2 (--memory-budget 512.0 MiB, --max-memory 6.0 KiB)" in " ".join(result.stdout.split())
+    assert "in 5 chunks of 2 (--memory-budget 512.0 MiB, --max-memory 8.0 KiB)" in " ".join(result.stdout.split())
     forced = read_outputs(tmp_path / "forced")
     assert_same(read_outputs(tmp_path / "whole"), forced, rows=2)
     assert forced[1]["streaming"]["streams_for"] == ["max_memory"]
     assert read_outputs(tmp_path / "streamed")[1]["streaming"]["streams_for"] == ["memory_budget", "max_memory"]
     # check holds it whole: refused, as before
-    assert_error(run(["check", cfg, "--max-memory", "6KiB"]),
-                 "inputs.A_prev", "array of shape (10, 9, 8, 3) needs 16.9 KiB, more than --max-memory 6.0 KiB")
+    assert_error(run(["check", cfg, "--max-memory", "8KiB"]),
+                 "inputs.A_prev", "array of shape (10, 9, 8, 3) needs 16.9 KiB, more than --max-memory 8.0 KiB")
     # one sample beyond it: refused, named as a sample of a chunk
     assert_error(run(["backward", cfg, "--max-memory", "2KiB", "--out", tmp_path / "out"]),
                  "layers[0] (conv1)", "output conv1.Z, one sample of a streamed chunk, of shape (1, 9, 8, 4) needs "
@@ -629,6 +630,35 @@ def test_forward_does_not_size_a_gradient_file_it_never_reads(tmp_path):
     result = run(["backward", cfg, "--max-memory", "16KiB", "--out", tmp_path / "bwd", "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["streaming"]["streams_for"] == ["max_memory"]  # the gradient, 20 KiB whole
+
+
+def test_max_memory_counts_what_backward_allocates_beyond_the_outputs(tmp_path):
+    """A review: two arrays the cap never saw. The stride-1 input gradient
+    gathers from dZ padded by d*(f-1): with a dilation of 7 and a 2x2
+    kernel, (1, 16+7, 16+7, 8) float64 = 33,856 B beside a 4 KiB input and
+    a 5 KiB output. And grad: random is drawn in float64 before the cast: a
+    float32 run's (10, 9, 8, 4) gradient is drawn in 23,040 B, though the
+    float32 output is 11,520."""
+    data = {"seed": 3, "inputs": {"A_prev": {"random": [1, 16, 16, 2]}, "W": {"random": [2, 2, 2, 8]},
+                                  "b": {"zeros": [8]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "dilation": 7}], "backward": {"grad": "ones"}}
+    cfg = write(tmp_path, data)
+    assert_error(run(["backward", cfg, "--max-memory", "16KiB", "--out", tmp_path / "out"]), "layers[0] (conv1)",
+                 "padded upstream gradient of conv1 of shape (1, 23, 23, 8) needs 33.1 KiB, more than --max-memory 16.0 KiB")
+    assert run(["forward", cfg, "--max-memory", "16KiB", "--out", tmp_path / "fwd"]).exit_code == 0  # no dZ
+    np.save(tmp_path / "x.npy", np.ones((4, 16, 16, 2)))
+    data["inputs"]["A_prev"] = {"file": "x.npy"}
+    assert_error(run(["backward", write(tmp_path, data), "--max-memory", "16KiB", "--out", tmp_path / "out"]),
+                 "padded upstream gradient of conv1, one sample of a streamed chunk, of shape (1, 23, 23, 8)")
+
+    data = {"seed": 3, "dtype": "float32", "inputs": {"A_prev": {"random": [N, 9, 8, 3]}, "W": {"random": [3, 3, 3, 4]},
+                                                      "b": {"zeros": [4]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}], "backward": {"grad": "random"}}
+    cfg = write(tmp_path, data)
+    assert_error(run(["backward", cfg, "--max-memory", "20KiB", "--out", tmp_path / "out"]), "backward.grad",
+                 "random upstream gradient (float64 as drawn) of shape (10, 9, 8, 4) needs 22.5 KiB, "
+                 "more than --max-memory 20.0 KiB")
+    assert run(["forward", cfg, "--max-memory", "20KiB", "--out", tmp_path / "fwd2"]).exit_code == 0
 
 
 def test_one_sample_beyond_max_memory_is_said_before_any_budget(tmp_path):
