@@ -153,12 +153,11 @@ def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
     return ConvcliError(cfg.layer_where(exc.index), exc.what)
 
 
-def _fewer_samples(shape, itemsize: int, max_memory: int, how: str) -> str:
-    """How an array of ``shape`` (samples first) would fit ``max_memory``:
-    `` (raise --max-memory, or ...)``, ``how`` formatted with the k samples
-    that fit (and ``s``, an "s" unless k is 1); only the first where one
-    sample is already too large."""
-    one = math.prod(shape[1:]) * itemsize if len(shape) > 1 else itemsize
+def _fewer_samples(one: int, max_memory: int, how: str) -> str:
+    """How the batch would fit ``max_memory`` when one sample of its widest
+    array takes ``one`` bytes: `` (raise --max-memory, or ...)``, ``how``
+    formatted with the k samples that fit (and ``s``, an "s" unless k is
+    1); only the first where one sample is already too large."""
     k = max_memory // one if one else 0
     if k < 1:
         return f" (raise --max-memory: one sample alone needs {arrays.format_size(one)})"
@@ -197,16 +196,20 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     itemsize = np.dtype(dtype).itemsize
 
     first = model.layers[0].input or "A_prev"
-    # A batch read from a file may stream (forward, backward), held a chunk at a time: its arrays'
-    # sizes are checked once it is known whether the run streams (_check_batch). Every other array is
-    # checked whole at once, and every size first against the largest size there is, before shapes
-    # are worked out from it (NumPy's broadcasting of a 10**21-element shape: "iterator is too large").
+    # The batch's arrays (samples first: the input, the layers' outputs, ...) are checked once all
+    # are known, so that "read at most k samples" counts the widest; and where the batch is read
+    # from a file, once it is known whether the run streams (forward, backward), a streamed run
+    # holding them a chunk at a time (_check_batch). Every other array is checked whole at once, and
+    # every size first against the largest size there is, before shapes are worked out from it
+    # (NumPy's broadcasting of a 10**21-element shape: "iterator is too large").
     from_file = memory_budget is not None and first in model.inputs and model.inputs[first].kind == "file"
     batch: list[tuple] = []
 
     def size(shape, itemsize: int, where: str, what: str, hint: str, streams: bool) -> None:
+        """``hint``: what would make it fit, or for the batch's arrays a
+        :func:`_fewer_samples` ``how`` (with ``{k}``)."""
         arrays.check_size(shape, itemsize, where, MAX_SIZE, what)
-        if streams and from_file:
+        if streams:
             batch.append((shape, itemsize, where, what, hint))
         else:
             arrays.check_size(shape, itemsize, where, max_memory, what, hint)
@@ -218,12 +221,12 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         itemsize_of = max(info[name].dtype.itemsize, itemsize)
         # what would make it fit: a batch from a file can be cut to fewer samples, a made-up array made smaller
         if name == first and src.kind == "file":
-            fit = _fewer_samples(info[name].shape, itemsize_of, max_memory, 'read at most {k} sample{s}: slice: "0:{k}"')
+            fit = 'read at most {k} sample{s}: slice: "0:{k}"'
         elif src.kind in ("random", "zeros", "ones"):
             fit = " (raise --max-memory, or give it a smaller shape)"
         else:
             fit = " (raise --max-memory)"
-        size(info[name].shape, itemsize_of, where, "array", fit, name == first and src.kind == "file")
+        size(info[name].shape, itemsize_of, where, "array", fit, name == first and src.kind != "value")
 
     network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
@@ -236,8 +239,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     for spec, ls in zip(network.layers, layer_shapes):
         shapes[spec.output] = ls.out_shape
         roles[spec.output] = "output"
-        size(ls.out_shape, itemsize, cfg.layer_where(ls.index), f"output {spec.output}",
-             _fewer_samples(ls.out_shape, itemsize, max_memory, "run at most {k} sample{s}"), True)
+        size(ls.out_shape, itemsize, cfg.layer_where(ls.index), f"output {spec.output}", RUN_FEWER, True)
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, the batch (a chunk when streamed): pad: same with a
             # dilation of 2**62 has an output of 1 row but a padding of 2**61, a pad of 100 with a
@@ -245,8 +247,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             m, H, W, C = ls.in_shape
             t, b, l, r = ls.hyper["pad"]
             padded = (m, H + t + b, W + l + r, C)
-            size(padded, itemsize, cfg.layer_where(ls.index), f"padded input of {spec.name}",
-                 _fewer_samples(padded, itemsize, max_memory, "run at most {k} sample{s}"), True)
+            size(padded, itemsize, cfg.layer_where(ls.index), f"padded input of {spec.name}", RUN_FEWER, True)
         if spec.kind == "conv" and backward and ls.hyper["stride"] == [1, 1]:
             # a stride-1 input gradient gathers from dZ padded by d*(f-1) less the padding, at most
             # (m, H + d_H*(f_H-1), W + d_W*(f_W-1), n_C): a dilation of 63 pads dZ 8 times the input
@@ -255,7 +256,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             grown = (m, H + d_H * (f_H - 1), W + d_W * (f_W - 1), ls.out_shape[-1])
             if grown[1:3] != ls.out_shape[1:3]:
                 size(grown, itemsize, cfg.layer_where(ls.index), f"padded upstream gradient of {spec.name}",
-                     _fewer_samples(grown, itemsize, max_memory, "run at most {k} sample{s}"), True)
+                     RUN_FEWER, True)
     last = network.layers[-1]
     shapes[last.upstream] = layer_shapes[-1].out_shape
     roles[last.upstream] = "gradient"
@@ -271,11 +272,14 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     _check_grad_shape(p, size if backward else None)
     if backward and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
         out = layer_shapes[-1].out_shape
-        size(out, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
-             _fewer_samples(out, 8, max_memory, "run at most {k} sample{s}"), True)
-    for shape, n, where, what, _ in batch:  # one sample beyond the cap: refused whether or not it streams
-        arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
-                          " (raise --max-memory)")
+        size(out, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)", RUN_FEWER, True)
+    if from_file:  # one sample beyond the cap: refused whether or not it streams
+        for shape, n, where, what, _ in batch:
+            arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
+                              " (raise --max-memory)")
+    else:  # held whole, streamed or not: a made-up batch (a typo in a shape must not fill a disk), or check's
+        _check_whole(batch, max_memory)
+        batch = []
     if memory_budget is not None:
         from .streaming import choose
 
@@ -286,18 +290,31 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     return p
 
 
+# What makes a batch array fit: fewer samples (of the widest of them, _fewer_samples)
+RUN_FEWER = "run at most {k} sample{s}"
+
+
+def _check_whole(batch: list[tuple], max_memory: int) -> None:
+    """The batch's arrays ``(shape, itemsize, where, what, how)``, each
+    whole; "at most k samples" counts the widest of them."""
+    widest = max((math.prod(shape[1:]) * n for shape, n, *_ in batch), default=0)
+    for shape, itemsize, where, what, how in batch:
+        hint = _fewer_samples(widest, max_memory, how) if "{k}" in how else how
+        arrays.check_size(shape, itemsize, where, max_memory, what, hint)
+
+
 def _check_batch(p: Plan, batch: list[tuple]) -> None:
     """``--max-memory`` over the arrays of a batch read from a file
     ``(shape, itemsize, where, what, hint)``: each whole in memory; streamed,
     a chunk of each, so one sample beyond it is refused and a chunk takes no
     more samples than it allows."""
-    rows = p.stream.rows if p.stream is not None else 0
-    for shape, itemsize, where, what, hint in batch:
-        if p.stream is None:
-            arrays.check_size(shape, itemsize, where, p.max_memory, what, hint)
-        else:  # one sample fits (plan)
-            rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
-    if p.stream is not None and rows < p.stream.rows:
+    if p.stream is None:
+        _check_whole(batch, p.max_memory)
+        return
+    rows = p.stream.rows
+    for shape, itemsize, *_ in batch:  # one sample fits (plan)
+        rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
+    if rows < p.stream.rows:
         p.stream = replace(p.stream, rows=rows)
 
 
@@ -319,8 +336,7 @@ def _check_grad_shape(p: Plan, size) -> None:
             f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}",
         )
     if size is not None:
-        size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", " (raise --max-memory)",
-             True)
+        size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", RUN_FEWER, True)
 
 
 @dataclass

@@ -675,16 +675,25 @@ def test_a_value_alias_bomb_is_refused_before_it_is_built(tmp_path):
 
 
 def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    """The slice it suggests counts the batch's widest array, not the input
+    alone (a review: "read at most 16 samples", then the output refused at
+    6). A sample of A_prev is 4*4*3 float64 = 384 B, of conv1.Z (pad 2, a
+    2x2 kernel: 7x7x8) 3136 B: 3.5 KiB (3584 B) holds one sample of each,
+    not the 10 samples of A_prev (3840 B). check holds the batch whole;
+    forward and backward would stream it (test_streaming)."""
     np.save(tmp_path / "a.npy", np.ones((10, 4, 4, 3)))
     cfg = with_file_input(tmp_path, {"file": "a.npy"})
-    monkeypatch.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("read"))
-    # a sample is 4*4*3 float64 = 384 B: 2 of them fit 1 KiB (check holds the batch whole; forward and
-    # backward would stream it, test_streaming)
-    assert_error(run(["check", cfg, "--max-memory", "1KiB"]), "inputs.A_prev", "3.8 KiB, more than --max-memory 1.0 KiB",
-                 'refused before allocating it (raise --max-memory, or read at most 2 samples: slice: "0:2")')
-    # one sample that does not fit is said so, with no slice to try
-    assert_error(run(["gradcheck", cfg, "--max-memory", "300B"]), "inputs.A_prev",
-                 "(raise --max-memory: one sample alone needs 384 B)")
+    with monkeypatch.context() as m:
+        m.setattr("convcli.arrays.np.load", lambda *a, **k: pytest.fail("read"))
+        assert_error(run(["check", cfg, "--max-memory", "3.5KiB"]), "inputs.A_prev",
+                     "3.8 KiB, more than --max-memory 3.5 KiB",
+                     'refused before allocating it (raise --max-memory, or read at most 1 sample: slice: "0:1")')
+        # one sample that does not fit is said so, with no slice to try
+        assert_error(run(["gradcheck", cfg, "--max-memory", "1KiB"]), "inputs.A_prev",
+                     "(raise --max-memory: one sample alone needs 3.1 KiB)")
+    # the advice, taken, runs
+    sliced = with_file_input(tmp_path, {"file": "a.npy", "slice": "0:1"})
+    assert run(["gradcheck", sliced, "--max-memory", "3.5KiB"]).exit_code in (0, 1)
 
 
 def test_a_weight_file_too_large_gets_no_slice_hint_and_input_names_the_batch(tmp_path):
