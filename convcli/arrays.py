@@ -69,6 +69,15 @@ def parse_size(text: str, option: str = "--max-memory") -> int:
     return size
 
 
+def size_arg(n: int) -> str:
+    """``n`` bytes as an option's value that holds them: 20736 -> "20.3KiB"
+    (rounded up, where :func:`format_size` rounds to the nearest)."""
+    for unit, scale in (("B", 1), ("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40), ("PiB", 2**50)):
+        if n < scale * 1024 or unit == "PiB":
+            return f"{n}B" if unit == "B" else f"{math.ceil(n * 10 / scale) / 10:g}{unit}"
+    raise AssertionError  # pragma: no cover
+
+
 def format_size(n: float) -> str:
     if n > MAX_SIZE:  # a shape of huge sizes: its byte count may not even fit a float
         return f"more than {format_size(MAX_SIZE)}"

@@ -354,7 +354,7 @@ def _failed(debug: bool, as_json: bool, where: str, what: str, code: int):
 
 
 def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: str | None = None,
-          backward: bool = True):
+          backward: bool | None = True):
     """runner.plan for a command's options; ``max_memory`` None: no cap but
     the largest size there is (``shapes``, which computes nothing)."""
     from . import parallel, runner
@@ -740,7 +740,7 @@ def check(
                 raise ConvcliError(option, f"must be a finite number, got {value!r}")
             if value is not None and value < 0:
                 raise ConvcliError(option, f"must be >= 0, got {value!r}")
-        p = _plan(config, dtype, engine, max_memory)
+        p = _plan(config, dtype, engine, max_memory, backward=None)  # backward or not: known once run
         p.tolerance_given = (rtol, atol)
         if expected is not None:  # its tolerance: stands in for the config's, for --against too
             source, entries, p.tolerance_file, came = read_expected_file(expected)
@@ -1188,7 +1188,7 @@ def plot(
         from . import plot as plots
 
         plots.require_matplotlib()  # before any computing
-        p = _plan(config, dtype, engine, max_memory)
+        p = _plan(config, dtype, engine, max_memory, backward=None)  # backward for a gradient only
         name = p.resolve(quantity, "--quantity")
         # A shape plot cannot draw (one number has no channels to bound a
         # --channels range) is refused before the range is written out.

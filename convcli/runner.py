@@ -55,6 +55,9 @@ class Plan:
     tolerance_file: object | None = None
     # check's --rtol / --atol, which stand in for both.
     tolerance_given: tuple[float | None, float | None] = (None, None)
+    # The batch's arrays only backward makes, left by plan to the run (check, plot), and one sample
+    # of the widest batch array, (bytes, name): check_backward_sizes.
+    backward_sizes: tuple = ((), (0, ""))
 
     @property
     def tolerance(self) -> tuple[float, float]:
@@ -153,23 +156,25 @@ def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
     return ConvcliError(cfg.layer_where(exc.index), exc.what)
 
 
-def _fewer_samples(one: int, max_memory: int, how: str) -> str:
+def _fewer_samples(one: int, name: str, max_memory: int, how: str) -> str:
     """How the batch would fit ``max_memory`` when one sample of its widest
-    array takes ``one`` bytes: `` (raise --max-memory, or ...)``, ``how``
-    formatted with the k samples that fit (and ``s``, an "s" unless k is
-    1); only the first where one sample is already too large."""
+    array, ``name``, takes ``one`` bytes: `` (raise --max-memory, or ...)``,
+    ``how`` formatted with the k samples that fit (and ``s``, an "s" unless
+    k is 1); only the first where one sample is already too large."""
     k = max_memory // one if one else 0
     if k < 1:
-        return f" (raise --max-memory: one sample alone needs {arrays.format_size(one)})"
+        return f" (raise --max-memory to {arrays.size_arg(one)} or more: one sample of {name} needs that)"
     return f" (raise --max-memory, or {how.format(k=k, s='' if k == 1 else 's')})"
 
 
 def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine: str | None = None,
          max_memory: int = arrays.DEFAULT_MAX_MEMORY, memory_budget: int | None = None,
-         backward: bool = True) -> Plan:
+         backward: bool | None = True) -> Plan:
     """Check everything that can be checked before reading the data.
 
-    With ``memory_budget`` (forward and backward), also decide whether the
+    ``backward``: whether the run goes backward; None where it is not known
+    yet (check, plot), whose arrays only backward makes :func:`run` then
+    sizes. With ``memory_budget`` (forward and backward), also decide whether the
     run (``backward`` or forward only) fits it in memory; if not,
     ``Plan.stream`` says how it streams in chunks (:mod:`convcli.streaming`).
     ``max_memory`` caps every array the run holds whole. Where the batch is
@@ -204,29 +209,35 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     # (NumPy's broadcasting of a 10**21-element shape: "iterator is too large").
     from_file = memory_budget is not None and first in model.inputs and model.inputs[first].kind == "file"
     batch: list[tuple] = []
+    # backward's own arrays: sized where the run goes backward; for check and plot (backward None),
+    # once the run knows it does (check_backward_sizes)
+    grads = backward is not False
 
-    def size(shape, itemsize: int, where: str, what: str, hint: str, streams: bool) -> None:
+    def size(shape, itemsize: int, where: str, what: str, hint: str, streams: bool, name: str = "",
+             later: bool = False) -> None:
         """``hint``: what would make it fit, or for the batch's arrays a
-        :func:`_fewer_samples` ``how`` (with ``{k}``)."""
+        :func:`_fewer_samples` ``how`` (with ``{k}``); ``name``: the
+        array, as that hint names it; ``later``: backward's, sized by run."""
         arrays.check_size(shape, itemsize, where, MAX_SIZE, what)
         if streams:
-            batch.append((shape, itemsize, where, what, hint))
+            batch.append((shape, itemsize, where, what, hint, name, later))
         else:
             arrays.check_size(shape, itemsize, where, max_memory, what, hint)
 
     info = {}
+    grad_file = isinstance(model.backward.grad, Source) and grads
     for name, src in model.inputs.items():
         where = cfg.where("inputs", name)
         info[name] = arrays.probe(src, cfg.base_dir, where)
         itemsize_of = max(info[name].dtype.itemsize, itemsize)
         # what would make it fit: a batch from a file can be cut to fewer samples, a made-up array made smaller
         if name == first and src.kind == "file":
-            fit = 'read at most {k} sample{s}: slice: "0:{k}"'
+            fit = 'read at most {k} sample{s}: slice: "0:{k}"' + (", and the same on backward.grad" if grad_file else "")
         elif src.kind in ("random", "zeros", "ones"):
             fit = " (raise --max-memory, or give it a smaller shape)"
         else:
             fit = " (raise --max-memory)"
-        size(info[name].shape, itemsize_of, where, "array", fit, name == first and src.kind != "value")
+        size(info[name].shape, itemsize_of, where, "array", fit, name == first and src.kind != "value", name)
 
     network = Network(layer_specs(cfg), finite=not model.allow_nonfinite, input_name=first)
     try:
@@ -239,24 +250,25 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     for spec, ls in zip(network.layers, layer_shapes):
         shapes[spec.output] = ls.out_shape
         roles[spec.output] = "output"
-        size(ls.out_shape, itemsize, cfg.layer_where(ls.index), f"output {spec.output}", RUN_FEWER, True)
+        where = cfg.layer_where(ls.index)
+        size(ls.out_shape, itemsize, where, f"output {spec.output}", RUN_FEWER, True, spec.output)
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, the batch (a chunk when streamed): pad: same with a
             # dilation of 2**62 has an output of 1 row but a padding of 2**61, a pad of 100 with a
             # stride of 300 an output of 1 row of a padded input 400 times the input.
             m, H, W, C = ls.in_shape
             t, b, l, r = ls.hyper["pad"]
-            padded = (m, H + t + b, W + l + r, C)
-            size(padded, itemsize, cfg.layer_where(ls.index), f"padded input of {spec.name}", RUN_FEWER, True)
-        if spec.kind == "conv" and backward and ls.hyper["stride"] == [1, 1]:
+            size((m, H + t + b, W + l + r, C), itemsize, where, f"padded input of {spec.name}", RUN_FEWER, True,
+                 f"{spec.name}'s padded input")
+        if spec.kind == "conv" and grads and ls.hyper["stride"] == [1, 1]:
             # a stride-1 input gradient gathers from dZ padded by d*(f-1) less the padding, at most
             # (m, H + d_H*(f_H-1), W + d_W*(f_W-1), n_C): a dilation of 63 pads dZ 8 times the input
             m, H, W, _ = ls.in_shape
             (f_H, f_W), (d_H, d_W) = ls.hyper["f"], ls.hyper["dilation"]
             grown = (m, H + d_H * (f_H - 1), W + d_W * (f_W - 1), ls.out_shape[-1])
             if grown[1:3] != ls.out_shape[1:3]:
-                size(grown, itemsize, cfg.layer_where(ls.index), f"padded upstream gradient of {spec.name}",
-                     RUN_FEWER, True)
+                size(grown, itemsize, where, f"padded upstream gradient of {spec.name}", RUN_FEWER, True,
+                     f"{spec.name}'s padded upstream gradient", backward is None)
     last = network.layers[-1]
     shapes[last.upstream] = layer_shapes[-1].out_shape
     roles[last.upstream] = "gradient"
@@ -269,24 +281,29 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    _check_grad_shape(p, size if backward else None)
-    if backward and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
-        out = layer_shapes[-1].out_shape
-        size(out, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)", RUN_FEWER, True)
-    if from_file:  # one sample beyond the cap: refused whether or not it streams
-        for shape, n, where, what, _ in batch:
+    _check_grad_shape(p, (lambda *a: size(*a, later=backward is None)) if grads else None)
+    if grads and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
+        size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
+             RUN_FEWER, True, "the random upstream gradient", backward is None)
+    widest = max(((math.prod(e[0][1:]) * e[1], e[5]) for e in batch), default=(0, ""))
+    now = [e for e in batch if not e[6]]
+    p.backward_sizes = ([e for e in batch if e[6]], widest)
+    if from_file:  # one sample beyond the cap (its widest array's): refused whether or not it streams
+        one, name = widest
+        if one > max_memory:
+            shape, n, where, what, *_ = next(e for e in now if math.prod(e[0][1:]) * e[1] == one)
             arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
-                              " (raise --max-memory)")
+                              f" (raise --max-memory to {arrays.size_arg(one)} or more)")
     else:  # held whole, streamed or not: a made-up batch (a typo in a shape must not fill a disk), or check's
-        _check_whole(batch, max_memory)
-        batch = []
+        _check_whole(now, max_memory, widest)
+        now = []
     if memory_budget is not None:
         from .streaming import choose
 
         # a batch array --max-memory refuses whole streams, whatever the budget
-        whole = max((math.prod(shape) * n for shape, n, *_ in batch), default=0)
+        whole = max((math.prod(shape) * n for shape, n, *_ in now), default=0)
         p.stream = choose(p, memory_budget, backward, too_large=whole if whole > max_memory else 0)
-    _check_batch(p, batch)
+    _check_batch(p, now, widest)
     return p
 
 
@@ -294,26 +311,30 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
 RUN_FEWER = "run at most {k} sample{s}"
 
 
-def _check_whole(batch: list[tuple], max_memory: int) -> None:
-    """The batch's arrays ``(shape, itemsize, where, what, how)``, each
-    whole; "at most k samples" counts the widest of them."""
-    widest = max((math.prod(shape[1:]) * n for shape, n, *_ in batch), default=0)
-    for shape, itemsize, where, what, how in batch:
-        hint = _fewer_samples(widest, max_memory, how) if "{k}" in how else how
+def _check_whole(batch: list[tuple], max_memory: int, widest: tuple[int, str]) -> None:
+    """The batch's arrays (plan's ``size``), each whole; "at most k
+    samples" counts ``widest``, one sample of the widest of them (bytes,
+    name)."""
+    for shape, itemsize, where, what, how, *_ in batch:
+        hint = _fewer_samples(*widest, max_memory, how) if "{k}" in how else how
         arrays.check_size(shape, itemsize, where, max_memory, what, hint)
 
 
-def _check_batch(p: Plan, batch: list[tuple]) -> None:
-    """``--max-memory`` over the arrays of a batch read from a file
-    ``(shape, itemsize, where, what, hint)``: each whole in memory; streamed,
-    a chunk of each, so one sample beyond it is refused and a chunk takes no
-    more samples than it allows."""
+def check_backward_sizes(p: Plan) -> None:
+    """Before a run of check or plot goes backward: --max-memory over the
+    arrays only backward makes, which their plan left to the run."""
+    later, widest = p.backward_sizes
+    _check_whole(later, p.max_memory, widest)
+
+
+def _check_batch(p: Plan, batch: list[tuple], widest: tuple[int, str]) -> None:
+    """``--max-memory`` over the arrays of a batch read from a file (plan's
+    ``size``): each whole in memory; streamed, a chunk of each, which takes
+    no more samples than it allows (one sample fits: plan)."""
     if p.stream is None:
-        _check_whole(batch, p.max_memory)
+        _check_whole(batch, p.max_memory, widest)
         return
-    rows = p.stream.rows
-    for shape, itemsize, *_ in batch:  # one sample fits (plan)
-        rows = min(rows, p.max_memory // max(math.prod(shape[1:]) * itemsize, 1))
+    rows = min(p.stream.rows, p.max_memory // max(widest[0], 1))
     if rows < p.stream.rows:
         p.stream = replace(p.stream, rows=rows)
 
@@ -333,7 +354,9 @@ def _check_grad_shape(p: Plan, size) -> None:
         raise ConvcliError(
             where,
             f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
-            f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}",
+            f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}"
+            + ("; its samples are the batch's: give it the same slice: as the input"
+               if len(got) == len(want) and tuple(got[1:]) == tuple(want[1:]) else ""),
         )
     if size is not None:
         size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", RUN_FEWER, True)
@@ -387,6 +410,8 @@ def run(p: Plan, backward: bool = True, progress=None) -> Results:
     ``progress(done, total, step)`` is called before each step (reading the
     inputs, then each layer's forward, then each layer's backward) with the
     steps done so far and what runs next, and once at the end."""
+    if backward:
+        check_backward_sizes(p)
     layers = p.network.layers
     steps = ["reading inputs"] + [f"{layer.name} forward" for layer in layers]
     if backward:

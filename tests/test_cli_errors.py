@@ -688,9 +688,10 @@ def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeyp
         assert_error(run(["check", cfg, "--max-memory", "3.5KiB"]), "inputs.A_prev",
                      "3.8 KiB, more than --max-memory 3.5 KiB",
                      'refused before allocating it (raise --max-memory, or read at most 1 sample: slice: "0:1")')
-        # one sample that does not fit is said so, with no slice to try
+        # one sample that does not fit is said so, with no slice to try: the widest array's, rounded up
+        # (3136 B: 3.1KiB is 3174 B)
         assert_error(run(["gradcheck", cfg, "--max-memory", "1KiB"]), "inputs.A_prev",
-                     "(raise --max-memory: one sample alone needs 3.1 KiB)")
+                     "(raise --max-memory to 3.1KiB or more: one sample of conv1.Z needs that)")
     # the advice, taken, runs
     sliced = with_file_input(tmp_path, {"file": "a.npy", "slice": "0:1"})
     assert run(["gradcheck", sliced, "--max-memory", "3.5KiB"]).exit_code in (0, 1)
@@ -719,9 +720,11 @@ def test_computed_array_larger_than_max_memory_is_refused(tmp_path):
     data["inputs"]["A_prev"] = {"random": [10, 40, 40, 3]}
     data["inputs"]["W"] = {"random": [1, 1, 3, 512]}
     data["inputs"]["b"] = {"random": [512]}
-    # the seed layer pads 2: one sample's output is 44*44*512 float64 = 7,929,856 B = 7.6 MiB
+    # the seed layer pads 2: one sample's output is 44*44*512 float64 = 7,929,856 B = 7.56 MiB, said
+    # rounded up as a value --max-memory takes (7.6MiB, 7,969,177 B, holds it)
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",
-                   "(raise --max-memory: one sample alone needs 7.6 MiB)", extra=["--max-memory", "1MiB"])
+                   "(raise --max-memory to 7.6MiB or more: one sample of conv1.Z needs that)",
+                   extra=["--max-memory", "1MiB"])
     data["inputs"]["W"], data["inputs"]["b"] = {"random": [1, 1, 3, 8]}, {"random": [8]}
     # 44*44*8 float64 = 123,904 B a sample: 524,288 // 123,904 = 4 fit 512 KiB (the input, 384,000 B, fits)
     backward_fails(tmp_path, write(tmp_path, data), "layers[0] (conv1)", "output conv1.Z",

@@ -586,10 +586,11 @@ def test_max_memory_caps_a_streamed_chunk_not_the_whole_batch(tmp_path):
     # check holds it whole: refused, as before
     assert_error(run(["check", cfg, "--max-memory", "8KiB"]),
                  "inputs.A_prev", "array of shape (10, 9, 8, 3) needs 16.9 KiB, more than --max-memory 8.0 KiB")
-    # one sample beyond it: refused, named as a sample of a chunk
+    # one sample beyond it: refused, named as a sample of a chunk (the widest, the padded dZ)
     assert_error(run(["backward", cfg, "--max-memory", "2KiB", "--out", tmp_path / "out"]),
-                 "layers[0] (conv1)", "output conv1.Z, one sample of a streamed chunk, of shape (1, 9, 8, 4) needs "
-                 "2.2 KiB, more than --max-memory 2.0 KiB; refused before allocating it (raise --max-memory)")
+                 "layers[0] (conv1)", "padded upstream gradient of conv1, one sample of a streamed chunk, of shape "
+                 "(1, 11, 10, 4) needs 3.4 KiB, more than --max-memory 2.0 KiB; refused before allocating it "
+                 "(raise --max-memory to 3.5KiB or more)")
 
 
 def test_max_memory_caps_a_padded_batch_whole_in_memory_and_a_chunk_streamed(tmp_path):
@@ -661,15 +662,56 @@ def test_max_memory_counts_what_backward_allocates_beyond_the_outputs(tmp_path):
     assert run(["forward", cfg, "--max-memory", "20KiB", "--out", tmp_path / "fwd2"]).exit_code == 0
 
 
+def test_check_and_plot_size_what_only_backward_makes_only_when_they_go_backward(tmp_path):
+    """A review: check and plot planned as for backward, so a forward-only
+    check was refused for the padded dZ it never makes. (64,16,16,3) float64
+    with a dilation of 4 and a 3x3 kernel: Z (64,8,8,8) 256 KiB, but the
+    padded dZ (64,24,24,8) 2.25 MiB."""
+    np.save(tmp_path / "x.npy", np.ones((64, 16, 16, 3)))
+    data = {"seed": 3, "inputs": {"A_prev": {"file": "x.npy"}, "W": {"ones": [3, 3, 3, 8]}, "b": {"zeros": [8]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "dilation": 4}],
+            "expected": {"Z.shape": [64, 8, 8, 8], "Z.max": 27.0}}  # 27 ones times ones
+    cfg = write(tmp_path, data)
+    result = run(["check", cfg, "--max-memory", "400KiB"])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    data["expected"]["dW.mean"] = 1.0  # a gradient: the run goes backward, and the padded dZ counts
+    result = run(["check", write(tmp_path, data), "--max-memory", "400KiB"])
+    assert_error(result, "layers[0] (conv1)", "padded upstream gradient of conv1 of shape (64, 24, 24, 8) needs 2.2 MiB")
+
+
+def test_the_slice_advice_names_a_gradient_file_too(tmp_path):
+    """A review: "read at most 2 samples: slice: 0:2" taken, the gradient
+    file's 64 samples no longer matched the batch, and that error did not
+    say why."""
+    np.save(tmp_path / "x.npy", np.ones((64, 16, 16, 3)))
+    np.save(tmp_path / "g.npy", np.ones((64, 8, 8, 8)))
+    data = {"seed": 3, "inputs": {"A_prev": {"file": "x.npy"}, "W": {"ones": [3, 3, 3, 8]}, "b": {"zeros": [8]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "stride": 2, "pad": 1}],
+            "backward": {"grad": {"file": "g.npy"}}}
+    result = run(["gradcheck", write(tmp_path, data), "--max-memory", "20KiB"])
+    assert_error(result, "inputs.A_prev", 'read at most 2 samples: slice: "0:2", and the same on backward.grad)')
+    data["inputs"]["A_prev"]["slice"] = "0:2"
+    result = run(["gradcheck", write(tmp_path, data), "--max-memory", "20KiB"])
+    assert_error(result, "backward.grad", "does not match the last layer's output conv1.Z (2, 8, 8, 8); its samples "
+                 "are the batch's: give it the same slice: as the input")
+    data["backward"]["grad"]["slice"] = "0:2"
+    assert run(["gradcheck", write(tmp_path, data), "--max-memory", "20KiB"]).exit_code in (0, 1)
+
+
 def test_one_sample_beyond_max_memory_is_said_before_any_budget(tmp_path):
     """A review: the budget's error came first ("use --memory-budget 17MiB"),
-    and following it led to the cap's. One sample of conv1's output is
-    9*8*4 float64 = 2304 B, more than 2 KiB whatever the budget."""
+    and following it led to the cap's; then one array at a time, each
+    raise of the cap refused at the next one. One sample of conv1's output
+    is 9*8*4 float64 = 2304 B, of its input padded 11*10*3*8 = 2640 B, of the
+    dZ its backward pads 11*10*4*8 = 3520 B: the widest is named, with a
+    cap that holds it (3.5KiB, 3584 B), whatever the budget."""
     cfg = make_config(tmp_path)
     result = run(["backward", cfg, "--max-memory", "2KiB", "--memory-budget", "1MiB", "--out", tmp_path / "out"])
-    assert_error(result, "layers[0] (conv1)", "output conv1.Z, one sample of a streamed chunk, of shape "
-                 "(1, 9, 8, 4) needs 2.2 KiB, more than --max-memory 2.0 KiB; refused before allocating it "
-                 "(raise --max-memory)")
+    assert_error(result, "layers[0] (conv1)", "padded upstream gradient of conv1, one sample of a streamed chunk, "
+                 "of shape (1, 11, 10, 4) needs 3.4 KiB, more than --max-memory 2.0 KiB; refused before allocating it "
+                 "(raise --max-memory to 3.5KiB or more)")
+    result = run(["backward", cfg, "--max-memory", "3.5KiB", "--out", tmp_path / "out"])  # the advice, taken
+    assert result.exit_code == 0, result.stderr
 
 
 def test_plot_on_a_run_that_streams_for_max_memory_says_so(tmp_path):
