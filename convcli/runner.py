@@ -288,10 +288,10 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     widest = max(((math.prod(e[0][1:]) * e[1], e[5]) for e in batch), default=(0, ""))
     now = [e for e in batch if not e[6]]
     p.backward_sizes = ([e for e in batch if e[6]], widest)
-    if from_file:  # one sample beyond the cap (its widest array's): refused whether or not it streams
-        one, name = widest
+    if from_file and now:  # one sample beyond the cap (its widest array's): refused whether or not it streams
+        shape, n, where, what, *_ = max(now, key=lambda e: math.prod(e[0][1:]) * e[1])
+        one = math.prod(shape[1:]) * n
         if one > max_memory:
-            shape, n, where, what, *_ = next(e for e in now if math.prod(e[0][1:]) * e[1] == one)
             arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
                               f" (raise --max-memory to {arrays.size_arg(one)} or more)")
     else:  # held whole, streamed or not: a made-up batch (a typo in a shape must not fill a disk), or check's
