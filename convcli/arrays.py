@@ -74,7 +74,12 @@ def size_arg(n: int) -> str:
     (rounded up, where :func:`format_size` rounds to the nearest)."""
     for unit, scale in (("B", 1), ("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40), ("PiB", 2**50)):
         if n < scale * 1024 or unit == "PiB":
-            return f"{n}B" if unit == "B" else f"{math.ceil(n * 10 / scale) / 10:g}{unit}"
+            if unit == "B":
+                return f"{n}B"
+            tenths = -(-n * 10 // scale)
+            while parse_size(f"{tenths / 10:g}{unit}") < n:  # parse_size's float product may come out short
+                tenths += 1
+            return f"{tenths / 10:g}{unit}"
     raise AssertionError  # pragma: no cover
 
 

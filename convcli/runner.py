@@ -281,13 +281,16 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    _check_grad_shape(p, (lambda *a: size(*a, later=backward is None)) if grads else None)
+    _check_grad_shape(p, (lambda *a: size(*a, name="backward.grad", later=backward is None)) if grads else None)
     if grads and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
         size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
              RUN_FEWER, True, "the random upstream gradient", backward is None)
-    widest = max(((math.prod(e[0][1:]) * e[1], e[5]) for e in batch), default=(0, ""))
+    def widest_of(entries) -> tuple[int, str]:
+        return max(((math.prod(e[0][1:]) * e[1], e[5]) for e in entries), default=(0, ""))
+
     now = [e for e in batch if not e[6]]
-    p.backward_sizes = ([e for e in batch if e[6]], widest)
+    widest = widest_of(now)  # what the run makes for sure; with backward's arrays once it goes backward
+    p.backward_sizes = ([e for e in batch if e[6]], widest_of(batch))
     if from_file and now:  # one sample beyond the cap (its widest array's): refused whether or not it streams
         shape, n, where, what, *_ = max(now, key=lambda e: math.prod(e[0][1:]) * e[1])
         one = math.prod(shape[1:]) * n
@@ -350,13 +353,16 @@ def _check_grad_shape(p: Plan, size) -> None:
     p.grad_info = arrays.probe(spec, p.cfg.base_dir, where)
     got = p.grad_info.shape
     want = p.layer_shapes[-1].out_shape
+    batch = p.cfg.model.inputs.get(p.input_name)
+    sliced = batch is not None and batch.kind == "file" and batch.slice is not None
     if tuple(got) != tuple(want):
         raise ConvcliError(
             where,
             f"upstream gradient of shape {tuple(got)} does not match the last layer's output "
             f"{p.network.layers[-1].output} {tuple(want)}{hparams.nchw_hint(got, want)}"
             + ("; its samples are the batch's: give it the same slice: as the input"
-               if len(got) == len(want) and tuple(got[1:]) == tuple(want[1:]) else ""),
+               if sliced and len(got) == len(want) and got[0] > want[0] and tuple(got[1:]) == tuple(want[1:])
+               else ""),
         )
     if size is not None:
         size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", RUN_FEWER, True)

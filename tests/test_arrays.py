@@ -142,3 +142,14 @@ def test_sizes():
     check_size((1024,), 8, "w", 8192)
     with pytest.raises(ConvcliError, match="needs 8.0 KiB, more than --max-memory 8.0 KiB"):
         check_size((1025,), 8, "w", 8192)
+
+
+def test_size_arg_is_a_max_memory_value_that_holds_the_bytes():
+    """The cap an error suggests, passed back, holds what it was for (a
+    review: 6.8PiB read back as less than the 6.8 PiB needed)."""
+    from convcli.arrays import parse_size, size_arg
+
+    assert (size_arg(3136), size_arg(20736), size_arg(20480), size_arg(1000)) == ("3.1KiB", "20.3KiB", "20KiB", "1000B")
+    rng = np.random.default_rng(0)
+    for n in [1, 1023, 1024, 1025, 2**50 + 1, 7656119366529843, 2**62] + [int(x) for x in rng.integers(1, 2**62, 5000)]:
+        assert n <= parse_size(size_arg(n)) <= n * 1.1 + 1, n

@@ -679,6 +679,34 @@ def test_check_and_plot_size_what_only_backward_makes_only_when_they_go_backward
     assert_error(result, "layers[0] (conv1)", "padded upstream gradient of conv1 of shape (64, 24, 24, 8) needs 2.2 MiB")
 
 
+def test_a_forward_only_check_counts_no_backward_array_in_its_advice(tmp_path):
+    """A review: the advice of a forward-only check counted the padded dZ it
+    never makes ("raise --max-memory to 288KiB"). Padded by 20 for a 3x3
+    kernel dilated 20, one sample of the input is 48*48*1*8 = 18,432 B, the
+    widest the forward makes (conv1.Z: 8*8*16*8 = 8192 B): 20,000 B hold 1."""
+    np.save(tmp_path / "a.npy", np.ones((4, 8, 8, 1)))
+    data = {"seed": 0, "inputs": {"A_prev": {"file": "a.npy"}, "W": {"ones": [3, 3, 1, 16]}, "b": {"zeros": [16]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "pad": "same", "dilation": 20}],
+            "expected": {"Z.shape": [4, 8, 8, 16]}}
+    result = run(["check", write(tmp_path, data), "--max-memory", "20000"])
+    assert_error(result, "output conv1.Z of shape (4, 8, 8, 16) needs 32.0 KiB",
+                 "(raise --max-memory, or run at most 1 sample)")
+
+
+def test_a_gradient_file_is_named_in_the_advice_and_the_slice_hint_only_where_a_slice_helps(tmp_path):
+    np.save(tmp_path / "g.npy", np.ones((4, 8, 8, 16)))
+    data = {"seed": 0, "dtype": "float32",
+            "inputs": {"A_prev": {"random": [4, 8, 8, 1]}, "W": {"ones": [1, 1, 1, 16]}, "b": {"zeros": [16]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}}
+    # one float64 sample of the gradient file is 8*8*16*8 = 8192 B, the widest
+    result = run(["backward", write(tmp_path, data), "--max-memory", "4000", "--out", tmp_path / "out"])
+    assert_error(result, "(raise --max-memory to 8KiB or more: one sample of backward.grad needs that)")
+    np.save(tmp_path / "g.npy", np.ones((2, 8, 8, 16)))  # fewer samples than the batch, which has no slice:
+    result = run(["backward", write(tmp_path, data), "--out", tmp_path / "out"])
+    line = assert_error(result, "backward.grad", "upstream gradient of shape (2, 8, 8, 16) does not match")
+    assert "slice" not in line
+
+
 def test_the_slice_advice_names_a_gradient_file_too(tmp_path):
     """A review: "read at most 2 samples: slice: 0:2" taken, the gradient
     file's 64 samples no longer matched the batch, and that error did not
