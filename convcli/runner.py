@@ -285,6 +285,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     if grads and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
         size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
              RUN_FEWER, True, "the random upstream gradient", backward is None)
+
     def widest_of(entries) -> tuple[int, str]:
         return max(((math.prod(e[0][1:]) * e[1], e[5]) for e in entries), default=(0, ""))
 
