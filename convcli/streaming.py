@@ -101,7 +101,7 @@ def _load_bytes(src, stored: np.dtype, e: int, s: int, nonfinite: bool) -> int:
     return e * (raw + cast) + mask
 
 
-def _conv_terms(ls, s: int, engine: str):
+def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     """A conv layer's scratch arrays: per sample, (forward, backward: a
     padded input, a padded gradient); (the forward's block buffer and its
     unfolded input per sample: its cache keeps the smaller of the block and
@@ -147,6 +147,8 @@ def _conv_terms(ls, s: int, engine: str):
     # per sample, with the bias's column of ones; a tile of T >= 2 output columns holds f_H rows of a span
     # of at most TILE_GROWTH kernel widths, so at most TILE_GROWTH / 2 times that per column
     unfolded = math.ceil(n_H * n_W * (K + 1) * s * max(1.0, conv_engine.TILE_GROWTH / 2))
+    if not backward:  # the backward's blocks and sums are never made (a 1x2048 kernel: 576 MiB a thread)
+        scratch_block, col2im_block, grad_sum = forward_block, 0, 0
     return pad_copy, max(pad_copy, grad_scratch), (forward_block, unfolded), scratch_block, col2im_block, grad_sum
 
 
@@ -197,7 +199,7 @@ def estimate(p, backward: bool) -> Estimate:
     grad_sums = 0
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
-            f, b, fwd_kept, scratch_block, col2im_block, grad_sum = _conv_terms(ls, s, p.engine)
+            f, b, fwd_kept, scratch_block, col2im_block, grad_sum = _conv_terms(ls, s, p.engine, backward)
             kept.append(fwd_kept)
             grad_sums += grad_sum
             scratch_blocks.append(scratch_block)

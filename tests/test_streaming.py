@@ -726,6 +726,19 @@ def test_the_slice_advice_names_a_gradient_file_too(tmp_path):
     assert run(["gradcheck", write(tmp_path, data), "--max-memory", "20KiB"]).exit_code in (0, 1)
 
 
+def test_a_forward_budget_counts_no_backward_block(tmp_path):
+    """A review: the estimate of a forward run counted the backward's
+    blocks, the stride-1 gather's over a 1x2048 kernel 576 MiB a thread, and
+    refused a 32 KiB input under the default 512 MiB ("use --memory-budget
+    1210MiB"), though the forward takes ~30 MiB."""
+    np.save(tmp_path / "x.npy", np.ones((1, 1, 4096, 1)))
+    data = {"seed": 0, "inputs": {"A_prev": {"file": "x.npy"}, "W": {"ones": [1, 2048, 1, 9]}, "b": {"zeros": [9]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b"}]}
+    result = run(["forward", write(tmp_path, data), "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.stderr
+    assert np.all(np.load(tmp_path / "out" / "conv1.Z.npy") == 2048.0)  # 2048 ones times ones in each window
+
+
 def test_one_sample_beyond_max_memory_is_said_before_any_budget(tmp_path):
     """A review: the budget's error came first ("use --memory-budget 17MiB"),
     and following it led to the cap's; then one array at a time, each
