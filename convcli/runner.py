@@ -21,6 +21,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -208,7 +209,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     # every size first against the largest size there is, before shapes are worked out from it
     # (NumPy's broadcasting of a 10**21-element shape: "iterator is too large").
     from_file = memory_budget is not None and first in model.inputs and model.inputs[first].kind == "file"
-    batch: list[tuple] = []
+    batch: list[_Sized] = []
     # backward's own arrays: sized where the run goes backward; for check and plot (backward None),
     # once the run knows it does (check_backward_sizes)
     grads = backward is not False
@@ -220,7 +221,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         array, as that hint names it; ``later``: backward's, sized by run."""
         arrays.check_size(shape, itemsize, where, MAX_SIZE, what)
         if streams:
-            batch.append((shape, itemsize, where, what, hint, name, later))
+            batch.append(_Sized(tuple(shape), itemsize, where, what, hint, name, later))
         else:
             arrays.check_size(shape, itemsize, where, max_memory, what, hint)
 
@@ -286,18 +287,15 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
              RUN_FEWER, True, "the random upstream gradient", backward is None)
 
-    def widest_of(entries) -> tuple[int, str]:
-        return max(((math.prod(e[0][1:]) * e[1], e[5]) for e in entries), default=(0, ""))
-
-    now = [e for e in batch if not e[6]]
-    widest = widest_of(now)  # what the run makes for sure; with backward's arrays once it goes backward
-    p.backward_sizes = ([e for e in batch if e[6]], widest_of(batch))
+    now = [e for e in batch if not e.later]
+    widest = _widest(now)  # what the run makes for sure; with backward's arrays once it goes backward
+    p.backward_sizes = ([e for e in batch if e.later], _widest(batch))
     if from_file and now:  # one sample beyond the cap (its widest array's): refused whether or not it streams
-        shape, n, where, what, *_ = max(now, key=lambda e: math.prod(e[0][1:]) * e[1])
-        one = math.prod(shape[1:]) * n
-        if one > max_memory:
-            arrays.check_size((1, *shape[1:]), n, where, max_memory, f"{what}, one sample of a streamed chunk,",
-                              f" (raise --max-memory to {arrays.size_arg(one)} or more)")
+        e = max(now, key=lambda e: e.one)
+        if e.one > max_memory:
+            arrays.check_size((1, *e.shape[1:]), e.itemsize, e.where, max_memory,
+                              f"{e.what}, one sample of a streamed chunk,",
+                              f" (raise --max-memory to {arrays.size_arg(e.one)} or more)")
     else:  # held whole, streamed or not: a made-up batch (a typo in a shape must not fill a disk), or check's
         _check_whole(now, max_memory, widest)
         now = []
@@ -305,7 +303,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         from .streaming import choose
 
         # a batch array --max-memory refuses whole streams, whatever the budget
-        whole = max((math.prod(shape) * n for shape, n, *_ in now), default=0)
+        whole = max((math.prod(e.shape) * e.itemsize for e in now), default=0)
         p.stream = choose(p, memory_budget, backward, too_large=whole if whole > max_memory else 0)
     _check_batch(p, now, widest)
     return p
@@ -315,13 +313,34 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
 RUN_FEWER = "run at most {k} sample{s}"
 
 
-def _check_whole(batch: list[tuple], max_memory: int, widest: tuple[int, str]) -> None:
-    """The batch's arrays (plan's ``size``), each whole; "at most k
-    samples" counts ``widest``, one sample of the widest of them (bytes,
-    name)."""
-    for shape, itemsize, where, what, how, *_ in batch:
-        hint = _fewer_samples(*widest, max_memory, how) if "{k}" in how else how
-        arrays.check_size(shape, itemsize, where, max_memory, what, hint)
+class _Sized(NamedTuple):
+    """A batch array for --max-memory (plan's ``size``)."""
+
+    shape: tuple[int, ...]
+    itemsize: int
+    where: str
+    what: str
+    hint: str  # what would make it fit, or a _fewer_samples ``how`` (with {k})
+    name: str  # the array, as that hint names it
+    later: bool  # backward's, sized by run (check, plot)
+
+    @property
+    def one(self) -> int:
+        """One sample's bytes."""
+        return math.prod(self.shape[1:]) * self.itemsize
+
+
+def _widest(batch: list[_Sized]) -> tuple[int, str]:
+    """One sample of the widest array of ``batch``: (bytes, name)."""
+    return max(((e.one, e.name) for e in batch), default=(0, ""))
+
+
+def _check_whole(batch: list[_Sized], max_memory: int, widest: tuple[int, str]) -> None:
+    """The batch's arrays, each whole; "at most k samples" counts
+    ``widest``, one sample of the widest of them (bytes, name)."""
+    for e in batch:
+        hint = _fewer_samples(*widest, max_memory, e.hint) if "{k}" in e.hint else e.hint
+        arrays.check_size(e.shape, e.itemsize, e.where, max_memory, e.what, hint)
 
 
 def check_backward_sizes(p: Plan) -> None:
@@ -331,7 +350,7 @@ def check_backward_sizes(p: Plan) -> None:
     _check_whole(later, p.max_memory, widest)
 
 
-def _check_batch(p: Plan, batch: list[tuple], widest: tuple[int, str]) -> None:
+def _check_batch(p: Plan, batch: list[_Sized], widest: tuple[int, str]) -> None:
     """``--max-memory`` over the arrays of a batch read from a file (plan's
     ``size``): each whole in memory; streamed, a chunk of each, which takes
     no more samples than it allows (one sample fits: plan)."""
