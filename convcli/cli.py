@@ -531,7 +531,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
                                          f"input), or use --memory-budget {p.stream.in_memory} or more to run it "
                                          "in memory")
         out = out if out is not None else Path("convcli-out") / p.cfg.stem
-        with Staging(out, force) as staging:
+        with Staging(out, force, p.cfg.files_read()) as staging:
             if p.stream is not None:
                 from .streaming import run_streaming
 

@@ -983,6 +983,17 @@ class LoadedConfig:
     def stem(self) -> str:
         return self.path.stem
 
+    def files_read(self) -> list[tuple[str, Path]]:
+        """Every file the config names, as (its key, its path): the inputs,
+        a ``grad: {file: ...}``, the expected entries' files; the config
+        itself first. (Not resolved through symlinks: the caller does.)"""
+        m = self.model
+        named = [(f"inputs.{k}", s) for k, s in m.inputs.items()]
+        if isinstance(m.backward.grad, Source):
+            named.append(("backward.grad", m.backward.grad))
+        named += [(f"expected.{k}", e) for k, e in m.expected.items()]
+        return [("the config", self.path)] + [(key, self.base_dir / s.file) for key, s in named if s.file]
+
     def where(self, *loc) -> str:
         """``seed.yaml: layers[0].stride (line 14)``; loc parts are keys and
         list indices, or already-formatted text."""

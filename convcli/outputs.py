@@ -81,8 +81,24 @@ def _is_nonempty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def check_out(out: Path, force: bool) -> None:
-    """Refuse an output folder that may not be replaced."""
+def _read_inside(target: Path, reads) -> str | None:
+    """The first of ``reads``, (key, path) pairs, that lies inside the folder
+    ``target`` (both through symlinks), said as ``NAME, which this run reads
+    (KEY)``; None if none does."""
+    for key, path in reads:
+        try:
+            real = _real(path)
+        except (OSError, ValueError):
+            continue
+        if target in real.parents:
+            return f"{real.relative_to(target)}, which this run reads ({key})"
+    return None
+
+
+def check_out(out: Path, force: bool, reads=()) -> None:
+    """Refuse an output folder that may not be replaced: among others, one
+    that holds a file of ``reads`` (key, path), which replacing it would
+    delete (a config chained on an earlier run's outputs)."""
     where = f"--out {short_path(out)}"
     try:
         here = Path.cwd()
@@ -97,6 +113,7 @@ def check_out(out: Path, force: bool) -> None:
         there = out.exists() or out.is_symlink()
         folder = there and out.is_dir()
         nonempty = folder and _is_nonempty_dir(out)
+        read = _read_inside(target, reads) if nonempty else None
         why_not = not_ours(out) if nonempty and force else None
     except OSError as exc:
         raise path_error("--out", out, exc) from None
@@ -107,6 +124,9 @@ def check_out(out: Path, force: bool) -> None:
         if not folder:
             raise ConvcliError(where, "exists and is not a folder")
         if nonempty:
+            if read:
+                raise ConvcliError(where, f"holds {read}; replacing it would delete that file: "
+                                          "choose another --out")
             if not force:
                 raise ConvcliError(where, "already exists and is not empty; pass --force to replace it")
             if why_not:
@@ -309,10 +329,11 @@ def _remove_stale(parent: Path, name: str) -> None:
 class Staging:
     """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
 
-    def __init__(self, out: str | Path, force: bool = False):
+    def __init__(self, out: str | Path, force: bool = False, reads=()):
         self.out = Path(out)  # as the user wrote it, for messages
         self._target = self.out  # made absolute once check_out has accepted it
         self.force = force
+        self.reads = list(reads)  # (key, path) of the files the run reads: never replaced (check_out)
         self.path: Path | None = None
         self._created: list[Path] = []
         self._committed = False
@@ -325,7 +346,7 @@ class Staging:
         return f"--out {self.out}"
 
     def __enter__(self) -> "Staging":
-        check_out(self.out, self.force)
+        check_out(self.out, self.force, self.reads)
         # Through a symlink to the folder it names: replacing the link itself would
         # leave the folder it points at with the old outputs.
         self._target = _real(self.out)
@@ -359,7 +380,7 @@ class Staging:
 
     def commit(self) -> Path:
         """Rename the staging folder into place (replacing ``out`` if allowed)."""
-        check_out(self.out, self.force)  # it may have appeared while we computed
+        check_out(self.out, self.force, self.reads)  # it may have appeared while we computed
         where = f"--out {short_path(self.out)}"
         target = self._target
         old = None  # the folder the replaced outputs wait in until the new ones are in place

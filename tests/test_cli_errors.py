@@ -897,6 +897,33 @@ def test_force_does_not_replace_the_folder_holding_the_config_and_its_inputs(tmp
     assert tree(tmp_path) == before
 
 
+_OWN = {"A_prev": {"random": [10, 8, 8, 8]}}  # pooled to conv1.Z's (10, 7, 7, 8)
+
+
+@pytest.mark.parametrize("fmt, extra, key, file", [
+    ("npy", {"inputs": {"A_prev": {"file": "run1/conv1.Z.npy"}}}, "inputs.A_prev", "conv1.Z.npy"),
+    ("h5", {"inputs": {"A_prev": {"file": "run1/outputs.h5", "dataset": "conv1.Z"}}}, "inputs.A_prev", "outputs.h5"),
+    ("npy", {"inputs": _OWN, "backward": {"grad": {"file": "run1/conv1.Z.npy"}}}, "backward.grad", "conv1.Z.npy"),
+    ("npy", {"inputs": _OWN, "expected": {"pool1.A": {"file": "run1/conv1.Z.npy"}}}, "expected.pool1.A", "conv1.Z.npy"),
+])
+def test_force_never_replaces_a_convcli_folder_whose_files_this_run_reads(tmp_path, fmt, extra, key, file):
+    """A review's repro: a config chained on an earlier run's output
+    (A_prev: run1/conv1.Z.npy), run with --out run1 --force, deleted the
+    input it had just read (the folder is convcli's own, so it passed).
+    Refused, with or without --force, naming the file and the key; a grad
+    or expected file inside the folder counts too."""
+    first = write(tmp_path, seed_data())
+    assert run(["backward", first, "--out", tmp_path / "run1", "--format", fmt]).exit_code == 0
+    cfg = write(tmp_path, {"layers": [{"type": "pool", "f": 2, "stride": 1}], "backward": {"grad": "ones"},
+                           **extra}, "next.yaml")
+    before = tree(tmp_path)
+    for force in ([], ["--force"]):
+        assert_error(run(["backward", cfg, "--out", tmp_path / "run1", *force]),
+                     f"--out {tmp_path / 'run1'}: holds {file}, which this run reads ({key}); "
+                     "replacing it would delete that file: choose another --out")
+        assert tree(tmp_path) == before
+
+
 def test_force_into_the_current_folder_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
     """The review's repro: forward into o/dot, then from inside it --out . --force."""
     cfg = write(tmp_path, seed_data())
