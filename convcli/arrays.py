@@ -392,13 +392,65 @@ def h5_errors(where: str, name: str):
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)} (a corrupt HDF5 file?)") from exc
 
 
-def h5_datasets(f) -> list[str]:
-    """Every dataset's path in an open h5py File, groups walked."""
+def _h5_walk(f, limit: int | None = None):
+    """Every name in an open h5py File that is a dataset or a link that cannot
+    be followed, in the file's order, as (path, link or None): groups walked
+    through their hard links, each once (hard links can make cycles); a soft
+    or external link followed to a dataset (a group it names is not walked:
+    its datasets have names of their own); an external link only to a file
+    beside the one holding it (or at its absolute path), never to one HDF5
+    would find in the current folder. Over at most ``limit`` entries, if
+    given; h5py's visititems sees a dataset under one hard-linked name only,
+    and its visit_links fails on an external link whose file is missing."""
     import h5py
 
-    found: list[str] = []
-    f.visititems(lambda n, obj: found.append(n) if isinstance(obj, h5py.Dataset) else None)
-    return found
+    looked, seen = 0, set()
+
+    def walk(group):
+        nonlocal looked
+        if group.id in seen:
+            return
+        seen.add(group.id)
+        for key in group:
+            looked += 1
+            if limit is not None and looked > limit:
+                return
+            path = f"{group.name.rstrip('/')}/{key}".lstrip("/")
+            link = group.get(key, getlink=True)
+            try:
+                obj = group.get(key) if _followable(group, link) else None
+            except (KeyError, ValueError, OSError):  # an external file missing, not HDF5 or unreadable
+                obj = None
+            if isinstance(link, h5py.HardLink):
+                if isinstance(obj, h5py.Group):
+                    yield from walk(obj)
+                elif isinstance(obj, h5py.Dataset):
+                    yield path, None
+            elif isinstance(obj, h5py.Dataset):
+                yield path, None
+            elif obj is None:
+                yield path, link
+
+    yield from walk(f)
+    if limit is not None and looked > limit:
+        yield None, None  # the walk stopped short
+
+
+def _followable(group, link) -> bool:
+    """Whether an h5py link may be followed: an external one only to its
+    file beside the file holding the link, or at its absolute path."""
+    import h5py
+
+    if not isinstance(link, h5py.ExternalLink):
+        return True
+    return (Path(group.file.filename).parent / link.filename).is_file()
+
+
+def h5_datasets(f, dangling: bool = False) -> list[str]:
+    """Every dataset's path in an open h5py File (groups walked, links
+    followed, see :func:`_h5_walk`); with ``dangling``, the links that
+    cannot be followed too (a user's array that cannot be read)."""
+    return [path for path, link in _h5_walk(f) if path is not None and (link is None or dangling)]
 
 
 def _h5_dataset(f, dataset: str | None, where: str, name: str):
@@ -415,13 +467,17 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
                 where, f"{name} holds {len(names)} datasets ({_names(names)}); say which with dataset: NAME"
             )
     try:
-        obj = f.get(dataset)
+        obj = f.get(dataset) if _followable(f, f.get(dataset, getlink=True)) else None
     except (KeyError, ValueError, OSError):  # an external link to a file that is not HDF5, or may not be read
         obj = None
     target = _link_to(f, dataset) if obj is None else ""
     if target:
         raise ConvcliError(where, f"{name}[{dataset}] is a link to {target}, which cannot be "
                                   "followed (not there, or not readable)")
+    if isinstance(obj, h5py.Group):
+        inside = [n for n in names if n.startswith(obj.name.strip("/") + "/")]
+        held = f"the datasets in it: {_names(inside)}" if inside else "it holds no datasets"
+        raise ConvcliError(where, f"{name}[{dataset}] is a group, not a dataset; {held}")
     if not isinstance(obj, h5py.Dataset):
         held = f"it holds: {_names(names)}" if names else f"it holds no datasets{dangling_links(f)}"
         raise ConvcliError(where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; {held}")
@@ -453,37 +509,17 @@ def _link_text(link) -> str:
 
 def dangling_links(f, limit: int = 10_000) -> str:
     """"" or a note on the file's links that cannot be followed (a dataset
-    they would have named is missing, not absent). Walked by hand, over at
-    most ``limit`` entries: h5py's visit_links fails on an external link whose
-    file is missing."""
-    import h5py
-
-    broken: list[str] = []
-    todo, seen, looked = [f], set(), 0
-    while todo and looked < limit:
-        group = todo.pop()
-        if group.id in seen:  # hard links can make cycles
-            continue
-        seen.add(group.id)
-        for key in group:
-            looked += 1
-            if looked > limit:
-                break
-            link = group.get(key, getlink=True)
-            if isinstance(link, h5py.HardLink):
-                obj = group.get(key)
-                if isinstance(obj, h5py.Group):
-                    todo.append(obj)
-                continue
-            try:
-                there = group.get(key) is not None
-            except (KeyError, ValueError, OSError):  # an external file missing, not HDF5 or unreadable
-                there = False
-            if not there:
-                broken.append(f"{group.name.rstrip('/')}/{key}".lstrip("/") + f" -> {_link_text(link)}")
+    they would have named is missing, not absent), over at most ``limit``
+    entries."""
+    broken, short = [], False
+    for path, link in _h5_walk(f, limit):
+        if path is None:
+            short = True
+        elif link is not None:
+            broken.append(f"{path} -> {_link_text(link)}")
     if not broken:
         return ""
-    more = f"; the first {limit} entries looked at" if looked > limit else ""
+    more = f"; the first {limit} entries looked at" if short else ""
     return f" (links it cannot follow: {_names(broken)}{more})"
 
 

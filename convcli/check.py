@@ -467,7 +467,7 @@ def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
     suffix = path.suffix.lower()
     if suffix in H5_SUFFIXES:
         with arrays._h5_open(path, where, path.name) as f, arrays.h5_errors(where, path.name):
-            names = arrays.h5_datasets(f)
+            names = arrays.h5_datasets(f, dangling=True)  # a link that cannot be followed: unreadable
             if not names:
                 raise ConvcliError(where, f"{path.name} holds no arrays{arrays.dangling_links(f)}")
         found = [(n, Source(file=path.name, dataset=n)) for n in names]

@@ -504,8 +504,70 @@ def test_h5_links_that_lead_nowhere_are_named(tmp_path):
     cfg = with_file_input(tmp_path, {"file": "a.h5"})
     backward_fails(tmp_path, cfg, "a.h5 holds no datasets (links it cannot follow: ext -> '/x' in missing.h5, "
                                   "soft -> '/gone', txt -> '/x' in text.h5)")
+    # --against lists them as arrays (one named after a quantity is graded unreadable): none is one here
     assert_error(run(["check", write(tmp_path, seed_data()), "--against", tmp_path / "a.h5"]),
-                 "--against", "a.h5 holds no arrays (links it cannot follow")
+                 "--against", "a.h5: none of its arrays is a quantity this run computes (ext, soft, txt)")
+
+
+def test_h5_datasets_behind_links_and_second_names_are_found(tmp_path):
+    """A review's repro: a dataset reached through a soft link, an external
+    link or a second hard-linked name was invisible (h5py's visititems sees
+    each object once, under its first name), so check --against skipped a
+    wrong array and passed. Now each such name is an array, a dangling one
+    under a quantity's name is graded unreadable, and an input may name a
+    dataset in a file linked beside it; a group named as the dataset says so."""
+    cfg = write(tmp_path, seed_data())
+    assert run(["backward", cfg, "--out", tmp_path / "ref"]).exit_code == 0
+    Z, dW = np.load(tmp_path / "ref" / "conv1.Z.npy"), np.load(tmp_path / "ref" / "conv1.dW.npy")
+    with h5py.File(tmp_path / "parts.h5", "w") as f:
+        f["Z"] = 2 * Z
+    with h5py.File(tmp_path / "mine.h5", "w") as f:
+        f["conv1.Z"] = h5py.ExternalLink("parts.h5", "/Z")
+        f["store/w"] = 3 * dW
+        f["conv1.dW"] = h5py.SoftLink("/store/w")
+        f["all/b"] = np.zeros(8)
+        f["conv1.db"] = f["all/b"]  # a second hard link to it
+        f["conv1.dA_prev"] = h5py.SoftLink("/gone")
+    result = run(["check", cfg, "--against", tmp_path / "mine.h5", "--json"])
+    assert result.exit_code == 1, result.output
+    graded = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert {q: graded[q]["status"] for q in ("conv1.Z", "conv1.dW", "conv1.db", "conv1.dA_prev")} == {
+        "conv1.Z": "fail", "conv1.dW": "fail", "conv1.db": "fail", "conv1.dA_prev": "unreadable"}
+    assert "yours is convcli's times 2 everywhere" in graded["conv1.Z"]["note"]
+    assert "yours is convcli's times 3 everywhere" in graded["conv1.dW"]["note"]
+    assert "is a link to '/gone', which cannot be followed" in graded["conv1.dA_prev"]["note"]
+
+    (tmp_path / "in").mkdir()
+    with h5py.File(tmp_path / "in" / "linked.h5", "w") as f:
+        f["x"] = h5py.ExternalLink("../a.h5", "/grp/x")
+    A = np.random.RandomState(0).randn(10, 4, 4, 3)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f["grp/x"] = A
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"file": "in/linked.h5"}  # its only dataset, through the link
+    assert run(["forward", write(tmp_path, data, "linked.yaml"), "--out", tmp_path / "o"]).exit_code == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "A_prev.npy"), A)
+    data["inputs"]["A_prev"] = {"file": "a.h5", "dataset": "grp"}
+    backward_fails(tmp_path, write(tmp_path, data, "group.yaml"), "inputs.A_prev",
+                   "a.h5[grp] is a group, not a dataset; the datasets in it: grp/x")
+
+
+def test_an_h5_external_link_is_followed_beside_its_file_only(tmp_path, monkeypatch):
+    """A review's repro: HDF5 looks for an external link's file in the
+    current folder when it is not beside the file holding the link, so one
+    config read other data depending on where it ran. Refused instead."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    with h5py.File(tmp_path / "in" / "lnk.h5", "w") as f:
+        f["x"] = h5py.ExternalLink("target.h5", "/y")
+    with h5py.File(tmp_path / "elsewhere" / "target.h5", "w") as f:
+        f["y"] = np.ones((10, 4, 4, 3))
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"file": "lnk.h5", "dataset": "x"}
+    cfg = write(tmp_path / "in", data)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    backward_fails(tmp_path, cfg, "inputs.A_prev",
+                   "lnk.h5[x] is a link to '/y' in target.h5, which cannot be followed")
 
 
 def test_h5_link_walk_is_bounded(tmp_path):
