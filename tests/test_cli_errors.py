@@ -954,6 +954,11 @@ def test_force_does_not_replace_the_folder_holding_the_config_and_its_inputs(tmp
     cfg2 = write(out, data, "c.yaml")
     before = tree(tmp_path)
     assert_error(run(["forward", cfg2, "--out", out, "--force"]),
+                 f"--out {out}: holds c.yaml, which this run reads (the config); "
+                 "replacing it would delete that file: choose another --out")
+    assert tree(tmp_path) == before
+    # another config's run: the files it does not read are not convcli's either
+    assert_error(run(["forward", cfg, "--out", out, "--force"]),
                  f"--out {out}: refusing to replace a folder that convcli did not write "
                  "(it holds c.yaml and 1 more, which its summary.json does not list)")
     assert tree(tmp_path) == before
