@@ -742,6 +742,14 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
             continue
         lines.append(f"  {name}.shape: [{', '.join(str(n) for n in d['shape'])}]")
         lines += [f"  {name}.{k}: {_yaml_number(d[k])}" for k in STATS if k != "shape"]
+        if "file" in d and any(isinstance(d[k], str) for k in ("min", "max", "sum")):  # "NaN", "Infinity"
+            # Its statistics are NaN or infinite whatever else it holds: any array with a NaN would
+            # pass them. The whole array, beside this file, is compared too (NaN only with NaN).
+            file, _, dataset = d["file"].partition(":")
+            where = f", dataset: {json.dumps(dataset)}" if dataset else ""
+            lines += [f"  # {name} holds NaN or Inf, which its statistics above mostly stand for: the whole",
+                      f"  # array is compared too ({file} beside this file)",
+                      f"  {name}: {{file: {json.dumps(file)}{where}}}"]
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 from collections import Counter
 import os
 import re
@@ -122,6 +123,38 @@ def test_a_failed_check_against_another_runs_expected_yaml_says_whose_values_the
     write(tmp_path, {"expected": {"conv1.Z.mean": 1.0}}, "hand.yaml")
     result = run(["check", cfg, "--expected", "hand.yaml"])
     assert result.exit_code == 1 and "note:" not in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["npy", "h5"])
+def test_expected_yaml_compares_the_whole_array_where_its_statistics_are_nan(tmp_path, fmt):
+    """A review's repro: with allow_nonfinite, one NaN makes every statistic
+    NaN, NaN matches NaN, and a wholly different array (100x larger, another
+    seed, its NaN elsewhere) passed all of expected.yaml's checks. Such a
+    quantity's whole array is now an entry too, from the file beside it."""
+    A = np.random.RandomState(0).randn(1, 4, 4, 1)
+    A[0, 0, 0, 0] = np.nan
+    B = np.random.RandomState(5).randn(1, 4, 4, 1) * 100
+    B[0, 3, 3, 0] = np.nan
+    np.save(tmp_path / "a.npy", A)
+    np.save(tmp_path / "b.npy", B)
+    data = {"allow_nonfinite": True, "layers": [{"type": "relu"}]}
+    cfg_a = write(tmp_path, {**data, "inputs": {"A_prev": {"file": "a.npy"}}}, "a.yaml")
+    cfg_b = write(tmp_path, {**data, "inputs": {"A_prev": {"file": "b.npy"}}}, "b.yaml")
+    assert run(["forward", cfg_a, "--out", tmp_path / "out", "--format", fmt]).exit_code == 0
+    key = tmp_path / "out" / "expected.yaml"
+    entries = yaml.safe_load(key.read_text())["expected"]
+    assert math.isnan(entries["relu1.A.mean"])
+    assert entries["relu1.A"] == ({"file": "relu1.A.npy"} if fmt == "npy"
+                                  else {"file": "outputs.h5", "dataset": "relu1.A"})
+    assert run(["check", cfg_a, "--expected", key]).exit_code == 0  # NaN where a's NaN is
+    report = json.loads(run(["check", cfg_b, "--expected", key, "--json"]).stdout)
+    assert not report["ok"]
+    failed = [e for e in report["expected"] if not e["passed"]]
+    assert [e["entry"] for e in failed] == ["relu1.A"] and failed[0]["first_index"] == [0, 0, 0, 0]
+    # a finite run's expected.yaml has statistics only
+    np.save(tmp_path / "a.npy", np.nan_to_num(A))
+    assert run(["forward", cfg_a, "--out", tmp_path / "fin"]).exit_code == 0
+    assert "relu1.A" not in yaml.safe_load((tmp_path / "fin" / "expected.yaml").read_text())["expected"]
 
 
 def test_summary_json(tmp_path):
