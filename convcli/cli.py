@@ -227,10 +227,17 @@ def _console() -> Console:
     when it is not a terminal; wide enough for the tables in a log. On a
     terminal, a line longer than it wraps between words (the terminal's own
     wrap split "-0.396035134142" from "00325"); in a log or a pipe every
-    line stays whole, for grep."""
+    line stays whole, for grep: a table as wide as its widest row (at a
+    fixed 120 columns, a 50-character layer name was folded in two)."""
     tty = sys.stdout.isatty()
     wide = tty or "COLUMNS" in os.environ
-    return _Console(file=_Stdout(sys.stdout), highlight=False, soft_wrap=not tty, width=None if wide else 120)
+    return _Console(file=_Stdout(sys.stdout), highlight=False, soft_wrap=not tty,
+                    width=None if wide else LOG_WIDTH)
+
+
+# The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
+# wider than any table convcli prints, which are only as wide as they need.
+LOG_WIDTH = 10_000
 
 
 def _say_error(text: str) -> None:
@@ -424,26 +431,39 @@ def _g(x) -> str:
 
 
 class _Table(Table):
-    """A table whose numbers (right-aligned columns) and first column stay
-    on one line each when the table fits the terminal with every other
-    column folded (a "-4.88484e+" over "06" misreads); when it cannot fit
-    even so, every column folds: never cut, whatever the width."""
+    """A table whose numbers (right-aligned columns) never fold (a
+    "-4.88484e+" over "06" misreads): they and the first column stay on one
+    line each when the table fits the terminal with every other column
+    folded; else the numbers alone; and on a terminal too narrow even for
+    that, each row is written as a record, its first cell on a line and
+    every other cell on a line of its own under its column's name. Never
+    cut, whatever the width."""
 
     blank_above = True  # off for a table right below another, which already left a blank line
+    FOLDED_MIN = 8  # the narrowest a folded column may get: a name in pieces of 8 still reads
+    numbers: list = []  # the columns of numbers (_table sets them)
 
     def __rich_console__(self, console, options):
-        whole = [c for i, c in enumerate(self.columns) if i == 0 or c.justify == "right"]
-        for c in whole:
-            c.no_wrap = True
-            c.min_width = max(Text.from_markup(str(x)).cell_len if isinstance(x, str) else x.cell_len
-                              for x in [c.header, *c.cells])
-        if self.__rich_measure__(console, options).minimum > options.max_width:
-            for c in whole:
-                c.no_wrap, c.min_width = False, None
+        numbers = self.numbers
+        records = False
+        for whole in ([self.columns[0], *numbers], numbers):
+            for c in self.columns:  # a folded column measured as if FOLDED_MIN wide (rich counts its longest word)
+                c.no_wrap, c.min_width = c in whole, self._widest(c) if c in whole else None
+                c.max_width = None if c in whole else self.FOLDED_MIN
+            fits = self.__rich_measure__(console, options).minimum <= options.max_width
+            for c in self.columns:
+                c.max_width = None
+            if fits:
+                break
+        else:
+            records = True
         # A blank line above and below, as the box's edges gave (show_edge is off:
         # the edge columns cost the two characters an 80-column table lacked).
         if self.blank_above:
             yield Segment.line()
+        if records:
+            yield from self._records()
+            return
         # Each line without the padding rich leaves after its last cell ("pass  "): noise
         # in a log, a diff or a copy.
         for line in Segment.split_lines(super().__rich_console__(console, options)):
@@ -455,6 +475,26 @@ class _Table(Table):
             yield Segment.line()
         yield Segment.line()
 
+    @staticmethod
+    def _widest(column) -> int:
+        """The widest line of a column's header and cells."""
+        texts = [Text.from_markup(x) if isinstance(x, str) else x for x in [column.header, *column.cells]]
+        return max(line.cell_len for t in texts for line in t.split("\n"))
+
+    def _records(self):
+        """The rows one under another: ``NAME`` then ``  column: cell``."""
+        heads = [c.header.plain if isinstance(c.header, Text) else str(c.header) for c in self.columns]
+        cells = [list(c.cells) for c in self.columns]
+        for r, row in enumerate(self.rows):
+            style = row.style or ""
+            yield Text(str(cells[0][r]), style=style, overflow="fold")
+            for head, column in zip(heads[1:], cells[1:]):
+                # a stacked column ("expected / got", a cell a line each) as a line each
+                parts, lines = head.split(" / "), str(column[r]).split("\n")
+                for h, v in (zip(parts, lines) if len(parts) == len(lines) > 1 else [(head, str(column[r]))]):
+                    yield Text(f"  {h}: {v}", style=style, overflow="fold")
+        yield Segment.line()
+
 
 def _provenance(p) -> dict:
     """What a grader logs beside a check, gradcheck or shapes report: which
@@ -463,10 +503,14 @@ def _provenance(p) -> dict:
     return {"convcli": __version__, "config_sha256": p.cfg.sha256}
 
 
-def _table(*columns: str, right: tuple[str, ...] = ()) -> Table:
+def _table(*columns: str, right: tuple[str, ...] = (), numbers: tuple[str, ...] | None = None) -> Table:
+    """A table of ``columns``; those in ``right`` right-aligned; those in
+    ``numbers`` (by default ``right``) never folded (see :class:`_Table`)."""
     t = _Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    numbers = right if numbers is None else numbers
     for c in columns:
         t.add_column(Text(c, overflow="fold"), justify="right" if c in right else "left", no_wrap=False)
+    t.numbers = [col for col, c in zip(t.columns, columns) if c in numbers]
     return t
 
 
@@ -810,11 +854,12 @@ def check(
                      "pass" if o.passed else "FAIL") for o in outcomes]
             heads = ("entry", "expected", "got", "abs err", "rel err", "result")
             if _width(heads, rows) <= con.width:
-                t = _table(*heads, right=("abs err", "rel err"))
+                t = _table(*heads, right=("abs err", "rel err"), numbers=("expected", "got", "abs err", "rel err"))
                 for row in rows:
                     _row(t, *row)
             else:  # expected over got, digit under digit, rather than each folded in two
-                t = _table("entry", "expected / got", "abs err", "rel err", "result", right=("abs err", "rel err"))
+                t = _table("entry", "expected / got", "abs err", "rel err", "result", right=("abs err", "rel err"),
+                           numbers=("expected / got", "abs err", "rel err"))
                 for label, want, got, *rest in rows:
                     _row(t, label, f"{want}\n{got}", *rest)
             con.print(t)

@@ -1715,8 +1715,10 @@ def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame,
 
 def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
     """80 columns: the numbers and names on one line each, the shape folded
-    (a review saw -4.88484e+06 split over two lines); 40 columns: nothing
-    fits, so everything folds, and every character is still there."""
+    (a review saw -4.88484e+06 split over two lines); 72: the numbers still
+    whole, the name folded too (a later review: there every column folded,
+    -5.97582e+ over 06); 72: not even the numbers fit side by side, so each
+    row is a record, a cell a line under its column's name. Nothing is cut."""
     from collections import Counter
 
     from rich.console import Console
@@ -1725,20 +1727,41 @@ def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
 
     header = ["quantity", "shape", "mean", "std", "min", "max"]
     cells = ["conv1.dA_prev", "(64, 64, 64, 16)", "-5.70385e+07", "6.65906e+08", "-1.22099e+09", "1.35898e+09"]
-    for width in (80, 40):
+    for width in (80, 72, 40):
         t = _table(*header, right=tuple(header[2:]))
         _row(t, *cells)
         con = Console(width=width, record=True, file=io.StringIO())
         con.print(t)
         lines = con.export_text().splitlines()
         assert all(len(line) <= width for line in lines)
-        if width == 80:
-            row = next(line for line in lines if line.startswith("conv1.dA_prev")).split()
-            assert row[0] == "conv1.dA_prev" and row[-4:] == cells[2:]
-            assert " ".join(row[1:-4]) in cells[1] and " ".join(row[1:-4]) != cells[1]  # the shape folded
+        if width == 40:
+            assert [line for line in lines if line] == [cells[0]] + [f"  {h}: {c}" for h, c in zip(header[1:], cells[1:])]
+            continue
+        row = next(line for line in lines if line.startswith("conv1.")).split()
+        assert row[-4:] == cells[2:]
+        edge = next(line for line in lines if line.startswith("quantity")).index("shape")
+        below = lines[next(i for i, line in enumerate(lines) if line.startswith("─")) + 1:]
+        assert (row[0] == cells[0]) == (width == 80)  # at 72 the name folds
+        assert "".join(line[:edge].strip() for line in below) == cells[0]
         # nothing cut: the characters shown are exactly those given (no "…", none lost)
         shown = Counter(ch for line in lines for ch in line if ch not in " ─")
         assert shown == Counter(ch for cell in header + cells for ch in cell if ch != " ")
+
+
+@pytest.mark.parametrize("columns", ["60", "45"])
+def test_check_table_never_folds_a_value_on_a_narrow_terminal(columns):
+    """A review: at 60 columns check's "expected over got" cells folded
+    (0.0567061809628 over 8484). Now the names fold, or, where the values
+    do not fit even so, each entry is a record; the config's own value is
+    shown whole either way."""
+    import yaml
+
+    out = run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": columns}).stdout
+    assert all(len(line) <= int(columns) for line in out.splitlines()[1:])  # (the title names the config's path)
+    given = yaml.safe_load((CONFIGS / "stack.yaml").read_text())["expected"]["relu2.A.mean"]
+    assert repr(given) in out.split()
+    if columns == "45":
+        assert f"  expected: {given!r}" in out.splitlines()
 
 
 def test_check_table_keeps_17_digit_values_whole_at_80_columns():
