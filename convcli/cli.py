@@ -607,7 +607,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
 def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> None:
     """forward/backward's report, once the outputs are in place."""
     if as_json:
-        _print_json({"out": str(out), **doc})
+        _print_json({"ok": True, "out": str(out), **doc})
         return
     con = _console()
     n_layers = len(p.network)
@@ -1129,7 +1129,7 @@ def shapes(
     total_flops = sum(s.flops for s in p.layer_shapes)
     biggest = max(math.prod(s.out_shape) for s in p.layer_shapes) * np.dtype(p.dtype).itemsize
     if json_:
-        _print_json({"config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "inputs": inputs, "layers": layers,
+        _print_json({"ok": True, "config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "inputs": inputs, "layers": layers,
                      "total_params": total_params, "total_flops": total_flops, "flops_counted": FLOPS_COUNTED,
                      "largest_output_bytes": biggest})
         return
@@ -1250,7 +1250,7 @@ def plot(
         # what was drawn, defaults resolved (it said null for the sample 0 and all channels it drew)
         drawn_sample, drawn = plots.drawn_selection(results.quantities[name], name, sample=sample,
                                                     channels=chosen, kind=_plot_kinds(p).get(name))
-        _print_json({"out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
+        _print_json({"ok": True, "out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
                      "channels": drawn})
         return
     _console().print(Text(f"wrote {path}: {name} {_fmt_shape(shape)}"))

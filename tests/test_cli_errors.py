@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import require
 from test_cli_helpers import SAMPLES, alias_bomb, assert_error, run, seed_data, small_data, tree, write
 
 
@@ -1241,3 +1242,18 @@ def test_json_gets_a_document_on_an_error_too(tmp_path, command):
     assert result.stderr.splitlines() == [f"convcli: error: {tmp_path / 'nope.yaml'}: no such file"]
     assert json.loads(result.stdout) == {"ok": False, "error": {"where": str(tmp_path / "nope.yaml"),
                                                                 "what": "no such file", "exit_code": 2}}
+
+
+@pytest.mark.parametrize("command", [["shapes"], ["forward"], ["backward"], ["check"], ["gradcheck"],
+                                     ["plot", "--quantity", "conv1.Z"]])
+def test_json_says_ok_on_success_too(tmp_path, command):
+    """Reviews: only check and gradcheck (and errors) had "ok", so a script's
+    `jq -e .ok` took a successful forward run for a failure."""
+    if command[0] == "plot":
+        require("matplotlib", "pip install 'convcli[plot]'")
+    cfg = write(tmp_path, seed_data())
+    out = ["--out", tmp_path / ("o.png" if command[0] == "plot" else "o")] if command[0] in ("forward", "backward",
+                                                                                             "plot") else []
+    result = run([command[0], cfg, *command[1:], *out, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
