@@ -849,7 +849,10 @@ def check(
         con = _console()
         if outcomes:
             label = f"expected values from {source.display}"
-            con.print(Text(f"convcli check {p.cfg.display}: {label}"))
+            rt, at = p.tolerance  # what "pass" means, as --against's heading says it (an |expected| far
+            own = any((o.rtol, o.atol) != (rt, at) for o in outcomes)  # under atol passes on atol alone)
+            tol = f"{p.dtype}, rtol {rt:g}, atol {at:g}" + ("; some entries set their own" if own else "")
+            con.print(Text(f"convcli check {p.cfg.display}: {label} ({tol})"))
             rows = [(o.label, _num(o.expected), _num(o.got), _err(o.abs_err), _err(o.rel_err),
                      "pass" if o.passed else "FAIL") for o in outcomes]
             heads = ("entry", "expected", "got", "abs err", "rel err", "result")

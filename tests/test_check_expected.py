@@ -110,3 +110,15 @@ def test_a_statistic_of_a_selection(tmp_path):
     unknown = write(tmp_path, "inputs: {A_prev: {value: [[[[1]]]]}}\nlayers: [{type: relu}]\nexpected:\n"
                               "  relu1.A[0].maen: 1\n", "unknown.yaml")
     assert_error(run(["check", unknown]), "unknown stat 'maen' (did you mean 'mean'?)")
+
+
+def test_the_heading_says_the_tolerance_the_values_passed_by(tmp_path):
+    """A review: an entry far under atol passed with rel err 224% and
+    nothing said why; --against's heading named the tolerance, this one did
+    not. Z is b everywhere (zero input and weights): Z.mean is (0.5 - 1.5) / 2."""
+    cfg = config(tmp_path, "Z.mean: -0.5")
+    out = run(["check", cfg]).stdout
+    assert out.splitlines()[0] == f"convcli check {cfg}: expected values from {cfg} (float64, rtol 1e-06, atol 1e-08)"
+    cfg = config(tmp_path, "{Z.mean: -0.5, Z.max: {value: 0.5, atol: 0.1}}")
+    out = run(["check", cfg, "--dtype", "float32"]).stdout
+    assert out.splitlines()[0].endswith("(float32, rtol 0.0001, atol 1e-05; some entries set their own)")

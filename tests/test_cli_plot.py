@@ -119,7 +119,7 @@ def test_plot_json_and_nested_out(tmp_path, cfg):
     result = run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--channels", "1"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc == {"out": str(png), "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0,
+    assert doc == {"ok": True, "out": str(png), "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0,
                    "channels": [1]}
     read_png(png, (600, 300))
     # what was drawn, not what was asked (it said null for the sample and the channels)
