@@ -985,10 +985,11 @@ def gradcheck(
             if r.status == "not checked":
                 tries = (["more --samples"] if r.skipped < r.total else []) + ["a smaller --eps", "another input"]
                 con.print(Text(f"NOT CHECKED {r.quantity}: all {r.skipped} coordinates sampled were at kinks, "
-                               f"so nothing was compared; try {', '.join(tries[:-1])} or {tries[-1]} (an "
-                               "input exactly at a kink, as zeros into a ReLU, stays at one whatever --eps)"))
+                               f"so nothing was compared; try {', '.join(tries[:-1])} or {tries[-1]} (a smaller "
+                               "--eps helps an input near a kink; one exactly at it, as zeros into a ReLU, "
+                               "stays there whatever --eps)"))
             elif not r.passed:
-                con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:.0e}; "
+                con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:g}; "
                                f"largest difference at {r.worst}"))
         n_failed = sum(r.status == "fail" for r in report)
         n_unchecked = sum(r.status == "not checked" for r in report)

@@ -524,7 +524,7 @@ class Source(_Model):
             text = "value"
         else:
             text = f"{k} {getattr(self, k)}"
-        return text + (f" x {self.scale:g}" if self.scale is not None else "")
+        return text + (f" x {self.scale!r}" if self.scale is not None else "")  # every digit: it sets the results
 
 
 def value_shape(v) -> tuple[int, ...]:

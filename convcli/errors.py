@@ -31,14 +31,22 @@ class ConvcliError(Exception):
 
 
 def short_path(path, limit: int = 80) -> str:
-    """A path as an error message shows it: whole, or its start and end
-    around ``...`` when longer than ``limit`` characters (a name the OS
-    refused as too long would fill the screen)."""
-    text = str(path)
-    if len(text) <= limit:
-        return text
-    keep = (limit - 3) // 2
-    return f"{text[:keep]}...{text[-keep:]}"
+    """A path as an error message shows it: whole, but for a name in it
+    longer than any the OS allows (255 bytes), shown as its start and end
+    around ``...`` in ``limit`` characters, and a path longer than any the
+    OS allows (4096 bytes) cut so too, in 5 * ``limit``: a name refused as
+    too long would fill the screen. (Every path was cut at 80 characters
+    once, and a deep but real one lost its middle: it could not be copied.)"""
+    def cut(text: str, most: int) -> str:
+        keep = (most - 3) // 2
+        return f"{text[:keep]}...{text[-keep:]}"
+
+    text = "/".join(cut(part, limit) if len(os.fsencode(part)) > NAME_MAX else part
+                    for part in str(path).split("/"))
+    return cut(text, 5 * limit) if len(os.fsencode(text)) > PATH_MAX else text
+
+
+NAME_MAX, PATH_MAX = 255, 4096  # Linux's, and most systems': the longest name, the longest path
 
 
 def path_error(where: str, path, exc: OSError) -> ConvcliError:
