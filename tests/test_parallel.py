@@ -146,3 +146,37 @@ def test_results_are_the_same_bits_while_another_region_runs(threaded):
         busy = cc.conv_backward(dZ, cache)
     for a, b_ in zip(alone, busy):
         assert np.array_equal(a, b_)
+
+
+def _layers_in_child(conn, A, W, expected) -> None:
+    Z = cc.conv_forward(A, W, np.zeros(W.shape[-1]), {"pad": 1})[0]
+    P = cc.pool_forward(Z, {"f": 2})[0]
+    conn.send(bool(np.array_equal(P, expected)))
+    conn.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX's")
+def test_a_forked_child_runs_threaded_layers_after_its_parent_did(threaded):
+    """A review's repro: once the parent had run a threaded layer, a child
+    forked from it (multiprocessing's default start on Linux: a grader's
+    Pool) waited forever in map_blocks, its inherited pool having no
+    threads. The child now makes its own, and gets the parent's numbers."""
+    import multiprocessing
+
+    rng = np.random.RandomState(0)
+    A, W = rng.randn(32, 32, 32, 8), rng.randn(3, 3, 8, 16)
+    Z = cc.conv_forward(A, W, np.zeros(16), {"pad": 1})[0]
+    expected = cc.pool_forward(Z, {"f": 2})[0]
+    assert threaded and parallel._state.get("pool") is not None  # the parent's threads ran
+    ctx = multiprocessing.get_context("fork")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_layers_in_child, args=(theirs, A, W, expected))
+    child.start()
+    try:
+        assert ours.poll(60), "the forked child hung"
+        assert ours.recv() is True
+    finally:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
