@@ -304,12 +304,22 @@ def _unpack_cache(cache):
             + (f" of {len(cache)} items" if isinstance(cache, (tuple, list)) else "")
         )
     A_prev, W, b, hparameters = cache[:4]
-    if not (isinstance(A_prev, np.ndarray) and isinstance(W, np.ndarray)
-            and isinstance(b, np.ndarray) and isinstance(hparameters, dict)):
-        raise ValueError(
-            "cache: not a conv cache; expected (A_prev, W, b, hparameters, ...) "
-            "as returned by conv_forward"
-        )
+    if not isinstance(hparameters, dict):
+        raise ValueError(f"cache: item 4, hparameters, is a {type(hparameters).__name__}, not a dict; expected "
+                         "(A_prev, W, b, hparameters, ...) as returned by conv_forward")
+    # a cache built by hand, as the notebook's conv_forward builds it, may hold lists where
+    # conv_forward takes them too
+    named = {"A_prev": A_prev, "W": W, "b": b}
+    for k, (name, x) in enumerate(named.items(), 1):
+        if not isinstance(x, np.ndarray):
+            try:
+                named[name] = np.asarray(x)
+            except (ValueError, TypeError):
+                named[name] = None
+            if named[name] is None or named[name].dtype.kind not in "biuf":
+                raise ValueError(f"cache: item {k}, {name}, is a {type(x).__name__}, not an array of numbers; "
+                                 "expected (A_prev, W, b, hparameters, ...) as returned by conv_forward")
+    A_prev, W, b = named.values()
     state = cache[4] if len(cache) > 4 else None
     if state is not None and not isinstance(state, _ConvState):
         raise ValueError("cache: item 5 is not conv_forward's state; was it made by another layer?")

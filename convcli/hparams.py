@@ -174,6 +174,8 @@ def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
     if not isinstance(hparameters, dict):
         raise ValueError(f"hparameters: expected a dict, got {type(hparameters).__name__}")
     unknown = sorted(set(hparameters) - set(allowed), key=repr)  # keys of mixed types sort too
+    if "pad" in unknown and _no_padding(hparameters["pad"]):  # a dict shared with a conv layer's: pad 0
+        unknown.remove("pad")
     if unknown:
         key = unknown[0]
         # "strides" (Keras), "padding" (PyTorch) -> stride, pad; a pool's pad has no match
@@ -185,6 +187,15 @@ def _check_hparameters(hparameters, allowed: tuple[str, ...]) -> dict:
             why = did_you_mean(key, allowed)
         raise ValueError(f"hparameters: unknown key {shown(key)}{why} (known: {', '.join(allowed)})")
     return hparameters
+
+
+def _no_padding(pad) -> bool:
+    """Whether a pool's ``pad`` says none: 0, a list of zeros, or "valid"."""
+    if isinstance(pad, str):
+        return pad == "valid"
+    items = pad if isinstance(pad, (list, tuple)) else [pad]
+    return len(items) in (1, 2, 4) and all(
+        isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p == 0 for p in items)
 
 
 def weak(original, array: np.ndarray):

@@ -200,3 +200,28 @@ def test_the_baseline_calls_are_valid():
     assert cc.conv_backward(Z, CONV_CACHE)[0].shape == A.shape
     assert cc.pool_backward(P, POOL_CACHE).shape == A.shape
     assert cc.relu_backward(R, RELU_CACHE).shape == A.shape
+
+
+@pytest.mark.parametrize("pad", [0, [0, 0], [0, 0, 0, 0], "valid"])
+def test_a_pool_takes_a_pad_of_zero_from_a_dict_shared_with_a_conv(pad):
+    """A review: DESIGN's hparameters hold the notebook's keys (stride, pad,
+    f), conv_forward accepted a matching f, but pool_forward refused pad 0."""
+    A = np.arange(32.0).reshape(2, 4, 4, 1)
+    P, _ = cc.pool_forward(A, {"f": 2, "stride": 2, "pad": pad})
+    # by hand: the max of each 2x2 block of 0..15 (row-major 4x4) is its bottom-right element
+    np.testing.assert_array_equal(P[0, :, :, 0], [[5.0, 7.0], [13.0, 15.0]])
+
+
+def test_a_conv_cache_built_by_hand_may_hold_lists_and_a_wrong_item_is_named():
+    """A review: a cache built as the notebook's conv_forward builds it, with
+    b a list (conv_forward itself takes one), was "not a conv cache", which
+    did not say which item was wrong."""
+    rng = np.random.RandomState(1)
+    A, W, b, hp = rng.randn(2, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8), {"pad": 2, "stride": 1}
+    Z, _ = cc.conv_forward(A, W, b, hp)
+    for ours, theirs in zip(cc.conv_backward(Z, (A, W, b, hp)), cc.conv_backward(Z, (A, W.tolist(), b.tolist(), hp))):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(ValueError, match=r"^cache: item 3, b, is a str, not an array of numbers"):
+        cc.conv_backward(Z, (A, W, "b", hp))
+    with pytest.raises(ValueError, match=r"^cache: item 4, hparameters, is a list, not a dict"):
+        cc.conv_backward(Z, (A, W, b, [hp]))
