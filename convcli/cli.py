@@ -823,7 +823,7 @@ def check(
         # where the expected values came from, when they failed: another config's, or another dtype's
         came_from = chk.expected_provenance_note(str(source.display), came, p) if not all(
             o.passed for o in outcomes) else ""
-        pictured = _plot_differences(plot, graded, p, reference) if plot is not None else None
+        pictured = _plot_differences(plot, graded, p, reference, force) if plot is not None else None
     every = outcomes + graded
     ok = all(o.passed for o in every)
     if json_:
@@ -1248,7 +1248,7 @@ def plot(
         results = _run(p, p.needs_backward([name]), not json_, "plot")
         with _png_folder(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
-                                kind=_plot_kinds(p).get(name))
+                                kind=_plot_kinds(p).get(name), overwrite=force)
     shape = results.quantities[name].shape
     if json_:
         # what was drawn, defaults resolved (it said null for the sample 0 and all channels it drew)
@@ -1329,7 +1329,7 @@ def _remove_empty(folders: list[Path]) -> None:
             pass
 
 
-def _plot_differences(path: Path, graded, p, reference: dict) -> dict:
+def _plot_differences(path: Path, graded, p, reference: dict, force: bool = False) -> dict:
     """``check --plot``: |yours - convcli's| of every quantity that differs
     (``reference``: convcli's results, or with --each-layer its layers on
     your inputs), in one PNG, at the tolerances check used. Returns what was
@@ -1350,7 +1350,7 @@ def _plot_differences(path: Path, graded, p, reference: dict) -> dict:
     nothing = {o.quantity: o.note for o in graded if o.array is None and not o.passed and o.quantity not in other_shape}
     with _png_folder(path):
         plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints,
-                               nothing_to_draw=nothing)
+                               nothing_to_draw=nothing, overwrite=force)
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],

@@ -172,7 +172,8 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "
 
 
 def plot_quantity(array, name: str, path, *, sample: int | None = None,
-                  channels: Sequence[int] | None = None, kind: str | None = None) -> Path:
+                  channels: Sequence[int] | None = None, kind: str | None = None,
+                  overwrite: bool = True) -> Path:
     """Draw one quantity as a PNG.
 
     Parameters
@@ -208,7 +209,7 @@ def plot_quantity(array, name: str, path, *, sample: int | None = None,
     mpl = _matplotlib()
     path = _check_path(path)
     block = _quantity_block(_as_float(array, name), name, sample, channels, kind)
-    _render(mpl, [block], path)
+    _render(mpl, [block], path, overwrite=overwrite)
     return path
 
 
@@ -241,7 +242,7 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
 def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
                      atol: float = 0.0, not_drawn: Mapping[str, str] | None = None,
                      notes: Mapping[str, str] | None = None,
-                     nothing_to_draw: Mapping[str, str] | None = None) -> Path:
+                     nothing_to_draw: Mapping[str, str] | None = None, overwrite: bool = True) -> Path:
     """Draw every quantity that differs in one PNG, one block below the other.
 
     Parameters
@@ -286,7 +287,7 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                              f"rtol {rtol:g}, atol {atol:g})"],
                          width=MIN_WIDTH, height=1.0)]
-    _render(mpl, blocks, path)
+    _render(mpl, blocks, path, overwrite=overwrite)
     return path
 
 
@@ -774,7 +775,7 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
 # ----------------------------------------------------------------- drawing
 
 
-def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = None) -> None:
+def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = None, overwrite: bool = True) -> None:
     width = max(b.width for b in blocks)
     height = sum(b.height for b in blocks)
     fig = mpl.Figure(figsize=(width, height), dpi=DPI, layout="constrained")
@@ -793,7 +794,7 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = No
             _draw_grid(mpl, container, block)
         elif block.kind == "bars":
             _draw_bars(mpl, container, block)
-    _save(fig, path, shown)
+    _save(fig, path, shown, overwrite)
 
 
 # Past this magnitude matplotlib's colour scale and ticks overflow (vmax -
@@ -911,9 +912,12 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     ax.set_xlabel("channel", fontsize=9)
 
 
-def _save(fig, path: Path, shown: Path | None = None) -> None:
+def _save(fig, path: Path, shown: Path | None = None, overwrite: bool = True) -> None:
     """Write beside ``path``, then rename: never a half-written PNG. An
-    error names ``shown`` (the path the user knows), else ``path``."""
+    error names ``shown`` (the path the user knows), else ``path``. Without
+    ``overwrite``, a file that appeared at ``path`` meanwhile (the CLI's
+    check that there was none came before the computing) is kept: the PNG
+    goes in by a hard link, which never replaces one."""
     from .outputs import short_name
 
     shown = shown or path
@@ -922,8 +926,25 @@ def _save(fig, path: Path, shown: Path | None = None) -> None:
     tmp = path.with_name(f".{short_name(path.name)}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _put_new(tmp, path, shown)
     except OSError as e:
         raise ConvcliError(str(shown or path), f"cannot write: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _put_new(tmp: Path, path: Path, shown: Path) -> None:
+    """``tmp`` renamed to ``path`` unless ``path`` exists by then."""
+    try:
+        os.link(tmp, path)  # fails if path exists: no window between a look and the rename
+    except FileExistsError:
+        raise ConvcliError(str(shown), "appeared while convcli computed; kept it: pass --force to "
+                                       "replace it") from None
+    except OSError:  # a file system without hard links: look, then rename
+        if os.path.lexists(path):
+            raise ConvcliError(str(shown), "appeared while convcli computed; kept it: pass --force to "
+                                           "replace it") from None
+        os.replace(tmp, path)

@@ -227,7 +227,7 @@ def test_backward_plot_failure_leaves_nothing(tmp_path, cfg, monkeypatch):
 
     calls = []
 
-    def failing_save(fig, path, shown=None):
+    def failing_save(fig, path, shown=None, overwrite=True):
         calls.append(path)
         if len(calls) == 3:
             raise ConvcliError(str(path), "cannot write: No space left on device")
@@ -492,7 +492,7 @@ def test_check_plot_names_what_failed_with_nothing_to_draw(tmp_path, monkeypatch
     np.save(mine / "conv1.dW.npy", np.array([object()], dtype=object), allow_pickle=True)  # unreadable
     titles = []
     real = plot._render
-    monkeypatch.setattr(plot, "_render", lambda mpl, blocks, path, shown=None: (
+    monkeypatch.setattr(plot, "_render", lambda mpl, blocks, path, shown=None, overwrite=True: (
         titles.extend(" ".join(line.strip() for line in b.title) for b in blocks), real(mpl, blocks, path, shown)))
     result = run(["check", seed, "--against", mine, "--complete", "--plot", tmp_path / "d.png", "--json"])
     assert result.exit_code == 1, result.stderr

@@ -329,7 +329,7 @@ def test_a_difference_not_drawn_is_named_in_the_picture(tmp_path):
     out = plot_differences({}, tmp_path / "check.png", not_drawn={"conv1.Z": why})
     blocks = []
     real = plot._render
-    plot._render = lambda mpl, b, path, shown=None: (blocks.extend(b), real(mpl, b, path, shown))
+    plot._render = lambda mpl, b, path, shown=None, overwrite=True: (blocks.extend(b), real(mpl, b, path, shown, overwrite))
     try:
         plot_differences({}, tmp_path / "again.png", not_drawn={"conv1.Z": why})
     finally:
@@ -455,3 +455,27 @@ def test_title_lines_are_wrapped_to_the_figure():
     chars = int(block.width * plot.DPI / plot.TITLE_CHAR_PX)
     assert all(len(line) <= chars for line in block.title), block.title
     assert "sample 3: 128; drawn: sample 0" in " ".join(" ".join(block.title).split())
+
+
+def test_a_png_that_appears_while_computing_is_kept_unless_overwrite(tmp_path):
+    """A review: plot --out F.png (no --force) checked F.png before computing,
+    then renamed its PNG over whatever had appeared there meanwhile: the
+    user's file was lost. Now the PNG goes in by a hard link, which never
+    replaces a file; with overwrite (--force) it is renamed over it."""
+    from matplotlib.figure import Figure
+
+    from convcli.errors import ConvcliError
+    from convcli.plot import _save
+
+    fig = Figure()
+    fig.add_subplot().plot([0, 1])
+    path = tmp_path / "race.png"
+    path.write_text("MY PICTURE")
+    with pytest.raises(ConvcliError, match="appeared while convcli computed; kept it: pass --force"):
+        _save(fig, path, overwrite=False)
+    assert path.read_text() == "MY PICTURE" and sorted(p.name for p in tmp_path.iterdir()) == ["race.png"]
+    _save(fig, path, overwrite=True)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    path.unlink()
+    _save(fig, path, overwrite=False)
+    assert path.read_bytes().startswith(b"\x89PNG") and sorted(p.name for p in tmp_path.iterdir()) == ["race.png"]
