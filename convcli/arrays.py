@@ -359,6 +359,10 @@ def _h5_open(path: Path, where: str, name: str):
     try:
         return h5py.File(path, "r")
     except (OSError, ValueError) as exc:
+        if "unable to lock file" in str(exc):  # HDF5's: another process has it open for writing
+            raise ConvcliError(where, f"{name} is open for writing in another program (HDF5 locks it); close it "
+                                      "there (a notebook's h5py.File(..., 'a')), or, if nothing writes it, set "
+                                      "HDF5_USE_FILE_LOCKING=FALSE") from None
         raise ConvcliError(where, f"{name} cannot be opened as HDF5 ({_one_line(exc)})") from None
 
 

@@ -1277,3 +1277,27 @@ def test_numbers_and_paths_a_user_gave_are_said_whole(tmp_path):
     data["inputs"]["A_prev"] = {"file": "nothere.npy"}
     line = assert_error(run(["forward", write(deep, data)]), "file not found: nothere.npy")
     assert f"(looked for {deep / 'nothere.npy'})" in line
+
+
+def test_an_h5_file_another_program_writes_is_said_so(tmp_path, monkeypatch):
+    """A review: an .h5 held open for writing elsewhere (a notebook's
+    h5py.File(..., 'a')) "cannot be opened as HDF5 ([Errno 11] Unable to
+    synchronously open file (unable to lock file ...))"."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("HDF5_USE_FILE_LOCKING", raising=False)
+    with h5py.File(tmp_path / "held.h5", "w") as f:
+        f["x"] = np.ones((10, 4, 4, 3))
+    holder = subprocess.Popen([sys.executable, "-c", "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); "
+                               "print('open', flush=True); sys.stdin.read()", str(tmp_path / "held.h5")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        cfg = with_file_input(tmp_path, {"file": "held.h5", "dataset": "x"})
+        backward_fails(tmp_path, cfg, "inputs.A_prev", "held.h5 is open for writing in another program "
+                                                       "(HDF5 locks it); close it there")
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+        holder.stdout.close()
