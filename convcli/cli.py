@@ -574,8 +574,9 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
                                          f"{p.input_name} in chunks ({why}); plot a smaller run (a slice: of the "
                                          f"input), or use --memory-budget {p.stream.in_memory} or more to run it "
                                          "in memory")
-        out = out if out is not None else Path("convcli-out") / p.cfg.stem
-        with Staging(out, force, p.cfg.files_read()) as staging:
+        default = out is None
+        out = Path("convcli-out") / _default_name(p.cfg.path) if default else out
+        with Staging(out, force, p.cfg.files_read(), default) as staging:
             if p.stream is not None:
                 from .streaming import run_streaming
 
@@ -602,6 +603,14 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
                     _committed["out"] = short_path(out)
     with _reporting():
         _report(command, p, doc, placed, pictures, results, fmt, out, as_json)
+
+
+def _default_name(config: Path) -> str:
+    """The default output's name: the config's stem (``seed`` for
+    seed.yaml), or its whole name where the stem is no name of its own
+    (``..yaml``'s ``.`` wrote into convcli-out itself)."""
+    stem = config.stem
+    return stem if stem.strip(".") else config.name
 
 
 def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> None:
@@ -1243,7 +1252,7 @@ def plot(
         # --channels range) is refused before the range is written out.
         plots.check_drawable(p.shapes[name], name, _plot_kinds(p).get(name))
         chosen = _channels(channels, name, p.shapes[name])
-        path = out if out is not None else Path("convcli-out") / f"{p.cfg.stem}.{plots.file_name(name)}"
+        path = out if out is not None else Path("convcli-out") / f"{_default_name(p.cfg.path)}.{plots.file_name(name)}"
         _png_target(path, force, "--out" if out is not None else "")
         results = _run(p, p.needs_backward([name]), not json_, "plot")
         with _png_folder(path):

@@ -95,11 +95,19 @@ def _read_inside(target: Path, reads) -> str | None:
     return None
 
 
-def check_out(out: Path, force: bool, reads=()) -> None:
+def out_where(out, default: bool = False) -> str:
+    """How errors name the output folder: ``--out PATH``, said to be the
+    default where the user gave no --out (it was blamed on an option never
+    passed)."""
+    return f"--out {short_path(out)}" + (" (the default)" if default else "")
+
+
+def check_out(out: Path, force: bool, reads=(), default: bool = False) -> None:
     """Refuse an output folder that may not be replaced: among others, one
     that holds a file of ``reads`` (key, path), which replacing it would
-    delete (a config chained on an earlier run's outputs)."""
-    where = f"--out {short_path(out)}"
+    delete (a config chained on an earlier run's outputs). ``default``: the
+    user gave no --out (:func:`out_where`)."""
+    where = out_where(out, default)
     try:
         here = Path.cwd()
         target = _real(out)  # as getcwd() gives the current folder: through symlinks
@@ -329,8 +337,9 @@ def _remove_stale(parent: Path, name: str) -> None:
 class Staging:
     """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
 
-    def __init__(self, out: str | Path, force: bool = False, reads=()):
+    def __init__(self, out: str | Path, force: bool = False, reads=(), default: bool = False):
         self.out = Path(out)  # as the user wrote it, for messages
+        self.default = default  # no --out given: this is the default one
         self._target = self.out  # made absolute once check_out has accepted it
         self.force = force
         self.reads = list(reads)  # (key, path) of the files the run reads: never replaced (check_out)
@@ -343,14 +352,14 @@ class Staging:
     @property
     def where(self) -> str:
         """How errors name the output: the user's ``--out``, never the staging folder."""
-        return f"--out {self.out}"
+        return out_where(self.out, self.default)
 
     def __enter__(self) -> "Staging":
-        check_out(self.out, self.force, self.reads)
+        check_out(self.out, self.force, self.reads, self.default)
         # Through a symlink to the folder it names: replacing the link itself would
         # leave the folder it points at with the old outputs.
         self._target = _real(self.out)
-        where = f"--out {short_path(self.out)}"
+        where = out_where(self.out, self.default)
         parent = self._target.parent
         p, folder, missing = nearest_folder(parent, "--out", self.out)
         if not folder:
@@ -380,8 +389,8 @@ class Staging:
 
     def commit(self) -> Path:
         """Rename the staging folder into place (replacing ``out`` if allowed)."""
-        check_out(self.out, self.force, self.reads)  # it may have appeared while we computed
-        where = f"--out {short_path(self.out)}"
+        check_out(self.out, self.force, self.reads, self.default)  # it may have appeared while we computed
+        where = out_where(self.out, self.default)
         target = self._target
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""

@@ -1301,3 +1301,18 @@ def test_an_h5_file_another_program_writes_is_said_so(tmp_path, monkeypatch):
         holder.stdin.close()
         holder.wait(10)
         holder.stdout.close()
+
+
+def test_the_default_output_folder_is_said_to_be_the_default(tmp_path, monkeypatch):
+    """Reviews: a second run without --out was told "--out convcli-out/seed:
+    already exists", an option never passed; a config named ..yaml (stem
+    ".") wrote its arrays into convcli-out itself."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, seed_data(), "seed.yaml")
+    assert run(["forward", "seed.yaml"]).exit_code == 0
+    assert_error(run(["forward", "seed.yaml"]),
+                 "--out convcli-out/seed (the default): already exists and is not empty; pass --force")
+    write(tmp_path, seed_data(), "..yaml")
+    assert run(["forward", "..yaml"]).exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "convcli-out").iterdir()) == ["..yaml", "seed"]
+    assert (tmp_path / "convcli-out" / "..yaml" / "summary.json").is_file()
