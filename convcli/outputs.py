@@ -334,6 +334,37 @@ def _remove_stale(parent: Path, name: str) -> None:
                 os.close(fd)
 
 
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder (its entries: names made, renamed); where a system
+    cannot (some network file systems), nothing more is done."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(folder: Path) -> None:
+    """fsync every file under ``folder``, then the folders themselves.
+    A file that cannot be synced raises (its data may not be on disk)."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOTSUP):  # a file system that does not sync
+                    raise
+            finally:
+                os.close(fd)
+        _sync_folder(Path(root))
+
+
 class Staging:
     """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
 
@@ -388,9 +419,16 @@ class Staging:
         return self
 
     def commit(self) -> Path:
-        """Rename the staging folder into place (replacing ``out`` if allowed)."""
+        """Rename the staging folder into place (replacing ``out`` if allowed),
+        once its files are on disk: without the sync, a crash or a power cut
+        soon after could leave the renamed folder with empty or short files
+        (the rename reaching the disk first) and the replaced outputs gone."""
         check_out(self.out, self.force, self.reads, self.default)  # it may have appeared while we computed
         where = out_where(self.out, self.default)
+        try:
+            _sync_tree(self.path)
+        except OSError as exc:
+            raise ConvcliError(where, f"cannot write the results to disk: {exc.strerror or exc}") from None
         target = self._target
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""
@@ -402,6 +440,7 @@ class Staging:
             else:
                 os.replace(self.path, target)  # also replaces an empty folder
             self._committed = True
+            _sync_folder(target.parent)  # the rename itself
         except BaseException as exc:  # a failed rename, or Ctrl-C between the two: the old outputs go back
             if self._in_place(target):  # a stop signal right after the last rename: the outputs are in place
                 self._committed = True

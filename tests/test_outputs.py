@@ -595,3 +595,36 @@ def test_a_second_signal_never_costs_the_old_outputs(tmp_path, monkeypatch):
     monkeypatch.undo()
     aside = [p for p in (tmp_path / "two").iterdir() if p.name.startswith(".out.old-")]
     assert len(aside) == 1 and (aside[0] / "x" / "summary.json").read_text() == OLD
+
+
+def test_the_outputs_are_on_disk_before_they_are_renamed_into_place(tmp_path, monkeypatch):
+    """A review: no fsync anywhere, so after a crash or a power cut soon
+    after a run, a committed OUT could hold empty or short files (and with
+    --force the old outputs were gone). Every file and folder is synced
+    before the rename, and the folder holding OUT after it."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else fd))
+        return real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    out = tmp_path / "out"
+    with Staging(out) as staging:
+        write_arrays(staging.path, {"A": np.ones((2, 3)), "B": np.zeros(4)}, "npy")
+        _summary(staging.path)
+        staging.commit()
+    staging_name = staging.path.name
+    k = events.index(("replace", str(out)))
+    synced = [e[1] for e in events[:k] if e[0] == "fsync"]
+    if os.path.exists("/proc/self/fd"):
+        assert {Path(s).name for s in synced} >= {"A.npy", "B.npy", "summary.json", staging_name}
+        assert ("fsync", str(tmp_path)) in events[k:]
+    else:
+        assert len(synced) >= 4
