@@ -205,6 +205,14 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
     try:
         version = fmt.read_magic(fp)
     except (ValueError, OSError, EOFError, zlib.error):
+        try:
+            fp.seek(0)
+            kind = _kind_of(fp.read(8))
+        except (OSError, ValueError, zlib.error, *_ZIP_ERRORS):
+            kind = None
+        if kind is not None and kind != ".npy":
+            raise ConvcliError(where, f"{name} is an {kind} file with a .npy name; rename it to "
+                                      f"{'.h5' if kind == 'HDF5' else kind}") from None
         raise ConvcliError(where, f"{name} is not a .npy file (no NumPy header); is it corrupt?") from None
     try:
         if version == (1, 0):
@@ -320,6 +328,21 @@ def _names(names: list[str], limit: int = 20) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _kind_of(head: bytes) -> str | None:
+    """What a file's first 8 bytes say it is: ".npy", ".npz" (a zip),
+    "HDF5", or None."""
+    if head.startswith(_NPY_MAGIC):
+        return ".npy"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):  # a zip, or an empty one
+        return ".npz"
+    if head.startswith(_HDF5_MAGIC):
+        return "HDF5"
+    return None
+
+
 def _open_npz(path: Path, where: str, name: str):
     try:
         with open(path, "rb") as fp:
@@ -359,6 +382,13 @@ def _h5_open(path: Path, where: str, name: str):
     try:
         return h5py.File(path, "r")
     except (OSError, ValueError) as exc:
+        try:
+            with open(path, "rb") as fp:
+                kind = _kind_of(fp.read(8))
+        except OSError:
+            kind = None
+        if kind in (".npy", ".npz"):
+            raise ConvcliError(where, f"{name} is a {kind} file with an HDF5 name; rename it to {kind}") from None
         if "unable to lock file" in str(exc):  # HDF5's: another process has it open for writing
             raise ConvcliError(where, f"{name} is open for writing in another program (HDF5 locks it); close it "
                                       "there (a notebook's h5py.File(..., 'a')), or, if nothing writes it, set "

@@ -452,6 +452,28 @@ def test_npy_with_an_npz_name(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "a.npz is a .npy file with an .npz name; rename it to .npy")
 
 
+@pytest.mark.parametrize("made, named, what", [
+    ("npz", "a.npy", "a.npy is an .npz file with a .npy name; rename it to .npz"),
+    ("h5", "a.npy", "a.npy is an HDF5 file with a .npy name; rename it to .h5"),
+    ("npy", "a.h5", "a.h5 is a .npy file with an HDF5 name; rename it to .npy"),
+    ("npz", "a.h5", "a.h5 is a .npz file with an HDF5 name; rename it to .npz"),
+])
+def test_a_file_with_another_kind_s_name_says_which_it_is(tmp_path, made, named, what):
+    """A review: only a .npy named .npz said so; the others read "no NumPy
+    header; is it corrupt?" or "cannot be opened as HDF5 (file signature
+    not found)"."""
+    x = np.ones((10, 4, 4, 3))
+    if made == "npz":
+        np.savez(tmp_path / "made.npz", x=x)
+    elif made == "npy":
+        np.save(tmp_path / "made.npy", x)
+    else:
+        with h5py.File(tmp_path / "made.h5", "w") as f:
+            f["x"] = x
+    (tmp_path / f"made.{made}").rename(tmp_path / named)
+    backward_fails(tmp_path, with_file_input(tmp_path, {"file": named}), "inputs.A_prev", what)
+
+
 def test_h5_without_datasets(tmp_path):
     with h5py.File(tmp_path / "a.h5", "w") as f:
         f.create_group("empty")
