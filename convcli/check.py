@@ -101,11 +101,11 @@ class Outcome:
             "first_index": self.first, "passed": self.passed, "status": self.status, "note": self.note,
             "dtype": self.dtype,
         }
+        # the two numbers where it first differs (null where nothing numeric was compared)
+        yours, ours = self.values_at_first or (None, None)
+        doc.update({"got_at_first": _jsonable(yours), "expected_at_first": _jsonable(ours)})
         if self.expected_shape is not None:  # a user's array
-            yours, ours = self.values_at_first or (None, None)
-            doc.update({"shape": self.shape, "expected_shape": self.expected_shape,
-                        "got_at_first": _jsonable(yours), "expected_at_first": _jsonable(ours),
-                        "hints": list(self.hints)})
+            doc.update({"shape": self.shape, "expected_shape": self.expected_shape, "hints": list(self.hints)})
         return doc
 
     @property
@@ -362,9 +362,10 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
         # A scalar expected for a selection stands for each of its elements.
         expected = np.broadcast_to(e.expected, np.shape(got)) if np.ndim(e.expected) == 0 else e.expected
         passed, abs_err, rel_err, first, note = compare(got, expected, e.rtol, e.atol)
-        where = None
+        where, values = None, None
         if not passed and np.ndim(got) == 0 and not note:
             g, x = float(got), float(e.expected)
+            values = (g, x)
             if not math.isfinite(x):  # a tolerance around NaN or Inf means nothing
                 note = f"got {g!r}, expected {x!r}: only {x!r} itself matches it"
             elif not math.isfinite(g):
@@ -377,8 +378,9 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
             g = float(np.asarray(got, dtype=np.float64)[first])
             x = float(np.asarray(expected, dtype=np.float64)[first])
             note = f"first at {where}: got {g!r}, expected {x!r}"
+            values = (g, x)
         out.append(Outcome(e.key, e.quantity, _show(e.expected), _show(got), passed, e.rtol, e.atol,
-                           abs_err, rel_err, where, note))
+                           abs_err, rel_err, where, note, values_at_first=values))
     return out
 
 

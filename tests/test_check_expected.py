@@ -122,3 +122,13 @@ def test_the_heading_says_the_tolerance_the_values_passed_by(tmp_path):
     cfg = config(tmp_path, "{Z.mean: -0.5, Z.max: {value: 0.5, atol: 0.1}}")
     out = run(["check", cfg, "--dtype", "float32"]).stdout
     assert out.splitlines()[0].endswith("(float32, rtol 0.0001, atol 1e-05; some entries set their own)")
+
+
+def test_json_gives_the_values_where_an_entry_first_differs(tmp_path):
+    """A review: a failed expected: entry had first_index but its two values
+    only in the note's words (--against's had got_at_first and
+    expected_at_first). Z is b everywhere: 0.5 in channel 0, -1.5 in 1."""
+    cfg = config(tmp_path, "{Z.mean: 5.0, 'Z[0, 0, 0]': [0.5, 2.0], Z.shape: [1, 2, 3, 4]}")
+    doc = json.loads(run(["check", cfg, "--json"]).stdout)
+    got = {e["entry"]: (e["first_index"], e["got_at_first"], e["expected_at_first"]) for e in doc["expected"]}
+    assert got == {"Z.mean": (None, -0.5, 5.0), "Z[0, 0, 0]": ([0, 0, 0, 1], -1.5, 2.0), "Z.shape": (None, None, None)}
