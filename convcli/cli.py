@@ -126,6 +126,16 @@ MemOpt = Annotated[
     str,
     typer.Option("--max-memory", help="Refuse any array larger than this, before allocating it (e.g. 512MiB, 4GiB)."),
 ]
+# forward and backward stream a file input's batch rather than refuse it
+RunMemOpt = Annotated[
+    str,
+    typer.Option("--max-memory", help="Refuse any array larger than this, before allocating it (e.g. 512MiB, "
+                                      "4GiB); a batch read from a file is streamed in chunks instead."),
+]
+PlotJsonOpt = Annotated[
+    bool, typer.Option("--json", metavar=FLAG, help="Print one JSON document on stdout (what was drawn) instead "
+                                                   "of a line.")
+]
 DEFAULT_MEM = "4GiB"
 assert parse_size(DEFAULT_MEM) == DEFAULT_MAX_MEMORY
 BudgetOpt = Annotated[
@@ -656,7 +666,13 @@ def _plot_all(p, results, folder: Path, out: Path) -> dict[str, str]:
 
 
 def _num_g(x) -> str:
-    return x if isinstance(x, str) else _g(x)
+    """A summary's statistic for a table: 6 digits, and NaN or an infinity
+    as NumPy prints them (nan, inf), as check's table and notes do (the
+    summary's JSON spells them "NaN", "Infinity")."""
+    return _JSON_NONFINITE.get(x, x) if isinstance(x, str) else _g(x)
+
+
+_JSON_NONFINITE = {"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}
 
 
 @app.command(cls=_Command)
@@ -669,7 +685,7 @@ def forward(
     force: ForceOpt = False,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
-    max_memory: MemOpt = DEFAULT_MEM,
+    max_memory: RunMemOpt = DEFAULT_MEM,
     plot: PlotOpt = False,
     memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
@@ -692,7 +708,7 @@ def backward(
     force: ForceOpt = False,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
-    max_memory: MemOpt = DEFAULT_MEM,
+    max_memory: RunMemOpt = DEFAULT_MEM,
     plot: PlotOpt = False,
     memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
@@ -1229,7 +1245,7 @@ def plot(
     force: Annotated[bool, typer.Option("--force", metavar=FLAG, help="Replace an existing PNG.")] = False,
     engine: EngineOpt = None,
     dtype: DtypeOpt = None,
-    json_: JsonOpt = False,
+    json_: PlotJsonOpt = False,
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
 ) -> None:

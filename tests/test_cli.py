@@ -1857,3 +1857,21 @@ def test_reports_say_which_convcli_and_which_config(command):
     doc = json.loads(result.stdout)
     assert doc["convcli"] == convcli.__version__
     assert doc["config_sha256"] == hashlib.sha256((CONFIGS / "seed.yaml").read_bytes()).hexdigest()
+
+
+def test_tables_spell_nan_and_infinities_as_numpy_does(tmp_path):
+    """A review: forward's table said NaN / Infinity, check's table and notes
+    nan / inf: a grep of a log for one missed the other."""
+    A = np.ones((1, 2, 2, 1))
+    A[0, 0, 0, 0], A[0, 1, 1, 0] = np.nan, np.inf
+    np.save(tmp_path / "a.npy", A)
+    cfg = write(tmp_path, {"allow_nonfinite": True, "inputs": {"A_prev": {"file": "a.npy"}},
+                           "layers": [{"type": "relu"}], "expected": {"relu1.A[0, 1, 1, 0]": 1.0}})
+    out = run(["forward", cfg, "--out", tmp_path / "out"]).stdout
+    row = next(line for line in out.splitlines() if line.startswith("relu1.A")).split()
+    assert row[-4:] == ["nan", "nan", "nan", "nan"]  # mean std min max: NaN wins over inf
+    assert "NaN" not in out and "Infinity" not in out
+    check = run(["check", cfg]).stdout
+    assert "got inf, expected 1.0" in check and "Infinity" not in check
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["quantities"]["relu1.A"]["mean"] == "NaN"  # JSON's own spelling stays
