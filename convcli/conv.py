@@ -52,6 +52,7 @@ from .hparams import (
     check_engine,
     check_padded,
     check_upstream,
+    too_large,
     choice,
     compute_dtype,
     conv_geometry,
@@ -101,10 +102,24 @@ def zero_pad(X, pad):
     """
     X = as_array(X, "X", 4, "(m, n_H, n_W, n_C)")
     sides = pad_sides(pad, modes=False)
-    check_padded(X.shape, sides, "X")
+    check_padded(X.shape, sides, "X", memory=True)
     X_pad = _pad(X, sides)
     # A new array even with nothing to pad, as np.pad's (the course's) is: writing into it leaves X alone.
     return X_pad.copy() if X_pad is X else X_pad
+
+
+def _check_fits(g: ConvGeometry) -> None:
+    """A ValueError naming the argument when the padded input or Z would not
+    fit this machine's memory (hparams.too_large), before any is made."""
+    t, b, l, r = g.pad
+    if g.m * max((g.n_H_prev + t + b) * (g.n_W_prev + l + r) * g.n_C_prev, g.n_H * g.n_W * g.n_C) <= 2**28:
+        return  # 1 GiB in float32 at most: every machine has that (a small layer pays no more)
+    check_padded((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), g.pad, "A_prev", memory=True)
+    why = too_large((g.m, g.n_H, g.n_W, g.n_C), memory=True)
+    if why:
+        raise ValueError(f"output size: A_prev {(g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev)} with pad {g.pad}, "
+                         f"stride {(g.s_H, g.s_W)}, dilation {(g.d_H, g.d_W)} gives Z {(g.m, g.n_H, g.n_W, g.n_C)}, "
+                         f"{why}")
 
 
 def _pad(X: np.ndarray, sides) -> np.ndarray:
@@ -247,6 +262,7 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     engine = check_engine(engine)
     A_prev, W, b, dtype = _as_compute(A_prev, W, b)
     g = conv_geometry(A_prev, W, b, hparameters)
+    _check_fits(g)
     if engine == "fast":
         Z, cols, T = _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype))
     else:
@@ -296,6 +312,23 @@ def conv_backward(dZ, cache, engine=None):
     return dA_prev, dW, db.reshape(b.shape)
 
 
+def _cache_arrays(*items) -> list[np.ndarray]:
+    """A_prev, W, b of a cache built by hand, as the notebook's conv_forward
+    builds it: lists (which conv_forward takes too) as arrays; anything
+    else a ValueError naming the item."""
+    out = []
+    for k, (name, x) in enumerate(zip(("A_prev", "W", "b"), items), 1):
+        try:
+            a = np.asarray(x)
+        except (ValueError, TypeError):
+            a = None
+        if a is None or a.dtype.kind not in "biuf":
+            raise ValueError(f"cache: item {k}, {name}, is a {type(x).__name__}, not an array of numbers; "
+                             "expected (A_prev, W, b, hparameters, ...) as returned by conv_forward")
+        out.append(a)
+    return out
+
+
 def _unpack_cache(cache):
     if not isinstance(cache, tuple) or len(cache) < 4:
         raise ValueError(
@@ -307,19 +340,8 @@ def _unpack_cache(cache):
     if not isinstance(hparameters, dict):
         raise ValueError(f"cache: item 4, hparameters, is a {type(hparameters).__name__}, not a dict; expected "
                          "(A_prev, W, b, hparameters, ...) as returned by conv_forward")
-    # a cache built by hand, as the notebook's conv_forward builds it, may hold lists where
-    # conv_forward takes them too
-    named = {"A_prev": A_prev, "W": W, "b": b}
-    for k, (name, x) in enumerate(named.items(), 1):
-        if not isinstance(x, np.ndarray):
-            try:
-                named[name] = np.asarray(x)
-            except (ValueError, TypeError):
-                named[name] = None
-            if named[name] is None or named[name].dtype.kind not in "biuf":
-                raise ValueError(f"cache: item {k}, {name}, is a {type(x).__name__}, not an array of numbers; "
-                                 "expected (A_prev, W, b, hparameters, ...) as returned by conv_forward")
-    A_prev, W, b = named.values()
+    if not (isinstance(A_prev, np.ndarray) and isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
+        A_prev, W, b = _cache_arrays(A_prev, W, b)
     state = cache[4] if len(cache) > 4 else None
     if state is not None and not isinstance(state, _ConvState):
         raise ValueError("cache: item 5 is not conv_forward's state; was it made by another layer?")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import numbers
 from typing import NamedTuple
 
@@ -132,15 +133,41 @@ def _at_least_one(values: tuple[int, ...], name: str, given) -> tuple[int, ...]:
 MAX_ELEMENTS = np.iinfo(np.intp).max // 8
 
 
-def check_padded(shape, sides, name: str) -> None:
+def _physical_memory() -> int | None:
+    """This machine's memory in bytes, where the system says (POSIX)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def too_large(shape, memory: bool = False) -> str:
+    """"" or why an array of ``shape`` cannot be made: more elements than an
+    array can hold, or with ``memory`` (the Python API, which makes it
+    whole; the CLI has --max-memory and streams), more bytes than the
+    machine has even in float32 (a pad of 10**5 asked NumPy for 298 GiB,
+    whose MemoryError named no argument, and where memory is overcommitted
+    may even be granted)."""
+    n = math.prod(shape)
+    if n > MAX_ELEMENTS:
+        return "more elements than an array can hold"
+    memory = _physical_memory() if memory and n * 4 > 2**30 else None  # no machine has less than 1 GiB
+    if memory and n * 4 > memory:
+        return f"{n * 4 / 2**30:.3g} GiB even in float32, more than this machine's memory ({memory / 2**30:.3g} GiB)"
+    return ""
+
+
+def check_padded(shape, sides, name: str, memory: bool = False) -> None:
     """A ValueError naming ``pad`` when ``shape`` (m, n_H, n_W, n_C) padded by
-    ``sides`` (top, bottom, left, right) has more elements than an array
-    can hold: NumPy's "array is too big" would name neither."""
+    ``sides`` (top, bottom, left, right) is too large to make
+    (:func:`too_large`): NumPy's "array is too big" or MemoryError would
+    name neither."""
     t, bo, l, r = sides
     padded = (shape[0], shape[1] + t + bo, shape[2] + l + r, shape[3])
-    if math.prod(padded) > MAX_ELEMENTS:
+    why = too_large(padded, memory)
+    if why:
         raise ValueError(f"pad: {name} {tuple(shape)} padded by {tuple(sides)} makes the padded input {padded}, "
-                         "more elements than an array can hold")
+                         f"{why}")
 
 
 def choice(value, name: str, allowed: tuple[str, ...]) -> str:

@@ -225,3 +225,22 @@ def test_a_conv_cache_built_by_hand_may_hold_lists_and_a_wrong_item_is_named():
         cc.conv_backward(Z, (A, W, "b", hp))
     with pytest.raises(ValueError, match=r"^cache: item 4, hparameters, is a list, not a dict"):
         cc.conv_backward(Z, (A, W, b, [hp]))
+
+
+def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch):
+    """A review: pad 10**5 on a 3x3 input raised NumPy's MemoryError for 298
+    GiB, naming no argument (and where memory is overcommitted it may be
+    granted). The padded input is measured first, against the machine's
+    memory (here made 1 GiB): (1, 200003, 200003, 1) is 149 GiB in float32."""
+    import convcli.hparams as hparams
+
+    monkeypatch.setattr(hparams, "_physical_memory", lambda: 2**30)  # 1 GiB
+    A, W = np.ones((1, 3, 3, 1)), np.ones((2, 2, 1, 1))
+    for call in (lambda: cc.conv_forward(A, W, np.zeros(1), {"pad": 10**5}),
+                 lambda: cc.conv_forward(A, W, np.zeros(1), {"pad": 10**5}, engine="reference"),
+                 lambda: cc.zero_pad(A, 10**5)):
+        with pytest.raises(ValueError, match=r"^pad: .* makes the padded input \(1, 200003, 200003, 1\), "
+                                             r"149 GiB even in float32, more than this machine's memory \(1 GiB\)"):
+            call()
+    Z, _ = cc.conv_forward(A, W, np.zeros(1), {"pad": 100})  # (1, 203, 203, 1): 161 KiB
+    assert Z.shape == (1, 202, 202, 1)
