@@ -1030,28 +1030,29 @@ def gradcheck(
 
 @contextmanager
 def _progress(enabled: bool, plan: list[tuple[str, int]]):
-    """A progress bar on stderr, only when stderr is a terminal."""
-    if not (enabled and _stderr_is_terminal()):
-        yield None
-        return
-    from rich.progress import Progress
-
+    """gradcheck's bar: ``step(quantity, done)`` over every quantity's
+    coordinates in ``plan`` (quantity, count), as :func:`_delayed_progress`
+    shows one (it showed at once, flashing on runs of 0.2 s)."""
     total = sum(n for _, n in plan)
     offsets, acc = {}, 0
     for name, n in plan:
         offsets[name] = acc
         acc += n
-    with Progress(console=_progress_console(), transient=True) as bar:
-        task = bar.add_task("gradcheck", total=total)
+    with _delayed_progress(enabled, "gradcheck", total, "coordinates", remaining=False) as progress:
+        if progress is None:
+            yield None
+            return
 
         def step(name: str, done: int) -> None:
-            bar.update(task, completed=offsets[name] + done, description=name)
+            progress(offsets[name] + done, total, name)
 
         yield step
 
 
 def _stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
+    """Whether a bar may be drawn on stderr: a terminal that can redraw a
+    line (TERM=dumb cannot: a bar there left a stray blank line)."""
+    return sys.stderr.isatty() and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
 
 
 def _progress_console() -> Console:

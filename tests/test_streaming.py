@@ -1296,3 +1296,26 @@ def test_what_a_conv_cache_keeps_is_within_the_estimate(monkeypatch, growth):
         tiled += state.tile > 1
         kept_any += kept > 0
     assert tiled >= 3 and kept_any >= 50, (tiled, kept_any)  # the sweep reached both kinds
+
+
+def test_gradchecks_coordinate_bar_waits_like_the_others(tmp_path, monkeypatch):
+    """A review: gradcheck's coordinate bar showed at once (no PROGRESS_DELAY),
+    flashing on runs of 0.2 s; now it waits like the rest, and shows the
+    coordinates once the delay is past."""
+    _terminal(monkeypatch)
+    cfg = make_config(tmp_path)
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 3600.0)
+    quick = run(["gradcheck", cfg, "--samples", "3"])
+    assert quick.exit_code == 0 and quick.stderr == ""
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
+    shown = plain(run(["gradcheck", cfg, "--samples", "3"]).stderr)
+    assert "gradcheck: " in shown and "coordinates" in shown, shown
+
+
+def test_no_bar_on_a_terminal_that_cannot_redraw(monkeypatch):
+    """A review: under TERM=dumb a bar could not be erased, and left a blank line."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    assert not cli._stderr_is_terminal()
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert cli._stderr_is_terminal()
