@@ -683,6 +683,9 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     ones = bias or grad_out2 is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
     blocks = list(_blocks(m, n_H, n_Wt * K * X.dtype.itemsize))
+    # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
+    # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
+    keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()
     # The threads share out units of work: a block, or when blocks are bands
     # of rows and the input is padded on the threads, all of one sample's
     # bands, so that each group pads the samples it reads and no other group
@@ -718,7 +721,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 sums = _x_summary(X[g0:g1], x_sums)
         rows_max = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) * n_Wt
         # A kept buffer goes into the cache: it must be the caller's own.
-        buf = (np.empty((rows_max, width), dtype=X.dtype) if keep and len(blocks) == 1
+        buf = (np.empty((rows_max, width), dtype=X.dtype) if keep
                else _scratch(rows_max, width, X.dtype))
         buf[:, K:] = 1
         part = spare = None
@@ -756,7 +759,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             grad += part
         if sums is not None:
             sums = _x_combined(sums, group_sums, x_sums)
-    return (results[0][0] if keep and len(blocks) == 1 else None), grad, sums
+    return (results[0][0] if keep else None), grad, sums
 
 
 def _x_summary(Xs: np.ndarray, kind):

@@ -801,3 +801,21 @@ def test_long_sums_of_the_weight_and_bias_gradients_keep_their_digits(engine):
     # the fast engine's are BLAS's sums over a block's rows (1.4e-13 here): within the engines' 1e-12
     tol = {"reference": 1e-13, "fast": 1e-12}[engine] * exact
     assert abs(dW.item() - exact) <= tol and abs(db.item() - exact) <= tol
+
+
+def test_a_conv_cache_keeps_no_unfolding_larger_than_a_block():
+    """A review: a layer of one output row (a 1-D signal, (1, 2, 8000, 16) by
+    a 2x32 kernel) kept its whole 65 MB unfolding in the cache for a 2 MB
+    input (one row is the least a block holds). Kept only up to a block's
+    size now; the backward unfolds again, and agrees with the reference."""
+    rng = np.random.RandomState(0)
+    for A, W, kept in [(rng.randn(1, 2, 8000, 16), rng.randn(2, 32, 16, 16), False),
+                       (rng.randn(2, 6, 6, 3), rng.randn(3, 3, 3, 4), True)]:
+        Z, cache = cc.conv_forward(A, W, np.zeros(W.shape[-1]), {})
+        assert (cache[4].cols is not None) == kept
+        if cache[4].cols is not None:
+            assert cache[4].cols.nbytes <= conv_module.block_max_bytes()
+        dZ = rng.randn(*Z.shape)
+        _, ref = cc.conv_forward(A, W, np.zeros(W.shape[-1]), {}, engine="reference")
+        for fast, slow in zip(cc.conv_backward(dZ, cache), cc.conv_backward(dZ, ref)):
+            assert_rel(fast, slow, 1e-12, "uncached backward")
