@@ -104,8 +104,10 @@ def distribute_value(dz, shape):
 
     Returns
     -------
-    a : ndarray of shape (n_H, n_W), every element ``dz / (n_H * n_W)``; in
-        dz's float dtype (float64 for an integer or a Python number).
+    a : ndarray of shape (n_H, n_W), every element ``dz / (n_H * n_W)``, in
+        the dtype the layers compute in for dz's (float32 for float32 and
+        float16, float64 for float64, long double, an integer or a Python
+        number: hparams.compute_dtype).
 
     Raises
     ------
