@@ -472,7 +472,10 @@ class _Table(Table):
         if self.blank_above:
             yield Segment.line()
         if records:
-            yield from self._records()
+            # folded here, at the width: a console that soft-wraps (a log, a pipe) would crop them
+            for text in self._records():
+                yield from text.wrap(console, max(options.max_width, 1), overflow="fold")  # lines of the width
+            yield Segment.line()
             return
         # Each line without the padding rich leaves after its last cell ("pass  "): noise
         # in a log, a diff or a copy.
@@ -492,7 +495,8 @@ class _Table(Table):
         return max(line.cell_len for t in texts for line in t.split("\n"))
 
     def _records(self):
-        """The rows one under another: ``NAME`` then ``  column: cell``."""
+        """The rows one under another, as Text lines: ``NAME`` then
+        ``  column: cell``."""
         heads = [c.header.plain if isinstance(c.header, Text) else str(c.header) for c in self.columns]
         cells = [list(c.cells) for c in self.columns]
         for r, row in enumerate(self.rows):
@@ -503,7 +507,6 @@ class _Table(Table):
                 parts, lines = head.split(" / "), str(column[r]).split("\n")
                 for h, v in (zip(parts, lines) if len(parts) == len(lines) > 1 else [(head, str(column[r]))]):
                     yield Text(f"  {h}: {v}", style=style, overflow="fold")
-        yield Segment.line()
 
 
 def _provenance(p) -> dict:

@@ -1761,7 +1761,18 @@ def test_check_table_never_folds_a_value_on_a_narrow_terminal(columns):
     given = yaml.safe_load((CONFIGS / "stack.yaml").read_text())["expected"]["relu2.A.mean"]
     assert repr(given) in out.split()
     if columns == "45":
-        assert f"  expected: {given!r}" in out.splitlines()
+        lines = out.splitlines()
+        assert f"  expected: {given!r}" in lines
+        # folded, not cropped, in a pipe too (a review: "encoder_..._pooling_" lost its ".A.mean")
+        assert lines.count("  result: pass") == 11
+        long = {"layers": [{"type": "relu", "name": "a_layer_name_longer_than_the_terminal_is_wide"}],
+                "inputs": {"A_prev": {"ones": [1, 2, 2, 1]}},
+                "expected": {"a_layer_name_longer_than_the_terminal_is_wide.A.mean": 1.0}}
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            text = run(["check", write(Path(tmp), long)], env={"COLUMNS": "20"}).stdout
+        assert "".join(text.splitlines()[2:5]) == "a_layer_name_longer_than_the_terminal_is_wide.A.mean", text
 
 
 def test_check_table_keeps_17_digit_values_whole_at_80_columns():
