@@ -346,11 +346,14 @@ def _kind_of(head: bytes) -> str | None:
 def _open_npz(path: Path, where: str, name: str):
     try:
         with open(path, "rb") as fp:
-            npy = fp.read(len(_NPY_MAGIC)) == _NPY_MAGIC
+            head = fp.read(8)
+        npy = head.startswith(_NPY_MAGIC)
     except OSError as exc:
         raise path_error(where, name, exc) from None
     if npy:
         raise ConvcliError(where, f"{name} is a .npy file with an .npz name; rename it to .npy")
+    if _kind_of(head) == "HDF5":
+        raise ConvcliError(where, f"{name} is an HDF5 file with an .npz name; rename it to .h5")
     # Check the zip first: np.load leaks its file handle when a zip is corrupt.
     try:
         with zipfile.ZipFile(path) as zf:
@@ -426,48 +429,73 @@ def h5_errors(where: str, name: str):
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)} (a corrupt HDF5 file?)") from exc
 
 
-def _h5_walk(f, limit: int | None = None):
+# How deep the walk follows groups (each group is walked once anyway: this
+# bounds a chain of external files).
+H5_WALK_DEPTH = 64
+
+
+def _h5_walk(f, limit: int | None = None, files: set | None = None):
     """Every name in an open h5py File that is a dataset or a link that cannot
     be followed, in the file's order, as (path, link or None): groups walked
-    through their hard links, each once (hard links can make cycles); a soft
-    or external link followed to a dataset (a group it names is not walked:
-    its datasets have names of their own); an external link only to a file
-    beside the one holding it (or at its absolute path), never to one HDF5
-    would find in the current folder. Over at most ``limit`` entries, if
-    given; h5py's visititems sees a dataset under one hard-linked name only,
-    and its visit_links fails on an external link whose file is missing."""
+    through any link, hard, soft or external, each group once (links can make
+    cycles, within a file or across files), under the name it was first
+    reached by; an external link only to a file beside the one holding it
+    (or at its absolute path), never to one HDF5 would find in the current
+    folder; a soft link in a loop counts as one that cannot be followed.
+    Over at most ``limit`` entries, if given; ``files``, a set, gets the
+    real path of every file an external link was followed to. (h5py's
+    visititems sees each object under one hard-linked name only, and its
+    visit_links fails on an external link whose file is missing.)"""
     import h5py
 
     looked, seen = 0, set()
 
-    def walk(group):
+    def walk(group, prefix: str, depth: int):
         nonlocal looked
-        if group.id in seen:
+        key = _h5_identity(group)
+        if key in seen or depth > H5_WALK_DEPTH:
             return
-        seen.add(group.id)
-        for key in group:
+        seen.add(key)
+        for name in group:
             looked += 1
             if limit is not None and looked > limit:
                 return
-            path = f"{group.name.rstrip('/')}/{key}".lstrip("/")
-            link = group.get(key, getlink=True)
-            try:
-                obj = group.get(key) if _followable(group, link) else None
-            except (KeyError, ValueError, OSError):  # an external file missing, not HDF5 or unreadable
-                obj = None
-            if isinstance(link, h5py.HardLink):
-                if isinstance(obj, h5py.Group):
-                    yield from walk(obj)
-                elif isinstance(obj, h5py.Dataset):
-                    yield path, None
+            path = f"{prefix}/{name}".lstrip("/")
+            link = group.get(name, getlink=True)
+            obj = _follow(group, name, link)
+            if files is not None and obj is not None and isinstance(link, h5py.ExternalLink):
+                files.add(os.path.realpath(obj.file.filename))
+            if isinstance(obj, h5py.Group):
+                yield from walk(obj, path, depth + 1)
             elif isinstance(obj, h5py.Dataset):
                 yield path, None
-            elif obj is None:
+            elif obj is None and not isinstance(link, h5py.HardLink):
                 yield path, link
 
-    yield from walk(f)
+    yield from walk(f, "", 0)
     if limit is not None and looked > limit:
         yield None, None  # the walk stopped short
+
+
+def _h5_identity(obj):
+    """Which HDF5 object ``obj`` is, whatever name or file handle it was
+    reached by: its file's real path and its address in it."""
+    import h5py
+
+    try:
+        return os.path.realpath(obj.file.filename), h5py.h5o.get_info(obj.id).addr
+    except (OSError, ValueError, RuntimeError, KeyError):
+        return id(obj)
+
+
+def _follow(group, name: str, link):
+    """``group[name]``, or None where the link cannot be followed (see
+    :func:`_followable`), leads nowhere, or loops (HDF5's "too many links",
+    a RuntimeError)."""
+    try:
+        return group.get(name) if _followable(group, link) else None
+    except (KeyError, ValueError, OSError, RuntimeError):  # an external file missing, not HDF5, unreadable
+        return None
 
 
 def _followable(group, link) -> bool:
@@ -478,6 +506,38 @@ def _followable(group, link) -> bool:
     if not isinstance(link, h5py.ExternalLink):
         return True
     return (Path(group.file.filename).parent / link.filename).is_file()
+
+
+def _h5_get(f, path: str):
+    """The object at ``path`` in ``f``, each link along the path followed as
+    :func:`_h5_walk` would (an external link in the middle of it too), or
+    None where one cannot be."""
+    obj = f
+    for name in [p for p in path.split("/") if p]:
+        if not hasattr(obj, "get"):  # a dataset with more path after it
+            return None
+        link = obj.get(name, getlink=True)
+        if link is None:
+            return None
+        obj = _follow(obj, name, link)
+        if obj is None:
+            return None
+    return obj
+
+
+def h5_linked_files(path: Path) -> set[str]:
+    """The real paths of the files an .h5's external links lead to (as
+    convcli follows them), or none where it cannot be read."""
+    import h5py
+
+    files: set[str] = set()
+    try:
+        with h5py.File(path, "r") as f:
+            for _ in _h5_walk(f, files=files):
+                pass
+    except Exception:  # noqa: BLE001  a file that cannot be read links nowhere convcli reads
+        return set()
+    return files
 
 
 def h5_datasets(f, dangling: bool = False) -> list[str]:
@@ -494,19 +554,21 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     if not names and dataset is None:
         raise ConvcliError(where, f"{name} holds no datasets{dangling_links(f)}")
     if dataset is None:
-        if len(names) == 1:
+        # one array under several names (a soft link or a second hard link to it, "latest") is one
+        if len({_h5_identity(_h5_get(f, n)) for n in names}) == 1:
             dataset = names[0]
         else:
             raise ConvcliError(
                 where, f"{name} holds {len(names)} datasets ({_names(names)}); say which with dataset: NAME"
             )
     try:
-        obj = f.get(dataset) if _followable(f, f.get(dataset, getlink=True)) else None
-    except (KeyError, ValueError, OSError):  # an external link to a file that is not HDF5, or may not be read
+        obj = _h5_get(f, dataset)
+    except (KeyError, ValueError, OSError, RuntimeError):  # a path HDF5 cannot walk
         obj = None
     target = _link_to(f, dataset) if obj is None else ""
     if target:
-        raise ConvcliError(where, f"{name}[{dataset}] is a link to {target}, which cannot be "
+        how = "goes through the link" if " -> " in target else "is a link to"
+        raise ConvcliError(where, f"{name}[{dataset}] {how} {target}, which cannot be "
                                   "followed (not there, or not readable)")
     if isinstance(obj, h5py.Group):
         inside = [n for n in names if n.startswith(obj.name.strip("/") + "/")]
@@ -523,11 +585,23 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
 
 
 def _link_to(f, path: str) -> str:
-    """Where a soft or external link at ``path`` points ("" if it is none)."""
-    try:
-        return _link_text(f.get(path, getlink=True))
-    except (KeyError, ValueError, OSError):
-        return ""
+    """Where the first soft or external link along ``path`` that cannot be
+    followed points ("" if there is none): ``'/y' in other.h5``, or for one
+    before the path's end, ``g -> '/grp' in other.h5``."""
+    obj, names = f, [p for p in path.split("/") if p]
+    for k, name in enumerate(names):
+        try:
+            link = obj.get(name, getlink=True) if hasattr(obj, "get") else None
+        except (KeyError, ValueError, OSError, RuntimeError):
+            return ""
+        if link is None:
+            return ""
+        nxt = _follow(obj, name, link)
+        if nxt is None:
+            text = _link_text(link)
+            return text if not text or k == len(names) - 1 else f"{'/'.join(names[:k + 1])} -> {text}"
+        obj = nxt
+    return ""
 
 
 def _link_text(link) -> str:

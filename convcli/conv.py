@@ -102,20 +102,21 @@ def zero_pad(X, pad):
     """
     X = as_array(X, "X", 4, "(m, n_H, n_W, n_C)")
     sides = pad_sides(pad, modes=False)
-    check_padded(X.shape, sides, "X", memory=True)
+    check_padded(X.shape, sides, "X", memory=True, itemsize=max(X.dtype.itemsize, 4))
     X_pad = _pad(X, sides)
     # A new array even with nothing to pad, as np.pad's (the course's) is: writing into it leaves X alone.
     return X_pad.copy() if X_pad is X else X_pad
 
 
-def _check_fits(g: ConvGeometry) -> None:
-    """A ValueError naming the argument when the padded input or Z would not
-    fit this machine's memory (hparams.too_large), before any is made."""
+def _check_fits(g: ConvGeometry, itemsize: int) -> None:
+    """A ValueError naming the argument when the padded input or Z, of
+    ``itemsize``-byte elements, would not fit this machine's memory
+    (hparams.too_large), before any is made."""
     t, b, l, r = g.pad
-    if g.m * max((g.n_H_prev + t + b) * (g.n_W_prev + l + r) * g.n_C_prev, g.n_H * g.n_W * g.n_C) <= 2**28:
-        return  # 1 GiB in float32 at most: every machine has that (a small layer pays no more)
-    check_padded((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), g.pad, "A_prev", memory=True)
-    why = too_large((g.m, g.n_H, g.n_W, g.n_C), memory=True)
+    if g.m * max((g.n_H_prev + t + b) * (g.n_W_prev + l + r) * g.n_C_prev, g.n_H * g.n_W * g.n_C) * itemsize <= 2**30:
+        return  # 1 GiB at most: every machine has that (a small layer pays no more)
+    check_padded((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), g.pad, "A_prev", memory=True, itemsize=itemsize)
+    why = too_large((g.m, g.n_H, g.n_W, g.n_C), memory=True, itemsize=itemsize)
     if why:
         raise ValueError(f"output size: A_prev {(g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev)} with pad {g.pad}, "
                          f"stride {(g.s_H, g.s_W)}, dilation {(g.d_H, g.d_W)} gives Z {(g.m, g.n_H, g.n_W, g.n_C)}, "
@@ -262,7 +263,7 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     engine = check_engine(engine)
     A_prev, W, b, dtype = _as_compute(A_prev, W, b)
     g = conv_geometry(A_prev, W, b, hparameters)
-    _check_fits(g)
+    _check_fits(g, dtype.itemsize)
     if engine == "fast":
         Z, cols, T = _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype))
     else:
@@ -300,6 +301,7 @@ def conv_backward(dZ, cache, engine=None):
     if state is None:
         A_prev, W, b, dtype = _as_compute(A_prev, W, b)
         g = conv_geometry(A_prev, W, b, hparameters)
+        _check_fits(g, dtype.itemsize)  # a cache built by hand: conv_forward never saw it
     else:
         g, dtype = state.geometry, state.dtype
     dZ = check_upstream(dZ, "dZ", g.out_shape).astype(dtype, copy=False)

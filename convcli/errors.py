@@ -41,9 +41,11 @@ def short_path(path, limit: int = 80) -> str:
         keep = (most - 3) // 2
         return f"{text[:keep]}...{text[-keep:]}"
 
-    text = "/".join(cut(part, limit) if len(os.fsencode(part)) > NAME_MAX else part
-                    for part in str(path).split("/"))
-    return cut(text, 5 * limit) if len(os.fsencode(text)) > PATH_MAX else text
+    def size(text: str) -> int:  # bytes, as the OS counts them (a lone surrogate has no fsencode)
+        return len(text.encode("utf-8", "surrogatepass"))
+
+    text = "/".join(cut(part, limit) if size(part) > NAME_MAX else part for part in str(path).split("/"))
+    return cut(text, 5 * limit) if size(text) > PATH_MAX else text
 
 
 NAME_MAX, PATH_MAX = 255, 4096  # Linux's, and most systems': the longest name, the longest path

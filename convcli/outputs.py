@@ -85,13 +85,19 @@ def _read_inside(target: Path, reads) -> str | None:
     """The first of ``reads``, (key, path) pairs, that lies inside the folder
     ``target`` (both through symlinks), said as ``NAME, which this run reads
     (KEY)``; None if none does."""
+    from .arrays import H5_SUFFIXES, h5_linked_files
+
     for key, path in reads:
         try:
             real = _real(path)
+            # an .h5 input's external links lead to files the run reads too
+            linked = h5_linked_files(real) if real.suffix.lower() in H5_SUFFIXES and real.is_file() else ()
         except (OSError, ValueError):
             continue
-        if target in real.parents:
-            return f"{real.relative_to(target)}, which this run reads ({key})"
+        for file in (real, *map(Path, sorted(linked))):
+            if target in file.parents:
+                via = "" if file == real else f" through a link in {path.name}"
+                return f"{file.relative_to(target)}, which this run reads ({key}{via})"
     return None
 
 

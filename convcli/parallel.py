@@ -39,6 +39,12 @@ def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()
     _state.pop("pool", None)
+    limiter = _state.pop("limiter", None)  # a region was running: BLAS was held to one thread
+    if limiter is not None:
+        try:
+            limiter.restore_original_limits()
+        except Exception:  # noqa: BLE001  a child that cannot change them keeps one thread: slower, not wrong
+            pass
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -161,7 +167,8 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
         # results combined per group come out the same bits either way.
         return [fn(group) for group in groups]
     try:
-        with _blas().limit(limits=1):
+        with _blas().limit(limits=1) as limiter:
+            _state["limiter"] = limiter  # for a child forked meanwhile (_after_fork_in_child)
             # Each worker runs in a copy of the caller's context, so settings
             # such as np.errstate (a context variable) hold in every block.
             futures = [_pool(n - 1).submit(contextvars.copy_context().run, fn, group)
@@ -169,4 +176,5 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
             first = fn(groups[0])
             return [first] + [f.result() for f in futures]
     finally:
+        _state.pop("limiter", None)
         _lock.release()

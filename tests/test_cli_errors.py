@@ -457,6 +457,7 @@ def test_npy_with_an_npz_name(tmp_path):
     ("h5", "a.npy", "a.npy is an HDF5 file with a .npy name; rename it to .h5"),
     ("npy", "a.h5", "a.h5 is a .npy file with an HDF5 name; rename it to .npy"),
     ("npz", "a.h5", "a.h5 is a .npz file with an HDF5 name; rename it to .npz"),
+    ("h5", "a.npz", "a.npz is an HDF5 file with an .npz name; rename it to .h5"),
 ])
 def test_a_file_with_another_kind_s_name_says_which_it_is(tmp_path, made, named, what):
     """A review: only a .npy named .npz said so; the others read "no NumPy
@@ -561,6 +562,16 @@ def test_h5_datasets_behind_links_and_second_names_are_found(tmp_path):
     assert "yours is convcli's times 2 everywhere" in graded["conv1.Z"]["note"]
     assert "yours is convcli's times 3 everywhere" in graded["conv1.dW"]["note"]
     assert "is a link to '/gone', which cannot be followed" in graded["conv1.dA_prev"]["note"]
+    # a later review: a group reached through an external link was not walked, and its wrong array passed
+    with h5py.File(tmp_path / "grads.h5", "w") as f:
+        f["g/conv1.db"] = np.ones(8)
+    with h5py.File(tmp_path / "viagroup.h5", "w") as f:
+        f["conv1.Z"] = Z
+        f["more"] = h5py.ExternalLink("grads.h5", "/g")
+    result = run(["check", cfg, "--against", tmp_path / "viagroup.h5", "--json"])
+    graded = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert result.exit_code == 1 and graded["conv1.db"]["entry"] == "more/conv1.db"
+    assert graded["conv1.db"]["status"] == "fail" and graded["conv1.Z"]["status"] == "pass"
 
     (tmp_path / "in").mkdir()
     with h5py.File(tmp_path / "in" / "linked.h5", "w") as f:
@@ -593,6 +604,30 @@ def test_an_h5_external_link_is_followed_beside_its_file_only(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path / "elsewhere")
     backward_fails(tmp_path, cfg, "inputs.A_prev",
                    "lnk.h5[x] is a link to '/y' in target.h5, which cannot be followed")
+    # a later review: one in the middle of the path was followed (g/y read the current folder's target.h5)
+    with h5py.File(tmp_path / "in" / "lnk.h5", "a") as f:
+        f["g"] = h5py.ExternalLink("target.h5", "/")
+    data["inputs"]["A_prev"] = {"file": "lnk.h5", "dataset": "g/y"}
+    backward_fails(tmp_path, write(tmp_path / "in", data), "inputs.A_prev",
+                   "lnk.h5[g/y] goes through the link g -> '/' in target.h5, which cannot be followed")
+
+
+def test_an_h5_alias_or_a_link_loop_does_not_stop_a_file_being_read(tmp_path):
+    """A review of the link walk: a file of one array and a second name for
+    it (a soft link "latest") needed dataset: (two datasets, it said), and a
+    soft link loop anywhere made the whole file "corrupt" (HDF5's "too many
+    links" is a RuntimeError)."""
+    A = np.random.RandomState(0).randn(10, 4, 4, 3)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f["images"] = A
+        f["latest"] = h5py.SoftLink("/images")
+        f["tmp/a"] = h5py.SoftLink("/tmp/b")
+        f["tmp/b"] = h5py.SoftLink("/tmp/a")
+    for src in ({"file": "a.h5"}, {"file": "a.h5", "dataset": "latest"}):
+        data = seed_data()
+        data["inputs"]["A_prev"] = src
+        assert run(["forward", write(tmp_path, data), "--out", tmp_path / "o", "--force"]).exit_code == 0
+        np.testing.assert_array_equal(np.load(tmp_path / "o" / "A_prev.npy"), A)
 
 
 def test_h5_link_walk_is_bounded(tmp_path):
@@ -997,6 +1032,8 @@ _OWN = {"A_prev": {"random": [10, 8, 8, 8]}}  # pooled to conv1.Z's (10, 7, 7, 8
     ("h5", {"inputs": {"A_prev": {"file": "run1/outputs.h5", "dataset": "conv1.Z"}}}, "inputs.A_prev", "outputs.h5"),
     ("npy", {"inputs": _OWN, "backward": {"grad": {"file": "run1/conv1.Z.npy"}}}, "backward.grad", "conv1.Z.npy"),
     ("npy", {"inputs": _OWN, "expected": {"pool1.A": {"file": "run1/conv1.Z.npy"}}}, "expected.pool1.A", "conv1.Z.npy"),
+    ("h5", {"inputs": {"A_prev": {"file": "via.h5", "dataset": "x"}}}, "inputs.A_prev through a link in via.h5",
+     "outputs.h5"),
 ])
 def test_force_never_replaces_a_convcli_folder_whose_files_this_run_reads(tmp_path, fmt, extra, key, file):
     """A review's repro: a config chained on an earlier run's output
@@ -1006,6 +1043,8 @@ def test_force_never_replaces_a_convcli_folder_whose_files_this_run_reads(tmp_pa
     or expected file inside the folder counts too."""
     first = write(tmp_path, seed_data())
     assert run(["backward", first, "--out", tmp_path / "run1", "--format", fmt]).exit_code == 0
+    with h5py.File(tmp_path / "via.h5", "w") as f:  # (a later review: an external link to it counts too)
+        f["x"] = h5py.ExternalLink("run1/outputs.h5", "/conv1.Z")
     cfg = write(tmp_path, {"layers": [{"type": "pool", "f": 2, "stride": 1}], "backward": {"grad": "ones"},
                            **extra}, "next.yaml")
     before = tree(tmp_path)
@@ -1281,6 +1320,13 @@ def test_json_says_ok_on_success_too(tmp_path, command):
     result = run([command[0], cfg, *command[1:], *out, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ok"] is True
+
+
+def test_a_path_with_a_lone_surrogate_is_a_user_error(tmp_path):
+    """A review: YAML's "\\ud800" in a file name made short_path's fsencode
+    raise: exit 3 instead of "file not found"."""
+    cfg = write(tmp_path, 'inputs:\n  A_prev: {file: "\\ud800x.npy"}\nlayers:\n  - {type: relu}\n')
+    backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found")
 
 
 def test_numbers_and_paths_a_user_gave_are_said_whole(tmp_path):

@@ -180,3 +180,43 @@ def test_a_forked_child_runs_threaded_layers_after_its_parent_did(threaded):
         if child.is_alive():
             child.kill()
     assert child.exitcode == 0
+
+
+def _threads_in_child(conn) -> None:
+    conn.send(parallel.threads())
+    conn.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX's")
+def test_a_child_forked_while_a_region_runs_gets_blas_s_threads_back(monkeypatch):
+    """A review: a child forked while another thread ran a region inherited
+    BLAS held to one thread, and stayed single-threaded for good."""
+    import multiprocessing
+    import threading
+
+    monkeypatch.delenv("CONVCLI_THREADS", raising=False)
+    before = parallel.threads()
+    if before < 2:
+        pytest.skip(f"NumPy's BLAS runs on {before} thread here: nothing to hold to one")
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(group):
+        inside.set()
+        release.wait(30)
+        return group
+
+    runner = threading.Thread(target=parallel.map_blocks, args=(hold, list(range(8))), kwargs={"min_blocks_per_thread": 1})
+    runner.start()
+    try:
+        assert inside.wait(30) and parallel.threads() == 1  # the region holds BLAS to one thread
+        ctx = multiprocessing.get_context("fork")
+        ours, theirs = ctx.Pipe()
+        child = ctx.Process(target=_threads_in_child, args=(theirs,))
+        child.start()
+        assert ours.poll(60), "the forked child hung"
+        assert ours.recv() == before
+        child.join(10)
+    finally:
+        release.set()
+        runner.join(30)
+    assert parallel.threads() == before
