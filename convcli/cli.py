@@ -629,7 +629,8 @@ def _default_name(config: Path) -> str:
 def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> None:
     """forward/backward's report, once the outputs are in place."""
     if as_json:
-        _print_json({"ok": True, "out": str(out), **doc})
+        # config_sha256 as check, gradcheck, shapes and plot give it (summary.json has it under config)
+        _print_json({"ok": True, "out": str(out), **doc, "config_sha256": p.cfg.sha256})
         return
     con = _console()
     n_layers = len(p.network)
@@ -1283,7 +1284,7 @@ def plot(
         # what was drawn, defaults resolved (it said null for the sample 0 and all channels it drew)
         drawn_sample, drawn = plots.drawn_selection(results.quantities[name], name, sample=sample,
                                                     channels=chosen, kind=_plot_kinds(p).get(name))
-        _print_json({"ok": True, "out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
+        _print_json({"ok": True, **_provenance(p), "out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
                      "channels": drawn})
         return
     _console().print(Text(f"wrote {path}: {name} {_fmt_shape(shape)}"))

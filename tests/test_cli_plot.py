@@ -8,6 +8,7 @@ difference); the arithmetic is spelled out once, in SIZES.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import convcli
 from convcli.plot import file_name
 from conftest import require
 from test_cli_helpers import CONFIGS, assert_error, run, tree, write
@@ -119,8 +121,9 @@ def test_plot_json_and_nested_out(tmp_path, cfg):
     result = run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--channels", "1"])
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert doc == {"ok": True, "out": str(png), "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0,
-                   "channels": [1]}
+    sha = hashlib.sha256(Path(cfg).read_bytes()).hexdigest()  # the config's, as a grader's log keys it
+    assert doc == {"ok": True, "convcli": convcli.__version__, "config_sha256": sha, "out": str(png),
+                   "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0, "channels": [1]}
     read_png(png, (600, 300))
     # what was drawn, not what was asked (it said null for the sample and the channels)
     doc = json.loads(run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--force"]).stdout)
