@@ -260,7 +260,7 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     ValueError
         Naming the argument and the shapes involved.
     """
-    engine = check_engine(engine)
+    engine = check_engine("fast" if engine is None else engine)  # None: the default, as the backward takes it
     A_prev, W, b, dtype = _as_compute(A_prev, W, b)
     g = conv_geometry(A_prev, W, b, hparameters)
     _check_fits(g, dtype.itemsize)

@@ -158,7 +158,7 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
         below 1, a ``pad``: pools have none).
     """
     mode = check_mode(mode)
-    engine = check_engine(engine)
+    engine = check_engine("fast" if engine is None else engine)  # None: the default, as the backward takes it
     A_prev = _as_compute(A_prev)
     g = pool_geometry(A_prev, hparameters)
     run = _forward_fast if engine == "fast" else _forward_reference

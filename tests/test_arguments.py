@@ -253,3 +253,14 @@ def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch
     for engine in ("fast", "reference"):
         with pytest.raises(ValueError, match=r"^pad: .* 2.98 GiB in float64, more than this machine's memory"):
             cc.conv_backward(np.ones((1, 3, 3, 1)), (A, W, np.zeros(1), hp), engine=engine)
+
+
+def test_engine_none_is_the_default_forward_too():
+    """A review: conv_backward and pool_backward took engine=None (the
+    forward's), the forwards refused it, so a wrapper defaulting to None broke."""
+    A, W = np.arange(48.0).reshape(1, 4, 4, 3), np.ones((2, 2, 3, 2))
+    Z, cache = cc.conv_forward(A, W, np.zeros(2), {}, engine=None)
+    np.testing.assert_array_equal(Z, cc.conv_forward(A, W, np.zeros(2), {})[0])
+    assert cache[4].engine == "fast"
+    P, cache = cc.pool_forward(A, {"f": 2}, engine=None)
+    np.testing.assert_array_equal(P[0, :, :, 0], [[15.0, 21.0], [39.0, 45.0]])  # by hand: each block's last

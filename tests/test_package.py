@@ -120,3 +120,21 @@ def test_the_signatures_are_the_notebooks():
     assert params(convcli.pool_backward)[:3] == [("dA", empty), ("cache", empty), ("mode", "max")]
     for f in (convcli.conv_forward, convcli.conv_backward, convcli.pool_forward, convcli.pool_backward):
         assert "engine" in inspect.signature(f).parameters, f.__name__
+
+
+def test_the_readmes_python_examples_run_and_give_the_shapes_they_say():
+    """The README's Python blocks, run in order in one namespace (the second
+    builds on the first), as a reader would paste them; the shapes checked
+    by hand: a 'same' 2x2 conv keeps 4x4, a 2x2 pool halves it."""
+    import re
+
+    import numpy as np
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 2
+    space: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), space)  # noqa: S102  the project's own docs
+    assert space["P1"].shape == (10, 2, 2, 8) and space["dA_prev"].shape == (10, 4, 4, 3)
+    # the pool with ties "first" passes each window's gradient to one position: 4 ones per sample and channel
+    assert np.count_nonzero(space["dA1"]) == 10 * 2 * 2 * 8
