@@ -439,12 +439,20 @@ class Staging:
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""
         try:
-            if target.is_dir() and _is_nonempty_dir(target):
+            if self.force and target.is_dir() and _is_nonempty_dir(target):
                 old = Path(tempfile.mkdtemp(prefix=_old_prefix(target.name), dir=target.parent))
                 os.replace(target, old / "x")
                 os.replace(self.path, target)
             else:
-                os.replace(self.path, target)  # also replaces an empty folder
+                # Onto nothing or an empty folder. Without --force, a folder that another run filled
+                # since check_out looked is never replaced: the kernel refuses a rename onto it.
+                try:
+                    os.replace(self.path, target)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                    raise ConvcliError(where, "appeared while convcli computed (another run?); kept it: "
+                                              "pass --force to replace it") from None
             self._committed = True
             _sync_folder(target.parent)  # the rename itself
         except BaseException as exc:  # a failed rename, or Ctrl-C between the two: the old outputs go back

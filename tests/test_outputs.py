@@ -628,3 +628,31 @@ def test_the_outputs_are_on_disk_before_they_are_renamed_into_place(tmp_path, mo
         assert ("fsync", str(tmp_path)) in events[k:]
     else:
         assert len(synced) >= 4
+
+
+def test_a_run_that_fills_out_after_the_commit_looked_is_never_replaced(tmp_path, monkeypatch):
+    """A review: two runs into one --out, no --force, both exited 0 and one
+    replaced the other: the other had filled OUT between commit's look
+    (check_out) and its rename, and the rename replaced any folder that was
+    not empty. Without --force the rename now goes onto nothing or an empty
+    folder only; the kernel refuses a folder with files in it."""
+    import convcli.outputs as outputs
+
+    out = tmp_path / "out"
+    real_sync = outputs._sync_tree
+
+    def other_run_commits_meanwhile(folder):
+        real_sync(folder)
+        out.mkdir()
+        _summary(out)  # convcli's own outputs, another run's
+        (out / "A.npy").write_bytes(b"theirs")
+
+    monkeypatch.setattr(outputs, "_sync_tree", other_run_commits_meanwhile)
+    with Staging(out) as st:
+        write_arrays(st.path, {"A": np.ones(3)}, "npy")
+        _summary(st.path, {"A": "A.npy"})
+        with pytest.raises(ConvcliError, match=r"^--out .*: appeared while convcli computed \(another run\?\); "
+                                               r"kept it: pass --force"):
+            st.commit()
+    assert (out / "A.npy").read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
