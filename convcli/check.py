@@ -456,21 +456,22 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                                             f"--against {short_path(h5)} grades it"))
             return out, unknown
         if has_h5:  # none of the .npy files is a quantity: the outputs.h5 beside them may be the work
-            out, more = _resolve(p, where, _arrays_in(h5, where), path)
+            out, more = _resolve(p, where, _arrays_in(h5, where, empty_ok), path)
             return _some(out, unknown + more, where, empty_ok)
         return _some(out, unknown, where, empty_ok)
     file = h5 if is_dir else path
-    out, unknown = _resolve(p, where, _arrays_in(file, where), file.parent)
+    out, unknown = _resolve(p, where, _arrays_in(file, where, empty_ok), file.parent)
     return _some(out, unknown + unread, where, empty_ok)
 
 
-def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
-    """The arrays of one file: (name as found, source)."""
+def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str, Source]]:
+    """The arrays of one file: (name as found, source); none in a file that
+    holds none is an error, unless ``empty_ok`` (--complete grades it)."""
     suffix = path.suffix.lower()
     if suffix in H5_SUFFIXES:
         with arrays._h5_open(path, where, path.name) as f, arrays.h5_errors(where, path.name):
             names = arrays.h5_datasets(f, dangling=True)  # a link that cannot be followed: unreadable
-            if not names:
+            if not names and not empty_ok:
                 raise ConvcliError(where, f"{path.name} holds no arrays{arrays.dangling_links(f)}")
         found = [(n, Source(file=path.name, dataset=n)) for n in names]
     elif suffix in NPZ_SUFFIXES:
@@ -481,7 +482,7 @@ def _arrays_in(path: Path, where: str) -> list[tuple[str, Source]]:
         found = [(path.name, Source(file=path.name))]
     else:
         raise ConvcliError(where, "expected a folder of .npy files, an .npz, or an .h5 file")
-    if not found:
+    if not found and not empty_ok:
         raise ConvcliError(where, f"{path.name} holds no arrays")
     return found
 
@@ -506,10 +507,26 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             unknown.append(Unknown(label, GIVEN, q, src, base))
             continue
         if q in seen:
-            raise ConvcliError(where, f"{label} and {seen[q]} are both {q}; keep one")
+            # Two arrays for one quantity (conv1.Z.npy and Z.npy, conv1.Z and conv1/Z): one is graded,
+            # the one whose name says the quantity whole, else the first; the other is listed, not a
+            # reason to grade nothing (exit 2 cost a grading loop the whole submission).
+            k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
+            graded = out[k]
+            if _says(label, q) and not _says(graded.label, q):
+                out[k], graded, label = Submitted(label, q, src, base), Submitted(label, q, src, base), graded.label
+                seen[q] = graded.label
+            unknown.append(Unknown(label, f"also {q}: {graded.label} is graded instead; keep one"))
+            continue
         seen[q] = label
         out.append(Submitted(label, q, src, base))
     return out, unknown
+
+
+def _says(label: str, q: str) -> bool:
+    """Whether an array's name says its quantity whole (conv1.Z.npy, the
+    .h5 dataset conv1/Z), not only its end (Z.npy)."""
+    name = label[:-4] if label.lower().endswith(".npy") else label
+    return name.replace("/", ".") == q
 
 
 def _resolves(p: Plan, name: str) -> bool:

@@ -161,3 +161,41 @@ def test_h5_errors_converts_a_corrupt_file_not_a_bad_request():
         f["no_such_name"]
     f.close()
     # (A corrupt file's own errors becoming ConvcliError: tests/test_corrupt_files.py.)
+
+
+def test_two_arrays_for_one_quantity_grade_one_and_list_the_other(tmp_path):
+    """A grading review: conv1.Z.npy beside Z.npy (or conv1.Z beside conv1/Z
+    in an .h5) stopped the whole submission with exit 2, even identical
+    copies. The one whose name says the quantity whole is graded, the other
+    listed; an empty .h5 or .npz under --complete is graded, every quantity
+    missing (exit 1), as an empty folder is."""
+    import json
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "ref"]).exit_code == 0
+    Z = np.load(tmp_path / "ref" / "conv1.Z.npy")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    np.save(mine / "Z.npy", 2 * Z)  # sorts first, and is wrong
+    np.save(mine / "conv1.Z.npy", Z)
+    doc = json.loads(run(["check", cfg, "--against", mine, "--json"]).stdout)
+    assert [(a["entry"], a["status"]) for a in doc["against"]] == [("conv1.Z.npy", "pass")]
+    assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
+        ("Z.npy", "also conv1.Z: conv1.Z.npy is graded instead; keep one")]
+    with h5py.File(tmp_path / "mine.h5", "w") as f:
+        f["conv1/Z"] = Z
+        f["conv1.Z"] = 2 * Z
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "mine.h5", "--json"]).stdout)
+    assert [a["entry"] for a in doc["against"]] == ["conv1/Z"]  # the first in the file's order, both being whole
+    for empty in ("e.h5", "e.npz"):
+        if empty.endswith(".h5"):
+            h5py.File(tmp_path / empty, "w").close()
+        else:
+            np.savez(tmp_path / empty)
+        result = run(["check", cfg, "--against", tmp_path / empty, "--complete", "--json"])
+        doc = json.loads(result.stdout)
+        assert result.exit_code == 1 and doc["counts"]["against"]["missing"] == 4, result.output
