@@ -702,14 +702,18 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 note += (f"; {lost} number{'s' if lost != 1 else ''} in yours where convcli's "
                          f"{'are' if lost != 1 else 'is'} NaN (a NaN or an infinity in a layer's input gives NaN)")
                 hints.append("nan_in_convcli")
-            said = _ties_hint(p, inputs, s.quantity, theirs, rtol, atol)
+            # The explanations are looked for at the precision the user's array holds: one computed in
+            # float32 with a mistake in it (the bias in every window) is that mistake to float32's
+            # rounding, never to the run's float64 rtol (its hints were lost, or another one given).
+            hr, ha = _hint_tolerance(info.dtype, p.dtype, rtol, atol)
+            said = _ties_hint(p, inputs, s.quantity, theirs, hr, ha)
             if said:
                 note += said
                 hints.append("ties")
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
-            for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, rtol, atol)),
-                               ("scale", lambda: _scale_hint(theirs, ours, rtol, atol)),
-                               ("axis_order", lambda: _order_hint(theirs, ours, rtol, atol,
+            for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
+                               ("scale", lambda: _scale_hint(theirs, ours, hr, ha)),
+                               ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
                                                                   s.quantity in weights))):
                 said = hint()
                 if said:
@@ -893,6 +897,20 @@ def _first_difference(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: f
             at = (n, *first) if theirs.ndim > 1 else first
             return f"first differs at {list(at)}: yours {float(theirs[at])!r}, the config's {float(ours[at])!r}"
     return ""
+
+
+# Hints on arrays of fewer bits are looked for at their precision: float16's
+# ~3 decimal digits.
+_HINT_TOLERANCES = {4: DEFAULT_TOLERANCES["float32"], 2: (1e-2, 1e-3)}
+
+
+def _hint_tolerance(theirs: np.dtype, run: str, rtol: float, atol: float) -> tuple[float, float]:
+    """(rtol, atol) at which the hints explain a failed array: the check's,
+    loosened to what a float32 (float16) array can hold, where it is one or
+    the run computes in float32."""
+    bits = min(np.dtype(theirs).itemsize if np.dtype(theirs).kind == "f" else 8, np.dtype(run).itemsize)
+    looser = _HINT_TOLERANCES.get(bits)
+    return (rtol, atol) if looser is None else (max(rtol, looser[0]), max(atol, looser[1]))
 
 
 def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:

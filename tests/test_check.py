@@ -199,3 +199,27 @@ def test_two_arrays_for_one_quantity_grade_one_and_list_the_other(tmp_path):
         result = run(["check", cfg, "--against", tmp_path / empty, "--complete", "--json"])
         doc = json.loads(result.stdout)
         assert result.exit_code == 1 and doc["counts"]["against"]["missing"] == 4, result.output
+
+
+def test_a_float32_submission_s_mistake_is_still_named(tmp_path):
+    """A grading review: arrays computed in float32 with a real mistake lost
+    their hint against a float64 run (the hints looked at rtol 1e-6, which a
+    float32 array never meets): the notebook's bias in every window, a dW
+    divided by 4, NCHW maps. They are now looked for at float32's
+    precision. The mistakes are made by hand from convcli's float32 run:
+    Z + (f*f*n_C_prev - 1) b = the window-bias Z (3*3*3 = 27 terms)."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--dtype", "float32", "--out", tmp_path / "ref"]).exit_code == 0
+    ref = {q: np.load(tmp_path / "ref" / f"{q}.npy") for q in ("conv1.Z", "b1", "conv1.dW", "relu2.A")}
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    np.save(mine / "conv1.Z.npy", ref["conv1.Z"] + np.float32(26) * ref["b1"].reshape(-1))
+    np.save(mine / "conv1.dW.npy", ref["conv1.dW"] / np.float32(4))
+    np.save(mine / "relu2.A.npy", ref["relu2.A"].transpose(0, 3, 1, 2))
+    doc = json.loads(run(["check", cfg, "--against", mine, "--json"]).stdout)
+    hints = {a["quantity"]: a["hints"] for a in doc["against"]}
+    assert hints == {"conv1.Z": ["bias_window"], "conv1.dW": ["scale"], "relu2.A": ["axis_order"]}, doc["against"]
