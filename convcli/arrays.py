@@ -429,8 +429,8 @@ def h5_errors(where: str, name: str):
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)} (a corrupt HDF5 file?)") from exc
 
 
-# How deep the walk follows groups (each group is walked once anyway: this
-# bounds a chain of external files).
+# How many external links deep the walk follows groups (each group is
+# walked once anyway: this bounds a chain of files).
 H5_WALK_DEPTH = 64
 
 
@@ -448,33 +448,49 @@ def _h5_walk(f, limit: int | None = None, files: set | None = None):
     visit_links fails on an external link whose file is missing.)"""
     import h5py
 
-    looked, seen = 0, set()
+    looked, seen, short = 0, set(), False
 
-    def walk(group, prefix: str, depth: int):
-        nonlocal looked
+    def walk(group, prefix: str, hops: int):
+        nonlocal looked, short
         key = _h5_identity(group)
-        if key in seen or depth > H5_WALK_DEPTH:
+        if key in seen:
             return
         seen.add(key)
-        for name in group:
+        # A group's own (hard-linked) names first: a link to it elsewhere ("best" -> /conv1) must not
+        # take them over by sorting first.
+        names = list(group)
+        links = {name: group.get(name, getlink=True) for name in names}
+        for name in sorted(names, key=lambda n: not isinstance(links[n], h5py.HardLink)):
             looked += 1
             if limit is not None and looked > limit:
+                short = True
                 return
             path = f"{prefix}/{name}".lstrip("/")
-            link = group.get(name, getlink=True)
+            link = links[name]
+            external = isinstance(link, h5py.ExternalLink)
+            if external and hops >= H5_WALK_DEPTH:  # a chain of files: bounded, and said so
+                short = True
+                continue
             obj = _follow(group, name, link)
-            if files is not None and obj is not None and isinstance(link, h5py.ExternalLink):
+            if files is not None and obj is not None and external:
                 files.add(os.path.realpath(obj.file.filename))
             if isinstance(obj, h5py.Group):
-                yield from walk(obj, path, depth + 1)
+                yield from walk(obj, path, hops + external)
             elif isinstance(obj, h5py.Dataset):
                 yield path, None
             elif obj is None and not isinstance(link, h5py.HardLink):
                 yield path, link
 
     yield from walk(f, "", 0)
-    if limit is not None and looked > limit:
+    if short:
         yield None, None  # the walk stopped short
+
+
+def _one_object(f, names: list[str]) -> bool:
+    """Whether every name in ``names`` is the same HDF5 object (one array
+    under several names), stopping at the first other one."""
+    first = _h5_identity(_h5_get(f, names[0])) if names else None
+    return bool(names) and all(_h5_identity(_h5_get(f, n)) == first for n in names[1:])
 
 
 def _h5_identity(obj):
@@ -555,7 +571,7 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         raise ConvcliError(where, f"{name} holds no datasets{dangling_links(f)}")
     if dataset is None:
         # one array under several names (a soft link or a second hard link to it, "latest") is one
-        if len({_h5_identity(_h5_get(f, n)) for n in names}) == 1:
+        if _one_object(f, names):
             dataset = names[0]
         else:
             raise ConvcliError(
@@ -570,8 +586,8 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         how = "goes through the link" if " -> " in target else "is a link to"
         raise ConvcliError(where, f"{name}[{dataset}] {how} {target}, which cannot be "
                                   "followed (not there, or not readable)")
-    if isinstance(obj, h5py.Group):
-        inside = [n for n in names if n.startswith(obj.name.strip("/") + "/")]
+    if isinstance(obj, h5py.Group):  # its datasets by the path it was named by (a link's, perhaps)
+        inside = [f"{dataset.strip('/')}/{n}".lstrip("/") for n, link in _h5_walk(obj) if n and link is None]
         held = f"the datasets in it: {_names(inside)}" if inside else "it holds no datasets"
         raise ConvcliError(where, f"{name}[{dataset}] is a group, not a dataset; {held}")
     if not isinstance(obj, h5py.Dataset):

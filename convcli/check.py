@@ -492,6 +492,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     out: list[Submitted] = []
     unknown: list[Unknown] = []
     seen: dict[str, str] = {}
+    others: list[tuple[str, str]] = []  # (label, quantity) of an array whose quantity another one is
     for label, src in found:
         name = label[:-4] if label.lower().endswith(".npy") else label.replace("/", ".")
         # an .h5's datasets in a group of the user's (results/conv1.Z): the names below it, as a layer's
@@ -508,17 +509,20 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             continue
         if q in seen:
             # Two arrays for one quantity (conv1.Z.npy and Z.npy, conv1.Z and conv1/Z): one is graded,
-            # the one whose name says the quantity whole, else the first; the other is listed, not a
+            # the one whose name says the quantity whole, else the first; the others are listed, not a
             # reason to grade nothing (exit 2 cost a grading loop the whole submission).
             k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
-            graded = out[k]
-            if _says(label, q) and not _says(graded.label, q):
-                out[k], graded, label = Submitted(label, q, src, base), Submitted(label, q, src, base), graded.label
-                seen[q] = graded.label
-            unknown.append(Unknown(label, f"also {q}: {graded.label} is graded instead; keep one"))
+            if _says(label, q) and not _says(out[k].label, q):
+                others.append((out[k].label, q))
+                out[k] = Submitted(label, q, src, base)
+                seen[q] = label
+            else:
+                others.append((label, q))
             continue
         seen[q] = label
         out.append(Submitted(label, q, src, base))
+    # said once the choice is final
+    unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead; keep one") for label, q in others]
     return out, unknown
 
 
@@ -706,7 +710,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # float32 with a mistake in it (the bias in every window) is that mistake to float32's
             # rounding, never to the run's float64 rtol (its hints were lost, or another one given).
             hr, ha = _hint_tolerance(info.dtype, p.dtype, rtol, atol)
-            said = _ties_hint(p, inputs, s.quantity, theirs, hr, ha)
+            # An array that is convcli's at that precision has no mistake to explain (a correct float32
+            # array: the float32 hint below says how to grade it); any "other answer" equal to convcli's
+            # own would fit it (a zero bias's window convention, a transpose of length-1 axes).
+            mistaken = hr == rtol and ha == atol or not compare(theirs, ours, hr, ha)[0]
+            said = _ties_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken else ""
             if said:
                 note += said
                 hints.append("ties")
@@ -715,7 +723,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("scale", lambda: _scale_hint(theirs, ours, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
                                                                   s.quantity in weights))):
-                said = hint()
+                said = hint() if mistaken else ""
                 if said:
                     note += said
                     hints.append(kind)

@@ -102,7 +102,7 @@ def zero_pad(X, pad):
     """
     X = as_array(X, "X", 4, "(m, n_H, n_W, n_C)")
     sides = pad_sides(pad, modes=False)
-    check_padded(X.shape, sides, "X", memory=True, itemsize=max(X.dtype.itemsize, 4))
+    check_padded(X.shape, sides, "X", memory=True, itemsize=X.dtype.itemsize, dtype=X.dtype.name)  # X's own
     X_pad = _pad(X, sides)
     # A new array even with nothing to pad, as np.pad's (the course's) is: writing into it leaves X alone.
     return X_pad.copy() if X_pad is X else X_pad

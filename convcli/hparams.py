@@ -141,7 +141,7 @@ def _physical_memory() -> int | None:
         return None
 
 
-def too_large(shape, memory: bool = False, itemsize: int = 4) -> str:
+def too_large(shape, memory: bool = False, itemsize: int = 4, dtype: str | None = None) -> str:
     """"" or why an array of ``shape`` cannot be made: more elements than an
     array can hold, or with ``memory`` (the Python API, which makes it
     whole; the CLI has --max-memory and streams), more bytes than the
@@ -154,19 +154,20 @@ def too_large(shape, memory: bool = False, itemsize: int = 4) -> str:
     size = n * itemsize
     memory = _physical_memory() if memory and size > 2**30 else None  # no machine has less than 1 GiB
     if memory and size > memory:
-        return (f"{size / 2**30:.3g} GiB in float{8 * itemsize}, more than this machine's memory "
+        return (f"{size / 2**30:.3g} GiB in {dtype or f'float{8 * itemsize}'}, more than this machine's memory "
                 f"({memory / 2**30:.3g} GiB)")
     return ""
 
 
-def check_padded(shape, sides, name: str, memory: bool = False, itemsize: int = 4) -> None:
+def check_padded(shape, sides, name: str, memory: bool = False, itemsize: int = 4,
+                 dtype: str | None = None) -> None:
     """A ValueError naming ``pad`` when ``shape`` (m, n_H, n_W, n_C) padded by
     ``sides`` (top, bottom, left, right) is too large to make
     (:func:`too_large`): NumPy's "array is too big" or MemoryError would
     name neither."""
     t, bo, l, r = sides
     padded = (shape[0], shape[1] + t + bo, shape[2] + l + r, shape[3])
-    why = too_large(padded, memory, itemsize)
+    why = too_large(padded, memory, itemsize, dtype)
     if why:
         raise ValueError(f"pad: {name} {tuple(shape)} padded by {tuple(sides)} makes the padded input {padded}, "
                          f"{why}")

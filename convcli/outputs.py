@@ -439,11 +439,8 @@ class Staging:
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""
         try:
-            if self.force and target.is_dir() and _is_nonempty_dir(target):
-                old = Path(tempfile.mkdtemp(prefix=_old_prefix(target.name), dir=target.parent))
-                os.replace(target, old / "x")
-                os.replace(self.path, target)
-            else:
+            filled = self.force and target.is_dir() and _is_nonempty_dir(target)
+            if not filled:
                 # Onto nothing or an empty folder. Without --force, a folder that another run filled
                 # since check_out looked is never replaced: the kernel refuses a rename onto it.
                 try:
@@ -451,8 +448,14 @@ class Staging:
                 except OSError as exc:
                     if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                         raise
-                    raise ConvcliError(where, "appeared while convcli computed (another run?); kept it: "
-                                              "pass --force to replace it") from None
+                    if not self.force:
+                        raise ConvcliError(where, "appeared while convcli computed (another run?); kept it: "
+                                                  "pass --force to replace it") from None
+                    filled = True  # filled meanwhile, and --force replaces it
+            if filled:
+                old = Path(tempfile.mkdtemp(prefix=_old_prefix(target.name), dir=target.parent))
+                os.replace(target, old / "x")
+                os.replace(self.path, target)
             self._committed = True
             _sync_folder(target.parent)  # the rename itself
         except BaseException as exc:  # a failed rename, or Ctrl-C between the two: the old outputs go back
@@ -822,7 +825,8 @@ def _shell(text: str) -> str:
 
 def write_expected(folder: Path, text: str, where: str | None = None) -> None:
     with writing(where or f"--out {folder}", EXPECTED):
-        (folder / EXPECTED).write_text(text, encoding="utf-8")
+        # a path in its comments may hold bytes that are not UTF-8 (a file name's): escaped, not exit 3
+        (folder / EXPECTED).write_text(text, encoding="utf-8", errors="backslashreplace")
 
 
 def write_summary(folder: Path, data: dict, where: str | None = None) -> None:

@@ -264,3 +264,15 @@ def test_engine_none_is_the_default_forward_too():
     assert cache[4].engine == "fast"
     P, cache = cc.pool_forward(A, {"f": 2}, engine=None)
     np.testing.assert_array_equal(P[0, :, :, 0], [[15.0, 21.0], [39.0, 45.0]])  # by hand: each block's last
+
+
+def test_zero_pad_sizes_its_input_in_its_own_dtype(monkeypatch):
+    """A review: zero_pad keeps X's dtype, but a uint8 X was sized as float32
+    (four times its bytes) and the message said float32. 40002**2 bytes is
+    1.49 GiB, over a machine made 1.25 GiB here."""
+    import convcli.hparams as hparams
+
+    monkeypatch.setattr(hparams, "_physical_memory", lambda: 5 * 2**28)
+    X = np.broadcast_to(np.zeros(1, np.uint8), (1, 40000, 40000, 1))  # nothing allocated
+    with pytest.raises(ValueError, match=r"^pad: X \(1, 40000, 40000, 1\) .* 1.49 GiB in uint8, more than"):
+        cc.zero_pad(X, 1)

@@ -656,3 +656,26 @@ def test_a_run_that_fills_out_after_the_commit_looked_is_never_replaced(tmp_path
             st.commit()
     assert (out / "A.npy").read_bytes() == b"theirs"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def test_with_force_a_folder_filled_after_the_look_is_replaced(tmp_path, monkeypatch):
+    """A review of the race fix: with --force, a folder that another run
+    filled after the commit's look was refused with "pass --force". It is
+    replaced, as --force says."""
+    import convcli.outputs as outputs
+
+    out = tmp_path / "out"
+    out.mkdir()  # empty at the look
+    real_sync = outputs._sync_tree
+
+    def other_run_fills_it(folder):
+        real_sync(folder)
+        _summary(out)
+
+    monkeypatch.setattr(outputs, "_sync_tree", other_run_fills_it)
+    with Staging(out, force=True) as st:
+        write_arrays(st.path, {"A": np.ones(3)}, "npy")
+        _summary(st.path, {"A": "A.npy"})
+        st.commit()
+    assert sorted(p.name for p in out.iterdir()) == ["A.npy", "summary.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
