@@ -473,8 +473,16 @@ class _Table(Table):
             yield Segment.line()
         if records:
             # folded here, at the width: a console that soft-wraps (a log, a pipe) would crop them
+            width = max(options.max_width, 1)
+            indent = 4 if width >= 12 else 0  # a folded line's rest, indented: not read as a new record
             for text in self._records():
-                yield from text.wrap(console, max(options.max_width, 1), overflow="fold")  # lines of the width
+                first, *rest = text.wrap(console, width, overflow="fold")  # lines of the width
+                first.rstrip()
+                yield first
+                if rest:
+                    for line in Text("").join(rest).wrap(console, width - indent, overflow="fold"):
+                        line.rstrip()
+                        yield Text(" " * indent) + line
             yield Segment.line()
             return
         # Each line without the padding rich leaves after its last cell ("pass  "): noise

@@ -1772,7 +1772,10 @@ def test_check_table_never_folds_a_value_on_a_narrow_terminal(columns):
 
         with tempfile.TemporaryDirectory() as tmp:
             text = run(["check", write(Path(tmp), long)], env={"COLUMNS": "20"}).stdout
-        assert "".join(text.splitlines()[2:5]) == "a_layer_name_longer_than_the_terminal_is_wide.A.mean", text
+        # the name's rest indented under it, not read as a new record
+        name = text.splitlines()[2:5]
+        assert name[0] == "a_layer_name_longer_" and all(line.startswith("    ") for line in name[1:]), text
+        assert "".join(line.strip() for line in name) == "a_layer_name_longer_than_the_terminal_is_wide.A.mean"
 
 
 def test_check_table_keeps_17_digit_values_whole_at_80_columns():
