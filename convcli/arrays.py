@@ -449,39 +449,59 @@ def _h5_walk(f, limit: int | None = None, files: set | None = None):
     import h5py
 
     looked, seen, short = 0, set(), False
+    later = []  # soft and external links, followed once every hard-linked name is known
 
-    def walk(group, prefix: str, hops: int):
+    def walk(root, prefix: str, hops: int):
+        """Depth first through hard links, with a stack (a file nested 1,000
+        groups deep passed Python's recursion limit)."""
         nonlocal looked, short
-        key = _h5_identity(group)
-        if key in seen:
+        key = _h5_identity(root)
+        if key in seen or short:
             return
         seen.add(key)
-        # A group's own (hard-linked) names first: a link to it elsewhere ("best" -> /conv1) must not
-        # take them over by sorting first.
-        names = list(group)
-        links = {name: group.get(name, getlink=True) for name in names}
-        for name in sorted(names, key=lambda n: not isinstance(links[n], h5py.HardLink)):
+        stack = [(root, prefix, iter(list(root)))]
+        while stack:
+            group, at, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                continue
             looked += 1
             if limit is not None and looked > limit:
                 short = True
                 return
-            path = f"{prefix}/{name}".lstrip("/")
-            link = links[name]
-            external = isinstance(link, h5py.ExternalLink)
-            if external and hops >= H5_WALK_DEPTH:  # a chain of files: bounded, and said so
-                short = True
+            path = f"{at}/{name}".lstrip("/")
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                later.append((group, name, link, path, hops))
                 continue
             obj = _follow(group, name, link)
-            if files is not None and obj is not None and external:
-                files.add(os.path.realpath(obj.file.filename))
             if isinstance(obj, h5py.Group):
-                yield from walk(obj, path, hops + external)
+                key = _h5_identity(obj)
+                if key not in seen:
+                    seen.add(key)
+                    stack.append((obj, path, iter(list(obj))))
             elif isinstance(obj, h5py.Dataset):
                 yield path, None
-            elif obj is None and not isinstance(link, h5py.HardLink):
-                yield path, link
 
     yield from walk(f, "", 0)
+    # Then the links, in the order met: a group a link leads to keeps the names it was walked under
+    # ("aliases/latest" -> /conv1 takes none of conv1's), one reached only by a link gets the link's.
+    while later:  # (past the limit, those already met: a walk stopped short says what it saw)
+        group, name, link, path, hops = later.pop(0)
+        external = isinstance(link, h5py.ExternalLink)
+        if external and hops >= H5_WALK_DEPTH:  # a chain of files: bounded, and said so
+            short = True
+            continue
+        obj = _follow(group, name, link)
+        if files is not None and obj is not None and external:
+            files.add(os.path.realpath(obj.file.filename))
+        if isinstance(obj, h5py.Group):
+            yield from walk(obj, path, hops + external)
+        elif isinstance(obj, h5py.Dataset):
+            yield path, None
+        elif obj is None:
+            yield path, link
     if short:
         yield None, None  # the walk stopped short
 

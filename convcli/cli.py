@@ -476,11 +476,15 @@ class _Table(Table):
             width = max(options.max_width, 1)
             indent = 4 if width >= 12 else 0  # a folded line's rest, indented: not read as a new record
             for text in self._records():
-                first, *rest = text.wrap(console, width, overflow="fold")  # lines of the width
+                first = text.wrap(console, width, overflow="fold")[0]  # a line of the width
+                # the rest of the text itself (lines wrapped and glued back had lost the spaces
+                # their breaks fell on: "[0, 0,0, 0]"), from where the first line's text ends
+                rest = text[len(first.plain):]
+                rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")):]
                 first.rstrip()
                 yield first
-                if rest:
-                    for line in Text("").join(rest).wrap(console, width - indent, overflow="fold"):
+                if rest.plain:
+                    for line in rest.wrap(console, width - indent, overflow="fold"):
                         line.rstrip()
                         yield Text(" " * indent) + line
             yield Segment.line()

@@ -429,12 +429,13 @@ class Staging:
         once its files are on disk: without the sync, a crash or a power cut
         soon after could leave the renamed folder with empty or short files
         (the rename reaching the disk first) and the replaced outputs gone."""
-        check_out(self.out, self.force, self.reads, self.default)  # it may have appeared while we computed
         where = out_where(self.out, self.default)
         try:
             _sync_tree(self.path)
         except OSError as exc:
             raise ConvcliError(where, f"cannot write the results to disk: {exc.strerror or exc}") from None
+        # after the sync (which takes a while): it may have appeared while we computed
+        check_out(self.out, self.force, self.reads, self.default)
         target = self._target
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""
@@ -451,8 +452,11 @@ class Staging:
                     if not self.force:
                         raise ConvcliError(where, "appeared while convcli computed (another run?); kept it: "
                                                   "pass --force to replace it") from None
-                    filled = True  # filled meanwhile, and --force replaces it
+                    filled = True  # filled meanwhile
             if filled:
+                # --force replaces it only if it may (convcli's, no file this run reads): looked at again
+                # here, the last moment before it is moved aside (it may have been filled since the look above)
+                check_out(self.out, self.force, self.reads, self.default)
                 old = Path(tempfile.mkdtemp(prefix=_old_prefix(target.name), dir=target.parent))
                 os.replace(target, old / "x")
                 os.replace(self.path, target)

@@ -1889,3 +1889,22 @@ def test_tables_spell_nan_and_infinities_as_numpy_does(tmp_path):
     assert "got inf, expected 1.0" in check and "Infinity" not in check
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["quantities"]["relu1.A"]["mean"] == "NaN"  # JSON's own spelling stays
+
+
+def test_a_record_s_folded_lines_keep_every_character(tmp_path):
+    """A review: the record layout wrapped a line, glued its rest back and
+    wrapped it again, losing the spaces the breaks fell on ("[0, 0,0, 0]").
+    Folded or not, the words read back as they were; the rest is indented."""
+    out = tmp_path / "ref"
+    assert run(["backward", CONFIGS / "seed.yaml", "--out", out]).exit_code == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    np.save(bad / "conv1.dW.npy", np.load(out / "conv1.dW.npy") / 4)
+    for columns in ("12", "15", "20"):
+        text = run(["check", CONFIGS / "seed.yaml", "--against", bad], env={"COLUMNS": columns}).stdout
+        lines = text.splitlines()
+        start = lines.index("conv1.dW.npy")
+        record = lines[start:lines.index("", start)]
+        joined = " ".join(line.strip() for line in record)
+        assert "shape: (2, 2, 3, 8)" in joined and "first differs: [0, 0, 0, 0]" in joined, (columns, text)
+        assert all(len(line) <= int(columns) for line in record)

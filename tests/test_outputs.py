@@ -630,6 +630,22 @@ def test_the_outputs_are_on_disk_before_they_are_renamed_into_place(tmp_path, mo
         assert len(synced) >= 4
 
 
+def _after_commits_look(monkeypatch, then) -> None:
+    """Run ``then`` (another program writing) right after commit's check_out
+    (the second look: the first is at __enter__), before its rename."""
+    import convcli.outputs as outputs
+
+    real, calls = outputs.check_out, []
+
+    def look(*args, **kwargs):
+        real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            then()
+
+    monkeypatch.setattr(outputs, "check_out", look)
+
+
 def test_a_run_that_fills_out_after_the_commit_looked_is_never_replaced(tmp_path, monkeypatch):
     """A review: two runs into one --out, no --force, both exited 0 and one
     replaced the other: the other had filled OUT between commit's look
@@ -639,15 +655,13 @@ def test_a_run_that_fills_out_after_the_commit_looked_is_never_replaced(tmp_path
     import convcli.outputs as outputs
 
     out = tmp_path / "out"
-    real_sync = outputs._sync_tree
 
-    def other_run_commits_meanwhile(folder):
-        real_sync(folder)
+    def other_run_commits_meanwhile():
         out.mkdir()
         _summary(out)  # convcli's own outputs, another run's
         (out / "A.npy").write_bytes(b"theirs")
 
-    monkeypatch.setattr(outputs, "_sync_tree", other_run_commits_meanwhile)
+    _after_commits_look(monkeypatch, other_run_commits_meanwhile)
     with Staging(out) as st:
         write_arrays(st.path, {"A": np.ones(3)}, "npy")
         _summary(st.path, {"A": "A.npy"})
@@ -666,16 +680,26 @@ def test_with_force_a_folder_filled_after_the_look_is_replaced(tmp_path, monkeyp
 
     out = tmp_path / "out"
     out.mkdir()  # empty at the look
-    real_sync = outputs._sync_tree
-
-    def other_run_fills_it(folder):
-        real_sync(folder)
-        _summary(out)
-
-    monkeypatch.setattr(outputs, "_sync_tree", other_run_fills_it)
+    _after_commits_look(monkeypatch, lambda: _summary(out))
     with Staging(out, force=True) as st:
         write_arrays(st.path, {"A": np.ones(3)}, "npy")
         _summary(st.path, {"A": "A.npy"})
         st.commit()
     assert sorted(p.name for p in out.iterdir()) == ["A.npy", "summary.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_with_force_a_folder_someone_else_fills_meanwhile_is_kept(tmp_path, monkeypatch):
+    """A review of the --force race: a folder another program filled after
+    the commit's look (a thesis.tex, no summary.json) was deleted, the
+    'convcli did not write it' guard skipped. It is looked at again."""
+    import convcli.outputs as outputs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    _after_commits_look(monkeypatch, lambda: (out / "thesis.tex").write_text("mine"))
+    with Staging(out, force=True) as st:
+        _summary(st.path)
+        with pytest.raises(ConvcliError, match="refusing to replace a folder that convcli did not write"):
+            st.commit()
+    assert (out / "thesis.tex").read_text() == "mine"
