@@ -739,8 +739,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints))
-    if not each_layer:
-        _note_causes(p, out, set(other_inputs))
+    _note_causes(p, out, set(other_inputs), each_layer)
     return out
 
 
@@ -939,7 +938,7 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
             f"{rtol:g}, atol {atol:g})")
 
 
-def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
+def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: bool = False) -> None:
     """Where a failed array has no explanation of its own (no hint), what it
     follows from that differs too: convcli's arrays follow from its own
     inputs, forward outputs and gradients, so one mistake fails every array
@@ -953,7 +952,11 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
     Each link is one of the user's arrays when given (it differs or it does
     not), else what that array follows from in turn. ``other``: the
     quantities the config gives whose copies among the user's arrays
-    differ. Worked out layer by layer (no recursion: a network may be deep)."""
+    differ. Worked out layer by layer (no recursion: a network may be deep).
+    With ``each_layer`` every layer ran on the user's own arrays where they
+    gave them: a failure follows from nothing of theirs before it, only
+    from the config's inputs whose copies differ (a review: --json gave no
+    other_inputs hint where the table said it)."""
     layers = p.network.layers
     index = {spec.name: i for i, spec in enumerate(layers)}
     status = {o.quantity: o.status for o in outcomes}
@@ -964,6 +967,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
         inputs it follows from), nothing where it agrees, else ``follows``."""
         if q in other:
             return Causes({("other_inputs", q)})
+        if each_layer:  # theirs was the layer's input where given: nothing before it carries over
+            return Causes() if q in status else follows
         if status.get(q) == "fail":
             return (Causes(c for c in follows if c[0] == "other_inputs")
                     or Causes({("gradient_first" if p.roles.get(q) == "gradient" else "forward_first", q)}))
@@ -1009,6 +1014,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str]) -> None:
         if named["other_inputs"]:  # the root of everything else: said alone
             o.note += f"; yours follow from other inputs: your {listed(named['other_inputs'])} not the config's"
             o.hints.append("other_inputs")
+            continue
+        if each_layer:
             continue
         if named["forward_first"]:
             one = len(named["forward_first"]) == 1

@@ -238,3 +238,30 @@ def test_a_float32_submission_s_mistake_is_still_named(tmp_path):
     doc = json.loads(run(["check", seed, "--against", tmp_path / "f32", "--json"]).stdout)
     assert {a["quantity"]: a["hints"] for a in doc["against"]} == {
         q: ["float32"] for q in ("conv1.Z", "conv1.dA_prev", "conv1.dW", "conv1.db")}
+
+
+def test_each_layer_json_names_the_other_inputs_the_table_names(tmp_path):
+    """A grading review: work done on other input rows (slice 2:6 for 0:4)
+    got other_inputs in every hint without --each-layer, but none with it,
+    though its table's note said so. With --each-layer the layers that take
+    the config's input (conv1: its Z and dW) follow from it; the rest ran
+    on the user's own arrays and carry nothing over."""
+    import json
+
+    import yaml
+
+    from test_cli_helpers import CONFIGS, run
+
+    data = yaml.safe_load((CONFIGS / "stack.yaml").read_text())
+    for src in data["inputs"].values():
+        if "file" in src:
+            src["file"] = str((CONFIGS / src["file"]).resolve())
+    data["inputs"]["A_prev"]["slice"] = "2:6"
+    data.pop("expected", None)
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(data))
+    assert run(["backward", tmp_path / "other.yaml", "--out", tmp_path / "other"]).exit_code == 0
+    (tmp_path / "other" / "summary.json").unlink()  # a student's folder, not convcli's own
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", tmp_path / "other",
+                          "--each-layer", "--json"]).stdout)
+    hints = {a["quantity"]: a["hints"] for a in doc["against"] if a["status"] == "fail"}
+    assert hints["conv1.Z"] == ["other_inputs"] and hints["conv1.dW"] == ["other_inputs"], hints
