@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class Outcome:
     expected_shape: list[int] | None = None
     values_at_first: tuple[float, float] | None = None
     hints: list[str] = field(default_factory=list)
+    linked_from: str | None = None  # where a user's array really is, when a link leads outside the submission
 
     def as_json(self) -> dict:
         doc = {
@@ -105,7 +107,8 @@ class Outcome:
         yours, ours = self.values_at_first or (None, None)
         doc.update({"got_at_first": _jsonable(yours), "expected_at_first": _jsonable(ours)})
         if self.expected_shape is not None:  # a user's array
-            doc.update({"shape": self.shape, "expected_shape": self.expected_shape, "hints": list(self.hints)})
+            doc.update({"shape": self.shape, "expected_shape": self.expected_shape, "hints": list(self.hints),
+                        "linked_from": self.linked_from})
         return doc
 
     @property
@@ -869,6 +872,47 @@ def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, 
                 return f"; yours is convcli's in {_NAMED_ORDERS[q]}: {fix}"
             return f"; yours is convcli's with its axes in another order: {fix}"
     return ""
+
+
+def mark_links(outcomes: list[Outcome], submitted: list[Submitted], against: Path) -> list[str]:
+    """Set ``linked_from`` on each graded array that a symlink (a folder's
+    .npy) or an HDF5 external link leads to outside the submission (the
+    folder or file given as --against): a submission of links to the key,
+    or to another student's files, passed without a word. Returns
+    ``label -> target`` lines for the table."""
+    root = Path(os.path.realpath(against))
+    inside = root if root.is_dir() else root.parent
+    where: dict[str, str] = {}
+    for s in submitted:
+        path = s.base_dir / s.source.file
+        try:
+            if s.source.dataset is None:
+                real = Path(os.path.realpath(path))
+                target = str(real) if real != root and inside not in real.parents else None
+            else:
+                target = _h5_elsewhere(path, s.source.dataset)
+        except (OSError, ValueError, RuntimeError, KeyError):
+            target = None
+        if target:
+            where[s.label] = target
+    lines = []
+    for o in outcomes:
+        if o.label in where:
+            o.linked_from = where[o.label]
+            lines.append(f"{o.label} -> {where[o.label]}")
+    return lines
+
+
+def _h5_elsewhere(path: Path, dataset: str) -> str | None:
+    """``FILE:/NAME`` where an .h5's dataset really is, if in another file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        obj = arrays._h5_get(f, dataset)
+        if obj is None:
+            return None
+        real = os.path.realpath(obj.file.filename)
+        return None if real == os.path.realpath(path) else f"{real}:{obj.name}"
 
 
 def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarray]) -> list[Unknown]:

@@ -858,6 +858,7 @@ def check(
             reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
         graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
                                       other_inputs=[u.quantity for u in unknown if u.differs])
+        linked = chk.mark_links(graded, submitted, Path(against)) if against is not None else []
         if complete:
             graded += chk.missing(missing, p)
         note = chk.provenance_note(against, p) if against is not None else ""
@@ -941,6 +942,8 @@ def check(
             con.print(Text(f"known quantities: {known.removeprefix('; known: ')}"))
         if missing and not complete:
             con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
+        if linked:  # graded as given, but an instructor will want to know
+            con.print(Text(f"note: graded through links to files outside {against}: {'; '.join(linked)}"))
         if note:
             con.print(Text(f"note: {note}"))
         if pictured is not None:

@@ -265,3 +265,37 @@ def test_each_layer_json_names_the_other_inputs_the_table_names(tmp_path):
                           "--each-layer", "--json"]).stdout)
     hints = {a["quantity"]: a["hints"] for a in doc["against"] if a["status"] == "fail"}
     assert hints["conv1.Z"] == ["other_inputs"] and hints["conv1.dW"] == ["other_inputs"], hints
+
+
+def test_arrays_linked_from_outside_the_submission_are_named(tmp_path):
+    """A grading review: a folder of symlinks to the key (or an .h5 of
+    external links to it) got full marks without a word. They are graded as
+    given, and each is named with where it really is (linked_from); a link
+    inside the submission is not."""
+    import json
+    import os
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    os.symlink(tmp_path / "key" / "conv1.Z.npy", sub / "conv1.Z.npy")
+    (sub / "mine").mkdir()
+    np.save(sub / "mine" / "dW.npy", np.load(tmp_path / "key" / "conv1.dW.npy"))
+    os.symlink(sub / "mine" / "dW.npy", sub / "conv1.dW.npy")  # inside: not named
+    result = run(["check", cfg, "--against", sub, "--json"])
+    linked = {a["entry"]: a["linked_from"] for a in json.loads(result.stdout)["against"]}
+    assert result.exit_code == 0 and linked == {
+        "conv1.Z.npy": str((tmp_path / "key" / "conv1.Z.npy").resolve()), "conv1.dW.npy": None}
+    table = run(["check", cfg, "--against", sub], env={"COLUMNS": "1000"}).stdout
+    assert f"note: graded through links to files outside {sub}: conv1.Z.npy -> " in table
+    with h5py.File(tmp_path / "sub.h5", "w") as f:
+        f["conv1.Z"] = h5py.ExternalLink("key.h5", "/conv1.Z")
+    with h5py.File(tmp_path / "key.h5", "w") as f:
+        f["conv1.Z"] = np.load(tmp_path / "key" / "conv1.Z.npy")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub.h5", "--json"]).stdout)
+    assert [a["linked_from"] for a in doc["against"]] == [f"{(tmp_path / 'key.h5').resolve()}:/conv1.Z"]
