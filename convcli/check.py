@@ -65,7 +65,8 @@ class Entry:
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
 HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32",
-              "nan_in_yours", "nan_in_convcli", "other_inputs", "forward_first", "gradient_first")
+              "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
+              "gradient_first")
 
 
 @dataclass
@@ -704,6 +705,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if nan:  # the errors' inf comes from these, not from an overflow
                 note += f"; {nan} NaN in yours where convcli's are numbers (an infinite error each)"
                 hints.append("nan_in_yours")
+            inf = int(np.count_nonzero(np.isinf(theirs) & np.isfinite(ours)))
+            if inf:  # an overflow of theirs (a float16 save, a sum in float32), or an inf they wrote
+                note += (f"; {inf} infinit{'ies' if inf != 1 else 'y'} in yours where convcli's "
+                         f"{'are numbers' if inf != 1 else 'is a number'} (an infinite error each)")
+                hints.append("inf_in_yours")
             lost = int(np.count_nonzero(np.isnan(ours) & ~np.isnan(theirs)))
             if lost:  # a NaN input carried through convcli's layer, and not through yours
                 note += (f"; {lost} number{'s' if lost != 1 else ''} in yours where convcli's "
@@ -1048,7 +1054,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
         layer = o.quantity.split(".", 1)[0]
         # numbers compared, and no other explanation given (no hint but NaN counts: the note's words are
         # for people)
-        if (o.status != "fail" or o.abs_err is None or set(o.hints) - {"nan_in_yours", "nan_in_convcli"}
+        if (o.status != "fail" or o.abs_err is None or set(o.hints) - {"nan_in_yours", "inf_in_yours", "nan_in_convcli"}
                 or layer not in index):
             continue
         gradient = p.roles.get(o.quantity) == "gradient"

@@ -299,3 +299,21 @@ def test_arrays_linked_from_outside_the_submission_are_named(tmp_path):
         f["conv1.Z"] = np.load(tmp_path / "key" / "conv1.Z.npy")
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub.h5", "--json"]).stdout)
     assert [a["linked_from"] for a in doc["against"]] == [f"{(tmp_path / 'key.h5').resolve()}:/conv1.Z"]
+
+
+def test_infinities_in_a_submission_are_counted_as_nan_are(tmp_path):
+    """A grading review: an inf in a submission (a float16 save overflowing,
+    a float32 sum) got no hint, where a NaN is counted."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    dW = np.load(tmp_path / "key" / "conv1.dW.npy")
+    dW.flat[[0, 5]] = [np.inf, -np.inf]
+    (tmp_path / "sub").mkdir()
+    np.save(tmp_path / "sub" / "conv1.dW.npy", dW)
+    (entry,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
+    assert entry["hints"] == ["inf_in_yours"]
+    assert "2 infinities in yours where convcli's are numbers (an infinite error each)" in entry["note"]
