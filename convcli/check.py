@@ -26,6 +26,7 @@ import math
 import os
 import re
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -886,21 +887,27 @@ def mark_links(outcomes: list[Outcome], submitted: list[Submitted], against: Pat
     folder or file given as --against): a submission of links to the key,
     or to another student's files, passed without a word. Returns
     ``label -> target`` lines for the table."""
+    import h5py
+
     root = Path(os.path.realpath(against))
     inside = root if root.is_dir() else root.parent
     where: dict[str, str] = {}
-    for s in submitted:
-        path = s.base_dir / s.source.file
-        try:
-            if s.source.dataset is None:
-                real = Path(os.path.realpath(path))
-                target = str(real) if real != root and inside not in real.parents else None
-            else:
-                target = _h5_elsewhere(path, s.source.dataset)
-        except (OSError, ValueError, RuntimeError, KeyError):
-            target = None
-        if target:
-            where[s.label] = target
+    with ExitStack() as stack:
+        opened: dict[Path, object] = {}  # each .h5 opened once, however many datasets it holds
+        for s in submitted:
+            path = s.base_dir / s.source.file
+            try:
+                if s.source.dataset is None:
+                    real = Path(os.path.realpath(path))
+                    target = str(real) if real != root and inside not in real.parents else None
+                else:
+                    if path not in opened:
+                        opened[path] = stack.enter_context(h5py.File(path, "r"))
+                    target = _h5_elsewhere(opened[path], path, s.source.dataset)
+            except (OSError, ValueError, RuntimeError, KeyError):
+                target = None
+            if target:
+                where[s.label] = target
     lines = []
     for o in outcomes:
         if o.label in where:
@@ -909,16 +916,14 @@ def mark_links(outcomes: list[Outcome], submitted: list[Submitted], against: Pat
     return lines
 
 
-def _h5_elsewhere(path: Path, dataset: str) -> str | None:
-    """``FILE:/NAME`` where an .h5's dataset really is, if in another file."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        obj = arrays._h5_get(f, dataset)
-        if obj is None:
-            return None
-        real = os.path.realpath(obj.file.filename)
-        return None if real == os.path.realpath(path) else f"{real}:{obj.name}"
+def _h5_elsewhere(f, path: Path, dataset: str) -> str | None:
+    """``FILE:/NAME`` where the dataset of ``f``, the open .h5 at ``path``,
+    really is, if in another file."""
+    obj = arrays._h5_get(f, dataset)
+    if obj is None:
+        return None
+    real = os.path.realpath(obj.file.filename)
+    return None if real == os.path.realpath(path) else f"{real}:{obj.name}"
 
 
 def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarray]) -> list[Unknown]:
