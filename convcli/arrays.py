@@ -436,10 +436,11 @@ H5_WALK_DEPTH = 64
 
 def _h5_walk(f, limit: int | None = None, files: set | None = None):
     """Every name in an open h5py File that is a dataset or a link that cannot
-    be followed, in the file's order, as (path, link or None): groups walked
-    through any link, hard, soft or external, each group once (links can make
-    cycles, within a file or across files), under the name it was first
-    reached by; an external link only to a file beside the one holding it
+    be followed, as (path, link or None): first every hard-linked name in the
+    file's order, then what the soft and external links lead to; groups
+    walked through any link, each group once (links can make cycles, within
+    a file or across files), under the name it was first reached by (a hard
+    one where it has one); an external link only to a file beside the one holding it
     (or at its absolute path), never to one HDF5 would find in the current
     folder; a soft link in a loop counts as one that cannot be followed.
     Over at most ``limit`` entries, if given; ``files``, a set, gets the
@@ -487,8 +488,10 @@ def _h5_walk(f, limit: int | None = None, files: set | None = None):
     yield from walk(f, "", 0)
     # Then the links, in the order met: a group a link leads to keeps the names it was walked under
     # ("aliases/latest" -> /conv1 takes none of conv1's), one reached only by a link gets the link's.
-    while later:  # (past the limit, those already met: a walk stopped short says what it saw)
-        group, name, link, path, hops = later.pop(0)
+    k = 0
+    while k < len(later):  # (past the limit, those already met: a walk stopped short says what it saw)
+        group, name, link, path, hops = later[k]
+        k += 1
         external = isinstance(link, h5py.ExternalLink)
         if external and hops >= H5_WALK_DEPTH:  # a chain of files: bounded, and said so
             short = True
@@ -520,7 +523,7 @@ def _h5_identity(obj):
 
     try:
         return os.path.realpath(obj.file.filename), h5py.h5o.get_info(obj.id).addr
-    except (OSError, ValueError, RuntimeError, KeyError):
+    except (OSError, ValueError, RuntimeError, KeyError, AttributeError):  # (None: a name that leads nowhere)
         return id(obj)
 
 
