@@ -65,7 +65,7 @@ class Entry:
 # in the numbers themselves says more, what this one follows from that
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
-HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32",
+HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32", "float16",
               "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
@@ -745,6 +745,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if said:
                 note += said
                 hints.append("float32")
+        elif not passed and info.dtype.name == "float16":
+            r16, a16 = _HINT_TOLERANCES[2]
+            if compare(theirs, ours, r16, a16)[0]:  # convcli's, to what float16 holds
+                note += (f"; yours are float16 (about 3 significant digits), and convcli's to that precision: "
+                         f"--rtol {r16:g} --atol {a16:g} grades them at it")
+                hints.append("float16")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,

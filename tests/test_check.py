@@ -317,3 +317,24 @@ def test_infinities_in_a_submission_are_counted_as_nan_are(tmp_path):
     (entry,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
     assert entry["hints"] == ["inf_in_yours"]
     assert "2 infinities in yours where convcli's are numbers (an infinite error each)" in entry["note"]
+
+
+def test_a_correct_float16_submission_is_told_how_to_grade_it(tmp_path):
+    """A grading review: a float16 save of convcli's own arrays got a bare
+    FAIL; float32 got a note on grading at its precision. float16 keeps
+    about 3 digits: within rtol 1e-2 it is convcli's, and the note says so."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    (tmp_path / "sub").mkdir()
+    np.save(tmp_path / "sub" / "conv1.Z.npy", np.load(tmp_path / "key" / "conv1.Z.npy").astype(np.float16))
+    np.save(tmp_path / "sub" / "conv1.dW.npy", 2 * np.load(tmp_path / "key" / "conv1.dW.npy").astype(np.float16))
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)
+    entries = {a["quantity"]: a for a in doc["against"]}
+    assert entries["conv1.Z"]["hints"] == ["float16"] and "--rtol 0.01 --atol 0.001" in entries["conv1.Z"]["note"]
+    assert entries["conv1.dW"]["hints"] == ["scale"]  # a real mistake: its own hint, at float16's precision
+    result = run(["check", cfg, "--against", tmp_path / "sub", "--rtol", "0.01", "--atol", "0.001", "--json"])
+    assert {a["quantity"]: a["status"] for a in json.loads(result.stdout)["against"]}["conv1.Z"] == "pass"
