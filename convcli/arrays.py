@@ -547,21 +547,31 @@ def _followable(group, link) -> bool:
     return (Path(group.file.filename).parent / link.filename).is_file()
 
 
-def _h5_get(f, path: str):
-    """The object at ``path`` in ``f``, each link along the path followed as
-    :func:`_h5_walk` would (an external link in the middle of it too), or
-    None where one cannot be."""
-    obj = f
-    for name in [p for p in path.split("/") if p]:
-        if not hasattr(obj, "get"):  # a dataset with more path after it
-            return None
-        link = obj.get(name, getlink=True)
+def _h5_path(f, path: str) -> tuple[object, str]:
+    """``(obj, broken)``: the object at ``path`` in ``f``, each link along the
+    path followed as :func:`_h5_walk` would (an external link in the middle
+    of it too), or None where one cannot be; and where the first soft or
+    external link that cannot be followed points ("" if none): ``'/y' in
+    other.h5``, or for one before the path's end, ``g -> '/grp' in other.h5``."""
+    obj, names = f, [p for p in path.split("/") if p]
+    for k, name in enumerate(names):
+        try:
+            link = obj.get(name, getlink=True) if hasattr(obj, "get") else None  # (a dataset, more path after it)
+        except (KeyError, ValueError, OSError, RuntimeError):  # a path HDF5 cannot walk
+            return None, ""
         if link is None:
-            return None
-        obj = _follow(obj, name, link)
-        if obj is None:
-            return None
-    return obj
+            return None, ""
+        nxt = _follow(obj, name, link)
+        if nxt is None:
+            text = _link_text(link)
+            return None, text if not text or k == len(names) - 1 else f"{'/'.join(names[:k + 1])} -> {text}"
+        obj = nxt
+    return obj, ""
+
+
+def _h5_get(f, path: str):
+    """The object at ``path`` in ``f`` (:func:`_h5_path`), or None."""
+    return _h5_path(f, path)[0]
 
 
 def h5_linked_files(path: Path) -> set[str]:
@@ -600,11 +610,7 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
             raise ConvcliError(
                 where, f"{name} holds {len(names)} datasets ({_names(names)}); say which with dataset: NAME"
             )
-    try:
-        obj = _h5_get(f, dataset)
-    except (KeyError, ValueError, OSError, RuntimeError):  # a path HDF5 cannot walk
-        obj = None
-    target = _link_to(f, dataset) if obj is None else ""
+    obj, target = _h5_path(f, dataset)
     if target:
         how = "goes through the link" if " -> " in target else "is a link to"
         raise ConvcliError(where, f"{name}[{dataset}] {how} {target}, which cannot be "
@@ -621,26 +627,6 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         raise ConvcliError(where, f"{label} is empty (a null dataspace): it holds no array")
     _check_dtype(obj.dtype, where, label, h5=True)
     return obj, label
-
-
-def _link_to(f, path: str) -> str:
-    """Where the first soft or external link along ``path`` that cannot be
-    followed points ("" if there is none): ``'/y' in other.h5``, or for one
-    before the path's end, ``g -> '/grp' in other.h5``."""
-    obj, names = f, [p for p in path.split("/") if p]
-    for k, name in enumerate(names):
-        try:
-            link = obj.get(name, getlink=True) if hasattr(obj, "get") else None
-        except (KeyError, ValueError, OSError, RuntimeError):
-            return ""
-        if link is None:
-            return ""
-        nxt = _follow(obj, name, link)
-        if nxt is None:
-            text = _link_text(link)
-            return text if not text or k == len(names) - 1 else f"{'/'.join(names[:k + 1])} -> {text}"
-        obj = nxt
-    return ""
 
 
 def _link_text(link) -> str:
