@@ -220,13 +220,16 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
         return q, _stat_name(name, where), None
 
 
-def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedConfig) -> list[Entry]:
+def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedConfig,
+                     files: bool = True) -> list[Entry]:
     """Parse and check ``expected`` entries against the plan's quantities.
 
     ``where_cfg`` is the file the entries come from (the config, or an
     ``--expected FILE``): error messages and relative paths use it. An
     entry's own rtol/atol stand in for ``p.tolerance`` (which holds an
-    ``--expected FILE``'s ``tolerance:``).
+    ``--expected FILE``'s ``tolerance:``). Without ``files`` (the commands
+    other than check, which only validate the entries), a ``file:`` entry
+    is neither opened nor read: the run may be the one that makes it.
     """
     rtol0, atol0 = p.tolerance
     out = []
@@ -238,6 +241,8 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
         if spec.file is not None:
             if name is not None or index is not None:
                 raise ConvcliError(where, "file: gives a whole array; use it with a bare quantity (e.g. conv1.Z)")
+            if not files:
+                continue
             src = spec.as_source()
             info = arrays.probe(src, where_cfg.base_dir, where)
             if not same_layout(p, q, info.shape, p.shapes[q]):

@@ -386,12 +386,19 @@ def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: st
             where, what = str(exc).split(": ", 1)
             raise ConvcliError(f"{where} (environment variable)", what) from None
     try:
-        return runner.plan(config, dtype=dtype, engine=engine, max_memory=cap,
-                           memory_budget=budget, backward=backward)
+        p = runner.plan(config, dtype=dtype, engine=engine, max_memory=cap,
+                        memory_budget=budget, backward=backward)
     except ConvcliError as exc:
         if exc.where == "--memory-budget" and memory_budget == DEFAULT_BUDGET:  # an option never given
             raise ConvcliError(f"--memory-budget (default {DEFAULT_BUDGET})", exc.what) from None
         raise
+    if p.cfg.model.expected:
+        from .check import collect_expected
+
+        # Every command finds a mistake in them (a misspelt quantity, an index out of range), not
+        # only check: the run that makes an answer key is where its author looks.
+        collect_expected(p, p.cfg.model.expected, p.cfg, files=False)
+    return p
 
 
 def _clean(obj):

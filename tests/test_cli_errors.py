@@ -944,6 +944,34 @@ def test_unknown_quantity(tmp_path):
     check_fails(tmp_path, data, "unknown quantity 'dX'")
 
 
+@pytest.mark.parametrize("command", ["forward", "backward", "shapes", "gradcheck", "plot"])
+def test_every_command_refuses_a_misspelt_expected_key(tmp_path, command):
+    """The run that makes an answer key is where its author looks: a typo in
+    expected: is an error there too, not only under check."""
+    data = seed_data()
+    data["expected"] = {"dW.mean": 1.0, "pool1.Z.mean": 2.0}
+    cfg = write(tmp_path, data)
+    before = tree(tmp_path)
+    extra = {"forward": ["--out", tmp_path / "out"], "backward": ["--out", tmp_path / "out"],
+             "plot": ["--quantity", "conv1.Z", "--out", tmp_path / "z.png"]}.get(command, [])
+    result = run([command, cfg, *extra])
+    assert_error(result, "expected['pool1.Z.mean'] (line", "unknown quantity 'pool1.Z'")
+    assert tree(tmp_path) == before
+
+
+def test_a_file_entry_the_run_is_to_make_does_not_stop_it(tmp_path):
+    """forward checks the entries' names but opens no file: an answer key's
+    files may be the ones this run writes."""
+    data = seed_data()
+    data["expected"] = {"Z": {"file": "key/conv1.Z.npy"}}
+    cfg = write(tmp_path, data)
+    result = run(["forward", cfg, "--out", tmp_path / "key"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "key" / "conv1.Z.npy").is_file()
+    result = run(["check", cfg])
+    assert result.exit_code == 0, result.stderr
+
+
 def test_index_out_of_range_in_an_expected_key(tmp_path):
     data = seed_data()
     data["expected"] = {"Z[10, 0]": 1.0}
