@@ -470,7 +470,15 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             return _some(out, unknown + more, where, empty_ok)
         return _some(out, unknown, where, empty_ok)
     file = h5 if is_dir else path
-    out, unknown = _resolve(p, where, _arrays_in(file, where, empty_ok), file.parent)
+    try:
+        found = _arrays_in(file, where, empty_ok)
+    except ConvcliError as exc:
+        if not empty_ok or file.suffix.lower() not in H5_SUFFIXES + NPZ_SUFFIXES:
+            raise
+        # --complete grades a whole submission: a student's corrupt upload is every quantity missing
+        # (exit 1, with the reason listed), not the grader's usage error (exit 2)
+        return [], unread + [Unknown(file.name, exc.what.removeprefix(f"{file.name} ").removeprefix("is "))]
+    out, unknown = _resolve(p, where, found, file.parent)
     return _some(out, unknown + unread, where, empty_ok)
 
 

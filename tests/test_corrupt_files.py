@@ -66,3 +66,30 @@ def test_a_corrupt_file_is_exit_2_or_graded_never_a_bug(tmp_path, kind):
                 assert result.stderr.startswith("convcli: error: ") and result.stderr.count("\n") == 1
             outcomes.add(result.exit_code)
     assert 2 in outcomes  # not vacuous: corruption was met and refused
+
+
+@pytest.mark.parametrize("kind", ["npz", "h5"])
+@pytest.mark.parametrize("cut", ["truncated", "not an archive"])
+def test_a_corrupt_submission_under_complete_is_graded_every_quantity_missing(tmp_path, kind, cut):
+    """An instructor's grading loop: a student's .npz or .h5 that cannot be
+    opened at all was exit 2 even under --complete, the code of a broken
+    config. Grading a whole submission, it is every quantity missing (exit 1)
+    with the reason listed; without --complete it stays a usage error."""
+    import json
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\nbackward: {grad: ones}\n")
+    good = _good(tmp_path, kind)
+    sub = tmp_path / f"sub.{kind}"
+    sub.write_bytes(good[: len(good) // 2] if cut == "truncated" else b"hello, not an array")
+    result = run(["check", cfg, "--against", sub, "--complete", "--json"])
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is False
+    assert sorted(a["quantity"] for a in doc["against"]) == ["conv1.Z", "conv1.dA_prev", "conv1.dW", "conv1.db"]
+    assert {a["status"] for a in doc["against"]} == {"missing"}
+    (why,) = doc["unknown"]
+    assert why["entry"] == sub.name
+    assert ("not a readable .npz" if kind == "npz" else "cannot be opened as HDF5") in why["note"]
+    result = run(["check", cfg, "--against", sub])
+    assert result.exit_code == 2 and result.stderr.startswith(f"convcli: error: --against {sub}")
