@@ -98,7 +98,7 @@ class Outcome:
 
     def as_json(self) -> dict:
         doc = {
-            "entry": self.label, "quantity": self.quantity,
+            "entry": None if self.status == MISSING else self.label, "quantity": self.quantity,
             "expected": _jsonable(self.expected), "got": _jsonable(self.got),
             "abs_err": self.abs_err, "rel_err": self.rel_err,
             "rtol": self.rtol, "atol": self.atol,

@@ -531,7 +531,7 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     doc = json.loads(result.stdout)
     (bad,) = [o for o in doc["against"] if not o["passed"]]
     assert (bad["entry"], bad["quantity"], bad["got"], bad["note"]) == (
-        "(missing)", "pool3.dA_prev", "missing", "not among your arrays (convcli's has shape (4, 8, 8, 4))")
+        None, "pool3.dA_prev", "missing", "not among your arrays (convcli's has shape (4, 8, 8, 4))")
     # the table names the quantity missing (its row had lost the name with the quantity column)
     table = run(args + ["--complete"]).stdout
     assert re.search(r"^pool3\.dA_prev +missing +- +- +- +FAIL *$", table, re.M)
@@ -1863,14 +1863,23 @@ def test_check_table_stacks_expected_over_got_where_side_by_side_would_fold():
     assert row[1] == "0.05670618096288484" and float(row[2]) == pytest.approx(0.05670618096288484, rel=1e-12)
 
 
-@pytest.mark.parametrize("command", [["check"], ["gradcheck", "--samples", "3"], ["shapes"]])
-def test_reports_say_which_convcli_and_which_config(command):
+@pytest.mark.parametrize("command", [["check"], ["gradcheck", "--samples", "3"], ["shapes"], ["forward"],
+                                     ["backward"]])
+def test_reports_say_which_convcli_and_which_config(command, tmp_path):
     """A grader logging check's JSON could not tell which convcli or which
-    config made it (only forward/backward's summary.json said)."""
-    result = run([*command[:1], CONFIGS / "seed.yaml", *command[1:], "--json"])
+    config made it (only forward/backward's summary.json said); and a later
+    review: forward/backward's config was an object where the others' is
+    the path as given."""
+    out = ["--out", tmp_path / "out"] if command[0] in ("forward", "backward") else []
+    result = run([*command[:1], CONFIGS / "seed.yaml", *command[1:], *out, "--json"])
     doc = json.loads(result.stdout)
     assert doc["convcli"] == convcli.__version__
     assert doc["config_sha256"] == hashlib.sha256((CONFIGS / "seed.yaml").read_bytes()).hexdigest()
+    assert doc["config"] == str(CONFIGS / "seed.yaml")
+    if out:  # summary.json keeps its {path, sha256}, the path absolute
+        assert doc["config_path"] == str((CONFIGS / "seed.yaml").resolve())
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["config"] == {"path": doc["config_path"], "sha256": doc["config_sha256"]}
 
 
 def test_tables_spell_nan_and_infinities_as_numpy_does(tmp_path):
