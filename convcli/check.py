@@ -1098,10 +1098,12 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
             o.note += (f"; {forward}, and convcli's gradients follow from its own forward pass: fix the forward "
                        "first" if gradient else
                        f"; {forward}, and this layer's input follows from {'it' if one else 'them'}: fix "
-                       f"{'it' if one else 'them'} first") + ", or grade each layer on your inputs with --each-layer"
+                       f"{'it' if one else 'them'} first")
         if named["gradient_first"]:
             o.note += (f"; the gradient coming into this layer, your {', '.join(named['gradient_first'])}, "
-                       "differs too: fix that one first, or grade each layer on your inputs with --each-layer")
+                       "differs too: fix that one first")
+        if named["forward_first"] or named["gradient_first"]:  # said once, after both
+            o.note += ", or grade each layer on your inputs with --each-layer"
         o.hints += [kind for kind in ("forward_first", "gradient_first") if named[kind]]
 
 

@@ -878,6 +878,9 @@ def test_a_gradient_whose_own_inputs_agree_is_not_blamed_on_the_forward(tmp_path
     assert by["conv1.dW"]["hints"] == ["forward_first", "gradient_first"]
     assert ("the gradient coming into this layer, your pool3.dA_prev, differs too: fix that one first"
             in by["conv1.dW"]["note"])
+    # (a grading review: the --each-layer advice came after each cause, twice in one note)
+    assert by["conv1.dW"]["note"].count("--each-layer") == 1
+    assert by["conv1.dW"]["note"].endswith("fix that one first, or grade each layer on your inputs with --each-layer")
 
 
 def test_each_gradient_is_blamed_only_on_what_it_follows_from(tmp_path):
