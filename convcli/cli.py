@@ -870,6 +870,10 @@ def check(
         linked = chk.mark_links(graded, submitted, Path(against)) if against is not None else []
         if complete:
             graded += chk.missing(missing, p)
+        # in the network's order (the order of the quantities an error lists), not the files': a note
+        # "relu2.A differs too: fix it first" points up the table, and a missing one sits in its place
+        order = {q: k for k, q in enumerate(p.shapes)}
+        graded.sort(key=lambda o: order.get(o.quantity, len(order)))
         note = chk.provenance_note(against, p) if against is not None else ""
         # where the expected values came from, when they failed: another config's, or another dtype's
         came_from = chk.expected_provenance_note(str(source.display), came, p) if not all(

@@ -383,7 +383,7 @@ def test_against_an_h5_with_its_datasets_in_a_group_of_the_users(tmp_path):
         f["results/conv1/dW"] = np.load(ref / "conv1.dW.npy") * 2
     result = run(["check", CONFIGS / "stack.yaml", "--against", sub / "mine.h5", "--expected", _no_expected(tmp_path)])
     assert result.exit_code == 1, result.stdout
-    assert "graded: results/conv1/dW as conv1.dW, results/conv1.Z as conv1.Z" in result.stdout
+    assert "graded: results/conv1.Z as conv1.Z, results/conv1/dW as conv1.dW" in result.stdout  # network order
     assert "FAIL results/conv1/dW (conv1.dW): first differs" in result.stdout and "times 2 everywhere" in result.stdout
     assert "1 of 2 checks FAILED" in result.stdout
 
@@ -817,6 +817,22 @@ def _graded(tmp_path, sub: Path) -> dict:
     """stack.yaml's --against outcomes for ``sub``, by quantity (no expected entries)."""
     args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--json"]
     return {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+
+
+def test_arrays_are_graded_in_the_networks_order(tmp_path):
+    """A grading review: the table followed the files (a folder's in name
+    order: pool3.A before relu2.A), so "relu2.A differs too: fix it first"
+    pointed down the table; missing ones came last. The order is the
+    network's, a missing quantity in its place."""
+    sub = _submission(tmp_path, ["pool3.A", "relu2.A", "conv1.Z", "pool3.dA_prev", "conv1.dW"])
+    args = ["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path), "--complete"]
+    doc = json.loads(run(args + ["--json"]).stdout)
+    assert [o["quantity"] for o in doc["against"]] == [
+        "conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
+    table = run(args).stdout
+    rows = [line.split()[0] for line in table.splitlines() if line.endswith(("pass", "FAIL"))]
+    assert rows == ["conv1.Z.npy", "relu2.A.npy", "pool3.A.npy", "conv1.dA_prev", "conv1.dW.npy", "conv1.db",
+                    "relu2.dA_prev", "pool3.dA_prev.npy"]
 
 
 def test_fix_the_forward_first_only_for_outputs_the_backward_uses(tmp_path):
