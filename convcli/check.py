@@ -61,11 +61,11 @@ class Entry:
 # (its note says each in words): another axis order; a bias in the other of
 # its two layouts' sizes; the bias added in every window (the seed
 # notebook's); convcli's times one number; another ties rule; float32 against
-# a float64 run; NaN in yours only, or in convcli's only; and where nothing
+# a float64 run; an integer array; NaN in yours only, or in convcli's only; and where nothing
 # in the numbers themselves says more, what this one follows from that
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
-HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32", "float16",
+HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32", "float16", "integer",
               "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
@@ -764,12 +764,27 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 note += (f"; yours are float16 (about 3 significant digits), and convcli's to that precision: "
                          f"--rtol {r16:g} --atol {a16:g} grades them at it")
                 hints.append("float16")
+        elif not passed and info.dtype.kind in "iu":
+            note += _integer_hint(info.dtype, theirs, ours, rtol, atol)
+            hints.append("integer")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints))
     _note_causes(p, out, set(other_inputs), each_layer)
     return out
+
+
+def _integer_hint(dtype: np.dtype, theirs, ours, rtol: float, atol: float) -> str:
+    """A failed array of integers: whole numbers cannot hold convcli's, and
+    whether it is convcli's cut or rounded to them (an ``astype(int)``, or a
+    float array built with ``np.zeros(shape, dtype=int)`` and filled)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        for how, whole in (("cut", np.trunc), ("rounded", np.round)):
+            if compare(theirs, whole(ours), rtol, atol)[0]:
+                return (f"; yours are {dtype.name}: convcli's {how} to whole numbers (an array made or cast "
+                        f"with an integer dtype keeps no fractions; save it as floats)")
+    return f"; yours are {dtype.name}: whole numbers, which cannot hold convcli's (save it as floats)"
 
 
 def _in_layout(p: Plan, q: str, source: Source, base_dir: Path, shape, shown: str | None = None) -> np.ndarray | None:

@@ -319,6 +319,32 @@ def test_infinities_in_a_submission_are_counted_as_nan_are(tmp_path):
     assert "2 infinities in yours where convcli's are numbers (an infinite error each)" in entry["note"]
 
 
+def test_an_integer_submission_says_whole_numbers_cannot_hold_convclis(tmp_path):
+    """A grading review: an int64 array (a student's np.zeros(shape, dtype=int)
+    filled with the floats) got a bare FAIL, where float16 and float32 get a
+    note. Hand-made numbers: Z of 1.75 and -1.75 everywhere cut to 1 and -1,
+    rounded to 2 and -2; anything else is only said to be integers."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    # A 1x1 conv of a 2x2 ones input with W = 1.75 and b = 0: Z = 1.75 everywhere
+    cfg = write(tmp_path, "inputs:\n  A_prev: {ones: [1, 2, 2, 1]}\n  W: {value: [[[[1.75]]]]}\n"
+                          "  b: {value: [0.0]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    cases = {"cut": np.full((1, 2, 2, 1), 1), "rounded": np.full((1, 2, 2, 1), 2), None: np.full((1, 2, 2, 1), 5)}
+    for how, Z in cases.items():
+        np.save(sub / "conv1.Z.npy", Z.astype(np.int64))
+        (entry,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert entry["status"] == "fail" and entry["dtype"] == "int64"
+        assert "integer" in entry["hints"], entry
+        assert "yours are int64" in entry["note"]
+        assert (f"convcli's {how} to whole numbers" in entry["note"]) if how else "cannot hold" in entry["note"]
+    np.save(sub / "conv1.Z.npy", np.full((1, 2, 2, 1), 1.75))  # the floats themselves pass
+    assert json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["ok"] is True
+
+
 def test_a_correct_float16_submission_is_told_how_to_grade_it(tmp_path):
     """A grading review: a float16 save of convcli's own arrays got a bare
     FAIL; float32 got a note on grading at its precision. float16 keeps
