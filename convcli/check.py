@@ -59,13 +59,13 @@ class Entry:
 
 # The kinds of hint a failed array of a user's can carry, in --json's "hints"
 # (its note says each in words): another axis order; a bias in the other of
-# its two layouts' sizes; the bias added in every window (the seed
+# its two layouts' sizes; the padding or stride that gives a wrong output size; the bias added in every window (the seed
 # notebook's); convcli's times one number; another ties rule; float32 against
 # a float64 run; an integer array; NaN in yours only, or in convcli's only; and where nothing
 # in the numbers themselves says more, what this one follows from that
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
-HINT_KINDS = ("axis_order", "bias_layout", "bias_window", "scale", "ties", "float32", "float16", "integer",
+HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "scale", "ties", "float32", "float16", "integer",
               "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
@@ -771,8 +771,61 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints))
+    if not each_layer:  # (each layer rerun on yours makes the shapes it makes of your inputs)
+        _geometry_notes(p, out)
     _note_causes(p, out, set(other_inputs), each_layer)
     return out
+
+
+def _geometry_notes(p: Plan, outcomes: list[Outcome]) -> None:
+    """A conv or pool layer's output of another height or width than
+    convcli's: where the layer's input has convcli's shape (the config's
+    input, or an output of yours that has it; convcli's where you gave
+    none), the padding (conv) or the stride that gives that size, which an
+    off-by-one padding is the common cause of. Where your input to it has
+    another shape too, the layer is left to :func:`_note_causes`."""
+    shapes = {o.quantity: tuple(o.shape) for o in outcomes if o.shape is not None}
+    layers = p.network.layers
+    for o in outcomes:
+        if o.hints or o.shape is None or o.status != "fail" or o.abs_err is not None:
+            continue
+        i = next((i for i, spec in enumerate(layers) if spec.output == o.quantity), None)
+        if i is None or layers[i].kind not in ("conv", "pool"):
+            continue
+        ls = p.layer_shapes[i]
+        if i and shapes.get(layers[i - 1].output, ls.in_shape) != ls.in_shape:
+            continue
+        said = _geometry_hint(ls, tuple(o.shape))
+        if said:
+            o.note += said
+            o.hints.append("geometry")
+
+
+def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
+    """The padding (conv) or stride under which layer ``ls`` makes an output
+    of ``shape`` of its input, or ``""``."""
+    ours = ls.out_shape
+    if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or shape[1:3] == ours[1:3]:
+        return ""
+    _, H, W, _ = ls.in_shape
+    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
+    (d_H, d_W), pad = ls.hyper.get("dilation", [1, 1]), list(ls.hyper.get("pad", [0, 0, 0, 0]))
+
+    def out(pad4, s):
+        t, b, l, r = pad4
+        return ((H + t + b - d_H * (f_H - 1) - 1) // s[0] + 1, (W + l + r - d_W * (f_W - 1) - 1) // s[1] + 1)
+
+    said = f"; {_fmt(shape)} is what {{}} makes of {ls.name}'s input {_fmt(ls.in_shape)}"
+    if ls.kind == "conv":
+        for k in range(0, max(f_H, f_W) + 1):
+            if [k] * 4 != pad and out([k] * 4, (s_H, s_W)) == tuple(shape[1:3]):
+                return said.format(f"pad {k}") + f"; the config's pad is {pad[0] if len(set(pad)) == 1 else pad}"
+    if s_H == s_W:
+        for k in sorted({1, 2, 3, f_H} - {s_H}):
+            if out(pad, (k, k)) == tuple(shape[1:3]):
+                return (said.format(f"stride {k}") + f"; the config's stride is {s_H}"
+                        + (" (a pool's stride is its f unless given)" if ls.kind == "pool" and s_H == f_H else ""))
+    return ""
 
 
 def _integer_hint(dtype: np.dtype, theirs, ours, rtol: float, atol: float) -> str:
@@ -800,16 +853,29 @@ def _in_layout(p: Plan, q: str, source: Source, base_dir: Path, shape, shown: st
 
 
 def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The user's arrays that can be read and have their quantity's layout,
-    in convcli's shape, as stored (the others fail on their own in
-    :func:`evaluate_against`)."""
-    found = {s.quantity: _in_layout(p, s.quantity, s.source, s.base_dir, quantities[s.quantity].shape)
-             for s in submitted}
-    return {q: a for q, a in found.items() if a is not None}
+    """The user's arrays that can be read: in convcli's shape where they have
+    their quantity's layout, else a layer's output or gradient of another
+    4-D shape as stored (``--each-layer`` runs the next layer on it, which
+    may take it: a conv output with the padding off by one is a ReLU's
+    input all the same). Others fail on their own in
+    :func:`evaluate_against`."""
+    found = {}
+    for s in submitted:
+        a = _in_layout(p, s.quantity, s.source, s.base_dir, quantities[s.quantity].shape)
+        if a is None and p.roles.get(s.quantity) in ("output", "gradient"):
+            try:
+                info = arrays.probe(s.source, s.base_dir, "--against")
+                if len(info.shape) == 4 and info.dtype.kind in "iuf":
+                    a = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
+            except ConvcliError:
+                a = None
+        if a is not None:
+            found[s.quantity] = a
+    return found
 
 
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
-               backward: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+               backward: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
     """``check --against --each-layer``: every layer rerun on the user's own
     input to it (their previous layer's output, where they gave it) and, for
     its gradients, their own upstream gradient (the next layer's dA_prev, or
@@ -818,10 +884,15 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     what the layers around it made from theirs. What the config gives (its
     inputs, W and b, the upstream gradient) is the config's, never a copy
     among theirs: a submission made self-consistently from other inputs
-    (zeros everywhere) must not pass. Returns ``(reference, inputs)``:
-    convcli's results layer by layer, and what each layer took."""
+    (zeros everywhere) must not pass. An array of theirs of another shape is
+    taken where the layer can take it (its results then have the shapes it
+    makes of it); one it cannot is replaced by convcli's, and said.
+    Returns ``(reference, inputs, notes)``: convcli's results layer by
+    layer, what each layer took, and per quantity graded on convcli's
+    array in place of the user's, the note that says so."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
+    notes: dict[str, str] = {}
 
     def theirs(q: str) -> np.ndarray:
         """Theirs in the run's dtype, else the layers rerun on theirs (never the
@@ -829,22 +900,34 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         a = yours.get(q)
         return reference[q] if a is None else a.astype(reference[q].dtype, copy=False)
 
+    def refused(q: str, a: np.ndarray, why: str, made: list[str], whose: str = "yours") -> None:
+        for m in made:
+            notes[m] = f"; graded on convcli's {q}: {whose}, {_fmt(a.shape)}, {why}"
+
     caches = []
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
         x = theirs(name) if i else quantities[name]  # the first input is the config's
-        taken[name] = x
-        hp = dict(spec.hparameters)
-        if spec.kind == "conv":
-            out, cache = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
-        elif spec.kind == "pool":
-            out, cache = pool_layer_forward(x, spec, p.engine)
-        else:
-            out, cache = relu_forward(x)
+        for attempt in (x, reference[name]):
+            try:
+                if spec.kind == "conv":
+                    out, cache = conv_forward(attempt, quantities[spec.W], quantities[spec.b], dict(spec.hparameters),
+                                              engine=p.engine)
+                elif spec.kind == "pool":
+                    out, cache = pool_layer_forward(attempt, spec, p.engine)
+                else:
+                    out, cache = relu_forward(attempt)
+                break
+            except ValueError as exc:
+                if attempt is reference[name] or attempt.shape == reference[name].shape:
+                    raise
+                refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
+                        [spec.output] + list(spec.gradients))
+        taken[name] = attempt
         reference[spec.output] = out
         caches.append(cache)
     if not backward:
-        return reference, taken
+        return reference, taken, notes
     for i in range(len(layers) - 1, -1, -1):
         spec = layers[i]
         if i < len(layers) - 1:  # the next layer's dA_prev
@@ -853,6 +936,18 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
             g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
+        made = reference[spec.output].shape
+        if g.shape != made and i == len(layers) - 1 and p.grad_spec == "ones":
+            g = np.ones(made, dtype=g.dtype)  # ones of the output this layer makes of your input
+        elif g.shape != made:  # of another shape than this layer's output as rerun on your input to it
+            whose = "yours" if key in yours or p.grad_spec == "output" else "the config's"
+            refused(key, g, f"does not fit {spec.output} as {spec.name} makes it, {_fmt(made)}",
+                    list(spec.gradients), whose)
+            if reference[key].shape != made:  # nor does the rerun's: this layer's gradients are the whole run's
+                taken[key] = quantities[key]
+                reference.update({q: quantities[q] for q in spec.gradients})
+                continue
+            g = reference[key]
         taken[key] = g
         if spec.kind == "conv":
             reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
@@ -861,7 +956,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             reference[f"{spec.name}.dA_prev"] = pool_backward(g, caches[i], mode=spec.mode)
         else:
             reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
-    return reference, taken
+    return reference, taken, notes
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
@@ -1093,7 +1192,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
         layer = o.quantity.split(".", 1)[0]
         # numbers compared, and no other explanation given (no hint but NaN counts: the note's words are
         # for people)
-        if (o.status != "fail" or o.abs_err is None or set(o.hints) - {"nan_in_yours", "inf_in_yours", "nan_in_convcli"}
+        if (o.status != "fail" or set(o.hints) - {"nan_in_yours", "inf_in_yours", "nan_in_convcli"}
                 or layer not in index):
             continue
         gradient = p.roles.get(o.quantity) == "gradient"

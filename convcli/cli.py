@@ -864,9 +864,12 @@ def check(
         unknown = chk.given_copies(unknown, p, results.quantities)
         if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
-            reference, taken = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
+            reference, taken, instead = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
         graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
                                       other_inputs=[u.quantity for u in unknown if u.differs])
+        if each_layer:  # a layer that could not take an array of yours took convcli's: said where it did
+            for o in graded:
+                o.note += instead.get(o.quantity, "")
         linked = chk.mark_links(graded, submitted, Path(against)) if against is not None else []
         if complete:
             graded += chk.missing(missing, p)

@@ -819,6 +819,74 @@ def _graded(tmp_path, sub: Path) -> dict:
     return {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
 
 
+_HW = ("seed: 3\ninputs:\n  A_prev: {random: [4, 6, 6, 3]}\n  W: {random: [3, 3, 3, 5]}\n  b: {random: [5]}\n"
+       "layers:\n  - {type: conv, W: W, b: b, pad: PAD}\n  - {type: relu}\n  - {type: pool, f: 2}\n"
+       "backward: {grad: ones}\n")
+
+
+def _pad_off_by_one(tmp_path) -> tuple[Path, Path]:
+    """An assignment (a 3x3 conv with pad 1 on 6x6 images, ReLU, 2x2 max
+    pool) and a student's whole submission made with pad 0: every array of
+    theirs right for their own conv1.Z, of 4x4 maps where 6x6 are asked."""
+    cfg = write(tmp_path, _HW.replace("PAD", "1"), "hw.yaml")
+    theirs = write(tmp_path, _HW.replace("PAD", "0"), "pad0.yaml")
+    assert run(["backward", theirs, "--out", tmp_path / "made"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for q in ("conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+              "pool3.dA_prev"):
+        shutil.copy(tmp_path / "made" / f"{q}.npy", sub)
+    return cfg, sub
+
+
+def test_an_output_of_another_size_says_which_padding_makes_it(tmp_path):
+    """A grading review: off-by-one padding, the assignment's most common
+    mistake, got only "shape (4, 4, 4, 5), expected (4, 6, 6, 5)", and the
+    arrays after it no word of why. By hand: a 3x3 kernel over 6x6 maps
+    makes 6 - 3 + 1 = 4 rows without padding, 6 with pad 1; a 2x2 pool of
+    4x4 maps 2x2."""
+    cfg, sub = _pad_off_by_one(tmp_path)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.Z"]["hints"] == ["geometry"]
+    assert by["conv1.Z"]["note"] == ("shape (4, 4, 4, 5), expected (4, 6, 6, 5); (4, 4, 4, 5) is what pad 0 makes "
+                                     "of conv1's input (4, 6, 6, 3); the config's pad is 1")
+    # after it: no padding or stride of their own to blame, their input to it was the wrong shape
+    for q, cause in (("relu2.A", "conv1.Z"), ("pool3.A", "relu2.A")):
+        assert by[q]["hints"] == ["forward_first"], by[q]
+        assert f"your forward output {cause} differs too" in by[q]["note"]
+    # a pool's output of another size on an input of convcli's: the stride that makes it
+    np.save(sub / "relu2.A.npy", np.load(tmp_path / "made" / "relu2.A.npy").repeat(2, axis=1)[:, :6]
+            .repeat(2, axis=2)[:, :, :6])  # (4, 6, 6, 5): convcli's shape, wrong numbers
+    np.save(sub / "pool3.A.npy", np.zeros((4, 5, 5, 5)))  # 6 - 2 + 1 = 5: stride 1
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["pool3.A"]["hints"] == ["geometry"]
+    assert by["pool3.A"]["note"].endswith("(4, 5, 5, 5) is what stride 1 makes of pool3's input (4, 6, 6, 5); "
+                                          "the config's stride is 2 (a pool's stride is its f unless given)")
+
+
+def test_each_layer_runs_the_next_layer_on_an_output_of_another_shape(tmp_path):
+    """A grading review: --each-layer dropped an array of another shape and
+    reran the next layer on convcli's, silently, so a ReLU and a pool right
+    for the student's (wrongly padded) conv1.Z still failed, though the
+    notes sent the student to --each-layer. The next layer now takes theirs;
+    where a layer cannot (a gradient of the student's shape into a conv
+    layer that makes convcli's), the note says it was graded on convcli's."""
+    cfg, sub = _pad_off_by_one(tmp_path)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert {q for q, o in by.items() if o["passed"]} == {"relu2.A", "pool3.A", "relu2.dA_prev", "pool3.dA_prev"}
+    assert by["conv1.Z"]["status"] == "fail" and by["conv1.Z"]["shape"] == [4, 4, 4, 5]
+    for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
+        assert by[q]["note"].endswith("graded on convcli's relu2.dA_prev: yours, (4, 4, 4, 5), does not fit "
+                                      "conv1.Z as conv1 makes it, (4, 6, 6, 5)"), by[q]["note"]
+    # a pool input no pool takes: (4, 1, 1, 5) under a 2x2 window; graded on convcli's relu2.A, and said
+    np.save(sub / "relu2.A.npy", np.zeros((4, 1, 1, 5)))
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--each-layer",
+                                                    "--json"]).stdout)["against"]}
+    assert "graded on convcli's relu2.A: yours, (4, 1, 1, 5), is no input pool3 takes" in by["pool3.A"]["note"]
+
+
 def test_arrays_are_graded_in_the_networks_order(tmp_path):
     """A grading review: the table followed the files (a folder's in name
     order: pool3.A before relu2.A), so "relu2.A differs too: fix it first"
