@@ -519,7 +519,9 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         names = [name] + [".".join(parts[k:]) for k in range(1, len(parts))] if src.dataset else [name]
         q = next((n for n in names if _resolves(p, n)), None)
         if q is None:
-            unknown.append(Unknown(label, p.unknown(name)))
+            # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
+            notes = [p.unknown(n) for n in names]
+            unknown.append(Unknown(label, next((n for n in notes if "(did you mean" in n), notes[0])))
             continue
         q = p.resolve(q, f"{where}: {label}")
         if q not in p.graded():  # handed out, not computed: no credit for a copy
@@ -611,10 +613,18 @@ def _some(out: list[Submitted], unknown: list[Unknown], where: str,
     """``(out, unknown)``, unless no array is a quantity (and not ``empty_ok``):
     an error naming them all."""
     if not out and not empty_ok:
-        names = ", ".join(u.label for u in unknown)
-        first = next((u for u in unknown if u.note.startswith("unknown quantity")), unknown[0])
-        raise ConvcliError(where, f"none of its arrays is a quantity this run computes ({names}); "
-                                  f"{first.label}: {first.note}")
+        # each name with its nearest quantity where there is one, the known ones once
+        names, known, other = [], "", ""
+        for u in unknown:
+            m = re.match(r"unknown quantity .*?( \(did you mean .*\?\))?(; known: .*)$", u.note)
+            if m:
+                names.append(u.label + (m.group(1) or ""))
+                known = m.group(2)
+            else:
+                names.append(u.label)
+                other = other or f"; {u.label}: {u.note}"
+        raise ConvcliError(where, f"none of its arrays is a quantity this run computes: {', '.join(names)}"
+                                  f"{other}{known}")
     return out, unknown
 
 

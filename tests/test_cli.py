@@ -1318,7 +1318,24 @@ def test_against_an_unknown_array_name(tmp_path):
     np.save(tmp_path / "mine" / "dw.npy", np.zeros((2, 2, 3, 8)))
     result = run(["check", cfg, "--against", tmp_path / "mine"])
     assert result.exit_code == 2
-    assert "dw.npy: unknown quantity 'dw' (did you mean 'dW'?)" in result.stderr
+    assert "none of its arrays is a quantity this run computes: dw.npy (did you mean 'dW'?); known:" in result.stderr
+
+
+def test_no_array_a_quantity_suggests_a_name_for_each(tmp_path):
+    """A grading review: an .npz of bare names (Z, dW, ...) in a three-layer
+    config was told the nearest quantity of the first name only, and an .h5
+    dataset in a group of the user's (grads/dW) none at all."""
+    cfg = CONFIGS / "stack.yaml"
+    np.savez(tmp_path / "wk.npz", Z=np.zeros(2), dW=np.zeros(2), dA_prev=np.zeros(2))
+    result = run(["check", cfg, "--against", tmp_path / "wk.npz"])
+    assert_error(result, "none of its arrays is a quantity this run computes: Z (did you mean 'conv1.Z'?), "
+                         "dW (did you mean 'conv1.dW'?), dA_prev (did you mean 'conv1.dA_prev' or "
+                         "'relu2.dA_prev' or 'pool3.dA_prev'?); known: A_prev, ")
+    assert result.stderr.count("known:") == 1
+    with h5py.File(tmp_path / "grp.h5", "w") as f:
+        f["grads/dW"] = np.zeros(2)
+    assert_error(run(["check", cfg, "--against", tmp_path / "grp.h5"]),
+                 "computes: grads/dW (did you mean 'conv1.dW'?); known:")
 
 
 def test_against_a_pickle_is_refused(tmp_path):

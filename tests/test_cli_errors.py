@@ -533,7 +533,7 @@ def test_h5_links_that_lead_nowhere_are_named(tmp_path):
                                   "soft -> '/gone', txt -> '/x' in text.h5)")
     # --against lists them as arrays (one named after a quantity is graded unreadable): none is one here
     assert_error(run(["check", write(tmp_path, seed_data()), "--against", tmp_path / "a.h5"]),
-                 "--against", "a.h5: none of its arrays is a quantity this run computes (ext, soft, txt)")
+                 "--against", "a.h5: none of its arrays is a quantity this run computes: ext, soft, txt")
 
 
 def test_h5_datasets_behind_links_and_second_names_are_found(tmp_path):
