@@ -286,7 +286,12 @@ def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
                     if mode == "max":
                         a_prev_slice = a_prev[vert_start:vert_end, horiz_start:horiz_end, c]
                         mask = create_mask_from_window(a_prev_slice, g.ties)
-                        dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += mask * dA[i, h, w, c]
+                        da = dA[i, h, w, c]
+                        if not np.isfinite(da):  # only where the mask is: 0 * inf is NaN elsewhere
+                            with np.errstate(invalid="ignore"):
+                                da = np.where(mask != 0, mask * da, 0)
+                            mask = 1
+                        dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += mask * da
                     else:
                         da = dA[i, h, w, c]
                         shape = (g.f_H, g.f_W)
@@ -446,6 +451,22 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     return dA_prev
 
 
+def _sum_finite(d) -> bool:
+    """Whether ``d``'s sum in its own dtype is finite: then ``d`` holds no
+    infinity and no NaN (a sum that overflows says False of finite values,
+    whose slower path gives the same numbers). Half the time of
+    :func:`stats.all_finite`'s float64 sum on float32."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(d, axis=None)))
+
+
+def _where_hit(hit, d, out) -> None:
+    """``np.multiply(hit, d, out=out)`` but 0 where ``hit`` is False, whatever
+    ``d`` holds there (an infinity or a NaN)."""
+    out[...] = 0
+    np.copyto(out, d, where=hit)
+
+
 def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     """Max backward on one block: ``da`` (uninitialised, see
     :func:`_gradient_buffer`) receives the gradient ``d``."""
@@ -453,6 +474,9 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     # np.maximum propagates NaN: where a window's maximum is NaN, its
     # NaNs are the maxima (the reference's create_mask_from_window too).
     has_nan = bool(np.isnan(out).any())
+    # An infinity or a NaN of the gradient goes where the mask is only: the mask's zeros times it
+    # would be NaN at every other element of its window (PyTorch's max_pool2d gives them 0).
+    spread = np.multiply if _sum_finite(d) else _where_hit
     if _apart(g):
         hit = _tiles(a, g) == _spread(out)
         if has_nan:
@@ -461,7 +485,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
             d = d / hit.sum(axis=(2, 4))
         elif g.ties == "first":
             _first_only(hit, g)
-        np.multiply(hit, _spread(d), out=_tiles(da, g))
+        spread(hit, _spread(d), out=_tiles(da, g))
         return
     hit = np.empty(out.shape, dtype=bool)
     part = np.empty(out.shape, dtype=d.dtype)
@@ -480,7 +504,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     elif g.ties == "first":
         d = d.copy()  # what is still to hand out: zeroed once a maximum took it
     for window in _offsets(g):
-        np.multiply(is_max(window), d, out=part)
+        spread(is_max(window), d, out=part)
         da[window] += part
         if g.ties == "first":
             np.copyto(d, 0, where=hit)

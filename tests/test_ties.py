@@ -95,6 +95,25 @@ def test_centre_is_the_max_of_four_windows(ties, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("ties", ["all", "first", "split"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_an_infinite_or_nan_gradient_goes_only_where_the_mask_is(ties, stride, engine):
+    """A review against PyTorch: with inf or NaN in dA, max pool's backward
+    gave NaN at every element of the window that is not its maximum (the
+    mask's 0 times inf); PyTorch's max_pool2d gives those 0. By hand, the
+    same windows as test_overlapping_windows_add_up: the unique maximum of
+    window 0 ((0, 0) here) takes its gradient, nothing else in it."""
+    x = [[9, 4, 4],
+         [4, 0, 2]]
+    for bad in (np.inf, -np.inf, np.nan):
+        dA = [[bad, 10]] if stride == 1 else [[bad]]
+        _, dA_prev = pool_grad(x, dA, {"f": 2, "stride": stride}, ties, engine)
+        # window 1 (stride 1): 4, 4 tied at (0,1), (0,2) of [[4, 4], [0, 2]]
+        second = {"all": [10, 10], "first": [10, 0], "split": [5, 5]}[ties] if stride == 1 else [0, 0]
+        np.testing.assert_array_equal(dA_prev, [[bad, *second], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_ties_per_channel_and_sample(engine):
     """Each (sample, channel) has its own windows: channel 0 ties, channel 1
     does not; sample 1 ties elsewhere. f 2, one window each, dA = 4."""
