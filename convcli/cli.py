@@ -850,6 +850,12 @@ def check(
             )
         parsed = chk.collect_expected(p, entries, source) if entries else []
         submitted, unknown = chk.collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
+        if plot is not None:  # not onto a file this run reads: the config's, --expected, your arrays
+            reads = p.cfg.files_read() + ([("--expected", Path(expected))] if expected is not None else [])
+            reads += [("--against", Path(against))] + [
+                ("--against", u.base_dir / u.source.file) for u in [*submitted, *unknown]
+                if getattr(u, "source", None) is not None and u.base_dir is not None]
+            _png_target(plot, force, "--plot", reads)
         # What a whole submission holds and this one does not: listed, and failed with --complete. Its
         # gradients when the run is asked for them: a backward: section, a gradient among the expected
         # entries or among the arrays (a config without backward: still has grad: output).
@@ -1305,7 +1311,7 @@ def plot(
         plots.check_drawable(p.shapes[name], name, _plot_kinds(p).get(name))
         chosen = _channels(channels, name, p.shapes[name])
         path = out if out is not None else Path("convcli-out") / f"{_default_name(p.cfg.path)}.{plots.file_name(name)}"
-        _png_target(path, force, "--out" if out is not None else "")
+        _png_target(path, force, "--out" if out is not None else "", p.cfg.files_read())
         results = _run(p, p.needs_backward([name]), not json_, "plot")
         with _png_folder(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
@@ -1337,10 +1343,17 @@ def _plot_kinds(p) -> dict[str, str]:
     return kinds
 
 
-def _png_target(path: Path, force: bool, option: str) -> None:
+def _png_target(path: Path, force: bool, option: str, reads=()) -> None:
     """Refuse, before any computing, a PNG path that will not do; ``option``
-    (``--out``, ``--plot``, or "" for the default path) is named with it."""
+    (``--out``, ``--plot``, or "" for the default path) is named with it.
+    ``reads``: (key, path) of the files the run reads, which the PNG may
+    not be (a symlink to one is written through), --force or not."""
+    from .outputs import read_as
+
     where = f"{option} {short_path(path)}".strip()
+    read = read_as(path, reads) if reads and (path.exists() or path.is_symlink()) else None
+    if read:
+        raise ConvcliError(where, f"is {read}: the picture would replace it; give it another name")
     try:  # a name too long, a folder that may not be searched: the OS says why
         folder, there = path.is_dir(), path.exists()
     except OSError as exc:

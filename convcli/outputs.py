@@ -101,6 +101,30 @@ def _read_inside(target: Path, reads) -> str | None:
     return None
 
 
+def read_as(target: Path, reads) -> str | None:
+    """The first of ``reads``, (key, path) pairs, that the file ``target``
+    is (both through symlinks, and an .h5 input's external links), said as
+    ``NAME, which this run reads (KEY)``; None if none is: a picture
+    written there would replace it (the PNG writers' --force)."""
+    from .arrays import H5_SUFFIXES, h5_linked_files
+
+    try:
+        real = _real(target)
+    except (OSError, ValueError):
+        return None
+    for key, path in reads:
+        try:
+            file = _real(path)
+            linked = h5_linked_files(file) if file.suffix.lower() in H5_SUFFIXES and file.is_file() else ()
+        except (OSError, ValueError):
+            continue
+        if real == file:
+            return f"{short_path(path)}, which this run reads ({key})"
+        if str(real) in linked:
+            return f"{short_path(real)}, which this run reads ({key}, through a link in {path.name})"
+    return None
+
+
 def out_where(out, default: bool = False) -> str:
     """How errors name the output folder: ``--out PATH``, said to be the
     default where the user gave no --out (it was blamed on an option never

@@ -520,3 +520,35 @@ def test_matplotlibs_own_warnings_stay_off_stderr(tmp_path):
                              "--out", str(tmp_path / "z.png")], capture_output=True, text=True, env=env)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert (tmp_path / "z.png").is_file()
+
+
+def test_a_picture_never_replaces_a_file_the_run_reads(tmp_path, cfg):
+    """A robustness review: --force wrote the PNG through a symlink onto the
+    config, an input, an --expected file or a submitted array (exit 0, the
+    file gone), or straight onto a config named c.png. Refused as --out
+    refuses a folder holding what the run reads, --force or not, before
+    anything is computed; the files are intact."""
+    ours, mine = _mine(tmp_path, cfg)
+    shutil.copy(ours / "conv1.dW.npy", mine)
+    (tmp_path / "e.png").write_text("expected:\n  conv1.Z.shape: [2, 6, 6, 6]\n")
+    for name, target in (("a.png", cfg), ("b.png", mine / "conv1.dW.npy"), ("e2.png", tmp_path / "e.png")):
+        (tmp_path / name).symlink_to(target)
+    before = {p: p.read_bytes() for p in (cfg, mine / "conv1.dW.npy", tmp_path / "e.png")}
+    cases = [
+        (["plot", cfg, "--quantity", "conv1.Z", "--out", tmp_path / "a.png", "--force"], "the config"),
+        (["check", cfg, "--against", mine, "--plot", tmp_path / "b.png", "--force"], "--against"),
+        (["check", cfg, "--against", mine, "--plot", tmp_path / "a.png", "--force"], "the config"),
+        (["check", cfg, "--against", mine, "--expected", tmp_path / "e.png", "--plot", tmp_path / "e.png",
+          "--force"], "--expected"),
+        (["check", cfg, "--against", mine, "--expected", tmp_path / "e.png", "--plot", tmp_path / "e2.png",
+          "--force"], "--expected"),
+    ]
+    for args, key in cases:
+        result = run(args)
+        assert_error(result, f"which this run reads ({key}): the picture would replace it; give it another name")
+    png_config = tmp_path / "c.png"
+    shutil.copy(cfg, png_config)
+    assert_error(run(["plot", png_config, "--quantity", "conv1.Z", "--out", png_config, "--force"]),
+                 "which this run reads (the config)")
+    assert {p: p.read_bytes() for p in before} == before
+    assert png_config.read_bytes() == cfg.read_bytes()
