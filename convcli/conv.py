@@ -49,6 +49,7 @@ from .hparams import (
     BIAS_MODES,
     ConvGeometry,
     as_array,
+    cache_arrays,
     check_engine,
     check_padded,
     check_upstream,
@@ -314,23 +315,6 @@ def conv_backward(dZ, cache, engine=None):
     return dA_prev, dW, db.reshape(b.shape)
 
 
-def _cache_arrays(*items) -> list[np.ndarray]:
-    """A_prev, W, b of a cache built by hand, as the notebook's conv_forward
-    builds it: lists (which conv_forward takes too) as arrays; anything
-    else a ValueError naming the item."""
-    out = []
-    for k, (name, x) in enumerate(zip(("A_prev", "W", "b"), items), 1):
-        try:
-            a = np.asarray(x)
-        except (ValueError, TypeError):
-            a = None
-        if a is None or a.dtype.kind not in "biuf":
-            raise ValueError(f"cache: item {k}, {name}, is a {type(x).__name__}, not an array of numbers; "
-                             "expected (A_prev, W, b, hparameters, ...) as returned by conv_forward")
-        out.append(a)
-    return out
-
-
 def _unpack_cache(cache):
     if not isinstance(cache, tuple) or len(cache) < 4:
         raise ValueError(
@@ -343,7 +327,8 @@ def _unpack_cache(cache):
         raise ValueError(f"cache: item 4, hparameters, is a {type(hparameters).__name__}, not a dict; expected "
                          "(A_prev, W, b, hparameters, ...) as returned by conv_forward")
     if not (isinstance(A_prev, np.ndarray) and isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
-        A_prev, W, b = _cache_arrays(A_prev, W, b)
+        A_prev, W, b = cache_arrays(zip(("A_prev", "W", "b"), (A_prev, W, b)),
+                                    "(A_prev, W, b, hparameters, ...) as returned by conv_forward")
     state = cache[4] if len(cache) > 4 else None
     if state is not None and not isinstance(state, _ConvState):
         raise ValueError("cache: item 5 is not conv_forward's state; was it made by another layer?")

@@ -251,6 +251,24 @@ def compute_dtype(*arrays) -> np.dtype:
     return dt
 
 
+def cache_arrays(named, expected: str) -> list[np.ndarray]:
+    """The arrays of a cache built by hand, as the notebook's forward
+    functions build it: lists (which the forwards take too) as arrays;
+    anything else a ValueError naming the item and what was ``expected``.
+    ``named``: (name, item) in the cache's order."""
+    out = []
+    for k, (name, x) in enumerate(named, 1):
+        try:
+            a = np.asarray(x)
+        except (ValueError, TypeError):
+            a = None
+        if a is None or a.dtype.kind not in "biuf":
+            raise ValueError(f"cache: item {k}, {name}, is a {type(x).__name__}, not an array of numbers; "
+                             f"expected {expected}")
+        out.append(a)
+    return out
+
+
 def as_array(x, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
     """Check that ``x`` is a real numeric array with ``ndim`` dimensions."""
     if not isinstance(x, np.ndarray):

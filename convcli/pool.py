@@ -27,6 +27,7 @@ from . import parallel
 from .hparams import (
     PoolGeometry,
     as_array,
+    cache_arrays,
     check_engine,
     check_mode,
     check_upstream,
@@ -224,14 +225,14 @@ def _as_compute(A_prev):
 
 
 def _unpack_cache(cache):
-    if not isinstance(cache, tuple) or len(cache) < 2 or not (
-        isinstance(cache[0], np.ndarray) and isinstance(cache[1], dict)
-    ):
+    if not isinstance(cache, tuple) or len(cache) < 2 or not isinstance(cache[1], dict):
         raise ValueError(
             "cache: not a pool cache; expected the tuple (A_prev, hparameters, ...) "
             "returned by pool_forward"
         )
     A_prev, hparameters = cache[:2]
+    if not isinstance(A_prev, np.ndarray):  # the notebook's (A_prev, hparameters), A_prev a list as pool_forward takes
+        (A_prev,) = cache_arrays([("A_prev", A_prev)], "(A_prev, hparameters, ...) as returned by pool_forward")
     state = cache[2] if len(cache) > 2 else None
     if state is not None and not isinstance(state, _PoolState):
         raise ValueError("cache: item 3 is not pool_forward's state; was it made by another layer?")

@@ -227,6 +227,21 @@ def test_a_conv_cache_built_by_hand_may_hold_lists_and_a_wrong_item_is_named():
         cc.conv_backward(Z, (A, W, b, [hp]))
 
 
+def test_a_pool_cache_built_by_hand_may_hold_a_list():
+    """Two reviews: pool_forward takes A_prev as a list, and the README says
+    pool_backward takes the notebook's (A_prev, hparameters) with lists where
+    the forward takes them, but a list A_prev was "not a pool cache". By
+    hand: each 2x2 block of 0..15's maximum is its bottom-right element."""
+    A = np.arange(16.0).reshape(1, 4, 4, 1)
+    P, _ = cc.pool_forward(A.tolist(), {"f": 2})
+    dA_prev = cc.pool_backward(np.ones_like(P), (A.tolist(), {"f": 2}))
+    expected = np.zeros((4, 4))
+    expected[1::2, 1::2] = 1
+    np.testing.assert_array_equal(dA_prev[0, :, :, 0], expected)
+    with pytest.raises(ValueError, match=r"^cache: item 1, A_prev, is a str, not an array of numbers"):
+        cc.pool_backward(np.ones_like(P), ("A", {"f": 2}))
+
+
 def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch):
     """A review: pad 10**5 on a 3x3 input raised NumPy's MemoryError for 298
     GiB, naming no argument (and where memory is overcommitted it may be
