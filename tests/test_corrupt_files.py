@@ -93,3 +93,34 @@ def test_a_corrupt_submission_under_complete_is_graded_every_quantity_missing(tm
     assert ("not a readable .npz" if kind == "npz" else "cannot be opened as HDF5") in why["note"]
     result = run(["check", cfg, "--against", sub])
     assert result.exit_code == 2 and result.stderr.startswith(f"convcli: error: --against {sub}")
+
+
+def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_path):
+    """A robustness review: a 3 MB .npz whose member inflates to 3 GB took 22 s
+    in check --against, which inflated every member (zipfile's testzip) to
+    learn what its header already says (a shape that is not the
+    quantity's). The member's header is read, its data is not: a member
+    whose data is corrupt past its header grades by its shape; an
+    encrypted member (a flag np.savez never sets) is one line, exit 2."""
+    import io
+    import json
+    import zipfile
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 4, 4, 40)))  # conv1.Z is (2, 4, 4, 4)
+    raw = bytearray(buf.getvalue())
+    raw[-1] ^= 0xFF  # the data's last byte: its CRC no longer matches
+    with zipfile.ZipFile(tmp_path / "sub.npz", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("Z.npy", bytes(raw))
+    result = run(["check", cfg, "--against", tmp_path / "sub.npz", "--json"])
+    assert result.exit_code == 1, result.stderr
+    (z_,) = json.loads(result.stdout)["against"]
+    assert z_["status"] == "fail" and z_["note"].startswith("shape (2, 4, 4, 40), expected (2, 4, 4, 4)")
+    locked = bytearray((tmp_path / "sub.npz").read_bytes())
+    central = locked.rfind(b"PK\x01\x02")
+    locked[central + 8] |= 0x1  # the central directory's flag bits: encrypted
+    (tmp_path / "locked.npz").write_bytes(bytes(locked))
+    result = run(["check", cfg, "--against", tmp_path / "locked.npz"])
+    assert result.exit_code == 2 and "Z.npy is encrypted" in result.stderr and result.stderr.count("\n") == 1
