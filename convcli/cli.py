@@ -284,23 +284,31 @@ if hasattr(signal, "SIGHUP"):  # not on Windows
 _committed: dict = {}
 
 @contextmanager
-def _reporting():
+def _reporting(as_json: bool = False):
     """The report of a run whose outputs are in place (:data:`_committed`): a
     stop signal now ends it with the signal's exit code and a line saying
     where the outputs are (_guard's "nothing was written" is over by then)."""
     try:
         yield
     except KeyboardInterrupt as exc:
-        raise _stopped(exc) from None
+        raise _stopped(exc, as_json) from None
 
 
-def _stopped(exc: KeyboardInterrupt) -> typer.Exit:
+def _stopped(exc: KeyboardInterrupt, as_json: bool = False) -> typer.Exit:
     """A stop signal's last line (what it interrupted, and whether the
-    outputs are in place) and its exit code, 128 + the signal's number."""
+    outputs are in place) and its exit code, 128 + the signal's number;
+    under --json also the error document on stdout (a script reading it
+    reads JSON whatever happened)."""
     signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
     done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
     notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # where replaced outputs wait
-    _say(f"convcli: {_STOP_SIGNALS[signum]}; {done}{notes}\n")
+    what = f"{_STOP_SIGNALS[signum]}; {done}{notes}"
+    _say(f"convcli: {what}\n")
+    if as_json:
+        try:
+            _print_json({"ok": False, "error": {"where": "", "what": what, "exit_code": 128 + signum}})
+        except BaseException:  # noqa: BLE001  a stdout closed by the same Ctrl-C, or a second one: said above
+            pass
     return typer.Exit(128 + signum)
 
 
@@ -349,7 +357,7 @@ def _guard(debug: bool, as_json: bool = False):
     except ConvcliError as exc:
         _failed(debug, as_json, exc.where, exc.what, EXIT_BAD_INPUT)
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (_Terminated): the staging folder is gone by now
-        raise _stopped(exc) from None
+        raise _stopped(exc, as_json) from None
     except MemoryError:
         _failed(debug, as_json, "", "out of memory: use a smaller input (slice:) or a lower --max-memory to refuse "
                                     "it up front", EXIT_BAD_INPUT)
@@ -633,7 +641,7 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             finally:  # a stop signal once the outputs are in place must say they are
                 if staging.committed:
                     _committed["out"] = short_path(out)
-    with _reporting():
+    with _reporting(as_json):
         _report(command, p, doc, placed, pictures, results, fmt, out, as_json)
 
 

@@ -1797,6 +1797,28 @@ def test_ctrl_c_while_force_deletes_the_old_outputs_says_where_the_new_ones_are(
     assert (out / "summary.json").is_file()
 
 
+@pytest.mark.parametrize("signame, code, said", [("SIGTERM", 143, "terminated"), ("SIGINT", 130, "interrupted")])
+def test_a_stop_signal_under_json_still_prints_a_document(signame, code, said, monkeypatch, capsys):
+    """A robustness review: killed under --json, stdout was empty, though a
+    script reading it reads JSON whatever happened (README, exit codes)."""
+    import signal
+
+    import typer
+
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_committed", {})
+    with pytest.raises(typer.Exit) as info:
+        with cli._guard(debug=False, as_json=True):
+            raise cli._stop(getattr(signal, signame))
+    assert info.value.exit_code == code
+    out, err = capsys.readouterr()
+    assert err == f"convcli: {said}; nothing was written\n"
+    assert json.loads(out) == {"ok": False, "error": {"where": "", "what": f"{said}; nothing was written",
+                                                      "exit_code": code}}
+
+
 @pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGINT", 130), ("SIGHUP", 129)])
 def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame, code, monkeypatch, capsys):
     """Third-party code may swallow the exception a stop signal raised (it
