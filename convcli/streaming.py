@@ -123,7 +123,7 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     padded = (H + t + b) * (W + l + r) * C * s
     pad_copy = padded if any((t, b, l, r)) else 0
     if engine == "reference":
-        return pad_copy, pad_copy + padded, (0, 0), 0, 0, 3 * (K + 1) * n_C * s
+        return pad_copy, pad_copy + padded, (0, 0), 0, 0, 3 * (K + 1) * n_C * s, 0
     # Kept in the cache when one block holds the chunk.
     forward_block = conv_engine.block_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
     grad_sum = conv_engine.grad_sum_bytes(n_W, C, n_C, f_H, f_W, s_W, d_W, dtype)
@@ -146,10 +146,18 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     col2im_block = conv_engine.block_max_bytes(n_H * n_W * K * s) if col2im else 0
     # per sample, with the bias's column of ones; a tile of T >= 2 output columns holds f_H rows of a span
     # of at most TILE_GROWTH kernel widths, so at most TILE_GROWTH / 2 times that per column
-    unfolded = math.ceil(n_H * n_W * (K + 1) * s * max(1.0, conv_engine.TILE_GROWTH / 2))
+    growth = max(1.0, conv_engine.TILE_GROWTH / 2)
+    unfolded = math.ceil(n_H * n_W * (K + 1) * s * growth)
     if not backward:  # the backward's blocks and sums are never made (a 1x2048 kernel: 576 MiB a thread)
         scratch_block, col2im_block, grad_sum = forward_block, 0, 0
-    return pad_copy, max(pad_copy, grad_scratch), (forward_block, unfolded), scratch_block, col2im_block, grad_sum
+    # No block holds more than its pass's whole batch unfolds to (a small layer's one block): the
+    # forward's and weight gradient's, the stride-1 input gradient's (n_C channels over the input's
+    # positions), col2im's product
+    m = ls.in_shape[0]
+    whole = m * max(unfolded, math.ceil(H * W * (f_H * f_W * n_C + 1) * s * growth) if backward else 0)
+    scratch_block, col2im_block = min(scratch_block, whole), min(col2im_block, m * n_H * n_W * K * s)
+    return (pad_copy, max(pad_copy, grad_scratch), (min(forward_block, whole), unfolded), scratch_block,
+            col2im_block, grad_sum, whole)
 
 
 def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, int]]:
@@ -197,9 +205,12 @@ def estimate(p, backward: bool) -> Estimate:
 
     fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], [], [0], [0], [0]
     grad_sums = 0
+    blocks = 1  # the most blocks a conv pass splits into, which bounds the threads that hold buffers
     for ls, layer in zip(shapes, layers):
         if layer.kind == "conv":
-            f, b, fwd_kept, scratch_block, col2im_block, grad_sum = _conv_terms(ls, s, p.engine, backward)
+            f, b, fwd_kept, scratch_block, col2im_block, grad_sum, whole = _conv_terms(ls, s, p.engine, backward)
+            # blocks hold over a quarter of the target (_blocks rounds to the nearest; near-equal bands)
+            blocks = max(blocks, -(-4 * whole // conv_engine.CHUNK_BYTES) + 1)
             kept.append(fwd_kept)
             grad_sums += grad_sum
             scratch_blocks.append(scratch_block)
@@ -256,7 +267,9 @@ def estimate(p, backward: bool) -> Estimate:
     # weight gradient); beside them what each engine thread holds while it
     # sums a weight gradient (conv.grad_sum_bytes: partial sums and a stack
     # of slice products, of the forward's unfolding or, at stride 1, of dZ's).
-    threads = _engine_threads()
+    # parallel.map_blocks gives a thread two blocks at least: a run of small layers runs on one
+    # (CONVCLI_THREADS=160 had a 4 KiB run ask for 528 MiB of per-thread buffers)
+    threads = max(1, min(_engine_threads(), blocks // 2))
     resident += threads * grad_sums
     for layer in layers:
         if layer.kind == "conv":

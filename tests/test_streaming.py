@@ -553,6 +553,33 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
     assert again.exit_code == 0, again.stderr
 
 
+def test_a_small_run_holds_one_threads_buffers_however_many_threads(tmp_path, monkeypatch):
+    """A robustness review: the estimate counted every engine thread's block
+    buffers (3.3 MiB each) whatever the run, so CONVCLI_THREADS=160 (a
+    160-core server's BLAS) had the seed's 4 KiB run refused under the
+    default 512 MiB budget. parallel.map_blocks gives a thread two blocks at
+    least, and no block holds more than its pass's whole batch: a run of
+    small layers runs on one thread, whatever the count."""
+    from test_cli_helpers import CONFIGS
+
+    cfg = CONFIGS / "seed.yaml"
+    fixed = {}
+    for n in ("1", "160"):
+        monkeypatch.setenv("CONVCLI_THREADS", n)
+        e = streaming.estimate(runner.plan(cfg), True)
+        fixed[n] = (e.fixed, e.resident)
+        result = run(["backward", cfg, "--out", tmp_path / f"out{n}", "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["streaming"] is None  # in memory
+    assert fixed["160"] == fixed["1"]
+    # a layer whose passes split into many blocks (64 MB unfolded) still counts a buffer per thread
+    big = make_config(tmp_path, a_prev={"random": [64, 64, 64, 3]}, name="big.yaml")
+    monkeypatch.setenv("CONVCLI_THREADS", "1")
+    one = streaming.estimate(runner.plan(big), True).fixed
+    monkeypatch.setenv("CONVCLI_THREADS", "4")
+    assert streaming.estimate(runner.plan(big), True).fixed > one
+
+
 def test_bad_budget_value(tmp_path):
     result = run(["forward", make_config(tmp_path), "--out", tmp_path / "out", "--memory-budget", "lots"])
     assert_error(result, "--memory-budget: cannot read 'lots' as a size")
