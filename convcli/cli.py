@@ -628,9 +628,11 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
                 t = time.perf_counter()
                 placed = write_arrays(staging.path, results.quantities, fmt, where=staging.where)
                 results.timings["write"] = time.perf_counter() - t
-            pictures = _plot_all(p, results, staging.path, out) if plot else {}
+            pictures, not_drawn = _plot_all(p, results, staging.path, out) if plot else ({}, {})
             results.timings["total"] = time.perf_counter() - t0
             doc = summary(results, command, fmt, placed, pictures)
+            if not_drawn:  # quantity -> why (a picture for every other one)
+                doc["plot_not_drawn"] = not_drawn
             write_summary(staging.path, doc, where=staging.where)
             write_expected(staging.path, expected_yaml(results, command, doc["quantities"],
                                                        str(Path(out) / doc["expected"])),  # whole: a command to copy
@@ -672,6 +674,9 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
         _row(t, name, _fmt_shape(d["shape"]), *(_num_g(d[k]) for k in ("mean", "std", "min", "max")))
     con.print(t)
     drawn = f", {len(pictures)} pictures in plots/" if pictures else ""
+    if doc.get("plot_not_drawn"):
+        drawn += f" ({', '.join(doc['plot_not_drawn'])} not drawn: " + "; ".join(
+            f"{why}" for why in doc["plot_not_drawn"].values()) + ")"
     streamed = ""
     if p.stream is not None:
         sp = p.stream
@@ -692,10 +697,16 @@ def _plot_all(p, results, folder: Path, out: Path) -> dict[str, str]:
     from . import plot as plots
 
     t = time.perf_counter()
-    paths = plots.plot_quantities(results.quantities, folder / "plots", kinds=_plot_kinds(p),
-                                  shown_as=out / "plots")
+    kinds, drawable, not_drawn = _plot_kinds(p), {}, {}
+    for name, a in results.quantities.items():  # an input no layer takes may be no picture: the rest are
+        try:
+            plots.check_drawable(a.shape, name, kinds.get(name))
+            drawable[name] = a
+        except ConvcliError as exc:
+            not_drawn[name] = exc.what
+    paths = plots.plot_quantities(drawable, folder / "plots", kinds=kinds, shown_as=out / "plots")
     results.timings["plot"] = time.perf_counter() - t
-    return {name: f"plots/{path.name}" for name, path in zip(results.quantities, paths)}
+    return {name: f"plots/{path.name}" for name, path in zip(drawable, paths)}, not_drawn
 
 
 def _num_g(x) -> str:
@@ -1359,13 +1370,13 @@ def _png_target(path: Path, force: bool, option: str, reads=()) -> None:
     from .outputs import read_as
 
     where = f"{option} {short_path(path)}".strip()
-    read = read_as(path, reads) if reads and (path.exists() or path.is_symlink()) else None
-    if read:
-        raise ConvcliError(where, f"is {read}: the picture would replace it; give it another name")
     try:  # a name too long, a folder that may not be searched: the OS says why
         folder, there = path.is_dir(), path.exists()
+        read = read_as(path, reads) if reads and (there or path.is_symlink()) else None
     except OSError as exc:
         raise path_error(option or "--out", path, exc) from None
+    if read:
+        raise ConvcliError(where, f"is {read}: the picture would replace it; give it another name")
     if folder:  # before the suffix: "pictures are PNG" about a folder named out/ would puzzle
         raise ConvcliError(where, "is a folder; give a file name ending in .png")
     if path.suffix.lower() != ".png":

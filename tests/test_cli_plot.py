@@ -217,6 +217,23 @@ def test_forward_plot_json_h5(tmp_path, cfg):
     assert sorted(p.name for p in out.iterdir()) == ["expected.yaml", "outputs.h5", "plots", "summary.json"]
 
 
+def test_forward_plot_draws_every_quantity_it_can_and_names_the_rest(tmp_path):
+    """A review: an input no layer uses, of a shape no picture draws (2, 2),
+    failed the whole --plot run (exit 2, nothing written, its WHERE no file
+    or key). The rest are drawn; it is named, with why, in the report and
+    summary.json (and a run that reloads the folder sees it as convcli's)."""
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [1, 3, 3, 1]}\n  K: {random: [2, 2]}\n"
+                          "layers:\n  - {type: relu}\n")
+    out = tmp_path / "out"
+    result = run(["forward", cfg, "--out", out, "--plot"])
+    assert result.exit_code == 0, result.stderr
+    assert "2 pictures in plots/ (K not drawn: cannot draw shape (2, 2): expected NHWC maps" in result.stdout
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["A_prev.png", "relu1.A.png"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["plot_not_drawn"]) == ["K"] and "plot" not in summary["quantities"]["K"]
+    assert run(["forward", cfg, "--out", out, "--plot", "--force"]).exit_code == 0  # its own folder, replaced
+
+
 def test_backward_without_plot_draws_nothing(tmp_path, cfg):
     out = tmp_path / "out"
     assert run(["backward", cfg, "--out", out]).exit_code == 0
