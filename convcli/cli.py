@@ -1534,6 +1534,8 @@ def _usage_line(exc, errors) -> str:
     command = ctx.command_path if ctx is not None else "convcli"
     see = f" (see {command} --help)"
     if isinstance(exc, errors.NoSuchOption):
+        if exc.option_name == "--version" and ctx is not None and ctx.parent is not None:  # convcli's own option
+            return "--version: an option of convcli itself, not of a command: convcli --version"
         takers = _commands_taking(ctx, exc.option_name)
         if takers:  # another command's option, not a typo: click's near names would mislead
             name = ctx.info_name if ctx is not None else "this command"

@@ -54,6 +54,9 @@ def one_line(code: int, out: str, err: str) -> str:
          "convcli: error: --format: plot has no such option; forward and backward take it (see convcli plot --help)"),
         (["gradcheck", "{cfg}", "--against", "x"],
          "convcli: error: --against: gradcheck has no such option; check takes it (see convcli gradcheck --help)"),
+        # convcli's own option after a command (a review: "did you mean --json?")
+        (["forward", "{cfg}", "--version"],
+         "convcli: error: --version: an option of convcli itself, not of a command: convcli --version"),
         (["fowrard", "{cfg}"], "convcli: error: fowrard: no such command (did you mean 'forward'?)"),
         (["frobnicate"], "convcli: error: frobnicate: no such command; commands: forward, backward, check, "
                          "gradcheck, shapes, plot"),
