@@ -452,10 +452,11 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
         inner = _inner_folder(path)
+        below = inner.relative_to(path).as_posix() if inner else ""  # one level down, or two (sub/hw/)
         if empty_ok:
-            return [], unread + ([Unknown(f"{inner.name}/", f"a folder of .npy files inside; --against "
-                                                            f"{short_path(inner)} grades it")] if inner else [])
-        hint = f"; {inner.name}/ inside it has some: --against {short_path(inner)}" if inner else ""
+            return [], unread + ([Unknown(f"{below}/", f"a folder of .npy files inside; --against "
+                                                       f"{short_path(inner)} grades it")] if inner else [])
+        hint = f"; {below}/ inside it has some: --against {short_path(inner)}" if inner else ""
         hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
         raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
     if files:

@@ -572,6 +572,12 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     assert doc["unknown"][0]["note"] == f"a folder of .npy files inside; --against {empty / 'hw'} grades it"
     assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
                  "the folder has no .npy files (and no outputs.h5); hw/ inside it has some: --against")
+    # two levels down (a review: "eb/ inside it" of a folder that was inside another)
+    shutil.move(empty / "hw", tmp_path / "hw")
+    (empty / "unzipped").mkdir()
+    shutil.move(tmp_path / "hw", empty / "unzipped" / "hw")
+    assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
+                 "unzipped/hw/ inside it has some: --against")
     assert_error(run(["check", CONFIGS / "stack.yaml", "--complete"]), "--complete: ", "--against PATH")
     # check's --force only replaces a --plot PNG: without one it was silently taken
     assert_error(run(["check", CONFIGS / "stack.yaml", "--force"]), "--force: ", "--plot FILE.png")
