@@ -1392,7 +1392,11 @@ def _png_target(path: Path, force: bool, option: str, reads=()) -> None:
     if not above_is_folder:
         raise ConvcliError(where, f"cannot create it: {short_path(above)} is a file, not a folder")
     if not os.access(above, os.W_OK | os.X_OK):  # found now, not once the run is done (a read-only folder)
-        raise ConvcliError(where, f"cannot write in {short_path(above)}: permission denied")
+        try:  # a read-only mount says so, as forward's --out does (the OS's EROFS)
+            why = "read-only file system" if os.statvfs(above).f_flag & os.ST_RDONLY else "permission denied"
+        except (OSError, AttributeError):
+            why = "permission denied"
+        raise ConvcliError(where, f"cannot write in {short_path(above)}: {why}")
 
 
 @contextmanager
