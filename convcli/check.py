@@ -59,13 +59,14 @@ class Entry:
 
 # The kinds of hint a failed array of a user's can carry, in --json's "hints"
 # (its note says each in words): another axis order; a bias in the other of
-# its two layouts' sizes; the padding or stride that gives a wrong output size; the bias added in every window (the seed
+# its two layouts' sizes; the padding or stride that gives a wrong output size; windows not
+# stepped by the stride; the bias added in every window (the seed
 # notebook's); convcli's times one number; another ties rule; float32 against
 # a float64 run; an integer array; NaN in yours only, or in convcli's only; and where nothing
 # in the numbers themselves says more, what this one follows from that
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
-HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "scale", "ties", "float32", "float16", "integer",
+HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "stride", "scale", "ties", "float32", "float16", "integer",
               "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
@@ -754,6 +755,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("ties")
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
+                               ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("scale", lambda: _scale_hint(theirs, ours, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
                                                                   s.quantity in weights))):
@@ -800,6 +802,11 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome]) -> None:
     for o in outcomes:
         if o.hints or o.shape is None or o.status != "fail" or o.abs_err is not None:
             continue
+        said = _padded_gradient_hint(p, o.quantity, tuple(o.shape))
+        if said:
+            o.note += said
+            o.hints.append("geometry")
+            continue
         i = next((i for i, spec in enumerate(layers) if spec.output == o.quantity), None)
         if i is None or layers[i].kind not in ("conv", "pool"):
             continue
@@ -810,6 +817,21 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome]) -> None:
         if said:
             o.note += said
             o.hints.append("geometry")
+
+
+def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
+    """A padded conv layer's ``dA_prev`` of its padded input's shape: the
+    padding's gradient not cropped off (the notebook's ``dA_prev_pad``)."""
+    for spec, ls in zip(p.network.layers, p.layer_shapes):
+        if spec.kind != "conv" or q != f"{spec.name}.dA_prev" or not any(ls.hyper["pad"]):
+            continue
+        t, b, l, r = ls.hyper["pad"]
+        m, H, W, C = ls.in_shape
+        if shape == (m, H + t + b, W + l + r, C):
+            rows, cols = f"{t}:{-b if b else ''}", f"{l}:{-r if r else ''}"
+            return (f"; {_fmt(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "
+                    f"dA_prev_pad[:, {rows}, {cols}, :]")
+    return ""
 
 
 def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
@@ -1257,6 +1279,39 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 if compare(theirs, pool_backward(g, cache), rtol, atol)[0]:
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
+    return ""
+
+
+def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                 atol: float) -> str:
+    """For a strided conv or pool layer's output that differs: whether it is
+    the layer's output at stride 1 cut to the output's size, the windows
+    started at ``h`` instead of ``h * stride`` (a learner's slip in the
+    loops' ``vert_start``)."""
+    layers = p.network.layers
+    for i, spec in enumerate(layers):
+        ls = p.layer_shapes[i]
+        if spec.kind not in ("conv", "pool") or q != spec.output or list(ls.hyper["stride"]) == [1, 1]:
+            continue
+        x = quantities.get(layers[i - 1].output if i else p.input_name)
+        if x is None:
+            return ""
+        n_H, n_W = ls.out_shape[1:3]
+        try:
+            if spec.kind == "conv":
+                if spec.W not in quantities or spec.b not in quantities:
+                    return ""
+                hp = dict(spec.hparameters, stride=1, pad=list(ls.hyper["pad"]))  # "same" keeps its padding
+                out, _ = conv_forward(x, quantities[spec.W], quantities[spec.b], hp)
+            else:
+                out, _ = pool_forward(x, dict(spec.hparameters, stride=1), mode=spec.mode)
+        except ValueError:
+            return ""
+        if compare(theirs, out[:, :n_H, :n_W], rtol, atol)[0]:
+            (s_H, s_W) = ls.hyper["stride"]
+            step = f"h * {s_H}" if s_H == s_W else f"h * {s_H} and w * {s_W}"
+            return (f"; yours is this layer's output at stride 1, its first {n_H}x{n_W} windows: a window "
+                    f"starts at {step} (the stride), not at h")
     return ""
 
 

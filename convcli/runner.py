@@ -83,13 +83,19 @@ class Plan:
         return self.cfg.model.backward.grad
 
     def resolve(self, name: str, where: str) -> str:
-        """A quantity's full name: itself, or a bare ``Q`` in a one-layer config."""
+        """A quantity's full name: itself, or a bare ``Q`` in a one-layer config
+        (and there, for a conv layer, ``dA``: the notebook's ``dA, dW, db =
+        conv_backward(dZ, cache)``; a pool's or a ReLU's ``dA`` is its upstream
+        gradient)."""
         if name in self.shapes:
             return name
         if len(self.network) == 1:
-            full = f"{self.network.layers[0].name}.{name}"
+            layer = self.network.layers[0]
+            full = f"{layer.name}.{name}"
             if full in self.shapes:
                 return full
+            if name == "dA" and layer.kind == "conv":  # the notebook's name for conv_backward's first result
+                return f"{layer.name}.dA_prev"
         raise ConvcliError(where, self.unknown(name))
 
     def unknown(self, name: str) -> str:

@@ -319,6 +319,47 @@ def test_infinities_in_a_submission_are_counted_as_nan_are(tmp_path):
     assert "2 infinities in yours where convcli's are numbers (an infinite error each)" in entry["note"]
 
 
+def test_a_learners_slips_in_the_loops_get_their_hints(tmp_path):
+    """A learner's review: a conv whose windows start at h instead of
+    h * stride, a dA_prev left padded, and the notebook's own name dA for
+    conv_backward's first result each got a bare FAIL (or were not graded).
+    The learner's loops here are written out by hand, as the notebook's."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 7, 7, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1, stride: 2}\n"
+                          "backward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    n = (7 + 2 - 3) // 2 + 1  # 4
+    Z = np.zeros((2, n, n, 4))
+    for i in range(2):
+        for h in range(n):
+            for w in range(n):
+                for c in range(4):  # the slip: the window starts at h, not h * stride
+                    Z[i, h, w, c] = np.sum(A_pad[i, h:h + 3, w:w + 3, :] * W[..., c]) + b.reshape(-1)[c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.savez(sub / "mine.npz", Z=Z, dA=np.load(tmp_path / "key" / "conv1.dA_prev.npy"),
+             dW=np.load(tmp_path / "key" / "conv1.dW.npy"))
+    doc = json.loads(run(["check", cfg, "--against", sub / "mine.npz", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.Z"]["hints"] == ["stride"]
+    assert by["conv1.Z"]["note"].endswith("yours is this layer's output at stride 1, its first 4x4 windows: "
+                                          "a window starts at h * 2 (the stride), not at h")
+    assert by["conv1.dA_prev"]["entry"] == "dA" and by["conv1.dA_prev"]["passed"]  # the notebook's name
+    # the gradient of the padded input, not cropped: (2, 9, 9, 3)
+    np.savez(sub / "mine.npz", dA=np.pad(np.load(tmp_path / "key" / "conv1.dA_prev.npy"),
+                                         ((0, 0), (1, 1), (1, 1), (0, 0))))
+    (o,) = json.loads(run(["check", cfg, "--against", sub / "mine.npz", "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"]
+    assert o["note"] == ("shape (2, 9, 9, 3), expected (2, 7, 7, 3); (2, 9, 9, 3) is conv1's padded input: "
+                         "crop the padding off the gradient, dA_prev_pad[:, 1:-1, 1:-1, :]")
+
+
 def test_an_integer_submission_says_whole_numbers_cannot_hold_convclis(tmp_path):
     """A grading review: an int64 array (a student's np.zeros(shape, dtype=int)
     filled with the floats) got a bare FAIL, where float16 and float32 get a
