@@ -316,6 +316,8 @@ def conv_backward(dZ, cache, engine=None):
 
 
 def _unpack_cache(cache):
+    if isinstance(cache, list):  # the notebook's 4 items in a list: as good as its tuple
+        cache = tuple(cache)
     if not isinstance(cache, tuple) or len(cache) < 4:
         raise ValueError(
             "cache: expected the tuple (A_prev, W, b, hparameters, ...) returned by "

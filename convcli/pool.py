@@ -225,6 +225,8 @@ def _as_compute(A_prev):
 
 
 def _unpack_cache(cache):
+    if isinstance(cache, list):  # the notebook's (A_prev, hparameters) in a list: as good as its tuple
+        cache = tuple(cache)
     if not isinstance(cache, tuple) or len(cache) < 2 or not isinstance(cache[1], dict):
         raise ValueError(
             "cache: not a pool cache; expected the tuple (A_prev, hparameters, ...) "

@@ -102,7 +102,8 @@ CASES = {
     "garbage cache to conv_backward": (lambda: cc.conv_backward(Z, "cache?"), names("cache")),
     "garbage tuple to conv_backward": (lambda: cc.conv_backward(Z, (1, 2, 3, 4)), names("cache")),
     "garbage cache to pool_backward": (lambda: cc.pool_backward(P, None), names("cache")),
-    "list cache to pool_backward": (lambda: cc.pool_backward(P, list(POOL_CACHE)), names("cache")),
+    # (a list of the notebook's items is as good as its tuple: a conv's is still no pool's)
+    "conv cache as a list to pool_backward": (lambda: cc.pool_backward(P, list(CONV_CACHE)), names("cache")),
     "conv cache with pool state": (lambda: cc.conv_backward(Z, CONV_CACHE[:4] + POOL_CACHE[2:]),
                                    names("cache")),
     # upstream gradient of the wrong shape
@@ -240,6 +241,13 @@ def test_a_pool_cache_built_by_hand_may_hold_a_list():
     np.testing.assert_array_equal(dA_prev[0, :, :, 0], expected)
     with pytest.raises(ValueError, match=r"^cache: item 1, A_prev, is a str, not an array of numbers"):
         cc.pool_backward(np.ones_like(P), ("A", {"f": 2}))
+    # (a learner's review) the notebook's items in a list, for either layer, as in a tuple
+    np.testing.assert_array_equal(cc.pool_backward(np.ones_like(P), [A, {"f": 2}])[0, :, :, 0], expected)
+    W, b = np.ones((1, 1, 1, 1)), np.zeros(1)
+    Z, cache = cc.conv_forward(A, W, b, {})
+    dA_prev, dW, db = cc.conv_backward(np.ones_like(Z), list(cache[:4]))
+    np.testing.assert_array_equal(dA_prev, np.ones_like(A))  # 1x1 kernel of 1: dA_prev = dZ
+    assert dW.item() == A.sum() and db.item() == 16.0
 
 
 def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch):
