@@ -777,26 +777,27 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 note += (f"; yours are float16 (about 3 significant digits), and convcli's to that precision: "
                          f"--rtol {r16:g} --atol {a16:g} grades them at it")
                 hints.append("float16")
-        elif not passed and info.dtype.kind in "iu":
-            note += _integer_hint(info.dtype, theirs, ours, rtol, atol)
+        elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
+            note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints))
-    if not each_layer:  # (each layer rerun on yours makes the shapes it makes of your inputs)
-        _geometry_notes(p, out)
+    _geometry_notes(p, out, inputs if each_layer else None)
     _note_causes(p, out, set(other_inputs), each_layer)
     return out
 
 
-def _geometry_notes(p: Plan, outcomes: list[Outcome]) -> None:
+def _geometry_notes(p: Plan, outcomes: list[Outcome], inputs: dict[str, np.ndarray] | None = None) -> None:
     """A conv or pool layer's output of another height or width than
-    convcli's: where the layer's input has convcli's shape (the config's
-    input, or an output of yours that has it; convcli's where you gave
-    none), the padding (conv) or the stride that gives that size, which an
-    off-by-one padding is the common cause of. Where your input to it has
-    another shape too, the layer is left to :func:`_note_causes`."""
+    convcli's: the padding (conv) or the stride that gives that size from
+    the layer's input, which an off-by-one padding is the common cause of.
+    Said where that input is known: the config's, or convcli's where the
+    nearest output of yours before it has convcli's shape or there is none
+    (one of another shape is the cause, left to :func:`_note_causes`); with
+    ``--each-layer``, ``inputs``: what each layer took (yours). A padded
+    conv's ``dA_prev`` of the padded input's shape says to crop it."""
     shapes = {o.quantity: tuple(o.shape) for o in outcomes if o.shape is not None}
     layers = p.network.layers
     for o in outcomes:
@@ -811,8 +812,16 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome]) -> None:
         if i is None or layers[i].kind not in ("conv", "pool"):
             continue
         ls = p.layer_shapes[i]
-        if i and shapes.get(layers[i - 1].output, ls.in_shape) != ls.in_shape:
-            continue
+        if inputs is not None:  # the layer ran on what it took, its output the shape it made of that
+            x = inputs.get(layers[i - 1].output if i else p.input_name)
+            if x is None:
+                continue
+            made = o.expected_shape or ls.out_shape
+            ls = dataclasses.replace(ls, in_shape=tuple(x.shape), out_shape=tuple(made))
+        else:  # the nearest output of yours before it (convcli's chain from the config's where none)
+            j = next((j for j in range(i - 1, -1, -1) if layers[j].output in shapes), None)
+            if j is not None and shapes[layers[j].output] != p.layer_shapes[j].out_shape:
+                continue
         said = _geometry_hint(ls, tuple(o.shape))
         if said:
             o.note += said
@@ -849,16 +858,25 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
         return ((H + t + b - d_H * (f_H - 1) - 1) // s[0] + 1, (W + l + r - d_W * (f_W - 1) - 1) // s[1] + 1)
 
     said = f"; {_fmt(shape)} is what {{}} makes of {ls.name}'s input {_fmt(ls.in_shape)}"
-    if ls.kind == "conv":
-        for k in range(0, max(f_H, f_W) + 1):
-            if [k] * 4 != pad and out([k] * 4, (s_H, s_W)) == tuple(shape[1:3]):
-                return said.format(f"pad {k}") + f"; the config's pad is {pad[0] if len(set(pad)) == 1 else pad}"
-    if s_H == s_W:
-        for k in sorted({1, 2, 3, f_H} - {s_H}):
-            if out(pad, (k, k)) == tuple(shape[1:3]):
-                return (said.format(f"stride {k}") + f"; the config's stride is {s_H}"
-                        + (" (a pool's stride is its f unless given)" if ls.kind == "pool" and s_H == f_H else ""))
-    return ""
+
+    def pads():
+        if ls.kind == "conv":
+            for k in range(0, max(f_H, f_W) + 1):
+                if [k] * 4 != pad and out([k] * 4, (s_H, s_W)) == tuple(shape[1:3]):
+                    return said.format(f"pad {k}") + f"; the config's pad is {pad[0] if len(set(pad)) == 1 else pad}"
+        return ""
+
+    def strides():
+        if s_H == s_W:
+            for k in sorted({1, 2, 3, f_H} - {s_H}):
+                if out(pad, (k, k)) == tuple(shape[1:3]):
+                    return (said.format(f"stride {k}") + f"; the config's stride is {s_H}"
+                            + (" (a pool's stride is its f unless given)" if ls.kind == "pool" and s_H == f_H
+                               else ""))
+        return ""
+
+    # a strided layer's likelier slip is its stride (a loop stepping by 1), a stride-1 layer's its padding
+    return (strides() or pads()) if (s_H, s_W) != (1, 1) else (pads() or strides())
 
 
 def _integer_hint(dtype: np.dtype, theirs, ours, rtol: float, atol: float) -> str:
@@ -894,11 +912,14 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
     :func:`evaluate_against`."""
     found = {}
     for s in submitted:
-        a = _in_layout(p, s.quantity, s.source, s.base_dir, quantities[s.quantity].shape)
+        want = quantities[s.quantity].shape
+        a = _in_layout(p, s.quantity, s.source, s.base_dir, want)
         if a is None and p.roles.get(s.quantity) in ("output", "gradient"):
             try:
                 info = arrays.probe(s.source, s.base_dir, "--against")
-                if len(info.shape) == 4 and info.dtype.kind in "iuf":
+                # convcli's sizes in another order (NCHW) are no input of the next layer: that is a
+                # layout mistake, said as one
+                if len(info.shape) == 4 and info.dtype.kind in "iuf" and sorted(info.shape) != sorted(want):
                     a = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
             except ConvcliError:
                 a = None

@@ -379,9 +379,11 @@ def _failed(debug: bool, as_json: bool, where: str, what: str, code: int):
 
 
 def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: str | None = None,
-          backward: bool | None = True):
+          backward: bool | None = True, expected: bool = True):
     """runner.plan for a command's options; ``max_memory`` None: no cap but
-    the largest size there is (``shapes``, which computes nothing)."""
+    the largest size there is (``shapes``, which computes nothing).
+    ``expected``: whether the config's expected: entries are in use (not
+    under check --expected FILE, whose entries stand in for them)."""
     from . import parallel, runner
     from .config import MAX_SIZE
 
@@ -400,7 +402,7 @@ def _plan(config: Path, dtype, engine, max_memory: str | None, memory_budget: st
         if exc.where == "--memory-budget" and memory_budget == DEFAULT_BUDGET:  # an option never given
             raise ConvcliError(f"--memory-budget (default {DEFAULT_BUDGET})", exc.what) from None
         raise
-    if p.cfg.model.expected:
+    if p.cfg.model.expected and expected:
         from .check import collect_expected
 
         # Every command finds a mistake in them (a misspelt quantity, an index out of range), not
@@ -853,7 +855,8 @@ def check(
                 raise ConvcliError(option, f"must be a finite number, got {value!r}")
             if value is not None and value < 0:
                 raise ConvcliError(option, f"must be >= 0, got {value!r}")
-        p = _plan(config, dtype, engine, max_memory, backward=None)  # backward or not: known once run
+        p = _plan(config, dtype, engine, max_memory, backward=None,  # backward or not: known once run
+                  expected=expected is None)
         p.tolerance_given = (rtol, atol)
         if expected is not None:  # its tolerance: stands in for the config's, for --against too
             source, entries, p.tolerance_file, came = read_expected_file(expected)
@@ -869,8 +872,10 @@ def check(
             )
         parsed = chk.collect_expected(p, entries, source) if entries else []
         submitted, unknown = chk.collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
-        if plot is not None:  # not onto a file this run reads: the config's, --expected, your arrays
+        if plot is not None:  # not onto a file this run reads: the config's, --expected and its, your arrays
             reads = p.cfg.files_read() + ([("--expected", Path(expected))] if expected is not None else [])
+            reads += [(f"--expected {short_path(expected)}: expected.{k}", source.base_dir / e.file)
+                      for k, e in entries.items() if e.file] if expected is not None else []
             reads += [("--against", Path(against))] + [
                 ("--against", u.base_dir / u.source.file) for u in [*submitted, *unknown]
                 if getattr(u, "source", None) is not None and u.base_dir is not None]
@@ -894,7 +899,7 @@ def check(
                                       other_inputs=[u.quantity for u in unknown if u.differs])
         if each_layer:  # a layer that could not take an array of yours took convcli's: said where it did
             for o in graded:
-                o.note += instead.get(o.quantity, "")
+                o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
         linked = chk.mark_links(graded, submitted, Path(against)) if against is not None else []
         if complete:
             graded += chk.missing(missing, p)

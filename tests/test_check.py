@@ -384,6 +384,12 @@ def test_an_integer_submission_says_whole_numbers_cannot_hold_convclis(tmp_path)
         assert (f"convcli's {how} to whole numbers" in entry["note"]) if how else "cannot hold" in entry["note"]
     np.save(sub / "conv1.Z.npy", np.full((1, 2, 2, 1), 1.75))  # the floats themselves pass
     assert json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["ok"] is True
+    # (a review) where convcli's are whole numbers too, integers are not the cause: no such hint
+    whole = write(tmp_path, "inputs:\n  A_prev: {ones: [1, 2, 2, 1]}\n  W: {value: [[[[2.0]]]]}\n"
+                            "  b: {value: [0.0]}\nlayers:\n  - {type: conv, W: W, b: b}\n", "whole.yaml")
+    np.save(sub / "conv1.Z.npy", np.full((1, 2, 2, 1), 3, dtype=np.int64))  # convcli's: 2 everywhere
+    (entry,) = json.loads(run(["check", whole, "--against", sub, "--json"]).stdout)["against"]
+    assert entry["status"] == "fail" and "integer" not in entry["hints"] and "int64" not in entry["note"]
 
 
 def test_a_correct_float16_submission_is_told_how_to_grade_it(tmp_path):

@@ -894,6 +894,55 @@ def test_each_layer_runs_the_next_layer_on_an_output_of_another_shape(tmp_path):
     assert "graded on convcli's relu2.A: yours, (4, 1, 1, 5), is no input pool3 takes" in by["pool3.A"]["note"]
 
 
+def test_geometry_hints_blame_the_likely_setting_and_only_where_the_input_is_known(tmp_path):
+    """A review of the hints: (a) with relu2.A not given and conv1.Z of
+    another shape, pool3.A was told a stride from convcli's input (its true
+    cause, conv1.Z, dropped); (b) a strided conv run at stride 1 was told a
+    padding; (c) under --each-layer the first layer, whose input is the
+    config's, had no hint at all; (d) --each-layer passed an NCHW relu2.A
+    (the next layer took it as maps); (e) its notes could start with "; "."""
+    cfg, sub = _pad_off_by_one(tmp_path)
+    (sub / "relu2.A.npy").unlink()
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["pool3.A"]["hints"] == ["forward_first"] and "conv1.Z differs too" in by["pool3.A"]["note"]
+    # (c) by hand: 6 + 2*0 - 3 + 1 = 4 rows at pad 0
+    doc = json.loads(run(["check", cfg, "--against", sub, "--each-layer", "--json"]).stdout)
+    z = next(o for o in doc["against"] if o["quantity"] == "conv1.Z")
+    assert z["hints"] == ["geometry"] and "(4, 4, 4, 5) is what pad 0 makes of conv1's input" in z["note"]
+    assert not any(o["note"].startswith(";") for o in doc["against"])
+    # (b) stride 2, pad 0 on 9x9: (9 - 3)//2 + 1 = 4; at stride 1: 7 (pad 3 at stride 2 makes 7 too)
+    s2 = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 9, 9, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                         "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, stride: 2}\n", "s2.yaml")
+    (tmp_path / "s2").mkdir()
+    np.save(tmp_path / "s2" / "conv1.Z.npy", np.zeros((2, 7, 7, 4)))
+    (o,) = json.loads(run(["check", s2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
+    assert o["note"].endswith("(2, 7, 7, 4) is what stride 1 makes of conv1's input (2, 9, 9, 3); "
+                              "the config's stride is 2")
+    # (d) NCHW under --each-layer: a layout mistake, not the next layer's input
+    nchw = tmp_path / "nchw"
+    nchw.mkdir()
+    ref = tmp_path / "ref1"
+    assert run(["backward", cfg, "--out", ref]).exit_code == 0
+    for q in ("conv1.Z", "relu2.A"):
+        np.save(nchw / f"{q}.npy", np.load(ref / f"{q}.npy").transpose(0, 3, 1, 2))
+    doc = json.loads(run(["check", cfg, "--against", nchw, "--each-layer", "--json"]).stdout)
+    assert [(o["quantity"], o["passed"], o["hints"]) for o in doc["against"]] == [
+        ("conv1.Z", False, ["axis_order"]), ("relu2.A", False, ["axis_order"])]
+
+
+def test_check_with_an_expected_file_ignores_the_configs_entries(tmp_path):
+    """A review: every command now refuses a misspelt expected: entry, but
+    under check --expected FILE the config's entries are not used (the
+    file's stand in for them whole), and a typo there stopped the check."""
+    data = yaml.safe_load(SEED)
+    data["expected"] = {"dWW.mean": 1.0}
+    cfg = write(tmp_path, data)
+    key = tmp_path / "key.yaml"
+    key.write_text("expected:\n  Z.shape: [10, 7, 7, 8]\n")
+    assert run(["check", cfg, "--expected", key]).exit_code == 0
+    assert_error(run(["check", cfg]), "unknown quantity 'dWW'")
+
+
 def test_arrays_are_graded_in_the_networks_order(tmp_path):
     """A grading review: the table followed the files (a folder's in name
     order: pool3.A before relu2.A), so "relu2.A differs too: fix it first"

@@ -563,6 +563,14 @@ def test_a_picture_never_replaces_a_file_the_run_reads(tmp_path, cfg):
     for args, key in cases:
         result = run(args)
         assert_error(result, f"which this run reads ({key}): the picture would replace it; give it another name")
+    # (a later review) the arrays an --expected file names are read too
+    np.save(tmp_path / "key_Z.npy", np.load(ours / "conv1.Z.npy"))
+    (tmp_path / "ans.yaml").write_text("expected:\n  conv1.Z: {file: key_Z.npy}\n")
+    (tmp_path / "z.png").symlink_to(tmp_path / "key_Z.npy")
+    key_bytes = (tmp_path / "key_Z.npy").read_bytes()
+    assert_error(run(["check", cfg, "--against", mine, "--expected", tmp_path / "ans.yaml", "--plot",
+                      tmp_path / "z.png", "--force"]), "expected.conv1.Z): the picture would replace it")
+    assert (tmp_path / "key_Z.npy").read_bytes() == key_bytes
     png_config = tmp_path / "c.png"
     shutil.copy(cfg, png_config)
     assert_error(run(["plot", png_config, "--quantity", "conv1.Z", "--out", png_config, "--force"]),
