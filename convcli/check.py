@@ -66,8 +66,8 @@ class Entry:
 # in the numbers themselves says more, what this one follows from that
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
-HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "stride", "scale", "ties", "float32", "float16", "integer",
-              "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
+HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "stride", "scale", "ties", "float32",
+              "float16", "integer", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
 
@@ -838,7 +838,7 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
         m, H, W, C = ls.in_shape
         if shape == (m, H + t + b, W + l + r, C):
             rows, cols = f"{t}:{-b if b else ''}", f"{l}:{-r if r else ''}"
-            return (f"; {_fmt(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "
+            return (f"; {fmt_shape(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "
                     f"dA_prev_pad[:, {rows}, {cols}, :]")
     return ""
 
@@ -857,7 +857,7 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
         t, b, l, r = pad4
         return ((H + t + b - d_H * (f_H - 1) - 1) // s[0] + 1, (W + l + r - d_W * (f_W - 1) - 1) // s[1] + 1)
 
-    said = f"; {_fmt(shape)} is what {{}} makes of {ls.name}'s input {_fmt(ls.in_shape)}"
+    said = f"; {fmt_shape(shape)} is what {{}} makes of {ls.name}'s input {fmt_shape(ls.in_shape)}"
 
     def pads():
         if ls.kind == "conv":
@@ -956,7 +956,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
 
     def refused(q: str, a: np.ndarray, why: str, made: list[str], whose: str = "yours") -> None:
         for m in made:
-            notes[m] = f"; graded on convcli's {q}: {whose}, {_fmt(a.shape)}, {why}"
+            notes[m] = f"; graded on convcli's {q}: {whose}, {fmt_shape(a.shape)}, {why}"
 
     caches = []
     for i, spec in enumerate(layers):
@@ -995,7 +995,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             g = np.ones(made, dtype=g.dtype)  # ones of the output this layer makes of your input
         elif g.shape != made:  # of another shape than this layer's output as rerun on your input to it
             whose = "yours" if key in yours or p.grad_spec == "output" else "the config's"
-            refused(key, g, f"does not fit {spec.output} as {spec.name} makes it, {_fmt(made)}",
+            refused(key, g, f"does not fit {spec.output} as {spec.name} makes it, {fmt_shape(made)}",
                     list(spec.gradients), whose)
             if reference[key].shape != made:  # nor does the rerun's: this layer's gradients are the whole run's
                 taken[key] = quantities[key]
@@ -1013,7 +1013,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     return reference, taken, notes
 
 
-def _fmt(shape) -> str:
+def fmt_shape(shape) -> str:
+    """``(4, 8, 8, 3)``, ``(4,)``: a shape as Python writes a tuple."""
     return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 

@@ -590,7 +590,9 @@ def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:
 
 
 def _fmt_shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    from .check import fmt_shape
+
+    return fmt_shape(shape)
 
 
 # ----------------------------------------------------------------- forward / backward
