@@ -930,6 +930,36 @@ def test_geometry_hints_blame_the_likely_setting_and_only_where_the_input_is_kno
         ("conv1.Z", False, ["axis_order"]), ("relu2.A", False, ["axis_order"])]
 
 
+def test_each_layer_grades_the_layer_after_a_rounded_save_on_the_numbers_it_stands_for(tmp_path):
+    """An instructor's review: a float32 save of every right array passed the
+    whole run and failed 4 of 14 under --each-layer (the layers rerun on the
+    rounded inputs), and an average pool's dA_prev saved as integers failed
+    the conv before it (its backward rerun on the cut gradient). An array that
+    is convcli's to the precision it was saved at stands for convcli's as the
+    next layer's input; it is still graded itself as saved."""
+    cfg = write(tmp_path, "seed: 5\ninputs:\n  A_prev: {random: [2, 6, 6, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "  - {type: pool, f: 2, mode: average}\nbackward: {grad: ones}\n")
+    ref = tmp_path / "ref"
+    assert run(["backward", cfg, "--out", ref]).exit_code == 0
+    names = ("conv1.Z", "pool2.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "pool2.dA_prev")
+    f32 = tmp_path / "f32"
+    f32.mkdir()
+    for q in names:
+        np.save(f32 / f"{q}.npy", np.load(ref / f"{q}.npy").astype(np.float32))
+    for extra in ([], ["--each-layer"]):
+        doc = json.loads(run(["check", cfg, "--against", f32, "--json", *extra]).stdout)
+        assert doc["ok"], [(o["quantity"], o["note"]) for o in doc["against"] if not o["passed"]]
+    whole = tmp_path / "int"
+    shutil.copytree(ref, whole, ignore=shutil.ignore_patterns("*.json", "*.yaml", "A_prev.npy", "W.npy", "b.npy",
+                                                               "pool2.dA.npy"))
+    np.save(whole / "pool2.dA_prev.npy", np.load(ref / "pool2.dA_prev.npy").astype(np.int64))  # 0.25 -> 0
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", whole, "--each-layer",
+                                                    "--json"]).stdout)["against"]}
+    assert by["pool2.dA_prev"]["status"] == "fail" and "integer" in by["pool2.dA_prev"]["hints"]
+    assert all(by[q]["passed"] for q in names if q != "pool2.dA_prev"), by
+
+
 def test_check_with_an_expected_file_ignores_the_configs_entries(tmp_path):
     """A review: every command now refuses a misspelt expected: entry, but
     under check --expected FILE the config's entries are not used (the
