@@ -853,9 +853,9 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
     (d_H, d_W), pad = ls.hyper.get("dilation", [1, 1]), list(ls.hyper.get("pad", [0, 0, 0, 0]))
 
-    def out(pad4, s):
+    def out(pad4, s, d=(d_H, d_W)):
         t, b, l, r = pad4
-        return ((H + t + b - d_H * (f_H - 1) - 1) // s[0] + 1, (W + l + r - d_W * (f_W - 1) - 1) // s[1] + 1)
+        return ((H + t + b - d[0] * (f_H - 1) - 1) // s[0] + 1, (W + l + r - d[1] * (f_W - 1) - 1) // s[1] + 1)
 
     said = f"; {fmt_shape(shape)} is what {{}} makes of {ls.name}'s input {fmt_shape(ls.in_shape)}"
 
@@ -875,8 +875,16 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
                                else ""))
         return ""
 
-    # a strided layer's likelier slip is its stride (a loop stepping by 1), a stride-1 layer's its padding
-    return (strides() or pads()) if (s_H, s_W) != (1, 1) else (pads() or strides())
+    def undilated():  # the kernel's taps side by side: a dilated layer's loops that forgot it
+        if ls.kind == "conv" and (d_H, d_W) != (1, 1) and out(pad, (s_H, s_W), (1, 1)) == tuple(shape[1:3]):
+            return said.format("dilation 1") + f"; the config's dilation is {d_H if d_H == d_W else [d_H, d_W]}"
+        return ""
+
+    # a dilated layer's likelier slip is its dilation, a strided one's its stride (a loop stepping by 1),
+    # a stride-1 layer's its padding
+    if (s_H, s_W) != (1, 1):
+        return undilated() or strides() or pads()
+    return undilated() or pads() or strides()
 
 
 def _integer_hint(dtype: np.dtype, theirs, ours, rtol: float, atol: float) -> str:

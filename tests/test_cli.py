@@ -918,6 +918,14 @@ def test_geometry_hints_blame_the_likely_setting_and_only_where_the_input_is_kno
     (o,) = json.loads(run(["check", s2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
     assert o["note"].endswith("(2, 7, 7, 4) is what stride 1 makes of conv1's input (2, 9, 9, 3); "
                               "the config's stride is 2")
+    # a dilated conv (2, 3x3, pad 2 on 10x10: 10 rows) run undilated: 12 rows, which pad 3 makes too
+    d2 = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 10, 10, 2]}\n  W: {random: [3, 3, 2, 4]}\n"
+                         "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2, dilation: 2}\n",
+               "d2.yaml")
+    np.save(tmp_path / "s2" / "conv1.Z.npy", np.zeros((2, 12, 12, 4)))
+    (o,) = json.loads(run(["check", d2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
+    assert o["note"].endswith("(2, 12, 12, 4) is what dilation 1 makes of conv1's input (2, 10, 10, 2); "
+                              "the config's dilation is 2")
     # (d) NCHW under --each-layer: a layout mistake, not the next layer's input
     nchw = tmp_path / "nchw"
     nchw.mkdir()
