@@ -667,7 +667,7 @@ def expected_provenance_note(shown: str, came, p: Plan) -> str:
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
                      keep: bool = False, inputs: dict[str, np.ndarray] | None = None,
                      yours: dict[str, np.ndarray] | None = None,
-                     other_inputs: Iterable[str] = ()) -> list[Outcome]:
+                     other_inputs: Iterable[str] = (), layerwise=None) -> list[Outcome]:
     """Compare each of a user's arrays with convcli's. With ``keep``, each
     outcome whose shape matches holds the user's array in ``.array`` (for
     ``check --plot``); otherwise it is dropped once compared. ``inputs``:
@@ -677,7 +677,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     "fix the forward first". ``yours``: arrays :func:`read_yours` has read
     already, not read again. ``other_inputs``: the quantities the config
     gives whose copies among the user's arrays differ (:func:`given_copies`),
-    named where an array follows from them."""
+    named where an array follows from them. ``layerwise``: where not
+    ``--each-layer``, a function giving :func:`each_layer`'s results, asked
+    only where a failed array is convcli's times one number: if it is
+    what the layer makes of your own inputs, the cause is those inputs (a
+    db under grad: ones whose incoming gradient differs is convcli's times
+    a ratio of counts in every channel), said as such, not the scale."""
     rtol, atol = p.tolerance
     each_layer = inputs is not None
     inputs = quantities if inputs is None else inputs
@@ -756,7 +761,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
-                               ("scale", lambda: _scale_hint(theirs, ours, hr, ha)),
+                               ("scale", lambda: "" if _follows_yours(layerwise, s.quantity, theirs, hr, ha)
+                                else _scale_hint(theirs, ours, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
                                                                   s.quantity in weights))):
                 said = hint() if mistaken else ""
@@ -1025,6 +1031,16 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         else:
             reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
     return reference, taken, notes
+
+
+def _follows_yours(layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> bool:
+    """Whether ``theirs`` is what q's layer makes of the user's own inputs to
+    it (``layerwise()``: :func:`each_layer`'s results), so that what it
+    follows from, not a factor, explains it."""
+    if layerwise is None:
+        return False
+    ours = layerwise().get(q)
+    return ours is not None and ours.shape == theirs.shape and compare(theirs, ours, rtol, atol)[0]
 
 
 def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:

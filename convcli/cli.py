@@ -897,8 +897,17 @@ def check(
         if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
             reference, taken, instead = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
+        layerwise = None
+        if not each_layer:  # each layer on your own inputs, made only if a scale hint asks (a rerun of the run)
+            made: dict = {}
+
+            def layerwise():
+                if "ref" not in made:
+                    mine = chk.read_yours(submitted, p, results.quantities)
+                    made["ref"] = chk.each_layer(p, results.quantities, mine, p.needs_backward(wanted))[0]
+                return made["ref"]
         graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
-                                      other_inputs=[u.quantity for u in unknown if u.differs])
+                                      other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise)
         if each_layer:  # a layer that could not take an array of yours took convcli's: said where it did
             for o in graded:
                 o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")

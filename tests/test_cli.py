@@ -968,6 +968,32 @@ def test_each_layer_grades_the_layer_after_a_rounded_save_on_the_numbers_it_stan
     assert all(by[q]["passed"] for q in names if q != "pool2.dA_prev"), by
 
 
+def test_a_scale_that_the_incoming_gradient_explains_is_said_as_that(tmp_path):
+    """An instructor's review: an average pool's gradient divided by f
+    instead of f*f is convcli's times 2, and so, through it, is every
+    gradient of the conv before it; each was told "times 2", none pointed to
+    the pool. Backward is linear in its incoming gradient: the conv's are the
+    layer's own on the student's pool gradient, said as such; the pool's own
+    keeps its factor. A scale that the inputs do not explain keeps it too."""
+    cfg = write(tmp_path, "seed: 5\ninputs:\n  A_prev: {random: [2, 6, 6, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "  - {type: pool, f: 2, mode: average}\nbackward: {grad: ones}\n")
+    ref = tmp_path / "ref"
+    assert run(["backward", cfg, "--out", ref]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for q in ("pool2.dA_prev", "conv1.dA_prev", "conv1.dW", "conv1.db"):
+        np.save(sub / f"{q}.npy", 2 * np.load(ref / f"{q}.npy"))
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["pool2.dA_prev"]["hints"] == ["scale"] and "times 2 everywhere" in by["pool2.dA_prev"]["note"]
+    for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
+        assert by[q]["hints"] == ["gradient_first"], by[q]
+        assert "your pool2.dA_prev, differs too" in by[q]["note"] and "times" not in by[q]["note"]
+    np.save(sub / "conv1.dW.npy", 3 * np.load(ref / "conv1.dW.npy"))  # not what its inputs make: its own
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["conv1.dW"]["hints"] == ["scale"] and "times 3 everywhere" in by["conv1.dW"]["note"]
+
+
 def test_check_with_an_expected_file_ignores_the_configs_entries(tmp_path):
     """A review: every command now refuses a misspelt expected: entry, but
     under check --expected FILE the config's entries are not used (the
