@@ -109,6 +109,8 @@ class Plan:
         layers = self.network.layers
         into = [(f"{layers[i + 1].name}.dA_prev", spec.name) for i, spec in enumerate(layers[:-1])
                 if spec.kind == "conv"] if name == "dZ" and not layered else []
+        if not layered and not into:
+            layered = self._gradient_named(name)
         if layered:
             hint = f" (did you mean {' or '.join(repr(q) for q in layered)}?)"
         elif into:  # the notebook's dZ of a conv layer that another layer follows: that layer's dA_prev
@@ -117,6 +119,30 @@ class Plan:
             known = list(self.shapes) + (list(bare.values()) if len(self.network) == 1 else [])
             hint = did_you_mean(name, known)
         return f"unknown quantity {name!r}{hint}; known: {', '.join(self.shapes)}"
+
+    def _gradient_named(self, name: str) -> list[str]:
+        """The gradient a name in the notebook's words means, where spelling
+        alone would point at a forward array or an input (``dW1`` is no
+        ``W1``): ``dW1``/``db1`` for the conv layer whose W/b is W1/b1,
+        ``conv1.dA`` for conv1.dA_prev, a conv's ``dZ`` for the gradient
+        coming into it (the next layer's dA_prev), a ReLU's for its
+        dA_prev."""
+        layers = self.network.layers
+        if name[:1] == "d" and "." not in name:
+            return [f"{spec.name}.d{'W' if name[1:] == spec.W else 'b'}" for spec in layers
+                    if spec.kind == "conv" and name[1:] in (spec.W, spec.b)]
+        layer, _, leaf = name.rpartition(".")
+        k = next((k for k, spec in enumerate(layers) if spec.name == layer), None)
+        if k is None:
+            return []
+        if leaf == "dA" and f"{layer}.dA_prev" in self.shapes:
+            return [f"{layer}.dA_prev"]
+        if leaf == "dZ":
+            if layers[k].kind == "relu":
+                return [f"{layer}.dA_prev"]
+            if layers[k].kind == "conv":
+                return [f"{layers[k + 1].name}.dA_prev" if k + 1 < len(layers) else layers[k].upstream]
+        return []
 
     def biases(self) -> set[str]:
         """The conv layers' biases and their gradients: the quantities that may

@@ -1452,6 +1452,17 @@ def test_no_array_a_quantity_suggests_a_name_for_each(tmp_path):
                          "dW (did you mean 'conv1.dW'?), dA_prev (did you mean 'conv1.dA_prev' or "
                          "'relu2.dA_prev' or 'pool3.dA_prev'?); known: A_prev, ")
     assert result.stderr.count("known:") == 1
+    # (an instructor's review) gradients in the notebook's words point at gradients, not at the
+    # forward array or the input their spelling is nearest: dW1 at W1 made the work a copy of the hand-out
+    names = tmp_path / "names"
+    names.mkdir()
+    for name in ("dW1", "conv1.dA", "relu2.dZ", "conv1.dZ"):
+        np.save(names / f"{name}.npy", np.zeros(2))
+    w1 = write(tmp_path, (CONFIGS / "stack.yaml").read_text().replace("../sample_data", str(CONFIGS.parent /
+                                                                                           "sample_data")), "w.yaml")
+    assert_error(run(["check", w1, "--against", names]), "conv1.dA.npy (did you mean 'conv1.dA_prev'?), "
+                 "conv1.dZ.npy (did you mean 'relu2.dA_prev'?), dW1.npy (did you mean 'conv1.dW'?), "
+                 "relu2.dZ.npy (did you mean 'relu2.dA_prev'?)")
     with h5py.File(tmp_path / "grp.h5", "w") as f:
         f["grads/dW"] = np.zeros(2)
     assert_error(run(["check", cfg, "--against", tmp_path / "grp.h5"]),
