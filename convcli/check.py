@@ -1249,6 +1249,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
     layers = p.network.layers
     index = {spec.name: i for i, spec in enumerate(layers)}
     status = {o.quantity: o.status for o in outcomes}
+    shaped = {o.quantity for o in outcomes if o.status == "fail" and o.abs_err is None}  # another shape
     Causes = frozenset  # of (kind, quantity)
 
     def link(q: str, follows: Causes) -> Causes:
@@ -1298,6 +1299,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
             continue
         gradient = p.roles.get(o.quantity) == "gradient"
         causes = grads.get(o.quantity, Causes()) if gradient else out[index[layer]]
+        if o.abs_err is None:  # a shape follows only from shapes: an array of yours of another shape
+            causes = Causes(c for c in causes if c[1] in shaped)
         named = {kind: sorted(q for k, q in causes if k == kind)
                  for kind in ("other_inputs", "forward_first", "gradient_first")}
         if named["other_inputs"]:  # the root of everything else: said alone

@@ -862,6 +862,17 @@ def test_an_output_of_another_size_says_which_padding_makes_it(tmp_path):
     for q, cause in (("relu2.A", "conv1.Z"), ("pool3.A", "relu2.A")):
         assert by[q]["hints"] == ["forward_first"], by[q]
         assert f"your forward output {cause} differs too" in by[q]["note"]
+    # (a later review) a shape follows from shapes only: an extra axis is not blamed on a conv1.Z whose
+    # numbers, not its shape, differ
+    right = tmp_path / "right"
+    assert run(["backward", cfg, "--out", right]).exit_code == 0
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    np.save(odd / "conv1.Z.npy", np.load(right / "conv1.Z.npy") + 1)
+    np.save(odd / "pool3.A.npy", np.load(right / "pool3.A.npy")[None])
+    by_odd = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", odd, "--json"]).stdout)["against"]}
+    assert by_odd["pool3.A"]["hints"] == [] and by_odd["pool3.A"]["note"] == ("shape (1, 4, 3, 3, 5), "
+                                                                             "expected (4, 3, 3, 5)")
     # a pool's output of another size on an input of convcli's: the stride that makes it
     np.save(sub / "relu2.A.npy", np.load(tmp_path / "made" / "relu2.A.npy").repeat(2, axis=1)[:, :6]
             .repeat(2, axis=2)[:, :, :6])  # (4, 6, 6, 5): convcli's shape, wrong numbers
