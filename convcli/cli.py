@@ -1010,6 +1010,7 @@ def check(
             if skipped:
                 line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
             con.print(Text(line))
+        advice, advised = ", or grade each layer on your inputs with --each-layer", False
         for o in every:
             # the entry or array, and the quantity where its name does not say it
             name = _shown(o) if _names_itself(o) else f"{o.label} ({o.quantity})"
@@ -1017,7 +1018,11 @@ def check(
                 con.print(Text(f"pass {name}: {o.note}"))
             if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
                 tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
-                con.print(Text(f"FAIL {name}: {o.note or 'beyond tolerance'}{tol}"))
+                note = (o.note or "beyond tolerance").replace(advice, "")  # said once, below
+                advised = advised or note != (o.note or "beyond tolerance")
+                con.print(Text(f"FAIL {name}: {note}{tol}"))
+        if advised:
+            con.print(Text("to grade each layer on your own inputs to it instead (not on convcli's): --each-layer"))
         def tally(of: list) -> str:
             return _tally(len(of), sum(not o.passed for o in of), "check", "checks", "passed")
 

@@ -862,6 +862,11 @@ def test_an_output_of_another_size_says_which_padding_makes_it(tmp_path):
     for q, cause in (("relu2.A", "conv1.Z"), ("pool3.A", "relu2.A")):
         assert by[q]["hints"] == ["forward_first"], by[q]
         assert f"your forward output {cause} differs too" in by[q]["note"]
+    # the report says the --each-layer advice once, not on every FAIL line (a review counted 11); the JSON
+    # notes keep it each
+    table = run(["check", cfg, "--against", sub]).stdout
+    assert table.count("--each-layer") == 1 and "to grade each layer on your own inputs" in table
+    assert sum("--each-layer" in o["note"] for o in doc["against"]) >= 2
     # (a later review) a shape follows from shapes only: an extra axis is not blamed on a conv1.Z whose
     # numbers, not its shape, differ
     right = tmp_path / "right"
