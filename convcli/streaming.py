@@ -364,14 +364,17 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
         if inflating and need - sum(held for *_, held in inflating) <= budget:
             raise _chunks_too_large(budget, need, inflating, why)
         what = "a forward and backward pass" if backward else "a forward pass"
+        # the reference engine's loops keep no block buffers
+        buffers = "the I/O buffers" if p.engine == "reference" else \
+            "the engine's per-thread block buffers and the I/O buffers"
         raise ConvcliError(
             "--memory-budget",
             f"{arrays.format_size(budget)} is too small for this run: {why}, so it "
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
-            f"chunk needs ({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the "
-            f"I/O buffers, {arrays.format_size(e.resident)} for the parameters and their gradients); "
+            f"chunk needs ({arrays.format_size(e.fixed)} for {buffers}, "
+            f"{arrays.format_size(e.resident)} for the parameters and their gradients); "
             f"use --memory-budget {budget_arg(need)} or more",
         )
     # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth
