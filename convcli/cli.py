@@ -1200,13 +1200,13 @@ def _quietly(draw) -> None:
         pass
 
 
-def _run(p, backward: bool, enabled: bool, label: str):
+def _run(p, backward: bool, enabled: bool, label: str, layers_needed: int | None = None):
     """runner.run with a progress bar of its steps (reading the inputs, each
     layer forward and backward) on a terminal, for a run longer than a moment."""
     from .runner import run
 
     with _delayed_progress(enabled, label, 1, "steps", remaining=False) as progress:
-        return run(p, backward=backward, progress=progress)
+        return run(p, backward=backward, progress=progress, layers_needed=layers_needed)
 
 
 # ----------------------------------------------------------------- shapes
@@ -1352,7 +1352,11 @@ def plot(
         chosen = _channels(channels, name, p.shapes[name])
         path = out if out is not None else Path("convcli-out") / f"{_default_name(p.cfg.path)}.{plots.file_name(name)}"
         _png_target(path, force, "--out" if out is not None else "", p.cfg.files_read())
-        results = _run(p, p.needs_backward([name]), not json_, "plot")
+        # an input needs no layer, a layer's output the layers up to it (a streamed-size input's plot of
+        # A_prev held 1.2 GB running all of them forward and backward)
+        outputs = [spec.output for spec in p.network.layers]
+        needed = 0 if p.roles.get(name) == "input" else outputs.index(name) + 1 if name in outputs else None
+        results = _run(p, p.needs_backward([name]), not json_, "plot", layers_needed=needed)
         with _png_folder(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
                                 kind=_plot_kinds(p).get(name), overwrite=force)

@@ -462,15 +462,19 @@ def upstream_gradient(p: Plan, output: np.ndarray, rng: np.random.RandomState) -
     )
 
 
-def run(p: Plan, backward: bool = True, progress=None) -> Results:
+def run(p: Plan, backward: bool = True, progress=None, layers_needed: int | None = None) -> Results:
     """Read the inputs, run forward and (if ``backward``) backward.
 
     ``progress(done, total, step)`` is called before each step (reading the
     inputs, then each layer's forward, then each layer's backward) with the
-    steps done so far and what runs next, and once at the end."""
+    steps done so far and what runs next, and once at the end.
+    ``layers_needed``: forward only, through that many layers (0: the
+    inputs alone; ``plot`` of an input or an early output)."""
     if backward:
         check_backward_sizes(p)
     layers = p.network.layers
+    if layers_needed is not None and not backward:
+        layers = layers[:layers_needed]
     steps = ["reading inputs"] + [f"{layer.name} forward" for layer in layers]
     if backward:
         steps += [f"{layer.name} backward" for layer in reversed(layers)]
@@ -487,14 +491,17 @@ def run(p: Plan, backward: bool = True, progress=None) -> Results:
     trace = []
     tick(1)
     try:
-        for i, out, cache in p.network.iter_forward(inputs[p.input_name], inputs, engine=p.engine):
-            trace.append((out, cache))
-            tick(2 + i)
+        if layers:
+            for i, out, cache in p.network.iter_forward(inputs[p.input_name], inputs, engine=p.engine):
+                trace.append((out, cache))
+                tick(2 + i)
+                if i + 1 == len(layers):
+                    break
     except LayerError as exc:
         raise layer_error(p.cfg, exc) from None
     timings["forward"] = time.perf_counter() - t
     quantities = dict(inputs)
-    quantities.update(p.network.outputs(trace))
+    quantities.update({spec.output: out for spec, (out, _) in zip(layers, trace)})
     results = Results(p, quantities, inputs, trace, timings=timings)
     if backward:
         t = time.perf_counter()

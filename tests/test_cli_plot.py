@@ -577,3 +577,26 @@ def test_a_picture_never_replaces_a_file_the_run_reads(tmp_path, cfg):
                  "which this run reads (the config)")
     assert {p: p.read_bytes() for p in before} == before
     assert png_config.read_bytes() == cfg.read_bytes()
+
+
+def test_plot_runs_only_the_layers_the_quantity_needs(tmp_path, monkeypatch):
+    """A streaming review: plotting A_prev of a large config held 1.2 GB,
+    running every layer forward and backward first. An input needs no layer;
+    a layer's output the layers up to it; a gradient all of them."""
+    from convcli.network import Network
+
+    real, ran = Network.iter_forward, []
+
+    def counted(self, *a, **kw):
+        for i, out, cache in real(self, *a, **kw):
+            ran.append(self.layers[i].name)
+            yield i, out, cache
+
+    monkeypatch.setattr(Network, "iter_forward", counted)
+    cfg = CONFIGS / "stack.yaml"  # conv1, relu2, pool3
+    for quantity, layers in (("A_prev", []), ("relu2.A", ["conv1", "relu2"]),
+                             ("conv1.dW", ["conv1", "relu2", "pool3"])):
+        ran.clear()
+        result = run(["plot", cfg, "--quantity", quantity, "--out", tmp_path / f"{quantity}.png"])
+        assert result.exit_code == 0, result.stderr
+        assert ran == layers, (quantity, ran)
