@@ -62,12 +62,12 @@ class Entry:
 # its two layouts' sizes; the padding or stride that gives a wrong output size; windows not
 # stepped by the stride; the bias added in every window (the seed
 # notebook's); convcli's times one number; another ties rule; float32 against
-# a float64 run; an integer array; NaN in yours only, or in convcli's only; and where nothing
+# a float64 run; an integer array; differences at the rounding of the array's scale; NaN in yours only, or in convcli's only; and where nothing
 # in the numbers themselves says more, what this one follows from that
 # differs too: your copy of an input the config gives (another seed, another
 # file), a forward output of yours, the gradient coming into its layer.
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "stride", "scale", "ties", "float32",
-              "float16", "integer", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
+              "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
 
@@ -786,6 +786,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
+        if not passed and not hints and info.dtype.kind == "f":
+            said = _rounding_hint(theirs, ours, abs_err, min(info.dtype.itemsize, np.dtype(p.dtype).itemsize))
+            if said:
+                note += said
+                hints.append("rounding")
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
@@ -891,6 +896,32 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
     if (s_H, s_W) != (1, 1):
         return undilated() or strides() or pads()
     return undilated() or pads() or strides()
+
+
+# A difference this many units of the last place of an array's largest
+# magnitude is rounding: sums of a few hundred terms of that size, added in
+# another order, differ by that much; a mistake moves values by their own size.
+ROUNDING_ULPS = 8
+
+
+def _rounding_hint(theirs: np.ndarray, ours: np.ndarray, abs_err: float, itemsize: int) -> str:
+    """For an array that fails only by differences at the rounding of its own
+    largest values (float32 sums of large terms that cancel to small
+    results, where a fixed atol is tighter than the arithmetic): say so, and
+    the --atol at that scale."""
+    finite = np.abs(ours[np.isfinite(ours)])
+    if not finite.size or not math.isfinite(abs_err) or abs_err == 0:
+        return ""
+    scale = float(finite.max())
+    eps = float(np.finfo(np.float32 if itemsize == 4 else np.float16 if itemsize == 2 else np.float64).eps)
+    bound = ROUNDING_ULPS * eps * scale
+    if abs_err > bound:
+        return ""
+    suggest = float(f"{bound:.0e}")
+    suggest = suggest if suggest >= bound else suggest * 2  # (rounded down: twice)
+    name = {4: "float32", 2: "float16"}.get(itemsize, "float64")
+    return (f"; the differences are {name} rounding at this array's scale (its largest is {scale:.4g}; "
+            f"{abs_err:.2g} is {abs_err / scale:.1g} of it): --atol {suggest:g} grades at that scale")
 
 
 def _integer_hint(dtype: np.dtype, theirs, ours, rtol: float, atol: float) -> str:

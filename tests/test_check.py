@@ -360,6 +360,40 @@ def test_a_learners_slips_in_the_loops_get_their_hints(tmp_path):
                          "crop the padding off the gradient, dA_prev_pad[:, 1:-1, 1:-1, :]")
 
 
+def test_a_difference_at_the_rounding_of_the_arrays_scale_says_so(tmp_path):
+    """A streaming review: in float32, sums of terms in the thousands that
+    cancel to near zero differ by more than atol 1e-5 when added in another
+    order (a chunk's blocks, the reference engine), so convcli's own output
+    failed check. Such a failure says it is rounding at the array's scale,
+    and the --atol at that scale; a difference of a mistake's size does not.
+    By hand: float32's eps is 2**-23 (1.19e-7); 8 of them of a largest value
+    over 2000 is over 1.9e-3, and 1.5e-3 is within it."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 4\ndtype: float32\ninputs:\n  A_prev: {random: [2, 6, 6, 8], scale: 100}\n"
+                          "  W: {random: [3, 3, 8, 4]}\n  b: {zeros: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z = np.load(tmp_path / "key" / "conv1.Z.npy")
+    assert Z.dtype == np.float32 and 2000 < np.abs(Z).max() < 5000
+    small = np.unravel_index(np.argmin(np.abs(Z)), Z.shape)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    assert abs(Z[small]) < 10  # 1.5e-3 is beyond rtol 1e-4 of it with atol 1e-5
+    for by, rounding in ((1.5e-3, True), (1.0, False)):
+        mine = Z.copy()
+        mine[small] += np.float32(by)
+        np.save(sub / "conv1.Z.npy", mine)
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["status"] == "fail"
+        assert ("rounding" in o["hints"]) is rounding, o
+        if rounding:
+            assert "float32 rounding at this array's scale (its largest is " in o["note"]
+            atol = float(o["note"].rsplit("--atol ", 1)[1].split()[0])
+            assert run(["check", cfg, "--against", sub, "--atol", str(atol)]).exit_code == 0
+
+
 def test_an_integer_submission_says_whole_numbers_cannot_hold_convclis(tmp_path):
     """A grading review: an int64 array (a student's np.zeros(shape, dtype=int)
     filled with the floats) got a bare FAIL, where float16 and float32 get a
