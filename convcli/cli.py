@@ -890,7 +890,8 @@ def check(
         missing = [q for q in p.graded() if q not in given and (gradients or p.roles.get(q) != "gradient")
                    ] if against is not None else []
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
-        results = _run(p, p.needs_backward(wanted), not json_, "check")
+        backward = p.needs_backward(wanted)
+        results = _run(p, backward, not json_, "check", layers_needed=None if backward else _layers_needed(p, wanted))
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         reference, taken, yours = results.quantities, None, None
         unknown = chk.given_copies(unknown, p, results.quantities)
@@ -1200,6 +1201,14 @@ def _quietly(draw) -> None:
         pass
 
 
+def _layers_needed(p, names) -> int:
+    """How many layers a forward-only run goes through to make ``names``: an
+    input needs none, a layer's output the layers up to it (plot and check
+    of a large config held every layer's output: 1.2 GB to draw A_prev)."""
+    outputs = [spec.output for spec in p.network.layers]
+    return max((outputs.index(q) + 1 for q in names if q in outputs), default=0)
+
+
 def _run(p, backward: bool, enabled: bool, label: str, layers_needed: int | None = None):
     """runner.run with a progress bar of its steps (reading the inputs, each
     layer forward and backward) on a terminal, for a run longer than a moment."""
@@ -1352,11 +1361,8 @@ def plot(
         chosen = _channels(channels, name, p.shapes[name])
         path = out if out is not None else Path("convcli-out") / f"{_default_name(p.cfg.path)}.{plots.file_name(name)}"
         _png_target(path, force, "--out" if out is not None else "", p.cfg.files_read())
-        # an input needs no layer, a layer's output the layers up to it (a streamed-size input's plot of
-        # A_prev held 1.2 GB running all of them forward and backward)
-        outputs = [spec.output for spec in p.network.layers]
-        needed = 0 if p.roles.get(name) == "input" else outputs.index(name) + 1 if name in outputs else None
-        results = _run(p, p.needs_backward([name]), not json_, "plot", layers_needed=needed)
+        backward = p.needs_backward([name])
+        results = _run(p, backward, not json_, "plot", layers_needed=None if backward else _layers_needed(p, [name]))
         with _png_folder(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
                                 kind=_plot_kinds(p).get(name), overwrite=force)

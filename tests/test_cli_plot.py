@@ -600,3 +600,9 @@ def test_plot_runs_only_the_layers_the_quantity_needs(tmp_path, monkeypatch):
         result = run(["plot", cfg, "--quantity", quantity, "--out", tmp_path / f"{quantity}.png"])
         assert result.exit_code == 0, result.stderr
         assert ran == layers, (quantity, ran)
+    # check too, where it goes forward only: an expected entry of conv1.Z's needs conv1 alone
+    (tmp_path / "z.yaml").write_text("expected:\n  conv1.Z.shape: [4, 8, 8, 4]\n")
+    ran.clear()
+    result = run(["check", cfg, "--expected", tmp_path / "z.yaml"])
+    assert result.exit_code == 0, result.stdout
+    assert ran == ["conv1"]
