@@ -761,8 +761,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
-                               ("scale", lambda: "" if _follows_yours(layerwise, s.quantity, theirs, hr, ha)
-                                else _scale_hint(theirs, ours, hr, ha)),
+                               ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
+                                                               s.quantity, theirs, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
                                                                   s.quantity in weights))):
                 said = hint() if mistaken else ""
@@ -786,8 +786,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
-        if not passed and not hints and info.dtype.kind == "f":
-            said = _rounding_hint(theirs, ours, abs_err, min(info.dtype.itemsize, np.dtype(p.dtype).itemsize))
+        if not passed and not hints and info.dtype == np.dtype(p.dtype):  # (a save in fewer bits has its hints)
+            said = _rounding_hint(theirs, ours, abs_err, info.dtype.itemsize)
             if said:
                 note += said
                 hints.append("rounding")
@@ -916,6 +916,13 @@ def _rounding_hint(theirs: np.ndarray, ours: np.ndarray, abs_err: float, itemsiz
     eps = float(np.finfo(np.float32 if itemsize == 4 else np.float16 if itemsize == 2 else np.float64).eps)
     bound = ROUNDING_ULPS * eps * scale
     if abs_err > bound:
+        return ""
+    # rounding goes either way: a difference of one sign across a channel (a bias left out, however
+    # small) is a mistake
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = (np.asarray(theirs, dtype=np.float64) - ours).reshape(-1, ours.shape[-1] if ours.ndim else 1)
+        means = np.abs(np.nanmean(diff, axis=0))
+    if np.nanmax(means) > abs_err / 2:
         return ""
     suggest = float(f"{bound:.0e}")
     suggest = suggest if suggest >= bound else suggest * 2  # (rounded down: twice)
@@ -1062,6 +1069,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         else:
             reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
     return reference, taken, notes
+
+
+def _unless_yours(said: str, layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> str:
+    """A hint found (``said``), unless the array is what its layer makes of
+    the user's own inputs (the rerun asked only then)."""
+    return "" if said and _follows_yours(layerwise, q, theirs, rtol, atol) else said
 
 
 def _follows_yours(layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> bool:

@@ -124,8 +124,9 @@ class Plan:
         """The gradient a name in the notebook's words means, where spelling
         alone would point at a forward array or an input (``dW1`` is no
         ``W1``): ``dW1``/``db1`` for the conv layer whose W/b is W1/b1,
-        ``conv1.dA`` for conv1.dA_prev, a conv's ``dZ`` for the gradient
-        coming into it (the next layer's dA_prev), a ReLU's for its
+        ``conv1.dA`` for conv1.dA_prev (the notebook's conv_backward), a
+        pool's or a ReLU's ``dA`` and a conv's ``dZ`` for the gradient at
+        its output (the next layer's dA_prev), a ReLU's ``dZ`` for its
         dA_prev."""
         layers = self.network.layers
         if name[:1] == "d" and "." not in name:
@@ -135,13 +136,12 @@ class Plan:
         k = next((k for k, spec in enumerate(layers) if spec.name == layer), None)
         if k is None:
             return []
-        if leaf == "dA" and f"{layer}.dA_prev" in self.shapes:
-            return [f"{layer}.dA_prev"]
-        if leaf == "dZ":
-            if layers[k].kind == "relu":
-                return [f"{layer}.dA_prev"]
-            if layers[k].kind == "conv":
-                return [f"{layers[k + 1].name}.dA_prev" if k + 1 < len(layers) else layers[k].upstream]
+        # the gradient at the layer's output: the next layer's dA_prev (or the upstream gradient)
+        at_output = [f"{layers[k + 1].name}.dA_prev" if k + 1 < len(layers) else layers[k].upstream]
+        if leaf == "dA":  # the notebook's conv_backward returns dA (its input's); a pool's or a ReLU's
+            return [f"{layer}.dA_prev"] if layers[k].kind == "conv" else at_output  # dA is its output's
+        if leaf == "dZ":  # a conv's Z is its output, a ReLU's its input
+            return [f"{layer}.dA_prev"] if layers[k].kind == "relu" else at_output if layers[k].kind == "conv" else []
         return []
 
     def biases(self) -> set[str]:

@@ -217,7 +217,8 @@ def estimate(p, backward: bool) -> Estimate:
             col2im_blocks.append(col2im_block)
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
-            pool_blocks.append(4 * max(pool_engine.CHUNK_BYTES, _per_sample(ls.in_shape) * s))
+            if p.engine == "fast":  # the reference engine's loops have no blocks
+                pool_blocks.append(4 * max(pool_engine.CHUNK_BYTES, _per_sample(ls.in_shape) * s))
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)

@@ -1476,9 +1476,10 @@ def test_no_array_a_quantity_suggests_a_name_for_each(tmp_path):
         np.save(names / f"{name}.npy", np.zeros(2))
     w1 = write(tmp_path, (CONFIGS / "stack.yaml").read_text().replace("../sample_data", str(CONFIGS.parent /
                                                                                            "sample_data")), "w.yaml")
+    np.save(names / "relu2.dA.npy", np.zeros(2))  # the gradient at the ReLU's output: pool3's dA_prev
     assert_error(run(["check", w1, "--against", names]), "conv1.dA.npy (did you mean 'conv1.dA_prev'?), "
                  "conv1.dZ.npy (did you mean 'relu2.dA_prev'?), dW1.npy (did you mean 'conv1.dW'?), "
-                 "relu2.dZ.npy (did you mean 'relu2.dA_prev'?)")
+                 "relu2.dA.npy (did you mean 'pool3.dA_prev'?), relu2.dZ.npy (did you mean 'relu2.dA_prev'?)")
     with h5py.File(tmp_path / "grp.h5", "w") as f:
         f["grads/dW"] = np.zeros(2)
     assert_error(run(["check", cfg, "--against", tmp_path / "grp.h5"]),

@@ -1072,8 +1072,8 @@ def test_in_memory_runs_show_their_steps_on_a_terminal(tmp_path, monkeypatch, co
     monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.0)
     cfg = make_config(tmp_path)
     out = ["--out", tmp_path / command] if command in ("forward", "backward") else []
-    if command == "check":  # a forward run's output
-        (tmp_path / "e.yaml").write_text(f"expected:\n  A_prev.shape: [{N}, 9, 8, 3]\n")
+    if command == "check":  # a forward run through the 3 layers (by hand: 9x8 padded by 1 by 3x3, 2x2 pool)
+        (tmp_path / "e.yaml").write_text(f"expected:\n  pool3.A.shape: [{N}, 4, 4, 4]\n")
         out = ["--expected", tmp_path / "e.yaml"]
     result = run([command, cfg, *out])
     assert result.exit_code == 0, result.stderr
