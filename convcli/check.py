@@ -1020,7 +1020,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
         x = theirs(name) if i else quantities[name]  # the first input is the config's
-        for attempt in (x, reference[name]):
+        # yours, else the rerun's (made of yours before it: of another shape, it may not fit either),
+        # else the whole run's, which does
+        attempts = [a for k, a in enumerate((x, reference[name], quantities[name]))
+                    if not any(a is b for b in (x, reference[name], quantities[name])[:k])]
+        for attempt in attempts:
             try:
                 if spec.kind == "conv":
                     out, cache = conv_forward(attempt, quantities[spec.W], quantities[spec.b], dict(spec.hparameters),
@@ -1031,10 +1035,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     out, cache = relu_forward(attempt)
                 break
             except ValueError as exc:
-                if attempt is reference[name] or attempt.shape == reference[name].shape:
+                if attempt is attempts[-1]:
                     raise
-                refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
-                        [spec.output] + list(spec.gradients))
+                if attempt is x:  # said of yours (the rerun's of yours failing too says nothing more)
+                    refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
+                            [spec.output] + list(spec.gradients))
         taken[name] = attempt
         reference[spec.output] = out
         caches.append(cache)
@@ -1390,8 +1395,12 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
             return ""
         for ties in hparams.TIE_RULES:
             if ties != used:
-                _, cache = pool_forward(x, dict(spec.hparameters, ties=ties), mode="max")
-                if compare(theirs, pool_backward(g, cache), rtol, atol)[0]:
+                try:  # layer by layer, an input of yours and a gradient of convcli's may not fit
+                    _, cache = pool_forward(x, dict(spec.hparameters, ties=ties), mode="max")
+                    other = pool_backward(g, cache)
+                except ValueError:
+                    return ""
+                if compare(theirs, other, rtol, atol)[0]:
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
     return ""

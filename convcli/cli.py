@@ -891,7 +891,10 @@ def check(
                    ] if against is not None else []
         wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
         backward = p.needs_backward(wanted)
-        results = _run(p, backward, not json_, "check", layers_needed=None if backward else _layers_needed(p, wanted))
+        # expected entries alone: the layers they need (arrays of yours may have every layer rerun on them,
+        # which falls back on the whole run's outputs)
+        needed = _layers_needed(p, wanted) if against is None and not backward else None
+        results = _run(p, backward, not json_, "check", layers_needed=needed)
         outcomes = chk.evaluate_expected(parsed, results.quantities)
         reference, taken, yours = results.quantities, None, None
         unknown = chk.given_copies(unknown, p, results.quantities)

@@ -1010,6 +1010,40 @@ def test_a_scale_that_the_incoming_gradient_explains_is_said_as_that(tmp_path):
     assert by["conv1.dW"]["hints"] == ["scale"] and "times 3 everywhere" in by["conv1.dW"]["note"]
 
 
+def test_the_layer_by_layer_rerun_falls_back_on_the_whole_runs_arrays(tmp_path):
+    """A crash fuzz (exit 3): under --each-layer (or the rerun a scale hint
+    asks for), an output of yours of another channel count went through a
+    ReLU, which takes any shape, and the conv after it could take neither
+    yours nor the rerun's; and a max pool's ties hint ran the pool's
+    backward on your input with convcli's gradient. Both now grade, on the
+    whole run's arrays where nothing else fits."""
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [2, 4, 4, 2]}\n  W1: {random: [1, 1, 2, 3]}\n"
+                          "  b1: {random: [3]}\n  W2: {random: [1, 1, 3, 4]}\n  b2: {random: [4]}\nlayers:\n"
+                          "  - {type: conv, W: W1, b: b1}\n  - {type: relu}\n  - {type: conv, W: W2, b: b2}\n"
+                          "backward:\n  grad: ones\n")
+    assert run(["backward", cfg, "--out", tmp_path / "out"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", np.zeros((2, 4, 4, 2)))  # 2 channels where conv1 makes 3
+    for extra in (["--each-layer"], []):
+        result = run(["check", cfg, "--against", sub, "--json", *extra])
+        assert result.exit_code == 1, result.stderr
+    np.save(sub / "conv3.dW.npy", 2 * np.load(tmp_path / "out" / "conv3.dW.npy"))  # a scale: the rerun asked
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    assert {o["quantity"]: o["hints"] for o in doc["against"]}["conv3.dW"] == ["scale"]
+    pool = write(tmp_path, "inputs:\n  A_prev: {random: [1, 4, 4, 2]}\nlayers:\n  - {type: relu}\n"
+                           "  - {type: pool, f: 2, mode: max}\nbackward:\n  grad: random\n", "pool.yaml")
+    sub2 = tmp_path / "sub2"
+    sub2.mkdir()
+    np.save(sub2 / "relu1.A.npy", np.ones((1, 4, 4, 3)))
+    np.save(sub2 / "pool2.dA_prev.npy", np.zeros((1, 4, 4, 2)))
+    result = run(["check", pool, "--against", sub2, "--each-layer", "--json"])
+    assert result.exit_code == 1, result.stderr
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert "graded on convcli's pool2.dA: the config's, (1, 2, 2, 2), does not fit pool2.A" in \
+        by["pool2.dA_prev"]["note"]
+
+
 def test_check_with_an_expected_file_ignores_the_configs_entries(tmp_path):
     """A review: every command now refuses a misspelt expected: entry, but
     under check --expected FILE the config's entries are not used (the
