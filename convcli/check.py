@@ -35,7 +35,7 @@ import numpy as np
 from . import arrays, hparams
 from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, slice_text, value_shape
 from .conv import conv_backward, conv_forward
-from .errors import ConvcliError, path_error, short_path
+from .errors import ConvcliError, fmt_shape, path_error, short_path
 from .hparams import did_you_mean, joined
 from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
@@ -58,14 +58,16 @@ class Entry:
 
 
 # The kinds of hint a failed array of a user's can carry, in --json's "hints"
-# (its note says each in words): another axis order; a bias in the other of
-# its two layouts' sizes; the padding or stride that gives a wrong output size; windows not
-# stepped by the stride; the bias added in every window (the seed
-# notebook's); convcli's times one number; another ties rule; float32 against
-# a float64 run; an integer array; differences at the rounding of the array's scale; NaN in yours only, or in convcli's only; and where nothing
-# in the numbers themselves says more, what this one follows from that
-# differs too: your copy of an input the config gives (another seed, another
-# file), a forward output of yours, the gradient coming into its layer.
+# (its note says each in words): another axis order; a bias in the other of its two layouts' sizes; the padding,
+# stride or dilation that makes a wrong output size, or a dA_prev left padded;
+# the bias added in every window (the seed notebook's); windows not stepped
+# by the stride; convcli's times one number; another ties rule; float32
+# against a float64 run; float16; an integer array; differences at the
+# rounding of the array's scale; NaN or infinities in yours only, NaN in
+# convcli's only; and where nothing in the numbers themselves says more,
+# what this one follows from that differs too: your copy of an input the
+# config gives (another seed, another file), a forward output of yours, the
+# gradient coming into its layer.
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "stride", "scale", "ties", "float32",
               "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
@@ -787,7 +789,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
         if not passed and not hints and info.dtype == np.dtype(p.dtype):  # (a save in fewer bits has its hints)
-            said = _rounding_hint(theirs, ours, abs_err, info.dtype.itemsize)
+            said = _rounding_hint(theirs, ours, abs_err, info.dtype)
             if said:
                 note += said
                 hints.append("rounding")
@@ -904,7 +906,7 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
 ROUNDING_ULPS = 8
 
 
-def _rounding_hint(theirs: np.ndarray, ours: np.ndarray, abs_err: float, itemsize: int) -> str:
+def _rounding_hint(theirs: np.ndarray, ours: np.ndarray, abs_err: float, dtype: np.dtype) -> str:
     """For an array that fails only by differences at the rounding of its own
     largest values (float32 sums of large terms that cancel to small
     results, where a fixed atol is tighter than the arithmetic): say so, and
@@ -913,7 +915,7 @@ def _rounding_hint(theirs: np.ndarray, ours: np.ndarray, abs_err: float, itemsiz
     if not finite.size or not math.isfinite(abs_err) or abs_err == 0:
         return ""
     scale = float(finite.max())
-    eps = float(np.finfo(np.float32 if itemsize == 4 else np.float16 if itemsize == 2 else np.float64).eps)
+    eps = float(np.finfo(dtype).eps)
     bound = ROUNDING_ULPS * eps * scale
     if abs_err > bound:
         return ""
@@ -921,13 +923,13 @@ def _rounding_hint(theirs: np.ndarray, ours: np.ndarray, abs_err: float, itemsiz
     # small) is a mistake
     with np.errstate(invalid="ignore", over="ignore"):
         diff = (np.asarray(theirs, dtype=np.float64) - ours).reshape(-1, ours.shape[-1] if ours.ndim else 1)
-        means = np.abs(np.nanmean(diff, axis=0))
-    if np.nanmax(means) > abs_err / 2:
+        diff[~np.isfinite(diff)] = 0.0  # (NaN where both are NaN: no difference)
+        means = np.abs(diff.mean(axis=0))
+    if means.max() > abs_err / 2:
         return ""
     suggest = float(f"{bound:.0e}")
     suggest = suggest if suggest >= bound else suggest * 2  # (rounded down: twice)
-    name = {4: "float32", 2: "float16"}.get(itemsize, "float64")
-    return (f"; the differences are {name} rounding at this array's scale (its largest is {scale:.4g}; "
+    return (f"; the differences are {np.dtype(dtype).name} rounding at this array's scale (its largest is {scale:.4g}; "
             f"{abs_err:.2g} is {abs_err / scale:.1g} of it): --atol {suggest:g} grades at that scale")
 
 
@@ -992,38 +994,49 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     among theirs: a submission made self-consistently from other inputs
     (zeros everywhere) must not pass. An array of theirs of another shape is
     taken where the layer can take it (its results then have the shapes it
-    makes of it); one it cannot is replaced by convcli's, and said.
+    makes of it); where neither it nor what the layers before made of it
+    fits, the layer takes the whole run's array, and that is said.
     Returns ``(reference, inputs, notes)``: convcli's results layer by
-    layer, what each layer took, and per quantity graded on convcli's
-    array in place of the user's, the note that says so."""
+    layer, what each layer took, and per quantity graded on another array
+    than the user's, the note that says so."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
     notes: dict[str, str] = {}
 
     def theirs(q: str) -> np.ndarray:
-        """Theirs in the run's dtype, else the layers rerun on theirs (never the
-        whole run's: that is the cascade). Theirs that is the rerun's to the
-        check's tolerance, or to the precision it was saved at (float32,
-        float16, whole numbers), is taken as the rerun's: the layers after
-        it are graded on the numbers it stands for, not on its rounding (a
-        float32 save passed the whole run and failed layer by layer)."""
+        """Theirs in the run's dtype, else the layers rerun on theirs (not the
+        whole run's: that is the cascade, taken only where nothing else
+        fits). Theirs that is the rerun's to the check's tolerance, or to the
+        precision it was saved at (float32, float16, whole numbers), is taken
+        as the rerun's: the layers after it are graded on the numbers it
+        stands for, not on its rounding (a float32 save passed the whole run
+        and failed layer by layer)."""
         a = yours.get(q)
         if a is None or _as_saved(a, reference[q], p):
             return reference[q]
         return a.astype(reference[q].dtype, copy=False)
 
-    def refused(q: str, a: np.ndarray, why: str, made: list[str], whose: str = "yours") -> None:
-        for m in made:
-            notes[m] = f"; graded on convcli's {q}: {whose}, {fmt_shape(a.shape)}, {why}"
+    def whose(q: str, a: np.ndarray) -> str:
+        """Whose array ``a``, taken for ``q``, is, as a note says it."""
+        if q in yours:  # (or the rerun's where it is yours to tolerance: yours all the same)
+            return "yours"
+        if q == layers[-1].upstream and p.grad_spec != "output":
+            return "the config's"
+        return f"the one the layers {'after' if p.roles.get(q) == 'gradient' else 'before'} it made of yours"
+
+    def refused(q: str, a: np.ndarray, why: str, graded: list[str]) -> None:
+        for m in graded:  # a layer's forward and backward may each say one
+            notes[m] = notes.get(m, "") + f"; graded on convcli's {q}: {whose(q, a)}, {fmt_shape(a.shape)}, {why}"
 
     caches = []
     for i, spec in enumerate(layers):
         name = layers[i - 1].output if i else p.input_name
         x = theirs(name) if i else quantities[name]  # the first input is the config's
-        # yours, else the rerun's (made of yours before it: of another shape, it may not fit either),
-        # else the whole run's, which does
-        attempts = [a for k, a in enumerate((x, reference[name], quantities[name]))
-                    if not any(a is b for b in (x, reference[name], quantities[name])[:k])]
+        # theirs (or what the layers before made of it), else the whole run's, which fits
+        attempts: list[np.ndarray] = []
+        for a in (x, reference[name], quantities[name]):
+            if all(a is not b for b in attempts):
+                attempts.append(a)
         for attempt in attempts:
             try:
                 if spec.kind == "conv":
@@ -1037,9 +1050,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             except ValueError as exc:
                 if attempt is attempts[-1]:
                     raise
-                if attempt is x:  # said of yours (the rerun's of yours failing too says nothing more)
+                if attempt is x:  # said of the first one refused (the next refused too adds nothing)
                     refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
-                            [spec.output] + list(spec.gradients))
+                            [spec.output, *spec.gradients])
         taken[name] = attempt
         reference[spec.output] = out
         caches.append(cache)
@@ -1053,14 +1066,14 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
             g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
-        made = reference[spec.output].shape
-        if g.shape != made and i == len(layers) - 1 and p.grad_spec == "ones":
-            g = np.ones(made, dtype=g.dtype)  # ones of the output this layer makes of your input
-        elif g.shape != made:  # of another shape than this layer's output as rerun on your input to it
-            whose = "yours" if key in yours or p.grad_spec == "output" else "the config's"
-            refused(key, g, f"does not fit {spec.output} as {spec.name} makes it, {fmt_shape(made)}",
-                    list(spec.gradients), whose)
-            if reference[key].shape != made:  # nor does the rerun's: this layer's gradients are the whole run's
+        shape = reference[spec.output].shape  # this layer's output as rerun on your input to it
+        if g.shape != shape and i == len(layers) - 1 and p.grad_spec == "ones":
+            g = np.ones(shape, dtype=g.dtype)  # ones of the output this layer makes of your input
+        elif g.shape != shape:
+            source = spec.output if i == len(layers) - 1 and p.grad_spec == "output" else key
+            refused(source, g, f"does not fit {spec.output} as {spec.name} makes it, {fmt_shape(shape)}",
+                    list(spec.gradients))
+            if reference[key].shape != shape:  # nor does the rerun's: this layer's gradients are the whole run's
                 taken[key] = quantities[key]
                 reference.update({q: quantities[q] for q in spec.gradients})
                 continue
@@ -1077,19 +1090,15 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
 
 
 def _unless_yours(said: str, layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> str:
-    """A hint found (``said``), unless the array is what its layer makes of
-    the user's own inputs (the rerun asked only then)."""
-    return "" if said and _follows_yours(layerwise, q, theirs, rtol, atol) else said
-
-
-def _follows_yours(layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> bool:
-    """Whether ``theirs`` is what q's layer makes of the user's own inputs to
-    it (``layerwise()``: :func:`each_layer`'s results), so that what it
-    follows from, not a factor, explains it."""
-    if layerwise is None:
-        return False
+    """A hint found (``said``), unless the array is what q's layer makes of
+    the user's own inputs to it (``layerwise()``: :func:`each_layer`'s
+    results, a rerun of every layer, asked only once a hint is found): then
+    what it follows from explains it, not the hint's factor."""
+    if not said or layerwise is None:
+        return said
     ours = layerwise().get(q)
-    return ours is not None and ours.shape == theirs.shape and compare(theirs, ours, rtol, atol)[0]
+    follows = ours is not None and ours.shape == theirs.shape and compare(theirs, ours, rtol, atol)[0]
+    return "" if follows else said
 
 
 def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:
@@ -1106,11 +1115,6 @@ def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:
         return (hr, ha) != (rtol, atol) and compare(a, ref, hr, ha)[0]
     with np.errstate(invalid="ignore", over="ignore"):
         return a.dtype.kind in "iu" and any(compare(a, whole(ref), rtol, atol)[0] for whole in (np.trunc, np.round))
-
-
-def fmt_shape(shape) -> str:
-    """``(4, 8, 8, 3)``, ``(4,)``: a shape as Python writes a tuple."""
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
@@ -1426,9 +1430,9 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
                 if spec.W not in quantities or spec.b not in quantities:
                     return ""
                 hp = dict(spec.hparameters, stride=1, pad=list(ls.hyper["pad"]))  # "same" keeps its padding
-                out, _ = conv_forward(x, quantities[spec.W], quantities[spec.b], hp)
+                out, _ = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
             else:
-                out, _ = pool_forward(x, dict(spec.hparameters, stride=1), mode=spec.mode)
+                out, _ = pool_forward(x, dict(spec.hparameters, stride=1), mode=spec.mode, engine=p.engine)
         except ValueError:
             return ""
         if compare(theirs, out[:, :n_H, :n_W], rtol, atol)[0]:

@@ -16,6 +16,7 @@ Errors and progress bars go to stderr.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ from rich.text import Text
 
 from . import __version__
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
-from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
+from .errors import ConvcliError, broken_link, fmt_shape, nearest_folder, path_error, short_path
 from .hparams import joined
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
@@ -307,8 +308,8 @@ def _stopped(exc: KeyboardInterrupt, as_json: bool = False) -> typer.Exit:
     if as_json:
         try:
             _print_json({"ok": False, "error": {"where": "", "what": what, "exit_code": 128 + signum}})
-        except BaseException:  # noqa: BLE001  a stdout closed by the same Ctrl-C, or a second one: said above
-            pass
+        except (OSError, ValueError, KeyboardInterrupt, typer.Exit):  # a stdout closed by the same Ctrl-C, or a
+            pass  # second signal: the line above said it
     return typer.Exit(128 + signum)
 
 
@@ -589,12 +590,6 @@ def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:
     return f"all {n} {many} {verb}"
 
 
-def _fmt_shape(shape) -> str:
-    from .check import fmt_shape
-
-    return fmt_shape(shape)
-
-
 # ----------------------------------------------------------------- forward / backward
 
 
@@ -675,12 +670,11 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
     ))
     t = _table("quantity", "shape", "mean", "std", "min", "max", right=("mean", "std", "min", "max"))
     for name, d in doc["quantities"].items():
-        _row(t, name, _fmt_shape(d["shape"]), *(_num_g(d[k]) for k in ("mean", "std", "min", "max")))
+        _row(t, name, fmt_shape(d["shape"]), *(_num_g(d[k]) for k in ("mean", "std", "min", "max")))
     con.print(t)
     drawn = f", {len(pictures)} pictures in plots/" if pictures else ""
     if doc.get("plot_not_drawn"):
-        drawn += f" ({', '.join(doc['plot_not_drawn'])} not drawn: " + "; ".join(
-            f"{why}" for why in doc["plot_not_drawn"].values()) + ")"
+        drawn += " (not drawn: " + "; ".join(f"{q}: {why}" for q, why in doc["plot_not_drawn"].items()) + ")"
     streamed = ""
     if p.stream is not None:
         sp = p.stream
@@ -693,9 +687,10 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
     ))
 
 
-def _plot_all(p, results, folder: Path, out: Path) -> dict[str, str]:
-    """One PNG per quantity into ``folder/plots`` (inside the staging folder,
-    so the rename into place covers them); quantity -> ``plots/NAME.png``.
+def _plot_all(p, results, folder: Path, out: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """One PNG per quantity that can be drawn into ``folder/plots`` (inside
+    the staging folder, so the rename into place covers them): ``(quantity ->
+    plots/NAME.png, quantity not drawn -> why)``.
     A failed write names the PNG under the user's ``out``, where it was to
     be, not under the staging folder (gone by the time the user reads it)."""
     from . import plot as plots
@@ -900,16 +895,13 @@ def check(
         unknown = chk.given_copies(unknown, p, results.quantities)
         if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
             yours = chk.read_yours(submitted, p, results.quantities)
-            reference, taken, instead = chk.each_layer(p, results.quantities, yours, p.needs_backward(wanted))
+            reference, taken, instead = chk.each_layer(p, results.quantities, yours, backward)
         layerwise = None
-        if not each_layer:  # each layer on your own inputs, made only if a scale hint asks (a rerun of the run)
-            made: dict = {}
-
-            def layerwise():
-                if "ref" not in made:
-                    mine = chk.read_yours(submitted, p, results.quantities)
-                    made["ref"] = chk.each_layer(p, results.quantities, mine, p.needs_backward(wanted))[0]
-                return made["ref"]
+        if not each_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
+            @functools.cache
+            def layerwise() -> dict[str, np.ndarray]:
+                mine = chk.read_yours(submitted, p, results.quantities)
+                return chk.each_layer(p, results.quantities, mine, backward)[0]
         graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
                                       other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise)
         if each_layer:  # a layer that could not take an array of yours took convcli's: said where it did
@@ -1084,7 +1076,7 @@ def gradcheck(
         for r in report:
             checked = f"{r.checked} of {r.total}" + (f" ({r.skipped} at kinks skipped)" if r.skipped else "")
             checked += ", against ties: all" if r.ties else ""
-            _row(t, r.quantity, _fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold),
+            _row(t, r.quantity, fmt_shape(r.shape), checked, _err(r.error), _err(r.threshold),
                  "FAIL" if r.status == "fail" else r.status)
         con.print(t)
         for line in gc.tie_notes(report):
@@ -1260,13 +1252,13 @@ def shapes(
     con.print(Text(f"convcli shapes {p.cfg.display}: {p.dtype}"))
     t = _table("input", "shape", "source")
     for name, d in inputs.items():
-        _row(t, name, _fmt_shape(d["shape"]), d["source"])
+        _row(t, name, fmt_shape(d["shape"]), d["source"])
     con.print(t)
     t = _table("layer", "type", "input", "output", "params", "FLOPs", "hyperparameters", right=("params", "FLOPs"))
     t.blank_above = False
     for d in layers:
         hyper = ", ".join(f"{k} {_hyper(v)}" for k, v in d["hyperparameters"].items())
-        _row(t, d["name"], d["type"], _fmt_shape(d["input_shape"]), _fmt_shape(d["output_shape"]),
+        _row(t, d["name"], d["type"], fmt_shape(d["input_shape"]), fmt_shape(d["output_shape"]),
              f"{d['params']:,}", f"{d['flops']:,}", hyper or "-")
     _row(t, "total", "", "", "", f"{total_params:,}", f"{total_flops:,}", "")
     con.print(t)
@@ -1377,7 +1369,7 @@ def plot(
         _print_json({"ok": True, **_provenance(p), "out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
                      "channels": drawn})
         return
-    _console().print(Text(f"wrote {path}: {name} {_fmt_shape(shape)}"))
+    _console().print(Text(f"wrote {path}: {name} {fmt_shape(shape)}"))
 
 
 def _plot_kinds(p) -> dict[str, str]:

@@ -30,6 +30,11 @@ class ConvcliError(Exception):
         return f"{self.where}: {self.what}" if self.where else self.what
 
 
+def fmt_shape(shape) -> str:
+    """``(4, 8, 8, 3)``, ``(4,)``: a shape as Python writes a tuple."""
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 def short_path(path, limit: int = 80) -> str:
     """A path as an error message shows it: whole, but for a name in it
     longer than any the OS allows (255 bytes), shown as its start and end

@@ -287,7 +287,9 @@ class Network:
     # ------------------------------------------------------------ names
 
     def outputs(self, trace) -> dict[str, np.ndarray]:
-        """``{"conv1.Z": ..., "relu2.A": ...}`` from a full trace."""
+        """``{"conv1.Z": ..., "relu2.A": ...}`` from a trace of the first
+        layers (all of them, or fewer: a run that stops where it has what it
+        needs)."""
         return {layer.output: out for layer, (out, _) in zip(self.layers, trace)}
 
     def gradients(self, grads, grad) -> dict[str, np.ndarray]:

@@ -290,11 +290,12 @@ def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
                         a_prev_slice = a_prev[vert_start:vert_end, horiz_start:horiz_end, c]
                         mask = create_mask_from_window(a_prev_slice, g.ties)
                         da = dA[i, h, w, c]
-                        if not np.isfinite(da):  # only where the mask is: 0 * inf is NaN elsewhere
+                        if np.isfinite(da):
+                            share = mask * da
+                        else:  # only where the mask is: its zeros times inf are NaN
                             with np.errstate(invalid="ignore"):
-                                da = np.where(mask != 0, mask * da, 0)
-                            mask = 1
-                        dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += mask * da
+                                share = np.where(mask != 0, mask * da, 0)
+                        dA_prev[i, vert_start:vert_end, horiz_start:horiz_end, c] += share
                     else:
                         da = dA[i, h, w, c]
                         shape = (g.f_H, g.f_W)

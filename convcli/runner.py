@@ -17,6 +17,7 @@ Data flows one way: config -> arrays -> network -> :class:`Results`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -491,17 +492,15 @@ def run(p: Plan, backward: bool = True, progress=None, layers_needed: int | None
     trace = []
     tick(1)
     try:
-        if layers:
-            for i, out, cache in p.network.iter_forward(inputs[p.input_name], inputs, engine=p.engine):
-                trace.append((out, cache))
-                tick(2 + i)
-                if i + 1 == len(layers):
-                    break
+        forward = p.network.iter_forward(inputs[p.input_name], inputs, engine=p.engine)
+        for i, out, cache in itertools.islice(forward, len(layers)):
+            trace.append((out, cache))
+            tick(2 + i)
     except LayerError as exc:
         raise layer_error(p.cfg, exc) from None
     timings["forward"] = time.perf_counter() - t
     quantities = dict(inputs)
-    quantities.update({spec.output: out for spec, (out, _) in zip(layers, trace)})
+    quantities.update(p.network.outputs(trace))  # the layers run (zip stops at a shorter trace)
     results = Results(p, quantities, inputs, trace, timings=timings)
     if backward:
         t = time.perf_counter()

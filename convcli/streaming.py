@@ -112,7 +112,10 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     over dZ's, whose rows hold n_C channels and whose gradient has C columns).
     The reference engine's loops have no blocks, but its backward holds the
     padded input and the padded gradient at once (conv._backward_reference),
-    and its weight gradient's sums are three W-sized arrays."""
+    and its weight gradient's sums are three W-sized arrays. Last, the bytes
+    the layer's whole batch unfolds to (its widest pass), which no block
+    exceeds: the block terms above are capped at it (a small layer's one
+    block), and it bounds how many blocks, so threads, a pass has."""
     _, H, W, C = ls.in_shape
     _, n_H, n_W, n_C = ls.out_shape
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]

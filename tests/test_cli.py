@@ -1042,6 +1042,21 @@ def test_the_layer_by_layer_rerun_falls_back_on_the_whole_runs_arrays(tmp_path):
     by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
     assert "graded on convcli's pool2.dA: the config's, (1, 2, 2, 2), does not fit pool2.A" in \
         by["pool2.dA_prev"]["note"]
+    # (a review) where the array no layer took is not yours but what the layers made of yours, the note
+    # says so: conv1.Z of 2x2 maps, no relu2.A, and a 2x2 pool after a 2x2 pool of it
+    two = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [2, 6, 6, 2]}\n  W: {random: [3, 3, 2, 2]}\n"
+                          "  b: {random: [2]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n"
+                          "  - {type: pool, f: 2}\n  - {type: pool, f: 2}\nbackward: {grad: ones}\n", "two.yaml")
+    assert run(["backward", two, "--out", tmp_path / "k2"]).exit_code == 0
+    sub3 = tmp_path / "sub3"
+    sub3.mkdir()
+    np.save(sub3 / "conv1.Z.npy", np.ones((2, 2, 2, 2)))
+    shutil.copy(tmp_path / "k2" / "pool4.A.npy", sub3)
+    by = {o["quantity"]: o for o in json.loads(run(["check", two, "--against", sub3, "--each-layer",
+                                                    "--json"]).stdout)["against"]}
+    assert by["pool4.A"]["passed"]
+    assert by["pool4.A"]["note"].startswith("graded on convcli's pool3.A: the one the layers before it made of "
+                                            "yours, (2, 1, 1, 2), is no input pool4 takes")
 
 
 def test_check_with_an_expected_file_ignores_the_configs_entries(tmp_path):

@@ -227,7 +227,7 @@ def test_forward_plot_draws_every_quantity_it_can_and_names_the_rest(tmp_path):
     out = tmp_path / "out"
     result = run(["forward", cfg, "--out", out, "--plot"])
     assert result.exit_code == 0, result.stderr
-    assert "2 pictures in plots/ (K not drawn: cannot draw shape (2, 2): expected NHWC maps" in result.stdout
+    assert "2 pictures in plots/ (not drawn: K: cannot draw shape (2, 2): expected NHWC maps" in result.stdout
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["A_prev.png", "relu1.A.png"]
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary["plot_not_drawn"]) == ["K"] and "plot" not in summary["quantities"]["K"]
