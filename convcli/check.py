@@ -868,7 +868,7 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
 
     def out(pad4, s, d=(d_H, d_W)):
         t, b, l, r = pad4
-        return ((H + t + b - d[0] * (f_H - 1) - 1) // s[0] + 1, (W + l + r - d[1] * (f_W - 1) - 1) // s[1] + 1)
+        return hparams.output_size(H, t, b, f_H, s[0], d[0]), hparams.output_size(W, l, r, f_W, s[1], d[1])
 
     said = f"; {fmt_shape(shape)} is what {{}} makes of {ls.name}'s input {fmt_shape(ls.in_shape)}"
 

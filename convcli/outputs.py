@@ -81,23 +81,32 @@ def _is_nonempty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def _read_inside(target: Path, reads) -> str | None:
-    """The first of ``reads``, (key, path) pairs, that lies inside the folder
-    ``target`` (both through symlinks), said as ``NAME, which this run reads
-    (KEY)``; None if none does."""
+def _files_read(reads):
+    """For each of ``reads``, (key, path) pairs, the real files it is
+    (through symlinks) and, for an .h5 input, the files its external links
+    lead to, which the run reads too: ``(key, path, file, linked)``, the
+    path itself first. One that cannot be resolved is passed over."""
     from .arrays import H5_SUFFIXES, h5_linked_files
 
     for key, path in reads:
         try:
             real = _real(path)
-            # an .h5 input's external links lead to files the run reads too
             linked = h5_linked_files(real) if real.suffix.lower() in H5_SUFFIXES and real.is_file() else ()
         except (OSError, ValueError):
             continue
-        for file in (real, *map(Path, sorted(linked))):
-            if target in file.parents:
-                via = "" if file == real else f" through a link in {path.name}"
-                return f"{file.relative_to(target)}, which this run reads ({key}{via})"
+        yield key, path, real, False
+        for file in map(Path, sorted(linked)):
+            yield key, path, file, True
+
+
+def _read_inside(target: Path, reads) -> str | None:
+    """The first of ``reads``, (key, path) pairs, that lies inside the folder
+    ``target`` (both through symlinks), said as ``NAME, which this run reads
+    (KEY)``; None if none does."""
+    for key, path, file, linked in _files_read(reads):
+        if target in file.parents:
+            via = f" through a link in {path.name}" if linked else ""
+            return f"{file.relative_to(target)}, which this run reads ({key}{via})"
     return None
 
 
@@ -106,22 +115,15 @@ def read_as(target: Path, reads) -> str | None:
     is (both through symlinks, and an .h5 input's external links), said as
     ``NAME, which this run reads (KEY)``; None if none is: a picture
     written there would replace it (the PNG writers' --force)."""
-    from .arrays import H5_SUFFIXES, h5_linked_files
-
     try:
         real = _real(target)
     except (OSError, ValueError):
         return None
-    for key, path in reads:
-        try:
-            file = _real(path)
-            linked = h5_linked_files(file) if file.suffix.lower() in H5_SUFFIXES and file.is_file() else ()
-        except (OSError, ValueError):
-            continue
-        if real == file:
+    for key, path, file, linked in _files_read(reads):
+        if file == real:
+            if linked:
+                return f"{short_path(file)}, which this run reads ({key}, through a link in {path.name})"
             return f"{short_path(path)}, which this run reads ({key})"
-        if str(real) in linked:
-            return f"{short_path(real)}, which this run reads ({key}, through a link in {path.name})"
     return None
 
 
