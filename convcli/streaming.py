@@ -221,7 +221,7 @@ def estimate(p, backward: bool) -> Estimate:
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
             if p.engine == "fast":  # the reference engine's loops have no blocks
-                pool_blocks.append(4 * max(pool_engine.CHUNK_BYTES, _per_sample(ls.in_shape) * s))
+                pool_blocks.append(pool_engine.SCRATCH_BLOCKS * max(pool_engine.CHUNK_BYTES, _per_sample(ls.in_shape) * s))
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)
@@ -290,7 +290,8 @@ def estimate(p, backward: bool) -> Estimate:
     beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
     inflating = sum(held for *_, held in _inflating(p, backward))
-    fixed = threads * per_thread + max(pool_blocks) + IO_BUFFERS + inflating
+    # A pool pass's blocks run on every engine thread at once, each with its scratch.
+    fixed = threads * per_thread + _engine_threads() * max(pool_blocks) + IO_BUFFERS + inflating
     return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]))
 
 

@@ -163,3 +163,59 @@ def test_first_in_windows_apart_matches_the_reference_loops(f, stride):
     dA = rng.randn(*A.shape)
     _, ref = cc.pool_forward(x, hp, engine="reference")
     np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
+
+
+@pytest.fixture(params=[True, False], ids=["separable", "per-offset"])
+def separable(request, monkeypatch):
+    """The fast engine's two ways to run ties: all over overlapping windows:
+    two separable passes or one window offset at a time; its own rule
+    (pool._separable_pays, by passes over memory) picks one per layer."""
+    import convcli.pool as pool_module
+
+    monkeypatch.setattr(pool_module, "_separable_pays", lambda g: request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ties_all_over_overlapping_3x3_windows(engine, separable):
+    """f 3, stride 1 on 4x4: four windows (origins (0,0), (0,1), (1,0),
+    (1,1)). By hand: the 5s at (1,1) and (1,2) lie in all four windows and
+    are each window's maximum, so each collects 1 + 10 + 100 + 1000 = 1111;
+    the 5 at (3,3) lies only in window (1,1), whose maximum it ties, and
+    takes its 1000. The 3 at (2,0) and the 4 at (3,1) are the largest of
+    their rows' segments but no window's maximum: 0. (The fast engine may
+    take such windows in two separable passes: rows' segments, then
+    windows.)"""
+    x = [[1, 2, 0, 0],
+         [0, 5, 5, 0],
+         [3, 0, 1, 2],
+         [0, 4, 0, 5]]
+    A, dA_prev = pool_grad(x, [[1, 10], [100, 1000]], {"f": 3, "stride": 1}, "all", engine)
+    np.testing.assert_array_equal(A, [[5, 5], [5, 5]])
+    np.testing.assert_array_equal(dA_prev, [[0, 0, 0, 0],
+                                            [0, 1111, 1111, 0],
+                                            [0, 0, 0, 0],
+                                            [0, 0, 0, 1000]])
+
+
+@pytest.mark.parametrize("f, stride, size", [
+    (3, 1, (9, 9)), (3, 2, (8, 9)), ((3, 4), (1, 2), (7, 10)), (4, 3, (11, 8)), ((4, 3), (2, 1), (9, 6)),
+])
+def test_all_over_overlapping_windows_matches_the_reference_loops(f, stride, size, separable):
+    """Overlapping windows with ties: all, which the fast engine may run in
+    two separable passes (rows' segments, then windows), must give exactly the reference engine's loops on small integers: ties
+    everywhere, rows or columns no window covers (8 rows, f 3, stride 2),
+    NaN in the input (a window holding one has it as its maximum), and an
+    infinity and a NaN in dA (each only where the mask is). dA holds small
+    integers, so every sum is exact in any order."""
+    rng = np.random.RandomState(5)
+    x = rng.randint(0, 3, size=(3, *size, 4)).astype(float)
+    x[0, 2, 3, 1] = np.nan
+    x[2, 4, 4, 0] = np.nan
+    hp = {"f": f, "stride": stride, "ties": "all"}
+    A, fast = cc.pool_forward(x, hp)
+    _, ref = cc.pool_forward(x, hp, engine="reference")
+    dA = rng.randint(-3, 4, size=A.shape).astype(float)
+    np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
+    dA[1, 0, 1, 2], dA[2, 1, 0, 3] = np.inf, np.nan
+    np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
