@@ -454,8 +454,8 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     2-3x faster at full size than a masked ``np.add(..., where=)``. Windows
     that do not overlap take one broadcast pass instead (every ties rule:
     first's mask cut by :func:`_first_only`); ``ties: all`` over overlapping
-    windows of 3x3 or more goes in f_H + f_W offsets instead of f_H*f_W
-    (:func:`_max_block_separable`)."""
+    windows goes in f_H + f_W offsets instead of f_H*f_W where that makes
+    fewer passes over memory (:func:`_max_block_separable`)."""
     dA_prev = _gradient_buffer(g, dA.dtype)
     _each_block(g, dA.itemsize, lambda n: _max_block(A_prev[n], A[n], dA[n], dA_prev[n], g))
     return dA_prev
@@ -561,15 +561,17 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool, spread) 
         return hit
 
     gr = np.zeros_like(r)
-    hit = np.empty(out.shape, dtype=bool)
-    part = np.empty(out.shape, dtype=d.dtype)
-    for rw in rows:
-        spread(equal(r[:, rw], out, hit), d, out=part)
-        gr[:, rw] += part
-    # gr can hold an infinity that d did not (a sum that overflowed)
-    spread = np.multiply if _sum_finite(gr) else _where_hit
+    # One mask and one product, the segments' size, for both passes (the
+    # first's output-sized ones are views of their first n_H rows): four
+    # block-sized arrays at most (pool.SCRATCH_BLOCKS), none freed and made again.
     hit = np.empty(r.shape, dtype=bool)
     part = np.empty(r.shape, dtype=d.dtype)
+    hit_out, part_out = hit[:, :g.n_H], part[:, :g.n_H]
+    for rw in rows:
+        spread(equal(r[:, rw], out, hit_out), d, out=part_out)
+        gr[:, rw] += part_out
+    # gr can hold an infinity that d did not (a sum that overflowed)
+    spread = np.multiply if _sum_finite(gr) else _where_hit
     for c in cols:
         spread(equal(a[:, :, c], r, hit), gr, out=part)
         da[:, :, c] += part

@@ -221,7 +221,12 @@ def estimate(p, backward: bool) -> Estimate:
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
             if p.engine == "fast":  # the reference engine's loops have no blocks
-                pool_blocks.append(pool_engine.SCRATCH_BLOCKS * max(pool_engine.CHUNK_BYTES, _per_sample(ls.in_shape) * s))
+                # pool._blocks' blocks of the whole batch (a chunk's are no more): map_blocks gives
+                # a thread two at least, so a small layer's pass runs on one thread
+                m, sample = ls.in_shape[0], _per_sample(ls.in_shape) * s
+                step = max(1, pool_engine.CHUNK_BYTES // sample)
+                pool_threads = max(1, min(_engine_threads(), -(-m // step) // 2))
+                pool_blocks.append(pool_threads * pool_engine.SCRATCH_BLOCKS * min(step, m) * sample)
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)
@@ -290,8 +295,8 @@ def estimate(p, backward: bool) -> Estimate:
     beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
     inflating = sum(held for *_, held in _inflating(p, backward))
-    # A pool pass's blocks run on every engine thread at once, each with its scratch.
-    fixed = threads * per_thread + _engine_threads() * max(pool_blocks) + IO_BUFFERS + inflating
+    # A pool pass's blocks run on its threads at once, each with its scratch (counted above).
+    fixed = threads * per_thread + max(pool_blocks) + IO_BUFFERS + inflating
     return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]))
 
 

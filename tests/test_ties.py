@@ -219,3 +219,24 @@ def test_all_over_overlapping_windows_matches_the_reference_loops(f, stride, siz
     np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
     dA[1, 0, 1, 2], dA[2, 1, 0, 3] = np.inf, np.nan
     np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e308), (np.float32, 3e38)])
+def test_a_segment_gradient_that_overflows_goes_only_where_the_mask_is(dtype, big, separable):
+    """A review of the separable pass: f (2, 3), stride 1 on 3x4. Windows
+    (0,0) and (1,0) (columns 0-2) have their maximum 5 at (1,0); windows
+    (0,1) and (1,1) (columns 1-3) at (1,3). dA = [[big, -big], [big, -big]]
+    sums to 0, finite, so the gradient is spread by multiplying; (1,0)
+    collects big + big = inf and (1,3) -inf, as in the reference's loops.
+    In the separable pass that inf is the gradient of row 1's segment over
+    columns 0-2, whose 0s at (1,1) and (1,2) must get 0, not 0 * inf = NaN."""
+    x = np.zeros((1, 3, 4, 1), dtype)
+    x[0, 1, 0] = x[0, 1, 3] = 5
+    dA = np.array([[big, -big], [big, -big]], dtype)[None, :, :, None]
+    hp = {"f": [2, 3], "stride": 1, "ties": "all"}
+    expected = np.zeros((3, 4), dtype)
+    expected[1, 0], expected[1, 3] = np.inf, -np.inf
+    for engine in ENGINES:
+        _, cache = cc.pool_forward(x, hp, engine=engine)
+        with np.errstate(over="ignore"):
+            np.testing.assert_array_equal(cc.pool_backward(dA, cache)[0, :, :, 0], expected, err_msg=engine)
