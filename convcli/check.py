@@ -16,16 +16,21 @@ costs no compute; an ``evaluate_*`` function then compares. An element
 passes when ``|got - expected| <= atol + rtol*|expected|`` (NaN matches NaN,
 an infinity matches the same infinity). For ``--against``, convcli's result
 is the expected side.
+
+:func:`grade` is the ``check`` command's whole comparison, from the entries
+and arrays to a :class:`Report`; the command line validates the options and
+prints the report.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,14 +38,15 @@ from pathlib import Path
 import numpy as np
 
 from . import arrays, hparams
-from .config import H5_SUFFIXES, NPZ_SUFFIXES, Expected, LoadedConfig, Source, slice_text, value_shape
+from .config import (H5_SUFFIXES, NPZ_SUFFIXES, ComputedFrom, Expected, LoadedConfig, Source, slice_text,
+                     value_shape)
 from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, fmt_shape, path_error, short_path
 from .hparams import did_you_mean, joined
 from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
-from .runner import DEFAULT_TOLERANCES, Plan
+from .runner import DEFAULT_TOLERANCES, Plan, Results
 from .stats import STATS, stat
 
 
@@ -1500,3 +1506,95 @@ def _layout_hint(theirs: tuple[int, ...], ours: tuple[int, ...]) -> str:
         return ("; the same sizes in another order: convcli's arrays are NHWC (m, n_H, n_W, n_C) "
                 "and its weights (f_H, f_W, n_C_prev, n_C)")
     return "; the same sizes in another order"
+
+
+# --------------------------------------------------------------------- grade
+
+
+@dataclass
+class Report:
+    """What :func:`grade` found, for check's table and its --json."""
+
+    outcomes: list[Outcome]  # the expected: entries'
+    graded: list[Outcome]  # your arrays', and with --complete the missing ones
+    unknown: list[Unknown]  # --against: arrays whose names are no quantity, and copies of what the config gives
+    missing: list[str]  # quantities none of your arrays is
+    linked: list[str]  # arrays graded through links to files outside --against (mark_links)
+    note: str  # --against: a folder convcli wrote for another config (provenance_note)
+    came_from: str  # the expected values', when they failed (expected_provenance_note)
+    reference: dict[str, np.ndarray] = field(repr=False)  # what your arrays were graded against
+
+    @property
+    def every(self) -> list[Outcome]:
+        return self.outcomes + self.graded
+
+    @property
+    def ok(self) -> bool:
+        return all(o.passed for o in self.every)
+
+
+def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: ComputedFrom | None,
+          run: Callable[[bool, list[str] | None], Results], expected: str | Path | None = None,
+          against: str | Path | None = None, complete: bool = False, layer_by_layer: bool = False,
+          plot_target: Callable[[list[tuple[str, Path]]], None] | None = None) -> Report:
+    """``check``: collect the ``expected`` entries (from ``source``, the
+    config or the ``--expected`` file) and the arrays ``--against`` names,
+    run, and compare. ``came``: the ``--expected`` file's computed_from:
+    (:func:`expected_provenance_note`), or None. ``run(backward, only)``:
+    the run; ``only``, where not None, the quantities a forward-only run
+    is for (it may stop at the last layer they need). ``complete``,
+    ``layer_by_layer``: ``--complete``, ``--each-layer``. ``plot_target``
+    (with ``--plot``): given the files the check reads (key, path) once
+    they are known, before anything runs, to refuse a PNG that is one of
+    them; and the outcomes keep your arrays, for the picture."""
+    parsed = collect_expected(p, entries, source) if entries else []
+    submitted, unknown = collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
+    if plot_target is not None:  # not onto a file this run reads: the config's, --expected and its, your arrays
+        reads = p.cfg.files_read() + ([("--expected", Path(expected))] if expected is not None else [])
+        reads += [(f"--expected {short_path(expected)}: expected.{k}", source.base_dir / e.file)
+                  for k, e in entries.items() if e.file] if expected is not None else []
+        reads += [("--against", Path(against))] + [
+            ("--against", u.base_dir / u.source.file) for u in [*submitted, *unknown]
+            if getattr(u, "source", None) is not None and u.base_dir is not None]
+        plot_target(reads)
+    # What a whole submission holds and this one does not: listed, and failed with --complete. Its
+    # gradients when the run is asked for them: a backward: section, a gradient among the expected
+    # entries or among the arrays (a config without backward: still has grad: output).
+    given = {s.quantity for s in submitted}
+    gradients = p.asks_backward or p.needs_backward([e.quantity for e in parsed] + sorted(given))
+    absent = [q for q in p.graded() if q not in given and (gradients or p.roles.get(q) != "gradient")
+              ] if against is not None else []
+    wanted = [e.quantity for e in parsed] + sorted(given) + (absent if complete else [])
+    backward = p.needs_backward(wanted)
+    # expected entries alone: the layers they need (arrays of yours may have every layer rerun on them,
+    # which falls back on the whole run's outputs)
+    results = run(backward, wanted if against is None and not backward else None)
+    outcomes = evaluate_expected(parsed, results.quantities)
+    reference, taken, yours = results.quantities, None, None
+    unknown = given_copies(unknown, p, results.quantities)
+    if layer_by_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
+        yours = read_yours(submitted, p, results.quantities)
+        reference, taken, instead = each_layer(p, results.quantities, yours, backward)
+    layerwise = None
+    if not layer_by_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
+        @functools.cache
+        def layerwise() -> dict[str, np.ndarray]:
+            mine = read_yours(submitted, p, results.quantities)
+            return each_layer(p, results.quantities, mine, backward)[0]
+    graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
+                              other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise)
+    if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did
+        for o in graded:
+            o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
+    linked = mark_links(graded, submitted, Path(against)) if against is not None else []
+    if complete:
+        graded += missing(absent, p)
+    # in the network's order (the order of the quantities an error lists), not the files': a note
+    # "relu2.A differs too: fix it first" points up the table, and a missing one sits in its place
+    order = {q: k for k, q in enumerate(p.shapes)}
+    graded.sort(key=lambda o: order.get(o.quantity, len(order)))
+    note = provenance_note(against, p) if against is not None else ""
+    # where the expected values came from, when they failed: another config's, or another dtype's
+    came_from = expected_provenance_note(str(source.display), came, p) if not all(
+        o.passed for o in outcomes) else ""
+    return Report(outcomes, graded, unknown, absent, linked, note, came_from, reference)

@@ -16,7 +16,6 @@ Errors and progress bars go to stderr.
 from __future__ import annotations
 
 import errno
-import functools
 import json
 import logging
 import math
@@ -867,169 +866,144 @@ def check(
                 p.cfg.display,
                 "nothing to check: no expected: entries; add some, or pass --expected FILE or --against PATH",
             )
-        parsed = chk.collect_expected(p, entries, source) if entries else []
-        submitted, unknown = chk.collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
-        if plot is not None:  # not onto a file this run reads: the config's, --expected and its, your arrays
-            reads = p.cfg.files_read() + ([("--expected", Path(expected))] if expected is not None else [])
-            reads += [(f"--expected {short_path(expected)}: expected.{k}", source.base_dir / e.file)
-                      for k, e in entries.items() if e.file] if expected is not None else []
-            reads += [("--against", Path(against))] + [
-                ("--against", u.base_dir / u.source.file) for u in [*submitted, *unknown]
-                if getattr(u, "source", None) is not None and u.base_dir is not None]
-            _png_target(plot, force, "--plot", reads)
-        # What a whole submission holds and this one does not: listed, and failed with --complete. Its
-        # gradients when the run is asked for them: a backward: section, a gradient among the expected
-        # entries or among the arrays (a config without backward: still has grad: output).
-        given = {s.quantity for s in submitted}
-        gradients = p.asks_backward or p.needs_backward([e.quantity for e in parsed] + sorted(given))
-        missing = [q for q in p.graded() if q not in given and (gradients or p.roles.get(q) != "gradient")
-                   ] if against is not None else []
-        wanted = [e.quantity for e in parsed] + sorted(given) + (missing if complete else [])
-        backward = p.needs_backward(wanted)
-        # expected entries alone: the layers they need (arrays of yours may have every layer rerun on them,
-        # which falls back on the whole run's outputs)
-        needed = _layers_needed(p, wanted) if against is None and not backward else None
-        results = _run(p, backward, not json_, "check", layers_needed=needed)
-        outcomes = chk.evaluate_expected(parsed, results.quantities)
-        reference, taken, yours = results.quantities, None, None
-        unknown = chk.given_copies(unknown, p, results.quantities)
-        if each_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
-            yours = chk.read_yours(submitted, p, results.quantities)
-            reference, taken, instead = chk.each_layer(p, results.quantities, yours, backward)
-        layerwise = None
-        if not each_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
-            @functools.cache
-            def layerwise() -> dict[str, np.ndarray]:
-                mine = chk.read_yours(submitted, p, results.quantities)
-                return chk.each_layer(p, results.quantities, mine, backward)[0]
-        graded = chk.evaluate_against(submitted, p, reference, keep=plot is not None, inputs=taken, yours=yours,
-                                      other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise)
-        if each_layer:  # a layer that could not take an array of yours took convcli's: said where it did
-            for o in graded:
-                o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
-        linked = chk.mark_links(graded, submitted, Path(against)) if against is not None else []
-        if complete:
-            graded += chk.missing(missing, p)
-        # in the network's order (the order of the quantities an error lists), not the files': a note
-        # "relu2.A differs too: fix it first" points up the table, and a missing one sits in its place
-        order = {q: k for k, q in enumerate(p.shapes)}
-        graded.sort(key=lambda o: order.get(o.quantity, len(order)))
-        note = chk.provenance_note(against, p) if against is not None else ""
-        # where the expected values came from, when they failed: another config's, or another dtype's
-        came_from = chk.expected_provenance_note(str(source.display), came, p) if not all(
-            o.passed for o in outcomes) else ""
-        pictured = _plot_differences(plot, graded, p, reference, force) if plot is not None else None
-    every = outcomes + graded
-    ok = all(o.passed for o in every)
-    if json_:
-        _print_json({
-            "ok": ok, "config": str(p.cfg.display), **_provenance(p), "dtype": p.dtype, "engine": p.engine,
-            "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
-            # the two kinds apart: a grader scores a submission by "against" alone (the config's
-            # expected: entries are checked against convcli's own run)
-            "counts": {"expected": {"checks": len(outcomes), "passed": sum(o.passed for o in outcomes)},
-                       "against": {"checks": len(graded), "passed": sum(o.passed for o in graded),
-                                   # quantities none of the arrays is (failed among the checks with --complete)
-                                   "missing": len(missing)}},
-            "expected": [o.as_json() for o in outcomes],
-            "against": [o.as_json() for o in graded],
-            # --against: arrays whose names are no quantity (not graded), and quantities no array is
-            "unknown": [u.as_json() for u in unknown],
-            "missing": missing,
-            "note": note,
-            "expected_note": came_from,
-            **({"plot": pictured} if pictured is not None else {}),
-        })
-    else:
-        con = _console()
-        if outcomes:
-            label = f"expected values from {source.display}"
-            rt, at = p.tolerance  # what "pass" means, as --against's heading says it (an |expected| far
-            own = any((o.rtol, o.atol) != (rt, at) for o in outcomes)  # under atol passes on atol alone)
-            tol = f"{p.dtype}, rtol {rt:g}, atol {at:g}" + ("; some entries set their own" if own else "")
-            con.print(Text(f"convcli check {p.cfg.display}: {label} ({tol})"))
-            rows = [(o.label, _num(o.expected), _num(o.got), _err(o.abs_err), _err(o.rel_err),
-                     "pass" if o.passed else "FAIL") for o in outcomes]
-            heads = ("entry", "expected", "got", "abs err", "rel err", "result")
-            if _width(heads, rows) <= con.width:
-                t = _table(*heads, right=("abs err", "rel err"), numbers=("expected", "got", "abs err", "rel err"))
-                for row in rows:
-                    _row(t, *row)
-            else:  # expected over got, digit under digit, rather than each folded in two
-                t = _table("entry", "expected / got", "abs err", "rel err", "result", right=("abs err", "rel err"),
-                           numbers=("expected / got", "abs err", "rel err"))
-                for label, want, got, *rest in rows:
-                    _row(t, label, f"{want}\n{got}", *rest)
-            con.print(t)
-            if came_from:
-                con.print(Text(f"note: {came_from}"))
-        if graded:
-            how = ", each layer on your own inputs to it" if each_layer else ""
-            rt, at = p.tolerance  # what "pass" means here, said before anything passes
-            con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how} "
-                           f"({p.dtype}, rtol {rt:g}, atol {at:g})"))
-            # errors: the largest over each array (an 80-column terminal holds these six columns whole)
-            t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
-            for o in graded:  # (a missing array's shape cell says missing)
-                _row(t, _shown(o), o.got.replace("array ", ""), _err(o.abs_err),
-                     _err(o.rel_err), "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
-            con.print(t)
-            renamed = [f"{o.label} as {o.quantity}" for o in graded if not _names_itself(o)]
-            if renamed:
-                con.print(Text(f"graded: {', '.join(renamed)}"))
-        handed_out = [u.label for u in unknown if u.quantity is not None]
-        if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
-            con.print(Text(f"not graded ({chk.GIVEN}): {', '.join(handed_out)}"))
-        other = [u for u in unknown if u.differs]
-        follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
-        if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
-            con.print(Text(f"note: your {chk.listed([u.label for u in other])} not the config's "
-                           f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
-                           "(another seed, another file?)"))
-        unnamed = [u for u in unknown if u.quantity is None]
-        known = f"; known: {', '.join(p.shapes)}"  # Plan.unknown's ending
-        several = len(unnamed) > 1 and any(u.note.endswith(known) for u in unnamed)
-        for u in unnamed:  # the run's quantities said once below, not after each name (a review: six times)
-            con.print(Text(f"not graded: {u.label}: {u.note.removesuffix(known) if several else u.note}"))
-        if several:
-            con.print(Text(f"known quantities: {known.removeprefix('; known: ')}"))
-        if missing and not complete:
-            con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
-        if linked:  # graded as given, but an instructor will want to know
-            con.print(Text(f"note: graded through links to files outside {against}: {'; '.join(linked)}"))
-        if note:
-            con.print(Text(f"note: {note}"))
-        if pictured is not None:
-            drawn, skipped = pictured["drawn"], pictured["not_drawn"]
-            line = f"wrote {plot}: " + (f"|yours - convcli's| of {', '.join(drawn)}" if drawn
-                                         else "no array differs" if ok else "no array to draw")
-            if skipped:
-                line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
-            con.print(Text(line))
-        advice, advised = ", or grade each layer on your inputs with --each-layer", False
-        for o in every:
-            # the entry or array, and the quantity where its name does not say it
-            name = _shown(o) if _names_itself(o) else f"{o.label} ({o.quantity})"
-            if o.passed and o.note:  # a bias compared in convcli's shape
-                con.print(Text(f"pass {name}: {o.note}"))
-            if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
-                tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
-                note = (o.note or "beyond tolerance").replace(advice, "")  # said once, below
-                advised = advised or note != (o.note or "beyond tolerance")
-                con.print(Text(f"FAIL {name}: {note}{tol}"))
-        if advised:
-            con.print(Text("to grade each layer on your own inputs to it instead (not on convcli's): --each-layer"))
-        def tally(of: list) -> str:
-            return _tally(len(of), sum(not o.passed for o in of), "check", "checks", "passed")
 
-        said = tally(graded if outcomes and graded else every)
-        if missing and not complete:  # "passed" must not read as "all done"
-            said += f"; {len(missing)} not among your arrays (--complete fails them)"
-        if outcomes and graded:  # apart: a submission is graded by its own arrays, not the config's entries
-            said = f"your arrays: {said}; expected values: {tally(outcomes)}"
-        con.print(Text(said))
-    if not ok:
+        def run(backward: bool, only: list[str] | None):
+            """The run, with check's progress bar; ``only``: the quantities a
+            forward-only run is for (it goes through the layers they need)."""
+            return _run(p, backward, not json_, "check",
+                        layers_needed=None if only is None else _layers_needed(p, only))
+
+        def plot_target(reads) -> None:  # the PNG once the files the check reads are known
+            _png_target(plot, force, "--plot", reads)
+
+        report = chk.grade(p, entries=entries, source=source, came=came, run=run, expected=expected,
+                           against=against, complete=complete, layer_by_layer=each_layer,
+                           plot_target=plot_target if plot is not None else None)
+        pictured = _plot_differences(plot, report.graded, p, report.reference, force) if plot is not None else None
+    if json_:
+        _check_json(p, report, each_layer, pictured)
+    else:
+        _check_text(p, report, source, against, each_layer, complete, plot, pictured)
+    if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _check_json(p, report, each_layer: bool, pictured: dict | None) -> None:
+    """check's --json document."""
+    outcomes, graded, every = report.outcomes, report.graded, report.every
+    _print_json({
+        "ok": report.ok, "config": str(p.cfg.display), **_provenance(p), "dtype": p.dtype, "engine": p.engine,
+        "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
+        # the two kinds apart: a grader scores a submission by "against" alone (the config's
+        # expected: entries are checked against convcli's own run)
+        "counts": {"expected": {"checks": len(outcomes), "passed": sum(o.passed for o in outcomes)},
+                   "against": {"checks": len(graded), "passed": sum(o.passed for o in graded),
+                               # quantities none of the arrays is (failed among the checks with --complete)
+                               "missing": len(report.missing)}},
+        "expected": [o.as_json() for o in outcomes],
+        "against": [o.as_json() for o in graded],
+        # --against: arrays whose names are no quantity (not graded), and quantities no array is
+        "unknown": [u.as_json() for u in report.unknown],
+        "missing": report.missing,
+        "note": report.note,
+        "expected_note": report.came_from,
+        **({"plot": pictured} if pictured is not None else {}),
+    })
+
+
+def _check_text(p, report, source, against, each_layer: bool, complete: bool, plot, pictured: dict | None) -> None:
+    """check's tables and lines: the expected values', your arrays', then
+    what was not graded, the notes, and a FAIL line per failure."""
+    from .check import GIVEN, listed
+
+    outcomes, graded, unknown, missing = report.outcomes, report.graded, report.unknown, report.missing
+    con = _console()
+    if outcomes:
+        label = f"expected values from {source.display}"
+        rt, at = p.tolerance  # what "pass" means, as --against's heading says it (an |expected| far
+        own = any((o.rtol, o.atol) != (rt, at) for o in outcomes)  # under atol passes on atol alone)
+        tol = f"{p.dtype}, rtol {rt:g}, atol {at:g}" + ("; some entries set their own" if own else "")
+        con.print(Text(f"convcli check {p.cfg.display}: {label} ({tol})"))
+        rows = [(o.label, _num(o.expected), _num(o.got), _err(o.abs_err), _err(o.rel_err),
+                 "pass" if o.passed else "FAIL") for o in outcomes]
+        heads = ("entry", "expected", "got", "abs err", "rel err", "result")
+        if _width(heads, rows) <= con.width:
+            t = _table(*heads, right=("abs err", "rel err"), numbers=("expected", "got", "abs err", "rel err"))
+            for row in rows:
+                _row(t, *row)
+        else:  # expected over got, digit under digit, rather than each folded in two
+            t = _table("entry", "expected / got", "abs err", "rel err", "result", right=("abs err", "rel err"),
+                       numbers=("expected / got", "abs err", "rel err"))
+            for label, want, got, *rest in rows:
+                _row(t, label, f"{want}\n{got}", *rest)
+        con.print(t)
+        if report.came_from:
+            con.print(Text(f"note: {report.came_from}"))
+    if graded:
+        how = ", each layer on your own inputs to it" if each_layer else ""
+        rt, at = p.tolerance  # what "pass" means here, said before anything passes
+        con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how} "
+                       f"({p.dtype}, rtol {rt:g}, atol {at:g})"))
+        # errors: the largest over each array (an 80-column terminal holds these six columns whole)
+        t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
+        for o in graded:  # (a missing array's shape cell says missing)
+            _row(t, _shown(o), o.got.replace("array ", ""), _err(o.abs_err),
+                 _err(o.rel_err), "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
+        con.print(t)
+        renamed = [f"{o.label} as {o.quantity}" for o in graded if not _names_itself(o)]
+        if renamed:
+            con.print(Text(f"graded: {', '.join(renamed)}"))
+    handed_out = [u.label for u in unknown if u.quantity is not None]
+    if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
+        con.print(Text(f"not graded ({GIVEN}): {', '.join(handed_out)}"))
+    other = [u for u in unknown if u.differs]
+    follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
+    if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
+        con.print(Text(f"note: your {listed([u.label for u in other])} not the config's "
+                       f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
+                       "(another seed, another file?)"))
+    unnamed = [u for u in unknown if u.quantity is None]
+    known = f"; known: {', '.join(p.shapes)}"  # Plan.unknown's ending
+    several = len(unnamed) > 1 and any(u.note.endswith(known) for u in unnamed)
+    for u in unnamed:  # the run's quantities said once below, not after each name (a review: six times)
+        con.print(Text(f"not graded: {u.label}: {u.note.removesuffix(known) if several else u.note}"))
+    if several:
+        con.print(Text(f"known quantities: {known.removeprefix('; known: ')}"))
+    if missing and not complete:
+        con.print(Text(f"not among your arrays: {', '.join(missing)} (--complete fails them)"))
+    if report.linked:  # graded as given, but an instructor will want to know
+        con.print(Text(f"note: graded through links to files outside {against}: {'; '.join(report.linked)}"))
+    if report.note:
+        con.print(Text(f"note: {report.note}"))
+    if pictured is not None:
+        drawn, skipped = pictured["drawn"], pictured["not_drawn"]
+        line = f"wrote {plot}: " + (f"|yours - convcli's| of {', '.join(drawn)}" if drawn
+                                     else "no array differs" if report.ok else "no array to draw")
+        if skipped:
+            line += f" (not drawn, their shapes differ: {', '.join(skipped)})"
+        con.print(Text(line))
+    advice, advised = ", or grade each layer on your inputs with --each-layer", False
+    for o in report.every:
+        # the entry or array, and the quantity where its name does not say it
+        name = _shown(o) if _names_itself(o) else f"{o.label} ({o.quantity})"
+        if o.passed and o.note:  # a bias compared in convcli's shape
+            con.print(Text(f"pass {name}: {o.note}"))
+        if not o.passed:  # the tolerance, where numbers were compared (not a shape, not a missing array)
+            tol = f" (rtol {o.rtol:g}, atol {o.atol:g})" if o.abs_err is not None else ""
+            note = (o.note or "beyond tolerance").replace(advice, "")  # said once, below
+            advised = advised or note != (o.note or "beyond tolerance")
+            con.print(Text(f"FAIL {name}: {note}{tol}"))
+    if advised:
+        con.print(Text("to grade each layer on your own inputs to it instead (not on convcli's): --each-layer"))
+    def tally(of: list) -> str:
+        return _tally(len(of), sum(not o.passed for o in of), "check", "checks", "passed")
+
+    said = tally(graded if outcomes and graded else report.every)
+    if missing and not complete:  # "passed" must not read as "all done"
+        said += f"; {len(missing)} not among your arrays (--complete fails them)"
+    if outcomes and graded:  # apart: a submission is graded by its own arrays, not the config's entries
+        said = f"your arrays: {said}; expected values: {tally(outcomes)}"
+    con.print(Text(said))
 
 
 # ----------------------------------------------------------------- gradcheck
