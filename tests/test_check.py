@@ -481,3 +481,36 @@ def test_a_correct_float16_submission_is_told_how_to_grade_it(tmp_path):
     assert entries["conv1.dW"]["hints"] == ["scale"]  # a real mistake: its own hint, at float16's precision
     result = run(["check", cfg, "--against", tmp_path / "sub", "--rtol", "0.01", "--atol", "0.001", "--json"])
     assert {a["quantity"]: a["status"] for a in json.loads(result.stdout)["against"]}["conv1.Z"] == "pass"
+
+
+def test_grade_is_check_without_the_command_line(tmp_path):
+    """check's grading (convcli.check.grade) runs as a library call, with
+    runner.run as its run, and pulls in no CLI code (typer, click, rich):
+    the command line validates options and prints its Report."""
+    import subprocess
+    import sys
+
+    from test_cli_helpers import CONFIGS
+
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from convcli import check, runner\n"
+        f"p = runner.plan({str(CONFIGS / 'stack.yaml')!r}, backward=None)\n"
+        "ref = runner.run(p).quantities\n"
+        f"mine = {str(tmp_path)!r}\n"
+        "np.save(mine + '/conv1.Z.npy', 2 * ref['conv1.Z'])\n"
+        "np.save(mine + '/relu2.A.npy', ref['relu2.A'])\n"
+        "r = check.grade(p, entries=p.cfg.model.expected, source=p.cfg, came=None, against=mine,\n"
+        "                run=lambda backward, only: runner.run(p, backward=backward))\n"
+        "print(r.ok, [o.passed for o in r.outcomes].count(False), [(o.quantity, o.passed) for o in r.graded])\n"
+        "print(len(r.missing), [u.label for u in r.unknown])\n"
+        "print(','.join(sorted(m for m in ('typer', 'click', 'rich') if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "False 0 [('conv1.Z', False), ('relu2.A', True)]",
+        "6 []",
+        "",
+    ]
