@@ -307,7 +307,12 @@ def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
 
 # Bytes of input per block in the fast engine: every pass over a block (one
 # per window offset) then runs in cache instead of streaming from memory.
-CHUNK_BYTES = 512 << 10
+# 1 MiB against the first 512 KiB (not swept then), fwd+bwd on (64, 32, 32,
+# 32), alternating in one process, on an Intel Xeon with 2 MiB of L2 a core:
+# f 2 stride 2 0.76x-0.86x the time in both modes and dtypes (half the
+# blocks, each pass's fixed costs halved), f 3 stride 1 0.98x-1.01x
+# (benchmarks/README.md, attempt 70).
+CHUNK_BYTES = 1 << 20
 # The most block-sized arrays a thread holds beside the block's input and
 # gradient in any pass (the separable max backward: the row segments'
 # maxima, their gradient, a product and a mask), for the streaming estimate.
