@@ -144,6 +144,16 @@ def in_region() -> bool:
     return _lock.locked()
 
 
+def threads_for(n_blocks: int, min_blocks_per_thread: int = 2) -> int:
+    """How many threads :func:`map_blocks` runs ``n_blocks`` blocks on: one
+    when there are fewer than ``min_blocks_per_thread`` per thread."""
+    most = n_blocks // max(min_blocks_per_thread, 1)
+    if most > 1:
+        return min(threads(), most)
+    _env_threads()  # a bad CONVCLI_THREADS is an error on every run, not only large ones
+    return 1
+
+
 def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     """``[fn(group) for group in split(blocks, n)]``, the groups on n threads.
 
@@ -152,12 +162,7 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
     configured; when another parallel region is already running, runs the
     same groups serially.
     """
-    most = len(blocks) // max(min_blocks_per_thread, 1)
-    if most > 1:
-        n = min(threads(), most)
-    else:
-        _env_threads()  # a bad CONVCLI_THREADS is an error on every run, not only large ones
-        n = 1
+    n = threads_for(len(blocks), min_blocks_per_thread)
     if n <= 1:
         return [fn(blocks)]
     groups = split(blocks, n)

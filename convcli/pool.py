@@ -329,8 +329,14 @@ def _offsets(g: PoolGeometry):
                    slice(j, j + g.s_W * (g.n_W - 1) + 1, g.s_W))
 
 
+def block_samples(sample_bytes: int) -> int:
+    """Samples per block of the fast engine, for samples of ``sample_bytes``
+    of input: as many as fit CHUNK_BYTES, at least one."""
+    return max(1, CHUNK_BYTES // max(sample_bytes, 1))
+
+
 def _blocks(g: PoolGeometry, itemsize: int):
-    step = max(1, CHUNK_BYTES // (g.n_H_prev * g.n_W_prev * g.n_C * itemsize))
+    step = block_samples(g.n_H_prev * g.n_W_prev * g.n_C * itemsize)
     for n0 in range(0, g.m, step):
         yield slice(n0, min(n0 + step, g.m))
 

@@ -183,11 +183,13 @@ def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, i
     return held
 
 
-def _engine_threads() -> int:
-    """The engines' thread count; 1 for a bad CONVCLI_THREADS, which the
-    first layer to run reports, located, as a user error."""
+def _engine_threads(blocks: int | None = None) -> int:
+    """The engines' thread count, or with ``blocks`` the threads a pass of
+    that many blocks runs on (parallel.threads_for); 1 for a bad
+    CONVCLI_THREADS, which the first layer to run reports, located, as a
+    user error."""
     try:
-        return parallel.threads()
+        return parallel.threads() if blocks is None else parallel.threads_for(blocks)
     except ValueError:
         return 1
 
@@ -221,12 +223,12 @@ def estimate(p, backward: bool) -> Estimate:
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
             if p.engine == "fast":  # the reference engine's loops have no blocks
-                # pool._blocks' blocks of the whole batch (a chunk's are no more): map_blocks gives
-                # a thread two at least, so a small layer's pass runs on one thread
+                # the blocks of the whole batch (a chunk's are no more), on the threads map_blocks
+                # gives them (two blocks a thread at least: a small layer's pass runs on one)
                 m, sample = ls.in_shape[0], _per_sample(ls.in_shape) * s
-                step = max(1, pool_engine.CHUNK_BYTES // sample)
-                pool_threads = max(1, min(_engine_threads(), -(-m // step) // 2))
-                pool_blocks.append(pool_threads * pool_engine.SCRATCH_BLOCKS * min(step, m) * sample)
+                step = pool_engine.block_samples(sample)
+                pool_blocks.append(_engine_threads(-(-m // step)) * pool_engine.SCRATCH_BLOCKS
+                                   * min(step, m) * sample)
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)
@@ -278,7 +280,7 @@ def estimate(p, backward: bool) -> Estimate:
     # of slice products, of the forward's unfolding or, at stride 1, of dZ's).
     # parallel.map_blocks gives a thread two blocks at least: a run of small layers runs on one
     # (CONVCLI_THREADS=160 had a 4 KiB run ask for 528 MiB of per-thread buffers)
-    threads = max(1, min(_engine_threads(), blocks // 2))
+    threads = _engine_threads(blocks)
     resident += threads * grad_sums
     for layer in layers:
         if layer.kind == "conv":
