@@ -390,6 +390,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_caches() -> dict:
+    """Data and unified cache sizes per level as Linux reports them for CPU 0
+    (``/sys/devices/system/cpu/cpu0/cache``), e.g. ``{"L1d": "48K", "L2":
+    "2048K", "L3": "491520K"}``; empty elsewhere. The engine's block sizes
+    were tuned on one machine: these say how another's caches compare."""
+    out = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = (index / "level").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            out[f"L{level}" + ("d" if kind == "Data" else "")] = size
+    return out
+
+
 def git_state() -> dict:
     def git(*args):
         try:
@@ -426,6 +444,7 @@ def collect_header(blas: dict, torch, torch_reason) -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_model(),
+        "cpu_caches": cpu_caches(),
         "logical_cpus": os.cpu_count(),
         "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "numpy": np.__version__,
@@ -719,7 +738,10 @@ def header_lines(h: dict, plan: Plan, quick: bool) -> list[str]:
         + (", convcli/ has uncommitted changes" if h["git"]["convcli_dirty"] else "")
         + f")  numpy {h['numpy']}  torch {h['torch'] or 'not used'}  python {h['python']}",
         "engine sources: " + ", ".join(f"{k} {v}" for k, v in h["git"]["sources"].items()),
-        f"CPU: {h['cpu']}, {h['logical_cpus']} logical CPUs, load average at start "
+        f"CPU: {h['cpu']}, {h['logical_cpus']} logical CPUs"
+        + (" (caches: " + ", ".join(f"{k} {v}" for k, v in h["cpu_caches"].items()) + ")"
+           if h.get("cpu_caches") else "")
+        + ", load average at start "
         + (", ".join(f"{x:.2f}" for x in h["loadavg_at_start"]) if h["loadavg_at_start"] else "?"),
         f"BLAS (NumPy): {blas['library']} {blas.get('version') or ''} kernel "
         f"{blas['architecture']}, {blas['threads']} threads"

@@ -48,7 +48,7 @@ def bench(monkeypatch):
 
 ROW_FIELDS = {"case", "kind", "dtype", "shape", "convcli_s", "torch_s", "ratio", "pct_gemm",
               "peak_bytes", "io_bytes", "peak_ratio", "other_load_cpus", "check"}
-HEADER_FIELDS = {"python", "cpu", "numpy", "convcli", "git", "blas", "env", "torch",
+HEADER_FIELDS = {"python", "cpu", "cpu_caches", "numpy", "convcli", "git", "blas", "env", "torch",
                  "torch_skipped", "loadavg_at_start"}
 
 
