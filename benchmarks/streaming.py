@@ -144,7 +144,8 @@ def peak_rss(work: Path, gb: float) -> None:
     written = sum(p.stat().st_size for p in (work / "big-out").iterdir())
     print(f"budget: {mib(s['memory_budget'])} (the default); chunks: {s['chunks']} of {s['chunk_rows']} samples; "
           f"estimated working memory {mib(s['estimated_peak'])} ({mib(s['per_sample'])} per sample x "
-          f"{s['chunk_rows']} + {mib(s['fixed'])} fixed + {mib(s.get('cache_kept', 0))} kept by the conv caches)")
+          f"{s['chunk_rows']} + {mib(s['fixed'])} fixed + {mib(s.get('cache_kept', 0))} kept by the conv caches"
+          f" + {mib(s.get('pool_scratch', 0))} of pool scratch)")
     print(f"wall time: {wall:.1f} s ({n / wall:,.0f} samples/s); wrote {written / 1e9:.2f} GB; "
           f"timings: {', '.join(f'{k} {v:.1f} s' for k, v in doc['timings'].items())}")
     print(f"peak RSS: {mib(ru)} (ru_maxrss); {mib(polled)} (VmHWM, polled)")

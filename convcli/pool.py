@@ -11,8 +11,12 @@ happens when a window holds the maximum more than once:
 Average backward spreads ``dA / (f_H*f_W)`` over the window
 (``distribute_value``). Overlapping windows add up.
 
-The fast engine loops over the f_H*f_W window offsets only; each step is one
-vectorised operation over every sample, output position and channel.
+The fast engine works on cache-sized blocks of samples, on threads. Within a
+block each step is one vectorised operation over every sample, output
+position and channel in it: the forward and the average's backward in two
+separable passes (along W, then along H); max's backward one window offset
+at a time, or for ``ties: all`` over overlapping windows in two separable
+passes too; windows that do not overlap in one broadcast operation.
 """
 
 from __future__ import annotations
@@ -503,7 +507,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
         if has_nan:
             hit |= np.isnan(_tiles(a, g)) & _spread(np.isnan(out))
         if g.ties == "split":
-            d = d / hit.sum(axis=(2, 4))
+            d = d / hit.sum(axis=(2, 4), dtype=d.dtype)  # (int64 counts, and d's float64 quotient: 4.27 blocks)
         elif g.ties == "first":
             _first_only(hit, g)
         spread(hit, _spread(d), out=_tiles(da, g))

@@ -74,15 +74,24 @@ class Estimate:
     # smaller of the two (a fixed block per layer counted 3 MiB for each of
     # 300 tiny layers and refused a run of kilobytes).
     kept: tuple[tuple[int, int], ...] = ()
+    # Per fast pool layer (samples per block, bytes of input per sample): a
+    # pass's scratch, pool.SCRATCH_BLOCKS arrays of a block's size on each
+    # thread that runs it, which m samples' blocks bound (counted for every
+    # configured thread, CONVCLI_THREADS=40 refused a stream of 6-block chunks).
+    pool: tuple[tuple[int, int], ...] = ()
 
     def kept_bytes(self, m: int) -> int:
         return sum(min(block, m * unfolded) for block, unfolded in self.kept)
 
+    def pool_bytes(self, m: int) -> int:
+        return max([0] + [_engine_threads(-(-m // step)) * pool_engine.SCRATCH_BLOCKS * min(step, m) * sample
+                          for step, sample in self.pool])
+
     def chunk(self, m: int) -> int:
-        return self.resident + self.fixed + m * self.per_sample + self.kept_bytes(m)
+        return self.resident + self.fixed + m * self.per_sample + self.kept_bytes(m) + self.pool_bytes(m)
 
     def in_memory(self, m: int) -> int:
-        return self.resident + self.fixed + m * self.whole + self.kept_bytes(m)
+        return self.resident + self.fixed + m * self.whole + self.kept_bytes(m) + self.pool_bytes(m)
 
 
 def _per_sample(shape) -> int:
@@ -183,13 +192,12 @@ def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, i
     return held
 
 
-def _engine_threads(blocks: int | None = None) -> int:
-    """The engines' thread count, or with ``blocks`` the threads a pass of
-    that many blocks runs on (parallel.threads_for); 1 for a bad
-    CONVCLI_THREADS, which the first layer to run reports, located, as a
-    user error."""
+def _engine_threads(blocks: int) -> int:
+    """The threads a pass of that many blocks runs on (parallel.threads_for);
+    1 for a bad CONVCLI_THREADS, which the first layer to run reports,
+    located, as a user error."""
     try:
-        return parallel.threads() if blocks is None else parallel.threads_for(blocks)
+        return parallel.threads_for(blocks)
     except ValueError:
         return 1
 
@@ -208,7 +216,7 @@ def estimate(p, backward: bool) -> Estimate:
     src = model.inputs[p.input_name]
     load = _load_bytes(src, p.input_info[p.input_name].dtype, X // s, s, nonfinite)
 
-    fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], [], [0], [0], [0]
+    fwd_scratch, bwd_scratch, kept, scratch_blocks, col2im_blocks, pool_blocks = [], [], [], [0], [0], []
     grad_sums = 0
     blocks = 1  # the most blocks a conv pass splits into, which bounds the threads that hold buffers
     for ls, layer in zip(shapes, layers):
@@ -223,12 +231,8 @@ def estimate(p, backward: bool) -> Estimate:
         elif layer.kind == "pool":
             f, b = 0, (_per_sample(ls.out_shape) * s if layer.mode == "average" else 0)
             if p.engine == "fast":  # the reference engine's loops have no blocks
-                # the blocks of the whole batch (a chunk's are no more), on the threads map_blocks
-                # gives them (two blocks a thread at least: a small layer's pass runs on one)
-                m, sample = ls.in_shape[0], _per_sample(ls.in_shape) * s
-                step = pool_engine.block_samples(sample)
-                pool_blocks.append(_engine_threads(-(-m // step)) * pool_engine.SCRATCH_BLOCKS
-                                   * min(step, m) * sample)
+                sample = _per_sample(ls.in_shape) * s
+                pool_blocks.append((pool_engine.block_samples(sample), sample))
         else:
             f, b = 0, _per_sample(ls.in_shape)  # relu backward: a boolean mask
         fwd_scratch.append(f)
@@ -297,9 +301,8 @@ def estimate(p, backward: bool) -> Estimate:
     beside = max(col2im_blocks + [b for b in scratch_blocks if b > keep])
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
     inflating = sum(held for *_, held in _inflating(p, backward))
-    # A pool pass's blocks run on its threads at once, each with its scratch (counted above).
-    fixed = threads * per_thread + max(pool_blocks) + IO_BUFFERS + inflating
-    return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]))
+    fixed = threads * per_thread + IO_BUFFERS + inflating
+    return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]), tuple(pool_blocks))
 
 
 @dataclass(frozen=True)
@@ -335,6 +338,8 @@ class StreamPlan:
             "fixed": e.fixed + e.resident,
             # what the conv layers' caches keep of a chunk's unfolded input (at most a block each)
             "cache_kept": e.kept_bytes(self.rows),
+            # a pool pass's scratch on the threads a chunk's blocks run on (the largest layer's)
+            "pool_scratch": e.pool_bytes(self.rows),
             # why it streams: the run does not fit the budget, --max-memory refuses a batch array whole, or both
             "streams_for": [why for why, so in (("memory_budget", e.in_memory(self.samples) > self.budget),
                                                 ("max_memory", self.too_large > 0)) if so],

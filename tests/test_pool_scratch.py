@@ -12,7 +12,7 @@ import pytest
 import convcli as cc
 import convcli.pool as pool_module
 from convcli import runner, streaming
-from test_cli_helpers import CONFIGS
+from test_cli_helpers import CONFIGS, write
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -49,9 +49,27 @@ def test_a_tiny_pool_run_holds_one_threads_blocks_however_many_threads(monkeypat
     thread runs the pass whatever CONVCLI_THREADS says (map_blocks gives a
     thread two blocks at least). Counted per configured thread, its
     estimate had CONVCLI_THREADS=300 refuse the run under the default
-    512 MiB budget (4 x 512 KiB a thread)."""
-    fixed = {}
+    512 MiB budget."""
+    chunk = {}
     for n in ("1", "160"):
         monkeypatch.setenv("CONVCLI_THREADS", n)
-        fixed[n] = streaming.estimate(runner.plan(CONFIGS / "pool_backward.yaml"), True).fixed
-    assert fixed["160"] == fixed["1"]
+        chunk[n] = streaming.estimate(runner.plan(CONFIGS / "pool_backward.yaml"), True).chunk(5)
+    assert chunk["160"] == chunk["1"]
+
+
+def test_a_chunk_counts_pool_scratch_on_the_threads_its_blocks_run_on(tmp_path, monkeypatch):
+    """A review: 80 samples of 128x128x16 float32 (1 MiB each: a pool block
+    each) through a 2x2 max pool, backward. A chunk of 6 samples is 6
+    blocks, which run on 3 threads at most; its working memory by hand:
+    the input and dA_prev, 1 MiB each, the output, its copy kept for the
+    backward and the upstream gradient a quarter each: about 3 MiB a
+    sample, under 20 MiB; the I/O buffers 8 MiB; 3 threads' scratch of 4
+    blocks, 12 MiB: under 64 MiB however many threads are configured. Counted over the
+    whole batch's blocks on every configured thread, CONVCLI_THREADS=40
+    made it 160 MiB and refused a --memory-budget of 64 MiB."""
+    data = {"dtype": "float32", "inputs": {"A_prev": {"random": [80, 128, 128, 16]}},
+            "layers": [{"type": "pool", "f": 2}], "backward": {"grad": "ones"}}
+    p = runner.plan(write(tmp_path, data))
+    for n in ("2", "40"):
+        monkeypatch.setenv("CONVCLI_THREADS", n)
+        assert streaming.estimate(p, True).chunk(6) <= 64 << 20, n

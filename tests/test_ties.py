@@ -240,3 +240,20 @@ def test_a_segment_gradient_that_overflows_goes_only_where_the_mask_is(dtype, bi
         _, cache = cc.pool_forward(x, hp, engine=engine)
         with np.errstate(over="ignore"):
             np.testing.assert_array_equal(cc.pool_backward(dA, cache)[0, :, :, 0], expected, err_msg=engine)
+
+
+def test_all_over_overlapping_windows_in_blocks_on_two_threads(separable, monkeypatch):
+    """The same on 8 samples with a block a sample (CHUNK_BYTES 1) on two
+    threads: each block's pass writes its own samples of dA_prev."""
+    import convcli.pool as pool_module
+
+    monkeypatch.setattr(pool_module, "CHUNK_BYTES", 1)
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
+    rng = np.random.RandomState(7)
+    x = rng.randint(0, 3, size=(8, 9, 10, 3)).astype(float)
+    x[5, 1, 2, 0] = np.nan
+    hp = {"f": 3, "stride": 1, "ties": "all"}
+    A, fast = cc.pool_forward(x, hp)
+    _, ref = cc.pool_forward(x, hp, engine="reference")
+    dA = rng.randint(-3, 4, size=A.shape).astype(float)
+    np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
