@@ -88,12 +88,13 @@ def create_mask_from_window(x, ties="all"):
     return mask
 
 
-def _is_max(x, m):
+def _is_max(x, m, out=None, has_nan=None):
     """``x == m``, where a NaN maximum is met by the NaNs in the window: np.max
     propagates NaN, so a window holding one has NaN as its maximum, and (as
-    in PyTorch) the NaN takes the gradient."""
-    hit = x == m
-    if np.isnan(m).any():
+    in PyTorch) the NaN takes the gradient. ``out``: a boolean array to
+    write into; ``has_nan``: whether m holds a NaN, when already known."""
+    hit = np.equal(x, m, out=out)
+    if np.isnan(m).any() if has_nan is None else has_nan:
         hit |= np.isnan(x) & np.isnan(m)
     return hit
 
@@ -503,11 +504,9 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     # would be NaN at every other element of its window (PyTorch's max_pool2d gives them 0).
     spread = np.multiply if _sum_finite(d) else _where_hit
     if _apart(g):
-        hit = _tiles(a, g) == _spread(out)
-        if has_nan:
-            hit |= np.isnan(_tiles(a, g)) & _spread(np.isnan(out))
+        hit = _is_max(_tiles(a, g), _spread(out), has_nan=has_nan)
         if g.ties == "split":
-            d = d / hit.sum(axis=(2, 4), dtype=d.dtype)  # (int64 counts, and d's float64 quotient: 4.27 blocks)
+            d = d / hit.sum(axis=(2, 4), dtype=d.dtype)  # int64 counts made a float64 quotient (scratch)
         elif g.ties == "first":
             _first_only(hit, g)
         spread(hit, _spread(d), out=_tiles(da, g))
@@ -519,10 +518,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     part = np.empty(out.shape, dtype=d.dtype)
 
     def is_max(window):
-        np.equal(a[window], out, out=hit)
-        if has_nan:
-            hit[...] |= np.isnan(a[window]) & np.isnan(out)
-        return hit
+        return _is_max(a[window], out, hit, has_nan)
 
     if g.ties == "split":
         count = np.zeros(out.shape, dtype=d.dtype)
@@ -569,12 +565,6 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool, spread) 
     for c in cols[1:]:
         np.maximum(r, a[:, :, c], out=r)
 
-    def equal(x, y, hit):
-        np.equal(x, y, out=hit)
-        if has_nan:  # a NaN is the maximum of a window (segment) holding it
-            hit |= np.isnan(x) & np.isnan(y)
-        return hit
-
     gr = np.zeros_like(r)
     # One mask and one product, the segments' size, for both passes (the
     # first's output-sized ones are views of their first n_H rows): four
@@ -583,10 +573,10 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool, spread) 
     part = np.empty(r.shape, dtype=d.dtype)
     hit_out, part_out = hit[:, :g.n_H], part[:, :g.n_H]
     for rw in rows:
-        spread(equal(r[:, rw], out, hit_out), d, out=part_out)
+        spread(_is_max(r[:, rw], out, hit_out, has_nan), d, out=part_out)
         gr[:, rw] += part_out
     # gr can hold an infinity that d did not (a sum that overflowed)
     spread = np.multiply if _sum_finite(gr) else _where_hit
     for c in cols:
-        spread(equal(a[:, :, c], r, hit), gr, out=part)
+        spread(_is_max(a[:, :, c], r, hit, has_nan), gr, out=part)
         da[:, :, c] += part
