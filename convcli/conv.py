@@ -23,8 +23,8 @@ instead (:func:`_finite`, :func:`_backward_fast`), so that both engines
 give the same numbers.
 
 Memory beyond the arrays themselves: a padded copy of the input (and of
-``dZ`` at stride 1) and a cache-sized buffer per thread, whatever the batch
-size; each thread keeps its buffer for the next call (up to
+``dZ`` at stride 1) and a cache-sized buffer per thread (for a deep layer,
+WIDE_MIN_ROWS unfolded rows), whatever the batch size; each thread keeps its buffer for the next call (up to
 ``SCRATCH_KEEP_BYTES``). The col2im path also holds a padded ``dA_prev`` and
 one block (at least one sample) of ``dZ @ W.T``.
 
@@ -508,15 +508,17 @@ def _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded_bytes, min_byte
 
 def block_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     """At most the bytes of one block buffer of a fast conv pass whose output
-    is n_W columns of C_out channels: at most 1.5x CHUNK_BYTES of unfolded
-    input, or one output row of it (:func:`block_max_bytes`), plus the column
+    is n_W columns of C_out channels: at most 1.5x its block target of
+    unfolded input (CHUNK_BYTES, or more for a wide product:
+    :func:`_wide_target`), or one output row of it (:func:`block_max_bytes`), plus the column
     of ones (for memory estimates; the largest over the tile widths the pass
     may use)."""
     T = _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)
     K = f_H * _row_width(T, f_W, s_W, d_W) * C_in
     item = np.dtype(dtype).itemsize
     K1 = f_H * f_W * C_in
-    return max(block_max_bytes(n_W // T * K * item), n_W * K1 * item) * (K1 + 1) // K1
+    target = max(_wide_target(K * item, T * C_out), _wide_target(K1 * item, C_out))
+    return max(block_max_bytes(n_W // T * K * item, target), n_W * K1 * item) * (K1 + 1) // K1
 
 
 def grad_sum_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
@@ -533,7 +535,7 @@ def grad_sum_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     for T in {1, _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)}:
         K = f_H * _row_width(T, f_W, s_W, d_W) * C_in
         N = T * C_out
-        rows = block_max_bytes(n_W // T * K * item) // (K * item)  # of the largest block
+        rows = block_max_bytes(n_W // T * K * item, _wide_target(K * item, N)) // (K * item)  # of the largest block
         step = _gemm_rows(K + 1, N, rows, item, transposed=True)
         # No stack where the product is cut along K.
         slices = rows // step if step < rows and not _gemm_cols_t(K + 1, N) else 0
@@ -580,17 +582,45 @@ def _fold_tiled(dWT, f_W, C_in, T, s_W, d_W):
     return _band(dWT.reshape(f_H, -1, C_in, T, C_out), T, f_W, s_W, d_W).sum(axis=1)
 
 
-def _blocks(m, n_H, row_bytes):
+# A product wider than SMALL_GEMM_MAX_N columns goes whole to BLAS, which
+# packs its (K, N) operand on every call, and a weight gradient's block adds
+# a (K, N) partial to its running sum: costs of K*N per block, paid for few
+# rows when K is large, since a 2 MiB block of a deep layer is short ((32,
+# 14, 14, 256) -> 256 channels 3x3 float64: 98 rows against a 4.7 MB operand;
+# (16, 7, 7, 512) -> 512: 49 rows against 18.9 MB). One thread, GFLOP/s of
+# (rows, 2304) @ (2304, 512) float64 at 49 / 98 / 196 / 392 / 784 rows: 60 /
+# 67 / 76 / 85 / 77, the weight gradient's product with its partial added 43
+# / 57 / 68 / 75 / 80; float32 127 / 157 / 163 / 183 / 185 and 99 / 136 /
+# 160 / 182 / 183. So blocks of such a pass hold at least this many rows,
+# as long as each thread keeps two blocks (parallel.threads_for runs fewer
+# blocks on fewer threads); attempt 72.
+WIDE_MIN_ROWS = 384
+
+
+def _block_target(m: int, rows_per_sample: int, K_bytes: int, N: int) -> int:
+    """Bytes of unfolded input a block of a pass should hold (see
+    :func:`_blocks`): CHUNK_BYTES, or for a product of N > SMALL_GEMM_MAX_N
+    columns, rows of ``K_bytes`` each, at least WIDE_MIN_ROWS of them but
+    no more than leave each thread two blocks of the pass's
+    ``m * rows_per_sample`` rows."""
+    if N <= SMALL_GEMM_MAX_N:
+        return CHUNK_BYTES
+    rows = min(WIDE_MIN_ROWS, m * rows_per_sample // (2 * parallel.threads()))
+    return max(CHUNK_BYTES, rows * K_bytes)
+
+
+def _blocks(m, n_H, row_bytes, target=None):
     """Split the (sample, output row) grid into blocks whose unfolded input
-    stays near CHUNK_BYTES (cache-sized, so the copy and the GEMM that reads it
-    meet in cache): whole samples when one is at most 1.5x that, as many as
-    come nearest it, else bands of rows of one sample, near-equal, as many
+    stays near ``target`` bytes (default CHUNK_BYTES: cache-sized, so the
+    copy and the GEMM that reads it meet in cache; more for wide products,
+    :func:`_block_target`): whole samples when one is at most 1.5x that, as
+    many as come nearest it, else bands of rows of one sample, near-equal, as many
     rows as come nearest it (at least one). Rounding to the nearest, not
-    down, keeps a sample of 1.1x CHUNK_BYTES whole instead of a band of 0.9x
+    down, keeps a sample of 1.1x the target whole instead of a band of 0.9x
     it and one of 0.2x, and takes two samples of 0.6x rather than one: fewer,
     fuller blocks (attempt 40). So a block is at most
     :func:`block_max_bytes`. Yields (n0, n1, h0, h1)."""
-    per = CHUNK_BYTES / max(row_bytes, 1)  # output rows per CHUNK_BYTES
+    per = (target or CHUNK_BYTES) / max(row_bytes, 1)  # output rows per target
     if per * 1.5 >= n_H:
         step = max(1, round(per / n_H))
         if step >= m:  # the whole pass (the common small case, without the loop)
@@ -609,11 +639,18 @@ def _blocks(m, n_H, row_bytes):
             h0 = h1
 
 
-def block_max_bytes(row_bytes: int = 0) -> int:
+def block_max_bytes(row_bytes: int = 0, target: int | None = None) -> int:
     """The most unfolded bytes one of :func:`_blocks`'s blocks holds, for
-    output rows of ``row_bytes``: 1.5x CHUNK_BYTES (whole samples rounded to
-    the nearest; a band rounds to at most half a row over), or one row."""
-    return max(CHUNK_BYTES * 3 // 2, row_bytes)
+    output rows of ``row_bytes``: 1.5x the target (default CHUNK_BYTES;
+    whole samples rounded to the nearest; a band rounds to at most half a
+    row over), or one row."""
+    return max((target or CHUNK_BYTES) * 3 // 2, row_bytes)
+
+
+def _wide_target(K_bytes: int, N: int) -> int:
+    """The most :func:`_block_target` asks of a pass (for memory estimates:
+    whatever its batch size and the number of threads)."""
+    return max(CHUNK_BYTES, WIDE_MIN_ROWS * K_bytes) if N > SMALL_GEMM_MAX_N else CHUNK_BYTES
 
 
 def _scratch(rows: int, width: int, dtype) -> np.ndarray:
@@ -671,7 +708,9 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     K = f[0] * width_W * C_in
     ones = bias or grad_out2 is not None or keep
     width = K + 1 if ones else K  # room for the column of ones
-    blocks = list(_blocks(m, n_H, n_Wt * K * X.dtype.itemsize))
+    N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
+    item = X.dtype.itemsize
+    blocks = list(_blocks(m, n_H, n_Wt * K * item, _block_target(m, n_H * n_Wt, K * item, N)))
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()

@@ -762,6 +762,29 @@ def test_block_bytes_bounds_every_block_buffer(case, chunk_bytes, tiles):
     thread, is at least every unfolding buffer the fast engine asks for (its
     kept scratch and the forward's [cols | 1] it may keep in the cache)."""
     A_prev, W, b, hp, rng = case
+    assert_block_bytes_bound(A_prev, W, b, hp, {"CHUNK_BYTES": chunk_bytes, "TILE_MIN_BYTES": 0 if tiles else None})
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("W_shape", [(3, 3, 20, 72), (3, 3, 72, 80), (1, 1, 96, 160)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_block_bytes_bounds_the_blocks_of_wide_products(W_shape, dtype, threads, monkeypatch):
+    """The same where products wider than SMALL_GEMM_MAX_N columns take
+    blocks of WIDE_MIN_ROWS rows, more than CHUNK_BYTES holds (made to
+    happen on a small layer by a tiny CHUNK_BYTES)."""
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    rng = np.random.default_rng(4)
+    A_prev = rng.standard_normal((6, 9, 10, W_shape[2])).astype(dtype)
+    W, b = rng.standard_normal(W_shape).astype(dtype), rng.standard_normal(W_shape[3]).astype(dtype)
+    assert_block_bytes_bound(A_prev, W, b, {"pad": W_shape[0] // 2}, {"CHUNK_BYTES": 4096, "WIDE_MIN_ROWS": 40},
+                             wide=True)
+
+
+def assert_block_bytes_bound(A_prev, W, b, hp, patches, wide=False):
+    """conv.block_bytes bounds every unfolding buffer a forward and backward
+    of the layer ask for, with conv's module constants ``patches`` (None:
+    left as they are); with ``wide``, one block at least holds more than
+    CHUNK_BYTES."""
     asked = []
     real_scratch = conv_module._scratch
 
@@ -771,10 +794,9 @@ def test_block_bytes_bounds_every_block_buffer(case, chunk_bytes, tiles):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(conv_module, "_scratch", scratch)
-        if chunk_bytes is not None:
-            mp.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
-        if tiles:
-            mp.setattr(conv_module, "TILE_MIN_BYTES", 0)
+        for name, value in patches.items():
+            if value is not None:
+                mp.setattr(conv_module, name, value)
         Z, cache = cc.conv_forward(A_prev, W, b, hp)
         cc.conv_backward(np.ones_like(Z), cache)
         g = cache[4].geometry
@@ -782,8 +804,10 @@ def test_block_bytes_bounds_every_block_buffer(case, chunk_bytes, tiles):
             conv_module.block_bytes(g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, g.s_W, g.d_W, Z.dtype),
             conv_module.block_bytes(g.n_W_prev, g.n_C, g.n_C_prev, g.f_H, g.f_W, 1, g.d_W, Z.dtype)
             if (g.s_H, g.s_W) == (1, 1) else 0)
+        chunk = conv_module.CHUNK_BYTES
     kept = cache[4].cols.nbytes if cache[4].cols is not None else 0
     assert max(asked + [kept]) <= bound, (asked, kept, bound)
+    assert not wide or max(asked) > 1.5 * chunk, (asked, chunk)
 
 
 @pytest.mark.parametrize("engine", ["reference", "fast"])
