@@ -551,6 +551,9 @@ def measure_conv(case: ConvCase, dtype: str, plan: Plan, torch=None) -> dict:
         "torch_s": times["torch"].best if "torch" in times else None,
         "ratio": times["convcli"].best / times["torch"].best if "torch" in times else None,
         "pct_gemm": 100.0 * case.flops_forward / t_fwd / 1e9 / gemm,
+        # The forward, the weight gradient and the input gradient each make
+        # the same multiply-adds: at the row's GEMM rate they take this long.
+        "gemm_bound_s": 3 * case.flops_forward / (gemm * 1e9),
         "peak_bytes": peak,
         "io_bytes": io,
         "peak_ratio": peak / io,
@@ -608,6 +611,7 @@ def measure_pool(case: PoolCase, dtype: str, plan: Plan, torch=None) -> dict:
         "torch_s": times["torch"].best if "torch" in times else None,
         "ratio": times["convcli"].best / times["torch"].best if "torch" in times else None,
         "pct_gemm": None,
+        "gemm_bound_s": None,
         "peak_bytes": peak,
         "io_bytes": io,
         "peak_ratio": peak / io,
@@ -682,13 +686,25 @@ def _target(name, row, metric, value, op, limit, skip_reason=None) -> dict:
             "reason": skip_reason if value is None else None}
 
 
+def _conv_ratio_target(name, row, limit, skip_reason) -> dict:
+    """A conv row's ratio target, with the time its limit allows
+    (``limit_s``) and whether that is below the time the layer's
+    multiply-adds take at the row's own GEMM rate (``below_gemm_bound``):
+    then no engine that does them all (im2col + GEMM, a direct convolution)
+    can meet it on this machine, only one that does fewer (Winograd, FFT)."""
+    t = _target(name, row, "ratio", row["ratio"], "<=", limit, skip_reason)
+    t["limit_s"] = None if row["torch_s"] is None else limit * row["torch_s"]
+    t["gemm_bound_s"] = row["gemm_bound_s"]
+    t["below_gemm_bound"] = None if t["limit_s"] is None else t["limit_s"] < row["gemm_bound_s"]
+    return t
+
+
 def evaluate_targets(rows: list[dict], torch_reason) -> list[dict]:
     targets = []
     for row in rows:
         if row["kind"] == "conv":
             limit = CONV_RATIO_TARGET[row["dtype"]]
-            targets.append(_target(f"conv fwd+bwd <= {limit}x PyTorch", row, "ratio",
-                                   row["ratio"], "<=", limit, torch_reason))
+            targets.append(_conv_ratio_target(f"conv fwd+bwd <= {limit}x PyTorch", row, limit, torch_reason))
         if row["kind"] == "pool":
             targets.append(_target(f"pool fwd+bwd <= {POOL_RATIO_TARGET}x PyTorch", row,
                                    "ratio", row["ratio"], "<=", POOL_RATIO_TARGET, torch_reason))
@@ -783,6 +799,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
             _fmt_time(r["torch_s"]),
             _fmt_value("ratio", r["ratio"]),
             _fmt_value("pct_gemm", r["pct_gemm"]),
+            _fmt_time(r.get("gemm_bound_s")),
             f"{r['peak_ratio']:.2f}x ({r['peak_bytes'] / 2**20:.1f} MiB)",
             _fmt_load(r.get("other_load_cpus")),
         ])
@@ -797,7 +814,7 @@ def _fmt_load(cpus) -> str:
 
 # Rows during which other processes used more CPU than this are flagged.
 NOISY_LOAD = 0.25
-COLUMNS = ["case", "dtype", "convcli", "PyTorch", "ratio", "% of GEMM", "peak memory",
+COLUMNS = ["case", "dtype", "convcli", "PyTorch", "ratio", "% of GEMM", "at GEMM rate", "peak memory",
            "other load"]
 
 
@@ -854,11 +871,11 @@ def print_report(p: Printer, result: dict, plan: Plan, quick: bool):
     rows = table_rows([r for r in result["rows"] if r["kind"] != "conv-more"])
     if rows:
         p.table("forward + backward, upstream gradient of ones", COLUMNS, rows,
-                right=(2, 3, 4, 5, 6, 7))
+                right=(2, 3, 4, 5, 6, 7, 8))
     more = table_rows([r for r in result["rows"] if r["kind"] == "conv-more"])
     if more:
         p.table("more layers (--more; no targets): forward + backward, upstream gradient of ones", COLUMNS, more,
-                right=(2, 3, 4, 5, 6, 7))
+                right=(2, 3, 4, 5, 6, 7, 8))
     engine = [r for r in result["rows"] if r["kind"] == "engine"]
     if engine:
         p.table("fast vs reference engine (conv forward + backward)",
@@ -874,11 +891,23 @@ def print_report(p: Printer, result: dict, plan: Plan, quick: bool):
     if not h["torch"]:
         p.text(f"PyTorch comparison skipped: {h['torch_skipped']}")
     p.text()
+    print_targets(p, result)
+
+
+def print_targets(p: Printer, result: dict):
     targets = result["targets"]
     p.table("targets", ["target", "case", "dtype", "measured", "status"],
             [[t["target"], t["case"], t["dtype"], _fmt_value(t["metric"], t["value"]),
-              t["status"] + (f" ({t['reason']})" if t["reason"] else "")] for t in targets],
+              t["status"] + (f" ({t['reason']})" if t["reason"] else "")
+              + (" *" if t.get("below_gemm_bound") else "")] for t in targets],
             right=(3,))
+    below = [t for t in targets if t.get("below_gemm_bound")]
+    if below:
+        p.text("* the limit is below the time the layer's multiply-adds take at this run's GEMM rate "
+               "(column 'at GEMM rate'): " + "; ".join(
+                   f"{t['case']} {t['dtype']} {_fmt_time(t['limit_s'])} against {_fmt_time(t['gemm_bound_s'])}"
+                   for t in below)
+               + ". Only an algorithm with fewer multiplications (Winograd, FFT) could meet it here.")
     s = result["summary"]
     p.text(f"{s['pass']} of {s['total']} targets met, {s['miss']} missed, {s['skip']} skipped.")
 

@@ -46,7 +46,7 @@ def bench(monkeypatch):
     return run
 
 
-ROW_FIELDS = {"case", "kind", "dtype", "shape", "convcli_s", "torch_s", "ratio", "pct_gemm",
+ROW_FIELDS = {"case", "kind", "dtype", "shape", "convcli_s", "torch_s", "ratio", "pct_gemm", "gemm_bound_s",
               "peak_bytes", "io_bytes", "peak_ratio", "other_load_cpus", "check"}
 HEADER_FIELDS = {"python", "cpu", "cpu_caches", "numpy", "convcli", "git", "blas", "env", "torch",
                  "torch_skipped", "loadavg_at_start"}
@@ -90,8 +90,14 @@ def _check_common(result, torch_expected: bool):
         assert r["peak_ratio"] == pytest.approx(r["peak_bytes"] / r["io_bytes"])
         if r["kind"] == "conv":
             assert r["pct_gemm"] > 0 and r["gemm"]["gflops"] > 0
+            # forward, weight gradient and input gradient: 3 products of m*n_H*n_W*C*f*f*C_prev
+            # multiply-adds, by hand from the shape, at the row's GEMM rate
+            sh = r["shape"]
+            n_out = (sh["H"] + 2 * sh["pad"] - sh["f"]) // sh["stride"] + 1
+            madds = sh["m"] * n_out * n_out * sh["C"] * sh["f"] ** 2 * sh["C_prev"]
+            assert r["gemm_bound_s"] == pytest.approx(3 * 2 * madds / (r["gemm"]["gflops"] * 1e9))
         else:
-            assert r["pct_gemm"] is None
+            assert r["pct_gemm"] is None and r["gemm_bound_s"] is None
         if torch_expected:
             assert r["torch_s"] > 0 and r["ratio"] == pytest.approx(r["convcli_s"] / r["torch_s"])
             assert r["check"]["ok"], (r["case"], r["check"])
@@ -101,9 +107,17 @@ def _check_common(result, torch_expected: bool):
 
     targets = result["targets"]
     assert {t["metric"] for t in targets} == {"ratio", "pct_gemm", "speedup", "peak_ratio"}
+    rows_by = {(r["case"], r["dtype"]): r for r in rows}
     for t in targets:
         assert set(t) >= {"target", "case", "dtype", "metric", "value", "limit", "status"}
         assert t["status"] in ("PASS", "MISS", "SKIP")
+        row = rows_by[t["case"], t["dtype"]]
+        if t["metric"] == "ratio" and row["kind"] == "conv":
+            if torch_expected:
+                assert t["limit_s"] == pytest.approx(t["limit"] * row["torch_s"])
+                assert t["below_gemm_bound"] == (t["limit_s"] < row["gemm_bound_s"])
+            else:
+                assert t["limit_s"] is None and t["below_gemm_bound"] is None
     s = result["summary"]
     assert s["pass"] + s["miss"] + s["skip"] == s["total"] == len(targets)
     return targets
@@ -135,6 +149,24 @@ def test_with_torch(bench, tmp_path):
     _check_common(result, torch_expected=True)
     assert result["header"]["torch_threads"] == result["header"]["blas"]["threads"]
     assert all(t["status"] != "SKIP" for t in result["targets"])
+
+
+def test_a_limit_below_the_gemm_bound_is_marked(bench, capsys):
+    """A conv ratio target whose allowed time (0.5x PyTorch's 10 ms: 5 ms)
+    is below the time of the layer's multiply-adds at the run's GEMM rate
+    (here 500 ms) gets a '*' and a footnote naming both times; one above it
+    (1 ms) does not."""
+    row = {"case": "conv-x", "dtype": "float64", "kind": "conv", "ratio": 2.0, "torch_s": 0.01,
+           "gemm_bound_s": 0.5, "pct_gemm": 1.0, "peak_ratio": 1.0}
+    below = bench.evaluate_targets([row], None)[0]
+    assert below["limit_s"] == pytest.approx(0.005) and below["below_gemm_bound"] is True
+    above = bench.evaluate_targets([dict(row, gemm_bound_s=0.001)], None)[0]
+    assert above["below_gemm_bound"] is False
+    for t, marked in ((below, True), (above, False)):
+        bench.print_targets(bench.Printer(plain=True),
+                            {"targets": [t], "summary": {"pass": 0, "miss": 1, "skip": 0, "total": 1}})
+        out = capsys.readouterr().out
+        assert ("MISS *" in out) == marked and ("conv-x float64 5.00 ms against 500.00 ms" in out) == marked, out
 
 
 def test_more_layers_are_timed_without_targets(bench, tmp_path, monkeypatch, capsys):
