@@ -689,9 +689,9 @@ def _target(name, row, metric, value, op, limit, skip_reason=None) -> dict:
 def _conv_ratio_target(name, row, limit, skip_reason) -> dict:
     """A conv row's ratio target, with the time its limit allows
     (``limit_s``) and whether that is below the time the layer's
-    multiply-adds take at the row's own GEMM rate (``below_gemm_bound``):
-    then no engine that does them all (im2col + GEMM, a direct convolution)
-    can meet it on this machine, only one that does fewer (Winograd, FFT)."""
+    multiply-adds take at the row's own rate of NumPy's 2048 GEMM
+    (``below_gemm_bound``): then an im2col + GEMM engine on NumPy's BLAS
+    cannot meet it on this machine."""
     t = _target(name, row, "ratio", row["ratio"], "<=", limit, skip_reason)
     t["limit_s"] = None if row["torch_s"] is None else limit * row["torch_s"]
     t["gemm_bound_s"] = row["gemm_bound_s"]
@@ -903,11 +903,11 @@ def print_targets(p: Printer, result: dict):
             right=(3,))
     below = [t for t in targets if t.get("below_gemm_bound")]
     if below:
-        p.text("* the limit is below the time the layer's multiply-adds take at this run's GEMM rate "
-               "(column 'at GEMM rate'): " + "; ".join(
+        p.text("* the limit is below the time the layer's multiply-adds take at this run's rate of NumPy's "
+               "2048 GEMM (column 'at GEMM rate'): " + "; ".join(
                    f"{t['case']} {t['dtype']} {_fmt_time(t['limit_s'])} against {_fmt_time(t['gemm_bound_s'])}"
                    for t in below)
-               + ". Only an algorithm with fewer multiplications (Winograd, FFT) could meet it here.")
+               + ". An im2col + GEMM engine on NumPy's BLAS cannot meet it on this machine.")
     s = result["summary"]
     p.text(f"{s['pass']} of {s['total']} targets met, {s['miss']} missed, {s['skip']} skipped.")
 

@@ -24,7 +24,7 @@ give the same numbers.
 
 Memory beyond the arrays themselves: a padded copy of the input (and of
 ``dZ`` at stride 1) and a cache-sized buffer per thread (for a deep layer,
-WIDE_MIN_ROWS unfolded rows), whatever the batch size; each thread keeps its buffer for the next call (up to
+at least WIDE_MIN_ROWS unfolded rows, up to 1.5x that), whatever the batch size; each thread keeps its buffer for the next call (up to
 ``SCRATCH_KEEP_BYTES``). The col2im path also holds a padded ``dA_prev`` and
 one block (at least one sample) of ``dZ @ W.T``.
 
@@ -591,29 +591,54 @@ def _fold_tiled(dWT, f_W, C_in, T, s_W, d_W):
 # (rows, 2304) @ (2304, 512) float64 at 49 / 98 / 196 / 392 / 784 rows: 60 /
 # 67 / 76 / 85 / 77, the weight gradient's product with its partial added 43
 # / 57 / 68 / 75 / 80; float32 127 / 157 / 163 / 183 / 185 and 99 / 136 /
-# 160 / 182 / 183. So blocks of such a pass hold at least this many rows,
-# as long as each thread keeps two blocks (parallel.threads_for runs fewer
-# blocks on fewer threads); attempt 72.
+# 160 / 182 / 183. So such a pass takes blocks of this many rows, or fewer
+# where that would leave a thread less than two blocks, but not where it
+# would cost the pass threads or balance (:func:`_pass_blocks`; attempt 72).
 WIDE_MIN_ROWS = 384
+# ... which they do when the busiest thread would get more than this times
+# the rows it gets with CHUNK_BYTES blocks (fewer, larger blocks share out
+# less evenly: 3 blocks on 2 threads give one of them two thirds).
+WIDE_MAX_IMBALANCE = 1.05
 
 
-def _block_target(m: int, rows_per_sample: int, K_bytes: int, N: int) -> int:
-    """Bytes of unfolded input a block of a pass should hold (see
-    :func:`_blocks`): CHUNK_BYTES, or for a product of N > SMALL_GEMM_MAX_N
-    columns, rows of ``K_bytes`` each, at least WIDE_MIN_ROWS of them but
-    no more than leave each thread two blocks of the pass's
-    ``m * rows_per_sample`` rows."""
+def _wide_target(K_bytes: int, N: int) -> int:
+    """The most bytes of unfolded input (rows of ``K_bytes``) a block of a
+    pass whose product has N columns aims at (:func:`_pass_blocks`):
+    CHUNK_BYTES, or for N > SMALL_GEMM_MAX_N up to WIDE_MIN_ROWS rows."""
+    return max(CHUNK_BYTES, WIDE_MIN_ROWS * K_bytes) if N > SMALL_GEMM_MAX_N else CHUNK_BYTES
+
+
+def _busiest(blocks: list, n: int) -> int:
+    """Output rows (of n_W columns each) on the busiest of n threads when
+    ``parallel.map_blocks`` shares ``blocks`` out."""
+    return max(sum((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) for group in parallel.split(blocks, n))
+
+
+def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> list:
+    """The blocks of a pass (:func:`_blocks`) whose output rows hold
+    ``row_bytes`` of unfolded input, ``K_bytes`` per unfolded row, and whose
+    product has N columns: of CHUNK_BYTES, or where N > SMALL_GEMM_MAX_N, of
+    WIDE_MIN_ROWS rows (:func:`_wide_target`), or fewer if the pass's rows
+    make less than two blocks a thread of that, as long as they run on as
+    many threads as CHUNK_BYTES blocks would, the busiest thread within
+    WIDE_MAX_IMBALANCE of its rows."""
+    blocks = list(_blocks(m, n_H, row_bytes))
     if N <= SMALL_GEMM_MAX_N:
-        return CHUNK_BYTES
-    rows = min(WIDE_MIN_ROWS, m * rows_per_sample // (2 * parallel.threads()))
-    return max(CHUNK_BYTES, rows * K_bytes)
+        return blocks
+    n = parallel.threads_for(len(blocks))
+    target = min(WIDE_MIN_ROWS, m * n_H * (row_bytes // K_bytes) // (2 * n)) * K_bytes
+    if target > CHUNK_BYTES:
+        wide = list(_blocks(m, n_H, row_bytes, target))
+        if parallel.threads_for(len(wide)) == n and _busiest(wide, n) <= WIDE_MAX_IMBALANCE * _busiest(blocks, n):
+            return wide
+    return blocks
 
 
 def _blocks(m, n_H, row_bytes, target=None):
     """Split the (sample, output row) grid into blocks whose unfolded input
     stays near ``target`` bytes (default CHUNK_BYTES: cache-sized, so the
     copy and the GEMM that reads it meet in cache; more for wide products,
-    :func:`_block_target`): whole samples when one is at most 1.5x that, as
+    :func:`_pass_blocks`): whole samples when one is at most 1.5x that, as
     many as come nearest it, else bands of rows of one sample, near-equal, as many
     rows as come nearest it (at least one). Rounding to the nearest, not
     down, keeps a sample of 1.1x the target whole instead of a band of 0.9x
@@ -645,12 +670,6 @@ def block_max_bytes(row_bytes: int = 0, target: int | None = None) -> int:
     whole samples rounded to the nearest; a band rounds to at most half a
     row over), or one row."""
     return max((target or CHUNK_BYTES) * 3 // 2, row_bytes)
-
-
-def _wide_target(K_bytes: int, N: int) -> int:
-    """The most :func:`_block_target` asks of a pass (for memory estimates:
-    whatever its batch size and the number of threads)."""
-    return max(CHUNK_BYTES, WIDE_MIN_ROWS * K_bytes) if N > SMALL_GEMM_MAX_N else CHUNK_BYTES
 
 
 def _scratch(rows: int, width: int, dtype) -> np.ndarray:
@@ -710,7 +729,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     width = K + 1 if ones else K  # room for the column of ones
     N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
     item = X.dtype.itemsize
-    blocks = list(_blocks(m, n_H, n_Wt * K * item, _block_target(m, n_H * n_Wt, K * item, N)))
+    blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N)
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()

@@ -168,7 +168,9 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     m = ls.in_shape[0]
     whole = m * max(unfolded, math.ceil(H * W * (f_H * f_W * n_C + 1) * s * growth) if backward else 0)
     scratch_block, col2im_block = min(scratch_block, whole), min(col2im_block, m * n_H * n_W * K * s)
-    return (pad_copy, max(pad_copy, grad_scratch), (min(forward_block, whole), unfolded), scratch_block,
+    # The cache keeps the forward's unfolding only when one block of at most block_max_bytes() held it
+    kept = min(forward_block, whole, conv_engine.block_max_bytes())
+    return (pad_copy, max(pad_copy, grad_scratch), (kept, unfolded), scratch_block,
             col2im_block, grad_sum, whole)
 
 

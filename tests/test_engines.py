@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import convcli as cc
 import convcli.conv as conv_module
+import convcli.parallel as parallel
 from helpers import assert_rel, conv_out_hw, out_size, pair, same_sides
 
 ENGINES = ["fast", "reference"]
@@ -778,6 +779,35 @@ def test_block_bytes_bounds_the_blocks_of_wide_products(W_shape, dtype, threads,
     W, b = rng.standard_normal(W_shape).astype(dtype), rng.standard_normal(W_shape[3]).astype(dtype)
     assert_block_bytes_bound(A_prev, W, b, {"pad": W_shape[0] // 2}, {"CHUNK_BYTES": 4096, "WIDE_MIN_ROWS": 40},
                              wide=True)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize("n_H, n_W, K, N", [(14, 14, 2304, 256), (7, 7, 4608, 512), (28, 28, 1152, 128),
+                                            (4, 4, 2304, 256)])
+@pytest.mark.parametrize("itemsize", [8, 4])
+def test_wide_blocks_never_cost_a_pass_threads_or_balance(n_H, n_W, K, N, itemsize, threads, monkeypatch):
+    """A review: rounded to whole samples, the blocks of a wide product's
+    pass (conv._pass_blocks) had left 3 blocks of 3 or 6 samples of (14,
+    14, 256) -> 256, which parallel.threads_for runs on one thread, where
+    CHUNK_BYTES blocks ran on two. For every batch size from 1 to 64, the
+    blocks a pass takes run on as many threads as CHUNK_BYTES blocks would,
+    the busiest thread gets at most WIDE_MAX_IMBALANCE times the rows it
+    would, and the blocks cover every (sample, output row) once."""
+    monkeypatch.setenv("CONVCLI_THREADS", str(threads))
+    row_bytes = n_W * K * itemsize
+    took_wide = 0
+    for m in range(1, 65):
+        plain = list(conv_module._blocks(m, n_H, row_bytes))
+        got = conv_module._pass_blocks(m, n_H, row_bytes, K * itemsize, N)
+        n = parallel.threads_for(len(plain))
+        assert parallel.threads_for(len(got)) == n, (m, len(plain), len(got))
+        assert conv_module._busiest(got, n) <= conv_module.WIDE_MAX_IMBALANCE * conv_module._busiest(plain, n), m
+        covered = sorted((s, h) for n0, n1, h0, h1 in got for s in range(n0, n1) for h in range(h0, h1))
+        assert covered == [(s, h) for s in range(m) for h in range(n_H)], m
+        took_wide += len(got) < len(plain)
+    # the wide blocks were taken for some batch sizes, wherever they hold more than CHUNK_BYTES
+    # (float32's 384 rows of 1152 do not)
+    assert (took_wide > 0) == (conv_module._wide_target(K * itemsize, N) > conv_module.CHUNK_BYTES)
 
 
 def assert_block_bytes_bound(A_prev, W, b, hp, patches, wide=False):

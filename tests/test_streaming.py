@@ -1289,6 +1289,23 @@ def test_a_deep_network_of_small_layers_runs_in_memory(tmp_path):
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["streaming"] is None
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_deep_layers_wide_blocks_are_not_counted_as_kept(dtype):
+    """A review: a deep layer's blocks (3x3, 256 -> 256 channels: products of
+    256 columns, blocks of conv.WIDE_MIN_ROWS rows, 7.1 MB in float64) went
+    into the estimate's term for what the cache keeps, 20.3 MiB for two
+    such layers of 32 samples, where a cache keeps its unfolded input only
+    when one block of at most conv.block_max_bytes() (3 MiB) holds it."""
+    import types
+
+    s = np.dtype(dtype).itemsize
+    ls = types.SimpleNamespace(in_shape=(32, 14, 14, 256), out_shape=(32, 14, 14, 256),
+                               hyper={"f": (3, 3), "stride": (1, 1), "pad": (1, 1, 1, 1), "dilation": (1, 1)})
+    block, unfolded = streaming._conv_terms(ls, s, "fast")[2]
+    assert conv_engine.block_bytes(14, 256, 256, 3, 3, 1, 1, dtype) > conv_engine.block_max_bytes()
+    assert block == conv_engine.block_max_bytes() and unfolded == 14 * 14 * (9 * 256 + 1) * s
+
+
 @pytest.mark.parametrize("growth", [2.0, 3.0])
 def test_what_a_conv_cache_keeps_is_within_the_estimate(monkeypatch, growth):
     """A review of the estimate: a conv cache keeps its chunk's unfolded

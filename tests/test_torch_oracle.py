@@ -201,37 +201,37 @@ def test_conv_many_blocks_vs_torch(A_shape, W_shape, stride, dtype, torch, monke
 def test_conv_wide_products_in_blocks_of_wide_min_rows_vs_torch(W_shape, wide_passes, threads, dtype, torch,
                                                                  monkeypatch):
     """Products wider than SMALL_GEMM_MAX_N columns take blocks of at least
-    WIDE_MIN_ROWS rows (conv._block_target), as a deep layer does: made to
+    WIDE_MIN_ROWS rows (conv._pass_blocks), as a deep layer does: made to
     happen on a small layer by a tiny CHUNK_BYTES, under which a block would
     hold one output row. The passes with a wide product (the forward, 72 or
     80 output channels; at stride 1 the backward's pass over the unfolded dZ
     when the layer has 72 input channels) are checked to run in several
-    blocks of about 40 rows (30: bands of 3 output rows), then the results against torch: the forward,
-    the input gradient and the weight gradient summed over those blocks, on
-    one thread and on two."""
+    blocks of about 40 rows (30: bands of 3 output rows), then the results
+    against torch: the forward, the input gradient and the weight gradient
+    summed over those blocks, on one thread and on two."""
     monkeypatch.setenv("CONVCLI_THREADS", threads)
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 4096)
     monkeypatch.setattr(conv_module, "WIDE_MIN_ROWS", 40)
-    seen = []
-    real_blocks = conv_module._blocks
+    seen = []  # (the product's columns, the rows of each block the pass ran)
+    real = conv_module._pass_blocks
 
-    def blocks(m, n_H, row_bytes, target=None):
-        out = list(real_blocks(m, n_H, row_bytes, target))
-        seen.append((target, [(n1 - n0) * (h1 - h0) * 10 for n0, n1, h0, h1 in out]))
-        return iter(out)
+    def pass_blocks(m, n_H, row_bytes, K_bytes, N):
+        out = real(m, n_H, row_bytes, K_bytes, N)
+        seen.append((N, [(n1 - n0) * (h1 - h0) * 10 for n0, n1, h0, h1 in out]))
+        return out
 
-    monkeypatch.setattr(conv_module, "_blocks", blocks)
+    monkeypatch.setattr(conv_module, "_pass_blocks", pass_blocks)
     rng = np.random.default_rng(5)
     A = rng.standard_normal((6, 9, 10, W_shape[2]))
     W, b = rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
     ours, theirs = run_conv(torch, A, W, b, {"pad": 1}, dtype, "fast")
     for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
         close(x, y, dtype, name)
-    wide = [rows for target, rows in seen if target is not None and target > conv_module.CHUNK_BYTES]
     # 40 rows are 4 output rows of 10 columns: 9 output rows go in near-equal bands of at most 4, so 3
     # bands of 3 (30 rows) a sample; a block of CHUNK_BYTES holds one output row (10 rows)
-    assert len(wide) == wide_passes and all(len(r) > 2 and min(r) == 30 for r in wide), seen
-    assert all(max(r) <= 10 for target, r in seen if target == conv_module.CHUNK_BYTES), seen
+    wide = [rows for N, rows in seen if N > conv_module.SMALL_GEMM_MAX_N]
+    assert len(wide) == wide_passes and all(len(r) == 18 and set(r) == {30} for r in wide), seen
+    assert all(set(r) == {10} for N, r in seen if N <= conv_module.SMALL_GEMM_MAX_N), seen
 
 
 # Layers narrow enough for the fast engine to unfold in tiles of several output
