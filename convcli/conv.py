@@ -24,8 +24,8 @@ give the same numbers.
 
 Memory beyond the arrays themselves: a padded copy of the input (and of
 ``dZ`` at stride 1) and a cache-sized buffer per thread (for a deep layer,
-at least WIDE_MIN_ROWS unfolded rows, up to 1.5x that), whatever the batch size; each thread keeps its buffer for the next call (up to
-``SCRATCH_KEEP_BYTES``). The col2im path also holds a padded ``dA_prev`` and
+up to 1.5x WIDE_MIN_ROWS unfolded rows), whatever the batch size; each
+thread keeps its buffer for the next call (up to ``SCRATCH_KEEP_BYTES``). The col2im path also holds a padded ``dA_prev`` and
 one block (at least one sample) of ``dZ @ W.T``.
 
 Output size, per axis (d = dilation, s = stride, pad = before + after)::
@@ -510,8 +510,8 @@ def block_bytes(n_W, C_in, C_out, f_H, f_W, s_W, d_W, dtype) -> int:
     """At most the bytes of one block buffer of a fast conv pass whose output
     is n_W columns of C_out channels: at most 1.5x its block target of
     unfolded input (CHUNK_BYTES, or more for a wide product:
-    :func:`_wide_target`), or one output row of it (:func:`block_max_bytes`), plus the column
-    of ones (for memory estimates; the largest over the tile widths the pass
+    :func:`_wide_target`), or one output row of it
+    (:func:`block_max_bytes`), plus the column of ones (for memory estimates; the largest over the tile widths the pass
     may use)."""
     T = _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, TILE_MIN_BYTES)
     K = f_H * _row_width(T, f_W, s_W, d_W) * C_in
@@ -639,8 +639,8 @@ def _blocks(m, n_H, row_bytes, target=None):
     stays near ``target`` bytes (default CHUNK_BYTES: cache-sized, so the
     copy and the GEMM that reads it meet in cache; more for wide products,
     :func:`_pass_blocks`): whole samples when one is at most 1.5x that, as
-    many as come nearest it, else bands of rows of one sample, near-equal, as many
-    rows as come nearest it (at least one). Rounding to the nearest, not
+    many as come nearest it, else bands of rows of one sample, near-equal,
+    as many rows as come nearest it (at least one). Rounding to the nearest, not
     down, keeps a sample of 1.1x the target whole instead of a band of 0.9x
     it and one of 0.2x, and takes two samples of 0.6x rather than one: fewer,
     fuller blocks (attempt 40). So a block is at most
