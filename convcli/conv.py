@@ -25,8 +25,9 @@ give the same numbers.
 Memory beyond the arrays themselves: a padded copy of the input (and of
 ``dZ`` at stride 1) and a cache-sized buffer per thread (for a deep layer,
 up to 1.5x WIDE_MIN_ROWS unfolded rows), whatever the batch size; each
-thread keeps its buffer for the next call (up to ``SCRATCH_KEEP_BYTES``). The col2im path also holds a padded ``dA_prev`` and
-one block (at least one sample) of ``dZ @ W.T``.
+thread keeps its buffer for the next call (up to ``SCRATCH_KEEP_BYTES``).
+The col2im path also holds a padded ``dA_prev`` and one block (at least one
+sample) of ``dZ @ W.T``.
 
 Output size, per axis (d = dilation, s = stride, pad = before + after)::
 
