@@ -624,7 +624,7 @@ def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> list
     many threads as CHUNK_BYTES blocks would, the busiest thread within
     WIDE_MAX_IMBALANCE of its rows."""
     blocks = list(_blocks(m, n_H, row_bytes))
-    if N <= SMALL_GEMM_MAX_N:
+    if _wide_target(K_bytes, N) <= CHUNK_BYTES:  # narrow, or WIDE_MIN_ROWS rows fit CHUNK_BYTES
         return blocks
     n = parallel.threads_for(len(blocks))
     target = min(WIDE_MIN_ROWS, m * n_H * (row_bytes // K_bytes) // (2 * n)) * K_bytes
