@@ -167,9 +167,13 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     engine = check_engine("fast" if engine is None else engine)  # None: the default, as the backward takes it
     A_prev = _as_compute(A_prev)
     g = pool_geometry(A_prev, hparameters)
-    run = _forward_fast if engine == "fast" else _forward_reference
-    A = run(A_prev, g, mode)
-    maxima = A.copy() if engine == "fast" and mode == "max" else None
+    maxima = None
+    if engine == "reference":
+        A = _forward_reference(A_prev, g, mode)
+    elif mode == "max":
+        A, maxima = _forward_fast(A_prev, g, mode, keep=True)
+    else:
+        A = _forward_fast(A_prev, g, mode)
     return A, (A_prev, hparameters, _PoolState(g, engine, maxima, mode))
 
 
@@ -352,11 +356,17 @@ def _each_block(g: PoolGeometry, itemsize: int, body) -> None:
     parallel.map_blocks(lambda group: [body(n) for n in group], list(_blocks(g, itemsize)))
 
 
-def _forward_fast(A_prev, g: PoolGeometry, mode):
+def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
     """Separable: reduce along W for every input row, then along H.
     f_W + f_H - 2 passes instead of f_H*f_W - 1. Max is exact in any order;
-    the average's sum is reordered (within rounding of the reference's)."""
+    the average's sum is reordered (within rounding of the reference's).
+    With ``keep``, returns ``(A, kept)``: ``kept`` a private copy of A for
+    the cache (see :class:`_PoolState`), made block by block on the threads
+    while the block is in cache (``A.copy()`` after the pass: a single-threaded
+    read of A back from memory, 1.04 of the 3.7 ms f3 s1 float64 forward of
+    (64, 32, 32, 32); attempt 79)."""
     A = np.empty(g.out_shape, dtype=A_prev.dtype)
+    kept = np.empty_like(A) if keep else None
     combine = np.maximum if mode == "max" else np.add
 
     def block(n):
@@ -370,9 +380,11 @@ def _forward_fast(A_prev, g: PoolGeometry, mode):
             np.copyto(out, row) if i == 0 else combine(out, row, out=out)
         if mode == "average":
             _divide(out, g.f_H * g.f_W, out)
+        if keep:
+            np.copyto(kept[n], out)
 
     _each_block(g, A_prev.itemsize, block)
-    return A
+    return (A, kept) if keep else A
 
 
 def _divide(x, count: int, out=None):

@@ -362,6 +362,30 @@ def test_pool_max_backward_ignores_changes_to_the_returned_output(engine):
     np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]])
 
 
+@pytest.mark.parametrize("f, stride", [(2, 2), (3, 1)])
+def test_pool_max_keeps_its_own_maxima_when_the_output_is_changed_in_blocks(monkeypatch, f, stride):
+    """The fast forward copies its maxima for the cache block by block on the
+    threads: with many blocks on two threads, a ReLU in place on the returned
+    A changes none of them, and the backward is the reference engine's on an
+    untouched forward (the notebook's loops over every window; overlapping
+    windows add in another order, hence 1e-12). The copy must also be its
+    own: every element of A must come back unchanged."""
+    import convcli.pool as pool_module
+
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
+    monkeypatch.setattr(pool_module, "CHUNK_BYTES", 1)  # one sample a block: 6 blocks
+    x = np.random.RandomState(5).randn(6, 7, 8, 3)
+    A, cache = cc.pool_forward(x, {"f": f, "stride": stride}, mode="max")
+    kept = cache[2].A
+    assert kept is not None and not np.shares_memory(kept, A)
+    np.testing.assert_array_equal(kept, A)
+    np.maximum(A, 0, out=A)  # the ReLU: some maxima are negative
+    assert (kept < 0).any()
+    dA = np.random.RandomState(6).randn(*A.shape)
+    expected = cc.pool_backward(dA, cc.pool_forward(x, {"f": f, "stride": stride}, mode="max", engine="reference")[1])
+    np.testing.assert_allclose(cc.pool_backward(dA, cache), expected, rtol=1e-12, atol=1e-14)
+
+
 HUGE = 10**26  # its byte stride overflowed an int64: NumPy's "Maximum allowed dimension exceeded"
 
 
