@@ -897,3 +897,31 @@ def test_a_conv_cache_keeps_no_unfolding_larger_than_a_block():
         _, ref = cc.conv_forward(A, W, np.zeros(W.shape[-1]), {}, engine="reference")
         for fast, slow in zip(cc.conv_backward(dZ, cache), cc.conv_backward(dZ, ref)):
             assert_rel(fast, slow, 1e-12, "uncached backward")
+
+
+def test_whole_sample_blocks_share_samples_evenly_between_threads(monkeypatch):
+    """m32's forward, float32: 32 samples of 65 output rows, each row 13 tiles
+    of 97 unfolded values (4 bytes), so about 6 samples fit CHUNK_BYTES (2 MiB).
+    Blocks of 6 and a last one of 2 gave the two threads 18 and 14 samples;
+    by hand, 6 blocks of 5 or 6 samples give them 16 each. And for every
+    batch size and thread count: the blocks cover each sample once, in order,
+    none empty, none above the samples CHUNK_BYTES rounds to, and wherever
+    the blocks come in a multiple of the threads' count (they do unless
+    there are fewer samples than that), the threads' shares differ by at
+    most one sample."""
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
+    blocks = list(conv_module._blocks(32, 65, 13 * 97 * 4))
+    assert len(blocks) == 6 and all((h0, h1) == (0, 65) for _, _, h0, h1 in blocks)
+    assert [sum(n1 - n0 for n0, n1, _, _ in g) for g in parallel.split(blocks, 2)] == [16, 16]
+    for threads in (1, 2, 3, 4):
+        monkeypatch.setenv("CONVCLI_THREADS", str(threads))
+        for samples_per_block in (1, 2, 3, 6):
+            row_bytes = conv_module.CHUNK_BYTES // (10 * samples_per_block)  # 10 output rows a sample
+            for m in range(1, 50):
+                blocks = list(conv_module._blocks(m, 10, row_bytes))
+                assert [s for n0, n1, _, _ in blocks for s in range(n0, n1)] == list(range(m)), (m, blocks)
+                assert all(0 < n1 - n0 <= max(samples_per_block, 1) or len(blocks) == 1 for n0, n1, _, _ in blocks)
+                n = parallel.threads_for(len(blocks))
+                shares = [sum(n1 - n0 for n0, n1, _, _ in g) for g in parallel.split(blocks, n)]
+                if len(blocks) % n == 0:
+                    assert max(shares) - min(shares) <= 1, (threads, samples_per_block, m, blocks)
