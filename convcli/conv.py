@@ -645,23 +645,15 @@ def _blocks(m, n_H, row_bytes, target=None):
     down, keeps a sample of 1.1x the target whole instead of a band of 0.9x
     it and one of 0.2x, and takes two samples of 0.6x rather than one: fewer,
     fuller blocks (attempt 40). So a block is at most
-    :func:`block_max_bytes`. Whole samples that run on threads go in a
-    multiple of the threads' count of blocks, their edges at the nearest
-    sample to equal shares, so that each thread gets as many samples, within
-    one: blocks of ``step`` samples and a last one of the rest left a thread
-    up to 1.3x the other's (m32's forward: 18 and 14 samples, attempt 81).
-    Yields (n0, n1, h0, h1)."""
+    :func:`block_max_bytes`. Whole samples are shared out evenly between
+    the threads (:func:`parallel.sample_runs`). Yields (n0, n1, h0, h1)."""
     per = (target or CHUNK_BYTES) / max(row_bytes, 1)  # output rows per target
     if per * 1.5 >= n_H:
         step = max(1, round(per / n_H))
         if step >= m:  # the whole pass (the common small case, without the loop)
             yield 0, m, 0, n_H
             return
-        count = -(-m // step)
-        n = parallel.threads_for(count)
-        count = min(m, n * -(-count // n))  # no block above step samples (count >= m / step), none empty
-        edges = [(k * m + count // 2) // count for k in range(count + 1)]
-        for n0, n1 in zip(edges, edges[1:]):
+        for n0, n1 in parallel.sample_runs(m, step):
             yield n0, n1, 0, n_H
         return
     bands = -(-n_H // max(1, round(per)))

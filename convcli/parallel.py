@@ -135,6 +135,21 @@ def split(items: list, parts: int) -> list[list]:
     return out
 
 
+def sample_runs(m: int, step: int) -> list[tuple[int, int]]:
+    """``m`` samples in runs ``(n0, n1)`` of at most ``step`` (>= 1) each,
+    for :func:`map_blocks`: where they run on threads, as many runs as a
+    multiple of the threads' count, their edges at the nearest sample to
+    equal shares, so that every thread gets as many samples within one
+    (runs of ``step`` and a last one of the rest, shared out by count,
+    gave m32's conv passes 18 and 14 of 32 samples: benchmarks/README.md,
+    attempt 81); none empty."""
+    count = -(-m // step)
+    n = threads_for(count)
+    count = min(m, n * -(-count // n))  # count >= m / step: no run above step
+    edges = [(k * m + count // 2) // count for k in range(count + 1)]
+    return list(zip(edges, edges[1:]))
+
+
 def in_region() -> bool:
     """Whether a parallel region is running (in this thread or another), and
     so BLAS is held to one thread: a BLAS call then runs on its caller's

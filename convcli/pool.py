@@ -345,9 +345,11 @@ def block_samples(sample_bytes: int) -> int:
 
 
 def _blocks(g: PoolGeometry, itemsize: int):
+    """Blocks of at most :func:`block_samples` samples, shared out evenly
+    between the threads (:func:`parallel.sample_runs`)."""
     step = block_samples(g.n_H_prev * g.n_W_prev * g.n_C * itemsize)
-    for n0 in range(0, g.m, step):
-        yield slice(n0, min(n0 + step, g.m))
+    for n0, n1 in parallel.sample_runs(g.m, step):
+        yield slice(n0, n1)
 
 
 def _each_block(g: PoolGeometry, itemsize: int, body) -> None:

@@ -925,3 +925,18 @@ def test_whole_sample_blocks_share_samples_evenly_between_threads(monkeypatch):
                 shares = [sum(n1 - n0 for n0, n1, _, _ in g) for g in parallel.split(blocks, n)]
                 if len(blocks) % n == 0:
                     assert max(shares) - min(shares) <= 1, (threads, samples_per_block, m, blocks)
+
+
+def test_pool_blocks_share_samples_evenly_between_threads(monkeypatch):
+    """The pool engine's blocks the same way: 20 samples, 3 to a block. By
+    hand, blocks of 3 and a last of 2 (7 blocks) gave two threads 12 and 8
+    samples; 8 blocks of 2 or 3 give them 10 each."""
+    import convcli.pool as pool_module
+    from convcli.hparams import pool_geometry
+
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
+    x = np.zeros((20, 8, 8, 1))
+    monkeypatch.setattr(pool_module, "CHUNK_BYTES", 3 * 8 * 8 * 8)
+    blocks = list(pool_module._blocks(pool_geometry(x, {"f": 2}), 8))
+    assert len(blocks) == 8 and all(2 <= b.stop - b.start <= 3 for b in blocks)
+    assert [sum(b.stop - b.start for b in g) for g in parallel.split(blocks, 2)] == [10, 10]
