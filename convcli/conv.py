@@ -657,6 +657,12 @@ def _blocks(m, n_H, row_bytes, target=None):
             yield n0, n1, 0, n_H
         return
     bands = -(-n_H // max(1, round(per)))
+    # Bands shared out by count: as many on each thread where one more band
+    # a sample makes their count a multiple of the threads' (one sample of 7
+    # bands gave two threads 4 and 3, attempt 83).
+    n = parallel.threads_for(m * bands)
+    while n > 1 and (m * bands) % n and bands < n_H:
+        bands += 1
     q, r = divmod(n_H, bands)
     for n in range(m):
         h0 = 0

@@ -940,3 +940,20 @@ def test_pool_blocks_share_samples_evenly_between_threads(monkeypatch):
     blocks = list(pool_module._blocks(pool_geometry(x, {"f": 2}), 8))
     assert len(blocks) == 8 and all(2 <= b.stop - b.start <= 3 for b in blocks)
     assert [sum(b.stop - b.start for b in g) for g in parallel.split(blocks, 2)] == [10, 10]
+
+
+def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
+    """One large sample of 56 output rows, 8 rows to a block: by hand, 7 bands
+    of 8 rows on one thread, but on two 8 bands of 7 (7 gave the threads 4
+    and 3 bands); 3 samples of 7 bands (21) become 3 of 8 (12 a thread).
+    The bands of each sample cover its rows once, in order."""
+    row_bytes = conv_module.CHUNK_BYTES // 8
+    for threads, m, bands in [("1", 1, 7), ("2", 1, 8), ("2", 3, 8), ("2", 2, 7), ("3", 1, 9)]:
+        monkeypatch.setenv("CONVCLI_THREADS", threads)
+        blocks = list(conv_module._blocks(m, 56, row_bytes))
+        assert len(blocks) == m * bands, (threads, m, blocks)
+        for n in range(m):
+            rows = [h for n0, n1, h0, h1 in blocks if n0 == n for h in range(h0, h1)]
+            assert rows == list(range(56)), (threads, m, n)
+        k = parallel.threads_for(len(blocks))
+        assert len({len(g) for g in parallel.split(blocks, k)}) == 1
