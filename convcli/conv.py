@@ -646,7 +646,9 @@ def _blocks(m, n_H, row_bytes, target=None):
     it and one of 0.2x, and takes two samples of 0.6x rather than one: fewer,
     fuller blocks (attempt 40). So a block is at most
     :func:`block_max_bytes`. Whole samples are shared out evenly between
-    the threads (:func:`parallel.sample_runs`). Yields (n0, n1, h0, h1)."""
+    the threads (:func:`parallel.sample_runs`); bands come in a multiple of
+    the threads' count where a sample has rows enough, so some may hold
+    fewer rows than the target's. Yields (n0, n1, h0, h1)."""
     per = (target or CHUNK_BYTES) / max(row_bytes, 1)  # output rows per target
     if per * 1.5 >= n_H:
         step = max(1, round(per / n_H))
@@ -657,19 +659,17 @@ def _blocks(m, n_H, row_bytes, target=None):
             yield n0, n1, 0, n_H
         return
     bands = -(-n_H // max(1, round(per)))
-    # Bands shared out by count: as many on each thread where one more band
-    # a sample makes their count a multiple of the threads' (one sample of 7
-    # bands gave two threads 4 and 3, attempt 83).
-    n = parallel.threads_for(m * bands)
-    while n > 1 and (m * bands) % n and bands < n_H:
+    # Bands are shared out by count: as many on each thread where more bands
+    # a sample make their count a multiple of the threads they run on (one
+    # sample of 7 bands gave two threads 4 and 3, attempt 83); a band's
+    # edges at the nearest row to equal shares, so that bands of one more
+    # row spread over the threads.
+    while bands < n_H and (m * bands) % parallel.threads_for(m * bands):
         bands += 1
-    q, r = divmod(n_H, bands)
+    edges = [(k * n_H + bands // 2) // bands for k in range(bands + 1)]
     for n in range(m):
-        h0 = 0
-        for k in range(bands):
-            h1 = h0 + q + (k < r)
+        for h0, h1 in zip(edges, edges[1:]):
             yield n, n + 1, h0, h1
-            h0 = h1
 
 
 def block_max_bytes(row_bytes: int = 0, target: int | None = None) -> int:

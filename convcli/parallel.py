@@ -137,16 +137,20 @@ def split(items: list, parts: int) -> list[list]:
 
 def sample_runs(m: int, step: int) -> list[tuple[int, int]]:
     """``m`` samples in runs ``(n0, n1)`` of at most ``step`` (>= 1) each,
-    for :func:`map_blocks`: where they run on threads, as many runs as a
-    multiple of the threads' count, their edges at the nearest sample to
-    equal shares, so that every thread gets as many samples within one
-    (runs of ``step`` and a last one of the rest, shared out by count,
-    gave m32's conv passes 18 and 14 of 32 samples: benchmarks/README.md,
-    attempt 81); none empty."""
-    count = -(-m // step)
-    n = threads_for(count)
-    count = min(m, n * -(-count // n))  # count >= m / step: no run above step
-    edges = [(k * m + count // 2) // count for k in range(count + 1)]
+    for :func:`map_blocks`: as many runs as a multiple of the threads they
+    run on (:func:`threads_for` of their count), or one a sample where there
+    are too few samples for that; their edges at the nearest sample to equal
+    shares, so that every thread gets as many samples within one (runs of
+    ``step`` and a last one of the rest, shared out by count, gave m32's
+    conv passes 18 and 14 of 32 samples: benchmarks/README.md, attempt 81).
+    None empty."""
+    count = rounded = -(-m // step)  # count >= m / step: no run above step
+    while True:  # more runs may run on more threads: until the count is a multiple of its own
+        n = threads_for(rounded)
+        rounded = min(m, n * -(-count // n))
+        if threads_for(rounded) == n:
+            break
+    edges = [(k * m + rounded // 2) // rounded for k in range(rounded + 1)]
     return list(zip(edges, edges[1:]))
 
 

@@ -76,15 +76,17 @@ class Estimate:
     kept: tuple[tuple[int, int], ...] = ()
     # Per fast pool layer (samples per block, bytes of input per sample): a
     # pass's scratch, pool.SCRATCH_BLOCKS arrays of a block's size on each
-    # thread that runs it, which m samples' blocks bound (counted for every
-    # configured thread, CONVCLI_THREADS=40 refused a stream of 6-block chunks).
+    # thread that runs it, as many as m samples' blocks run on (counted for
+    # every configured thread, CONVCLI_THREADS=40 refused a stream of
+    # 6-block chunks; from the blocks the engine makes, parallel.sample_runs,
+    # which may be more than m / step: more threads).
     pool: tuple[tuple[int, int], ...] = ()
 
     def kept_bytes(self, m: int) -> int:
         return sum(min(block, m * unfolded) for block, unfolded in self.kept)
 
     def pool_bytes(self, m: int) -> int:
-        return max([0] + [_engine_threads(-(-m // step)) * pool_engine.SCRATCH_BLOCKS * min(step, m) * sample
+        return max([0] + [_engine_threads(_sample_blocks(m, step)) * pool_engine.SCRATCH_BLOCKS * min(step, m) * sample
                           for step, sample in self.pool])
 
     def chunk(self, m: int) -> int:
@@ -192,6 +194,16 @@ def _inflating(p, backward: bool) -> list[tuple[str, Source, arrays.ArrayInfo, i
             chunk = math.prod(info.h5_chunks.chunks) * info.dtype.itemsize
             held.append((name, src, info, 2 * cache + 2 * chunk))
     return held
+
+
+def _sample_blocks(m: int, step: int) -> int:
+    """How many blocks a pass over m samples, at most ``step`` a block,
+    makes (parallel.sample_runs); for a bad CONVCLI_THREADS (see
+    :func:`_engine_threads`), m / step."""
+    try:
+        return len(parallel.sample_runs(m, step))
+    except ValueError:
+        return -(-m // step)
 
 
 def _engine_threads(blocks: int) -> int:

@@ -905,15 +905,15 @@ def test_whole_sample_blocks_share_samples_evenly_between_threads(monkeypatch):
     Blocks of 6 and a last one of 2 gave the two threads 18 and 14 samples;
     by hand, 6 blocks of 5 or 6 samples give them 16 each. And for every
     batch size and thread count: the blocks cover each sample once, in order,
-    none empty, none above the samples CHUNK_BYTES rounds to, and wherever
-    the blocks come in a multiple of the threads' count (they do unless
-    there are fewer samples than that), the threads' shares differ by at
-    most one sample."""
+    none empty, none above the samples CHUNK_BYTES rounds to, in a multiple
+    of the threads they run on (or one a sample, where there are too few
+    samples for that), and the threads' shares differ by at most one
+    sample."""
     monkeypatch.setenv("CONVCLI_THREADS", "2")
     blocks = list(conv_module._blocks(32, 65, 13 * 97 * 4))
     assert len(blocks) == 6 and all((h0, h1) == (0, 65) for _, _, h0, h1 in blocks)
     assert [sum(n1 - n0 for n0, n1, _, _ in g) for g in parallel.split(blocks, 2)] == [16, 16]
-    for threads in (1, 2, 3, 4):
+    for threads in (1, 2, 3, 4, 8):
         monkeypatch.setenv("CONVCLI_THREADS", str(threads))
         for samples_per_block in (1, 2, 3, 6):
             row_bytes = conv_module.CHUNK_BYTES // (10 * samples_per_block)  # 10 output rows a sample
@@ -922,6 +922,7 @@ def test_whole_sample_blocks_share_samples_evenly_between_threads(monkeypatch):
                 assert [s for n0, n1, _, _ in blocks for s in range(n0, n1)] == list(range(m)), (m, blocks)
                 assert all(0 < n1 - n0 <= max(samples_per_block, 1) or len(blocks) == 1 for n0, n1, _, _ in blocks)
                 n = parallel.threads_for(len(blocks))
+                assert len(blocks) % n == 0 or len(blocks) == m, (threads, samples_per_block, m, blocks)
                 shares = [sum(n1 - n0 for n0, n1, _, _ in g) for g in parallel.split(blocks, n)]
                 if len(blocks) % n == 0:
                     assert max(shares) - min(shares) <= 1, (threads, samples_per_block, m, blocks)
@@ -945,10 +946,13 @@ def test_pool_blocks_share_samples_evenly_between_threads(monkeypatch):
 def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
     """One large sample of 56 output rows, 8 rows to a block: by hand, 7 bands
     of 8 rows on one thread, but on two 8 bands of 7 (7 gave the threads 4
-    and 3 bands); 3 samples of 7 bands (21) become 3 of 8 (12 a thread).
-    The bands of each sample cover its rows once, in order."""
+    and 3 bands); 3 samples of 7 bands (21) become 3 of 8 (12 a thread); on
+    four threads 8 bands (a review: the first version stopped at 9, which
+    runs on 4 threads too, and gave one of them 20 rows and the others 12).
+    The bands of each sample cover its rows once, in order, and the threads
+    get as many rows within one."""
     row_bytes = conv_module.CHUNK_BYTES // 8
-    for threads, m, bands in [("1", 1, 7), ("2", 1, 8), ("2", 3, 8), ("2", 2, 7), ("3", 1, 9)]:
+    for threads, m, bands in [("1", 1, 7), ("2", 1, 8), ("2", 3, 8), ("2", 2, 7), ("3", 1, 9), ("4", 1, 8)]:
         monkeypatch.setenv("CONVCLI_THREADS", threads)
         blocks = list(conv_module._blocks(m, 56, row_bytes))
         assert len(blocks) == m * bands, (threads, m, blocks)
@@ -956,4 +960,5 @@ def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
             rows = [h for n0, n1, h0, h1 in blocks if n0 == n for h in range(h0, h1)]
             assert rows == list(range(56)), (threads, m, n)
         k = parallel.threads_for(len(blocks))
-        assert len({len(g) for g in parallel.split(blocks, k)}) == 1
+        shares = [sum(h1 - h0 for *_, h0, h1 in g) for g in parallel.split(blocks, k)]
+        assert len({len(g) for g in parallel.split(blocks, k)}) == 1 and max(shares) - min(shares) <= 1, shares

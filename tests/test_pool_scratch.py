@@ -73,3 +73,27 @@ def test_a_chunk_counts_pool_scratch_on_the_threads_its_blocks_run_on(tmp_path, 
     for n in ("2", "40"):
         monkeypatch.setenv("CONVCLI_THREADS", n)
         assert streaming.estimate(p, True).chunk(6) <= 64 << 20, n
+
+
+@pytest.mark.parametrize("threads", ["3", "4", "8"])
+def test_the_estimate_counts_every_thread_the_pool_blocks_run_on(threads, monkeypatch):
+    """A review: the blocks of a pass come in a multiple of the threads they
+    run on (parallel.sample_runs), which can be more blocks, so more
+    threads, than m / step. By hand, 25 samples at 5 a block on 3 threads:
+    5 blocks would run on 2, but 6 blocks of 4 or 5 run on 3. For every
+    chunk of 1-60 samples, the estimate's pool scratch is at least the
+    threads the blocks run on times SCRATCH_BLOCKS of the largest block."""
+    from convcli import parallel
+    from convcli.hparams import pool_geometry
+
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    sample = 16 * 16 * 8 * 8
+    monkeypatch.setattr(pool_module, "CHUNK_BYTES", 5 * sample)
+    if threads == "3":
+        blocks = list(pool_module._blocks(pool_geometry(np.zeros((25, 16, 16, 8)), {"f": 2}), 8))
+        assert [b.stop - b.start for b in blocks] == [4, 4, 5, 4, 4, 4] and parallel.threads_for(len(blocks)) == 3
+    e = streaming.Estimate(0, 0, 0, 0, pool=((pool_module.block_samples(sample), sample),))
+    for m in range(1, 61):
+        blocks = list(pool_module._blocks(pool_geometry(np.zeros((m, 16, 16, 8)), {"f": 2}), 8))
+        held = parallel.threads_for(len(blocks)) * pool_module.SCRATCH_BLOCKS * max(b.stop - b.start for b in blocks) * sample
+        assert e.pool_bytes(m) >= held, (m, e.pool_bytes(m), held)
