@@ -86,8 +86,8 @@ class Estimate:
         return sum(min(block, m * unfolded) for block, unfolded in self.kept)
 
     def pool_bytes(self, m: int) -> int:
-        return max([0] + [_engine_threads(_sample_blocks(m, step)) * pool_engine.SCRATCH_BLOCKS * min(step, m) * sample
-                          for step, sample in self.pool])
+        return max([0] + [_engine_threads(_sample_blocks(m, step)) * pool_engine.SCRATCH_BLOCKS
+                          * min(step, m) * sample for step, sample in self.pool])
 
     def chunk(self, m: int) -> int:
         return self.resident + self.fixed + m * self.per_sample + self.kept_bytes(m) + self.pool_bytes(m)

@@ -95,5 +95,6 @@ def test_the_estimate_counts_every_thread_the_pool_blocks_run_on(threads, monkey
     e = streaming.Estimate(0, 0, 0, 0, pool=((pool_module.block_samples(sample), sample),))
     for m in range(1, 61):
         blocks = list(pool_module._blocks(pool_geometry(np.zeros((m, 16, 16, 8)), {"f": 2}), 8))
-        held = parallel.threads_for(len(blocks)) * pool_module.SCRATCH_BLOCKS * max(b.stop - b.start for b in blocks) * sample
+        largest = max(b.stop - b.start for b in blocks)
+        held = parallel.threads_for(len(blocks)) * pool_module.SCRATCH_BLOCKS * largest * sample
         assert e.pool_bytes(m) >= held, (m, e.pool_bytes(m), held)
