@@ -666,9 +666,9 @@ def _blocks(m, n_H, row_bytes, target=None):
     # row spread over the threads.
     while bands < n_H and (m * bands) % parallel.threads_for(m * bands):
         bands += 1
-    edges = [(k * n_H + bands // 2) // bands for k in range(bands + 1)]
+    runs = parallel.even_runs(n_H, bands)
     for n in range(m):
-        for h0, h1 in zip(edges, edges[1:]):
+        for h0, h1 in runs:
             yield n, n + 1, h0, h1
 
 

@@ -150,7 +150,15 @@ def sample_runs(m: int, step: int) -> list[tuple[int, int]]:
         rounded = min(m, n * -(-count // n))
         if threads_for(rounded) == n:
             break
-    edges = [(k * m + rounded // 2) // rounded for k in range(rounded + 1)]
+    return even_runs(m, rounded)
+
+
+def even_runs(n: int, parts: int) -> list[tuple[int, int]]:
+    """``range(n)`` in ``parts`` contiguous runs ``(a, b)``, their edges at
+    the nearest whole number to equal shares: runs one longer than others
+    spread out instead of coming first (as :func:`split`'s do), so that
+    consecutive runs shared out by count stay even."""
+    edges = [(k * n + parts // 2) // parts for k in range(parts + 1)]
     return list(zip(edges, edges[1:]))
 
 
