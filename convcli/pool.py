@@ -5,7 +5,8 @@ happens when a window holds the maximum more than once:
 
 - ``all`` (default): every tied position gets the full gradient, the course's
   ``create_mask_from_window`` (``x == max(x)``);
-- ``first``: only the first in row-major window order (PyTorch, cuDNN, Caffe);
+- ``first``: only the first in row-major window order (PyTorch, cuDNN, Caffe;
+  with several NaNs in a window PyTorch's ``max_pool2d`` picks the last);
 - ``split``: the tied positions share it equally (``torch.amax``).
 
 Average backward spreads ``dA / (f_H*f_W)`` over the window
@@ -65,7 +66,9 @@ def create_mask_from_window(x, ties="all"):
     ties : {"all", "first", "split"}
 
     A NaN in the window is its maximum (``np.max`` propagates it, as PyTorch's
-    max pooling does), so the NaN positions take the gradient.
+    max pooling does), so the NaN positions take the gradient. Several NaNs
+    are ties among themselves under the same rule: ``first`` gives it to the
+    first NaN, where PyTorch's ``max_pool2d`` gives it to the last one.
 
     Returns
     -------

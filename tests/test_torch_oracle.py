@@ -359,6 +359,30 @@ def test_max_pool_ties_first_is_torch_max_pool2d(shape, f, stride, dtype, engine
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_max_pool_ties_first_with_nan_vs_torch_max_pool2d(engine, torch):
+    """What the README and pool.py say of NaN windows under ``first``: one NaN
+    takes the gradient, as in PyTorch; of several, convcli's rule picks the
+    first in row-major order where PyTorch's max_pool2d picks the last."""
+    nan = np.nan
+    A_prev = np.array([[nan, 1.0, 4.0, 4.0],  # window 0: one NaN
+                       [2.0, 3.0, 4.0, 4.0],  # window 1: a finite tie (4 four times)
+                       [nan, 1.0, 0.0, nan],  # window 2: NaN at (0, 0) and (1, 0)
+                       [nan, 2.0, nan, 7.0]]  # window 3: NaN at (0, 1) and (1, 0)
+                      ).reshape(1, 4, 4, 1)
+    G = np.array([10.0, 20.0, 30.0, 40.0]).reshape(1, 2, 2, 1)
+    A, cache = cc.pool_forward(A_prev, pool_hp(2, None, "first"), engine=engine)
+    ours = cc.pool_backward(G, cache)[0, :, :, 0]
+    _, tdA = torch_pool(torch, A_prev, G, 2, 2, "max")
+    theirs = tdA[0, :, :, 0]
+    one_nan_or_finite = (slice(0, 2), slice(0, 4))  # windows 0 and 1
+    assert np.array_equal(ours[one_nan_or_finite], theirs[one_nan_or_finite])
+    assert ours[0, 0] == 10.0 and ours[0, 2] == 20.0  # by hand: the NaN; the first 4
+    # several NaNs: by hand, convcli the first in row-major order, torch the last
+    assert (ours[2, 0], ours[3, 0]) == (30.0, 0.0) and (theirs[2, 0], theirs[3, 0]) == (0.0, 30.0)
+    assert (ours[2, 3], ours[3, 2]) == (40.0, 0.0) and (theirs[2, 3], theirs[3, 2]) == (0.0, 40.0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("ties", ["split", "all"])
 @pytest.mark.parametrize("shape, f, stride", TIE_CASES)
