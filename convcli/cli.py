@@ -539,10 +539,10 @@ class _Table(Table):
 
 
 def _provenance(p) -> dict:
-    """What a grader logs beside a check, gradcheck or shapes report: which
-    convcli, and which config exactly (forward/backward's summary.json has
-    these in its own layout)."""
-    return {"convcli": __version__, "config_sha256": p.cfg.sha256}
+    """What a grader logs beside a check, gradcheck, shapes or plot report:
+    the config as given, which convcli, and which config exactly
+    (forward/backward's summary.json has these in its own layout)."""
+    return {"config": str(p.cfg.display), "convcli": __version__, "config_sha256": p.cfg.sha256}
 
 
 def _table(*columns: str, right: tuple[str, ...] = (), numbers: tuple[str, ...] | None = None) -> Table:
@@ -892,7 +892,7 @@ def _check_json(p, report, each_layer: bool, pictured: dict | None) -> None:
     """check's --json document."""
     outcomes, graded, every = report.outcomes, report.graded, report.every
     _print_json({
-        "ok": report.ok, "config": str(p.cfg.display), **_provenance(p), "dtype": p.dtype, "engine": p.engine,
+        "ok": report.ok, **_provenance(p), "dtype": p.dtype, "engine": p.engine,
         "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
         # the two kinds apart: a grader scores a submission by "against" alone (the config's
         # expected: entries are checked against convcli's own run)
@@ -1041,7 +1041,7 @@ def gradcheck(
             report = gc.gradcheck(results, samples=samples, eps=eps, threshold=threshold, progress=progress)
     ok = all(r.passed for r in report)
     if json_:
-        _print_json({"ok": ok, "config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "engine": p.engine,
+        _print_json({"ok": ok, **_provenance(p), "dtype": p.dtype, "engine": p.engine,
                      "quantities": [r.as_json() for r in report]})
     else:
         con = _console()
@@ -1218,7 +1218,7 @@ def shapes(
     total_flops = sum(s.flops for s in p.layer_shapes)
     biggest = max(math.prod(s.out_shape) for s in p.layer_shapes) * np.dtype(p.dtype).itemsize
     if json_:
-        _print_json({"ok": True, "config": p.cfg.display, **_provenance(p), "dtype": p.dtype, "inputs": inputs, "layers": layers,
+        _print_json({"ok": True, **_provenance(p), "dtype": p.dtype, "inputs": inputs, "layers": layers,
                      "total_params": total_params, "total_flops": total_flops, "flops_counted": FLOPS_COUNTED,
                      "largest_output_bytes": biggest})
         return

@@ -2187,19 +2187,22 @@ def test_check_table_stacks_expected_over_got_where_side_by_side_would_fold():
 
 
 @pytest.mark.parametrize("command", [["check"], ["gradcheck", "--samples", "3"], ["shapes"], ["forward"],
-                                     ["backward"]])
+                                     ["backward"], ["plot", "--quantity", "W"]])
 def test_reports_say_which_convcli_and_which_config(command, tmp_path):
     """A grader logging check's JSON could not tell which convcli or which
     config made it (only forward/backward's summary.json said); and a later
     review: forward/backward's config was an object where the others' is
-    the path as given."""
-    out = ["--out", tmp_path / "out"] if command[0] in ("forward", "backward") else []
+    the path as given; and plot's had no config at all."""
+    if command[0] == "plot":
+        require("matplotlib", "pip install 'convcli[plot]'")
+    out = (["--out", tmp_path / "out"] if command[0] in ("forward", "backward") else
+           ["--out", tmp_path / "W.png"] if command[0] == "plot" else [])
     result = run([*command[:1], CONFIGS / "seed.yaml", *command[1:], *out, "--json"])
     doc = json.loads(result.stdout)
     assert doc["convcli"] == convcli.__version__
     assert doc["config_sha256"] == hashlib.sha256((CONFIGS / "seed.yaml").read_bytes()).hexdigest()
     assert doc["config"] == str(CONFIGS / "seed.yaml")
-    if out:  # summary.json keeps its {path, sha256}, the path absolute
+    if command[0] in ("forward", "backward"):  # summary.json keeps its {path, sha256}, the path absolute
         assert doc["config_path"] == str((CONFIGS / "seed.yaml").resolve())
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert summary["config"] == {"path": doc["config_path"], "sha256": doc["config_sha256"]}

@@ -122,7 +122,8 @@ def test_plot_json_and_nested_out(tmp_path, cfg):
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     sha = hashlib.sha256(Path(cfg).read_bytes()).hexdigest()  # the config's, as a grader's log keys it
-    assert doc == {"ok": True, "convcli": convcli.__version__, "config_sha256": sha, "out": str(png),
+    assert doc == {"ok": True, "config": str(cfg), "convcli": convcli.__version__, "config_sha256": sha,
+                   "out": str(png),
                    "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0, "channels": [1]}
     read_png(png, (600, 300))
     # what was drawn, not what was asked (it said null for the sample and the channels)
