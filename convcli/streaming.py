@@ -405,7 +405,7 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
             f"chunk needs ({arrays.format_size(e.fixed)} for {buffers}, "
-            f"{arrays.format_size(e.resident)} for the parameters and their gradients); "
+            f"{_resident_parts(p, e)}); "
             f"use --memory-budget {budget_arg(need)} or more",
         )
     # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth
@@ -414,6 +414,23 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)
     return StreamPlan(budget, n, lo, e, too_large)
+
+
+def _resident_parts(p, e: Estimate) -> str:
+    """What ``e.resident`` holds, for an error: the inputs held whole beside
+    the streamed batch (by name, largest first: an input that no layer uses
+    is held too), and the gradients' running sums."""
+    s = np.dtype(p.dtype).itemsize
+    held = sorted(((math.prod(info.shape) * s, name) for name, info in p.input_info.items()
+                   if name != p.input_name), key=lambda x: -x[0])
+    whole = sum(n for n, _ in held)
+    parts = []
+    if held:
+        names = ", ".join(f"{name} {arrays.format_size(n)}" for n, name in held[:3]) + (", ..." if len(held) > 3 else "")
+        parts.append(f"{arrays.format_size(whole)} for the inputs held whole beside {p.input_name} ({names})")
+    if e.resident > whole or not held:  # a forward pass sums no gradient
+        parts.append(f"{arrays.format_size(e.resident - whole)} for the gradients' running sums")
+    return ", ".join(parts)
 
 
 def _chunks_too_large(budget: int, need: int, inflating, why: str) -> ConvcliError:

@@ -545,12 +545,28 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
     need = line.rsplit("use --memory-budget ", 1)[1].split()[0]
     e = streaming.estimate(runner.plan(cfg), True)
     assert e.chunk(1) <= arrays.parse_size(need)
-    # the parts of what any chunk needs add up to it (a review read "19.4 MiB ... : 43.9 KiB")
+    # the parts of what any chunk needs add up to it (a review read "19.4 MiB ... : 43.9 KiB"), and
+    # the inputs held whole are named (a review: a large input no layer used was called a parameter)
+    W, b = (int(np.prod(runner.plan(cfg).input_info[k].shape)) * 8 for k in ("W", "b"))
     assert (f"plus {arrays.format_size(e.resident + e.fixed)} that any chunk needs "
             f"({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the I/O buffers, "
-            f"{arrays.format_size(e.resident)} for the parameters and their gradients)") in line
+            f"{arrays.format_size(W + b)} for the inputs held whole beside A_prev (W {arrays.format_size(W)}, "
+            f"b {arrays.format_size(b)}), {arrays.format_size(e.resident - W - b)} for the gradients' "
+            f"running sums)") in line
     again = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", need])
     assert again.exit_code == 0, again.stderr
+
+
+def test_a_budget_too_small_names_the_large_input_held_whole(tmp_path):
+    """A review: a 69 MiB input that no layer uses made a relu's forward need
+    77 MiB, and the error called it "the parameters and their gradients"."""
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [1, 2, 2, 1]}\n  B: {zeros: [3000, 3000]}\n"
+                          "layers: [{type: relu}]\n")
+    line = assert_error(run(["forward", cfg, "--out", tmp_path / "o", "--memory-budget", "40MiB"]),
+                        "convcli: error: --memory-budget: 40.0 MiB is too small for this run")
+    assert "68.7 MiB for the inputs held whole beside A_prev (B 68.7 MiB))" in line  # 3000*3000*8 bytes
+    assert "parameters" not in line and "running sums" not in line  # a forward pass sums no gradient
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_small_run_holds_one_threads_buffers_however_many_threads(tmp_path, monkeypatch):
