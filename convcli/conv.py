@@ -36,6 +36,8 @@ Output size, per axis (d = dilation, s = stride, pad = before + after)::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 import math
 import threading
@@ -1012,11 +1014,41 @@ def _add_matmul_t(a, g, part, spare):
     return part, spare
 
 
+# The batch size the tile widths are chosen for, where not the call's own (planned_for).
+_PLANNED_SAMPLES: contextvars.ContextVar[int | None] = contextvars.ContextVar("convcli_planned_samples",
+                                                                               default=None)
+
+
+@contextlib.contextmanager
+def planned_for(samples: int):
+    """Inside it, the fast engine chooses its tile widths as for a batch of
+    ``samples`` samples, whatever the batch each call is given.
+
+    The tile width moves the last bits of a result (BLAS adds up a banded
+    product's terms in another order), and it is chosen from the size of the
+    whole pass: a chunk of a streamed run rounded otherwise than the whole
+    batch in memory, and an ulp is enough to make or break a tie in a max
+    pool after it, which moves a whole gradient (a review: 5 of 12 checks of
+    a streamed float32 run failed against the in-memory one). Under it, the
+    chunks unfold as the whole batch does; BLAS may still round a row of a
+    smaller product otherwise (its kernels depend on the product's size),
+    so equal bits are likely, not certain."""
+    token = _PLANNED_SAMPLES.set(int(samples))
+    try:
+        yield
+    finally:
+        _PLANNED_SAMPLES.reset(token)
+
+
+def _planned_m(g: ConvGeometry) -> int:
+    return _PLANNED_SAMPLES.get() or g.m
+
+
 def _forward_tile(g: ConvGeometry, dtype) -> int:
     """Tile width of the forward and weight-gradient passes (the same, so that
     backward can reuse the forward's unfolded input)."""
     item = np.dtype(dtype).itemsize
-    unfolded = g.m * g.n_H * g.n_W * g.f_H * g.f_W * g.n_C_prev * item
+    unfolded = _planned_m(g) * g.n_H * g.n_W * g.f_H * g.f_W * g.n_C_prev * item
     return _tile_width(g.n_W, g.n_C_prev, g.n_C, g.f_W, g.s_W, g.d_W, dtype, unfolded)
 
 
@@ -1024,7 +1056,7 @@ def _input_grad_tile(g: ConvGeometry, dtype) -> int:
     """Tile width of the stride-1 input-gradient pass (a conv of dZ, n_C
     channels in and n_C_prev out, over the input's columns)."""
     item = np.dtype(dtype).itemsize
-    unfolded = g.m * g.n_H_prev * g.n_W_prev * g.f_H * g.f_W * g.n_C * item
+    unfolded = _planned_m(g) * g.n_H_prev * g.n_W_prev * g.f_H * g.f_W * g.n_C * item
     return _tile_width(g.n_W_prev, g.n_C, g.n_C_prev, g.f_W, 1, g.d_W, dtype, unfolded,
                        min(TILE_MIN_BYTES, INPUT_GRAD_TILE_MIN_BYTES))
 

@@ -771,6 +771,8 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
 
         sums: dict[str, np.ndarray] = {}
         r0 = r1 = 0
+        # each chunk's rows the bits the whole batch's would be in memory (see planned_for)
+        stack.enter_context(conv_engine.planned_for(sp.samples))
         try:
             for r0 in range(0, sp.samples, sp.rows):
                 r1 = min(r0 + sp.rows, sp.samples)

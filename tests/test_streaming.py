@@ -557,6 +557,40 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
     assert again.exit_code == 0, again.stderr
 
 
+def test_chunks_unfold_as_the_whole_batch_does(tmp_path, monkeypatch):
+    """A review: a float32 run streamed in chunks of 6 samples unfolded each
+    chunk's conv without tiles (too small a pass for them) where the whole
+    batch in memory took tiles; the last bits moved, a max pool's tie broke,
+    and check failed 5 of 12 entries against the in-memory run. Every chunk
+    now takes the whole batch's tile widths (conv.planned_for)."""
+    rng = np.random.RandomState(1)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f["A"] = rng.randn(200, 32, 32, 3).astype(np.float32)
+    cfg = write(tmp_path, {"seed": 0, "dtype": "float32",
+                           "inputs": {"A_prev": {"file": "a.h5", "dataset": "A"}, "W": {"random": [3, 3, 3, 4]},
+                                      "b": {"random": [4]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1, "stride": 2}],
+                           "backward": {"grad": "ones"}})
+    tiles = []
+    forward_fast = conv_engine._forward_fast
+    monkeypatch.setattr(conv_engine, "_forward_fast",
+                        lambda A_prev, W, b, g, T: tiles.append((g.m, T)) or forward_fast(A_prev, W, b, g, T))
+    assert run(["backward", cfg, "--out", tmp_path / "mem"]).exit_code == 0
+    assert len(tiles) == 1 and tiles[0][0] == 200
+    T = tiles[0][1]
+    # by hand: 200 * 16 * 16 output positions of 3*3*3 float32 values, 5.3 MiB unfolded, past
+    # TILE_MIN_BYTES; a chunk of 6 samples unfolds 166 KiB, which on its own takes no tiles
+    assert T > 1 and conv_engine._tile_width(16, 3, 4, 3, 2, 1, np.float32, 6 * 16 * 16 * 27 * 4) == 1
+    tiles.clear()
+    result = run(["backward", cfg, "--out", tmp_path / "st", "--memory-budget", str(budget_for(cfg, 6)), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["streaming"]["chunk_rows"] == 6
+    assert len(tiles) == 34 and {t for _, t in tiles} == {T}
+    for name in ("conv1.Z", "conv1.dA_prev"):  # here the same bits; BLAS may round a smaller product otherwise
+        np.testing.assert_allclose(np.load(tmp_path / "st" / f"{name}.npy"), np.load(tmp_path / "mem" / f"{name}.npy"),
+                                   rtol=2e-7, atol=0)
+
+
 def test_a_budget_too_small_names_the_large_input_held_whole(tmp_path):
     """A review: a 69 MiB input that no layer uses made a relu's forward need
     77 MiB, and the error called it "the parameters and their gradients"."""
