@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import itertools
 import math
 import threading
 from dataclasses import dataclass
@@ -743,11 +742,12 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()
-    # The threads share out units of work: a block, or when blocks are bands
-    # of rows and the input is padded on the threads, all of one sample's
-    # bands, so that each group pads the samples it reads and no other group
-    # reads them (one sample's bands on two threads would need its padding
-    # from both; a batch of fewer samples than MIN_SAMPLES_TO_SHARE pads first).
+    # The threads share out the blocks by count. Each group of whole samples
+    # pads its own samples; a group of bands pads each sample it meets into a
+    # buffer of its own, so a sample whose bands fall on two threads is padded
+    # by both (shared out by sample instead, 9 samples went 5 and 4 to two
+    # threads: 1.08x the time a sample of an even batch took, attempt 86). A
+    # batch of fewer samples than MIN_SAMPLES_TO_SHARE is padded first.
     whole = blocks[0][2:] == (0, n_H)
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
                   and (whole or m >= MIN_SAMPLES_TO_SHARE))
@@ -782,10 +782,12 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                else _scratch(rows_max, width, X.dtype))
         buf[:, K:] = 1
         part = spare = None
+        padded = None  # the sample in this thread's buffer (a band is of one sample)
         for n0, n1, h0, h1 in group:
-            if banded and h0 == 0:  # a sample's first band (a band is of one sample)
+            if banded and n0 != padded:
                 _pad_into(X[n0:n1], one, pad)
-                if x_sums:
+                padded = n0
+                if x_sums and h0 == 0:  # the group with a sample's first band sums it
                     part_sums = _x_summary(X[n0:n1], x_sums)
                     sums = part_sums if sums is None else _x_combined(sums, part_sums, x_sums)
             src = win_one[:, h0:h1] if banded else win[n0:n1, h0:h1]
@@ -805,17 +807,13 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
                 part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
         return cols, part, sums
 
-    if banded:  # units of one sample's bands each
-        units = [list(bands) for _, bands in itertools.groupby(blocks, key=lambda blk: blk[0])]
-        results = parallel.map_blocks(lambda group: run([blk for unit in group for blk in unit]), units)
-    else:
-        results = parallel.map_blocks(run, blocks)
+    results = parallel.map_blocks(run, blocks)
     grad, sums = results[0][1], results[0][2]
     for _, part, group_sums in results[1:]:  # in block order: the same sums every run
         if grad is not None:
             grad += part
-        if sums is not None:
-            sums = _x_combined(sums, group_sums, x_sums)
+        if group_sums is not None:  # None: a group of bands with no sample's first band
+            sums = group_sums if sums is None else _x_combined(sums, group_sums, x_sums)
     return (results[0][0] if keep else None), grad, sums
 
 

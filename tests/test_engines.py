@@ -944,6 +944,55 @@ def test_pool_blocks_share_samples_evenly_between_threads(monkeypatch):
     assert [sum(b.stop - b.start for b in g) for g in parallel.split(blocks, 2)] == [10, 10]
 
 
+@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("m, C_in, C_out, dtype", [(9, 8, 4, np.float64), (9, 3, 4, np.float32),
+                                                   (11, 8, 16, np.float32)])
+def test_bands_of_an_odd_batch_are_shared_by_band_not_by_sample(threads, m, C_in, C_out, dtype, monkeypatch):
+    """An odd batch of large samples (bands of rows, each sample padded on
+    the threads) was shared out by whole samples: 9 samples went 5 and 4 to
+    two threads. Now by band, so a sample may be padded by two threads, and
+    its column sums (the fused stride-1 backward's db, from 8 input
+    channels) and the finiteness of its values (a tiled forward's) must still
+    count once. Each thread's share within one band; results as the
+    reference engine's, and as PyTorch's where it is installed."""
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 4 << 10)  # bands of a few rows
+    monkeypatch.setattr(conv_module, "PAD_IN_THREADS_BYTES", 0)
+    monkeypatch.setattr(conv_module, "TILE_MIN_BYTES", 0)
+    monkeypatch.setattr(conv_module, "INPUT_GRAD_TILE_MIN_BYTES", 1 << 40)  # the fused untiled gather
+    rng = np.random.default_rng(9)
+    A_prev = rng.standard_normal((m, 16, 16, C_in)).astype(dtype)
+    W = rng.standard_normal((3, 3, C_in, C_out)).astype(dtype)
+    b = rng.standard_normal(C_out).astype(dtype)
+    g = conv_module.conv_geometry(A_prev, W, b, {"pad": 1})
+    T = conv_module._forward_tile(g, dtype)
+    row_bytes = 16 // T * 3 * conv_module._row_width(T, 3, 1, 1) * C_in * np.dtype(dtype).itemsize
+    blocks = list(conv_module._blocks(m, 16, row_bytes))
+    assert all(h1 - h0 < 16 for *_, h0, h1 in blocks), "bands, not whole samples"
+    k = parallel.threads_for(len(blocks))
+    shares = [sum(h1 - h0 for *_, h0, h1 in grp) for grp in parallel.split(blocks, k)]
+    assert k == int(threads) and max(shares) - min(shares) <= max(h1 - h0 for *_, h0, h1 in blocks), shares
+    if m % k:
+        assert any(len({n0 for n0, *_ in grp} & {n0 for n0, *_ in other}) for grp, other in
+                   zip(parallel.split(blocks, k), parallel.split(blocks, k)[1:])), "a sample on two threads"
+    hp = {"pad": 1}
+    Z, cache = cc.conv_forward(A_prev, W, b, hp)
+    Z_r, cache_r = cc.conv_forward(A_prev, W, b, hp, engine="reference")
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(Z, Z_r, rtol=tol, atol=tol * np.abs(Z_r).max())
+    dZ = rng.standard_normal(Z.shape).astype(dtype)
+    for name, got, want in zip(("dA_prev", "dW", "db"), cc.conv_backward(dZ, cache), cc.conv_backward(dZ, cache_r)):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
+    # an infinity in the sample split between the threads: the tiled forward's finite check sees it once
+    A_bad = A_prev.copy()
+    A_bad[m // 2, 15, 15, 0] = np.inf
+    with np.errstate(invalid="ignore"):  # the reference's inf * -w + inf: NaN, as the sums make it
+        Z_bad, _ = cc.conv_forward(A_bad, W, b, hp)
+        Z_bad_r, _ = cc.conv_forward(A_bad, W, b, hp, engine="reference")
+    np.testing.assert_array_equal(np.isfinite(Z_bad), np.isfinite(Z_bad_r))
+    assert not np.isfinite(Z_bad).all() and np.isfinite(Z_bad[m // 2 - 1]).all()
+
+
 def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
     """One large sample of 56 output rows, 8 rows to a block: by hand, 7 bands
     of 8 rows on one thread, but on two 8 bands of 7 (7 gave the threads 4
