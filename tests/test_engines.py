@@ -128,8 +128,8 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
     0: None keeps what this machine's BLAS gets), so that these small layers
     are cut too, down to one row per slice; 0 turns the cutting off.
     ``pad_in_groups``: each group of blocks pads its own samples, as on layers
-    above ~1 MiB (bands of rows shared out by band, a sample padded by each thread its bands go to), instead of padding the
-    whole input first. ``t_cols``: the weight gradient's product is cut along
+    above ~1 MiB (bands of rows shared out by band, a sample padded by each
+    thread its bands go to), instead of padding the whole input first. ``t_cols``: the weight gradient's product is cut along
     its K rows into slices of 1 or 2 (normally 24, on layers with K >= 72;
     only where products are cut at all: not with ``small_gemm`` 0, nor None
     on a BLAS without the small kernels). ``per_offset``: a pass with one
