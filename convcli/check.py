@@ -65,8 +65,9 @@ class Entry:
 
 # The kinds of hint a failed array of a user's can carry, in --json's "hints"
 # (its note says each in words): another axis order; a bias in the other of its two layouts' sizes; the padding,
-# stride or dilation that makes a wrong output size, or a dA_prev left padded;
-# the bias added in every window (the seed notebook's); windows not stepped
+# stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
+# the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
+# convolution's); a parameter's gradient per sample, not summed over them; windows not stepped
 # by the stride; convcli's times one number; another ties rule; float32
 # against a float64 run; float16; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in
@@ -74,8 +75,8 @@ class Entry:
 # what this one follows from that differs too: your copy of an input the
 # config gives (another seed, another file), a forward output of yours, the
 # gradient coming into its layer.
-HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "stride", "scale", "ties", "float32",
-              "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
+HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
+              "stride", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first")
 
 
@@ -720,10 +721,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     pass
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
+            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown, rtol, atol)
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
-                               note=f"shape {shape}, expected {ours.shape}{order or bias}",
+                               note=f"shape {shape}, expected {ours.shape}{order or bias or summed}",
                                dtype=info.dtype.name, **shapes,
-                               hints=["axis_order"] if order else ["bias_layout"] if bias else []))
+                               hints=["axis_order"] if order else ["bias_layout"] if bias else
+                               ["per_sample"] if summed else []))
             continue
         try:
             theirs = (yours or {}).get(s.quantity)
@@ -768,6 +771,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("ties")
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
+                               ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
+                               ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
+                                                                     hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
                                                                s.quantity, theirs, hr, ha)),
@@ -899,11 +905,19 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
             return said.format("dilation 1") + f"; the config's dilation is {d_H if d_H == d_W else [d_H, d_W]}"
         return ""
 
+    def plus_one():  # the output size formula without its + 1 (the window at 0 not counted)
+        short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
+        if set(short) <= {0, 1} and any(short):
+            lost = " and ".join(w for w, k in zip(("a row", "a column"), short) if k)
+            return (f"; {fmt_shape(shape)} is {lost} short of {fmt_shape(ours)}: the output size is "
+                    "floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, the + 1 for the first window")
+        return ""
+
     # a dilated layer's likelier slip is its dilation, a strided one's its stride (a loop stepping by 1),
-    # a stride-1 layer's its padding
+    # a stride-1 layer's its padding; one short in each direction the formula's + 1
     if (s_H, s_W) != (1, 1):
-        return undilated() or strides() or pads()
-    return undilated() or pads() or strides()
+        return undilated() or strides() or pads() or plus_one()
+    return undilated() or pads() or strides() or plus_one()
 
 
 # A difference this many units of the last place of an array's largest
@@ -1471,6 +1485,74 @@ def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                         "or check against a config whose conv layer says bias: window")
             return f"; yours is this layer's output with b added once (bias: once); the config's is bias: window"
     return ""
+
+
+def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                  atol: float) -> str:
+    """For a conv layer's ``Z`` that differs: whether it is that layer's
+    output without its bias (``b`` never added, or added to a copy)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "conv" or q != spec.output or spec.b not in quantities:
+            continue
+        b = quantities[spec.b].reshape(-1).astype(np.float64)
+        if spec.hparameters.get("bias", "once") == "window":  # the bias counted once a window element
+            b = b * (math.prod(p.layer_shapes[i].hyper["f"]) * p.layer_shapes[i].in_shape[3])
+        if b.any() and compare(theirs, quantities[q] - b, rtol, atol)[0]:
+            return "; yours is this layer's output without its bias: add b[c] to every output of channel c"
+    return ""
+
+
+def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.ndarray], q: str,
+               theirs: np.ndarray, rtol: float, atol: float) -> str:
+    """For a conv layer's ``Z``, ``dW`` or ``dA_prev`` that differs: whether
+    it is what the layer makes with its kernel turned by 180 degrees,
+    ``W[::-1, ::-1]``: a true convolution (as in a signal-processing text or
+    ``scipy.signal.convolve2d``), where CNN layers, the notebook's and the
+    frameworks', take the cross-correlation ``sum(window * W)``."""
+    layers = p.network.layers
+    for i, spec in enumerate(layers):
+        if spec.kind != "conv" or q not in (spec.output, f"{spec.name}.dW", f"{spec.name}.dA_prev"):
+            continue
+        W = quantities.get(spec.W)
+        if W is None or W.shape[0] * W.shape[1] == 1:
+            return ""
+        if q == f"{spec.name}.dW":
+            other = quantities[q][::-1, ::-1]
+        else:
+            x, b = inputs.get(layers[i - 1].output if i else p.input_name), quantities.get(spec.b)
+            g = inputs.get(spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev")
+            if x is None or b is None or (q != spec.output and g is None):
+                return ""
+            try:  # layer by layer, an input of yours and a gradient of convcli's may not fit
+                Z, cache = conv_forward(x, W[::-1, ::-1], b, spec.hparameters, engine=p.engine)
+                other = Z if q == spec.output else conv_backward(g.reshape(Z.shape), cache)[0]
+            except ValueError:
+                return ""
+        if compare(theirs, other, rtol, atol)[0]:
+            return ("; yours is what this layer makes with its kernel turned by 180 degrees, W[::-1, ::-1]: "
+                    "a convolution in the signal-processing sense; a CNN layer takes sum(window * W[:, :, :, c]) "
+                    "with W as it lies (a cross-correlation)")
+    return ""
+
+
+def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: str, shown: str,
+                     rtol: float, atol: float) -> str:
+    """For a conv layer's ``dW`` or ``db`` of another shape: whether it holds
+    one gradient per sample whose sum over the samples is convcli's (the
+    loop over ``i`` left out of the sum)."""
+    m = p.layer_shapes[0].in_shape[0] if p.layer_shapes[0].in_shape else 0
+    grads = {f"{spec.name}.{g}" for spec in p.network.layers if spec.kind == "conv" for g in ("dW", "db")}
+    if s.quantity not in grads or m < 2 or not shape or shape[0] != m or math.prod(shape) != m * ours.size:
+        return ""
+    try:
+        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
+    except ConvcliError:
+        return ""
+    summed = theirs.reshape(m, -1).sum(axis=0, dtype=np.float64)
+    if not compare(summed, ours.reshape(-1), rtol, atol)[0]:
+        return ""
+    return (f"; yours holds one gradient per sample ({m}), and their sum is convcli's: "
+            f"{s.quantity.rsplit('.', 1)[1]} adds up over the samples too (sum over axis 0)")
 
 
 MISSING = "missing"

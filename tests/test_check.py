@@ -514,3 +514,54 @@ def test_grade_is_check_without_the_command_line(tmp_path):
         "6 []",
         "",
     ]
+
+
+def test_an_instructors_common_slips_get_their_hints(tmp_path):
+    """A grading review: a Z without its bias, a kernel flipped (a true
+    convolution), a db or dW left per sample, and an output size without
+    the formula's + 1 each got a bare FAIL. The learner's arrays here are
+    written out by hand from the answer key's inputs, as a student's loops
+    would make them."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [4, 6, 6, 3]}\n  W: {random: [3, 3, 3, 5]}\n"
+                          "  b: {random: [5]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "backward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+
+    def loops(kernel, bias):  # Z[i, h, w, c] = sum(window * kernel[..., c]) + bias[c]
+        Z = np.zeros((4, 6, 6, 5))
+        for i, h, w, c in np.ndindex(Z.shape):
+            Z[i, h, w, c] = np.sum(A_pad[i, h:h + 3, w:w + 3, :] * kernel[..., c]) + bias[c]
+        return Z
+
+    # grad: ones, so dW[di, dj, :, c] sums the input's windows: per sample, and turned around
+    dW = np.zeros((4, 3, 3, 3, 5))
+    for i, di, dj in np.ndindex(4, 3, 3):
+        dW[i, di, dj] = A_pad[i, di:di + 6, dj:dj + 6, :].sum(axis=(0, 1))[:, None]
+    subs = {
+        "no_bias": ("conv1.Z", loops(W, np.zeros(5))),
+        "flipped_kernel": ("conv1.Z", loops(W[::-1, ::-1], b)),
+        "flipped_kernel ": ("conv1.dW", dW.sum(axis=0)[::-1, ::-1]),
+        "per_sample": ("conv1.dW", dW),
+        "per_sample ": ("conv1.db", np.full((4, 1, 1, 5), 36.0)),  # 6 * 6 ones a sample
+        "geometry": ("conv1.Z", loops(W, b)[:, :5, :5]),  # the loops ran to n_H - 1
+    }
+    for kind, (q, array) in subs.items():
+        sub = tmp_path / kind.strip() / str(len(kind))
+        sub.mkdir(parents=True)
+        np.save(sub / f"{q}.npy", array)
+        result = run(["check", cfg, "--against", sub, "--json"])
+        (o,) = json.loads(result.stdout)["against"]
+        assert result.exit_code == 1 and o["status"] == "fail" and o["hints"] == [kind.strip()], (kind, o)
+    # not vacuous: the right arrays, written the same way, pass
+    sub = tmp_path / "right"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", loops(W, b))
+    np.save(sub / "conv1.dW.npy", dW.sum(axis=0))
+    np.save(sub / "conv1.db.npy", np.full(5, 4 * 36.0))
+    assert run(["check", cfg, "--against", sub]).exit_code == 0
