@@ -506,11 +506,12 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
     elif suffix in NPZ_SUFFIXES:
         with arrays._open_npz(path, where, path.name) as z:
             keys = arrays.npz_keys(z)[0]
-        found = [(k, Source(file=path.name, key=k)) for k in keys]
+        # (a .zip made on macOS holds a resource-fork copy of each file under __MACOSX/: no array)
+        found = [(k, Source(file=path.name, key=k)) for k in keys if not k.startswith("__MACOSX/")]
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]
     else:
-        raise ConvcliError(where, "expected a folder of .npy files, an .npz, or an .h5 file")
+        raise ConvcliError(where, "expected a folder of .npy files, an .npz (or a .zip of .npy files), or an .h5 file")
     if not found and not empty_ok:
         raise ConvcliError(where, f"{path.name} holds no arrays")
     return found
@@ -524,10 +525,10 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     others: list[tuple[str, str]] = []  # (label, quantity) of an array whose quantity another one is
     for label, src in found:
         name = label[:-4] if label.lower().endswith(".npy") else label.replace("/", ".")
-        # an .h5's datasets in a group of the user's (results/conv1.Z): the names below it, as a layer's
-        # group (conv1/Z) is already read as conv1.Z
+        # an .h5's datasets in a group of the user's (results/conv1.Z), a .zip's files in a folder
+        # (hw3/conv1.Z.npy): the names below it, as a layer's group (conv1/Z) is already read as conv1.Z
         parts = label.split("/")
-        names = [name] + [".".join(parts[k:]) for k in range(1, len(parts))] if src.dataset else [name]
+        names = [name] + [".".join(parts[k:]) for k in range(1, len(parts))] if src.dataset or src.key else [name]
         q = next((n for n in names if _resolves(p, n)), None)
         if q is None:
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)

@@ -565,3 +565,35 @@ def test_an_instructors_common_slips_get_their_hints(tmp_path):
     np.save(sub / "conv1.dW.npy", dW.sum(axis=0))
     np.save(sub / "conv1.db.npy", np.full(5, 4 * 36.0))
     assert run(["check", cfg, "--against", sub]).exit_code == 0
+
+
+def test_a_zip_of_npy_files_is_graded_as_an_npz(tmp_path):
+    """A grading review: a student's .zip upload (the usual one) was bad
+    input (exit 2), where the same bytes named .npz graded 12 of 12. Its
+    files may sit in a folder of the student's; macOS's __MACOSX/ copies
+    are no arrays."""
+    import json
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "hw.zip", "w") as z:
+        z.write(tmp_path / "key" / "conv1.Z.npy", "student/conv1.Z.npy")
+        z.writestr("student/conv1.db.npy", _npy_bytes(2 * np.load(tmp_path / "key" / "conv1.db.npy")))
+        z.writestr("__MACOSX/student/._conv1.Z.npy", b"\x00\x05\x16\x07 a resource fork")
+    result = run(["check", cfg, "--against", tmp_path / "hw.zip", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1, result.output  # db is twice convcli's
+    assert {(a["entry"], a["quantity"], a["status"]) for a in doc["against"]} == {
+        ("student/conv1.Z", "conv1.Z", "pass"), ("student/conv1.db", "conv1.db", "fail")}
+    assert not any("MACOSX" in u["entry"] for u in doc["unknown"])
+
+
+def _npy_bytes(a) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
