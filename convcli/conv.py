@@ -723,12 +723,13 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     Returns ``(kept, grad, sums)``: with ``keep``, ``[cols | 1]`` (rows, K + 1)
     when one block held all of it (for backward to reuse), else None; the
     weight gradient's sum, or None; with ``x_sums`` ``"finite"``, whether X
-    holds no infinity and no NaN (a 0-d bool, each group's over its own
-    samples: :func:`_x_summary`); with any other true ``x_sums``, the column
-    sums of X
-    (C_in,) taken by each group of its own samples right after padding them
-    (in cache: the input gradient's dZ, whose sums are db), or None when the
-    groups do not own whole samples or X is a view that is not contiguous.
+    holds no infinity and no NaN (a 0-d bool, each group's over its samples:
+    :func:`_x_summary`); with any other true ``x_sums``, the column sums of
+    X (C_in,) taken by each group of its samples right after padding them
+    (in cache: the input gradient's dZ, whose sums are db). A group's
+    samples: those of its blocks, or where blocks are bands padded on the
+    threads, those whose first band it holds. None where X is padded whole
+    first while its blocks are bands, or X is a view that is not contiguous.
     """
     m, C_in = X.shape[0], X.shape[3]
     n_Wt = n_W // T
@@ -752,8 +753,8 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
                   and (whole or m >= MIN_SAMPLES_TO_SHARE))
     # Bands padded on the threads go one sample at a time, just before its
-    # first band, through a padded copy of that sample alone, each thread its
-    # own, which is still in cache for the sample's bands (attempts 51-52:
+    # first band on that thread, through a padded copy of that sample alone,
+    # each thread its own, which is still in cache for the sample's bands (attempts 51-52:
     # m16 0.96x-0.99x the time, then 0.98x); whole samples are padded into
     # one padded batch, a group's samples at once (one call a block cost m64
     # and m32 5-9%).
@@ -1030,7 +1031,9 @@ def planned_for(samples: int):
     a streamed float32 run failed against the in-memory one). Under it, the
     chunks unfold as the whole batch does; BLAS may still round a row of a
     smaller product otherwise (its kernels depend on the product's size),
-    so equal bits are likely, not certain."""
+    so equal bits are likely, not certain. Nor do they hold where the batch
+    holds an infinity or a NaN: a tiled pass that meets one is done again
+    untiled, in memory the whole batch's, streamed only that chunk's."""
     token = _PLANNED_SAMPLES.set(int(samples))
     try:
         yield

@@ -84,12 +84,15 @@ class Plan:
         return self.cfg.model.backward.grad
 
     def resolve(self, name: str, where: str) -> str:
-        """A quantity's full name: itself, or a bare ``Q`` in a one-layer config
-        (and there, for a conv layer, ``dA``: the notebook's ``dA, dW, db =
-        conv_backward(dZ, cache)``; a pool's or a ReLU's ``dA`` is its upstream
-        gradient)."""
+        """A quantity's full name: itself, or a bare ``Q`` in a one-layer config;
+        for a conv layer, ``dA`` (``conv1.dA``, or bare in a one-layer config)
+        is its ``dA_prev``, the notebook's ``dA, dW, db = conv_backward(dZ,
+        cache)`` (a pool's or a ReLU's ``dA`` is its upstream gradient)."""
         if name in self.shapes:
             return name
+        layer_name, _, leaf = name.rpartition(".")
+        if leaf == "dA" and any(spec.kind == "conv" and spec.name == layer_name for spec in self.network.layers):
+            return f"{layer_name}.dA_prev"  # conv1.dA: the notebook's name, on the layer's own
         if len(self.network) == 1:
             layer = self.network.layers[0]
             full = f"{layer.name}.{name}"

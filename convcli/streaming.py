@@ -398,14 +398,14 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
         # the reference engine's loops keep no block buffers
         buffers = "the I/O buffers" if p.engine == "reference" else \
             "the engine's per-thread block buffers and the I/O buffers"
+        resident = _resident_parts(p, e, backward)
         raise ConvcliError(
             "--memory-budget",
             f"{arrays.format_size(budget)} is too small for this run: {why}, so it "
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
-            f"chunk needs ({arrays.format_size(e.fixed)} for {buffers}, "
-            f"{_resident_parts(p, e)}); "
+            f"chunk needs ({', '.join([f'{arrays.format_size(e.fixed)} for {buffers}', *resident])}); "
             f"use --memory-budget {budget_arg(need)} or more",
         )
     # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth
@@ -416,21 +416,32 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
     return StreamPlan(budget, n, lo, e, too_large)
 
 
-def _resident_parts(p, e: Estimate) -> str:
-    """What ``e.resident`` holds, for an error: the inputs held whole beside
-    the streamed batch (by name, largest first: an input that no layer uses
-    is held too), and the gradients' running sums."""
+def _resident_parts(p, e: Estimate, backward: bool) -> list[str]:
+    """What ``e.resident`` holds, in parts, for an error: the inputs held
+    whole beside the streamed batch (by name, largest first: an input that
+    no layer uses is held too), the batch itself where the config writes it
+    out (``value:``), and the rest: what the conv layers hold of their
+    weights (and in a backward pass their gradients' sums, per engine thread
+    and over the chunks)."""
     s = np.dtype(p.dtype).itemsize
     held = sorted(((math.prod(info.shape) * s, name) for name, info in p.input_info.items()
                    if name != p.input_name), key=lambda x: -x[0])
     whole = sum(n for n, _ in held)
+    value = (math.prod(p.input_info[p.input_name].shape) * s
+             if p.cfg.model.inputs[p.input_name].kind == "value" else 0)
     parts = []
     if held:
-        names = ", ".join(f"{name} {arrays.format_size(n)}" for n, name in held[:3]) + (", ..." if len(held) > 3 else "")
+        names = ", ".join(f"{name} {arrays.format_size(n)}" for n, name in held[:3])
+        names += ", ..." if len(held) > 3 else ""
         parts.append(f"{arrays.format_size(whole)} for the inputs held whole beside {p.input_name} ({names})")
-    if e.resident > whole or not held:  # a forward pass sums no gradient
-        parts.append(f"{arrays.format_size(e.resident - whole)} for the gradients' running sums")
-    return ", ".join(parts)
+    if value:
+        parts.append(f"{arrays.format_size(value)} for {p.input_name} itself, a value: written in the config, "
+                     "held whole")
+    rest = e.resident - whole - value
+    if rest:
+        what = "the conv layers' weights and their gradients' sums" if backward else "the conv layers' weights"
+        parts.append(f"{arrays.format_size(rest)} for {what}")
+    return parts
 
 
 def _chunks_too_large(budget: int, need: int, inflating, why: str) -> ConvcliError:

@@ -597,3 +597,28 @@ def _npy_bytes(a) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a)
     return buf.getvalue()
+
+
+def test_a_conv_layers_da_is_its_da_prev_in_any_config(tmp_path):
+    """A grading review: the README says a conv layer's dA is its dA_prev
+    (the notebook's dA, dW, db = conv_backward(dZ, cache)), but only a bare
+    dA.npy in a one-layer config was taken; conv1.dA.npy was exit 2, even
+    in the seed's one-layer config. A pool's dA stays its upstream gradient."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    for cfg, layer in ((CONFIGS / "seed.yaml", "conv1"), (CONFIGS / "stack.yaml", "conv1")):
+        key = tmp_path / cfg.stem
+        assert run(["backward", cfg, "--out", key]).exit_code == 0
+        sub = tmp_path / f"{cfg.stem}-sub"
+        sub.mkdir()
+        np.save(sub / f"{layer}.dA.npy", np.load(key / f"{layer}.dA_prev.npy"))
+        result = run(["check", cfg, "--against", sub, "--json"])
+        (a,) = json.loads(result.stdout)["against"]
+        assert result.exit_code == 0 and (a["entry"], a["quantity"]) == (f"{layer}.dA.npy", f"{layer}.dA_prev"), a
+    np.save(sub / "pool3.dA.npy", np.load(key / "pool3.dA_prev.npy"))
+    (sub / "conv1.dA.npy").unlink()
+    result = run(["check", CONFIGS / "stack.yaml", "--against", sub])
+    # stack.yaml's last layer: its dA is the upstream gradient, which the config gives
+    assert result.exit_code == 2 and "pool3.dA.npy: given by the config, not computed" in result.output, result.output

@@ -551,8 +551,8 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
     assert (f"plus {arrays.format_size(e.resident + e.fixed)} that any chunk needs "
             f"({arrays.format_size(e.fixed)} for the engine's per-thread block buffers and the I/O buffers, "
             f"{arrays.format_size(W + b)} for the inputs held whole beside A_prev (W {arrays.format_size(W)}, "
-            f"b {arrays.format_size(b)}), {arrays.format_size(e.resident - W - b)} for the gradients' "
-            f"running sums)") in line
+            f"b {arrays.format_size(b)}), {arrays.format_size(e.resident - W - b)} for the conv layers' weights "
+            f"and their gradients' sums)") in line
     again = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", need])
     assert again.exit_code == 0, again.stderr
 
@@ -599,8 +599,16 @@ def test_a_budget_too_small_names_the_large_input_held_whole(tmp_path):
     line = assert_error(run(["forward", cfg, "--out", tmp_path / "o", "--memory-budget", "40MiB"]),
                         "convcli: error: --memory-budget: 40.0 MiB is too small for this run")
     assert "68.7 MiB for the inputs held whole beside A_prev (B 68.7 MiB))" in line  # 3000*3000*8 bytes
-    assert "parameters" not in line and "running sums" not in line  # a forward pass sums no gradient
+    assert "parameters" not in line and "conv layers" not in line  # a ReLU holds nothing else
     assert not (tmp_path / "o").exists()
+    # (a review) a forward pass sums no gradient; a batch written in the config is held whole
+    cfg = write(tmp_path, "inputs:\n  A_prev: {value: [[[[1.0], [2.0]], [[3.0], [4.0]]]]}\n"
+                          "  W: {random: [1, 1, 1, 2]}\n  b: {random: [2]}\n"
+                          "layers: [{type: conv, W: W, b: b, pad: 300}]\n", "v.yaml")
+    line = assert_error(run(["forward", cfg, "--out", tmp_path / "o", "--memory-budget", "1KiB"]),
+                        "convcli: error: --memory-budget: 1.0 KiB is too small for this run")
+    assert "32 B for A_prev itself, a value: written in the config, held whole" in line, line  # 4 float64
+    assert "for the conv layers' weights)" in line and "sums" not in line, line
 
 
 def test_a_small_run_holds_one_threads_buffers_however_many_threads(tmp_path, monkeypatch):
