@@ -541,10 +541,13 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             continue
         if q in seen:
             # Two arrays for one quantity (conv1.Z.npy and Z.npy, conv1.Z and conv1/Z): one is graded,
-            # the one whose name says the quantity whole, else the first; the others are listed, not a
-            # reason to grade nothing (exit 2 cost a grading loop the whole submission).
+            # one that can be read over one that cannot (a review: a stray bytes dataset beside the
+            # work cost the quantity), then the one whose name says the quantity whole, else the first;
+            # the others are listed, not a reason to grade nothing (exit 2 cost a grading loop the
+            # whole submission).
             k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
-            if _says(label, q) and not _says(out[k].label, q):
+            new_ok, old_ok = _readable(src, base, where), _readable(out[k].source, out[k].base_dir, where)
+            if (new_ok, _says(label, q)) > (old_ok, _says(out[k].label, q)):
                 others.append((out[k].label, q))
                 out[k] = Submitted(label, q, src, base)
                 seen[q] = label
@@ -556,6 +559,16 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     # said once the choice is final
     unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead; keep one") for label, q in others]
     return out, unknown
+
+
+def _readable(src: Source, base: Path, where: str) -> bool:
+    """Whether an array of a user's can be read as one (its header: a plain
+    numeric array)."""
+    try:
+        arrays.probe(src, base, where)
+    except ConvcliError:
+        return False
+    return True
 
 
 def _says(label: str, q: str) -> bool:

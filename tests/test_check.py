@@ -622,3 +622,26 @@ def test_a_conv_layers_da_is_its_da_prev_in_any_config(tmp_path):
     result = run(["check", CONFIGS / "stack.yaml", "--against", sub])
     # stack.yaml's last layer: its dA is the upstream gradient, which the config gives
     assert result.exit_code == 2 and "pool3.dA.npy: given by the config, not computed" in result.output, result.output
+
+
+def test_of_two_arrays_for_one_quantity_one_that_reads_is_graded(tmp_path):
+    """A grading review: an .h5 with the work in results/conv1.db and a stray
+    bytes dataset named conv1.db at the top graded the stray one (its name
+    says the quantity whole), unreadable, and the quantity was lost."""
+    import json
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    with h5py.File(tmp_path / "sub.h5", "w") as f:
+        f["conv1.db"] = np.bytes_("junk")
+        f["results/conv1.db"] = np.load(tmp_path / "key" / "conv1.db.npy")
+    result = run(["check", cfg, "--against", tmp_path / "sub.h5", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert [(a["entry"], a["status"]) for a in doc["against"]] == [("results/conv1.db", "pass")]
+    assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
+        ("conv1.db", "also conv1.db: results/conv1.db is graded instead; keep one")]
