@@ -76,8 +76,8 @@ class Entry:
 # config gives (another seed, another file), a forward output of yours, the
 # gradient coming into its layer.
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
-              "stride", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
-              "gradient_first")
+              "stride", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours",
+              "nan_in_convcli", "other_inputs", "forward_first", "gradient_first")
 
 
 @dataclass
