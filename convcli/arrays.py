@@ -294,10 +294,12 @@ def _npy_probe(path: Path, where: str, name: str):
 
 
 def npz_keys(z) -> tuple[list[str], list[str]]:
-    """The keys of an open .npz's arrays (its ``.npy`` members, the suffix
-    dropped), and the names of its other members (np.savez writes none, but
-    any zip may hold some)."""
-    names = z.zip.namelist()
+    """The keys of an open .npz's (or .zip's) arrays (its ``.npy`` members,
+    the suffix dropped), and the names of its other members (np.savez writes
+    none, but any zip may hold some)."""
+    # (a .zip made on macOS holds a resource-fork copy of each file under __MACOSX/: no array; nor
+    # are its folders' own entries)
+    names = [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
     return [n[:-4] for n in names if n.endswith(".npy")], [n for n in names if not n.endswith(".npy")]
 
 
@@ -315,6 +317,9 @@ def _npz_member(z, key: str | None, where: str, name: str) -> str:
             return keys[0]
         raise ConvcliError(where, f"{name} holds {len(keys)} arrays ({_names(keys)}); say which with key: NAME")
     if key not in keys:
+        below = [k for k in keys if k.rsplit("/", 1)[-1] == key]  # a .zip's data/W.npy: key W
+        if len(below) == 1:
+            return below[0]
         raise ConvcliError(
             where, f"key {key!r} is not in {name}{did_you_mean(key, keys)}; it holds: {_names(keys)}"
         )

@@ -505,9 +505,10 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
         found = [(n, Source(file=path.name, dataset=n)) for n in names]
     elif suffix in NPZ_SUFFIXES:
         with arrays._open_npz(path, where, path.name) as z:
-            keys = arrays.npz_keys(z)[0]
-        # (a .zip made on macOS holds a resource-fork copy of each file under __MACOSX/: no array)
-        found = [(k, Source(file=path.name, key=k)) for k in keys if not k.startswith("__MACOSX/")]
+            keys, others = arrays.npz_keys(z)
+        found = [(k, Source(file=path.name, key=k)) for k in keys]
+        if not found and others and not empty_ok:  # (a zip of .txt or .NPY files, of a zip)
+            raise ConvcliError(where, f"{path.name} holds no .npy arrays (it holds: {arrays._names(others)})")
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]
     else:
@@ -523,6 +524,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     unknown: list[Unknown] = []
     seen: dict[str, str] = {}
     others: list[tuple[str, str]] = []  # (label, quantity) of an array whose quantity another one is
+    rivals: dict[str, list[Submitted]] = {}  # every array of a quantity that more than one is, in order
     for label, src in found:
         name = label[:-4] if label.lower().endswith(".npy") else label.replace("/", ".")
         # an .h5's datasets in a group of the user's (results/conv1.Z), a .zip's files in a folder
@@ -541,13 +543,11 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             continue
         if q in seen:
             # Two arrays for one quantity (conv1.Z.npy and Z.npy, conv1.Z and conv1/Z): one is graded,
-            # one that can be read over one that cannot (a review: a stray bytes dataset beside the
-            # work cost the quantity), then the one whose name says the quantity whole, else the first;
-            # the others are listed, not a reason to grade nothing (exit 2 cost a grading loop the
-            # whole submission).
+            # the one whose name says the quantity whole, else the first; the others are listed, not a
+            # reason to grade nothing (exit 2 cost a grading loop the whole submission).
             k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
-            new_ok, old_ok = _readable(src, base, where), _readable(out[k].source, out[k].base_dir, where)
-            if (new_ok, _says(label, q)) > (old_ok, _says(out[k].label, q)):
+            rivals.setdefault(q, [out[k]]).append(Submitted(label, q, src, base))
+            if _says(label, q) and not _says(out[k].label, q):
                 others.append((out[k].label, q))
                 out[k] = Submitted(label, q, src, base)
                 seen[q] = label
@@ -556,16 +556,26 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             continue
         seen[q] = label
         out.append(Submitted(label, q, src, base))
+    # One that cannot be read gives way to one that can (a review: a stray bytes dataset named conv1.db
+    # beside results/conv1.db cost the quantity); probed only where the choice fell on such a one.
+    for q, cands in rivals.items():
+        k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
+        if not _readable(out[k], where):
+            ranked = sorted((c for c in cands if c.label != out[k].label), key=lambda c: not _says(c.label, q))
+            ok = next((c for c in ranked if _readable(c, where)), None)
+            if ok is not None:
+                others = [(out[k].label, q) if lab == ok.label and q_ == q else (lab, q_) for lab, q_ in others]
+                out[k], seen[q] = ok, ok.label
     # said once the choice is final
     unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead; keep one") for label, q in others]
     return out, unknown
 
 
-def _readable(src: Source, base: Path, where: str) -> bool:
+def _readable(s: Submitted, where: str) -> bool:
     """Whether an array of a user's can be read as one (its header: a plain
     numeric array)."""
     try:
-        arrays.probe(src, base, where)
+        arrays.probe(s.source, s.base_dir, where)
     except ConvcliError:
         return False
     return True
@@ -573,9 +583,10 @@ def _readable(src: Source, base: Path, where: str) -> bool:
 
 def _says(label: str, q: str) -> bool:
     """Whether an array's name says its quantity whole (conv1.Z.npy, the
-    .h5 dataset conv1/Z), not only its end (Z.npy)."""
-    name = label[:-4] if label.lower().endswith(".npy") else label
-    return name.replace("/", ".") == q
+    .h5 dataset conv1/Z, either in a folder or group of the user's:
+    hw3/conv1.Z), not only its end (Z.npy)."""
+    parts = (label[:-4] if label.lower().endswith(".npy") else label).split("/")
+    return any(".".join(parts[k:]) == q for k in range(len(parts)))
 
 
 def _resolves(p: Plan, name: str) -> bool:
@@ -735,7 +746,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     pass
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
-            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown, rtol, atol)
+            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown,
+                                                               *_hint_tolerance(info.dtype, p.dtype, rtol, atol))
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
                                note=f"shape {shape}, expected {ours.shape}{order or bias or summed}",
                                dtype=info.dtype.name, **shapes,
@@ -920,11 +932,11 @@ def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
         return ""
 
     def plus_one():  # the output size formula without its + 1 (the window at 0 not counted)
-        short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
-        if set(short) <= {0, 1} and any(short):
-            lost = " and ".join(w for w, k in zip(("a row", "a column"), short) if k)
-            return (f"; {fmt_shape(shape)} is {lost} short of {fmt_shape(ours)}: the output size is "
-                    "floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, the + 1 for the first window")
+        if [a - b for a, b in zip(ours[1:3], shape[1:3])] == [1, 1]:
+            extent = "f" if (d_H, d_W) == (1, 1) else "dilation * (f - 1) - 1"
+            return (f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}: the output size "
+                    f"is floor((n_H_prev + pad_top + pad_bottom - {extent}) / stride) + 1, the + 1 for the "
+                    "first window")
         return ""
 
     # a dilated layer's likelier slip is its dilation, a strided one's its stride (a loop stepping by 1),
@@ -1509,9 +1521,12 @@ def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
         if spec.kind != "conv" or q != spec.output or spec.b not in quantities:
             continue
         b = quantities[spec.b].reshape(-1).astype(np.float64)
-        if spec.hparameters.get("bias", "once") == "window":  # the bias counted once a window element
-            b = b * (math.prod(p.layer_shapes[i].hyper["f"]) * p.layer_shapes[i].in_shape[3])
-        if b.any() and compare(theirs, quantities[q] - b, rtol, atol)[0]:
+        k = math.prod(p.layer_shapes[i].hyper["f"]) * p.layer_shapes[i].in_shape[3]
+        window = spec.hparameters.get("bias", "once") == "window"
+        if b.any() and compare(theirs, quantities[q] - (k * b if window else b), rtol, atol)[0]:
+            if window:  # the bias counted once a window element
+                return (f"; yours is this layer's output without its bias: the config's bias: window adds b[c] "
+                        f"to each of the window's {k} elements, {k} * b[c] to every output of channel c")
             return "; yours is this layer's output without its bias: add b[c] to every output of channel c"
     return ""
 

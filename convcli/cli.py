@@ -777,7 +777,7 @@ def check(
     ] = None,
     against: Annotated[
         Optional[Path],
-        typer.Option("--against", help="Your arrays: a folder of Q.npy files, an .npz, or an .h5 with a dataset per quantity.",
+        typer.Option("--against", help="Your arrays: a folder of Q.npy files, an .npz (or a .zip of .npy files), or an .h5 with a dataset per quantity.",
                      show_default=False, parser=_path),
     ] = None,
     plot: Annotated[

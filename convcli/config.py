@@ -497,7 +497,7 @@ class Source(_Model):
             raise _fail("source", "file: is empty; give a path such as x.npy")
         if self.file is not None and suffix not in FILE_SUFFIXES:
             raise _fail(
-                "source", "unsupported file type {suffix!r}: expected .npy, .npz, .h5 or .hdf5",
+                "source", "unsupported file type {suffix!r}: expected .npy, .npz (or a .zip of .npy files), .h5 or .hdf5",
                 suffix=suffix or "(none)",
             )
         if self.key is not None and suffix not in NPZ_SUFFIXES:

@@ -153,3 +153,23 @@ def test_size_arg_is_a_max_memory_value_that_holds_the_bytes():
     rng = np.random.default_rng(0)
     for n in [1, 1023, 1024, 1025, 2**50 + 1, 7656119366529843, 2**62] + [int(x) for x in rng.integers(1, 2**62, 5000)]:
         assert n <= parse_size(size_arg(n)) <= n * 1.1 + 1, n
+
+
+def test_a_zip_made_on_macos_reads_as_an_npz_input(tmp_path):
+    """A review: a .zip input (read as an .npz) made on macOS holds
+    __MACOSX/ copies beside its arrays, which made a one-array zip say it
+    held two; and a member in a folder (data/W.npy) was not found by key W."""
+    import zipfile
+
+    from convcli import arrays
+    from convcli.config import Source
+
+    W = np.arange(6.0).reshape(2, 3)
+    buf = tmp_path / "w.npy"
+    np.save(buf, W)
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as z:
+        z.write(buf, "data/W.npy")
+        z.writestr("__MACOSX/data/._W.npy", b"\x00\x05\x16\x07 a resource fork")
+    for key in (None, "W", "data/W"):
+        got = arrays.read_file(Source(file="in.zip", key=key), tmp_path, "inputs.W", 1 << 30)
+        np.testing.assert_array_equal(got, W)

@@ -645,3 +645,95 @@ def test_of_two_arrays_for_one_quantity_one_that_reads_is_graded(tmp_path):
     assert [(a["entry"], a["status"]) for a in doc["against"]] == [("results/conv1.db", "pass")]
     assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
         ("conv1.db", "also conv1.db: results/conv1.db is graded instead; keep one")]
+
+
+def test_review_of_the_new_hints_and_zip_uploads(tmp_path, monkeypatch):
+    """A review of the hints and .zip uploads above: a float32 per-sample dW
+    lost its hint (looked for at float64's tolerance); the no-bias hint told
+    a bias: window layer to add b once; the + 1 hint gave a dilated layer
+    the undilated formula and fired on one axis short; in a zip's folder a
+    bare Z.npy beat conv1.Z.npy; a zip of no .npy files said only that it
+    held no arrays; and every duplicate was probed (400 kept attempts in an
+    .h5 took 5.6 minutes)."""
+    import json
+    import zipfile
+
+    import h5py
+
+    from test_cli_helpers import run, write
+
+    import convcli.check as check_module
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [4, 6, 6, 3]}\n  W: {random: [2, 2, 3, 5]}\n"
+                          "  b: {random: [5]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1, bias: window}\n"
+                          "backward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "b", "conv1.Z", "conv1.dW")}
+
+    def graded(sub, **extra):
+        result = run(["check", cfg, "--against", sub, "--json", *extra.get("args", [])])
+        return result, json.loads(result.stdout)
+
+    # bias: window without its bias: 2 * 2 * 3 = 12 elements a window, by hand
+    sub = tmp_path / "nobias"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", key["conv1.Z"] - 12 * key["b"].reshape(-1))
+    (o,) = graded(sub)[1]["against"]
+    assert o["hints"] == ["no_bias"] and "12 * b[c] to every output of channel c" in o["note"], o
+    # a float32 per-sample dW (grad: ones: each sample's sums of its input windows, by hand)
+    A_pad = np.pad(key["A_prev"], ((0, 0), (1, 1), (1, 1), (0, 0)))
+    dW = np.zeros((4, 2, 2, 3, 5))
+    for i, di, dj in np.ndindex(4, 2, 2):
+        dW[i, di, dj] = A_pad[i, di:di + 7, dj:dj + 7, :].sum(axis=(0, 1))[:, None]
+    np.testing.assert_allclose(dW.sum(axis=0), key["conv1.dW"], rtol=1e-12)
+    sub = tmp_path / "per32"
+    sub.mkdir()
+    np.save(sub / "conv1.dW.npy", dW.astype(np.float32))
+    (o,) = graded(sub)[1]["against"]
+    assert o["hints"] == ["per_sample"], o
+    # one axis short is no + 1 slip (the other axis had it)
+    sub = tmp_path / "short"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", key["conv1.Z"][:, :6])
+    (o,) = graded(sub)[1]["against"]
+    assert o["hints"] == [] and "+ 1" not in o["note"], o
+    # a zip with the work in a folder: the whole name wins over a bare one, whatever the order
+    with zipfile.ZipFile(tmp_path / "hw.zip", "w") as z:
+        z.writestr("hw/Z.npy", _npy_bytes(2 * key["conv1.Z"]))
+        z.writestr("hw/conv1.Z.npy", _npy_bytes(key["conv1.Z"]))
+    result, doc = graded(tmp_path / "hw.zip")
+    assert result.exit_code == 0 and [a["entry"] for a in doc["against"]] == ["hw/conv1.Z"], doc
+    # a zip of no .npy files says what it holds
+    with zipfile.ZipFile(tmp_path / "txt.zip", "w") as z:
+        z.writestr("hw/conv1.Z.txt", "1 2 3")
+    result = run(["check", cfg, "--against", tmp_path / "txt.zip"])
+    assert result.exit_code == 2 and "txt.zip holds no .npy arrays (it holds: hw/conv1.Z.txt)" in result.output
+    # many kept attempts: only a chosen array that cannot be read is probed, not every duplicate
+    with h5py.File(tmp_path / "many.h5", "w") as f:
+        for k in range(30):
+            f[f"try{k}/conv1.Z"] = key["conv1.Z"]
+            f[f"try{k}/conv1.dW"] = key["conv1.dW"]
+    probed = []
+    readable = check_module._readable
+    monkeypatch.setattr(check_module, "_readable", lambda s, where: probed.append(s.label) or readable(s, where))
+    result, doc = graded(tmp_path / "many.h5")
+    assert result.exit_code == 0 and len(doc["against"]) == 2 and len(doc["unknown"]) == 58
+    assert len(probed) == 2, probed  # the two chosen ones, both readable
+
+
+def test_the_plus_one_hint_of_a_dilated_layer_counts_its_dilation(tmp_path):
+    """By hand: 10 rows, a 3-tap kernel at dilation 2 spans 5 rows: 6 outputs
+    a side; the learner's 5 leave the + 1 out of
+    floor((10 + 0 - 2 * (3 - 1) - 1) / 1) + 1 = 6."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [2, 10, 10, 1]}\n  W: {random: [3, 3, 1, 2]}\n"
+                          "  b: {random: [2]}\nlayers:\n  - {type: conv, W: W, b: b, dilation: 2}\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", np.zeros((2, 5, 5, 2)))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["expected_shape"] == [2, 6, 6, 2] and o["hints"] == ["geometry"], o
+    assert "floor((n_H_prev + pad_top + pad_bottom - dilation * (f - 1) - 1) / stride) + 1" in o["note"], o

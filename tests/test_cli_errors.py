@@ -487,7 +487,7 @@ def test_against_an_npz_without_arrays(tmp_path):
     write_zip(tmp_path / "mine.npz", {"notes.txt": "x"})
     cfg = write(tmp_path, seed_data())
     before = tree(tmp_path)
-    assert_error(run(["check", cfg, "--against", tmp_path / "mine.npz"]), "mine.npz holds no arrays")
+    assert_error(run(["check", cfg, "--against", tmp_path / "mine.npz"]), "mine.npz holds no .npy arrays (it holds: notes.txt)")
     assert tree(tmp_path) == before
 
 
