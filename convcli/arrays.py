@@ -320,6 +320,9 @@ def _npz_member(z, key: str | None, where: str, name: str) -> str:
         below = [k for k in keys if k.rsplit("/", 1)[-1] == key]  # a .zip's data/W.npy: key W
         if len(below) == 1:
             return below[0]
+        if below:
+            raise ConvcliError(where, f"key {key!r} is in {len(below)} folders of {name}: {_names(below)}; "
+                                      f"say which with key: {below[0]}")
         raise ConvcliError(
             where, f"key {key!r} is not in {name}{did_you_mean(key, keys)}; it holds: {_names(keys)}"
         )

@@ -507,7 +507,7 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
         with arrays._open_npz(path, where, path.name) as z:
             keys, others = arrays.npz_keys(z)
         found = [(k, Source(file=path.name, key=k)) for k in keys]
-        if not found and others and not empty_ok:  # (a zip of .txt or .NPY files, of a zip)
+        if not found and others:  # (a zip of .txt or .NPY files, of a zip; under --complete, listed)
             raise ConvcliError(where, f"{path.name} holds no .npy arrays (it holds: {arrays._names(others)})")
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]
@@ -557,18 +557,23 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         seen[q] = label
         out.append(Submitted(label, q, src, base))
     # One that cannot be read gives way to one that can (a review: a stray bytes dataset named conv1.db
-    # beside results/conv1.db cost the quantity); probed only where the choice fell on such a one.
+    # beside results/conv1.db cost the quantity); probed only where the choice fell on such a one, and
+    # at most RIVALS_PROBED of the others (each probe of an .h5 walks the file: 400 unreadable copies
+    # took 31 s).
     for q, cands in rivals.items():
         k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
         if not _readable(out[k], where):
             ranked = sorted((c for c in cands if c.label != out[k].label), key=lambda c: not _says(c.label, q))
-            ok = next((c for c in ranked if _readable(c, where)), None)
+            ok = next((c for c in ranked[:RIVALS_PROBED] if _readable(c, where)), None)
             if ok is not None:
                 others = [(out[k].label, q) if lab == ok.label and q_ == q else (lab, q_) for lab, q_ in others]
                 out[k], seen[q] = ok, ok.label
     # said once the choice is final
     unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead; keep one") for label, q in others]
     return out, unknown
+
+
+RIVALS_PROBED = 8
 
 
 def _readable(s: Submitted, where: str) -> bool:

@@ -173,3 +173,24 @@ def test_a_zip_made_on_macos_reads_as_an_npz_input(tmp_path):
     for key in (None, "W", "data/W"):
         got = arrays.read_file(Source(file="in.zip", key=key), tmp_path, "inputs.W", 1 << 30)
         np.testing.assert_array_equal(got, W)
+
+
+def test_a_key_in_two_folders_of_a_zip_names_both(tmp_path):
+    """A review: key W with a/W.npy and b/W.npy in the zip said the key was
+    not in it (and past 20 members named neither)."""
+    import zipfile
+
+    from convcli import arrays
+    from convcli.config import Source
+    from convcli.errors import ConvcliError
+
+    buf = tmp_path / "w.npy"
+    np.save(buf, np.zeros(2))
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as z:
+        for k in range(25):
+            z.write(buf, f"k{k:02d}.npy")
+        z.write(buf, "a/W.npy")
+        z.write(buf, "zz/W.npy")
+    with pytest.raises(ConvcliError) as err:
+        arrays.read_file(Source(file="in.zip", key="W"), tmp_path, "inputs.W", 1 << 30)
+    assert "key 'W' is in 2 folders of in.zip: a/W, zz/W; say which with key: a/W" in str(err.value)

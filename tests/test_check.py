@@ -737,3 +737,34 @@ def test_the_plus_one_hint_of_a_dilated_layer_counts_its_dilation(tmp_path):
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["expected_shape"] == [2, 6, 6, 2] and o["hints"] == ["geometry"], o
     assert "floor((n_H_prev + pad_top + pad_bottom - dilation * (f - 1) - 1) / stride) + 1" in o["note"], o
+
+
+def test_unreadable_copies_are_probed_a_bounded_number_of_times(tmp_path, monkeypatch):
+    """A review: with every copy of a quantity unreadable, each was probed,
+    each probe of an .h5 walking the whole file (400 copies: 31 s). At most
+    RIVALS_PROBED others are tried. And under --complete, a zip of no .npy
+    files lists what it holds, as a folder's stray files are."""
+    import json
+    import zipfile
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, run
+
+    import convcli.check as check_module
+
+    cfg = CONFIGS / "seed.yaml"
+    with h5py.File(tmp_path / "many.h5", "w") as f:
+        for k in range(40):
+            f[f"try{k:02d}/conv1/Z"] = np.bytes_("x")
+    probed = []
+    readable = check_module._readable
+    monkeypatch.setattr(check_module, "_readable", lambda s, where: probed.append(s.label) or readable(s, where))
+    result = run(["check", cfg, "--against", tmp_path / "many.h5", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1 and [a["status"] for a in doc["against"]] == ["unreadable"], doc["against"]
+    assert len(probed) == 1 + check_module.RIVALS_PROBED, probed
+    with zipfile.ZipFile(tmp_path / "txt.zip", "w") as z:
+        z.writestr("a.txt", "my answers")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "txt.zip", "--complete", "--json"]).stdout)
+    assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [("txt.zip", "holds no .npy arrays (it holds: a.txt)")]
