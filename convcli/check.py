@@ -869,7 +869,7 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], inputs: dict[str, np.ndarr
             continue
         ls = p.layer_shapes[i]
         if inputs is not None:  # the layer ran on what it took, its output the shape it made of that
-            x = inputs.get(layers[i - 1].output if i else p.input_name)
+            x = inputs.get(p.layer_input(i))
             if x is None:
                 continue
             made = o.expected_shape or ls.out_shape
@@ -1081,7 +1081,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
 
     caches = []
     for i, spec in enumerate(layers):
-        name = layers[i - 1].output if i else p.input_name
+        name = p.layer_input(i)
         x = theirs(name) if i else quantities[name]  # the first input is the config's
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
@@ -1443,8 +1443,7 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
     for i, spec in enumerate(layers):
         if spec.kind != "pool" or spec.mode != "max" or q != f"{spec.name}.dA_prev":
             continue
-        x = quantities.get(layers[i - 1].output if i else p.input_name)
-        g = quantities.get(spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev")
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
         used = spec.hparameters.get("ties", "all")
         if x is None or g is None:
             return ""
@@ -1472,7 +1471,7 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
         ls = p.layer_shapes[i]
         if spec.kind not in ("conv", "pool") or q != spec.output or list(ls.hyper["stride"]) == [1, 1]:
             continue
-        x = quantities.get(layers[i - 1].output if i else p.input_name)
+        x = quantities.get(p.layer_input(i))
         if x is None:
             return ""
         n_H, n_W = ls.out_shape[1:3]
@@ -1553,8 +1552,7 @@ def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.
         if q == f"{spec.name}.dW":
             other = quantities[q][::-1, ::-1]
         else:
-            x, b = inputs.get(layers[i - 1].output if i else p.input_name), quantities.get(spec.b)
-            g = inputs.get(spec.upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev")
+            x, b, g = inputs.get(p.layer_input(i)), quantities.get(spec.b), inputs.get(p.incoming_gradient(i))
             if x is None or b is None or (q != spec.output and g is None):
                 return ""
             try:  # layer by layer, an input of yours and a gradient of convcli's may not fit

@@ -148,6 +148,16 @@ class Plan:
             return [f"{layer}.dA_prev"] if layers[k].kind == "relu" else at_output if layers[k].kind == "conv" else []
         return []
 
+    def layer_input(self, i: int) -> str:
+        """What layer ``i`` takes: the previous layer's output, or the input."""
+        return self.network.layers[i - 1].output if i else self.input_name
+
+    def incoming_gradient(self, i: int) -> str:
+        """The gradient coming into layer ``i``: the next layer's ``dA_prev``,
+        or for the last layer its upstream gradient."""
+        layers = self.network.layers
+        return layers[i].upstream if i == len(layers) - 1 else f"{layers[i + 1].name}.dA_prev"
+
     def biases(self) -> set[str]:
         """The conv layers' biases and their gradients: the quantities that may
         be (n_C,) or (1, 1, 1, n_C) (DESIGN section 1)."""

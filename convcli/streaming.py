@@ -81,6 +81,11 @@ class Estimate:
     # 6-block chunks; from the blocks the engine makes, parallel.sample_runs,
     # which may be more than m / step: more threads).
     pool: tuple[tuple[int, int], ...] = ()
+    # Of resident: the inputs held whole beside the streamed batch (name, bytes), largest first, and the
+    # batch itself where the config writes it out (value:); the rest is the conv layers' weights and
+    # their gradients' sums (for the errors that say what resident holds).
+    held: tuple[tuple[str, int], ...] = ()
+    value: int = 0
 
     def kept_bytes(self, m: int) -> int:
         return sum(min(block, m * unfolded) for block, unfolded in self.kept)
@@ -287,10 +292,9 @@ def estimate(p, backward: bool) -> Estimate:
     whole_load = load + (X if src.scale is not None else 0) + X // s
     whole = max(whole_load, held + max(scratch, stats))
 
-    resident = 0
-    for name, info in p.input_info.items():
-        if name != p.input_name:
-            resident += math.prod(info.shape) * s
+    held = sorted(((name, math.prod(info.shape) * s) for name, info in p.input_info.items()
+                   if name != p.input_name), key=lambda x: -x[1])
+    resident = sum(n for _, n in held)
     # Per conv layer, arrays the size of W (and b): the running sums over
     # chunks, and inside a chunk's backward the flipped kernel (or the summed
     # weight gradient); beside them what each engine thread holds while it
@@ -304,8 +308,8 @@ def estimate(p, backward: bool) -> Estimate:
         if layer.kind == "conv":
             params = math.prod(p.input_info[layer.W].shape) + math.prod(p.input_info[layer.b].shape)
             resident += 2 * params * s
-    if src.kind == "value":
-        resident += math.prod(p.input_info[p.input_name].shape) * s
+    value = math.prod(p.input_info[p.input_name].shape) * s if src.kind == "value" else 0
+    resident += value
     # Each engine thread keeps its conv block buffer between calls (conv.py's
     # scratch, up to SCRATCH_KEEP_BYTES), alive through every phase; a pass
     # that does not unfold into it (col2im, or a block too large to keep)
@@ -316,7 +320,8 @@ def estimate(p, backward: bool) -> Estimate:
     per_thread = max(max(scratch_blocks), kept_scratch + beside)
     inflating = sum(held for *_, held in _inflating(p, backward))
     fixed = threads * per_thread + IO_BUFFERS + inflating
-    return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]), tuple(pool_blocks))
+    return Estimate(per_sample, whole, fixed, resident, tuple(k for k in kept if k[0]), tuple(pool_blocks),
+                    tuple(held), value)
 
 
 @dataclass(frozen=True)
@@ -423,21 +428,16 @@ def _resident_parts(p, e: Estimate, backward: bool) -> list[str]:
     out (``value:``), and the rest: what the conv layers hold of their
     weights (and in a backward pass their gradients' sums, per engine thread
     and over the chunks)."""
-    s = np.dtype(p.dtype).itemsize
-    held = sorted(((math.prod(info.shape) * s, name) for name, info in p.input_info.items()
-                   if name != p.input_name), key=lambda x: -x[0])
-    whole = sum(n for n, _ in held)
-    value = (math.prod(p.input_info[p.input_name].shape) * s
-             if p.cfg.model.inputs[p.input_name].kind == "value" else 0)
+    whole = sum(n for _, n in e.held)
     parts = []
-    if held:
-        names = ", ".join(f"{name} {arrays.format_size(n)}" for n, name in held[:3])
-        names += ", ..." if len(held) > 3 else ""
+    if e.held:
+        names = ", ".join(f"{name} {arrays.format_size(n)}" for name, n in e.held[:3])
+        names += ", ..." if len(e.held) > 3 else ""
         parts.append(f"{arrays.format_size(whole)} for the inputs held whole beside {p.input_name} ({names})")
-    if value:
-        parts.append(f"{arrays.format_size(value)} for {p.input_name} itself, a value: written in the config, "
+    if e.value:
+        parts.append(f"{arrays.format_size(e.value)} for {p.input_name} itself, a value: written in the config, "
                      "held whole")
-    rest = e.resident - whole - value
+    rest = e.resident - whole - e.value
     if rest:
         what = "the conv layers' weights and their gradients' sums" if backward else "the conv layers' weights"
         parts.append(f"{arrays.format_size(rest)} for {what}")
