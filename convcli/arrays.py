@@ -295,12 +295,34 @@ def _npy_probe(path: Path, where: str, name: str):
 
 def npz_keys(z) -> tuple[list[str], list[str]]:
     """The keys of an open .npz's (or .zip's) arrays (its ``.npy`` members,
-    the suffix dropped), and the names of its other members (np.savez writes
+    the suffix dropped, whatever its case: a zip made on some systems holds
+    ``conv1.dW.NPY``), and the names of its other members (np.savez writes
     none, but any zip may hold some)."""
+    names = _zip_files(z)
+    members = _npz_members(names)
+    return list(members), [n for n in names if n not in members.values()]
+
+
+def _zip_files(z) -> list[str]:
     # (a .zip made on macOS holds a resource-fork copy of each file under __MACOSX/: no array; nor
     # are its folders' own entries)
-    names = [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
-    return [n[:-4] for n in names if n.endswith(".npy")], [n for n in names if not n.endswith(".npy")]
+    return [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
+
+
+def _npz_members(names: list[str]) -> dict[str, str]:
+    """key -> member name of a zip's .npy members. np.savez's members end in
+    .npy; any other case of it is the same key, but a member in both cases
+    (a.npy and a.NPY) keeps its whole name as its key: neither is meant."""
+    found: dict[str, list[str]] = {}
+    for n in names:
+        if n[-4:].lower() == ".npy":
+            found.setdefault(n[:-4], []).append(n)
+    return {k if len(ms) == 1 else m: m for k, ms in found.items() for m in ms}
+
+
+def npz_member_file(z, member: str) -> str:
+    """The zip member an array key of ``npz_keys`` names."""
+    return _npz_members(_zip_files(z))[member]
 
 
 def _npz_member(z, key: str | None, where: str, name: str) -> str:
@@ -385,7 +407,7 @@ def _npz_probe(path: Path, key: str | None, where: str, name: str):
         member = _npz_member(z, key, where, name)
         label = f"{name}[{member}]"
         try:
-            with z.zip.open(member + ".npy") as fp:
+            with z.zip.open(npz_member_file(z, member)) as fp:
                 shape, _, dtype = _npy_header(fp, where, label)
         except (*_ZIP_ERRORS, OSError, EOFError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
@@ -756,7 +778,7 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
             # An .npz member is read whole (zip), then sliced.
             check_size(shape, max(dtype.itemsize, itemsize), where, max_memory, label)
             with _open_npz(path, where, name) as z:
-                array = z[member]
+                array = z[npz_member_file(z, member)]
             rows, _ = _rows(shape, src.slice, where, label)
             return array if rows is None else array[rows]
         shape, dtype = _npy_probe(path, where, name)
@@ -972,7 +994,7 @@ class Rows:
             member = _npz_member(z, src.key, where, name)
             label = f"{name}[{member}]"
             try:
-                fp = z.zip.open(member + ".npy")
+                fp = z.zip.open(npz_member_file(z, member))
             except (*_ZIP_ERRORS, OSError, EOFError) as exc:
                 raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
         else:

@@ -507,7 +507,7 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
         with arrays._open_npz(path, where, path.name) as z:
             keys, others = arrays.npz_keys(z)
         found = [(k, Source(file=path.name, key=k)) for k in keys]
-        if not found and others:  # (a zip of .txt or .NPY files, of a zip; under --complete, listed)
+        if not found and others:  # (a zip of .txt files, of a zip; under --complete, listed)
             raise ConvcliError(where, f"{path.name} holds no .npy arrays (it holds: {arrays._names(others)})")
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]

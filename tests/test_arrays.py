@@ -194,3 +194,39 @@ def test_a_key_in_two_folders_of_a_zip_names_both(tmp_path):
     with pytest.raises(ConvcliError) as err:
         arrays.read_file(Source(file="in.zip", key="W"), tmp_path, "inputs.W", 1 << 30)
     assert "key 'W' is in 2 folders of in.zip: a/W, zz/W; say which with key: a/W" in str(err.value)
+
+
+def test_a_zip_member_saved_as_npy_in_capitals_is_an_array(tmp_path):
+    """A zip made on some systems holds W.NPY: it was no array at all ('holds
+    no .npy arrays'), where a folder's W.NPY was read. Read whole, by rows
+    (streaming) and graded alike; a.npy beside a.NPY keeps both whole names."""
+    import zipfile
+
+    from convcli import arrays
+
+    W = np.arange(24.0).reshape(4, 6)
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as z:
+        z.writestr("data/W.NPY", _npy_bytes(W))
+    for key in (None, "W", "data/W"):
+        np.testing.assert_array_equal(
+            arrays.read_file(Source(file="in.zip", key=key), tmp_path, "inputs.W", 1 << 30), W)
+    np.testing.assert_array_equal(
+        arrays.read_file(Source(file="in.zip", key="W", slice="1:3"), tmp_path, "inputs.W", 1 << 30), W[1:3])
+    with arrays.Rows(Source(file="in.zip", key="W"), tmp_path, "w", dtype="float64", rng=None) as rows:
+        np.testing.assert_array_equal(np.concatenate([rows.read(0, 3), rows.read(3, 4)]), W)
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:
+        z.writestr("a.npy", _npy_bytes(W))
+        z.writestr("a.NPY", _npy_bytes(2 * W))
+    np.testing.assert_array_equal(
+        arrays.read_file(Source(file="two.zip", key="a.NPY"), tmp_path, "inputs.W", 1 << 30), 2 * W)
+    with pytest.raises(ConvcliError) as err:
+        arrays.read_file(Source(file="two.zip", key="a"), tmp_path, "inputs.W", 1 << 30)
+    assert "it holds: a.npy, a.NPY" in str(err.value)
+
+
+def _npy_bytes(a) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
