@@ -840,15 +840,29 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints))
-    _geometry_notes(p, out, inputs if each_layer else None)
+    by_label = {s.label: s for s in submitted}
+
+    def read(o: Outcome) -> np.ndarray | None:
+        s = by_label.get(o.label)
+        try:
+            return None if s is None else arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
+        except ConvcliError:
+            return None
+
+    _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
     _note_causes(p, out, set(other_inputs), each_layer)
     return out
 
 
-def _geometry_notes(p: Plan, outcomes: list[Outcome], inputs: dict[str, np.ndarray] | None = None) -> None:
+def _geometry_notes(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.ndarray],
+                    inputs: dict[str, np.ndarray] | None = None,
+                    read: Callable[[Outcome], np.ndarray | None] = lambda o: None) -> None:
     """A conv or pool layer's output of another height or width than
-    convcli's: the padding (conv) or the stride that gives that size from
-    the layer's input, which an off-by-one padding is the common cause of.
+    convcli's: the padding, stride, window or dilation that gives that size
+    from the layer's input (an off-by-one padding is the common cause), or
+    convcli's output cut short (loops that stop one early). Where ``read``
+    gives the array, each geometry of that size is run on the layer's input
+    and the one whose output it is, named; a size alone fits several.
     Said where that input is known: the config's, or convcli's where the
     nearest output of yours before it has convcli's shape or there is none
     (one of another shape is the cause, left to :func:`_note_causes`); with
@@ -856,6 +870,8 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], inputs: dict[str, np.ndarr
     conv's ``dA_prev`` of the padded input's shape says to crop it."""
     shapes = {o.quantity: tuple(o.shape) for o in outcomes if o.shape is not None}
     layers = p.network.layers
+    each_layer = inputs is not None
+    inputs = quantities if inputs is None else inputs
     for o in outcomes:
         if o.hints or o.shape is None or o.status != "fail" or o.abs_err is not None:
             continue
@@ -868,8 +884,8 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], inputs: dict[str, np.ndarr
         if i is None or layers[i].kind not in ("conv", "pool"):
             continue
         ls = p.layer_shapes[i]
-        if inputs is not None:  # the layer ran on what it took, its output the shape it made of that
-            x = inputs.get(p.layer_input(i))
+        x = inputs.get(p.layer_input(i))
+        if each_layer:  # the layer ran on what it took, its output the shape it made of that
             if x is None:
                 continue
             made = o.expected_shape or ls.out_shape
@@ -878,10 +894,51 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], inputs: dict[str, np.ndarr
             j = next((j for j in range(i - 1, -1, -1) if layers[j].output in shapes), None)
             if j is not None and shapes[layers[j].output] != p.layer_shapes[j].out_shape:
                 continue
-        said = _geometry_hint(ls, tuple(o.shape))
+        said = _geometry_hint(p, i, ls, tuple(o.shape), _Remade(p, i, quantities, x, o, read))
         if said:
             o.note += said
             o.hints.append("geometry")
+
+
+@dataclass
+class _Remade:
+    """Layer ``i``'s output under other settings, and the array of the
+    user's it is compared with (None: not read, or too large to run)."""
+
+    p: Plan
+    i: int
+    quantities: dict[str, np.ndarray]
+    x: np.ndarray | None
+    outcome: Outcome
+    read: Callable[[Outcome], np.ndarray | None]
+
+    @functools.cached_property
+    def theirs(self) -> np.ndarray | None:
+        return None if self.x is None else self.read(self.outcome)
+
+    def matches(self, change: dict | None) -> bool:
+        """Whether the user's array is what the layer makes with ``change``
+        to its hyperparameters (None: convcli's output cut to its size)."""
+        theirs, spec = self.theirs, self.p.network.layers[self.i]
+        if theirs is None:
+            return False
+        tol = _hint_tolerance(theirs.dtype, self.p.dtype, *self.p.tolerance)
+        if change is None:
+            ours = self.quantities.get(spec.output)
+            n_H, n_W = theirs.shape[1:3]
+            return (ours is not None and n_H <= ours.shape[1] and n_W <= ours.shape[2]
+                    and compare(theirs, ours[:, :n_H, :n_W], *tol)[0])
+        try:  # an input of yours (--each-layer) may not fit the layer
+            if spec.kind == "conv":
+                W, b = self.quantities.get(spec.W), self.quantities.get(spec.b)
+                if W is None or b is None:
+                    return False
+                out, _ = conv_forward(self.x, W, b, dict(spec.hparameters, **change), engine=self.p.engine)
+            else:
+                out, _ = pool_forward(self.x, dict(spec.hparameters, **change), mode=spec.mode, engine=self.p.engine)
+        except ValueError:
+            return False
+        return out.shape == theirs.shape and compare(theirs, out, *tol)[0]
 
 
 def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
@@ -899,56 +956,67 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     return ""
 
 
-def _geometry_hint(ls, shape: tuple[int, ...]) -> str:
-    """The padding (conv) or stride under which layer ``ls`` makes an output
-    of ``shape`` of its input, or ``""``."""
+def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade) -> str:
+    """The settings under which layer ``i`` (``ls``: its shapes as run)
+    makes an output of ``shape`` of its input, or convcli's output cut
+    short, or ``""``: the one whose output the user's array is, where it is
+    read; else every one of that size, the likeliest slip first."""
     ours = ls.out_shape
     if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or shape[1:3] == ours[1:3]:
         return ""
+    spec = p.network.layers[i]
     _, H, W, _ = ls.in_shape
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
     (d_H, d_W), pad = ls.hyper.get("dilation", [1, 1]), list(ls.hyper.get("pad", [0, 0, 0, 0]))
+    conv = ls.kind == "conv"
+    given_stride = "stride" in spec.hparameters
 
-    def out(pad4, s, d=(d_H, d_W)):
+    def size(pad4=pad, s=(s_H, s_W), d=(d_H, d_W), f=(f_H, f_W)):
         t, b, l, r = pad4
-        return hparams.output_size(H, t, b, f_H, s[0], d[0]), hparams.output_size(W, l, r, f_W, s[1], d[1])
+        return (hparams.output_size(H, t, b, f[0], s[0], d[0]), hparams.output_size(W, l, r, f[1], s[1], d[1]))
 
-    said = f"; {fmt_shape(shape)} is what {{}} makes of {ls.name}'s input {fmt_shape(ls.in_shape)}"
+    def same(pair):
+        return pair[0] if pair[0] == pair[1] else list(pair)
 
-    def pads():
-        if ls.kind == "conv":
-            for k in range(0, max(f_H, f_W) + 1):
-                if [k] * 4 != pad and out([k] * 4, (s_H, s_W)) == tuple(shape[1:3]):
-                    return said.format(f"pad {k}") + f"; the config's pad is {pad[0] if len(set(pad)) == 1 else pad}"
+    # (what, the change to the layer's hyperparameters, the config's, the output size), the likeliest
+    # slip first: a dilated layer's its dilation, a strided one's its stride (a loop stepping by 1), a
+    # stride-1 layer's its padding; a pool's window
+    pads = [(f"pad {k}", {"pad": k}, f"pad is {same(pad[:2]) if len(set(pad)) > 1 else pad[0]}", size([k] * 4))
+            for k in range(0, max(f_H, f_W) + 1) if conv and [k] * 4 != pad]
+    strides = [(f"stride {k}", {"stride": k}, f"stride is {s_H}", size(s=(k, k)))
+               for k in sorted({1, 2, 3, f_H} - {s_H}) if s_H == s_W]
+    windows = [(f"f {k}", {"f": k}, f"f is {f_H}", size(f=(k, k), s=(s_H, s_W) if given_stride else (k, k)))
+               for k in range(1, max(f_H, 3) + 2) if not conv and f_H == f_W and k != f_H]
+    undilated = [("dilation 1", {"dilation": 1}, f"dilation is {same((d_H, d_W))}", size(d=(1, 1)))
+                 for _ in [0] if conv and (d_H, d_W) != (1, 1)]
+    order = undilated + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides) + windows
+    sized = [(what, change, cfg) for what, change, cfg, n in order if n == tuple(shape[1:3])]
+    of = f"{ls.name}'s input {fmt_shape(ls.in_shape)}"
+    default = " (a pool's stride is its f unless given)" if not conv and not given_stride else ""
+    for what, change, cfg in sized:
+        if remade.matches(change):  # the array is that output: the cause, named alone
+            return (f"; {fmt_shape(shape)} is what {what} makes of {of}; the config's {cfg}"
+                    + (default if what.startswith("stride") else ""))
+    short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
+    cut = min(short) >= 0 and remade.matches(None)
+    if short == [1, 1] and (cut or not sized):  # the output size formula without its + 1
+        extent = "f" if (d_H, d_W) == (1, 1) else "dilation * (f - 1) - 1"
+        padded = " + pad_top + pad_bottom" if conv else ""
+        return (f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}"
+                + (" (yours are convcli's first ones)" if cut else "")
+                + f": the output size is floor((n_H_prev{padded} - {extent}) / stride) + 1, the + 1 for the "
+                  "first window")
+    if cut:
+        loops = ("the loops over h and w stop short of n_H and n_W" if min(short) > 0
+                 else "the loop over h stops short of n_H" if short[0] else "the loop over w stops short of n_W")
+        return f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}: {loops}"
+    if not sized:
         return ""
-
-    def strides():
-        if s_H == s_W:
-            for k in sorted({1, 2, 3, f_H} - {s_H}):
-                if out(pad, (k, k)) == tuple(shape[1:3]):
-                    return (said.format(f"stride {k}") + f"; the config's stride is {s_H}"
-                            + (" (a pool's stride is its f unless given)" if ls.kind == "pool" and s_H == f_H
-                               else ""))
-        return ""
-
-    def undilated():  # the kernel's taps side by side: a dilated layer's loops that forgot it
-        if ls.kind == "conv" and (d_H, d_W) != (1, 1) and out(pad, (s_H, s_W), (1, 1)) == tuple(shape[1:3]):
-            return said.format("dilation 1") + f"; the config's dilation is {d_H if d_H == d_W else [d_H, d_W]}"
-        return ""
-
-    def plus_one():  # the output size formula without its + 1 (the window at 0 not counted)
-        if [a - b for a, b in zip(ours[1:3], shape[1:3])] == [1, 1]:
-            extent = "f" if (d_H, d_W) == (1, 1) else "dilation * (f - 1) - 1"
-            return (f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}: the output size "
-                    f"is floor((n_H_prev + pad_top + pad_bottom - {extent}) / stride) + 1, the + 1 for the "
-                    "first window")
-        return ""
-
-    # a dilated layer's likelier slip is its dilation, a strided one's its stride (a loop stepping by 1),
-    # a stride-1 layer's its padding; one short in each direction the formula's + 1
-    if (s_H, s_W) != (1, 1):
-        return undilated() or strides() or pads() or plus_one()
-    return undilated() or pads() or strides() or plus_one()
+    checked = ("" if remade.theirs is None else " (in size only: yours is not its output)" if len(sized) == 1
+               else " (in size only: yours is none of their outputs)")
+    cfgs = list(dict.fromkeys(cfg for _, _, cfg in sized))
+    return (f"; {fmt_shape(shape)} is what {' or '.join(w for w, _, _ in sized)} makes of {of}{checked}; "
+            f"the config's {', '.join(cfgs)}" + (default if any(w.startswith("stride") for w, _, _ in sized) else ""))
 
 
 # A difference this many units of the last place of an array's largest

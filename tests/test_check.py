@@ -696,7 +696,9 @@ def test_review_of_the_new_hints_and_zip_uploads(tmp_path, monkeypatch):
     sub.mkdir()
     np.save(sub / "conv1.Z.npy", key["conv1.Z"][:, :6])
     (o,) = graded(sub)[1]["against"]
-    assert o["hints"] == [] and "+ 1" not in o["note"], o
+    assert o["hints"] == ["geometry"] and "+ 1" not in o["note"], o
+    assert o["note"].endswith("yours are convcli's first 6x7 outputs of (4, 7, 7, 5): the loop over h stops "
+                              "short of n_H"), o
     # a zip with the work in a folder: the whole name wins over a bare one, whatever the order
     with zipfile.ZipFile(tmp_path / "hw.zip", "w") as z:
         z.writestr("hw/Z.npy", _npy_bytes(2 * key["conv1.Z"]))
@@ -768,3 +770,70 @@ def test_unreadable_copies_are_probed_a_bounded_number_of_times(tmp_path, monkey
         z.writestr("a.txt", "my answers")
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "txt.zip", "--complete", "--json"]).stdout)
     assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [("txt.zip", "holds no .npy arrays (it holds: a.txt)")]
+
+
+def test_an_output_of_another_size_is_named_by_its_values_not_its_size_alone(tmp_path):
+    """A grading review: a size alone fits several settings. Stride 2, pad 1
+    on 5x6 maps makes 3x3; a student whose loops stop one short and one who
+    used pad 0 both hand in 2x2, and both were told 'stride 3 makes it'
+    (which makes 2x2 too). A 2x2/2 max pool's student who took a 3x3
+    window was told the same. Each is now told what their array is: the
+    settings are rerun on the layer's input and compared; a pool's '+ 1'
+    formula has no padding. Every array of the students' by hand loops."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [4, 5, 6, 3]}\n  W: {random: [3, 3, 3, 5]}\n"
+                          "  b: {random: [5]}\nlayers:\n  - {type: conv, W: W, b: b, stride: 2, pad: 1}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+
+    def loops(pad, n_H, n_W):  # Z[i, h, w, c] = sum(A_pad[i, 2h:2h+3, 2w:2w+3] * W[..., c]) + b[c]
+        A_pad = np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        Z = np.zeros((4, n_H, n_W, 5))
+        for i, h, w, c in np.ndindex(Z.shape):
+            Z[i, h, w, c] = np.sum(A_pad[i, 2 * h:2 * h + 3, 2 * w:2 * w + 3] * W[..., c]) + b.reshape(-1)[c]
+        return Z
+
+    np.testing.assert_allclose(loops(1, 3, 3), np.load(tmp_path / "key" / "conv1.Z.npy"), rtol=1e-12)
+
+    def graded(array, config=cfg, q="conv1.Z"):
+        sub = tmp_path / f"sub{len(list(tmp_path.iterdir()))}"
+        sub.mkdir()
+        np.save(sub / f"{q}.npy", array)
+        result = run(["check", config, "--against", sub, "--json"])
+        (o,) = json.loads(result.stdout)["against"]
+        assert result.exit_code == 1 and o["hints"] == ["geometry"], o
+        return o["note"]
+
+    short = graded(loops(1, 2, 2))  # (5 + 2 - 3) // 2 = 2: the + 1 left out
+    assert "stride 3" not in short and short.endswith(
+        "(4, 2, 2, 5) is a row and a column short of (4, 3, 3, 5) (yours are convcli's first ones): the output "
+        "size is floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, the + 1 for the first window"), short
+    assert graded(loops(0, 2, 2)).endswith(  # (5 - 3) // 2 + 1 = 2
+        "(4, 2, 2, 5) is what pad 0 makes of conv1's input (4, 5, 6, 3); the config's pad is 1")
+    # neither's numbers: every setting of that size named, the size only
+    assert graded(np.zeros((4, 2, 2, 5))).endswith(
+        "(4, 2, 2, 5) is what stride 3 or pad 0 makes of conv1's input (4, 5, 6, 3) (in size only: yours is none "
+        "of their outputs); the config's stride is 2, pad is 1")
+
+    pool = write(tmp_path, "seed: 4\ninputs:\n  A_prev: {random: [3, 6, 6, 2]}\n"
+                           "layers:\n  - {type: pool, f: 2, stride: 2, mode: max}\n", "pool.yaml")
+    assert run(["forward", pool, "--out", tmp_path / "pkey"]).exit_code == 0
+    x = np.load(tmp_path / "pkey" / "A_prev.npy")
+    f3 = np.zeros((3, 2, 2, 2))  # a 3x3 window at stride 2: (6 - 3) // 2 + 1 = 2
+    for i, h, w, c in np.ndindex(f3.shape):
+        f3[i, h, w, c] = x[i, 2 * h:2 * h + 3, 2 * w:2 * w + 3, c].max()
+    note = graded(f3, pool, "pool1.A")
+    assert note.endswith("(3, 2, 2, 2) is what f 3 makes of pool1's input (3, 6, 6, 2); the config's f is 2"), note
+    s3 = x[:, 0:6:3, 0:6:3].copy()  # a 2x2 window at stride 3: (6 - 2) // 3 + 1 = 2
+    for i, h, w, c in np.ndindex(s3.shape):
+        s3[i, h, w, c] = x[i, 3 * h:3 * h + 2, 3 * w:3 * w + 2, c].max()
+    note = graded(s3, pool, "pool1.A")
+    assert note.endswith("(3, 2, 2, 2) is what stride 3 makes of pool1's input (3, 6, 6, 2); the config's stride "
+                         "is 2"), note  # (the config gives its stride: no word of the default)
+    key = np.load(tmp_path / "pkey" / "pool1.A.npy")
+    note = graded(key[:, :2, :2], pool, "pool1.A")
+    assert note.endswith("(yours are convcli's first ones): the output size is floor((n_H_prev - f) / stride) + 1, "
+                         "the + 1 for the first window"), note

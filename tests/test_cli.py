@@ -881,11 +881,18 @@ def test_an_output_of_another_size_says_which_padding_makes_it(tmp_path):
     # a pool's output of another size on an input of convcli's: the stride that makes it
     np.save(sub / "relu2.A.npy", np.load(tmp_path / "made" / "relu2.A.npy").repeat(2, axis=1)[:, :6]
             .repeat(2, axis=2)[:, :, :6])  # (4, 6, 6, 5): convcli's shape, wrong numbers
-    np.save(sub / "pool3.A.npy", np.zeros((4, 5, 5, 5)))  # 6 - 2 + 1 = 5: stride 1
+    x = np.load(right / "relu2.A.npy")  # convcli's input to the pool; its 2x2 maxima at stride 1, by hand:
+    np.save(sub / "pool3.A.npy", np.maximum.reduce([x[:, i:i + 5, j:j + 5] for i in (0, 1) for j in (0, 1)]))
     by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
     assert by["pool3.A"]["hints"] == ["geometry"]
     assert by["pool3.A"]["note"].endswith("(4, 5, 5, 5) is what stride 1 makes of pool3's input (4, 6, 6, 5); "
                                           "the config's stride is 2 (a pool's stride is its f unless given)")
+    np.save(sub / "pool3.A.npy", np.zeros((4, 5, 5, 5)))  # 6 - 2 + 1 = 5: the size of stride 1, not its values
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["pool3.A"]["hints"] == ["geometry"]
+    assert by["pool3.A"]["note"].endswith("(4, 5, 5, 5) is what stride 1 makes of pool3's input (4, 6, 6, 5) "
+                                          "(in size only: yours is not its output); the config's stride is 2 "
+                                          "(a pool's stride is its f unless given)")
 
 
 def test_each_layer_runs_the_next_layer_on_an_output_of_another_shape(tmp_path):
@@ -930,18 +937,40 @@ def test_geometry_hints_blame_the_likely_setting_and_only_where_the_input_is_kno
     s2 = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 9, 9, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, stride: 2}\n", "s2.yaml")
     (tmp_path / "s2").mkdir()
-    np.save(tmp_path / "s2" / "conv1.Z.npy", np.zeros((2, 7, 7, 4)))
+    assert run(["forward", s2, "--out", tmp_path / "s2key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "s2key" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    Z1 = np.zeros((2, 7, 7, 4))  # at stride 1, by hand
+    for i, h, w, c in np.ndindex(Z1.shape):
+        Z1[i, h, w, c] = np.sum(A[i, h:h + 3, w:w + 3] * W[..., c]) + b.reshape(-1)[c]
+    np.save(tmp_path / "s2" / "conv1.Z.npy", Z1)
     (o,) = json.loads(run(["check", s2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
     assert o["note"].endswith("(2, 7, 7, 4) is what stride 1 makes of conv1's input (2, 9, 9, 3); "
                               "the config's stride is 2")
+    # of that size but neither's output: both named, the size only
+    np.save(tmp_path / "s2" / "conv1.Z.npy", np.zeros((2, 7, 7, 4)))
+    (o,) = json.loads(run(["check", s2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"] and o["note"].endswith(
+        "(2, 7, 7, 4) is what stride 1 or pad 3 makes of conv1's input (2, 9, 9, 3) (in size only: yours is none "
+        "of their outputs); the config's stride is 2, pad is 0"), o
     # a dilated conv (2, 3x3, pad 2 on 10x10: 10 rows) run undilated: 12 rows, which pad 3 makes too
     d2 = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 10, 10, 2]}\n  W: {random: [3, 3, 2, 4]}\n"
                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2, dilation: 2}\n",
                "d2.yaml")
-    np.save(tmp_path / "s2" / "conv1.Z.npy", np.zeros((2, 12, 12, 4)))
+    assert run(["forward", d2, "--out", tmp_path / "d2key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "d2key" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    A = np.pad(A, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    Z1 = np.zeros((2, 12, 12, 4))  # the taps side by side, by hand
+    for i, h, w, c in np.ndindex(Z1.shape):
+        Z1[i, h, w, c] = np.sum(A[i, h:h + 3, w:w + 3] * W[..., c]) + b.reshape(-1)[c]
+    np.save(tmp_path / "s2" / "conv1.Z.npy", Z1)
     (o,) = json.loads(run(["check", d2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
     assert o["note"].endswith("(2, 12, 12, 4) is what dilation 1 makes of conv1's input (2, 10, 10, 2); "
                               "the config's dilation is 2")
+    np.save(tmp_path / "s2" / "conv1.Z.npy", np.zeros((2, 12, 12, 4)))
+    (o,) = json.loads(run(["check", d2, "--against", tmp_path / "s2", "--json"]).stdout)["against"]
+    assert o["note"].endswith("(2, 12, 12, 4) is what dilation 1 or pad 3 makes of conv1's input (2, 10, 10, 2) "
+                              "(in size only: yours is none of their outputs); the config's dilation is 2, "
+                              "pad is 2"), o
     # (d) NCHW under --each-layer: a layout mistake, not the next layer's input
     nchw = tmp_path / "nchw"
     nchw.mkdir()
