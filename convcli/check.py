@@ -543,11 +543,12 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             continue
         if q in seen:
             # Two arrays for one quantity (conv1.Z.npy and Z.npy, conv1.Z and conv1/Z): one is graded,
-            # the one whose name says the quantity whole, else the first; the others are listed, not a
-            # reason to grade nothing (exit 2 cost a grading loop the whole submission).
+            # the one whose name says the quantity whole, else the first by name (a zip's order is its
+            # tool's: draft/dW before or after final/dW); the others are listed, not a reason to grade
+            # nothing (exit 2 cost a grading loop the whole submission).
             k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
             rivals.setdefault(q, [out[k]]).append(Submitted(label, q, src, base))
-            if _says(label, q) and not _says(out[k].label, q):
+            if (not _says(label, q), label) < (not _says(out[k].label, q), out[k].label):
                 others.append((out[k].label, q))
                 out[k] = Submitted(label, q, src, base)
                 seen[q] = label
@@ -568,9 +569,32 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             if ok is not None:
                 others = [(out[k].label, q) if lab == ok.label and q_ == q else (lab, q_) for lab, q_ in others]
                 out[k], seen[q] = ok, ok.label
-    # said once the choice is final
-    unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead; keep one") for label, q in others]
+    # said once the choice is final, and whether the copy is the graded one's numbers: which one is
+    # graded can rest on names alone (draft/dW and final/dW), so a copy that differs is worth a look
+    chosen = {s_.quantity: s_ for s_ in out}
+    compared: dict[str, int] = {}
+
+    def differ(label: str, q: str) -> str:
+        compared[q] = compared.get(q, 0) + 1
+        if compared[q] > RIVALS_PROBED:
+            return ""
+        copy = next(c for c in rivals[q] if c.label == label)
+        same = _same_values(chosen[q], copy, where, p.max_memory)
+        return "" if same is None else " (the same numbers)" if same else ", and the two differ"
+
+    unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead{differ(label, q)}; keep one")
+                for label, q in others]
     return out, unknown
+
+
+def _same_values(a: Submitted, b: Submitted, where: str, max_memory: int) -> bool | None:
+    """Whether two of a user's arrays hold the same numbers (None: one
+    cannot be read)."""
+    try:
+        x, y = (arrays.read_file(s.source, s.base_dir, where, max_memory) for s in (a, b))
+    except ConvcliError:
+        return None
+    return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=True))
 
 
 RIVALS_PROBED = 8

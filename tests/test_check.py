@@ -186,17 +186,21 @@ def test_two_arrays_for_one_quantity_grade_one_and_list_the_other(tmp_path):
     doc = json.loads(run(["check", cfg, "--against", mine, "--json"]).stdout)
     assert [(a["entry"], a["status"]) for a in doc["against"]] == [("conv1.Z.npy", "pass")]
     assert [(u["entry"], u["note"]) for u in doc["unknown"] if u["entry"] != "a.Z.npy"] == [
-        ("Z.npy", "also conv1.Z: conv1.Z.npy is graded instead; keep one")]
+        ("Z.npy", "also conv1.Z: conv1.Z.npy is graded instead, and the two differ; keep one")]
     with h5py.File(tmp_path / "mine.h5", "w") as f:
         f["Z"] = 3 * Z
         f["a/Z"] = 2 * Z
+        f["b/Z"] = Z.astype(np.float32).astype(np.float64)  # rounded: not the same numbers
+        f["c/Z"] = Z
         f["conv1/Z"] = Z
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "mine.h5", "--json"]).stdout)
     assert [a["entry"] for a in doc["against"]] == ["conv1/Z"]  # the first whole name in the file's order
     # (a later review: with three, a note named one that was itself swapped out) each names the one graded
     assert sorted((u["entry"], u["note"]) for u in doc["unknown"]) == [
-        ("Z", "also conv1.Z: conv1/Z is graded instead; keep one"),
-        ("a/Z", "also conv1.Z: conv1/Z is graded instead; keep one")]
+        ("Z", "also conv1.Z: conv1/Z is graded instead, and the two differ; keep one"),
+        ("a/Z", "also conv1.Z: conv1/Z is graded instead, and the two differ; keep one"),
+        ("b/Z", "also conv1.Z: conv1/Z is graded instead, and the two differ; keep one"),
+        ("c/Z", "also conv1.Z: conv1/Z is graded instead (the same numbers); keep one")]
     for empty in ("e.h5", "e.npz"):
         if empty.endswith(".h5"):
             h5py.File(tmp_path / empty, "w").close()
@@ -837,3 +841,33 @@ def test_an_output_of_another_size_is_named_by_its_values_not_its_size_alone(tmp
     note = graded(key[:, :2, :2], pool, "pool1.A")
     assert note.endswith("(yours are convcli's first ones): the output size is floor((n_H_prev - f) / stride) + 1, "
                          "the + 1 for the first window"), note
+
+
+def test_which_of_two_copies_in_a_zip_is_graded_does_not_rest_on_the_zip_order(tmp_path):
+    """A grading review: draft/dW.npy (wrong) and final/dW.npy (right) in one
+    zip: the one written first was graded, so the grade flipped with the
+    order a zip tool kept, and the note said only 'keep one'. Now the same
+    one whatever the order, and the note says the two differ."""
+    import json
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    dW = np.load(tmp_path / "key" / "conv1.dW.npy")
+    graded = set()
+    for order in (["draft", "final"], ["final", "draft"]):
+        path = tmp_path / f"{order[0]}.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for folder in order:
+                z.writestr(f"{folder}/dW.npy", _npy_bytes(2 * dW if folder == "draft" else dW))
+        doc = json.loads(run(["check", cfg, "--against", path, "--json"]).stdout)
+        ((entry, status),) = [(a["entry"], a["status"]) for a in doc["against"]]
+        (note,) = [u["note"] for u in doc["unknown"]]
+        graded.add((entry, status, note))
+    assert len(graded) == 1, graded
+    ((entry, status, note),) = graded
+    other = "final/dW" if entry == "draft/dW" else "draft/dW"
+    assert note == f"also conv1.dW: {entry} is graded instead, and the two differ; keep one", note
+    assert other != entry
