@@ -105,6 +105,7 @@ class Outcome:
     values_at_first: tuple[float, float] | None = None
     hints: list[str] = field(default_factory=list)
     linked_from: str | None = None  # where a user's array really is, when a link leads outside the submission
+    relaid: bool = False  # yours is convcli's numbers with its axes in another order (the axis_order hint)
 
     def as_json(self) -> dict:
         doc = {
@@ -766,11 +767,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         shapes = {"shape": list(shape), "expected_shape": list(ours.shape)}
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         if not same_layout(p, s.quantity, shape, ours.shape, biases):
-            order = _layout_hint(shape, ours.shape)
+            order, relaid = _layout_hint(shape, ours.shape), ""
             if order:  # the transpose that fixes it, where the numbers say which
                 try:
                     theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
-                    order = _order_hint(theirs, ours, rtol, atol, s.quantity in weights) or order
+                    relaid = _order_hint(theirs, ours, rtol, atol, s.quantity in weights)
+                    order = relaid or order
                 except ConvcliError:
                     pass
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
@@ -781,7 +783,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                note=f"shape {shape}, expected {ours.shape}{order or bias or summed}",
                                dtype=info.dtype.name, **shapes,
                                hints=["axis_order"] if order else ["bias_layout"] if bias else
-                               ["per_sample"] if summed else []))
+                               ["per_sample"] if summed else [], relaid=bool(relaid)))
             continue
         try:
             theirs = (yours or {}).get(s.quantity)
@@ -863,7 +865,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
-                           values_at_first=values, hints=hints))
+                           values_at_first=values, hints=hints, relaid="axis_order" in hints))
     by_label = {s.label: s for s in submitted}
 
     def read(o: Outcome) -> np.ndarray | None:
@@ -1100,13 +1102,18 @@ def _in_layout(p: Plan, q: str, source: Source, base_dir: Path, shape, shown: st
         return None
 
 
-def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
+               laid: dict[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
     """The user's arrays that can be read: in convcli's shape where they have
     their quantity's layout, else a layer's output or gradient of another
     4-D shape as stored (``--each-layer`` runs the next layer on it, which
     may take it: a conv output with the padding off by one is a ReLU's
     input all the same). Others fail on their own in
-    :func:`evaluate_against`."""
+    :func:`evaluate_against`. One of convcli's sizes in another order
+    (NCHW) is no input of the next layer as stored, a layout mistake said
+    as one: where a transpose of it is convcli's numbers, that transpose
+    (the numbers are yours); else it is left out, and its shape put in
+    ``laid``."""
     found = {}
     for s in submitted:
         want = quantities[s.quantity].shape
@@ -1114,10 +1121,14 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
         if a is None and p.roles.get(s.quantity) in ("output", "gradient"):
             try:
                 info = arrays.probe(s.source, s.base_dir, "--against")
-                # convcli's sizes in another order (NCHW) are no input of the next layer: that is a
-                # layout mistake, said as one
-                if len(info.shape) == 4 and info.dtype.kind in "iuf" and sorted(info.shape) != sorted(want):
+                if len(info.shape) == 4 and info.dtype.kind in "iuf":
                     a = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
+                    if sorted(info.shape) == sorted(want):
+                        tol = _hint_tolerance(a.dtype, p.dtype, *p.tolerance)
+                        order = _order_of(a, quantities[s.quantity], *tol, weights=False)
+                        if order is None and laid is not None:
+                            laid[s.quantity] = tuple(info.shape)
+                        a = None if order is None else a.transpose(order)
             except ConvcliError:
                 a = None
         if a is not None:
@@ -1126,7 +1137,8 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
 
 
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
-               backward: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
+               backward: bool, laid: dict[str, tuple[int, ...]] | None = None
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
     """``check --against --each-layer``: every layer rerun on the user's own
     input to it (their previous layer's output, where they gave it) and, for
     its gradients, their own upstream gradient (the next layer's dA_prev, or
@@ -1138,7 +1150,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     (zeros everywhere) must not pass. An array of theirs of another shape is
     taken where the layer can take it (its results then have the shapes it
     makes of it); where neither it nor what the layers before made of it
-    fits, the layer takes the whole run's array, and that is said.
+    fits, the layer takes the whole run's array, and that is said; so is
+    one of theirs in another axis order (``laid``, of :func:`read_yours`).
     Returns ``(reference, inputs, notes)``: convcli's results layer by
     layer, what each layer took, and per quantity graded on another array
     than the user's, the note that says so."""
@@ -1171,9 +1184,17 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         for m in graded:  # a layer's forward and backward may each say one
             notes[m] = notes.get(m, "") + f"; graded on convcli's {q}: {whose(q, a)}, {fmt_shape(a.shape)}, {why}"
 
+    def other_order(q: str, graded: list[str]) -> None:
+        if q in (laid or {}) and q not in yours:
+            for m in graded:
+                notes[m] = notes.get(m, "") + (f"; graded on convcli's {q}: yours, {fmt_shape(laid[q])}, has its "
+                                               "axes in another order (convcli's arrays are NHWC)")
+
     caches = []
     for i, spec in enumerate(layers):
         name = p.layer_input(i)
+        if i:
+            other_order(name, [spec.output, *spec.gradients])
         x = theirs(name) if i else quantities[name]  # the first input is the config's
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
@@ -1205,6 +1226,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         spec = layers[i]
         if i < len(layers) - 1:  # the next layer's dA_prev
             key = f"{layers[i + 1].name}.dA_prev"
+            other_order(key, list(spec.gradients))
             g = theirs(key)
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
@@ -1297,18 +1319,29 @@ def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, 
     f_W swapped), whether the shape differs or not (square maps with as many
     channels keep it). The common layouts are named, each only for its own
     kind (a (3, 3, 3, 3) W transposed as NCHW is no NCHW map)."""
-    if theirs.ndim != ours.ndim or theirs.ndim < 2 or sorted(theirs.shape) != sorted(ours.shape):
+    q = _order_of(theirs, ours, rtol, atol, weights)
+    if q is None:
         return ""
-    named = (2, 3, 1, 0) if weights else (0, 2, 3, 1)
+    fix = f"save yours.transpose{q}"
+    if q == _named_order(weights):
+        return f"; yours is convcli's in {_NAMED_ORDERS[q]}: {fix}"
+    return f"; yours is convcli's with its axes in another order: {fix}"
+
+
+def _named_order(weights: bool) -> tuple[int, ...]:
+    return (2, 3, 1, 0) if weights else (0, 2, 3, 1)
+
+
+def _order_of(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, weights: bool) -> tuple | None:
+    """The transpose of ``theirs`` (not the identity) that is ``ours`` to
+    tolerance, the usual mistake tried first, or None."""
+    if theirs.ndim != ours.ndim or theirs.ndim < 2 or sorted(theirs.shape) != sorted(ours.shape):
+        return None
+    named = _named_order(weights)
     orders = [q for q in itertools.permutations(range(ours.ndim))
               if q != tuple(range(ours.ndim)) and theirs.transpose(q).shape == ours.shape]
-    for q in sorted(orders, key=lambda q: q != named):  # the usual mistake first
-        if compare(theirs.transpose(q), ours, rtol, atol)[0]:
-            fix = f"save yours.transpose{q}"
-            if q == named:
-                return f"; yours is convcli's in {_NAMED_ORDERS[q]}: {fix}"
-            return f"; yours is convcli's with its axes in another order: {fix}"
-    return ""
+    return next((q for q in sorted(orders, key=lambda q: q != named)  # the usual mistake first
+                 if compare(theirs.transpose(q), ours, rtol, atol)[0]), None)
 
 
 def mark_links(outcomes: list[Outcome], submitted: list[Submitted], against: Path) -> list[str]:
@@ -1444,7 +1477,9 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
     other_inputs hint where the table said it)."""
     layers = p.network.layers
     index = {spec.name: i for i, spec in enumerate(layers)}
-    status = {o.quantity: o.status for o in outcomes}
+    # (an array of convcli's numbers with its axes in another order is wrong where it stands, but what
+    # follows from it is not: its numbers are right)
+    status = {o.quantity: "pass" if o.relaid else o.status for o in outcomes}
     shaped = {o.quantity for o in outcomes if o.status == "fail" and o.abs_err is None}  # another shape
     Causes = frozenset  # of (kind, quantity)
 
@@ -1779,8 +1814,9 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     reference, taken, yours = results.quantities, None, None
     unknown = given_copies(unknown, p, results.quantities)
     if layer_by_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
-        yours = read_yours(submitted, p, results.quantities)
-        reference, taken, instead = each_layer(p, results.quantities, yours, backward)
+        laid: dict[str, tuple[int, ...]] = {}
+        yours = read_yours(submitted, p, results.quantities, laid)
+        reference, taken, instead = each_layer(p, results.quantities, yours, backward, laid)
     layerwise = None
     if not layer_by_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
         @functools.cache

@@ -871,3 +871,48 @@ def test_which_of_two_copies_in_a_zip_is_graded_does_not_rest_on_the_zip_order(t
     other = "final/dW" if entry == "draft/dW" else "draft/dW"
     assert note == f"also conv1.dW: {entry} is graded instead, and the two differ; keep one", note
     assert other != entry
+
+
+def test_an_array_in_another_axis_order_is_no_cause_of_the_next_ones(tmp_path):
+    """A learner's review: conv1.Z saved NCHW (convcli's numbers, its own
+    line says the transpose) sent a pool2.dA_prev with a slip of its own to
+    'fix the forward first'; and --each-layer graded the pool on convcli's
+    conv1.Z without a word. Now the NCHW numbers stand for the layer after
+    them, and where they are not convcli's in any order, the note says the
+    pool was graded on convcli's."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [3, 5, 5, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "  - {type: pool, f: 2, stride: 2, mode: max}\nbackward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z = np.load(tmp_path / "key" / "conv1.Z.npy")
+    # the pool's gradient by hand (grad: ones, 2x2 windows at stride 2 over 5x5: rows and columns 0-3)
+    d = np.zeros_like(Z)
+    for i, h, w, c in np.ndindex(3, 2, 2, 4):
+        win = Z[i, 2 * h:2 * h + 2, 2 * w:2 * w + 2, c]
+        d[i, 2 * h:2 * h + 2, 2 * w:2 * w + 2, c] += win == win.max()
+    np.testing.assert_array_equal(d, np.load(tmp_path / "key" / "pool2.dA_prev.npy"))
+    d[0, 0, 0, 0] += 1  # the slip of its own
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", Z.transpose(0, 3, 1, 2))
+    np.save(sub / "pool2.dA_prev.npy", d)
+    for each in ([], ["--each-layer"]):
+        doc = json.loads(run(["check", cfg, "--against", sub, "--json", *each]).stdout)
+        by = {o["quantity"]: o for o in doc["against"]}
+        assert by["conv1.Z"]["hints"] == ["axis_order"], by["conv1.Z"]
+        o = by["pool2.dA_prev"]
+        assert o["status"] == "fail" and o["hints"] == [] and "differs too" not in o["note"], (each, o)
+        assert "graded on convcli's" not in o["note"], (each, o)
+    # not convcli's numbers in any order: the pool is graded on convcli's conv1.Z, and said
+    np.save(sub / "conv1.Z.npy", 2 * Z.transpose(0, 3, 1, 2))
+    np.save(sub / "pool2.A.npy", np.load(tmp_path / "key" / "pool2.A.npy"))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["pool2.A"]["passed"]
+    for q in ("pool2.A", "pool2.dA_prev"):
+        assert "graded on convcli's conv1.Z: yours, (3, 4, 5, 5), has its axes in another order" in by[q]["note"], \
+            by[q]
