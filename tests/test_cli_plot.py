@@ -317,8 +317,9 @@ def test_check_plot_draws_the_quantities_that_differ(tmp_path, cfg):
     # the samples that differ: conv1.Z 6 channels: 1.25 + 2*(2 + 0.25); conv1.dW mosaics (as
     # WEIGHTS): 1 + 2*(1 + 0.25), and check's note on it (fix the forward first) in three lines;
     # each block's count line ("... the errors within them drawn black") wrapped in two at
-    # 7 inches (82 characters); pool3.A's note says the stride that makes its shape, two lines more
-    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 2 * 25 + 2 * 25))
+    # 7 inches (82 characters); pool3.A's note says the stride or window that makes its shape, not its
+    # numbers, three lines more
+    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 2 * 25 + 3 * 25))
     assert (np.abs(rgb - (1, 0, 0)).max(axis=-1) < 0.12).any(), "first difference outlined in red"
 
     result = run(["check", cfg, "--against", mine, "--plot", png, "--force", "--json"])
