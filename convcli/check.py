@@ -68,7 +68,7 @@ class Entry:
 # stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
 # the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
 # convolution's); a parameter's gradient per sample, not summed over them; windows not stepped
-# by the stride; convcli's times one number; another ties rule; float32
+# by the stride; a pool of the other mode (max for average); convcli's times one number; another ties rule; float32
 # against a float64 run; float16; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in
 # convcli's only; and where nothing in the numbers themselves says more,
@@ -76,7 +76,7 @@ class Entry:
 # config gives (another seed, another file), a forward output of yours, the
 # gradient coming into its layer.
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
-              "stride", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours",
+              "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours",
               "nan_in_convcli", "other_inputs", "forward_first", "gradient_first")
 
 
@@ -832,6 +832,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
                                                                s.quantity, theirs, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
@@ -1584,6 +1585,31 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 if compare(theirs, other, rtol, atol)[0]:
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
+    return ""
+
+
+def _mode_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+               atol: float) -> str:
+    """For a pool layer's ``A`` or ``dA_prev`` that differs: whether it is
+    what the pool of the other mode makes (a max pool's window maximum for
+    an average pool's mean, or the other way round: one of the course's
+    common slips, the mode passed or defaulted wrongly)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "pool" or q not in (spec.output, f"{spec.name}.dA_prev"):
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        other = "average" if spec.mode == "max" else "max"
+        hp = {k: v for k, v in spec.hparameters.items() if k != "ties" or other == "max"}
+        if x is None or (q != spec.output and g is None):
+            return ""
+        try:  # layer by layer, an input of yours and a gradient of convcli's may not fit
+            out, cache = pool_forward(x, hp, mode=other, engine=p.engine)
+            made = out if q == spec.output else pool_backward(g.reshape(out.shape), cache, mode=other)
+        except ValueError:
+            return ""
+        if compare(theirs, made, rtol, atol)[0]:
+            return (f"; yours is what {'an average' if other == 'average' else 'a max'} pool makes here "
+                    f"(mode: {other}); the config's pool is mode: {spec.mode}")
     return ""
 
 

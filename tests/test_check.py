@@ -916,3 +916,37 @@ def test_an_array_in_another_axis_order_is_no_cause_of_the_next_ones(tmp_path):
     for q in ("pool2.A", "pool2.dA_prev"):
         assert "graded on convcli's conv1.Z: yours, (3, 4, 5, 5), has its axes in another order" in by[q]["note"], \
             by[q]
+
+
+def test_a_pool_of_the_other_mode_says_so(tmp_path):
+    """A grading review: an average pool handed in as a max pool (the mode
+    passed or defaulted wrongly) failed bare. Both arrays by hand: the
+    window's mean and maximum, and their gradients."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 5\ninputs:\n  A_prev: {random: [3, 7, 5, 2]}\nlayers:\n"
+                          "  - {type: pool, f: [3, 2], stride: [2, 1], mode: average}\nbackward: {grad: random}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    x, g = np.load(tmp_path / "key" / "A_prev.npy"), np.load(tmp_path / "key" / "pool1.dA.npy")
+    A, dA = np.zeros((3, 3, 4, 2)), np.zeros_like(x)  # (7 - 3) // 2 + 1 = 3 rows, (5 - 2) // 1 + 1 = 4 columns
+    for i, h, w, c in np.ndindex(A.shape):
+        win = x[i, 2 * h:2 * h + 3, w:w + 2, c]
+        A[i, h, w, c] = win.max()
+        dA[i, 2 * h:2 * h + 3, w:w + 2, c] += (win == win.max()) * g[i, h, w, c]
+    np.testing.assert_allclose(
+        np.load(tmp_path / "key" / "pool1.A.npy"),
+        np.array([[[[x[i, 2 * h:2 * h + 3, w:w + 2, c].mean() for c in range(2)] for w in range(4)]
+                   for h in range(3)] for i in range(3)]), rtol=1e-12)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "A.npy", A)
+    np.save(sub / "dA_prev.npy", dA)
+    result = run(["check", cfg, "--against", sub, "--json"])
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert result.exit_code == 1 and set(by) == {"pool1.A", "pool1.dA_prev"}
+    for o in by.values():
+        assert o["hints"] == ["pool_mode"], o
+        assert o["note"].endswith("yours is what a max pool makes here (mode: max); the config's pool is "
+                                  "mode: average"), o
