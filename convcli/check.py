@@ -47,7 +47,7 @@ from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
 from .runner import DEFAULT_TOLERANCES, Plan, Results
-from .stats import STATS, stat
+from .stats import STATS, TABLE_DIGITS, stat
 
 
 @dataclass(frozen=True)
@@ -394,6 +394,10 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
             else:
                 allowed = e.atol + e.rtol * abs(x)
                 note = f"got {g!r}, expected {x!r}: abs err {abs_err:.2e} > {allowed:.2e} allowed"
+                if float(f"{g:.{TABLE_DIGITS}g}") == x:  # a value copied from a table of convcli's
+                    note += (f"; {x!r} is {g!r} to the {TABLE_DIGITS} significant digits convcli's tables "
+                             "show: take expected values from OUT/expected.yaml or summary.json, which keep "
+                             "every digit")
         elif first is not None and e.stat is None:
             where = _global(full.shape, e.index, first)
             g = float(np.asarray(got, dtype=np.float64)[first])

@@ -42,6 +42,7 @@ from . import __version__
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
 from .errors import ConvcliError, broken_link, fmt_shape, nearest_folder, path_error, short_path
 from .hparams import joined
+from .stats import TABLE_DIGITS
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
@@ -454,7 +455,7 @@ def _err(x) -> str:
 
 
 def _g(x) -> str:
-    return f"{x:.6g}"
+    return f"{x:.{TABLE_DIGITS}g}"
 
 
 class _Table(Table):

@@ -9,6 +9,9 @@ import math
 import numpy as np
 
 STATS = ("mean", "std", "min", "max", "sum", "norm", "shape")
+# The significant digits the CLI's tables show a statistic with (summary.json
+# and expected.yaml keep every one).
+TABLE_DIGITS = 6
 
 
 def all_finite(a: np.ndarray) -> bool:

@@ -950,3 +950,34 @@ def test_a_pool_of_the_other_mode_says_so(tmp_path):
         assert o["hints"] == ["pool_mode"], o
         assert o["note"].endswith("yours is what a max pool makes here (mode: max); the config's pool is "
                                   "mode: average"), o
+
+
+def test_an_expected_value_copied_from_a_table_says_where_every_digit_is(tmp_path):
+    """A learner's review: conv1.Z.mean written as the forward table shows
+    it (6 significant digits) failed with 'abs err 3.58e-07 > 2.84e-07
+    allowed' and nothing else. The statistics here are NumPy's of the
+    config's own input."""
+    from test_cli_helpers import run, write
+
+    body = "seed: 7\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\nlayers:\n  - {type: relu}\n"
+    cfg = write(tmp_path, body)
+    assert run(["forward", cfg, "--out", tmp_path / "out"]).exit_code == 0
+    A = np.load(tmp_path / "out" / "A_prev.npy")
+    values = {s: float(getattr(np, s)(A)) for s in ("mean", "std", "min", "max", "sum")}
+    # a statistic whose 6 digits are off by more than rtol 1e-6 allows (the seventh rounds much)
+    name, v = next((s, v) for s, v in values.items() if abs(float(f"{v:.6g}") - v) > 1e-8 + 1e-6 * abs(v))
+    cfg = write(tmp_path, body + f"expected:\n  A_prev.{name}: {v:.6g}\n", "copied.yaml")
+    result = run(["check", cfg])
+    assert result.exit_code == 1
+    said = " ".join(result.stdout.split())  # (the table wraps its notes)
+    import re
+
+    got = re.search(re.escape(f"{float(f'{v:.6g}')!r} is ") + r"(\S+) to the", said)
+    assert got and abs(float(got[1]) - v) <= 1e-12 * abs(v), said  # (convcli's sums: the last digits may differ)
+    assert ("to the 6 significant digits convcli's tables show: take expected values from OUT/expected.yaml or "
+            "summary.json") in said, said
+    # a value wrong in its sixth digit is no copy of the table's
+    wrong = float(f"{v:.6g}") * (1 + 1e-5)
+    cfg = write(tmp_path, body + f"expected:\n  A_prev.{name}: {wrong!r}\n", "wrong.yaml")
+    result = run(["check", cfg])
+    assert result.exit_code == 1 and "significant digits" not in result.stdout
