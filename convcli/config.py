@@ -495,6 +495,9 @@ class Source(_Model):
         suffix = Path(self.file).suffix.lower() if self.file else ""
         if self.file is not None and not self.file.strip():
             raise _fail("source", "file: is empty; give a path such as x.npy")
+        if self.file is not None and not suffix:  # (a folder's name, often: none reads as an array)
+            raise _fail("source", "file: {file} has no extension: expected an .npy, .npz (or a .zip of .npy "
+                                  "files), .h5 or .hdf5 file", file=self.file)
         if self.file is not None and suffix not in FILE_SUFFIXES:
             raise _fail(
                 "source", "unsupported file type {suffix!r}: expected .npy, .npz (or a .zip of .npy files), .h5 or .hdf5",
@@ -608,6 +611,9 @@ def _pad(v):
     """``pad`` as :func:`hparams.pad_sides` takes it, or ``same``/``valid``."""
     if isinstance(v, str) and v in ("same", "valid"):
         return v
+    if v is None or isinstance(v, bool):  # said as written in YAML (hparams' message says Python's None)
+        raise _fail("hparam", "expected {forms}, 'same' or 'valid', got {got}", forms=hparams.PAD_FORMS,
+                    got=_short(v))
     try:
         sides = hparams.pad_sides(v, name="")  # its message offers same/valid for a near miss
     except ValueError as exc:

@@ -98,6 +98,9 @@ def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
     raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}")
 
 
+PAD_FORMS = "an int, [p_H, p_W], [top, bottom, left, right]"
+
+
 def pad_sides(pad, name: str = "pad", modes: bool = True) -> tuple[int, int, int, int]:
     """``pad`` as given (int, ``[p_H, p_W]`` or ``[top, bottom, left, right]``)
     -> ``(top, bottom, left, right)``. ``same``/``valid`` are resolved by
@@ -115,7 +118,7 @@ def pad_sides(pad, name: str = "pad", modes: bool = True) -> tuple[int, int, int
                    else " (sizes only: 'same' and 'valid' need a kernel, as in conv_forward's hparameters)")
         hint = did_you_mean(pad, ("same", "valid")) if modes and isinstance(pad, str) else ""  # 'SAME'
         raise ValueError(_named(
-            name, f"expected an int, [p_H, p_W], [top, bottom, left, right]{offered}, got {shown(pad)}{hint}"
+            name, f"expected {PAD_FORMS}{offered}, got {shown(pad)}{hint}"
         ))
     if min(sides) < 0:
         raise ValueError(_named(name, f"padding must be >= 0, got {shown(pad)}"))

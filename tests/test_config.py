@@ -288,7 +288,8 @@ def test_the_config_is_read_once_and_its_hash_is_of_those_bytes(tmp_path, monkey
 @pytest.mark.parametrize("pad", [0, 3, [1, 2], [0, 1, 2, 3], -1, [1, -2], [1, 2, 3], 1.5, True, "sam", [], None])
 def test_pad_is_checked_by_the_core_s_own_rule(tmp_path, pad):
     """config accepts exactly the pads hparams.pad_sides (the layers' rule)
-    accepts, plus same/valid, with hparams' message."""
+    accepts, plus same/valid, with hparams' message (null and true said as
+    the YAML wrote them, not as Python's None and True)."""
     import yaml
 
     from convcli.hparams import pad_sides
@@ -297,7 +298,10 @@ def test_pad_is_checked_by_the_core_s_own_rule(tmp_path, pad):
     try:
         pad_sides(pad, name="")
     except ValueError as exc:
-        assert str(exc) in error(tmp_path, text)
+        said = str(exc)
+        if pad is None or pad is True:
+            said = said.replace(f"got {pad}", f"got {'null' if pad is None else 'true'}")
+        assert said in error(tmp_path, text)
     else:
         assert load(tmp_path, text).model.layers[0].pad == pad
 
@@ -344,3 +348,18 @@ def test_messages_say_the_yaml_as_written(tmp_path, change, where, what):
     }[change]
     message = error(tmp_path, text)
     assert f": {where}" in message and what in message, message
+
+
+def test_a_file_without_extension_and_a_null_pad_are_said_as_written(tmp_path):
+    """A learner's review: file: m (a folder) was an "unsupported file type
+    '(none)'", and pad: null "got None" where stride: null says null."""
+    (tmp_path / "m").mkdir()
+    said = error(tmp_path, "inputs: {A_prev: {file: m}}\nlayers: [{type: relu}]\n")
+    assert said.endswith("inputs.A_prev (line 1): file: m has no extension: expected an .npy, .npz (or a .zip of "
+                         ".npy files), .h5 or .hdf5 file"), said
+    conv = "inputs: {A_prev: {random: [1, 4, 4, 1]}, W: {random: [2, 2, 1, 1]}, b: {random: [1]}}\n" \
+           "layers: [{type: conv, W: W, b: b, pad: PAD}]\n"
+    for written in ("null", "~", "false"):
+        said = error(tmp_path, conv.replace("PAD", written))
+        assert said.endswith("layers[0].pad (line 2): expected an int, [p_H, p_W], [top, bottom, left, right], "
+                             f"'same' or 'valid', got {'null' if written != 'false' else 'false'}"), said
