@@ -293,11 +293,11 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
     for i, layer in enumerate(network.layers):
         x_i = params[p.input_name] if i == 0 else _f64(trace[i - 1][0])
         ties = {network.layers[j].name: t.tied for j, t in stand_ins.items() if j >= i}
-        targets = [("dA_prev", x_i)]
+        targets = [("dA_prev", x_i, p.layer_input(i))]
         if layer.kind == "conv":
-            targets += [("dW", params[layer.W]), ("db", params[layer.b])]
+            targets += [("dW", params[layer.W], layer.W), ("db", params[layer.b], layer.b)]
         bases: dict = {}  # unperturbed outputs, shared by the layer's quantities
-        for key, base in targets:
+        for key, base, stepped in targets:
             name = f"{layer.name}.{key}"
             n = base.size
             coords = np.arange(n) if not samples or n <= samples else np.sort(rng.choice(n, samples, replace=False))
@@ -323,7 +323,7 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                 # its input's share: where inputs are small (dark pixels) a smaller
                 # step only adds rounding noise. So only as far as the kinks need.
                 step /= math.sqrt(max(1.0, n_out * eps / DW_CROSSINGS))
-            q = _Quantity(name, key, i, x_i, base, G, results.quantities[name].reshape(-1), step,
+            q = _Quantity(name, key, i, x_i, base, stepped, G, results.quantities[name].reshape(-1), step,
                           _step_floor(key, trace[i][0], x_i), bases, eps)
             result = q.check(real, coords, scale, threshold, progress)
             if not result.passed and ties and conventional is not None:
@@ -345,6 +345,7 @@ class _Quantity:
     layer: int
     x: np.ndarray  # the layer's input, float64
     base: np.ndarray
+    stepped: str  # what base is: the layer's input (A_prev, relu2.A), W or b
     G: np.ndarray
     g: np.ndarray  # flat
     eps: float
@@ -371,7 +372,7 @@ class _Quantity:
             h = self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
             x_plus, x_minus = x + h, x - h  # float64, as work holds them
             if not x_minus < x < x_plus:
-                where = f"{self.name}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
+                where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
                 made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
                         if self.eps != self.given else "")
                 raise ConvcliError("--eps", f"a step of {self.eps:g}{made} is lost in rounding at {where} = {x!r}; "

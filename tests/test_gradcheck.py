@@ -208,8 +208,10 @@ def test_raw_uint8_pixels_in_float32(tmp_path):
 
 
 def test_a_step_lost_in_rounding_is_a_usage_error(tmp_path):
+    """It names the coordinate stepped: of the layer's input A_prev, not of
+    the gradient conv1.dA_prev (a learner's review)."""
     cfg = write(tmp_path, BIG.format(dtype="float64", scale="1.0e6", layers=CONV))
-    line = assert_error(run(["gradcheck", cfg, "--eps", "1e-30"]), "--eps: a step of 1e-30 is lost in rounding at conv1.dA_prev[")
+    line = assert_error(run(["gradcheck", cfg, "--eps", "1e-30"]), "--eps: a step of 1e-30 is lost in rounding at A_prev[")
     assert "give a larger --eps" in line
     assert_error(run(["gradcheck", cfg, "--eps", "inf"]), "--eps: must be")
 
@@ -393,4 +395,4 @@ def test_a_lost_step_names_the_eps_given(tmp_path):
         backward: {grad: ones}
         """)
     line = assert_error(run(["gradcheck", cfg, "--eps", "1e-15"]), "--eps: a step of ")
-    assert "(--eps 1e-15, made smaller for a b that moves many outputs) is lost in rounding at conv1.db[" in line
+    assert "(--eps 1e-15, made smaller for a b that moves many outputs) is lost in rounding at b[" in line
