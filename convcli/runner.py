@@ -298,15 +298,18 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         shapes[spec.output] = ls.out_shape
         roles[spec.output] = "output"
         where = cfg.layer_where(ls.index)
-        size(ls.out_shape, itemsize, where, f"output {spec.output}", RUN_FEWER, True, spec.output)
+        m, H, W, C = ls.in_shape
+        t, b, l, r = ls.hyper.get("pad", (0, 0, 0, 0))
+        # a padding larger than the maps it pads is what makes such arrays large: said, as a typo's likely
+        # cause (pad: 100000 for 10 in a config of 5x5 maps asked for a terabyte "of output")
+        padded = f" (pad {spec.hparameters['pad']} around {H}x{W} maps)" if t + b > H or l + r > W else ""
+        size(ls.out_shape, itemsize, where, f"output {spec.output}{padded}", RUN_FEWER, True, spec.output)
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, the batch (a chunk when streamed): pad: same with a
             # dilation of 2**62 has an output of 1 row but a padding of 2**61, a pad of 100 with a
             # stride of 300 an output of 1 row of a padded input 400 times the input.
-            m, H, W, C = ls.in_shape
-            t, b, l, r = ls.hyper["pad"]
-            size((m, H + t + b, W + l + r, C), itemsize, where, f"padded input of {spec.name}", RUN_FEWER, True,
-                 f"{spec.name}'s padded input")
+            size((m, H + t + b, W + l + r, C), itemsize, where, f"padded input of {spec.name}{padded}", RUN_FEWER,
+                 True, f"{spec.name}'s padded input")
         if spec.kind == "conv" and grads and ls.hyper["stride"] == [1, 1]:
             # a stride-1 input gradient gathers from dZ padded by d*(f-1) less the padding, at most
             # (m, H + d_H*(f_H-1), W + d_W*(f_W-1), n_C): a dilation of 63 pads dZ 8 times the input

@@ -1463,3 +1463,20 @@ def test_file_names_that_are_not_utf8_are_written_about_not_exit_3(tmp_path):
         done = subprocess.run([sys.executable, "-m", "convcli", *map(os.fsencode, map(str, args))],
                               capture_output=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_a_padding_larger_than_its_maps_is_named_in_the_size_error(tmp_path):
+    """A learner's review: pad: 100000 (for 1) on 5x5 maps was refused as
+    "output conv1.Z ... needs 1.2 TiB" or, from a file, a padded input "one
+    sample of a streamed chunk": the typo was not pointed at. By hand: 5 +
+    2 * 100000 = 200005 rows padded, 200005 - 3 + 1 = 200003 out."""
+    np.save(tmp_path / "A.npy", np.zeros((2, 5, 5, 3)))
+    body = "inputs: {A_prev: SRC, W: {random: [3, 3, 3, 2]}, b: {random: [2]}}\n" \
+           "layers: [{type: conv, W: W, b: b, pad: 100000}]\n"
+    made = write(tmp_path, body.replace("SRC", "{random: [2, 5, 5, 3]}"), "made.yaml")
+    assert_error(run(["forward", made]), "output conv1.Z (pad 100000 around 5x5 maps) of shape (2, 200003, 200003, 2)")
+    read = write(tmp_path, body.replace("SRC", "{file: A.npy}"), "read.yaml")
+    assert_error(run(["forward", read]), "padded input of conv1 (pad 100000 around 5x5 maps), one sample")
+    # a padding within its maps' size is no typo to point at
+    fine = write(tmp_path, body.replace("SRC", "{random: [2, 5, 5, 3]}").replace("100000", "2"), "fine.yaml")
+    assert run(["forward", fine, "--out", tmp_path / "out"]).exit_code == 0
