@@ -303,7 +303,8 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         # a padding larger than the maps it pads is what makes such arrays large: said, as a typo's likely
         # cause (pad: 100000 for 10 in a config of 5x5 maps asked for a terabyte "of output")
         padded = f" (pad {spec.hparameters['pad']} around {H}x{W} maps)" if t + b > H or l + r > W else ""
-        size(ls.out_shape, itemsize, where, f"output {spec.output}{padded}", RUN_FEWER, True, spec.output)
+        grown = padded if ls.out_shape[1] > H or ls.out_shape[2] > W else ""  # (not pad: same's)
+        size(ls.out_shape, itemsize, where, f"output {spec.output}{grown}", RUN_FEWER, True, spec.output)
         if spec.kind == "conv" and any(ls.hyper["pad"]):
             # The engines pad a copy of their input, the batch (a chunk when streamed): pad: same with a
             # dilation of 2**62 has an output of 1 row but a padding of 2**61, a pad of 100 with a

@@ -690,7 +690,7 @@ def test_max_memory_caps_a_padded_batch_whole_in_memory_and_a_chunk_streamed(tmp
     cfg = write(tmp_path, data)
     for args in (["forward", "--out", tmp_path / "out"], ["check"]):  # made up: capped whole; check holds it whole
         assert_error(run([*args, cfg, "--max-memory", "4MiB"]), "layers[0] (conv1)",
-                     "padded input of conv1 of shape (100, 210, 210, 1) needs 33.6 MiB, more than --max-memory 4.0 MiB")
+                     "padded input of conv1 (pad 100 around 10x10 maps) of shape (100, 210, 210, 1) needs 33.6 MiB, more than --max-memory 4.0 MiB")
     np.save(tmp_path / "x.npy", np.random.RandomState(0).rand(100, 10, 10, 1))
     data["inputs"]["A_prev"] = {"file": "x.npy"}
     result = run(["forward", write(tmp_path, data), "--max-memory", "4MiB", "--out", tmp_path / "out", "--json"])
@@ -862,7 +862,7 @@ def test_max_memory_still_caps_a_made_up_batch_whole(tmp_path):
     data["layers"][0]["pad"] = 300
     cfg = write(tmp_path, data)
     result = run(["forward", cfg, "--out", tmp_path / "out", "--max-memory", "64MiB"])
-    assert_error(result, "layers[0] (conv1)", "output conv1.Z of shape (10, 607, 606, 4) needs 112.3 MiB, "
+    assert_error(result, "layers[0] (conv1)", "output conv1.Z (pad 300 around 9x8 maps) of shape (10, 607, 606, 4) needs 112.3 MiB, "
                  "more than --max-memory 64.0 MiB")
     # from a file, the same layers stream, in chunks of 64 MiB at most
     np.save(tmp_path / "x.npy", np.random.RandomState(0).rand(N, 9, 8, 3))
