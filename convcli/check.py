@@ -214,6 +214,11 @@ def parse_key(key: str, p: Plan, where: str) -> tuple[str, str | None, tuple | N
         return q, name, parse_index(m.group("idx"), p.shapes[q], q, where)
     if key.count("[") != key.count("]"):
         raise ConvcliError(where, f"cannot read {key!r}: {'a [ is not closed' if key.count('[') > key.count(']') else 'a ] has no ['}; an index is written as in Z[0, 1]")
+    if re.search(r"\[[^\]]*\[", key):  # Z[[0, 1]], Z[0][1]'s cousin: NumPy's fancy indexing
+        raise ConvcliError(where, f"cannot read {key!r}: an index holds ints, slices like 0:2 and one ..., not "
+                                  "lists (no fancy indexing): one entry per element, as in Z[0, 1] and Z[1, 1]")
+    if re.search(r"\]\s*\[", key):
+        raise ConvcliError(where, f"cannot read {key!r}: write one index, as in Z[0, 1] (not Z[0][1])")
     if "[" in key or "]" in key:
         raise ConvcliError(where, f"cannot read {key!r}: an index goes at the end, as in Z[0, 1]")
     try:

@@ -44,6 +44,11 @@ def config(tmp_path, entry: str):
         ("'Z[1, 2': 0.5", ("expected['Z[1, 2'] (line 8)", "cannot read 'Z[1, 2': a [ is not closed; an index is "
                                                           "written as in Z[0, 1]")),
         ("'Z1, 2]': 0.5", ("cannot read 'Z1, 2]': a ] has no [",)),
+        # (a learner's review: both were told that "an index goes at the end")
+        ("'Z[[0, 1]]': 0.5", ("cannot read 'Z[[0, 1]]': an index holds ints, slices like 0:2 and one ..., not lists "
+                              "(no fancy indexing): one entry per element, as in Z[0, 1] and Z[1, 1]",)),
+        ("'Z[0][1]': 0.5", ("cannot read 'Z[0][1]': write one index, as in Z[0, 1] (not Z[0][1])",)),
+        ("'Z[0].mean[1]': 0.5", ("cannot read 'Z[0].mean[1]': an index goes at the end, as in Z[0, 1]",)),
     ],
 )
 def test_a_value_of_the_wrong_shape_is_refused_before_running(tmp_path, monkeypatch, entry, fragments):
