@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -106,6 +107,15 @@ class Plan:
         """Why ``name`` is no quantity of this run, with the nearest ones: the
         layers' quantities of that bare name (``dA_prev`` -> ``conv1.dA_prev``
         or ``pool3.dA_prev``), else the closest spelling."""
+        copied = re.fullmatch(r"(.+?)\s*(?:\(\d+\)|- [Cc]opy(?: \(\d+\))?)", name)  # a browser's or a desktop's copy
+        if copied:
+            try:
+                q = self.resolve(copied[1], "")
+            except ConvcliError:
+                pass
+            else:
+                return (f"unknown quantity {name!r} (a copy's name: did you mean {q!r}? save it as "
+                        f"{copied[1]}.npy)")
         bare = {q: q.split(".", 1)[1] for q in self.shapes if "." in q}  # a layer's quantity without the layer
         layered = [q for q, b in bare.items() if b == name]
         if not layered:  # the notebook's own names: dA for conv_backward's first result, dA_prev here

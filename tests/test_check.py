@@ -981,3 +981,25 @@ def test_an_expected_value_copied_from_a_table_says_where_every_digit_is(tmp_pat
     cfg = write(tmp_path, body + f"expected:\n  A_prev.{name}: {wrong!r}\n", "wrong.yaml")
     result = run(["check", cfg])
     assert result.exit_code == 1 and "significant digits" not in result.stdout
+
+
+def test_a_copy_s_name_suggests_the_quantity_it_copies(tmp_path):
+    """A learner's review: 'db (1).npy' (a browser's second download) got no
+    'did you mean', where 'dw.npy' did."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "db (1).npy").write_bytes((tmp_path / "key" / "conv1.db.npy").read_bytes())
+    (sub / "dW - Copy.npy").write_bytes((tmp_path / "key" / "conv1.dW.npy").read_bytes())
+    (sub / "Z.npy").write_bytes((tmp_path / "key" / "conv1.Z.npy").read_bytes())
+    (sub / "zz (2).npy").write_bytes((tmp_path / "key" / "conv1.Z.npy").read_bytes())  # a copy of no quantity
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    notes = {u["entry"]: u["note"] for u in doc["unknown"]}
+    assert notes["db (1).npy"] == "unknown quantity 'db (1)' (a copy's name: did you mean 'conv1.db'? save it as db.npy)"
+    assert notes["dW - Copy.npy"].startswith("unknown quantity 'dW - Copy' (a copy's name: did you mean 'conv1.dW'?")
+    assert "a copy's name" not in notes["zz (2).npy"]
