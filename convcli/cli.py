@@ -1285,6 +1285,7 @@ def _channels(text: str | None, name: str, shape: tuple[int, ...]) -> list[int] 
         if last >= shape[-1]:  # (plot refuses a shape without channels before this)
             raise channel_out_of_range(last, name, shape)
         out += range(first, last + 1)
+    out = list(dict.fromkeys(out))  # each drawn once: 0,0 or 0-3,2 (a learner's review drew one twice)
     check_channel_count(out, shape[-1])  # before anything is computed
     return out
 

@@ -472,10 +472,10 @@ def _check_sample(sample, a: np.ndarray, name: str, kind: str) -> int:
     if sample is None:
         return 0
     i = _integer(sample, "--sample", "sample")
-    if not 0 <= i < a.shape[0]:
+    if not -a.shape[0] <= i < a.shape[0]:  # (-1: the last, as NumPy counts)
         raise ConvcliError("--sample", f"sample {i} out of range for {name} of shape {_shape(a)} "
-                                       f"(samples 0..{a.shape[0] - 1})")
-    return i
+                                       f"(samples 0..{a.shape[0] - 1}, or -{a.shape[0]}..-1 from the end)")
+    return i % a.shape[0]
 
 
 def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[int], str]:

@@ -131,6 +131,10 @@ def test_plot_json_and_nested_out(tmp_path, cfg):
     assert (doc["sample"], doc["channels"]) == (0, [0, 1, 2, 3, 4, 5])
     doc = json.loads(run(["plot", cfg, "-q", "conv1.dW", "--out", png, "--json", "--force"]).stdout)
     assert (doc["sample"], doc["channels"]) == (None, [0, 1, 2, 3, 4, 5])  # weights: no batch
+    # (a learner's review) -1 is the last sample, as NumPy counts, and a channel given twice is drawn once
+    doc = json.loads(run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--force", "--sample", "-1",
+                          "--channels", "1,0-2,1"]).stdout)
+    assert (doc["sample"], doc["channels"]) == (1, [1, 0, 2])
 
 
 def test_plot_failure_removes_the_folders_it_made(tmp_path, cfg):
