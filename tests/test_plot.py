@@ -265,7 +265,7 @@ def test_require_matplotlib(monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs, where, message", [
-    ({"sample": 12}, "--sample", r"sample 12 out of range for A of shape \(10, 4, 4, 3\) \(samples 0\.\.9\)"),
+    ({"sample": 12}, "--sample", r"sample 12 out of range for A of shape \(10, 4, 4, 3\) \(samples 0\.\.9, or -10\.\.-1 from the end\)"),
     ({"sample": -11}, "--sample", r"sample -11 out of range .*\(samples 0\.\.9, or -10\.\.-1 from the end\)"),
     ({"sample": 1.5}, "--sample", r"sample must be an integer"),
     ({"channels": [0, 3]}, "--channels", r"channel 3 out of range for A of shape \(10, 4, 4, 3\) \(channels 0\.\.2\)"),
