@@ -930,7 +930,7 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.n
             j = next((j for j in range(i - 1, -1, -1) if layers[j].output in shapes), None)
             if j is not None and shapes[layers[j].output] != p.layer_shapes[j].out_shape:
                 continue
-        said = _geometry_hint(p, i, ls, tuple(o.shape), _Remade(p, i, quantities, x, o, read))
+        said = _geometry_hint(p, i, ls, tuple(o.shape), _Remade(p, i, ls, quantities, x, o, read))
         if said:
             o.note += said
             o.hints.append("geometry")
@@ -938,11 +938,13 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.n
 
 @dataclass
 class _Remade:
-    """Layer ``i``'s output under other settings, and the array of the
-    user's it is compared with (None: not read, or too large to run)."""
+    """Layer ``i``'s output under other settings (``ls``: its shapes and
+    resolved hyperparameters as run), and the array of the user's it is
+    compared with (None: not read)."""
 
     p: Plan
     i: int
+    ls: object
     quantities: dict[str, np.ndarray]
     x: np.ndarray | None
     outcome: Outcome
@@ -954,27 +956,54 @@ class _Remade:
 
     def matches(self, change: dict | None) -> bool:
         """Whether the user's array is what the layer makes with ``change``
-        to its hyperparameters (None: convcli's output cut to its size)."""
+        to its hyperparameters (None: convcli's output cut to its size).
+        Rerun and compared a few samples at a time, at most
+        ``HINT_CHUNK_BYTES`` of float64 each (compare's temporaries are
+        several times that): a setting whose output it is not is told by
+        its first samples, and a large batch never held twice."""
         theirs, spec = self.theirs, self.p.network.layers[self.i]
-        if theirs is None:
+        if theirs is None or theirs.ndim != 4 or self.x.ndim != 4 or theirs.shape[0] != self.x.shape[0]:
             return False
         tol = _hint_tolerance(theirs.dtype, self.p.dtype, *self.p.tolerance)
-        if change is None:
-            ours = self.quantities.get(spec.output)
-            n_H, n_W = theirs.shape[1:3]
-            return (ours is not None and n_H <= ours.shape[1] and n_W <= ours.shape[2]
-                    and compare(theirs, ours[:, :n_H, :n_W], *tol)[0])
-        try:  # an input of yours (--each-layer) may not fit the layer
-            if spec.kind == "conv":
-                W, b = self.quantities.get(spec.W), self.quantities.get(spec.b)
-                if W is None or b is None:
-                    return False
-                out, _ = conv_forward(self.x, W, b, dict(spec.hparameters, **change), engine=self.p.engine)
-            else:
-                out, _ = pool_forward(self.x, dict(spec.hparameters, **change), mode=spec.mode, engine=self.p.engine)
-        except ValueError:
+        ours = self.quantities.get(spec.output)
+        n_H, n_W = theirs.shape[1:3]
+        if change is None and (ours is None or ours.ndim != 4 or n_H > ours.shape[1] or n_W > ours.shape[2]):
             return False
-        return out.shape == theirs.shape and compare(theirs, out, *tol)[0]
+        # the padding as resolved for the layer (pad: same resolved again under another stride or
+        # dilation would not be the padding the candidate's size was worked out with)
+        hp = dict(spec.hparameters, **({"pad": list(self.ls.hyper["pad"])} if spec.kind == "conv" else {}))
+        k = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(theirs.shape[1:])))
+        for n in range(0, theirs.shape[0], k):
+            if change is None:
+                made = ours[n:n + k, :n_H, :n_W]
+            else:
+                try:  # an input of yours (--each-layer) may not fit the layer
+                    if spec.kind == "conv":
+                        W, b = self.quantities.get(spec.W), self.quantities.get(spec.b)
+                        if W is None or b is None:
+                            return False
+                        made, _ = conv_forward(self.x[n:n + k], W, b, dict(hp, **change), engine=self.p.engine)
+                    else:
+                        made, _ = pool_forward(self.x[n:n + k], dict(hp, **change), mode=spec.mode,
+                                               engine=self.p.engine)
+                except ValueError:
+                    return False
+            if made.shape != theirs[n:n + k].shape or not _close(theirs[n:n + k], made, *tol):
+                return False
+        return True
+
+
+def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
+    """``compare(...)[0]``, its many temporaries spared where every element
+    is finite and within tolerance (the common case, told first)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if np.all(np.abs(got - expected) <= atol + rtol * np.abs(expected)):
+            return True
+    return compare(got, expected, rtol, atol)[0]
+
+
+# The float64 bytes of the user's array :class:`_Remade` compares at a time.
+HINT_CHUNK_BYTES = 16 << 20
 
 
 def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
@@ -1017,7 +1046,10 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
     # (what, the change to the layer's hyperparameters, the config's, the output size), the likeliest
     # slip first: a dilated layer's its dilation, a strided one's its stride (a loop stepping by 1), a
     # stride-1 layer's its padding; a pool's window
-    pads = [(f"pad {k}", {"pad": k}, f"pad is {same(pad[:2]) if len(set(pad)) > 1 else pad[0]}", size([k] * 4))
+    written = spec.hparameters.get("pad", 0)  # the config's as written: 1, [1, 2], same (0 for a pool: unused)
+    written = (f"{written} ({pad[0] if len(set(pad)) == 1 else pad})" if isinstance(written, str)
+               else written if hparams.is_int(written) else list(written))
+    pads = [(f"pad {k}", {"pad": k}, f"pad is {written}", size([k] * 4))
             for k in range(0, max(f_H, f_W) + 1) if conv and [k] * 4 != pad]
     strides = [(f"stride {k}", {"stride": k}, f"stride is {s_H}", size(s=(k, k)))
                for k in sorted({1, 2, 3, f_H} - {s_H}) if s_H == s_W]

@@ -1003,3 +1003,58 @@ def test_a_copy_s_name_suggests_the_quantity_it_copies(tmp_path):
     assert notes["db (1).npy"] == "unknown quantity 'db (1)' (a copy's name: did you mean 'conv1.db'? save it as db.npy)"
     assert notes["dW - Copy.npy"].startswith("unknown quantity 'dW - Copy' (a copy's name: did you mean 'conv1.dW'?")
     assert "a copy's name" not in notes["zz (2).npy"]
+
+
+def test_the_size_hint_says_the_config_s_pad_as_written_and_reruns_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """A review of the size hint: the config's pad [1, 2] was said as 1 (its
+    top and bottom only); under pad: same the layer was rerun with same
+    resolved again for the candidate's stride, so a student's stride-1
+    output (with same's padding for stride 2) was 'in size only'; and each
+    candidate reran the whole batch at once (9x the time, 5x the memory of
+    the check on a 64x224x224 layer). By hand loops throughout."""
+    import json
+
+    from convcli import check as check_module
+    from test_cli_helpers import run, write
+
+    def loops(A, W, b, pads, s, n_H, n_W):
+        t, bo, l, r = pads
+        A = np.pad(A, ((0, 0), (t, bo), (l, r), (0, 0)))
+        f = W.shape[0]
+        Z = np.zeros((A.shape[0], n_H, n_W, W.shape[-1]))
+        for i, h, w, c in np.ndindex(Z.shape):
+            Z[i, h, w, c] = np.sum(A[i, s * h:s * h + f, s * w:s * w + f] * W[..., c]) + b.reshape(-1)[c]
+        return Z
+
+    def graded(cfg, Z):
+        sub = tmp_path / f"sub{len(list(tmp_path.iterdir()))}"
+        sub.mkdir()
+        np.save(sub / "conv1.Z.npy", Z)
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["hints"] == ["geometry"], o
+        return o["note"]
+
+    body = ("seed: 2\ninputs:\n  A_prev: {random: [6, 8, 8, 3]}\n  W: {random: [3, 3, 3, 4]}\n  b: {random: [4]}\n"
+            "layers:\n  - {type: conv, W: W, b: b, PAD}\n")
+    asym = write(tmp_path, body.replace("PAD", "pad: [1, 2]"), "asym.yaml")
+    assert run(["forward", asym, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    np.testing.assert_allclose(loops(A, W, b, (1, 1, 2, 2), 1, 8, 10), np.load(tmp_path / "key" / "conv1.Z.npy"),
+                               rtol=1e-12)
+    assert graded(asym, loops(A, W, b, (0, 0, 0, 0), 1, 6, 6)).endswith(
+        "(6, 6, 6, 4) is what pad 0 makes of conv1's input (6, 8, 8, 3); the config's pad is [1, 2]")
+    # pad: same at stride 2 on 8 rows: a total of (4 - 1) * 2 + 3 - 8 = 1, after (bottom, right); 4x4 out.
+    # At stride 1 with that padding: 8 + 1 - 3 + 1 = 7 rows
+    same = write(tmp_path, body.replace("PAD", "pad: same, stride: 2"), "same.yaml")
+    stride1 = loops(A, W, b, (0, 1, 0, 1), 1, 7, 7)
+    calls = []
+    conv_forward = check_module.conv_forward
+    monkeypatch.setattr(check_module, "conv_forward", lambda x, *a, **k: calls.append(len(x)) or conv_forward(x, *a, **k))
+    monkeypatch.setattr(check_module, "HINT_CHUNK_BYTES", 2 * 7 * 7 * 4 * 8)  # 2 samples a chunk
+    assert graded(same, stride1).endswith(
+        "(6, 7, 7, 4) is what stride 1 makes of conv1's input (6, 8, 8, 3); the config's stride is 2")
+    assert calls.count(2) == 3, calls  # the whole batch two samples at a time, never whole
+    # pad 0 at stride 1 (two settings off): 8 - 3 + 1 = 6, the size pad 3 makes at stride 2, (8 + 6 - 3) // 2 + 1
+    assert graded(same, loops(A, W, b, (0, 0, 0, 0), 1, 6, 6)).endswith(
+        "(6, 6, 6, 4) is what pad 3 makes of conv1's input (6, 8, 8, 3) (in size only: yours is not its output); "
+        "the config's pad is same ([0, 1, 0, 1])")
