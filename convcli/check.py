@@ -74,10 +74,11 @@ class Entry:
 # convcli's only; and where nothing in the numbers themselves says more,
 # what this one follows from that differs too: your copy of an input the
 # config gives (another seed, another file), a forward output of yours, the
-# gradient coming into its layer.
+# gradient coming into its layer, or one of yours in another axis order (if
+# the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
               "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours",
-              "nan_in_convcli", "other_inputs", "forward_first", "gradient_first")
+              "nan_in_convcli", "other_inputs", "forward_first", "gradient_first", "layout_first")
 
 
 @dataclass
@@ -1145,32 +1146,42 @@ def _in_layout(p: Plan, q: str, source: Source, base_dir: Path, shape, shown: st
 
 
 def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
-               laid: dict[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
-    """The user's arrays that can be read: in convcli's shape where they have
-    their quantity's layout, else a layer's output or gradient of another
-    4-D shape as stored (``--each-layer`` runs the next layer on it, which
-    may take it: a conv output with the padding off by one is a ReLU's
-    input all the same). Others fail on their own in
-    :func:`evaluate_against`. One of convcli's sizes in another order
-    (NCHW) is no input of the next layer as stored, a layout mistake said
-    as one: where a transpose of it is convcli's numbers, that transpose
-    (the numbers are yours); else it is left out, and its shape put in
-    ``laid``."""
+               laid: dict[str, tuple[int, ...]] | None = None,
+               relaid: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The user's arrays that can be read, as stored: in convcli's shape
+    where they have their quantity's layout, else a layer's output or
+    gradient of another 4-D shape (``--each-layer`` runs the next layer on
+    it, which may take it: a conv output with the padding off by one is a
+    ReLU's input all the same). Others fail on their own in
+    :func:`evaluate_against`. One of convcli's numbers with its axes in
+    another order (NCHW; square maps with as many channels keep their shape)
+    is a layout mistake, said as one, and no input of the next layer as
+    stored: its transpose goes in ``relaid`` (the numbers are yours, for the
+    next layer to take); one of convcli's sizes in another order whose no
+    transpose is convcli's numbers is left out, its shape put in ``laid``."""
     found = {}
     for s in submitted:
-        want = quantities[s.quantity].shape
+        want, ours = quantities[s.quantity].shape, quantities[s.quantity]
+        maps = p.roles.get(s.quantity) in ("output", "gradient")
         a = _in_layout(p, s.quantity, s.source, s.base_dir, want)
-        if a is None and p.roles.get(s.quantity) in ("output", "gradient"):
+        if a is not None and maps and a.ndim == 4 and len(set(want[1:])) < 3 and a.dtype.kind in "iuf":
+            tol = _hint_tolerance(a.dtype, p.dtype, *p.tolerance)
+            order = None if _close(a, ours, *tol) else _order_of(a, ours, *tol, weights=False)
+            if order is not None and relaid is not None:
+                relaid[s.quantity] = a.transpose(order)
+        if a is None and maps:
             try:
                 info = arrays.probe(s.source, s.base_dir, "--against")
                 if len(info.shape) == 4 and info.dtype.kind in "iuf":
                     a = arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
                     if sorted(info.shape) == sorted(want):
                         tol = _hint_tolerance(a.dtype, p.dtype, *p.tolerance)
-                        order = _order_of(a, quantities[s.quantity], *tol, weights=False)
-                        if order is None and laid is not None:
+                        order = _order_of(a, ours, *tol, weights=False)
+                        if order is not None and relaid is not None:
+                            relaid[s.quantity] = a.transpose(order)
+                        elif order is None and laid is not None:
                             laid[s.quantity] = tuple(info.shape)
-                        a = None if order is None else a.transpose(order)
+                        a = None
             except ConvcliError:
                 a = None
         if a is not None:
@@ -1520,8 +1531,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
     layers = p.network.layers
     index = {spec.name: i for i, spec in enumerate(layers)}
     # (an array of convcli's numbers with its axes in another order is wrong where it stands, but what
-    # follows from it is not: its numbers are right)
-    status = {o.quantity: "pass" if o.relaid else o.status for o in outcomes}
+    # follows from it only if the layers after it took it in that order: said so, as a condition)
+    status = {o.quantity: "relaid" if o.relaid else o.status for o in outcomes}
     shaped = {o.quantity for o in outcomes if o.status == "fail" and o.abs_err is None}  # another shape
     Causes = frozenset  # of (kind, quantity)
 
@@ -1532,6 +1543,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
             return Causes({("other_inputs", q)})
         if each_layer:  # theirs was the layer's input where given: nothing before it carries over
             return Causes() if q in status else follows
+        if status.get(q) == "relaid":
+            return Causes(c for c in follows if c[0] == "other_inputs") or Causes({("layout_first", q)})
         if status.get(q) == "fail":
             return (Causes(c for c in follows if c[0] == "other_inputs")
                     or Causes({("gradient_first" if p.roles.get(q) == "gradient" else "forward_first", q)}))
@@ -1575,7 +1588,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
         if o.abs_err is None:  # a shape follows only from shapes: an array of yours of another shape
             causes = Causes(c for c in causes if c[1] in shaped)
         named = {kind: sorted(q for k, q in causes if k == kind)
-                 for kind in ("other_inputs", "forward_first", "gradient_first")}
+                 for kind in ("other_inputs", "forward_first", "gradient_first", "layout_first")}
         if named["other_inputs"]:  # the root of everything else: said alone
             o.note += f"; yours follow from other inputs: your {listed(named['other_inputs'])} not the config's"
             o.hints.append("other_inputs")
@@ -1593,9 +1606,14 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
         if named["gradient_first"]:
             o.note += (f"; the gradient coming into this layer, your {', '.join(named['gradient_first'])}, "
                        "differs too: fix that one first")
-        if named["forward_first"] or named["gradient_first"]:  # said once, after both
+        if named["layout_first"]:
+            one = len(named["layout_first"]) == 1
+            o.note += (f"; your {joined(named['layout_first'])} {'has' if one else 'have'} convcli's numbers with "
+                       f"{'its' if one else 'their'} axes in another order: if your layers after "
+                       f"{'it' if one else 'them'} took {'it' if one else 'them'} so, fix that first")
+        if named["forward_first"] or named["gradient_first"] or named["layout_first"]:  # said once, after all
             o.note += ", or grade each layer on your inputs with --each-layer"
-        o.hints += [kind for kind in ("forward_first", "gradient_first") if named[kind]]
+        o.hints += [kind for kind in ("forward_first", "gradient_first", "layout_first") if named[kind]]
 
 
 def listed(names: list[str]) -> str:
@@ -1882,14 +1900,16 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     unknown = given_copies(unknown, p, results.quantities)
     if layer_by_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
         laid: dict[str, tuple[int, ...]] = {}
-        yours = read_yours(submitted, p, results.quantities, laid)
-        reference, taken, instead = each_layer(p, results.quantities, yours, backward, laid)
+        relaid: dict[str, np.ndarray] = {}
+        yours = read_yours(submitted, p, results.quantities, laid, relaid)
+        reference, taken, instead = each_layer(p, results.quantities, {**yours, **relaid}, backward, laid)
     layerwise = None
     if not layer_by_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
         @functools.cache
         def layerwise() -> dict[str, np.ndarray]:
-            mine = read_yours(submitted, p, results.quantities)
-            return each_layer(p, results.quantities, mine, backward)[0]
+            relaid: dict[str, np.ndarray] = {}
+            mine = read_yours(submitted, p, results.quantities, relaid=relaid)
+            return each_layer(p, results.quantities, {**mine, **relaid}, backward)[0]
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
                               other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise)
     if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did

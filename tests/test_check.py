@@ -873,7 +873,7 @@ def test_which_of_two_copies_in_a_zip_is_graded_does_not_rest_on_the_zip_order(t
     assert other != entry
 
 
-def test_an_array_in_another_axis_order_is_no_cause_of_the_next_ones(tmp_path):
+def test_an_array_in_another_axis_order_is_a_cause_of_the_next_ones_only_as_a_condition(tmp_path):
     """A learner's review: conv1.Z saved NCHW (convcli's numbers, its own
     line says the transpose) sent a pool2.dA_prev with a slip of its own to
     'fix the forward first'; and --each-layer graded the pool on convcli's
@@ -905,8 +905,15 @@ def test_an_array_in_another_axis_order_is_no_cause_of_the_next_ones(tmp_path):
         by = {o["quantity"]: o for o in doc["against"]}
         assert by["conv1.Z"]["hints"] == ["axis_order"], by["conv1.Z"]
         o = by["pool2.dA_prev"]
-        assert o["status"] == "fail" and o["hints"] == [] and "differs too" not in o["note"], (each, o)
+        assert o["status"] == "fail" and "differs too" not in o["note"], (each, o)
         assert "graded on convcli's" not in o["note"], (each, o)
+        if each:  # the pool took the transpose, convcli's numbers: nothing of yours before it to blame
+            assert o["hints"] == [], o
+        else:  # a cause only if your pool took conv1.Z as saved
+            assert o["hints"] == ["layout_first"], o
+            assert o["note"].endswith("your conv1.Z has convcli's numbers with its axes in another order: if your "
+                                      "layers after it took it so, fix that first, or grade each layer on your "
+                                      "inputs with --each-layer"), o
     # not convcli's numbers in any order: the pool is graded on convcli's conv1.Z, and said
     np.save(sub / "conv1.Z.npy", 2 * Z.transpose(0, 3, 1, 2))
     np.save(sub / "pool2.A.npy", np.load(tmp_path / "key" / "pool2.A.npy"))
@@ -1058,3 +1065,27 @@ def test_the_size_hint_says_the_config_s_pad_as_written_and_reruns_a_chunk_at_a_
     assert graded(same, loops(A, W, b, (0, 0, 0, 0), 1, 6, 6)).endswith(
         "(6, 6, 6, 4) is what pad 3 makes of conv1's input (6, 8, 8, 3) (in size only: yours is not its output); "
         "the config's pad is same ([0, 1, 0, 1])")
+
+
+def test_square_maps_saved_nchw_are_taken_transposed_by_the_next_layer(tmp_path):
+    """A review: NCHW maps as wide as tall with as many channels keep their
+    shape, so --each-layer ran the ReLU on conv1.Z as saved (scrambled),
+    and a right relu2.A failed, told to transpose itself. By hand: ReLU of
+    convcli's conv1.Z."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [2, 4, 4, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z = np.load(tmp_path / "key" / "conv1.Z.npy")
+    assert Z.shape == (2, 4, 4, 4)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", Z.transpose(0, 3, 1, 2))
+    np.save(sub / "relu2.A.npy", np.maximum(Z, 0))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.Z"]["hints"] == ["axis_order"] and not by["conv1.Z"]["passed"]
+    assert by["relu2.A"]["passed"], by["relu2.A"]
