@@ -584,28 +584,29 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     # graded can rest on names alone (draft/dW and final/dW), so a copy that differs is worth a look
     chosen = {s_.quantity: s_ for s_ in out}
     compared: dict[str, int] = {}
+    graded: dict[str, np.ndarray | None] = {}  # each graded array read once, however many copies it has
+
+    def read(s_: Submitted) -> np.ndarray | None:
+        try:
+            return arrays.read_file(s_.source, s_.base_dir, where, p.max_memory)
+        except ConvcliError:
+            return None
 
     def differ(label: str, q: str) -> str:
         compared[q] = compared.get(q, 0) + 1
         if compared[q] > RIVALS_PROBED:
             return ""
-        copy = next(c for c in rivals[q] if c.label == label)
-        same = _same_values(chosen[q], copy, where, p.max_memory)
-        return "" if same is None else " (the same numbers)" if same else ", and the two differ"
+        if q not in graded:
+            graded[q] = read(chosen[q])
+        x, y = graded[q], read(next(c for c in rivals[q] if c.label == label))
+        if x is None or y is None:
+            return ""
+        return " (the same numbers)" if x.shape == y.shape and np.array_equal(x, y, equal_nan=True) else \
+            ", and the two differ"
 
     unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead{differ(label, q)}; keep one")
                 for label, q in others]
     return out, unknown
-
-
-def _same_values(a: Submitted, b: Submitted, where: str, max_memory: int) -> bool | None:
-    """Whether two of a user's arrays hold the same numbers (None: one
-    cannot be read)."""
-    try:
-        x, y = (arrays.read_file(s.source, s.base_dir, where, max_memory) for s in (a, b))
-    except ConvcliError:
-        return None
-    return x.shape == y.shape and bool(np.array_equal(x, y, equal_nan=True))
 
 
 RIVALS_PROBED = 8

@@ -107,15 +107,22 @@ class Plan:
         """Why ``name`` is no quantity of this run, with the nearest ones: the
         layers' quantities of that bare name (``dA_prev`` -> ``conv1.dA_prev``
         or ``pool3.dA_prev``), else the closest spelling."""
-        copied = re.fullmatch(r"(.+?)\s*(?:\(\d+\)|- [Cc]opy(?: \(\d+\))?)", name)  # a browser's or a desktop's copy
-        if copied:
+        base = name
+        while (copied := _COPY.fullmatch(base)) is not None:  # a browser's, a desktop's copy; of a copy
+            base = copied[1]
+        if base != name:
             try:
-                q = self.resolve(copied[1], "")
+                q = self.resolve(base, "")
             except ConvcliError:
-                pass
-            else:
-                return (f"unknown quantity {name!r} (a copy's name: did you mean {q!r}? save it as "
-                        f"{copied[1]}.npy)")
+                hint = self._hint(base)
+                return f"unknown quantity {name!r}, a copy's name{hint}; known: {', '.join(self.shapes)}"
+            if q in self.graded():
+                return f"unknown quantity {name!r} (a copy's name: did you mean {q!r}? save it as {base}.npy)"
+            return f"unknown quantity {name!r} (a copy's name, of {q}, which the config gives: not graded)"
+        return f"unknown quantity {name!r}{self._hint(name)}; known: {', '.join(self.shapes)}"
+
+    def _hint(self, name: str) -> str:
+        """`` (did you mean ...?)`` for :meth:`unknown`, or ``""``."""
         bare = {q: q.split(".", 1)[1] for q in self.shapes if "." in q}  # a layer's quantity without the layer
         layered = [q for q, b in bare.items() if b == name]
         if not layered:  # the notebook's own names: dA for conv_backward's first result, dA_prev here
@@ -132,7 +139,7 @@ class Plan:
         else:
             known = list(self.shapes) + (list(bare.values()) if len(self.network) == 1 else [])
             hint = did_you_mean(name, known)
-        return f"unknown quantity {name!r}{hint}; known: {', '.join(self.shapes)}"
+        return hint
 
     def _gradient_named(self, name: str) -> list[str]:
         """The gradient a name in the notebook's words means, where spelling
@@ -206,6 +213,11 @@ def layer_specs(cfg: LoadedConfig) -> list[LayerSpec]:
         else:
             specs.append(LayerSpec("relu", name))
     return specs
+
+
+# A copy's name, as a browser ("db (1)"), Windows ("dW - Copy", "dW - Copy (2)"),
+# macOS ("db copy", "db copy 2") or GNOME ("db (copy)") makes it.
+_COPY = re.compile(r"(.+?)\s*(?:\((?:\d+|[Cc]opy)\)|-\s*[Cc]opy(?:\s*\(\d+\))?|\s[Cc]opy(?:\s+\d+)?)")
 
 
 def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
