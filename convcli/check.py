@@ -68,8 +68,8 @@ class Entry:
 # stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
 # the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
 # convolution's); a parameter's gradient per sample, not summed over them; windows not stepped
-# by the stride; a pool of the other mode (max for average); convcli's times one number; another ties rule; float32
-# against a float64 run; float16; an integer array; differences at the
+# by the stride; a pool of the other mode (max for average); convcli's times
+# one number; another ties rule; float32 against a float64 run; float16; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in
 # convcli's only; and where nothing in the numbers themselves says more,
 # what this one follows from that differs too: your copy of an input the
@@ -77,8 +77,8 @@ class Entry:
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
-              "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours", "inf_in_yours",
-              "nan_in_convcli", "other_inputs", "forward_first", "gradient_first", "layout_first")
+              "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours",
+              "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first", "gradient_first", "layout_first")
 
 
 @dataclass
