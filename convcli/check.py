@@ -1191,7 +1191,8 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
 
 
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
-               backward: bool, laid: dict[str, tuple[int, ...]] | None = None
+               backward: bool, laid: dict[str, tuple[int, ...]] | None = None,
+               relaid: dict[str, np.ndarray] | None = None
                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
     """``check --against --each-layer``: every layer rerun on the user's own
     input to it (their previous layer's output, where they gave it) and, for
@@ -1206,6 +1207,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     makes of it); where neither it nor what the layers before made of it
     fits, the layer takes the whole run's array, and that is said; so is
     one of theirs in another axis order (``laid``, of :func:`read_yours`).
+    One of theirs that is convcli's numbers in another order (``relaid``:
+    its transpose) is taken transposed where its shape is no input as
+    stored; where it is (square maps with as many channels), as stored,
+    unless their next output is what the layer makes of the transpose and
+    not of it (a pipeline in convcli's layout that saved one array NCHW).
     Returns ``(reference, inputs, notes)``: convcli's results layer by
     layer, what each layer took, and per quantity graded on another array
     than the user's, the note that says so."""
@@ -1250,6 +1256,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i:
             other_order(name, [spec.output, *spec.gradients])
         x = theirs(name) if i else quantities[name]  # the first input is the config's
+        alt = (relaid or {}).get(name) if i else None
+        if alt is not None and name not in yours:
+            x = alt.astype(reference[name].dtype, copy=False)
+        elif alt is not None and spec.output in yours:
+            x = _fits_better(p, spec, x, alt.astype(x.dtype, copy=False), yours[spec.output], quantities)
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
         for a in (x, reference[name], quantities[name]):
@@ -1282,6 +1293,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             key = f"{layers[i + 1].name}.dA_prev"
             other_order(key, list(spec.gradients))
             g = theirs(key)
+            if key in (relaid or {}) and key not in yours:
+                g = relaid[key].astype(reference[key].dtype, copy=False)
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
             g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
@@ -1306,6 +1319,32 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         else:
             reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
     return reference, taken, notes
+
+
+def _fits_better(p: Plan, spec, stored: np.ndarray, transposed: np.ndarray, out: np.ndarray,
+                 quantities: dict[str, np.ndarray]) -> np.ndarray:
+    """Of a layer's two readings of the user's input to it (as stored, and
+    transposed into convcli's numbers), the transposed one only where the
+    user's output of the layer, ``out``, is what the layer makes of it and
+    not of the stored one."""
+    def made(x):
+        try:
+            if spec.kind == "conv":
+                return conv_forward(x, quantities[spec.W], quantities[spec.b], dict(spec.hparameters),
+                                    engine=p.engine)[0]
+            if spec.kind == "pool":
+                return pool_layer_forward(x, spec, p.engine)[0]
+            return relu_forward(x)[0]
+        except ValueError:
+            return None
+
+    tol = _hint_tolerance(out.dtype, p.dtype, *p.tolerance)
+
+    def fits(x):
+        m = made(x)
+        return m is not None and m.shape == out.shape and _close(out, m, *tol)
+
+    return transposed if fits(transposed) and not fits(stored) else stored
 
 
 def _unless_yours(said: str, layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> str:
@@ -1903,14 +1942,14 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         laid: dict[str, tuple[int, ...]] = {}
         relaid: dict[str, np.ndarray] = {}
         yours = read_yours(submitted, p, results.quantities, laid, relaid)
-        reference, taken, instead = each_layer(p, results.quantities, {**yours, **relaid}, backward, laid)
+        reference, taken, instead = each_layer(p, results.quantities, yours, backward, laid, relaid)
     layerwise = None
     if not layer_by_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
         @functools.cache
         def layerwise() -> dict[str, np.ndarray]:
             relaid: dict[str, np.ndarray] = {}
             mine = read_yours(submitted, p, results.quantities, relaid=relaid)
-            return each_layer(p, results.quantities, {**mine, **relaid}, backward)[0]
+            return each_layer(p, results.quantities, mine, backward, relaid=relaid)[0]
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
                               other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise)
     if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did

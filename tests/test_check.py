@@ -1070,8 +1070,9 @@ def test_the_size_hint_says_the_config_s_pad_as_written_and_reruns_a_chunk_at_a_
 def test_square_maps_saved_nchw_are_taken_transposed_by_the_next_layer(tmp_path):
     """A review: NCHW maps as wide as tall with as many channels keep their
     shape, so --each-layer ran the ReLU on conv1.Z as saved (scrambled),
-    and a right relu2.A failed, told to transpose itself. By hand: ReLU of
-    convcli's conv1.Z."""
+    and a right relu2.A failed, told to transpose itself. Now the ReLU takes
+    whichever reading of conv1.Z the student's relu2.A is the ReLU of (as
+    stored where both or neither). By hand: ReLU of convcli's conv1.Z."""
     import json
 
     from test_cli_helpers import run, write
@@ -1089,6 +1090,12 @@ def test_square_maps_saved_nchw_are_taken_transposed_by_the_next_layer(tmp_path)
     by = {o["quantity"]: o for o in doc["against"]}
     assert by["conv1.Z"]["hints"] == ["axis_order"] and not by["conv1.Z"]["passed"]
     assert by["relu2.A"]["passed"], by["relu2.A"]
+    # (a README audit) a pipeline NCHW throughout: its ReLU took conv1.Z as stored, and is graded so
+    np.save(sub / "relu2.A.npy", np.maximum(Z.transpose(0, 3, 1, 2), 0))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["relu2.A"]["passed"], by["relu2.A"]
+    assert not by["conv1.Z"]["passed"]
 
 
 def test_copy_names_in_a_stack_chained_and_of_given_arrays(tmp_path):
