@@ -1047,7 +1047,7 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
 
     # (what, the change to the layer's hyperparameters, the config's, the output size), the likeliest
     # slip first: a dilated layer's its dilation, a strided one's its stride (a loop stepping by 1), a
-    # stride-1 layer's its padding; a pool's window
+    # stride-1 layer's its padding; a pool's window; a dilation where the config has none
     written = spec.hparameters.get("pad", 0)  # the config's as written: 1, [1, 2], same (0 for a pool: unused)
     written = (f"{written} ({pad[0] if len(set(pad)) == 1 else pad})" if isinstance(written, str)
                else written if hparams.is_int(written) else list(written))
@@ -1057,9 +1057,11 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
                for k in sorted({1, 2, 3, f_H} - {s_H}) if s_H == s_W]
     windows = [(f"f {k}", {"f": k}, f"f is {f_H}", size(f=(k, k), s=(s_H, s_W) if given_stride else (k, k)))
                for k in range(1, max(f_H, 3) + 2) if not conv and f_H == f_W and k != f_H]
-    undilated = [("dilation 1", {"dilation": 1}, f"dilation is {same((d_H, d_W))}", size(d=(1, 1)))
-                 for _ in [0] if conv and (d_H, d_W) != (1, 1)]
-    order = undilated + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides) + windows
+    dilations = [(f"dilation {k}", {"dilation": k}, f"dilation is {same((d_H, d_W))}", size(d=(k, k)))
+                 for k in sorted({1, 2, 3} - {d_H}) if conv and max(f_H, f_W) > 1 and (d_H == d_W or k == 1)]
+    dilated = (d_H, d_W) != (1, 1)
+    order = ((dilations if dilated else []) + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides)
+             + windows + ([] if dilated else dilations))
     sized = [(what, change, cfg) for what, change, cfg, n in order if n == tuple(shape[1:3])]
     of = f"{ls.name}'s input {fmt_shape(ls.in_shape)}"
     default = " (a pool's stride is its f unless given)" if not conv and not given_stride else ""

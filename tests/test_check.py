@@ -819,8 +819,8 @@ def test_an_output_of_another_size_is_named_by_its_values_not_its_size_alone(tmp
         "(4, 2, 2, 5) is what pad 0 makes of conv1's input (4, 5, 6, 3); the config's pad is 1")
     # neither's numbers: every setting of that size named, the size only
     assert graded(np.zeros((4, 2, 2, 5))).endswith(
-        "(4, 2, 2, 5) is what stride 3 or pad 0 makes of conv1's input (4, 5, 6, 3) (in size only: yours is none "
-        "of their outputs); the config's stride is 2, pad is 1")
+        "(4, 2, 2, 5) is what stride 3 or pad 0 or dilation 2 makes of conv1's input (4, 5, 6, 3) (in size only: "
+        "yours is none of their outputs); the config's stride is 2, pad is 1, dilation is 1")
 
     pool = write(tmp_path, "seed: 4\ninputs:\n  A_prev: {random: [3, 6, 6, 2]}\n"
                            "layers:\n  - {type: pool, f: 2, stride: 2, mode: max}\n", "pool.yaml")
@@ -1124,3 +1124,37 @@ def test_copy_names_in_a_stack_chained_and_of_given_arrays(tmp_path):
     for name in ("conv1.db copy", "conv1.db (copy)"):
         assert notes[f"{name}.npy"].startswith(f"unknown quantity '{name}' (a copy's name: did you mean 'conv1.db'?")
     assert notes["W1 (1).npy"] == "unknown quantity 'W1 (1)' (a copy's name, of W1, which the config gives: not graded)"
+
+
+def test_a_dilation_the_config_does_not_have_is_named(tmp_path):
+    """A README audit: the size hint tried only dilation 1, and only for a
+    dilated layer; a student's dilation 2 on an undilated 3x3 layer got no
+    hint (9 - 2 * 2 = 5 rows against 9 - 3 + 1 = 7), and one of 3 on a
+    dilation-2 layer was told a stride. By hand loops over the taps."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    def loops(A, W, b, d):
+        n = A.shape[1] - d * 2
+        Z = np.zeros((A.shape[0], n, n, W.shape[-1]))
+        for i, h, w, c in np.ndindex(Z.shape):
+            Z[i, h, w, c] = np.sum(A[i, h:h + 2 * d + 1:d, w:w + 2 * d + 1:d] * W[..., c]) + b.reshape(-1)[c]
+        return Z
+
+    for config_d, student_d in ((1, 2), (2, 3), (2, 1)):
+        cfg = write(tmp_path, "seed: 3\ninputs: {A_prev: {random: [2, 9, 9, 3]}, W: {random: [3, 3, 3, 3]}, "
+                              f"b: {{random: [3]}}}}\nlayers:\n  - {{type: conv, W: W, b: b, dilation: {config_d}}}\n",
+                    f"d{config_d}{student_d}.yaml")
+        key = tmp_path / f"key{config_d}{student_d}"
+        assert run(["forward", cfg, "--out", key]).exit_code == 0
+        A, W, b = (np.load(key / f"{q}.npy") for q in ("A_prev", "W", "b"))
+        np.testing.assert_allclose(loops(A, W, b, config_d), np.load(key / "conv1.Z.npy"), rtol=1e-12)
+        sub = tmp_path / f"sub{config_d}{student_d}"
+        sub.mkdir()
+        Z = loops(A, W, b, student_d)
+        np.save(sub / "conv1.Z.npy", Z)
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["hints"] == ["geometry"], o
+        assert o["note"].endswith(f"{Z.shape} is what dilation {student_d} makes of conv1's input (2, 9, 9, 3); "
+                                  f"the config's dilation is {config_d}"), o
