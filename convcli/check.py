@@ -1042,9 +1042,6 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
         t, b, l, r = pad4
         return (hparams.output_size(H, t, b, f[0], s[0], d[0]), hparams.output_size(W, l, r, f[1], s[1], d[1]))
 
-    def same(pair):
-        return pair[0] if pair[0] == pair[1] else list(pair)
-
     # (what, the change to the layer's hyperparameters, the config's, the output size), the likeliest
     # slip first: a dilated layer's its dilation, a strided one's its stride (a loop stepping by 1), a
     # stride-1 layer's its padding; a pool's window; a dilation where the config has none
@@ -1057,9 +1054,12 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
                for k in sorted({1, 2, 3, f_H} - {s_H}) if s_H == s_W]
     windows = [(f"f {k}", {"f": k}, f"f is {f_H}", size(f=(k, k), s=(s_H, s_W) if given_stride else (k, k)))
                for k in range(1, max(f_H, 3) + 2) if not conv and f_H == f_W and k != f_H]
-    dilations = [(f"dilation {k}", {"dilation": k}, f"dilation is {same((d_H, d_W))}", size(d=(k, k)))
-                 for k in sorted({1, 2, 3} - {d_H}) if conv and max(f_H, f_W) > 1 and (d_H == d_W or k == 1)]
-    dilated = (d_H, d_W) != (1, 1)
+    # the dilation of the kernel's axes of more than one tap (a 1-tap axis resolves to 1 whatever is given)
+    taps = {d for d, f in ((d_H, f_H), (d_W, f_W)) if f > 1} if conv else set()
+    dilated = max(taps, default=1) > 1
+    tried = {1, 2, 3} - taps if len(taps) == 1 else {1} if dilated else set()
+    dilations = [(f"dilation {k}", {"dilation": k}, f"dilation is {spec.hparameters.get('dilation', 1)}",
+                  size(d=(k, k))) for k in sorted(tried)]
     order = ((dilations if dilated else []) + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides)
              + windows + ([] if dilated else dilations))
     sized = [(what, change, cfg) for what, change, cfg, n in order if n == tuple(shape[1:3])]
@@ -1210,10 +1210,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     fits, the layer takes the whole run's array, and that is said; so is
     one of theirs in another axis order (``laid``, of :func:`read_yours`).
     One of theirs that is convcli's numbers in another order (``relaid``:
-    its transpose) is taken transposed where its shape is no input as
-    stored; where it is (square maps with as many channels), as stored,
-    unless their next output is what the layer makes of the transpose and
-    not of it (a pipeline in convcli's layout that saved one array NCHW).
+    its transpose, their numbers in convcli's layout) is taken transposed,
+    as the whole run grades what follows from it; where the stored array
+    fits the layer too (square maps with as many channels), as stored only
+    if their own result of the layer is what it makes of that and not of
+    the transpose (a pipeline NCHW throughout).
     Returns ``(reference, inputs, notes)``: convcli's results layer by
     layer, what each layer took, and per quantity graded on another array
     than the user's, the note that says so."""
@@ -1221,18 +1222,43 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     reference, taken = dict(quantities), dict(quantities)
     notes: dict[str, str] = {}
 
-    def theirs(q: str) -> np.ndarray:
-        """Theirs in the run's dtype, else the layers rerun on theirs (not the
-        whole run's: that is the cascade, taken only where nothing else
-        fits). Theirs that is the rerun's to the check's tolerance, or to the
-        precision it was saved at (float32, float16, whole numbers), is taken
-        as the rerun's: the layers after it are graded on the numbers it
-        stands for, not on its rounding (a float32 save passed the whole run
-        and failed layer by layer)."""
-        a = yours.get(q)
+    relaid = relaid or {}
+
+    def theirs(q: str, a: np.ndarray | None = None) -> np.ndarray:
+        """Theirs (``a``, one reading of it, else as stored) in the run's
+        dtype, else the layers rerun on theirs (not the whole run's: that is
+        the cascade, taken only where nothing else fits). Theirs that is the
+        rerun's to the check's tolerance, or to the precision it was saved at
+        (float32, float16, whole numbers), is taken as the rerun's: the
+        layers after it are graded on the numbers it stands for, not on its
+        rounding (a float32 save passed the whole run and failed layer by
+        layer)."""
+        a = yours.get(q) if a is None else a
         if a is None or _as_saved(a, reference[q], p):
             return reference[q]
         return a.astype(reference[q].dtype, copy=False)
+
+    def reading(q: str, result: str, made: Callable[[np.ndarray], np.ndarray | None]) -> np.ndarray:
+        """:func:`theirs` of ``q``, where it may be read two ways: its
+        transpose (convcli's numbers), unless the stored array is what the
+        layer (``made``) makes their own ``result`` of, and the transpose not."""
+        if q not in relaid:
+            return theirs(q)
+        transposed = theirs(q, relaid[q])
+        if q not in yours:
+            return transposed
+        stored = theirs(q)
+        # their result as stored (where both readings fit a layer that ignores the layout, a ReLU, the one
+        # that makes it as they stored it), else its own transpose
+        results = [yours[result]] if result in yours else [relaid[result]] if result in relaid else []
+
+        def fits(x: np.ndarray) -> bool:
+            m = made(x)
+            return m is not None and any(
+                r.shape == m.shape and _close(r, m, *_hint_tolerance(r.dtype, p.dtype, *p.tolerance))
+                for r in results)
+
+        return stored if results and fits(stored) and not fits(transposed) else transposed
 
     def whose(q: str, a: np.ndarray) -> str:
         """Whose array ``a``, taken for ``q``, is, as a note says it."""
@@ -1257,12 +1283,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         name = p.layer_input(i)
         if i:
             other_order(name, [spec.output, *spec.gradients])
-        x = theirs(name) if i else quantities[name]  # the first input is the config's
-        alt = (relaid or {}).get(name) if i else None
-        if alt is not None and name not in yours:
-            x = alt.astype(reference[name].dtype, copy=False)
-        elif alt is not None and spec.output in yours:
-            x = _fits_better(p, spec, x, alt.astype(x.dtype, copy=False), yours[spec.output], quantities)
+        # the first input is the config's
+        x = reading(name, spec.output, lambda a: _layer_output(p, spec, a, quantities)) if i else quantities[name]
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
         for a in (x, reference[name], quantities[name]):
@@ -1294,12 +1316,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i < len(layers) - 1:  # the next layer's dA_prev
             key = f"{layers[i + 1].name}.dA_prev"
             other_order(key, list(spec.gradients))
-            g = theirs(key)
-            if key in (relaid or {}) and key not in yours:
-                g = relaid[key].astype(reference[key].dtype, copy=False)
+            g = reading(key, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]))
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
-            g = theirs(spec.output) if p.grad_spec == "output" else quantities[key]
+            g = (reading(spec.output, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]))
+                 if p.grad_spec == "output" else quantities[key])
         shape = reference[spec.output].shape  # this layer's output as rerun on your input to it
         if g.shape != shape and i == len(layers) - 1 and p.grad_spec == "ones":
             g = np.ones(shape, dtype=g.dtype)  # ones of the output this layer makes of your input
@@ -1323,30 +1344,29 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     return reference, taken, notes
 
 
-def _fits_better(p: Plan, spec, stored: np.ndarray, transposed: np.ndarray, out: np.ndarray,
-                 quantities: dict[str, np.ndarray]) -> np.ndarray:
-    """Of a layer's two readings of the user's input to it (as stored, and
-    transposed into convcli's numbers), the transposed one only where the
-    user's output of the layer, ``out``, is what the layer makes of it and
-    not of the stored one."""
-    def made(x):
-        try:
-            if spec.kind == "conv":
-                return conv_forward(x, quantities[spec.W], quantities[spec.b], dict(spec.hparameters),
-                                    engine=p.engine)[0]
-            if spec.kind == "pool":
-                return pool_layer_forward(x, spec, p.engine)[0]
-            return relu_forward(x)[0]
-        except ValueError:
-            return None
+def _layer_output(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray]) -> np.ndarray | None:
+    """What layer ``spec`` makes of ``x`` (None: it takes no such input)."""
+    try:
+        if spec.kind == "conv":
+            return conv_forward(x, quantities[spec.W], quantities[spec.b], dict(spec.hparameters), engine=p.engine)[0]
+        if spec.kind == "pool":
+            return pool_layer_forward(x, spec, p.engine)[0]
+        return relu_forward(x)[0]
+    except ValueError:
+        return None
 
-    tol = _hint_tolerance(out.dtype, p.dtype, *p.tolerance)
 
-    def fits(x):
-        m = made(x)
-        return m is not None and m.shape == out.shape and _close(out, m, *tol)
-
-    return transposed if fits(transposed) and not fits(stored) else stored
+def _layer_gradient(spec, g: np.ndarray, cache) -> np.ndarray | None:
+    """The ``dA_prev`` layer ``spec`` makes of upstream gradient ``g``
+    (None: not of its output's shape)."""
+    try:
+        if spec.kind == "conv":
+            return conv_backward(g, cache)[0]
+        if spec.kind == "pool":
+            return pool_backward(g, cache, mode=spec.mode)
+        return relu_backward(g, cache)
+    except ValueError:
+        return None
 
 
 def _unless_yours(said: str, layerwise, q: str, theirs: np.ndarray, rtol: float, atol: float) -> str:

@@ -1158,3 +1158,41 @@ def test_a_dilation_the_config_does_not_have_is_named(tmp_path):
         assert o["hints"] == ["geometry"], o
         assert o["note"].endswith(f"{Z.shape} is what dilation {student_d} makes of conv1's input (2, 9, 9, 3); "
                                   f"the config's dilation is {config_d}"), o
+
+
+def test_dilation_candidates_follow_the_kernel_s_axes_of_more_than_one_tap(tmp_path):
+    """A review: with the dilation resolved to [1, k] (written [1, 2], or 2
+    on a 1x3 kernel, whose 1-tap axis takes 1), no dilation was tried at
+    all. By hand loops; the config's dilation said as written."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    def loops(A, W, b, d):  # d: (d_H, d_W)
+        f_H, f_W = W.shape[:2]
+        n_H, n_W = A.shape[1] - d[0] * (f_H - 1), A.shape[2] - d[1] * (f_W - 1)
+        Z = np.zeros((A.shape[0], n_H, n_W, W.shape[-1]))
+        for i, h, w, c in np.ndindex(Z.shape):
+            win = A[i, h:h + d[0] * (f_H - 1) + 1:d[0], w:w + d[1] * (f_W - 1) + 1:d[1]]
+            Z[i, h, w, c] = np.sum(win * W[..., c]) + b.reshape(-1)[c]
+        return Z
+
+    for kernel, written, student, said in (([3, 3], "[1, 2]", (1, 1), "dilation 1"),
+                                           ([1, 3], "2", (1, 1), "dilation 1"),
+                                           ([1, 3], "2", (1, 3), "dilation 3")):
+        name = f"k{kernel[0]}{kernel[1]}_{written.strip('[]').replace(', ', '')}_{student[1]}"
+        cfg = write(tmp_path, "seed: 4\ninputs: {A_prev: {random: [2, 9, 9, 2]}, "
+                              f"W: {{random: [{kernel[0]}, {kernel[1]}, 2, 3]}}, b: {{random: [3]}}}}\n"
+                              f"layers:\n  - {{type: conv, W: W, b: b, dilation: {written}}}\n", f"{name}.yaml")
+        key = tmp_path / f"key_{name}"
+        assert run(["forward", cfg, "--out", key]).exit_code == 0
+        A, W, b = (np.load(key / f"{q}.npy") for q in ("A_prev", "W", "b"))
+        np.testing.assert_allclose(loops(A, W, b, (1, 2)), np.load(key / "conv1.Z.npy"), rtol=1e-12)
+        sub = tmp_path / f"sub_{name}"
+        sub.mkdir()
+        Z = loops(A, W, b, student)
+        np.save(sub / "conv1.Z.npy", Z)
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["hints"] == ["geometry"], o
+        assert o["note"].endswith(f"{Z.shape} is what {said} makes of conv1's input (2, 9, 9, 2); the config's "
+                                  f"dilation is {written}"), o
