@@ -782,7 +782,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if order:  # the transpose that fixes it, where the numbers say which
                 try:
                     theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
-                    relaid = _order_hint(theirs, ours, rtol, atol, s.quantity in weights)
+                    relaid = _order_hint(theirs, ours, *_hint_tolerance(info.dtype, p.dtype, rtol, atol),
+                                         s.quantity in weights)
                     order = relaid or order
                 except ConvcliError:
                     pass
@@ -1065,10 +1066,13 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
     sized = [(what, change, cfg) for what, change, cfg, n in order if n == tuple(shape[1:3])]
     of = f"{ls.name}'s input {fmt_shape(ls.in_shape)}"
     default = " (a pool's stride is its f unless given)" if not conv and not given_stride else ""
-    for what, change, cfg in sized:
-        if remade.matches(change):  # the array is that output: the cause, named alone
-            return (f"; {fmt_shape(shape)} is what {what} makes of {of}; the config's {cfg}"
-                    + (default if what.startswith("stride") else ""))
+    # the settings whose output the array is: the cause, named alone (several, where the input cannot tell
+    # them apart: zeros, a constant)
+    matched = [(what, change, cfg) for what, change, cfg in sized if remade.matches(change)]
+    if matched:
+        return (f"; {fmt_shape(shape)} is what {' or '.join(w for w, _, _ in matched)} makes of {of}; the config's "
+                f"{', '.join(dict.fromkeys(cfg for _, _, cfg in matched))}"
+                + (default if any(w.startswith("stride") for w, _, _ in matched) else ""))
     short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
     cut = min(short) >= 0 and remade.matches(None)
     if short == [1, 1] and (cut or not sized):  # the output size formula without its + 1
@@ -1565,7 +1569,8 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
     rtol, atol = p.tolerance_for("float32")
     if compare(theirs, ours, rtol, atol)[0]:
         return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
-                f"checks at rtol {rtol:g}, atol {atol:g} then, which yours meet")
+                f"checks at rtol {rtol:g}, atol {atol:g} then, within which yours are this run's numbers "
+                "(convcli's float32 ones round too: a sum that cancels may need a larger --atol)")
     return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance (the one set here is rtol "
             f"{rtol:g}, atol {atol:g})")

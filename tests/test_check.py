@@ -1196,3 +1196,30 @@ def test_dilation_candidates_follow_the_kernel_s_axes_of_more_than_one_tap(tmp_p
         assert o["hints"] == ["geometry"], o
         assert o["note"].endswith(f"{Z.shape} is what {said} makes of conv1's input (2, 9, 9, 2); the config's "
                                   f"dilation is {written}"), o
+
+
+def test_settings_an_input_cannot_tell_apart_are_named_together(tmp_path):
+    """An adversarial review: on an input of zeros every output is the bias,
+    so pad 0 and dilation 2 make the same (2, 4, 4, 2) of 6x6 maps (6 - 3 +
+    1 = 4; 6 + 2 - 5 + 1 = 4); a student who used dilation 2 was told pad 0
+    alone. And a float16 array saved NCHW (another shape) was not told its
+    transpose (the run's float64 tolerance was asked of it)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs: {A_prev: {zeros: [2, 6, 6, 3]}, W: {random: [3, 3, 3, 2]}, "
+                          "b: {random: [2]}}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    b = np.load(tmp_path / "key" / "b.npy").reshape(-1)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.Z.npy", np.broadcast_to(b, (2, 4, 4, 2)))  # the bias everywhere, by hand
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"] and o["note"].endswith(
+        "(2, 4, 4, 2) is what pad 0 or dilation 2 makes of conv1's input (2, 6, 6, 3); the config's pad is 1, "
+        "dilation is 1"), o
+    # float16, NCHW, (2, 2, 6, 6) for (2, 6, 6, 2): the bias everywhere again
+    np.save(sub / "conv1.Z.npy", np.broadcast_to(b[:, None, None], (2, 2, 6, 6)).astype(np.float16))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["axis_order"] and "save yours.transpose(0, 2, 3, 1)" in o["note"], o
