@@ -1242,27 +1242,33 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             return reference[q]
         return a.astype(reference[q].dtype, copy=False)
 
-    def reading(q: str, result: str, made: Callable[[np.ndarray], np.ndarray | None]) -> np.ndarray:
-        """:func:`theirs` of ``q``, where it may be read two ways: its
-        transpose (convcli's numbers), unless the stored array is what the
-        layer (``made``) makes their own ``result`` of, and the transpose not."""
-        if q not in relaid:
-            return theirs(q)
-        transposed = theirs(q, relaid[q])
-        if q not in yours:
-            return transposed
-        stored = theirs(q)
-        # their result as stored (where both readings fit a layer that ignores the layout, a ReLU, the one
-        # that makes it as they stored it), else its own transpose
-        results = [yours[result]] if result in yours else [relaid[result]] if result in relaid else []
-
-        def fits(x: np.ndarray) -> bool:
-            m = made(x)
-            return m is not None and any(
-                r.shape == m.shape and _close(r, m, *_hint_tolerance(r.dtype, p.dtype, *p.tolerance))
-                for r in results)
-
-        return stored if results and fits(stored) and not fits(transposed) else transposed
+    def reading(q: str, result: str, made: Callable[[np.ndarray], np.ndarray | None],
+                graded: list[str]) -> np.ndarray:
+        """:func:`theirs` of ``q`` for the layer that takes it (``made``: what
+        it makes of an input), which grades ``graded`` on it. One in another
+        axis order is taken as its transpose (convcli's numbers): where their
+        ``result`` is what the layer makes of it as stored instead (square
+        maps, a pipeline NCHW throughout), that is said, not taken (the
+        layer's cache would hold the stored order against gradients in
+        convcli's). One that tests nothing (constant, all zeros; or NaN where
+        convcli's has none) is replaced by the rerun's, and said: a layer is
+        right on zeros by doing nothing (a submission of zeros passed 6 of 8
+        layer by layer)."""
+        x = theirs(q) if q not in relaid else theirs(q, relaid[q])
+        if q in relaid and q in yours and result in yours:
+            stored = theirs(q)
+            made_stored, made_x = made(stored), made(x)
+            r = yours[result]
+            tol = _hint_tolerance(r.dtype, p.dtype, *p.tolerance)
+            if (made_stored is not None and made_stored.shape == r.shape and _close(r, made_stored, *tol)
+                    and not (made_x is not None and made_x.shape == r.shape and _close(r, made_x, *tol))):
+                notes[result] = notes.get(result, "") + (
+                    f"; yours is what {result.split('.')[0]} makes of your {q} as you saved it, in another axis "
+                    f"order: save {q} in convcli's (NHWC) and make it again")
+        if x is not reference[q] and _tests_nothing(x, reference[q]):
+            refused(q, x, f"tests no layer (every element {float(x.flat[0])!r})", graded)
+            return reference[q]
+        return x
 
     def whose(q: str, a: np.ndarray) -> str:
         """Whose array ``a``, taken for ``q``, is, as a note says it."""
@@ -1288,7 +1294,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i:
             other_order(name, [spec.output, *spec.gradients])
         # the first input is the config's
-        x = reading(name, spec.output, lambda a: _layer_output(p, spec, a, quantities)) if i else quantities[name]
+        x = (reading(name, spec.output, lambda a: _layer_output(p, spec, a, quantities),
+                     [spec.output, *spec.gradients]) if i else quantities[name])
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
         for a in (x, reference[name], quantities[name]):
@@ -1320,11 +1327,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i < len(layers) - 1:  # the next layer's dA_prev
             key = f"{layers[i + 1].name}.dA_prev"
             other_order(key, list(spec.gradients))
-            g = reading(key, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]))
+            g = reading(key, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
+                        list(spec.gradients))
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
-            g = (reading(spec.output, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]))
-                 if p.grad_spec == "output" else quantities[key])
+            g = (reading(spec.output, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
+                         list(spec.gradients)) if p.grad_spec == "output" else quantities[key])
         shape = reference[spec.output].shape  # this layer's output as rerun on your input to it
         if g.shape != shape and i == len(layers) - 1 and p.grad_spec == "ones":
             g = np.ones(shape, dtype=g.dtype)  # ones of the output this layer makes of your input
@@ -1346,6 +1354,18 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         else:
             reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
     return reference, taken, notes
+
+
+def _tests_nothing(x: np.ndarray, ours: np.ndarray) -> bool:
+    """Whether a user's input to a layer tests nothing that convcli's does:
+    every element the same (zeros) or NaN, where convcli's vary. (A few NaN
+    do test a layer: whether it carries them through, as convcli's ReLU
+    does and ``np.where(Z > 0, Z, 0)`` does not.)"""
+    if x.shape != ours.shape or x.size < 2:
+        return False
+    with np.errstate(invalid="ignore"):
+        nothing = bool(np.isnan(x).all()) or bool(np.all(x == x.flat[0]))
+        return nothing and not (bool(np.isnan(ours).all()) or bool(np.all(ours == ours.flat[0])))
 
 
 def _layer_output(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray]) -> np.ndarray | None:

@@ -1070,9 +1070,9 @@ def test_the_size_hint_says_the_config_s_pad_as_written_and_reruns_a_chunk_at_a_
 def test_square_maps_saved_nchw_are_taken_transposed_by_the_next_layer(tmp_path):
     """A review: NCHW maps as wide as tall with as many channels keep their
     shape, so --each-layer ran the ReLU on conv1.Z as saved (scrambled),
-    and a right relu2.A failed, told to transpose itself. Now the ReLU takes
-    whichever reading of conv1.Z the student's relu2.A is the ReLU of (as
-    stored where both or neither). By hand: ReLU of convcli's conv1.Z."""
+    and a right relu2.A failed, told to transpose itself. Now the ReLU
+    takes its transpose, convcli's numbers. By hand: ReLU of convcli's
+    conv1.Z."""
     import json
 
     from test_cli_helpers import run, write
@@ -1090,12 +1090,15 @@ def test_square_maps_saved_nchw_are_taken_transposed_by_the_next_layer(tmp_path)
     by = {o["quantity"]: o for o in doc["against"]}
     assert by["conv1.Z"]["hints"] == ["axis_order"] and not by["conv1.Z"]["passed"]
     assert by["relu2.A"]["passed"], by["relu2.A"]
-    # (a README audit) a pipeline NCHW throughout: its ReLU took conv1.Z as stored, and is graded so
+    # a pipeline NCHW throughout: its ReLU took conv1.Z as stored; graded on the transpose (as the whole run
+    # grades it: the layer's cache must hold convcli's order for the gradients after it), and said
     np.save(sub / "relu2.A.npy", np.maximum(Z.transpose(0, 3, 1, 2), 0))
     doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
-    assert by["relu2.A"]["passed"], by["relu2.A"]
-    assert not by["conv1.Z"]["passed"]
+    assert not by["relu2.A"]["passed"] and not by["conv1.Z"]["passed"]
+    assert by["relu2.A"]["hints"] == ["axis_order"], by["relu2.A"]
+    assert by["relu2.A"]["note"].endswith("yours is what relu2 makes of your conv1.Z as you saved it, in another "
+                                          "axis order: save conv1.Z in convcli's (NHWC) and make it again"), by["relu2.A"]
 
 
 def test_copy_names_in_a_stack_chained_and_of_given_arrays(tmp_path):
@@ -1223,3 +1226,27 @@ def test_settings_an_input_cannot_tell_apart_are_named_together(tmp_path):
     np.save(sub / "conv1.Z.npy", np.broadcast_to(b[:, None, None], (2, 2, 6, 6)).astype(np.float16))
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["hints"] == ["axis_order"] and "save yours.transpose(0, 2, 3, 1)" in o["note"], o
+
+
+def test_each_layer_grades_no_layer_on_an_input_that_tests_nothing(tmp_path):
+    """An adversarial review: a submission of zeros (every array np.zeros_like
+    of convcli's) scored 0 of 8 on the whole run and 6 of 8 layer by layer:
+    a ReLU, a pool and every gradient are right on zeros by doing nothing.
+    A layer whose input of yours is constant now takes the rerun's, and the
+    note says so; a few NaN still test a layer (whether it carries them)."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "zeros"
+    sub.mkdir()
+    for q in ("conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+              "pool3.dA_prev"):
+        np.save(sub / f"{q}.npy", np.zeros_like(np.load(tmp_path / "key" / f"{q}.npy")))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not any(o["passed"] for o in by.values()), {q: o["passed"] for q, o in by.items()}
+    assert "graded on convcli's conv1.Z: yours, (4, 8, 8, 4), tests no layer (every element 0.0)" in \
+        by["relu2.A"]["note"], by["relu2.A"]
