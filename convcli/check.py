@@ -46,7 +46,7 @@ from .hparams import did_you_mean, joined
 from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
-from .runner import DEFAULT_TOLERANCES, Plan, Results
+from .runner import DEFAULT_TOLERANCES, Plan, Results, copied_from
 from .stats import STATS, TABLE_DIGITS, stat
 
 
@@ -606,6 +606,17 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
 
     unknown += [Unknown(label, f"also {q}: {seen[q]} is graded instead{differ(label, q)}; keep one")
                 for label, q in others]
+    # a copy's name (db (1).npy) beside the array it copies, which is graded: no "save it as db.npy" (a
+    # review: that replaced a passing array with a wrong copy)
+    sources = dict(found)
+    for k, u in enumerate(unknown):
+        name = u.label[:-4] if u.label.lower().endswith(".npy") else u.label.replace("/", ".")
+        copied = copied_from(name)
+        q = p.resolve(copied, "") if copied != name and _resolves(p, copied) else None
+        if u.quantity is None and q in seen and u.label in sources:
+            rivals.setdefault(q, [chosen[q]]).append(Submitted(u.label, q, sources[u.label], base))
+            unknown[k] = Unknown(u.label, f"a copy's name: {seen[q]} is graded as {q}{differ(u.label, q)}; "
+                                          "keep one")
     return out, unknown
 
 

@@ -107,9 +107,7 @@ class Plan:
         """Why ``name`` is no quantity of this run, with the nearest ones: the
         layers' quantities of that bare name (``dA_prev`` -> ``conv1.dA_prev``
         or ``pool3.dA_prev``), else the closest spelling."""
-        base = name
-        while (copied := _COPY.fullmatch(base)) is not None:  # a browser's, a desktop's copy; of a copy
-            base = copied[1]
+        base = copied_from(name)
         if base != name:
             try:
                 q = self.resolve(base, "")
@@ -218,6 +216,14 @@ def layer_specs(cfg: LoadedConfig) -> list[LayerSpec]:
 # A copy's name, as a browser ("db (1)"), Windows ("dW - Copy", "dW - Copy (2)"),
 # macOS ("db copy", "db copy 2") or GNOME ("db (copy)") makes it.
 _COPY = re.compile(r"(.+?)\s*(?:\((?:\d+|[Cc]opy)\)|-\s*[Cc]opy(?:\s*\(\d+\))?|\s[Cc]opy(?:\s+\d+)?)")
+
+
+def copied_from(name: str) -> str:
+    """``name`` without the marks of a copy (``db (1)`` -> ``db``; a copy of a
+    copy too); ``name`` itself if it has none."""
+    while (copied := _COPY.fullmatch(name)) is not None:
+        name = copied[1]
+    return name
 
 
 def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:

@@ -1250,3 +1250,27 @@ def test_each_layer_grades_no_layer_on_an_input_that_tests_nothing(tmp_path):
     assert not any(o["passed"] for o in by.values()), {q: o["passed"] for q, o in by.items()}
     assert "graded on convcli's conv1.Z: yours, (4, 8, 8, 4), tests no layer (every element 0.0)" in \
         by["relu2.A"]["note"], by["relu2.A"]
+
+
+def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
+    """An adversarial review: 'conv1.dW (1).npy' (2 x dW) beside a right
+    conv1.dW.npy was told 'save it as conv1.dW.npy', which replaces a
+    passing array with a wrong one."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    dW = np.load(tmp_path / "key" / "conv1.dW.npy")
+    np.save(sub / "conv1.dW.npy", dW)
+    np.save(sub / "conv1.dW (1).npy", 2 * dW)
+    np.save(sub / "conv1.dW copy.npy", dW)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    assert [(o["quantity"], o["passed"]) for o in doc["against"]] == [("conv1.dW", True)]
+    notes = {u["entry"]: u["note"] for u in doc["unknown"]}
+    assert notes == {
+        "conv1.dW (1).npy": "a copy's name: conv1.dW.npy is graded as conv1.dW, and the two differ; keep one",
+        "conv1.dW copy.npy": "a copy's name: conv1.dW.npy is graded as conv1.dW (the same numbers); keep one"}
