@@ -319,6 +319,8 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         return False, math.nan, math.nan, None, "nothing to compare: no elements"
     with np.errstate(invalid="ignore", divide="ignore"):
         diff = np.abs(got - exp)
+        if np.isfinite(exp).all() and np.isfinite(diff).all():  # no NaN, no infinity: the usual case, in
+            return _compare_finite(diff, np.abs(exp), rtol, atol)  # a third of the passes over memory
         same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
         diff = np.where(same, 0.0, diff)
         diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
@@ -330,8 +332,28 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
     rel_err = float(rel.max())
     if ok.all():
         return True, abs_err, rel_err, None, ""
-    first = tuple(int(i) for i in np.argwhere(~ok)[0])
+    # (np.argwhere listed every failing index first: a wrong 400 MB array built 1.6 GB of them in 25 s)
+    first = tuple(int(i) for i in np.unravel_index(int(np.argmax(~ok.reshape(-1))), ok.shape))
     return False, abs_err, rel_err, first, ""
+
+
+def _compare_finite(diff: np.ndarray, size: np.ndarray, rtol: float, atol: float
+                    ) -> tuple[bool, float, float, tuple | None, str]:
+    """:func:`compare` of finite arrays, from ``|got - expected|`` and
+    ``|expected|``. The relative error of an element that differs from an
+    expected 0 is infinite, of one that does not, 0."""
+    shape, diff, size = diff.shape, diff.reshape(-1), size.reshape(-1)  # (a 0-d one too: out= needs arrays)
+    abs_err = float(diff.max())
+    bound = size * rtol
+    bound += atol
+    ok = diff <= bound
+    passed = bool(ok.all())
+    first = None if passed else tuple(int(i) for i in np.unravel_index(int(np.argmax(~ok)), shape))
+    del ok
+    nonzero = diff > 0
+    np.divide(diff, size, out=bound, where=nonzero)
+    rel_err = float(np.max(bound, where=nonzero, initial=0.0))
+    return passed, abs_err, rel_err, first, ""
 
 
 def _full_index(index: tuple, ndim: int) -> tuple:
@@ -844,7 +866,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # An array that is convcli's at that precision has no mistake to explain (a correct float32
             # array: the float32 hint below says how to grade it); any "other answer" equal to convcli's
             # own would fit it (a zero bias's window convention, a transpose of length-1 axes).
-            mistaken = hr == rtol and ha == atol or not compare(theirs, ours, hr, ha)[0]
+            mistaken = hr == rtol and ha == atol or not _close(theirs, ours, hr, ha)
             said = _ties_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken else ""
             if said:
                 note += said
@@ -856,6 +878,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                                                      hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
                                                                s.quantity, theirs, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
@@ -874,7 +897,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("float32")
         elif not passed and info.dtype.name == "float16":
             r16, a16 = _HINT_TOLERANCES[2]
-            if compare(theirs, ours, r16, a16)[0]:  # convcli's, to what float16 holds
+            if _close(theirs, ours, r16, a16):  # convcli's, to what float16 holds
                 note += (f"; yours are float16 (about 3 significant digits), and convcli's to that precision: "
                          f"--rtol {r16:g} --atol {a16:g} grades them at it")
                 hints.append("float16")
@@ -1007,17 +1030,57 @@ class _Remade:
         return True
 
 
-def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bool:
-    """``compare(...)[0]``, its many temporaries spared where every element
-    is finite and within tolerance (the common case, told first)."""
+def _close(got, expected, rtol: float, atol: float) -> bool:
+    """``compare(...)[0]`` (the hints ask only that), without its errors and
+    their array-sized temporaries: within tolerance of a finite expected
+    value, or the same NaN or infinity. An array that is not is most often
+    told by its first elements (a hint's guess at a wrong 400 MB array took
+    2.3 s whole)."""
+    got = np.asarray(got)
+    exp = np.asarray(expected)
+    if got.shape != exp.shape or got.size == 0:  # (never passes vacuously, as compare)
+        return False
+    flat_got, flat_exp = got.reshape(-1), exp.reshape(-1)
+    head = min(flat_got.size, CLOSE_HEAD)
+    return _close_flat(flat_got[:head], flat_exp[:head], rtol, atol) and (
+        head == flat_got.size or _close_flat(flat_got[head:], flat_exp[head:], rtol, atol))
+
+
+def _close_flat(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float) -> bool:
+    got, exp = got.astype(np.float64, copy=False), exp.astype(np.float64, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
-        if np.all(np.abs(got - expected) <= atol + rtol * np.abs(expected)):
+        finite = np.isfinite(exp)
+        ok = (np.abs(got - exp) <= atol + rtol * np.abs(exp)) & finite
+        if ok.all():
             return True
-    return compare(got, expected, rtol, atol)[0]
+        same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
+        return bool(np.all(ok | same))
+
+
+# The elements _close tries first.
+CLOSE_HEAD = 1 << 16
 
 
 # The float64 bytes of the user's array :class:`_Remade` compares at a time.
 HINT_CHUNK_BYTES = 16 << 20
+
+
+def _setting_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray) -> str:
+    """For a conv or pool layer's output of convcli's shape that differs:
+    the other setting of the layer (a pool's window 3 for 2 at stride 2 on 7
+    rows makes 3 rows either way) whose output it is, rerun on the layer's
+    input."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind not in ("conv", "pool") or q != spec.output:
+            continue
+        x = quantities.get(p.layer_input(i))
+        if x is None:
+            return ""
+        ls = dataclasses.replace(p.layer_shapes[i], in_shape=tuple(x.shape), out_shape=tuple(theirs.shape))
+        stub = Outcome(q, q, None, None, False, 0.0, 0.0)
+        return _geometry_hint(p, i, ls, tuple(theirs.shape), _Remade(p, i, ls, quantities, x, stub, lambda o: theirs),
+                              same_size=True)
+    return ""
 
 
 def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
@@ -1035,13 +1098,15 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     return ""
 
 
-def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade) -> str:
+def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade, same_size: bool = False) -> str:
     """The settings under which layer ``i`` (``ls``: its shapes as run)
     makes an output of ``shape`` of its input, or convcli's output cut
     short, or ``""``: the one whose output the user's array is, where it is
-    read; else every one of that size, the likeliest slip first."""
+    read; else every one of that size, the likeliest slip first. With
+    ``same_size`` (an array of convcli's shape), only a setting whose output
+    it is."""
     ours = ls.out_shape
-    if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or shape[1:3] == ours[1:3]:
+    if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or (shape[1:3] == ours[1:3]) != same_size:
         return ""
     spec = p.network.layers[i]
     _, H, W, _ = ls.in_shape
@@ -1081,9 +1146,11 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade)
     # them apart: zeros, a constant)
     matched = [(what, change, cfg) for what, change, cfg in sized if remade.matches(change)]
     if matched:
-        return (f"; {fmt_shape(shape)} is what {' or '.join(w for w, _, _ in matched)} makes of {of}; the config's "
-                f"{', '.join(dict.fromkeys(cfg for _, _, cfg in matched))}"
+        return (f"; {'yours' if same_size else fmt_shape(shape)} is what {' or '.join(w for w, _, _ in matched)} "
+                f"makes of {of}; the config's {', '.join(dict.fromkeys(cfg for _, _, cfg in matched))}"
                 + (default if any(w.startswith("stride") for w, _, _ in matched) else ""))
+    if same_size:
+        return ""
     short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
     cut = min(short) >= 0 and remade.matches(None)
     if short == [1, 1] and (cut or not sized):  # the output size formula without its + 1
@@ -1145,7 +1212,7 @@ def _integer_hint(dtype: np.dtype, theirs, ours, rtol: float, atol: float) -> st
     float array built with ``np.zeros(shape, dtype=int)`` and filled)."""
     with np.errstate(invalid="ignore", over="ignore"):
         for how, whole in (("cut", np.trunc), ("rounded", np.round)):
-            if compare(theirs, whole(ours), rtol, atol)[0]:
+            if _close(theirs, whole(ours), rtol, atol):
                 return (f"; yours are {dtype.name}: convcli's {how} to whole numbers (an array made or cast "
                         f"with an integer dtype keeps no fractions; save it as floats)")
     return f"; yours are {dtype.name}: whole numbers, which cannot hold convcli's (save it as floats)"
@@ -1412,7 +1479,7 @@ def _unless_yours(said: str, layerwise, q: str, theirs: np.ndarray, rtol: float,
     if not said or layerwise is None:
         return said
     ours = layerwise().get(q)
-    follows = ours is not None and ours.shape == theirs.shape and compare(theirs, ours, rtol, atol)[0]
+    follows = ours is not None and ours.shape == theirs.shape and _close(theirs, ours, rtol, atol)
     return "" if follows else said
 
 
@@ -1423,13 +1490,13 @@ def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:
     if a.shape != ref.shape:
         return False
     rtol, atol = p.tolerance
-    if compare(a, ref, rtol, atol)[0]:
+    if _close(a, ref, rtol, atol):
         return True
     if a.dtype.kind == "f":
         hr, ha = _hint_tolerance(a.dtype, p.dtype, rtol, atol)
-        return (hr, ha) != (rtol, atol) and compare(a, ref, hr, ha)[0]
+        return (hr, ha) != (rtol, atol) and _close(a, ref, hr, ha)
     with np.errstate(invalid="ignore", over="ignore"):
-        return a.dtype.kind in "iu" and any(compare(a, whole(ref), rtol, atol)[0] for whole in (np.trunc, np.round))
+        return a.dtype.kind in "iu" and any(_close(a, whole(ref), rtol, atol) for whole in (np.trunc, np.round))
 
 
 def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:
@@ -1444,7 +1511,7 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         k = float(np.median(theirs[nonzero] / ours[nonzero]))
     if (not np.isfinite(k) or k == 0 or abs(k - 1) <= 1e-3
-            or not compare(theirs, k * ours, rtol, atol)[0] or not compare(theirs / k, ours, rtol, atol)[0]):
+            or not _close(theirs, k * ours, rtol, atol) or not _close(theirs / k, ours, rtol, atol)):
         return ""
     sign, size = ("-" if k < 0 else ""), abs(k)
     tol = max(rtol, 1e-9)
@@ -1491,7 +1558,7 @@ def _order_of(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, we
     orders = [q for q in itertools.permutations(range(ours.ndim))
               if q != tuple(range(ours.ndim)) and theirs.transpose(q).shape == ours.shape]
     return next((q for q in sorted(orders, key=lambda q: q != named)  # the usual mistake first
-                 if compare(theirs.transpose(q), ours, rtol, atol)[0]), None)
+                 if _close(theirs.transpose(q), ours, rtol, atol)), None)
 
 
 def mark_links(outcomes: list[Outcome], submitted: list[Submitted], against: Path) -> list[str]:
@@ -1595,10 +1662,10 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray) -> str:
     config's, an --expected file's) or --rtol/--atol sets one, as the float64
     numbers written in a config often do: then the options that loosen it."""
     default = DEFAULT_TOLERANCES["float32"]
-    if not compare(theirs, ours, *default)[0]:
+    if not _close(theirs, ours, *default):
         return ""
     rtol, atol = p.tolerance_for("float32")
-    if compare(theirs, ours, rtol, atol)[0]:
+    if _close(theirs, ours, rtol, atol):
         return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
                 f"checks at rtol {rtol:g}, atol {atol:g} then, within which yours are this run's numbers "
                 "(convcli's float32 ones round too: a sum that cancels may need a larger --atol)")
@@ -1739,7 +1806,7 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                     other = pool_backward(g, cache)
                 except ValueError:
                     return ""
-                if compare(theirs, other, rtol, atol)[0]:
+                if _close(theirs, other, rtol, atol):
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
     return ""
@@ -1764,7 +1831,7 @@ def _mode_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
             made = out if q == spec.output else pool_backward(g.reshape(out.shape), cache, mode=other)
         except ValueError:
             return ""
-        if compare(theirs, made, rtol, atol)[0]:
+        if _close(theirs, made, rtol, atol):
             return (f"; yours is what {'an average' if other == 'average' else 'a max'} pool makes here "
                     f"(mode: {other}); the config's pool is mode: {spec.mode}")
     return ""
@@ -1795,7 +1862,7 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
                 out, _ = pool_forward(x, dict(spec.hparameters, stride=1), mode=spec.mode, engine=p.engine)
         except ValueError:
             return ""
-        if compare(theirs, out[:, :n_H, :n_W], rtol, atol)[0]:
+        if _close(theirs, out[:, :n_H, :n_W], rtol, atol):
             (s_H, s_W) = ls.hyper["stride"]
             step = f"h * {s_H}" if s_H == s_W else f"h * {s_H} and w * {s_W}"
             return (f"; yours is this layer's output at stride 1, its first {n_H}x{n_W} windows: a window "
@@ -1818,7 +1885,7 @@ def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
         b = quantities[spec.b].reshape(-1).astype(np.float64)
         once = spec.hparameters.get("bias", "once") == "once"
         other = quantities[q] + (k - 1) * b if once else quantities[q] - (k - 1) * b
-        if k > 1 and compare(theirs, other, rtol, atol)[0]:
+        if k > 1 and _close(theirs, other, rtol, atol):
             if once:
                 return (f"; yours is this layer's output with b added to each of the window's {k} elements "
                         "(the seed notebook's np.sum(a_slice_prev * W + b)): add it once, after the sum, "
@@ -1837,7 +1904,7 @@ def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
         b = quantities[spec.b].reshape(-1).astype(np.float64)
         k = math.prod(p.layer_shapes[i].hyper["f"]) * p.layer_shapes[i].in_shape[3]
         window = spec.hparameters.get("bias", "once") == "window"
-        if b.any() and compare(theirs, quantities[q] - (k * b if window else b), rtol, atol)[0]:
+        if b.any() and _close(theirs, quantities[q] - (k * b if window else b), rtol, atol):
             if window:  # the bias counted once a window element
                 return (f"; yours is this layer's output without its bias: the config's bias: window adds b[c] "
                         f"to each of the window's {k} elements, {k} * b[c] to every output of channel c")
@@ -1870,7 +1937,7 @@ def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.
                 other = Z if q == spec.output else conv_backward(g.reshape(Z.shape), cache)[0]
             except ValueError:
                 return ""
-        if compare(theirs, other, rtol, atol)[0]:
+        if _close(theirs, other, rtol, atol):
             return ("; yours is what this layer makes with its kernel turned by 180 degrees, W[::-1, ::-1]: "
                     "a convolution in the signal-processing sense; a CNN layer takes sum(window * W[:, :, :, c]) "
                     "with W as it lies (a cross-correlation)")
@@ -1891,7 +1958,7 @@ def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where
     except ConvcliError:
         return ""
     summed = theirs.reshape(m, -1).sum(axis=0, dtype=np.float64)
-    if not compare(summed, ours.reshape(-1), rtol, atol)[0]:
+    if not _close(summed, ours.reshape(-1), rtol, atol):
         return ""
     return (f"; yours holds one gradient per sample ({m}), and their sum is convcli's: "
             f"{s.quantity.rsplit('.', 1)[1]} adds up over the samples too (sum over axis 0)")

@@ -1274,3 +1274,63 @@ def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
     assert notes == {
         "conv1.dW (1).npy": "a copy's name: conv1.dW.npy is graded as conv1.dW, and the two differ; keep one",
         "conv1.dW copy.npy": "a copy's name: conv1.dW.npy is graded as conv1.dW (the same numbers); keep one"}
+
+
+def test_another_setting_of_the_same_output_size_is_named_by_its_values(tmp_path):
+    """An adversarial review: a 3x3 window for a 2x2 one at stride 2 on 7
+    rows makes 3 rows either way ((7 - 3) // 2 + 1 = (7 - 2) // 2 + 1), so
+    no size hint was tried and the student got a bare failure. By hand."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 6\ninputs: {A_prev: {random: [2, 7, 7, 3]}}\n"
+                          "layers:\n  - {type: pool, f: 2, stride: 2, mode: max}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    x = np.load(tmp_path / "key" / "A_prev.npy")
+    f3 = np.zeros((2, 3, 3, 3))
+    for i, h, w, c in np.ndindex(f3.shape):
+        f3[i, h, w, c] = x[i, 2 * h:2 * h + 3, 2 * w:2 * w + 3, c].max()
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "pool1.A.npy", f3)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"], o
+    assert o["note"].endswith("yours is what f 3 makes of pool1's input (2, 7, 7, 3); the config's f is 2"), o
+    np.save(sub / "pool1.A.npy", f3 + 1)  # of that size, and no setting's output: no such hint
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert "geometry" not in o["hints"], o
+
+
+def test_close_is_compare_s_verdict():
+    """check._close, the hints' yes/no, against compare's first result on
+    the cases compare sets apart: NaN where NaN, an infinity where the same
+    one, an infinite expected value against a number, the tolerance's edge,
+    shapes that differ, nothing to compare."""
+    from convcli.check import _close, compare
+
+    inf, nan = np.inf, np.nan
+    cases = [([1.0, 2.0], [1.0, 2.0]), ([1.0, nan], [1.0, nan]), ([nan], [1.0]), ([1.0], [nan]),
+             ([inf], [inf]), ([-inf], [inf]), ([1e308], [inf]), ([inf], [1e308]), ([1.0 + 1e-7], [1.0]),
+             ([1.0 + 1e-5], [1.0]), ([1.0, 2.0], [1.0]), ([], []), ([[0.0, 1e-9]], [[1e-9, 0.0]]),
+             (np.float32([1.0000001]), [1.0]), (np.int64([3]), [3.0])]
+    for got, expected in cases:
+        assert _close(got, expected, 1e-6, 1e-8) == compare(got, expected, 1e-6, 1e-8)[0], (got, expected)
+    # and compare's first failing index, found without listing every one
+    got = np.zeros((3, 4, 5))
+    got[1, 2, 3] = got[2, 0, 0] = 1.0
+    assert compare(got, np.zeros((3, 4, 5)), 1e-6, 1e-8)[3] == (1, 2, 3)
+
+
+def test_compare_s_errors_and_first_index_by_hand():
+    """compare's finite path (a third of the passes over memory: a wrong
+    400 MB array took 4.6 s) against numbers worked out by hand."""
+    from convcli.check import compare
+
+    passed, abs_err, rel_err, first, _ = compare([1.0, 2.5, 0.1], [1.0, 2.0, 0.0], 1e-6, 1e-8)
+    assert (passed, abs_err, rel_err, first) == (False, 0.5, np.inf, (1,))  # 0.1 off an expected 0: infinite
+    passed, abs_err, rel_err, first, _ = compare(np.float32([[1.0, 3.0]]), [[1.0, 2.0]], 1e-6, 1e-8)
+    assert (passed, abs_err, rel_err, first) == (False, 1.0, 0.5, (0, 1))
+    passed, abs_err, rel_err, first, _ = compare([0.0, 4.0], [0.0, 4.0 + 4e-7], 1e-6, 1e-8)  # within 4e-6 + 1e-8
+    assert passed and first is None and abs_err == abs(4.0 - (4.0 + 4e-7)) and rel_err == abs_err / (4.0 + 4e-7)
+    assert compare(3.0, 3.0, 1e-6, 1e-8)[:4] == (True, 0.0, 0.0, None)  # 0-d
