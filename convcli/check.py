@@ -494,12 +494,14 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         raise path_error("--against", path, exc) from None
     unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
-        inner = _inner_folder(path)
-        below = inner.relative_to(path).as_posix() if inner else ""  # one level down, or two (sub/hw/)
+        inner = _inner_folders(path)
+        below = [f"{folder.relative_to(path).as_posix()}/" for folder in inner]  # one level down, or two (sub/hw/)
         if empty_ok:
-            return [], unread + ([Unknown(f"{below}/", f"a folder of .npy files inside; --against "
-                                                       f"{short_path(inner)} grades it")] if inner else [])
-        hint = f"; {below}/ inside it has some: --against {short_path(inner)}" if inner else ""
+            return [], unread + [Unknown(b, f"a folder of .npy files inside; --against {short_path(folder)} grades it")
+                                 for b, folder in zip(below, inner)]
+        hint = (f"; {below[0]} inside it has some: --against {short_path(inner[0])}" if len(inner) == 1 else
+                f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it have some: --against the one "
+                f"that is your work, as {short_path(inner[0])}" if inner else "")
         hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
         raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
     if files:
@@ -702,20 +704,22 @@ def _npy_files(folder: Path) -> list[Path]:
     return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy")
 
 
-def _inner_folder(path: Path) -> Path | None:
-    """The first folder inside ``path`` (a level down, or two: an unpacked
-    zip's sub/hw/) that holds .npy files, or None."""
+def _inner_folders(path: Path) -> list[Path]:
+    """The folders inside ``path`` that hold .npy files, of the first level
+    down (or two: an unpacked zip's sub/hw/) that has any, by name: each,
+    not the first alone (draft/ and final/: which one is the work is the
+    student's to say)."""
     try:
         level = [path]
         for _ in range(2):
             level = sorted(e for folder in level for e in folder.iterdir()
                            if e.is_dir() and not e.name.startswith("."))
-            found = next((folder for folder in level if _npy_files(folder)), None)
-            if found is not None:
+            found = [folder for folder in level if _npy_files(folder)]
+            if found:
                 return found
     except OSError:
         pass
-    return None
+    return []
 
 
 def _some(out: list[Submitted], unknown: list[Unknown], where: str,

@@ -1334,3 +1334,18 @@ def test_compare_s_errors_and_first_index_by_hand():
     passed, abs_err, rel_err, first, _ = compare([0.0, 4.0], [0.0, 4.0 + 4e-7], 1e-6, 1e-8)  # within 4e-6 + 1e-8
     assert passed and first is None and abs_err == abs(4.0 - (4.0 + 4e-7)) and rel_err == abs_err / (4.0 + 4e-7)
     assert compare(3.0, 3.0, 1e-6, 1e-8)[:4] == (True, 0.0, 0.0, None)  # 0-d
+
+
+def test_a_folder_of_drafts_names_each_folder_inside(tmp_path):
+    """An adversarial review: --against a folder holding draft/ and final/
+    (no .npy files of its own) suggested --against .../draft alone, the
+    first by name."""
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    top = tmp_path / "hw"
+    for folder in ("draft", "final"):
+        (top / folder).mkdir(parents=True)
+        np.save(top / folder / "conv1.Z.npy", np.zeros(2))
+    assert_error(run(["check", CONFIGS / "seed.yaml", "--against", top]),
+                 "the folder has no .npy files (and no outputs.h5); draft/ and final/ inside it have some: --against "
+                 "the one that is your work, as")
