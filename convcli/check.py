@@ -611,10 +611,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     graded: dict[str, np.ndarray | None] = {}  # each graded array read once, however many copies it has
 
     def read(s_: Submitted) -> np.ndarray | None:
-        try:
-            return arrays.read_file(s_.source, s_.base_dir, where, p.max_memory)
-        except ConvcliError:
-            return None
+        return _read_or_none(s_, where, p.max_memory)
 
     def differ(label: str, q: str) -> str:
         compared[q] = compared.get(q, 0) + 1
@@ -645,6 +642,15 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
 
 
 RIVALS_PROBED = 8
+
+
+def _read_or_none(s: Submitted, where: str, max_memory: int) -> np.ndarray | None:
+    """A user's array as stored, or None where it cannot be read (a hint's
+    or a note's read: the array's own outcome says why)."""
+    try:
+        return arrays.read_file(s.source, s.base_dir, where, max_memory)
+    except ConvcliError:
+        return None
 
 
 def _readable(s: Submitted, where: str) -> bool:
@@ -920,11 +926,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     by_label = {s.label: s for s in submitted}
 
     def read(o: Outcome) -> np.ndarray | None:
+        held = (yours or {}).get(o.quantity)  # (--each-layer has read it already, as stored)
+        if held is not None and list(held.shape) == o.shape:
+            return held
         s = by_label.get(o.label)
-        try:
-            return None if s is None else arrays.read_file(s.source, s.base_dir, "--against", p.max_memory)
-        except ConvcliError:
-            return None
+        return None if s is None else _read_or_none(s, "--against", p.max_memory)
 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
     _note_causes(p, out, set(other_inputs), each_layer)
@@ -971,7 +977,7 @@ def _geometry_notes(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.n
             j = next((j for j in range(i - 1, -1, -1) if layers[j].output in shapes), None)
             if j is not None and shapes[layers[j].output] != p.layer_shapes[j].out_shape:
                 continue
-        said = _geometry_hint(p, i, ls, tuple(o.shape), _Remade(p, i, ls, quantities, x, o, read))
+        said = _geometry_hint(p, i, ls, tuple(o.shape), _Remade(p, i, ls, quantities, x, functools.partial(read, o)))
         if said:
             o.note += said
             o.hints.append("geometry")
@@ -988,12 +994,11 @@ class _Remade:
     ls: object
     quantities: dict[str, np.ndarray]
     x: np.ndarray | None
-    outcome: Outcome
-    read: Callable[[Outcome], np.ndarray | None]
+    load: Callable[[], np.ndarray | None]  # the user's array, read only when a setting is to be rerun
 
     @functools.cached_property
     def theirs(self) -> np.ndarray | None:
-        return None if self.x is None else self.read(self.outcome)
+        return None if self.x is None else self.load()
 
     def matches(self, change: dict | None) -> bool:
         """Whether the user's array is what the layer makes with ``change``
@@ -1081,8 +1086,7 @@ def _setting_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
         if x is None:
             return ""
         ls = dataclasses.replace(p.layer_shapes[i], in_shape=tuple(x.shape), out_shape=tuple(theirs.shape))
-        stub = Outcome(q, q, None, None, False, 0.0, 0.0)
-        return _geometry_hint(p, i, ls, tuple(theirs.shape), _Remade(p, i, ls, quantities, x, stub, lambda o: theirs),
+        return _geometry_hint(p, i, ls, tuple(theirs.shape), _Remade(p, i, ls, quantities, x, lambda: theirs),
                               same_size=True)
     return ""
 
@@ -1385,13 +1389,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 attempts.append(a)
         for attempt in attempts:
             try:
-                if spec.kind == "conv":
-                    out, cache = conv_forward(attempt, quantities[spec.W], quantities[spec.b], dict(spec.hparameters),
-                                              engine=p.engine)
-                elif spec.kind == "pool":
-                    out, cache = pool_layer_forward(attempt, spec, p.engine)
-                else:
-                    out, cache = relu_forward(attempt)
+                out, cache = _layer_forward(p, spec, attempt, quantities)
                 break
             except ValueError as exc:
                 if attempt is attempts[-1]:
@@ -1450,14 +1448,20 @@ def _tests_nothing(x: np.ndarray, ours: np.ndarray) -> bool:
         return nothing and not (bool(np.isnan(ours).all()) or bool(np.all(ours == ours.flat[0])))
 
 
+def _layer_forward(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray]):
+    """Layer ``spec``'s ``(output, cache)`` of ``x`` (ValueError: it takes
+    no such input)."""
+    if spec.kind == "conv":
+        return conv_forward(x, quantities[spec.W], quantities[spec.b], dict(spec.hparameters), engine=p.engine)
+    if spec.kind == "pool":
+        return pool_layer_forward(x, spec, p.engine)
+    return relu_forward(x)
+
+
 def _layer_output(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray]) -> np.ndarray | None:
     """What layer ``spec`` makes of ``x`` (None: it takes no such input)."""
     try:
-        if spec.kind == "conv":
-            return conv_forward(x, quantities[spec.W], quantities[spec.b], dict(spec.hparameters), engine=p.engine)[0]
-        if spec.kind == "pool":
-            return pool_layer_forward(x, spec, p.engine)[0]
-        return relu_forward(x)[0]
+        return _layer_forward(p, spec, x, quantities)[0]
     except ValueError:
         return None
 

@@ -1129,37 +1129,50 @@ def test_copy_names_in_a_stack_chained_and_of_given_arrays(tmp_path):
     assert notes["W1 (1).npy"] == "unknown quantity 'W1 (1)' (a copy's name, of W1, which the config gives: not graded)"
 
 
+def _dilated_loops(A, W, b, d):
+    """A valid conv at dilation d = (d_H, d_W), by hand loops over the taps."""
+    f_H, f_W = W.shape[:2]
+    n_H, n_W = A.shape[1] - d[0] * (f_H - 1), A.shape[2] - d[1] * (f_W - 1)
+    Z = np.zeros((A.shape[0], n_H, n_W, W.shape[-1]))
+    for i, h, w, c in np.ndindex(Z.shape):
+        win = A[i, h:h + d[0] * (f_H - 1) + 1:d[0], w:w + d[1] * (f_W - 1) + 1:d[1]]
+        Z[i, h, w, c] = np.sum(win * W[..., c]) + b.reshape(-1)[c]
+    return Z
+
+
+def _graded_at_a_dilation(tmp_path, name: str, body: str, config_d, student_d) -> tuple[tuple, dict]:
+    """A one-conv config (``body``) run, its Z checked by hand at
+    ``config_d``, and a student's Z made at ``student_d`` graded: (the
+    student's shape, the outcome)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, body, f"{name}.yaml")
+    key = tmp_path / f"key_{name}"
+    assert run(["forward", cfg, "--out", key]).exit_code == 0
+    A, W, b = (np.load(key / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    np.testing.assert_allclose(_dilated_loops(A, W, b, config_d), np.load(key / "conv1.Z.npy"), rtol=1e-12)
+    sub = tmp_path / f"sub_{name}"
+    sub.mkdir()
+    Z = _dilated_loops(A, W, b, student_d)
+    np.save(sub / "conv1.Z.npy", Z)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    return Z.shape, o
+
+
 def test_a_dilation_the_config_does_not_have_is_named(tmp_path):
     """A README audit: the size hint tried only dilation 1, and only for a
     dilated layer; a student's dilation 2 on an undilated 3x3 layer got no
     hint (9 - 2 * 2 = 5 rows against 9 - 3 + 1 = 7), and one of 3 on a
     dilation-2 layer was told a stride. By hand loops over the taps."""
-    import json
-
-    from test_cli_helpers import run, write
-
-    def loops(A, W, b, d):
-        n = A.shape[1] - d * 2
-        Z = np.zeros((A.shape[0], n, n, W.shape[-1]))
-        for i, h, w, c in np.ndindex(Z.shape):
-            Z[i, h, w, c] = np.sum(A[i, h:h + 2 * d + 1:d, w:w + 2 * d + 1:d] * W[..., c]) + b.reshape(-1)[c]
-        return Z
-
     for config_d, student_d in ((1, 2), (2, 3), (2, 1)):
-        cfg = write(tmp_path, "seed: 3\ninputs: {A_prev: {random: [2, 9, 9, 3]}, W: {random: [3, 3, 3, 3]}, "
-                              f"b: {{random: [3]}}}}\nlayers:\n  - {{type: conv, W: W, b: b, dilation: {config_d}}}\n",
-                    f"d{config_d}{student_d}.yaml")
-        key = tmp_path / f"key{config_d}{student_d}"
-        assert run(["forward", cfg, "--out", key]).exit_code == 0
-        A, W, b = (np.load(key / f"{q}.npy") for q in ("A_prev", "W", "b"))
-        np.testing.assert_allclose(loops(A, W, b, config_d), np.load(key / "conv1.Z.npy"), rtol=1e-12)
-        sub = tmp_path / f"sub{config_d}{student_d}"
-        sub.mkdir()
-        Z = loops(A, W, b, student_d)
-        np.save(sub / "conv1.Z.npy", Z)
-        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        body = ("seed: 3\ninputs: {A_prev: {random: [2, 9, 9, 3]}, W: {random: [3, 3, 3, 3]}, "
+                f"b: {{random: [3]}}}}\nlayers:\n  - {{type: conv, W: W, b: b, dilation: {config_d}}}\n")
+        shape, o = _graded_at_a_dilation(tmp_path, f"d{config_d}{student_d}", body, (config_d,) * 2,
+                                         (student_d,) * 2)
         assert o["hints"] == ["geometry"], o
-        assert o["note"].endswith(f"{Z.shape} is what dilation {student_d} makes of conv1's input (2, 9, 9, 3); "
+        assert o["note"].endswith(f"{shape} is what dilation {student_d} makes of conv1's input (2, 9, 9, 3); "
                                   f"the config's dilation is {config_d}"), o
 
 
@@ -1167,37 +1180,16 @@ def test_dilation_candidates_follow_the_kernel_s_axes_of_more_than_one_tap(tmp_p
     """A review: with the dilation resolved to [1, k] (written [1, 2], or 2
     on a 1x3 kernel, whose 1-tap axis takes 1), no dilation was tried at
     all. By hand loops; the config's dilation said as written."""
-    import json
-
-    from test_cli_helpers import run, write
-
-    def loops(A, W, b, d):  # d: (d_H, d_W)
-        f_H, f_W = W.shape[:2]
-        n_H, n_W = A.shape[1] - d[0] * (f_H - 1), A.shape[2] - d[1] * (f_W - 1)
-        Z = np.zeros((A.shape[0], n_H, n_W, W.shape[-1]))
-        for i, h, w, c in np.ndindex(Z.shape):
-            win = A[i, h:h + d[0] * (f_H - 1) + 1:d[0], w:w + d[1] * (f_W - 1) + 1:d[1]]
-            Z[i, h, w, c] = np.sum(win * W[..., c]) + b.reshape(-1)[c]
-        return Z
-
     for kernel, written, student, said in (([3, 3], "[1, 2]", (1, 1), "dilation 1"),
                                            ([1, 3], "2", (1, 1), "dilation 1"),
                                            ([1, 3], "2", (1, 3), "dilation 3")):
         name = f"k{kernel[0]}{kernel[1]}_{written.strip('[]').replace(', ', '')}_{student[1]}"
-        cfg = write(tmp_path, "seed: 4\ninputs: {A_prev: {random: [2, 9, 9, 2]}, "
-                              f"W: {{random: [{kernel[0]}, {kernel[1]}, 2, 3]}}, b: {{random: [3]}}}}\n"
-                              f"layers:\n  - {{type: conv, W: W, b: b, dilation: {written}}}\n", f"{name}.yaml")
-        key = tmp_path / f"key_{name}"
-        assert run(["forward", cfg, "--out", key]).exit_code == 0
-        A, W, b = (np.load(key / f"{q}.npy") for q in ("A_prev", "W", "b"))
-        np.testing.assert_allclose(loops(A, W, b, (1, 2)), np.load(key / "conv1.Z.npy"), rtol=1e-12)
-        sub = tmp_path / f"sub_{name}"
-        sub.mkdir()
-        Z = loops(A, W, b, student)
-        np.save(sub / "conv1.Z.npy", Z)
-        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        body = ("seed: 4\ninputs: {A_prev: {random: [2, 9, 9, 2]}, "
+                f"W: {{random: [{kernel[0]}, {kernel[1]}, 2, 3]}}, b: {{random: [3]}}}}\n"
+                f"layers:\n  - {{type: conv, W: W, b: b, dilation: {written}}}\n")
+        shape, o = _graded_at_a_dilation(tmp_path, name, body, (1, 2), student)
         assert o["hints"] == ["geometry"], o
-        assert o["note"].endswith(f"{Z.shape} is what {said} makes of conv1's input (2, 9, 9, 2); the config's "
+        assert o["note"].endswith(f"{shape} is what {said} makes of conv1's input (2, 9, 9, 2); the config's "
                                   f"dilation is {written}"), o
 
 
