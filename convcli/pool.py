@@ -334,11 +334,9 @@ SCRATCH_BLOCKS = 4
 def _offsets(g: PoolGeometry):
     """For each window offset: the strided slice of A_prev it meets across all
     output positions (distinct positions, so ``+=`` on it is safe)."""
-    for i in range(g.f_H):
-        for j in range(g.f_W):
-            yield (slice(None),
-                   slice(i, i + g.s_H * (g.n_H - 1) + 1, g.s_H),
-                   slice(j, j + g.s_W * (g.n_W - 1) + 1, g.s_W))
+    for rw in _steps(g.f_H, g.s_H, g.n_H):
+        for c in _steps(g.f_W, g.s_W, g.n_W):
+            yield (slice(None), rw, c)
 
 
 def block_samples(sample_bytes: int) -> int:
@@ -377,12 +375,8 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
     def block(n):
         a, out = A_prev[n], A[n]
         r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
-        for j in range(g.f_W):
-            column = a[:, :, j:j + g.s_W * (g.n_W - 1) + 1:g.s_W]
-            np.copyto(r, column) if j == 0 else combine(r, column, out=r)
-        for i in range(g.f_H):
-            row = r[:, i:i + g.s_H * (g.n_H - 1) + 1:g.s_H]
-            np.copyto(out, row) if i == 0 else combine(out, row, out=out)
+        _reduce(combine, [a[:, :, c] for c in _steps(g.f_W, g.s_W, g.n_W)], r)
+        _reduce(combine, [r[:, rw] for rw in _steps(g.f_H, g.s_H, g.n_H)], out)
         if mode == "average":
             _divide(out, g.f_H * g.f_W, out)
         if keep:
@@ -390,6 +384,24 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
 
     _each_block(g, A_prev.itemsize, block)
     return (A, kept) if keep else A
+
+
+def _steps(f: int, s: int, n: int) -> list:
+    """Along one axis, for each of the f window offsets: the slice of the
+    input it meets across the n output positions at stride s."""
+    return [slice(k, k + s * (n - 1) + 1, s) for k in range(f)]
+
+
+def _reduce(combine, terms, out) -> None:
+    """``out = combine(...combine(terms[0], terms[1])..., terms[-1])``: the
+    first two combined straight into ``out``, not copied there first (a pass
+    over the block fewer; the same numbers, in the same order)."""
+    if len(terms) == 1:
+        np.copyto(out, terms[0])
+        return
+    combine(terms[0], terms[1], out=out)
+    for t in terms[2:]:
+        combine(out, t, out=out)
 
 
 def _divide(x, count: int, out=None):
@@ -449,17 +461,16 @@ def _backward_average_fast(dA, g: PoolGeometry):
 
     def block(n):
         da = _zeroed(dA_prev[n], g, _apart(g))
-        if _apart(g):  # each window's share written once, divided on the way
-            _divide(_spread(dA[n]), count, _tiles(da, g))
+        if _apart(g):  # each window's share written once
+            _no_negative_zero(_spread(_divide(dA[n], count)), out=_tiles(da, g))
             return
         d = _divide(dA[n], count)
         # Separable, as the forward: spread along H into every output
         # column's input rows, then along W. f_H + f_W passes, not f_H*f_W.
-        cols = np.zeros((da.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=dA.dtype)
-        for i in range(g.f_H):
-            cols[:, i:i + g.s_H * (g.n_H - 1) + 1:g.s_H] += d
-        for j in range(g.f_W):
-            da[:, :, j:j + g.s_W * (g.n_W - 1) + 1:g.s_W] += cols
+        cols = np.empty((da.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=dA.dtype)
+        _place(cols, _steps(g.f_H, g.s_H, g.n_H), d)
+        for c in _steps(g.f_W, g.s_W, g.n_W):
+            da[:, :, c] += cols
 
     _each_block(g, dA.itemsize, block)
     return dA_prev
@@ -483,8 +494,10 @@ def _first_only(hit, g: PoolGeometry) -> None:
 
 def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     """Each window offset in turn: where the input equals the window's maximum,
-    the window's gradient goes. Compare, multiply by the mask, add: measured
-    2-3x faster at full size than a masked ``np.add(..., where=)``. Windows
+    the window's gradient goes. Compare, mask (:func:`_take`), add: measured
+    2-3x faster at full size than a masked ``np.add(..., where=)`` (4x on a
+    block of f 3 stride 1, a third of its elements taken, this session's
+    NumPy 2.4). Windows
     that do not overlap take one broadcast pass instead (every ties rule:
     first's mask cut by :func:`_first_only`); ``ties: all`` over overlapping
     windows goes in f_H + f_W offsets instead of f_H*f_W where that makes
@@ -494,43 +507,54 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     return dA_prev
 
 
-def _sum_finite(d) -> bool:
-    """Whether ``d``'s sum in its own dtype is finite: then ``d`` holds no
-    infinity and no NaN (a sum that overflows says False of finite values,
-    whose slower path gives the same numbers). Half the time of
-    :func:`stats.all_finite`'s float64 sum on float32."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.add.reduce(d, axis=None)))
+def _bits(x):
+    """``x``'s bits, as signed integers of its width (a view)."""
+    return x.view(np.dtype(f"i{x.dtype.itemsize}"))
 
 
-def _where_hit(hit, d, out) -> None:
-    """``np.multiply(hit, d, out=out)`` but 0 where ``hit`` is False, whatever
-    ``d`` holds there (an infinity or a NaN)."""
-    out[...] = 0
-    np.copyto(out, d, where=hit)
+def _take(hit, d, out):
+    """``out = d`` where ``hit``, +0 elsewhere, bit for bit: ``hit``'s bytes
+    made 0 / -1 (every bit set) in place, sign-extended to ``d``'s width and
+    ANDed with its bits. Returns that byte mask; ``hit`` is no longer a
+    boolean array. Against ``hit * d``: no -0 where nothing is taken (0 times
+    a negative), an infinity or NaN of ``d`` goes where ``hit`` is only (0
+    times it is NaN: PyTorch's max_pool2d gives the rest 0), with no slower
+    path for them, and a little faster (the bool-to-float cast of the
+    product: f 2 stride 2, 4 samples of (32, 32, 32) float64, 99 against
+    105 us)."""
+    mask = hit.view(np.int8)
+    np.negative(mask, out=mask)
+    np.bitwise_and(mask, _bits(d), out=_bits(out))
+    return mask
+
+
+def _no_negative_zero(d, out=None):
+    """``d`` with -0 made +0, every other value the same bits (a NaN too). A
+    pass that writes a term straight into the gradient, not 0 + term, takes
+    it: the reference's 0 + -0 is 0."""
+    return np.add(d, 0.0, out=out)
 
 
 def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     """Max backward on one block: ``da`` (uninitialised, see
     :func:`_gradient_buffer`) receives the gradient ``d``."""
-    _zeroed(da, g, _apart(g))
     # np.maximum propagates NaN: where a window's maximum is NaN, its
     # NaNs are the maxima (the reference's create_mask_from_window too).
     has_nan = bool(np.isnan(out).any())
-    # An infinity or a NaN of the gradient goes where the mask is only: the mask's zeros times it
-    # would be NaN at every other element of its window (PyTorch's max_pool2d gives them 0).
-    spread = np.multiply if _sum_finite(d) else _where_hit
     if _apart(g):
+        _zeroed(da, g, True)
+        d = _no_negative_zero(d)
         hit = _is_max(_tiles(a, g), _spread(out), has_nan=has_nan)
         if g.ties == "split":
             d = d / hit.sum(axis=(2, 4), dtype=d.dtype)  # int64 counts made a float64 quotient (scratch)
         elif g.ties == "first":
             _first_only(hit, g)
-        spread(hit, _spread(d), out=_tiles(da, g))
+        _take(hit, _spread(d), _tiles(da, g))
         return
     if g.ties == "all" and _separable_pays(g):
-        _max_block_separable(a, out, d, da, g, has_nan, spread)
+        _max_block_separable(a, out, d, da, g, has_nan)
         return
+    da[...] = 0
     hit = np.empty(out.shape, dtype=bool)
     part = np.empty(out.shape, dtype=d.dtype)
 
@@ -545,27 +569,56 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     elif g.ties == "first":
         d = d.copy()  # what is still to hand out: zeroed once a maximum took it
     for window in _offsets(g):
-        spread(is_max(window), d, out=part)
+        mask = _take(is_max(window), d, part)
         da[window] += part
-        if g.ties == "first":
-            np.copyto(d, 0, where=hit)
+        if g.ties == "first":  # what a maximum took is no longer to hand out
+            np.bitwise_and(np.invert(mask, out=mask), _bits(d), out=_bits(d))
+
+
+def _place(dst, slices, term, scratch=None, axis=1) -> None:
+    """``dst`` (uninitialised) = the sum over the offsets' ``slices`` (along
+    ``axis``) of their terms: ``term(slice, into)`` writes one into ``into``
+    (``scratch`` but for the first), or ``term`` is an array, every
+    offset's. At stride 1 the first term goes straight into ``dst`` and only
+    what lies past it is zeroed: a zeroing pass and an add fewer. A term's
+    -0 stays -0 there (where 0 + -0 is 0): a gradient placed so takes terms
+    with no -0 (:func:`_take`)."""
+    def at(sl):
+        return (slice(None),) * axis + (sl,)
+
+    fixed = isinstance(term, np.ndarray)
+    first, rest = slices[0], slices[1:]
+    if first.step == 1:
+        dst[at(slice(first.stop, None))] = 0
+        np.copyto(dst[at(first)], term) if fixed else term(first, dst[at(first)])
+    else:
+        dst[...] = 0
+        rest = slices
+    for sl in rest:
+        if not fixed:
+            term(sl, scratch)
+        dst[at(sl)] += term if fixed else scratch
 
 
 def _separable_pays(g: PoolGeometry) -> bool:
     """Whether :func:`_max_block_separable` makes fewer passes over memory
-    than one offset at a time: 3 (compare, multiply, add) a window offset
-    over the output, f_H*f_W of them; against 3 an offset over the output
-    for f_H offsets, then 3 over the row segments' maxima (n_H_prev rows of
-    n_W) for f_W, f_W to find those maxima and 2 more (zeroing, a sum).
-    Measured on (64, 32, 32, 32) float64, one offset at a time / separable:
-    f 3 stride 1 22.7 / 17.8 ms, f 4 stride 1 30.7 / 20.2, f 5 48 / 23.5;
-    f 3 stride 2, where the segments are twice the output, 9.6 / 11.2 (the
-    count: 27 against 37 output-sized passes)."""
+    than one offset at a time: 3 (compare, mask, add) a window offset over
+    the output, f_H*f_W of them, and a zeroing of the input (a write only:
+    half a pass); against 3 an offset over the output for f_H offsets less
+    the first's add, plus the upstream gradient's copy, then 3 over the row
+    segments' maxima (n_H_prev rows of n_W) for f_W less one add, and f_W - 1
+    to find those maxima. Measured on (64, 32, 32, 32) float64, one offset
+    at a time / separable, on 2 threads: f 3 stride 1 24.2 / 16.2 ms, f 4
+    stride 1 38.3 / 20.7, f 5 stride 1 53.6 / 24.3, f 2 stride 1 12.3 /
+    11.4, f 4 stride 2 15.0 / 13.3; f 3 stride 2, where the segments are
+    twice the output, 9.4 / 10.3 (by this count, 6587 against 6825
+    elements passed over a sample)."""
     out, segments = g.n_H * g.n_W, g.n_H_prev * g.n_W
-    return 3 * g.f_H * out + (4 * g.f_W + 2) * segments < 3 * g.f_H * g.f_W * out
+    per_offset = 3 * g.f_H * g.f_W * out + g.n_H_prev * g.n_W_prev / 2
+    return 3 * g.f_H * out + (4 * g.f_W - 2) * segments < per_offset
 
 
-def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool, spread) -> None:
+def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     """Max backward with ``ties: all`` over overlapping windows, in the
     forward's two separable passes: f_H + f_W window offsets instead of
     f_H*f_W. With r the maxima of each input row's f_W-element segments
@@ -575,25 +628,19 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool, spread) 
     segments (``gr``: over H, f_H offsets), then from each segment to its
     elements (over W, f_W offsets). The same terms as one offset at a time
     over the window, summed in another order."""
-    cols = [slice(j, j + g.s_W * (g.n_W - 1) + 1, g.s_W) for j in range(g.f_W)]
-    rows = [slice(i, i + g.s_H * (g.n_H - 1) + 1, g.s_H) for i in range(g.f_H)]
+    cols, rows = _steps(g.f_W, g.s_W, g.n_W), _steps(g.f_H, g.s_H, g.n_H)
     r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=a.dtype)
-    np.copyto(r, a[:, :, cols[0]])
-    for c in cols[1:]:
-        np.maximum(r, a[:, :, c], out=r)
+    _reduce(np.maximum, [a[:, :, c] for c in cols], r)
+    # The first pass's d, no -0, lives in da (contiguous, at least as large,
+    # unwritten until the second pass): no fifth block-sized array.
+    d = _no_negative_zero(d, out=da.reshape(-1)[:d.size].reshape(d.shape))
 
-    gr = np.zeros_like(r)
+    gr = np.empty_like(r)
     # One mask and one product, the segments' size, for both passes (the
     # first's output-sized ones are views of their first n_H rows): four
     # block-sized arrays at most (pool.SCRATCH_BLOCKS), none freed and made again.
     hit = np.empty(r.shape, dtype=bool)
     part = np.empty(r.shape, dtype=d.dtype)
     hit_out, part_out = hit[:, :g.n_H], part[:, :g.n_H]
-    for rw in rows:
-        spread(_is_max(r[:, rw], out, hit_out, has_nan), d, out=part_out)
-        gr[:, rw] += part_out
-    # gr can hold an infinity that d did not (a sum that overflowed)
-    spread = np.multiply if _sum_finite(gr) else _where_hit
-    for c in cols:
-        spread(_is_max(a[:, :, c], r, hit, has_nan), gr, out=part)
-        da[:, :, c] += part
+    _place(gr, rows, lambda rw, into: _take(_is_max(r[:, rw], out, hit_out, has_nan), d, into), part_out)
+    _place(da, cols, lambda c, into: _take(_is_max(a[:, :, c], r, hit, has_nan), gr, into), part, axis=2)

@@ -257,3 +257,25 @@ def test_all_over_overlapping_windows_in_blocks_on_two_threads(separable, monkey
     _, ref = cc.pool_forward(x, hp, engine="reference")
     dA = rng.randint(-3, 4, size=A.shape).astype(float)
     np.testing.assert_array_equal(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref))
+
+
+@pytest.mark.parametrize("mode, ties", [("max", "all"), ("max", "first"), ("max", "split"), ("average", "all")])
+@pytest.mark.parametrize("f, stride", [(2, 2), (3, 3), (2, 1), (3, 1), (3, 2)])
+def test_a_gradient_holds_no_negative_zero(f, stride, mode, ties, separable):
+    """dA_prev starts from 0 and takes its terms by adding (the reference's
+    loops, PyTorch's max_pool2d and avg_pool2d), and in IEEE arithmetic 0 +
+    -0 is 0: so no element of it is -0, which NumPy prints as ``-0.``.
+    The fast engine wrote 0 * dA (-0 where dA < 0) into every element a
+    window of f 2 stride 2 did not take, and dA / 4 (-0 for a -0 of dA)
+    straight into an average's. dA below: negative numbers and -0 (what
+    a ReLU's backward passes on where its input was negative)."""
+    rng = np.random.RandomState(11)
+    x = rng.randint(0, 4, size=(2, 9, 9, 3)).astype(float)
+    dA_shape = cc.pool_forward(x, {"f": f, "stride": stride}, mode)[0].shape
+    dA = -rng.randint(1, 4, size=dA_shape).astype(float)
+    dA[:, ::2] = -0.0
+    for engine in ENGINES:
+        _, cache = cc.pool_forward(x, {"f": f, "stride": stride, "ties": ties}, mode, engine=engine)
+        dA_prev = cc.pool_backward(dA, cache, mode)
+        zeros = dA_prev == 0
+        assert zeros.any() and not np.signbit(dA_prev[zeros]).any(), engine
