@@ -460,17 +460,18 @@ def _backward_average_fast(dA, g: PoolGeometry):
     count = g.f_H * g.f_W
 
     def block(n):
-        da = _zeroed(dA_prev[n], g, _apart(g))
+        da = dA_prev[n]
         if _apart(g):  # each window's share written once
+            _zeroed(da, g, True)
             _no_negative_zero(_spread(_divide(dA[n], count)), out=_tiles(da, g))
             return
         d = _divide(dA[n], count)
+        _no_negative_zero(d, out=d)
         # Separable, as the forward: spread along H into every output
         # column's input rows, then along W. f_H + f_W passes, not f_H*f_W.
         cols = np.empty((da.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=dA.dtype)
         _place(cols, _steps(g.f_H, g.s_H, g.n_H), d)
-        for c in _steps(g.f_W, g.s_W, g.n_W):
-            da[:, :, c] += cols
+        _place(da, _steps(g.f_W, g.s_W, g.n_W), cols, axis=2)
 
     _each_block(g, dA.itemsize, block)
     return dA_prev
