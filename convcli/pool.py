@@ -98,7 +98,8 @@ def _is_max(x, m, out=None, has_nan=None):
     write into; ``has_nan``: whether m holds a NaN, when already known."""
     hit = np.equal(x, m, out=out)
     if np.isnan(m).any() if has_nan is None else has_nan:
-        hit |= np.isnan(x) & np.isnan(m)
+        nan = np.isnan(x)
+        hit |= np.logical_and(nan, np.isnan(m), out=nan)  # two masks alive, not three
     return hit
 
 
@@ -435,19 +436,19 @@ def _covered(g: PoolGeometry) -> bool:
 
 def _gradient_buffer(g: PoolGeometry, dtype):
     """dA_prev, uninitialised: each block zeroes its own samples on its thread
-    (:func:`_zeroed`) where a pass adds up or leaves elements unset. np.zeros
+    where a pass adds up or leaves elements unset (:func:`_zeroed`, or only
+    what lies past the first offset: :func:`_place`). np.zeros
     wrote all of it on one thread first: a memset of the whole input whenever
     malloc reused memory (~1 ms of the 2 ms f2s2 average pool, attempt 44)."""
     return np.empty(g.in_shape, dtype=dtype)
 
 
-def _zeroed(da, g: PoolGeometry, apart: bool):
-    """``da``, a block of the buffer of :func:`_gradient_buffer`, zeroed
-    unless a pass over windows that do not overlap (``apart``) will write
+def _zeroed(da, g: PoolGeometry) -> None:
+    """``da``, a block of the buffer of :func:`_gradient_buffer`, before a
+    pass over windows that do not overlap: zeroed unless the windows cover
     every element of it."""
-    if not (apart and _covered(g)):
+    if not _covered(g):
         da[...] = 0
-    return da
 
 
 def _spread(x):
@@ -462,7 +463,7 @@ def _backward_average_fast(dA, g: PoolGeometry):
     def block(n):
         da = dA_prev[n]
         if _apart(g):  # each window's share written once
-            _zeroed(da, g, True)
+            _zeroed(da, g)
             _no_negative_zero(_spread(_divide(dA[n], count)), out=_tiles(da, g))
             return
         d = _divide(dA[n], count)
@@ -480,9 +481,9 @@ def _backward_average_fast(dA, g: PoolGeometry):
 def _first_only(hit, g: PoolGeometry) -> None:
     """``hit`` (n, n_H, f_H, n_W, f_W, C), where each window's elements equal
     its maximum, cut in place to the first of them in row-major window
-    order: f_H*f_W passes over one byte an element (a window offset's
-    compare, multiply and add over the values took 3.3x the time of
-    ties: all's one pass)."""
+    order: f_H*f_W passes over one byte an element (before, each window
+    offset's compare, multiply and add over the values: 3.3x the time of
+    ties: all's one pass, attempt 64)."""
     taken = np.zeros(hit.shape[:2] + hit.shape[3:4] + hit.shape[5:], dtype=bool)
     later = np.empty_like(taken)
     for i in range(g.f_H):
@@ -497,9 +498,9 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     """Each window offset in turn: where the input equals the window's maximum,
     the window's gradient goes. Compare, mask (:func:`_take`), add: measured
     2-3x faster at full size than a masked ``np.add(..., where=)`` (4x on a
-    block of f 3 stride 1, a third of its elements taken, this session's
-    NumPy 2.4). Windows
-    that do not overlap take one broadcast pass instead (every ties rule:
+    block of f 3 stride 1 with a third of its elements taken, NumPy 2.4;
+    attempts 67 and 87). Windows that do not overlap take one broadcast
+    pass instead (every ties rule:
     first's mask cut by :func:`_first_only`); ``ties: all`` over overlapping
     windows goes in f_H + f_W offsets instead of f_H*f_W where that makes
     fewer passes over memory (:func:`_max_block_separable`)."""
@@ -516,8 +517,8 @@ def _bits(x):
 def _take(hit, d, out):
     """``out = d`` where ``hit``, +0 elsewhere, bit for bit: ``hit``'s bytes
     made 0 / -1 (every bit set) in place, sign-extended to ``d``'s width and
-    ANDed with its bits. Returns that byte mask; ``hit`` is no longer a
-    boolean array. Against ``hit * d``: no -0 where nothing is taken (0 times
+    ANDed with its bits. Returns that byte mask; ``hit``'s bytes are no
+    longer valid booleans. Against ``hit * d``: no -0 where nothing is taken (0 times
     a negative), an infinity or NaN of ``d`` goes where ``hit`` is only (0
     times it is NaN: PyTorch's max_pool2d gives the rest 0), with no slower
     path for them, and a little faster (the bool-to-float cast of the
@@ -543,13 +544,15 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     # NaNs are the maxima (the reference's create_mask_from_window too).
     has_nan = bool(np.isnan(out).any())
     if _apart(g):
-        _zeroed(da, g, True)
-        d = _no_negative_zero(d)
+        _zeroed(da, g)
         hit = _is_max(_tiles(a, g), _spread(out), has_nan=has_nan)
         if g.ties == "split":
             d = d / hit.sum(axis=(2, 4), dtype=d.dtype)  # int64 counts made a float64 quotient (scratch)
-        elif g.ties == "first":
-            _first_only(hit, g)
+            _no_negative_zero(d, out=d)  # after the quotient: a tiny negative over a count can round to -0
+        else:
+            d = _no_negative_zero(d)
+            if g.ties == "first":
+                _first_only(hit, g)
         _take(hit, _spread(d), _tiles(da, g))
         return
     if g.ties == "all" and _separable_pays(g):
@@ -581,9 +584,12 @@ def _place(dst, slices, term, scratch=None, axis=1) -> None:
     ``axis``) of their terms: ``term(slice, into)`` writes one into ``into``
     (``scratch`` but for the first), or ``term`` is an array, every
     offset's. At stride 1 the first term goes straight into ``dst`` and only
-    what lies past it is zeroed: a zeroing pass and an add fewer. A term's
-    -0 stays -0 there (where 0 + -0 is 0): a gradient placed so takes terms
-    with no -0 (:func:`_take`)."""
+    what lies past it is zeroed: a zeroing pass and an add fewer. At a
+    larger stride the first slice is not contiguous: ``dst`` is zeroed and
+    takes every term by adding. A first term's -0 stays -0 (where 0 + -0 is
+    0), so a gradient placed so takes terms with no -0: from a gradient
+    made free of them (:func:`_no_negative_zero`; :func:`_take` passes its
+    values through, and makes +0 only where it takes nothing)."""
     def at(sl):
         return (slice(None),) * axis + (sl,)
 
@@ -603,17 +609,19 @@ def _place(dst, slices, term, scratch=None, axis=1) -> None:
 
 def _separable_pays(g: PoolGeometry) -> bool:
     """Whether :func:`_max_block_separable` makes fewer passes over memory
-    than one offset at a time: 3 (compare, mask, add) a window offset over
-    the output, f_H*f_W of them, and a zeroing of the input (a write only:
-    half a pass); against 3 an offset over the output for f_H offsets less
-    the first's add, plus the upstream gradient's copy, then 3 over the row
-    segments' maxima (n_H_prev rows of n_W) for f_W less one add, and f_W - 1
-    to find those maxima. Measured on (64, 32, 32, 32) float64, one offset
-    at a time / separable, on 2 threads: f 3 stride 1 24.2 / 16.2 ms, f 4
-    stride 1 38.3 / 20.7, f 5 stride 1 53.6 / 24.3, f 2 stride 1 12.3 /
-    11.4, f 4 stride 2 15.0 / 13.3; f 3 stride 2, where the segments are
-    twice the output, 9.4 / 10.3 (by this count, 6587 against 6825
-    elements passed over a sample)."""
+    than one offset at a time, counted in elements of one channel of a
+    sample: 3 (compare, mask, add) a window offset over the output, f_H*f_W
+    of them, and a zeroing of the input (a write only: half a pass);
+    against 3 an offset over the output for f_H offsets less the first's
+    add, plus the upstream gradient's copy, then 3 over the row segments'
+    maxima (n_H_prev rows of n_W) for f_W less one add, and f_W - 1 to find
+    those maxima. (At a stride above 1, where the first offset is added
+    too, the count is a little low.) Measured on (64, 32, 32, 32) float64,
+    one offset at a time / separable, on 2 threads (attempt 87): f 3 stride
+    1 23.2 / 16.1 ms, f 4 stride 1 36.0 / 19.0, f 5 stride 1 49.7 / 22.9,
+    f 2 stride 1 12.5 / 11.0, f 4 stride 2 14.3 / 12.2; f 3 stride 2, where
+    the segments are twice the output, 8.5 / 9.3 (counted 6587 against
+    6825)."""
     out, segments = g.n_H * g.n_W, g.n_H_prev * g.n_W
     per_offset = 3 * g.f_H * g.f_W * out + g.n_H_prev * g.n_W_prev / 2
     return 3 * g.f_H * out + (4 * g.f_W - 2) * segments < per_offset

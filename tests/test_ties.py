@@ -267,13 +267,16 @@ def test_a_gradient_holds_no_negative_zero(f, stride, mode, ties, separable):
     -0 is 0: so no element of it is -0, which NumPy prints as ``-0.``.
     The fast engine wrote 0 * dA (-0 where dA < 0) into every element a
     window of f 2 stride 2 did not take, and dA / 4 (-0 for a -0 of dA)
-    straight into an average's. dA below: negative numbers and -0 (what
-    a ReLU's backward passes on where its input was negative)."""
+    straight into an average's. dA below: negative numbers, -0 (what
+    a ReLU's backward passes on where its input was negative) and the
+    smallest negative number, which split among a window's tied maxima
+    (or averaged) rounds to -0 (a review)."""
     rng = np.random.RandomState(11)
     x = rng.randint(0, 4, size=(2, 9, 9, 3)).astype(float)
     dA_shape = cc.pool_forward(x, {"f": f, "stride": stride}, mode)[0].shape
     dA = -rng.randint(1, 4, size=dA_shape).astype(float)
     dA[:, ::2] = -0.0
+    dA[:, 1::4] = -np.nextafter(0.0, 1.0)
     for engine in ENGINES:
         _, cache = cc.pool_forward(x, {"f": f, "stride": stride, "ties": ties}, mode, engine=engine)
         dA_prev = cc.pool_backward(dA, cache, mode)
