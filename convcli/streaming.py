@@ -91,8 +91,15 @@ class Estimate:
         return sum(min(block, m * unfolded) for block, unfolded in self.kept)
 
     def pool_bytes(self, m: int) -> int:
+        # A max backward whose operations go over less than the input (the
+        # output or the row segments of overlapping windows at a stride
+        # above 1) takes blocks of up to CHUNK_BYTES of those, which may hold
+        # more samples than step, as few blocks as give each thread two: on
+        # at most as many threads, each holding SCRATCH_BLOCKS arrays of at
+        # most CHUNK_BYTES (or of the whole chunk's input, if smaller).
         return max([0] + [_engine_threads(_sample_blocks(m, step)) * pool_engine.SCRATCH_BLOCKS
-                          * min(step, m) * sample for step, sample in self.pool])
+                          * max(min(step, m) * sample, min(pool_engine.CHUNK_BYTES, m * sample))
+                          for step, sample in self.pool])
 
     def chunk(self, m: int) -> int:
         return self.resident + self.fixed + m * self.per_sample + self.kept_bytes(m) + self.pool_bytes(m)

@@ -98,3 +98,63 @@ def test_the_estimate_counts_every_thread_the_pool_blocks_run_on(threads, monkey
         largest = max(b.stop - b.start for b in blocks)
         held = parallel.threads_for(len(blocks)) * pool_module.SCRATCH_BLOCKS * largest * sample
         assert e.pool_bytes(m) >= held, (m, e.pool_bytes(m), held)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+@pytest.mark.parametrize("f, stride, ties", [(3, 2, "first"), (3, 2, "split"), (4, 2, "all"), (2, 2, "all"), (3, 1, "all")])
+@pytest.mark.parametrize("chunk_samples", [5, 5 / 3])
+def test_the_estimate_counts_blocks_sized_by_what_a_pass_goes_over(f, stride, ties, chunk_samples, threads, monkeypatch):
+    """Over overlapping windows at stride 2, the max backward's blocks are
+    sized by the output or the row segments, not the input (attempt 89),
+    so they hold more samples: for every chunk of 1-60 samples, the
+    estimate's pool scratch is at least the threads the blocks run on times
+    SCRATCH_BLOCKS arrays the size of what the largest block goes over.
+    With CHUNK_BYTES 5/3 of a sample's input, a block of input holds one
+    sample (0.6 of CHUNK_BYTES) and one of f 3's output up to eight ((16 -
+    3) // 2 + 1 = 7 rows and columns, 49 / 256 of the input a sample: 0.92
+    of CHUNK_BYTES); the estimate counted 0.6 a block."""
+    from convcli import parallel
+    from convcli.hparams import pool_geometry
+
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    sample = 16 * 16 * 8 * 8
+    monkeypatch.setattr(pool_module, "CHUNK_BYTES", int(chunk_samples * sample))
+    e = streaming.Estimate(0, 0, 0, 0, pool=((pool_module.block_samples(sample), sample),))
+    grew = False
+    for m in range(1, 61):
+        g = pool_geometry(np.zeros((m, 16, 16, 8)), {"f": f, "stride": stride, "ties": ties})
+        work = pool_module._max_work(g)
+        blocks = list(pool_module._blocks(g, 8, work))
+        largest = max(b.stop - b.start for b in blocks)
+        grew |= largest > max(b.stop - b.start for b in pool_module._blocks(g, 8))
+        held = parallel.threads_for(len(blocks)) * pool_module.SCRATCH_BLOCKS * largest * (work or 16 * 16) * 8 * 8
+        assert e.pool_bytes(m) >= held, (m, e.pool_bytes(m), held)
+    assert grew == (stride == 2 < f), "blocks grow where the windows overlap at stride 2, only there"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", ["all", "first", "split"])
+@pytest.mark.parametrize("nan", [False, True])
+def test_a_pass_one_offset_at_a_time_holds_scratch_blocks_of_the_output(dtype, ties, nan, monkeypatch):
+    """f 3 stride 2, the pass one offset at a time (the separable pass
+    refused): on one thread, beside dA_prev, the backward allocates at most
+    SCRATCH_BLOCKS arrays the size of its largest block's output, the
+    size its blocks are chosen by."""
+    monkeypatch.setattr(pool_module, "_separable_pays", lambda g: False)
+    monkeypatch.setenv("CONVCLI_THREADS", "1")
+    x = np.random.default_rng(0).integers(0, 3, (6, 41, 41, 8)).astype(dtype)
+    if nan:
+        x[:, ::7, ::5] = np.nan
+    A, cache = cc.pool_forward(x, {"f": 3, "stride": 2, "ties": ties})
+    dA = np.ones_like(A)
+    g = cache[2].geometry
+    largest = max(b.stop - b.start for b in pool_module._blocks(g, x.itemsize, pool_module._max_work(g)))
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        cc.pool_backward(dA, cache)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    scratch = peak - x.nbytes  # dA_prev itself is the result
+    assert scratch <= pool_module.SCRATCH_BLOCKS * largest * A[0].nbytes + (16 << 10), scratch / (largest * A[0].nbytes)
