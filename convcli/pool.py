@@ -530,7 +530,7 @@ def _max_work(g: PoolGeometry) -> int | None:
     the output (one offset at a time)."""
     if _apart(g):
         return None
-    if g.ties == "all" and _separable_pays(g):
+    if g.ties != "split" and _separable_pays(g):
         return g.n_H_prev * g.n_W
     return g.n_H * g.n_W
 
@@ -581,7 +581,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
                 _first_only(hit, g)
         _take(hit, _spread(d), _tiles(da, g))
         return
-    if g.ties == "all" and _separable_pays(g):
+    if g.ties != "split" and _separable_pays(g):
         _max_block_separable(a, out, d, da, g, has_nan)
         return
     da[...] = 0
@@ -654,15 +654,23 @@ def _separable_pays(g: PoolGeometry) -> bool:
 
 
 def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
-    """Max backward with ``ties: all`` over overlapping windows, in the
-    forward's two separable passes: f_H + f_W window offsets instead of
-    f_H*f_W. With r the maxima of each input row's f_W-element segments
-    (the forward's first pass), a <= r <= out, so an element equals its
-    window's maximum exactly when it equals its segment's maximum and that
-    segment's maximum equals the window's: the gradient goes first to the
-    segments (``gr``: over H, f_H offsets), then from each segment to its
-    elements (over W, f_W offsets). The same terms as one offset at a time
-    over the window, summed in another order."""
+    """Max backward with ``ties: all`` or ``first`` over overlapping
+    windows, in the forward's two separable passes: f_H + f_W window
+    offsets instead of f_H*f_W. With r the maxima of each input row's
+    f_W-element segments (the forward's first pass), a <= r <= out, so an
+    element equals its window's maximum exactly when it equals its
+    segment's maximum and that segment's maximum equals the window's: the
+    gradient goes first to the segments (``gr``: over H, f_H offsets), then
+    from each segment to its elements (over W, f_W offsets). The same terms
+    as one offset at a time over the window, summed in another order.
+
+    ``first``: a window's first maximum in row-major order lies in its
+    first row whose segment's maximum is the window's, at that segment's
+    first maximum. So each window gives its gradient to the first such
+    segment only (offsets over H in order, each window's taken ones
+    masked out), and each segment to its first maximum (the same over W):
+    whichever windows a segment took gradient from, that element is each
+    one's first maximum."""
     cols, rows = _steps(g.f_W, g.s_W, g.n_W), _steps(g.f_H, g.s_H, g.n_H)
     r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=a.dtype)
     _reduce(np.maximum, [a[:, :, c] for c in cols], r)
@@ -677,5 +685,19 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     hit = np.empty(r.shape, dtype=bool)
     part = np.empty(r.shape, dtype=d.dtype)
     hit_out, part_out = hit[:, :g.n_H], part[:, :g.n_H]
-    _place(gr, rows, lambda rw, into: _take(_is_max(r[:, rw], out, hit_out, has_nan), d, into), part_out)
-    _place(da, cols, lambda c, into: _take(_is_max(a[:, :, c], r, hit, has_nan), gr, into), part, axis=2)
+    # first: what each window (then each segment) has given out already
+    taken = np.zeros(r.shape, dtype=bool) if g.ties == "first" else None
+
+    def term(x, m, hit, taken):
+        hit = _is_max(x, m, hit, has_nan)
+        if taken is not None:
+            later = np.logical_and(hit, taken)  # a maximum with one before it
+            np.logical_xor(hit, later, out=hit)
+            np.logical_or(taken, hit, out=taken)
+        return hit
+
+    taken_out = None if taken is None else taken[:, :g.n_H]
+    _place(gr, rows, lambda rw, into: _take(term(r[:, rw], out, hit_out, taken_out), d, into), part_out)
+    if taken is not None:
+        taken[...] = False
+    _place(da, cols, lambda c, into: _take(term(a[:, :, c], r, hit, taken), gr, into), part, axis=2)

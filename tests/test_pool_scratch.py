@@ -18,8 +18,9 @@ from test_cli_helpers import CONFIGS, write
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("f", [(4, 2), (2, 2), (3, 3), (2, 5)])
 @pytest.mark.parametrize("nan", [False, True])
-def test_separable_scratch_within_scratch_blocks(dtype, f, nan, monkeypatch):
-    """One block (the whole input), ties: all, the separable pass forced:
+@pytest.mark.parametrize("ties", ["all", "first"])
+def test_separable_scratch_within_scratch_blocks(dtype, f, nan, ties, monkeypatch):
+    """One block (the whole input), ties: all or first, the separable pass forced:
     beside dA_prev, the backward allocates at most SCRATCH_BLOCKS arrays of
     the block's input size (a review measured 4.09 in float32 for f (4, 2)
     when the first pass's output-sized mask and product were still alive
@@ -30,7 +31,7 @@ def test_separable_scratch_within_scratch_blocks(dtype, f, nan, monkeypatch):
     x = np.random.default_rng(0).integers(0, 3, (4, 40, 40, 8)).astype(dtype)
     if nan:
         x[:, ::7, ::5] = np.nan
-    A, cache = cc.pool_forward(x, {"f": list(f), "stride": 1, "ties": "all"})
+    A, cache = cc.pool_forward(x, {"f": list(f), "stride": 1, "ties": ties})
     dA = np.ones_like(A)
     tracemalloc.start()
     try:

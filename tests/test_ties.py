@@ -201,8 +201,9 @@ def test_ties_all_over_overlapping_3x3_windows(engine, separable):
 @pytest.mark.parametrize("f, stride, size", [
     (3, 1, (9, 9)), (3, 2, (8, 9)), ((3, 4), (1, 2), (7, 10)), (4, 3, (11, 8)), ((4, 3), (2, 1), (9, 6)),
 ])
-def test_all_over_overlapping_windows_matches_the_reference_loops(f, stride, size, separable):
-    """Overlapping windows with ties: all, which the fast engine may run in
+@pytest.mark.parametrize("ties", ["all", "first"])
+def test_all_over_overlapping_windows_matches_the_reference_loops(f, stride, size, ties, separable):
+    """Overlapping windows with ties: all or first, which the fast engine may run in
     two separable passes (rows' segments, then windows), must give exactly the reference engine's loops on small integers: ties
     everywhere, rows or columns no window covers (8 rows, f 3, stride 2),
     NaN in the input (a window holding one has it as its maximum), and an
@@ -212,7 +213,7 @@ def test_all_over_overlapping_windows_matches_the_reference_loops(f, stride, siz
     x = rng.randint(0, 3, size=(3, *size, 4)).astype(float)
     x[0, 2, 3, 1] = np.nan
     x[2, 4, 4, 0] = np.nan
-    hp = {"f": f, "stride": stride, "ties": "all"}
+    hp = {"f": f, "stride": stride, "ties": ties}
     A, fast = cc.pool_forward(x, hp)
     _, ref = cc.pool_forward(x, hp, engine="reference")
     dA = rng.randint(-3, 4, size=A.shape).astype(float)
@@ -242,7 +243,8 @@ def test_a_segment_gradient_that_overflows_goes_only_where_the_mask_is(dtype, bi
             np.testing.assert_array_equal(cc.pool_backward(dA, cache)[0, :, :, 0], expected, err_msg=engine)
 
 
-def test_all_over_overlapping_windows_in_blocks_on_two_threads(separable, monkeypatch):
+@pytest.mark.parametrize("ties", ["all", "first"])
+def test_all_over_overlapping_windows_in_blocks_on_two_threads(ties, separable, monkeypatch):
     """The same on 8 samples with a block a sample (CHUNK_BYTES 1) on two
     threads: each block's pass writes its own samples of dA_prev."""
     import convcli.pool as pool_module
@@ -252,7 +254,7 @@ def test_all_over_overlapping_windows_in_blocks_on_two_threads(separable, monkey
     rng = np.random.RandomState(7)
     x = rng.randint(0, 3, size=(8, 9, 10, 3)).astype(float)
     x[5, 1, 2, 0] = np.nan
-    hp = {"f": 3, "stride": 1, "ties": "all"}
+    hp = {"f": 3, "stride": 1, "ties": ties}
     A, fast = cc.pool_forward(x, hp)
     _, ref = cc.pool_forward(x, hp, engine="reference")
     dA = rng.randint(-3, 4, size=A.shape).astype(float)
