@@ -16,8 +16,9 @@ The fast engine works on cache-sized blocks of samples, on threads. Within a
 block each step is one vectorised operation over every sample, output
 position and channel in it: the forward and the average's backward in two
 separable passes (along W, then along H); max's backward one window offset
-at a time, or for ``ties: all`` over overlapping windows in two separable
-passes too; windows that do not overlap in one broadcast operation.
+at a time, or for ``ties: all`` and ``first`` over overlapping windows in
+two separable passes too; windows that do not overlap in one broadcast
+operation.
 """
 
 from __future__ import annotations
@@ -505,9 +506,9 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     2-3x faster at full size than a masked ``np.add(..., where=)`` (4x on a
     block of f 3 stride 1 with a third of its elements taken, NumPy 2.4;
     attempts 67 and 87). Windows that do not overlap take one broadcast
-    pass instead (every ties rule:
-    first's mask cut by :func:`_first_only`); ``ties: all`` over overlapping
-    windows goes in f_H + f_W offsets instead of f_H*f_W where that makes
+    pass instead (every ties rule: first's mask cut by
+    :func:`_first_only`); ``ties: all`` and ``first`` over overlapping
+    windows go in f_H + f_W offsets instead of f_H*f_W where that makes
     fewer passes over memory (:func:`_max_block_separable`).
 
     Over overlapping windows at a stride above 1, every operation goes over
