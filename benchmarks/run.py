@@ -128,7 +128,7 @@ class ConvCase:
 
 @dataclass(frozen=True)
 class PoolCase:
-    """A pool layer: A_prev (m, hw, hw, c), window f, stride."""
+    """A pool layer: A_prev (m, hw, hw, c), window f, stride; max's tie rule."""
 
     mode: str
     m: int
@@ -136,10 +136,12 @@ class PoolCase:
     c: int
     f: int
     stride: int
+    ties: str = "all"
 
     @property
     def name(self) -> str:
-        return f"pool-{self.mode}-m{self.m}-h{self.hw}-c{self.c}-f{self.f}-s{self.stride}"
+        tie = "" if self.ties == "all" else f"-{self.ties}"
+        return f"pool-{self.mode}-m{self.m}-h{self.hw}-c{self.c}-f{self.f}-s{self.stride}{tie}"
 
     @property
     def n_out(self) -> int:
@@ -147,7 +149,7 @@ class PoolCase:
 
     def shape(self) -> dict:
         return dict(m=self.m, H=self.hw, W=self.hw, C=self.c, f=self.f,
-                    stride=self.stride, mode=self.mode)
+                    stride=self.stride, mode=self.mode, ties=self.ties)
 
 
 # (m, H=W, C_prev, f, C, stride, pad), from issue 4.
@@ -176,6 +178,15 @@ POOL_CASES = [
     PoolCase(mode, 64, 32, 32, f, s)
     for f, s in ((2, 2), (3, 1))
     for mode in ("max", "average")
+]
+# --more: pools beyond the issue's. f 3 stride 2 overlaps at a stride (AlexNet,
+# ResNet, Inception); ties: first is what matching PyTorch's max_pool2d takes
+# (on these tie-free inputs, the same numbers as ties: all).
+MORE_POOL_CASES = [
+    PoolCase("max", 64, 32, 32, 3, 2),
+    PoolCase("average", 64, 32, 32, 3, 2),
+    PoolCase("max", 64, 32, 32, 3, 1, "first"),
+    PoolCase("max", 64, 32, 32, 2, 2, "first"),
 ]
 # fast vs reference engine (forward + backward, float64).
 ENGINE_CASE = ConvCase(4, 12, 3, 3, 8, 1, 1)
@@ -566,7 +577,7 @@ def measure_pool(case: PoolCase, dtype: str, plan: Plan, torch=None) -> dict:
     """convcli pool forward+backward against PyTorch max_pool2d/avg_pool2d."""
     rng = np.random.default_rng(0)
     A = rng.standard_normal((case.m, case.hw, case.hw, case.c)).astype(dtype)
-    hp = {"f": case.f, "stride": case.stride}
+    hp = {"f": case.f, "stride": case.stride, "ties": case.ties}
     dA = np.ones((case.m, case.n_out, case.n_out, case.c), dtype=dtype)
 
     def convcli_step():
@@ -868,11 +879,11 @@ def print_report(p: Printer, result: dict, plan: Plan, quick: bool):
             f"{dt} {g['gflops']:.1f} GFLOP/s ({_fmt_time(g['min_s'])})"
             for dt, g in result["gemm"].items()))
     p.text()
-    rows = table_rows([r for r in result["rows"] if r["kind"] != "conv-more"])
+    rows = table_rows([r for r in result["rows"] if not r["kind"].endswith("-more")])
     if rows:
         p.table("forward + backward, upstream gradient of ones", COLUMNS, rows,
                 right=(2, 3, 4, 5, 6, 7, 8))
-    more = table_rows([r for r in result["rows"] if r["kind"] == "conv-more"])
+    more = table_rows([r for r in result["rows"] if r["kind"].endswith("-more")])
     if more:
         p.table("more layers (--more; no targets): forward + backward, upstream gradient of ones", COLUMNS, more,
                 right=(2, 3, 4, 5, 6, 7, 8))
@@ -946,8 +957,8 @@ def parse_args(argv=None):
                     help="exit 1 if any target is missed (default: always exit 0)")
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
     ap.add_argument("--more", action="store_true",
-                    help="also time nine common conv layers beyond the issue's (no targets; "
-                         "about 3 more minutes)")
+                    help="also time nine common conv layers and four pool layers beyond the issue's "
+                         "(no targets; about 4 more minutes)")
     ap.add_argument("--default-malloc", action="store_true",
                     help="keep glibc's default malloc settings (the script otherwise runs itself "
                          "again with freed memory kept in the process; see benchmarks/README.md)")
@@ -959,7 +970,8 @@ def parse_args(argv=None):
 
 def planned_rows(only, more: bool = False) -> list[tuple[str, object, str]]:
     """(kind, case, dtype) for every selected row, in table order; with
-    ``more``, MORE_CONV_CASES at the end (kind "conv-more")."""
+    ``more``, MORE_CONV_CASES and MORE_POOL_CASES at the end (kinds
+    "conv-more", "pool-more")."""
     rows = []
     for dtype in DTYPES:
         rows += [("conv", c, dtype) for c in CONV_CASES]
@@ -969,6 +981,8 @@ def planned_rows(only, more: bool = False) -> list[tuple[str, object, str]]:
     if more:
         for dtype in DTYPES:
             rows += [("conv-more", c, dtype) for c in MORE_CONV_CASES if c not in CONV_CASES]
+        for dtype in DTYPES:
+            rows += [("pool-more", c, dtype) for c in MORE_POOL_CASES if c not in POOL_CASES]
 
     def label(kind, case, dtype):
         name = case.name if kind != "engine" else "engine-" + case.name.removeprefix("conv-")
@@ -994,8 +1008,9 @@ def run(args) -> dict:
             if kind in ("conv", "conv-more"):
                 row = measure_conv(case, dtype, plan, torch)
                 row["kind"] = kind
-            elif kind == "pool":
+            elif kind in ("pool", "pool-more"):
                 row = measure_pool(case, dtype, plan, torch)
+                row["kind"] = kind
             else:
                 row = measure_engines(case, dtype, plan)
         row["other_load_cpus"] = load.cpus

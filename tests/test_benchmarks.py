@@ -39,6 +39,8 @@ def bench(monkeypatch):
                                             run.PoolCase("average", 2, 6, 3, 3, 1)])
     monkeypatch.setattr(run, "ENGINE_CASE", run.ConvCase(1, 4, 2, 3, 2, 1, 1))
     monkeypatch.setattr(run, "MORE_CONV_CASES", [run.ConvCase(2, 5, 1, 3, 3, 1, 1), tiny_conv])
+    monkeypatch.setattr(run, "MORE_POOL_CASES", [run.PoolCase("max", 2, 7, 3, 3, 2, "first"),
+                                                 run.PoolCase("max", 2, 6, 3, 2, 2)])
     # --quick's plan without the sleeps between libraries: fewer seconds, same code.
     quick = run.Plan.quick()
     monkeypatch.setattr(run.Plan, "quick",
@@ -170,15 +172,20 @@ def test_a_limit_below_the_gemm_bound_is_marked(bench, capsys):
 
 
 def test_more_layers_are_timed_without_targets(bench, tmp_path, monkeypatch, capsys):
-    """--more adds MORE_CONV_CASES (less any of the issue's cases) in both
-    dtypes, in their own table, and no target is set on them."""
+    """--more adds MORE_CONV_CASES and MORE_POOL_CASES (less any of the
+    issue's cases) in both dtypes, in their own table, and no target is set
+    on them."""
     monkeypatch.setitem(sys.modules, "torch", None)
-    result = _run(bench, tmp_path, "--more", "--only", "conv-")
+    result = _run(bench, tmp_path, "--more", "--only", "conv-,pool-max-")
     more = [r for r in result["rows"] if r["kind"] == "conv-more"]
     assert [(r["case"], r["dtype"]) for r in more] == [("conv-m2-h5-c1-f3-k3-s1-p1", dt) for dt in ("float64", "float32")]
     assert all(r["convcli_s"] > 0 and r["pct_gemm"] > 0 for r in more)
-    assert {t["case"] for t in result["targets"]} == {"conv-m2-h6-c3-f3-k4-s1-p1"}
-    assert "more layers (--more; no targets)" in capsys.readouterr().out
+    pools = [r for r in result["rows"] if r["kind"] == "pool-more"]
+    assert [(r["case"], r["dtype"]) for r in pools] == [("pool-max-m2-h7-c3-f3-s2-first", dt) for dt in ("float64", "float32")]
+    assert all(r["convcli_s"] > 0 and r["shape"]["ties"] == "first" for r in pools)
+    assert {t["case"] for t in result["targets"]} == {"conv-m2-h6-c3-f3-k4-s1-p1", "pool-max-m2-h6-c3-f2-s2"}
+    out = capsys.readouterr().out
+    assert "more layers (--more; no targets)" in out and "pool-max-m2-h7-c3-f3-s2-first" in out
 
 
 def test_cli_lists_cases_and_rejects_unknown_patterns():
