@@ -327,10 +327,15 @@ def _backward_reference(dA, A_prev, g: PoolGeometry, mode):
 # blocks, each pass's fixed costs halved), f 3 stride 1 0.98x-1.01x
 # (benchmarks/README.md, attempt 70).
 CHUNK_BYTES = 1 << 20
-# The most block-sized arrays a thread holds beside the block's input and
-# gradient in any pass (the separable max backward: the row segments'
-# maxima, their gradient, a product and a mask), for the streaming estimate.
-SCRATCH_BLOCKS = 4
+# The block-sized arrays a thread may hold beside the block's input and
+# gradient in any pass, for the streaming estimate. The most is the
+# separable max backward's: the row segments' maxima, their gradient and a
+# product, a mask, with ties: first what each segment gave out, and with a
+# NaN in the input two masks of NaNs: 4 in float32 (a boolean is a quarter
+# of a float32), 3.75 in float64; and NumPy's buffers for strided operands
+# beside them (33-100 KB a call; a review measured 4.0x of a block in all,
+# 5.6 KB over four). One more for those.
+SCRATCH_BLOCKS = 5
 
 
 def _offsets(g: PoolGeometry):
@@ -354,8 +359,8 @@ def _blocks(g: PoolGeometry, itemsize: int, work: int | None = None):
     fewer than the input's: then blocks of up to CHUNK_BYTES of those, as
     long as every thread keeps two blocks (see :func:`_backward_max_fast`)."""
     step = block_samples(g.n_H_prev * g.n_W_prev * g.n_C * itemsize)
-    if work is not None:
-        step = max(step, min(block_samples(work * g.n_C * itemsize), -(-g.m // (2 * parallel.threads()))))
+    if work is not None:  # m // (2 threads) samples a block at most: 2 blocks a thread, at least
+        step = max(step, min(block_samples(work * g.n_C * itemsize), max(1, g.m // (2 * parallel.threads()))))
     for n0, n1 in parallel.sample_runs(g.m, step):
         yield slice(n0, n1)
 
@@ -511,10 +516,10 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     windows go in f_H + f_W offsets instead of f_H*f_W where that makes
     fewer passes over memory (:func:`_max_block_separable`).
 
-    Over overlapping windows at a stride above 1, every operation goes over
-    the output (or the row segments), a fraction of the input: its blocks
-    are sized by those (CHUNK_BYTES of them, not of input), as long as each
-    thread keeps two blocks. Each NumPy call takes the GIL back when it
+    Over overlapping windows every operation goes over the output (or the
+    row segments), at a stride above 1 (or a window large against the
+    input) a fraction of the input: the blocks are sized by those
+    (CHUNK_BYTES of them, not of input), no more than give each thread two. Each NumPy call takes the GIL back when it
     ends, and a thread that waits for it sleeps: many small calls on two
     threads ran little faster than on one (attempt 89: f 3 stride 2 on
     (64, 32, 32, 32) float64, 0.83x the time; f 4 stride 2 separable
@@ -648,7 +653,10 @@ def _separable_pays(g: PoolGeometry) -> bool:
     1 23.2 / 16.1 ms, f 4 stride 1 36.0 / 19.0, f 5 stride 1 49.7 / 22.9,
     f 2 stride 1 12.5 / 11.0, f 4 stride 2 14.3 / 12.2; f 3 stride 2, where
     the segments are twice the output, 8.5 / 9.3 (counted 6587 against
-    6825)."""
+    6825). ``ties: first`` takes the same rule: three byte operations
+    more an offset in the separable passes, two more over the values one
+    offset at a time; measured, it picks the faster in the same six
+    geometries (attempt 90)."""
     out, segments = g.n_H * g.n_W, g.n_H_prev * g.n_W
     per_offset = 3 * g.f_H * g.f_W * out + g.n_H_prev * g.n_W_prev / 2
     return 3 * g.f_H * out + (4 * g.f_W - 2) * segments < per_offset
@@ -681,8 +689,9 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
 
     gr = np.empty_like(r)
     # One mask and one product, the segments' size, for both passes (the
-    # first's output-sized ones are views of their first n_H rows): four
-    # block-sized arrays at most (pool.SCRATCH_BLOCKS), none freed and made again.
+    # first's output-sized ones are views of their first n_H rows): with r
+    # and gr, and first's taken, the arrays pool.SCRATCH_BLOCKS counts, none
+    # freed and made again.
     hit = np.empty(r.shape, dtype=bool)
     part = np.empty(r.shape, dtype=d.dtype)
     hit_out, part_out = hit[:, :g.n_H], part[:, :g.n_H]
@@ -692,8 +701,7 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     def term(x, m, hit, taken):
         hit = _is_max(x, m, hit, has_nan)
         if taken is not None:
-            later = np.logical_and(hit, taken)  # a maximum with one before it
-            np.logical_xor(hit, later, out=hit)
+            np.greater(hit, taken, out=hit)  # hit and not taken: no maximum before it
             np.logical_or(taken, hit, out=taken)
         return hit
 

@@ -92,11 +92,13 @@ class Estimate:
 
     def pool_bytes(self, m: int) -> int:
         # A max backward whose operations go over less than the input (the
-        # output or the row segments of overlapping windows at a stride
-        # above 1) takes blocks of up to CHUNK_BYTES of those, which may hold
-        # more samples than step, as few blocks as give each thread two: on
-        # at most as many threads, each holding SCRATCH_BLOCKS arrays of at
-        # most CHUNK_BYTES (or of the whole chunk's input, if smaller).
+        # output or the row segments of overlapping windows, mostly at a
+        # stride above 1) takes blocks of up to CHUNK_BYTES of those, which
+        # may hold more samples than step, no more than give each thread two:
+        # on at most as many threads, each holding SCRATCH_BLOCKS arrays of
+        # at most CHUNK_BYTES (or of the whole chunk's input, if smaller).
+        # Counted for every fast pool layer: safe, if loose, for those whose
+        # blocks do not grow (average pools, windows apart).
         return max([0] + [_engine_threads(_sample_blocks(m, step)) * pool_engine.SCRATCH_BLOCKS
                           * max(min(step, m) * sample, min(pool_engine.CHUNK_BYTES, m * sample))
                           for step, sample in self.pool])

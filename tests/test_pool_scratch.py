@@ -130,7 +130,7 @@ def test_the_estimate_counts_blocks_sized_by_what_a_pass_goes_over(f, stride, ti
         grew |= largest > max(b.stop - b.start for b in pool_module._blocks(g, 8))
         held = parallel.threads_for(len(blocks)) * pool_module.SCRATCH_BLOCKS * largest * (work or 16 * 16) * 8 * 8
         assert e.pool_bytes(m) >= held, (m, e.pool_bytes(m), held)
-    assert grew == (stride == 2 < f), "blocks grow where the windows overlap at stride 2, only there"
+    assert grew == (stride == 2 < f), "here (16x16, f up to 4) blocks grow where windows overlap at stride 2"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -159,3 +159,22 @@ def test_a_pass_one_offset_at_a_time_holds_scratch_blocks_of_the_output(dtype, t
         tracemalloc.stop()
     scratch = peak - x.nbytes  # dA_prev itself is the result
     assert scratch <= pool_module.SCRATCH_BLOCKS * largest * A[0].nbytes + (16 << 10), scratch / (largest * A[0].nbytes)
+
+
+@pytest.mark.parametrize("threads", ["2", "3", "4", "8"])
+def test_blocks_sized_by_what_a_pass_goes_over_keep_every_thread(threads, monkeypatch):
+    """A review: the larger blocks of a max backward over overlapping windows
+    came as few as m / (2 threads) rounded up, which for 6 samples on 2
+    threads made 3 blocks of 2, and 3 blocks run on one thread (two a
+    thread at least), where the blocks of input ran on both. For every batch
+    of 1-80 samples of (128, 128, 8) float64, f 3 stride 2: the pass runs on
+    as many threads as with blocks of input, and never on more."""
+    from convcli import parallel
+    from convcli.hparams import pool_geometry
+
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    for m in range(1, 81):
+        g = pool_geometry(np.zeros((m, 128, 128, 8)), {"f": 3, "stride": 2})
+        by_input = len(list(pool_module._blocks(g, 8)))
+        by_work = len(list(pool_module._blocks(g, 8, pool_module._max_work(g))))
+        assert parallel.threads_for(by_work) == parallel.threads_for(by_input), (m, by_input, by_work)

@@ -353,6 +353,24 @@ def test_estimate_bounds_the_traced_peak(tmp_path, stack, backward, rows, monkey
     assert peak >= 0.5 * seen  # and not far above it
 
 
+def test_estimate_bounds_a_max_pool_whose_blocks_are_sized_by_its_row_segments(tmp_path, monkeypatch):
+    """A review: f 4 stride 2 with ties: first, float32 with NaNs in the
+    input, one thread. The separable backward's blocks hold a whole
+    CHUNK_BYTES of row segments (64 x 32 x 32 float32 a sample), and its
+    arrays (the segments' maxima, their gradient, a product, a mask, what
+    each segment gave out, two masks of NaNs) plus NumPy's buffers for
+    strided operands came to 1.003x the bound with four blocks counted."""
+    monkeypatch.setenv("CONVCLI_THREADS", "1")
+    x = np.random.RandomState(0).randint(0, 3, (32, 64, 66, 32)).astype(np.float32)
+    x[:, ::7, ::5] = np.nan
+    with h5py.File(tmp_path / "big.h5", "w") as f:
+        f["x"] = x
+    data = {"seed": 3, "dtype": "float32", "allow_nonfinite": True, "inputs": {"A_prev": {"file": "big.h5"}},
+            "layers": [{"type": "pool", "f": 4, "stride": 2, "ties": "first"}], "backward": {"grad": "random"}}
+    peak, e = traced_stream_peak(tmp_path, write(tmp_path, data, "cfg.yaml"), True, 8)
+    assert peak <= e.chunk(8) - streaming.IO_BUFFERS, (peak, e)
+
+
 def traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, layer, rows, nan_at=None):
     """Stream one float64 conv layer (``layer``: its stride, pad) over an .h5
     input of ``x_shape`` on ``threads`` engine threads, each thread's kept
