@@ -519,11 +519,11 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     Over overlapping windows every operation goes over the output (or the
     row segments), at a stride above 1 (or a window large against the
     input) a fraction of the input: the blocks are sized by those
-    (CHUNK_BYTES of them, not of input), no more than give each thread two. Each NumPy call takes the GIL back when it
-    ends, and a thread that waits for it sleeps: many small calls on two
-    threads ran little faster than on one (attempt 89: f 3 stride 2 on
-    (64, 32, 32, 32) float64, 0.83x the time; f 4 stride 2 separable
-    0.88x)."""
+    (CHUNK_BYTES of them, not of input), no more than give each thread
+    two. Each NumPy call takes the GIL back when it ends, and a thread that
+    waits for it sleeps: many small calls on two threads ran little faster
+    than on one (attempt 89: f 3 stride 2 on (64, 32, 32, 32) float64,
+    0.83x the time; f 4 stride 2 separable 0.88x)."""
     dA_prev = _gradient_buffer(g, dA.dtype)
     _each_block(g, dA.itemsize, lambda n: _max_block(A_prev[n], A[n], dA[n], dA_prev[n], g), _max_work(g))
     return dA_prev
@@ -550,12 +550,12 @@ def _take(hit, d, out):
     """``out = d`` where ``hit``, +0 elsewhere, bit for bit: ``hit``'s bytes
     made 0 / -1 (every bit set) in place, sign-extended to ``d``'s width and
     ANDed with its bits. Returns that byte mask; ``hit``'s bytes are no
-    longer valid booleans. Against ``hit * d``: no -0 where nothing is taken (0 times
-    a negative), an infinity or NaN of ``d`` goes where ``hit`` is only (0
-    times it is NaN: PyTorch's max_pool2d gives the rest 0), with no slower
-    path for them, and a little faster (the bool-to-float cast of the
-    product: f 2 stride 2, 4 samples of (32, 32, 32) float64, 99 against
-    105 us)."""
+    longer valid booleans. Against ``hit * d``: no -0 where nothing is
+    taken (0 times a negative), an infinity or NaN of ``d`` goes where
+    ``hit`` is only (0 times it is NaN: PyTorch's max_pool2d gives the rest
+    0), with no slower path for them, and a little faster (the
+    bool-to-float cast of the product: f 2 stride 2, 4 samples of (32, 32,
+    32) float64, 99 against 105 us)."""
     mask = hit.view(np.int8)
     np.negative(mask, out=mask)
     np.bitwise_and(mask, _bits(d), out=_bits(out))
