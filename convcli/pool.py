@@ -684,7 +684,7 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=a.dtype)
     _reduce(np.maximum, [a[:, :, c] for c in cols], r)
     # The first pass's d, no -0, lives in da (contiguous, at least as large,
-    # unwritten until the second pass): no fifth block-sized array.
+    # unwritten until the second pass), not an array of its own.
     d = _no_negative_zero(d, out=da.reshape(-1)[:d.size].reshape(d.shape))
 
     gr = np.empty_like(r)
