@@ -62,21 +62,30 @@ Kinds of picture (``kind=None`` chooses from the name and the shape):
     A bar chart, one bar per channel.
 
 Colours: one colour scale shared by all panels of a picture (its limits come
-from the panels drawn), with a colorbar, nearest interpolation. Signed quantities (a gradient name such as ``dZ``,
+from the panels drawn), with a colorbar (none where nothing drawn is
+finite), nearest interpolation. Signed quantities (a gradient name such as ``dZ``,
 ``dA_prev``, ``dW``, ``db``, or any negative value) use the diverging map
 ``RdBu_r`` centred on 0 (symmetric limits); others use ``gray``. Differences
 ``|yours - reference|`` use ``gray`` from 0 (black) to the largest error
 (white), the errors within the tolerance given drawn 0 (so that only the
 elements that differ light up), with the first differing element outlined in red (and ringed where
-the map is 40 pixels or more a side). Non-finite values are drawn magenta,
-and the title counts them. A map over ``MAX_SHOWN`` (200) elements a side is
-reduced by a whole factor k first, each pixel the element of largest
+the map is 40 pixels or more a side). NaN is drawn magenta, +Inf amber,
+-Inf green (in a difference every non-finite error magenta), and the title
+counts them. A map larger than ``PANEL_FILL`` (0.85) of its panel's pixels
+is reduced by a whole factor k first, each pixel the element of largest
 magnitude of its k x k block (NaN and Inf first), and says so in a title
-line: matplotlib's own resampling to the panel's ~200 pixels kept one
-element in k*k and could hide a lone extreme or a lone wrong element.
+line: matplotlib's own resampling to the panel's pixels kept one element
+in k*k and could hide a lone extreme or a lone wrong element. A map more
+elongated than ``MAX_ASPECT`` (4) is stretched to its panel. Maps up to
+``INDEXED`` (32) a side get row and column indices on the left and bottom
+panels; panels of up to ``CELL_VALUES`` (16) elements get each value
+written in its cell, and bar charts of that many bars a value on each.
 
 Titles: the figure title gives the quantity, its shape, the sample, and the
-mean/std/min/max of the whole array (all samples); a difference picture gives
+mean/std/min/max of the whole array (all samples), and where less is drawn
+(one sample of several, some channels) the min and max of what is (the
+colour scale's); the finite min and max beside the non-finite counts, and
+"constant" for an array of one value; a difference picture gives
 the largest error, the first differing index (C order, as ``check`` reports
 it) and how many elements differ, and names the samples that differ when
 there are several (the sample drawn is the first difference's).
@@ -85,10 +94,11 @@ the quantities that differ but cannot be drawn (another shape).
 
 Size: ``DPI`` 100 and every length a multiple of 1/4 inch, so the PNG size is
 exact: width ``max(6, cols*panel + 1)`` inches, height
-``title + rows*(panel_h + 0.25)``, where ``panel`` is 2 (1.5 above 4 columns),
+``title + rows*(panel_h + 0.25)``, where ``panel`` is 2 (3 for one panel
+alone, 1.5 above 4 columns),
 ``panel_h`` is ``panel * n_H/n_W`` clamped to [0.5, 2] times ``panel`` and
-rounded to 1/4, and ``title`` is ``0.25*(lines + 1)`` (two lines; three for a
-difference). Bar charts are ``clamp(2 + 0.25*n, 6, 16)`` by ``title + 3``.
+rounded to 1/4, and ``title`` is ``0.25*(lines + 1)`` (two lines, three with
+the range of what is drawn; three for a difference). Bar charts are ``clamp(2 + 0.25*n, 6, 16)`` by ``title + 3``.
 Several difference blocks stack: widest width, summed heights.
 
 Errors: a bad ``sample`` or ``channels`` raises ``ConvcliError`` with where
@@ -140,11 +150,22 @@ MIN_WIDTH = 6.0  # inches; room for the title lines
 # Width of a title character, on average, in pixels (11-point DejaVu Sans at DPI 100).
 TITLE_CHAR_PX = 8.5
 SAMPLES_LISTED = 8  # a difference picture names at most this many samples that differ
-# A map larger than this many pixels a side is shown reduced, each pixel the
-# element of largest magnitude of its k x k block (NaN and Inf first): a
-# panel is 150-200 pixels wide, and matplotlib's own resampling picked one
-# element in k*k, hiding a lone maximum or a lone wrong element.
-MAX_SHOWN = 200
+# A map larger than its panel's pixels is shown reduced, each pixel the
+# element of largest magnitude of its k x k block (NaN and Inf first):
+# matplotlib's own resampling picked one element in k*k, hiding a lone
+# maximum or a lone wrong element. A panel's image gets at least this share
+# of the panel's nominal size (measured: 0.89-1.14 of it, by how many panels
+# and the colour bar).
+PANEL_FILL = 0.85
+# Maps at most this many elements a side get their row and column indices
+# on the left and bottom panels; panels of at most CELL_VALUES elements get
+# each element's value written in its cell (and bar charts of at most that
+# many bars a value on each bar).
+INDEXED = 32
+CELL_VALUES = 16
+# An image more elongated than this is stretched to its panel (cells no
+# longer square) instead of drawn as a sliver.
+MAX_ASPECT = 4.0
 # The first difference gets a ring of fixed size too where the image is this
 # many pixels a side or more: its one-pixel outline is too small to find.
 MARK_RING_ABOVE = 40
@@ -155,7 +176,9 @@ MAX_BAR_WIDTH = 16.0
 
 SIGNED_CMAP = "RdBu_r"
 UNSIGNED_CMAP = "gray"
-BAD_COLOR = "magenta"
+BAD_COLOR = "magenta"  # NaN; and any non-finite |error| of a difference
+POS_INF_COLOR = "#ffbf00"  # amber
+NEG_INF_COLOR = "#7fff00"  # chartreuse
 SEPARATOR_COLOR = "#2ca02c"
 EMPTY_COLOR = "0.6"  # hatching on mosaic tiles that hold no kernel
 MARK_COLOR = "red"
@@ -377,6 +400,7 @@ class _Mpl:
     ScalarMappable: type
     Rectangle: type
     colormaps: object
+    to_rgba: object
 
 
 def _matplotlib() -> _Mpl:
@@ -385,12 +409,12 @@ def _matplotlib() -> _Mpl:
         from matplotlib import colormaps
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize
+        from matplotlib.colors import Normalize, to_rgba
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
     except ImportError:
         raise ConvcliError("plot", INSTALL_HINT) from None
-    return _Mpl(Figure, FigureCanvasAgg, Normalize, ScalarMappable, Rectangle, colormaps)
+    return _Mpl(Figure, FigureCanvasAgg, Normalize, ScalarMappable, Rectangle, colormaps, to_rgba)
 
 
 # ----------------------------------------------------------------- validation
@@ -557,12 +581,41 @@ class _Block:
     vmax: float = 1.0
     rgb: bool = False
     colorbar_label: str = ""
+    colorbar: bool = True  # none where nothing drawn is finite: its scale would mean nothing
+    bad_colors: bool = False  # NaN, +Inf, -Inf each its own colour (a difference's: one, magenta)
+    indexed: bool = False  # row and column indices on the left and bottom panels
 
 
 def _stats(a: np.ndarray) -> str:
     # summary.json's statistics (convcli.stats): the mean of finite 1e308s is finite there, not inf
     values = describe(a)
     return "mean {:.4g}   std {:.4g}   min {:.4g}   max {:.4g}".format(*(values[k] for k in ("mean", "std", "min", "max")))
+
+
+def _range(values: np.ndarray) -> str:
+    finite = values[np.isfinite(values)]
+    return f"min {finite.min():.4g}   max {finite.max():.4g}" if finite.size else "no finite value"
+
+
+def _value_lines(a: np.ndarray, shown: np.ndarray, drawn: str | None) -> list[str]:
+    """The title's lines on the values: the whole array's statistics (as
+    summary.json gives them); where fewer elements are drawn (one sample of
+    several, some channels), the range of those, which the colour scale
+    spans; the non-finite values by colour, with the finite range; a
+    constant array said so (its picture is one flat colour)."""
+    lines = [("whole array: " if drawn else "") + _stats(a)]
+    if drawn:
+        lines.append(f"drawn ({drawn}): {_range(shown)}")
+    bad = ~np.isfinite(a)
+    if bad.any():
+        n_nan, n_pos = int(np.isnan(a).sum()), int(np.isposinf(a).sum())
+        counts = zip((n_nan, n_pos, int(bad.sum()) - n_nan - n_pos), ("NaN", "+Inf", "-Inf"),
+                     ("magenta", "amber", "green"))
+        lines.append("drawn in colour: " + ", ".join(f"{n} {what} {colour}" for n, what, colour in counts if n)
+                     + f";   finite {_range(a)}")
+    elif a.size > 1 and bool((a == a.flat[0]).all()):
+        lines.append(f"constant: every element {a.flat[0]:.4g}")
+    return lines
 
 
 def _signed(a: np.ndarray, name: str) -> bool:
@@ -583,12 +636,19 @@ def _quarter(x: float) -> float:
     return max(0.25, round(x * 4) / 4)
 
 
-def _grid_size(n_panels: int, image_shape: tuple[int, ...], title_lines: int) -> tuple[float, float, int]:
+def _panel_size(n_panels: int, image_shape: tuple[int, ...]) -> tuple[int, float, float]:
+    """``(cols, panel, panel_h)``: panels a row, a panel's width and height
+    in inches (one panel alone 3, up to 4 a row 2, else 1.5; the height by
+    the image's aspect, clamped to [0.5, 2] times the width)."""
     cols = math.ceil(math.sqrt(n_panels))
-    rows = math.ceil(n_panels / cols)
-    panel = 2.0 if cols <= 4 else 1.5
+    panel = 3.0 if n_panels == 1 else 2.0 if cols <= 4 else 1.5
     aspect = min(max(image_shape[0] / image_shape[1], 0.5), 2.0)
-    panel_h = _quarter(panel * aspect)
+    return cols, panel, _quarter(panel * aspect)
+
+
+def _grid_size(n_panels: int, image_shape: tuple[int, ...], title_lines: int) -> tuple[float, float, int]:
+    cols, panel, panel_h = _panel_size(n_panels, image_shape)
+    rows = math.ceil(n_panels / cols)
     width = max(MIN_WIDTH, cols * panel + COLORBAR_WIDTH)
     height = 0.25 * (title_lines + 1) + rows * (panel_h + PANEL_TITLE)
     return width, height, cols
@@ -614,13 +674,14 @@ def _fit(lines: list[str], width: float) -> list[str]:
     return [part for line in lines for part in (textwrap.wrap(line, chars, subsequent_indent="  ") or [line])]
 
 
-def _reduced(image: np.ndarray) -> tuple[np.ndarray, int]:
-    """``image`` at most MAX_SHOWN pixels a side: ``(image, k)``, each pixel
-    of the result the element of largest magnitude (a NaN or an infinity
-    first) of a k x k block; k = 1 leaves it as it is. Blocks at the edge
-    are completed with zeros, which never win over a non-zero element."""
+def _reduced(image: np.ndarray, most: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """``image`` at most ``most`` = (rows, columns) pixels: ``(image, k)``,
+    each pixel of the result the element of largest magnitude (a NaN or an
+    infinity first) of a k x k block; k = 1 leaves it as it is. Blocks at
+    the edge are completed with zeros, which never win over a non-zero
+    element."""
     h, w = image.shape
-    k = math.ceil(max(h, w) / MAX_SHOWN)
+    k = max(math.ceil(h / most[0]), math.ceil(w / most[1]))
     if k <= 1:
         return image, 1
     H, W = -(-h // k) * k, -(-w // k) * k
@@ -645,38 +706,43 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     head = f"{name}   {_shape(a)}" + ("" if difference else f" {a.dtype}")
     if difference:
         head = f"|yours \N{MINUS SIGN} convcli's|   {head}"
+    some = f"{'channel' if kind != 'weights' else 'out channel'}{'s' * (len(chosen) > 1)} {_ranges(chosen)}"
+    if kind == "maps":
+        shown = a[i][..., chosen]
+        drawn = ", ".join(([f"sample {i}"] if a.shape[0] > 1 else []) + ([some] if len(chosen) < n else []))
+    else:
+        shown = a.reshape(-1)[chosen] if kind == "vector" else a[..., chosen]
+        drawn = some if len(chosen) < n else ""
     if title is None:
-        title = [_stats(a)]
-        bad = ~np.isfinite(a)
-        if bad.any():  # the magenta says what it is, in the whole array
-            n_nan, n_pos = int(np.isnan(a).sum()), int(np.isposinf(a).sum())
-            counts = zip((n_nan, n_pos, int(bad.sum()) - n_nan - n_pos), ("NaN", "+Inf", "-Inf"))
-            title.append("drawn magenta: " + ", ".join(f"{n} {what}" for n, what in counts if n))
+        title = _value_lines(a, shown, drawn or None)
+    finite = bool(np.isfinite(shown).any())
 
     if kind == "vector":
-        values = a.reshape(-1)[chosen]
-        vmin, vmax = _limits(values, signed)
+        vmin, vmax = _limits(shown, signed)
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
-                      values=values, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax)
+                      values=shown, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax,
+                      colorbar_label="|error|" if difference else name)
 
     panels: list[_Panel] = []
     rgb = False
     reduced = None
+    indexed = False
     if kind == "maps":
         head += f"   sample {i}"
-        shown = a[i][..., chosen]
+        _, panel_w, panel_h = _panel_size(len(chosen), a.shape[1:3])
+        most = (int(PANEL_FILL * panel_h * DPI), int(PANEL_FILL * panel_w * DPI))
         for c in chosen:
-            image, k = _reduced(a[i, :, :, c])
+            image, k = _reduced(a[i, :, :, c], most)
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
             panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // k, at[1] // k)))
         if k > 1:
             reduced = f"shown at 1/{k}: each pixel the largest in size of {k}x{k} elements"
+        indexed = k == 1 and max(a.shape[1:3]) <= INDEXED
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:
         f_H, f_W, n_prev, _ = a.shape
-        shown = a[..., chosen]
         # A gradient's sign is what matters: its kernels are mosaics in the signed map, never colours.
         rgb = (n_prev == 3 and not difference and not _GRADIENT_NAME.match(_leaf(name))
                and bool(np.isfinite(shown).all()))
@@ -689,7 +755,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             cmap = UNSIGNED_CMAP
             colorbar_label = "each of R, G, B"
         else:
-            head += f"   tiles: {n_prev} input channel{'s' if n_prev > 1 else ''}, row-major"
+            head += (f"   tiles: {n_prev} input channel{'s' if n_prev > 1 else ''}, "
+                     f"{math.ceil(math.sqrt(n_prev))} a row, row-major")
             for c in chosen:
                 image, tiles = _mosaic(a[..., c])
                 at = None
@@ -709,7 +776,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     lines = _fit(lines, width)  # (the width does not depend on the lines; the height does)
     _, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
-                  cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label)
+                  cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label,
+                  colorbar=finite or rgb, bad_colors=not difference, indexed=indexed)
 
 
 def _difference_arrays(yours, reference, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -838,15 +906,22 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
     for ax in axes.flat[len(block.panels):]:
         ax.set_axis_off()
     used = list(axes.flat[:len(block.panels)])
-    for ax, panel in zip(used, block.panels):
+    for p, (ax, panel) in enumerate(zip(used, block.panels)):
         if block.rgb:
             rgba = panel.image
         else:
             with np.errstate(invalid="ignore"):
                 rgba = cmap(norm(np.ma.masked_invalid(panel.image)))
+            if block.bad_colors:
+                rgba[np.isposinf(panel.image)] = mpl.to_rgba(POS_INF_COLOR)
+                rgba[np.isneginf(panel.image)] = mpl.to_rgba(NEG_INF_COLOR)
             if panel.tiles is not None:
                 rgba[_empty_tiles(panel)] = (0, 0, 0, 0)
-        ax.imshow(rgba, interpolation="nearest")
+        h, w = panel.image.shape[:2]
+        # A map one element high (or wide) was a sliver a few pixels across.
+        ax.imshow(rgba, interpolation="nearest", aspect="auto" if max(h / w, w / h) > MAX_ASPECT else None)
+        if not block.rgb and panel.tiles is None and panel.image.size <= CELL_VALUES:
+            _write_values(ax, panel.image, rgba)
         if panel.tiles is not None:
             _draw_separators(mpl, ax, panel)
         if panel.mark is not None:
@@ -860,10 +935,38 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
         ax.set_title(panel.title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+        if block.indexed:  # to find an element check names, e.g. [2, 3, 5, 1]: rows at the left, columns below
+            if p % cols == 0:
+                ax.set_yticks(_indices(h))
+            if p + cols >= len(block.panels):
+                ax.set_xticks(_indices(w))
+            ax.tick_params(labelsize=7, length=2, pad=1)
+    if not block.colorbar:
+        return
     mappable = mpl.ScalarMappable(norm=norm, cmap=cmap if not block.rgb else mpl.colormaps["gray"])
     bar = container.colorbar(mappable, ax=used, shrink=0.9, panchor=False)
     bar.ax.tick_params(labelsize=8)
     bar.set_label(block.colorbar_label, fontsize=9)
+
+
+def _indices(n: int) -> list[int]:
+    """Tick positions along an axis of n elements: every one up to 8, then
+    every 2nd, 4th."""
+    return list(range(0, n, 1 if n <= 8 else 2 if n <= 16 else 4))
+
+
+def _value_text(v: float) -> str:
+    return f"{v:.3g}" if np.isfinite(v) else ("nan" if np.isnan(v) else "inf" if v > 0 else "-inf")
+
+
+def _write_values(ax, image: np.ndarray, rgba: np.ndarray) -> None:
+    """Each element's value in its cell (a panel of at most CELL_VALUES:
+    the course's printed numbers read off the picture), black on light
+    cells, white on dark."""
+    for (r, c), v in np.ndenumerate(image):
+        light = float(np.dot(rgba[r, c, :3], (0.299, 0.587, 0.114))) > 0.5
+        ax.text(c, r, _value_text(v), ha="center", va="center", fontsize=8,
+                color="black" if light else "white")
 
 
 def _empty_tiles(panel: _Panel) -> np.ndarray:
@@ -898,12 +1001,15 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     else:
         colors = "0.45"
     heights = np.where(np.isfinite(block.values), block.values, 0.0)
-    ax.bar(x, heights, color=colors, edgecolor="0.2", linewidth=0.5)
+    bars = ax.bar(x, heights, color=colors, edgecolor="0.2", linewidth=0.5)
+    if n <= CELL_VALUES:  # a bias of a few channels: its values, as printed (a -0.0016 showed as no bar)
+        ax.bar_label(bars, [_value_text(v) for v in block.values], fontsize=7, padding=2)
+        ax.margins(y=0.15)
     bad = ~np.isfinite(block.values)
     if bad.any():
         ax.plot(x[bad], np.zeros(int(bad.sum())), "x", color=BAD_COLOR, markersize=8)
     ax.axhline(0.0, color="0.3", linewidth=0.8)
-    if block.colorbar_label:  # a scale (_in_range)
+    if block.colorbar_label:  # the quantity, and a scale (_in_range)
         ax.set_ylabel(block.colorbar_label, fontsize=9)
     step = max(1, math.ceil(n / 32))
     ax.set_xticks(x[::step], [str(c) for c in block.labels[::step]], fontsize=8)

@@ -2,8 +2,9 @@
 ``check --against --plot``, and the one line a user without matplotlib gets.
 
 Expected PNG sizes follow the rule in convcli/plot.py's docstring (DPI 100,
-every length a multiple of 1/4 inch; two title lines, three for a
-difference); the arithmetic is spelled out once, in SIZES.
+every length a multiple of 1/4 inch; two title lines, a third for the
+range of the sample drawn of a batch of several, three for a difference);
+the arithmetic is spelled out once, in SIZES.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ backward:
   grad: random
 """
 
-MAPS_2 = (600, 300)  # 2 channels: 2 x 1 panels of 2 in; width max(6, 2*2 + 1); height 0.75 + 2.25
-MAPS_6 = (700, 525)  # 6 channels: 3 x 2 panels; width 3*2 + 1; height 0.75 + 2*(2 + 0.25)
+# Maps of 2 samples: three title lines, 0.25 * (3 + 1) = 1 in.
+MAPS_2 = (600, 325)  # 2 channels: 2 x 1 panels of 2 in; width max(6, 2*2 + 1); height 1 + 2.25
+MAPS_6 = (700, 550)  # 6 channels: 3 x 2 panels; width 3*2 + 1; height 1 + 2*(2 + 0.25)
 # 6 output channels: 3 x 2 panels, each a mosaic of 2 input channels = 1 x 2 tiles of 3x3
 # (3 x 6 pixels, aspect 1/2 -> 1 in high); height 0.75 + 2*(1 + 0.25)
 WEIGHTS = (700, 325)
@@ -91,7 +93,7 @@ def no_compute(monkeypatch):
     ("conv1.Z", ["--sample", "1"], MAPS_6),
     ("conv1.dW", [], WEIGHTS),
     ("conv1.db", [], BARS),
-    ("pool3.dA_prev", ["--channels", "0,2-3"], (600, 525)),  # 3 panels: 2 x 2
+    ("pool3.dA_prev", ["--channels", "0,2-3"], (600, 550)),  # 3 panels: 2 x 2
 ])
 def test_plot_each_kind(tmp_path, cfg, quantity, args, size):
     png = tmp_path / "q.png"
@@ -105,7 +107,7 @@ def test_plot_gradient_is_diverging_and_rgb_weights(tmp_path):
     stack = CONFIGS / "stack.yaml"
     png = tmp_path / "dA_prev.png"
     assert run(["plot", stack, "-q", "conv1.dA_prev", "-o", png]).exit_code == 0
-    rgb = read_png(png, (600, 525))  # 3 channels: 2 x 2 panels of 8x8
+    rgb = read_png(png, (600, 550))  # 3 channels: 2 x 2 panels of 8x8; 3 title lines (4 samples)
     red, blue = rgb[..., 0], rgb[..., 2]
     assert ((red - blue) > 0.3).any() and ((blue - red) > 0.3).any(), "blue-white-red centred on 0"
 
@@ -125,7 +127,7 @@ def test_plot_json_and_nested_out(tmp_path, cfg):
     assert doc == {"ok": True, "config": str(cfg), "convcli": convcli.__version__, "config_sha256": sha,
                    "out": str(png),
                    "quantity": "conv1.Z", "shape": [2, 6, 6, 6], "sample": 0, "channels": [1]}
-    read_png(png, (600, 300))
+    read_png(png, (600, 425))  # one panel of 3 in: 1 + 3.25 (the third line: the range drawn)
     # what was drawn, not what was asked (it said null for the sample and the channels)
     doc = json.loads(run(["plot", cfg, "-q", "conv1.Z", "--out", png, "--json", "--force"]).stdout)
     assert (doc["sample"], doc["channels"]) == (0, [0, 1, 2, 3, 4, 5])
@@ -320,9 +322,9 @@ def test_check_plot_draws_the_quantities_that_differ(tmp_path, cfg):
     # the samples that differ: conv1.Z 6 channels: 1.25 + 2*(2 + 0.25); conv1.dW mosaics (as
     # WEIGHTS): 1 + 2*(1 + 0.25), and check's note on it (fix the forward first) in three lines;
     # each block's count line ("... the errors within them drawn black") wrapped in two at
-    # 7 inches (82 characters); pool3.A's note says the stride or window that makes its shape, not its
-    # numbers, three lines more
-    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 2 * 25 + 3 * 25))
+    # 7 inches (82 characters), and conv1.dW's head (its tiles, 2 a row) too; pool3.A's note says
+    # the stride or window that makes its shape, not its numbers, three lines more
+    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 3 * 25 + 3 * 25))
     assert (np.abs(rgb - (1, 0, 0)).max(axis=-1) < 0.12).any(), "first difference outlined in red"
 
     result = run(["check", cfg, "--against", mine, "--plot", png, "--force", "--json"])
@@ -466,7 +468,7 @@ def test_values_near_the_largest_float_are_drawn(tmp_path):
           - {type: conv, W: W, b: b}
         allow_nonfinite: true
         """)
-    for q, size in [("A_prev", MAPS_2), ("b", (600, 375))]:
+    for q, size in [("A_prev", (600, 300)), ("b", (600, 375))]:  # one sample: two title lines
         result = run(["plot", cfg, "-q", q, "--out", tmp_path / f"{q}.png"])
         assert result.exit_code == 0, result.stderr
         read_png(tmp_path / f"{q}.png", size)

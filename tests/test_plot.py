@@ -50,8 +50,9 @@ def test_activation_maps_gray(tmp_path):
     A = np.maximum(rng().randn(2, 6, 6, 3), 0)
     out = plot_quantity(A, "conv1.A", tmp_path / "A.png")
     assert out == tmp_path / "A.png"
-    # 3 panels -> 2 cols x 2 rows of 2 in; width max(6, 2*2 + 1) = 6; height 0.75 + 2*(2 + 0.25)
-    rgb = read_png(out, 600, 525)
+    # 3 panels -> 2 cols x 2 rows of 2 in; width max(6, 2*2 + 1) = 6; height 0.25*(3 + 1) + 2*(2 + 0.25)
+    # (three title lines: the head, the whole array's statistics, sample 0's range)
+    rgb = read_png(out, 600, 550)
     # unsigned -> gray map: no coloured pixel outside the (black) text and frames
     assert np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() < 0.02
 
@@ -59,8 +60,8 @@ def test_activation_maps_gray(tmp_path):
 def test_signed_gradient_diverging(tmp_path):
     dZ = rng().randn(2, 5, 8, 4)
     out = plot_quantity(dZ, "conv1.dZ", tmp_path / "dZ.png", sample=1)
-    # 4 panels -> 2 x 2; aspect 5/8 -> panel height 1.25; height 0.75 + 2*(1.25 + 0.25)
-    rgb = read_png(out, 600, 375)
+    # 4 panels -> 2 x 2; aspect 5/8 -> panel height 1.25; height 0.25*(3 + 1) + 2*(1.25 + 0.25)
+    rgb = read_png(out, 600, 400)
     red, blue = rgb[..., 0], rgb[..., 2]
     assert ((red - blue) > 0.3).any() and ((blue - red) > 0.3).any(), "RdBu_r: reds and blues"
 
@@ -186,8 +187,8 @@ def test_many_channels_capped(tmp_path):
     with pytest.raises(ConvcliError, match=r"300 channels chosen; .*: choose fewer, e\.g\. 44-299,"):
         plot.drawn_selection(wide, "A", channels=[*range(100, 300), *range(100)])
     out = plot_quantity(A, "A", tmp_path / "A.png", channels=[0, 69])
-    # 2 panels -> 2 x 1; height 0.75 + 2.25
-    read_png(out, 600, 300)
+    # 2 panels -> 2 x 1; height 0.25*(3 + 1) + 2.25 (a line for channels 0 and 69's range)
+    read_png(out, 600, 325)
 
 
 # ----------------------------------------------------------------- many files
@@ -310,13 +311,29 @@ def test_bad_paths(tmp_path):
 
 
 def test_non_finite_values_render(tmp_path):
+    """NaN, +Inf and -Inf each in its own colour (a review: all three were
+    magenta), named with their counts, and the finite range beside the
+    statistics, which a NaN makes NaN."""
     A = rng().randn(1, 3, 3, 2)
     A[0, 1, 1, 0] = np.nan
     A[0, 2, 2, 1] = -np.inf
-    # one title line more than without them: what the magenta is
-    assert plot._quantity_block(A, "A", None, None, None).title[-1] == "drawn magenta: 1 NaN, 1 -Inf"
-    rgb = read_png(plot_quantity(A, "A", tmp_path / "A.png"), 600, 325)
-    assert count_near(rgb, (1, 0, 1)) > 0, "NaN drawn magenta"
+    A[0, 0, 0, 1] = np.inf
+    finite = A[np.isfinite(A)]
+    title = " ".join(" ".join(plot._quantity_block(A, "A", None, None, None).title).split())
+    assert (f"drawn in colour: 1 NaN magenta, 1 +Inf amber, 1 -Inf green; finite min {finite.min():.4g} "
+            f"max {finite.max():.4g}") in title
+    path = plot_quantity(A, "A", tmp_path / "A.png")
+    rgb = imread(path)[..., :3]
+    for name, colour in (("NaN", (1, 0, 1)), ("+Inf", (1, 0.75, 0)), ("-Inf", (0.5, 1, 0))):
+        assert count_near(rgb, colour, tol=0.05) > 100, f"{name} drawn {colour}"
+
+
+def test_a_picture_with_no_finite_value_has_no_colour_scale(tmp_path):
+    """A review: a dW all NaN got a colour bar from -1 to 1, a scale of nothing."""
+    dW = np.full((2, 2, 1, 2), np.nan)
+    block = plot._quantity_block(dW, "dW", None, None, None)
+    assert not block.colorbar
+    assert plot._quantity_block(np.ones((2, 2, 1, 2)), "dW", None, None, None).colorbar
 
 
 # ----------------------------------------------------------------- honest pictures (a review's)
@@ -348,7 +365,7 @@ def test_a_lone_element_survives_a_reduced_map():
     A[0, 10, 20, 0] = -7.0
     block = plot._quantity_block(A, "A", None, None, None)
     image = block.panels[0].image
-    assert image.shape == (200, 200)  # k = 3
+    assert image.shape == (200, 200)  # a 3-inch panel, 0.85 of it 255 pixels: k = ceil(600 / 255) = 3
     assert image[301 // 3, 455 // 3] == 5.0 and image[10 // 3, 20 // 3] == -7.0
     assert np.count_nonzero(image) == 2
     assert block.title[1] == "shown at 1/3: each pixel the largest in size of 3x3 elements"
@@ -359,7 +376,7 @@ def test_a_lone_element_survives_a_reduced_map():
     yours[1, 0, 0, 0] = np.nan
     d = plot._difference_block(yours, ref, "relu1.A", None, None, None, 0.0, 0.0)
     img = d.panels[0].image
-    assert img.shape == (150, 151) and img[599 // 4, 600 // 4] == 0.5 and np.isnan(img[0, 0])  # k = 4
+    assert img.shape == (200, 201) and img[599 // 3, 600 // 3] == 0.5 and np.isnan(img[0, 0])  # k = 3
     assert d.panels[0].mark == (0, 0)  # the first difference, at the reduced scale
     assert d.title[2] == "max finite |error| 0.5   first difference at [1, 0, 0, 0]"
     assert d.title[4] == "1 element NaN or Inf on one side only, drawn magenta"
@@ -410,8 +427,9 @@ def test_imports_stay_light():
 @pytest.mark.parametrize("dtype", [np.float32, np.uint8, bool])
 def test_other_dtypes_render(tmp_path, dtype):
     A = (rng().rand(1, 4, 4, 1) * 200).astype(dtype)
-    # 1 panel; height 0.75 + 2.25
-    read_png(plot_quantity(A, "A_prev", tmp_path / "A.png"), 600, 300)
+    # 1 panel of 3 in; height 0.75 + 3.25 (bool: a line more, "constant" or not; 0.25 * 5 + 3.25)
+    lines = len(plot._quantity_block(A.astype(float), "A_prev", None, None, None).title)
+    read_png(plot_quantity(A, "A_prev", tmp_path / "A.png"), 600, 25 * (lines + 1) + 325)
 
 
 def test_the_title_gives_the_dtype():
@@ -441,7 +459,7 @@ def test_a_single_panel_is_not_pushed_against_the_colour_bar(tmp_path):
     """A review: one panel sat at the right of a 6-inch figure, its left half
     blank (the colour bar anchored its axes to the right)."""
     A = rng().randn(1, 8, 8, 1)
-    rgb = read_png(plot_quantity(A, "A", tmp_path / "one.png"), 600, 300)
+    rgb = read_png(plot_quantity(A, "A", tmp_path / "one.png"), 600, 400)  # a 3-inch panel
     coloured = np.flatnonzero(((rgb.max(axis=-1) - rgb.min(axis=-1)) > 0.2).any(axis=0))
     assert coloured.min() < 0.35 * 600, f"the panel starts at x = {coloured.min()}"
 
@@ -479,3 +497,72 @@ def test_a_png_that_appears_while_computing_is_kept_unless_overwrite(tmp_path):
     path.unlink()
     _save(fig, path, overwrite=False)
     assert path.read_bytes().startswith(b"\x89PNG") and sorted(p.name for p in tmp_path.iterdir()) == ["race.png"]
+
+
+# ----------------------------------------------------------------- a review of the pictures (eighteenth session)
+
+
+def test_the_title_says_which_numbers_are_the_whole_arrays_and_which_the_drawn_ones():
+    """The statistics are the whole array's (summary.json's), the colour
+    scale the drawn sample's and channels': a review read "min -2.59 max
+    5.058" above a picture of sample 0, whose largest value is 0.902."""
+    A = rng().randn(3, 4, 4, 5)
+    A[2, 1, 1, 4] = 9.0  # in a sample and a channel not drawn
+    block = plot._quantity_block(A, "A", None, [1, 2], None)
+    drawn = A[0][..., [1, 2]]
+    assert block.title[1].startswith("whole array: mean ") and "max 9   " not in block.title[1]
+    assert block.title[1].endswith(f"max {A.max():.4g}")
+    assert block.title[2] == f"drawn (sample 0, channels 1-2): min {drawn.min():.4g}   max {drawn.max():.4g}"
+    assert block.vmax == pytest.approx(np.abs(drawn).max())  # signed: -m..m of what is drawn
+    one = plot._quantity_block(A[:1, ..., :1], "A", None, None, None)  # all of it drawn: one line
+    assert one.title[1].startswith("mean ") and len(one.title) == 2
+
+
+def test_a_lone_element_survives_in_every_panel_of_a_large_grid():
+    """A review: 25 channels of 190 x 190, each zero but for one 1.0: in
+    panels of 1.5 inches (about 137 pixels) 12 of the 25 were black, the
+    maps left whole (under 200 a side) for matplotlib to thin. Reduced to
+    the panel (0.85 of 150 pixels: k = ceil(190 / 127) = 2), every panel
+    keeps its 1.0."""
+    A = np.zeros((1, 190, 190, 25))
+    where = rng().randint(0, 190, size=(25, 2))
+    for c, (r, col) in enumerate(where):
+        A[0, r, col, c] = 1.0
+    block = plot._quantity_block(A, "A", None, None, None)
+    assert all(p.image.shape == (95, 95) and p.image.max() == 1.0 for p in block.panels)
+    assert block.title[1] == "shown at 1/2: each pixel the largest in size of 2x2 elements"
+
+
+def test_a_map_one_element_high_is_not_a_sliver(tmp_path):
+    """A review: a (1, 38) map was a strip about 5 pixels high. Stretched to
+    its panel (half its width high: the aspect clamp), it is tens of pixels
+    high."""
+    Z = rng().randn(1, 1, 38, 2)
+    rgb = read_png(plot_quantity(Z, "Z", tmp_path / "row.png"), 600, 200)  # 2 panels: 2 x 1 in; 0.75 + 1.25
+    coloured_rows = np.flatnonzero(((rgb.max(axis=-1) - rgb.min(axis=-1)) > 0.2).any(axis=1))
+    assert len(coloured_rows) > 40, len(coloured_rows)
+
+
+def test_small_maps_get_indices_and_tiny_panels_their_values(monkeypatch, tmp_path):
+    """A review: with no ticks a learner counted cells to find conv1.Z[0, 3,
+    3]; a 1x1 pool output was a flat square whose value could not be read.
+    Maps up to 32 a side are indexed, panels of up to 16 elements carry
+    their values (never a reduced map, a kernel mosaic or a colour image)."""
+    assert plot._quantity_block(rng().randn(1, 8, 8, 2), "Z", None, None, None).indexed
+    assert not plot._quantity_block(rng().randn(1, 33, 8, 2), "Z", None, None, None).indexed
+    assert not plot._quantity_block(rng().randn(3, 3, 2, 2), "W", None, None, None).indexed
+    written = []
+    monkeypatch.setattr(plot, "_write_values", lambda ax, image, rgba: written.append(image.copy()))
+    A = np.array([0.865, 1.25, 2.0, 0, 0, 0]).reshape(2, 1, 1, 3)  # configs/pool_forward.yaml's shape
+    plot_quantity(A, "pool1.A", tmp_path / "A.png")
+    assert [w.tolist() for w in written] == [[[0.865]], [[1.25]], [[2.0]]]
+    written.clear()
+    plot_quantity(rng().randn(1, 5, 5, 1), "Z", tmp_path / "Z.png")  # 25 elements: no values
+    assert written == []
+    assert plot._value_text(-0.0016237) == "-0.00162" and plot._value_text(-np.inf) == "-inf"
+
+
+def test_a_constant_array_says_so_and_bars_name_their_quantity():
+    title = plot._quantity_block(np.zeros((1, 3, 3, 2)), "Z", None, None, None).title
+    assert title[-1] == "constant: every element 0"
+    assert plot._quantity_block(np.array([0.5, -0.0016]), "conv1.db", None, None, None).colorbar_label == "conv1.db"
