@@ -73,7 +73,8 @@ the map is 40 pixels or more a side). NaN is drawn magenta, +Inf amber,
 -Inf green (in a difference every non-finite error magenta), and the title
 counts them. A map larger than ``PANEL_FILL`` (0.85) of its panel's pixels
 is reduced by a whole factor k first, each pixel the element of largest
-magnitude of its k x k block (NaN and Inf first), and says so in a title
+magnitude of its k x k block (on a gray map, the one farthest from the
+map's mean; NaN and Inf first), and says so in a title
 line: matplotlib's own resampling to the panel's pixels kept one element
 in k*k and could hide a lone extreme or a lone wrong element. A map more
 elongated than ``MAX_ASPECT`` (4) is stretched to its panel. Maps up to
@@ -674,21 +675,26 @@ def _fit(lines: list[str], width: float) -> list[str]:
     return [part for line in lines for part in (textwrap.wrap(line, chars, subsequent_indent="  ") or [line])]
 
 
-def _reduced(image: np.ndarray, most: tuple[int, int]) -> tuple[np.ndarray, int]:
+def _mean(image: np.ndarray) -> float:
+    finite = image[np.isfinite(image)]
+    return float(finite.mean()) if finite.size else 0.0
+
+
+def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0) -> tuple[np.ndarray, int]:
     """``image`` at most ``most`` = (rows, columns) pixels: ``(image, k)``,
-    each pixel of the result the element of largest magnitude (a NaN or an
-    infinity first) of a k x k block; k = 1 leaves it as it is. Blocks at
-    the edge are completed with zeros, which never win over a non-zero
-    element."""
+    each pixel of the result the element farthest from ``centre`` (a NaN or
+    an infinity first) of a k x k block: of largest magnitude for the
+    default 0; k = 1 leaves it as it is. Blocks at the edge are completed
+    with ``centre``, which never wins over another element."""
     h, w = image.shape
     k = max(math.ceil(h / most[0]), math.ceil(w / most[1]))
     if k <= 1:
         return image, 1
     H, W = -(-h // k) * k, -(-w // k) * k
-    padded = np.zeros((H, W), dtype=image.dtype)
+    padded = np.full((H, W), centre, dtype=image.dtype)
     padded[:h, :w] = image
     blocks = padded.reshape(H // k, k, W // k, k).transpose(0, 2, 1, 3).reshape(H // k, W // k, k * k)
-    size = np.abs(blocks)
+    size = np.abs(blocks - centre)
     size[np.isnan(size)] = np.inf  # NaN shows (magenta), whatever else the block holds
     pick = np.argmax(size, axis=-1)[..., None]
     return np.take_along_axis(blocks, pick, axis=-1)[..., 0], k
@@ -734,11 +740,14 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         _, panel_w, panel_h = _panel_size(len(chosen), a.shape[1:3])
         most = (int(PANEL_FILL * panel_h * DPI), int(PANEL_FILL * panel_w * DPI))
         for c in chosen:
-            image, k = _reduced(a[i, :, :, c], most)
+            # A gray map's extremes both ways: a dark line on a bright image
+            # vanished when the largest in size was kept.
+            image, k = _reduced(a[i, :, :, c], most, 0.0 if signed or difference else _mean(a[i, :, :, c]))
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
             panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // k, at[1] // k)))
         if k > 1:
-            reduced = f"shown at 1/{k}: each pixel the largest in size of {k}x{k} elements"
+            reduced = (f"shown at 1/{k}: each pixel the largest in size of {k}x{k} elements" if signed or difference
+                       else f"shown at 1/{k}: each pixel of {k}x{k} elements the farthest from its map's mean")
         indexed = k == 1 and max(a.shape[1:3]) <= INDEXED
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:

@@ -530,7 +530,18 @@ def test_a_lone_element_survives_in_every_panel_of_a_large_grid():
         A[0, r, col, c] = 1.0
     block = plot._quantity_block(A, "A", None, None, None)
     assert all(p.image.shape == (95, 95) and p.image.max() == 1.0 for p in block.panels)
-    assert block.title[1] == "shown at 1/2: each pixel the largest in size of 2x2 elements"
+    assert block.title[1] == "shown at 1/2: each pixel of 2x2 elements the farthest from its map's mean"
+
+
+def test_a_dark_line_survives_on_a_bright_reduced_image():
+    """A review: reduced by the largest in size, a one-pixel dark line on a
+    bright image (a photo's edge) vanished. A gray map keeps the element
+    farthest from its mean: here the line's 0 (the mean is near 1), and on
+    a dark map a bright point."""
+    A = np.ones((1, 600, 600, 1))
+    A[0, :, 301, 0] = 0.0
+    image = plot._quantity_block(A, "A_prev", None, None, None).panels[0].image  # k = 3
+    assert image.shape == (200, 200) and (image[:, 301 // 3] == 0).all() and (np.delete(image, 100, 1) == 1).all()
 
 
 def test_a_map_one_element_high_is_not_a_sliver(tmp_path):
