@@ -72,15 +72,16 @@ elements that differ light up), with the first differing element outlined in red
 the map is 40 pixels or more a side). NaN is drawn magenta, +Inf amber,
 -Inf green (in a difference every non-finite error magenta), and the title
 counts them. A map larger than ``PANEL_FILL`` (0.85) of its panel's pixels
-is reduced by a whole factor k first, each pixel the element of largest
-magnitude of its k x k block (on a gray map, the one farthest from the
-map's mean; NaN and Inf first), and says so in a title
+is reduced by a whole factor k first, each pixel the element of its k x k
+block farthest from the map's mean (a difference's: the largest error; NaN
+and Inf first), and says so in a title
 line: matplotlib's own resampling to the panel's pixels kept one element
 in k*k and could hide a lone extreme or a lone wrong element. A map more
 elongated than ``MAX_ASPECT`` (4) is stretched to its panel. Maps up to
 ``INDEXED`` (32) a side get row and column indices on the left and bottom
 panels; panels of up to ``CELL_VALUES`` (16) elements get each value
-written in its cell, and bar charts of that many bars a value on each.
+written in its cell where it fits, and bar charts of that many bars a
+value on each (turned where wider than its bar).
 
 Titles: the figure title gives the quantity, its shape, the sample, and the
 mean/std/min/max of the whole array (all samples), and where less is drawn
@@ -164,6 +165,10 @@ PANEL_FILL = 0.85
 # many bars a value on each bar).
 INDEXED = 32
 CELL_VALUES = 16
+# A value is written only where it fits: its characters at this many pixels
+# each (8-point DejaVu Sans, its digits and signs, at DPI 100) and a margin.
+VALUE_CHAR_PX = 6.5
+VALUE_MARGIN_PX = 4
 # An image more elongated than this is stretched to its panel (cells no
 # longer square) instead of drawn as a sliver.
 MAX_ASPECT = 4.0
@@ -566,6 +571,7 @@ class _Panel:
     tiles: tuple[int, int, int, int] | None = None  # rows, cols, f_H, f_W of a kernel mosaic
     filled: int = 0  # tiles in use (the last row may be short)
     mark: tuple[int, int] | None = None  # (row, col) pixel to outline
+    values: list[tuple[int, int, str]] | None = None  # (row, col, text) written in cells, as the array holds them
 
 
 @dataclass
@@ -585,6 +591,8 @@ class _Block:
     colorbar: bool = True  # none where nothing drawn is finite: its scale would mean nothing
     bad_colors: bool = False  # NaN, +Inf, -Inf each its own colour (a difference's: one, magenta)
     indexed: bool = False  # row and column indices on the left and bottom panels
+    bar_text: list[str] | None = None  # a value on each bar, as the array holds it
+    bar_text_vertical: bool = False  # turned, where it is wider than its bar
 
 
 def _stats(a: np.ndarray) -> str:
@@ -593,30 +601,55 @@ def _stats(a: np.ndarray) -> str:
     return "mean {:.4g}   std {:.4g}   min {:.4g}   max {:.4g}".format(*(values[k] for k in ("mean", "std", "min", "max")))
 
 
-def _range(values: np.ndarray) -> str:
+def _range(values: np.ndarray, finite_word: bool = False) -> str:
     finite = values[np.isfinite(values)]
-    return f"min {finite.min():.4g}   max {finite.max():.4g}" if finite.size else "no finite value"
+    if not finite.size:
+        return "no finite value"
+    return f"{'finite ' * finite_word}min {finite.min():.4g}   max {finite.max():.4g}"
+
+
+def _non_finite(x: np.ndarray) -> tuple[int, int, int]:
+    n_nan, n_pos = int(np.isnan(x).sum()), int(np.isposinf(x).sum())
+    return n_nan, n_pos, int(np.isneginf(x).sum())
 
 
 def _value_lines(a: np.ndarray, shown: np.ndarray, drawn: str | None) -> list[str]:
     """The title's lines on the values: the whole array's statistics (as
     summary.json gives them); where fewer elements are drawn (one sample of
     several, some channels), the range of those, which the colour scale
-    spans; the non-finite values by colour, with the finite range; a
-    constant array said so (its picture is one flat colour)."""
+    spans; the non-finite values drawn, by colour (and the whole array's,
+    where it holds others), with the finite range; a constant array said so
+    (its picture is one flat colour)."""
     lines = [("whole array: " if drawn else "") + _stats(a)]
     if drawn:
         lines.append(f"drawn ({drawn}): {_range(shown)}")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        n_nan, n_pos = int(np.isnan(a).sum()), int(np.isposinf(a).sum())
-        counts = zip((n_nan, n_pos, int(bad.sum()) - n_nan - n_pos), ("NaN", "+Inf", "-Inf"),
-                     ("magenta", "amber", "green"))
-        lines.append("drawn in colour: " + ", ".join(f"{n} {what} {colour}" for n, what, colour in counts if n)
-                     + f";   finite {_range(a)}")
+    if not np.isfinite(a).all():
+        here, whole = _non_finite(shown), _non_finite(a)
+        named = [(n, what, colour) for n, what, colour in zip(here, ("NaN", "+Inf", "-Inf"), ("magenta", "amber", "green"))
+                 if n]
+        line = ("drawn in colour: " + ", ".join(f"{n} {what} {colour}" for n, what, colour in named)
+                if named else "no NaN or Inf drawn")
+        if here != whole:
+            line += "; whole array: " + ", ".join(f"{n} {what}" for n, what in zip(whole, ("NaN", "+Inf", "-Inf")) if n)
+        elif not drawn:
+            line += f";   {_range(a, finite_word=True)}"
+        lines.append(line)
     elif a.size > 1 and bool((a == a.flat[0]).all()):
         lines.append(f"constant: every element {a.flat[0]:.4g}")
     return lines
+
+
+def _cell_values(image: np.ndarray, cell_px: float, skip: np.ndarray | None = None) -> list | None:
+    """``(row, col, text)`` for each element of a panel of at most
+    CELL_VALUES, or None where one of them would not fit its cell (a
+    review: 17 channels of 4x4 ran their numbers together)."""
+    if image.size > 4 * CELL_VALUES:
+        return None
+    cells = [(r, c, _value_text(v)) for (r, c), v in np.ndenumerate(image) if skip is None or not skip[r, c]]
+    if len(cells) > CELL_VALUES:
+        return None
+    widest = max((len(t) for _, _, t in cells), default=0)
+    return cells if widest * VALUE_CHAR_PX + VALUE_MARGIN_PX <= cell_px and cell_px >= 14 else None
 
 
 def _signed(a: np.ndarray, name: str) -> bool:
@@ -727,9 +760,12 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         vmin, vmax = _limits(shown, signed)
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
+        text = [_value_text(v) for v in shown] if len(chosen) <= CELL_VALUES else None
+        bar_px = PANEL_FILL * width * DPI / len(chosen) * 0.8  # matplotlib's bars: 0.8 of a slot
+        vertical = bool(text) and max(map(len, text)) * VALUE_CHAR_PX + VALUE_MARGIN_PX > bar_px
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
                       values=shown, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax,
-                      colorbar_label="|error|" if difference else name)
+                      colorbar_label="|error|" if difference else name, bar_text=text, bar_text_vertical=vertical)
 
     panels: list[_Panel] = []
     rgb = False
@@ -738,16 +774,20 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     if kind == "maps":
         head += f"   sample {i}"
         _, panel_w, panel_h = _panel_size(len(chosen), a.shape[1:3])
-        most = (int(PANEL_FILL * panel_h * DPI), int(PANEL_FILL * panel_w * DPI))
+        most = (round(PANEL_FILL * panel_h * DPI), round(PANEL_FILL * panel_w * DPI))
+        h, w = a.shape[1:3]
+        stretched = max(h / w, w / h) > MAX_ASPECT
+        cell_px = (most[1] / w) if stretched else min(most[0] / h, most[1] / w)
         for c in chosen:
-            # A gray map's extremes both ways: a dark line on a bright image
-            # vanished when the largest in size was kept.
-            image, k = _reduced(a[i, :, :, c], most, 0.0 if signed or difference else _mean(a[i, :, :, c]))
+            # A map's extremes both ways (an error's: the largest): a dark line
+            # on a bright image vanished when the largest in size was kept.
+            image, k = _reduced(a[i, :, :, c], most, 0.0 if difference else _mean(a[i, :, :, c]))
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
-            panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // k, at[1] // k)))
+            panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // k, at[1] // k),
+                                 values=_cell_values(image, cell_px)))
         if k > 1:
-            reduced = (f"shown at 1/{k}: each pixel the largest in size of {k}x{k} elements" if signed or difference
-                       else f"shown at 1/{k}: each pixel of {k}x{k} elements the farthest from its map's mean")
+            reduced = (f"shown at 1/{k}: each {k}x{k} block's largest error" if difference
+                       else f"shown at 1/{k}: each {k}x{k} block's element farthest from the map's mean")
         indexed = k == 1 and max(a.shape[1:3]) <= INDEXED
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:
@@ -764,15 +804,19 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             cmap = UNSIGNED_CMAP
             colorbar_label = "each of R, G, B"
         else:
-            head += (f"   tiles: {n_prev} input channel{'s' if n_prev > 1 else ''}, "
-                     f"{math.ceil(math.sqrt(n_prev))} a row, row-major")
+            head += ("   one input channel" if n_prev == 1 else
+                     f"   tiles: {n_prev} input channels, {math.ceil(math.sqrt(n_prev))} a row, row-major")
             for c in chosen:
                 image, tiles = _mosaic(a[..., c])
                 at = None
                 if mark is not None and mark[3] == c:
                     r, col = divmod(mark[2], tiles[1])
                     at = (r * f_H + mark[0], col * f_W + mark[1])
-                panels.append(_Panel(image, f"out channel {c}", tiles=tiles, filled=n_prev, mark=at))
+                panel = _Panel(image, f"out channel {c}", tiles=tiles, filled=n_prev, mark=at)
+                _, panel_w, panel_h = _panel_size(len(chosen), image.shape)
+                fit = PANEL_FILL * DPI * min(panel_h / image.shape[0], panel_w / image.shape[1])
+                panel.values = _cell_values(image, fit, skip=_empty_tiles(panel))
+                panels.append(panel)
             colorbar_label = "|error|" if difference else name
     if not rgb:
         vmin, vmax = _limits(shown, signed)
@@ -840,7 +884,9 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         if len(where) > 1:
             listed = ", ".join(f"sample {int(n)}: {int(per[n])}" for n in where[:SAMPLES_LISTED])
             more = f", ... ({len(where)} samples)" if len(where) > SAMPLES_LISTED else ""
-            title.append(f"elements that differ, {listed}{more}; drawn: sample {sample}")
+            mine = error[sample][differs[sample] & np.isfinite(error[sample])]
+            at_most = f" (its max |error| {mine.max():.4g})" if mine.size else ""
+            title.append(f"elements that differ, {listed}{more}; drawn: sample {sample}{at_most}")
     title += extra
     mark = first if first is not None and kind != "vector" else None
     # Only the elements that differ light up: a float32 submission's rounding, within
@@ -929,8 +975,8 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
         h, w = panel.image.shape[:2]
         # A map one element high (or wide) was a sliver a few pixels across.
         ax.imshow(rgba, interpolation="nearest", aspect="auto" if max(h / w, w / h) > MAX_ASPECT else None)
-        if not block.rgb and panel.tiles is None and panel.image.size <= CELL_VALUES:
-            _write_values(ax, panel.image, rgba)
+        if panel.values:
+            _write_values(ax, panel.values, rgba)
         if panel.tiles is not None:
             _draw_separators(mpl, ax, panel)
         if panel.mark is not None:
@@ -965,17 +1011,17 @@ def _indices(n: int) -> list[int]:
 
 
 def _value_text(v: float) -> str:
-    return f"{v:.3g}" if np.isfinite(v) else ("nan" if np.isnan(v) else "inf" if v > 0 else "-inf")
+    return f"{v:.4g}" if np.isfinite(v) else ("nan" if np.isnan(v) else "inf" if v > 0 else "-inf")
 
 
-def _write_values(ax, image: np.ndarray, rgba: np.ndarray) -> None:
+def _write_values(ax, cells: list, rgba: np.ndarray) -> None:
     """Each element's value in its cell (a panel of at most CELL_VALUES:
     the course's printed numbers read off the picture), black on light
-    cells, white on dark."""
-    for (r, c), v in np.ndenumerate(image):
+    cells, white on dark; the text made from the array's values, not from
+    the drawn ones (scaled near float64's limits: _in_range)."""
+    for r, c, text in cells:
         light = float(np.dot(rgba[r, c, :3], (0.299, 0.587, 0.114))) > 0.5
-        ax.text(c, r, _value_text(v), ha="center", va="center", fontsize=8,
-                color="black" if light else "white")
+        ax.text(c, r, text, ha="center", va="center", fontsize=8, color="black" if light else "white")
 
 
 def _empty_tiles(panel: _Panel) -> np.ndarray:
@@ -1011,9 +1057,9 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
         colors = "0.45"
     heights = np.where(np.isfinite(block.values), block.values, 0.0)
     bars = ax.bar(x, heights, color=colors, edgecolor="0.2", linewidth=0.5)
-    if n <= CELL_VALUES:  # a bias of a few channels: its values, as printed (a -0.0016 showed as no bar)
-        ax.bar_label(bars, [_value_text(v) for v in block.values], fontsize=7, padding=2)
-        ax.margins(y=0.15)
+    if block.bar_text:  # a bias of a few channels: its values, as printed (a -0.0016 showed as no bar)
+        ax.bar_label(bars, block.bar_text, fontsize=7, padding=2, rotation=90 if block.bar_text_vertical else 0)
+        ax.margins(y=0.35 if block.bar_text_vertical else 0.15)
     bad = ~np.isfinite(block.values)
     if bad.any():
         ax.plot(x[bad], np.zeros(int(bad.sum())), "x", color=BAD_COLOR, markersize=8)

@@ -167,9 +167,9 @@ def test_differences_stack_in_one_picture(tmp_path):
     b = rng().randn(1, 1, 1, 8)
     pairs = {"conv1.Z": (Z + 1, Z), "W": (W, W), "b": (b + 0.1, b)}  # W agrees: left out
     out = plot_differences(pairs, tmp_path / "check.png")
-    # Z block 6 x 5.75 (as above, and a line naming the two samples that differ);
-    # b block 6 x (1 + 3); W leaves nothing
-    read_png(out, 600, 975)
+    # Z block 6 x 6 (as above, and two lines naming the two samples that differ and the
+    # largest error of the one drawn); b block 6 x (1 + 3); W leaves nothing
+    read_png(out, 600, 1000)
 
 
 def test_differences_none_differs(tmp_path):
@@ -368,7 +368,7 @@ def test_a_lone_element_survives_a_reduced_map():
     assert image.shape == (200, 200)  # a 3-inch panel, 0.85 of it 255 pixels: k = ceil(600 / 255) = 3
     assert image[301 // 3, 455 // 3] == 5.0 and image[10 // 3, 20 // 3] == -7.0
     assert np.count_nonzero(image) == 2
-    assert block.title[1] == "shown at 1/3: each pixel the largest in size of 3x3 elements"
+    assert block.title[1] == "shown at 1/3: each 3x3 block's element farthest from the map's mean"
     # a difference: the element, and where it is, survive; NaN against a number too
     ref = np.zeros((2, 600, 601, 1))
     yours = ref.copy()
@@ -388,7 +388,10 @@ def test_a_difference_picture_names_every_sample_that_differs():
     yours[1, 2, 2, 0] += 1
     yours[3] += 0.5
     block = plot._difference_block(yours, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
-    assert block.title[-1] == "elements that differ, sample 1: 1, sample 3: 32; drawn: sample 1"
+    title = " ".join(" ".join(block.title).split())  # wrapped to the figure's width
+    # the largest error drawn (sample 1's 1), not the whole array's alone (a review: 0.3 over a
+    # picture whose colour bar stopped at 0.1)
+    assert title.endswith("elements that differ, sample 1: 1, sample 3: 32; drawn: sample 1 (its max |error| 1)")
 
 
 def test_a_weight_gradient_with_three_input_channels_is_a_signed_mosaic():
@@ -530,7 +533,7 @@ def test_a_lone_element_survives_in_every_panel_of_a_large_grid():
         A[0, r, col, c] = 1.0
     block = plot._quantity_block(A, "A", None, None, None)
     assert all(p.image.shape == (95, 95) and p.image.max() == 1.0 for p in block.panels)
-    assert block.title[1] == "shown at 1/2: each pixel of 2x2 elements the farthest from its map's mean"
+    assert block.title[1] == "shown at 1/2: each 2x2 block's element farthest from the map's mean"
 
 
 def test_a_dark_line_survives_on_a_bright_reduced_image():
@@ -563,14 +566,35 @@ def test_small_maps_get_indices_and_tiny_panels_their_values(monkeypatch, tmp_pa
     assert not plot._quantity_block(rng().randn(1, 33, 8, 2), "Z", None, None, None).indexed
     assert not plot._quantity_block(rng().randn(3, 3, 2, 2), "W", None, None, None).indexed
     written = []
-    monkeypatch.setattr(plot, "_write_values", lambda ax, image, rgba: written.append(image.copy()))
+    monkeypatch.setattr(plot, "_write_values", lambda ax, cells, rgba: written.append(cells))
     A = np.array([0.865, 1.25, 2.0, 0, 0, 0]).reshape(2, 1, 1, 3)  # configs/pool_forward.yaml's shape
     plot_quantity(A, "pool1.A", tmp_path / "A.png")
-    assert [w.tolist() for w in written] == [[[0.865]], [[1.25]], [[2.0]]]
+    assert written == [[(0, 0, "0.865")], [(0, 0, "1.25")], [(0, 0, "2")]]
     written.clear()
     plot_quantity(rng().randn(1, 5, 5, 1), "Z", tmp_path / "Z.png")  # 25 elements: no values
     assert written == []
-    assert plot._value_text(-0.0016237) == "-0.00162" and plot._value_text(-np.inf) == "-inf"
+    assert plot._value_text(-0.0016237) == "-0.001624" and plot._value_text(2199.4) == "2199"
+    assert plot._value_text(-np.inf) == "-inf"
+
+
+def test_values_are_written_only_where_they_fit_and_as_the_array_holds_them():
+    """A review: 17 channels of 4x4 (panels of 1.5 in: cells ~32 pixels)
+    ran their numbers together, 16 of 2 x 2 (cells ~85) did not; values
+    near float64's limits, drawn scaled, were written scaled (-0.945 for
+    -9.45e307); a 3x3 kernel of one input channel got no values at all."""
+    A = rng().randn(1, 4, 4, 17)
+    assert all(p.values is None for p in plot._quantity_block(A, "Z", None, None, None).panels)
+    two = plot._quantity_block(rng().randn(1, 2, 2, 16), "Z", None, None, None)
+    assert all(p.values is not None and len(p.values) == 4 for p in two.panels)
+    huge = np.array([-9.45e307, 1e308, 0.5, 2.0]).reshape(1, 2, 2, 1)
+    block = plot._in_range(plot._quantity_block(huge, "A", None, None, None))
+    assert [t for _, _, t in block.panels[0].values] == ["-9.45e+307", "1e+308", "0.5", "2"]
+    assert block.panels[0].image[0, 0] == pytest.approx(-0.945)  # drawn scaled, written as it is
+    dW = plot._quantity_block(rng().randn(3, 3, 1, 4), "conv1.dW", None, None, None)
+    assert all(len(p.values) == 9 for p in dW.panels)
+    bars = plot._quantity_block(-0.00123 - 1e-5 * rng().rand(16), "conv1.db", None, None, None)
+    assert bars.bar_text[0].startswith("-0.00123") and bars.bar_text_vertical  # 8 characters on ~25 pixels
+    assert not plot._quantity_block(np.array([0.5, -0.0016]), "b", None, None, None).bar_text_vertical
 
 
 def test_a_constant_array_says_so_and_bars_name_their_quantity():
