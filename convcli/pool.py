@@ -602,13 +602,17 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
         for window in _offsets(g):
             count += is_max(window)
         d = d / count
-    elif g.ties == "first":
-        d = d.copy()  # what is still to hand out: zeroed once a maximum took it
+    # first: the windows whose gradient a maximum has taken (two byte
+    # operations an offset, where zeroing the taken part of a copy of d took
+    # two over its values)
+    taken = np.zeros(out.shape, dtype=bool) if g.ties == "first" else None
     for window in _offsets(g):
-        mask = _take(is_max(window), d, part)
+        hit = is_max(window)
+        if taken is not None:
+            np.greater(hit, taken, out=hit)  # hit and not taken: no maximum before it
+            np.logical_or(taken, hit, out=taken)
+        _take(hit, d, part)
         da[window] += part
-        if g.ties == "first":  # what a maximum took is no longer to hand out
-            np.bitwise_and(np.invert(mask, out=mask), _bits(d), out=_bits(d))
 
 
 def _place(dst, slices, term, scratch=None, axis=1) -> None:
@@ -653,10 +657,9 @@ def _separable_pays(g: PoolGeometry) -> bool:
     1 23.2 / 16.1 ms, f 4 stride 1 36.0 / 19.0, f 5 stride 1 49.7 / 22.9,
     f 2 stride 1 12.5 / 11.0, f 4 stride 2 14.3 / 12.2; f 3 stride 2, where
     the segments are twice the output, 8.5 / 9.3 (counted 6587 against
-    6825). ``ties: first`` takes the same rule: three byte operations
-    more an offset in the separable passes, two more over the values one
-    offset at a time; measured, it picks the faster in the same six
-    geometries (attempt 90)."""
+    6825). ``ties: first`` takes the same rule: two byte operations more
+    an offset either way; measured, it picks the faster in the same six
+    geometries (attempts 90-91; f 4 stride 2 a tie in float64)."""
     out, segments = g.n_H * g.n_W, g.n_H_prev * g.n_W
     per_offset = 3 * g.f_H * g.f_W * out + g.n_H_prev * g.n_W_prev / 2
     return 3 * g.f_H * out + (4 * g.f_W - 2) * segments < per_offset
