@@ -153,7 +153,8 @@ MIN_WIDTH = 6.0  # inches; room for the title lines
 TITLE_CHAR_PX = 8.5
 SAMPLES_LISTED = 8  # a difference picture names at most this many samples that differ
 # A map larger than its panel's pixels is shown reduced, each pixel the
-# element of largest magnitude of its k x k block (NaN and Inf first):
+# element of its k x k block farthest from the map's mean (a difference's:
+# the largest error; NaN first, then Inf):
 # matplotlib's own resampling picked one element in k*k, hiding a lone
 # maximum or a lone wrong element. A panel's image gets at least this share
 # of the panel's nominal size (measured: 0.89-1.14 of it, by how many panels
@@ -184,7 +185,7 @@ SIGNED_CMAP = "RdBu_r"
 UNSIGNED_CMAP = "gray"
 BAD_COLOR = "magenta"  # NaN; and any non-finite |error| of a difference
 POS_INF_COLOR = "#ffbf00"  # amber
-NEG_INF_COLOR = "#7fff00"  # chartreuse
+NEG_INF_COLOR = "#7fff00"  # green (chartreuse)
 SEPARATOR_COLOR = "#2ca02c"
 EMPTY_COLOR = "0.6"  # hatching on mosaic tiles that hold no kernel
 MARK_COLOR = "red"
@@ -629,9 +630,10 @@ def _value_lines(a: np.ndarray, shown: np.ndarray, drawn: str | None) -> list[st
                  if n]
         line = ("drawn in colour: " + ", ".join(f"{n} {what} {colour}" for n, what, colour in named)
                 if named else "no NaN or Inf drawn")
-        if here != whole:
-            line += "; whole array: " + ", ".join(f"{n} {what}" for n, what in zip(whole, ("NaN", "+Inf", "-Inf")) if n)
-        elif not drawn:
+        if drawn:  # the statistics above read nan: the whole array's finite range, and its counts if others
+            counts = [f"{n} {what}" for n, what in zip(whole, ("NaN", "+Inf", "-Inf")) if n] if here != whole else []
+            line += "; whole array: " + ", ".join(counts + [_range(a, finite_word=True)])
+        else:
             line += f";   {_range(a, finite_word=True)}"
         lines.append(line)
     elif a.size > 1 and bool((a == a.flat[0]).all()):
@@ -709,14 +711,19 @@ def _fit(lines: list[str], width: float) -> list[str]:
 
 
 def _mean(image: np.ndarray) -> float:
+    """The finite elements' mean, taken scaled: finite 1e308s overflowed
+    to inf, every element then as far from it as any other."""
     finite = image[np.isfinite(image)]
-    return float(finite.mean()) if finite.size else 0.0
+    if not finite.size:
+        return 0.0
+    scale = float(np.abs(finite).max()) or 1.0
+    return float((finite / scale).mean()) * scale
 
 
 def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0) -> tuple[np.ndarray, int]:
     """``image`` at most ``most`` = (rows, columns) pixels: ``(image, k)``,
-    each pixel of the result the element farthest from ``centre`` (a NaN or
-    an infinity first) of a k x k block: of largest magnitude for the
+    each pixel of the result the element farthest from ``centre`` (a NaN
+    first, then an infinity) of a k x k block: of largest magnitude for the
     default 0; k = 1 leaves it as it is. Blocks at the edge are completed
     with ``centre``, which never wins over another element."""
     h, w = image.shape
@@ -727,8 +734,14 @@ def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0) -> t
     padded = np.full((H, W), centre, dtype=image.dtype)
     padded[:h, :w] = image
     blocks = padded.reshape(H // k, k, W // k, k).transpose(0, 2, 1, 3).reshape(H // k, W // k, k * k)
-    size = np.abs(blocks - centre)
-    size[np.isnan(size)] = np.inf  # NaN shows (magenta), whatever else the block holds
+    finite = np.isfinite(blocks)
+    scale = float(np.abs(blocks[finite]).max()) if finite.any() else 1.0
+    with np.errstate(over="ignore", invalid="ignore"):  # scaled: +-1.5e308 less a centre is within range
+        size = np.abs(blocks / (scale or 1.0) - centre / (scale or 1.0))
+    # Above every distance (at most 2, scaled): an infinity, and above it a
+    # NaN, so a block's NaN shows whatever else it holds.
+    size[np.isinf(blocks)] = 4.0
+    size[np.isnan(blocks)] = 8.0
     pick = np.argmax(size, axis=-1)[..., None]
     return np.take_along_axis(blocks, pick, axis=-1)[..., 0], k
 
@@ -765,7 +778,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         vertical = bool(text) and max(map(len, text)) * VALUE_CHAR_PX + VALUE_MARGIN_PX > bar_px
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
                       values=shown, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax,
-                      colorbar_label="|error|" if difference else name, bar_text=text, bar_text_vertical=vertical)
+                      colorbar_label="|error|" if difference else name, bar_text=text, bar_text_vertical=vertical,
+                      bad_colors=not difference)
 
     panels: list[_Panel] = []
     rgb = False
@@ -1060,9 +1074,14 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     if block.bar_text:  # a bias of a few channels: its values, as printed (a -0.0016 showed as no bar)
         ax.bar_label(bars, block.bar_text, fontsize=7, padding=2, rotation=90 if block.bar_text_vertical else 0)
         ax.margins(y=0.35 if block.bar_text_vertical else 0.15)
-    bad = ~np.isfinite(block.values)
-    if bad.any():
-        ax.plot(x[bad], np.zeros(int(bad.sum())), "x", color=BAD_COLOR, markersize=8)
+    # At 0, marked: NaN a magenta x, +Inf an amber and -Inf a green triangle
+    # (as the title names them; a difference's non-finite errors all magenta).
+    v = block.values
+    marks = ([(np.isnan(v), "x", BAD_COLOR), (np.isposinf(v), "^", POS_INF_COLOR), (np.isneginf(v), "v", NEG_INF_COLOR)]
+             if block.bad_colors else [(~np.isfinite(v), "x", BAD_COLOR)])
+    for where, marker, colour in marks:
+        if where.any():
+            ax.plot(x[where], np.zeros(int(where.sum())), marker, color=colour, markersize=8)
     ax.axhline(0.0, color="0.3", linewidth=0.8)
     if block.colorbar_label:  # the quantity, and a scale (_in_range)
         ax.set_ylabel(block.colorbar_label, fontsize=9)

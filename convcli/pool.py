@@ -252,9 +252,11 @@ def _unpack_cache(cache):
     state = cache[2] if len(cache) > 2 else None
     if state is not None and not isinstance(state, _PoolState):
         raise ValueError("cache: item 3 is not pool_forward's state; was it made by another layer?")
-    if state is None:
-        A_prev = _as_compute(A_prev)
-    elif A_prev.shape != state.geometry.in_shape:
+    # In the compute dtype, native, also where the forward's state says it
+    # was (a cache whose A_prev was swapped for a big-endian copy gave
+    # 2.8e-319 for 0.5: the mask ANDs bits, _take); no copy where it is.
+    A_prev = _as_compute(A_prev)
+    if state is not None and A_prev.shape != state.geometry.in_shape:
         raise ValueError(
             f"cache: A_prev {A_prev.shape} does not match the state pool_forward "
             "recorded; the cache was altered"
@@ -332,7 +334,7 @@ CHUNK_BYTES = 1 << 20
 # separable max backward's: the row segments' maxima, their gradient and a
 # product, a mask, with ties: first what each segment gave out, and with a
 # NaN in the input two masks of NaNs: 4 in float32 (a boolean is a quarter
-# of a float32), 3.75 in float64; and NumPy's buffers for strided operands
+# of a float32), 3.5 in float64; and NumPy's buffers for strided operands
 # beside them (33-100 KB a call; a review measured 4.0x of a block in all,
 # 5.6 KB over four). One more for those.
 SCRATCH_BLOCKS = 5
@@ -341,8 +343,8 @@ SCRATCH_BLOCKS = 5
 def _offsets(g: PoolGeometry):
     """For each window offset: the strided slice of A_prev it meets across all
     output positions (distinct positions, so ``+=`` on it is safe)."""
-    for rw in _steps(g.f_H, g.s_H, g.n_H):
-        for c in _steps(g.f_W, g.s_W, g.n_W):
+    for rw in _offset_slices(g.f_H, g.s_H, g.n_H):
+        for c in _offset_slices(g.f_W, g.s_W, g.n_W):
             yield (slice(None), rw, c)
 
 
@@ -359,7 +361,10 @@ def _blocks(g: PoolGeometry, itemsize: int, work: int | None = None):
     fewer than the input's: then blocks of up to CHUNK_BYTES of those, as
     long as every thread keeps two blocks (see :func:`_backward_max_fast`)."""
     step = block_samples(g.n_H_prev * g.n_W_prev * g.n_C * itemsize)
-    if work is not None:  # m // (2 threads) samples a block at most: 2 blocks a thread, at least
+    # Grown by work, to m // (2 threads) samples a block at most: never on
+    # fewer threads than the blocks of input (the larger of the two steps
+    # stands).
+    if work is not None:
         step = max(step, min(block_samples(work * g.n_C * itemsize), max(1, g.m // (2 * parallel.threads()))))
     for n0, n1 in parallel.sample_runs(g.m, step):
         yield slice(n0, n1)
@@ -387,8 +392,8 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
     def block(n):
         a, out = A_prev[n], A[n]
         r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
-        _reduce(combine, [a[:, :, c] for c in _steps(g.f_W, g.s_W, g.n_W)], r)
-        _reduce(combine, [r[:, rw] for rw in _steps(g.f_H, g.s_H, g.n_H)], out)
+        _reduce(combine, [a[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)], r)
+        _reduce(combine, [r[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)], out)
         if mode == "average":
             _divide(out, g.f_H * g.f_W, out)
         if keep:
@@ -398,7 +403,7 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
     return (A, kept) if keep else A
 
 
-def _steps(f: int, s: int, n: int) -> list:
+def _offset_slices(f: int, s: int, n: int) -> list:
     """Along one axis, for each of the f window offsets: the slice of the
     input it meets across the n output positions at stride s."""
     return [slice(k, k + s * (n - 1) + 1, s) for k in range(f)]
@@ -482,8 +487,8 @@ def _backward_average_fast(dA, g: PoolGeometry):
         # Separable, as the forward: spread along H into every output
         # column's input rows, then along W. f_H + f_W passes, not f_H*f_W.
         cols = np.empty((da.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=dA.dtype)
-        _place(cols, _steps(g.f_H, g.s_H, g.n_H), d)
-        _place(da, _steps(g.f_W, g.s_W, g.n_W), cols, axis=2)
+        _place(cols, _offset_slices(g.f_H, g.s_H, g.n_H), d)
+        _place(da, _offset_slices(g.f_W, g.s_W, g.n_W), cols, axis=2)
 
     _each_block(g, dA.itemsize, block)
     return dA_prev
@@ -496,13 +501,17 @@ def _first_only(hit, g: PoolGeometry) -> None:
     offset's compare, multiply and add over the values: 3.3x the time of
     ties: all's one pass, attempt 64)."""
     taken = np.zeros(hit.shape[:2] + hit.shape[3:4] + hit.shape[5:], dtype=bool)
-    later = np.empty_like(taken)
     for i in range(g.f_H):
         for j in range(g.f_W):
-            h = hit[:, :, i, :, j, :]
-            np.logical_and(h, taken, out=later)  # a maximum with one before it in its window
-            np.logical_xor(h, later, out=h)  # h and not taken
-            np.logical_or(taken, h, out=taken)
+            _keep_first(hit[:, :, i, :, j, :], taken)
+
+
+def _keep_first(hit, taken) -> None:
+    """``hit`` (one offset's maxima) cut in place to those with no maximum
+    before them, where ``taken`` (what the offsets before took) is False;
+    then ``taken`` takes them. Two passes over one byte an element."""
+    np.greater(hit, taken, out=hit)  # hit and not taken
+    np.logical_or(taken, hit, out=taken)
 
 
 def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
@@ -546,20 +555,21 @@ def _bits(x):
     return x.view(np.dtype(f"i{x.dtype.itemsize}"))
 
 
-def _take(hit, d, out):
+def _take(hit, d, out) -> None:
     """``out = d`` where ``hit``, +0 elsewhere, bit for bit: ``hit``'s bytes
     made 0 / -1 (every bit set) in place, sign-extended to ``d``'s width and
-    ANDed with its bits. Returns that byte mask; ``hit``'s bytes are no
-    longer valid booleans. Against ``hit * d``: no -0 where nothing is
+    ANDed with its bits (``d`` and ``out`` of one dtype, as the callers'
+    are: the compute dtype, native). ``hit``'s bytes are no longer valid
+    booleans afterwards. Against ``hit * d``: no -0 where nothing is
     taken (0 times a negative), an infinity or NaN of ``d`` goes where
     ``hit`` is only (0 times it is NaN: PyTorch's max_pool2d gives the rest
     0), with no slower path for them, and a little faster (the
     bool-to-float cast of the product: f 2 stride 2, 4 samples of (32, 32,
     32) float64, 99 against 105 us)."""
+    assert d.dtype == out.dtype, (d.dtype, out.dtype)
     mask = hit.view(np.int8)
     np.negative(mask, out=mask)
     np.bitwise_and(mask, _bits(d), out=_bits(out))
-    return mask
 
 
 def _no_negative_zero(d, out=None):
@@ -609,8 +619,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     for window in _offsets(g):
         hit = is_max(window)
         if taken is not None:
-            np.greater(hit, taken, out=hit)  # hit and not taken: no maximum before it
-            np.logical_or(taken, hit, out=taken)
+            _keep_first(hit, taken)
         _take(hit, d, part)
         da[window] += part
 
@@ -683,7 +692,7 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     masked out), and each segment to its first maximum (the same over W):
     whichever windows a segment took gradient from, that element is each
     one's first maximum."""
-    cols, rows = _steps(g.f_W, g.s_W, g.n_W), _steps(g.f_H, g.s_H, g.n_H)
+    cols, rows = _offset_slices(g.f_W, g.s_W, g.n_W), _offset_slices(g.f_H, g.s_H, g.n_H)
     r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=a.dtype)
     _reduce(np.maximum, [a[:, :, c] for c in cols], r)
     # The first pass's d, no -0, lives in da (contiguous, at least as large,
@@ -704,8 +713,7 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     def term(x, m, hit, taken):
         hit = _is_max(x, m, hit, has_nan)
         if taken is not None:
-            np.greater(hit, taken, out=hit)  # hit and not taken: no maximum before it
-            np.logical_or(taken, hit, out=taken)
+            _keep_first(hit, taken)
         return hit
 
     taken_out = None if taken is None else taken[:, :g.n_H]

@@ -430,9 +430,9 @@ def test_imports_stay_light():
 @pytest.mark.parametrize("dtype", [np.float32, np.uint8, bool])
 def test_other_dtypes_render(tmp_path, dtype):
     A = (rng().rand(1, 4, 4, 1) * 200).astype(dtype)
-    # 1 panel of 3 in; height 0.75 + 3.25 (bool: a line more, "constant" or not; 0.25 * 5 + 3.25)
-    lines = len(plot._quantity_block(A.astype(float), "A_prev", None, None, None).title)
-    read_png(plot_quantity(A, "A_prev", tmp_path / "A.png"), 600, 25 * (lines + 1) + 325)
+    # 1 panel of 3 in: height 0.25 * (2 + 1) + 3.25; bool is True everywhere (no element of
+    # rand * 200 is 0), a constant array, which the title says in a third line: 0.25 * 4 + 3.25
+    read_png(plot_quantity(A, "A_prev", tmp_path / "A.png"), 600, 425 if dtype is bool else 400)
 
 
 def test_the_title_gives_the_dtype():
@@ -561,7 +561,7 @@ def test_small_maps_get_indices_and_tiny_panels_their_values(monkeypatch, tmp_pa
     """A review: with no ticks a learner counted cells to find conv1.Z[0, 3,
     3]; a 1x1 pool output was a flat square whose value could not be read.
     Maps up to 32 a side are indexed, panels of up to 16 elements carry
-    their values (never a reduced map, a kernel mosaic or a colour image)."""
+    their values where they fit (never a reduced map or a colour image)."""
     assert plot._quantity_block(rng().randn(1, 8, 8, 2), "Z", None, None, None).indexed
     assert not plot._quantity_block(rng().randn(1, 33, 8, 2), "Z", None, None, None).indexed
     assert not plot._quantity_block(rng().randn(3, 3, 2, 2), "W", None, None, None).indexed
@@ -601,3 +601,29 @@ def test_a_constant_array_says_so_and_bars_name_their_quantity():
     title = plot._quantity_block(np.zeros((1, 3, 3, 2)), "Z", None, None, None).title
     assert title[-1] == "constant: every element 0"
     assert plot._quantity_block(np.array([0.5, -0.0016]), "conv1.db", None, None, None).colorbar_label == "conv1.db"
+
+
+def test_reduction_near_the_largest_float_and_with_nan_beside_inf(recwarn):
+    """A review: a map of 1e308 with one 0 lost the 0 when reduced (the
+    mean overflowed to inf, every element as far from it as another) and
+    warned of the overflow; a block with +inf before a NaN showed the inf
+    while the title counted the NaN."""
+    A = np.full((1, 300, 300, 1), 1e308)
+    A[0, 101, 101, 0] = 0.0
+    image = plot._quantity_block(A, "A_prev", None, None, None).panels[0].image
+    assert image.shape == (150, 150) and image.min() == 0.0 and np.count_nonzero(image == 0) == 1  # k = 2
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    B = rng().randn(1, 300, 300, 1)
+    B[0, 0, 0, 0], B[0, 0, 1, 0] = np.inf, np.nan
+    assert np.isnan(plot._quantity_block(B, "B", None, None, None).panels[0].image[0, 0])
+
+
+def test_bars_mark_nan_and_each_infinity_in_the_titles_colours(tmp_path):
+    """A review: the title named +Inf amber and -Inf green, the bars drew
+    every non-finite value a magenta x."""
+    b = np.array([0.5, np.inf, -np.inf, -0.2, np.nan])
+    title = " ".join(plot._quantity_block(b, "b", None, None, None).title)
+    assert "1 NaN magenta, 1 +Inf amber, 1 -Inf green" in title
+    rgb = imread(plot_quantity(b, "b", tmp_path / "b.png"))[..., :3]
+    for name, colour in (("NaN", (1, 0, 1)), ("+Inf", (1, 0.75, 0)), ("-Inf", (0.5, 1, 0))):
+        assert count_near(rgb, colour, tol=0.05) > 10, f"{name} marked {colour}"

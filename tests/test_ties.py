@@ -167,8 +167,9 @@ def test_first_in_windows_apart_matches_the_reference_loops(f, stride):
 
 @pytest.fixture(params=[True, False], ids=["separable", "per-offset"])
 def separable(request, monkeypatch):
-    """The fast engine's two ways to run ties: all over overlapping windows:
-    two separable passes or one window offset at a time; its own rule
+    """The fast engine's two ways to run ties: all and first over
+    overlapping windows: two separable passes or one window offset at a
+    time (split: always the latter); its own rule
     (pool._separable_pays, by passes over memory) picks one per layer."""
     import convcli.pool as pool_module
 
@@ -284,3 +285,16 @@ def test_a_gradient_holds_no_negative_zero(f, stride, mode, ties, separable):
         dA_prev = cc.pool_backward(dA, cache, mode)
         zeros = dA_prev == 0
         assert zeros.any() and not np.signbit(dA_prev[zeros]).any(), engine
+
+
+def test_a_cache_holding_a_big_endian_input_gives_the_gradient_not_its_bytes():
+    """A review: the mask ANDs the gradient's bits into dA_prev's, so both
+    must be of one dtype; a cache whose A_prev was swapped for a big-endian
+    copy (the state still there) gave 2.8e-319 where 0.5 belongs. By hand:
+    one 2x2 window, maximum 4 at (1, 0), dA 0.5."""
+    x = np.array([[1.0, 2.0], [4.0, 3.0]])[None, :, :, None]
+    A, (_, hp, state) = cc.pool_forward(x, {"f": 2})
+    for ties in ("all", "split"):
+        hp = {**hp, "ties": ties}
+        dA_prev = cc.pool_backward(np.full(A.shape, 0.5), (x.astype(">f8"), hp, state))
+        np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[0, 0], [0.5, 0]])
