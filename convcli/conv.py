@@ -1094,7 +1094,15 @@ def _crop(X, sides):
 # few input channels a narrow one, slower than unfolding the input again for
 # a product with n_C columns. Measured (64, 32, 32, C) -> 16 channels, 3x3:
 # C = 1-3 1.05x-1.64x the time of the separate passes, C = 8 0.89x-1.00x,
-# 16 0.89x-0.94x; (16, 56, 56, 4) -> 64 1.2x (attempt 59).
+# 16 0.89x-0.94x; (16, 56, 56, 4) -> 64 1.2x (attempt 59). In tiles of
+# T_in columns the product is (K + 1, rows) @ (rows, T_in * n_C_prev) and
+# folded from its band: taken where T_in is at most the weight gradient's
+# own tile width T, so that its band costs no more multiply-adds a position
+# than the separate pass's (f_H * (T + f_W - 1) * C_in * C_out), which it
+# saves with the input's second unfolding. Backward alone, one process,
+# alternated: (32, 64, 64, 3) -> 8, 4x4 (T 5, T_in 4) float32 0.896x,
+# float64 0.942x; (32, 32, 32, 4) -> 8, 5x5 (T 4, T_in 4) float32 0.704x;
+# but a 7x7 RGB stem -> 64 (T 1, T_in 8) float32 1.54x (attempt 92).
 WEIGHT_GRAD_FROM_DZ_MIN_C_IN = 8
 
 
@@ -1165,13 +1173,16 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):
         T_in = None
     dA_prev = None
-    if cols is None and T_in == 1 and g.n_C_prev >= WEIGHT_GRAD_FROM_DZ_MIN_C_IN:
+    if cols is None and T_in is not None and (T_in == 1 and g.n_C_prev >= WEIGHT_GRAD_FROM_DZ_MIN_C_IN
+                                              or 1 < T_in <= T):
         # One unfolded dZ serves both gradients (see _input_grad_stride1).
         dA_prev, dW, db, a_sums = _input_grad_stride1(dZ, W, g, T_in, A_prev)
         db = db if db is not None else _column_sums(dZ.reshape(-1, g.n_C))
         if _finite(db) and _finite(a_sums):
             return dA_prev, dW, db
         del dW  # an infinity or a NaN in dZ or A_prev: dW the plain way below (dA_prev stands)
+        if T_in > 1 and not _finite(db):
+            dA_prev = None  # the band's zeros met an infinity or a NaN of dZ: untiled below
     dZ2 = dZ.reshape(-1, T * g.n_C)
     if cols is not None:  # [cols | 1], kept by the forward pass
         dWb, _ = _add_matmul_t(cols, dZ2, None, None)
@@ -1219,14 +1230,17 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     A gather, so one more blocked GEMM instead of a scatter-add (col2im), with
     tiles of T columns (:func:`_input_grad_tile`).
 
-    With ``A_prev`` (and T = 1), the weight gradient comes from the same
-    unfolded dZ, whose row (n, y, x) holds dZ_q[n, y + i*d_H, x + j*d_W, c],
-    which is dZ[n, y + top - (f_H-1-i)*d_H, ...]: so
+    With ``A_prev``, the weight gradient comes from the same unfolded dZ,
+    whose row (n, y, x) holds dZ_q[n, y + i*d_H, x + j*d_W, c], which is
+    dZ[n, y + top - (f_H-1-i)*d_H, ...]: so
 
         dW[f_H-1-i, f_W-1-j, c', c] = sum_{n,y,x} A_prev[n, y, x, c'] * dZ_q[n, y + i*d_H, x + j*d_W, c],
 
     one more GEMM per block, ``cols.T @ A_prev`` (rows of A_prev are rows of
-    dA_prev), and no second unfolding of the padded input. Returns
+    dA_prev), and no second unfolding of the padded input. In tiles (T > 1)
+    a row is T positions, A_prev's rows (n, y, x/T) of T*C' and the product
+    the gradient of the banded kernel, folded as the forward's
+    (:func:`_fold_tiled`). Returns
     ``(dA_prev, dW, db, a_sums)``: dW None without ``A_prev``; db, the column
     sums of dZ, when the pass took them on its threads (see :func:`_conv_gemm`),
     else None; a_sums, the column sums of A_prev (the product's last row,
@@ -1236,17 +1250,16 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     dZ_c, pad = _crop(dZ, (eH - t, eH - b, eW - l, eW - r))
     W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
     dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
-    assert A_prev is None or T == 1, "the weight gradient from the unfolded dZ needs plain im2col"
     _, G, db = _conv_gemm(dZ_c, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
                           (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
-                          grad_out2=None if A_prev is None else A_prev.reshape(-1, g.n_C_prev), T=T, pad=pad,
+                          grad_out2=None if A_prev is None else A_prev.reshape(-1, T * g.n_C_prev), T=T, pad=pad,
                           x_sums=A_prev is not None and dZ_c is dZ)  # all of dZ: its sums are db
     if G is None:
         return dA_prev, None, None, None
     del W_flip  # before dW's copy: the streaming estimate counts what is alive
     # G = [cols | 1].T @ A_prev: rows (i, j, c) in its first K; its last, the
     # column sums of A_prev.
-    dW = G[:-1].reshape(g.f_H, g.f_W, g.n_C, g.n_C_prev)[::-1, ::-1].transpose(0, 1, 3, 2)
+    dW = _fold_tiled(G[:-1], g.f_W, g.n_C, T, 1, g.d_W)[::-1, ::-1].transpose(0, 1, 3, 2)
     return dA_prev, np.ascontiguousarray(dW), db, G[-1]
 
 

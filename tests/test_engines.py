@@ -485,6 +485,11 @@ NONFINITE_CASES = {
     "weight gradient from dZ, bad input": ((2, 5, 6, 8), (3, 3, 8, 4), "A", {"CHUNK_BYTES": 1 << 10}),
     "weight gradient from dZ, bad dZ": ((2, 5, 6, 8), (3, 3, 8, 4), "dZ", {"CHUNK_BYTES": 1 << 10}),
     "gather, bad weight": ((2, 5, 6, 8), (3, 3, 8, 4), "W", {}),
+    # attempt 92: the weight gradient from the input gradient's unfolded dZ, in tiles (4 and 4 here)
+    "tiled weight gradient from dZ, bad input": ((2, 6, 12, 3), (3, 3, 3, 4), "A", {
+        "TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10}),
+    "tiled weight gradient from dZ, bad dZ": ((2, 6, 12, 3), (3, 3, 3, 4), "dZ", {
+        "TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10}),
     # many blocks on two threads, each group padding its own samples: the threads find the bad value
     "tiled forward on threads, bad input": ((8, 6, 12, 3), (3, 3, 3, 4), "A",
                                             {"TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "PAD_IN_THREADS_BYTES": 0}),
@@ -531,7 +536,11 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
     expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad, layout)
     # the case takes its shortcut, with finite data (else it would test nothing)
     g = cache[4].geometry
-    if "tiled forward" in case:
+    if "tiled weight gradient" in case:
+        T_in = conv_module._input_grad_tile(g, dtype)
+        assert cache[4].cols is None and 1 < T_in <= conv_module._forward_tile(g, dtype)
+        assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+    elif "tiled forward" in case:
         assert conv_module._forward_tile(g, dtype) > 1
     elif "tiled input gradient" in case:
         assert conv_module._input_grad_tile(g, dtype) > 1
@@ -1012,3 +1021,38 @@ def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
         k = parallel.threads_for(len(blocks))
         shares = [sum(h1 - h0 for *_, h0, h1 in g) for g in parallel.split(blocks, k)]
         assert len({len(g) for g in parallel.split(blocks, k)}) == 1 and max(shares) - min(shares) <= 1, shares
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("A_shape, f, pad", [((3, 6, 12, 3), 3, 1), ((3, 8, 24, 3), 4, 2)])  # T_in 4, T 4 and 5
+def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, monkeypatch):
+    """Attempt 92: where the input gradient runs in tiles no wider than the
+    forward's (the benchmark's m32 layer: 4 against 5), the weight gradient
+    comes from the same unfolded dZ, folded from the band; against
+    PyTorch's autograd (the reference engine is checked by the property
+    test), on several blocks so that nothing is kept from the forward."""
+    torch = pytest.importorskip("torch", reason="the oracle for this test")
+    for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12}.items():
+        monkeypatch.setattr(conv_module, name, value)
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal(A_shape).astype(dtype)
+    W = rng.standard_normal((f, f, 3, 8)).astype(dtype)
+    b = rng.standard_normal(8).astype(dtype)
+    dZ_shape = cc.conv_forward(A, W, b, {"pad": pad})[0].shape
+    dZ = rng.standard_normal(dZ_shape).astype(dtype)
+    called = []
+    real = conv_module._input_grad_stride1
+    monkeypatch.setattr(conv_module, "_input_grad_stride1",
+                        lambda dZ, W, g, T, A_prev=None: (called.append((T, A_prev is not None)), real(dZ, W, g, T, A_prev))[1])
+    Z, cache = cc.conv_forward(A, W, b, {"pad": pad})
+    dA_prev, dW, db = cc.conv_backward(dZ, cache)
+    assert cache[4].cols is None and called and called[0][0] > 1 and called[0][1], (called, cache[4].tile)
+    x = torch.from_numpy(A.transpose(0, 3, 1, 2).copy()).requires_grad_()
+    w = torch.from_numpy(W.transpose(3, 2, 0, 1).copy()).requires_grad_()
+    bt = torch.from_numpy(b.copy()).requires_grad_()
+    torch.nn.functional.conv2d(x, w, bt, padding=pad).backward(torch.from_numpy(dZ.transpose(0, 3, 1, 2).copy()))
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    scale = lambda t: np.abs(t).max()  # noqa: E731
+    np.testing.assert_allclose(dA_prev, x.grad.numpy().transpose(0, 2, 3, 1), rtol=0, atol=tol * scale(dA_prev))
+    np.testing.assert_allclose(dW, w.grad.numpy().transpose(2, 3, 1, 0), rtol=0, atol=tol * scale(dW))
+    np.testing.assert_allclose(db, bt.grad.numpy(), rtol=0, atol=tol * scale(db))
