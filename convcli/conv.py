@@ -1102,7 +1102,8 @@ def _crop(X, sides):
 # saves with the input's second unfolding. Backward alone, one process,
 # alternated: (32, 64, 64, 3) -> 8, 4x4 (T 5, T_in 4) float32 0.896x,
 # float64 0.942x; (32, 32, 32, 4) -> 8, 5x5 (T 4, T_in 4) float32 0.704x;
-# but a 7x7 RGB stem -> 64 (T 1, T_in 8) float32 1.54x (attempt 92).
+# but a 7x7 RGB stem -> 64 (T 1, T_in 8) float32 1.54x; in the benchmark's
+# own timing of m32 fwd+bwd, no difference (attempt 92).
 WEIGHT_GRAD_FROM_DZ_MIN_C_IN = 8
 
 
