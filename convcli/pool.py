@@ -16,9 +16,9 @@ The fast engine works on cache-sized blocks of samples, on threads. Within a
 block each step is one vectorised operation over every sample, output
 position and channel in it: the forward and the average's backward in two
 separable passes (along W, then along H); max's backward one window offset
-at a time, or for ``ties: all`` and ``first`` over overlapping windows in
-two separable passes too; windows that do not overlap in one broadcast
-operation.
+at a time, or over overlapping windows, where that makes fewer passes, in
+two separable passes too (every ties rule); windows that do not overlap in
+one broadcast operation.
 """
 
 from __future__ import annotations
@@ -336,7 +336,8 @@ CHUNK_BYTES = 1 << 20
 # NaN in the input two masks of NaNs: 4 in float32 (a boolean is a quarter
 # of a float32), 3.5 in float64; and NumPy's buffers for strided operands
 # beside them (33-100 KB a call; a review measured 4.0x of a block in all,
-# 5.6 KB over four). One more for those.
+# 5.6 KB over four). One more for those, and for ties: split's windows'
+# counts (output-sized; 4.7 measured in float32 with a NaN).
 SCRATCH_BLOCKS = 5
 
 
@@ -521,9 +522,9 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     block of f 3 stride 1 with a third of its elements taken, NumPy 2.4;
     attempts 67 and 87). Windows that do not overlap take one broadcast
     pass instead (every ties rule: first's mask cut by
-    :func:`_first_only`); ``ties: all`` and ``first`` over overlapping
-    windows go in f_H + f_W offsets instead of f_H*f_W where that makes
-    fewer passes over memory (:func:`_max_block_separable`).
+    :func:`_first_only`); overlapping windows go in f_H + f_W offsets
+    instead of f_H*f_W where that makes fewer passes over memory
+    (:func:`_max_block_separable`, every ties rule).
 
     Over overlapping windows every operation goes over the output (or the
     row segments), at a stride above 1 (or a window large against the
@@ -545,7 +546,7 @@ def _max_work(g: PoolGeometry) -> int | None:
     the output (one offset at a time)."""
     if _apart(g):
         return None
-    if g.ties != "split" and _separable_pays(g):
+    if _separable_pays(g):
         return g.n_H_prev * g.n_W
     return g.n_H * g.n_W
 
@@ -597,7 +598,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
                 _first_only(hit, g)
         _take(hit, _spread(d), _tiles(da, g))
         return
-    if g.ties != "split" and _separable_pays(g):
+    if _separable_pays(g):
         _max_block_separable(a, out, d, da, g, has_nan)
         return
     da[...] = 0
@@ -652,6 +653,25 @@ def _place(dst, slices, term, scratch=None, axis=1) -> None:
         dst[at(sl)] += term if fixed else scratch
 
 
+def _window_counts(a, r, out, g: PoolGeometry, has_nan: bool, cols, rows, hit, counts, scratch):
+    """Each window's count of maxima (output-sized, a new array) for
+    :func:`_max_block_separable`'s ``split``: ``counts`` (the segments'
+    gradient's buffer, unwritten until then) first takes each segment's count
+    of maxima, f_W compares; then each window sums those of its segments
+    whose maximum is its own, f_H offsets (``hit``'s first rows and
+    ``scratch`` the masks and terms)."""
+    for k, c in enumerate(cols):
+        h = _is_max(a[:, :, c], r, hit, has_nan)
+        np.copyto(counts, h) if k == 0 else np.add(counts, h, out=counts)
+    window = np.empty(out.shape, dtype=counts.dtype)
+    hit_out = hit[:, :g.n_H]
+    for k, rw in enumerate(rows):  # each window's row of segments at offset k
+        _take(_is_max(r[:, rw], out, hit_out, has_nan), counts[:, rw], window if k == 0 else scratch)
+        if k:
+            window += scratch
+    return window
+
+
 def _separable_pays(g: PoolGeometry) -> bool:
     """Whether :func:`_max_block_separable` makes fewer passes over memory
     than one offset at a time, counted in elements of one channel of a
@@ -668,15 +688,23 @@ def _separable_pays(g: PoolGeometry) -> bool:
     the segments are twice the output, 8.5 / 9.3 (counted 6587 against
     6825). ``ties: first`` takes the same rule: two byte operations more
     an offset either way; measured, it picks the faster in the same six
-    geometries (attempts 90-91; f 4 stride 2 a tie in float64)."""
+    geometries (attempts 90-91; f 4 stride 2 a tie in float64). ``split``
+    counts its maxima first, the passes that costs each way added: one
+    offset at a time f 2 stride 1 16.5 against 17.8 ms, f 3 stride 2 10.2
+    / 12.7; separable f 3 stride 1 24.9 / 32.6, f 4 stride 2 32.2 / 35.8
+    (attempt 93)."""
     out, segments = g.n_H * g.n_W, g.n_H_prev * g.n_W
     per_offset = 3 * g.f_H * g.f_W * out + g.n_H_prev * g.n_W_prev / 2
-    return 3 * g.f_H * out + (4 * g.f_W - 2) * segments < per_offset
+    separable = 3 * g.f_H * out + (4 * g.f_W - 2) * segments
+    if g.ties == "split":  # counting the maxima first: a compare and an add an offset, and the division
+        per_offset += 2 * g.f_H * g.f_W * out + out
+        separable += 2 * g.f_W * segments + 3 * g.f_H * out + 2 * out
+    return separable < per_offset
 
 
 def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
-    """Max backward with ``ties: all`` or ``first`` over overlapping
-    windows, in the forward's two separable passes: f_H + f_W window
+    """Max backward over overlapping windows, any ties rule, in the
+    forward's two separable passes: f_H + f_W window
     offsets instead of f_H*f_W. With r the maxima of each input row's
     f_W-element segments (the forward's first pass), a <= r <= out, so an
     element equals its window's maximum exactly when it equals its
@@ -691,7 +719,13 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
     segment only (offsets over H in order, each window's taken ones
     masked out), and each segment to its first maximum (the same over W):
     whichever windows a segment took gradient from, that element is each
-    one's first maximum."""
+    one's first maximum.
+
+    ``split``: a window's maxima are the maxima of its segments whose
+    maximum is the window's, so their count is the sum over those segments
+    of each one's count of maxima (counted first, f_W offsets, then summed
+    over H, f_H); each window's share, its gradient over that count, then
+    goes as ``all``'s gradient does."""
     cols, rows = _offset_slices(g.f_W, g.s_W, g.n_W), _offset_slices(g.f_H, g.s_H, g.n_H)
     r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=a.dtype)
     _reduce(np.maximum, [a[:, :, c] for c in cols], r)
@@ -717,6 +751,10 @@ def _max_block_separable(a, out, d, da, g: PoolGeometry, has_nan: bool) -> None:
         return hit
 
     taken_out = None if taken is None else taken[:, :g.n_H]
+    if g.ties == "split":  # each window's share, in place of its count (one output-sized array more)
+        counts = _window_counts(a, r, out, g, has_nan, cols, rows, hit, gr, part_out)
+        d = np.divide(d, counts, out=counts)
+        _no_negative_zero(d, out=d)  # a tiny negative over a count can round to -0
     _place(gr, rows, lambda rw, into: _take(term(r[:, rw], out, hit_out, taken_out), d, into), part_out)
     if taken is not None:
         taken[...] = False

@@ -18,9 +18,9 @@ from test_cli_helpers import CONFIGS, write
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("f", [(4, 2), (2, 2), (3, 3), (2, 5)])
 @pytest.mark.parametrize("nan", [False, True])
-@pytest.mark.parametrize("ties", ["all", "first"])
+@pytest.mark.parametrize("ties", ["all", "first", "split"])
 def test_separable_scratch_within_scratch_blocks(dtype, f, nan, ties, monkeypatch):
-    """One block (the whole input), ties: all or first, the separable pass forced:
+    """One block (the whole input), ties: all, first or split, the separable pass forced:
     beside dA_prev, the backward allocates at most SCRATCH_BLOCKS arrays of
     the block's input size (a review measured 4.09 in float32 for f (4, 2)
     when the first pass's output-sized mask and product were still alive
@@ -44,8 +44,9 @@ def test_separable_scratch_within_scratch_blocks(dtype, f, nan, ties, monkeypatc
     # 16 KiB for Python's own objects (slices, views) beside the arrays
     assert scratch <= pool_module.SCRATCH_BLOCKS * x.nbytes + (16 << 10), scratch / x.nbytes
     # and the arrays themselves four blocks at most (measured 3.92 in float32 with first and a
-    # NaN): SCRATCH_BLOCKS's fifth is NumPy's buffers' room, not a loosened bound
-    assert scratch <= 4 * x.nbytes + (16 << 10), scratch / x.nbytes
+    # NaN): SCRATCH_BLOCKS's fifth is NumPy's buffers' room, not a loosened bound (but split's
+    # windows' counts, output-sized, 4.7 in float32 with a NaN)
+    assert scratch <= (4.75 if ties == "split" else 4) * x.nbytes + (16 << 10), scratch / x.nbytes
 
 
 def test_a_tiny_pool_run_holds_one_threads_blocks_however_many_threads(monkeypatch):

@@ -298,3 +298,26 @@ def test_a_cache_holding_a_big_endian_input_gives_the_gradient_not_its_bytes():
         hp = {**hp, "ties": ties}
         dA_prev = cc.pool_backward(np.full(A.shape, 0.5), (x.astype(">f8"), hp, state))
         np.testing.assert_array_equal(dA_prev[0, :, :, 0], [[0, 0], [0.5, 0]])
+
+
+@pytest.mark.parametrize("f, stride, size", [
+    (3, 1, (9, 9)), (3, 2, (8, 9)), ((3, 4), (1, 2), (7, 10)), (4, 3, (11, 8)), ((4, 3), (2, 1), (9, 6)),
+])
+def test_split_over_overlapping_windows_matches_the_reference_loops(f, stride, size, separable):
+    """ties: split, which the fast engine may run in the two separable passes
+    too (each window's count of maxima the sum of its segments' that hold
+    its maximum), against the reference engine's loops, on small integers
+    with ties everywhere and NaN in the input, an infinity and a NaN in dA:
+    the same values but for rounding (the reference multiplies by 1 / count,
+    the fast engine divides), NaN and infinities in the same places."""
+    rng = np.random.RandomState(9)
+    x = rng.randint(0, 3, size=(3, *size, 4)).astype(float)
+    x[0, 2, 3, 1] = np.nan
+    hp = {"f": f, "stride": stride, "ties": "split"}
+    A, fast = cc.pool_forward(x, hp)
+    _, ref = cc.pool_forward(x, hp, engine="reference")
+    dA = rng.randint(-3, 4, size=A.shape).astype(float)
+    for bad in (None, np.inf, np.nan):
+        if bad is not None:
+            dA[1, 0, 1, 2] = bad
+        np.testing.assert_allclose(cc.pool_backward(dA, fast), cc.pool_backward(dA, ref), rtol=1e-12, atol=1e-12)
