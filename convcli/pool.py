@@ -539,16 +539,23 @@ def _backward_max_fast(dA, A_prev, A, g: PoolGeometry):
     return dA_prev
 
 
+def _max_path(g: PoolGeometry) -> str:
+    """How the max backward goes over a block: ``"apart"`` (windows that do
+    not overlap, one broadcast compare), ``"separable"``
+    (:func:`_max_block_separable`) or ``"offsets"`` (one window offset at a
+    time). Both its blocks (:func:`_max_work`) and each block's pass
+    (:func:`_max_block`) follow it."""
+    if _apart(g):
+        return "apart"
+    return "separable" if _separable_pays(g) else "offsets"
+
+
 def _max_work(g: PoolGeometry) -> int | None:
     """What the max backward's operations go over, in elements a channel of
     a sample (for :func:`_blocks`): the whole input where windows do not
     overlap (one compare over it), else the row segments (separable) or
     the output (one offset at a time)."""
-    if _apart(g):
-        return None
-    if _separable_pays(g):
-        return g.n_H_prev * g.n_W
-    return g.n_H * g.n_W
+    return {"apart": None, "separable": g.n_H_prev * g.n_W, "offsets": g.n_H * g.n_W}[_max_path(g)]
 
 
 def _bits(x):
@@ -586,7 +593,8 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     # np.maximum propagates NaN: where a window's maximum is NaN, its
     # NaNs are the maxima (the reference's create_mask_from_window too).
     has_nan = bool(np.isnan(out).any())
-    if _apart(g):
+    path = _max_path(g)
+    if path == "apart":
         _zeroed(da, g)
         hit = _is_max(_tiles(a, g), _spread(out), has_nan=has_nan)
         if g.ties == "split":
@@ -598,7 +606,7 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
                 _first_only(hit, g)
         _take(hit, _spread(d), _tiles(da, g))
         return
-    if _separable_pays(g):
+    if path == "separable":
         _max_block_separable(a, out, d, da, g, has_nan)
         return
     da[...] = 0

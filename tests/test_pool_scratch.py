@@ -15,6 +15,22 @@ from convcli import runner, streaming
 from test_cli_helpers import CONFIGS, write
 
 
+def backward_scratch(x, hp):
+    """``(A, cache, bytes)``: a max pool's forward over ``x``, then what its
+    backward (upstream gradient of ones) allocates at its peak beside
+    dA_prev, the result itself, as tracemalloc sees it."""
+    A, cache = cc.pool_forward(x, hp)
+    dA = np.ones_like(A)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        cc.pool_backward(dA, cache)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return A, cache, peak - x.nbytes
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("f", [(4, 2), (2, 2), (3, 3), (2, 5)])
 @pytest.mark.parametrize("nan", [False, True])
@@ -31,16 +47,7 @@ def test_separable_scratch_within_scratch_blocks(dtype, f, nan, ties, monkeypatc
     x = np.random.default_rng(0).integers(0, 3, (4, 40, 40, 8)).astype(dtype)
     if nan:
         x[:, ::7, ::5] = np.nan
-    A, cache = cc.pool_forward(x, {"f": list(f), "stride": 1, "ties": ties})
-    dA = np.ones_like(A)
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        cc.pool_backward(dA, cache)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    scratch = peak - x.nbytes  # dA_prev itself is the result
+    _, _, scratch = backward_scratch(x, {"f": list(f), "stride": 1, "ties": ties})
     # 16 KiB for Python's own objects (slices, views) beside the arrays
     assert scratch <= pool_module.SCRATCH_BLOCKS * x.nbytes + (16 << 10), scratch / x.nbytes
     # and the arrays themselves four blocks at most (measured 3.92 in float32 with first and a
@@ -151,18 +158,9 @@ def test_a_pass_one_offset_at_a_time_holds_scratch_blocks_of_the_output(dtype, t
     x = np.random.default_rng(0).integers(0, 3, (6, 41, 41, 8)).astype(dtype)
     if nan:
         x[:, ::7, ::5] = np.nan
-    A, cache = cc.pool_forward(x, {"f": 3, "stride": 2, "ties": ties})
-    dA = np.ones_like(A)
+    A, cache, scratch = backward_scratch(x, {"f": 3, "stride": 2, "ties": ties})
     g = cache[2].geometry
     largest = max(b.stop - b.start for b in pool_module._blocks(g, x.itemsize, pool_module._max_work(g)))
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        cc.pool_backward(dA, cache)
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
-    scratch = peak - x.nbytes  # dA_prev itself is the result
     assert scratch <= pool_module.SCRATCH_BLOCKS * largest * A[0].nbytes + (16 << 10), scratch / (largest * A[0].nbytes)
 
 
