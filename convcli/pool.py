@@ -23,6 +23,7 @@ one broadcast operation.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 
@@ -609,7 +610,6 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
     if path == "separable":
         _max_block_separable(a, out, d, da, g, has_nan)
         return
-    da[...] = 0
     hit = np.empty(out.shape, dtype=bool)
     part = np.empty(out.shape, dtype=d.dtype)
 
@@ -620,45 +620,72 @@ def _max_block(a, out, d, da, g: PoolGeometry) -> None:
         count = np.zeros(out.shape, dtype=d.dtype)
         for window in _offsets(g):
             count += is_max(window)
-        d = d / count
+        d = np.divide(d, count, out=count)
+    # Its first offset of each stride phase writes the gradient straight into
+    # da (as _place does), so d is to hold no -0.
+    d = _no_negative_zero(d, out=d if g.ties == "split" else None)
     # first: the windows whose gradient a maximum has taken (two byte
     # operations an offset, where zeroing the taken part of a copy of d took
     # two over its values)
     taken = np.zeros(out.shape, dtype=bool) if g.ties == "first" else None
+    phases = set()
     for window in _offsets(g):
         hit = is_max(window)
         if taken is not None:
             _keep_first(hit, taken)
-        _take(hit, d, part)
-        da[window] += part
+        phase = (window[1].start % g.s_H, window[2].start % g.s_W)
+        if phase in phases:
+            _take(hit, d, part)
+            da[window] += part
+            continue
+        phases.add(phase)
+        lane = _lane(da, g, phase)  # its first offset reaches lane[:, :n_H, :n_W]
+        lane[:, g.n_H:] = 0
+        lane[:, :g.n_H, g.n_W:] = 0
+        _take(hit, d, da[window])
+    for phase in set(itertools.product(range(g.s_H), range(g.s_W))) - phases:  # s > f: gaps
+        _lane(da, g, phase)[...] = 0
+
+
+def _lane(da, g: PoolGeometry, phase):
+    """The positions of ``da`` in one stride phase (ph_H, ph_W): rows ph_H,
+    ph_H + s_H, ..., columns likewise. The window offsets (i, j) of that
+    phase, and only they, reach them: (ph_H, ph_W) its first n_H x n_W."""
+    return da[:, phase[0]::g.s_H, phase[1]::g.s_W]
 
 
 def _place(dst, slices, term, scratch=None, axis=1) -> None:
     """``dst`` (uninitialised) = the sum over the offsets' ``slices`` (along
     ``axis``) of their terms: ``term(slice, into)`` writes one into ``into``
-    (``scratch`` but for the first), or ``term`` is an array, every
-    offset's. At stride 1 the first term goes straight into ``dst`` and only
-    what lies past it is zeroed: a zeroing pass and an add fewer. At a
-    larger stride the first slice is not contiguous: ``dst`` is zeroed and
-    takes every term by adding. A first term's -0 stays -0 (where 0 + -0 is
-    0), so a gradient placed so takes terms with no -0: from a gradient
-    made free of them (:func:`_no_negative_zero`; :func:`_take` passes its
-    values through, and makes +0 only where it takes nothing)."""
+    (``scratch`` but for the first of a phase), or ``term`` is an array,
+    every offset's. By stride phase: the positions ph, ph + s, ... of
+    ``dst`` take the offsets ph, ph + s, ... only, so the first offset of
+    each phase goes straight into its positions and only what lies past
+    it (and a phase no offset reaches, where s > f) is zeroed; the others
+    add, in the offsets' order (the sums' order of zeroing and adding
+    every one). No zeroing pass over ``dst`` and an add fewer a phase (at
+    stride 1, one phase: the first offset; attempt 94). A first term's -0
+    stays -0 (where 0 + -0 is 0), so a gradient placed so takes terms with
+    no -0: from a gradient made free of them (:func:`_no_negative_zero`;
+    :func:`_take` passes its values through, and makes +0 only where it
+    takes nothing)."""
     def at(sl):
         return (slice(None),) * axis + (sl,)
 
     fixed = isinstance(term, np.ndarray)
-    first, rest = slices[0], slices[1:]
-    if first.step == 1:
-        dst[at(slice(first.stop, None))] = 0
-        np.copyto(dst[at(first)], term) if fixed else term(first, dst[at(first)])
-    else:
-        dst[...] = 0
-        rest = slices
-    for sl in rest:
-        if not fixed:
-            term(sl, scratch)
-        dst[at(sl)] += term if fixed else scratch
+    s = slices[0].step
+    phases = set()
+    for sl in slices:  # in order: a term may depend on the ones before (ties: first)
+        if sl.start % s in phases:
+            if not fixed:
+                term(sl, scratch)
+            dst[at(sl)] += term if fixed else scratch
+            continue
+        phases.add(sl.start % s)
+        dst[at(slice(sl.stop - 1 + s, None, s))] = 0  # the phase's positions past its first offset's last
+        np.copyto(dst[at(sl)], term) if fixed else term(sl, dst[at(sl)])
+    for ph in set(range(s)) - phases:  # s > f: positions no window reaches
+        dst[at(slice(ph, None, s))] = 0
 
 
 def _window_counts(a, r, out, g: PoolGeometry, has_nan: bool, cols, rows, hit, counts, scratch):
@@ -700,7 +727,14 @@ def _separable_pays(g: PoolGeometry) -> bool:
     counts its maxima first, the passes that costs each way added: one
     offset at a time f 2 stride 1 16.5 against 17.8 ms, f 3 stride 2 10.2
     / 12.7; separable f 3 stride 1 24.9 / 32.6, f 4 stride 2 32.2 / 35.8
-    (attempt 93)."""
+    (attempt 93). The count is of the passes before the stride phases
+    (attempt 94: neither way zeroes its gradient now, and each writes the
+    first offset of every stride phase straight into it), which took from
+    both ways alike; measured again after them, float64, one offset at a
+    time / separable: f 3 stride 2 5.8 / 6.9 ms, ``first`` 6.1 / 7.3,
+    ``split`` 9.2 / 11.2; f 4 stride 2 10.7 / 9.3, ``first`` 11.9 / 10.2;
+    f 2 stride 1 10.7 / 10.3, ``split`` 15.7 / 17.4: it still picks the
+    faster (f 2 stride 1 float32: a tie)."""
     out, segments = g.n_H * g.n_W, g.n_H_prev * g.n_W
     per_offset = 3 * g.f_H * g.f_W * out + g.n_H_prev * g.n_W_prev / 2
     separable = 3 * g.f_H * out + (4 * g.f_W - 2) * segments

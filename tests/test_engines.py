@@ -11,6 +11,7 @@ small integers so that ties happen.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -322,6 +323,8 @@ POOL_NAMED = {
     "stride not dividing": ((1, 7, 7, 1), {"f": 2, "stride": 3}),
     "f 2, a row and a column left over": ((2, 7, 5, 2), {"f": 2}),
     "f 1": ((1, 3, 4, 2), {"f": 1}),
+    "overlapping rows, columns apart with gaps": ((1, 7, 7, 2), {"f": [3, 1], "stride": [2, 2]}),
+    "overlapping at stride 3": ((2, 10, 9, 1), {"f": 5, "stride": 3}),
 }
 
 
@@ -338,6 +341,42 @@ def test_pool_fast_equals_reference_named(A_shape, hp, mode, ties, monkeypatch):
     rng = np.random.default_rng(4)
     A = rng.integers(0, 3, size=A_shape).astype(np.float64)  # many ties
     check_pool_engines(A, {**hp, "ties": ties}, mode, rng)
+
+
+@pytest.mark.parametrize("axis", [1, 2])
+@pytest.mark.parametrize("fixed", [True, False])
+def test_pool_place_sums_every_offsets_term_into_an_uninitialised_buffer(axis, fixed):
+    """pool._place writes the first offset of each stride phase straight into
+    ``dst`` and zeroes only what the phase's later offsets alone reach (or
+    no offset, where s > f). Against zeroing ``dst`` and adding every
+    offset's term, over window widths 1-5, strides 1-4, 1-4 windows and
+    0-2 elements left over, ``dst`` starting as NaN: any element left
+    unset shows up, and the sums are the same bits (the same adds in the
+    same order)."""
+    import convcli.pool as pool_module
+
+    rng = np.random.default_rng(7)
+    for f, s, n, extra in itertools.product(range(1, 6), range(1, 5), range(1, 5), range(3)):
+        length = s * (n - 1) + f + extra
+        slices = [slice(k, k + s * (n - 1) + 1, s) for k in range(f)]
+        shape = [2, 3, 3, 2]
+        shape[axis] = n
+        terms = [rng.integers(-3, 4, size=shape).astype(np.float64) for _ in slices]
+        if fixed:  # one array, every offset's term
+            terms = [terms[0]] * f
+        dst_shape = list(shape)
+        dst_shape[axis] = length
+        expected = np.zeros(dst_shape)
+        for sl, t in zip(slices, terms):
+            expected[(slice(None),) * axis + (sl,)] += t
+        dst = np.full(dst_shape, np.nan)
+        if fixed:
+            pool_module._place(dst, slices, terms[0], axis=axis)
+        else:
+            by_start = {sl.start: t for sl, t in zip(slices, terms)}
+            pool_module._place(dst, slices, lambda sl, into: np.copyto(into, by_start[sl.start]),
+                               np.empty(shape), axis=axis)
+        np.testing.assert_array_equal(dst, expected, err_msg=f"f {f} s {s} n {n} extra {extra}")
 
 
 def _outcome(call):
