@@ -55,8 +55,26 @@ def _stats(array: np.ndarray, names) -> dict:
         scaled = a if scale == 1.0 else a / scale
         out = {}
         for name in names:
-            out[name] = lo if name == "min" else hi if name == "max" else scale * _stat(scaled, name)
+            if name in ("min", "max"):
+                out[name] = lo if name == "min" else hi
+            elif name == "std" and lo == hi:  # every element the same (finite): no deviation at all
+                out[name] = 0.0
+            else:
+                out[name] = scale * _stat(scaled, name)
+        if "mean" in out:
+            out["mean"] = bounded_mean(out["mean"], lo, hi)
         return out
+
+
+def bounded_mean(mean: float, lo: float, hi: float) -> float:
+    """``mean`` held within the data's extremes, where the rounding of its sum
+    took it past them: the mean of 0.7 repeated 196,608 times summed to
+    0.7000000000000001, of 0.1 to 0.09999999999999999 where every element
+    is 0.1. A constant array's mean is then its value exactly; other data's
+    mean is left alone (NaN and infinities too)."""
+    if not (math.isfinite(mean) and math.isfinite(lo) and math.isfinite(hi)):
+        return mean
+    return min(max(mean, lo), hi)
 
 
 def _scale(lo: float, hi: float) -> float:

@@ -42,7 +42,8 @@ from .config import Source
 from .errors import ConvcliError
 from .network import LayerError
 from .outputs import H5_NAME, H5Output, write_quantity, writing
-from .stats import _scale as stats_scale  # the in-memory stats' own rule, shared
+from .stats import _scale as stats_scale  # the in-memory stats' own rules, shared
+from .stats import bounded_mean
 
 # A chunk's working memory is at most this, however large the budget: chunks
 # of 4 to 256 MiB ran at the same speed per sample within noise, 16 MiB at or
@@ -562,7 +563,7 @@ class RunningStats:
         c = self.scale
         with np.errstate(invalid="ignore"):
             return {
-                "mean": c * (self.total / self.n),
+                "mean": bounded_mean(c * (self.total / self.n), self.lo, self.hi),
                 "std": c * math.sqrt(self.m2 / self.n) if self.m2 >= 0 else math.nan,
                 "min": self.lo,
                 "max": self.hi,

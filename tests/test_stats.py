@@ -42,6 +42,32 @@ def test_stats_of_ordinary_data_are_numpy_s():
     assert (d["mean"], d["std"], d["sum"], d["norm"]) == (a.mean(), a.std(), a.sum(), np.linalg.norm(a.ravel()))
 
 
+@pytest.mark.parametrize("value", [0.1, 0.7, -2.3e-5, 1e300, 3.0])
+def test_a_constant_array_has_its_value_for_mean_and_no_deviation(value):
+    """By hand: every element v, so the mean is v and the std 0. Summed in
+    float64, 0.1 repeated 196,608 times gave a mean of 0.09999999999999999
+    and a std of 1.4e-17, 0.7 a mean past the maximum; in memory and
+    streamed (RunningStats) alike."""
+    from convcli.streaming import RunningStats
+
+    a = np.full((64, 32, 32, 3), value)
+    running = RunningStats()
+    running.update(a)
+    for d in (describe(a), running.result()):
+        assert (d["mean"], d["std"], d["min"], d["max"]) == (value, 0.0, value, value)
+
+
+def test_a_mean_stays_within_the_extremes_and_is_else_numpy_s():
+    """The mean only moves where its rounding left [min, max]: of 0.7 and
+    a single 0.7 + ulp, NumPy's mean is exact and kept."""
+    a = np.full(196_608, 0.7)
+    a[-1] = np.nextafter(0.7, 1.0)
+    d = describe(a)
+    assert 0.7 <= d["mean"] <= a[-1] and d["std"] > 0
+    b = np.random.RandomState(1).randn(1000)
+    assert describe(b)["mean"] == b.mean()
+
+
 def test_stats_of_nothing():
     """A sum of no numbers is 0 and so is its norm; their mean is not a number."""
     d = describe(np.zeros((0, 3)))
