@@ -66,10 +66,15 @@ from the panels drawn), with a colorbar (none where nothing drawn is
 finite), nearest interpolation. Signed quantities (a gradient name such as ``dZ``,
 ``dA_prev``, ``dW``, ``db``, or any negative value) use the diverging map
 ``RdBu_r`` centred on 0 (symmetric limits); others use ``gray``. Differences
-``|yours - reference|`` use ``gray`` from 0 (black) to the largest error
-(white), the errors within the tolerance given drawn 0 (so that only the
-elements that differ light up), with the first differing element outlined in red (and ringed where
-the map is 40 pixels or more a side). NaN is drawn magenta, +Inf amber,
+``|yours - reference|`` are black where nothing differs (the errors within
+the tolerance given count as none, so that only the elements that differ
+light up) and each element that differs ``gray`` from
+``DIFFERENCE_FLOOR`` (0.3) up to white at the largest error: linear from
+0, or logarithmic from the smallest error where the errors that differ
+span more than ``LOG_SPAN`` (10) times (a bar chart then takes a log
+axis), so that an error far below the largest is not drawn black; the
+first differing element outlined in red (and ringed where the map is 40
+pixels or more a side). NaN is drawn magenta, +Inf amber,
 -Inf green (in a difference every non-finite error magenta), and the title
 counts them. A map larger than ``PANEL_FILL`` (0.85) of its panel's pixels
 is reduced by a whole factor k first, each pixel the element of its k x k
@@ -180,6 +185,14 @@ COLORBAR_WIDTH = 1.0
 PANEL_TITLE = 0.25
 BAR_HEIGHT = 3.0
 MAX_BAR_WIDTH = 16.0
+
+# A difference is drawn black where nothing differs, and each element that
+# differs from this grey (its smallest error) to white (its largest): a
+# linear scale from 0 drew an error 1000 times below the largest black, as
+# if it did not differ. Where the errors that differ span more than LOG_SPAN
+# times, the scale is logarithmic.
+DIFFERENCE_FLOOR = 0.3
+LOG_SPAN = 10.0
 
 SIGNED_CMAP = "RdBu_r"
 UNSIGNED_CMAP = "gray"
@@ -404,6 +417,8 @@ class _Mpl:
     Figure: type
     FigureCanvasAgg: type
     Normalize: type
+    LogNorm: type
+    ListedColormap: type
     ScalarMappable: type
     Rectangle: type
     colormaps: object
@@ -416,12 +431,13 @@ def _matplotlib() -> _Mpl:
         from matplotlib import colormaps
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize, to_rgba
+        from matplotlib.colors import ListedColormap, LogNorm, Normalize, to_rgba
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
     except ImportError:
         raise ConvcliError("plot", INSTALL_HINT) from None
-    return _Mpl(Figure, FigureCanvasAgg, Normalize, ScalarMappable, Rectangle, colormaps, to_rgba)
+    return _Mpl(Figure, FigureCanvasAgg, Normalize, LogNorm, ListedColormap, ScalarMappable, Rectangle, colormaps,
+                to_rgba)
 
 
 # ----------------------------------------------------------------- validation
@@ -591,6 +607,8 @@ class _Block:
     colorbar_label: str = ""
     colorbar: bool = True  # none where nothing drawn is finite: its scale would mean nothing
     bad_colors: bool = False  # NaN, +Inf, -Inf each its own colour (a difference's: one, magenta)
+    difference: bool = False  # |error|: 0 black, the errors that differ from DIFFERENCE_FLOOR's grey up
+    log: bool = False  # a difference's scale logarithmic, from vmin (its smallest error) to vmax
     indexed: bool = False  # row and column indices on the left and bottom panels
     bar_text: list[str] | None = None  # a value on each bar, as the array holds it
     bar_text_vertical: bool = False  # turned, where it is wider than its bar
@@ -770,7 +788,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     finite = bool(np.isfinite(shown).any())
 
     if kind == "vector":
-        vmin, vmax = _limits(shown, signed)
+        vmin, vmax, log = _difference_scale(shown) if difference else (*_limits(shown, signed), False)
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
         text = [_value_text(v) for v in shown] if len(chosen) <= CELL_VALUES else None
@@ -779,7 +797,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
                       values=shown, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax,
                       colorbar_label="|error|" if difference else name, bar_text=text, bar_text_vertical=vertical,
-                      bad_colors=not difference)
+                      bad_colors=not difference, difference=difference, log=log)
 
     panels: list[_Panel] = []
     rgb = False
@@ -832,10 +850,11 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
                 panel.values = _cell_values(image, fit, skip=_empty_tiles(panel))
                 panels.append(panel)
             colorbar_label = "|error|" if difference else name
-    if not rgb:
-        vmin, vmax = _limits(shown, signed)
+    log = False
     if difference:
-        vmin = 0.0
+        vmin, vmax, log = _difference_scale(shown)
+    elif not rgb:
+        vmin, vmax = _limits(shown, signed)
     if note:
         head += f"   ({note})"
     lines = [head] + ([reduced] if reduced else []) + title
@@ -844,7 +863,18 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     _, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
                   cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label,
-                  colorbar=finite or rgb, bad_colors=not difference, indexed=indexed)
+                  colorbar=finite or rgb, bad_colors=not difference, indexed=indexed,
+                  difference=difference, log=log)
+
+
+def _difference_scale(errors: np.ndarray) -> tuple[float, float, bool]:
+    """``(vmin, vmax, log)`` of a difference's colour scale: from 0 to its
+    largest finite error, or logarithmic from its smallest non-zero one
+    where they span more than LOG_SPAN times."""
+    differ = errors[np.isfinite(errors) & (errors > 0)]
+    if differ.size and differ.max() > LOG_SPAN * differ.min():
+        return float(differ.min()), float(differ.max()), True
+    return 0.0, _limits(errors, False)[1], False
 
 
 def _difference_arrays(yours, reference, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -966,9 +996,19 @@ def _in_range(block: _Block) -> _Block:
     )
 
 
+def _colour_scale(mpl: _Mpl, block: _Block):
+    """``(norm, cmap)`` of a block; a difference's cmap starts at
+    DIFFERENCE_FLOOR's grey (its zeros are painted black after it)."""
+    cmap = mpl.colormaps[block.cmap]
+    if not block.difference:
+        return mpl.Normalize(block.vmin, block.vmax), cmap.with_extremes(bad=BAD_COLOR)
+    cmap = mpl.ListedColormap(cmap(np.linspace(DIFFERENCE_FLOOR, 1.0, 256)), name="difference")
+    norm = mpl.LogNorm(block.vmin, block.vmax) if block.log else mpl.Normalize(block.vmin, block.vmax)
+    return norm, cmap.with_extremes(bad=BAD_COLOR)
+
+
 def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
-    norm = mpl.Normalize(block.vmin, block.vmax)
-    cmap = mpl.colormaps[block.cmap].with_extremes(bad=BAD_COLOR)
+    norm, cmap = _colour_scale(mpl, block)
     _, _, cols = _grid_size(len(block.panels), block.panels[0].image.shape, len(block.title))
     rows = math.ceil(len(block.panels) / cols)
     axes = container.subplots(rows, cols, squeeze=False)
@@ -979,8 +1019,10 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
         if block.rgb:
             rgba = panel.image
         else:
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore"):
                 rgba = cmap(norm(np.ma.masked_invalid(panel.image)))
+            if block.difference:  # nothing differs there (a log scale had masked it as bad)
+                rgba[panel.image == 0] = (0.0, 0.0, 0.0, 1.0)
             if block.bad_colors:
                 rgba[np.isposinf(panel.image)] = mpl.to_rgba(POS_INF_COLOR)
                 rgba[np.isneginf(panel.image)] = mpl.to_rgba(NEG_INF_COLOR)
@@ -1082,7 +1124,11 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     for where, marker, colour in marks:
         if where.any():
             ax.plot(x[where], np.zeros(int(where.sum())), marker, color=colour, markersize=8)
-    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    if block.log:  # a difference's errors over decades: each one that differs a visible bar
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=block.vmin / 3 or block.vmin)  # (a third of the smallest subnormal is 0)
+    else:
+        ax.axhline(0.0, color="0.3", linewidth=0.8)
     if block.colorbar_label:  # the quantity, and a scale (_in_range)
         ax.set_ylabel(block.colorbar_label, fontsize=9)
     step = max(1, math.ceil(n / 32))

@@ -458,6 +458,42 @@ def test_only_the_elements_that_differ_light_up():
     assert "2 of 16 elements differ (rtol 1e-06, atol 1e-08; the errors within them drawn black)" in title
 
 
+def test_an_error_far_below_the_largest_is_still_seen(tmp_path):
+    """A grader's case: one element off by 1, another by 1e-6. On a linear
+    grey scale from 0 the second was drawn at 1e-6 of white, black like the
+    elements that do not differ. Every element that differs is drawn from
+    DIFFERENCE_FLOOR's grey up, here on a log scale (6 decades); the rest
+    black."""
+    ref = np.zeros((1, 4, 4, 1))
+    yours = ref.copy()
+    yours[0, 0, 0, 0] = 1.0
+    yours[0, 3, 3, 0] = 1e-6
+    block = plot._difference_block(yours, ref, "Z", None, None, None, 0.0, 0.0)
+    assert block.log and (block.vmin, block.vmax) == (1e-6, 1.0)
+    rgb = read_png(plot_difference(yours, ref, "Z", tmp_path / "d.png"), 600, 425)
+    grey = plot.DIFFERENCE_FLOOR
+    assert count_near(rgb, (grey, grey, grey), tol=0.03) > 100, "the 1e-6 cell in the floor's grey"
+    assert count_near(rgb, (1.0, 1.0, 1.0), tol=0.01) > 100  # the 1.0 cell (and the page)
+    assert count_near(rgb, (0.0, 0.0, 0.0), tol=0.01) > 14 * 100, "the 14 cells that do not differ: black"
+
+
+def test_errors_of_one_decade_keep_a_linear_scale_from_zero():
+    yours = np.zeros((1, 3, 3, 1))
+    yours[0, 0, 0, 0], yours[0, 1, 1, 0] = 0.5, 0.2  # 2.5 times apart
+    block = plot._difference_block(yours, np.zeros_like(yours), "Z", None, None, None, 0.0, 0.0)
+    assert not block.log and (block.vmin, block.vmax) == (0.0, 0.5)
+
+
+def test_bias_errors_over_decades_are_bars_on_a_log_axis(tmp_path):
+    b = rng().randn(8)
+    yours = b.copy()
+    yours[2] += 1.0
+    yours[5] += 1e-5
+    block = plot._difference_block(yours, b, "conv1.db", None, None, None, 0.0, 0.0)
+    assert block.kind == "bars" and block.log and block.vmin == pytest.approx(1e-5, rel=1e-6)
+    read_png(plot_difference(yours, b, "conv1.db", tmp_path / "db.png"), 600, 400)
+
+
 def test_a_single_panel_is_not_pushed_against_the_colour_bar(tmp_path):
     """A review: one panel sat at the right of a 6-inch figure, its left half
     blank (the colour bar anchored its axes to the right)."""
