@@ -72,7 +72,8 @@ light up) and each element that differs ``gray`` from
 ``DIFFERENCE_FLOOR`` (0.3) up to white at the largest error: linear from
 0, or logarithmic from the smallest error where the errors that differ
 span more than ``LOG_SPAN`` (10) times (a bar chart then takes a log
-axis), so that an error far below the largest is not drawn black; the
+axis), so that an error far below the largest is not drawn black (the
+colour bar ends in a black triangle: nothing differs); the
 first differing element outlined in red (and ringed where the map is 40
 pixels or more a side). NaN is drawn magenta, +Inf amber,
 -Inf green (in a difference every non-finite error magenta), and the title
@@ -1004,7 +1005,7 @@ def _colour_scale(mpl: _Mpl, block: _Block):
         return mpl.Normalize(block.vmin, block.vmax), cmap.with_extremes(bad=BAD_COLOR)
     cmap = mpl.ListedColormap(cmap(np.linspace(DIFFERENCE_FLOOR, 1.0, 256)), name="difference")
     norm = mpl.LogNorm(block.vmin, block.vmax) if block.log else mpl.Normalize(block.vmin, block.vmax)
-    return norm, cmap.with_extremes(bad=BAD_COLOR)
+    return norm, cmap.with_extremes(bad=BAD_COLOR, under="black")  # under: the colour bar's "no difference"
 
 
 def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
@@ -1055,7 +1056,9 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
     if not block.colorbar:
         return
     mappable = mpl.ScalarMappable(norm=norm, cmap=cmap if not block.rgb else mpl.colormaps["gray"])
-    bar = container.colorbar(mappable, ax=used, shrink=0.9, panchor=False)
+    # A difference's bar ends in a black triangle below its grey: nothing differs.
+    bar = container.colorbar(mappable, ax=used, shrink=0.9, panchor=False,
+                             extend="min" if block.difference else "neither")
     bar.ax.tick_params(labelsize=8)
     bar.set_label(block.colorbar_label, fontsize=9)
 
