@@ -188,10 +188,11 @@ BAR_HEIGHT = 3.0
 MAX_BAR_WIDTH = 16.0
 
 # A difference is drawn black where nothing differs, and each element that
-# differs from this grey (its smallest error) to white (its largest): a
-# linear scale from 0 drew an error 1000 times below the largest black, as
-# if it did not differ. Where the errors that differ span more than LOG_SPAN
-# times, the scale is logarithmic.
+# differs in grey from this level up to white at its largest error (the
+# level is an error of 0 on a linear scale, the smallest error on a log
+# one): a linear scale from black drew an error 1000 times below the
+# largest black, as if it did not differ. Where the errors that differ
+# span more than LOG_SPAN times, the scale is logarithmic.
 DIFFERENCE_FLOOR = 0.3
 LOG_SPAN = 10.0
 
