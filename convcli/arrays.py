@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import H5_SUFFIXES, MAX_SIZE, NPZ_SUFFIXES, Source, slice_text, value_shape
-from .errors import ConvcliError, path_error, short_path
+from .errors import ConvcliError, path_error, printable, short_path
 from .hparams import did_you_mean
 from .stats import all_finite
 
@@ -354,7 +354,7 @@ def _npz_member(z, key: str | None, where: str, name: str) -> str:
 def _names(names: list[str], limit: int = 20) -> str:
     if not names:
         return "nothing"
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(printable(n) for n in names[:limit])  # a zip's members: anyone's names
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 

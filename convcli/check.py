@@ -41,7 +41,7 @@ from . import arrays, hparams
 from .config import (H5_SUFFIXES, NPZ_SUFFIXES, ComputedFrom, Expected, LoadedConfig, Source, slice_text,
                      value_shape)
 from .conv import conv_backward, conv_forward
-from .errors import ConvcliError, fmt_shape, path_error, short_path
+from .errors import ConvcliError, fmt_shape, path_error, printable, short_path
 from .hparams import did_you_mean, joined
 from .network import pool_layer_forward
 from .pool import pool_backward, pool_forward
@@ -444,10 +444,13 @@ def evaluate_expected(entries: list[Entry], quantities: dict[str, np.ndarray]) -
 class Submitted:
     """One of a user's arrays, found by :func:`collect_against`."""
 
-    label: str  # file or dataset name as found
+    label: str  # file or dataset name as found, as printed (errors.printable)
     quantity: str
     source: Source
     base_dir: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "label", printable(self.label))
 
 
 @dataclass(frozen=True)
@@ -463,6 +466,9 @@ class Unknown:
     source: Source | None = field(default=None, compare=False)  # and then where it is
     base_dir: Path | None = field(default=None, compare=False)
     differs: str = ""  # how a copy of a given quantity is not the config's (given_copies)
+
+    def __post_init__(self):  # a submission's name, as printed (errors.printable)
+        object.__setattr__(self, "label", printable(self.label))
 
     def as_json(self) -> dict:
         return {"entry": self.label, "note": self.note, "given": self.quantity, "differs": self.differs or None}
@@ -495,7 +501,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
         inner = _inner_folders(path)
-        below = [f"{folder.relative_to(path).as_posix()}/" for folder in inner]  # one level down, or two (sub/hw/)
+        below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]  # one level down, or two (sub/hw/)
         if empty_ok:
             return [], unread + [Unknown(b, f"a folder of .npy files inside; --against {short_path(folder)} grades it")
                                  for b, folder in zip(below, inner)]
@@ -560,11 +566,14 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     seen: dict[str, str] = {}
     others: list[tuple[str, str]] = []  # (label, quantity) of an array whose quantity another one is
     rivals: dict[str, list[Submitted]] = {}  # every array of a quantity that more than one is, in order
-    for label, src in found:
-        name = label[:-4] if label.lower().endswith(".npy") else label.replace("/", ".")
+    for raw, src in found:
+        # The label as printed: a name from a submission can carry control characters
+        # (errors.printable); the quantity comes from the name itself (p.unknown quotes it by repr).
+        label = printable(raw)
+        name = raw[:-4] if raw.lower().endswith(".npy") else raw.replace("/", ".")
         # an .h5's datasets in a group of the user's (results/conv1.Z), a .zip's files in a folder
         # (hw3/conv1.Z.npy): the names below it, as a layer's group (conv1/Z) is already read as conv1.Z
-        parts = label.split("/")
+        parts = raw.split("/")
         names = [name] + [".".join(parts[k:]) for k in range(1, len(parts))] if src.dataset or src.key else [name]
         q = next((n for n in names if _resolves(p, n)), None)
         if q is None:
@@ -629,7 +638,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
                 for label, q in others]
     # a copy's name (db (1).npy) beside the array it copies, which is graded: no "save it as db.npy" (a
     # review: that replaced a passing array with a wrong copy)
-    sources = dict(found)
+    sources = {printable(label): src for label, src in found}  # by label, as printed
     for k, u in enumerate(unknown):
         name = u.label[:-4] if u.label.lower().endswith(".npy") else u.label.replace("/", ".")
         copied = copied_from(name)

@@ -53,6 +53,20 @@ def short_path(path, limit: int = 80) -> str:
     return cut(text, 5 * limit) if size(text) > PATH_MAX else text
 
 
+def printable(text: str) -> str:
+    """``text`` with each character a terminal would act on instead of show
+    written as its Python escape: control characters (ESC, a newline, a
+    carriage return), format ones (a right-to-left override), a lone
+    surrogate from bytes that are no UTF-8. For names from a submission
+    (its files, a zip's members, an .h5's datasets): printed raw, one
+    coloured or cleared the grader's terminal, or added a line such as
+    "your arrays: all 8 checks passed" to the report. Letters of any
+    script stay as they are."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 NAME_MAX, PATH_MAX = 255, 4096  # Linux's, and most systems': the longest name, the longest path
 
 

@@ -595,6 +595,44 @@ def test_a_zip_of_npy_files_is_graded_as_an_npz(tmp_path):
     assert not any("MACOSX" in u["entry"] for u in doc["unknown"])
 
 
+def test_a_submission_s_names_cannot_write_to_the_grader_s_terminal(tmp_path):
+    """A review: the names of a submission's files and of a zip's members
+    were printed as they are, so a file named with ESC colours or clears
+    the grader's terminal, and one named "x\\nyour arrays: all 8 checks
+    passed\\n.npy" put that line into the report. They are printed with
+    their control characters escaped (errors.printable), a quantity below
+    a zip's folder so named is still graded, and the verdicts stand."""
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    key = tmp_path / "key"
+    assert run(["backward", cfg, "--out", key]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for f in key.glob("*.npy"):
+        (sub / f.name).write_bytes(f.read_bytes())
+    fake = "your arrays: all 8 checks passed"
+    np.save(sub / f"x\n{fake}\n.npy", np.zeros(3))
+    np.save(sub / "\x1b[32mfoo\x1b[0m.npy", np.zeros(3))
+    np.save(sub / "conv1.db.npy", 2 * np.load(key / "conv1.db.npy"))  # one that fails: the verdict is 1
+    result = run(["check", cfg, "--against", sub])
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and fake not in result.output.splitlines()
+    assert "not graded: x\\nyour arrays: all 8 checks passed\\n.npy: unknown quantity" in result.output
+    assert "not graded: \\x1b[32mfoo\\x1b[0m.npy" in result.output
+
+    with zipfile.ZipFile(tmp_path / "hw.zip", "w") as z:
+        z.write(key / "conv1.Z.npy", "w\x1b[2K\r/conv1.Z.npy")
+        z.writestr("conv1.db.npy", _npy_bytes(2 * np.load(key / "conv1.db.npy")))
+    result = run(["check", cfg, "--against", tmp_path / "hw.zip"])
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output and "\r" not in result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("w\\x1b[2K\\r/conv1.Z "))
+    assert row.split()[-1] == "pass", row
+
+
 def _npy_bytes(a) -> bytes:
     import io
 
