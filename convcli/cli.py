@@ -642,6 +642,9 @@ def _run_and_write(command: str, config, out, fmt, engine, dtype, force, as_json
             finally:  # a stop signal once the outputs are in place must say they are
                 if staging.committed:
                     _committed["out"] = short_path(out)
+            if staging.left is not None:  # the new outputs are in place; the old ones not all gone
+                _say(f"convcli: warning: {short_path(out)}: the outputs it held before could not all be "
+                     f"deleted; what is left of them is in {short_path(staging.left)}: delete it by hand\n")
     with _reporting(as_json):
         _report(command, p, doc, placed, pictures, results, fmt, out, as_json)
 

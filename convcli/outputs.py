@@ -285,11 +285,13 @@ def _del_prefix(name: str) -> str:
     return f".{short_name(name)}.del-"
 
 
-def _discard(old: Path, out_name: str) -> None:
+def _discard(old: Path, out_name: str) -> Path | None:
     """Delete the replaced outputs of OUT named ``out_name``: ``old`` (an
     ``.old-`` folder) renamed ``.del-`` (see :func:`_del_prefix`), then
     removed, neither step cut short by a stop signal (:func:`_through_stops`).
-    Cut short, the removal had left them half deleted beside OUT."""
+    Cut short, the removal had left them half deleted beside OUT. Returns
+    the folder where what could not be deleted is left (a file its owner
+    protected, a folder in it one may not write to), else None."""
     dead = old.with_name(_del_prefix(out_name) + old.name[len(_old_prefix(out_name)):])
 
     def rename() -> None:
@@ -301,6 +303,7 @@ def _discard(old: Path, out_name: str) -> None:
                 dead = old
 
     _through_stops(rename, lambda: shutil.rmtree(dead, ignore_errors=True))
+    return dead if os.path.lexists(dead) else None
 
 
 def _through_stops(*steps) -> None:
@@ -409,6 +412,7 @@ class Staging:
         self.path: Path | None = None
         self._created: list[Path] = []
         self._committed = False
+        self.left: Path | None = None  # where replaced outputs that could not be deleted are (commit)
         self._identity: tuple[int, int] | None = None  # the staging folder's (device, inode)
         self._lock_fd: int | None = None  # held while the run lasts (see _lock)
 
@@ -515,7 +519,7 @@ class Staging:
             # Empty, or the replaced outputs once the new ones are in place; never the
             # old outputs while they may be their only copy (a second signal mid-put-back).
             if old is not None and (self._committed or not (old / "x").exists()):
-                _discard(old, target.name)
+                self.left = _discard(old, target.name)
         return self.out
 
     def _in_place(self, target: Path) -> bool:

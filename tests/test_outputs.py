@@ -79,6 +79,30 @@ def test_force_replaces_a_convcli_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_force_says_where_replaced_outputs_it_could_not_delete_are(tmp_path, monkeypatch):
+    """A review: an old output holding a file its owner protected (or a
+    folder one may not write to) stayed in a hidden .OUT.del-XXXXXXXX
+    folder beside OUT, the run saying nothing and exiting 0. The new
+    outputs are in place and the run succeeds, but a warning names the
+    folder. (Run as root, a protection does not hold: the deletion is made
+    to fail instead.)"""
+    import convcli.outputs as outputs_module
+    from test_cli_helpers import CONFIGS, run
+
+    cfg, out = CONFIGS / "stack.yaml", tmp_path / "out"
+    assert run(["forward", cfg, "--out", out]).exit_code == 0
+    monkeypatch.setattr(outputs_module.shutil, "rmtree", lambda path, ignore_errors=False: None)
+    result = run(["forward", cfg, "--out", out, "--force"])
+    assert result.exit_code == 0, result.output
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".out.del-")]
+    assert len(left) == 1 and (left[0] / "x" / "summary.json").exists()
+    assert result.stderr.startswith(f"convcli: warning: {out}: the outputs it held before could not all be deleted")
+    assert f"what is left of them is in {left[0]}: delete it by hand" in result.stderr
+    assert (out / "summary.json").exists()
+    monkeypatch.undo()
+    assert run(["forward", cfg, "--out", out, "--force"]).stderr == ""  # deleted as it should be: nothing said
+
+
 @pytest.mark.parametrize("summary, others, why", [
     (None, ["thesis.tex"], "it has no summary.json"),
     ('{"my": "report"}', ["thesis.tex"], "its summary.json is not one convcli wrote"),
