@@ -1407,6 +1407,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
                             [spec.output, *spec.gradients])
         taken[name] = attempt
+        if i and attempt is x and x.shape != quantities[name].shape:  # what it expects of yours follows from it
+            notes[spec.output] = notes.get(spec.output, "") + (
+                f"; {spec.name} ran on {f'your {name}' if name in yours else f'the {name} made of yours'}, "
+                f"{fmt_shape(x.shape)} (convcli's: {fmt_shape(quantities[name].shape)})")
         reference[spec.output] = out
         caches.append(cache)
     if not backward:

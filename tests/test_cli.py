@@ -908,6 +908,10 @@ def test_each_layer_runs_the_next_layer_on_an_output_of_another_shape(tmp_path):
     by = {o["quantity"]: o for o in doc["against"]}
     assert {q for q, o in by.items() if o["passed"]} == {"relu2.A", "pool3.A", "relu2.dA_prev", "pool3.dA_prev"}
     assert by["conv1.Z"]["status"] == "fail" and by["conv1.Z"]["shape"] == [4, 4, 4, 5]
+    # and says what each layer ran on where it is not convcli's shape (a review: a student's relu2.A, right,
+    # failed with an expected shape that followed from their conv1.Z of 2 samples, and no word why)
+    assert by["relu2.A"]["note"] == "relu2 ran on your conv1.Z, (4, 4, 4, 5) (convcli's: (4, 6, 6, 5))"
+    assert by["pool3.A"]["note"] == "pool3 ran on your relu2.A, (4, 4, 4, 5) (convcli's: (4, 6, 6, 5))"
     for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
         assert by[q]["note"].endswith("graded on convcli's relu2.dA_prev: yours, (4, 4, 4, 5), does not fit "
                                       "conv1.Z as conv1 makes it, (4, 6, 6, 5)"), by[q]["note"]
