@@ -99,6 +99,13 @@ def _files_read(reads):
             yield key, path, file, True
 
 
+def _reads(key: str) -> str:
+    """How a message says the run needs the file of ``key``: forward and
+    backward never open an expected entry's file (check does), but one
+    inside the folder a --force would replace is lost all the same."""
+    return "which the config names" if key.startswith("expected.") else "which this run reads"
+
+
 def _read_inside(target: Path, reads) -> str | None:
     """The first of ``reads``, (key, path) pairs, that lies inside the folder
     ``target`` (both through symlinks), said as ``NAME, which this run reads
@@ -106,7 +113,7 @@ def _read_inside(target: Path, reads) -> str | None:
     for key, path, file, linked in _files_read(reads):
         if target in file.parents:
             via = f" through a link in {path.name}" if linked else ""
-            return f"{file.relative_to(target)}, which this run reads ({key}{via})"
+            return f"{file.relative_to(target)}, {_reads(key)} ({key}{via})"
     return None
 
 
@@ -122,8 +129,8 @@ def read_as(target: Path, reads) -> str | None:
     for key, path, file, linked in _files_read(reads):
         if file == real:
             if linked:
-                return f"{short_path(file)}, which this run reads ({key}, through a link in {path.name})"
-            return f"{short_path(path)}, which this run reads ({key})"
+                return f"{short_path(file)}, {_reads(key)} ({key}, through a link in {path.name})"
+            return f"{short_path(path)}, {_reads(key)} ({key})"
     return None
 
 

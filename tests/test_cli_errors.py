@@ -1069,7 +1069,9 @@ def test_force_never_replaces_a_convcli_folder_whose_files_this_run_reads(tmp_pa
     (A_prev: run1/conv1.Z.npy), run with --out run1 --force, deleted the
     input it had just read (the folder is convcli's own, so it passed).
     Refused, with or without --force, naming the file and the key; a grad
-    or expected file inside the folder counts too."""
+    or expected file inside the folder counts too (forward and backward
+    do not open an expected entry's file, so it is the one the config
+    names: a review found "which this run reads" misleading)."""
     first = write(tmp_path, seed_data())
     assert run(["backward", first, "--out", tmp_path / "run1", "--format", fmt]).exit_code == 0
     with h5py.File(tmp_path / "via.h5", "w") as f:  # (a later review: an external link to it counts too)
@@ -1079,7 +1081,8 @@ def test_force_never_replaces_a_convcli_folder_whose_files_this_run_reads(tmp_pa
     before = tree(tmp_path)
     for force in ([], ["--force"]):
         assert_error(run(["backward", cfg, "--out", tmp_path / "run1", *force]),
-                     f"--out {tmp_path / 'run1'}: holds {file}, which this run reads ({key}); "
+                     f"--out {tmp_path / 'run1'}: holds {file}, "
+                     f"{'which the config names' if key.startswith('expected.') else 'which this run reads'} ({key}); "
                      "replacing it would delete that file: choose another --out")
         assert tree(tmp_path) == before
 
