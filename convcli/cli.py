@@ -1372,9 +1372,10 @@ def _png_target(path: Path, force: bool, option: str, reads=()) -> None:
     (``--out``, ``--plot``, or "" for the default path) is named with it.
     ``reads``: (key, path) of the files the run reads, which the PNG may
     not be (a symlink to one is written through), --force or not."""
-    from .outputs import read_as
+    from .outputs import out_where, read_as
 
-    where = f"{option} {short_path(path)}".strip()
+    # the default one said to be (it was blamed on a path no one gave, as forward's --out once was)
+    where = f"{option} {short_path(path)}" if option else out_where(path, default=True)
     try:  # a name too long, a folder that may not be searched: the OS says why
         folder, there = path.is_dir(), path.exists()
         read = read_as(path, reads) if reads and (there or path.is_symlink()) else None

@@ -613,3 +613,14 @@ def test_plot_runs_only_the_layers_the_quantity_needs(tmp_path, monkeypatch):
     result = run(["check", cfg, "--expected", tmp_path / "z.yaml"])
     assert result.exit_code == 0, result.stdout
     assert ran == ["conv1"]
+
+
+def test_a_refused_default_picture_path_is_said_to_be_the_default(tmp_path, monkeypatch):
+    """A review: with no --out, an error about the PNG named the path bare,
+    where forward's says ``--out PATH (the default)``: a user who gave no
+    path was left to guess where it came from."""
+    cfg = write(tmp_path, CONFIG, "net.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert run(["plot", cfg, "--quantity", "conv1.Z"]).exit_code == 0
+    assert_error(run(["plot", cfg, "--quantity", "conv1.Z"]),
+                 "--out convcli-out/net.conv1.Z.png (the default): already exists; pass --force to replace it")
