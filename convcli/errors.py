@@ -41,7 +41,9 @@ def short_path(path, limit: int = 80) -> str:
     around ``...`` in ``limit`` characters, and a path longer than any the
     OS allows (4096 bytes) cut so too, in 5 * ``limit``: a name refused as
     too long would fill the screen. (Every path was cut at 80 characters
-    once, and a deep but real one lost its middle: it could not be copied.)"""
+    once, and a deep but real one lost its middle: it could not be copied.)
+    A control character in it (a NUL, ESC, a newline) is written as its
+    escape (:func:`printable`): printed raw, it was invisible or acted on."""
     def cut(text: str, most: int) -> str:
         keep = (most - 3) // 2
         return f"{text[:keep]}...{text[-keep:]}"
@@ -50,7 +52,7 @@ def short_path(path, limit: int = 80) -> str:
         return len(text.encode("utf-8", "surrogatepass"))
 
     text = "/".join(cut(part, limit) if size(part) > NAME_MAX else part for part in str(path).split("/"))
-    return cut(text, 5 * limit) if size(text) > PATH_MAX else text
+    return printable(cut(text, 5 * limit) if size(text) > PATH_MAX else text)
 
 
 def printable(text: str) -> str:

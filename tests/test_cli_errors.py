@@ -1483,3 +1483,14 @@ def test_a_padding_larger_than_its_maps_is_named_in_the_size_error(tmp_path):
     # a padding within its maps' size is no typo to point at
     fine = write(tmp_path, body.replace("SRC", "{random: [2, 5, 5, 3]}").replace("100000", "2"), "fine.yaml")
     assert run(["forward", fine, "--out", tmp_path / "out"]).exit_code == 0
+
+
+def test_a_path_with_control_characters_is_printed_escaped(tmp_path):
+    """A review: a NUL or an ESC in a config's file: path went into the error
+    line raw (invisible, or acted on by the terminal); layer names were
+    already quoted. By hand: NUL is \\x00 and ESC \\x1b as Python writes them."""
+    cfg = write(tmp_path, 'inputs:\n  A_prev: {file: "a\\0b\\e[31m.npy"}\n  W: {random: [3, 3, 3, 4]}\n'
+                          '  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n')
+    result = run(["forward", cfg])
+    assert_error(result, "inputs.A_prev (line 2): file not found: a\\x00b\\x1b[31m.npy (looked for ")
+    assert "\x1b" not in result.output and "\x00" not in result.output
