@@ -388,17 +388,18 @@ def _open_npz(path: Path, where: str, name: str):
     # testzip() inflated every member, and a small upload of a member that inflates to gigabytes
     # (refused anyway, by its shape or --max-memory) took 11 s a look; a member's own data that is
     # corrupt is found where it is read (its CRC, zlib's errors).
+    kind = ".zip" if Path(name).suffix.lower() == ".zip" else ".npz (zip)"  # a student's upload is a .zip
     try:
         with zipfile.ZipFile(path) as zf:
             locked = next((i.filename for i in zf.infolist() if i.flag_bits & 0x1), None)
     except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
-        raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
+        raise ConvcliError(where, f"{name} is not a readable {kind} file ({_one_line(exc)})") from None
     if locked is not None:  # zipfile asks for a password (a RuntimeError); np.savez never encrypts
-        raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({locked} is encrypted)")
+        raise ConvcliError(where, f"{name} is not a readable {kind} file ({printable(locked)} is encrypted)")
     try:
         z = np.load(path, allow_pickle=False)
     except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
-        raise ConvcliError(where, f"{name} is not a readable .npz (zip) file ({_one_line(exc)})") from None
+        raise ConvcliError(where, f"{name} is not a readable {kind} file ({_one_line(exc)})") from None
     return z  # an NpzFile: np.load gives an array only for the .npy magic refused above
 
 

@@ -633,6 +633,15 @@ def test_a_submission_s_names_cannot_write_to_the_grader_s_terminal(tmp_path):
     assert row.split()[-1] == "pass", row
 
 
+def test_a_broken_zip_upload_is_called_a_zip(tmp_path):
+    """A review: a truncated .zip was "not a readable .npz (zip) file"."""
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    (tmp_path / "hw.zip").write_bytes(b"PK\x03\x04 cut short")
+    assert_error(run(["check", CONFIGS / "stack.yaml", "--against", tmp_path / "hw.zip"]),
+                 "hw.zip is not a readable .zip file (")
+
+
 def _npy_bytes(a) -> bytes:
     import io
 
