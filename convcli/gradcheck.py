@@ -252,8 +252,11 @@ def _check_finite(results: Results) -> None:
             raise ConvcliError(p.cfg.where("inputs", name),
                                "holds NaN or Inf (allow_nonfinite: true): central differences need finite numbers")
     if not all_finite(results.grad):
+        # grad: output (the default, with no backward: key) is the last layer's output: it overflowed
+        what = ("the upstream gradient, the last layer's output (grad: output)," if p.grad_spec == "output"
+                else "the upstream gradient")
         raise ConvcliError(p.cfg.where("backward", "grad"),
-                           "the upstream gradient holds NaN or Inf: central differences need finite numbers")
+                           f"{what} holds NaN or Inf: central differences need finite numbers")
 
 
 def check_options(eps: float | None, threshold: float | None) -> None:

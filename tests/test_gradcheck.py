@@ -396,3 +396,18 @@ def test_a_lost_step_names_the_eps_given(tmp_path):
         """)
     line = assert_error(run(["gradcheck", cfg, "--eps", "1e-15"]), "--eps: a step of ")
     assert "(--eps 1e-15, made smaller for a b that moves many outputs) is lost in rounding at b[" in line
+
+
+def test_an_overflowed_output_as_upstream_gradient_is_named_as_such(tmp_path):
+    """A review: with allow_nonfinite: true and the default grad: output, a
+    float32 output that overflowed to inf stopped gradcheck at
+    ``backward.grad``, a key the config does not have, saying only "the
+    upstream gradient". By hand: the one window holds 2 products of 1e20 *
+    1e20 = 1e40, past float32's largest number (3.4e38): inf."""
+    cfg = write(tmp_path, "dtype: float32\nallow_nonfinite: true\ninputs:\n"
+                          "  A_prev: {value: [[[[1.0e20, 1.0e20]]]]}\n"
+                          "  W: {ones: [3, 3, 2, 1], scale: 1.0e20}\n  b: {zeros: [1]}\n"
+                          "layers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    assert_error(run(["gradcheck", cfg]),
+                 "backward.grad: the upstream gradient, the last layer's output (grad: output), holds NaN or Inf: "
+                 "central differences need finite numbers")
