@@ -274,6 +274,11 @@ def cache_arrays(named, expected: str) -> list[np.ndarray]:
 
 def as_array(x, name: str, ndim: int | None, layout: str = "") -> np.ndarray:
     """Check that ``x`` is a real numeric array with ``ndim`` dimensions."""
+    if isinstance(x, np.ma.MaskedArray):
+        # The fast engine computed on its data, the reference's loops on what NumPy's masked
+        # operations gave (a review: a 2x2 conv of ones with one element masked, 4 against 3).
+        raise ValueError(f"{name}: a masked array (numpy.ma), which the layers have no rule for; "
+                         f"pass an ordinary one: its .filled(value), or its .data to ignore the mask")
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)

@@ -43,6 +43,7 @@ from .hparams import (
     is_int,
     pool_geometry,
     TIE_RULES,
+    too_large,
 )
 
 
@@ -136,6 +137,9 @@ def distribute_value(dz, shape):
         raise ValueError(f"dz: expected a single value to spread over the window, got shape {dz.shape}")
     dz = dz.reshape(())
     dtype = compute_dtype(dz)
+    why = too_large((n_H, n_W), memory=True, itemsize=np.dtype(dtype).itemsize, dtype=str(np.dtype(dtype)))
+    if why:  # NumPy's MemoryError or "maximum dimension" named no argument (a review)
+        raise ValueError(f"shape: a window of {(n_H, n_W)} is {why}")
     return np.full((n_H, n_W), dz.astype(dtype) / (n_H * n_W), dtype=dtype)
 
 
