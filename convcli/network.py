@@ -91,18 +91,23 @@ class LayerShapes:
 
 def pool_layer_forward(x: np.ndarray, layer: LayerSpec, engine: str):
     """A pool layer's forward, ``(A, cache)``. An average pool whose window
-    sums overflowed though every input is finite (1e38s in float32; the
+    sums overflowed though their inputs are finite (1e38s in float32; the
     means fit) is taken again of ``x`` divided by a power of two at least the
     window's size, then multiplied back: both scalings are exact (short of
-    subnormal numbers), so the means are those of an unbounded sum; the
+    subnormal numbers), so the means are those of an unbounded sum. Taken
+    element by element, where the first output is not finite: a window
+    holding an infinity or a NaN gives the same either way, and one sample's
+    mean does not depend on the others' (it did: a streamed run, whose chunk
+    held no infinity, gave 2e38 where the whole batch's gave inf). The
     cache keeps ``x`` itself."""
     out, cache = pool_forward(x, dict(layer.hparameters), mode=layer.mode, engine=engine)
-    if layer.mode == "average" and not all_finite(out) and all_finite(x):
+    if layer.mode == "average" and not all_finite(out):
         f_H, f_W = hparams.per_axis(layer.hparameters["f"], "f")
         k = 2.0 ** math.ceil(math.log2(f_H * f_W))
         with np.errstate(over="ignore", invalid="ignore"):
-            out, cache = pool_forward(x / k, dict(layer.hparameters), mode="average", engine=engine)
-            out *= k
+            again, cache = pool_forward(x / k, dict(layer.hparameters), mode="average", engine=engine)
+            again *= k
+        out = np.where(np.isfinite(out), out, again)
         cache = (x, *cache[1:])
     return out, cache
 

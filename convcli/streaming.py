@@ -547,16 +547,25 @@ class RunningStats:
             self.total += s
 
     def _rescale(self, scale: float) -> None:
-        """Keep the sums in units of ``scale`` (a power of two) from now on."""
+        """Keep the sums in units of ``scale`` (a power of two) from now on:
+        each multiplied by the ratio of the scales, 2**e, as an exponent
+        (exact unless it underflows). The ratio itself can be past float64:
+        from 1 to the 2**-1030 of subnormal data it was inf, and the sums'
+        zeros times it NaN (a review: every streamed statistic of 1e-310s
+        was NaN)."""
         if scale == self.scale:
             return
-        r = self.scale / scale  # a power of two: multiplying by it is exact unless it underflows
-        self.total *= r
-        self.mean *= r
+        e = math.frexp(self.scale)[1] - math.frexp(scale)[1]
+
+        def times(x: float, k: int = 1) -> float:  # x * 2**(k*e), in steps no float64 overflows on the way
+            return float(np.ldexp(np.ldexp(x, e), (k - 1) * e))
+
+        self.total = times(self.total)
+        self.mean = times(self.mean)
         if self.shift is not None:
-            self.shift *= r
-        self.squares = self.squares * r * r  # r * r alone could underflow where each step does not
-        self.m2 = self.m2 * r * r
+            self.shift = times(self.shift)
+        self.squares = times(self.squares, 2)
+        self.m2 = times(self.m2, 2)
         self.scale = scale
 
     def result(self) -> dict:

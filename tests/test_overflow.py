@@ -91,3 +91,29 @@ def test_an_average_whose_sum_overflows_but_whose_mean_fits_is_computed(tmp_path
     # a true overflow is still one: a conv's sum has no mean to fit in
     cfg = write(tmp_path, OVERFLOW.format(extra=""), "conv.yaml")
     backward_fails(tmp_path, cfg, "conv1", "overflowed float32")
+
+
+def test_an_average_s_overflow_fix_is_taken_sample_by_sample(tmp_path):
+    """A streaming review: with allow_nonfinite: true, a sample whose window
+    of 2e38s overflowed float32 (its mean, 2e38, fits) was given its mean
+    only when no other sample of the batch held an infinity, so a streamed
+    run (a chunk a sample) gave [inf, 2e38] and the whole batch in memory
+    [inf, inf]. By hand: sample 0's window holds inf, its mean is inf;
+    sample 1's four 2e38 average to 2e38."""
+    import convcli.network as network
+
+    x = np.full((2, 2, 2, 1), 2e38, dtype=np.float32)
+    x[0, 0, 0, 0] = np.inf
+    for engine in ("fast", "reference"):
+        layer = network.LayerSpec("pool", "pool1", {"f": 2, "stride": 2}, mode="average")
+        with np.errstate(over="ignore", invalid="ignore"):  # (as the CLI runs the layers)
+            out, _ = network.pool_layer_forward(x, layer, engine)
+            alone, _ = network.pool_layer_forward(x[1:], layer, engine)
+        assert out.dtype == np.float32 and out.ravel().tolist() == [np.inf, np.float32(2e38)], engine
+        np.testing.assert_array_equal(alone, out[1:])
+    # the same through the CLI, the whole batch in memory
+    np.save(tmp_path / "x.npy", x)
+    cfg = write(tmp_path, "dtype: float32\nallow_nonfinite: true\ninputs:\n  A_prev: {file: x.npy}\n"
+                          "layers:\n  - {type: pool, f: 2, mode: average}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "mem"]).exit_code == 0
+    assert np.load(tmp_path / "mem" / "pool1.A.npy").ravel().tolist() == [np.inf, np.float32(2e38)]

@@ -68,6 +68,24 @@ def test_a_mean_stays_within_the_extremes_and_is_else_numpy_s():
     assert describe(b)["mean"] == b.mean()
 
 
+def test_streamed_stats_of_subnormal_data_are_the_in_memory_ones():
+    """A streaming review: every streamed statistic of data below 2.2e-308
+    (subnormal) was NaN: the scale went from 1 to 2**-1030, whose ratio,
+    2**1030, is past float64, and the sums' zeros times it made NaN. By
+    hand: 3e-310, -1e-310, 2e-310, 0 (each a multiple of the smallest
+    subnormal, 4.94e-324, to rounding) have sum 4e-310 and mean 1e-310."""
+    from convcli.streaming import RunningStats
+
+    a = np.array([3e-310, -1e-310, 2e-310, 0.0])
+    running = RunningStats()
+    for chunk in np.array_split(a, 3):
+        running.update(chunk)
+    got, whole = running.result(), describe(a)
+    for name in ("mean", "std", "sum", "norm", "min", "max"):
+        assert got[name] == pytest.approx(whole[name], rel=1e-9, abs=0), name
+    assert got["sum"] == pytest.approx(4e-310, rel=1e-9) and got["mean"] == pytest.approx(1e-310, rel=1e-9)
+
+
 def test_stats_of_nothing():
     """A sum of no numbers is 0 and so is its norm; their mean is not a number."""
     d = describe(np.zeros((0, 3)))
