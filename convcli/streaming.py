@@ -28,6 +28,8 @@ is read) -> arrays -> network -> outputs.
 from __future__ import annotations
 
 import math
+import os
+import shlex
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ from . import arrays, parallel
 from . import conv as conv_engine
 from . import pool as pool_engine
 from .config import Source
-from .errors import ConvcliError
+from .errors import ConvcliError, printable
 from .network import LayerError
 from .outputs import H5_NAME, H5Output, write_quantity, writing
 from .stats import _scale as stats_scale  # the in-memory stats' own rules, shared
@@ -408,7 +410,7 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
         need = e.chunk(1)
         inflating = _inflating(p, backward)
         if inflating and need - sum(held for *_, held in inflating) <= budget:
-            raise _chunks_too_large(budget, need, inflating, why)
+            raise _chunks_too_large(budget, need, inflating, why, p.cfg.base_dir)
         what = "a forward and backward pass" if backward else "a forward pass"
         # the reference engine's loops keep no block buffers
         buffers = "the I/O buffers" if p.engine == "reference" else \
@@ -454,10 +456,16 @@ def _resident_parts(p, e: Estimate, backward: bool) -> list[str]:
     return parts
 
 
-def _chunks_too_large(budget: int, need: int, inflating, why: str) -> ConvcliError:
+def _chunks_too_large(budget: int, need: int, inflating, why: str, base: Path) -> ConvcliError:
     """The run would fit ``budget`` but for what HDF5 holds to inflate the
-    compressed chunks of the streamed sources."""
+    compressed chunks of the streamed sources. The h5repack command names
+    the file from where the user is (the config's ``file:`` is relative to
+    the config's folder: a review found it pointing elsewhere)."""
     name, src, info, held = max(inflating, key=lambda x: x[3])
+    try:
+        where = os.path.relpath(base / src.file)
+    except ValueError:  # another drive (Windows): the whole path
+        where = str(base / src.file)
     chunks = info.h5_chunks.chunks
     chunk = math.prod(chunks) * info.dtype.itemsize
     smaller = "x".join(str(n) for n in (1,) + chunks[1:])
@@ -468,7 +476,8 @@ def _chunks_too_large(budget: int, need: int, inflating, why: str) -> ConvcliErr
         f"of shape {chunks} ({arrays.format_size(chunk)} each), and HDF5 inflates a whole chunk to read any "
         f"sample of it, which takes about {arrays.format_size(held)}; use --memory-budget "
         f"{budget_arg(need)} or more, or store it in chunks of fewer samples "
-        f"(h5repack -l {info.h5_chunks.dataset.lstrip('/')}:CHUNK={smaller} {src.file} NEW.h5)",
+        f"(h5repack -l {shlex.quote(info.h5_chunks.dataset.lstrip('/') + ':CHUNK=' + smaller)} "
+        f"{shlex.quote(printable(where))} NEW.h5)",
     )
 
 
