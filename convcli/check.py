@@ -143,7 +143,9 @@ def _jsonable(x):
 # --------------------------------------------------------------------- keys
 
 _INT = re.compile(r"^[-+]?\d+$")
-_SLICE = re.compile(r"^([-+]?\d*)\s*:\s*([-+]?\d*)(?:\s*:\s*([-+]?\d*))?$")
+# A bound is empty or a signed integer: a sign alone ("Z[-:2]") reached int() and stopped every command with
+# exit 3 (a review).
+_SLICE = re.compile(r"^((?:[-+]?\d+)?)\s*:\s*((?:[-+]?\d+)?)(?:\s*:\s*((?:[-+]?\d+)?))?$")
 
 
 def parse_index(text: str, shape: tuple[int, ...], quantity: str, where: str) -> tuple:

@@ -414,7 +414,7 @@ def _choice(allowed: tuple[str, ...]):
     return check
 
 
-_SLICE = re.compile(r"^\s*(-?\d*)\s*:\s*(-?\d*)\s*(?::\s*(-?\d*)\s*)?$")
+_SLICE = re.compile(r"^\s*((?:-?\d+)?)\s*:\s*((?:-?\d+)?)\s*(?::\s*((?:-?\d+)?)\s*)?$")  # no sign alone
 
 
 def slice_text(s: slice) -> str:

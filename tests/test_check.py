@@ -33,6 +33,11 @@ def test_parse_index_forms():
         ("..., 100:", "slice 100: selects nothing on axis 3 of conv1.Z, which has size 8"),
         ("0, 5:2", "slice 5:2 selects nothing on axis 1"),
         ("0, 0, ::-1, -20:-9", "slice -20:-9 selects nothing on axis 3"),
+        # a sign alone as a bound reached int() and stopped every command with exit 3 (a review)
+        ("0, -:, 0, 0", "cannot read index '-:'"),
+        ("+:", r"cannot read index '\+:'"),  # (a regex: the + escaped)
+        ("-:2", "cannot read index '-:2'"),
+        ("::+", r"cannot read index '::\+'"),
     ],
 )
 def test_parse_index_errors(text, fragment):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 from convcli.config import format_loc, load_config, parse_slice, read_yaml
@@ -213,6 +214,18 @@ def test_parse_slice():
     assert parse_slice("0:64") == slice(0, 64, None)
     assert parse_slice(":-1") == slice(None, -1, None)
     assert parse_slice("::2") == slice(None, None, 2)
+
+
+@pytest.mark.parametrize("text", ["-:", ":-", "-:-", "1:-"])
+def test_a_slice_bound_that_is_a_sign_alone_is_a_clear_error(tmp_path, text):
+    """A review: "-:" gave "Value error, invalid literal for int() with
+    base 10: '-'"; the message that names the form expected is the rule's."""
+    from test_cli_helpers import assert_error, run
+
+    np.save(tmp_path / "x.npy", np.zeros((4, 3, 3, 1)))
+    cfg = write(tmp_path, f'inputs:\n  A_prev: {{file: x.npy, slice: "{text}"}}\nlayers: [{{type: relu}}]\n')
+    line = assert_error(run(["shapes", cfg]), "inputs.A_prev.slice", "expected a slice over the first axis like '0:64'")
+    assert "int()" not in line
 
 
 # --------------------------------------------------------------------- nesting, reading
