@@ -262,8 +262,9 @@ def _check_finite(results: Results) -> None:
 def check_options(eps: float | None, threshold: float | None) -> None:
     """``eps`` a finite number > 0, ``threshold`` a finite number >= 0
     (None: the dtype's default); the CLI asks before it computes anything."""
-    if eps is not None and not (math.isfinite(eps) and eps > 0):
-        raise ConvcliError("--eps", f"must be a finite number > 0, got {eps}")
+    if eps is not None and not (math.isfinite(eps) and 0 < eps < 1):
+        # a step of at least the value itself is no derivative; larger ones overflowed into wrong advice
+        raise ConvcliError("--eps", f"must be a number > 0 and < 1 (a step is eps times max(1, |x|)), got {eps}")
     if threshold is not None and not (math.isfinite(threshold) and threshold >= 0):
         raise ConvcliError("--threshold", f"must be a finite number >= 0, got {threshold}")
 
@@ -374,6 +375,12 @@ class _Quantity:
             x = float(flat[k])
             h = self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
             x_plus, x_minus = x + h, x - h  # float64, as work holds them
+            if not (math.isfinite(x_plus) and math.isfinite(x_minus)):
+                # past float64's largest number: the slopes were inf / inf, NaN, which passed as an error of 0
+                where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
+                raise ConvcliError("--eps", f"a step of {self.eps:g} at {where} = {x!r} goes past float64's largest "
+                                            "number: central differences need room on both sides; scale the "
+                                            "inputs down")
             if not x_minus < x < x_plus:
                 where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
                 made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
@@ -408,8 +415,12 @@ class _Quantity:
                 progress(self.name, done)
         g, num = np.array(g_list), np.array(n_list)
         denom = np.linalg.norm(g) + np.linalg.norm(num)
-        # Nothing compared (every coordinate at a kink) is no agreement: NaN, and not passed.
-        error = float(np.linalg.norm(g - num) / denom) if denom > 0 else 0.0 if kept else math.nan
+        # Nothing compared (every coordinate at a kink) is no agreement: NaN, and not passed; nor is a
+        # slope that is no number (an output past float64's range): NaN failed `denom > 0` and passed as 0.
+        if kept and denom > 0:
+            error = float(np.linalg.norm(g - num) / denom)
+        else:
+            error = 0.0 if kept and denom == 0 else math.nan
         worst = None
         if kept:
             worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], base.shape)]

@@ -220,8 +220,11 @@ def test_a_step_lost_in_rounding_is_a_usage_error(tmp_path):
     ("--threshold", "nan", "--threshold: must be a finite number >= 0, got nan"),
     ("--threshold", "-1e-6", "--threshold: must be a finite number >= 0, got -1e-06"),
     ("--threshold", "inf", "--threshold: must be a finite number >= 0, got inf"),
-    ("--eps", "nan", "--eps: must be a finite number > 0, got nan"),
-    ("--eps", "0", "--eps: must be a finite number > 0, got 0.0"),
+    ("--eps", "nan", "--eps: must be a number > 0 and < 1 (a step is eps times max(1, |x|)), got nan"),
+    ("--eps", "0", "--eps: must be a number > 0 and < 1 (a step is eps times max(1, |x|)), got 0.0"),
+    # a review: 1e306 made a weight's step inf / inf = 0 and said "give a larger --eps"
+    ("--eps", "1e306", "--eps: must be a number > 0 and < 1 (a step is eps times max(1, |x|)), got 1e+306"),
+    ("--eps", "1", "--eps: must be a number > 0 and < 1"),
 ])
 def test_bad_eps_or_threshold_is_refused_before_computing(tmp_path, monkeypatch, option, value, fragment):
     """NaN or a negative threshold would fail every gradient whatever its error: a bad value, as for --eps."""
@@ -411,3 +414,14 @@ def test_an_overflowed_output_as_upstream_gradient_is_named_as_such(tmp_path):
     assert_error(run(["gradcheck", cfg]),
                  "backward.grad: the upstream gradient, the last layer's output (grad: output), holds NaN or Inf: "
                  "central differences need finite numbers")
+
+
+def test_a_value_at_the_top_of_float64_is_refused_not_passed(tmp_path):
+    """A review: a step from 1.8e308 is past float64's range, the slopes
+    were inf / inf = NaN, and the NaN error was reported as 0, pass (exit
+    0). By hand: 1.7976931348623157e308 + 1e-5 * itself overflows."""
+    cfg = write(tmp_path, "inputs: {A_prev: {value: [[[[1.7976931348623157e308], [-1.0]], [[2.0], [-3.0]]]]}}\n"
+                          "layers: [{type: relu}]\nbackward: {grad: ones}\n")
+    assert_error(run(["gradcheck", cfg, "--samples", "0"]),
+                 "--eps: a step of 1e-05 at A_prev[0, 0, 0, 0] = 1.7976931348623157e+308 goes past float64's "
+                 "largest number")
