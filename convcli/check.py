@@ -319,15 +319,17 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         return False, math.nan, math.nan, None, f"shape {got.shape}, expected {exp.shape}"
     if got.size == 0:  # parse_index refuses empty selections; never pass vacuously
         return False, math.nan, math.nan, None, "nothing to compare: no elements"
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # a bound of 2 * 1e308 is inf: so be it
         diff = np.abs(got - exp)
         if np.isfinite(exp).all() and np.isfinite(diff).all():  # no NaN, no infinity: the usual case, in
             return _compare_finite(diff, np.abs(exp), rtol, atol)  # a third of the passes over memory
         same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
         diff = np.where(same, 0.0, diff)
         diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
-        # An infinite expected value matches only itself (rtol*inf would pass anything).
-        ok = same | (np.isfinite(exp) & (diff <= atol + rtol * np.abs(exp)))
+        # An infinite expected value matches only itself (rtol*inf would pass anything), and an infinity or
+        # a NaN got matches no finite one (a review: where atol + rtol*|x| overflowed to inf, inf <= inf passed
+        # them: 1e308 at rtol 2).
+        ok = same | (np.isfinite(exp) & np.isfinite(got) & (diff <= atol + rtol * np.abs(exp)))
         # off an expected inf or NaN is infinitely off (inf/inf, x/NaN would hide the others' error)
         rel = np.where(diff == 0, 0.0, np.where(np.isfinite(exp), diff / np.abs(exp), np.inf))
     abs_err = float(diff.max())

@@ -61,6 +61,17 @@ def test_compare_nan_and_inf():
     assert not compare([inf], [-inf], 1e-6, 1e-8)[0]
 
 
+def test_an_infinity_or_nan_got_never_matches_a_finite_expected_value():
+    """A review: where the bound atol + rtol*|expected| overflowed to inf
+    (1e308 at rtol 2, 1e300 at rtol 1e10), inf and NaN got passed, as
+    inf <= inf; only an infinity or a NaN itself matches one."""
+    inf, nan = float("inf"), float("nan")
+    assert not compare([inf], [1e308], rtol=2, atol=0)[0]
+    assert not compare([nan], [1e300], rtol=1e10, atol=0)[0]
+    assert not compare([1.0, -inf], [1.0, -1e308], rtol=10, atol=1e308)[0]
+    assert compare([1e308], [1e308], rtol=2, atol=0)[0]  # a finite one within the bound still passes
+
+
 def test_relative_error_beside_a_non_finite_expected_element():
     """A review: inf/inf and x/NaN made the relative error NaN, shown as
     "-" (not computed) and hiding the other elements' error. An element
