@@ -108,6 +108,9 @@ class Outcome:
     linked_from: str | None = None  # where a user's array really is, when a link leads outside the submission
     relaid: bool = False  # yours is convcli's numbers with its axes in another order (the axis_order hint)
 
+    def __post_init__(self):  # as printed: an entry's key may hold a newline or a tab (errors.printable)
+        self.label = printable(self.label)
+
     def as_json(self) -> dict:
         doc = {
             "entry": None if self.status == MISSING else self.label, "quantity": self.quantity,

@@ -658,6 +658,20 @@ def test_a_broken_zip_upload_is_called_a_zip(tmp_path):
                  "hw.zip is not a readable .zip file (")
 
 
+def test_an_entry_key_holding_a_newline_is_printed_escaped(tmp_path):
+    """A review: a quoted key "relu1.A[0,\\n0,0,0]" (the index reads across
+    the newline) was printed raw, breaking the table row and the FAIL line
+    in two."""
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, 'inputs: {A_prev: {random: [1, 3, 3, 1]}}\nlayers: [{type: relu}]\n'
+                          'expected:\n  "relu1.A[0,\\n0,0,0]": 5.0\n')
+    result = run(["check", cfg])
+    assert result.exit_code == 1, result.output
+    assert "FAIL relu1.A[0,\\n0,0,0] (relu1.A): got" in result.output
+    assert not any(line.startswith("0,0,0]") for line in result.output.splitlines())
+
+
 def _npy_bytes(a) -> bytes:
     import io
 
