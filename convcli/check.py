@@ -322,7 +322,7 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         return False, math.nan, math.nan, None, f"shape {got.shape}, expected {exp.shape}"
     if got.size == 0:  # parse_index refuses empty selections; never pass vacuously
         return False, math.nan, math.nan, None, "nothing to compare: no elements"
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # a bound of 2 * 1e308 is inf: so be it
+    with np.errstate(invalid="ignore", divide="ignore"):
         diff = np.abs(got - exp)
         if np.isfinite(exp).all() and np.isfinite(diff).all():  # no NaN, no infinity: the usual case, in
             return _compare_finite(diff, np.abs(exp), rtol, atol)  # a third of the passes over memory

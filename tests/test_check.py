@@ -66,10 +66,11 @@ def test_an_infinity_or_nan_got_never_matches_a_finite_expected_value():
     (1e308 at rtol 2, 1e300 at rtol 1e10), inf and NaN got passed, as
     inf <= inf; only an infinity or a NaN itself matches one."""
     inf, nan = float("inf"), float("nan")
-    assert not compare([inf], [1e308], rtol=2, atol=0)[0]
-    assert not compare([nan], [1e300], rtol=1e10, atol=0)[0]
-    assert not compare([1.0, -inf], [1.0, -1e308], rtol=10, atol=1e308)[0]
-    assert compare([1e308], [1e308], rtol=2, atol=0)[0]  # a finite one within the bound still passes
+    with np.errstate(over="ignore"):  # (the bound's overflow warns, as the CLI's --debug shows)
+        assert not compare([inf], [1e308], rtol=2, atol=0)[0]
+        assert not compare([nan], [1e300], rtol=1e10, atol=0)[0]
+        assert not compare([1.0, -inf], [1.0, -1e308], rtol=10, atol=1e308)[0]
+        assert compare([1e308], [1e308], rtol=2, atol=0)[0]  # a finite one within the bound still passes
 
 
 def test_relative_error_beside_a_non_finite_expected_element():
@@ -256,8 +257,12 @@ def test_a_float32_submission_s_mistake_is_still_named(tmp_path):
     for name in ("summary.json", "expected.yaml"):
         (tmp_path / "f32" / name).unlink()
     doc = json.loads(run(["check", seed, "--against", tmp_path / "f32", "--json"]).stdout)
-    assert {a["quantity"]: a["hints"] for a in doc["against"]} == {
-        q: ["float32"] for q in ("conv1.Z", "conv1.dA_prev", "conv1.dW", "conv1.db")}
+    assert {a["quantity"]: a["hints"] for a in doc["against"] if not a["passed"]} == {
+        q: ["float32"] for q in ("conv1.Z", "conv1.dA_prev", "conv1.dW")}
+    # db, summed in float64 since (it was off by 2.3e-6 of its terms' magnitudes), is within rtol 1e-6
+    # of the float64 run's: it passes, hint or not
+    assert [(a["quantity"], a["passed"], a["hints"]) for a in doc["against"] if a["quantity"] == "conv1.db"] == [
+        ("conv1.db", True, [])]
 
 
 def test_each_layer_json_names_the_other_inputs_the_table_names(tmp_path):

@@ -1095,3 +1095,27 @@ def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, m
     np.testing.assert_allclose(dA_prev, x.grad.numpy().transpose(0, 2, 3, 1), rtol=0, atol=tol * scale(dA_prev))
     np.testing.assert_allclose(dW, w.grad.numpy().transpose(2, 3, 1, 0), rtol=0, atol=tol * scale(dW))
     np.testing.assert_allclose(db, bt.grad.numpy(), rtol=0, atol=tol * scale(db))
+
+
+@pytest.mark.parametrize("shape, W_shape, hp", [
+    ((10, 4, 4, 3), (2, 2, 3, 8), {"pad": 2, "bias": "window"}),  # the seed notebook's, forward cols kept
+    ((16, 20, 20, 8), (3, 3, 8, 16), {"pad": 1}),  # the fused pass: db as column sums on the threads
+    ((8, 17, 17, 3), (3, 3, 3, 16), {"pad": 1, "stride": 2}),  # col2im, db from the weight-gradient pass
+])
+def test_a_float32_db_is_within_one_unit_of_its_terms_magnitudes(shape, W_shape, hp):
+    """A review: the seed notebook's db in float32 was off by up to 2.3e-6
+    of the sum of its terms' magnitudes (a float32 sum, one position after
+    another), where PyTorch's conv2d is ~5e-8; summed in float64 it is
+    within float32's unit roundoff, 6e-8, of that sum. The truth is the
+    float64 sum of the same float32 dZ (an independent sum)."""
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal(shape).astype(np.float32)
+    W = rng.standard_normal(W_shape).astype(np.float32)
+    b = rng.standard_normal(W_shape[3]).astype(np.float32)
+    Z, cache = cc.conv_forward(A, W, b, hp)
+    dZ = rng.standard_normal(Z.shape).astype(np.float32)
+    db = cc.conv_backward(dZ, cache)[2].reshape(-1)
+    assert db.dtype == np.float32
+    exact = dZ.astype(np.float64).sum(axis=(0, 1, 2))
+    size = np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2))
+    assert np.max(np.abs(db - exact) / size) <= 2.0 ** -24
