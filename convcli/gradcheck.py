@@ -398,18 +398,21 @@ class _Quantity:
                 return forward(x_i, i, override={self.key[1:]: work})
 
             out_plus, out_minus = run(x_plus), run(x_minus)
-            up, down = out_plus - out0, out0 - out_minus
-            L_up, L_down = float(np.vdot(up, G)), float(np.vdot(down, G))
-            d_plus, d_minus = L_up / (x_plus - x), L_down / (x - x_minus)
+            h_up, h_down = x_plus - x, x - x_minus
+            # Each side's slope as (change / step) . G: the change times G first overflowed float64 for
+            # values near its limit (1e303 * 1e308), and inf / inf made the slope NaN (a review).
+            d_plus = float(np.vdot((out_plus - out0) / h_up, G))
+            d_minus = float(np.vdot((out0 - out_minus) / h_down, G))
             # Rounding noise of those slopes: the outputs the step reached, and only those.
-            touched = (up != 0) | (down != 0)
+            touched = (out_plus != out0) | (out_minus != out0)
             size = np.abs(out0[touched]) + np.abs(out_plus[touched]) + np.abs(out_minus[touched])
-            noise = _NOISE * float(np.vdot(size, np.abs(G[touched]))) / min(x_plus - x, x - x_minus)
+            noise = _NOISE * float(np.vdot(size / min(h_up, h_down), np.abs(G[touched])))
             if abs(d_plus - d_minus) > _KINK * max(abs(d_plus), abs(d_minus)) + noise:
                 skipped += 1
             else:
                 g_list.append(float(self.g[j]))
-                n_list.append((L_up + L_down) / (x_plus - x_minus) / scale)
+                # the central difference: the two slopes weighted by their steps (equal but for rounding)
+                n_list.append((d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))) / scale)
                 kept.append(int(j))
             if progress:
                 progress(self.name, done)
@@ -440,7 +443,12 @@ def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:
         return None
     a = _f64(out if key == "db" else x)
     a = a.reshape(-1, a.shape[-1])
-    rms = np.sqrt(np.mean(a * a, axis=0))
+    # of a divided by its largest magnitude, then scaled back: squares of 1e308s overflowed to an inf
+    # root mean square, an inf step, and slopes inf / inf, NaN (a review)
+    top = np.max(np.abs(a), axis=0, initial=0.0)
+    unit = np.where(np.isfinite(top) & (top > 0), top, 1.0)
+    with np.errstate(invalid="ignore"):
+        rms = unit * np.sqrt(np.mean((a / unit) ** 2, axis=0))
     if key == "db":
         return rms
     # per coordinate of one sample (a layer input is perturbed a sample at a time): its channel's
