@@ -1069,8 +1069,14 @@ def gradcheck(
                                "--eps helps an input near a kink; one exactly at it, as zeros into a ReLU, "
                                "stays there whatever --eps)"))
             elif not r.passed:
+                # a step far below the default fails correct gradients on rounding alone (a review: --eps
+                # 1e-10 failed stack.yaml's conv1.db at 2.6e-6, and the row blamed ties: all)
+                small = eps is not None and eps < gc.DEFAULTS[p.dtype][0] / 10
                 con.print(Text(f"FAIL {r.quantity}: error {r.error:.2e} > {r.threshold:g}; "
-                               f"largest difference at {r.worst}"))
+                               f"largest difference at {r.worst}"
+                               + (f"; a step of --eps {eps:g}, far below the default "
+                                  f"{gc.DEFAULTS[p.dtype][0]:g}, can fail on rounding alone: try the default"
+                                  if small else "")))
         n_failed = sum(r.status == "fail" for r in report)
         n_unchecked = sum(r.status == "not checked" for r in report)
         if n_unchecked:

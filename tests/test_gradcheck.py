@@ -425,3 +425,19 @@ def test_a_value_at_the_top_of_float64_is_refused_not_passed(tmp_path):
     assert_error(run(["gradcheck", cfg, "--samples", "0"]),
                  "--eps: a step of 1e-05 at A_prev[0, 0, 0, 0] = 1.7976931348623157e+308 goes past float64's "
                  "largest number")
+
+
+def test_a_failure_at_a_tiny_step_says_the_step_may_be_why():
+    """A review: --eps 1e-10 failed stack.yaml's correct conv1.db (rounding
+    noise: the default step passes it) with nothing but "against ties: all"
+    to go on. The FAIL line says a step that far below the default can fail
+    on rounding alone; at the default it passes."""
+    from test_cli_helpers import CONFIGS
+
+    cfg = CONFIGS / "stack.yaml"
+    result = run(["gradcheck", cfg, "--eps", "1e-10"])
+    assert result.exit_code == 1, result.output
+    fail = [line for line in result.output.splitlines() if line.startswith("FAIL ")]
+    assert fail and all(line.endswith("a step of --eps 1e-10, far below the default 1e-05, can fail on rounding "
+                                      "alone: try the default") for line in fail), fail
+    assert run(["gradcheck", cfg]).exit_code == 0
