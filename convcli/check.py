@@ -1922,6 +1922,50 @@ def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
     return ""
 
 
+def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backward: bool) -> None:
+    """Expected values that fail, where the run with every conv layer's bias
+    convention flipped (once <-> window) passes them all: said on each, as
+    the ``bias_window`` hint of --against says it of an array. A learner who
+    pastes the seed notebook's printed means (its conv_single_step adds b to
+    every window element) into a config of bias: once saw bare FAILs (a
+    review). In the note (expected entries carry no hint kinds). Only where a conv layer has a bias and an entry of a quantity
+    that follows from it fails; one more run of the layers, then."""
+    failed = [(e, o) for e, o in zip(entries, outcomes) if not o.passed and e.stat != "shape"]
+    convs = [spec for spec in p.network.layers if spec.kind == "conv"]
+    if not failed or not convs:
+        return
+    import dataclasses
+
+    from .network import LayerSpec, Network
+    from .runner import run as run_plan
+
+    def flipped(spec: LayerSpec) -> LayerSpec:
+        if spec.kind != "conv":
+            return spec
+        bias = "once" if spec.hparameters.get("bias", "once") == "window" else "window"
+        return dataclasses.replace(spec, hparameters={**spec.hparameters, "bias": bias})
+
+    net = p.network
+    other = dataclasses.replace(p, network=Network([flipped(spec) for spec in net.layers], net.finite,
+                                                   net.input_name))
+    try:
+        with np.errstate(all="ignore"):
+            quantities = run_plan(other, backward).quantities
+    except (ConvcliError, ValueError):  # (it overflows where the config's does not: no note, then)
+        return
+    again = evaluate_expected([e for e, _ in failed], quantities)
+    if not all(o.passed for o in again):
+        return
+    now = convs[0].hparameters.get("bias", "once")
+    to = "window" if now == "once" else "once"
+    said = ("the seed notebook's convention (b added to every element of the window, as its conv_single_step "
+            "does)" if to == "window" else "b added once, after the window's sum")
+    for _, o in failed:
+        o.note = (o.note + f"; every value that fails here is what {said} gives: set bias: {to} on the conv "
+                           f"layer{'s' * (len(convs) > 1)} to reproduce them (the config says bias: {now})"
+                  ).lstrip("; ")
+
+
 def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
                   atol: float) -> str:
     """For a conv layer's ``Z`` that differs: whether it is that layer's
@@ -2089,6 +2133,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     # which falls back on the whole run's outputs)
     results = run(backward, wanted if against is None and not backward else None)
     outcomes = evaluate_expected(parsed, results.quantities)
+    _bias_convention_note(p, parsed, outcomes, backward)
     reference, taken, yours = results.quantities, None, None
     unknown = given_copies(unknown, p, results.quantities)
     if layer_by_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)

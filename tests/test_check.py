@@ -1423,3 +1423,32 @@ def test_a_folder_of_drafts_names_each_folder_inside(tmp_path):
     assert_error(run(["check", CONFIGS / "seed.yaml", "--against", top]),
                  "the folder has no .npy files (and no outputs.h5); draft/ and final/ inside it have some: --against "
                  "the one that is your work, as")
+
+
+def test_the_notebook_s_means_in_a_bias_once_config_are_said_to_be_bias_window_s(tmp_path):
+    """A review: a learner who pastes the seed notebook's printed means into
+    a config whose conv layer adds b once saw three bare FAILs, where
+    --against names the convention. The means are the notebook's own
+    (configs/seed.yaml, printed by its last cell); the run with bias: window
+    passes them all, so each FAIL says to set it. A value no convention
+    gives gets no such word."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    text = (CONFIGS / "seed.yaml").read_text()
+    assert "    bias: window\n" in text
+    cfg = tmp_path / "seed_once.yaml"
+    cfg.write_text(text.replace("    bias: window\n", "    bias: once\n"))
+    result = run(["check", cfg])
+    assert result.exit_code == 1, result.output
+    fails = [line for line in result.output.splitlines() if line.startswith("FAIL ")]
+    assert len(fails) == 3 and all("set bias: window on the conv layer to reproduce them (the config says bias: once)"
+                                   in line for line in fails), fails
+    doc = json.loads(run(["check", cfg, "--json"]).stdout)
+    assert sorted(e["entry"] for e in doc["expected"] if "set bias: window" in e["note"]) == [
+        "dA_prev.mean", "dW.mean", "db.mean"]
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("db.mean: 76.37106919563735", "db.mean: 70.0"))
+    out = run(["check", wrong]).output
+    assert "FAIL db.mean" in out and "set bias" not in out
