@@ -129,7 +129,7 @@ class Plan:
         into = [(f"{layers[i + 1].name}.dA_prev", spec.name) for i, spec in enumerate(layers[:-1])
                 if spec.kind == "conv"] if name == "dZ" and not layered else []
         if not layered and not into:
-            layered = self._gradient_named(name)
+            layered = self._gradient_named(name) or self._parameter_named(name)
         if layered:
             hint = f" (did you mean {' or '.join(repr(q) for q in layered)}?)"
         elif into:  # the notebook's dZ of a conv layer that another layer follows: that layer's dA_prev
@@ -162,6 +162,16 @@ class Plan:
         if leaf == "dZ":  # a conv's Z is its output, a ReLU's its input
             return [f"{layer}.dA_prev"] if layers[k].kind == "relu" else at_output if layers[k].kind == "conv" else []
         return []
+
+    def _parameter_named(self, name: str) -> list[str]:
+        """A conv layer's weights or bias named under the layer (``conv1.W``,
+        ``conv1.W1``): the input the config gives them as (``W1``), where
+        spelling alone pointed at the gradient ``conv1.dW`` (a review)."""
+        layer, _, leaf = name.rpartition(".")
+        spec = next((s for s in self.network.layers if s.name == layer and s.kind == "conv"), None)
+        if spec is None:
+            return []
+        return [q for q, short in ((spec.W, "W"), (spec.b, "b")) if leaf in (q, short)]
 
     def layer_input(self, i: int) -> str:
         """What layer ``i`` takes: the previous layer's output, or the input."""

@@ -137,3 +137,15 @@ def test_json_gives_the_values_where_an_entry_first_differs(tmp_path):
     doc = json.loads(run(["check", cfg, "--json"]).stdout)
     got = {e["entry"]: (e["first_index"], e["got_at_first"], e["expected_at_first"]) for e in doc["expected"]}
     assert got == {"Z.mean": (None, -0.5, 5.0), "Z[0, 0, 0]": ([0, 0, 0, 1], -1.5, 2.0), "Z.shape": (None, None, None)}
+
+
+def test_a_layer_s_weights_named_under_the_layer_point_at_the_input(tmp_path):
+    """A review: ``conv1.W.mean`` suggested 'conv1.dW', the gradient; the
+    weights are the input the config names (W1 in stack.yaml), and so is
+    the bias."""
+    from test_cli_helpers import CONFIGS
+
+    for key, meant in (("conv1.W", "W1"), ("conv1.W1", "W1"), ("conv1.b", "b1")):
+        exp = write(tmp_path, f"expected:\n  {key}.mean: 1.0\n", "e.yaml")
+        assert_error(run(["check", CONFIGS / "stack.yaml", "--expected", exp]),
+                     f"unknown quantity '{key}' (did you mean '{meant}'?)")
