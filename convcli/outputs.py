@@ -828,7 +828,9 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
     config = _shell(str(cfg.display))
     lines = [
         f"# Expected values: the statistics of every quantity `convcli {command} {config}{same}` computed",
-        f"# (sha256 {cfg.sha256[:12]}, {p.dtype}, {p.engine} engine, convcli {__version__}), every digit.",
+        f"# (sha256 {cfg.sha256[:12]}, {p.dtype}, {p.engine} engine, convcli {__version__}), every digit, and",
+        "# its element largest in magnitude, at its index (statistics alone pass maps mirrored, samples or",
+        "# channels reordered).",
         "# Check a run against them:",
         f"#   convcli check {config}{same} --expected {_shell(shown)}",
         "# or paste the entries into a config's expected: (its tolerance: applies; by default rtol 1e-6",
@@ -848,6 +850,7 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
             continue
         lines.append(f"  {name}.shape: [{', '.join(str(n) for n in d['shape'])}]")
         lines += [f"  {name}.{k}: {_yaml_number(d[k])}" for k in STATS if k != "shape"]
+        lines += _largest_entry(name, results.quantities.get(name))
         if "file" in d and any(isinstance(d[k], str) for k in ("min", "max", "sum")):  # "NaN", "Infinity"
             # Its statistics are NaN or infinite whatever else it holds: any array with a NaN would
             # pass them. The whole array, beside this file, is compared too (NaN only with NaN).
@@ -857,6 +860,19 @@ def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EX
                       f"  # array is compared too ({file} beside this file)",
                       f"  {name}: {{file: {json.dumps(file)}{where}}}"]
     return "\n".join(lines) + "\n"
+
+
+def _largest_entry(name: str, a) -> list[str]:
+    """``Q[i, j, k, c]: value``, the element of ``a`` largest in magnitude
+    (the first of equals), for :func:`expected_yaml`: its statistics are
+    the same for maps mirrored, samples or channels reordered, and so was
+    the check of a run made so (a review: all 28 passed); that element
+    moves with them. None for an array of one element, one not whole in
+    memory (streamed) or one holding NaN or an infinity (compared whole)."""
+    if not isinstance(a, np.ndarray) or a.size < 2 or not np.isfinite(a).all():
+        return []
+    at = np.unravel_index(int(np.argmax(np.abs(a))), a.shape)
+    return [f"  {name}[{', '.join(str(int(i)) for i in at)}]: {_yaml_number(a[at])}"]
 
 
 def _shell(text: str) -> str:

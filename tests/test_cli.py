@@ -72,13 +72,33 @@ def test_expected_yaml_is_an_instructors_key_with_every_digit(tmp_path):
     for k, v in notebook.items():
         assert entries[k] == pytest.approx(v, rel=1e-13), k
     assert entries["conv1.Z.shape"] == [10, 7, 7, 8]
-    quantities = {k.rsplit(".", 1)[0] for k in entries}
+    stats = [k for k in entries if "[" not in k]
+    quantities = {k.rsplit(".", 1)[0] for k in stats}
     assert quantities == {"conv1.Z", "conv1.dA_prev", "conv1.dW", "conv1.db"}  # no A_prev, W, b, conv1.dZ
-    assert len(entries) == 4 * 7
+    assert len(stats) == 4 * 7
+    # and each one's element largest in magnitude, at its index (found here from the arrays written)
+    for q in quantities:
+        a = np.load(tmp_path / "out" / f"{q}.npy")
+        at = np.unravel_index(int(np.argmax(np.abs(a))), a.shape)
+        assert entries[f"{q}[{', '.join(str(int(i)) for i in at)}]"] == a[at], q
+    assert len(entries) == 4 * 8
     result = run(["check", cfg, "--expected", key])
-    assert result.exit_code == 0 and "all 28 checks passed" in result.stdout
+    assert result.exit_code == 0 and "all 32 checks passed" in result.stdout
     other = write(tmp_path, SEED.replace("seed: 1", "seed: 2"), "other.yaml")
     assert run(["check", other, "--expected", key]).exit_code == 1
+    # a review: the same data mirrored (maps and kernels flipped left to right) has the same statistics,
+    # and passed all 28; its largest elements sit elsewhere
+    A, W, b = (np.load(tmp_path / "out" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    for q, x in (("A", A[:, :, ::-1]), ("W", W[:, ::-1]), ("b", b)):
+        np.save(tmp_path / f"m_{q}.npy", x)
+    mirrored = write(tmp_path, SEED.replace("  A_prev: {random: [10, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
+                                            "  b: {random: [1, 1, 1, 8]}\n",
+                                            "  A_prev: {file: m_A.npy}\n  W: {file: m_W.npy}\n  b: {file: m_b.npy}\n"),
+                     "mirrored.yaml")
+    assert "m_A.npy" in mirrored.read_text()
+    result = run(["check", mirrored, "--expected", key])
+    # Z, dA_prev and dW fail; db, a sum over the positions, is the same mirrored: it passes, rightly
+    assert result.exit_code == 1 and "3 of 32 checks FAILED" in result.stdout, result.stdout
     # convcli's own folder still: --force replaces it
     assert run(["backward", cfg, "--out", tmp_path / "out", "--force"]).exit_code == 0
     # a run with --dtype float32 names it in the command (a review: without it the check ran float64
