@@ -1922,17 +1922,26 @@ def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
     return ""
 
 
-def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backward: bool) -> None:
+# _bias_convention_note runs the layers again beside the run's own results:
+# only where those are at most this large.
+BIAS_RERUN_MAX_BYTES = 256 << 20
+
+
+def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backward: bool,
+                          quantities: dict[str, np.ndarray]) -> None:
     """Expected values that fail, where the run with every conv layer's bias
     convention flipped (once <-> window) passes them all: said on each, as
-    the ``bias_window`` hint of --against says it of an array. A learner who
-    pastes the seed notebook's printed means (its conv_single_step adds b to
-    every window element) into a config of bias: once saw bare FAILs (a
-    review). In the note (expected entries carry no hint kinds). Only where a conv layer has a bias and an entry of a quantity
-    that follows from it fails; one more run of the layers, then."""
+    the ``bias_window`` hint of --against says it of an array (in the note:
+    expected entries carry no hint kinds). A learner who pastes the seed
+    notebook's printed means (its conv_single_step adds b to every window
+    element) into a config of bias: once saw bare FAILs (a review). One
+    more run of the layers, only where an entry fails, a conv layer
+    exists and the run's arrays (``quantities``) are small enough to hold
+    twice."""
     failed = [(e, o) for e, o in zip(entries, outcomes) if not o.passed and e.stat != "shape"]
     convs = [spec for spec in p.network.layers if spec.kind == "conv"]
-    if not failed or not convs:
+    held = sum(a.nbytes for a in quantities.values() if isinstance(a, np.ndarray))
+    if not failed or not convs or held > BIAS_RERUN_MAX_BYTES:
         return
     import dataclasses
 
@@ -2133,7 +2142,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     # which falls back on the whole run's outputs)
     results = run(backward, wanted if against is None and not backward else None)
     outcomes = evaluate_expected(parsed, results.quantities)
-    _bias_convention_note(p, parsed, outcomes, backward)
+    _bias_convention_note(p, parsed, outcomes, backward, results.quantities)
     reference, taken, yours = results.quantities, None, None
     unknown = given_copies(unknown, p, results.quantities)
     if layer_by_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
