@@ -46,7 +46,7 @@ except ImportError:  # Windows: no stale staging folders are removed
 
 from . import __version__
 from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
-from .stats import STATS, describe, json_number
+from .stats import STATS, all_finite, describe, json_number
 
 FORMATS = ("npy", "h5")
 SUMMARY = "summary.json"
@@ -869,10 +869,20 @@ def _largest_entry(name: str, a) -> list[str]:
     the check of a run made so (a review: all 28 passed); that element
     moves with them. None for an array of one element, one not whole in
     memory (streamed) or one holding NaN or an infinity (compared whole)."""
-    if not isinstance(a, np.ndarray) or a.size < 2 or not np.isfinite(a).all():
+    if not isinstance(a, np.ndarray) or a.size < 2 or not all_finite(a):
         return []
-    at = np.unravel_index(int(np.argmax(np.abs(a))), a.shape)
+    flat = a.reshape(-1)  # (a quantity is C-contiguous: a view) in pieces: no array-sized |a| beside it
+    best, where = -1.0, 0
+    for i in range(0, flat.size, LARGEST_PIECE):
+        piece = np.abs(flat[i:i + LARGEST_PIECE])
+        k = int(np.argmax(piece))
+        if piece[k] > best:
+            best, where = float(piece[k]), i + k
+    at = np.unravel_index(where, a.shape)
     return [f"  {name}[{', '.join(str(int(i)) for i in at)}]: {_yaml_number(a[at])}"]
+
+
+LARGEST_PIECE = 1 << 20  # elements of _largest_entry's |a| at a time
 
 
 def _shell(text: str) -> str:

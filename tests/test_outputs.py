@@ -727,3 +727,21 @@ def test_with_force_a_folder_someone_else_fills_meanwhile_is_kept(tmp_path, monk
         with pytest.raises(ConvcliError, match="refusing to replace a folder that convcli did not write"):
             st.commit()
     assert (out / "thesis.tex").read_text() == "mine"
+
+
+def test_the_largest_entry_is_numpy_s_argmax_of_magnitudes_in_any_pieces(monkeypatch):
+    """expected.yaml's element largest in magnitude, found a piece at a time
+    (no array-sized |a| beside the array): numpy's own np.argmax(np.abs(a))
+    over the whole, the first of equals (here -3 at [0, 1] before 3 at
+    [1, 0]); none for NaN, an infinity or a single element."""
+    import convcli.outputs as outputs_module
+
+    a = np.array([[1.0, -3.0, 2.0], [3.0, 0.5, -1.0]])
+    for piece in (1, 2, 4, 1 << 20):
+        monkeypatch.setattr(outputs_module, "LARGEST_PIECE", piece)
+        assert outputs_module._largest_entry("Q", a) == ["  Q[0, 1]: -3.0"]
+        b = np.random.default_rng(piece).standard_normal((3, 5, 4))
+        at = np.unravel_index(int(np.argmax(np.abs(b))), b.shape)
+        assert outputs_module._largest_entry("Q", b) == [f"  Q[{', '.join(map(str, at))}]: {float(b[at])!r}"]
+    assert outputs_module._largest_entry("Q", np.array([1.0, np.nan])) == []
+    assert outputs_module._largest_entry("Q", np.array([[2.0]])) == []
