@@ -43,10 +43,11 @@ from .config import (H5_SUFFIXES, NPZ_SUFFIXES, ComputedFrom, Expected, LoadedCo
 from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, fmt_shape, path_error, printable, short_path
 from .hparams import did_you_mean, joined
-from .network import pool_layer_forward
+from .network import LayerSpec, Network, pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
 from .runner import DEFAULT_TOLERANCES, Plan, Results, copied_from
+from .runner import run as run_plan
 from .stats import STATS, TABLE_DIGITS, stat
 
 
@@ -1943,11 +1944,6 @@ def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backw
     held = sum(a.nbytes for a in quantities.values() if isinstance(a, np.ndarray))
     if not failed or not convs or held > BIAS_RERUN_MAX_BYTES:
         return
-    import dataclasses
-
-    from .network import LayerSpec, Network
-    from .runner import run as run_plan
-
     def flipped(spec: LayerSpec) -> LayerSpec:
         if spec.kind != "conv":
             return spec

@@ -608,8 +608,9 @@ class _Block:
     rgb: bool = False
     colorbar_label: str = ""
     colorbar: bool = True  # none where nothing drawn is finite: its scale would mean nothing
-    bad_colors: bool = False  # NaN, +Inf, -Inf each its own colour (a difference's: one, magenta)
-    difference: bool = False  # |error|: 0 black, the errors that differ from DIFFERENCE_FLOOR's grey up
+    # |error|: 0 black, the errors that differ from DIFFERENCE_FLOOR's grey up, every non-finite one
+    # magenta (elsewhere NaN, +Inf, -Inf each its own colour)
+    difference: bool = False
     log: bool = False  # a difference's scale logarithmic, from vmin (its smallest error) to vmax
     indexed: bool = False  # row and column indices on the left and bottom panels
     bar_text: list[str] | None = None  # a value on each bar, as the array holds it
@@ -799,7 +800,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
                       values=shown, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax,
                       colorbar_label="|error|" if difference else name, bar_text=text, bar_text_vertical=vertical,
-                      bad_colors=not difference, difference=difference, log=log)
+                      difference=difference, log=log)
 
     panels: list[_Panel] = []
     rgb = False
@@ -865,8 +866,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     _, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
                   cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label,
-                  colorbar=finite or rgb, bad_colors=not difference, indexed=indexed,
-                  difference=difference, log=log)
+                  colorbar=finite or rgb, indexed=indexed, difference=difference, log=log)
 
 
 def _difference_scale(errors: np.ndarray) -> tuple[float, float, bool]:
@@ -1025,7 +1025,7 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
                 rgba = cmap(norm(np.ma.masked_invalid(panel.image)))
             if block.difference:  # nothing differs there (a log scale had masked it as bad)
                 rgba[panel.image == 0] = (0.0, 0.0, 0.0, 1.0)
-            if block.bad_colors:
+            if not block.difference:
                 rgba[np.isposinf(panel.image)] = mpl.to_rgba(POS_INF_COLOR)
                 rgba[np.isneginf(panel.image)] = mpl.to_rgba(NEG_INF_COLOR)
             if panel.tiles is not None:
@@ -1124,7 +1124,7 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     # (as the title names them; a difference's non-finite errors all magenta).
     v = block.values
     marks = ([(np.isnan(v), "x", BAD_COLOR), (np.isposinf(v), "^", POS_INF_COLOR), (np.isneginf(v), "v", NEG_INF_COLOR)]
-             if block.bad_colors else [(~np.isfinite(v), "x", BAD_COLOR)])
+             if not block.difference else [(~np.isfinite(v), "x", BAD_COLOR)])
     for where, marker, colour in marks:
         if where.any():
             ax.plot(x[where], np.zeros(int(where.sum())), marker, color=colour, markersize=8)
