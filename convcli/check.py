@@ -538,6 +538,15 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # --complete grades a whole submission: a student's corrupt upload is every quantity missing
         # (exit 1, with the reason listed), not the grader's usage error (exit 2)
         return [], unread + [Unknown(file.name, exc.what.removeprefix(f"{file.name} ").removeprefix("is "))]
+    several = _submissions(p, found) if file.suffix.lower() in NPZ_SUFFIXES else []
+    if several:
+        shown = [printable(f"{folder}/") if folder else "its top level" for folder in several]
+        if empty_ok:
+            return [], unread + [Unknown(s_, f"one of several submissions in {printable(file.name)}; unzip it "
+                                             "and --against the folder that is the work") for s_ in shown]
+        raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
+                                  f"{' ...' if len(shown) > 5 else ''}: several submissions in one; unzip it "
+                                  "and --against the folder that is the work")
     out, unknown = _resolve(p, where, found, file.parent)
     return _some(out, unknown + unread, where, empty_ok)
 
@@ -578,15 +587,11 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         # The label as printed: a name from a submission can carry control characters
         # (errors.printable); the quantity comes from the name itself (p.unknown quotes it by repr).
         label = printable(raw)
-        name = raw[:-4] if raw.lower().endswith(".npy") else raw.replace("/", ".")
-        # an .h5's datasets in a group of the user's (results/conv1.Z), a .zip's files in a folder
-        # (hw3/conv1.Z.npy): the names below it, as a layer's group (conv1/Z) is already read as conv1.Z
-        parts = raw.split("/")
-        names = [name] + [".".join(parts[k:]) for k in range(1, len(parts))] if src.dataset or src.key else [name]
-        q = next((n for n in names if _resolves(p, n)), None)
+        names = _names_of(raw, src)
+        q = next((n for n, _ in names if _resolves(p, n)), None)
         if q is None:
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
-            notes = [p.unknown(n) for n in names]
+            notes = [p.unknown(n) for n, _ in names]
             unknown.append(Unknown(label, next((n for n in notes if "(did you mean" in n), notes[0])))
             continue
         q = p.resolve(q, f"{where}: {label}")
@@ -659,6 +664,37 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
 
 
 RIVALS_PROBED = 8
+
+
+def _names_of(raw: str, src: Source) -> list[tuple[str, str]]:
+    """The names an array found as ``raw`` may be a quantity by, each with
+    the folder (group) it then sits in: a folder's file by its name; an
+    .h5's dataset in a group of the user's (results/conv1.Z) or a .zip's
+    file in a folder (hw3/conv1.Z.npy) also by the names below it, as a
+    layer's group (conv1/Z) is already read as conv1.Z. A zip's member
+    named with backslashes (hw3\\conv1.Z.npy, as some Windows tools write
+    them) is in folders too."""
+    if not (src.dataset or src.key):
+        return [(raw[:-4] if raw.lower().endswith(".npy") else raw, "")]
+    whole = raw.replace("\\", "/") if src.key is not None else raw
+    parts = whole.split("/")
+    return [(whole[:-4] if whole.lower().endswith(".npy") else whole.replace("/", "."), "")] + [
+        (".".join(parts[k:]), "/".join(parts[:k])) for k in range(1, len(parts))]
+
+
+def _submissions(p: Plan, found) -> list[str]:
+    """The folders of a zip (an .npz) that each hold an array of a quantity
+    another of them holds too: several submissions in one upload (a
+    grader's zip of the class, a student's attempt1/ and attempt2/), whose
+    arrays would be graded as one's, the first by name of each quantity
+    winning. As for a folder (``_inner_folders``), which one is the work is
+    for the user to say. ``[]`` where each quantity is in one folder."""
+    where: dict[str, set[str]] = {}
+    for raw, src in found:
+        named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
+        if named is not None:
+            where.setdefault(p.resolve(named[0], ""), set()).add(named[1])
+    return sorted({folder for folders in where.values() if len(folders) > 1 for folder in folders})
 
 
 def _read_or_none(s: Submitted, where: str, max_memory: int) -> np.ndarray | None:
