@@ -894,6 +894,8 @@ def check(
 
 def _check_json(p, report, each_layer: bool, pictured: dict | None) -> None:
     """check's --json document."""
+    from .check import ROUNDING_FACTOR
+
     outcomes, graded, every = report.outcomes, report.graded, report.every
     _print_json({
         "ok": report.ok, **_provenance(p), "dtype": p.dtype, "engine": p.engine,
@@ -909,6 +911,8 @@ def _check_json(p, report, each_layer: bool, pictured: dict | None) -> None:
         # --against: arrays whose names are no quantity (not graded), and quantities no array is
         "unknown": [u.as_json() for u in report.unknown],
         "missing": report.missing,
+        # a float32 run's: each array's atol also allows this many times float32's rounding of convcli's own
+        "rounding_factor": ROUNDING_FACTOR if report.rounded else None,
         "note": report.note,
         "expected_note": report.came_from,
         **({"plot": pictured} if pictured is not None else {}),
@@ -918,7 +922,7 @@ def _check_json(p, report, each_layer: bool, pictured: dict | None) -> None:
 def _check_text(p, report, source, against, each_layer: bool, complete: bool, plot, pictured: dict | None) -> None:
     """check's tables and lines: the expected values', your arrays', then
     what was not graded, the notes, and a FAIL line per failure."""
-    from .check import GIVEN, listed
+    from .check import GIVEN, ROUNDING_FACTOR, listed
 
     outcomes, graded, unknown, missing = report.outcomes, report.graded, report.unknown, report.missing
     con = _console()
@@ -946,8 +950,9 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
     if graded:
         how = ", each layer on your own inputs to it" if each_layer else ""
         rt, at = p.tolerance  # what "pass" means here, said before anything passes
+        rounded = f", and {ROUNDING_FACTOR} times float32's rounding of each" if report.rounded else ""
         con.print(Text(f"convcli check {p.cfg.display}: your arrays in {against}, against convcli's{how} "
-                       f"({p.dtype}, rtol {rt:g}, atol {at:g})"))
+                       f"({p.dtype}, rtol {rt:g}, atol {at:g}{rounded})"))
         # errors: the largest over each array (an 80-column terminal holds these six columns whole)
         t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
         for o in graded:  # (a missing array's shape cell says missing)
