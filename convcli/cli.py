@@ -78,7 +78,8 @@ app = typer.Typer(
     help=(
         "Run 2-D convolution and pooling layers forward and backward on NumPy, "
         "from a YAML config; write the results, check them, check the gradients.\n\n"
-        "Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input, 3 a bug (please report it)."
+        "Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input, 3 a bug (please report it); "
+        "130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (nothing written)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -165,7 +166,8 @@ def _root(
     """Run 2-D convolution and pooling layers forward and backward on NumPy,
     from a YAML config; write the results, check them, check the gradients.
 
-    Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input, 3 a bug (please report it).
+    Exit codes: 0 ok, 1 a check or gradcheck failed, 2 bad usage or input, 3 a bug (please report it);
+    130, 143, 129 stopped by SIGINT, SIGTERM, SIGHUP (nothing written).
     """
 
 
@@ -758,7 +760,7 @@ def backward(
     plot: PlotOpt = False,
     memory_budget: BudgetOpt = DEFAULT_BUDGET,
 ) -> None:
-    """Run forward, then backward; write the outputs, the upstream gradient, every gradient, summary.json and expected.yaml.
+    """Run forward, then backward; write the inputs, the outputs, the upstream gradient, every gradient, summary.json and expected.yaml.
 
     With --plot, also one PNG per quantity in OUT/plots/. An input whose run
     does not fit --memory-budget (or a file input --max-memory would refuse
@@ -795,7 +797,8 @@ def check(
         typer.Option("--complete", metavar=FLAG,
                      help="With --against: every quantity the run computes must be among your arrays (not the "
                           "inputs or upstream gradient the config gives; the gradients when the config has a "
-                          "backward: section or asks for one); a missing one fails (grading a whole submission)."),
+                          "backward: section, or an expected entry or one of your arrays is a gradient); a missing "
+                          "one fails (grading a whole submission)."),
     ] = False,
     each_layer: Annotated[
         bool,
@@ -1025,7 +1028,8 @@ def gradcheck(
         int, typer.Option("--samples", help="Coordinates to perturb per quantity at most (0: all).", min=0)
     ] = 100,
     eps: Annotated[
-        Optional[float], typer.Option("--eps", help="Relative step: a coordinate x moves by eps*max(1,|x|). "
+        Optional[float], typer.Option("--eps", help="Relative step: a coordinate x moves by eps*max(1,|x|), a layer input's by at least eps "
+                                        "times its channel's root mean square (README: gradcheck). "
                                         "(default: 1e-5 float64, 1e-4 float32)", show_default=False)
     ] = None,
     threshold: Annotated[
@@ -1314,7 +1318,7 @@ def plot(
         typer.Option("--out", "-o", help="The PNG to write. (default: convcli-out/<config stem>.<quantity>.png)",
                      show_default=False, parser=_path),
     ] = None,
-    sample: Annotated[Optional[int], typer.Option("--sample", help="The sample of a batch to draw. (default: 0)",
+    sample: Annotated[Optional[int], typer.Option("--sample", help="The sample of a batch to draw; -1 the last. (default: 0)",
                                                   show_default=False)] = None,
     channels: Annotated[Optional[str], typer.Option("--channels", help="Channels to draw, e.g. 0,1,5-7; at most 256. (default: all, or the first 64)",
                                                     show_default=False)] = None,
