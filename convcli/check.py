@@ -108,6 +108,10 @@ class Outcome:
     hints: list[str] = field(default_factory=list)
     linked_from: str | None = None  # where a user's array really is, when a link leads outside the submission
     relaid: bool = False  # yours is convcli's numbers with its axes in another order (the axis_order hint)
+    # --against, an array that fails: how many of its elements are beyond the tolerance, and where the
+    # largest difference is (one slip, or a frame of them, or all)
+    n_differ: int | None = None
+    worst: list[int] | None = None
 
     def __post_init__(self):  # as printed: an entry's key may hold a newline or a tab (errors.printable)
         self.label = printable(self.label)
@@ -121,6 +125,8 @@ class Outcome:
             "first_index": self.first, "passed": self.passed, "status": self.status, "note": self.note,
             "dtype": self.dtype,
         }
+        if self.expected_shape is not None:  # (--against's)
+            doc.update({"n_differ": self.n_differ, "worst_index": self.worst})
         # the two numbers where it first differs (null where nothing numeric was compared)
         yours, ours = self.values_at_first or (None, None)
         doc.update({"got_at_first": _jsonable(yours), "expected_at_first": _jsonable(ours)})
@@ -362,6 +368,22 @@ def _compare_finite(diff: np.ndarray, size: np.ndarray, rtol: float, atol: float
     np.divide(diff, size, out=bound, where=nonzero)
     rel_err = float(np.max(bound, where=nonzero, initial=0.0))
     return passed, abs_err, rel_err, first, ""
+
+
+def _spread(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> tuple[int, tuple[int, ...]]:
+    """For arrays that :func:`compare` failed: how many elements are beyond
+    the tolerance (as it counts them: NaN matches NaN, an infinity only
+    itself), and the index of the largest difference (the first of them)."""
+    got = np.asarray(got, dtype=np.float64)
+    exp = np.asarray(expected, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(got - exp)
+        same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
+        diff[same] = 0.0
+        diff[np.isnan(diff)] = np.inf
+        ok = same | (np.isfinite(exp) & np.isfinite(got) & (diff <= atol + rtol * np.abs(exp)))
+    worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
+    return int(ok.size - np.count_nonzero(ok)), worst
 
 
 def _full_index(index: tuple, ndim: int) -> tuple:
@@ -909,10 +931,15 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                note=exc.what, dtype=info.dtype.name, **shapes))
             continue
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
-        values = None
+        values, n_differ, worst = None, None, None
         if first is not None:
             values = (float(theirs[first]), float(ours[first]))
             note = f"first differs at {list(first)}: got {values[0]!r}, expected {values[1]!r}"
+            n_differ, worst = _spread(theirs, ours, rtol, atol)
+            note += f"; {n_differ} of {ours.size} elements differ{'s' * (n_differ == 1)}"
+            if worst != first:
+                note += (f", the most at {list(worst)}: got {float(theirs[worst])!r}, expected "
+                         f"{float(ours[worst])!r}")
         hints = []
         if not passed:
             nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
@@ -982,7 +1009,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         out.append(Outcome(s.label, s.quantity, f"array {ours.shape}", f"array {shape}",
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
-                           values_at_first=values, hints=hints, relaid="axis_order" in hints))
+                           values_at_first=values, hints=hints, relaid="axis_order" in hints,
+                           n_differ=n_differ, worst=None if worst is None else list(worst)))
     by_label = {s.label: s for s in submitted}
 
     def read(o: Outcome) -> np.ndarray | None:

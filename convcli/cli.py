@@ -888,20 +888,21 @@ def check(
                            plot_target=plot_target if plot is not None else None)
         pictured = _plot_differences(plot, report.graded, p, report.reference, force) if plot is not None else None
     if json_:
-        _check_json(p, report, each_layer, pictured)
+        _check_json(p, report, each_layer, pictured, against)
     else:
         _check_text(p, report, source, against, each_layer, complete, plot, pictured)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
 
 
-def _check_json(p, report, each_layer: bool, pictured: dict | None) -> None:
+def _check_json(p, report, each_layer: bool, pictured: dict | None, against=None) -> None:
     """check's --json document."""
     from .check import ROUNDING_FACTOR
 
     outcomes, graded, every = report.outcomes, report.graded, report.every
     _print_json({
         "ok": report.ok, **_provenance(p), "dtype": p.dtype, "engine": p.engine,
+        "against_path": None if against is None else str(against),  # the submission, as given (a gradebook's key)
         "checks": len(every), "passed": sum(o.passed for o in every), "each_layer": each_layer,
         # the two kinds apart: a grader scores a submission by "against" alone (the config's
         # expected: entries are checked against convcli's own run)

@@ -484,6 +484,37 @@ def test_against_json_has_what_a_grader_needs_without_reading_the_notes(tmp_path
     assert doc["checks"] == n_expected + len(doc["against"])
 
 
+def test_a_failed_array_says_how_many_elements_differ_and_where_the_most(tmp_path):
+    """An instructor's review: a failure gave the largest error and the
+    first index beyond tolerance only, so one slip (1 of 216 elements) read
+    like a frame of errors (a padding mistake: the border only). The note
+    and --json say how many elements differ and where the largest
+    difference is; --json names the submission graded (a gradebook's key)."""
+    sub = _submission(tmp_path, [])
+    ref = tmp_path / "ref"
+    dW = np.load(ref / "conv1.dW.npy")  # (3, 3, 3, 4): 108 elements
+    slip = dW.copy()
+    slip[1, 2, 0, 3] += 0.5
+    np.save(sub / "conv1.dW.npy", slip)
+    Z = np.load(ref / "conv1.Z.npy")  # (4, 8, 8, 4)
+    frame = Z.copy()
+    frame[:, 0] -= 1.0  # the top row of every map: 4 * 8 * 4 = 128 elements
+    frame[2, 0, 5, 1] -= 2.0  # the most
+    np.save(sub / "conv1.Z.npy", frame)
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--json"]).stdout)
+    assert doc["against_path"] == str(sub)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert (by["conv1.dW"]["n_differ"], by["conv1.dW"]["worst_index"]) == (1, [1, 2, 0, 3])
+    assert "; 1 of 108 elements differs;" in by["conv1.dW"]["note"], by["conv1.dW"]["note"]
+    assert (by["conv1.Z"]["n_differ"], by["conv1.Z"]["worst_index"]) == (128, [2, 0, 5, 1])
+    assert "; 128 of 1024 elements differ, the most at [2, 0, 5, 1]: got " in by["conv1.Z"]["note"]
+    np.save(sub / "conv1.dW.npy", dW)
+    np.save(sub / "conv1.Z.npy", Z)
+    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--json"]).stdout)
+    assert all(o["n_differ"] is None and o["worst_index"] is None for o in doc["against"])
+    assert json.loads(run(["check", CONFIGS / "stack.yaml", "--json"]).stdout)["against_path"] is None
+
+
 def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     """The grading review: one stray file aborted the whole grade (exit 2),
     and a submission missing quantities passed without a word."""
