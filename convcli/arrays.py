@@ -205,14 +205,21 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
     try:
         version = fmt.read_magic(fp)
     except (ValueError, OSError, EOFError, zlib.error):
+        pickled = False
         try:
             fp.seek(0)
-            kind = _kind_of(fp.read(8))
+            head = fp.read(8)
+            kind = _kind_of(head)
+            pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")  # its protocol
         except (OSError, ValueError, zlib.error, *_ZIP_ERRORS):
             kind = None
         if kind is not None and kind != ".npy":
             raise ConvcliError(where, f"{name} is an {kind} file with a .npy name; rename it to "
                                       f"{'.h5' if kind == 'HDF5' else kind}") from None
+        if kind is None and pickled:
+            raise ConvcliError(where, f"{name} is a Python pickle (pickle.dump), not a .npy file: save the "
+                                      "array with np.save (a pickle is never loaded: loading one can run code)"
+                               ) from None
         raise ConvcliError(where, f"{name} is not a .npy file (no NumPy header); is it corrupt?") from None
     try:
         if version == (1, 0):

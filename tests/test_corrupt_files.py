@@ -124,3 +124,28 @@ def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_pat
     (tmp_path / "locked.npz").write_bytes(bytes(locked))
     result = run(["check", cfg, "--against", tmp_path / "locked.npz"])
     assert result.exit_code == 2 and "Z.npy is encrypted" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_pickled_array_with_a_npy_name_says_pickle_and_np_save(tmp_path):
+    """An instructor's review: a student's pickle.dump(array) saved as
+    conv1.Z.npy was "not a .npy file (no NumPy header); is it corrupt?".
+    A pickle's first bytes (0x80 and its protocol, 2-5) say what it is; it
+    is named and never loaded, as a config input and as a submission."""
+    import json
+    import pickle
+
+    from test_cli_helpers import CONFIGS, assert_error
+
+    for protocol in (2, 4, 5):
+        with open(tmp_path / "A.npy", "wb") as f:
+            pickle.dump(np.ones((1, 4, 4, 1)), f, protocol=protocol)
+        cfg = write(tmp_path, "inputs: {A_prev: {file: A.npy}}\nlayers: [{type: relu}]\n")
+        assert_error(run(["forward", cfg, "--out", tmp_path / "out"]),
+                     "A.npy is a Python pickle (pickle.dump), not a .npy file: save the array with np.save "
+                     "(a pickle is never loaded: loading one can run code)")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    with open(sub / "conv1.db.npy", "wb") as f:
+        pickle.dump(np.ones(4), f)
+    (o,) = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "unreadable" and "conv1.db.npy is a Python pickle (pickle.dump)" in o["note"], o
