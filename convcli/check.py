@@ -1181,12 +1181,22 @@ def _setting_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
 
 def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     """A padded conv layer's ``dA_prev`` of its padded input's shape: the
-    padding's gradient not cropped off (the notebook's ``dA_prev_pad``)."""
+    padding's gradient not cropped off (the notebook's ``dA_prev_pad``).
+    Or empty along H or W where that side's pad is 0: the notebook's crop
+    ``dA_prev_pad[:, pad:-pad, pad:-pad, :]`` is ``[0:-0]`` there, nothing
+    (DESIGN: "the pad:-pad slice breaks at pad 0")."""
     for spec, ls in zip(p.network.layers, p.layer_shapes):
-        if spec.kind != "conv" or q != f"{spec.name}.dA_prev" or not any(ls.hyper["pad"]):
+        if spec.kind != "conv" or q != f"{spec.name}.dA_prev":
             continue
         t, b, l, r = ls.hyper["pad"]
         m, H, W, C = ls.in_shape
+        cut = (m, 0 if b == 0 else H, 0 if r == 0 else W, C)
+        if shape == cut and 0 in cut[1:3]:
+            axes = " and ".join(a for a, n in zip(("H", "W"), cut[1:3]) if n == 0)
+            return (f"; empty along {axes}: at pad 0 the crop dA_prev_pad[:, pad:-pad, pad:-pad, :] is [0:-0], "
+                    f"nothing; crop with [pad:pad + n_H_prev] and [pad:pad + n_W_prev] (at pad 0, not at all)")
+        if not any(ls.hyper["pad"]):
+            continue
         if shape == (m, H + t + b, W + l + r, C):
             rows, cols = f"{t}:{-b if b else ''}", f"{l}:{-r if r else ''}"
             return (f"; {fmt_shape(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "

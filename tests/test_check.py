@@ -385,6 +385,30 @@ def test_a_learners_slips_in_the_loops_get_their_hints(tmp_path):
                          "crop the padding off the gradient, dA_prev_pad[:, 1:-1, 1:-1, :]")
 
 
+def test_a_crop_of_pad_minus_pad_at_pad_0_says_it_is_empty(tmp_path):
+    """An instructor's review: the notebook's dA_prev_pad[:, pad:-pad,
+    pad:-pad, :] at pad 0 is [0:-0], an empty array (DESIGN names that slip),
+    and the note said only "shape (8, 0, 0, 3), expected (8, 12, 12, 3)".
+    It says why, and the crop that works; where only one side's pad is 0
+    (pad [top, bottom, left, right]), only that axis is empty."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    for pad, shape, axes in ((0, (2, 0, 0, 3), "H and W"), ([1, 0, 1, 1], (2, 0, 7, 3), "H")):
+        cfg = write(tmp_path, f"seed: 1\ninputs: {{A_prev: {{random: [2, 7, 7, 3]}}, W: {{random: [3, 3, 3, 4]}}, "
+                              f"b: {{zeros: [4]}}}}\nlayers: [{{type: conv, W: W, b: b, pad: {pad}}}]\n"
+                              "backward: {grad: ones}\n")
+        sub = tmp_path / f"sub{len(axes)}"
+        sub.mkdir()
+        np.save(sub / "conv1.dA_prev.npy", np.zeros(shape))
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["hints"] == ["geometry"], o
+        assert o["note"].endswith(
+            f"; empty along {axes}: at pad 0 the crop dA_prev_pad[:, pad:-pad, pad:-pad, :] is [0:-0], nothing; "
+            "crop with [pad:pad + n_H_prev] and [pad:pad + n_W_prev] (at pad 0, not at all)"), o["note"]
+
+
 def test_a_difference_at_the_rounding_of_the_arrays_scale_says_so(tmp_path, monkeypatch):
     """A streaming review: in float32, sums of terms in the thousands that
     cancel to near zero differ by more than atol 1e-5 when added in another
