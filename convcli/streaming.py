@@ -850,10 +850,10 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
                             name = f"{network.layers[i].name}.{key}"
                             if name in found:
                                 put(name, r0, g[key])
-                            elif name in sums:
-                                sums[name] += g[key]  # in the config's dtype, as the in-memory sums
-                            else:
-                                sums[name] = g[key].copy()
+                            elif name in sums:  # in float64, rounded once at the end: a float32 run's
+                                sums[name] += g[key]  # chunks' sums past float32's largest number before
+                            else:  # the whole batch's is (a review: refused, where in memory it ran)
+                                sums[name] = g[key].astype(np.float64)
                         del g
                     del trace, steps
                     timings["backward"] += clock() - t - (timings["write"] - w)
@@ -862,6 +862,8 @@ def run_streaming(p, backward: bool, folder: Path, fmt: str, progress=None,
         except LayerError as exc:  # its counts are the chunk's: say which
             exc.what = f"in the chunk of samples {r0}:{r1}: {exc.what}"
             raise layer_error(p.cfg, exc) from None
+        with np.errstate(over="ignore"):  # (an overflow is refused just below)
+            sums = {name: total.astype(dtype, copy=False) for name, total in sums.items()}
         try:  # each chunk's dW and db were finite; their sums may not be (an in-memory run's are refused)
             for i, layer in enumerate(network.layers):
                 mine = {key: sums[f"{layer.name}.{key}"] for key in ("dW", "db") if f"{layer.name}.{key}" in sums}

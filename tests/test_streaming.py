@@ -946,6 +946,29 @@ def test_dw_and_db_that_overflow_only_summed_over_the_chunks_are_refused_as_in_m
     np.testing.assert_allclose(dW, np.broadcast_to((2e35 * taps)[:, :, None, None], (3, 3, 3, 2)), rtol=1e-5)
 
 
+def test_float32_dw_and_db_whose_partial_sums_overflow_add_up_as_in_memory(tmp_path):
+    """A streaming review: the chunks' db, each finite, were added up in
+    float32, so 3e38 + 3e38 (two chunks' db) overflowed before -3e38 - 3e38
+    came back, and the run was refused where in memory (db summed in float64,
+    rounded once) it gives 1. The chunks' sums add up in float64 and round
+    once. By hand: a 1x1 conv of ones, inputs 1e-30, dZ 3e38, 3e38, -3e38,
+    -3e38, 1 (a sample each): db = 1, dW = 1e-30 * 1 (the 3e38 terms cancel
+    exactly); one sample a chunk."""
+    np.save(tmp_path / "x.npy", np.full((5, 1, 1, 1), 1e-30, np.float32))
+    np.save(tmp_path / "g.npy", np.array([3e38, 3e38, -3e38, -3e38, 1.0], np.float32).reshape(5, 1, 1, 1))
+    data = {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"ones": [1, 1, 1, 1]},
+                                           "b": {"zeros": [1]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}}
+    cfg = write(tmp_path, data)
+    for out, extra in (("whole", []), ("streamed", ["--memory-budget", str(budget_for(cfg, rows=1))])):
+        result = run(["backward", cfg, "--out", tmp_path / out, *extra])
+        assert result.exit_code == 0, result.stderr
+        assert np.load(tmp_path / out / "conv1.db.npy").tolist() == [1.0], out
+        assert np.load(tmp_path / out / "conv1.dW.npy").dtype == np.float32
+    summary = json.loads((tmp_path / "streamed" / "summary.json").read_text())
+    assert summary["streaming"]["chunks"] == 5, summary["streaming"]
+
+
 def test_a_corrupt_npz_member_is_refused_streamed_though_its_slice_ends_early(tmp_path):
     """A review: zipfile checks a member's CRC only at its end, and a
     streamed ``slice:`` that stops before the last row never got there, so
