@@ -834,6 +834,37 @@ def test_float32_grading_allows_float32_s_rounding_of_long_sums(tmp_path):
         assert o["passed"] is ok and result.exit_code == (0 if ok else 1), (name, o)
 
 
+def test_float32_s_allowance_is_capped_where_rounding_flips_a_max_pool_s_choice(tmp_path):
+    """A review of the float32 allowance: where float32's rounding flips a
+    decision, the float32 and float64 runs differ by a gradient's whole size,
+    and 16 times that passed any array (dA_prev and dW times 1.5). By hand:
+    1 and 1 + 2**-23 (exact in float32) plus a bias of 16 are 17 and 17 in
+    float32 (its step at 17 is 2**-19), a tie whose ties: all gives both the
+    window's gradient of 1, and 17 and 17 + 2**-23 in float64, one maximum.
+    The allowance is at most 2**-10 of the array's largest magnitude: the
+    key passes, the arrays times 1.5 fail."""
+    rng = np.random.default_rng(0)
+    A = rng.random((2, 4, 4, 1)).astype(np.float32)
+    A[0, 0, 0, 0], A[0, 0, 1, 0] = 1.0, np.float32(1.0) + np.float32(2.0 ** -23)
+    for name, x in (("A", A), ("W", np.ones((1, 1, 1, 1), np.float32)), ("b", np.full(1, 16.0, np.float32))):
+        np.save(tmp_path / f"{name}.npy", x)
+    cfg = write(tmp_path, "dtype: float32\ninputs: {A_prev: {file: A.npy}, W: {file: W.npy}, b: {file: b.npy}}\n"
+                          "layers: [{type: conv, W: W, b: b}, {type: pool, f: 2}]\nbackward: {grad: ones}\n")
+    key = tmp_path / "key"
+    assert run(["backward", cfg, "--out", key]).exit_code == 0
+    assert np.load(key / "pool2.dA_prev.npy")[0, 0, :2, 0].tolist() == [1.0, 1.0]  # the float32 tie
+    assert run(["check", cfg, "--against", key]).exit_code == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for q in ("pool2.dA_prev", "conv1.dW"):
+        np.save(bad / f"{q}.npy", 1.5 * np.load(key / f"{q}.npy"))
+    doc = json.loads(run(["check", cfg, "--against", bad, "--json"]).stdout)
+    assert {o["quantity"]: o["status"] for o in doc["against"]} == {"pool2.dA_prev": "fail", "conv1.dW": "fail"}
+    for o in doc["against"]:
+        largest = np.abs(np.load(key / f"{o['quantity']}.npy")).max()
+        assert o["atol"] <= 1e-5 + 2.0 ** -10 * largest, o
+
+
 def test_a_float32_submission_under_a_set_tolerance_gets_the_options_that_grade_it(tmp_path):
     """An instructor's review: with the float64 default written out in a
     tolerance: (as the README's example config has it), the hint's
