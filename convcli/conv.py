@@ -50,8 +50,10 @@ from .stats import all_finite
 from .hparams import (
     BIAS_MODES,
     ConvGeometry,
+    LayerCache,
     as_array,
     cache_arrays,
+    cache_state,
     check_engine,
     check_padded,
     check_upstream,
@@ -271,7 +273,7 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
         Z, cols, T = _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype))
     else:
         T, (Z, cols) = 1, _forward_reference(A_prev, W, b.reshape(-1), g)
-    return Z, (A_prev, W, b, hparameters, _ConvState(g, engine, dtype, cols, T))
+    return Z, LayerCache((A_prev, W, b, hparameters), _ConvState(g, engine, dtype, cols, T))
 
 
 def conv_backward(dZ, cache, engine=None):
@@ -333,7 +335,7 @@ def _unpack_cache(cache):
     if not (isinstance(A_prev, np.ndarray) and isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
         A_prev, W, b = cache_arrays(zip(("A_prev", "W", "b"), (A_prev, W, b)),
                                     "(A_prev, W, b, hparameters, ...) as returned by conv_forward")
-    state = cache[4] if len(cache) > 4 else None
+    state = cache_state(cache, 4)
     if state is not None and not isinstance(state, _ConvState):
         raise ValueError("cache: item 5 is not conv_forward's state; was it made by another layer?")
     if state is not None and (A_prev.shape != state.geometry.in_shape

@@ -254,6 +254,34 @@ def compute_dtype(*arrays) -> np.dtype:
     return dt
 
 
+class LayerCache(tuple):
+    """A forward's cache: the notebook's tuple, ``(A_prev, W, b,
+    hparameters)`` from ``conv_forward`` and ``(A_prev, hparameters)`` from
+    ``pool_forward``, which also holds what convcli's engine keeps for its
+    backward, as ``.state``, outside its items: the notebook's
+    ``(A_prev, W, b, hparameters) = cache`` takes it as it is, and so does a
+    backward of one's own (a review: 'too many values to unpack'). A slice or
+    a copy as a plain tuple is the notebook's cache, which the backward
+    takes too (it recomputes what the state held)."""
+
+    def __new__(cls, items, state):
+        self = super().__new__(cls, items)
+        self.state = state
+        return self
+
+    def __reduce__(self):  # (pickle, copy: a tuple's own rebuilds it without the state)
+        return type(self), (tuple(self), self.state)
+
+
+def cache_state(cache, n: int):
+    """The engine's state of a cache: a :class:`LayerCache`'s ``.state``,
+    else the item after the notebook's ``n`` (a tuple built with one, as
+    convcli's caches were), else None."""
+    if isinstance(cache, LayerCache):
+        return cache.state
+    return cache[n] if len(cache) > n else None
+
+
 def cache_arrays(named, expected: str) -> list[np.ndarray]:
     """The arrays of a cache built by hand, as the notebook's forward
     functions build it: lists (which the forwards take too) as arrays;

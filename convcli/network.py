@@ -108,7 +108,7 @@ def pool_layer_forward(x: np.ndarray, layer: LayerSpec, engine: str):
             again, cache = pool_forward(x / k, dict(layer.hparameters), mode="average", engine=engine)
             again *= k
         out = np.where(np.isfinite(out), out, again)
-        cache = (x, *cache[1:])
+        cache = hparams.LayerCache((x, *cache[1:]), cache.state)
     return out, cache
 
 

@@ -32,9 +32,11 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import parallel
 from .hparams import (
+    LayerCache,
     PoolGeometry,
     as_array,
     cache_arrays,
+    cache_state,
     check_engine,
     check_mode,
     check_upstream,
@@ -184,7 +186,7 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
         A, maxima = _forward_fast(A_prev, g, mode, keep=True)
     else:
         A = _forward_fast(A_prev, g, mode)
-    return A, (A_prev, hparameters, _PoolState(g, engine, maxima, mode))
+    return A, LayerCache((A_prev, hparameters), _PoolState(g, engine, maxima, mode))
 
 
 def pool_backward(dA, cache, mode="max", engine=None):
@@ -224,8 +226,9 @@ def pool_backward(dA, cache, mode="max", engine=None):
     A_prev, hparameters, state = _unpack_cache(cache)
     mode = check_mode(mode)
     if mode == "max" and state is not None and state.mode == "average":  # the default mode, most likely
-        warnings.warn("pool_backward: this cache is an average pool's and mode is 'max' (the default), so this is "
-                      "max pooling's gradient; pass mode='average' for the average pool's", UserWarning, stacklevel=2)
+        warnings.warn("pool_backward: this cache is an average pool's and mode is 'max' (pool_backward's default), "
+                      "so this is max pooling's gradient; pass mode='average' for the average pool's", UserWarning,
+                      stacklevel=2)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
     g = state.geometry if state else pool_geometry(A_prev, hparameters)
     dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)
@@ -254,7 +257,7 @@ def _unpack_cache(cache):
     A_prev, hparameters = cache[:2]
     if not isinstance(A_prev, np.ndarray):  # the notebook's (A_prev, hparameters), A_prev a list as pool_forward takes
         (A_prev,) = cache_arrays([("A_prev", A_prev)], "(A_prev, hparameters, ...) as returned by pool_forward")
-    state = cache[2] if len(cache) > 2 else None
+    state = cache_state(cache, 2)
     if state is not None and not isinstance(state, _PoolState):
         raise ValueError("cache: item 3 is not pool_forward's state; was it made by another layer?")
     # In the compute dtype, native, also where the forward's state says it

@@ -18,8 +18,10 @@ def relu_backward(dA, cache):
     """``dZ = dA`` where ``Z > 0``, else 0 (the subgradient at 0 is 0, as in PyTorch)."""
     if isinstance(cache, list):  # [Z]: as good as its tuple, as conv_backward and pool_backward take one
         cache = tuple(cache)
+    if isinstance(cache, np.ndarray):  # the course's own relu helper caches Z itself (a learner's review)
+        cache = (cache,)
     if not (isinstance(cache, tuple) and len(cache) == 1 and isinstance(cache[0], np.ndarray)):
-        raise ValueError("cache: not a relu cache; expected the tuple (Z,) returned by relu_forward")
+        raise ValueError("cache: not a relu cache; expected the tuple (Z,) returned by relu_forward, or Z")
     (Z,) = cache
     dA = as_array(dA, "dA", Z.ndim)
     if dA.shape != Z.shape:

@@ -104,7 +104,7 @@ CASES = {
     "garbage cache to pool_backward": (lambda: cc.pool_backward(P, None), names("cache")),
     # (a list of the notebook's items is as good as its tuple: a conv's is still no pool's)
     "conv cache as a list to pool_backward": (lambda: cc.pool_backward(P, list(CONV_CACHE)), names("cache")),
-    "conv cache with pool state": (lambda: cc.conv_backward(Z, CONV_CACHE[:4] + POOL_CACHE[2:]),
+    "conv cache with pool state": (lambda: cc.conv_backward(Z, CONV_CACHE[:4] + (POOL_CACHE.state,)),
                                    names("cache")),
     # upstream gradient of the wrong shape
     "dZ wrong shape": (lambda: cc.conv_backward(np.zeros((1, 5, 5, 3)), CONV_CACHE),
@@ -183,7 +183,8 @@ CASES = {
                                              names("shape", "more elements than an array can hold")),
     # a cache whose b was swapped for another layer's
     "conv cache with another b": (
-        lambda: cc.conv_backward(Z, CONV_CACHE[:2] + (np.zeros(3),) + CONV_CACHE[3:]), names("cache", "b", (3,))),
+        lambda: cc.conv_backward(Z, CONV_CACHE[:2] + (np.zeros(3),) + CONV_CACHE[3:] + (CONV_CACHE.state,)),
+        names("cache", "b", (3,))),
 }
 
 
@@ -268,6 +269,44 @@ def test_a_pool_cache_built_by_hand_may_hold_a_list():
     assert dW.item() == A.sum() and db.item() == 16.0
 
 
+def test_a_cache_unpacks_as_the_notebook_s_and_its_backward_of_one_s_own_runs_on_it():
+    """A learner's review: the notebook's conv_backward opens with
+    (A_prev, W, b, hparameters) = cache and its pool_backward with
+    (A_prev, hparameters) = cache; convcli's caches held the engine's state
+    as one more item, so 'too many values to unpack' where a student ran
+    convcli's forward before a backward of their own. The state rides
+    outside the items (.state): the notebook's unpacking takes the cache,
+    and convcli's backward still uses what it kept (the same gradients
+    as from the notebook's own 4-tuple, checked by hand on a 1x1 kernel of
+    ones: dA_prev = dZ, dW = sum of A, db = the count of dZ's ones).
+    Copies and pickles keep the state; the course's relu helper's cache, Z
+    itself, is taken."""
+    import copy
+    import pickle
+
+    A = np.arange(16.0).reshape(1, 4, 4, 1)
+    W, b = np.ones((1, 1, 1, 1)), np.zeros(1)
+    Z, cache = cc.conv_forward(A, W, b, {})
+    A_prev, W_, b_, hparameters = cache  # the notebook's own line
+    assert A_prev is A and W_ is W and b_ is b and hparameters == {} and len(cache) == 4
+    assert cache.state is not None and cache.state.engine == "fast"
+    for c in (cache, copy.copy(cache), pickle.loads(pickle.dumps(cache)), tuple(cache)):
+        dA_prev, dW, db = cc.conv_backward(np.ones_like(Z), c)
+        np.testing.assert_array_equal(dA_prev, np.ones_like(A))
+        assert dW.item() == A.sum() and db.item() == 16.0
+    assert pickle.loads(pickle.dumps(cache)).state.geometry == cache.state.geometry
+    P, pcache = cc.pool_forward(A, {"f": 2})
+    A_prev, hparameters = pcache
+    assert A_prev is A and hparameters == {"f": 2} and pcache.state.mode == "max"
+    expected = np.zeros((4, 4))
+    expected[1::2, 1::2] = 1
+    np.testing.assert_array_equal(cc.pool_backward(np.ones_like(P), pcache)[0, :, :, 0], expected)
+    Z = np.array([-1.0, 0.0, 2.0]).reshape(1, 1, 3, 1)
+    np.testing.assert_array_equal(cc.relu_backward(np.full_like(Z, 5.0), Z).ravel(), [0.0, 0.0, 5.0])
+    with pytest.raises(ValueError, match="cache: item 5 is not conv_forward's state"):
+        cc.conv_backward(np.ones((1, 4, 4, 1)), (A, W, b, {}, pcache.state))  # another layer's state
+
+
 def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch):
     """A review: pad 10**5 on a 3x3 input raised NumPy's MemoryError for 298
     GiB, naming no argument (and where memory is overcommitted it may be
@@ -302,7 +341,7 @@ def test_engine_none_is_the_default_forward_too():
     A, W = np.arange(48.0).reshape(1, 4, 4, 3), np.ones((2, 2, 3, 2))
     Z, cache = cc.conv_forward(A, W, np.zeros(2), {}, engine=None)
     np.testing.assert_array_equal(Z, cc.conv_forward(A, W, np.zeros(2), {})[0])
-    assert cache[4].engine == "fast"
+    assert cache.state.engine == "fast"
     P, cache = cc.pool_forward(A, {"f": 2}, engine=None)
     np.testing.assert_array_equal(P[0, :, :, 0], [[15.0, 21.0], [39.0, 45.0]])  # by hand: each block's last
 

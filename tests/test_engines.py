@@ -415,7 +415,7 @@ def test_pool_max_keeps_its_own_maxima_when_the_output_is_changed_in_blocks(monk
     monkeypatch.setattr(pool_module, "CHUNK_BYTES", 1)  # one sample a block: 6 blocks
     x = np.random.RandomState(5).randn(6, 7, 8, 3)
     A, cache = cc.pool_forward(x, {"f": f, "stride": stride}, mode="max")
-    kept = cache[2].A
+    kept = cache.state.A
     assert kept is not None and not np.shares_memory(kept, A)
     np.testing.assert_array_equal(kept, A)
     np.maximum(A, 0, out=A)  # the ReLU: some maxima are negative
@@ -574,10 +574,10 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
     got, cache = _conv_run("fast", A, W, b, hp, dZ_bad, bad, layout)
     expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad, layout)
     # the case takes its shortcut, with finite data (else it would test nothing)
-    g = cache[4].geometry
+    g = cache.state.geometry
     if "tiled weight gradient" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
-        assert cache[4].cols is None and 1 < T_in <= conv_module._forward_tile(g, dtype)
+        assert cache.state.cols is None and 1 < T_in <= conv_module._forward_tile(g, dtype)
         assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
     elif "tiled forward" in case:
         assert conv_module._forward_tile(g, dtype) > 1
@@ -585,7 +585,7 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
         assert conv_module._input_grad_tile(g, dtype) > 1
         assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, 2)
     elif "from dZ" in case:
-        assert cache[4].cols is None and conv_module._input_grad_tile(g, dtype) == 1
+        assert cache.state.cols is None and conv_module._input_grad_tile(g, dtype) == 1
         assert g.n_C_prev >= conv_module.WEIGHT_GRAD_FROM_DZ_MIN_C_IN
     elif "gather" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
@@ -819,7 +819,7 @@ def test_backward_unfolds_as_the_forward_did(forward_tiles, monkeypatch):
     hp = {"pad": 1}
     monkeypatch.setattr(conv_module, "TILE_MIN_BYTES", 0 if forward_tiles else 1 << 40)
     Z, cache = cc.conv_forward(A, W, b, hp)
-    assert cache[4].cols is not None and (cache[4].tile > 1) == forward_tiles
+    assert cache.state.cols is not None and (cache.state.tile > 1) == forward_tiles
     monkeypatch.setattr(conv_module, "TILE_MIN_BYTES", 1 << 40 if forward_tiles else 0)
     dZ = rng.standard_normal(Z.shape)
     expected = cc.conv_backward(dZ, cc.conv_forward(A, W, b, hp, engine="reference")[1])
@@ -902,13 +902,13 @@ def assert_block_bytes_bound(A_prev, W, b, hp, patches, wide=False):
                 mp.setattr(conv_module, name, value)
         Z, cache = cc.conv_forward(A_prev, W, b, hp)
         cc.conv_backward(np.ones_like(Z), cache)
-        g = cache[4].geometry
+        g = cache.state.geometry
         bound = max(
             conv_module.block_bytes(g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, g.s_W, g.d_W, Z.dtype),
             conv_module.block_bytes(g.n_W_prev, g.n_C, g.n_C_prev, g.f_H, g.f_W, 1, g.d_W, Z.dtype)
             if (g.s_H, g.s_W) == (1, 1) else 0)
         chunk = conv_module.CHUNK_BYTES
-    kept = cache[4].cols.nbytes if cache[4].cols is not None else 0
+    kept = cache.state.cols.nbytes if cache.state.cols is not None else 0
     assert max(asked + [kept]) <= bound, (asked, kept, bound)
     assert not wide or max(asked) > 1.5 * chunk, (asked, chunk)
 
@@ -939,9 +939,9 @@ def test_a_conv_cache_keeps_no_unfolding_larger_than_a_block():
     for A, W, kept in [(rng.randn(1, 2, 8000, 16), rng.randn(2, 32, 16, 16), False),
                        (rng.randn(2, 6, 6, 3), rng.randn(3, 3, 3, 4), True)]:
         Z, cache = cc.conv_forward(A, W, np.zeros(W.shape[-1]), {})
-        assert (cache[4].cols is not None) == kept
-        if cache[4].cols is not None:
-            assert cache[4].cols.nbytes <= conv_module.block_max_bytes()
+        assert (cache.state.cols is not None) == kept
+        if cache.state.cols is not None:
+            assert cache.state.cols.nbytes <= conv_module.block_max_bytes()
         dZ = rng.randn(*Z.shape)
         _, ref = cc.conv_forward(A, W, np.zeros(W.shape[-1]), {}, engine="reference")
         for fast, slow in zip(cc.conv_backward(dZ, cache), cc.conv_backward(dZ, ref)):
@@ -1085,7 +1085,7 @@ def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, m
                         lambda dZ, W, g, T, A_prev=None: (called.append((T, A_prev is not None)), real(dZ, W, g, T, A_prev))[1])
     Z, cache = cc.conv_forward(A, W, b, {"pad": pad})
     dA_prev, dW, db = cc.conv_backward(dZ, cache)
-    assert cache[4].cols is None and called and called[0][0] > 1 and called[0][1], (called, cache[4].tile)
+    assert cache.state.cols is None and called and called[0][0] > 1 and called[0][1], (called, cache.state.tile)
     x = torch.from_numpy(A.transpose(0, 3, 1, 2).copy()).requires_grad_()
     w = torch.from_numpy(W.transpose(3, 2, 0, 1).copy()).requires_grad_()
     bt = torch.from_numpy(b.copy()).requires_grad_()

@@ -159,7 +159,7 @@ def test_a_pass_one_offset_at_a_time_holds_scratch_blocks_of_the_output(dtype, t
     if nan:
         x[:, ::7, ::5] = np.nan
     A, cache, scratch = backward_scratch(x, {"f": 3, "stride": 2, "ties": ties})
-    g = cache[2].geometry
+    g = cache.state.geometry
     largest = max(b.stop - b.start for b in pool_module._blocks(g, x.itemsize, pool_module._max_work(g)))
     assert scratch <= pool_module.SCRATCH_BLOCKS * largest * A[0].nbytes + (16 << 10), scratch / (largest * A[0].nbytes)
 

@@ -1434,7 +1434,7 @@ def test_what_a_conv_cache_keeps_is_within_the_estimate(monkeypatch, growth):
         A = np.random.rand(m, H, W, C).astype(dtype)
         Z, cache = conv_engine.conv_forward(A, np.random.rand(*f, C, n_C).astype(dtype),
                                             np.zeros(n_C, dtype), {"stride": list(s), "pad": pad, "dilation": list(d)})
-        state = cache[4]
+        state = cache.state
         kept = 0 if state.cols is None else state.cols.nbytes
         ls = types.SimpleNamespace(in_shape=A.shape, out_shape=Z.shape,
                                    hyper={"f": f, "stride": s, "pad": tuple(pad), "dilation": d})

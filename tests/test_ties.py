@@ -293,7 +293,8 @@ def test_a_cache_holding_a_big_endian_input_gives_the_gradient_not_its_bytes():
     copy (the state still there) gave 2.8e-319 where 0.5 belongs. By hand:
     one 2x2 window, maximum 4 at (1, 0), dA 0.5."""
     x = np.array([[1.0, 2.0], [4.0, 3.0]])[None, :, :, None]
-    A, (_, hp, state) = cc.pool_forward(x, {"f": 2})
+    A, cache = cc.pool_forward(x, {"f": 2})
+    (_, hp), state = cache, cache.state
     for ties in ("all", "split"):
         hp = {**hp, "ties": ties}
         dA_prev = cc.pool_backward(np.full(A.shape, 0.5), (x.astype(">f8"), hp, state))
