@@ -373,7 +373,8 @@ def _compare_finite(diff: np.ndarray, size: np.ndarray, rtol: float, atol: float
 def _spread(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> tuple[int, tuple[int, ...]]:
     """For arrays that :func:`compare` failed: how many elements are beyond
     the tolerance (as it counts them: NaN matches NaN, an infinity only
-    itself), and the index of the largest difference (the first of them)."""
+    itself), and the index of the largest difference among them (the first
+    of those)."""
     got = np.asarray(got, dtype=np.float64)
     exp = np.asarray(expected, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -382,6 +383,7 @@ def _spread(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> 
         diff[same] = 0.0
         diff[np.isnan(diff)] = np.inf
         ok = same | (np.isfinite(exp) & np.isfinite(got) & (diff <= atol + rtol * np.abs(exp)))
+    diff[ok] = -1.0  # the largest difference among those beyond the tolerance (a review: not one within it)
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
     return int(ok.size - np.count_nonzero(ok)), worst
 
@@ -562,15 +564,18 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return [], unread + [Unknown(file.name, exc.what.removeprefix(f"{file.name} ").removeprefix("is "))]
     several = _submissions(p, found) if file.suffix.lower() in NPZ_SUFFIXES else []
     if several:
-        shown = [printable(f"{folder}/") if folder else "its top level" for folder in several]
+        shown = [printable(f"{folder}/") for folder in several]
         if empty_ok:
             return [], unread + [Unknown(s_, f"one of several submissions in {printable(file.name)}; unzip it "
                                              "and --against the folder that is the work") for s_ in shown]
         raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
                                   f"{' ...' if len(shown) > 5 else ''}: several submissions in one; unzip it "
                                   "and --against the folder that is the work")
+    left: list[Unknown] = []
+    if file.suffix.lower() in NPZ_SUFFIXES:
+        found, left = _top_level_first(p, found)
     out, unknown = _resolve(p, where, found, file.parent)
-    return _some(out, unknown + unread, where, empty_ok)
+    return _some(out, unknown + left + unread, where, empty_ok)
 
 
 def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str, Source]]:
@@ -705,18 +710,42 @@ def _names_of(raw: str, src: Source) -> list[tuple[str, str]]:
 
 
 def _submissions(p: Plan, found) -> list[str]:
-    """The folders of a zip (an .npz) that each hold an array of a quantity
-    another of them holds too: several submissions in one upload (a
-    grader's zip of the class, a student's attempt1/ and attempt2/), whose
-    arrays would be graded as one's, the first by name of each quantity
-    winning. As for a folder (``_inner_folders``), which one is the work is
-    for the user to say. ``[]`` where each quantity is in one folder."""
+    """The folders of a zip (an .npz) below its top level that each hold an
+    array of a quantity the run computes that another of them holds too:
+    several submissions in one upload (a grader's zip of the class, a
+    student's attempt1/ and attempt2/), whose arrays would be graded as
+    one's, the first by name of each quantity winning. As for a folder
+    (``_inner_folders``), which one is the work is for the user to say;
+    and as for a folder, arrays at the top level are the work (the folders'
+    copies of them listed, not graded), and copies of what the config gives
+    are never graded, so they count for nothing. ``[]`` where each quantity
+    is in one folder."""
     where: dict[str, set[str]] = {}
     for raw, src in found:
         named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
-        if named is not None:
+        if named is not None and p.resolve(named[0], "") in p.graded():
             where.setdefault(p.resolve(named[0], ""), set()).add(named[1])
-    return sorted({folder for folders in where.values() if len(folders) > 1 for folder in folders})
+    return sorted({folder for folders in where.values() if len(folders) > 1 and "" not in folders
+                   for folder in folders})
+
+
+def _top_level_first(p: Plan, found) -> tuple[list, list[Unknown]]:
+    """A zip's arrays without those in its folders whose quantity one at its
+    top level is (graded instead, as a folder's own files are), those listed."""
+    top = {}
+    for raw, src in found:
+        named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
+        if named is not None and named[1] == "" and p.resolve(named[0], "") in p.graded():
+            top.setdefault(p.resolve(named[0], ""), printable(raw))
+    kept, left = [], []
+    for raw, src in found:
+        named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
+        q = p.resolve(named[0], "") if named is not None else None
+        if named is not None and named[1] != "" and q in top:
+            left.append(Unknown(printable(raw), f"also {q}: {top[q]}, at the top level, is graded instead"))
+        else:
+            kept.append((raw, src))
+    return kept, left
 
 
 def _read_or_none(s: Submitted, where: str, max_memory: int) -> np.ndarray | None:
@@ -891,8 +920,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
         where, shown = "--against", short_path(s.base_dir / s.source.file)
         ours = quantities[s.quantity]
-        # float32's own rounding on top of the tolerance: the sums of a float32 run are no nearer
-        atol = given_atol + (rounding().get(s.quantity, 0.0) if p.dtype == "float32" else 0.0)
+        atol = given_atol
         try:  # one unreadable array fails itself, not the whole submission (an autograder's loop goes on)
             info = arrays.probe(s.source, s.base_dir, where, shown)
         except ConvcliError as exc:
@@ -931,12 +959,17 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                note=exc.what, dtype=info.dtype.name, **shapes))
             continue
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
+        if not passed and p.dtype == "float32" and rounding().get(s.quantity):
+            # float32's own rounding on top of the tolerance: the sums of a float32 run are no nearer (the
+            # other run measures it: only for an array that fails without it)
+            atol = given_atol + rounding()[s.quantity]
+            passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
         values, n_differ, worst = None, None, None
         if first is not None:
             values = (float(theirs[first]), float(ours[first]))
             note = f"first differs at {list(first)}: got {values[0]!r}, expected {values[1]!r}"
             n_differ, worst = _spread(theirs, ours, rtol, atol)
-            note += f"; {n_differ} of {ours.size} elements differ{'s' * (n_differ == 1)}"
+            note += f"; {n_differ} of {ours.size} element{'s' * (ours.size != 1)} differ{'s' * (n_differ == 1)}"
             if worst != first:
                 note += (f", the most at {list(worst)}: got {float(theirs[worst])!r}, expected "
                          f"{float(ours[worst])!r}")
@@ -1193,8 +1226,9 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
         cut = (m, 0 if b == 0 else H, 0 if r == 0 else W, C)
         if shape == cut and 0 in cut[1:3]:
             axes = " and ".join(a for a, n in zip(("H", "W"), cut[1:3]) if n == 0)
-            return (f"; empty along {axes}: at pad 0 the crop dA_prev_pad[:, pad:-pad, pad:-pad, :] is [0:-0], "
-                    f"nothing; crop with [pad:pad + n_H_prev] and [pad:pad + n_W_prev] (at pad 0, not at all)")
+            return (f"; empty along {axes}: a crop [p:-q] with q = 0 is empty (the notebook's "
+                    "dA_prev_pad[:, pad:-pad, pad:-pad, :] at pad 0); crop with [pad:pad + n_H_prev] and "
+                    "[pad:pad + n_W_prev] (at pad 0, not at all)")
         if not any(ls.hyper["pad"]):
             continue
         if shape == (m, H + t + b, W + l + r, C):
@@ -2028,15 +2062,20 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     """Per quantity of ``results``, what a float32 array of it may differ by
     for float32's rounding alone: ``ROUNDING_FACTOR`` times the largest
     difference, over the elements finite in both, between the run in
-    float32 and the same layers in float64 on the same inputs, rounded to
-    float32 (the inputs and the upstream gradient the float32 run took, cast
-    up; or the float64 run's, cast down), at most ``ROUNDING_CAP`` of the
-    quantity's largest finite magnitude. Empty where the run cannot be held
-    twice (``BIAS_RERUN_MAX_BYTES``) or the other run overflows."""
-    held = sum(a.nbytes for a in results.quantities.values() if isinstance(a, np.ndarray))
-    if held > BIAS_RERUN_MAX_BYTES:
-        return {}
+    float32 and the same layers in float64 (or the float64 run and the same
+    layers in float32), at most ``ROUNDING_CAP`` of the quantity's largest
+    finite magnitude. The other run takes the same inputs, those of the
+    float32 run (cast up) or the float64 run's rounded to float32; its
+    backward runs on the run's own caches, cast, so a max pool's maxima and
+    a ReLU's mask are the run's (a review: where float32's rounding made
+    two maxima of a window one, the runs differed by a gradient's whole
+    size, not by rounding). Empty where the run cannot be held twice
+    (``BIAS_RERUN_MAX_BYTES``) or the other run fails (a layer error)."""
+    held = [a.nbytes for a in results.quantities.values() if isinstance(a, np.ndarray)]
     other = np.float64 if p.dtype == "float32" else np.float32
+    # (twice as large in float64: each within --max-memory too)
+    if sum(held) > BIAS_RERUN_MAX_BYTES or max(held, default=0) * (2 if p.dtype == "float32" else 1) > p.max_memory:
+        return {}
     net = p.network
     inputs = {k: v.astype(np.float32).astype(other) for k, v in results.inputs.items()}
     try:
@@ -2048,8 +2087,12 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
             if backward and results.grad is not None and len(trace) == len(net.layers):
                 grad = (trace[-1][0].copy() if p.grad_spec == "output"
                         else results.grad.astype(np.float32).astype(other))
+                # the run's caches (its decisions), as the notebook's plain tuples in the other dtype
+                taken = [(None, tuple(x.astype(other) if isinstance(x, np.ndarray) else x for x in cache))
+                         for _, cache in results.trace]
+                del trace
                 grads: list[dict] = [{} for _ in net.layers]
-                for i, g in net.iter_backward(trace, grad):
+                for i, g in net.iter_backward(taken, grad):
                     grads[i] = g
                 again.update(net.gradients(grads, grad))
     except (ConvcliError, ValueError):
@@ -2312,5 +2355,6 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     # where the expected values came from, when they failed: another config's, or another dtype's
     came_from = expected_provenance_note(str(source.display), came, p) if not all(
         o.passed for o in outcomes) else ""
-    rounded = p.dtype == "float32" and bool(submitted) and bool(rounding())
+    # (asked only where an array failed without it)
+    rounded = p.dtype == "float32" and rounding.cache_info().currsize > 0 and bool(rounding())
     return Report(outcomes, graded, unknown, absent, linked, note, came_from, reference, rounded)

@@ -405,8 +405,9 @@ def test_a_crop_of_pad_minus_pad_at_pad_0_says_it_is_empty(tmp_path):
         (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
         assert o["hints"] == ["geometry"], o
         assert o["note"].endswith(
-            f"; empty along {axes}: at pad 0 the crop dA_prev_pad[:, pad:-pad, pad:-pad, :] is [0:-0], nothing; "
-            "crop with [pad:pad + n_H_prev] and [pad:pad + n_W_prev] (at pad 0, not at all)"), o["note"]
+            f"; empty along {axes}: a crop [p:-q] with q = 0 is empty (the notebook's dA_prev_pad[:, pad:-pad, "
+            "pad:-pad, :] at pad 0); crop with [pad:pad + n_H_prev] and [pad:pad + n_W_prev] (at pad 0, not at "
+            "all)"), o["note"]
 
 
 def test_a_difference_at_the_rounding_of_the_arrays_scale_says_so(tmp_path, monkeypatch):
@@ -999,11 +1000,17 @@ def test_a_zip_with_one_quantity_in_two_folders_is_several_submissions(tmp_path)
                 z.writestr(f"subs/{student}/{f.name}", _npy_bytes(factor * np.load(f)))
     assert_error(run(["check", cfg, "--against", tmp_path / "class.zip"]),
                  "class.zip holds the same quantities in subs/s01/ and subs/s02/: several submissions")
+    # arrays at the top level are the work, as a folder's own files are (a review: refused), and copies
+    # of what the config gives, never graded, count for nothing (a review: W1.npy beside data/W1.npy refused)
     with zipfile.ZipFile(tmp_path / "top.zip", "w") as z:
         z.writestr("conv1.dW.npy", _npy_bytes(dW))
         z.writestr("old/conv1.dW.npy", _npy_bytes(2 * dW))
-    assert_error(run(["check", cfg, "--against", tmp_path / "top.zip"]),
-                 "top.zip holds the same quantities in its top level and old/: several submissions")
+        for copy in ("W.npy", "data/W.npy", "more/W.npy"):
+            z.writestr(copy, _npy_bytes(np.load(tmp_path / "key" / "W.npy")))
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "top.zip", "--json"]).stdout)
+    assert [(a["entry"], a["status"]) for a in doc["against"]] == [("conv1.dW", "pass")]
+    assert ("old/conv1.dW", "also conv1.dW: conv1.dW, at the top level, is graded instead") in [
+        (u["entry"], u["note"]) for u in doc["unknown"]]
 
     # one submission's quantities spread over folders (forward/, backward/) is one submission
     with zipfile.ZipFile(tmp_path / "spread.zip", "w") as z:

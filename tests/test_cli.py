@@ -830,8 +830,12 @@ def test_float32_grading_allows_float32_s_rounding_of_long_sums(tmp_path):
         sub.mkdir()
         np.save(sub / "conv1.dW.npy", dW)
         result = run(["check", cfg, "--against", sub, "--json"])
-        (o,) = json.loads(result.stdout)["against"]
+        doc = json.loads(result.stdout)
+        (o,) = doc["against"]
         assert o["passed"] is ok and result.exit_code == (0 if ok else 1), (name, o)
+        assert doc["rounding_factor"] == 16 and o["atol"] > 1e-5, (name, o)  # each failed without it
+    text = run(["check", cfg, "--against", tmp_path / "loops"]).stdout
+    assert "against convcli's (float32, rtol 0.0001, atol 1e-05, and 16 times float32's rounding of each)" in text
 
 
 def test_float32_s_allowance_is_capped_where_rounding_flips_a_max_pool_s_choice(tmp_path):
@@ -841,8 +845,10 @@ def test_float32_s_allowance_is_capped_where_rounding_flips_a_max_pool_s_choice(
     1 and 1 + 2**-23 (exact in float32) plus a bias of 16 are 17 and 17 in
     float32 (its step at 17 is 2**-19), a tie whose ties: all gives both the
     window's gradient of 1, and 17 and 17 + 2**-23 in float64, one maximum.
-    The allowance is at most 2**-10 of the array's largest magnitude: the
-    key passes, the arrays times 1.5 fail."""
+    The float64 run's backward takes the float32 run's caches (its maxima,
+    its ReLU masks), so the pool's gradient, routed the same way, has no
+    rounding at all, and the allowance is at most 2**-10 of the array's
+    largest magnitude anyway: the key passes, the arrays times 1.5 fail."""
     rng = np.random.default_rng(0)
     A = rng.random((2, 4, 4, 1)).astype(np.float32)
     A[0, 0, 0, 0], A[0, 0, 1, 0] = 1.0, np.float32(1.0) + np.float32(2.0 ** -23)
@@ -863,6 +869,7 @@ def test_float32_s_allowance_is_capped_where_rounding_flips_a_max_pool_s_choice(
     for o in doc["against"]:
         largest = np.abs(np.load(key / f"{o['quantity']}.npy")).max()
         assert o["atol"] <= 1e-5 + 2.0 ** -10 * largest, o
+    assert {o["quantity"]: o["atol"] for o in doc["against"]}["pool2.dA_prev"] == 1e-5  # routed alike: exact
 
 
 def test_a_float32_submission_under_a_set_tolerance_gets_the_options_that_grade_it(tmp_path):
@@ -889,8 +896,8 @@ def test_a_float32_submission_under_a_set_tolerance_gets_the_options_that_grade_
     assert run(args + ["--dtype", "float32"]).exit_code == 1  # what the old hint said: still rtol 1e-6
     result = run(args + ["--dtype", "float32", "--rtol", "1e-4", "--atol", "1e-5"])
     assert result.exit_code == 0, result.stdout
-    assert (f"your arrays in {sub}, against convcli's (float32, rtol 0.0001, atol 1e-05, and 16 times float32's "
-            "rounding of each)") in result.stdout
+    # (passed at the tolerance alone: float32's rounding was not asked for, nor said)
+    assert f"your arrays in {sub}, against convcli's (float32, rtol 0.0001, atol 1e-05)\n" in result.stdout
     assert "(float64, rtol 1e-06, atol 1e-08)" in run(args).stdout
     # --rtol alone keeps the set atol; an expected entry's own tolerance still wins over the options
     doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--rtol", "0.5", "--json"]).stdout)
