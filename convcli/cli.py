@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -1462,14 +1463,17 @@ def _plot_differences(path: Path, graded, p, reference: dict, force: bool = Fals
     pairs = {q: (yours[q], ours) for q, ours in reference.items() if q in yours}
     other_shape = {o.quantity: o.note for o in graded if o.array is None and o.status == "fail"}
     # check's hints ("yours is convcli's times 1/4 everywhere"), not its first difference: the title has that
+    # (nor its count of elements that differ: the title's first lines count them)
     hints = {o.quantity: "; ".join(part for part in o.note.split("; ")
-                                   if not part.startswith(("first differs at", "compared as")))
+                                   if not part.startswith(("first differs at", "compared as"))
+                                   and not re.match(r"\d+ of \d+ elements? differs?\b", part))
              for o in graded if o.array is not None and not o.passed}
     # missing or unreadable: nothing to draw, but the picture names them (it may be kept apart from the report)
     nothing = {o.quantity: o.note for o in graded if o.array is None and not o.passed and o.quantity not in other_shape}
     with _png_folder(path):
         plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints,
-                               nothing_to_draw=nothing, overwrite=force)
+                               nothing_to_draw=nothing, overwrite=force,
+                               atols={o.quantity: o.atol for o in graded if o.array is not None})
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],

@@ -202,6 +202,9 @@ BAD_COLOR = "magenta"  # NaN; and any non-finite |error| of a difference
 POS_INF_COLOR = "#ffbf00"  # amber
 NEG_INF_COLOR = "#7fff00"  # green (chartreuse)
 SEPARATOR_COLOR = "#2ca02c"
+# Around a difference's panel, between its frame and its edge elements: on no difference scale (black
+# to white), so errors along a map's edge (a padding mistake's frame) stand out from the frame and the page.
+DIFFERENCE_GAP_COLOR = "#6baed6"  # blue
 EMPTY_COLOR = "0.6"  # hatching on mosaic tiles that hold no kernel
 MARK_COLOR = "red"
 
@@ -287,7 +290,8 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
 def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
                      atol: float = 0.0, not_drawn: Mapping[str, str] | None = None,
                      notes: Mapping[str, str] | None = None,
-                     nothing_to_draw: Mapping[str, str] | None = None, overwrite: bool = True) -> Path:
+                     nothing_to_draw: Mapping[str, str] | None = None, overwrite: bool = True,
+                     atols: Mapping[str, float] | None = None) -> Path:
     """Draw every quantity that differs in one PNG, one block below the other.
 
     Parameters
@@ -309,6 +313,9 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         Quantities that failed with no array of the user's to draw (missing,
         unreadable): named in the note at the top too, so that a failed
         check's picture never says that no quantity differs.
+    atols : mapping of name -> atol, optional
+        A quantity's own atol where it is not ``atol`` (a float32 check's
+        allowance for float32's rounding).
 
     Returns
     -------
@@ -325,9 +332,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
-        if _differs(y, r, rtol, atol).any():
+        tol = (atols or {}).get(name, atol)
+        if _differs(y, r, rtol, tol).any():
             extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
-            blocks.append(_difference_block(y, r, name, None, None, None, rtol, atol, extra))
+            blocks.append(_difference_block(y, r, name, None, None, None, rtol, tol, extra))
     if not blocks:
         blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                              f"rtol {rtol:g}, atol {atol:g})"],
@@ -544,7 +552,7 @@ def _check_channels(channels, n: int, a: np.ndarray, name: str) -> tuple[list[in
     if not chosen:
         raise ConvcliError("--channels", "no channel given")
     check_channel_count(chosen, n)
-    return chosen, f"channels {_ranges(chosen)}" if len(chosen) < n else ""
+    return chosen, f"channel{'s' * (len(chosen) > 1)} {_ranges(chosen)}" if len(chosen) < n else ""
 
 
 def check_channel_count(chosen: list[int], n: int) -> None:
@@ -741,20 +749,27 @@ def _mean(image: np.ndarray) -> float:
     return float((finite / scale).mean()) * scale
 
 
-def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0) -> tuple[np.ndarray, int]:
-    """``image`` at most ``most`` = (rows, columns) pixels: ``(image, k)``,
-    each pixel of the result the element farthest from ``centre`` (a NaN
-    first, then an infinity) of a k x k block: of largest magnitude for the
-    default 0; k = 1 leaves it as it is. Blocks at the edge are completed
-    with ``centre``, which never wins over another element."""
+def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0,
+             each_axis: bool = False) -> tuple[np.ndarray, tuple[int, int]]:
+    """``image`` at most ``most`` = (rows, columns) pixels: ``(image, (kh,
+    kw))``, each pixel of the result the element farthest from ``centre``
+    (a NaN first, then an infinity) of a kh x kw block: of largest magnitude
+    for the default 0; (1, 1) leaves it as it is. kh = kw (the map keeps its
+    shape), unless ``each_axis`` (a map stretched to its panel: a 3 x 400
+    map's 3 rows were merged into 2 as its columns were halved). Blocks at
+    the edge are completed with ``centre``, which never wins over another
+    element."""
     h, w = image.shape
-    k = max(math.ceil(h / most[0]), math.ceil(w / most[1]))
-    if k <= 1:
-        return image, 1
-    H, W = -(-h // k) * k, -(-w // k) * k
+    kh, kw = math.ceil(h / most[0]), math.ceil(w / most[1])
+    if not each_axis:
+        kh = kw = max(kh, kw)
+    kh, kw = max(kh, 1), max(kw, 1)
+    if kh == kw == 1:
+        return image, (1, 1)
+    H, W = -(-h // kh) * kh, -(-w // kw) * kw
     padded = np.full((H, W), centre, dtype=image.dtype)
     padded[:h, :w] = image
-    blocks = padded.reshape(H // k, k, W // k, k).transpose(0, 2, 1, 3).reshape(H // k, W // k, k * k)
+    blocks = padded.reshape(H // kh, kh, W // kw, kw).transpose(0, 2, 1, 3).reshape(H // kh, W // kw, kh * kw)
     finite = np.isfinite(blocks)
     scale = float(np.abs(blocks[finite]).max()) if finite.any() else 1.0
     with np.errstate(over="ignore", invalid="ignore"):  # scaled: +-1.5e308 less a centre is within range
@@ -764,7 +779,7 @@ def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0) -> t
     size[np.isinf(blocks)] = 4.0
     size[np.isnan(blocks)] = 8.0
     pick = np.argmax(size, axis=-1)[..., None]
-    return np.take_along_axis(blocks, pick, axis=-1)[..., 0], k
+    return np.take_along_axis(blocks, pick, axis=-1)[..., 0], (kh, kw)
 
 
 def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, difference: bool = False,
@@ -816,14 +831,16 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         for c in chosen:
             # A map's extremes both ways (an error's: the largest): a dark line
             # on a bright image vanished when the largest in size was kept.
-            image, k = _reduced(a[i, :, :, c], most, 0.0 if difference else _mean(a[i, :, :, c]))
+            image, (kh, kw) = _reduced(a[i, :, :, c], most, 0.0 if difference else _mean(a[i, :, :, c]),
+                                       each_axis=stretched)
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
-            panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // k, at[1] // k),
+            panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // kh, at[1] // kw),
                                  values=_cell_values(image, cell_px)))
-        if k > 1:
-            reduced = (f"shown at 1/{k}: each {k}x{k} block's largest error" if difference
-                       else f"shown at 1/{k}: each {k}x{k} block's element farthest from the map's mean")
-        indexed = k == 1 and max(a.shape[1:3]) <= INDEXED
+        if (kh, kw) != (1, 1):
+            by = f"1/{kh}" if kh == kw else f"1/{kh} x 1/{kw}"
+            reduced = (f"shown at {by}: each {kh}x{kw} block's largest error" if difference
+                       else f"shown at {by}: each {kh}x{kw} block's element farthest from the map's mean")
+        indexed = (kh, kw) == (1, 1) and max(a.shape[1:3]) <= INDEXED
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:
         f_H, f_W, n_prev, _ = a.shape
@@ -909,11 +926,20 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     differs = _differs(y, r, rtol, atol)
     count = int(differs.sum())
     kind = _choose_kind(r, name, kind)
-    first = None
+    first = mark = None
     if count:
         first = tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(differs)[0]), r.shape))
-        if kind == "maps" and sample is None:
-            sample = first[0]
+        mark = first
+        if kind == "maps" and sample is None:  # the sample with the most (a review: the first had 1 of 65)
+            sample = int(np.argmax(differs.reshape(differs.shape[0], -1).sum(axis=1)))
+            at = np.unravel_index(int(np.flatnonzero(differs[sample])[0]), r.shape[1:])
+            mark = (sample, *(int(k) for k in at))
+        if channels is None and r.shape[-1] > MAX_PANELS:  # those that differ (a review: 90 of 128 not drawn)
+            within = differs[sample] if kind == "maps" else differs
+            which = np.flatnonzero(within.reshape(-1, r.shape[-1]).any(axis=0)).tolist()
+            channels = which[:MAX_PANELS]
+            if mark[-1] not in channels:  # the marked one among them
+                channels = sorted(channels[:-1] + [mark[-1]])
     finite = error[np.isfinite(error)]
     n_bad = error.size - finite.size  # NaN or an infinity on one side only: no number measures it
     largest = (f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
@@ -934,7 +960,7 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             at_most = f" (its max |error| {mine.max():.4g})" if mine.size else ""
             title.append(f"elements that differ, {listed}{more}; drawn: sample {sample}{at_most}")
     title += extra
-    mark = first if first is not None and kind != "vector" else None
+    mark = mark if kind != "vector" else None
     # Only the elements that differ light up: a float32 submission's rounding, within
     # tolerance everywhere but a few elements, looked like noise all over.
     drawn = np.where(differs, error, 0.0)
@@ -1033,6 +1059,11 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
         h, w = panel.image.shape[:2]
         # A map one element high (or wide) was a sliver a few pixels across.
         ax.imshow(rgba, interpolation="nearest", aspect="auto" if max(h / w, w / h) > MAX_ASPECT else None)
+        if block.difference and panel.tiles is None:  # a gap inside the frame (a review: the frame hid an edge)
+            gap = max(h, w) / 40
+            ax.set_facecolor(DIFFERENCE_GAP_COLOR)
+            ax.set_xlim(-0.5 - gap, w - 0.5 + gap)
+            ax.set_ylim(h - 0.5 + gap, -0.5 - gap)
         if panel.values:
             _write_values(ax, panel.values, rgba)
         if panel.tiles is not None:

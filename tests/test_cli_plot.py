@@ -323,9 +323,9 @@ def test_check_plot_draws_the_quantities_that_differ(tmp_path, cfg):
     # WEIGHTS): 1 + 2*(1 + 0.25), and check's note on it (fix the forward first) in three lines;
     # each block's count line ("... the errors within them drawn black") wrapped in two at
     # 7 inches (82 characters), and conv1.dW's head (its tiles, 2 a row) too; pool3.A's note says
-    # the stride or window that makes its shape, not its numbers, three lines more; check's note on
-    # conv1.dW says how many elements differ, two lines more
-    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 3 * 25 + 3 * 25 + 25 + 2 * 25))  # + the drawn sample's max error
+    # the stride or window that makes its shape, not its numbers, three lines more (check's count of
+    # the elements that differ is left out of its notes: the title's lines count them)
+    rgb = read_png(png, (700, 75 + 575 + 350 + 75 + 3 * 25 + 3 * 25 + 25))  # + the drawn sample's max error
     assert (np.abs(rgb - (1, 0, 0)).max(axis=-1) < 0.12).any(), "first difference outlined in red"
 
     result = run(["check", cfg, "--against", mine, "--plot", png, "--force", "--json"])

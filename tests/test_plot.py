@@ -389,9 +389,53 @@ def test_a_difference_picture_names_every_sample_that_differs():
     yours[3] += 0.5
     block = plot._difference_block(yours, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
     title = " ".join(" ".join(block.title).split())  # wrapped to the figure's width
-    # the largest error drawn (sample 1's 1), not the whole array's alone (a review: 0.3 over a
-    # picture whose colour bar stopped at 0.1)
-    assert title.endswith("elements that differ, sample 1: 1, sample 3: 32; drawn: sample 1 (its max |error| 1)")
+    # the drawn sample's largest error, not the whole array's alone (a review: 0.3 over a picture whose
+    # colour bar stopped at 0.1); the sample with the most elements that differ (a review: the first,
+    # with 1 of them, was drawn, and the 64 of another named only in words), marked at its first
+    assert title.endswith("elements that differ, sample 1: 1, sample 3: 32; drawn: sample 3 (its max |error| 0.5)")
+    marked = [(k, panel.mark) for k, panel in enumerate(block.panels) if panel.mark is not None]
+    assert marked == [(0, (0, 0))] and "first difference at [1, 2, 2, 0]" in title
+
+
+def test_a_difference_of_many_channels_draws_those_that_differ():
+    """A review: with more than 64 channels the first 64 were drawn, all
+    black, where the one wrong element sat in channel 90 (dW's out channel,
+    Z's channel, db's element): the picture said nothing differed. The
+    channels that differ are drawn (at most 64, the first one marked)."""
+    r = rng().randn(2, 5, 5, 128)
+    y = r.copy()
+    y[1, 3, 4, 100] += 2.0
+    block = plot._difference_block(y, r, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    assert [p.title for p in block.panels] == ["channel 100"] and block.panels[0].mark == (3, 4)
+    assert "(channel 100)" in " ".join(" ".join(block.title).split()) and block.vmax == 2.0
+    dW = rng().randn(3, 3, 4, 128)
+    mine = dW.copy()
+    mine[1, 2, 3, 90] += 5.0
+    mine[0, 0, 0, 7] += 1.0
+    block = plot._difference_block(mine, dW, "conv1.dW", None, None, None, 1e-6, 1e-8)
+    assert [p.title for p in block.panels] == ["out channel 7", "out channel 90"]
+    db = rng().randn(128)
+    wrong = db.copy()
+    wrong[120] += 1.0
+    block = plot._difference_block(wrong, db, "conv1.db", None, None, None, 1e-6, 1e-8)
+    assert list(block.labels) == [120] and block.vmax >= 1.0
+    many = r.copy()
+    many[0] += 1.0  # every channel of sample 0: the first 64
+    block = plot._difference_block(many, r, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    assert [p.title for p in block.panels] == [f"channel {c}" for c in range(64)]
+
+
+def test_a_map_stretched_to_its_panel_is_reduced_along_each_axis_apart():
+    """A review: a 3 x 400 map (rows +1, 0, -1), wider than its panel, was
+    cut by one factor on both axes, its 3 rows merged into 2 (the 0 row
+    gone); a stretched map keeps what fits of each axis."""
+    image = np.repeat(np.array([[1.0], [0.0], [-1.0]]), 400, axis=1)
+    A = image[None, :, :, None]
+    block = plot._quantity_block(A, "A_prev", None, None, None)
+    (panel,) = block.panels
+    assert panel.image.shape[0] == 3 and panel.image.shape[1] < 400
+    np.testing.assert_array_equal(panel.image[:, 0], [1.0, 0.0, -1.0])
+    assert "shown at 1/1 x 1/" in " ".join(block.title)
 
 
 def test_a_weight_gradient_with_three_input_channels_is_a_signed_mosaic():
@@ -663,3 +707,25 @@ def test_bars_mark_nan_and_each_infinity_in_the_titles_colours(tmp_path):
     rgb = imread(plot_quantity(b, "b", tmp_path / "b.png"))[..., :3]
     for name, colour in (("NaN", (1, 0, 1)), ("+Inf", (1, 0.75, 0)), ("-Inf", (0.5, 1, 0))):
         assert count_near(rgb, colour, tol=0.05) > 10, f"{name} marked {colour}"
+
+
+def test_errors_along_a_map_s_edge_are_not_lost_in_its_frame(tmp_path):
+    """A review: a padding mistake's frame of errors on a 112 x 112 map (or a
+    wrong first column of a 224 x 224 one, drawn at 1/2) was white against the
+    white page under the panel's black frame, or hidden by it. A difference
+    panel leaves a gap inside its frame in a colour no difference is drawn
+    in (the scale runs black to white): the edge's errors sit between it and
+    the black inside. Counted in the PNG: the gap's blue is there, and grey
+    pixels (the errors of 1, on a scale up to the corners' 2) touch it."""
+    r = rng().randn(1, 112, 112, 1)
+    y = r.copy()
+    y[:, [0, -1], :, :] += 1.0
+    y[:, :, [0, -1], :] += 1.0
+    path = plot_differences({"conv1.Z": (y, r)}, tmp_path / "frame.png", rtol=1e-6, atol=1e-8)
+    mpl = pytest.importorskip("matplotlib.image")
+    rgb = mpl.imread(path)[..., :3]
+    gap = np.all(np.abs(rgb - np.array([0x6B, 0xAE, 0xD6]) / 255) < 0.02, axis=-1)
+    grey = np.all(rgb > 0.4, axis=-1) & (np.ptp(rgb, axis=-1) < 0.05)  # (the gap's blue is not grey)
+    assert gap.sum() > 500, gap.sum()
+    beside = gap[:, :-1] & grey[:, 1:]  # grey just right of the gap: the left column of errors
+    assert beside.sum() > 50, beside.sum()
