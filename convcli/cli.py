@@ -1045,7 +1045,7 @@ def gradcheck(
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
 ) -> None:
-    """Check every gradient against central differences: ||g - n|| / (||g|| + ||n||) per quantity (exit 1 if any is too large)."""
+    """Check every gradient of convcli's against central differences: ||g - n|| / (||g|| + ||n||) per quantity (exit 1 if any is too large). Your own arrays: check --against."""
     from . import gradcheck as gc
 
     with _guard(debug, json_):

@@ -251,22 +251,32 @@ def _read_bytes(path: Path, display: str, where: str | None = None, kind: str = 
     """The file's bytes, at most MAX_CONFIG_BYTES of them; an error names it
     as ``where`` (default: its path)."""
     where = where or short_path(display)
+    array_file = (f"is an array file, not {kind}: name it in a config's inputs ({{file: {path.name}}}), or grade "
+                  f"it with check CONFIG --against {path.name}")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
+        if path.suffix.lower() in FILE_SUFFIXES and (len(raw) > MAX_CONFIG_BYTES or not _text(raw)):
+            raise ConvcliError(where, array_file)  # (a learner's review: 'is this a YAML file?')
         if len(raw) > MAX_CONFIG_BYTES:
-            if path.suffix.lower() in FILE_SUFFIXES:
-                raise ConvcliError(where, f"is an array file, not {kind}: name it in a config's inputs "
-                                          f"({{file: {path.name}}})")
             raise ConvcliError(where, f"is larger than the {MAX_CONFIG_BYTES >> 20} MiB {kind} may be: put large "
                                       "arrays in .npy files and name them with file: x.npy")
         return raw
     except FileNotFoundError:
         raise ConvcliError(where, "no such file") from None
     except IsADirectoryError:
-        raise ConvcliError(where, f"is a folder, not {kind}") from None
+        raise ConvcliError(where, f"is a folder, not {kind} (a folder of arrays is graded with check CONFIG "
+                                  "--against FOLDER)") from None
     except OSError as exc:
         raise ConvcliError(where, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _text(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:

@@ -77,7 +77,7 @@ _scratch_local = threading.local()
 
 @dataclass
 class _ConvState:
-    """What conv_forward adds to the cache after (A_prev, W, b, hparameters)."""
+    """What conv_forward keeps beside the cache's (A_prev, W, b, hparameters), as its .state."""
 
     geometry: ConvGeometry
     engine: str
@@ -190,7 +190,8 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
     bias : {"once", "window"}
         ``window`` reproduces the seed notebook, which adds ``b`` to every
         element of the window before summing (``b`` counts f_H*f_W*n_C_prev
-        times).
+        times): its printed values come from it. The default adds ``b`` once,
+        as the course's own formula and every framework do.
 
     Returns
     -------
@@ -245,8 +246,9 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
         ``stride`` (int or pair, default 1), ``pad`` (int, pair,
         [top, bottom, left, right], "same" or "valid"; default 0),
         ``dilation`` (int or pair, default 1), ``bias`` ("once" default, or
-        "window" for the seed notebook's behaviour); ``f`` may be given, as
-        in the notebook, and must then be W's size.
+        "window" for the seed notebook's behaviour: its printed means come
+        from it, configs/seed.yaml); ``f`` may be given, as in the notebook,
+        and must then be W's size.
     engine : {"fast", "reference"}
 
     Returns
@@ -254,11 +256,12 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     Z : ndarray of shape (m, n_H, n_W, n_C), in the compute dtype: NumPy's
         promotion of the inputs' dtypes, with integers computed in float64
         and float16 in float32 (the README's Engines section)
-    cache : tuple ``(A_prev, W, b, hparameters, state)`` for :func:`conv_backward`:
-        the arrays as computed with (the caller's own where already in the
-        compute dtype, else a cast copy), then what the engine keeps for the
-        backward. :func:`conv_backward` also takes the notebook's
-        ``(A_prev, W, b, hparameters)``.
+    cache : tuple ``(A_prev, W, b, hparameters)`` for :func:`conv_backward`,
+        the notebook's: the arrays as computed with (the caller's own where
+        already in the compute dtype, else a cast copy); what the engine
+        keeps for the backward is ``cache.state``, outside the items, so the
+        notebook's ``(A_prev, W, b, hparameters) = cache`` takes it.
+        :func:`conv_backward` also takes the notebook's own tuple.
 
     Raises
     ------
@@ -323,10 +326,12 @@ def _unpack_cache(cache):
     if isinstance(cache, list):  # the notebook's 4 items in a list: as good as its tuple
         cache = tuple(cache)
     if not isinstance(cache, tuple) or len(cache) < 4:
+        other = type(getattr(cache, "state", None)).__name__ == "_PoolState"  # (a learner's review)
         raise ValueError(
-            "cache: expected the tuple (A_prev, W, b, hparameters, ...) returned by "
-            f"conv_forward, got {type(cache).__name__}"
-            + (f" of {len(cache)} items" if isinstance(cache, (tuple, list)) else "")
+            "cache: expected the tuple (A_prev, W, b, hparameters) returned by conv_forward, got "
+            + ("pool_forward's cache: is the gradient for the pool layer (pool_backward)?" if other else
+               f"{'tuple' if isinstance(cache, tuple) else type(cache).__name__}"
+               + (f" of {len(cache)} items" if isinstance(cache, (tuple, list)) else ""))
         )
     A_prev, W, b, hparameters = cache[:4]
     if not isinstance(hparameters, dict):

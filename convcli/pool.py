@@ -51,7 +51,7 @@ from .hparams import (
 
 @dataclass
 class _PoolState:
-    """What pool_forward adds to the cache after (A_prev, hparameters)."""
+    """What pool_forward keeps beside the cache's (A_prev, hparameters), as its .state."""
 
     geometry: PoolGeometry
     engine: str
@@ -165,9 +165,11 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     Returns
     -------
     A : ndarray of shape (m, n_H, n_W, n_C), ``n_H = floor((n_H_prev - f_H) / s_H) + 1``
-    cache : tuple ``(A_prev, hparameters, state)`` for :func:`pool_backward`;
-        ``A_prev`` as computed with (the caller's own if float32 or float64,
-        else a cast copy: integers in float64, float16 in float32).
+    cache : tuple ``(A_prev, hparameters)`` for :func:`pool_backward`, the
+        notebook's; ``A_prev`` as computed with (the caller's own if float32
+        or float64, else a cast copy: integers in float64, float16 in
+        float32); what the engine keeps for the backward is ``cache.state``,
+        outside the items.
 
     Raises
     ------

@@ -305,6 +305,9 @@ def test_a_cache_unpacks_as_the_notebook_s_and_its_backward_of_one_s_own_runs_on
     np.testing.assert_array_equal(cc.relu_backward(np.full_like(Z, 5.0), Z).ravel(), [0.0, 0.0, 5.0])
     with pytest.raises(ValueError, match="cache: item 5 is not conv_forward's state"):
         cc.conv_backward(np.ones((1, 4, 4, 1)), (A, W, b, {}, pcache.state))  # another layer's state
+    with pytest.raises(ValueError, match=r"got pool_forward's cache: is the gradient for the pool layer "
+                                         r"\(pool_backward\)\?$"):
+        cc.conv_backward(np.ones((1, 4, 4, 1)), pcache)
 
 
 def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch):

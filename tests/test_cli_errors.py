@@ -1494,3 +1494,20 @@ def test_a_path_with_control_characters_is_printed_escaped(tmp_path):
     result = run(["forward", cfg])
     assert_error(result, "inputs.A_prev (line 2): file not found: a\\x00b\\x1b[31m.npy (looked for ")
     assert "\x1b" not in result.output and "\x00" not in result.output
+
+
+def test_an_array_file_or_a_folder_given_as_the_config_says_where_it_goes(tmp_path):
+    """A learner's review: `check Z.npy` said 'not UTF-8 text (byte 0x93);
+    is this a YAML file?' and `check mine --against cfg.yaml` (the two
+    swapped) 'is a folder, not a config file': both say where an array or
+    a folder of them goes. A small array file too, not only one past the
+    config's 1 MiB."""
+    from test_cli_helpers import CONFIGS
+
+    np.save(tmp_path / "Z.npy", np.zeros((1, 2, 2, 1)))
+    assert_error(run(["check", tmp_path / "Z.npy"]), "Z.npy: is an array file, not a config file: name it in a "
+                 "config's inputs ({file: Z.npy}), or grade it with check CONFIG --against Z.npy")
+    (tmp_path / "mine").mkdir()
+    assert_error(run(["check", tmp_path / "mine", "--against", CONFIGS / "stack.yaml"]),
+                 "mine: is a folder, not a config file (a folder of arrays is graded with check CONFIG --against "
+                 "FOLDER)")
