@@ -68,7 +68,8 @@ class Entry:
 # (its note says each in words): another axis order; a bias in the other of its two layouts' sizes; the padding,
 # stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
 # the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
-# convolution's); a parameter's gradient per sample, not summed over them; windows not stepped
+# convolution's); a parameter's gradient per sample, not summed over them; convcli's numbers in another
+# shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
 # by the stride; a pool of the other mode (max for average); convcli's times
 # one number; another ties rule; float32 against a float64 run; float16; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in
@@ -78,7 +79,7 @@ class Entry:
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
-              "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours",
+              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours",
               "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first", "gradient_first", "layout_first")
 
 
@@ -944,11 +945,13 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
             summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown,
                                                                *_hint_tolerance(info.dtype, p.dtype, rtol, atol))
+            flat = "" if order or bias or summed else _reshaped_hint(p, s, shape, ours, where, shown,
+                                                                     *_hint_tolerance(info.dtype, p.dtype, rtol, atol))
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
-                               note=f"shape {shape}, expected {ours.shape}{order or bias or summed}",
+                               note=f"shape {shape}, expected {ours.shape}{order or bias or summed or flat}",
                                dtype=info.dtype.name, **shapes,
                                hints=["axis_order"] if order else ["bias_layout"] if bias else
-                               ["per_sample"] if summed else [], relaid=bool(relaid)))
+                               ["per_sample"] if summed else ["reshaped"] if flat else [], relaid=bool(relaid)))
             continue
         try:
             theirs = (yours or {}).get(s.quantity)
@@ -1007,6 +1010,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
@@ -1844,7 +1848,9 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
     index = {spec.name: i for i, spec in enumerate(layers)}
     # (an array of convcli's numbers with its axes in another order is wrong where it stands, but what
     # follows from it only if the layers after it took it in that order: said so, as a condition)
-    status = {o.quantity: "relaid" if o.relaid else o.status for o in outcomes}
+    # (and one of convcli's numbers in another shape, flattened, is right where it stands: none follows)
+    status = {o.quantity: "relaid" if o.relaid else "pass" if "reshaped" in o.hints else o.status
+              for o in outcomes}
     shaped = {o.quantity for o in outcomes if o.status == "fail" and o.abs_err is None}  # another shape
     Causes = frozenset  # of (kind, quantity)
 
@@ -1956,6 +1962,42 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 if _close(theirs, other, rtol, atol):
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
+    return ""
+
+
+def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                    atol: float) -> str:
+    """For a conv layer's ``dW`` or ``db`` that differs: whether it is the
+    last term of its sum alone, the notebook's loops with ``=`` for ``+=``
+    (``dW[:,:,:,c] = a_slice * dZ[i, h, w, c]`` keeps the last sample's last
+    window's; a learner's review: 'no hint at all')."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "conv" or q not in (f"{spec.name}.dW", f"{spec.name}.db"):
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        if x is None or g is None or g.ndim != 4 or x.ndim != 4:
+            return ""
+        hyper = p.layer_shapes[i].hyper
+        (f_H, f_W), (s_H, s_W), (d_H, d_W) = hyper["f"], hyper["stride"], hyper["dilation"]
+        t, _, l, _ = hyper["pad"]
+        dz = g[-1, -1, -1].astype(np.float64)  # the last sample's last window's gradient, per channel
+        if q.endswith(".db"):
+            last = dz.reshape(theirs.shape) if theirs.size == dz.size else None
+        else:
+            y0, x0 = (g.shape[1] - 1) * s_H - t, (g.shape[2] - 1) * s_W - l  # in the unpadded input
+            window = np.zeros((f_H, f_W, x.shape[3]))
+            for a in range(f_H):
+                for b in range(f_W):
+                    y, xx = y0 + a * d_H, x0 + b * d_W
+                    if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
+                        window[a, b] = x[-1, y, xx]
+            last = window[..., None] * dz
+        # (not where that term is zeros: an array of zeros would fit it, and say nothing)
+        if (last is not None and last.shape == theirs.shape and np.abs(last).max() > atol
+                and _close(theirs, last, rtol, atol)):
+            grad = q.rsplit(".", 1)[1]
+            return (f"; yours is the last term of the sum alone (the last sample's last window): {grad} adds up "
+                    f"every window's, {grad}[...] += ..., not =")
     return ""
 
 
@@ -2222,6 +2264,23 @@ def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where
         return ""
     return (f"; yours holds one gradient per sample ({m}), and their sum is convcli's: "
             f"{s.quantity.rsplit('.', 1)[1]} adds up over the samples too (sum over axis 0)")
+
+
+def _reshaped_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: str, shown: str,
+                   rtol: float, atol: float) -> str:
+    """For an array of another shape with as many elements: whether it is
+    convcli's numbers in their order, another shape (a map flattened per
+    sample, a bias as a column): the reshape that fixes it (an
+    instructor's review: the values right, and only 'shape mismatch')."""
+    if math.prod(shape) != ours.size:
+        return ""
+    try:
+        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
+    except ConvcliError:
+        return ""
+    if not _close(theirs.reshape(ours.shape), ours, rtol, atol):
+        return ""
+    return f"; yours is convcli's numbers in another shape: save yours.reshape{tuple(ours.shape)}"
 
 
 MISSING = "missing"

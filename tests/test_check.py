@@ -410,6 +410,78 @@ def test_a_crop_of_pad_minus_pad_at_pad_0_says_it_is_empty(tmp_path):
             "all)"), o["note"]
 
 
+def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
+    """A learner's review: the notebook's loops with = for += (dW[:,:,:,c] =
+    a_slice * dZ[i, h, w, c]) keep the last sample's last window's term, and
+    got no hint. Their dW and db, made here by those loops (independent of
+    convcli), say so; zeros (which the last term may be) and a whole sum
+    scaled do not; a stride-2 layer's last window is at (n_H - 1) * 2."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    for stride in (1, 2):
+        cfg = write(tmp_path, f"seed: 5\ninputs: {{A_prev: {{random: [3, 6, 6, 2]}}, W: {{random: [3, 3, 2, 4]}}, "
+                              f"b: {{random: [4]}}}}\nlayers: [{{type: conv, W: W, b: b, pad: 1, stride: {stride}}}]\n"
+                              "backward: {grad: random}\n", f"c{stride}.yaml")
+        key = tmp_path / f"key{stride}"
+        assert run(["backward", cfg, "--out", key]).exit_code == 0
+        A, dZ = np.load(key / "A_prev.npy"), np.load(key / "conv1.dZ.npy")
+        Ap = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        m, n_H, n_W, C = dZ.shape
+        dW, db = np.zeros((3, 3, 2, C)), np.zeros(C)
+        for i in range(m):
+            for h in range(n_H):
+                for w in range(n_W):
+                    for c in range(C):
+                        a_slice = Ap[i, h * stride:h * stride + 3, w * stride:w * stride + 3, :]
+                        dW[:, :, :, c] = a_slice * dZ[i, h, w, c]  # the slip: = for +=
+                        db[c] = dZ[i, h, w, c]
+        for name, arrays, said in (("slip", (dW, db), True), ("zeros", (0 * dW, 0 * db), False),
+                                   ("scaled", (2 * np.load(key / "conv1.dW.npy"), 2 * np.load(key / "conv1.db.npy")),
+                                    False)):
+            sub = tmp_path / f"{name}{stride}"
+            sub.mkdir()
+            np.save(sub / "conv1.dW.npy", arrays[0])
+            np.save(sub / "conv1.db.npy", arrays[1])
+            doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+            for o in doc["against"]:
+                assert not o["passed"] and ("last_term" in o["hints"]) is said, (name, stride, o)
+                if said:
+                    leaf = o["quantity"].split(".")[1]
+                    assert o["note"].endswith(f"yours is the last term of the sum alone (the last sample's last "
+                                              f"window): {leaf} adds up every window's, {leaf}[...] += ..., not =")
+
+
+def test_convcli_s_numbers_in_another_shape_say_the_reshape(tmp_path):
+    """An instructor's review: conv2.Z saved flattened per sample, (8, 36),
+    had the right values and only 'shape mismatch'; nor is it a cause of the
+    arrays after it ('fix the forward first'). The reshape that fixes it is
+    named; other numbers of that size are not."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    key = tmp_path / "key"
+    assert run(["backward", cfg, "--out", key]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    Z = np.load(key / "conv1.Z.npy")
+    np.save(sub / "conv1.Z.npy", Z.reshape(Z.shape[0], -1))
+    np.save(sub / "relu2.A.npy", 2 * np.load(key / "relu2.A.npy"))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.Z"]["hints"] == ["reshaped"], by["conv1.Z"]
+    assert by["conv1.Z"]["note"] == ("shape (4, 256), expected (4, 8, 8, 4); yours is convcli's numbers in "
+                                     "another shape: save yours.reshape(4, 8, 8, 4)")
+    assert "forward_first" not in by["relu2.A"]["hints"], by["relu2.A"]
+    np.save(sub / "conv1.Z.npy", (Z + 1).reshape(Z.shape[0], -1))
+    (o,) = [o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+            if o["quantity"] == "conv1.Z"]
+    assert o["hints"] == [] and o["note"] == "shape (4, 256), expected (4, 8, 8, 4)", o
+
+
 def test_a_difference_at_the_rounding_of_the_arrays_scale_says_so(tmp_path, monkeypatch):
     """A streaming review: in float32, sums of terms in the thousands that
     cancel to near zero differ by more than atol 1e-5 when added in another

@@ -1012,8 +1012,9 @@ def test_an_output_of_another_size_says_which_padding_makes_it(tmp_path):
     np.save(odd / "conv1.Z.npy", np.load(right / "conv1.Z.npy") + 1)
     np.save(odd / "pool3.A.npy", np.load(right / "pool3.A.npy")[None])
     by_odd = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", odd, "--json"]).stdout)["against"]}
-    assert by_odd["pool3.A"]["hints"] == [] and by_odd["pool3.A"]["note"] == ("shape (1, 4, 3, 3, 5), "
-                                                                             "expected (4, 3, 3, 5)")
+    assert by_odd["pool3.A"]["hints"] == ["reshaped"] and by_odd["pool3.A"]["note"] == (
+        "shape (1, 4, 3, 3, 5), expected (4, 3, 3, 5); yours is convcli's numbers in another shape: save "
+        "yours.reshape(4, 3, 3, 5)")
     # a pool's output of another size on an input of convcli's: the stride that makes it
     np.save(sub / "relu2.A.npy", np.load(tmp_path / "made" / "relu2.A.npy").repeat(2, axis=1)[:, :6]
             .repeat(2, axis=2)[:, :, :6])  # (4, 6, 6, 5): convcli's shape, wrong numbers
@@ -1583,7 +1584,9 @@ def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
     doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
                           "--json"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
-    assert not by["conv1.Z"]["passed"] and by["conv1.Z"]["note"] == "shape (4, 8, 8, 4, 1), expected (4, 8, 8, 4)"
+    assert not by["conv1.Z"]["passed"] and by["conv1.Z"]["note"] == (
+        "shape (4, 8, 8, 4, 1), expected (4, 8, 8, 4); yours is convcli's numbers in another shape: save "
+        "yours.reshape(4, 8, 8, 4)")
     assert by["conv1.db"]["passed"] and by["conv1.db"]["note"] == "compared as (4,) (yours: (1, 1, 1, 4))"
     # Only those two layouts (the review: a (4, 1) db passed as "compared as (1, 1, 1, 4)").
     np.save(sub / "conv1.db.npy", np.load(ref / "conv1.db.npy").reshape(4, 1))
