@@ -625,17 +625,30 @@ class _Block:
     bar_text_vertical: bool = False  # turned, where it is wider than its bar
 
 
+def _digits(low: float, high: float) -> int:
+    """Significant digits that tell ``low`` from ``high`` (4, or up to 17:
+    a review's map of 1000 + 1e-3 * noise read 'min 1000   max 1000')."""
+    for digits in range(4, 18):
+        if low == high or f"{low:.{digits}g}" != f"{high:.{digits}g}":
+            return digits
+    return 17
+
+
 def _stats(a: np.ndarray) -> str:
     # summary.json's statistics (convcli.stats): the mean of finite 1e308s is finite there, not inf
     values = describe(a)
-    return "mean {:.4g}   std {:.4g}   min {:.4g}   max {:.4g}".format(*(values[k] for k in ("mean", "std", "min", "max")))
+    k = _digits(values["min"], values["max"]) if all(np.isfinite([values["min"], values["max"]])) else 4
+    return (f"mean {values['mean']:.{k}g}   std {values['std']:.4g}   min {values['min']:.{k}g}   "
+            f"max {values['max']:.{k}g}")
 
 
 def _range(values: np.ndarray, finite_word: bool = False) -> str:
     finite = values[np.isfinite(values)]
     if not finite.size:
         return "no finite value"
-    return f"{'finite ' * finite_word}min {finite.min():.4g}   max {finite.max():.4g}"
+    low, high = float(finite.min()), float(finite.max())
+    k = _digits(low, high)
+    return f"{'finite ' * finite_word}min {low:.{k}g}   max {high:.{k}g}"
 
 
 def _non_finite(x: np.ndarray) -> tuple[int, int, int]:

@@ -729,3 +729,15 @@ def test_errors_along_a_map_s_edge_are_not_lost_in_its_frame(tmp_path):
     assert gap.sum() > 500, gap.sum()
     beside = gap[:, :-1] & grey[:, 1:]  # grey just right of the gap: the left column of errors
     assert beside.sum() > 50, beside.sum()
+
+
+def test_a_title_s_min_and_max_have_the_digits_that_tell_them_apart():
+    """A review: a map of 1000 plus noise of 1e-3 read 'min 1000   max
+    1000'. The digits grow until the two differ (4 where they do); by hand:
+    999.9995 and 1000.0005 differ at the 7th digit."""
+    a = np.array([999.9995, 1000.0, 1000.0005]).reshape(1, 1, 3, 1)
+    (line,) = plot._value_lines(a, a[0], None)
+    low, high = line.split("min ")[1].split("   max ")
+    assert f"{999.9995:.4g}" == f"{1000.0005:.4g}" and low != high and float(low) < float(high), line
+    b = np.array([-0.97734, 2.2409]).reshape(1, 1, 2, 1)
+    assert plot._value_lines(b, b[0], None)[0].endswith("min -0.9773   max 2.241")
