@@ -252,11 +252,12 @@ def _read_bytes(path: Path, display: str, where: str | None = None, kind: str = 
     as ``where`` (default: its path)."""
     where = where or short_path(display)
     array_file = (f"is an array file, not {kind}: name it in a config's inputs ({{file: {path.name}}}), or grade "
-                  f"it with check CONFIG --against {path.name}")
+                  f"it with check CONFIG --against {short_path(display)}")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
-        if path.suffix.lower() in FILE_SUFFIXES and (len(raw) > MAX_CONFIG_BYTES or not _text(raw)):
+        magic = raw.startswith((b"\x93NUMPY", b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"))  # (any name: Zcopy)
+        if magic or path.suffix.lower() in FILE_SUFFIXES and (len(raw) > MAX_CONFIG_BYTES or not _text(raw)):
             raise ConvcliError(where, array_file)  # (a learner's review: 'is this a YAML file?')
         if len(raw) > MAX_CONFIG_BYTES:
             raise ConvcliError(where, f"is larger than the {MAX_CONFIG_BYTES >> 20} MiB {kind} may be: put large "

@@ -331,7 +331,7 @@ def _unpack_cache(cache):
             "cache: expected the tuple (A_prev, W, b, hparameters) returned by conv_forward, got "
             + ("pool_forward's cache: is the gradient for the pool layer (pool_backward)?" if other else
                f"{'tuple' if isinstance(cache, tuple) else type(cache).__name__}"
-               + (f" of {len(cache)} items" if isinstance(cache, (tuple, list)) else ""))
+               + (f" of {len(cache)} item{'s' * (len(cache) != 1)}" if isinstance(cache, (tuple, list)) else ""))
         )
     A_prev, W, b, hparameters = cache[:4]
     if not isinstance(hparameters, dict):

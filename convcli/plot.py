@@ -940,9 +940,12 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     count = int(differs.sum())
     kind = _choose_kind(r, name, kind)
     first = mark = None
+    title_more = ""
     if count:
         first = tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(differs)[0]), r.shape))
         mark = first
+        if kind == "maps" and sample is not None:
+            sample = _check_sample(sample, r, name, kind)
         if kind == "maps" and sample is None:  # the sample with the most (a review: the first had 1 of 65)
             sample = int(np.argmax(differs.reshape(differs.shape[0], -1).sum(axis=1)))
             at = np.unravel_index(int(np.flatnonzero(differs[sample])[0]), r.shape[1:])
@@ -953,6 +956,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             channels = which[:MAX_PANELS]
             if mark[-1] not in channels:  # the marked one among them
                 channels = sorted(channels[:-1] + [mark[-1]])
+            if len(which) > MAX_PANELS:
+                title_more = f"{MAX_PANELS} of the {len(which)} channels that differ drawn"
     finite = error[np.isfinite(error)]
     n_bad = error.size - finite.size  # NaN or an infinity on one side only: no number measures it
     largest = (f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
@@ -961,6 +966,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
                  if rtol or atol else "")
     title = [f"{largest}   first difference at {list(first) if first else 'none'}",
              f"{count} of {error.size} elements differ{tolerance}"]
+    if title_more:
+        title.append(title_more)
     if n_bad:
         title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, drawn magenta")
     if kind == "maps" and count:
@@ -1073,10 +1080,11 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
         # A map one element high (or wide) was a sliver a few pixels across.
         ax.imshow(rgba, interpolation="nearest", aspect="auto" if max(h / w, w / h) > MAX_ASPECT else None)
         if block.difference and panel.tiles is None:  # a gap inside the frame (a review: the frame hid an edge)
-            gap = max(h, w) / 40
+            stretched = max(h / w, w / h) > MAX_ASPECT  # (drawn to the panel's shape: a gap of each axis's)
+            gap_y, gap_x = (h / 40, w / 40) if stretched else (max(h, w) / 40,) * 2
             ax.set_facecolor(DIFFERENCE_GAP_COLOR)
-            ax.set_xlim(-0.5 - gap, w - 0.5 + gap)
-            ax.set_ylim(h - 0.5 + gap, -0.5 - gap)
+            ax.set_xlim(-0.5 - gap_x, w - 0.5 + gap_x)
+            ax.set_ylim(h - 0.5 + gap_y, -0.5 - gap_y)
         if panel.values:
             _write_values(ax, panel.values, rgba)
         if panel.tiles is not None:

@@ -252,9 +252,10 @@ def _unpack_cache(cache):
     if isinstance(cache, list):  # the notebook's (A_prev, hparameters) in a list: as good as its tuple
         cache = tuple(cache)
     if not isinstance(cache, tuple) or len(cache) < 2 or not isinstance(cache[1], dict):
+        conv = type(getattr(cache, "state", None)).__name__ == "_ConvState"  # (a learner's review)
         raise ValueError(
-            "cache: not a pool cache; expected the tuple (A_prev, hparameters, ...) "
-            "returned by pool_forward"
+            "cache: not a pool cache; expected the tuple (A_prev, hparameters) returned by pool_forward"
+            + (", got conv_forward's cache: is the gradient for the conv layer (conv_backward)?" if conv else "")
         )
     A_prev, hparameters = cache[:2]
     if not isinstance(A_prev, np.ndarray):  # the notebook's (A_prev, hparameters), A_prev a list as pool_forward takes

@@ -451,6 +451,18 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
                     leaf = o["quantity"].split(".")[1]
                     assert o["note"].endswith(f"yours is the last term of the sum alone (the last sample's last "
                                               f"window): {leaf} adds up every window's, {leaf}[...] += ..., not =")
+    # (a review) under grad: ones every db term is 1, and a db averaged over the windows is the last term
+    # too: convcli's times one number, which the scale hint says, not '+='
+    cfg = write(tmp_path, "seed: 5\ninputs: {A_prev: {random: [5, 4, 4, 3]}, W: {random: [2, 2, 3, 2]}, "
+                          "b: {random: [2]}}\nlayers: [{type: conv, W: W, b: b, stride: 2}]\n"
+                          "backward: {grad: ones}\n", "ones.yaml")
+    key = tmp_path / "key_ones"
+    assert run(["backward", cfg, "--out", key]).exit_code == 0
+    sub = tmp_path / "mean"
+    sub.mkdir()
+    np.save(sub / "conv1.db.npy", np.load(key / "conv1.db.npy") / 20)  # 5 samples x 2 x 2 windows
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["scale"] and "times 1/20" in o["note"], o
 
 
 def test_convcli_s_numbers_in_another_shape_say_the_reshape(tmp_path):

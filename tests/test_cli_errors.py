@@ -1506,7 +1506,10 @@ def test_an_array_file_or_a_folder_given_as_the_config_says_where_it_goes(tmp_pa
 
     np.save(tmp_path / "Z.npy", np.zeros((1, 2, 2, 1)))
     assert_error(run(["check", tmp_path / "Z.npy"]), "Z.npy: is an array file, not a config file: name it in a "
-                 "config's inputs ({file: Z.npy}), or grade it with check CONFIG --against Z.npy")
+                 "config's inputs ({file: Z.npy}), or grade it with check CONFIG --against "
+                 f"{tmp_path / 'Z.npy'}")  # (the path as given: a review)
+    (tmp_path / "Zcopy").write_bytes((tmp_path / "Z.npy").read_bytes())  # any name: its first bytes say
+    assert_error(run(["check", tmp_path / "Zcopy"]), "Zcopy: is an array file, not a config file")
     (tmp_path / "mine").mkdir()
     assert_error(run(["check", tmp_path / "mine", "--against", CONFIGS / "stack.yaml"]),
                  "mine: is a folder, not a config file (a folder of arrays is graded with check CONFIG --against "

@@ -741,3 +741,34 @@ def test_a_title_s_min_and_max_have_the_digits_that_tell_them_apart():
     assert f"{999.9995:.4g}" == f"{1000.0005:.4g}" and low != high and float(low) < float(high), line
     b = np.array([-0.97734, 2.2409]).reshape(1, 1, 2, 1)
     assert plot._value_lines(b, b[0], None)[0].endswith("min -0.9773   max 2.241")
+
+
+def test_a_stretched_difference_keeps_its_panel_and_a_bad_sample_is_named():
+    """A review of the gap inside difference panels: one of max(h, w) / 40
+    on both axes of a 1 x 200 map (drawn stretched to its panel) left it
+    a sixth of the panel high, a sliver again; each axis takes its own.
+    With more than 64 channels a sample out of range raised IndexError
+    before the sample was checked; and where more than 64 channels differ
+    the title says how many were left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = rng().randn(1, 1, 200, 2)
+    y = r.copy()
+    y[0, 0, ::7, 0] += 1.0
+    block = plot._difference_block(y, r, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    fig = plt.figure()
+    plot._draw_grid(plot._matplotlib(), fig, block)
+    ax = fig.axes[0]
+    low, high = sorted(ax.get_ylim())
+    assert high - low < 1.2, ax.get_ylim()  # one row and a gap of 1/40 of it each side
+    plt.close(fig)
+    r = rng().randn(4, 6, 6, 128)
+    with pytest.raises(ConvcliError, match="sample 10 out of range"):
+        plot._difference_block(r + 1, r, "conv1.Z", 10, None, None, 1e-6, 1e-8)
+    y = r.copy()
+    y[0, 0, 0, :98] += 1.0
+    block = plot._difference_block(y, r, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    assert len(block.panels) == 64 and "64 of the 98 channels that differ drawn" in block.title
