@@ -149,3 +149,35 @@ def test_a_pickled_array_with_a_npy_name_says_pickle_and_np_save(tmp_path):
         pickle.dump(np.ones(4), f)
     (o,) = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--json"]).stdout)["against"]
     assert o["status"] == "unreadable" and "conv1.db.npy is a Python pickle (pickle.dump)" in o["note"], o
+
+
+def test_a_npy_header_with_a_boolean_size_is_corrupt_not_a_bug(tmp_path):
+    """A fuzz: a .npy header whose shape holds True passed NumPy's header
+    check (True is an int to isinstance) and failed its reshape with a
+    TypeError: exit 3, 'internal error', as a submission (folder, zip,
+    --each-layer) and as a config input. It is a corrupt header: the array
+    unreadable (exit 1 for a submission), exit 2 for an input."""
+    import json
+    import struct
+    import zipfile
+
+    from test_cli_helpers import assert_error
+
+    h = b"{'descr': '<f8', 'fortran_order': False, 'shape': (True, 3, 3, 1), }"
+    h += b" " * (16 - (10 + len(h) + 1) % 16) + b"\n"
+    raw = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + np.zeros(9).tobytes()
+    cfg = write(tmp_path, "inputs: {A_prev: {random: [1, 3, 3, 1]}, W: {random: [1, 1, 1, 1]}, b: {random: [1]}}\n"
+                          "layers: [{type: conv, W: W, b: b}]\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "Z.npy").write_bytes(raw)
+    with zipfile.ZipFile(tmp_path / "sub.zip", "w") as z:
+        z.writestr("Z.npy", raw)
+    said = "has a corrupt .npy header (shape (True, 3, 3, 1): its sizes must be whole numbers)"
+    for against, extra in ((sub, []), (sub, ["--each-layer"]), (tmp_path / "sub.zip", [])):
+        result = run(["check", cfg, "--against", against, "--json", *extra])
+        assert result.exit_code == 1, result.output
+        (o,) = json.loads(result.stdout)["against"]
+        assert o["status"] == "unreadable" and said in o["note"], o
+    bad = write(tmp_path, "inputs: {A_prev: {file: sub/Z.npy}}\nlayers: [{type: relu}]\n", "bad.yaml")
+    assert_error(run(["forward", bad, "--out", tmp_path / "out"]), said)
