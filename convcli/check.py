@@ -723,27 +723,35 @@ def _submissions(p: Plan, found) -> list[str]:
     is in one folder."""
     where: dict[str, set[str]] = {}
     for raw, src in found:
-        named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
-        if named is not None and p.resolve(named[0], "") in p.graded():
-            where.setdefault(p.resolve(named[0], ""), set()).add(named[1])
+        graded = _graded_as(p, raw, src)
+        if graded is not None:
+            where.setdefault(graded[0], set()).add(graded[1])
     return sorted({folder for folders in where.values() if len(folders) > 1 and "" not in folders
                    for folder in folders})
+
+
+def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:
+    """(quantity, folder) of an array found as ``raw``, where it is one the
+    run grades (not a copy of what the config gives), else None."""
+    named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
+    if named is None:
+        return None
+    q = p.resolve(named[0], "")
+    return (q, named[1]) if q in p.graded() else None
 
 
 def _top_level_first(p: Plan, found) -> tuple[list, list[Unknown]]:
     """A zip's arrays without those in its folders whose quantity one at its
     top level is (graded instead, as a folder's own files are), those listed."""
-    top = {}
-    for raw, src in found:
-        named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
-        if named is not None and named[1] == "" and p.resolve(named[0], "") in p.graded():
-            top.setdefault(p.resolve(named[0], ""), printable(raw))
+    graded = [_graded_as(p, raw, src) for raw, src in found]
+    top: dict[str, str] = {}
+    for (raw, _), g in zip(found, graded):
+        if g is not None and g[1] == "":
+            top.setdefault(g[0], printable(raw))
     kept, left = [], []
-    for raw, src in found:
-        named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
-        q = p.resolve(named[0], "") if named is not None else None
-        if named is not None and named[1] != "" and q in top:
-            left.append(Unknown(printable(raw), f"also {q}: {top[q]}, at the top level, is graded instead"))
+    for (raw, src), g in zip(found, graded):
+        if g is not None and g[1] != "" and g[0] in top:
+            left.append(Unknown(printable(raw), f"also {g[0]}: {top[g[0]]}, at the top level, is graded instead"))
         else:
             kept.append((raw, src))
     return kept, left
