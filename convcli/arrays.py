@@ -234,9 +234,9 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
     except (ValueError, OSError, EOFError, SyntaxError, zlib.error, tokenize.TokenError) as exc:
         # NumPy tokenizes the header's dict literal: garbage there is a TokenError
         raise ConvcliError(where, f"{name} has a corrupt .npy header ({_one_line(exc)})") from None
-    if any(type(d) is not int for d in shape):  # NumPy's check takes True for 1, then its reshape fails (a fuzz)
+    if any(type(d) is not int or d < 0 for d in shape):  # NumPy's check takes True for 1 (a fuzz), and -1
         raise ConvcliError(where, f"{name} has a corrupt .npy header (shape {tuple(shape)!r}: its sizes must be "
-                                  "whole numbers)")
+                                  "whole numbers, none negative)")
     _check_dtype(dtype, where, name)
     return tuple(shape), fortran, dtype
 

@@ -1018,8 +1018,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
-                               ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha,
-                                                                     ours)),
+                               ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
@@ -1975,7 +1974,7 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
 
 
 def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
-                    atol: float, ours: np.ndarray | None = None) -> str:
+                    atol: float) -> str:
     """For a conv layer's ``dW`` or ``db`` that differs: whether it is the
     last term of its sum alone, the notebook's loops with ``=`` for ``+=``
     (``dW[:,:,:,c] = a_slice * dZ[i, h, w, c]`` keeps the last sample's last
@@ -2001,17 +2000,18 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
                     if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
                         window[a, b] = x[-1, y, xx]
             last = window[..., None] * dz
-        # (not where that term is zeros: an array of zeros would fit it, and say nothing; nor where it is
-        # convcli's times one number: every term alike, a db under grad: ones, whose mean it also is, which
-        # the scale hint says; a review)
+        # (not where that term is zeros: an array of zeros would fit it, and say nothing)
         if last is None or last.shape != theirs.shape or not np.abs(last).max() > atol:
             return ""
-        if ours is not None and ours.shape == last.shape and np.vdot(ours, ours) > 0:
-            k = float(np.vdot(last, ours) / np.vdot(ours, ours))
-            if _close(last, k * ours.astype(np.float64), rtol, atol):
-                return ""
         if _close(theirs, last, rtol, atol):
             grad = q.rsplit(".", 1)[1]
+            windows = g.shape[0] * g.shape[1] * g.shape[2]
+            flat = g.reshape(-1, g.shape[3])
+            if grad == "db" and windows > 1 and bool((flat == flat[-1]).all()):
+                # every term alike (grad: ones): the last is the windows' mean too (a review: one slip or
+                # the other, the numbers cannot tell)
+                return (f"; yours is convcli's divided by the number of windows ({windows}): their mean, or the "
+                        f"last term alone (db[...] += ..., not =); db adds up every window's")
             return (f"; yours is the last term of the sum alone (the last sample's last window): {grad} adds up "
                     f"every window's, {grad}[...] += ..., not =")
     return ""

@@ -256,8 +256,14 @@ def _read_bytes(path: Path, display: str, where: str | None = None, kind: str = 
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
-        magic = raw.startswith((b"\x93NUMPY", b"PK\x03\x04", b"\x89HDF\r\n\x1a\n"))  # (any name: Zcopy)
-        if magic or path.suffix.lower() in FILE_SUFFIXES and (len(raw) > MAX_CONFIG_BYTES or not _text(raw)):
+        # its first bytes, whatever its name (Zcopy): what it is and, named otherwise, what to rename it to
+        kind_of = next((k for k, magic in ((".npy", (b"\x93NUMPY",)), (".npz", (b"PK\x03\x04", b"PK\x05\x06")),
+                                           (".h5", (b"\x89HDF\r\n\x1a\n",))) if raw.startswith(magic)), None)
+        if kind_of is not None and path.suffix.lower() not in FILE_SUFFIXES:
+            raise ConvcliError(where, f"is {'an' if kind_of != '.npy' else 'a'} {kind_of} file by its first bytes, "
+                                      f"not {kind}: rename it {path.name}{kind_of} to read it as one (a config "
+                                      "is YAML)")
+        if kind_of or path.suffix.lower() in FILE_SUFFIXES and (len(raw) > MAX_CONFIG_BYTES or not _text(raw)):
             raise ConvcliError(where, array_file)  # (a learner's review: 'is this a YAML file?')
         if len(raw) > MAX_CONFIG_BYTES:
             raise ConvcliError(where, f"is larger than the {MAX_CONFIG_BYTES >> 20} MiB {kind} may be: put large "

@@ -330,11 +330,20 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
             q = _Quantity(name, key, i, x_i, base, stepped, G, results.quantities[name].reshape(-1), step,
                           _step_floor(key, trace[i][0], x_i), bases, eps)
             result = q.check(real, coords, scale, threshold, progress)
-            if not result.passed and ties and conventional is not None:
-                # ties: all is not the derivative at a tie: check against the convention's instead.
-                result = q.check(conventional, coords, scale, threshold, None)
-                result.ties = ties
-            result.note = note
+            said = ""
+            if ties and conventional is not None:
+                # ties: all is not the derivative at a tie: check against the convention's instead. And one
+                # that passes the derivative must pass the convention too, which the config asks for (a
+                # review: a backward giving a tie's gradient to one maximum, as ties: first does, passed).
+                other = q.check(conventional, coords, scale, threshold, None)
+                other.ties = ties
+                # (one that compared nothing replaces nothing: a review's 'not checked, against ties: all')
+                if other.checked and (not result.passed or not other.passed):
+                    if result.passed:
+                        said = ("the derivative's check passed, the ties: all convention's (the config's rule) "
+                                "failed: the gradient of a tied window went to fewer than all its maxima")
+                    result = other
+            result.note = "; ".join(filter(None, [note, said]))
             report.append(result)
     return report
 

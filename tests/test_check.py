@@ -452,7 +452,7 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
                     assert o["note"].endswith(f"yours is the last term of the sum alone (the last sample's last "
                                               f"window): {leaf} adds up every window's, {leaf}[...] += ..., not =")
     # (a review) under grad: ones every db term is 1, and a db averaged over the windows is the last term
-    # too: convcli's times one number, which the scale hint says, not '+='
+    # too: the hint names both; and a one-channel db is hinted as any other (a later review: it was not)
     cfg = write(tmp_path, "seed: 5\ninputs: {A_prev: {random: [5, 4, 4, 3]}, W: {random: [2, 2, 3, 2]}, "
                           "b: {random: [2]}}\nlayers: [{type: conv, W: W, b: b, stride: 2}]\n"
                           "backward: {grad: ones}\n", "ones.yaml")
@@ -462,7 +462,19 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
     sub.mkdir()
     np.save(sub / "conv1.db.npy", np.load(key / "conv1.db.npy") / 20)  # 5 samples x 2 x 2 windows
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
-    assert o["hints"] == ["scale"] and "times 1/20" in o["note"], o
+    assert o["hints"] == ["last_term"] and o["note"].endswith(
+        "yours is convcli's divided by the number of windows (20): their mean, or the last term alone "
+        "(db[...] += ..., not =); db adds up every window's"), o
+    cfg = write(tmp_path, "seed: 5\ninputs: {A_prev: {random: [3, 4, 4, 2]}, W: {random: [2, 2, 2, 1]}, "
+                          "b: {random: [1]}}\nlayers: [{type: conv, W: W, b: b}]\nbackward: {grad: random}\n",
+                "one.yaml")
+    key = tmp_path / "key_one"
+    assert run(["backward", cfg, "--out", key]).exit_code == 0
+    sub = tmp_path / "one"
+    sub.mkdir()
+    np.save(sub / "conv1.db.npy", np.load(key / "conv1.dZ.npy")[-1, -1, -1])
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["last_term"] and "the last term of the sum alone" in o["note"], o
 
 
 def test_convcli_s_numbers_in_another_shape_say_the_reshape(tmp_path):

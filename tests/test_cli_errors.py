@@ -1509,7 +1509,8 @@ def test_an_array_file_or_a_folder_given_as_the_config_says_where_it_goes(tmp_pa
                  "config's inputs ({file: Z.npy}), or grade it with check CONFIG --against "
                  f"{tmp_path / 'Z.npy'}")  # (the path as given: a review)
     (tmp_path / "Zcopy").write_bytes((tmp_path / "Z.npy").read_bytes())  # any name: its first bytes say
-    assert_error(run(["check", tmp_path / "Zcopy"]), "Zcopy: is an array file, not a config file")
+    assert_error(run(["check", tmp_path / "Zcopy"]), "Zcopy: is a .npy file by its first bytes, not a config "
+                 "file: rename it Zcopy.npy to read it as one (a config is YAML)")  # (a review: not --against Zcopy)
     (tmp_path / "mine").mkdir()
     assert_error(run(["check", tmp_path / "mine", "--against", CONFIGS / "stack.yaml"]),
                  "mine: is a folder, not a config file (a folder of arrays is graded with check CONFIG --against "

@@ -173,7 +173,7 @@ def test_a_npy_header_with_a_boolean_size_is_corrupt_not_a_bug(tmp_path):
     (sub / "Z.npy").write_bytes(raw)
     with zipfile.ZipFile(tmp_path / "sub.zip", "w") as z:
         z.writestr("Z.npy", raw)
-    said = "has a corrupt .npy header (shape (True, 3, 3, 1): its sizes must be whole numbers)"
+    said = "has a corrupt .npy header (shape (True, 3, 3, 1): its sizes must be whole numbers, none negative)"
     for against, extra in ((sub, []), (sub, ["--each-layer"]), (tmp_path / "sub.zip", [])):
         result = run(["check", cfg, "--against", against, "--json", *extra])
         assert result.exit_code == 1, result.output
@@ -181,3 +181,7 @@ def test_a_npy_header_with_a_boolean_size_is_corrupt_not_a_bug(tmp_path):
         assert o["status"] == "unreadable" and said in o["note"], o
     bad = write(tmp_path, "inputs: {A_prev: {file: sub/Z.npy}}\nlayers: [{type: relu}]\n", "bad.yaml")
     assert_error(run(["forward", bad, "--out", tmp_path / "out"]), said)
+    # a negative size too (a later review: the layer was blamed, 'broadcast shape must be non-negative')
+    (sub / "Z.npy").write_bytes(raw.replace(b"(True, 3, 3, 1)", b"(  -1, 3, 3, 1)"))
+    assert_error(run(["forward", bad, "--out", tmp_path / "out"]), "has a corrupt .npy header (shape (-1, 3, 3, "
+                 "1): its sizes must be whole numbers, none negative)")

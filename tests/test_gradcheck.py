@@ -81,6 +81,48 @@ def test_tied_windows_under_ties_all_are_checked_against_the_convention(tmp_path
     assert "all 5 gradients agree" in text.stdout
 
 
+def test_a_ties_all_gradient_that_went_to_one_maximum_fails(tmp_path, monkeypatch):
+    """A review: a quantity that passed against the derivative was not
+    checked against the ties: all convention, so a backward giving each
+    tied window's gradient to its first maximum (ties: first's, a valid
+    one-sided derivative) passed a ties: all config. Injected here into the
+    run's backward, it fails, on the quantity the tie feeds and said so;
+    convcli's own passes. The review's case: a flat 2x2 block of ones in
+    each sample (tied windows), a conv, a max pool of f 2."""
+    from convcli import network
+
+    A = np.zeros((2, 6, 6, 2))
+    A[:, :2, :2] = 1.0
+    A[1, 3, 4, 1] = 2.0
+    np.save(tmp_path / "flat.npy", A)
+    cfg = write(tmp_path, "seed: 2\ninputs: {A_prev: {file: flat.npy}, W: {random: [3, 3, 2, 3]}, "
+                          "b: {random: [3]}}\nlayers: [{type: conv, W: W, b: b, pad: 1}, {type: pool, f: 2}]\n"
+                          "backward: {grad: random}\n")
+    result, by = gradcheck_json([cfg, "--samples", "0"])
+    assert result.exit_code == 0, result.stdout
+    real = network.pool_backward
+
+    def first(dA, cache, mode="max", engine=None):  # the tie's gradient to its first maximum only
+        return real(dA, (cache[0], dict(cache[1], ties="first")), mode=mode, engine=engine)
+
+    monkeypatch.setattr(network, "pool_backward", first)
+    result, by = gradcheck_json([cfg, "--samples", "0"])
+    assert result.exit_code == 1, result.stdout
+    failed = [q for q in by.values() if q["status"] == "fail"]
+    assert failed and all(q["checked_against"] == "ties_all_convention" for q in failed), failed
+    assert any("the ties: all convention's (the config's rule) failed" in q["note"] for q in failed), failed
+
+
+def test_a_quantity_not_checked_is_not_labelled_with_the_convention():
+    """A review: 'conv1.db 0 of 4 (4 at kinks skipped), against ties: all
+    ... not checked': nothing was compared against the convention."""
+    from test_cli_helpers import CONFIGS
+
+    result, by = gradcheck_json([CONFIGS / "stack.yaml", "--eps", "0.5"])
+    q = by["conv1.db"]
+    assert q["status"] == "not checked" and q["checked_against"] == "derivative" and q["tied_windows"] == {}, q
+
+
 def windows(x: np.ndarray) -> np.ndarray:
     """x (m, 8, 8, C) as its 2x2, stride-2 windows: (m, 4, 4, C, 4)."""
     m, H, W, C = x.shape
