@@ -273,7 +273,7 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
     differ; that element is outlined in red. As in ``convcli check``, NaN
     matches NaN and an infinity matches the same infinity (their error is
     drawn as 0); NaN against a number differs, and its error is drawn magenta.
-    ``sample`` defaults to the sample of the first difference.
+    ``sample`` defaults to the sample with the most elements that differ.
 
     Raises
     ------
@@ -906,6 +906,8 @@ def _difference_scale(errors: np.ndarray) -> tuple[float, float, bool]:
     differ = errors[np.isfinite(errors) & (errors > 0)]
     if differ.size and differ.max() > LOG_SPAN * differ.min():
         return float(differ.min()), float(differ.max()), True
+    if differ.size:  # the largest error white, also where every one is alike (a review: 0..1.5, grey)
+        return 0.0, float(differ.max()), False
     return 0.0, _limits(errors, False)[1], False
 
 
@@ -948,13 +950,15 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             sample = _check_sample(sample, r, name, kind)
         if kind == "maps" and sample is None:  # the sample with the most (a review: the first had 1 of 65)
             sample = int(np.argmax(differs.reshape(differs.shape[0], -1).sum(axis=1)))
-            at = np.unravel_index(int(np.flatnonzero(differs[sample])[0]), r.shape[1:])
-            mark = (sample, *(int(k) for k in at))
+        if kind == "maps":  # marked at the drawn sample's first difference (none: no mark)
+            where = np.flatnonzero(differs[sample])
+            mark = ((sample, *(int(k) for k in np.unravel_index(int(where[0]), r.shape[1:])))
+                    if where.size else None)
         if channels is None and r.shape[-1] > MAX_PANELS:  # those that differ (a review: 90 of 128 not drawn)
             within = differs[sample] if kind == "maps" else differs
             which = np.flatnonzero(within.reshape(-1, r.shape[-1]).any(axis=0)).tolist()
             channels = which[:MAX_PANELS]
-            if mark[-1] not in channels:  # the marked one among them
+            if mark is not None and mark[-1] not in channels:  # the marked one among them
                 channels = sorted(channels[:-1] + [mark[-1]])
             if len(which) > MAX_PANELS:
                 title_more = f"{MAX_PANELS} of the {len(which)} channels that differ drawn"

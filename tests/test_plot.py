@@ -772,3 +772,20 @@ def test_a_stretched_difference_keeps_its_panel_and_a_bad_sample_is_named():
     y[0, 0, 0, :98] += 1.0
     block = plot._difference_block(y, r, "conv1.Z", None, None, None, 1e-6, 1e-8)
     assert len(block.panels) == 64 and "64 of the 98 channels that differ drawn" in block.title
+
+
+def test_a_given_sample_is_marked_at_its_own_first_difference_and_equal_errors_are_white():
+    """A review: with a sample given and more than 64 channels, the mark
+    (and a forced channel) came from the first difference of another
+    sample: a black panel drawn, 63 of the differing ones. And errors all
+    alike (every element off by 1) were drawn on a scale to 1.5, grey."""
+    r = rng().randn(3, 4, 4, 128)
+    y = r.copy()
+    y[0, 0, 0, 100] += 1.0
+    y[1, 1, 1, :70] += 1.0
+    block = plot._difference_block(y, r, "conv1.Z", 1, None, None, 1e-6, 1e-8)
+    assert [p.title for p in block.panels] == [f"channel {c}" for c in range(64)]
+    assert [(p.title, p.mark) for p in block.panels if p.mark is not None] == [("channel 0", (1, 1))]
+    a = rng().randn(1, 1, 4, 1)
+    block = plot._difference_block(a + 1.0, a, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    assert (block.vmin, block.vmax) == (0.0, 1.0)
