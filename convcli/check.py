@@ -2010,8 +2010,9 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
             if grad == "db" and windows > 1 and bool((flat == flat[-1]).all()):
                 # every term alike (grad: ones): the last is the windows' mean too (a review: one slip or
                 # the other, the numbers cannot tell)
-                return (f"; yours is convcli's divided by the number of windows ({windows}): their mean, or the "
-                        f"last term alone (db[...] += ..., not =); db adds up every window's")
+                return (f"; yours is convcli's divided by the number of windows ({windows}: {g.shape[0]} samples x "
+                        f"{g.shape[1] * g.shape[2]} positions): their mean, or the last term alone (db[...] += ..., "
+                        f"not =); db adds up every window's")
             return (f"; yours is the last term of the sum alone (the last sample's last window): {grad} adds up "
                     f"every window's, {grad}[...] += ..., not =")
     return ""

@@ -343,6 +343,11 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                         said = ("the derivative's check passed, the ties: all convention's (the config's rule) "
                                 "failed: the gradient of a tied window went to fewer than all its maxima")
                     result = other
+                elif not result.passed and result.checked:  # ... but a failed derivative is no verdict here
+                    # (a review: the derivative's FAIL of a right gradient was reported)
+                    said = (f"the derivative's check failed ({result.error:.2g}), which ties: all need not meet, "
+                            "and every coordinate sampled sits at a kink of the convention")
+                    result = other
             result.note = "; ".join(filter(None, [note, said]))
             report.append(result)
     return report

@@ -957,8 +957,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         if channels is None and r.shape[-1] > MAX_PANELS:  # those that differ (a review: 90 of 128 not drawn)
             within = differs[sample] if kind == "maps" else differs
             which = np.flatnonzero(within.reshape(-1, r.shape[-1]).any(axis=0)).tolist()
-            channels = which[:MAX_PANELS]
-            if mark is not None and mark[-1] not in channels:  # the marked one among them
+            channels = which[:MAX_PANELS] or None  # (a sample given that holds none: the first 64)
+            if channels is not None and mark is not None and mark[-1] not in channels:  # the marked one among them
                 channels = sorted(channels[:-1] + [mark[-1]])
             if len(which) > MAX_PANELS:
                 title_more = f"{MAX_PANELS} of the {len(which)} channels that differ drawn"

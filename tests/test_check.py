@@ -463,8 +463,8 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
     np.save(sub / "conv1.db.npy", np.load(key / "conv1.db.npy") / 20)  # 5 samples x 2 x 2 windows
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["hints"] == ["last_term"] and o["note"].endswith(
-        "yours is convcli's divided by the number of windows (20): their mean, or the last term alone "
-        "(db[...] += ..., not =); db adds up every window's"), o
+        "yours is convcli's divided by the number of windows (20: 5 samples x 4 positions): their mean, or the "
+        "last term alone (db[...] += ..., not =); db adds up every window's"), o
     cfg = write(tmp_path, "seed: 5\ninputs: {A_prev: {random: [3, 4, 4, 2]}, W: {random: [2, 2, 2, 1]}, "
                           "b: {random: [1]}}\nlayers: [{type: conv, W: W, b: b}]\nbackward: {grad: random}\n",
                 "one.yaml")

@@ -113,6 +113,26 @@ def test_a_ties_all_gradient_that_went_to_one_maximum_fails(tmp_path, monkeypatc
     assert any("the ties: all convention's (the config's rule) failed" in q["note"] for q in failed), failed
 
 
+def test_a_right_gradient_whose_convention_check_compares_nothing_is_not_checked_not_failed(tmp_path):
+    """A review of the change above: where the derivative's check failed (as
+    ties: all need not meet it) and every coordinate sat at a kink of the
+    convention, the derivative's FAIL was reported for convcli's right
+    gradient. By hand: a 2x4 image of ones but its last column, a 1x1 conv
+    of weight 1, a max pool of f 2 (two windows: four tied ones, and two
+    ones beside two zeros) then one of (1, 2) with ties: first: under
+    ties: all dW is 4 where the derivative is 1, and the convention's
+    one-sided slopes are 4 and 2, a kink. It is 'not checked', exit 1, with
+    a note saying why."""
+    cfg = write(tmp_path, "inputs:\n  A_prev: {value: [[[[1], [1], [1], [0]], [[1], [1], [1], [0]]]]}\n"
+                          "  W: {value: [[[[1.0]]]]}\n  b: {value: [0.0]}\nlayers:\n  - {type: conv, W: W, b: b}\n"
+                          "  - {type: pool, f: 2}\n  - {type: pool, f: [1, 2], ties: first}\nbackward: {grad: ones}\n")
+    result, by = gradcheck_json([cfg])
+    assert result.exit_code == 1
+    for q in ("conv1.dW", "conv1.db"):
+        assert by[q]["status"] == "not checked", by[q]
+        assert by[q]["note"].startswith("the derivative's check failed (0.6), which ties: all need not meet"), by[q]
+
+
 def test_a_quantity_not_checked_is_not_labelled_with_the_convention():
     """A review: 'conv1.db 0 of 4 (4 at kinks skipped), against ties: all
     ... not checked': nothing was compared against the convention."""

@@ -789,3 +789,9 @@ def test_a_given_sample_is_marked_at_its_own_first_difference_and_equal_errors_a
     a = rng().randn(1, 1, 4, 1)
     block = plot._difference_block(a + 1.0, a, "conv1.Z", None, None, None, 1e-6, 1e-8)
     assert (block.vmin, block.vmax) == (0.0, 1.0)
+    # (a later review) a given sample that holds no difference draws the first 64, black, unmarked
+    z = np.zeros((2, 2, 2, 100))
+    w = z.copy()
+    w[0, 0, 0, 80] = 1.0
+    block = plot._difference_block(w, z, "conv1.Z", 1, None, None, 1e-6, 1e-8)
+    assert len(block.panels) == 64 and all(p.mark is None for p in block.panels)
