@@ -79,8 +79,9 @@ class Entry:
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
-              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer", "rounding", "nan_in_yours",
-              "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first", "gradient_first", "layout_first")
+              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer",
+              "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
+              "gradient_first", "layout_first")
 
 
 @dataclass
@@ -334,13 +335,7 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
         diff = np.abs(got - exp)
         if np.isfinite(exp).all() and np.isfinite(diff).all():  # no NaN, no infinity: the usual case, in
             return _compare_finite(diff, np.abs(exp), rtol, atol)  # a third of the passes over memory
-        same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
-        diff = np.where(same, 0.0, diff)
-        diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
-        # An infinite expected value matches only itself (rtol*inf would pass anything), and an infinity or
-        # a NaN got matches no finite one (a review: where atol + rtol*|x| overflowed to inf, inf <= inf passed
-        # them: 1e308 at rtol 2).
-        ok = same | (np.isfinite(exp) & np.isfinite(got) & (diff <= atol + rtol * np.abs(exp)))
+        diff, ok = _within(got, exp, diff, rtol, atol)
         # off an expected inf or NaN is infinitely off (inf/inf, x/NaN would hide the others' error)
         rel = np.where(diff == 0, 0.0, np.where(np.isfinite(exp), diff / np.abs(exp), np.inf))
     abs_err = float(diff.max())
@@ -371,6 +366,22 @@ def _compare_finite(diff: np.ndarray, size: np.ndarray, rtol: float, atol: float
     return passed, abs_err, rel_err, first, ""
 
 
+def _within(got: np.ndarray, exp: np.ndarray, diff: np.ndarray, rtol: float,
+            atol: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(diff, ok)`` of float64 arrays that may hold NaN or infinities, from
+    ``diff = |got - exp|``: NaN matches NaN and an infinity the same one
+    (their difference 0), NaN against a number is infinitely off."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
+        diff = np.where(same, 0.0, diff)
+        diff = np.where(np.isnan(diff), np.inf, diff)  # NaN against a number
+        # An infinite expected value matches only itself (rtol*inf would pass anything), and an infinity or
+        # a NaN got matches no finite one (a review: where atol + rtol*|x| overflowed to inf, inf <= inf passed
+        # them: 1e308 at rtol 2).
+        ok = same | (np.isfinite(exp) & np.isfinite(got) & (diff <= atol + rtol * np.abs(exp)))
+    return diff, ok
+
+
 def _spread(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> tuple[int, tuple[int, ...]]:
     """For arrays that :func:`compare` failed: how many elements are beyond
     the tolerance (as it counts them: NaN matches NaN, an infinity only
@@ -379,11 +390,7 @@ def _spread(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> 
     got = np.asarray(got, dtype=np.float64)
     exp = np.asarray(expected, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(got - exp)
-        same = (np.isnan(got) & np.isnan(exp)) | (np.isinf(got) & (got == exp))
-        diff[same] = 0.0
-        diff[np.isnan(diff)] = np.inf
-        ok = same | (np.isfinite(exp) & np.isfinite(got) & (diff <= atol + rtol * np.abs(exp)))
+        diff, ok = _within(got, exp, np.abs(got - exp), rtol, atol)
     diff[ok] = -1.0  # the largest difference among those beyond the tolerance (a review: not one within it)
     worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
     return int(ok.size - np.count_nonzero(ok)), worst
@@ -534,7 +541,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
         inner = _inner_folders(path)
-        below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]  # one level down, or two (sub/hw/)
+        # one level down, or two (sub/hw/)
+        below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:
             return [], unread + [Unknown(b, f"a folder of .npy files inside; --against {short_path(folder)} grades it")
                                  for b, folder in zip(below, inner)]
@@ -563,7 +571,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # --complete grades a whole submission: a student's corrupt upload is every quantity missing
         # (exit 1, with the reason listed), not the grader's usage error (exit 2)
         return [], unread + [Unknown(file.name, exc.what.removeprefix(f"{file.name} ").removeprefix("is "))]
-    several = _submissions(p, found) if file.suffix.lower() in NPZ_SUFFIXES else []
+    zipped = file.suffix.lower() in NPZ_SUFFIXES
+    graded = [_graded_as(p, raw, src) for raw, src in found] if zipped else []  # (quantity, folder) or None
+    several = _submissions(graded)
     if several:
         shown = [printable(f"{folder}/") for folder in several]
         if empty_ok:
@@ -573,8 +583,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                                   f"{' ...' if len(shown) > 5 else ''}: several submissions in one; unzip it "
                                   "and --against the folder that is the work")
     left: list[Unknown] = []
-    if file.suffix.lower() in NPZ_SUFFIXES:
-        found, left = _top_level_first(p, found)
+    if zipped:
+        found, left = _top_level_first(found, graded)
     out, unknown = _resolve(p, where, found, file.parent)
     return _some(out, unknown + left + unread, where, empty_ok)
 
@@ -710,10 +720,11 @@ def _names_of(raw: str, src: Source) -> list[tuple[str, str]]:
         (".".join(parts[k:]), "/".join(parts[:k])) for k in range(1, len(parts))]
 
 
-def _submissions(p: Plan, found) -> list[str]:
-    """The folders of a zip (an .npz) below its top level that each hold an
-    array of a quantity the run computes that another of them holds too:
-    several submissions in one upload (a grader's zip of the class, a
+def _submissions(graded: list[tuple[str, str] | None]) -> list[str]:
+    """Of a zip's (an .npz's) arrays, each one's (quantity, folder) where
+    the run grades it (:func:`_graded_as`): the folders below its top level
+    that each hold an array of a quantity the run computes that another of
+    them holds too: several submissions in one upload (a grader's zip of the class, a
     student's attempt1/ and attempt2/), whose arrays would be graded as
     one's, the first by name of each quantity winning. As for a folder
     (``_inner_folders``), which one is the work is for the user to say;
@@ -722,10 +733,9 @@ def _submissions(p: Plan, found) -> list[str]:
     are never graded, so they count for nothing. ``[]`` where each quantity
     is in one folder."""
     where: dict[str, set[str]] = {}
-    for raw, src in found:
-        graded = _graded_as(p, raw, src)
-        if graded is not None:
-            where.setdefault(graded[0], set()).add(graded[1])
+    for g in graded:
+        if g is not None:
+            where.setdefault(g[0], set()).add(g[1])
     return sorted({folder for folders in where.values() if len(folders) > 1 and "" not in folders
                    for folder in folders})
 
@@ -740,10 +750,10 @@ def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:
     return (q, named[1]) if q in p.graded() else None
 
 
-def _top_level_first(p: Plan, found) -> tuple[list, list[Unknown]]:
-    """A zip's arrays without those in its folders whose quantity one at its
-    top level is (graded instead, as a folder's own files are), those listed."""
-    graded = [_graded_as(p, raw, src) for raw, src in found]
+def _top_level_first(found, graded: list[tuple[str, str] | None]) -> tuple[list, list[Unknown]]:
+    """A zip's arrays (``graded``: each one's :func:`_graded_as`) without
+    those in its folders whose quantity one at its top level is (graded
+    instead, as a folder's own files are), those listed."""
     top: dict[str, str] = {}
     for (raw, _), g in zip(found, graded):
         if g is not None and g[1] == "":

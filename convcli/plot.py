@@ -762,6 +762,12 @@ def _mean(image: np.ndarray) -> float:
     return float((finite / scale).mean()) * scale
 
 
+def _stretched(h: int, w: int) -> bool:
+    """Whether a map of h x w is drawn stretched to its panel's shape (more
+    than MAX_ASPECT times as wide as high, or as high as wide)."""
+    return max(h / w, w / h) > MAX_ASPECT
+
+
 def _reduced(image: np.ndarray, most: tuple[int, int], centre: float = 0.0,
              each_axis: bool = False) -> tuple[np.ndarray, tuple[int, int]]:
     """``image`` at most ``most`` = (rows, columns) pixels: ``(image, (kh,
@@ -839,7 +845,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         _, panel_w, panel_h = _panel_size(len(chosen), a.shape[1:3])
         most = (round(PANEL_FILL * panel_h * DPI), round(PANEL_FILL * panel_w * DPI))
         h, w = a.shape[1:3]
-        stretched = max(h / w, w / h) > MAX_ASPECT
+        stretched = _stretched(h, w)
         cell_px = (most[1] / w) if stretched else min(most[0] / h, most[1] / w)
         for c in chosen:
             # A map's extremes both ways (an error's: the largest): a dark line
@@ -1082,9 +1088,10 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
                 rgba[_empty_tiles(panel)] = (0, 0, 0, 0)
         h, w = panel.image.shape[:2]
         # A map one element high (or wide) was a sliver a few pixels across.
-        ax.imshow(rgba, interpolation="nearest", aspect="auto" if max(h / w, w / h) > MAX_ASPECT else None)
+        stretched = _stretched(h, w)
+        ax.imshow(rgba, interpolation="nearest", aspect="auto" if stretched else None)
         if block.difference and panel.tiles is None:  # a gap inside the frame (a review: the frame hid an edge)
-            stretched = max(h / w, w / h) > MAX_ASPECT  # (drawn to the panel's shape: a gap of each axis's)
+            # (drawn to the panel's shape where stretched: a gap of each axis's own)
             gap_y, gap_x = (h / 40, w / 40) if stretched else (max(h, w) / 40,) * 2
             ax.set_facecolor(DIFFERENCE_GAP_COLOR)
             ax.set_xlim(-0.5 - gap_x, w - 0.5 + gap_x)
