@@ -348,7 +348,7 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                     said = (f"the derivative's check failed ({result.error:.2g}), which ties: all need not meet, "
                             "and every coordinate sampled sits at a kink of the convention")
                     result = other
-            result.note = "; ".join(filter(None, [note, said]))
+            result.note = "; ".join(filter(None, [note, said, result.note]))
             report.append(result)
     return report
 
@@ -376,8 +376,10 @@ class _Quantity:
         # A layer input is perturbed one sample at a time when it has a batch axis.
         batched = self.key == "dA_prev" and x_i.ndim >= 1 and x_i.shape[0] > 0  # (an empty batch: no coords)
         per_sample = base.size // x_i.shape[0] if batched else None
-        g_list, n_list, kept = [], [], []
+        g_list, n_list, tol_list, term_list, kept = [], [], [], [], []
         skipped = 0
+        # the run's own rounding, per unit of a gradient's terms (float32's for a float32 run)
+        run_eps = float(np.finfo(self.g.dtype if self.g.dtype.kind == "f" else np.float64).eps)
         for done, j in enumerate(coords, 1):
             if per_sample is not None:
                 s, k = divmod(int(j), per_sample)
@@ -427,14 +429,31 @@ class _Quantity:
                 g_list.append(float(self.g[j]))
                 # the central difference: the two slopes weighted by their steps (equal but for rounding)
                 n_list.append((d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))) / scale)
+                # How far apart rounding alone can put the two sides: the differences' noise, and the run's
+                # own rounding of the gradient's terms (their size: the slope with no cancellation)
+                terms = float(np.vdot(np.abs(out_plus - out_minus) / (h_up + h_down), np.abs(G)))
+                tol_list.append((noise + _NOISE / np.finfo(np.float64).eps * run_eps * terms) / scale)
+                term_list.append(terms / scale)
                 kept.append(int(j))
             if progress:
                 progress(self.name, done)
         g, num = np.array(g_list), np.array(n_list)
         denom = np.linalg.norm(g) + np.linalg.norm(num)
+        # A gradient that is 0 but for rounding (an upstream gradient summing to 0 over a channel: db) made
+        # the relative error of two roundings, ~1, and a correct db FAILed. Where both sides are within
+        # rounding's reach of 0 (tol: the differences' noise and the run's rounding of the gradient's
+        # terms), their difference is measured against that reach instead: error = threshold * |g - n| / tol,
+        # at most the threshold. A gradient above that reach where the true one is 0 still fails at ~1.
+        tol = float(np.linalg.norm(tol_list))
+        note = ""
         # Nothing compared (every coordinate at a kink) is no agreement: NaN, and not passed; nor is a
         # slope that is no number (an output past float64's range): NaN failed `denom > 0` and passed as 0.
-        if kept and denom > 0:
+        if kept and threshold > 0 and math.isfinite(denom) and 0 < tol and denom <= tol:
+            error = threshold * float(np.linalg.norm(g - num)) / tol
+            note = (f"0 but for rounding: convcli's {np.linalg.norm(g):.2g} and the central differences' "
+                    f"{np.linalg.norm(num):.2g}, from terms of size {np.linalg.norm(term_list):.2g}, are both "
+                    f"within rounding's reach of 0 ({tol:.2g}); the error is measured against that reach")
+        elif kept and denom > 0:
             error = float(np.linalg.norm(g - num) / denom)
         else:
             error = 0.0 if kept and denom == 0 else math.nan
@@ -442,7 +461,7 @@ class _Quantity:
         if kept:
             worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], base.shape)]
         return GradResult(self.name, tuple(base.shape), len(kept), base.size, skipped, error, threshold,
-                          bool(kept) and error <= threshold, worst)
+                          bool(kept) and error <= threshold, worst, note)
 
 
 def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:

@@ -503,3 +503,59 @@ def test_a_failure_at_a_tiny_step_says_the_step_may_be_why():
     assert fail and all(line.endswith("a step of --eps 1e-10, far below the default 1e-05, can fail on rounding "
                                       "alone: try the default") for line in fail), fail
     assert run(["gradcheck", cfg]).exit_code == 0
+
+
+# --------------------------------------------------------------------- a gradient that is 0
+
+ZERO_DB = """\
+inputs: {A_prev: {file: A.npy}, W: {random: [3, 3, 3, 4]}, b: {random: [4]}}
+layers: [{type: conv, W: W, b: b, pad: 1}]
+backward: {grad: {file: G.npy}}
+"""
+
+
+def zero_db_config(tmp_path):
+    """An upstream gradient whose every channel sums to 0 (to rounding):
+    db = sum(dZ) over the batch and positions is 0, by hand."""
+    r = np.random.RandomState(0)
+    np.save(tmp_path / "A.npy", r.randn(2, 6, 6, 3))
+    G = r.randn(2, 6, 6, 4)
+    np.save(tmp_path / "G.npy", G - G.mean(axis=(0, 1, 2)))
+    return write(tmp_path, ZERO_DB)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_gradient_that_is_zero_but_for_rounding_passes(tmp_path, dtype):
+    """A review: a correct db of 0 (convcli's 4e-15, the differences' 8e-10,
+    both rounding) failed at an error of 1.00, the relative difference of
+    two roundings. Both within rounding's reach of 0, they pass, and say so."""
+    result, by = gradcheck_json([zero_db_config(tmp_path), "--dtype", dtype])
+    assert result.exit_code == 0, by
+    db = by["conv1.db"]
+    assert db["passed"] and db["checked"] == 4 and db["error"] <= db["threshold"]
+    assert db["note"].startswith("0 but for rounding: ")
+    # the others are far from 0: measured as ever, no note
+    assert all(by[q]["note"] == "" and by[q]["passed"] for q in ("conv1.dA_prev", "conv1.dW"))
+    text = run(["gradcheck", zero_db_config(tmp_path), "--dtype", dtype]).stdout
+    assert "note: conv1.db: 0 but for rounding" in text and "all 3 gradients agree" in text
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("off", [1e-3, -1e-2])
+def test_a_wrong_gradient_where_the_right_one_is_zero_still_fails(tmp_path, monkeypatch, dtype, off):
+    """The reach of rounding is no free pass: a db of `off` times the size of
+    its terms (|G| summed over a channel), where the right one is 0, fails."""
+    import convcli.network as network
+
+    real = network.conv_backward
+    terms = np.abs(np.load(zero_db_config(tmp_path).parent / "G.npy")).sum(axis=(0, 1, 2))
+
+    def broken(dZ, cache):
+        dA_prev, dW, db = real(dZ, cache)
+        return dA_prev, dW, db + (off * terms).astype(db.dtype).reshape(db.shape)
+
+    monkeypatch.setattr(network, "conv_backward", broken)
+    result, by = gradcheck_json([zero_db_config(tmp_path), "--dtype", dtype])
+    assert result.exit_code == 1
+    assert [q for q, r in by.items() if not r["passed"]] == ["conv1.db"]
+    assert by["conv1.db"]["error"] > 0.99 and by["conv1.db"]["note"] == ""
