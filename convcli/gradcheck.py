@@ -335,7 +335,8 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                 # ties: all is not the derivative at a tie: check against the convention's instead. And one
                 # that passes the derivative must pass the convention too, which the config asks for (a
                 # review: a backward giving a tie's gradient to one maximum, as ties: first does, passed).
-                other = q.check(conventional, coords, scale, threshold, None)
+                other = q.check(conventional, coords, scale, threshold,
+                                (lambda _, done: progress(name + CONVENTION, done)) if progress else None)
                 other.ties = ties
                 # (one that compared nothing replaces nothing: a review's 'not checked, against ties: all')
                 if other.checked and (not result.passed or not other.passed):
@@ -508,15 +509,26 @@ def tie_notes(report: list[GradResult]) -> list[str]:
     return notes
 
 
+# What :func:`gradcheck` appends to a quantity's name for its progress over
+# the second pass, against the ties: all convention.
+CONVENTION = " (ties: all)"
+
+
 def planned_coordinates(results: Results, samples: int = DEFAULT_SAMPLES) -> list[tuple[str, int]]:
     """(quantity, coordinates to perturb) in the order :func:`gradcheck` goes,
-    for a progress bar."""
+    for a progress bar; a quantity checked again against the ``ties: all``
+    convention twice, the second as ``quantity + CONVENTION`` (the bar stood
+    at 100% through that pass, as long as the first)."""
     p = results.plan
+    tied = tied_pools(results)
     out = []
     for i, layer in enumerate(p.network.layers):
         sizes = [("dA_prev", math.prod(p.layer_shapes[i].in_shape))]
         if layer.kind == "conv":
             sizes += [("dW", results.inputs[layer.W].size), ("db", results.inputs[layer.b].size)]
         for key, n in sizes:
-            out.append((f"{layer.name}.{key}", n if not samples or n <= samples else samples))
+            n = n if not samples or n <= samples else samples
+            out.append((f"{layer.name}.{key}", n))
+            if any(j >= i for j in tied):
+                out.append((f"{layer.name}.{key}{CONVENTION}", n))
     return out

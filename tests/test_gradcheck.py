@@ -197,6 +197,23 @@ def test_a_wrong_gradient_through_tied_windows_still_fails(tmp_path, monkeypatch
     assert "FAIL conv1.db: error" in text and "1 of 5 gradients FAILED" in text
 
 
+@pytest.mark.parametrize("ties, twice", [("all", True), ("split", False)])
+def test_the_progress_counts_the_pass_against_the_convention(tmp_path, ties, twice):
+    """A review: the bar stood at 100% through the second pass against ties:
+    all, as long as the first. The plan holds each quantity upstream of the
+    tied pool twice (all five here), and the calls reach every planned count."""
+    results = runner.run(runner.plan(ties_config(tmp_path, ties)))
+    plan = gc.planned_coordinates(results)
+    # by hand: A_prev (2, 8, 8, 1) has 128 coordinates, 100 sampled; W 18; b 2; relu2's and pool3's inputs
+    # (2, 8, 8, 2): 256, 100 sampled
+    once = [("conv1.dA_prev", 100), ("conv1.dW", 18), ("conv1.db", 2), ("relu2.dA_prev", 100),
+            ("pool3.dA_prev", 100)]
+    assert plan == ([x for q, n in once for x in ((q, n), (q + gc.CONVENTION, n))] if twice else once)
+    reached: dict[str, int] = {}
+    gc.gradcheck(results, progress=lambda name, done: reached.__setitem__(name, max(done, reached.get(name, 0))))
+    assert reached == dict(plan)
+
+
 def test_tie_notes_name_the_layer_and_every_gradient_through_it():
     r = gc.GradResult("conv1.db", (2,), 2, 2, 0, 0.0, 1e-6, True, None, ties={"pool3": 1})
     (note,) = gc.tie_notes([r, gc.GradResult("x.dA_prev", (1,), 1, 1, 0, 0.0, 1e-6, True, None)])
