@@ -401,11 +401,9 @@ def _open_npz(path: Path, where: str, name: str):
     kind = ".zip" if Path(name).suffix.lower() == ".zip" else ".npz (zip)"  # a student's upload is a .zip
     try:
         with zipfile.ZipFile(path) as zf:
-            locked = next((i.filename for i in zf.infolist() if i.flag_bits & 0x1), None)
+            zf.infolist()
     except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
         raise ConvcliError(where, f"{name} is not a readable {kind} file ({_one_line(exc)})") from None
-    if locked is not None:  # zipfile asks for a password (a RuntimeError); np.savez never encrypts
-        raise ConvcliError(where, f"{name} is not a readable {kind} file ({printable(locked)} is encrypted)")
     try:
         z = np.load(path, allow_pickle=False)
     except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
@@ -413,12 +411,27 @@ def _open_npz(path: Path, where: str, name: str):
     return z  # an NpzFile: np.load gives an array only for the .npy magic refused above
 
 
+def _npz_open_member(z, member: str, where: str, label: str):
+    """The open member ``member`` of the .npz (.zip) ``z``; one that is
+    encrypted (zipfile asks for a password, a RuntimeError; np.savez never
+    encrypts) cannot be read, said of it alone: a zip's other members are
+    graded (a review: one such member made the whole upload exit 2)."""
+    try:
+        info = z.zip.getinfo(npz_member_file(z, member))
+        if info.flag_bits & 0x1:
+            raise ConvcliError(where, f"{label} is encrypted (a password-protected zip): zip it again without "
+                                      "a password")
+        return z.zip.open(info)
+    except (*_ZIP_ERRORS, OSError, EOFError) as exc:
+        raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
+
+
 def _npz_probe(path: Path, key: str | None, where: str, name: str):
     with _open_npz(path, where, name) as z:
         member = _npz_member(z, key, where, name)
         label = f"{name}[{member}]"
         try:
-            with z.zip.open(npz_member_file(z, member)) as fp:
+            with _npz_open_member(z, member, where, label) as fp:
                 shape, _, dtype = _npy_header(fp, where, label)
         except (*_ZIP_ERRORS, OSError, EOFError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
@@ -1004,10 +1017,7 @@ class Rows:
             self._files.append(z)
             member = _npz_member(z, src.key, where, name)
             label = f"{name}[{member}]"
-            try:
-                fp = z.zip.open(npz_member_file(z, member))
-            except (*_ZIP_ERRORS, OSError, EOFError) as exc:
-                raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
+            fp = _npz_open_member(z, member, where, label)
         else:
             _npy_probe(path, where, name)  # refuses a truncated file up front
             label = name

@@ -101,7 +101,9 @@ def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_pat
     learn what its header already says (a shape that is not the
     quantity's). The member's header is read, its data is not: a member
     whose data is corrupt past its header grades by its shape; an
-    encrypted member (a flag np.savez never sets) is one line, exit 2."""
+    encrypted member (a flag np.savez never sets) is unreadable, said in
+    one line, and fails itself (exit 1), as any unreadable array of a
+    submission does; as a config's input, it is one line, exit 2."""
     import io
     import json
     import zipfile
@@ -122,8 +124,45 @@ def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_pat
     central = locked.rfind(b"PK\x01\x02")
     locked[central + 8] |= 0x1  # the central directory's flag bits: encrypted
     (tmp_path / "locked.npz").write_bytes(bytes(locked))
-    result = run(["check", cfg, "--against", tmp_path / "locked.npz"])
-    assert result.exit_code == 2 and "Z.npy is encrypted" in result.stderr and result.stderr.count("\n") == 1
+    result = run(["check", cfg, "--against", tmp_path / "locked.npz", "--json"])
+    assert result.exit_code == 1, result.stderr
+    (z_,) = json.loads(result.stdout)["against"]
+    assert z_["status"] == "unreadable"
+    assert z_["note"].endswith("locked.npz[Z] is encrypted (a password-protected zip): zip it again without a password")
+    as_input = write(tmp_path, "inputs: {A_prev: {file: locked.npz, key: Z}}\nlayers: [{type: relu}]\n", "in.yaml")
+    result = run(["forward", as_input, "-o", tmp_path / "out"])
+    from test_cli_helpers import assert_error
+
+    assert_error(result, "inputs.A_prev", "locked.npz[Z] is encrypted")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_encrypted_member_of_a_zip_fails_itself_the_others_are_graded(tmp_path):
+    """A review: one password-protected member made the whole upload exit 2,
+    its right arrays ungraded. conv1.Z in the clear passes; conv1.dW, its
+    central directory entry flagged encrypted (as zip -P writes it), is
+    unreadable."""
+    import json
+    import zipfile
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\nbackward: {grad: ones}\n")
+    assert run(["backward", cfg, "-o", tmp_path / "out"]).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "sub.zip", "w") as z:
+        for name in ("conv1.Z.npy", "conv1.dW.npy"):
+            z.write(tmp_path / "out" / name, name)
+    raw = bytearray((tmp_path / "sub.zip").read_bytes())
+    entry = raw.index(b"PK\x01\x02", raw.index(b"PK\x01\x02") + 1)  # the second member's, conv1.dW.npy
+    assert raw[entry + 46:entry + 46 + 12] == b"conv1.dW.npy"
+    raw[entry + 8] |= 0x1
+    (tmp_path / "sub.zip").write_bytes(bytes(raw))
+    result = run(["check", cfg, "--against", tmp_path / "sub.zip", "--json"])
+    assert result.exit_code == 1, result.stderr
+    by = {a["quantity"]: a for a in json.loads(result.stdout)["against"]}
+    assert by["conv1.Z"]["status"] == "pass"
+    assert by["conv1.dW"]["status"] == "unreadable"
+    assert by["conv1.dW"]["note"].endswith("sub.zip[conv1.dW] is encrypted (a password-protected zip): zip it again "
+                                           "without a password")
 
 
 def test_a_pickled_array_with_a_npy_name_says_pickle_and_np_save(tmp_path):
