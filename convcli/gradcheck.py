@@ -7,7 +7,10 @@ that layer's input, and a conv layer's ``dW``/``db`` by perturbing that
 layer's own copy of the weights; only the layers from the perturbed one on
 are re-run, and for a layer input only the sample that holds the coordinate
 (the layers act on each sample alone). Per quantity the error is
-``||g - n|| / (||g|| + ||n||)`` over the coordinates checked.
+``||g - n|| / (||g|| + ||n||)`` over the coordinates checked; where that
+fails but ``||g - n||`` is within ``NOISE_MARGIN`` times the differences'
+own rounding noise (a gradient of 0 but for rounding), it is measured
+against that noise instead (see :meth:`_Quantity.check`).
 
 Large arrays are checked on a random subset of ``samples`` coordinates
 (chosen with a fixed seed, so a run is repeatable); the report says how many.
@@ -113,6 +116,11 @@ DW_CROSSINGS = 1e-4
 # Rounding noise of a float64 output, per unit of its magnitude: generous, a
 # kink's jump is many orders above it.
 _NOISE = 64 * np.finfo(np.float64).eps
+# How far a gradient may differ from its central differences for their rounding noise alone (where the
+# relative error cannot tell, see _Quantity.check): this many times that noise's measure.
+NOISE_MARGIN = 2.0
+# The run's rounding of a gradient, in units of its dtype's epsilon times the size of the gradient's terms.
+RUN_ROUNDING = 4.0
 # Two one-sided differences closer than this (relative) are one slope.
 _KINK = 1e-3
 
@@ -377,7 +385,7 @@ class _Quantity:
         # A layer input is perturbed one sample at a time when it has a batch axis.
         batched = self.key == "dA_prev" and x_i.ndim >= 1 and x_i.shape[0] > 0  # (an empty batch: no coords)
         per_sample = base.size // x_i.shape[0] if batched else None
-        g_list, n_list, tol_list, term_list, kept = [], [], [], [], []
+        g_list, n_list, tol_list, kept = [], [], [], []
         skipped = 0
         # the run's own rounding, per unit of a gradient's terms (float32's for a float32 run)
         run_eps = float(np.finfo(self.g.dtype if self.g.dtype.kind == "f" else np.float64).eps)
@@ -430,34 +438,38 @@ class _Quantity:
                 g_list.append(float(self.g[j]))
                 # the central difference: the two slopes weighted by their steps (equal but for rounding)
                 n_list.append((d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))) / scale)
-                # How far apart rounding alone can put the two sides: the differences' noise, and the run's
-                # own rounding of the gradient's terms (their size: the slope with no cancellation)
+                # The rounding noise this difference actually carries: the two one-sided slopes are one slope
+                # but for it (their gap, ~3.5 times the central difference's noise, and at most the bound
+                # above: a larger gap is a kink crossed a little, not noise); and the run's own rounding of
+                # the gradient, RUN_ROUNDING of its dtype's unit per unit of its terms (their size: the slope
+                # with no cancellation)
                 terms = float(np.vdot(np.abs(out_plus - out_minus) / (h_up + h_down), np.abs(G)))
-                tol_list.append((noise + _NOISE / np.finfo(np.float64).eps * run_eps * terms) / scale)
-                term_list.append(terms / scale)
+                tol_list.append((min(abs(d_plus - d_minus), noise) + RUN_ROUNDING * run_eps * terms) / scale)
                 kept.append(int(j))
             if progress:
                 progress(self.name, done)
         g, num = np.array(g_list), np.array(n_list)
         denom = np.linalg.norm(g) + np.linalg.norm(num)
-        # A gradient that is 0 but for rounding (an upstream gradient summing to 0 over a channel: db) made
-        # the relative error of two roundings, ~1, and a correct db FAILed. Where both sides are within
-        # rounding's reach of 0 (tol: the differences' noise and the run's rounding of the gradient's
-        # terms), their difference is measured against that reach instead: error = threshold * |g - n| / tol,
-        # at most the threshold. A gradient above that reach where the true one is 0 still fails at ~1.
-        tol = float(np.linalg.norm(tol_list))
-        note = ""
         # Nothing compared (every coordinate at a kink) is no agreement: NaN, and not passed; nor is a
         # slope that is no number (an output past float64's range): NaN failed `denom > 0` and passed as 0.
-        if kept and threshold > 0 and math.isfinite(denom) and 0 < tol and denom <= tol:
-            error = threshold * float(np.linalg.norm(g - num)) / tol
-            note = (f"0 but for rounding: convcli's {np.linalg.norm(g):.2g} and the central differences' "
-                    f"{np.linalg.norm(num):.2g}, from terms of size {np.linalg.norm(term_list):.2g}, are both "
-                    f"within rounding's reach of 0 ({tol:.2g}); the error is measured against that reach")
-        elif kept and denom > 0:
+        if kept and denom > 0:
             error = float(np.linalg.norm(g - num) / denom)
         else:
             error = 0.0 if kept and denom == 0 else math.nan
+        note = ""
+        # A gradient too small for its differences' rounding noise to be within the threshold of it (0 but for
+        # rounding: a db under an upstream gradient that sums to 0 over each channel) FAILed right at an
+        # error of ~1, two roundings against each other. Where the relative error fails, convcli's gradient
+        # and the differences are compared against that noise instead: within NOISE_MARGIN times it they
+        # cannot be told apart, and pass, with error = threshold * |g - n| / tol (at most the threshold).
+        tol = NOISE_MARGIN * float(np.linalg.norm(tol_list))
+        diff = float(np.linalg.norm(g - num)) if kept else math.nan
+        if threshold > 0 and math.isfinite(error) and error > threshold and diff <= tol:
+            error = threshold * diff / tol
+            note = (f"convcli's gradient and the central differences differ by {diff:.2g}, within the "
+                    f"differences' own rounding noise ({tol:.2g}, for a gradient of size "
+                    f"{float(np.linalg.norm(g)):.2g}), which the threshold's relative measure cannot see past: "
+                    "the error is measured against that noise")
         worst = None
         if kept:
             worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], base.shape)]
