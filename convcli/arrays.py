@@ -21,6 +21,7 @@ by the caller (the config file and key path).
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import re
@@ -311,6 +312,15 @@ def npz_keys(z) -> tuple[list[str], list[str]]:
     names = _zip_files(z)
     members = _npz_members(names)
     return list(members), [n for n in names if n not in members.values()]
+
+
+def zip_repeats(path: Path) -> dict[str, int]:
+    """Member names a zip holds more than once -> how many times (Python's
+    zipfile appends a second ``conv1.Z.npy`` rather than replacing it):
+    reading by name gives the last written, as unzip leaves it."""
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
+    return {n: k for n, k in collections.Counter(names).items() if k > 1}
 
 
 def _zip_files(z) -> list[str]:

@@ -585,6 +585,11 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     left: list[Unknown] = []
     if zipped:
         found, left = _top_level_first(found, graded)
+        # a name held twice is read as its last copy: the others are listed, not graded unsaid
+        left += [Unknown(f"{n} (an earlier copy)",
+                         f"{printable(file.name)} holds {printable(n)} {'twice' if k == 2 else f'{k} times'}: the "
+                         "last written is graded, as unzip leaves it")
+                 for n, k in arrays.zip_repeats(file).items()]
     out, unknown = _resolve(p, where, found, file.parent)
     return _some(out, unknown + left + unread, where, empty_ok)
 

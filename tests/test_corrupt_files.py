@@ -224,3 +224,30 @@ def test_a_npy_header_with_a_boolean_size_is_corrupt_not_a_bug(tmp_path):
     (sub / "Z.npy").write_bytes(raw.replace(b"(True, 3, 3, 1)", b"(  -1, 3, 3, 1)"))
     assert_error(run(["forward", bad, "--out", tmp_path / "out"]), "has a corrupt .npy header (shape (-1, 3, 3, "
                  "1): its sizes must be whole numbers, none negative)")
+
+
+def test_a_name_a_zip_holds_twice_is_graded_as_its_last_copy_and_the_earlier_listed(tmp_path):
+    """A review: Python's zipfile appends a second conv1.Z.npy (a student
+    re-adding a fixed file) instead of replacing it, and the last was graded
+    with nothing said of the first. It still is (what unzip leaves), and the
+    earlier copy is listed as not graded."""
+    import json
+    import warnings
+    import zipfile
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    assert run(["forward", cfg, "-o", tmp_path / "out"]).exit_code == 0
+    right = np.load(tmp_path / "out" / "conv1.Z.npy")
+    with warnings.catch_warnings(), zipfile.ZipFile(tmp_path / "sub.zip", "w") as z:
+        warnings.simplefilter("ignore")  # zipfile's "Duplicate name"
+        for a in (right * 2, right):  # the wrong one first, then the fix
+            np.save(tmp_path / "x.npy", a)
+            z.write(tmp_path / "x.npy", "conv1.Z.npy")
+    result = run(["check", cfg, "--against", tmp_path / "sub.zip", "--json"])
+    assert result.exit_code == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert [a["status"] for a in report["against"]] == ["pass"]
+    assert report["unknown"] == [{"entry": "conv1.Z.npy (an earlier copy)", "given": None, "differs": None,
+                                  "note": "sub.zip holds conv1.Z.npy twice: the last written is graded, as "
+                                          "unzip leaves it"}]
