@@ -117,14 +117,15 @@ DW_CROSSINGS = 1e-4
 # Rounding noise of a float64 output, per unit of its magnitude: generous, a
 # kink's jump is many orders above it.
 _NOISE = 64 * np.finfo(np.float64).eps
+# ... and its expected size, per unit of the three outputs' summed magnitude (a central difference's outputs
+# each rounded once at random, by up to half an epsilon): about 2.5 times the central difference's noise.
+_EXPECTED = np.finfo(np.float64).eps / 6
 # How far a gradient may differ from its central differences for their rounding noise alone (where the
 # relative error cannot tell, see _Quantity.check): this many times that noise's measure.
 NOISE_MARGIN = 2.0
-# The run's rounding of a gradient, in units of its dtype's epsilon times the size of the gradient's terms.
-RUN_ROUNDING = 4.0
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
 # the rounding noise (_Quantity.check): at the default steps and thresholds a right one fails its relative
-# error from ~1e-5 of its terms in float64 (the differences' noise), ~1e-4 in float32 (the run's rounding).
+# error from ~1e-5 of its terms in float64 (the differences' noise).
 CANCELLED = 1e-3
 # Two one-sided differences closer than this (relative) are one slope.
 _KINK = 1e-3
@@ -392,8 +393,6 @@ class _Quantity:
         per_sample = base.size // x_i.shape[0] if batched else None
         g_list, n_list, tol_list, term_list, kept = [], [], [], [], []
         skipped = 0
-        # the run's own rounding, per unit of a gradient's terms (float32's for a float32 run)
-        run_eps = float(np.finfo(self.g.dtype if self.g.dtype.kind == "f" else np.float64).eps)
         for done, j in enumerate(coords, 1):
             if per_sample is not None:
                 s, k = divmod(int(j), per_sample)
@@ -443,14 +442,16 @@ class _Quantity:
                 g_list.append(float(self.g[j]))
                 # the central difference: the two slopes weighted by their steps (equal but for rounding)
                 n_list.append((d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))) / scale)
-                # The rounding noise this difference actually carries: the two one-sided slopes are one slope
-                # but for it (their gap, ~3.5 times the central difference's noise, and at most the bound
-                # above: a larger gap is a kink crossed a little, not noise); and the run's own rounding of
-                # the gradient, RUN_ROUNDING of its dtype's unit per unit of its terms (their size: the slope
-                # with no cancellation)
-                terms = float(np.vdot(np.abs(out_plus - out_minus) / (h_up + h_down), np.abs(G)))
-                tol_list.append((min(abs(d_plus - d_minus), noise) + RUN_ROUNDING * run_eps * terms) / scale)
-                term_list.append(terms / scale)
+                # The rounding noise this difference carries: the two one-sided slopes are one slope but for
+                # it (their gap, ~3.5 times the central difference's noise, at most the bound above: a larger
+                # gap is a kink crossed a little), and at least its expected size, each output the step
+                # reached rounded by an epsilon of its size, at random (the gap is blind where both slopes
+                # round alike: a bias step). Not the run's own rounding: a float32 run's db is summed in
+                # float64, and an allowance for float32's rounding passed a db of 0 that the differences
+                # told apart by 560x and more (a review).
+                expected = _EXPECTED * float(np.linalg.norm(size * np.abs(G[touched]))) / min(h_up, h_down)
+                tol_list.append(max(min(abs(d_plus - d_minus), noise), expected) / scale)
+                term_list.append(float(np.vdot(np.abs(out_plus - out_minus) / (h_up + h_down), np.abs(G))) / scale)
                 kept.append(int(j))
             if progress:
                 progress(self.name, done)
