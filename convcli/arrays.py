@@ -410,8 +410,8 @@ def _open_npz(path: Path, where: str, name: str):
     # corrupt is found where it is read (its CRC, zlib's errors).
     kind = ".zip" if Path(name).suffix.lower() == ".zip" else ".npz (zip)"  # a student's upload is a .zip
     try:
-        with zipfile.ZipFile(path) as zf:
-            zf.infolist()
+        with zipfile.ZipFile(path):  # its directory read, or the error (an encrypted member: when it is read)
+            pass
     except (*_ZIP_ERRORS, OSError, EOFError, ValueError) as exc:
         raise ConvcliError(where, f"{name} is not a readable {kind} file ({_one_line(exc)})") from None
     try:
