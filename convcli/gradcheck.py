@@ -116,13 +116,13 @@ DEFAULT_SAMPLES = 100
 DW_CROSSINGS = 1e-4
 # Rounding noise of a float64 output, per unit of its magnitude: generous, a
 # kink's jump is many orders above it.
-_NOISE = 64 * np.finfo(np.float64).eps
-# ... and its expected size, per unit of the three outputs' summed magnitude (a central difference's outputs
-# each rounded once at random, by up to half an epsilon): about 2.5 times the central difference's noise.
-_EXPECTED = np.finfo(np.float64).eps / 6
+_EPS64 = float(np.finfo(np.float64).eps)
+_NOISE = 64 * _EPS64
 # How far a gradient may differ from its central differences for their rounding noise alone (where the
-# relative error cannot tell, see _Quantity.check): this many times that noise's measure.
+# relative error cannot tell, see _Quantity._remainder): this many times that noise's measure.
 NOISE_MARGIN = 2.0
+# The run's own rounding of a gradient: this many float64 epsilons per unit of the size of its terms.
+RUN_ROUNDING = 4.0
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
 # the rounding noise (_Quantity.check): at the default steps and thresholds a right one fails its relative
 # error from ~1e-5 of its terms in float64 (the differences' noise).
@@ -386,52 +386,66 @@ class _Quantity:
     bases: dict  # (forward, sample) -> the unperturbed output
     given: float  # --eps, which ``eps`` is (a weight's or bias's: made smaller)
 
-    def check(self, forward: _Forward, coords, scale: float, threshold: float, progress) -> GradResult:
+    def _slopes(self, forward: _Forward, j: int, part: float = 1.0):
+        """Coordinate ``j`` moved by ``part`` of its step each way: ``(d_plus,
+        d_minus, h_up, h_down, out0, out_plus, out_minus, G)``, the one-sided
+        slopes of the loss ``sum(out * G)`` and what they came from; None
+        where ``part`` < 1 of the step is lost in rounding."""
         base, x_i, i = self.base, self.x, self.layer
         # A layer input is perturbed one sample at a time when it has a batch axis.
         batched = self.key == "dA_prev" and x_i.ndim >= 1 and x_i.shape[0] > 0  # (an empty batch: no coords)
-        per_sample = base.size // x_i.shape[0] if batched else None
-        g_list, n_list, tol_list, term_list, kept = [], [], [], [], []
+        if batched:
+            s, k = divmod(int(j), base.size // x_i.shape[0])
+            array, G = base[s:s + 1], self.G[s:s + 1]
+        else:
+            s, k, array, G = None, int(j), base, self.G
+        work = array.copy()
+        flat = work.reshape(-1)
+        x = float(flat[k])
+        h = part * self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
+        x_plus, x_minus = x + h, x - h  # float64, as work holds them
+        if not (math.isfinite(x_plus) and math.isfinite(x_minus)):
+            # past float64's largest number: the slopes were inf / inf, NaN, which passed as an error of 0
+            where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
+            raise ConvcliError("--eps", f"a step of {self.eps:g} at {where} = {x!r} goes past float64's largest "
+                                        "number: central differences need room on both sides; scale the "
+                                        "inputs down")
+        if not x_minus < x < x_plus:
+            if part < 1:
+                return None
+            where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
+            made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
+                    if self.eps != self.given else "")
+            raise ConvcliError("--eps", f"a step of {self.eps:g}{made} is lost in rounding at {where} = {x!r}; "
+                                        "give a larger --eps")
+        if (id(forward), s) not in self.bases:
+            self.bases[id(forward), s] = forward(x_i if s is None else x_i[s:s + 1], i, sample=s)
+        out0 = self.bases[id(forward), s]
+
+        def run(value: float) -> np.ndarray:
+            flat[k] = value
+            if self.key == "dA_prev":
+                return forward(work, i, sample=s)
+            return forward(x_i, i, override={self.key[1:]: work})
+
+        out_plus, out_minus = run(x_plus), run(x_minus)
+        h_up, h_down = x_plus - x, x - x_minus
+        # Each side's slope as (change / step) . G: the change times G first overflowed float64 for
+        # values near its limit (1e303 * 1e308), and inf / inf made the slope NaN (a review).
+        d_plus = float(np.vdot((out_plus - out0) / h_up, G))
+        d_minus = float(np.vdot((out0 - out_minus) / h_down, G))
+        return d_plus, d_minus, h_up, h_down, out0, out_plus, out_minus, G
+
+    @staticmethod
+    def _central(d_plus: float, d_minus: float, h_up: float, h_down: float) -> float:
+        """The central difference: the two slopes weighted by their steps (equal but for rounding)."""
+        return d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))
+
+    def check(self, forward: _Forward, coords, scale: float, threshold: float, progress) -> GradResult:
+        g_list, n_list, term_list, kept = [], [], [], []
         skipped = 0
         for done, j in enumerate(coords, 1):
-            if per_sample is not None:
-                s, k = divmod(int(j), per_sample)
-                array, G = base[s:s + 1], self.G[s:s + 1]
-            else:
-                s, k, array, G = None, int(j), base, self.G
-            work = array.copy()
-            flat = work.reshape(-1)
-            x = float(flat[k])
-            h = self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
-            x_plus, x_minus = x + h, x - h  # float64, as work holds them
-            if not (math.isfinite(x_plus) and math.isfinite(x_minus)):
-                # past float64's largest number: the slopes were inf / inf, NaN, which passed as an error of 0
-                where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
-                raise ConvcliError("--eps", f"a step of {self.eps:g} at {where} = {x!r} goes past float64's largest "
-                                            "number: central differences need room on both sides; scale the "
-                                            "inputs down")
-            if not x_minus < x < x_plus:
-                where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
-                made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
-                        if self.eps != self.given else "")
-                raise ConvcliError("--eps", f"a step of {self.eps:g}{made} is lost in rounding at {where} = {x!r}; "
-                                            "give a larger --eps")
-            if (id(forward), s) not in self.bases:
-                self.bases[id(forward), s] = forward(x_i if s is None else x_i[s:s + 1], i, sample=s)
-            out0 = self.bases[id(forward), s]
-
-            def run(value: float) -> np.ndarray:
-                flat[k] = value
-                if self.key == "dA_prev":
-                    return forward(work, i, sample=s)
-                return forward(x_i, i, override={self.key[1:]: work})
-
-            out_plus, out_minus = run(x_plus), run(x_minus)
-            h_up, h_down = x_plus - x, x - x_minus
-            # Each side's slope as (change / step) . G: the change times G first overflowed float64 for
-            # values near its limit (1e303 * 1e308), and inf / inf made the slope NaN (a review).
-            d_plus = float(np.vdot((out_plus - out0) / h_up, G))
-            d_minus = float(np.vdot((out0 - out_minus) / h_down, G))
+            d_plus, d_minus, h_up, h_down, out0, out_plus, out_minus, G = self._slopes(forward, j)
             # Rounding noise of those slopes: the outputs the step reached, and only those.
             touched = (out_plus != out0) | (out_minus != out0)
             size = np.abs(out0[touched]) + np.abs(out_plus[touched]) + np.abs(out_minus[touched])
@@ -440,17 +454,8 @@ class _Quantity:
                 skipped += 1
             else:
                 g_list.append(float(self.g[j]))
-                # the central difference: the two slopes weighted by their steps (equal but for rounding)
-                n_list.append((d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))) / scale)
-                # The rounding noise this difference carries: the two one-sided slopes are one slope but for
-                # it (their gap, ~3.5 times the central difference's noise, at most the bound above: a larger
-                # gap is a kink crossed a little), and at least its expected size, each output the step
-                # reached rounded by an epsilon of its size, at random (the gap is blind where both slopes
-                # round alike: a bias step). Not the run's own rounding: a float32 run's db is summed in
-                # float64, and an allowance for float32's rounding passed a db of 0 that the differences
-                # told apart by 560x and more (a review).
-                expected = _EXPECTED * float(np.linalg.norm(size * np.abs(G[touched]))) / min(h_up, h_down)
-                tol_list.append(max(min(abs(d_plus - d_minus), noise), expected) / scale)
+                n_list.append(self._central(d_plus, d_minus, h_up, h_down) / scale)
+                # the size of the gradient's terms: its slope with no cancellation
                 term_list.append(float(np.vdot(np.abs(out_plus - out_minus) / (h_up + h_down), np.abs(G))) / scale)
                 kept.append(int(j))
             if progress:
@@ -464,28 +469,48 @@ class _Quantity:
         else:
             error = 0.0 if kept and denom == 0 else math.nan
         note = ""
-        # A gradient that is a small remainder of large terms that cancel (0 but for rounding: a db under an
-        # upstream gradient summing to 0 over each channel) FAILed right at an error of ~1: its relative
-        # error measured rounding against rounding. Where the relative error fails and the gradient is under
-        # CANCELLED of its terms' size, convcli's and the differences are compared against the rounding
-        # noise the differences carry: within NOISE_MARGIN times it they cannot be told apart, and pass, at
-        # error = threshold * |g - n| / tol (at most the threshold). A gradient of ordinary size is measured
-        # as ever, at whatever --eps and --threshold ask (a step far below the default fails on rounding).
-        tol = NOISE_MARGIN * float(np.linalg.norm(tol_list))
-        diff = float(np.linalg.norm(g - num)) if kept else math.nan
-        terms = float(np.linalg.norm(term_list))
-        if (threshold > 0 and math.isfinite(error) and error > threshold and diff <= tol
-                and denom < CANCELLED * terms):
-            error = threshold * diff / tol
-            note = (f"a gradient of {float(np.linalg.norm(g)):.2g}, what remains of cancelling terms of size "
-                    f"{terms:.2g}: convcli's and the central differences differ by {diff:.2g}, within the "
-                    f"differences' own rounding noise ({tol:.2g}), which its relative error cannot see past: "
-                    "the error is measured against that noise")
+        terms = np.array(term_list)
+        if (threshold > 0 and math.isfinite(error) and error > threshold
+                and denom < CANCELLED * float(np.linalg.norm(terms))):
+            error, note = self._remainder(forward, kept, g, num, terms, scale, threshold, error)
         worst = None
         if kept:
-            worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], base.shape)]
-        return GradResult(self.name, tuple(base.shape), len(kept), base.size, skipped, error, threshold,
+            worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], self.base.shape)]
+        return GradResult(self.name, tuple(self.base.shape), len(kept), self.base.size, skipped, error, threshold,
                           bool(kept) and error <= threshold, worst, note)
+
+    def _remainder(self, forward: _Forward, kept: list[int], g: np.ndarray, num: np.ndarray, terms: np.ndarray,
+                   scale: float, threshold: float, error: float) -> tuple[float, str]:
+        """``(error, note)`` of a gradient that failed its relative error and
+        is what remains of terms that cancel (0 but for rounding: a db under
+        an upstream gradient summing to 0 over each channel FAILed at ~1, its
+        relative error two roundings against each other). The differences
+        are taken again at half the step: the layers are linear there but for
+        rounding, so the two agree but for their noise, which their gap
+        measures (the one-sided slopes' gap carries the unperturbed output's
+        rounding, which the central difference cancels, and is blind where
+        both round alike, a bias step; bounds on the outputs' rounding
+        overstated it by up to 1e6: each passed a db of 0 the differences
+        told apart, reviews found). Within
+        NOISE_MARGIN times that noise, and the run's own rounding in float64,
+        convcli's and the differences cannot be told apart: error =
+        threshold * |g - n| / tol, at most the threshold. Otherwise the
+        relative error stands."""
+        half = []
+        for j, n in zip(kept, num):
+            slopes = self._slopes(forward, j, 0.5)
+            half.append(n if slopes is None else self._central(*slopes[:4]) / scale)
+        # the run's own rounding of the gradient's terms, in float64 (a float32 run's may be larger: not allowed
+        # for, an allowance of float32's passed wrong float32 db the differences told apart, a review)
+        tol = NOISE_MARGIN * float(np.linalg.norm(np.abs(num - np.array(half)) + RUN_ROUNDING * _EPS64 * terms))
+        diff = float(np.linalg.norm(g - num))
+        if not diff <= tol:
+            return error, ""
+        return threshold * diff / tol, (
+            f"a gradient of {float(np.linalg.norm(g)):.2g}, what remains of cancelling terms of size "
+            f"{float(np.linalg.norm(terms)):.2g}: convcli's and the central differences differ by {diff:.2g}, "
+            f"within the differences' own rounding noise ({tol:.2g}, measured against a second difference at "
+            "half the step), which its relative error cannot see past: the error is measured against that noise")
 
 
 def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:
