@@ -120,7 +120,9 @@ _EPS64 = float(np.finfo(np.float64).eps)
 _NOISE = 64 * _EPS64
 # How far a gradient may differ from its central differences for their rounding noise alone (where the
 # relative error cannot tell, see _Quantity._remainder): this many times that noise's measure.
-NOISE_MARGIN = 2.0
+NOISE_MARGIN = 4.0
+# The parts of the step the differences are taken again at, to measure their noise.
+NOISE_STEPS = (0.7, 0.45, 1.6)
 # The run's own rounding of a gradient: this many float64 epsilons per unit of the size of its terms.
 RUN_ROUNDING = 4.0
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
@@ -485,32 +487,41 @@ class _Quantity:
         is what remains of terms that cancel (0 but for rounding: a db under
         an upstream gradient summing to 0 over each channel FAILed at ~1, its
         relative error two roundings against each other). The differences
-        are taken again at half the step: the layers are linear there but for
-        rounding, so the two agree but for their noise, which their gap
-        measures (the one-sided slopes' gap carries the unperturbed output's
-        rounding, which the central difference cancels, and is blind where
-        both round alike, a bias step; bounds on the outputs' rounding
-        overstated it by up to 1e6: each passed a db of 0 the differences
-        told apart, reviews found). Within
+        are taken again at other parts of the step (NOISE_STEPS): the layers
+        are linear there but for rounding, so each agrees with the first but
+        for their noise, which the median of their gaps measures. Parts that
+        are not powers of two: steps of 1/2, 1/4, 2 rounded alike, their
+        gaps 0 by a right db of 0 the differences missed by 1e-11 of its
+        terms, and one half-step alone inflated the noise 4000-fold past a
+        wrong db another time (reviews; the one-sided slopes' gap carries
+        the unperturbed output's rounding, which the central difference
+        cancels, and bounds on the outputs' rounding overstated it up to
+        1e6, passing a db of 0 the differences told apart). Within
         NOISE_MARGIN times that noise, and the run's own rounding in float64,
         convcli's and the differences cannot be told apart: error =
         threshold * |g - n| / tol, at most the threshold. Otherwise the
         relative error stands."""
-        half = []
+        sigma = []
         for j, n in zip(kept, num):
-            slopes = self._slopes(forward, j, 0.5)
-            half.append(n if slopes is None else self._central(*slopes[:4]) / scale)
+            # |n_1 - n_k| has a spread of sqrt(1 + 1/k^2) times the step's own noise (the noise grows as the
+            # step shrinks): each scaled to that, and the median of the three
+            found = []
+            for part in NOISE_STEPS:
+                slopes = self._slopes(forward, j, part)
+                if slopes is not None:
+                    found.append(abs(n - self._central(*slopes[:4]) / scale) / math.sqrt(1 + part ** -2))
+            sigma.append(float(np.median(found)) if found else 0.0)
         # the run's own rounding of the gradient's terms, in float64 (a float32 run's may be larger: not allowed
         # for, an allowance of float32's passed wrong float32 db the differences told apart, a review)
-        tol = NOISE_MARGIN * float(np.linalg.norm(np.abs(num - np.array(half)) + RUN_ROUNDING * _EPS64 * terms))
+        tol = NOISE_MARGIN * float(np.linalg.norm(np.array(sigma) + RUN_ROUNDING * _EPS64 * terms))
         diff = float(np.linalg.norm(g - num))
         if not diff <= tol:
             return error, ""
         return threshold * diff / tol, (
             f"a gradient of {float(np.linalg.norm(g)):.2g}, what remains of cancelling terms of size "
             f"{float(np.linalg.norm(terms)):.2g}: convcli's and the central differences differ by {diff:.2g}, "
-            f"within the differences' own rounding noise ({tol:.2g}, measured against a second difference at "
-            "half the step), which its relative error cannot see past: the error is measured against that noise")
+            f"within the differences' own rounding noise ({tol:.2g}, measured against differences at other "
+            "steps), which its relative error cannot see past: the error is measured against that noise")
 
 
 def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:
