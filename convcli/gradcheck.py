@@ -392,7 +392,8 @@ class _Quantity:
         """Coordinate ``j`` moved by ``part`` of its step each way: ``(d_plus,
         d_minus, h_up, h_down, out0, out_plus, out_minus, G)``, the one-sided
         slopes of the loss ``sum(out * G)`` and what they came from; None
-        where ``part`` < 1 of the step is lost in rounding."""
+        where another ``part`` of the step is lost in rounding or goes past
+        float64's largest number."""
         base, x_i, i = self.base, self.x, self.layer
         # A layer input is perturbed one sample at a time when it has a batch axis.
         batched = self.key == "dA_prev" and x_i.ndim >= 1 and x_i.shape[0] > 0  # (an empty batch: no coords)
@@ -407,13 +408,15 @@ class _Quantity:
         h = part * self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
         x_plus, x_minus = x + h, x - h  # float64, as work holds them
         if not (math.isfinite(x_plus) and math.isfinite(x_minus)):
+            if part != 1:  # (a step for the noise's measure only: none there)
+                return None
             # past float64's largest number: the slopes were inf / inf, NaN, which passed as an error of 0
             where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
             raise ConvcliError("--eps", f"a step of {self.eps:g} at {where} = {x!r} goes past float64's largest "
                                         "number: central differences need room on both sides; scale the "
                                         "inputs down")
         if not x_minus < x < x_plus:
-            if part < 1:
+            if part != 1:
                 return None
             where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
             made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
