@@ -46,7 +46,7 @@ from .hparams import did_you_mean, joined
 from .network import LayerSpec, Network, pool_layer_forward
 from .pool import pool_backward, pool_forward
 from .relu import relu_backward, relu_forward
-from .runner import DEFAULT_TOLERANCES, Plan, Results, copied_from
+from .runner import DEFAULT_TOLERANCES, Plan, Results, copied_from, in_other_dtype
 from .runner import run as run_plan
 from .stats import STATS, TABLE_DIGITS, stat
 
@@ -2137,39 +2137,12 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     for float32's rounding alone: ``ROUNDING_FACTOR`` times the largest
     difference, over the elements finite in both, between the run in
     float32 and the same layers in float64 (or the float64 run and the same
-    layers in float32), at most ``ROUNDING_CAP`` of the quantity's largest
-    finite magnitude. The other run takes the same inputs, those of the
-    float32 run (cast up) or the float64 run's rounded to float32; its
-    backward runs on the run's own caches, cast, so a max pool's maxima and
-    a ReLU's mask are the run's (a review: where float32's rounding made
-    two maxima of a window one, the runs differed by a gradient's whole
-    size, not by rounding). Empty where the run cannot be held twice
-    (``BIAS_RERUN_MAX_BYTES``) or the other run fails (a layer error)."""
-    held = [a.nbytes for a in results.quantities.values() if isinstance(a, np.ndarray)]
-    other = np.float64 if p.dtype == "float32" else np.float32
-    # (twice as large in float64: each within --max-memory too)
-    if sum(held) > BIAS_RERUN_MAX_BYTES or max(held, default=0) * (2 if p.dtype == "float32" else 1) > p.max_memory:
-        return {}
-    net = p.network
-    inputs = {k: v.astype(np.float32).astype(other) for k, v in results.inputs.items()}
-    try:
-        with np.errstate(all="ignore"):
-            trace = [(out, cache) for _, out, cache in itertools.islice(
-                net.iter_forward(inputs[p.input_name], inputs, engine=p.engine), len(results.trace))]
-            again = dict(inputs)
-            again.update(net.outputs(trace))
-            if backward and results.grad is not None and len(trace) == len(net.layers):
-                grad = (trace[-1][0].copy() if p.grad_spec == "output"
-                        else results.grad.astype(np.float32).astype(other))
-                # the run's caches (its decisions), as the notebook's plain tuples in the other dtype
-                taken = [(None, tuple(x.astype(other) if isinstance(x, np.ndarray) else x for x in cache))
-                         for _, cache in results.trace]
-                del trace
-                grads: list[dict] = [{} for _ in net.layers]
-                for i, g in net.iter_backward(taken, grad):
-                    grads[i] = g
-                again.update(net.gradients(grads, grad))
-    except (ConvcliError, ValueError):
+    layers in float32: :func:`runner.in_other_dtype`), at most
+    ``ROUNDING_CAP`` of the quantity's largest finite magnitude. Empty where
+    the run cannot be held twice (``BIAS_RERUN_MAX_BYTES``) or the other run
+    fails (a layer error)."""
+    again = in_other_dtype(p, results, backward, BIAS_RERUN_MAX_BYTES)
+    if again is None:
         return {}
     out = {}
     for q, ours in results.quantities.items():

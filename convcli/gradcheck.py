@@ -78,6 +78,7 @@ contract, and a wrong ``db`` still fails.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -87,7 +88,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ConvcliError
 from .network import LayerError, Network
-from .runner import Results, layer_error
+from .runner import Results, in_other_dtype, layer_error
 from .stats import all_finite
 
 # (relative step, pass threshold) per dtype. The layers are piecewise linear:
@@ -117,6 +118,7 @@ DW_CROSSINGS = 1e-4
 # Rounding noise of a float64 output, per unit of its magnitude: generous, a
 # kink's jump is many orders above it.
 _EPS64 = float(np.finfo(np.float64).eps)
+_EPS32 = float(np.finfo(np.float32).eps)
 _NOISE = 64 * _EPS64
 # How far a gradient may differ from its central differences for their rounding noise alone (where the
 # relative error cannot tell, see _Quantity._remainder): this many times that noise's measure.
@@ -125,6 +127,8 @@ NOISE_MARGIN = 4.0
 NOISE_STEPS = (0.7, 0.45, 1.6)
 # The run's own rounding of a gradient: this many float64 epsilons per unit of the size of its terms.
 RUN_ROUNDING = 4.0
+# A float32 run's gradients are computed again in float64 (for its rounding's measure) up to this size.
+OTHER_DTYPE_MAX_BYTES = 256 << 20
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
 # the rounding noise (_Quantity.check): at the default steps and thresholds a right one fails its relative
 # error from ~1e-5 of its terms in float64 (the differences' noise).
@@ -310,6 +314,11 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
     conventional = _Forward(results, params, stand_ins) if stand_ins else None
     rng = np.random.RandomState(seed)
     report = []
+    # A float32 run's gradients computed again in float64 from its inputs and caches (same code, same
+    # upstream gradient): what float32's rounding alone made of each, asked only for a cancelling remainder
+    # that fails (Quantity._remainder); none for a float64 run, or one too large to hold twice.
+    again = functools.cache(lambda: in_other_dtype(p, results, True, OTHER_DTYPE_MAX_BYTES, same_grad=True)
+                            if p.dtype == "float32" else None)
     for i, layer in enumerate(network.layers):
         x_i = params[p.input_name] if i == 0 else _f64(trace[i - 1][0])
         ties = {network.layers[j].name: t.tied for j, t in stand_ins.items() if j >= i}
@@ -344,7 +353,8 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                 # step only adds rounding noise. So only as far as the kinks need.
                 step /= math.sqrt(max(1.0, n_out * eps / DW_CROSSINGS))
             q = _Quantity(name, key, i, x_i, base, stepped, G, results.quantities[name].reshape(-1), step,
-                          _step_floor(key, trace[i][0], x_i), bases, eps)
+                          _step_floor(key, trace[i][0], x_i), bases, eps,
+                          lambda name=name: None if again() is None else again()[name].reshape(-1))
             result = q.check(real, coords, scale, threshold, progress)
             said = ""
             if ties and conventional is not None:
@@ -387,6 +397,8 @@ class _Quantity:
     floor: np.ndarray | None  # per coordinate, a magnitude its step is relative to as well
     bases: dict  # (forward, sample) -> the unperturbed output
     given: float  # --eps, which ``eps`` is (a weight's or bias's: made smaller)
+    # for a float32 run: the gradient computed again in float64 by the same code (flat), or None
+    in_float64: Callable[[], np.ndarray | None] = lambda: None
 
     def _slopes(self, forward: _Forward, j: int, part: float = 1.0):
         """Coordinate ``j`` moved by ``part`` of its step each way: ``(d_plus,
@@ -500,8 +512,9 @@ class _Quantity:
         the unperturbed output's rounding, which the central difference
         cancels, and bounds on the outputs' rounding overstated it up to
         1e6, passing a db of 0 the differences told apart). Within
-        NOISE_MARGIN times that noise, and the run's own rounding in float64,
-        convcli's and the differences cannot be told apart: error =
+        NOISE_MARGIN times that noise and the run's own rounding (in float64
+        by a bound, in float32 as measured against the same layers in
+        float64), convcli's and the differences cannot be told apart: error =
         threshold * |g - n| / tol, at most the threshold. Otherwise the
         relative error stands."""
         sigma = []
@@ -514,17 +527,27 @@ class _Quantity:
                 if slopes is not None:
                     found.append(abs(n - self._central(*slopes[:4]) / scale) / math.sqrt(1 + part ** -2))
             sigma.append(float(np.median(found)) if found else 0.0)
-        # the run's own rounding of the gradient's terms, in float64 (a float32 run's may be larger: not allowed
-        # for, an allowance of float32's passed wrong float32 db the differences told apart, a review)
-        tol = NOISE_MARGIN * float(np.linalg.norm(np.array(sigma) + RUN_ROUNDING * _EPS64 * terms))
+        # the run's own rounding of the gradient's terms: in float64, RUN_ROUNDING units per unit of their size;
+        # a float32 run's as measured, its gradient against the same code's in float64, at most one float32
+        # unit per unit of their size (a fixed allowance of 4 passed wrong float32 db the differences told
+        # apart by 560x: a float32 run's db is summed in float64; where the measure is refused, none)
+        rounding = RUN_ROUNDING * _EPS64 * terms
+        in_float64 = self.in_float64() if self.g.dtype == np.float32 else None
+        if in_float64 is not None:
+            with np.errstate(invalid="ignore"):
+                measured = np.abs(g - in_float64[kept].astype(np.float64))
+            rounding = rounding + np.minimum(np.nan_to_num(measured, nan=0.0), _EPS32 * terms)
+        tol = NOISE_MARGIN * float(np.linalg.norm(np.array(sigma) + rounding))
         diff = float(np.linalg.norm(g - num))
         if not diff <= tol:
             return error, ""
         return threshold * diff / tol, (
             f"a gradient of {float(np.linalg.norm(g)):.2g}, what remains of cancelling terms of size "
             f"{float(np.linalg.norm(terms)):.2g}: convcli's and the central differences differ by {diff:.2g}, "
-            f"within the differences' own rounding noise ({tol:.2g}, measured against differences at other "
-            "steps), which its relative error cannot see past: the error is measured against that noise")
+            f"within the rounding of both ({tol:.2g}: the differences' noise, measured against differences at "
+            "other steps, and the run's own" + (", measured against the same layers in float64"
+                                                  if in_float64 is not None else "")
+            + "), which its relative error cannot see past: the error is measured against that rounding")
 
 
 def _step_floor(key: str, out: np.ndarray, x: np.ndarray) -> np.ndarray | None:

@@ -571,3 +571,44 @@ def run(p: Plan, backward: bool = True, progress=None, layers_needed: int | None
         quantities.update(p.network.gradients(grads, grad))
         timings["backward"] = time.perf_counter() - t
     return results
+
+
+def in_other_dtype(p: Plan, results: Results, backward: bool, max_bytes: int,
+                   same_grad: bool = False) -> dict[str, np.ndarray] | None:
+    """The run's quantities computed again in the other dtype (float64 for a
+    float32 run, float32 for a float64 one) from the same inputs (the
+    float32 run's, cast up, or the float64 run's rounded to float32), its
+    backward on the run's own caches, cast (so a max pool's maxima and a
+    ReLU's mask are the run's: where float32's rounding made two maxima of a
+    window one, the runs differed by a gradient's whole size, a review).
+    Under ``grad: output`` the upstream gradient is the other run's last
+    output, or with ``same_grad`` the run's own, cast. None where the run's
+    arrays exceed ``max_bytes``, one of them twice as large exceeds
+    --max-memory, or the other run fails (a layer error)."""
+    held = [a.nbytes for a in results.quantities.values() if isinstance(a, np.ndarray)]
+    other = np.float64 if p.dtype == "float32" else np.float32
+    # (twice as large in float64: each within --max-memory too)
+    if sum(held) > max_bytes or max(held, default=0) * (2 if p.dtype == "float32" else 1) > p.max_memory:
+        return None
+    net = p.network
+    inputs = {k: v.astype(np.float32).astype(other) for k, v in results.inputs.items()}
+    try:
+        with np.errstate(all="ignore"):
+            trace = [(out, cache) for _, out, cache in itertools.islice(
+                net.iter_forward(inputs[p.input_name], inputs, engine=p.engine), len(results.trace))]
+            again = dict(inputs)
+            again.update(net.outputs(trace))
+            if backward and results.grad is not None and len(trace) == len(net.layers):
+                grad = (trace[-1][0].copy() if p.grad_spec == "output" and not same_grad
+                        else results.grad.astype(np.float32).astype(other))
+                # the run's caches (its decisions), as the notebook's plain tuples in the other dtype
+                taken = [(None, tuple(x.astype(other) if isinstance(x, np.ndarray) else x for x in cache))
+                         for _, cache in results.trace]
+                del trace
+                grads: list[dict] = [{} for _ in net.layers]
+                for i, g in net.iter_backward(taken, grad):
+                    grads[i] = g
+                again.update(net.gradients(grads, grad))
+    except (ConvcliError, ValueError):
+        return None
+    return again
