@@ -316,7 +316,7 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
     report = []
     # A float32 run's gradients computed again in float64 from its inputs and caches (same code, same
     # upstream gradient): what float32's rounding alone made of each, asked only for a cancelling remainder
-    # that fails (Quantity._remainder); none for a float64 run, or one too large to hold twice.
+    # that fails (_Quantity._remainder); none for a float64 run, or one too large to hold twice.
     again = functools.cache(lambda: in_other_dtype(p, results, True, OTHER_DTYPE_MAX_BYTES, same_grad=True)
                             if p.dtype == "float32" else None)
     for i, layer in enumerate(network.layers):
@@ -354,7 +354,8 @@ def gradcheck(results: Results, *, samples: int = DEFAULT_SAMPLES, eps: float | 
                 step /= math.sqrt(max(1.0, n_out * eps / DW_CROSSINGS))
             q = _Quantity(name, key, i, x_i, base, stepped, G, results.quantities[name].reshape(-1), step,
                           _step_floor(key, trace[i][0], x_i), bases, eps,
-                          lambda name=name: None if again() is None else again()[name].reshape(-1))
+                          lambda name=name: None if again() is None or name not in again()
+                          else again()[name].reshape(-1))
             result = q.check(real, coords, scale, threshold, progress)
             said = ""
             if ties and conventional is not None:
