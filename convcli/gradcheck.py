@@ -11,7 +11,7 @@ are re-run, and for a layer input only the sample that holds the coordinate
 fails for a gradient that is a small remainder of cancelling terms (0 but
 for rounding) within ``NOISE_MARGIN`` times the differences' own rounding
 noise, it is measured against that noise instead (see
-:meth:`_Quantity.check`).
+:meth:`_Quantity._remainder`).
 
 Large arrays are checked on a random subset of ``samples`` coordinates
 (chosen with a fixed seed, so a run is repeatable); the report says how many.
@@ -130,7 +130,7 @@ RUN_ROUNDING = 4.0
 # A float32 run's gradients are computed again in float64 (for its rounding's measure) up to this size.
 OTHER_DTYPE_MAX_BYTES = 256 << 20
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
-# the rounding noise (_Quantity.check): at the default steps and thresholds a right one fails its relative
+# the rounding noise (_Quantity._remainder): at the default steps and thresholds a right one fails its relative
 # error from ~1e-5 of its terms in float64 (the differences' noise).
 CANCELLED = 1e-3
 # Two one-sided differences closer than this (relative) are one slope.
@@ -420,18 +420,16 @@ class _Quantity:
         x = float(flat[k])
         h = part * self.eps * max(1.0, abs(x), 0.0 if self.floor is None else float(self.floor[k]))
         x_plus, x_minus = x + h, x - h  # float64, as work holds them
-        if not (math.isfinite(x_plus) and math.isfinite(x_minus)):
+        finite = math.isfinite(x_plus) and math.isfinite(x_minus)
+        if not (finite and x_minus < x < x_plus):
             if part != 1:  # (a step for the noise's measure only: none there)
                 return None
-            # past float64's largest number: the slopes were inf / inf, NaN, which passed as an error of 0
             where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
-            raise ConvcliError("--eps", f"a step of {self.eps:g} at {where} = {x!r} goes past float64's largest "
-                                        "number: central differences need room on both sides; scale the "
-                                        "inputs down")
-        if not x_minus < x < x_plus:
-            if part != 1:
-                return None
-            where = f"{self.stepped}{[int(v) for v in np.unravel_index(int(j), base.shape)]}"
+            if not finite:
+                # past float64's largest number: the slopes were inf / inf, NaN, which passed as an error of 0
+                raise ConvcliError("--eps", f"a step of {self.eps:g} at {where} = {x!r} goes past float64's "
+                                            "largest number: central differences need room on both sides; scale "
+                                            "the inputs down")
             made = (f" (--eps {self.given:g}, made smaller for a {self.key[1:]} that moves many outputs)"
                     if self.eps != self.given else "")
             raise ConvcliError("--eps", f"a step of {self.eps:g}{made} is lost in rounding at {where} = {x!r}; "
@@ -533,7 +531,7 @@ class _Quantity:
         # unit per unit of their size (a fixed allowance of 4 passed wrong float32 db the differences told
         # apart by 560x: a float32 run's db is summed in float64; where the measure is refused, none)
         rounding = RUN_ROUNDING * _EPS64 * terms
-        in_float64 = self.in_float64() if self.g.dtype == np.float32 else None
+        in_float64 = self.in_float64()  # (None but for a float32 run)
         if in_float64 is not None:
             with np.errstate(invalid="ignore"):
                 measured = np.abs(g - in_float64[kept].astype(np.float64))
