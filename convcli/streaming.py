@@ -421,7 +421,7 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
             f"{arrays.format_size(budget)} is too small for this run: {why}, so it "
             f"streams {p.input_name} ({src.describe()}) in chunks, and {what} of one sample through the "
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
-            f"{arrays.format_size(need - e.resident - e.fixed)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
+            f"{arrays.format_size(need - e.resident - e.fixed)}{_sample_parts(e)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
             f"chunk needs ({', '.join([f'{arrays.format_size(e.fixed)} for {buffers}', *resident])}); "
             f"use --memory-budget {budget_arg(need)} or more",
         )
@@ -431,6 +431,23 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)
     return StreamPlan(budget, n, lo, e, too_large)
+
+
+def _sample_parts(e: Estimate) -> str:
+    """What one sample's working memory holds, in parts, for an error, where
+    it holds more than its arrays: the conv layers' caches of its unfolded
+    input and a pool pass's scratch (``summary.json``'s ``streaming`` gives
+    the same parts for a chunk: ``per_sample``, ``cache_kept``,
+    ``pool_scratch``)."""
+    kept, scratch = e.kept_bytes(1), e.pool_bytes(1)
+    if not kept and not scratch:
+        return ""
+    parts = [f"{arrays.format_size(e.per_sample)} for its arrays"]
+    if kept:
+        parts.append(f"{arrays.format_size(kept)} for what the conv layers' caches keep of its unfolded input")
+    if scratch:
+        parts.append(f"{arrays.format_size(scratch)} for a pool pass's scratch")
+    return f" ({', '.join(parts)})"
 
 
 def _resident_parts(p, e: Estimate, backward: bool) -> list[str]:

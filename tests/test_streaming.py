@@ -579,6 +579,29 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
     assert again.exit_code == 0, again.stderr
 
 
+def test_one_samples_need_is_told_in_the_parts_the_summary_gives(tmp_path):
+    """A review: the error said one sample "needs about 46.2 KiB" where the
+    summary of a streamed run gave a per_sample of 14672 bytes: the error's
+    figure held the conv caches' unfolded input and a pool pass's scratch
+    too. It now names those parts, and they are the summary's per_sample,
+    cache_kept and pool_scratch of a run in chunks of one sample."""
+    cfg = make_config(tmp_path)
+    e = streaming.estimate(runner.plan(cfg), True)
+    line = assert_error(run(["backward", cfg, "--out", tmp_path / "no", "--memory-budget", "64KiB"]),
+                        "convcli: error: --memory-budget: ")
+    said = line.split("needs about ", 1)[1].split(", plus ", 1)[0]
+    one = json.loads(run(["backward", cfg, "--out", tmp_path / "one", "--memory-budget", str(e.chunk(1)),
+                          "--json"]).stdout)["streaming"]
+    assert one["chunk_rows"] == 1
+    assert one["cache_kept"] > 0 and one["pool_scratch"] > 0  # the conv-relu-pool stack has both parts
+    total = one["per_sample"] + one["cache_kept"] + one["pool_scratch"]
+    assert one["estimated_peak"] == one["fixed"] + total
+    size = arrays.format_size
+    assert said == (f"{size(total)} ({size(one['per_sample'])} for its arrays, {size(one['cache_kept'])} for what "
+                    f"the conv layers' caches keep of its unfolded input, {size(one['pool_scratch'])} for a pool "
+                    "pass's scratch)")
+
+
 def test_chunks_unfold_as_the_whole_batch_does(tmp_path, monkeypatch):
     """A review: a float32 run streamed in chunks of 6 samples unfolded each
     chunk's conv without tiles (too small a pass for them) where the whole
