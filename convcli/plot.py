@@ -969,8 +969,12 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             if len(which) > MAX_PANELS:
                 title_more = f"{MAX_PANELS} of the {len(which)} channels that differ drawn"
     finite = error[np.isfinite(error)]
-    n_bad = error.size - finite.size  # NaN or an infinity on one side only: no number measures it
-    largest = (f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
+    # two finite numbers whose |difference| passes float64's largest (1e308 against -1e308): an
+    # error too large to hold, not a NaN or an infinity on one side (as the title said before)
+    n_over = int(np.count_nonzero(np.isinf(error) & np.isfinite(y) & np.isfinite(r)))
+    n_bad = error.size - finite.size - n_over  # NaN or an infinity on one side only: no number measures it
+    largest = (f"max |error| above {np.finfo(np.float64).max:.4g}" if n_over
+               else f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
                else "no finite |error|")
     tolerance = (f"   (rtol {rtol:g}, atol {atol:g}; the errors within them drawn black)"
                  if rtol or atol else "")
@@ -980,6 +984,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         title.append(title_more)
     if n_bad:
         title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, drawn magenta")
+    if n_over:
+        title.append(f"{n_over} |error|{'s' * (n_over > 1)} past float64's range (both sides finite), drawn magenta")
     if kind == "maps" and count:
         per = differs.reshape(differs.shape[0], -1).sum(axis=1)
         where = np.flatnonzero(per)

@@ -382,6 +382,23 @@ def test_a_lone_element_survives_a_reduced_map():
     assert d.title[4] == "1 element NaN or Inf on one side only, drawn magenta"
 
 
+def test_an_error_past_float64s_range_is_not_called_nan_or_inf():
+    """1.5e308 against -1.5e308: both finite, their |difference| (3e308) past
+    float64's largest number. The title had counted it among the elements
+    NaN or Inf on one side only, and given 0.5 as the largest finite error."""
+    ref = np.zeros((2, 4, 4, 3))
+    yours = ref.copy()
+    yours[0, 1, 1, 0], ref[0, 1, 1, 0] = 1.5e308, -1.5e308
+    yours[1, 0, 0, 1] = 0.5
+    yours[1, 2, 2, 2] = np.inf
+    d = plot._difference_block(yours, ref, "conv1.Z", None, None, None, 0.0, 0.0)
+    title = " ".join(" ".join(d.title).split())
+    assert "max |error| above 1.798e+308 first difference at [0, 1, 1, 0]" in title
+    assert "3 of 96 elements differ" in title
+    assert "1 element NaN or Inf on one side only, drawn magenta" in title
+    assert "1 |error| past float64's range (both sides finite), drawn magenta" in title
+
+
 def test_a_difference_picture_names_every_sample_that_differs():
     Z = rng().randn(5, 4, 4, 2)
     yours = Z.copy()
