@@ -91,3 +91,25 @@ def test_the_readme_config_example_passes_check(tmp_path):
     mine = yaml.safe_load(example)["expected"]
     for key in ("conv1.dW.mean", "conv1.Z[0, 0, 0]"):
         assert mine[key] == stack[key], key
+
+
+def test_the_readme_check_against_example_is_what_check_prints(tmp_path):
+    """The README's ``check --against`` session: ``mine/`` is ``backward``'s
+    output of stack.yaml with dW[0, 1, 2, 3] raised by 0.01 (as its text
+    says); every line it shows but ``...`` is a line check prints (a review
+    found its FAIL line a release behind: no count of the elements that
+    differ)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    session = text.split("$ convcli check configs/stack.yaml --against mine/\n", 1)[1].split("```", 1)[0]
+    shown = [line.rstrip() for line in session.splitlines() if line.strip() and line.strip() != "..."]
+    assert len(shown) >= 7
+    mine = tmp_path / "mine"
+    assert run(["backward", CONFIGS / "stack.yaml", "--out", mine]).exit_code == 0
+    dW = np.load(mine / "conv1.dW.npy")
+    dW[0, 1, 2, 3] += 0.01
+    np.save(mine / "conv1.dW.npy", dW)
+    result = run(["check", CONFIGS / "stack.yaml", "--against", mine])
+    assert result.exit_code == 1, result.stdout + result.stderr
+    printed = [line.rstrip() for line in result.stdout.splitlines()]
+    missing = [line for line in shown if line not in printed]
+    assert not missing, "\n".join(missing) + "\n--- printed:\n" + result.stdout
