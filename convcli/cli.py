@@ -1402,6 +1402,10 @@ def _png_target(path: Path, force: bool, option: str, reads=()) -> None:
         raise ConvcliError(where, f"is {read}: the picture would replace it; give it another name")
     if folder:  # before the suffix: "pictures are PNG" about a folder named out/ would puzzle
         raise ConvcliError(where, "is a folder; give a file name ending in .png")
+    if there and not path.is_file():  # a PNG renamed over a device or a FIFO (through a link too) replaces it
+        from .plot import NOT_REGULAR
+
+        raise ConvcliError(where, NOT_REGULAR)
     if path.suffix.lower() != ".png":
         raise ConvcliError(where, "pictures are PNG: give a file name ending in .png")
     # The nearest folder that exists: _png_folder makes the rest.

@@ -124,6 +124,7 @@ import math
 import operator
 import os
 import re
+import stat
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -461,7 +462,26 @@ def _check_path(path) -> Path:
         if path.parent.exists():
             raise ConvcliError(str(path), f"{path.parent} is a file, not a folder")
         raise ConvcliError(str(path), f"folder {path.parent} does not exist")
+    _refuse_special(path, path)
     return path
+
+
+NOT_REGULAR = ("is not a regular file (a device, a FIFO or a socket); a picture is written only to a new file "
+               "or over a regular one")
+
+
+def _refuse_special(path: Path, shown: Path) -> None:
+    """Refuse a path that is (or links to) something other than a regular
+    file: a PNG renamed over a device or a FIFO replaces it (a review's
+    ``plot --force`` through a link to /dev/null made /dev/null a PNG)."""
+    try:
+        mode = os.stat(path).st_mode  # through a link: what it names
+    except OSError:  # nothing there (or a dangling link): a new file
+        return
+    if stat.S_ISDIR(mode):
+        raise ConvcliError(str(shown), "is a folder: give a file name ending in .png")
+    if not stat.S_ISREG(mode):
+        raise ConvcliError(str(shown), NOT_REGULAR)
 
 
 def _as_float(array, name: str) -> np.ndarray:
@@ -1220,6 +1240,7 @@ def _save(fig, path: Path, shown: Path | None = None, overwrite: bool = True) ->
     from .outputs import short_name
 
     shown = shown or path
+    _refuse_special(path, shown)  # (again: it may have changed while convcli computed)
     if path.is_symlink():  # the file the link names is replaced, and the link kept
         path = Path(os.path.realpath(path))
     tmp = path.with_name(f".{short_name(path.name)}.{os.getpid()}.tmp")

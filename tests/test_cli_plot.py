@@ -364,6 +364,35 @@ def test_check_plot_refuses_bad_or_existing_file(tmp_path, cfg, monkeypatch):
     assert (tmp_path / "d.png").read_bytes() == b"mine"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@pytest.mark.parametrize("through_a_link", [False, True])
+def test_a_png_path_that_is_a_fifo_or_links_to_one_is_refused_with_force(tmp_path, cfg, monkeypatch, through_a_link):
+    """A review: ``plot --force`` through a link to /dev/null made /dev/null a
+    PNG (the picture is renamed over whatever the path names). A device, a
+    FIFO or a socket is refused, --force or not, before any computing; the
+    FIFO stands for them all here (making a device needs root)."""
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    target = fifo
+    if through_a_link:
+        target = tmp_path / "link.png"
+        target.symlink_to(fifo)
+    ours, mine = _mine(tmp_path, cfg)
+    shutil.copy(ours / "conv1.Z.npy", mine)
+    no_compute(monkeypatch)
+    for args, option in ((["plot", cfg, "-q", "conv1.Z", "--out", target], "--out"),
+                         (["check", cfg, "--against", mine, "--plot", target], "--plot")):
+        assert_error(run([*args, "--force"]), f"{option} {target}: is not a regular file (a device, a FIFO or a socket)")
+    assert fifo.is_fifo() and (not through_a_link or target.is_symlink())
+    # the library, called directly, refuses it too (and again just before it renames the PNG into place)
+    from convcli import plot as plots
+    from convcli.errors import ConvcliError
+
+    with pytest.raises(ConvcliError, match="is not a regular file"):
+        plots.plot_quantity(np.ones((1, 3, 3, 1)), "A", target)
+    assert fifo.is_fifo()
+
+
 @pytest.mark.parametrize("below", ["x.png", "sub/x.png"])
 @pytest.mark.parametrize("place", ["a file", "a folder it may not write"])
 def test_plot_out_it_cannot_write_is_refused_before_computing(tmp_path, cfg, monkeypatch, below, place):
