@@ -1504,6 +1504,9 @@ def main() -> None:
     for signum in _STOP_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C (nohup's SIGHUP) stays ignored
             signal.signal(signum, _on_signal)
+    if sys.stderr is None:  # started with stderr closed (2>&-): a run goes on, its messages unseen
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process; a review: every
+        # command that looked whether stderr was a terminal, for a progress bar, exited 3 having written nothing)
     if sys.stdout is None:  # started with stdout closed (>&-): no report could be shown
         _say_error(str(_StdoutFailed(OSError(errno.EBADF, os.strerror(errno.EBADF)))))
         sys.exit(EXIT_BAD_INPUT)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import require
-from test_cli_helpers import SAMPLES, alias_bomb, assert_error, run, seed_data, small_data, tree, write
+from test_cli_helpers import CONFIGS, SAMPLES, alias_bomb, assert_error, run, seed_data, small_data, tree, write
 
 
 def backward_fails(tmp_path, cfg, *fragments, extra=()):
@@ -1294,6 +1294,22 @@ def test_a_closed_stderr_keeps_exit_2(tmp_path):
         assert done.returncode == 2, args
 
 
+def test_a_closed_stderr_does_not_stop_a_run(tmp_path):
+    """A review: with stderr closed every command but shapes exited 3, an
+    internal error, having written nothing (the look for a terminal to draw
+    a progress bar on met Python's None for sys.stderr). The runs go on."""
+    import subprocess
+    import sys
+
+    cfg = CONFIGS / "stack.yaml"
+    for args, code in ((f"backward {cfg} --out out", 0), (f"check {cfg}", 0),
+                       (f"gradcheck {cfg} --samples 8", 0), (f"forward {cfg} --out out --format nope", 2)):
+        done = subprocess.run(f'"{sys.executable}" -m convcli {args} 2>&-', shell=True, cwd=tmp_path,
+                              stdout=subprocess.PIPE, text=True)
+        assert done.returncode == code, (args, done.returncode, done.stdout)
+    assert (tmp_path / "out" / "summary.json").is_file()
+
+
 def test_a_config_past_1_mib_is_refused_before_parsing(tmp_path):
     """A review's campaign: a 1.8 MB config of value: lists took 24 s and
     1 GB of memory to parse (PyYAML's objects), far past --max-memory; an
@@ -1502,8 +1518,6 @@ def test_an_array_file_or_a_folder_given_as_the_config_says_where_it_goes(tmp_pa
     swapped) 'is a folder, not a config file': both say where an array or
     a folder of them goes. A small array file too, not only one past the
     config's 1 MiB."""
-    from test_cli_helpers import CONFIGS
-
     np.save(tmp_path / "Z.npy", np.zeros((1, 2, 2, 1)))
     assert_error(run(["check", tmp_path / "Z.npy"]), "Z.npy: is an array file, not a config file: name it in a "
                  "config's inputs ({file: Z.npy}), or grade it with check CONFIG --against "
