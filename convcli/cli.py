@@ -1504,6 +1504,11 @@ def main() -> None:
     for signum in _STOP_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C (nohup's SIGHUP) stays ignored
             signal.signal(signum, _on_signal)
+    for stream in (sys.stdout, sys.stderr):  # a character the stream's encoding lacks (a path's é on an
+        try:  # ASCII terminal) is written escaped: a review's report raised UnicodeEncodeError, exit 1
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):  # None (closed), or no text wrapper
+            pass
     if sys.stderr is None:  # started with stderr closed (2>&-): a run goes on, its messages unseen
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process; a review: every
         # command that looked whether stderr was a terminal, for a progress bar, exited 3 having written nothing)

@@ -1310,6 +1310,30 @@ def test_a_closed_stderr_does_not_stop_a_run(tmp_path):
     assert (tmp_path / "out" / "summary.json").is_file()
 
 
+def test_a_path_an_ascii_terminal_cannot_show_is_written_escaped(tmp_path):
+    """A review: with an ASCII stdout (PYTHONIOENCODING=ascii, a C locale) a
+    config or --out named with an é made the report raise
+    UnicodeEncodeError: a traceback, exit 1 (a failed check's code), the
+    outputs written. The é is now written as \\xe9, and the exit code is
+    the run's."""
+    import shutil
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "configs" / "stack é.yaml"
+    cfg.parent.mkdir()
+    shutil.copy(CONFIGS / "stack.yaml", cfg)
+    (tmp_path / "sample_data").symlink_to(CONFIGS.parent / "sample_data")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for args, code in ((["backward", cfg, "--out", tmp_path / "oé"], 0), (["check", cfg], 0),
+                       (["forward", cfg, "--format", "nopé"], 2)):
+        done = subprocess.run([sys.executable, "-m", "convcli", *map(str, args)], capture_output=True, env=env)
+        assert done.returncode == code, (args, done.stderr)
+        assert b"Traceback" not in done.stderr
+        assert b"\\xe9" in (done.stdout if code == 0 else done.stderr), (done.stdout, done.stderr)
+    assert (tmp_path / "oé" / "summary.json").is_file()
+
+
 def test_a_config_past_1_mib_is_refused_before_parsing(tmp_path):
     """A review's campaign: a 1.8 MB config of value: lists took 24 s and
     1 GB of memory to parse (PyYAML's objects), far past --max-memory; an
