@@ -695,7 +695,27 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     if obj.shape is None:  # an HDF5 null dataspace (h5py.Empty): a dtype and no array
         raise ConvcliError(where, f"{label} is empty (a null dataspace): it holds no array")
     _check_dtype(obj.dtype, where, label, h5=True)
+    _check_stored_inside(obj, where, label)
     return obj, label
+
+
+def _check_stored_inside(obj, where: str, label: str) -> None:
+    """Refuse a dataset whose data HDF5 reads from other files: a virtual
+    dataset (a missing source, or a missing part of one, reads as its fill
+    value, and a source's relative path is looked up from the current folder
+    first) or one in external raw files (a short or missing one reads as
+    zeros, also from the current folder). A review ran both on zeros, exit
+    0; a virtual dataset could also read convcli's own outputs unseen."""
+    stored = "convcli reads only data stored in the file itself; write it out as a plain dataset " \
+             "(h5py: new[NAME] = old[NAME][()])"
+    if obj.is_virtual:
+        sources = sorted({f"{m.dset_name} in {m.file_name}" for m in obj.virtual_sources()})
+        raise ConvcliError(where, f"{label} is a virtual dataset (mapped from {_names(sources)}), whose missing "
+                                  f"parts read as fill values: {stored}")
+    if obj.external:
+        files = sorted({os.fsdecode(name) for name, *_ in obj.external})
+        raise ConvcliError(where, f"{label} keeps its data in external raw files ({_names(files)}), whose missing "
+                                  f"parts read as zeros: {stored}")
 
 
 def _link_text(link) -> str:

@@ -251,3 +251,48 @@ def test_a_name_a_zip_holds_twice_is_graded_as_its_last_copy_and_the_earlier_lis
     assert report["unknown"] == [{"entry": "conv1.Z.npy (an earlier copy)", "given": None, "differs": None,
                                   "note": "sub.zip holds conv1.Z.npy twice: the last written is graded, as "
                                           "unzip leaves it"}]
+
+
+def test_h5_data_kept_in_other_files_is_refused_not_read_as_zeros(tmp_path, monkeypatch):
+    """A review: a virtual dataset whose source file was gone, and a dataset
+    in an external raw file cut short, ran with exit 0 on zeros (HDF5 fills
+    what it cannot read); the raw file was looked up from the current
+    folder, not the config's; a submission of virtual datasets mapped from
+    convcli's own outputs.h5 passed check. Both kinds are refused, as a
+    config's input (exit 2) and as one array of a submission (unreadable,
+    the others graded)."""
+    import json
+
+    x = np.random.default_rng(0).random((2, 4, 4, 1))
+    layout = h5py.VirtualLayout(shape=x.shape, dtype="f8")
+    layout[:] = h5py.VirtualSource("gone.h5", "x", shape=x.shape)
+    with h5py.File(tmp_path / "vds.h5", "w") as f:
+        f.create_virtual_dataset("v", layout, fillvalue=0)
+    x.tofile(tmp_path / "raw.bin")
+    with h5py.File(tmp_path / "ext.h5", "w") as f:
+        f.create_dataset("x", shape=x.shape, dtype="f8", external=[("raw.bin", 0, x.nbytes)])
+    for name, where in (("vds.h5", "v"), ("ext.h5", "x")):
+        cfg = write(tmp_path, f"inputs:\n  A_prev: {{file: {name}, dataset: {where}}}\nlayers: [{{type: relu}}]\n")
+        result = run(["forward", cfg, "--out", tmp_path / "out"])
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert (f"{name}[{where}] is a virtual dataset (mapped from x in gone.h5)" if where == "v" else
+                f"{name}[{where}] keeps its data in external raw files (raw.bin)") in result.stderr
+        assert "convcli reads only data stored in the file itself" in result.stderr
+        assert not (tmp_path / "out").exists()
+    # a submission: relu1.A mapped from convcli's own outputs.h5, relu1.dA_prev stored in the file
+    cfg = write(tmp_path, "inputs:\n  A_prev: {random: [2, 4, 4, 1]}\nlayers: [{type: relu}]\n"
+                          "backward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "ours", "--format", "h5"]).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    with h5py.File(tmp_path / "ours" / "outputs.h5") as f:
+        A, dA = f["relu1.A"][()], f["relu1.dA_prev"][()]
+    mapped = h5py.VirtualLayout(shape=A.shape, dtype=A.dtype)
+    mapped[:] = h5py.VirtualSource("ours/outputs.h5", "relu1.A", shape=A.shape)
+    with h5py.File(tmp_path / "sub.h5", "w") as f:
+        f.create_virtual_dataset("relu1.A", mapped)
+        f["relu1.dA_prev"] = dA
+    result = run(["check", cfg, "--against", tmp_path / "sub.h5", "--json"])
+    assert result.exit_code == 1, result.stderr
+    by = {a["quantity"]: a for a in json.loads(result.stdout)["against"]}
+    assert by["relu1.dA_prev"]["status"] == "pass"
+    assert by["relu1.A"]["status"] == "unreadable" and "is a virtual dataset" in by["relu1.A"]["note"]
