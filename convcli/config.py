@@ -251,8 +251,12 @@ def _read_bytes(path: Path, display: str, where: str | None = None, kind: str = 
     """The file's bytes, at most MAX_CONFIG_BYTES of them; an error names it
     as ``where`` (default: its path)."""
     where = where or short_path(display)
-    array_file = (f"is an array file, not {kind}: name it in a config's inputs ({{file: {path.name}}}), or grade "
-                  f"it with check CONFIG --against {short_path(display)}")
+    # the path as given; an --expected file's display is "--expected X" (the command suggested read
+    # "check CONFIG --against --expected X"), and an array goes in an expected: entry there
+    config = kind == "a config file"
+    named, given = ("a config's inputs", display) if config else ("an expected: entry", str(path))
+    array_file = (f"is an array file, not {kind}: name it in {named} ({{file: {path.name}}}), or grade "
+                  f"it with check CONFIG --against {short_path(given)}")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)

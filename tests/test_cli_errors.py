@@ -1546,6 +1546,10 @@ def test_an_array_file_or_a_folder_given_as_the_config_says_where_it_goes(tmp_pa
     assert_error(run(["check", tmp_path / "Z.npy"]), "Z.npy: is an array file, not a config file: name it in a "
                  "config's inputs ({file: Z.npy}), or grade it with check CONFIG --against "
                  f"{tmp_path / 'Z.npy'}")  # (the path as given: a review)
+    # given as --expected, it goes in an expected: entry (a review: "check CONFIG --against --expected Z.npy")
+    assert_error(run(["check", CONFIGS / "stack.yaml", "--expected", tmp_path / "Z.npy"]),
+                 f"--expected {tmp_path / 'Z.npy'}: is an array file, not a YAML file of expected: entries: name it "
+                 f"in an expected: entry ({{file: Z.npy}}), or grade it with check CONFIG --against {tmp_path / 'Z.npy'}")
     (tmp_path / "Zcopy").write_bytes((tmp_path / "Z.npy").read_bytes())  # any name: its first bytes say
     assert_error(run(["check", tmp_path / "Zcopy"]), "Zcopy: is a .npy file by its first bytes, not a config "
                  "file: rename it Zcopy.npy to read it as one (a config is YAML)")  # (a review: not --against Zcopy)
