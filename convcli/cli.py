@@ -244,9 +244,18 @@ def _console() -> Console:
     line stays whole, for grep: a table as wide as its widest row (at a
     fixed 120 columns, a 50-character layer name was folded in two)."""
     tty = sys.stdout.isatty()
-    wide = tty or "COLUMNS" in os.environ
+    environ = _environ()
+    wide = tty or "COLUMNS" in environ
     return _Console(file=_Stdout(sys.stdout), highlight=False, soft_wrap=not tty,
-                    width=None if wide else LOG_WIDTH)
+                    width=None if wide else LOG_WIDTH, _environ=environ)
+
+
+def _environ() -> dict[str, str]:
+    """The environment the consoles read, without a COLUMNS or LINES that
+    is no size (rich took COLUMNS=0 as a width of 0: a review's check
+    printed nothing, exit 0; COLUMNS=abc made a log's table 80 wide)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("COLUMNS", "LINES") or (v.strip().isdigit() and int(v) > 0)}
 
 
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
@@ -1128,7 +1137,7 @@ def _stderr_is_terminal() -> bool:
 
 
 def _progress_console() -> Console:
-    return Console(stderr=True)
+    return Console(stderr=True, _environ=_environ())
 
 
 @contextmanager

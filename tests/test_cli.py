@@ -1660,6 +1660,16 @@ def test_a_narrow_terminal_folds_table_cells_and_cuts_none(tmp_path):
     assert "15,157,166,080" in run(["shapes", write(tmp_path, data)], env={"COLUMNS": "200"}).stdout
 
 
+def test_a_columns_of_0_is_no_width(tmp_path):
+    """A review: COLUMNS=0 (a broken terminal setup, a script's export)
+    made rich draw in 0 columns: check printed nothing at all, exit 0. It
+    counts as unset, as does any other COLUMNS that is no size."""
+    unset = run(["check", CONFIGS / "stack.yaml"]).stdout
+    assert "conv1.dW.mean" in unset and "all 11 checks passed" in unset
+    for columns in ("0", "00", "abc"):
+        assert run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": columns}).stdout == unset, columns
+
+
 def test_check_without_against_lists_no_missing_arrays(tmp_path):
     """"not among your arrays" is about --against; without it there are none."""
     cfg = write(tmp_path, SEED)
