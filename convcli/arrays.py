@@ -294,6 +294,12 @@ def _npy_probe(path: Path, where: str, name: str):
         size = path.stat().st_size - offset
     except OSError as exc:  # a file that may not be read
         raise path_error(where, name, exc) from None
+    _check_size(shape, dtype, size, where, name)
+    return shape, dtype
+
+
+def _check_size(shape, dtype: np.dtype, size: int, where: str, name: str) -> None:
+    """Refuse an array whose header asks for more bytes than ``size`` follow it."""
     need = math.prod(shape) * dtype.itemsize
     if size < need:
         raise ConvcliError(
@@ -301,7 +307,6 @@ def _npy_probe(path: Path, where: str, name: str):
             f"{name} is truncated: its header says shape {shape} {dtype} ({need} bytes) "
             f"but only {size} bytes follow the header",
         )
-    return shape, dtype
 
 
 def npz_keys(z) -> tuple[list[str], list[str]]:
@@ -443,8 +448,13 @@ def _npz_probe(path: Path, key: str | None, where: str, name: str):
         try:
             with _npz_open_member(z, member, where, label) as fp:
                 shape, _, dtype = _npy_header(fp, where, label)
+                # the zip's directory gives the member's size: a header that asks for more is refused
+                # up front (a review's 64 bytes of data under a header of 3e12 elements streamed, and
+                # failed writing the output: "--out o: cannot write A_prev.npy: Invalid argument")
+                size = z.zip.getinfo(npz_member_file(z, member)).file_size - fp.tell()
         except (*_ZIP_ERRORS, OSError, EOFError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
+    _check_size(shape, dtype, size, where, label)
     return member, shape, dtype
 
 

@@ -296,3 +296,28 @@ def test_h5_data_kept_in_other_files_is_refused_not_read_as_zeros(tmp_path, monk
     by = {a["quantity"]: a for a in json.loads(result.stdout)["against"]}
     assert by["relu1.dA_prev"]["status"] == "pass"
     assert by["relu1.A"]["status"] == "unreadable" and "is a virtual dataset" in by["relu1.A"]["note"]
+
+
+def test_an_npz_member_whose_header_asks_for_more_than_it_holds_is_truncated(tmp_path):
+    """A review: a member with 64 bytes of data under a header of shape
+    (1000000, 1000, 1000, 3) streamed, and failed writing the output ("--out
+    o: cannot write A_prev.npy: Invalid argument", blamed on the output). The
+    zip's directory says how many bytes the member holds: refused up front,
+    as a lone .npy is, stored or compressed."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as fmt
+
+    buf = io.BytesIO()
+    fmt.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (1000000, 1000, 1000, 3)})
+    buf.write(b"\0" * 64)
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        with zipfile.ZipFile(tmp_path / "bomb.npz", "w", compression) as z:
+            z.writestr("A.npy", buf.getvalue())
+        cfg = write(tmp_path, "inputs:\n  A_prev: {file: bomb.npz, key: A}\nlayers: [{type: relu}]\n")
+        result = run(["forward", cfg, "--out", tmp_path / "out"])
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert ("bomb.npz[A] is truncated: its header says shape (1000000, 1000, 1000, 3) float64 "
+                "(24000000000000 bytes) but only 64 bytes follow the header") in result.stderr
+        assert not (tmp_path / "out").exists()
