@@ -706,7 +706,43 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         raise ConvcliError(where, f"{label} is empty (a null dataspace): it holds no array")
     _check_dtype(obj.dtype, where, label, h5=True)
     _check_stored_inside(obj, where, label)
+    _check_filters(obj, where, label)
     return obj, label
+
+
+# HDF5's registered filter ids (https://github.com/HDFGroup/hdf5_plugins): the names of the common plugins,
+# for an error when one is missing (the name a file stores is its writer's, and may say anything)
+H5_FILTERS = {307: "bzip2", 32000: "lzf", 32001: "blosc", 32004: "lz4", 32008: "bitshuffle", 32013: "zfp",
+              32015: "zstd", 32017: "sz", 32026: "blosc2"}
+
+
+def _check_filters(obj, where: str, label: str) -> None:
+    """Refuse, before reading, a dataset compressed with an HDF5 filter this
+    installation cannot decode (a review: "Can't synchronously read data
+    (can't open directory (/usr/local/lib/plugin)...)"). hdf5plugin, where
+    installed, is loaded first: it registers the common ones. Optional
+    filters count too (gzip is one): chunks written through one cannot be
+    read without it."""
+    import h5py
+
+    plist = obj.id.get_create_plist()
+    missing = []
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if not h5py.h5z.filter_avail(code):
+            missing.append(code)
+    if missing:
+        try:
+            import hdf5plugin  # noqa: F401  (registers its filters with HDF5)
+        except ImportError:
+            pass
+        missing = [code for code in missing if not h5py.h5z.filter_avail(code)]
+    if missing:
+        names = ", ".join(f"{code} ({H5_FILTERS[code]})" if code in H5_FILTERS else str(code) for code in missing)
+        raise ConvcliError(where, f"{label} is compressed with HDF5 filter{'s' * (len(missing) > 1)} {names}, "
+                                  f"which this installation "
+                                  "cannot decode: pip install hdf5plugin (convcli loads it), or rewrite the "
+                                  "file with gzip (h5repack -f GZIP=4 IN.h5 OUT.h5)")
 
 
 def _check_stored_inside(obj, where: str, label: str) -> None:

@@ -321,3 +321,34 @@ def test_an_npz_member_whose_header_asks_for_more_than_it_holds_is_truncated(tmp
         assert ("bomb.npz[A] is truncated: its header says shape (1000000, 1000, 1000, 3) float64 "
                 "(24000000000000 bytes) but only 64 bytes follow the header") in result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_a_filter_this_installation_lacks_is_named_before_reading(tmp_path, monkeypatch):
+    """A review: a dataset compressed with a filter no plugin here decodes
+    (blosc, 32001) failed at the read with HDF5's "can't open directory
+    (/usr/local/lib/plugin)". The filter is named, with what to do, before
+    anything is read. A gzip dataset stands in for it here, HDF5 made to say
+    it cannot decode filter 1 (the real file needs a plugin's writer) and
+    hdf5plugin made absent."""
+    import builtins
+
+    import h5py
+
+    with h5py.File(tmp_path / "z.h5", "w") as f:
+        f.create_dataset("x", data=np.ones((2, 4, 4, 1)), chunks=(1, 4, 4, 1), compression="gzip")
+    cfg = write(tmp_path, "inputs:\n  A_prev: {file: z.h5, dataset: x}\nlayers: [{type: relu}]\n")
+    assert run(["forward", cfg, "--out", tmp_path / "ok"]).exit_code == 0  # gzip is decoded, as ever
+    real_avail, real_import = h5py.h5z.filter_avail, builtins.__import__
+    monkeypatch.setattr(h5py.h5z, "filter_avail", lambda code: code != h5py.h5z.FILTER_DEFLATE and real_avail(code))
+
+    def no_plugin(name, *args, **kwargs):
+        if name == "hdf5plugin":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_plugin)
+    result = run(["forward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert ("z.h5[x] is compressed with HDF5 filter 1, which this installation cannot decode: pip install "
+            "hdf5plugin (convcli loads it), or rewrite the file with gzip") in result.stderr
+    assert not (tmp_path / "out").exists()
