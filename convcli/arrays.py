@@ -234,6 +234,11 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
             raise ValueError(f"unknown .npy format version {version[0]}.{version[1]}")
     except (ValueError, OSError, EOFError, SyntaxError, zlib.error, tokenize.TokenError) as exc:
         # NumPy tokenizes the header's dict literal: garbage there is a TokenError
+        size = re.match(r"Header info length \((\d+)\) is large", str(exc))
+        if size:  # (NumPy's text told the user to pass allow_pickle=True: a review)
+            raise ConvcliError(where, f"{name} has a .npy header of {size[1]} bytes, more than NumPy reads "
+                                      "safely (a numeric array's takes about 128: a structured dtype of many "
+                                      "fields?); convcli reads plain numeric arrays") from None
         raise ConvcliError(where, f"{name} has a corrupt .npy header ({_one_line(exc)})") from None
     if any(type(d) is not int or d < 0 for d in shape):  # NumPy's check takes True for 1 (a fuzz), and -1
         raise ConvcliError(where, f"{name} has a corrupt .npy header (shape {tuple(shape)!r}: its sizes must be "

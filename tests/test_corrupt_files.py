@@ -352,3 +352,18 @@ def test_a_filter_this_installation_lacks_is_named_before_reading(tmp_path, monk
     assert ("z.h5[x] is compressed with HDF5 filter 1, which this installation cannot decode: pip install "
             "hdf5plugin (convcli loads it), or rewrite the file with gzip") in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_npy_header_too_long_to_read_safely_is_not_told_to_allow_pickle(tmp_path):
+    """A review: a .npy whose header passes NumPy's 10000-byte limit (a
+    structured dtype of 600 fields) was called corrupt, with NumPy's advice
+    to pass allow_pickle=True. It is said for what it is."""
+    np.save(tmp_path / "wide.npy", np.zeros(2, dtype=[(f"f{i}", "<f8") for i in range(600)]))
+    cfg = write(tmp_path, "inputs:\n  A_prev: {file: wide.npy}\nlayers: [{type: relu}]\n")
+    result = run(["forward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "allow_pickle" not in result.stderr and "corrupt" not in result.stderr
+    import re
+
+    size = re.search(r"wide\.npy has a \.npy header of (\d+) bytes, more than NumPy reads safely", result.stderr)
+    assert size and int(size[1]) > 10000, result.stderr
