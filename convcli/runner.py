@@ -241,15 +241,25 @@ def layer_error(cfg: LoadedConfig, exc: LayerError) -> ConvcliError:
     return ConvcliError(cfg.layer_where(exc.index), exc.what)
 
 
-def _fewer_samples(one: int, name: str, max_memory: int, how: str) -> str:
+def _fewer_samples(one: int, name: str, max_memory: int, how: str, backward: tuple[int, str] | None = None) -> str:
     """How the batch would fit ``max_memory`` when one sample of its widest
     array, ``name``, takes ``one`` bytes: `` (raise --max-memory, or ...)``,
     ``how`` formatted with the k samples that fit (and ``s``, an "s" unless
-    k is 1); only the first where one sample is already too large."""
+    k is 1); only the first where one sample is already too large.
+    ``backward``: one sample of the widest array a backward pass adds, for
+    a run that may go backward (check, plot): its k too, where smaller (a
+    review: plot of a gradient, told 400 samples, then refused 400 for the
+    padded upstream gradient, which allowed 354)."""
     k = max_memory // one if one else 0
     if k < 1:
         return f" (raise --max-memory to {arrays.size_arg(one)} or more: one sample of {name} needs that)"
-    return f" (raise --max-memory, or {how.format(k=k, s='' if k == 1 else 's')})"
+    fewer = how.format(k=k, s='' if k == 1 else 's')
+    k_back = max_memory // backward[0] if backward and backward[0] > one else k
+    if k_back < k:
+        fewer += (f"; for a gradient {k_back} (its backward pass holds {backward[1]})" if k_back >= 1 else
+                  f"; a gradient needs --max-memory {arrays.size_arg(backward[0])} or more (its backward pass "
+                  f"holds {backward[1]})")
+    return f" (raise --max-memory, or {fewer})"
 
 
 def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine: str | None = None,
@@ -385,7 +395,7 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
                               f"{e.what}, one sample of a streamed chunk,",
                               f" (raise --max-memory to {arrays.size_arg(e.one)} or more)")
     else:  # held whole, streamed or not: a made-up batch (a typo in a shape must not fill a disk), or check's
-        _check_whole(now, max_memory, widest)
+        _check_whole(now, max_memory, widest, _widest(batch) if backward is None else None)
         now = []
     if memory_budget is not None:
         from .streaming import choose
@@ -423,11 +433,16 @@ def _widest(batch: list[_Sized]) -> tuple[int, str]:
     return max(((e.one, e.name) for e in batch), default=(0, ""))
 
 
-def _check_whole(batch: list[_Sized], max_memory: int, widest: tuple[int, str]) -> None:
+def _check_whole(batch: list[_Sized], max_memory: int, widest: tuple[int, str],
+                 backward: tuple[int, str] | None = None) -> None:
     """The batch's arrays, each whole; "at most k samples" counts
-    ``widest``, one sample of the widest of them (bytes, name)."""
+    ``widest``, one sample of the widest of them (bytes, name), and says
+    the k of ``backward`` too (:func:`_fewer_samples`)."""
     for e in batch:
-        hint = _fewer_samples(*widest, max_memory, e.hint) if "{k}" in e.hint else e.hint
+        # backward's k only in the advice to slice the input, which the user writes into the config; an
+        # array the run makes, refused, keeps its "run at most k" (a forward-only check's: test_streaming)
+        back = backward if "slice:" in e.hint else None
+        hint = _fewer_samples(*widest, max_memory, e.hint, back) if "{k}" in e.hint else e.hint
         arrays.check_size(e.shape, e.itemsize, e.where, max_memory, e.what, hint)
 
 

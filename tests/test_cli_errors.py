@@ -820,6 +820,26 @@ def test_file_larger_than_max_memory_is_refused_before_reading(tmp_path, monkeyp
     assert run(["gradcheck", sliced, "--max-memory", "3.5KiB"]).exit_code in (0, 1)
 
 
+def test_the_slice_hint_of_a_run_that_may_go_backward_says_a_gradients_too(tmp_path):
+    """A review: plot of a gradient, told "read at most 400 samples", then
+    refused 400 for the padded upstream gradient, which allowed 354 (check
+    and plot learn only later whether they go backward). By hand: a sample
+    of A_prev (8x8x1) and of conv1.Z (valid 5x5: 4x4x4) is 512 B in
+    float64, of conv1's padded upstream gradient (4 + 2*4 = 12: 12x12x4)
+    4608 B; 8 KiB (8192 B) holds 16 samples of the first two, 1 of the
+    last, and 20 samples of A_prev (10240 B) do not fit."""
+    np.save(tmp_path / "a.npy", np.ones((20, 8, 8, 1)))
+    body = "  W: {ones: [5, 5, 1, 4]}\n  b: {zeros: [4]}\nlayers: [{type: conv, W: W, b: b}]\n" \
+           "expected:\n  conv1.db.mean: 0\n"
+    cfg = write(tmp_path, "inputs:\n  A_prev: {file: a.npy}\n" + body)
+    assert_error(run(["check", cfg, "--max-memory", "8KiB"]), "inputs.A_prev",
+                 'read at most 16 samples: slice: "0:16"; for a gradient 1 (its backward pass holds conv1\'s '
+                 "padded upstream gradient))")
+    for rows, code in (("0:1", 1), ("0:2", 2)):  # the advice for a gradient, taken, runs (db is not 0: exit 1)
+        sliced = write(tmp_path, f"inputs:\n  A_prev: {{file: a.npy, slice: '{rows}'}}\n" + body, f"{rows[2]}.yaml")
+        assert run(["check", sliced, "--max-memory", "8KiB"]).exit_code == code, rows
+
+
 def test_a_weight_file_too_large_gets_no_slice_hint_and_input_names_the_batch(tmp_path):
     """slice: cuts samples: the hint is for the batch the first layer reads
     (A_prev, or the input its input: names), not for a weight."""
