@@ -880,11 +880,17 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
         if suffix in NPZ_SUFFIXES:
             member, shape, dtype = _npz_probe(path, src.key, where, name)
             label = f"{name}[{member}]"
-            # An .npz member is read whole (zip), then sliced.
-            check_size(shape, max(dtype.itemsize, itemsize), where, max_memory, label)
+            rows, selected = _rows(shape, src.slice, where, label)
             with _open_npz(path, where, name) as z:
+                if rows is not None:  # only the rows asked for held (a review: the whole member was
+                    with _npz_open_member(z, member, where, label) as fp:  # refused where they fitted)
+                        array = _npz_rows(fp, rows, selected, where, label, max(dtype.itemsize, itemsize),
+                                          max_memory)
+                    if array is not None:
+                        return array
+                # read whole (zip), then sliced: a member in Fortran order scatters its rows
+                check_size(shape, max(dtype.itemsize, itemsize), where, max_memory, label)
                 array = z[npz_member_file(z, member)]
-            rows, _ = _rows(shape, src.slice, where, label)
             return array if rows is None else array[rows]
         shape, dtype = _npy_probe(path, where, name)
         rows, selected = _rows(shape, src.slice, where, name)
@@ -900,6 +906,39 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
         raise
     except (*_ZIP_ERRORS, ValueError, OSError, EOFError, KeyError) as exc:
         raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
+
+
+def _npz_rows(fp, rows: slice, selected: tuple[int, ...], where: str, label: str, itemsize: int,
+              max_memory: int) -> np.ndarray | None:
+    """The rows ``rows`` of an open .npz member, read through it in order
+    (what lies between discarded in pieces, and the rest to the member's
+    end, where zipfile checks its CRC), holding only those; None for a
+    member in Fortran order, whose rows are scattered."""
+    stored, fortran, dtype = _npy_header(fp, where, label)
+    if fortran and len(stored) > 1:
+        return None
+    check_size(selected, itemsize, where, max_memory, label)
+    out = np.empty(selected, dtype=dtype)
+    row_bytes = math.prod(stored[1:]) * dtype.itemsize
+    flat = memoryview(out.reshape(-1).view(np.uint8))
+    at = 0  # the row the member is read up to
+    for j, row in enumerate(range(rows.start, rows.stop, rows.step)):
+        gap = (row - at) * row_bytes
+        while gap > 0:
+            n = len(fp.read(min(gap, READ_PIECE)))
+            if not n:
+                raise EOFError(f"the file ends before row {row}")
+            gap -= n
+        done, view = 0, flat[j * row_bytes:(j + 1) * row_bytes]
+        while done < row_bytes:
+            n = fp.readinto(view[done:done + READ_PIECE])
+            if not n:
+                raise EOFError(f"the file ends before row {row}")
+            done += n
+        at = row + 1
+    while fp.read(READ_PIECE):
+        pass
+    return out
 
 
 def load(

@@ -230,3 +230,47 @@ def _npy_bytes(a) -> bytes:
     buf = io.BytesIO()
     np.save(buf, a)
     return buf.getvalue()
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_slice_of_an_npz_member_holds_only_its_rows(tmp_path, compressed):
+    """A review: a slice: of an .npz member was refused by --max-memory for
+    the whole member's size (301 samples) where the 3 asked for fitted, and
+    the same input without a slice streamed. The rows are read through the
+    member, only they held; NumPy's own slicing of the whole is the oracle."""
+    from convcli.arrays import read_file
+
+    rng = np.random.default_rng(5)
+    A = rng.random((301, 10, 10, 1)).astype(">f4")  # a stored byte order kept, as read_file keeps it
+    F = np.asfortranarray(rng.random((12, 3, 3, 2)))
+    (np.savez_compressed if compressed else np.savez)(tmp_path / "x.npz", A=A, F=F)
+    row = 10 * 10 * 1 * 8  # one row as held (float64, what the run computes in)
+    for text in ("-3:", "0:1", "5:300:7", "300:", "::1", "1::2"):
+        src = Source(file="x.npz", key="A", slice=text)
+        got = read_file(src, tmp_path, "inputs.A_prev", max_memory=301 * row)
+        rows = slice(*(int(t) if t else None for t in text.split(":")))
+        np.testing.assert_array_equal(got, A[rows])
+        assert got.dtype == A.dtype
+    # the budget counts the rows asked for: 3 fit in 3 rows' bytes, 4 do not
+    assert read_file(Source(file="x.npz", key="A", slice="-3:"), tmp_path, "w", max_memory=3 * row).shape[0] == 3
+    with pytest.raises(ConvcliError, match=r"x.npz\[A\] of shape \(4, 10, 10, 1\) needs"):
+        read_file(Source(file="x.npz", key="A", slice="-4:"), tmp_path, "w", max_memory=3 * row)
+    # a member in Fortran order scatters its rows: read whole, then sliced, as before
+    np.testing.assert_array_equal(read_file(Source(file="x.npz", key="F", slice="2:5"), tmp_path, "w",
+                                            max_memory=1 << 20), F[2:5])
+
+
+def test_a_corrupt_byte_past_a_slices_rows_of_an_npz_is_still_refused(tmp_path):
+    """The member is read to its end, where zipfile checks its CRC: a byte
+    changed after the last row a slice takes is refused, as a whole read
+    refuses it (stored, so the byte can be changed in place)."""
+    from convcli.arrays import read_file
+
+    A = np.arange(40.0).reshape(10, 2, 2, 1)
+    np.savez(tmp_path / "x.npz", A=A)
+    raw = bytearray((tmp_path / "x.npz").read_bytes())
+    at = raw.index(A[9].tobytes())  # the last row, stored as is
+    raw[at] ^= 0xFF
+    (tmp_path / "x.npz").write_bytes(bytes(raw))
+    with pytest.raises(ConvcliError, match=r"x.npz\[A\] cannot be read \(Bad CRC-32"):
+        read_file(Source(file="x.npz", key="A", slice="0:2"), tmp_path, "w", max_memory=1 << 20)
