@@ -159,6 +159,7 @@ def check_out(out: Path, force: bool, reads=(), default: bool = False) -> None:
     try:  # a name too long, a folder that may not be read: the OS says why
         there = out.exists() or out.is_symlink()
         folder = there and out.is_dir()
+        mount = folder and os.path.ismount(target)
         nonempty = folder and _is_nonempty_dir(out)
         read = _read_inside(target, reads) if nonempty else None
         why_not = not_ours(out) if nonempty and force else None
@@ -170,6 +171,10 @@ def check_out(out: Path, force: bool, reads=(), default: bool = False) -> None:
             raise ConvcliError(where, f"{broken}; choose another --out")
         if not folder:
             raise ConvcliError(where, "exists and is not a folder")
+        if mount:  # (a review's run computed everything, then: "Device or resource busy")
+            raise ConvcliError(where, "is a mount point, which the outputs, moved into place as one folder, "
+                                      "cannot replace; give a folder inside it (--out " +
+                               short_path(out / "NAME") + ")")
         if nonempty:
             if read:
                 raise ConvcliError(where, f"holds {read}; replacing it would delete that file: "

@@ -1129,6 +1129,26 @@ def test_out_that_is_a_file(tmp_path):
     assert_error(run(["forward", cfg, "--out", tmp_path / "afile"]), "exists and is not a folder")
 
 
+def test_out_that_is_a_mount_point_is_refused_before_computing(tmp_path, monkeypatch):
+    """A review: --out on a mount point computed everything, then failed
+    "cannot move the results into place: Device or resource busy" (the
+    outputs are renamed into place as one folder, which a mount point cannot
+    be replaced by). Refused up front, empty or not, --force or not.
+    Mounting needs root: os.path.ismount says so of a folder here."""
+    import os.path
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: os.fspath(p) == os.fspath(mnt) or real(p))
+    monkeypatch.setattr("convcli.runner.run", lambda *a, **k: pytest.fail("ran the layers"))
+    cfg = write(tmp_path, seed_data())
+    for extra in ([], ["--force"]):
+        assert_error(run(["forward", cfg, "--out", mnt, *extra]), f"--out {mnt}: is a mount point",
+                     f"give a folder inside it (--out {mnt / 'NAME'})")
+    assert list(mnt.iterdir()) == []
+
+
 def test_bad_format(tmp_path):
     cfg = write(tmp_path, seed_data())
     backward_fails(tmp_path, cfg, "--format: expected npy or h5, got 'csv'", extra=["--format", "csv"])
