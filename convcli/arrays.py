@@ -725,48 +725,69 @@ def _check_filters(obj, where: str, label: str) -> None:
     """Refuse, before reading, a dataset compressed with an HDF5 filter this
     installation cannot decode (a review: "Can't synchronously read data
     (can't open directory (/usr/local/lib/plugin)...)"). hdf5plugin, where
-    installed, is loaded first: it registers the common ones. Optional
-    filters count too (gzip is one): chunks written through one cannot be
-    read without it."""
+    installed, is loaded first: it registers the common ones. An optional
+    filter (gzip is one) that its writer lacked too was skipped, and the
+    chunks it skipped read without it: refused only where a chunk went
+    through it (its filter mask says so)."""
     import h5py
 
     plist = obj.id.get_create_plist()
-    missing = []
-    for i in range(plist.get_nfilters()):
-        code = plist.get_filter(i)[0]
-        if not h5py.h5z.filter_avail(code):
-            missing.append(code)
+    pipeline = [plist.get_filter(i)[:2] for i in range(plist.get_nfilters())]  # (id, flags), in order
+    missing = [(i, code, flags) for i, (code, flags) in enumerate(pipeline) if not h5py.h5z.filter_avail(code)]
+    plugin = False
     if missing:
         try:
             import hdf5plugin  # noqa: F401  (registers its filters with HDF5)
-        except ImportError:
+            plugin = True
+        except Exception:  # noqa: BLE001  absent, or broken: the filters stay missing
             pass
-        missing = [code for code in missing if not h5py.h5z.filter_avail(code)]
+        missing = [m for m in missing if not h5py.h5z.filter_avail(m[1])]
+    missing = [code for i, code, flags in missing if not flags & h5py.h5z.FLAG_OPTIONAL or _went_through(obj, i)]
     if missing:
         names = ", ".join(f"{code} ({H5_FILTERS[code]})" if code in H5_FILTERS else str(code) for code in missing)
+        fix = ("hdf5plugin, installed, does not decode it: install its plugin (HDF5_PLUGIN_PATH)" if plugin
+               else "pip install hdf5plugin (convcli loads it)")
         raise ConvcliError(where, f"{label} is compressed with HDF5 filter{'s' * (len(missing) > 1)} {names}, "
-                                  f"which this installation "
-                                  "cannot decode: pip install hdf5plugin (convcli loads it), or rewrite the "
-                                  "file with gzip (h5repack -f GZIP=4 IN.h5 OUT.h5)")
+                                  f"which this installation cannot decode: {fix}, or rewrite the file with "
+                                  "gzip (h5repack -f GZIP=4 IN.h5 OUT.h5)")
+
+
+def _went_through(obj, i: int) -> bool:
+    """Whether any stored chunk of ``obj`` went through filter ``i`` of its
+    pipeline (bit i of a chunk's filter mask set: skipped)."""
+    dsid = obj.id
+    try:
+        n = dsid.get_num_chunks()
+        return any(not dsid.get_chunk_info(k).filter_mask >> i & 1 for k in range(n))
+    except (AttributeError, ValueError, RuntimeError, OSError):  # an HDF5 without chunk queries: assume it did
+        return True
 
 
 def _check_stored_inside(obj, where: str, label: str) -> None:
     """Refuse a dataset whose data HDF5 reads from other files: a virtual
-    dataset (a missing source, or a missing part of one, reads as its fill
-    value, and a source's relative path is looked up from the current folder
-    first) or one in external raw files (a short or missing one reads as
-    zeros, also from the current folder). A review ran both on zeros, exit
-    0; a virtual dataset could also read convcli's own outputs unseen."""
-    stored = "convcli reads only data stored in the file itself; write it out as a plain dataset " \
-             "(h5py: new[NAME] = old[NAME][()])"
+    dataset mapped from another file (a missing source reads as its fill
+    value, and a source's relative path is looked up from the current
+    folder first) or one in external raw files (a short or missing one
+    reads as zeros, also from the current folder). A review ran both on
+    zeros, exit 0; a virtual dataset could also read convcli's own outputs
+    unseen. A virtual dataset mapped from its own file ('.') reads, once
+    the datasets it names are there."""
+    plain = "convcli reads HDF5 data from the file it names (and the files its links name), never " \
+            "from files the data itself points to; write it out as a plain dataset (h5py: new[NAME] = old[NAME][()])"
     if obj.is_virtual:
-        sources = sorted({f"{m.dset_name} in {m.file_name}" for m in obj.virtual_sources()})
-        raise ConvcliError(where, f"{label} is a virtual dataset (mapped from {_names(sources)}), whose missing "
-                                  f"parts read as fill values: {stored}")
+        maps = obj.virtual_sources()
+        elsewhere = sorted({f"{m.dset_name} in {m.file_name}" for m in maps if m.file_name != "."})
+        if elsewhere:
+            raise ConvcliError(where, f"{label} is a virtual dataset mapped from another file "
+                                      f"({_names(elsewhere)}), whose missing parts read as fill values: {plain}")
+        gone = sorted({m.dset_name for m in maps if m.dset_name not in obj.file})
+        if gone:
+            raise ConvcliError(where, f"{label} is a virtual dataset mapped from {_names(gone)} in its own file, "
+                                      "which is not there (it would read as fill values)")
     if obj.external:
         files = sorted({os.fsdecode(name) for name, *_ in obj.external})
         raise ConvcliError(where, f"{label} keeps its data in external raw files ({_names(files)}), whose missing "
-                                  f"parts read as zeros: {stored}")
+                                  f"parts read as zeros: {plain}")
 
 
 def _link_text(link) -> str:
