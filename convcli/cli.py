@@ -251,11 +251,22 @@ def _console() -> Console:
 
 
 def _environ() -> dict[str, str]:
-    """The environment the consoles read, without a COLUMNS or LINES that
-    is no size (rich took COLUMNS=0 as a width of 0: a review's check
-    printed nothing, exit 0; COLUMNS=abc made a log's table 80 wide)."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("COLUMNS", "LINES") or (v.strip().isdigit() and int(v) > 0)}
+    """The environment the consoles read, with a COLUMNS or LINES that is no
+    size left out, and one with spaces around it stripped (rich took
+    COLUMNS=0 as a width of 0: a review's check printed nothing, exit 0;
+    COLUMNS=abc or ' 200 ' made a log's table 80 wide; COLUMNS=² raised)."""
+    env = {k: v for k, v in os.environ.items() if k not in _SIZES}
+    env.update((k, v) for k in _SIZES if (v := _size(os.environ.get(k))) is not None)
+    return env
+
+
+_SIZES = ("COLUMNS", "LINES")
+
+
+def _size(value: str | None) -> str | None:
+    """A COLUMNS or LINES value as a console may take it: digits, above 0."""
+    value = (value or "").strip()
+    return value if value.isascii() and value.isdecimal() and int(value) > 0 else None
 
 
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
@@ -1518,6 +1529,12 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):  # None (closed), or no text wrapper
             pass
+    for k in _SIZES:  # for click's and typer's help too, which read them from os.environ
+        if k in os.environ:
+            if (v := _size(os.environ[k])) is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
     if sys.stderr is None:  # started with stderr closed (2>&-): a run goes on, its messages unseen
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process; a review: every
         # command that looked whether stderr was a terminal, for a progress bar, exited 3 having written nothing)

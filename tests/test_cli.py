@@ -1666,8 +1666,18 @@ def test_a_columns_of_0_is_no_width(tmp_path):
     counts as unset, as does any other COLUMNS that is no size."""
     unset = run(["check", CONFIGS / "stack.yaml"]).stdout
     assert "conv1.dW.mean" in unset and "all 11 checks passed" in unset
-    for columns in ("0", "00", "abc"):
+    for columns in ("0", "00", "abc", "80x", "\u00b2"):  # (a superscript 2 is a digit to str.isdigit: it raised)
         assert run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": columns}).stdout == unset, columns
+    # spaces around a size are no reason to ignore it (rich did, at 80 columns)
+    assert run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": " 60 "}).stdout == \
+        run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": "60"}).stdout != unset
+    # the help, which click and typer draw from os.environ themselves, was blank under COLUMNS=0
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "convcli", "check", "--help"], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "0"})
+    assert shown.returncode == 0 and "Usage: convcli check" in shown.stdout and "--against" in shown.stdout
 
 
 def test_check_without_against_lists_no_missing_arrays(tmp_path):
