@@ -159,7 +159,7 @@ def check_out(out: Path, force: bool, reads=(), default: bool = False) -> None:
     try:  # a name too long, a folder that may not be read: the OS says why
         there = out.exists() or out.is_symlink()
         folder = there and out.is_dir()
-        mount = folder and os.path.ismount(target)
+        mount = folder and is_mount(target)
         nonempty = folder and _is_nonempty_dir(out)
         read = _read_inside(target, reads) if nonempty else None
         why_not = not_ours(out) if nonempty and force else None
@@ -187,6 +187,29 @@ def check_out(out: Path, force: bool, reads=(), default: bool = False) -> None:
                     f"refusing to replace a folder that convcli did not write ({why_not}); "
                     "remove it yourself or choose another --out",
                 )
+
+
+# Linux lists every mount point here, bind mounts included (os.path.ismount compares
+# devices, and a bind mount of a folder on the same file system has its parent's)
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def is_mount(path: Path) -> bool:
+    """Whether ``path`` (a real path: no symlinks) is a mount point."""
+    if os.path.ismount(path):
+        return True
+    want = os.fsencode(path)
+    try:
+        with open(MOUNTINFO, "rb") as f:
+            for line in f:
+                fields = line.split(b" ")
+                # the fifth field, its spaces and other bytes written as octal escapes (\040)
+                if len(fields) > 4 and re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]),
+                                              fields[4]) == want:
+                    return True
+    except OSError:  # not Linux, or no /proc
+        pass
+    return False
 
 
 # A summary.json larger than this is not one convcli wrote (its own are a few

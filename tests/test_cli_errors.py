@@ -1149,6 +1149,25 @@ def test_out_that_is_a_mount_point_is_refused_before_computing(tmp_path, monkeyp
     assert list(mnt.iterdir()) == []
 
 
+def test_a_bind_mount_is_found_in_the_mount_table(tmp_path, monkeypatch):
+    """A review: a bind mount of a folder on the same file system, which
+    os.path.ismount cannot tell (its device is its parent's), still ran to
+    the end and failed. Linux's mount table lists it, its spaces written
+    \\040; a table of two lines stands in for the real one."""
+    from convcli import outputs
+
+    mnt = tmp_path / "my mnt"
+    mnt.mkdir()
+    escaped = str(mnt).replace(" ", "\\040")
+    table = tmp_path / "mountinfo"
+    table.write_text(f"22 1 8:1 / / rw - ext4 /dev/sda1 rw\n97 22 8:1 /src {escaped} rw - ext4 /dev/sda1 rw\n")
+    assert not outputs.is_mount(mnt)  # not in this machine's table
+    monkeypatch.setattr(outputs, "MOUNTINFO", str(table))
+    assert outputs.is_mount(mnt) and not outputs.is_mount(tmp_path)
+    cfg = write(tmp_path, seed_data())
+    assert_error(run(["forward", cfg, "--out", mnt]), f"--out {mnt}: is a mount point")
+
+
 def test_bad_format(tmp_path):
     cfg = write(tmp_path, seed_data())
     backward_fails(tmp_path, cfg, "--format: expected npy or h5, got 'csv'", extra=["--format", "csv"])
