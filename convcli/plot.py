@@ -479,7 +479,7 @@ def _refuse_special(path: Path, shown: Path) -> None:
     except OSError:  # nothing there (or a dangling link): a new file
         return
     if stat.S_ISDIR(mode):
-        raise ConvcliError(str(shown), "is a folder: give a file name ending in .png")
+        raise ConvcliError(str(shown), "is a folder; give a file name ending in .png")
     if not stat.S_ISREG(mode):
         raise ConvcliError(str(shown), NOT_REGULAR)
 

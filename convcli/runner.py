@@ -256,8 +256,9 @@ def _fewer_samples(one: int, name: str, max_memory: int, how: str, backward: tup
     fewer = how.format(k=k, s='' if k == 1 else 's')
     k_back = max_memory // backward[0] if backward and backward[0] > one else k
     if k_back < k:
-        fewer += (f"; for a gradient {k_back} (its backward pass holds {backward[1]})" if k_back >= 1 else
-                  f"; a gradient needs --max-memory {arrays.size_arg(backward[0])} or more (its backward pass "
+        fewer += (f"; to compute gradients, {how.format(k=k_back, s='' if k_back == 1 else 's')} (the backward "
+                  f"pass holds {backward[1]})" if k_back >= 1 else
+                  f"; to compute gradients, --max-memory {arrays.size_arg(backward[0])} or more (the backward pass "
                   f"holds {backward[1]})")
     return f" (raise --max-memory, or {fewer})"
 

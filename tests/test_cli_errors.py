@@ -833,8 +833,8 @@ def test_the_slice_hint_of_a_run_that_may_go_backward_says_a_gradients_too(tmp_p
            "expected:\n  conv1.db.mean: 0\n"
     cfg = write(tmp_path, "inputs:\n  A_prev: {file: a.npy}\n" + body)
     assert_error(run(["check", cfg, "--max-memory", "8KiB"]), "inputs.A_prev",
-                 'read at most 16 samples: slice: "0:16"; for a gradient 1 (its backward pass holds conv1\'s '
-                 "padded upstream gradient))")
+                 'read at most 16 samples: slice: "0:16"; to compute gradients, read at most 1 sample: slice: '
+                 '"0:1" (the backward pass holds conv1\'s padded upstream gradient))')
     for rows, code in (("0:1", 1), ("0:2", 2)):  # the advice for a gradient, taken, runs (db is not 0: exit 1)
         sliced = write(tmp_path, f"inputs:\n  A_prev: {{file: a.npy, slice: '{rows}'}}\n" + body, f"{rows[2]}.yaml")
         assert run(["check", sliced, "--max-memory", "8KiB"]).exit_code == code, rows
