@@ -273,7 +273,9 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     g = conv_geometry(A_prev, W, b, hparameters)
     _check_fits(g, dtype.itemsize)
     if engine == "fast":
-        Z, cols, T = _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype))
+        Z, cols, T = _flagging_the_layers_invalid(
+            lambda: _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype)), (A_prev, W, b),
+            lambda out: out[:1])
     else:
         T, (Z, cols) = 1, _forward_reference(A_prev, W, b.reshape(-1), g)
     return Z, LayerCache((A_prev, W, b, hparameters), _ConvState(g, engine, dtype, cols, T))
@@ -315,11 +317,32 @@ def conv_backward(dZ, cache, engine=None):
     dZ = check_upstream(dZ, "dZ", g.out_shape).astype(dtype, copy=False)
     if engine == "fast":
         kept = state is not None and state.cols is not None
-        dA_prev, dW, db = _backward_fast(dZ, A_prev, W, g, state.cols if kept else None,
-                                         state.tile if kept else _forward_tile(g, dtype))
+        dA_prev, dW, db = _flagging_the_layers_invalid(
+            lambda: _backward_fast(dZ, A_prev, W, g, state.cols if kept else None,
+                                   state.tile if kept else _forward_tile(g, dtype)), (dZ, A_prev, W),
+            lambda out: out)
     else:
         dA_prev, dW, db = _backward_reference(dZ, A_prev, W, g)
     return dA_prev, dW, db.reshape(b.shape)
+
+
+def _flagging_the_layers_invalid(run, inputs, results):
+    """``run()`` with NumPy's invalid-operation flag taken only where the
+    layer's own arithmetic makes one: a NaN of inputs that hold none (an
+    infinity less an infinity in a window). The fast engine's tiles
+    multiply their bands' zeros, and OpenBLAS's kernels their padding
+    lanes, by an infinity of the input where the layer does not (a review:
+    one inf in A_prev gave a RuntimeWarning, and a FloatingPointError under
+    ``np.errstate(invalid="raise")``, for a result without NaN, where the
+    reference engine gave neither). Only then are inputs and results looked
+    at; a NaN of the layer's is flagged by an inf - inf under the caller's
+    own ``np.errstate``, as NumPy flags its own."""
+    flagged = []
+    with np.errstate(invalid="call", call=lambda kind, flag: flagged.append(kind)):
+        out = run()
+    if flagged and not any(np.isnan(x).any() for x in inputs) and any(np.isnan(y).any() for y in results(out)):
+        np.subtract(np.inf, np.inf)
+    return out
 
 
 def _unpack_cache(cache):

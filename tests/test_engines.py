@@ -497,6 +497,49 @@ def _conv_run(engine, A, W, b, hp, dZ_bad=(), bad=np.inf, layout="C"):
         return (Z, *cc.conv_backward(np.asarray(dZ, order=layout), cache)), cache
 
 
+def _raises_invalid(engine, A, W, b, hp, dZ_bad, bad, layout) -> bool:
+    """Whether a forward and backward pass raise under np.errstate(invalid="raise")."""
+    with np.errstate(invalid="raise", over="ignore"):
+        try:
+            Z, cache = cc.conv_forward(A, W, b, hp, engine=engine)
+            dZ = np.ones_like(Z)
+            for at in dZ_bad:
+                dZ[at] = bad
+            cc.conv_backward(np.asarray(dZ, order=layout), cache)
+        except FloatingPointError:
+            return True
+    return False
+
+
+def test_an_infinity_warns_only_where_the_layer_makes_a_nan():
+    """The review's cases: one inf in a (32, 16, 16, 3) input (a tiled
+    forward) and in an (8, 9, 9, 2) one under a 2x2 kernel (untiled: there
+    OpenBLAS's own kernels flagged it), no warning from either engine, the
+    backward's (dZ of ones) included; an
+    inf and a -inf in one window (ones for weights: their sum is NaN) warn
+    in both, and raise under np.errstate(invalid="raise")."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    for A_shape, W_shape, pad in (((32, 16, 16, 3), (3, 3, 3, 4), 1), ((8, 9, 9, 2), (2, 2, 2, 3), 0)):
+        A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), np.zeros(W_shape[3])
+        A[1, 3, 4, 0] = np.inf
+        for engine in ENGINES:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                Z, cache = cc.conv_forward(A, W, b, {"pad": pad}, engine=engine)
+                dW = cc.conv_backward(np.ones_like(Z), cache)[1]
+            assert np.isinf(Z).any() and not np.isnan(Z).any() and np.isposinf(dW[..., 0, :]).any()
+    A = np.ones((2, 5, 5, 1))
+    A[0, 2, 2, 0], A[0, 2, 3, 0] = np.inf, -np.inf
+    for engine in ENGINES:
+        with pytest.warns(RuntimeWarning, match="invalid value"):
+            Z, _ = cc.conv_forward(A, np.ones((2, 2, 1, 3)), np.zeros(3), {}, engine=engine)
+        assert np.isnan(Z).sum() == 2 * 3  # the two windows that hold both, each channel
+        with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+            cc.conv_forward(A, np.ones((2, 2, 1, 3)), np.zeros(3), {}, engine=engine)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_infinite_weight_reaches_only_the_inputs_it_multiplies(engine):
     """By hand: a 3x3 input of ones, a 2x2 kernel of ones but for an infinity
@@ -595,6 +638,11 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
         assert x.dtype == dtype, (name, x.dtype)
         np.testing.assert_allclose(x, y, rtol=tol, atol=tol, equal_nan=True, err_msg=f"{case}: {name}")
     assert any(not np.isfinite(y).all() for y in expected)  # the bad value did reach the results
+    # NumPy's invalid flag where the reference's arithmetic raises it, and only there (a review: the
+    # fast engine's tiles and OpenBLAS's kernels multiplied an infinity by 0 where the layer does not,
+    # a RuntimeWarning and under np.errstate(invalid="raise") a FloatingPointError for a result free of NaN)
+    raised = {engine: _raises_invalid(engine, A, W, b, hp, dZ_bad, bad, layout) for engine in ENGINES}
+    assert raised["fast"] == raised["reference"], (case, raised)
     if "on threads" in case and layout == "C":  # not contiguous: checked before the threads run
         assert regions and all(regions), regions  # the threads' check, by their dot product
 
