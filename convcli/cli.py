@@ -264,9 +264,10 @@ _SIZES = ("COLUMNS", "LINES")
 
 
 def _size(value: str | None) -> str | None:
-    """A COLUMNS or LINES value as a console may take it: digits, above 0."""
+    """A COLUMNS or LINES value as a console may take it: digits, above 0,
+    at most 6 of them (20 made rich overflow, 5000 Python's int(): a review)."""
     value = (value or "").strip()
-    return value if value.isascii() and value.isdecimal() and int(value) > 0 else None
+    return value if value.isascii() and value.isdecimal() and len(value) <= 6 and int(value) > 0 else None
 
 
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:

@@ -337,12 +337,39 @@ def _flagging_the_layers_invalid(run, inputs, results):
     reference engine gave neither). Only then are inputs and results looked
     at; a NaN of the layer's is flagged by an inf - inf under the caller's
     own ``np.errstate``, as NumPy flags its own."""
-    flagged = []
-    with np.errstate(invalid="call", call=lambda kind, flag: flagged.append(kind)):
+    flag = _InvalidFlag(np.geterrcall())
+    with np.errstate(invalid="call", call=flag):
         out = run()
-    if flagged and not any(np.isnan(x).any() for x in inputs) and any(np.isnan(y).any() for y in results(out)):
+    if flag.seen and not any(_has_nan(x) for x in inputs) and any(_has_nan(y) for y in results(out)):
         np.subtract(np.inf, np.inf)
     return out
+
+
+def _has_nan(x: np.ndarray) -> bool:
+    """Whether ``x`` holds a NaN: its minimum is NaN then (one pass, no
+    boolean array of its size)."""
+    return x.size > 0 and bool(np.isnan(np.min(x)))
+
+
+class _InvalidFlag:
+    """The ``np.errstate`` callback that notes an invalid operation, and
+    passes every other kind the caller's errstate sends to a callback
+    (``call``) or a log (``log``) on to the caller's own (a review: a
+    caller's ``over="log"`` object was replaced for the pass, and its
+    overflow raised AttributeError)."""
+
+    def __init__(self, caller):
+        self.caller, self.seen = caller, False
+
+    def __call__(self, kind: str, flag: int) -> None:
+        if kind.startswith("invalid"):
+            self.seen = True
+        elif callable(self.caller):
+            self.caller(kind, flag)
+
+    def write(self, message: str) -> None:  # 'log' mode: never for invalid, which is 'call' here
+        if self.caller is not None and hasattr(self.caller, "write"):
+            self.caller.write(message)
 
 
 def _unpack_cache(cache):

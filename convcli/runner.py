@@ -258,8 +258,8 @@ def _fewer_samples(one: int, name: str, max_memory: int, how: str, backward: tup
     if k_back < k:
         fewer += (f"; to compute gradients, {how.format(k=k_back, s='' if k_back == 1 else 's')} (the backward "
                   f"pass holds {backward[1]})" if k_back >= 1 else
-                  f"; to compute gradients, --max-memory {arrays.size_arg(backward[0])} or more (the backward pass "
-                  f"holds {backward[1]})")
+                  f"; to compute gradients, raise --max-memory to {arrays.size_arg(backward[0])} or more (the "
+                  f"backward pass holds {backward[1]})")
     return f" (raise --max-memory, or {fewer})"
 
 

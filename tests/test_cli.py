@@ -1666,7 +1666,8 @@ def test_a_columns_of_0_is_no_width(tmp_path):
     counts as unset, as does any other COLUMNS that is no size."""
     unset = run(["check", CONFIGS / "stack.yaml"]).stdout
     assert "conv1.dW.mean" in unset and "all 11 checks passed" in unset
-    for columns in ("0", "00", "abc", "80x", "\u00b2"):  # (a superscript 2 is a digit to str.isdigit: it raised)
+    # (a superscript 2 is a digit to str.isdigit, and raised; 20 digits overflowed rich, 5000 Python's int())
+    for columns in ("0", "00", "abc", "80x", "\u00b2", "9" * 20, "9" * 5000):
         assert run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": columns}).stdout == unset, columns
     # spaces around a size are no reason to ignore it (rich did, at 80 columns)
     assert run(["check", CONFIGS / "stack.yaml"], env={"COLUMNS": " 60 "}).stdout == \
@@ -1675,9 +1676,10 @@ def test_a_columns_of_0_is_no_width(tmp_path):
     import subprocess
     import sys
 
-    shown = subprocess.run([sys.executable, "-m", "convcli", "check", "--help"], capture_output=True, text=True,
-                           env={**os.environ, "COLUMNS": "0"})
-    assert shown.returncode == 0 and "Usage: convcli check" in shown.stdout and "--against" in shown.stdout
+    for columns in ("0", "9" * 5000):
+        shown = subprocess.run([sys.executable, "-m", "convcli", "check", "--help"], capture_output=True, text=True,
+                               env={**os.environ, "COLUMNS": columns})
+        assert shown.returncode == 0 and "Usage: convcli check" in shown.stdout and "--against" in shown.stdout
 
 
 def test_check_without_against_lists_no_missing_arrays(tmp_path):

@@ -540,6 +540,26 @@ def test_an_infinity_warns_only_where_the_layer_makes_a_nan():
             cc.conv_forward(A, np.ones((2, 2, 1, 3)), np.zeros(3), {}, engine=engine)
 
 
+def test_a_callers_errstate_log_and_call_still_get_an_overflow():
+    """A review: the fast engine's own errstate callback (for the invalid
+    flag) replaced the caller's for every kind: an overflow under the
+    caller's over="log" raised AttributeError, and under over="call" never
+    reached the caller's function. float32 3e38 * 4 overflows in both
+    engines."""
+    import io
+
+    A = np.full((2, 4, 4, 1), 3e38, np.float32)
+    W, b = np.ones((2, 2, 1, 2), np.float32), np.zeros(2, np.float32)
+    for engine in ENGINES:
+        log, kinds = io.StringIO(), []
+        with np.errstate(over="log", call=log):
+            cc.conv_forward(A, W, b, {}, engine=engine)
+        assert "overflow encountered" in log.getvalue(), engine
+        with np.errstate(over="call", invalid="call", call=lambda kind, flag: kinds.append(kind)):
+            Z, _ = cc.conv_forward(A, W, b, {}, engine=engine)
+        assert "overflow" in kinds and "invalid value" not in kinds and np.isposinf(Z).all(), (engine, kinds)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_infinite_weight_reaches_only_the_inputs_it_multiplies(engine):
     """By hand: a 3x3 input of ones, a 2x2 kernel of ones but for an infinity
