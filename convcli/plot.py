@@ -726,7 +726,18 @@ def _limits(a: np.ndarray, signed: bool) -> tuple[float, float]:
         m = float(np.abs(finite).max()) if finite.size else 0.0
         return (-m, m) if m > 0 else (-1.0, 1.0)
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+    if hi > lo:
+        return lo, hi
+    # a constant, drawn mid-scale: +-0.5 around it, or a millionth of it where 0.5 rounds away (above
+    # ~1e16 the scale had collapsed to one value, its cells black under a colour bar that put it
+    # mid-scale: a review), on one side only at float64's edge
+    d = max(0.5, abs(lo) * 1e-6)
+    below, above = lo - d, hi + d
+    if not math.isfinite(above):
+        below, above = lo - 2 * d, hi
+    elif not math.isfinite(below):
+        below, above = lo, hi + 2 * d
+    return below, above
 
 
 def _quarter(x: float) -> float:
@@ -890,7 +901,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             head += "   RGB = input channels 0, 1, 2"
             m = float(np.abs(shown).max()) or 1.0
             for c in chosen:
-                panels.append(_Panel(np.clip(a[..., c] / (2 * m) + 0.5, 0.0, 1.0), f"out channel {c}"))
+                # (a / m first: 2 * m of a 1e308 overflowed, and every colour came out grey)
+                panels.append(_Panel(np.clip(a[..., c] / m * 0.5 + 0.5, 0.0, 1.0), f"out channel {c}"))
             vmin, vmax = -m, m
             cmap = UNSIGNED_CMAP
             colorbar_label = "each of R, G, B"
@@ -1060,7 +1072,7 @@ def _in_range(block: _Block) -> _Block:
     """``block`` with values near float64's limits (huge, or tiny and not
     zero) drawn as multiples of a power of ten, which the colour bar's label
     (or the bars' axis) names."""
-    if block.kind == "note" or block.rgb:
+    if block.kind == "note":
         return block
     top = max(abs(block.vmin), abs(block.vmax))
     if block.kind == "bars" and block.values is not None and np.isfinite(block.values).any():
@@ -1072,9 +1084,12 @@ def _in_range(block: _Block) -> _Block:
     def down(x):  # x / 10**k, in two steps where 10**k is below float64's range (5e-324: 1e-324 is 0)
         return x / 10.0 ** k if k >= -300 else x * 1e300 * 10.0 ** (-k - 300)
 
+    # an RGB block's images are colours already (0..1): only its colour bar's range is scaled (a
+    # review: its -m..m of 1e308 overflowed matplotlib's axis, exit 3)
     return dataclasses.replace(
         block, vmin=down(block.vmin), vmax=down(block.vmax),
-        panels=[dataclasses.replace(panel, image=down(panel.image)) for panel in block.panels],
+        panels=block.panels if block.rgb else [dataclasses.replace(panel, image=down(panel.image))
+                                               for panel in block.panels],
         values=None if block.values is None else down(block.values),
         colorbar_label=f"{block.colorbar_label} (x 1e{k})".strip(),
     )
@@ -1150,6 +1165,9 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
     bar = container.colorbar(mappable, ax=used, shrink=0.9, panchor=False,
                              extend="min" if block.difference else "neither")
     bar.ax.tick_params(labelsize=8)
+    mid = (block.vmin + block.vmax) / 2
+    if not block.difference and not block.rgb and block.vmax - block.vmin <= 4e-6 * abs(mid):
+        bar.set_ticks([mid], labels=[f"{mid:.6g}"])  # a large constant's scale (_limits): one tick, not an offset
     bar.set_label(block.colorbar_label, fontsize=9)
 
 

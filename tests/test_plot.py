@@ -812,3 +812,27 @@ def test_a_given_sample_is_marked_at_its_own_first_difference_and_equal_errors_a
     w[0, 0, 0, 80] = 1.0
     block = plot._difference_block(w, z, "conv1.Z", 1, None, None, 1e-6, 1e-8)
     assert len(block.panels) == 64 and all(p.mark is None for p in block.panels)
+
+
+def test_rgb_weights_near_float64s_limits_and_large_constants_draw(tmp_path):
+    """Two reviews' cases. An RGB kernel of 1e308: its colours were a / (2m)
+    with 2m overflowing (every colour grey) and its colour bar's -m..m
+    overflowed matplotlib's axis (exit 3); a 1e-300 one got a bar of +-0.1.
+    A constant of 1e20: its scale of +-0.5 rounded away, every cell black
+    under a bar that put the value mid-scale."""
+    W = np.array([1e308, 0.5, -0.5]).reshape(1, 1, 3, 1)
+    block = plot._in_range(plot._quantity_block(W, "W", None, None, "weights"))
+    assert block.rgb
+    np.testing.assert_allclose(block.panels[0].image[0, 0], [1.0, 0.5, 0.5])  # R at the top, G and B ~0
+    assert (block.vmin, block.vmax) == (-1.0, 1.0) and block.colorbar_label.endswith("(x 1e308)")
+    tiny = plot._in_range(plot._quantity_block(np.array([1e-300, 5e-301, -5e-301]).reshape(W.shape), "W", None,
+                                               None, "weights"))
+    assert (tiny.vmin, tiny.vmax) == (-1.0, 1.0) and tiny.colorbar_label.endswith("(x 1e-300)")
+    read_png(plot.plot_quantity(W, "W", tmp_path / "w.png", kind="weights"), 600, 400)
+    for value in (7.0, 1e20, 3e38, np.finfo(np.float64).max):
+        lo, hi = plot._limits(np.full((1, 3, 3, 1), value), signed=False)
+        assert lo < value < hi or (value == np.finfo(np.float64).max and lo < value == hi), value
+        assert np.isfinite(hi)
+    assert plot._limits(np.full((2, 2), 7.0), signed=False) == (6.5, 7.5)  # as ever
+    for value in (1e20, np.finfo(np.float64).max):
+        plot.plot_quantity(np.full((1, 4, 4, 1), value), "A", tmp_path / f"c{value:.0e}.png")
