@@ -738,7 +738,7 @@ def _check_filters(obj, where: str, label: str) -> None:
     if missing:
         try:
             import hdf5plugin  # noqa: F401  (registers its filters with HDF5)
-            fix = "hdf5plugin, installed, has no such filter; install a plugin for it (HDF5_PLUGIN_PATH)"
+            fix = "hdf5plugin, installed, has no such filter: put a plugin for it on HDF5_PLUGIN_PATH"
         except Exception as exc:  # noqa: BLE001  not installed, or installed and broken
             if not (isinstance(exc, ModuleNotFoundError) and exc.name == "hdf5plugin"):
                 fix = f"hdf5plugin is installed but failed to load ({_one_line(exc)})"

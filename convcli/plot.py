@@ -643,6 +643,7 @@ class _Block:
     indexed: bool = False  # row and column indices on the left and bottom panels
     bar_text: list[str] | None = None  # a value on each bar, as the array holds it
     bar_text_vertical: bool = False  # turned, where it is wider than its bar
+    tick: float | None = None  # a map of one value: its colour bar's only tick, at that value
 
 
 def _digits(low: float, high: float) -> int:
@@ -926,6 +927,11 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         vmin, vmax, log = _difference_scale(shown)
     elif not rgb:
         vmin, vmax = _limits(shown, signed)
+    tick = None
+    if not difference and not rgb and not signed:
+        drawn = shown[np.isfinite(shown)]
+        if drawn.size and drawn.min() == drawn.max():  # one value: one tick (a large one's scale
+            tick = float(drawn.min())  # is too narrow for matplotlib's, which wrote an offset)
     if note:
         head += f"   ({note})"
     lines = [head] + ([reduced] if reduced else []) + title
@@ -934,7 +940,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     _, height, _ = _grid_size(len(panels), panels[0].image.shape, len(lines))
     return _Block(kind="grid", title=lines, width=width, height=height, panels=panels,
                   cmap=cmap, vmin=vmin, vmax=vmax, rgb=rgb, colorbar_label=colorbar_label,
-                  colorbar=finite or rgb, indexed=indexed, difference=difference, log=log)
+                  colorbar=finite or rgb, indexed=indexed, difference=difference, log=log, tick=tick)
 
 
 def _difference_scale(errors: np.ndarray) -> tuple[float, float, bool]:
@@ -1091,6 +1097,7 @@ def _in_range(block: _Block) -> _Block:
         panels=block.panels if block.rgb else [dataclasses.replace(panel, image=down(panel.image))
                                                for panel in block.panels],
         values=None if block.values is None else down(block.values),
+        tick=None if block.tick is None else down(block.tick),
         colorbar_label=f"{block.colorbar_label} (x 1e{k})".strip(),
     )
 
@@ -1165,9 +1172,8 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
     bar = container.colorbar(mappable, ax=used, shrink=0.9, panchor=False,
                              extend="min" if block.difference else "neither")
     bar.ax.tick_params(labelsize=8)
-    mid = (block.vmin + block.vmax) / 2
-    if not block.difference and not block.rgb and block.vmax - block.vmin <= 4e-6 * abs(mid):
-        bar.set_ticks([mid], labels=[f"{mid:.6g}"])  # a large constant's scale (_limits): one tick, not an offset
+    if block.tick is not None:  # a map of one value (_limits widened its scale around it)
+        bar.set_ticks([block.tick], labels=[f"{block.tick:.6g}"])
     bar.set_label(block.colorbar_label, fontsize=9)
 
 

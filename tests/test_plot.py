@@ -836,3 +836,15 @@ def test_rgb_weights_near_float64s_limits_and_large_constants_draw(tmp_path):
     assert plot._limits(np.full((2, 2), 7.0), signed=False) == (6.5, 7.5)  # as ever
     for value in (1e20, np.finfo(np.float64).max):
         plot.plot_quantity(np.full((1, 4, 4, 1), value), "A", tmp_path / f"c{value:.0e}.png")
+    # a map of one value: its colour bar's only tick, at that value (scaled with it near float64's
+    # limits); a map of two values however close keeps matplotlib's ticks (a review: 3e5 and 3e5 + 1
+    # got one tick, "300000", under half-black, half-white cells)
+    for value in (7.0, 1e20):
+        assert plot._quantity_block(np.full((1, 4, 4, 1), value), "A", None, None, None).tick == value
+    top = plot._in_range(plot._quantity_block(np.full((1, 4, 4, 1), np.finfo(np.float64).max), "A", None,
+                                              None, None))
+    assert top.tick == np.finfo(np.float64).max / 1e308 and top.vmin < top.tick <= top.vmax
+    two = np.full((1, 4, 4, 1), 3e5)
+    two[0, :, 2:, 0] += 1
+    assert plot._quantity_block(two, "A", None, None, None).tick is None
+    assert plot._quantity_block(-np.full((1, 4, 4, 1), 2.0), "dA", None, None, None).tick is None  # signed
