@@ -87,7 +87,8 @@ elongated than ``MAX_ASPECT`` (4) is stretched to its panel. Maps up to
 ``INDEXED`` (32) a side get row and column indices on the left and bottom
 panels; panels of up to ``CELL_VALUES`` (16) elements get each value
 written in its cell where it fits, and bar charts of that many bars a
-value on each (turned where wider than its bar).
+value on each (turned where wider than its bar), in as many significant
+digits (4 to 8) as tell the values apart.
 
 Titles: the figure title gives the quantity, its shape, the sample, and the
 mean/std/min/max of the whole array (all samples), and where less is drawn
@@ -710,11 +711,29 @@ def _cell_values(image: np.ndarray, cell_px: float, skip: np.ndarray | None = No
     review: 17 channels of 4x4 ran their numbers together)."""
     if image.size > 4 * CELL_VALUES:
         return None
-    cells = [(r, c, _value_text(v)) for (r, c), v in np.ndenumerate(image) if skip is None or not skip[r, c]]
-    if len(cells) > CELL_VALUES:
+    at = [(r, c) for (r, c), _ in np.ndenumerate(image) if skip is None or not skip[r, c]]
+    if len(at) > CELL_VALUES:
         return None
-    widest = max((len(t) for _, _, t in cells), default=0)
-    return cells if widest * VALUE_CHAR_PX + VALUE_MARGIN_PX <= cell_px and cell_px >= 14 else None
+    values = [image[r, c] for r, c in at]
+    # as many digits as tell the values apart, where they fit; else 4 (as before)
+    for digits in dict.fromkeys((_telling_digits(values), 4)):
+        cells = [(r, c, _value_text(v, digits)) for (r, c), v in zip(at, values)]
+        widest = max((len(t) for _, _, t in cells), default=0)
+        if widest * VALUE_CHAR_PX + VALUE_MARGIN_PX <= cell_px and cell_px >= 14:
+            return cells
+    return None
+
+
+def _telling_digits(values, most: int = 8) -> int:
+    """The fewest significant digits, 4 to ``most``, whose texts tell the
+    distinct finite ``values`` apart (a review: 300000 and 300001 were both
+    written 3e+05 in their cells, while the title said min 300000, max
+    300001)."""
+    distinct = {float(v) for v in values if np.isfinite(v)}
+    for digits in range(4, most + 1):
+        if len({f"{v:.{digits}g}" for v in distinct}) == len(distinct):
+            return digits
+    return most
 
 
 def _signed(a: np.ndarray, name: str) -> bool:
@@ -860,7 +879,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         vmin, vmax, log = _difference_scale(shown) if difference else (*_limits(shown, signed), False)
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
-        text = [_value_text(v) for v in shown] if len(chosen) <= CELL_VALUES else None
+        text = [_value_text(v, _telling_digits(shown)) for v in shown] if len(chosen) <= CELL_VALUES else None
         bar_px = PANEL_FILL * width * DPI / len(chosen) * 0.8  # matplotlib's bars: 0.8 of a slot
         vertical = bool(text) and max(map(len, text)) * VALUE_CHAR_PX + VALUE_MARGIN_PX > bar_px
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
@@ -1183,8 +1202,8 @@ def _indices(n: int) -> list[int]:
     return list(range(0, n, 1 if n <= 8 else 2 if n <= 16 else 4))
 
 
-def _value_text(v: float) -> str:
-    return f"{v:.4g}" if np.isfinite(v) else ("nan" if np.isnan(v) else "inf" if v > 0 else "-inf")
+def _value_text(v: float, digits: int = 4) -> str:
+    return f"{v:.{digits}g}" if np.isfinite(v) else ("nan" if np.isnan(v) else "inf" if v > 0 else "-inf")
 
 
 def _write_values(ax, cells: list, rgba: np.ndarray) -> None:

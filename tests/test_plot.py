@@ -848,3 +848,25 @@ def test_rgb_weights_near_float64s_limits_and_large_constants_draw(tmp_path):
     two[0, :, 2:, 0] += 1
     assert plot._quantity_block(two, "A", None, None, None).tick is None
     assert plot._quantity_block(-np.full((1, 4, 4, 1), 2.0), "dA", None, None, None).tick is None  # signed
+
+
+def test_the_values_written_in_cells_and_on_bars_tell_them_apart():
+    """A review: a map of 300000 and 300001 had every cell written 3e+05
+    (four significant digits), while its title said min 300000, max 300001.
+    The texts take as many digits as tell the values apart (up to 8), where
+    they still fit their cells; else four, as before."""
+    two = np.full((1, 4, 4, 1), 3e5)
+    two[0, :, 2:, 0] += 1
+    cells = plot._quantity_block(two, "A", None, None, None).panels[0].values
+    assert {t for _, _, t in cells} == {"300000", "300001"}
+    assert {t for _, _, t in plot._quantity_block(np.full((1, 4, 4, 1), 0.5), "A", None, None, None)
+            .panels[0].values} == {"0.5"}  # no digits added where none are needed
+    bars = plot._quantity_block(np.array([1.00001, 1.00002, 2.0]), "b", None, None, None).bar_text
+    assert bars == ["1.00001", "1.00002", "2"]
+    # too wide for a cell of 16 in a small panel: four digits, as before, rather than no numbers
+    many = np.arange(16, dtype=float).reshape(1, 4, 4, 1) * 1e-7 + 0.123456
+    assert plot._telling_digits(many.ravel()) == 7  # 0.1234560 .. 0.1234575
+    wide = plot._cell_values(many[0, :, :, 0], cell_px=70)  # 9 characters: 9 * 6.5 + 4 = 62.5 px
+    assert wide is not None and {t for _, _, t in wide} >= {"0.1234561", "0.1234575"}
+    narrow = plot._cell_values(many[0, :, :, 0], cell_px=50)  # "0.1235": 6 * 6.5 + 4 = 43 px
+    assert narrow is not None and {t for _, _, t in narrow} == {"0.1235"}
