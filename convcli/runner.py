@@ -123,8 +123,11 @@ class Plan:
         """`` (did you mean ...?)`` for :meth:`unknown`, or ``""``."""
         bare = {q: q.split(".", 1)[1] for q in self.shapes if "." in q}  # a layer's quantity without the layer
         layered = [q for q, b in bare.items() if b == name]
-        if not layered:  # the notebook's own names: dA for conv_backward's first result, dA_prev here
-            layered = [q for q, b in bare.items() if b.startswith(f"{name}_")]
+        if not set(layered) & set(self.graded()):  # the notebook's own names: dA for conv_backward's first
+            # result, dA_prev here; first where the same name is only what the config gives (a grader's
+            # review: dA.npy, conv_backward's dA, was told "did you mean 'pool3.dA'?", the upstream gradient)
+            prefixed = [q for q, b in bare.items() if b.startswith(f"{name}_")]
+            layered = prefixed + layered
         layers = self.network.layers
         into = [(f"{layers[i + 1].name}.dA_prev", spec.name) for i, spec in enumerate(layers[:-1])
                 if spec.kind == "conv"] if name == "dZ" and not layered else []

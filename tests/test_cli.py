@@ -1726,6 +1726,13 @@ def test_no_array_a_quantity_suggests_a_name_for_each(tmp_path):
         f["grads/dW"] = np.zeros(2)
     assert_error(run(["check", cfg, "--against", tmp_path / "grp.h5"]),
                  "computes: grads/dW (did you mean 'conv1.dW'?); known:")
+    # (a grader's review) dA.npy, conv_backward's first result, was pointed at pool3.dA alone: the upstream
+    # gradient the config gives, never graded; the layers' dA_prev come first, the given one last
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    np.save(bare / "dA.npy", np.zeros(2))
+    assert_error(run(["check", cfg, "--against", bare]), "dA.npy (did you mean 'conv1.dA_prev' or 'relu2.dA_prev' or "
+                 "'pool3.dA_prev' or 'pool3.dA'?)")
 
 
 def test_against_a_pickle_is_refused(tmp_path):
