@@ -78,7 +78,8 @@ class Entry:
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
-              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "float32", "float16", "integer",
+              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "float32", "float16",
+              "integer",
               "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
               "gradient_first", "layout_first")
 
@@ -1026,6 +1027,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if said:
                 note += said
                 hints.append("ties")
+            said = _relu_kink_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken else ""
+            if said:
+                note += said
+                hints.append("relu_kink")
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
@@ -1984,6 +1989,25 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 if _close(theirs, other, rtol, atol):
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
+    return ""
+
+
+def _relu_kink_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                    atol: float) -> str:
+    """For a ReLU's ``dA_prev`` that differs: whether it passes the gradient
+    where the layer's input is exactly 0 too (``Z >= 0`` for ``Z > 0``), a
+    learner's mask (a grader's review: the verdict right, 'hints: []')."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "relu" or q != f"{spec.name}.dA_prev":
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        if x is None or g is None or x.shape != g.shape or not np.any(x == 0):
+            return ""
+        n = int(np.count_nonzero((x == 0) & (g != 0)))
+        if n and _close(theirs, np.where(x >= 0, g, 0), rtol, atol):
+            return (f"; yours passes the gradient where the ReLU's input is exactly 0 ({n} element"
+                    f"{'s' * (n != 1)}): its derivative there is taken as 0 (Z > 0, not Z >= 0), as in the "
+                    "notebook and PyTorch")
     return ""
 
 

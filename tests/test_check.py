@@ -1645,3 +1645,34 @@ def test_the_notebook_s_means_in_a_bias_once_config_are_said_to_be_bias_window_s
     monkeypatch.setattr(check_module, "BIAS_RERUN_MAX_BYTES", 0)
     out = run(["check", cfg]).output
     assert "FAIL db.mean" in out and "set bias" not in out
+
+
+def test_a_relu_gradient_passed_at_zero_gets_its_hint(tmp_path):
+    """A grader's review: a ReLU's dA_prev from the mask Z >= 0 (the gradient
+    passed where the input is exactly 0) failed with hints: [] though its
+    input and incoming gradient were right. By hand: input 0 at two places
+    (one of them under a zero gradient, which no mask can show), the
+    gradient 1 everywhere else."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    x = np.array([[[[0.0], [2.0]], [[-1.0], [0.0]]]])  # (1, 2, 2, 1)
+    g = np.array([[[[3.0], [4.0]], [[5.0], [0.0]]]])
+    cfg = write(tmp_path, f"inputs:\n  A_prev: {{value: {x.tolist()}}}\n"
+                          f"layers:\n  - {{type: relu}}\nbackward: {{grad: {{value: {g.tolist()}}}}}\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "relu1.dA_prev.npy", np.where(x >= 0, g, 0))  # the learner's mask: [3, 4, 0, 0]
+    result = run(["check", cfg, "--against", sub, "--json"])
+    assert result.exit_code == 1, result.stdout + result.stderr
+    (graded,) = json.loads(result.stdout)["against"]
+    assert graded["hints"] == ["relu_kink"] and graded["first_index"] == [0, 0, 0, 0]
+    assert ("yours passes the gradient where the ReLU's input is exactly 0 (1 element): its derivative there is "
+            "taken as 0 (Z > 0, not Z >= 0)") in graded["note"]
+    # the right mask, and one wrong elsewhere, get no such hint
+    np.save(sub / "relu1.dA_prev.npy", np.where(x > 0, g, 0))
+    assert run(["check", cfg, "--against", sub]).exit_code == 0
+    np.save(sub / "relu1.dA_prev.npy", np.where(x > 0, g, 0) + np.array([0, 0, 0, 1.0]).reshape(x.shape))
+    (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert "relu_kink" not in graded["hints"]
