@@ -2090,10 +2090,14 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
     layers = p.network.layers
     for i, spec in enumerate(layers):
         ls = p.layer_shapes[i]
-        if spec.kind not in ("conv", "pool") or q != spec.output or list(ls.hyper["stride"]) == [1, 1]:
+        grads = {f"{spec.name}.dA_prev": 0, f"{spec.name}.dW": 1} if spec.kind == "conv" else \
+            {f"{spec.name}.dA_prev": 0}
+        if spec.kind not in ("conv", "pool") or q != spec.output and q not in grads \
+                or list(ls.hyper["stride"]) == [1, 1]:
             continue
         x = quantities.get(p.layer_input(i))
-        if x is None:
+        g = quantities.get(p.incoming_gradient(i)) if q in grads else None
+        if x is None or q in grads and g is None:
             return ""
         n_H, n_W = ls.out_shape[1:3]
         try:
@@ -2101,14 +2105,24 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
                 if spec.W not in quantities or spec.b not in quantities:
                     return ""
                 hp = dict(spec.hparameters, stride=1, pad=list(ls.hyper["pad"]))  # "same" keeps its padding
-                out, _ = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
+                out, cache = conv_forward(x, quantities[spec.W], quantities[spec.b], hp, engine=p.engine)
             else:
-                out, _ = pool_forward(x, dict(spec.hparameters, stride=1), mode=spec.mode, engine=p.engine)
+                out, cache = pool_forward(x, dict(spec.hparameters, stride=1), mode=spec.mode, engine=p.engine)
+            if q in grads:  # the same slip in the backward loops: dZ's (h, w) taken back to the window at h
+                if g.shape[:3] != out[:, :n_H, :n_W].shape[:3] or g.shape[3] != out.shape[3]:
+                    return ""
+                wide = np.zeros(out.shape, dtype=np.result_type(g, out))
+                wide[:, :n_H, :n_W] = g
+                out = conv_backward(wide, cache)[grads[q]] if spec.kind == "conv" else \
+                    pool_backward(wide, cache, mode=spec.mode)
         except ValueError:
             return ""
-        if _close(theirs, out[:, :n_H, :n_W], rtol, atol):
+        if _close(theirs, out if q in grads else out[:, :n_H, :n_W], rtol, atol):
             (s_H, s_W) = ls.hyper["stride"]
             step = f"h * {s_H}" if s_H == s_W else f"h * {s_H} and w * {s_W}"
+            if q in grads:
+                return (f"; yours is this layer's gradient with each window at h: dZ[h, w] goes back to the "
+                        f"window that starts at {step} (the stride), not at h")
             return (f"; yours is this layer's output at stride 1, its first {n_H}x{n_W} windows: a window "
                     f"starts at {step} (the stride), not at h")
     return ""

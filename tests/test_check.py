@@ -1676,3 +1676,57 @@ def test_a_relu_gradient_passed_at_zero_gets_its_hint(tmp_path):
     np.save(sub / "relu1.dA_prev.npy", np.where(x > 0, g, 0) + np.array([0, 0, 0, 1.0]).reshape(x.shape))
     (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert "relu_kink" not in graded["hints"]
+
+
+def test_a_stride_slip_in_the_backward_loops_gets_the_stride_hint(tmp_path):
+    """A grader's review: a learner whose loops start each window at h
+    instead of h * stride got the stride hint on Z, and none on dA_prev and
+    dW, made by the same slip in the backward loops. The learner's loops are
+    written out by hand, as the notebook's (upstream gradient ones)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 7, 7, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1, stride: 2}\n"
+                          "backward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "W"))
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    n = (7 + 2 - 3) // 2 + 1  # 4
+    dZ = np.ones((2, n, n, 4))
+    dA_pad, dW = np.zeros_like(A_pad), np.zeros_like(W)
+    for i in range(2):
+        for h in range(n):
+            for w in range(n):
+                for c in range(4):  # the slip: the window starts at h, not h * stride
+                    dA_pad[i, h:h + 3, w:w + 3, :] += W[..., c] * dZ[i, h, w, c]
+                    dW[..., c] += A_pad[i, h:h + 3, w:w + 3, :] * dZ[i, h, w, c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.dA_prev.npy", dA_pad[:, 1:-1, 1:-1, :])
+    np.save(sub / "conv1.dW.npy", dW)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    for q in ("conv1.dA_prev", "conv1.dW"):
+        assert by[q]["status"] == "fail" and by[q]["hints"] == ["stride"], (q, by[q])
+        assert "dZ[h, w] goes back to the window that starts at h * 2 (the stride), not at h" in by[q]["note"]
+    # the right gradients get no such hint
+    for q in ("conv1.dA_prev", "conv1.dW"):
+        np.save(sub / f"{q}.npy", np.load(tmp_path / "key" / f"{q}.npy"))
+    assert run(["check", cfg, "--against", sub]).exit_code == 0
+    # an average pool's backward with the same slip (f 2, stride 2 on 6x6: windows at h, h + 1)
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [2, 6, 6, 2]}\nlayers:\n"
+                          "  - {type: pool, f: 2, stride: 2, mode: average}\nbackward: {grad: random}\n", "pool.yaml")
+    assert run(["backward", cfg, "--out", tmp_path / "pkey"]).exit_code == 0
+    dA = np.load(tmp_path / "pkey" / "pool1.dA.npy")
+    mine = np.zeros((2, 6, 6, 2))
+    for i in range(2):
+        for h in range(3):
+            for w in range(3):
+                mine[i, h:h + 2, w:w + 2, :] += dA[i, h, w, :] / 4
+    np.save(sub / "pool1.dA_prev.npy", mine)
+    for q in ("conv1.dA_prev", "conv1.dW"):
+        (sub / f"{q}.npy").unlink()
+    (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert graded["status"] == "fail" and graded["hints"] == ["stride"], graded
