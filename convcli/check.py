@@ -2119,12 +2119,15 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
             return ""
         if _close(theirs, out if q in grads else out[:, :n_H, :n_W], rtol, atol):
             (s_H, s_W) = ls.hyper["stride"]
-            step = f"h * {s_H}" if s_H == s_W else f"h * {s_H} and w * {s_W}"
+            # the strided axes only (a review: stride [1, 2] read "starts at h * 1 and w * 2, not at h")
+            axes = [(i, s) for i, s in (("h", s_H), ("w", s_W)) if s > 1]
+            step = f"h * {s_H}" if s_H == s_W else " and ".join(f"{i} * {s}" for i, s in axes)
+            at = "h" if s_H == s_W else " and ".join(i for i, _ in axes)
             if q in grads:
-                return (f"; yours is this layer's gradient with each window at h: dZ[h, w] goes back to the "
-                        f"window that starts at {step} (the stride), not at h")
+                return (f"; yours is this layer's gradient with each window at (h, w): dZ[h, w] goes back to "
+                        f"the window that starts at {step} (the stride), not at {at}")
             return (f"; yours is this layer's output at stride 1, its first {n_H}x{n_W} windows: a window "
-                    f"starts at {step} (the stride), not at h")
+                    f"starts at {step} (the stride), not at {at}")
     return ""
 
 

@@ -1730,3 +1730,20 @@ def test_a_stride_slip_in_the_backward_loops_gets_the_stride_hint(tmp_path):
         (sub / f"{q}.npy").unlink()
     (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert graded["status"] == "fail" and graded["hints"] == ["stride"], graded
+    # a stride along W alone is said along W (a review: "starts at h * 1 and w * 2 (the stride), not at h")
+    cfg = write(tmp_path, "seed: 4\ninputs:\n  A_prev: {random: [2, 5, 7, 2]}\n  W: {random: [2, 2, 2, 3]}\n"
+                          "  b: {random: [3]}\nlayers:\n  - {type: conv, W: W, b: b, stride: [1, 2]}\n"
+                          "backward: {grad: ones}\n", "cols.yaml")
+    assert run(["backward", cfg, "--out", tmp_path / "ckey"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "ckey" / f"{q}.npy") for q in ("A_prev", "W", "b"))
+    Z = np.zeros((2, 4, 3, 3))  # (5 - 2) + 1 rows, (7 - 2) // 2 + 1 columns
+    for i in range(2):
+        for h in range(4):
+            for w in range(3):  # the slip: the window starts at w, not w * 2
+                Z[i, h, w] = [np.sum(A[i, h:h + 2, w:w + 2, :] * W[..., c]) + b[c] for c in range(3)]
+    cols = tmp_path / "cols"
+    cols.mkdir()
+    np.save(cols / "conv1.Z.npy", Z)
+    (graded,) = json.loads(run(["check", cfg, "--against", cols, "--json"]).stdout)["against"]
+    assert graded["hints"] == ["stride"] and graded["note"].endswith(
+        "a window starts at w * 2 (the stride), not at w"), graded
