@@ -940,22 +940,32 @@ def _npz_rows(fp, rows: slice, selected: tuple[int, ...], where: str, label: str
     flat = memoryview(out.reshape(-1).view(np.uint8))
     at = 0  # the row the member is read up to
     for j, row in enumerate(range(rows.start, rows.stop, rows.step)):
-        gap = (row - at) * row_bytes
-        while gap > 0:
-            n = len(fp.read(min(gap, READ_PIECE)))
-            if not n:
-                raise EOFError(f"the file ends before row {row}")
-            gap -= n
-        done, view = 0, flat[j * row_bytes:(j + 1) * row_bytes]
-        while done < row_bytes:
-            n = fp.readinto(view[done:done + READ_PIECE])
-            if not n:
-                raise EOFError(f"the file ends before row {row}")
-            done += n
+        _skip(fp, (row - at) * row_bytes, row)
+        _read_exactly(fp, flat[j * row_bytes:(j + 1) * row_bytes], row)
         at = row + 1
     while fp.read(READ_PIECE):
         pass
     return out
+
+
+def _skip(fp, nbytes: int, row: int) -> None:
+    """Read past ``nbytes`` of ``fp``, discarding: in pieces, as zipfile's
+    own seek does (a zip member cannot seek forward but by reading)."""
+    while nbytes > 0:
+        n = len(fp.read(min(nbytes, READ_PIECE)))
+        if not n:
+            raise EOFError(f"the file ends before row {row}")
+        nbytes -= n
+
+
+def _read_exactly(fp, view: memoryview, row: int) -> None:
+    """Fill ``view`` from ``fp``, in pieces (a zip member copies what it reads)."""
+    done = 0
+    while done < len(view):
+        n = fp.readinto(view[done:done + READ_PIECE])
+        if not n:
+            raise EOFError(f"the file ends before row {row}")
+        done += n
 
 
 def load(
@@ -1204,20 +1214,10 @@ class Rows:
         target = self._start + row * self._row_bytes
         with self._reading():
             if isinstance(self._fp, zipfile.ZipExtFile):
-                # Forward only, reading and discarding: in pieces, as zipfile's
-                # own seek does in reads of up to 16 MiB.
-                while (gap := target - self._fp.tell()) > 0:
-                    if not self._fp.read(min(gap, READ_PIECE)):
-                        raise EOFError(f"the file ends before row {row}")
+                _skip(self._fp, target - self._fp.tell(), row)  # forward only
             if self._fp.tell() != target:
                 self._fp.seek(target)
-            view = memoryview(out.reshape(-1).view(np.uint8))
-            done = 0
-            while done < len(view):
-                n = self._fp.readinto(view[done:done + READ_PIECE])  # a zip member copies what it reads
-                if not n:
-                    raise EOFError(f"the file ends before row {row}")
-                done += n
+            _read_exactly(self._fp, memoryview(out.reshape(-1).view(np.uint8)), row)
 
     def _to_the_end(self) -> None:
         """Read an ``.npz`` member to its end, discarding: zipfile checks the

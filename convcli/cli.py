@@ -255,19 +255,22 @@ def _environ() -> dict[str, str]:
     size left out, and one with spaces around it stripped (rich took
     COLUMNS=0 as a width of 0: a review's check printed nothing, exit 0;
     COLUMNS=abc or ' 200 ' made a log's table 80 wide; COLUMNS=² raised)."""
-    env = {k: v for k, v in os.environ.items() if k not in _SIZES}
-    env.update((k, v) for k in _SIZES if (v := _size(os.environ.get(k))) is not None)
+    env = dict(os.environ)
+    _clean_sizes(env)
     return env
 
 
-_SIZES = ("COLUMNS", "LINES")
-
-
-def _size(value: str | None) -> str | None:
-    """A COLUMNS or LINES value as a console may take it: digits, above 0,
-    at most 6 of them (20 made rich overflow, 5000 Python's int(): a review)."""
-    value = (value or "").strip()
-    return value if value.isascii() and value.isdecimal() and len(value) <= 6 and int(value) > 0 else None
+def _clean_sizes(env) -> None:
+    """COLUMNS and LINES in ``env`` as a console may take them: digits,
+    above 0, at most 6 of them (20 made rich overflow, 5000 Python's int():
+    a review), spaces stripped; any other value removed."""
+    for k in ("COLUMNS", "LINES"):
+        if k in env:
+            value = env[k].strip()
+            if value.isascii() and value.isdecimal() and len(value) <= 6 and int(value) > 0:
+                env[k] = value
+            else:
+                del env[k]
 
 
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
@@ -1530,12 +1533,7 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError, OSError):  # None (closed), or no text wrapper
             pass
-    for k in _SIZES:  # for click's and typer's help too, which read them from os.environ
-        if k in os.environ:
-            if (v := _size(os.environ[k])) is None:
-                del os.environ[k]
-            else:
-                os.environ[k] = v
+    _clean_sizes(os.environ)  # for click's and typer's help too, which read them from os.environ
     if sys.stderr is None:  # started with stderr closed (2>&-): a run goes on, its messages unseen
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process; a review: every
         # command that looked whether stderr was a terminal, for a progress bar, exited 3 having written nothing)

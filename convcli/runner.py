@@ -256,11 +256,15 @@ def _fewer_samples(one: int, name: str, max_memory: int, how: str, backward: tup
     k = max_memory // one if one else 0
     if k < 1:
         return f" (raise --max-memory to {arrays.size_arg(one)} or more: one sample of {name} needs that)"
-    fewer = how.format(k=k, s='' if k == 1 else 's')
+
+    def samples(n: int) -> str:
+        return how.format(k=n, s="" if n == 1 else "s")
+
+    fewer = samples(k)
     k_back = max_memory // backward[0] if backward and backward[0] > one else k
     if k_back < k:
-        fewer += (f"; to compute gradients, {how.format(k=k_back, s='' if k_back == 1 else 's')} (the backward "
-                  f"pass holds {backward[1]})" if k_back >= 1 else
+        fewer += (f"; to compute gradients, {samples(k_back)} (the backward pass holds {backward[1]})"
+                  if k_back >= 1 else
                   f"; to compute gradients, raise --max-memory to {arrays.size_arg(backward[0])} or more (the "
                   f"backward pass holds {backward[1]})")
     return f" (raise --max-memory, or {fewer})"
