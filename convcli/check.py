@@ -2038,8 +2038,18 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
                     if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
                         window[a, b] = x[-1, y, xx]
             last = window[..., None] * dz
-        # (not where that term is zeros: an array of zeros would fit it, and say nothing)
-        if last is None or last.shape != theirs.shape or not np.abs(last).max() > atol:
+        if last is None or last.shape != theirs.shape:
+            return ""
+        if not np.abs(last).max() > atol:
+            # that term is zeros: an array of zeros fits it, and fits a dW never filled as well (the seed's
+            # case: its last window lies in the padding, so the = slip gives zeros; a review: 'no hint')
+            if not np.any(theirs):
+                grad = q.rsplit(".", 1)[1]
+                why = ("whose upstream gradient is 0" if not np.any(dz) else "which lies in the padding"
+                       if not np.any(window) else "whose slice times its gradient is 0")
+                return (f"; yours is all zeros, as the last term of the sum alone is here (the last sample's last "
+                        f"window, {why}): {grad} adds up every window's, {grad}[...] += ..., not =; or yours was "
+                        f"never filled")
             return ""
         if _close(theirs, last, rtol, atol):
             grad = q.rsplit(".", 1)[1]

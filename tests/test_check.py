@@ -477,6 +477,61 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
     assert o["hints"] == ["last_term"] and "the last term of the sum alone" in o["note"], o
 
 
+def test_a_dw_of_zeros_where_the_last_term_is_zeros_says_plus_equals_or_never_filled(tmp_path):
+    """A review: the seed's layer (f 2, pad 2) has its last window in the
+    padding, so the notebook's loops with = for += leave dW all zeros, and
+    check said nothing (zeros fit any array, so the last-term hint kept
+    quiet). Made by those loops here: the hint names the slip and a dW never
+    filled, and why the last term is zeros (the padding, or a gradient of 0
+    there, given from a file); db, whose last term is dZ's last, likewise."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rs = np.random.RandomState(3)
+    A, W, b = rs.randn(2, 4, 4, 3), rs.randn(2, 2, 3, 2), rs.randn(2)
+    for case in ("padding", "gradient"):
+        pad = 2 if case == "padding" else 0
+        Ap = np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        n = Ap.shape[1] - 1
+        dZ = rs.randn(2, n, n, 2)
+        if case == "gradient":
+            dZ[-1, -1, -1] = 0
+        np.save(tmp_path / f"dZ_{case}.npy", dZ)
+        for name, arr in (("A", A), ("W", W), ("b", b)):
+            np.save(tmp_path / f"{name}.npy", arr)
+        cfg = write(tmp_path, f"inputs: {{A_prev: {{file: A.npy}}, W: {{file: W.npy}}, b: {{file: b.npy}}}}\n"
+                              f"layers: [{{type: conv, W: W, b: b, pad: {pad}}}]\n"
+                              f"backward: {{grad: {{file: dZ_{case}.npy}}}}\n", f"{case}.yaml")
+        dW, db = np.zeros_like(W), np.zeros_like(b)
+        for i in range(2):
+            for h in range(n):
+                for w in range(n):
+                    for c in range(2):
+                        dW[:, :, :, c] = Ap[i, h:h + 2, w:w + 2, :] * dZ[i, h, w, c]  # the slip: = for +=
+                        db[c] = dZ[i, h, w, c]
+        assert not dW.any()
+        sub = tmp_path / case
+        sub.mkdir()
+        np.save(sub / "conv1.dW.npy", dW)
+        np.save(sub / "conv1.db.npy", db)
+        outcomes = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)[
+            "against"]}
+        o = outcomes["conv1.dW"]
+        why = "which lies in the padding" if case == "padding" else "whose upstream gradient is 0"
+        assert not o["passed"] and o["hints"] == ["last_term"], o
+        assert o["note"].endswith(f"; yours is all zeros, as the last term of the sum alone is here (the last "
+                                  f"sample's last window, {why}): dW adds up every window's, dW[...] += ..., not =; "
+                                  "or yours was never filled"), o["note"]
+        o = outcomes["conv1.db"]  # its last term is dZ's last: zeros too where that is 0
+        assert not o["passed"] and o["hints"] == ["last_term"], o
+        assert o["note"].endswith("; yours is all zeros, as the last term of the sum alone is here (the last "
+                                  "sample's last window, whose upstream gradient is 0): db adds up every window's, "
+                                  "db[...] += ..., not =; or yours was never filled" if case == "gradient" else
+                                  "yours is the last term of the sum alone (the last sample's last window): db adds "
+                                  "up every window's, db[...] += ..., not ="), o["note"]
+
+
 def test_convcli_s_numbers_in_another_shape_say_the_reshape(tmp_path):
     """An instructor's review: conv2.Z saved flattened per sample, (8, 36),
     had the right values and only 'shape mismatch'; nor is it a cause of the
