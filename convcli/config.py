@@ -617,7 +617,8 @@ def _stride_like(name: str, allow_none: bool = False):
             values = hparams.per_axis(v, name)
         except ValueError:
             raise _fail(
-                "hparam", "expected an int >= 1 or a list of 2 ints [H, W], got {got}", got=_short(v)
+                "hparam", "expected an int >= 1 or a list of 2 ints [H, W], got {got}{hint}", got=_short(v),
+                hint=hparams.whole_float_hint(v, config=True)
             ) from None
         if min(values) < 1:
             raise _fail("hparam", "must be >= 1, got {got}", got=_short(v))

@@ -52,6 +52,7 @@ from .hparams import (
     ConvGeometry,
     LayerCache,
     as_array,
+    a_type,
     cache_arrays,
     cache_state,
     check_engine,
@@ -63,6 +64,7 @@ from .hparams import (
     conv_geometry,
     pad_sides,
     weak,
+    whole_return_hint,
 )
 
 # Bytes of unfolded input per GEMM in the fast engine. 1-4 MiB measured
@@ -288,7 +290,9 @@ def conv_backward(dZ, cache, engine=None):
     ----------
     dZ : ndarray of shape (m, n_H, n_W, n_C)
         Gradient of the cost with respect to the layer's output ``Z``.
-    cache : tuple from :func:`conv_forward`
+    cache : the cache :func:`conv_forward` returns (its second item), or the
+        notebook's own ``(A_prev, W, b, hparameters)`` as a tuple or a list
+        (the backward then recomputes what the forward's cache kept)
     engine : {"fast", "reference"}, optional
         Defaults to the engine that ran the forward pass.
 
@@ -297,6 +301,13 @@ def conv_backward(dZ, cache, engine=None):
     dA_prev : ndarray, the shape of ``A_prev``
     dW : ndarray, the shape of ``W``
     db : ndarray, the shape of ``b``
+
+    Raises
+    ------
+    ValueError
+        For a ``dZ`` of another shape than the forward's output, or a cache
+        that is not ``conv_forward``'s (another layer's, the forward's whole
+        ``(Z, cache)``, or items that do not make a layer).
 
     ``bias: window`` affects the forward pass only; ``db`` is always the sum of
     ``dZ``, as in the notebook.
@@ -308,10 +319,13 @@ def conv_backward(dZ, cache, engine=None):
     """
     A_prev, W, b, hparameters, state = _unpack_cache(cache)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
-    if state is None:
-        A_prev, W, b, dtype = _as_compute(A_prev, W, b)
-        g = conv_geometry(A_prev, W, b, hparameters)
-        _check_fits(g, dtype.itemsize)  # a cache built by hand: conv_forward never saw it
+    if state is None:  # a cache built by hand: conv_forward never saw it
+        try:
+            A_prev, W, b, dtype = _as_compute(A_prev, W, b)
+            g = conv_geometry(A_prev, W, b, hparameters)
+        except ValueError as exc:  # its items, not the caller's arguments (a learner's review: 'W: channel mismatch')
+            raise ValueError(f"cache: its items do not make a layer as (A_prev, W, b, hparameters): {exc}") from None
+        _check_fits(g, dtype.itemsize)
     else:
         g, dtype = state.geometry, state.dtype
     dZ = check_upstream(dZ, "dZ", g.out_shape).astype(dtype, copy=False)
@@ -381,11 +395,12 @@ def _unpack_cache(cache):
             "cache: expected the tuple (A_prev, W, b, hparameters) returned by conv_forward, got "
             + ("pool_forward's cache: is the gradient for the pool layer (pool_backward)?" if other else
                f"{'tuple' if isinstance(cache, tuple) else type(cache).__name__}"
-               + (f" of {len(cache)} item{'s' * (len(cache) != 1)}" if isinstance(cache, (tuple, list)) else ""))
+               + (f" of {len(cache)} item{'s' * (len(cache) != 1)}" if isinstance(cache, (tuple, list)) else "")
+               + whole_return_hint(cache, "conv_backward"))
         )
     A_prev, W, b, hparameters = cache[:4]
     if not isinstance(hparameters, dict):
-        raise ValueError(f"cache: item 4, hparameters, is a {type(hparameters).__name__}, not a dict; expected "
+        raise ValueError(f"cache: item 4, hparameters, is {a_type(hparameters)}, not a dict; expected "
                          "(A_prev, W, b, hparameters, ...) as returned by conv_forward")
     if not (isinstance(A_prev, np.ndarray) and isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
         A_prev, W, b = cache_arrays(zip(("A_prev", "W", "b"), (A_prev, W, b)),

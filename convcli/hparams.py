@@ -89,13 +89,28 @@ def _named(name: str, what: str) -> str:
     return f"{name}: {what}" if name else what
 
 
+def whole_float_hint(value, config: bool = False, pad: bool = False) -> str:
+    """For a size given as a float with a whole value (``2.0``, or one in a
+    list), where an int is wanted: say how to write it (a learner's review:
+    ``{"pad": (f - 1) / 2}`` read 'expected an int ..., got 1.0' and no
+    more). Else ''."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    floats = [v for v in items if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()]
+    if not floats or not all(is_int(v) or any(v is f for f in floats) for v in items):
+        return ""
+    if config:
+        return f" (a float: write {int(floats[0])}, not {float(floats[0])!r})"
+    return (f" (a float, though a whole one: an int is wanted, int({float(floats[0])!r}), or a division made "
+            f"with //{', (f - 1) // 2' if pad else ''})")
+
+
 def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
     """``int`` or a sequence of ``n`` ints -> a tuple of ``n`` ints."""
     if is_int(value):
         return (int(value),) * n
     if isinstance(value, (list, tuple)) and len(value) == n and all(map(is_int, value)):
         return tuple(int(v) for v in value)
-    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}")
+    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}{whole_float_hint(value)}")
 
 
 PAD_FORMS = "an int, [p_H, p_W], [top, bottom, left, right]"
@@ -117,6 +132,7 @@ def pad_sides(pad, name: str = "pad", modes: bool = True) -> tuple[int, int, int
         offered = (", 'same' or 'valid'" if modes
                    else " (sizes only: 'same' and 'valid' need a kernel, as in conv_forward's hparameters)")
         hint = did_you_mean(pad, ("same", "valid")) if modes and isinstance(pad, str) else ""  # 'SAME'
+        hint = hint or whole_float_hint(pad, config=not name, pad=True)
         raise ValueError(_named(
             name, f"expected {PAD_FORMS}{offered}, got {shown(pad)}{hint}"
         ))
@@ -282,6 +298,35 @@ def cache_state(cache, n: int):
     return cache[n] if len(cache) > n else None
 
 
+def a_type(x) -> str:
+    """``x``'s type with its article, for a message: 'an ndarray' (said
+    'en-dee-array'), 'an int', 'a dict'."""
+    name = type(x).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' or name == 'ndarray' else 'a'} {name}"
+
+
+def whole_return_hint(cache, backward: str) -> str:
+    """For a cache that is a forward's whole return value, ``(output,
+    cache)``, a learner's slip (``cache = conv_forward(...)``, a review):
+    say to pass its second item, or, if it is another layer's, whose
+    backward takes it. Else ''."""
+    if not (isinstance(cache, (tuple, list)) and len(cache) == 2 and isinstance(cache[0], np.ndarray)
+            and isinstance(inner := cache[1], tuple)):
+        return ""
+    if len(inner) == 1:
+        forward, output = "relu", "A"
+    elif len(inner) >= 4 and isinstance(inner[3], dict):
+        forward, output = "conv", "Z"
+    elif len(inner) >= 2 and isinstance(inner[1], dict):
+        forward, output = "pool", "A"
+    else:
+        return ""
+    said = f"; this looks like {forward}_forward's whole return value, ({output}, cache)"
+    if f"{forward}_backward" != backward:
+        return f"{said}, whose cache is for {forward}_backward"
+    return f"{said}: pass its second item ({output}, cache = {forward}_forward(...))"
+
+
 def cache_arrays(named, expected: str) -> list[np.ndarray]:
     """The arrays of a cache built by hand, as the notebook's forward
     functions build it: lists (which the forwards take too) as arrays;
@@ -294,7 +339,7 @@ def cache_arrays(named, expected: str) -> list[np.ndarray]:
         except (ValueError, TypeError):
             a = None
         if a is None or a.dtype.kind not in "biuf":
-            raise ValueError(f"cache: item {k}, {name}, is a {type(x).__name__}, not an array of numbers; "
+            raise ValueError(f"cache: item {k}, {name}, is {a_type(x)}, not an array of numbers; "
                              f"expected {expected}")
         out.append(a)
     return out

@@ -46,6 +46,7 @@ from .hparams import (
     pool_geometry,
     TIE_RULES,
     too_large,
+    whole_return_hint,
 )
 
 
@@ -115,7 +116,7 @@ def distribute_value(dz, shape):
     Parameters
     ----------
     dz : number, or an array holding one number
-    shape : (n_H, n_W), two ints >= 1
+    shape : (n_H, n_W), two ints >= 1 (a tuple, a list or a 1-D integer array)
 
     Returns
     -------
@@ -129,8 +130,11 @@ def distribute_value(dz, shape):
     ValueError
         For a ``dz`` of more than one number or a bad ``shape``.
     """
+    given = shape
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:  # np.array([2, 2]) (a learner's review: refused)
+        shape = shape.tolist()
     if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(map(is_int, shape))):
-        raise ValueError(f"shape: expected (n_H, n_W), two ints, got {shape!r}")
+        raise ValueError(f"shape: expected (n_H, n_W), two ints, got {given!r}")
     n_H, n_W = (int(n) for n in shape)
     if n_H < 1 or n_W < 1:
         raise ValueError(f"shape: both sizes must be >= 1, got {shape!r}")
@@ -197,7 +201,8 @@ def pool_backward(dA, cache, mode="max", engine=None):
     Parameters
     ----------
     dA : ndarray of shape (m, n_H, n_W, n_C), gradient with respect to ``A``
-    cache : tuple from :func:`pool_forward`
+    cache : the cache :func:`pool_forward` returns (its second item), or the
+        notebook's own ``(A_prev, hparameters)`` as a tuple or a list
     mode : {"max", "average"}
         Which gradient to compute; ``"max"`` unless given, as in the course's
         ``pool_backward(dA, cache, mode="max")``. **After an average pool,
@@ -255,7 +260,8 @@ def _unpack_cache(cache):
         conv = type(getattr(cache, "state", None)).__name__ == "_ConvState"  # (a learner's review)
         raise ValueError(
             "cache: not a pool cache; expected the tuple (A_prev, hparameters) returned by pool_forward"
-            + (", got conv_forward's cache: is the gradient for the conv layer (conv_backward)?" if conv else "")
+            + (", got conv_forward's cache: is the gradient for the conv layer (conv_backward)?" if conv else
+               whole_return_hint(cache, "pool_backward"))
         )
     A_prev, hparameters = cache[:2]
     if not isinstance(A_prev, np.ndarray):  # the notebook's (A_prev, hparameters), A_prev a list as pool_forward takes

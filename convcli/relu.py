@@ -4,24 +4,58 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hparams import as_array, check_upstream, compute_dtype
+from .hparams import as_array, check_upstream, compute_dtype, whole_return_hint
 
 
 def relu_forward(Z):
-    """Returns ``(A, cache)`` with ``A = max(Z, 0)`` and ``cache = (Z,)``."""
+    """Forward pass of a ReLU: ``A = max(Z, 0)``, elementwise.
+
+    Parameters
+    ----------
+    Z : array of any shape (a conv layer's output, say)
+
+    Returns
+    -------
+    A : ndarray, the shape of ``Z``, in the dtype the layers compute in
+        (float32 for float32 and float16, float64 otherwise)
+    cache : ``(Z,)``, for :func:`relu_backward`
+
+    Raises
+    ------
+    ValueError
+        For a ``Z`` that is not a real numeric array.
+    """
     Z = as_array(Z, "Z", None)
     Z = Z.astype(compute_dtype(Z), copy=False)
     return np.maximum(Z, 0), (Z,)
 
 
 def relu_backward(dA, cache):
-    """``dZ = dA`` where ``Z > 0``, else 0 (the subgradient at 0 is 0, as in PyTorch)."""
+    """Backward pass of a ReLU: ``dZ = dA`` where ``Z > 0``, else 0 (the
+    subgradient at 0 is taken as 0, as in the notebook and PyTorch).
+
+    Parameters
+    ----------
+    dA : ndarray, the shape of ``Z``: the gradient with respect to ``A``
+    cache : ``(Z,)`` from :func:`relu_forward`, or ``Z`` itself (the
+        course's relu helper caches ``Z``); a list ``[Z]`` too
+
+    Returns
+    -------
+    dZ : ndarray, the shape and dtype of ``Z``
+
+    Raises
+    ------
+    ValueError
+        For a cache that is not a ReLU's, or a ``dA`` of another shape.
+    """
     if isinstance(cache, list):  # [Z]: as good as its tuple, as conv_backward and pool_backward take one
         cache = tuple(cache)
     if isinstance(cache, np.ndarray):  # the course's own relu helper caches Z itself (a learner's review)
         cache = (cache,)
     if not (isinstance(cache, tuple) and len(cache) == 1 and isinstance(cache[0], np.ndarray)):
-        raise ValueError("cache: not a relu cache; expected the tuple (Z,) returned by relu_forward, or Z")
+        raise ValueError("cache: not a relu cache; expected the tuple (Z,) returned by relu_forward, or Z"
+                         + whole_return_hint(cache, "relu_backward"))
     (Z,) = cache
     dA = as_array(dA, "dA", Z.ndim)
     if dA.shape != Z.shape:

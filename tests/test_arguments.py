@@ -359,3 +359,68 @@ def test_zero_pad_sizes_its_input_in_its_own_dtype(monkeypatch):
     X = np.broadcast_to(np.zeros(1, np.uint8), (1, 40000, 40000, 1))  # nothing allocated
     with pytest.raises(ValueError, match=r"^pad: X \(1, 40000, 40000, 1\) .* 1.49 GiB in uint8, more than"):
         cc.zero_pad(X, 1)
+
+
+def test_a_forward_s_whole_return_value_as_the_cache_says_to_pass_its_second_item():
+    """A learner's review: ``cache = conv_forward(...)`` (the pair, not its
+    second item) read 'got tuple of 2 items', with no word of the slip;
+    another layer's pair says whose backward takes its cache."""
+    pairs = {"conv": (cc.conv_backward, Z, cc.conv_forward(A, W, b, CONV_HP), "Z"),
+             "pool": (cc.pool_backward, P, cc.pool_forward(A, POOL_HP), "A"),
+             "relu": (cc.relu_backward, R, cc.relu_forward(A), "A")}
+    for name, (backward, grad, pair, output) in pairs.items():
+        with pytest.raises(ValueError) as info:
+            backward(grad, pair)
+        assert str(info.value).startswith("cache: ") and str(info.value).endswith(
+            f"; this looks like {name}_forward's whole return value, ({output}, cache): pass its second item "
+            f"({output}, cache = {name}_forward(...))"), info.value
+        with pytest.raises(ValueError) as info:  # as a list too
+            backward(grad, list(pair))
+        assert "pass its second item" in str(info.value)
+    with pytest.raises(ValueError, match=r"this looks like pool_forward's whole return value, \(A, cache\), whose "
+                                         r"cache is for pool_backward$"):
+        cc.conv_backward(Z, cc.pool_forward(A, POOL_HP))
+    with pytest.raises(ValueError, match=r"this looks like conv_forward's whole return value, \(Z, cache\), whose "
+                                         r"cache is for conv_backward$"):
+        cc.relu_backward(Z, cc.conv_forward(A, W, b, CONV_HP))
+
+
+def test_a_hand_built_conv_cache_whose_items_do_not_fit_blames_the_cache():
+    """A learner's review: a cache built by hand with its items out of order
+    read 'W: channel mismatch', blaming an argument the caller never passed;
+    and 'is a ndarray'."""
+    for cache in ((W, A, b, CONV_HP), (Z, W, b, CONV_HP)):
+        with pytest.raises(ValueError, match=r"^cache: its items do not make a layer as \(A_prev, W, b, "
+                                             r"hparameters\): W: channel mismatch"):
+            cc.conv_backward(Z, cache)
+    with pytest.raises(ValueError, match=r"^cache: item 4, hparameters, is an ndarray, not a dict"):
+        cc.conv_backward(Z, (A, W, CONV_HP, b))
+
+
+@pytest.mark.parametrize("call, key, value", [
+    (lambda hp: cc.conv_forward(A, W, b, hp), "pad", (3 - 1) / 2),
+    (lambda hp: cc.conv_forward(A, W, b, hp), "stride", 2.0),
+    (lambda hp: cc.pool_forward(A, hp), "f", [2, np.float64(2.0)]),
+])
+def test_a_whole_float_for_a_size_says_an_int_is_wanted(call, key, value):
+    """A learner's review: {"pad": (f - 1) / 2} read 'expected an int ...,
+    got 1.0' and no more; the message now says how to make the int. A float
+    that is not whole (1.5), or a string, gets no such words."""
+    with pytest.raises(ValueError) as info:
+        call({key: value})
+    assert str(info.value).startswith(f"{key}: ") and "(a float, though a whole one: an int is wanted, " in str(
+        info.value), info.value
+    assert ("(f - 1) // 2" in str(info.value)) is (key == "pad")
+    for other in (1.5, [2, 2.5], "2"):
+        with pytest.raises(ValueError) as info:
+            call({key: other})
+        assert "a whole one" not in str(info.value), info.value
+
+
+def test_distribute_value_takes_its_shape_as_a_1d_integer_array():
+    """A learner's review: distribute_value(2, np.array([2, 2])) was refused
+    where the tuple of its np.int64 items was taken. By hand: 2 over 4."""
+    np.testing.assert_array_equal(cc.distribute_value(2, np.array([2, 2])), np.full((2, 2), 0.5))
+    for bad in (np.array([[2, 2]]), np.array([2.0, 2.0]), np.array([2, 2, 2])):
+        with pytest.raises(ValueError, match=r"^shape: expected \(n_H, n_W\), two ints, got array"):
+            cc.distribute_value(2, bad)

@@ -144,6 +144,15 @@ def test_pad_forms(tmp_path):
     assert message.count("did you mean 'same'?") == 1, message  # hparams' message has it; not added twice
 
 
+def test_a_whole_float_for_a_size_says_to_write_the_int(tmp_path):
+    """A learner's review: 'pad: 2.0' was refused with no word of why (an
+    int is wanted); the message now says to write 2. Not for 1.5."""
+    assert error(tmp_path, SEED.replace("pad: 2", "pad: 2.0")).endswith("got 2.0 (a float: write 2, not 2.0)")
+    assert error(tmp_path, SEED.replace("stride: 1", "stride: [1.0, 1]")).endswith(
+        "got [1.0, 1] (a float: write 1, not 1.0)")
+    assert "a float" not in error(tmp_path, SEED.replace("pad: 2", "pad: 1.5"))
+
+
 def test_grad_choices(tmp_path):
     for grad in ("output", "ones", "random", "{random: [10, 7, 7, 8]}", "{file: g.npy}"):
         load(tmp_path, SEED.replace("grad: output", f"grad: {grad}"))
