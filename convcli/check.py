@@ -938,7 +938,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     each_layer = inputs is not None
     inputs = quantities if inputs is None else inputs
     biases = p.biases()
-    weights = {q for spec in p.network.layers if spec.kind == "conv" for q in (spec.W, f"{spec.name}.dW")}
+    weights = {f"{spec.name}.dW" for spec in p.network.layers if spec.kind == "conv"}  # (W is given: never graded)
     out = []
     for s in submitted:
         # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
@@ -1065,7 +1065,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
-        if not passed and not hints and info.dtype == np.dtype(p.dtype):  # (a save in fewer bits has its hints)
+        # (a save in fewer bits has its hints; a big-endian save is the run's dtype, a review)
+        if not passed and not hints and info.dtype.name == np.dtype(p.dtype).name:
             said = _rounding_hint(theirs, ours, abs_err, info.dtype)
             if said:
                 note += said
@@ -1694,6 +1695,11 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
         n = round(whole)
         if 1 <= n <= 1000 and abs(whole - n) <= tol * whole and (n > 1 or prefix == ""):
             return f"; yours is convcli's times {sign}{prefix}{n} everywhere"
+    values = ours[nonzero]
+    if (values == values.flat[0]).all():
+        # one value (a one-element db, a constant map): any number of theirs is it times some k, which says
+        # nothing unless k is a whole ratio, as above (a review: a db off by 0.5 read 'times 1.05291')
+        return ""
     return f"; yours is convcli's times {k:.6g} everywhere"
 
 
@@ -2243,14 +2249,21 @@ def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backw
     again = evaluate_expected([e for e, _ in failed], quantities)
     if not all(o.passed for o in again):
         return
-    now = convs[0].hparameters.get("bias", "once")
-    to = "window" if now == "once" else "once"
-    said = ("the seed notebook's convention (b added to every element of the window, as its conv_single_step "
-            "does)" if to == "window" else "b added once, after the window's sum")
+    nows = [spec.hparameters.get("bias", "once") for spec in convs]
+    if len(set(nows)) > 1:  # layers of both conventions: each flipped (a review: one was advised for all)
+        flips = ", ".join(f"bias: {'window' if now == 'once' else 'once'} on {spec.name}"
+                          for spec, now in zip(convs, nows))
+        advice = (f"every value that fails here is what each conv layer's bias convention flipped gives: set "
+                  f"{flips} to reproduce them (the config says {', '.join(nows)})")
+    else:
+        now = nows[0]
+        to = "window" if now == "once" else "once"
+        said = ("the seed notebook's convention (b added to every element of the window, as its conv_single_step "
+                "does)" if to == "window" else "b added once, after the window's sum")
+        advice = (f"every value that fails here is what {said} gives: set bias: {to} on the conv "
+                  f"layer{'s' * (len(convs) > 1)} to reproduce them (the config says bias: {now})")
     for _, o in failed:
-        o.note = (o.note + f"; every value that fails here is what {said} gives: set bias: {to} on the conv "
-                           f"layer{'s' * (len(convs) > 1)} to reproduce them (the config says bias: {now})"
-                  ).lstrip("; ")
+        o.note = (o.note + "; " + advice).lstrip("; ")
 
 
 def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,

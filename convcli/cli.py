@@ -605,7 +605,7 @@ def _names_itself(o) -> bool:
     the .h5 dataset ``conv1/dW``, a missing quantity (but ``dW.npy`` is
     graded as conv1.dW in a one-layer config)."""
     name = _shown(o)
-    return (name[:-4] if name.endswith(".npy") else name).replace("/", ".") == o.quantity
+    return (name[:-4] if name.lower().endswith(".npy") else name).replace("/", ".") == o.quantity  # (.NPY too)
 
 
 def _tally(n: int, n_bad: int, one: str, many: str, verb: str) -> str:

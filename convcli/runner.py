@@ -160,8 +160,8 @@ class Plan:
             return []
         # the gradient at the layer's output: the next layer's dA_prev (or the upstream gradient)
         at_output = [f"{layers[k + 1].name}.dA_prev" if k + 1 < len(layers) else layers[k].upstream]
-        if leaf == "dA":  # the notebook's conv_backward returns dA (its input's); a pool's or a ReLU's
-            return [f"{layer}.dA_prev"] if layers[k].kind == "conv" else at_output  # dA is its output's
+        if leaf == "dA":  # a pool's or a ReLU's dA is its output's (a conv's, the notebook's name for its
+            return at_output if layers[k].kind != "conv" else []  # dA_prev, is resolved before this is asked)
         if leaf == "dZ":  # a conv's Z is its output, a ReLU's its input
             return [f"{layer}.dA_prev"] if layers[k].kind == "relu" else at_output if layers[k].kind == "conv" else []
         return []

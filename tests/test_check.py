@@ -161,6 +161,12 @@ def test_the_scale_hint_names_a_factor_only_where_there_is_one():
     assert hint(a * 1e-12) == "" and hint(np.random.default_rng(1).standard_normal(a.shape) * 1e-9) == ""
     assert hint(a * (1 + 2e-6)) == ""  # a rounding difference, not a mistake
     assert hint(a + 1) == "" and hint(np.zeros_like(a)) == ""
+    # (a review) one value (a one-element db, a constant map) is any number times something: only a whole ratio
+    # says anything there (an average pool's gradient of ones over f, not f * f: times 2)
+    one = np.array([9.45043658766613])
+    assert hint(one + 0.5, one) == "" and hint(np.full(6, 0.5), np.full(6, 0.25)) == (
+        "; yours is convcli's times 2 everywhere")
+    assert hint(-one / 4, one) == "; yours is convcli's times -1/4 everywhere"
 
 
 def test_h5_errors_converts_a_corrupt_file_not_a_bad_request():
@@ -604,6 +610,9 @@ def test_a_difference_at_the_rounding_of_the_arrays_scale_says_so(tmp_path, monk
             assert "float32 rounding at this array's scale (its largest is " in o["note"]
             atol = float(o["note"].rsplit("--atol ", 1)[1].split()[0])
             assert run(["check", cfg, "--against", sub, "--atol", str(atol)]).exit_code == 0
+            np.save(sub / "conv1.Z.npy", mine.astype(">f4"))  # (a review) saved big-endian: float32 all the same
+            (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+            assert o["status"] == "fail" and o["dtype"] == "float32" and "rounding" in o["hints"], o
     # (a review) not for a difference of one sign across a channel: a bias left out, however small
     b = np.float32(1.5e-3)
     np.save(sub / "conv1.Z.npy", Z - b * (np.arange(4) == small[3]))  # small's channel all short of b
@@ -1700,6 +1709,31 @@ def test_the_notebook_s_means_in_a_bias_once_config_are_said_to_be_bias_window_s
     monkeypatch.setattr(check_module, "BIAS_RERUN_MAX_BYTES", 0)
     out = run(["check", cfg]).output
     assert "FAIL db.mean" in out and "set bias" not in out
+
+
+def test_layers_of_both_bias_conventions_are_each_told_their_own_flip(tmp_path):
+    """A review: with conv1 bias: window and conv2 bias: once, values made
+    the other way round (conv1 once, conv2 window) were said to be 'b added
+    once', with 'set bias: once on the conv layers', which still fails.
+    Each layer is now told its own flip. The expected mean is by hand:
+    conv1 adds b1 once; conv2 adds b2 to each of its 2x2 window's
+    elements, so 4 * b2."""
+    from test_cli_helpers import run, write
+
+    rs = np.random.RandomState(7)
+    A, W1, b1, W2, b2 = rs.randn(1, 4, 4, 1), rs.randn(2, 2, 1, 1), rs.randn(1), rs.randn(2, 2, 1, 1), rs.randn(1)
+    for name, arr in (("A", A), ("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    Z1 = np.array([[np.sum(A[0, h:h + 2, w:w + 2, 0] * W1[:, :, 0, 0]) + b1[0] for w in range(3)] for h in range(3)])
+    Z2 = np.array([[np.sum(Z1[h:h + 2, w:w + 2] * W2[:, :, 0, 0]) + 4 * b2[0] for w in range(2)] for h in range(2)])
+    cfg = write(tmp_path, "inputs: {A_prev: {file: A.npy}, W1: {file: W1.npy}, b1: {file: b1.npy}, "
+                          "W2: {file: W2.npy}, b2: {file: b2.npy}}\n"
+                          "layers: [{type: conv, W: W1, b: b1, bias: window}, {type: conv, W: W2, b: b2}]\n"
+                          f"expected: {{conv2.Z.mean: {float(Z2.mean())!r}}}\n", "mixed.yaml")
+    out = run(["check", cfg]).output
+    assert "FAIL conv2.Z.mean" in out and ("every value that fails here is what each conv layer's bias convention "
+                                           "flipped gives: set bias: once on conv1, bias: window on conv2 to "
+                                           "reproduce them (the config says window, once)") in out, out
 
 
 def test_a_relu_gradient_passed_at_zero_gets_its_hint(tmp_path):

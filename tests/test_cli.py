@@ -440,6 +440,12 @@ def test_against_bare_names_in_a_one_layer_config(tmp_path):
     (said,) = [line for line in table.splitlines() if line.startswith("graded: ")]
     assert sorted(said[len("graded: "):].split(", ")) == [
         "Z.npy as conv1.Z", "dA_prev.npy as conv1.dA_prev", "dW.npy as conv1.dW", "db.npy as conv1.db"]
+    # (a review) a name that says its quantity, in capitals (conv1.Z.NPY), is not listed: check reads .NPY too
+    (mine / "Z.npy").rename(mine / "conv1.Z.NPY")
+    table = run(["check", cfg, "--against", mine], env={"COLUMNS": "80"}).stdout
+    assert re.search(r"^conv1\.Z\.NPY +\(10, 7, 7, 8\) .* pass *$", table, re.M), table
+    (said,) = [line for line in table.splitlines() if line.startswith("graded: ")]
+    assert "conv1.Z" not in said, said
 
 
 def _submission(tmp_path, names) -> Path:
