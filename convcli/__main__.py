@@ -1,16 +1,20 @@
 """``python -m convcli`` and the ``convcli`` command.
 
-:func:`main` imports the CLI itself, so that Ctrl-C while Python loads it
-(NumPy, typer, rich: a few tenths of a second) ends with convcli's one line
-and exit 130, as it does later in a run, instead of a traceback of the
-import that was interrupted; and once the command has ended, a stop signal
-no longer changes its exit code (:func:`_finished`).
+:func:`main` takes the stop signals (Ctrl-C, SIGTERM, SIGHUP) and then
+imports the CLI itself, so that a stop while Python loads it (NumPy, typer,
+rich: a few tenths of a second) ends with convcli's one line and the
+signal's exit code (130, 143, 129), as it does later in a run, instead of a
+traceback of the import that was interrupted (or, for SIGTERM and SIGHUP,
+the signal's default action with nothing said); and once the command has
+ended, a stop signal no longer changes its exit code (:func:`_finished`).
 """
 
 from __future__ import annotations
 
 import signal
 import sys
+
+from . import stops
 
 
 def _finished(stop_signals) -> None:
@@ -24,21 +28,57 @@ def _finished(stop_signals) -> None:
         signal.signal(signum, signal.SIG_IGN)
 
 
+def _early(signum, frame) -> None:
+    """A stop signal while the CLI loads: remembered, and raised as Ctrl-C
+    is (SIGTERM and SIGHUP too, whose default action ended the process
+    with nothing said)."""
+    stops.received["signum"] = signum
+    raise KeyboardInterrupt
+
+
+def _stopped_early() -> None:
+    """The line (and under --json the document) of a stop before the CLI
+    had loaded, and the signal's exit code, as the CLI's own say it."""
+    signum = stops.received.get("signum", signal.SIGINT)
+    what = f"{stops.STOP_SIGNALS[signum]}; nothing was written"
+    try:
+        sys.stderr.write(f"convcli: {what}\n")
+        if "--json" in sys.argv[1:]:
+            import json
+
+            sys.stdout.write(json.dumps({"ok": False, "error": {"where": "", "what": what,
+                                                                 "exit_code": 128 + signum}}, indent=2) + "\n")
+    except (AttributeError, OSError, ValueError):  # a closed stream
+        pass
+    sys.exit(128 + signum)
+
+
 def main() -> None:
     cli = None
     try:
+        for signum in stops.STOP_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # an ignored one (nohup, a background job) stays so
+                signal.signal(signum, _early)
         from . import cli
 
         cli.main()
     except SystemExit:  # how cli.main ends, whatever the outcome
-        _finished(cli._STOP_SIGNALS)
+        _finished(stops.STOP_SIGNALS)
         raise
     except KeyboardInterrupt as exc:  # one cli.main had no handler for yet (it installs them first thing)
         if cli is None:
-            sys.stderr.write("convcli: interrupted; nothing was written\n")
-            sys.exit(130)
-        stop = cli._stopped(exc)  # its line: whether the outputs are in place, and the signal's exit code
+            _stopped_early()
+        if not isinstance(exc, cli._Terminated) and stops.received.get("signum", signal.SIGINT) != signal.SIGINT:
+            exc = cli._stop(stops.received["signum"])  # SIGTERM or SIGHUP, raised by _early as Ctrl-C is
+        # its line (whether the outputs are in place), the signal's exit code, and under --json the document
+        stop = cli._stopped(exc, as_json="--json" in sys.argv[1:])
         sys.exit(stop.exit_code)
+    except Exception:
+        # NumPy's C import turns a KeyboardInterrupt raised inside it into an ImportError (its "IMPORTANT:
+        # PLEASE READ THIS" traceback, exit 1; a review): a stop signal's, if one came while loading
+        if cli is None and "signum" in stops.received:
+            _stopped_early()
+        raise
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, stops
 from .arrays import DEFAULT_MAX_MEMORY, format_size, parse_size
 from .errors import ConvcliError, broken_link, fmt_shape, nearest_folder, path_error, short_path
 from .hparams import joined
@@ -303,13 +303,20 @@ class _Terminated(KeyboardInterrupt):
 
 
 # The signals that stop a run cleanly, and how the last line names each.
-_STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
-if hasattr(signal, "SIGHUP"):  # not on Windows
-    _STOP_SIGNALS[signal.SIGHUP] = "hung up"
+_STOP_SIGNALS = stops.STOP_SIGNALS
 
 # Where forward/backward put their outputs, once they are in place (a report
-# that then cannot be written says so).
+# that then cannot be written says so); plot and check --plot their picture
+# ("picture": True).
 _committed: dict = {}
+
+
+def _written() -> str:
+    """What is in place, and where: 'the outputs were written to OUT' (or
+    'the picture was ...'); '' before anything is."""
+    if not _committed:
+        return ""
+    return f"{'the picture was' if _committed.get('picture') else 'the outputs were'} written to {_committed['out']}"
 
 @contextmanager
 def _reporting(as_json: bool = False):
@@ -328,7 +335,8 @@ def _stopped(exc: KeyboardInterrupt, as_json: bool = False) -> typer.Exit:
     under --json also the error document on stdout (a script reading it
     reads JSON whatever happened)."""
     signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
-    done = f"the outputs were written to {_committed['out']}" if _committed else "nothing was written"
+    _said["stop"] = True
+    done = _written() or "nothing was written"
     notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # where replaced outputs wait
     what = f"{_STOP_SIGNALS[signum]}; {done}{notes}"
     _say(f"convcli: {what}\n")
@@ -340,8 +348,13 @@ def _stopped(exc: KeyboardInterrupt, as_json: bool = False) -> typer.Exit:
     return typer.Exit(128 + signum)
 
 
-# The stop signal received, if any (see _on_signal).
-_signalled: dict = {}
+# The stop signal received, if any (see _on_signal); the same dict as
+# convcli.__main__'s, which takes the signals while the CLI loads.
+_signalled: dict = stops.received
+
+# Whether a stop signal's line has been said (main says it where a stop
+# outside _guard ended the command: typer turns it into exit 130, silently).
+_said: dict = {}
 
 
 def _stop(signum: int) -> KeyboardInterrupt:
@@ -359,9 +372,26 @@ def _on_signal(signum, frame) -> None:
     raise _stop(signum)
 
 
-def _stop_if_signalled() -> None:
+def _stop_if_signalled(*_) -> None:
+    """Raise the stop signal received, if any (one whose exception was lost);
+    the progress callbacks' check between steps and chunks (their arguments
+    ignored)."""
     if "signum" in _signalled:
         raise _stop(_signalled["signum"])
+
+
+_default_unraisablehook = sys.unraisablehook
+
+
+def _unraisable(unraisable) -> None:
+    """Python's report of an exception it cannot raise (one in a weakref or
+    garbage-collector callback), but not a stop signal's: its exception is
+    lost there, and the next check raises it again (the progress callbacks',
+    between steps and chunks; a review: a traceback, then the run went on to
+    its end)."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and "signum" in _signalled:
+        return
+    _default_unraisablehook(unraisable)
 
 
 @contextmanager
@@ -390,6 +420,10 @@ def _guard(debug: bool, as_json: bool = False):
         _failed(debug, as_json, "", "out of memory: use a smaller input (slice:) or a lower --max-memory to refuse "
                                     "it up front", EXIT_BAD_INPUT)
     except Exception as exc:  # a bug: still one line, unless --debug
+        if "signum" in _signalled and not debug:
+            # a stop signal's exception turned into another by the code it hit (HDF5's callback into the
+            # file object: SystemError; a module compiled as it came: SyntaxError; a review: exit 3)
+            raise _stopped(_stop(_signalled["signum"]), as_json) from None
         _failed(debug, as_json, "", f"internal error: {type(exc).__name__}: {exc} (a bug in convcli; run with "
                                     "--debug for the traceback and please report it)", EXIT_BUG)
 
@@ -1135,10 +1169,6 @@ def _progress(enabled: bool, plan: list[tuple[str, int]]):
         offsets[name] = acc
         acc += n
     with _delayed_progress(enabled, "gradcheck", total, "coordinates", remaining=False) as progress:
-        if progress is None:
-            yield None
-            return
-
         def step(name: str, done: int) -> None:
             progress(offsets[name] + done, total, name)
 
@@ -1164,7 +1194,7 @@ def _delayed_progress(enabled: bool, label: str, total: int, unit: str, remainin
     the time, between calls). ``remaining``: an estimate of the time left
     (for steps of one size, as a stream's chunks are), else the time taken."""
     if not (enabled and _stderr_is_terminal()):
-        yield None
+        yield _stop_if_signalled  # no bar: the check between steps alone
         return
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
@@ -1190,6 +1220,7 @@ def _delayed_progress(enabled: bool, label: str, total: int, unit: str, remainin
     timer.start()
 
     def step(done: int, total: int, description: str | None = None) -> None:
+        _stop_if_signalled()
         if time.perf_counter() - start >= PROGRESS_DELAY:
             show()
         bar.update(task, completed=done, total=total,
@@ -1378,18 +1409,43 @@ def plot(
         _png_target(path, force, "--out" if out is not None else "", p.cfg.files_read())
         backward = p.needs_backward([name])
         results = _run(p, backward, not json_, "plot", layers_needed=None if backward else _layers_needed(p, [name]))
-        with _png_folder(path):
+        with _png_folder(path), _placing_png(path):
             plots.plot_quantity(results.quantities[name], name, path, sample=sample, channels=chosen,
                                 kind=_plot_kinds(p).get(name), overwrite=force)
     shape = results.quantities[name].shape
-    if json_:
-        # what was drawn, defaults resolved (it said null for the sample 0 and all channels it drew)
-        drawn_sample, drawn = plots.drawn_selection(results.quantities[name], name, sample=sample,
-                                                    channels=chosen, kind=_plot_kinds(p).get(name))
-        _print_json({"ok": True, **_provenance(p), "out": str(path), "quantity": name, "shape": list(shape), "sample": drawn_sample,
-                     "channels": drawn})
-        return
-    _console().print(Text(f"wrote {path}: {name} {fmt_shape(shape)}"))
+    with _reporting(json_):
+        if json_:
+            # what was drawn, defaults resolved (it said null for the sample 0 and all channels it drew)
+            drawn_sample, drawn = plots.drawn_selection(results.quantities[name], name, sample=sample,
+                                                        channels=chosen, kind=_plot_kinds(p).get(name))
+            _print_json({"ok": True, **_provenance(p), "out": str(path), "quantity": name, "shape": list(shape),
+                         "sample": drawn_sample, "channels": drawn})
+            return
+        _console().print(Text(f"wrote {path}: {name} {fmt_shape(shape)}"))
+
+
+@contextmanager
+def _placing_png(path: Path):
+    """Around the drawing of a PNG (written beside ``path``, then renamed
+    onto it): once it is in place, a stop signal's line says so (a review:
+    'nothing was written' with the new PNG there, the old one gone). The
+    rename's is a new file at ``path`` (another inode, or one where there
+    was none)."""
+    def identity():
+        try:
+            st = os.stat(path)  # (through a link: the file the PNG replaced)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    before = identity()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if identity() not in (None, before):
+            _committed.update(out=short_path(path), picture=True)
+        raise
+    _committed.update(out=short_path(path), picture=True)
 
 
 def _plot_kinds(p) -> dict[str, str]:
@@ -1498,7 +1554,7 @@ def _plot_differences(path: Path, graded, p, reference: dict, force: bool = Fals
              for o in graded if o.array is not None and not o.passed}
     # missing or unreadable: nothing to draw, but the picture names them (it may be kept apart from the report)
     nothing = {o.quantity: o.note for o in graded if o.array is None and not o.passed and o.quantity not in other_shape}
-    with _png_folder(path):
+    with _png_folder(path), _placing_png(path):
         plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints,
                                nothing_to_draw=nothing, overwrite=force,
                                atols={o.quantity: o.atol for o in graded if o.array is not None})
@@ -1528,6 +1584,7 @@ def main() -> None:
     for signum in _STOP_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C (nohup's SIGHUP) stays ignored
             signal.signal(signum, _on_signal)
+    sys.unraisablehook = _unraisable
     for stream in (sys.stdout, sys.stderr):  # a character the stream's encoding lacks (a path's é on an
         try:  # ASCII terminal) is written escaped: a review's report raised UnicodeEncodeError, exit 1
             stream.reconfigure(errors="backslashreplace")
@@ -1542,6 +1599,11 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     try:
         code = app(prog_name="convcli", standalone_mode=False)
+        if "signum" in _signalled and not _said:
+            # a stop outside _guard (a command's imports, its report): typer made it exit 130, silently,
+            # whatever the signal (a review); said here, with the signal's own code
+            stop = _stopped(_stop(_signalled["signum"]), as_json="--json" in sys.argv[1:])
+            sys.exit(stop.exit_code)
     except SystemExit as exc:
         # Without standalone mode a command's exit code is returned, not
         # raised: a SystemExit from in there is a closed pipe under --help
@@ -1563,7 +1625,7 @@ def main() -> None:
         failed = exc if isinstance(exc, _StdoutFailed) else _StdoutFailed(exc)
         _stdout_closed()  # so that the flush at exit fails no more
         # The report comes after the outputs are in place: say so, lest exit 2 read as "nothing written".
-        written = f" (the outputs were written to {_committed['out']})" if _committed else ""
+        written = f" ({_written()})" if _committed else ""
         _say_error(str(failed) + written)
         sys.exit(EXIT_BAD_INPUT)
     except errors.UsageError as exc:

@@ -2242,6 +2242,185 @@ def test_a_stop_signal_whose_exception_was_lost_still_stops_the_command(signame,
     assert "nothing was written" in capsys.readouterr().err
 
 
+_STOP_AT_IMPORT = """
+import os, runpy, signal, sys
+sig, at, after_cli = getattr(signal, sys.argv[1]), sys.argv[2], sys.argv[3] == "cli"
+seen = []
+def hook(event, args):
+    # the signal sent from inside the import of module AT (NumPy's C init imports datetime), or with
+    # after_cli at the AT-th import once the CLI's handlers are in place (a command's own lazy imports)
+    if event != "import" or (after_cli and signal.getsignal(sig) is not getattr(
+            sys.modules.get("convcli.cli"), "_on_signal", None)):
+        return
+    seen.append(args[0])
+    if (args[0] == at if not after_cli else len(seen) == int(at)) and len(seen) < 10**6:
+        seen.extend([None] * 10**6)
+        os.kill(os.getpid(), sig)
+sys.addaudithook(hook)
+sys.argv = ["convcli"] + sys.argv[4:]
+runpy.run_module("convcli", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="needs POSIX signals")
+@pytest.mark.parametrize("signame, code, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated"),
+                                                 ("SIGHUP", 129, "hung up")])
+def test_a_stop_signal_while_the_cli_loads_or_outside_its_guard_is_said_with_its_code(tmp_path, signame, code,
+                                                                                      said):
+    """A review of stop signals: Ctrl-C inside NumPy's import printed NumPy's
+    ImportError traceback and exited 1; SIGTERM or SIGHUP before the CLI's
+    handlers were in place ended the process with nothing said; and one in
+    a command's lazy imports (outside its guard) exited 130 silently,
+    whatever the signal, with no document under --json. Each is sent at a
+    set import here (deterministic: an audit hook), and each ends with the
+    signal's line and exit code."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(_STOP_AT_IMPORT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for where in (["datetime", "early"], ["2", "cli"]):
+        for command in (["check", str(CONFIGS / "seed.yaml"), "--json"], ["shapes", str(CONFIGS / "seed.yaml")]):
+            proc = subprocess.run([sys.executable, str(driver), signame, *where, *command], capture_output=True,
+                                  text=True, timeout=120, env=env, cwd=tmp_path)
+            assert (proc.returncode, proc.stderr) == (code, f"convcli: {said}; nothing was written\n"), (where, proc)
+            if "--json" in command:
+                assert json.loads(proc.stdout) == {"ok": False, "error": {
+                    "where": "", "what": f"{said}; nothing was written", "exit_code": code}}, proc.stdout
+
+
+def test_a_stop_signal_turned_into_another_exception_is_still_a_stop(monkeypatch, capsys):
+    """A review: Ctrl-C while HDF5 called back into convcli's file object
+    came out as a SystemError (exit 3, 'a bug in convcli'); a module compiled
+    as it was imported, as a SyntaxError. A stop signal received makes any
+    such error the stop it was."""
+    import signal
+
+    import typer
+
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_signalled", {"signum": signal.SIGINT})
+    monkeypatch.setattr(cli, "_committed", {})
+    with pytest.raises(typer.Exit) as info:
+        with cli._guard(debug=False):
+            raise SystemError("<function _Sink.flush> returned a result with an exception set")
+    assert info.value.exit_code == 130
+    assert capsys.readouterr().err == "convcli: interrupted; nothing was written\n"
+    monkeypatch.setattr(cli, "_signalled", {})
+    with pytest.raises(typer.Exit) as info:  # without a signal it is a bug, as before
+        with cli._guard(debug=False):
+            raise SystemError("x")
+    assert info.value.exit_code == 3
+
+
+def test_a_stop_whose_exception_python_could_not_raise_is_quiet_and_stops_at_the_next_step(monkeypatch, capsys):
+    """A review: a stop signal landing in a garbage-collector or weakref
+    callback printed 'Exception ignored in ... KeyboardInterrupt' with a
+    traceback, and the run went on to its end (no check between a stream's
+    chunks). Python's report of it is dropped; the progress callback, given
+    with or without a bar, raises it at the next step."""
+    import signal
+    import types
+
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_signalled", {})
+    shown = []
+    monkeypatch.setattr(cli, "_default_unraisablehook", shown.append)
+    lost = types.SimpleNamespace(exc_value=KeyboardInterrupt(), exc_type=KeyboardInterrupt)
+    cli._unraisable(lost)
+    assert shown == [lost]  # no signal received: Python's own report, as ever
+    monkeypatch.setattr(cli, "_signalled", {"signum": signal.SIGTERM})
+    cli._unraisable(lost)
+    assert shown == [lost] and capsys.readouterr().err == ""
+    for enabled in (False, True):
+        with pytest.raises(KeyboardInterrupt) as info:
+            with cli._delayed_progress(enabled, "backward", 3, "samples") as step:
+                step(1, 3)
+        assert isinstance(info.value, cli._Terminated) and info.value.signum == signal.SIGTERM
+
+
+def test_a_second_ctrl_c_while_the_staging_folder_is_removed_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """A review: Ctrl-C pressed twice (the second while the first's unwinding
+    removed the staging folder) left the hidden folder, 100-225 MB, beside
+    OUT. The removal now goes to its end; one line, exit 130."""
+    import shutil
+
+    from convcli import cli
+
+    real, cut = shutil.rmtree, []
+
+    def rmtree(path, *a, **kw):
+        if ".o.tmp-" in str(path) and not cut:
+            cut.append(path)
+            raise KeyboardInterrupt  # the second Ctrl-C, at the removal's start
+        real(path, *a, **kw)
+
+    def first(*a, **kw):
+        raise KeyboardInterrupt  # the first Ctrl-C, while the outputs are made
+
+    monkeypatch.setattr("convcli.outputs.shutil.rmtree", rmtree)
+    monkeypatch.setattr("convcli.outputs.write_summary", first)
+    monkeypatch.setattr(sys, "argv", ["convcli", "forward", str(CONFIGS / "seed.yaml"), "--out", str(tmp_path / "o")])
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_committed", {})
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert cut and info.value.code == 130
+    assert capsys.readouterr().err == "convcli: interrupted; nothing was written\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["plot", "check"])
+def test_a_stop_signal_once_the_png_is_in_place_says_it_was_written(tmp_path, monkeypatch, capsys, command):
+    """A review: plot (and check --plot) stopped just after the PNG's rename
+    said 'nothing was written', the new PNG in place and the old one gone;
+    and a stop while the report printed, outside the guard, exited 130
+    silently. Now the line says where the picture is, with the signal's
+    code, either way."""
+    import signal
+
+    from convcli import cli, plot
+
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "p.png"
+    png.write_bytes(b"old")
+    real = plot._save
+
+    def save_then_stop(*a, **kw):
+        real(*a, **kw)
+        cli._signalled["signum"] = signal.SIGTERM
+        raise cli._stop(signal.SIGTERM)
+
+    if command == "plot":
+        args = ["plot", str(CONFIGS / "seed.yaml"), "-q", "Z", "--out", str(png), "--force"]
+    else:
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        np.save(mine / "Z.npy", np.zeros((10, 7, 7, 8)))
+        args = ["check", str(CONFIGS / "seed.yaml"), "--against", str(mine), "--plot", str(png), "--force"]
+    for how in ("at the rename", "in the report"):
+        monkeypatch.setattr(cli, "_signalled", {})
+        monkeypatch.setattr(cli, "_committed", {})
+        monkeypatch.setattr(cli, "_said", {})
+        if how == "at the rename":
+            monkeypatch.setattr(plot, "_save", save_then_stop)
+        else:
+            monkeypatch.setattr(plot, "_save", real)
+
+            def stopped(*a, **kw):
+                cli._signalled["signum"] = signal.SIGTERM
+                raise cli._stop(signal.SIGTERM)
+
+            monkeypatch.setattr(cli, "_console", stopped)
+        png.write_bytes(b"old")
+        monkeypatch.setattr(sys, "argv", ["convcli", *args])
+        with pytest.raises(SystemExit) as info:
+            cli.main()
+        assert info.value.code == 143, how
+        assert capsys.readouterr().err == f"convcli: terminated; the picture was written to {png}\n", how
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", how
+
+
 def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
     """80 columns: the numbers and names on one line each, the shape folded
     (a review saw -4.88484e+06 split over two lines); 72: the numbers still
