@@ -87,6 +87,12 @@ def nearest_folder(folder, where: str, path) -> tuple:
     missing = []
     try:
         while not folder.exists():
+            if folder.is_symlink():  # a loop, or a link to nothing: no folder can be made there (a review:
+                # mkdir's 'File exists' for --out LOOP/x)
+                given = short_path(path)
+                shown = short_path(folder if os.path.isabs(path) else os.path.relpath(folder))
+                raise ConvcliError(where if given in where else f"{where} {given}".strip(),
+                                   f"{shown}, on the way, {broken_link(folder)}")
             missing.append(folder)
             folder = folder.parent
         return folder, folder.is_dir(), missing

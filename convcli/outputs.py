@@ -457,11 +457,14 @@ class Staging:
         return out_where(self.out, self.default)
 
     def __enter__(self) -> "Staging":
+        where = out_where(self.out, self.default)
         check_out(self.out, self.force, self.reads, self.default)
+        # A folder on the way that is a link to nothing (or a loop) is refused as OUT itself is, not made
+        # where it points (a review: --out DANGLING/x made the link's target, /nonexistent/q/x)
+        nearest_folder(self.out.absolute().parent, where, self.out)
         # Through a symlink to the folder it names: replacing the link itself would
         # leave the folder it points at with the old outputs.
         self._target = _real(self.out)
-        where = out_where(self.out, self.default)
         parent = self._target.parent
         p, folder, missing = nearest_folder(parent, "--out", self.out)
         if not folder:

@@ -393,6 +393,13 @@ def test_a_symlinked_output_folder_is_written_through_the_link(tmp_path):
     with pytest.raises(ConvcliError, match="is a symlink that loops back on itself; choose another --out"):
         Staging(tmp_path / "loop", force=True).__enter__()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+    # (a review) such a link on the way to OUT: said so, and nothing made where it points (--out dangling/x
+    # made the link's target, nowhere/x; --out loop/x failed with mkdir's 'File exists')
+    for link, said in (("dangling", "is a symlink to .*nowhere, which is not there"),
+                       ("loop", "is a symlink that loops back on itself")):
+        with pytest.raises(ConvcliError, match=f"{link}, on the way, {said}$"):
+            Staging(tmp_path / link / "a" / "x").__enter__()
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_dot_dot_after_a_symlink_is_the_folder_the_kernel_finds(tmp_path, monkeypatch):
