@@ -1585,6 +1585,7 @@ def main() -> None:
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C (nohup's SIGHUP) stays ignored
             signal.signal(signum, _on_signal)
     sys.unraisablehook = _unraisable
+    _said.clear()  # this command's (main may run again in one process: tests, a library's caller)
     for stream in (sys.stdout, sys.stderr):  # a character the stream's encoding lacks (a path's é on an
         try:  # ASCII terminal) is written escaped: a review's report raised UnicodeEncodeError, exit 1
             stream.reconfigure(errors="backslashreplace")

@@ -2398,10 +2398,10 @@ def test_a_stop_signal_once_the_png_is_in_place_says_it_was_written(tmp_path, mo
         mine.mkdir()
         np.save(mine / "Z.npy", np.zeros((10, 7, 7, 8)))
         args = ["check", str(CONFIGS / "seed.yaml"), "--against", str(mine), "--plot", str(png), "--force"]
+    monkeypatch.setattr(cli, "_said", {})  # (once: main clears it for each command it runs)
     for how in ("at the rename", "in the report"):
         monkeypatch.setattr(cli, "_signalled", {})
         monkeypatch.setattr(cli, "_committed", {})
-        monkeypatch.setattr(cli, "_said", {})
         if how == "at the rename":
             monkeypatch.setattr(plot, "_save", save_then_stop)
         else:
