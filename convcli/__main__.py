@@ -25,7 +25,12 @@ def _finished(stop_signals) -> None:
     200 MB run). So the stop signals (the CLI's) are ignored for that last
     stretch."""
     for signum in stop_signals:
-        signal.signal(signum, signal.SIG_IGN)
+        for _ in range(2):  # (again, once, if one arrived just as it changed: the exit said is the exit)
+            try:
+                signal.signal(signum, signal.SIG_IGN)
+                break
+            except KeyboardInterrupt:
+                continue
 
 
 def _early(signum, frame) -> None:
@@ -54,6 +59,14 @@ def _stopped_early() -> None:
 
 
 def main() -> None:
+    try:
+        _main()
+    except SystemExit:  # how every command ends, whatever the outcome (its stop's line included: a second
+        _finished(stops.STOP_SIGNALS)  # signal then ended the process by SIGINT itself, a review)
+        raise
+
+
+def _main() -> None:
     cli = None
     try:
         for signum in stops.STOP_SIGNALS:
@@ -62,9 +75,6 @@ def main() -> None:
         from . import cli
 
         cli.main()
-    except SystemExit:  # how cli.main ends, whatever the outcome
-        _finished(stops.STOP_SIGNALS)
-        raise
     except KeyboardInterrupt as exc:  # one cli.main had no handler for yet (it installs them first thing)
         if cli is None:
             _stopped_early()

@@ -2257,6 +2257,9 @@ def hook(event, args):
         seen.extend([None] * 10**6)
         os.kill(os.getpid(), sig)
 sys.addaudithook(hook)
+if os.environ.get("STOP_AGAIN_AT_EXIT"):  # Ctrl-C once more while Python shuts down, after the line
+    import atexit, time
+    atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.05)))
 sys.argv = ["convcli"] + sys.argv[4:]
 runpy.run_module("convcli", run_name="__main__", alter_sys=True)
 """
@@ -2285,6 +2288,11 @@ def test_a_stop_signal_while_the_cli_loads_or_outside_its_guard_is_said_with_its
             if "--json" in command:
                 assert json.loads(proc.stdout) == {"ok": False, "error": {
                     "where": "", "what": f"{said}; nothing was written", "exit_code": code}}, proc.stdout
+    # a second Ctrl-C as Python shuts down after a stop while loading ended the process by SIGINT (-2)
+    proc = subprocess.run([sys.executable, str(driver), signame, "datetime", "early", "shapes",
+                           str(CONFIGS / "seed.yaml")], capture_output=True, text=True, timeout=120,
+                          env={**env, "STOP_AGAIN_AT_EXIT": "1"}, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (code, f"convcli: {said}; nothing was written\n"), proc
 
 
 def test_a_stop_signal_turned_into_another_exception_is_still_a_stop(monkeypatch, capsys):
