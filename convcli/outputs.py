@@ -470,10 +470,13 @@ class Staging:
         if not folder:
             raise ConvcliError(where, f"cannot create it: {short_path(p)} is a file, not a folder")
         mine = _staging_prefix(self._target.name) + f"{os.getpid()}-"
+        at = parent  # where a folder is being made: the one an error names (a review: ro/a/b for a read-only ro)
         try:
             for d in reversed(missing):
+                at = d.parent
                 d.mkdir()
                 self._created.append(d)
+            at = parent
             _remove_stale(parent, self._target.name)
             self.path = _mkdir_unique(parent, mine)
             st = os.stat(self.path)
@@ -481,7 +484,7 @@ class Staging:
             self._lock_fd = _lock(self.path)
         except OSError as exc:
             self._cleanup()
-            raise ConvcliError(where, f"cannot write in {short_path(parent)}: {exc.strerror or exc}") from None
+            raise ConvcliError(where, f"cannot write in {short_path(at)}: {exc.strerror or exc}") from None
         except BaseException:
             # A stop signal before __exit__ is armed (1 in ~10 of the tests'
             # stops, sent as the folder appears), perhaps before self.path

@@ -752,3 +752,25 @@ def test_the_largest_entry_is_numpy_s_argmax_of_magnitudes_in_any_pieces(monkeyp
         assert outputs_module._largest_entry("Q", b) == [f"  Q[{', '.join(map(str, at))}]: {float(b[at])!r}"]
     assert outputs_module._largest_entry("Q", np.array([1.0, np.nan])) == []
     assert outputs_module._largest_entry("Q", np.array([[2.0]])) == []
+
+
+def test_a_folder_that_cannot_be_made_for_out_names_where_it_was_to_be_made(tmp_path, monkeypatch):
+    """A review: --out ro/a/b/o on a read-only ro said 'cannot write in
+    ro/a/b' (a folder that does not exist), not ro, where making a failed.
+    (The read-only file system stood in for by mkdir failing as it would.)"""
+    import errno
+    import pathlib
+
+    real = pathlib.Path.mkdir
+
+    def mkdir(self, *a, **kw):
+        if self.parent == tmp_path / "ro":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real(self, *a, **kw)
+
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    with pytest.raises(ConvcliError) as info:
+        Staging(tmp_path / "ro" / "a" / "b" / "o").__enter__()
+    assert str(info.value).endswith(f"cannot write in {tmp_path / 'ro'}: Read-only file system"), info.value
+    assert [p.name for p in tmp_path.iterdir()] == ["ro"] and not any((tmp_path / "ro").iterdir())
