@@ -74,14 +74,17 @@ light up) and each element that differs ``gray`` from
 span more than ``LOG_SPAN`` (10) times (a bar chart then takes a log
 axis), so that an error far below the largest is not drawn black (the
 colour bar ends in a black triangle: nothing differs); the
-first differing element outlined in red (and ringed where the map is 40
-pixels or more a side). NaN is drawn magenta, +Inf amber,
+first differing element outlined in red (ringed instead where the map is
+more than 40 pixels a side, where an outline would cover it). NaN is drawn
+magenta, +Inf amber,
 -Inf green (in a difference every non-finite error magenta), and the title
-counts them. A map larger than ``PANEL_FILL`` (0.85) of its panel's pixels
+counts them. A map larger than ``PANEL_FILL`` (0.86) of its panel's pixels
 is reduced by a whole factor k first, each pixel the element of its k x k
 block farthest from the map's mean (a difference's: the largest error; NaN
 and Inf first), and says so in a title
-line: matplotlib's own resampling to the panel's pixels kept one element
+line, with the share of its elements that are 0 where that is a tenth or
+more (a block shows 0 only where all of it is): matplotlib's own
+resampling to the panel's pixels kept one element
 in k*k and could hide a lone extreme or a lone wrong element. A map more
 elongated than ``MAX_ASPECT`` (4) is stretched to its panel. Maps up to
 ``INDEXED`` (32) a side get row and column indices on the left and bottom
@@ -97,7 +100,10 @@ colour scale's); the finite min and max beside the non-finite counts, and
 "constant" for an array of one value; a difference picture gives
 the largest error, the first differing index (C order, as ``check`` reports
 it) and how many elements differ, and names the samples that differ when
-there are several (the sample drawn is the first difference's).
+there are several. The sample drawn is the one with the most elements that
+differ, in ``plot_differences`` over all the batches drawn (one sample for
+them all, where it holds differences of each), its first difference the one
+marked, and said where it is not the first difference of all.
 ``plot_differences(..., not_drawn={name: why})`` opens with a note naming
 the quantities that differ but cannot be drawn (another shape).
 
@@ -165,9 +171,11 @@ SAMPLES_LISTED = 8  # a difference picture names at most this many samples that 
 # the largest error; NaN first, then Inf):
 # matplotlib's own resampling picked one element in k*k, hiding a lone
 # maximum or a lone wrong element. A panel's image gets at least this share
-# of the panel's nominal size (measured: 0.89-1.14 of it, by how many panels
-# and the colour bar).
-PANEL_FILL = 0.85
+# of the panel's nominal size (measured in the twenty-third session: 0.867-1.7
+# of it over 1-256 panels of 3x3 to 128x128 maps, by how many panels, their
+# indices and the colour bar; 0.85 before shrank a lone 256x256 map and the
+# 128x128 maps of 64 channels, which fit, to half: a review).
+PANEL_FILL = 0.86
 # Maps at most this many elements a side get their row and column indices
 # on the left and bottom panels; panels of at most CELL_VALUES elements get
 # each element's value written in its cell (and bar charts of at most that
@@ -332,12 +340,22 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     if said:
         lines = _fit(said, MIN_WIDTH)
         blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
+    differing = {}
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
-        tol = (atols or {}).get(name, atol)
-        if _differs(y, r, rtol, tol).any():
-            extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
-            blocks.append(_difference_block(y, r, name, None, None, None, rtol, tol, extra))
+        differs = _differs(y, r, rtol, (atols or {}).get(name, atol))
+        if differs.any():
+            differing[name] = (y, r, differs, _choose_kind(r, name, None))
+    # One sample for every batch of maps, the one with the most elements that differ over them all, where
+    # it holds some of a quantity's (a review: conv1.Z drawn at sample 0, relu2.A at 3, pool3.A at 0)
+    per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for _, _, d, kind in differing.values() if kind == "maps"]
+    common = (int(np.argmax(np.sum(per_sample, axis=0)))
+              if per_sample and len({len(c) for c in per_sample}) == 1 else None)
+    for name, (y, r, differs, kind) in differing.items():
+        extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
+        sample = common if kind == "maps" and common is not None and differs[common].any() else None
+        blocks.append(_difference_block(y, r, name, sample, None, None, rtol, (atols or {}).get(name, atol),
+                                        extra))
     if not blocks:
         blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                              f"rtol {rtol:g}, atol {atol:g})"],
@@ -800,7 +818,16 @@ def _fit(lines: list[str], width: float) -> list[str]:
     ones, the tolerance and the samples that differ, ran off a 6-inch
     picture's edges)."""
     chars = max(20, int(width * DPI / TITLE_CHAR_PX))
-    return [part for line in lines for part in (textwrap.wrap(line, chars, subsequent_indent="  ") or [line])]
+    # (not at a hyphen: '--each-layer' was cut in two, a review)
+    return [part for line in lines
+            for part in (textwrap.wrap(line, chars, subsequent_indent="  ", break_on_hyphens=False) or [line])]
+
+
+def _percent(share: float) -> str:
+    """``0.75`` -> ``'75%'``; ``'over 99%'`` for a share that rounds to a
+    whole it is not."""
+    text = f"{share * 100:.0f}%"
+    return "over 99%" if text == "100%" and share < 1 else text
 
 
 def _mean(image: np.ndarray) -> float:
@@ -910,6 +937,9 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             by = f"1/{kh}" if kh == kw else f"1/{kh} x 1/{kw}"
             reduced = (f"shown at {by}: each {kh}x{kw} block's largest error" if difference
                        else f"shown at {by}: each {kh}x{kw} block's element farthest from the map's mean")
+            zeros = float(np.mean(a[i][..., chosen] == 0)) if not difference else 0.0
+            if zeros >= 0.1:  # (a review: a max pool's gradient, 3 in 4 zeros, looked dense at 1/2)
+                reduced += f"; {_percent(zeros)} of the elements are 0 (a block shows 0 only where all of it is)"
         indexed = (kh, kw) == (1, 1) and max(a.shape[1:3]) <= INDEXED
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:
@@ -1035,7 +1065,9 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
                else "no finite |error|")
     tolerance = (f"   (rtol {rtol:g}, atol {atol:g}; the errors within them drawn black)"
                  if rtol or atol else "")
-    title = [f"{largest}   first difference at {list(first) if first else 'none'}",
+    boxed = (f"; boxed: {list(mark)} (sample {mark[0]}'s first)"
+             if first and mark is not None and kind == "maps" and tuple(mark) != first else "")
+    title = [f"{largest}   first difference at {list(first) if first else 'none'}{boxed}",
              f"{count} of {error.size} elements differ{tolerance}"]
     if title_more:
         title.append(title_more)
@@ -1169,12 +1201,14 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
             _draw_separators(mpl, ax, panel)
         if panel.mark is not None:
             row, col = panel.mark
-            # Above the axes' frame (an element on the border kept only two sides)...
-            ax.add_patch(mpl.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=MARK_COLOR,
-                                       linewidth=1.5, clip_on=False, zorder=5))
-            if max(panel.image.shape) > MARK_RING_ABOVE:  # ... and a ring where a pixel is too small to see
+            if max(panel.image.shape) > MARK_RING_ABOVE:
+                # a ring where a pixel is too small to see, and no outline: 1.5 points of it covered the
+                # element whole, its colour (a NaN's magenta) gone (a review)
                 ax.plot([col], [row], marker="o", markersize=12, markerfacecolor="none",
                         markeredgecolor=MARK_COLOR, markeredgewidth=1.5, clip_on=False, zorder=5)
+            else:  # its outline, above the axes' frame (an element on the border kept only two sides)
+                ax.add_patch(mpl.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=MARK_COLOR,
+                                           linewidth=1.5, clip_on=False, zorder=5))
         ax.set_title(panel.title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

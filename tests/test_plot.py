@@ -365,10 +365,12 @@ def test_a_lone_element_survives_a_reduced_map():
     A[0, 10, 20, 0] = -7.0
     block = plot._quantity_block(A, "A", None, None, None)
     image = block.panels[0].image
-    assert image.shape == (200, 200)  # a 3-inch panel, 0.85 of it 255 pixels: k = ceil(600 / 255) = 3
+    assert image.shape == (200, 200)  # a 3-inch panel, 0.86 of it 258 pixels: k = ceil(600 / 258) = 3
     assert image[301 // 3, 455 // 3] == 5.0 and image[10 // 3, 20 // 3] == -7.0
     assert np.count_nonzero(image) == 2
-    assert block.title[1] == "shown at 1/3: each 3x3 block's element farthest from the map's mean"
+    assert (" ".join(line.strip() for line in block.title[1:])).startswith(
+        "shown at 1/3: each 3x3 block's element farthest from the map's mean; over 99% of the elements are 0 (a "
+        "block shows 0 only where all of it is) ")
     # a difference: the element, and where it is, survive; NaN against a number too
     ref = np.zeros((2, 600, 601, 1))
     yours = ref.copy()
@@ -622,15 +624,21 @@ def test_a_lone_element_survives_in_every_panel_of_a_large_grid():
     """A review: 25 channels of 190 x 190, each zero but for one 1.0: in
     panels of 1.5 inches (about 137 pixels) 12 of the 25 were black, the
     maps left whole (under 200 a side) for matplotlib to thin. Reduced to
-    the panel (0.85 of 150 pixels: k = ceil(190 / 127) = 2), every panel
-    keeps its 1.0."""
+    the panel (0.86 of 150 pixels: k = ceil(190 / 129) = 2), every panel
+    keeps its 1.0; and the title says how many elements are 0 (a later
+    review: a max pool's gradient, 3 in 4 zeros, looked dense at 1/2)."""
     A = np.zeros((1, 190, 190, 25))
     where = rng().randint(0, 190, size=(25, 2))
     for c, (r, col) in enumerate(where):
         A[0, r, col, c] = 1.0
     block = plot._quantity_block(A, "A", None, None, None)
     assert all(p.image.shape == (95, 95) and p.image.max() == 1.0 for p in block.panels)
-    assert block.title[1] == "shown at 1/2: each 2x2 block's element farthest from the map's mean"
+    said = " ".join(line.strip() for line in block.title[1:3])
+    assert said == ("shown at 1/2: each 2x2 block's element farthest from the map's mean; over 99% of the elements "
+                    "are 0 (a block shows 0 only where all of it is)")
+    A[0, :100] = 1.0  # 100 of 190 rows: 190 * 100 of 190 * 190 elements, 52.6%, not 0
+    said = " ".join(line.strip() for line in plot._quantity_block(A, "A", None, None, None).title[1:3])
+    assert said.endswith("; 47% of the elements are 0 (a block shows 0 only where all of it is)"), said
 
 
 def test_a_dark_line_survives_on_a_bright_reduced_image():
@@ -870,3 +878,82 @@ def test_the_values_written_in_cells_and_on_bars_tell_them_apart():
     assert wide is not None and {t for _, _, t in wide} >= {"0.1234561", "0.1234575"}
     narrow = plot._cell_values(many[0, :, :, 0], cell_px=50)  # "0.1235": 6 * 6.5 + 4 = 43 px
     assert narrow is not None and {t for _, _, t in narrow} == {"0.1235"}
+
+
+# ----------------------------------------------------------------- a review of the pictures (twenty-third session)
+
+
+def test_maps_that_fit_their_panels_are_drawn_whole():
+    """A review: a lone 256 x 256 map (a 3-inch panel, ~300 pixels) and 64
+    channels of 128 x 128 (1.5-inch panels, ~150) were shown at 1/2, a
+    photo blocky, though each fit; PANEL_FILL is the least share of its
+    panel a map was measured to get (0.867). And drawn, each panel does
+    hold at least its map's pixels."""
+    for shape, n in (((256, 256), 1), ((128, 128), 64)):
+        block = plot._quantity_block(rng().randn(1, *shape, n), "A", None, None, None)
+        assert block.panels[0].image.shape == shape and not any("shown at" in line for line in block.title), shape
+        mpl = plot._matplotlib()
+        fig = mpl.Figure(figsize=(block.width, block.height), dpi=plot.DPI, layout="constrained")
+        mpl.FigureCanvasAgg(fig)
+        plot._draw_grid(mpl, fig, block)
+        fig.canvas.draw()
+        box = fig.axes[0].get_window_extent()
+        assert box.width >= shape[1] and box.height >= shape[0], (shape, box)
+
+
+def test_a_marked_element_of_a_large_map_keeps_its_colour():
+    """A review: on maps past MARK_RING_ABOVE the first difference's
+    one-pixel outline (1.5 points) covered the element whole: a NaN 'drawn
+    magenta' had no magenta pixel. There it gets the ring only; small maps
+    keep the outline."""
+    mpl = plot._matplotlib()
+    for size, outlined in ((128, False), (8, True)):
+        ref = np.zeros((1, size, size, 1))
+        yours = ref.copy()
+        yours[0, size // 2, size // 3, 0] = np.nan
+        block = plot._difference_block(yours, ref, "relu2.A", None, None, None, 0.0, 0.0)
+        fig = mpl.Figure(figsize=(block.width, block.height), dpi=plot.DPI, layout="constrained")
+        mpl.FigureCanvasAgg(fig)
+        plot._draw_grid(mpl, fig, block)
+        ax = fig.axes[0]
+        assert any(isinstance(p, mpl.Rectangle) and p.get_width() == 1 for p in ax.patches) is outlined, size
+        assert (len(ax.lines) == 1) is not outlined, size  # the ring
+        fig.canvas.draw()
+        rgba = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+        magenta = (rgba[..., 0] > 200) & (rgba[..., 1] < 60) & (rgba[..., 2] > 200)
+        assert magenta.any(), size
+
+
+def test_a_difference_picture_draws_one_sample_and_says_which_element_is_boxed(tmp_path):
+    """A review: each block drew its own sample (conv1.Z sample 0, relu2.A
+    sample 3), and a title said 'first difference at [0, 0, 0, 0]' over a
+    box at sample 3's first. Every batch is drawn at the sample with the
+    most differences over them all (3 here: 5 + 5 against 1), where it has
+    some; a box elsewhere than the first difference is said to be."""
+    ref = np.zeros((4, 6, 6, 2))
+    Z, A = ref.copy(), ref.copy()
+    Z[0, 0, 0, 0] = 1.0  # the first difference, in sample 0
+    Z[3, 1:, 5, 1] = 1.0  # 5 in sample 3
+    A[3, 2, :5, 0] = 1.0  # 5 in sample 3
+    W = np.zeros((3, 3, 2, 2))
+    dW = W.copy()
+    dW[1, 1, 0, 0] = 1.0  # weights have no sample
+    blocks = []
+    real = plot._render
+    plot_render = lambda mpl, b, path, *a, **kw: (blocks.extend(b), real(mpl, b, path, *a, **kw))  # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plot, "_render", plot_render)
+        plot_differences({"conv1.Z": (Z, ref), "relu2.A": (A, ref), "conv1.dW": (dW, W)}, tmp_path / "d.png")
+    z, a, w = blocks
+    assert [p.mark for p in z.panels] == [None, (1, 5)] and "sample 3" in z.title[0], z.title
+    said = " ".join(line.strip() for line in z.title)  # (as wrapped to the picture's width)
+    assert "max |error| 1   first difference at [0, 0, 0, 0]; boxed: [3, 1, 5, 1] (sample 3's first) " in said, said
+    assert [p.mark for p in a.panels] == [(2, 0), None] and "sample 3" in a.title[0]
+    assert a.title[1] == "max |error| 1   first difference at [3, 2, 0, 0]"
+    assert "boxed" not in " ".join(w.title)
+
+
+def test_a_title_is_not_wrapped_at_a_hyphen():
+    """A review: '--each-layer' was cut as '--each-' / 'layer'."""
+    lines = plot._fit(["x" * 60 + " use --each-layer to grade each layer on your own inputs"], plot.MIN_WIDTH)
+    assert any("--each-layer" in line for line in lines), lines
