@@ -2033,6 +2033,7 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
         (f_H, f_W), (s_H, s_W), (d_H, d_W) = hyper["f"], hyper["stride"], hyper["dilation"]
         t, _, l, _ = hyper["pad"]
         dz = g[-1, -1, -1].astype(np.float64)  # the last sample's last window's gradient, per channel
+        window = None  # (a db's term has none)
         if q.endswith(".db"):
             last = dz.reshape(theirs.shape) if theirs.size == dz.size else None
         else:
@@ -2052,7 +2053,8 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
             if not np.any(theirs):
                 grad = q.rsplit(".", 1)[1]
                 why = ("whose upstream gradient is 0" if not np.any(dz) else "which lies in the padding"
-                       if not np.any(window) else "whose slice times its gradient is 0")
+                       if window is not None and not np.any(window) else
+                       f"whose term is within atol ({atol:g}) of 0")
                 return (f"; yours is all zeros, as the last term of the sum alone is here (the last sample's last "
                         f"window, {why}): {grad} adds up every window's, {grad}[...] += ..., not =; or yours was "
                         f"never filled")

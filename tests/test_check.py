@@ -1711,6 +1711,34 @@ def test_the_notebook_s_means_in_a_bias_once_config_are_said_to_be_bias_window_s
     assert "FAIL db.mean" in out and "set bias" not in out
 
 
+def test_a_db_of_zeros_whose_last_term_is_within_atol_of_zero_is_graded_not_a_crash(tmp_path):
+    """A review: a db of zeros where the last window's gradient was 1e-12
+    (not 0, within atol) ended check with an internal error (exit 3): the
+    hint read the window a db's term has none of. It is graded and hinted:
+    the last term alone is 1e-12 here, which zeros fit."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    g = np.random.RandomState(0).randn(2, 2, 2, 1)
+    g[-1, -1, -1] = 1e-12
+    np.save(tmp_path / "g.npy", g)
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 3, 3, 1]}\n  W: {random: [2, 2, 1, 1]}\n"
+                          "  b: {zeros: [1]}\nlayers:\n  - {type: conv, W: W, b: b}\nbackward:\n"
+                          "  grad: {file: g.npy}\n", "tiny.yaml")
+    sub = tmp_path / "mine"
+    sub.mkdir()
+    np.save(sub / "db.npy", np.zeros(1))
+    np.save(sub / "dW.npy", np.zeros((2, 2, 1, 1)))
+    result = run(["check", cfg, "--against", sub, "--json"])
+    assert result.exit_code == 1, result.output
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert by["conv1.db"]["hints"] == ["last_term"] and by["conv1.db"]["note"].endswith(
+        "(the last sample's last window, whose term is within atol (1e-08) of 0): db adds up every window's, "
+        "db[...] += ..., not =; or yours was never filled"), by["conv1.db"]
+    assert by["conv1.dW"]["status"] == "fail"
+
+
 def test_layers_of_both_bias_conventions_are_each_told_their_own_flip(tmp_path):
     """A review: with conv1 bias: window and conv2 bias: once, values made
     the other way round (conv1 once, conv2 window) were said to be 'b added
