@@ -37,8 +37,8 @@ def _early(signum, frame) -> None:
     """A stop signal while the CLI loads: remembered, and raised as Ctrl-C
     is (SIGTERM and SIGHUP too, whose default action ended the process
     with nothing said)."""
-    stops.received["signum"] = signum
-    raise KeyboardInterrupt
+    stops.received.setdefault("signum", signum)  # the first is the one said
+    raise stops.stop(stops.received["signum"])
 
 
 def _stopped_early() -> None:
@@ -74,21 +74,28 @@ def _main() -> None:
                 signal.signal(signum, _early)
         from . import cli
 
-        cli.main()
+        cli.main(fresh=False)  # (a stop received while it loaded is this run's)
     except KeyboardInterrupt as exc:  # one cli.main had no handler for yet (it installs them first thing)
-        if cli is None:
-            _stopped_early()
-        if not isinstance(exc, cli._Terminated) and stops.received.get("signum", signal.SIGINT) != signal.SIGINT:
-            exc = cli._stop(stops.received["signum"])  # SIGTERM or SIGHUP, raised by _early as Ctrl-C is
-        # its line (whether the outputs are in place), the signal's exit code, and under --json the document
-        stop = cli._stopped(exc, as_json="--json" in sys.argv[1:])
-        sys.exit(stop.exit_code)
+        _stopped_here(cli, exc)
     except Exception:
-        # NumPy's C import turns a KeyboardInterrupt raised inside it into an ImportError (its "IMPORTANT:
-        # PLEASE READ THIS" traceback, exit 1; a review): a stop signal's, if one came while loading
-        if cli is None and "signum" in stops.received:
-            _stopped_early()
+        # A stop turned into another exception by the code it hit: NumPy's C import makes it an ImportError
+        # (its "IMPORTANT: PLEASE READ THIS" traceback, exit 1), a class body's __set_name__ a RuntimeError
+        # (as check's import, outside the command's guard; two reviews)
+        if "signum" in stops.received:
+            _stopped_here(cli, stops.stop(stops.received["signum"]))
         raise
+
+
+def _stopped_here(cli, exc: KeyboardInterrupt) -> None:
+    """A stop's line (and under --json its document) and exit code, where
+    the CLI did not say it: the CLI's own words once it is loaded. The stop
+    signals are ignored first: this is the end (a second one, as this
+    spoke, printed a traceback or ended the process by SIGINT; a review)."""
+    _finished(stops.STOP_SIGNALS)
+    if cli is None:
+        _stopped_early()
+    stop = cli._stopped(exc, as_json="--json" in sys.argv[1:])
+    sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

@@ -290,16 +290,7 @@ def _say(line: str) -> None:
         pass
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, a job scheduler's time limit) or SIGHUP (a closed
-    terminal, a dropped ssh session), raised where Python is when it arrives,
-    so that the run unwinds as it does for Ctrl-C: the staging folder is
-    removed and nothing is left half-written. Exit 128 + the signal's number
-    (143, 129), as a shell reports a process the signal ended."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
+_Terminated = stops.Terminated  # SIGTERM or SIGHUP, raised as Ctrl-C is (see convcli.stops)
 
 
 # The signals that stop a run cleanly, and how the last line names each.
@@ -335,6 +326,7 @@ def _stopped(exc: KeyboardInterrupt, as_json: bool = False) -> typer.Exit:
     under --json also the error document on stdout (a script reading it
     reads JSON whatever happened)."""
     signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+    as_json = as_json and not _said.get("final")  # (one document only)
     _said["stop"] = True
     done = _written() or "nothing was written"
     notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # where replaced outputs wait
@@ -357,8 +349,7 @@ _signalled: dict = stops.received
 _said: dict = {}
 
 
-def _stop(signum: int) -> KeyboardInterrupt:
-    return KeyboardInterrupt() if signum == signal.SIGINT else _Terminated(signum)
+_stop = stops.stop
 
 
 def _on_signal(signum, frame) -> None:
@@ -368,8 +359,27 @@ def _on_signal(signum, frame) -> None:
     went on and exited 0; :func:`main` now imports it first), the exception
     can be lost, so :func:`_stop_if_signalled` raises it again before
     anything is committed."""
-    _signalled["signum"] = signum
-    raise _stop(signum)
+    _signalled.setdefault("signum", signum)  # the first is the one said (a second while it unwinds: the same)
+    if _holds or _said.get("final"):
+        return  # raised when the hold ends (_holding_stops); after the last document, nothing to stop
+    raise _stop(_signalled["signum"])
+
+
+# Open holds of the stop signals (_holding_stops).
+_holds: list = []
+
+
+@contextmanager
+def _holding_stops():
+    """A stop signal arriving inside is raised at its end: the steps in it
+    (a rename and the note that it was made) are never cut in two."""
+    _holds.append(None)
+    try:
+        yield
+    finally:
+        _holds.pop()
+    if not _holds:
+        _stop_if_signalled()
 
 
 def _stop_if_signalled(*_) -> None:
@@ -401,6 +411,7 @@ def _guard(debug: bool, as_json: bool = False):
     with ``where``, ``what`` and the exit code), so that a script reading
     stdout reads a document whatever happened."""
     _committed.clear()  # a command's own: commands run in one process one after another (tests, the API)
+    _said.clear()
     # NumPy's floating-point warnings are noise on a user's stderr: every number convcli reports is
     # checked (NaN, overflow) and said in its own words; --debug shows them
     quiet = nullcontext() if debug else np.errstate(all="ignore")
@@ -490,12 +501,17 @@ def _clean(obj):
 
 
 def _print_json(doc: dict) -> None:
+    """A command's one document on stdout (its report, or its error's): the
+    last thing it says, so a stop signal after it changes nothing, neither
+    a second document nor the exit code (a review: two documents, 'Extra
+    data' to json.load)."""
     out = _Stdout(sys.stdout)
     try:
         out.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
         out.flush()
     except BrokenPipeError:
         _stdout_closed()
+    _said["final"] = True
 
 
 def _num(x) -> str:
@@ -1427,25 +1443,25 @@ def plot(
 @contextmanager
 def _placing_png(path: Path):
     """Around the drawing of a PNG (written beside ``path``, then renamed
-    onto it): once it is in place, a stop signal's line says so (a review:
-    'nothing was written' with the new PNG there, the old one gone). The
-    rename's is a new file at ``path`` (another inode, or one where there
-    was none)."""
-    def identity():
-        try:
-            st = os.stat(path)  # (through a link: the file the PNG replaced)
-        except OSError:
-            return None
-        return st.st_dev, st.st_ino
+    onto it): the rename and the note that the picture is in place are made
+    under a hold of the stop signals (plot.placing), so that a stop's line
+    says where it is once it is (a review: 'nothing was written', the new
+    PNG there and the old one gone)."""
+    from . import plot as plots
 
-    before = identity()
+    shown = short_path(path)
+
+    @contextmanager
+    def renaming():
+        with _holding_stops():
+            yield
+            _committed.update(out=shown, picture=True)
+
+    token = plots.placing.set(renaming)
     try:
         yield
-    except KeyboardInterrupt:
-        if identity() not in (None, before):
-            _committed.update(out=short_path(path), picture=True)
-        raise
-    _committed.update(out=short_path(path), picture=True)
+    finally:
+        plots.placing.reset(token)
 
 
 def _plot_kinds(p) -> dict[str, str]:
@@ -1569,14 +1585,20 @@ def _plot_differences(path: Path, graded, p, reference: dict, force: bool = Fals
 # ----------------------------------------------------------------- entry point
 
 
-def main() -> None:
+def main(fresh: bool = True) -> None:
     """The ``convcli`` console script and ``python -m convcli``.
 
     Runs the app with ``standalone_mode=False`` so that click's usage errors
     (a missing argument, a bad or unknown option, an unknown command) reach
     here and become the one line every other error is, exit 2, instead of
     click's boxed usage text. A bare ``convcli`` still prints the help (exit 2).
+    ``fresh``: a stop signal received before is not this run's (main may
+    run again in one process: tests, a library's caller); convcli.__main__
+    passes False, whose handlers took any while the CLI loaded.
     """
+    _said.clear()  # this command's
+    if fresh:
+        _signalled.clear()
     errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
     # NumPy loads numpy.random on first use; a stop signal raised inside that
     # import was lost, so the run would go on to its end (see _on_signal).
@@ -1585,7 +1607,6 @@ def main() -> None:
         if signal.getsignal(signum) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C (nohup's SIGHUP) stays ignored
             signal.signal(signum, _on_signal)
     sys.unraisablehook = _unraisable
-    _said.clear()  # this command's (main may run again in one process: tests, a library's caller)
     for stream in (sys.stdout, sys.stderr):  # a character the stream's encoding lacks (a path's é on an
         try:  # ASCII terminal) is written escaped: a review's report raised UnicodeEncodeError, exit 1
             stream.reconfigure(errors="backslashreplace")

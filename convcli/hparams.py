@@ -90,18 +90,29 @@ def _named(name: str, what: str) -> str:
 
 
 def whole_float_hint(value, config: bool = False, pad: bool = False) -> str:
-    """For a size given as a float with a whole value (``2.0``, or one in a
+    """For a size given as a float with a whole value (``2.0``, or in a
     list), where an int is wanted: say how to write it (a learner's review:
     ``{"pad": (f - 1) / 2}`` read 'expected an int ..., got 1.0' and no
-    more). Else ''."""
-    items = value if isinstance(value, (list, tuple)) else (value,)
-    floats = [v for v in items if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()]
-    if not floats or not all(is_int(v) or any(v is f for f in floats) for v in items):
+    more). Only where what it says to write would do: every item a whole
+    number from 1 (from 0 for a ``pad``) to 2**62 (a later review: 'write
+    0' for a stride of 0.0, the first of a list's floats only). Else ''."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    least = 0 if pad else 1
+
+    def whole(v) -> bool:
+        return (is_int(v) or (isinstance(v, (float, np.floating)) and bool(np.isfinite(v))
+                              and float(v).is_integer())) and least <= v <= 2**62
+
+    if not all(map(whole, items)) or all(map(is_int, items)):
         return ""
+    ints = [int(v) for v in items]
+    written = str(ints) if isinstance(value, (list, tuple)) else str(ints[0])
+    given = str([v if is_int(v) else float(v) for v in items]) if isinstance(value, (list, tuple)) else repr(
+        float(value))
     if config:
-        return f" (a float: write {int(floats[0])}, not {float(floats[0])!r})"
-    return (f" (a float, though a whole one: an int is wanted, int({float(floats[0])!r}), or a division made "
-            f"with //{', (f - 1) // 2' if pad else ''})")
+        return f" (a float: write {written}, not {given})"
+    return (f" (a float, though a whole one: an int is wanted, {written}; made by a division, use "
+            f"//{', as (f - 1) // 2' if pad else ''})")
 
 
 def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:

@@ -32,6 +32,7 @@ import secrets
 import shlex
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from contextlib import contextmanager, nullcontext
@@ -491,7 +492,7 @@ class Staging:
             # was set: the folder is found by its name, which holds our pid.
             if self.path is None and parent.is_dir():
                 self.path = next((e for e in parent.iterdir() if e.name.startswith(mine)), None)
-            self._cleanup()
+            self.__exit__(*sys.exc_info())  # (the first stop is the one said, as in __exit__)
             raise
         return self
 
@@ -604,7 +605,7 @@ class Staging:
             self._cleanup()
         except KeyboardInterrupt:
             if exc_type is None or not issubclass(exc_type, KeyboardInterrupt):
-                raise  # (the stop that is already on its way out says it once)
+                raise  # (the stop that is already on its way out says it once: the first, a review)
 
 
 @contextmanager

@@ -126,6 +126,7 @@ so a failure leaves nothing behind.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import operator
@@ -133,6 +134,7 @@ import os
 import re
 import stat
 import textwrap
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -1308,6 +1310,12 @@ def _draw_bars(mpl: _Mpl, container, block: _Block) -> None:
     ax.set_xlabel("channel", fontsize=9)
 
 
+# Around a PNG's rename into place, the caller's context (the CLI's: it
+# holds its stop signals over the rename and its note that the picture is
+# in place, cli._placing_png); none in library use.
+placing: contextvars.ContextVar = contextvars.ContextVar("placing", default=None)
+
+
 def _save(fig, path: Path, shown: Path | None = None, overwrite: bool = True) -> None:
     """Write beside ``path``, then rename: never a half-written PNG. An
     error names ``shown`` (the path the user knows), else ``path``. Without
@@ -1323,10 +1331,12 @@ def _save(fig, path: Path, shown: Path | None = None, overwrite: bool = True) ->
     tmp = path.with_name(f".{short_name(path.name)}.{os.getpid()}.tmp")
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _put_new(tmp, path, shown)
+        around = placing.get()
+        with around() if around is not None else nullcontext():
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                _put_new(tmp, path, shown)
     except OSError as e:
         raise ConvcliError(str(shown or path), f"cannot write: {e.strerror or e}") from None
     finally:

@@ -2260,6 +2260,18 @@ sys.addaudithook(hook)
 if os.environ.get("STOP_AGAIN_AT_EXIT"):  # Ctrl-C once more while Python shuts down, after the line
     import atexit, time
     atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.05)))
+if os.environ.get("STOP_AGAIN_AT_WRITE"):  # Ctrl-C once more as the first stop's line is written
+    class Stderr:
+        def __init__(self, stream):
+            self.stream, self.sent = stream, False
+        def write(self, text):
+            if len(seen) >= 10**6 and not self.sent:
+                self.sent = True
+                os.kill(os.getpid(), signal.SIGINT)
+            return self.stream.write(text)
+        def __getattr__(self, name):
+            return getattr(self.stream, name)
+    sys.stderr = Stderr(sys.stderr)
 sys.argv = ["convcli"] + sys.argv[4:]
 runpy.run_module("convcli", run_name="__main__", alter_sys=True)
 """
@@ -2288,11 +2300,14 @@ def test_a_stop_signal_while_the_cli_loads_or_outside_its_guard_is_said_with_its
             if "--json" in command:
                 assert json.loads(proc.stdout) == {"ok": False, "error": {
                     "where": "", "what": f"{said}; nothing was written", "exit_code": code}}, proc.stdout
-    # a second Ctrl-C as Python shuts down after a stop while loading ended the process by SIGINT (-2)
-    proc = subprocess.run([sys.executable, str(driver), signame, "datetime", "early", "shapes",
-                           str(CONFIGS / "seed.yaml")], capture_output=True, text=True, timeout=120,
-                          env={**env, "STOP_AGAIN_AT_EXIT": "1"}, cwd=tmp_path)
-    assert (proc.returncode, proc.stderr) == (code, f"convcli: {said}; nothing was written\n"), proc
+    # a second Ctrl-C as Python shuts down after a stop while loading ended the process by SIGINT (-2); one
+    # while the first unwound printed a traceback, or was said in its place (a review)
+    for again in ({"STOP_AGAIN_AT_EXIT": "1"}, {"STOP_AGAIN_AT_WRITE": "1"}):
+        proc = subprocess.run([sys.executable, str(driver), signame, "datetime", "early", "shapes",
+                               str(CONFIGS / "seed.yaml"), "--json"], capture_output=True, text=True, timeout=120,
+                              env={**env, **again}, cwd=tmp_path)
+        assert (proc.returncode, proc.stderr) == (code, f"convcli: {said}; nothing was written\n"), (again, proc)
+        assert json.loads(proc.stdout)["error"]["exit_code"] == code
 
 
 def test_a_stop_signal_turned_into_another_exception_is_still_a_stop(monkeypatch, capsys):
@@ -2347,6 +2362,96 @@ def test_a_stop_whose_exception_python_could_not_raise_is_quiet_and_stops_at_the
         assert isinstance(info.value, cli._Terminated) and info.value.signum == signal.SIGTERM
 
 
+def test_a_stop_after_the_document_changes_nothing(monkeypatch, capsys):
+    """A review: a stop signal once check --json had printed its document
+    added a second one (json.load: 'Extra data') and made the exit 143. The
+    document is the last word: the command ends as it would have."""
+    import signal
+
+    from convcli import cli
+
+    real = cli._check_json
+
+    def then_stopped(*a, **kw):
+        real(*a, **kw)
+        cli._on_signal(signal.SIGTERM, None)  # the handler, as the signal would run it
+
+    monkeypatch.setattr(cli, "_check_json", then_stopped)
+    monkeypatch.setattr(sys, "argv", ["convcli", "check", str(CONFIGS / "seed.yaml"), "--json"])
+    monkeypatch.setattr(cli, "_signalled", {})
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    out, err = capsys.readouterr()
+    assert info.value.code == 0 and err == "" and json.loads(out)["ok"] is True
+
+
+def test_a_stop_turned_into_another_exception_outside_the_cli_is_still_a_stop(monkeypatch, capsys):
+    """A review: a stop in check's import (outside its guard) came out of a
+    class body's __set_name__ as a RuntimeError: a traceback, exit 1, no
+    document. Any exception with a stop signal received is that stop."""
+    import signal
+
+    from convcli import __main__ as entry, cli, stops
+
+    def main(fresh=True):
+        stops.received["signum"] = signal.SIGHUP
+        raise RuntimeError("Error calling __set_name__ on '_Remade'")
+
+    monkeypatch.setattr(cli, "main", main)
+    monkeypatch.setattr(stops, "received", {})
+    monkeypatch.setattr(cli, "_signalled", stops.received)
+    monkeypatch.setattr(cli, "_said", {})  # (cli.main, which clears it, is the stand-in here)
+    monkeypatch.setattr(entry, "_finished", lambda signals: None)  # (the test process keeps its handlers)
+    monkeypatch.setattr(sys, "argv", ["convcli", "check", "x.yaml", "--json"])
+    with pytest.raises(SystemExit) as info:
+        entry._main()
+    out, err = capsys.readouterr()
+    assert info.value.code == 129 and err == "convcli: hung up; nothing was written\n"
+    assert json.loads(out)["error"]["exit_code"] == 129
+
+
+def test_a_stop_received_by_an_earlier_command_in_the_process_is_not_this_one_s(monkeypatch, capsys):
+    """A review: after a stopped cli.main(), the next one in the same
+    process (tests, a library's caller) said 'terminated', exit 143."""
+    import signal
+
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_signalled", {"signum": signal.SIGTERM})  # left by the earlier command
+    monkeypatch.setattr(sys, "argv", ["convcli", "shapes", str(CONFIGS / "seed.yaml")])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 0 and "conv1" in capsys.readouterr().out
+
+
+def test_a_second_stop_while_the_first_unwinds_leaves_the_first_said(tmp_path, monkeypatch):
+    """A review: a SIGTERM as the staging folder was made, then Ctrl-C
+    while it was removed, said 'interrupted' (the second), where the same
+    two later in the run said 'terminated' (the first)."""
+    import shutil
+    import signal
+
+    from convcli import cli, outputs
+
+    def lock(path):
+        raise cli._stop(signal.SIGTERM)
+
+    real, cut = shutil.rmtree, []
+
+    def rmtree(path, *a, **kw):
+        if not cut:
+            cut.append(path)
+            raise KeyboardInterrupt
+        real(path, *a, **kw)
+
+    monkeypatch.setattr(outputs, "_lock", lock)
+    monkeypatch.setattr("convcli.outputs.shutil.rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt) as info:
+        outputs.Staging(tmp_path / "o").__enter__()
+    assert cut and isinstance(info.value, cli._Terminated) and info.value.signum == signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_second_ctrl_c_while_the_staging_folder_is_removed_leaves_nothing(tmp_path, monkeypatch, capsys):
     """A review: Ctrl-C pressed twice (the second while the first's unwinding
     removed the staging folder) left the hidden folder, 100-225 MB, beside
@@ -2399,6 +2504,12 @@ def test_a_stop_signal_once_the_png_is_in_place_says_it_was_written(tmp_path, mo
         cli._signalled["signum"] = signal.SIGTERM
         raise cli._stop(signal.SIGTERM)
 
+    real_replace = os.replace
+
+    def replace_then_signal(*a, **kw):  # (a later review) the signal just after the rename, before its note
+        real_replace(*a, **kw)
+        cli._on_signal(signal.SIGTERM, None)
+
     if command == "plot":
         args = ["plot", str(CONFIGS / "seed.yaml"), "-q", "Z", "--out", str(png), "--force"]
     else:
@@ -2407,12 +2518,16 @@ def test_a_stop_signal_once_the_png_is_in_place_says_it_was_written(tmp_path, mo
         np.save(mine / "Z.npy", np.zeros((10, 7, 7, 8)))
         args = ["check", str(CONFIGS / "seed.yaml"), "--against", str(mine), "--plot", str(png), "--force"]
     monkeypatch.setattr(cli, "_said", {})  # (once: main clears it for each command it runs)
-    for how in ("at the rename", "in the report"):
+    for how in ("at the rename", "in the rename", "in the report"):
         monkeypatch.setattr(cli, "_signalled", {})
         monkeypatch.setattr(cli, "_committed", {})
         if how == "at the rename":
             monkeypatch.setattr(plot, "_save", save_then_stop)
+        elif how == "in the rename":
+            monkeypatch.setattr(plot, "_save", real)
+            monkeypatch.setattr(plot.os, "replace", replace_then_signal)
         else:
+            monkeypatch.setattr(plot.os, "replace", real_replace)
             monkeypatch.setattr(plot, "_save", real)
 
             def stopped(*a, **kw):

@@ -148,9 +148,13 @@ def test_a_whole_float_for_a_size_says_to_write_the_int(tmp_path):
     """A learner's review: 'pad: 2.0' was refused with no word of why (an
     int is wanted); the message now says to write 2. Not for 1.5."""
     assert error(tmp_path, SEED.replace("pad: 2", "pad: 2.0")).endswith("got 2.0 (a float: write 2, not 2.0)")
-    assert error(tmp_path, SEED.replace("stride: 1", "stride: [1.0, 1]")).endswith(
-        "got [1.0, 1] (a float: write 1, not 1.0)")
-    assert "a float" not in error(tmp_path, SEED.replace("pad: 2", "pad: 1.5"))
+    assert error(tmp_path, SEED.replace("stride: 1", "stride: [1.0, 2.0]")).endswith(
+        "got [1.0, 2.0] (a float: write [1, 2], not [1.0, 2.0])")
+    # (a later review) not where what it would say is refused too: a stride of 0, one past 2**62
+    for key, wrong in (("pad: 2", "pad: 1.5"), ("stride: 1", "stride: 0.0"), ("stride: 1", "stride: -1.0"),
+                       ("stride: 1", "stride: 1.0e+300")):
+        said = error(tmp_path, SEED.replace(key, wrong))
+        assert f"layers[0].{wrong.split(':')[0]}" in said and "a float" not in said, said
 
 
 def test_grad_choices(tmp_path):
