@@ -65,7 +65,9 @@ Colours: one colour scale shared by all panels of a picture (its limits come
 from the panels drawn), with a colorbar (none where nothing drawn is
 finite), nearest interpolation. Signed quantities (a gradient name such as ``dZ``,
 ``dA_prev``, ``dW``, ``db``, or any negative value) use the diverging map
-``RdBu_r`` centred on 0 (symmetric limits); others use ``gray``. Differences
+``RdBu_r`` centred on 0 (symmetric limits); others use ``gray`` (an
+unsigned map of zeros alone black, at the scale's bottom, as beside others;
+a panel whose map or kernels are all exactly 0 is titled "(all 0)"). Differences
 ``|yours - reference|`` are black where nothing differs (the errors within
 the tolerance given count as none, so that only the elements that differ
 light up) and each element that differs ``gray`` from
@@ -768,6 +770,8 @@ def _limits(a: np.ndarray, signed: bool) -> tuple[float, float]:
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     if hi > lo:
         return lo, hi
+    if lo == 0:  # no activation at all: black, as where other maps are drawn beside it (a review: mid-grey)
+        return 0.0, 1.0
     # a constant, drawn mid-scale: +-0.5 around it, or a millionth of it where 0.5 rounds away (above
     # ~1e16 the scale had collapsed to one value, its cells black under a colour bar that put it
     # mid-scale: a review), on one side only at float64's edge
@@ -823,6 +827,13 @@ def _fit(lines: list[str], width: float) -> list[str]:
     # (not at a hyphen: '--each-layer' was cut in two, a review)
     return [part for line in lines
             for part in (textwrap.wrap(line, chars, subsequent_indent="  ", break_on_hyphens=False) or [line])]
+
+
+def _all_zero(panel: np.ndarray, difference: bool) -> str:
+    """' (all 0)' for a panel title whose map or kernels are exactly 0 (a
+    dead channel looked like a faint one on a signed scale, white either
+    way: a review); '' otherwise, and in a difference (black says it)."""
+    return " (all 0)" if not difference and panel.size and not np.any(panel) else ""
 
 
 def _percent(share: float) -> str:
@@ -933,7 +944,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             image, (kh, kw) = _reduced(a[i, :, :, c], most, 0.0 if difference else _mean(a[i, :, :, c]),
                                        each_axis=stretched)
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
-            panels.append(_Panel(image, f"channel {c}", mark=None if at is None else (at[0] // kh, at[1] // kw),
+            panels.append(_Panel(image, f"channel {c}{_all_zero(a[i, :, :, c], difference)}",
+                                 mark=None if at is None else (at[0] // kh, at[1] // kw),
                                  values=_cell_values(image, cell_px)))
         if (kh, kw) != (1, 1):
             by = f"1/{kh}" if kh == kw else f"1/{kh} x 1/{kw}"
@@ -967,7 +979,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
                 if mark is not None and mark[3] == c:
                     r, col = divmod(mark[2], tiles[1])
                     at = (r * f_H + mark[0], col * f_W + mark[1])
-                panel = _Panel(image, f"out channel {c}", tiles=tiles, filled=n_prev, mark=at)
+                panel = _Panel(image, f"out channel {c}{_all_zero(a[..., c], difference)}", tiles=tiles,
+                               filled=n_prev, mark=at)
                 _, panel_w, panel_h = _panel_size(len(chosen), image.shape)
                 fit = PANEL_FILL * DPI * min(panel_h / image.shape[0], panel_w / image.shape[1])
                 panel.values = _cell_values(image, fit, skip=_empty_tiles(panel))

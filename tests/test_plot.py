@@ -957,3 +957,26 @@ def test_a_title_is_not_wrapped_at_a_hyphen():
     """A review: '--each-layer' was cut as '--each-' / 'layer'."""
     lines = plot._fit(["x" * 60 + " use --each-layer to grade each layer on your own inputs"], plot.MIN_WIDTH)
     assert any("--each-layer" in line for line in lines), lines
+
+
+def test_a_dead_channel_is_said_and_a_map_of_zeros_alone_is_black():
+    """A review: a channel of a dW exactly 0 looked like a faint one (white
+    on the signed scale either way), and a ReLU map of zeros drawn alone
+    came out mid-grey, where beside other maps it was black. Such a panel's
+    title says '(all 0)'; unsigned zeros alone take the scale's bottom."""
+    A = np.abs(rng().randn(1, 5, 5, 3))
+    A[..., 1] = 0.0
+    block = plot._quantity_block(A, "relu2.A", None, None, None)
+    assert [p.title for p in block.panels] == ["channel 0", "channel 1 (all 0)", "channel 2"]
+    alone = plot._quantity_block(A, "relu2.A", None, [1], None)
+    assert (alone.vmin, alone.vmax) == (0.0, 1.0) and alone.tick == 0.0
+    W = rng().randn(3, 3, 2, 3)
+    W[..., 2] = 0.0
+    block = plot._quantity_block(W, "conv1.dW", None, None, None)
+    assert [p.title for p in block.panels] == ["out channel 0", "out channel 1", "out channel 2 (all 0)"]
+    # a difference's panels say nothing so: black is no difference
+    ref = np.zeros((1, 4, 4, 2))
+    yours = ref.copy()
+    yours[0, 1, 1, 0] = 1.0
+    block = plot._difference_block(yours, ref, "conv1.Z", None, None, None, 0.0, 0.0)
+    assert all("all 0" not in p.title for p in block.panels)
