@@ -1094,11 +1094,26 @@ def _check_names(cfg: LoadedConfig) -> None:
     """Default layer names, unique names, and every name a layer refers to."""
     model = cfg.model
     inputs = list(model.inputs)
+    # Names that differ only in case name files that are one file on a case-insensitive file system (macOS,
+    # Windows): one run's arrays would overwrite each other there, and summary.json describe a file that
+    # is not (a review)
+    folded: dict[str, str] = {}
+    for name in inputs:
+        other = folded.setdefault(name.casefold(), name)
+        if other != name:
+            raise cfg.error(("inputs", name), f"input name {name!r} differs from the input {other!r} only in case: "
+                                              f"their files ({name}.npy, {other}.npy) are one on macOS and Windows; "
+                                              "rename one")
     names: list[str] = []
     for i, layer in enumerate(model.layers):
         name = layer.name or f"{layer.type}{i + 1}"
         if name in names:
             raise cfg.error(("layers", i, "name"), f"layer name {name!r} is already used by layers[{names.index(name)}]")
+        same = [k for k, n in enumerate(names) if n.casefold() == name.casefold()]
+        if same:
+            raise cfg.error(("layers", i, "name"), f"layer name {name!r} differs from layers[{same[0]}]'s "
+                                                   f"{names[same[0]]!r} only in case: their files are one on macOS "
+                                                   "and Windows; choose another name")
         if name in inputs:
             raise cfg.error(("layers", i, "name"), f"layer name {name!r} is also the name of an input")
         names.append(name)

@@ -628,8 +628,10 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     if array.dtype.hasobject:
         raise ValueError("object arrays cannot be saved when allow_pickle=False")
     header = np.lib.format.header_data_from_array_1_0(array)
-    if header["fortran_order"]:
-        array = array.T  # the header says so; the transpose is C-contiguous
+    # Always C order, as outputs.h5 is (a review: an input stored in Fortran order was written back so, with
+    # the ReLU outputs made of it: readers of the raw buffer as NHWC misread it, and a run chained on it
+    # could not stream it); a Fortran-ordered array is gathered in rows below, never copied whole.
+    header["fortran_order"] = False
     with open(path, "wb") as fp:
         np.lib.format.write_array_header_1_0(fp, header)
         if array.flags.c_contiguous:
@@ -854,9 +856,17 @@ EXPECTED = "expected.yaml"
 
 
 def _yaml_number(x) -> str:
-    """A summary's number as YAML that reads back as the same float
-    (``repr``: every digit; JSON's "NaN", "Infinity" as ``.nan``, ``.inf``)."""
-    return {"NaN": ".nan", "Infinity": ".inf", "-Infinity": "-.inf"}.get(x) or repr(float(x))
+    """A summary's number as YAML that reads back as the same float in YAML
+    1.2 and 1.1 alike (``repr``: every digit, with a point before an
+    exponent; JSON's "NaN", "Infinity" as ``.nan``, ``.inf``)."""
+    special = {"NaN": ".nan", "Infinity": ".inf", "-Infinity": "-.inf"}.get(x)
+    if special:
+        return special
+    text = repr(float(x))
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:  # 3e-05 -> 3.0e-05: YAML 1.1 readers (PyYAML) read 3e-05 as a string (a review)
+        text = f"{mantissa}.0e{exponent}"
+    return text
 
 
 def expected_yaml(results, command: str, stats: dict[str, dict], shown: str = EXPECTED) -> str:

@@ -389,3 +389,16 @@ def test_a_file_without_extension_and_a_null_pad_are_said_as_written(tmp_path):
         said = error(tmp_path, conv.replace("PAD", written))
         assert said.endswith("layers[0].pad (line 2): expected an int, [p_H, p_W], [top, bottom, left, right], "
                              f"'same' or 'valid', got {'null' if written != 'false' else 'false'}"), said
+
+
+def test_names_that_differ_only_in_case_are_refused(tmp_path):
+    """A review: inputs A_prev and a_prev, layers Act and act, ran and wrote
+    act.A.npy beside Act.A.npy: one file on macOS and Windows, the second
+    written over the first while summary.json described both."""
+    text = ("inputs:\n  A_prev: {random: [1, 4, 4, 1]}\n  a_prev: {random: [1, 4, 4, 1]}\n"
+            "layers:\n  - {type: relu}\n")
+    assert "input name 'a_prev' differs from the input 'A_prev' only in case" in error(tmp_path, text)
+    text = "inputs:\n  A_prev: {random: [1, 4, 4, 1]}\nlayers:\n  - {type: relu, name: Act}\n  - {type: relu, name: act}\n"
+    said = error(tmp_path, text)
+    assert "layers[1].name" in said and "layer name 'act' differs from layers[0]'s 'Act' only in case" in said, said
+    load(tmp_path, text.replace("name: act", "name: act2"))  # names that differ otherwise are fine

@@ -51,17 +51,22 @@ _BLOCK = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)
 @pytest.mark.parametrize("array", [
     _BLOCK,
     _BLOCK.astype(np.float32),
-    np.asfortranarray(_BLOCK),  # saved with fortran_order, as np.save does
+    np.asfortranarray(_BLOCK),  # saved in C order all the same (np.save would say fortran_order)
     _BLOCK[:, ::2, 1:],  # a view with gaps
     _BLOCK.transpose(3, 1, 2, 0),
     np.array(2.5),  # a single number
 ], ids=["C", "float32", "F", "strided", "transposed", "0-d"])
 def test_save_npy_writes_what_np_save_writes(tmp_path, array):
     """save_npy writes the data itself (so that a failed write keeps its
-    errno); the file must be byte for byte NumPy's own."""
-    np.save(tmp_path / "numpy.npy", array, allow_pickle=False)
+    errno); the file must be byte for byte NumPy's own of the array in C
+    order: always C order, as outputs.h5 is (a review: a Fortran-ordered
+    input was written back so, and a run chained on it could not stream it)."""
+    np.save(tmp_path / "numpy.npy", np.array(array, order="C"), allow_pickle=False)
     save_npy(tmp_path / "ours.npy", array)
     assert (tmp_path / "ours.npy").read_bytes() == (tmp_path / "numpy.npy").read_bytes()
+    with open(tmp_path / "ours.npy", "rb") as f:
+        np.lib.format.read_magic(f)
+        assert np.lib.format.read_array_header_1_0(f)[1] is False  # (shape, fortran_order, dtype)
 
 
 def test_force_replaces_a_convcli_folder(tmp_path):
@@ -774,3 +779,21 @@ def test_a_folder_that_cannot_be_made_for_out_names_where_it_was_to_be_made(tmp_
         Staging(tmp_path / "ro" / "a" / "b" / "o").__enter__()
     assert str(info.value).endswith(f"cannot write in {tmp_path / 'ro'}: Read-only file system"), info.value
     assert [p.name for p in tmp_path.iterdir()] == ["ro"] and not any((tmp_path / "ro").iterdir())
+
+
+def test_expected_yaml_numbers_read_as_floats_in_yaml_1_1_too(tmp_path):
+    """A review: repr's 3e-05 and 1e+16 (no point) are strings to PyYAML,
+    which follows YAML 1.1; expected.yaml writes 3.0e-05, a float to both."""
+    import yaml
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "inputs:\n  A_prev: {value: [[[[1.0e-5, 2.0e-5], [3.0e-5, -1.0e+16]]]]}\n"
+                          "layers:\n  - {type: relu, name: r1}\n", "tiny.yaml")
+    assert run(["forward", cfg, "--out", tmp_path / "o"]).exit_code == 0
+    text = (tmp_path / "o" / "expected.yaml").read_text()
+    entries = yaml.safe_load(text)["expected"]
+    numbers = {k: v for k, v in entries.items() if not k.endswith(".shape")}
+    assert numbers and all(isinstance(v, float) for v in numbers.values()), numbers
+    assert entries["r1.A.max"] == 3e-05 and "r1.A.max: 3.0e-05" in text
+    assert run(["check", cfg, "--expected", tmp_path / "o" / "expected.yaml"]).exit_code == 0
