@@ -359,9 +359,15 @@ def _on_signal(signum, frame) -> None:
     went on and exited 0; :func:`main` now imports it first), the exception
     can be lost, so :func:`_stop_if_signalled` raises it again before
     anything is committed."""
-    _signalled.setdefault("signum", signum)  # the first is the one said (a second while it unwinds: the same)
-    if _holds or _said.get("final"):
-        return  # raised when the hold ends (_holding_stops); after the last document, nothing to stop
+    _signalled.setdefault("signum", signum)  # the first is the one said
+    if _holds or _said.get("final") or _said.get("raised"):
+        # held: raised when the hold ends (_holding_stops); after the last document, nothing to stop; and
+        # one raised already unwinds the run: a second, raised inside its cleanup (a folder's removal, a
+        # put-back, the line, the document), cut them short (two reviews: the old outputs left hidden,
+        # a PNG's temp file left, two lines, no document, exit 130 for a SIGTERM). (Were the first's
+        # exception lost, the checks between steps raise it again.)
+        return
+    _said["raised"] = True
     raise _stop(_signalled["signum"])
 
 
@@ -506,12 +512,13 @@ def _print_json(doc: dict) -> None:
     a second document nor the exit code (a review: two documents, 'Extra
     data' to json.load)."""
     out = _Stdout(sys.stdout)
+    text = json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n"
+    _said["final"] = True  # (before the write: a stop during it raised as it returned, and a second followed)
     try:
-        out.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+        out.write(text)
         out.flush()
     except BrokenPipeError:
         _stdout_closed()
-    _said["final"] = True
 
 
 def _num(x) -> str:
@@ -1621,7 +1628,7 @@ def main(fresh: bool = True) -> None:
         sys.exit(EXIT_BAD_INPUT)
     try:
         code = app(prog_name="convcli", standalone_mode=False)
-        if "signum" in _signalled and not _said:
+        if "signum" in _signalled and not (_said.get("stop") or _said.get("final")):
             # a stop outside _guard (a command's imports, its report): typer made it exit 130, silently,
             # whatever the signal (a review); said here, with the signal's own code
             stop = _stopped(_stop(_signalled["signum"]), as_json="--json" in sys.argv[1:])

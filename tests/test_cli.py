@@ -2257,6 +2257,14 @@ def hook(event, args):
         seen.extend([None] * 10**6)
         os.kill(os.getpid(), sig)
 sys.addaudithook(hook)
+if os.environ.get("STOP_AT_EXEC"):  # the signal inside code made by exec (as a dataclass's methods are)
+    import convcli.cli as cli
+    plan = cli._plan
+    def exec_then_plan(*a, **kw):
+        seen.extend([None] * 10**6)
+        exec("import os\\nos.kill(os.getpid(), %d)\\nfor _ in range(10**6): pass" % sig)
+        return plan(*a, **kw)
+    cli._plan = exec_then_plan
 if os.environ.get("STOP_AGAIN_AT_EXIT"):  # Ctrl-C once more while Python shuts down, after the line
     import atexit, time
     atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.05)))
@@ -2308,6 +2316,12 @@ def test_a_stop_signal_while_the_cli_loads_or_outside_its_guard_is_said_with_its
                               env={**env, **again}, cwd=tmp_path)
         assert (proc.returncode, proc.stderr) == (code, f"convcli: {said}; nothing was written\n"), (again, proc)
         assert json.loads(proc.stdout)["error"]["exit_code"] == code
+    # a Ctrl-C inside code made by exec left CPython's mark of an unhandled KeyboardInterrupt, and Python
+    # then ended the process by SIGINT (-2) after convcli's line and exit code (a review)
+    # (as `python -m`, which looks at that mark: the console script's file is run otherwise)
+    proc = subprocess.run([sys.executable, "-m", "driver", signame, "1000", "cli", "check", str(CONFIGS / "seed.yaml")],
+                          capture_output=True, text=True, timeout=120, env={**env, "STOP_AT_EXEC": "1"}, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (code, f"convcli: {said}; nothing was written\n"), proc
 
 
 def test_a_stop_signal_turned_into_another_exception_is_still_a_stop(monkeypatch, capsys):
@@ -2360,6 +2374,55 @@ def test_a_stop_whose_exception_python_could_not_raise_is_quiet_and_stops_at_the
             with cli._delayed_progress(enabled, "backward", 3, "samples") as step:
                 step(1, 3)
         assert isinstance(info.value, cli._Terminated) and info.value.signum == signal.SIGTERM
+
+
+def test_a_second_stop_while_the_first_is_said_changes_nothing(monkeypatch, capsys):
+    """A review: a second signal while the first's line or document was
+    written lost the document, or both (exit 130 for a SIGTERM), or said
+    the line twice; one in a folder's removal or a put-back cut them short.
+    Once a stop is raised, the next ones only wait: one line, one document,
+    the first's exit code."""
+    import signal
+
+    import typer
+
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_committed", {})
+    real_say = cli._say
+
+    def say(line):
+        cli._on_signal(signal.SIGINT, None)  # Ctrl-C as the line is written
+        real_say(line)
+
+    monkeypatch.setattr(cli, "_say", say)
+    with pytest.raises(typer.Exit) as info:
+        with cli._guard(debug=False, as_json=True):
+            cli._on_signal(signal.SIGTERM, None)  # the first: raised
+    out, err = capsys.readouterr()
+    assert info.value.exit_code == 143 and err == "convcli: terminated; nothing was written\n"
+    assert json.loads(out)["error"]["exit_code"] == 143
+
+
+def test_a_stop_while_the_document_is_written_changes_nothing(monkeypatch, capsys):
+    """A review: a stop arriving while the last document was written was
+    raised as the write returned: a second document, the error's."""
+    import signal
+
+    from convcli import cli
+
+    class Stdout(io.StringIO):
+        def write(self, text):
+            cli._on_signal(signal.SIGTERM, None)
+            return super().write(text)
+
+    out = Stdout()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_said", {})
+    cli._print_json({"ok": True})
+    assert json.loads(out.getvalue()) == {"ok": True}
 
 
 def test_a_stop_after_the_document_changes_nothing(monkeypatch, capsys):
