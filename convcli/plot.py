@@ -4,7 +4,8 @@ The functions take NumPy arrays and write one PNG each. They know nothing
 about configs or the command line. matplotlib is an optional extra
 (``pip install 'convcli[plot]'``); it is imported when a picture is drawn, and
 without it every function raises :class:`~convcli.errors.ConvcliError`
-``plot: needs matplotlib: pip install 'convcli[plot]'``. Figures are drawn with
+``plot: needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install
+-e '.[plot]')``. Figures are drawn with
 ``matplotlib.figure.Figure`` on an Agg canvas: no pyplot, no screen, no global
 figure registry, nothing to close.
 
@@ -158,7 +159,7 @@ __all__ = [
     "INSTALL_HINT",
 ]
 
-INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]'"
+INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install -e '.[plot]')"
 
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them

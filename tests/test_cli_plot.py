@@ -437,7 +437,7 @@ def test_a_png_name_too_long_is_a_user_error(tmp_path, cfg, monkeypatch, command
 
 # --------------------------------------------------------------------- without matplotlib
 
-HINT = "needs matplotlib: pip install 'convcli[plot]'"
+HINT = "needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install -e '.[plot]')"
 
 
 @pytest.fixture

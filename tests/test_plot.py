@@ -251,7 +251,8 @@ def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
         with pytest.raises(ConvcliError) as e:
             call()
         assert e.value.where == "plot"
-        assert str(e.value) == "plot: needs matplotlib: pip install 'convcli[plot]'"
+        assert str(e.value) == ("plot: needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install -e "
+                                "'.[plot]')")
         assert e.value.__cause__ is None and e.value.__suppress_context__
     assert list(tmp_path.iterdir()) == []
 
@@ -262,7 +263,8 @@ def test_require_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ConvcliError) as e:
         plot.require_matplotlib("--plot")
-    assert str(e.value) == "--plot: needs matplotlib: pip install 'convcli[plot]'"
+    assert str(e.value) == ("--plot: needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install -e "
+                            "'.[plot]')")
 
 
 @pytest.mark.parametrize("kwargs, where, message", [
