@@ -89,14 +89,18 @@ def _named(name: str, what: str) -> str:
     return f"{name}: {what}" if name else what
 
 
-def whole_float_hint(value, config: bool = False, pad: bool = False) -> str:
+def whole_float_hint(value, config: bool = False, pad: bool = False, lengths: tuple[int, ...] = (2,)) -> str:
     """For a size given as a float with a whole value (``2.0``, or in a
     list), where an int is wanted: say how to write it (a learner's review:
     ``{"pad": (f - 1) / 2}`` read 'expected an int ..., got 1.0' and no
     more). Only where what it says to write would do: every item a whole
-    number from 1 (from 0 for a ``pad``) to 2**62 (a later review: 'write
-    0' for a stride of 0.0, the first of a list's floats only). Else ''."""
+    number from 1 (from 0 for a ``pad``) to 2**62, a list of one of
+    ``lengths`` items (two later reviews: 'write 0' for a stride of 0.0,
+    the first of a list's floats only, 'write [2, 2, 2]' for a stride).
+    Else ''."""
     items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if isinstance(value, (list, tuple)) and len(items) not in lengths:  # (a list of another length: not so)
+        return ""
     least = 0 if pad else 1
 
     def whole(v) -> bool:
@@ -121,7 +125,8 @@ def per_axis(value, name: str, n: int = 2) -> tuple[int, ...]:
         return (int(value),) * n
     if isinstance(value, (list, tuple)) and len(value) == n and all(map(is_int, value)):
         return tuple(int(v) for v in value)
-    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}{whole_float_hint(value)}")
+    raise ValueError(f"{name}: expected an int or a list of {n} ints, got {shown(value)}"
+                     f"{whole_float_hint(value, lengths=(n,))}")
 
 
 PAD_FORMS = "an int, [p_H, p_W], [top, bottom, left, right]"
@@ -143,7 +148,7 @@ def pad_sides(pad, name: str = "pad", modes: bool = True) -> tuple[int, int, int
         offered = (", 'same' or 'valid'" if modes
                    else " (sizes only: 'same' and 'valid' need a kernel, as in conv_forward's hparameters)")
         hint = did_you_mean(pad, ("same", "valid")) if modes and isinstance(pad, str) else ""  # 'SAME'
-        hint = hint or whole_float_hint(pad, config=not name, pad=True)
+        hint = hint or whole_float_hint(pad, config=not name, pad=True, lengths=(2, 4))
         raise ValueError(_named(
             name, f"expected {PAD_FORMS}{offered}, got {shown(pad)}{hint}"
         ))

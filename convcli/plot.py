@@ -81,12 +81,13 @@ first differing element outlined in red (ringed instead where the map is
 more than 40 pixels a side, where an outline would cover it). NaN is drawn
 magenta, +Inf amber,
 -Inf green (in a difference every non-finite error magenta), and the title
-counts them. A map larger than ``PANEL_FILL`` (0.86) of its panel's pixels
+counts them. A map larger than the share of its panel's pixels it is sure
+to get (``PANEL_FILLS``, by the number of panels; a difference's less)
 is reduced by a whole factor k first, each pixel the element of its k x k
 block farthest from the map's mean (a difference's: the largest error; NaN
 and Inf first), and says so in a title
 line, with the share of its elements that are 0 where that is a tenth or
-more (a block shows 0 only where all of it is): matplotlib's own
+more (a max pool's gradient, 3 in 4 zeros, looks dense reduced): matplotlib's own
 resampling to the panel's pixels kept one element
 in k*k and could hide a lone extreme or a lone wrong element. A map more
 elongated than ``MAX_ASPECT`` (4) is stretched to its panel. Maps up to
@@ -176,11 +177,32 @@ SAMPLES_LISTED = 8  # a difference picture names at most this many samples that 
 # the largest error; NaN first, then Inf):
 # matplotlib's own resampling picked one element in k*k, hiding a lone
 # maximum or a lone wrong element. A panel's image gets at least this share
-# of the panel's nominal size (measured in the twenty-third session: 0.867-1.7
-# of it over 1-256 panels of 3x3 to 128x128 maps, by how many panels, their
-# indices and the colour bar; 0.85 before shrank a lone 256x256 map and the
-# 128x128 maps of 64 channels, which fit, to half: a review).
-PANEL_FILL = 0.86
+# of the panel's nominal size, by how many panels there are (measured in the
+# twenty-third session over 1-256 panels of maps 0.25-4 times as high as
+# wide, the least share for each count: 1.09-1.18 up to 4 panels, 0.90 up to
+# 9, 0.88 up to 16, 0.84 beyond; less about 2% here), a square map's more
+# (1.17, 0.94, 0.92, 0.88): one share for all (0.85) halved a lone 256x256
+# map and 64 channels of 128x128, which fit, and a later one (0.86) let a
+# tall map of many panels be thinned by matplotlib (two reviews).
+PANEL_FILLS = ((4, 1.06), (9, 0.88), (16, 0.86), (None, 0.82))
+SQUARE_FILLS = ((4, 1.14), (9, 0.92), (16, 0.90), (None, 0.865))
+# A difference's panels lose a gap inside their frame (1/40 of the map's
+# longer side, each side) besides: their share is this much of the above
+# (measured: 0.762 against 0.839 beyond 16 panels, a square map's 0.837
+# against 0.883), so that a lone wrong element is never thinned away (a
+# review: 64 channels of 128x128, one element wrong, and no pixel of it lit).
+DIFFERENCE_FILL, SQUARE_DIFFERENCE_FILL = 0.9, 0.94
+PANEL_FILL = PANEL_FILLS[-1][1]  # (the least: a bar chart's estimate)
+
+
+def _panel_fill(n_panels: int, difference: bool = False, square: bool = False) -> float:
+    """The share of its nominal size a panel's image is sure to get (see
+    PANEL_FILLS)."""
+    fills = SQUARE_FILLS if square else PANEL_FILLS
+    fill = next(f for most, f in fills if most is None or n_panels <= most)
+    if difference:
+        fill *= SQUARE_DIFFERENCE_FILL if square else DIFFERENCE_FILL
+    return fill
 # Maps at most this many elements a side get their row and column indices
 # on the left and bottom panels; panels of at most CELL_VALUES elements get
 # each element's value written in its cell (and bar charts of at most that
@@ -935,7 +957,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
     if kind == "maps":
         head += f"   sample {i}"
         _, panel_w, panel_h = _panel_size(len(chosen), a.shape[1:3])
-        most = (round(PANEL_FILL * panel_h * DPI), round(PANEL_FILL * panel_w * DPI))
+        fill = _panel_fill(len(chosen), difference, square=a.shape[1] == a.shape[2])
+        most = (math.floor(fill * panel_h * DPI), math.floor(fill * panel_w * DPI))
         h, w = a.shape[1:3]
         stretched = _stretched(h, w)
         cell_px = (most[1] / w) if stretched else min(most[0] / h, most[1] / w)
@@ -954,7 +977,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
                        else f"shown at {by}: each {kh}x{kw} block's element farthest from the map's mean")
             zeros = float(np.mean(a[i][..., chosen] == 0)) if not difference else 0.0
             if zeros >= 0.1:  # (a review: a max pool's gradient, 3 in 4 zeros, looked dense at 1/2)
-                reduced += f"; {_percent(zeros)} of the elements are 0 (a block shows 0 only where all of it is)"
+                reduced += f"; {_percent(zeros)} of the elements are 0"
         indexed = (kh, kw) == (1, 1) and max(a.shape[1:3]) <= INDEXED
         colorbar_label = f"|error|, sample {i}" if difference else f"{name}, sample {i}"
     else:
@@ -967,7 +990,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             m = float(np.abs(shown).max()) or 1.0
             for c in chosen:
                 # (a / m first: 2 * m of a 1e308 overflowed, and every colour came out grey)
-                panels.append(_Panel(np.clip(a[..., c] / m * 0.5 + 0.5, 0.0, 1.0), f"out channel {c}"))
+                panels.append(_Panel(np.clip(a[..., c] / m * 0.5 + 0.5, 0.0, 1.0),
+                                     f"out channel {c}{_all_zero(a[..., c], difference)}"))
             vmin, vmax = -m, m
             cmap = UNSIGNED_CMAP
             colorbar_label = "each of R, G, B"
@@ -983,7 +1007,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
                 panel = _Panel(image, f"out channel {c}{_all_zero(a[..., c], difference)}", tiles=tiles,
                                filled=n_prev, mark=at)
                 _, panel_w, panel_h = _panel_size(len(chosen), image.shape)
-                fit = PANEL_FILL * DPI * min(panel_h / image.shape[0], panel_w / image.shape[1])
+                fit = _panel_fill(len(chosen), difference, square=image.shape[0] == image.shape[1]) * DPI * min(
+                    panel_h / image.shape[0], panel_w / image.shape[1])
                 panel.values = _cell_values(image, fit, skip=_empty_tiles(panel))
                 panels.append(panel)
             colorbar_label = "|error|" if difference else name
@@ -1082,7 +1107,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     tolerance = (f"   (rtol {rtol:g}, atol {atol:g}; the errors within them drawn black)"
                  if rtol or atol else "")
     boxed = (f"; boxed: {list(mark)} (sample {mark[0]}'s first)"
-             if first and mark is not None and kind == "maps" and tuple(mark) != first else "")
+             if first and mark is not None and kind == "maps" and tuple(mark) != first
+             and (channels is None or mark[-1] in channels) else "")  # (a box drawn: its channel is)
     title = [f"{largest}   first difference at {list(first) if first else 'none'}{boxed}",
              f"{count} of {error.size} elements differ{tolerance}"]
     if title_more:

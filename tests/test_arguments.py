@@ -424,3 +424,17 @@ def test_distribute_value_takes_its_shape_as_a_1d_integer_array():
     for bad in (np.array([[2, 2]]), np.array([2.0, 2.0]), np.array([2, 2, 2])):
         with pytest.raises(ValueError, match=r"^shape: expected \(n_H, n_W\), two ints, got array"):
             cc.distribute_value(2, bad)
+
+
+def test_a_whole_float_list_of_the_wrong_length_gets_no_such_hint():
+    """A review: {"f": [2.0, 2.0, 2.0]} was told 'an int is wanted, [2, 2,
+    2]', which is refused too (f takes 2 items)."""
+    for hp in ({"f": [2.0, 2.0, 2.0]}, {"stride": [2.0], "f": 2}):
+        with pytest.raises(ValueError) as info:
+            cc.pool_forward(A, hp)
+        assert "a whole one" not in str(info.value), info.value
+    with pytest.raises(ValueError) as info:
+        cc.conv_forward(A, W, b, {"pad": [1.0, 1.0, 1.0]})
+    assert "a whole one" not in str(info.value)
+    with pytest.raises(ValueError, match=r"an int is wanted, \[1, 1, 0, 0\]"):
+        cc.conv_forward(A, W, b, {"pad": [1.0, 1.0, 0.0, 0.0]})

@@ -367,12 +367,11 @@ def test_a_lone_element_survives_a_reduced_map():
     A[0, 10, 20, 0] = -7.0
     block = plot._quantity_block(A, "A", None, None, None)
     image = block.panels[0].image
-    assert image.shape == (200, 200)  # a 3-inch panel, 0.86 of it 258 pixels: k = ceil(600 / 258) = 3
-    assert image[301 // 3, 455 // 3] == 5.0 and image[10 // 3, 20 // 3] == -7.0
+    assert image.shape == (300, 300)  # a 3-inch panel alone, a square map 1.14 of it: k = ceil(600 / 342) = 2
+    assert image[301 // 2, 455 // 2] == 5.0 and image[10 // 2, 20 // 2] == -7.0
     assert np.count_nonzero(image) == 2
     assert (" ".join(line.strip() for line in block.title[1:])).startswith(
-        "shown at 1/3: each 3x3 block's element farthest from the map's mean; over 99% of the elements are 0 (a "
-        "block shows 0 only where all of it is) ")
+        "shown at 1/2: each 2x2 block's element farthest from the map's mean; over 99% of the elements are 0 ")
     # a difference: the element, and where it is, survive; NaN against a number too
     ref = np.zeros((2, 600, 601, 1))
     yours = ref.copy()
@@ -626,7 +625,7 @@ def test_a_lone_element_survives_in_every_panel_of_a_large_grid():
     """A review: 25 channels of 190 x 190, each zero but for one 1.0: in
     panels of 1.5 inches (about 137 pixels) 12 of the 25 were black, the
     maps left whole (under 200 a side) for matplotlib to thin. Reduced to
-    the panel (0.86 of 150 pixels: k = ceil(190 / 129) = 2), every panel
+    the panel (0.865 of 150 pixels: k = ceil(190 / 129) = 2), every panel
     keeps its 1.0; and the title says how many elements are 0 (a later
     review: a max pool's gradient, 3 in 4 zeros, looked dense at 1/2)."""
     A = np.zeros((1, 190, 190, 25))
@@ -635,12 +634,12 @@ def test_a_lone_element_survives_in_every_panel_of_a_large_grid():
         A[0, r, col, c] = 1.0
     block = plot._quantity_block(A, "A", None, None, None)
     assert all(p.image.shape == (95, 95) and p.image.max() == 1.0 for p in block.panels)
-    said = " ".join(line.strip() for line in block.title[1:3])
-    assert said == ("shown at 1/2: each 2x2 block's element farthest from the map's mean; over 99% of the elements "
-                    "are 0 (a block shows 0 only where all of it is)")
+    said = " ".join(line.strip() for line in block.title[1:])
+    assert said.startswith("shown at 1/2: each 2x2 block's element farthest from the map's mean; over 99% of the "
+                           "elements are 0 "), said
     A[0, :100] = 1.0  # 100 of 190 rows: 190 * 100 of 190 * 190 elements, 52.6%, not 0
-    said = " ".join(line.strip() for line in plot._quantity_block(A, "A", None, None, None).title[1:3])
-    assert said.endswith("; 47% of the elements are 0 (a block shows 0 only where all of it is)"), said
+    said = " ".join(line.strip() for line in plot._quantity_block(A, "A", None, None, None).title[1:])
+    assert "; 47% of the elements are 0 " in said, said
 
 
 def test_a_dark_line_survives_on_a_bright_reduced_image():
@@ -648,10 +647,10 @@ def test_a_dark_line_survives_on_a_bright_reduced_image():
     bright image (a photo's edge) vanished. A gray map keeps the element
     farthest from its mean: here the line's 0 (the mean is near 1), and on
     a dark map a bright point."""
-    A = np.ones((1, 600, 600, 1))
+    A = np.ones((1, 900, 900, 1))
     A[0, :, 301, 0] = 0.0
     image = plot._quantity_block(A, "A_prev", None, None, None).panels[0].image  # k = 3
-    assert image.shape == (200, 200) and (image[:, 301 // 3] == 0).all() and (np.delete(image, 100, 1) == 1).all()
+    assert image.shape == (300, 300) and (image[:, 301 // 3] == 0).all() and (np.delete(image, 100, 1) == 1).all()
 
 
 def test_a_map_one_element_high_is_not_a_sliver(tmp_path):
@@ -715,12 +714,12 @@ def test_reduction_near_the_largest_float_and_with_nan_beside_inf(recwarn):
     mean overflowed to inf, every element as far from it as another) and
     warned of the overflow; a block with +inf before a NaN showed the inf
     while the title counted the NaN."""
-    A = np.full((1, 300, 300, 1), 1e308)
+    A = np.full((1, 400, 400, 1), 1e308)
     A[0, 101, 101, 0] = 0.0
     image = plot._quantity_block(A, "A_prev", None, None, None).panels[0].image
-    assert image.shape == (150, 150) and image.min() == 0.0 and np.count_nonzero(image == 0) == 1  # k = 2
+    assert image.shape == (200, 200) and image.min() == 0.0 and np.count_nonzero(image == 0) == 1  # k = 2
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
-    B = rng().randn(1, 300, 300, 1)
+    B = rng().randn(1, 400, 400, 1)
     B[0, 0, 0, 0], B[0, 0, 1, 0] = np.inf, np.nan
     assert np.isnan(plot._quantity_block(B, "B", None, None, None).panels[0].image[0, 0])
 
@@ -888,8 +887,8 @@ def test_the_values_written_in_cells_and_on_bars_tell_them_apart():
 def test_maps_that_fit_their_panels_are_drawn_whole():
     """A review: a lone 256 x 256 map (a 3-inch panel, ~300 pixels) and 64
     channels of 128 x 128 (1.5-inch panels, ~150) were shown at 1/2, a
-    photo blocky, though each fit; PANEL_FILL is the least share of its
-    panel a map was measured to get (0.867). And drawn, each panel does
+    photo blocky, though each fit (SQUARE_FILLS: the least share of its
+    panel a square map was measured to get). And drawn, each panel does
     hold at least its map's pixels."""
     for shape, n in (((256, 256), 1), ((128, 128), 64)):
         block = plot._quantity_block(rng().randn(1, *shape, n), "A", None, None, None)
@@ -982,3 +981,55 @@ def test_a_dead_channel_is_said_and_a_map_of_zeros_alone_is_black():
     yours[0, 1, 1, 0] = 1.0
     block = plot._difference_block(yours, ref, "conv1.Z", None, None, None, 0.0, 0.0)
     assert all("all 0" not in p.title for p in block.panels)
+
+
+@pytest.mark.parametrize("n, aspect, difference", [
+    (1, 1.0, False), (64, 1.0, False), (64, 1.0, True), (100, 2.0, False), (121, 1.3, False), (16, 2.0, False),
+    (9, 2.0, True), (4, 0.5, False), (36, 0.77, True),
+])
+def test_the_largest_map_left_whole_gets_a_pixel_an_element(n, aspect, difference):
+    """Two reviews: a map left whole but drawn in fewer pixels than it has is
+    thinned by matplotlib, which drops rows and columns: 64 channels of
+    128 x 128 in a difference picture (its panels lose a gap inside their
+    frame) lost the one wrong element; tall maps of 100 panels and more,
+    maps 1.3 times as high as wide of 121, lost rows. The largest map each
+    panel count and shape leaves whole is drawn here, and its axes measured
+    after matplotlib's layout: at least one pixel an element, both ways."""
+    _, panel_w, panel_h = plot._panel_size(n, (round(100 * aspect), 100))
+    square = aspect == 1.0
+    fill = plot._panel_fill(n, difference, square)
+    most_h, most_w = math.floor(fill * panel_h * plot.DPI), math.floor(fill * panel_w * plot.DPI)
+    if square:
+        h = w = min(most_h, most_w)
+    else:
+        w = min(most_w, int(most_h / aspect))
+        h = min(max(1, int(w * aspect)), most_h)
+    a = rng().rand(1, h, w, n)
+    block = (plot._difference_block(a + 1, a, "x", None, None, None, 0.0, 0.0) if difference
+             else plot._quantity_block(a, "x", 0, None, "maps"))
+    assert block.panels[0].image.shape == (h, w)  # left whole
+    mpl = plot._matplotlib()
+    fig = mpl.Figure(figsize=(block.width, block.height), dpi=plot.DPI, layout="constrained")
+    mpl.FigureCanvasAgg(fig)
+    plot._draw_grid(mpl, fig, block)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    (x0, x1), (y0, y1) = ax.get_xlim(), sorted(ax.get_ylim())
+    assert box.width / (x1 - x0) >= 1 and box.height / (y1 - y0) >= 1, (box, (h, w))
+
+
+def test_a_box_is_said_only_where_it_is_drawn_and_rgb_kernels_of_zeros_are_said():
+    """A review: with channels chosen, the title said 'boxed: [1, 0, 0, 2]'
+    over panels of channels 0 and 1, none boxed; and an RGB kernel of zeros
+    had no '(all 0)'."""
+    r = np.zeros((2, 4, 4, 3))
+    y = r.copy()
+    y[0, 0, 0, 0] = 1.0
+    y[1, 0, 0, 2] = 1.0
+    block = plot._difference_block(y, r, "conv1.Z", 1, [0, 1], None, 0.0, 0.0)
+    assert "boxed" not in " ".join(block.title) and all(p.mark is None for p in block.panels)
+    W = rng().randn(3, 3, 3, 2)
+    W[..., 1] = 0.0
+    assert [p.title for p in plot._quantity_block(W, "W1", None, None, None).panels] == [
+        "out channel 0", "out channel 1 (all 0)"]
