@@ -360,15 +360,26 @@ def _on_signal(signum, frame) -> None:
     can be lost, so :func:`_stop_if_signalled` raises it again before
     anything is committed."""
     _signalled.setdefault("signum", signum)  # the first is the one said
-    if _holds or _said.get("final") or _said.get("raised"):
+    raised = _said.get("raised")
+    if _holds or _said.get("final") or (raised is not None and time.monotonic() - raised < STOP_GRACE_S):
         # held: raised when the hold ends (_holding_stops); after the last document, nothing to stop; and
-        # one raised already unwinds the run: a second, raised inside its cleanup (a folder's removal, a
-        # put-back, the line, the document), cut them short (two reviews: the old outputs left hidden,
-        # a PNG's temp file left, two lines, no document, exit 130 for a SIGTERM). (Were the first's
-        # exception lost, the checks between steps raise it again.)
+        # one raised a moment ago unwinds the run: a second, raised inside its cleanup (a folder's removal,
+        # a put-back, the line, the document), cut them short (two reviews: the old outputs left hidden,
+        # a PNG's temp file left, two lines, no document, exit 130 for a SIGTERM). Later than that, the
+        # first's exception was lost (third-party code swallowed it) and the run goes on: raised again
+        # (a review: a long reference-engine layer could not be stopped until it ended)
         return
-    _said["raised"] = True
-    raise _stop(_signalled["signum"])
+    raise _raised(_signalled["signum"])
+
+
+# After a stop is raised, the next ones wait this long (seconds): a cleanup's moments.
+STOP_GRACE_S = 2.0
+
+
+def _raised(signum: int) -> KeyboardInterrupt:
+    """A stop's exception, noted as raised now (see _on_signal)."""
+    _said["raised"] = time.monotonic()
+    return _stop(signum)
 
 
 # Open holds of the stop signals (_holding_stops).
@@ -393,7 +404,7 @@ def _stop_if_signalled(*_) -> None:
     the progress callbacks' check between steps and chunks (their arguments
     ignored)."""
     if "signum" in _signalled:
-        raise _stop(_signalled["signum"])
+        raise _raised(_signalled["signum"])
 
 
 _default_unraisablehook = sys.unraisablehook

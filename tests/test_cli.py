@@ -2814,3 +2814,24 @@ def test_a_record_s_folded_lines_keep_every_character(tmp_path):
         joined = " ".join(line.strip() for line in record)
         assert "shape: (2, 2, 3, 8)" in joined and "first differs: [0, 0, 0, 0]" in joined, (columns, text)
         assert all(len(line) <= int(columns) for line in record)
+
+
+def test_a_stop_whose_exception_was_swallowed_is_raised_again_by_a_later_one(monkeypatch):
+    """A review: once a stop was raised, later ones only waited, for the
+    first's cleanup; but were its exception swallowed (third-party code),
+    a long step (a reference-engine layer) could not be stopped until it
+    ended. A second signal within STOP_GRACE_S of the first waits; one
+    later is raised."""
+    import signal
+
+    from convcli import cli
+
+    monkeypatch.setattr(cli, "_signalled", {})
+    monkeypatch.setattr(cli, "_said", {})
+    monkeypatch.setattr(cli, "_holds", [])
+    with pytest.raises(KeyboardInterrupt):
+        cli._on_signal(signal.SIGINT, None)  # the first, swallowed below
+    cli._on_signal(signal.SIGINT, None)  # a moment later: waits
+    monkeypatch.setattr(cli, "STOP_GRACE_S", 0.0)
+    with pytest.raises(KeyboardInterrupt):
+        cli._on_signal(signal.SIGINT, None)  # later: raised again
