@@ -309,6 +309,7 @@ def _written() -> str:
         return ""
     return f"{'the picture was' if _committed.get('picture') else 'the outputs were'} written to {_committed['out']}"
 
+
 @contextmanager
 def _reporting(as_json: bool = False):
     """The report of a run whose outputs are in place (:data:`_committed`): a
@@ -344,8 +345,10 @@ def _stopped(exc: KeyboardInterrupt, as_json: bool = False) -> typer.Exit:
 # convcli.__main__'s, which takes the signals while the CLI loads.
 _signalled: dict = stops.received
 
-# Whether a stop signal's line has been said (main says it where a stop
-# outside _guard ended the command: typer turns it into exit 130, silently).
+# This command's own: "stop" once a stop signal's line has been said (main
+# says it where a stop outside _guard ended the command: typer turns it into
+# exit 130, silently), "final" once its last document is being written,
+# "raised" when a stop's exception was last raised (see _on_signal).
 _said: dict = {}
 
 
