@@ -61,9 +61,7 @@ TOO_LONG = f"a name is at most {MAX_NAME} characters (it names output files), go
 # value: under inputs); the cap keeps the recursive readers far from Python's
 # recursion limit.
 MAX_DEPTH = 32
-# The largest size convcli takes, of a shape's axis or of a byte count (a
-# signed 64-bit integer in NumPy stays below it); more than any memory.
-MAX_SIZE = 2**62
+MAX_SIZE = hparams.MAX_SIZE  # the largest size convcli takes (of an axis, of a byte count)
 
 
 # --------------------------------------------------------------------- YAML

@@ -89,12 +89,17 @@ def _named(name: str, what: str) -> str:
     return f"{name}: {what}" if name else what
 
 
+# The largest size convcli takes, of a shape's axis or of a byte count (a
+# signed 64-bit integer in NumPy stays below it); more than any memory.
+MAX_SIZE = 2**62
+
+
 def whole_float_hint(value, config: bool = False, pad: bool = False, lengths: tuple[int, ...] = (2,)) -> str:
     """For a size given as a float with a whole value (``2.0``, or in a
     list), where an int is wanted: say how to write it (a learner's review:
     ``{"pad": (f - 1) / 2}`` read 'expected an int ..., got 1.0' and no
     more). Only where what it says to write would do: every item a whole
-    number from 1 (from 0 for a ``pad``) to 2**62, a list of one of
+    number from 1 (from 0 for a ``pad``) to MAX_SIZE, a list of one of
     ``lengths`` items (two later reviews: 'write 0' for a stride of 0.0,
     the first of a list's floats only, 'write [2, 2, 2]' for a stride).
     Else ''."""
@@ -105,7 +110,7 @@ def whole_float_hint(value, config: bool = False, pad: bool = False, lengths: tu
 
     def whole(v) -> bool:
         return (is_int(v) or (isinstance(v, (float, np.floating)) and bool(np.isfinite(v))
-                              and float(v).is_integer())) and least <= v <= 2**62
+                              and float(v).is_integer())) and least <= v <= MAX_SIZE
 
     if not all(map(whole, items)) or all(map(is_int, items)):
         return ""

@@ -203,6 +203,8 @@ def _panel_fill(n_panels: int, difference: bool = False, square: bool = False) -
     if difference:
         fill *= SQUARE_DIFFERENCE_FILL if square else DIFFERENCE_FILL
     return fill
+
+
 # Maps at most this many elements a side get their row and column indices
 # on the left and bottom panels; panels of at most CELL_VALUES elements get
 # each element's value written in its cell (and bar charts of at most that
@@ -370,19 +372,19 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     differing = {}
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
-        differs = _differs(y, r, rtol, (atols or {}).get(name, atol))
+        tol = (atols or {}).get(name, atol)
+        differs = _differs(y, r, rtol, tol)
         if differs.any():
-            differing[name] = (y, r, differs, _choose_kind(r, name, None))
+            differing[name] = (y, r, tol, differs, _choose_kind(r, name, None))
     # One sample for every batch of maps, the one with the most elements that differ over them all, where
     # it holds some of a quantity's (a review: conv1.Z drawn at sample 0, relu2.A at 3, pool3.A at 0)
-    per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for _, _, d, kind in differing.values() if kind == "maps"]
+    per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for *_, d, kind in differing.values() if kind == "maps"]
     common = (int(np.argmax(np.sum(per_sample, axis=0)))
               if per_sample and len({len(c) for c in per_sample}) == 1 else None)
-    for name, (y, r, differs, kind) in differing.items():
+    for name, (y, r, tol, differs, kind) in differing.items():
         extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
         sample = common if kind == "maps" and common is not None and differs[common].any() else None
-        blocks.append(_difference_block(y, r, name, sample, None, None, rtol, (atols or {}).get(name, atol),
-                                        extra))
+        blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra))
     if not blocks:
         blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                              f"rtol {rtol:g}, atol {atol:g})"],

@@ -16,6 +16,7 @@ STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 if hasattr(signal, "SIGHUP"):  # not on Windows
     STOP_SIGNALS[signal.SIGHUP] = "hung up"
 
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``kill``, a job scheduler's time limit) or SIGHUP (a closed
     terminal, a dropped ssh session), raised where Python is when it arrives,
