@@ -2188,6 +2188,15 @@ ROUNDING_FACTOR = 16
 # runs differ by a gradient's whole size there and in every sum it enters, not by rounding (a review:
 # 16 times that passed any array). Float32 sums of 8192 terms rounded by ~1e-6 of it, measured.
 ROUNDING_CAP = 2.0 ** -10
+# A conv layer's db is a plain sum of dZ over the positions, which convcli adds in float64 and rounds
+# once (conv._column_sums): its float32 db moves by half a unit in its last place, so ROUNDING_FACTOR
+# times that is no allowance for a float32 sum. One added in float32 (PyTorch's, the notebook's loops:
+# one running sum) rounds by up to about a unit roundoff (2**-24) of the sum of its terms' magnitudes,
+# which where dZ cancels (a mean-subtracted upstream gradient) is far more than the sum itself: PyTorch's
+# float32 db of 16384 positions was off by 0.35 of it and failed (a review: 2.7e-4 against an atol of
+# 1e-5). So a db is allowed at least ROUNDING_FACTOR unit roundoffs of its largest channel's sum of |dZ|,
+# whatever the cap: one term of a typical size left out is more than that up to ~1e6 positions.
+SUM_ROUNDING = 2.0 ** -24
 
 
 def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float]:
@@ -2196,12 +2205,11 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     difference, over the elements finite in both, between the run in
     float32 and the same layers in float64 (or the float64 run and the same
     layers in float32: :func:`runner.in_other_dtype`), at most
-    ``ROUNDING_CAP`` of the quantity's largest finite magnitude. Empty where
+    ``ROUNDING_CAP`` of the quantity's largest finite magnitude; none where
     the run cannot be held twice (``BIAS_RERUN_MAX_BYTES``) or the other run
-    fails (a layer error)."""
-    again = in_other_dtype(p, results, backward, BIAS_RERUN_MAX_BYTES)
-    if again is None:
-        return {}
+    fails (a layer error). A conv layer's db at least what a float32 sum
+    of its terms rounds by (``SUM_ROUNDING``)."""
+    again = in_other_dtype(p, results, backward, BIAS_RERUN_MAX_BYTES) or {}
     out = {}
     for q, ours in results.quantities.items():
         theirs = again.get(q)
@@ -2213,6 +2221,14 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
         size = np.abs(ours[np.isfinite(ours)])
         out[q] = min(ROUNDING_FACTOR * float(diff.max()) if diff.size else 0.0,
                      ROUNDING_CAP * float(size.max()) if size.size else 0.0)
+    for i, spec in enumerate(p.network.layers):  # a db's floor: a float32 sum's rounding (SUM_ROUNDING)
+        db, dZ = f"{spec.name}.db", results.quantities.get(p.incoming_gradient(i))
+        if spec.kind == "conv" and db in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4:
+            with np.errstate(all="ignore"):
+                terms = np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2))
+            terms = terms[np.isfinite(terms)]
+            if terms.size:
+                out[db] = max(out.get(db, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * float(terms.max()))
     return out
 
 

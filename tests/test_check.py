@@ -567,6 +567,42 @@ def test_convcli_s_numbers_in_another_shape_say_the_reshape(tmp_path):
     assert o["hints"] == [] and o["note"] == "shape (4, 256), expected (4, 8, 8, 4)", o
 
 
+def test_a_float32_db_summed_in_float32_passes_where_dz_cancels(tmp_path):
+    """A review: with an upstream gradient of mean 0 per channel (a
+    mean-subtracted loss above the conv), a float32 db summed in float32,
+    one running sum as the notebook's loops add it (np.cumsum in float32 is
+    that sum, term after term), is off by ~1e-4 of a db near 0, while
+    convcli's float32 db, added in float64 and rounded once, is off by half a
+    unit in its last place: 16 times that allowed nothing, and the correct
+    db FAILED. A db is now allowed 16 unit roundoffs (2**-24) of its
+    channel's sum of |dZ| (about 1.1e-2 here); a db with one of its 16384
+    terms left out still fails."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rs = np.random.RandomState(3)
+    g = rs.randn(64, 16, 16, 8)
+    g = (g - g.mean(axis=(0, 1, 2))).astype(np.float32)
+    np.save(tmp_path / "g.npy", g)
+    cfg = write(tmp_path, "seed: 3\ndtype: float32\ninputs:\n  A_prev: {random: [64, 16, 16, 3]}\n"
+                          "  W: {random: [3, 3, 3, 8]}\n  b: {random: [8]}\n"
+                          "layers:\n  - {type: conv, W: W, b: b, pad: 1}\nbackward:\n  grad: {file: g.npy}\n")
+    terms = g.reshape(-1, 8)
+    running = np.cumsum(terms, axis=0, dtype=np.float32)[-1]  # the notebook's db += dZ, in float32
+    exact = terms.astype(np.float64).sum(axis=0)
+    assert np.abs(running - exact).max() > 1e-5 + 1e-4 * np.abs(exact).max()  # beyond the plain tolerance
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "db.npy", running)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "pass", o
+    one_left_out = running - terms[5000]  # a typical term, |dZ| ~ 0.8 each
+    np.save(sub / "db.npy", one_left_out)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "fail", o
+
+
 def test_a_difference_at_the_rounding_of_the_arrays_scale_says_so(tmp_path, monkeypatch):
     """A streaming review: in float32, sums of terms in the thousands that
     cancel to near zero differ by more than atol 1e-5 when added in another
