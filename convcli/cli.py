@@ -566,20 +566,19 @@ class _Table(Table):
     cut, whatever the width."""
 
     blank_above = True  # off for a table right below another, which already left a blank line
-    FOLDED_MIN = 8  # the narrowest a folded column may get: a name in pieces of 8 still reads
     numbers: list = []  # the columns of numbers (_table sets them)
 
     def __rich_console__(self, console, options):
         numbers = self.numbers
         records = False
         for whole in ([self.columns[0], *numbers], numbers):
-            for c in self.columns:  # a folded column measured as if FOLDED_MIN wide (rich counts its longest word)
-                c.no_wrap, c.min_width = c in whole, self._widest(c) if c in whole else None
-                c.max_width = None if c in whole else self.FOLDED_MIN
-            fits = self.__rich_measure__(console, options).minimum <= options.max_width
+            # Every other column wraps at its spaces only, never inside a word: a name, a shape's
+            # number or an index cut in two ("relu2.A.mea" over "n", "(4, 8," over "8, 3)" was
+            # fine, "[0, 1, 2," over "3]" too; "conv1.dW." over "npy" was not) reads as another.
             for c in self.columns:
-                c.max_width = None
-            if fits:
+                c.no_wrap = c in whole
+                c.min_width = self._widest(c) if c in whole else self._longest_word(c)
+            if self.__rich_measure__(console, options).minimum <= options.max_width:
                 break
         else:
             records = True
@@ -622,6 +621,12 @@ class _Table(Table):
         texts = [Text.from_markup(x) if isinstance(x, str) else x for x in [column.header, *column.cells]]
         return max(line.cell_len for t in texts for line in t.split("\n"))
 
+    @staticmethod
+    def _longest_word(column) -> int:
+        """The longest word (run without a space) of a column's header and cells."""
+        texts = [x.plain if isinstance(x, Text) else str(x) for x in [column.header, *column.cells]]
+        return max((len(word) for t in texts for word in t.split()), default=1)
+
     def _records(self):
         """The rows one under another, as Text lines: ``NAME`` then
         ``  column: cell``."""
@@ -632,9 +637,11 @@ class _Table(Table):
             yield Text(str(cells[0][r]), style=style, overflow="fold")
             for head, column in zip(heads[1:], cells[1:]):
                 # a stacked column ("expected / got", a cell a line each) as a line each
+                # (its values one under the other, digit under digit: "got:      10.5817...")
                 parts, lines = head.split(" / "), str(column[r]).split("\n")
+                wide = max(map(len, parts))
                 for h, v in (zip(parts, lines) if len(parts) == len(lines) > 1 else [(head, str(column[r]))]):
-                    yield Text(f"  {h}: {v}", style=style, overflow="fold")
+                    yield Text(f"  {(h + ':').ljust(wide + 1)} {v}", style=style, overflow="fold")
 
 
 def _provenance(p) -> dict:
@@ -1056,7 +1063,7 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
         # errors: the largest over each array (an 80-column terminal holds these six columns whole)
         t = _table("array", "shape", "abs err", "rel err", "first differs", "result", right=("abs err", "rel err"))
         for o in graded:  # (a missing array's shape cell says missing)
-            _row(t, _shown(o), o.got.replace("array ", ""), _err(o.abs_err),
+            _row(t, _shown(o), o.got.replace("array ", "").removeprefix("shape "), _err(o.abs_err),
                  _err(o.rel_err), "-" if o.first is None else str(o.first), "pass" if o.passed else "FAIL")
         con.print(t)
         renamed = [f"{o.label} as {o.quantity}" for o in graded if not _names_itself(o)]

@@ -2608,11 +2608,12 @@ def test_a_stop_signal_once_the_png_is_in_place_says_it_was_written(tmp_path, mo
 
 
 def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
-    """80 columns: the numbers and names on one line each, the shape folded
-    (a review saw -4.88484e+06 split over two lines); 72: the numbers still
-    whole, the name folded too (a later review: there every column folded,
-    -5.97582e+ over 06); 72: not even the numbers fit side by side, so each
-    row is a record, a cell a line under its column's name. Nothing is cut."""
+    """80 columns: the numbers and names on one line each, the shape wrapped
+    at its spaces (a review saw -4.88484e+06 split over two lines); 72: the
+    table would need a word cut (a later review: -5.97582e+ over 06; then
+    another: the name in pieces of 8, "conv1.dA_" over "prev", a shape's
+    "(64, 6" over "4, 16)"), so each row is a record, a cell a line under
+    its column's name; 40 too. No word is ever cut, nothing is lost."""
     from collections import Counter
 
     from rich.console import Console
@@ -2628,18 +2629,42 @@ def test_table_numbers_stay_whole_where_they_fit_and_are_never_cut():
         con.print(t)
         lines = con.export_text().splitlines()
         assert all(len(line) <= width for line in lines)
-        if width == 40:
+        if width < 80:
             assert [line for line in lines if line] == [cells[0]] + [f"  {h}: {c}" for h, c in zip(header[1:], cells[1:])]
             continue
         row = next(line for line in lines if line.startswith("conv1.")).split()
-        assert row[-4:] == cells[2:]
-        edge = next(line for line in lines if line.startswith("quantity")).index("shape")
-        below = lines[next(i for i, line in enumerate(lines) if line.startswith("─")) + 1:]
-        assert (row[0] == cells[0]) == (width == 80)  # at 72 the name folds
-        assert "".join(line[:edge].strip() for line in below) == cells[0]
+        assert row[0] == cells[0] and row[-4:] == cells[2:]
+        words = Counter(w for line in lines for w in line.split() if set(w) != {"─"})
+        assert words == Counter(w for cell in header + cells for w in cell.split())  # each word whole
+        assert "(64, 64, 64, 16)" not in "\n".join(lines)  # (the shape wrapped at a space: the case asked for)
         # nothing cut: the characters shown are exactly those given (no "…", none lost)
         shown = Counter(ch for line in lines for ch in line if ch not in " ─")
         assert shown == Counter(ch for cell in header + cells for ch in cell if ch != " ")
+
+
+def test_narrow_check_puts_got_under_expected_digit_under_digit(tmp_path):
+    """A terminal review: at 40 columns a record said "expected: 10.58..."
+    over "got: 10.58...", the digits 5 columns apart where a learner
+    compares them one by one; the labels are padded now. And a shape that
+    differs read "shape (4, 4, 8, 8)" under the column "shape" (the word
+    twice)."""
+    from test_cli_helpers import ROOT, run
+
+    lines = run(["check", ROOT / "configs" / "seed.yaml"], env={"COLUMNS": "40"}).stdout.splitlines()
+    expected = [line for line in lines if line.startswith("  expected: ")]
+    got = [line for line in lines if line.startswith("  got: ")]
+    assert len(expected) == len(got) == 4
+    for e, g in zip(expected, got):  # the value in the same column, the "got" line padded to it
+        assert e[:12] == "  expected: " and g[:12] == "  got:      " and e[12] != " " != g[12], (e, g)
+    assert got[1].split()[-1] == "10.58174127554756"  # (convcli's dW.mean, against the notebook's printed one)
+    out = tmp_path / "out"
+    assert run(["backward", ROOT / "configs" / "seed.yaml", "--out", out]).exit_code == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    np.save(mine / "Z.npy", np.load(out / "conv1.Z.npy").transpose(0, 3, 1, 2))  # NCHW: another shape
+    table = run(["check", ROOT / "configs" / "seed.yaml", "--against", mine], env={"COLUMNS": "100"}).stdout
+    row = next(line for line in table.splitlines() if line.startswith("Z.npy"))
+    assert row.split()[1:6] == ["(10,", "8,", "7,", "7)", "-"] and "shape" not in row, row
 
 
 @pytest.mark.parametrize("columns", ["60", "45"])
