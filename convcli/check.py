@@ -1297,8 +1297,15 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     written = spec.hparameters.get("pad", 0)  # the config's as written: 1, [1, 2], same (0 for a pool: unused)
     written = (f"{written} ({pad[0] if len(set(pad)) == 1 else pad})" if isinstance(written, str)
                else written if hparams.is_int(written) else list(written))
+    # the same pad on every side up to twice the kernel, then (a review: np.pad on one side made
+    # "the loops ... stop short", on one axis nothing) on one side of each axis or on one axis only
+    sides = {"top and left only": (1, 0, 1, 0), "bottom and right only": (0, 1, 0, 1),
+             "rows only, none on the columns": (1, 1, 0, 0), "columns only, none on the rows": (0, 0, 1, 1)}
     pads = [(f"pad {k}", {"pad": k}, f"pad is {written}", size([k] * 4))
-            for k in range(0, max(f_H, f_W) + 1) if conv and [k] * 4 != pad]
+            for k in range(0, 2 * max(f_H, f_W) + 1) if conv and [k] * 4 != pad]
+    pads += [(f"pad {[k * x for x in unit]} ({where})", {"pad": [k * x for x in unit]}, f"pad is {written}",
+              size([k * x for x in unit])) for k in range(1, max(f_H, f_W) + 1) for where, unit in sides.items()
+             if conv and [k * x for x in unit] != pad]
     strides = [(f"stride {k}", {"stride": k}, f"stride is {s_H}", size(s=(k, k)))
                for k in sorted({1, 2, 3, f_H} - {s_H}) if s_H == s_W]
     windows = [(f"f {k}", {"f": k}, f"f is {f_H}", size(f=(k, k), s=(s_H, s_W) if given_stride else (k, k)))

@@ -567,6 +567,42 @@ def test_convcli_s_numbers_in_another_shape_say_the_reshape(tmp_path):
     assert o["hints"] == [] and o["note"] == "shape (4, 256), expected (4, 8, 8, 4)", o
 
 
+@pytest.mark.parametrize("pad, named", [
+    ((2, 0, 2, 0), "pad [2, 0, 2, 0] (top and left only)"),
+    ((0, 2, 0, 2), "pad [0, 2, 0, 2] (bottom and right only)"),
+    ((2, 2, 0, 0), "pad [2, 2, 0, 0] (rows only, none on the columns)"),
+    ((0, 0, 2, 2), "pad [0, 0, 2, 2] (columns only, none on the rows)"),
+    ((3, 3, 3, 3), "pad 3"),
+])
+def test_a_z_padded_on_one_side_or_axis_is_told_its_padding(tmp_path, pad, named):
+    """An instructor's review: a Z of the seed's layer (f 2, pad 2) padded
+    with np.pad on the top and left only was told "the loops over h and w
+    stop short" (it equals convcli's first outputs, but the loops were
+    right), on one axis or by 3 nothing at all. Z by hand: np.pad, then the
+    windows' sums, bias once."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [3, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
+                          "  b: {random: [8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{n}.npy") for n in ("A_prev", "W", "b"))
+    t, bottom, l, r = pad
+    A_pad = np.pad(A, ((0, 0), (t, bottom), (l, r), (0, 0)))
+    n_H, n_W = A_pad.shape[1] - 1, A_pad.shape[2] - 1
+    Z = np.zeros((3, n_H, n_W, 8))
+    for n, h, w, c in np.ndindex(*Z.shape):
+        Z[n, h, w, c] = np.sum(A_pad[n, h:h + 2, w:w + 2, :] * W[..., c]) + b.reshape(-1)[c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "Z.npy", Z)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"], o
+    assert f"is what {named} makes of conv1's input (3, 4, 4, 3); the config's pad is 2" in o["note"], o
+    assert "stop" not in o["note"], o
+
+
 def test_a_float32_db_summed_in_float32_passes_where_dz_cancels(tmp_path):
     """A review: with an upstream gradient of mean 0 per channel (a
     mean-subtracted loss above the conv), a float32 db summed in float32,
@@ -1429,7 +1465,9 @@ def test_the_size_hint_says_the_config_s_pad_as_written_and_reruns_a_chunk_at_a_
     monkeypatch.setattr(check_module, "HINT_CHUNK_BYTES", 2 * 7 * 7 * 4 * 8)  # 2 samples a chunk
     assert graded(same, stride1).endswith(
         "(6, 7, 7, 4) is what stride 1 makes of conv1's input (6, 8, 8, 3); the config's stride is 2")
-    assert calls.count(2) == 3, calls  # the whole batch two samples at a time, never whole
+    # the whole batch two samples at a time, never whole; and pad 4's first two (its (8 + 8 - 3) // 2 + 1 = 7
+    # rows fit too), told by them that it is not it
+    assert calls.count(2) == 4, calls
     # pad 0 at stride 1 (two settings off): 8 - 3 + 1 = 6, the size pad 3 makes at stride 2, (8 + 6 - 3) // 2 + 1
     assert graded(same, loops(A, W, b, (0, 0, 0, 0), 1, 6, 6)).endswith(
         "(6, 6, 6, 4) is what pad 3 makes of conv1's input (6, 8, 8, 3) (in size only: yours is not its output); "
