@@ -1240,12 +1240,26 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     is not finite) a tiled gather is done again untiled, and in dZ or A_prev
     (nor are the column sums the fused pass takes of it) the weight gradient
     from dZ is done again from the unfolded input, the plain way. Both redos
-    are passes the streaming estimate counts already."""
+    are passes the streaming estimate counts already. An RGB stem's weight
+    gradient goes by rows (:func:`weight_grad_by_rows`), whose terms are the
+    notebook's."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
     if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):
         T_in = None
     dA_prev = None
+    if cols is None and weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C):
+        # the input gradient alone (db, dZ's column sums, taken on its threads), then dW by rows
+        db = None
+        if T_in is None:
+            dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
+        else:
+            dA_prev, _, db, _ = _input_grad_stride1(dZ, W, g, T_in, dz_sums=True)
+        db = db if db is not None else _column_sums(dZ.reshape(-1, g.n_C))
+        if T_in is not None and T_in > 1 and not _finite(db):  # the band's zeros met an infinity or a NaN of dZ
+            dA_prev = None
+            dA_prev = _input_grad_stride1(dZ, W, g, 1)[0]
+        return dA_prev, _weight_grad_rows(A_prev, dZ, g), db.astype(dZ.dtype, copy=False)
     if cols is None and T_in is not None and (T_in == 1 and g.n_C_prev >= WEIGHT_GRAD_FROM_DZ_MIN_C_IN
                                               or 1 < T_in <= T):
         # One unfolded dZ serves both gradients (see _input_grad_stride1).
@@ -1272,6 +1286,126 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     elif dA_prev is None:
         dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
     return dA_prev, dW, db.astype(dZ.dtype, copy=False)
+
+
+# The weight gradient of a stride-1 layer with 2-3 input channels (an RGB
+# stem) and a kernel of 4 rows or more goes by rows (_weight_grad_rows): its
+# unfolding copies a quarter or less of the full one's, and its products
+# hold no band. Backward alone, old and new in one process, 2 threads,
+# alternated, (m, H=W, C_in) -> C_out, f x f, pad, new / old: (32,64,3) -> 8
+# 4x4 pad 2 (the benchmark's m32) float64 0.88x, float32 1.00x; 5x5 0.89x /
+# 0.88x; 7x7 0.94x / 0.99x; (64,32,3) -> 8 4x4 0.86x / 0.81x; (32,32,3) -> 8
+# 0.85x / 0.81x; (32,64,3) -> 16 0.89x / 0.75x; (32,64,2) -> 8 0.93x / 1.00x;
+# but (16,64,3) -> 8 0.99x / 1.07x. Elsewhere it lost: 3x3 kernels
+# 0.98x-1.34x, one input channel 0.98x-1.19x, 4 or more 1.00x-1.63x, 4 output
+# channels 1.03x-1.12x, on one thread 0.87x-1.19x where two lost more: each
+# block's calls take the GIL (benchmarks/README.md, attempt 99).
+ROWS_MIN_F = 4
+ROWS_C_IN = (2, 3)
+ROWS_MIN_C_OUT = 8
+# Its blocks hold about this much of its unfolding (1 MiB: 0.98x-1.0x of 2 MiB,
+# 512 KiB 1.02x-1.18x, 4 MiB up to 1.28x on 2 threads).
+ROWS_CHUNK_BYTES = 1 << 20
+
+
+def weight_grad_by_rows(s_H: int, d_H: int, f_H: int, C_in: int, C_out: int) -> bool:
+    """Whether the fast engine's weight gradient goes by rows (see ROWS_MIN_F)."""
+    return (s_H, d_H) == (1, 1) and f_H >= ROWS_MIN_F and ROWS_C_IN[0] <= C_in <= ROWS_C_IN[1] and C_out >= ROWS_MIN_C_OUT
+
+
+def rows_bytes(n_H: int, n_W: int, C_in: int, C_out: int, f_H: int, f_W: int, dtype) -> tuple[int, int]:
+    """For memory estimates: at most the bytes of one block buffer of
+    :func:`_weight_grad_rows`, and of what one thread holds while it sums
+    (a block's products, one (f_H, f_W*C_in, C_out) a sample, their sum and
+    the running one), as :func:`_blocks` cuts the pass."""
+    item = np.dtype(dtype).itemsize
+    row = n_W * f_W * C_in * item  # an output row's unfolded bytes
+    per = ROWS_CHUNK_BYTES / max(row, 1)
+    if per * 1.5 >= n_H:
+        k, h = max(1, round(per / n_H)), n_H
+    else:  # bands: more of them (a multiple of the threads) only makes them shorter
+        k, h = 1, -(-n_H // -(-n_H // max(1, round(per))))
+    return k * (h + f_H - 1) * row, (k + 2) * f_H * f_W * C_in * C_out * item
+
+
+def _weight_grad_rows(X, dZ, g: ConvGeometry):
+    """The weight gradient of a layer of vertical stride 1 from its padded
+    input unfolded along W only: a row (n, y, w) of the unfolding holds
+    X_pad[n, y, w*s_W + j*d_W, c] over (j, c), f_W*C_in elements, and the
+    kernel's row i pairs the output row h with the input row y = h + i*d_H,
+    so its share is a product over a shifted run of the same rows:
+
+        dW[i] = sum over blocks of rows(h + i*d_H).T @ dZ[rows h],
+
+    (f_W*C_in, rows) @ (rows, C_out), the f_H products of each of a block's
+    samples in one stacked ``np.matmul`` (a call a product, on two threads,
+    cost more than it saved: attempt 99). The copy moves f_W*C_in elements
+    a position where the full unfolding moves f_H times that, and the
+    products' terms are the notebook's (no band, no padded dZ). Blocks as
+    :func:`_conv_gemm`'s, of ROWS_CHUNK_BYTES of these rows; the input
+    padded as there. Returns dW (f_H, f_W, C_in, C_out)."""
+    m, H, W, C = X.shape
+    t, b, l, r = g.pad
+    f_H, f_W, d_H, d_W, s_W = g.f_H, g.f_W, g.d_H, g.d_W, g.s_W
+    n_H, n_W, N = g.n_H, g.n_W, g.n_C
+    Kw = f_W * C
+    ext = d_H * (f_H - 1)  # input rows a band needs beyond its output rows
+    item = X.dtype.itemsize
+    blocks = list(_blocks(m, n_H, n_W * Kw * item, ROWS_CHUNK_BYTES))
+    whole = blocks[0][2:] == (0, n_H)
+    pad_groups = (any(g.pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
+                  and (whole or m >= MIN_SAMPLES_TO_SHARE))
+    banded = pad_groups and not whole
+    padded_shape = (H + t + b, W + l + r, C)
+    X_pad = None
+    if not banded:
+        X_pad = np.empty((m, *padded_shape), dtype=X.dtype) if pad_groups else _pad(X, g.pad)
+    dZ2 = dZ.reshape(-1, N)
+
+    def rows_of(Xp, n0, n1, h0, h1):  # (n1 - n0, h1 - h0 + ext, n_W, f_W, C), a view
+        sn, sh, sw, sc = Xp.strides
+        return np.ndarray((n1 - n0, h1 - h0 + ext, n_W, f_W, C), Xp.dtype, Xp, n0 * sn + h0 * sh,
+                          (sn, sh, sw * s_W, sw * d_W, sc))
+
+    def run(group):
+        g0, g1 = group[0][0], group[-1][1]
+        if banded:
+            one = np.empty((1, *padded_shape), dtype=X.dtype)  # this thread's padded sample
+        elif pad_groups:
+            _pad_samples(X, X_pad, g.pad, g0, g1)
+        rows_max = max((n1 - n0) * (h1 - h0 + ext) for n0, n1, h0, h1 in group) * n_W
+        buf = _scratch(rows_max, Kw, X.dtype)
+        part = None
+        padded = None
+        for n0, n1, h0, h1 in group:
+            if banded:
+                if n0 != padded:
+                    _pad_into(X[n0:n1], one, g.pad)
+                    padded = n0
+                src = rows_of(one, 0, 1, h0, h1)
+            else:
+                src = rows_of(X_pad, n0, n1, h0, h1)
+            k, per, R = n1 - n0, src.shape[1] * n_W, (h1 - h0) * n_W
+            np.copyto(buf[:k * per].reshape(src.shape), src)
+            # (k, f_H, Kw, R): sample q's rows shifted by the kernel row i, transposed
+            rows = np.ndarray((k, f_H, Kw, R), buf.dtype, buf, 0,
+                              (per * Kw * item, d_H * n_W * Kw * item, item, Kw * item))
+            r0 = (n0 * n_H + h0) * n_W
+            grads = dZ2[r0:r0 + k * n_H * n_W].reshape(k, 1, -1, N)[:, :, :R] if whole else \
+                dZ2[r0:r0 + R].reshape(1, 1, R, N)
+            prod = np.matmul(rows, grads)  # one call: (k, f_H) products (Kw, R) @ (R, N)
+            prod = prod[0] if k == 1 else prod.sum(axis=0)
+            if part is None:
+                part = prod
+            else:
+                part += prod
+        return part
+
+    results = parallel.map_blocks(run, blocks)
+    dW = results[0]
+    for part in results[1:]:  # in block order: the same sums every run
+        dW += part
+    return dW.reshape(f_H, f_W, C, N)
 
 
 # _column_sums adds about this many elements per row of its wide view.
@@ -1303,7 +1437,7 @@ def _column_sums(X2):
     return out
 
 
-def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
+def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None, dz_sums=False):
     """Stride 1: dA_prev is the convolution of dZ, zero-padded by
     d*(f-1) less the forward's padding on each side, with the kernel flipped in
     both spatial axes and its channel axes swapped:
@@ -1336,9 +1470,9 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     _, G, db = _conv_gemm(dZ_c, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
                           (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
                           grad_out2=None if A_prev is None else A_prev.reshape(-1, T * g.n_C_prev), T=T, pad=pad,
-                          x_sums=A_prev is not None and dZ_c is dZ)  # all of dZ: its sums are db
+                          x_sums=(A_prev is not None or dz_sums) and dZ_c is dZ)  # all of dZ: its sums are db
     if G is None:
-        return dA_prev, None, None, None
+        return dA_prev, None, db, None
     del W_flip  # before dW's copy: the streaming estimate counts what is alive
     # G = [cols | 1].T @ A_prev: rows (i, j, c) in its first K; its last, the
     # column sums of A_prev.

@@ -137,7 +137,8 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     into a thread's kept scratch; the col2im pass's block, which does not;
     what one engine thread holds while it sums the weight gradient,
     conv.grad_sum_bytes, over the forward's unfolded input or at stride 1
-    over dZ's, whose rows hold n_C channels and whose gradient has C columns).
+    over dZ's, whose rows hold n_C channels and whose gradient has C columns;
+    or by rows, conv.rows_bytes).
     The reference engine's loops have no blocks, but its backward holds the
     padded input and the padded gradient at once (conv._backward_reference),
     and its weight gradient's sums are three W-sized arrays. Last, the bytes
@@ -171,6 +172,9 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
         grad_scratch = 0
         scratch_block = forward_block
         col2im = True
+    if conv_engine.weight_grad_by_rows(s_H, d_H, f_H, C, n_C):  # (a stem's weight gradient, by rows)
+        rows_block, rows_sum = conv_engine.rows_bytes(n_H, n_W, C, n_C, f_H, f_W, dtype)
+        scratch_block, grad_sum = max(scratch_block, rows_block), max(grad_sum, rows_sum)
     # col2im: a padded gradient, then a cropped copy (the dA_prev itself); dZ @ W.T, one block
     if col2im:
         grad_scratch = max(grad_scratch, padded)

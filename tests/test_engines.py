@@ -592,6 +592,12 @@ NONFINITE_CASES = {
         "TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10}),
     "tiled weight gradient from dZ, bad dZ": ((2, 6, 12, 3), (3, 3, 3, 4), "dZ", {
         "TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10}),
+    # attempt 99: a stem's weight gradient by rows (the input's own zeros: the notebook's terms), beside
+    # the input gradient in tiles (its band's zeros met dZ's infinity: done again untiled)
+    "weight gradient by rows, bad input": ((4, 6, 12, 3), (4, 4, 3, 8), "A", {
+        "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10}),
+    "weight gradient by rows, bad dZ": ((4, 6, 12, 3), (4, 4, 3, 8), "dZ", {
+        "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10}),
     # many blocks on two threads, each group padding its own samples: the threads find the bad value
     "tiled forward on threads, bad input": ((8, 6, 12, 3), (3, 3, 3, 4), "A",
                                             {"TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "PAD_IN_THREADS_BYTES": 0}),
@@ -638,7 +644,11 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
     expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad, layout)
     # the case takes its shortcut, with finite data (else it would test nothing)
     g = cache.state.geometry
-    if "tiled weight gradient" in case:
+    if "by rows" in case:
+        T_in = conv_module._input_grad_tile(g, dtype)
+        assert cache.state.cols is None and conv_module.weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C)
+        assert T_in > 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+    elif "tiled weight gradient" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
         assert cache.state.cols is None and 1 < T_in <= conv_module._forward_tile(g, dtype)
         assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
@@ -904,7 +914,51 @@ def test_block_bytes_bounds_every_block_buffer(case, chunk_bytes, tiles):
     thread, is at least every unfolding buffer the fast engine asks for (its
     kept scratch and the forward's [cols | 1] it may keep in the cache)."""
     A_prev, W, b, hp, rng = case
-    assert_block_bytes_bound(A_prev, W, b, hp, {"CHUNK_BYTES": chunk_bytes, "TILE_MIN_BYTES": 0 if tiles else None})
+    assert_block_bytes_bound(A_prev, W, b, hp, {"CHUNK_BYTES": chunk_bytes, "ROWS_CHUNK_BYTES": chunk_bytes,
+                                                "TILE_MIN_BYTES": 0 if tiles else None})
+
+
+@pytest.mark.parametrize("rows_chunk", [None, 1 << 10, 1 << 13, 1 << 15])
+@pytest.mark.parametrize("A_shape, W_shape, hp", [
+    ((20, 9, 9, 3), (4, 4, 3, 8), {"pad": 2}),  # whole samples, several a block
+    ((3, 30, 40, 2), (7, 7, 2, 8), {"pad": 3}),  # bands, 6 rows beyond each
+    ((2, 12, 50, 3), (4, 5, 3, 16), {"stride": (1, 3), "dilation": (1, 2)}),
+])
+def test_rows_bytes_bounds_the_weight_gradient_by_rows(A_shape, W_shape, hp, rows_chunk):
+    """conv.rows_bytes, which the streaming estimate counts for a stem's
+    weight gradient by rows (attempt 99), bounds the block buffer that pass
+    asks for, whatever its blocks (whole samples, or bands that unfold
+    f_H - 1 rows beyond their own)."""
+    rng = np.random.default_rng(2)
+    A_prev, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    asked, inside = [], []
+    real_rows, real_scratch = conv_module._weight_grad_rows, conv_module._scratch
+
+    def rows(*a):
+        inside.append(True)
+        try:
+            return real_rows(*a)
+        finally:
+            inside.pop()
+
+    def scratch(n, width, dtype):
+        if inside:
+            asked.append(n * width * np.dtype(dtype).itemsize)
+        return real_scratch(n, width, dtype)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "_weight_grad_rows", rows)
+        mp.setattr(conv_module, "_scratch", scratch)
+        mp.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
+        mp.setattr(conv_module, "CHUNK_BYTES", 1 << 12)  # nothing kept from the forward
+        if rows_chunk is not None:
+            mp.setattr(conv_module, "ROWS_CHUNK_BYTES", rows_chunk)
+        Z, cache = cc.conv_forward(A_prev, W, b, hp)
+        cc.conv_backward(np.ones_like(Z), cache)
+        g = cache.state.geometry
+        bound = conv_module.rows_bytes(g.n_H, g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, Z.dtype)[0]
+    assert asked and max(asked) <= bound, (asked, bound)
+    assert max(asked) >= 0.5 * bound or rows_chunk is None, (asked, bound)  # and near it
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
@@ -974,7 +1028,9 @@ def assert_block_bytes_bound(A_prev, W, b, hp, patches, wide=False):
         bound = max(
             conv_module.block_bytes(g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, g.s_W, g.d_W, Z.dtype),
             conv_module.block_bytes(g.n_W_prev, g.n_C, g.n_C_prev, g.f_H, g.f_W, 1, g.d_W, Z.dtype)
-            if (g.s_H, g.s_W) == (1, 1) else 0)
+            if (g.s_H, g.s_W) == (1, 1) else 0,
+            conv_module.rows_bytes(g.n_H, g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, Z.dtype)[0]
+            if conv_module.weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C) else 0)
         chunk = conv_module.CHUNK_BYTES
     kept = cache.state.cols.nbytes if cache.state.cols is not None else 0
     assert max(asked + [kept]) <= bound, (asked, kept, bound)
@@ -1139,7 +1195,9 @@ def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, m
     PyTorch's autograd (the reference engine is checked by the property
     test), on several blocks so that nothing is kept from the forward."""
     torch = pytest.importorskip("torch", reason="the oracle for this test")
-    for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12}.items():
+    # (a stem's weight gradient goes by rows since attempt 99: off here, for the fused pass)
+    for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12,
+                        "ROWS_MIN_F": 99}.items():
         monkeypatch.setattr(conv_module, name, value)
     rng = np.random.default_rng(3)
     A = rng.standard_normal(A_shape).astype(dtype)

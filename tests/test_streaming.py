@@ -424,6 +424,22 @@ def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, cut_along_k
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
+def test_estimate_bounds_a_stems_weight_gradient_by_rows(tmp_path, threads, monkeypatch):
+    """Attempt 99: an RGB stem's weight gradient (4x4, 3 -> 8 channels)
+    unfolds its input along W only, blocks of many small samples, whose
+    (samples, f_H, f_W*C_in, C_out) products a thread holds before it sums
+    them (conv.rows_bytes): within the estimate, the pass seen to run."""
+    ran = []
+    real = conv_engine._weight_grad_rows
+    monkeypatch.setattr(conv_engine, "_weight_grad_rows", lambda *a: ran.append(1) or real(*a))
+    rows = 16
+    peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (48, 40, 40, 3), (4, 4, 3, 8),
+                                     {"pad": 2}, rows)
+    assert len(ran) == 3  # a chunk at a time
+    assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
 def test_estimate_bounds_a_strided_large_kernel_layer(tmp_path, threads, monkeypatch):
     """Stride 2 takes the input gradient through col2im, whose product dZ @ W.T
     is a block of (samples, n_H, n_W, 11*11*16) per GEMM (4 MB a sample,
