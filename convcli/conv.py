@@ -1253,6 +1253,8 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
         db = None
         if T_in is None:
             dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
+        elif input_grad_by_rows(g, T_in):
+            dA_prev, db = _input_grad_rows(dZ, W, g, T_in)
         else:
             dA_prev, _, db, _ = _input_grad_stride1(dZ, W, g, T_in, dz_sums=True)
         db = db if db is not None else _column_sums(dZ.reshape(-1, g.n_C))
@@ -1306,11 +1308,25 @@ ROWS_MIN_C_OUT = 8
 # Its blocks hold about this much of its unfolding (1 MiB: 0.98x-1.0x of 2 MiB,
 # 512 KiB 1.02x-1.18x, 4 MiB up to 1.28x on 2 threads).
 ROWS_CHUNK_BYTES = 1 << 20
+# ... and the input gradient's by rows (_input_grad_rows), 512 KiB: one sample of m32's (459 KB) a block;
+# on 2 threads, its pass alone 2.62 ms against 3.03 at 1 MiB, 3.22 at 256 KiB (bands) and 3.85 for the gather.
+INPUT_ROWS_CHUNK_BYTES = 1 << 19
 
 
 def weight_grad_by_rows(s_H: int, d_H: int, f_H: int, C_in: int, C_out: int) -> bool:
     """Whether the fast engine's weight gradient goes by rows (see ROWS_MIN_F)."""
     return (s_H, d_H) == (1, 1) and f_H >= ROWS_MIN_F and ROWS_C_IN[0] <= C_in <= ROWS_C_IN[1] and C_out >= ROWS_MIN_C_OUT
+
+
+def _most_rows(n_H: int, row: int, target: int) -> tuple[int, int]:
+    """The most samples, and output rows of each, one block of :func:`_blocks`
+    holds for output rows of ``row`` bytes: whole samples near ``target``,
+    or one sample's band (more bands, a multiple of the threads, are only
+    shorter)."""
+    per = target / max(row, 1)
+    if per * 1.5 >= n_H:
+        return max(1, round(per / n_H)), n_H
+    return 1, -(-n_H // -(-n_H // max(1, round(per))))
 
 
 def rows_bytes(n_H: int, n_W: int, C_in: int, C_out: int, f_H: int, f_W: int, dtype) -> tuple[int, int]:
@@ -1320,12 +1336,19 @@ def rows_bytes(n_H: int, n_W: int, C_in: int, C_out: int, f_H: int, f_W: int, dt
     the running one), as :func:`_blocks` cuts the pass."""
     item = np.dtype(dtype).itemsize
     row = n_W * f_W * C_in * item  # an output row's unfolded bytes
-    per = ROWS_CHUNK_BYTES / max(row, 1)
-    if per * 1.5 >= n_H:
-        k, h = max(1, round(per / n_H)), n_H
-    else:  # bands: more of them (a multiple of the threads) only makes them shorter
-        k, h = 1, -(-n_H // -(-n_H // max(1, round(per))))
+    k, h = _most_rows(n_H, row, ROWS_CHUNK_BYTES)
     return k * (h + f_H - 1) * row, (k + 2) * f_H * f_W * C_in * C_out * item
+
+
+def input_rows_bytes(H: int, W: int, C_in: int, C_out: int, f_H: int, f_W: int, T: int, dtype) -> int:
+    """For memory estimates: at most the bytes one thread holds in
+    :func:`_input_grad_rows` of a layer of C_in input channels, C_out output
+    channels (dZ's), in tiles of T: a block's rows of tile spans, and its
+    stacked products, f_H times the block's share of dA_prev."""
+    item = np.dtype(dtype).itemsize
+    row = W // T * (T + f_W - 1) * C_out * item
+    k, h = _most_rows(H, row, INPUT_ROWS_CHUNK_BYTES)
+    return k * (h + f_H - 1) * row + k * f_H * h * W * C_in * item
 
 
 def _weight_grad_rows(X, dZ, g: ConvGeometry):
@@ -1406,6 +1429,93 @@ def _weight_grad_rows(X, dZ, g: ConvGeometry):
     for part in results[1:]:  # in block order: the same sums every run
         dW += part
     return dW.reshape(f_H, f_W, C, N)
+
+
+def input_grad_by_rows(g: ConvGeometry, T: int | None) -> bool:
+    """Whether a stem's stride-1 input gradient in tiles of T columns goes by
+    rows (:func:`_input_grad_rows`): its weight gradient does
+    (:func:`weight_grad_by_rows`), no dilation, and dZ is padded, not
+    cropped (each pad at most the kernel's extent less one)."""
+    t, b, l, r = g.pad
+    return (T is not None and T > 1 and (g.s_W, g.d_W) == (1, 1)
+            and weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C)
+            and max(t, b) <= g.f_H - 1 and max(l, r) <= g.f_W - 1)
+
+
+def _input_grad_rows(dZ, W, g: ConvGeometry, T: int):
+    """The stride-1 input gradient (see :func:`_input_grad_stride1`) in tiles
+    of T columns, dZ unfolded along W only: a row (n, y, u) holds the span of
+    T + f_W - 1 columns of dZ's zero-padded row y under tile u, and the
+    flipped kernel's row i pairs the input's row y with dZ's padded row
+    y + i, so each kernel row's share is a product over the same rows
+    shifted by i rows against that row's band of the banded kernel, the
+    f_H shares added into dA_prev. The unfolding is 1/f_H of the full one's,
+    and it is filled from dZ itself, its padding written as zeros into it
+    (no padded copy of dZ). Blocks of ROWS_CHUNK_BYTES of these rows, whole
+    samples or bands of input rows, on the threads; each block's products
+    one stacked ``np.matmul``. Returns ``(dA_prev, db)``: db, the column sums
+    of dZ, taken by each thread of its samples (None where dZ is not
+    contiguous, or the blocks are bands)."""
+    m, n_H, n_W, K = dZ.shape
+    H, Wd, C = g.n_H_prev, g.n_W_prev, g.n_C_prev
+    f_H, f_W = g.f_H, g.f_W
+    top, left = f_H - 1 - g.pad[0], f_W - 1 - g.pad[2]  # dZ's zero rows above it, columns left of it
+    span, n_Wt = T + f_W - 1, Wd // T
+    KW, N = span * K, T * C
+    W_flip = np.ascontiguousarray(W[::-1, ::-1].transpose(0, 1, 3, 2))  # (f_H, f_W, C, C_prev)
+    bands = _gemm_weights(W_flip, T, 1, 1)[:f_H * KW].reshape(f_H, KW, N)  # each kernel row's band
+    dA_prev = np.empty(g.in_shape, dtype=dZ.dtype)
+    dA2 = dA_prev.reshape(m, H * n_Wt, N)
+    item = dZ.itemsize
+    blocks = list(_blocks(m, H, n_Wt * KW * item, INPUT_ROWS_CHUNK_BYTES))
+    sn, sh, sw, sc = dZ.strides
+    # the tiles whose span lies within dZ's columns (one copy), and the rest (at its edges)
+    inner = range(-(-left // T), min(n_Wt, (n_W + left - span) // T + 1))
+    edges = [u for u in range(n_Wt) if u not in inner]
+    contiguous = dZ.flags.c_contiguous
+    whole = blocks[0][2:] == (0, H)
+
+    def spans(n0, n1, y0, y1):  # (n1 - n0, y1 - y0, len(inner), span, K): the inner tiles' spans of dZ
+        shape, strides = (n1 - n0, y1 - y0, len(inner), span, K), (sn, sh, T * sw, sw, sc)
+        at = n0 * sn + (y0 - top) * sh + (inner[0] * T - left) * sw
+        if contiguous:  # 0.3 us, where as_strided took 19 (its calls were 10% of the pass)
+            return np.ndarray(shape, dZ.dtype, dZ, at, strides)
+        return as_strided(dZ[n0:, y0 - top:, inner[0] * T - left:], shape, strides, writeable=False)
+
+    def run(group):
+        rows_max = max((n1 - n0) * (h1 - h0 + f_H - 1) for n0, n1, h0, h1 in group) * n_Wt
+        buf = _scratch(rows_max, KW, dZ.dtype)
+        for n0, n1, h0, h1 in group:
+            k, Hb = n1 - n0, h1 - h0 + f_H - 1
+            B = buf[:k * Hb * n_Wt].reshape(k, Hb, n_Wt, span, K)
+            y0, y1 = max(h0, top), max(max(h0, top), min(h0 + Hb, top + n_H))  # padded rows of dZ's
+            B[:, :y0 - h0] = 0
+            B[:, y1 - h0:] = 0
+            if y1 > y0:
+                mid, src = B[:, y0 - h0:y1 - h0], dZ[n0:n1, y0 - top:y1 - top]
+                if len(inner):
+                    np.copyto(mid[:, :, inner[0]:inner[-1] + 1], spans(n0, n1, y0, y1))
+                for u in edges:
+                    x0 = u * T - left
+                    lo, hi = max(0, -x0), max(max(0, -x0), min(span, n_W - x0))
+                    mid[:, :, u, :lo] = 0
+                    mid[:, :, u, hi:] = 0
+                    mid[:, :, u, lo:hi] = src[:, :, x0 + lo:x0 + hi]
+            R = (h1 - h0) * n_Wt
+            rows = np.ndarray((k, f_H, R, KW), buf.dtype, buf, 0, (Hb * n_Wt * KW * item, n_Wt * KW * item,
+                                                                   KW * item, item))
+            part = np.matmul(rows, bands)  # one call: (k, f_H) products (R, KW) @ (KW, N)
+            out = dA2[n0:n1, h0 * n_Wt:h1 * n_Wt]
+            np.add(part[:, 0], part[:, 1], out=out)
+            for i in range(2, f_H):
+                out += part[:, i]
+        # db: the group's samples summed at once (a call a sample cost 47 us each: 1.5 ms of m32's pass)
+        return _x_summary(dZ[group[0][0]:group[-1][1]], True) if whole and contiguous else None
+
+    db = None
+    for col_sums in parallel.map_blocks(run, blocks):  # in block order: the same sums every run
+        db = col_sums if db is None else db + col_sums
+    return dA_prev, db
 
 
 # _column_sums adds about this many elements per row of its wide view.

@@ -592,8 +592,8 @@ NONFINITE_CASES = {
         "TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10}),
     "tiled weight gradient from dZ, bad dZ": ((2, 6, 12, 3), (3, 3, 3, 4), "dZ", {
         "TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10}),
-    # attempt 99: a stem's weight gradient by rows (the input's own zeros: the notebook's terms), beside
-    # the input gradient in tiles (its band's zeros met dZ's infinity: done again untiled)
+    # attempts 99-100: a stem's gradients by rows, the weight gradient's terms the notebook's (the input's
+    # own zeros), the input gradient in tiles (its band's zeros met dZ's infinity: done again untiled)
     "weight gradient by rows, bad input": ((4, 6, 12, 3), (4, 4, 3, 8), "A", {
         "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10}),
     "weight gradient by rows, bad dZ": ((4, 6, 12, 3), (4, 4, 3, 8), "dZ", {
@@ -648,6 +648,7 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
         T_in = conv_module._input_grad_tile(g, dtype)
         assert cache.state.cols is None and conv_module.weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C)
         assert T_in > 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+        assert conv_module.input_grad_by_rows(g, T_in)  # (attempt 100: its input gradient too, tiled)
     elif "tiled weight gradient" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
         assert cache.state.cols is None and 1 < T_in <= conv_module._forward_tile(g, dtype)
@@ -1003,6 +1004,54 @@ def test_wide_blocks_never_cost_a_pass_threads_or_balance(n_H, n_W, K, N, itemsi
     # the wide blocks were taken for some batch sizes, wherever they hold more than CHUNK_BYTES
     # (float32's 384 rows of 1152 do not)
     assert (took_wide > 0) == (conv_module._wide_target(K * itemsize, N) > conv_module.CHUNK_BYTES)
+
+
+@pytest.mark.parametrize("rows_chunk", [None, 1 << 10, 1 << 13, 1 << 15])
+@pytest.mark.parametrize("A_shape, W_shape, pad", [
+    ((20, 9, 12, 3), (4, 4, 3, 8), 2),  # whole samples, several a block
+    ((3, 30, 40, 3), (7, 7, 3, 8), 3),  # bands, 6 rows beyond each
+])
+def test_input_rows_bytes_bounds_the_input_gradient_by_rows(A_shape, W_shape, pad, rows_chunk, monkeypatch):
+    """conv.input_rows_bytes, which the streaming estimate counts for a
+    stem's input gradient by rows (attempt 100), bounds what that pass holds
+    on a thread: its block of tile spans (the kept scratch) and the block's
+    stacked products, f_H times its share of dA_prev."""
+    rng = np.random.default_rng(2)
+    A_prev, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    held, inside = [], []
+    real_rows, real_scratch, real_matmul = conv_module._input_grad_rows, conv_module._scratch, np.matmul
+
+    def rows(*a):
+        inside.append(True)
+        try:
+            return real_rows(*a)
+        finally:
+            inside.pop()
+
+    def scratch(n, width, dtype):
+        if inside:
+            held.append(["scratch", n * width * np.dtype(dtype).itemsize])
+        return real_scratch(n, width, dtype)
+
+    monkeypatch.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
+    for name, value in {"CHUNK_BYTES": 1 << 12, "INPUT_GRAD_TILE_MIN_BYTES": 0,
+                        "INPUT_ROWS_CHUNK_BYTES": rows_chunk}.items():
+        if value is not None:
+            monkeypatch.setattr(conv_module, name, value)
+    monkeypatch.setattr(conv_module, "_input_grad_rows", rows)
+    monkeypatch.setattr(conv_module, "_scratch", scratch)
+    monkeypatch.setattr(conv_module.np, "matmul", lambda *a, **k: (lambda r: (
+        held.append(["products", r.nbytes]) if inside else None, r)[1])(real_matmul(*a, **k)))
+    Z, cache = cc.conv_forward(A_prev, W, b, {"pad": pad})
+    cc.conv_backward(np.ones_like(Z), cache)
+    g = cache.state.geometry
+    T = conv_module._input_grad_tile(g, Z.dtype)
+    bound = conv_module.input_rows_bytes(g.n_H_prev, g.n_W_prev, g.n_C_prev, g.n_C, g.f_H, g.f_W, T, Z.dtype)
+    scratch_most = max(n for kind, n in held if kind == "scratch")
+    products_most = max(n for kind, n in held if kind == "products")
+    assert scratch_most + products_most <= bound, (held, bound)
+    # and near it, where the batch fills a block (20 samples are one block of 512 KiB here)
+    assert scratch_most + products_most >= 0.5 * bound or rows_chunk is None, (held, bound)
 
 
 def assert_block_bytes_bound(A_prev, W, b, hp, patches, wide=False):

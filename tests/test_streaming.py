@@ -425,17 +425,19 @@ def test_estimate_bounds_a_sliced_weight_gradient(tmp_path, threads, cut_along_k
 
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_estimate_bounds_a_stems_weight_gradient_by_rows(tmp_path, threads, monkeypatch):
-    """Attempt 99: an RGB stem's weight gradient (4x4, 3 -> 8 channels)
+    """Attempts 99-100: an RGB stem's weight gradient (4x4, 3 -> 8 channels)
     unfolds its input along W only, blocks of many small samples, whose
     (samples, f_H, f_W*C_in, C_out) products a thread holds before it sums
-    them (conv.rows_bytes): within the estimate, the pass seen to run."""
+    them (conv.rows_bytes), and its input gradient dZ's, with f_H products
+    a block (conv.input_rows_bytes): within the estimate, both seen to run."""
     ran = []
-    real = conv_engine._weight_grad_rows
-    monkeypatch.setattr(conv_engine, "_weight_grad_rows", lambda *a: ran.append(1) or real(*a))
+    real, real_input = conv_engine._weight_grad_rows, conv_engine._input_grad_rows
+    monkeypatch.setattr(conv_engine, "_weight_grad_rows", lambda *a: ran.append("dW") or real(*a))
+    monkeypatch.setattr(conv_engine, "_input_grad_rows", lambda *a: ran.append("dA_prev") or real_input(*a))
     rows = 16
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, (48, 40, 40, 3), (4, 4, 3, 8),
                                      {"pad": 2}, rows)
-    assert len(ran) == 3  # a chunk at a time
+    assert ran == ["dA_prev", "dW"] * 3  # a chunk at a time (and its input gradient by rows: attempt 100)
     assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
 
 

@@ -443,3 +443,40 @@ def test_conv_weight_gradient_by_rows_vs_torch(A_shape, W_shape, hp, knobs, thre
     assert ran == [1]
     for name, x, y in zip(("Z", "dA_prev", "dW", "db"), ours, theirs):
         close(x, y, dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("A_shape, W_shape, pad, knobs", [
+    # the benchmark's m32 layer, smaller: a sample a block, dZ's column sums (db) on the threads
+    ((6, 16, 16, 3), (4, 4, 3, 8), 2, {"INPUT_ROWS_CHUNK_BYTES": 1 << 13}),
+    # bands of input rows (db summed after), tiles at both edges of dZ's columns, asymmetric padding
+    ((3, 13, 20, 3), (5, 4, 3, 8), (1, 4, 3, 0), {"INPUT_ROWS_CHUNK_BYTES": 1 << 11}),
+    # no padding: dZ's own zeros only, its rows and columns beyond the kernel's extent
+    ((4, 12, 12, 3), (4, 5, 3, 8), 0, {}),
+], ids=["samples", "bands", "unpadded"])
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_conv_input_gradient_by_rows_vs_torch(A_shape, W_shape, pad, knobs, threads, order, dtype, torch,
+                                              monkeypatch):
+    """Attempt 100: a stem's stride-1 input gradient in tiles, dZ unfolded
+    along W only and straight from dZ (its padding written into the
+    unfolding as zeros), each kernel row's band a product over rows shifted
+    by it; against PyTorch's autograd, the pass seen to run, with dZ in C or
+    Fortran order (whose column sums the threads do not take)."""
+    monkeypatch.setenv("CONVCLI_THREADS", threads)
+    for name, value in {"CHUNK_BYTES": 1 << 12, "INPUT_GRAD_TILE_MIN_BYTES": 0, **knobs}.items():
+        monkeypatch.setattr(conv_module, name, value)
+    ran = []
+    real = conv_module._input_grad_rows
+    monkeypatch.setattr(conv_module, "_input_grad_rows", lambda *a: ran.append(a[3]) or real(*a))
+    rng = np.random.default_rng(4)
+    A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
+    A, W, b = (x.astype(dtype) for x in (A, W, b))
+    Z, cache = cc.conv_forward(A, W, b, {"pad": pad})
+    G = np.asarray(rng.standard_normal(Z.shape).astype(dtype), order=order)
+    dA_prev, dW, db = cc.conv_backward(G, cache)
+    assert len(ran) == 1 and ran[0] > 1, ran  # in tiles
+    sides = resolve_pad(pad, A.shape[1], A.shape[2], W.shape[:2], 1, 1)
+    theirs = torch_conv(torch, A, W, b, G, stride=1, sides=sides, dilation=1, bias="once")
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), (Z, dA_prev, dW, db), theirs):
+        close(x, y, dtype, name)
