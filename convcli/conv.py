@@ -1248,7 +1248,7 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):
         T_in = None
     dA_prev = None
-    if cols is None and weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C):
+    if cols is None and weight_grad_by_rows((g.s_H, g.s_W), (g.d_H, g.d_W), g.f_H, g.n_C_prev, g.n_C):
         # the input gradient alone (db, dZ's column sums, taken on its threads), then dW by rows
         db = None
         if T_in is None:
@@ -1290,8 +1290,10 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     return dA_prev, dW, db.astype(dZ.dtype, copy=False)
 
 
-# The weight gradient of a stride-1 layer with 2-3 input channels (an RGB
-# stem) and a kernel of 4 rows or more goes by rows (_weight_grad_rows): its
+# The weight gradient of a layer of stride and dilation 1 with 2-3 input
+# channels (an RGB stem) and a kernel of 4 rows or more goes by rows
+# (_weight_grad_rows), and so, in tiles, does its input gradient
+# (_input_grad_rows, attempt 100): its
 # unfolding copies a quarter or less of the full one's, and its products
 # hold no band. Backward alone, old and new in one process, 2 threads,
 # alternated, (m, H=W, C_in) -> C_out, f x f, pad, new / old: (32,64,3) -> 8
@@ -1306,16 +1308,20 @@ ROWS_MIN_F = 4
 ROWS_C_IN = (2, 3)
 ROWS_MIN_C_OUT = 8
 # Its blocks hold about this much of its unfolding (1 MiB: 0.98x-1.0x of 2 MiB,
-# 512 KiB 1.02x-1.18x, 4 MiB up to 1.28x on 2 threads).
+# 512 KiB 1.02x-1.18x, 4 MiB up to 1.28x on 2 threads). Counting dZ's rows
+# beside it, and filling it straight from the input (no padded copy, as the
+# input gradient's), each measured slower in the benchmark's m32 (attempt 101).
 ROWS_CHUNK_BYTES = 1 << 20
 # ... and the input gradient's by rows (_input_grad_rows), 512 KiB: one sample of m32's (459 KB) a block;
 # on 2 threads, its pass alone 2.62 ms against 3.03 at 1 MiB, 3.22 at 256 KiB (bands) and 3.85 for the gather.
 INPUT_ROWS_CHUNK_BYTES = 1 << 19
 
 
-def weight_grad_by_rows(s_H: int, d_H: int, f_H: int, C_in: int, C_out: int) -> bool:
-    """Whether the fast engine's weight gradient goes by rows (see ROWS_MIN_F)."""
-    return (s_H, d_H) == (1, 1) and f_H >= ROWS_MIN_F and ROWS_C_IN[0] <= C_in <= ROWS_C_IN[1] and C_out >= ROWS_MIN_C_OUT
+def weight_grad_by_rows(stride, dilation, f_H: int, C_in: int, C_out: int) -> bool:
+    """Whether the fast engine's weight gradient goes by rows (see ROWS_MIN_F):
+    ``stride`` and ``dilation`` (H, W) both 1."""
+    return (tuple(stride), tuple(dilation)) == ((1, 1), (1, 1)) and f_H >= ROWS_MIN_F and \
+        ROWS_C_IN[0] <= C_in <= ROWS_C_IN[1] and C_out >= ROWS_MIN_C_OUT
 
 
 def _most_rows(n_H: int, row: int, target: int) -> tuple[int, int]:
@@ -1431,14 +1437,48 @@ def _weight_grad_rows(X, dZ, g: ConvGeometry):
     return dW.reshape(f_H, f_W, C, N)
 
 
+def _spans_into(B, X, n0: int, h0: int, top: int, left: int, T: int) -> None:
+    """``B`` (k, rows, tiles, span, C) = the spans of ``span`` columns at
+    every T-th column of rows h0, h0 + 1, ... of samples n0, n0 + 1, ... of X
+    zero-padded by ``top`` rows above and ``left`` columns to the left (and
+    as many below and to the right as the spans reach), filled straight from
+    X: the padding written as zeros, no padded copy of X made. One copy for
+    the tiles whose span lies within X's columns, three small ones for each
+    of the rest, at its edges."""
+    k, rows, tiles, span, C = B.shape
+    n_rows, n_cols = X.shape[1], X.shape[2]
+    y0, y1 = max(h0, top), max(h0, top, min(h0 + rows, top + n_rows))  # padded rows of X's
+    B[:, :y0 - h0] = 0
+    B[:, y1 - h0:] = 0
+    if y1 == y0:
+        return
+    mid, src = B[:, y0 - h0:y1 - h0], X[n0:n0 + k, y0 - top:y1 - top]
+    inner = range(-(-left // T), min(tiles, (n_cols + left - span) // T + 1))
+    if len(inner):
+        sn, sh, sw, sc = X.strides
+        shape, strides = (k, y1 - y0, len(inner), span, C), (sn, sh, T * sw, sw, sc)
+        if X.flags.c_contiguous:  # 0.3 us, where as_strided took 19 (its calls were 10% of m32's pass)
+            view = np.ndarray(shape, X.dtype, X, n0 * sn + (y0 - top) * sh + (inner[0] * T - left) * sw, strides)
+        else:
+            view = as_strided(src[:, :, inner[0] * T - left:], shape, strides, writeable=False)
+        np.copyto(mid[:, :, inner[0]:inner[-1] + 1], view)
+    for u in range(tiles):
+        if u in inner:
+            continue
+        x0 = u * T - left
+        lo, hi = max(0, -x0), max(0, -x0, min(span, n_cols - x0))
+        mid[:, :, u, :lo] = 0
+        mid[:, :, u, hi:] = 0
+        mid[:, :, u, lo:hi] = src[:, :, x0 + lo:x0 + hi]
+
+
 def input_grad_by_rows(g: ConvGeometry, T: int | None) -> bool:
     """Whether a stem's stride-1 input gradient in tiles of T columns goes by
     rows (:func:`_input_grad_rows`): its weight gradient does
     (:func:`weight_grad_by_rows`), no dilation, and dZ is padded, not
     cropped (each pad at most the kernel's extent less one)."""
     t, b, l, r = g.pad
-    return (T is not None and T > 1 and (g.s_W, g.d_W) == (1, 1)
-            and weight_grad_by_rows(g.s_H, g.d_H, g.f_H, g.n_C_prev, g.n_C)
+    return (T is not None and T > 1 and weight_grad_by_rows((g.s_H, g.s_W), (g.d_H, g.d_W), g.f_H, g.n_C_prev, g.n_C)
             and max(t, b) <= g.f_H - 1 and max(l, r) <= g.f_W - 1)
 
 
@@ -1468,39 +1508,15 @@ def _input_grad_rows(dZ, W, g: ConvGeometry, T: int):
     dA2 = dA_prev.reshape(m, H * n_Wt, N)
     item = dZ.itemsize
     blocks = list(_blocks(m, H, n_Wt * KW * item, INPUT_ROWS_CHUNK_BYTES))
-    sn, sh, sw, sc = dZ.strides
-    # the tiles whose span lies within dZ's columns (one copy), and the rest (at its edges)
-    inner = range(-(-left // T), min(n_Wt, (n_W + left - span) // T + 1))
-    edges = [u for u in range(n_Wt) if u not in inner]
     contiguous = dZ.flags.c_contiguous
     whole = blocks[0][2:] == (0, H)
-
-    def spans(n0, n1, y0, y1):  # (n1 - n0, y1 - y0, len(inner), span, K): the inner tiles' spans of dZ
-        shape, strides = (n1 - n0, y1 - y0, len(inner), span, K), (sn, sh, T * sw, sw, sc)
-        at = n0 * sn + (y0 - top) * sh + (inner[0] * T - left) * sw
-        if contiguous:  # 0.3 us, where as_strided took 19 (its calls were 10% of the pass)
-            return np.ndarray(shape, dZ.dtype, dZ, at, strides)
-        return as_strided(dZ[n0:, y0 - top:, inner[0] * T - left:], shape, strides, writeable=False)
 
     def run(group):
         rows_max = max((n1 - n0) * (h1 - h0 + f_H - 1) for n0, n1, h0, h1 in group) * n_Wt
         buf = _scratch(rows_max, KW, dZ.dtype)
         for n0, n1, h0, h1 in group:
             k, Hb = n1 - n0, h1 - h0 + f_H - 1
-            B = buf[:k * Hb * n_Wt].reshape(k, Hb, n_Wt, span, K)
-            y0, y1 = max(h0, top), max(max(h0, top), min(h0 + Hb, top + n_H))  # padded rows of dZ's
-            B[:, :y0 - h0] = 0
-            B[:, y1 - h0:] = 0
-            if y1 > y0:
-                mid, src = B[:, y0 - h0:y1 - h0], dZ[n0:n1, y0 - top:y1 - top]
-                if len(inner):
-                    np.copyto(mid[:, :, inner[0]:inner[-1] + 1], spans(n0, n1, y0, y1))
-                for u in edges:
-                    x0 = u * T - left
-                    lo, hi = max(0, -x0), max(max(0, -x0), min(span, n_W - x0))
-                    mid[:, :, u, :lo] = 0
-                    mid[:, :, u, hi:] = 0
-                    mid[:, :, u, lo:hi] = src[:, :, x0 + lo:x0 + hi]
+            _spans_into(buf[:k * Hb * n_Wt].reshape(k, Hb, n_Wt, span, K), dZ, n0, h0, top, left, T)
             R = (h1 - h0) * n_Wt
             rows = np.ndarray((k, f_H, R, KW), buf.dtype, buf, 0, (Hb * n_Wt * KW * item, n_Wt * KW * item,
                                                                    KW * item, item))

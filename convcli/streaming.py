@@ -172,12 +172,11 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
         grad_scratch = 0
         scratch_block = forward_block
         col2im = True
-    if conv_engine.weight_grad_by_rows(s_H, d_H, f_H, C, n_C):  # (a stem's gradients, by rows)
+    if conv_engine.weight_grad_by_rows((s_H, s_W), (d_H, d_W), f_H, C, n_C):  # (a stem's gradients, by rows)
         rows_block, rows_sum = conv_engine.rows_bytes(n_H, n_W, C, n_C, f_H, f_W, dtype)
-        scratch_block, grad_sum = max(scratch_block, rows_block), max(grad_sum, rows_sum)
-        if (s_W, d_W) == (1, 1):  # its input gradient too, at any tile width it may take
-            scratch_block = max([scratch_block] + [conv_engine.input_rows_bytes(H, W, C, n_C, f_H, f_W, T, dtype)
-                                                   for T in range(2, W + 1) if W % T == 0])
+        # its input gradient too, at any tile width it may take
+        inputs = [conv_engine.input_rows_bytes(H, W, C, n_C, f_H, f_W, T, dtype) for T in range(2, W + 1) if W % T == 0]
+        scratch_block, grad_sum = max(scratch_block, rows_block, *inputs), max(grad_sum, rows_sum)
     # col2im: a padded gradient, then a cropped copy (the dA_prev itself); dZ @ W.T, one block
     if col2im:
         grad_scratch = max(grad_scratch, padded)

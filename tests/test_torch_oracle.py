@@ -419,18 +419,19 @@ def test_relu_vs_torch(dtype, torch):
     # bands of rows of one sample, each thread its own padded sample
     ((9, 14, 13, 3), (5, 4, 3, 8), {"pad": (0, 2, 1, 0)},
      {"ROWS_CHUNK_BYTES": 1 << 11, "PAD_IN_THREADS_BYTES": 0, "MIN_SAMPLES_TO_SHARE": 1}),
-    # stride and dilation along W only (the pass shifts whole rows: stride 1, dilation 1 along H)
-    ((5, 11, 17, 2), (4, 3, 2, 9), {"pad": 1, "stride": (1, 2), "dilation": (1, 2)}, {"ROWS_CHUNK_BYTES": 1 << 12}),
+    # two input channels, an odd number out, padding on one side of each axis only
+    ((5, 11, 17, 2), (4, 3, 2, 9), {"pad": (0, 3, 2, 0)}, {"ROWS_CHUNK_BYTES": 1 << 12}),
     # no padding, one block
     ((2, 9, 9, 3), (7, 7, 3, 16), {}, {}),
-], ids=["blocks", "bands", "strided-W", "one-block"])
+], ids=["blocks", "bands", "one-sided", "one-block"])
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_conv_weight_gradient_by_rows_vs_torch(A_shape, W_shape, hp, knobs, threads, dtype, torch, monkeypatch):
     """Attempt 99: a stem's weight gradient (2-3 input channels, a kernel of
-    4+ rows) from its input unfolded along W only, each kernel row's share a
-    product over shifted rows; every gradient against PyTorch's autograd,
-    the pass seen to run (and nothing kept from the forward, which would
-    take the forward's unfolding instead)."""
+    4+ rows, stride and dilation 1) from its input unfolded along W only
+    (straight from the input, its padding written as zeros), each kernel
+    row's share a product over shifted rows; every gradient against
+    PyTorch's autograd, the pass seen to run (and nothing kept from the
+    forward, which would take the forward's unfolding instead)."""
     monkeypatch.setenv("CONVCLI_THREADS", threads)
     for name, value in {"CHUNK_BYTES": 1 << 12, **knobs}.items():
         monkeypatch.setattr(conv_module, name, value)
