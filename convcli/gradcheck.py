@@ -458,7 +458,7 @@ class _Quantity:
         return d_plus * (h_up / (h_up + h_down)) + d_minus * (h_down / (h_up + h_down))
 
     def check(self, forward: _Forward, coords, scale: float, threshold: float, progress) -> GradResult:
-        g_list, n_list, term_list, kept = [], [], [], []
+        g_list, n_list, term_list, noise_list, kept = [], [], [], [], []
         skipped = 0
         for done, j in enumerate(coords, 1):
             d_plus, d_minus, h_up, h_down, out0, out_plus, out_minus, G = self._slopes(forward, j)
@@ -473,22 +473,32 @@ class _Quantity:
                 n_list.append(self._central(d_plus, d_minus, h_up, h_down) / scale)
                 # the size of the gradient's terms: its slope with no cancellation
                 term_list.append(float(np.vdot(np.abs(out_plus - out_minus) / (h_up + h_down), np.abs(G))) / scale)
+                noise_list.append(noise / scale)
                 kept.append(int(j))
             if progress:
                 progress(self.name, done)
         g, num = np.array(g_list), np.array(n_list)
-        denom = np.linalg.norm(g) + np.linalg.norm(num)
+        # the norms of both taken at the scale of their largest element: squares of a gradient of 2e301, right
+        # and finite, overflowed to inf and made the error NaN, a FAIL (a review)
+        big = max(float(np.abs(g).max()), float(np.abs(num).max())) if kept else 0.0
+        unit = big if math.isfinite(big) and big > 0 else 1.0
+        denom = np.linalg.norm(g / unit) + np.linalg.norm(num / unit)
         # Nothing compared (every coordinate at a kink) is no agreement: NaN, and not passed; nor is a
         # slope that is no number (an output past float64's range): NaN failed `denom > 0` and passed as 0.
         if kept and denom > 0:
-            error = float(np.linalg.norm(g - num) / denom)
+            error = float(np.linalg.norm((g - num) / unit) / denom)
         else:
             error = 0.0 if kept and denom == 0 else math.nan
         note = ""
         terms = np.array(term_list)
-        if (threshold > 0 and math.isfinite(error) and error > threshold
-                and denom < CANCELLED * float(np.linalg.norm(terms))):
-            error, note = self._remainder(forward, kept, g, num, terms, scale, threshold, error)
+        # where the relative error cannot tell rounding from a mistake, it is measured against the differences'
+        # rounding noise (_remainder): a gradient that is what remains of terms that cancel, or one whose
+        # differences' rounding (outputs far larger than what the step moves them by: a bias of 1e6, inputs of
+        # 1e-9 beside weights of 1; a review saw right gradients FAIL there) may be as large as the gap
+        if threshold > 0 and math.isfinite(error) and error > threshold:
+            cancelling = denom * unit < CANCELLED * float(np.linalg.norm(terms))
+            if cancelling or float(np.linalg.norm(g - num)) <= float(np.linalg.norm(noise_list)):
+                error, note = self._remainder(forward, kept, g, num, terms, scale, threshold, error, cancelling)
         worst = None
         if kept:
             worst = [int(v) for v in np.unravel_index(kept[int(np.argmax(np.abs(g - num)))], self.base.shape)]
@@ -496,7 +506,7 @@ class _Quantity:
                           bool(kept) and error <= threshold, worst, note)
 
     def _remainder(self, forward: _Forward, kept: list[int], g: np.ndarray, num: np.ndarray, terms: np.ndarray,
-                   scale: float, threshold: float, error: float) -> tuple[float, str]:
+                   scale: float, threshold: float, error: float, cancelling: bool = True) -> tuple[float, str]:
         """``(error, note)`` of a gradient that failed its relative error and
         is what remains of terms that cancel (0 but for rounding: a db under
         an upstream gradient summing to 0 over each channel FAILed at ~1, its
@@ -540,9 +550,11 @@ class _Quantity:
         diff = float(np.linalg.norm(g - num))
         if not diff <= tol:
             return error, ""
+        what = (f"what remains of cancelling terms of size {float(np.linalg.norm(terms)):.2g}" if cancelling
+                else "of outputs far larger than what its steps move them by")
         return threshold * diff / tol, (
-            f"a gradient of {float(np.linalg.norm(g)):.2g}, what remains of cancelling terms of size "
-            f"{float(np.linalg.norm(terms)):.2g}: convcli's and the central differences differ by {diff:.2g}, "
+            f"a gradient of {float(np.linalg.norm(g)):.2g}, {what}: convcli's and the central differences differ "
+            f"by {diff:.2g}, "
             f"within the rounding of both ({tol:.2g}: the differences' noise, measured against differences at "
             "other steps, and the run's own" + (", measured against the same layers in float64"
                                                   if in_float64 is not None else "")
