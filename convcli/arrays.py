@@ -280,8 +280,10 @@ def _rows(shape: tuple[int, ...], rows: slice | None, where: str, name: str) -> 
     # describe 6 samples where 100 were asked for: a row the slice asks for must exist.
     bad = _row_outside(rows, rows_in)
     if bad is not None:
+        has = (f"has {rows_in} row{'s' * (rows_in != 1)} (0..{rows_in - 1}, or -{rows_in}..-1 from the end)"
+               if rows_in else "has no rows")  # (a review: "0 rows (0..-1, or -0..-1 from the end)")
         raise ConvcliError(where, f"slice: {slice_text(rows)} asks for row {bad}, outside {name}, whose first axis "
-                                  f"has {rows_in} rows (0..{rows_in - 1}, or -{rows_in}..-1 from the end)")
+                                  f"{has}")
     start, stop, step = rows.indices(rows_in)
     n = len(range(start, stop, step))
     if n == 0:
@@ -342,9 +344,12 @@ def _zip_files(z) -> list[str]:
 def _npz_members(names: list[str]) -> dict[str, str]:
     """key -> member name of a zip's .npy members. np.savez's members end in
     .npy; any other case of it is the same key, but a member in both cases
-    (a.npy and a.NPY) keeps its whole name as its key: neither is meant."""
+    (a.npy and a.NPY) keeps its whole name as its key: neither is meant. A
+    name the zip holds twice (appended to, as Python's zipfile does) is one
+    member, the last copy, as np.load and zipfile read it (a review: key x of
+    a zip holding x.npy twice was 'not in' it, 'it holds: x.npy')."""
     found: dict[str, list[str]] = {}
-    for n in names:
+    for n in dict.fromkeys(names):
         if n[-4:].lower() == ".npy":
             found.setdefault(n[:-4], []).append(n)
     return {k if len(ms) == 1 else m: m for k, ms in found.items() for m in ms}

@@ -598,8 +598,9 @@ def _check_sample(sample, a: np.ndarray, name: str, kind: str) -> int:
         return 0
     i = _integer(sample, "--sample", "sample")
     if not -a.shape[0] <= i < a.shape[0]:  # (-1: the last, as NumPy counts)
-        raise ConvcliError("--sample", f"sample {i} out of range for {name} of shape {_shape(a)} "
-                                       f"(samples 0..{a.shape[0] - 1}, or -{a.shape[0]}..-1 from the end)")
+        samples = (f"samples 0..{a.shape[0] - 1}, or -{a.shape[0]}..-1 from the end" if a.shape[0]
+                   else "it has no samples")
+        raise ConvcliError("--sample", f"sample {i} out of range for {name} of shape {_shape(a)} ({samples})")
     return i % a.shape[0]
 
 

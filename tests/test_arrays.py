@@ -75,6 +75,15 @@ def test_a_slice_past_the_rows_there_are_is_refused(tmp_path, text, bound):
         probe(Source(file="a.npy", slice=text), tmp_path, "w")
 
 
+@pytest.mark.parametrize("rows, says", [(0, r"has no rows$"), (1, r"has 1 row \(0\.\.0, or -1\.\.-1 from the end\)")])
+def test_a_slice_past_an_empty_or_one_row_array_says_so_plainly(tmp_path, rows, says):
+    """A fuzzing review: a slice of an array of 0 rows read "whose first
+    axis has 0 rows (0..-1, or -0..-1 from the end)"."""
+    np.save(tmp_path / "a.npy", np.zeros((rows, 4, 4, 3)))
+    with pytest.raises(ConvcliError, match=rf"slice: 0:2 asks for row 1?, outside a.npy, whose first axis {says}"):
+        probe(Source(file="a.npy", slice="0:2"), tmp_path, "w")
+
+
 def test_a_slice_past_the_rows_names_the_dataset_or_member(tmp_path):
     with h5py.File(tmp_path / "d.h5", "w") as f:
         f["images"] = np.zeros((6, 2))

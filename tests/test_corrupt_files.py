@@ -253,6 +253,25 @@ def test_a_name_a_zip_holds_twice_is_graded_as_its_last_copy_and_the_earlier_lis
                                           "unzip leaves it"}]
 
 
+def test_an_input_npz_holding_a_name_twice_reads_its_last_copy(tmp_path):
+    """A fuzzing review: an input .npz holding x.npy twice (Python's zipfile
+    appends) was refused, "key 'x' is not in dup.npz; it holds: x.npy",
+    where np.load reads its last copy. It is read as np.load reads it."""
+    import warnings
+    import zipfile
+
+    with warnings.catch_warnings(), zipfile.ZipFile(tmp_path / "dup.npz", "w") as z:
+        warnings.simplefilter("ignore")  # zipfile's "Duplicate name"
+        for value in (1.0, 2.0):  # the stale copy first
+            np.save(tmp_path / "x.npy", np.full((1, 3, 3, 2), value))
+            z.write(tmp_path / "x.npy", "x.npy")
+    assert np.load(tmp_path / "dup.npz")["x"][0, 0, 0, 0] == 2.0  # (np.load: the last copy)
+    cfg = write(tmp_path, "inputs:\n  A_prev: {file: dup.npz, key: x}\nlayers:\n  - {type: relu}\n")
+    result = run(["forward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+    assert (np.load(tmp_path / "out" / "relu1.A.npy") == 2.0).all()
+
+
 def test_h5_data_kept_in_other_files_is_refused_not_read_as_zeros(tmp_path, monkeypatch):
     """A review: a virtual dataset whose source file was gone, and a dataset
     in an external raw file cut short, ran with exit 0 on zeros (HDF5 fills
