@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -272,6 +273,13 @@ def _clean_sizes(env) -> None:
             else:
                 del env[k]
 
+
+# Below this many columns --help is click's plain help: typer's rich panels cut
+# what does not fit their columns with "..." (a terminal review at 40 columns:
+# --sampl..., --thres...; at 56 a description's eps*max(1,|x|...), an option
+# that cannot be read cannot be typed; none was cut from 58 columns on).
+HELP_RICH_MIN_WIDTH = 64
+_RICH_HELP = typer.core.HAS_RICH  # (TYPER_USE_RICH=0 turns it off everywhere)
 
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
 # wider than any table convcli prints, which are only as wide as they need.
@@ -1641,6 +1649,9 @@ def main(fresh: bool = True) -> None:
         except (AttributeError, ValueError, OSError):  # None (closed), or no text wrapper
             pass
     _clean_sizes(os.environ)  # for click's and typer's help too, which read them from os.environ
+    args = sys.argv[1:]  # on a narrow terminal, click's plain help (see HELP_RICH_MIN_WIDTH)
+    narrow = (not args or "--help" in args or "-h" in args) and shutil.get_terminal_size().columns < HELP_RICH_MIN_WIDTH
+    typer.core.HAS_RICH = _RICH_HELP and not narrow
     if sys.stderr is None:  # started with stderr closed (2>&-): a run goes on, its messages unseen
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process; a review: every
         # command that looked whether stderr was a terminal, for a progress bar, exited 3 having written nothing)

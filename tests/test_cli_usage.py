@@ -92,6 +92,29 @@ def test_help_version_and_a_bare_convcli(monkeypatch, capsys):
     assert code == 2 and "Usage:" in out and "convcli: error" not in err
 
 
+@pytest.mark.parametrize("columns", ["40", "50"])
+def test_narrow_help_cuts_no_option_name(monkeypatch, capsys, columns):
+    """A terminal review: at 40 columns typer's rich help cut option names
+    to "--sampl...", "--thres...", "--memory-budg..." (an option that cannot
+    be read cannot be typed). Below HELP_RICH_MIN_WIDTH the help is click's
+    plain one, which wraps its descriptions and keeps every name whole; at
+    80 columns the rich panels as ever."""
+    import typer
+
+    monkeypatch.setattr(typer.core, "HAS_RICH", typer.core.HAS_RICH)  # (main sets it: restored after)
+    monkeypatch.setenv("COLUMNS", columns)
+    for command, names in (("gradcheck", ["--samples", "--threshold", "--max-memory", "--engine"]),
+                           ("forward", ["--memory-budget", "--max-memory", "--format", "--force"]),
+                           ("check", ["--expected", "--against", "--each-layer", "--complete"])):
+        code, out, err = call(monkeypatch, capsys, command, "--help")
+        assert code == 0 and err == "", err
+        assert "…" not in out and "╭" not in out, out
+        assert all(name in out.split() or f"{name}," in out.split() for name in names), (names, out)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = call(monkeypatch, capsys, "gradcheck", "--help")
+    assert code == 0 and "╭" in out and "--samples" in out
+
+
 def test_exit_codes_of_commands_pass_through(tmp_path, monkeypatch, capsys):
     seed = write(tmp_path, SEED)
     assert call(monkeypatch, capsys, "check", seed)[0] == 0
