@@ -129,6 +129,11 @@ NOISE_STEPS = (0.7, 0.45, 1.6)
 RUN_ROUNDING = 4.0
 # A float32 run's gradients are computed again in float64 (for its rounding's measure) up to this size.
 OTHER_DTYPE_MAX_BYTES = 256 << 20
+# A gradient whose differences' rounding bound (the slopes' noise) is over this part of it, and holds the gap,
+# is measured against the differences' noise too (_Quantity._remainder): the differences cannot certify what
+# the default float64 threshold asks there (a bias of 1e6, inputs of 1e-9 beside weights of 1). Under it,
+# the relative error is measured as ever, at whatever --threshold asks (1.4e-300 fails a right gradient).
+NOISY = DEFAULTS["float64"][1]
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
 # the rounding noise (_Quantity._remainder): at the default steps and thresholds a right one fails its relative
 # error from ~1e-5 of its terms in float64 (the differences' noise).
@@ -497,7 +502,9 @@ class _Quantity:
         # 1e-9 beside weights of 1; a review saw right gradients FAIL there) may be as large as the gap
         if threshold > 0 and math.isfinite(error) and error > threshold:
             cancelling = denom * unit < CANCELLED * float(np.linalg.norm(terms))
-            if cancelling or float(np.linalg.norm(g - num)) <= float(np.linalg.norm(noise_list)):
+            bound = float(np.linalg.norm(noise_list))
+            noisy = bound > NOISY * float(np.linalg.norm(g)) and float(np.linalg.norm(g - num)) <= bound
+            if cancelling or noisy:
                 error, note = self._remainder(forward, kept, g, num, terms, scale, threshold, error, cancelling)
         worst = None
         if kept:
