@@ -288,6 +288,24 @@ def _text(raw: bytes) -> bool:
     return True
 
 
+def _yaml_advice(exc) -> str:
+    """Plain words after the parser's own on the slips it names in its terms
+    (a terminal review: "expected ',' or '}', but got '<scalar>'" for a
+    brace left open two lines up; "expected <block end>" for a key indented
+    one space off; "found character '\\t'")."""
+    problem, context, opened = exc.problem or "", exc.context or "", exc.context_mark
+    if "flow mapping" in context or "flow sequence" in context:
+        brace = "{" if "mapping" in context else "["
+        at = f" at line {opened.line + 1}, column {opened.column + 1}" if opened else ""
+        return f"; the {brace} opened{at} is not closed, or a comma is missing before this"
+    if "'\\t'" in problem:
+        return "; YAML indents with spaces, not tabs"
+    if "<block end>" in problem:
+        return ("; check this line's indentation: the keys of one mapping (or the items of one list) start in "
+                "the same column")
+    return ""
+
+
 def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
     """:func:`read_yaml` on bytes already read (``display`` names them)."""
     try:
@@ -311,7 +329,7 @@ def parse_yaml(raw: bytes, display: str) -> tuple[Any, dict]:
         what = exc.problem or "invalid YAML"
         if exc.context:
             what += f" ({exc.context})"
-        raise ConvcliError(where, f"YAML syntax: {what}") from None
+        raise ConvcliError(where, f"YAML syntax: {what}{_yaml_advice(exc)}") from None
     except yaml.reader.ReaderError as exc:
         raise ConvcliError(_at(display, _mark_before(text[:exc.position])),
                            f"not YAML text: {exc.reason} (character #x{exc.character:04x})") from None

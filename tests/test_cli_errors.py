@@ -36,6 +36,26 @@ def test_yaml_syntax_error_gives_line_and_column(tmp_path):
     backward_fails(tmp_path, cfg, "cfg.yaml: line 2, column", "YAML syntax")
 
 
+@pytest.mark.parametrize("text, says", [
+    ("inputs:\n  W: {random: [3, 3, 3, 4]}\n  A_prev: {random: [2, 4, 4, 3]\n  b: {zeros: [4]}\nlayers: []\n",
+     "line 4, column 3: YAML syntax: expected ',' or '}', but got '<scalar>' (while parsing a flow mapping); "
+     "the { opened at line 3, column 11 is not closed, or a comma is missing before this"),
+    ("inputs:\n  W: {random: [3, 3, 3, 4]}\n\tA_prev: {random: [2, 4, 4, 3]}\nlayers: []\n",
+     "line 3, column 1: YAML syntax: found character '\\t' that cannot start any token (while scanning for the "
+     "next token); YAML indents with spaces, not tabs"),
+    ("inputs:\n  W: {random: [3, 3, 3, 4]}\n   A_prev: {random: [2, 4, 4, 3]}\nlayers: []\n",
+     "line 3, column 4: YAML syntax: expected <block end>, but found '<block mapping start>' (while parsing a block "
+     "mapping); check this line's indentation: the keys of one mapping (or the items of one list) start in the "
+     "same column"),
+], ids=["brace left open", "tab", "indented one off"])
+def test_yaml_syntax_errors_say_the_slip_in_plain_words(tmp_path, text, says):
+    """A terminal review: the parser's own words name the slip in its terms
+    ("expected ',' or '}', but got '<scalar>'" for a brace left open on the
+    line above, reported on the next line): each also says it plainly."""
+    line = backward_fails(tmp_path, write(tmp_path, text), "YAML syntax")
+    assert line.endswith(says), line
+
+
 def test_yaml_tag_that_builds_python_objects_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     cfg = write(tmp_path, f"seed: !!python/object/apply:os.system ['touch {marker}']\n")
