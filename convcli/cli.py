@@ -279,6 +279,9 @@ def _clean_sizes(env) -> None:
 # --sampl..., --thres...; at 56 a description's eps*max(1,|x|...), an option
 # that cannot be read cannot be typed; none was cut from 58 columns on).
 HELP_RICH_MIN_WIDTH = 64
+# An unknown option's near names that are said: the nearest, and those within this of its likeness
+# (difflib's ratio): --formt is 0.93 like --format, 0.71 like --force.
+NEAR_OPTIONS = 0.1
 _RICH_HELP = typer.core.HAS_RICH  # (TYPER_USE_RICH=0 turns it off everywhere)
 
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
@@ -1730,8 +1733,13 @@ def _usage_line(exc, errors) -> str:
         if takers:  # another command's option, not a typo: click's near names would mislead
             name = ctx.info_name if ctx is not None else "this command"
             return f"{exc.option_name}: {name} has no such option; {joined(takers)} take{'s' if len(takers) == 1 else ''} it{see}"
-        if exc.possibilities:
-            return f"{exc.option_name}: no such option (did you mean {' or '.join(sorted(exc.possibilities))}?)"
+        if exc.possibilities:  # the nearest, and any about as near (a review: --formt was told --force or --format or --out)
+            import difflib
+
+            near = {p: difflib.SequenceMatcher(None, exc.option_name, p).ratio() for p in exc.possibilities}
+            best = max(near.values())
+            said = sorted((p for p in near if near[p] >= best - NEAR_OPTIONS), key=lambda p: (-near[p], p))
+            return f"{exc.option_name}: no such option (did you mean {' or '.join(said)}?)"
         return f"{exc.option_name}: no such option{see}"
     if isinstance(exc, errors.BadParameter):
         param = exc.param

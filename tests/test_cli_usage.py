@@ -47,6 +47,8 @@ def one_line(code: int, out: str, err: str) -> str:
         (["check", "{cfg}", "--rtol", "nan"], "convcli: error: --rtol: must be a finite number, got nan"),
         (["gradcheck", "{cfg}", "--sampels", "3"], "convcli: error: --sampels: no such option (did you mean --samples?)"),
         (["shapes", "{cfg}", "--frobnicate"], "convcli: error: --frobnicate: no such option (see convcli shapes --help)"),
+        # the nearest name alone where the others are far less like it (a review: "--force or --format or --out")
+        (["forward", "{cfg}", "--formt", "h5"], "convcli: error: --formt: no such option (did you mean --format?)"),
         # another command's option: named as such, not guessed at as a typo
         (["check", "{cfg}", "--memory-budget", "1M"], "convcli: error: --memory-budget: check has no such option; "
                                                       "forward and backward take it (see convcli check --help)"),
