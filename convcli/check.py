@@ -2334,6 +2334,12 @@ def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.
                 other = Z if q == spec.output else conv_backward(g.reshape(Z.shape), cache)[0]
             except ValueError:
                 return ""
+        if _close(theirs, other, rtol, atol) and q == f"{spec.name}.dA_prev":
+            # (an instructor's review: told "W as it lies", where this slip is a backward's that did not flip it)
+            return ("; yours is this layer's dA_prev for its kernel turned by 180 degrees: taken as a convolution "
+                    "of the padded dZ, the input gradient needs the kernel turned, W[::-1, ::-1] (a "
+                    "cross-correlation's backward is a true convolution); the notebook's loops need no turn: "
+                    "they add W[:, :, :, c] * dZ[i, h, w, c] into each window of dA_prev")
         if _close(theirs, other, rtol, atol):
             return ("; yours is what this layer makes with its kernel turned by 180 degrees, W[::-1, ::-1]: "
                     "a convolution in the signal-processing sense; a CNN layer takes sum(window * W[:, :, :, c]) "

@@ -809,6 +809,14 @@ def test_grade_is_check_without_the_command_line(tmp_path):
     ]
 
 
+def _turned(dZ_pad, W):
+    """dA_prev by hand: the padded dZ correlated with the kernel turned by 180 degrees."""
+    dA = np.zeros((dZ_pad.shape[0], dZ_pad.shape[1] - W.shape[0] + 1, dZ_pad.shape[2] - W.shape[1] + 1, W.shape[2]))
+    for i, y, x, c in np.ndindex(dA.shape):
+        dA[i, y, x, c] = np.sum(dZ_pad[i, y:y + W.shape[0], x:x + W.shape[1], :] * W[::-1, ::-1, c, :])
+    return dA
+
+
 def test_an_instructors_common_slips_get_their_hints(tmp_path):
     """A grading review: a Z without its bias, a kernel flipped (a true
     convolution), a db or dW left per sample, and an output size without
@@ -851,9 +859,23 @@ def test_an_instructors_common_slips_get_their_hints(tmp_path):
         result = run(["check", cfg, "--against", sub, "--json"])
         (o,) = json.loads(result.stdout)["against"]
         assert result.exit_code == 1 and o["status"] == "fail" and o["hints"] == [kind.strip()], (kind, o)
+    # dA_prev as the correlation of the padded dZ (ones, padded by f - 1 - pad = 1) with the kernel not turned
+    # (a later review: it was told to take W "as it lies", which is what it did)
+    dZ_pad = np.pad(np.ones((4, 6, 6, 5)), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    dA = np.zeros((4, 6, 6, 3))
+    for i, y, x, c in np.ndindex(dA.shape):
+        dA[i, y, x, c] = np.sum(dZ_pad[i, y:y + 3, x:x + 3, :] * W[:, :, c, :])
+    sub = tmp_path / "unturned"
+    sub.mkdir()
+    np.save(sub / "conv1.dA_prev.npy", dA)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["flipped_kernel"], o
+    assert ("yours is this layer's dA_prev for its kernel turned by 180 degrees: taken as a convolution of the "
+            "padded dZ, the input gradient needs the kernel turned, W[::-1, ::-1]") in o["note"], o
     # not vacuous: the right arrays, written the same way, pass
     sub = tmp_path / "right"
     sub.mkdir()
+    np.save(sub / "conv1.dA_prev.npy", _turned(dZ_pad, W))
     np.save(sub / "conv1.Z.npy", loops(W, b))
     np.save(sub / "conv1.dW.npy", dW.sum(axis=0))
     np.save(sub / "conv1.db.npy", np.full(5, 4 * 36.0))
