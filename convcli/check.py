@@ -77,7 +77,8 @@ class Entry:
 # config gives (another seed, another file), a forward output of yours, the
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
-HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel", "per_sample",
+HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
+              "transposed_kernel", "per_sample",
               "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "float32", "float16",
               "integer",
               "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
@@ -1036,6 +1037,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
+                               ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
+                                                                        hr, ha, transposed=True)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
@@ -2310,12 +2313,17 @@ def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
 
 
 def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.ndarray], q: str,
-               theirs: np.ndarray, rtol: float, atol: float) -> str:
+               theirs: np.ndarray, rtol: float, atol: float, transposed: bool = False) -> str:
     """For a conv layer's ``Z``, ``dW`` or ``dA_prev`` that differs: whether
     it is what the layer makes with its kernel turned by 180 degrees,
     ``W[::-1, ::-1]``: a true convolution (as in a signal-processing text or
     ``scipy.signal.convolve2d``), where CNN layers, the notebook's and the
-    frameworks', take the cross-correlation ``sum(window * W)``."""
+    frameworks', take the cross-correlation ``sum(window * W)``. With
+    ``transposed``, whether it is what the layer makes with the kernel's
+    rows and columns swapped, ``W.transpose(1, 0, 2, 3)`` (a window indexed
+    [h, w] against W indexed [w, h]: an instructor's review), for a square
+    kernel that swapping changes: a Z or dA_prev (such a dW is convcli's in
+    another axis order, which :func:`_order_hint` says)."""
     layers = p.network.layers
     for i, spec in enumerate(layers):
         if spec.kind != "conv" or q not in (spec.output, f"{spec.name}.dW", f"{spec.name}.dA_prev"):
@@ -2323,17 +2331,25 @@ def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.
         W = quantities.get(spec.W)
         if W is None or W.shape[0] * W.shape[1] == 1:
             return ""
+        if transposed and (W.shape[0] != W.shape[1] or np.array_equal(W, W.transpose(1, 0, 2, 3))
+                           or q == f"{spec.name}.dW"):  # (a dW so is convcli's in another axis order: that hint)
+            return ""
+        turn = (lambda K: K.transpose(1, 0, 2, 3)) if transposed else (lambda K: K[::-1, ::-1])
         if q == f"{spec.name}.dW":
-            other = quantities[q][::-1, ::-1]
+            other = turn(quantities[q])
         else:
             x, b, g = inputs.get(p.layer_input(i)), quantities.get(spec.b), inputs.get(p.incoming_gradient(i))
             if x is None or b is None or (q != spec.output and g is None):
                 return ""
             try:  # layer by layer, an input of yours and a gradient of convcli's may not fit
-                Z, cache = conv_forward(x, W[::-1, ::-1], b, spec.hparameters, engine=p.engine)
+                Z, cache = conv_forward(x, turn(W), b, spec.hparameters, engine=p.engine)
                 other = Z if q == spec.output else conv_backward(g.reshape(Z.shape), cache)[0]
             except ValueError:
                 return ""
+        if transposed:
+            return ("; yours is what this layer makes with its kernel's rows and columns swapped, "
+                    "W.transpose(1, 0, 2, 3): index the window and W alike, [h, w] (the row first)"
+                    if _close(theirs, other, rtol, atol) else "")
         if _close(theirs, other, rtol, atol) and q == f"{spec.name}.dA_prev":
             # (an instructor's review: told "W as it lies", where this slip is a backward's that did not flip it)
             return ("; yours is this layer's dA_prev for its kernel turned by 180 degrees: taken as a convolution "

@@ -820,7 +820,8 @@ def _turned(dZ_pad, W):
 def test_an_instructors_common_slips_get_their_hints(tmp_path):
     """A grading review: a Z without its bias, a kernel flipped (a true
     convolution), a db or dW left per sample, and an output size without
-    the formula's + 1 each got a bare FAIL. The learner's arrays here are
+    the formula's + 1 each got a bare FAIL; a later one: a kernel with its
+    rows and columns swapped too. The learner's arrays here are
     written out by hand from the answer key's inputs, as a student's loops
     would make them."""
     import json
@@ -848,6 +849,8 @@ def test_an_instructors_common_slips_get_their_hints(tmp_path):
         "no_bias": ("conv1.Z", loops(W, np.zeros(5))),
         "flipped_kernel": ("conv1.Z", loops(W[::-1, ::-1], b)),
         "flipped_kernel ": ("conv1.dW", dW.sum(axis=0)[::-1, ::-1]),
+        # (a later review) the window indexed [h, w] against W indexed [w, h] (its dW: axis_order, test_cli.py)
+        "transposed_kernel": ("conv1.Z", loops(W.transpose(1, 0, 2, 3), b)),
         "per_sample": ("conv1.dW", dW),
         "per_sample ": ("conv1.db", np.full((4, 1, 1, 5), 36.0)),  # 6 * 6 ones a sample
         "geometry": ("conv1.Z", loops(W, b)[:, :5, :5]),  # the loops ran to n_H - 1
