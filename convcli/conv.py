@@ -1346,15 +1346,16 @@ def rows_bytes(n_H: int, n_W: int, C_in: int, C_out: int, f_H: int, f_W: int, dt
     return k * (h + f_H - 1) * row, (k + 2) * f_H * f_W * C_in * C_out * item
 
 
-def input_rows_bytes(H: int, W: int, C_in: int, C_out: int, f_H: int, f_W: int, T: int, dtype) -> int:
+def input_rows_bytes(H: int, W: int, C_in: int, C_out: int, f_H: int, f_W: int, T: int, dtype) -> tuple[int, int]:
     """For memory estimates: at most the bytes one thread holds in
     :func:`_input_grad_rows` of a layer of C_in input channels, C_out output
-    channels (dZ's), in tiles of T: a block's rows of tile spans, and its
-    stacked products, f_H times the block's share of dA_prev."""
+    channels (dZ's), in tiles of T: a block's rows of tile spans (its kept
+    scratch), and beside them its stacked products, f_H times the block's
+    share of dA_prev."""
     item = np.dtype(dtype).itemsize
     row = W // T * (T + f_W - 1) * C_out * item
     k, h = _most_rows(H, row, INPUT_ROWS_CHUNK_BYTES)
-    return k * (h + f_H - 1) * row + k * f_H * h * W * C_in * item
+    return k * (h + f_H - 1) * row, k * f_H * h * W * C_in * item
 
 
 def _weight_grad_rows(X, dZ, g: ConvGeometry):
@@ -1393,8 +1394,11 @@ def _weight_grad_rows(X, dZ, g: ConvGeometry):
 
     def rows_of(Xp, n0, n1, h0, h1):  # (n1 - n0, h1 - h0 + ext, n_W, f_W, C), a view
         sn, sh, sw, sc = Xp.strides
-        return np.ndarray((n1 - n0, h1 - h0 + ext, n_W, f_W, C), Xp.dtype, Xp, n0 * sn + h0 * sh,
-                          (sn, sh, sw * s_W, sw * d_W, sc))
+        shape, strides = (n1 - n0, h1 - h0 + ext, n_W, f_W, C), (sn, sh, sw * s_W, sw * d_W, sc)
+        if Xp.flags.c_contiguous:
+            return np.ndarray(shape, Xp.dtype, Xp, n0 * sn + h0 * sh, strides)
+        # X itself, unpadded (pad 0), a view (an NCHW batch's transpose): no buffer to view (a review: ValueError)
+        return as_strided(Xp[n0:, h0:], shape, strides, writeable=False)
 
     def run(group):
         g0, g1 = group[0][0], group[-1][1]
@@ -1491,7 +1495,7 @@ def _input_grad_rows(dZ, W, g: ConvGeometry, T: int):
     shifted by i rows against that row's band of the banded kernel, the
     f_H shares added into dA_prev. The unfolding is 1/f_H of the full one's,
     and it is filled from dZ itself, its padding written as zeros into it
-    (no padded copy of dZ). Blocks of ROWS_CHUNK_BYTES of these rows, whole
+    (no padded copy of dZ). Blocks of INPUT_ROWS_CHUNK_BYTES of these rows, whole
     samples or bands of input rows, on the threads; each block's products
     one stacked ``np.matmul``. Returns ``(dA_prev, db)``: db, the column sums
     of dZ, taken by each thread of its samples (None where dZ is not

@@ -172,11 +172,15 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
         grad_scratch = 0
         scratch_block = forward_block
         col2im = True
+    rows_products = 0
     if conv_engine.weight_grad_by_rows((s_H, s_W), (d_H, d_W), f_H, C, n_C):  # (a stem's gradients, by rows)
         rows_block, rows_sum = conv_engine.rows_bytes(n_H, n_W, C, n_C, f_H, f_W, dtype)
-        # its input gradient too, at any tile width it may take
-        inputs = [conv_engine.input_rows_bytes(H, W, C, n_C, f_H, f_W, T, dtype) for T in range(2, W + 1) if W % T == 0]
-        scratch_block, grad_sum = max(scratch_block, rows_block, *inputs), max(grad_sum, rows_sum)
+        scratch_block, grad_sum = max(scratch_block, rows_block), max(grad_sum, rows_sum)
+        # its input gradient too, at any tile width it may take: its rows in the kept scratch, its products
+        # beside it (as col2im's block: a review found them counted only by a max with the scratch)
+        for T in (T for T in range(2, W + 1) if W % T == 0):
+            spans, products = conv_engine.input_rows_bytes(H, W, C, n_C, f_H, f_W, T, dtype)
+            scratch_block, rows_products = max(scratch_block, spans), max(rows_products, products)
     # col2im: a padded gradient, then a cropped copy (the dA_prev itself); dZ @ W.T, one block
     if col2im:
         grad_scratch = max(grad_scratch, padded)
@@ -193,6 +197,8 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     m = ls.in_shape[0]
     whole = m * max(unfolded, math.ceil(H * W * (f_H * f_W * n_C + 1) * s * growth) if backward else 0)
     scratch_block, col2im_block = min(scratch_block, whole), min(col2im_block, m * n_H * n_W * K * s)
+    if backward:  # (the stem's input gradient's products, beside its kept scratch)
+        col2im_block = max(col2im_block, rows_products)
     # The cache keeps the forward's unfolding only when one block of at most block_max_bytes() held it
     kept = min(forward_block, whole, conv_engine.block_max_bytes())
     return (pad_copy, max(pad_copy, grad_scratch), (kept, unfolded), scratch_block,

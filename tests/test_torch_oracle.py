@@ -481,3 +481,24 @@ def test_conv_input_gradient_by_rows_vs_torch(A_shape, W_shape, pad, knobs, thre
     theirs = torch_conv(torch, A, W, b, G, stride=1, sides=sides, dilation=1, bias="once")
     for name, x, y in zip(("Z", "dA_prev", "dW", "db"), (Z, dA_prev, dW, db), theirs):
         close(x, y, dtype, name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_conv_by_rows_takes_an_unpadded_view_of_nchw_data(dtype, torch):
+    """A review: a stem's weight gradient by rows viewed the padded input
+    through np.ndarray(buffer=...), and with pad 0 that input is A_prev
+    itself: an NHWC view of NCHW data (what the library's own shape hint
+    says to pass, A.transpose(0, 2, 3, 1)) raised "ndarray is not
+    contiguous", in the forward's cache and in a notebook-style tuple cache
+    alike. Against PyTorch, both ways."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((16, 3, 40, 40)).astype(dtype).transpose(0, 2, 3, 1)
+    W, b = rng.standard_normal((4, 4, 3, 8)).astype(dtype), rng.standard_normal(8).astype(dtype)
+    assert not A.flags.c_contiguous and not A.flags.f_contiguous
+    Z, cache = cc.conv_forward(A, W, b, {"pad": 0})
+    assert cache.state.cols is None and conv_module.weight_grad_by_rows((1, 1), (1, 1), 4, 3, 8)
+    G = rng.standard_normal(Z.shape).astype(dtype)
+    theirs = torch_conv(torch, A, W, b, G, stride=1, sides=(0, 0, 0, 0), dilation=1, bias="once")
+    for grads in (cc.conv_backward(G, cache), cc.conv_backward(G, (A, W, b, {"pad": 0}))):
+        for name, x, y in zip(("dA_prev", "dW", "db"), grads, theirs[1:]):
+            close(x, y, dtype, name)
