@@ -134,6 +134,9 @@ OTHER_DTYPE_MAX_BYTES = 256 << 20
 # the default float64 threshold asks there (a bias of 1e6, inputs of 1e-9 beside weights of 1). Under it,
 # the relative error is measured as ever, at whatever --threshold asks (1.4e-300 fails a right gradient).
 NOISY = DEFAULTS["float64"][1]
+# ... but passes there only where that noise is at most this part of the gradient (float32's threshold): a
+# noise near its size could not tell it from 0 or from its negative (a review: both passed).
+NOISE_RESOLVES = DEFAULTS["float32"][1]
 # A gradient under this part of its terms' size is their cancelling remainder, which may be measured against
 # the rounding noise (_Quantity._remainder): at the default steps and thresholds a right one fails its relative
 # error from ~1e-5 of its terms in float64 (the differences' noise).
@@ -555,6 +558,14 @@ class _Quantity:
             rounding = rounding + np.minimum(np.nan_to_num(measured, nan=0.0), _EPS32 * terms)
         tol = NOISE_MARGIN * float(np.linalg.norm(np.array(sigma) + rounding))
         diff = float(np.linalg.norm(g - num))
+        size = max(float(np.linalg.norm(g)), float(np.linalg.norm(num)))
+        if not cancelling and not tol <= NOISE_RESOLVES * size:
+            # the differences cannot tell this gradient from one 0.1% off, or from 0 (a review: a dW of 0, or of
+            # the wrong sign, passed beside a bias of 1e3 with inputs of 1e-9): it fails, and says why
+            return error, (f"the central differences' rounding noise is {tol / size if size else math.inf:.2g} of "
+                           "this gradient, more than the 1e-3 they must resolve to check it (outputs far larger than "
+                           "what the steps move them by): scale the config's inputs, weights and biases alike, or "
+                           "give a larger --eps")
         if not diff <= tol:
             return error, ""
         what = (f"what remains of cancelling terms of size {float(np.linalg.norm(terms)):.2g}" if cancelling
