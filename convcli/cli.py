@@ -571,17 +571,17 @@ class _Table(Table):
     """A table whose numbers (right-aligned columns) never fold (a
     "-4.88484e+" over "06" misreads): they and the first column stay on one
     line each when the table fits the terminal with every other column
-    folded; else the numbers alone; and on a terminal too narrow even for
-    that, each row is written as a record, its first cell on a line and
-    every other cell on a line of its own under its column's name. Never
-    cut, whatever the width."""
+    wrapped at its spaces; else the numbers alone; and on a terminal too
+    narrow even for that, each row is written as a record, its first cell
+    on a line and every other cell on a line of its own under its column's
+    name. Never cut, never wider than the terminal, whatever the width."""
 
     blank_above = True  # off for a table right below another, which already left a blank line
     numbers: list = []  # the columns of numbers (_table sets them)
 
     def __rich_console__(self, console, options):
         numbers = self.numbers
-        records = False
+        records, lines = False, []
         for whole in ([self.columns[0], *numbers], numbers):
             # Every other column wraps at its spaces only, never inside a word: a name, a shape's
             # number or an index cut in two ("relu2.A.mea" over "n", "(4, 8," over "8, 3)" was
@@ -589,7 +589,13 @@ class _Table(Table):
             for c in self.columns:
                 c.no_wrap = c in whole
                 c.min_width = self._widest(c) if c in whole else self._longest_word(c)
-            if self.__rich_measure__(console, options).minimum <= options.max_width:
+            if self.__rich_measure__(console, options).minimum > options.max_width:
+                continue
+            # rendered, and measured as rendered: rich shares the width out and then widens columns
+            # back to their least, and a table that measured fit ran 1-3 columns past the terminal
+            # (a review: shapes at 64 columns, 67-68 wide), which wraps it there
+            lines = [self._trimmed(line) for line in Segment.split_lines(super().__rich_console__(console, options))]
+            if max((Segment.get_line_length(line) for line in lines), default=0) <= options.max_width:
                 break
         else:
             records = True
@@ -615,16 +621,20 @@ class _Table(Table):
                         yield Text(" " * indent) + line
             yield Segment.line()
             return
-        # Each line without the padding rich leaves after its last cell ("pass  "): noise
-        # in a log, a diff or a copy.
-        for line in Segment.split_lines(super().__rich_console__(console, options)):
-            while line and not line[-1].text.rstrip() and not line[-1].control:
-                line.pop()
-            if line and not line[-1].control:
-                line[-1] = Segment(line[-1].text.rstrip(), line[-1].style)
+        for line in lines:
             yield from line
             yield Segment.line()
         yield Segment.line()
+
+    @staticmethod
+    def _trimmed(line: list) -> list:
+        """A rendered line without the padding rich leaves after its last cell
+        ("pass  "): noise in a log, a diff or a copy."""
+        while line and not line[-1].text.rstrip() and not line[-1].control:
+            line.pop()
+        if line and not line[-1].control:
+            line[-1] = Segment(line[-1].text.rstrip(), line[-1].style)
+        return line
 
     @staticmethod
     def _widest(column) -> int:

@@ -2667,6 +2667,27 @@ def test_narrow_check_puts_got_under_expected_digit_under_digit(tmp_path):
     assert row.split()[1:6] == ["(10,", "8,", "7,", "7)", "-"] and "shape" not in row, row
 
 
+def test_no_table_runs_past_the_terminal(tmp_path):
+    """A review: a table whose least widths measured fit was rendered 1-3
+    columns wider (rich shares the width out, then widens columns back to
+    their least): shapes at 47-53 and 59-71 columns, gradcheck at 59-61,
+    check --against at 61, which a terminal then wraps. Every line of every
+    table is at most the width, from 40 to 100 columns (the prose lines
+    above and below a table are the console's to wrap)."""
+    from test_cli_helpers import CONFIGS
+
+    stack = CONFIGS / "stack.yaml"
+    assert run(["backward", stack, "--out", tmp_path / "out"]).exit_code == 0
+    commands = [["shapes", stack], ["gradcheck", stack, "--samples", "3"], ["check", stack],
+                ["check", stack, "--against", tmp_path / "out"]]
+    prose = ("convcli ", "FLOPs:", "note:", "all ", "graded:", "not graded", "your arrays")
+    for width in range(40, 101):
+        for args in commands:
+            out = run(args, env={"COLUMNS": str(width)}).stdout
+            wide = [line for line in out.splitlines() if len(line) > width and not line.startswith(prose)]
+            assert not wide, (width, args[0], wide)
+
+
 @pytest.mark.parametrize("columns", ["60", "45"])
 def test_check_table_never_folds_a_value_on_a_narrow_terminal(columns):
     """A review: at 60 columns check's "expected over got" cells folded
