@@ -583,19 +583,8 @@ class _Table(Table):
         numbers = self.numbers
         records, lines = False, []
         for whole in ([self.columns[0], *numbers], numbers):
-            # Every other column wraps at its spaces only, never inside a word: a name, a shape's
-            # number or an index cut in two ("relu2.A.mea" over "n", "(4, 8," over "8, 3)" was
-            # fine, "[0, 1, 2," over "3]" too; "conv1.dW." over "npy" was not) reads as another.
-            for c in self.columns:
-                c.no_wrap = c in whole
-                c.min_width = self._widest(c) if c in whole else self._longest_word(c)
-            if self.__rich_measure__(console, options).minimum > options.max_width:
-                continue
-            # rendered, and measured as rendered: rich shares the width out and then widens columns
-            # back to their least, and a table that measured fit ran 1-3 columns past the terminal
-            # (a review: shapes at 64 columns, 67-68 wide), which wraps it there
-            lines = [self._trimmed(line) for line in Segment.split_lines(super().__rich_console__(console, options))]
-            if max((Segment.get_line_length(line) for line in lines), default=0) <= options.max_width:
+            lines = self._fitted(console, options, whole)
+            if lines is not None:
                 break
         else:
             records = True
@@ -625,6 +614,44 @@ class _Table(Table):
             yield from line
             yield Segment.line()
         yield Segment.line()
+
+    def _lines(self, console, options) -> list:
+        return [self._trimmed(line) for line in Segment.split_lines(super().__rich_console__(console, options))]
+
+    def _fitted(self, console, options, whole) -> list | None:
+        """The table's lines with the columns ``whole`` on one line each and
+        every other column wrapped at its spaces only, never inside a word (a
+        name, a shape's number or an index cut in two, "relu2.A.mea" over "n",
+        "conv1.dW." over "npy", reads as another), in the terminal's width;
+        or None where it cannot be. The widths are set here, each wrapped
+        column narrowed a column at a time, the one with the most to spare
+        first: rich's own sharing out widened columns back to their least
+        after it, and a table that measured fit ran 1-3 columns past the
+        terminal (a review: shapes at 64 columns, 67-68 wide)."""
+        columns = self.columns
+        kept = [any(c is w for w in whole) for c in columns]  # (columns are no dict keys: unhashable)
+        least = [self._widest(c) if k else self._longest_word(c) for c, k in zip(columns, kept)]
+        widths = [self._widest(c) for c in columns]
+        for c, k, w in zip(columns, kept, widths):
+            c.no_wrap, c.min_width, c.width = k, None, w
+        # the spaces between columns, measured where nothing is narrowed
+        roomy = options.update(width=sum(widths) + 1000)
+        spacing = max((Segment.get_line_length(line) for line in self._lines(console, roomy)), default=0)
+        room = options.max_width - (spacing - sum(widths))
+        while sum(widths) > room:
+            spare = [i for i in range(len(columns)) if widths[i] > least[i]]
+            if not spare:  # (rendered anyway, rich would cut every column to fit: "laye", "56,3")
+                for c in columns:
+                    c.width = None
+                return None
+            widths[max(spare, key=lambda i: widths[i] - least[i])] -= 1
+        for c, w in zip(columns, widths):
+            c.width = w
+        lines = self._lines(console, options)
+        for c in columns:
+            c.width = None
+        fits = max((Segment.get_line_length(line) for line in lines), default=0) <= options.max_width
+        return lines if fits else None
 
     @staticmethod
     def _trimmed(line: list) -> list:
@@ -657,6 +684,8 @@ class _Table(Table):
             style = row.style or ""
             yield Text(str(cells[0][r]), style=style, overflow="fold")
             for head, column in zip(heads[1:], cells[1:]):
+                if not str(column[r]).strip():  # (shapes' total row: no type, input, output of its own)
+                    continue
                 # a stacked column ("expected / got", a cell a line each) as a line each
                 # (its values one under the other, digit under digit: "got:      10.5817...")
                 parts, lines = head.split(" / "), str(column[r]).split("\n")

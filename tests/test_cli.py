@@ -2681,11 +2681,20 @@ def test_no_table_runs_past_the_terminal(tmp_path):
     commands = [["shapes", stack], ["gradcheck", stack, "--samples", "3"], ["check", stack],
                 ["check", stack, "--against", tmp_path / "out"]]
     prose = ("convcli ", "FLOPs:", "note:", "all ", "graded:", "not graded", "your arrays")
+    # (the rules are as wide as their tables; a record leaves out its first column's heading)
+    headings = {"/", "quantity", "entry", "array", "layer", "input"}
+    words = {i: {w for w in run(args, env={"COLUMNS": "300"}).stdout.split() if w not in headings and set(w) != {"─"}}
+             for i, args in enumerate(commands)}
     for width in range(40, 101):
-        for args in commands:
+        for i, args in enumerate(commands):
             out = run(args, env={"COLUMNS": str(width)}).stdout
             wide = [line for line in out.splitlines() if len(line) > width and not line.startswith(prose)]
             assert not wide, (width, args[0], wide)
+            # and no word cut, nor lost (a review's fix had rich cut every column to fit: "laye", "56,3")
+            shown = set(out.split()) | {w.removesuffix(":") for w in out.split()}  # (a record's "input:")
+            assert not words[i] - shown, (width, args[0], words[i] - shown)
+            # no record line of nothing (one whose value wrapped to the next line, indented, is no such line)
+            assert not re.search(r"\n  [a-z ]+:\n(?!    )", out), (width, args[0], out)
 
 
 @pytest.mark.parametrize("columns", ["60", "45"])
