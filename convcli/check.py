@@ -1037,8 +1037,6 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
-                               ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
-                                                                        hr, ha, transposed=True)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
@@ -1046,7 +1044,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
                                                                s.quantity, theirs, hr, ha)),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
-                                                                  s.quantity in weights))):
+                                                                  s.quantity in weights)),
+                               # after the axes': a dA_prev saved with H and W swapped under a dZ alike
+                               # along both is that too, and the transpose is its fix (a review)
+                               ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
+                                                                        hr, ha, transposed=True))):
                 said = hint() if mistaken else ""
                 if said:
                     note += said

@@ -868,6 +868,13 @@ def test_an_instructors_common_slips_get_their_hints(tmp_path):
     dA = np.zeros((4, 6, 6, 3))
     for i, y, x, c in np.ndindex(dA.shape):
         dA[i, y, x, c] = np.sum(dZ_pad[i, y:y + 3, x:x + 3, :] * W[:, :, c, :])
+    # (a later review) under grad: ones, a dA_prev saved with H and W swapped is what the kernel's rows and
+    # columns swapped make too: the transpose that fixes it is said, not the kernel
+    sub = tmp_path / "swapped"
+    sub.mkdir()
+    np.save(sub / "conv1.dA_prev.npy", _turned(dZ_pad, W).transpose(0, 2, 1, 3))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["axis_order"] and o["note"].endswith("save yours.transpose(0, 2, 1, 3)"), o
     sub = tmp_path / "unturned"
     sub.mkdir()
     np.save(sub / "conv1.dA_prev.npy", dA)
