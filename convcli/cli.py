@@ -284,6 +284,11 @@ HELP_RICH_MIN_WIDTH = 64
 NEAR_OPTIONS = 0.1
 _RICH_HELP = typer.core.HAS_RICH  # (TYPER_USE_RICH=0 turns it off everywhere)
 
+
+def _click_formatting():
+    """click's formatting module, vendored by typer or not (as its exceptions are)."""
+    return sys.modules[typer.BadParameter.__module__.rsplit(".", 1)[0] + ".formatting"]
+
 # The width of a console that is no terminal (a log, a pipe), COLUMNS unset:
 # wider than any table convcli prints, which are only as wide as they need.
 LOG_WIDTH = 10_000
@@ -1692,8 +1697,11 @@ def main(fresh: bool = True) -> None:
             pass
     _clean_sizes(os.environ)  # for click's and typer's help too, which read them from os.environ
     args = sys.argv[1:]  # on a narrow terminal, click's plain help (see HELP_RICH_MIN_WIDTH)
-    narrow = (not args or "--help" in args or "-h" in args) and shutil.get_terminal_size().columns < HELP_RICH_MIN_WIDTH
+    columns = shutil.get_terminal_size().columns
+    narrow = (not args or "--help" in args or "-h" in args) and columns < HELP_RICH_MIN_WIDTH
     typer.core.HAS_RICH = _RICH_HELP and not narrow
+    # (click's plain help is never narrower than 50 columns unless told: at 40, 31 of 45 lines ran past)
+    _click_formatting().FORCED_WIDTH = max(columns - 2, 20) if narrow else None
     if sys.stderr is None:  # started with stderr closed (2>&-): a run goes on, its messages unseen
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the rest of the process; a review: every
         # command that looked whether stderr was a terminal, for a progress bar, exited 3 having written nothing)

@@ -103,7 +103,10 @@ def test_narrow_help_cuts_no_option_name(monkeypatch, capsys, columns):
     80 columns the rich panels as ever."""
     import typer
 
-    monkeypatch.setattr(typer.core, "HAS_RICH", typer.core.HAS_RICH)  # (main sets it: restored after)
+    monkeypatch.setattr(typer.core, "HAS_RICH", typer.core.HAS_RICH)  # (main sets them: restored after)
+    from convcli.cli import _click_formatting
+
+    monkeypatch.setattr(_click_formatting(), "FORCED_WIDTH", _click_formatting().FORCED_WIDTH)
     monkeypatch.setenv("COLUMNS", columns)
     for command, names in (("gradcheck", ["--samples", "--threshold", "--max-memory", "--engine"]),
                            ("forward", ["--memory-budget", "--max-memory", "--format", "--force"]),
@@ -112,6 +115,8 @@ def test_narrow_help_cuts_no_option_name(monkeypatch, capsys, columns):
         assert code == 0 and err == "", err
         assert "…" not in out and "╭" not in out, out
         assert all(name in out.split() or f"{name}," in out.split() for name in names), (names, out)
+        # within the width too (click's own help is 50 wide at least: a later review saw 31 of 45 lines past 40)
+        assert max(len(line) for line in out.splitlines()) <= int(columns), out
     monkeypatch.setenv("COLUMNS", "80")
     code, out, _ = call(monkeypatch, capsys, "gradcheck", "--help")
     assert code == 0 and "╭" in out and "--samples" in out
