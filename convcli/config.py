@@ -299,10 +299,15 @@ def _yaml_advice(exc) -> str:
         at = f" at line {opened.line + 1}, column {opened.column + 1}" if opened else ""
         return f"; the {brace} opened{at} is not closed, or a comma is missing before this"
     if "'\\t'" in problem:
-        return "; YAML indents with spaces, not tabs"
-    if "<block end>" in problem:
+        return ("; YAML takes no tab here: indent with spaces" if exc.problem_mark and exc.problem_mark.column == 0
+                else "; YAML takes no tab here: use spaces")
+    if "but found '}'" in problem or "but found ']'" in problem:
+        return "; a closing " + problem[-2] + " with nothing open before it"
+    if "but found '<block" in problem:
         return ("; check this line's indentation: the keys of one mapping (or the items of one list) start in "
                 "the same column")
+    if "but found '?'" in problem:  # a key among a list's items (or the reverse), at one indentation
+        return "; a list's items (- ...) and a mapping's keys (key: ...) cannot be mixed at one indentation"
     return ""
 
 

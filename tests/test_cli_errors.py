@@ -42,12 +42,22 @@ def test_yaml_syntax_error_gives_line_and_column(tmp_path):
      "the { opened at line 3, column 11 is not closed, or a comma is missing before this"),
     ("inputs:\n  W: {random: [3, 3, 3, 4]}\n\tA_prev: {random: [2, 4, 4, 3]}\nlayers: []\n",
      "line 3, column 1: YAML syntax: found character '\\t' that cannot start any token (while scanning for the "
-     "next token); YAML indents with spaces, not tabs"),
+     "next token); YAML takes no tab here: indent with spaces"),
+    ("inputs:\n  W: {random: [3,\t3, 3, 4]}\nlayers: []\n",
+     "line 2, column 18: YAML syntax: found character '\\t' that cannot start any token (while scanning for the "
+     "next token); YAML takes no tab here: use spaces"),
+    ("inputs:\n  W: {random: [3, 3, 3, 4]}}\nlayers: []\n",
+     "line 2, column 28: YAML syntax: expected <block end>, but found '}' (while parsing a block mapping); "
+     "a closing } with nothing open before it"),
+    ("layers:\n  - {type: relu}\n  name: x\n",
+     "line 3, column 3: YAML syntax: expected <block end>, but found '?' (while parsing a block collection); "
+     "a list's items (- ...) and a mapping's keys (key: ...) cannot be mixed at one indentation"),
     ("inputs:\n  W: {random: [3, 3, 3, 4]}\n   A_prev: {random: [2, 4, 4, 3]}\nlayers: []\n",
      "line 3, column 4: YAML syntax: expected <block end>, but found '<block mapping start>' (while parsing a block "
      "mapping); check this line's indentation: the keys of one mapping (or the items of one list) start in the "
      "same column"),
-], ids=["brace left open", "tab", "indented one off"])
+], ids=["brace left open", "tab", "tab between items", "brace closed twice", "list and keys mixed",
+        "indented one off"])
 def test_yaml_syntax_errors_say_the_slip_in_plain_words(tmp_path, text, says):
     """A terminal review: the parser's own words name the slip in its terms
     ("expected ',' or '}', but got '<scalar>'" for a brace left open on the
