@@ -1423,10 +1423,8 @@ def _weight_grad_rows(X, dZ, g: ConvGeometry):
             # (k, f_H, Kw, R): sample q's rows shifted by the kernel row i, transposed
             rows = np.ndarray((k, f_H, Kw, R), buf.dtype, buf, 0,
                               (per * Kw * item, d_H * n_W * Kw * item, item, Kw * item))
-            r0 = (n0 * n_H + h0) * n_W
-            grads = dZ2[r0:r0 + k * n_H * n_W].reshape(k, 1, -1, N)[:, :, :R] if whole else \
-                dZ2[r0:r0 + R].reshape(1, 1, R, N)
-            prod = np.matmul(rows, grads)  # one call: (k, f_H) products (Kw, R) @ (R, N)
+            r0 = (n0 * n_H + h0) * n_W  # (a band is of one sample, k = 1)
+            prod = np.matmul(rows, dZ2[r0:r0 + k * R].reshape(k, 1, R, N))  # one call: (k, f_H) products (Kw, R) @ (R, N)
             prod = prod[0] if k == 1 else prod.sum(axis=0)
             if part is None:
                 part = prod
