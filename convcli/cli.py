@@ -643,13 +643,16 @@ class _Table(Table):
         roomy = options.update(width=sum(widths) + 1000)
         spacing = max((Segment.get_line_length(line) for line in self._lines(console, roomy)), default=0)
         room = options.max_width - (spacing - sum(widths))
+        cells = [self._cell_widths(c) for c in columns]
         while sum(widths) > room:
             spare = [i for i in range(len(columns)) if widths[i] > least[i]]
             if not spare:  # (rendered anyway, rich would cut every column to fit: "laye", "56,3")
                 for c in columns:
                     c.width = None
                 return None
-            widths[max(spare, key=lambda i: widths[i] - least[i])] -= 1
+            # the column a column narrower wraps the fewest of its cells (a heading over two lines before
+            # every shape of a column: "first / differs" rather than "(4, 8, 8," / "4)"), then the most spare
+            widths[min(spare, key=lambda i: (sum(w >= widths[i] for w in cells[i]), least[i] - widths[i]))] -= 1
         for c, w in zip(columns, widths):
             c.width = w
         lines = self._lines(console, options)
@@ -673,6 +676,12 @@ class _Table(Table):
         """The widest line of a column's header and cells."""
         texts = [Text.from_markup(x) if isinstance(x, str) else x for x in [column.header, *column.cells]]
         return max(line.cell_len for t in texts for line in t.split("\n"))
+
+    @staticmethod
+    def _cell_widths(column) -> list[int]:
+        """The widest line of each of a column's header and cells."""
+        texts = [Text.from_markup(x) if isinstance(x, str) else x for x in [column.header, *column.cells]]
+        return [max(line.cell_len for line in t.split("\n")) for t in texts]
 
     @staticmethod
     def _longest_word(column) -> int:

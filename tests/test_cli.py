@@ -2697,6 +2697,22 @@ def test_no_table_runs_past_the_terminal(tmp_path):
             assert not re.search(r"\n  [a-z ]+:\n(?!    )", out), (width, args[0], out)
 
 
+def test_a_table_narrows_the_column_that_wraps_the_fewest_cells(tmp_path):
+    """Where a table needs a few columns less, the column narrowed is the one
+    that wraps the fewest of its cells: check --against's heading "first
+    differs" over two lines, not every shape "(4, 8, 8," over "4)" (the
+    column with the most to spare, before)."""
+    from test_cli_helpers import CONFIGS
+
+    assert run(["backward", CONFIGS / "stack.yaml", "--out", tmp_path / "out"]).exit_code == 0
+    out = run(["check", CONFIGS / "stack.yaml", "--against", tmp_path / "out"], env={"COLUMNS": "72"}).stdout
+    rows = [line for line in out.splitlines() if line.split() and line.split()[0].endswith(".npy")]
+    assert len(rows) == 8 and all(len(row) <= 72 for row in rows), rows
+    # each shape whole on its row
+    assert all(re.search(r"\((\d+, )*\d+,?\)", row) and row.rstrip().endswith("pass") for row in rows), rows
+    assert any(line.split() == ["first"] for line in out.splitlines()), out  # the heading wrapped instead
+
+
 @pytest.mark.parametrize("columns", ["60", "45"])
 def test_check_table_never_folds_a_value_on_a_narrow_terminal(columns):
     """A review: at 60 columns check's "expected over got" cells folded
