@@ -507,12 +507,15 @@ class Unknown:
     source: Source | None = field(default=None, compare=False)  # and then where it is
     base_dir: Path | None = field(default=None, compare=False)
     differs: str = ""  # how a copy of a given quantity is not the config's (given_copies)
+    # a "copy" of a given quantity in the shape of one the run computes, and the name that would grade it
+    misnamed: str = ""
 
     def __post_init__(self):  # a submission's name, as printed (errors.printable)
         object.__setattr__(self, "label", printable(self.label))
 
     def as_json(self) -> dict:
-        return {"entry": self.label, "note": self.note, "given": self.quantity, "differs": self.differs or None}
+        return {"entry": self.label, "note": self.note, "given": self.quantity, "differs": self.differs or None,
+                "misnamed": self.misnamed or None}
 
 
 GIVEN = "given by the config, not computed"
@@ -561,8 +564,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             return out, unknown
         if has_h5:  # none of the .npy files is a quantity: the outputs.h5 beside them may be the work
             out, more = _resolve(p, where, _arrays_in(h5, where, empty_ok), path)
-            return _some(out, unknown + more, where, empty_ok)
-        return _some(out, unknown, where, empty_ok)
+            return _some(p, out, unknown + more, where, empty_ok)
+        return _some(p, out, unknown, where, empty_ok)
     file = h5 if is_dir else path
     try:
         found = _arrays_in(file, where, empty_ok)
@@ -592,7 +595,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                          "last written is graded, as unzip leaves it")
                  for n, k in arrays.zip_repeats(file).items()]
     out, unknown = _resolve(p, where, found, file.parent)
-    return _some(out, unknown + left + unread, where, empty_ok)
+    return _some(p, out, unknown + left + unread, where, empty_ok)
 
 
 def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str, Source]]:
@@ -857,7 +860,7 @@ def _inner_folders(path: Path) -> list[Path]:
     return []
 
 
-def _some(out: list[Submitted], unknown: list[Unknown], where: str,
+def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
           empty_ok: bool = False) -> tuple[list[Submitted], list[Unknown]]:
     """``(out, unknown)``, unless no array is a quantity (and not ``empty_ok``):
     an error naming them all."""
@@ -871,7 +874,7 @@ def _some(out: list[Submitted], unknown: list[Unknown], where: str,
                 known = m.group(2)
             else:
                 names.append(u.label)
-                other = other or f"; {u.label}: {u.note}"
+                other = other or f"; {u.label}: {_misnamed(p, u) or u.note}"
         raise ConvcliError(where, f"none of its arrays is a quantity this run computes: {', '.join(names)}"
                                   f"{other}{known}")
     return out, unknown
@@ -1812,12 +1815,41 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
     own = p.network.layers[-1].upstream if p.grad_spec == "output" else None
     out = []
     for u in unknown:
+        misnamed = _misnamed(p, u)
+        if misnamed:  # (not the given quantity's copy: nothing to compare)
+            out.append(dataclasses.replace(u, misnamed=misnamed))
+            continue
         ours = quantities.get(u.quantity) if u.quantity not in (None, own) and u.source is not None else None
         theirs = None if ours is None else _in_layout(p, u.quantity, u.source, u.base_dir, ours.shape, u.label)
         differs = "" if theirs is None else _first_difference(theirs, ours, rtol, atol)
         del theirs  # before the next copy is read
         out.append(dataclasses.replace(u, differs=differs) if differs else u)
     return out
+
+
+def _misnamed(p: Plan, u: Unknown) -> str:
+    """For a user's array named as a quantity the config gives, whose shape
+    is not that quantity's but exactly one computed quantity's: that it is
+    likely that one, and the name that grades it. A learner's review: a
+    pool's gradient saved as dA.npy (the name a conv's dA_prev goes by, after
+    the notebook's conv_backward) is a one-layer pool config's upstream
+    gradient: listed as given, not graded, and the check passed."""
+    given = tuple(p.shapes[u.quantity]) if u.quantity in p.shapes and u.source is not None else None
+    if given is None:
+        return ""
+    try:
+        shape = tuple(arrays.probe(u.source, u.base_dir, "--against", u.label).shape)
+    except ConvcliError:
+        return ""
+    if shape == given:
+        return ""
+    alike = [q for q in p.graded() if tuple(p.shapes[q]) == shape]
+    if len(alike) != 1:
+        return ""
+    q = alike[0]
+    name = q.split(".", 1)[1] if len(p.network) == 1 and "." in q else q
+    return (f"shape {fmt_shape(shape)}, not {u.quantity}'s {fmt_shape(given)} (the config gives it) but "
+            f"{q}'s: save it as {name}.npy to be graded")
 
 
 def _first_difference(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:

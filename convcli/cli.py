@@ -1133,9 +1133,12 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
         renamed = [f"{o.label} as {o.quantity}" for o in graded if not _names_itself(o)]
         if renamed:
             con.print(Text(f"graded: {', '.join(renamed)}"))
-    handed_out = [u.label for u in unknown if u.quantity is not None]
+    handed_out = [u.label for u in unknown if u.quantity is not None and not u.misnamed]
     if handed_out:  # the hand-out's arrays in a submission, or convcli's own outputs folder: one line
         con.print(Text(f"not graded ({GIVEN}): {', '.join(handed_out)}"))
+    for u in unknown:  # named as what the config gives, shaped as what it computes
+        if u.misnamed:
+            con.print(Text(f"not graded: {u.label}: {u.misnamed}"))
     other = [u for u in unknown if u.differs]
     follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
     if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)

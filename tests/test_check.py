@@ -603,6 +603,38 @@ def test_a_z_padded_on_one_side_or_axis_is_told_its_padding(tmp_path, pad, named
     assert "stop" not in o["note"], o
 
 
+def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
+    """A learner's review: a pool's gradient saved as dA.npy (the name the
+    notebook's conv_backward result goes by, which a conv config grades as
+    its dA_prev) is a one-layer pool config's upstream gradient: it was
+    listed as given by the config, not graded, and the check passed. Its
+    shape is not the upstream gradient's but exactly pool1.dA_prev's: it is
+    told to save it as dA_prev.npy; alone, the error says so too."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "pool_backward.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dA.npy", np.load(tmp_path / "key" / "pool1.dA_prev.npy"))
+    lone = run(["check", cfg, "--against", sub])
+    assert lone.exit_code == 2 and ("dA.npy: shape (5, 5, 3, 2), not pool1.dA's (5, 4, 2, 2) (the config gives it) "
+                                    "but pool1.dA_prev's: save it as dA_prev.npy to be graded") in lone.stderr
+    np.save(sub / "A.npy", np.load(tmp_path / "key" / "pool1.A.npy"))
+    result = run(["check", cfg, "--against", sub])
+    assert "not graded: dA.npy: shape (5, 5, 3, 2), not pool1.dA's" in result.stdout, result.stdout
+    assert "given by the config, not computed): dA.npy" not in result.stdout, result.stdout
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    (u,) = doc["unknown"]
+    assert u["entry"] == "dA.npy" and u["misnamed"].endswith("save it as dA_prev.npy to be graded"), u
+    # a true copy of the upstream gradient is listed as given, as ever
+    np.save(sub / "dA.npy", np.load(tmp_path / "key" / "pool1.dA.npy"))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    assert [(u["entry"], u["given"], u["misnamed"]) for u in doc["unknown"]] == [("dA.npy", "pool1.dA", None)]
+
+
 def test_a_float32_db_summed_in_float32_passes_where_dz_cancels(tmp_path):
     """A review: with an upstream gradient of mean 0 per channel (a
     mean-subtracted loss above the conv), a float32 db summed in float32,

@@ -567,7 +567,7 @@ def test_against_a_folder_with_npy_files_and_an_outputs_h5_says_which_it_grades(
     assert [o["entry"] for o in doc["against"]] == ["conv1.Z.npy"]
     assert doc["unknown"] == [{"entry": "outputs.h5", "note": "the folder's .npy files are graded instead; "
                                                               f"--against {sub / 'outputs.h5'} grades it",
-                               "given": None, "differs": None}]
+                               "given": None, "differs": None, "misnamed": None}]
     # a stray .npy beside the outputs.h5 that is the work: the outputs.h5 is graded
     (sub / "conv1.Z.npy").unlink()
     np.save(sub / "scratch.npy", np.zeros(3))

@@ -248,7 +248,7 @@ def test_a_name_a_zip_holds_twice_is_graded_as_its_last_copy_and_the_earlier_lis
     assert result.exit_code == 0, result.stdout
     report = json.loads(result.stdout)
     assert [a["status"] for a in report["against"]] == ["pass"]
-    assert report["unknown"] == [{"entry": "conv1.Z.npy (an earlier copy)", "given": None, "differs": None,
+    assert report["unknown"] == [{"entry": "conv1.Z.npy (an earlier copy)", "given": None, "differs": None, "misnamed": None,
                                   "note": "sub.zip holds conv1.Z.npy twice: the last written is graded, as "
                                           "unzip leaves it"}]
 
