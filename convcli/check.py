@@ -1041,7 +1041,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
-                               ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)
+                                                     or _assigned_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
@@ -2115,6 +2116,65 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
                         f"not =); db adds up every window's")
             return (f"; yours is the last term of the sum alone (the last sample's last window): {grad} adds up "
                     f"every window's, {grad}[...] += ..., not =")
+    return ""
+
+
+# _assigned_hint writes each window into dA_prev in the loops' order: only up to this many windows.
+ASSIGNED_MAX_WINDOWS = 1 << 14
+
+
+def _assigned_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                   atol: float) -> str:
+    """For a conv's or a pool's ``dA_prev`` that differs: whether it is what
+    the notebook's backward loops make with ``=`` for ``+=`` (a learner's
+    review: no hint, where the same slip in dW and db had one). Written in
+    the loops' order (for h, for w, for c), each window's write replaces the
+    last: a conv's every position keeps the last window over it and its last
+    channel's term alone, ``W[:, :, :, -1] * dZ[i, h, w, -1]``; a pool's
+    (channel by channel) the last window over it, mask or share and zeros
+    alike. A max pool's only under ties: all (the course's
+    ``x == np.max(x)``)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind not in ("conv", "pool") or q != f"{spec.name}.dA_prev":
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        if x is None or g is None or x.ndim != 4 or g.ndim != 4 or theirs.shape != x.shape:
+            return ""
+        if g.shape[1] * g.shape[2] > ASSIGNED_MAX_WINDOWS:
+            return ""
+        hyper = p.layer_shapes[i].hyper
+        (f_H, f_W), (s_H, s_W) = hyper["f"], hyper["stride"]
+        (d_H, d_W), (t, b, l, r) = hyper.get("dilation", (1, 1)), hyper.get("pad", (0, 0, 0, 0))
+        if spec.kind == "pool" and spec.mode == "max" and spec.hparameters.get("ties", "all") != "all":
+            return ""
+        m, H, W_, C = x.shape
+        made = np.zeros((m, H + t + b, W_ + l + r, C))
+        xp = made.copy()
+        xp[:, t:t + H, l:l + W_] = x
+        if spec.kind == "conv":
+            Wk = quantities.get(spec.W)
+            if Wk is None:
+                return ""
+            last = Wk[..., -1].astype(np.float64)  # (f_H, f_W, C_prev): the last channel's kernel
+        for h in range(g.shape[1]):
+            for w in range(g.shape[2]):
+                rows = slice(h * s_H, h * s_H + d_H * (f_H - 1) + 1, d_H)
+                cols = slice(w * s_W, w * s_W + d_W * (f_W - 1) + 1, d_W)
+                if spec.kind == "conv":
+                    made[:, rows, cols, :] = last[None] * g[:, h, w, -1].astype(np.float64)[:, None, None, None]
+                elif spec.mode == "max":
+                    window = xp[:, rows, cols, :]
+                    made[:, rows, cols, :] = (window == window.max(axis=(1, 2), keepdims=True)) * g[:, h:h + 1, w:w + 1, :]
+                else:
+                    made[:, rows, cols, :] = g[:, h:h + 1, w:w + 1, :] / (f_H * f_W)
+        made = made[:, t:t + H, l:l + W_]
+        if np.allclose(made, 0) or not _close(theirs, made, rtol, atol):
+            return ""
+        what = ("W[:, :, :, c] * dZ[i, h, w, c] over the windows and channels (with =, each position keeps the "
+                "last window's last channel's term)" if spec.kind == "conv" else
+                "each window's share (with =, each position keeps the last window's)")
+        return (f"; yours is what the backward loops make with = for +=: dA_prev adds up {what}; "
+                f"dA_prev[...] += ..., not =")
     return ""
 
 

@@ -603,6 +603,54 @@ def test_a_z_padded_on_one_side_or_axis_is_told_its_padding(tmp_path, pad, named
     assert "stop" not in o["note"], o
 
 
+def _loops_with_assign(kind, A, g, f, stride, pad=0, W=None, mode="max"):
+    """A learner's backward loops for dA_prev (the notebook's order: i, h, w,
+    c) with the slip = for +=, by hand."""
+    m, H, Wd, C = A.shape
+    out = np.zeros((m, H + 2 * pad, Wd + 2 * pad, C))
+    for i, h, w in np.ndindex(m, g.shape[1], g.shape[2]):
+        vs, hs = h * stride, w * stride
+        for c in range(g.shape[3]):
+            if kind == "conv":
+                out[i, vs:vs + f, hs:hs + f, :] = W[:, :, :, c] * g[i, h, w, c]
+            elif mode == "max":
+                window = A[i, vs:vs + f, hs:hs + f, c]
+                out[i, vs:vs + f, hs:hs + f, c] = (window == np.max(window)) * g[i, h, w, c]
+            else:
+                out[i, vs:vs + f, hs:hs + f, c] = np.ones((f, f)) * g[i, h, w, c] / (f * f)
+    return out[:, pad:pad + H, pad:pad + Wd]
+
+
+@pytest.mark.parametrize("config", ["seed.yaml", "pool_backward.yaml", "pool_backward_average.yaml"])
+def test_a_dA_prev_made_with_assign_for_add_is_told_so(tmp_path, config):
+    """A learner's review: the notebook's backward loops with = for += in
+    dA_prev (a conv's, a max or an average pool's over overlapping windows)
+    got "480 of 480 elements differ" and nothing more, where the same slip
+    in dW and db was told. dA_prev by hand, each loop as the notebook's."""
+    import json
+
+    import yaml
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / config
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    layer = yaml.safe_load(cfg.read_text())["layers"][0]
+    A = np.load(tmp_path / "key" / "A_prev.npy")
+    if layer["type"] == "conv":
+        g, W = np.load(tmp_path / "key" / "conv1.dZ.npy"), np.load(tmp_path / "key" / "W.npy")
+        mine = _loops_with_assign("conv", A, g, W.shape[0], layer["stride"], layer["pad"], W=W)
+    else:
+        g = np.load(tmp_path / "key" / "pool1.dA.npy")
+        mine = _loops_with_assign("pool", A, g, layer["f"], layer.get("stride", layer["f"]), mode=layer["mode"])
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dA_prev.npy", mine)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "fail" and o["hints"] == ["last_term"], o
+    assert "yours is what the backward loops make with = for +=" in o["note"], o
+
+
 def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
     """A learner's review: a pool's gradient saved as dA.npy (the name the
     notebook's conv_backward result goes by, which a conv config grades as
