@@ -1043,6 +1043,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)
                                                      or _assigned_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("per_sample", lambda: _last_sample_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
                                ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
@@ -2116,6 +2117,33 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
                         f"not =); db adds up every window's")
             return (f"; yours is the last term of the sum alone (the last sample's last window): {grad} adds up "
                     f"every window's, {grad}[...] += ..., not =")
+    return ""
+
+
+def _last_sample_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                      atol: float) -> str:
+    """For a conv's ``dW`` or ``db`` that differs, of a batch of more than one
+    sample: whether it is the last sample's alone (the sum zeroed inside the
+    loop over samples; a learner's review: the per-sample hint saw only a
+    stack of every sample's)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "conv" or q not in (f"{spec.name}.dW", f"{spec.name}.db"):
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        W, b = quantities.get(spec.W), quantities.get(spec.b)
+        if any(a is None for a in (x, g, W, b)) or x.ndim != 4 or g.ndim != 4 or x.shape[0] < 2:
+            return ""
+        try:
+            Z, cache = conv_forward(x[-1:], W, b, spec.hparameters, engine=p.engine)
+            _, dW, db = conv_backward(g[-1:].reshape(Z.shape), cache)
+        except ValueError:
+            return ""
+        last = dW if q.endswith(".dW") else db
+        if last.size != theirs.size or not _close(theirs, last.reshape(theirs.shape), rtol, atol):
+            return ""
+        grad = q.rsplit(".", 1)[1]
+        return (f"; yours is the last sample's {grad} alone: {grad} adds up every sample's too (zeroed inside the "
+                f"loop over the samples? start it at 0 once, before)")
     return ""
 
 

@@ -651,6 +651,34 @@ def test_a_dA_prev_made_with_assign_for_add_is_told_so(tmp_path, config):
     assert "yours is what the backward loops make with = for +=" in o["note"], o
 
 
+@pytest.mark.parametrize("grad", ["dW", "db"])
+def test_a_dW_or_db_of_the_last_sample_alone_is_told_so(tmp_path, grad):
+    """A learner's review: a dW (or db) zeroed inside the loop over the
+    samples, so the last sample's alone, got no hint (the per-sample hint saw
+    only a stack of every sample's). By hand with the notebook's loops, for
+    the last sample."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [4, 6, 6, 3]}\n  W: {random: [3, 3, 3, 5]}\n"
+                          "  b: {random: [5]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "backward: {grad: random}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, dZ = np.load(tmp_path / "key" / "A_prev.npy"), np.load(tmp_path / "key" / "conv1.dZ.npy")
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    dW, db = np.zeros((3, 3, 3, 5)), np.zeros(5)
+    for h, w, c in np.ndindex(6, 6, 5):  # the last sample's terms alone
+        dW[:, :, :, c] += A_pad[-1, h:h + 3, w:w + 3, :] * dZ[-1, h, w, c]
+        db[c] += dZ[-1, h, w, c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / f"conv1.{grad}.npy", dW if grad == "dW" else db)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "fail" and o["hints"] == ["per_sample"], o
+    assert f"yours is the last sample's {grad} alone: {grad} adds up every sample's too" in o["note"], o
+
+
 def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
     """A learner's review: a pool's gradient saved as dA.npy (the name the
     notebook's conv_backward result goes by, which a conv config grades as
