@@ -1046,8 +1046,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("per_sample", lambda: _last_sample_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
-                               ("scale", lambda: _unless_yours(_scale_hint(theirs, ours, hr, ha), layerwise,
-                                                               s.quantity, theirs, hr, ha)),
+                               ("scale", lambda: _scale_named(p, s.quantity, _unless_yours(
+                                   _scale_hint(theirs, ours, hr, ha), layerwise, s.quantity, theirs, hr, ha))),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
                                                                   s.quantity in weights)),
                                # after the axes': a dA_prev saved with H and W swapped under a dZ alike
@@ -1718,6 +1718,33 @@ def _scale_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) 
         # nothing unless k is a whole ratio, as above (a review: a db off by 0.5 read 'times 1.05291')
         return ""
     return f"; yours is convcli's times {k:.6g} everywhere"
+
+
+def _scale_named(p: Plan, q: str, said: str) -> str:
+    """``said`` (a scale hint, "times k everywhere"), with what k is where a
+    layer's sizes name it (a learner's review: "times 12" and "times 4" said
+    no more): a conv's db times f_H*f_W*n_C_prev (the window bias's own
+    derivative, where the notebook keeps db = sum(dZ)); an average pool's
+    dA_prev times f_H*f_W (the share not divided) or times f (divided by f
+    alone); a gradient times 1/m (a mean over the samples)."""
+    m = re.fullmatch(r"; yours is convcli's times (1/)?(\d+) everywhere", said)
+    if not m:
+        return said
+    k = int(m.group(2))
+    for i, spec in enumerate(p.network.layers):
+        shapes = p.layer_shapes[i]
+        f_H, f_W = shapes.hyper["f"] if "f" in shapes.hyper else (0, 0)
+        if m.group(1) and k == shapes.in_shape[0] and k > 1 and q in spec.gradients:
+            return said + f" (1/{k}: a mean over the {k} samples, where the gradient is their sum)"
+        if spec.kind == "conv" and q == f"{spec.name}.db" and not m.group(1) and k == f_H * f_W * shapes.in_shape[3]:
+            return said + (f" ({k} = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to: "
+                           "the derivative of that forward; its conv_backward, and convcli's, keep db = sum(dZ))")
+        if spec.kind == "pool" and spec.mode == "average" and q == f"{spec.name}.dA_prev":
+            if not m.group(1) and k == f_H * f_W:
+                return said + f" ({k} = f_H*f_W: each window's dz is shared out over its {k} positions, dz / {k})"
+            if not m.group(1) and f_H == f_W and k == f_H and k > 1:
+                return said + f" ({k} = f: a window's share is dz / (f_H*f_W), dz / {f_H * f_W}, not dz / {k})"
+    return said
 
 
 # Axis orders a 4-D array is commonly saved in by mistake, by the transpose

@@ -679,6 +679,33 @@ def test_a_dW_or_db_of_the_last_sample_alone_is_told_so(tmp_path, grad):
     assert f"yours is the last sample's {grad} alone: {grad} adds up every sample's too" in o["note"], o
 
 
+@pytest.mark.parametrize("config, q, factor, says", [
+    ("seed.yaml", "db", 12, "(12 = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to"),
+    ("seed.yaml", "dW", 0.1, "(1/10: a mean over the 10 samples, where the gradient is their sum)"),
+    ("pool_backward_average.yaml", "dA_prev", 4, "(4 = f_H*f_W: each window's dz is shared out over its 4 "
+                                                 "positions, dz / 4)"),
+    ("pool_backward_average.yaml", "dA_prev", 2, "(2 = f: a window's share is dz / (f_H*f_W), dz / 4, not dz / 2)"),
+])
+def test_a_scale_hint_says_what_its_factor_is(tmp_path, config, q, factor, says):
+    """A learner's review: "times 12 everywhere" (a db under bias: window
+    taken as that forward's own derivative) and "times 4" (an average pool's
+    share not divided) said no more. The factor is named where the layer's
+    sizes name it (the seed's layer: f 2 over 3 channels, 10 samples; the
+    pool's f 2)."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / config
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    layer = "conv1" if config == "seed.yaml" else "pool1"
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / f"{q}.npy", factor * np.load(tmp_path / "key" / f"{layer}.{q}.npy"))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["scale"] and says in o["note"], o
+
+
 def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
     """A learner's review: a pool's gradient saved as dA.npy (the name the
     notebook's conv_backward result goes by, which a conv config grades as

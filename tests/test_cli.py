@@ -924,7 +924,8 @@ def test_against_helps_a_learner_find_the_mistake(tmp_path):
     np.save(mine / "conv1.db.npy", np.load(ref / "conv1.db.npy") * 0.37)
     args = ["check", CONFIGS / "seed_once.yaml", "--against", mine, "--expected", _no_expected(tmp_path), "--json"]
     by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
-    assert by["conv1.dW"]["note"].endswith("; yours is convcli's times 1/10 everywhere")
+    assert by["conv1.dW"]["note"].endswith("; yours is convcli's times 1/10 everywhere (1/10: a mean over the 10 "
+                                           "samples, where the gradient is their sum)")
     assert by["conv1.db"]["note"].endswith("; yours is convcli's times 0.37 everywhere")
     assert "fix the forward first" not in by["conv1.dW"]["note"]
     Z = np.load(ref / "conv1.Z.npy")
