@@ -1248,17 +1248,11 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):
         T_in = None
     dA_prev = None
-    if cols is None and weight_grad_by_rows((g.s_H, g.s_W), (g.d_H, g.d_W), g.f_H, g.n_C_prev, g.n_C):
-        # the input gradient alone (db, dZ's column sums, taken on its threads), then dW by rows
-        db = None
-        if T_in is None:
-            dA_prev = _input_grad_col2im(dZ.reshape(-1, g.n_C), W.reshape(-1, g.n_C), g)
-        elif input_grad_by_rows(g, T_in):
-            dA_prev, db = _input_grad_rows(dZ, W, g, T_in)
-        else:
-            dA_prev, _, db, _ = _input_grad_stride1(dZ, W, g, T_in, dz_sums=True)
+    if cols is None and input_grad_by_rows(g, T_in):
+        # a stem's input gradient by rows (db, dZ's column sums, taken on its threads), then dW by rows
+        dA_prev, db = _input_grad_rows(dZ, W, g, T_in)
         db = db if db is not None else _column_sums(dZ.reshape(-1, g.n_C))
-        if T_in is not None and T_in > 1 and not _finite(db):  # the band's zeros met an infinity or a NaN of dZ
+        if not _finite(db):  # the band's zeros met an infinity or a NaN of dZ: untiled
             dA_prev = None
             dA_prev = _input_grad_stride1(dZ, W, g, 1)[0]
         return dA_prev, _weight_grad_rows(A_prev, dZ, g), db.astype(dZ.dtype, copy=False)
@@ -1307,6 +1301,17 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
 ROWS_MIN_F = 4
 ROWS_C_IN = (2, 3)
 ROWS_MIN_C_OUT = 8
+# A review of both passes over 32 stems against the code before (attempt 102): with 64 output channels,
+# 0.73x-0.91x on some but 1.11x-1.82x on others (the weight gradient by rows slower than the full
+# unfolding's product there); with the weight gradient by rows alone (float64's untiled input gradient,
+# col2im as before) 0.83x-1.34x; and where dZ's unfolding has more than two edge tiles (7x7, pad 0: six
+# zero columns a side) 1.09x-1.58x. So: at most 32 output channels, both passes by rows or neither, and at
+# most MAX_EDGE_TILES.
+ROWS_MAX_C_OUT = 32
+ROWS_MAX_EDGE_TILES = 2
+# ... and small batches of large images lost too (4 x 96x96, 7x7: 1.23x-1.50x; 8 x 96x96 1.14x-1.19x; 4 x
+# 96x96, 5x5: 1.17x), where 32 x 64x64 gained (0.76x-0.95x): batches of at least this many samples.
+ROWS_MIN_SAMPLES = 16
 # Its blocks hold about this much of its unfolding (1 MiB: 0.98x-1.0x of 2 MiB,
 # 512 KiB 1.02x-1.18x, 4 MiB up to 1.28x on 2 threads). Counting dZ's rows
 # beside it, and filling it straight from the input (no padded copy, as the
@@ -1318,10 +1323,11 @@ INPUT_ROWS_CHUNK_BYTES = 1 << 19
 
 
 def weight_grad_by_rows(stride, dilation, f_H: int, C_in: int, C_out: int) -> bool:
-    """Whether the fast engine's weight gradient goes by rows (see ROWS_MIN_F):
-    ``stride`` and ``dilation`` (H, W) both 1."""
+    """Whether a layer is a stem whose gradients may go by rows (see
+    ROWS_MIN_F): ``stride`` and ``dilation`` (H, W) both 1. (They do where
+    its input gradient goes by rows too: :func:`input_grad_by_rows`.)"""
     return (tuple(stride), tuple(dilation)) == ((1, 1), (1, 1)) and f_H >= ROWS_MIN_F and \
-        ROWS_C_IN[0] <= C_in <= ROWS_C_IN[1] and C_out >= ROWS_MIN_C_OUT
+        ROWS_C_IN[0] <= C_in <= ROWS_C_IN[1] and ROWS_MIN_C_OUT <= C_out <= ROWS_MAX_C_OUT
 
 
 def _most_rows(n_H: int, row: int, target: int) -> tuple[int, int]:
@@ -1476,12 +1482,17 @@ def _spans_into(B, X, n0: int, h0: int, top: int, left: int, T: int) -> None:
 
 def input_grad_by_rows(g: ConvGeometry, T: int | None) -> bool:
     """Whether a stem's stride-1 input gradient in tiles of T columns goes by
-    rows (:func:`_input_grad_rows`): its weight gradient does
-    (:func:`weight_grad_by_rows`), no dilation, and dZ is padded, not
-    cropped (each pad at most the kernel's extent less one)."""
+    rows (:func:`_input_grad_rows`), and so its weight gradient: a stem
+    (:func:`weight_grad_by_rows`) of at least ROWS_MIN_SAMPLES samples, dZ
+    padded, not cropped (each pad at most the kernel's extent less one), at
+    most ROWS_MAX_EDGE_TILES tiles reaching into its zero columns."""
     t, b, l, r = g.pad
-    return (T is not None and T > 1 and weight_grad_by_rows((g.s_H, g.s_W), (g.d_H, g.d_W), g.f_H, g.n_C_prev, g.n_C)
-            and max(t, b) <= g.f_H - 1 and max(l, r) <= g.f_W - 1)
+    if not (T is not None and T > 1 and weight_grad_by_rows((g.s_H, g.s_W), (g.d_H, g.d_W), g.f_H, g.n_C_prev, g.n_C)
+            and g.m >= ROWS_MIN_SAMPLES and max(t, b) <= g.f_H - 1 and max(l, r) <= g.f_W - 1):
+        return False
+    # the tiles whose span reaches into dZ's zero columns, each three small copies a block
+    left, right = g.f_W - 1 - l, g.f_W - 1 - r
+    return -(-left // T) + -(-right // T) <= ROWS_MAX_EDGE_TILES
 
 
 def _input_grad_rows(dZ, W, g: ConvGeometry, T: int):
@@ -1565,7 +1576,7 @@ def _column_sums(X2):
     return out
 
 
-def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None, dz_sums=False):
+def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
     """Stride 1: dA_prev is the convolution of dZ, zero-padded by
     d*(f-1) less the forward's padding on each side, with the kernel flipped in
     both spatial axes and its channel axes swapped:
@@ -1598,7 +1609,7 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None, dz_sums=Fal
     _, G, db = _conv_gemm(dZ_c, _gemm_weights(W_flip, T, 1, g.d_W), g.n_H_prev, g.n_W_prev,
                           (g.f_H, g.f_W), (1, 1), (g.d_H, g.d_W), out2=dA_prev.reshape(-1, T * g.n_C_prev),
                           grad_out2=None if A_prev is None else A_prev.reshape(-1, T * g.n_C_prev), T=T, pad=pad,
-                          x_sums=(A_prev is not None or dz_sums) and dZ_c is dZ)  # all of dZ: its sums are db
+                          x_sums=A_prev is not None and dZ_c is dZ)  # all of dZ: its sums are db
     if G is None:
         return dA_prev, None, db, None
     del W_flip  # before dW's copy: the streaming estimate counts what is alive

@@ -595,9 +595,9 @@ NONFINITE_CASES = {
     # attempts 99-100: a stem's gradients by rows, the weight gradient's terms the notebook's (the input's
     # own zeros), the input gradient in tiles (its band's zeros met dZ's infinity: done again untiled)
     "weight gradient by rows, bad input": ((4, 6, 12, 3), (4, 4, 3, 8), "A", {
-        "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10}),
+        "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10, "ROWS_MIN_SAMPLES": 1}),
     "weight gradient by rows, bad dZ": ((4, 6, 12, 3), (4, 4, 3, 8), "dZ", {
-        "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10}),
+        "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "ROWS_CHUNK_BYTES": 1 << 10, "ROWS_MIN_SAMPLES": 1}),
     # many blocks on two threads, each group padding its own samples: the threads find the bad value
     "tiled forward on threads, bad input": ((8, 6, 12, 3), (3, 3, 3, 4), "A",
                                             {"TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 10, "PAD_IN_THREADS_BYTES": 0}),
@@ -919,11 +919,33 @@ def test_block_bytes_bounds_every_block_buffer(case, chunk_bytes, tiles):
                                                 "TILE_MIN_BYTES": 0 if tiles else None})
 
 
+@pytest.mark.parametrize("A_shape, W_shape, pad, dtype, by_rows", [
+    ((32, 64, 64, 3), (4, 4, 3, 8), 2, np.float64, True),  # the benchmark's m32
+    ((32, 64, 64, 3), (4, 4, 3, 8), 2, np.float32, True),
+    ((16, 56, 56, 3), (4, 4, 3, 64), "same", np.float32, False),  # 64 output channels: 1.64x by rows
+    ((8, 64, 64, 2), (7, 7, 2, 64), 1, np.float32, False),  # 1.47x
+    ((4, 96, 96, 3), (7, 7, 3, 8), 0, np.float32, False),  # six zero columns a side of dZ: 1.58x
+    ((1, 224, 224, 3), (7, 7, 3, 64), 3, np.float64, False),  # float64's untiled input gradient: 1.34x
+    ((32, 28, 28, 3), (7, 7, 3, 32), 3, np.float32, True),  # 0.82x
+])
+def test_stems_go_by_rows_only_where_measured_faster(A_shape, W_shape, pad, dtype, by_rows):
+    """A review timed both passes by rows against the code before over 32
+    stems (attempt 102): some lost 1.1x-1.8x (64 output channels; the weight
+    gradient by rows beside float64's untiled input gradient; dZ's unfolding
+    with many edge tiles). Those take the passes of before now; the
+    benchmark's m32 keeps the rows."""
+    A, W, b = np.zeros(A_shape, dtype), np.zeros(W_shape, dtype), np.zeros(W_shape[3], dtype)
+    Z, cache = cc.conv_forward(A, W, b, {"pad": pad})
+    g = cache.state.geometry
+    T_in = conv_module._input_grad_tile(g, dtype)
+    assert conv_module.input_grad_by_rows(g, T_in) == by_rows, (T_in, g)
+
+
 @pytest.mark.parametrize("rows_chunk", [None, 1 << 10, 1 << 13, 1 << 15])
 @pytest.mark.parametrize("A_shape, W_shape, hp", [
     ((20, 9, 9, 3), (4, 4, 3, 8), {"pad": 2}),  # whole samples, several a block
-    ((3, 30, 40, 2), (7, 7, 2, 8), {"pad": 3}),  # bands, 6 rows beyond each
-    ((2, 12, 50, 3), (4, 5, 3, 16), {"pad": (0, 3, 4, 1)}),
+    ((3, 30, 40, 3), (7, 7, 3, 8), {"pad": 3}),  # bands, 6 rows beyond each
+    ((2, 12, 50, 3), (4, 5, 3, 8), {"pad": (0, 3, 4, 1)}),
 ])
 def test_rows_bytes_bounds_the_weight_gradient_by_rows(A_shape, W_shape, hp, rows_chunk):
     """conv.rows_bytes, which the streaming estimate counts for a stem's
@@ -952,6 +974,8 @@ def test_rows_bytes_bounds_the_weight_gradient_by_rows(A_shape, W_shape, hp, row
         mp.setattr(conv_module, "_scratch", scratch)
         mp.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
         mp.setattr(conv_module, "CHUNK_BYTES", 1 << 12)  # nothing kept from the forward
+        mp.setattr(conv_module, "INPUT_GRAD_TILE_MIN_BYTES", 0)  # (both passes by rows or neither: attempt 102)
+        mp.setattr(conv_module, "ROWS_MIN_SAMPLES", 1)
         if rows_chunk is not None:
             mp.setattr(conv_module, "ROWS_CHUNK_BYTES", rows_chunk)
         Z, cache = cc.conv_forward(A_prev, W, b, hp)
@@ -1034,7 +1058,7 @@ def test_input_rows_bytes_bounds_the_input_gradient_by_rows(A_shape, W_shape, pa
         return real_scratch(n, width, dtype)
 
     monkeypatch.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
-    for name, value in {"CHUNK_BYTES": 1 << 12, "INPUT_GRAD_TILE_MIN_BYTES": 0,
+    for name, value in {"CHUNK_BYTES": 1 << 12, "INPUT_GRAD_TILE_MIN_BYTES": 0, "ROWS_MIN_SAMPLES": 1,
                         "INPUT_ROWS_CHUNK_BYTES": rows_chunk}.items():
         if value is not None:
             monkeypatch.setattr(conv_module, name, value)
