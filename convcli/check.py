@@ -1767,6 +1767,10 @@ def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, 
     fix = f"save yours.transpose{q}"
     if q == _named_order(weights):
         return f"; yours is convcli's in {_NAMED_ORDERS[q]}: {fix}"
+    if weights and q == (1, 0, 2, 3) and theirs.ndim == 4:
+        # a dW made with the kernel's rows and columns swapped: the loops' slip, which the transpose only hides
+        # (a learner's review: as Z's and dA_prev's, it is told to index alike)
+        fix += ", or, if your loops made it so, index the window and W alike, [h, w] (the row first)"
     return f"; yours is convcli's with its axes in another order: {fix}"
 
 

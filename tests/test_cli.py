@@ -785,8 +785,10 @@ def test_an_array_in_another_axis_order_gets_the_transpose_that_fixes_it(tmp_pat
     np.save(sub / "relu2.A.npy", np.load(ref / "relu2.A.npy").transpose(0, 2, 1, 3))  # H and W swapped
     np.save(sub / "conv1.Z.npy", np.random.default_rng(0).random((4, 4, 8, 8)))  # NCHW-sized, other numbers
     by = _graded(tmp_path, sub)
+    # (a learner's review: and the loops' slip that makes such a dW, which the transpose would only hide)
     assert by["conv1.dW"]["note"].endswith(
-        "; yours is convcli's with its axes in another order: save yours.transpose(1, 0, 2, 3)")
+        "; yours is convcli's with its axes in another order: save yours.transpose(1, 0, 2, 3), or, if your "
+        "loops made it so, index the window and W alike, [h, w] (the row first)")
     assert by["relu2.A"]["note"].endswith("save yours.transpose(0, 2, 1, 3)")
     assert by["conv1.dW"]["hints"] == by["relu2.A"]["hints"] == ["axis_order"]
     fixed = np.load(sub / "conv1.dW.npy").transpose(1, 0, 2, 3)  # the fix it names does fix it
