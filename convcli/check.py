@@ -78,7 +78,7 @@ class Entry:
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
-              "transposed_kernel", "per_sample",
+              "transposed_kernel", "edge_padding", "per_sample",
               "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "float32", "float16",
               "integer",
               "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
@@ -1044,6 +1044,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)
                                                      or _assigned_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("per_sample", lambda: _last_sample_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("edge_padding", lambda: _edge_padding_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
                                ("scale", lambda: _scale_named(p, s.quantity, _unless_yours(
@@ -2175,6 +2176,34 @@ def _last_sample_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs
         grad = q.rsplit(".", 1)[1]
         return (f"; yours is the last sample's {grad} alone: {grad} adds up every sample's too (zeroed inside the "
                 f"loop over the samples? start it at 0 once, before)")
+    return ""
+
+
+def _edge_padding_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                       atol: float) -> str:
+    """For a padded conv layer's ``Z`` that differs: whether it is the layer's
+    output with its input padded by its edge values (``np.pad(...,
+    mode="edge")``) or by reflection (``mode="reflect"``) instead of zeros
+    (a learner's review: a bare FAIL, the frame of differences showing only
+    in the picture)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "conv" or q != spec.output:
+            continue
+        x, W, b = quantities.get(p.layer_input(i)), quantities.get(spec.W), quantities.get(spec.b)
+        t, bo, l, r = p.layer_shapes[i].hyper["pad"]
+        if x is None or W is None or b is None or x.ndim != 4 or not any((t, bo, l, r)):
+            return ""
+        hp = {k: v for k, v in spec.hparameters.items() if k != "pad"}
+        for mode in ("edge", "reflect"):
+            try:
+                xp = np.pad(x, ((0, 0), (t, bo), (l, r), (0, 0)), mode=mode)
+                other = conv_forward(xp, W, b, hp, engine=p.engine)[0]
+            except ValueError:  # (reflect needs an input wider than its pad)
+                continue
+            if other.shape == theirs.shape and _close(theirs, other, rtol, atol):
+                return (f"; yours is this layer's output with its input padded by {'its edge values' if mode == 'edge' else 'reflection'} "
+                        f"(np.pad(..., mode=\"{mode}\")): the padding is zeros, np.pad(..., mode=\"constant\", "
+                        "constant_values=0)")
     return ""
 
 

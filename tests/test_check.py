@@ -706,6 +706,30 @@ def test_a_scale_hint_says_what_its_factor_is(tmp_path, config, q, factor, says)
     assert o["hints"] == ["scale"] and says in o["note"], o
 
 
+@pytest.mark.parametrize("mode", ["edge", "reflect"])
+def test_a_z_of_an_input_padded_otherwise_than_by_zeros_is_told_so(tmp_path, mode):
+    """A learner's review: a Z made from an input padded by its edge values
+    (np.pad mode="edge", a common slip) got a bare FAIL. By hand: np.pad,
+    then the windows' sums, bias once."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 6, 6, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{n}.npy") for n in ("A_prev", "W", "b"))
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)), mode=mode)
+    Z = np.zeros((2, 6, 6, 4))
+    for n, h, w, c in np.ndindex(Z.shape):
+        Z[n, h, w, c] = np.sum(A_pad[n, h:h + 3, w:w + 3, :] * W[..., c]) + b.reshape(-1)[c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "Z.npy", Z)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["edge_padding"] and f'(np.pad(..., mode="{mode}")): the padding is zeros' in o["note"], o
+
+
 def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
     """A learner's review: a pool's gradient saved as dA.npy (the name the
     notebook's conv_backward result goes by, which a conv config grades as
