@@ -2228,8 +2228,8 @@ def _assigned_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: n
         x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
         if x is None or g is None or x.ndim != 4 or g.ndim != 4 or theirs.shape != x.shape:
             return ""
-        if g.shape[1] * g.shape[2] > ASSIGNED_MAX_WINDOWS:
-            return ""
+        if g.shape[1] * g.shape[2] > ASSIGNED_MAX_WINDOWS or 2 * 8 * x.size > BIAS_RERUN_MAX_BYTES:
+            return ""  # (two float64 copies of the padded input: not for a layer past the reruns' size)
         hyper = p.layer_shapes[i].hyper
         (f_H, f_W), (s_H, s_W) = hyper["f"], hyper["stride"]
         (d_H, d_W), (t, b, l, r) = hyper.get("dilation", (1, 1)), hyper.get("pad", (0, 0, 0, 0))

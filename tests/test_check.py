@@ -649,6 +649,13 @@ def test_a_dA_prev_made_with_assign_for_add_is_told_so(tmp_path, config):
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["status"] == "fail" and o["hints"] == ["last_term"], o
     assert "yours is what the backward loops make with = for +=" in o["note"], o
+    # not where the replay would hold two float64 copies of a padded input past the reruns' size
+    from convcli import check as check_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(check_module, "BIAS_RERUN_MAX_BYTES", 2 * 8 * A.size - 1)
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["status"] == "fail" and "with = for +=" not in o["note"], o
 
 
 @pytest.mark.parametrize("grad", ["dW", "db"])
