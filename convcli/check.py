@@ -2237,8 +2237,8 @@ def _assigned_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: n
             return ""
         m, H, W_, C = x.shape
         made = np.zeros((m, H + t + b, W_ + l + r, C))
-        xp = made.copy()
-        xp[:, t:t + H, l:l + W_] = x
+        if spec.kind == "pool" and spec.mode == "max":  # the windows' inputs, for their masks
+            xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
         if spec.kind == "conv":
             Wk = quantities.get(spec.W)
             if Wk is None:
@@ -2252,7 +2252,8 @@ def _assigned_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: n
                     made[:, rows, cols, :] = last[None] * g[:, h, w, -1].astype(np.float64)[:, None, None, None]
                 elif spec.mode == "max":
                     window = xp[:, rows, cols, :]
-                    made[:, rows, cols, :] = (window == window.max(axis=(1, 2), keepdims=True)) * g[:, h:h + 1, w:w + 1, :]
+                    hit = window == window.max(axis=(1, 2), keepdims=True)
+                    made[:, rows, cols, :] = hit * g[:, h:h + 1, w:w + 1, :]
                 else:
                     made[:, rows, cols, :] = g[:, h:h + 1, w:w + 1, :] / (f_H * f_W)
         made = made[:, t:t + H, l:l + W_]

@@ -635,15 +635,15 @@ class _Table(Table):
         terminal (a review: shapes at 64 columns, 67-68 wide)."""
         columns = self.columns
         kept = [any(c is w for w in whole) for c in columns]  # (columns are no dict keys: unhashable)
-        least = [self._widest(c) if k else self._longest_word(c) for c, k in zip(columns, kept)]
-        widths = [self._widest(c) for c in columns]
+        cells = [self._cell_widths(c) for c in columns]
+        widths = [max(w) for w in cells]  # each column's widest line
+        least = [w if k else self._longest_word(c) for c, k, w in zip(columns, kept, widths)]
         for c, k, w in zip(columns, kept, widths):
             c.no_wrap, c.min_width, c.width = k, None, w
         # the spaces between columns, measured where nothing is narrowed
         roomy = options.update(width=sum(widths) + 1000)
         spacing = max((Segment.get_line_length(line) for line in self._lines(console, roomy)), default=0)
         room = options.max_width - (spacing - sum(widths))
-        cells = [self._cell_widths(c) for c in columns]
         while sum(widths) > room:
             spare = [i for i in range(len(columns)) if widths[i] > least[i]]
             if not spare:  # (rendered anyway, rich would cut every column to fit: "laye", "56,3")
@@ -670,12 +670,6 @@ class _Table(Table):
         if line and not line[-1].control:
             line[-1] = Segment(line[-1].text.rstrip(), line[-1].style)
         return line
-
-    @staticmethod
-    def _widest(column) -> int:
-        """The widest line of a column's header and cells."""
-        texts = [Text.from_markup(x) if isinstance(x, str) else x for x in [column.header, *column.cells]]
-        return max(line.cell_len for t in texts for line in t.split("\n"))
 
     @staticmethod
     def _cell_widths(column) -> list[int]:

@@ -1240,9 +1240,9 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     is not finite) a tiled gather is done again untiled, and in dZ or A_prev
     (nor are the column sums the fused pass takes of it) the weight gradient
     from dZ is done again from the unfolded input, the plain way. Both redos
-    are passes the streaming estimate counts already. An RGB stem's weight
-    gradient goes by rows (:func:`weight_grad_by_rows`), whose terms are the
-    notebook's."""
+    are passes the streaming estimate counts already. A stem's gradients go
+    by rows (:func:`input_grad_by_rows`); the weight gradient's terms are
+    then the notebook's, its input gradient's band as the gather's."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
     if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):

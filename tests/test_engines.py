@@ -941,47 +941,61 @@ def test_stems_go_by_rows_only_where_measured_faster(A_shape, W_shape, pad, dtyp
     assert conv_module.input_grad_by_rows(g, T_in) == by_rows, (T_in, g)
 
 
+def _while_in(monkeypatch, name: str) -> list:
+    """``conv_module.<name>`` wrapped so that the list returned holds an item
+    while a call of it runs (on this thread: the tests run one)."""
+    inside, real = [], getattr(conv_module, name)
+
+    def wrapped(*a):
+        inside.append(True)
+        try:
+            return real(*a)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(conv_module, name, wrapped)
+    return inside
+
+
+def _scratch_asked(monkeypatch, inside: list, held: list, kind=None) -> None:
+    """Each ``_scratch`` buffer asked for while ``inside`` holds an item, its
+    bytes appended to ``held`` (as ``[kind, bytes]`` with a ``kind``)."""
+    real = conv_module._scratch
+
+    def scratch(n, width, dtype):
+        if inside:
+            size = n * width * np.dtype(dtype).itemsize
+            held.append(size if kind is None else [kind, size])
+        return real(n, width, dtype)
+
+    monkeypatch.setattr(conv_module, "_scratch", scratch)
+
+
 @pytest.mark.parametrize("rows_chunk", [None, 1 << 10, 1 << 13, 1 << 15])
 @pytest.mark.parametrize("A_shape, W_shape, hp", [
     ((20, 9, 9, 3), (4, 4, 3, 8), {"pad": 2}),  # whole samples, several a block
     ((3, 30, 40, 3), (7, 7, 3, 8), {"pad": 3}),  # bands, 6 rows beyond each
     ((2, 12, 50, 3), (4, 5, 3, 8), {"pad": (0, 3, 4, 1)}),
 ])
-def test_rows_bytes_bounds_the_weight_gradient_by_rows(A_shape, W_shape, hp, rows_chunk):
+def test_rows_bytes_bounds_the_weight_gradient_by_rows(A_shape, W_shape, hp, rows_chunk, monkeypatch):
     """conv.rows_bytes, which the streaming estimate counts for a stem's
     weight gradient by rows (attempt 99), bounds the block buffer that pass
     asks for, whatever its blocks (whole samples, or bands that unfold
     f_H - 1 rows beyond their own)."""
     rng = np.random.default_rng(2)
     A_prev, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
-    asked, inside = [], []
-    real_rows, real_scratch = conv_module._weight_grad_rows, conv_module._scratch
-
-    def rows(*a):
-        inside.append(True)
-        try:
-            return real_rows(*a)
-        finally:
-            inside.pop()
-
-    def scratch(n, width, dtype):
-        if inside:
-            asked.append(n * width * np.dtype(dtype).itemsize)
-        return real_scratch(n, width, dtype)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(conv_module, "_weight_grad_rows", rows)
-        mp.setattr(conv_module, "_scratch", scratch)
-        mp.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
-        mp.setattr(conv_module, "CHUNK_BYTES", 1 << 12)  # nothing kept from the forward
-        mp.setattr(conv_module, "INPUT_GRAD_TILE_MIN_BYTES", 0)  # (both passes by rows or neither: attempt 102)
-        mp.setattr(conv_module, "ROWS_MIN_SAMPLES", 1)
-        if rows_chunk is not None:
-            mp.setattr(conv_module, "ROWS_CHUNK_BYTES", rows_chunk)
-        Z, cache = cc.conv_forward(A_prev, W, b, hp)
-        cc.conv_backward(np.ones_like(Z), cache)
-        g = cache.state.geometry
-        bound = conv_module.rows_bytes(g.n_H, g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, Z.dtype)[0]
+    asked = []
+    _scratch_asked(monkeypatch, _while_in(monkeypatch, "_weight_grad_rows"), asked)
+    monkeypatch.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 12)  # nothing kept from the forward
+    monkeypatch.setattr(conv_module, "INPUT_GRAD_TILE_MIN_BYTES", 0)  # (both passes by rows or neither: attempt 102)
+    monkeypatch.setattr(conv_module, "ROWS_MIN_SAMPLES", 1)
+    if rows_chunk is not None:
+        monkeypatch.setattr(conv_module, "ROWS_CHUNK_BYTES", rows_chunk)
+    Z, cache = cc.conv_forward(A_prev, W, b, hp)
+    cc.conv_backward(np.ones_like(Z), cache)
+    g = cache.state.geometry
+    bound = conv_module.rows_bytes(g.n_H, g.n_W, g.n_C_prev, g.n_C, g.f_H, g.f_W, Z.dtype)[0]
     assert asked and max(asked) <= bound, (asked, bound)
     assert max(asked) >= 0.5 * bound or rows_chunk is None, (asked, bound)  # and near it
 
@@ -1042,28 +1056,14 @@ def test_input_rows_bytes_bounds_the_input_gradient_by_rows(A_shape, W_shape, pa
     stacked products, f_H times its share of dA_prev."""
     rng = np.random.default_rng(2)
     A_prev, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
-    held, inside = [], []
-    real_rows, real_scratch, real_matmul = conv_module._input_grad_rows, conv_module._scratch, np.matmul
-
-    def rows(*a):
-        inside.append(True)
-        try:
-            return real_rows(*a)
-        finally:
-            inside.pop()
-
-    def scratch(n, width, dtype):
-        if inside:
-            held.append(["scratch", n * width * np.dtype(dtype).itemsize])
-        return real_scratch(n, width, dtype)
-
+    held, real_matmul = [], np.matmul
+    inside = _while_in(monkeypatch, "_input_grad_rows")
+    _scratch_asked(monkeypatch, inside, held, "scratch")
     monkeypatch.setenv("CONVCLI_THREADS", "1")  # (the spy's flag is this thread's)
     for name, value in {"CHUNK_BYTES": 1 << 12, "INPUT_GRAD_TILE_MIN_BYTES": 0, "ROWS_MIN_SAMPLES": 1,
                         "INPUT_ROWS_CHUNK_BYTES": rows_chunk}.items():
         if value is not None:
             monkeypatch.setattr(conv_module, name, value)
-    monkeypatch.setattr(conv_module, "_input_grad_rows", rows)
-    monkeypatch.setattr(conv_module, "_scratch", scratch)
     monkeypatch.setattr(conv_module.np, "matmul", lambda *a, **k: (lambda r: (
         held.append(["products", r.nbytes]) if inside else None, r)[1])(real_matmul(*a, **k)))
     Z, cache = cc.conv_forward(A_prev, W, b, {"pad": pad})
