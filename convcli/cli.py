@@ -120,8 +120,9 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", metavar=FLAG, help="Print one JSON document on stdout instead of tables.")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", metavar=FLAG, help="Show the Python traceback of an error.")]
-# Help text is rich markup: a literal [ is written \[ or the markup eats "[plot]".
-PLOT_EXTRA = "pip install 'convcli\\[plot]'"
+# convcli is installed from a clone, not from PyPI: `pip install 'convcli[plot]'`
+# finds nothing there (a review), so help names matplotlib itself.
+PLOT_EXTRA = "matplotlib: pip install matplotlib"
 PlotOpt = Annotated[
     bool,
     typer.Option("--plot", metavar=FLAG, help=f"Also draw one PNG per quantity into OUT/plots/ (needs {PLOT_EXTRA})."),
@@ -1491,7 +1492,7 @@ def plot(
     debug: DebugOpt = False,
     max_memory: MemOpt = DEFAULT_MEM,
 ) -> None:
-    """Draw one quantity as a PNG: feature maps, filters or a bias (needs the plot extra: pip install 'convcli\\[plot]').
+    """Draw one quantity as a PNG: feature maps, filters or a bias (needs matplotlib: pip install matplotlib).
 
     A batch (an input, a layer's output, a gradient) is drawn as one panel per
     channel of --sample; conv weights (W and dW) as one panel per output

@@ -2,10 +2,11 @@
 
 The functions take NumPy arrays and write one PNG each. They know nothing
 about configs or the command line. matplotlib is an optional extra
-(``pip install 'convcli[plot]'``); it is imported when a picture is drawn, and
-without it every function raises :class:`~convcli.errors.ConvcliError`
-``plot: needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install
--e '.[plot]')``. Figures are drawn with
+(``pip install matplotlib``, or from convcli's clone ``pip install -e
+'.[plot]'``); it is imported when a picture is drawn, and without it every
+function raises :class:`~convcli.errors.ConvcliError` ``plot: needs
+matplotlib: pip install matplotlib (from convcli's clone: pip install -e
+'.[plot]')``. Figures are drawn with
 ``matplotlib.figure.Figure`` on an Agg canvas: no pyplot, no screen, no global
 figure registry, nothing to close.
 
@@ -160,7 +161,8 @@ __all__ = [
     "INSTALL_HINT",
 ]
 
-INSTALL_HINT = "needs matplotlib: pip install 'convcli[plot]' (from a clone: pip install -e '.[plot]')"
+# convcli is not on PyPI: `pip install 'convcli[plot]'` finds nothing (a review).
+INSTALL_HINT = "needs matplotlib: pip install matplotlib (from convcli's clone: pip install -e '.[plot]')"
 
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them

@@ -1923,7 +1923,7 @@ def test_shapes_of_a_shape_no_machine_holds_names_no_option_it_lacks(tmp_path):
 
 
 def test_plot_a_quantity(tmp_path):
-    require("matplotlib", "pip install 'convcli[plot]'")
+    require("matplotlib", "pip install -e '.[plot]'")
     cfg = write(tmp_path, SMALL)
     png = tmp_path / "w.png"
     result = run(["plot", cfg, "--quantity", "W", "--out", png])
@@ -1939,7 +1939,7 @@ def test_plot_writes_through_a_symlink_and_takes_a_long_name(tmp_path):
     """--out LINK.png replaces the file the link names and keeps the link
     (as --out does for folders); a 250-byte name works (its hidden
     temporary file keeps a prefix and a hash of it)."""
-    require("matplotlib", "pip install 'convcli[plot]'")
+    require("matplotlib", "pip install -e '.[plot]'")
     cfg = write(tmp_path, SMALL)
     link = tmp_path / "latest.png"
     link.symlink_to("real.png")  # dangling until the first run
@@ -1963,7 +1963,7 @@ def test_plot_writes_through_a_symlink_and_takes_a_long_name(tmp_path):
 
 
 def test_plot_default_out_and_errors(tmp_path, monkeypatch):
-    require("matplotlib", "pip install 'convcli[plot]'")
+    require("matplotlib", "pip install -e '.[plot]'")
     monkeypatch.chdir(tmp_path)
     cfg = write(tmp_path, SEED, name="seed.yaml")
     assert run(["plot", cfg, "-q", "dW"]).exit_code == 0
@@ -2560,7 +2560,7 @@ def test_a_stop_signal_once_the_png_is_in_place_says_it_was_written(tmp_path, mo
 
     from convcli import cli, plot
 
-    pytest.importorskip("matplotlib")
+    require("matplotlib", "pip install -e '.[plot]'")
     png = tmp_path / "p.png"
     png.write_bytes(b"old")
     real = plot._save
@@ -2839,7 +2839,7 @@ def test_reports_say_which_convcli_and_which_config(command, tmp_path):
     review: forward/backward's config was an object where the others' is
     the path as given; and plot's had no config at all."""
     if command[0] == "plot":
-        require("matplotlib", "pip install 'convcli[plot]'")
+        require("matplotlib", "pip install -e '.[plot]'")
     out = (["--out", tmp_path / "out"] if command[0] in ("forward", "backward") else
            ["--out", tmp_path / "W.png"] if command[0] == "plot" else [])
     result = run([*command[:1], CONFIGS / "seed.yaml", *command[1:], *out, "--json"])

@@ -1474,7 +1474,7 @@ def test_json_says_ok_on_success_too(tmp_path, command):
     """Reviews: only check and gradcheck (and errors) had "ok", so a script's
     `jq -e .ok` took a successful forward run for a failure."""
     if command[0] == "plot":
-        require("matplotlib", "pip install 'convcli[plot]'")
+        require("matplotlib", "pip install -e '.[plot]'")
     cfg = write(tmp_path, seed_data())
     out = ["--out", tmp_path / ("o.png" if command[0] == "plot" else "o")] if command[0] in ("forward", "backward",
                                                                                              "plot") else []

@@ -1261,15 +1261,15 @@ def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
         assert len({len(g) for g in parallel.split(blocks, k)}) == 1 and max(shares) - min(shares) <= 1, shares
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("A_shape, f, pad", [((3, 6, 12, 3), 3, 1), ((3, 8, 24, 3), 4, 2)])  # T_in 4, T 4 and 5
-def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, monkeypatch):
+def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, monkeypatch, torch):
     """Attempt 92: where the input gradient runs in tiles no wider than the
     forward's (the benchmark's m32 layer: 4 against 5), the weight gradient
     comes from the same unfolded dZ, folded from the band; against
     PyTorch's autograd (the reference engine is checked by the property
     test), on several blocks so that nothing is kept from the forward."""
-    torch = pytest.importorskip("torch", reason="the oracle for this test")
     # (a stem's weight gradient goes by rows since attempt 99: off here, for the fused pass)
     for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12,
                         "ROWS_MIN_F": 99}.items():

@@ -904,7 +904,7 @@ def test_one_sample_beyond_max_memory_is_said_before_any_budget(tmp_path):
 
 
 def test_plot_on_a_run_that_streams_for_max_memory_says_so(tmp_path):
-    require("matplotlib", "pip install 'convcli[plot]'")
+    require("matplotlib", "pip install -e '.[plot]'")
     cfg = make_config(tmp_path)
     result = run(["backward", cfg, "--max-memory", "6KiB", "--plot", "--out", tmp_path / "out"])
     assert_error(result, "--plot: draws every quantity from memory, but this run streams A_prev in chunks "
@@ -1146,7 +1146,7 @@ def test_fortran_order_grad_file_is_refused_when_it_must_stream(tmp_path):
 
 
 def test_plot_needs_the_arrays_in_memory(tmp_path):
-    require("matplotlib", "pip install 'convcli[plot]'")
+    require("matplotlib", "pip install -e '.[plot]'")
     cfg = make_config(tmp_path)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--plot", "--memory-budget", str(budget_for(cfg))])
     line = assert_error(result, "--plot", "streams A_prev in chunks")
