@@ -507,3 +507,49 @@ def test_conv_by_rows_takes_an_unpadded_view_of_nchw_data(dtype, torch, monkeypa
     for grads in (cc.conv_backward(G, cache), cc.conv_backward(G, (A, W, b, {"pad": 0}))):
         for name, x, y in zip(("dA_prev", "dW", "db"), grads, theirs[1:]):
             close(x, y, dtype, name)
+
+
+def _readme_pytorch_cells() -> dict[str, list[str]]:
+    """The README's "The same layers in PyTorch" table: convcli cell -> the
+    PyTorch cell's code spans."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text.split("### The same layers in PyTorch", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    cells = {}
+    for line in ("|" + table).splitlines():
+        parts = [p.strip() for p in line.strip("|").split("|")]
+        code = re.findall(r"`([^`]*)`", parts[1]) if len(parts) == 2 else []
+        if code:
+            cells[parts[0]] = code
+    return cells
+
+
+@pytest.mark.parametrize("n_C_prev, n_C", [(3, 1), (1, 1), (3, 4)])
+def test_the_readmes_pytorch_lines_run_and_agree(torch, n_C_prev, n_C):
+    """The README's translation, its lines run as written: with one output
+    channel and several input ones, `torch.tensor(W.transpose(3, 2, 0, 1))`
+    (a transposed view) made PyTorch's backward raise `slow_conv2d:
+    grad_weight must be contiguous` (a review)."""
+    cells = _readme_pytorch_cells()
+    F = torch.nn.functional
+    rng = np.random.default_rng(0)
+    A_prev = rng.standard_normal((2, 6, 5, n_C_prev))
+    W = rng.standard_normal((3, 3, n_C_prev, n_C))
+    b = rng.standard_normal((1, 1, 1, n_C))
+    Z, cache = cc.conv_forward(A_prev, W, b, {"pad": 1, "stride": 1})
+    dZ = rng.standard_normal(Z.shape)
+    dA_prev, dW, db = cc.conv_backward(dZ, cache)
+    scope = {"np": np, "torch": torch, "F": F, "A_prev": A_prev, "W": W, "b": b, "dZ": dZ}
+    for key in ("`A_prev` `(m, n_H, n_W, n_C)` (NHWC)", "`W` `(f_H, f_W, n_C_prev, n_C)`",
+                "`b` `(1, 1, 1, n_C)` or `(n_C,)`"):
+        exec(cells[key][0], scope)
+    scope["z"] = F.conv2d(scope["x"], scope["weight"], scope["bias"], padding=1)
+    exec(cells["`conv_backward(dZ, cache)`"][0], scope)
+    grads = [eval(code, scope).detach().numpy() for code in cells["`dA_prev`, `dW`, `db`"] if ".grad" in code]
+    assert len(grads) == 3
+    assert_rel(scope["z"].detach().numpy().transpose(0, 2, 3, 1), Z, 1e-12, "Z")
+    for name, got, want in zip(["dA_prev", "dW", "db"], [dA_prev, dW, db.reshape(-1)], grads):
+        assert got.shape == want.shape, name
+        assert_rel(got, want, 1e-12, name)
