@@ -1281,6 +1281,16 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     return ""
 
 
+def _ceil_mode_size(H: int, W: int, f, s) -> tuple[int, int]:
+    """A pool's output size under PyTorch's ``ceil_mode=True`` (no padding):
+    ceil((n - f) / s) + 1, less one where the last window would start past
+    the input (PyTorch's pooling_output_shape)."""
+    def one(n, f, s):
+        out = -(-(n - f) // s) + 1
+        return out - 1 if (out - 1) * s >= n else out
+    return one(H, f[0], s[0]), one(W, f[1], s[1])
+
+
 def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade, same_size: bool = False) -> str:
     """The settings under which layer ``i`` (``ls``: its shapes as run)
     makes an output of ``shape`` of its input, or convcli's output cut
@@ -1341,6 +1351,17 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
                 + (default if any(w.startswith("stride") for w, _, _ in matched) else ""))
     if same_size:
         return ""
+    if not conv and tuple(shape[1:3]) == _ceil_mode_size(H, W, (f_H, f_W), (s_H, s_W)) != tuple(ours[1:3]):
+        # PyTorch's ceil_mode=True (a semantics review: a bare 'shape ... expected ...'): where the
+        # user's windows inside the input are convcli's, said so
+        theirs, mine = remade.theirs, remade.quantities.get(spec.output)
+        inside = (theirs is not None and mine is not None and theirs.ndim == 4 and theirs.shape[0] == mine.shape[0]
+                  and _close(theirs[:, :ours[1], :ours[2]], mine, *_hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)))
+        return (f"; {fmt_shape(shape)} is what PyTorch's ceil_mode=True makes of {ls.name}'s input "
+                f"{fmt_shape(ls.in_shape)}: its last windows hang over the edge"
+                + (" (yours are convcli's outputs and those)" if inside
+                   else " (in size only: the windows inside the input are not convcli's)")
+                + "; convcli's output size is floor((n_H_prev - f) / stride) + 1 (ceil_mode=False)")
     short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
     cut = min(short) >= 0 and remade.matches(None)
     if short == [1, 1] and (cut or not sized):  # the output size formula without its + 1

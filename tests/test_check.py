@@ -2136,3 +2136,35 @@ def test_a_stride_slip_in_the_backward_loops_gets_the_stride_hint(tmp_path):
     (graded,) = json.loads(run(["check", cfg, "--against", cols, "--json"]).stdout)["against"]
     assert graded["hints"] == ["stride"] and graded["note"].endswith(
         "a window starts at w * 2 (the stride), not at w"), graded
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("mode", ["max", "average"])
+def test_a_pool_output_of_pytorchs_ceil_mode_is_named(tmp_path, torch, mode):
+    """A semantics review: a 2x2/2 pool over 5x5 maps in PyTorch with
+    ceil_mode=True makes 3x3 (its last windows hang over the edge), and
+    check said only 'shape (2, 3, 3, 2), expected (2, 2, 2, 2)'."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    F = torch.nn.functional
+    cfg = write(tmp_path, f"seed: 4\ninputs:\n  A_prev: {{random: [2, 5, 7, 2]}}\n"
+                          f"layers:\n  - {{type: pool, f: 2, stride: 2, mode: {mode}}}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    x = torch.tensor(np.ascontiguousarray(np.load(tmp_path / "key" / "A_prev.npy").transpose(0, 3, 1, 2)))
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    ceil = pool(x, 2, 2, ceil_mode=True).numpy().transpose(0, 2, 3, 1)
+    assert ceil.shape == (2, 3, 4, 2)  # PyTorch's, not convcli's arithmetic
+    for array, said in [(ceil, " (yours are convcli's outputs and those)"),
+                        (np.zeros_like(ceil), " (in size only: the windows inside the input are not convcli's)")]:
+        sub = tmp_path / f"sub{len(list(tmp_path.iterdir()))}"
+        sub.mkdir()
+        np.save(sub / "pool1.A.npy", array)
+        result = run(["check", cfg, "--against", sub, "--json"])
+        (o,) = json.loads(result.stdout)["against"]
+        assert result.exit_code == 1 and o["hints"] == ["geometry"], o
+        assert o["note"].endswith(
+            "(2, 3, 4, 2) is what PyTorch's ceil_mode=True makes of pool1's input (2, 5, 7, 2): its last windows "
+            f"hang over the edge{said}; convcli's output size is floor((n_H_prev - f) / stride) + 1 "
+            "(ceil_mode=False)"), o["note"]
