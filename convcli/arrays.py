@@ -717,7 +717,7 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     _check_dtype(obj.dtype, where, label, h5=True)
     _check_stored_inside(obj, where, label)
     _check_filters(obj, where, label)
-    return obj, label
+    return obj, label, dataset
 
 
 # HDF5's registered filter ids (https://github.com/HDFGroup/hdf5_plugins): the names of the common plugins,
@@ -846,7 +846,7 @@ def probe(src: Source, base_dir: Path, where: str, shown: str | None = None) -> 
         label = f"{name}[{member}]"
     elif suffix in H5_SUFFIXES:
         with _h5_open(path, where, name) as f, h5_errors(where, name):
-            obj, label = _h5_dataset(f, src.dataset, where, name)
+            obj, label, _ = _h5_dataset(f, src.dataset, where, name)
             shape, dtype, chunks = tuple(obj.shape), obj.dtype, _h5_chunks(obj)
     else:
         shape, dtype = _npy_probe(path, where, name)
@@ -882,6 +882,18 @@ def _check_unchanged(path: Path, state: tuple[int, int], where: str, name: str) 
                                   "run again once nothing writes to it")
 
 
+def _linked_target(obj, path: Path, where: str, name: str) -> list[tuple[Path, tuple[int, int], str]]:
+    """The file an .h5 dataset reached through an external link lives in,
+    with its state now and how to name it, to be watched as ``path`` is
+    (a streaming review: a target cut short under a streamed run gave rows
+    of zeros and exit 0), or none where it lives in ``path`` itself."""
+    home = Path(obj.file.filename)
+    if os.path.realpath(home) == os.path.realpath(path):
+        return []
+    shown = f"{home.name} (linked from {name})"
+    return [(home, _file_state(home, where, shown), shown)]
+
+
 def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize: int = 8,
               shown: str | None = None) -> np.ndarray:
     """The stored array a file source names (``slice`` applied, not cast);
@@ -893,11 +905,13 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
         if suffix in H5_SUFFIXES:
             state = _file_state(path, where, name)
             with _h5_open(path, where, name) as f, h5_errors(where, name):
-                obj, label = _h5_dataset(f, src.dataset, where, name)
+                obj, label, _ = _h5_dataset(f, src.dataset, where, name)
+                linked = _linked_target(obj, path, where, name)
                 rows, shape = _rows(tuple(obj.shape), src.slice, where, label)
                 check_size(shape, max(obj.dtype.itemsize, itemsize), where, max_memory, label)
                 array = np.asarray(obj[()] if rows is None else obj[rows])
-            _check_unchanged(path, state, where, name)
+            for watched, was, shown_as in [(path, state, name), *linked]:
+                _check_unchanged(watched, was, where, shown_as)
             return array
         if suffix in NPZ_SUFFIXES:
             member, shape, dtype = _npz_probe(path, src.key, where, name)
@@ -1074,8 +1088,9 @@ def check_finite(array: np.ndarray, where: str, first_row: int | None = None,
 # --------------------------------------------------------------------- rows, chunk by chunk
 
 
-def _with_chunk_cache(obj):
-    """``obj``, a chunked dataset, opened again with
+def _with_chunk_cache(obj, f, dataset: str):
+    """``obj``, a chunked dataset found at ``dataset`` in the open file
+    ``f``, opened again with
     a chunk cache for reading it row after row: one that holds the chunks a
     row touches if they are compressed (else HDF5 inflates a chunk again
     for every row it holds: 64 samples of 1 MiB in one chunk took 19.9 s to
@@ -1086,14 +1101,17 @@ def _with_chunk_cache(obj):
 
     chunks = _h5_chunks(obj)
     slots, nbytes = chunks.cache(obj.shape, obj.dtype.itemsize) if chunks else (1, 0)
-    # Its own file and name there: through an external link, another file
-    # than the one the config names (whose own dataset of that name, if any,
-    # is not this one).
-    home, path = obj.file.id, obj.name
+    # By its last name in the group the walk to it reached (_h5_path), which
+    # may lie in another file: obj's own file and name are not enough, as
+    # through a soft link into an externally linked group HDF5 names it by
+    # the path in the config's file while its file is the link's target (a
+    # streaming review: "component not found", called a corrupt file).
+    names = [n for n in dataset.split("/") if n]
+    parent = _h5_get(f, "/".join(names[:-1])) if len(names) > 1 else f
     obj.id.close()  # else HDF5 keeps the cache the open dataset has
     dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
     dapl.set_chunk_cache(max(slots, 521), nbytes, 0.75)  # HDF5's default slots and preemption
-    return h5py.Dataset(h5py.h5d.open(home, path.encode(), dapl))
+    return h5py.Dataset(h5py.h5d.open(parent.id, names[-1].encode(), dapl))
 
 
 class Rows:
@@ -1129,6 +1147,7 @@ class Rows:
         self.next = 0
         self._files: list = []
         self._path: Path | None = None  # a file's, and its _file_state when opened
+        self._linked: list = []  # an .h5 dataset's file through an external link: (path, state, name)
         kind = src.kind
         if kind in ("random", "zeros", "ones"):
             self.shape = tuple(getattr(src, kind))
@@ -1156,9 +1175,10 @@ class Rows:
             f = _h5_open(path, where, name)
             self._files.append(f)
             with h5_errors(where, name):
-                self._dataset, label = _h5_dataset(f, src.dataset, where, name)
+                self._dataset, label, dataset = _h5_dataset(f, src.dataset, where, name)
+                self._linked = _linked_target(self._dataset, path, where, name)
                 if self._dataset.chunks is not None:
-                    self._dataset = _with_chunk_cache(self._dataset)
+                    self._dataset = _with_chunk_cache(self._dataset, f, dataset)
             rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
             self._sel = rows or slice(0, self.shape[0], 1)
             self._label = name  # as load() names it when a read fails
@@ -1260,6 +1280,8 @@ class Rows:
     def _unchanged(self) -> None:
         if self._path is not None:
             _check_unchanged(self._path, self._state, self.where, self.src.file)
+        for path, state, name in self._linked:
+            _check_unchanged(path, state, self.where, name)
 
     def close(self) -> None:
         for f in reversed(self._files):
