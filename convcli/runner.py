@@ -388,7 +388,8 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    _check_grad_shape(p, (lambda *a: size(*a, name="backward.grad", later=backward is None)) if grads else None)
+    if grads:  # (forward never reads backward.grad: a review had it refused for a file not there yet)
+        _check_grad_shape(p, lambda *a: size(*a, name="backward.grad", later=backward is None))
     if grads and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
         size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
              RUN_FEWER, True, "the random upstream gradient", backward is None)
@@ -474,9 +475,8 @@ def _check_batch(p: Plan, batch: list[_Sized], widest: tuple[int, str]) -> None:
 
 
 def _check_grad_shape(p: Plan, size) -> None:
-    """An upstream gradient read from a file: its shape, and where the run
-    reads it (backward), ``size`` it (plan's: a batch array, streamed from
-    its file as the input is)."""
+    """An upstream gradient read from a file: its shape, and ``size`` it
+    (plan's: a batch array, streamed from its file as the input is)."""
     spec = p.grad_spec
     if not isinstance(spec, Source):
         return
@@ -495,8 +495,7 @@ def _check_grad_shape(p: Plan, size) -> None:
                if sliced and len(got) == len(want) and got[0] > want[0] and tuple(got[1:]) == tuple(want[1:])
                else ""),
         )
-    if size is not None:
-        size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", RUN_FEWER, True)
+    size(got, max(p.grad_info.dtype.itemsize, np.dtype(p.dtype).itemsize), where, "array", RUN_FEWER, True)
 
 
 @dataclass

@@ -325,6 +325,22 @@ def test_missing_file(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found: nowhere.npy")
 
 
+@pytest.mark.parametrize("grad", [{"file": "later.npy"}, {"file": "wrong.npy"}])
+def test_forward_reads_no_upstream_gradient_file(tmp_path, grad):
+    """A streaming review: forward (which never reads backward.grad) was
+    refused for a gradient file not there yet, or of another shape; backward
+    still is, before anything is written."""
+    np.save(tmp_path / "wrong.npy", np.ones((2, 3)))
+    data = seed_data()
+    data["backward"] = {"grad": grad}
+    cfg = write(tmp_path, data)
+    result = run(["forward", cfg, "--out", tmp_path / "fwd"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fwd" / "conv1.Z.npy").is_file()
+    said = "file not found: later.npy" if grad["file"] == "later.npy" else "upstream gradient of shape (2, 3)"
+    backward_fails(tmp_path, cfg, "backward.grad", said)
+
+
 def test_a_path_typed_from_the_current_folder_gets_the_one_from_the_configs(tmp_path, monkeypatch):
     """A config's paths are relative to its own folder; a learner typing
     them as from the shell got "file not found" alone, though the file is
