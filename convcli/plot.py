@@ -1072,6 +1072,24 @@ def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarr
     return ~(within | _same(y, r))
 
 
+def _drawn_magenta(mask: np.ndarray, sample: int | None) -> str:
+    """Where the elements of ``mask`` are drawn: all of them ("drawn
+    magenta"), or of a batch's maps, those in the drawn ``sample`` (a
+    review: the title said "drawn magenta" of a NaN in another sample, and
+    no pixel was)."""
+    if sample is None:
+        return "drawn magenta"
+    per = mask.reshape(mask.shape[0], -1).sum(axis=1)
+    mine, others = int(per[sample]), [int(n) for n in np.flatnonzero(per) if n != sample]
+    elsewhere = ", ".join(f"sample {n}" for n in others[:SAMPLES_LISTED]) + (", ..." if len(others) > SAMPLES_LISTED
+                                                                             else "")
+    if not others:
+        return "drawn magenta"
+    if not mine:
+        return f"in {elsewhere}, not drawn (magenta where drawn)"
+    return f"{mine} of them in the drawn sample, magenta; the others in {elsewhere}"
+
+
 def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol,
                       extra: Sequence[str] = ()) -> _Block:
     y, r = _difference_arrays(yours, reference, name)
@@ -1118,10 +1136,13 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
              f"{count} of {error.size} elements differ{tolerance}"]
     if title_more:
         title.append(title_more)
+    over = np.isinf(error) & np.isfinite(y) & np.isfinite(r)
     if n_bad:
-        title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, drawn magenta")
+        title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, "
+                     + _drawn_magenta(~np.isfinite(error) & ~over, sample if kind == "maps" else None))
     if n_over:
-        title.append(f"{n_over} |error|{'s' * (n_over > 1)} past float64's range (both sides finite), drawn magenta")
+        title.append(f"{n_over} |error|{'s' * (n_over > 1)} past float64's range (both sides finite), "
+                     + _drawn_magenta(over, sample if kind == "maps" else None))
     if kind == "maps" and count:
         per = differs.reshape(differs.shape[0], -1).sum(axis=1)
         where = np.flatnonzero(per)

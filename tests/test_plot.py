@@ -399,7 +399,28 @@ def test_an_error_past_float64s_range_is_not_called_nan_or_inf():
     assert "max |error| above 1.798e+308 first difference at [0, 1, 1, 0]" in title
     assert "3 of 96 elements differ" in title
     assert "1 element NaN or Inf on one side only, drawn magenta" in title
-    assert "1 |error| past float64's range (both sides finite), drawn magenta" in title
+    # (sample 1 is drawn, two differ there: the one past float64's range is in sample 0, not drawn)
+    assert "1 |error| past float64's range (both sides finite), in sample 0, not drawn (magenta where drawn)" in title
+
+
+def test_a_difference_title_says_which_nan_is_drawn():
+    """A pictures review: sample 0 off by 1e-3 in two elements, sample 2 a
+    NaN: sample 0 is drawn (the most differ there), and the title said
+    '1 element NaN or Inf on one side only, drawn magenta' of a picture
+    with no magenta."""
+    ref = np.zeros((3, 4, 4, 2))
+    yours = ref.copy()
+    yours[0, 1, 1, 0] = yours[0, 2, 2, 1] = 1e-3
+    yours[2, 3, 3, 1] = np.nan
+    d = plot._difference_block(yours, ref, "conv1.Z", None, None, None, 0.0, 0.0)
+    title = " ".join(" ".join(d.title).split())
+    assert "drawn: sample 0" in title and not np.isnan(d.panels[1].image).any()
+    assert "1 element NaN or Inf on one side only, in sample 2, not drawn (magenta where drawn)" in title
+    yours[0, 0, 0, 0] = np.inf  # one in the drawn sample too
+    d = plot._difference_block(yours, ref, "conv1.Z", None, None, None, 0.0, 0.0)
+    title = " ".join(" ".join(d.title).split())
+    assert "2 elements NaN or Inf on one side only, 1 of them in the drawn sample, magenta; the others in sample 2" \
+        in title
 
 
 def test_a_difference_picture_names_every_sample_that_differs():
