@@ -197,14 +197,23 @@ DIFFERENCE_FILL, SQUARE_DIFFERENCE_FILL = 0.9, 0.94
 PANEL_FILL = PANEL_FILLS[-1][1]  # (the least: a bar chart's estimate)
 
 
+# The shares above are estimates; the picture is laid out, each map's panel
+# measured, and where one holds fewer pixels than the (reduced) map has
+# elements, the picture is made again with the shares scaled down by what
+# was missing (a review: one RGB image of 224x224, 3 panels of ~213 pixels
+# estimated at 228, a lone 1.0 in two channels not drawn).
+_FILL_SCALE: contextvars.ContextVar[float] = contextvars.ContextVar("convcli_plot_fill_scale", default=1.0)
+RENDER_TRIES = 4
+
+
 def _panel_fill(n_panels: int, difference: bool = False, square: bool = False) -> float:
     """The share of its nominal size a panel's image is sure to get (see
-    PANEL_FILLS)."""
+    PANEL_FILLS), scaled by a render's measurement (_FILL_SCALE)."""
     fills = SQUARE_FILLS if square else PANEL_FILLS
     fill = next(f for most, f in fills if most is None or n_panels <= most)
     if difference:
         fill *= SQUARE_DIFFERENCE_FILL if square else DIFFERENCE_FILL
-    return fill
+    return fill * _FILL_SCALE.get()
 
 
 # Maps at most this many elements a side get their row and column indices
@@ -297,8 +306,8 @@ def plot_quantity(array, name: str, path, *, sample: int | None = None,
     """
     mpl = _matplotlib()
     path = _check_path(path)
-    block = _quantity_block(_as_float(array, name), name, sample, channels, kind)
-    _render(mpl, [block], path, overwrite=overwrite)
+    a = _as_float(array, name)
+    _render(mpl, lambda: [_quantity_block(a, name, sample, channels, kind)], path, overwrite=overwrite)
     return path
 
 
@@ -323,8 +332,7 @@ def plot_difference(yours, reference, name: str, path, *, sample: int | None = N
     """
     mpl = _matplotlib()
     path = _check_path(path)
-    block = _difference_block(yours, reference, name, sample, channels, kind, rtol, atol)
-    _render(mpl, [block], path)
+    _render(mpl, lambda: [_difference_block(yours, reference, name, sample, channels, kind, rtol, atol)], path)
     return path
 
 
@@ -365,12 +373,8 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     """
     mpl = _matplotlib()
     path = _check_path(path)
-    blocks = []
     said = [f"{name} differs, not drawn: {why}" for name, why in (not_drawn or {}).items()]
     said += [f"{name} fails, nothing to draw: {why}" for name, why in (nothing_to_draw or {}).items()]
-    if said:
-        lines = _fit(said, MIN_WIDTH)
-        blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
     differing = {}
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
@@ -383,15 +387,21 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for *_, d, kind in differing.values() if kind == "maps"]
     common = (int(np.argmax(np.sum(per_sample, axis=0)))
               if per_sample and len({len(c) for c in per_sample}) == 1 else None)
-    for name, (y, r, tol, differs, kind) in differing.items():
-        extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
-        sample = common if kind == "maps" and common is not None and differs[common].any() else None
-        blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra))
-    if not blocks:
-        blocks = [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
-                                             f"rtol {rtol:g}, atol {atol:g})"],
-                         width=MIN_WIDTH, height=1.0)]
-    _render(mpl, blocks, path, overwrite=overwrite)
+
+    def make() -> list[_Block]:
+        blocks = []
+        if said:
+            lines = _fit(said, MIN_WIDTH)
+            blocks.append(_Block(kind="note", title=lines, width=MIN_WIDTH, height=0.25 * (len(lines) + 2)))
+        for name, (y, r, tol, differs, kind) in differing.items():
+            extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
+            sample = common if kind == "maps" and common is not None and differs[common].any() else None
+            blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra))
+        return blocks or [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
+                                                     f"rtol {rtol:g}, atol {atol:g})"],
+                                 width=MIN_WIDTH, height=1.0)]
+
+    _render(mpl, make, path, overwrite=overwrite)
     return path
 
 
@@ -409,11 +419,11 @@ def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | N
     """
     mpl = _matplotlib()
     kinds = kinds or {}
-    blocks = []
+    planned = []  # every quantity checked (its block made once) before any file is written
     for name, array in arrays.items():
         a = _as_float(array, name)
         kind = _choose_kind(a, name, kinds.get(name))
-        blocks.append(_quantity_block(a, name, sample if kind == "maps" else None, None, kind))
+        planned.append((a, kind, _quantity_block(a, name, sample if kind == "maps" else None, None, kind)))
     folder = Path(folder)
     shown = Path(shown_as) if shown_as is not None else folder
     try:
@@ -421,7 +431,7 @@ def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | N
     except OSError as e:
         raise ConvcliError(str(shown), f"cannot create it: {e.strerror or e}") from None
     paths, taken = [], set()
-    for name, block in zip(arrays, blocks):
+    for name, (a, kind, block) in zip(arrays, planned):
         stem = file_name(name)[: -len(".png")]
         candidate, k = stem, 1
         while candidate.casefold() in taken:
@@ -429,7 +439,9 @@ def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | N
             candidate = f"{stem}-{k}"
         taken.add(candidate.casefold())
         path = folder / f"{candidate}.png"
-        _render(mpl, [block], path, shown / path.name)
+        _render(mpl, lambda a=a, name=name, kind=kind, block=block: (
+            [block] if _FILL_SCALE.get() == 1.0 else [_quantity_block(a, name, sample if kind == "maps" else None,
+                                                                     None, kind)]), path, shown / path.name)
         paths.append(path)
     return paths
 
@@ -1163,7 +1175,57 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
 # ----------------------------------------------------------------- drawing
 
 
-def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = None, overwrite: bool = True) -> None:
+def _render(mpl: _Mpl, make, path: Path, shown: Path | None = None, overwrite: bool = True) -> None:
+    """Lay out the blocks ``make()`` plans, and save them as ``path``;
+    where a map's panel came out with fewer pixels than the map it shows
+    has elements (matplotlib would drop some), plan them again at the
+    shares that panel got (_FILL_SCALE), up to RENDER_TRIES times."""
+    scale = 1.0
+    for _ in range(RENDER_TRIES):
+        token = _FILL_SCALE.set(scale)
+        try:
+            blocks = make()
+        finally:
+            _FILL_SCALE.reset(token)
+        fig, maps = _figure(mpl, blocks)
+        room = _room(fig, maps)
+        if room >= 1.0:
+            break
+        scale *= room * ROOM_MARGIN
+    _save(fig, path, shown, overwrite)
+
+
+# A panel planned again gets this much less than it was measured to lack:
+# a smaller image shrinks its tick labels' and title's room too, not the
+# panel's, so one try nearly always suffices.
+ROOM_MARGIN = 0.98
+
+
+# Maps within this share of their panel's nominal pixels both ways fit
+# whatever the layout (the least share measured is 0.76: PANEL_FILLS): the
+# layout is not run for them (64 panels: +0.8 s a picture).
+SURE_FILL = 0.6
+
+
+def _room(fig, maps: list) -> float:
+    """The fewest pixels an element of any map gets along either axis, once
+    ``fig`` is laid out (its constrained layout run, nothing rendered); 1 or
+    more: none dropped. ``maps``: (axes, rows, columns, nominal panel
+    height and width in pixels), rows and columns the units the axes show
+    (an aspect-equal image's scale the lesser of the two, as matplotlib
+    fits it; a stretched one's each axis's own)."""
+    if all(rows <= SURE_FILL * ph and cols <= SURE_FILL * pw for _, rows, cols, ph, pw in maps):
+        return math.inf
+    fig.get_layout_engine().execute(fig)
+    room = math.inf
+    for ax, rows, cols, _, _ in maps:
+        box = ax.get_window_extent()
+        room = min(room, box.width / cols, box.height / rows)
+    return room
+
+
+def _figure(mpl: _Mpl, blocks: list[_Block]):
+    """The figure of ``blocks``, and its maps' axes (see :func:`_room`)."""
     width = max(b.width for b in blocks)
     height = sum(b.height for b in blocks)
     fig = mpl.Figure(figsize=(width, height), dpi=DPI, layout="constrained")
@@ -1172,6 +1234,7 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = No
         containers = [fig]
     else:
         containers = list(np.ravel(fig.subfigures(len(blocks), 1, height_ratios=[b.height for b in blocks])))
+    maps: list = []
     for container, block in zip(containers, blocks):
         block = _in_range(block)
         if block.kind == "note":
@@ -1179,10 +1242,10 @@ def _render(mpl: _Mpl, blocks: list[_Block], path: Path, shown: Path | None = No
             continue
         container.suptitle("\n".join(block.title), fontsize=11)
         if block.kind == "grid":
-            _draw_grid(mpl, container, block)
+            _draw_grid(mpl, container, block, maps)
         elif block.kind == "bars":
             _draw_bars(mpl, container, block)
-    _save(fig, path, shown, overwrite)
+    return fig, maps
 
 
 # Past this magnitude matplotlib's colour scale and ticks overflow (vmax -
@@ -1232,9 +1295,12 @@ def _colour_scale(mpl: _Mpl, block: _Block):
     return norm, cmap.with_extremes(bad=BAD_COLOR, under="black")  # under: the colour bar's "no difference"
 
 
-def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
+def _draw_grid(mpl: _Mpl, container, block: _Block, maps: list | None = None) -> None:
+    """Draw a grid block's panels; each map's axes (reducible: no kernel
+    mosaic, no RGB) go into ``maps`` as :func:`_room` measures them."""
     norm, cmap = _colour_scale(mpl, block)
     _, _, cols = _grid_size(len(block.panels), block.panels[0].image.shape, len(block.title))
+    _, panel_w, panel_h = _panel_size(len(block.panels), block.panels[0].image.shape)
     rows = math.ceil(len(block.panels) / cols)
     axes = container.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[len(block.panels):]:
@@ -1263,6 +1329,9 @@ def _draw_grid(mpl: _Mpl, container, block: _Block) -> None:
             ax.set_facecolor(DIFFERENCE_GAP_COLOR)
             ax.set_xlim(-0.5 - gap_x, w - 0.5 + gap_x)
             ax.set_ylim(h - 0.5 + gap_y, -0.5 - gap_y)
+        if maps is not None and panel.tiles is None and not block.rgb:
+            (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+            maps.append((ax, abs(y1 - y0), abs(x1 - x0), panel_h * DPI, panel_w * DPI))
         if panel.values:
             _write_values(ax, panel.values, rgba)
         if panel.tiles is not None:

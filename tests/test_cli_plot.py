@@ -550,7 +550,7 @@ def test_check_plot_names_what_failed_with_nothing_to_draw(tmp_path, monkeypatch
     titles = []
     real = plot._render
     monkeypatch.setattr(plot, "_render", lambda mpl, blocks, path, shown=None, overwrite=True: (
-        titles.extend(" ".join(line.strip() for line in b.title) for b in blocks), real(mpl, blocks, path, shown)))
+        titles.extend(" ".join(line.strip() for line in b.title) for b in blocks()), real(mpl, blocks, path, shown)))
     result = run(["check", seed, "--against", mine, "--complete", "--plot", tmp_path / "d.png", "--json"])
     assert result.exit_code == 1, result.stderr
     status = {o["quantity"]: o["status"] for o in json.loads(result.stdout)["against"]}
