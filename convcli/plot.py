@@ -767,6 +767,13 @@ def _value_lines(a: np.ndarray, shown: np.ndarray, drawn: str | None) -> list[st
     return lines
 
 
+def _within(image: np.ndarray, difference: bool) -> np.ndarray | None:
+    """A difference's cells drawn black (nothing differs there beyond the
+    tolerance), which get no number: a review found errors of 3e-9 written
+    "0" in them; else None."""
+    return image == 0 if difference else None
+
+
 def _cell_values(image: np.ndarray, cell_px: float, skip: np.ndarray | None = None) -> list | None:
     """``(row, col, text)`` for each element of a panel of at most
     CELL_VALUES, or None where one of them would not fit its cell (a
@@ -987,7 +994,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
             at = mark[1:3] if mark is not None and mark[0] == i and mark[3] == c else None
             panels.append(_Panel(image, f"channel {c}{_all_zero(a[i, :, :, c], difference)}",
                                  mark=None if at is None else (at[0] // kh, at[1] // kw),
-                                 values=_cell_values(image, cell_px)))
+                                 values=_cell_values(image, cell_px, skip=_within(image, difference))))
         if (kh, kw) != (1, 1):
             by = f"1/{kh}" if kh == kw else f"1/{kh} x 1/{kw}"
             reduced = (f"shown at {by}: each {kh}x{kw} block's largest error" if difference
@@ -1026,7 +1033,8 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
                 _, panel_w, panel_h = _panel_size(len(chosen), image.shape)
                 fit = _panel_fill(len(chosen), difference, square=image.shape[0] == image.shape[1]) * DPI * min(
                     panel_h / image.shape[0], panel_w / image.shape[1])
-                panel.values = _cell_values(image, fit, skip=_empty_tiles(panel))
+                within = _within(image, difference)
+                panel.values = _cell_values(image, fit, skip=_empty_tiles(panel) | (False if within is None else within))
                 panels.append(panel)
             colorbar_label = "|error|" if difference else name
     log = False

@@ -1090,3 +1090,16 @@ def test_a_lone_element_is_drawn_whatever_its_panel_came_out_as(tmp_path, monkey
         colours, counts = np.unique(inside, axis=0, return_counts=True)
         background = colours[np.argmax(counts)]
         assert (np.abs(inside - background).sum(axis=1) > 60).any(), f"channel {c}: its 1.0 not drawn"
+
+
+def test_a_differences_cells_within_tolerance_carry_no_number():
+    """A pictures review: every element off by 3e-9 (within atol 1e-8) and
+    one by 0.5; the cells within tolerance are drawn black, and were
+    written "0", which they are not. Only the cell that differs is written."""
+    ref = rng().randn(1, 3, 3, 1)
+    yours = ref + 3e-9
+    yours[0, 1, 2, 0] += 0.5
+    block = plot._difference_block(yours, ref, "pool1.A", None, None, None, 1e-6, 1e-8)
+    (panel,) = block.panels
+    assert [(r, c) for r, c, _ in panel.values] == [(1, 2)]
+    assert float(panel.values[0][2]) == pytest.approx(0.5, rel=1e-6)
