@@ -960,7 +960,9 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         drawn = some if len(chosen) < n else ""
     if title is None:
         title = _value_lines(a, shown, drawn or None)
-    finite = bool(np.isfinite(shown).any())
+    # (a difference's scale needs a finite error that is not 0 among those drawn: where only NaN or
+    # infinities differ there, a bar of 0..1 meant nothing, a review)
+    finite = bool((np.isfinite(shown) & (shown != 0)).any()) if difference else bool(np.isfinite(shown).any())
 
     if kind == "vector":
         vmin, vmax, log = _difference_scale(shown) if difference else (*_limits(shown, signed), False)
@@ -1354,7 +1356,7 @@ def _draw_grid(mpl: _Mpl, container, block: _Block, maps: list | None = None) ->
             else:  # its outline, above the axes' frame (an element on the border kept only two sides)
                 ax.add_patch(mpl.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=MARK_COLOR,
                                            linewidth=1.5, clip_on=False, zorder=5))
-        ax.set_title(panel.title, fontsize=9)
+        ax.set_title(panel.title, fontsize=_title_size(panel.title, panel_w))
         ax.set_xticks([])
         ax.set_yticks([])
         if block.indexed:  # to find an element check names, e.g. [2, 3, 5, 1]: rows at the left, columns below
@@ -1373,6 +1375,19 @@ def _draw_grid(mpl: _Mpl, container, block: _Block, maps: list | None = None) ->
     if block.tick is not None:  # a map of one value (_limits widened its scale around it)
         bar.set_ticks([block.tick], labels=[f"{block.tick:.6g}"])
     bar.set_label(block.colorbar_label, fontsize=9)
+
+
+# A panel's title: 9 points, smaller (down to 6) where it would be wider
+# than its panel: "out channel 100 (all 0)" ran into its neighbours' on
+# 1.5-inch panels (a review). A character of DejaVu Sans is ~0.6 em wide.
+PANEL_TITLE_POINTS = (9, 6)
+
+
+def _title_size(text: str, panel_w: float) -> float:
+    """The font size, in points, that fits ``text`` in a panel ``panel_w`` inches wide."""
+    most, least = PANEL_TITLE_POINTS
+    fits = 0.9 * panel_w * 72 / (0.6 * max(len(text), 1))
+    return max(least, min(most, math.floor(fits * 2) / 2))
 
 
 def _indices(n: int) -> list[int]:

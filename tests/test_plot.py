@@ -1103,3 +1103,32 @@ def test_a_differences_cells_within_tolerance_carry_no_number():
     (panel,) = block.panels
     assert [(r, c) for r, c, _ in panel.values] == [(1, 2)]
     assert float(panel.values[0][2]) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_panel_titles_never_overlap_and_a_scale_of_nothing_is_not_drawn(tmp_path, monkeypatch):
+    """A pictures review: 64 kernels of out channels 96-159, all 0, titled
+    "out channel 100 (all 0)" on 1.5-inch panels: the titles ran into each
+    other and the first column's was cut at the figure's edge. And a
+    difference whose drawn sample differs only by a NaN had a colour bar
+    of 0..1 standing for no value drawn."""
+    figures = []
+    real = plot._save
+    monkeypatch.setattr(plot, "_save", lambda fig, *args, **kw: (figures.append(fig), real(fig, *args, **kw)))
+    W = rng().randn(3, 3, 4, 256)
+    W[..., 96:160] = 0
+    plot.plot_quantity(W, "W", tmp_path / "w.png", channels=list(range(96, 160)))
+    fig = figures[-1]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+    assert len(boxes) == 64
+    width = fig.bbox.width
+    for i, a in enumerate(boxes):
+        assert 0 <= a.x0 and a.x1 <= width, (i, a)
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    r = np.zeros((2, 4, 4, 2))
+    y = r.copy()
+    y[0, 1, 1, 0] = np.nan
+    plot.plot_difference(y, r, "conv1.Z", tmp_path / "d.png")
+    assert len(figures[-1].axes) == 2  # the two panels, no colour bar's axes
