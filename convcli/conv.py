@@ -1194,6 +1194,15 @@ WEIGHT_GRAD_FROM_DZ_MIN_C_IN = 8
 STRIDE1_COL2IM_MAX_C = 1
 STRIDE1_COL2IM_MAX_C_UNTILED = 3
 STRIDE1_COL2IM_MIN_C_OUT = 8
+# Tiled too from this many output channels (0: never): an RGB layer's
+# banded gather then multiplies T*3 outputs by rows T*C_out*f wide. fwd+bwd,
+# col2im / tiled gather, float32, alternated in one process (attempt 103):
+# (m, H=W, C_in) -> C_out f x f: (16,32,3) -> 128 0.55x, -> 64 (8, 16, 32, 64
+# samples) 0.64x-0.82x, (4,112,3) 0.77x, 5x5 0.83x, 7x7 0.81x, (32,32,2) 0.65x,
+# -> 96 0.72x (a review's sweep: 2.16x PyTorch); float64 0.94x-1.03x (its
+# gather mostly untiled there: col2im already). At 16-32 output channels
+# 0.91x-1.05x, and stems of 4+ rows and 8-32 go by rows (attempt 99): left.
+STRIDE1_COL2IM_WIDE_C_OUT = 64
 
 
 def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None) -> bool:
@@ -1201,6 +1210,8 @@ def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None) -> bool:
     than the gather of tile width ``T_in``; with ``T_in`` None, whether it
     may at some tile width (for memory estimates)."""
     most = {None: max(STRIDE1_COL2IM_MAX_C, STRIDE1_COL2IM_MAX_C_UNTILED), 1: STRIDE1_COL2IM_MAX_C_UNTILED}
+    if STRIDE1_COL2IM_WIDE_C_OUT and C_out >= STRIDE1_COL2IM_WIDE_C_OUT and C_in <= STRIDE1_COL2IM_MAX_C_UNTILED:
+        return True
     return C_out >= STRIDE1_COL2IM_MIN_C_OUT and C_in <= most.get(T_in, STRIDE1_COL2IM_MAX_C)
 
 

@@ -154,6 +154,9 @@ def test_conv_one_channel_unfolded_per_offset_vs_torch(A_shape, W_shape, hp, dty
     ((4, 24, 24, 3), (3, 3, 3, 16), {"pad": "same"}, "float64"),           # 3 channels, the gather untiled
     ((4, 24, 24, 4), (3, 3, 4, 16), {"pad": 1}, False),                    # 4: the gather
     ((4, 28, 28, 1), (5, 5, 1, 6), {"pad": 2}, False),                     # 6 output channels: the gather
+    ((4, 16, 16, 3), (3, 3, 3, 64), {"pad": 1}, True),                     # 64+ output channels: tiled too
+    ((2, 12, 12, 2), (5, 3, 2, 96), {"pad": [2, 1, 0, 3]}, True),
+    ((4, 16, 16, 4), (3, 3, 4, 64), {"pad": 1}, False),                    # 4 input channels: the gather
 ])
 def test_conv_stride1_input_gradient_by_col2im_vs_torch(A_shape, W_shape, hp, col2im, dtype, torch, monkeypatch):
     """At stride 1, the input gradient of a layer with one input channel (or
