@@ -203,7 +203,7 @@ PANEL_FILL = PANEL_FILLS[-1][1]  # (the least: a bar chart's estimate)
 # was missing (a review: one RGB image of 224x224, 3 panels of ~213 pixels
 # estimated at 228, a lone 1.0 in two channels not drawn).
 _FILL_SCALE: contextvars.ContextVar[float] = contextvars.ContextVar("convcli_plot_fill_scale", default=1.0)
-RENDER_TRIES = 4
+RENDER_TRIES = 3
 
 
 def _panel_fill(n_panels: int, difference: bool = False, square: bool = False) -> float:
@@ -968,7 +968,9 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         vmin, vmax, log = _difference_scale(shown) if difference else (*_limits(shown, signed), False)
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
-        text = [_value_text(v, _telling_digits(shown)) for v in shown] if len(chosen) <= CELL_VALUES else None
+        # (a difference's bars within tolerance are 0 and get no text: a review found errors of 3e-9 written 0)
+        text = ([("" if difference and v == 0 else _value_text(v, _telling_digits(shown))) for v in shown]
+                if len(chosen) <= CELL_VALUES else None)
         bar_px = PANEL_FILL * width * DPI / len(chosen) * 0.8  # matplotlib's bars: 0.8 of a slot
         vertical = bool(text) and max(map(len, text)) * VALUE_CHAR_PX + VALUE_MARGIN_PX > bar_px
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
@@ -1094,22 +1096,29 @@ def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarr
     return ~(within | _same(y, r))
 
 
-def _drawn_magenta(mask: np.ndarray, sample: int | None) -> str:
+def _drawn_magenta(mask: np.ndarray, sample: int | None, channels) -> str:
     """Where the elements of ``mask`` are drawn: all of them ("drawn
-    magenta"), or of a batch's maps, those in the drawn ``sample`` (a
-    review: the title said "drawn magenta" of a NaN in another sample, and
-    no pixel was)."""
-    if sample is None:
+    magenta"), or those in the drawn ``sample`` (of a batch's maps) and
+    ``channels`` (None: all), the others named (a review: the title said
+    "drawn magenta" of a NaN in another sample, then of one in a channel
+    past the 64 drawn, and no pixel was)."""
+    inside = mask if sample is None else mask[sample]
+    chans = range(mask.shape[-1]) if channels is None else sorted(set(channels))
+    mine = int(inside[..., list(chans)].sum())
+    if mine == int(mask.sum()):
         return "drawn magenta"
-    per = mask.reshape(mask.shape[0], -1).sum(axis=1)
-    mine, others = int(per[sample]), [int(n) for n in np.flatnonzero(per) if n != sample]
-    elsewhere = ", ".join(f"sample {n}" for n in others[:SAMPLES_LISTED]) + (", ..." if len(others) > SAMPLES_LISTED
-                                                                             else "")
-    if not others:
-        return "drawn magenta"
+    where = []
+    if sample is not None:
+        per = mask.reshape(mask.shape[0], -1).sum(axis=1)
+        others = [int(n) for n in np.flatnonzero(per) if n != sample]
+        where += [f"sample {n}" for n in others[:SAMPLES_LISTED]] + (["..."] if len(others) > SAMPLES_LISTED else [])
+    hidden = [int(c) for c in np.flatnonzero(inside.reshape(-1, mask.shape[-1]).any(axis=0)) if c not in chans]
+    if hidden:
+        of = f" of sample {sample}" if sample is not None else ""
+        where.append(f"channel{'s' * (len(hidden) > 1)} {_ranges(hidden)}{of}")
     if not mine:
-        return f"in {elsewhere}, not drawn (magenta where drawn)"
-    return f"{mine} of them in the drawn sample, magenta; the others in {elsewhere}"
+        return f"in {', '.join(where)}: not drawn (magenta where drawn)"
+    return f"{mine} of them drawn, magenta; the others in {', '.join(where)}, not drawn"
 
 
 def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol,
@@ -1161,10 +1170,10 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     over = np.isinf(error) & np.isfinite(y) & np.isfinite(r)
     if n_bad:
         title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, "
-                     + _drawn_magenta(~np.isfinite(error) & ~over, sample if kind == "maps" else None))
+                     + _drawn_magenta(~np.isfinite(error) & ~over, sample if kind == "maps" else None, channels))
     if n_over:
         title.append(f"{n_over} |error|{'s' * (n_over > 1)} past float64's range (both sides finite), "
-                     + _drawn_magenta(over, sample if kind == "maps" else None))
+                     + _drawn_magenta(over, sample if kind == "maps" else None, channels))
     if kind == "maps" and count:
         per = differs.reshape(differs.shape[0], -1).sum(axis=1)
         where = np.flatnonzero(per)
@@ -1190,25 +1199,33 @@ def _render(mpl: _Mpl, make, path: Path, shown: Path | None = None, overwrite: b
     where a map's panel came out with fewer pixels than the map it shows
     has elements (matplotlib would drop some), plan them again at the
     shares that panel got (_FILL_SCALE), up to RENDER_TRIES times."""
-    scale = 1.0
-    for _ in range(RENDER_TRIES):
+    scale, renders, planned, fig = 1.0, 0, None, None
+    for _ in range(PLANS):
         token = _FILL_SCALE.set(scale)
         try:
             blocks = make()
         finally:
             _FILL_SCALE.reset(token)
+        shapes = [panel.image.shape for block in blocks for panel in block.panels]
+        if fig is not None and shapes == planned:  # the same images: less room still, no render
+            scale *= ROOM_MARGIN
+            continue
         fig, maps = _figure(mpl, blocks)
+        planned, renders = shapes, renders + 1
         room = _room(fig, maps)
-        if room >= 1.0:
+        if room >= 1.0 or renders == RENDER_TRIES:
             break
         scale *= room * ROOM_MARGIN
     _save(fig, path, shown, overwrite)
 
 
-# A panel planned again gets this much less than it was measured to lack:
-# a smaller image shrinks its tick labels' and title's room too, not the
-# panel's, so one try nearly always suffices.
+# A panel planned again gets this much less than it was measured to lack
+# (a smaller image shrinks its tick labels' and title's room too, not the
+# panel's), and again by as much where that plans the same images (a
+# review: a 214-row map measured at 0.996 of a pixel a row was planned
+# whole three times more). At most PLANS plans, RENDER_TRIES of them laid out.
 ROOM_MARGIN = 0.98
+PLANS = 16
 
 
 # Maps within this share of their panel's nominal pixels both ways fit
