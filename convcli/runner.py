@@ -388,8 +388,10 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
             roles[g] = "gradient"
 
     p = Plan(cfg, dtype, engine, max_memory, network, first, info, layer_shapes, shapes, roles)
-    if grads:  # (forward never reads backward.grad: a review had it refused for a file not there yet)
-        _check_grad_shape(p, lambda *a: size(*a, name="backward.grad", later=backward is None))
+    # forward never reads backward.grad (a review had it refused for a file not there yet), nor do
+    # check and plot where they do not go backward: theirs is read by check_backward_sizes
+    if backward:
+        _check_grad_shape(p, lambda *a: size(*a, name="backward.grad"))
     if grads and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
         size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
              RUN_FEWER, True, "the random upstream gradient", backward is None)
@@ -456,9 +458,19 @@ def _check_whole(batch: list[_Sized], max_memory: int, widest: tuple[int, str],
 
 
 def check_backward_sizes(p: Plan) -> None:
-    """Before a run of check or plot goes backward: --max-memory over the
+    """Before a run of check or plot goes backward: an upstream gradient
+    file's shape (:func:`_check_grad_shape`), and --max-memory over the
     arrays only backward makes, which their plan left to the run."""
     later, widest = p.backward_sizes
+    if p.grad_info is None and isinstance(p.grad_spec, Source):
+        later = list(later)
+
+        def size(shape, itemsize: int, where: str, what: str, hint: str, streams: bool) -> None:
+            arrays.check_size(shape, itemsize, where, MAX_SIZE, what)
+            later.append(_Sized(tuple(shape), itemsize, where, what, hint, "backward.grad", True))
+
+        _check_grad_shape(p, size)
+        widest = max(widest, _widest(later))
     _check_whole(later, p.max_memory, widest)
 
 

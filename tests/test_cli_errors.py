@@ -339,6 +339,14 @@ def test_forward_reads_no_upstream_gradient_file(tmp_path, grad):
     assert (tmp_path / "fwd" / "conv1.Z.npy").is_file()
     said = "file not found: later.npy" if grad["file"] == "later.npy" else "upstream gradient of shape (2, 3)"
     backward_fails(tmp_path, cfg, "backward.grad", said)
+    # check and plot read it only where they go backward (a later review: forward's own expected.yaml
+    # says to check with a command that then refused the gradient file)
+    result = run(["check", cfg, "--expected", tmp_path / "fwd" / "expected.yaml"])
+    assert result.exit_code == 0, result.output
+    assert run(["plot", cfg, "-q", "conv1.Z", "--out", tmp_path / "z.png"]).exit_code == 0
+    for going_backward in (["check", cfg, "--against", tmp_path / "fwd", "--complete"],
+                           ["plot", cfg, "-q", "conv1.dW", "--out", tmp_path / "dw.png"]):
+        assert_error(run(going_backward), "backward.grad", said)
 
 
 def test_a_path_typed_from_the_current_folder_gets_the_one_from_the_configs(tmp_path, monkeypatch):
