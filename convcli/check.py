@@ -576,18 +576,22 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # (exit 1, with the reason listed), not the grader's usage error (exit 2)
         return [], unread + [Unknown(file.name, exc.what.removeprefix(f"{file.name} ").removeprefix("is "))]
     zipped = file.suffix.lower() in NPZ_SUFFIXES
-    graded = [_graded_as(p, raw, src) for raw, src in found] if zipped else []  # (quantity, folder) or None
+    # (an .h5's groups are its folders: one holding the same quantities in two groups graded the first
+    # group's alone, and passed where the other's failed; a review)
+    foldered = zipped or file.suffix.lower() in H5_SUFFIXES
+    graded = [_graded_as(p, raw, src) for raw, src in found] if foldered else []  # (quantity, folder) or None
     several = _submissions(graded)
     if several:
         shown = [printable(f"{folder}/") for folder in several]
+        remedy = ("unzip it and --against the folder that is the work" if zipped else
+                  "copy the group that is the work into a file of its own (h5copy) and --against that")
         if empty_ok:
-            return [], unread + [Unknown(s_, f"one of several submissions in {printable(file.name)}; unzip it "
-                                             "and --against the folder that is the work") for s_ in shown]
+            return [], unread + [Unknown(s_, f"one of several submissions in {printable(file.name)}; {remedy}")
+                                 for s_ in shown]
         raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
-                                  f"{' ...' if len(shown) > 5 else ''}: several submissions in one; unzip it "
-                                  "and --against the folder that is the work")
+                                  f"{' ...' if len(shown) > 5 else ''}: several submissions in one; {remedy}")
     left: list[Unknown] = []
-    if zipped:
+    if zipped:  # (an .h5's two arrays of a quantity go as a folder's do: the readable one, the whole name)
         found, left = _top_level_first(found, graded)
         # a name held twice is read as its last copy: the others are listed, not graded unsaid
         left += [Unknown(f"{n} (an earlier copy)",

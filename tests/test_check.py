@@ -1262,8 +1262,10 @@ def test_review_of_the_new_hints_and_zip_uploads(tmp_path, monkeypatch):
         z.writestr("hw/conv1.Z.txt", "1 2 3")
     result = run(["check", cfg, "--against", tmp_path / "txt.zip"])
     assert result.exit_code == 2 and "txt.zip holds no .npy arrays (it holds: hw/conv1.Z.txt)" in result.output
-    # many kept attempts: only a chosen array that cannot be read is probed, not every duplicate
+    # many kept attempts: only a chosen array that cannot be read is probed, not every duplicate (beside
+    # the top level's: groups of the same quantities alone are several submissions, as a zip's folders)
     with h5py.File(tmp_path / "many.h5", "w") as f:
+        f["conv1.Z"], f["conv1.dW"] = key["conv1.Z"], key["conv1.dW"]
         for k in range(30):
             f[f"try{k}/conv1.Z"] = key["conv1.Z"]
             f[f"try{k}/conv1.dW"] = key["conv1.dW"]
@@ -1271,7 +1273,7 @@ def test_review_of_the_new_hints_and_zip_uploads(tmp_path, monkeypatch):
     readable = check_module._readable
     monkeypatch.setattr(check_module, "_readable", lambda s, where: probed.append(s.label) or readable(s, where))
     result, doc = graded(tmp_path / "many.h5")
-    assert result.exit_code == 0 and len(doc["against"]) == 2 and len(doc["unknown"]) == 58
+    assert result.exit_code == 0 and len(doc["against"]) == 2 and len(doc["unknown"]) == 60
     assert len(probed) == 2, probed  # the two chosen ones, both readable
 
 
@@ -1309,6 +1311,7 @@ def test_unreadable_copies_are_probed_a_bounded_number_of_times(tmp_path, monkey
 
     cfg = CONFIGS / "seed.yaml"
     with h5py.File(tmp_path / "many.h5", "w") as f:
+        f["conv1/Z"] = np.bytes_("x")  # (at the top level too: groups alone are several submissions)
         for k in range(40):
             f[f"try{k:02d}/conv1/Z"] = np.bytes_("x")
     probed = []
@@ -1389,6 +1392,45 @@ def test_an_output_of_another_size_is_named_by_its_values_not_its_size_alone(tmp
     note = graded(key[:, :2, :2], pool, "pool1.A")
     assert note.endswith("(yours are convcli's first ones): the output size is floor((n_H_prev - f) / stride) + 1, "
                          "the + 1 for the first window"), note
+
+
+def test_an_h5_with_one_quantity_in_two_groups_is_several_submissions(tmp_path):
+    """An instructor's review: an .h5 holding attempt1/conv1/{Z,dA_prev,dW,db}
+    (right) and attempt2/conv1/dW (a quarter of it) passed, "all 4 checks
+    passed", the second group's dW a footnote; in the other order it failed.
+    Its groups are folders, as a zip's: several submissions in one, which
+    one is the work the user's to say; beside a dataset at the top level,
+    a group's copy of it is one of two arrays for a quantity, as before."""
+    import json
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"conv1.{q}.npy") for q in ("Z", "dA_prev", "dW", "db")}
+    for first, second in (("attempt1", "attempt2"), ("attempt2", "attempt1")):
+        path = tmp_path / f"{first}.h5"
+        with h5py.File(path, "w") as f:
+            for q, a in key.items():
+                f[f"{first}/conv1/{q}"] = a
+            f[f"{second}/conv1/dW"] = key["dW"] / 4
+        assert_error(run(["check", cfg, "--against", path]),
+                     f"{path.name}: {path.name} holds the same quantities in attempt1/ and attempt2/: several "
+                     "submissions in one; copy the group that is the work into a file of its own (h5copy) and "
+                     "--against that")
+        result = run(["check", cfg, "--against", path, "--json", "--complete"])
+        doc = json.loads(result.stdout)
+        assert result.exit_code == 1 and doc["counts"]["against"]["passed"] == 0, result.stdout
+    with h5py.File(tmp_path / "top.h5", "w") as f:  # the whole name's, graded; the group's copy listed
+        for q, a in key.items():
+            f[f"conv1/{q}"] = a
+        f["old/conv1/dW"] = key["dW"] / 4
+    result = run(["check", cfg, "--against", tmp_path / "top.h5", "--json", "--complete"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == 4, result.stdout
+    assert [u["entry"] for u in doc["unknown"]] == ["old/conv1/dW"]
 
 
 def test_a_zip_with_one_quantity_in_two_folders_is_several_submissions(tmp_path):
