@@ -1349,6 +1349,26 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     # the settings whose output the array is: the cause, named alone (several, where the input cannot tell
     # them apart: zeros, a constant)
     matched = [(what, change, cfg) for what, change, cfg in sized if remade.matches(change)]
+    short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
+
+    def formula() -> str:  # the output size formula without its + 1
+        extent = "f" if (d_H, d_W) == (1, 1) else "dilation * (f - 1) - 1"
+        padded = " + pad_top + pad_bottom" if conv else ""
+        return f"the output size is floor((n_H_prev{padded} - {extent}) / stride) + 1, the + 1 for the first window"
+
+    def loops() -> str:
+        return ("the loops over h and w stop short of n_H and n_W" if min(short) > 0
+                else "the loop over h stops short of n_H" if short[0] else "the loop over w stops short of n_W")
+
+    if (matched and not same_size and all(w.endswith("only)") for w, _, _ in matched) and min(short) >= 0
+            and remade.matches(None)):
+        # padding on one side only makes convcli's output cut short, as loops that stop short do (an
+        # instructor's review: a strided layer's n_H without its + 1 was told only of the padding)
+        causes = ([formula(), loops()] if short == [1, 1] else [loops()]) + [
+            f"yours is what {' or '.join(w for w, _, _ in matched)} makes of {of} (the config's "
+            f"{', '.join(dict.fromkeys(cfg for _, _, cfg in matched))})"]
+        return (f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}, which "
+                f"{len(causes)} slips make alike: {'; or '.join(causes)}")
     if matched:
         return (f"; {'yours' if same_size else fmt_shape(shape)} is what {' or '.join(w for w, _, _ in matched)} "
                 f"makes of {of}; the config's {', '.join(dict.fromkeys(cfg for _, _, cfg in matched))}"
@@ -1370,19 +1390,12 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
                 + (" (yours are convcli's outputs and those)" if inside
                    else " (in size only: the windows inside the input are not convcli's)")
                 + "; convcli's output size is floor((n_H_prev - f) / stride) + 1 (ceil_mode=False)")
-    short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
     cut = min(short) >= 0 and remade.matches(None)
     if short == [1, 1] and (cut or not sized):  # the output size formula without its + 1
-        extent = "f" if (d_H, d_W) == (1, 1) else "dilation * (f - 1) - 1"
-        padded = " + pad_top + pad_bottom" if conv else ""
         return (f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}"
-                + (" (yours are convcli's first ones)" if cut else "")
-                + f": the output size is floor((n_H_prev{padded} - {extent}) / stride) + 1, the + 1 for the "
-                  "first window")
+                + (" (yours are convcli's first ones)" if cut else "") + f": {formula()}")
     if cut:
-        loops = ("the loops over h and w stop short of n_H and n_W" if min(short) > 0
-                 else "the loop over h stops short of n_H" if short[0] else "the loop over w stops short of n_W")
-        return f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}: {loops}"
+        return f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}: {loops()}"
     if not sized:
         return ""
     checked = ("" if remade.theirs is None else " (in size only: yours is not its output)" if len(sized) == 1
