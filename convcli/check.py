@@ -1285,6 +1285,53 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     return ""
 
 
+def _ceil_inside(p: Plan, spec, ours, remade: _Remade) -> bool:
+    """Whether the user's pool output, of PyTorch's ceil_mode size, is
+    convcli's where its windows lie inside the input (a few samples at a
+    time, as _Remade.matches)."""
+    theirs, mine = remade.theirs, remade.quantities.get(spec.output)
+    if theirs is None or mine is None or theirs.ndim != 4 or theirs.shape[0] != mine.shape[0]:
+        return False
+    tol = _hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)
+    k = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(theirs.shape[1:])))
+    return all(_close(theirs[n:n + k, :ours[1], :ours[2]], mine[n:n + k], *tol) for n in range(0, theirs.shape[0], k))
+
+
+def _padded_pool_hint(p: Plan, spec, ls, shape: tuple[int, ...], remade: _Remade, of: str) -> tuple[str, bool]:
+    """A pool's output of PyTorch's ``padding=k`` (k up to half the window,
+    as PyTorch allows): said, and whether it is that output (an average
+    pool's padding zeros counted in its means, count_include_pad's default;
+    a max pool's -inf), or "" where no padding makes its size (an
+    instructor's review: a padded pool was sent to ceil_mode "in size only");
+    and whether it is."""
+    _, H, W, _ = ls.in_shape
+    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
+    for k in range(1, min(f_H, f_W) // 2 + 1):
+        size = (hparams.output_size(H, k, k, f_H, s_H), hparams.output_size(W, k, k, f_W, s_W))
+        if size != tuple(shape[1:3]):
+            continue
+        theirs, x = remade.theirs, remade.x
+        made = theirs is not None and x is not None and theirs.ndim == 4 and theirs.shape[0] == x.shape[0]
+        if made:
+            tol = _hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)
+            fill = 0.0 if spec.mode == "average" else -np.inf
+            n = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(x.shape[1:])))
+            hp = {"f": [f_H, f_W], "stride": [s_H, s_W]}
+            for i in range(0, x.shape[0], n):
+                x_pad = np.pad(x[i:i + n].astype(np.float64), ((0, 0), (k, k), (k, k), (0, 0)), constant_values=fill)
+                with np.errstate(invalid="ignore"):
+                    out, _ = pool_forward(x_pad, hp, mode=spec.mode, engine=p.engine)
+                if not _close(theirs[i:i + n], out, *tol):
+                    made = False
+                    break
+        torch = "avg_pool2d" if spec.mode == "average" else "max_pool2d"
+        return (f"; {fmt_shape(shape)} is what PyTorch's {torch}(..., padding={k}) makes of {of}"
+                + (" (yours is its output" + (", its zeros counted in each mean)" if spec.mode == "average" else ")")
+                   if made else " (in size only: yours is not its output)")
+                + "; convcli's pools take no padding"), made
+    return "", False
+
+
 def _ceil_mode_size(H: int, W: int, f, s) -> tuple[int, int]:
     """A pool's output size under PyTorch's ``ceil_mode=True`` (no padding):
     ceil((n - f) / s) + 1, less one where the last window would start past
@@ -1375,16 +1422,16 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
                 + (default if any(w.startswith("stride") for w, _, _ in matched) else ""))
     if same_size:
         return ""
-    if not conv and tuple(shape[1:3]) == _ceil_mode_size(H, W, (f_H, f_W), (s_H, s_W)) != tuple(ours[1:3]):
+    padded_pool, exact = ("", False) if conv else _padded_pool_hint(p, spec, ls, shape, remade, of)
+    if exact:
+        return padded_pool
+    ceil_mode = not conv and tuple(shape[1:3]) == _ceil_mode_size(H, W, (f_H, f_W), (s_H, s_W)) != tuple(ours[1:3])
+    if padded_pool and not (ceil_mode and _ceil_inside(p, spec, ours, remade)):
+        return padded_pool + ("; or PyTorch's ceil_mode=True makes it (in size only too)" if ceil_mode else "")
+    if ceil_mode:
         # PyTorch's ceil_mode=True (a semantics review: a bare 'shape ... expected ...'): where the
         # user's windows inside the input are convcli's, said so
-        theirs, mine = remade.theirs, remade.quantities.get(spec.output)
-        inside = False
-        if theirs is not None and mine is not None and theirs.ndim == 4 and theirs.shape[0] == mine.shape[0]:
-            tol = _hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)
-            k = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(theirs.shape[1:])))  # as _Remade.matches
-            inside = all(_close(theirs[n:n + k, :ours[1], :ours[2]], mine[n:n + k], *tol)
-                         for n in range(0, theirs.shape[0], k))
+        inside = _ceil_inside(p, spec, ours, remade)
         return (f"; {fmt_shape(shape)} is what PyTorch's ceil_mode=True makes of {ls.name}'s input "
                 f"{fmt_shape(ls.in_shape)}: its last windows hang over the edge"
                 + (" (yours are convcli's outputs and those)" if inside

@@ -2192,7 +2192,9 @@ def test_a_stride_slip_in_the_backward_loops_gets_the_stride_hint(tmp_path):
 def test_a_pool_output_of_pytorchs_ceil_mode_is_named(tmp_path, torch, mode):
     """A semantics review: a 2x2/2 pool over 5x5 maps in PyTorch with
     ceil_mode=True makes 3x3 (its last windows hang over the edge), and
-    check said only 'shape (2, 3, 3, 2), expected (2, 2, 2, 2)'."""
+    check said only 'shape (2, 3, 3, 2), expected (2, 2, 2, 2)'. And an
+    instructor's review: PyTorch's padding=1, of that size too, was told
+    of ceil_mode, in size only."""
     import json
 
     from test_cli_helpers import run, write
@@ -2205,18 +2207,27 @@ def test_a_pool_output_of_pytorchs_ceil_mode_is_named(tmp_path, torch, mode):
     pool = F.max_pool2d if mode == "max" else F.avg_pool2d
     ceil = pool(x, 2, 2, ceil_mode=True).numpy().transpose(0, 2, 3, 1)
     assert ceil.shape == (2, 3, 4, 2)  # PyTorch's, not convcli's arithmetic
-    for array, said in [(ceil, " (yours are convcli's outputs and those)"),
-                        (np.zeros_like(ceil), " (in size only: the windows inside the input are not convcli's)")]:
+    # and PyTorch's padding=1, which makes the same size here (an instructor's review: sent to ceil_mode)
+    padded = pool(x, 2, 2, padding=1).numpy().transpose(0, 2, 3, 1)
+    assert padded.shape == ceil.shape
+    torch_name = "max_pool2d" if mode == "max" else "avg_pool2d"
+    counted = ", its zeros counted in each mean" if mode == "average" else ""
+    for array, said in [
+        (ceil, "(2, 3, 4, 2) is what PyTorch's ceil_mode=True makes of pool1's input (2, 5, 7, 2): its last windows "
+               "hang over the edge (yours are convcli's outputs and those); convcli's output size is "
+               "floor((n_H_prev - f) / stride) + 1 (ceil_mode=False)"),
+        (padded, f"(2, 3, 4, 2) is what PyTorch's {torch_name}(..., padding=1) makes of pool1's input (2, 5, 7, 2) "
+                 f"(yours is its output{counted}); convcli's pools take no padding"),
+        (np.zeros_like(ceil), f"(2, 3, 4, 2) is what PyTorch's {torch_name}(..., padding=1) makes of pool1's input "
+                              "(2, 5, 7, 2) (in size only: yours is not its output); convcli's pools take no "
+                              "padding; or PyTorch's ceil_mode=True makes it (in size only too)")]:
         sub = tmp_path / f"sub{len(list(tmp_path.iterdir()))}"
         sub.mkdir()
         np.save(sub / "pool1.A.npy", array)
         result = run(["check", cfg, "--against", sub, "--json"])
         (o,) = json.loads(result.stdout)["against"]
         assert result.exit_code == 1 and o["hints"] == ["geometry"], o
-        assert o["note"].endswith(
-            "(2, 3, 4, 2) is what PyTorch's ceil_mode=True makes of pool1's input (2, 5, 7, 2): its last windows "
-            f"hang over the edge{said}; convcli's output size is floor((n_H_prev - f) / stride) + 1 "
-            "(ceil_mode=False)"), o["note"]
+        assert o["note"].endswith(said), o["note"]
 
 
 def test_a_strided_output_a_row_short_names_every_slip_that_makes_it(tmp_path):
