@@ -1825,7 +1825,12 @@ def _scale_named(p: Plan, q: str, said: str) -> str:
         shapes = p.layer_shapes[i]
         f_H, f_W = shapes.hyper["f"] if "f" in shapes.hyper else (0, 0)
         if m.group(1) and k == shapes.in_shape[0] and k > 1 and q in spec.gradients:
-            return said + f" (1/{k}: a mean over the {k} samples, where the gradient is their sum)"
+            if q.endswith((".dW", ".db")):
+                return said + f" (1/{k}: a mean over the {k} samples, where the gradient is their sum)"
+            # a sample's own gradient (dA_prev) is no sum over samples: a 1/m came in with the upstream
+            # gradient, a loss's mean (an instructor's review: it was told of a sum over the samples)
+            return said + (f" (1/{k}, one over the {k} samples: the upstream gradient of a mean over them, "
+                           "where the config's is of their sum)")
         if spec.kind == "conv" and q == f"{spec.name}.db" and not m.group(1) and k == f_H * f_W * shapes.in_shape[3]:
             return said + (f" ({k} = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to: "
                            "the derivative of that forward; its conv_backward, and convcli's, keep db = sum(dZ))")

@@ -696,6 +696,9 @@ def test_a_dW_or_db_of_the_last_sample_alone_is_told_so(tmp_path, grad):
 @pytest.mark.parametrize("config, q, factor, says", [
     ("seed.yaml", "db", 12, "(12 = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to"),
     ("seed.yaml", "dW", 0.1, "(1/10: a mean over the 10 samples, where the gradient is their sum)"),
+    # a sample's own gradient is no sum over the samples (an instructor's review)
+    ("seed.yaml", "dA_prev", 0.1, "(1/10, one over the 10 samples: the upstream gradient of a mean over them, where "
+                                  "the config's is of their sum)"),
     ("pool_backward_average.yaml", "dA_prev", 4, "(4 = f_H*f_W: each window's dz is shared out over its 4 "
                                                  "positions, dz / 4)"),
     ("pool_backward_average.yaml", "dA_prev", 2, "(2 = f: a window's share is dz / (f_H*f_W), dz / 4, not dz / 2)"),
@@ -718,6 +721,7 @@ def test_a_scale_hint_says_what_its_factor_is(tmp_path, config, q, factor, says)
     np.save(sub / f"{q}.npy", factor * np.load(tmp_path / "key" / f"{layer}.{q}.npy"))
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["hints"] == ["scale"] and says in o["note"], o
+    assert q != "dA_prev" or "their sum)" not in o["note"].replace("of their sum)", ""), o
 
 
 @pytest.mark.parametrize("mode", ["edge", "reflect"])
