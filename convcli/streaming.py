@@ -6,7 +6,8 @@ read a chunk of samples at a time (:class:`~convcli.arrays.Rows`), every
 layer runs on the chunk, and each batch-shaped quantity (the input, every
 layer's output, the upstream gradient, every ``dA_prev``) is written into
 its place in the output files and dropped; ``dW`` and ``db`` add up over the
-chunks in float64, rounded to the config's dtype once at the end. Parameters and any other input are read whole.
+chunks in float64, rounded to the config's dtype once at the end. Parameters
+and any other input are read whole.
 
 The results are an in-memory run's: the same numbers for every input and
 upstream gradient (a ``random`` one included: its chunks come from the
