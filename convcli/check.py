@@ -545,14 +545,21 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
         inner = _inner_folders(path)
+        if len(inner) == 1:
+            # an unpacked upload (hw3/, or sub/hw3/): its one folder of .npy files is the work, as a zip's
+            # files in a folder are (an instructor's review: a class unzipped by its LMS scored 0 of 8 where
+            # the zips scored 8 of 8); named as in it, hw3/conv1.Z.npy ("graded: ... as conv1.Z")
+            rel = inner[0].relative_to(path).as_posix()
+            found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(inner[0])]
+            out, unknown = _resolve(p, where, found, path)
+            return _some(p, out, unknown + unread + _unread(inner[0], p), where, empty_ok)
         # one level down, or two (sub/hw/)
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:
             return [], unread + [Unknown(b, f"a folder of .npy files inside; --against {short_path(folder)} grades it")
                                  for b, folder in zip(below, inner)]
-        hint = (f"; {below[0]} inside it has some: --against {short_path(inner[0])}" if len(inner) == 1 else
-                f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it have some: --against the one "
-                f"that is your work, as {short_path(inner[0])}" if inner else "")
+        hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it have some: --against the one "
+                f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
         hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
         raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
     if files:
@@ -726,7 +733,9 @@ def _names_of(raw: str, src: Source) -> list[tuple[str, str]]:
     named with backslashes (hw3\\conv1.Z.npy, as some Windows tools write
     them) is in folders too."""
     if not (src.dataset or src.key):
-        return [(raw[:-4] if raw.lower().endswith(".npy") else raw, "")]
+        stem = raw[:-4] if raw.lower().endswith(".npy") else raw
+        parts = stem.split("/")  # a file in a folder of the one given (an unpacked upload's hw3/)
+        return [(stem, "")] + [(".".join(parts[k:]), "/".join(parts[:k])) for k in range(1, len(parts))]
     whole = raw.replace("\\", "/") if src.key is not None else raw
     parts = whole.split("/")
     return [(whole[:-4] if whole.lower().endswith(".npy") else whole.replace("/", "."), "")] + [
@@ -850,12 +859,12 @@ def _inner_folders(path: Path) -> list[Path]:
     """The folders inside ``path`` that hold .npy files, of the first level
     down (or two: an unpacked zip's sub/hw/) that has any, by name: each,
     not the first alone (draft/ and final/: which one is the work is the
-    student's to say)."""
+    student's to say); macOS's __MACOSX/ copies never."""
     try:
         level = [path]
         for _ in range(2):
             level = sorted(e for folder in level for e in folder.iterdir()
-                           if e.is_dir() and not e.name.startswith("."))
+                           if e.is_dir() and not e.name.startswith(".") and e.name != "__MACOSX")
             found = [folder for folder in level if _npy_files(folder)]
             if found:
                 return found

@@ -618,23 +618,35 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     (fwd / "pool3.A.npy").unlink()
     assert run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
                 "--complete"]).exit_code == 1
-    # Nothing to grade at all (an empty folder, a zip unpacked one level down) fails every quantity under
-    # --complete, with the folder inside named; without it, it is an error.
+    # A zip unpacked one level down (or two) is graded from its one folder of .npy files, as the zip is
+    # (an instructor's review: 0 of 8 unpacked, 8 of 8 zipped); macOS's __MACOSX/ copies aside.
     empty = tmp_path / "empty"
     (empty / "hw").mkdir(parents=True)
+    (empty / "__MACOSX" / "hw").mkdir(parents=True)
     shutil.copy(tmp_path / "ref" / "conv1.Z.npy", empty / "hw")
+    (empty / "__MACOSX" / "hw" / "._conv1.Z.npy").write_bytes(b"\x00\x05\x16\x07")
+    (empty / "__MACOSX" / "._conv1.Z.npy").write_bytes(b"\x00\x05\x16\x07")
     doc = json.loads(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path),
                           "--complete", "--json"]).stdout)
-    assert (doc["ok"], doc["checks"], doc["passed"]) == (False, 3, 0)
-    assert doc["unknown"][0]["note"] == f"a folder of .npy files inside; --against {empty / 'hw'} grades it"
-    assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
-                 "the folder has no .npy files (and no outputs.h5); hw/ inside it has some: --against")
+    assert (doc["ok"], doc["checks"], doc["passed"]) == (False, 3, 1)
+    assert [(o["entry"], o["status"]) for o in doc["against"] if o["entry"]] == [("hw/conv1.Z.npy", "pass")]
     # two levels down (a review: "eb/ inside it" of a folder that was inside another)
     shutil.move(empty / "hw", tmp_path / "hw")
     (empty / "unzipped").mkdir()
     shutil.move(tmp_path / "hw", empty / "unzipped" / "hw")
+    result = run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path), "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["against"][0]["entry"] == "unzipped/hw/conv1.Z.npy"
+    # Two such folders: which one is the work is the user's to say. Under --complete every quantity fails,
+    # each folder named; without it, it is an error.
+    shutil.copytree(empty / "unzipped" / "hw", empty / "unzipped" / "hw_old")
+    doc = json.loads(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path),
+                          "--complete", "--json"]).stdout)
+    assert (doc["ok"], doc["checks"], doc["passed"]) == (False, 3, 0)
+    assert doc["unknown"][0]["note"] == (f"a folder of .npy files inside; --against {empty / 'unzipped' / 'hw'} "
+                                         "grades it")
     assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
-                 "unzipped/hw/ inside it has some: --against")
+                 "the folder has no .npy files (and no outputs.h5); unzipped/hw/ and unzipped/hw_old/ inside it "
+                 "have some: --against the one that is your work")
     assert_error(run(["check", CONFIGS / "stack.yaml", "--complete"]), "--complete: ", "--against PATH")
     # check's --force only replaces a --plot PNG: without one it was silently taken
     assert_error(run(["check", CONFIGS / "stack.yaml", "--force"]), "--force: ", "--plot FILE.png")
@@ -1480,8 +1492,9 @@ def test_against_reads_npy_files_whatever_the_case_of_their_extension(tmp_path):
     assert sorted(o["quantity"] for o in doc["against"]) == ["conv1.Z", "conv1.dW"]
     outer = tmp_path / "outer"
     outer.mkdir()
-    sub.rename(outer / "sub")  # a folder holding only the folder of work: offered, its extensions as they are
-    assert_error(run(args[:2] + ["--against", outer]), "the folder has no .npy files", "sub/ inside it has some")
+    sub.rename(outer / "sub")  # a folder holding only the folder of work: graded, its extensions as they are
+    doc = json.loads(run(args + ["--against", outer]).stdout)
+    assert sorted(o["entry"] for o in doc["against"]) == ["sub/conv1.Z.Npy", "sub/conv1.dW.NPY"]
 
 
 def _learner_with_b_in_the_window(folder: Path) -> None:
