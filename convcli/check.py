@@ -663,7 +663,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             # nothing (exit 2 cost a grading loop the whole submission).
             k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
             rivals.setdefault(q, [out[k]]).append(Submitted(label, q, src, base))
-            if (not _says(label, q), label) < (not _says(out[k].label, q), out[k].label):
+            if _rank(label, q) < _rank(out[k].label, q):
                 others.append((out[k].label, q))
                 out[k] = Submitted(label, q, src, base)
                 seen[q] = label
@@ -679,7 +679,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     for q, cands in rivals.items():
         k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
         if not _readable(out[k], where):
-            ranked = sorted((c for c in cands if c.label != out[k].label), key=lambda c: not _says(c.label, q))
+            ranked = sorted((c for c in cands if c.label != out[k].label), key=lambda c: _rank(c.label, q)[:2])
             ok = next((c for c in ranked[:RIVALS_PROBED] if _readable(c, where)), None)
             if ok is not None:
                 others = [(out[k].label, q) if lab == ok.label and q_ == q else (lab, q_) for lab, q_ in others]
@@ -806,6 +806,14 @@ def _readable(s: Submitted, where: str) -> bool:
     except ConvcliError:
         return False
     return True
+
+
+def _rank(label: str, q: str) -> tuple[bool, int, str]:
+    """Of two arrays for one quantity, the graded one sorts first: the one
+    whose name says it whole (:func:`_says`), then the one in the fewest
+    folders or groups (a review: an .h5's attempt0/conv1/dW was graded over
+    its top-level conv1/dW, by name), then by name."""
+    return not _says(label, q), label.count("/"), label
 
 
 def _says(label: str, q: str) -> bool:
@@ -1836,10 +1844,9 @@ def _scale_named(p: Plan, q: str, said: str) -> str:
         if m.group(1) and k == shapes.in_shape[0] and k > 1 and q in spec.gradients:
             if q.endswith((".dW", ".db")):
                 return said + f" (1/{k}: a mean over the {k} samples, where the gradient is their sum)"
-            # a sample's own gradient (dA_prev) is no sum over samples: a 1/m came in with the upstream
-            # gradient, a loss's mean (an instructor's review: it was told of a sum over the samples)
-            return said + (f" (1/{k}, one over the {k} samples: the upstream gradient of a mean over them, "
-                           "where the config's is of their sum)")
+            # a sample's own gradient (dA_prev) is no sum over samples (an instructor's review: it was told
+            # of one), and its 1/m need not come from the upstream gradient (a review: dW and db right)
+            return said + f" (1/{k}: one over the {k} samples)"
         if spec.kind == "conv" and q == f"{spec.name}.db" and not m.group(1) and k == f_H * f_W * shapes.in_shape[3]:
             return said + (f" ({k} = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to: "
                            "the derivative of that forward; its conv_backward, and convcli's, keep db = sum(dZ))")

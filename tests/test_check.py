@@ -697,8 +697,7 @@ def test_a_dW_or_db_of_the_last_sample_alone_is_told_so(tmp_path, grad):
     ("seed.yaml", "db", 12, "(12 = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to"),
     ("seed.yaml", "dW", 0.1, "(1/10: a mean over the 10 samples, where the gradient is their sum)"),
     # a sample's own gradient is no sum over the samples (an instructor's review)
-    ("seed.yaml", "dA_prev", 0.1, "(1/10, one over the 10 samples: the upstream gradient of a mean over them, where "
-                                  "the config's is of their sum)"),
+    ("seed.yaml", "dA_prev", 0.1, "(1/10: one over the 10 samples)"),
     ("pool_backward_average.yaml", "dA_prev", 4, "(4 = f_H*f_W: each window's dz is shared out over its 4 "
                                                  "positions, dz / 4)"),
     ("pool_backward_average.yaml", "dA_prev", 2, "(2 = f: a window's share is dz / (f_H*f_W), dz / 4, not dz / 2)"),
@@ -721,7 +720,7 @@ def test_a_scale_hint_says_what_its_factor_is(tmp_path, config, q, factor, says)
     np.save(sub / f"{q}.npy", factor * np.load(tmp_path / "key" / f"{layer}.{q}.npy"))
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["hints"] == ["scale"] and says in o["note"], o
-    assert q != "dA_prev" or "their sum)" not in o["note"].replace("of their sum)", ""), o
+    assert q != "dA_prev" or "their sum" not in o["note"], o
 
 
 @pytest.mark.parametrize("mode", ["edge", "reflect"])
@@ -1434,14 +1433,15 @@ def test_an_h5_with_one_quantity_in_two_groups_is_several_submissions(tmp_path):
         result = run(["check", cfg, "--against", path, "--json", "--complete"])
         doc = json.loads(result.stdout)
         assert result.exit_code == 1 and doc["counts"]["against"]["passed"] == 0, result.stdout
-    with h5py.File(tmp_path / "top.h5", "w") as f:  # the whole name's, graded; the group's copy listed
-        for q, a in key.items():
-            f[f"conv1/{q}"] = a
-        f["old/conv1/dW"] = key["dW"] / 4
-    result = run(["check", cfg, "--against", tmp_path / "top.h5", "--json", "--complete"])
-    doc = json.loads(result.stdout)
-    assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == 4, result.stdout
-    assert [u["entry"] for u in doc["unknown"]] == ["old/conv1/dW"]
+    for group in ("old", "attempt0"):  # the top level's, graded, whatever the group's name (a later review:
+        with h5py.File(tmp_path / "top.h5", "w") as f:  # attempt0/ sorted first and was graded); its copy listed
+            for q, a in key.items():
+                f[f"conv1/{q}"] = a
+            f[f"{group}/conv1/dW"] = key["dW"] / 4
+        result = run(["check", cfg, "--against", tmp_path / "top.h5", "--json", "--complete"])
+        doc = json.loads(result.stdout)
+        assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == 4, result.stdout
+        assert [u["entry"] for u in doc["unknown"]] == [f"{group}/conv1/dW"]
 
 
 def test_a_zip_with_one_quantity_in_two_folders_is_several_submissions(tmp_path):
