@@ -545,6 +545,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     unread = _unread(path, p) if is_dir else []
     if is_dir and not files and not has_h5:
         inner = _inner_folders(path)
+        if len(inner) == 1:  # the one, unless another lies a level further down
+            inner = _inner_folders(path, every=True)
         if len(inner) == 1:
             # an unpacked upload (hw3/, or sub/hw3/): its one folder of .npy files is the work, as a zip's
             # files in a folder are (an instructor's review: a class unzipped by its LMS scored 0 of 8 where
@@ -863,22 +865,24 @@ def _npy_files(folder: Path) -> list[Path]:
     return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy")
 
 
-def _inner_folders(path: Path) -> list[Path]:
+def _inner_folders(path: Path, every: bool = False) -> list[Path]:
     """The folders inside ``path`` that hold .npy files, of the first level
     down (or two: an unpacked zip's sub/hw/) that has any, by name: each,
     not the first alone (draft/ and final/: which one is the work is the
-    student's to say); macOS's __MACOSX/ copies never."""
+    student's to say); macOS's __MACOSX/ copies never. With ``every``, those
+    of both levels (a review: hw3/ graded alone beside old/attempt1/)."""
+    found: list[Path] = []
     try:
         level = [path]
         for _ in range(2):
             level = sorted(e for folder in level for e in folder.iterdir()
                            if e.is_dir() and not e.name.startswith(".") and e.name != "__MACOSX")
-            found = [folder for folder in level if _npy_files(folder)]
-            if found:
+            found += [folder for folder in level if _npy_files(folder)]
+            if found and not every:
                 return found
     except OSError:
         pass
-    return []
+    return found
 
 
 def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,

@@ -636,6 +636,13 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
     shutil.move(tmp_path / "hw", empty / "unzipped" / "hw")
     result = run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path), "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["against"][0]["entry"] == "unzipped/hw/conv1.Z.npy"
+    # one more a level further down is a second attempt, as in its zip (a review: hw3/ graded, old/attempt1/
+    # not even listed)
+    (empty / "hw1").mkdir()
+    shutil.copy(tmp_path / "ref" / "conv1.Z.npy", empty / "hw1")
+    assert_error(run(["check", forward_only, "--against", empty, "--expected", _no_expected(tmp_path)]),
+                 "hw1/ and unzipped/hw/ inside it have some: --against the one that is your work")
+    shutil.rmtree(empty / "hw1")
     # Two such folders: which one is the work is the user's to say. Under --complete every quantity fails,
     # each folder named; without it, it is an error.
     shutil.copytree(empty / "unzipped" / "hw", empty / "unzipped" / "hw_old")
