@@ -392,6 +392,14 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     # check and plot where they do not go backward: theirs is read by check_backward_sizes
     if backward:
         _check_grad_shape(p, lambda *a: size(*a, name="backward.grad"))
+    elif backward is None and isinstance(p.grad_spec, Source):
+        # check, plot: sized now where it can be read, for the advice's count of samples backward
+        # allows (a review: "to compute gradients, read at most 27 samples" was lost), refused only
+        # once they go backward (check_backward_sizes)
+        try:
+            _check_grad_shape(p, lambda *a: size(*a, name="backward.grad", later=True))
+        except ConvcliError:
+            p.grad_info = None
     if grads and p.grad_spec == "random":  # drawn in float64 (RandomState.randn), then cast
         size(layer_shapes[-1].out_shape, 8, cfg.where("backward", "grad"), "random upstream gradient (float64 as drawn)",
              RUN_FEWER, True, "the random upstream gradient", backward is None)

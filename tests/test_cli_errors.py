@@ -325,6 +325,23 @@ def test_missing_file(tmp_path):
     backward_fails(tmp_path, cfg, "inputs.A_prev", "file not found: nowhere.npy")
 
 
+def test_checks_memory_advice_counts_a_gradient_file_it_reads_only_backward(tmp_path):
+    """A review: with check and plot reading backward.grad only once they go
+    backward, their --max-memory advice lost the gradient's sample count;
+    followed, "read at most 35 samples" was refused for the gradient
+    (stored in float64 beside a float32 run, it allows fewer: 27)."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "A.npy", rng.standard_normal((64, 8, 8, 64)).astype(np.float32))
+    np.save(tmp_path / "W.npy", rng.standard_normal((3, 3, 64, 64)).astype(np.float32))
+    np.save(tmp_path / "b.npy", np.zeros(64, np.float32))
+    np.save(tmp_path / "g.npy", rng.standard_normal((64, 8, 8, 64)))
+    cfg = write(tmp_path, "dtype: float32\ninputs:\n  A_prev: {file: A.npy}\n  W: {file: W.npy}\n  b: {file: b.npy}\n"
+                          "layers:\n  - {type: conv, W: W, b: b, pad: 1}\nbackward:\n  grad: {file: g.npy}\n")
+    for command in (["check", cfg], ["plot", cfg, "-q", "conv1.dW", "--out", tmp_path / "dw.png"]):
+        line = assert_error(run([*command, "--max-memory", "900K"]), "inputs.A_prev")
+        assert "to compute gradients, read at most" in line and "(the backward pass holds backward.grad)" in line, line
+
+
 @pytest.mark.parametrize("grad", [{"file": "later.npy"}, {"file": "wrong.npy"}])
 def test_forward_reads_no_upstream_gradient_file(tmp_path, grad):
     """A streaming review: forward (which never reads backward.grad) was
