@@ -571,10 +571,12 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             unknown.append(Unknown(h5.name, f"the folder's .npy files are graded instead; "
                                             f"--against {short_path(h5)} grades it"))
             return out, unknown
-        if has_h5:  # none of the .npy files is a quantity: the outputs.h5 beside them may be the work
-            out, more = _resolve(p, where, _arrays_in(h5, where, empty_ok), path)
-            return _some(p, out, unknown + more, where, empty_ok)
-        return _some(p, out, unknown, where, empty_ok)
+        if not has_h5:
+            return _some(p, out, unknown, where, empty_ok)
+        # none of the .npy files is a quantity: the outputs.h5 beside them may be the work, read as one
+        # given alone (a review: a stray notes.npy skipped its check for several submissions); the .npy
+        # files listed with what is not read
+        unread = unknown
     file = h5 if is_dir else path
     try:
         found = _arrays_in(file, where, empty_ok)

@@ -1433,6 +1433,17 @@ def test_an_h5_with_one_quantity_in_two_groups_is_several_submissions(tmp_path):
         result = run(["check", cfg, "--against", path, "--json", "--complete"])
         doc = json.loads(result.stdout)
         assert result.exit_code == 1 and doc["counts"]["against"]["passed"] == 0, result.stdout
+    # the same .h5 as a folder's outputs.h5, beside a stray .npy that is no quantity (a later review: the
+    # stray file skipped the check for several submissions, and attempt1's passed)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with h5py.File(folder / "outputs.h5", "w") as f:
+        for q, a in key.items():
+            f[f"attempt1/conv1/{q}"] = a
+        f["attempt2/conv1/dW"] = key["dW"] / 4
+    np.save(folder / "notes.npy", np.zeros(3))
+    assert_error(run(["check", cfg, "--against", folder]), "outputs.h5 holds the same quantities in attempt1/ and "
+                                                           "attempt2/: several submissions in one")
     for group in ("old", "attempt0"):  # the top level's, graded, whatever the group's name (a later review:
         with h5py.File(tmp_path / "top.h5", "w") as f:  # attempt0/ sorted first and was graded); its copy listed
             for q, a in key.items():
