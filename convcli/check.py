@@ -715,9 +715,16 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     # review: that replaced a passing array with a wrong copy)
     sources = {printable(label): src for label, src in found}  # by label, as printed
     for k, u in enumerate(unknown):
-        name = u.label[:-4] if u.label.lower().endswith(".npy") else u.label.replace("/", ".")
-        copied = copied_from(name)
-        q = p.resolve(copied, "") if copied != name and _resolves(p, copied) else None
+        name = u.label[:-4] if u.label.lower().endswith(".npy") else u.label
+        # its name, and the names below its folders (a review: hw3/db (1).npy, a copy's name in a folder
+        # one level down, was an unknown quantity)
+        parts = name.split("/")
+        q = None
+        for below in (".".join(parts[i:]) for i in range(len(parts))):
+            copied = copied_from(below)
+            if copied != below and _resolves(p, copied):
+                q = p.resolve(copied, "")
+                break
         if u.quantity is None and q in seen and u.label in sources:
             rivals.setdefault(q, [chosen[q]]).append(Submitted(u.label, q, sources[u.label], base))
             unknown[k] = Unknown(u.label, f"a copy's name: {seen[q]} is graded as {q}{differ(u.label, q)}; "

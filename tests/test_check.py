@@ -2273,3 +2273,24 @@ def test_a_strided_output_a_row_short_names_every_slip_that_makes_it(tmp_path):
         "floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, the + 1 for the first window; or the loops over "
         "h and w stop short of n_H and n_W; or yours is what pad [1, 0, 1, 0] (top and left only) makes of conv1's "
         "input (4, 7, 7, 3) (the config's pad is 1)"), o["note"]
+
+
+def test_a_copys_name_in_an_unpacked_uploads_folder_is_told_so(tmp_path):
+    """A review: an unpacked upload's hw3/db (1).npy (twice db) beside
+    hw3/db.npy was "unknown quantity 'hw3/db (1)'", where the same files
+    flat said it is a copy's name and that the two differ."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    hw = tmp_path / "upload" / "hw3"
+    hw.mkdir(parents=True)
+    for q in ("Z", "dA_prev", "dW", "db"):
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", hw / f"{q}.npy")
+    np.save(hw / "db (1).npy", 2 * np.load(hw / "db.npy"))
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json"]).stdout)
+    assert doc["ok"] and [(u["entry"], u["note"]) for u in doc["unknown"]] == [
+        ("hw3/db (1).npy", "a copy's name: hw3/db.npy is graded as conv1.db, and the two differ; keep one")]
