@@ -2294,3 +2294,20 @@ def test_a_copys_name_in_an_unpacked_uploads_folder_is_told_so(tmp_path):
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json"]).stdout)
     assert doc["ok"] and [(u["entry"], u["note"]) for u in doc["unknown"]] == [
         ("hw3/db (1).npy", "a copy's name: hw3/db.npy is graded as conv1.db, and the two differ; keep one")]
+
+
+def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
+    """A review: graded from the one folder inside (outer/run/), convcli's
+    own output folder written for another config lost the note its
+    summary.json gives when named itself."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    assert run(["backward", CONFIGS / "seed.yaml", "--out", tmp_path / "outer" / "run"]).exit_code == 0
+    other = tmp_path / "seed2.yaml"
+    other.write_text((CONFIGS / "seed.yaml").read_text().replace("seed: 1", "seed: 2"))
+    assert other.read_text() != (CONFIGS / "seed.yaml").read_text()
+    for against in (tmp_path / "outer" / "run", tmp_path / "outer"):
+        doc = json.loads(run(["check", other, "--against", against, "--json"]).stdout)
+        assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
