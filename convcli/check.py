@@ -554,7 +554,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             rel = inner[0].relative_to(path).as_posix()
             found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(inner[0])]
             out, unknown = _resolve(p, where, found, path)
-            return _some(p, out, unknown + unread + _unread(inner[0], p), where, empty_ok)
+            inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(inner[0], p)]
+            return _some(p, out, unknown + unread + inside, where, empty_ok)
         # one level down, or two (sub/hw/)
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:

@@ -2291,9 +2291,11 @@ def test_a_copys_name_in_an_unpacked_uploads_folder_is_told_so(tmp_path):
     for q in ("Z", "dA_prev", "dW", "db"):
         shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", hw / f"{q}.npy")
     np.save(hw / "db (1).npy", 2 * np.load(hw / "db.npy"))
+    (hw / "dW.txt").write_text("1 2 3")  # not read, named as in the upload (a review: without its hw3/)
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json"]).stdout)
     assert doc["ok"] and [(u["entry"], u["note"]) for u in doc["unknown"]] == [
-        ("hw3/db (1).npy", "a copy's name: hw3/db.npy is graded as conv1.db, and the two differ; keep one")]
+        ("hw3/db (1).npy", "a copy's name: hw3/db.npy is graded as conv1.db, and the two differ; keep one"),
+        ("hw3/dW.txt", "not read: only .npy files are; save conv1.dW with np.save")]
 
 
 def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
