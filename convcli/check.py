@@ -1433,23 +1433,41 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     short = [a - b for a, b in zip(ours[1:3], shape[1:3])]
 
     def formula() -> str:  # the output size formula without its + 1
+        return f"the output size is {size_formula()}, the + 1 for the first window"
+
+    def size_formula() -> str:
         extent = "f" if (d_H, d_W) == (1, 1) else "dilation * (f - 1) - 1"
         padded = " + pad_top + pad_bottom" if conv else ""
-        return f"the output size is floor((n_H_prev{padded} - {extent}) / stride) + 1, the + 1 for the first window"
+        return f"floor((n_H_prev{padded} - {extent}) / stride) + 1"
 
     def loops() -> str:
         return ("the loops over h and w stop short of n_H and n_W" if min(short) > 0
                 else "the loop over h stops short of n_H" if short[0] else "the loop over w stops short of n_W")
 
+    def sized_wrong() -> list[str]:
+        """The output size worked out without its + 1 or without the padding (a review: a stride-1 layer's
+        n_H without its 2 * pad was told only of the loops), where either makes the array's size."""
+        plus_one = short == [1, 1]
+        unpadded = conv and any(pad) and tuple(shape[1:3]) == (hparams.output_size(H, 0, 0, f_H, s_H, d_H),
+                                                               hparams.output_size(W, 0, 0, f_W, s_W, d_W))
+        if not (plus_one or unpadded):
+            return []
+        left_out = ("its + 1 or its padding" if plus_one and unpadded else "the + 1 for the first window"
+                    if plus_one else "its padding")
+        return [f"the output size is {size_formula()}, {left_out} left out"]
+
+    def cut_short(causes: list[str]) -> str:
+        alike = f", which {len(causes)} slips make alike" if len(causes) > 1 else ""
+        return f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}{alike}: " + \
+            "; or ".join(causes)
+
     if (matched and not same_size and all(w.endswith("only)") for w, _, _ in matched) and min(short) >= 0
             and remade.matches(None)):
         # padding on one side only makes convcli's output cut short, as loops that stop short do (an
         # instructor's review: a strided layer's n_H without its + 1 was told only of the padding)
-        causes = ([formula(), loops()] if short == [1, 1] else [loops()]) + [
+        return cut_short(sized_wrong() + [loops()] + [
             f"yours is what {' or '.join(w for w, _, _ in matched)} makes of {of} (the config's "
-            f"{', '.join(dict.fromkeys(cfg for _, _, cfg in matched))})"]
-        return (f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}, which "
-                f"{len(causes)} slips make alike: {'; or '.join(causes)}")
+            f"{', '.join(dict.fromkeys(cfg for _, _, cfg in matched))})"])
     if matched:
         return (f"; {'yours' if same_size else fmt_shape(shape)} is what {' or '.join(w for w, _, _ in matched)} "
                 f"makes of {of}; the config's {', '.join(dict.fromkeys(cfg for _, _, cfg in matched))}"
@@ -1472,11 +1490,10 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
                    else " (in size only: the windows inside the input are not convcli's)")
                 + "; convcli's output size is floor((n_H_prev - f) / stride) + 1 (ceil_mode=False)")
     cut = min(short) >= 0 and remade.matches(None)
-    if short == [1, 1] and (cut or not sized):  # the output size formula without its + 1
-        return (f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}"
-                + (" (yours are convcli's first ones)" if cut else "") + f": {formula()}")
-    if cut:
-        return f"; yours are convcli's first {shape[1]}x{shape[2]} outputs of {fmt_shape(ours)}: {loops()}"
+    if cut:  # (loops that stop short make any of these too: a review had only the + 1 named)
+        return cut_short(sized_wrong() + [loops()])
+    if short == [1, 1] and not sized:  # the output size formula without its + 1
+        return f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}: {formula()}"
     if not sized:
         return ""
     checked = ("" if remade.theirs is None else " (in size only: yours is not its output)" if len(sized) == 1
