@@ -1145,7 +1145,11 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         if channels is None and r.shape[-1] > MAX_PANELS:  # those that differ (a review: 90 of 128 not drawn)
             within = differs[sample] if kind == "maps" else differs
             which = np.flatnonzero(within.reshape(-1, r.shape[-1]).any(axis=0)).tolist()
-            channels = which[:MAX_PANELS] or None  # (a sample given that holds none: the first 64)
+            # those with a NaN or an infinity first, drawn magenta (a review: one past the 64 drawn)
+            errs = error[sample] if kind == "maps" else error
+            bad = set(np.flatnonzero((within & ~np.isfinite(errs)).reshape(-1, r.shape[-1]).any(axis=0)).tolist())
+            channels = sorted(([c for c in which if c in bad] + [c for c in which if c not in bad])[:MAX_PANELS]) \
+                or None  # (a sample given that holds none: the first 64)
             if channels is not None and mark is not None and mark[-1] not in channels:  # the marked one among them
                 channels = sorted(channels[:-1] + [mark[-1]])
             if len(which) > MAX_PANELS:

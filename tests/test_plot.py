@@ -1158,3 +1158,17 @@ def test_a_differences_bars_within_tolerance_carry_no_number():
     block = plot._difference_block(y, r, "conv1.db", None, None, None, 1e-6, 1e-8)
     assert [t for t in block.bar_text if t] == [block.bar_text[2]]
     assert float(block.bar_text[2]) == pytest.approx(0.5, rel=1e-6)
+
+
+def test_a_channel_with_a_nan_is_among_those_drawn():
+    """A review: of 71 channels that differ, the first 64 were drawn and
+    a NaN in channel 90 was not; channels with a NaN or an infinity are
+    drawn first (then the others, up to 64, in order)."""
+    ref = np.zeros((1, 4, 4, 100))
+    yours = ref.copy()
+    yours[0, 1, 1, :70] = 1.0
+    yours[0, 2, 2, 90] = np.nan
+    d = plot._difference_block(yours, ref, "relu1.A", None, None, None, 0.0, 0.0)
+    titles = [panel.title for panel in d.panels]
+    assert len(titles) == 64 and "channel 90" in titles and titles[:63] == [f"channel {c}" for c in range(63)]
+    assert "drawn magenta" in " ".join(d.title)
