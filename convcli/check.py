@@ -1345,24 +1345,33 @@ def _padded_pool_hint(p: Plan, spec, ls, shape: tuple[int, ...], remade: _Remade
         if size != tuple(shape[1:3]):
             continue
         theirs, x = remade.theirs, remade.x
-        made = theirs is not None and x is not None and theirs.ndim == 4 and theirs.shape[0] == x.shape[0]
-        if made:
+        readable = theirs is not None and x is not None and theirs.ndim == 4 and theirs.shape[0] == x.shape[0]
+        # the average's zeros counted in each mean (count_include_pad=True, PyTorch's default) or not
+        # (False: each mean over the window's elements inside the input; a review had it "in size only")
+        made = {"counted": readable, "not counted": readable and spec.mode == "average"}
+        if readable:
             tol = _hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)
-            fill = 0.0 if spec.mode == "average" else -np.inf
             n = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(x.shape[1:])))
             hp = {"f": [f_H, f_W], "stride": [s_H, s_W]}
+            sides = ((0, 0), (k, k), (k, k), (0, 0))
             for i in range(0, x.shape[0], n):
-                x_pad = np.pad(x[i:i + n].astype(np.float64), ((0, 0), (k, k), (k, k), (0, 0)), constant_values=fill)
-                with np.errstate(invalid="ignore"):
-                    out, _ = pool_forward(x_pad, hp, mode=spec.mode, engine=p.engine)
-                if not _close(theirs[i:i + n], out, *tol):
-                    made = False
+                part = x[i:i + n].astype(np.float64)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out, _ = pool_forward(np.pad(part, sides, constant_values=0.0 if spec.mode == "average"
+                                                 else -np.inf), hp, mode=spec.mode, engine=p.engine)
+                    share = (pool_forward(np.pad(np.ones_like(part[:1]), sides), hp, mode="average")[0]
+                             if spec.mode == "average" else None)  # each window's share inside the input
+                    made = {"counted": made["counted"] and _close(theirs[i:i + n], out, *tol),
+                            "not counted": made["not counted"] and _close(theirs[i:i + n], out / share, *tol)}
+                if not any(made.values()):
                     break
         torch = "avg_pool2d" if spec.mode == "average" else "max_pool2d"
-        return (f"; {fmt_shape(shape)} is what PyTorch's {torch}(..., padding={k}) makes of {of}"
-                + (" (yours is its output" + (", its zeros counted in each mean)" if spec.mode == "average" else ")")
-                   if made else " (in size only: yours is not its output)")
-                + "; convcli's pools take no padding"), made
+        said = (" (in size only: yours is not its output)" if not any(made.values())
+                else " (yours is its output)" if spec.mode != "average"
+                else " (yours is its output, its zeros counted in each mean)" if made["counted"]
+                else " (yours is its output with count_include_pad=False, each mean over the window inside the input)")
+        return (f"; {fmt_shape(shape)} is what PyTorch's {torch}(..., padding={k}) makes of {of}{said}"
+                "; convcli's pools take no padding"), any(made.values())
     return "", False
 
 

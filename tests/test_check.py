@@ -2236,7 +2236,12 @@ def test_a_pool_output_of_pytorchs_ceil_mode_is_named(tmp_path, torch, mode):
                  f"(yours is its output{counted}); convcli's pools take no padding"),
         (np.zeros_like(ceil), f"(2, 3, 4, 2) is what PyTorch's {torch_name}(..., padding=1) makes of pool1's input "
                               "(2, 5, 7, 2) (in size only: yours is not its output); convcli's pools take no "
-                              "padding; or PyTorch's ceil_mode=True makes it (in size only too)")]:
+                              "padding; or PyTorch's ceil_mode=True makes it (in size only too)")] + ([
+        # (a later review: count_include_pad=False was "in size only")
+        (F.avg_pool2d(x, 2, 2, padding=1, count_include_pad=False).numpy().transpose(0, 2, 3, 1),
+         "(2, 3, 4, 2) is what PyTorch's avg_pool2d(..., padding=1) makes of pool1's input (2, 5, 7, 2) (yours is "
+         "its output with count_include_pad=False, each mean over the window inside the input); convcli's pools "
+         "take no padding")] if mode == "average" else []):
         sub = tmp_path / f"sub{len(list(tmp_path.iterdir()))}"
         sub.mkdir()
         np.save(sub / "pool1.A.npy", array)
