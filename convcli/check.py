@@ -719,7 +719,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         name = u.label[:-4] if u.label.lower().endswith(".npy") else u.label
         # its name, and the names below its folders (a review: hw3/db (1).npy, a copy's name in a folder
         # one level down, was an unknown quantity)
-        parts = name.split("/")
+        parts = name.replace("\\", "/").split("/")  # (a zip's member named hw3\\db (1).npy too)
         q = None
         for below in (".".join(parts[i:]) for i in range(len(parts))):
             copied = copied_from(below)
@@ -820,12 +820,15 @@ def _readable(s: Submitted, where: str) -> bool:
     return True
 
 
-def _rank(label: str, q: str) -> tuple[bool, int, str]:
+def _rank(label: str, q: str) -> tuple[int, bool, str]:
     """Of two arrays for one quantity, the graded one sorts first: the one
-    whose name says it whole (:func:`_says`), then the one in the fewest
-    folders or groups (a review: an .h5's attempt0/conv1/dW was graded over
-    its top-level conv1/dW, by name), then by name."""
-    return not _says(label, q), label.count("/"), label
+    in the fewest folders or groups of the user's (a layer's own group,
+    conv1/dW, is none; a review: an .h5's attempt0/conv1/dW was graded over
+    its top-level conv1/dW, by name), as a zip's top level goes first; then
+    the one whose name says it whole (:func:`_says`); then by name."""
+    parts = (label[:-4] if label.lower().endswith(".npy") else label).replace("\\", "/").split("/")
+    folders = next((k for k in range(len(parts)) if ".".join(parts[k:]) == q), len(parts) - 1)
+    return folders, not _says(label, q), label
 
 
 def _says(label: str, q: str) -> bool:
@@ -919,7 +922,8 @@ def provenance_note(path: str | Path, p: Plan) -> str:
     """If ``path`` is a folder convcli wrote for another config (its
     summary.json names another sha256), say so: its arrays will differ."""
     summary = Path(path) / "summary.json"
-    if Path(path).is_dir() and not summary.exists() and not _npy_files(Path(path)):
+    if (Path(path).is_dir() and not summary.exists() and not _npy_files(Path(path))
+            and not (Path(path) / "outputs.h5").exists()):  # (as collect_against: an outputs.h5 is graded first)
         inner = _inner_folders(Path(path), every=True)  # graded from its one folder (collect_against)
         summary = inner[0] / "summary.json" if len(inner) == 1 else summary
     try:
@@ -931,7 +935,8 @@ def provenance_note(path: str | Path, p: Plan) -> str:
     if not isinstance(theirs, dict):
         return ""
     if theirs.get("sha256") and theirs["sha256"] != p.cfg.sha256:
-        return (f"{summary} says these arrays were written for {theirs.get('path', 'another config')} "
+        return (f"{printable(str(summary))} says these arrays were written for "
+                f"{printable(str(theirs.get('path', 'another config')))} "
                 f"(sha256 {theirs['sha256'][:12]}), not for {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
     return ""
 

@@ -1445,6 +1445,12 @@ def test_an_h5_with_one_quantity_in_two_groups_is_several_submissions(tmp_path):
     np.save(folder / "notes.npy", np.zeros(3))
     assert_error(run(["check", cfg, "--against", folder]), "outputs.h5 holds the same quantities in attempt1/ and "
                                                            "attempt2/: several submissions in one")
+    with h5py.File(tmp_path / "layer.h5", "w") as f:  # a layer's own group is no folder (a later review:
+        for q, a in key.items():  # attempt0/conv1.dW, one group deep, was graded over conv1/dW)
+            f[f"conv1/{q}"] = a
+        f["attempt0/conv1.dW"] = 2 * key["dW"]
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "layer.h5", "--json"]).stdout)
+    assert doc["ok"] and [u["entry"] for u in doc["unknown"]] == ["attempt0/conv1.dW"], doc
     for group in ("old", "attempt0"):  # the top level's, graded, whatever the group's name (a later review:
         with h5py.File(tmp_path / "top.h5", "w") as f:  # attempt0/ sorted first and was graded); its copy listed
             for q, a in key.items():
@@ -2329,3 +2335,9 @@ def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
     for against in (tmp_path / "outer" / "run", tmp_path / "outer"):
         doc = json.loads(run(["check", other, "--against", against, "--json"]).stdout)
         assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
+    # an outputs.h5 beside it is what is graded: the folder inside says nothing of it (a later review)
+    assert run(["backward", other, "--format", "h5", "--out", tmp_path / "h5run"]).exit_code == 0
+    (tmp_path / "h5run" / "outputs.h5").rename(tmp_path / "outer" / "outputs.h5")
+    doc = json.loads(run(["check", other, "--against", tmp_path / "outer", "--json"]).stdout)
+    against = doc["counts"]["against"]
+    assert against["passed"] == against["checks"] == 4 and doc["note"] == "", doc
