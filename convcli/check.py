@@ -603,9 +603,10 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
                                   f"{' ...' if len(shown) > 5 else ''}: several submissions in one; {remedy}")
     left: list[Unknown] = []
-    if zipped:  # (an .h5's two arrays of a quantity go as a folder's do: the readable one, the whole name)
-        found, left = _top_level_first(found, graded)
-        # a name held twice is read as its last copy: the others are listed, not graded unsaid
+    if zipped:
+        # (a folder's copy of an array at the top level is one of two arrays for a quantity, as in an
+        # .h5: the top level's graded where it can be read, _rank; a review: an unreadable one beat a
+        # readable copy) a name held twice is read as its last copy: the others are listed, not graded unsaid
         left += [Unknown(f"{n} (an earlier copy)",
                          f"{printable(file.name)} holds {printable(n)} {'twice' if k == 2 else f'{k} times'}: the "
                          "last written is graded, as unzip leaves it")
@@ -782,23 +783,6 @@ def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:
         return None
     q = p.resolve(named[0], "")
     return (q, named[1]) if q in p.graded() else None
-
-
-def _top_level_first(found, graded: list[tuple[str, str] | None]) -> tuple[list, list[Unknown]]:
-    """A zip's arrays (``graded``: each one's :func:`_graded_as`) without
-    those in its folders whose quantity one at its top level is (graded
-    instead, as a folder's own files are), those listed."""
-    top: dict[str, str] = {}
-    for (raw, _), g in zip(found, graded):
-        if g is not None and g[1] == "":
-            top.setdefault(g[0], printable(raw))
-    kept, left = [], []
-    for (raw, src), g in zip(found, graded):
-        if g is not None and g[1] != "" and g[0] in top:
-            left.append(Unknown(printable(raw), f"also {g[0]}: {top[g[0]]}, at the top level, is graded instead"))
-        else:
-            kept.append((raw, src))
-    return kept, left
 
 
 def _read_or_none(s: Submitted, where: str, max_memory: int) -> np.ndarray | None:
