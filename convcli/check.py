@@ -543,19 +543,25 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     except OSError as exc:
         raise path_error("--against", path, exc) from None
     unread = _unread(path, p) if is_dir else []
-    if is_dir and not files and not has_h5:
+
+    def the_one_inside() -> list[Path]:  # the folder's one folder of .npy files, unless another lies further down
         inner = _inner_folders(path)
-        if len(inner) == 1:  # the one, unless another lies a level further down
-            inner = _inner_folders(path, every=True)
+        return _inner_folders(path, every=True) if len(inner) == 1 else inner
+
+    def graded_inside(folder: Path, listed: list[Unknown]) -> tuple[list[Submitted], list[Unknown]]:
+        # an unpacked upload (hw3/, or sub/hw3/): its one folder of .npy files is the work, as a zip's
+        # files in a folder are (an instructor's review: a class unzipped by its LMS scored 0 of 8 where
+        # the zips scored 8 of 8); named as in it, hw3/conv1.Z.npy ("graded: ... as conv1.Z")
+        rel = folder.relative_to(path).as_posix()
+        found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(folder)]
+        out, unknown = _resolve(p, where, found, path)
+        inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(folder, p)]
+        return _some(p, out, unknown + listed + inside, where, empty_ok)
+
+    if is_dir and not files and not has_h5:
+        inner = the_one_inside()
         if len(inner) == 1:
-            # an unpacked upload (hw3/, or sub/hw3/): its one folder of .npy files is the work, as a zip's
-            # files in a folder are (an instructor's review: a class unzipped by its LMS scored 0 of 8 where
-            # the zips scored 8 of 8); named as in it, hw3/conv1.Z.npy ("graded: ... as conv1.Z")
-            rel = inner[0].relative_to(path).as_posix()
-            found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(inner[0])]
-            out, unknown = _resolve(p, where, found, path)
-            inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(inner[0], p)]
-            return _some(p, out, unknown + unread + inside, where, empty_ok)
+            return graded_inside(inner[0], unread)
         # one level down, or two (sub/hw/)
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:
@@ -573,6 +579,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                                             f"--against {short_path(h5)} grades it"))
             return out, unknown
         if not has_h5:
+            inner = [] if out else the_one_inside()
+            if len(inner) == 1:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
+                return graded_inside(inner[0], unknown)
             return _some(p, out, unknown, where, empty_ok)
         # none of the .npy files is a quantity: the outputs.h5 beside them may be the work, read as one
         # given alone (a review: a stray notes.npy skipped its check for several submissions); the .npy

@@ -2304,6 +2304,29 @@ def test_a_strided_output_a_row_short_names_every_slip_that_makes_it(tmp_path):
         "w stop short of n_H and n_W"), o["note"]
 
 
+def test_a_stray_file_beside_an_unpacked_uploads_folder_does_not_hide_it(tmp_path):
+    """A review: a hidden .scratch.npy (no quantity) beside hw3/ made the
+    folder 'none of its arrays is a quantity' (exit 2; 0 of 4 under
+    --complete) and hw3/ was never named. The one folder inside is graded,
+    the stray file listed."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    hw = tmp_path / "upload" / "hw3"
+    hw.mkdir(parents=True)
+    for q in ("Z", "dA_prev", "dW", "db"):
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", hw)
+    np.save(tmp_path / "upload" / ".scratch.npy", np.zeros(2))
+    result = run(["check", cfg, "--against", tmp_path / "upload", "--json", "--complete"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == 4, result.stdout
+    assert ".scratch.npy" in [u["entry"] for u in doc["unknown"]]
+
+
 def test_a_copys_name_in_an_unpacked_uploads_folder_is_told_so(tmp_path):
     """A review: an unpacked upload's hw3/db (1).npy (twice db) beside
     hw3/db.npy was "unknown quantity 'hw3/db (1)'", where the same files
