@@ -1218,7 +1218,7 @@ class _Remade:
         # the padding as resolved for the layer (pad: same resolved again under another stride or
         # dilation would not be the padding the candidate's size was worked out with)
         hp = dict(spec.hparameters, **({"pad": list(self.ls.hyper["pad"])} if spec.kind == "conv" else {}))
-        k = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(theirs.shape[1:])))
+        k = _hint_samples(theirs)
         for n in range(0, theirs.shape[0], k):
             if change is None:
                 made = ours[n:n + k, :n_H, :n_W]
@@ -1317,6 +1317,12 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     return ""
 
 
+def _hint_samples(a: np.ndarray) -> int:
+    """Samples a hint reruns or compares at a time: at most HINT_CHUNK_BYTES
+    of float64 each (compare's temporaries are several times that)."""
+    return max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(a.shape[1:])))
+
+
 def _ceil_inside(p: Plan, spec, ours, remade: _Remade) -> bool:
     """Whether the user's pool output, of PyTorch's ceil_mode size, is
     convcli's where its windows lie inside the input (a few samples at a
@@ -1325,7 +1331,7 @@ def _ceil_inside(p: Plan, spec, ours, remade: _Remade) -> bool:
     if theirs is None or mine is None or theirs.ndim != 4 or theirs.shape[0] != mine.shape[0]:
         return False
     tol = _hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)
-    k = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(theirs.shape[1:])))
+    k = _hint_samples(theirs)
     return all(_close(theirs[n:n + k, :ours[1], :ours[2]], mine[n:n + k], *tol) for n in range(0, theirs.shape[0], k))
 
 
@@ -1349,16 +1355,16 @@ def _padded_pool_hint(p: Plan, spec, ls, shape: tuple[int, ...], remade: _Remade
         made = {"counted": readable, "not counted": readable and spec.mode == "average"}
         if readable:
             tol = _hint_tolerance(theirs.dtype, p.dtype, *p.tolerance)
-            n = max(1, HINT_CHUNK_BYTES // max(1, 8 * math.prod(x.shape[1:])))
+            n = _hint_samples(x)
             hp = {"f": [f_H, f_W], "stride": [s_H, s_W]}
             sides = ((0, 0), (k, k), (k, k), (0, 0))
+            share = (pool_forward(np.pad(np.ones((1, *x.shape[1:])), sides), hp, mode="average")[0]
+                     if spec.mode == "average" else None)  # each window's share inside the input
             for i in range(0, x.shape[0], n):
                 part = x[i:i + n].astype(np.float64)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     out, _ = pool_forward(np.pad(part, sides, constant_values=0.0 if spec.mode == "average"
                                                  else -np.inf), hp, mode=spec.mode, engine=p.engine)
-                    share = (pool_forward(np.pad(np.ones_like(part[:1]), sides), hp, mode="average")[0]
-                             if spec.mode == "average" else None)  # each window's share inside the input
                     made = {"counted": made["counted"] and _close(theirs[i:i + n], out, *tol),
                             "not counted": made["not counted"] and _close(theirs[i:i + n], out / share, *tol)}
                 if not any(made.values()):
@@ -1485,12 +1491,12 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     if exact:
         return padded_pool
     ceil_mode = not conv and tuple(shape[1:3]) == _ceil_mode_size(H, W, (f_H, f_W), (s_H, s_W)) != tuple(ours[1:3])
-    if padded_pool and not (ceil_mode and _ceil_inside(p, spec, ours, remade)):
+    inside = ceil_mode and _ceil_inside(p, spec, ours, remade)
+    if padded_pool and not inside:
         return padded_pool + ("; or PyTorch's ceil_mode=True makes it (in size only too)" if ceil_mode else "")
     if ceil_mode:
         # PyTorch's ceil_mode=True (a semantics review: a bare 'shape ... expected ...'): where the
         # user's windows inside the input are convcli's, said so
-        inside = _ceil_inside(p, spec, ours, remade)
         return (f"; {fmt_shape(shape)} is what PyTorch's ceil_mode=True makes of {ls.name}'s input "
                 f"{fmt_shape(ls.in_shape)}: its last windows hang over the edge"
                 + (" (yours are convcli's outputs and those)" if inside
