@@ -553,6 +553,13 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # files in a folder are (an instructor's review: a class unzipped by its LMS scored 0 of 8 where
         # the zips scored 8 of 8); named as in it, hw3/conv1.Z.npy ("graded: ... as conv1.Z")
         rel = folder.relative_to(path).as_posix()
+        if not _npy_files(folder):  # its outputs.h5 alone (convcli's own --format h5 folder, uploaded): read as
+            # given itself, named as in it, run/outputs.h5/conv1.Z (a review: "no .npy files (and no
+            # outputs.h5)", the folder inside never named)
+            out, unknown = collect_against(folder, p, empty_ok)
+            shown = printable(f"{rel}/outputs.h5/")
+            return ([dataclasses.replace(s_, label=shown + s_.label) for s_ in out],
+                    [dataclasses.replace(u, label=shown + u.label) for u in unknown] + listed)
         found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(folder)]
         out, unknown = _resolve(p, where, found, path)
         inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(folder, p)]
@@ -565,7 +572,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # one level down, or two (sub/hw/)
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:
-            return [], unread + [Unknown(b, f"a folder of .npy files inside; --against {short_path(folder)} grades it")
+            return [], unread + [Unknown(b, f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside; --against {short_path(folder)} grades it")
                                  for b, folder in zip(below, inner)]
         hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it have some: --against the one "
                 f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
@@ -871,8 +878,13 @@ def _npy_files(folder: Path) -> list[Path]:
     return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy")
 
 
+def _holds_work(folder: Path) -> bool:
+    """Whether a folder holds what --against grades of one: .npy files, or an outputs.h5."""
+    return bool(_npy_files(folder)) or (folder / "outputs.h5").is_file()
+
+
 def _inner_folders(path: Path, every: bool = False) -> list[Path]:
-    """The folders inside ``path`` that hold .npy files, of the first level
+    """The folders inside ``path`` that hold .npy files (or an outputs.h5), of the first level
     down (or two: an unpacked zip's sub/hw/) that has any, by name: each,
     not the first alone (draft/ and final/: which one is the work is the
     student's to say); macOS's __MACOSX/ copies never. With ``every``, those
@@ -883,7 +895,7 @@ def _inner_folders(path: Path, every: bool = False) -> list[Path]:
         for _ in range(2):
             level = sorted(e for folder in level for e in folder.iterdir()
                            if e.is_dir() and not e.name.startswith(".") and e.name != "__MACOSX")
-            found += [folder for folder in level if _npy_files(folder)]
+            found += [folder for folder in level if _holds_work(folder)]
             if found and not every:
                 return found
     except OSError:

@@ -2371,3 +2371,47 @@ def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
     doc = json.loads(run(["check", other, "--against", tmp_path / "outer", "--json"]).stdout)
     against = doc["counts"]["against"]
     assert against["passed"] == against["checks"] == 4 and doc["note"] == "", doc
+
+
+def test_an_uploaded_folder_holding_convclis_h5_folder_is_graded_from_it(tmp_path):
+    """A review: an upload whose one folder inside is an --format h5 run
+    (run/outputs.h5, no .npy files) was "the folder has no .npy files (and
+    no outputs.h5)", the folder inside never named. It is graded as given
+    itself, each array named as in it; two such folders are named, not
+    guessed between. The wrong db is made by hand: twice the right one."""
+    import json
+    import shutil
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    run_dir = tmp_path / "upload" / "run"
+    assert run(["backward", cfg, "--format", "h5", "--out", run_dir]).exit_code == 0
+    with h5py.File(run_dir / "outputs.h5", "r+") as f:
+        f["conv1.db"][...] = 2 * f["conv1.db"][...]
+    result = run(["check", cfg, "--against", tmp_path / "upload", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1, result.stdout
+    status = {a["entry"]: a["status"] for a in doc["against"]}
+    assert status == {"run/outputs.h5/conv1.Z": "pass", "run/outputs.h5/conv1.dA_prev": "pass",
+                      "run/outputs.h5/conv1.dW": "pass", "run/outputs.h5/conv1.db": "fail"}, status
+    # the same folder named itself grades the same arrays
+    doc = json.loads(run(["check", cfg, "--against", run_dir, "--json"]).stdout)
+    assert {a["entry"]: a["status"] for a in doc["against"]} == {
+        e.removeprefix("run/outputs.h5/"): s for e, s in status.items()}
+    # two of them: which one is the work is the student's to say
+    (tmp_path / "upload" / "run2").mkdir()
+    shutil.copy(run_dir / "outputs.h5", tmp_path / "upload" / "run2")
+    result = run(["check", cfg, "--against", tmp_path / "upload"])
+    assert result.exit_code == 2 and "run/ and run2/ inside it have some" in result.output, result.output
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json", "--complete"]).stdout)
+    assert [(u["entry"], u["note"].split(";")[0]) for u in doc["unknown"]] == [
+        ("run/", "a folder with an outputs.h5 inside"), ("run2/", "a folder with an outputs.h5 inside")]
+    # written for another config: its summary.json one folder down says so, as for a folder of .npy files
+    other = tmp_path / "seed2.yaml"
+    other.write_text(cfg.read_text().replace("seed: 1", "seed: 2"))
+    shutil.rmtree(tmp_path / "upload" / "run2")
+    doc = json.loads(run(["check", other, "--against", tmp_path / "upload", "--json"]).stdout)
+    assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
