@@ -1253,14 +1253,16 @@ def test_review_of_the_new_hints_and_zip_uploads(tmp_path, monkeypatch):
     np.save(sub / "conv1.dW.npy", dW.astype(np.float32))
     (o,) = graded(sub)[1]["against"]
     assert o["hints"] == ["per_sample"], o
-    # one axis short is no + 1 slip (the other axis had it)
+    # one axis short is no "row and a column short" (the other axis had its + 1); n_H's own formula without
+    # its + 1 makes it, as a loop over h that stops short does (a later review: that slip was not named)
     sub = tmp_path / "short"
     sub.mkdir()
     np.save(sub / "conv1.Z.npy", key["conv1.Z"][:, :6])
     (o,) = graded(sub)[1]["against"]
-    assert o["hints"] == ["geometry"] and "+ 1" not in o["note"], o
-    assert o["note"].endswith("yours are convcli's first 6x7 outputs of (4, 7, 7, 5): the loop over h stops "
-                              "short of n_H"), o
+    assert o["hints"] == ["geometry"] and "a row and a column" not in o["note"], o
+    assert o["note"].endswith("yours are convcli's first 6x7 outputs of (4, 7, 7, 5), which 2 slips make alike: "
+                              "the output height n_H is floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, "
+                              "the + 1 for the first window left out; or the loop over h stops short of n_H"), o
     # a zip with the work in a folder: the whole name wins over a bare one, whatever the order
     with zipfile.ZipFile(tmp_path / "hw.zip", "w") as z:
         z.writestr("hw/Z.npy", _npy_bytes(2 * key["conv1.Z"]))
@@ -2415,3 +2417,40 @@ def test_an_uploaded_folder_holding_convclis_h5_folder_is_graded_from_it(tmp_pat
     shutil.rmtree(tmp_path / "upload" / "run2")
     doc = json.loads(run(["check", other, "--against", tmp_path / "upload", "--json"]).stdout)
     assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
+
+
+def test_an_output_short_on_one_axis_or_of_both_plus_one_and_padding_names_that_slip(tmp_path):
+    """A review: the cut-short hint named the output size's slips only where
+    both axes had the same one of them: n_W's formula alone without its
+    + 1 (n_H right) was told only of the loop over w, and a size without
+    both its + 1 and its padding only of the loops. Z by hand: the
+    learner's loops, over the padded input."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 7, 7, 3]}\n  W: {random: [3, 3, 3, 5]}\n"
+                          "  b: {random: [5]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{n}.npy") for n in ("A_prev", "W", "b"))
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+
+    def learners(n_H, n_W):
+        Z = np.zeros((2, n_H, n_W, 5))
+        for i, h, w, c in np.ndindex(*Z.shape):
+            Z[i, h, w, c] = np.sum(A_pad[i, h:h + 3, w:w + 3] * W[..., c]) + b.reshape(-1)[c]
+        return Z
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for n_H, n_W, said in [
+        (int((7 + 2 * 1 - 3) / 1) + 1, int((7 + 2 * 1 - 3) / 1), "yours are convcli's first 7x6 outputs of "
+         "(2, 7, 7, 5), which 2 slips make alike: the output width n_W is floor((n_W_prev + pad_left + pad_right "
+         "- f) / stride) + 1, the + 1 for the first window left out; or the loop over w stops short of n_W"),
+        (int((7 - 3) / 1), int((7 - 3) / 1), "yours are convcli's first 4x4 outputs of (2, 7, 7, 5), which 2 "
+         "slips make alike: the output size is floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, its + 1 "
+         "and its padding left out; or the loops over h and w stop short of n_H and n_W")]:
+        np.save(sub / "Z.npy", learners(n_H, n_W))
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["hints"] == ["geometry"] and o["status"] == "fail", o
+        assert o["note"].endswith(said), o["note"]
