@@ -609,6 +609,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     foldered = zipped or file.suffix.lower() in H5_SUFFIXES
     graded = [_graded_as(p, raw, src) for raw, src in found] if foldered else []  # (quantity, folder) or None
     several = _submissions(graded)
+    if several and _copies_alike(found, graded, several, file.parent, where, p.max_memory):
+        several = []  # one submission saved twice (hw3/ and its copy): graded once, the copies listed
     if several:
         shown = [printable(f"{folder}/") for folder in several]
         remedy = ("unzip it and --against the folder that is the work" if zipped else
@@ -789,6 +791,32 @@ def _submissions(graded: list[tuple[str, str] | None]) -> list[str]:
             where.setdefault(g[0], set()).add(g[1])
     return sorted({folder for folders in where.values() if len(folders) > 1 and "" not in folders
                    for folder in folders})
+
+
+def _copies_alike(found, graded, several: list[str], base: Path, where: str, max_memory: int) -> bool:
+    """Whether the folders (groups) of :func:`_submissions` hold the same
+    numbers for each quantity they share (a review: an .h5 saved with its
+    results in results/ and again in backup/ was refused as several
+    submissions, where grading either gives the same grade). Read a
+    quantity at a time, stopping at the first that differs or cannot be
+    read (a class's submissions differ at their first)."""
+    by_q: dict[str, list[Source]] = {}
+    for (_, src), g in zip(found, graded):
+        if g is not None and g[1] in several:
+            by_q.setdefault(g[0], []).append(src)
+    for srcs in by_q.values():
+        first = None
+        for src in srcs:
+            try:
+                x = arrays.read_file(src, base, where, max_memory)
+            except ConvcliError:
+                return False
+            if first is None:
+                first = x
+            elif not (x.shape == first.shape and x.dtype == first.dtype
+                      and np.array_equal(x, first, equal_nan=True)):
+                return False
+    return True
 
 
 def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:

@@ -2454,3 +2454,50 @@ def test_an_output_short_on_one_axis_or_of_both_plus_one_and_padding_names_that_
         (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
         assert o["hints"] == ["geometry"] and o["status"] == "fail", o
         assert o["note"].endswith(said), o["note"]
+
+
+def test_one_submission_saved_twice_in_an_upload_is_graded_once(tmp_path):
+    """A review: an .h5 holding the same arrays in results/ and backup/ (one
+    submission saved twice), or a zip of hw3/ and its copy, was refused as
+    several submissions (exit 2; 0 graded under --complete), where either
+    gives the same grade. Graded once, the copies listed as the same
+    numbers; a copy that differs in one quantity keeps the refusal. The
+    wrong dW is a hand-made one: a quarter of the right one."""
+    import json
+    import zipfile
+
+    import h5py
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"conv1.{q}.npy") for q in ("Z", "dA_prev", "dW", "db")}
+    key["dW"] = key["dW"] / 4  # wrong, in both copies: each copy graded would fail it
+    path = tmp_path / "twice.h5"
+    with h5py.File(path, "w") as f:
+        for group in ("results", "backup"):
+            for q, a in key.items():
+                f[f"{group}/conv1/{q}"] = a
+    result = run(["check", cfg, "--against", path, "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1, result.stdout
+    assert {a["quantity"]: a["status"] for a in doc["against"]} == {
+        "conv1.Z": "pass", "conv1.dA_prev": "pass", "conv1.dW": "fail", "conv1.db": "pass"}
+    assert [a["entry"] for a in doc["against"]] == [f"backup/conv1/{q}" for q in key]  # the first by name
+    assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
+        (f"results/conv1/{q}", f"also conv1.{q}: backup/conv1/{q} is graded instead (the same numbers); keep one")
+        for q in key]
+    # a zip of hw3/ and its copy, the same
+    with zipfile.ZipFile(tmp_path / "hw.zip", "w") as z:
+        for folder in ("hw3", "hw3 copy"):
+            for q, a in key.items():
+                with z.open(f"{folder}/conv1.{q}.npy", "w") as m:
+                    np.save(m, a)
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "hw.zip", "--json"]).stdout)
+    assert len(doc["against"]) == 4 and sum(a["status"] == "pass" for a in doc["against"]) == 3, doc["against"]
+    # one quantity differs between the copies: which is the work is the user's to say
+    with h5py.File(path, "a") as f:
+        f["backup/conv1/db"][...] = 2 * f["backup/conv1/db"][...]
+    assert_error(run(["check", cfg, "--against", path]),
+                 "twice.h5 holds the same quantities in backup/ and results/: several submissions in one")
