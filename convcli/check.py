@@ -565,6 +565,12 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(folder, p)]
         return _some(p, out, unknown + listed + inside, where, empty_ok)
 
+    def folders(inner: list[Path], beside: bool) -> list[Unknown]:  # each folder inside, with what grades it
+        return [Unknown(printable(f"{folder.relative_to(path).as_posix()}/"),
+                        f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside"
+                        f"{', not graded' if beside else ''}; --against {short_path(folder)} grades it")
+                for folder in inner]
+
     if is_dir and not files and not has_h5:
         inner = the_one_inside()
         if len(inner) == 1:
@@ -572,8 +578,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # one level down, or two (sub/hw/)
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:
-            return [], unread + [Unknown(b, f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside; --against {short_path(folder)} grades it")
-                                 for b, folder in zip(below, inner)]
+            return [], unread + folders(inner, False)
         hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it have some: --against the one "
                 f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
         hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
@@ -581,20 +586,23 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     if files:
         out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
         unknown += unread
+        # work in folders inside, beside the top level's (graded): listed, not passed over unsaid (a review)
         if has_h5 and out:
             unknown.append(Unknown(h5.name, f"the folder's .npy files are graded instead; "
                                             f"--against {short_path(h5)} grades it"))
-            return out, unknown
+            return out, unknown + folders(_inner_folders(path, every=True), True)
         if not has_h5:
-            inner = [] if out else the_one_inside()
-            if len(inner) == 1:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
+            inner = _inner_folders(path, every=True) if out else the_one_inside()
+            if len(inner) == 1 and not out:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
                 return graded_inside(inner[0], unknown)
-            return _some(p, out, unknown, where, empty_ok)
+            return _some(p, out, unknown + folders(inner, bool(out)), where, empty_ok)
         # none of the .npy files is a quantity: the outputs.h5 beside them may be the work, read as one
         # given alone (a review: a stray notes.npy skipped its check for several submissions); the .npy
         # files listed with what is not read
         unread = unknown
     file = h5 if is_dir else path
+    if is_dir:
+        unread = unread + folders(_inner_folders(path, every=True), True)
     try:
         found = _arrays_in(file, where, empty_ok)
     except ConvcliError as exc:

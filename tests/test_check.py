@@ -2501,3 +2501,33 @@ def test_one_submission_saved_twice_in_an_upload_is_graded_once(tmp_path):
         f["backup/conv1/db"][...] = 2 * f["backup/conv1/db"][...]
     assert_error(run(["check", cfg, "--against", path]),
                  "twice.h5 holds the same quantities in backup/ and results/: several submissions in one")
+
+
+def test_work_in_a_folder_inside_beside_the_top_levels_is_listed(tmp_path):
+    """A review: a folder whose own .npy files (or outputs.h5) are graded
+    passed over a folder inside it holding more work (attempt2/) unsaid;
+    it is listed, not graded, with the command that grades it."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    assert run(["backward", cfg, "--format", "h5", "--out", tmp_path / "h5key"]).exit_code == 0
+    for top in ("npy", "h5"):
+        up = tmp_path / f"up_{top}"
+        (up / "attempt2").mkdir(parents=True)
+        for q in ("Z", "dA_prev", "dW", "db"):
+            shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", up / "attempt2")
+            if top == "npy":
+                shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", up)
+        if top == "h5":
+            shutil.copy(tmp_path / "h5key" / "outputs.h5", up)
+        doc = json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)
+        assert doc["ok"] and [a["entry"] for a in doc["against"]] == [
+            "conv1.Z.npy" if top == "npy" else "conv1.Z", "conv1.dA_prev.npy" if top == "npy" else "conv1.dA_prev",
+            "conv1.dW.npy" if top == "npy" else "conv1.dW", "conv1.db.npy" if top == "npy" else "conv1.db"], doc
+        notes = {u["entry"]: u["note"] for u in doc["unknown"]}
+        assert notes["attempt2/"].startswith("a folder of .npy files inside, not graded; --against "), notes
+        assert notes["attempt2/"].endswith("attempt2 grades it"), notes
