@@ -681,8 +681,11 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         q = next((n for n, _ in names if _resolves(p, n)), None)
         if q is None:
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
-            notes = [p.unknown(n) for n, _ in names]
-            unknown.append(Unknown(label, next((n for n in notes if "(did you mean" in n), notes[0])))
+            # (a copy's name below a folder, hw3/db (1).npy alone, is told what to save it as in that folder: a
+            # review had it "unknown quantity 'hw3/db (1)', a copy's name", where db (1).npy flat was told)
+            notes = [re.sub(r"save it as (.*)\.npy\)$", lambda m: f"save it as {folder}{'/' * bool(folder)}"
+                            f"{m.group(1)}.npy)", p.unknown(n)) for n, folder in names]
+            unknown.append(Unknown(label, next((n for n in notes if "did you mean" in n), notes[0])))
             continue
         q = p.resolve(q, f"{where}: {label}")
         if q not in p.graded():  # handed out, not computed: no credit for a copy

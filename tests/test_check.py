@@ -2531,3 +2531,24 @@ def test_work_in_a_folder_inside_beside_the_top_levels_is_listed(tmp_path):
         notes = {u["entry"]: u["note"] for u in doc["unknown"]}
         assert notes["attempt2/"].startswith("a folder of .npy files inside, not graded; --against "), notes
         assert notes["attempt2/"].endswith("attempt2 grades it"), notes
+
+
+def test_a_lone_copys_name_in_a_folder_inside_is_told_what_to_save_it_as(tmp_path):
+    """A review: hw3/db (1).npy alone (no hw3/db.npy) was "unknown quantity
+    'hw3/db (1)', a copy's name; known: ...", where db (1).npy flat was told
+    "did you mean 'conv1.db'? save it as db.npy"; in a folder, as in it."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    hw = tmp_path / "upload" / "hw3"
+    hw.mkdir(parents=True)
+    for q in ("Z", "dA_prev", "dW"):
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", hw / f"{q}.npy")
+    shutil.copy(tmp_path / "key" / "conv1.db.npy", hw / "db (1).npy")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json"]).stdout)
+    assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
+        ("hw3/db (1).npy", "unknown quantity 'db (1)' (a copy's name: did you mean 'conv1.db'? save it as hw3/db.npy)")]
