@@ -553,13 +553,19 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # files in a folder are (an instructor's review: a class unzipped by its LMS scored 0 of 8 where
         # the zips scored 8 of 8); named as in it, hw3/conv1.Z.npy ("graded: ... as conv1.Z")
         rel = folder.relative_to(path).as_posix()
-        if not _npy_files(folder):  # its outputs.h5 alone (convcli's own --format h5 folder, uploaded): read as
-            # given itself, named as in it, run/outputs.h5/conv1.Z (a review: "no .npy files (and no
-            # outputs.h5)", the folder inside never named)
+        if (folder / "outputs.h5").is_file():
+            # an outputs.h5 (convcli's own --format h5 folder, uploaded): the folder read as given itself, its
+            # .npy files or its outputs.h5 as there (a review: "no .npy files (and no outputs.h5)", the folder
+            # inside never named; then a scratch .npy beside the h5 made it 0 of 8); named as in it, the h5's
+            # arrays run/outputs.h5/conv1.Z, the folder's files run/conv1.dW.txt
             out, unknown = collect_against(folder, p, empty_ok)
-            shown = printable(f"{rel}/outputs.h5/")
-            return ([dataclasses.replace(s_, label=shown + s_.label) for s_ in out],
-                    [dataclasses.replace(u, label=shown + u.label) for u in unknown] + listed)
+            files = {printable(f.name) for f in _npy_files(folder)} | {u.label for u in _unread(folder, p)}
+            files.add("outputs.h5")
+
+            def named(x):
+                return dataclasses.replace(x, label=f"{printable(rel)}/"
+                                                    f"{'' if x.label in files else 'outputs.h5/'}{x.label}")
+            return [named(s_) for s_ in out], [named(u) for u in unknown] + listed
         found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(folder)]
         out, unknown = _resolve(p, where, found, path)
         inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(folder, p)]
@@ -579,7 +585,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         if empty_ok:
             return [], unread + folders(inner, False)
-        hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it have some: --against the one "
+        have = "have some" if all(_npy_files(folder) for folder in inner) else "hold work (.npy files or an outputs.h5)"
+        hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it {have}: --against the one "
                 f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
         hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
         raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
@@ -1523,9 +1530,12 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
         on one axis alone where the other is whole (a later review: n_W's formula alone slipped)."""
         rows, cols = left_out(0), left_out(1)
         if short[0] and short[1]:
-            if rows != cols or not rows:
+            # the slips that make both axes' sizes (a review: with one axis padded, its + 1 left out makes
+            # the size its padding left out does, and the other axis's + 1 went unsaid)
+            both = [what for what in rows if what in cols]
+            if not both:
                 return []
-            said = "the + 1 for the first window" if rows == ["its + 1"] else " or ".join(rows)
+            said = "the + 1 for the first window" if both == ["its + 1"] else " or ".join(both)
             return [f"the output size is {size_formula()}, {said} left out"]
         axis = 0 if short[0] else 1
         which = (rows, cols)[axis]

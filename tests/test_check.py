@@ -2407,14 +2407,25 @@ def test_an_uploaded_folder_holding_convclis_h5_folder_is_graded_from_it(tmp_pat
     (tmp_path / "upload" / "run2").mkdir()
     shutil.copy(run_dir / "outputs.h5", tmp_path / "upload" / "run2")
     result = run(["check", cfg, "--against", tmp_path / "upload"])
-    assert result.exit_code == 2 and "run/ and run2/ inside it have some" in result.output, result.output
+    assert result.exit_code == 2 and "run/ and run2/ inside it hold work (.npy files or an outputs.h5)" in \
+        result.output, result.output
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json", "--complete"]).stdout)
     assert [(u["entry"], u["note"].split(";")[0]) for u in doc["unknown"]] == [
         ("run/", "a folder with an outputs.h5 inside"), ("run2/", "a folder with an outputs.h5 inside")]
+    # a review of the above: a scratch .npy beside the h5 made it "none of its arrays is a quantity" (0 of 4
+    # under --complete), and a stray file beside it was named run/outputs.h5/conv1.dW.txt: the folder is
+    # read as given itself, its own files named as in it
+    shutil.rmtree(tmp_path / "upload" / "run2")
+    np.save(run_dir / "scratch.npy", np.zeros(3))
+    (run_dir / "conv1.dW.txt").write_text("1 2 3")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json", "--complete"]).stdout)
+    assert {a["entry"]: a["status"] for a in doc["against"]} == status, doc["against"]
+    assert {"run/scratch.npy", "run/conv1.dW.txt"} <= {u["entry"] for u in doc["unknown"]}, doc["unknown"]
+    (run_dir / "scratch.npy").unlink()
+    (run_dir / "conv1.dW.txt").unlink()
     # written for another config: its summary.json one folder down says so, as for a folder of .npy files
     other = tmp_path / "seed2.yaml"
     other.write_text(cfg.read_text().replace("seed: 1", "seed: 2"))
-    shutil.rmtree(tmp_path / "upload" / "run2")
     doc = json.loads(run(["check", other, "--against", tmp_path / "upload", "--json"]).stdout)
     assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
 
@@ -2552,3 +2563,38 @@ def test_a_lone_copys_name_in_a_folder_inside_is_told_what_to_save_it_as(tmp_pat
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "upload", "--json"]).stdout)
     assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
         ("hw3/db (1).npy", "unknown quantity 'db (1)' (a copy's name: did you mean 'conv1.db'? save it as hw3/db.npy)")]
+
+
+def test_both_axes_short_by_the_same_slip_name_it_when_one_axis_is_padded(tmp_path):
+    """A review: with rows padded and columns not, leaving out the + 1 on
+    both axes makes the rows' size that leaving out their padding does too;
+    the axes' lists of slips differed and neither was named. Z by hand: the
+    learner's loops, n_H = (n_H_prev + 2 - f) // stride, n_W likewise, with
+    no + 1. And an outputs.h5 inside that cannot be read is named as itself."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rng = np.random.RandomState(0)
+    A, W, b = rng.randn(2, 6, 6, 3), rng.randn(3, 3, 3, 2), rng.randn(2)
+    for n, x in (("A", A), ("W", W), ("b", b)):
+        np.save(tmp_path / f"{n}.npy", x)
+    cfg = write(tmp_path, "dtype: float64\ninputs:\n  A_prev: {file: A.npy}\n  W: {file: W.npy}\n  b: {file: b.npy}\n"
+                          "layers:\n  - {type: conv, W: W, b: b, stride: 2, pad: [1, 0]}\n")
+    A_pad = np.pad(A, ((0, 0), (1, 1), (0, 0), (0, 0)))
+    n_H, n_W = (6 + 2 - 3) // 2, (6 - 3) // 2
+    Z = np.zeros((2, n_H, n_W, 2))
+    for i, h, w, c in np.ndindex(*Z.shape):
+        Z[i, h, w, c] = np.sum(A_pad[i, 2 * h:2 * h + 3, 2 * w:2 * w + 3] * W[..., c]) + b[c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "Z.npy", Z)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"] and o["status"] == "fail", o
+    assert "yours are convcli's first 2x1 outputs of (2, 3, 2, 2), which 2 slips make alike: the output size is " \
+           "floor((n_H_prev + pad_top + pad_bottom - f) / stride) + 1, the + 1 for the first window left out; or " \
+           "the loops over h and w stop short of n_H and n_W" in o["note"], o["note"]
+    (tmp_path / "up" / "run").mkdir(parents=True)
+    (tmp_path / "up" / "run" / "outputs.h5").write_bytes(b"garbage")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "up", "--json", "--complete"]).stdout)
+    assert [u["entry"] for u in doc["unknown"]] == ["run/outputs.h5"], doc["unknown"]
