@@ -973,8 +973,10 @@ def provenance_note(path: str | Path, p: Plan) -> str:
     """If ``path`` is a folder convcli wrote for another config (its
     summary.json names another sha256), say so: its arrays will differ."""
     summary = Path(path) / "summary.json"
-    if (Path(path).is_dir() and not summary.exists() and not _npy_files(Path(path))
-            and not (Path(path) / "outputs.h5").exists()):  # (as collect_against: an outputs.h5 is graded first)
+    # (as collect_against: a folder's own arrays, or its outputs.h5, are graded first; stray .npy files, none
+    # a quantity graded, leave its one folder inside graded: a review had the note lost beside .scratch.npy)
+    if (Path(path).is_dir() and not summary.exists() and not (Path(path) / "outputs.h5").exists()
+            and not any(_graded_as(p, f.name, Source(file=f.name)) for f in _npy_files(Path(path)))):
         inner = _inner_folders(Path(path), every=True)  # graded from its one folder (collect_against)
         summary = inner[0] / "summary.json" if len(inner) == 1 else summary
     try:

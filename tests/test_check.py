@@ -2367,6 +2367,11 @@ def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
     for against in (tmp_path / "outer" / "run", tmp_path / "outer"):
         doc = json.loads(run(["check", other, "--against", against, "--json"]).stdout)
         assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
+    # a stray .npy beside it, no quantity: still graded from run/, and still said (a later review)
+    np.save(tmp_path / "outer" / ".scratch.npy", np.zeros(2))
+    doc = json.loads(run(["check", other, "--against", tmp_path / "outer", "--json"]).stdout)
+    assert "run/summary.json says these arrays were written for" in doc["note"], doc["note"]
+    (tmp_path / "outer" / ".scratch.npy").unlink()
     # an outputs.h5 beside it is what is graded: the folder inside says nothing of it (a later review)
     assert run(["backward", other, "--format", "h5", "--out", tmp_path / "h5run"]).exit_code == 0
     (tmp_path / "h5run" / "outputs.h5").rename(tmp_path / "outer" / "outputs.h5")
