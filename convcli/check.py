@@ -30,6 +30,8 @@ import itertools
 import math
 import os
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -562,34 +564,41 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             files = {printable(f.name) for f in _npy_files(folder)} | {u.label for u in _unread(folder, p)}
             files.add("outputs.h5")
 
-            def named(x):
-                return dataclasses.replace(x, label=f"{printable(rel)}/"
-                                                    f"{'' if x.label in files else 'outputs.h5/'}{x.label}")
+            def named(x):  # (a folder of its own it lists, x/y/, is no array of the h5's: a review)
+                mine = x.label in files or x.label.endswith("/")
+                return dataclasses.replace(x, label=f"{printable(rel)}/{'' if mine else 'outputs.h5/'}{x.label}")
             return [named(s_) for s_ in out], [named(u) for u in unknown] + listed
         found = [(f"{rel}/{f.name}", Source(file=f"{rel}/{f.name}")) for f in _npy_files(folder)]
         out, unknown = _resolve(p, where, found, path)
         inside = [dataclasses.replace(u, label=f"{printable(rel)}/{u.label}") for u in _unread(folder, p)]
         return _some(p, out, unknown + listed + inside, where, empty_ok)
 
-    def folders(inner: list[Path], beside: bool) -> list[Unknown]:  # each folder inside, with what grades it
+    def folders(inner: list[Path], beside: bool = False) -> list[Unknown]:  # each folder inside, what grades it
+        if beside:  # beside graded work: those holding a quantity it grades, the outermost (a review: inputs/
+            # holding the hand-out was told "--against inputs grades it", which then refused it)
+            inner = [f for f in inner if (f / "outputs.h5").is_file()
+                     or any(_graded_as(p, n.name, Source(file=n.name)) for n in _npy_files(f))]
+            inner = [f for f in inner if not any(o in f.parents for o in inner)]
         return [Unknown(printable(f"{folder.relative_to(path).as_posix()}/"),
-                        f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside"
-                        f"{', not graded' if beside else ''}; --against {short_path(folder)} grades it")
-                for folder in inner]
+                        f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside; "
+                        f"--against {short_path(folder)} grades it") for folder in inner]
+
+    def several_inside(inner: list[Path], listed: list[Unknown], said: str):
+        # folders inside, one level down or two (sub/hw/), none graded: which one is the work is the user's to say
+        if empty_ok:
+            return [], listed + folders(inner)
+        below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
+        have = "have some" if all(_npy_files(folder) for folder in inner) else "hold work (.npy files or an outputs.h5)"
+        hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it {have}: --against the one "
+                f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
+        hint += "".join(f"; {u.label}: {u.note}" for u in listed[:3])
+        raise ConvcliError(where, f"{said}{hint}")
 
     if is_dir and not files and not has_h5:
         inner = the_one_inside()
         if len(inner) == 1:
             return graded_inside(inner[0], unread)
-        # one level down, or two (sub/hw/)
-        below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
-        if empty_ok:
-            return [], unread + folders(inner, False)
-        have = "have some" if all(_npy_files(folder) for folder in inner) else "hold work (.npy files or an outputs.h5)"
-        hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it {have}: --against the one "
-                f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
-        hint += "".join(f"; {u.label}: {u.note}" for u in unread[:3])
-        raise ConvcliError(where, f"the folder has no .npy files (and no outputs.h5){hint}")
+        return several_inside(inner, unread, "the folder has no .npy files (and no outputs.h5)")
     if files:
         out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
         unknown += unread
@@ -597,19 +606,24 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         if has_h5 and out:
             unknown.append(Unknown(h5.name, f"the folder's .npy files are graded instead; "
                                             f"--against {short_path(h5)} grades it"))
-            return out, unknown + folders(_inner_folders(path, every=True), True)
+            return out, unknown + folders(_inner_folders(path, every=True), beside=True)
         if not has_h5:
-            inner = _inner_folders(path, every=True) if out else the_one_inside()
-            if len(inner) == 1 and not out:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
+            if out:
+                return out, unknown + folders(_inner_folders(path, every=True), beside=True)
+            inner = the_one_inside()
+            if len(inner) == 1:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
                 return graded_inside(inner[0], unknown)
-            return _some(p, out, unknown + folders(inner, bool(out)), where, empty_ok)
+            if inner:  # (a review: "none of its arrays is a quantity: scratch.npy, hw3/, old/")
+                return several_inside(inner, unknown, f"none of the folder's .npy files is a quantity this run "
+                                                      f"computes ({', '.join(f.name for f in files)})")
+            return _some(p, out, unknown, where, empty_ok)
         # none of the .npy files is a quantity: the outputs.h5 beside them may be the work, read as one
         # given alone (a review: a stray notes.npy skipped its check for several submissions); the .npy
         # files listed with what is not read
         unread = unknown
     file = h5 if is_dir else path
     if is_dir:
-        unread = unread + folders(_inner_folders(path, every=True), True)
+        unread = unread + folders(_inner_folders(path, every=True), beside=True)
     try:
         found = _arrays_in(file, where, empty_ok)
     except ConvcliError as exc:
@@ -690,9 +704,14 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
             # (a copy's name below a folder, hw3/db (1).npy alone, is told what to save it as in that folder: a
             # review had it "unknown quantity 'hw3/db (1)', a copy's name", where db (1).npy flat was told)
+            # (not an .h5's dataset: no file to save; a later review had results/db.npy)
             notes = [re.sub(r"save it as (.*)\.npy\)$", lambda m: f"save it as {folder}{'/' * bool(folder)}"
-                            f"{m.group(1)}.npy)", p.unknown(n)) for n, folder in names]
-            unknown.append(Unknown(label, next((n for n in notes if "did you mean" in n), notes[0])))
+                            f"{m.group(1)}.npy)", p.unknown(n)) if not src.dataset else p.unknown(n)
+                     for n, folder in names]
+            # the note that says what to save it as, else one with a nearest name (a later review:
+            # hw3/conv1.db (1).npy was told the whole path's "did you mean", not "save it as hw3/conv1.db.npy")
+            unknown.append(Unknown(label, next((n for n in notes if "save it as" in n),
+                                               next((n for n in notes if "did you mean" in n), notes[0]))))
             continue
         q = p.resolve(q, f"{where}: {label}")
         if q not in p.graded():  # handed out, not computed: no credit for a copy
@@ -812,29 +831,63 @@ def _submissions(graded: list[tuple[str, str] | None]) -> list[str]:
 
 
 def _copies_alike(found, graded, several: list[str], base: Path, where: str, max_memory: int) -> bool:
-    """Whether the folders (groups) of :func:`_submissions` hold the same
-    numbers for each quantity they share (a review: an .h5 saved with its
-    results in results/ and again in backup/ was refused as several
-    submissions, where grading either gives the same grade). Read a
-    quantity at a time, stopping at the first that differs or cannot be
-    read (a class's submissions differ at their first)."""
-    by_q: dict[str, list[Source]] = {}
-    for (_, src), g in zip(found, graded):
+    """Whether the folders (groups) of :func:`_submissions` would each be
+    graded the same, given alone: of each quantity, the array each folder
+    would have graded (its best by :func:`_rank`; a draft dW.npy beside
+    conv1.dW.npy is in both copies) the same in every folder that holds
+    one (a review: an .h5 saved with its results in results/ and again in
+    backup/ was refused as several submissions, where grading either gives
+    the same grade). The same stored bytes are alike even where they cannot
+    be read as an array (a later review: identical copies of an array over
+    --max-memory, or of a corrupt one, were refused); else the arrays are
+    read and compared. One quantity at a time, stopping at the first that
+    differs (a class's submissions differ at their first)."""
+    best: dict[str, dict[str, tuple[str, Source]]] = {}  # quantity -> folder -> (name, source)
+    for (raw, src), g in zip(found, graded):
         if g is not None and g[1] in several:
-            by_q.setdefault(g[0], []).append(src)
-    for srcs in by_q.values():
-        first = None
-        for src in srcs:
+            q, folder = g
+            held = best.setdefault(q, {}).get(folder)
+            if held is None or _rank(printable(raw), q) < _rank(printable(held[0]), q):
+                best[q][folder] = (raw, src)
+    for by_folder in best.values():
+        (_, first), *others = by_folder.values()
+        read_first = None
+        for _, src in others:
+            if _same_stored(first, src, base, where):
+                continue
             try:
+                read_first = arrays.read_file(first, base, where, max_memory) if read_first is None else read_first
                 x = arrays.read_file(src, base, where, max_memory)
             except ConvcliError:
                 return False
-            if first is None:
-                first = x
-            elif not (x.shape == first.shape and x.dtype == first.dtype
-                      and np.array_equal(x, first, equal_nan=True)):
+            if not (x.shape == read_first.shape and x.dtype == read_first.dtype
+                    and np.array_equal(x, read_first, equal_nan=True)):
                 return False
     return True
+
+
+def _same_stored(a: Source, b: Source, base: Path, where: str) -> bool:
+    """Whether two members of one zip (.npz) are the same bytes: their CRCs
+    and sizes, then the bytes themselves, a MiB at a time. False for
+    anything else, or what cannot be read."""
+    if a.key is None or b.key is None or a.file != b.file or a.dataset or b.dataset:
+        return False
+    try:
+        with arrays._open_npz(base / a.file, where, a.file) as z:
+            ma, mb = (arrays.npz_member_file(z, arrays._npz_member(z, k, where, a.file)) for k in (a.key, b.key))
+            ia, ib = z.zip.getinfo(ma), z.zip.getinfo(mb)
+            if (ia.CRC, ia.file_size) != (ib.CRC, ib.file_size):
+                return False
+            with z.zip.open(ia) as fa, z.zip.open(ib) as fb:
+                while True:
+                    x, y = fa.read(1 << 20), fb.read(1 << 20)
+                    if x != y:
+                        return False
+                    if not x:
+                        return True
+    except (ConvcliError, OSError, ValueError, KeyError, EOFError, NotImplementedError, RuntimeError,
+            zlib.error, zipfile.BadZipFile):  # a corrupt member, a compression zipfile cannot read
+        return False
 
 
 def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:

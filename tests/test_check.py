@@ -2545,7 +2545,7 @@ def test_work_in_a_folder_inside_beside_the_top_levels_is_listed(tmp_path):
             "conv1.Z.npy" if top == "npy" else "conv1.Z", "conv1.dA_prev.npy" if top == "npy" else "conv1.dA_prev",
             "conv1.dW.npy" if top == "npy" else "conv1.dW", "conv1.db.npy" if top == "npy" else "conv1.db"], doc
         notes = {u["entry"]: u["note"] for u in doc["unknown"]}
-        assert notes["attempt2/"].startswith("a folder of .npy files inside, not graded; --against "), notes
+        assert notes["attempt2/"].startswith("a folder of .npy files inside; --against "), notes
         assert notes["attempt2/"].endswith("attempt2 grades it"), notes
 
 
@@ -2603,3 +2603,96 @@ def test_both_axes_short_by_the_same_slip_name_it_when_one_axis_is_padded(tmp_pa
     (tmp_path / "up" / "run" / "outputs.h5").write_bytes(b"garbage")
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "up", "--json", "--complete"]).stdout)
     assert [u["entry"] for u in doc["unknown"]] == ["run/outputs.h5"], doc["unknown"]
+
+
+def test_review_of_uploads_saved_twice_and_folders_inside(tmp_path):
+    """A review of this session's check --against commits: identical copies
+    that cannot be read (over --max-memory; a corrupt member) or that hold
+    the same draft beside the answer were refused as several submissions;
+    a folder of the hand-out beside the answers was offered as "--against
+    inputs grades it", which refused it; a folder found below an inner h5
+    run was named run/outputs.h5/x/y/; hw3/conv1.db (1).npy was not told
+    what to save it as; strays beside two folders of work read "none of its
+    arrays is a quantity: scratch.npy, hw3/, old/". The wrong dW is a
+    hand-made quarter of the right one."""
+    import io
+    import json
+    import shutil
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"conv1.{q}.npy") for q in ("Z", "dA_prev", "dW", "db")}
+
+    def npy(a) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, a)
+        return buf.getvalue()
+
+    def zipped(name, members):
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for folder in ("hw3", "hw3 copy"):
+                for member, data in members.items():
+                    z.writestr(f"{folder}/{member}", data)
+        return tmp_path / name
+
+    answers = {f"conv1.{q}.npy": npy(a) for q, a in key.items()}
+    # an identical dW of 8 MB over --max-memory 4MiB, in both: graded once, failing on its own
+    big = zipped("big.zip", {**answers, "conv1.dW.npy": npy(np.zeros((1000, 1000)))})
+    result = run(["check", cfg, "--against", big, "--max-memory", "4MiB", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1 and len(doc["against"]) == 4, result.output
+    assert {a["quantity"]: a["status"] for a in doc["against"]}["conv1.dW"] == "fail"
+    # a corrupt db, the same bytes in both
+    bad = zipped("bad.zip", {**answers, "conv1.db.npy": b"garbage"})
+    doc = json.loads(run(["check", cfg, "--against", bad, "--json"]).stdout)
+    assert sorted(a["status"] for a in doc["against"]) == ["pass", "pass", "pass", "unreadable"], doc["against"]
+    # a draft dW.npy (a quarter) beside conv1.dW.npy, in both copies: each copy grades conv1.dW.npy
+    draft = zipped("draft.zip", {**answers, "dW.npy": npy(key["dW"] / 4)})
+    doc = json.loads(run(["check", cfg, "--against", draft, "--json"]).stdout)
+    assert doc["ok"] and len(doc["against"]) == 4, doc
+    # the two copies differing in their drafts alone: each would still be graded alike
+    with zipfile.ZipFile(tmp_path / "drafts.zip", "w") as z:
+        for folder, k in (("hw3", 4), ("hw3 copy", 2)):
+            for member, data in {**answers, "dW.npy": npy(key["dW"] / k)}.items():
+                z.writestr(f"{folder}/{member}", data)
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "drafts.zip", "--json"]).stdout)
+    assert doc["ok"] and len(doc["against"]) == 4, doc
+    # the hand-out in a folder beside the answers: no folder of work, not offered
+    up = tmp_path / "up"
+    (up / "inputs").mkdir(parents=True)
+    for q in key:
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", up)
+    for q in ("A_prev", "W", "b"):
+        shutil.copy(tmp_path / "key" / f"{q}.npy", up / "inputs")
+    doc = json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)
+    assert doc["ok"] and not [u for u in doc["unknown"] if u["entry"].startswith("inputs")], doc["unknown"]
+    # a folder below an inner h5 run is named as a folder
+    assert run(["backward", cfg, "--format", "h5", "--out", tmp_path / "up2" / "run"]).exit_code == 0
+    (tmp_path / "up2" / "run" / "x" / "y").mkdir(parents=True)
+    shutil.copy(tmp_path / "key" / "conv1.Z.npy", tmp_path / "up2" / "run" / "x" / "y")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "up2", "--json"]).stdout)
+    assert "run/x/y/" in [u["entry"] for u in doc["unknown"]], doc["unknown"]
+    # the whole name with a download's suffix, in a folder inside
+    hw = tmp_path / "cp" / "hw3"
+    hw.mkdir(parents=True)
+    for q in ("Z", "dA_prev", "dW"):
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", hw)
+    shutil.copy(tmp_path / "key" / "conv1.db.npy", hw / "conv1.db (1).npy")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "cp", "--json"]).stdout)
+    assert [u["note"] for u in doc["unknown"]] == [
+        "unknown quantity 'conv1.db (1)' (a copy's name: did you mean 'conv1.db'? save it as hw3/conv1.db.npy)"]
+    # a stray beside two folders of work: the folders named, as without it
+    s1 = tmp_path / "s1"
+    for folder in ("hw3", "old"):
+        (s1 / folder).mkdir(parents=True)
+        for q in key:
+            shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", s1 / folder)
+    np.save(s1 / "scratch.npy", np.zeros(3))
+    assert_error(run(["check", cfg, "--against", s1]),
+                 "none of the folder's .npy files is a quantity this run computes (scratch.npy); hw3/ and old/ "
+                 "inside it have some: --against the one that is your work")
+    doc = json.loads(run(["check", cfg, "--against", s1, "--json", "--complete"]).stdout)
+    assert {"hw3/", "old/", "scratch.npy"} <= {u["entry"] for u in doc["unknown"]}, doc["unknown"]
