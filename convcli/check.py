@@ -740,7 +740,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
     for q, cands in rivals.items():
         k = next(i for i, s_ in enumerate(out) if s_.quantity == q)
         if not _readable(out[k], where):
-            ranked = sorted((c for c in cands if c.label != out[k].label), key=lambda c: _rank(c.label, q)[:2])
+            ranked = sorted((c for c in cands if c.label != out[k].label), key=lambda c: _rank(c.label, q)[:3])
             ok = next((c for c in ranked[:RIVALS_PROBED] if _readable(c, where)), None)
             if ok is not None:
                 others = [(out[k].label, q) if lab == ok.label and q_ == q else (lab, q_) for lab, q_ in others]
@@ -919,15 +919,19 @@ def _readable(s: Submitted, where: str) -> bool:
     return True
 
 
-def _rank(label: str, q: str) -> tuple[int, bool, str]:
+def _rank(label: str, q: str) -> tuple[int, bool, bool, str]:
     """Of two arrays for one quantity, the graded one sorts first: the one
     in the fewest folders or groups of the user's (a layer's own group,
     conv1/dW, is none; a review: an .h5's attempt0/conv1/dW was graded over
     its top-level conv1/dW, by name), as a zip's top level goes first; then
-    the one whose name says it whole (:func:`_says`); then by name."""
+    one in no folder named as a copy; then the one whose name says it whole
+    (:func:`_says`); then by name."""
     parts = (label[:-4] if label.lower().endswith(".npy") else label).replace("\\", "/").split("/")
     folders = next((k for k in range(len(parts)) if ".".join(parts[k:]) == q), len(parts) - 1)
-    return folders, not _says(label, q), label
+    # a folder named as a copy (hw3 copy/, hw3 (1)/) after the one it copies (a review: "hw3 copy/" sorts
+    # before "hw3/", and the report graded the copy)
+    copy = any(copied_from(part) != part for part in parts[:folders])
+    return folders, copy, not _says(label, q), label
 
 
 def _says(label: str, q: str) -> bool:

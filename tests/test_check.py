@@ -2653,6 +2653,8 @@ def test_review_of_uploads_saved_twice_and_folders_inside(tmp_path):
     draft = zipped("draft.zip", {**answers, "dW.npy": npy(key["dW"] / 4)})
     doc = json.loads(run(["check", cfg, "--against", draft, "--json"]).stdout)
     assert doc["ok"] and len(doc["against"]) == 4, doc
+    # the original graded, not its copy ("hw3 copy/" sorts before "hw3/")
+    assert [a["entry"] for a in doc["against"]] == [f"hw3/conv1.{q}" for q in key], doc["against"]
     # the two copies differing in their drafts alone: each would still be graded alike
     with zipfile.ZipFile(tmp_path / "drafts.zip", "w") as z:
         for folder, k in (("hw3", 4), ("hw3 copy", 2)):
