@@ -1639,6 +1639,9 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     cut = min(short) >= 0 and remade.matches(None)
     if cut:  # (loops that stop short make any of these too: a review had only the + 1 named)
         return cut_short(sized_wrong() + [loops()])
+    if min(short) >= 0 and 0 in shape[1:3] and sized_wrong():  # no outputs on an axis: its size's slip (a
+        # review: a learner's n_H of 0, the + 1 left out of one output row, was told nothing)
+        return f"; {fmt_shape(shape)} holds no outputs: " + "; or ".join(sized_wrong())
     if short == [1, 1] and not sized:  # the output size formula without its + 1
         return f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}: {formula()}"
     if not sized:

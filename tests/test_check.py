@@ -2698,3 +2698,24 @@ def test_review_of_uploads_saved_twice_and_folders_inside(tmp_path):
                  "inside it have some: --against the one that is your work")
     doc = json.loads(run(["check", cfg, "--against", s1, "--json", "--complete"]).stdout)
     assert {"hw3/", "old/", "scratch.npy"} <= {u["entry"] for u in doc["unknown"]}, doc["unknown"]
+
+
+def test_an_output_with_no_rows_names_the_size_slip_that_makes_it(tmp_path):
+    """A review: on a 3x6 input a 3x3 kernel makes one output row; a
+    learner's n_H = (3 - 3) // 1 (no + 1) makes none, and the array of shape
+    (2, 0, 4, 2) was told nothing but the shapes. By hand: that learner's
+    n_H and n_W, and the (empty) array their loops fill."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 3, 6, 3]}\n  W: {random: [3, 3, 3, 2]}\n"
+                          "  b: {random: [2]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    n_H, n_W = (3 - 3) // 1, (6 - 3) // 1 + 1
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "Z.npy", np.zeros((2, n_H, n_W, 2)))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"] and o["note"].endswith(
+        "(2, 0, 4, 2) holds no outputs: the output height n_H is floor((n_H_prev + pad_top + pad_bottom - f) / "
+        "stride) + 1, the + 1 for the first window left out"), o
