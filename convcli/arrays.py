@@ -22,6 +22,7 @@ by the caller (the config file and key path).
 from __future__ import annotations
 
 import collections
+import lzma
 import math
 import os
 import re
@@ -182,7 +183,8 @@ def not_regular(where: str, shown) -> ConvcliError:
 # What zipfile raises on a corrupt .npz besides OSError/EOFError: a bad
 # archive, a deflate stream that does not inflate, a header naming a
 # compression method or zip version it lacks.
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError)
+# (lzma's is no OSError: a corrupt LZMA member was exit 3, a review)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError)
 
 
 def _check_dtype(dtype: np.dtype, where: str, name: str, h5: bool = False) -> None:

@@ -30,8 +30,6 @@ import itertools
 import math
 import os
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -546,9 +544,17 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         raise path_error("--against", path, exc) from None
     unread = _unread(path, p) if is_dir else []
 
+    def holds_graded(folder: Path) -> bool:  # an outputs.h5, or a .npy file of a quantity the run grades
+        return (folder / "outputs.h5").is_file() or any(_graded_as(p, f.name, Source(file=f.name))
+                                                         for f in _npy_files(folder))
+
     def the_one_inside() -> list[Path]:  # the folder's one folder of .npy files, unless another lies further down
         inner = _inner_folders(path)
-        return _inner_folders(path, every=True) if len(inner) == 1 else inner
+        inner = _inner_folders(path, every=True) if len(inner) == 1 else inner
+        # of several, a folder of the hand-out (inputs/: A_prev, W, b) is no rival to the work (a review: hw3/
+        # beside inputs/ was refused where their zip was graded)
+        graded = [f for f in inner if holds_graded(f)] if len(inner) > 1 else inner
+        return graded or inner
 
     def graded_inside(folder: Path, listed: list[Unknown]) -> tuple[list[Submitted], list[Unknown]]:
         # an unpacked upload (hw3/, or sub/hw3/): its one folder of .npy files is the work, as a zip's
@@ -576,8 +582,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     def folders(inner: list[Path], beside: bool = False) -> list[Unknown]:  # each folder inside, what grades it
         if beside:  # beside graded work: those holding a quantity it grades, the outermost (a review: inputs/
             # holding the hand-out was told "--against inputs grades it", which then refused it)
-            inner = [f for f in inner if (f / "outputs.h5").is_file()
-                     or any(_graded_as(p, n.name, Source(file=n.name)) for n in _npy_files(f))]
+            inner = [f for f in inner if holds_graded(f)]
             inner = [f for f in inner if not any(o in f.parents for o in inner)]
         return [Unknown(printable(f"{folder.relative_to(path).as_posix()}/"),
                         f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside; "
@@ -867,26 +872,39 @@ def _copies_alike(found, graded, several: list[str], base: Path, where: str, max
 
 
 def _same_stored(a: Source, b: Source, base: Path, where: str) -> bool:
-    """Whether two members of one zip (.npz) are the same bytes: their CRCs
-    and sizes, then the bytes themselves, a MiB at a time. False for
-    anything else, or what cannot be read."""
+    """Whether two members of one zip (.npz) are stored alike: the same
+    compression, CRC and sizes, and the same stored (compressed, or
+    encrypted) bytes, compared a MiB at a time as the zip holds them, never
+    inflated (a review: a 2 MB upload inflating to 1 GiB took 8 s; an
+    encrypted or corrupt member, identical in both copies, could not be
+    compared once inflated). False for anything else, or what cannot be
+    read."""
     if a.key is None or b.key is None or a.file != b.file or a.dataset or b.dataset:
         return False
     try:
         with arrays._open_npz(base / a.file, where, a.file) as z:
             ma, mb = (arrays.npz_member_file(z, arrays._npz_member(z, k, where, a.file)) for k in (a.key, b.key))
             ia, ib = z.zip.getinfo(ma), z.zip.getinfo(mb)
-            if (ia.CRC, ia.file_size) != (ib.CRC, ib.file_size):
+            if (ia.flag_bits & 1) and (ib.flag_bits & 1):  # both encrypted, each with its own random header:
+                return (ia.CRC, ia.file_size) == (ib.CRC, ib.file_size)  # the zip's own check of what is inside
+            if any(getattr(ia, k) != getattr(ib, k) for k in ("CRC", "file_size", "compress_size", "compress_type")) \
+                    or (ia.flag_bits & 1) != (ib.flag_bits & 1):
                 return False
-            with z.zip.open(ia) as fa, z.zip.open(ib) as fb:
-                while True:
-                    x, y = fa.read(1 << 20), fb.read(1 << 20)
-                    if x != y:
+            with open(base / a.file, "rb") as fa, open(base / a.file, "rb") as fb:
+                for fp, info in ((fa, ia), (fb, ib)):  # past the member's local header, to its stored bytes
+                    fp.seek(info.header_offset)
+                    head = fp.read(30)
+                    if len(head) < 30 or head[:4] != b"PK\x03\x04":
                         return False
-                    if not x:
-                        return True
-    except (ConvcliError, OSError, ValueError, KeyError, EOFError, NotImplementedError, RuntimeError,
-            zlib.error, zipfile.BadZipFile):  # a corrupt member, a compression zipfile cannot read
+                    fp.seek(int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little"), 1)
+                left = ia.compress_size
+                while left > 0:
+                    x, y = fa.read(min(left, 1 << 20)), fb.read(min(left, 1 << 20))
+                    if x != y or not x:
+                        return False
+                    left -= len(x)
+                return True
+    except (ConvcliError, OSError, ValueError, KeyError, EOFError, RuntimeError, *arrays._ZIP_ERRORS):
         return False
 
 

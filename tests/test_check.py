@@ -2719,3 +2719,87 @@ def test_an_output_with_no_rows_names_the_size_slip_that_makes_it(tmp_path):
     assert o["hints"] == ["geometry"] and o["note"].endswith(
         "(2, 0, 4, 2) holds no outputs: the output height n_H is floor((n_H_prev + pad_top + pad_bottom - f) / "
         "stride) + 1, the + 1 for the first window left out"), o
+
+
+def test_copies_are_compared_as_stored_never_inflated(tmp_path, monkeypatch):
+    """A third review: identical copies were compared by inflating them (a
+    2 MB upload of 1 GiB of zeros took 8 s), so copies corrupt at the
+    compression level were refused as several submissions; a corrupt LZMA
+    member was exit 3 (LZMAError is no OSError); and hw3/ beside the
+    hand-out's inputs/ was refused where their zip was graded."""
+    import io
+    import json
+    import shutil
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    import convcli.check as check_module
+    from convcli.config import Source
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    members = {}
+    for q in ("Z", "dA_prev", "dW", "db"):
+        buf = io.BytesIO()
+        np.save(buf, np.load(tmp_path / "key" / f"conv1.{q}.npy"))
+        members[f"conv1.{q}.npy"] = buf.getvalue()
+
+    def zipped(name, compression):
+        with zipfile.ZipFile(tmp_path / name, "w", compression) as z:
+            for folder in ("hw3", "hw3 (1)"):
+                for member, data in members.items():
+                    z.writestr(f"{folder}/{member}", data)
+        return tmp_path / name
+
+    path = zipped("deflated.zip", zipfile.ZIP_DEFLATED)
+    with monkeypatch.context() as m:  # compared without opening (inflating) a member
+        m.setattr(zipfile.ZipFile, "open", lambda *a, **k: (_ for _ in ()).throw(AssertionError("inflated")))
+        assert check_module._same_stored(Source(file=path.name, key="hw3/conv1.dW"),
+                                         Source(file=path.name, key="hw3 (1)/conv1.dW"), tmp_path, "w")
+        assert not check_module._same_stored(Source(file=path.name, key="hw3/conv1.dW"),
+                                             Source(file=path.name, key="hw3 (1)/conv1.db"), tmp_path, "w")
+    for compression in (zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA):
+        path = zipped(f"corrupt{compression}.zip", compression)
+        data = bytearray(path.read_bytes())
+        for folder in ("hw3", "hw3 (1)"):  # the same 8 bytes flipped in each copy's dW, mid-stream
+            with zipfile.ZipFile(path) as z:
+                info = z.getinfo(f"{folder}/conv1.dW.npy")
+            start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.compress_size // 2
+            data[start:start + 8] = bytes(b ^ 0xFF for b in data[start:start + 8])
+        path.write_bytes(bytes(data))
+        result = run(["check", cfg, "--against", path, "--json"])
+        assert result.exit_code == 1, result.output
+        status = {a["quantity"]: a["status"] for a in json.loads(result.stdout)["against"]}
+        assert status == {"conv1.Z": "pass", "conv1.dA_prev": "pass", "conv1.dW": "unreadable",
+                          "conv1.db": "pass"}, status
+    # the hand-out's folder beside the work's
+    up = tmp_path / "up"
+    (up / "inputs").mkdir(parents=True)
+    shutil.copytree(tmp_path / "key", up / "hw3", ignore=shutil.ignore_patterns("A_prev*", "W.*", "b.*", "*.json",
+                                                                                "*.yaml", "conv1.dZ*"))
+    for q in ("A_prev", "W", "b"):
+        shutil.copy(tmp_path / "key" / f"{q}.npy", up / "inputs")
+    doc = json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)
+    assert doc["ok"] and [a["entry"] for a in doc["against"]] == [
+        f"hw3/conv1.{q}.npy" for q in ("Z", "dA_prev", "dW", "db")], doc
+    # encrypted copies (each member behind its own random header, so their stored bytes differ): alike by the
+    # zip's CRC and size, graded once, each quantity told it is encrypted. Marked encrypted by hand (zipfile
+    # writes no encryption): bit 0 of the flags of each local header and central directory entry
+    path = zipped("enc.zip", zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:  # the copy's first 12 stored bytes otherwise, as another random header
+        for info in z.infolist():
+            if info.filename.startswith("hw3 (1)/"):
+                start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+                data[start:start + 12] = bytes(b ^ 0x5A for b in data[start:start + 12])
+    for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        k = data.find(sig)
+        while k >= 0:
+            data[k + at] |= 0x1
+            k = data.find(sig, k + 4)
+    path.write_bytes(bytes(data))
+    result = run(["check", cfg, "--against", path, "--json"])
+    against = json.loads(result.stdout)["against"]
+    assert result.exit_code == 1 and len(against) == 4, result.output
+    assert all("encrypted" in a["note"] for a in against), against
