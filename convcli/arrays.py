@@ -183,8 +183,10 @@ def not_regular(where: str, shown) -> ConvcliError:
 # What zipfile raises on a corrupt .npz besides OSError/EOFError: a bad
 # archive, a deflate stream that does not inflate, a header naming a
 # compression method or zip version it lacks.
-# (lzma's is no OSError: a corrupt LZMA member was exit 3, a review)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError)
+# (lzma's is no OSError: a corrupt LZMA member was exit 3, a review; nor is the RuntimeError of a corrupt
+# bzip2 member, "Invalid sequence of commands sent to libbzip2", a later one: an encrypted member, zipfile's
+# other RuntimeError, is refused by its flag before it is opened)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError)
 
 
 def _check_dtype(dtype: np.dtype, where: str, name: str, h5: bool = False) -> None:

@@ -548,13 +548,24 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return (folder / "outputs.h5").is_file() or any(_graded_as(p, f.name, Source(file=f.name))
                                                          for f in _npy_files(folder))
 
-    def the_one_inside() -> list[Path]:  # the folder's one folder of .npy files, unless another lies further down
+    def handout(folder: Path) -> bool:  # .npy files of what the config gives alone (A_prev, W, b), no h5
+        files = _npy_files(folder)
+        return bool(files) and not (folder / "outputs.h5").is_file() and all(
+            _resolves(p, f.name[:-4]) and _graded_as(p, f.name, Source(file=f.name)) is None for f in files)
+
+    def handouts(folders_: list[Path]) -> list[Unknown]:
+        return [Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
+                        "a folder of what the config gives (the hand-out), not graded") for f in folders_]
+
+    def the_one_inside() -> tuple[list[Path], list[Unknown]]:
+        # the folder's one folder of .npy files, unless another lies further down; of several, a folder of the
+        # hand-out (inputs/: A_prev, W, b) is no rival to the work, listed (a review: hw3/ beside inputs/ was
+        # refused where their zip was graded; a later one: a folder of misnamed work was dropped unsaid, so
+        # only the hand-out's is)
         inner = _inner_folders(path)
         inner = _inner_folders(path, every=True) if len(inner) == 1 else inner
-        # of several, a folder of the hand-out (inputs/: A_prev, W, b) is no rival to the work (a review: hw3/
-        # beside inputs/ was refused where their zip was graded)
-        graded = [f for f in inner if holds_graded(f)] if len(inner) > 1 else inner
-        return graded or inner
+        work = [f for f in inner if not handout(f)] if len(inner) > 1 else inner
+        return (work, handouts([f for f in inner if f not in work])) if work else (inner, [])
 
     def graded_inside(folder: Path, listed: list[Unknown]) -> tuple[list[Submitted], list[Unknown]]:
         # an unpacked upload (hw3/, or sub/hw3/): its one folder of .npy files is the work, as a zip's
@@ -580,10 +591,16 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return _some(p, out, unknown + listed + inside, where, empty_ok)
 
     def folders(inner: list[Path], beside: bool = False) -> list[Unknown]:  # each folder inside, what grades it
-        if beside:  # beside graded work: those holding a quantity it grades, the outermost (a review: inputs/
-            # holding the hand-out was told "--against inputs grades it", which then refused it)
-            inner = [f for f in inner if holds_graded(f)]
+        if beside:  # beside graded work: the outermost, the hand-out's said so (a review: inputs/ holding it
+            # was told "--against inputs grades it", which then refused it)
             inner = [f for f in inner if not any(o in f.parents for o in inner)]
+            given = [f for f in inner if handout(f)]
+            return handouts(given) + [
+                Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
+                        f"a folder {'of .npy files' if _npy_files(f) else 'with an outputs.h5'} inside; " +
+                        (f"--against {short_path(f)} grades it" if holds_graded(f) else
+                         "none of its .npy files is named as a quantity this run grades"))
+                for f in inner if f not in given]
         return [Unknown(printable(f"{folder.relative_to(path).as_posix()}/"),
                         f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside; "
                         f"--against {short_path(folder)} grades it") for folder in inner]
@@ -600,9 +617,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         raise ConvcliError(where, f"{said}{hint}")
 
     if is_dir and not files and not has_h5:
-        inner = the_one_inside()
+        inner, given = the_one_inside()
         if len(inner) == 1:
-            return graded_inside(inner[0], unread)
+            return graded_inside(inner[0], unread + given)
         return several_inside(inner, unread, "the folder has no .npy files (and no outputs.h5)")
     if files:
         out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
@@ -615,9 +632,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         if not has_h5:
             if out:
                 return out, unknown + folders(_inner_folders(path, every=True), beside=True)
-            inner = the_one_inside()
+            inner, given = the_one_inside()
             if len(inner) == 1:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
-                return graded_inside(inner[0], unknown)
+                return graded_inside(inner[0], unknown + given)
             if inner:  # (a review: "none of its arrays is a quantity: scratch.npy, hw3/, old/")
                 return several_inside(inner, unknown, f"none of the folder's .npy files is a quantity this run "
                                                       f"computes ({', '.join(f.name for f in files)})")

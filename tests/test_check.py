@@ -2670,7 +2670,8 @@ def test_review_of_uploads_saved_twice_and_folders_inside(tmp_path):
     for q in ("A_prev", "W", "b"):
         shutil.copy(tmp_path / "key" / f"{q}.npy", up / "inputs")
     doc = json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)
-    assert doc["ok"] and not [u for u in doc["unknown"] if u["entry"].startswith("inputs")], doc["unknown"]
+    assert doc["ok"] and [(u["entry"], u["note"]) for u in doc["unknown"] if u["entry"].startswith("inputs")] == [
+        ("inputs/", "a folder of what the config gives (the hand-out), not graded")], doc["unknown"]
     # a folder below an inner h5 run is named as a folder
     assert run(["backward", cfg, "--format", "h5", "--out", tmp_path / "up2" / "run"]).exit_code == 0
     (tmp_path / "up2" / "run" / "x" / "y").mkdir(parents=True)
@@ -2732,7 +2733,7 @@ def test_copies_are_compared_as_stored_never_inflated(tmp_path, monkeypatch):
     import shutil
     import zipfile
 
-    from test_cli_helpers import CONFIGS, run
+    from test_cli_helpers import CONFIGS, assert_error, run
 
     import convcli.check as check_module
     from convcli.config import Source
@@ -2803,3 +2804,31 @@ def test_copies_are_compared_as_stored_never_inflated(tmp_path, monkeypatch):
     against = json.loads(result.stdout)["against"]
     assert result.exit_code == 1 and len(against) == 4, result.output
     assert all("encrypted" in a["note"] for a in against), against
+    # a fourth review: a folder of misnamed work (work/my_dW.npy) beside another is no hand-out: both are
+    # named, not one graded and the other passed over; beside graded work, it is listed as such
+    mixed = tmp_path / "mixed"
+    for folder, names in (("old", {"Z": "Z"}), ("work", {q: f"my_{q}" for q in ("Z", "dA_prev", "dW", "db")})):
+        (mixed / folder).mkdir(parents=True)
+        for q, name in names.items():
+            shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", mixed / folder / f"{name}.npy")
+    assert_error(run(["check", cfg, "--against", mixed]),
+                 "the folder has no .npy files (and no outputs.h5); old/ and work/ inside it have some")
+    for q in ("Z", "dA_prev", "dW", "db"):
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", mixed)
+    notes = {u["entry"]: u["note"] for u in json.loads(run(["check", cfg, "--against", mixed, "--json"]).stdout)[
+        "unknown"]}
+    assert notes["work/"] == "a folder of .npy files inside; none of its .npy files is named as a quantity this " \
+                             "run grades", notes
+    # a corrupt bzip2 member: cannot be read, not exit 3 (its RuntimeError is no OSError)
+    with zipfile.ZipFile(tmp_path / "bz.zip", "w", zipfile.ZIP_BZIP2) as z:
+        for member, data in members.items():
+            z.writestr(f"hw3/{member}", data)
+    with zipfile.ZipFile(tmp_path / "bz.zip") as z:
+        info = z.getinfo("hw3/conv1.dW.npy")
+    data = bytearray((tmp_path / "bz.zip").read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size - 2] = 0
+    (tmp_path / "bz.zip").write_bytes(bytes(data))
+    result = run(["check", cfg, "--against", tmp_path / "bz.zip", "--json"])
+    assert result.exit_code == 1, result.output
+    assert {a["quantity"]: a["status"] for a in json.loads(result.stdout)["against"]} == {
+        "conv1.Z": "pass", "conv1.dA_prev": "pass", "conv1.dW": "unreadable", "conv1.db": "pass"}
