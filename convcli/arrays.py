@@ -183,10 +183,13 @@ def not_regular(where: str, shown) -> ConvcliError:
 # What zipfile raises on a corrupt .npz besides OSError/EOFError: a bad
 # archive, a deflate stream that does not inflate, a header naming a
 # compression method or zip version it lacks.
-# (lzma's is no OSError: a corrupt LZMA member was exit 3, a review; nor is the RuntimeError of a corrupt
-# bzip2 member, "Invalid sequence of commands sent to libbzip2", a later one: an encrypted member, zipfile's
-# other RuntimeError, is refused by its flag before it is opened)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError)
+# (lzma's is no OSError: a corrupt LZMA member was exit 3, a review)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError)
+# ... and, only where a zip member's bytes are read, the RuntimeError of a corrupt bzip2 member ("Invalid
+# sequence of commands sent to libbzip2", a later review; an encrypted member, zipfile's other RuntimeError,
+# is refused by its flag before it is opened): not in _ZIP_ERRORS, whose wider handlers would take a bug of
+# convcli's for a student's unreadable file (a review of that)
+_ZIP_READ_ERRORS = (*_ZIP_ERRORS, RuntimeError)
 
 
 def _check_dtype(dtype: np.dtype, where: str, name: str, h5: bool = False) -> None:
@@ -216,7 +219,7 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
             head = fp.read(8)
             kind = _kind_of(head)
             pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")  # its protocol
-        except (OSError, ValueError, zlib.error, *_ZIP_ERRORS):
+        except (OSError, ValueError, zlib.error, *_ZIP_READ_ERRORS):
             kind = None
         if kind is not None and kind != ".npy":
             raise ConvcliError(where, f"{name} is an {kind} file with a .npy name; rename it to "
@@ -451,7 +454,7 @@ def _npz_open_member(z, member: str, where: str, label: str):
             raise ConvcliError(where, f"{label} is encrypted (a password-protected zip): zip it again without "
                                       "a password")
         return z.zip.open(info)
-    except (*_ZIP_ERRORS, OSError, EOFError) as exc:
+    except (*_ZIP_READ_ERRORS, OSError, EOFError) as exc:
         raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
 
 
@@ -466,7 +469,7 @@ def _npz_probe(path: Path, key: str | None, where: str, name: str):
                 # up front (a review's 64 bytes of data under a header of 3e12 elements streamed, and
                 # failed writing the output: "--out o: cannot write A_prev.npy: Invalid argument")
                 size = z.zip.getinfo(npz_member_file(z, member)).file_size - fp.tell()
-        except (*_ZIP_ERRORS, OSError, EOFError) as exc:
+        except (*_ZIP_READ_ERRORS, OSError, EOFError) as exc:
             raise ConvcliError(where, f"{label} cannot be read ({_one_line(exc)})") from None
     _check_size(shape, dtype, size, where, label)
     return member, shape, dtype
@@ -921,16 +924,19 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
             member, shape, dtype = _npz_probe(path, src.key, where, name)
             label = f"{name}[{member}]"
             rows, selected = _rows(shape, src.slice, where, label)
-            with _open_npz(path, where, name) as z:
-                if rows is not None:  # only the rows asked for held (a review: the whole member was
-                    with _npz_open_member(z, member, where, label) as fp:  # refused where they fitted)
-                        array = _npz_rows(fp, rows, selected, where, label, max(dtype.itemsize, itemsize),
-                                          max_memory)
-                    if array is not None:
-                        return array
-                # read whole (zip), then sliced: a member in Fortran order scatters its rows
-                check_size(shape, max(dtype.itemsize, itemsize), where, max_memory, label)
-                array = z[npz_member_file(z, member)]
+            try:
+                with _open_npz(path, where, name) as z:
+                    if rows is not None:  # only the rows asked for held (a review: the whole member was
+                        with _npz_open_member(z, member, where, label) as fp:  # refused where they fitted)
+                            array = _npz_rows(fp, rows, selected, where, label, max(dtype.itemsize, itemsize),
+                                              max_memory)
+                        if array is not None:
+                            return array
+                    # read whole (zip), then sliced: a member in Fortran order scatters its rows
+                    check_size(shape, max(dtype.itemsize, itemsize), where, max_memory, label)
+                    array = z[npz_member_file(z, member)]
+            except RuntimeError as exc:  # a corrupt bzip2 member's (_ZIP_READ_ERRORS)
+                raise ConvcliError(where, f"cannot read {name}: {_one_line(exc)}") from None
             return array if rows is None else array[rows]
         shape, dtype = _npy_probe(path, where, name)
         rows, selected = _rows(shape, src.slice, where, name)

@@ -549,9 +549,18 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                                                          for f in _npy_files(folder))
 
     def handout(folder: Path) -> bool:  # .npy files of what the config gives alone (A_prev, W, b), no h5
-        files = _npy_files(folder)
-        return bool(files) and not (folder / "outputs.h5").is_file() and all(
-            _resolves(p, f.name[:-4]) and _graded_as(p, f.name, Source(file=f.name)) is None for f in files)
+        files = [f for f in _npy_files(folder) if not f.name.startswith("._")]  # (macOS's resource forks)
+
+        def given(f: Path) -> bool:  # named as a quantity the config gives, and in its shape (a review: a
+            # misnamed dA_prev saved as dA, the upstream gradient's name, made its folder "the hand-out")
+            if not _resolves(p, f.name[:-4]) or _graded_as(p, f.name, Source(file=f.name)) is not None:
+                return False
+            try:
+                return arrays.probe(Source(file=f.name), folder, where).shape == \
+                    p.shapes.get(p.resolve(f.name[:-4], ""))
+            except ConvcliError:
+                return False
+        return bool(files) and not (folder / "outputs.h5").is_file() and all(given(f) for f in files)
 
     def handouts(folders_: list[Path]) -> list[Unknown]:
         return [Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
@@ -591,24 +600,24 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return _some(p, out, unknown + listed + inside, where, empty_ok)
 
     def folders(inner: list[Path], beside: bool = False) -> list[Unknown]:  # each folder inside, what grades it
-        if beside:  # beside graded work: the outermost, the hand-out's said so (a review: inputs/ holding it
-            # was told "--against inputs grades it", which then refused it)
-            inner = [f for f in inner if not any(o in f.parents for o in inner)]
-            given = [f for f in inner if handout(f)]
-            return handouts(given) + [
-                Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
-                        f"a folder {'of .npy files' if _npy_files(f) else 'with an outputs.h5'} inside; " +
-                        (f"--against {short_path(f)} grades it" if holds_graded(f) else
-                         "none of its .npy files is named as a quantity this run grades"))
-                for f in inner if f not in given]
-        return [Unknown(printable(f"{folder.relative_to(path).as_posix()}/"),
-                        f"a folder {'of .npy files' if _npy_files(folder) else 'with an outputs.h5'} inside; "
-                        f"--against {short_path(folder)} grades it") for folder in inner]
+        if beside:  # beside graded work: the outermost holding work (a review: old/attempt1/ hidden under a
+            # hand-out's old/)
+            inner = [f for f in inner if not any(o in f.parents and holds_graded(o) for o in inner)]
+        # the hand-out's said so, and misnamed arrays' (a review: inputs/ was told "--against inputs grades
+        # it", which then refused it)
+        given = [f for f in inner if handout(f)]
+        return handouts(given) + [
+            Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
+                    f"a folder {'of .npy files' if _npy_files(f) else 'with an outputs.h5'} inside; " +
+                    (f"--against {short_path(f)} grades it" if holds_graded(f) else
+                     "none of its .npy files is named as a quantity this run grades"))
+            for f in inner if f not in given]
 
     def several_inside(inner: list[Path], listed: list[Unknown], said: str):
         # folders inside, one level down or two (sub/hw/), none graded: which one is the work is the user's to say
         if empty_ok:
             return [], listed + folders(inner)
+        inner = [f for f in inner if not handout(f)] or inner  # (the one to name first is no hand-out's)
         below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
         have = "have some" if all(_npy_files(folder) for folder in inner) else "hold work (.npy files or an outputs.h5)"
         hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it {have}: --against the one "
@@ -620,7 +629,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         inner, given = the_one_inside()
         if len(inner) == 1:
             return graded_inside(inner[0], unread + given)
-        return several_inside(inner, unread, "the folder has no .npy files (and no outputs.h5)")
+        return several_inside(inner, unread + given, "the folder has no .npy files (and no outputs.h5)")
     if files:
         out, unknown = _resolve(p, where, [(f.name, Source(file=f.name)) for f in files], path)
         unknown += unread
@@ -636,8 +645,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             if len(inner) == 1:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
                 return graded_inside(inner[0], unknown + given)
             if inner:  # (a review: "none of its arrays is a quantity: scratch.npy, hw3/, old/")
-                return several_inside(inner, unknown, f"none of the folder's .npy files is a quantity this run "
-                                                      f"computes ({', '.join(f.name for f in files)})")
+                return several_inside(inner, unknown + given, "none of the folder's .npy files is a quantity this "
+                                                              f"run computes ({', '.join(f.name for f in files)})")
             return _some(p, out, unknown, where, empty_ok)
         # none of the .npy files is a quantity: the outputs.h5 beside them may be the work, read as one
         # given alone (a review: a stray notes.npy skipped its check for several submissions); the .npy
@@ -921,7 +930,7 @@ def _same_stored(a: Source, b: Source, base: Path, where: str) -> bool:
                         return False
                     left -= len(x)
                 return True
-    except (ConvcliError, OSError, ValueError, KeyError, EOFError, RuntimeError, *arrays._ZIP_ERRORS):
+    except (ConvcliError, OSError, ValueError, KeyError, EOFError, *arrays._ZIP_READ_ERRORS):
         return False
 
 

@@ -2832,3 +2832,43 @@ def test_copies_are_compared_as_stored_never_inflated(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert {a["quantity"]: a["status"] for a in json.loads(result.stdout)["against"]} == {
         "conv1.Z": "pass", "conv1.dA_prev": "pass", "conv1.dW": "unreadable", "conv1.db": "pass"}
+
+
+def test_review_of_the_hand_out_folder_rule(tmp_path, monkeypatch):
+    """A fifth review: a folder of work inside a hand-out's folder (old/ of
+    A_prev, W, b holding old/attempt1/) was hidden; a misnamed gradient
+    saved under the upstream gradient's name, in its own folder, made it
+    "the hand-out"; and widening the zip errors to RuntimeError failed a
+    student's .h5 for a bug of convcli's (exit 1, "cannot read"), where a
+    bug is exit 3. The misnamed array is convcli's dA_prev under dZ's name."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    import convcli.arrays as arrays_module
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    up = tmp_path / "up"
+    (up / "old" / "attempt1").mkdir(parents=True)
+    for q in ("Z", "dA_prev", "dW", "db"):
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", up)
+        shutil.copy(tmp_path / "key" / f"conv1.{q}.npy", up / "old" / "attempt1")
+    for q in ("A_prev", "W", "b"):
+        shutil.copy(tmp_path / "key" / f"{q}.npy", up / "old")
+    notes = {u["entry"]: u["note"] for u in json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)[
+        "unknown"]}
+    assert notes["old/"] == "a folder of what the config gives (the hand-out), not graded", notes
+    assert notes["old/attempt1/"].endswith("attempt1 grades it"), notes
+    # dZ.npy in the shape of dA_prev, beside hw3/: no hand-out, so which folder is the work is asked
+    mis = tmp_path / "mis"
+    (mis / "backward").mkdir(parents=True)
+    shutil.copytree(tmp_path / "up" / "old" / "attempt1", mis / "hw3")
+    shutil.copy(tmp_path / "key" / "conv1.dA_prev.npy", mis / "backward" / "dZ.npy")
+    assert np.load(mis / "backward" / "dZ.npy").shape != np.load(tmp_path / "key" / "conv1.dZ.npy").shape
+    assert_error(run(["check", cfg, "--against", mis]), "backward/ and hw3/ inside it have some")
+    # a bug of convcli's while reading an .h5 is exit 3, not the student's unreadable array
+    assert run(["backward", cfg, "--format", "h5", "--out", tmp_path / "h5"]).exit_code == 0
+    monkeypatch.setattr(arrays_module, "_linked_target", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
+    assert run(["check", cfg, "--against", tmp_path / "h5" / "outputs.h5"]).exit_code == 3
