@@ -548,16 +548,26 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return (folder / "outputs.h5").is_file() or any(_graded_as(p, f.name, Source(file=f.name))
                                                          for f in _npy_files(folder))
 
+    # the config's own .npy file names of what it gives: its inputs' and its upstream gradient's
+    model = p.cfg.model
+    upstream = p.network.layers[-1].upstream
+    handed_out = {Path(src.file).name.lower(): q for q, src in
+                  [*model.inputs.items(), *([(upstream, model.backward.grad)] if upstream else [])]
+                  if isinstance(src, Source) and src.file and src.file.lower().endswith(".npy")}
+
     def handout(folder: Path) -> bool:  # .npy files of what the config gives alone (A_prev, W, b), no h5
         files = [f for f in _npy_files(folder) if not f.name.startswith("._")]  # (macOS's resource forks)
 
         def given(f: Path) -> bool:  # named as a quantity the config gives, and in its shape (a review: a
             # misnamed dA_prev saved as dA, the upstream gradient's name, made its folder "the hand-out")
-            if not _resolves(p, f.name[:-4]) or _graded_as(p, f.name, Source(file=f.name)) is not None:
-                return False
+            if _resolves(p, f.name[:-4]):
+                if _graded_as(p, f.name, Source(file=f.name)) is not None:
+                    return False
+                q = p.resolve(f.name[:-4], "")
+            else:  # or named as the config's own file: for it (x.npy of A_prev: {file: x.npy}; a later review)
+                q = handed_out.get(f.name.lower())
             try:
-                return arrays.probe(Source(file=f.name), folder, where).shape == \
-                    p.shapes.get(p.resolve(f.name[:-4], ""))
+                return q is not None and arrays.probe(Source(file=f.name), folder, where).shape == p.shapes.get(q)
             except ConvcliError:
                 return False
         return bool(files) and not (folder / "outputs.h5").is_file() and all(given(f) for f in files)

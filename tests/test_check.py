@@ -2872,3 +2872,35 @@ def test_review_of_the_hand_out_folder_rule(tmp_path, monkeypatch):
     assert run(["backward", cfg, "--format", "h5", "--out", tmp_path / "h5"]).exit_code == 0
     monkeypatch.setattr(arrays_module, "_linked_target", lambda *a: (_ for _ in ()).throw(RuntimeError("a bug")))
     assert run(["check", cfg, "--against", tmp_path / "h5" / "outputs.h5"]).exit_code == 3
+
+
+def test_a_hand_out_under_the_configs_own_file_names_is_the_hand_out(tmp_path):
+    """A review: an inputs/ folder holding the hand-out under the config's
+    own file names (x.npy for A_prev: {file: x.npy}, g.npy for the upstream
+    gradient's file) was a rival to hw3/, and the upload refused; named as
+    quantities it was not. A wrong shape under that name is still no
+    hand-out."""
+    import json
+    import shutil
+
+    from test_cli_helpers import assert_error, run, write
+
+    rng = np.random.RandomState(0)
+    np.save(tmp_path / "x.npy", rng.randn(2, 5, 5, 3))
+    np.save(tmp_path / "g.npy", rng.randn(2, 5, 5, 4))
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {file: x.npy}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "backward: {grad: {file: g.npy}}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    up = tmp_path / "up"
+    (up / "inputs").mkdir(parents=True)
+    shutil.copytree(tmp_path / "key", up / "hw3", ignore=shutil.ignore_patterns("A_prev*", "W.*", "b.*", "*.json",
+                                                                                "*.yaml", "conv1.dZ*"))
+    shutil.copy(tmp_path / "x.npy", up / "inputs")
+    shutil.copy(tmp_path / "g.npy", up / "inputs")
+    doc = json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)
+    assert doc["ok"] and len(doc["against"]) == 4, doc
+    assert ("inputs/", "a folder of what the config gives (the hand-out), not graded") in [
+        (u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
+    np.save(up / "inputs" / "x.npy", rng.randn(2, 4, 4, 3))  # not A_prev's shape: a rival, asked about
+    assert_error(run(["check", cfg, "--against", up]), "hw3/ and inputs/ inside it have some")
