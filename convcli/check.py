@@ -572,9 +572,11 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                 return False
         return bool(files) and not (folder / "outputs.h5").is_file() and all(given(f) for f in files)
 
+    def shown(folder: Path) -> str:  # a folder inside, as named in the report: hw3/
+        return printable(f"{folder.relative_to(path).as_posix()}/")
+
     def handouts(folders_: list[Path]) -> list[Unknown]:
-        return [Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
-                        "a folder of what the config gives (the hand-out), not graded") for f in folders_]
+        return [Unknown(shown(f), "a folder of what the config gives (the hand-out), not graded") for f in folders_]
 
     def the_one_inside() -> tuple[list[Path], list[Unknown]]:
         # the folder's one folder of .npy files, unless another lies further down; of several, a folder of the
@@ -610,25 +612,27 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return _some(p, out, unknown + listed + inside, where, empty_ok)
 
     def folders(inner: list[Path], beside: bool = False) -> list[Unknown]:  # each folder inside, what grades it
+        work = {f: holds_graded(f) for f in inner}
         if beside:  # beside graded work: the outermost holding work (a review: old/attempt1/ hidden under a
             # hand-out's old/)
-            inner = [f for f in inner if not any(o in f.parents and holds_graded(o) for o in inner)]
+            inner = [f for f in inner if not any(o in f.parents and work[o] for o in inner)]
         # the hand-out's said so, and misnamed arrays' (a review: inputs/ was told "--against inputs grades
         # it", which then refused it)
         given = [f for f in inner if handout(f)]
         return handouts(given) + [
-            Unknown(printable(f"{f.relative_to(path).as_posix()}/"),
-                    f"a folder {'of .npy files' if _npy_files(f) else 'with an outputs.h5'} inside; " +
-                    (f"--against {short_path(f)} grades it" if holds_graded(f) else
+            Unknown(shown(f), f"a folder {'of .npy files' if _npy_files(f) else 'with an outputs.h5'} inside; " +
+                    (f"--against {short_path(f)} grades it" if work[f] else
                      "none of its .npy files is named as a quantity this run grades"))
             for f in inner if f not in given]
+
+    def beside_work() -> list[Unknown]:  # the folders inside, beside the top level's graded work
+        return folders(_inner_folders(path, every=True), beside=True)
 
     def several_inside(inner: list[Path], listed: list[Unknown], said: str):
         # folders inside, one level down or two (sub/hw/), none graded: which one is the work is the user's to say
         if empty_ok:
             return [], listed + folders(inner)
-        inner = [f for f in inner if not handout(f)] or inner  # (the one to name first is no hand-out's)
-        below = [printable(f"{folder.relative_to(path).as_posix()}/") for folder in inner]
+        below = [shown(folder) for folder in inner]
         have = "have some" if all(_npy_files(folder) for folder in inner) else "hold work (.npy files or an outputs.h5)"
         hint = (f"; {joined(below[:5])}{' ...' if len(below) > 5 else ''} inside it {have}: --against the one "
                 f"that is your work, as {short_path(inner[0])}" if inner else "")  # (one is graded, above)
@@ -647,10 +651,10 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         if has_h5 and out:
             unknown.append(Unknown(h5.name, f"the folder's .npy files are graded instead; "
                                             f"--against {short_path(h5)} grades it"))
-            return out, unknown + folders(_inner_folders(path, every=True), beside=True)
+            return out, unknown + beside_work()
         if not has_h5:
             if out:
-                return out, unknown + folders(_inner_folders(path, every=True), beside=True)
+                return out, unknown + beside_work()
             inner, given = the_one_inside()
             if len(inner) == 1:  # stray files beside it, none a quantity (a review: .scratch.npy hid hw3/)
                 return graded_inside(inner[0], unknown + given)
@@ -664,7 +668,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         unread = unknown
     file = h5 if is_dir else path
     if is_dir:
-        unread = unread + folders(_inner_folders(path, every=True), beside=True)
+        unread = unread + beside_work()
     try:
         found = _arrays_in(file, where, empty_ok)
     except ConvcliError as exc:
@@ -1693,9 +1697,10 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     cut = min(short) >= 0 and remade.matches(None)
     if cut:  # (loops that stop short make any of these too: a review had only the + 1 named)
         return cut_short(sized_wrong() + [loops()])
-    if min(short) >= 0 and 0 in shape[1:3] and sized_wrong():  # no outputs on an axis: its size's slip (a
-        # review: a learner's n_H of 0, the + 1 left out of one output row, was told nothing)
-        return f"; {fmt_shape(shape)} holds no outputs: " + "; or ".join(sized_wrong())
+    slips = sized_wrong() if min(short) >= 0 and 0 in shape[1:3] else []
+    if slips:  # no outputs on an axis: its size's slip (a review: a learner's n_H of 0, the + 1 left out of
+        # one output row, was told nothing)
+        return f"; {fmt_shape(shape)} holds no outputs: " + "; or ".join(slips)
     if short == [1, 1] and not sized:  # the output size formula without its + 1
         return f"; {fmt_shape(shape)} is a row and a column short of {fmt_shape(ours)}: {formula()}"
     if not sized:
