@@ -1203,14 +1203,51 @@ STRIDE1_COL2IM_MIN_C_OUT = 8
 # gather mostly untiled there: col2im already). At 16-32 output channels
 # 0.91x-1.05x, and stems of 4+ rows and 8-32 go by rows (attempt 99): left.
 STRIDE1_COL2IM_WIDE_C_OUT = 64
+# And wherever the layer widens its channels enough (C_out >= ratio * C_in,
+# from STRIDE1_COL2IM_RATIO_MIN_C_OUT output channels and up to
+# STRIDE1_COL2IM_RATIO_MAX_C input channels): the gather copies
+# f_H*f_W*C_out elements for each input position (a tile of T shares a
+# span among T of them), col2im's product writes f_H*f_W*C_in for each
+# output position and adds them back. 4 times where the gather would run
+# untiled and col2im's scatter is channel-first (COL2IM_CHANNEL_FIRST_MAX_C
+# input channels), 8 times otherwise. Backward alone, col2im / gather,
+# alternated 4-5 rounds in one process, 2 threads, 3x3 to 7x7 kernels on
+# 8-96 pixel images, 1-128 samples (the twenty-seventh session's AMD EPYC,
+# attempt 105), where the rule takes col2im: untiled, channel-first (float64
+# up to 8 input channels, 4-8 times wider) 43 layers, 0.34x-1.16x,
+# geometric mean 0.68x, the one above 0.93x a 0.12 ms layer (2 x 10x10);
+# tiled (float32) 8 times or wider 23 layers, 0.46x-1.06x, 0.70x; 10-16
+# input channels 8 times wider 16 layers, 0.35x-1.13x, 0.70x. Where it
+# keeps the gather: tiled 4-7 times wider 0.70x-1.39x (0.98x), 6 -> 16
+# untiled 0.79x-1.25x, 16 -> 32 / 64 and 32 -> 128 0.44x-1.66x (1.01x),
+# 2 -> 8 float32 1.08x-1.27x (hence 16 output channels). A stem whose
+# gradients go by rows (input_grad_by_rows) keeps them.
+STRIDE1_COL2IM_RATIO = 4
+STRIDE1_COL2IM_TILED_RATIO = 8
+STRIDE1_COL2IM_RATIO_MIN_C_OUT = 16
+STRIDE1_COL2IM_RATIO_MAX_C = 16
+
+
+def _widening(C_in: int, C_out: int, T_in: int | None) -> bool:
+    """Whether a stride-1 layer widens its channels enough for its input
+    gradient to go through col2im rather than the gather of tile width
+    ``T_in`` (None: at some tile width); see STRIDE1_COL2IM_RATIO, whose 0
+    turns this off."""
+    if not STRIDE1_COL2IM_RATIO or C_out < STRIDE1_COL2IM_RATIO_MIN_C_OUT or C_in > STRIDE1_COL2IM_RATIO_MAX_C:
+        return False
+    untiled = (T_in is None or T_in == 1) and C_in <= COL2IM_CHANNEL_FIRST_MAX_C
+    return C_out >= (STRIDE1_COL2IM_RATIO if untiled else STRIDE1_COL2IM_TILED_RATIO) * C_in
 
 
 def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None) -> bool:
     """Whether a stride-1 layer's input gradient goes through col2im rather
     than the gather of tile width ``T_in``; with ``T_in`` None, whether it
-    may at some tile width (for memory estimates)."""
+    may at some tile width (for memory estimates). (A stem whose gradients
+    go by rows keeps them: :func:`_backward_fast`.)"""
     most = {None: max(STRIDE1_COL2IM_MAX_C, STRIDE1_COL2IM_MAX_C_UNTILED), 1: STRIDE1_COL2IM_MAX_C_UNTILED}
     if STRIDE1_COL2IM_WIDE_C_OUT and C_out >= STRIDE1_COL2IM_WIDE_C_OUT and C_in <= STRIDE1_COL2IM_MAX_C_UNTILED:
+        return True
+    if _widening(C_in, C_out, T_in):
         return True
     return C_out >= STRIDE1_COL2IM_MIN_C_OUT and C_in <= most.get(T_in, STRIDE1_COL2IM_MAX_C)
 
@@ -1256,7 +1293,8 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     then the notebook's, its input gradient's band as the gather's."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
-    if T_in is not None and (stride1_col2im(g.n_C_prev, g.n_C, T_in) or not _finite(W)):
+    if T_in is not None and (not _finite(W) or stride1_col2im(g.n_C_prev, g.n_C, T_in)
+                             and not (cols is None and input_grad_by_rows(g, T_in))):
         T_in = None
     dA_prev = None
     if cols is None and input_grad_by_rows(g, T_in):

@@ -147,6 +147,7 @@ def test_conv_fast_equals_reference(case, chunk_bytes, tiles, small_gemm, pad_in
         if gather:
             mp.setattr(conv_module, "STRIDE1_COL2IM_MAX_C", 0)
             mp.setattr(conv_module, "STRIDE1_COL2IM_MAX_C_UNTILED", 0)
+            mp.setattr(conv_module, "STRIDE1_COL2IM_RATIO", 0)
         if col2im_nhwc:
             mp.setattr(conv_module, "COL2IM_CHANNEL_FIRST_MAX_C", 0)
         if per_offset:
@@ -1296,6 +1297,79 @@ def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, m
     np.testing.assert_allclose(dA_prev, x.grad.numpy().transpose(0, 2, 3, 1), rtol=0, atol=tol * scale(dA_prev))
     np.testing.assert_allclose(dW, w.grad.numpy().transpose(2, 3, 1, 0), rtol=0, atol=tol * scale(dW))
     np.testing.assert_allclose(db, bt.grad.numpy(), rtol=0, atol=tol * scale(db))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype, A_shape, W_shape, hp", [
+    (np.float64, (4, 10, 12, 4), (3, 3, 4, 16), {"pad": 1}),  # untiled, 4 times wider
+    (np.float64, (3, 9, 11, 6), (5, 4, 6, 48), {"pad": "same"}),  # uneven "same" padding, 8 times
+    (np.float64, (2, 12, 12, 4), (3, 3, 4, 32), {"pad": 2, "dilation": 2}),
+    (np.float32, (4, 10, 12, 2), (3, 3, 2, 16), {"pad": 1}),  # tiled gather (T_in > 1), 8 times
+    (np.float32, (2, 9, 9, 12), (3, 3, 12, 96), {"pad": 1}),  # NHWC scatter, 8 times
+])
+def test_a_widening_layer_s_input_gradient_goes_through_col2im_and_matches_torch(dtype, A_shape, W_shape, hp,
+                                                                                monkeypatch, torch):
+    """Attempt 105: a stride-1 layer that widens its channels 4 times or
+    more (untiled, up to 8 input channels) or 8 times (tiled, or up to 16
+    input channels) takes col2im for its input gradient instead of the
+    gather; on several blocks (nothing kept from the forward), against
+    PyTorch's autograd."""
+    for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12}.items():
+        monkeypatch.setattr(conv_module, name, value)
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal(A_shape).astype(dtype)
+    W = rng.standard_normal(W_shape).astype(dtype)
+    b = rng.standard_normal(W_shape[3]).astype(dtype)
+    called = []
+    for fn in ("_input_grad_col2im", "_input_grad_stride1", "_input_grad_rows"):
+        real = getattr(conv_module, fn)
+        monkeypatch.setattr(conv_module, fn, lambda *a, _fn=fn, _real=real, **k: (called.append(_fn), _real(*a, **k))[1])
+    Z, cache = cc.conv_forward(A, W, b, hp)
+    dZ = rng.standard_normal(Z.shape).astype(dtype)
+    dA_prev, dW, db = cc.conv_backward(dZ, cache)
+    g = cache.state.geometry
+    T_in = conv_module._input_grad_tile(g, dtype)
+    assert cache.state.cols is None and called == ["_input_grad_col2im"], (called, T_in)
+    assert (T_in > 1) == (dtype == np.float32 and W_shape[2] <= 8), T_in
+    x = torch.from_numpy(A.transpose(0, 3, 1, 2).copy()).requires_grad_()
+    w = torch.from_numpy(W.transpose(3, 2, 0, 1).copy()).requires_grad_()
+    bt = torch.from_numpy(b.copy()).requires_grad_()
+    t, bottom, left, right = g.pad
+    xp = torch.nn.functional.pad(x, (left, right, t, bottom))
+    z = torch.nn.functional.conv2d(xp, w, bt, dilation=hp.get("dilation", 1))
+    np.testing.assert_allclose(Z, z.detach().numpy().transpose(0, 2, 3, 1), rtol=0,
+                               atol=(1e-12 if dtype == np.float64 else 2e-5) * np.abs(Z).max())
+    z.backward(torch.from_numpy(dZ.transpose(0, 3, 1, 2).copy()))
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for name, got, want in (("dA_prev", dA_prev, x.grad.numpy().transpose(0, 2, 3, 1)),
+                            ("dW", dW, w.grad.numpy().transpose(2, 3, 1, 0)), ("db", db, bt.grad.numpy())):
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max(), err_msg=name)
+
+
+def test_a_widening_stem_keeps_its_gradients_by_rows(monkeypatch):
+    """A stem (3 -> 32 channels, 4x4, 16 samples, float32: tiled) widens its
+    channels enough for col2im (attempt 105), but its gradients go by rows
+    (attempt 100), as before; the same numbers as the reference engine."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 14)  # several blocks: nothing kept from the forward
+    rng = np.random.default_rng(7)
+    A = rng.standard_normal((16, 12, 12, 3)).astype(np.float32)
+    W = rng.standard_normal((4, 4, 3, 32)).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+    called = []
+    for fn in ("_input_grad_col2im", "_input_grad_rows"):
+        real = getattr(conv_module, fn)
+        monkeypatch.setattr(conv_module, fn, lambda *a, _fn=fn, _real=real, **k: (called.append(_fn), _real(*a, **k))[1])
+    Z, cache = cc.conv_forward(A, W, b, {"pad": 2})
+    g = cache.state.geometry
+    T_in = conv_module._input_grad_tile(g, np.float32)
+    assert conv_module.stride1_col2im(3, 32, T_in) and conv_module.input_grad_by_rows(g, T_in), T_in
+    dZ = rng.standard_normal(Z.shape).astype(np.float32)
+    got = cc.conv_backward(dZ, cache)
+    assert called == ["_input_grad_rows"], called
+    want = cc.conv_backward(dZ, cc.conv_forward(A.astype(float), W.astype(float), b.astype(float), {"pad": 2},
+                                               engine="reference")[1])
+    for name, x, y in zip(("dA_prev", "dW", "db"), got, want):
+        np.testing.assert_allclose(x, y, rtol=0, atol=2e-5 * np.abs(y).max(), err_msg=name)
 
 
 @pytest.mark.parametrize("shape, W_shape, hp", [

@@ -152,17 +152,20 @@ def test_conv_one_channel_unfolded_per_offset_vs_torch(A_shape, W_shape, hp, dty
     ((8, 16, 16, 1), (3, 3, 1, 16), {"pad": 1}, True),                     # one input channel
     ((6, 20, 18, 1), (5, 4, 1, 12), {"pad": [2, 1, 0, 3], "dilation": [1, 2]}, True),
     ((4, 24, 24, 3), (3, 3, 3, 16), {"pad": "same"}, "float64"),           # 3 channels, the gather untiled
-    ((4, 24, 24, 4), (3, 3, 4, 16), {"pad": 1}, False),                    # 4: the gather
+    ((4, 24, 24, 4), (3, 3, 4, 16), {"pad": 1}, "float64"),                # 4 -> 16: 4 times, untiled
+    ((4, 24, 24, 6), (3, 3, 6, 16), {"pad": 1}, False),                    # 6 -> 16: the gather
     ((4, 28, 28, 1), (5, 5, 1, 6), {"pad": 2}, False),                     # 6 output channels: the gather
     ((4, 16, 16, 3), (3, 3, 3, 64), {"pad": 1}, True),                     # 64+ output channels: tiled too
     ((2, 12, 12, 2), (5, 3, 2, 96), {"pad": [2, 1, 0, 3]}, True),
-    ((4, 16, 16, 4), (3, 3, 4, 64), {"pad": 1}, False),                    # 4 input channels: the gather
+    ((4, 16, 16, 4), (3, 3, 4, 64), {"pad": 1}, True),                     # 16 times wider: tiled too
+    ((2, 10, 10, 16), (3, 3, 16, 64), {"pad": 1}, False),                  # 16 -> 64: the gather
 ])
 def test_conv_stride1_input_gradient_by_col2im_vs_torch(A_shape, W_shape, hp, col2im, dtype, torch, monkeypatch):
     """At stride 1, the input gradient of a layer with one input channel (or
     up to 3 where the gather runs untiled: float64 here) and at least 8
-    output channels goes through channel-first col2im instead of the
-    gather, against torch."""
+    output channels, or one that widens its channels 4 times (untiled) or 8
+    times (tiled, or 9-16 input channels: attempt 105), goes through col2im
+    instead of the gather, against torch."""
     taken = []
     real = conv_module._input_grad_col2im
     monkeypatch.setattr(conv_module, "_input_grad_col2im", lambda *a: taken.append(1) or real(*a))
