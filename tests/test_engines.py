@@ -1299,6 +1299,18 @@ def test_a_tiled_weight_gradient_from_dz_matches_torch(dtype, A_shape, f, pad, m
     np.testing.assert_allclose(db, bt.grad.numpy(), rtol=0, atol=tol * scale(db))
 
 
+def _input_gradient_paths(monkeypatch) -> list:
+    """The names of the input-gradient passes each backward then takes, in
+    order (col2im, the gather, by rows)."""
+    called = []
+    for name in ("_input_grad_col2im", "_input_grad_stride1", "_input_grad_rows"):
+        def spy(*args, _name=name, _real=getattr(conv_module, name), **kwargs):
+            called.append(_name)
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(conv_module, name, spy)
+    return called
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("dtype, A_shape, W_shape, hp", [
     (np.float64, (4, 10, 12, 4), (3, 3, 4, 16), {"pad": 1}),  # untiled, 4 times wider
@@ -1320,10 +1332,7 @@ def test_a_widening_layer_s_input_gradient_goes_through_col2im_and_matches_torch
     A = rng.standard_normal(A_shape).astype(dtype)
     W = rng.standard_normal(W_shape).astype(dtype)
     b = rng.standard_normal(W_shape[3]).astype(dtype)
-    called = []
-    for fn in ("_input_grad_col2im", "_input_grad_stride1", "_input_grad_rows"):
-        real = getattr(conv_module, fn)
-        monkeypatch.setattr(conv_module, fn, lambda *a, _fn=fn, _real=real, **k: (called.append(_fn), _real(*a, **k))[1])
+    called = _input_gradient_paths(monkeypatch)
     Z, cache = cc.conv_forward(A, W, b, hp)
     dZ = rng.standard_normal(Z.shape).astype(dtype)
     dA_prev, dW, db = cc.conv_backward(dZ, cache)
@@ -1355,10 +1364,7 @@ def test_a_widening_stem_keeps_its_gradients_by_rows(monkeypatch):
     A = rng.standard_normal((16, 12, 12, 3)).astype(np.float32)
     W = rng.standard_normal((4, 4, 3, 32)).astype(np.float32)
     b = rng.standard_normal(32).astype(np.float32)
-    called = []
-    for fn in ("_input_grad_col2im", "_input_grad_rows"):
-        real = getattr(conv_module, fn)
-        monkeypatch.setattr(conv_module, fn, lambda *a, _fn=fn, _real=real, **k: (called.append(_fn), _real(*a, **k))[1])
+    called = _input_gradient_paths(monkeypatch)
     Z, cache = cc.conv_forward(A, W, b, {"pad": 2})
     g = cache.state.geometry
     T_in = conv_module._input_grad_tile(g, np.float32)
