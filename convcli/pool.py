@@ -394,8 +394,25 @@ def _each_block(g: PoolGeometry, itemsize: int, body, work: int | None = None) -
     parallel.map_blocks(lambda group: [body(n) for n in group], list(_blocks(g, itemsize, work)))
 
 
+# The forward's first pass goes over the whole input, the second over what it
+# left. Along H, a pass's terms are whole input rows (W*C elements at a
+# time); along W at a stride above 1, runs of C elements at a stride, for
+# which NumPy's loops cost per run. So at a stride above 1 along H, the pass
+# along H goes first and leaves the one along W a fraction 1/s_H of the
+# input. One thread, the whole batch, (m, H=W, C) (f_H, f_W) (s_H, s_W), H
+# first / W first, float64 / float32: (64,32,32) (2,2) (2,2) 0.78x / 0.93x,
+# (3,3) (2,2) 0.65x-0.82x / 0.56x-0.72x, (3,3) (3,3) 0.39x / 0.71x, (2,2)
+# (2,1) 0.68x / 0.71x; (16,56,64) (2,2) (2,2) 0.63x / 0.72x; (16,112,64)
+# (3,3) (2,2) 0.70x / 0.75x; (64,28,8) 0.73x / 0.61x; (64,24,3) 0.62x /
+# 0.68x. But at stride 1 along H 1.13x-1.36x with s_W 2, and 0.95x / 1.19x
+# with s_W 1: W first there (benchmarks/README.md, attempt 107). Max is
+# exact in any order; the average's sum of a window is reordered (within
+# rounding of the reference's, as before).
+
+
 def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
-    """Separable: reduce along W for every input row, then along H.
+    """Separable: reduce along W for every input row, then along H (at a
+    stride above 1 along H, along H first: see the note above).
     f_W + f_H - 2 passes instead of f_H*f_W - 1. Max is exact in any order;
     the average's sum is reordered (within rounding of the reference's).
     With ``keep``, returns ``(A, kept)``: ``kept`` a private copy of A for
@@ -409,9 +426,14 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
 
     def block(n):
         a, out = A_prev[n], A[n]
-        r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
-        _reduce(combine, [a[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)], r)
-        _reduce(combine, [r[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)], out)
+        if g.s_H > 1:  # along H first (the note above)
+            r = np.empty((a.shape[0], g.n_H, g.n_W_prev, g.n_C), dtype=A_prev.dtype)
+            _reduce(combine, [a[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)], r)
+            _reduce(combine, [r[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)], out)
+        else:
+            r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
+            _reduce(combine, [a[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)], r)
+            _reduce(combine, [r[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)], out)
         if mode == "average":
             _divide(out, g.f_H * g.f_W, out)
         if keep:

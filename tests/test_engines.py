@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import convcli as cc
 import convcli.conv as conv_module
 import convcli.parallel as parallel
+import convcli.pool as pool_module
 from helpers import assert_rel, conv_out_hw, out_size, pair, same_sides
 
 ENGINES = ["fast", "reference"]
@@ -481,6 +482,36 @@ def test_pool_engines_agree_on_a_nan_window(ties):
     else:
         for a, b in zip(fast, ref):
             np.testing.assert_array_equal(a, b)  # NaN == NaN here
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("f, stride", [(2, 2), (3, 2), (3, [2, 1]), (2, [1, 2]), (3, 3), (2, [3, 2])])
+def test_a_strided_pool_forward_agrees_with_the_reference_on_any_values(mode, f, stride):
+    """Attempt 107: at a stride above 1 along H the fast forward reduces
+    along H first (W first else). Random floats with an infinity of each
+    sign and a NaN in some windows, several blocks on two threads: max the
+    same bits as the reference; average within rounding, with the same
+    infinities and NaN; the backward the same as the reference's."""
+    rng = np.random.default_rng(17)
+    A = rng.standard_normal((6, 11, 13, 5))
+    A[0, 0, 0, 0], A[1, 4, 7, 2], A[2, 1, 3, 4], A[3, 4, 4, 1] = np.inf, -np.inf, np.nan, np.inf
+    A[3, 4, 3, 1] = -np.inf  # inf - inf in an average's window
+    hp = {"f": f, "stride": stride}
+    with pytest.MonkeyPatch.context() as mp, np.errstate(invalid="ignore"):
+        mp.setattr(pool_module, "CHUNK_BYTES", 1024)
+        mp.setenv("CONVCLI_THREADS", "2")
+        got, cache = cc.pool_forward(A, hp, mode=mode)
+        want, cache_r = cc.pool_forward(A, hp, mode=mode, engine="reference")
+        dA = rng.standard_normal(got.shape)
+        grads = cc.pool_backward(dA, cache, mode=mode), cc.pool_backward(dA, cache_r, mode=mode)
+    assert not np.isfinite(want).all() and np.isnan(want).any()
+    if mode == "max":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+        np.testing.assert_array_equal(got[~np.isfinite(want)], want[~np.isfinite(want)])
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(*grads, rtol=1e-15, atol=1e-15)
 
 
 # ----------------------------------------------------------------- infinities and NaN in a conv layer
