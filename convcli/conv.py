@@ -1683,7 +1683,9 @@ COL2IM_CHANNEL_FIRST_MAX_C = 8
 def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     """Any stride: dcols = dZ @ W.T, scattered back window by window (col2im);
     overlapping windows add up; channel-first for few input channels
-    (COL2IM_CHANNEL_FIRST_MAX_C). Blocks of samples write disjoint parts of
+    (COL2IM_CHANNEL_FIRST_MAX_C); in NHWC at a stride above 1, in the dtypes
+    of COL2IM_BY_PHASE, by kernel offset and stride phase
+    (:func:`_input_grad_col2im_phases`). Blocks of samples write disjoint parts of
     dA_pad, so they run on threads like the other passes, each zeroing its
     part first and copying it, cropped, into dA_prev last, while it is in
     cache (``np.zeros`` and a cropping copy of the whole after the pass ran
@@ -1693,6 +1695,8 @@ def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     H_pad, W_pad = g.padded_hw
     C, K, P = g.n_C_prev, W2.shape[0], g.n_H * g.n_W
     first = C <= COL2IM_CHANNEL_FIRST_MAX_C
+    if not first and dZ2.dtype in COL2IM_BY_PHASE and (g.s_H, g.s_W) != (1, 1):
+        return _input_grad_col2im_phases(dZ2, W2, g)
     dA_pad = np.empty((C, g.m, H_pad, W_pad) if first else (g.m, H_pad, W_pad, C), dtype=dZ2.dtype)
     dA_prev = np.empty(g.in_shape, dtype=dZ2.dtype)
     ys_in, xs_in = slice(t, t + g.n_H_prev), slice(l, l + g.n_W_prev)
@@ -1726,4 +1730,67 @@ def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
             np.copyto(dA_prev[n0:n1], crop)
 
     parallel.map_blocks(run, list(_blocks(g.m, 1, P * K * dZ2.dtype.itemsize)))
+    return dA_prev
+
+
+# In NHWC at a stride above 1, each kernel offset's add runs over C_in
+# elements at a time on both sides (the product's row holds every offset;
+# dA_pad's positions are s_W apart). In float32, the product made one
+# kernel offset at a time ((rows, C_out) @ (C_out, C_in), stacked) and
+# added into a padded gradient kept by stride phase, (s_H, s_W, H/s_H,
+# W/s_W, C_in) a sample, both sides run over n_W*C_in: the pass alone, 2
+# threads, alternated 4 rounds, new / old: (32,32,32,16) -> 32 3x3 0.64x,
+# (16,32,32,32) -> 64 0.74x, (16,16,16,64) -> 128 0.89x, (32,32,32,32) -> 64
+# 2x2 0.63x, (32,56,56,64) -> 128 1.04x; float64 0.93x-0.98x, and at stride
+# 1 0.72x-1.32x: not there (benchmarks/README.md, attempts 108 and 111).
+# The dtypes it serves (empty: none).
+COL2IM_BY_PHASE = (np.dtype(np.float32),)
+
+
+def phase_extent(n: int, f: int, s: int, d: int) -> int:
+    """Along one axis, the padded gradient's extent in
+    :func:`_input_grad_col2im_phases`: s phases of n + d*(f-1)//s positions
+    (up to s - 1 more than the padded input's; for memory estimates)."""
+    return s * (n + d * (f - 1) // s)
+
+
+def _input_grad_col2im_phases(dZ2, W2, g: ConvGeometry):
+    """:func:`_input_grad_col2im` in NHWC at a stride above 1, by kernel
+    offset and stride phase (see the note above). The padded gradient's
+    position (y, x) is phase (y % s_H, x % s_W), row y // s_H, column
+    x // s_W; offset (i, j) adds to phase (i*d_H % s_H, j*d_W % s_W) from
+    row i*d_H // s_H and column j*d_W // s_W on."""
+    t, _, l, _ = g.pad
+    C, P, F = g.n_C_prev, g.n_H * g.n_W, g.f_H * g.f_W
+    s_H, s_W, n_H, n_W = g.s_H, g.s_W, g.n_H, g.n_W
+    H_q = phase_extent(n_H, g.f_H, s_H, g.d_H) // s_H
+    W_q = phase_extent(n_W, g.f_W, s_W, g.d_W) // s_W
+    W3 = np.ascontiguousarray(W2.reshape(F, C, g.n_C).transpose(0, 2, 1))  # (offsets, C_out, C_in)
+    dA_prev = np.empty(g.in_shape, dtype=dZ2.dtype)
+    # phase a along H (padded rows y + t = a mod s_H): dA_prev's first row y0 in it, where that row
+    # is in the phase, how many rows; the same along W
+    rows = [(y0, (y0 + t) // s_H, len(range(y0, g.n_H_prev, s_H))) for y0 in ((a - t) % s_H for a in range(s_H))]
+    cols = [(x0, (x0 + l) // s_W, len(range(x0, g.n_W_prev, s_W))) for x0 in ((b - l) % s_W for b in range(s_W))]
+
+    def run(group):
+        most = max(n1 - n0 for n0, n1, _, _ in group)
+        phases = np.empty((most, s_H, s_W, H_q, W_q, C), dtype=dZ2.dtype)
+        buf = np.empty((F, most * P, C), dtype=dZ2.dtype)
+        for n0, n1, _, _ in group:
+            part = phases[:n1 - n0]
+            part[...] = 0
+            dcols = buf[:, :(n1 - n0) * P]
+            np.matmul(dZ2[n0 * P:n1 * P], W3, out=dcols)  # (rows, C_out) @ (C_out, C_in) per offset
+            dcols = dcols.reshape(g.f_H, g.f_W, n1 - n0, n_H, n_W, C)
+            for i in range(g.f_H):
+                qi, a = divmod(i * g.d_H, s_H)
+                for j in range(g.f_W):
+                    qj, b = divmod(j * g.d_W, s_W)
+                    part[:, a, b, qi:qi + n_H, qj:qj + n_W] += dcols[i, j]
+            for a, (y0, qy, ny) in enumerate(rows):
+                for b, (x0, qx, nx) in enumerate(cols):
+                    if ny and nx:
+                        np.copyto(dA_prev[n0:n1, y0::s_H, x0::s_W], part[:, a, b, qy:qy + ny, qx:qx + nx])
+
+    parallel.map_blocks(run, list(_blocks(g.m, 1, P * F * C * dZ2.dtype.itemsize)))
     return dA_prev

@@ -170,7 +170,9 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
         grad_sum = max(grad_sum, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         col2im = conv_engine.stride1_col2im(C, n_C)  # a layer of few input channels may take it too
     else:
-        grad_scratch = 0
+        # col2im's padded gradient (below); in NHWC by stride phase, up to s - 1 rows and columns more
+        phase_extent = conv_engine.phase_extent
+        grad_scratch = phase_extent(n_H, f_H, s_H, d_H) * phase_extent(n_W, f_W, s_W, d_W) * C * s
         scratch_block = forward_block
         col2im = True
     rows_products = 0

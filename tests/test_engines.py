@@ -1386,6 +1386,80 @@ def test_a_widening_layer_s_input_gradient_goes_through_col2im_and_matches_torch
         np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max(), err_msg=name)
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("A_shape, W_shape, hp", [
+    ((5, 11, 13, 12), (3, 3, 12, 16), {"stride": 2, "pad": 1}),
+    ((3, 12, 10, 10), (3, 2, 10, 6), {"stride": [2, 1], "pad": [2, 1, 0, 3]}),
+    ((3, 13, 12, 9), (3, 3, 9, 5), {"stride": [1, 3], "pad": "same", "dilation": [1, 2]}),
+    ((2, 15, 14, 16), (3, 3, 16, 7), {"stride": 2, "pad": 2, "dilation": 2}),
+    ((4, 9, 9, 12), (1, 1, 12, 8), {"stride": 2}),
+    ((2, 10, 11, 11), (4, 4, 11, 3), {"stride": 3, "pad": 1}),
+])
+def test_a_strided_float32_nhwc_input_gradient_goes_by_stride_phase_and_matches_torch(A_shape, W_shape, hp,
+                                                                                     monkeypatch, torch):
+    """Attempt 111: in float32, a strided layer of more than 8 input channels
+    scatters its input gradient one kernel offset at a time into a padded
+    gradient kept by stride phase; several blocks on two threads, against
+    PyTorch's autograd (float64 keeps the one product and the plain adds)."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 12)
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
+    taken = []
+    real = conv_module._input_grad_col2im_phases
+    monkeypatch.setattr(conv_module, "_input_grad_col2im_phases", lambda *a: taken.append(1) or real(*a))
+    rng = np.random.default_rng(23)
+    A = rng.standard_normal(A_shape).astype(np.float32)
+    W = rng.standard_normal(W_shape).astype(np.float32)
+    b = rng.standard_normal(W_shape[3]).astype(np.float32)
+    Z, cache = cc.conv_forward(A, W, b, hp)
+    dZ = rng.standard_normal(Z.shape).astype(np.float32)
+    dA_prev, dW, db = cc.conv_backward(dZ, cache)
+    assert taken == [1], taken
+    g = cache.state.geometry
+    t, bottom, left, right = g.pad
+    x = torch.from_numpy(A.transpose(0, 3, 1, 2).copy()).requires_grad_()
+    w = torch.from_numpy(W.transpose(3, 2, 0, 1).copy()).requires_grad_()
+    z = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (left, right, t, bottom)), w, torch.from_numpy(b),
+                                   stride=(g.s_H, g.s_W), dilation=(g.d_H, g.d_W))
+    z.backward(torch.from_numpy(dZ.transpose(0, 3, 1, 2).copy()))
+    want = x.grad.numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(dA_prev, want, rtol=0, atol=2e-5 * np.abs(want).max())
+    np.testing.assert_allclose(dW, w.grad.numpy().transpose(2, 3, 1, 0), rtol=0,
+                               atol=2e-5 * np.abs(w.grad.numpy()).max())
+    cc.conv_backward(dZ.astype(float), cc.conv_forward(A.astype(float), W.astype(float), b.astype(float), hp)[1])
+    assert taken == [1], taken  # not in float64
+
+
+@pytest.mark.parametrize("where", ["A", "W", "dZ"])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_strided_float32_nhwc_input_gradient_by_phase_keeps_the_reference_s_infinities(where, bad):
+    """The stride-phase scatter (attempt 111) with an infinity or a NaN in the
+    input, the weights or the upstream gradient: the same finite, infinite
+    and NaN elements as the reference engine, the finite ones within
+    float32's rounding, and NumPy's invalid flag raised by the one where by
+    the other."""
+    rng = np.random.default_rng(29)
+    A = rng.standard_normal((3, 9, 10, 12)).astype(np.float32)
+    W = rng.standard_normal((3, 3, 12, 6)).astype(np.float32)
+    b = np.zeros(6, np.float32)
+    hp = {"stride": 2, "pad": 1}
+    if where == "A":
+        A[1, 4, 4, 3] = bad
+    elif where == "W":
+        W[1, 2, 5, 0] = bad
+    dZ_bad = [(0, 2, 3, 1)] if where == "dZ" else ()
+    got, cache = _conv_run("fast", A, W, b, hp, dZ_bad, bad)
+    want, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad)
+    assert any(not np.isfinite(y).all() for y in want)
+    for name, x, y in zip(("Z", "dA_prev", "dW", "db"), got, want):
+        np.testing.assert_array_equal(np.isnan(x), np.isnan(y), err_msg=name)
+        np.testing.assert_array_equal(np.isposinf(x), np.isposinf(y), err_msg=name)
+        np.testing.assert_array_equal(np.isneginf(x), np.isneginf(y), err_msg=name)
+        fin = np.isfinite(y)
+        np.testing.assert_allclose(x[fin], y[fin], rtol=0, atol=1e-4 * max(1.0, np.abs(y[fin]).max()), err_msg=name)
+    raised = {engine: _raises_invalid(engine, A, W, b, hp, dZ_bad, bad, "C") for engine in ENGINES}
+    assert raised["fast"] == raised["reference"], raised
+
+
 def test_a_widening_stem_keeps_its_gradients_by_rows(monkeypatch):
     """A stem (3 -> 32 channels, 4x4, 16 samples, float32: tiled) widens its
     channels enough for col2im (attempt 105), but its gradients go by rows
