@@ -1747,11 +1747,14 @@ def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
 COL2IM_BY_PHASE = (np.dtype(np.float32),)
 
 
-def phase_extent(n: int, f: int, s: int, d: int) -> int:
+def phase_extent(n: int, f: int, s: int, d: int, reach: int) -> int:
     """Along one axis, the padded gradient's extent in
-    :func:`_input_grad_col2im_phases`: s phases of n + d*(f-1)//s positions
-    (up to s - 1 more than the padded input's; for memory estimates)."""
-    return s * (n + d * (f - 1) // s)
+    :func:`_input_grad_col2im_phases`: s phases, each as long as the
+    scatter's n + d*(f-1)//s positions or the input's ``reach`` (its
+    padding before it plus its size: rows past the windows' last one are
+    copied out, as zeros), whichever is longer; up to s - 1 more than the
+    padded input's (also for memory estimates)."""
+    return s * max(n + d * (f - 1) // s, -(-reach // s))
 
 
 def _input_grad_col2im_phases(dZ2, W2, g: ConvGeometry):
@@ -1763,8 +1766,8 @@ def _input_grad_col2im_phases(dZ2, W2, g: ConvGeometry):
     t, _, l, _ = g.pad
     C, P, F = g.n_C_prev, g.n_H * g.n_W, g.f_H * g.f_W
     s_H, s_W, n_H, n_W = g.s_H, g.s_W, g.n_H, g.n_W
-    H_q = phase_extent(n_H, g.f_H, s_H, g.d_H) // s_H
-    W_q = phase_extent(n_W, g.f_W, s_W, g.d_W) // s_W
+    H_q = phase_extent(n_H, g.f_H, s_H, g.d_H, t + g.n_H_prev) // s_H
+    W_q = phase_extent(n_W, g.f_W, s_W, g.d_W, l + g.n_W_prev) // s_W
     W3 = np.ascontiguousarray(W2.reshape(F, C, g.n_C).transpose(0, 2, 1))  # (offsets, C_out, C_in)
     dA_prev = np.empty(g.in_shape, dtype=dZ2.dtype)
     # phase a along H (padded rows y + t = a mod s_H): dA_prev's first row y0 in it, where that row

@@ -172,7 +172,7 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
     else:
         # col2im's padded gradient (below); in NHWC by stride phase, up to s - 1 rows and columns more
         phase_extent = conv_engine.phase_extent
-        grad_scratch = phase_extent(n_H, f_H, s_H, d_H) * phase_extent(n_W, f_W, s_W, d_W) * C * s
+        grad_scratch = phase_extent(n_H, f_H, s_H, d_H, t + H) * phase_extent(n_W, f_W, s_W, d_W, l + W) * C * s
         scratch_block = forward_block
         col2im = True
     rows_products = 0

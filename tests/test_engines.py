@@ -1394,6 +1394,12 @@ def test_a_widening_layer_s_input_gradient_goes_through_col2im_and_matches_torch
     ((2, 15, 14, 16), (3, 3, 16, 7), {"stride": 2, "pad": 2, "dilation": 2}),
     ((4, 9, 9, 12), (1, 1, 12, 8), {"stride": 2}),
     ((2, 10, 11, 11), (4, 4, 11, 3), {"stride": 3, "pad": 1}),
+    # rows and columns no window reaches, past the scatter's reach (a review: a ValueError, or a row of
+    # another's gradient where PyTorch has zeros)
+    ((1, 5, 5, 12), (2, 2, 12, 4), {"stride": 2}),
+    ((1, 4, 4, 12), (2, 2, 12, 4), {"stride": 3}),
+    ((1, 6, 6, 12), (3, 3, 12, 4), {"stride": 4}),
+    ((2, 3, 3, 11), (2, 1, 11, 4), {"stride": [2, 1]}),
 ])
 def test_a_strided_float32_nhwc_input_gradient_goes_by_stride_phase_and_matches_torch(A_shape, W_shape, hp,
                                                                                      monkeypatch, torch):
@@ -1427,6 +1433,49 @@ def test_a_strided_float32_nhwc_input_gradient_goes_by_stride_phase_and_matches_
                                atol=2e-5 * np.abs(w.grad.numpy()).max())
     cc.conv_backward(dZ.astype(float), cc.conv_forward(A.astype(float), W.astype(float), b.astype(float), hp)[1])
     assert taken == [1], taken  # not in float64
+
+
+def test_the_stride_phase_scatter_agrees_with_the_reference_on_random_geometries(monkeypatch):
+    """Attempt 111's scatter over 300 random strided layers of 9-12 input
+    channels in float32 (strides up to 4 along each axis, kernels 1-4,
+    dilation 1-2, every padding form, images 1-9 pixels a side, several
+    blocks on two threads), against the reference engine in float64 (a
+    review found 56 of ~500 such layers wrong or raising where the input had
+    rows past the scatter's reach)."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 11)
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
+    taken = []
+    real = conv_module._input_grad_col2im_phases
+    monkeypatch.setattr(conv_module, "_input_grad_col2im_phases", lambda *a: taken.append(1) or real(*a))
+    rng = np.random.default_rng(31)
+    tried = strided = 0
+    while tried < 300:
+        f_H, f_W, s_H, s_W, d_H, d_W = (int(x) for x in rng.integers(1, [5, 5, 5, 5, 3, 3]))
+        H, W_ = (int(x) for x in rng.integers(1, 10, 2))
+        pad = [0, 1, 2, [1, 2], [2, 0, 1, 3], "same", "valid"][int(rng.integers(7))]
+        hp = {"stride": [s_H, s_W], "pad": pad, "dilation": [d_H, d_W]}
+        shape = (int(rng.integers(1, 4)), H, W_, int(rng.integers(9, 13)))
+        W_shape = (f_H, f_W, shape[3], int(rng.integers(1, 6)))
+        try:
+            n_H, n_W = conv_out_hw(shape, W_shape, hp["stride"], pad, hp["dilation"])
+        except ValueError:
+            continue
+        if min(n_H, n_W) < 1 or (s_H, s_W) == (1, 1):
+            continue
+        tried += 1
+        A = rng.standard_normal(shape).astype(np.float32)
+        W = rng.standard_normal(W_shape).astype(np.float32)
+        b = np.zeros(W_shape[3], np.float32)
+        Z, cache = cc.conv_forward(A, W, b, hp)
+        g = cache.state.geometry
+        strided += (g.s_H, g.s_W) != (1, 1)  # (one output along an axis: its stride is 1 there)
+        dZ = rng.standard_normal(Z.shape).astype(np.float32)
+        got = cc.conv_backward(dZ, cache)[0]
+        _, cache_r = cc.conv_forward(A.astype(float), W.astype(float), b.astype(float), hp, engine="reference")
+        want = cc.conv_backward(dZ.astype(float), cache_r)[0]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * max(1.0, np.abs(want).max()),
+                                   err_msg=str((shape, W_shape, hp)))
+    assert len(taken) == strided > 250, (len(taken), strided)
 
 
 @pytest.mark.parametrize("where", ["A", "W", "dZ"])

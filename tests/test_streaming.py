@@ -537,8 +537,8 @@ def test_estimate_bounds_a_float32_strided_layer_scattering_by_phase(tmp_path, t
     on each thread, up to s - 1 rows and columns more than the padded input
     (7x7 at stride 2 by a 1x1 kernel: 2 phases of 4 rows and columns, 8x8).
     Each chunk takes that path and its peak stays within the estimate (whose
-    other terms have room for it here: the extent is counted all the same)."""
-    assert conv_engine.phase_extent(4, 1, 2, 1) == 8 and conv_engine.phase_extent(8, 3, 2, 1) == 18  # by hand
+    other terms have room for it here: the term itself is checked in
+    test_the_estimate_counts_the_stride_phases_extent)."""
     taken = []
     real = conv_engine._input_grad_col2im_phases
     monkeypatch.setattr(conv_engine, "_input_grad_col2im_phases", lambda *a: taken.append(1) or real(*a))
@@ -546,6 +546,28 @@ def test_estimate_bounds_a_float32_strided_layer_scattering_by_phase(tmp_path, t
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, layer, rows, dtype="float32")
     assert len(taken) == 3, taken
     assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
+
+
+@pytest.mark.parametrize("in_hw, f, stride, pad, phases", [
+    ((7, 7), (1, 1), (2, 2), (0, 0, 0, 0), (8, 8)),      # 2 phases of 4: one row and column past the input
+    ((15, 15), (3, 3), (2, 2), (1, 1, 1, 1), (18, 18)),  # 2 phases of 8 + 1 (the kernel's reach): 17 padded
+    ((5, 5), (2, 2), (2, 2), (0, 0, 0, 0), (6, 6)),      # the input's last row past the scatter's 2 + 0 (a review)
+    ((4, 4), (2, 2), (3, 3), (0, 0, 0, 0), (6, 6)),      # 3 phases of 2 (the input's reach): 4 past 1 + 0
+])
+def test_the_estimate_counts_the_stride_phases_extent(in_hw, f, stride, pad, phases):
+    """The estimate's padded gradient for a strided layer's col2im covers the
+    stride-phase scatter's (attempt 111), whose extent along an axis is s
+    phases of the longer of the scatter's reach and the input's, worked out
+    by hand above; per sample, 12 input channels, float32."""
+    import types
+
+    (H, W), C, s = in_hw, 12, 4
+    n_H = (H + pad[0] + pad[1] - f[0]) // stride[0] + 1
+    n_W = (W + pad[2] + pad[3] - f[1]) // stride[1] + 1
+    ls = types.SimpleNamespace(in_shape=(8, H, W, C), out_shape=(8, n_H, n_W, 5),
+                               hyper={"f": f, "stride": stride, "pad": pad, "dilation": (1, 1)})
+    assert streaming._conv_terms(ls, s, "fast")[1] >= phases[0] * phases[1] * C * s
+    assert conv_engine.phase_extent(n_H, f[0], stride[0], 1, pad[0] + H) == phases[0]
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
