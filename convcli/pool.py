@@ -424,16 +424,21 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
     kept = np.empty_like(A) if keep else None
     combine = np.maximum if mode == "max" else np.add
 
+    def along_H(x):
+        return [x[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)]
+
+    def along_W(x):
+        return [x[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)]
+
+    h_first = g.s_H > 1  # (the note above)
+    first, second = (along_H, along_W) if h_first else (along_W, along_H)
+    r_hw = (g.n_H, g.n_W_prev) if h_first else (g.n_H_prev, g.n_W)
+
     def block(n):
         a, out = A_prev[n], A[n]
-        if g.s_H > 1:  # along H first (the note above)
-            r = np.empty((a.shape[0], g.n_H, g.n_W_prev, g.n_C), dtype=A_prev.dtype)
-            _reduce(combine, [a[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)], r)
-            _reduce(combine, [r[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)], out)
-        else:
-            r = np.empty((a.shape[0], g.n_H_prev, g.n_W, g.n_C), dtype=A_prev.dtype)
-            _reduce(combine, [a[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)], r)
-            _reduce(combine, [r[:, rw] for rw in _offset_slices(g.f_H, g.s_H, g.n_H)], out)
+        r = np.empty((a.shape[0], *r_hw, g.n_C), dtype=A_prev.dtype)
+        _reduce(combine, first(a), r)
+        _reduce(combine, second(r), out)
         if mode == "average":
             _divide(out, g.f_H * g.f_W, out)
         if keep:

@@ -251,3 +251,17 @@ def torch_relu(torch, Z, G):
     a = torch.nn.functional.relu(z)
     (a * torch.tensor(np.asarray(G, np.float64))).sum().backward()
     return a.detach().numpy(), z.grad.numpy()
+
+
+def calls(monkeypatch, module, name: str) -> list:
+    """``module.name`` replaced, for the test, by a spy that calls it and
+    appends 1 to the returned list each time: how often a path was taken."""
+    taken = []
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        taken.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return taken

@@ -23,7 +23,7 @@ import convcli as cc
 import convcli.conv as conv_module
 import convcli.parallel as parallel
 import convcli.pool as pool_module
-from helpers import assert_rel, conv_out_hw, out_size, pair, same_sides
+from helpers import assert_rel, calls, conv_out_hw, out_size, pair, same_sides
 
 ENGINES = ["fast", "reference"]
 # The reference engine is Python loops: few, small examples keep this quick.
@@ -1409,9 +1409,7 @@ def test_a_strided_float32_nhwc_input_gradient_goes_by_stride_phase_and_matches_
     PyTorch's autograd (float64 keeps the one product and the plain adds)."""
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 12)
     monkeypatch.setenv("CONVCLI_THREADS", "2")
-    taken = []
-    real = conv_module._input_grad_col2im_phases
-    monkeypatch.setattr(conv_module, "_input_grad_col2im_phases", lambda *a: taken.append(1) or real(*a))
+    taken = calls(monkeypatch, conv_module, "_input_grad_col2im_phases")
     rng = np.random.default_rng(23)
     A = rng.standard_normal(A_shape).astype(np.float32)
     W = rng.standard_normal(W_shape).astype(np.float32)
@@ -1444,9 +1442,7 @@ def test_the_stride_phase_scatter_agrees_with_the_reference_on_random_geometries
     rows past the scatter's reach)."""
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 11)
     monkeypatch.setenv("CONVCLI_THREADS", "2")
-    taken = []
-    real = conv_module._input_grad_col2im_phases
-    monkeypatch.setattr(conv_module, "_input_grad_col2im_phases", lambda *a: taken.append(1) or real(*a))
+    taken = calls(monkeypatch, conv_module, "_input_grad_col2im_phases")
     rng = np.random.default_rng(31)
     tried = strided = 0
     while tried < 300:

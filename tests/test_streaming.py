@@ -29,6 +29,7 @@ import yaml
 from rich.console import Console
 
 from conftest import require
+from helpers import calls
 
 import convcli.cli as cli
 from convcli import arrays, runner, streaming
@@ -518,9 +519,7 @@ def test_a_streamed_widening_layer_takes_col2im_within_the_estimate(tmp_path, th
     (The estimate counts the gather's terms too, over dZ's wider channels,
     and they are the larger here: this checks the peak of the path taken,
     not that col2im's own terms are what bound it.)"""
-    taken = []
-    real = conv_engine._input_grad_col2im
-    monkeypatch.setattr(conv_engine, "_input_grad_col2im", lambda *a: taken.append(1) or real(*a))
+    taken = calls(monkeypatch, conv_engine, "_input_grad_col2im")
     rows = 8
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, {"pad": 1}, rows)
     assert len(taken) == 3, taken  # 24 samples in chunks of 8
@@ -539,9 +538,7 @@ def test_estimate_bounds_a_float32_strided_layer_scattering_by_phase(tmp_path, t
     Each chunk takes that path and its peak stays within the estimate (whose
     other terms have room for it here: the term itself is checked in
     test_the_estimate_counts_the_stride_phases_extent)."""
-    taken = []
-    real = conv_engine._input_grad_col2im_phases
-    monkeypatch.setattr(conv_engine, "_input_grad_col2im_phases", lambda *a: taken.append(1) or real(*a))
+    taken = calls(monkeypatch, conv_engine, "_input_grad_col2im_phases")
     rows = 8
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, layer, rows, dtype="float32")
     assert len(taken) == 3, taken

@@ -24,6 +24,7 @@ import convcli as cc
 import convcli.conv as conv_module
 from helpers import (
     assert_rel,
+    calls,
     conv_out_hw,
     pair,
     resolve_pad,
@@ -166,9 +167,7 @@ def test_conv_stride1_input_gradient_by_col2im_vs_torch(A_shape, W_shape, hp, co
     output channels, or one that widens its channels 4 times (untiled) or 8
     times (tiled, or 9-16 input channels: attempt 105), goes through col2im
     instead of the gather, against torch."""
-    taken = []
-    real = conv_module._input_grad_col2im
-    monkeypatch.setattr(conv_module, "_input_grad_col2im", lambda *a: taken.append(1) or real(*a))
+    taken = calls(monkeypatch, conv_module, "_input_grad_col2im")
     rng = np.random.default_rng(9)
     A, W, b = rng.standard_normal(A_shape), rng.standard_normal(W_shape), rng.standard_normal(W_shape[3])
     ours, theirs = run_conv(torch, A, W, b, hp, dtype, "fast")
