@@ -73,6 +73,44 @@ class _Command(_HelpIsAFlag, TyperCommand):
             if getattr(getattr(getattr(param, "type_descriptor", None), "parameter_info", None), "parser", None) is _path:
                 param.display_type_rich = lambda ctx: "<path>"
 
+    def parse_args(self, ctx, args):
+        _refuse_repeated(ctx, self.params, args)
+        return super().parse_args(ctx, args)
+
+
+def _refuse_repeated(ctx, params, args: list[str]) -> None:
+    """An option that takes one value, given twice, is a usage error: click
+    keeps the last one silently, so a grading loop's ``--against $A
+    --against $B`` graded B alone and exited 0 (a review). ``--opt=V``,
+    ``-oV`` and ``-o V`` count alike; the words after ``--`` are no
+    options; a flag given twice says the same thing twice and stands."""
+    takes = {}  # option string -> the option, for those that take a value
+    for p in params:
+        if getattr(p, "param_type_name", "") == "option" and not p.is_flag and not p.count and not p.multiple:
+            for o in p.opts + p.secondary_opts:
+                takes[o] = p
+    seen: dict = {}  # option's name -> its value as first given
+    i = 0
+    while i < len(args) and args[i] != "--":
+        token, value = args[i], None
+        name = token
+        if token.startswith("--") and "=" in token:
+            name, value = token.split("=", 1)
+        elif not token.startswith("--") and token.startswith("-") and len(token) > 2 and token[:2] in takes:
+            name, value = token[:2], token[2:]  # -oV
+        option = takes.get(name)
+        if option is not None:
+            if value is None:
+                value = " ".join(args[i + 1:i + 1 + option.nargs])
+                i += option.nargs
+            if option.name in seen:
+                errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
+                name = next((o for o in option.opts if o.startswith("--")), name)  # as other usage errors say it
+                both = f"'{short_path(seen[option.name])}', then '{short_path(value)}'"
+                raise errors.BadOptionUsage(name, f"given twice ({both}); give it once", ctx=ctx)
+            seen[option.name] = value
+        i += 1
+
 
 app = typer.Typer(
     cls=_Group,

@@ -19,10 +19,11 @@ from test_cli_helpers import CONFIGS, SAMPLES, alias_bomb, assert_error, run, se
 
 
 def backward_fails(tmp_path, cfg, *fragments, extra=()):
-    """Run backward on ``cfg`` into tmp_path/out; assert the error and that
-    nothing new is left under tmp_path."""
+    """Run backward on ``cfg`` into tmp_path/out (or the ``--out`` of
+    ``extra``); assert the error and that nothing new is left under tmp_path."""
     before = tree(tmp_path)
-    result = run(["backward", cfg, "--out", tmp_path / "out", *extra])
+    out = [] if "--out" in extra else ["--out", tmp_path / "out"]
+    result = run(["backward", cfg, *out, *extra])
     line = assert_error(result, *fragments)
     assert tree(tmp_path) == before, tree(tmp_path) - before
     return line
