@@ -1206,6 +1206,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             atol = given_atol + rounding()[s.quantity]
             passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
         values, n_differ, worst = None, None, None
+        hints = []
+        if passed:
+            said = _atol_dominates(ours, rtol, atol)
+            if said:  # (a pass whatever yours holds: the gradebook must not read it as a pass of the layer)
+                note = f"{note}; {said}" if note else said
+                hints.append("atol_dominates")
         if first is not None:
             values = (float(theirs[first]), float(ours[first]))
             note = f"first differs at {list(first)}: got {values[0]!r}, expected {values[1]!r}"
@@ -1214,7 +1220,6 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if worst != first:
                 note += (f", the most at {list(worst)}: got {float(theirs[worst])!r}, expected "
                          f"{float(ours[worst])!r}")
-        hints = []
         if not passed:
             nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
             if nan:  # the errors' inf comes from these, not from an overflow
@@ -1238,6 +1243,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # array: the float32 hint below says how to grade it); any "other answer" equal to convcli's
             # own would fit it (a zero bias's window convention, a transpose of length-1 axes).
             mistaken = hr == rtol and ha == atol or not _close(theirs, ours, hr, ha)
+            # An array of zeros is what a slip whose terms are all within atol of 0 makes too (the = for += of
+            # a gradient that small, a review): of the hints only the one that says why zeros is asked.
+            unfilled = not np.any(theirs) and bool(np.any(ours))
             said = _ties_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken else ""
             if said:
                 note += said
@@ -1266,11 +1274,17 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                # along both is that too, and the transpose is its fix (a review)
                                ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                         hr, ha, transposed=True))):
-                said = hint() if mistaken else ""
+                if unfilled:  # (last_term's own words for zeros; not _assigned_hint's, which zeros fit to atol)
+                    said = _last_term_hint(p, inputs, s.quantity, theirs, hr, ha) if kind == "last_term" else ""
+                else:
+                    said = hint() if mistaken else ""
                 if said:
                     note += said
                     hints.append(kind)
                     break
+            if unfilled and not hints:
+                note += "; yours is all zeros: was it filled? (an array made with np.zeros that no loop wrote to)"
+                hints.append("all_zeros")
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if not passed and info.dtype.name == "float32" and p.dtype == "float64":
@@ -1710,6 +1724,24 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     cfgs = list(dict.fromkeys(cfg for _, _, cfg in sized))
     return (f"; {fmt_shape(shape)} is what {' or '.join(w for w, _, _ in sized)} makes of {of}{checked}; "
             f"the config's {', '.join(cfgs)}" + (default if any(w.startswith("stride") for w, _, _ in sized) else ""))
+
+
+def _atol_dominates(ours: np.ndarray, rtol: float, atol: float) -> str:
+    """For an array that passed: whether it would have passed whatever it
+    held, every |value| of convcli's within ``atol`` of 0, so that an array
+    of zeros (a backward never written) passes too (an instructor's review:
+    float32's default atol 1e-5 against gradients of 1e-6 passed zeros and a
+    flipped sign, rel err 1.00). Says so, and the --atol at the array's
+    scale (rtol of its largest value). An array that is all zeros (or not
+    finite) is left alone: zeros are its right answer."""
+    with np.errstate(invalid="ignore"):
+        finite = np.abs(ours[np.isfinite(ours)]) if ours.size else ours
+    largest = float(finite.max()) if finite.size else 0.0
+    if largest == 0.0 or largest > atol:
+        return ""
+    suggest = float(f"{max(rtol, np.finfo(np.float64).eps) * largest:.0e}")
+    return (f"every |value| of convcli's is within atol ({atol:g}) of 0 (the largest is {largest:.3g}), so any "
+            f"array that small passes, all zeros too: --atol {suggest:g} grades at this array's scale")
 
 
 # A difference this many units of the last place of an array's largest

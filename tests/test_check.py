@@ -2904,3 +2904,49 @@ def test_a_hand_out_under_the_configs_own_file_names_is_the_hand_out(tmp_path):
         (u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
     np.save(up / "inputs" / "x.npy", rng.randn(2, 4, 4, 3))  # not A_prev's shape: a rival, asked about
     assert_error(run(["check", cfg, "--against", up]), "hw3/ and inputs/ inside it have some")
+
+
+def test_a_pass_that_any_array_that_small_would_get_says_so_and_zeros_are_not_called_a_slip(tmp_path):
+    """An instructor's review: with float32's default atol (1e-5) against a
+    gradient of ~1e-6, an array of zeros passed (rel err 1.00) with nothing
+    said; and where the zeros failed, the hint called them the = for +=
+    slip, whose terms were all within atol of 0 too. Bounded by hand: with
+    0.5 <= W <= 1 and dZ = 1e-8 everywhere, every dA_prev is in (0, 3*3*8 *
+    1e-8], under 1e-5; with dZ = 1e-9 in float64 (atol 1e-8), one window's
+    term is <= 1e-9 (the slip's array is zeros to atol) while a position
+    under all 9 windows sums 72 terms, >= 3.6e-8."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rs = np.random.RandomState(5)
+    W = rs.uniform(0.5, 1.0, (3, 3, 3, 8))
+    for dtype, g in (("float32", 1e-8), ("float64", 1e-9)):
+        np.save(tmp_path / "A.npy", rs.randn(2, 6, 6, 3).astype(dtype))
+        np.save(tmp_path / "W.npy", W.astype(dtype))
+        np.save(tmp_path / "dZ.npy", np.full((2, 6, 6, 8), g, dtype=dtype))
+        cfg = write(tmp_path, f"dtype: {dtype}\n"
+                              "inputs: {A_prev: {file: A.npy}, W: {file: W.npy}, b: {zeros: [8]}}\n"
+                              "layers: [{type: conv, W: W, b: b, pad: 1}]\n"
+                              "backward: {grad: {file: dZ.npy}}\n", f"{dtype}.yaml")
+        sub = tmp_path / dtype
+        sub.mkdir()
+        np.save(sub / "conv1.dA_prev.npy", np.zeros((2, 6, 6, 3), dtype=dtype))
+        result = run(["check", cfg, "--against", sub, "--json"])
+        (o,) = json.loads(result.stdout)["against"]
+        if dtype == "float32":  # every |value| within atol: a pass, and said to be one whatever yours held
+            assert result.exit_code == 0 and o["passed"] and o["hints"] == ["atol_dominates"], o
+            assert "within atol (1e-05) of 0" in o["note"] and "all zeros too: --atol" in o["note"], o["note"]
+            text = run(["check", cfg, "--against", sub]).stdout
+            assert "pass conv1.dA_prev.npy: every |value| of convcli's is within atol (1e-05) of 0" in text
+        else:
+            assert result.exit_code == 1 and not o["passed"] and o["hints"] == ["all_zeros"], o
+            assert o["note"].endswith("; yours is all zeros: was it filled? (an array made with np.zeros that no "
+                                      "loop wrote to)"), o["note"]
+    # a right answer at a scale above atol passes with nothing said
+    np.save(tmp_path / "dZ.npy", np.ones((2, 6, 6, 8)))
+    key = tmp_path / "key"
+    assert run(["backward", tmp_path / "float64.yaml", "--out", key]).exit_code == 0
+    (o,) = json.loads(run(["check", tmp_path / "float64.yaml", "--against", key / "conv1.dA_prev.npy",
+                           "--json"]).stdout)["against"]
+    assert o["passed"] and o["hints"] == [] and not o["note"], o
