@@ -1847,7 +1847,7 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
 
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
                backward: bool, laid: dict[str, tuple[int, ...]] | None = None,
-               relaid: dict[str, np.ndarray] | None = None
+               relaid: dict[str, np.ndarray] | None = None, given: set[str] | None = None
                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
     """``check --against --each-layer``: every layer rerun on the user's own
     input to it (their previous layer's output, where they gave it) and, for
@@ -1867,7 +1867,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     as the whole run grades what follows from it; where the stored array
     fits the layer too (square maps with as many channels), as stored only
     if their own result of the layer is what it makes of that and not of
-    the transpose (a pipeline NCHW throughout).
+    the transpose (a pipeline NCHW throughout). A layer's backward on an
+    upstream gradient that is not theirs because they gave none (or one in
+    ``given``, the quantities they submitted, that could not be read) says
+    so on the gradients graded on it, as one refused does.
     Returns ``(reference, inputs, notes)``: convcli's results layer by
     layer, what each layer took, and per quantity graded on another array
     than the user's, the note that says so."""
@@ -1980,11 +1983,15 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             key = spec.upstream
             g = (reading(spec.output, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
                          list(spec.gradients)) if p.grad_spec == "output" else quantities[key])
+        source = spec.output if i == len(layers) - 1 and p.grad_spec == "output" else key
+        # convcli's in place of theirs because they gave none (the config's own upstream gradient is no one's):
+        # a review found conv1.dW failing layer by layer with nothing saying its dZ was convcli's
+        unseen = (source != spec.upstream and source not in yours and source not in relaid
+                  and source not in (laid or {}))  # (one in another axis order: other_order said so)
         shape = reference[spec.output].shape  # this layer's output as rerun on your input to it
         if g.shape != shape and i == len(layers) - 1 and p.grad_spec == "ones":
             g = np.ones(shape, dtype=g.dtype)  # ones of the output this layer makes of your input
         elif g.shape != shape:
-            source = spec.output if i == len(layers) - 1 and p.grad_spec == "output" else key
             refused(source, g, f"does not fit {spec.output} as {spec.name} makes it, {fmt_shape(shape)}",
                     list(spec.gradients))
             if reference[key].shape != shape:  # nor does the rerun's: this layer's gradients are the whole run's
@@ -1992,6 +1999,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 reference.update({q: quantities[q] for q in spec.gradients})
                 continue
             g = reference[key]
+        elif unseen:  # (refused above says whose it took already)
+            why = ("is unreadable or no 4-D array of numbers" if source in (given or ())
+                   else "is not among your arrays")
+            for m in spec.gradients:
+                notes[m] = notes.get(m, "") + f"; graded on convcli's {source}: yours {why}"
         taken[key] = g
         if spec.kind == "conv":
             reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
@@ -3073,7 +3085,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         laid: dict[str, tuple[int, ...]] = {}
         relaid: dict[str, np.ndarray] = {}
         yours = read_yours(submitted, p, results.quantities, laid, relaid)
-        reference, taken, instead = each_layer(p, results.quantities, yours, backward, laid, relaid)
+        reference, taken, instead = each_layer(p, results.quantities, yours, backward, laid, relaid, given)
     layerwise = None
     if not layer_by_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
         @functools.cache

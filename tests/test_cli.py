@@ -1086,6 +1086,65 @@ def test_each_layer_runs_the_next_layer_on_an_output_of_another_shape(tmp_path):
     assert "graded on convcli's relu2.A: yours, (4, 1, 1, 5), is no input pool3 takes" in by["pool3.A"]["note"]
 
 
+def test_each_layer_says_a_gradient_was_graded_on_convclis_upstream_where_yours_is_missing(tmp_path):
+    """A review: a submission made with pad 0 and no relu2.dA_prev had its
+    conv1 gradients FAIL under --each-layer with no word that they were
+    graded on convcli's relu2.dA_prev (the layer had none of the learner's
+    to run on), though one given that does not fit was said. The missing
+    one (or one that cannot be read) is said now, in the table and --json;
+    the config's own upstream gradient is nobody's, and says nothing."""
+    # grad: random is of the pool output convcli makes, (4, 3, 3, 5): the learner's pool3 makes (4, 2, 2, 5),
+    # so pool3's and relu2's gradients are the whole run's, and conv1 runs backward on convcli's relu2.dA_prev
+    hw = _HW.replace("grad: ones", "grad: random")
+    cfg = write(tmp_path, hw.replace("PAD", "1"), "hw.yaml")
+    assert run(["backward", write(tmp_path, hw.replace("PAD", "0"), "pad0.yaml"), "--out", tmp_path / "made"]
+               ).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for q in ("conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db"):
+        shutil.copy(tmp_path / "made" / f"{q}.npy", sub)
+    said = "graded on convcli's relu2.dA_prev: yours is not among your arrays"
+    result = run(["check", cfg, "--against", sub, "--each-layer"])
+    assert result.exit_code == 1, result.stdout
+    for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
+        line = next(x for x in result.stdout.splitlines() if x.startswith(f"FAIL {q}.npy: "))
+        assert said in line, line
+    result = run(["check", cfg, "--against", sub, "--each-layer", "--json"])
+    assert result.exit_code == 1
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert {q for q, o in by.items() if said in o["note"]} == {"conv1.dA_prev", "conv1.dW", "conv1.db"}
+    assert not by["conv1.dW"]["passed"] and by["conv1.dW"]["note"].endswith(said)
+    # one given that cannot be read is among them, and fails on its own: not called missing
+    (sub / "relu2.dA_prev.npy").write_bytes(b"not an array")
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--each-layer",
+                                                    "--json"]).stdout)["against"]}
+    assert by["relu2.dA_prev"]["status"] == "unreadable"
+    assert by["conv1.dW"]["note"].endswith(
+        "graded on convcli's relu2.dA_prev: yours is unreadable or no 4-D array of numbers"), by["conv1.dW"]
+    # right arrays but for relu2.dA_prev: they pass, and still say what they were graded on; under
+    # grad: output the upstream gradient is the last output, said the same way when it is missing
+    key = write(tmp_path, _HW.replace("PAD", "1").replace("grad: ones", "grad: output"), "out.yaml")
+    assert run(["backward", key, "--out", tmp_path / "key"]).exit_code == 0
+    right = tmp_path / "right"
+    right.mkdir()
+    for q in ("relu2.A", "conv1.dW", "pool3.dA_prev"):
+        shutil.copy(tmp_path / "key" / f"{q}.npy", right)
+    result = run(["check", key, "--against", right, "--each-layer", "--json"])
+    assert result.exit_code == 0, result.stdout
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert by["conv1.dW"]["note"] == said
+    assert by["pool3.dA_prev"]["note"] == "graded on convcli's pool3.A: yours is not among your arrays"
+    assert by["relu2.A"]["note"] == ""
+    # the config's upstream gradient (grad: ones) is no array of yours: the last layer's gradient says nothing
+    ones = tmp_path / "ones"
+    ones.mkdir()
+    cfg1 = write(tmp_path, _HW.replace("PAD", "1"), "ones.yaml")
+    assert run(["backward", cfg1, "--out", tmp_path / "key1"]).exit_code == 0
+    shutil.copy(tmp_path / "key1" / "pool3.dA_prev.npy", ones)
+    (o,) = json.loads(run(["check", cfg1, "--against", ones, "--each-layer", "--json"]).stdout)["against"]
+    assert o["passed"] and o["note"] == "", o
+
+
 def test_geometry_hints_blame_the_likely_setting_and_only_where_the_input_is_known(tmp_path):
     """A review of the hints: (a) with relu2.A not given and conv1.Z of
     another shape, pool3.A was told a stride from convcli's input (its true
