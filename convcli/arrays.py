@@ -221,6 +221,8 @@ def _npy_header(fp, where: str, name: str) -> tuple[tuple[int, ...], bool, np.dt
             pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")  # its protocol
         except (OSError, ValueError, zlib.error, *_ZIP_READ_ERRORS):
             kind = None
+        if kind == ".npz" and _torch_zip(fp):  # (renamed to .npz it would hold "no .npy arrays": a review)
+            raise ConvcliError(where, torch_saved_message(name)) from None
         if kind is not None and kind != ".npy":
             raise ConvcliError(where, f"{name} is an {kind} file with a .npy name; rename it to "
                                       f"{'.h5' if kind == 'HDF5' else kind}") from None
@@ -369,6 +371,8 @@ def npz_member_file(z, member: str) -> str:
 
 def _npz_member(z, key: str | None, where: str, name: str) -> str:
     keys, others = npz_keys(z)
+    if not keys and is_torch_zip(others):
+        raise ConvcliError(where, torch_saved_message(name, npz=True))
     if not keys:
         holds = f"it holds: {_names(others)}" if others else "the archive is empty"
         raise ConvcliError(where, f"{name} holds no .npy arrays ({holds})")
@@ -413,6 +417,38 @@ def _kind_of(head: bytes) -> str | None:
     if head.startswith(_HDF5_MAGIC):
         return "HDF5"
     return None
+
+
+def is_torch_zip(names: list[str]) -> bool:
+    """Whether a zip's member names are the layout ``torch.save`` writes
+    (PyTorch 1.6 on): one folder named after the file holding ``data.pkl``
+    and ``version`` or ``.format_version`` (beside ``byteorder`` and
+    ``data/0``, the tensors' bytes). By the names alone: its pickle is
+    never loaded (loading one can run code)."""
+    tops = {n.split("/", 1)[0] for n in names if "/" in n}
+    return any(f"{t}/data.pkl" in names and (f"{t}/version" in names or f"{t}/.format_version" in names)
+               for t in tops)
+
+
+def _torch_zip(fp) -> bool:
+    """Whether the open file ``fp`` (a zip by its first bytes) is one
+    ``torch.save`` wrote; False where its directory cannot be read (then it
+    is said to be a zip, as before)."""
+    try:
+        fp.seek(0)
+        with zipfile.ZipFile(fp) as zf:
+            return is_torch_zip(zf.namelist())
+    except (*_ZIP_READ_ERRORS, OSError, EOFError, ValueError):
+        return False
+
+
+def torch_saved_message(name: str, npz: bool = False) -> str:
+    """What to say of a file ``torch.save`` wrote (a .npy or .npz name on
+    it): np.save of the tensor as an array is what convcli reads. (np.save
+    appends .npy to a path that has another suffix: a .npz name is told so.)"""
+    return (f"{name} was saved with torch.save (a PyTorch zip, whose pickle convcli never loads: loading one "
+            f"can run code); save the tensor with np.save(path, t.detach().cpu().numpy())"
+            + (" to a .npy file" if npz else ""))
 
 
 def _open_npz(path: Path, where: str, name: str):

@@ -721,6 +721,8 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
         with arrays._open_npz(path, where, path.name) as z:
             keys, others = arrays.npz_keys(z)
         found = [(k, Source(file=path.name, key=k)) for k in keys]
+        if not found and arrays.is_torch_zip(others):  # (its members' names are no help: Z/data.pkl, ...)
+            raise ConvcliError(where, arrays.torch_saved_message(path.name, npz=True))
         if not found and others:  # (a zip of .txt files, of a zip; under --complete, listed)
             raise ConvcliError(where, f"{path.name} holds no .npy arrays (it holds: {arrays._names(others)})")
     elif suffix == ".npy":

@@ -548,6 +548,80 @@ def test_a_file_with_another_kind_s_name_says_which_it_is(tmp_path, made, named,
     backward_fails(tmp_path, with_file_input(tmp_path, {"file": named}), "inputs.A_prev", what)
 
 
+# What torch.save (PyTorch 1.6 on) writes: a zip of one folder named after the file, its pickle and
+# the tensors' bytes; the members differ by version (byteorder and .format_version came later)
+TORCH_ZIP = {"a/data.pkl": b"\x80\x02}q\x00.", "a/.format_version": b"1", "a/byteorder": b"little",
+             "a/data/0": bytes(24), "a/version": b"3\n"}
+TORCH_SAYS = ("was saved with torch.save (a PyTorch zip, whose pickle convcli never loads: loading one can run "
+              "code); save the tensor with np.save(path, t.detach().cpu().numpy())")
+
+
+def torch_file(path, torch=None) -> None:
+    """A file torch.save writes, by torch itself where given, else by hand
+    with its member names (no torch needed: convcli goes by the names)."""
+    if torch is not None:
+        torch.save(torch.zeros(2, 3), path)
+    else:
+        write_zip(path, TORCH_ZIP)
+
+
+@pytest.mark.parametrize("named", ["a.npy", "a.npz"])
+def test_a_torch_save_file_says_so_and_how_to_save_it_for_convcli(tmp_path, named):
+    """A review: torch.save's file named .npy was told it is an .npz with a
+    .npy name, and renamed, that it "holds no .npy arrays (it holds:
+    a/data.pkl, ...)": neither says what to do. Its member names say what
+    it is; the pickle is never loaded."""
+    torch_file(tmp_path / named)
+    line = backward_fails(tmp_path, with_file_input(tmp_path, {"file": named}), "inputs.A_prev",
+                          f"{named} {TORCH_SAYS}")
+    assert line.endswith(" to a .npy file") == named.endswith(".npz"), line  # np.save makes a.npz.npy of a.npz
+    # an older torch (1.6) wrote no byteorder nor .format_version, in a folder named archive
+    write_zip(tmp_path / named, {"archive/data.pkl": b"\x80\x02.", "archive/version": b"3\n",
+                                 "archive/data/0": bytes(8)})
+    backward_fails(tmp_path, with_file_input(tmp_path, {"file": named}), "inputs.A_prev", f"{named} {TORCH_SAYS}")
+    # a data.pkl alone is not torch's layout: any zip may hold one
+    write_zip(tmp_path / named, {"a/data.pkl": b"x"})
+    said = ("a.npy is an .npz file with a .npy name; rename it to .npz" if named == "a.npy"
+            else "a.npz holds no .npy arrays (it holds: a/data.pkl)")
+    line = backward_fails(tmp_path, with_file_input(tmp_path, {"file": named}), "inputs.A_prev", said)
+    assert "torch.save" not in line, line
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("named", ["a.npy", "a.npz"])
+def test_a_file_torch_save_wrote_says_so(tmp_path, torch, named):
+    """The same of a file torch.save itself wrote (its members as this torch
+    names them), as a config input, and an .npz given to check --against (a
+    .npy given there is one array that cannot be read: the test below)."""
+    torch_file(tmp_path / named, torch)
+    backward_fails(tmp_path, with_file_input(tmp_path, {"file": named}), "inputs.A_prev", f"{named} {TORCH_SAYS}")
+    if named.endswith(".npz"):
+        cfg = write(tmp_path, seed_data())
+        assert_error(run(["check", cfg, "--against", tmp_path / named]), f"{named} {TORCH_SAYS} to a .npy file")
+
+
+@pytest.mark.parametrize("by_torch", [False, pytest.param(True, marks=pytest.mark.torch)])
+def test_against_a_folder_grades_a_torch_save_npy_as_unreadable_and_says_why(tmp_path, request, by_torch):
+    """In a folder (or a zip) of .npy files one is an array that cannot be
+    read: it fails on its own (exit 1, the rest graded), its note saying it
+    was saved with torch.save and how to save it."""
+    torch = request.getfixturevalue("torch") if by_torch else None
+    cfg = write(tmp_path, seed_data())
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    torch_file(mine / "dW.npy", torch)
+    result = run(["check", cfg, "--against", mine, "--json"])
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    (o,) = json.loads(result.stdout)["against"]
+    assert o["status"] == "unreadable" and o["note"].endswith(f"/mine/dW.npy {TORCH_SAYS}"), o
+    result = run(["check", cfg, "--against", mine])
+    assert result.exit_code == 1 and f"/mine/dW.npy {TORCH_SAYS}\n" in result.stdout, result.stdout
+    # a student's upload: the file zipped in a folder of theirs
+    write_zip(tmp_path / "up.zip", {"hw3/dW.npy": (mine / "dW.npy").read_bytes()})
+    result = run(["check", cfg, "--against", tmp_path / "up.zip"])
+    assert result.exit_code == 1 and f"up.zip[hw3/dW] {TORCH_SAYS}" in result.stdout, result.stdout
+
+
 def test_h5_without_datasets(tmp_path):
     with h5py.File(tmp_path / "a.h5", "w") as f:
         f.create_group("empty")
