@@ -1108,6 +1108,18 @@ def provenance_note(path: str | Path, p: Plan) -> str:
         return (f"{printable(str(summary))} says these arrays were written for "
                 f"{printable(str(theirs.get('path', 'another config')))} "
                 f"(sha256 {theirs['sha256'][:12]}), not for {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
+    if theirs.get("sha256"):  # convcli's own results for this very config: a pass says nothing of yours (a review)
+        try:
+            run = json.loads(summary.read_text(encoding="utf-8"))
+            other = [f"with the {run['engine']} engine" if run.get("engine", p.engine) != p.engine else "",
+                     f"in {run['dtype']}" if run.get("dtype", p.dtype) != p.dtype else ""]
+        except (ValueError, TypeError, OSError, KeyError):
+            other = []
+        if any(other):  # another engine's or dtype's run of it: a comparison of convcli's own, and said so
+            return (f"{printable(str(summary))} says convcli wrote these arrays for this config, "
+                    f"{' '.join(o for o in other if o)} (this run: the {p.engine} engine in {p.dtype})")
+        return (f"{printable(str(summary))} says convcli wrote these arrays for this config: they are convcli's "
+                f"own results, so they pass against themselves; give the folder of your own arrays")
     return ""
 
 

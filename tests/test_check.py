@@ -2352,6 +2352,35 @@ def test_a_copys_name_in_an_unpacked_uploads_folder_is_told_so(tmp_path):
         ("hw3/dW.txt", "not read: only .npy files are; save conv1.dW with np.save")]
 
 
+def test_convclis_own_folder_for_this_config_is_said_to_be_convclis(tmp_path):
+    """A learner's review: ``check --against`` a folder that ``convcli
+    backward`` wrote for this same config (or one that holds it, two levels
+    up) passed "your arrays: all 4 checks passed" with nothing saying they
+    were convcli's own. Another engine's or dtype's run of it is a real
+    comparison, and said as that."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "hw" / "convcli-out" / "seed"]).exit_code == 0
+    for against in (tmp_path / "hw" / "convcli-out" / "seed", tmp_path / "hw"):
+        result = run(["check", cfg, "--against", against, "--json"])
+        doc = json.loads(result.stdout)
+        assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == 4, doc
+        assert doc["note"].endswith("seed/summary.json says convcli wrote these arrays for this config: they are "
+                                    "convcli's own results, so they pass against themselves; give the folder of "
+                                    "your own arrays"), doc["note"]
+    assert run(["backward", cfg, "--engine", "reference", "--out", tmp_path / "ref"]).exit_code == 0
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "ref", "--json"]).stdout)
+    assert doc["note"].endswith("ref/summary.json says convcli wrote these arrays for this config, with the "
+                                "reference engine (this run: the fast engine in float64)"), doc["note"]
+    assert run(["backward", cfg, "--dtype", "float32", "--out", tmp_path / "f32"]).exit_code == 0
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "f32", "--json"]).stdout)
+    assert doc["note"].endswith("f32/summary.json says convcli wrote these arrays for this config, in float32 "
+                                "(this run: the fast engine in float64)"), doc["note"]
+
+
 def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
     """A review: graded from the one folder inside (outer/run/), convcli's
     own output folder written for another config lost the note its
