@@ -56,6 +56,7 @@ from .hparams import (
     cache_arrays,
     cache_state,
     check_engine,
+    check_not_swapped,
     check_padded,
     check_upstream,
     too_large,
@@ -317,6 +318,7 @@ def conv_backward(dZ, cache, engine=None):
     are undefined (the fast engine may use either version, depending on the
     layer's size).
     """
+    check_not_swapped(dZ, cache, "conv_backward", "dZ")
     A_prev, W, b, hparameters, state = _unpack_cache(cache)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
     if state is None:  # a cache built by hand: conv_forward never saw it

@@ -326,6 +326,22 @@ def a_type(x) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' or name == 'ndarray' else 'a'} {name}"
 
 
+def check_not_swapped(upstream, cache, backward: str, grad: str) -> None:
+    """A backward called the other way round, ``backward(cache, dA)`` (a
+    learner's review: relu_backward, which takes ``Z`` itself for its
+    cache, read the tuple ``(Z,)`` as a 5-D dA): a ValueError that says so,
+    where the upstream gradient is a forward's cache (a tuple or list of
+    arrays and hyperparameters) and the cache an array."""
+    if not isinstance(cache, np.ndarray) or not isinstance(upstream, (tuple, list)) or not upstream:
+        return
+    relu = len(upstream) == 1 and isinstance(upstream[0], np.ndarray)  # (Z,)
+    layer = any(isinstance(x, dict) for x in upstream)  # (A_prev, W, b, hparameters), (A_prev, hparameters)
+    if relu or layer:
+        kind = "tuple" if isinstance(upstream, tuple) else "list"
+        raise ValueError(f"{grad}: a {kind} of {len(upstream)}, as a forward's cache is, and the cache an array: "
+                         f"the arguments look swapped; call {backward}({grad}, cache)")
+
+
 def whole_return_hint(cache, backward: str) -> str:
     """For a cache that is a forward's whole return value, ``(output,
     cache)``, a learner's slip (``cache = conv_forward(...)``, a review):

@@ -38,6 +38,7 @@ from .hparams import (
     cache_arrays,
     cache_state,
     check_engine,
+    check_not_swapped,
     check_mode,
     check_upstream,
     choice,
@@ -230,6 +231,7 @@ def pool_backward(dA, cache, mode="max", engine=None):
         For a ``dA`` of another shape than the forward's output, or a cache
         that is not ``pool_forward``'s.
     """
+    check_not_swapped(dA, cache, "pool_backward", "dA")
     A_prev, hparameters, state = _unpack_cache(cache)
     mode = check_mode(mode)
     if mode == "max" and state is not None and state.mode == "average":  # the default mode, most likely

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hparams import as_array, check_upstream, compute_dtype, whole_return_hint
+from .hparams import as_array, check_not_swapped, check_upstream, compute_dtype, whole_return_hint
 
 
 def relu_forward(Z):
@@ -49,6 +49,7 @@ def relu_backward(dA, cache):
     ValueError
         For a cache that is not a ReLU's, or a ``dA`` of another shape.
     """
+    check_not_swapped(dA, cache, "relu_backward", "dA")
     if isinstance(cache, list):  # [Z]: as good as its tuple, as conv_backward and pool_backward take one
         cache = tuple(cache)
     if isinstance(cache, np.ndarray):  # the course's own relu helper caches Z itself (a learner's review)

@@ -385,6 +385,26 @@ def test_a_forward_s_whole_return_value_as_the_cache_says_to_pass_its_second_ite
         cc.relu_backward(Z, cc.conv_forward(A, W, b, CONV_HP))
 
 
+def test_a_backward_called_with_its_arguments_swapped_says_so():
+    """A learner's review: ``relu_backward(cache, dA)`` (relu's cache may be
+    Z itself, an array) read the tuple (Z,) as dA: 'dA: expected 4
+    dimensions, got shape (1, ...)'. Each backward names the slip, for its
+    cache as a tuple or a list; the right order still runs."""
+    calls = {"conv": (cc.conv_backward, "dZ", cc.conv_forward(A, W, b, CONV_HP)),
+             "pool": (cc.pool_backward, "dA", cc.pool_forward(A, POOL_HP)),
+             "relu": (cc.relu_backward, "dA", cc.relu_forward(A))}
+    for name, (backward, grad, (out, cache)) in calls.items():
+        n = len(tuple(cache))
+        for given in (cache, list(cache)):
+            with pytest.raises(ValueError) as info:
+                backward(given, np.ones_like(out))
+            kind = "list" if isinstance(given, list) else "tuple"
+            assert str(info.value) == (f"{grad}: a {kind} of {n}, as a forward's cache is, and the cache an array: "
+                                       f"the arguments look swapped; call {name}_backward({grad}, cache)"), info.value
+        got = backward(np.ones_like(out), cache)
+        assert (got[0] if isinstance(got, tuple) else got).shape == A.shape  # (relu's input is A too)
+
+
 def test_a_hand_built_conv_cache_whose_items_do_not_fit_blames_the_cache():
     """A learner's review: a cache built by hand with its items out of order
     read 'W: channel mismatch', blaming an argument the caller never passed;
