@@ -2329,6 +2329,144 @@ def test_a_stray_file_beside_an_unpacked_uploads_folder_does_not_hide_it(tmp_pat
     assert ".scratch.npy" in [u["entry"] for u in doc["unknown"]]
 
 
+# configs/stack.yaml's conv, relu and pool: each one's output and dA_prev, and conv's dW and db
+STACK_GRADED = ("conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+                "pool3.dA_prev")
+
+
+def _zip_tree(folder, name):
+    """A zip of ``folder``'s files, each under its path in it (home/alice/hw3/conv1.Z.npy), as a student's
+    upload was before it was unpacked."""
+    import zipfile
+
+    with zipfile.ZipFile(folder.parent / name, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                z.write(f, f.relative_to(folder).as_posix())
+    return folder.parent / name
+
+
+def test_an_unpacked_upload_is_searched_as_deep_as_its_zip(tmp_path):
+    """An instructor's review: a correct upload unpacked three levels down
+    (home/alice/hw3/, an archiver keeping the student's whole path) was
+    "the folder has no .npy files" (exit 2), and under --complete every
+    quantity missing with no word of where the arrays are, where its zip
+    graded 8 of 8. A folder is searched as deep as its zip is read: three
+    and four levels down, graded as the zip, a __MACOSX/ copy aside. The
+    wrong db is made by hand: twice convcli's."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    for deep in ("home/alice/hw3", "srv/uploads/alice/hw3"):
+        up = tmp_path / f"up{deep.count('/') + 1}"
+        shutil.copytree(tmp_path / "key", up / deep, ignore=shutil.ignore_patterns("*.json", "*.yaml"))
+        (up / "__MACOSX" / deep).mkdir(parents=True)
+        (up / "__MACOSX" / deep / "._conv1.Z.npy").write_bytes(b"\x00\x05\x16\x07 a resource fork")
+        for wrong in ((), ("conv1.db",)):
+            if wrong:
+                np.save(up / deep / "conv1.db.npy", 2 * np.load(tmp_path / "key" / "conv1.db.npy"))
+            status = {q: "fail" if q in wrong else "pass" for q in STACK_GRADED}
+            graded = {}
+            for against in (up, _zip_tree(up, f"{up.name}.zip")):
+                result = run(["check", cfg, "--against", against, "--complete", "--json"])
+                doc = json.loads(result.stdout)
+                assert result.exit_code == (1 if wrong else 0), (deep, against, result.output)
+                assert doc["counts"]["against"]["passed"] == len(STACK_GRADED) - len(wrong), doc["counts"]
+                graded[against.suffix] = {a["entry"].removesuffix(".npy"): a["status"] for a in doc["against"]}
+                assert not any("MACOSX" in u["entry"] for u in doc["unknown"]), doc["unknown"]
+            # each array named by its path in the upload, unpacked or zipped
+            assert graded[""] == graded[".zip"] == {f"{deep}/{q}": s for q, s in status.items()}, graded
+        result = run(["check", cfg, "--against", up])  # without --complete: graded too, not "no .npy files"
+        assert result.exit_code == 1 and "FAIL" in result.stdout, result.output
+
+
+def test_two_folders_deep_in_an_unpacked_upload_are_several_submissions(tmp_path):
+    """Two folders of work three and four levels down (hw3/ and
+    old/attempt1/ in home/alice/) are two submissions, which one is the
+    work the user's to say, as in their zip; a deep folder of the hand-out
+    is no rival; and a link up to a folder it sits in, however deep, is
+    walked no further (it would loop), a link out of the upload in its
+    first two levels still graded as before, and named."""
+    import json
+    import os
+    import shutil
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    graded = [f"conv1.{q}" for q in ("Z", "dA_prev", "dW", "db")]
+    up = tmp_path / "up"
+    for deep in ("home/alice/hw3", "home/alice/old/attempt1"):
+        (up / deep).mkdir(parents=True)
+        for q in graded:
+            shutil.copy(tmp_path / "key" / f"{q}.npy", up / deep)
+    np.save(up / "home" / "alice" / "old" / "attempt1" / "conv1.db.npy", np.zeros(8))  # an older, other db
+    assert_error(run(["check", cfg, "--against", _zip_tree(up, "up.zip")]),
+                 "holds the same quantities in home/alice/hw3/ and home/alice/old/attempt1/: several submissions")
+    # and a link up to a folder it sits in, past the second level: walked no further (no third copy, no loop)
+    os.symlink(up / "home", up / "home" / "alice" / "hw3" / "up")
+    assert_error(run(["check", cfg, "--against", up]),
+                 "the folder has no .npy files (and no outputs.h5); home/alice/hw3/ and home/alice/old/attempt1/ "
+                 "inside it have some: --against the one that is your work")
+    result = run(["check", cfg, "--against", up, "--complete", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1 and doc["counts"]["against"]["passed"] == 0, result.output
+    assert [u["entry"] for u in doc["unknown"]] == ["home/alice/hw3/", "home/alice/old/attempt1/"], doc["unknown"]
+    # the older attempt a folder of the hand-out now, as deep: hw3/ graded, the hand-out listed
+    for f in (up / "home" / "alice" / "old" / "attempt1").iterdir():
+        f.unlink()
+    for q in ("A_prev", "W", "b"):
+        shutil.copy(tmp_path / "key" / f"{q}.npy", up / "home" / "alice" / "old" / "attempt1")
+    doc = json.loads(run(["check", cfg, "--against", up, "--json"]).stdout)
+    assert doc["ok"] and [a["entry"] for a in doc["against"]] == [f"home/alice/hw3/{q}.npy" for q in graded], doc
+    assert ("home/alice/old/attempt1/", "a folder of what the config gives (the hand-out), not graded") in [
+        (u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
+    # a link out of the upload one level down, as before: followed, graded, and named where it leads
+    link = tmp_path / "linked"
+    link.mkdir()
+    os.symlink(tmp_path / "key", link / "hw3")
+    doc = json.loads(run(["check", cfg, "--against", link, "--json"]).stdout)
+    assert doc["ok"] and {a["entry"]: a["linked_from"] for a in doc["against"]} == {
+        f"hw3/{q}.npy": str((tmp_path / "key" / f"{q}.npy").resolve()) for q in graded}, doc["against"]
+
+
+def test_an_upload_with_no_npy_at_any_depth_says_so(tmp_path):
+    """Where no folder at any depth holds .npy files (or an outputs.h5) the
+    folder has none: exit 2, or every quantity missing under --complete;
+    where a folder past the second level is a link out of the upload, not
+    searched, it is named with the message, for the work may be there."""
+    import json
+    import os
+    import shutil
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    up = tmp_path / "up"
+    (up / "home" / "alice" / "hw3").mkdir(parents=True)
+    (up / "home" / "alice" / "hw3" / "notes.txt").write_text("no arrays here")
+    line = assert_error(run(["check", cfg, "--against", up]), "the folder has no .npy files (and no outputs.h5)")
+    assert "inside it" not in line and "not searched" not in line, line
+    result = run(["check", cfg, "--against", up, "--complete", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1 and doc["counts"]["against"]["missing"] == 4, result.output
+    # the work elsewhere, linked in three levels down: not walked into, named
+    (tmp_path / "elsewhere" / "hw3").mkdir(parents=True)
+    shutil.copy(tmp_path / "key" / "conv1.Z.npy", tmp_path / "elsewhere" / "hw3")
+    os.symlink(tmp_path / "elsewhere", up / "home" / "alice" / "hw3" / "mine")
+    assert_error(run(["check", cfg, "--against", up]), "the folder has no .npy files (and no outputs.h5); "
+                 "home/alice/hw3/mine/: not searched: a link out of the folder")
+    doc = json.loads(run(["check", cfg, "--against", up, "--complete", "--json"]).stdout)
+    assert ("home/alice/hw3/mine/", "not searched: a link out of the folder") in [
+        (u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
+
+
 def test_a_copys_name_in_an_unpacked_uploads_folder_is_told_so(tmp_path):
     """A review: an unpacked upload's hw3/db (1).npy (twice db) beside
     hw3/db.npy was "unknown quantity 'hw3/db (1)'", where the same files
