@@ -3122,10 +3122,12 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
             if getattr(u, "source", None) is not None and u.base_dir is not None]
         plot_target(reads)
     # What a whole submission holds and this one does not: listed, and failed with --complete. Its
-    # gradients when the run is asked for them: a backward: section, a gradient among the expected
-    # entries or among the arrays (a config without backward: still has grad: output).
+    # gradients when the config asks for them: a backward: section, or a gradient among the expected
+    # entries. Not a gradient among the arrays: it is graded (a config without backward: still has grad:
+    # output), but the assignment is the config's (an instructor's review: a leftover dW.npy in a forward
+    # assignment's upload made every gradient required, and a complete forward scored 3 of 8).
     given = {s.quantity for s in submitted}
-    gradients = p.asks_backward or p.needs_backward([e.quantity for e in parsed] + sorted(given))
+    gradients = p.asks_backward or p.needs_backward([e.quantity for e in parsed])
     absent = [q for q in p.graded() if q not in given and (gradients or p.roles.get(q) != "gradient")
               ] if against is not None else []
     wanted = [e.quantity for e in parsed] + sorted(given) + (absent if complete else [])

@@ -997,7 +997,7 @@ def check(
         typer.Option("--complete", metavar=FLAG,
                      help="With --against: every quantity the run computes must be among your arrays (not the "
                           "inputs or upstream gradient the config gives; the gradients when the config has a "
-                          "backward: section, or an expected entry or one of your arrays is a gradient); a missing "
+                          "backward: section, or an expected entry is a gradient); a missing "
                           "one fails (grading a whole submission)."),
     ] = False,
     each_layer: Annotated[

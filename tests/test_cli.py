@@ -609,11 +609,19 @@ def test_against_complete_fails_a_missing_quantity(tmp_path):
         "backward:\n  grad: random", "").replace("../sample_data", str(CONFIGS.parent / "sample_data")), "fwd.yaml")
     assert run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
                 "--complete"]).exit_code == 0
-    # ...but it still runs backward (grad: output): a gradient among the arrays asks for all of them.
+    # A gradient among the arrays is graded (grad: output), but asks for no other: the assignment is the
+    # config's (an instructor's review: a leftover dW.npy made every gradient required, 3 of 8). The key's
+    # dW was made under grad: random, so it fails here on its own; grad: output's passes.
     shutil.copy(tmp_path / "ref" / "conv1.dW.npy", fwd)
     doc = json.loads(run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
                           "--complete", "--json"]).stdout)
-    assert doc["ok"] is False and "conv1.dA_prev" in doc["missing"] and "conv1.dW" not in doc["missing"]
+    assert doc["missing"] == [] and (doc["counts"]["against"]["checks"], doc["counts"]["against"]["passed"]) == (4, 3)
+    (bad,) = [o for o in doc["against"] if not o["passed"]]
+    assert bad["quantity"] == "conv1.dW" and bad["status"] == "fail", bad
+    assert run(["backward", forward_only, "--out", tmp_path / "out_fwd"]).exit_code == 0
+    shutil.copy(tmp_path / "out_fwd" / "conv1.dW.npy", fwd)
+    assert run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
+                "--complete"]).exit_code == 0
     (fwd / "conv1.dW.npy").unlink()
     (fwd / "pool3.A.npy").unlink()
     assert run(["check", forward_only, "--against", fwd, "--expected", _no_expected(tmp_path),
