@@ -753,7 +753,7 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         # (errors.printable); the quantity comes from the name itself (p.unknown quotes it by repr).
         label = printable(raw)
         names = _names_of(raw, src)
-        q = next((n for n, _ in names if _resolves(p, n)), None)
+        q = next((n for n, _ in names + _underscored(p, names) if _resolves(p, n)), None)
         if q is None:
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
             # (a copy's name below a folder, hw3/db (1).npy alone, is told what to save it as in that folder: a
@@ -864,6 +864,19 @@ def _names_of(raw: str, src: Source) -> list[tuple[str, str]]:
         (".".join(parts[k:]), "/".join(parts[:k])) for k in range(1, len(parts))]
 
 
+def _underscored(p: Plan, names: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A name with ``_`` where the quantity's has its ``.`` (``conv1_Z``:
+    ``np.savez(f, conv1_Z=Z)``, whose keywords cannot hold a dot, a review),
+    read as that quantity where it is exactly one (``conv_1_dA_prev`` is
+    ``conv_1.dA_prev`` and nothing else), and no name of it is one already."""
+    if any(_resolves(p, n) for n, _ in names):
+        return []
+    found = {(n[:k] + "." + n[k + 1:], folder) for n, folder in names if "." not in n
+             for k in range(1, len(n) - 1) if n[k] == "_"}
+    found = {(n, folder) for n, folder in found if _resolves(p, n)}
+    return sorted(found) if len({p.resolve(n, "") for n, _ in found}) == 1 else []
+
+
 def _submissions(graded: list[tuple[str, str] | None]) -> list[str]:
     """Of a zip's (an .npz's) arrays, each one's (quantity, folder) where
     the run grades it (:func:`_graded_as`): the folders below its top level
@@ -960,7 +973,8 @@ def _same_stored(a: Source, b: Source, base: Path, where: str) -> bool:
 def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:
     """(quantity, folder) of an array found as ``raw``, where it is one the
     run grades (not a copy of what the config gives), else None."""
-    named = next(((n, folder) for n, folder in _names_of(raw, src) if _resolves(p, n)), None)
+    names = _names_of(raw, src)
+    named = next(((n, folder) for n, folder in names + _underscored(p, names) if _resolves(p, n)), None)
     if named is None:
         return None
     q = p.resolve(named[0], "")

@@ -3117,3 +3117,35 @@ def test_a_pass_that_any_array_that_small_would_get_says_so_and_zeros_are_not_ca
     (o,) = json.loads(run(["check", tmp_path / "float64.yaml", "--against", key / "conv1.dA_prev.npy",
                            "--json"]).stdout)["against"]
     assert o["passed"] and o["hints"] == [] and not o["note"], o
+
+
+def test_an_underscore_for_the_quantitys_dot_grades_as_that_quantity(tmp_path):
+    """An instructor's review: ``np.savez(f, conv1_Z=Z, ...)`` (keywords
+    cannot hold a dot) scored 0 of 8 under --complete, every array 'unknown
+    quantity 'conv1_Z' (did you mean 'conv1.Z'?)'. A name whose one reading
+    with a dot for an underscore is a quantity grades as it, in an .npz
+    and as a file; one with none stays unknown. The
+    arrays are the key's own, each renamed: the expected outcome (8 of 8,
+    a doubled db failing) follows from that, not from a run of check."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    names = ["conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+             "pool3.dA_prev"]
+    arrays = {q.replace(".", "_"): np.load(tmp_path / "key" / f"{q}.npy") for q in names}
+    np.savez(tmp_path / "under.npz", **arrays)
+    (tmp_path / "under").mkdir()
+    for k, a in arrays.items():
+        np.save(tmp_path / "under" / f"{k}.npy", 2 * a if k == "conv1_db" else a)
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "under.npz", "--complete", "--json"]).stdout)
+    assert doc["ok"] and doc["missing"] == [] and doc["unknown"] == [], doc
+    assert sorted(o["quantity"] for o in doc["against"]) == sorted(names)
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "under", "--complete", "--json"]).stdout)
+    assert [o["quantity"] for o in doc["against"] if not o["passed"]] == ["conv1.db"], doc
+    # no reading, or a name that is a quantity already: as before
+    np.savez(tmp_path / "other.npz", conv9_Z=arrays["conv1_Z"], conv1_Z_old=arrays["conv1_Z"])
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "other.npz", "--complete", "--json"]).stdout)
+    assert sorted(u["entry"] for u in doc["unknown"]) == ["conv1_Z_old", "conv9_Z"], doc["unknown"]
