@@ -3125,7 +3125,13 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     (with ``--plot``): given the files the check reads (key, path) once
     they are known, before anything runs, to refuse a PNG that is one of
     them; and the outcomes keep your arrays, for the picture."""
-    parsed = collect_expected(p, entries, source) if entries else []
+    try:
+        parsed = collect_expected(p, entries, source) if entries else []
+    except ConvcliError as exc:  # an entry this config cannot have: the file's own provenance may say why
+        came_from = expected_provenance_note(str(source.display), came, p) if source is not p.cfg else ""
+        if came_from:  # (a review: "unknown quantity 'relu2.A'" read as a typo in the learner's file)
+            raise ConvcliError(exc.where, f"{exc.what}; {came_from}") from None
+        raise
     submitted, unknown = collect_against(against, p, empty_ok=complete) if against is not None else ([], [])
     if plot_target is not None:  # not onto a file this run reads: the config's, --expected and its, your arrays
         reads = p.cfg.files_read() + ([("--expected", Path(expected))] if expected is not None else [])

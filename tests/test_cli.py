@@ -143,6 +143,20 @@ def test_a_failed_check_against_another_runs_expected_yaml_says_whose_values_the
     write(tmp_path, {"expected": {"conv1.Z.mean": 1.0}}, "hand.yaml")
     result = run(["check", cfg, "--expected", "hand.yaml"])
     assert result.exit_code == 1 and "note:" not in result.stdout
+    # a key of another network, refused for a quantity this config has not, says whose it is (a review: it read
+    # as a typo in the learner's file); one written by hand is refused as before
+    key2 = yaml.safe_load((tmp_path / key).read_text())
+    key2["expected"]["relu9.A.mean"] = 1.0
+    (tmp_path / "key2.yaml").write_text(yaml.safe_dump(key2))
+    result = run(["check", "other.yaml", "--expected", "key2.yaml"])
+    assert result.exit_code == 2, result.output
+    assert result.output.rstrip().endswith(f"unknown quantity 'relu9.A'; known: A_prev, W, b, conv1.Z, conv1.dZ, "
+                                           f"conv1.dA_prev, conv1.dW, conv1.db; --expected key2.yaml was computed "
+                                           f"from {cfg} (sha256 {sha[:12]}), not from other.yaml (sha256 "
+                                           f"{sha_other[:12]})"), result.output
+    write(tmp_path, {"expected": {"relu9.A.mean": 1.0}}, "hand.yaml")
+    result = run(["check", cfg, "--expected", "hand.yaml"])
+    assert result.exit_code == 2 and result.output.rstrip().endswith("conv1.dW, conv1.db"), result.output
 
 
 @pytest.mark.parametrize("fmt", ["npy", "h5"])
