@@ -1067,7 +1067,8 @@ def _inner_folders(path: Path, every: bool = False) -> list[Path]:
     down that has any, however deep, as a zip's are read (an instructor's review: home/alice/hw3/ unpacked
     had "no .npy files" where its zip graded 8 of 8), by name: each, not the first alone (draft/ and final/:
     which one is the work is the student's to say); macOS's __MACOSX/ copies never. With ``every``, those
-    of every level (a review: hw3/ graded alone beside old/attempt1/)."""
+    of that level and the next, and of the first two levels down (a review: hw3/ graded alone beside
+    old/attempt1/); not deeper, where folders are the work's own (its convcli-out/, a venv's data)."""
     return _walk_inside(path, every)[0]
 
 
@@ -1080,7 +1081,7 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
     unsearched: list[tuple[Path, str]] = []
     walked = {root}
     level: list[tuple[Path, Path]] = [(path, root)]  # each folder of a level, and where it really is
-    depth = 0
+    depth, first = 0, None  # the level, and the first that holds work (path's own: 0)
     while level:
         below: list[tuple[Path, Path]] = []
         for folder, real in level:
@@ -1091,6 +1092,8 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
                 continue
             if work and depth:
                 found.append(folder)
+            if work and first is None:
+                first = depth
             # links are followed the first two levels down, as they always were; further down, the walk
             # keeps to the submission's own tree, each folder once: a link up to a folder it sits in would
             # loop, and one out of it (to /) would walk the disk
@@ -1100,7 +1103,10 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
                 continue
             walked.add(real)
             below += [(f, Path(os.path.realpath(f)) if link else real / f.name) for f, link in inside]
-        if found and not every:
+        # With every, the folders of the first level that holds work and of the next (and of the first two
+        # levels, as ever): deeper ones are the work's own (a review: hw3/convcli-out/cfg/, convcli's output
+        # inside the work, or a venv's test data, refused an upload graded before and graded as its zip)
+        if found and not every or every and first is not None and depth >= max(2, first + 1):
             break
         level, depth = sorted(below), depth + 1
     return found, unsearched
@@ -1142,9 +1148,12 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
     return out, unknown
 
 
-def provenance_note(path: str | Path, p: Plan) -> str:
+def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, True)) -> str:
     """If ``path`` is a folder convcli wrote for another config (its
-    summary.json names another sha256), say so: its arrays will differ."""
+    summary.json names another sha256), say so: its arrays will differ.
+    For this config, that they are convcli's own, where ``own`` says every
+    array graded passed and was convcli's exactly; or another engine's or
+    dtype's run of it, where they passed."""
     summary = Path(path) / "summary.json"
     # (as collect_against: a folder's own arrays, or its outputs.h5, are graded first; stray .npy files, none
     # a quantity graded, leave its one folder inside graded: a review had the note lost beside .scratch.npy)
@@ -1164,7 +1173,7 @@ def provenance_note(path: str | Path, p: Plan) -> str:
         return (f"{printable(str(summary))} says these arrays were written for "
                 f"{printable(str(theirs.get('path', 'another config')))} "
                 f"(sha256 {theirs['sha256'][:12]}), not for {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
-    if theirs.get("sha256"):  # convcli's own results for this very config: a pass says nothing of yours (a review)
+    if theirs.get("sha256") and own[0]:  # convcli's own results for this config: a pass says nothing of yours
         try:
             run = json.loads(summary.read_text(encoding="utf-8"))
             other = [f"with the {run['engine']} engine" if run.get("engine", p.engine) != p.engine else "",
@@ -1174,8 +1183,9 @@ def provenance_note(path: str | Path, p: Plan) -> str:
         if any(other):  # another engine's or dtype's run of it: a comparison of convcli's own, and said so
             return (f"{printable(str(summary))} says convcli wrote these arrays for this config, "
                     f"{' '.join(o for o in other if o)} (this run: the {p.engine} engine in {p.dtype})")
-        return (f"{printable(str(summary))} says convcli wrote these arrays for this config: they are convcli's "
-                f"own results, so they pass against themselves; give the folder of your own arrays")
+        if own[1]:
+            return (f"{printable(str(summary))} says convcli wrote these arrays for this config: they are "
+                    f"convcli's own results, so they pass against themselves; give the folder of your own arrays")
     return ""
 
 
@@ -1344,8 +1354,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                # along both is that too, and the transpose is its fix (a review)
                                ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                         hr, ha, transposed=True))):
-                if unfilled:  # (last_term's own words for zeros; not _assigned_hint's, which zeros fit to atol)
-                    said = _last_term_hint(p, inputs, s.quantity, theirs, hr, ha) if kind == "last_term" else ""
+                if unfilled:  # last_term's own words for zeros, at the check's tolerance (a review: at the hint's
+                    # looser one, zeros were told the = slip where --atol set below its term said it was not)
+                    said = _last_term_hint(p, inputs, s.quantity, theirs, rtol, atol) if kind == "last_term" else ""
                 else:
                     said = hint() if mistaken else ""
                 if said:
@@ -1810,8 +1821,8 @@ def _atol_dominates(ours: np.ndarray, rtol: float, atol: float) -> str:
     if largest == 0.0 or largest > atol:
         return ""
     suggest = float(f"{max(rtol, np.finfo(np.float64).eps) * largest:.0e}")
-    return (f"every |value| of convcli's is within atol ({atol:g}) of 0 (the largest is {largest:.3g}), so any "
-            f"array that small passes, all zeros too: --atol {suggest:g} grades at this array's scale")
+    return (f"every |value| of convcli's is within atol ({atol:g}) of 0 (the largest is {largest:.3g}), so an "
+            f"array of zeros would pass too: --atol {suggest:g} grades at this array's scale")
 
 
 # A difference this many units of the last place of an array's largest
@@ -3185,7 +3196,10 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     # "relu2.A differs too: fix it first" points up the table, and a missing one sits in its place
     order = {q: k for k, q in enumerate(p.shapes)}
     graded.sort(key=lambda o: order.get(o.quantity, len(order)))
-    note = provenance_note(against, p) if against is not None else ""
+    # (convcli's own only where every array graded is convcli's, to the last bit for this engine and dtype:
+    # a learner's own arrays beside a copied summary.json are theirs, a review)
+    own = (bool(graded) and all(o.passed for o in graded), bool(graded) and all(o.abs_err == 0 for o in graded))
+    note = provenance_note(against, p, own) if against is not None else ""
     # where the expected values came from, when they failed: another config's, or another dtype's
     came_from = expected_provenance_note(str(source.display), came, p) if not all(
         o.passed for o in outcomes) else ""

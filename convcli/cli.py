@@ -83,13 +83,18 @@ def _refuse_repeated(ctx, params, args: list[str]) -> None:
     keeps the last one silently, so a grading loop's ``--against $A
     --against $B`` graded B alone and exited 0 (a review). ``--opt=V``,
     ``-oV`` and ``-o V`` count alike; the words after ``--`` are no
-    options; a flag given twice says the same thing twice and stands."""
+    options; a flag, or an option given the same value twice, says the
+    same thing twice and stands; --help anywhere shows the help, as click
+    has it, and a value left out is click's to say (a review)."""
     takes = {}  # option string -> the option, for those that take a value
     for p in params:
         if getattr(p, "param_type_name", "") == "option" and not p.is_flag and not p.count and not p.multiple:
             for o in p.opts + p.secondary_opts:
                 takes[o] = p
     seen: dict = {}  # option's name -> its value as first given
+    words = args[:args.index("--")] if "--" in args else args
+    if any(w in ctx.help_option_names for w in words):
+        return
     i = 0
     while i < len(args) and args[i] != "--":
         token, value = args[i], None
@@ -101,9 +106,11 @@ def _refuse_repeated(ctx, params, args: list[str]) -> None:
         option = takes.get(name)
         if option is not None:
             if value is None:
+                if i + option.nargs >= len(args):  # "requires an argument": click's own line
+                    return
                 value = " ".join(args[i + 1:i + 1 + option.nargs])
                 i += option.nargs
-            if option.name in seen:
+            if option.name in seen and seen[option.name] != value:
                 errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
                 name = next((o for o in option.opts if o.startswith("--")), name)  # as other usage errors say it
                 both = f"'{short_path(seen[option.name])}', then '{short_path(value)}'"

@@ -334,7 +334,8 @@ def check_not_swapped(upstream, cache, backward: str, grad: str) -> None:
     arrays and hyperparameters) and the cache an array."""
     if not isinstance(cache, np.ndarray) or not isinstance(upstream, (tuple, list)) or not upstream:
         return
-    relu = len(upstream) == 1 and isinstance(upstream[0], np.ndarray)  # (Z,)
+    # (Z,) with the gradient of Z's shape as the cache (a list of one sample's gradient, [dA[0]], is a dA)
+    relu = len(upstream) == 1 and isinstance(upstream[0], np.ndarray) and upstream[0].shape == cache.shape
     layer = any(isinstance(x, dict) for x in upstream)  # (A_prev, W, b, hparameters), (A_prev, hparameters)
     if relu or layer:
         kind = "tuple" if isinstance(upstream, tuple) else "list"

@@ -403,6 +403,9 @@ def test_a_backward_called_with_its_arguments_swapped_says_so():
                                        f"the arguments look swapped; call {name}_backward({grad}, cache)"), info.value
         got = backward(np.ones_like(out), cache)
         assert (got[0] if isinstance(got, tuple) else got).shape == A.shape  # (relu's input is A too)
+    # a list holding one sample's gradient is a dA, relu's cache Z itself (a later review: refused as swapped)
+    Z = np.linspace(-1, 1, 18).reshape(1, 3, 3, 2)
+    assert np.array_equal(cc.relu_backward([np.ones((3, 3, 2))], Z), (Z > 0).astype(float))
 
 
 def test_a_hand_built_conv_cache_whose_items_do_not_fit_blames_the_cache():

@@ -89,6 +89,7 @@ def one_line(code: int, out: str, err: str) -> str:
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, args, line):
+    monkeypatch.chdir(tmp_path)  # (a relative --out the check failed to refuse wrote into the repo once)
     cfg = write(tmp_path, SMALL)
     args = [str(cfg) if a == "{cfg}" else a for a in args]
     assert one_line(*call(monkeypatch, capsys, *args)) == line
@@ -100,9 +101,15 @@ def test_an_option_given_twice_writes_nothing_and_a_flag_twice_stands(tmp_path, 
     line = one_line(*call(monkeypatch, capsys, "backward", cfg, "--out", a, "--out", b))
     assert line == f"convcli: error: --out: given twice ({str(a)!r}, then {str(b)!r}); give it once"
     assert not a.exists() and not b.exists()
-    # a flag given twice says the same thing twice
-    code, out, err = call(monkeypatch, capsys, "backward", cfg, "--json", "--json", "--out", a)
+    # a flag given twice says the same thing twice, and so does an option given one value twice
+    code, out, err = call(monkeypatch, capsys, "backward", cfg, "--json", "--json", "--out", a, "-o", a)
     assert code == 0 and a.is_dir() and '"ok": true' in out, (code, err)
+    # --help anywhere shows the help, as click has it (a review: "given twice" instead)
+    code, out, err = call(monkeypatch, capsys, "check", cfg, "--against", a, "--against", b, "--help")
+    assert code == 0 and "--against" in out and err == "", (code, err)
+    # a second one with its value left out is click's "requires an argument"
+    line = one_line(*call(monkeypatch, capsys, "check", cfg, "--against", a, "--against"))
+    assert line == "convcli: error: --against: requires an argument", line
 
 
 def test_help_version_and_a_bare_convcli(monkeypatch, capsys):
