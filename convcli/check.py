@@ -1067,24 +1067,27 @@ def _inner_folders(path: Path, every: bool = False) -> list[Path]:
     down that has any, however deep, as a zip's are read (an instructor's review: home/alice/hw3/ unpacked
     had "no .npy files" where its zip graded 8 of 8), by name: each, not the first alone (draft/ and final/:
     which one is the work is the student's to say); macOS's __MACOSX/ copies never. With ``every``, those
-    of that level and the next, and of the first two levels down (a review: hw3/ graded alone beside
-    old/attempt1/); not deeper, where folders are the work's own (its convcli-out/, a venv's data)."""
+    of every level (a review: hw3/ graded alone beside old/attempt1/), but inside a folder of work one
+    level down only: deeper ones are the work's own (its convcli-out/stack/, a venv's data)."""
     return _walk_inside(path, every)[0]
 
 
 def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
     """:func:`_inner_folders`, and the folders whose folders were not searched, each with why, to be
     named where none holds work: one that cannot be read, and one past the second level down that a link
-    leads out of ``path``."""
+    leads out of ``path``. With ``every``, the folders inside a folder of work are looked in one level
+    down (hw3/x/, a rival as ever) and no deeper: those are the work's own (a review: convcli's output
+    in hw3/convcli-out/stack/, or a venv's test data, refused an upload graded before and as its zip)."""
     root = Path(os.path.realpath(path))
     found: list[Path] = []
     unsearched: list[tuple[Path, str]] = []
     walked = {root}
-    level: list[tuple[Path, Path]] = [(path, root)]  # each folder of a level, and where it really is
-    depth, first = 0, None  # the level, and the first that holds work (path's own: 0)
+    # each folder of a level, where it really is, and how many levels below it may be looked in (None: all)
+    level: list[tuple[Path, Path, int | None]] = [(path, root, None)]
+    depth = 0
     while level:
-        below: list[tuple[Path, Path]] = []
-        for folder, real in level:
+        below: list[tuple[Path, Path, int | None]] = []
+        for folder, real, reach in level:
             try:
                 work, inside = _scan(folder)
             except OSError:  # (one folder that cannot be read hid every folder after it)
@@ -1092,8 +1095,9 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
                 continue
             if work and depth:
                 found.append(folder)
-            if work and first is None:
-                first = depth
+                reach = 1 if reach is None else min(reach, 1)
+            if reach == 0:
+                continue
             # links are followed the first two levels down, as they always were; further down, the walk
             # keeps to the submission's own tree, each folder once: a link up to a folder it sits in would
             # loop, and one out of it (to /) would walk the disk
@@ -1102,13 +1106,11 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
                     unsearched.append((folder, "a link out of the folder"))
                 continue
             walked.add(real)
-            below += [(f, Path(os.path.realpath(f)) if link else real / f.name) for f, link in inside]
-        # With every, the folders of the first level that holds work and of the next (and of the first two
-        # levels, as ever): deeper ones are the work's own (a review: hw3/convcli-out/cfg/, convcli's output
-        # inside the work, or a venv's test data, refused an upload graded before and graded as its zip)
-        if found and not every or every and first is not None and depth >= max(2, first + 1):
+            deeper = None if reach is None else reach - 1
+            below += [(f, Path(os.path.realpath(f)) if link else real / f.name, deeper) for f, link in inside]
+        if found and not every:
             break
-        level, depth = sorted(below), depth + 1
+        level, depth = sorted(below, key=lambda item: item[0]), depth + 1
     return found, unsearched
 
 
@@ -1813,11 +1815,12 @@ def _atol_dominates(ours: np.ndarray, rtol: float, atol: float) -> str:
     of zeros (a backward never written) passes too (an instructor's review:
     float32's default atol 1e-5 against gradients of 1e-6 passed zeros and a
     flipped sign, rel err 1.00). Says so, and the --atol at the array's
-    scale (rtol of its largest value). An array that is all zeros (or not
-    finite) is left alone: zeros are its right answer."""
-    with np.errstate(invalid="ignore"):
-        finite = np.abs(ours[np.isfinite(ours)]) if ours.size else ours
-    largest = float(finite.max()) if finite.size else 0.0
+    scale (rtol of its largest value). An array of zeros (its right answer)
+    is left alone, and so is one holding a NaN or an infinity (where zeros
+    fail)."""
+    if not ours.size or not np.isfinite(ours).all():  # (zeros fail where convcli's is NaN or infinite: a review)
+        return ""
+    largest = float(np.abs(ours).max())
     if largest == 0.0 or largest > atol:
         return ""
     suggest = float(f"{max(rtol, np.finfo(np.float64).eps) * largest:.0e}")

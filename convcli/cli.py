@@ -84,17 +84,15 @@ def _refuse_repeated(ctx, params, args: list[str]) -> None:
     --against $B`` graded B alone and exited 0 (a review). ``--opt=V``,
     ``-oV`` and ``-o V`` count alike; the words after ``--`` are no
     options; a flag, or an option given the same value twice, says the
-    same thing twice and stands; --help anywhere shows the help, as click
-    has it, and a value left out is click's to say (a review)."""
+    same thing twice and stands; --help anywhere but as an option's value
+    (``-o -h``) shows the help, as click has it, and a value left out is
+    click's to say (a review)."""
     takes = {}  # option string -> the option, for those that take a value
     for p in params:
         if getattr(p, "param_type_name", "") == "option" and not p.is_flag and not p.count and not p.multiple:
             for o in p.opts + p.secondary_opts:
                 takes[o] = p
-    seen: dict = {}  # option's name -> its value as first given
-    words = args[:args.index("--")] if "--" in args else args
-    if any(w in ctx.help_option_names for w in words):
-        return
+    given: list[tuple[str, object, str]] = []  # (as written, option, value) of each option that takes one
     i = 0
     while i < len(args) and args[i] != "--":
         token, value = args[i], None
@@ -104,19 +102,24 @@ def _refuse_repeated(ctx, params, args: list[str]) -> None:
         elif not token.startswith("--") and token.startswith("-") and len(token) > 2 and token[:2] in takes:
             name, value = token[:2], token[2:]  # -oV
         option = takes.get(name)
+        if option is None and token in ctx.help_option_names:
+            return
         if option is not None:
             if value is None:
                 if i + option.nargs >= len(args):  # "requires an argument": click's own line
                     return
                 value = " ".join(args[i + 1:i + 1 + option.nargs])
                 i += option.nargs
-            if option.name in seen and seen[option.name] != value:
-                errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
-                name = next((o for o in option.opts if o.startswith("--")), name)  # as other usage errors say it
-                both = f"'{short_path(seen[option.name])}', then '{short_path(value)}'"
-                raise errors.BadOptionUsage(name, f"given twice ({both}); give it once", ctx=ctx)
-            seen[option.name] = value
+            given.append((name, option, value))
         i += 1
+    seen: dict = {}  # option's name -> its value as first given
+    for name, option, value in given:
+        if option.name in seen and seen[option.name] != value:
+            errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions, vendored by typer or not
+            name = next((o for o in option.opts if o.startswith("--")), name)  # as other usage errors say it
+            both = f"'{short_path(seen[option.name])}', then '{short_path(value)}'"
+            raise errors.BadOptionUsage(name, f"given twice ({both}); give it once", ctx=ctx)
+        seen[option.name] = value
 
 
 app = typer.Typer(

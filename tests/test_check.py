@@ -2413,6 +2413,45 @@ def test_folders_deep_inside_the_work_are_its_own_not_rivals(tmp_path):
                                                         f"{q}.npy" for q in STACK_GRADED}, doc["against"]
 
 
+def test_deep_work_beside_a_stray_file_a_hand_out_or_another_attempt_higher_up(tmp_path):
+    """A review of a depth limit on the walk for rivals: deep work
+    (home/alice/hw3/) beside a stray .npy at the top or a hand-out folder
+    (inputs/) was refused, and beside an earlier attempt one level down
+    (old/) was graded from old/ without a word. As in their zips: graded,
+    graded, and two submissions."""
+    import json
+    import shutil
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    for case in ("stray", "handout", "attempt"):
+        up = tmp_path / case
+        shutil.copytree(tmp_path / "key", up / "home" / "alice" / "hw3",
+                        ignore=shutil.ignore_patterns("*.json", "*.yaml"))
+        if case == "stray":
+            np.save(up / "scratch.npy", np.zeros(3))
+        elif case == "handout":
+            (up / "inputs").mkdir()
+            for q in ("A_prev", "W1", "b1"):
+                shutil.copy(tmp_path / "key" / f"{q}.npy", up / "inputs")
+        else:
+            (up / "old").mkdir()
+            for q in STACK_GRADED:
+                a = np.load(tmp_path / "key" / f"{q}.npy")
+                np.save(up / "old" / f"{q}.npy", 2 * a if q == "conv1.dW" else a)
+        for against in (up, _zip_tree(up, f"{case}.zip")):
+            result = run(["check", cfg, "--against", against, "--json"])
+            if case == "attempt":  # which one is the work is the user's to say
+                assert result.exit_code == 2 and "old/" in result.output and "hw3/" in result.output, result.output
+                continue
+            doc = json.loads(result.stdout)
+            assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == len(STACK_GRADED), result.output
+            assert {a["entry"].removesuffix(".npy") for a in doc["against"]} == {
+                f"home/alice/hw3/{q}" for q in STACK_GRADED}, doc["against"]
+
+
 def test_two_folders_deep_in_an_unpacked_upload_are_several_submissions(tmp_path):
     """Two folders of work three and four levels down (hw3/ and
     old/attempt1/ in home/alice/) are two submissions, which one is the
@@ -3200,3 +3239,17 @@ def test_an_underscore_for_the_quantitys_dot_grades_as_that_quantity(tmp_path):
     np.savez(tmp_path / "other.npz", conv9_Z=arrays["conv1_Z"], conv1_Z_old=arrays["conv1_Z"])
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "other.npz", "--complete", "--json"]).stdout)
     assert sorted(u["entry"] for u in doc["unknown"]) == ["conv1_Z_old", "conv9_Z"], doc["unknown"]
+
+
+def test_atol_dominates_only_where_zeros_would_pass():
+    """Zeros pass an array whose every |value| is within atol of 0, and fail
+    one holding a NaN or an infinity there (a review: the note said zeros
+    would pass a max pool's output with a NaN in it); all zeros, or one
+    value past atol, say nothing."""
+    from convcli.check import _atol_dominates
+
+    said = _atol_dominates(np.array([1e-10, -3e-10]), 1e-6, 1e-8)
+    assert said.startswith("every |value| of convcli's is within atol (1e-08) of 0 (the largest is 3e-10), so an "
+                           "array of zeros would pass too: --atol 3e-16 grades"), said
+    for ours in ([1e-10, np.nan], [1e-10, np.inf], [0.0, 0.0], [1e-10, 2e-8]):
+        assert _atol_dominates(np.array(ours), 1e-6, 1e-8) == "", ours

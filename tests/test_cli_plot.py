@@ -541,7 +541,8 @@ def test_check_plot_names_what_failed_with_nothing_to_draw(tmp_path, monkeypatch
     import convcli.plot as plot
 
     seed = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
-                           "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n", "seed.yaml")
+                           "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\n"
+                           "backward: {grad: output}\n", "seed.yaml")  # (the gradients asked: --complete's)
     assert run(["backward", seed, "--out", tmp_path / "ref"]).exit_code == 0
     mine = tmp_path / "mine"
     mine.mkdir()

@@ -96,6 +96,7 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, arg
 
 
 def test_an_option_given_twice_writes_nothing_and_a_flag_twice_stands(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     cfg = write(tmp_path, SMALL)
     a, b = tmp_path / "a", tmp_path / "b"
     line = one_line(*call(monkeypatch, capsys, "backward", cfg, "--out", a, "--out", b))
@@ -107,6 +108,10 @@ def test_an_option_given_twice_writes_nothing_and_a_flag_twice_stands(tmp_path, 
     # --help anywhere shows the help, as click has it (a review: "given twice" instead)
     code, out, err = call(monkeypatch, capsys, "check", cfg, "--against", a, "--against", b, "--help")
     assert code == 0 and "--against" in out and err == "", (code, err)
+    # -h as an option's value is no help (a review: it switched the check off)
+    line = one_line(*call(monkeypatch, capsys, "forward", cfg, "-o", "-h", "--dtype", "float64", "--dtype", "float32"))
+    assert line == "convcli: error: --dtype: given twice ('float64', then 'float32'); give it once", line
+    assert not (tmp_path / "-h").exists()
     # a second one with its value left out is click's "requires an argument"
     line = one_line(*call(monkeypatch, capsys, "check", cfg, "--against", a, "--against"))
     assert line == "convcli: error: --against: requires an argument", line
