@@ -578,13 +578,16 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     def handouts(folders_: list[Path]) -> list[Unknown]:
         return [Unknown(shown(f), "a folder of what the config gives (the hand-out), not graded") for f in folders_]
 
+    def graded_names(names: list[str]) -> bool:  # whether one of a folder's .npy files names a quantity
+        return _names_a_quantity(p, names)
+
     def the_one_inside() -> tuple[list[Path], list[Unknown], list[Unknown]]:
         # the folder's one folder of .npy files, unless another lies further down; of several, a folder of the
         # hand-out (inputs/: A_prev, W, b) is no rival to the work, listed (a review: hw3/ beside inputs/ was
         # refused where their zip was graded; a later one: a folder of misnamed work was dropped unsaid, so
         # only the hand-out's is). Where none is found, the folders not searched: the work may be in them
-        inner, unsearched = _walk_inside(path)
-        inner = _inner_folders(path, every=True) if len(inner) == 1 else inner
+        inner, unsearched = _walk_inside(path, graded=graded_names)
+        inner = _inner_folders(path, every=True, graded=graded_names) if len(inner) == 1 else inner
         # a folder inside one of an outputs.h5 is that run's own, listed as when the run is given itself
         # (graded_inside), not a rival to it, however deep it lies
         inner = [f for f in inner if not any(o in f.parents and (o / "outputs.h5").is_file() for o in inner)]
@@ -631,7 +634,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             for f in inner if f not in given]
 
     def beside_work() -> list[Unknown]:  # the folders inside, beside the top level's graded work
-        return folders(_inner_folders(path, every=True), beside=True)
+        return folders(_inner_folders(path, every=True, graded=graded_names), beside=True)
 
     def several_inside(inner: list[Path], listed: list[Unknown], said: str, unsearched: list[Unknown]):
         # folders inside, at any depth (sub/hw/, home/alice/hw3/), none graded: which one is the work is the
@@ -1062,22 +1065,26 @@ def _npy_files(folder: Path) -> list[Path]:
     return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy")
 
 
-def _inner_folders(path: Path, every: bool = False) -> list[Path]:
+def _inner_folders(path: Path, every: bool = False, graded=None) -> list[Path]:
     """The folders inside ``path`` that hold .npy files (or an outputs.h5), of the first level
     down that has any, however deep, as a zip's are read (an instructor's review: home/alice/hw3/ unpacked
     had "no .npy files" where its zip graded 8 of 8), by name: each, not the first alone (draft/ and final/:
     which one is the work is the student's to say); macOS's __MACOSX/ copies never. With ``every``, those
     of every level (a review: hw3/ graded alone beside old/attempt1/), but inside a folder of work one
     level down only: deeper ones are the work's own (its convcli-out/stack/, a venv's data)."""
-    return _walk_inside(path, every)[0]
+    return _walk_inside(path, every, graded)[0]
 
 
-def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tuple[Path, str]]]:
+def _walk_inside(path: Path, every: bool = False, graded=None) -> tuple[list[Path], list[tuple[Path, str]]]:
     """:func:`_inner_folders`, and the folders whose folders were not searched, each with why, to be
     named where none holds work: one that cannot be read, and one past the second level down that a link
     leads out of ``path``. With ``every``, the folders inside a folder of work are looked in one level
     down (hw3/x/, a rival as ever) and no deeper: those are the work's own (a review: convcli's output
-    in hw3/convcli-out/stack/, or a venv's test data, refused an upload graded before and as its zip)."""
+    in hw3/convcli-out/stack/, or a venv's test data, refused an upload graded before and as its zip).
+    Past the first two levels, where the walk had never gone, a folder of .npy files counts only where
+    ``graded`` (a predicate on their names) says one names a quantity of the run, as a zip's folders
+    count (a review: a venv beside hw3/ made its test data a rival); and a folder reached again through a
+    link is not listed twice."""
     root = Path(os.path.realpath(path))
     found: list[Path] = []
     unsearched: list[tuple[Path, str]] = []
@@ -1093,7 +1100,9 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
             except OSError:  # (one folder that cannot be read hid every folder after it)
                 unsearched.append((folder, "it cannot be read"))
                 continue
-            if work and depth:
+            if depth > 2 and real in walked:  # (reached again through a link: listed once)
+                continue
+            if work and depth and (depth <= 2 or graded is None or work is True or graded(work)):
                 found.append(folder)
                 reach = 1 if reach is None else min(reach, 1)
             if reach == 0:
@@ -1114,20 +1123,29 @@ def _walk_inside(path: Path, every: bool = False) -> tuple[list[Path], list[tupl
     return found, unsearched
 
 
-def _scan(folder: Path) -> tuple[bool, list[tuple[Path, bool]]]:
-    """Whether a folder holds what --against grades of one (.npy files, or an outputs.h5), and the
-    folders in it that may (each with whether it is a link), from one listing: a walk as deep as a zip
-    is read lists every folder of a tree (a stat of each file, a second listing and a Path of each name
-    took 0.92 s for a virtualenv's 2,400 folders, 0.24 s so)."""
-    work, inside = False, []
+def _names_a_quantity(p: Plan, names: list[str]) -> bool:
+    """Whether one of a folder's .npy file names is a quantity of the run,
+    graded or given (a hand-out's A_prev.npy: listed as one)."""
+    return any(_resolves(p, n[:-4]) or _graded_as(p, n, Source(file=n)) for n in names)
+
+
+def _scan(folder: Path) -> tuple[list[str] | bool, list[tuple[Path, bool]]]:
+    """What a folder holds that --against grades of one: the names of its .npy files, or True for an
+    outputs.h5 (else an empty list); and the folders in it that may (each with whether it is a link),
+    from one listing: a walk as deep as a zip is read lists every folder of a tree (a stat of each
+    file, a second listing and a Path of each name took 0.92 s for a virtualenv's 2,400 folders, 0.24 s
+    so)."""
+    npys: list[str] = []
+    h5, inside = False, []
     with os.scandir(folder) as entries:
         for e in entries:
             # (Path(e.name).suffix, as _npy_files has it, without a Path of each file: .npy alone has none)
-            work = work or (len(e.name) > 4 and e.name[-4:].lower() == ".npy") or (e.name == "outputs.h5"
-                                                                                  and e.is_file())
+            if len(e.name) > 4 and e.name[-4:].lower() == ".npy":
+                npys.append(e.name)
+            h5 = h5 or e.name == "outputs.h5" and e.is_file()
             if not e.name.startswith(".") and e.name != "__MACOSX" and e.is_dir():
                 inside.append((folder / e.name, e.is_symlink()))
-    return work, inside
+    return (True if h5 else npys), inside
 
 
 def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
@@ -1161,7 +1179,8 @@ def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, T
     # a quantity graded, leave its one folder inside graded: a review had the note lost beside .scratch.npy)
     if (Path(path).is_dir() and not summary.exists() and not (Path(path) / "outputs.h5").exists()
             and not any(_graded_as(p, f.name, Source(file=f.name)) for f in _npy_files(Path(path)))):
-        inner = _inner_folders(Path(path), every=True)  # graded from its one folder (collect_against)
+        inner = _inner_folders(Path(path), every=True,  # graded from its one folder (collect_against)
+                               graded=lambda names: _names_a_quantity(p, names))
         summary = inner[0] / "summary.json" if len(inner) == 1 else summary
     try:
         import json

@@ -2426,12 +2426,17 @@ def test_deep_work_beside_a_stray_file_a_hand_out_or_another_attempt_higher_up(t
 
     cfg = CONFIGS / "stack.yaml"
     assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
-    for case in ("stray", "handout", "attempt"):
+    for case in ("stray", "handout", "attempt", "venv", "link"):
         up = tmp_path / case
         shutil.copytree(tmp_path / "key", up / "home" / "alice" / "hw3",
                         ignore=shutil.ignore_patterns("*.json", "*.yaml"))
         if case == "stray":
             np.save(up / "scratch.npy", np.zeros(3))
+        elif case == "venv":  # a later review: test data deep in a venv beside the work, no quantity, was a rival
+            (up / "venv" / "lib" / "numpy" / "tests" / "data").mkdir(parents=True)
+            np.save(up / "venv" / "lib" / "numpy" / "tests" / "data" / "win64python2.npy", np.zeros(3))
+        elif case == "link":  # ... and a link to the work counted it twice
+            (up / "short").symlink_to(up / "home" / "alice" / "hw3")
         elif case == "handout":
             (up / "inputs").mkdir()
             for q in ("A_prev", "W1", "b1"):
@@ -2448,8 +2453,9 @@ def test_deep_work_beside_a_stray_file_a_hand_out_or_another_attempt_higher_up(t
                 continue
             doc = json.loads(result.stdout)
             assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == len(STACK_GRADED), result.output
-            assert {a["entry"].removesuffix(".npy") for a in doc["against"]} == {
-                f"home/alice/hw3/{q}" for q in STACK_GRADED}, doc["against"]
+            if case != "link":  # (graded through short/, as a link in the first two levels always was)
+                assert {a["entry"].removesuffix(".npy") for a in doc["against"]} == {
+                    f"home/alice/hw3/{q}" for q in STACK_GRADED}, doc["against"]
 
 
 def test_two_folders_deep_in_an_unpacked_upload_are_several_submissions(tmp_path):
