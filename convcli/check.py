@@ -578,8 +578,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     def handouts(folders_: list[Path]) -> list[Unknown]:
         return [Unknown(shown(f), "a folder of what the config gives (the hand-out), not graded") for f in folders_]
 
-    def graded_names(names: list[str]) -> bool:  # whether one of a folder's .npy files names a quantity
-        return _names_a_quantity(p, names)
+    def graded_names(rel: str, names: list[str]) -> bool:  # whether one of a folder's .npy files names a quantity
+        return _names_a_quantity(p, rel, names)
 
     def the_one_inside() -> tuple[list[Path], list[Unknown], list[Unknown]]:
         # the folder's one folder of .npy files, unless another lies further down; of several, a folder of the
@@ -587,7 +587,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # refused where their zip was graded; a later one: a folder of misnamed work was dropped unsaid, so
         # only the hand-out's is). Where none is found, the folders not searched: the work may be in them
         inner, unsearched = _walk_inside(path, graded=graded_names)
-        inner = _inner_folders(path, every=True, graded=graded_names) if len(inner) == 1 else inner
+        if len(inner) == 1:  # its rivals too; it stays, whatever its names (misnamed work is told so)
+            every = _inner_folders(path, every=True, graded=graded_names)
+            inner = every if inner[0] in every else sorted(every + inner, key=lambda f: (len(f.parts), f))
         # a folder inside one of an outputs.h5 is that run's own, listed as when the run is given itself
         # (graded_inside), not a rival to it, however deep it lies
         inner = [f for f in inner if not any(o in f.parents and (o / "outputs.h5").is_file() for o in inner)]
@@ -1081,10 +1083,10 @@ def _walk_inside(path: Path, every: bool = False, graded=None) -> tuple[list[Pat
     leads out of ``path``. With ``every``, the folders inside a folder of work are looked in one level
     down (hw3/x/, a rival as ever) and no deeper: those are the work's own (a review: convcli's output
     in hw3/convcli-out/stack/, or a venv's test data, refused an upload graded before and as its zip).
-    Past the first two levels, where the walk had never gone, a folder of .npy files counts only where
-    ``graded`` (a predicate on their names) says one names a quantity of the run, as a zip's folders
-    count (a review: a venv beside hw3/ made its test data a rival); and a folder reached again through a
-    link is not listed twice."""
+    Past the first two levels, where the walk had never gone, a folder of .npy files is a rival only
+    where ``graded`` (a predicate on its path in ``path`` and their names) says one names a quantity of
+    the run, as a zip's folders are (a review: a venv beside hw3/ made its test data a rival); and a
+    folder reached again through a link is not listed twice."""
     root = Path(os.path.realpath(path))
     found: list[Path] = []
     unsearched: list[tuple[Path, str]] = []
@@ -1102,7 +1104,8 @@ def _walk_inside(path: Path, every: bool = False, graded=None) -> tuple[list[Pat
                 continue
             if depth > 2 and real in walked:  # (reached again through a link: listed once)
                 continue
-            if work and depth and (depth <= 2 or graded is None or work is True or graded(work)):
+            if work and depth and (depth <= 2 or not every or graded is None or work is True
+                                   or graded(folder.relative_to(path).as_posix(), work)):
                 found.append(folder)
                 reach = 1 if reach is None else min(reach, 1)
             if reach == 0:
@@ -1123,10 +1126,13 @@ def _walk_inside(path: Path, every: bool = False, graded=None) -> tuple[list[Pat
     return found, unsearched
 
 
-def _names_a_quantity(p: Plan, names: list[str]) -> bool:
-    """Whether one of a folder's .npy file names is a quantity of the run,
-    graded or given (a hand-out's A_prev.npy: listed as one)."""
-    return any(_resolves(p, n[:-4]) or _graded_as(p, n, Source(file=n)) for n in names)
+def _names_a_quantity(p: Plan, rel: str, names: list[str]) -> bool:
+    """Whether one of the .npy files of the folder at ``rel`` names a
+    quantity of the run, graded or given (a hand-out's A_prev.npy: listed
+    as one), by the names grading reads it by (:func:`_names_of`: a folder
+    per layer's conv1/Z.npy is conv1.Z, a review)."""
+    return any(_resolves(p, name) for n in names
+               for name, _ in _names_of(f"{rel}/{n}", Source(file=f"{rel}/{n}")))
 
 
 def _scan(folder: Path) -> tuple[list[str] | bool, list[tuple[Path, bool]]]:
@@ -1180,7 +1186,7 @@ def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, T
     if (Path(path).is_dir() and not summary.exists() and not (Path(path) / "outputs.h5").exists()
             and not any(_graded_as(p, f.name, Source(file=f.name)) for f in _npy_files(Path(path)))):
         inner = _inner_folders(Path(path), every=True,  # graded from its one folder (collect_against)
-                               graded=lambda names: _names_a_quantity(p, names))
+                               graded=lambda rel, names: _names_a_quantity(p, rel, names))
         summary = inner[0] / "summary.json" if len(inner) == 1 else summary
     try:
         import json

@@ -2426,7 +2426,7 @@ def test_deep_work_beside_a_stray_file_a_hand_out_or_another_attempt_higher_up(t
 
     cfg = CONFIGS / "stack.yaml"
     assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
-    for case in ("stray", "handout", "attempt", "venv", "link"):
+    for case in ("stray", "handout", "attempt", "venv", "link", "layers"):
         up = tmp_path / case
         shutil.copytree(tmp_path / "key", up / "home" / "alice" / "hw3",
                         ignore=shutil.ignore_patterns("*.json", "*.yaml"))
@@ -2437,6 +2437,11 @@ def test_deep_work_beside_a_stray_file_a_hand_out_or_another_attempt_higher_up(t
             np.save(up / "venv" / "lib" / "numpy" / "tests" / "data" / "win64python2.npy", np.zeros(3))
         elif case == "link":  # ... and a link to the work counted it twice
             (up / "short").symlink_to(up / "home" / "alice" / "hw3")
+        elif case == "layers":  # a rival in a folder per layer (bob/conv1/dW.npy is conv1.dW), a dW of its own
+            (up / "home" / "bob" / "conv1").mkdir(parents=True)
+            for q in ("Z", "dA_prev", "dW", "db"):
+                a = np.load(tmp_path / "key" / f"conv1.{q}.npy")
+                np.save(up / "home" / "bob" / "conv1" / f"{q}.npy", 2 * a if q == "dW" else a)
         elif case == "handout":
             (up / "inputs").mkdir()
             for q in ("A_prev", "W1", "b1"):
@@ -2448,8 +2453,9 @@ def test_deep_work_beside_a_stray_file_a_hand_out_or_another_attempt_higher_up(t
                 np.save(up / "old" / f"{q}.npy", 2 * a if q == "conv1.dW" else a)
         for against in (up, _zip_tree(up, f"{case}.zip")):
             result = run(["check", cfg, "--against", against, "--json"])
-            if case == "attempt":  # which one is the work is the user's to say
-                assert result.exit_code == 2 and "old/" in result.output and "hw3/" in result.output, result.output
+            if case in ("attempt", "layers"):  # which one is the work is the user's to say
+                assert result.exit_code == 2 and "hw3/" in result.output and (
+                    "old/" in result.output or "bob/" in result.output), result.output
                 continue
             doc = json.loads(result.stdout)
             assert result.exit_code == 0 and doc["counts"]["against"]["passed"] == len(STACK_GRADED), result.output
