@@ -758,7 +758,8 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         # (errors.printable); the quantity comes from the name itself (p.unknown quotes it by repr).
         label = printable(raw)
         names = _names_of(raw, src)
-        q = next((n for n, _ in names + _underscored(p, names) if _resolves(p, n)), None)
+        named = _named(p, names)
+        q = named[0] if named else None
         if q is None:
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
             # (a copy's name below a folder, hw3/db (1).npy alone, is told what to save it as in that folder: a
@@ -869,17 +870,19 @@ def _names_of(raw: str, src: Source) -> list[tuple[str, str]]:
         (".".join(parts[k:]), "/".join(parts[:k])) for k in range(1, len(parts))]
 
 
-def _underscored(p: Plan, names: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """A name with ``_`` where the quantity's has its ``.`` (``conv1_Z``:
-    ``np.savez(f, conv1_Z=Z)``, whose keywords cannot hold a dot, a review),
-    read as that quantity where it is exactly one (``conv_1_dA_prev`` is
-    ``conv_1.dA_prev`` and nothing else), and no name of it is one already."""
-    if any(_resolves(p, n) for n, _ in names):
-        return []
+def _named(p: Plan, names: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """Of an array's names (:func:`_names_of`), the first that is a quantity,
+    with its folder; else a name with ``_`` where the quantity's has its
+    ``.`` (``conv1_Z``: ``np.savez(f, conv1_Z=Z)``, whose keywords cannot
+    hold a dot, a review), read as that quantity where it is exactly one
+    (``conv_1_dA_prev`` is ``conv_1.dA_prev`` and nothing else); else None."""
+    named = next(((n, folder) for n, folder in names if _resolves(p, n)), None)
+    if named is not None:
+        return named
     found = {(n[:k] + "." + n[k + 1:], folder) for n, folder in names if "." not in n
              for k in range(1, len(n) - 1) if n[k] == "_"}
     found = {(n, folder) for n, folder in found if _resolves(p, n)}
-    return sorted(found) if len({p.resolve(n, "") for n, _ in found}) == 1 else []
+    return min(found) if len({p.resolve(n, "") for n, _ in found}) == 1 else None
 
 
 def _submissions(graded: list[tuple[str, str] | None]) -> list[str]:
@@ -978,8 +981,7 @@ def _same_stored(a: Source, b: Source, base: Path, where: str) -> bool:
 def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:
     """(quantity, folder) of an array found as ``raw``, where it is one the
     run grades (not a copy of what the config gives), else None."""
-    names = _names_of(raw, src)
-    named = next(((n, folder) for n, folder in names + _underscored(p, names) if _resolves(p, n)), None)
+    named = _named(p, _names_of(raw, src))
     if named is None:
         return None
     q = p.resolve(named[0], "")
@@ -1191,7 +1193,8 @@ def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, T
     try:
         import json
 
-        theirs = json.loads(summary.read_text(encoding="utf-8"))["config"]
+        run = json.loads(summary.read_text(encoding="utf-8"))
+        theirs = run["config"]
     except (ValueError, KeyError, TypeError, OSError):  # none there, or not one convcli wrote
         return ""
     if not isinstance(theirs, dict):
@@ -1201,12 +1204,8 @@ def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, T
                 f"{printable(str(theirs.get('path', 'another config')))} "
                 f"(sha256 {theirs['sha256'][:12]}), not for {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
     if theirs.get("sha256") and own[0]:  # convcli's own results for this config: a pass says nothing of yours
-        try:
-            run = json.loads(summary.read_text(encoding="utf-8"))
-            other = [f"with the {run['engine']} engine" if run.get("engine", p.engine) != p.engine else "",
-                     f"in {run['dtype']}" if run.get("dtype", p.dtype) != p.dtype else ""]
-        except (ValueError, TypeError, OSError, KeyError):
-            other = []
+        other = [f"with the {run['engine']} engine" if run.get("engine", p.engine) != p.engine else "",
+                 f"in {run['dtype']}" if run.get("dtype", p.dtype) != p.dtype else ""]
         if any(other):  # another engine's or dtype's run of it: a comparison of convcli's own, and said so
             return (f"{printable(str(summary))} says convcli wrote these arrays for this config, "
                     f"{' '.join(o for o in other if o)} (this run: the {p.engine} engine in {p.dtype})")

@@ -253,6 +253,12 @@ def torch_relu(torch, Z, G):
     return a.detach().numpy(), z.grad.numpy()
 
 
+def random_layer(rng, A_shape, W_shape, dtype) -> tuple:
+    """A conv layer's ``(A, W, b)`` drawn from ``rng`` in that order, standard
+    normal, in ``dtype`` (b of W's output channels)."""
+    return tuple(rng.standard_normal(shape).astype(dtype) for shape in (A_shape, W_shape, W_shape[3]))
+
+
 def calls(monkeypatch, module, name: str) -> list:
     """``module.name`` replaced, for the test, by a spy that calls it and
     appends 1 to the returned list each time: how often a path was taken."""

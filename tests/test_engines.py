@@ -23,7 +23,7 @@ import convcli as cc
 import convcli.conv as conv_module
 import convcli.parallel as parallel
 import convcli.pool as pool_module
-from helpers import assert_rel, calls, conv_out_hw, out_size, pair, same_sides
+from helpers import assert_rel, calls, conv_out_hw, out_size, pair, random_layer, same_sides
 
 ENGINES = ["fast", "reference"]
 # The reference engine is Python loops: few, small examples keep this quick.
@@ -1360,9 +1360,7 @@ def test_a_widening_layer_s_input_gradient_goes_through_col2im_and_matches_torch
     for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12}.items():
         monkeypatch.setattr(conv_module, name, value)
     rng = np.random.default_rng(5)
-    A = rng.standard_normal(A_shape).astype(dtype)
-    W = rng.standard_normal(W_shape).astype(dtype)
-    b = rng.standard_normal(W_shape[3]).astype(dtype)
+    A, W, b = random_layer(rng, A_shape, W_shape, dtype)
     called = _input_gradient_paths(monkeypatch)
     Z, cache = cc.conv_forward(A, W, b, hp)
     dZ = rng.standard_normal(Z.shape).astype(dtype)
@@ -1411,9 +1409,7 @@ def test_a_strided_float32_nhwc_input_gradient_goes_by_stride_phase_and_matches_
     monkeypatch.setenv("CONVCLI_THREADS", "2")
     taken = calls(monkeypatch, conv_module, "_input_grad_col2im_phases")
     rng = np.random.default_rng(23)
-    A = rng.standard_normal(A_shape).astype(np.float32)
-    W = rng.standard_normal(W_shape).astype(np.float32)
-    b = rng.standard_normal(W_shape[3]).astype(np.float32)
+    A, W, b = random_layer(rng, A_shape, W_shape, np.float32)
     Z, cache = cc.conv_forward(A, W, b, hp)
     dZ = rng.standard_normal(Z.shape).astype(np.float32)
     dA_prev, dW, db = cc.conv_backward(dZ, cache)
@@ -1540,9 +1536,7 @@ def test_a_float32_db_is_within_one_unit_of_its_terms_magnitudes(shape, W_shape,
     within float32's unit roundoff, 6e-8, of that sum. The truth is the
     float64 sum of the same float32 dZ (an independent sum)."""
     rng = np.random.default_rng(5)
-    A = rng.standard_normal(shape).astype(np.float32)
-    W = rng.standard_normal(W_shape).astype(np.float32)
-    b = rng.standard_normal(W_shape[3]).astype(np.float32)
+    A, W, b = random_layer(rng, shape, W_shape, np.float32)
     Z, cache = cc.conv_forward(A, W, b, hp)
     dZ = rng.standard_normal(Z.shape).astype(np.float32)
     db = cc.conv_backward(dZ, cache)[2].reshape(-1)

@@ -14,7 +14,7 @@ import convcli as cc
 import convcli.conv as conv_module
 import convcli.parallel as parallel
 import convcli.pool as pool_module
-from helpers import assert_rel
+from helpers import assert_rel, random_layer
 
 
 @pytest.fixture
@@ -58,9 +58,7 @@ def test_conv_threaded_equals_reference(threaded, A_shape, W_shape, hp, dtype, m
     monkeypatch.setattr(conv_module, "_pad_into",
                         lambda X, out, sides: padded.append(X.shape[0]) or pad_into(X, out, sides))
     rng = np.random.default_rng(5)
-    A = rng.standard_normal(A_shape).astype(dtype)
-    W = rng.standard_normal(W_shape).astype(dtype)
-    b = rng.standard_normal(W_shape[3]).astype(dtype)
+    A, W, b = random_layer(rng, A_shape, W_shape, dtype)
     Z, cache = cc.conv_forward(A, W, b, hp)
     Z_r, cache_r = cc.conv_forward(A, W, b, hp, engine="reference")
     dZ = rng.standard_normal(Z.shape).astype(dtype)
