@@ -171,6 +171,7 @@ MORE_CONV_CASES = [
     ConvCase(32, 56, 64, 3, 128, 2, 1),   # stride 2 (input gradient by col2im)
     ConvCase(32, 32, 32, 5, 32, 1, 2),    # 5x5
     ConvCase(16, 112, 3, 7, 64, 2, 3),    # a ResNet stem: 7x7 stride 2 on RGB
+    ConvCase(64, 14, 6, 5, 16, 1, 0),     # LeNet's second layer: valid, 5.2 times wider by positions
 ]
 # The conv case whose forward must reach GEMM_TARGET of the GEMM rate.
 GEMM_CASE = ConvCase(16, 56, 64, 3, 64, 1, 1)

@@ -1224,32 +1224,64 @@ STRIDE1_COL2IM_WIDE_C_OUT = 64
 # untiled 0.79x-1.25x, 16 -> 32 / 64 and 32 -> 128 0.44x-1.66x (1.01x),
 # 2 -> 8 float32 1.08x-1.27x (hence 16 output channels). A stem whose
 # gradients go by rows (input_grad_by_rows) keeps them.
+#
+# Where the gather runs untiled, the ratio counts positions too (attempt
+# 113): the gather's copies and its product's rows run over the H_in*W_in
+# input positions, col2im's over the H_out*W_out output positions, so the
+# ratio is C_out*H_in*W_in / (C_in*H_out*W_out): a valid layer's is its
+# channels' times (H_in*W_in) / (H_out*W_out) (LeNet's second layer,
+# (64,14,14,6) -> 16 5x5: 2.67 * 1.96 = 5.2), a "same" one's its channels',
+# a layer padded past "same" less. 4.5 times with more than 8 input channels
+# (an NHWC scatter), up to 32. Backward alone, col2im / gather, 5 rounds
+# alternated in one process, 2 threads (the twenty-ninth session's AMD
+# EPYC): valid float64 2-8 input channels, 4.2-8 times by positions (2-3 by
+# channels), 7 layers 0.55x-0.82x; 10-32 input channels, valid, 4.5-10.7
+# times (2-2.7 by channels), 7 layers in each dtype 0.28x-0.88x; "same", 4.8-6
+# times, 6 layers in each 0.58x-1.03x (geometric mean 0.80x); below the
+# ratios, mixed (3-3.9 times: 0.41x-1.53x). Padded past "same" (3x3, pad 2,
+# 0.79 by positions), 4 -> 16 0.83x and 8 -> 32 1.26x now go by the gather.
+# A tiled gather keeps the channels' ratio: its tiles share a span of
+# columns, and valid float32 layers of 3-6 input channels 9-16 times wider
+# by positions took 0.53x-1.53x (tiles of 4-6: 1.26x-1.53x).
 STRIDE1_COL2IM_RATIO = 4
+STRIDE1_COL2IM_NHWC_RATIO = 4.5
 STRIDE1_COL2IM_TILED_RATIO = 8
 STRIDE1_COL2IM_RATIO_MIN_C_OUT = 16
-STRIDE1_COL2IM_RATIO_MAX_C = 16
+STRIDE1_COL2IM_RATIO_MAX_C = 32
+STRIDE1_COL2IM_TILED_MAX_C = 16  # (as attempt 105 measured it)
 
 
-def _widening(C_in: int, C_out: int, T_in: int | None) -> bool:
+def positions_ratio(in_hw, out_hw) -> float:
+    """H_in*W_in / (H_out*W_out) of a layer: how many times more positions
+    its input has than its output (see STRIDE1_COL2IM_RATIO)."""
+    return (in_hw[0] * in_hw[1]) / (out_hw[0] * out_hw[1])
+
+
+def _widening(C_in: int, C_out: int, T_in: int | None, positions: float = 1.0) -> bool:
     """Whether a stride-1 layer widens its channels enough for its input
     gradient to go through col2im rather than the gather of tile width
-    ``T_in`` (None: at some tile width); see STRIDE1_COL2IM_RATIO, whose 0
-    turns this off."""
+    ``T_in`` (None: at some tile width), ``positions`` its
+    :func:`positions_ratio`; see STRIDE1_COL2IM_RATIO, whose 0 turns this
+    off."""
     if not STRIDE1_COL2IM_RATIO or C_out < STRIDE1_COL2IM_RATIO_MIN_C_OUT or C_in > STRIDE1_COL2IM_RATIO_MAX_C:
         return False
-    untiled = (T_in is None or T_in == 1) and C_in <= COL2IM_CHANNEL_FIRST_MAX_C
-    return C_out >= (STRIDE1_COL2IM_RATIO if untiled else STRIDE1_COL2IM_TILED_RATIO) * C_in
+    tiled = C_out >= STRIDE1_COL2IM_TILED_RATIO * C_in and C_in <= STRIDE1_COL2IM_TILED_MAX_C
+    if T_in is not None and T_in > 1:
+        return tiled
+    ratio = STRIDE1_COL2IM_RATIO if C_in <= COL2IM_CHANNEL_FIRST_MAX_C else STRIDE1_COL2IM_NHWC_RATIO
+    return C_out * positions >= ratio * C_in or T_in is None and tiled
 
 
-def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None) -> bool:
+def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None, positions: float = 1.0) -> bool:
     """Whether a stride-1 layer's input gradient goes through col2im rather
     than the gather of tile width ``T_in``; with ``T_in`` None, whether it
-    may at some tile width (for memory estimates). (A stem whose gradients
-    go by rows keeps them: :func:`_backward_fast`.)"""
+    may at some tile width (for memory estimates). ``positions``: the
+    layer's :func:`positions_ratio`. (A stem whose gradients go by rows
+    keeps them: :func:`_backward_fast`.)"""
     most = {None: max(STRIDE1_COL2IM_MAX_C, STRIDE1_COL2IM_MAX_C_UNTILED), 1: STRIDE1_COL2IM_MAX_C_UNTILED}
     if STRIDE1_COL2IM_WIDE_C_OUT and C_out >= STRIDE1_COL2IM_WIDE_C_OUT and C_in <= STRIDE1_COL2IM_MAX_C_UNTILED:
         return True
-    if _widening(C_in, C_out, T_in):
+    if _widening(C_in, C_out, T_in, positions):
         return True
     return C_out >= STRIDE1_COL2IM_MIN_C_OUT and C_in <= most.get(T_in, STRIDE1_COL2IM_MAX_C)
 
@@ -1295,7 +1327,8 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     then the notebook's, its input gradient's band as the gather's."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
-    if T_in is not None and (not _finite(W) or stride1_col2im(g.n_C_prev, g.n_C, T_in)
+    positions = positions_ratio((g.n_H_prev, g.n_W_prev), (g.n_H, g.n_W))
+    if T_in is not None and (not _finite(W) or stride1_col2im(g.n_C_prev, g.n_C, T_in, positions)
                              and not (cols is None and input_grad_by_rows(g, T_in))):
         T_in = None
     dA_prev = None

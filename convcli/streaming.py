@@ -168,7 +168,8 @@ def _conv_terms(ls, s: int, engine: str, backward: bool = True):
         grad_scratch = h * w * n_C * s if any(x > 0 for x in sides) else 0
         scratch_block = max(forward_block, conv_engine.block_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
         grad_sum = max(grad_sum, conv_engine.grad_sum_bytes(W, n_C, C, f_H, f_W, 1, d_W, dtype))
-        col2im = conv_engine.stride1_col2im(C, n_C)  # a layer of few input channels may take it too
+        # a layer of few input channels, or one that widens them, may take it too
+        col2im = conv_engine.stride1_col2im(C, n_C, None, conv_engine.positions_ratio((H, W), (n_H, n_W)))
     else:
         # col2im's padded gradient (below); in NHWC by stride phase, up to s - 1 rows and columns more
         phase_extent = conv_engine.phase_extent

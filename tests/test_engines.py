@@ -1349,14 +1349,19 @@ def _input_gradient_paths(monkeypatch) -> list:
     (np.float64, (2, 12, 12, 4), (3, 3, 4, 32), {"pad": 2, "dilation": 2}),
     (np.float32, (4, 10, 12, 2), (3, 3, 2, 16), {"pad": 1}),  # tiled gather (T_in > 1), 8 times
     (np.float32, (2, 9, 9, 12), (3, 3, 12, 96), {"pad": 1}),  # NHWC scatter, 8 times
+    # attempt 113: valid layers, by positions too. LeNet's second layer, 16/6 * 14*14 / (10*10) = 5.2 times
+    (np.float64, (3, 14, 14, 6), (5, 5, 6, 16), {"pad": 0}),
+    (np.float64, (2, 12, 12, 16), (5, 5, 16, 32), {"pad": 0}),  # NHWC, 2 * 144 / 64 = 4.5 times
+    (np.float32, (2, 12, 12, 24), (5, 5, 24, 48), {"pad": 0}),  # 24 input channels (up to 32)
 ])
 def test_a_widening_layer_s_input_gradient_goes_through_col2im_and_matches_torch(dtype, A_shape, W_shape, hp,
                                                                                 monkeypatch, torch):
     """Attempt 105: a stride-1 layer that widens its channels 4 times or
     more (untiled, up to 8 input channels) or 8 times (tiled, or up to 16
     input channels) takes col2im for its input gradient instead of the
-    gather; on several blocks (nothing kept from the forward), against
-    PyTorch's autograd."""
+    gather; attempt 113: untiled, counting positions too (4.5 times with
+    9-32 input channels); on several blocks (nothing kept from the
+    forward), against PyTorch's autograd."""
     for name, value in {"TILE_MIN_BYTES": 0, "INPUT_GRAD_TILE_MIN_BYTES": 0, "CHUNK_BYTES": 1 << 12}.items():
         monkeypatch.setattr(conv_module, name, value)
     rng = np.random.default_rng(5)
@@ -1499,6 +1504,33 @@ def test_a_strided_float32_nhwc_input_gradient_by_phase_keeps_the_reference_s_in
         np.testing.assert_allclose(x[fin], y[fin], rtol=0, atol=1e-4 * max(1.0, np.abs(y[fin]).max()), err_msg=name)
     raised = {engine: _raises_invalid(engine, A, W, b, hp, dZ_bad, bad, "C") for engine in ENGINES}
     assert raised["fast"] == raised["reference"], raised
+
+
+@pytest.mark.parametrize("A_shape, W_shape, hp, path", [
+    # 4 times wider by channels, but padded past "same": 10*10 input positions against 12*12 output ones
+    ((4, 10, 10, 4), (3, 3, 4, 16), {"pad": 2}, "_input_grad_stride1"),
+    # 2 times wider, "same": 2 times by positions too
+    ((4, 10, 10, 8), (3, 3, 8, 16), {"pad": 1}, "_input_grad_stride1"),
+    # 2 times wider, valid: 2 * 100 / 36 = 5.6 times by positions
+    ((4, 10, 10, 8), (5, 5, 8, 16), {"pad": 0}, "_input_grad_col2im"),
+])
+def test_the_widening_ratio_counts_positions(A_shape, W_shape, hp, path, monkeypatch):
+    """Attempt 113: where the gather would run untiled (float64), a layer's
+    input gradient takes col2im when C_out * H_in * W_in reaches 4 times
+    C_in * H_out * W_out (ratios worked out by hand above), and the numbers
+    are the reference engine's either way."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 12)  # several blocks: nothing kept from the forward
+    rng = np.random.default_rng(3)
+    A, W, b = random_layer(rng, A_shape, W_shape, np.float64)
+    called = _input_gradient_paths(monkeypatch)
+    Z, cache = cc.conv_forward(A, W, b, hp)
+    assert conv_module._input_grad_tile(cache.state.geometry, np.float64) == 1
+    dZ = rng.standard_normal(Z.shape)
+    got = cc.conv_backward(dZ, cache)
+    assert called == [path], called
+    want = cc.conv_backward(dZ, cc.conv_forward(A, W, b, hp, engine="reference")[1])
+    for name, x, y in zip(("dA_prev", "dW", "db"), got, want):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-12 * np.abs(y).max(), err_msg=name)
 
 
 def test_a_widening_stem_keeps_its_gradients_by_rows(monkeypatch):

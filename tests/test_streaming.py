@@ -511,17 +511,23 @@ def test_estimate_bounds_a_stride1_layer_taking_col2im(tmp_path, threads, x_shap
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-@pytest.mark.parametrize("x_shape, W_shape", [((24, 16, 16, 8), (3, 3, 8, 64)), ((24, 12, 12, 12), (3, 3, 12, 96))])
-def test_a_streamed_widening_layer_takes_col2im_within_the_estimate(tmp_path, threads, x_shape, W_shape, monkeypatch):
+@pytest.mark.parametrize("x_shape, W_shape, pad", [((24, 16, 16, 8), (3, 3, 8, 64), 1),
+                                                  ((24, 12, 12, 12), (3, 3, 12, 96), 1),
+                                                  ((24, 14, 14, 6), (5, 5, 6, 16), 0),
+                                                  ((24, 12, 12, 16), (5, 5, 16, 32), 0)])
+def test_a_streamed_widening_layer_takes_col2im_within_the_estimate(tmp_path, threads, x_shape, W_shape, pad,
+                                                                   monkeypatch):
     """A stride-1 layer that widens its channels enough (8 -> 64,
-    channel-first; 12 -> 96, NHWC: attempt 105) takes its input gradient
-    through col2im in each chunk, and its peak stays within the estimate.
+    channel-first; 12 -> 96, NHWC: attempt 105), or enough by positions too
+    (valid: 6 -> 16 5x5 on 14x14, 5.2 times; 16 -> 32 on 12x12, 4.5 times:
+    attempt 113) takes its input gradient through col2im in each chunk, and
+    its peak stays within the estimate.
     (The estimate counts the gather's terms too, over dZ's wider channels,
     and they are the larger here: this checks the peak of the path taken,
     not that col2im's own terms are what bound it.)"""
     taken = calls(monkeypatch, conv_engine, "_input_grad_col2im")
     rows = 8
-    peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, {"pad": 1}, rows)
+    peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, {"pad": pad}, rows)
     assert len(taken) == 3, taken  # 24 samples in chunks of 8
     assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
 
@@ -543,6 +549,28 @@ def test_estimate_bounds_a_float32_strided_layer_scattering_by_phase(tmp_path, t
     peak, e = traced_conv_layer_peak(tmp_path, monkeypatch, threads, x_shape, W_shape, layer, rows, dtype="float32")
     assert len(taken) == 3, taken
     assert peak <= e.chunk(rows) - streaming.IO_BUFFERS, (peak, e)
+
+
+@pytest.mark.parametrize("in_hw, f, C_in, C_out, pad, col2im", [
+    ((14, 14), (5, 5), 6, 16, (0, 0, 0, 0), True),    # valid: 16/6 * 196/100 = 5.2 times by positions
+    ((14, 14), (3, 3), 8, 16, (0, 0, 0, 0), False),   # 2 * 196/144 = 2.7
+    ((10, 10), (3, 3), 4, 16, (2, 2, 2, 2), False),   # padded past "same": 4 * 100/144 = 2.8
+    ((10, 10), (3, 3), 4, 16, (1, 1, 1, 1), True),    # "same": 4 times, as the channels
+])
+def test_the_estimate_counts_col2im_where_a_layer_widens_by_positions(in_hw, f, C_in, C_out, pad, col2im):
+    """A stride-1 layer whose input gradient may take col2im because it
+    widens by positions (attempt 113: C_out H_in W_in / (C_in H_out W_out),
+    worked out by hand above, 4 times or more) has col2im's product block
+    counted in its estimate; one that does not, has none (the engine's own
+    rule agrees at the tile width it takes, float64's untiled)."""
+    import types
+
+    (H, W), s = in_hw, 8
+    n_H, n_W = H + pad[0] + pad[1] - f[0] + 1, W + pad[2] + pad[3] - f[1] + 1
+    ls = types.SimpleNamespace(in_shape=(8, H, W, C_in), out_shape=(8, n_H, n_W, C_out),
+                               hyper={"f": f, "stride": (1, 1), "pad": pad, "dilation": (1, 1)})
+    assert (streaming._conv_terms(ls, s, "fast")[4] > 0) == col2im
+    assert conv_engine.stride1_col2im(C_in, C_out, 1, (H * W) / (n_H * n_W)) == col2im
 
 
 @pytest.mark.parametrize("in_hw, f, stride, pad, phases", [
