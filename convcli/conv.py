@@ -1732,16 +1732,19 @@ def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     first = C <= COL2IM_CHANNEL_FIRST_MAX_C
     if not first and dZ2.dtype in COL2IM_BY_PHASE and (g.s_H, g.s_W) != (1, 1):
         return _input_grad_col2im_phases(dZ2, W2, g)
-    dA_pad = np.empty((C, g.m, H_pad, W_pad) if first else (g.m, H_pad, W_pad, C), dtype=dZ2.dtype)
     dA_prev = np.empty(g.in_shape, dtype=dZ2.dtype)
     ys_in, xs_in = slice(t, t + g.n_H_prev), slice(l, l + g.n_W_prev)
 
     def run(group):
         # One buffer for the group's blocks: a block's product is dead once
-        # scattered (a fresh one per block kept two alive at a time).
-        buf = np.empty(max(n1 - n0 for n0, n1, _, _ in group) * P * K, dtype=dZ2.dtype)
+        # scattered (a fresh one per block kept two alive at a time); and
+        # one padded gradient, a block's, dead once copied into dA_prev
+        # (the whole batch's held a padded copy of dA_prev beside it).
+        most = max(n1 - n0 for n0, n1, _, _ in group)
+        buf = np.empty(most * P * K, dtype=dZ2.dtype)
+        dA_pad = np.empty((C, most, H_pad, W_pad) if first else (most, H_pad, W_pad, C), dtype=dZ2.dtype)
         for n0, n1, _, _ in group:
-            part = dA_pad[:, n0:n1] if first else dA_pad[n0:n1]
+            part = dA_pad[:, :n1 - n0] if first else dA_pad[:n1 - n0]
             part[...] = 0
             rows = (n1 - n0) * P
             if first:
