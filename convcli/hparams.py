@@ -339,8 +339,11 @@ def check_not_swapped(upstream, cache, backward: str, grad: str) -> None:
     layer = any(isinstance(x, dict) for x in upstream)  # (A_prev, W, b, hparameters), (A_prev, hparameters)
     if relu or layer:
         kind = "tuple" if isinstance(upstream, tuple) else "list"
+        # ([dA], Z) has the same make as ((Z,), dA): a wrapped gradient, not swapped arguments (a review)
+        wrapped = f", or {grad} is wrapped in a {kind}" if relu and not layer else ""
         raise ValueError(f"{grad}: a {kind} of {len(upstream)}, as a forward's cache is, and the cache an array: "
-                         f"the arguments look swapped; call {backward}({grad}, cache)")
+                         f"the arguments look swapped{wrapped}; call {backward}({grad}, cache) with {grad} "
+                         "the array itself")
 
 
 def whole_return_hint(cache, backward: str) -> str:

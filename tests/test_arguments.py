@@ -399,8 +399,15 @@ def test_a_backward_called_with_its_arguments_swapped_says_so():
             with pytest.raises(ValueError) as info:
                 backward(given, np.ones_like(out))
             kind = "list" if isinstance(given, list) else "tuple"
+            # relu's (Z,) has the make of a wrapped dA, [dA] (a review: 'swapped' alone misled there)
+            wrapped = f", or {grad} is wrapped in a {kind}" if name == "relu" else ""
             assert str(info.value) == (f"{grad}: a {kind} of {n}, as a forward's cache is, and the cache an array: "
-                                       f"the arguments look swapped; call {name}_backward({grad}, cache)"), info.value
+                                       f"the arguments look swapped{wrapped}; call {name}_backward({grad}, cache) "
+                                       f"with {grad} the array itself"), info.value
+    R = np.linspace(-1, 1, 16).reshape(2, 2, 2, 2)
+    with pytest.raises(ValueError, match=r"^dA: a list of 1, .* or dA is wrapped in a list; call "
+                                         r"relu_backward\(dA, cache\) with dA the array itself$"):
+        cc.relu_backward([np.ones_like(R)], R)
         got = backward(np.ones_like(out), cache)
         assert (got[0] if isinstance(got, tuple) else got).shape == A.shape  # (relu's input is A too)
     # a list holding one sample's gradient is a dA, relu's cache Z itself (a later review: refused as swapped)
