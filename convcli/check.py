@@ -66,6 +66,7 @@ class Entry:
 # The kinds of hint a failed array of a user's can carry, in --json's "hints"
 # (its note says each in words): another axis order; a bias in the other of its two layouts' sizes; the padding,
 # stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
+# a "same" padding's odd row or column on the top or left; the input padded by its edges or by reflection;
 # the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
 # convolution's); a parameter's gradient per sample, not summed over them; convcli's numbers in another
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
@@ -78,7 +79,7 @@ class Entry:
 # gradient coming into its layer, or one of yours in another axis order (if
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
-              "transposed_kernel", "edge_padding", "per_sample",
+              "transposed_kernel", "same_split", "edge_padding", "per_sample",
               "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "float32", "float16",
               "integer",
               "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
@@ -1369,6 +1370,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)
                                                      or _assigned_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("per_sample", lambda: _last_sample_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               ("same_split", lambda: _same_split_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("edge_padding", lambda: _edge_padding_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
@@ -2681,6 +2683,31 @@ def _last_sample_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs
         grad = q.rsplit(".", 1)[1]
         return (f"; yours is the last sample's {grad} alone: {grad} adds up every sample's too (zeroed inside the "
                 f"loop over the samples? start it at 0 once, before)")
+    return ""
+
+
+def _same_split_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                     atol: float) -> str:
+    """For the ``Z`` of a conv layer padded ``same`` with an odd padding
+    along an axis, that differs: whether it is the layer's output with the
+    odd unit on the other side, top and left (an engineer's review: a bare
+    FAIL, where a one-sided pad was named)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "conv" or q != spec.output:
+            continue
+        t, bo, l, r = p.layer_shapes[i].hyper["pad"]
+        x, W, b = quantities.get(p.layer_input(i)), quantities.get(spec.W), quantities.get(spec.b)
+        if spec.hparameters.get("pad") != "same" or (t, l) == (bo, r) or x is None or W is None or b is None:
+            return ""
+        hp = {**spec.hparameters, "pad": [bo, t, r, l]}
+        other = conv_forward(x, W, b, hp, engine=p.engine)[0]
+        if other.shape != theirs.shape or not _close(theirs, other, rtol, atol):
+            return ""
+        extra = " and ".join(what for what, odd in (("row", t != bo), ("column", l != r)) if odd)
+        sides = " and ".join(side for side, odd in (("top", t != bo), ("left", l != r)) if odd)
+        return (f"; yours is this layer's output with its \"same\" padding's extra {extra} on the {sides} "
+                f"({[bo, t, r, l]}): convcli's, as PyTorch's padding=\"same\" and TensorFlow's, is on the "
+                f"{sides.replace('top', 'bottom').replace('left', 'right')} ({[t, bo, l, r]})")
     return ""
 
 

@@ -747,6 +747,38 @@ def test_a_z_of_an_input_padded_otherwise_than_by_zeros_is_told_so(tmp_path, mod
     assert o["hints"] == ["edge_padding"] and f'(np.pad(..., mode="{mode}")): the padding is zeros' in o["note"], o
 
 
+@pytest.mark.parametrize("f, extra, sides, theirs_pad, ours_pad", [
+    ((4, 4), "row and column", "top and left", [2, 1, 2, 1], [1, 2, 1, 2]),
+    ((2, 3), "row", "top", [1, 0, 1, 1], [0, 1, 1, 1]),
+])
+def test_a_same_padding_split_the_other_way_is_named(tmp_path, f, extra, sides, theirs_pad, ours_pad):
+    """An engineer's review: a "same" conv whose odd unit of padding went on
+    the top and left (the other way round from PyTorch's padding="same")
+    got a bare FAIL. Theirs computed by the notebook's loops over the input
+    padded by hand; the note names the split and convcli's."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 6, 6, 3]}\n"
+                          f"  W: {{random: [{f[0]}, {f[1]}, 3, 4]}}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: same}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, b = (np.load(tmp_path / "key" / f"{n}.npy") for n in ("A_prev", "W", "b"))
+    t, bo, l, r = theirs_pad
+    A_pad = np.pad(A, ((0, 0), (t, bo), (l, r), (0, 0)))
+    Z = np.zeros((2, 6, 6, 4))
+    for n, h, w, c in np.ndindex(Z.shape):
+        Z[n, h, w, c] = np.sum(A_pad[n, h:h + f[0], w:w + f[1], :] * W[..., c]) + b.reshape(-1)[c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "Z.npy", Z)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert not o["passed"] and o["hints"] == ["same_split"], o
+    assert (f'with its "same" padding\'s extra {extra} on the {sides} ({theirs_pad}): convcli\'s, as PyTorch\'s '
+            f'padding="same" and TensorFlow\'s, is on the ') in o["note"] and o["note"].endswith(f"({ours_pad})"), o
+
+
 def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
     """A learner's review: a pool's gradient saved as dA.npy (the name the
     notebook's conv_backward result goes by, which a conv config grades as
