@@ -1430,9 +1430,15 @@ def shapes(
     """Per layer: input and output shapes, parameters, FLOPs, hyperparameters (reads no data, only file headers)."""
     from .network import FLOPS_COUNTED
 
+    from .runner import check_backward_sizes
+
     with _guard(debug, json_):
         # No --max-memory: nothing is allocated, and the shapes of a run too big to make are worth seeing.
-        p = _plan(config, dtype, None, None)
+        # An upstream gradient file of the wrong shape is said after the table (a learner's review: the
+        # command for shapes showed none, for a config forward runs); with --json, as the one document.
+        p = _plan(config, dtype, None, None, backward=None)
+        if json_:
+            check_backward_sizes(p)
     layers = [
         {"index": s.index, "name": s.name, "type": s.kind, "input_shape": list(s.in_shape),
          "output_shape": list(s.out_shape), "params": s.params, "flops": s.flops,
@@ -1469,6 +1475,8 @@ def shapes(
     shared = "Parameters: each input counted once (one is used more than once). " if total_params < sum(
         s.params for s in p.layer_shapes) else ""
     con.print(Text(f"FLOPs: {FLOPS_COUNTED}.\n{shared}Largest layer output: {format_size(biggest)}."))
+    with _guard(debug):
+        check_backward_sizes(p)
 
 
 def _as_given(hyper: dict, given) -> dict:

@@ -1988,6 +1988,27 @@ def test_shapes_shows_ties_for_max_pools_only(tmp_path):
     assert "ties" not in layers[0]["hyperparameters"] and layers[1]["hyperparameters"]["ties"] == "all"
 
 
+def test_shapes_shows_its_table_then_refuses_an_upstream_gradient_of_the_wrong_shape(tmp_path):
+    """A learner's review: shapes printed nothing for a config whose
+    backward.grad file does not fit the last layer's output (which forward
+    runs: it never reads it). The table first, then the one-line error and
+    exit 2; with --json the error document alone, as before."""
+    np.save(tmp_path / "g.npy", np.ones((1, 3, 3, 1)))
+    cfg = write(tmp_path, {"inputs": {"A_prev": {"zeros": [1, 4, 4, 1]}}, "layers": [{"type": "pool", "f": 2}],
+                           "backward": {"grad": {"file": "g.npy"}}})
+    result = run(["shapes", cfg])
+    assert result.exit_code == 2 and "pool1  pool  (1, 4, 4, 1)  (1, 2, 2, 1)" in result.stdout, result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("convcli: error: ") and line.endswith(
+        "cfg.yaml: backward.grad (line 12): upstream gradient of shape (1, 3, 3, 1) does not match "
+        "the last layer's output pool1.A (1, 2, 2, 1)"), line
+    result = run(["shapes", cfg, "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 2 and doc["ok"] is False and "layers" not in doc, doc
+    assert doc["error"]["what"].startswith("upstream gradient of shape (1, 3, 3, 1) does not match"), doc
+    assert run(["forward", cfg, "--out", tmp_path / "out"]).exit_code == 0  # (forward never reads it)
+
+
 def test_shapes_reads_no_data(tmp_path, monkeypatch):
     monkeypatch.setattr("convcli.arrays.load", lambda *a, **k: pytest.fail("loaded"))
     data = {"inputs": {"A_prev": {"zeros": [100, 64, 64, 3]}}, "layers": [{"type": "pool", "f": 2}]}
