@@ -364,17 +364,21 @@ class _Model(BaseModel):
     def _known_keys(cls, data):
         if isinstance(data, dict):
             known = list(cls.model_fields)
-            for key in data:
-                if key not in known:
-                    torch = TORCH_KEYS.get(key) if "type" in known else None  # a layer's, as PyTorch names it
-                    hint = (f"; {torch}" if torch
-                            else "; only conv layers are padded" if key == "pad" and "type" in known
-                            else did_you_mean(key, known) if isinstance(key, str) else "")
-                    raise PydanticCustomError(
-                        "unknown_key", "unknown key",  # null: 1 is the key null, not the text "None"
-                        {"key": key if key is None or isinstance(key, bool) else str(key), "hint": hint,
-                         "known": ", ".join(known)},
-                    )
+            unknown = [key for key in data if key not in known]
+            if unknown:
+                key = unknown[0]
+                torch = TORCH_KEYS.get(key) if "type" in known else None  # a layer's, as PyTorch names it
+                hint = (f"; {torch}" if torch
+                        else "; only conv layers are padded" if key == "pad" and "type" in known
+                        else did_you_mean(key, known) if isinstance(key, str) else "")
+                # the mapping's other unknown keys, named with the first (a learner's review: one a run, and
+                # "(and 1 more error)" for three in two layers)
+                others = [f"{k}{did_you_mean(k, known) if isinstance(k, str) else ''}" for k in unknown[1:]]
+                raise PydanticCustomError(
+                    "unknown_key", "unknown key",  # null: 1 is the key null, not the text "None"
+                    {"key": key if key is None or isinstance(key, bool) else str(key), "hint": hint,
+                     "known": ", ".join(known), "others": ", ".join(others), "count": len(others)},
+                )
         return data
 
 
@@ -992,7 +996,8 @@ def _message(err: dict) -> tuple[tuple, str]:
         return loc, f"missing (required): {NO_BIAS}"
     if kind == "unknown_key":
         hint = ctx["hint"] or f"; known keys: {ctx['known']}"
-        return loc + (ctx["key"],), f"unknown key{hint}"
+        others = f"; unknown beside it too: {ctx['others']}" if ctx.get("others") else ""
+        return loc + (ctx["key"],), f"unknown key{hint}{others}"
     if kind == "not_here":
         return loc + (ctx["key"],), ctx["why"]
     if loc and loc[-1] == "[key]":  # a mapping's key that is no string (5:, null:): named by its mapping
@@ -1082,8 +1087,11 @@ def validate(data, lines: dict, path: Path, display: str, sha256: str = "") -> L
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         loc, what = _message(errors[0])
-        if len(errors) > 1:
-            what += f" (and {len(errors) - 1} more {'error' if len(errors) == 2 else 'errors'})"
+        # (a mapping's unknown keys are one error, the first's message naming the others)
+        more = len(errors) - 1 + sum((e.get("ctx") or {}).get("count", 0)
+                                     for e in errors[1:] if e["type"] == "unknown_key")
+        if more:
+            what += f" (and {more} more {'error' if more == 1 else 'errors'})"
         raise stub.error(loc, what) from None
     loaded = LoadedConfig(path, display, model, sha256, lines)
     _check_names(loaded)

@@ -133,6 +133,24 @@ def test_a_pytorch_layer_key_says_what_convcli_calls_it(tmp_path, key, fragment)
     backward_fails(tmp_path, write(tmp_path, data), f"cfg.yaml: layers[1].{key}", f"unknown key; {fragment}")
 
 
+def test_every_unknown_key_is_named_and_the_rest_counted(tmp_path):
+    """A learner's review: three typos in two layers took three runs, one
+    key a run, and the count said "(and 1 more error)". The first layer's
+    unknown keys are named in one message; the second layer's one counted."""
+    data = seed_data()
+    data["layers"][0].update({"padding": 1, "strid": 2, "dilaton": 1})
+    data["layers"].append({"type": "pool", "f": 2, "mdoe": "max"})
+    line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].padding (line",
+                          "unknown key; PyTorch's padding is pad here",
+                          "; unknown beside it too: strid (did you mean 'stride'?), "
+                          "dilaton (did you mean 'dilation'?) (and 1 more error)")
+    assert line.endswith("(and 1 more error)"), line
+    data["layers"][0] = {k: v for k, v in data["layers"][0].items() if k not in ("padding", "dilaton")}
+    data["layers"][1]["mdoa"] = 1  # the second layer's two: counted as two
+    assert backward_fails(tmp_path, write(tmp_path, data), "layers[0].strid (line",
+                          "unknown key (did you mean 'stride'?) (and 2 more errors)")
+
+
 def test_ties_on_an_average_pool_is_refused_with_why(tmp_path):
     # Accepted, it would change nothing: an average pool has no maxima.
     data = seed_data()
