@@ -1430,6 +1430,7 @@ def shapes(
     """Per layer: input and output shapes, parameters, FLOPs, hyperparameters (reads no data, only file headers)."""
     from .network import FLOPS_COUNTED
 
+    from .hparams import as_given
     from .runner import check_backward_sizes
 
     with _guard(debug, json_):
@@ -1442,7 +1443,7 @@ def shapes(
     layers = [
         {"index": s.index, "name": s.name, "type": s.kind, "input_shape": list(s.in_shape),
          "output_shape": list(s.out_shape), "params": s.params, "flops": s.flops,
-         "hyperparameters": _as_given(s.hyper, layer.hparameters)}
+         "hyperparameters": as_given(s.hyper, layer.hparameters)}
         for s, layer in zip(p.layer_shapes, p.network.layers)
     ]
     inputs = {name: {"shape": list(i.shape), "stored_dtype": str(i.dtype),
@@ -1477,21 +1478,6 @@ def shapes(
     con.print(Text(f"FLOPs: {FLOPS_COUNTED}.\n{shared}Largest layer output: {format_size(biggest)}."))
     with _guard(debug):
         check_backward_sizes(p)
-
-
-def _as_given(hyper: dict, given) -> dict:
-    """A layer's resolved hyperparameters with its stride and dilation as
-    the config gives them. The geometry holds a stride past the (padded)
-    input, or a dilation of a 1-wide kernel, at its equivalent, which is what
-    the engines compute with (a stride of 2**62 would overflow a window
-    view's byte strides); the user is shown what they wrote."""
-    from .hparams import per_axis
-
-    shown = dict(hyper)
-    for key in ("stride", "dilation"):
-        if key in shown and given.get(key) is not None:
-            shown[key] = list(per_axis(given[key], key))
-    return shown
 
 
 def _hyper(v) -> str:

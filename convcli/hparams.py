@@ -231,6 +231,20 @@ def joined(names) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
+def as_given(hyper: dict, given) -> dict:
+    """A layer's resolved hyperparameters (``pad`` as the four sides, ``f``
+    as two sizes, ...) with its stride and dilation as the config gives
+    them. The geometry holds a stride past the (padded) input, or a dilation
+    of a 1-wide kernel, at its equivalent, which is what the engines compute
+    with (a stride of 2**62 would overflow a window view's byte strides);
+    the user is shown what they wrote."""
+    shown = dict(hyper)
+    for key in ("stride", "dilation"):
+        if key in shown and given.get(key) is not None:
+            shown[key] = list(per_axis(given[key], key))
+    return shown
+
+
 def did_you_mean(word, choices) -> str:
     """`` (did you mean 'x'?)`` or ``""``; case does not count as a difference
     (``dw`` -> ``dW``)."""

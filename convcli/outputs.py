@@ -45,7 +45,7 @@ try:
 except ImportError:  # Windows: no stale staging folders are removed
     fcntl = None
 
-from . import __version__
+from . import __version__, hparams
 from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
 from .stats import STATS, all_finite, describe, json_number
 
@@ -838,9 +838,12 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
         "engine": p.engine,
         "format": fmt,
         "inputs": {name: src.describe() for name, src in cfg.model.inputs.items()},
+        # with each layer's hyperparameters as it ran (a same padding's four sides, the ties rule): an
+        # archived run says which conventions made it (an engineer's review: only shapes --json did)
         "layers": [
-            {"name": s.name, "type": s.kind, "input_shape": list(s.in_shape), "output_shape": list(s.out_shape)}
-            for s in p.layer_shapes
+            {"name": s.name, "type": s.kind, "input_shape": list(s.in_shape), "output_shape": list(s.out_shape),
+             "hyperparameters": hparams.as_given(s.hyper, layer.hparameters)}
+            for s, layer in zip(p.layer_shapes, p.network.layers)
         ],
         "upstream_gradient": (grad if isinstance(grad, str) else grad.describe()) if results.grad is not None else None,
         "timings": {k: round(v, 6) for k, v in results.timings.items()},

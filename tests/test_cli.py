@@ -2009,6 +2009,25 @@ def test_shapes_shows_its_table_then_refuses_an_upstream_gradient_of_the_wrong_s
     assert run(["forward", cfg, "--out", tmp_path / "out"]).exit_code == 0  # (forward never reads it)
 
 
+def test_summary_json_records_each_layer_s_hyperparameters_as_it_ran(tmp_path):
+    """An engineer's review: an archived run did not say how "same" was
+    split nor which ties rule ran (only shapes --json did). By hand: 7 rows
+    at stride 2 by 4 taps need (4 - 1) + 2 * 3 + 1 - 7 = 3 rows of padding,
+    1 on the top and 2 on the bottom (PyTorch's, TensorFlow's); 8 columns
+    by 3 taps, (3 - 1) + 2 * 3 + 1 - 8 = 1, on the right."""
+    data = {"inputs": {"A_prev": {"zeros": [1, 7, 8, 2]}, "W": {"zeros": [4, 3, 2, 3]}, "b": {"zeros": [3]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", "stride": 2, "pad": "same"},
+                       {"type": "pool", "f": 2, "ties": "first"}, {"type": "relu"}]}
+    for command in ("forward", "backward"):
+        result = run([command, write(tmp_path, data), "--out", tmp_path / command, "--json"])
+        assert result.exit_code == 0, result.stderr
+        on_disk = json.loads((tmp_path / command / "summary.json").read_text())
+        conv, pool, relu = (layer["hyperparameters"] for layer in on_disk["layers"])
+        assert conv == {"f": [4, 3], "stride": [2, 2], "pad": [1, 2, 0, 1], "dilation": [1, 1], "bias": "once"}
+        assert pool == {"f": [2, 2], "stride": [2, 2], "mode": "max", "ties": "first"} and relu == {}
+        assert json.loads(result.stdout)["layers"] == on_disk["layers"]
+
+
 def test_shapes_reads_no_data(tmp_path, monkeypatch):
     monkeypatch.setattr("convcli.arrays.load", lambda *a, **k: pytest.fail("loaded"))
     data = {"inputs": {"A_prev": {"zeros": [100, 64, 64, 3]}}, "layers": [{"type": "pool", "f": 2}]}
