@@ -41,6 +41,7 @@ import contextvars
 import math
 import threading
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -1207,12 +1208,15 @@ STRIDE1_COL2IM_MIN_C_OUT = 8
 STRIDE1_COL2IM_WIDE_C_OUT = 64
 # And wherever the layer widens its channels enough (C_out >= ratio * C_in,
 # from STRIDE1_COL2IM_RATIO_MIN_C_OUT output channels and up to
-# STRIDE1_COL2IM_RATIO_MAX_C input channels): the gather copies
+# STRIDE1_COL2IM_RATIO_MAX_C input channels where the gather runs untiled,
+# STRIDE1_COL2IM_TILED_MAX_C where it runs in tiles): the gather copies
 # f_H*f_W*C_out elements for each input position (a tile of T shares a
 # span among T of them), col2im's product writes f_H*f_W*C_in for each
 # output position and adds them back. 4 times where the gather would run
 # untiled and col2im's scatter is channel-first (COL2IM_CHANNEL_FIRST_MAX_C
-# input channels), 8 times otherwise. Backward alone, col2im / gather,
+# input channels), 8 times otherwise (attempt 113 below: 4.5 times, by
+# positions, where it runs untiled with more input channels; 8 times, by
+# channels, where it runs in tiles). Backward alone, col2im / gather,
 # alternated 4-5 rounds in one process, 2 threads, 3x3 to 7x7 kernels on
 # 8-96 pixel images, 1-128 samples (the twenty-seventh session's AMD EPYC,
 # attempt 105), where the rule takes col2im: untiled, channel-first (float64
@@ -1234,12 +1238,15 @@ STRIDE1_COL2IM_WIDE_C_OUT = 64
 # a layer padded past "same" less. 4.5 times with more than 8 input channels
 # (an NHWC scatter), up to 32. Backward alone, col2im / gather, 5 rounds
 # alternated in one process, 2 threads (the twenty-ninth session's AMD
-# EPYC): valid float64 2-8 input channels, 4.2-8 times by positions (2-3 by
+# EPYC): valid float64 6-8 input channels, 4.2-8 times by positions (2-3 by
 # channels), 7 layers 0.55x-0.82x; 10-32 input channels, valid, 4.5-10.7
 # times (2-2.7 by channels), 7 layers in each dtype 0.28x-0.88x; "same", 4.8-6
 # times, 6 layers in each 0.58x-1.03x (geometric mean 0.80x); below the
 # ratios, mixed (3-3.9 times: 0.41x-1.53x). Padded past "same" (3x3, pad 2,
-# 0.79 by positions), 4 -> 16 0.83x and 8 -> 32 1.26x now go by the gather.
+# 0.79 by positions), 4 -> 16 and 8 -> 32, 4 times by channels, took col2im
+# before and go by the gather now: a trade, col2im measured 0.83x and 1.26x
+# the gather there. The ratio is compared exactly (a Fraction: 39/10 *
+# 210/182 is 4.5, which floats round to 4.4999...).
 # A tiled gather keeps the channels' ratio: its tiles share a span of
 # columns, and valid float32 layers of 3-6 input channels 9-16 times wider
 # by positions took 0.53x-1.53x (tiles of 4-6: 1.26x-1.53x).
@@ -1251,13 +1258,18 @@ STRIDE1_COL2IM_RATIO_MAX_C = 32
 STRIDE1_COL2IM_TILED_MAX_C = 16  # (as attempt 105 measured it)
 
 
-def positions_ratio(in_hw, out_hw) -> float:
-    """H_in*W_in / (H_out*W_out) of a layer: how many times more positions
-    its input has than its output (see STRIDE1_COL2IM_RATIO)."""
-    return (in_hw[0] * in_hw[1]) / (out_hw[0] * out_hw[1])
+def positions_ratio(in_hw, out_hw) -> Fraction:
+    """H_in*W_in / (H_out*W_out) of a layer, exactly: how many times more
+    positions its input has than its output (see STRIDE1_COL2IM_RATIO)."""
+    return Fraction(in_hw[0] * in_hw[1], out_hw[0] * out_hw[1])
 
 
-def _widening(C_in: int, C_out: int, T_in: int | None, positions: float = 1.0) -> bool:
+def geometry_positions(g: ConvGeometry) -> Fraction:
+    """A layer's :func:`positions_ratio` from its geometry."""
+    return positions_ratio((g.n_H_prev, g.n_W_prev), (g.n_H, g.n_W))
+
+
+def _widening(C_in: int, C_out: int, T_in: int | None, positions: Fraction) -> bool:
     """Whether a stride-1 layer widens its channels enough for its input
     gradient to go through col2im rather than the gather of tile width
     ``T_in`` (None: at some tile width), ``positions`` its
@@ -1269,10 +1281,10 @@ def _widening(C_in: int, C_out: int, T_in: int | None, positions: float = 1.0) -
     if T_in is not None and T_in > 1:
         return tiled
     ratio = STRIDE1_COL2IM_RATIO if C_in <= COL2IM_CHANNEL_FIRST_MAX_C else STRIDE1_COL2IM_NHWC_RATIO
-    return C_out * positions >= ratio * C_in or T_in is None and tiled
+    return C_out * Fraction(positions) >= Fraction(ratio) * C_in or T_in is None and tiled
 
 
-def stride1_col2im(C_in: int, C_out: int, T_in: int | None = None, positions: float = 1.0) -> bool:
+def stride1_col2im(C_in: int, C_out: int, T_in: int | None, positions: Fraction) -> bool:
     """Whether a stride-1 layer's input gradient goes through col2im rather
     than the gather of tile width ``T_in``; with ``T_in`` None, whether it
     may at some tile width (for memory estimates). ``positions``: the
@@ -1327,8 +1339,7 @@ def _backward_fast(dZ, A_prev, W, g: ConvGeometry, cols, T: int):
     then the notebook's, its input gradient's band as the gather's."""
     f, s, d = (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W)
     T_in = _input_grad_tile(g, dZ.dtype) if s == (1, 1) else None  # None: col2im
-    positions = positions_ratio((g.n_H_prev, g.n_W_prev), (g.n_H, g.n_W))
-    if T_in is not None and (not _finite(W) or stride1_col2im(g.n_C_prev, g.n_C, T_in, positions)
+    if T_in is not None and (not _finite(W) or stride1_col2im(g.n_C_prev, g.n_C, T_in, geometry_positions(g))
                              and not (cols is None and input_grad_by_rows(g, T_in))):
         T_in = None
     dA_prev = None
@@ -1706,7 +1717,7 @@ def _input_grad_stride1(dZ, W, g: ConvGeometry, T: int, A_prev=None):
 # col2im adds each kernel offset's share of the product into dA_pad. In
 # NHWC those adds run over n_C_prev elements at a time, which with few input
 # channels (an RGB stem's 3) is mostly per-run cost; into a channel-first
-# dA_pad, (C, m, H, W), with the product made channel-first too
+# dA_pad, (C, samples, H, W), with the product made channel-first too
 # (W2 @ dZ.T, rows (i, j, c)), they run along the output columns instead.
 # One thread, col2im's time channel-first / NHWC: (16,112,112,3) 7x7 stride 2
 # -> 64 0.38x float32, 0.43x float64; (32,32,32,3) 3x3 stride 2 0.36x-0.41x;
@@ -1721,11 +1732,13 @@ def _input_grad_col2im(dZ2, W2, g: ConvGeometry):
     (COL2IM_CHANNEL_FIRST_MAX_C); in NHWC at a stride above 1, in the dtypes
     of COL2IM_BY_PHASE, by kernel offset and stride phase
     (:func:`_input_grad_col2im_phases`). Blocks of samples write disjoint parts of
-    dA_pad, so they run on threads like the other passes, each zeroing its
-    part first and copying it, cropped, into dA_prev last, while it is in
-    cache (``np.zeros`` and a cropping copy of the whole after the pass ran
-    on one thread over memory: 5.3 of the 53 ms (32, 56, 56, 64) -> 128
-    stride-2 float64 col2im, attempt 80)."""
+    dA_prev, so they run on threads like the other passes, each scattering
+    into a padded gradient of its own thread's (a block's, zeroed first)
+    and copying it, cropped, into dA_prev last, while it is in cache
+    (``np.zeros`` and a cropping copy of the whole after the pass ran on one
+    thread over memory: 5.3 of the 53 ms (32, 56, 56, 64) -> 128 stride-2
+    float64 col2im, attempt 80; a whole batch's padded gradient held a
+    padded copy of dA_prev beside it, attempt 114)."""
     t, _, l, _ = g.pad
     H_pad, W_pad = g.padded_hw
     C, K, P = g.n_C_prev, W2.shape[0], g.n_H * g.n_W

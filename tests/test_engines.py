@@ -678,26 +678,27 @@ def test_engines_agree_on_infinities_and_nan(case, bad, variant, monkeypatch):
     expected, _ = _conv_run("reference", A, W, b, hp, dZ_bad, bad, layout)
     # the case takes its shortcut, with finite data (else it would test nothing)
     g = cache.state.geometry
+    positions = conv_module.geometry_positions(g)
     if "by rows" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
         assert cache.state.cols is None and conv_module.weight_grad_by_rows((g.s_H, g.s_W), (g.d_H, g.d_W), g.f_H, g.n_C_prev, g.n_C)
-        assert T_in > 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+        assert T_in > 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in, positions)
         assert conv_module.input_grad_by_rows(g, T_in)  # (attempt 100: its input gradient too, tiled)
     elif "tiled weight gradient" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
         assert cache.state.cols is None and 1 < T_in <= conv_module._forward_tile(g, dtype)
-        assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+        assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in, positions)
     elif "tiled forward" in case:
         assert conv_module._forward_tile(g, dtype) > 1
     elif "tiled input gradient" in case:
         assert conv_module._input_grad_tile(g, dtype) > 1
-        assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, 2)
+        assert not conv_module.stride1_col2im(g.n_C_prev, g.n_C, 2, positions)
     elif "from dZ" in case:
         assert cache.state.cols is None and conv_module._input_grad_tile(g, dtype) == 1
         assert g.n_C_prev >= conv_module.WEIGHT_GRAD_FROM_DZ_MIN_C_IN
     elif "gather" in case:
         T_in = conv_module._input_grad_tile(g, dtype)
-        assert T_in == 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in)
+        assert T_in == 1 and not conv_module.stride1_col2im(g.n_C_prev, g.n_C, T_in, positions)
     tol = 1e-12 if dtype == np.float64 else 1e-4
     for name, x, y in zip(("Z", "dA_prev", "dW", "db"), got, expected):
         assert x.dtype == dtype, (name, x.dtype)
@@ -1515,12 +1516,17 @@ def test_a_strided_float32_nhwc_input_gradient_by_phase_keeps_the_reference_s_in
     ((4, 10, 10, 8), (3, 3, 8, 16), {"pad": 1}, "_input_grad_stride1"),
     # 2 times wider, valid: 2 * 100 / 36 = 5.6 times by positions
     ((4, 10, 10, 8), (5, 5, 8, 16), {"pad": 0}, "_input_grad_col2im"),
+    # NHWC (10 input channels), valid 2x2: 39/10 * 14*15 / (13*14) = 8190/1820 = 4.5 exactly, the ratio
+    # (a review: in floats 4.4999..., the gather); 38 channels 4.38
+    ((2, 14, 15, 10), (2, 2, 10, 39), {"pad": 0}, "_input_grad_col2im"),
+    ((2, 14, 15, 10), (2, 2, 10, 38), {"pad": 0}, "_input_grad_stride1"),
 ])
 def test_the_widening_ratio_counts_positions(A_shape, W_shape, hp, path, monkeypatch):
     """Attempt 113: where the gather would run untiled (float64), a layer's
     input gradient takes col2im when C_out * H_in * W_in reaches 4 times
-    C_in * H_out * W_out (ratios worked out by hand above), and the numbers
-    are the reference engine's either way."""
+    C_in * H_out * W_out (4.5 times past 8 input channels; ratios worked out
+    by hand above), and the numbers are the reference engine's either
+    way."""
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 12)  # several blocks: nothing kept from the forward
     rng = np.random.default_rng(3)
     A, W, b = random_layer(rng, A_shape, W_shape, np.float64)
@@ -1535,19 +1541,20 @@ def test_the_widening_ratio_counts_positions(A_shape, W_shape, hp, path, monkeyp
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12 * np.abs(y).max(), err_msg=name)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("A_shape, W_shape, hp", [
     ((16, 15, 15, 12), (3, 3, 12, 16), {"stride": 2, "pad": 1}),  # NHWC scatter (float64: not by phase)
     ((16, 15, 15, 4), (3, 3, 4, 16), {"stride": 2, "pad": 2}),    # channel-first
 ])
-def test_col2im_holds_a_block_s_padded_gradient_not_the_batch_s(A_shape, W_shape, hp, monkeypatch):
-    """col2im's padded gradient is a block's, one thread's at a time, dead
-    once copied into dA_prev: beside dA_prev the pass holds a block's
-    product and padded gradient (a whole batch's padded copy of dA_prev, as
+def test_col2im_holds_a_block_s_padded_gradient_not_the_batch_s(A_shape, W_shape, hp, threads, monkeypatch):
+    """col2im's padded gradient is a block's on each thread, dead once
+    copied into dA_prev: beside dA_prev the pass holds a block's product and
+    padded gradient a thread (a whole batch's padded copy of dA_prev, as
     before, took a strided float64 layer's fwd+bwd peak from 84.6 to 133.9
-    MiB). On one thread, blocks of one sample; against the reference
+    MiB). Blocks of one sample on 1 and 2 threads; against the reference
     engine's numbers."""
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1 << 12)
-    monkeypatch.setenv("CONVCLI_THREADS", "1")
+    monkeypatch.setenv("CONVCLI_THREADS", str(threads))
     rng = np.random.default_rng(2)
     A, W, b = random_layer(rng, A_shape, W_shape, np.float64)
     Z, cache = cc.conv_forward(A, W, b, hp)
@@ -1563,7 +1570,7 @@ def test_col2im_holds_a_block_s_padded_gradient_not_the_batch_s(A_shape, W_shape
     (H_pad, W_pad), K = g.padded_hw, g.f_H * g.f_W * g.n_C_prev
     sample = (H_pad * W_pad * g.n_C_prev + g.n_H * g.n_W * K) * 8  # a sample's padded gradient and product
     batch_padded = g.m * H_pad * W_pad * g.n_C_prev * 8
-    assert scratch <= 2 * sample + (16 << 10) < batch_padded, (scratch, sample, batch_padded)
+    assert scratch <= threads * (2 * sample + (16 << 10)) < batch_padded, (scratch, sample, batch_padded)
     want = cc.conv_backward(dZ, cc.conv_forward(A, W, b, hp, engine="reference")[1])[0]
     np.testing.assert_allclose(dA_prev, want, rtol=0, atol=1e-12 * np.abs(want).max())
 
@@ -1581,7 +1588,8 @@ def test_a_widening_stem_keeps_its_gradients_by_rows(monkeypatch):
     Z, cache = cc.conv_forward(A, W, b, {"pad": 2})
     g = cache.state.geometry
     T_in = conv_module._input_grad_tile(g, np.float32)
-    assert conv_module.stride1_col2im(3, 32, T_in) and conv_module.input_grad_by_rows(g, T_in), T_in
+    assert conv_module.stride1_col2im(3, 32, T_in, conv_module.geometry_positions(g)), T_in
+    assert conv_module.input_grad_by_rows(g, T_in), T_in
     dZ = rng.standard_normal(Z.shape).astype(np.float32)
     got = cc.conv_backward(dZ, cache)
     assert called == ["_input_grad_rows"], called

@@ -21,6 +21,7 @@ import sys
 import threading
 import tracemalloc
 import zipfile
+from fractions import Fraction
 
 import h5py
 import numpy as np
@@ -570,7 +571,7 @@ def test_the_estimate_counts_col2im_where_a_layer_widens_by_positions(in_hw, f, 
     ls = types.SimpleNamespace(in_shape=(8, H, W, C_in), out_shape=(8, n_H, n_W, C_out),
                                hyper={"f": f, "stride": (1, 1), "pad": pad, "dilation": (1, 1)})
     assert (streaming._conv_terms(ls, s, "fast")[4] > 0) == col2im
-    assert conv_engine.stride1_col2im(C_in, C_out, 1, (H * W) / (n_H * n_W)) == col2im
+    assert conv_engine.stride1_col2im(C_in, C_out, 1, Fraction(H * W, n_H * n_W)) == col2im
 
 
 @pytest.mark.parametrize("in_hw, f, stride, pad, phases", [
