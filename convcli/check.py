@@ -2695,18 +2695,25 @@ def _same_split_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
     for i, spec in enumerate(p.network.layers):
         if spec.kind != "conv" or q != spec.output:
             continue
-        t, bo, l, r = p.layer_shapes[i].hyper["pad"]
         x, W, b = quantities.get(p.layer_input(i)), quantities.get(spec.W), quantities.get(spec.b)
-        if spec.hparameters.get("pad") != "same" or (t, l) == (bo, r) or x is None or W is None or b is None:
+        if spec.hparameters.get("pad") != "same" or x is None or W is None or b is None:
             return ""
-        hp = {**spec.hparameters, "pad": [bo, t, r, l]}
-        other = conv_forward(x, W, b, hp, engine=p.engine)[0]
+        try:  # the split of this input's "same" (--each-layer: an input of yours, of another size maybe)
+            t, bo, l, r = hparams.conv_geometry(x, W, b, spec.hparameters).pad
+            if (t, l) == (bo, r):
+                return ""
+            other = conv_forward(x, W, b, {**spec.hparameters, "pad": [bo, t, r, l]}, engine=p.engine)[0]
+        except ValueError:  # (a review: an input of yours too small for the other split, exit 3)
+            return ""
         if other.shape != theirs.shape or not _close(theirs, other, rtol, atol):
             return ""
         extra = " and ".join(what for what, odd in (("row", t != bo), ("column", l != r)) if odd)
         sides = " and ".join(side for side, odd in (("top", t != bo), ("left", l != r)) if odd)
+        # PyTorch's padding="same" is stride 1's only (it refuses a strided layer's)
+        like = ("TensorFlow's" if hparams.per_axis(spec.hparameters.get("stride", 1), "stride") != (1, 1)
+                else "PyTorch's padding=\"same\" and TensorFlow's")
         return (f"; yours is this layer's output with its \"same\" padding's extra {extra} on the {sides} "
-                f"({[bo, t, r, l]}): convcli's, as PyTorch's padding=\"same\" and TensorFlow's, is on the "
+                f"({[bo, t, r, l]}): convcli's, as {like}, is on the "
                 f"{sides.replace('top', 'bottom').replace('left', 'right')} ({[t, bo, l, r]})")
     return ""
 

@@ -404,12 +404,12 @@ def test_a_backward_called_with_its_arguments_swapped_says_so():
             assert str(info.value) == (f"{grad}: a {kind} of {n}, as a forward's cache is, and the cache an array: "
                                        f"the arguments look swapped{wrapped}; call {name}_backward({grad}, cache) "
                                        f"with {grad} the array itself"), info.value
+        got = backward(np.ones_like(out), cache)
+        assert (got[0] if isinstance(got, tuple) else got).shape == A.shape  # (relu's input is A too)
     R = np.linspace(-1, 1, 16).reshape(2, 2, 2, 2)
     with pytest.raises(ValueError, match=r"^dA: a list of 1, .* or dA is wrapped in a list; call "
                                          r"relu_backward\(dA, cache\) with dA the array itself$"):
         cc.relu_backward([np.ones_like(R)], R)
-        got = backward(np.ones_like(out), cache)
-        assert (got[0] if isinstance(got, tuple) else got).shape == A.shape  # (relu's input is A too)
     # a list holding one sample's gradient is a dA, relu's cache Z itself (a later review: refused as swapped)
     Z = np.linspace(-1, 1, 18).reshape(1, 3, 3, 2)
     assert np.array_equal(cc.relu_backward([np.ones((3, 3, 2))], Z), (Z > 0).astype(float))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from convcli.check import compare, parse_index
+from convcli.conv import conv_forward as cc_conv_forward
 from convcli.errors import ConvcliError
 
 
@@ -747,36 +748,66 @@ def test_a_z_of_an_input_padded_otherwise_than_by_zeros_is_told_so(tmp_path, mod
     assert o["hints"] == ["edge_padding"] and f'(np.pad(..., mode="{mode}")): the padding is zeros' in o["note"], o
 
 
-@pytest.mark.parametrize("f, extra, sides, theirs_pad, ours_pad", [
-    ((4, 4), "row and column", "top and left", [2, 1, 2, 1], [1, 2, 1, 2]),
-    ((2, 3), "row", "top", [1, 0, 1, 1], [0, 1, 1, 1]),
+@pytest.mark.parametrize("f, stride, extra, sides, theirs_pad, ours_pad", [
+    ((4, 4), 1, "row and column", "top and left", [2, 1, 2, 1], [1, 2, 1, 2]),
+    ((2, 3), 1, "row", "top", [1, 0, 1, 1], [0, 1, 1, 1]),
+    # stride 2 on 6: 3 outputs, (3 - 1) * 2 + 3 - 6 = 1 row and column of padding, TensorFlow's split
+    ((3, 3), 2, "row and column", "top and left", [1, 0, 1, 0], [0, 1, 0, 1]),
 ])
-def test_a_same_padding_split_the_other_way_is_named(tmp_path, f, extra, sides, theirs_pad, ours_pad):
+def test_a_same_padding_split_the_other_way_is_named(tmp_path, f, stride, extra, sides, theirs_pad, ours_pad):
     """An engineer's review: a "same" conv whose odd unit of padding went on
     the top and left (the other way round from PyTorch's padding="same")
     got a bare FAIL. Theirs computed by the notebook's loops over the input
-    padded by hand; the note names the split and convcli's."""
+    padded by hand; the note names the split and convcli's (strided, as
+    TensorFlow's only: PyTorch refuses padding="same" there, a review)."""
     import json
 
     from test_cli_helpers import run, write
 
     cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 6, 6, 3]}\n"
                           f"  W: {{random: [{f[0]}, {f[1]}, 3, 4]}}\n"
-                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: same}\n")
+                          f"  b: {{random: [4]}}\nlayers:\n  - {{type: conv, W: W, b: b, pad: same, "
+                          f"stride: {stride}}}\n")
     assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
     A, W, b = (np.load(tmp_path / "key" / f"{n}.npy") for n in ("A_prev", "W", "b"))
     t, bo, l, r = theirs_pad
     A_pad = np.pad(A, ((0, 0), (t, bo), (l, r), (0, 0)))
-    Z = np.zeros((2, 6, 6, 4))
+    Z = np.zeros((2, 6 // stride, 6 // stride, 4))
     for n, h, w, c in np.ndindex(Z.shape):
-        Z[n, h, w, c] = np.sum(A_pad[n, h:h + f[0], w:w + f[1], :] * W[..., c]) + b.reshape(-1)[c]
+        window = A_pad[n, h * stride:h * stride + f[0], w * stride:w * stride + f[1], :]
+        Z[n, h, w, c] = np.sum(window * W[..., c]) + b.reshape(-1)[c]
     sub = tmp_path / "sub"
     sub.mkdir()
     np.save(sub / "Z.npy", Z)
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert not o["passed"] and o["hints"] == ["same_split"], o
-    assert (f'with its "same" padding\'s extra {extra} on the {sides} ({theirs_pad}): convcli\'s, as PyTorch\'s '
-            f'padding="same" and TensorFlow\'s, is on the ') in o["note"] and o["note"].endswith(f"({ours_pad})"), o
+    like = "TensorFlow's" if stride > 1 else 'PyTorch\'s padding="same" and TensorFlow\'s'
+    assert (f'with its "same" padding\'s extra {extra} on the {sides} ({theirs_pad}): convcli\'s, as {like}, '
+            'is on the ') in o["note"] and o["note"].endswith(f"({ours_pad})"), o
+
+
+def test_the_same_split_hint_on_an_input_of_yours_too_small_for_the_other_split(tmp_path):
+    """A review: under --each-layer, a "same" conv runs on your own input,
+    whose other split may make no output at all (1 row at stride 2 by 3
+    taps, the odd unit on top: 0 rows); the hint's rerun raised, and check
+    ended in an internal error (exit 3). Now a plain FAIL, exit 1."""
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, {"inputs": {"A_prev": {"random": [1, 8, 8, 2]}, "W": {"random": [3, 3, 2, 2]},
+                                      "b": {"random": [2]}},
+                           "layers": [{"type": "relu"}, {"type": "conv", "W": "W", "b": "b", "stride": 2,
+                                                          "pad": "same"}]})
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    mine = np.ones((1, 1, 8, 2))
+    np.save(sub / "relu1.A.npy", mine)
+    W, b = np.load(tmp_path / "key" / "W.npy"), np.load(tmp_path / "key" / "b.npy")
+    Z = cc_conv_forward(mine, W, b, {"stride": 2, "pad": "same"})[0] + 0.5
+    np.save(sub / "conv2.Z.npy", Z)
+    result = run(["check", cfg, "--against", sub, "--each-layer"])
+    assert result.exit_code == 1 and "internal error" not in result.stderr, (result.stdout, result.stderr)
+    assert "FAIL conv2.Z.npy" in result.stdout, result.stdout
 
 
 def test_a_pool_gradient_saved_as_da_is_told_its_name(tmp_path):
