@@ -38,7 +38,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from . import hparams
 from .hparams import did_you_mean
@@ -359,27 +359,51 @@ class _Model(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _known_keys(cls, data):
-        if isinstance(data, dict):
-            known = list(cls.model_fields)
-            unknown = [key for key in data if key not in known]
-            if unknown:
-                key = unknown[0]
-                torch = TORCH_KEYS.get(key) if "type" in known else None  # a layer's, as PyTorch names it
-                hint = (f"; {torch}" if torch
-                        else "; only conv layers are padded" if key == "pad" and "type" in known
-                        else did_you_mean(key, known) if isinstance(key, str) else "")
-                # the mapping's other unknown keys, named with the first (a learner's review: one a run, and
-                # "(and 1 more error)" for three in two layers)
-                others = [f"{k}{did_you_mean(k, known) if isinstance(k, str) else ''}" for k in unknown[1:]]
-                raise PydanticCustomError(
-                    "unknown_key", "unknown key",  # null: 1 is the key null, not the text "None"
-                    {"key": key if key is None or isinstance(key, bool) else str(key), "hint": hint,
-                     "known": ", ".join(known), "others": ", ".join(others), "count": len(others)},
-                )
-        return data
+    def _known_keys(cls, data, handler):
+        if not isinstance(data, dict):
+            return handler(data)
+        known = list(cls.model_fields)
+        unknown = [key for key in data if key not in known]
+        if not unknown:
+            return handler(data)
+        # One error for the mapping's unknown keys, each named with its hint (a learner's review: one a
+        # run, and "(and 1 more error)" for three in two layers), then the errors of the keys it has (a
+        # review: an unknown key hid a bad value beside it, and everything under it), but not what their
+        # absence makes (a missing key, a source of no kind): the unknown keys say that
+        first, *others = unknown
+        errors = [InitErrorDetails(type=PydanticCustomError(
+            "unknown_key", "unknown key",
+            {"key": first if first is None or isinstance(first, bool) else str(first),  # null: the key null
+             "hint": _key_hint(first, known), "known": ", ".join(known),
+             "others": ", ".join(f"{_yaml_key(k)}{_key_hint(k, known, False)}" for k in others),
+             "count": len(others)}), loc=(), input=data)]
+        try:
+            handler({k: v for k, v in data.items() if k in known})
+        except ValidationError as exc:
+            errors += [InitErrorDetails(type=PydanticCustomError(e["type"], "{msg}", {**(e.get("ctx") or {}),
+                                                                                      "msg": e["msg"]}),
+                                        loc=e["loc"], input=e["input"])
+                       for e in exc.errors(include_url=False) if e["loc"] and e["type"] != "missing"]
+        raise ValidationError.from_exception_data(cls.__name__, errors)
+
+
+def _key_hint(key, known: list[str], first: bool = True) -> str:
+    """What an unknown key of a mapping whose keys are ``known`` is: a
+    layer's key as PyTorch names it, ``pad`` on a pool, else the nearest
+    known key (``; ...`` for the first key's message, `` (...)`` beside it
+    for the others')."""
+    torch = TORCH_KEYS.get(key) if "type" in known and isinstance(key, str) else None  # a layer's, as PyTorch's
+    said = (torch if torch else "only conv layers are padded" if key == "pad" and "type" in known else "")
+    if said:
+        return f"; {said}" if first else f" ({said})"
+    return did_you_mean(key, known) if isinstance(key, str) else ""
+
+
+def _yaml_key(key) -> str:
+    """A mapping's key as YAML writes it (null, true, 1.5, a name)."""
+    return "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
 
 
 AVERAGE_TIES = ("applies to max pools only (which of equal maxima gets the gradient); "
@@ -1071,6 +1095,18 @@ class LoadedConfig:
         return ConvcliError(self.where(*loc), what)
 
 
+def _first_error(exc: ValidationError) -> tuple[tuple, str]:
+    """``(loc, what)`` of a validation's first error, with how many more
+    there are (a mapping's unknown keys are one error, whose message names
+    them all but the ones of the mappings after it: counted)."""
+    errors = exc.errors(include_url=False)
+    loc, what = _message(errors[0])
+    more = len(errors) - 1 + sum((e.get("ctx") or {}).get("count", 0) for e in errors[1:] if e["type"] == "unknown_key")
+    if more:
+        what += f" (and {more} more {'error' if more == 1 else 'errors'})"
+    return loc, what
+
+
 def validate(data, lines: dict, path: Path, display: str, sha256: str = "") -> LoadedConfig:
     """Validate parsed YAML data against :class:`Config`, then check the names
     (layers, inputs) that tie its parts together."""
@@ -1085,14 +1121,7 @@ def validate(data, lines: dict, path: Path, display: str, sha256: str = "") -> L
     try:
         model = Config.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        loc, what = _message(errors[0])
-        # (a mapping's unknown keys are one error, the first's message naming the others)
-        more = len(errors) - 1 + sum((e.get("ctx") or {}).get("count", 0)
-                                     for e in errors[1:] if e["type"] == "unknown_key")
-        if more:
-            what += f" (and {more} more {'error' if more == 1 else 'errors'})"
-        raise stub.error(loc, what) from None
+        raise stub.error(*_first_error(exc)) from None
     loaded = LoadedConfig(path, display, model, sha256, lines)
     _check_names(loaded)
     return loaded
@@ -1215,7 +1244,6 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance,
         raise stub.error((entry,), "an expected entry at the top of the file: put it under expected:")
     try:
         parsed = ExpectedFile.model_validate(data)
-    except ValidationError as exc:
-        loc, what = _message(exc.errors(include_url=False)[0])
-        raise stub.error(loc, what) from None
+    except ValidationError as exc:  # (a review: its count of more errors was missing)
+        raise stub.error(*_first_error(exc)) from None
     return stub, parsed.expected, parsed.tolerance, parsed.computed_from

@@ -151,6 +151,51 @@ def test_every_unknown_key_is_named_and_the_rest_counted(tmp_path):
                           "unknown key (did you mean 'stride'?) (and 2 more errors)")
 
 
+def test_an_unknown_key_hides_no_other_error_and_each_key_keeps_its_hint(tmp_path):
+    """A review of the test above's fix: an unknown key hid every other error
+    of its mapping and under it (a top-level typo made a count of none; a
+    bad stride beside a misspelt key came out on the next run); the keys
+    named beside the first lost their PyTorch hints, and non-string keys
+    read None and True. What a key's absence makes (a layer with no type, a
+    source of no kind) is not counted again. Counted by hand: layer 0's
+    unknown pair (the second named, 1) and its stride -1 (1), layer 1's
+    three unknown keys (3)."""
+    data = seed_data()
+    data["sed"] = 1
+    data["layers"][0].update({"strid": 2, "dilaton": 1, "stride": -1})
+    data["layers"].append({"type": "pool", "f": 2, "mdoe": "max", "pad": 1, None: 3})
+    assert backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: sed (line",
+                          "unknown key (did you mean 'seed'?) (and 6 more errors)")
+    del data["sed"]
+    data["layers"][0]["kernel_size"] = 3
+    line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].strid (line",
+                          "unknown key (did you mean 'stride'?); unknown beside it too: dilaton (did you mean "
+                          "'dilation'?), kernel_size (PyTorch's kernel_size: a pool's is f, a conv's is W's shape")
+    assert line.endswith("(and 4 more errors)"), line
+    del data["layers"][0]["strid"], data["layers"][0]["dilaton"], data["layers"][0]["kernel_size"]
+    line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].stride (line")
+    assert line.endswith("(and 3 more errors)"), line
+    data["layers"][0]["stride"] = 1
+    assert backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[1].mdoe (line",
+                          "unknown key (did you mean 'mode'?); unknown beside it too: pad (only conv layers "
+                          "are padded), null").endswith("null")
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"randon": [1, 4, 4, 3]}
+    assert backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.randon (line",
+                          "unknown key (did you mean 'random'?)").endswith("(did you mean 'random'?)")
+
+
+def test_an_expected_file_s_errors_are_counted(tmp_path):
+    """A review: check --expected FILE said its first error alone, with no
+    count of the others (three unknown keys in two entries and one at the
+    top: the first entry's pair, then 1 and 1)."""
+    exp = write(tmp_path, "expected:\n  Z.mean: {value: 1.0, rtl: 1, atl: 2}\n  Z.std: {value: 1.0, rtl: 1}\n"
+                          "tolerence: {rtol: 1}\n", "e.yaml")
+    line = assert_error(run(["check", write(tmp_path, seed_data()), "--expected", exp]),
+                        "e.yaml: tolerence (line 4): unknown key (did you mean 'tolerance'?)")
+    assert line.endswith("(and 3 more errors)"), line
+
+
 def test_ties_on_an_average_pool_is_refused_with_why(tmp_path):
     # Accepted, it would change nothing: an average pool has no maxima.
     data = seed_data()
