@@ -2005,7 +2005,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         return a.astype(reference[q].dtype, copy=False)
 
     def reading(q: str, result: str, made: Callable[[np.ndarray], np.ndarray | None],
-                graded: list[str]) -> np.ndarray:
+                graded: list[str], gradient: bool = False) -> np.ndarray:
         """:func:`theirs` of ``q`` for the layer that takes it (``made``: what
         it makes of an input), which grades ``graded`` on it. One in another
         axis order is taken as its transpose (convcli's numbers): where their
@@ -2015,7 +2015,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         convcli's). One that tests nothing (constant, all zeros; or NaN where
         convcli's has none) is replaced by the rerun's, and said: a layer is
         right on zeros by doing nothing (a submission of zeros passed 6 of 8
-        layer by layer)."""
+        layer by layer). A ``gradient``'s test is zeros only: a backward's
+        mask or window shares show in a constant gradient (an instructor's
+        review: a ReLU backward right on a pool gradient of 0.25 everywhere
+        failed, graded on convcli's)."""
         x = theirs(q) if q not in relaid else theirs(q, relaid[q])
         if q in relaid and q in yours and result in yours:
             stored = theirs(q)
@@ -2027,7 +2030,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 notes[result] = notes.get(result, "") + (
                     f"; yours is what {result.split('.')[0]} makes of your {q} as you saved it, in another axis "
                     f"order: save {q} in convcli's (NHWC) and make it again")
-        if x is not reference[q] and _tests_nothing(x, reference[q]):
+        if x is not reference[q] and _tests_nothing(x, reference[q], gradient):
             refused(q, x, f"tests no layer (every element {float(x.flat[0])!r})", graded)
             return reference[q]
         return x
@@ -2088,11 +2091,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             key = f"{layers[i + 1].name}.dA_prev"
             other_order(key, list(spec.gradients))
             g = reading(key, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
-                        list(spec.gradients))
+                        list(spec.gradients), gradient=True)
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
             g = (reading(spec.output, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
-                         list(spec.gradients)) if p.grad_spec == "output" else quantities[key])
+                         list(spec.gradients), gradient=True) if p.grad_spec == "output" else quantities[key])
         source = spec.output if i == len(layers) - 1 and p.grad_spec == "output" else key
         # convcli's in place of theirs because they gave none (the config's own upstream gradient is no one's):
         # a review found conv1.dW failing layer by layer with nothing saying its dZ was convcli's
@@ -2125,16 +2128,21 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     return reference, taken, notes
 
 
-def _tests_nothing(x: np.ndarray, ours: np.ndarray) -> bool:
+def _tests_nothing(x: np.ndarray, ours: np.ndarray, gradient: bool = False) -> bool:
     """Whether a user's input to a layer tests nothing that convcli's does:
-    every element the same (zeros) or NaN, where convcli's vary. (A few NaN
-    do test a layer: whether it carries them through, as convcli's ReLU
-    does and ``np.where(Z > 0, Z, 0)`` does not.)"""
+    every element the same (zeros) or NaN, where convcli's vary; for a
+    ``gradient`` coming into a backward, zeros or NaN only, where convcli's
+    are not: a constant gradient of another value tests the backward's mask
+    (a ReLU's Z > 0, a max pool's maxima) and an average pool's shares, the
+    cache's own. (A few NaN do test a layer: whether it carries them
+    through, as convcli's ReLU does and ``np.where(Z > 0, Z, 0)`` does
+    not.)"""
     if x.shape != ours.shape or x.size < 2:
         return False
+    same = 0.0 if gradient else x.flat[0]
     with np.errstate(invalid="ignore"):
-        nothing = bool(np.isnan(x).all()) or bool(np.all(x == x.flat[0]))
-        return nothing and not (bool(np.isnan(ours).all()) or bool(np.all(ours == ours.flat[0])))
+        nothing = bool(np.isnan(x).all()) or bool(np.all(x == same))
+        return nothing and not (bool(np.isnan(ours).all()) or bool(np.all(ours == (0.0 if gradient else ours.flat[0]))))
 
 
 def _layer_forward(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray]):

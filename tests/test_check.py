@@ -1992,6 +1992,36 @@ def test_each_layer_grades_no_layer_on_an_input_that_tests_nothing(tmp_path):
         by["relu2.A"]["note"], by["relu2.A"]
 
 
+def test_each_layer_grades_a_backward_on_a_constant_gradient_of_yours(tmp_path):
+    """An instructor's review: a max pool's backward written as an average
+    one gives a gradient of 0.25 everywhere (upstream ones, 2x2 windows);
+    the ReLU's backward right on it, 0.25 where Z > 0, failed layer by layer,
+    graded on convcli's pool gradient ("tests no layer"): a constant
+    gradient tests a backward's mask. Zeros still test none."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, {"seed": 4, "inputs": {"A_prev": {"random": [2, 6, 6, 3]}, "W": {"random": [3, 3, 3, 4]},
+                                                 "b": {"random": [4]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}, {"type": "relu"},
+                                      {"type": "pool", "f": 2}], "backward": {"grad": "ones"}})
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z = np.load(tmp_path / "key" / "conv1.Z.npy")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "pool3.dA_prev.npy", np.full(Z.shape, 0.25))  # the average pool's gradient of ones
+    np.save(sub / "relu2.dA_prev.npy", 0.25 * (Z > 0))           # the ReLU's of that, by hand
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not by["pool3.dA_prev"]["passed"] and by["relu2.dA_prev"]["passed"], by
+    np.save(sub / "pool3.dA_prev.npy", np.zeros(Z.shape))  # zeros: the ReLU's graded on convcli's gradient
+    np.save(sub / "relu2.dA_prev.npy", np.zeros(Z.shape))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not by["relu2.dA_prev"]["passed"] and "tests no layer (every element 0.0)" in by["relu2.dA_prev"]["note"]
+
+
 def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
     """An adversarial review: 'conv1.dW (1).npy' (2 x dW) beside a right
     conv1.dW.npy was told 'save it as conv1.dW.npy', which replaces a
