@@ -643,6 +643,10 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # folders inside, at any depth (sub/hw/, home/alice/hw3/), none graded: which one is the work is the
         # user's to say; or none at all, and then the folders not searched come first: the work may be there
         listed = unsearched + listed
+        if not inner:  # an .npz, a .zip or an .h5 further down: named, with what grades it
+            listed += [Unknown(printable(f.relative_to(path).as_posix()),
+                               f"a{'n' if f.suffix.lower() in ('.npz', '.h5', '.hdf5') else ''} {f.suffix.lower()} "
+                               f"file inside; --against {short_path(f)} grades it") for f in _archives_inside(path)]
         if empty_ok:
             return [], listed + folders(inner)
         below = [shown(folder) for folder in inner]
@@ -1127,6 +1131,42 @@ def _walk_inside(path: Path, every: bool = False, graded=None) -> tuple[list[Pat
             break
         level, depth = sorted(below, key=lambda item: item[0]), depth + 1
     return found, unsearched
+
+
+# _archives_inside looks in at most this many folders (a home folder given by mistake is not walked whole).
+ARCHIVES_WALKED = 2000
+
+
+def _archives_inside(path: Path, most: int = 5, levels: int = 3) -> list[Path]:
+    """Up to ``most`` + 1 files inside ``path``, up to ``levels`` folders
+    down, that --against reads given themselves (.npz, .zip, .h5): where a
+    folder holds no .npy files, the work may be one of them (an LMS's
+    alice/hw3/results.npz; an instructor's review: "no .npy files", the
+    file never named). Links are not followed; hidden folders and macOS's
+    __MACOSX are passed over."""
+    found: list[Path] = []
+    level, walked = [path], 0
+    for _ in range(levels + 1):
+        below = []
+        for folder in level:
+            walked += 1
+            if walked > ARCHIVES_WALKED:
+                return found
+            try:
+                with os.scandir(folder) as entries:
+                    for e in sorted(entries, key=lambda e: e.name):
+                        if e.name.startswith(".") or e.name == "__MACOSX":
+                            continue
+                        if e.is_dir(follow_symlinks=False):
+                            below.append(folder / e.name)
+                        elif Path(e.name).suffix.lower() in NPZ_SUFFIXES + H5_SUFFIXES and e.is_file():
+                            found.append(folder / e.name)
+                            if len(found) > most:
+                                return found
+            except OSError:
+                continue
+        level = below
+    return found
 
 
 def _names_a_quantity(p: Plan, rel: str, names: list[str]) -> bool:

@@ -2022,6 +2022,28 @@ def test_each_layer_grades_a_backward_on_a_constant_gradient_of_yours(tmp_path):
     assert not by["relu2.dA_prev"]["passed"] and "tests no layer (every element 0.0)" in by["relu2.dA_prev"]["note"]
 
 
+def test_a_folder_whose_work_is_an_archive_further_down_names_it(tmp_path):
+    """An instructor's review: an LMS's d/hw3/results.npz (or .zip, .h5),
+    given as d/, read "the folder has no .npy files" and, with --complete,
+    8 missing and nothing listed: the file was never named."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    (tmp_path / "d" / "hw3").mkdir(parents=True)
+    np.savez(tmp_path / "d" / "hw3" / "results.npz", Z=np.ones(3))
+    (tmp_path / "d" / "__MACOSX").mkdir()
+    np.savez(tmp_path / "d" / "__MACOSX" / "._results.npz", Z=np.ones(3))  # (macOS's: passed over)
+    result = run(["check", cfg, "--against", tmp_path / "d"])
+    (line,) = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and line.endswith(
+        "the folder has no .npy files (and no outputs.h5); hw3/results.npz: an .npz file inside; --against "
+        f"{tmp_path / 'd' / 'hw3' / 'results.npz'} grades it"), line
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "d", "--complete", "--json"]).stdout)
+    assert [u["entry"] for u in doc["unknown"]] == ["hw3/results.npz"], doc["unknown"]
+
+
 def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
     """An adversarial review: 'conv1.dW (1).npy' (2 x dW) beside a right
     conv1.dW.npy was told 'save it as conv1.dW.npy', which replaces a
