@@ -2433,12 +2433,17 @@ def _misnamed(p: Plan, u: Unknown) -> str:
     if shape == given:
         return ""
     alike = [q for q in p.graded() if tuple(p.shapes[q]) == shape]
-    if len(alike) != 1:
+    if len(alike) > 1:  # the one its name begins (pool1.dA for pool1.dA_prev), if one does
+        alike = [q for q in alike if q.startswith(u.quantity)] or alike
+    if not alike:
         return ""
+    said = f"shape {fmt_shape(shape)}, not {u.quantity}'s {fmt_shape(given)} (the config gives it)"
+    if len(alike) > 1:  # (an instructor's review: four quantities of its shape, and nothing said)
+        return (f"{said} but that of {joined(alike[:5])}{' ...' if len(alike) > 5 else ''}: save it under "
+                "the name of the one it is to be graded")
     q = alike[0]
     name = q.split(".", 1)[1] if len(p.network) == 1 and "." in q else q
-    return (f"shape {fmt_shape(shape)}, not {u.quantity}'s {fmt_shape(given)} (the config gives it) but "
-            f"{q}'s: save it as {name}.npy to be graded")
+    return f"{said} but {q}'s: save it as {name}.npy to be graded"
 
 
 def _first_difference(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> str:

@@ -1245,8 +1245,10 @@ def test_a_conv_layers_da_is_its_da_prev_in_any_config(tmp_path):
     np.save(sub / "pool3.dA.npy", np.load(key / "pool3.dA_prev.npy"))
     (sub / "conv1.dA.npy").unlink()
     result = run(["check", CONFIGS / "stack.yaml", "--against", sub])
-    # stack.yaml's last layer: its dA is the upstream gradient, which the config gives
-    assert result.exit_code == 2 and "pool3.dA.npy: given by the config, not computed" in result.output, result.output
+    # stack.yaml's last layer: its dA is the upstream gradient, which the config gives; of another shape, the
+    # quantity its name begins (an instructor's review: "given by the config, not computed" alone)
+    assert result.exit_code == 2 and ("pool3.dA.npy: shape (4, 8, 8, 4), not pool3.dA's (4, 4, 4, 4) (the config "
+                                      "gives it) but pool3.dA_prev's") in result.output, result.output
 
 
 def test_of_two_arrays_for_one_quantity_one_that_reads_is_graded(tmp_path):
@@ -2042,6 +2044,33 @@ def test_a_folder_whose_work_is_an_archive_further_down_names_it(tmp_path):
         f"{tmp_path / 'd' / 'hw3' / 'results.npz'} grades it"), line
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "d", "--complete", "--json"]).stdout)
     assert [u["entry"] for u in doc["unknown"]] == ["hw3/results.npz"], doc["unknown"]
+
+
+def test_a_gradient_saved_under_the_upstream_gradient_s_name_is_told_its_name(tmp_path):
+    """An instructor's review: a pool's input gradient saved as pool3.dA.npy
+    (the config's upstream gradient's name, (4, 4, 4, 4)) in a stack whose
+    (4, 8, 8, 4) is four quantities' shape read "given by the config, not
+    computed", nothing more: the name it begins, pool3.dA_prev, is named;
+    of a shape several share and no name begun, they are listed."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "pool3.dA.npy", np.load(tmp_path / "key" / "pool3.dA_prev.npy"))
+    (u,) = json.loads(run(["check", cfg, "--against", sub, "--json", "--complete"]).stdout)["unknown"]
+    assert u["misnamed"] == ("shape (4, 8, 8, 4), not pool3.dA's (4, 4, 4, 4) (the config gives it) but "
+                             "pool3.dA_prev's: save it as pool3.dA_prev.npy to be graded"), u
+    np.save(sub / "pool3.dA.npy", np.ones((4, 8, 8, 4)))
+    (sub / "other").mkdir()
+    np.save(sub / "other" / "A_prev.npy", np.ones((4, 8, 8, 4)))  # the input's name, the shape of four
+    (u,) = json.loads(run(["check", cfg, "--against", sub / "other", "--json", "--complete"]).stdout)["unknown"]
+    assert u["misnamed"].startswith("shape (4, 8, 8, 4), not A_prev's (4, 8, 8, 3) (the config gives it) but that "
+                                    "of conv1.Z, "), u
+    assert u["misnamed"].endswith(": save it under the name of the one it is to be graded"), u
 
 
 def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
