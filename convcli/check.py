@@ -689,7 +689,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     try:
         found = _arrays_in(file, where, empty_ok)
     except ConvcliError as exc:
-        if not empty_ok or file.suffix.lower() not in H5_SUFFIXES + NPZ_SUFFIXES:
+        if not empty_ok or file.suffix.lower() not in H5_SUFFIXES + NPZ_SUFFIXES and not _archive_kind(file):
             raise
         # --complete grades a whole submission: a student's corrupt upload is every quantity missing
         # (exit 1, with the reason listed), not the grader's usage error (exit 2)
@@ -745,10 +745,25 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]
     else:
-        raise ConvcliError(where, "expected a folder of .npy files, an .npz (or a .zip of .npy files), or an .h5 file")
+        packed = _archive_kind(path)
+        raise ConvcliError(where, (f"{path.name} is a {packed} archive, which convcli does not read: unpack it and "
+                                   "give its folder; " if packed else "") +
+                           "expected a folder of .npy files, an .npz (or a .zip of .npy files), or an .h5 file")
     if not found and not empty_ok:
         raise ConvcliError(where, f"{path.name} holds no arrays")
     return found
+
+
+# Archives a student may upload that --against does not read (a .zip it does): under --complete, one
+# is that student's submission, every quantity missing with the reason listed, as a corrupt .zip is (an
+# instructor's review: exit 2, the grader's usage error, in the middle of a class's loop).
+ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".rar", ".7z", ".gz", ".bz2", ".xz")
+
+
+def _archive_kind(path: Path) -> str:
+    """``.tar.gz`` for a file named as an archive of :data:`ARCHIVES`, else ``""``."""
+    name = path.name.lower()
+    return next((kind for kind in sorted(ARCHIVES, key=len, reverse=True) if name.endswith(kind)), "")
 
 
 def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], list[Unknown]]:

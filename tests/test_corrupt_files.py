@@ -95,6 +95,31 @@ def test_a_corrupt_submission_under_complete_is_graded_every_quantity_missing(tm
     assert result.exit_code == 2 and result.stderr.startswith(f"convcli: error: --against {sub}")
 
 
+@pytest.mark.parametrize("name, kind", [("hw3.tar.gz", ".tar.gz"), ("hw3.TGZ", ".tgz"), ("hw3.rar", ".rar")])
+def test_an_archive_convcli_does_not_read_is_said_and_graded_missing_under_complete(tmp_path, name, kind):
+    """An instructor's review: a student's .tar.gz was exit 2 under
+    --complete (the grader's usage error, mid-loop), where a corrupt .zip
+    is every quantity missing with its reason listed (exit 1); and the
+    message did not say the archive is not read. A file of another kind
+    (notes.txt) stays a usage error."""
+    import json
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\nbackward: {grad: ones}\n")
+    sub = tmp_path / name
+    sub.write_bytes(b"\x1f\x8b not unpacked")
+    said = f"{name} is a {kind} archive, which convcli does not read: unpack it and give its folder; expected a folder"
+    result = run(["check", cfg, "--against", sub])
+    assert result.exit_code == 2 and said in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    result = run(["check", cfg, "--against", sub, "--complete", "--json"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 1 and {a["status"] for a in doc["against"]} == {"missing"}, result.stdout
+    (why,) = doc["unknown"]
+    assert why["entry"] == name and why["note"].startswith(f"a {kind} archive, which convcli does not read"), why
+    (tmp_path / "notes.txt").write_text("x")
+    assert run(["check", cfg, "--against", tmp_path / "notes.txt", "--complete"]).exit_code == 2
+
+
 def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_path):
     """A robustness review: a 3 MB .npz whose member inflates to 3 GB took 22 s
     in check --against, which inflated every member (zipfile's testzip) to
