@@ -557,7 +557,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                   if isinstance(src, Source) and src.file and src.file.lower().endswith(".npy")}
 
     def handout(folder: Path) -> bool:  # .npy files of what the config gives alone (A_prev, W, b), no h5
-        files = [f for f in _npy_files(folder) if not f.name.startswith("._")]  # (macOS's resource forks)
+        files = _npy_files(folder)
 
         def given(f: Path) -> bool:  # named as a quantity the config gives, and in its shape (a review: a
             # misnamed dA_prev saved as dA, the upstream gradient's name, made its folder "the hand-out")
@@ -1085,8 +1085,11 @@ def _unread(folder: Path, p: Plan) -> list[Unknown]:
 def _npy_files(folder: Path) -> list[Path]:
     """The folder's ``.npy`` files, sorted, the extension in any case
     (``conv1.dW.NPY``, as a config's ``file:`` takes it); hidden ones too,
-    as ``Path.glob`` gave them (one that is no quantity is listed as such)."""
-    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy")
+    as ``Path.glob`` gave them (one that is no quantity is listed as such),
+    but macOS's resource forks, ``._conv1.dW.npy`` beside each file copied
+    from a Mac (AppleDouble, no array; as a zip's __MACOSX/ copies are: an
+    instructor's review had each listed as an unknown quantity)."""
+    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy" and not e.name.startswith("._"))
 
 
 def _inner_folders(path: Path, every: bool = False, graded=None) -> list[Path]:

@@ -2073,6 +2073,30 @@ def test_a_gradient_saved_under_the_upstream_gradient_s_name_is_told_its_name(tm
     assert u["misnamed"].endswith(": save it under the name of the one it is to be graded"), u
 
 
+def test_macos_resource_forks_beside_the_work_are_passed_over(tmp_path):
+    """An instructor's review: a folder copied from a Mac holds
+    ._conv1.dW.npy (AppleDouble, no array) beside each file; each was listed
+    as "unknown quantity 'hw3/._conv1.dW' (did you mean 'conv1.dW'?)", where
+    the zip's __MACOSX/ copies are passed over. At the top and a folder
+    down, alike."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    for sub in (tmp_path / "top", tmp_path / "up" / "hw3"):
+        sub.mkdir(parents=True)
+        for q in ("conv1.Z", "conv1.dW"):
+            np.save(sub / f"{q}.npy", np.load(tmp_path / "key" / f"{q}.npy"))
+            (sub / f"._{q}.npy").write_bytes(b"\x00\x05\x16\x07 a resource fork")
+    for given, entry in ((tmp_path / "top", "conv1.Z.npy"), (tmp_path / "up", "hw3/conv1.Z.npy")):
+        result = run(["check", cfg, "--against", given, "--json"])
+        doc = json.loads(result.stdout)
+        assert result.exit_code == 0 and doc["unknown"] == [], doc["unknown"]
+        assert entry in [o["entry"] for o in doc["against"]], doc["against"]
+
+
 def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
     """An adversarial review: 'conv1.dW (1).npy' (2 x dW) beside a right
     conv1.dW.npy was told 'save it as conv1.dW.npy', which replaces a
