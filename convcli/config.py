@@ -379,14 +379,50 @@ class _Model(BaseModel):
              "hint": _key_hint(first, known), "known": ", ".join(known),
              "others": ", ".join(f"{_yaml_key(k)}{_key_hint(k, known, False)}" for k in others),
              "count": len(others)}), loc=(), input=data)]
-        try:
-            handler({k: v for k, v in data.items() if k in known})
-        except ValidationError as exc:
-            errors += [InitErrorDetails(type=PydanticCustomError(e["type"], "{msg}", {**(e.get("ctx") or {}),
-                                                                                      "msg": e["msg"]}),
-                                        loc=e["loc"], input=e["input"])
-                       for e in exc.errors(include_url=False) if e["loc"] and e["type"] != "missing"]
+        errors += [InitErrorDetails(type=PydanticCustomError(e["type"], "{msg}", {**(e.get("ctx") or {}),
+                                                                                  "msg": e["msg"]}),
+                                    loc=e["loc"], input=e["input"]) for e in _beside(cls, data, known, handler)]
         raise ValidationError.from_exception_data(cls.__name__, errors)
+
+
+def _beside(cls, data: dict, known: list[str], handler) -> list:
+    """The errors of a mapping's known keys, beside its unknown ones: those
+    of it validated without them, but what their absence makes (a missing
+    key; a source of no kind, a mapping-wide error the same mapping with each
+    unknown key read as the known one it is nearest, randon as random, does
+    not make: a review had one such error dropped, ties on an average pool
+    beside strid)."""
+    def errors(mapping: dict) -> list:
+        try:
+            made = handler(mapping)
+        except ValidationError as exc:
+            return exc.errors(include_url=False)
+        # the model's "after" validators run outside this one (ties on an average pool): here, by hand
+        for d in cls.__pydantic_decorators__.model_validators.values():
+            if d.info.mode == "after":
+                try:
+                    d.func(made)
+                except PydanticCustomError as exc:
+                    return [{"type": exc.type, "loc": (), "msg": exc.message(), "input": mapping,
+                             "ctx": exc.context or {}}]
+                except ValidationError as exc:  # (a model it makes: Expected's Source of its file)
+                    return [{**e, "loc": ()} for e in exc.errors(include_url=False)]
+        return []
+
+    kept = {k: v for k, v in data.items() if k in known}
+    found = [e for e in errors(kept) if e["type"] != "missing"]
+    if not any(not e["loc"] for e in found):
+        return found
+    meant = {_nearest(k, known): v for k, v in data.items() if k not in known}
+    renamed = {**{k: v for k, v in meant.items() if k is not None and k not in kept}, **kept}
+    also = {(e["type"], e["msg"]) for e in errors(renamed) if not e["loc"]} if len(renamed) > len(kept) else None
+    return [e for e in found if e["loc"] or also is None or (e["type"], e["msg"]) in also]
+
+
+def _nearest(key, known: list[str]) -> str | None:
+    """The known key :func:`did_you_mean` names for ``key``, or None."""
+    hint = did_you_mean(key, known) if isinstance(key, str) else ""
+    return hint[len(" (did you mean '"):-len("'?)")] if hint else None
 
 
 def _key_hint(key, known: list[str], first: bool = True) -> str:

@@ -185,6 +185,21 @@ def test_an_unknown_key_hides_no_other_error_and_each_key_keeps_its_hint(tmp_pat
                           "unknown key (did you mean 'random'?)").endswith("(did you mean 'random'?)")
 
 
+def test_a_mapping_wide_error_beside_an_unknown_key_is_counted_unless_the_key_makes_it(tmp_path):
+    """A review: beside an unknown key, a mapping-wide error was dropped
+    (ties on an average pool beside strid; two kinds of source beside
+    scal), as if it were what the key's absence made, which only randon
+    for random is (then no source kind: not counted)."""
+    data = seed_data()
+    data["layers"].append({"type": "pool", "f": 2, "mode": "average", "ties": "first", "strid": 2})
+    assert backward_fails(tmp_path, write(tmp_path, data), "layers[1].strid (line",
+                          "(did you mean 'stride'?) (and 1 more error)")
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"random": [1, 4, 4, 3], "zeros": [1], "scal": 2}
+    assert backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.scal (line",
+                          "(did you mean 'scale'?) (and 1 more error)")
+
+
 def test_an_expected_file_s_errors_are_counted(tmp_path):
     """A review: check --expected FILE said its first error alone, with no
     count of the others (three unknown keys in two entries and one at the
