@@ -344,10 +344,24 @@ def zip_repeats(path: Path) -> dict[str, int]:
     return {n: k for n, k in collections.Counter(names).items() if k > 1}
 
 
+# The first bytes of a macOS resource fork (AppleDouble), ._name beside each file copied from a Mac.
+APPLE_DOUBLE = b"\x00\x05\x16\x07"
+
+
 def _zip_files(z) -> list[str]:
     # (a .zip made on macOS holds a resource-fork copy of each file under __MACOSX/: no array; nor
-    # are its folders' own entries)
-    return [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")]
+    # are its folders' own entries; nor a fork beside its file, ._conv1.Z.npy, as a folder's are: a review)
+    return [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")
+            and not (n.rsplit("/", 1)[-1].startswith("._") and _zip_head(z.zip, n) == APPLE_DOUBLE)]
+
+
+def _zip_head(zf, name: str) -> bytes:
+    """A zip member's first 4 bytes (b"" where it cannot be read)."""
+    try:
+        with zf.open(name) as f:
+            return f.read(4)
+    except (OSError, ValueError, RuntimeError, EOFError, *_ZIP_READ_ERRORS):  # (corrupt, encrypted: not a fork,
+        return b""  # and read later with its own error)
 
 
 def _npz_members(names: list[str]) -> dict[str, str]:

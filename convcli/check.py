@@ -639,14 +639,23 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     def beside_work() -> list[Unknown]:  # the folders inside, beside the top level's graded work
         return folders(_inner_folders(path, every=True, graded=graded_names), beside=True)
 
+    def archives() -> list[Unknown]:  # the files further down that may be the work, each with what to do
+        def note(f: Path) -> str:
+            packed = _archive_kind(f)
+            if packed:
+                return (f"a{'n' if packed[1] in 'aeiou' else ''} {packed} "
+                        f"{'archive' if packed in ARCHIVES else 'file'} inside, which convcli does not read: "
+                        f"{_unpack(packed)}")
+            return (f"a{'n' if f.suffix.lower() in ('.npz', '.h5', '.hdf5') else ''} {f.suffix.lower()} file inside; "
+                    f"--against {short_path(f)} grades it")
+        return [Unknown(printable(f.relative_to(path).as_posix()), note(f)) for f in _archives_inside(path)]
+
     def several_inside(inner: list[Path], listed: list[Unknown], said: str, unsearched: list[Unknown]):
         # folders inside, at any depth (sub/hw/, home/alice/hw3/), none graded: which one is the work is the
         # user's to say; or none at all, and then the folders not searched come first: the work may be there
         listed = unsearched + listed
         if not inner:  # an .npz, a .zip or an .h5 further down: named, with what grades it
-            listed += [Unknown(printable(f.relative_to(path).as_posix()),
-                               f"a{'n' if f.suffix.lower() in ('.npz', '.h5', '.hdf5') else ''} {f.suffix.lower()} "
-                               f"file inside; --against {short_path(f)} grades it") for f in _archives_inside(path)]
+            listed += archives()
         if empty_ok:
             return [], listed + folders(inner)
         below = [shown(folder) for folder in inner]
@@ -678,7 +687,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
             if inner:  # (a review: "none of its arrays is a quantity: scratch.npy, hw3/, old/")
                 return several_inside(inner, unknown + given, "none of the folder's .npy files is a quantity this "
                                                               f"run computes ({', '.join(f.name for f in files)})", [])
-            return _some(p, out, unknown + unsearched, where, empty_ok)
+            return _some(p, out, unknown + unsearched + archives(), where, empty_ok)
         # none of the .npy files is a quantity: the outputs.h5 beside them may be the work, read as one
         # given alone (a review: a stray notes.npy skipped its check for several submissions); the .npy
         # files listed with what is not read
@@ -746,8 +755,9 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
         found = [(path.name, Source(file=path.name))]
     else:
         packed = _archive_kind(path)
-        raise ConvcliError(where, (f"{path.name} is a {packed} archive, which convcli does not read: unpack it and "
-                                   "give its folder; " if packed else "") +
+        raise ConvcliError(where, (f"{path.name} is a{'n' if packed[1:2] in 'aeiou' else ''} {packed} "
+                                   f"{'archive' if packed in ARCHIVES else 'file'}, which convcli does not read: "
+                                   f"{_unpack(packed)}; " if packed else "") +
                            "expected a folder of .npy files, an .npz (or a .zip of .npy files), or an .h5 file")
     if not found and not empty_ok:
         raise ConvcliError(where, f"{path.name} holds no arrays")
@@ -757,13 +767,35 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
 # Archives a student may upload that --against does not read (a .zip it does): under --complete, one
 # is that student's submission, every quantity missing with the reason listed, as a corrupt .zip is (an
 # instructor's review: exit 2, the grader's usage error, in the middle of a class's loop).
-ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".rar", ".7z", ".gz", ".bz2", ".xz")
+ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst", ".rar", ".7z")
+# ... and one file compressed alone (conv1.Z.npy.gz): decompressed, a file, not a folder (a review)
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma")
+# A file that begins so is an array file whatever its name (an .npz named results.tar: a review).
+_ARRAY_MAGIC = (b"PK", b"\x89HDF", b"\x93NUMPY")
 
 
 def _archive_kind(path: Path) -> str:
-    """``.tar.gz`` for a file named as an archive of :data:`ARCHIVES`, else ``""``."""
+    """``.tar.gz`` for a file named as an archive of :data:`ARCHIVES` or a
+    file of :data:`COMPRESSED`, whose first bytes are not an array file's;
+    else ``""``."""
     name = path.name.lower()
-    return next((kind for kind in sorted(ARCHIVES, key=len, reverse=True) if name.endswith(kind)), "")
+    kind = next((k for k in sorted(ARCHIVES + COMPRESSED, key=len, reverse=True) if name.endswith(k)), "")
+    if kind:
+        try:
+            with open(path, "rb") as f:
+                if f.read(8).startswith(_ARRAY_MAGIC):
+                    return ""
+        except OSError:
+            pass
+    return kind
+
+
+def _unpack(kind: str) -> str:
+    """What to do with a file of :func:`_archive_kind` ``kind``."""
+    if kind in ARCHIVES:
+        return "unpack it and give its folder"
+    tool = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zst": "unzstd", ".lz4": "unlz4"}.get(kind, "unlzma")
+    return f"decompress it ({tool}) and give the file"
 
 
 def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], list[Unknown]]:
@@ -1089,7 +1121,20 @@ def _npy_files(folder: Path) -> list[Path]:
     but macOS's resource forks, ``._conv1.dW.npy`` beside each file copied
     from a Mac (AppleDouble, no array; as a zip's __MACOSX/ copies are: an
     instructor's review had each listed as an unknown quantity)."""
-    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy" and not e.name.startswith("._"))
+    return sorted(e for e in folder.iterdir() if e.suffix.lower() == ".npy" and not _resource_fork(e))
+
+
+def _resource_fork(path: Path) -> bool:
+    """Whether ``path`` is a macOS resource fork, ``._name`` holding
+    AppleDouble's magic number (a user's own array saved as ._x.npy is no
+    fork: listed, as before; a review)."""
+    if not path.name.startswith("._"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == arrays.APPLE_DOUBLE
+    except OSError:
+        return False
 
 
 def _inner_folders(path: Path, every: bool = False, graded=None) -> list[Path]:
@@ -1156,15 +1201,17 @@ ARCHIVES_WALKED = 2000
 
 
 def _archives_inside(path: Path, most: int = 5, levels: int = 3) -> list[Path]:
-    """Up to ``most`` + 1 files inside ``path``, up to ``levels`` folders
-    down, that --against reads given themselves (.npz, .zip, .h5): where a
-    folder holds no .npy files, the work may be one of them (an LMS's
+    """Up to ``most`` + 1 files in the folders inside ``path``, up to
+    ``levels`` down, that --against reads given themselves (.npz, .zip,
+    .h5) or that are archives it does not read (.tar.gz, ...): where a
+    folder holds no work, the work may be one of them (an LMS's
     alice/hw3/results.npz; an instructor's review: "no .npy files", the
-    file never named). Links are not followed; hidden folders and macOS's
-    __MACOSX are passed over."""
+    file never named). The folder's own are listed as not read already.
+    Links are not followed; hidden folders and macOS's __MACOSX are passed
+    over."""
     found: list[Path] = []
     level, walked = [path], 0
-    for _ in range(levels + 1):
+    for depth in range(levels + 1):
         below = []
         for folder in level:
             walked += 1
@@ -1177,7 +1224,8 @@ def _archives_inside(path: Path, most: int = 5, levels: int = 3) -> list[Path]:
                             continue
                         if e.is_dir(follow_symlinks=False):
                             below.append(folder / e.name)
-                        elif Path(e.name).suffix.lower() in NPZ_SUFFIXES + H5_SUFFIXES and e.is_file():
+                        elif depth and (Path(e.name).suffix.lower() in NPZ_SUFFIXES + H5_SUFFIXES
+                                        or _archive_kind(folder / e.name)) and e.is_file():
                             found.append(folder / e.name)
                             if len(found) > most:
                                 return found
@@ -1207,7 +1255,7 @@ def _scan(folder: Path) -> tuple[list[str] | bool, list[tuple[Path, bool]]]:
     with os.scandir(folder) as entries:
         for e in entries:
             # (Path(e.name).suffix, as _npy_files has it, without a Path of each file: .npy alone has none)
-            if len(e.name) > 4 and e.name[-4:].lower() == ".npy":
+            if len(e.name) > 4 and e.name[-4:].lower() == ".npy" and not _resource_fork(folder / e.name):
                 npys.append(e.name)
             h5 = h5 or e.name == "outputs.h5" and e.is_file()
             if not e.name.startswith(".") and e.name != "__MACOSX" and e.is_dir():
@@ -2073,10 +2121,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         convcli's). One that tests nothing (constant, all zeros; or NaN where
         convcli's has none) is replaced by the rerun's, and said: a layer is
         right on zeros by doing nothing (a submission of zeros passed 6 of 8
-        layer by layer). A ``gradient``'s test is zeros only: a backward's
-        mask or window shares show in a constant gradient (an instructor's
+        layer by layer). A ``gradient`` into a ReLU tests nothing only where
+        it is zeros: its mask shows in any other constant (an instructor's
         review: a ReLU backward right on a pool gradient of 0.25 everywhere
-        failed, graded on convcli's)."""
+        failed, graded on convcli's); a pool's or a conv's routing (which
+        window, which channel reads which element) does not (a later review:
+        a max pool backward reading g[i, w, h, 0] passed on ones)."""
         x = theirs(q) if q not in relaid else theirs(q, relaid[q])
         if q in relaid and q in yours and result in yours:
             stored = theirs(q)
@@ -2149,11 +2199,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             key = f"{layers[i + 1].name}.dA_prev"
             other_order(key, list(spec.gradients))
             g = reading(key, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
-                        list(spec.gradients), gradient=True)
+                        list(spec.gradients), gradient=spec.kind == "relu")
         else:  # under grad: output the last output, theirs or the rerun one; else the config's
             key = spec.upstream
             g = (reading(spec.output, f"{spec.name}.dA_prev", lambda a: _layer_gradient(spec, a, caches[i]),
-                         list(spec.gradients), gradient=True) if p.grad_spec == "output" else quantities[key])
+                         list(spec.gradients), gradient=spec.kind == "relu") if p.grad_spec == "output"
+                 else quantities[key])
         source = spec.output if i == len(layers) - 1 and p.grad_spec == "output" else key
         # convcli's in place of theirs because they gave none (the config's own upstream gradient is no one's):
         # a review found conv1.dW failing layer by layer with nothing saying its dZ was convcli's

@@ -2024,6 +2024,36 @@ def test_each_layer_grades_a_backward_on_a_constant_gradient_of_yours(tmp_path):
     assert not by["relu2.dA_prev"]["passed"] and "tests no layer (every element 0.0)" in by["relu2.dA_prev"]["note"]
 
 
+def test_each_layer_grades_no_pool_on_a_constant_gradient_of_yours(tmp_path):
+    """A review of the test above's fix: a constant gradient tests a ReLU's
+    mask, but not a pool's routing (which window element, which channel):
+    a max pool backward reading g[i, w, h, 0] is right on ones. Under ones
+    from a ReLU backward that does nothing, the pool's gradient is graded
+    on convcli's, and its mask of ones (by hand) fails."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, {"seed": 4, "inputs": {"A_prev": {"random": [2, 6, 6, 3]}, "W": {"random": [3, 3, 3, 4]},
+                                                 "b": {"random": [4]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}, {"type": "pool", "f": 2},
+                                      {"type": "relu"}], "backward": {"grad": "ones"}})
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z = np.load(tmp_path / "key" / "conv1.Z.npy")
+    mask = np.zeros_like(Z)  # the max pool's backward of ones: 1 at each window's maximum
+    for n, h, w, c in np.ndindex(2, 3, 3, 4):
+        window = Z[n, 2 * h:2 * h + 2, 2 * w:2 * w + 2, c]
+        i, j = np.unravel_index(np.argmax(window), window.shape)
+        mask[n, 2 * h + i, 2 * w + j, c] = 1
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "relu3.dA_prev.npy", np.ones((2, 3, 3, 4)))  # a ReLU backward that does nothing
+    np.save(sub / "pool2.dA_prev.npy", mask)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not by["pool2.dA_prev"]["passed"] and "tests no layer (every element 1.0)" in by["pool2.dA_prev"]["note"]
+
+
 def test_a_folder_whose_work_is_an_archive_further_down_names_it(tmp_path):
     """An instructor's review: an LMS's d/hw3/results.npz (or .zip, .h5),
     given as d/, read "the folder has no .npy files" and, with --complete,
@@ -2044,6 +2074,20 @@ def test_a_folder_whose_work_is_an_archive_further_down_names_it(tmp_path):
         f"{tmp_path / 'd' / 'hw3' / 'results.npz'} grades it"), line
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "d", "--complete", "--json"]).stdout)
     assert [u["entry"] for u in doc["unknown"]] == ["hw3/results.npz"], doc["unknown"]
+    # (a review) beside a stray .npy that is no quantity; an archive convcli does not read, said so; the
+    # folder's own .npz listed once, as not read from a folder
+    np.save(tmp_path / "d" / "scratch.npy", np.ones(2))
+    (tmp_path / "d" / "old").mkdir()
+    (tmp_path / "d" / "old" / "hw2.tar.gz").write_bytes(b"\x1f\x8b not unpacked")
+    line = run(["check", cfg, "--against", tmp_path / "d"]).stderr
+    assert "hw3/results.npz: an .npz file inside; --against" in line and "old/hw2.tar.gz" in line, line
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "d", "--complete", "--json"]).stdout)
+    assert {u["entry"]: u["note"] for u in doc["unknown"]}["old/hw2.tar.gz"] == (
+        "a .tar.gz archive inside, which convcli does not read: unpack it and give its folder"), doc["unknown"]
+    (tmp_path / "e").mkdir()
+    np.savez(tmp_path / "e" / "results.npz", Z=np.ones(3))
+    line = run(["check", cfg, "--against", tmp_path / "e"]).stderr
+    assert line.count("results.npz") == 2 and "results.npz: not read from a folder" in line, line  # (and its path)
 
 
 def test_a_gradient_saved_under_the_upstream_gradient_s_name_is_told_its_name(tmp_path):
@@ -2095,6 +2139,37 @@ def test_macos_resource_forks_beside_the_work_are_passed_over(tmp_path):
         doc = json.loads(result.stdout)
         assert result.exit_code == 0 and doc["unknown"] == [], doc["unknown"]
         assert entry in [o["entry"] for o in doc["against"]], doc["against"]
+
+
+def test_a_user_s_array_named_like_a_resource_fork_is_no_fork(tmp_path):
+    """A review: ._conv1.Z.npy holding a real array (no AppleDouble magic)
+    was passed over silently ("no .npy files"); it is listed, as before. A
+    zip's forks beside their files (not under __MACOSX/) are passed over as a
+    folder's are, and a folder of forks alone is no rival to the work."""
+    import json
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    np.save(mine / "._conv1.Z.npy", np.load(tmp_path / "key" / "conv1.Z.npy"))
+    line = run(["check", cfg, "--against", mine]).stderr
+    assert "._conv1.Z.npy" in line and "no .npy files" not in line, line
+    up = tmp_path / "up"
+    (up / "hw3").mkdir(parents=True)
+    (up / "old").mkdir()
+    np.save(up / "hw3" / "conv1.Z.npy", np.load(tmp_path / "key" / "conv1.Z.npy"))
+    (up / "old" / "._conv1.Z.npy").write_bytes(b"\x00\x05\x16\x07 a resource fork")
+    result = run(["check", cfg, "--against", up, "--json"])
+    assert result.exit_code == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "w.zip", "w") as z:
+        z.write(up / "hw3" / "conv1.Z.npy", "conv1.Z.npy")
+        z.writestr("._conv1.Z.npy", b"\x00\x05\x16\x07 a resource fork")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "w.zip", "--json"]).stdout)
+    assert doc["unknown"] == [] and [o["passed"] for o in doc["against"]] == [True], doc
 
 
 def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):

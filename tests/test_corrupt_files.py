@@ -120,6 +120,23 @@ def test_an_archive_convcli_does_not_read_is_said_and_graded_missing_under_compl
     assert run(["check", cfg, "--against", tmp_path / "notes.txt", "--complete"]).exit_code == 2
 
 
+def test_a_file_compressed_alone_is_told_to_decompress_and_an_npz_named_tar_is_no_archive(tmp_path):
+    """A review: conv1.Z.npy.gz was told to unpack it and give its folder
+    (gunzip gives a file); an .npz named results.tar was called a .tar
+    archive (its first bytes say a zip)."""
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\nlayers:\n  - {type: relu}\n")
+    gz = tmp_path / "conv1.Z.npy.gz"
+    gz.write_bytes(b"\x1f\x8b not decompressed")
+    result = run(["check", cfg, "--against", gz])
+    assert result.exit_code == 2 and "conv1.Z.npy.gz is a .gz file, which convcli does not read: decompress it " \
+        "(gunzip) and give the file" in result.stderr, result.stderr
+    np.savez(tmp_path / "results.npz", Z=np.ones(2))
+    (tmp_path / "results.npz").rename(tmp_path / "results.tar")
+    result = run(["check", cfg, "--against", tmp_path / "results.tar"])
+    assert result.exit_code == 2 and "archive" not in result.stderr and "expected a folder of .npy files" in \
+        result.stderr, result.stderr
+
+
 def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_path):
     """A robustness review: a 3 MB .npz whose member inflates to 3 GB took 22 s
     in check --against, which inflated every member (zipfile's testzip) to
