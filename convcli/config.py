@@ -410,13 +410,21 @@ def _beside(cls, data: dict, known: list[str], handler) -> list:
         return []
 
     kept = {k: v for k, v in data.items() if k in known}
-    found = [e for e in errors(kept) if e["type"] != "missing"]
-    if not any(not e["loc"] for e in found):
-        return found
+    found = errors(kept)
+    fields = [e for e in found if e["loc"] and e["type"] != "missing"]
+    whole = [e for e in found if not e["loc"]]
     meant = {_nearest(k, known): v for k, v in data.items() if k not in known}
     renamed = {**{k: v for k, v in meant.items() if k is not None and k not in kept}, **kept}
-    also = {(e["type"], e["msg"]) for e in errors(renamed) if not e["loc"]} if len(renamed) > len(kept) else None
-    return [e for e in found if e["loc"] or also is None or (e["type"], e["msg"]) in also]
+    if len(renamed) == len(kept):
+        return fields + whole
+    again = errors(renamed)
+    if any(e["loc"] for e in again):  # (a field of the renamed mapping failed: its mapping-wide checks never ran)
+        return fields + whole
+    # of a kind the renamed mapping makes too (its own words where the kept one made none: a review had
+    # "got random, zeros" dropped beside onse, and ties on an average pool beside a missing f uncounted)
+    kinds = {e["type"] for e in again}
+    return fields + [e for e in whole if e["type"] in kinds] + [e for e in again
+                                                                if e["type"] not in {w["type"] for w in whole}]
 
 
 def _nearest(key, known: list[str]) -> str | None:

@@ -198,6 +198,17 @@ def test_a_mapping_wide_error_beside_an_unknown_key_is_counted_unless_the_key_ma
     data["inputs"]["A_prev"] = {"random": [1, 4, 4, 3], "zeros": [1], "scal": 2}
     assert backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.scal (line",
                           "(did you mean 'scale'?) (and 1 more error)")
+    # (a later review) the key read as its nearest known one invalid itself (stride 0), the error worded
+    # otherwise (got random, zeros, ones beside onse), a missing key beside (ff for f): each counted once
+    data["inputs"]["A_prev"] = {"random": [1, 4, 4, 3], "zeros": [1], "onse": [1]}
+    assert backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.onse (line",
+                          "(did you mean 'ones'?) (and 1 more error)")
+    data = seed_data()
+    for layer in ({"type": "pool", "f": 2, "mode": "average", "ties": "first", "strid": 0},
+                  {"type": "pool", "ff": 2, "mode": "average", "ties": "first"}):
+        data["layers"][1:] = [layer]
+        line = backward_fails(tmp_path, write(tmp_path, data), "layers[1].")
+        assert line.endswith("(and 1 more error)"), line
 
 
 def test_an_expected_file_s_errors_are_counted(tmp_path):
