@@ -350,9 +350,14 @@ APPLE_DOUBLE = b"\x00\x05\x16\x07"
 
 def _zip_files(z) -> list[str]:
     # (a .zip made on macOS holds a resource-fork copy of each file under __MACOSX/: no array; nor
-    # are its folders' own entries; nor a fork beside its file, ._conv1.Z.npy, as a folder's are: a review)
-    return [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")
-            and not (n.rsplit("/", 1)[-1].startswith("._") and _zip_head(z.zip, n) == APPLE_DOUBLE)]
+    # are its folders' own entries; nor a fork beside its file, ._conv1.Z.npy, as a folder's are: a review;
+    # each fork's head read once for the open zip, not at every call: a later review, 8 reads of each)
+    files = getattr(z, "_convcli_files", None)
+    if files is None:
+        files = [n for n in z.zip.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")
+                 and not (n.rsplit("/", 1)[-1].startswith("._") and _zip_head(z.zip, n) == APPLE_DOUBLE)]
+        z._convcli_files = files
+    return files
 
 
 def _zip_head(zf, name: str) -> bytes:

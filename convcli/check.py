@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 
@@ -642,6 +643,10 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     def archives() -> list[Unknown]:  # the files further down that may be the work, each with what to do
         def note(f: Path) -> str:
             packed = _archive_kind(f)
+            if not packed and _archive_name(f.name):  # an array file by its contents, misnamed
+                said = _contents(f)
+                return f"a{'n' if said in ('.npz', '.h5') else ''} {said} file by its contents, inside: rename it " \
+                       f"to end in {said}"
             if packed:
                 return (f"a{'n' if packed[1] in 'aeiou' else ''} {packed} "
                         f"{'archive' if packed in ARCHIVES else 'file'} inside, which convcli does not read: "
@@ -698,7 +703,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     try:
         found = _arrays_in(file, where, empty_ok)
     except ConvcliError as exc:
-        if not empty_ok or file.suffix.lower() not in H5_SUFFIXES + NPZ_SUFFIXES and not _archive_kind(file):
+        if not empty_ok or file.suffix.lower() not in H5_SUFFIXES + NPZ_SUFFIXES and not _archive_name(file.name):
             raise
         # --complete grades a whole submission: a student's corrupt upload is every quantity missing
         # (exit 1, with the reason listed), not the grader's usage error (exit 2)
@@ -754,7 +759,10 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]
     else:
-        packed = _archive_kind(path)
+        packed, inside = _archive_kind(path), _contents(path)
+        if inside:  # (a review: an .npz renamed results.tar)
+            raise ConvcliError(where, f"{path.name} is a{'n' if inside in ('.npz', '.h5') else ''} {inside} file by "
+                                      f"its contents: rename it to end in {inside}")
         raise ConvcliError(where, (f"{path.name} is a{'n' if packed[1:2] in 'aeiou' else ''} {packed} "
                                    f"{'archive' if packed in ARCHIVES else 'file'}, which convcli does not read: "
                                    f"{_unpack(packed)}; " if packed else "") +
@@ -774,20 +782,31 @@ COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma")
 _ARRAY_MAGIC = (b"PK", b"\x89HDF", b"\x93NUMPY")
 
 
+def _archive_name(name: str) -> str:
+    """``.tar.gz`` for a name of an archive of :data:`ARCHIVES` or a file of
+    :data:`COMPRESSED`, else ``""``."""
+    name = name.lower()
+    return next((k for k in sorted(ARCHIVES + COMPRESSED, key=len, reverse=True) if name.endswith(k)), "")
+
+
+def _contents(path: Path) -> str:
+    """What a regular file's first bytes say it is, ``.npz`` (a zip),
+    ``.h5`` or ``.npy``, else ``""``."""
+    try:
+        if not S_ISREG(os.stat(path).st_mode):
+            return ""
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return ""
+    return next((kind for magic, kind in zip(_ARRAY_MAGIC, (".npz", ".h5", ".npy")) if head.startswith(magic)), "")
+
+
 def _archive_kind(path: Path) -> str:
-    """``.tar.gz`` for a file named as an archive of :data:`ARCHIVES` or a
-    file of :data:`COMPRESSED`, whose first bytes are not an array file's;
-    else ``""``."""
-    name = path.name.lower()
-    kind = next((k for k in sorted(ARCHIVES + COMPRESSED, key=len, reverse=True) if name.endswith(k)), "")
-    if kind:
-        try:
-            with open(path, "rb") as f:
-                if f.read(8).startswith(_ARRAY_MAGIC):
-                    return ""
-        except OSError:
-            pass
-    return kind
+    """:func:`_archive_name` of a file whose first bytes are not an array
+    file's (an .npz named results.tar: a review), else ``""``."""
+    kind = _archive_name(path.name)
+    return kind if kind and not _contents(path) else ""
 
 
 def _unpack(kind: str) -> str:
@@ -1131,6 +1150,8 @@ def _resource_fork(path: Path) -> bool:
     if not path.name.startswith("._"):
         return False
     try:
+        if not S_ISREG(os.stat(path).st_mode):  # (a named pipe: opened, it would hang; a review)
+            return False
         with open(path, "rb") as f:
             return f.read(4) == arrays.APPLE_DOUBLE
     except OSError:
@@ -1224,8 +1245,8 @@ def _archives_inside(path: Path, most: int = 5, levels: int = 3) -> list[Path]:
                             continue
                         if e.is_dir(follow_symlinks=False):
                             below.append(folder / e.name)
-                        elif depth and (Path(e.name).suffix.lower() in NPZ_SUFFIXES + H5_SUFFIXES
-                                        or _archive_kind(folder / e.name)) and e.is_file():
+                        elif depth and e.is_file() and (Path(e.name).suffix.lower() in NPZ_SUFFIXES + H5_SUFFIXES
+                                                        or _archive_name(e.name)):
                             found.append(folder / e.name)
                             if len(found) > most:
                                 return found

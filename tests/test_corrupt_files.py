@@ -9,6 +9,7 @@ from an unknown .npy format version."""
 
 from __future__ import annotations
 
+import os
 import random
 
 import h5py
@@ -133,8 +134,31 @@ def test_a_file_compressed_alone_is_told_to_decompress_and_an_npz_named_tar_is_n
     np.savez(tmp_path / "results.npz", Z=np.ones(2))
     (tmp_path / "results.npz").rename(tmp_path / "results.tar")
     result = run(["check", cfg, "--against", tmp_path / "results.tar"])
-    assert result.exit_code == 2 and "archive" not in result.stderr and "expected a folder of .npy files" in \
-        result.stderr, result.stderr
+    assert result.exit_code == 2 and "archive" not in result.stderr and result.stderr.rstrip().endswith(
+        "results.tar is an .npz file by its contents: rename it to end in .npz"), result.stderr
+    # under --complete, the student's submission, as any archive's name (a later review: exit 2 mid-loop)
+    assert run(["check", cfg, "--against", tmp_path / "results.tar", "--complete"]).exit_code == 1
+
+
+def test_named_pipes_in_a_folder_are_never_opened(tmp_path):
+    """A review: a named pipe named as an archive (hw.tar.gz) or as a
+    resource fork (._conv1.Z.npy) in a folder given to --against was opened
+    to read its first bytes, which blocks for ever."""
+    import threading
+
+    from convcli import check as check_module
+
+    (tmp_path / "sub").mkdir()
+    os.mkfifo(tmp_path / "sub" / "hw.tar.gz")
+    os.mkfifo(tmp_path / "._conv1.Z.npy")
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(
+        archives=check_module._archives_inside(tmp_path), fork=check_module._resource_fork(tmp_path / "._conv1.Z.npy"),
+        kind=check_module._archive_kind(tmp_path / "sub" / "hw.tar.gz")), daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "blocked on a named pipe"
+    assert got == {"archives": [], "fork": False, "kind": ".tar.gz"}, got
 
 
 def test_an_npz_is_opened_by_its_directory_not_by_inflating_every_member(tmp_path):
