@@ -387,11 +387,12 @@ class _Model(BaseModel):
 
 def _beside(cls, data: dict, known: list[str], handler) -> list:
     """The errors of a mapping's known keys, beside its unknown ones: those
-    of it validated without them, but what their absence makes (a missing
-    key; a source of no kind, a mapping-wide error the same mapping with each
-    unknown key read as the known one it is nearest, randon as random, does
-    not make: a review had one such error dropped, ties on an average pool
-    beside strid)."""
+    it makes validated without them, but not what their absence makes. A
+    missing key is never counted; a mapping-wide error (a source of no kind,
+    ties on an average pool) is counted where the same mapping with each
+    unknown key read as the known one it is nearest (randon as random) makes
+    one of its kind too, or fails on a field before such checks run (a
+    review: ties on an average pool beside strid had been dropped)."""
     def errors(mapping: dict) -> list:
         try:
             made = handler(mapping)
