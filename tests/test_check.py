@@ -1189,8 +1189,8 @@ def test_a_submission_s_names_cannot_write_to_the_grader_s_terminal(tmp_path):
     result = run(["check", cfg, "--against", tmp_path / "hw.zip"])
     assert result.exit_code == 1, result.output
     assert "\x1b" not in result.output and "\r" not in result.output
-    row = next(line for line in result.output.splitlines() if line.startswith("w\\x1b[2K\\r/conv1.Z "))
-    assert row.split()[-1] == "pass", row
+    # (a folder beside the work at the top level is listed, not graded, as an unpacked folder's is)
+    assert "not graded: w\\x1b[2K\\r/: a folder beside the work at the top level" in result.output, result.output
 
 
 def test_a_broken_zip_upload_is_called_a_zip(tmp_path):
@@ -2170,6 +2170,38 @@ def test_a_user_s_array_named_like_a_resource_fork_is_no_fork(tmp_path):
         z.writestr("._conv1.Z.npy", b"\x00\x05\x16\x07 a resource fork")
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "w.zip", "--json"]).stdout)
     assert doc["unknown"] == [] and [o["passed"] for o in doc["against"]] == [True], doc
+
+
+def test_a_zip_grades_no_folder_beside_the_work_at_its_top_as_its_folder_does_not(tmp_path):
+    """A review: work at a zip's top level with convcli's own output folder
+    beside it had convcli's arrays graded as the student's, for the
+    quantities the student left out (8 of 8 passed); the same tree as a
+    folder grades the top level's 2 and lists the folder. Both now grade 2,
+    and the zip lists its folder."""
+    import json
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    alice = tmp_path / "alice"
+    alice.mkdir()
+    for q in ("conv1.Z", "conv1.dW"):
+        np.save(alice / f"{q}.npy", np.load(tmp_path / "key" / f"{q}.npy"))
+    assert run(["backward", cfg, "--out", alice / "convcli-out"]).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "alice.zip", "w") as z:
+        for f in sorted(alice.rglob("*")):
+            if f.is_file():
+                z.write(f, f.relative_to(alice).as_posix())
+    graded = {}
+    for given in (alice, tmp_path / "alice.zip"):
+        doc = json.loads(run(["check", cfg, "--against", given, "--json"]).stdout)
+        graded[given.name] = sorted(o["quantity"] for o in doc["against"] if o["entry"])
+        assert graded[given.name] == ["conv1.Z", "conv1.dW"], (given, doc["against"])
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "alice.zip", "--json"]).stdout)
+    assert {u["entry"]: u["note"] for u in doc["unknown"]}["convcli-out/"].startswith(
+        "a folder beside the work at the top level, not graded (unzip it and --against the folder"), doc["unknown"]
 
 
 def test_a_copy_beside_the_array_it_copies_is_not_told_to_replace_it(tmp_path):
