@@ -726,9 +726,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
                                   f"{' ...' if len(shown) > 5 else ''}: several submissions in one; {remedy}")
     left: list[Unknown] = []
-    if foldered and any(g is not None and g[1] == "" for g in graded):
-        # work at the top level: a folder's arrays beside it are listed, not graded, as an unpacked folder's
-        # are (a review: a zip with convcli's own output folder beside the work had convcli's arrays graded
+    if zipped and any(g is not None and g[1] == "" for g in graded):  # (an .h5's groups are its own: graded)
+        # work at a zip's top level: a folder's arrays beside it are listed, not graded, as an unpacked
+        # folder's are (a review: a zip with convcli's own output folder beside the work had convcli's arrays graded
         # as the student's, for the quantities the student left out; the same tree as a folder did not)
         # (their copies of a quantity at the top level are listed one by one, as ever, in _resolve)
         top = {g[0] for g in graded if g is not None and g[1] == ""}
@@ -736,9 +736,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         if beside:
             out_of = {raw for (raw, _), g in zip(found, graded) if g is not None and g[1] in beside}
             found = [(raw, src) for raw, src in found if raw not in out_of]
-            grades = "unzip it and --against the folder" if zipped else "copy the group into a file of its own"
-            left += [Unknown(printable(f"{folder}/"), f"a {'folder' if zipped else 'group'} beside the work at the "
-                                                      f"top level, not graded ({grades} to grade it)")
+            left += [Unknown(printable(f"{folder}/"), "a folder beside the work at the top level, not graded "
+                                                      "(unzip it and --against the folder to grade it)")
                      for folder in beside]
     if zipped:
         # (a folder's copy of an array at the top level is one of two arrays for a quantity, as in an
