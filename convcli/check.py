@@ -642,17 +642,9 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
 
     def archives() -> list[Unknown]:  # the files further down that may be the work, each with what to do
         def note(f: Path) -> str:
-            packed = _archive_kind(f)
-            if not packed and _archive_name(f.name):  # an array file by its contents, misnamed
-                said = _contents(f)
-                return f"a{'n' if said in ('.npz', '.h5') else ''} {said} file by its contents, inside: rename it " \
-                       f"to end in {said}"
-            if packed:
-                return (f"a{'n' if packed[1] in 'aeiou' else ''} {packed} "
-                        f"{'archive' if packed in ARCHIVES else 'file'} inside, which convcli does not read: "
-                        f"{_unpack(packed)}")
-            return (f"a{'n' if f.suffix.lower() in ('.npz', '.h5', '.hdf5') else ''} {f.suffix.lower()} file inside; "
-                    f"--against {short_path(f)} grades it")
+            return _what_it_is(f, inside=True) or (
+                f"a{'n' if f.suffix.lower() in ('.npz', '.h5', '.hdf5') else ''} {f.suffix.lower()} file inside; "
+                f"--against {short_path(f)} grades it")
         return [Unknown(printable(f.relative_to(path).as_posix()), note(f)) for f in _archives_inside(path)]
 
     def several_inside(inner: list[Path], listed: list[Unknown], said: str, unsearched: list[Unknown]):
@@ -772,13 +764,10 @@ def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str
     elif suffix == ".npy":
         found = [(path.name, Source(file=path.name))]
     else:
-        packed, inside = _archive_kind(path), _contents(path)
-        if inside:  # (a review: an .npz renamed results.tar)
-            raise ConvcliError(where, f"{path.name} is a{'n' if inside in ('.npz', '.h5') else ''} {inside} file by "
-                                      f"its contents: rename it to end in {inside}")
-        raise ConvcliError(where, (f"{path.name} is a{'n' if packed[1:2] in 'aeiou' else ''} {packed} "
-                                   f"{'archive' if packed in ARCHIVES else 'file'}, which convcli does not read: "
-                                   f"{_unpack(packed)}; " if packed else "") +
+        said = _what_it_is(path)
+        if said and _contents(path):  # (a review: an .npz renamed results.tar)
+            raise ConvcliError(where, f"{path.name} is {said}")
+        raise ConvcliError(where, (f"{path.name} is {said}; " if said else "") +
                            "expected a folder of .npy files, an .npz (or a .zip of .npy files), or an .h5 file")
     if not found and not empty_ok:
         raise ConvcliError(where, f"{path.name} holds no arrays")
@@ -802,16 +791,22 @@ def _archive_name(name: str) -> str:
     return next((k for k in sorted(ARCHIVES + COMPRESSED, key=len, reverse=True) if name.endswith(k)), "")
 
 
+def _head(path: Path) -> bytes:
+    """A regular file's first 8 bytes, else ``b""`` (a named pipe is never
+    opened: it would block for ever; a review)."""
+    try:
+        if not S_ISREG(os.stat(path).st_mode):
+            return b""
+        with open(path, "rb") as f:
+            return f.read(8)
+    except OSError:
+        return b""
+
+
 def _contents(path: Path) -> str:
     """What a regular file's first bytes say it is, ``.npz`` (a zip),
     ``.h5`` or ``.npy``, else ``""``."""
-    try:
-        if not S_ISREG(os.stat(path).st_mode):
-            return ""
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return ""
+    head = _head(path)
     return next((kind for magic, kind in zip(_ARRAY_MAGIC, (".npz", ".h5", ".npy")) if head.startswith(magic)), "")
 
 
@@ -820,6 +815,23 @@ def _archive_kind(path: Path) -> str:
     file's (an .npz named results.tar: a review), else ``""``."""
     kind = _archive_name(path.name)
     return kind if kind and not _contents(path) else ""
+
+
+def _what_it_is(path: Path, inside: bool = False) -> str:
+    """For a file named as an archive (:func:`_archive_name`), what it is
+    and what to do, "a .tar.gz archive, which convcli does not read: unpack
+    it ..." or, an array file by its contents, "an .npz file by its
+    contents: rename it ..." (``inside``: of a file in a folder given);
+    else ``""``."""
+    named = _archive_name(path.name)
+    if not named:
+        return ""
+    if not _archive_kind(path):  # an array file by its first bytes
+        kind = _contents(path)
+        return (f"a{'n' if kind in ('.npz', '.h5') else ''} {kind} file by its contents"
+                f"{', inside' if inside else ''}: rename it to end in {kind}")
+    return (f"a{'n' if named[1] in 'aeiou' else ''} {named} {'archive' if named in ARCHIVES else 'file'}"
+            f"{' inside' if inside else ''}, which convcli does not read: {_unpack(named)}")
 
 
 def _unpack(kind: str) -> str:
@@ -1160,15 +1172,7 @@ def _resource_fork(path: Path) -> bool:
     """Whether ``path`` is a macOS resource fork, ``._name`` holding
     AppleDouble's magic number (a user's own array saved as ._x.npy is no
     fork: listed, as before; a review)."""
-    if not path.name.startswith("._"):
-        return False
-    try:
-        if not S_ISREG(os.stat(path).st_mode):  # (a named pipe: opened, it would hang; a review)
-            return False
-        with open(path, "rb") as f:
-            return f.read(4) == arrays.APPLE_DOUBLE
-    except OSError:
-        return False
+    return path.name.startswith("._") and _head(path)[:4] == arrays.APPLE_DOUBLE
 
 
 def _inner_folders(path: Path, every: bool = False, graded=None) -> list[Path]:
