@@ -1517,7 +1517,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("same_split", lambda: _same_split_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("edge_padding", lambda: _edge_padding_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
-                               ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)),
+                               ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)
+                                                    or _pool_window_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("scale", lambda: _scale_named(p, s.quantity, _unless_yours(
                                    _scale_hint(theirs, ours, hr, ha), layerwise, s.quantity, theirs, hr, ha))),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
@@ -2988,6 +2989,53 @@ def _mode_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
         if _close(theirs, made, rtol, atol):
             return (f"; yours is what {'an average' if other == 'average' else 'a max'} pool makes here "
                     f"(mode: {other}); the config's pool is mode: {spec.mode}")
+    return ""
+
+
+def _pool_window_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                      atol: float) -> str:
+    """For a pool layer's ``dA_prev`` that differs: whether it is what the
+    backward loops make over dA's windows with another window or step (an
+    instructor's review: the forward output's window slip had a note, the
+    gradient's none). The slips of ``vert_end = vert_start + stride`` (a
+    window of the stride's size), ``vert_start = h * f`` (a step of the
+    window's), the two swapped, and another window at the config's step;
+    each rerun on the layer's input, dA's windows the first n_H x n_W of
+    that setting's (a step of 1 is :func:`_stride_hint`'s)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "pool" or q != f"{spec.name}.dA_prev":
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        ls = p.layer_shapes[i]
+        if x is None or g is None or x.ndim != 4 or g.ndim != 4 or theirs.shape != x.shape:
+            return ""
+        f, s = tuple(ls.hyper["f"]), tuple(ls.hyper["stride"])
+        n_H, n_W = g.shape[1:3]
+        # (the window, the step, what the loops did): the likeliest slip first
+        tried = [(s, s, "a window ends at vert_start + stride, not + f"),
+                 (f, f, "a window starts at h * f, not h * stride"),
+                 (s, f, "f and stride swapped")] if f != s else []
+        if f[0] == f[1] and s[0] == s[1]:
+            tried += [((k, k), s, "") for k in range(1, max(f[0], 3) + 2) if k not in (f[0], s[0])]
+        for f_, s_, what in tried:
+            if s_ == (1, 1) and s != (1, 1):
+                continue  # the stride hint's
+            hp = dict(spec.hparameters, f=list(f_), stride=list(s_))
+            try:
+                out, cache = pool_forward(x, hp, mode=spec.mode, engine=p.engine)
+                if out.shape[1] < n_H or out.shape[2] < n_W or out.shape[3] != g.shape[3]:
+                    continue  # (the loops would read past the input: yours would not be made)
+                wide = np.zeros(out.shape, dtype=np.result_type(g, out))
+                wide[:, :n_H, :n_W] = g
+                made = pool_backward(wide, cache, mode=spec.mode)
+            except ValueError:
+                continue
+            if _close(theirs, made, rtol, atol):
+                def fmt(t: tuple[int, int]) -> str:
+                    return str(t[0]) if t[0] == t[1] else str(list(t))
+                return (f"; yours is what the backward loops make with windows of f {fmt(f_)} at stride {fmt(s_)}"
+                        f"{f' ({what})' if what else ''}; the config's f is {fmt(f)}, stride {fmt(s)}")
+        return ""
     return ""
 
 

@@ -3540,3 +3540,41 @@ def test_atol_dominates_only_where_zeros_would_pass():
                            "array of zeros would pass too: --atol 3e-16 grades"), said
     for ours in ([1e-10, np.nan], [1e-10, np.inf], [0.0, 0.0], [1e-10, 2e-8]):
         assert _atol_dominates(np.array(ours), 1e-6, 1e-8) == "", ours
+
+
+@pytest.mark.parametrize("mode", ["max", "average"])
+@pytest.mark.parametrize("f, stride, slip, f_, s_", [
+    (3, 1, "a window ends at vert_start + stride, not + f", 1, 1),
+    (3, 2, "a window ends at vert_start + stride, not + f", 2, 2),
+    (2, 3, "a window starts at h * f, not h * stride", 2, 2),
+    (2, 2, "", 3, 2),
+])
+def test_a_pool_gradient_with_another_window_says_which(tmp_path, mode, f, stride, slip, f_, s_):
+    """An instructor's review: a pool's dA_prev from backward loops with the
+    wrong window (vert_end = vert_start + stride) failed bare, where the
+    forward output's slip is named. Yours made by hand: loops over dA's
+    n_H x n_W windows of f_ rows and columns, h * s_ apart."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, f"seed: 3\ninputs:\n  A_prev: {{random: [2, 11, 11, 3]}}\nlayers:\n"
+                          f"  - {{type: pool, f: {f}, stride: {stride}, mode: {mode}}}\nbackward: {{grad: random}}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    x, g = np.load(tmp_path / "key" / "A_prev.npy"), np.load(tmp_path / "key" / "pool1.dA.npy")
+    n = (11 - f) // stride + 1
+    assert g.shape == (2, n, n, 3)
+    dA = np.zeros_like(x)
+    for i, h, w, c in np.ndindex(g.shape):
+        win = x[i, h * s_:h * s_ + f_, w * s_:w * s_ + f_, c]
+        share = (win == win.max()) if mode == "max" else np.full(win.shape, 1 / (f_ * f_))
+        dA[i, h * s_:h * s_ + f_, w * s_:w * s_ + f_, c] += share * g[i, h, w, c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dA_prev.npy", dA)
+    result = run(["check", cfg, "--against", sub, "--json"])
+    (o,) = json.loads(result.stdout)["against"]
+    assert result.exit_code == 1 and not o["passed"] and o["hints"] == ["geometry"], o
+    said = f" ({slip})" if slip else ""
+    assert o["note"].endswith(f"yours is what the backward loops make with windows of f {f_} at stride {s_}{said}; "
+                              f"the config's f is {f}, stride {stride}"), o
