@@ -83,7 +83,8 @@ HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias",
               "transposed_kernel", "same_split", "edge_padding", "per_sample",
               "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "float32", "float16",
               "integer",
-              "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "other_inputs", "forward_first",
+              "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "other_inputs",
+              "forward_first",
               "gradient_first", "layout_first")
 
 
@@ -1316,6 +1317,10 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
             else:
                 names.append(u.label)
                 other = other or f"; {u.label}: {_misnamed(p, u) or u.note}"
+        # np.savez(f, Z, dA) names them arr_0, arr_1 (a learner's review: no word of why)
+        positional = all(re.fullmatch(r"arr_\d+", u.label.rsplit("[", 1)[-1].rstrip("]")) for u in unknown)
+        other = other or ("; np.savez names the arrays it is given without a name arr_0, arr_1, ...: name each, "
+                          "np.savez(file, Z=Z, dA_prev=dA)" if positional and unknown else "")
         raise ConvcliError(where, f"none of its arrays is a quantity this run computes: {', '.join(names)}"
                                   f"{other}{known}")
     return out, unknown
@@ -1430,12 +1435,14 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     order = relaid or order
                 except ConvcliError:
                     pass
+            tol = _hint_tolerance(info.dtype, p.dtype, rtol, atol)
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
-            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown,
-                                                               *_hint_tolerance(info.dtype, p.dtype, rtol, atol))
-            flat = "" if order or bias or summed else _reshaped_hint(p, s, shape, ours, where, shown,
-                                                                     *_hint_tolerance(info.dtype, p.dtype, rtol, atol))
+            fix = _reshaped_hint(p, s, shape, ours, where, shown, *tol) if bias else ""
+            bias = f"{fix} ({bias.removeprefix('; ')})" if fix else bias  # (a learner's review: (1, 8) got no fix)
+            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown, *tol)
+            flat = "" if order or bias or summed else _reshaped_hint(p, s, shape, ours, where, shown, *tol)
+            flat = flat or ("" if order or bias or summed else _one_sample_hint(p, s, shape, ours, where, shown, *tol))
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
                                note=f"shape {shape}, expected {ours.shape}{order or bias or summed or flat}",
                                dtype=info.dtype.name, **shapes,
@@ -2126,12 +2133,20 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     upstream gradient that is not theirs because they gave none (or one in
     ``given``, the quantities they submitted, that could not be read) says
     so on the gradients graded on it, as one refused does.
-    Returns ``(reference, inputs, notes)``: convcli's results layer by
-    layer, what each layer took, and per quantity graded on another array
-    than the user's, the note that says so."""
+    An array of theirs that is the rerun's to the tolerance, or to its
+    precision, stands for the rerun's; the layer that takes it is also run
+    on it as saved, and what that makes of it is the other answer its
+    results may be (a learner's float32 Z, and a backward right for it).
+    Returns ``(reference, inputs, notes, alternates)``: convcli's results layer by
+    layer, what each layer took, per quantity graded on another array
+    than the user's, the note that says so, and per quantity of a layer that
+    took arrays of theirs as the rerun's, (what it makes of them as saved,
+    their names)."""
     layers = p.network.layers
     reference, taken = dict(quantities), dict(quantities)
     notes: dict[str, str] = {}
+    saved: dict[str, np.ndarray] = {}  # theirs taken as the rerun's, as stored (in the run's dtype)
+    alternates: dict[str, tuple[np.ndarray, list[str]]] = {}
 
     relaid = relaid or {}
 
@@ -2146,6 +2161,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         layer)."""
         a = yours.get(q) if a is None else a
         if a is None or _as_saved(a, reference[q], p):
+            if a is not None and not np.array_equal(a, reference[q], equal_nan=True):
+                saved[q] = a.astype(reference[q].dtype, copy=False)
             return reference[q]
         return a.astype(reference[q].dtype, copy=False)
 
@@ -2201,6 +2218,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                                                "axes in another order (convcli's arrays are NHWC)")
 
     caches = []
+    saved_caches: list = []  # per layer, its cache made of its input of theirs as saved (None: not one)
     for i, spec in enumerate(layers):
         name = p.layer_input(i)
         if i:
@@ -2230,8 +2248,15 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 f"{fmt_shape(x.shape)} (convcli's: {fmt_shape(quantities[name].shape)})")
         reference[spec.output] = out
         caches.append(cache)
+        saved_caches.append(None)
+        if i and attempt is reference[name] and name in saved:  # and as saved: the other answer
+            try:
+                made, saved_caches[i] = _layer_forward(p, spec, saved[name], quantities)
+                alternates[spec.output] = (made, [name])
+            except ValueError:
+                pass
     if not backward:
-        return reference, taken, notes
+        return reference, taken, notes, alternates
     for i in range(len(layers) - 1, -1, -1):
         spec = layers[i]
         if i < len(layers) - 1:  # the next layer's dA_prev
@@ -2266,14 +2291,68 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             for m in spec.gradients:
                 notes[m] = notes.get(m, "") + f"; graded on convcli's {source}: yours {why}"
         taken[key] = g
-        if spec.kind == "conv":
-            reference[f"{spec.name}.dA_prev"], reference[f"{spec.name}.dW"], reference[f"{spec.name}.db"] = \
-                conv_backward(g, caches[i])
-        elif spec.kind == "pool":
-            reference[f"{spec.name}.dA_prev"] = pool_backward(g, caches[i], mode=spec.mode)
-        else:
-            reference[f"{spec.name}.dA_prev"] = relu_backward(g, caches[i])
-    return reference, taken, notes
+        reference.update(_layer_gradients(spec, g, caches[i]))
+        # and on theirs as saved: their upstream gradient, the cache made of their input
+        names = [n for n in (p.layer_input(i) if saved_caches[i] is not None else None,
+                             source if g is reference[source] and source in saved else None) if n]
+        if names:
+            g_saved = saved[source] if source in names else g
+            try:
+                made = _layer_gradients(spec, g_saved, caches[i] if saved_caches[i] is None else saved_caches[i])
+                alternates.update({q: (a, names) for q, a in made.items()})
+            except ValueError:
+                pass
+    return reference, taken, notes, alternates
+
+
+def _as_saved_words(p: Plan, q: str, names: list[str]) -> str:
+    """What a note says of ``q`` made of the user's ``names`` as saved."""
+    one = len(names) == 1
+    layer = q.split(".")[0]
+    return (f"{' and '.join(names)} as saved ({'it is' if one else 'they are'} convcli's to the tolerance, not "
+            f"exactly): yours is what {layer}'s {'backward' if p.roles.get(q) == 'gradient' else 'forward'} "
+            f"makes of {'it' if one else 'them'}")
+
+
+def _as_saved_notes(p: Plan, graded: list[Outcome], submitted: list[Submitted], rerun: Callable) -> None:
+    """The whole run grades each array on convcli's arrays before it. One
+    that fails with nothing else to say, and is what its layer makes of the
+    user's own inputs to it as saved, which pass but are not convcli's
+    exactly (a learner's float32 Z, and a backward right for it: 6 of 480
+    elements of dA_prev past rtol 1e-6), says so (``rerun``: :func:`each_layer`
+    on the user's arrays, asked only here)."""
+    close = {o.quantity for o in graded if o.passed and o.abs_err}  # passed, not exactly convcli's
+    layers = p.network.layers
+    for o in graded:
+        if o.status != "fail" or o.abs_err is None or o.hints:
+            continue
+        i = next((i for i, spec in enumerate(layers) if o.quantity.startswith(f"{spec.name}.")), None)
+        gradient = p.roles.get(o.quantity) == "gradient"
+        taken = [] if i is None else [p.layer_input(i)] + (
+            [] if not gradient else [layers[i].output if i == len(layers) - 1 and p.grad_spec == "output"
+                                     else p.incoming_gradient(i)])
+        if not close & set(taken):  # (the rerun of every layer only where it may say so: 30% of a check's time)
+            continue
+        made, names = rerun()[3].get(o.quantity, (None, None))
+        s = next((s for s in submitted if s.label == o.label), None)
+        theirs = None if made is None or s is None else (
+            o.array if o.array is not None else _read_or_none(s, "--against", p.max_memory))
+        if theirs is not None and theirs.shape == made.shape and _close(theirs, made, o.rtol, o.atol):
+            o.note = (o.note + f"; yours is what {o.quantity.split('.')[0]}'s "
+                      f"{'backward' if p.roles.get(o.quantity) == 'gradient' else 'forward'} makes of your "
+                      f"{' and '.join(names)} as saved, which pass{'es' if len(names) == 1 else ''} but "
+                      f"{'is' if len(names) == 1 else 'are'} not convcli's exactly: --each-layer grades each "
+                      f"layer on your own inputs").removeprefix("; ")
+            o.hints.append("inputs_as_saved")
+
+
+def _layer_gradients(spec, g: np.ndarray, cache) -> dict[str, np.ndarray]:
+    """Layer ``spec``'s gradients of upstream gradient ``g``, by quantity."""
+    if spec.kind == "conv":
+        return dict(zip((f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db"), conv_backward(g, cache)))
+    if spec.kind == "pool":
+        return {f"{spec.name}.dA_prev": pool_backward(g, cache, mode=spec.mode)}
+    return {f"{spec.name}.dA_prev": relu_backward(g, cache)}
 
 
 def _tests_nothing(x: np.ndarray, ours: np.ndarray, gradient: bool = False) -> bool:
@@ -3330,6 +3409,24 @@ def _reshaped_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: 
     return f"; yours is convcli's numbers in another shape: save yours.reshape{tuple(ours.shape)}"
 
 
+def _one_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: str, shown: str,
+                     rtol: float, atol: float) -> str:
+    """For an array of one sample's shape where a batch's is convcli's:
+    whether it is one of convcli's samples (a learner's review: dA_prev[i]
+    saved from inside the loop over the samples got a bare shape error)."""
+    if ours.ndim < 2 or ours.shape[0] < 2 or tuple(shape) != ours.shape[1:]:
+        return ""
+    try:
+        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
+    except ConvcliError:
+        return ""
+    k = next((k for k in range(ours.shape[0]) if _close(theirs, ours[k], rtol, atol)), None)
+    if k is None:
+        return ""
+    return (f"; yours is convcli's sample {k} alone: {s.quantity} holds all {ours.shape[0]} samples, "
+            f"{fmt_shape(ours.shape)}")
+
+
 MISSING = "missing"
 UNREADABLE = "unreadable"
 
@@ -3443,18 +3540,36 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         laid: dict[str, tuple[int, ...]] = {}
         relaid: dict[str, np.ndarray] = {}
         yours = read_yours(submitted, p, results.quantities, laid, relaid)
-        reference, taken, instead = each_layer(p, results.quantities, yours, backward, laid, relaid, given)
-    layerwise = None
-    if not layer_by_layer:  # each layer on your own inputs, made only once a scale hint asks (a rerun of all)
+        reference, taken, instead, alternates = each_layer(p, results.quantities, yours, backward, laid, relaid,
+                                                           given)
+    layerwise = rerun = None
+    if not layer_by_layer:  # each layer on your own inputs, made only once a hint asks (a rerun of all)
         @functools.cache
-        def layerwise() -> dict[str, np.ndarray]:
+        def rerun():
             relaid: dict[str, np.ndarray] = {}
             mine = read_yours(submitted, p, results.quantities, relaid=relaid)
-            return each_layer(p, results.quantities, mine, backward, relaid=relaid)[0]
+            return each_layer(p, results.quantities, mine, backward, relaid=relaid)
+
+        def layerwise() -> dict[str, np.ndarray]:
+            return rerun()[0]
     rounding = functools.cache(lambda: float32_rounding(p, results, backward))
+    other_inputs = [u.quantity for u in unknown if u.differs]
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
-                              other_inputs=[u.quantity for u in unknown if u.differs], layerwise=layerwise,
-                              rounding=rounding)
+                              other_inputs=other_inputs, layerwise=layerwise, rounding=rounding)
+    if layer_by_layer:  # a layer that took an array of yours as convcli's may be right for it as saved
+        for k, o in enumerate(graded):
+            s = next((s for s in submitted if s.label == o.label), None)
+            if o.status != "fail" or o.abs_err is None or o.quantity not in alternates or s is None:
+                continue
+            made, names = alternates[o.quantity]
+            again = evaluate_against([s], p, {**reference, o.quantity: made}, keep=plot_target is not None,
+                                     inputs=taken, yours=yours, other_inputs=other_inputs, rounding=rounding)[0]
+            if again.passed:
+                again.note = (again.note + f"; graded on your {_as_saved_words(p, o.quantity, names)}").removeprefix(
+                    "; ")
+                graded[k], reference = again, {**reference, o.quantity: made}
+    else:
+        _as_saved_notes(p, graded, submitted, rerun)
     if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did
         for o in graded:
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")

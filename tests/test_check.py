@@ -3578,3 +3578,100 @@ def test_a_pool_gradient_with_another_window_says_which(tmp_path, mode, f, strid
     said = f" ({slip})" if slip else ""
     assert o["note"].endswith(f"yours is what the backward loops make with windows of f {f_} at stride {s_}{said}; "
                               f"the config's f is {f}, stride {stride}"), o
+
+
+def test_a_backward_right_for_your_own_z_that_passes_is_graded_on_it(tmp_path, torch):
+    """A learner's review: a Z within the check's tolerance (each element
+    off by 5e-7 relative, rtol 1e-6) and a backward exactly right for it
+    (PyTorch's autograd of that Z as dZ, under grad: output) failed dA and
+    dW with --each-layer, which graded them on convcli's Z. Layer by layer
+    they pass now, graded on your Z as saved; the whole run, which grades
+    on convcli's arrays, fails them and says why."""
+    import json
+
+    from helpers import torch_conv
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [10, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
+                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n"
+                          "backward: {grad: output}\n")
+    rng = np.random.RandomState(1)
+    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
+    Z = torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0]
+    Z = Z * (1 + 5e-7 * np.random.RandomState(5).choice([-1, 1], Z.shape))
+    _, dA, dW, db = torch_conv(torch, A, W, b, Z, sides=(2, 2, 2, 2))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name, a in (("Z", Z), ("dA", dA), ("dW", dW), ("db", db)):
+        np.save(sub / f"{name}.npy", a)
+    result = run(["check", cfg, "--against", sub, "--json", "--each-layer"])
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert result.exit_code == 0 and all(o["passed"] for o in by.values()), by
+    for q in ("conv1.dA_prev", "conv1.dW"):
+        assert by[q]["note"] == ("graded on your conv1.Z as saved (it is convcli's to the tolerance, not exactly): "
+                                 "yours is what conv1's backward makes of it"), by[q]
+        assert by[q]["abs_err"] < 1e-12, by[q]
+    result = run(["check", cfg, "--against", sub, "--json"])
+    by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+    assert result.exit_code == 1 and by["conv1.Z"]["passed"]
+    for q in ("conv1.dA_prev", "conv1.dW"):
+        assert not by[q]["passed"] and by[q]["hints"] == ["inputs_as_saved"], by[q]
+        assert by[q]["note"].endswith("yours is what conv1's backward makes of your conv1.Z as saved, which passes "
+                                      "but is not convcli's exactly: --each-layer grades each layer on your own "
+                                      "inputs"), by[q]
+
+
+def test_arrays_of_another_shape_that_hold_convclis_numbers_say_the_fix(tmp_path, torch):
+    """A learner's review: a db saved (1, 8) or (8, 1) was told only the
+    shapes a bias may have, and a dA_prev saved as one sample (dA[0]) a
+    bare shape error. Under grad: output (each sample's gradient its own),
+    dA_prev and db are PyTorch's."""
+    import json
+
+    from helpers import torch_conv
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [10, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
+                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n"
+                          "backward: {grad: output}\n")
+    rng = np.random.RandomState(1)
+    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
+    Z = torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0]
+    _, dA, _, db = torch_conv(torch, A, W, b, Z, sides=(2, 2, 2, 2))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dA.npy", dA[3])
+    for shape in ((1, 8), (8, 1)):
+        np.save(sub / "db.npy", db.reshape(shape))
+        result = run(["check", cfg, "--against", sub, "--json"])
+        by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+        assert result.exit_code == 1 and not by["conv1.db"]["passed"]
+        assert by["conv1.db"]["note"] == (f"shape {shape}, expected (1, 1, 1, 8); yours is convcli's numbers in "
+                                          "another shape: save yours.reshape(1, 1, 1, 8) (a bias or its gradient "
+                                          "is (8,) or (1, 1, 1, 8))"), by["conv1.db"]
+        assert by["conv1.dA_prev"]["note"] == ("shape (4, 4, 3), expected (10, 4, 4, 3); yours is convcli's "
+                                               "sample 3 alone: conv1.dA_prev holds all 10 samples, "
+                                               "(10, 4, 4, 3)"), by["conv1.dA_prev"]
+    # numbers that are not convcli's: the shapes alone
+    np.save(sub / "db.npy", db.reshape(1, 8) + 1)
+    np.save(sub / "dA.npy", dA[3] + 1)
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["conv1.db"]["note"] == "shape (1, 8), expected (1, 1, 1, 8); a bias or its gradient is (8,) or " \
+                                     "(1, 1, 1, 8)", by["conv1.db"]
+    assert by["conv1.dA_prev"]["note"] == "shape (4, 4, 3), expected (10, 4, 4, 3)", by["conv1.dA_prev"]
+
+
+def test_an_npz_saved_without_names_says_how_to_name_them(tmp_path):
+    """A learner's review: np.savez(f, Z, dA) stores arr_0 and arr_1, and
+    the error listed them with no word of why."""
+    from test_cli_helpers import assert_error, run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
+                          "  b: {random: [8]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    np.savez(tmp_path / "mine.npz", np.zeros((2, 3, 3, 8)), np.zeros((2, 4, 4, 3)))
+    result = run(["check", cfg, "--against", tmp_path / "mine.npz"])
+    assert_error(result, "none of its arrays is a quantity this run computes: arr_0, arr_1; np.savez names the "
+                         "arrays it is given without a name arr_0, arr_1, ...: name each, np.savez(file, Z=Z, "
+                         "dA_prev=dA)")
+    np.savez(tmp_path / "mine.npz", scratch=np.zeros(3), arr_0=np.zeros((2, 3, 3, 8)))  # not all: not said
+    assert "np.savez names" not in run(["check", cfg, "--against", tmp_path / "mine.npz"]).stderr

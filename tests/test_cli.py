@@ -1704,7 +1704,8 @@ def test_against_only_a_bias_may_drop_its_axes_of_length_1(tmp_path):
                           "--json"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
     assert not by["conv1.db"]["passed"] and by["conv1.db"]["note"] == (
-        "shape (4, 1), expected (4,); a bias or its gradient is (4,) or (1, 1, 1, 4)")
+        "shape (4, 1), expected (4,); yours is convcli's numbers in another shape: save yours.reshape(4,) "
+        "(a bias or its gradient is (4,) or (1, 1, 1, 4))")
 
 
 def _no_expected(tmp_path) -> Path:
