@@ -54,6 +54,7 @@ from .hparams import (
     LayerCache,
     as_array,
     a_type,
+    with_notebook_keys,
     cache_arrays,
     cache_state,
     check_engine,
@@ -264,7 +265,9 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
         the notebook's: the arrays as computed with (the caller's own where
         already in the compute dtype, else a cast copy); what the engine
         keeps for the backward is ``cache.state``, outside the items, so the
-        notebook's ``(A_prev, W, b, hparameters) = cache`` takes it.
+        notebook's ``(A_prev, W, b, hparameters) = cache`` takes it;
+        ``hparameters`` the caller's, with ``stride`` and ``pad`` set to their
+        defaults where left out (a copy then), as the notebook's loops read them.
         :func:`conv_backward` also takes the notebook's own tuple.
 
     Raises
@@ -282,6 +285,7 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
             lambda out: out[:1])
     else:
         T, (Z, cols) = 1, _forward_reference(A_prev, W, b.reshape(-1), g)
+    hparameters = with_notebook_keys(hparameters, {"stride": 1, "pad": 0})
     return Z, LayerCache((A_prev, W, b, hparameters), _ConvState(g, engine, dtype, cols, T))
 
 

@@ -324,6 +324,17 @@ class LayerCache(tuple):
         return type(self), (tuple(self), self.state)
 
 
+def with_notebook_keys(hparameters, defaults: dict):
+    """The hparameters a forward's cache holds: the caller's dict, with the
+    keys the notebook's backward loops read (a conv's ``stride`` and
+    ``pad``, a pool's ``stride``) set to their defaults where left out, in
+    a new dict (the caller's untouched): a notebook-style backward on
+    convcli's cache read ``hparameters['stride']`` and raised KeyError (a
+    review). The caller's own where nothing is left out."""
+    missing = {k: v for k, v in defaults.items() if k not in hparameters}
+    return dict(hparameters, **missing) if missing else hparameters
+
+
 def cache_state(cache, n: int):
     """The engine's state of a cache: a :class:`LayerCache`'s ``.state``,
     else the item after the notebook's ``n`` (a tuple built with one, as

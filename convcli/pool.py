@@ -36,6 +36,7 @@ from .hparams import (
     PoolGeometry,
     as_array,
     cache_arrays,
+    with_notebook_keys,
     cache_state,
     check_engine,
     check_not_swapped,
@@ -174,7 +175,8 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
         notebook's; ``A_prev`` as computed with (the caller's own if float32
         or float64, else a cast copy: integers in float64, float16 in
         float32); what the engine keeps for the backward is ``cache.state``,
-        outside the items.
+        outside the items; ``hparameters`` the caller's, with ``stride`` set
+        to ``f`` where left out (a copy then), as the notebook's loops read it.
 
     Raises
     ------
@@ -193,6 +195,7 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
         A, maxima = _forward_fast(A_prev, g, mode, keep=True)
     else:
         A = _forward_fast(A_prev, g, mode)
+    hparameters = with_notebook_keys(hparameters, {"stride": hparameters["f"]} if "f" in hparameters else {})
     return A, LayerCache((A_prev, hparameters), _PoolState(g, engine, maxima, mode))
 
 

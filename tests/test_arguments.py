@@ -288,7 +288,7 @@ def test_a_cache_unpacks_as_the_notebook_s_and_its_backward_of_one_s_own_runs_on
     W, b = np.ones((1, 1, 1, 1)), np.zeros(1)
     Z, cache = cc.conv_forward(A, W, b, {})
     A_prev, W_, b_, hparameters = cache  # the notebook's own line
-    assert A_prev is A and W_ is W and b_ is b and hparameters == {} and len(cache) == 4
+    assert A_prev is A and W_ is W and b_ is b and hparameters == {"stride": 1, "pad": 0} and len(cache) == 4
     assert cache.state is not None and cache.state.engine == "fast"
     for c in (cache, copy.copy(cache), pickle.loads(pickle.dumps(cache)), tuple(cache)):
         dA_prev, dW, db = cc.conv_backward(np.ones_like(Z), c)
@@ -297,7 +297,7 @@ def test_a_cache_unpacks_as_the_notebook_s_and_its_backward_of_one_s_own_runs_on
     assert pickle.loads(pickle.dumps(cache)).state.geometry == cache.state.geometry
     P, pcache = cc.pool_forward(A, {"f": 2})
     A_prev, hparameters = pcache
-    assert A_prev is A and hparameters == {"f": 2} and pcache.state.mode == "max"
+    assert A_prev is A and hparameters == {"f": 2, "stride": 2} and pcache.state.mode == "max"
     expected = np.zeros((4, 4))
     expected[1::2, 1::2] = 1
     np.testing.assert_array_equal(cc.pool_backward(np.ones_like(P), pcache)[0, :, :, 0], expected)

@@ -191,6 +191,29 @@ def test_notebook_style_caches(engine):
                                rtol=0, atol=6e-9)  # the course's printed values
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_cache_holds_the_keys_the_notebooks_loops_read(engine):
+    """A review: hparameters left at their defaults ({"pad": 2}, no stride;
+    a pool's {"f": 2}) were kept as given, and a notebook-style backward on
+    convcli's cache, reading hparameters['stride'], raised KeyError. The
+    cache holds them filled in, the caller's dict untouched; the
+    notebook's own loops then make convcli's gradients."""
+    A_prev, W, b = seed_case()
+    hp = {"pad": 2}
+    Z, cache = cc.conv_forward(A_prev, W, b, hp, engine=engine)
+    (A, W_, _, hparameters) = cache
+    assert hparameters == {"pad": 2, "stride": 1} and hp == {"pad": 2}
+    mine = notebook_conv_backward(Z, A, W_, pad=hparameters["pad"], stride=hparameters["stride"])
+    for name, x, y in zip(("dA_prev", "dW", "db"), cc.conv_backward(Z, cache), mine):
+        assert_rel(x, y, 1e-12, name)
+    assert cc.conv_forward(A_prev, W, b, {"stride": 2}, engine=engine)[1][3] == {"stride": 2, "pad": 0}
+    given = {"stride": 1, "pad": 2}
+    assert cc.conv_forward(A_prev, W, b, given, engine=engine)[1][3] is given  # nothing left out: the caller's
+    for hp, kept in (({"f": 2}, {"f": 2, "stride": 2}), ({"f": [2, 1]}, {"f": [2, 1], "stride": [2, 1]}),
+                     ({"f": 2, "stride": 1}, {"f": 2, "stride": 1})):
+        assert cc.pool_forward(A_prev, hp, engine=engine)[1][1] == kept
+
+
 # ----------------------------------------------------------------- the helpers
 
 
