@@ -1384,7 +1384,7 @@ def expected_provenance_note(shown: str, came, p: Plan) -> str:
 def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, np.ndarray],
                      keep: bool = False, inputs: dict[str, np.ndarray] | None = None,
                      yours: dict[str, np.ndarray] | None = None,
-                     other_inputs: Iterable[str] = (), layerwise=None,
+                     other_inputs: dict[str, str] | None = None, layerwise=None,
                      rounding: Callable[[], dict[str, float]] | None = None) -> list[Outcome]:
     """Compare each of a user's arrays with convcli's. With ``keep``, each
     outcome whose shape matches holds the user's array in ``.array`` (for
@@ -1394,8 +1394,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     (and ``quantities`` convcli's results on them), which also needs no
     "fix the forward first". ``yours``: arrays :func:`read_yours` has read
     already, not read again. ``other_inputs``: the quantities the config
-    gives whose copies among the user's arrays differ (:func:`given_copies`),
-    named where an array follows from them. ``layerwise``: where not
+    gives whose copies among the user's arrays differ, with how
+    (:func:`given_copies`), named where an array follows from them. ``layerwise``: where not
     ``--each-layer``, a function giving :func:`each_layer`'s results, asked
     only where a failed array is convcli's times one number: if it is
     what the layer makes of your own inputs, the cause is those inputs (a
@@ -1583,7 +1583,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         return None if s is None else _read_or_none(s, "--against", p.max_memory)
 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
-    _note_causes(p, out, set(other_inputs), each_layer)
+    _note_causes(p, out, other_inputs or {}, each_layer)
     return out
 
 
@@ -2589,6 +2589,9 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
     sample, so a large input costs one sample's temporaries."""
     rtol, atol = p.tolerance
     own = p.network.layers[-1].upstream if p.grad_spec == "output" else None
+    random = [n for n, src in p.cfg.model.inputs.items() if src.kind == "random"]
+    small = sum(math.prod(p.input_info[n].shape) for n in random) <= DRAWS_KEPT
+    copies: dict[str, np.ndarray] = {}  # of random inputs, kept while small: drawn in another order?
     out = []
     for u in unknown:
         misnamed = _misnamed(p, u)
@@ -2598,9 +2601,43 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
         ours = quantities.get(u.quantity) if u.quantity not in (None, own) and u.source is not None else None
         theirs = None if ours is None else _in_layout(p, u.quantity, u.source, u.base_dir, ours.shape, u.label)
         differs = "" if theirs is None else _first_difference(theirs, ours, rtol, atol)
+        if theirs is not None and small and u.quantity in random:
+            copies[u.quantity] = theirs
         del theirs  # before the next copy is read
         out.append(dataclasses.replace(u, differs=differs) if differs else u)
+    order = _drawn_order(p, random, copies) if any(u.differs and u.quantity in copies for u in out) else None
+    if order:  # (a learner's review: A_prev drawn first, as the notebook does, where the config lists W first)
+        said = f"{DRAWN} {', '.join(order)}; it draws them as listed, {', '.join(random)}"
+        out = [dataclasses.replace(u, differs=said) if u.differs and u.quantity in copies else u for u in out]
     return out
+
+
+# What a copy of a random input says when it is the config's drawn in
+# another order; and the most elements of random inputs drawn again to find it.
+DRAWN = "they are the config's random inputs drawn in the order"
+DRAWS_KEPT = 1 << 22
+
+
+def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> list[str] | None:
+    """The order, other than the config's, in which the config's random
+    inputs drawn from its seed are the user's ``copies`` of them, or None
+    (up to 5 random inputs: 119 orders)."""
+    if len(random) < 2 or len(random) > 5:
+        return None
+    rtol, atol = p.tolerance
+    for order in itertools.permutations(random):
+        if list(order) == random:
+            continue
+        rng = np.random.RandomState(p.cfg.model.seed)
+        drawn: dict[str, np.ndarray] = {}
+        try:
+            for name in order:
+                drawn[name] = runner.load_input(p, name, p.cfg.model.inputs[name], rng)
+        except ConvcliError:
+            return None
+        if all(_close(a, drawn[q], rtol, atol) for q, a in copies.items()):
+            return list(order)
+    return None
 
 
 def _misnamed(p: Plan, u: Unknown) -> str:
@@ -2683,7 +2720,7 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float
             f"{default[1]:g} grades them in float32 at float32's default tolerance{set_here}")
 
 
-def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: bool = False) -> None:
+def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_layer: bool = False) -> None:
     """Where a failed array has no explanation of its own (no hint), what it
     follows from that differs too: convcli's arrays follow from its own
     inputs, forward outputs and gradients, so one mistake fails every array
@@ -2697,7 +2734,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
     Each link is one of the user's arrays when given (it differs or it does
     not), else what that array follows from in turn. ``other``: the
     quantities the config gives whose copies among the user's arrays
-    differ. Worked out layer by layer (no recursion: a network may be deep).
+    differ, with how. Worked out layer by layer (no recursion: a network may be deep).
     With ``each_layer`` every layer ran on the user's own arrays where they
     gave them: a failure follows from nothing of theirs before it, only
     from the config's inputs whose copies differ (a review: --json gave no
@@ -2766,7 +2803,9 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: set[str], each_layer: 
         named = {kind: sorted(q for k, q in causes if k == kind)
                  for kind in ("other_inputs", "forward_first", "gradient_first", "layout_first")}
         if named["other_inputs"]:  # the root of everything else: said alone
-            o.note += f"; yours follow from other inputs: your {listed(named['other_inputs'])} not the config's"
+            drawn = next((other[q] for q in named["other_inputs"] if other.get(q, "").startswith(DRAWN)), "")
+            o.note += (f"; yours follow from other inputs: your {listed(named['other_inputs'])} not the config's"
+                       + (f" ({drawn})" if drawn else ""))
             o.hints.append("other_inputs")
             continue
         if each_layer:
@@ -3553,7 +3592,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         def layerwise() -> dict[str, np.ndarray]:
             return rerun()[0]
     rounding = functools.cache(lambda: float32_rounding(p, results, backward))
-    other_inputs = [u.quantity for u in unknown if u.differs]
+    other_inputs = {u.quantity: u.differs for u in unknown if u.differs}
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
                               other_inputs=other_inputs, layerwise=layerwise, rounding=rounding)
     if layer_by_layer:  # a layer that took an array of yours as convcli's may be right for it as saved

@@ -1136,7 +1136,7 @@ def _check_json(p, report, each_layer: bool, pictured: dict | None, against=None
 def _check_text(p, report, source, against, each_layer: bool, complete: bool, plot, pictured: dict | None) -> None:
     """check's tables and lines: the expected values', your arrays', then
     what was not graded, the notes, and a FAIL line per failure."""
-    from .check import GIVEN, ROUNDING_FACTOR, listed
+    from .check import DRAWN, GIVEN, ROUNDING_FACTOR, listed
 
     outcomes, graded, unknown, missing = report.outcomes, report.graded, report.unknown, report.missing
     con = _console()
@@ -1185,9 +1185,10 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
     other = [u for u in unknown if u.differs]
     follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
     if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
+        drawn = other[0].differs.startswith(DRAWN)  # (the cause known: no guess at it)
         con.print(Text(f"note: your {listed([u.label for u in other])} not the config's "
-                       f"({other[0].quantity}: {other[0].differs}): yours follow from other inputs "
-                       "(another seed, another file?)"))
+                       f"({'' if drawn else f'{other[0].quantity}: '}{other[0].differs}): yours follow "
+                       f"from other inputs{'' if drawn else ' (another seed, another file?)'}"))
     unnamed = [u for u in unknown if u.quantity is None]
     known = f"; known: {', '.join(p.shapes)}"  # Plan.unknown's ending
     several = len(unnamed) > 1 and any(u.note.endswith(known) for u in unnamed)

@@ -3675,3 +3675,44 @@ def test_an_npz_saved_without_names_says_how_to_name_them(tmp_path):
                          "dA_prev=dA)")
     np.savez(tmp_path / "mine.npz", scratch=np.zeros(3), arr_0=np.zeros((2, 3, 3, 8)))  # not all: not said
     assert "np.savez names" not in run(["check", cfg, "--against", tmp_path / "mine.npz"]).stderr
+
+
+def test_inputs_drawn_in_another_order_than_the_configs_say_so(tmp_path, torch):
+    """A learner's review: a config that lists W before A_prev draws W
+    first; a learner who drew A_prev first (the notebook's order) was told
+    only that A_prev and W are not the config's (another seed?). Their
+    draws by NumPy's RandomState, their Z by PyTorch."""
+    import json
+
+    from helpers import torch_conv
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  W: {random: [2, 2, 3, 8]}\n  A_prev: {random: [10, 4, 4, 3]}\n"
+                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n")
+    for seed, drawn in ((1, True), (2, False)):
+        rng = np.random.RandomState(seed)
+        A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
+        sub = tmp_path / f"sub{seed}"
+        sub.mkdir()
+        for name, a in (("A_prev", A), ("W", W), ("b", b)):
+            np.save(sub / f"{name}.npy", a)
+        np.save(sub / "Z.npy", torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0])
+        result = run(["check", cfg, "--against", sub, "--json"])
+        doc = json.loads(result.stdout)
+        (o,) = doc["against"]
+        differs = {u["entry"]: u["differs"] for u in doc["unknown"]}
+        assert result.exit_code == 1 and o["hints"] == ["other_inputs"], o
+        if drawn:
+            assert differs["b.npy"] is None  # drawn third either way
+            said = "they are the config's random inputs drawn in the order A_prev, W, b; it draws them as listed, W, " \
+                   "A_prev, b"
+            assert differs["A_prev.npy"] == differs["W.npy"] == said, differs
+            assert o["note"].endswith(f"yours follow from other inputs: your A_prev and W are not the config's "
+                                      f"({said})"), o
+            text = run(["check", cfg, "--against", sub]).stdout
+            assert f"note: your A_prev.npy and W.npy are not the config's ({said}): yours follow from other " \
+                   "inputs\n" in text, text
+        else:
+            assert "drawn in the order" not in differs["A_prev.npy"], differs
+            assert o["note"].endswith("yours follow from other inputs: your A_prev, W and b are not the "
+                                      "config's"), o
