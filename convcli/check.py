@@ -2613,31 +2613,52 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
 
 
 # What a copy of a random input says when it is the config's drawn in
-# another order; and the most elements of random inputs drawn again to find it.
+# another order; and the most elements of random inputs kept and drawn again to find it.
 DRAWN = "they are the config's random inputs drawn in the order"
 DRAWS_KEPT = 1 << 22
+DRAWS_TRIED = 1 << 25
 
 
 def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> list[str] | None:
     """The order, other than the config's, in which the config's random
-    inputs drawn from its seed are the user's ``copies`` of them, or None
-    (up to 5 random inputs: 119 orders)."""
-    if len(random) < 2 or len(random) > 5:
+    inputs drawn from its seed are the user's ``copies`` of them, or None.
+    Orders are tried draw by draw from the seed's stream, an order dropped
+    at its first draw that is not the user's copy: each input is drawn
+    about once per place it may take, not once per order (up to 6 random
+    inputs)."""
+    if len(random) < 2 or len(random) > 6:
         return None
     rtol, atol = p.tolerance
-    for order in itertools.permutations(random):
-        if list(order) == random:
-            continue
-        rng = np.random.RandomState(p.cfg.model.seed)
-        drawn: dict[str, np.ndarray] = {}
-        try:
-            for name in order:
-                drawn[name] = runner.load_input(p, name, p.cfg.model.inputs[name], rng)
-        except ConvcliError:
-            return None
-        if all(_close(a, drawn[q], rtol, atol) for q, a in copies.items()):
-            return list(order)
-    return None
+    left = [DRAWS_TRIED]  # elements drawn before the search gives up (inputs of which no copy prunes it)
+
+    def extend(order: list[str], state) -> list[str] | None:
+        if len(order) == len(random):
+            return order if order != random else None
+        for name in random:
+            if name in order:
+                continue
+            left[0] -= math.prod(p.input_info[name].shape)
+            if left[0] < 0:
+                raise _GiveUp
+            rng = np.random.RandomState()
+            rng.set_state(state)
+            a = runner.load_input(p, name, p.cfg.model.inputs[name], rng)
+            if name in copies and not _close(copies[name], a, rtol, atol):
+                continue
+            del a
+            found = extend(order + [name], rng.get_state())
+            if found:
+                return found
+        return None
+
+    try:
+        return extend([], np.random.RandomState(p.cfg.model.seed).get_state())
+    except (ConvcliError, _GiveUp):
+        return None
+
+
+class _GiveUp(Exception):
+    """:func:`_drawn_order` drew DRAWS_TRIED elements without an answer."""
 
 
 def _misnamed(p: Plan, u: Unknown) -> str:

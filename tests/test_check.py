@@ -3716,3 +3716,27 @@ def test_inputs_drawn_in_another_order_than_the_configs_say_so(tmp_path, torch):
             assert "drawn in the order" not in differs["A_prev.npy"], differs
             assert o["note"].endswith("yours follow from other inputs: your A_prev, W and b are not the "
                                       "config's"), o
+
+
+def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_gives_up_past_its_budget(tmp_path, monkeypatch):
+    """The search for the order the user's copies were drawn in draws each
+    input once per place it may take while every copy prunes it (3 + 2 + 1
+    draws for three inputs, not 3! orders of 3), and gives up past
+    DRAWS_TRIED elements (a config of several large random inputs, copies
+    of few of them, would draw for every order)."""
+    import convcli.check as chk
+    from convcli import runner
+    from test_cli_helpers import write
+
+    cfg = write(tmp_path, "seed: 4\ninputs:\n  W: {random: [2, 2, 3, 8]}\n  b: {random: [8]}\n"
+                          "  A_prev: {random: [5, 4, 4, 3]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
+    p = runner.plan(cfg)
+    rng = np.random.RandomState(4)  # drawn A_prev, W, b
+    copies = {"A_prev": rng.randn(5, 4, 4, 3), "W": rng.randn(2, 2, 3, 8), "b": rng.randn(8)}
+    drawn = []
+    real = runner.load_input
+    monkeypatch.setattr(runner, "load_input", lambda p, name, *a: drawn.append(name) or real(p, name, *a))
+    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == ["A_prev", "W", "b"]
+    assert len(drawn) <= 6 and drawn[-3:] == ["A_prev", "W", "b"], drawn
+    monkeypatch.setattr(chk, "DRAWS_TRIED", 5 * 4 * 4 * 3 + 2 * 2 * 3 * 8)  # two draws' worth
+    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) is None
