@@ -1319,8 +1319,10 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
                 other = other or f"; {u.label}: {_misnamed(p, u) or u.note}"
         # np.savez(f, Z, dA) names them arr_0, arr_1 (a learner's review: no word of why)
         positional = all(re.fullmatch(r"arr_\d+", u.label.rsplit("[", 1)[-1].rstrip("]")) for u in unknown)
+        named = ("Z=Z, dA_prev=dA" if len(p.network) == 1 else  # (a review: bare names fit one layer only)
+                 ", ".join(f"{q.replace('.', '_')}=..." for q in p.graded()[:2]))
         other = other or ("; np.savez names the arrays it is given without a name arr_0, arr_1, ...: name each, "
-                          "np.savez(file, Z=Z, dA_prev=dA)" if positional and unknown else "")
+                          f"np.savez(file, {named})" if positional and unknown else "")
         raise ConvcliError(where, f"none of its arrays is a quantity this run computes: {', '.join(names)}"
                                   f"{other}{known}")
     return out, unknown
@@ -1533,7 +1535,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                # after the axes': a dA_prev saved with H and W swapped under a dZ alike
                                # along both is that too, and the transpose is its fix (a review)
                                ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
-                                                                        hr, ha, transposed=True))):
+                                                                        hr, ha, transposed=True)),
+                               ("other_inputs", lambda: _draw_order_hint(p, quantities, s.quantity, theirs,
+                                                                         hr, ha, other_inputs or {}))):
                 if unfilled:  # last_term's own words for zeros, at the check's tolerance (a review: at the hint's
                     # looser one, zeros were told the = slip where --atol set below its term said it was not)
                     said = _last_term_hint(p, inputs, s.quantity, theirs, rtol, atol) if kind == "last_term" else ""
@@ -2110,7 +2114,8 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
                backward: bool, laid: dict[str, tuple[int, ...]] | None = None,
                relaid: dict[str, np.ndarray] | None = None, given: set[str] | None = None
-               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str]]:
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str],
+                          dict[str, tuple[np.ndarray, list[str]]]]:
     """``check --against --each-layer``: every layer rerun on the user's own
     input to it (their previous layer's output, where they gave it) and, for
     its gradients, their own upstream gradient (the next layer's dA_prev, or
@@ -2159,9 +2164,13 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         layers after it are graded on the numbers it stands for, not on its
         rounding (a float32 save passed the whole run and failed layer by
         layer)."""
+        stored = a is None
         a = yours.get(q) if a is None else a
         if a is None or _as_saved(a, reference[q], p):
-            if a is not None and not np.array_equal(a, reference[q], equal_nan=True):
+            # the other answer only for one that passes at the check's tolerance, as stored (not a
+            # transpose), past its rounding (a review: whole numbers, float16 saves, passed the layers
+            # after them; a float64 loop's last digits would rerun every layer)
+            if stored and a is not None and _inexact(a, reference[q], *p.tolerance):
                 saved[q] = a.astype(reference[q].dtype, copy=False)
             return reference[q]
         return a.astype(reference[q].dtype, copy=False)
@@ -2305,6 +2314,29 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     return reference, taken, notes, alternates
 
 
+def _inexact(a: np.ndarray, ref: np.ndarray, rtol: float, atol: float) -> bool:
+    """Whether ``a`` is ``ref`` at the tolerance, but more than INEXACT of
+    the tolerance away from it somewhere: a float32 sum (6% of it at rtol
+    1e-6), not a float64 loop's last digits (1e-9 of it)."""
+    if a.shape != ref.shape or not _close(a, ref, rtol, atol):
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = np.abs(a.astype(np.float64, copy=False) - ref) - INEXACT * (atol + rtol * np.abs(ref))
+        return bool(np.any(d > 0))
+
+
+def _largest(a: np.ndarray) -> float:
+    """The largest finite |value| of ``a`` (0.0 for none)."""
+    with np.errstate(invalid="ignore"):
+        finite = np.abs(a[np.isfinite(a)]) if a.size else a
+        return float(finite.max()) if finite.size else 0.0
+
+
+# The share of the tolerance an array of the user's that passes must be off
+# by somewhere to be graded on as saved too (:func:`each_layer`).
+INEXACT = 1e-4
+
+
 def _as_saved_words(p: Plan, q: str, names: list[str]) -> str:
     """What a note says of ``q`` made of the user's ``names`` as saved."""
     one = len(names) == 1
@@ -2314,14 +2346,18 @@ def _as_saved_words(p: Plan, q: str, names: list[str]) -> str:
             f"makes of {'it' if one else 'them'}")
 
 
-def _as_saved_notes(p: Plan, graded: list[Outcome], submitted: list[Submitted], rerun: Callable) -> None:
+def _as_saved_notes(p: Plan, graded: list[Outcome], submitted: list[Submitted], rerun: Callable,
+                    quantities: dict[str, np.ndarray]) -> None:
     """The whole run grades each array on convcli's arrays before it. One
     that fails with nothing else to say, and is what its layer makes of the
     user's own inputs to it as saved, which pass but are not convcli's
     exactly (a learner's float32 Z, and a backward right for it: 6 of 480
     elements of dA_prev past rtol 1e-6), says so (``rerun``: :func:`each_layer`
     on the user's arrays, asked only here)."""
-    close = {o.quantity for o in graded if o.passed and o.abs_err}  # passed, not exactly convcli's
+    # passed, off by more than INEXACT of the tolerance (at its largest value: the rerun of every layer only
+    # where it may tell something, a review: a float64 loop's last digits ran it on any failure)
+    close = {o.quantity for o in graded if o.passed and o.abs_err and o.quantity in quantities
+             and o.abs_err > INEXACT * (o.atol + o.rtol * _largest(quantities[o.quantity]))}
     layers = p.network.layers
     for o in graded:
         if o.status != "fail" or o.abs_err is None or o.hints:
@@ -2578,7 +2614,8 @@ def _h5_elsewhere(f, path: Path, dataset: str) -> str | None:
     return None if real == os.path.realpath(path) else f"{real}:{obj.name}"
 
 
-def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarray]) -> list[Unknown]:
+def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarray]
+                 ) -> tuple[list[Unknown], dict[str, str]]:
     """``unknown`` with each copy of a quantity the config gives (an input,
     the upstream gradient) that is not the config's saying how
     (``Unknown.differs``): a submission made from other inputs (another
@@ -2586,7 +2623,11 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
     Not compared: a copy that cannot be read or has another shape (a layout
     matter, not other numbers), and under grad: output the upstream
     gradient, which is the user's own last output. Compared sample by
-    sample, so a large input costs one sample's temporaries."""
+    sample, so a large input costs one sample's temporaries. Copies of
+    the config's random inputs that are its draws in another order say so;
+    the random inputs of which the user gave no copy but whose draws in that
+    order differ are returned beside, with the same words (what the user's
+    own copies of them were too)."""
     rtol, atol = p.tolerance
     own = p.network.layers[-1].upstream if p.grad_spec == "output" else None
     random = [n for n, src in p.cfg.model.inputs.items() if src.kind == "random"]
@@ -2606,17 +2647,23 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
         del theirs  # before the next copy is read
         out.append(dataclasses.replace(u, differs=differs) if differs else u)
     order = _drawn_order(p, random, copies) if any(u.differs and u.quantity in copies for u in out) else None
+    implied: dict[str, str] = {}
     if order:  # (a learner's review: A_prev drawn first, as the notebook does, where the config lists W first)
         said = f"{DRAWN} {', '.join(order)}; it draws them as listed, {', '.join(random)}"
         out = [dataclasses.replace(u, differs=said) if u.differs and u.quantity in copies else u for u in out]
-    return out
+        rng = np.random.RandomState(p.cfg.model.seed)
+        for name in order:  # (an instructor's review: A_prev's copy alone, and W's draw left unsaid)
+            a = runner.load_input(p, name, p.cfg.model.inputs[name], rng)
+            if name not in copies and not np.array_equal(a, quantities[name]):
+                implied[name] = said
+    return out, implied
 
 
 # What a copy of a random input says when it is the config's drawn in
 # another order; and the most elements of random inputs kept and drawn again to find it.
-DRAWN = "they are the config's random inputs drawn in the order"
+DRAWN = "the config's random inputs drawn in the order"
 DRAWS_KEPT = 1 << 22
-DRAWS_TRIED = 1 << 25
+DRAWS_TRIED = 1 << 24
 
 
 def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> list[str] | None:
@@ -2655,6 +2702,45 @@ def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> l
         return extend([], np.random.RandomState(p.cfg.model.seed).get_state())
     except (ConvcliError, _GiveUp):
         return None
+
+
+def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                     atol: float, other: dict[str, str]) -> str:
+    """For the first layer's output that differs: whether it is what the
+    layer makes of the config's random inputs drawn from its seed in
+    another order (an instructor's review: the notebook's order, A_prev
+    first, where the config lists W first, and no copies of the inputs to
+    tell it by: ``other``, the copies that differ, said otherwise). Orders
+    that draw the layer's own inputs alike are tried once; up to
+    DRAWS_TRIED elements drawn."""
+    layers, inputs = p.network.layers, p.cfg.model.inputs
+    if not layers or q != layers[0].output:
+        return ""
+    random = [n for n, src in inputs.items() if src.kind == "random"]
+    spec = layers[0]
+    uses = [n for n in (p.layer_input(0), *((spec.W, spec.b) if spec.kind == "conv" else ())) if n in random]
+    if len(random) < 2 or len(random) > 6 or not uses or other:
+        return ""
+    left, tried = DRAWS_TRIED, set()
+    for order in itertools.permutations(random):
+        prefix = order[:max(order.index(n) for n in uses) + 1]  # (what comes after draws nothing it takes)
+        if list(order) == random or prefix in tried or prefix == tuple(random[:len(prefix)]):
+            continue
+        tried.add(prefix)
+        left -= sum(math.prod(p.input_info[n].shape) for n in prefix)
+        if left < 0:
+            return ""
+        rng = np.random.RandomState(p.cfg.model.seed)
+        try:
+            drawn = {n: runner.load_input(p, n, inputs[n], rng) for n in prefix}
+            given = {**quantities, **drawn}
+            made = _layer_output(p, spec, given[p.layer_input(0)], given)
+        except ConvcliError:
+            return ""
+        if made is not None and made.shape == theirs.shape and _close(theirs, made, rtol, atol):
+            return (f"; yours is what {spec.name} makes of {DRAWN} {', '.join(prefix)}"
+                    f"{', ...' if len(prefix) < len(random) else ''}; it draws them as listed, {', '.join(random)}")
+    return ""
 
 
 class _GiveUp(Exception):
@@ -2824,9 +2910,12 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
         named = {kind: sorted(q for k, q in causes if k == kind)
                  for kind in ("other_inputs", "forward_first", "gradient_first", "layout_first")}
         if named["other_inputs"]:  # the root of everything else: said alone
-            drawn = next((other[q] for q in named["other_inputs"] if other.get(q, "").startswith(DRAWN)), "")
-            o.note += (f"; yours follow from other inputs: your {listed(named['other_inputs'])} not the config's"
-                       + (f" ({drawn})" if drawn else ""))
+            # the random inputs drawn in another order apart (a review: a file's copy that differs was folded in)
+            drawn = [q for q in named["other_inputs"] if other.get(q, "").startswith(DRAWN)]
+            rest = [q for q in named["other_inputs"] if q not in drawn]
+            said = ([f"your {listed(rest)} not the config's"] if rest else []) + (
+                [f"your {listed(drawn)} not the config's ({other[drawn[0]]})"] if drawn else [])
+            o.note += f"; yours follow from other inputs: {'; and '.join(said)}"
             o.hints.append("other_inputs")
             continue
         if each_layer:
@@ -3160,13 +3249,23 @@ def _pool_window_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs
             if s_ == (1, 1) and s != (1, 1):
                 continue  # the stride hint's
             hp = dict(spec.hparameters, f=list(f_), stride=list(s_))
+            H, W = x.shape[1:3]
+            if (n_H - 1) * s_[0] >= H or (n_W - 1) * s_[1] >= W:
+                continue  # a window past the input: the loops' np.max of nothing raises
+            # windows that run past the input's edge, NumPy's slices cut short: a max pool's loops take the
+            # maximum of what is left (an instructor's review: vert_start = h * f at f 3, stride 2), as
+            # windows over -inf beyond the edge do; an average pool's f*f shares do not fit them (NumPy raises)
+            ext = (max(0, (n_H - 1) * s_[0] + f_[0] - H), max(0, (n_W - 1) * s_[1] + f_[1] - W))
+            if any(ext) and spec.mode != "max":
+                continue
+            xx = np.pad(x, ((0, 0), (0, ext[0]), (0, ext[1]), (0, 0)), constant_values=-np.inf) if any(ext) else x
             try:
-                out, cache = pool_forward(x, hp, mode=spec.mode, engine=p.engine)
+                out, cache = pool_forward(xx, hp, mode=spec.mode, engine=p.engine)
                 if out.shape[1] < n_H or out.shape[2] < n_W or out.shape[3] != g.shape[3]:
-                    continue  # (the loops would read past the input: yours would not be made)
+                    continue
                 wide = np.zeros(out.shape, dtype=np.result_type(g, out))
                 wide[:, :n_H, :n_W] = g
-                made = pool_backward(wide, cache, mode=spec.mode)
+                made = pool_backward(wide, cache, mode=spec.mode)[:, :H, :W]
             except ValueError:
                 continue
             if _close(theirs, made, rtol, atol):
@@ -3474,12 +3573,16 @@ def _one_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where
     """For an array of one sample's shape where a batch's is convcli's:
     whether it is one of convcli's samples (a learner's review: dA_prev[i]
     saved from inside the loop over the samples got a bare shape error)."""
-    if ours.ndim < 2 or ours.shape[0] < 2 or tuple(shape) != ours.shape[1:]:
+    if s.quantity.rsplit(".", 1)[-1] in ("dW", "db"):  # (their first axis is no batch: a review had dW[1] a sample)
         return ""
+    if ours.ndim < 2 or ours.shape[0] < 2 or tuple(shape)[-ours.ndim + 1:] != ours.shape[1:] or \
+            len(shape) not in (ours.ndim - 1, ours.ndim) or len(shape) == ours.ndim and shape[0] != 1:
+        return ""  # (one sample, its batch axis dropped or kept: a review)
     try:
         theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
     except ConvcliError:
         return ""
+    theirs = theirs.reshape(ours.shape[1:])
     k = next((k for k in range(ours.shape[0]) if _close(theirs, ours[k], rtol, atol)), None)
     if k is None:
         return ""
@@ -3595,7 +3698,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
     outcomes = evaluate_expected(parsed, results.quantities)
     _bias_convention_note(p, parsed, outcomes, backward, results.quantities)
     reference, taken, yours = results.quantities, None, None
-    unknown = given_copies(unknown, p, results.quantities)
+    unknown, implied = given_copies(unknown, p, results.quantities)
     if layer_by_layer:  # convcli's layers rerun on the user's own inputs (read once, graded below)
         laid: dict[str, tuple[int, ...]] = {}
         relaid: dict[str, np.ndarray] = {}
@@ -3613,7 +3716,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         def layerwise() -> dict[str, np.ndarray]:
             return rerun()[0]
     rounding = functools.cache(lambda: float32_rounding(p, results, backward))
-    other_inputs = {u.quantity: u.differs for u in unknown if u.differs}
+    other_inputs = {**implied, **{u.quantity: u.differs for u in unknown if u.differs}}
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
                               other_inputs=other_inputs, layerwise=layerwise, rounding=rounding)
     if layer_by_layer:  # a layer that took an array of yours as convcli's may be right for it as saved
@@ -3629,7 +3732,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
                     "; ")
                 graded[k], reference = again, {**reference, o.quantity: made}
     else:
-        _as_saved_notes(p, graded, submitted, rerun)
+        _as_saved_notes(p, graded, submitted, rerun, results.quantities)
     if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did
         for o in graded:
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")

@@ -1184,11 +1184,15 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
             con.print(Text(f"not graded: {u.label}: {u.misnamed}"))
     other = [u for u in unknown if u.differs]
     follows = any("other_inputs" in o.hints for o in graded) or (each_layer and not all(o.passed for o in graded))
-    if other and follows:  # and failures follow from them (not worked out per layer with --each-layer)
-        drawn = other[0].differs.startswith(DRAWN)  # (the cause known: no guess at it)
-        con.print(Text(f"note: your {listed([u.label for u in other])} not the config's "
-                       f"({'' if drawn else f'{other[0].quantity}: '}{other[0].differs}): yours follow "
-                       f"from other inputs{'' if drawn else ' (another seed, another file?)'}"))
+    drawn = [u for u in other if u.differs.startswith(DRAWN)]  # (their cause known: no guess at it)
+    rest = [u for u in other if u not in drawn]
+    if rest and follows:  # and failures follow from them (not worked out per layer with --each-layer)
+        con.print(Text(f"note: your {listed([u.label for u in rest])} not the config's "
+                       f"({rest[0].quantity}: {rest[0].differs}): yours follow from other inputs "
+                       "(another seed, another file?)"))
+    if drawn and follows:
+        con.print(Text(f"note: your {listed([u.label for u in drawn])} not the config's ({drawn[0].differs}): "
+                       "yours follow from other inputs"))
     unnamed = [u for u in unknown if u.quantity is None]
     known = f"; known: {', '.join(p.shapes)}"  # Plan.unknown's ending
     several = len(unnamed) > 1 and any(u.note.endswith(known) for u in unnamed)

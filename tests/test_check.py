@@ -960,6 +960,13 @@ def test_the_layer_by_layer_rerun_is_made_only_where_a_scale_asks(tmp_path, monk
     np.save(tmp_path / "sub" / "conv1.dW.npy", dW / 10)  # a scale: asked once
     assert run(["check", cfg, "--against", tmp_path / "sub"]).exit_code == 1
     assert calls == [1]
+    # (a review) nor for a wrong dW beside a Z off in its last digits (a float64 loop's: 1e-12 relative, 1e-6
+    # of the tolerance), which cannot be why dW fails
+    calls.clear()
+    np.save(tmp_path / "sub" / "conv1.dW.npy", dW + np.random.default_rng(0).normal(size=dW.shape))
+    np.save(tmp_path / "sub" / "conv1.Z.npy", np.load(tmp_path / "key" / "conv1.Z.npy") * (1 + 1e-12))
+    assert run(["check", cfg, "--against", tmp_path / "sub"]).exit_code == 1
+    assert calls == []
 
 
 def test_an_integer_submission_says_whole_numbers_cannot_hold_convclis(tmp_path):
@@ -3549,7 +3556,7 @@ def test_atol_dominates_only_where_zeros_would_pass():
     (2, 3, "a window starts at h * f, not h * stride", 2, 2),
     (2, 2, "", 3, 2),
 ])
-def test_a_pool_gradient_with_another_window_says_which(tmp_path, mode, f, stride, slip, f_, s_):
+def test_a_pool_gradient_with_another_window_says_which(tmp_path, mode, f, stride, slip, f_, s_, size=11):
     """An instructor's review: a pool's dA_prev from backward loops with the
     wrong window (vert_end = vert_start + stride) failed bare, where the
     forward output's slip is named. Yours made by hand: loops over dA's
@@ -3558,11 +3565,11 @@ def test_a_pool_gradient_with_another_window_says_which(tmp_path, mode, f, strid
 
     from test_cli_helpers import run, write
 
-    cfg = write(tmp_path, f"seed: 3\ninputs:\n  A_prev: {{random: [2, 11, 11, 3]}}\nlayers:\n"
+    cfg = write(tmp_path, f"seed: 3\ninputs:\n  A_prev: {{random: [2, {size}, {size}, 3]}}\nlayers:\n"
                           f"  - {{type: pool, f: {f}, stride: {stride}, mode: {mode}}}\nbackward: {{grad: random}}\n")
     assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
     x, g = np.load(tmp_path / "key" / "A_prev.npy"), np.load(tmp_path / "key" / "pool1.dA.npy")
-    n = (11 - f) // stride + 1
+    n = (size - f) // stride + 1
     assert g.shape == (2, n, n, 3)
     dA = np.zeros_like(x)
     for i, h, w, c in np.ndindex(g.shape):
@@ -3704,7 +3711,7 @@ def test_inputs_drawn_in_another_order_than_the_configs_say_so(tmp_path, torch):
         assert result.exit_code == 1 and o["hints"] == ["other_inputs"], o
         if drawn:
             assert differs["b.npy"] is None  # drawn third either way
-            said = "they are the config's random inputs drawn in the order A_prev, W, b; it draws them as listed, W, " \
+            said = "the config's random inputs drawn in the order A_prev, W, b; it draws them as listed, W, " \
                    "A_prev, b"
             assert differs["A_prev.npy"] == differs["W.npy"] == said, differs
             assert o["note"].endswith(f"yours follow from other inputs: your A_prev and W are not the config's "
@@ -3740,3 +3747,111 @@ def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_gives_up_pas
     assert len(drawn) <= 6 and drawn[-3:] == ["A_prev", "W", "b"], drawn
     monkeypatch.setattr(chk, "DRAWS_TRIED", 5 * 4 * 4 * 3 + 2 * 2 * 3 * 8)  # two draws' worth
     assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) is None
+
+
+def test_a_max_pool_gradient_whose_windows_numpy_cut_short_says_which(tmp_path):
+    """An instructor's review: vert_start = h * f with overlapping windows
+    (f 3, stride 2, on 8 rows: windows at 0, 3, 6) runs its last window past
+    the input's edge, where NumPy's slice cuts it short and the loops take
+    the maximum of what is left; no note was given. (An average pool's f*f
+    shares do not fit a window cut short: NumPy raises, no array is made.)"""
+    test_a_pool_gradient_with_another_window_says_which(tmp_path, "max", 3, 2, "a window starts at h * f, not h * "
+                                                        "stride", 3, 3, size=8)
+
+
+def test_an_array_that_passes_only_to_its_own_precision_is_not_graded_on_as_saved(tmp_path):
+    """A review: --each-layer took a Z saved as whole numbers (or in
+    float16), which passes only to the precision it holds, as the input the
+    next layer is graded on as saved, and the ReLU of it passed. Such Z and
+    A fail layer by layer as they do in the whole run."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [2, 5, 5, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z = np.load(tmp_path / "key" / "conv1.Z.npy")
+    for dtype, kept in ((np.int64, np.round), (np.float16, lambda z: z)):
+        sub = tmp_path / f"sub_{np.dtype(dtype).name}"
+        sub.mkdir()
+        np.save(sub / "conv1.Z.npy", kept(Z).astype(dtype))
+        np.save(sub / "relu2.A.npy", np.maximum(kept(Z), 0).astype(dtype))
+        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json",
+                                                        "--each-layer"]).stdout)["against"]}
+        assert not by["conv1.Z"]["passed"] and not by["relu2.A"]["passed"], by
+        assert "as saved" not in by["relu2.A"]["note"], by["relu2.A"]
+
+
+def test_a_kernel_gradient_saved_without_an_axis_is_no_sample(tmp_path):
+    """A review: dW[1] saved for dW was told it is convcli's sample 1
+    alone; dW's first axis is the kernel's rows."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [3, 5, 5, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b}\nbackward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dW.npy", np.load(tmp_path / "key" / "conv1.dW.npy")[1])
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["note"] == "shape (3, 3, 4), expected (3, 3, 3, 4)", o
+
+
+def test_inputs_drawn_in_another_order_and_a_file_input_that_differs_are_told_apart(tmp_path, torch):
+    """A review: a config drawing b, then A_prev, with W from a file; the
+    learner drew A_prev first and saved another W. The order was said of
+    all three, and W's own difference (another file?) lost. And an
+    instructor's: with only A_prev's copy saved, the order explained it but
+    b's draw, which differs too, went unsaid (db, the sum of Z, names both);
+    with no copies at all, conv1.Z gets the order from a rerun of the
+    layer on the config's inputs drawn in each other order. The learner's
+    draws by NumPy's RandomState, Z by PyTorch."""
+    import json
+
+    from helpers import torch_conv
+    from test_cli_helpers import run, write
+
+    W = np.random.RandomState(9).randn(2, 2, 3, 4)
+    np.save(tmp_path / "W.npy", W)
+    cfg = write(tmp_path, "seed: 5\ninputs:\n  b: {random: [4]}\n  A_prev: {random: [3, 4, 4, 3]}\n"
+                          "  W: {file: W.npy}\nlayers:\n  - {type: conv, W: W, b: b}\nbackward: {grad: output}\n")
+    rng = np.random.RandomState(5)
+    A, b = rng.randn(3, 4, 4, 3), rng.randn(4)
+    said = "the config's random inputs drawn in the order A_prev, b; it draws them as listed, b, A_prev"
+
+    def grade(sub, *flags):
+        result = run(["check", cfg, "--against", sub, "--json", *flags])
+        return result, {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
+
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    mine = W + 1
+    for name, a in (("A_prev", A), ("b", b), ("W", mine)):
+        np.save(sub / f"{name}.npy", a)
+    np.save(sub / "Z.npy", torch_conv(torch, A, mine, b, np.zeros((3, 3, 3, 4)))[0])
+    result, by = grade(sub)
+    assert by["conv1.Z"]["note"].endswith(f"yours follow from other inputs: your W is not the config's; and your "
+                                          f"A_prev and b are not the config's ({said})"), by["conv1.Z"]
+    text = run(["check", cfg, "--against", sub]).stdout
+    assert "note: your W.npy is not the config's (W: first differs at" in text, text
+    assert f"note: your A_prev.npy and b.npy are not the config's ({said}): yours follow from other inputs" in text
+    # A_prev's copy alone, the learner's W the config's: db (the sum of Z) follows from b too
+    for f in sub.iterdir():
+        f.unlink()
+    np.save(sub / "A_prev.npy", A)
+    Z, _, _, db = torch_conv(torch, A, W, b, torch_conv(torch, A, W, b, np.zeros((3, 3, 3, 4)))[0])
+    np.save(sub / "db.npy", db)
+    result, by = grade(sub, "--each-layer")
+    assert f"yours follow from other inputs: your A_prev and b are not the config's ({said})" in \
+        by["conv1.db"]["note"], by["conv1.db"]
+    # no copies: Z rerun on the inputs drawn in each other order
+    for f in sub.iterdir():
+        f.unlink()
+    np.save(sub / "Z.npy", Z)
+    for flags in ((), ("--each-layer",)):
+        result, by = grade(sub, *flags)
+        assert by["conv1.Z"]["hints"] == ["other_inputs"], by["conv1.Z"]
+        assert by["conv1.Z"]["note"].endswith(f"yours is what conv1 makes of {said}"), by["conv1.Z"]
