@@ -2649,16 +2649,22 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
             copies[u.quantity] = theirs
         del theirs  # before the next copy is read
         out.append(dataclasses.replace(u, differs=differs) if differs else u)
-    orders = _drawn_order(p, random, copies) if any(u.differs and u.quantity in copies for u in out) else []
+    orders, complete = (_drawn_order(p, random, copies) if any(u.differs and u.quantity in copies for u in out)
+                        else ([], False))
     implied: dict[str, str] = {}
     if orders:  # (a learner's review: A_prev drawn first, as the notebook does, where the config lists W first)
-        said = _drawn_words(orders, random, copies)
+        said = _drawn_words(orders, random, copies, complete)
         out = [dataclasses.replace(u, differs=said) if u.differs and u.quantity in copies else u for u in out]
-        rng = np.random.RandomState(p.cfg.model.seed)
-        for name in orders[0] if len(orders) == 1 else ():  # (an instructor's review: W's draw left unsaid)
-            a = runner.load_input(p, name, p.cfg.model.inputs[name], rng)
-            if name not in copies and not np.array_equal(a, quantities[name]):
-                implied[name] = said
+        # the inputs of which no copy was given whose draws differ in every order that fits (an instructor's
+        # review: W's draw left unsaid), where they are all known and drawing them again is cheap
+        total = sum(math.prod(p.input_info[n].shape) for n in random)
+        if complete and len(orders) * total <= DRAWS_TRIED:
+            differ = set(random) - set(copies)
+            for order in orders:
+                rng = np.random.RandomState(p.cfg.model.seed)
+                drawn = {n: runner.load_input(p, n, p.cfg.model.inputs[n], rng) for n in order}
+                differ = {n for n in differ if not np.array_equal(drawn[n], quantities[n])}
+            implied = {n: said for n in differ}
     return out, implied
 
 
@@ -2670,17 +2676,18 @@ DRAWS_TRIED = 1 << 24
 ORDERS_KEPT = 32
 
 
-def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> list[list[str]]:
+def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> tuple[list[list[str]], bool]:
     """The orders, other than the config's, in which the config's random
-    inputs drawn from its seed are the user's ``copies`` of them (up to
-    ORDERS_KEPT; none: no such order, or the search gave up). More than one
-    where inputs of which the user gave no copy may come in any order.
+    inputs drawn from its seed are the user's ``copies`` of them, and
+    whether they are all of them (not: the search stopped at ORDERS_KEPT
+    or DRAWS_TRIED). More than one where inputs of which the user gave no
+    copy may come in any order.
     Orders are tried draw by draw from the seed's stream, an order dropped
     at its first draw that is not the user's copy: each input is drawn
     about once per place it may take, not once per order (up to 6 random
     inputs)."""
     if len(random) < 2 or len(random) > 6:
-        return []
+        return [], False
     rtol, atol = p.tolerance
     left = [DRAWS_TRIED]  # elements drawn before the search gives up (inputs of which no copy prunes it)
     found: list[list[str]] = []
@@ -2691,8 +2698,10 @@ def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> l
                 found.append(order)
             return
         for name in random:
-            if name in order or len(found) >= ORDERS_KEPT:
+            if name in order:
                 continue
+            if len(found) >= ORDERS_KEPT:
+                raise _GiveUp
             left[0] -= math.prod(p.input_info[name].shape)
             if left[0] < 0:
                 raise _GiveUp
@@ -2706,20 +2715,23 @@ def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> l
 
     try:
         extend([], np.random.RandomState(p.cfg.model.seed).get_state())
-    except (ConvcliError, _GiveUp):
-        return []
-    return found
+    except ConvcliError:
+        return [], False
+    except _GiveUp:  # (a review: what it had found was dropped)
+        return found, False
+    return found, True
 
 
-def _drawn_words(orders: list[list[str]], random: list[str], copies: Iterable[str]) -> str:
+def _drawn_words(orders: list[list[str]], random: list[str], copies: Iterable[str], complete: bool = True) -> str:
     """What the copies say when they are the config's random inputs drawn in
     one of ``orders``: the order where it is the only one; else the places
     of the inputs that are copied, where every order has them at the same
-    place (a review: an order stated where the copies could not tell it)."""
+    place (a review: an order stated where the copies could not tell it);
+    neither where ``orders`` are not all the orders that fit (``complete``)."""
     listed_as = f"; it draws them as listed, {', '.join(random)}"
-    if len(orders) == 1:
+    if len(orders) == 1 and complete:
         return f"{DRAWN} the order {', '.join(orders[0])}{listed_as}"
-    fixed = [n for n in random if n in copies and len({o.index(n) for o in orders}) == 1]
+    fixed = [n for n in random if n in copies and len({o.index(n) for o in orders}) == 1] if complete else []
     places = ", ".join(f"{n} {_ordinal(orders[0].index(n) + 1)}" for n in fixed)
     return f"{DRAWN} another order{f', {places}' if places else ''}{listed_as}"
 
@@ -2734,25 +2746,33 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
     layer makes of the config's random inputs drawn from its seed in
     another order (an instructor's review: the notebook's order, A_prev
     first, where the config lists W first, and no copies of the inputs to
-    tell it by: ``other``, the copies that differ, said otherwise). Orders
-    that draw the layer's own inputs alike are tried once; up to
-    DRAWS_TRIED elements drawn."""
+    tell it by: ``other``, the copies that differ, said otherwise where
+    the layer takes one). Orders that draw the layer's own inputs alike
+    are tried once, each on the first sample, on the fast engine, before
+    the batch; every order is tried (up to DRAWS_TRIED elements drawn and
+    HINT_WORK multiply-adds), and the order is named where one alone fits,
+    else the places every fitting one gives the layer's inputs (the
+    inputs it does not take change only where the others start in the
+    seed's stream: a review had one of several named)."""
     layers, inputs = p.network.layers, p.cfg.model.inputs
     if not layers or q != layers[0].output:
         return ""
     random = [n for n, src in inputs.items() if src.kind == "random"]
-    spec = layers[0]
+    spec, ls = layers[0], p.layer_shapes[0]
     uses = [n for n in (p.layer_input(0), *((spec.W, spec.b) if spec.kind == "conv" else ())) if n in random]
-    if len(random) < 2 or len(random) > 6 or not uses or other:
+    if len(random) < 2 or len(random) > 6 or not uses or set(other) & set(uses) or theirs.ndim != 4:
         return ""
-    left, tried = DRAWS_TRIED, set()
+    # a sample's multiply-adds (a review: one sample of 128x128 by 7x7x3 -> 256 for each of 190 orders, 8.7 s)
+    per = math.prod(ls.out_shape[1:]) * (math.prod(ls.hyper["f"]) * ls.in_shape[3] if spec.kind != "relu" else 1)
+    drawn_left, work_left, tried, fits = DRAWS_TRIED, HINT_WORK, set(), []
     for order in itertools.permutations(random):
         prefix = order[:max(order.index(n) for n in uses) + 1]  # (what comes after draws nothing it takes)
         if list(order) == random or prefix in tried or prefix == tuple(random[:len(prefix)]):
             continue
         tried.add(prefix)
-        left -= sum(math.prod(p.input_info[n].shape) for n in prefix)
-        if left < 0:
+        drawn_left -= sum(math.prod(p.input_info[n].shape) for n in prefix)
+        work_left -= per
+        if drawn_left < 0 or work_left < 0:
             return ""
         rng = np.random.RandomState(p.cfg.model.seed)
         try:
@@ -2761,22 +2781,33 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
             return ""
         given = {**quantities, **drawn}
         x = given[p.layer_input(0)]
-        if x.ndim != 4 or theirs.ndim != 4 or x.shape[0] != theirs.shape[0]:
+        if x.ndim != 4 or x.shape[0] != theirs.shape[0]:
             return ""
-        # its first sample, on the fast engine (a review: a layer's whole batch rerun for each of 635 orders
-        # on the reference engine took a check from 1.9 to 60 s), then the batch where that is theirs
         for part in (slice(0, 1), slice(None)):
+            if part == slice(None):  # (the batch: its work counted too)
+                work_left -= per * (x.shape[0] - 1)
             made = _layer_output(p, spec, x[part], given, engine="fast")
             if made is None or made.shape != theirs[part].shape or not _close(theirs[part], made, rtol, atol):
                 break
         else:
-            return (f"; yours is what {spec.name} makes of {DRAWN} the order {', '.join(prefix)}"
-                    f"{', ...' if len(prefix) < len(random) else ''}; it draws them as listed, {', '.join(random)}")
-    return ""
+            fits.append(prefix)
+    if not fits:
+        return ""
+    listed_as = f"; it draws them as listed, {', '.join(random)}"
+    if len(fits) == 1:
+        more = ", ..." if len(fits[0]) < len(random) else ""
+        return f"; yours is what {spec.name} makes of {DRAWN} the order {', '.join(fits[0])}{more}{listed_as}"
+    fixed = [n for n in uses if len({f.index(n) for f in fits}) == 1]
+    places = ", ".join(f"{n} {_ordinal(fits[0].index(n) + 1)}" for n in fixed)
+    return f"; yours is what {spec.name} makes of {DRAWN} another order{f', {places}' if places else ''}{listed_as}"
+
+
+# The most multiply-adds :func:`_draw_order_hint` spends rerunning the first layer.
+HINT_WORK = 1 << 28
 
 
 class _GiveUp(Exception):
-    """:func:`_drawn_order` drew DRAWS_TRIED elements without an answer."""
+    """:func:`_drawn_order` drew DRAWS_TRIED elements, or found ORDERS_KEPT orders."""
 
 
 def _misnamed(p: Plan, u: Unknown) -> str:

@@ -3749,15 +3749,20 @@ def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_gives_up_pas
     drawn = []
     real = runner.load_input
     monkeypatch.setattr(runner, "load_input", lambda p, name, *a: drawn.append(name) or real(p, name, *a))
-    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == [["A_prev", "W", "b"]]
+    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == ([["A_prev", "W", "b"]], True)
     assert len(drawn) <= 6, drawn  # (every order of 3 drawn in full: 3 + 6 + 6 = 15 draws)
     # A_prev's copy alone: W and b in either order after it (a review: one of them was said as the order)
-    orders = chk._drawn_order(p, ["W", "b", "A_prev"], {"A_prev": copies["A_prev"]})
-    assert orders == [["A_prev", "W", "b"], ["A_prev", "b", "W"]], orders
+    orders, complete = chk._drawn_order(p, ["W", "b", "A_prev"], {"A_prev": copies["A_prev"]})
+    assert orders == [["A_prev", "W", "b"], ["A_prev", "b", "W"]] and complete, orders
     assert chk._drawn_words(orders, ["W", "b", "A_prev"], ["A_prev"]) == (
         "the config's random inputs drawn in another order, A_prev 1st; it draws them as listed, W, b, A_prev")
+    # not all the orders found (a review: places told from the first 32): none said
+    assert chk._drawn_words(orders[:1], ["W", "b", "A_prev"], ["A_prev"], complete=False) == (
+        "the config's random inputs drawn in another order; it draws them as listed, W, b, A_prev")
+    monkeypatch.setattr(chk, "ORDERS_KEPT", 1)
+    assert chk._drawn_order(p, ["W", "b", "A_prev"], {"A_prev": copies["A_prev"]}) == ([["A_prev", "W", "b"]], False)
     monkeypatch.setattr(chk, "DRAWS_TRIED", 5 * 4 * 4 * 3 + 2 * 2 * 3 * 8)  # two draws' worth
-    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == []
+    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == ([], False)
 
 
 def test_a_max_pool_gradient_whose_windows_numpy_cut_short_says_which(tmp_path):
@@ -3866,3 +3871,29 @@ def test_inputs_drawn_in_another_order_and_a_file_input_that_differs_are_told_ap
         result, by = grade(sub, *flags)
         assert by["conv1.Z"]["hints"] == ["other_inputs"], by["conv1.Z"]
         assert by["conv1.Z"]["note"].endswith(f"yours is what conv1 makes of {said}"), by["conv1.Z"]
+
+
+def test_a_draw_order_the_first_layer_cannot_tell_is_said_by_its_inputs_places(tmp_path):
+    """A review: with no copies, a pool first took the first order of the
+    inputs whose output fitted, W, b, A_prev, where b, W, A_prev (the
+    learner's) fits as well: the pool takes A_prev alone, whose draw only
+    its place in the seed's stream decides. Said: A_prev 3rd. The pool by
+    hand (NumPy's maximum over 2x2 windows)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [4, 6, 6, 3]}\n  W: {random: [2, 2, 3, 4]}\n"
+                          "  b: {random: [1, 1, 1, 4]}\nlayers:\n  - {type: pool, f: 2}\n"
+                          "  - {type: conv, W: W, b: b}\n")
+    rng = np.random.RandomState(3)
+    rng.randn(1, 1, 1, 4), rng.randn(2, 2, 3, 4)  # b, then W, then A_prev: the learner's order
+    A = rng.randn(4, 6, 6, 3)
+    pooled = A.reshape(4, 3, 2, 3, 2, 3).max(axis=(2, 4))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "pool1.A.npy", pooled)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == ["other_inputs"], o
+    assert o["note"].endswith("yours is what pool1 makes of the config's random inputs drawn in another order, "
+                              "A_prev 3rd; it draws them as listed, A_prev, W, b"), o
