@@ -2649,50 +2649,84 @@ def given_copies(unknown: list[Unknown], p: Plan, quantities: dict[str, np.ndarr
             copies[u.quantity] = theirs
         del theirs  # before the next copy is read
         out.append(dataclasses.replace(u, differs=differs) if differs else u)
-    orders, complete = (_drawn_order(p, random, copies) if any(u.differs and u.quantity in copies for u in out)
-                        else ([], False))
+    normals = _seed_normals(p, random) if any(u.differs and u.quantity in copies for u in out) else None
+    orders, complete = _drawn_order(p, random, copies, normals) if normals is not None else ([], False)
     implied: dict[str, str] = {}
     if orders:  # (a learner's review: A_prev drawn first, as the notebook does, where the config lists W first)
         said = _drawn_words(orders, random, copies, complete)
         out = [dataclasses.replace(u, differs=said) if u.differs and u.quantity in copies else u for u in out]
         # the inputs of which no copy was given whose draws differ in every order that fits (an instructor's
-        # review: W's draw left unsaid), where they are all known and drawing them again is cheap
-        total = sum(math.prod(p.input_info[n].shape) for n in random)
-        if complete and len(orders) * total <= DRAWS_TRIED:
-            differ = set(random) - set(copies)
-            for order in orders:
-                rng = np.random.RandomState(p.cfg.model.seed)
-                drawn = {n: runner.load_input(p, n, p.cfg.model.inputs[n], rng) for n in order}
-                differ = {n for n in differ if not np.array_equal(drawn[n], quantities[n])}
-            implied = {n: said for n in differ}
+        # review: W's draw left unsaid), at the check's tolerance as copies are (a review: a b scaled by 1e-10)
+        differ = set(random) - set(copies) if complete else set()
+        for order in orders if differ else ():
+            drawn = _draws(p, order, normals, differ)
+            differ = {n for n in differ if not _close(drawn[n], quantities[n], rtol, atol)}
+        implied = {n: said for n in differ}
     return out, implied
 
 
 # What a copy of a random input says when it is the config's drawn in
-# another order; and the most elements of random inputs kept and drawn again to find it.
+# another order; the most elements of random inputs kept and drawn to find
+# it; the most orders told apart.
 DRAWN = "the config's random inputs drawn in"
 DRAWS_KEPT = 1 << 22
-DRAWS_TRIED = 1 << 24
 ORDERS_KEPT = 32
 
 
-def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> tuple[list[list[str]], bool]:
+def _seed_normals(p: Plan, random: list[str]) -> np.ndarray | None:
+    """The config's seed's stream of normals, as many as its random inputs
+    draw (None: more than DRAWS_KEPT). An input drawn after k others' n
+    elements is this stream's n-th element on, whatever the others are (the
+    legacy generator's ``randn`` calls draw one stream, arrays.load), so
+    every order's draws are slices of it, drawn once (a review: drawn again
+    for each of 635 orders, the search ran out of its budget)."""
+    total = sum(math.prod(p.input_info[n].shape) for n in random)
+    if total > DRAWS_KEPT:
+        return None
+    normals = np.random.RandomState(p.cfg.model.seed).randn(total)
+    normals.flags.writeable = False
+    return normals
+
+
+class _Stream:
+    """A RandomState's ``randn`` served from the seed's normals, from ``at`` on."""
+
+    def __init__(self, normals: np.ndarray, at: int):
+        self.normals, self.at = normals, at
+
+    def randn(self, *shape: int) -> np.ndarray:
+        n = math.prod(shape)
+        self.at += n
+        return self.normals[self.at - n:self.at].reshape(shape)
+
+
+def _draws(p: Plan, order: Iterable[str], normals: np.ndarray, names: Iterable[str] | None = None
+           ) -> dict[str, np.ndarray]:
+    """The config's random inputs drawn in ``order`` (those of ``names``,
+    default all), each as the config makes it (cast, scaled)."""
+    out, at, inputs = {}, 0, p.cfg.model.inputs
+    for n in order:
+        if names is None or n in names:
+            out[n] = runner.load_input(p, n, inputs[n], _Stream(normals, at))
+        at += math.prod(p.input_info[n].shape)
+    return out
+
+
+def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray], normals: np.ndarray
+                 ) -> tuple[list[list[str]], bool]:
     """The orders, other than the config's, in which the config's random
-    inputs drawn from its seed are the user's ``copies`` of them, and
-    whether they are all of them (not: the search stopped at ORDERS_KEPT
-    or DRAWS_TRIED). More than one where inputs of which the user gave no
-    copy may come in any order.
-    Orders are tried draw by draw from the seed's stream, an order dropped
-    at its first draw that is not the user's copy: each input is drawn
-    about once per place it may take, not once per order (up to 6 random
-    inputs)."""
+    inputs drawn from its seed (``normals``, :func:`_seed_normals`) are the
+    user's ``copies`` of them, and whether they are all of them (not: the
+    search stopped at ORDERS_KEPT). More than one where inputs of which the
+    user gave no copy may come in any order. Orders are tried draw by draw,
+    an order dropped at its first draw that is not the user's copy (up to 6
+    random inputs)."""
     if len(random) < 2 or len(random) > 6:
         return [], False
     rtol, atol = p.tolerance
-    left = [DRAWS_TRIED]  # elements drawn before the search gives up (inputs of which no copy prunes it)
     found: list[list[str]] = []
 
-    def extend(order: list[str], state) -> None:
+    def extend(order: list[str], at: int) -> None:
         if len(order) == len(random):
             if order != random:
                 found.append(order)
@@ -2702,19 +2736,14 @@ def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray]) -> t
                 continue
             if len(found) >= ORDERS_KEPT:
                 raise _GiveUp
-            left[0] -= math.prod(p.input_info[name].shape)
-            if left[0] < 0:
-                raise _GiveUp
-            rng = np.random.RandomState()
-            rng.set_state(state)
-            a = runner.load_input(p, name, p.cfg.model.inputs[name], rng)
-            if name in copies and not _close(copies[name], a, rtol, atol):
-                continue
-            del a
-            extend(order + [name], rng.get_state())
+            if name in copies:
+                a = runner.load_input(p, name, p.cfg.model.inputs[name], _Stream(normals, at))
+                if not _close(copies[name], a, rtol, atol):
+                    continue
+            extend(order + [name], at + math.prod(p.input_info[name].shape))
 
     try:
-        extend([], np.random.RandomState(p.cfg.model.seed).get_state())
+        extend([], 0)
     except ConvcliError:
         return [], False
     except _GiveUp:  # (a review: what it had found was dropped)
@@ -2749,8 +2778,9 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
     tell it by: ``other``, the copies that differ, said otherwise where
     the layer takes one). Orders that draw the layer's own inputs alike
     are tried once, each on the first sample, on the fast engine, before
-    the batch; every order is tried (up to DRAWS_TRIED elements drawn and
-    HINT_WORK multiply-adds), and the order is named where one alone fits,
+    the batch, its inputs slices of the seed's stream drawn once; every
+    order is tried (up to HINT_WORK multiply-adds, else nothing is said),
+    and the order is named where one alone fits,
     else the places every fitting one gives the layer's inputs (the
     inputs it does not take change only where the others start in the
     seed's stream: a review had one of several named)."""
@@ -2762,21 +2792,24 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
     uses = [n for n in (p.layer_input(0), *((spec.W, spec.b) if spec.kind == "conv" else ())) if n in random]
     if len(random) < 2 or len(random) > 6 or not uses or set(other) & set(uses) or theirs.ndim != 4:
         return ""
-    # a sample's multiply-adds (a review: one sample of 128x128 by 7x7x3 -> 256 for each of 190 orders, 8.7 s)
-    per = math.prod(ls.out_shape[1:]) * (math.prod(ls.hyper["f"]) * ls.in_shape[3] if spec.kind != "relu" else 1)
-    drawn_left, work_left, tried, fits = DRAWS_TRIED, HINT_WORK, set(), []
+    normals = _seed_normals(p, random)
+    if normals is None:
+        return ""
+    # a sample's multiply-adds (a review: one sample of 128x128 by 7x7x3 -> 256 for each of 190 orders, 8.7 s;
+    # a pool's window alone, not times its channels: a later review)
+    window = math.prod(ls.hyper["f"]) if spec.kind in ("conv", "pool") else 1
+    per = math.prod(ls.out_shape[1:]) * window * (ls.in_shape[3] if spec.kind == "conv" else 1)
+    work_left, tried, fits = HINT_WORK, set(), []
     for order in itertools.permutations(random):
         prefix = order[:max(order.index(n) for n in uses) + 1]  # (what comes after draws nothing it takes)
         if list(order) == random or prefix in tried or prefix == tuple(random[:len(prefix)]):
             continue
         tried.add(prefix)
-        drawn_left -= sum(math.prod(p.input_info[n].shape) for n in prefix)
         work_left -= per
-        if drawn_left < 0 or work_left < 0:
+        if work_left < 0:
             return ""
-        rng = np.random.RandomState(p.cfg.model.seed)
         try:
-            drawn = {n: runner.load_input(p, n, inputs[n], rng) for n in prefix}
+            drawn = _draws(p, prefix, normals, uses)
         except ConvcliError:
             return ""
         given = {**quantities, **drawn}
@@ -2802,12 +2835,13 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
     return f"; yours is what {spec.name} makes of {DRAWN} another order{f', {places}' if places else ''}{listed_as}"
 
 
-# The most multiply-adds :func:`_draw_order_hint` spends rerunning the first layer.
-HINT_WORK = 1 << 28
+# The most multiply-adds :func:`_draw_order_hint` spends rerunning the first
+# layer (on the fast engine: ~0.1 s of products at this machine's GEMM rate).
+HINT_WORK = 1 << 31
 
 
 class _GiveUp(Exception):
-    """:func:`_drawn_order` drew DRAWS_TRIED elements, or found ORDERS_KEPT orders."""
+    """:func:`_drawn_order` found ORDERS_KEPT orders."""
 
 
 def _misnamed(p: Plan, u: Unknown) -> str:

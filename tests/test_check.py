@@ -3731,12 +3731,13 @@ def test_inputs_drawn_in_another_order_than_the_configs_say_so(tmp_path, torch):
                                       "config's"), o
 
 
-def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_gives_up_past_its_budget(tmp_path, monkeypatch):
-    """The search for the order the user's copies were drawn in draws each
-    input about once per place it may take while every copy prunes it (6
-    draws for three inputs, not 3! orders of 3), and gives up past
-    DRAWS_TRIED elements (a config of several large random inputs, copies
-    of few of them, would draw for every order)."""
+def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_draws_the_seed_once(tmp_path, monkeypatch):
+    """The search for the order the user's copies were drawn in tries each
+    copy about once per place it may take while every copy prunes it (6
+    tries for three inputs, not 3! orders of 3), each a slice of the seed's
+    stream drawn once (a review: drawn again for every order, a budget cut
+    the search short); a stream of more than DRAWS_KEPT elements is not
+    drawn. The copies are NumPy's own RandomState draws."""
     import convcli.check as chk
     from convcli import runner
     from test_cli_helpers import write
@@ -3744,25 +3745,31 @@ def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_gives_up_pas
     cfg = write(tmp_path, "seed: 4\ninputs:\n  W: {random: [2, 2, 3, 8]}\n  b: {random: [8]}\n"
                           "  A_prev: {random: [5, 4, 4, 3]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
     p = runner.plan(cfg)
+    random = ["W", "b", "A_prev"]
     rng = np.random.RandomState(4)  # drawn A_prev, W, b
     copies = {"A_prev": rng.randn(5, 4, 4, 3), "W": rng.randn(2, 2, 3, 8), "b": rng.randn(8)}
+    seeded = []
+    real_state = np.random.RandomState
+    monkeypatch.setattr(chk.np.random, "RandomState", lambda *a: seeded.append(a) or real_state(*a))
+    normals = chk._seed_normals(p, random)
+    assert normals.shape == (96 + 8 + 240,) and len(seeded) == 1
     drawn = []
     real = runner.load_input
     monkeypatch.setattr(runner, "load_input", lambda p, name, *a: drawn.append(name) or real(p, name, *a))
-    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == ([["A_prev", "W", "b"]], True)
-    assert len(drawn) <= 6, drawn  # (every order of 3 drawn in full: 3 + 6 + 6 = 15 draws)
+    assert chk._drawn_order(p, random, copies, normals) == ([["A_prev", "W", "b"]], True)
+    assert len(drawn) <= 6 and len(seeded) == 1, drawn  # (every order of 3 drawn in full: 3 + 6 + 6 = 15 draws)
     # A_prev's copy alone: W and b in either order after it (a review: one of them was said as the order)
-    orders, complete = chk._drawn_order(p, ["W", "b", "A_prev"], {"A_prev": copies["A_prev"]})
+    orders, complete = chk._drawn_order(p, random, {"A_prev": copies["A_prev"]}, normals)
     assert orders == [["A_prev", "W", "b"], ["A_prev", "b", "W"]] and complete, orders
-    assert chk._drawn_words(orders, ["W", "b", "A_prev"], ["A_prev"]) == (
+    assert chk._drawn_words(orders, random, ["A_prev"]) == (
         "the config's random inputs drawn in another order, A_prev 1st; it draws them as listed, W, b, A_prev")
     # not all the orders found (a review: places told from the first 32): none said
-    assert chk._drawn_words(orders[:1], ["W", "b", "A_prev"], ["A_prev"], complete=False) == (
+    assert chk._drawn_words(orders[:1], random, ["A_prev"], complete=False) == (
         "the config's random inputs drawn in another order; it draws them as listed, W, b, A_prev")
     monkeypatch.setattr(chk, "ORDERS_KEPT", 1)
-    assert chk._drawn_order(p, ["W", "b", "A_prev"], {"A_prev": copies["A_prev"]}) == ([["A_prev", "W", "b"]], False)
-    monkeypatch.setattr(chk, "DRAWS_TRIED", 5 * 4 * 4 * 3 + 2 * 2 * 3 * 8)  # two draws' worth
-    assert chk._drawn_order(p, ["W", "b", "A_prev"], copies) == ([], False)
+    assert chk._drawn_order(p, random, {"A_prev": copies["A_prev"]}, normals) == ([["A_prev", "W", "b"]], False)
+    monkeypatch.setattr(chk, "DRAWS_KEPT", 96 + 8 + 240 - 1)
+    assert chk._seed_normals(p, random) is None
 
 
 def test_a_max_pool_gradient_whose_windows_numpy_cut_short_says_which(tmp_path):
