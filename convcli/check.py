@@ -2140,9 +2140,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     ``given``, the quantities they submitted, that could not be read) says
     so on the gradients graded on it, as one refused does.
     An array of theirs that is the rerun's to the tolerance, or to its
-    precision, stands for the rerun's; the layer that takes it is also run
-    on it as saved, and what that makes of it is the other answer its
-    results may be (a learner's float32 Z, and a backward right for it).
+    precision, stands for the rerun's; one that passes at the tolerance but
+    is off by more than INEXACT of it (:func:`_inexact`) is also run on as
+    saved by the layer that takes it, and what that makes of it is the
+    other answer its results may be (a learner's float32 Z, and a backward
+    right for it).
     Returns ``(reference, inputs, notes, alternates)``: convcli's results layer by
     layer, what each layer took, per quantity graded on another array
     than the user's, the note that says so, and per quantity of a layer that
@@ -2673,15 +2675,15 @@ DRAWS_KEPT = 1 << 22
 ORDERS_KEPT = 32
 
 
-def _seed_normals(p: Plan, random: list[str]) -> np.ndarray | None:
+def _seed_normals(p: Plan, random: list[str], most: int | None = None) -> np.ndarray | None:
     """The config's seed's stream of normals, as many as its random inputs
-    draw (None: more than DRAWS_KEPT). An input drawn after k others' n
+    draw (None: more than ``most``, default DRAWS_KEPT). An input drawn after k others' n
     elements is this stream's n-th element on, whatever the others are (the
     legacy generator's ``randn`` calls draw one stream, arrays.load), so
     every order's draws are slices of it, drawn once (a review: drawn again
     for each of 635 orders, the search ran out of its budget)."""
     total = sum(math.prod(p.input_info[n].shape) for n in random)
-    if total > DRAWS_KEPT:
+    if total > (DRAWS_KEPT if most is None else most):
         return None
     normals = np.random.RandomState(p.cfg.model.seed).randn(total)
     normals.flags.writeable = False
@@ -2792,7 +2794,7 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
     uses = [n for n in (p.layer_input(0), *((spec.W, spec.b) if spec.kind == "conv" else ())) if n in random]
     if len(random) < 2 or len(random) > 6 or not uses or set(other) & set(uses) or theirs.ndim != 4:
         return ""
-    normals = _seed_normals(p, random)
+    normals = _seed_normals(p, random, HINT_DRAWS)  # (the user's copies not kept beside it: a larger stream)
     if normals is None:
         return ""
     # a sample's multiply-adds (a review: one sample of 128x128 by 7x7x3 -> 256 for each of 190 orders, 8.7 s;
@@ -2836,8 +2838,11 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
 
 
 # The most multiply-adds :func:`_draw_order_hint` spends rerunning the first
-# layer (on the fast engine: ~0.1 s of products at this machine's GEMM rate).
+# layer (on the fast engine: a second or less on this machine), and the most
+# normals it draws (128 MiB: a review had 90 images of 128x128x3 lose the
+# hint at DRAWS_KEPT).
 HINT_WORK = 1 << 31
+HINT_DRAWS = 1 << 24
 
 
 class _GiveUp(Exception):

@@ -3880,7 +3880,7 @@ def test_inputs_drawn_in_another_order_and_a_file_input_that_differs_are_told_ap
         assert by["conv1.Z"]["note"].endswith(f"yours is what conv1 makes of {said}"), by["conv1.Z"]
 
 
-def test_a_draw_order_the_first_layer_cannot_tell_is_said_by_its_inputs_places(tmp_path):
+def test_a_draw_order_the_first_layer_cannot_tell_is_said_by_its_inputs_places(tmp_path, monkeypatch):
     """A review: with no copies, a pool first took the first order of the
     inputs whose output fitted, W, b, A_prev, where b, W, A_prev (the
     learner's) fits as well: the pool takes A_prev alone, whose draw only
@@ -3900,7 +3900,14 @@ def test_a_draw_order_the_first_layer_cannot_tell_is_said_by_its_inputs_places(t
     sub = tmp_path / "sub"
     sub.mkdir()
     np.save(sub / "pool1.A.npy", pooled)
+    import convcli.check as chk
+
+    # (a review: the hint drew no stream past DRAWS_KEPT, the copies' limit; its own is HINT_DRAWS)
+    monkeypatch.setattr(chk, "DRAWS_KEPT", 10)
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["hints"] == ["other_inputs"], o
     assert o["note"].endswith("yours is what pool1 makes of the config's random inputs drawn in another order, "
                               "A_prev 3rd; it draws them as listed, A_prev, W, b"), o
+    monkeypatch.setattr(chk, "HINT_DRAWS", 10)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["hints"] == [], o
