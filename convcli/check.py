@@ -1085,11 +1085,11 @@ def _graded_as(p: Plan, raw: str, src: Source) -> tuple[str, str] | None:
     return (q, named[1]) if q in p.graded() else None
 
 
-def _read_or_none(s: Submitted, where: str, max_memory: int) -> np.ndarray | None:
+def _read_or_none(s: Submitted, where: str, max_memory: int, shown: str | None = None) -> np.ndarray | None:
     """A user's array as stored, or None where it cannot be read (a hint's
     or a note's read: the array's own outcome says why)."""
     try:
-        return arrays.read_file(s.source, s.base_dir, where, max_memory)
+        return arrays.read_file(s.source, s.base_dir, where, max_memory, shown=shown)
     except ConvcliError:
         return None
 
@@ -1429,23 +1429,19 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         shapes = {"shape": list(shape), "expected_shape": list(ours.shape)}
         # A bias as (n_C,) or (1, 1, 1, n_C), either way (DESIGN section 1); any other shape must be convcli's.
         if not same_layout(p, s.quantity, shape, ours.shape, biases):
+            stored = functools.cache(functools.partial(_read_or_none, s, where, p.max_memory, shown))  # read once
             order, relaid = _layout_hint(shape, ours.shape), ""
-            if order:  # the transpose that fixes it, where the numbers say which
-                try:
-                    theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
-                    relaid = _order_hint(theirs, ours, *_hint_tolerance(info.dtype, p.dtype, rtol, atol),
-                                         s.quantity in weights)
-                    order = relaid or order
-                except ConvcliError:
-                    pass
             tol = _hint_tolerance(info.dtype, p.dtype, rtol, atol)
+            if order and stored() is not None:  # the transpose that fixes it, where the numbers say which
+                relaid = _order_hint(stored(), ours, *tol, s.quantity in weights)
+                order = relaid or order
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
-            fix = _reshaped_hint(p, s, shape, ours, where, shown, *tol) if bias else ""
+            fix = _reshaped_hint(shape, ours, stored, *tol) if bias else ""
             bias = f"{fix} ({bias.removeprefix('; ')})" if fix else bias  # (a learner's review: (1, 8) got no fix)
-            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, where, shown, *tol)
-            flat = "" if order or bias or summed else _reshaped_hint(p, s, shape, ours, where, shown, *tol)
-            flat = flat or ("" if order or bias or summed else _one_sample_hint(p, s, shape, ours, where, shown, *tol))
+            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, stored, *tol)
+            flat = "" if order or bias or summed else _reshaped_hint(shape, ours, stored, *tol)
+            flat = flat or ("" if order or bias or summed else _one_sample_hint(s, shape, ours, stored, *tol))
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
                                note=f"shape {shape}, expected {ours.shape}{order or bias or summed or flat}",
                                dtype=info.dtype.name, **shapes,
@@ -2435,11 +2431,7 @@ def _layer_gradient(spec, g: np.ndarray, cache) -> np.ndarray | None:
     """The ``dA_prev`` layer ``spec`` makes of upstream gradient ``g``
     (None: not of its output's shape)."""
     try:
-        if spec.kind == "conv":
-            return conv_backward(g, cache)[0]
-        if spec.kind == "pool":
-            return pool_backward(g, cache, mode=spec.mode)
-        return relu_backward(g, cache)
+        return _layer_gradients(spec, g, cache)[f"{spec.name}.dA_prev"]  # (a conv's backward makes all three)
     except ValueError:
         return None
 
@@ -2755,13 +2747,16 @@ def _drawn_order(p: Plan, random: list[str], copies: dict[str, np.ndarray], norm
 
 def _drawn_words(orders: list[list[str]], random: list[str], copies: Iterable[str], complete: bool = True) -> str:
     """What the copies say when they are the config's random inputs drawn in
-    one of ``orders``: the order where it is the only one; else the places
-    of the inputs that are copied, where every order has them at the same
-    place (a review: an order stated where the copies could not tell it);
-    neither where ``orders`` are not all the orders that fit (``complete``)."""
+    one of ``orders`` (or an order's first inputs, as far as a layer takes
+    them: :func:`_draw_order_hint`): the order where it is the only one;
+    else the places of the inputs in ``copies`` (the ones the evidence
+    holds), where every order has them at the same place (a review: an
+    order stated where the copies could not tell it); neither where
+    ``orders`` are not all the orders that fit (``complete``)."""
     listed_as = f"; it draws them as listed, {', '.join(random)}"
-    if len(orders) == 1 and complete:
-        return f"{DRAWN} the order {', '.join(orders[0])}{listed_as}"
+    if len(orders) == 1 and complete:  # (an order's first inputs: the rest draw nothing the layer takes)
+        more = ", ..." if len(orders[0]) < len(random) else ""
+        return f"{DRAWN} the order {', '.join(orders[0])}{more}{listed_as}"
     fixed = [n for n in random if n in copies and len({o.index(n) for o in orders}) == 1] if complete else []
     places = ", ".join(f"{n} {_ordinal(orders[0].index(n) + 1)}" for n in fixed)
     return f"{DRAWN} another order{f', {places}' if places else ''}{listed_as}"
@@ -2826,15 +2821,7 @@ def _draw_order_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs:
                 break
         else:
             fits.append(prefix)
-    if not fits:
-        return ""
-    listed_as = f"; it draws them as listed, {', '.join(random)}"
-    if len(fits) == 1:
-        more = ", ..." if len(fits[0]) < len(random) else ""
-        return f"; yours is what {spec.name} makes of {DRAWN} the order {', '.join(fits[0])}{more}{listed_as}"
-    fixed = [n for n in uses if len({f.index(n) for f in fits}) == 1]
-    places = ", ".join(f"{n} {_ordinal(fits[0].index(n) + 1)}" for n in fixed)
-    return f"; yours is what {spec.name} makes of {DRAWN} another order{f', {places}' if places else ''}{listed_as}"
+    return f"; yours is what {spec.name} makes of {_drawn_words(fits, random, uses)}" if fits else ""
 
 
 # The most multiply-adds :func:`_draw_order_hint` spends rerunning the first
@@ -3633,18 +3620,16 @@ def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.
     return ""
 
 
-def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: str, shown: str,
+def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, stored: Callable,
                      rtol: float, atol: float) -> str:
     """For a conv layer's ``dW`` or ``db`` of another shape: whether it holds
     one gradient per sample whose sum over the samples is convcli's (the
     loop over ``i`` left out of the sum)."""
     m = p.layer_shapes[0].in_shape[0] if p.layer_shapes[0].in_shape else 0
     grads = {f"{spec.name}.{g}" for spec in p.network.layers if spec.kind == "conv" for g in ("dW", "db")}
-    if s.quantity not in grads or m < 2 or not shape or shape[0] != m or math.prod(shape) != m * ours.size:
-        return ""
-    try:
-        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
-    except ConvcliError:
+    theirs = None if (s.quantity not in grads or m < 2 or not shape or shape[0] != m
+                      or math.prod(shape) != m * ours.size) else stored()
+    if theirs is None:
         return ""
     summed = theirs.reshape(m, -1).sum(axis=0, dtype=np.float64)
     if not _close(summed, ours.reshape(-1), rtol, atol):
@@ -3653,25 +3638,20 @@ def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where
             f"{s.quantity.rsplit('.', 1)[1]} adds up over the samples too (sum over axis 0)")
 
 
-def _reshaped_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: str, shown: str,
-                   rtol: float, atol: float) -> str:
+def _reshaped_hint(shape: tuple[int, ...], ours: np.ndarray, stored: Callable, rtol: float, atol: float) -> str:
     """For an array of another shape with as many elements: whether it is
     convcli's numbers in their order, another shape (a map flattened per
     sample, a bias as a column): the reshape that fixes it (an
     instructor's review: the values right, and only 'shape mismatch')."""
-    if math.prod(shape) != ours.size:
-        return ""
-    try:
-        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
-    except ConvcliError:
+    theirs = stored() if math.prod(shape) == ours.size else None
+    if theirs is None:
         return ""
     if not _close(theirs.reshape(ours.shape), ours, rtol, atol):
         return ""
     return f"; yours is convcli's numbers in another shape: save yours.reshape{tuple(ours.shape)}"
 
 
-def _one_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where: str, shown: str,
-                     rtol: float, atol: float) -> str:
+def _one_sample_hint(s, shape: tuple[int, ...], ours: np.ndarray, stored: Callable, rtol: float, atol: float) -> str:
     """For an array of one sample's shape where a batch's is convcli's:
     whether it is one of convcli's samples (a learner's review: dA_prev[i]
     saved from inside the loop over the samples got a bare shape error)."""
@@ -3680,9 +3660,8 @@ def _one_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, where
     if ours.ndim < 2 or ours.shape[0] < 2 or tuple(shape)[-ours.ndim + 1:] != ours.shape[1:] or \
             len(shape) not in (ours.ndim - 1, ours.ndim) or len(shape) == ours.ndim and shape[0] != 1:
         return ""  # (one sample, its batch axis dropped or kept: a review)
-    try:
-        theirs = arrays.read_file(s.source, s.base_dir, where, p.max_memory, shown=shown)
-    except ConvcliError:
+    theirs = stored()
+    if theirs is None:
         return ""
     theirs = theirs.reshape(ours.shape[1:])
     k = next((k for k in range(ours.shape[0]) if _close(theirs, ours[k], rtol, atol)), None)

@@ -3587,6 +3587,20 @@ def test_a_pool_gradient_with_another_window_says_which(tmp_path, mode, f, strid
                               f"the config's f is {f}, stride {stride}"), o
 
 
+def _seed_once_case(tmp_path, torch):
+    """The seed notebook's layer with the bias once under grad: output (a
+    config in tmp_path), and its inputs drawn as the config draws them (A,
+    W, b from RandomState(1)) with PyTorch's Z: ``(cfg, (A, W, b, Z))``."""
+    from helpers import torch_conv
+    from test_cli_helpers import write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [10, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
+                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n"
+                          "backward: {grad: output}\n")
+    rng = np.random.RandomState(1)
+    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
+    return cfg, (A, W, b, torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0])
+
 def test_a_backward_right_for_your_own_z_that_passes_is_graded_on_it(tmp_path, torch):
     """A learner's review: a Z within the check's tolerance (each element
     off by 5e-7 relative, rtol 1e-6) and a backward exactly right for it
@@ -3597,14 +3611,9 @@ def test_a_backward_right_for_your_own_z_that_passes_is_graded_on_it(tmp_path, t
     import json
 
     from helpers import torch_conv
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
-    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [10, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
-                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n"
-                          "backward: {grad: output}\n")
-    rng = np.random.RandomState(1)
-    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
-    Z = torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0]
+    cfg, (A, W, b, Z) = _seed_once_case(tmp_path, torch)
     Z = Z * (1 + 5e-7 * np.random.RandomState(5).choice([-1, 1], Z.shape))
     _, dA, dW, db = torch_conv(torch, A, W, b, Z, sides=(2, 2, 2, 2))
     sub = tmp_path / "sub"
@@ -3636,14 +3645,9 @@ def test_arrays_of_another_shape_that_hold_convclis_numbers_say_the_fix(tmp_path
     import json
 
     from helpers import torch_conv
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
-    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [10, 4, 4, 3]}\n  W: {random: [2, 2, 3, 8]}\n"
-                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n"
-                          "backward: {grad: output}\n")
-    rng = np.random.RandomState(1)
-    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
-    Z = torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0]
+    cfg, (A, W, b, Z) = _seed_once_case(tmp_path, torch)
     _, dA, _, db = torch_conv(torch, A, W, b, Z, sides=(2, 2, 2, 2))
     sub = tmp_path / "sub"
     sub.mkdir()
