@@ -42,12 +42,14 @@ def relu_backward(dA, cache):
 
     Returns
     -------
-    dZ : ndarray, the shape and dtype of ``Z``
+    dZ : ndarray, the shape of ``Z``, in the dtype :func:`relu_forward`
+        computes ``Z`` in (float32 for float32 and float16, float64 otherwise)
 
     Raises
     ------
     ValueError
-        For a cache that is not a ReLU's, or a ``dA`` of another shape.
+        For a cache that is not a ReLU's (or whose ``Z`` is not a real
+        numeric array), or a ``dA`` of another shape.
     """
     check_not_swapped(dA, cache, "relu_backward", "dA")
     if isinstance(cache, list):  # [Z]: as good as its tuple, as conv_backward and pool_backward take one
@@ -57,7 +59,11 @@ def relu_backward(dA, cache):
     if not (isinstance(cache, tuple) and len(cache) == 1 and isinstance(cache[0], np.ndarray)):
         raise ValueError("cache: not a relu cache; expected the tuple (Z,) returned by relu_forward, or Z"
                          + whole_return_hint(cache, "relu_backward"))
-    (Z,) = cache
+    # Z as relu_forward takes it: a real numeric array, computed in its compute dtype. The
+    # course's cache is the caller's Z itself, not relu_forward's cast copy (a review: an
+    # integer Z gave dZ truncated to integers, a float16 one overflowed, a complex one passed).
+    Z = as_array(cache[0], "cache: Z", None)
+    Z = Z.astype(compute_dtype(Z), copy=False)
     dA = as_array(dA, "dA", Z.ndim)
     if dA.shape != Z.shape:
         raise ValueError(f"dA: shape {dA.shape} does not match the layer's output shape {Z.shape}")

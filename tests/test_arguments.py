@@ -247,6 +247,25 @@ def test_a_relu_cache_may_be_a_list_as_the_other_layers_may():
     np.testing.assert_array_equal(cc.relu_backward(dA, [A]), cc.relu_backward(dA, RELU_CACHE))
 
 
+def test_the_course_s_relu_cache_computes_in_relu_forward_s_dtype():
+    """A review: with the course's cache, Z itself, relu_backward returned
+    dZ in Z's own dtype: an integer Z truncated the gradient to integers, a
+    float16 one overflowed, a bool one gave bools, and a complex or a masked
+    Z, which relu_forward refuses, passed. By hand: dZ = dA where Z > 0."""
+    dA = np.array([0.7, 0.7, 7e4])
+    for Z, dtype in ((np.array([1, -2, 3]), np.float64), (np.array([True, False, True]), np.float64),
+                     (np.array([1.0, -2.0, 3.0], dtype=np.float16), np.float32)):
+        for cache in (Z, (Z,)):
+            dZ = cc.relu_backward(dA, cache)
+            assert dZ.dtype == dtype
+            np.testing.assert_array_equal(dZ, np.array([0.7, 0.0, 7e4], dtype=dtype))
+    for Z, fragment in ((np.array([1 + 1j, -1, 2]), "cache: Z: expected a real numeric array, got dtype complex"),
+                        (np.array(["a", "b", "c"]), "cache: Z: expected a real numeric array, got dtype <U1"),
+                        (np.ma.masked_array([1.0, -1.0, 2.0], [0, 1, 0]), "cache: Z: a masked array")):
+        with pytest.raises(ValueError, match="^" + re.escape(fragment)):
+            cc.relu_backward(dA, Z)
+
+
 def test_a_pool_cache_built_by_hand_may_hold_a_list():
     """Two reviews: pool_forward takes A_prev as a list, and the README says
     pool_backward takes the notebook's (A_prev, hparameters) with lists where
