@@ -125,7 +125,8 @@ def _check_fits(g: ConvGeometry, itemsize: int) -> None:
     t, b, l, r = g.pad
     if g.m * max((g.n_H_prev + t + b) * (g.n_W_prev + l + r) * g.n_C_prev, g.n_H * g.n_W * g.n_C) * itemsize <= 2**30:
         return  # 1 GiB at most: every machine has that (a small layer pays no more)
-    check_padded((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), g.pad, "A_prev", memory=True, itemsize=itemsize)
+    if any(g.pad):  # unpadded, A_prev is used as it is (a review: "padded by (0, 0, 0, 0)" blamed a pad of 0)
+        check_padded((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), g.pad, "A_prev", memory=True, itemsize=itemsize)
     why = too_large((g.m, g.n_H, g.n_W, g.n_C), memory=True, itemsize=itemsize)
     if why:
         raise ValueError(f"output size: A_prev {(g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev)} with pad {g.pad}, "
@@ -259,8 +260,10 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
     Returns
     -------
     Z : ndarray of shape (m, n_H, n_W, n_C), in the compute dtype: NumPy's
-        promotion of the inputs' dtypes, with integers computed in float64
-        and float16 in float32 (the README's Engines section)
+        promotion of the inputs' dtypes, with all-integer (or bool) inputs
+        computed in float64, float16 in float32, and an integer array beside
+        a float32 one as NumPy promotes the pair (uint8 and int16 stay
+        float32, wider integers make float64; the README's Engines section)
     cache : tuple ``(A_prev, W, b, hparameters)`` for :func:`conv_backward`,
         the notebook's: the arrays as computed with (the caller's own where
         already in the compute dtype, else a cast copy); what the engine

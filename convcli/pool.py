@@ -242,7 +242,13 @@ def pool_backward(dA, cache, mode="max", engine=None):
                       "so this is max pooling's gradient; pass mode='average' for the average pool's", UserWarning,
                       stacklevel=2)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
-    g = state.geometry if state else pool_geometry(A_prev, hparameters)
+    if state is None:  # a cache built by hand: pool_forward never saw it
+        try:
+            g = pool_geometry(A_prev, hparameters)
+        except ValueError as exc:
+            raise ValueError(f"cache: its items do not make a layer as (A_prev, hparameters): {exc}") from None
+    else:
+        g = state.geometry
     dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)
     if engine == "reference":
         return _backward_reference(dA, A_prev, g, mode)
@@ -277,7 +283,10 @@ def _unpack_cache(cache):
     # In the compute dtype, native, also where the forward's state says it
     # was (a cache whose A_prev was swapped for a big-endian copy gave
     # 2.8e-319 for 0.5: the mask ANDs bits, _take); no copy where it is.
-    A_prev = _as_compute(A_prev)
+    try:
+        A_prev = _as_compute(A_prev)
+    except ValueError as exc:  # its item, not the caller's argument (as conv_backward says it; a review)
+        raise ValueError(f"cache: its items do not make a layer as (A_prev, hparameters): {exc}") from None
     if state is not None and A_prev.shape != state.geometry.in_shape:
         raise ValueError(
             f"cache: A_prev {A_prev.shape} does not match the state pool_forward "

@@ -357,6 +357,32 @@ def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch
             cc.conv_backward(np.ones((1, 3, 3, 1)), (A, W, np.zeros(1), hp), engine=engine)
 
 
+def test_an_unpadded_layer_too_large_blames_its_output_not_a_pad():
+    """A review: a layer with no padding whose Z would not fit the machine
+    was refused for "pad: A_prev ... padded by (0, 0, 0, 0)", though no
+    padding is made (A_prev is used as it is). A 1x1 kernel of one channel
+    over (4096, 4096, 4096, 1): Z is (4096, 4096, 4096, 1), 2**36 float64
+    elements, 512 GiB."""
+    A = np.broadcast_to(0.0, (4096, 4096, 4096, 1))
+    with pytest.raises(ValueError, match=r"^output size: A_prev \(4096, 4096, 4096, 1\) with pad \(0, 0, 0, 0\), "
+                                         r"stride \(1, 1\), dilation \(1, 1\) gives Z \(4096, 4096, 4096, 1\), "
+                                         r"512 GiB in float64, more than this machine's memory"):
+        cc.conv_forward(A, np.ones((1, 1, 1, 1)), np.zeros(1), {})
+
+
+def test_a_pool_cache_built_by_hand_names_its_item_as_the_conv_one_does():
+    """A review: a wrong A_prev or hparameters inside a pool cache built by
+    hand was reported as the caller's own argument ("A_prev: ..."), where
+    conv_backward says the cache's items do not make a layer."""
+    dA = np.ones((1, 2, 2, 1))
+    prefix = r"^cache: its items do not make a layer as \(A_prev, hparameters\): "
+    for cache, rest in (((np.array([["a"]]), {"f": 2}), r"A_prev: expected a real numeric array, got dtype <U1"),
+                        ((np.ones((1, 4, 4)), {"f": 2}), r"A_prev: expected 4 dimensions"),
+                        ((np.ones((1, 4, 4, 1)), {"f": 5}), r"output size: A_prev \(1, 4, 4, 1\) with f \(5, 5\)")):
+        with pytest.raises(ValueError, match=prefix + rest):
+            cc.pool_backward(dA, cache)
+
+
 def test_engine_none_is_the_default_forward_too():
     """A review: conv_backward and pool_backward took engine=None (the
     forward's), the forwards refused it, so a wrapper defaulting to None broke."""
