@@ -770,6 +770,10 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         inside = [f"{dataset.strip('/')}/{n}".lstrip("/") for n, link in _h5_walk(obj) if n and link is None]
         held = f"the datasets in it: {_names(inside)}" if inside else "it holds no datasets"
         raise ConvcliError(where, f"{name}[{dataset}] is a group, not a dataset; {held}")
+    if obj is None and dataset.strip("/") in {n.strip("/") for n in names}:
+        # listed, yet HDF5 cannot open it (a review: "not in t.h5 (did you mean 'y'?)" for 'y' itself)
+        raise ConvcliError(where, f"{name}[{dataset}] cannot be opened: the file lists it, but HDF5 cannot read "
+                                  "its header (the file is damaged?)")
     if not isinstance(obj, h5py.Dataset):
         held = f"it holds: {_names(names)}" if names else f"it holds no datasets{dangling_links(f)}"
         raise ConvcliError(where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; {held}")

@@ -496,3 +496,23 @@ def test_an_optional_filter_its_writer_lacked_too_is_read(tmp_path):
     result = run(["forward", cfg, "--out", tmp_path / "out"])
     assert result.exit_code == 0, result.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "A_prev.npy"), x)
+
+
+def test_an_h5_dataset_listed_but_unreadable_is_called_damaged_not_missing(tmp_path, monkeypatch):
+    """A review: a damaged .h5 whose header of 'y' HDF5 could not read, though
+    it lists 'y', was reported as "dataset 'y' is not in t.h5 (did you mean
+    'y'?)". The damage is simulated where HDF5 reported it: the file's
+    listing holds 'y', opening it by its path fails."""
+    import convcli.arrays as arrays
+
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f.create_dataset("y", data=np.ones((2, 4, 4, 1)))
+        f.create_dataset("g", data=np.ones((2, 4, 4, 1)))
+    path = arrays._h5_path
+    monkeypatch.setattr(arrays, "_h5_path", lambda f, name: (None, "") if name.strip("/") == "y" else path(f, name))
+    cfg = write(tmp_path, "inputs:\n  A_prev: {file: t.h5, dataset: y}\nlayers: [{type: relu}]\n")
+    result = run(["forward", cfg, "--out", tmp_path / "out"])
+    assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert ("t.h5[y] cannot be opened: the file lists it, but HDF5 cannot read its header (the file is damaged?)"
+            in result.stderr)
+    assert "did you mean" not in result.stderr and not (tmp_path / "out").exists()
