@@ -633,11 +633,12 @@ def measure_pool(case: PoolCase, dtype: str, plan: Plan, torch=None) -> dict:
 def measure_engines(case: ConvCase, dtype: str, plan: Plan) -> dict:
     """Fast vs reference engine, forward + backward, timed side by side in
     the same alternating rounds (:func:`time_interleaved`): the reference,
-    slow, takes one or two calls a round, the fast engine its many. Both
-    sides' minimum over the same stretch of time, so that neither catches
-    a quieter moment of the machine than the other (two reference calls
-    timed apart from the fast engine's rounds moved the speed-up by 2x
-    between runs: 82.67-159.22 ms for the reference, attempt 116)."""
+    slow, takes a few calls a round (3 in a full run), the fast engine its
+    many. Both sides' minimum over the same stretch of time, so that
+    neither catches a quieter moment of the machine than the other (two
+    reference calls timed apart from the fast engine's rounds moved the
+    speed-up by 2x between runs: 82.67-179.61 ms for the reference,
+    attempt 116)."""
     A, W, b, hp, dZ = conv_arrays(case, dtype)
 
     def step(engine):

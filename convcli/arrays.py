@@ -635,6 +635,8 @@ def _h5_walk(f, limit: int | None = None, files: set | None = None):
                     stack.append((obj, path, iter(list(obj))))
             elif isinstance(obj, h5py.Dataset):
                 yield path, None
+            elif obj is None:  # a name the file holds whose object HDF5 cannot open: a damaged file
+                yield path, link
 
     yield from walk(f, "", 0)
     # Then the links, in the order met: a group a link leads to keeps the names it was walked under
@@ -770,10 +772,8 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
         inside = [f"{dataset.strip('/')}/{n}".lstrip("/") for n, link in _h5_walk(obj) if n and link is None]
         held = f"the datasets in it: {_names(inside)}" if inside else "it holds no datasets"
         raise ConvcliError(where, f"{name}[{dataset}] is a group, not a dataset; {held}")
-    if obj is None and dataset.strip("/") in {n.strip("/") for n in names}:
-        # listed, yet HDF5 cannot open it (a review: "not in t.h5 (did you mean 'y'?)" for 'y' itself)
-        raise ConvcliError(where, f"{name}[{dataset}] cannot be opened: the file lists it, but HDF5 cannot read "
-                                  "its header (the file is damaged?)")
+    if obj is None and _damaged(f, dataset):  # (a review: "not in t.h5 (did you mean 'y'?)" for 'y' itself)
+        raise ConvcliError(where, f"{name}[{dataset}] cannot be read: {DAMAGED}")
     if not isinstance(obj, h5py.Dataset):
         held = f"it holds: {_names(names)}" if names else f"it holds no datasets{dangling_links(f)}"
         raise ConvcliError(where, f"dataset {dataset!r} is not in {name}{did_you_mean(dataset, names)}; {held}")
@@ -868,6 +868,20 @@ def _link_text(link) -> str:
     return ""
 
 
+DAMAGED = "the file lists it, but HDF5 cannot open it (the file is damaged?)"
+
+
+def _damaged(f, path: str) -> bool:
+    """Whether ``path`` in ``f`` is a hard link, one :func:`_h5_path` could not
+    follow: an object the file lists but HDF5 cannot open."""
+    import h5py
+
+    try:
+        return isinstance(f.get(path, getlink=True), h5py.HardLink)
+    except Exception:  # noqa: BLE001  a path HDF5 cannot walk says nothing of its end
+        return False
+
+
 def dangling_links(f, limit: int = 10_000) -> str:
     """"" or a note on the file's links that cannot be followed (a dataset
     they would have named is missing, not absent), over at most ``limit``
@@ -877,7 +891,7 @@ def dangling_links(f, limit: int = 10_000) -> str:
         if path is None:
             short = True
         elif link is not None:
-            broken.append(f"{path} -> {_link_text(link)}")
+            broken.append(f"{path} -> {_link_text(link) or 'an object HDF5 cannot open (the file is damaged?)'}")
     if not broken:
         return ""
     more = f"; the first {limit} entries looked at" if short else ""

@@ -118,20 +118,26 @@ def zero_pad(X, pad):
     return X_pad.copy() if X_pad is X else X_pad
 
 
-def _check_fits(g: ConvGeometry, itemsize: int) -> None:
+def _check_fits(g: ConvGeometry, itemsize: int, backward: bool = False) -> None:
     """A ValueError naming the argument when the padded input or Z, of
-    ``itemsize``-byte elements, would not fit this machine's memory
-    (hparams.too_large), before any is made."""
+    ``itemsize``-byte elements, or with ``backward`` dA_prev (A_prev's
+    shape), would not fit this machine's memory (hparams.too_large), before
+    any is made. An unpadded forward makes no copy of A_prev (a memmap
+    larger than memory may go through it); its backward makes dA_prev."""
     t, b, l, r = g.pad
     if g.m * max((g.n_H_prev + t + b) * (g.n_W_prev + l + r) * g.n_C_prev, g.n_H * g.n_W * g.n_C) * itemsize <= 2**30:
         return  # 1 GiB at most: every machine has that (a small layer pays no more)
+    in_shape = (g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev)
     if any(g.pad):  # unpadded, A_prev is used as it is (a review: "padded by (0, 0, 0, 0)" blamed a pad of 0)
-        check_padded((g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev), g.pad, "A_prev", memory=True, itemsize=itemsize)
+        check_padded(in_shape, g.pad, "A_prev", memory=True, itemsize=itemsize)
     why = too_large((g.m, g.n_H, g.n_W, g.n_C), memory=True, itemsize=itemsize)
     if why:
-        raise ValueError(f"output size: A_prev {(g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev)} with pad {g.pad}, "
+        raise ValueError(f"output size: A_prev {in_shape} with pad {g.pad}, "
                          f"stride {(g.s_H, g.s_W)}, dilation {(g.d_H, g.d_W)} gives Z {(g.m, g.n_H, g.n_W, g.n_C)}, "
                          f"{why}")
+    why = too_large(in_shape, memory=True, itemsize=itemsize) if backward else ""
+    if why:  # (a review: a stride-4096 layer over a memmap of 512 GiB ran its forward, then MemoryError)
+        raise ValueError(f"cache: A_prev {in_shape}: its gradient dA_prev would be {why}")
 
 
 def _pad(X: np.ndarray, sides) -> np.ndarray:
@@ -335,9 +341,9 @@ def conv_backward(dZ, cache, engine=None):
             g = conv_geometry(A_prev, W, b, hparameters)
         except ValueError as exc:  # its items, not the caller's arguments (a learner's review: 'W: channel mismatch')
             raise ValueError(f"cache: its items do not make a layer as (A_prev, W, b, hparameters): {exc}") from None
-        _check_fits(g, dtype.itemsize)
     else:
         g, dtype = state.geometry, state.dtype
+    _check_fits(g, dtype.itemsize, backward=True)
     dZ = check_upstream(dZ, "dZ", g.out_shape).astype(dtype, copy=False)
     if engine == "fast":
         kept = state is not None and state.cols is not None

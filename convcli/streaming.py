@@ -503,11 +503,13 @@ def _chunks_too_large(budget: int, need: int, inflating, why: str, base: Path) -
     chunk = math.prod(chunks) * info.dtype.itemsize
     smaller = "x".join(str(n) for n in (1,) + chunks[1:])
     # Chunks of one sample already: fewer samples a chunk is no help (a review: the command
-    # offered the layout the file had), and smaller ones still all sit in the cache for a sample.
-    rechunk = "" if chunks[0] == 1 else (
-        f", or store it in chunks of fewer samples "
-        f"(h5repack -l {shlex.quote(info.h5_chunks.dataset.lstrip('/') + ':CHUNK=' + smaller)} "
-        f"{shlex.quote(printable(where))} NEW.h5)")
+    # offered the layout the file had), and smaller ones still all sit in the cache for a sample;
+    # stored uncompressed, nothing is inflated.
+    rechunk = (f", or store it uncompressed (h5repack -f NONE {shlex.quote(printable(where))} NEW.h5)"
+               if chunks[0] == 1 else
+               f", or store it in chunks of fewer samples "
+               f"(h5repack -l {shlex.quote(info.h5_chunks.dataset.lstrip('/') + ':CHUNK=' + smaller)} "
+               f"{shlex.quote(printable(where))} NEW.h5)")
     return ConvcliError(
         "--memory-budget",
         f"{arrays.format_size(budget)} is too small for this run: {why}, so it streams "

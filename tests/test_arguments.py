@@ -368,6 +368,16 @@ def test_an_unpadded_layer_too_large_blames_its_output_not_a_pad():
                                          r"stride \(1, 1\), dilation \(1, 1\) gives Z \(4096, 4096, 4096, 1\), "
                                          r"512 GiB in float64, more than this machine's memory"):
         cc.conv_forward(A, np.ones((1, 1, 1, 1)), np.zeros(1), {})
+    # A review of that change: at stride 4096, Z is (4096, 1, 1, 1) and the forward makes no copy of
+    # A_prev, but its backward makes dA_prev of A_prev's 512 GiB: refused before, naming the cache's A_prev
+    # (with the forward's cache and with the notebook's tuple), not NumPy's MemoryError
+    W, b, hp = np.ones((1, 1, 1, 1)), np.zeros(1), {"stride": 4096}
+    Z, cache = cc.conv_forward(A, W, b, hp)
+    assert Z.shape == (4096, 1, 1, 1)
+    for c in (cache, (A, W, b, hp)):
+        with pytest.raises(ValueError, match=r"^cache: A_prev \(4096, 4096, 4096, 1\): its gradient dA_prev would "
+                                             r"be 512 GiB in float64, more than this machine's memory"):
+            cc.conv_backward(np.ones_like(Z), c)
 
 
 def test_a_pool_cache_built_by_hand_names_its_item_as_the_conv_one_does():

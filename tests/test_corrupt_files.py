@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 
 import h5py
 import numpy as np
@@ -498,21 +499,43 @@ def test_an_optional_filter_its_writer_lacked_too_is_read(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "A_prev.npy"), x)
 
 
-def test_an_h5_dataset_listed_but_unreadable_is_called_damaged_not_missing(tmp_path, monkeypatch):
-    """A review: a damaged .h5 whose header of 'y' HDF5 could not read, though
-    it lists 'y', was reported as "dataset 'y' is not in t.h5 (did you mean
-    'y'?)". The damage is simulated where HDF5 reported it: the file's
-    listing holds 'y', opening it by its path fails."""
-    import convcli.arrays as arrays
+def _damage_header(path, name):
+    """Overwrite the first bytes of ``name``'s object header in the .h5 at
+    ``path``: the file still lists ``name``, HDF5 cannot open it ("bad object
+    header version number")."""
+    with h5py.File(path, "r") as f:
+        addr = h5py.h5o.get_info(f[name].id).addr
+    raw = bytearray(path.read_bytes())
+    raw[addr:addr + 4] = b"XXXX"
+    path.write_bytes(bytes(raw))
 
+
+def test_an_h5_dataset_listed_but_unreadable_is_called_damaged_not_missing(tmp_path):
+    """Two reviews: a damaged .h5 that lists 'y', whose header HDF5 cannot
+    read, was reported as "dataset 'y' is not in t.h5 (did you mean 'y'?)"
+    as a config's input, and as "not among your arrays" in a submission
+    (check exited 0 with nothing said of the damage)."""
     with h5py.File(tmp_path / "t.h5", "w") as f:
         f.create_dataset("y", data=np.ones((2, 4, 4, 1)))
         f.create_dataset("g", data=np.ones((2, 4, 4, 1)))
-    path = arrays._h5_path
-    monkeypatch.setattr(arrays, "_h5_path", lambda f, name: (None, "") if name.strip("/") == "y" else path(f, name))
+    _damage_header(tmp_path / "t.h5", "y")
     cfg = write(tmp_path, "inputs:\n  A_prev: {file: t.h5, dataset: y}\nlayers: [{type: relu}]\n")
     result = run(["forward", cfg, "--out", tmp_path / "out"])
     assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
-    assert ("t.h5[y] cannot be opened: the file lists it, but HDF5 cannot read its header (the file is damaged?)"
+    assert ("t.h5[y] cannot be read: the file lists it, but HDF5 cannot open it (the file is damaged?)"
             in result.stderr)
     assert "did you mean" not in result.stderr and not (tmp_path / "out").exists()
+    # a submission: the damaged array is graded unreadable, saying why; the others are graded
+    seed = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 4, 4, 3]}\n  W: {random: [2, 2, 3, 2]}\n"
+                           "  b: {random: [1, 1, 1, 2]}\nlayers: [{type: conv, W: W, b: b, pad: 1}]\n")
+    made = run(["backward", seed, "--out", tmp_path / "theirs", "--format", "h5"])
+    assert made.exit_code == 0, made.stderr
+    with h5py.File(tmp_path / "theirs" / "outputs.h5", "r") as f:
+        dW = next(n for n in f if n.endswith("dW"))
+    _damage_header(tmp_path / "theirs" / "outputs.h5", dW)
+    graded = run(["check", seed, "--against", tmp_path / "theirs" / "outputs.h5"])
+    assert "Traceback" not in graded.stderr, graded.stderr
+    assert graded.exit_code == 1, graded.stdout + graded.stderr
+    out = graded.stdout + graded.stderr
+    assert f"outputs.h5[{dW}] cannot be read: the file lists it, but HDF5 cannot open it" in out
+    assert re.search(rf"{re.escape(dW)}\s+unreadable", out) and "1 of 4 checks FAILED" in out
