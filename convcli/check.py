@@ -843,6 +843,18 @@ def _unpack(kind: str) -> str:
     return f"decompress it ({tool}) and give the file"
 
 
+def _damaged_entry(path: Path, dataset: str) -> bool:
+    """Whether ``dataset`` of the .h5 at ``path`` is listed but cannot be
+    opened (arrays._damaged); False where the file cannot be read at all."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return arrays._damaged(f, dataset)
+    except Exception:  # noqa: BLE001  the file as a whole is reported where it is read
+        return False
+
+
 def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], list[Unknown]]:
     """Name the quantity of each array found; those no quantity apart."""
     out: list[Submitted] = []
@@ -857,6 +869,11 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
         names = _names_of(raw, src)
         named = _named(p, names)
         q = named[0] if named else None
+        if q is None and src.dataset is not None and _damaged_entry(base / src.file, src.dataset):
+            # a group the file lists but HDF5 cannot open (a review: "unknown quantity 'conv1' (did you mean
+            # 'conv1.Z'?)" for the damaged group holding conv1's arrays, which were then called missing)
+            unknown.append(Unknown(label, f"cannot be read: {arrays.DAMAGED}; arrays under it cannot be graded"))
+            continue
         if q is None:
             # the nearest quantity of the whole name, else of the name below a group (grads/dW: conv1.dW)
             # (a copy's name below a folder, hw3/db (1).npy alone, is told what to save it as in that folder: a

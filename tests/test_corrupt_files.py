@@ -539,3 +539,44 @@ def test_an_h5_dataset_listed_but_unreadable_is_called_damaged_not_missing(tmp_p
     out = graded.stdout + graded.stderr
     assert f"outputs.h5[{dW}] cannot be read: the file lists it, but HDF5 cannot open it" in out
     assert re.search(rf"{re.escape(dW)}\s+unreadable", out) and "1 of 4 checks FAILED" in out
+
+
+def test_a_damaged_h5_object_is_never_picked_past_nor_called_unknown(tmp_path):
+    """A review of the fix above: with no dataset: named, a file of a readable
+    'g' and a damaged 'y' gave 'g', the damage unsaid; a damaged group was
+    "not in" the file as a config's input, and in a submission an "unknown
+    quantity 'conv1' (did you mean 'conv1.Z'?)", the arrays under it
+    called missing."""
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f.create_dataset("y", data=np.ones((2, 4, 4, 1)))
+        f.create_dataset("g", data=np.ones((2, 4, 4, 1)))
+        f.create_dataset("grp/x", data=np.ones((2, 4, 4, 1)))
+    _damage_header(tmp_path / "t.h5", "y")
+    _damage_header(tmp_path / "t.h5", "grp")
+    for dataset, message in (
+            (None, "t.h5 holds 1 readable dataset (g), and grp, y cannot be read: the file lists them, but HDF5 "
+                   "cannot open them (the file is damaged?); say which with dataset: NAME"),
+            ("grp/x", "t.h5[grp/x] cannot be read: the file lists it, but HDF5 cannot open it (the file is damaged?)")):
+        name = "{file: t.h5}" if dataset is None else f"{{file: t.h5, dataset: {dataset}}}"
+        cfg = write(tmp_path, f"inputs:\n  A_prev: {name}\nlayers: [{{type: relu}}]\n")
+        result = run(["forward", cfg, "--out", tmp_path / "out"])
+        assert result.exit_code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert message in result.stderr, result.stderr
+        assert not (tmp_path / "out").exists()
+    # a submission whose conv1 group is damaged: said so, its quantities not among the arrays
+    seed = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [2, 4, 4, 3]}\n  W: {random: [2, 2, 3, 2]}\n"
+                           "  b: {random: [1, 1, 1, 2]}\nlayers: [{type: conv, W: W, b: b, pad: 1}]\n")
+    made = run(["backward", seed, "--out", tmp_path / "theirs", "--format", "h5"])
+    assert made.exit_code == 0, made.stderr
+    with h5py.File(tmp_path / "theirs" / "outputs.h5", "r") as src, h5py.File(tmp_path / "sub.h5", "w") as f:
+        layer = next(k for k in src if k.endswith(".dW")).split(".")[0]
+        for k in src:
+            if k.startswith(layer + "."):
+                f.create_dataset(f"{layer}/{k.split('.', 1)[1]}", data=src[k][()])
+    _damage_header(tmp_path / "sub.h5", layer)
+    graded = run(["check", seed, "--against", tmp_path / "sub.h5", "--complete"])
+    out = graded.stdout + graded.stderr
+    assert graded.exit_code == 1 and "Traceback" not in out, out
+    assert (f"not graded: {layer}: cannot be read: the file lists it, but HDF5 cannot open it (the file is "
+            "damaged?); arrays under it cannot be graded") in out
+    assert "unknown quantity" not in out and "did you mean" not in out
