@@ -199,6 +199,15 @@ def too_large(shape, memory: bool = False, itemsize: int = 4, dtype: str | None 
     return ""
 
 
+def check_memory(shape, itemsize: int, message: str) -> None:
+    """A ValueError ``message`` + why (:func:`too_large`) when an array of
+    ``shape`` in ``itemsize``-byte elements would not fit this machine's
+    memory: said before NumPy's MemoryError, which names no argument."""
+    why = too_large(shape, memory=True, itemsize=itemsize)
+    if why:
+        raise ValueError(f"{message}{why}")
+
+
 def check_padded(shape, sides, name: str, memory: bool = False, itemsize: int = 4,
                  dtype: str | None = None) -> None:
     """A ValueError naming ``pad`` when ``shape`` (m, n_H, n_W, n_C) padded by

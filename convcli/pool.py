@@ -36,6 +36,7 @@ from .hparams import (
     PoolGeometry,
     as_array,
     cache_arrays,
+    check_memory,
     with_notebook_keys,
     cache_state,
     check_engine,
@@ -188,6 +189,9 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
     engine = check_engine("fast" if engine is None else engine)  # None: the default, as the backward takes it
     A_prev = _as_compute(A_prev)
     g = pool_geometry(A_prev, hparameters)
+    check_memory(g.out_shape, A_prev.itemsize,  # (a review: a broadcast A_prev of 512 GiB, f 1: MemoryError)
+                 f"output size: A_prev {g.in_shape} with f {(g.f_H, g.f_W)}, stride {(g.s_H, g.s_W)} "
+                 f"gives A {g.out_shape}, ")
     maxima = None
     if engine == "reference":
         A = _forward_reference(A_prev, g, mode)
@@ -249,6 +253,7 @@ def pool_backward(dA, cache, mode="max", engine=None):
             raise ValueError(f"cache: its items do not make a layer as (A_prev, hparameters): {exc}") from None
     else:
         g = state.geometry
+    check_memory(g.in_shape, A_prev.itemsize, f"cache: A_prev {g.in_shape}: its gradient dA_prev would be ")
     dA = check_upstream(dA, "dA", g.out_shape).astype(A_prev.dtype, copy=False)
     if engine == "reference":
         return _backward_reference(dA, A_prev, g, mode)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hparams import as_array, check_not_swapped, check_upstream, compute_dtype, whole_return_hint
+from .hparams import as_array, check_memory, check_not_swapped, check_upstream, compute_dtype, whole_return_hint
 
 
 def relu_forward(Z):
@@ -26,6 +26,7 @@ def relu_forward(Z):
         For a ``Z`` that is not a real numeric array.
     """
     Z = as_array(Z, "Z", None)
+    check_memory(Z.shape, compute_dtype(Z).itemsize, f"Z: {Z.shape}: A, of its shape, would be ")
     Z = Z.astype(compute_dtype(Z), copy=False)
     return np.maximum(Z, 0), (Z,)
 
@@ -67,4 +68,5 @@ def relu_backward(dA, cache):
     dA = as_array(dA, "dA", Z.ndim)
     if dA.shape != Z.shape:
         raise ValueError(f"dA: shape {dA.shape} does not match the layer's output shape {Z.shape}")
+    check_memory(Z.shape, Z.itemsize, f"cache: Z {Z.shape}: dZ, of its shape, would be ")
     return np.where(Z > 0, dA.astype(Z.dtype, copy=False), 0).astype(Z.dtype, copy=False)

@@ -380,6 +380,28 @@ def test_an_unpadded_layer_too_large_blames_its_output_not_a_pad():
             cc.conv_backward(np.ones_like(Z), c)
 
 
+def test_pool_and_relu_too_large_for_memory_are_value_errors_naming_what():
+    """A review: as conv's, a pool or relu whose result would not fit the
+    machine raised NumPy's MemoryError ("Unable to allocate 512. GiB"),
+    naming no argument: the forward for its output, the backward (after a
+    forward whose output was small, at stride 4096) for dA_prev."""
+    A = np.broadcast_to(0.0, (4096, 4096, 4096, 1))  # 2**36 float64 elements: 512 GiB
+    big = r"512 GiB in float64, more than this machine's memory"
+    with pytest.raises(ValueError, match=r"^output size: A_prev \(4096, 4096, 4096, 1\) with f \(1, 1\), "
+                                         r"stride \(1, 1\) gives A \(4096, 4096, 4096, 1\), " + big):
+        cc.pool_forward(A, {"f": 1})
+    P, cache = cc.pool_forward(A, {"f": 1, "stride": 4096})
+    assert P.shape == (4096, 1, 1, 1)
+    for mode in ("max", "average"):
+        with pytest.raises(ValueError, match=r"^cache: A_prev \(4096, 4096, 4096, 1\): its gradient dA_prev "
+                                             r"would be " + big):
+            cc.pool_backward(np.ones_like(P), cache, mode=mode)
+    with pytest.raises(ValueError, match=r"^Z: \(4096, 4096, 4096, 1\): A, of its shape, would be " + big):
+        cc.relu_forward(A)
+    with pytest.raises(ValueError, match=r"^cache: Z \(4096, 4096, 4096, 1\): dZ, of its shape, would be " + big):
+        cc.relu_backward(np.broadcast_to(1.0, A.shape), A)
+
+
 def test_a_pool_cache_built_by_hand_names_its_item_as_the_conv_one_does():
     """A review: a wrong A_prev or hparameters inside a pool cache built by
     hand was reported as the caller's own argument ("A_prev: ..."), where
