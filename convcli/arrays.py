@@ -757,7 +757,8 @@ def _h5_dataset(f, dataset: str | None, where: str, name: str):
     if damaged:  # never picked past (a review: the readable one of a file of two was read, the damage unsaid)
         held = f"{len(names)} readable dataset{'s' * (len(names) != 1)} ({_names(names)})" if names else \
             "no readable dataset"
-        raise ConvcliError(where, f"{name} holds {held}, and {_names(damaged)} cannot be read: {_damaged_text(len(damaged))}"
+        said = _damaged_text(len(damaged))
+        raise ConvcliError(where, f"{name} holds {held}, and {_names(damaged)} cannot be read: {said}"
                                   + ("; say which with dataset: NAME" if names else ""))
     if not names and dataset is None:
         raise ConvcliError(where, f"{name} holds no datasets{dangling_links(f)}")
