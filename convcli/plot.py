@@ -384,8 +384,10 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
             differing[name] = (y, r, tol, differs, _choose_kind(r, name, None))
     # One sample for every batch of maps, the one with the most elements that differ over them all, where
     # it holds some of a quantity's (a review: conv1.Z drawn at sample 0, relu2.A at 3, pool3.A at 0)
-    per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for *_, d, kind in differing.values() if kind == "maps"]
-    common = (int(np.argmax(np.sum(per_sample, axis=0)))
+    maps = [(y, r, tol, d) for y, r, tol, d, kind in differing.values() if kind == "maps"]
+    per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for *_, d in maps]
+    common = (_busiest(np.sum(per_sample, axis=0), np.max([_excess(y, r, rtol, tol, d) for y, r, tol, d in maps],
+                                                          axis=0))
               if per_sample and len({len(c) for c in per_sample}) == 1 else None)
 
     def make() -> list[_Block]:
@@ -1088,6 +1090,26 @@ def _same(y: np.ndarray, r: np.ndarray) -> np.ndarray:
     return (np.isnan(y) & np.isnan(r)) | (np.isinf(y) & (y == r))
 
 
+def _excess(y: np.ndarray, r: np.ndarray, rtol: float, atol: float, differs: np.ndarray) -> np.ndarray:
+    """Per sample (axis 0), the largest error of the elements that differ,
+    in tolerances (``|y - r| / (atol + rtol*|r|)``, comparable across
+    quantities; as it is where the tolerance is 0; inf for a non-finite
+    one), 0 where none differs."""
+    with np.errstate(all="ignore"):
+        error, tol = np.abs(y - r), atol + rtol * np.abs(r)
+        out = np.where(tol > 0, error / np.where(tol > 0, tol, 1.0), error)
+    out = np.where(differs, np.nan_to_num(out, nan=np.inf), 0.0)
+    return out.reshape(out.shape[0], -1).max(axis=1)
+
+
+def _busiest(counts: np.ndarray, excess: np.ndarray) -> int:
+    """The sample with the most elements that differ, and of those, the one
+    whose worst is the farthest out (a review: a tie went to the first
+    sample, drawing an error of 1e-3 where another sample held one of 5)."""
+    most = counts == counts.max()
+    return int(np.argmax(np.where(most, excess, -1.0)))
+
+
 def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarray:
     """Beyond ``atol + rtol*|r|``, with check.compare's rules for non-finite
     values: an infinite reference matches only itself."""
@@ -1137,7 +1159,7 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
         if kind == "maps" and sample is not None:
             sample = _check_sample(sample, r, name, kind)
         if kind == "maps" and sample is None:  # the sample with the most (a review: the first had 1 of 65)
-            sample = int(np.argmax(differs.reshape(differs.shape[0], -1).sum(axis=1)))
+            sample = _busiest(differs.reshape(differs.shape[0], -1).sum(axis=1), _excess(y, r, rtol, atol, differs))
         if kind == "maps":  # marked at the drawn sample's first difference (none: no mark)
             where = np.flatnonzero(differs[sample])
             mark = ((sample, *(int(k) for k in np.unravel_index(int(where[0]), r.shape[1:])))
@@ -1268,6 +1290,10 @@ def _figure(mpl: _Mpl, blocks: list[_Block]):
     maps: list = []
     for container, block in zip(containers, blocks):
         block = _in_range(block)
+        if len(blocks) > 1 and block.kind != "note" and block.width < width:
+            # its own width, at the left (a review: a block of 3 panels under one of 64 was spread across
+            # the figure's width, its colour bar 800 px from its maps)
+            container = container.subfigures(1, 2, width_ratios=[block.width, width - block.width])[0]
         if block.kind == "note":
             container.text(0.5, 0.5, "\n".join(block.title), ha="center", va="center", fontsize=11)
             continue

@@ -602,7 +602,9 @@ def test_title_lines_are_wrapped_to_the_figure():
     block = plot._difference_block(yours, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
     chars = int(block.width * plot.DPI / plot.TITLE_CHAR_PX)
     assert all(len(line) <= chars for line in block.title), block.title
-    assert "sample 3: 128; drawn: sample 0" in " ".join(" ".join(block.title).split())
+    # (the four samples tie at 128: the one drawn is the farthest past the tolerance, whose errors of 1
+    # stand against its smallest |Z|)
+    assert "sample 3: 128; drawn: sample " in " ".join(" ".join(block.title).split())
 
 
 def test_a_png_that_appears_while_computing_is_kept_unless_overwrite(tmp_path):
@@ -979,6 +981,59 @@ def test_a_difference_picture_draws_one_sample_and_says_which_element_is_boxed(t
     assert [p.mark for p in a.panels] == [(2, 0), None] and "sample 3" in a.title[0]
     assert a.title[1] == "max |error| 1   first difference at [3, 2, 0, 0]"
     assert "boxed" not in " ".join(w.title)
+
+
+def test_samples_with_as_many_differences_go_to_the_one_with_the_worst(tmp_path):
+    """A review: sample 0 with one error of 1e-3 and sample 2 with one of 5
+    drew sample 0 (the first of the tie), its colour bar topping out at
+    1e-3, and the 5 that check's text called the most appeared nowhere.
+    Among samples with as many differing elements, the one whose worst is
+    the farthest past the tolerance is drawn: alone, and for every batch."""
+    ref = np.zeros((4, 6, 6, 3))
+    Z = ref.copy()
+    Z[0, 3, 3, 0] += 1e-3
+    Z[2, 4, 4, 2] += 5.0
+    block = plot._difference_block(Z, ref, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    title = " ".join(" ".join(block.title).split())
+    assert "drawn: sample 2 (its max |error| 5)" in title, title
+    assert [p.mark for p in block.panels] == [None, None, (4, 4)] and block.vmax == 5.0
+    # the common sample of several batches: the tie (two each in samples 0 and 2) goes to sample 2's 5
+    A = ref.copy()
+    A[0, 1, 1, 1] += 1e-3
+    A[2, 1, 1, 1] += 1e-3
+    blocks = []
+    real = plot._render
+    plot_render = lambda mpl, b, path, *a, **kw: (blocks.extend(b()), real(mpl, b, path, *a, **kw))  # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plot, "_render", plot_render)
+        plot_differences({"conv1.Z": (Z, ref), "relu2.A": (A, ref)}, tmp_path / "d.png")
+    z, a = blocks
+    assert "sample 2" in z.title[0] and [p.mark for p in z.panels] == [None, None, (4, 4)], z.title
+    assert "sample 2" in a.title[0] and [p.mark for p in a.panels] == [None, (1, 1), None], a.title
+    # more differences still win over a larger error (the README's rule)
+    more = ref.copy()
+    more[1, 0, 0, 0] = more[1, 5, 5, 0] = 1e-3
+    more[3, 2, 2, 1] = 9.0
+    block = plot._difference_block(more, ref, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    assert "drawn: sample 1" in " ".join(" ".join(block.title).split())
+
+
+def test_a_narrow_block_under_a_wide_one_keeps_its_own_width():
+    """A review: in a stacked picture, conv1.dA_prev's 3 panels under
+    conv1.Z's 64 were spread across the whole figure's width, channel 1
+    580 px right of channel 0 and the colour bar 800 px from them. A block
+    narrower than the figure is drawn at its own width, at the left."""
+    Z, dA = rng().randn(2, 8, 8, 64), rng().randn(2, 8, 8, 3)
+    wide = plot._difference_block(Z + 1.0, Z, "conv1.Z", None, None, None, 1e-6, 1e-8)
+    narrow = plot._difference_block(dA + 1.0, dA, "conv1.dA_prev", None, None, None, 1e-6, 1e-8)
+    assert narrow.width < wide.width
+    fig, _ = plot._figure(plot._matplotlib(), [wide, narrow])
+    fig.canvas.draw()
+    block = fig.subfigs[1]
+    axes = block.axes + [ax for sub in block.subfigs for ax in sub.axes]  # its maps and colour bar
+    right = max(ax.get_window_extent().x1 for ax in axes) / fig.bbox.width
+    assert len(axes) >= 4
+    assert right <= narrow.width / wide.width + 0.02, (right, narrow.width / wide.width)
 
 
 def test_a_title_is_not_wrapped_at_a_hyphen():
