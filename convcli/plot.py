@@ -1186,7 +1186,9 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
                else "no finite |error|")
     tolerance = (f"   (rtol {rtol:g}, atol {atol:g}; the errors within them drawn black)"
                  if rtol or atol else "")
-    boxed = (f"; boxed: {list(mark)} (sample {mark[0]}'s first)"
+    # a large map's mark is a ring (_draw_grid: a pixel is too small to outline; a review: "boxed" over a ring)
+    marked = "ringed" if kind == "maps" and max(r.shape[1:3]) > MARK_RING_ABOVE else "boxed"
+    boxed = (f"; {marked}: {list(mark)} (sample {mark[0]}'s first)"
              if first and mark is not None and kind == "maps" and tuple(mark) != first
              and (channels is None or mark[-1] in channels) else "")  # (a box drawn: its channel is)
     title = [f"{largest}   first difference at {list(first) if first else 'none'}{boxed}",

@@ -1036,6 +1036,19 @@ def test_a_narrow_block_under_a_wide_one_keeps_its_own_width():
     assert right <= narrow.width / wide.width + 0.02, (right, narrow.width / wide.width)
 
 
+def test_a_large_map_s_mark_is_said_to_be_ringed():
+    """A review: over a 300x300 map, whose mark is a ring (a pixel is too
+    small to outline), the title said "boxed: [2, 0, 150, 1]"."""
+    for side, word in ((300, "ringed"), (plot.MARK_RING_ABOVE, "boxed")):
+        ref = np.zeros((3, side, side, 2))
+        Z = ref.copy()
+        Z[0, 0, 0, 0] = 1.0  # the first difference, in sample 0
+        Z[2, 0, 7, 1] = Z[2, 1, 7, 1] = 1.0  # two in sample 2: drawn, marked at its first
+        block = plot._difference_block(Z, ref, "conv1.Z", None, None, None, 1e-6, 1e-8)
+        said = " ".join(" ".join(block.title).split())
+        assert f"first difference at [0, 0, 0, 0]; {word}: [2, 0, 7, 1] (sample 2's first)" in said, said
+
+
 def test_a_title_is_not_wrapped_at_a_hyphen():
     """A review: '--each-layer' was cut as '--each-' / 'layer'."""
     lines = plot._fit(["x" * 60 + " use --each-layer to grade each layer on your own inputs"], plot.MIN_WIDTH)
