@@ -752,8 +752,10 @@ def h5_datasets(f, dangling: bool = False) -> list[str]:
 def _h5_dataset(f, dataset: str | None, where: str, name: str):
     import h5py
 
-    names = h5_datasets(f)
-    damaged = _damaged_names(f) if dataset is None else []
+    walked = [(path, link) for path, link in _h5_walk(f) if path is not None]  # (one walk for both)
+    names = [path for path, link in walked if link is None]
+    # the names the file lists whose objects HDF5 cannot open (_h5_walk gives their hard links)
+    damaged = [path for path, link in walked if isinstance(link, h5py.HardLink)] if dataset is None else []
     if damaged:  # never picked past (a review: the readable one of a file of two was read, the damage unsaid)
         held = f"{len(names)} readable dataset{'s' * (len(names) != 1)} ({_names(names)})" if names else \
             "no readable dataset"
@@ -902,13 +904,6 @@ def _damaged(f, path: str) -> bool:
         except Exception:  # noqa: BLE001  listed, and cannot be opened
             return True
     return False
-
-
-def _damaged_names(f) -> list[str]:
-    """The names a file lists whose objects HDF5 cannot open (:func:`_h5_walk`)."""
-    import h5py
-
-    return [path for path, link in _h5_walk(f) if path is not None and isinstance(link, h5py.HardLink)]
 
 
 def dangling_links(f, limit: int = 10_000) -> str:

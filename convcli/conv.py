@@ -61,7 +61,7 @@ from .hparams import (
     check_not_swapped,
     check_padded,
     check_upstream,
-    too_large,
+    check_memory,
     choice,
     compute_dtype,
     conv_geometry,
@@ -130,14 +130,11 @@ def _check_fits(g: ConvGeometry, itemsize: int, backward: bool = False) -> None:
     in_shape = (g.m, g.n_H_prev, g.n_W_prev, g.n_C_prev)
     if any(g.pad):  # unpadded, A_prev is used as it is (a review: "padded by (0, 0, 0, 0)" blamed a pad of 0)
         check_padded(in_shape, g.pad, "A_prev", memory=True, itemsize=itemsize)
-    why = too_large((g.m, g.n_H, g.n_W, g.n_C), memory=True, itemsize=itemsize)
-    if why:
-        raise ValueError(f"output size: A_prev {in_shape} with pad {g.pad}, "
-                         f"stride {(g.s_H, g.s_W)}, dilation {(g.d_H, g.d_W)} gives Z {(g.m, g.n_H, g.n_W, g.n_C)}, "
-                         f"{why}")
-    why = too_large(in_shape, memory=True, itemsize=itemsize) if backward else ""
-    if why:  # (a review: a stride-4096 layer over a memmap of 512 GiB ran its forward, then MemoryError)
-        raise ValueError(f"cache: A_prev {in_shape}: its gradient dA_prev would be {why}")
+    check_memory((g.m, g.n_H, g.n_W, g.n_C), itemsize,
+                 f"output size: A_prev {in_shape} with pad {g.pad}, stride {(g.s_H, g.s_W)}, "
+                 f"dilation {(g.d_H, g.d_W)} gives Z {(g.m, g.n_H, g.n_W, g.n_C)}, ")
+    if backward:  # (a review: a stride-4096 layer over a memmap of 512 GiB ran its forward, then MemoryError)
+        check_memory(in_shape, itemsize, f"cache: A_prev {in_shape}: its gradient dA_prev would be ")
 
 
 def _pad(X: np.ndarray, sides) -> np.ndarray:
