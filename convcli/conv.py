@@ -701,27 +701,29 @@ def _busiest(blocks: list, n: int) -> int:
     return max(sum((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) for group in parallel.split(blocks, n))
 
 
-def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> list:
+def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m: int | None = None) -> list:
     """The blocks of a pass (:func:`_blocks`) whose output rows hold
     ``row_bytes`` of unfolded input, ``K_bytes`` per unfolded row, and whose
     product has N columns: of CHUNK_BYTES, or where N > SMALL_GEMM_MAX_N, of
     WIDE_MIN_ROWS rows (:func:`_wide_target`), or fewer if the pass's rows
     make less than two blocks a thread of that, as long as they run on as
     many threads as CHUNK_BYTES blocks would, the busiest thread within
-    WIDE_MAX_IMBALANCE of its rows."""
-    blocks = list(_blocks(m, n_H, row_bytes))
-    if _wide_target(K_bytes, N) <= CHUNK_BYTES:  # narrow, or WIDE_MIN_ROWS rows fit CHUNK_BYTES
-        return blocks
-    n = parallel.threads_for(len(blocks))
-    target = min(WIDE_MIN_ROWS, m * n_H * (row_bytes // K_bytes) // (2 * n)) * K_bytes
-    if target > CHUNK_BYTES:
-        wide = list(_blocks(m, n_H, row_bytes, target))
-        if parallel.threads_for(len(wide)) == n and _busiest(wide, n) <= WIDE_MAX_IMBALANCE * _busiest(blocks, n):
-            return wide
-    return blocks
+    WIDE_MAX_IMBALANCE of its rows. Chosen as for a batch of ``plan_m``
+    samples (default m), so that a chunk of it is cut as the batch is (see
+    :func:`_blocks`)."""
+    plan_m = plan_m or m
+    blocks = list(_blocks(plan_m, n_H, row_bytes))
+    if _wide_target(K_bytes, N) > CHUNK_BYTES:  # not narrow, nor WIDE_MIN_ROWS rows within CHUNK_BYTES
+        n = parallel.threads_for(len(blocks))
+        target = min(WIDE_MIN_ROWS, plan_m * n_H * (row_bytes // K_bytes) // (2 * n)) * K_bytes
+        if target > CHUNK_BYTES:
+            wide = list(_blocks(plan_m, n_H, row_bytes, target))
+            if parallel.threads_for(len(wide)) == n and _busiest(wide, n) <= WIDE_MAX_IMBALANCE * _busiest(blocks, n):
+                return wide if plan_m == m else list(_blocks(m, n_H, row_bytes, target, plan_m))
+    return blocks if plan_m == m else list(_blocks(m, n_H, row_bytes, None, plan_m))
 
 
-def _blocks(m, n_H, row_bytes, target=None):
+def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
     """Split the (sample, output row) grid into blocks whose unfolded input
     stays near ``target`` bytes (default CHUNK_BYTES: cache-sized, so the
     copy and the GEMM that reads it meet in cache; more for wide products,
@@ -734,7 +736,10 @@ def _blocks(m, n_H, row_bytes, target=None):
     :func:`block_max_bytes`. Whole samples are shared out evenly between
     the threads (:func:`parallel.sample_runs`); bands come in a multiple of
     the threads' count where a sample has rows enough, so some may hold
-    fewer rows than the target's. Yields (n0, n1, h0, h1)."""
+    fewer rows than the target's. The bands are those of a batch of
+    ``plan_m`` samples (default m): a sample's bands are its products, whose
+    rows BLAS rounds by their place in them (:func:`_products`), so a chunk
+    of a batch is cut into the batch's own. Yields (n0, n1, h0, h1)."""
     per = (target or CHUNK_BYTES) / max(row_bytes, 1)  # output rows per target
     if per * 1.5 >= n_H:
         step = max(1, round(per / n_H))
@@ -750,7 +755,8 @@ def _blocks(m, n_H, row_bytes, target=None):
     # sample of 7 bands gave two threads 4 and 3, attempt 83); a band's
     # edges at the nearest row to equal shares, so that bands of one more
     # row spread over the threads.
-    while bands < n_H and (m * bands) % parallel.threads_for(m * bands):
+    plan_m = plan_m or m
+    while bands < n_H and (plan_m * bands) % parallel.threads_for(plan_m * bands):
         bands += 1
     runs = parallel.even_runs(n_H, bands)
     for n in range(m):
@@ -781,7 +787,7 @@ def _scratch(rows: int, width: int, dtype) -> np.ndarray:
 
 
 def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=False, T=1,
-               pad=(0, 0, 0, 0), x_sums=False):
+               pad=(0, 0, 0, 0), x_sums=False, plan_m=None, per_sample=False):
     """The blocked im2col + GEMM loop shared by every fast conv pass.
 
     Forward (``out2`` given): ``out2[rows] = cols @ W2``, the (m*n_H*n_W, C)
@@ -805,6 +811,16 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     (:mod:`convcli.parallel`), each with its own buffer and its own partial
     sum (its first product, then added to), summed in a fixed order.
 
+    With ``plan_m``, the pass is cut and threaded as for a batch of that
+    many samples (:func:`_pass_blocks`): where that batch's blocks would run
+    on threads (BLAS held to one) and X's run on one, BLAS is held to one
+    thread for them too. With ``per_sample``, ``out2``'s products are each
+    sample's own, or each band's (:func:`_products`). So a sample's output
+    rows come out the same bits whatever the batch, chunk or block that
+    holds it, for one batch of ``plan_m`` and one thread setting (BLAS
+    rounds a product otherwise on more threads, and a pass whose blocks run
+    on one thread leaves BLAS its own).
+
     Returns ``(kept, grad, sums)``: with ``keep``, ``[cols | 1]`` (rows, K + 1)
     when one block held all of it (for backward to reuse), else None; the
     weight gradient's sum, or None; with ``x_sums`` ``"finite"``, whether X
@@ -824,7 +840,9 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     width = K + 1 if ones else K  # room for the column of ones
     N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
     item = X.dtype.itemsize
-    blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N)
+    blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m)
+    one_blas_thread = (plan_m is not None and plan_m != m and parallel.threads_for(len(blocks)) <= 1
+                       and parallel.threads_for(len(_pass_blocks(plan_m, n_H, n_Wt * K * item, K * item, N))) > 1)
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()
@@ -886,14 +904,17 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             _unfold(dest, src, rows, C_in)
             cols = buf[:rows]
             r0 = (n0 * n_H + h0) * n_Wt
-            if out2 is not None:
-                # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
-                _matmul_rows(cols if bias else cols[:, :K], W2, out2[r0:r0 + rows])
+            if out2 is not None:  # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
+                a, out = (cols if bias else cols[:, :K]), out2[r0:r0 + rows]
+                if per_sample:  # a product a sample, or a band
+                    _products(a, W2, out, n_H * n_Wt if whole else rows)
+                else:
+                    _matmul_rows(a, W2, out)
             if grad_out2 is not None:  # (K+1, rows) @ (rows, C) -> (K+1, C)
                 part, spare = _add_matmul_t(cols, grad_out2[r0:r0 + rows], part, spare)
         return cols, part, sums
 
-    results = parallel.map_blocks(run, blocks)
+    results = parallel.map_blocks(run, blocks, one_blas_thread=one_blas_thread)
     grad, sums = results[0][1], results[0][2]
     for _, part, group_sums in results[1:]:  # in block order: the same sums every run
         if grad is not None:
@@ -1046,6 +1067,35 @@ def _matmul_rows(a, b, out) -> None:
         np.matmul(a[n * step:], b, out=out[n * step:])
 
 
+# BLAS rounds a row of a product by its place in it: OpenBLAS's float32
+# kernels on this AVX2 machine by its place modulo 12 (when K >= ~55), and
+# a product's last (M mod 12) rows otherwise than the rest; float64's, the
+# last row of an odd M. So a sample's output bits depended on where its rows
+# fell in its block's product, which the batch's size and a streamed run's
+# chunks move, and in float32 over images with flat regions that made or
+# broke a max pool's ties, moving whole gradients (a review: 28 of 58 checks
+# of a streamed run failed in memory). So the forward pass makes each
+# sample (or band) its own product (:func:`_products`). Cut at a multiple of
+# this many of its rows (48: a multiple of the 2, 4, 8, 12, 16 and 24 rows
+# GEMM kernels take at once), a product gave the same bits as whole, in
+# every case measured (K 9-1153, both dtypes; attempt 117): what slices a
+# product into smaller BLAS calls (SMALL_GEMM_MNK) cuts it only so.
+PRODUCT_ROW_ALIGN = 48
+def _products(a, b, out, R: int) -> None:
+    """``out[...] = a @ b`` for a (rows, K) ``a`` whose rows are products
+    of R rows each (samples' or a band's, :data:`PRODUCT_ROW_ALIGN`), every
+    one its own BLAS call in the same slices of rows (:func:`_matmul_rows`)
+    whatever the others: one stacked ``np.matmul`` for them all where they
+    take no slices (NumPy calls BLAS once a product, in C)."""
+    rows, K = a.shape
+    B = rows // R
+    if _gemm_rows(K, b.shape[1], R, a.itemsize) >= R:
+        np.matmul(_row_stack(a, B, R), b, out=_row_stack(out, B, R))
+        return
+    for k in range(B):
+        _matmul_rows(a[k * R:(k + 1) * R], b, out[k * R:(k + 1) * R])
+
+
 def _add_matmul_t(a, g, part, spare):
     """``part + a.T @ g`` for a (rows, K) ``a`` and (rows, N) ``g``; ``part``
     None starts the sum. Cut along K where :func:`_gemm_cols_t` says so:
@@ -1114,11 +1164,15 @@ def planned_for(samples: int):
     batch in memory, and an ulp is enough to make or break a tie in a max
     pool after it, which moves a whole gradient (a review: 5 of 12 checks of
     a streamed float32 run failed against the in-memory one). Under it, the
-    chunks unfold as the whole batch does; BLAS may still round a row of a
-    smaller product otherwise (its kernels depend on the product's size),
-    so equal bits are likely, not certain. Nor do they hold where the batch
-    holds an infinity or a NaN: a tiled pass that meets one is done again
-    untiled, in memory the whole batch's, streamed only that chunk's."""
+    chunks unfold as the whole batch does, are cut into the batch's bands
+    and, where the batch's blocks would run on threads, hold BLAS to one
+    thread as the batch's do; and as every sample is its own product
+    (:data:`PRODUCT_ROW_ALIGN`), each chunk's forward output is the whole
+    batch's, bit for bit. Not where the batch holds an infinity or a NaN: a
+    tiled pass that meets one is done again untiled, in memory the whole
+    batch's, streamed only that chunk's. (The gradients are sums over the
+    batch, and a chunk's dA_prev comes from smaller products: they agree to
+    rounding.)"""
     token = _PLANNED_SAMPLES.set(int(samples))
     try:
         yield
@@ -1157,7 +1211,7 @@ def _forward_fast(A_prev, W, b, g: ConvGeometry, T: int):
     cols, _, sums = _conv_gemm(A_prev, _gemm_weights(W, T, g.s_W, g.d_W, bias), g.n_H, g.n_W,
                                (g.f_H, g.f_W), (g.s_H, g.s_W), (g.d_H, g.d_W),
                                out2=Z.reshape(-1, T * g.n_C), bias=True, keep=True, T=T, pad=g.pad,
-                               x_sums="finite" if T > 1 else False)
+                               x_sums="finite" if T > 1 else False, plan_m=_planned_m(g), per_sample=True)
     if T > 1 and not (_finite(A_prev) if sums is None else sums):
         del Z, cols
         return _forward_fast(A_prev, W, b, g, 1)

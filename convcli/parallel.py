@@ -105,13 +105,16 @@ def _env_threads() -> int | None:
     return int(env)
 
 
+def _blas_threads() -> int:
+    """How many threads BLAS itself uses."""
+    counts = [lib.num_threads for lib in _blas().lib_controllers]
+    return max(counts) if counts else 1
+
+
 def threads() -> int:
     """How many threads the engines may use."""
     env = _env_threads()
-    if env is not None:
-        return env
-    counts = [lib.num_threads for lib in _blas().lib_controllers]
-    return max(counts) if counts else 1
+    return _blas_threads() if env is None else env
 
 
 def _pool(n: int) -> ThreadPoolExecutor:
@@ -181,16 +184,19 @@ def threads_for(n_blocks: int, min_blocks_per_thread: int = 2) -> int:
     return 1
 
 
-def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2) -> list:
+def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2, one_blas_thread: bool = False) -> list:
     """``[fn(group) for group in split(blocks, n)]``, the groups on n threads.
 
     Runs serially when there is too little work to share (fewer than
     ``min_blocks_per_thread`` blocks per thread) or when one thread is
     configured; when another parallel region is already running, runs the
-    same groups serially.
+    same groups serially. BLAS is held to one thread while the groups run
+    on threads, and with ``one_blas_thread`` while they run serially too
+    (BLAS rounds a product otherwise on more threads: a caller that wants
+    the same bits whatever the threads asks for that).
     """
     n = threads_for(len(blocks), min_blocks_per_thread)
-    if n <= 1:
+    if n <= 1 and not (one_blas_thread and _blas_threads() > 1):
         return [fn(blocks)]
     groups = split(blocks, n)
     if not _lock.acquire(blocking=False):

@@ -1296,6 +1296,82 @@ def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
         assert len({len(g) for g in parallel.split(blocks, k)}) == 1 and max(shares) - min(shares) <= 1, shares
 
 
+# (A_prev shape, W shape, pad, chunk sizes, output rows a band or None): whole samples on one thread
+# (28x28 images, one channel, tiled), whole samples on threads (a chunk of one runs on one thread,
+# BLAS held to one as the batch's threads hold it), bands of rows (by hand, 7 of 3 rows a sample, or on
+# two threads 8 for the batch's 5 samples, where a chunk of 2 would take 7), and a tiled RGB stem
+CHUNKED_LAYERS = [
+    ((60, 28, 28, 1), (3, 3, 1, 8), 0, (1, 7, 13), None),
+    ((32, 32, 32, 16), (3, 3, 16, 32), 1, (1, 5, 8), None),
+    ((5, 20, 20, 8), (3, 3, 8, 16), 1, (1, 2, 3), 3),
+    ((4, 64, 64, 3), (4, 4, 3, 8), 2, (1, 3), None),
+]
+
+
+@pytest.mark.parametrize("sliced", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("A_shape, W_shape, pad, chunks, band", CHUNKED_LAYERS)
+def test_a_sample_s_output_is_the_same_bits_in_any_chunk_of_its_batch(A_shape, W_shape, pad, chunks, band, dtype,
+                                                                      sliced, monkeypatch):
+    """A review: a float32 run streamed in chunks moved 17-35% of Z by an ulp
+    against the in-memory run, which broke a max pool's ties over images
+    with flat regions and moved dW by up to 25%: BLAS rounds a row by its
+    place in a product (OpenBLAS's float32 kernels on AVX2, its place
+    modulo 12 and a product's last rows) and by its threads, and a sample's
+    place in its block's product moved with the chunking. Each sample is now
+    its own product, the chunks cut and threaded as the batch (planned_for):
+    the whole batch's Z, bit for bit, whatever the chunks. The flat images
+    are small integers, as uint8 pixels are. ``sliced``: the products cut
+    into small BLAS calls (SMALL_GEMM_MNK, as where OpenBLAS has its small
+    kernels), each sample's from its own first row."""
+    monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 100 ** 3 if sliced else 0)
+    row_bytes = A_shape[2] * int(np.prod(W_shape[:3])) * np.dtype(dtype).itemsize  # an output row unfolded
+    if band:
+        monkeypatch.setattr(conv_module, "CHUNK_BYTES", band * row_bytes)
+    rng = np.random.default_rng(5)
+    A_prev = (rng.integers(0, 3, A_shape) * 50).astype(dtype)  # flat runs of equal values
+    W = rng.standard_normal(W_shape).astype(dtype)
+    b = rng.standard_normal(W_shape[-1]).astype(dtype)
+    hp = {"pad": pad}
+    Z, _ = cc.conv_forward(A_prev, W, b, hp)
+    if band:
+        assert {h1 - h0 for *_, h0, h1 in conv_module._blocks(A_shape[0], A_shape[1], row_bytes)} <= {2, 3}, "bands"
+    m = A_shape[0]
+    for rows in chunks:
+        with conv_module.planned_for(m):
+            parts = [cc.conv_forward(A_prev[i:i + rows], W, b, hp)[0] for i in range(0, m, rows)]
+        np.testing.assert_array_equal(np.concatenate(parts), Z, err_msg=f"chunks of {rows}")
+
+
+def test_a_chunk_run_on_one_thread_holds_blas_to_one_as_its_batch_s_threads_do(monkeypatch):
+    """The batch of 32 runs its blocks on the threads, BLAS held to one; a
+    chunk of one sample is one block, on one thread, where BLAS would run the
+    sample's (1024, 145) @ (145, 32) product on its own threads and round it
+    otherwise (15% of float32 Z moved by an ulp): it is held to one thread
+    too. In memory a batch too small for the threads leaves BLAS its own."""
+    monkeypatch.delenv("CONVCLI_THREADS", raising=False)
+    if parallel.threads() < 2:
+        pytest.skip(f"NumPy's BLAS runs on {parallel.threads()} thread here: nothing to hold to one")
+    held = []
+    map_blocks = parallel.map_blocks
+
+    def spy(fn, blocks, min_blocks_per_thread=2, one_blas_thread=False):
+        held.append(one_blas_thread)
+        return map_blocks(fn, blocks, min_blocks_per_thread, one_blas_thread)
+
+    monkeypatch.setattr(parallel, "map_blocks", spy)
+    rng = np.random.default_rng(2)
+    A_prev = rng.standard_normal((32, 32, 32, 16)).astype(np.float32)
+    W, b = rng.standard_normal((3, 3, 16, 32)).astype(np.float32), np.zeros(32, np.float32)
+    cc.conv_forward(A_prev[:1], W, b, {"pad": 1})
+    assert held == [False]  # in memory
+    held.clear()
+    with conv_module.planned_for(32):
+        cc.conv_forward(A_prev[:1], W, b, {"pad": 1})
+        cc.conv_forward(A_prev[:16], W, b, {"pad": 1})  # blocks enough for the threads
+    assert held == [True, False]
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("A_shape, f, pad", [((3, 6, 12, 3), 3, 1), ((3, 8, 24, 3), 4, 2)])  # T_in 4, T 4 and 5
