@@ -701,6 +701,30 @@ def _busiest(blocks: list, n: int) -> int:
     return max(sum((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in group) for group in parallel.split(blocks, n))
 
 
+# A pass is cut (its block target, its bands: :func:`_pass_blocks`) as for
+# its batch, or the batch planned_for gives, counted up to this many
+# samples: a streamed chunk is cut as its whole batch is, without listing
+# the whole batch's blocks (a review: planned for 10^6 samples, 1.2 s and
+# 458 MiB of tuples a chunk), and past it the cut no longer changes but for
+# a band more or less on some thread's share, out of thousands.
+PLAN_MAX_SAMPLES = 1024
+
+
+def _pass_target(plan: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> int | None:
+    """The block target of a pass of ``plan`` samples (see
+    :func:`_pass_blocks`): None for CHUNK_BYTES, or a wide one."""
+    if _wide_target(K_bytes, N) <= CHUNK_BYTES:  # narrow, or WIDE_MIN_ROWS rows fit CHUNK_BYTES
+        return None
+    blocks = list(_blocks(plan, n_H, row_bytes))
+    n = parallel.threads_for(len(blocks))
+    target = min(WIDE_MIN_ROWS, plan * n_H * (row_bytes // K_bytes) // (2 * n)) * K_bytes
+    if target > CHUNK_BYTES:
+        wide = list(_blocks(plan, n_H, row_bytes, target))
+        if parallel.threads_for(len(wide)) == n and _busiest(wide, n) <= WIDE_MAX_IMBALANCE * _busiest(blocks, n):
+            return target
+    return None
+
+
 def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m: int | None = None) -> list:
     """The blocks of a pass (:func:`_blocks`) whose output rows hold
     ``row_bytes`` of unfolded input, ``K_bytes`` per unfolded row, and whose
@@ -709,18 +733,21 @@ def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m:
     make less than two blocks a thread of that, as long as they run on as
     many threads as CHUNK_BYTES blocks would, the busiest thread within
     WIDE_MAX_IMBALANCE of its rows. Chosen as for a batch of ``plan_m``
-    samples (default m), so that a chunk of it is cut as the batch is (see
-    :func:`_blocks`)."""
-    plan_m = plan_m or m
-    blocks = list(_blocks(plan_m, n_H, row_bytes))
-    if _wide_target(K_bytes, N) > CHUNK_BYTES:  # not narrow, nor WIDE_MIN_ROWS rows within CHUNK_BYTES
-        n = parallel.threads_for(len(blocks))
-        target = min(WIDE_MIN_ROWS, plan_m * n_H * (row_bytes // K_bytes) // (2 * n)) * K_bytes
-        if target > CHUNK_BYTES:
-            wide = list(_blocks(plan_m, n_H, row_bytes, target))
-            if parallel.threads_for(len(wide)) == n and _busiest(wide, n) <= WIDE_MAX_IMBALANCE * _busiest(blocks, n):
-                return wide if plan_m == m else list(_blocks(m, n_H, row_bytes, target, plan_m))
-    return blocks if plan_m == m else list(_blocks(m, n_H, row_bytes, None, plan_m))
+    samples (default m), up to PLAN_MAX_SAMPLES, so that a chunk of it is
+    cut as the batch is (see :func:`_blocks`)."""
+    plan = min(plan_m or m, PLAN_MAX_SAMPLES)
+    return list(_blocks(m, n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N), plan))
+
+
+def _pass_block_count(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> int:
+    """``len(_pass_blocks(m, ...))``, without listing them."""
+    plan = min(m, PLAN_MAX_SAMPLES)
+    target = _pass_target(plan, n_H, row_bytes, K_bytes, N)
+    per = (target or CHUNK_BYTES) / max(row_bytes, 1)
+    if per * 1.5 >= n_H:
+        step = max(1, round(per / n_H))
+        return 1 if step >= m else parallel.sample_run_count(m, step)
+    return m * _band_count(n_H, per, plan)
 
 
 def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
@@ -749,19 +776,23 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
         for n0, n1 in parallel.sample_runs(m, step):
             yield n0, n1, 0, n_H
         return
-    bands = -(-n_H // max(1, round(per)))
-    # Bands are shared out by count: as many on each thread where more bands
-    # a sample make their count a multiple of the threads they run on (one
-    # sample of 7 bands gave two threads 4 and 3, attempt 83); a band's
-    # edges at the nearest row to equal shares, so that bands of one more
-    # row spread over the threads.
-    plan_m = plan_m or m
-    while bands < n_H and (plan_m * bands) % parallel.threads_for(plan_m * bands):
-        bands += 1
-    runs = parallel.even_runs(n_H, bands)
+    runs = parallel.even_runs(n_H, _band_count(n_H, per, plan_m or m))
     for n in range(m):
         for h0, h1 in runs:
             yield n, n + 1, h0, h1
+
+
+def _band_count(n_H: int, per: float, plan: int) -> int:
+    """Bands a sample of n_H output rows, ``per`` rows to a block target,
+    in a batch of ``plan`` samples. Bands are shared out by count: as many
+    on each thread where more bands a sample make their count a multiple of
+    the threads they run on (one sample of 7 bands gave two threads 4 and 3,
+    attempt 83); a band's edges at the nearest row to equal shares, so that
+    bands of one more row spread over the threads."""
+    bands = -(-n_H // max(1, round(per)))
+    while bands < n_H and (plan * bands) % parallel.threads_for(plan * bands):
+        bands += 1
+    return bands
 
 
 def block_max_bytes(row_bytes: int = 0, target: int | None = None) -> int:
@@ -842,7 +873,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     item = X.dtype.itemsize
     blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m)
     one_blas_thread = (plan_m is not None and plan_m != m and parallel.threads_for(len(blocks)) <= 1
-                       and parallel.threads_for(len(_pass_blocks(plan_m, n_H, n_Wt * K * item, K * item, N))) > 1)
+                       and parallel.threads_for(_pass_block_count(plan_m, n_H, n_Wt * K * item, K * item, N)) > 1)
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()
@@ -906,7 +937,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             r0 = (n0 * n_H + h0) * n_Wt
             if out2 is not None:  # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
                 a, out = (cols if bias else cols[:, :K]), out2[r0:r0 + rows]
-                if per_sample:  # a product a sample, or a band
+                if per_sample and (not whole or n_H * n_Wt >= PER_SAMPLE_MIN_ROWS):  # a product a sample or band
                     _products(a, W2, out, n_H * n_Wt if whole else rows)
                 else:
                     _matmul_rows(a, W2, out)
@@ -1075,18 +1106,20 @@ def _matmul_rows(a, b, out) -> None:
 # chunks move, and in float32 over images with flat regions that made or
 # broke a max pool's ties, moving whole gradients (a review: 28 of 58 checks
 # of a streamed run failed in memory). So the forward pass makes each
-# sample (or band) its own product (:func:`_products`). Cut at a multiple of
-# this many of its rows (48: a multiple of the 2, 4, 8, 12, 16 and 24 rows
-# GEMM kernels take at once), a product gave the same bits as whole, in
-# every case measured (K 9-1153, both dtypes; attempt 117): what slices a
-# product into smaller BLAS calls (SMALL_GEMM_MNK) cuts it only so.
-PRODUCT_ROW_ALIGN = 48
+# sample (or band) its own product (:func:`_products`), where a sample has
+# at least this many rows of it: each BLAS call packs the whole (K, N)
+# operand, which a few rows a call do not pay for (a review: 1x1 to 4x4
+# output maps of deep layers, a product a sample, took 2-6x the time; rows
+# 64-256 0.93x-1.09x, attempt 117). Fewer rows, and the products stay a
+# block's, whose rows may round otherwise in another chunk.
+PER_SAMPLE_MIN_ROWS = 64
 def _products(a, b, out, R: int) -> None:
     """``out[...] = a @ b`` for a (rows, K) ``a`` whose rows are products
-    of R rows each (samples' or a band's, :data:`PRODUCT_ROW_ALIGN`), every
-    one its own BLAS call in the same slices of rows (:func:`_matmul_rows`)
-    whatever the others: one stacked ``np.matmul`` for them all where they
-    take no slices (NumPy calls BLAS once a product, in C)."""
+    of R rows each (samples' or a band's, :data:`PER_SAMPLE_MIN_ROWS`),
+    every one its own BLAS call, or its own slices of rows
+    (:func:`_matmul_rows`) cut from its first row whatever the others: one
+    stacked ``np.matmul`` for them all where they take no slices (NumPy
+    calls BLAS once a product, in C)."""
     rows, K = a.shape
     B = rows // R
     if _gemm_rows(K, b.shape[1], R, a.itemsize) >= R:
@@ -1167,8 +1200,10 @@ def planned_for(samples: int):
     chunks unfold as the whole batch does, are cut into the batch's bands
     and, where the batch's blocks would run on threads, hold BLAS to one
     thread as the batch's do; and as every sample is its own product
-    (:data:`PRODUCT_ROW_ALIGN`), each chunk's forward output is the whole
-    batch's, bit for bit. Not where the batch holds an infinity or a NaN: a
+    (:data:`PER_SAMPLE_MIN_ROWS`), each chunk's forward output is the whole
+    batch's, bit for bit. Not for a layer with fewer output positions a
+    sample than that (its products stay a block's), nor where the batch
+    holds an infinity or a NaN: a
     tiled pass that meets one is done again untiled, in memory the whole
     batch's, streamed only that chunk's. (The gradients are sums over the
     batch, and a chunk's dA_prev comes from smaller products: they agree to
@@ -1374,13 +1409,17 @@ def _finite(X: np.ndarray, one_blas_thread: bool = False) -> bool:
     (W, db, column sums), or any size where BLAS runs on one thread
     (``one_blas_thread``), by its dot product with itself, which any
     infinity or NaN makes one (0.45 us against 1 us for
-    ``np.isfinite(X).all()``); a sum of squares that overflows (values
-    beyond ~1e154 / sqrt(their count) in float64, ~1e19 / sqrt(count) in
-    float32) counts as not finite too, and the caller then takes its plain
-    route, as exact and only slower. Else as :func:`stats.all_finite` (a
-    float64 sum: no BLAS call, no array-sized mask)."""
+    ``np.isfinite(X).all()``); one that is not finite, an infinity's, a
+    NaN's or a sum of squares past the dtype's largest number (values beyond
+    ~1e154 / sqrt(their count) in float64, ~1e19 / sqrt(count) in float32),
+    is asked again as below: large finite values are finite (a review:
+    counted as not, a streamed chunk's tiled pass was done again untiled
+    where the batch's in memory was not, and 29% of its float32 Z moved by
+    an ulp). Else as :func:`stats.all_finite` (a float64 sum: no BLAS call,
+    no array-sized mask)."""
     if X.flags.c_contiguous and (one_blas_thread or X.size <= FINITE_BY_DOT_MAX):
-        return math.isfinite(np.vdot(X, X))  # flattened: 0.41 us, with reshape and dot 0.66
+        if math.isfinite(np.vdot(X, X)):  # flattened: 0.41 us, with reshape and dot 0.66
+            return True
     return all_finite(X)
 
 

@@ -40,11 +40,14 @@ def _after_fork_in_child() -> None:
     _lock = threading.Lock()
     _state.pop("pool", None)
     limiter = _state.pop("limiter", None)  # a region was running: BLAS was held to one thread
-    if limiter is not None:
-        try:
+    threads = _state.pop("blas_threads", None)  # ... or about to be, or just had been
+    try:
+        if limiter is not None:
             limiter.restore_original_limits()
-        except Exception:  # noqa: BLE001  a child that cannot change them keeps one thread: slower, not wrong
-            pass
+        elif threads is not None:  # forked while the limit was being set, before the limiter was kept
+            _blas().limit(limits=threads)
+    except Exception:  # noqa: BLE001  a child that cannot change them keeps one thread: slower, not wrong
+        pass
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -147,13 +150,17 @@ def sample_runs(m: int, step: int) -> list[tuple[int, int]]:
     ``step`` and a last one of the rest, shared out by count, gave m32's
     conv passes 18 and 14 of 32 samples: benchmarks/README.md, attempt 81).
     None empty."""
+    return even_runs(m, sample_run_count(m, step))
+
+
+def sample_run_count(m: int, step: int) -> int:
+    """How many runs :func:`sample_runs` makes (without making them)."""
     count = rounded = -(-m // step)  # count >= m / step: no run above step
     while True:  # more runs may run on more threads: until the count is a multiple of its own
         n = threads_for(rounded)
         rounded = min(m, n * -(-count // n))
         if threads_for(rounded) == n:
-            break
-    return even_runs(m, rounded)
+            return rounded
 
 
 def even_runs(n: int, parts: int) -> list[tuple[int, int]]:
@@ -205,6 +212,7 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2, one_blas_thread
         # results combined per group come out the same bits either way.
         return [fn(group) for group in groups]
     try:
+        _state["blas_threads"] = _blas_threads()  # for a child forked before the limiter is kept
         with _blas().limit(limits=1) as limiter:
             _state["limiter"] = limiter  # for a child forked meanwhile (_after_fork_in_child)
             # Each worker runs in a copy of the caller's context, so settings
@@ -215,4 +223,5 @@ def map_blocks(fn, blocks: list, min_blocks_per_thread: int = 2, one_blas_thread
             return [first] + [f.result() for f in futures]
     finally:
         _state.pop("limiter", None)
+        _state.pop("blas_threads", None)
         _lock.release()

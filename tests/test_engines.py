@@ -1323,7 +1323,9 @@ def test_a_sample_s_output_is_the_same_bits_in_any_chunk_of_its_batch(A_shape, W
     the whole batch's Z, bit for bit, whatever the chunks. The flat images
     are small integers, as uint8 pixels are. ``sliced``: the products cut
     into small BLAS calls (SMALL_GEMM_MNK, as where OpenBLAS has its small
-    kernels), each sample's from its own first row."""
+    kernels), each sample's from its own first row. On two threads, which
+    the bands' count depends on (a review: 6, 12 or 16 cut them otherwise)."""
+    monkeypatch.setenv("CONVCLI_THREADS", "2")
     monkeypatch.setattr(conv_module, "SMALL_GEMM_MNK", 100 ** 3 if sliced else 0)
     row_bytes = A_shape[2] * int(np.prod(W_shape[:3])) * np.dtype(dtype).itemsize  # an output row unfolded
     if band:
@@ -1341,6 +1343,69 @@ def test_a_sample_s_output_is_the_same_bits_in_any_chunk_of_its_batch(A_shape, W
         with conv_module.planned_for(m):
             parts = [cc.conv_forward(A_prev[i:i + rows], W, b, hp)[0] for i in range(0, m, rows)]
         np.testing.assert_array_equal(np.concatenate(parts), Z, err_msg=f"chunks of {rows}")
+
+
+def test_a_chunk_of_large_finite_values_is_tiled_as_its_batch_is():
+    """A review: a tiled pass checks on its threads that its input is finite
+    by a dot product with itself, whose sum of squares overflows for float32
+    values past ~1e19 / sqrt(count); a chunk held to one BLAS thread took
+    that route, counted its finite values as not finite and was unfolded
+    again without tiles, where the batch in memory was not: 29.5% of Z moved
+    by an ulp. Large finite values are finite either way now."""
+    rng = np.random.default_rng(8)
+    A_prev = (rng.integers(0, 3, (60, 28, 28, 1)) * 1e18).astype(np.float32)
+    W, b = rng.standard_normal((3, 3, 1, 8)).astype(np.float32), np.zeros(8, np.float32)
+    g = conv_module.conv_geometry(A_prev, W, b, {})
+    assert conv_module._forward_tile(g, np.float32) > 1  # by hand: 60*26*26*9*4 bytes unfolded, past 1 MiB
+    assert not np.isfinite(np.vdot(A_prev[:7], A_prev[:7]))  # (1e18)^2 * 2000: past float32's 3.4e38
+    Z, _ = cc.conv_forward(A_prev, W, b, {})
+    assert np.isfinite(Z).all()
+    for rows in (1, 7):
+        with conv_module.planned_for(60):
+            parts = [cc.conv_forward(A_prev[i:i + rows], W, b, {})[0] for i in range(0, 60, rows)]
+        np.testing.assert_array_equal(np.concatenate(parts), Z, err_msg=f"chunks of {rows}")
+
+
+@pytest.mark.parametrize("A_shape, W_shape, per_sample", [
+    ((64, 28, 28, 1), (3, 3, 1, 8), True),  # 26x26 positions, tiles of 2: 338 rows a sample
+    ((32, 10, 10, 8), (3, 3, 8, 16), True),  # 8x8: 64 rows, PER_SAMPLE_MIN_ROWS
+    ((32, 9, 9, 8), (3, 3, 8, 16), False),  # 7x7: 49
+    ((16, 5, 5, 16), (5, 5, 16, 120), False),  # LeNet's C5, 1x1
+])
+def test_small_output_maps_keep_a_product_a_block(A_shape, W_shape, per_sample, monkeypatch):
+    """A review: a product a sample packs the whole (K, N) operand for each,
+    which a 1x1 to 4x4 output map does not pay for (2-6x the time on deep
+    layers). Samples with fewer than PER_SAMPLE_MIN_ROWS rows of the
+    product share their block's."""
+    calls_seen = []
+    products = conv_module._products
+    monkeypatch.setattr(conv_module, "_products", lambda a, b, out, R: calls_seen.append(R) or products(a, b, out, R))
+    rng = np.random.default_rng(3)
+    A_prev, W = rng.standard_normal(A_shape), rng.standard_normal(W_shape)
+    b = rng.standard_normal(W_shape[-1])
+    Z, _ = cc.conv_forward(A_prev, W, b, {})
+    Z_r, _ = cc.conv_forward(A_prev, W, b, {}, engine="reference")
+    np.testing.assert_allclose(Z, Z_r, rtol=1e-12, atol=1e-12 * np.abs(Z_r).max())
+    assert bool(calls_seen) == per_sample and all(R >= conv_module.PER_SAMPLE_MIN_ROWS for R in calls_seen)
+
+
+def test_a_chunk_planned_for_a_huge_batch_lists_no_more_than_plan_max_samples(monkeypatch):
+    """A review: each chunk's pass listed the whole planned batch's blocks to
+    choose its cut (planned for 10^6 samples: 1.2 s and 458 MiB of tuples a
+    chunk). The cut is now chosen on at most PLAN_MAX_SAMPLES samples and
+    the planned batch's block count counted, not listed; the chunk comes out
+    as when planned for PLAN_MAX_SAMPLES."""
+    asked = []
+    blocks = conv_module._blocks
+    monkeypatch.setattr(conv_module, "_blocks", lambda m, *a, **k: asked.append(m) or blocks(m, *a, **k))
+    rng = np.random.default_rng(4)
+    A_prev = rng.standard_normal((8, 40, 40, 8)).astype(np.float32)
+    W, b = rng.standard_normal((3, 3, 8, 96)).astype(np.float32), np.zeros(96, np.float32)  # a wide product
+    with conv_module.planned_for(10 ** 7):
+        Z, _ = cc.conv_forward(A_prev, W, b, {"pad": 1})
+    assert asked and max(asked) <= conv_module.PLAN_MAX_SAMPLES
+    with conv_module.planned_for(conv_module.PLAN_MAX_SAMPLES):
+        np.testing.assert_array_equal(cc.conv_forward(A_prev, W, b, {"pad": 1})[0], Z)
 
 
 def test_a_chunk_run_on_one_thread_holds_blas_to_one_as_its_batch_s_threads_do(monkeypatch):

@@ -186,6 +186,32 @@ def _threads_in_child(conn) -> None:
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX's")
+def test_a_child_forked_while_a_region_sets_its_limit_gets_blas_s_threads_back(monkeypatch):
+    """A review: a region holds BLAS to one thread before it keeps the
+    limiter that the forked child restores; a child forked in between kept
+    one thread for good (2 of 60 forks while streamed chunks ran). The
+    region now notes BLAS's threads first: here BLAS is held and the note
+    made, as in that moment, with no limiter kept."""
+    import multiprocessing
+
+    monkeypatch.delenv("CONVCLI_THREADS", raising=False)
+    before = parallel.threads()
+    if before < 2:
+        pytest.skip(f"NumPy's BLAS runs on {before} thread here: nothing to hold to one")
+    with parallel._blas().limit(limits=1):  # (as a context: threadpoolctl then lets other threads set it after)
+        monkeypatch.setitem(parallel._state, "blas_threads", before)
+        assert parallel.threads() == 1 and "limiter" not in parallel._state
+        ctx = multiprocessing.get_context("fork")
+        ours, theirs = ctx.Pipe()
+        child = ctx.Process(target=_threads_in_child, args=(theirs,))
+        child.start()
+        assert ours.poll(60), "the forked child hung"
+        assert ours.recv() == before
+        child.join(10)
+    assert parallel.threads() == before
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX's")
 def test_a_child_forked_while_a_region_runs_gets_blas_s_threads_back(monkeypatch):
     """A review: a child forked while another thread ran a region inherited
     BLAS held to one thread, and stayed single-threaded for good."""
