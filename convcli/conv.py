@@ -842,15 +842,15 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     (:mod:`convcli.parallel`), each with its own buffer and its own partial
     sum (its first product, then added to), summed in a fixed order.
 
-    With ``plan_m``, the pass is cut and threaded as for a batch of that
-    many samples (:func:`_pass_blocks`): where that batch's blocks would run
-    on threads (BLAS held to one) and X's run on one, BLAS is held to one
-    thread for them too. With ``per_sample``, ``out2``'s products are each
-    sample's own, or each band's (:func:`_products`). So a sample's output
-    rows come out the same bits whatever the batch, chunk or block that
-    holds it, for one batch of ``plan_m`` and one thread setting (BLAS
-    rounds a product otherwise on more threads, and a pass whose blocks run
-    on one thread leaves BLAS its own).
+    With ``plan_m``, the pass is cut as for a batch of that many samples
+    (:func:`_pass_blocks`). With ``per_sample``, ``out2``'s products are
+    each sample's own, or each band's (:func:`_products`), and BLAS is held
+    to one thread where the blocks run on one but a batch of ``plan_m``'s
+    would run on threads (BLAS held to one), or where CONVCLI_THREADS is 1.
+    So a sample's output rows come out the same bits whatever the batch,
+    chunk or block that holds it, for one batch of ``plan_m`` and one
+    thread setting (BLAS rounds a product otherwise on more threads, and a
+    pass whose blocks run on one thread leaves BLAS its own).
 
     Returns ``(kept, grad, sums)``: with ``keep``, ``[cols | 1]`` (rows, K + 1)
     when one block held all of it (for backward to reuse), else None; the
@@ -872,8 +872,13 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
     item = X.dtype.itemsize
     blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m)
-    one_blas_thread = (plan_m is not None and plan_m != m and parallel.threads_for(len(blocks)) <= 1
-                       and parallel.threads_for(_pass_block_count(plan_m, n_H, n_Wt * K * item, K * item, N)) > 1)
+    # BLAS held to one thread where the blocks run on one: for a chunk whose batch's would run on
+    # threads (so as they do), and under CONVCLI_THREADS=1, whose passes would otherwise leave BLAS its
+    # own threads and round otherwise than the default's regions (an instructor's review: float64 Z
+    # 8.5% an ulp off, 56 of 116 checks failing); with OPENBLAS_NUM_THREADS=1 BLAS is held already.
+    one_blas_thread = per_sample and (parallel.threads() == 1 or (
+        plan_m is not None and plan_m != m and parallel.threads_for(len(blocks)) <= 1
+        and parallel.threads_for(_pass_block_count(plan_m, n_H, n_Wt * K * item, K * item, N)) > 1))
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()

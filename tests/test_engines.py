@@ -1345,6 +1345,30 @@ def test_a_sample_s_output_is_the_same_bits_in_any_chunk_of_its_batch(A_shape, W
         np.testing.assert_array_equal(np.concatenate(parts), Z, err_msg=f"chunks of {rows}")
 
 
+@pytest.mark.parametrize("A_shape, W_shape, dtype", [((32, 32, 32, 16), (3, 3, 16, 32), np.float32),
+                                                     ((64, 14, 14, 32), (3, 3, 32, 64), np.float64)])
+def test_convcli_threads_1_gives_the_forward_bits_of_the_default_threads(A_shape, W_shape, dtype, monkeypatch):
+    """An instructor's review: a key made on the default threads and graded
+    under CONVCLI_THREADS=1 failed 56 of 116 checks, in float64 as in
+    float32: the batch's blocks ran on the threads with BLAS held to one,
+    but on one thread BLAS kept its own two, and a product on two threads
+    rounds otherwise (8.5% of a float64 Z an ulp off, enough to move the
+    max pool's ties). CONVCLI_THREADS=1 now holds BLAS to one thread in the
+    forward pass, as OPENBLAS_NUM_THREADS=1 does."""
+    monkeypatch.delenv("CONVCLI_THREADS", raising=False)
+    if parallel.threads() < 2:
+        pytest.skip(f"NumPy's BLAS runs on {parallel.threads()} thread here: one thread either way")
+    rng = np.random.default_rng(6)
+    A_prev = (rng.integers(0, 3, A_shape) * 50).astype(dtype)
+    W, b = rng.standard_normal(W_shape).astype(dtype), rng.standard_normal(W_shape[-1]).astype(dtype)
+    g = conv_module.conv_geometry(A_prev, W, b, {"pad": 1})
+    row_bytes = g.n_W * int(np.prod(W_shape[:3])) * np.dtype(dtype).itemsize
+    assert parallel.threads_for(len(list(conv_module._blocks(g.m, g.n_H, row_bytes)))) > 1  # on the threads
+    Z, _ = cc.conv_forward(A_prev, W, b, {"pad": 1})
+    monkeypatch.setenv("CONVCLI_THREADS", "1")
+    np.testing.assert_array_equal(cc.conv_forward(A_prev, W, b, {"pad": 1})[0], Z)
+
+
 def test_a_chunk_of_large_finite_values_is_tiled_as_its_batch_is():
     """A review: a tiled pass checks on its threads that its input is finite
     by a dot product with itself, whose sum of squares overflows for float32
