@@ -45,7 +45,7 @@ try:
 except ImportError:  # Windows: no stale staging folders are removed
     fcntl = None
 
-from . import __version__, hparams
+from . import __version__, hparams, parallel
 from .errors import ConvcliError, broken_link, nearest_folder, path_error, short_path
 from .stats import STATS, all_finite, describe, json_number
 
@@ -836,6 +836,9 @@ def summary(results, command: str, fmt: str | None = None, placed: dict[str, str
         "seed": cfg.model.seed,
         "dtype": p.dtype,
         "engine": p.engine,
+        # the threads and the BLAS it ran on: a run on others may round a product otherwise, and an ulp
+        # can move a max pool's tie (an instructor's review: nothing said why two runs' keys differed)
+        "threads": parallel.describe(),
         "format": fmt,
         "inputs": {name: src.describe() for name, src in cfg.model.inputs.items()},
         # with each layer's hyperparameters as it ran (a same padding's four sides, the ties rule): an

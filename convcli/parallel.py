@@ -114,6 +114,19 @@ def _blas_threads() -> int:
     return max(counts) if counts else 1
 
 
+def describe() -> dict:
+    """The threads a run ran on, for its summary: the engine's
+    (:func:`threads`), BLAS's own, and which BLAS NumPy uses (name,
+    version, the kernels it chose). A run on another setting or machine may
+    round products otherwise (see the module's docstring)."""
+    libs = _numpy_blas()
+    blas = [" ".join(str(x) for x in (getattr(lib, "internal_api", None), getattr(lib, "version", None),
+                                      getattr(lib, "architecture", None)) if x)
+            for lib in libs]
+    return {"engine": threads(), "blas": max([lib.num_threads for lib in libs] or [1]),
+            "blas_library": ", ".join(blas) or None}
+
+
 def threads() -> int:
     """How many threads the engines may use."""
     env = _env_threads()

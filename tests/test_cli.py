@@ -206,6 +206,21 @@ def test_summary_json(tmp_path):
     assert db["shape"] == [1, 1, 1, 8] and db["file"] == "conv1.db.npy" and db["role"] == "gradient"
 
 
+def test_summary_json_records_the_threads_and_blas_it_ran_on(tmp_path, monkeypatch):
+    """An instructor's review: two keys of one config made on other thread
+    settings differed (a product rounds otherwise on more threads, and an
+    ulp moves a max pool's tie), and nothing in summary.json said so."""
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setenv("CONVCLI_THREADS", "3")
+    cfg = write(tmp_path, SEED)
+    assert run(["forward", cfg, "--out", tmp_path / "out"]).exit_code == 0
+    t = json.loads((tmp_path / "out" / "summary.json").read_text())["threads"]
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas" and "numpy" in lib["filepath"]]
+    assert t["engine"] == 3 and t["blas"] == max([lib["num_threads"] for lib in blas] or [1])
+    assert all(str(lib["version"]) in t["blas_library"] and lib["internal_api"] in t["blas_library"] for lib in blas)
+
+
 def test_h5_format(tmp_path):
     cfg = write(tmp_path, SMALL)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--format", "h5"])
