@@ -2154,10 +2154,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     so on the gradients graded on it, as one refused does.
     An array of theirs that is the rerun's to the tolerance, or to its
     precision, stands for the rerun's; one that passes at the tolerance but
-    is off by more than INEXACT of it (:func:`_inexact`) is also run on as
-    saved by the layer that takes it, and what that makes of it is the
-    other answer its results may be (a learner's float32 Z, and a backward
-    right for it).
+    is off by more than INEXACT of it (:func:`_inexact`), or into a max
+    pool, not exactly it, is also run on as saved by the layer that takes
+    it, and what that makes of it is the other answer its results may be (a
+    learner's float32 Z, and a backward right for it; a float64 one an ulp
+    off convcli's, whose max pool broke a tie otherwise).
     Returns ``(reference, inputs, notes, alternates)``: convcli's results layer by
     layer, what each layer took, per quantity graded on another array
     than the user's, the note that says so, and per quantity of a layer that
@@ -2168,6 +2169,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     notes: dict[str, str] = {}
     saved: dict[str, np.ndarray] = {}  # theirs taken as the rerun's, as stored (in the run's dtype)
     alternates: dict[str, tuple[np.ndarray, list[str]]] = {}
+    # a max pool's input: an ulp makes or breaks a tie, moving a window's gradient whole (an instructor's
+    # review: a float64 key and convcli's own arrays from another thread setting failed pool6.dA_prev
+    # layer by layer, as their relu5.A was convcli's but for last digits, which INEXACT passes over)
+    ties = {p.layer_input(i) for i, spec in enumerate(layers) if i and spec.kind == "pool" and spec.mode == "max"}
 
     relaid = relaid or {}
 
@@ -2186,7 +2191,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             # the other answer only for one that passes at the check's tolerance, as stored (not a
             # transpose), past its rounding (a review: whole numbers, float16 saves, passed the layers
             # after them; a float64 loop's last digits would rerun every layer)
-            if stored and a is not None and _inexact(a, reference[q], *p.tolerance):
+            if stored and a is not None and (_inexact(a, reference[q], *p.tolerance)
+                                             or (q in ties and not np.array_equal(a, reference[q]))):
                 saved[q] = a.astype(reference[q].dtype, copy=False)
             return reference[q]
         return a.astype(reference[q].dtype, copy=False)

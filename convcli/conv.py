@@ -1118,6 +1118,8 @@ def _matmul_rows(a, b, out) -> None:
 # 64-256 0.93x-1.09x, attempt 117). Fewer rows, and the products stay a
 # block's, whose rows may round otherwise in another chunk.
 PER_SAMPLE_MIN_ROWS = 64
+
+
 def _products(a, b, out, R: int) -> None:
     """``out[...] = a @ b`` for a (rows, K) ``a`` whose rows are products
     of R rows each (samples' or a band's, :data:`PER_SAMPLE_MIN_ROWS`),
@@ -1208,11 +1210,10 @@ def planned_for(samples: int):
     (:data:`PER_SAMPLE_MIN_ROWS`), each chunk's forward output is the whole
     batch's, bit for bit. Not for a layer with fewer output positions a
     sample than that (its products stay a block's), nor where the batch
-    holds an infinity or a NaN: a
-    tiled pass that meets one is done again untiled, in memory the whole
-    batch's, streamed only that chunk's. (The gradients are sums over the
-    batch, and a chunk's dA_prev comes from smaller products: they agree to
-    rounding.)"""
+    holds an infinity or a NaN: a tiled pass that meets one is done again
+    untiled, in memory the whole batch's, streamed only that chunk's. (The
+    gradients are sums over the batch, and a chunk's dA_prev comes from
+    smaller products: they agree to rounding.)"""
     token = _PLANNED_SAMPLES.set(int(samples))
     try:
         yield

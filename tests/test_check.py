@@ -3915,3 +3915,47 @@ def test_a_draw_order_the_first_layer_cannot_tell_is_said_by_its_inputs_places(t
     monkeypatch.setattr(chk, "HINT_DRAWS", 10)
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert o["hints"] == [], o
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_each_layer_grades_a_max_pool_on_an_input_an_ulp_off_as_saved(tmp_path, dtype):
+    """An instructor's review: convcli's own float64 arrays from another
+    thread setting failed pool6.dA_prev under --each-layer, with no hint: its
+    input, relu5.A, was convcli's but in its last digits, which moved a tie,
+    and a float64 input that close was taken as convcli's (INEXACT). A max
+    pool's input is now run on as saved too where it is not convcli's
+    exactly. Here a submission is consistent through every layer from a
+    relu2.A with one element of a tie raised by an ulp: by hand, that
+    window's gradient goes to it alone (ties: all gave both their share)."""
+    from test_cli_helpers import run, write
+
+    import convcli as cc
+
+    images = np.zeros((2, 8, 8, 1))
+    images[:, 2:6, 2:6] = 1.0  # flat: equal windows tie
+    np.save(tmp_path / "x.npy", images)
+    cfg = write(tmp_path, {"seed": 2, "dtype": dtype, "inputs": {"A_prev": {"file": "x.npy"},
+                                                                  "W": {"value": [[[[1.0]]]]}, "b": {"value": [0.0]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}, {"type": "relu"},
+                                      {"type": "pool", "f": 2}],
+                           "backward": {"grad": "ones"}})
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {f.name[:-4]: np.load(f) for f in (tmp_path / "key").glob("*.npy")}
+    A = key["relu2.A"].copy()
+    A[0, 2, 2, 0] = np.nextafter(A[0, 2, 2, 0], np.inf)  # the window (2:4, 2:4) of four ones: one past the rest
+    P, cache = cc.pool_forward(A, {"f": 2})
+    dA_pool = cc.pool_backward(np.ones_like(P), cache)
+    assert dA_pool[0, 2:4, 2:4, 0].tolist() == [[1, 0], [0, 0]] and key["pool3.dA_prev"][0, 2:4, 2:4, 0].all()
+    Z = key["conv1.Z"]
+    dZ = cc.relu_backward(dA_pool, Z)
+    W, b = key["W"], key["b"]
+    dA_prev, dW, db = cc.conv_backward(dZ, cc.conv_forward(key["A_prev"], W, b, {})[1])
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name, a in {"conv1.Z": Z, "relu2.A": A, "pool3.A": P, "pool3.dA_prev": dA_pool, "relu2.dA_prev": dZ,
+                    "conv1.dA_prev": dA_prev, "conv1.dW": dW, "conv1.db": db}.items():
+        np.save(sub / f"{name}.npy", a.astype(dtype))
+    result = run(["check", cfg, "--against", sub, "--each-layer"])
+    assert result.exit_code == 0, result.stdout
+    whole = run(["check", cfg, "--against", sub])  # the whole run grades on convcli's relu2.A: the tie holds
+    assert whole.exit_code == 1 and "FAIL pool3.dA_prev.npy" in whole.stdout, whole.stdout
