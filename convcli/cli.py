@@ -893,8 +893,10 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
     streamed = ""
     if p.stream is not None:
         sp = p.stream
+        last = sp.samples - (sp.chunks - 1) * sp.rows  # (an instructor's review: "42 chunks of 29", the last 11)
         streamed = (f"; streamed {sp.samples} samples in {sp.chunks} chunk{'s' * (sp.chunks != 1)} of "
-                    f"{sp.rows} (--memory-budget {format_size(sp.budget)}"
+                    f"{sp.rows}{f', the last of {last}' if last != sp.rows else ''} "
+                    f"(--memory-budget {format_size(sp.budget)}"
                     + (f", --max-memory {format_size(p.max_memory)}" if sp.too_large else "") + ")")
     con.print(Text(
         f"wrote {len(placed)} arrays ({fmt}){drawn}, summary.json and {doc['expected']} to {out} "

@@ -931,8 +931,15 @@ def _largest_entry(name: str, a) -> list[str]:
     (the first of equals), for :func:`expected_yaml`: its statistics are
     the same for maps mirrored, samples or channels reordered, and so was
     the check of a run made so (a review: all 28 passed); that element
-    moves with them. None for an array of one element, one not whole in
-    memory (streamed) or one holding NaN or an infinity (compared whole)."""
+    moves with them. None for an array of one element or one holding NaN
+    or an infinity (compared whole). A streamed quantity's, from the
+    element its statistics kept, chunk by chunk (``stats.largest_at``)."""
+    if hasattr(a, "stats") and hasattr(a.stats, "largest_at"):  # streaming.Streamed
+        found = a.stats.largest_at(a.shape)
+        if found is None:
+            return []
+        at, value = found
+        return [f"  {name}[{', '.join(str(i) for i in at)}]: {_yaml_number(value)}"]
     if not isinstance(a, np.ndarray) or a.size < 2 or not all_finite(a):
         return []
     flat = a.reshape(-1)  # (a quantity is C-contiguous: a view) in pieces: no array-sized |a| beside it

@@ -576,12 +576,18 @@ class RunningStats:
         self.m2 = 0.0
         self.lo = math.inf
         self.hi = -math.inf
+        # the element largest in magnitude (the first of equals): its flat index and value, for
+        # expected.yaml's Q[i, j, k, c] entry, as an array whole in memory has (an instructor's review)
+        self.largest: tuple[int, float] | None = None
 
     def update(self, array: np.ndarray) -> None:
         flat = array.reshape(-1)
         for i in range(0, flat.size, STATS_BLOCK):
             x = np.asarray(flat[i:i + STATS_BLOCK], dtype=np.float64)
             k = x.size
+            j = int(np.argmax(np.abs(x)))  # (a NaN's, if any: then no entry is made, see largest_at)
+            if self.largest is None or abs(x[j]) > abs(self.largest[1]):
+                self.largest = (self.n + j, float(flat[i + j]))
             self.lo = float(np.minimum(self.lo, x.min()))  # np.minimum keeps a NaN
             self.hi = float(np.maximum(self.hi, x.max()))
             if math.isfinite(self.lo) and math.isfinite(self.hi):  # Inf/NaN: the stats are not finite anyway
@@ -603,6 +609,15 @@ class RunningStats:
                 self.squares += _sum_of_squares(x)
             self.n = n
             self.total += s
+
+    def largest_at(self, shape) -> tuple[tuple[int, ...], float] | None:
+        """The element largest in magnitude, ``(index, value)``, of an array
+        of ``shape`` seen whole; None where it held a NaN or an infinity
+        (compared whole instead) or fewer than two elements."""
+        if self.largest is None or self.n < 2 or not (math.isfinite(self.lo) and math.isfinite(self.hi)):
+            return None
+        at, value = self.largest
+        return tuple(int(i) for i in np.unravel_index(at, shape)), value
 
     def _rescale(self, scale: float) -> None:
         """Keep the sums in units of ``scale`` (a power of two) from now on:

@@ -171,6 +171,31 @@ def test_a_streamed_runs_expected_yaml_checks_an_in_memory_run(tmp_path):
     assert json.loads(result.stdout)["counts"]["expected"]["checks"] == len(entries)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_streamed_expected_yaml_has_each_quantity_s_largest_element(tmp_path, dtype):
+    """An instructor's review: expected.yaml's header promises each
+    quantity's element largest in magnitude, at its index, and a streamed
+    run's had none (12 entries fewer than the in-memory run's key). They are
+    kept chunk by chunk now: the same entries, index and every digit, as
+    the in-memory run's."""
+    cfg = make_config(tmp_path, grad="random", dtype=dtype)
+    both_ways(tmp_path, cfg)
+    entries = [yaml.safe_load((tmp_path / d / "expected.yaml").read_text())["expected"] for d in ("whole", "streamed")]
+    largest = [{k: v for k, v in e.items() if "[" in k} for e in entries]
+    computed = {k.split("[")[0] for k in largest[0]}
+    assert computed == {k.rsplit(".", 1)[0] for k in entries[0] if k.endswith(".shape")}  # every one
+    assert list(largest[1]) == list(largest[0])  # the same elements
+    for k, v in largest[0].items():  # batch quantities the same bits; dW, db summed over chunks, to rounding
+        assert largest[1][k] == (pytest.approx(v, rel=1e-5) if ".dW[" in k or ".db[" in k else v), k
+    # the largest whole-batch |value|: the entry is at it, by hand from the saved array
+    Z = np.load(tmp_path / "whole" / "conv1.Z.npy")
+    (key, value), = [(k, v) for k, v in largest[1].items() if k.startswith("conv1.Z[")]
+    at = tuple(int(i) for i in key[len("conv1.Z["):-1].split(", "))
+    assert abs(Z[at]) == np.abs(Z).max() and value == float(Z[at]) and at[0] >= ROWS  # past the first chunk
+    result = run(["check", cfg, "--expected", tmp_path / "streamed" / "expected.yaml", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["counts"]["expected"]["passed"] == len(entries[1])
+
+
 def test_npy_files_are_plain_npy(tmp_path):
     """open_memmap made them: np.load reads them, header and all."""
     cfg = make_config(tmp_path)
@@ -1366,7 +1391,7 @@ def test_human_output_says_it_streamed(tmp_path):
     cfg = make_config(tmp_path)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(budget_for(cfg))])
     assert result.exit_code == 0, result.stderr
-    assert f"streamed {N} samples in 4 chunks of {ROWS}" in result.stdout
+    assert f"streamed {N} samples in 4 chunks of {ROWS}, the last of 1 (--memory-budget" in result.stdout  # 3+3+3+1
     assert result.stderr == ""
 
 
