@@ -2172,7 +2172,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     # a max pool's input: an ulp makes or breaks a tie, moving a window's gradient whole (an instructor's
     # review: a float64 key and convcli's own arrays from another thread setting failed pool6.dA_prev
     # layer by layer, as their relu5.A was convcli's but for last digits, which INEXACT passes over)
-    ties = {p.layer_input(i) for i, spec in enumerate(layers) if i and spec.kind == "pool" and spec.mode == "max"}
+    ties = tie_inputs(p, set(yours))
+    origin: dict[str, list[str]] = {}  # one made of theirs as saved, into a max pool: of which of theirs
 
     relaid = relaid or {}
 
@@ -2283,7 +2284,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         if i and attempt is reference[name] and name in saved:  # and as saved: the other answer
             try:
                 made, saved_caches[i] = _layer_forward(p, spec, saved[name], quantities)
-                alternates[spec.output] = (made, [name])
+                alternates[spec.output] = (made, origin.get(name, [name]))
+                if spec.output in ties and spec.output not in yours:  # a ReLU's, into a max pool: as saved too
+                    saved[spec.output], origin[spec.output] = made, origin.get(name, [name])
             except ValueError:
                 pass
     if not backward:
@@ -2330,10 +2333,28 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             g_saved = saved[source] if source in names else g
             try:
                 made = _layer_gradients(spec, g_saved, caches[i] if saved_caches[i] is None else saved_caches[i])
+                names = list(dict.fromkeys(m for n in names for m in origin.get(n, [n])))
                 alternates.update({q: (a, names) for q, a in made.items()})
             except ValueError:
                 pass
     return reference, taken, notes, alternates
+
+
+def tie_inputs(p: Plan, given: set[str]) -> set[str]:
+    """The arrays whose last digits can move a max pool's ties: each max
+    pool's input and, where that is not among ``given`` (made by the layers
+    from the user's arrays), the input of the ReLU before it, and so on
+    back through ReLUs."""
+    layers = p.network.layers
+    found = set()
+    for i, spec in enumerate(layers):
+        if i and spec.kind == "pool" and spec.mode == "max":
+            found.add(p.layer_input(i))
+            j = i - 1
+            while j >= 1 and layers[j].kind == "relu" and p.layer_input(j + 1) not in given:
+                found.add(p.layer_input(j))
+                j -= 1
+    return found
 
 
 def _inexact(a: np.ndarray, ref: np.ndarray, rtol: float, atol: float) -> bool:
@@ -2378,8 +2399,9 @@ def _as_saved_notes(p: Plan, graded: list[Outcome], submitted: list[Submitted], 
     on the user's arrays, asked only here)."""
     # passed, off by more than INEXACT of the tolerance (at its largest value: the rerun of every layer only
     # where it may tell something, a review: a float64 loop's last digits ran it on any failure)
+    ties = tie_inputs(p, {o.quantity for o in graded})  # (any difference there may move a tie: each_layer)
     close = {o.quantity for o in graded if o.passed and o.abs_err and o.quantity in quantities
-             and o.abs_err > INEXACT * (o.atol + o.rtol * _largest(quantities[o.quantity]))}
+             and (o.quantity in ties or o.abs_err > INEXACT * (o.atol + o.rtol * _largest(quantities[o.quantity])))}
     layers = p.network.layers
     for o in graded:
         if o.status != "fail" or o.abs_err is None or o.hints:

@@ -872,11 +872,17 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
     item = X.dtype.itemsize
     blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m)
-    # BLAS held to one thread where the blocks run on one: for a chunk whose batch's would run on
-    # threads (so as they do), and under CONVCLI_THREADS=1, whose passes would otherwise leave BLAS its
-    # own threads and round otherwise than the default's regions (an instructor's review: float64 Z
-    # 8.5% an ulp off, 56 of 116 checks failing); with OPENBLAS_NUM_THREADS=1 BLAS is held already.
-    one_blas_thread = per_sample and (parallel.threads() == 1 or (
+    whole = blocks[0][2:] == (0, n_H)
+    # a product a sample (or a band) where a sample has rows enough of it (PER_SAMPLE_MIN_ROWS)
+    per_sample = per_sample and (not whole or n_H * n_Wt >= PER_SAMPLE_MIN_ROWS)
+    product_rows = n_H * n_Wt if whole else max(h1 - h0 for *_, h0, h1 in blocks) * n_Wt
+    # BLAS held to one thread where the blocks run on one and BLAS would thread a product: for a chunk
+    # whose batch's would run on threads (so as they do), and under CONVCLI_THREADS=1, whose passes
+    # would otherwise leave BLAS its own threads and round otherwise than the default's regions (an
+    # instructor's review: float64 Z 8.5% an ulp off, 56 of 116 checks failing); with
+    # OPENBLAS_NUM_THREADS=1 BLAS is held already. (Not for products too small for BLAS to thread:
+    # the hold costs ~25 us, a review found +35-50% on a tiny layer's call.)
+    one_blas_thread = per_sample and product_rows * width * N > BLAS_THREADED_MNK and (parallel.threads() == 1 or (
         plan_m is not None and plan_m != m and parallel.threads_for(len(blocks)) <= 1
         and parallel.threads_for(_pass_block_count(plan_m, n_H, n_Wt * K * item, K * item, N)) > 1))
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
@@ -888,7 +894,6 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     # by both (shared out by sample instead, 9 samples went 5 and 4 to two
     # threads: 1.08x the time a sample of an even batch took, attempt 86). A
     # batch of fewer samples than MIN_SAMPLES_TO_SHARE is padded first.
-    whole = blocks[0][2:] == (0, n_H)
     pad_groups = (any(pad) and len(blocks) > 1 and X.nbytes >= PAD_IN_THREADS_BYTES
                   and (whole or m >= MIN_SAMPLES_TO_SHARE))
     # Bands padded on the threads go one sample at a time, just before its
@@ -942,7 +947,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             r0 = (n0 * n_H + h0) * n_Wt
             if out2 is not None:  # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
                 a, out = (cols if bias else cols[:, :K]), out2[r0:r0 + rows]
-                if per_sample and (not whole or n_H * n_Wt >= PER_SAMPLE_MIN_ROWS):  # a product a sample or band
+                if per_sample:  # a product a sample, or a band
                     _products(a, W2, out, n_H * n_Wt if whole else rows)
                 else:
                     _matmul_rows(a, W2, out)
@@ -1118,6 +1123,10 @@ def _matmul_rows(a, b, out) -> None:
 # 64-256 0.93x-1.09x, attempt 117). Fewer rows, and the products stay a
 # block's, whose rows may round otherwise in another chunk.
 PER_SAMPLE_MIN_ROWS = 64
+# BLAS runs a product on more than one thread only past this M*N*K
+# (OpenBLAS: 65536 x its GEMM_MULTITHREAD_THRESHOLD, 4): a pass whose
+# products are no larger need not hold it to one (see _conv_gemm).
+BLAS_THREADED_MNK = 65536 * 4
 
 
 def _products(a, b, out, R: int) -> None:

@@ -123,8 +123,7 @@ def describe() -> dict:
     blas = [" ".join(str(x) for x in (getattr(lib, "internal_api", None), getattr(lib, "version", None),
                                       getattr(lib, "architecture", None)) if x)
             for lib in libs]
-    return {"engine": threads(), "blas": max([lib.num_threads for lib in libs] or [1]),
-            "blas_library": ", ".join(blas) or None}
+    return {"engine": threads(), "blas": _blas_threads(), "blas_library": ", ".join(blas) or None}
 
 
 def threads() -> int:

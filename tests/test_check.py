@@ -3918,15 +3918,20 @@ def test_a_draw_order_the_first_layer_cannot_tell_is_said_by_its_inputs_places(t
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_each_layer_grades_a_max_pool_on_an_input_an_ulp_off_as_saved(tmp_path, dtype):
+@pytest.mark.parametrize("raised", ["relu2.A", "conv1.Z"])
+def test_each_layer_grades_a_max_pool_on_an_input_an_ulp_off_as_saved(tmp_path, dtype, raised):
     """An instructor's review: convcli's own float64 arrays from another
     thread setting failed pool6.dA_prev under --each-layer, with no hint: its
     input, relu5.A, was convcli's but in its last digits, which moved a tie,
     and a float64 input that close was taken as convcli's (INEXACT). A max
     pool's input is now run on as saved too where it is not convcli's
-    exactly. Here a submission is consistent through every layer from a
-    relu2.A with one element of a tie raised by an ulp: by hand, that
-    window's gradient goes to it alone (ties: all gave both their share)."""
+    exactly, and so is one the layers make of the user's through ReLUs (a
+    review: a submission without relu2.A, its conv1.Z raised, still failed).
+    Here a submission is consistent through every layer from a ``raised``
+    array with one element of a tie raised by an ulp: by hand, that window's
+    gradient goes to it alone (ties: all gave all four theirs). The whole
+    run, graded on convcli's arrays, fails the pool's gradient, and says
+    why."""
     from test_cli_helpers import run, write
 
     import convcli as cc
@@ -3941,21 +3946,29 @@ def test_each_layer_grades_a_max_pool_on_an_input_an_ulp_off_as_saved(tmp_path, 
                            "backward": {"grad": "ones"}})
     assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
     key = {f.name[:-4]: np.load(f) for f in (tmp_path / "key").glob("*.npy")}
-    A = key["relu2.A"].copy()
-    A[0, 2, 2, 0] = np.nextafter(A[0, 2, 2, 0], np.inf)  # the window (2:4, 2:4) of four ones: one past the rest
+    Z = key["conv1.Z"].copy()
+    Z[0, 2, 2, 0] = np.nextafter(Z[0, 2, 2, 0], np.inf)  # the window (2:4, 2:4) of four ones: one past the rest
+    A = cc.relu_forward(Z)[0]
     P, cache = cc.pool_forward(A, {"f": 2})
     dA_pool = cc.pool_backward(np.ones_like(P), cache)
     assert dA_pool[0, 2:4, 2:4, 0].tolist() == [[1, 0], [0, 0]] and key["pool3.dA_prev"][0, 2:4, 2:4, 0].all()
-    Z = key["conv1.Z"]
+    if raised == "relu2.A":
+        Z = key["conv1.Z"]
     dZ = cc.relu_backward(dA_pool, Z)
     W, b = key["W"], key["b"]
     dA_prev, dW, db = cc.conv_backward(dZ, cc.conv_forward(key["A_prev"], W, b, {})[1])
     sub = tmp_path / "sub"
     sub.mkdir()
-    for name, a in {"conv1.Z": Z, "relu2.A": A, "pool3.A": P, "pool3.dA_prev": dA_pool, "relu2.dA_prev": dZ,
-                    "conv1.dA_prev": dA_prev, "conv1.dW": dW, "conv1.db": db}.items():
+    arrays = {"conv1.Z": Z, "relu2.A": A, "pool3.A": P, "pool3.dA_prev": dA_pool, "relu2.dA_prev": dZ,
+              "conv1.dA_prev": dA_prev, "conv1.dW": dW, "conv1.db": db}
+    if raised == "conv1.Z":
+        del arrays["relu2.A"]  # made of their conv1.Z by the ReLU
+    for name, a in arrays.items():
         np.save(sub / f"{name}.npy", a.astype(dtype))
     result = run(["check", cfg, "--against", sub, "--each-layer"])
     assert result.exit_code == 0, result.stdout
     whole = run(["check", cfg, "--against", sub])  # the whole run grades on convcli's relu2.A: the tie holds
     assert whole.exit_code == 1 and "FAIL pool3.dA_prev.npy" in whole.stdout, whole.stdout
+    if raised == "relu2.A":  # (a review: no hint said why)
+        assert (f"yours is what pool3's backward makes of your relu2.A as saved, which passes but is not "
+                "convcli's exactly: --each-layer grades each layer on your own inputs") in whole.stdout, whole.stdout
