@@ -3520,7 +3520,11 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     ``ROUNDING_CAP`` of the quantity's largest finite magnitude; none where
     the run cannot be held twice (``BIAS_RERUN_MAX_BYTES``) or the other run
     fails (a layer error). A conv layer's db at least what a float32 sum
-    of its terms rounds by (``SUM_ROUNDING``)."""
+    of its terms rounds by (``SUM_ROUNDING``), and its dW at least that
+    of a bound on its terms' magnitudes (:func:`_dw_terms_bound`), even where
+    the run is too large to run again (an instructor's review: a float32
+    dW of 117,600 terms a element, convcli's own from another thread
+    setting, failed 7 of 18,432 elements with no allowance at all)."""
     again = in_other_dtype(p, results, backward, BIAS_RERUN_MAX_BYTES) or {}
     out = {}
     for q, ours in results.quantities.items():
@@ -3541,7 +3545,34 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
             terms = terms[np.isfinite(terms)]
             if terms.size:
                 out[db] = max(out.get(db, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * float(terms.max()))
+        dW, A = f"{spec.name}.dW", results.quantities.get(p.layer_input(i))
+        if (spec.kind == "conv" and dW in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4
+                and isinstance(A, np.ndarray) and A.ndim == 4):
+            bound = _dw_terms_bound(A, dZ)
+            if math.isfinite(bound):
+                out[dW] = max(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
     return out
+
+
+def _channel_norms(x: np.ndarray) -> np.ndarray:
+    """The 2-norm of each channel (last axis) of ``x``, in float64, a few
+    samples at a time (no array-sized float64 copy)."""
+    step = max(1, (1 << 20) // max(1, x[0].size))
+    sums = np.zeros(x.shape[-1])
+    with np.errstate(all="ignore"):
+        for n in range(0, x.shape[0], step):
+            part = x[n:n + step].astype(np.float64).reshape(-1, x.shape[-1])
+            sums += np.einsum("ij,ij->j", part, part)
+    return np.sqrt(sums)
+
+
+def _dw_terms_bound(A: np.ndarray, dZ: np.ndarray) -> float:
+    """A bound on the sum of the magnitudes of any conv dW element's terms,
+    sum over positions of |A_prev[pos + offset, c]| |dZ[pos, c']|: by
+    Cauchy-Schwarz at most the largest channel norm of A_prev times dZ's
+    (1.6x the sum itself for independent random values; padding and
+    strides only leave terms out)."""
+    return float(_channel_norms(A).max() * _channel_norms(dZ).max())
 
 
 def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backward: bool,

@@ -3972,3 +3972,41 @@ def test_each_layer_grades_a_max_pool_on_an_input_an_ulp_off_as_saved(tmp_path, 
     if raised == "relu2.A":  # (a review: no hint said why)
         assert (f"yours is what pool3's backward makes of your relu2.A as saved, which passes but is not "
                 "convcli's exactly: --each-layer grades each layer on your own inputs") in whole.stdout, whole.stdout
+
+
+def test_a_float32_dw_summed_in_another_order_passes_where_the_run_is_too_large_to_run_again(tmp_path, monkeypatch):
+    """An instructor's review: convcli's own float32 dW from another thread
+    setting (117,600 terms an element) failed 7 of 18,432 elements: a run
+    too large to run again in float64 had no float32 rounding allowance,
+    and elements near zero failed rtol. A dW's floor is now what a float32
+    sum of its terms' magnitudes rounds by, bounded by the channel norms
+    (Cauchy-Schwarz). Here a dW summed sample by sample in float32 (the
+    notebook's loop order) passes; one sample's terms left out fails."""
+    import convcli as cc
+    import convcli.check as check_module
+    from test_cli_helpers import run, write
+
+    monkeypatch.setattr(check_module, "BIAS_RERUN_MAX_BYTES", 0)  # as for a run too large to hold twice
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.standard_normal((64, 14, 14, 8)).astype(np.float32))
+    np.save(tmp_path / "g.npy", rng.standard_normal((64, 14, 14, 16)).astype(np.float32))
+    np.save(tmp_path / "W.npy", rng.standard_normal((3, 3, 8, 16)).astype(np.float32))
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [16]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
+                           "backward": {"grad": {"file": "g.npy"}}})
+    A, W, dZ = (np.load(tmp_path / f) for f in ("x.npy", "W.npy", "g.npy"))
+    dW, b = np.zeros_like(W), np.zeros(16, np.float32)
+    parts = [cc.conv_backward(dZ[n:n + 1], cc.conv_forward(A[n:n + 1], W, b, {"pad": 1})[1])[1] for n in range(64)]
+    for part in parts:  # a float32 running sum, a sample at a time
+        dW += part
+    key = run(["backward", cfg, "--out", tmp_path / "key"])
+    assert key.exit_code == 0
+    ours = np.load(tmp_path / "key" / "conv1.dW.npy")
+    assert not np.allclose(dW, ours, rtol=1e-4, atol=1e-5)  # past the default tolerance: rounding alone
+    for name, a in (("right", dW), ("wrong", dW - parts[0])):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "conv1.dW.npy", a)
+    assert run(["check", cfg, "--against", tmp_path / "right"]).exit_code == 0
+    wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
+    assert wrong.exit_code == 1 and "FAIL conv1.dW.npy" in wrong.stdout
