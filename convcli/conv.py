@@ -742,10 +742,8 @@ def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m:
 def _pass_block_count(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> int:
     """``len(_pass_blocks(m, ...))``, without listing them."""
     plan = min(m, PLAN_MAX_SAMPLES)
-    target = _pass_target(plan, n_H, row_bytes, K_bytes, N)
-    per = (target or CHUNK_BYTES) / max(row_bytes, 1)
-    if per * 1.5 >= n_H:
-        step = max(1, round(per / n_H))
+    per, step = _cut(n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N))
+    if step:
         return 1 if step >= m else parallel.sample_run_count(m, step)
     return m * _band_count(n_H, per, plan)
 
@@ -767,9 +765,8 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
     ``plan_m`` samples (default m): a sample's bands are its products, whose
     rows BLAS rounds by their place in them (:func:`_products`), so a chunk
     of a batch is cut into the batch's own. Yields (n0, n1, h0, h1)."""
-    per = (target or CHUNK_BYTES) / max(row_bytes, 1)  # output rows per target
-    if per * 1.5 >= n_H:
-        step = max(1, round(per / n_H))
+    per, step = _cut(n_H, row_bytes, target)
+    if step:
         if step >= m:  # the whole pass (the common small case, without the loop)
             yield 0, m, 0, n_H
             return
@@ -780,6 +777,14 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
     for n in range(m):
         for h0, h1 in runs:
             yield n, n + 1, h0, h1
+
+
+def _cut(n_H: int, row_bytes: int, target: int | None) -> tuple[float, int | None]:
+    """``(per, step)`` of :func:`_blocks`: output rows per target, and the
+    samples a block where samples stay whole (one is at most 1.5x the
+    target), else None (bands)."""
+    per = (target or CHUNK_BYTES) / max(row_bytes, 1)
+    return per, (max(1, round(per / n_H)) if per * 1.5 >= n_H else None)
 
 
 def _band_count(n_H: int, per: float, plan: int) -> int:

@@ -185,6 +185,20 @@ def _threads_in_child(conn) -> None:
     conn.close()
 
 
+def _forked_child_threads() -> int:
+    """parallel.threads() as a child forked now sees it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_threads_in_child, args=(theirs,))
+    child.start()
+    assert ours.poll(60), "the forked child hung"
+    threads = ours.recv()
+    child.join(10)
+    return threads
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX's")
 def test_a_child_forked_while_a_region_sets_its_limit_gets_blas_s_threads_back(monkeypatch):
     """A review: a region holds BLAS to one thread before it keeps the
@@ -192,8 +206,6 @@ def test_a_child_forked_while_a_region_sets_its_limit_gets_blas_s_threads_back(m
     one thread for good (2 of 60 forks while streamed chunks ran). The
     region now notes BLAS's threads first: here BLAS is held and the note
     made, as in that moment, with no limiter kept."""
-    import multiprocessing
-
     monkeypatch.delenv("CONVCLI_THREADS", raising=False)
     before = parallel.threads()
     if before < 2:
@@ -201,13 +213,7 @@ def test_a_child_forked_while_a_region_sets_its_limit_gets_blas_s_threads_back(m
     with parallel._blas().limit(limits=1):  # (as a context: threadpoolctl then lets other threads set it after)
         monkeypatch.setitem(parallel._state, "blas_threads", before)
         assert parallel.threads() == 1 and "limiter" not in parallel._state
-        ctx = multiprocessing.get_context("fork")
-        ours, theirs = ctx.Pipe()
-        child = ctx.Process(target=_threads_in_child, args=(theirs,))
-        child.start()
-        assert ours.poll(60), "the forked child hung"
-        assert ours.recv() == before
-        child.join(10)
+        assert _forked_child_threads() == before
     assert parallel.threads() == before
 
 
@@ -215,7 +221,6 @@ def test_a_child_forked_while_a_region_sets_its_limit_gets_blas_s_threads_back(m
 def test_a_child_forked_while_a_region_runs_gets_blas_s_threads_back(monkeypatch):
     """A review: a child forked while another thread ran a region inherited
     BLAS held to one thread, and stayed single-threaded for good."""
-    import multiprocessing
     import threading
 
     monkeypatch.delenv("CONVCLI_THREADS", raising=False)
@@ -233,13 +238,7 @@ def test_a_child_forked_while_a_region_runs_gets_blas_s_threads_back(monkeypatch
     runner.start()
     try:
         assert inside.wait(30) and parallel.threads() == 1  # the region holds BLAS to one thread
-        ctx = multiprocessing.get_context("fork")
-        ours, theirs = ctx.Pipe()
-        child = ctx.Process(target=_threads_in_child, args=(theirs,))
-        child.start()
-        assert ours.poll(60), "the forked child hung"
-        assert ours.recv() == before
-        child.join(10)
+        assert _forked_child_threads() == before
     finally:
         release.set()
         runner.join(30)
