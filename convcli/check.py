@@ -3621,8 +3621,11 @@ def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backw
         to = "window" if now == "once" else "once"
         said = ("the seed notebook's convention (b added to every element of the window, as its conv_single_step "
                 "does)" if to == "window" else "b added once, after the window's sum")
+        # (a learner's review: "the config says bias: once" of a config that says nothing, once the default)
+        given = any("bias" in layer.model_fields_set for layer in p.cfg.model.layers if layer.type == "conv")
         advice = (f"every value that fails here is what {said} gives: set bias: {to} on the conv "
-                  f"layer{'s' * (len(convs) > 1)} to reproduce them (the config says bias: {now})")
+                  f"layer{'s' * (len(convs) > 1)} to reproduce them "
+                  f"({f'the config says bias: {now}' if given else f'bias: {now}, the default: the config says none'})")
     for _, o in failed:
         o.note = (o.note + "; " + advice).lstrip("; ")
 

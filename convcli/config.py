@@ -440,7 +440,8 @@ def _key_hint(key, known: list[str], first: bool = True) -> str:
     known key (``; ...`` for the first key's message, `` (...)`` beside it
     for the others')."""
     torch = TORCH_KEYS.get(key) if "type" in known and isinstance(key, str) else None  # a layer's, as PyTorch's
-    said = (torch if torch else "only conv layers are padded" if key == "pad" and "type" in known else "")
+    said = (torch if torch else "only conv layers are padded" if key == "pad" and "type" in known
+            else SOURCE_SHAPE if key in SHAPE_KEYS and "random" in known else "")
     if said:
         return f"; {said}" if first else f" ({said})"
     return did_you_mean(key, known) if isinstance(key, str) else ""
@@ -450,6 +451,11 @@ def _yaml_key(key) -> str:
     """A mapping's key as YAML writes it (null, true, 1.5, a name)."""
     return "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
 
+
+# An input's shape given under a key of its own ({shape: [2, 5, 5, 3]}): it is its kind's value (a learner's
+# review: the hint was "did you mean 'scale'?", which would have made it a scale).
+SHAPE_KEYS = ("shape", "size", "dims", "dim", "dimensions")
+SOURCE_SHAPE = "an input's shape is the value of its kind: random: [2, 5, 5, 3] (or zeros:, ones:)"
 
 AVERAGE_TIES = ("applies to max pools only (which of equal maxima gets the gradient); "
                 "an average pool spreads the gradient evenly over its window: drop the key")
@@ -1120,6 +1126,11 @@ class LoadedConfig:
     def where(self, *loc) -> str:
         """``seed.yaml: layers[0].stride (line 14)``; loc parts are keys and
         list indices, or already-formatted text."""
+        place = self.place(*loc)
+        return f"{self.display}: {place}" if place else self.display
+
+    def place(self, *loc) -> str:
+        """``layers[0].stride (line 14)``: :meth:`where` without the file."""
         text = format_loc(loc)
         # The longest prefix of loc that the YAML file has a line for.
         line = None
@@ -1127,8 +1138,9 @@ class LoadedConfig:
             if loc[:n] in self.lines:
                 line = self.lines[loc[:n]][0]
                 break
-        out = f"{self.display}: {text}" if text else self.display
-        return f"{out} (line {line})" if line else out
+        if not text:
+            return f"line {line}" if line else ""
+        return f"{text} (line {line})" if line else text
 
     def layer_where(self, index: int, *rest) -> str:
         """``seed.yaml: layers[0] (conv1).W (line 9)``."""
@@ -1140,15 +1152,23 @@ class LoadedConfig:
         return ConvcliError(self.where(*loc), what)
 
 
-def _first_error(exc: ValidationError) -> tuple[tuple, str]:
+# At most this many of the other errors' places are named beside the first error.
+MORE_PLACES = 3
+
+
+def _first_error(exc: ValidationError, cfg: "LoadedConfig") -> tuple[tuple, str]:
     """``(loc, what)`` of a validation's first error, with how many more
     there are (a mapping's unknown keys are one error, whose message names
-    them all but the ones of the mappings after it: counted)."""
+    them all but the ones of the mappings after it: counted) and where the
+    first few of them are (a learner's review: "(and 1 more error)" named
+    neither what nor where, even under --json)."""
     errors = exc.errors(include_url=False)
     loc, what = _message(errors[0])
     more = len(errors) - 1 + sum((e.get("ctx") or {}).get("count", 0) for e in errors[1:] if e["type"] == "unknown_key")
     if more:
-        what += f" (and {more} more {'error' if more == 1 else 'errors'})"
+        places = list(dict.fromkeys(cfg.place(*_message(e)[0]) for e in errors[1:]))
+        at = ", ".join(places[:MORE_PLACES]) + (", ..." if len(places) > MORE_PLACES else "")
+        what += f" (and {more} more {'error' if more == 1 else 'errors'}: at {at})"
     return loc, what
 
 
@@ -1166,7 +1186,7 @@ def validate(data, lines: dict, path: Path, display: str, sha256: str = "") -> L
     try:
         model = Config.model_validate(data)
     except ValidationError as exc:
-        raise stub.error(*_first_error(exc)) from None
+        raise stub.error(*_first_error(exc, stub)) from None
     loaded = LoadedConfig(path, display, model, sha256, lines)
     _check_names(loaded)
     return loaded
@@ -1290,5 +1310,5 @@ def read_expected_file(path: str | Path) -> tuple[LoadedConfig, dict, Tolerance,
     try:
         parsed = ExpectedFile.model_validate(data)
     except ValidationError as exc:  # (a review: its count of more errors was missing)
-        raise stub.error(*_first_error(exc)) from None
+        raise stub.error(*_first_error(exc, stub)) from None
     return stub, parsed.expected, parsed.tolerance, parsed.computed_from

@@ -2330,6 +2330,12 @@ def test_the_notebook_s_means_in_a_bias_once_config_are_said_to_be_bias_window_s
     fails = [line for line in result.output.splitlines() if line.startswith("FAIL ")]
     assert len(fails) == 3 and all("set bias: window on the conv layer to reproduce them (the config says bias: once)"
                                    in line for line in fails), fails
+    # a learner's review: a config without bias: was said to say bias: once
+    cfg.write_text(text.replace("    bias: window\n", ""))
+    out = run(["check", cfg]).output
+    assert "to reproduce them (bias: once, the default: the config says none)" in out, out
+    assert "the config says bias" not in out, out
+    cfg.write_text(text.replace("    bias: window\n", "    bias: once\n"))
     doc = json.loads(run(["check", cfg, "--json"]).stdout)
     assert sorted(e["entry"] for e in doc["expected"] if "set bias: window" in e["note"]) == [
         "dA_prev.mean", "dW.mean", "db.mean"]

@@ -29,6 +29,14 @@ def backward_fails(tmp_path, cfg, *fragments, extra=()):
     return line
 
 
+def assert_more(line: str, count: int, *places: str, elided: bool = False) -> None:
+    """The line ends with the count of the other errors and where they are:
+    ``(and 2 more errors: at layers[1].mdoe (line 31), seed (line 1))``."""
+    at = ", ".join(re.escape(place) + r" \(line \d+\)" for place in places) + (", \\.\\.\\." if elided else "")
+    plural = "error" if count == 1 else "errors"
+    assert re.search(rf"\(and {count} more {plural}: at {at}\)$", line), line
+
+
 # --------------------------------------------------------------------- YAML
 
 
@@ -143,12 +151,12 @@ def test_every_unknown_key_is_named_and_the_rest_counted(tmp_path):
     line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].padding (line",
                           "unknown key; PyTorch's padding is pad here",
                           "; unknown beside it too: strid (did you mean 'stride'?), "
-                          "dilaton (did you mean 'dilation'?) (and 1 more error)")
-    assert line.endswith("(and 1 more error)"), line
+                          "dilaton (did you mean 'dilation'?) (and 1 more error: at layers[1].mdoe (line ")
+    assert_more(line, 1, "layers[1].mdoe")
     data["layers"][0] = {k: v for k, v in data["layers"][0].items() if k not in ("padding", "dilaton")}
     data["layers"][1]["mdoa"] = 1  # the second layer's two: counted as two
     assert backward_fails(tmp_path, write(tmp_path, data), "layers[0].strid (line",
-                          "unknown key (did you mean 'stride'?) (and 2 more errors)")
+                          "unknown key (did you mean 'stride'?) (and 2 more errors: at layers[1].mdoe (line ")
 
 
 def test_an_unknown_key_hides_no_other_error_and_each_key_keeps_its_hint(tmp_path):
@@ -164,17 +172,18 @@ def test_an_unknown_key_hides_no_other_error_and_each_key_keeps_its_hint(tmp_pat
     data["sed"] = 1
     data["layers"][0].update({"strid": 2, "dilaton": 1, "stride": -1})
     data["layers"].append({"type": "pool", "f": 2, "mdoe": "max", "pad": 1, None: 3})
-    assert backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: sed (line",
-                          "unknown key (did you mean 'seed'?) (and 6 more errors)")
+    assert_more(backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: sed (line",
+                               "unknown key (did you mean 'seed'?) (and 6 more errors"),
+                6, "layers[0].strid", "layers[0].stride", "layers[1].mdoe")
     del data["sed"]
     data["layers"][0]["kernel_size"] = 3
     line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].strid (line",
                           "unknown key (did you mean 'stride'?); unknown beside it too: dilaton (did you mean "
                           "'dilation'?), kernel_size (PyTorch's kernel_size: a pool's is f, a conv's is W's shape")
-    assert line.endswith("(and 4 more errors)"), line
+    assert_more(line, 4, "layers[0].stride", "layers[1].mdoe")
     del data["layers"][0]["strid"], data["layers"][0]["dilaton"], data["layers"][0]["kernel_size"]
     line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[0].stride (line")
-    assert line.endswith("(and 3 more errors)"), line
+    assert_more(line, 3, "layers[1].mdoe")
     data["layers"][0]["stride"] = 1
     assert backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layers[1].mdoe (line",
                           "unknown key (did you mean 'mode'?); unknown beside it too: pad (only conv layers "
@@ -193,22 +202,45 @@ def test_a_mapping_wide_error_beside_an_unknown_key_is_counted_unless_the_key_ma
     data = seed_data()
     data["layers"].append({"type": "pool", "f": 2, "mode": "average", "ties": "first", "strid": 2})
     assert backward_fails(tmp_path, write(tmp_path, data), "layers[1].strid (line",
-                          "(did you mean 'stride'?) (and 1 more error)")
+                          "(did you mean 'stride'?) (and 1 more error: at layers[1].ties (line ")
     data = seed_data()
     data["inputs"]["A_prev"] = {"random": [1, 4, 4, 3], "zeros": [1], "scal": 2}
     assert backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.scal (line",
-                          "(did you mean 'scale'?) (and 1 more error)")
+                          "(did you mean 'scale'?) (and 1 more error: at inputs.A_prev (line ")
     # (a later review) the key read as its nearest known one invalid itself (stride 0), the error worded
     # otherwise (got random, zeros, ones beside onse), a missing key beside (ff for f): each counted once
     data["inputs"]["A_prev"] = {"random": [1, 4, 4, 3], "zeros": [1], "onse": [1]}
     assert backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.onse (line",
-                          "(did you mean 'ones'?) (and 1 more error)")
+                          "(did you mean 'ones'?) (and 1 more error: at inputs.A_prev (line ")
     data = seed_data()
     for layer in ({"type": "pool", "f": 2, "mode": "average", "ties": "first", "strid": 0},
                   {"type": "pool", "ff": 2, "mode": "average", "ties": "first"}):
         data["layers"][1:] = [layer]
         line = backward_fails(tmp_path, write(tmp_path, data), "layers[1].")
-        assert line.endswith("(and 1 more error)"), line
+        assert_more(line, 1, "layers[1].ties")
+
+
+def test_a_shape_under_its_own_key_says_where_a_shape_goes(tmp_path):
+    """A learner's review: {shape: [2, 5, 5, 3]} was hinted "did you mean
+    'scale'?" (a scale would not have been a shape), and its count "(and 1
+    more error)" said neither what nor where the other was."""
+    data = seed_data()
+    data["inputs"]["A_prev"] = {"shape": [2, 5, 5, 3]}
+    line = backward_fails(tmp_path, write(tmp_path, data), "inputs.A_prev.shape (line",
+                          "unknown key; an input's shape is the value of its kind: random: [2, 5, 5, 3]")
+    assert "scale" not in line, line
+    assert_more(line, 1, "inputs.A_prev")  # the source of no kind, which the hint says
+
+
+def test_the_other_errors_places_are_named_a_few_of_them(tmp_path):
+    """Past three places, the rest are elided; each place once."""
+    data = seed_data()
+    data["seed"] = "one"
+    for i, layer in enumerate(data["layers"]):
+        layer["stride"] = 0
+    data["layers"] += [{"type": "pool", "f": 0}, {"type": "pool", "f": 2, "stride": -1}, {"type": "relu", "f": 1}]
+    line = backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: seed (line")
+    assert_more(line, 4, "layers[0].stride", "layers[1].f", "layers[2].stride", elided=True)
 
 
 def test_an_expected_file_s_errors_are_counted(tmp_path):
@@ -219,7 +251,7 @@ def test_an_expected_file_s_errors_are_counted(tmp_path):
                           "tolerence: {rtol: 1}\n", "e.yaml")
     line = assert_error(run(["check", write(tmp_path, seed_data()), "--expected", exp]),
                         "e.yaml: tolerence (line 4): unknown key (did you mean 'tolerance'?)")
-    assert line.endswith("(and 3 more errors)"), line
+    assert_more(line, 3, "expected['Z.mean'].rtl", "expected['Z.std'].rtl")
 
 
 def test_ties_on_an_average_pool_is_refused_with_why(tmp_path):
