@@ -725,7 +725,8 @@ def _pass_target(plan: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> i
     return None
 
 
-def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m: int | None = None) -> list:
+def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m: int | None = None,
+                 group: int = 1) -> list:
     """The blocks of a pass (:func:`_blocks`) whose output rows hold
     ``row_bytes`` of unfolded input, ``K_bytes`` per unfolded row, and whose
     product has N columns: of CHUNK_BYTES, or where N > SMALL_GEMM_MAX_N, of
@@ -734,21 +735,23 @@ def _pass_blocks(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, plan_m:
     many threads as CHUNK_BYTES blocks would, the busiest thread within
     WIDE_MAX_IMBALANCE of its rows. Chosen as for a batch of ``plan_m``
     samples (default m), up to PLAN_MAX_SAMPLES, so that a chunk of it is
-    cut as the batch is (see :func:`_blocks`)."""
+    cut as the batch is (see :func:`_blocks`); whole samples in whole
+    groups of ``group`` (:func:`sample_group`)."""
     plan = min(plan_m or m, PLAN_MAX_SAMPLES)
-    return list(_blocks(m, n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N), plan))
+    return list(_blocks(m, n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N), plan, group))
 
 
-def _pass_block_count(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int) -> int:
+def _pass_block_count(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, group: int = 1) -> int:
     """``len(_pass_blocks(m, ...))``, without listing them."""
     plan = min(m, PLAN_MAX_SAMPLES)
-    per, step = _cut(n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N))
+    per, step = _cut(n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N), group)
     if step:
-        return 1 if step >= m else parallel.sample_run_count(m, step)
+        groups = -(-m // step[1])
+        return 1 if step[0] >= groups else parallel.sample_run_count(groups, step[0])
     return m * _band_count(n_H, per, plan)
 
 
-def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
+def _blocks(m, n_H, row_bytes, target=None, plan_m=None, group=1):
     """Split the (sample, output row) grid into blocks whose unfolded input
     stays near ``target`` bytes (default CHUNK_BYTES: cache-sized, so the
     copy and the GEMM that reads it meet in cache; more for wide products,
@@ -764,14 +767,19 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
     fewer rows than the target's. The bands are those of a batch of
     ``plan_m`` samples (default m): a sample's bands are its products, whose
     rows BLAS rounds by their place in them (:func:`_products`), so a chunk
-    of a batch is cut into the batch's own. Yields (n0, n1, h0, h1)."""
-    per, step = _cut(n_H, row_bytes, target)
+    of a batch is cut into the batch's own. Whole samples go in whole
+    groups of ``group`` samples, counted from the first (the last group may
+    hold fewer): a group is one product (:func:`sample_group`), whose rows
+    a block must not cut. Yields (n0, n1, h0, h1)."""
+    per, step = _cut(n_H, row_bytes, target, group)
     if step:
-        if step >= m:  # the whole pass (the common small case, without the loop)
+        step, group = step
+        groups = -(-m // group)
+        if step >= groups:  # the whole pass (the common small case, without the loop)
             yield 0, m, 0, n_H
             return
-        for n0, n1 in parallel.sample_runs(m, step):
-            yield n0, n1, 0, n_H
+        for g0, g1 in parallel.sample_runs(groups, step):
+            yield g0 * group, min(g1 * group, m), 0, n_H
         return
     runs = parallel.even_runs(n_H, _band_count(n_H, per, plan_m or m))
     for n in range(m):
@@ -779,12 +787,13 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None):
             yield n, n + 1, h0, h1
 
 
-def _cut(n_H: int, row_bytes: int, target: int | None) -> tuple[float, int | None]:
-    """``(per, step)`` of :func:`_blocks`: output rows per target, and the
-    samples a block where samples stay whole (one is at most 1.5x the
-    target), else None (bands)."""
+def _cut(n_H: int, row_bytes: int, target: int | None, group: int = 1) -> tuple[float, tuple[int, int] | None]:
+    """``(per, step)`` of :func:`_blocks`: output rows per target, and where
+    samples stay whole (one is at most 1.5x the target) ``(groups, group)``,
+    the groups of ``group`` samples a block (at least one), else None
+    (bands)."""
     per = (target or CHUNK_BYTES) / max(row_bytes, 1)
-    return per, (max(1, round(per / n_H)) if per * 1.5 >= n_H else None)
+    return per, ((max(1, round(per / (n_H * group))), group) if per * 1.5 >= n_H else None)
 
 
 def _band_count(n_H: int, per: float, plan: int) -> int:
@@ -849,12 +858,13 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
 
     With ``plan_m``, the pass is cut as for a batch of that many samples
     (:func:`_pass_blocks`). With ``per_sample``, ``out2``'s products are
-    each sample's own, or each band's (:func:`_products`), and BLAS is held
+    each sample's own, each group's of samples too small for one
+    (:func:`sample_group`), or each band's (:func:`_products`), and BLAS is held
     to one thread where the blocks run on one but a batch of ``plan_m``'s
     would run on threads (BLAS held to one), or where CONVCLI_THREADS is 1.
     So a sample's output rows come out the same bits whatever the batch,
-    chunk or block that holds it, for one batch of ``plan_m`` and one
-    thread setting (BLAS rounds a product otherwise on more threads, and a
+    chunk (starting at a multiple of the group) or block that holds it, for
+    one batch of ``plan_m`` and one thread setting (BLAS rounds a product otherwise on more threads, and a
     pass whose blocks run on one thread leaves BLAS its own).
 
     Returns ``(kept, grad, sums)``: with ``keep``, ``[cols | 1]`` (rows, K + 1)
@@ -876,11 +886,11 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     width = K + 1 if ones else K  # room for the column of ones
     N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
     item = X.dtype.itemsize
-    blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m)
+    # a product a sample, a group of samples where a sample has too few rows (sample_group), or a band
+    group = sample_group(n_H * n_Wt, n_H * n_Wt * K * item) if per_sample else 1
+    blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m, group)
     whole = blocks[0][2:] == (0, n_H)
-    # a product a sample (or a band) where a sample has rows enough of it (PER_SAMPLE_MIN_ROWS)
-    per_sample = per_sample and (not whole or n_H * n_Wt >= PER_SAMPLE_MIN_ROWS)
-    product_rows = n_H * n_Wt if whole else max(h1 - h0 for *_, h0, h1 in blocks) * n_Wt
+    product_rows = group * n_H * n_Wt if whole else max(h1 - h0 for *_, h0, h1 in blocks) * n_Wt
     # BLAS held to one thread where the blocks run on one and BLAS would thread a product: for a chunk
     # whose batch's would run on threads (so as they do), and under CONVCLI_THREADS=1, whose passes
     # would otherwise leave BLAS its own threads and round otherwise than the default's regions (an
@@ -889,7 +899,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     # the hold costs ~25 us, a review found +35-50% on a tiny layer's call.)
     one_blas_thread = per_sample and product_rows * width * N > BLAS_THREADED_MNK and (parallel.threads() == 1 or (
         plan_m is not None and plan_m != m and parallel.threads_for(len(blocks)) <= 1
-        and parallel.threads_for(_pass_block_count(plan_m, n_H, n_Wt * K * item, K * item, N)) > 1))
+        and parallel.threads_for(_pass_block_count(plan_m, n_H, n_Wt * K * item, K * item, N, group)) > 1))
     # Kept only when one block of at most block_max_bytes() holds it all: a block of one output row
     # past that (a 1-D signal: (1, 2, 8000, 16) by a 2x32 kernel kept 65 MB for a 2 MB input) is not
     keep = keep and len(blocks) == 1 and m * n_H * n_Wt * width * X.dtype.itemsize <= block_max_bytes()
@@ -952,8 +962,8 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
             r0 = (n0 * n_H + h0) * n_Wt
             if out2 is not None:  # (rows, K[+1]) @ (K[+1], C) -> (rows, C)
                 a, out = (cols if bias else cols[:, :K]), out2[r0:r0 + rows]
-                if per_sample:  # a product a sample, or a band
-                    _products(a, W2, out, n_H * n_Wt if whole else rows)
+                if per_sample:  # a product a sample (or a group of them), or a band
+                    _products(a, W2, out, product_rows if whole else rows)
                 else:
                     _matmul_rows(a, W2, out)
             if grad_out2 is not None:  # (K+1, rows) @ (rows, C) -> (K+1, C)
@@ -1122,12 +1132,36 @@ def _matmul_rows(a, b, out) -> None:
 # broke a max pool's ties, moving whole gradients (a review: 28 of 58 checks
 # of a streamed run failed in memory). So the forward pass makes each
 # sample (or band) its own product (:func:`_products`), where a sample has
-# at least this many rows of it: each BLAS call packs the whole (K, N)
-# operand, which a few rows a call do not pay for (a review: 1x1 to 4x4
-# output maps of deep layers, a product a sample, took 2-6x the time; rows
-# 64-256 0.93x-1.09x, attempt 117). Fewer rows, and the products stay a
-# block's, whose rows may round otherwise in another chunk.
-PER_SAMPLE_MIN_ROWS = 64
+# at least this many rows of it, and else a group of samples that have as
+# many (sample_group): each BLAS call packs the whole (K, N) operand, which
+# a few rows a call do not pay for (a review: 1x1 to 4x4 output maps of deep
+# layers, a product a sample, took 2-6x the time, attempt 117). Forward
+# alone, against products of whole blocks, 5 small-map layers (1x1 to 7x7)
+# in both dtypes: groups of at least 64 rows 1.01x-1.52x, 128 0.93x-1.20x,
+# 256 0.87x-1.20x (attempt 118); but the larger the group, the more samples
+# a streamed chunk needs to hold a whole one.
+PRODUCT_MIN_ROWS = 128
+
+
+def sample_group(rows: int, sample_bytes: int) -> int:
+    """How many samples of ``rows`` forward product rows each make one
+    product (:func:`_products`): one where a sample has at least
+    PRODUCT_MIN_ROWS, else the fewest, a power of two, that have as many
+    between them, but no more than a block holds (their unfolded input,
+    ``sample_bytes`` a sample, within 1.5x CHUNK_BYTES: a block is a whole
+    number of groups, and the memory estimates count blocks of at most
+    that, :func:`block_max_bytes`). The groups are counted from the batch's first sample, so
+    a chunk that starts at a multiple of the group (a streamed run's
+    chunks: :func:`stream_group`) makes the batch's own products, bit for
+    bit (a review: a streamed float32 run's 7x7 maps, 49 rows a sample in
+    its blocks' products, 46% of Z an ulp off the in-memory run's, which
+    moved a max pool's ties and half its answer key)."""
+    group = 1
+    while group * rows < PRODUCT_MIN_ROWS and 2 * group * sample_bytes <= CHUNK_BYTES * 3 // 2:
+        group *= 2
+    return group
+
+
 # BLAS runs a product on more than one thread only past this M*N*K
 # (OpenBLAS: 65536 x its GEMM_MULTITHREAD_THRESHOLD, 4): a pass whose
 # products are no larger need not hold it to one (see _conv_gemm).
@@ -1136,18 +1170,21 @@ BLAS_THREADED_MNK = 65536 * 4
 
 def _products(a, b, out, R: int) -> None:
     """``out[...] = a @ b`` for a (rows, K) ``a`` whose rows are products
-    of R rows each (samples' or a band's, :data:`PER_SAMPLE_MIN_ROWS`),
+    of R rows each (samples', groups of samples' or a band's,
+    :func:`sample_group`; the last may be shorter, a batch's last group),
     every one its own BLAS call, or its own slices of rows
     (:func:`_matmul_rows`) cut from its first row whatever the others: one
     stacked ``np.matmul`` for them all where they take no slices (NumPy
     calls BLAS once a product, in C)."""
     rows, K = a.shape
     B = rows // R
-    if _gemm_rows(K, b.shape[1], R, a.itemsize) >= R:
+    if B and _gemm_rows(K, b.shape[1], R, a.itemsize) >= R:
         np.matmul(_row_stack(a, B, R), b, out=_row_stack(out, B, R))
-        return
-    for k in range(B):
-        _matmul_rows(a[k * R:(k + 1) * R], b, out[k * R:(k + 1) * R])
+    else:
+        for k in range(B):
+            _matmul_rows(a[k * R:(k + 1) * R], b, out[k * R:(k + 1) * R])
+    if B * R < rows:  # a last group of fewer samples (the batch's last): its own product too
+        _matmul_rows(a[B * R:], b, out[B * R:])
 
 
 def _add_matmul_t(a, g, part, spare):
@@ -1220,10 +1257,11 @@ def planned_for(samples: int):
     a streamed float32 run failed against the in-memory one). Under it, the
     chunks unfold as the whole batch does, are cut into the batch's bands
     and, where the batch's blocks would run on threads, hold BLAS to one
-    thread as the batch's do; and as every sample is its own product
-    (:data:`PER_SAMPLE_MIN_ROWS`), each chunk's forward output is the whole
-    batch's, bit for bit. Not for a layer with fewer output positions a
-    sample than that (its products stay a block's), nor where the batch
+    thread as the batch's do; and as every sample is its own product, or
+    a group of samples counted from the batch's first (:func:`sample_group`),
+    each chunk that starts at a multiple of its layers' groups
+    (:func:`stream_group`; a streamed run's do, where a chunk holds that
+    many) makes the whole batch's forward output, bit for bit. Not where the batch
     holds an infinity or a NaN: a tiled pass that meets one is done again
     untiled, in memory the whole batch's, streamed only that chunk's. (The
     gradients are sums over the batch, and a chunk's dA_prev comes from
@@ -1242,9 +1280,23 @@ def _planned_m(g: ConvGeometry) -> int:
 def _forward_tile(g: ConvGeometry, dtype) -> int:
     """Tile width of the forward and weight-gradient passes (the same, so that
     backward can reuse the forward's unfolded input)."""
-    item = np.dtype(dtype).itemsize
-    unfolded = _planned_m(g) * g.n_H * g.n_W * g.f_H * g.f_W * g.n_C_prev * item
-    return _tile_width(g.n_W, g.n_C_prev, g.n_C, g.f_W, g.s_W, g.d_W, dtype, unfolded)
+    return _forward_tile_of(_planned_m(g), g.n_H, g.n_W, g.f_H, g.f_W, g.n_C_prev, g.n_C, g.s_W, g.d_W, dtype)
+
+
+def _forward_tile_of(m, n_H, n_W, f_H, f_W, C_in, C_out, s_W, d_W, dtype) -> int:
+    """:func:`_forward_tile` of a batch of m samples of that layer."""
+    unfolded = m * n_H * n_W * f_H * f_W * C_in * np.dtype(dtype).itemsize
+    return _tile_width(n_W, C_in, C_out, f_W, s_W, d_W, dtype, unfolded)
+
+
+def stream_group(m, n_H, n_W, f_H, f_W, C_in, C_out, s_W, d_W, dtype) -> int:
+    """The samples of one product (:func:`sample_group`) of the forward pass
+    of a layer whose batch of m samples is streamed (:func:`planned_for`):
+    a chunk that starts at a multiple of it makes the batch's products, so
+    the same bits (but where an infinity or a NaN leaves the pass untiled)."""
+    T = _forward_tile_of(m, n_H, n_W, f_H, f_W, C_in, C_out, s_W, d_W, dtype)
+    rows = n_H * (n_W // T)
+    return sample_group(rows, rows * f_H * _row_width(T, f_W, s_W, d_W) * C_in * np.dtype(dtype).itemsize)
 
 
 def _input_grad_tile(g: ConvGeometry, dtype) -> int:

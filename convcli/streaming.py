@@ -362,6 +362,9 @@ class StreamPlan:
     estimate: Estimate
     # the bytes of a batch array --max-memory refuses whole, which made the run stream (0: the budget did)
     too_large: int = 0
+    # the samples of a conv layer's forward product (product_group): chunks of a multiple of it make the
+    # in-memory run's forward outputs bit for bit
+    group: int = 1
 
     @property
     def chunks(self) -> int:
@@ -380,6 +383,9 @@ class StreamPlan:
             "samples": self.samples,
             "chunk_rows": self.rows,
             "chunks": self.chunks,
+            # chunks of a multiple of it make the in-memory run's forward outputs bit for bit (fewer: the
+            # budget holds fewer samples than a conv layer's forward product, which may round otherwise)
+            "product_group": self.group,
             "estimated_peak": e.chunk(self.rows),
             "per_sample": e.per_sample,
             "fixed": e.fixed + e.resident,
@@ -446,7 +452,28 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)
-    return StreamPlan(budget, n, lo, e, too_large)
+    group = product_group(p, n)
+    if lo >= group:  # chunks at multiples of the layers' product groups: the batch's own products
+        lo -= lo % group
+    return StreamPlan(budget, n, lo, e, too_large, group)
+
+
+def product_group(p, n: int) -> int:
+    """The most samples one product of a conv layer's forward pass takes in
+    a batch of n (conv.stream_group; a power of two): a chunk that starts
+    at a multiple of it makes the in-memory run's products, so its forward
+    outputs bit for bit. 1 for the reference engine (its loops add up each
+    output element alone)."""
+    if p.engine != "fast":
+        return 1
+    most = 1
+    for ls in p.layer_shapes:
+        if ls.kind == "conv":
+            (f_H, f_W), (_, s_W), (_, d_W) = ls.hyper["f"], ls.hyper["stride"], ls.hyper["dilation"]
+            _, n_H, n_W, n_C = ls.out_shape
+            most = max(most, conv_engine.stream_group(n, n_H, n_W, f_H, f_W, ls.in_shape[3], n_C, s_W, d_W,
+                                                      p.dtype))
+    return most
 
 
 def _sample_parts(e: Estimate) -> str:

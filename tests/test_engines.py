@@ -1300,11 +1300,17 @@ def test_bands_of_rows_come_in_a_multiple_of_the_threads(monkeypatch):
 # (28x28 images, one channel, tiled), whole samples on threads (a chunk of one runs on one thread,
 # BLAS held to one as the batch's threads hold it), bands of rows (by hand, 7 of 3 rows a sample, or on
 # two threads 8 for the batch's 5 samples, where a chunk of 2 would take 7), and a tiled RGB stem
+# Then small output maps, whose samples make products in groups (conv.sample_group), in chunks of a
+# multiple of the group: 7x7 (49 rows a sample, groups of 4), 4x4 (16, groups of 8) and LeNet's C5 (1x1,
+# groups of 128; 150 samples, the last group of 22).
 CHUNKED_LAYERS = [
     ((60, 28, 28, 1), (3, 3, 1, 8), 0, (1, 7, 13), None),
     ((32, 32, 32, 16), (3, 3, 16, 32), 1, (1, 5, 8), None),
     ((5, 20, 20, 8), (3, 3, 8, 16), 1, (1, 2, 3), 3),
     ((4, 64, 64, 3), (4, 4, 3, 8), 2, (1, 3), None),
+    ((29, 9, 9, 16), (3, 3, 16, 32), 0, (4, 8, 12), None),
+    ((50, 4, 4, 64), (3, 3, 64, 64), 1, (8, 16, 24), None),
+    ((150, 5, 5, 16), (5, 5, 16, 120), 0, (128,), None),
 ]
 
 
@@ -1339,6 +1345,9 @@ def test_a_sample_s_output_is_the_same_bits_in_any_chunk_of_its_batch(A_shape, W
     if band:
         assert {h1 - h0 for *_, h0, h1 in conv_module._blocks(A_shape[0], A_shape[1], row_bytes)} <= {2, 3}, "bands"
     m = A_shape[0]
+    _, n_H, n_W, _ = Z.shape
+    group = conv_module.stream_group(m, n_H, n_W, *W_shape[:3], W_shape[3], 1, 1, dtype)
+    assert group == {49: 4, 16: 8, 1: 128}.get(n_H * n_W, 1) and all(rows % group == 0 for rows in chunks)
     for rows in chunks:
         with conv_module.planned_for(m):
             parts = [cc.conv_forward(A_prev[i:i + rows], W, b, hp)[0] for i in range(0, m, rows)]
@@ -1408,17 +1417,18 @@ def test_a_chunk_of_large_finite_values_is_tiled_as_its_batch_is():
         np.testing.assert_array_equal(np.concatenate(parts), Z, err_msg=f"chunks of {rows}")
 
 
-@pytest.mark.parametrize("A_shape, W_shape, per_sample", [
-    ((64, 28, 28, 1), (3, 3, 1, 8), True),  # 26x26 positions, tiles of 2: 338 rows a sample
-    ((32, 10, 10, 8), (3, 3, 8, 16), True),  # 8x8: 64 rows, PER_SAMPLE_MIN_ROWS
-    ((32, 9, 9, 8), (3, 3, 8, 16), False),  # 7x7: 49
-    ((16, 5, 5, 16), (5, 5, 16, 120), False),  # LeNet's C5, 1x1
+@pytest.mark.parametrize("A_shape, W_shape, rows", [
+    ((64, 28, 28, 1), (3, 3, 1, 8), 338),  # 26x26 positions, tiles of 2: 338 rows a sample
+    ((32, 10, 10, 8), (3, 3, 8, 16), 128),  # 8x8: 64 rows, two samples a product (PRODUCT_MIN_ROWS)
+    ((32, 9, 9, 8), (3, 3, 8, 16), 196),  # 7x7: 49, four samples a product
+    ((200, 5, 5, 16), (5, 5, 16, 120), 128),  # LeNet's C5, 1x1: 128 samples a product, then the last 72
 ])
-def test_small_output_maps_keep_a_product_a_block(A_shape, W_shape, per_sample, monkeypatch):
+def test_small_output_maps_make_a_product_a_group_of_samples(A_shape, W_shape, rows, monkeypatch):
     """A review: a product a sample packs the whole (K, N) operand for each,
     which a 1x1 to 4x4 output map does not pay for (2-6x the time on deep
-    layers). Samples with fewer than PER_SAMPLE_MIN_ROWS rows of the
-    product share their block's."""
+    layers). Samples with fewer than PRODUCT_MIN_ROWS rows of the
+    product make one in groups that have that many (a later review: in
+    their blocks' products, a streamed run's 7x7 maps moved by an ulp)."""
     calls_seen = []
     products = conv_module._products
     monkeypatch.setattr(conv_module, "_products", lambda a, b, out, R: calls_seen.append(R) or products(a, b, out, R))
@@ -1428,7 +1438,7 @@ def test_small_output_maps_keep_a_product_a_block(A_shape, W_shape, per_sample, 
     Z, _ = cc.conv_forward(A_prev, W, b, {})
     Z_r, _ = cc.conv_forward(A_prev, W, b, {}, engine="reference")
     np.testing.assert_allclose(Z, Z_r, rtol=1e-12, atol=1e-12 * np.abs(Z_r).max())
-    assert bool(calls_seen) == per_sample and all(R >= conv_module.PER_SAMPLE_MIN_ROWS for R in calls_seen)
+    assert calls_seen and set(calls_seen) == {rows}, calls_seen
 
 
 def test_a_chunk_planned_for_a_huge_batch_lists_no_more_than_plan_max_samples(monkeypatch):
