@@ -3507,8 +3507,19 @@ ROUNDING_CAP = 2.0 ** -10
 # which where dZ cancels (a mean-subtracted upstream gradient) is far more than the sum itself: PyTorch's
 # float32 db of 16384 positions was off by 0.35 of it and failed (a review: 2.7e-4 against an atol of
 # 1e-5). So a db is allowed at least ROUNDING_FACTOR unit roundoffs of its largest channel's sum of |dZ|,
-# whatever the cap: one term of a typical size left out is more than that up to ~1e6 positions.
+# whatever the cap: one term of a typical size left out is more than that up to ~1e6 positions. A running
+# sum's error grows with its terms' count, as the square root where its roundings fall either way: where
+# the terms' sign follows the sample order (a batch sorted by class), its partial sums grow to the order
+# of the whole and round by as much (a review: the notebook's float32 loop over 43,264 positions off by
+# 79 unit roundoffs of its terms, the exact sum of their magnitudes, and failed): so at least sqrt(n)
+# unit roundoffs of its terms' magnitudes for n terms (208 there), ROUNDING_FACTOR below 256 terms.
 SUM_ROUNDING = 2.0 ** -24
+
+
+def _sum_rounding(n: int) -> float:
+    """What a float32 sum of n terms is allowed per unit of its terms'
+    magnitudes (see SUM_ROUNDING)."""
+    return max(ROUNDING_FACTOR, math.sqrt(n)) * SUM_ROUNDING
 
 
 def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float]:
@@ -3520,7 +3531,7 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     ``ROUNDING_CAP`` of the quantity's largest finite magnitude; none where
     the run cannot be held twice (``BIAS_RERUN_MAX_BYTES``) or the other run
     fails (a layer error). A conv layer's db at least what a float32 sum
-    of its terms rounds by (``SUM_ROUNDING``), and its dW at least that
+    of its terms rounds by (:func:`_sum_rounding`), and its dW at least that
     of a bound on its terms' magnitudes (:func:`_dw_terms_bound`), even where
     the run is too large to run again (an instructor's review: a float32
     dW of 117,600 terms a element, convcli's own from another thread
@@ -3544,13 +3555,13 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
                 terms = np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2))
             terms = terms[np.isfinite(terms)]
             if terms.size:
-                out[db] = max(out.get(db, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * float(terms.max()))
+                out[db] = max(out.get(db, 0.0), _sum_rounding(math.prod(dZ.shape[:3])) * float(terms.max()))
         dW, A = f"{spec.name}.dW", results.quantities.get(p.layer_input(i))
         if (spec.kind == "conv" and dW in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4
                 and isinstance(A, np.ndarray) and A.ndim == 4):
             bound = _dw_terms_bound(A, dZ)
             if math.isfinite(bound):
-                out[dW] = max(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
+                out[dW] = max(out.get(dW, 0.0), _sum_rounding(math.prod(dZ.shape[:3])) * bound)
     return out
 
 

@@ -4016,3 +4016,57 @@ def test_a_float32_dw_summed_in_another_order_passes_where_the_run_is_too_large_
     assert run(["check", cfg, "--against", tmp_path / "right"]).exit_code == 0
     wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
     assert wrong.exit_code == 1 and "FAIL conv1.dW.npy" in wrong.stdout
+
+
+@pytest.mark.parametrize("quantity", ["dW", "db"])
+def test_a_float32_running_sum_over_a_batch_sorted_by_sign_passes_and_one_sample_short_fails(tmp_path, quantity):
+    """A review: the notebook's float32 loop (one running sum, position after
+    position) over 64 images in [0, 1] whose upstream gradient is positive
+    for the first half of the batch and negative for the second (a batch
+    sorted by class) was off by 79 unit roundoffs of its terms' magnitudes:
+    its partial sums grow to the order of the whole before they cancel, and
+    round by as much. It failed against an allowance of 16. A sum of n
+    terms is now allowed sqrt(n) of them (n = 64*26*26 = 43,264: 208). The
+    exact sums, in float64, are the reference for how far off the loop is;
+    the loop with one sample's terms left out still fails."""
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(0)
+    m, H, f, C = 64, 28, 3, 8
+    n_H = H - f + 1
+    A = rng.random((m, H, H, 1)).astype(np.float32)
+    g = np.abs(rng.standard_normal((m, n_H, n_H, C))).astype(np.float32)
+    g[m // 2:] *= -1
+    np.save(tmp_path / "x.npy", A)
+    np.save(tmp_path / "g.npy", g)
+    np.save(tmp_path / "W.npy", rng.standard_normal((f, f, 1, C)).astype(np.float32))
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [C]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+
+    def loop(samples):  # the notebook's: dW[..., c] += a_slice * dZ[i, h, w, c], db[c] += dZ[i, h, w, c]
+        total = np.zeros((f, f, 1, C) if quantity == "dW" else C, np.float32)
+        for i in samples:
+            for h in range(n_H):
+                for w in range(n_H):
+                    total += A[i, h:h + f, w:w + f, :, None] * g[i, h, w] if quantity == "dW" else g[i, h, w]
+        return total
+
+    right = loop(range(m))
+    A64, g64 = A.astype(np.float64), g.astype(np.float64)
+    if quantity == "dW":
+        exact = np.stack([np.stack([np.einsum("nhwc,nhwk->ck", A64[:, a:a + n_H, b:b + n_H], g64)
+                                    for b in range(f)]) for a in range(f)])
+        magnitudes = max(np.einsum("nhwc,nhwk->ck", A64[:, a:a + n_H, b:b + n_H], np.abs(g64)).max()
+                         for a in range(f) for b in range(f))
+    else:
+        exact, magnitudes = g64.sum(axis=(0, 1, 2)), np.abs(g64).sum(axis=(0, 1, 2)).max()
+    off = np.abs(right - exact).max() / (2.0 ** -24 * magnitudes)
+    assert 16 < off < 208, off  # past the old allowance, within the new one
+    for name, value in (("right", right), ("wrong", loop(range(1, m)))):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / f"conv1.{quantity}.npy", value)
+    passed = run(["check", cfg, "--against", tmp_path / "right"])
+    assert passed.exit_code == 0, passed.stdout
+    wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
+    assert wrong.exit_code == 1 and f"FAIL conv1.{quantity}.npy" in wrong.stdout, wrong.stdout
