@@ -3562,7 +3562,33 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
             bound = _dw_terms_bound(A, dZ)
             if math.isfinite(bound):
                 out[dW] = max(out.get(dW, 0.0), _sum_rounding(math.prod(dZ.shape[:3])) * bound)
+        dA, W = f"{spec.name}.dA_prev", results.quantities.get(spec.W) if spec.kind == "conv" else None
+        if (dA in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4
+                and isinstance(W, np.ndarray) and W.ndim == 4):
+            bound = _da_terms_bound(W, dZ)
+            if math.isfinite(bound):
+                out[dA] = max(out.get(dA, 0.0), _sum_rounding(W.shape[0] * W.shape[1] * W.shape[3]) * bound)
     return out
+
+
+def _da_terms_bound(W: np.ndarray, dZ: np.ndarray) -> float:
+    """A bound on the sum of the magnitudes of any conv dA_prev element's
+    terms, W[i, j, c, k] dZ[position under (i, j), k] over the kernel's
+    offsets and the output channels: by Cauchy-Schwarz at most the largest
+    input channel's norm of W times the norm of dZ over the f_H*f_W
+    positions a window covers, at most sqrt(f_H*f_W) times dZ's largest
+    norm over the channels at one position (a streaming review: a float32
+    run too large to run twice had no allowance for its dA_prev, and the
+    streamed run's own, from smaller products, failed 45 of 4,915,200
+    elements in memory, where terms cancelled)."""
+    with np.errstate(all="ignore"):
+        w = np.sqrt(np.einsum("ijck,ijck->c", W.astype(np.float64), W.astype(np.float64))).max()
+        step = max(1, (1 << 20) // max(1, dZ[0].size))
+        most = 0.0
+        for n in range(0, dZ.shape[0], step):
+            part = dZ[n:n + step].astype(np.float64)
+            most = max(most, float(np.einsum("nhwk,nhwk->nhw", part, part).max(initial=0.0)))
+    return float(w * math.sqrt(W.shape[0] * W.shape[1] * most))
 
 
 def _channel_norms(x: np.ndarray) -> np.ndarray:

@@ -4070,3 +4070,52 @@ def test_a_float32_running_sum_over_a_batch_sorted_by_sign_passes_and_one_sample
     assert passed.exit_code == 0, passed.stdout
     wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
     assert wrong.exit_code == 1 and f"FAIL conv1.{quantity}.npy" in wrong.stdout, wrong.stdout
+
+
+def test_pytorch_s_float32_da_prev_passes_where_the_run_is_too_large_to_run_again(tmp_path, monkeypatch):
+    """A streaming review: a float32 run too large to run again in float64
+    (BIAS_RERUN_MAX_BYTES) had no float32 allowance for dA_prev, and the
+    streamed run's own dA_prev (from smaller products) failed 45 of
+    4,915,200 elements in memory, where its terms cancelled. PyTorch's
+    float32 dA_prev (another order: oneDNN's) is the independent one here;
+    a dA_prev is now allowed max(16, sqrt(n)) unit roundoffs of a bound on
+    its n terms' magnitudes (n = 3*3*64: 24). Without one output channel's
+    terms it still fails."""
+    from conftest import import_torch
+    from test_cli_helpers import run, write
+
+    torch = import_torch()
+    import convcli.check as check_module
+
+    monkeypatch.setattr(check_module, "BIAS_RERUN_MAX_BYTES", 0)  # as for a run too large to hold twice
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((8, 12, 12, 4)).astype(np.float32)
+    W = rng.standard_normal((3, 3, 4, 64)).astype(np.float32)
+    g = (1000 * rng.standard_normal((8, 12, 12, 64))).astype(np.float32)  # terms of 1e3: cancelling sums
+    for name, a in (("x", A), ("W", W), ("g", g)):
+        np.save(tmp_path / f"{name}.npy", a)
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [64]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
+                           "backward": {"grad": {"file": "g.npy"}}})
+
+    def torch_da(weights):
+        x = torch.tensor(A.transpose(0, 3, 1, 2), dtype=torch.float32, requires_grad=True)
+        z = torch.nn.functional.conv2d(x, torch.tensor(weights.transpose(3, 2, 0, 1), dtype=torch.float32),
+                                       padding=1)
+        z.backward(torch.tensor(g.transpose(0, 3, 1, 2), dtype=torch.float32))
+        return x.grad.numpy().transpose(0, 2, 3, 1)
+
+    right, short = torch_da(W), torch_da(np.concatenate([W[..., :63], 0 * W[..., 63:]], axis=-1))
+    x64 = torch.tensor(A.transpose(0, 3, 1, 2), dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.conv2d(x64, torch.tensor(W.transpose(3, 2, 0, 1), dtype=torch.float64),
+                               padding=1).backward(torch.tensor(g.transpose(0, 3, 1, 2), dtype=torch.float64))
+    exact = x64.grad.numpy().transpose(0, 2, 3, 1)
+    assert not np.allclose(right, exact, rtol=1e-4, atol=1e-5)  # past float32's default tolerance: rounding alone
+    for name, a in (("right", right), ("short", short)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "conv1.dA_prev.npy", a)
+    passed = run(["check", cfg, "--against", tmp_path / "right"])
+    assert passed.exit_code == 0, passed.stdout
+    wrong = run(["check", cfg, "--against", tmp_path / "short"])
+    assert wrong.exit_code == 1 and "FAIL conv1.dA_prev.npy" in wrong.stdout, wrong.stdout
