@@ -107,7 +107,9 @@ def _is_max(x, m, out=None, has_nan=None):
     write into; ``has_nan``: whether m holds a NaN, when already known."""
     hit = np.equal(x, m, out=out)
     if np.isnan(m).any() if has_nan is None else has_nan:
-        nan = np.isnan(x)
+        # (arrays, where a 0-d x made NumPy scalars, which take no out=: a review's create_mask_from_window
+        # of np.float64("nan") raised a TypeError from inside NumPy)
+        hit, nan = np.asarray(hit), np.asarray(np.isnan(x))
         hit |= np.logical_and(nan, np.isnan(m), out=nan)  # two masks alive, not three
     return hit
 

@@ -296,6 +296,15 @@ def test_create_mask_from_window_ties_by_hand(ties, expected):
     np.testing.assert_array_equal(np.asarray(mask, dtype=float), expected)
 
 
+@pytest.mark.parametrize("ties, expected", [("all", True), ("first", True), ("split", 1.0)])
+@pytest.mark.parametrize("x", [np.float64("nan"), np.array(np.nan), np.float64(3.0), 2.5])
+def test_create_mask_from_window_of_one_number(x, ties, expected):
+    """A review: a 0-d NaN window raised a TypeError from inside NumPy (its
+    mask's NumPy scalars take no out=), where a finite one and a 1x1 NaN
+    window gave True. By hand: a window of one number is its own maximum."""
+    assert np.asarray(cc.create_mask_from_window(x, ties=ties)).item() == expected
+
+
 def test_distribute_value_course_example():
     a = cc.distribute_value(2, (2, 2))
     np.testing.assert_array_equal(a, [[0.5, 0.5], [0.5, 0.5]])
