@@ -986,8 +986,9 @@ def _x_summary(Xs: np.ndarray, kind):
     by their dot product with themselves (15 against ~50 us for np.isfinite
     over 1.5 MiB of float64 just read by the padding: 3% of the m32 benchmark
     layer's forward; a sum of squares past the dtype's largest number, as
-    from float32 values beyond ~1e19 / sqrt(their count), counts as not
-    finite, which only costs the untiled pass); outside one, as
+    from float32 values beyond ~1e19 / sqrt(their count), is asked again
+    exactly by :func:`_finite`: counted as not finite, it redid the pass
+    untiled, whose Z rounds otherwise); outside one, as
     :func:`stats.all_finite` (no BLAS call: a threaded one there leaves
     OpenBLAS's workers spinning against the next region, see
     FINITE_BY_DOT_MAX)."""
