@@ -864,6 +864,30 @@ def _check_stored_inside(obj, where: str, label: str) -> None:
         files = sorted({os.fsdecode(name) for name, *_ in obj.external})
         raise ConvcliError(where, f"{label} keeps its data in external raw files ({_names(files)}), whose missing "
                                   f"parts read as zeros: {plain}")
+    _check_written(obj, where, label)
+
+
+def _check_written(obj, where: str, label: str) -> None:
+    """Refuse a dataset whose storage was never (or not wholly) written:
+    HDF5 reads a chunk never written, or a contiguous dataset never
+    written, as its fill value (a streaming review: a writer stopped after
+    10 of 400 samples, chunks of one, and 390 samples of 7.0 ran, exit 0)."""
+    import h5py
+
+    if not obj.size or obj.id.get_create_plist().get_layout() == h5py.h5d.COMPACT:
+        return  # (a compact dataset's data is in its header, written with it)
+    fill = obj.fillvalue
+    fill = f" ({fill.item() if hasattr(fill, 'item') and np.ndim(fill) == 0 else 'its fill value'})"
+    if obj.chunks is None:
+        if obj.id.get_storage_size() == 0:
+            raise ConvcliError(where, f"{label} was never written: HDF5 reads every element as its fill value"
+                                      f"{fill}; write its data")
+        return
+    total = math.prod(-(-n // c) for n, c in zip(obj.shape, obj.chunks))
+    written = obj.id.get_num_chunks()
+    if written < total:
+        raise ConvcliError(where, f"{label} has {total - written:,} of its {total:,} chunks never written (a writer "
+                                  f"stopped before the end?), which HDF5 reads as its fill value{fill}; write them")
 
 
 def _link_text(link) -> str:

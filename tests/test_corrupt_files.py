@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 import pytest
 
-from test_cli_helpers import run, write
+from test_cli_helpers import assert_error, run, write
 
 KINDS = ("npy", "npz", "npzc", "h5")
 
@@ -337,6 +337,40 @@ def test_an_input_npz_holding_a_name_twice_reads_its_last_copy(tmp_path):
     result = run(["forward", cfg, "--out", tmp_path / "out"])
     assert result.exit_code == 0, result.output
     assert (np.load(tmp_path / "out" / "relu1.A.npy") == 2.0).all()
+
+
+@pytest.mark.parametrize("dataset, says", [
+    ("part", "x.h5[part] has 30 of its 40 chunks never written (a writer stopped before the end?), which HDF5 "
+             "reads as its fill value (7.0); write them"),
+    ("blank", "x.h5[blank] was never written: HDF5 reads every element as its fill value (0.0); write its data"),
+])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_h5_dataset_never_wholly_written_is_refused_not_read_as_fill_values(tmp_path, dataset, says, streamed):
+    """A streaming review: a dataset of chunks of one sample, its writer
+    stopped after 10 of 40 samples, ran with 30 samples of its fill value,
+    exit 0, as a contiguous dataset never written reads as zeros. Refused,
+    in memory and streamed; one written whole, chunks of fill values
+    included, runs."""
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        part = f.create_dataset("part", (40, 4, 4, 3), "f4", chunks=(1, 4, 4, 3), fillvalue=7.0)
+        part[:10] = 1.0
+        f.create_dataset("blank", (40, 4, 4, 3), "f4")
+        whole = f.create_dataset("whole", (40, 4, 4, 3), "f4", chunks=(8, 4, 4, 3), compression="gzip")
+        whole[...] = 0.0
+    from convcli import runner, streaming
+
+    text = "inputs:\n  A_prev: {{file: x.h5, dataset: {}}}\nlayers: [{{type: pool, f: 2}}]\n"
+    chunk = streaming.estimate(runner.plan(write(tmp_path, text.format("whole"))), False).chunk(5)  # (the same shape)
+    budget = ["--memory-budget", str(chunk)] if streamed else []
+    for name, code in ((dataset, 2), ("whole", 0)):
+        cfg = write(tmp_path, text.format(name))
+        result = run(["forward", cfg, "--out", tmp_path / name, *budget])
+        if code:
+            assert_error(result, "inputs.A_prev (line 2)", says)
+            assert not (tmp_path / name).exists()
+        else:
+            assert result.exit_code == 0, result.stderr
+            assert ("streamed 40 samples in 8 chunks of 5" in result.stdout) == streamed, result.stdout
 
 
 def test_h5_data_kept_in_other_files_is_refused_not_read_as_zeros(tmp_path, monkeypatch):
