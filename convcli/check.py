@@ -2343,15 +2343,16 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
 def tie_inputs(p: Plan, given: set[str]) -> set[str]:
     """The arrays whose last digits can move a max pool's ties: each max
     pool's input and, where that is not among ``given`` (made by the layers
-    from the user's arrays), the input of the ReLU before it, and so on
-    back through ReLUs."""
+    from the user's arrays), the input of the layer before it, and so on
+    back (through ReLUs, and a review: through a conv or an average pool
+    too, whose output an input an ulp off moves as well)."""
     layers = p.network.layers
     found = set()
     for i, spec in enumerate(layers):
         if i and spec.kind == "pool" and spec.mode == "max":
             found.add(p.layer_input(i))
             j = i - 1
-            while j >= 1 and layers[j].kind == "relu" and p.layer_input(j + 1) not in given:
+            while j >= 1 and p.layer_input(j + 1) not in given:
                 found.add(p.layer_input(j))
                 j -= 1
     return found

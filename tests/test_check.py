@@ -3980,6 +3980,55 @@ def test_each_layer_grades_a_max_pool_on_an_input_an_ulp_off_as_saved(tmp_path, 
                 "convcli's exactly: --each-layer grades each layer on your own inputs") in whole.stdout, whole.stdout
 
 
+@pytest.mark.parametrize("between", [{"type": "conv", "W": "W2", "b": "b2"}, {"type": "pool", "f": 1,
+                                                                            "mode": "average"}])
+def test_each_layer_grades_a_max_pool_as_saved_through_a_conv_or_an_average_pool(tmp_path, between):
+    """A review: the test above's regrading walked back through ReLUs only;
+    with a 1x1 conv (or a 1x1 average pool) between the ReLU and the max
+    pool, and its output not submitted, a submission consistent from a
+    relu2.A an ulp off still failed pool4.dA_prev under --each-layer. By
+    hand, as above: the raised element takes its window's whole gradient."""
+    from test_cli_helpers import run, write
+
+    import convcli as cc
+
+    images = np.zeros((2, 8, 8, 1))
+    images[:, 2:6, 2:6] = 1.0
+    np.save(tmp_path / "x.npy", images)
+    cfg = write(tmp_path, {"seed": 2, "inputs": {"A_prev": {"file": "x.npy"}, "W": {"value": [[[[1.0]]]]},
+                                                 "b": {"value": [0.0]}, "W2": {"value": [[[[1.0]]]]},
+                                                 "b2": {"value": [0.0]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}, {"type": "relu"}, between,
+                                      {"type": "pool", "f": 2}], "backward": {"grad": "ones"}})
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {f.name[:-4]: np.load(f) for f in (tmp_path / "key").glob("*.npy")}
+    Z = key["conv1.Z"].copy()
+    Z[0, 2, 2, 0] = np.nextafter(Z[0, 2, 2, 0], np.inf)
+    A = cc.relu_forward(Z)[0]
+    if between["type"] == "conv":
+        X, cache = cc.conv_forward(A, key["W2"], key["b2"], {})
+    else:
+        X, cache = cc.pool_forward(A, {"f": 1}, mode="average")
+    P, pool_cache = cc.pool_forward(X, {"f": 2})
+    dX = cc.pool_backward(np.ones_like(P), pool_cache)
+    assert dX[0, 2:4, 2:4, 0].tolist() == [[1, 0], [0, 0]] and key["pool4.dA_prev"][0, 2:4, 2:4, 0].all()
+    if between["type"] == "conv":
+        dA, dW2, db2 = cc.conv_backward(dX, cache)
+        more = {"conv3.dA_prev": dA, "conv3.dW": dW2, "conv3.db": db2}
+    else:
+        dA = cc.pool_backward(dX, cache, mode="average")
+        more = {"pool3.dA_prev": dA}
+    dZ = cc.relu_backward(dA, Z)
+    dA_prev, dW, db = cc.conv_backward(dZ, cc.conv_forward(key["A_prev"], key["W"], key["b"], {})[1])
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name, a in {"conv1.Z": Z, "relu2.A": A, "pool4.A": P, "pool4.dA_prev": dX, **more, "relu2.dA_prev": dZ,
+                    "conv1.dA_prev": dA_prev, "conv1.dW": dW, "conv1.db": db}.items():
+        np.save(sub / f"{name}.npy", a)
+    result = run(["check", cfg, "--against", sub, "--each-layer"])
+    assert result.exit_code == 0, result.stdout
+
+
 def test_a_float32_dw_summed_in_another_order_passes_where_the_run_is_too_large_to_run_again(tmp_path, monkeypatch):
     """An instructor's review: convcli's own float32 dW from another thread
     setting (117,600 terms an element) failed 7 of 18,432 elements: a run
