@@ -220,8 +220,8 @@ def test_conv_wide_products_in_blocks_of_wide_min_rows_vs_torch(W_shape, wide_pa
     seen = []  # (the product's columns, the rows of each block the pass ran)
     real = conv_module._pass_blocks
 
-    def pass_blocks(m, n_H, row_bytes, K_bytes, N, plan_m=None):
-        out = real(m, n_H, row_bytes, K_bytes, N, plan_m)
+    def pass_blocks(m, n_H, row_bytes, K_bytes, N, plan_m=None, group=1):
+        out = real(m, n_H, row_bytes, K_bytes, N, plan_m, group)
         seen.append((N, [(n1 - n0) * (h1 - h0) * 10 for n0, n1, h0, h1 in out]))
         return out
 
