@@ -3508,19 +3508,46 @@ ROUNDING_CAP = 2.0 ** -10
 # which where dZ cancels (a mean-subtracted upstream gradient) is far more than the sum itself: PyTorch's
 # float32 db of 16384 positions was off by 0.35 of it and failed (a review: 2.7e-4 against an atol of
 # 1e-5). So a db is allowed at least ROUNDING_FACTOR unit roundoffs of its largest channel's sum of |dZ|,
-# whatever the cap: one term of a typical size left out is more than that up to ~1e6 positions. A running
-# sum's error grows with its terms' count, as the square root where its roundings fall either way: where
-# the terms' sign follows the sample order (a batch sorted by class), its partial sums grow to the order
-# of the whole and round by as much (a review: the notebook's float32 loop over 43,264 positions off by
-# 79 unit roundoffs of its terms, the exact sum of their magnitudes, and failed): so at least sqrt(n)
-# unit roundoffs of its terms' magnitudes for n terms (208 there), ROUNDING_FACTOR below 256 terms.
+# whatever the cap: one term of a typical size left out is more than that up to ~1e6 positions.
 SUM_ROUNDING = 2.0 ** -24
+# A running sum (the notebook's loops) rounds each partial sum s_k, by up to a unit roundoff of it, either
+# way: its error is about SUM_ROUNDING / sqrt(3) * sqrt(sum of s_k^2) (one standard deviation). Where the
+# terms' sign follows the sample order (a batch sorted by class), the partial sums grow to the order of
+# the whole before they cancel, and that is far more than ROUNDING_FACTOR units of the terms' magnitudes
+# (a review: the notebook's float32 loop over 43,264 positions off by 79 of them, and failed); where it
+# does not, about a unit of them. So a db and a dW are allowed RUNNING_SIGMAS of it too, their partial
+# sums taken in the batch's order a block of samples at a time (RUNNING_BLOCKS): a bound that grew with
+# the count of terms alone passed a dW one sample short of 200,000 (a review).
+RUNNING_SIGMAS = 6
+RUNNING_BLOCKS = 64
 
 
-def _sum_rounding(n: int) -> float:
-    """What a float32 sum of n terms is allowed per unit of its terms'
-    magnitudes (see SUM_ROUNDING)."""
-    return max(ROUNDING_FACTOR, math.sqrt(n)) * SUM_ROUNDING
+def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray, hp: dict,
+                  engine: str) -> tuple[float, float]:
+    """What a running sum of a conv layer's dW and db terms in the batch's
+    order (samples, then positions) rounds by in float32, at most over
+    their elements (RUNNING_SIGMAS standard deviations): sqrt(sum of the
+    squared partial sums), the partial sums taken at the edges of
+    RUNNING_BLOCKS blocks of samples (in float64, each block's gradients by
+    the engine), each block's terms counted at the larger of its edges."""
+    m = dZ.shape[0]
+    positions = math.prod(dZ.shape[1:3])
+    edges = [(k * m) // min(m, RUNNING_BLOCKS) for k in range(min(m, RUNNING_BLOCKS) + 1)]
+    W64, b64 = W.astype(np.float64), np.asarray(b, dtype=np.float64)
+    sum_W = np.zeros(W.shape)
+    sum_b = np.zeros(dZ.shape[-1])
+    squares_W, squares_b = np.zeros(W.shape), np.zeros(dZ.shape[-1])
+    with np.errstate(all="ignore"):
+        for n0, n1 in zip(edges, edges[1:]):
+            _, cache = conv_forward(A[n0:n1].astype(np.float64), W64, b64, hp, engine=engine)
+            _, dW, db = conv_backward(dZ[n0:n1].astype(np.float64), cache)
+            count = (n1 - n0) * positions
+            new_W, new_b = sum_W + dW, sum_b + db.reshape(-1)
+            squares_W += count * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
+            squares_b += count * np.maximum(np.abs(sum_b), np.abs(new_b)) ** 2
+            sum_W, sum_b = new_W, new_b
+    scale = RUNNING_SIGMAS * SUM_ROUNDING / math.sqrt(3)
+    return scale * float(np.sqrt(squares_W).max()), scale * float(np.sqrt(squares_b).max())
 
 
 def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float]:
@@ -3532,7 +3559,8 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     ``ROUNDING_CAP`` of the quantity's largest finite magnitude; none where
     the run cannot be held twice (``BIAS_RERUN_MAX_BYTES``) or the other run
     fails (a layer error). A conv layer's db at least what a float32 sum
-    of its terms rounds by (:func:`_sum_rounding`), and its dW at least that
+    of its terms rounds by (``SUM_ROUNDING``; a running sum's in the batch's
+    order, :func:`_running_sums`), and its dW at least that
     of a bound on its terms' magnitudes (:func:`_dw_terms_bound`), even where
     the run is too large to run again (an instructor's review: a float32
     dW of 117,600 terms a element, convcli's own from another thread
@@ -3556,13 +3584,20 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
                 terms = np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2))
             terms = terms[np.isfinite(terms)]
             if terms.size:
-                out[db] = max(out.get(db, 0.0), _sum_rounding(math.prod(dZ.shape[:3])) * float(terms.max()))
+                out[db] = max(out.get(db, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * float(terms.max()))
         dW, A = f"{spec.name}.dW", results.quantities.get(p.layer_input(i))
         if (spec.kind == "conv" and dW in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4
                 and isinstance(A, np.ndarray) and A.ndim == 4):
             bound = _dw_terms_bound(A, dZ)
             if math.isfinite(bound):
-                out[dW] = max(out.get(dW, 0.0), _sum_rounding(math.prod(dZ.shape[:3])) * bound)
+                out[dW] = max(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
+            W, b = results.quantities.get(spec.W), results.quantities.get(spec.b)
+            if isinstance(W, np.ndarray) and isinstance(b, np.ndarray):  # a running sum's, in the batch's order
+                running_W, running_b = _running_sums(A, W, b, dZ, dict(spec.hparameters), p.engine)
+                if math.isfinite(running_W):
+                    out[dW] = max(out[dW], running_W) if dW in out else running_W
+                if db in out and math.isfinite(running_b):
+                    out[db] = max(out[db], running_b)
         # a dA_prev's, only where the run was too large to run again: its bound holds for the worst
         # element, many times the rounding measured on the others (16 float32 units of the terms of a
         # typical element, 1.2e-5 of it, against ~2e-6 measured)
@@ -3571,7 +3606,7 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
                 and isinstance(W, np.ndarray) and W.ndim == 4):
             bound = _da_terms_bound(W, dZ)
             if math.isfinite(bound):
-                out[dA] = _sum_rounding(W.shape[0] * W.shape[1] * W.shape[3]) * bound
+                out[dA] = max(ROUNDING_FACTOR, math.sqrt(W.shape[0] * W.shape[1] * W.shape[3])) * SUM_ROUNDING * bound
     return out
 
 
