@@ -902,14 +902,16 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
         f"wrote {len(placed)} arrays ({fmt}){drawn}, summary.json and {doc['expected']} to {out} "
         f"in {results.timings['total']:.2f} s{streamed}"
     ))
-    if p.stream is not None and p.stream.rows % p.stream.group and p.stream.chunks > 1:
+    if p.stream is not None and p.stream.rows < min(p.stream.group, p.stream.samples):
         from .streaming import budget_arg
         sp = p.stream  # (a streaming review: small output maps moved by an ulp, and nothing said so)
+        group = min(sp.group, sp.samples)  # (a review: 128 of a batch of 10)
+        room = (f"--max-memory {format_size(p.max_memory * group // sp.rows)} or more" if sp.max_memory_rows
+                else f"--memory-budget {budget_arg(sp.estimate.chunk(group))} or more")
         con.print(Text(
-            f"note: chunks of {sp.rows} hold fewer samples than the {sp.group} a conv layer's forward product "
+            f"note: chunks of {sp.rows} hold fewer samples than the {group} a conv layer's forward product "
             f"takes (its output maps are small): its outputs may differ from an in-memory run's in their last "
-            f"bits, and so a max pool's ties after it (--memory-budget "
-            f"{budget_arg(sp.estimate.chunk(sp.group))} or more holds {sp.group} a chunk)"))
+            f"bits, and so a max pool's ties after it ({room} holds {group} a chunk)"))
 
 
 def _plot_all(p, results, folder: Path, out: Path) -> tuple[dict[str, str], dict[str, str]]:

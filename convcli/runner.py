@@ -491,7 +491,8 @@ def _check_batch(p: Plan, batch: list[_Sized], widest: tuple[int, str]) -> None:
         return
     rows = min(p.stream.rows, p.max_memory // max(widest[0], 1))
     if rows < p.stream.rows:
-        p.stream = replace(p.stream, rows=rows)
+        group = p.stream.group  # a multiple of the product group still (a review: chunks of 6 for groups of 4)
+        p.stream = replace(p.stream, rows=rows - rows % group if rows >= group else rows, max_memory_rows=True)
 
 
 def _check_grad_shape(p: Plan, size) -> None:

@@ -365,6 +365,8 @@ class StreamPlan:
     # the samples of a conv layer's forward product (product_group): chunks of a multiple of it make the
     # in-memory run's forward outputs bit for bit
     group: int = 1
+    # whether --max-memory, not the budget, set the chunks' size (runner._check_batch)
+    max_memory_rows: bool = False
 
     @property
     def chunks(self) -> int:

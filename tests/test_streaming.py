@@ -896,7 +896,8 @@ def test_a_streamed_float32_run_keeps_the_ties_of_flat_images(tmp_path, rows):
     assert counts["checks"] == counts["passed"] > 50, counts
 
 
-def test_a_streamed_float32_run_keeps_the_ties_of_small_output_maps(tmp_path):
+@pytest.mark.parametrize("limit", ["memory_budget", "max_memory"])
+def test_a_streamed_float32_run_keeps_the_ties_of_small_output_maps(tmp_path, limit):
     """A review: flat 28x28 images through two stride-2 convs (7x7 maps, 49
     rows a sample), relu and a max pool, in float32, streamed: 46% of
     conv2.Z an ulp off the in-memory run's, whose blocks' products held
@@ -904,7 +905,9 @@ def test_a_streamed_float32_run_keeps_the_ties_of_small_output_maps(tmp_path):
     and failed 48 of 96 of the streamed expected.yaml's checks in memory.
     Samples that small now make products in groups counted from the batch's
     first (conv.sample_group: four of 49 rows), and chunks hold a multiple of
-    the group: a budget for 7 samples a chunk takes 4."""
+    the group: a budget for 7 samples a chunk takes 4, and so does a
+    --max-memory that holds 7 of the input's float32 samples (a review: it
+    cut the chunks to 6 after the budget's were rounded)."""
     rng = np.random.RandomState(5)
     images = np.zeros((40, 28, 28, 1), np.uint8)
     for img in images:  # flat blocks of one grey on a flat background
@@ -921,7 +924,9 @@ def test_a_streamed_float32_run_keeps_the_ties_of_small_output_maps(tmp_path):
                                       {"type": "conv", "W": "W2", "b": "b2", "stride": 2, "pad": 1},
                                       {"type": "relu"}, {"type": "pool", "f": 2}],
                            "backward": {"grad": "random"}})
-    (a, _), (b, doc) = both_ways(tmp_path, cfg, rows=7)
+    # (a --max-memory that holds 5 samples of the input as read, the code before found: not a multiple of 4)
+    extra = ("--max-memory", str(7 * 6272 + 100)) if limit == "max_memory" else ()
+    (a, _), (b, doc) = both_ways(tmp_path, cfg, rows=40 if extra else 7, extra=extra)
     assert a["conv2.Z"].shape == (40, 7, 7, 16)
     assert (doc["streaming"]["chunk_rows"], doc["streaming"]["product_group"]) == (4, 4)
     for name in ("conv1.Z", "conv2.Z", "relu3.A", "pool4.A"):
@@ -1467,6 +1472,17 @@ def test_chunks_smaller_than_a_product_group_are_said_to_move_last_bits(tmp_path
     result = run(["backward", cfg, "--out", tmp_path / "out", "--force", "--memory-budget",
                   str(budget_for(cfg, 4))])
     assert "3 chunks of 4, the last of 2" in result.stdout and "note:" not in result.stdout, result.stdout
+    # where --max-memory sets the chunks, it says so, and the --max-memory it names holds a group
+    np.save(tmp_path / "x.npy", np.random.RandomState(3).randn(N, 6, 7, 3))
+    cfg = make_config(tmp_path, a_prev={"file": "x.npy"}, name="file.yaml")
+    limit = 3 * 6 * 7 * 3 * 8  # three float64 samples of the input
+    result = run(["backward", cfg, "--out", tmp_path / "capped", "--max-memory", str(limit)])
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads((tmp_path / "capped" / "summary.json").read_text())["streaming"]["chunk_rows"]
+    assert rows < 4 and f"(--max-memory {arrays.format_size(limit * 4 // rows)} or more holds 4 a chunk)" in " ".join(
+        result.stdout.split()), result.stdout
+    result = run(["backward", cfg, "--out", tmp_path / "room", "--max-memory", str(limit * 4 // rows)])
+    assert "chunks of 4" in result.stdout and "note:" not in result.stdout, result.stdout
 
 
 def test_progress_never_writes_to_a_non_terminal(tmp_path, monkeypatch):
