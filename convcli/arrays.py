@@ -864,14 +864,16 @@ def _check_stored_inside(obj, where: str, label: str) -> None:
         files = sorted({os.fsdecode(name) for name, *_ in obj.external})
         raise ConvcliError(where, f"{label} keeps its data in external raw files ({_names(files)}), whose missing "
                                   f"parts read as zeros: {plain}")
-    _check_written(obj, where, label)
 
 
-def _check_written(obj, where: str, label: str) -> None:
-    """Refuse a dataset whose storage was never (or not wholly) written:
-    HDF5 reads a chunk never written, or a contiguous dataset never
+def _check_written(obj, rows: slice | None, where: str, label: str) -> None:
+    """Refuse a dataset whose storage was never (or not wholly) written,
+    where ``rows`` (of the first axis, :func:`_rows`'s; None for all) are
+    read: HDF5 reads a chunk never written, or a contiguous dataset never
     written, as its fill value (a streaming review: a writer stopped after
-    10 of 400 samples, chunks of one, and 390 samples of 7.0 ran, exit 0)."""
+    10 of 400 samples, chunks of one, and 390 samples of 7.0 ran, exit 0;
+    a review of that: the rows written of a dataset made larger, read with
+    a slice: of them, are read)."""
     import h5py
 
     if not obj.size or obj.id.get_create_plist().get_layout() == h5py.h5d.COMPACT:
@@ -883,11 +885,21 @@ def _check_written(obj, where: str, label: str) -> None:
             raise ConvcliError(where, f"{label} was never written: HDF5 reads every element as its fill value"
                                       f"{fill}; write its data")
         return
-    total = math.prod(-(-n // c) for n, c in zip(obj.shape, obj.chunks))
-    written = obj.id.get_num_chunks()
+    across = math.prod(-(-n // c) for n, c in zip(obj.shape[1:], obj.chunks[1:]))  # a row of chunks
+    if rows is None:
+        total, written = -(-obj.shape[0] // obj.chunks[0]) * across, obj.id.get_num_chunks()
+    elif hasattr(obj.id, "chunk_iter"):  # (HDF5 1.14: H5Dget_num_chunks ignores a selection)
+        needed = {r // obj.chunks[0] for r in range(rows.start, rows.stop, rows.step)}
+        found = collections.Counter()
+        obj.id.chunk_iter(lambda info: found.update((info.chunk_offset[0] // obj.chunks[0],)))
+        total, written = len(needed) * across, sum(min(found[k], across) for k in needed)
+    else:
+        return
     if written < total:
-        raise ConvcliError(where, f"{label} has {total - written:,} of its {total:,} chunks never written (a writer "
-                                  f"stopped before the end?), which HDF5 reads as its fill value{fill}; write them")
+        what = "its" if rows is None else "the rows' read"
+        raise ConvcliError(where, f"{label} has {total - written:,} of {what} {total:,} chunks never written (a "
+                                  f"writer stopped before the end?), which HDF5 reads as its fill value{fill}; "
+                                  "write them")
 
 
 def _link_text(link) -> str:
@@ -976,6 +988,7 @@ def probe(src: Source, base_dir: Path, where: str, shown: str | None = None) -> 
         with _h5_open(path, where, name) as f, h5_errors(where, name):
             obj, label, _ = _h5_dataset(f, src.dataset, where, name)
             shape, dtype, chunks = tuple(obj.shape), obj.dtype, _h5_chunks(obj)
+            _check_written(obj, _rows(shape, src.slice, where, label)[0], where, label)
     else:
         shape, dtype = _npy_probe(path, where, name)
     _, shape = _rows(shape, src.slice, where, label)
@@ -1036,6 +1049,7 @@ def read_file(src: Source, base_dir: Path, where: str, max_memory: int, itemsize
                 obj, label, _ = _h5_dataset(f, src.dataset, where, name)
                 linked = _linked_target(obj, path, where, name)
                 rows, shape = _rows(tuple(obj.shape), src.slice, where, label)
+                _check_written(obj, rows, where, label)
                 check_size(shape, max(obj.dtype.itemsize, itemsize), where, max_memory, label)
                 array = np.asarray(obj[()] if rows is None else obj[rows])
             for watched, was, shown_as in [(path, state, name), *linked]:
@@ -1311,6 +1325,7 @@ class Rows:
                 if self._dataset.chunks is not None:
                     self._dataset = _with_chunk_cache(self._dataset, f, dataset)
             rows, self.shape = _rows(tuple(self._dataset.shape), src.slice, where, label)
+            _check_written(self._dataset, rows, where, label)
             self._sel = rows or slice(0, self.shape[0], 1)
             self._label = name  # as load() names it when a read fails
             self._raw = self._h5_rows

@@ -371,6 +371,12 @@ def test_an_h5_dataset_never_wholly_written_is_refused_not_read_as_fill_values(t
         else:
             assert result.exit_code == 0, result.stderr
             assert ("streamed 40 samples in 8 chunks of 5" in result.stdout) == streamed, result.stdout
+    # a review: the rows written of a dataset made larger than them, read with a slice: of them, run
+    sliced = "inputs:\n  A_prev: {{file: x.h5, dataset: part, slice: '{}'}}\nlayers: [{{type: pool, f: 2}}]\n"
+    result = run(["forward", write(tmp_path, sliced.format("0:10")), "--out", tmp_path / "written"])
+    assert result.exit_code == 0, result.stderr
+    result = run(["forward", write(tmp_path, sliced.format("5:15:2")), "--out", tmp_path / "past"])
+    assert_error(result, "x.h5[part] has 2 of the rows' read 5 chunks never written")
 
 
 def test_h5_data_kept_in_other_files_is_refused_not_read_as_zeros(tmp_path, monkeypatch):
