@@ -906,7 +906,8 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
         from .streaming import budget_arg
         sp = p.stream  # (a streaming review: small output maps moved by an ulp, and nothing said so)
         group = min(sp.group, sp.samples)  # (a review: 128 of a batch of 10)
-        room = (f"--max-memory {format_size(p.max_memory * group // sp.rows)} or more" if sp.max_memory_rows
+        # (rounded up: a review's "11.2 KiB" held 3 samples, not 4)
+        room = (f"--max-memory {math.ceil(p.max_memory * group / sp.rows / 1024)}KiB or more" if sp.max_memory_rows
                 else f"--memory-budget {budget_arg(sp.estimate.chunk(group))} or more")
         con.print(Text(
             f"note: chunks of {sp.rows} hold fewer samples than the {group} a conv layer's forward product "

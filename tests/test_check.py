@@ -4202,3 +4202,41 @@ def test_a_float32_dw_and_db_one_sample_short_of_a_large_batch_fail(tmp_path):
     assert run(["check", cfg, "--against", tmp_path / "right"]).exit_code == 0
     short = json.loads(run(["check", cfg, "--against", tmp_path / "short", "--json"]).stdout)["against"]
     assert {o["quantity"]: o["status"] for o in short} == {"conv1.dW": "fail", "conv1.db": "fail"}, short
+
+
+def test_a_float32_running_sum_that_runs_up_inside_one_sample_passes(tmp_path):
+    """A review: partial sums taken at the edges of blocks of samples missed
+    a sum that runs up and cancels inside one sample (one 200x200 map whose
+    upstream gradient is positive on its top half and negative on the
+    bottom): the notebook's float32 running db failed (off 0.133, allowed
+    0.038). db's partial sums are now every one of them, and a batch of
+    fewer samples than blocks allows dW what runs up inside a sample. The
+    running sums are np.cumsum's in float32 (sequential, as the loop is)."""
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(0)
+    H, C = 200, 2
+    A = rng.random((1, H, H, 1)).astype(np.float32)
+    g = (rng.random((1, H, H, C)) + 0.5).astype(np.float32)
+    g[:, H // 2:] *= -1
+    np.save(tmp_path / "x.npy", A)
+    np.save(tmp_path / "g.npy", g)
+    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 1, C)).astype(np.float32))
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [C]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    terms_b = g.reshape(-1, C)
+    terms_W = A.reshape(-1, 1) * terms_b
+    db = np.cumsum(terms_b, axis=0, dtype=np.float32)[-1]
+    dW = np.cumsum(terms_W, axis=0, dtype=np.float32)[-1].reshape(1, 1, 1, C)
+    exact = terms_b.astype(np.float64).sum(axis=0)
+    assert np.abs(db - exact).max() > 16 * 2.0 ** -24 * np.abs(terms_b).astype(np.float64).sum(axis=0).max()
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "conv1.db.npy", db)
+    np.save(tmp_path / "mine" / "conv1.dW.npy", dW)
+    result = run(["check", cfg, "--against", tmp_path / "mine"])
+    assert result.exit_code == 0, result.stdout
+    (tmp_path / "wrong").mkdir()  # the bottom half's terms left out
+    np.save(tmp_path / "wrong" / "conv1.db.npy", np.cumsum(terms_b[:H * H // 2], axis=0, dtype=np.float32)[-1])
+    wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
+    assert wrong.exit_code == 1 and "FAIL conv1.db.npy" in wrong.stdout, wrong.stdout

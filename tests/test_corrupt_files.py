@@ -379,6 +379,36 @@ def test_an_h5_dataset_never_wholly_written_is_refused_not_read_as_fill_values(t
     assert_error(result, "x.h5[part] has 2 of the rows' read 5 chunks never written")
 
 
+def test_chunks_never_written_are_found_without_hdf5_s_chunk_iterator(tmp_path):
+    """A review: where h5py has no chunk_iter (HDF5 before 1.12.3: h5py 3.8's
+    wheels), a slice: turned the check off, and rows never written read as
+    fill values. The chunks of the rows read are then looked up one by one."""
+    from convcli import arrays
+    from convcli.errors import ConvcliError
+
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        part = f.create_dataset("part", (40, 4, 4, 3), "f4", chunks=(1, 2, 4, 3), fillvalue=7.0)
+        part[:10] = 1.0
+
+    class NoIterator:  # the dataset's id, as an h5py without chunk_iter has it
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name == "chunk_iter":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    with h5py.File(tmp_path / "x.h5") as f:
+        dataset = f["part"]
+        old = type("OldDataset", (), {"__getattr__": lambda self, name: getattr(dataset, name),
+                                      "id": NoIterator(dataset.id)})()
+        assert not hasattr(old.id, "chunk_iter")
+        arrays._check_written(old, slice(0, 10, 1), "w", "x.h5[part]")  # written: no error
+        with pytest.raises(ConvcliError, match=r"has 4 of the rows' read 10 chunks never written"):
+            arrays._check_written(old, slice(5, 15, 2), "w", "x.h5[part]")  # by hand: rows 11, 13, two chunks each
+
+
 def test_h5_data_kept_in_other_files_is_refused_not_read_as_zeros(tmp_path, monkeypatch):
     """A review: a virtual dataset whose source file was gone, and a dataset
     in an external raw file cut short, ran with exit 0 on zeros (HDF5 fills

@@ -1479,9 +1479,10 @@ def test_chunks_smaller_than_a_product_group_are_said_to_move_last_bits(tmp_path
     result = run(["backward", cfg, "--out", tmp_path / "capped", "--max-memory", str(limit)])
     assert result.exit_code == 0, result.stderr
     rows = json.loads((tmp_path / "capped" / "summary.json").read_text())["streaming"]["chunk_rows"]
-    assert rows < 4 and f"(--max-memory {arrays.format_size(limit * 4 // rows)} or more holds 4 a chunk)" in " ".join(
-        result.stdout.split()), result.stdout
-    result = run(["backward", cfg, "--out", tmp_path / "room", "--max-memory", str(limit * 4 // rows)])
+    said = f"{math.ceil(limit * 4 / rows / 1024)}KiB"
+    assert rows < 4 and f"(--max-memory {said} or more holds 4 a chunk)" in " ".join(result.stdout.split()), \
+        result.stdout
+    result = run(["backward", cfg, "--out", tmp_path / "room", "--max-memory", said])  # as printed
     assert "chunks of 4" in result.stdout and "note:" not in result.stdout, result.stdout
 
 
