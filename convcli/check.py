@@ -3628,22 +3628,25 @@ def _da_terms_bound(W: np.ndarray, dZ: np.ndarray) -> float:
     elements in memory, where terms cancelled)."""
     with np.errstate(all="ignore"):
         w = np.sqrt(np.einsum("ijck,ijck->c", W.astype(np.float64), W.astype(np.float64))).max()
-        step = max(1, (1 << 20) // max(1, dZ[0].size))
-        most = 0.0
-        for n in range(0, dZ.shape[0], step):
-            part = dZ[n:n + step].astype(np.float64)
-            most = max(most, float(np.einsum("nhwk,nhwk->nhw", part, part).max(initial=0.0)))
+        most = max(float(np.einsum("nhwk,nhwk->nhw", part, part).max(initial=0.0)) for part in _float64_parts(dZ))
     return float(w * math.sqrt(W.shape[0] * W.shape[1] * most))
+
+
+def _float64_parts(x: np.ndarray):
+    """``x`` in float64, a few samples at a time (no array-sized float64
+    copy)."""
+    step = max(1, (1 << 20) // max(1, x[0].size))
+    for n in range(0, x.shape[0], step):
+        yield x[n:n + step].astype(np.float64)
 
 
 def _channel_norms(x: np.ndarray) -> np.ndarray:
     """The 2-norm of each channel (last axis) of ``x``, in float64, a few
     samples at a time (no array-sized float64 copy)."""
-    step = max(1, (1 << 20) // max(1, x[0].size))
     sums = np.zeros(x.shape[-1])
     with np.errstate(all="ignore"):
-        for n in range(0, x.shape[0], step):
-            part = x[n:n + step].astype(np.float64).reshape(-1, x.shape[-1])
+        for part in _float64_parts(x):
+            part = part.reshape(-1, x.shape[-1])
             sums += np.einsum("ij,ij->j", part, part)
     return np.sqrt(sums)
 

@@ -746,8 +746,8 @@ def _pass_block_count(m: int, n_H: int, row_bytes: int, K_bytes: int, N: int, gr
     plan = min(m, PLAN_MAX_SAMPLES)
     per, step = _cut(n_H, row_bytes, _pass_target(plan, n_H, row_bytes, K_bytes, N), group)
     if step:
-        groups = -(-m // step[1])
-        return 1 if step[0] >= groups else parallel.sample_run_count(groups, step[0])
+        groups = -(-m // group)
+        return 1 if step >= groups else parallel.sample_run_count(groups, step)
     return m * _band_count(n_H, per, plan)
 
 
@@ -773,7 +773,6 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None, group=1):
     a block must not cut. Yields (n0, n1, h0, h1)."""
     per, step = _cut(n_H, row_bytes, target, group)
     if step:
-        step, group = step
         groups = -(-m // group)
         if step >= groups:  # the whole pass (the common small case, without the loop)
             yield 0, m, 0, n_H
@@ -787,13 +786,12 @@ def _blocks(m, n_H, row_bytes, target=None, plan_m=None, group=1):
             yield n, n + 1, h0, h1
 
 
-def _cut(n_H: int, row_bytes: int, target: int | None, group: int = 1) -> tuple[float, tuple[int, int] | None]:
-    """``(per, step)`` of :func:`_blocks`: output rows per target, and where
-    samples stay whole (one is at most 1.5x the target) ``(groups, group)``,
-    the groups of ``group`` samples a block (at least one), else None
-    (bands)."""
+def _cut(n_H: int, row_bytes: int, target: int | None, group: int = 1) -> tuple[float, int | None]:
+    """``(per, step)`` of :func:`_blocks`: output rows per target, and the
+    groups of ``group`` samples a block (at least one) where samples stay
+    whole (one is at most 1.5x the target), else None (bands)."""
     per = (target or CHUNK_BYTES) / max(row_bytes, 1)
-    return per, ((max(1, round(per / (n_H * group))), group) if per * 1.5 >= n_H else None)
+    return per, (max(1, round(per / (n_H * group))) if per * 1.5 >= n_H else None)
 
 
 def _band_count(n_H: int, per: float, plan: int) -> int:

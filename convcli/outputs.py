@@ -938,8 +938,7 @@ def _largest_entry(name: str, a) -> list[str]:
         found = a.stats.largest_at(a.shape)
         if found is None:
             return []
-        at, value = found
-        return [f"  {name}[{', '.join(str(i) for i in at)}]: {_yaml_number(value)}"]
+        return [_element_entry(name, *found)]
     if not isinstance(a, np.ndarray) or a.size < 2 or not all_finite(a):
         return []
     flat = a.reshape(-1)  # (a quantity is C-contiguous: a view) in pieces: no array-sized |a| beside it
@@ -950,7 +949,12 @@ def _largest_entry(name: str, a) -> list[str]:
         if piece[k] > best:
             best, where = float(piece[k]), i + k
     at = np.unravel_index(where, a.shape)
-    return [f"  {name}[{', '.join(str(int(i)) for i in at)}]: {_yaml_number(a[at])}"]
+    return [_element_entry(name, at, a[at])]
+
+
+def _element_entry(name: str, at, value) -> str:
+    """An expected.yaml entry ``name[i, j, ...]: value`` of one element."""
+    return f"  {name}[{', '.join(str(int(i)) for i in at)}]: {_yaml_number(value)}"
 
 
 LARGEST_PIECE = 1 << 20  # elements of _largest_entry's |a| at a time

@@ -858,6 +858,29 @@ def test_chunks_unfold_as_the_whole_batch_does(tmp_path, monkeypatch):
         np.testing.assert_allclose(st, mem, rtol=0, atol=2 * K * eps * terms)
 
 
+def write_flat_images(path, seed: int, n: int, corner: int, sizes: tuple[int, int]) -> None:
+    """n uint8 28x28 images into ``path`` (dataset x): a flat background and
+    three flat blocks of one grey each, their corners below ``corner`` and
+    their sides in ``range(*sizes)``, whose equal windows tie."""
+    rng = np.random.RandomState(seed)
+    images = np.zeros((n, 28, 28, 1), np.uint8)
+    for img in images:
+        for _ in range(3):
+            y, x, h, w = rng.randint(0, corner, 2).tolist() + rng.randint(*sizes, 2).tolist()
+            img[y:y + h, x:x + w] = rng.choice([85, 170, 255])
+    with h5py.File(path, "w") as f:
+        f["x"] = images
+
+
+def assert_streamed_key_passes_in_memory(tmp_path, cfg) -> None:
+    """check of the streamed run's expected.yaml (tmp_path/streamed) in
+    memory passes every one of its more than 50 entries."""
+    result = run(["check", cfg, "--expected", tmp_path / "streamed" / "expected.yaml", "--json"])
+    assert result.exit_code == 0, result.stdout
+    counts = json.loads(result.stdout)["counts"]["expected"]
+    assert counts["checks"] == counts["passed"] > 50, counts
+
+
 @pytest.mark.parametrize("rows", [7, 13])
 def test_a_streamed_float32_run_keeps_the_ties_of_flat_images(tmp_path, rows):
     """A review: 300 uint8 28x28 images with a flat background through conv
@@ -868,14 +891,7 @@ def test_a_streamed_float32_run_keeps_the_ties_of_flat_images(tmp_path, rows):
     Now every layer output is the in-memory run's, bit for bit, so the pool
     picks the same maxima, the gradients agree to float32's rounding of
     sums over chunks, and check passes every entry."""
-    rng = np.random.RandomState(4)
-    images = np.zeros((60, 28, 28, 1), np.uint8)
-    for img in images:  # a few flat blocks of one grey on a flat background
-        for _ in range(3):
-            y, x, h, w = rng.randint(0, 20, 2).tolist() + rng.randint(3, 9, 2).tolist()
-            img[y:y + h, x:x + w] = rng.choice([85, 170, 255])
-    with h5py.File(tmp_path / "x.h5", "w") as f:
-        f["x"] = images
+    write_flat_images(tmp_path / "x.h5", 4, 60, 20, (3, 9))
     cfg = write(tmp_path, {"seed": 1, "dtype": "float32",
                            "inputs": {"A_prev": {"file": "x.h5", "dataset": "x", "scale": 1 / 255},
                                       "W": {"random": [3, 3, 1, 8]}, "b": {"random": [8]}},
@@ -890,10 +906,7 @@ def test_a_streamed_float32_run_keeps_the_ties_of_flat_images(tmp_path, rows):
     assert (a["pool3.A"] == 0).mean() < 0.9 and len(np.unique(a["relu2.A"])) < a["relu2.A"].size / 10
     for name in ("conv1.dW", "conv1.db", "conv1.dA_prev"):
         np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-5 * np.abs(a[name]).max(), err_msg=name)
-    result = run(["check", cfg, "--expected", tmp_path / "streamed" / "expected.yaml", "--json"])
-    assert result.exit_code == 0, result.stdout
-    counts = json.loads(result.stdout)["counts"]["expected"]
-    assert counts["checks"] == counts["passed"] > 50, counts
+    assert_streamed_key_passes_in_memory(tmp_path, cfg)
 
 
 @pytest.mark.parametrize("limit", ["memory_budget", "max_memory"])
@@ -906,16 +919,9 @@ def test_a_streamed_float32_run_keeps_the_ties_of_small_output_maps(tmp_path, li
     Samples that small now make products in groups counted from the batch's
     first (conv.sample_group: four of 49 rows), and chunks hold a multiple of
     the group: a budget for 7 samples a chunk takes 4, and so does a
-    --max-memory that holds 7 of the input's float32 samples (a review: it
+    --max-memory that holds 5 of the input's samples as read (a review: it
     cut the chunks to 6 after the budget's were rounded)."""
-    rng = np.random.RandomState(5)
-    images = np.zeros((40, 28, 28, 1), np.uint8)
-    for img in images:  # flat blocks of one grey on a flat background
-        for _ in range(3):
-            y, x, h, w = rng.randint(0, 16, 2).tolist() + rng.randint(6, 13, 2).tolist()
-            img[y:y + h, x:x + w] = rng.choice([85, 170, 255])
-    with h5py.File(tmp_path / "x.h5", "w") as f:
-        f["x"] = images
+    write_flat_images(tmp_path / "x.h5", 5, 40, 16, (6, 13))
     cfg = write(tmp_path, {"seed": 1, "dtype": "float32",
                            "inputs": {"A_prev": {"file": "x.h5", "dataset": "x", "scale": 1 / 255},
                                       "W1": {"random": [3, 3, 1, 8]}, "b1": {"random": [8]},
@@ -935,10 +941,7 @@ def test_a_streamed_float32_run_keeps_the_ties_of_small_output_maps(tmp_path, li
     assert len(np.unique(a["conv2.Z"])) < a["conv2.Z"].size / 2
     for name in ("conv2.dW", "conv2.db", "conv1.dW", "conv1.dA_prev"):
         np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-5 * np.abs(a[name]).max(), err_msg=name)
-    result = run(["check", cfg, "--expected", tmp_path / "streamed" / "expected.yaml", "--json"])
-    assert result.exit_code == 0, result.stdout
-    counts = json.loads(result.stdout)["counts"]["expected"]
-    assert counts["checks"] == counts["passed"] > 50, counts
+    assert_streamed_key_passes_in_memory(tmp_path, cfg)
 
 
 def test_a_budget_too_small_names_the_large_input_held_whole(tmp_path):
@@ -1466,7 +1469,8 @@ def test_chunks_smaller_than_a_product_group_are_said_to_move_last_bits(tmp_path
     budget = streaming.budget_arg(budget_for(cfg, 4))
     assert (f"note: chunks of 3 hold fewer samples than the 4 a conv layer's forward product takes (its output "
             f"maps are small): its outputs may differ from an in-memory run's in their last bits, and so a max "
-            f"pool's ties after it (--memory-budget {budget} or more holds 4 a chunk)") in " ".join(result.stdout.split())
+            f"pool's ties after it (--memory-budget {budget} or more holds 4 a chunk)") in " ".join(
+        result.stdout.split())
     doc = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert (doc["streaming"]["chunk_rows"], doc["streaming"]["product_group"]) == (3, 4)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--force", "--memory-budget",
