@@ -906,13 +906,17 @@ def _report(command, p, doc, placed, pictures, results, fmt, out, as_json) -> No
         from .streaming import budget_arg
         sp = p.stream  # (a streaming review: small output maps moved by an ulp, and nothing said so)
         group = min(sp.group, sp.samples)  # (a review: 128 of a batch of 10)
-        # (rounded up: a review's "11.2 KiB" held 3 samples, not 4)
-        room = (f"--max-memory {math.ceil(p.max_memory * group / sp.rows / 1024)}KiB or more" if sp.max_memory_rows
-                else f"--memory-budget {budget_arg(sp.estimate.chunk(group))} or more")
+        # what holds a group: the option that cut the chunks, or both where both would (rounded up: a review's
+        # "11.2 KiB" held 3 samples, not 4)
+        rooms = [f"--max-memory {math.ceil(p.max_memory * group / sp.rows / 1024)}KiB or more"] \
+            if sp.max_memory_rows else []
+        if sp.estimate.chunk(group) > sp.budget:
+            rooms.append(f"--memory-budget {budget_arg(sp.estimate.chunk(group))} or more")
+        room = f" ({' and '.join(rooms)} hold{'s' * (len(rooms) == 1)} {group} a chunk)" if rooms else ""
         con.print(Text(
             f"note: chunks of {sp.rows} hold fewer samples than the {group} a conv layer's forward product "
             f"takes (its output maps are small): its outputs may differ from an in-memory run's in their last "
-            f"bits, and so a max pool's ties after it ({room} holds {group} a chunk)"))
+            f"bits, and so a max pool's ties after it{room}"))
 
 
 def _plot_all(p, results, folder: Path, out: Path) -> tuple[dict[str, str], dict[str, str]]:

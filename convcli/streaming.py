@@ -449,12 +449,13 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
             f"chunk needs ({', '.join([f'{arrays.format_size(e.fixed)} for {buffers}', *resident])}); "
             f"use --memory-budget {budget_arg(need)} or more",
         )
-    # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth
-    lo, hi = 1, min(n, max(1, CHUNK_TARGET // max(e.per_sample, 1)))
+    # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth or one product
+    # group (a review: samples of 12 MiB went one a chunk under a budget of 600 MiB, so not bit for bit)
+    group = product_group(p, n)
+    lo, hi = 1, min(n, max(group, CHUNK_TARGET // max(e.per_sample, 1)))
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)
-    group = product_group(p, n)
     if lo >= group:  # chunks at multiples of the layers' product groups: the batch's own products
         lo -= lo % group
     return StreamPlan(budget, n, lo, e, too_large, group)

@@ -1488,6 +1488,35 @@ def test_chunks_smaller_than_a_product_group_are_said_to_move_last_bits(tmp_path
         result.stdout
     result = run(["backward", cfg, "--out", tmp_path / "room", "--max-memory", said])  # as printed
     assert "chunks of 4" in result.stdout and "note:" not in result.stdout, result.stdout
+    # where both would cut the chunks below a group, it names both (it named --max-memory alone, which then
+    # left the budget's chunks of 3)
+    limit = 2 * 8 * 9 * 4 * 8  # two float64 samples of the padded upstream gradient, the widest array
+    result = run(["backward", cfg, "--out", tmp_path / "both", "--max-memory", str(limit),
+                  "--memory-budget", str(budget_for(cfg, 3))])
+    assert "chunks of 2" in result.stdout, result.stdout + result.stderr
+    said = (f"--max-memory {math.ceil(limit * 4 / 2 / 1024)}KiB", streaming.budget_arg(budget_for(cfg, 4)))
+    assert f"({said[0]} or more and --memory-budget {said[1]} or more hold 4 a chunk)" in " ".join(
+        result.stdout.split()), result.stdout
+    result = run(["backward", cfg, "--out", tmp_path / "both-room", *said[0].split(), "--memory-budget", said[1]])
+    assert "chunks of 4" in result.stdout and "note:" not in result.stdout, result.stdout
+
+
+def test_a_chunk_holds_a_product_group_wherever_the_budget_does(tmp_path, monkeypatch):
+    """A review: samples over the target size of a chunk
+    (streaming.CHUNK_TARGET, 16 MiB) went one a chunk under a budget of 600
+    MiB, smaller than their product group of 8: a streamed run's small maps
+    moved in their last bits, and the note named a budget below the one
+    given. A chunk holds a group where the budget does: the layers' outputs
+    are the in-memory run's."""
+    cfg = make_config(tmp_path, a_prev={"random": [N, 6, 7, 3]})  # 6x7 output maps: groups of 4
+    monkeypatch.setattr(streaming, "CHUNK_TARGET", 1)  # every sample over the target
+    (whole, _), (streamed, doc) = both_ways(tmp_path, cfg, rows=4)
+    assert (doc["streaming"]["chunk_rows"], doc["streaming"]["product_group"]) == (4, 4)
+    for name in ("conv1.Z", "relu2.A", "pool3.A"):
+        np.testing.assert_array_equal(streamed[name], whole[name], err_msg=name)
+    budget = budget_for(cfg, 9)  # room for 9: the target keeps chunks at one group
+    result = run(["backward", cfg, "--out", tmp_path / "roomy", "--memory-budget", str(budget)])
+    assert "3 chunks of 4, the last of 2" in result.stdout and "note:" not in result.stdout, result.stdout
 
 
 def test_progress_never_writes_to_a_non_terminal(tmp_path, monkeypatch):
