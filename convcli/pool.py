@@ -90,13 +90,13 @@ def create_mask_from_window(x, ties="all"):
     if x.size == 0:
         raise ValueError("x: the window is empty")
     ties = choice(ties, "ties", TIE_RULES)
-    mask = _is_max(x, np.max(x))
+    mask = np.asarray(_is_max(x, np.max(x)))  # an array for a 0-d x too, NaN or not (NumPy's == gives a scalar)
     if ties == "first":
         first = np.zeros(x.shape, dtype=bool)
         first.flat[np.argmax(mask)] = True
         return first
     if ties == "split":
-        return mask / np.count_nonzero(mask)
+        return np.asarray(mask / np.count_nonzero(mask))
     return mask
 
 

@@ -301,8 +301,12 @@ def test_create_mask_from_window_ties_by_hand(ties, expected):
 def test_create_mask_from_window_of_one_number(x, ties, expected):
     """A review: a 0-d NaN window raised a TypeError from inside NumPy (its
     mask's NumPy scalars take no out=), where a finite one and a 1x1 NaN
-    window gave True. By hand: a window of one number is its own maximum."""
-    assert np.asarray(cc.create_mask_from_window(x, ties=ties)).item() == expected
+    window gave True. By hand: a window of one number is its own maximum.
+    The mask is an ndarray of x's shape, as documented, for each (a review:
+    a NumPy scalar for a finite one, a 0-d array for a NaN)."""
+    mask = cc.create_mask_from_window(x, ties=ties)
+    assert type(mask) is np.ndarray and mask.shape == np.shape(x) and mask.item() == expected
+    assert mask.dtype == (np.float64 if ties == "split" else np.bool_)
 
 
 def test_distribute_value_course_example():
