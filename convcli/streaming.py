@@ -531,7 +531,9 @@ def _chunks_too_large(budget: int, need: int, inflating, why: str, base: Path) -
         where = str(base / src.file)
     chunks = info.h5_chunks.chunks
     chunk = math.prod(chunks) * info.dtype.itemsize
-    smaller = "x".join(str(n) for n in (1,) + chunks[1:])
+    # one whole sample a chunk: HDF5 then inflates each chunk once, for the one sample it holds (a review: the
+    # chunk's tile, 1x8x8x3 for 8x8 tiles of 32x32 images, made thousands of tiny chunks)
+    smaller = "x".join(str(n) for n in (1,) + tuple(info.shape[1:]))
     # Chunks of one sample already: fewer samples a chunk is no help (a review: the command
     # offered the layout the file had), and smaller ones still all sit in the cache for a sample;
     # stored uncompressed, nothing is inflated.

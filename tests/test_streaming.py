@@ -719,25 +719,28 @@ def test_rows_of_compressed_chunks_are_read_through_a_chunk_cache(tmp_path):
     assert fixed["tiles"] - fixed["contiguous"] == 2 * tiles + 2 * (N * 3 * 4 * 3 * 8)
 
 
-def test_a_compressed_chunk_too_large_for_the_budget(tmp_path, monkeypatch):
-    """An input stored compressed in one chunk for the whole batch fits a
-    budget only with room for that chunk inflated: the error says so, with
-    the chunk shape, the budget that fits and how to rechunk the dataset
-    (the file named from where the user runs it, not from the config's
-    folder: a review)."""
+@pytest.mark.parametrize("chunks", [(N, 32, 32, 3), (N, 8, 8, 3)])
+def test_a_compressed_chunk_too_large_for_the_budget(tmp_path, monkeypatch, chunks):
+    """An input stored compressed in one chunk for the whole batch (or in
+    tiles of every sample) fits a budget only with room for the chunks a
+    sample touches inflated: the error says so, with the chunk shape, the
+    budget that fits and how to rechunk the dataset, one whole sample a
+    chunk (a review: tiles were offered 1x8x8x3), the file named from where
+    the user runs it, not from the config's folder (a review)."""
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     x = np.random.RandomState(0).rand(N, 32, 32, 3)
     with h5py.File(tmp_path / "c.h5", "w") as f:
-        f.create_dataset("images", data=x, chunks=x.shape, compression="gzip")
+        f.create_dataset("images", data=x, chunks=chunks, compression="gzip")
     cfg = make_config(tmp_path, a_prev={"file": "c.h5"})
     e = streaming.estimate(runner.plan(cfg), True)
-    chunk = x.nbytes
+    # the estimate's count: twice the chunks a sample touches, and two chunks more
+    chunk, touched = math.prod(chunks) * 8, (32 // chunks[1]) * (32 // chunks[2])
     before = tree(tmp_path)
     result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", str(e.chunk(1) - 1)])
     line = assert_error(result, "convcli: error: --memory-budget: ", "streams A_prev (c.h5)",
-                        "HDF5 chunks of shape (10, 32, 32, 3) (240.0 KiB each)",
-                        f"takes about {arrays.format_size(4 * chunk)}",
+                        f"HDF5 chunks of shape {chunks} ({arrays.format_size(math.prod(chunks) * 8)} each)",
+                        f"takes about {arrays.format_size(2 * touched * chunk + 2 * chunk)}",
                         "(h5repack -l images:CHUNK=1x32x32x3 ../c.h5 NEW.h5)")
     assert tree(tmp_path) == before
     need = line.split("use --memory-budget ", 1)[1].split()[0]
