@@ -3520,16 +3520,23 @@ SUM_ROUNDING = 2.0 ** -24
 # the count of terms alone passed a dW one sample short of 200,000 (a review).
 RUNNING_SIGMAS = 6
 RUNNING_BLOCKS = 64
+# _dw_by_row's float64 unfolding of an output row's windows holds at most this many bytes of samples (one
+# sample's row at least)
+ROW_SHARE_BYTES = 32 << 20
 
 
-def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray, hp: dict,
-                  engine: str) -> tuple[float, float]:
-    """What a running sum of a conv layer's dW and db terms in the batch's
-    order (samples, then positions) rounds by in float32, at most over
-    their elements (RUNNING_SIGMAS standard deviations): sqrt(sum of the
-    squared partial sums), the partial sums taken at the edges of
-    RUNNING_BLOCKS blocks of samples (in float64, each block's gradients by
-    the engine), each block's terms counted at the larger of its edges."""
+def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray,
+                  hp: dict) -> tuple[float, float]:
+    """What a running sum of a conv layer's dW and db terms rounds by in
+    float32, at most over their elements (RUNNING_SIGMAS standard
+    deviations of sqrt(sum of the squared partial sums)), in the larger of
+    two orders: the batch's (samples, then positions: the notebook's loops),
+    its partial sums taken at the edges of RUNNING_BLOCKS blocks of samples,
+    each block's terms counted at the larger of its edges; and the
+    positions' (a loop over output positions, the batch summed at each: the
+    usual half-vectorised backward), dW's partial sums taken at the edges
+    of output rows (:func:`_position_sums`). In float64, the blocks'
+    gradients by the fast engine's backward alone."""
     m = dZ.shape[0]
     positions = math.prod(dZ.shape[1:3])
     edges = [(k * m) // min(m, RUNNING_BLOCKS) for k in range(min(m, RUNNING_BLOCKS) + 1)]
@@ -3538,10 +3545,9 @@ def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray, h
     squares_W, squares_b = np.zeros(W.shape), np.zeros(dZ.shape[-1])
     with np.errstate(all="ignore"):
         for n0, n1 in zip(edges, edges[1:]):
-            # (an estimate: the fast engine's, whatever the run's; a review: the reference engine's loops
-            # took 5.5 s of a 13.7 s check)
-            _, cache = conv_forward(A[n0:n1].astype(np.float64), W64, b64, hp, engine="fast")
-            dW = conv_backward(dZ[n0:n1].astype(np.float64), cache)[1]
+            # (the backward of the notebook's cache, which unfolds the block's input itself: no forward, whose Z
+            # a review found taking half of the estimate's time)
+            dW = conv_backward(dZ[n0:n1].astype(np.float64), (A[n0:n1].astype(np.float64), W64, b64, hp))[1]
             new_W = sum_W + dW
             squares_W += (n1 - n0) * positions * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
             sum_W = new_W
@@ -3550,10 +3556,59 @@ def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray, h
             part = sum_b + np.cumsum(dZ[n0:n1].astype(np.float64).reshape(-1, dZ.shape[-1]), axis=0)
             squares_b += np.einsum("ij,ij->j", part, part)
             sum_b = part[-1]
-    if m < RUNNING_BLOCKS:  # blocks of one sample: what runs up inside one, at most its share of the terms'
-        squares_W += positions * _dw_terms_bound(A, dZ) ** 2 / m  # magnitudes, over its positions
+        if m < RUNNING_BLOCKS:  # blocks of one sample: what runs up inside one, at most its share of the terms'
+            squares_W += positions * _dw_terms_bound(A, dZ) ** 2 / m  # magnitudes, over its positions
+        by_position_W, by_position_b = _position_sums(A, W, dZ, hp)
     scale = RUNNING_SIGMAS * SUM_ROUNDING / math.sqrt(3)
-    return scale * float(np.sqrt(squares_W).max()), scale * float(np.sqrt(squares_b).max())
+    return (scale * math.sqrt(max(float(squares_W.max()), by_position_W)),
+            scale * math.sqrt(max(float(squares_b.max()), by_position_b)))
+
+
+def _position_sums(A: np.ndarray, W: np.ndarray, dZ: np.ndarray, hp: dict) -> tuple[float, float]:
+    """The sums of the squared partial sums of dW and db (at most over their
+    elements) where the running sums go over the output positions in
+    row-major order, the batch summed at each (``for h, w: db +=
+    dZ[:, h, w].sum(0)``; a review: such a float32 loop over 64 samples of
+    100x100 maps, each positive on its top half and negative below, was off
+    by 0.74 against an allowance of 0.61 in the batch's order). db's are
+    taken at every position; dW's at the edges of output rows, each row's
+    n_W terms counted at the larger of its edges. In float64; dW a row at
+    a time (:func:`_dw_by_row`)."""
+    g = hparams.conv_geometry(A, W, np.zeros(W.shape[-1]), hp)
+    per_position = sum(part.sum(axis=0) for part in _float64_parts(dZ)).reshape(-1, g.n_C)
+    running_b = np.cumsum(per_position, axis=0)
+    squares_b = float(np.einsum("ij,ij->j", running_b, running_b).max())
+    sum_W, squares_W = np.zeros(W.shape), np.zeros(W.shape)
+    for row in _dw_by_row(A, dZ, g):
+        new_W = sum_W + row
+        squares_W += g.n_W * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
+        sum_W = new_W
+    return float(squares_W.max()), squares_b
+
+
+def _dw_by_row(A: np.ndarray, dZ: np.ndarray, g: hparams.ConvGeometry):
+    """Each output row's share of a conv layer's dW (its terms over the
+    batch and the row's positions), row after row, in float64: the row's
+    windows unfolded, one product a row, for up to ROW_SHARE_BYTES of the
+    unfolding's samples at a time."""
+    t, _, left, right = g.pad
+    K = g.f_H * g.f_W * g.n_C_prev
+    step = max(1, ROW_SHARE_BYTES // (8 * g.n_W * K))
+    span = g.s_W * (g.n_W - 1) + 1  # the columns one kernel column's windows reach, from its first
+    padded = np.zeros((min(step, g.m), g.n_W_prev + left + right, g.n_C_prev))
+    cols = np.empty((min(step, g.m), g.n_W, g.f_H, g.f_W, g.n_C_prev))
+    for h in range(g.n_H):
+        row = np.zeros((K, g.n_C))
+        for n0 in range(0, g.m, step):
+            n = min(step, g.m - n0)
+            for i in range(g.f_H):
+                r = h * g.s_H - t + i * g.d_H
+                if 0 <= r < g.n_H_prev:  # else a padding row: no terms
+                    padded[:n, left:left + g.n_W_prev] = A[n0:n0 + n, r]
+                for j in range(g.f_W):
+                    cols[:n, :, i, j] = padded[:n, j * g.d_W:j * g.d_W + span:g.s_W] if 0 <= r < g.n_H_prev else 0.0
+            row += cols[:n].reshape(-1, K).T @ dZ[n0:n0 + n, h].astype(np.float64).reshape(-1, g.n_C)
+        yield row.reshape(g.f_H, g.f_W, g.n_C_prev, g.n_C)
 
 
 def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float]:
@@ -3599,7 +3654,7 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
                 out[dW] = max(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
             W, b = results.quantities.get(spec.W), results.quantities.get(spec.b)
             if isinstance(W, np.ndarray) and isinstance(b, np.ndarray):  # a running sum's, in the batch's order
-                running_W, running_b = _running_sums(A, W, b, dZ, dict(spec.hparameters), p.engine)
+                running_W, running_b = _running_sums(A, W, b, dZ, dict(spec.hparameters))
                 if math.isfinite(running_W):
                     out[dW] = max(out[dW], running_W) if dW in out else running_W
                 if db in out and math.isfinite(running_b):

@@ -4052,7 +4052,10 @@ def test_a_float32_dw_summed_in_another_order_passes_where_the_run_is_too_large_
                            "backward": {"grad": {"file": "g.npy"}}})
     A, W, dZ = (np.load(tmp_path / f) for f in ("x.npy", "W.npy", "g.npy"))
     dW, b = np.zeros_like(W), np.zeros(16, np.float32)
-    parts = [cc.conv_backward(dZ[n:n + 1], cc.conv_forward(A[n:n + 1], W, b, {"pad": 1})[1])[1] for n in range(64)]
+    Ap = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))  # each sample's dW by hand, in float32 (a review: not convcli's)
+    parts = [np.stack([np.stack([np.einsum("hwc,hwk->ck", Ap[n, a:a + 14, c:c + 14], dZ[n]) for c in range(3)])
+                       for a in range(3)]) for n in range(64)]
+    assert parts[0].dtype == np.float32
     for part in parts:  # a float32 running sum, a sample at a time
         dW += part
     key = run(["backward", cfg, "--out", tmp_path / "key"])
@@ -4119,6 +4122,51 @@ def test_a_float32_running_sum_over_a_batch_sorted_by_sign_passes_and_one_sample
     passed = run(["check", cfg, "--against", tmp_path / "right"])
     assert passed.exit_code == 0, passed.stdout
     wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
+    assert wrong.exit_code == 1 and f"FAIL conv1.{quantity}.npy" in wrong.stdout, wrong.stdout
+
+
+@pytest.mark.parametrize("quantity, H", [("db", 100), ("dW", 200)])
+def test_a_float32_running_sum_over_the_positions_passes_and_one_sample_short_fails(tmp_path, quantity, H):
+    """A review: a float32 backward that loops over the output positions
+    with the batch summed at each (``db += dZ[:, h, w].sum(0)``, the usual
+    half-vectorised one), over 64 samples whose upstream gradient is
+    positive on their top half and negative below, was off by more than the
+    running sums in the batch's order allow (db 0.74 against 0.61 at
+    100x100 maps; dW 2.3 against 1.47 at 200x200): its partial sums run up
+    over the rows before they cancel. The positions' order is now allowed
+    too. The exact sums are float64's; by hand, the sample left out moves
+    db by the sum of its gradient and dW by the sum of A times it. (At
+    200x200 maps a db one sample short is within what the loop may round
+    by: no allowance can tell them apart.)"""
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(0)
+    m, C = 64, 2
+    A = rng.random((m, H, H, 1)).astype(np.float32)
+    g = (rng.random((m, H, H, C)) + 0.5).astype(np.float32)
+    g[:, H // 2:] *= -1
+    np.save(tmp_path / "x.npy", A)
+    np.save(tmp_path / "g.npy", g)
+    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 1, C)).astype(np.float32))
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [C]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    total = np.zeros(C if quantity == "db" else (1, C), np.float32)
+    for h in range(H):
+        for w in range(H):
+            total += g[:, h, w].sum(axis=0) if quantity == "db" else A[:, h, w].T @ g[:, h, w]
+    A64, g64 = A.astype(np.float64), g.astype(np.float64)
+    exact = g64.sum(axis=(0, 1, 2)) if quantity == "db" else np.einsum("nhwc,nhwk->ck", A64, g64)
+    assert np.abs(total - exact).max() > 0.5  # the loop's own rounding: far past the default atol
+    s = 5
+    short = total - (g64[s].sum(axis=(0, 1)) if quantity == "db" else np.einsum("hwc,hwk->ck", A64[s], g64[s]))
+    shape = (C,) if quantity == "db" else (1, 1, 1, C)
+    for name, a in {"right": total, "short": short}.items():
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / f"conv1.{quantity}.npy", np.asarray(a, np.float32).reshape(shape))
+    passed = run(["check", cfg, "--against", tmp_path / "right"])
+    assert passed.exit_code == 0, passed.stdout
+    wrong = run(["check", cfg, "--against", tmp_path / "short"])
     assert wrong.exit_code == 1 and f"FAIL conv1.{quantity}.npy" in wrong.stdout, wrong.stdout
 
 
@@ -4202,6 +4250,38 @@ def test_a_float32_dw_and_db_one_sample_short_of_a_large_batch_fail(tmp_path):
     assert run(["check", cfg, "--against", tmp_path / "right"]).exit_code == 0
     short = json.loads(run(["check", cfg, "--against", tmp_path / "short", "--json"]).stdout)["against"]
     assert {o["quantity"]: o["status"] for o in short} == {"conv1.dW": "fail", "conv1.db": "fail"}, short
+
+
+@pytest.mark.parametrize("hp", [{"pad": 1}, {"stride": 2, "pad": [0, 2, 1, 3]}, {"dilation": [2, 3], "pad": "same"},
+                                {"stride": [3, 1], "dilation": 2}])
+@pytest.mark.parametrize("row_bytes", [1, 1 << 20])
+def test_the_output_rows_shares_of_dw_sum_to_pytorch_s(hp, row_bytes, monkeypatch):
+    """The positions' running sums (check._position_sums) take dW's partial
+    sums an output row at a time: the rows' shares, over padding, strides
+    and dilations, a few samples at a time or all at once, add up to
+    PyTorch's float64 dW, and an output row whose gradient is all zeros
+    has a zero share."""
+    from conftest import import_torch
+
+    torch = import_torch()
+    import convcli.check as check_module
+    from convcli.hparams import conv_geometry
+
+    monkeypatch.setattr(check_module, "ROW_SHARE_BYTES", row_bytes)
+    rng = np.random.default_rng(1)
+    A, W = rng.standard_normal((5, 9, 11, 3)), rng.standard_normal((3, 2, 3, 4))
+    g = conv_geometry(A, W, np.zeros(4), hp)
+    dZ = rng.standard_normal(g.out_shape)
+    dZ[:, 1] = 0.0
+    rows = list(check_module._dw_by_row(A, dZ, g))
+    assert len(rows) == g.n_H and not rows[1].any()
+    x = torch.tensor(A.transpose(0, 3, 1, 2))
+    w = torch.tensor(W.transpose(3, 2, 0, 1), requires_grad=True)
+    t, bo, le, ri = g.pad
+    z = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (le, ri, t, bo)), w, stride=(g.s_H, g.s_W),
+                                   dilation=(g.d_H, g.d_W))
+    z.backward(torch.tensor(dZ.transpose(0, 3, 1, 2)))
+    np.testing.assert_allclose(sum(rows), w.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-12, atol=1e-12)
 
 
 def test_a_float32_running_sum_that_runs_up_inside_one_sample_passes(tmp_path):
