@@ -2324,8 +2324,20 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                    else "is not among your arrays")
             for m in spec.gradients:
                 notes[m] = notes.get(m, "") + f"; graded on convcli's {source}: yours {why}"
+        made = _layer_gradients(spec, g, caches[i])
+        # a gradient of yours whose NaN make a result NaN throughout, where convcli's has numbers, tests nothing
+        # of it (a learner's review: a conv1.Z with one NaN pixel, as grad: output, made every element of dW
+        # NaN, and an all-NaN dW passed, error 0): graded on the rerun's, and said
+        void = [q for q in spec.gradients if _all_nan(made.get(q)) and not _all_nan(quantities.get(q))]
+        fallback = reference.get(key)
+        if void and fallback is not None and fallback is not g and fallback.shape == g.shape:
+            instead = _layer_gradients(spec, fallback, caches[i])
+            if not any(_all_nan(instead.get(q)) for q in void):
+                refused(source, g, f"holds NaN: every element of {' and '.join(void)} made of it is NaN, "
+                                   "which tests nothing", list(spec.gradients))
+                g, made = fallback, instead
         taken[key] = g
-        reference.update(_layer_gradients(spec, g, caches[i]))
+        reference.update(made)
         # and on theirs as saved: their upstream gradient, the cache made of their input
         names = [n for n in (p.layer_input(i) if saved_caches[i] is not None else None,
                              source if g is reference[source] and source in saved else None) if n]
@@ -2338,6 +2350,11 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             except ValueError:
                 pass
     return reference, taken, notes, alternates
+
+
+def _all_nan(a) -> bool:
+    """Whether ``a`` is an array of NaN only (None: not)."""
+    return isinstance(a, np.ndarray) and a.size > 0 and bool(np.isnan(a).all())
 
 
 def tie_inputs(p: Plan, given: set[str]) -> set[str]:

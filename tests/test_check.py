@@ -2001,6 +2001,47 @@ def test_each_layer_grades_no_layer_on_an_input_that_tests_nothing(tmp_path):
         by["relu2.A"]["note"], by["relu2.A"]
 
 
+def test_each_layer_grades_no_gradient_on_a_gradient_of_yours_whose_nan_void_it(tmp_path):
+    """A learner's review: under grad: output, a conv1.Z of yours with one
+    NaN pixel is the upstream gradient of conv1's backward, which makes
+    every element of dW and db NaN; an all-NaN dW then passed, error 0.
+    That gradient now tests nothing and is replaced by the rerun's (the
+    config's inputs here: convcli's Z), and the note says so: the all-NaN dW
+    fails and a right one, by hand, passes. A few NaN in a layer's forward
+    input still test it (test_each_layer_grades_no_layer_on_an_input_that_tests_nothing)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(5)
+    A, W, b = rng.standard_normal((3, 5, 5, 2)), rng.standard_normal((2, 2, 2, 4)), rng.standard_normal(4)
+    for name, a in (("x", A), ("W", W), ("b", b)):
+        np.save(tmp_path / f"{name}.npy", a)
+    cfg = write(tmp_path, {"inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"}, "b": {"file": "b.npy"}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": "output"}})
+    Z = np.einsum("nhwijc,ijck->nhwk", np.stack([np.stack([A[:, i:i + 4, j:j + 4] for j in range(2)], 3)
+                                                for i in range(2)], 3), W) + b  # by hand: windows times W
+    dW = np.stack([np.stack([np.einsum("nhwc,nhwk->ck", A[:, i:i + 4, j:j + 4], Z) for j in range(2)])
+                   for i in range(2)])
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    nan_Z = Z.copy()
+    nan_Z[0, 0, 0, :] = np.nan
+    np.save(sub / "conv1.Z.npy", nan_Z)
+    np.save(sub / "conv1.dW.npy", np.full(W.shape, np.nan))  # what a backward on that Z makes
+    np.save(sub / "conv1.db.npy", np.full(4, np.nan))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not any(o["passed"] for o in by.values()), by
+    assert ("graded on convcli's conv1.Z: yours, (3, 4, 4, 4), holds NaN: every element of conv1.dW and conv1.db "
+            "made of it is NaN, which tests nothing") in by["conv1.dW"]["note"], by["conv1.dW"]
+    np.save(sub / "conv1.dW.npy", dW)
+    np.save(sub / "conv1.db.npy", Z.sum(axis=(0, 1, 2)))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"] and not by["conv1.Z"]["passed"], by
+
+
 def test_each_layer_grades_a_backward_on_a_constant_gradient_of_yours(tmp_path):
     """An instructor's review: a max pool's backward written as an average
     one gives a gradient of 0.25 everywhere (upstream ones, 2x2 windows);
