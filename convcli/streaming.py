@@ -430,6 +430,7 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
     why = "--max-memory refuses its batch whole" if too_large else "it does not fit the budget whole"
     _check_streamable(p, _in_memory(e.in_memory(n), too_large),
                       "--max-memory refuses the run's batch whole" if too_large else "the run does not fit --memory-budget")
+    group = product_group(p, n)
     if e.chunk(1) > budget:
         need = e.chunk(1)
         inflating = _inflating(p, backward)
@@ -447,11 +448,10 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
             f"{len(p.network)} layer{'s' * (len(p.network) != 1)} needs about "
             f"{arrays.format_size(need - e.resident - e.fixed)}{_sample_parts(e)}, plus {arrays.format_size(e.resident + e.fixed)} that any "
             f"chunk needs ({', '.join([f'{arrays.format_size(e.fixed)} for {buffers}', *resident])}); "
-            f"use --memory-budget {budget_arg(need)} or more",
+            f"use --memory-budget {budget_arg(need)} or more{_group_budget(e, min(group, n))}",
         )
     # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth or one product
     # group (a review: samples of 12 MiB went one a chunk under a budget of 600 MiB, so not bit for bit)
-    group = product_group(p, n)
     lo, hi = 1, min(n, max(group, CHUNK_TARGET // max(e.per_sample, 1)))
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -459,6 +459,17 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
     if lo >= group:  # chunks at multiples of the layers' product groups: the batch's own products
         lo -= lo % group
     return StreamPlan(budget, n, lo, e, too_large, group)
+
+
+def _group_budget(e: Estimate, group: int) -> str:
+    """For an error's ``use --memory-budget X or more``: the budget whose
+    chunks hold a product group, where that is more (an instructor's review:
+    the budget the error named streamed chunks of one, whose small maps
+    were not the in-memory run's to the last bit, and the run then said so)."""
+    if group < 2 or budget_arg(e.chunk(group)) == budget_arg(e.chunk(1)):
+        return ""
+    return (f" ({budget_arg(e.chunk(group))} or more for chunks of {group}, whose outputs are the in-memory run's "
+            "to the last bit)")
 
 
 def product_group(p, n: int) -> int:

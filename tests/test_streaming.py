@@ -795,6 +795,33 @@ def test_a_budget_too_small_for_one_sample(tmp_path):
     assert again.exit_code == 0, again.stderr
 
 
+def test_a_budget_too_small_for_one_sample_names_the_one_that_holds_a_product_group(tmp_path):
+    """An instructor's review: the budget the error named streamed chunks of
+    one sample, whose small conv maps were not the in-memory run's to the
+    last bit (the run then said a larger budget would be). The error names
+    both: a budget of the first runs, one of the second streams chunks of a
+    group (7x7 maps, 49 rows a sample: four) with every layer output the
+    in-memory run's."""
+    np.save(tmp_path / "x.npy", np.random.RandomState(0).rand(N, 56, 56, 16))
+    cfg = write(tmp_path, {"seed": 1, "inputs": {"A_prev": {"file": "x.npy"}, "W": {"random": [8, 8, 16, 4]},
+                                                 "b": {"random": [4]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "stride": 8}, {"type": "relu"}],
+                           "backward": {"grad": "output"}})
+    result = run(["backward", cfg, "--out", tmp_path / "out", "--memory-budget", "64KiB"])
+    line = assert_error(result, "convcli: error: --memory-budget: 64.0 KiB is too small")
+    e = streaming.estimate(runner.plan(cfg), True)
+    one, group = streaming.budget_arg(e.chunk(1)), streaming.budget_arg(e.chunk(4))
+    assert one != group
+    assert line.endswith(f"use --memory-budget {one} or more ({group} or more for chunks of 4, whose outputs are "
+                         "the in-memory run's to the last bit)"), line
+    assert run(["backward", cfg, "--out", tmp_path / "whole"]).exit_code == 0
+    streamed = run(["backward", cfg, "--out", tmp_path / "streamed", "--memory-budget", group])
+    assert "chunks of 4" in streamed.stdout and "note:" not in streamed.stdout, streamed.stdout
+    for q in ("conv1.Z", "relu2.A"):
+        np.testing.assert_array_equal(np.load(tmp_path / "streamed" / f"{q}.npy"),
+                                      np.load(tmp_path / "whole" / f"{q}.npy"), err_msg=q)
+
+
 def test_one_samples_need_is_told_in_the_parts_the_summary_gives(tmp_path):
     """A review: the error said one sample "needs about 46.2 KiB" where the
     summary of a streamed run gave a per_sample of 14672 bytes: the error's
