@@ -2979,6 +2979,11 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float
             f"{default[1]:g} grades them in float32 at float32's default tolerance{set_here}")
 
 
+# the hints of a failed array that is convcli's to the precision it was saved in (not "integer": an array
+# made with an integer dtype and filled carries its cut numbers into what follows from it)
+SAVED_PRECISION = ("float16", "float32")
+
+
 def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_layer: bool = False) -> None:
     """Where a failed array has no explanation of its own (no hint), what it
     follows from that differs too: convcli's arrays follow from its own
@@ -3003,8 +3008,10 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
     # (an array of convcli's numbers with its axes in another order is wrong where it stands, but what
     # follows from it only if the layers after it took it in that order: said so, as a condition)
     # (and one of convcli's numbers in another shape, flattened, is right where it stands: none follows)
-    status = {o.quantity: "relaid" if o.relaid else "pass" if "reshaped" in o.hints else o.status
-              for o in outcomes}
+    # (and one that is convcli's to the precision it was saved in, float16 or float32, is no mistake for
+    # what follows to come from: a learner's review was told to fix a float16 Z first)
+    status = {o.quantity: "relaid" if o.relaid else "pass" if {"reshaped", *SAVED_PRECISION} & set(o.hints)
+              else o.status for o in outcomes}
     shaped = {o.quantity for o in outcomes if o.status == "fail" and o.abs_err is None}  # another shape
     Causes = frozenset  # of (kind, quantity)
 

@@ -2001,6 +2001,25 @@ def test_each_layer_grades_no_layer_on_an_input_that_tests_nothing(tmp_path):
         by["relu2.A"]["note"], by["relu2.A"]
 
 
+def one_conv_by_hand(tmp_path):
+    """A config of one 2x2 conv over (3, 5, 5, 2) random inputs from files,
+    grad: output; returns (config, W, Z, dW), Z and dW by hand (windows
+    times W; A's windows times Z)."""
+    from test_cli_helpers import write
+
+    rng = np.random.default_rng(5)
+    A, W, b = rng.standard_normal((3, 5, 5, 2)), rng.standard_normal((2, 2, 2, 4)), rng.standard_normal(4)
+    for name, a in (("x", A), ("W", W), ("b", b)):
+        np.save(tmp_path / f"{name}.npy", a)
+    cfg = write(tmp_path, {"inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"}, "b": {"file": "b.npy"}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": "output"}})
+    Z = np.einsum("nhwijc,ijck->nhwk", np.stack([np.stack([A[:, i:i + 4, j:j + 4] for j in range(2)], 3)
+                                                for i in range(2)], 3), W) + b
+    dW = np.stack([np.stack([np.einsum("nhwc,nhwk->ck", A[:, i:i + 4, j:j + 4], Z) for j in range(2)])
+                   for i in range(2)])
+    return cfg, W, Z, dW
+
+
 def test_each_layer_grades_no_gradient_on_a_gradient_of_yours_whose_nan_void_it(tmp_path):
     """A learner's review: under grad: output, a conv1.Z of yours with one
     NaN pixel is the upstream gradient of conv1's backward, which makes
@@ -2011,18 +2030,9 @@ def test_each_layer_grades_no_gradient_on_a_gradient_of_yours_whose_nan_void_it(
     input still test it (test_each_layer_grades_no_layer_on_an_input_that_tests_nothing)."""
     import json
 
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
-    rng = np.random.default_rng(5)
-    A, W, b = rng.standard_normal((3, 5, 5, 2)), rng.standard_normal((2, 2, 2, 4)), rng.standard_normal(4)
-    for name, a in (("x", A), ("W", W), ("b", b)):
-        np.save(tmp_path / f"{name}.npy", a)
-    cfg = write(tmp_path, {"inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"}, "b": {"file": "b.npy"}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": "output"}})
-    Z = np.einsum("nhwijc,ijck->nhwk", np.stack([np.stack([A[:, i:i + 4, j:j + 4] for j in range(2)], 3)
-                                                for i in range(2)], 3), W) + b  # by hand: windows times W
-    dW = np.stack([np.stack([np.einsum("nhwc,nhwk->ck", A[:, i:i + 4, j:j + 4], Z) for j in range(2)])
-                   for i in range(2)])
+    cfg, W, Z, dW = one_conv_by_hand(tmp_path)
     sub = tmp_path / "sub"
     sub.mkdir()
     nan_Z = Z.copy()
@@ -2040,6 +2050,28 @@ def test_each_layer_grades_no_gradient_on_a_gradient_of_yours_whose_nan_void_it(
     doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
     assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"] and not by["conv1.Z"]["passed"], by
+
+
+def test_a_forward_output_right_to_the_precision_it_was_saved_in_is_not_blamed(tmp_path):
+    """A learner's review: a conv1.Z saved as float16, convcli's to that
+    precision (its float16 hint says so), was blamed for a dW with its
+    output channels reversed ("your forward output conv1.Z differs too
+    ... fix the forward first"). A Z of other numbers still is."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, _, Z, dW = one_conv_by_hand(tmp_path)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.dW.npy", dW[..., ::-1])
+    for z, blamed in ((Z.astype(np.float16), False), (1.5 * Z, True)):
+        np.save(sub / "conv1.Z.npy", z)
+        doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+        by = {o["quantity"]: o for o in doc["against"]}
+        assert not by["conv1.Z"]["passed"] and not by["conv1.dW"]["passed"], by
+        assert ("float16" in by["conv1.Z"]["hints"]) != blamed, by["conv1.Z"]
+        assert ("fix the forward first" in by["conv1.dW"]["note"]) == blamed, by["conv1.dW"]
 
 
 def test_each_layer_grades_a_backward_on_a_constant_gradient_of_yours(tmp_path):
