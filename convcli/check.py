@@ -72,7 +72,8 @@ class Entry:
 # convolution's); a parameter's gradient per sample, not summed over them; convcli's numbers in another
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
 # by the stride; a pool of the other mode (max for average); convcli's times
-# one number; another ties rule; float32 against a float64 run; float16; an integer array; differences at the
+# one number; another ties rule; a max pool's masks not multiplied by their gradient; float32 against a
+# float64 run; float16; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in
 # convcli's only; and where nothing in the numbers themselves says more,
 # what this one follows from that differs too: your copy of an input the
@@ -81,7 +82,8 @@ class Entry:
 # the layers after it took it so).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
               "transposed_kernel", "same_split", "edge_padding", "per_sample",
-              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "float32", "float16",
+              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "float32",
+              "float16",
               "integer",
               "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "other_inputs",
               "forward_first",
@@ -1528,6 +1530,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if said:
                 note += said
                 hints.append("relu_kink")
+            said = _mask_only_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
+            if said:
+                note += said
+                hints.append("mask_only")
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
@@ -2560,8 +2566,9 @@ def _scale_named(p: Plan, q: str, said: str) -> str:
     layer's sizes name it (a learner's review: "times 12" and "times 4" said
     no more): a conv's db times f_H*f_W*n_C_prev (the window bias's own
     derivative, where the notebook keeps db = sum(dZ)); an average pool's
-    dA_prev times f_H*f_W (the share not divided) or times f (divided by f
-    alone); a gradient times 1/m (a mean over the samples)."""
+    output times f_H*f_W (the window's sum) and its dA_prev times f_H*f_W
+    (the share not divided) or times f (divided by f alone); a gradient
+    times 1/m (a mean over the samples)."""
     m = re.fullmatch(r"; yours is convcli's times (1/)?(\d+) everywhere", said)
     if not m:
         return said
@@ -2578,6 +2585,9 @@ def _scale_named(p: Plan, q: str, said: str) -> str:
         if spec.kind == "conv" and q == f"{spec.name}.db" and not m.group(1) and k == f_H * f_W * shapes.in_shape[3]:
             return said + (f" ({k} = f_H*f_W*n_C_prev, the window's elements the notebook's bias is added to: "
                            "the derivative of that forward; its conv_backward, and convcli's, keep db = sum(dZ))")
+        if spec.kind == "pool" and spec.mode == "average" and q == spec.output and not m.group(1) and k == f_H * f_W:
+            # (a learner's review: the forward's sum said only "times 4", where its dA_prev was explained)
+            return said + f" ({k} = f_H*f_W: each window's sum, where the average pool takes their mean, sum / {k})"
         if spec.kind == "pool" and spec.mode == "average" and q == f"{spec.name}.dA_prev":
             if not m.group(1) and k == f_H * f_W:
                 return said + f" ({k} = f_H*f_W: each window's dz is shared out over its {k} positions, dz / {k})"
@@ -3128,6 +3138,28 @@ def _ties_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 if _close(theirs, other, rtol, atol):
                     return (f"; yours is this layer's gradient with ties: {ties} (the config's is ties: {used}; "
                             "PyTorch's max_pool2d is ties: first)")
+    return ""
+
+
+def _mask_only_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                    atol: float) -> str:
+    """For a max pool's ``dA_prev`` that differs: whether it is the windows'
+    masks alone, each not multiplied by its window's gradient
+    (``dA_prev[window] += mask``; a learner's review: no hint)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "pool" or spec.mode != "max" or q != f"{spec.name}.dA_prev":
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        if x is None or g is None or np.all(g == 1):  # a gradient of ones: the masks are the answer
+            return ""
+        try:  # layer by layer, an input of yours may not fit
+            _, cache = pool_forward(x, dict(spec.hparameters), mode="max")
+            masks = pool_backward(np.ones_like(g), cache)
+        except ValueError:
+            return ""
+        if _close(theirs, masks, rtol, atol):
+            return ("; yours is the windows' masks alone (1 at each window's maximum): each is multiplied by its "
+                    "window's gradient, dA_prev[window] += mask * dA[h, w]")
     return ""
 
 

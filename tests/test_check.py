@@ -702,6 +702,9 @@ def test_a_dW_or_db_of_the_last_sample_alone_is_told_so(tmp_path, grad):
     ("pool_backward_average.yaml", "dA_prev", 4, "(4 = f_H*f_W: each window's dz is shared out over its 4 "
                                                  "positions, dz / 4)"),
     ("pool_backward_average.yaml", "dA_prev", 2, "(2 = f: a window's share is dz / (f_H*f_W), dz / 4, not dz / 2)"),
+    # the forward's sum too (a learner's review: only its dA_prev was explained)
+    ("pool_backward_average.yaml", "A", 4, "(4 = f_H*f_W: each window's sum, where the average pool takes their "
+                                           "mean, sum / 4)"),
 ])
 def test_a_scale_hint_says_what_its_factor_is(tmp_path, config, q, factor, says):
     """A learner's review: "times 12 everywhere" (a db under bias: window
@@ -2506,6 +2509,35 @@ def test_a_relu_gradient_passed_at_zero_gets_its_hint(tmp_path):
     np.save(sub / "relu1.dA_prev.npy", np.where(x > 0, g, 0) + np.array([0, 0, 0, 1.0]).reshape(x.shape))
     (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert "relu_kink" not in graded["hints"]
+
+
+def test_a_max_pool_gradient_of_masks_alone_gets_its_hint(tmp_path):
+    """A learner's review: a max pool's backward that adds each window's mask
+    without multiplying it by the window's gradient failed with no hint.
+    By hand: one 3x3 map, 2x2 windows at stride 1, distinct values (no
+    ties); the masks' sum against the right gradient, the masks times it."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    x = np.array([[1.0, 5.0, 2.0], [4.0, 3.0, 9.0], [0.0, 8.0, 6.0]]).reshape(1, 3, 3, 1)
+    g = np.array([[2.0, -1.0], [0.5, 3.0]]).reshape(1, 2, 2, 1)
+    cfg = write(tmp_path, f"inputs:\n  A_prev: {{value: {x.tolist()}}}\n"
+                          "layers:\n  - {type: pool, f: 2, stride: 1}\n"
+                          f"backward: {{grad: {{value: {g.tolist()}}}}}\n")
+    # the windows' maxima: 5 at (0, 1), 9 at (1, 2), 8 at (2, 1), 9 at (1, 2)
+    masks = np.array([[0, 1, 0], [0, 0, 2], [0, 1, 0]], float).reshape(x.shape)
+    right = np.array([[0, 2.0, 0], [0, 0, -1.0 + 3.0], [0, 0.5, 0]]).reshape(x.shape)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "pool1.dA_prev.npy", masks)
+    (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert graded["hints"] == ["mask_only"] and "yours is the windows' masks alone" in graded["note"], graded
+    np.save(sub / "pool1.dA_prev.npy", right)
+    assert run(["check", cfg, "--against", sub]).exit_code == 0
+    np.save(sub / "pool1.dA_prev.npy", masks + np.eye(3).reshape(x.shape))  # wrong otherwise: no such hint
+    (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert "mask_only" not in graded["hints"], graded
 
 
 def test_a_stride_slip_in_the_backward_loops_gets_the_stride_hint(tmp_path):
