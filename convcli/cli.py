@@ -1247,6 +1247,9 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
         return _tally(len(of), sum(not o.passed for o in of), "check", "checks", "passed")
 
     said = tally(graded if outcomes and graded else report.every)
+    if unnamed or any(u.misnamed for u in unknown):  # (a learner's review: "the check passed" of 1 array of 8)
+        n = len(unnamed) + sum(bool(u.misnamed) for u in unknown)
+        said += f"; {n} of your arrays not graded (their names: above)"
     if missing and not complete:  # "passed" must not read as "all done"
         said += f"; {len(missing)} not among your arrays (--complete fails them)"
     if outcomes and graded:  # apart: a submission is graded by its own arrays, not the config's entries

@@ -573,6 +573,9 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     table = run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path)]).stdout
     assert "not graded: scratch.npy: unknown quantity 'scratch'" in table
     assert "not among your arrays: pool3.A, conv1.dA_prev, conv1.dW" in table
+    # the last line counts them too (a learner's review: "the check passed" of 1 array of 8)
+    assert table.rstrip().endswith("all 2 checks passed; 2 of your arrays not graded (their names: above); 6 not "
+                                   "among your arrays (--complete fails them)"), table
     # the run's quantities once, under the names (an instructor's review: a copy after each of six names)
     known = "A_prev, W1, b1, conv1.Z, relu2.A, pool3.A, pool3.dA, conv1.dA_prev, conv1.dW, conv1.db, relu2.dA_prev"
     assert "; known:" not in table and f"\nknown quantities: {known}, pool3.dA_prev\n" in table
