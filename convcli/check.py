@@ -857,6 +857,26 @@ def _damaged_entry(path: Path, dataset: str) -> bool:
         return False
 
 
+def _of_its_shape(p: Plan, note: str, src: Source, base: Path) -> str:
+    """An unknown name's note whose "did you mean" offers several quantities
+    (``dA_prev.npy`` in a config of three layers): only those of the
+    array's shape, where that leaves some but not all (a learner's review:
+    all three were offered for a (4, 8, 8, 3) array only conv1.dA_prev is)."""
+    m = re.search(r" \(did you mean ('[^']+'(?: or '[^']+')+)\?\)", note)
+    if not m:
+        return note
+    offered = re.findall(r"'([^']+)'", m.group(1))
+    try:
+        shape = tuple(arrays.probe(src, base, "--against").shape)
+    except ConvcliError:
+        return note
+    fits = [q for q in offered if tuple(p.shapes.get(q, ())) == shape]
+    if not fits or len(fits) == len(offered):
+        return note
+    said = " or ".join(repr(q) for q in fits)
+    return note.replace(m.group(0), f" (did you mean {said}, of its shape {fmt_shape(shape)}?)")
+
+
 def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], list[Unknown]]:
     """Name the quantity of each array found; those no quantity apart."""
     out: list[Submitted] = []
@@ -886,8 +906,9 @@ def _resolve(p: Plan, where: str, found, base: Path) -> tuple[list[Submitted], l
                      for n, folder in names]
             # the note that says what to save it as, else one with a nearest name (a later review:
             # hw3/conv1.db (1).npy was told the whole path's "did you mean", not "save it as hw3/conv1.db.npy")
-            unknown.append(Unknown(label, next((n for n in notes if "save it as" in n),
-                                               next((n for n in notes if "did you mean" in n), notes[0]))))
+            note = next((n for n in notes if "save it as" in n), next((n for n in notes if "did you mean" in n),
+                                                                        notes[0]))
+            unknown.append(Unknown(label, _of_its_shape(p, note, src, base)))
             continue
         q = p.resolve(q, f"{where}: {label}")
         if q not in p.graded():  # handed out, not computed: no credit for a copy

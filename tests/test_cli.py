@@ -565,8 +565,9 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     assert all(o["passed"] for o in doc["against"])
     unknown = {u["entry"]: u["note"] for u in doc["unknown"]}
     assert set(unknown) == {"scratch.npy", "dA_prev.npy"}
+    # the layers' dA_prev of its shape only (a learner's review: all three offered for conv1's shape)
     assert unknown["dA_prev.npy"].startswith(
-        "unknown quantity 'dA_prev' (did you mean 'conv1.dA_prev' or 'relu2.dA_prev' or 'pool3.dA_prev'?)")
+        "unknown quantity 'dA_prev' (did you mean 'conv1.dA_prev', of its shape (4, 8, 8, 3)?)")
     # what the run computes: the outputs, and (stack.yaml has a backward: section) every gradient but the
     # given upstream one (pool3.dA); never the inputs (A_prev, W1, b1)
     assert doc["missing"] == ["pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
@@ -585,8 +586,13 @@ def test_against_lists_unknown_and_missing_arrays_and_grades_the_rest(tmp_path):
     assert "not graded: dZ.npy: unknown quantity 'dZ' (did you mean 'relu2.dA_prev', the dZ of conv1?)\n" in table
     assert "not graded: scratch.npy: unknown quantity 'scratch'\n" in table and "\nnote:" not in table
     shutil.copy(tmp_path / "ref" / "conv1.dW.npy", sub)
-    doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected", _no_expected(tmp_path),
-                          "--json"]).stdout)
+    for shape, offered in (((4, 8, 8, 4), "'relu2.dA_prev' or 'pool3.dA_prev', of its shape (4, 8, 8, 4)?"),
+                           ((2, 2), "'conv1.dA_prev' or 'relu2.dA_prev' or 'pool3.dA_prev'?")):
+        np.save(sub / "dA_prev.npy", np.zeros(shape))
+        doc = json.loads(run(["check", CONFIGS / "stack.yaml", "--against", sub, "--expected",
+                              _no_expected(tmp_path), "--json"]).stdout)
+        unknown = {u["entry"]: u["note"] for u in doc["unknown"]}
+        assert unknown["dA_prev.npy"].startswith(f"unknown quantity 'dA_prev' (did you mean {offered})"), unknown
     assert doc["missing"] == ["pool3.A", "conv1.dA_prev", "conv1.db", "relu2.dA_prev", "pool3.dA_prev"]
 
 
