@@ -363,6 +363,25 @@ def test_max_pool_ties_first_is_torch_max_pool2d(shape, f, stride, dtype, engine
     assert not np.allclose(cc.pool_backward(G, cache_all), tdA)
 
 
+@pytest.mark.parametrize("p", [0, 1])  # (PyTorch takes at most half the kernel: 1 for f 3)
+def test_the_readmes_max_pool_with_padding_is_torch_max_pool2d(p, torch):
+    """README ("The same layers in PyTorch"): F.max_pool2d(padding=p) is a
+    pool of the input padded with -inf, ties first, its gradient cropped
+    to the input, [:, p:p + H, p:p + W] (an engineer's review: the recipe's
+    [:, p:-p, p:-p] is empty at p = 0). Tied values, so the ties matter."""
+    A_prev = tied_input((2, 7, 6, 3), np.float64)
+    H, W = A_prev.shape[1:3]
+    padded = np.pad(A_prev, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=-np.inf)
+    A, cache = cc.pool_forward(padded, {"f": 3, "stride": 2, "ties": "first"})
+    G = np.random.default_rng(7).standard_normal(A.shape)
+    dA_prev = cc.pool_backward(G, cache)[:, p:p + H, p:p + W]
+    x = torch.tensor(A_prev.transpose(0, 3, 1, 2), requires_grad=True)
+    out = torch.nn.functional.max_pool2d(x, 3, 2, padding=p)
+    out.backward(torch.tensor(G.transpose(0, 3, 1, 2)))
+    np.testing.assert_array_equal(A, out.detach().numpy().transpose(0, 2, 3, 1))
+    np.testing.assert_allclose(dA_prev, x.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-15, atol=0)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_max_pool_ties_first_with_nan_vs_torch_max_pool2d(engine, torch):
     """What the README and pool.py say of NaN windows under ``first``: one NaN
