@@ -452,14 +452,31 @@ def _forward_fast(A_prev, g: PoolGeometry, mode, keep=False):
         return [x[:, :, c] for c in _offset_slices(g.f_W, g.s_W, g.n_W)]
 
     h_first = g.s_H > 1  # (the note above)
-    first, second = (along_H, along_W) if h_first else (along_W, along_H)
-    r_hw = (g.n_H, g.n_W_prev) if h_first else (g.n_H_prev, g.n_W)
+    # Along H first, over the input columns a window meets only (an engineer's review: an inf and a -inf in a
+    # column no window takes made the average's first pass warn "invalid value", for an output free of NaN):
+    # up to the last window's edge; where windows leave gaps between them, a view of their columns, (n_W, f_W)
+    # (shorter runs: 1.4x the time of all the columns for f 2 stride 3 of 16 float32 channels)
+    apart_W = g.s_W > g.f_W
+    reach = (g.n_W - 1) * g.s_W + g.f_W
+    if h_first:
+        r_hw = (g.n_H, g.n_W, g.f_W) if apart_W else (g.n_H, reach)
+    else:
+        r_hw = (g.n_H_prev, g.n_W)
 
     def block(n):
         a, out = A_prev[n], A[n]
         r = np.empty((a.shape[0], *r_hw, g.n_C), dtype=A_prev.dtype)
-        _reduce(combine, first(a), r)
-        _reduce(combine, second(r), out)
+        if not h_first:
+            _reduce(combine, along_W(a), r)
+            _reduce(combine, along_H(r), out)
+        elif apart_W:
+            sn, sh, sw, sc = a.strides
+            met = as_strided(a, (a.shape[0], a.shape[1], g.n_W, g.f_W, g.n_C), (sn, sh, sw * g.s_W, sw, sc))
+            _reduce(combine, along_H(met), r)
+            _reduce(combine, [r[:, :, :, j] for j in range(g.f_W)], out)
+        else:
+            _reduce(combine, along_H(a[:, :, :reach]), r)
+            _reduce(combine, along_W(r), out)
         if mode == "average":
             _divide(out, g.f_H * g.f_W, out)
         if keep:

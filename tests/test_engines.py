@@ -574,6 +574,34 @@ def test_an_infinity_warns_only_where_the_layer_makes_a_nan():
             cc.conv_forward(A, np.ones((2, 2, 1, 3)), np.zeros(3), {}, engine=engine)
 
 
+@pytest.mark.parametrize("f, stride", [((2, 1), 2), ((2, 1), (2, 3)), ((3, 3), 2)])
+def test_an_average_pool_warns_of_no_infinities_in_what_no_window_takes(f, stride):
+    """An engineer's review: an inf and a -inf in a column no window takes
+    (2x1 windows at stride 2 skip every other column; at stride (2, 3) two
+    in three; overlapping 3x3 windows at stride 2 the last column of a
+    6-wide map) made the fast engine's average warn
+    "invalid value" (a FloatingPointError under errstate(invalid="raise"))
+    for an output free of NaN; the reference engine did not. By hand: the
+    windows' means of the columns they take, all zeros there."""
+    import warnings
+
+    from convcli.hparams import per_axis
+
+    (f_H, f_W), (s_H, s_W) = f, per_axis(stride, "stride")
+    A = np.zeros((2, 7, 6, 2))
+    taken = {w * s_W + j for w in range((6 - f_W) // s_W + 1) for j in range(f_W)}
+    skipped = [c for c in range(6) if c not in taken]
+    assert skipped
+    A[:, 0, skipped[0]], A[:, 1, skipped[0]] = np.inf, -np.inf
+    for engine in ENGINES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            P, _ = cc.pool_forward(A, {"f": list(f), "stride": stride}, mode="average", engine=engine)
+        assert P.shape == (2, (7 - f_H) // s_H + 1, (6 - f_W) // s_W + 1, 2) and not P.any(), engine
+        with np.errstate(invalid="raise"):
+            cc.pool_forward(A, {"f": list(f), "stride": stride}, mode="average", engine=engine)
+
+
 def test_a_callers_errstate_log_and_call_still_get_an_overflow():
     """A review: the fast engine's own errstate callback (for the invalid
     flag) replaced the caller's for every kind: an overflow under the
