@@ -908,8 +908,9 @@ def _check_written(obj, rows: slice | None, where: str, label: str) -> None:
         else:
             return
     if written < total:
-        what = "its" if rows is None else "the rows' read"
-        raise ConvcliError(where, f"{label} has {total - written:,} of {what} {total:,} chunks never written (a "
+        what = "its" if rows is None else "the"
+        read = "" if rows is None else " of the rows read"  # (a review: "of the rows' read 7 chunks" read oddly)
+        raise ConvcliError(where, f"{label} has {total - written:,} of {what} {total:,} chunks{read} never written (a "
                                   f"writer stopped before the end?), which HDF5 reads as its fill value{fill}; "
                                   "write them")
 

@@ -376,7 +376,7 @@ def test_an_h5_dataset_never_wholly_written_is_refused_not_read_as_fill_values(t
     result = run(["forward", write(tmp_path, sliced.format("0:10")), "--out", tmp_path / "written"])
     assert result.exit_code == 0, result.stderr
     result = run(["forward", write(tmp_path, sliced.format("5:15:2")), "--out", tmp_path / "past"])
-    assert_error(result, "x.h5[part] has 2 of the rows' read 5 chunks never written")
+    assert_error(result, "x.h5[part] has 2 of the 5 chunks of the rows read never written")
 
 
 def test_chunks_never_written_are_found_without_hdf5_s_chunk_iterator(tmp_path):
@@ -405,7 +405,7 @@ def test_chunks_never_written_are_found_without_hdf5_s_chunk_iterator(tmp_path):
                                       "id": NoIterator(dataset.id)})()
         assert not hasattr(old.id, "chunk_iter")
         arrays._check_written(old, slice(0, 10, 1), "w", "x.h5[part]")  # written: no error
-        with pytest.raises(ConvcliError, match=r"has 4 of the rows' read 10 chunks never written"):
+        with pytest.raises(ConvcliError, match=r"has 4 of the 10 chunks of the rows read never written"):
             arrays._check_written(old, slice(5, 15, 2), "w", "x.h5[part]")  # by hand: rows 11, 13, two chunks each
 
 
