@@ -885,7 +885,7 @@ def _conv_gemm(X, W2, n_H, n_W, f, s, d, out2, bias=False, grad_out2=None, keep=
     N = max(0 if out2 is None else out2.shape[1], 0 if grad_out2 is None else grad_out2.shape[1])
     item = X.dtype.itemsize
     # a product a sample, a group of samples where a sample has too few rows (sample_group), or a band
-    group = sample_group(n_H * n_Wt, n_H * n_Wt * K * item) if per_sample else 1
+    group = _product_group(n_H * n_Wt, K, item) if per_sample else 1
     blocks = _pass_blocks(m, n_H, n_Wt * K * item, K * item, N, plan_m, group)
     whole = blocks[0][2:] == (0, n_H)
     product_rows = group * n_H * n_Wt if whole else max(h1 - h0 for *_, h0, h1 in blocks) * n_Wt
@@ -1294,8 +1294,14 @@ def stream_group(m, n_H, n_W, f_H, f_W, C_in, C_out, s_W, d_W, dtype) -> int:
     a chunk that starts at a multiple of it makes the batch's products, so
     the same bits (but where an infinity or a NaN leaves the pass untiled)."""
     T = _forward_tile_of(m, n_H, n_W, f_H, f_W, C_in, C_out, s_W, d_W, dtype)
-    rows = n_H * (n_W // T)
-    return sample_group(rows, rows * f_H * _row_width(T, f_W, s_W, d_W) * C_in * np.dtype(dtype).itemsize)
+    return _product_group(n_H * (n_W // T), f_H * _row_width(T, f_W, s_W, d_W) * C_in, np.dtype(dtype).itemsize)
+
+
+def _product_group(rows: int, K: int, item: int) -> int:
+    """The samples of one forward product (:func:`sample_group`) of a
+    sample of ``rows`` product rows, each K elements of ``item`` bytes: what
+    the pass (_conv_gemm) makes and a streamed chunk counts alike."""
+    return sample_group(rows, rows * K * item)
 
 
 def _input_grad_tile(g: ConvGeometry, dtype) -> int:
