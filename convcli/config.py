@@ -388,7 +388,8 @@ class _Model(BaseModel):
 def _beside(cls, data: dict, known: list[str], handler) -> list:
     """The errors of a mapping's known keys, beside its unknown ones: those
     it makes validated without them, but not what their absence makes. A
-    missing key is never counted; a mapping-wide error (a source of no kind,
+    missing key is counted only where no unknown key is its misspelling
+    (layres for layers); a mapping-wide error (a source of no kind,
     ties on an average pool) is counted where the same mapping with each
     unknown key read as the known one it is nearest (randon as random) makes
     one of its kind too, or fails on a field before such checks run (a
@@ -412,9 +413,11 @@ def _beside(cls, data: dict, known: list[str], handler) -> list:
 
     kept = {k: v for k, v in data.items() if k in known}
     found = errors(kept)
-    fields = [e for e in found if e["loc"] and e["type"] != "missing"]
-    whole = [e for e in found if not e["loc"]]
     meant = {_nearest(k, known): v for k, v in data.items() if k not in known}
+    # a missing key counted where no unknown key is a misspelling of it (a review: foo beside no layers: said
+    # only foo); layres says that layers is missing
+    fields = [e for e in found if e["loc"] and (e["type"] != "missing" or e["loc"][0] not in meant)]
+    whole = [e for e in found if not e["loc"]]
     renamed = {**{k: v for k, v in meant.items() if k is not None and k not in kept}, **kept}
     if len(renamed) == len(kept):
         return fields + whole
@@ -1166,7 +1169,8 @@ def _first_error(exc: ValidationError, cfg: "LoadedConfig") -> tuple[tuple, str]
     loc, what = _message(errors[0])
     more = len(errors) - 1 + sum((e.get("ctx") or {}).get("count", 0) for e in errors[1:] if e["type"] == "unknown_key")
     if more:
-        places = list(dict.fromkeys(cfg.place(*_message(e)[0]) for e in errors[1:]))
+        places = list(dict.fromkeys(cfg.place(*_message(e)[0]) + " (missing)" * (e["type"] == "missing")
+                                    for e in errors[1:]))
         at = ", ".join(places[:MORE_PLACES]) + (", ..." if len(places) > MORE_PLACES else "")
         what += f" (and {more} more {'error' if more == 1 else 'errors'}: at {at})"
     return loc, what

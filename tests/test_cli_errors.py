@@ -194,6 +194,22 @@ def test_an_unknown_key_hides_no_other_error_and_each_key_keeps_its_hint(tmp_pat
                           "unknown key (did you mean 'random'?)").endswith("(did you mean 'random'?)")
 
 
+def test_a_missing_key_beside_an_unknown_one_is_counted_unless_it_is_its_misspelling(tmp_path):
+    """A review: a config with an unknown top-level key (foo) and no layers
+    said foo alone; the missing layers came out on the next run. A missing
+    key is counted now, but not where an unknown key is its misspelling
+    (layres says layers is missing)."""
+    data = seed_data()
+    layers = data.pop("layers")
+    data["foo"] = 3
+    assert backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: foo (line", "unknown key").endswith(
+        "(and 1 more error: at layers (missing))")
+    del data["foo"]
+    data["layres"] = layers
+    assert backward_fails(tmp_path, write(tmp_path, data), "cfg.yaml: layres (line",
+                          "unknown key (did you mean 'layers'?)").endswith("(did you mean 'layers'?)")
+
+
 def test_a_mapping_wide_error_beside_an_unknown_key_is_counted_unless_the_key_makes_it(tmp_path):
     """A review: beside an unknown key, a mapping-wide error was dropped
     (ties on an average pool beside strid; two kinds of source beside
