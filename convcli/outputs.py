@@ -436,6 +436,11 @@ def _sync_tree(folder: Path) -> None:
         _sync_folder(Path(root))
 
 
+# a folder filled at --out while the run computed, which without --force it never replaces
+APPEARED = ("was filled while convcli computed (another run writing there?); kept it, and not this run's results: "
+            "pass --force to replace it, or give another --out")
+
+
 class Staging:
     """A temporary folder beside ``out``; ``commit()`` renames it to ``out``."""
 
@@ -506,8 +511,15 @@ class Staging:
             _sync_tree(self.path)
         except OSError as exc:
             raise ConvcliError(where, f"cannot write the results to disk: {exc.strerror or exc}") from None
-        # after the sync (which takes a while): it may have appeared while we computed
-        check_out(self.out, self.force, self.reads, self.default)
+        # after the sync (which takes a while): it may have appeared while we computed (without --force it was
+        # empty or not there at the start, or the run would have stopped then: an instructor's review had
+        # "already exists" after a whole streamed run, another run having written it meanwhile)
+        try:
+            check_out(self.out, self.force, self.reads, self.default)
+        except ConvcliError as exc:
+            if self.force or not exc.what.startswith("already exists and is not empty"):
+                raise
+            raise ConvcliError(where, APPEARED) from None
         target = self._target
         old = None  # the folder the replaced outputs wait in until the new ones are in place
         kept = ""
@@ -522,8 +534,7 @@ class Staging:
                     if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                         raise
                     if not self.force:
-                        raise ConvcliError(where, "appeared while convcli computed (another run?); kept it: "
-                                                  "pass --force to replace it") from None
+                        raise ConvcliError(where, APPEARED) from None
                     filled = True  # filled meanwhile
             if filled:
                 # --force replaces it only if it may (convcli's, no file this run reads): looked at again

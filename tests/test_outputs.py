@@ -152,11 +152,17 @@ def test_an_empty_existing_folder_is_used(tmp_path):
 
 
 def test_an_output_that_appears_meanwhile_is_not_overwritten(tmp_path):
+    """Nor said to have been there (an instructor's review: a streamed run
+    whose --out another run wrote while it computed ended with "already
+    exists and is not empty; pass --force", as if the user had named a full
+    folder; it was empty at the start, or the run would have stopped then)."""
     out = tmp_path / "out"
     with Staging(out) as st:
         out.mkdir()
         (out / "theirs.txt").write_text("")
-        with pytest.raises(ConvcliError, match="already exists"):
+        with pytest.raises(ConvcliError, match=r"^--out .*: was filled while convcli computed \(another run "
+                                               r"writing there\?\); kept it, and not this run's results: pass "
+                                               r"--force to replace it, or give another --out$"):
             st.commit()
     assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
@@ -701,8 +707,8 @@ def test_a_run_that_fills_out_after_the_commit_looked_is_never_replaced(tmp_path
     with Staging(out) as st:
         write_arrays(st.path, {"A": np.ones(3)}, "npy")
         _summary(st.path, {"A": "A.npy"})
-        with pytest.raises(ConvcliError, match=r"^--out .*: appeared while convcli computed \(another run\?\); "
-                                               r"kept it: pass --force"):
+        with pytest.raises(ConvcliError, match=r"^--out .*: was filled while convcli computed \(another run writing "
+                                               r"there\?\); kept it, and not this run's results: pass --force"):
             st.commit()
     assert (out / "A.npy").read_bytes() == b"theirs"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
