@@ -3624,7 +3624,8 @@ def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray,
         for n0, n1 in zip(edges, edges[1:]):
             # (the backward of the notebook's cache, which unfolds the block's input itself: no forward, whose Z
             # a review found taking half of the estimate's time)
-            dW = conv_backward(dZ[n0:n1].astype(np.float64), (A[n0:n1].astype(np.float64), W64, b64, hp))[1]
+            dW = conv_backward(dZ[n0:n1].astype(np.float64), (A[n0:n1].astype(np.float64), W64, b64, hp),
+                               engine="fast")[1]
             new_W = sum_W + dW
             squares_W += (n1 - n0) * positions * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
             sum_W = new_W
