@@ -329,8 +329,9 @@ def _written(shape: tuple[int, ...]) -> str:
 # --------------------------------------------------------------------- compare
 
 
-def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float, tuple | None, str]:
-    """``(passed, max abs err, max rel err, first failing index, note)``."""
+def compare(got, expected, rtol: float, atol: float | np.ndarray) -> tuple[bool, float, float, tuple | None, str]:
+    """``(passed, max abs err, max rel err, first failing index, note)``.
+    ``atol``: a number, or an array of the expected shape (each element's)."""
     got = np.asarray(got, dtype=np.float64)
     exp = np.asarray(expected, dtype=np.float64)
     if got.shape != exp.shape:
@@ -340,7 +341,8 @@ def compare(got, expected, rtol: float, atol: float) -> tuple[bool, float, float
     with np.errstate(invalid="ignore", divide="ignore"):
         diff = np.abs(got - exp)
         if np.isfinite(exp).all() and np.isfinite(diff).all():  # no NaN, no infinity: the usual case, in
-            return _compare_finite(diff, np.abs(exp), rtol, atol)  # a third of the passes over memory
+            flat = np.broadcast_to(atol, exp.shape).reshape(-1) if np.ndim(atol) else atol
+            return _compare_finite(diff, np.abs(exp), rtol, flat)  # a third of the passes over memory
         diff, ok = _within(got, exp, diff, rtol, atol)
         # off an expected inf or NaN is infinitely off (inf/inf, x/NaN would hide the others' error)
         rel = np.where(diff == 0, 0.0, np.where(np.isfinite(exp), diff / np.abs(exp), np.inf))
@@ -1497,12 +1499,16 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                note=exc.what, dtype=info.dtype.name, **shapes))
             continue
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
-        if not passed and p.dtype == "float32" and rounding().get(s.quantity):
+        graded_atol = atol  # what each element is allowed (an array where float32's allowance is each one's)
+        allowed = rounding().get(s.quantity) if not passed and p.dtype == "float32" else None
+        if allowed is not None and np.any(allowed):
             # float32's own rounding on top of the tolerance: the sums of a float32 run are no nearer (the
-            # other run measures it: only for an array that fails without it)
-            atol = given_atol + rounding()[s.quantity]
-            passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
+            # other run measures it: only for an array that fails without it); atol says the largest
+            graded_atol = given_atol + allowed
+            atol = given_atol + float(np.max(allowed))
+            passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, graded_atol)
         values, n_differ, worst = None, None, None
+        each = np.ndim(graded_atol) > 0 and not passed  # the atol said is the largest element's
         hints = []
         if passed:
             said = _atol_dominates(ours, rtol, atol)
@@ -1512,11 +1518,15 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         if first is not None:
             values = (float(theirs[first]), float(ours[first]))
             note = f"first differs at {list(first)}: got {values[0]!r}, expected {values[1]!r}"
-            n_differ, worst = _spread(theirs, ours, rtol, atol)
+            n_differ, worst = _spread(theirs, ours, rtol, graded_atol)
             note += f"; {n_differ} of {ours.size} element{'s' * (ours.size != 1)} differ{'s' * (n_differ == 1)}"
             if worst != first:
                 note += (f", the most at {list(worst)}: got {float(theirs[worst])!r}, expected "
                          f"{float(ours[worst])!r}")
+            if each:
+                note += (f"; each element is allowed float32's rounding of its own terms (at {list(first)}: "
+                         f"{float(np.broadcast_to(graded_atol, ours.shape)[first]):.3g}; the atol said is the "
+                         "largest)")
         if not passed:
             nan = int(np.count_nonzero(np.isnan(theirs) & ~np.isnan(ours)))
             if nan:  # the errors' inf comes from these, not from an overflow
@@ -1535,7 +1545,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # The explanations are looked for at the precision the user's array holds: one computed in
             # float32 with a mistake in it (the bias in every window) is that mistake to float32's
             # rounding, never to the run's float64 rtol (its hints were lost, or another one given).
-            hr, ha = _hint_tolerance(info.dtype, p.dtype, rtol, atol)
+            # (a float32 allowance of each element's own is left out: at its largest, for every element, a dW
+            # with a small channel zeroed was told to transpose two axes of length 1, a review)
+            hr, ha = _hint_tolerance(info.dtype, p.dtype, rtol, atol if np.ndim(graded_atol) == 0 else given_atol)
             # An array that is convcli's at that precision has no mistake to explain (a correct float32
             # array: the float32 hint below says how to grade it); any "other answer" equal to convcli's
             # own would fit it (a zero bias's window convention, a transpose of length-1 axes).
@@ -1594,7 +1606,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if not passed and info.dtype.name == "float32" and p.dtype == "float64":
-            said = _float32_hint(p, theirs, ours, rounding().get(s.quantity, 0.0))
+            said = _float32_hint(p, theirs, ours, float(np.max(rounding().get(s.quantity, 0.0))))
             if said:
                 note += said
                 hints.append("float32")
@@ -3603,11 +3615,11 @@ ROW_SHARE_BYTES = 32 << 20
 
 
 def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray,
-                  hp: dict) -> tuple[float, float]:
+                  hp: dict) -> tuple[np.ndarray, np.ndarray]:
     """What a running sum of a conv layer's dW and db terms rounds by in
-    float32, at most over their elements (RUNNING_SIGMAS standard
-    deviations of sqrt(sum of the squared partial sums)), in the larger of
-    two orders: the batch's (samples, then positions: the notebook's loops),
+    float32, each element's (RUNNING_SIGMAS standard deviations of
+    sqrt(sum of the squared partial sums); arrays of dW's shape and of n_C),
+    in the larger of two orders: the batch's (samples, then positions: the notebook's loops),
     its partial sums taken at the edges of RUNNING_BLOCKS blocks of samples,
     each block's terms counted at the larger of its edges; and the
     positions' (a loop over output positions, the batch summed at each: the
@@ -3635,16 +3647,16 @@ def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray,
             squares_b += np.einsum("ij,ij->j", part, part)
             sum_b = part[-1]
         if m < RUNNING_BLOCKS:  # blocks of one sample: what runs up inside one, at most its share of the terms'
-            squares_W += positions * _dw_terms_bound(A, dZ) ** 2 / m  # magnitudes, over its positions
+            squares_W += positions * _dw_terms_bound(A, dZ, W.shape) ** 2 / m  # magnitudes, over its positions
         by_position_W, by_position_b = _position_sums(A, W, dZ, hp)
-    scale = RUNNING_SIGMAS * SUM_ROUNDING / math.sqrt(3)
-    return (scale * math.sqrt(max(float(squares_W.max()), by_position_W)),
-            scale * math.sqrt(max(float(squares_b.max()), by_position_b)))
+        scale = RUNNING_SIGMAS * SUM_ROUNDING / math.sqrt(3)
+        return (scale * np.sqrt(np.maximum(squares_W, by_position_W)),
+                scale * np.sqrt(np.maximum(squares_b, by_position_b)))
 
 
-def _position_sums(A: np.ndarray, W: np.ndarray, dZ: np.ndarray, hp: dict) -> tuple[float, float]:
-    """The sums of the squared partial sums of dW and db (at most over their
-    elements) where the running sums go over the output positions in
+def _position_sums(A: np.ndarray, W: np.ndarray, dZ: np.ndarray, hp: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The sums of the squared partial sums of dW and db (each element's)
+    where the running sums go over the output positions in
     row-major order, the batch summed at each (``for h, w: db +=
     dZ[:, h, w].sum(0)``; a review: such a float32 loop over 64 samples of
     100x100 maps, each positive on its top half and negative below, was off
@@ -3655,13 +3667,13 @@ def _position_sums(A: np.ndarray, W: np.ndarray, dZ: np.ndarray, hp: dict) -> tu
     g = hparams.conv_geometry(A, W, np.zeros(W.shape[-1]), hp)
     per_position = sum(part.sum(axis=0) for part in _float64_parts(dZ)).reshape(-1, g.n_C)
     running_b = np.cumsum(per_position, axis=0)
-    squares_b = float(np.einsum("ij,ij->j", running_b, running_b).max())
+    squares_b = np.einsum("ij,ij->j", running_b, running_b)
     sum_W, squares_W = np.zeros(W.shape), np.zeros(W.shape)
     for row in _dw_by_row(A, dZ, g):
         new_W = sum_W + row
         squares_W += g.n_W * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
         sum_W = new_W
-    return float(squares_W.max()), squares_b
+    return squares_W, squares_b
 
 
 def _dw_by_row(A: np.ndarray, dZ: np.ndarray, g: hparams.ConvGeometry):
@@ -3689,7 +3701,7 @@ def _dw_by_row(A: np.ndarray, dZ: np.ndarray, g: hparams.ConvGeometry):
         yield row.reshape(g.f_H, g.f_W, g.n_C_prev, g.n_C)
 
 
-def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float]:
+def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float | np.ndarray]:
     """Per quantity of ``results``, what a float32 array of it may differ by
     for float32's rounding alone: ``ROUNDING_FACTOR`` times the largest
     difference, over the elements finite in both, between the run in
@@ -3703,7 +3715,9 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     of a bound on its terms' magnitudes (:func:`_dw_terms_bound`), even where
     the run is too large to run again (an instructor's review: a float32
     dW of 117,600 terms a element, convcli's own from another thread
-    setting, failed 7 of 18,432 elements with no allowance at all)."""
+    setting, failed 7 of 18,432 elements with no allowance at all). The
+    floors and the running sums are each element's own: a db's and a dW's
+    allowance is an array of their shape."""
     again = in_other_dtype(p, results, backward, BIAS_RERUN_MAX_BYTES) or {}
     out = {}
     for q, ours in results.quantities.items():
@@ -3717,26 +3731,28 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
         out[q] = min(ROUNDING_FACTOR * float(diff.max()) if diff.size else 0.0,
                      ROUNDING_CAP * float(size.max()) if size.size else 0.0)
     for i, spec in enumerate(p.network.layers):  # a db's floor: a float32 sum's rounding (SUM_ROUNDING)
+        # (each element's own: an allowance the largest element's for every one passed a dW of a channel 100
+        # times smaller left out, a review)
         db, dZ = f"{spec.name}.db", results.quantities.get(p.incoming_gradient(i))
         if spec.kind == "conv" and db in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4:
             with np.errstate(all="ignore"):
                 terms = np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2))
-            terms = terms[np.isfinite(terms)]
-            if terms.size:
-                out[db] = max(out.get(db, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * float(terms.max()))
+            if np.isfinite(terms).all():
+                floor = ROUNDING_FACTOR * SUM_ROUNDING * terms.reshape(results.quantities[db].shape)
+                out[db] = np.maximum(out.get(db, 0.0), floor)
         dW, A = f"{spec.name}.dW", results.quantities.get(p.layer_input(i))
         if (spec.kind == "conv" and dW in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4
                 and isinstance(A, np.ndarray) and A.ndim == 4):
-            bound = _dw_terms_bound(A, dZ)
-            if math.isfinite(bound):
-                out[dW] = max(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
+            bound = _dw_terms_bound(A, dZ, results.quantities[dW].shape)
+            if np.isfinite(bound).all():
+                out[dW] = np.maximum(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
             W, b = results.quantities.get(spec.W), results.quantities.get(spec.b)
-            if isinstance(W, np.ndarray) and isinstance(b, np.ndarray):  # a running sum's, in the batch's order
+            if isinstance(W, np.ndarray) and isinstance(b, np.ndarray):  # a running sum's, in either order
                 running_W, running_b = _running_sums(A, W, b, dZ, dict(spec.hparameters))
-                if math.isfinite(running_W):
-                    out[dW] = max(out[dW], running_W) if dW in out else running_W
-                if db in out and math.isfinite(running_b):
-                    out[db] = max(out[db], running_b)
+                if np.isfinite(running_W).all():
+                    out[dW] = np.maximum(out.get(dW, 0.0), running_W)
+                if db in out and np.isfinite(running_b).all():
+                    out[db] = np.maximum(out[db], running_b.reshape(results.quantities[db].shape))
         # a dA_prev's, only where the run was too large to run again: its bound holds for the worst
         # element, many times the rounding measured on the others (16 float32 units of the terms of a
         # typical element, 1.2e-5 of it, against ~2e-6 measured)
@@ -3784,13 +3800,13 @@ def _channel_norms(x: np.ndarray) -> np.ndarray:
     return np.sqrt(sums)
 
 
-def _dw_terms_bound(A: np.ndarray, dZ: np.ndarray) -> float:
-    """A bound on the sum of the magnitudes of any conv dW element's terms,
-    sum over positions of |A_prev[pos + offset, c]| |dZ[pos, c']|: by
-    Cauchy-Schwarz at most the largest channel norm of A_prev times dZ's
-    (1.6x the sum itself for independent random values; padding and
-    strides only leave terms out)."""
-    return float(_channel_norms(A).max() * _channel_norms(dZ).max())
+def _dw_terms_bound(A: np.ndarray, dZ: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A bound on the sum of the magnitudes of each conv dW element's terms
+    (an array of dW's ``shape``), sum over positions of |A_prev[pos +
+    offset, c]| |dZ[pos, c']|: by Cauchy-Schwarz at most the norm of
+    A_prev's channel c times dZ's channel c' (1.6x the sum itself for
+    independent random values; padding and strides only leave terms out)."""
+    return np.broadcast_to(np.outer(_channel_norms(A), _channel_norms(dZ)), shape)
 
 
 def _bias_convention_note(p: Plan, entries: list, outcomes: list[Outcome], backward: bool,

@@ -4275,6 +4275,41 @@ def test_a_float32_running_sum_over_the_positions_passes_and_one_sample_short_fa
     assert wrong.exit_code == 1 and f"FAIL conv1.{quantity}.npy" in wrong.stdout, wrong.stdout
 
 
+def test_a_float32_dw_without_a_small_input_channel_fails(tmp_path):
+    """A review: a float32 dW's allowance was its largest element's for every
+    element, so where one input channel is 100 times smaller than the
+    other, that channel's dW left out (zeros) passed: the positions'
+    running sums of the large channel allowed 15.4, the small one's dW is
+    8.3. Each element is now allowed its own: the exact dW, by hand in
+    float64, passes; without the small channel it fails, and says so."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(0)
+    m, H, C = 64, 200, 2
+    A = rng.random((m, H, H, 2)).astype(np.float32)
+    A[..., 1] *= 0.01
+    g = (rng.random((m, H, H, C)) + 0.5).astype(np.float32)
+    g[:, H // 2:] *= -1
+    np.save(tmp_path / "x.npy", A)
+    np.save(tmp_path / "g.npy", g)
+    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 2, C)).astype(np.float32))
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [C]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    exact = np.einsum("nhwc,nhwk->ck", A.astype(np.float64), g.astype(np.float64))
+    without = exact.copy()
+    without[1] = 0.0
+    for name, a in (("right", exact), ("without", without)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "conv1.dW.npy", a.astype(np.float32).reshape(1, 1, 2, C))
+    assert run(["check", cfg, "--against", tmp_path / "right"]).exit_code == 0
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "without", "--json"]).stdout)["against"]
+    assert o["status"] == "fail" and o["first_index"] == [0, 0, 1, 0] and o["atol"] > np.abs(exact[1]).max(), o
+    assert "each element is allowed float32's rounding of its own terms" in o["note"] and not o["hints"], o
+
+
 def test_pytorch_s_float32_da_prev_passes_where_the_run_is_too_large_to_run_again(tmp_path, monkeypatch):
     """A streaming review: a float32 run too large to run again in float64
     (BIAS_RERUN_MAX_BYTES) had no float32 allowance for dA_prev, and the
