@@ -2371,10 +2371,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         fallback = reference.get(key)
         if void and fallback is not None and fallback is not g and fallback.shape == g.shape:
             instead = _layer_gradients(spec, fallback, caches[i])
-            if not any(_all_nan(instead.get(q)) for q in void):
-                refused(source, g, f"holds NaN: every element of {' and '.join(void)} made of it is NaN, "
-                                   "which tests nothing", list(spec.gradients))
-                g, made = fallback, instead
+            if not any(_all_nan(instead.get(q)) for q in void):  # those alone (a review: a dA_prev right for
+                refused(source, g, f"holds NaN: every element of {' and '.join(void)} made of it is NaN, "  # yours
+                                   "which tests nothing", void)  # failed when the rest was graded on it too)
+                made.update({q: instead[q] for q in void})
         taken[key] = g
         reference.update(made)
         # and on theirs as saved: their upstream gradient, the cache made of their input

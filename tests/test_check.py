@@ -2050,9 +2050,18 @@ def test_each_layer_grades_no_gradient_on_a_gradient_of_yours_whose_nan_void_it(
             "made of it is NaN, which tests nothing") in by["conv1.dW"]["note"], by["conv1.dW"]
     np.save(sub / "conv1.dW.npy", dW)
     np.save(sub / "conv1.db.npy", Z.sum(axis=(0, 1, 2)))
+    # dA_prev, whose NaN that Z makes only under its pixel's windows, is graded on it (a review: it failed,
+    # graded on convcli's Z too); by hand, each kernel offset's share of that Z added in place
+    dA = np.zeros((3, 5, 5, 2))
+    for i in range(2):
+        for j in range(2):
+            dA[:, i:i + 4, j:j + 4] += np.einsum("nhwk,ck->nhwc", nan_Z, W[i, j])
+    assert 0 < np.isnan(dA).sum() < dA.size
+    np.save(sub / "conv1.dA_prev.npy", dA)
     doc = json.loads(run(["check", cfg, "--against", sub, "--json", "--each-layer"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
     assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"] and not by["conv1.Z"]["passed"], by
+    assert by["conv1.dA_prev"]["passed"] and "tests nothing" not in by["conv1.dA_prev"]["note"], by
 
 
 def test_a_forward_output_right_to_the_precision_it_was_saved_in_is_not_blamed(tmp_path):
