@@ -3620,8 +3620,8 @@ SUM_ROUNDING = 2.0 ** -24
 # the count of terms alone passed a dW one sample short of 200,000 (a review).
 RUNNING_SIGMAS = 6
 RUNNING_BLOCKS = 64
-# _dw_by_row's float64 unfolding of an output row's windows holds at most this many bytes of samples (one
-# sample's row at least)
+# _dw_by_row's float64 rows of samples (their windows unfolded, their dZ row, their padded input row) hold at
+# most this many bytes (one sample's at least)
 ROW_SHARE_BYTES = 32 << 20
 
 
@@ -3690,11 +3690,13 @@ def _position_sums(A: np.ndarray, W: np.ndarray, dZ: np.ndarray, hp: dict) -> tu
 def _dw_by_row(A: np.ndarray, dZ: np.ndarray, g: hparams.ConvGeometry):
     """Each output row's share of a conv layer's dW (its terms over the
     batch and the row's positions), row after row, in float64: the row's
-    windows unfolded, one product a row, for up to ROW_SHARE_BYTES of the
-    unfolding's samples at a time."""
+    windows unfolded, one product a row, for up to ROW_SHARE_BYTES of its
+    samples at a time."""
     t, _, left, right = g.pad
     K = g.f_H * g.f_W * g.n_C_prev
-    step = max(1, ROW_SHARE_BYTES // (8 * g.n_W * K))
+    # a sample's row: its windows unfolded, its dZ row in float64 and its padded input row (a review: the
+    # unfolding alone counted, a 1x1 conv to 256 channels of 4096 samples peaked at 192 MiB)
+    step = max(1, ROW_SHARE_BYTES // (8 * (g.n_W * (K + g.n_C) + (g.n_W_prev + left + right) * g.n_C_prev)))
     span = g.s_W * (g.n_W - 1) + 1  # the columns one kernel column's windows reach, from its first
     padded = np.zeros((min(step, g.m), g.n_W_prev + left + right, g.n_C_prev))
     cols = np.empty((min(step, g.m), g.n_W, g.f_H, g.f_W, g.n_C_prev))

@@ -452,7 +452,9 @@ def choose(p, budget: int, backward: bool, too_large: int = 0) -> StreamPlan | N
         )
     # the most samples under the budget (chunk() grows with them), at most CHUNK_TARGET's worth or one product
     # group (a review: samples of 12 MiB went one a chunk under a budget of 600 MiB, so not bit for bit)
-    lo, hi = 1, min(n, max(group, CHUNK_TARGET // max(e.per_sample, 1)))
+    target = max(1, CHUNK_TARGET // max(e.per_sample, 1))
+    # (past the target only to hold a whole group: chunks of 3 for a group of 4 gain nothing by it, a review)
+    lo, hi = 1, min(n, max(target, group if e.chunk(group) <= budget else 1))
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if e.chunk(mid) <= budget else (lo, mid - 1)

@@ -4438,6 +4438,32 @@ def test_the_output_rows_shares_of_dw_sum_to_pytorch_s(hp, row_bytes, monkeypatc
     np.testing.assert_allclose(sum(rows), w.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-12, atol=1e-12)
 
 
+def test_the_output_rows_shares_of_dw_hold_what_row_share_bytes_allows(monkeypatch):
+    """A review: only the unfolded windows counted against ROW_SHARE_BYTES,
+    so a 1x1 conv to 256 channels took its float64 dZ rows whole for every
+    sample (192 MiB for 4096 samples). At 1 MiB, the rows' float64 copies
+    here (48 KiB a sample) stay within it, a few MiB in all with the
+    shares themselves (128 KiB each), where all 256 samples' dZ rows alone
+    are 8 MiB."""
+    import tracemalloc
+
+    import convcli.check as check_module
+    from convcli.hparams import conv_geometry
+
+    monkeypatch.setattr(check_module, "ROW_SHARE_BYTES", 1 << 20)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((256, 16, 16, 64)).astype(np.float32)
+    dZ = rng.standard_normal((256, 16, 16, 256)).astype(np.float32)
+    g = conv_geometry(A, np.zeros((1, 1, 64, 256), np.float32), np.zeros(256), {})
+    tracemalloc.start()
+    try:
+        rows = sum(1 for _ in check_module._dw_by_row(A, dZ, g))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows == 16 and peak < 3 << 20, peak
+
+
 def test_a_float32_running_sum_that_runs_up_inside_one_sample_passes(tmp_path):
     """A review: partial sums taken at the edges of blocks of samples missed
     a sum that runs up and cancels inside one sample (one 200x200 map whose

@@ -1547,6 +1547,9 @@ def test_a_chunk_holds_a_product_group_wherever_the_budget_does(tmp_path, monkey
     budget = budget_for(cfg, 9)  # room for 9: the target keeps chunks at one group
     result = run(["backward", cfg, "--out", tmp_path / "roomy", "--memory-budget", str(budget)])
     assert "3 chunks of 4, the last of 2" in result.stdout and "note:" not in result.stdout, result.stdout
+    # room for 3, fewer than a group: the target's one (a review: chunks of 3 gained nothing over it)
+    result = run(["backward", cfg, "--out", tmp_path / "tight", "--memory-budget", str(budget_for(cfg, 3))])
+    assert "10 chunks of 1" in result.stdout and "note: chunks of 1 hold fewer" in result.stdout, result.stdout
 
 
 def test_progress_never_writes_to_a_non_terminal(tmp_path, monkeypatch):
