@@ -3620,9 +3620,10 @@ SUM_ROUNDING = 2.0 ** -24
 # the count of terms alone passed a dW one sample short of 200,000 (a review).
 RUNNING_SIGMAS = 6
 RUNNING_BLOCKS = 64
-# _dw_by_row's float64 rows of samples (their windows unfolded, their dZ row, their padded input row) hold at
-# most this many bytes (one sample's at least)
+# _dw_by_row's float64 runs of samples (their windows unfolded, their dZ, their padded input row) hold at
+# most this many bytes (one sample's at least); a run is up to ROW_BLOCK output positions of a row
 ROW_SHARE_BYTES = 32 << 20
+ROW_BLOCK = 64
 
 
 def _running_sums(A: np.ndarray, W: np.ndarray, b: np.ndarray, dZ: np.ndarray,
@@ -3672,46 +3673,53 @@ def _position_sums(A: np.ndarray, W: np.ndarray, dZ: np.ndarray, hp: dict) -> tu
     dZ[:, h, w].sum(0)``; a review: such a float32 loop over 64 samples of
     100x100 maps, each positive on its top half and negative below, was off
     by 0.74 against an allowance of 0.61 in the batch's order). db's are
-    taken at every position; dW's at the edges of output rows, each row's
-    n_W terms counted at the larger of its edges. In float64; dW a row at
-    a time (:func:`_dw_by_row`)."""
+    taken at every position; dW's at the edges of runs of up to ROW_BLOCK
+    positions of a row, each run's terms counted at the larger of its edges.
+    In float64; dW a run at a time (:func:`_dw_by_row`)."""
     g = hparams.conv_geometry(A, W, np.zeros(W.shape[-1]), hp)
     per_position = sum(part.sum(axis=0) for part in _float64_parts(dZ)).reshape(-1, g.n_C)
     running_b = np.cumsum(per_position, axis=0)
     squares_b = np.einsum("ij,ij->j", running_b, running_b)
     sum_W, squares_W = np.zeros(W.shape), np.zeros(W.shape)
-    for row in _dw_by_row(A, dZ, g):
-        new_W = sum_W + row
-        squares_W += g.n_W * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
+    for positions, share in _dw_by_row(A, dZ, g):
+        new_W = sum_W + share
+        squares_W += positions * np.maximum(np.abs(sum_W), np.abs(new_W)) ** 2
         sum_W = new_W
     return squares_W, squares_b
 
 
 def _dw_by_row(A: np.ndarray, dZ: np.ndarray, g: hparams.ConvGeometry):
-    """Each output row's share of a conv layer's dW (its terms over the
-    batch and the row's positions), row after row, in float64: the row's
-    windows unfolded, one product a row, for up to ROW_SHARE_BYTES of its
-    samples at a time."""
+    """The shares of a conv layer's dW (their terms over the batch and the
+    positions they cover), in the positions' row-major order, in float64:
+    ``(positions, share)`` for each run of up to ROW_BLOCK output positions
+    of a row (a review: a run-up inside a 1x40000 map's one row was not
+    seen at the rows' edges); the windows unfolded, one product a run, for
+    up to ROW_SHARE_BYTES of its samples at a time."""
     t, _, left, right = g.pad
     K = g.f_H * g.f_W * g.n_C_prev
-    # a sample's row: its windows unfolded, its dZ row in float64 and its padded input row (a review: the
+    width = min(g.n_W, ROW_BLOCK)
+    # a sample's run: its windows unfolded, its dZ in float64 and its padded input row (a review: the
     # unfolding alone counted, a 1x1 conv to 256 channels of 4096 samples peaked at 192 MiB)
-    step = max(1, ROW_SHARE_BYTES // (8 * (g.n_W * (K + g.n_C) + (g.n_W_prev + left + right) * g.n_C_prev)))
-    span = g.s_W * (g.n_W - 1) + 1  # the columns one kernel column's windows reach, from its first
+    step = max(1, ROW_SHARE_BYTES // (8 * (width * (K + g.n_C) + (g.n_W_prev + left + right) * g.n_C_prev)))
     padded = np.zeros((min(step, g.m), g.n_W_prev + left + right, g.n_C_prev))
-    cols = np.empty((min(step, g.m), g.n_W, g.f_H, g.f_W, g.n_C_prev))
+    cols = np.empty((min(step, g.m), width, g.f_H, g.f_W, g.n_C_prev))
     for h in range(g.n_H):
-        row = np.zeros((K, g.n_C))
-        for n0 in range(0, g.m, step):
-            n = min(step, g.m - n0)
-            for i in range(g.f_H):
-                r = h * g.s_H - t + i * g.d_H
-                if 0 <= r < g.n_H_prev:  # else a padding row: no terms
-                    padded[:n, left:left + g.n_W_prev] = A[n0:n0 + n, r]
-                for j in range(g.f_W):
-                    cols[:n, :, i, j] = padded[:n, j * g.d_W:j * g.d_W + span:g.s_W] if 0 <= r < g.n_H_prev else 0.0
-            row += cols[:n].reshape(-1, K).T @ dZ[n0:n0 + n, h].astype(np.float64).reshape(-1, g.n_C)
-        yield row.reshape(g.f_H, g.f_W, g.n_C_prev, g.n_C)
+        for w0 in range(0, g.n_W, width):
+            w1 = min(g.n_W, w0 + width)
+            span = g.s_W * (w1 - w0 - 1) + 1  # the columns one kernel column's windows reach, from its first
+            share = np.zeros((K, g.n_C))
+            for n0 in range(0, g.m, step):
+                n = min(step, g.m - n0)
+                for i in range(g.f_H):
+                    r = h * g.s_H - t + i * g.d_H
+                    if 0 <= r < g.n_H_prev:  # else a padding row: no terms
+                        padded[:n, left:left + g.n_W_prev] = A[n0:n0 + n, r]
+                    for j in range(g.f_W):
+                        c = w0 * g.s_W + j * g.d_W
+                        cols[:n, :w1 - w0, i, j] = padded[:n, c:c + span:g.s_W] if 0 <= r < g.n_H_prev else 0.0
+                share += (cols[:n, :w1 - w0].reshape(-1, K).T
+                          @ dZ[n0:n0 + n, h, w0:w1].astype(np.float64).reshape(-1, g.n_C))
+            yield w1 - w0, share.reshape(g.f_H, g.f_W, g.n_C_prev, g.n_C)
 
 
 def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, float | np.ndarray]:
