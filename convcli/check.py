@@ -3398,6 +3398,11 @@ def _assigned_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: n
         (d_H, d_W), (t, b, l, r) = hyper.get("dilation", (1, 1)), hyper.get("pad", (0, 0, 0, 0))
         if spec.kind == "pool" and spec.mode == "max" and spec.hparameters.get("ties", "all") != "all":
             return ""
+        apart = s_H >= d_H * (f_H - 1) + 1 and s_W >= d_W * (f_W - 1) + 1
+        if apart and (spec.kind == "pool" or g.shape[3] == 1):
+            # windows apart: = and += make the same (a review: a max pool's NaN, which the course's mask gives
+            # no gradient and convcli's does, was told "= for +=")
+            return ""
         m, H, W_, C = x.shape
         made = np.zeros((m, H + t + b, W_ + l + r, C))
         if spec.kind == "pool" and spec.mode == "max":  # the windows' inputs, for their masks

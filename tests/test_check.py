@@ -484,6 +484,38 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
     assert o["hints"] == ["last_term"] and "the last term of the sum alone" in o["note"], o
 
 
+def test_a_max_pool_gradient_of_windows_apart_is_not_told_plus_equals(tmp_path):
+    """An adversarial review: under --each-layer, a relu2.A with a NaN into a
+    2x2 max pool at stride 2, and the course's backward (x == np.max(x),
+    which gives a window holding a NaN no gradient; convcli's, as PyTorch's,
+    gives it to the NaN) was told "= for +=": over windows apart the two
+    make the same. By hand: the course's loops."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(3)
+    A, G = rng.standard_normal((2, 4, 4, 1)), rng.standard_normal((2, 2, 2, 1))
+    A[0, 0, 0, 0] = np.nan
+    np.save(tmp_path / "x.npy", A)
+    np.save(tmp_path / "g.npy", G)
+    cfg = write(tmp_path, {"allow_nonfinite": True, "inputs": {"A_prev": {"file": "x.npy"}},
+                           "layers": [{"type": "pool", "f": 2}], "backward": {"grad": {"file": "g.npy"}}})
+    dA = np.zeros_like(A)
+    with np.errstate(invalid="ignore"):
+        for n in range(2):
+            for h in range(2):
+                for w in range(2):
+                    x = A[n, 2 * h:2 * h + 2, 2 * w:2 * w + 2, 0]
+                    dA[n, 2 * h:2 * h + 2, 2 * w:2 * w + 2, 0] += (x == np.max(x)) * G[n, h, w, 0]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "pool1.dA_prev.npy", dA)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "fail" and o["first_index"] == [0, 0, 0, 0], o
+    assert "last_term" not in o["hints"], o
+
+
 def test_a_dw_of_zeros_where_the_last_term_is_zeros_says_plus_equals_or_never_filled(tmp_path):
     """A review: the seed's layer (f 2, pad 2) has its last window in the
     padding, so the notebook's loops with = for += leave dW all zeros, and
