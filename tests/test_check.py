@@ -484,6 +484,44 @@ def test_a_gradient_that_is_its_last_term_alone_says_plus_equals(tmp_path):
     assert o["hints"] == ["last_term"] and "the last term of the sum alone" in o["note"], o
 
 
+def test_a_small_dw_over_m_is_not_told_it_is_the_last_sample_s(tmp_path):
+    """An adversarial review: a float32 dW divided by m (32) whose gradients
+    are ~3e-7 (a loss averaged over the batch) was told "the last sample's
+    dW alone": the atol of 1e-5 held the whole array, so anything that small
+    matched. The last sample's dW is now matched at its own scale too. By
+    hand: dW as the windows' products, the last sample's apart."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    rng = np.random.RandomState(15)
+    m = 32
+    A, W = rng.rand(m, 16, 16, 3).astype(np.float32), (0.1 * rng.randn(3, 3, 3, 4)).astype(np.float32)
+    G = (3e-7 * rng.randn(m, 16, 16, 4)).astype(np.float32)
+    for name, a in (("x", A), ("W", W), ("g", G)):
+        np.save(tmp_path / f"{name}.npy", a)
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [4]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
+                           "backward": {"grad": {"file": "g.npy"}}})
+    Ap = np.pad(A.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)))
+
+    def dW_of(n):
+        return np.stack([np.stack([np.einsum("nhwc,nhwk->ck", Ap[n, i:i + 16, j:j + 16], G[n].astype(np.float64))
+                                   for j in range(3)]) for i in range(3)])
+
+    dW, last = dW_of(slice(None)), dW_of(slice(m - 1, m))
+    assert np.abs(dW / m - last).max() > 0.5 * np.abs(last).max()  # unrelated arrays, both within atol 1e-5
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dW.npy", (dW / m).astype(np.float32))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "fail" and "per_sample" not in o["hints"], o
+    np.save(sub / "dW.npy", last.astype(np.float32))  # the last sample's alone: still told so
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["status"] == "fail" and o["hints"] == ["per_sample"], o
+
+
 def test_a_max_pool_gradient_of_windows_apart_is_not_told_plus_equals(tmp_path):
     """An adversarial review: under --each-layer, a relu2.A with a NaN into a
     2x2 max pool at stride 2, and the course's backward (x == np.max(x),
