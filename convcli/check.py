@@ -2443,9 +2443,11 @@ def _as_saved_words(p: Plan, q: str, names: list[str]) -> str:
     """What a note says of ``q`` made of the user's ``names`` as saved."""
     one = len(names) == 1
     layer = q.split(".")[0]
-    return (f"{' and '.join(names)} as saved ({'it is' if one else 'they are'} convcli's to the tolerance, not "
-            f"exactly): yours is what {layer}'s {'backward' if p.roles.get(q) == 'gradient' else 'forward'} "
-            f"makes of {'it' if one else 'them'}")
+    # (or to their dtype's precision: _as_saved takes a float16 save, which fails the tolerance; an adversarial
+    # review read "to the tolerance" of one failed in the same report)
+    return (f"{' and '.join(names)} as saved ({'it is' if one else 'they are'} convcli's to the tolerance or to "
+            f"the precision {'it was' if one else 'they were'} saved in, not exactly): yours is what {layer}'s "
+            f"{'backward' if p.roles.get(q) == 'gradient' else 'forward'} makes of {'it' if one else 'them'}")
 
 
 def _as_saved_notes(p: Plan, graded: list[Outcome], submitted: list[Submitted], rerun: Callable,

@@ -3819,8 +3819,9 @@ def test_a_backward_right_for_your_own_z_that_passes_is_graded_on_it(tmp_path, t
     by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
     assert result.exit_code == 0 and all(o["passed"] for o in by.values()), by
     for q in ("conv1.dA_prev", "conv1.dW"):
-        assert by[q]["note"] == ("graded on your conv1.Z as saved (it is convcli's to the tolerance, not exactly): "
-                                 "yours is what conv1's backward makes of it"), by[q]
+        assert by[q]["note"] == ("graded on your conv1.Z as saved (it is convcli's to the tolerance or to the "
+                                 "precision it was saved in, not exactly): yours is what conv1's backward makes of "
+                                 "it"), by[q]
         assert by[q]["abs_err"] < 1e-12, by[q]
     result = run(["check", cfg, "--against", sub, "--json"])
     by = {o["quantity"]: o for o in json.loads(result.stdout)["against"]}
