@@ -73,7 +73,7 @@ class Entry:
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
 # by the stride; a pool of the other mode (max for average); convcli's times
 # one number; another ties rule; a max pool's masks not multiplied by their gradient; float32 against a
-# float64 run; float16; an integer array; differences at the
+# float64 run; float16; convcli's rounded to a few decimals; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in
 # convcli's only; and where nothing in the numbers themselves says more,
 # what this one follows from that differs too: your copy of an input the
@@ -83,7 +83,7 @@ class Entry:
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
               "transposed_kernel", "same_split", "edge_padding", "per_sample",
               "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "float32",
-              "float16",
+              "float16", "decimals",
               "integer",
               "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "other_inputs",
               "forward_first",
@@ -1620,6 +1620,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
+        places = _decimals(theirs, ours) if not passed and not hints and info.dtype.kind == "f" else None
+        if places is not None:  # (an adversarial review: a Z saved to 4 decimals was blamed for what followed)
+            note += (f"; yours is convcli's rounded to {places} decimal{'s' * (places != 1)} (np.round, or a "
+                     "text save?): save the numbers whole, as np.save keeps them")
+            hints.append("decimals")
         # (a save in fewer bits has its hints; a big-endian save is the run's dtype, a review)
         if not passed and not hints and info.dtype.name == np.dtype(p.dtype).name:
             said = _rounding_hint(theirs, ours, abs_err, info.dtype)
@@ -1630,7 +1635,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            passed, rtol, atol, abs_err, rel_err, list(first) if first else None, note,
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints, relaid="axis_order" in hints,
-                           saved_round=not passed and _saved_round(theirs, ours, info.dtype),
+                           saved_round=not passed and (places is not None or _saved_round(theirs, ours, info.dtype)),
                            n_differ=n_differ, worst=None if worst is None else list(worst)))
     by_label = {s.label: s for s in submitted}
 
@@ -3024,6 +3029,25 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float
     set_here = f" (the one set here is rtol {rtol:g}, atol {atol:g})" if (rtol, atol) != p.tolerance else ""
     return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance{set_here}")
+
+
+def _decimals(theirs: np.ndarray, ours: np.ndarray) -> int | None:
+    """The places (1 to DECIMALS_MOST) to which ``theirs`` is convcli's
+    ``ours`` rounded (np.round's, within an ulp of it), or None."""
+    if theirs.shape != ours.shape or not theirs.size:
+        return None
+    with np.errstate(all="ignore"):
+        got = theirs.astype(np.float64)
+        for places in range(1, DECIMALS_MOST + 1):
+            rounded = np.round(ours.astype(np.float64), places)
+            ok = np.abs(got - rounded) <= 2 * np.abs(np.spacing(rounded.astype(theirs.dtype))).astype(np.float64)
+            if bool(np.all(ok | (np.isnan(got) & np.isnan(rounded)))):
+                return places
+    return None
+
+
+# the most decimal places a saved array's rounding is looked for at (past them, float32's own digits)
+DECIMALS_MOST = 8
 
 
 def _saved_round(theirs: np.ndarray, ours: np.ndarray, dtype: np.dtype) -> bool:

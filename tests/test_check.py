@@ -2134,6 +2134,29 @@ def test_each_layer_grades_no_gradient_on_a_gradient_of_yours_whose_nan_void_it(
     assert by["conv1.dA_prev"]["passed"] and "tests nothing" not in by["conv1.dA_prev"]["note"], by
 
 
+def test_a_forward_output_rounded_to_decimals_says_so_and_is_not_blamed(tmp_path):
+    """An adversarial review: a Z saved as np.round(Z, 4) failed with no
+    hint, and the dW after it was told to fix it first. It says it is
+    convcli's rounded to 4 decimals, and a dW with its channels reversed
+    is not blamed on it; a Z rounded otherwise (to a multiple of 3e-4)
+    gets no such hint."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, _, Z, dW = one_conv_by_hand(tmp_path)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.dW.npy", dW[..., ::-1])
+    np.save(sub / "conv1.Z.npy", np.round(Z, 4))
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert by["conv1.Z"]["hints"] == ["decimals"] and "rounded to 4 decimals" in by["conv1.Z"]["note"], by
+    assert not by["conv1.dW"]["passed"] and "fix the forward first" not in by["conv1.dW"]["note"], by
+    np.save(sub / "conv1.Z.npy", np.round(Z / 3e-4) * 3e-4)
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]}
+    assert "decimals" not in by["conv1.Z"]["hints"] and "fix the forward first" in by["conv1.dW"]["note"], by
+
+
 def test_a_forward_output_right_to_the_precision_it_was_saved_in_is_not_blamed(tmp_path):
     """A learner's review: a conv1.Z saved as float16, convcli's to that
     precision (its float16 hint says so), was blamed for a dW with its
