@@ -117,6 +117,8 @@ class Outcome:
     linked_from: str | None = None  # where a user's array really is, when a link leads outside the submission
     relaid: bool = False  # yours is convcli's numbers with its axes in another order (the axis_order hint)
     saved_round: bool = False  # yours is convcli's rounded to the dtype it was saved in, within an ulp of it
+    # each element's atol where float32's allowance is each one's own (atol says the largest): for pictures
+    graded_atol: np.ndarray | None = field(default=None, repr=False, compare=False)
     # --against, an array that fails: how many of its elements are beyond the tolerance, and where the
     # largest difference is (one slip, or a frame of them, or all)
     n_differ: int | None = None
@@ -1607,7 +1609,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
         if not passed and info.dtype.name == "float32" and p.dtype == "float64":
-            said = _float32_hint(p, theirs, ours, float(np.max(rounding().get(s.quantity, 0.0))))
+            said = _float32_hint(p, theirs, ours, rounding().get(s.quantity, 0.0))
             if said:
                 note += said
                 hints.append("float32")
@@ -1636,6 +1638,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            array=theirs if keep else None, dtype=info.dtype.name, **shapes,
                            values_at_first=values, hints=hints, relaid="axis_order" in hints,
                            saved_round=not passed and (places is not None or _saved_round(theirs, ours, info.dtype)),
+                           graded_atol=np.broadcast_to(graded_atol, ours.shape) if np.ndim(graded_atol) else None,
                            n_differ=n_differ, worst=None if worst is None else list(worst)))
     by_label = {s.label: s for s in submitted}
 
@@ -1765,8 +1768,11 @@ def _close(got, expected, rtol: float, atol: float) -> bool:
         return False
     flat_got, flat_exp = got.reshape(-1), exp.reshape(-1)
     head = min(flat_got.size, CLOSE_HEAD)
-    return _close_flat(flat_got[:head], flat_exp[:head], rtol, atol) and (
-        head == flat_got.size or _close_flat(flat_got[head:], flat_exp[head:], rtol, atol))
+    # (an atol of each element's own, float32's allowance: cut as the arrays are)
+    flat_atol = np.broadcast_to(atol, exp.shape).reshape(-1) if np.ndim(atol) else None
+    first, rest = (atol, atol) if flat_atol is None else (flat_atol[:head], flat_atol[head:])
+    return _close_flat(flat_got[:head], flat_exp[:head], rtol, first) and (
+        head == flat_got.size or _close_flat(flat_got[head:], flat_exp[head:], rtol, rest))
 
 
 def _close_flat(got: np.ndarray, exp: np.ndarray, rtol: float, atol: float) -> bool:
@@ -3009,7 +3015,7 @@ def _hint_tolerance(theirs: np.dtype, run: str, rtol: float, atol: float) -> tup
     return (rtol, atol) if looser is None else (max(rtol, looser[0]), max(atol, looser[1]))
 
 
-def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float = 0.0) -> str:
+def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float | np.ndarray = 0.0) -> str:
     """For a user's float32 array that fails against a float64 run but is
     within float32's tolerance, and ``rounding`` (what float32 arithmetic
     moves this quantity, :func:`float32_rounding`'s: a --dtype float32 run
@@ -3787,27 +3793,27 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
                      ROUNDING_CAP * float(size.max()) if size.size else 0.0)
     for i, spec in enumerate(p.network.layers):  # a db's floor: a float32 sum's rounding (SUM_ROUNDING)
         # (each element's own: an allowance the largest element's for every one passed a dW of a channel 100
-        # times smaller left out, a review)
+        # times smaller left out, a review; the measured part too, scaled to each element's terms; and a
+        # channel's NaN leaves the others theirs, a later review)
         db, dZ = f"{spec.name}.db", results.quantities.get(p.incoming_gradient(i))
         if spec.kind == "conv" and db in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4:
             with np.errstate(all="ignore"):
-                terms = np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2))
-            if np.isfinite(terms).all():
-                floor = ROUNDING_FACTOR * SUM_ROUNDING * terms.reshape(results.quantities[db].shape)
-                out[db] = np.maximum(out.get(db, 0.0), floor)
+                terms = _finite_part(np.abs(dZ.astype(np.float64)).sum(axis=(0, 1, 2)))
+            terms = terms.reshape(results.quantities[db].shape)
+            out[db] = np.maximum(_measured(results.quantities[db], again.get(db), terms),
+                                 ROUNDING_FACTOR * SUM_ROUNDING * terms)
         dW, A = f"{spec.name}.dW", results.quantities.get(p.layer_input(i))
         if (spec.kind == "conv" and dW in results.quantities and isinstance(dZ, np.ndarray) and dZ.ndim == 4
                 and isinstance(A, np.ndarray) and A.ndim == 4):
-            bound = _dw_terms_bound(A, dZ, results.quantities[dW].shape)
-            if np.isfinite(bound).all():
-                out[dW] = np.maximum(out.get(dW, 0.0), ROUNDING_FACTOR * SUM_ROUNDING * bound)
+            bound = _finite_part(_dw_terms_bound(A, dZ, results.quantities[dW].shape))
+            out[dW] = np.maximum(_measured(results.quantities[dW], again.get(dW), bound),
+                                 ROUNDING_FACTOR * SUM_ROUNDING * bound)
             W, b = results.quantities.get(spec.W), results.quantities.get(spec.b)
             if isinstance(W, np.ndarray) and isinstance(b, np.ndarray):  # a running sum's, in either order
                 running_W, running_b = _running_sums(A, W, b, dZ, dict(spec.hparameters))
-                if np.isfinite(running_W).all():
-                    out[dW] = np.maximum(out.get(dW, 0.0), running_W)
-                if db in out and np.isfinite(running_b).all():
-                    out[db] = np.maximum(out[db], running_b.reshape(results.quantities[db].shape))
+                out[dW] = np.maximum(out[dW], _finite_part(running_W))
+                if db in out:
+                    out[db] = np.maximum(out[db], _finite_part(running_b).reshape(results.quantities[db].shape))
         # a dA_prev's, only where the run was too large to run again: its bound holds for the worst
         # element, many times the rounding measured on the others (16 float32 units of the terms of a
         # typical element, 1.2e-5 of it, against ~2e-6 measured)
@@ -3818,6 +3824,27 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
             if math.isfinite(bound):
                 out[dA] = max(ROUNDING_FACTOR, math.sqrt(W.shape[0] * W.shape[1] * W.shape[3])) * SUM_ROUNDING * bound
     return out
+
+
+def _finite_part(x: np.ndarray) -> np.ndarray:
+    """``x`` with its NaN and infinities as 0 (an allowance of none there)."""
+    return np.where(np.isfinite(x), x, 0.0)
+
+
+def _measured(ours: np.ndarray, other, terms: np.ndarray) -> np.ndarray:
+    """ROUNDING_FACTOR times the float32 run's difference from the other
+    dtype's (``other``: None where the run was not run again), as each
+    element's share of it: the largest ratio of a difference to its
+    element's terms' magnitudes (``terms``), times each element's; at most
+    ROUNDING_CAP of the largest finite magnitude."""
+    if not isinstance(other, np.ndarray) or other.shape != ours.shape:
+        return np.zeros(terms.shape)
+    with np.errstate(all="ignore"):
+        diff = np.abs(ours.astype(np.float64) - other.astype(np.float64)).reshape(terms.shape)
+        ratio = np.where((terms > 0) & np.isfinite(diff), diff / np.where(terms > 0, terms, 1.0), 0.0)
+    size = np.abs(ours[np.isfinite(ours)])
+    cap = ROUNDING_CAP * float(size.max()) if size.size else 0.0
+    return np.minimum(ROUNDING_FACTOR * float(ratio.max(initial=0.0)) * terms, cap)
 
 
 def _da_terms_bound(W: np.ndarray, dZ: np.ndarray) -> float:

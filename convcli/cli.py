@@ -1730,7 +1730,8 @@ def _plot_differences(path: Path, graded, p, reference: dict, force: bool = Fals
     with _png_folder(path), _placing_png(path):
         plots.plot_differences(pairs, path, rtol=rtol, atol=atol, not_drawn=other_shape, notes=hints,
                                nothing_to_draw=nothing, overwrite=force,
-                               atols={o.quantity: o.atol for o in graded if o.array is not None})
+                               atols={o.quantity: o.atol if o.graded_atol is None else o.graded_atol
+                                      for o in graded if o.array is not None})
     return {
         "out": str(path),
         "drawn": [o.quantity for o in graded if not o.passed and o.array is not None],

@@ -340,7 +340,7 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
                      atol: float = 0.0, not_drawn: Mapping[str, str] | None = None,
                      notes: Mapping[str, str] | None = None,
                      nothing_to_draw: Mapping[str, str] | None = None, overwrite: bool = True,
-                     atols: Mapping[str, float] | None = None) -> Path:
+                     atols: Mapping[str, float | np.ndarray] | None = None) -> Path:
     """Draw every quantity that differs in one PNG, one block below the other.
 
     Parameters
@@ -364,7 +364,8 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         check's picture never says that no quantity differs.
     atols : mapping of name -> atol, optional
         A quantity's own atol where it is not ``atol`` (a float32 check's
-        allowance for float32's rounding).
+        allowance for float32's rounding): a number, or an array of each
+        element's.
 
     Returns
     -------
@@ -379,6 +380,8 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     for name, (yours, reference) in pairs.items():
         y, r = _difference_arrays(yours, reference, name)
         tol = (atols or {}).get(name, atol)
+        if np.ndim(tol):  # each element's own (a float32 check's allowance): as the arrays are laid out
+            tol = np.asarray(tol, dtype=np.float64).reshape(r.shape)
         differs = _differs(y, r, rtol, tol)
         if differs.any():
             differing[name] = (y, r, tol, differs, _choose_kind(r, name, None))
@@ -1184,8 +1187,9 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     largest = (f"max |error| above {np.finfo(np.float64).max:.4g}" if n_over
                else f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
                else "no finite |error|")
-    tolerance = (f"   (rtol {rtol:g}, atol {atol:g}; the errors within them drawn black)"
-                 if rtol or atol else "")
+    shown_atol = float(np.max(atol))  # (each element's own, where float32's allowance is: the largest said)
+    tolerance = (f"   (rtol {rtol:g}, atol {'up to ' * bool(np.ndim(atol))}{shown_atol:g}; the errors within "
+                 "them drawn black)" if rtol or shown_atol else "")
     # a large map's mark is a ring (_draw_grid: a pixel is too small to outline; a review: "boxed" over a ring)
     marked = "ringed" if kind == "maps" and max(r.shape[1:3]) > MARK_RING_ABOVE else "boxed"
     boxed = (f"; {marked}: {list(mark)} (sample {mark[0]}'s first)"

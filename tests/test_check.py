@@ -4424,6 +4424,92 @@ def test_a_float32_dw_without_a_small_input_channel_fails(tmp_path):
     assert "each element is allowed float32's rounding of its own terms" in o["note"] and not o["hints"], o
 
 
+def test_a_float32_db_keeps_its_allowance_beside_a_channel_of_nan(tmp_path):
+    """A review: one NaN in one channel of dZ dropped the float32 allowance
+    of every channel, so the notebook's float32 running db of a channel that
+    cancels (off the exact sum by ~0.26, plain rounding) failed at atol
+    1e-5. A channel's NaN leaves the others theirs. The exact sums are
+    float64's; the running sum is np.cumsum's in float32, as the loop's."""
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(3)
+    m, H, C = 32, 32, 2
+    g = (1000 * rng.standard_normal((m, H, H, C)) + 1000).astype(np.float32)
+    g[..., 1] -= g[..., 1].mean(dtype=np.float64)
+    g[0, 0, 0, 0] = np.nan
+    np.save(tmp_path / "x.npy", rng.standard_normal((m, H, H, 2)).astype(np.float32))
+    np.save(tmp_path / "g.npy", g)
+    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 2, C)).astype(np.float32))
+    cfg = write(tmp_path, {"dtype": "float32", "allow_nonfinite": True,
+                           "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"}, "b": {"zeros": [C]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    running = np.cumsum(g.reshape(-1, C), axis=0, dtype=np.float32)[-1]  # the notebook's db += dZ[i, h, w]
+    exact = g.astype(np.float64).sum(axis=(0, 1, 2))
+    assert np.isnan(running[0]) and abs(running[1] - exact[1]) > 0.05  # rounding alone, far past atol 1e-5
+    (tmp_path / "mine").mkdir()
+    np.save(tmp_path / "mine" / "conv1.db.npy", running)
+    result = run(["check", cfg, "--against", tmp_path / "mine"])
+    assert result.exit_code == 0, result.stdout
+    np.save(tmp_path / "mine" / "conv1.db.npy", running - np.float32([0, g[5, ..., 1].sum(dtype=np.float64)]))
+    wrong = run(["check", cfg, "--against", tmp_path / "mine"])  # a sample's terms left out: still fails
+    assert wrong.exit_code == 1 and "FAIL conv1.db.npy" in wrong.stdout, wrong.stdout
+
+
+def test_a_float32_dw_s_measured_allowance_is_each_element_s_and_its_picture_draws_them(tmp_path, monkeypatch):
+    """A review: the measured part of a float32 dW's allowance (16 times the
+    float32 run's largest difference from float64's) stayed the largest
+    element's for every one, so with an input channel 1e-5 the size of the
+    other, 31 of the 36 elements of that channel's dW left out passed; and
+    --plot, given the largest atol, drew "no quantity differs". The
+    measured part is scaled to each element's terms now: all 36 fail, the
+    picture is handed each element's atol, and PyTorch's float32 dW passes."""
+    from conftest import import_torch
+
+    torch = import_torch()
+    import json
+
+    import convcli.plot as plots
+    from test_cli_helpers import run, write
+
+    rng = np.random.default_rng(1)
+    m, H, C = 16, 32, 4
+    A = rng.standard_normal((m, H, H, 2)).astype(np.float32)
+    A[..., 1] *= 1e-5
+    W, g = rng.standard_normal((3, 3, 2, C)).astype(np.float32), rng.standard_normal((m, H, H, C)).astype(np.float32)
+    for name, a in (("x", A), ("W", W), ("g", g)):
+        np.save(tmp_path / f"{name}.npy", a)
+    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                                          "b": {"zeros": [C]}},
+                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
+                           "backward": {"grad": {"file": "g.npy"}}})
+
+    def torch_dw(dtype):
+        w = torch.tensor(W.transpose(3, 2, 0, 1), dtype=dtype, requires_grad=True)
+        z = torch.nn.functional.conv2d(torch.tensor(A.transpose(0, 3, 1, 2), dtype=dtype), w, padding=1)
+        z.backward(torch.tensor(g.transpose(0, 3, 1, 2), dtype=dtype))
+        return w.grad.numpy().transpose(2, 3, 1, 0)
+
+    right, without = torch_dw(torch.float32), torch_dw(torch.float64)
+    without[:, :, 1, :] = 0.0
+    for name, a in (("right", right), ("without", without)):
+        (tmp_path / name).mkdir()
+        np.save(tmp_path / name / "conv1.dW.npy", a.astype(np.float32))
+    assert run(["check", cfg, "--against", tmp_path / "right"]).exit_code == 0
+    drawn = {}
+    original = plots.plot_differences
+
+    def spy(pairs, path, **kw):
+        drawn.update(kw["atols"])
+        return original(pairs, path, **kw)
+
+    monkeypatch.setattr(plots, "plot_differences", spy)
+    result = run(["check", cfg, "--against", tmp_path / "without", "--json", "--plot", tmp_path / "p.png"])
+    (o,) = json.loads(result.stdout)["against"]
+    assert o["status"] == "fail" and o["n_differ"] == 3 * 3 * C, o
+    tol = np.asarray(drawn["conv1.dW"])
+    assert tol.shape == W.shape and tol[:, :, 1].max() < 1e-3 * tol.max(), tol
+
+
 def test_pytorch_s_float32_da_prev_passes_where_the_run_is_too_large_to_run_again(tmp_path, monkeypatch):
     """A streaming review: a float32 run too large to run again in float64
     (BIAS_RERUN_MAX_BYTES) had no float32 allowance for dA_prev, and the
