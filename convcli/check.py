@@ -3043,11 +3043,8 @@ def _decimals(theirs: np.ndarray, ours: np.ndarray) -> int | None:
     if theirs.shape != ours.shape or not theirs.size:
         return None
     with np.errstate(all="ignore"):
-        got = theirs.astype(np.float64)
         for places in range(1, DECIMALS_MOST + 1):
-            rounded = np.round(ours.astype(np.float64), places)
-            ok = np.abs(got - rounded) <= 2 * np.abs(np.spacing(rounded.astype(theirs.dtype))).astype(np.float64)
-            if bool(np.all(ok | (np.isnan(got) & np.isnan(rounded)))):
+            if _within_ulps(theirs, np.round(ours.astype(np.float64), places), 2, theirs.dtype):
                 return places
     return None
 
@@ -3063,10 +3060,15 @@ def _saved_round(theirs: np.ndarray, ours: np.ndarray, dtype: np.dtype) -> bool:
     if dtype.kind != "f" or dtype.itemsize >= 8 or theirs.shape != ours.shape:
         return False
     with np.errstate(all="ignore"):
-        rounded = ours.astype(dtype)
-        ulp = np.abs(np.spacing(rounded)).astype(np.float64)
-        ok = np.abs(theirs.astype(np.float64) - rounded.astype(np.float64)) <= ulp
-        return bool(np.all(ok | (np.isnan(theirs) & np.isnan(ours))))
+        return _within_ulps(theirs, ours.astype(dtype), 1, dtype)
+
+
+def _within_ulps(theirs: np.ndarray, rounded: np.ndarray, ulps: int, dtype: np.dtype) -> bool:
+    """Whether ``theirs`` is ``rounded`` to within ``ulps`` units in the last
+    place of ``dtype`` at it (NaN for NaN)."""
+    got, want = theirs.astype(np.float64), rounded.astype(np.float64)
+    ok = np.abs(got - want) <= ulps * np.abs(np.spacing(rounded.astype(dtype))).astype(np.float64)
+    return bool(np.all(ok | (np.isnan(got) & np.isnan(want))))
 
 
 def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_layer: bool = False) -> None:

@@ -4242,6 +4242,29 @@ def test_each_layer_grades_a_max_pool_as_saved_through_a_conv_or_an_average_pool
     assert result.exit_code == 0, result.stdout
 
 
+def float32_conv(tmp_path, A, W, g, *, allow_nonfinite=False, **layer):
+    """A float32 config of one conv layer (``layer``: its hyperparameters)
+    over ``A`` and ``W`` with the upstream gradient ``g``, saved as x.npy,
+    W.npy and g.npy beside it, b zeros; returns its path."""
+    from test_cli_helpers import write
+
+    for name, a in (("x", A), ("W", W), ("g", g)):
+        np.save(tmp_path / f"{name}.npy", a)
+    data = {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
+                                           "b": {"zeros": [W.shape[-1]]}},
+            "layers": [{"type": "conv", "W": "W", "b": "b", **layer}], "backward": {"grad": {"file": "g.npy"}}}
+    return write(tmp_path, {**data, "allow_nonfinite": True} if allow_nonfinite else data)
+
+
+def halves(rng, shape, axis=1):
+    """A float32 upstream gradient of magnitudes 0.5 to 1.5, positive on the
+    first half along ``axis`` (H: every map's top half) and negative on the
+    rest: a sum over it runs up before it cancels."""
+    g = (rng.random(shape) + 0.5).astype(np.float32)
+    g[(slice(None),) * axis + (slice(shape[axis] // 2, None),)] *= -1
+    return g
+
+
 def test_a_float32_dw_summed_in_another_order_passes_where_the_run_is_too_large_to_run_again(tmp_path, monkeypatch):
     """An instructor's review: convcli's own float32 dW from another thread
     setting (117,600 terms an element) failed 7 of 18,432 elements: a run
@@ -4250,21 +4273,16 @@ def test_a_float32_dw_summed_in_another_order_passes_where_the_run_is_too_large_
     sum of its terms' magnitudes rounds by, bounded by the channel norms
     (Cauchy-Schwarz). Here a dW summed sample by sample in float32 (the
     notebook's loop order) passes; one sample's terms left out fails."""
-    import convcli as cc
     import convcli.check as check_module
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     monkeypatch.setattr(check_module, "BIAS_RERUN_MAX_BYTES", 0)  # as for a run too large to hold twice
     rng = np.random.default_rng(0)
-    np.save(tmp_path / "x.npy", rng.standard_normal((64, 14, 14, 8)).astype(np.float32))
-    np.save(tmp_path / "g.npy", rng.standard_normal((64, 14, 14, 16)).astype(np.float32))
-    np.save(tmp_path / "W.npy", rng.standard_normal((3, 3, 8, 16)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [16]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
-                           "backward": {"grad": {"file": "g.npy"}}})
-    A, W, dZ = (np.load(tmp_path / f) for f in ("x.npy", "W.npy", "g.npy"))
-    dW, b = np.zeros_like(W), np.zeros(16, np.float32)
+    A = rng.standard_normal((64, 14, 14, 8)).astype(np.float32)
+    dZ = rng.standard_normal((64, 14, 14, 16)).astype(np.float32)
+    W = rng.standard_normal((3, 3, 8, 16)).astype(np.float32)
+    cfg = float32_conv(tmp_path, A, W, dZ, pad=1)
+    dW = np.zeros_like(W)
     Ap = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))  # each sample's dW by hand, in float32 (a review: not convcli's)
     parts = [np.stack([np.stack([np.einsum("hwc,hwk->ck", Ap[n, a:a + 14, c:c + 14], dZ[n]) for c in range(3)])
                        for a in range(3)]) for n in range(64)]
@@ -4295,7 +4313,7 @@ def test_a_float32_running_sum_over_a_batch_sorted_by_sign_passes_and_one_sample
     (check._running_sums: about 2.7 times the loop's error here). The
     exact sums, in float64, are the reference for how far off the loop is;
     the loop with one sample's terms left out still fails."""
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(0)
     m, H, f, C = 64, 28, 3, 8
@@ -4303,12 +4321,7 @@ def test_a_float32_running_sum_over_a_batch_sorted_by_sign_passes_and_one_sample
     A = rng.random((m, H, H, 1)).astype(np.float32)
     g = np.abs(rng.standard_normal((m, n_H, n_H, C))).astype(np.float32)
     g[m // 2:] *= -1
-    np.save(tmp_path / "x.npy", A)
-    np.save(tmp_path / "g.npy", g)
-    np.save(tmp_path / "W.npy", rng.standard_normal((f, f, 1, C)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    cfg = float32_conv(tmp_path, A, rng.standard_normal((f, f, 1, C)).astype(np.float32), g)
 
     def loop(samples):  # the notebook's: dW[..., c] += a_slice * dZ[i, h, w, c], db[c] += dZ[i, h, w, c]
         total = np.zeros((f, f, 1, C) if quantity == "dW" else C, np.float32)
@@ -4354,22 +4367,13 @@ def test_a_float32_running_sum_over_the_positions_passes_and_one_sample_short_fa
     on its left half (a conv1d as 2-D), runs up inside the row: a later
     review found it off 2.30 against 1.47, dW's partial sums taken at the
     rows' edges only; now at runs of 64 positions."""
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(0)
     m, C = 64, 2
     A = rng.random((m, H, W, 1)).astype(np.float32)
-    g = (rng.random((m, H, W, C)) + 0.5).astype(np.float32)
-    if H > 1:
-        g[:, H // 2:] *= -1
-    else:
-        g[:, :, W // 2:] *= -1
-    np.save(tmp_path / "x.npy", A)
-    np.save(tmp_path / "g.npy", g)
-    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 1, C)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    g = halves(rng, (m, H, W, C), axis=1 if H > 1 else 2)
+    cfg = float32_conv(tmp_path, A, rng.standard_normal((1, 1, 1, C)).astype(np.float32), g)
     total = np.zeros(C if quantity == "db" else (1, C), np.float32)
     for h in range(H):
         for w in range(W):
@@ -4398,20 +4402,14 @@ def test_a_float32_dw_without_a_small_input_channel_fails(tmp_path):
     float64, passes; without the small channel it fails, and says so."""
     import json
 
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(0)
     m, H, C = 64, 200, 2
     A = rng.random((m, H, H, 2)).astype(np.float32)
     A[..., 1] *= 0.01
-    g = (rng.random((m, H, H, C)) + 0.5).astype(np.float32)
-    g[:, H // 2:] *= -1
-    np.save(tmp_path / "x.npy", A)
-    np.save(tmp_path / "g.npy", g)
-    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 2, C)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    g = halves(rng, (m, H, H, C))
+    cfg = float32_conv(tmp_path, A, rng.standard_normal((1, 1, 2, C)).astype(np.float32), g)
     exact = np.einsum("nhwc,nhwk->ck", A.astype(np.float64), g.astype(np.float64))
     without = exact.copy()
     without[1] = 0.0
@@ -4430,19 +4428,15 @@ def test_a_float32_db_keeps_its_allowance_beside_a_channel_of_nan(tmp_path):
     cancels (off the exact sum by ~0.26, plain rounding) failed at atol
     1e-5. A channel's NaN leaves the others theirs. The exact sums are
     float64's; the running sum is np.cumsum's in float32, as the loop's."""
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(3)
     m, H, C = 32, 32, 2
     g = (1000 * rng.standard_normal((m, H, H, C)) + 1000).astype(np.float32)
     g[..., 1] -= g[..., 1].mean(dtype=np.float64)
     g[0, 0, 0, 0] = np.nan
-    np.save(tmp_path / "x.npy", rng.standard_normal((m, H, H, 2)).astype(np.float32))
-    np.save(tmp_path / "g.npy", g)
-    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 2, C)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "allow_nonfinite": True,
-                           "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"}, "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    A = rng.standard_normal((m, H, H, 2)).astype(np.float32)
+    cfg = float32_conv(tmp_path, A, rng.standard_normal((1, 1, 2, C)).astype(np.float32), g, allow_nonfinite=True)
     running = np.cumsum(g.reshape(-1, C), axis=0, dtype=np.float32)[-1]  # the notebook's db += dZ[i, h, w]
     exact = g.astype(np.float64).sum(axis=(0, 1, 2))
     assert np.isnan(running[0]) and abs(running[1] - exact[1]) > 0.05  # rounding alone, far past atol 1e-5
@@ -4469,19 +4463,14 @@ def test_a_float32_dw_s_measured_allowance_is_each_element_s_and_its_picture_dra
     import json
 
     import convcli.plot as plots
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(1)
     m, H, C = 16, 32, 4
     A = rng.standard_normal((m, H, H, 2)).astype(np.float32)
     A[..., 1] *= 1e-5
     W, g = rng.standard_normal((3, 3, 2, C)).astype(np.float32), rng.standard_normal((m, H, H, C)).astype(np.float32)
-    for name, a in (("x", A), ("W", W), ("g", g)):
-        np.save(tmp_path / f"{name}.npy", a)
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
-                           "backward": {"grad": {"file": "g.npy"}}})
+    cfg = float32_conv(tmp_path, A, W, g, pad=1)
 
     def torch_dw(dtype):
         w = torch.tensor(W.transpose(3, 2, 0, 1), dtype=dtype, requires_grad=True)
@@ -4520,7 +4509,7 @@ def test_pytorch_s_float32_da_prev_passes_where_the_run_is_too_large_to_run_agai
     its n terms' magnitudes (n = 3*3*64: 24). Without one output channel's
     terms it still fails."""
     from conftest import import_torch
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     torch = import_torch()
     import convcli.check as check_module
@@ -4530,12 +4519,7 @@ def test_pytorch_s_float32_da_prev_passes_where_the_run_is_too_large_to_run_agai
     A = rng.standard_normal((8, 12, 12, 4)).astype(np.float32)
     W = rng.standard_normal((3, 3, 4, 64)).astype(np.float32)
     g = (1000 * rng.standard_normal((8, 12, 12, 64))).astype(np.float32)  # terms of 1e3: cancelling sums
-    for name, a in (("x", A), ("W", W), ("g", g)):
-        np.save(tmp_path / f"{name}.npy", a)
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [64]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b", "pad": 1}],
-                           "backward": {"grad": {"file": "g.npy"}}})
+    cfg = float32_conv(tmp_path, A, W, g, pad=1)
 
     def torch_da(weights):
         x = torch.tensor(A.transpose(0, 3, 1, 2), dtype=torch.float32, requires_grad=True)
@@ -4566,18 +4550,13 @@ def test_a_float32_dw_and_db_one_sample_short_of_a_large_batch_fail(tmp_path):
     float32 running sum is off by ~0.006. The allowance follows the partial
     sums in the batch's order instead. The exact sums are float64's; by
     hand, the sample left out moves dW[..., c, k] by A[s, c] * g[s, k]."""
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(0)
     m, C_in, C = 200000, 16, 4
     A = rng.standard_normal((m, 1, 1, C_in)).astype(np.float32)
     g = rng.standard_normal((m, 1, 1, C)).astype(np.float32)
-    np.save(tmp_path / "x.npy", A)
-    np.save(tmp_path / "g.npy", g)
-    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, C_in, C)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    cfg = float32_conv(tmp_path, A, rng.standard_normal((1, 1, C_in, C)).astype(np.float32), g)
     a, d = A[:, 0, 0].astype(np.float64), g[:, 0, 0].astype(np.float64)
     dW, db = (a.T @ d)[None, None], d.sum(axis=0)
     s = 12345
@@ -4663,19 +4642,13 @@ def test_a_float32_running_sum_that_runs_up_inside_one_sample_passes(tmp_path):
     0.038). db's partial sums are now every one of them, and a batch of
     fewer samples than blocks allows dW what runs up inside a sample. The
     running sums are np.cumsum's in float32 (sequential, as the loop is)."""
-    from test_cli_helpers import run, write
+    from test_cli_helpers import run
 
     rng = np.random.default_rng(0)
     H, C = 200, 2
     A = rng.random((1, H, H, 1)).astype(np.float32)
-    g = (rng.random((1, H, H, C)) + 0.5).astype(np.float32)
-    g[:, H // 2:] *= -1
-    np.save(tmp_path / "x.npy", A)
-    np.save(tmp_path / "g.npy", g)
-    np.save(tmp_path / "W.npy", rng.standard_normal((1, 1, 1, C)).astype(np.float32))
-    cfg = write(tmp_path, {"dtype": "float32", "inputs": {"A_prev": {"file": "x.npy"}, "W": {"file": "W.npy"},
-                                                          "b": {"zeros": [C]}},
-                           "layers": [{"type": "conv", "W": "W", "b": "b"}], "backward": {"grad": {"file": "g.npy"}}})
+    g = halves(rng, (1, H, H, C))
+    cfg = float32_conv(tmp_path, A, rng.standard_normal((1, 1, 1, C)).astype(np.float32), g)
     terms_b = g.reshape(-1, C)
     terms_W = A.reshape(-1, 1) * terms_b
     db = np.cumsum(terms_b, axis=0, dtype=np.float32)[-1]
