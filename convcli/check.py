@@ -1504,7 +1504,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         passed, abs_err, rel_err, first, note = compare(theirs, ours, rtol, atol)
         graded_atol = atol  # what each element is allowed (an array where float32's allowance is each one's)
         allowed = rounding().get(s.quantity) if not passed and p.dtype == "float32" else None
-        if allowed is not None and np.any(allowed):
+        allowing = allowed is not None and bool(np.any(allowed))
+        if allowing:
             # float32's own rounding on top of the tolerance: the sums of a float32 run are no nearer (the
             # other run measures it: only for an array that fails without it); atol says the largest
             graded_atol = given_atol + allowed
@@ -1514,7 +1515,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         each = np.ndim(graded_atol) > 0 and not passed  # the atol said is the largest element's
         hints = []
         if passed:
-            said = _atol_dominates(ours, rtol, atol)
+            # (where float32's allowance passed it, the allowance is what zeros would pass by: an --atol cannot
+            # lift it, and the advice repeated at the --atol it gave, a review)
+            said = _allowance_dominates(ours, rtol, graded_atol) if allowing else _atol_dominates(ours, rtol, atol)
             if said:  # (a pass whatever yours holds: the gradebook must not read it as a pass of the layer)
                 note = f"{note}; {said}" if note else said
                 hints.append("atol_dominates")
@@ -2074,6 +2077,23 @@ def _atol_dominates(ours: np.ndarray, rtol: float, atol: float) -> str:
     suggest = float(f"{max(rtol, np.finfo(np.float64).eps) * largest:.0e}")
     return (f"every |value| of convcli's is within atol ({atol:g}) of 0 (the largest is {largest:.3g}), so an "
             f"array of zeros would pass too: --atol {suggest:g} grades at this array's scale")
+
+
+def _allowance_dominates(ours: np.ndarray, rtol: float, graded_atol) -> str:
+    """For a float32 array that passed with float32's allowance on top of
+    the tolerance (:func:`float32_rounding`): whether an array of zeros would
+    have passed too, every value of convcli's within its element's allowance
+    of 0. No ``--atol`` lifts the allowance: a float32 run cannot grade such
+    an array (its terms round by more than it holds), a float64 run can."""
+    if not ours.size or not np.isfinite(ours).all() or not np.any(ours):
+        return ""
+    if not _close(np.zeros_like(ours), ours, rtol, graded_atol):
+        return ""
+    largest = float(np.abs(ours).max())
+    return (f"every |value| of convcli's is within float32's rounding of its terms of 0 (the largest is "
+            f"{largest:.3g}, allowed up to {float(np.max(graded_atol)):.3g}), so an array of zeros would pass "
+            "too: float32 cannot grade this array (its terms round by more than it holds); a float64 array against "
+            "a float64 run (--dtype float64) can be graded")
 
 
 # A difference this many units of the last place of an array's largest

@@ -4664,3 +4664,40 @@ def test_a_float32_running_sum_that_runs_up_inside_one_sample_passes(tmp_path):
     np.save(tmp_path / "wrong" / "conv1.db.npy", np.cumsum(terms_b[:H * H // 2], axis=0, dtype=np.float32)[-1])
     wrong = run(["check", cfg, "--against", tmp_path / "wrong"])
     assert wrong.exit_code == 1 and "FAIL conv1.db.npy" in wrong.stdout, wrong.stdout
+
+
+def test_a_float32_pass_by_its_rounding_allowance_alone_says_float32_cannot_grade_it(tmp_path):
+    """A review: where an array of zeros passed by float32's allowance (a db
+    whose dZ cancels to ~1e-6 of its terms), the note said 'within atol of
+    0: --atol X grades at this array's scale', and at that --atol said the
+    same again: no --atol lifts the allowance. Bounded by hand: dZ's
+    channels cancel to within float32's rounding (their float64 mean taken
+    off, then rounded), so each db is at most ~1e-5 of its channel's sum of
+    |dZ| (~57), under the allowance of 16 unit roundoffs of that (5e-5)."""
+    import json
+
+    from test_cli_helpers import run
+
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((2, 6, 6, 8))
+    g = (g - g.mean(axis=(0, 1, 2))).astype(np.float32)
+    cfg = float32_conv(tmp_path, rng.standard_normal((2, 6, 6, 3)).astype(np.float32),
+                       rng.standard_normal((3, 3, 3, 8)).astype(np.float32), g, pad=1)
+    db = np.abs(g.astype(np.float64).sum(axis=(0, 1, 2)))
+    sums = np.abs(g.astype(np.float64)).sum(axis=(0, 1, 2))
+    assert 0 < db.max() < 1e-5 and np.all(16 * 2.0 ** -24 * sums > db)  # the premise: zeros within the allowance
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.db.npy", np.zeros(8, np.float32))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert o["passed"] and o["hints"] == ["atol_dominates"] and "--atol" in o["note"], o  # within the given atol
+    atol = o["note"].split("--atol ")[1].split()[0]
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--atol", atol, "--json"]).stdout)["against"]
+    assert o["passed"] and o["hints"] == ["atol_dominates"], o
+    assert "within float32's rounding of its terms of 0" in o["note"] and "--atol" not in o["note"], o["note"]
+    assert o["note"].endswith("float32 cannot grade this array (its terms round by more than it holds); a float64 "
+                              "array against a float64 run (--dtype float64) can be graded"), o["note"]
+    # a float64 run grades it: zeros fail there
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--atol", atol, "--dtype", "float64",
+                           "--json"]).stdout)["against"]
+    assert not o["passed"], o
