@@ -862,19 +862,37 @@ def _damaged_entry(path: Path, dataset: str) -> bool:
         return False
 
 
+# An unknown name near no quantity is offered the quantities of its shape, where at most this many are.
+SHAPE_GUESSES = 3
+
+
 def _of_its_shape(p: Plan, note: str, src: Source, base: Path) -> str:
     """An unknown name's note whose "did you mean" offers several quantities
     (``dA_prev.npy`` in a config of three layers): only those of the
     array's shape, where that leaves some but not all (a learner's review:
-    all three were offered for a (4, 8, 8, 3) array only conv1.dA_prev is)."""
+    all three were offered for a (4, 8, 8, 3) array only conv1.dA_prev is).
+    One that offers none (``Z1.npy``, ``my_dW.npy``) is offered the
+    quantities of its shape, those whose last word its name has first
+    (at most SHAPE_GUESSES of them)."""
     m = re.search(r" \(did you mean ('[^']+'(?: or '[^']+')+)\?\)", note)
-    if not m:
+    plain = re.match(r"unknown quantity '.*?'(?=; known: )", note) if "did you mean" not in note else None
+    if not m and not plain:
         return note
-    offered = re.findall(r"'([^']+)'", m.group(1))
     try:
         shape = tuple(arrays.probe(src, base, "--against").shape)
     except ConvcliError:
         return note
+    if not m:  # no name near it: the quantities of its shape, those its name has a word of first (Z1: conv1.Z)
+        fits = [q for q in p.graded() if tuple(p.shapes[q]) == shape]
+        named = [q for q in fits if re.search(rf"(?<![A-Za-z]){re.escape(q.rsplit('.', 1)[-1])}(?![a-z])",
+                                              plain.group(0)[len("unknown quantity '"):-1])]
+        fits = named or fits
+        if not fits or len(fits) > SHAPE_GUESSES:
+            return note
+        said = " or ".join(repr(q) for q in fits)
+        return note.replace(plain.group(0), f"{plain.group(0)} (did you mean {said}, of its shape "
+                                            f"{fmt_shape(shape)}?)", 1)
+    offered = re.findall(r"'([^']+)'", m.group(1))
     fits = [q for q in offered if tuple(p.shapes.get(q, ())) == shape]
     if not fits or len(fits) == len(offered):
         return note

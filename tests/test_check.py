@@ -3900,9 +3900,11 @@ def test_an_npz_saved_without_names_says_how_to_name_them(tmp_path):
                           "  b: {random: [8]}\nlayers:\n  - {type: conv, W: W, b: b}\n")
     np.savez(tmp_path / "mine.npz", np.zeros((2, 3, 3, 8)), np.zeros((2, 4, 4, 3)))
     result = run(["check", cfg, "--against", tmp_path / "mine.npz"])
-    assert_error(result, "none of its arrays is a quantity this run computes: arr_0, arr_1; np.savez names the "
-                         "arrays it is given without a name arr_0, arr_1, ...: name each, np.savez(file, Z=..., "
-                         "dA_prev=...)")
+    # (each with the quantity of its shape: a 2x2 kernel over 4x4 maps makes Z (2, 3, 3, 8))
+    assert_error(result, "none of its arrays is a quantity this run computes: arr_0 (did you mean 'conv1.Z', of its "
+                         "shape (2, 3, 3, 8)?), arr_1 (did you mean 'conv1.dA_prev', of its shape (2, 4, 4, 3)?); "
+                         "np.savez names the arrays it is given without a name arr_0, arr_1, ...: name each, "
+                         "np.savez(file, Z=..., dA_prev=...)")
     # a pool's output is A; several layers' names take an _ for the dot (reviews: Z= and bare names failed again)
     for layers, said in (("  - {type: pool, f: 2}\n", "np.savez(file, A=..., dA_prev=...)"),
                          ("  - {type: conv, W: W, b: b}\n  - {type: relu}\n", "np.savez(file, conv1_Z=..., relu2_A=...)")):
@@ -4701,3 +4703,31 @@ def test_a_float32_pass_by_its_rounding_allowance_alone_says_float32_cannot_grad
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--atol", atol, "--dtype", "float64",
                            "--json"]).stdout)["against"]
     assert not o["passed"], o
+
+
+def test_an_unknown_name_near_no_quantity_is_offered_the_quantities_of_its_shape(tmp_path):
+    """Session 34's Left: ``Z1.npy`` (the course's Z of layer 1) was told
+    'unknown quantity' and the list of all known ones. A name near no
+    quantity is now offered those of its array's shape, the ones whose last
+    word its name has first; none where more than three fit, or none."""
+    import json
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "stack.yaml"  # conv1 (4, 8, 8, 4), relu2, pool3 (4, 4, 4, 4)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for name, shape in (("Z1", (4, 8, 8, 4)), ("my_dW", (3, 3, 3, 4)), ("output", (4, 4, 4, 4)),
+                        ("result", (4, 8, 8, 4)), ("A_out", (4, 8, 8, 4)), ("weights", (5, 5))):
+        np.save(sub / f"{name}.npy", np.zeros(shape))
+    np.save(sub / "conv1.db.npy", np.zeros(4))
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    notes = {u["entry"]: u["note"] for u in doc["unknown"]}
+    assert notes["Z1.npy"].startswith("unknown quantity 'Z1' (did you mean 'conv1.Z', of its shape (4, 8, 8, 4)?)")
+    assert "did you mean 'conv1.dW', of its shape (3, 3, 3, 4)?" in notes["my_dW.npy"]
+    # pool3.A alone has (4, 4, 4, 4) among the computed (pool3.dA is the config's upstream gradient)
+    assert "did you mean 'pool3.A', of its shape (4, 4, 4, 4)?" in notes["output.npy"]
+    # four of (4, 8, 8, 4): conv1.Z, relu2.A, relu2.dA_prev, pool3.dA_prev; A_out's word A narrows them to one
+    assert "did you mean 'relu2.A', of its shape (4, 8, 8, 4)?" in notes["A_out.npy"], notes["A_out.npy"]
+    for name in ("result.npy", "weights.npy"):  # more than three fit, or none
+        assert "did you mean" not in notes[name] and "; known: " in notes[name], notes[name]
