@@ -3635,7 +3635,8 @@ def _stride_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.
             step = f"h * {s_H}" if s_H == s_W else " and ".join(f"{i} * {s}" for i, s in axes)
             at = "h" if s_H == s_W else " and ".join(i for i, _ in axes)
             if q in grads:
-                return (f"; yours is this layer's gradient with each window at (h, w): dZ[h, w] goes back to "
+                up = "dZ" if spec.kind == "conv" else "dA"  # (a pool's upstream gradient is the course's dA)
+                return (f"; yours is this layer's gradient with each window at (h, w): {up}[h, w] goes back to "
                         f"the window that starts at {step} (the stride), not at {at}")
             return (f"; yours is this layer's output at stride 1, its first {n_H}x{n_W} windows: a window "
                     f"starts at {step} (the stride), not at {at}")

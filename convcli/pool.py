@@ -243,10 +243,12 @@ def pool_backward(dA, cache, mode="max", engine=None):
     check_not_swapped(dA, cache, "pool_backward", "dA")
     A_prev, hparameters, state = _unpack_cache(cache)
     mode = check_mode(mode)
+    # (not the other way: the course's own test cell takes the average gradient of a max pool's cache, which
+    # holds all it needs, a learner's review)
     if mode == "max" and state is not None and state.mode == "average":  # the default mode, most likely
-        warnings.warn("pool_backward: this cache is an average pool's and mode is 'max' (pool_backward's default), "
-                      "so this is max pooling's gradient; pass mode='average' for the average pool's", UserWarning,
-                      stacklevel=2)
+        warnings.warn("pool_backward: this cache is an average pool's and mode is 'max' (the default where none is "
+                      "given), so this is max pooling's gradient; pass mode='average' for the average pool's",
+                      UserWarning, stacklevel=2)
     engine = check_engine(engine if engine is not None else state.engine if state else "fast")
     if state is None:  # a cache built by hand: pool_forward never saw it
         try:

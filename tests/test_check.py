@@ -2699,6 +2699,8 @@ def test_a_stride_slip_in_the_backward_loops_gets_the_stride_hint(tmp_path):
         (sub / f"{q}.npy").unlink()
     (graded,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert graded["status"] == "fail" and graded["hints"] == ["stride"], graded
+    # (a pool's upstream gradient is the course's dA, not dZ: a learner's review)
+    assert "dA[h, w] goes back to the window that starts at h * 2 (the stride), not at h" in graded["note"], graded
     # a stride along W alone is said along W (a review: "starts at h * 1 and w * 2 (the stride), not at h")
     cfg = write(tmp_path, "seed: 4\ninputs:\n  A_prev: {random: [2, 5, 7, 2]}\n  W: {random: [2, 2, 2, 3]}\n"
                           "  b: {random: [3]}\nlayers:\n  - {type: conv, W: W, b: b, stride: [1, 2]}\n"
