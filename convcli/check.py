@@ -1498,6 +1498,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if order and stored() is not None:  # the transpose that fixes it, where the numbers say which
                 relaid = _order_hint(stored(), ours, *tol, s.quantity in weights)
                 order = relaid or order
+            if not order and math.prod(shape) == ours.size:  # a sample's CHW where (1, H, W, C) is convcli's
+                order = relaid = _squeezed_order_hint(shape, ours, stored, *tol, s.quantity in weights)
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
                     if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
             fix = _reshaped_hint(shape, ours, stored, *tol) if bias else ""
@@ -2707,6 +2709,27 @@ def _order_hint(theirs: np.ndarray, ours: np.ndarray, rtol: float, atol: float, 
         # (a learner's review: as Z's and dA_prev's, it is told to index alike)
         fix += ", or, if your loops made it so, index the window and W alike, [h, w] (the row first)"
     return f"; yours is convcli's with its axes in another order: {fix}"
+
+
+def _squeezed_order_hint(shape: tuple[int, ...], ours: np.ndarray, stored: Callable, rtol: float, atol: float,
+                         weights: bool) -> str:
+    """For an array that is convcli's with its axes of length 1 dropped (or
+    added) and the others in another order (a single sample's (C, H, W)
+    where convcli's is (1, H, W, C), a learner's review): the transpose and
+    reshape that fix it."""
+    kept = tuple(n for n in shape if n != 1)
+    ours_kept = tuple(n for n in ours.shape if n != 1)
+    if len(kept) < 2 or kept == ours_kept or sorted(kept) != sorted(ours_kept) or tuple(shape) == ours.shape:
+        return ""
+    theirs = stored()
+    if theirs is None:
+        return ""
+    q = _order_of(theirs.reshape(kept), ours.reshape(ours_kept), rtol, atol, weights and len(kept) == 4)
+    if q is None:
+        return ""
+    lead = f".reshape{kept}" if kept != tuple(shape) else ""
+    return (f"; yours is convcli's with its axes of length 1 {'dropped' if len(shape) < ours.ndim else 'moved'} and "
+            f"the others in another order: save yours{lead}.transpose{q}.reshape{tuple(ours.shape)}")
 
 
 def _named_order(weights: bool) -> tuple[int, ...]:

@@ -4733,3 +4733,32 @@ def test_an_unknown_name_near_no_quantity_is_offered_the_quantities_of_its_shape
     assert "did you mean 'relu2.A', of its shape (4, 8, 8, 4)?" in notes["A_out.npy"], notes["A_out.npy"]
     for name in ("result.npy", "weights.npy"):  # more than three fit, or none
         assert "did you mean" not in notes[name] and "; known: " in notes[name], notes[name]
+
+
+def test_a_single_samples_chw_array_is_told_the_transpose_and_reshape_that_fix_it(tmp_path):
+    """A learner's review: dA_prev of a batch of one saved as its sample's
+    (C, H, W), (3, 5, 5) where convcli's is (1, 5, 5, 3), got no hint (a
+    flattened Z got its reshape). The arrays are the key's own, relaid by
+    hand; the fix the hint gives is applied and must pass."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [1, 5, 5, 3]}\n  W: {random: [3, 3, 3, 2]}\n"
+                          "  b: {zeros: [2]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\nbackward: {grad: output}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    dA = np.load(tmp_path / "key" / "conv1.dA_prev.npy")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "dA.npy", dA[0].transpose(2, 0, 1))
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert not o["passed"] and o["hints"] == ["axis_order"], o
+    said = "save yours.transpose(1, 2, 0).reshape(1, 5, 5, 3)"
+    assert o["note"].endswith("yours is convcli's with its axes of length 1 dropped and the others in another "
+                              f"order: {said}"), o["note"]
+    np.save(sub / "dA.npy", np.load(sub / "dA.npy").transpose(1, 2, 0).reshape(1, 5, 5, 3))
+    assert json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"][0]["passed"]
+    # other numbers of that shape: no such hint
+    np.save(sub / "dA.npy", dA[0].transpose(2, 0, 1) + 1)
+    (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+    assert not o["passed"] and o["hints"] == [] and "transpose" not in o["note"], o
