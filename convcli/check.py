@@ -1578,6 +1578,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # array: the float32 hint below says how to grade it); any "other answer" equal to convcli's
             # own would fit it (a zero bias's window convention, a transpose of length-1 axes).
             mistaken = hr == rtol and ha == atol or not _close(theirs, ours, hr, ha)
+            # An array of NaN only matches any slip's NaN made of the same input, and explains none of them (an
+            # instructor's review: an all-NaN dW was told "the last sample's dW alone", a dA_prev "the kernel
+            # turned"); the NaN note says what it is.
+            mistaken = mistaken and not _all_nan(theirs)
             # An array of zeros is what a slip whose terms are all within atol of 0 makes too (the = for += of
             # a gradient that small, a review): of the hints only the one that says why zeros is asked.
             unfilled = not np.any(theirs) and bool(np.any(ours))
@@ -2358,13 +2362,22 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         for attempt in attempts:
             try:
                 out, cache = _layer_forward(p, spec, attempt, quantities)
-                break
             except ValueError as exc:
                 if attempt is attempts[-1]:
                     raise
                 if attempt is x:  # said of the first one refused (the next refused too adds nothing)
                     refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
                             [spec.output, *spec.gradients])
+                continue
+            # an input of theirs the layer makes nothing of (a ReLU's of a Z all negative: every output 0, a
+            # mask of none, whatever the ReLU does; an instructor's review passed 7 of 8 layer by layer so)
+            if (attempt is not attempts[-1] and attempt is not quantities[name]
+                    and _makes_nothing(out, quantities[spec.output], *p.tolerance)):
+                if attempt is x:
+                    refused(name, attempt, f"makes every element of {spec.output} within atol of 0, where "
+                                           "convcli's are not: it tests nothing", [spec.output, *spec.gradients])
+                continue
+            break
         taken[name] = attempt
         if i and attempt is x and x.shape != quantities[name].shape:  # what it expects of yours follows from it
             notes[spec.output] = notes.get(spec.output, "") + (
@@ -2382,7 +2395,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             except ValueError:
                 pass
     if not backward:
-        return reference, taken, notes, alternates
+        return reference, taken, _nan_notes(p, reference, quantities, notes), alternates
     for i in range(len(layers) - 1, -1, -1):
         spec = layers[i]
         if i < len(layers) - 1:  # the next layer's dA_prev
@@ -2421,13 +2434,22 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         # of it (a learner's review: a conv1.Z with one NaN pixel, as grad: output, made every element of dW
         # NaN, and an all-NaN dW passed, error 0): graded on the rerun's, and said
         void = [q for q in spec.gradients if _all_nan(made.get(q)) and not _all_nan(quantities.get(q))]
+        # and one that makes them all within atol of 0 where convcli's are not (an instructor's review: their
+        # pool3.A times 1e-12, under grad: output, passed zeros for every gradient layer by layer)
+        faint = [] if void else [q for q in spec.gradients if q in made and q in quantities]
+        faint = faint if faint and all(_makes_nothing(made[q], quantities[q], *p.tolerance) for q in faint) else []
         fallback = reference.get(key)
-        if void and fallback is not None and fallback is not g and fallback.shape == g.shape:
+        if (void or faint) and fallback is not None and fallback is not g and fallback.shape == g.shape:
             instead = _layer_gradients(spec, fallback, caches[i])
-            if not any(_all_nan(instead.get(q)) for q in void):  # those alone (a review: a dA_prev right for
-                refused(source, g, f"holds NaN: every element of {' and '.join(void)} made of it is NaN, "  # yours
-                                   "which tests nothing", void)  # failed when the rest was graded on it too)
+            if void and not any(_all_nan(instead.get(q)) for q in void):  # those alone (a review: a dA_prev
+                refused(source, g, f"holds NaN: every element of {' and '.join(void)} made of it is NaN, "  # right
+                                   "which tests nothing", void)  # for yours failed when the rest was graded on it)
                 made.update({q: instead[q] for q in void})
+            elif faint and not any(_makes_nothing(instead[q], quantities[q], *p.tolerance) for q in faint):
+                refused(source, g, f"makes every element of {' and '.join(faint)} within atol of 0, where "
+                                   "convcli's are not: it tests nothing", faint)
+                made.update({q: instead[q] for q in faint})
+                g = fallback  # (every gradient of the layer graded on it: the hints' input too)
         taken[key] = g
         reference.update(made)
         # and on theirs as saved: their upstream gradient, the cache made of their input
@@ -2441,7 +2463,30 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 alternates.update({q: (a, names) for q, a in made.items()})
             except ValueError:
                 pass
-    return reference, taken, notes, alternates
+    return reference, taken, _nan_notes(p, reference, quantities, notes), alternates
+
+
+def _nan_notes(p: Plan, reference: dict[str, np.ndarray], quantities: dict[str, np.ndarray],
+               notes: dict[str, str]) -> dict[str, str]:
+    """``notes``, and on each quantity that :func:`each_layer` made NaN in
+    part where the whole run's are numbers (a NaN of the user's input
+    carried through the layer), how many: those elements match NaN for NaN
+    and test nothing (an instructor's review: a dW with 27 of 108 NaN
+    passed, error 0, nothing said)."""
+    for q in p.graded():
+        made, whole = reference.get(q), quantities.get(q)
+        if made is whole or not isinstance(made, np.ndarray) or not isinstance(whole, np.ndarray) \
+                or made.shape != whole.shape:
+            continue
+        with np.errstate(invalid="ignore"):
+            k = int(np.count_nonzero(np.isnan(made) & ~np.isnan(whole)))
+        if k:
+            one = k == 1
+            notes[q] = notes.get(q, "") + (
+                f"; {k} of its {made.size} elements {'is' if one else 'are'} NaN in convcli's too, made of the NaN "
+                f"in the input of yours the layer took (the whole run's {'is a number' if one else 'are numbers'} "
+                f"there): {'it is' if one else 'they are'} not graded")
+    return notes
 
 
 def _all_nan(a) -> bool:
@@ -2545,6 +2590,20 @@ def _layer_gradients(spec, g: np.ndarray, cache) -> dict[str, np.ndarray]:
     if spec.kind == "pool":
         return {f"{spec.name}.dA_prev": pool_backward(g, cache, mode=spec.mode)}
     return {f"{spec.name}.dA_prev": relu_backward(g, cache)}
+
+
+def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> bool:
+    """Whether a layer's result of a user's input, ``made``, is one an array
+    of zeros passes (every element within atol of 0) where convcli's,
+    ``ours``, is not: graded on it, a layer that does nothing passes."""
+    if not isinstance(made, np.ndarray) or made.shape != ours.shape or not made.size:
+        return False
+    with np.errstate(invalid="ignore"):
+        if not np.isfinite(made).all():
+            return False
+    zeros = np.zeros((), dtype=made.dtype)
+    return _close(np.broadcast_to(zeros, made.shape), made, rtol, atol) and \
+        not _close(np.broadcast_to(zeros, ours.shape), ours, rtol, atol)
 
 
 def _tests_nothing(x: np.ndarray, ours: np.ndarray, gradient: bool = False) -> bool:

@@ -4762,3 +4762,84 @@ def test_a_single_samples_chw_array_is_told_the_transpose_and_reshape_that_fix_i
     np.save(sub / "dA.npy", dA[0].transpose(2, 0, 1) + 1)
     (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
     assert not o["passed"] and o["hints"] == [] and "transpose" not in o["note"], o
+
+
+def _relu_pool_stack(tmp_path):
+    """conv 3x3 pad 1 -> relu -> max pool 2 stride 1, grad: output, over
+    (4, 5, 5, 3) inputs drawn from a seed; returns (config, the key's arrays
+    by quantity, from convcli's backward)."""
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [4, 5, 5, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n"
+                          "  - {type: pool, f: 2, stride: 1}\nbackward: {grad: output}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    names = ["conv1.Z", "relu2.A", "pool3.A", "conv1.dA_prev", "conv1.dW", "conv1.db", "relu2.dA_prev",
+             "pool3.dA_prev"]
+    return cfg, {q: np.load(tmp_path / "key" / f"{q}.npy") for q in names}
+
+
+def _save_all(folder, arrays):
+    folder.mkdir(exist_ok=True)
+    for q, a in arrays.items():
+        np.save(folder / f"{q}.npy", a)
+
+
+def test_each_layer_grades_no_layer_on_an_input_of_yours_it_makes_nothing_of(tmp_path):
+    """An instructor's review: layer by layer, a conv1.Z all negative (a
+    ReLU then makes zeros of it whatever it does) and zeros for every other
+    array passed 7 of 8; and the forward right but pool3.A times 1e-12
+    (grad: output: the backward's upstream gradient) passed zeros for every
+    gradient. A layer whose results made of an input of theirs are all
+    within atol of 0, where convcli's are not, is graded on convcli's
+    input, and said: both submissions fail every array they got wrong."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    zeros = {q: np.zeros_like(a) for q, a in key.items()}
+    _save_all(tmp_path / "neg", {**zeros, "conv1.Z": -np.abs(key["conv1.Z"]) - 0.01})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "neg", "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not any(o["passed"] for o in by.values()), {q: o["note"] for q, o in by.items() if o["passed"]}
+    assert ("graded on convcli's conv1.Z: yours, (4, 5, 5, 4), makes every element of relu2.A within atol of 0, "
+            "where convcli's are not: it tests nothing") in by["relu2.A"]["note"], by["relu2.A"]["note"]
+    faint = {**key, "pool3.A": key["pool3.A"] * 1e-12}
+    _save_all(tmp_path / "faint", {**faint, **{q: zeros[q] for q in key if "." in q and q.split(".")[1][0] == "d"}})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "faint", "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert sorted(q for q, o in by.items() if o["passed"]) == ["conv1.Z", "relu2.A"], by
+    assert "makes every element of pool3.dA_prev within atol of 0" in by["pool3.dA_prev"]["note"], by
+    assert by["pool3.dA_prev"]["hints"] == ["all_zeros"], by["pool3.dA_prev"]  # (no slip of the faint gradient's)
+    # the right arrays still pass layer by layer, with nothing said
+    _save_all(tmp_path / "right", key)
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "right", "--each-layer", "--json"]).stdout)
+    assert all(o["passed"] and not o["note"] for o in doc["against"]), doc["against"]
+
+
+def test_each_layer_says_which_elements_a_nan_of_yours_left_ungraded_and_explains_no_all_nan_array(tmp_path):
+    """An instructor's review, layer by layer: a ReLU's output with the NaN
+    of its Z carried through passed, error 0, nothing said (its NaN element
+    matches convcli's NaN made of the same input); and an all-NaN dW, made
+    of an upstream gradient with a NaN in each sample's every channel, was
+    told 'the last sample's dW alone' (that dW is all NaN too). Now the
+    NaN elements are counted as not graded, and an all-NaN array gets the
+    NaN note, no slip."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    Z = key["conv1.Z"].copy()
+    Z[0, 0, 0, 0] = np.nan
+    g = key["relu2.dA_prev"].copy()
+    g[:, 0, 0, :] = np.nan  # every sample, every channel: each dW element sums over one
+    _save_all(tmp_path / "sub", {"conv1.Z": Z, "relu2.A": Z * (Z > 0), "relu2.dA_prev": g,
+                                 "conv1.dW": np.full_like(key["conv1.dW"], np.nan)})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["relu2.A"]["passed"] and by["relu2.A"]["note"].endswith(
+        "1 of its 400 elements is NaN in convcli's too, made of the NaN in the input of yours the layer took (the "
+        "whole run's is a number there): it is not graded"), by["relu2.A"]
+    assert not by["conv1.dW"]["passed"] and by["conv1.dW"]["hints"] == ["nan_in_yours"], by["conv1.dW"]
