@@ -3162,9 +3162,12 @@ def _decimals(theirs: np.ndarray, ours: np.ndarray) -> int | None:
     ``ours`` rounded (np.round's, within an ulp of it), or None."""
     if theirs.shape != ours.shape or not theirs.size:
         return None
+    head = min(theirs.size, ULPS_HEAD)
     with np.errstate(all="ignore"):
-        for places in range(1, DECIMALS_MOST + 1):
-            if _within_ulps(theirs, np.round(ours.astype(np.float64), places), 2, theirs.dtype):
+        for places in range(1, DECIMALS_MOST + 1):  # (the whole rounded only where its first elements are)
+            if _within_ulps(theirs.reshape(-1)[:head], np.round(ours.reshape(-1)[:head].astype(np.float64), places),
+                            2, theirs.dtype) and \
+                    _within_ulps(theirs, np.round(ours.astype(np.float64), places), 2, theirs.dtype):
                 return places
     return None
 
@@ -3186,6 +3189,18 @@ def _saved_round(theirs: np.ndarray, ours: np.ndarray, dtype: np.dtype) -> bool:
 def _within_ulps(theirs: np.ndarray, rounded: np.ndarray, ulps: int, dtype: np.dtype) -> bool:
     """Whether ``theirs`` is ``rounded`` to within ``ulps`` units in the last
     place of ``dtype`` at it (NaN for NaN)."""
+    flat_theirs, flat_rounded = np.ravel(theirs), np.ravel(rounded)
+    head = min(flat_theirs.size, ULPS_HEAD)  # (most arrays that are not are told by their first elements: the
+    # decimals' eight roundings of every wrong array took half of a wrong submission's check, a review)
+    return all(_ulps_apart(flat_theirs[k:n], flat_rounded[k:n], ulps, dtype)
+               for k, n in ((0, head), (head, flat_theirs.size)) if n > k)
+
+
+# The elements _within_ulps tries first.
+ULPS_HEAD = 1024
+
+
+def _ulps_apart(theirs: np.ndarray, rounded: np.ndarray, ulps: int, dtype: np.dtype) -> bool:
     got, want = theirs.astype(np.float64), rounded.astype(np.float64)
     ok = np.abs(got - want) <= ulps * np.abs(np.spacing(rounded.astype(dtype))).astype(np.float64)
     return bool(np.all(ok | (np.isnan(got) & np.isnan(want))))

@@ -4843,3 +4843,23 @@ def test_each_layer_says_which_elements_a_nan_of_yours_left_ungraded_and_explain
         "1 of its 400 elements is NaN in convcli's too, made of the NaN in the input of yours the layer took (the "
         "whole run's is a number there): it is not graded"), by["relu2.A"]
     assert not by["conv1.dW"]["passed"] and by["conv1.dW"]["hints"] == ["nan_in_yours"], by["conv1.dW"]
+
+
+def test_the_ulps_look_tries_the_first_elements_first_and_still_reads_them_all():
+    """_within_ulps looks at its first ULPS_HEAD elements first (a wrong
+    submission's check spent half its time rounding whole arrays for the
+    decimals hint): one element past them an ulp too far is still found,
+    NaN still matches NaN, and _decimals still finds a rounding."""
+    from convcli.check import ULPS_HEAD, _decimals, _within_ulps
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(3 * ULPS_HEAD)
+    x[7] = np.nan
+    assert _within_ulps(x.copy(), x, 1, np.dtype(np.float64))
+    far = x.copy()
+    far[2 * ULPS_HEAD + 3] = np.nextafter(np.nextafter(x[2 * ULPS_HEAD + 3], np.inf), np.inf)  # two ulps
+    assert not _within_ulps(far, x, 1, np.dtype(np.float64)) and _within_ulps(far, x, 2, np.dtype(np.float64))
+    rounded = np.round(x, 3)
+    assert _decimals(rounded, x) == 3
+    rounded[-1] = x[-1]  # the last element left unrounded (a normal draw: not a number of 8 places or fewer)
+    assert _decimals(rounded, x) is None
