@@ -3255,28 +3255,47 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
     def given(*names) -> Causes:
         return Causes(("other_inputs", q) for q in names if q in other)
 
-    # forward: what layer j's input (x) and output (out) follow from
-    x, out = [], []
-    for j, spec in enumerate(layers):
-        x.append(link(layers[j - 1].output, out[j - 1]) if j else given(p.input_name))
-        out.append(x[j] | given(spec.W, spec.b) if spec.kind == "conv" else x[j])
-    # backward: the gradient coming into layer j (g), and each of its own gradients
-    grads: dict[str, Causes] = {}
-    g: Causes = Causes()
-    for j in range(len(layers) - 1, -1, -1):
-        spec = layers[j]
-        if j < len(layers) - 1:
-            g = link(f"{layers[j + 1].name}.dA_prev", grads[f"{layers[j + 1].name}.dA_prev"])
-        elif p.grad_spec == "output":
-            g = link(spec.output, out[j])
-        else:
-            g = given(spec.upstream)
-        if spec.kind == "conv":
-            grads.update({f"{spec.name}.dA_prev": g | given(spec.W), f"{spec.name}.dW": g | x[j],
-                          f"{spec.name}.db": g})
-        else:  # an average pool's, or a max pool's over 1x1 windows, route g to fixed places: not x's
-            fixed = spec.kind == "pool" and (spec.mode == "average" or math.prod(p.layer_shapes[j].hyper["f"]) == 1)
-            grads[f"{spec.name}.dA_prev"] = g if fixed else g | x[j]
+    def trace() -> tuple[list[Causes], list[Causes], dict[str, Causes]]:
+        # forward: what layer j's input (x) and output (out) follow from
+        x, out = [], []
+        for j, spec in enumerate(layers):
+            x.append(link(layers[j - 1].output, out[j - 1]) if j else given(p.input_name))
+            out.append(x[j] | given(spec.W, spec.b) if spec.kind == "conv" else x[j])
+        # backward: the gradient coming into layer j (g), and each of its own gradients
+        grads: dict[str, Causes] = {}
+        g: Causes = Causes()
+        for j in range(len(layers) - 1, -1, -1):
+            spec = layers[j]
+            if j < len(layers) - 1:
+                g = link(f"{layers[j + 1].name}.dA_prev", grads[f"{layers[j + 1].name}.dA_prev"])
+            elif p.grad_spec == "output":
+                g = link(spec.output, out[j])
+            else:
+                g = given(spec.upstream)
+            if spec.kind == "conv":
+                grads.update({f"{spec.name}.dA_prev": g | given(spec.W), f"{spec.name}.dW": g | x[j],
+                              f"{spec.name}.db": g})
+            else:  # an average pool's, or a max pool's over 1x1 windows, route g to fixed places: not x's
+                fixed = spec.kind == "pool" and (spec.mode == "average"
+                                                 or math.prod(p.layer_shapes[j].hyper["f"]) == 1)
+                grads[f"{spec.name}.dA_prev"] = g if fixed else g | x[j]
+        return x, out, grads
+
+    def causes_of(o: Outcome) -> Causes:
+        layer = o.quantity.split(".", 1)[0]
+        if p.roles.get(o.quantity) == "gradient":
+            return grads.get(o.quantity, Causes())
+        return out[index[layer]] if layer in index else Causes()
+
+    x, out, grads = trace()
+    # A copy of a given input that differs is no cause where an array that follows from it passed: that one
+    # was made of the config's (an instructor's review: a dW off by 1 was told its A_prev copy from another
+    # seed is not the config's, where the Z, relu and pool made of A_prev passed)
+    used = {q for o in outcomes if o.status == "pass" and o.abs_err is not None
+            for kind, q in causes_of(o) if kind == "other_inputs"}
+    if used:
+        other = {q: how for q, how in other.items() if q not in used}
+        x, out, grads = trace()
 
     for o in outcomes:
         layer = o.quantity.split(".", 1)[0]
@@ -3286,7 +3305,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
                 or layer not in index):
             continue
         gradient = p.roles.get(o.quantity) == "gradient"
-        causes = grads.get(o.quantity, Causes()) if gradient else out[index[layer]]
+        causes = causes_of(o)
         if o.abs_err is None:  # a shape follows only from shapes: an array of yours of another shape
             causes = Causes(c for c in causes if c[1] in shaped)
         named = {kind: sorted(q for k, q in causes if k == kind)

@@ -4863,3 +4863,27 @@ def test_the_ulps_look_tries_the_first_elements_first_and_still_reads_them_all()
     assert _decimals(rounded, x) == 3
     rounded[-1] = x[-1]  # the last element left unrounded (a normal draw: not a number of 8 places or fewer)
     assert _decimals(rounded, x) is None
+
+
+def test_a_copy_of_an_input_that_differs_is_no_cause_where_what_follows_from_it_passed(tmp_path):
+    """An instructor's review: a submission with an A_prev.npy from another
+    seed, whose Z, relu and pool (made of A_prev) passed and whose dW was
+    off by 1, was told 'yours follow from other inputs: your A_prev is not
+    the config's'. Those passing arrays were made of the config's A_prev:
+    the copy is no cause. Where they fail too, it still is."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    other = np.random.default_rng(9).standard_normal((4, 5, 5, 3))
+    _save_all(tmp_path / "sub", {**key, "A_prev": other, "conv1.dW": key["conv1.dW"] + 1})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)
+    (o,) = [o for o in doc["against"] if not o["passed"]]
+    assert o["quantity"] == "conv1.dW" and "other_inputs" not in o["hints"], o
+    assert "other inputs" not in o["note"], o["note"]
+    # every array off: none shows that the config's A_prev was used, and the copy is named as the cause
+    _save_all(tmp_path / "sub2", {q: a + 1 for q, a in key.items()} | {"A_prev": other})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub2", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert "other_inputs" in by["conv1.dW"]["hints"], by["conv1.dW"]
