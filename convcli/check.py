@@ -1610,7 +1610,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("edge_padding", lambda: _edge_padding_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("geometry", lambda: _setting_hint(p, inputs, s.quantity, theirs)
-                                                    or _pool_window_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                                                    or _pool_window_hint(p, inputs, s.quantity, theirs, hr, ha)
+                                                    or _setting_gradient_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("scale", lambda: _scale_named(p, s.quantity, _unless_yours(
                                    _scale_hint(theirs, ours, hr, ha), layerwise, s.quantity, theirs, hr, ha))),
                                ("axis_order", lambda: _order_hint(theirs, ours, hr, ha,
@@ -1838,6 +1839,53 @@ def _setting_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
     return ""
 
 
+def _setting_gradient_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                           atol: float) -> str:
+    """For a conv layer's dA_prev or dW, or a pool's dA_prev, of convcli's
+    shape that differs: the other setting of the layer, of convcli's output
+    size, whose gradient it is (an instructor's review: a Z of pad [2, 0, 2,
+    0] for 'same' was told so, and the dA_prev and dW the same padding
+    made, nothing). Rerun a few samples at a time (dW summed over them)."""
+    for i, spec in enumerate(p.network.layers):
+        grads = {f"{spec.name}.dA_prev": 0, f"{spec.name}.dW": 1} if spec.kind == "conv" else \
+            {f"{spec.name}.dA_prev": 0} if spec.kind == "pool" else {}
+        if q not in grads:
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        ls = p.layer_shapes[i]
+        if x is None or g is None or x.ndim != 4 or g.ndim != 4 or tuple(g.shape) != tuple(ls.out_shape) or \
+                x.shape[0] != g.shape[0]:
+            return ""
+        hp = dict(spec.hparameters, **({"pad": list(ls.hyper["pad"])} if spec.kind == "conv" else {}))
+        k = _hint_samples(x)
+        for what, change, cfg, n in _settings(p, i, ls):
+            if n != tuple(ls.out_shape[1:3]):
+                continue
+            total = None
+            try:
+                for n0 in range(0, x.shape[0], k):
+                    if spec.kind == "conv":
+                        _, cache = conv_forward(x[n0:n0 + k], quantities[spec.W], quantities[spec.b],
+                                                dict(hp, **change), engine=p.engine)
+                        made = conv_backward(g[n0:n0 + k], cache)[grads[q]]
+                    else:
+                        _, cache = pool_forward(x[n0:n0 + k], dict(hp, **change), mode=spec.mode, engine=p.engine)
+                        made = pool_backward(g[n0:n0 + k], cache, mode=spec.mode)
+                    if grads[q] == 0:  # a sample's dA_prev is its own: told by the first samples
+                        if made.shape != theirs[n0:n0 + k].shape or not _close(theirs[n0:n0 + k], made, rtol, atol):
+                            break
+                    else:
+                        total = made.astype(np.float64) if total is None else total + made
+                else:
+                    if grads[q] == 0 or (total.shape == theirs.shape and _close(theirs, total, rtol, atol)):
+                        return (f"; yours is the gradient {what} makes (of {spec.name}'s input and upstream "
+                                f"gradient); the config's {cfg}")
+            except (ValueError, KeyError):
+                continue
+        return ""
+    return ""
+
+
 def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
     """A padded conv layer's ``dA_prev`` of its padded input's shape: the
     padding's gradient not cropped off (the notebook's ``dA_prev_pad``).
@@ -1936,16 +1984,11 @@ def _ceil_mode_size(H: int, W: int, f, s) -> tuple[int, int]:
     return one(H, f[0], s[0]), one(W, f[1], s[1])
 
 
-def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade, same_size: bool = False) -> str:
-    """The settings under which layer ``i`` (``ls``: its shapes as run)
-    makes an output of ``shape`` of its input, or convcli's output cut
-    short, or ``""``: the one whose output the user's array is, where it is
-    read; else every one of that size, the likeliest slip first. With
-    ``same_size`` (an array of convcli's shape), only a setting whose output
-    it is."""
-    ours = ls.out_shape
-    if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or (shape[1:3] == ours[1:3]) != same_size:
-        return ""
+def _settings(p: Plan, i: int, ls) -> list[tuple[str, dict, str, tuple[int, int]]]:
+    """The other settings of layer ``i`` (``ls``: its shapes and resolved
+    hyperparameters as run) a slip may have given it, the likeliest first:
+    (what, the change to its hyperparameters, the config's, the output
+    size it makes of the input)."""
     spec = p.network.layers[i]
     _, H, W, _ = ls.in_shape
     (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
@@ -1984,6 +2027,26 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
                   size(d=(k, k))) for k in sorted(tried)]
     order = ((dilations if dilated else []) + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides)
              + windows + ([] if dilated else dilations))
+    return order
+
+
+def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade, same_size: bool = False) -> str:
+    """The settings under which layer ``i`` (``ls``: its shapes as run)
+    makes an output of ``shape`` of its input, or convcli's output cut
+    short, or ``""``: the one whose output the user's array is, where it is
+    read; else every one of that size, the likeliest slip first. With
+    ``same_size`` (an array of convcli's shape), only a setting whose output
+    it is."""
+    ours = ls.out_shape
+    if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or (shape[1:3] == ours[1:3]) != same_size:
+        return ""
+    spec = p.network.layers[i]
+    _, H, W, _ = ls.in_shape
+    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
+    (d_H, d_W), pad = ls.hyper.get("dilation", [1, 1]), list(ls.hyper.get("pad", [0, 0, 0, 0]))
+    conv = ls.kind == "conv"
+    given_stride = "stride" in spec.hparameters
+    order = _settings(p, i, ls)
     sized = [(what, change, cfg) for what, change, cfg, n in order if n == tuple(shape[1:3])]
     of = f"{ls.name}'s input {fmt_shape(ls.in_shape)}"
     default = " (a pool's stride is its f unless given)" if not conv and not given_stride else ""

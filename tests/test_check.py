@@ -4887,3 +4887,48 @@ def test_a_copy_of_an_input_that_differs_is_no_cause_where_what_follows_from_it_
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub2", "--json"]).stdout)
     by = {o["quantity"]: o for o in doc["against"]}
     assert "other_inputs" in by["conv1.dW"]["hints"], by["conv1.dW"]
+
+
+def test_gradients_made_under_another_padding_of_the_same_output_size_say_which(tmp_path):
+    """An instructor's review: a stride-2 'same' conv on 9x9 maps padded
+    [2, 0, 2, 0] (top and left only: the same 5x5 output) had its Z told
+    so, and its dA_prev and dW, made by the same padding, nothing. Both are
+    the learner's loops here, written out by hand over that padding."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 4\ninputs:\n  A_prev: {random: [3, 9, 9, 3]}\n  W: {random: [3, 3, 3, 5]}\n"
+                          "  b: {random: [5]}\nlayers:\n  - {type: conv, W: W, b: b, stride: 2, pad: same}\n"
+                          "backward:\n  grad: {random: [3, 5, 5, 5]}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    A, W, dZ = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "W", "conv1.dZ"))
+    A_pad = np.pad(A, ((0, 0), (2, 0), (2, 0), (0, 0)))  # (3, 11, 11, 3): floor((11 - 3) / 2) + 1 = 5
+    dA_pad, dW = np.zeros_like(A_pad), np.zeros_like(W)
+    for i in range(3):
+        for h in range(5):
+            for w in range(5):
+                for c in range(5):
+                    window = np.s_[i, 2 * h:2 * h + 3, 2 * w:2 * w + 3, :]
+                    dA_pad[window] += W[..., c] * dZ[i, h, w, c]
+                    dW[..., c] += A_pad[window] * dZ[i, h, w, c]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "conv1.dA_prev.npy", dA_pad[:, 2:, 2:, :])
+    np.save(sub / "conv1.dW.npy", dW)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    for o in doc["against"]:
+        assert not o["passed"] and o["hints"] == ["geometry"], o
+        assert o["note"].endswith("yours is the gradient pad [2, 0, 2, 0] (top and left only) makes (of conv1's "
+                                  "input and upstream gradient); the config's pad is same (1)"), o["note"]
+    # the right gradients (the same loops over the padding same gives, 1 on each side) pass with no hint
+    np.save(sub / "conv1.dA_prev.npy", np.load(tmp_path / "key" / "conv1.dA_prev.npy"))
+    dW[...] = 0
+    A_pad = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    for i in range(3):
+        for h in range(5):
+            for w in range(5):
+                dW += A_pad[i, 2 * h:2 * h + 3, 2 * w:2 * w + 3, :, None] * dZ[i, h, w]
+    np.save(sub / "conv1.dW.npy", dW)
+    doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
+    assert all(o["passed"] and not o["hints"] for o in doc["against"]), doc["against"]
