@@ -886,6 +886,10 @@ def _of_its_shape(p: Plan, note: str, src: Source, base: Path) -> str:
         fits = [q for q in p.graded() if tuple(p.shapes[q]) == shape]
         named = [q for q in fits if re.search(rf"(?<![A-Za-z]){re.escape(q.rsplit('.', 1)[-1])}(?![a-z])",
                                               plain.group(0)[len("unknown quantity '"):-1])]
+        # by its shape alone, no gradient where what the config gives has that shape too: a gradient has its
+        # input's shape, and a copy of the input (X.npy) was offered conv1.dA_prev (a review)
+        if any(tuple(p.shapes[q]) == shape for q in p.shapes if q not in p.graded()):
+            fits = [q for q in fits if p.roles.get(q) != "gradient"]
         fits = named or fits
         if not fits or len(fits) > SHAPE_GUESSES:
             return note
@@ -1538,6 +1542,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # (where float32's allowance passed it, the allowance is what zeros would pass by: an --atol cannot
             # lift it, and the advice repeated at the --atol it gave, a review)
             said = _allowance_dominates(ours, rtol, graded_atol) if allowing else _atol_dominates(ours, rtol, atol)
+            if said and not allowing and p.dtype == "float32":  # an --atol offered where float32's allowance, which
+                # a smaller atol turns on, passes zeros too leads there (a review: the advice one step later)
+                allowed = rounding().get(s.quantity)
+                said = (_allowance_dominates(ours, rtol, allowed) if allowed is not None and np.any(allowed)
+                        else "") or said
             if said:  # (a pass whatever yours holds: the gradebook must not read it as a pass of the layer)
                 note = f"{note}; {said}" if note else said
                 hints.append("atol_dominates")
@@ -2458,7 +2467,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             except ValueError:
                 pass
     if not backward:
-        return reference, taken, _nan_notes(p, reference, quantities, notes), alternates
+        return reference, taken, _nan_notes(p, reference, quantities, yours, notes), alternates
     for i in range(len(layers) - 1, -1, -1):
         spec = layers[i]
         if i < len(layers) - 1:  # the next layer's dA_prev
@@ -2526,23 +2535,24 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 alternates.update({q: (a, names) for q, a in made.items()})
             except ValueError:
                 pass
-    return reference, taken, _nan_notes(p, reference, quantities, notes), alternates
+    return reference, taken, _nan_notes(p, reference, quantities, yours, notes), alternates
 
 
 def _nan_notes(p: Plan, reference: dict[str, np.ndarray], quantities: dict[str, np.ndarray],
-               notes: dict[str, str]) -> dict[str, str]:
-    """``notes``, and on each quantity that :func:`each_layer` made NaN in
-    part where the whole run's are numbers (a NaN of the user's input
-    carried through the layer), how many: those elements match NaN for NaN
-    and test nothing (an instructor's review: a dW with 27 of 108 NaN
-    passed, error 0, nothing said)."""
+               yours: dict[str, np.ndarray], notes: dict[str, str]) -> dict[str, str]:
+    """``notes``, and on each of ``yours`` that :func:`each_layer` made NaN
+    in part where the whole run's are numbers (a NaN of the user's input
+    carried through the layer) and yours is NaN too, how many: those
+    elements match NaN for NaN and test nothing (an instructor's review: a
+    dW with 27 of 108 NaN passed, error 0, nothing said). Where yours is a
+    number there, it fails there, as the table says."""
     for q in p.graded():
-        made, whole = reference.get(q), quantities.get(q)
-        if made is whole or not isinstance(made, np.ndarray) or not isinstance(whole, np.ndarray) \
-                or made.shape != whole.shape:
+        made, whole, theirs = reference.get(q), quantities.get(q), yours.get(q)
+        if made is whole or not all(isinstance(a, np.ndarray) for a in (made, whole, theirs)) \
+                or not made.shape == whole.shape == theirs.shape:
             continue
         with np.errstate(invalid="ignore"):
-            k = int(np.count_nonzero(np.isnan(made) & ~np.isnan(whole)))
+            k = int(np.count_nonzero(np.isnan(made) & ~np.isnan(whole) & np.isnan(theirs)))
         if k:
             one = k == 1
             notes[q] = notes.get(q, "") + (
@@ -2661,12 +2671,13 @@ def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float)
     ``ours``, is not: graded on it, a layer that does nothing passes."""
     if not isinstance(made, np.ndarray) or made.shape != ours.shape or not made.size:
         return False
-    with np.errstate(invalid="ignore"):
-        if not np.isfinite(made).all():
-            return False
-    zeros = np.zeros((), dtype=made.dtype)
-    return _close(np.broadcast_to(zeros, made.shape), made, rtol, atol) and \
-        not _close(np.broadcast_to(zeros, ours.shape), ours, rtol, atol)
+    with np.errstate(invalid="ignore"):  # its finite elements (one NaN let all the rest pass, a review)
+        finite = np.isfinite(made)
+    if not finite.any():
+        return False
+    made, ours = (made, ours) if finite.all() else (made[finite], ours[finite])
+    zeros = np.zeros(made.shape, dtype=made.dtype)
+    return _close(zeros, made, rtol, atol) and not _close(zeros, ours, rtol, atol)
 
 
 def _tests_nothing(x: np.ndarray, ours: np.ndarray, gradient: bool = False) -> bool:
@@ -2841,8 +2852,8 @@ def _squeezed_order_hint(shape: tuple[int, ...], ours: np.ndarray, stored: Calla
     reshape that fix it."""
     kept = tuple(n for n in shape if n != 1)
     ours_kept = tuple(n for n in ours.shape if n != 1)
-    if len(kept) < 2 or kept == ours_kept or sorted(kept) != sorted(ours_kept) or tuple(shape) == ours.shape:
-        return ""
+    if len(kept) < 2 or sorted(kept) != sorted(ours_kept) or tuple(shape) == ours.shape:
+        return ""  # (the same sizes kept: the order tried still, a (4, 4, 4) CHW for (1, 4, 4, 4), a review)
     theirs = stored()
     if theirs is None:
         return ""
@@ -2850,8 +2861,9 @@ def _squeezed_order_hint(shape: tuple[int, ...], ours: np.ndarray, stored: Calla
     if q is None:
         return ""
     lead = f".reshape{kept}" if kept != tuple(shape) else ""
-    return (f"; yours is convcli's with its axes of length 1 {'dropped' if len(shape) < ours.ndim else 'moved'} and "
-            f"the others in another order: save yours{lead}.transpose{q}.reshape{tuple(ours.shape)}")
+    how = "dropped" if len(shape) < ours.ndim else "added" if len(shape) > ours.ndim else "moved"
+    return (f"; yours is convcli's with its axes of length 1 {how} and the others in another order: save "
+            f"yours{lead}.transpose{q}.reshape{tuple(ours.shape)}")
 
 
 def _named_order(weights: bool) -> tuple[int, ...]:
@@ -3351,14 +3363,17 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
         return out[index[layer]] if layer in index else Causes()
 
     x, out, grads = trace()
-    # A copy of a given input that differs is no cause where an array that follows from it passed: that one
-    # was made of the config's (an instructor's review: a dW off by 1 was told its A_prev copy from another
-    # seed is not the config's, where the Z, relu and pool made of A_prev passed)
-    used = {q for o in outcomes if o.status == "pass" and o.abs_err is not None
-            for kind, q in causes_of(o) if kind == "other_inputs"}
-    if used:
-        other = {q: how for q, how in other.items() if q not in used}
-        x, out, grads = trace()
+    # A copy of a given input that differs is a likely cause only where nothing made of it passed: the arrays
+    # that did were made of the config's (an instructor's review: a dW off by 1 was told its A_prev copy from
+    # another seed is not the config's, where the Z, relu and pool made of A_prev passed); said as a maybe
+    # there, as a dW made of the copy in another cell than the forward's is (a later review). A pass that any
+    # array would get (atol_dominates) shows nothing.
+    used: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.status == "pass" and o.abs_err is not None and "atol_dominates" not in o.hints:
+            for kind, q in causes_of(o):
+                if kind == "other_inputs":
+                    used.setdefault(q, []).append(o.quantity)
 
     for o in outcomes:
         layer = o.quantity.split(".", 1)[0]
@@ -3379,6 +3394,15 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
             rest = [q for q in named["other_inputs"] if q not in drawn]
             said = ([f"your {listed(rest)} not the config's"] if rest else []) + (
                 [f"your {listed(drawn)} not the config's ({other[drawn[0]]})"] if drawn else [])
+            shown = [q for q in named["other_inputs"] if q in used]
+            if len(shown) == len(named["other_inputs"]):
+                made = sorted({m for q in shown for m in used[q]}, key=list(p.shapes).index)
+                o.note += (f"; yours may follow from other inputs: {'; and '.join(said)}, though your "
+                           f"{joined(made)}, made of {'it' if len(shown) == 1 else 'them'}, "
+                           f"pass{'es' if len(made) == 1 else ''}: if this one was made of your "
+                           f"{'copy' if len(shown) == 1 else 'copies'}, that is why")
+                o.hints.append("other_inputs")
+                continue
             o.note += f"; yours follow from other inputs: {'; and '.join(said)}"
             o.hints.append("other_inputs")
             continue
