@@ -4070,6 +4070,25 @@ def float32_rounding(p: Plan, results: Results, backward: bool) -> dict[str, flo
     return out
 
 
+def _at_scale(rounding: Callable[[], dict], reference: dict[str, np.ndarray],
+              quantities: dict[str, np.ndarray]) -> dict[str, float | np.ndarray]:
+    """``rounding()`` (the whole run's float32 allowances) for ``check
+    --each-layer``, each scaled by how much smaller what the layer made of
+    the user's arrays (``reference``) is than the whole run's: float32's
+    rounding scales with its terms (an adversarial review: a pool gradient
+    of theirs 3e-6 of convcli's made a dW of 1e-4, and the whole run's
+    allowance, 9e-4, passed a dW of zeros)."""
+    out = {}
+    for q, allowed in rounding().items():
+        made, whole = reference.get(q), quantities.get(q)
+        factor = 1.0
+        if made is not whole and isinstance(made, np.ndarray) and isinstance(whole, np.ndarray):
+            big, small = _largest(whole), _largest(made)
+            factor = min(1.0, small / big) if big > 0 and math.isfinite(big) and math.isfinite(small) else 1.0
+        out[q] = allowed * factor
+    return out
+
+
 def _finite_part(x: np.ndarray) -> np.ndarray:
     """``x`` with its NaN and infinities as 0 (an allowance of none there)."""
     return np.where(np.isfinite(x), x, 0.0)
@@ -4436,6 +4455,8 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         def layerwise() -> dict[str, np.ndarray]:
             return rerun()[0]
     rounding = functools.cache(lambda: float32_rounding(p, results, backward))
+    if layer_by_layer:  # float32's allowance at the scale of what each layer made of yours, never above the run's
+        rounding = functools.cache(functools.partial(_at_scale, rounding, reference, results.quantities))
     other_inputs = {**implied, **{u.quantity: u.differs for u in unknown if u.differs}}
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
                               other_inputs=other_inputs, layerwise=layerwise, rounding=rounding)

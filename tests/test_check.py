@@ -4961,3 +4961,38 @@ def test_gradients_made_under_another_padding_of_the_same_output_size_say_which(
     np.save(sub / "conv1.dW.npy", dW)
     doc = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)
     assert all(o["passed"] and not o["hints"] for o in doc["against"]), doc["against"]
+
+
+def test_each_layer_scales_float32s_allowance_to_what_the_layer_made_of_yours(tmp_path):
+    """An adversarial review: layer by layer in float32, a pool gradient of
+    theirs 3e-6 of convcli's made conv1's gradients ~1e-4, and the whole
+    run's float32 allowance (9e-4) passed a dW and a db of zeros. The
+    allowance now scales with what the layer made of theirs; a dW summed
+    in float32 in another order (einsum over their gradient) still passes."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 5\ndtype: float32\ninputs:\n  A_prev: {random: [4, 16, 16, 3]}\n"
+                          "  W1: {random: [3, 3, 3, 4]}\n  b1: {random: [4]}\nlayers:\n"
+                          "  - {type: conv, W: W1, b: b1, pad: 1}\n  - {type: relu}\n  - {type: pool, f: 2}\n"
+                          "backward:\n  grad: random\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"{q}.npy") for q in ("A_prev", "conv1.Z", "relu2.A", "pool3.A",
+                                                               "pool3.dA_prev")}
+    dR = key["pool3.dA_prev"] * np.float32(3e-6)
+    dZ = np.where(key["conv1.Z"] > 0, dR, 0).astype(np.float32)
+    A_pad = np.pad(key["A_prev"], ((0, 0), (1, 1), (1, 1), (0, 0)))
+    windows = np.stack([np.stack([A_pad[:, i:i + 16, j:j + 16] for j in range(3)], 1) for i in range(3)], 1)
+    dW = np.einsum("nijhwc,nhwk->ijck", windows, dZ).astype(np.float32)  # float32 sums, numpy's order
+    sub = tmp_path / "sub"
+    _save_all(sub, {q: key[q] for q in ("conv1.Z", "relu2.A", "pool3.A")} | {
+        "pool3.dA_prev": dR, "relu2.dA_prev": dZ, "conv1.dW": np.zeros_like(dW)})
+    assert 1e-5 < np.abs(dW).max() < 1e-3  # the premise: above atol, under the whole run's allowance
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--each-layer",
+                                                     "--json"]).stdout)["against"]}
+    assert not by["conv1.dW"]["passed"], by["conv1.dW"]
+    np.save(sub / "conv1.dW.npy", dW)
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--each-layer",
+                                                     "--json"]).stdout)["against"]}
+    assert by["conv1.dW"]["passed"], by["conv1.dW"]
