@@ -1641,7 +1641,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     hints.append(kind)
                     break
             if unfilled and not hints:
-                note += "; yours is all zeros: was it filled? (an array made with np.zeros that no loop wrote to)"
+                note += UNFILLED
                 hints.append("all_zeros")
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
@@ -2295,7 +2295,8 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
 
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
                backward: bool, laid: dict[str, tuple[int, ...]] | None = None,
-               relaid: dict[str, np.ndarray] | None = None, given: set[str] | None = None
+               relaid: dict[str, np.ndarray] | None = None, given: set[str] | None = None,
+               zeros_of_yours: set[str] | None = None
                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str],
                           dict[str, tuple[np.ndarray, list[str]]]]:
     """``check --against --each-layer``: every layer rerun on the user's own
@@ -2327,6 +2328,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     it, and what that makes of it is the other answer its results may be (a
     learner's float32 Z, and a backward right for it; a float64 one an ulp
     off convcli's, whose max pool broke a tie otherwise).
+    ``zeros_of_yours``, where given, gets the quantities graded on convcli's
+    input in place of one of theirs the layer makes zeros of (zeros, or a
+    Z all negative into a ReLU): an array of zeros of theirs is right for
+    theirs there, no unfilled array.
     Returns ``(reference, inputs, notes, alternates)``: convcli's results layer by
     layer, what each layer took, per quantity graded on another array
     than the user's, the note that says so, and per quantity of a layer that
@@ -2396,6 +2401,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     f"order: save {q} in convcli's (NHWC) and make it again")
         if x is not reference[q] and _tests_nothing(x, reference[q], gradient):
             refused(q, x, f"tests no layer (every element {float(x.flat[0])!r})", graded)
+            if zeros_of_yours is not None and x.flat[0] == 0:  # (a layer makes zeros of zeros)
+                zeros_of_yours.update(graded)
             return reference[q]
         return x
 
@@ -2443,12 +2450,23 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 continue
             # an input of theirs the layer makes nothing of (a ReLU's of a Z all negative: every output 0, a
             # mask of none, whatever the ReLU does; an instructor's review passed 7 of 8 layer by layer so)
-            if (attempt is not attempts[-1] and attempt is not quantities[name]
-                    and _makes_nothing(out, quantities[spec.output], *p.tolerance)):
-                if attempt is x:
-                    refused(name, attempt, f"makes every element of {spec.output} within atol of 0, where "
-                                           "convcli's are not: it tests nothing", [spec.output, *spec.gradients])
-                continue
+            if attempt is not attempts[-1] and attempt is not quantities[name]:
+                if _makes_nothing(out, quantities[spec.output], *p.tolerance):
+                    if attempt is x:
+                        refused(name, attempt, f"makes every element of {spec.output} within atol of 0, where "
+                                               "convcli's are not: it tests nothing", [spec.output, *spec.gradients])
+                        if zeros_of_yours is not None:
+                            zeros_of_yours.update([spec.output, *spec.gradients])
+                    continue
+                # or one on which the layer does what a layer of another kind would (a ReLU of a Z with no
+                # element below 0 is the identity; a max pool of zeros but one element per window a sum):
+                # a wrong layer passed there (an adversarial review: 7 of 8 on a Z of zeros but one element)
+                other = _cannot_tell(p, spec, attempt, out, quantities[name], quantities[spec.output])
+                if other:
+                    if attempt is x:
+                        refused(name, attempt, f"cannot tell {spec.name} from {other}, where convcli's can: it "
+                                               "tests nothing", [spec.output, *spec.gradients])
+                    continue
             break
         taken[name] = attempt
         if i and attempt is x and x.shape != quantities[name].shape:  # what it expects of yours follows from it
@@ -2520,8 +2538,27 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             elif faint and not any(_makes_nothing(instead[q], quantities[q], *p.tolerance) for q in faint):
                 refused(source, g, f"makes every element of {' and '.join(faint)} within atol of 0, where "
                                    "convcli's are not: it tests nothing", faint)
+                if zeros_of_yours is not None:
+                    zeros_of_yours.update(faint)
                 made.update({q: instead[q] for q in faint})
                 g = fallback  # (every gradient of the layer graded on it: the hints' input too)
+        # one on which the layer's backward does what a slip's would (a gradient with one element a channel
+        # not 0: = for +=; none where a ReLU's Z <= 0: no mask), where convcli's tells them apart (an
+        # adversarial review: the = slip passed on the one-hot gradient a crafted Z made under grad: output)
+        other = "" if void or faint or g is quantities.get(key) else _cannot_tell_back(
+            p, spec, g, taken[p.layer_input(i)], made, quantities[key], quantities[p.layer_input(i)], quantities)
+        if other:
+            for instead_g in (reference.get(key), quantities.get(key)):
+                if instead_g is None or instead_g is g or instead_g.shape != g.shape:
+                    continue
+                instead = _layer_gradients(spec, instead_g, caches[i])
+                if _cannot_tell_back(p, spec, instead_g, taken[p.layer_input(i)], instead, quantities[key],
+                                     quantities[p.layer_input(i)], quantities):
+                    continue
+                refused(source, g, f"cannot tell {spec.name}'s backward from {other}, where convcli's can: it "
+                                   "tests nothing", list(spec.gradients))
+                made, g = instead, instead_g
+                break
         taken[key] = g
         reference.update(made)
         # and on theirs as saved: their upstream gradient, the cache made of their input
@@ -2663,6 +2700,85 @@ def _layer_gradients(spec, g: np.ndarray, cache) -> dict[str, np.ndarray]:
     if spec.kind == "pool":
         return {f"{spec.name}.dA_prev": pool_backward(g, cache, mode=spec.mode)}
     return {f"{spec.name}.dA_prev": relu_backward(g, cache)}
+
+
+def _cannot_tell(p: Plan, spec, x: np.ndarray, out: np.ndarray, whole_x: np.ndarray,
+                 whole_out: np.ndarray) -> str:
+    """What another layer makes of ``x`` just what layer ``spec`` does
+    (``out``), where it makes another output of convcli's input
+    (``whole_x``, ``whole_out``): a ReLU no ReLU at all (an input with no
+    element below 0), a max pool an average pool or a window's sum, an
+    average pool a max pool (windows of one value); or ``""``."""
+    rtol, atol = p.tolerance
+    if spec.kind == "relu":
+        variants = [("no ReLU at all (no element of it below 0)", lambda a: a)]
+    elif spec.kind == "pool":
+        f_H, f_W = hparams.per_axis(spec.hparameters["f"], "f")
+        other = "average" if spec.mode == "max" else "max"
+
+        def pooled(a: np.ndarray) -> np.ndarray:
+            return pool_forward(a, dict(spec.hparameters), mode=other, engine=p.engine)[0]
+
+        variants = [(f"{'an' if other == 'average' else 'a'} {other} pool", pooled)]
+        if spec.mode == "max":
+            variants.append(("a sum of each window", lambda a: pooled(a) * (f_H * f_W)))
+    else:
+        return ""
+    with np.errstate(all="ignore"):
+        for what, make in variants:
+            try:
+                made = make(x)
+                if made.shape != out.shape or not _close(made, out, rtol, atol):
+                    continue
+                whole = make(whole_x)
+            except (ValueError, FloatingPointError):
+                continue
+            if whole.shape != whole_out.shape or not _close(whole, whole_out, rtol, atol):
+                return what
+    return ""
+
+
+def _cannot_tell_back(p: Plan, spec, g: np.ndarray, x: np.ndarray, made: dict[str, np.ndarray],
+                      whole_g: np.ndarray, whole_x: np.ndarray, quantities: dict[str, np.ndarray]) -> str:
+    """The slip whose backward makes of upstream gradient ``g`` (the layer's
+    input ``x``) just what layer ``spec``'s does (``made``), where it makes
+    another result of convcli's (``whole_g``, ``whole_x``; the whole run's
+    results in ``quantities``); or ``""``. A conv's = for += (every term
+    but the last dropped) where ``g`` holds at most one element not 0 a
+    channel; a ReLU's gradient passed through whole where ``g`` is 0 wherever
+    Z <= 0; a max pool's other tie rule."""
+    rtol, atol = p.tolerance
+    dA = f"{spec.name}.dA_prev"
+    with np.errstate(all="ignore"):
+        if spec.kind == "conv":
+            def most(a: np.ndarray) -> int:
+                return int(np.count_nonzero(a.reshape(-1, a.shape[-1]), axis=0).max(initial=0)) if a.size else 0
+            return ("= for += (no more than one element of it a channel is not 0)"
+                    if g.ndim == 4 and whole_g.ndim == 4 and most(g) <= 1 < most(whole_g) else "")
+        if spec.kind == "relu":
+            return ("the gradient passed through whole (no element of it where Z <= 0 is not 0)"
+                    if g.shape == made[dA].shape and _close(g, made[dA], rtol, atol)
+                    and not (whole_g.shape == quantities[dA].shape and _close(whole_g, quantities[dA], rtol, atol))
+                    else "")
+        if spec.kind != "pool" or spec.mode != "max":
+            return ""
+        ties = spec.hparameters.get("ties", "all")
+        other = "first" if ties != "first" else "all"
+
+        def back(a: np.ndarray, grad: np.ndarray) -> np.ndarray:
+            cache = pool_forward(a, dict(spec.hparameters, ties=other), mode="max", engine=p.engine)[1]
+            return pool_backward(grad, cache, mode="max")
+
+        try:
+            if not _close(back(x, g), made[dA], rtol, atol) or _close(back(whole_x, whole_g), quantities[dA], rtol,
+                                                                      atol):
+                return ""
+        except ValueError:
+            return ""
+        return f"ties: {other} (no window of it where the maxima tie takes a gradient)"
+
+
+UNFILLED = "; yours is all zeros: was it filled? (an array made with np.zeros that no loop wrote to)"
 
 
 def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> bool:
@@ -4442,8 +4558,9 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         laid: dict[str, tuple[int, ...]] = {}
         relaid: dict[str, np.ndarray] = {}
         yours = read_yours(submitted, p, results.quantities, laid, relaid)
+        zeros_of_yours: set[str] = set()
         reference, taken, instead, alternates = each_layer(p, results.quantities, yours, backward, laid, relaid,
-                                                           given)
+                                                           given, zeros_of_yours)
     layerwise = rerun = None
     if not layer_by_layer:  # each layer on your own inputs, made only once a hint asks (a rerun of all)
         @functools.cache
@@ -4476,6 +4593,11 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         _as_saved_notes(p, graded, submitted, rerun, results.quantities)
     if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did
         for o in graded:
+            if o.quantity in zeros_of_yours and "all_zeros" in o.hints:  # (its zeros are the layer's of yours: no
+                # 'was it filled?', an adversarial review)
+                o.note = o.note.replace(UNFILLED, "; yours is all zeros, what the layer makes of your input to it "
+                                                  "(graded on convcli's instead)")
+                o.hints.remove("all_zeros")
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
     linked = mark_links(graded, submitted, Path(against)) if against is not None else []
     if complete:

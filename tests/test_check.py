@@ -4832,7 +4832,10 @@ def test_each_layer_grades_no_layer_on_an_input_of_yours_it_makes_nothing_of(tmp
     by = {o["quantity"]: o for o in doc["against"]}
     assert sorted(q for q, o in by.items() if o["passed"]) == ["conv1.Z", "relu2.A"], by
     assert "makes every element of pool3.dA_prev within atol of 0" in by["pool3.dA_prev"]["note"], by
-    assert by["pool3.dA_prev"]["hints"] == ["all_zeros"], by["pool3.dA_prev"]  # (no slip of the faint gradient's)
+    # (no slip of the faint gradient's; and its zeros are what the layer makes of theirs: no 'was it filled?')
+    assert by["pool3.dA_prev"]["hints"] == [], by["pool3.dA_prev"]
+    assert ("yours is all zeros, what the layer makes of your input to it (graded on convcli's instead)"
+            in by["pool3.dA_prev"]["note"]), by["pool3.dA_prev"]["note"]
     # the right arrays still pass layer by layer, with nothing said
     _save_all(tmp_path / "right", key)
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "right", "--each-layer", "--json"]).stdout)
@@ -4996,3 +4999,43 @@ def test_each_layer_scales_float32s_allowance_to_what_the_layer_made_of_yours(tm
     by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", sub, "--each-layer",
                                                      "--json"]).stdout)["against"]}
     assert by["conv1.dW"]["passed"], by["conv1.dW"]
+
+
+def test_each_layer_grades_no_layer_on_an_input_of_yours_it_cannot_tell_from_a_slip(tmp_path):
+    """An adversarial review: layer by layer, a conv1.Z of zeros but one
+    element (one fail) let a ReLU that is the identity, a max pool that
+    sums its windows and a conv backward with = for += pass 7 of 8: on
+    that Z the right layers make just what those slips do. An input of
+    theirs on which the layer cannot be told from a slip, where convcli's
+    can, is replaced by convcli's, and said. The slips are written out by
+    hand here."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)  # conv 3x3 pad 1 -> relu -> max pool 2 stride 1, grad: output
+    Z = np.zeros((4, 5, 5, 4))
+    Z[1, 4, 4, 3] = 5.0
+    sums = sum(Z[:, i:i + 4, j:j + 4] for i in range(2) for j in range(2))  # the pool that sums its windows
+    A_pad = np.pad(np.load(tmp_path / "key" / "A_prev.npy"), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    dZ = np.zeros((4, 5, 5, 4))
+    dZ[1, 4, 4, 3] = 1.0  # one element not 0: = for += makes what += does
+    dW = np.zeros((3, 3, 3, 4))
+    dW[..., 3] = A_pad[1, 4:7, 4:7, :] * dZ[1, 4, 4, 3]
+    _save_all(tmp_path / "sub", {"conv1.Z": Z, "relu2.A": Z, "pool3.A": sums, "relu2.dA_prev": dZ,
+                                 "conv1.dW": dW})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not any(o["passed"] for q, o in by.items() if q != "relu2.dA_prev"), by
+    assert "cannot tell relu2 from no ReLU at all (no element of it below 0), where convcli's can" in \
+        by["relu2.A"]["note"], by["relu2.A"]["note"]
+    assert "cannot tell pool3 from a sum of each window, where convcli's can" in by["pool3.A"]["note"], by["pool3.A"]
+    assert "cannot tell conv1's backward from = for += (no more than one element of it a channel is not 0)" in \
+        by["conv1.dW"]["note"], by["conv1.dW"]["note"]
+    # on an input that tells them apart, the right layers of theirs still pass on it
+    Z = key["conv1.Z"] - 1.0  # not convcli's, and with elements on both sides of 0
+    relu = np.maximum(Z, 0)
+    pooled = np.maximum.reduce([relu[:, i:i + 4, j:j + 4] for i in range(2) for j in range(2)])
+    _save_all(tmp_path / "sub2", {"conv1.Z": Z, "relu2.A": relu, "pool3.A": pooled})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub2", "--each-layer", "--json"]).stdout)
+    assert [o["quantity"] for o in doc["against"] if not o["passed"]] == ["conv1.Z"], doc["against"]

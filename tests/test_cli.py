@@ -1339,7 +1339,8 @@ def test_the_layer_by_layer_rerun_falls_back_on_the_whole_runs_arrays(tmp_path):
                            "  - {type: pool, f: 2, mode: max}\nbackward:\n  grad: random\n", "pool.yaml")
     sub2 = tmp_path / "sub2"
     sub2.mkdir()
-    np.save(sub2 / "relu1.A.npy", np.ones((1, 4, 4, 3)))
+    # (not constant: a max pool of ones is an average pool's, which tests nothing of it)
+    np.save(sub2 / "relu1.A.npy", np.arange(1.0, 49.0).reshape(1, 4, 4, 3))
     np.save(sub2 / "pool2.dA_prev.npy", np.zeros((1, 4, 4, 2)))
     result = run(["check", pool, "--against", sub2, "--each-layer", "--json"])
     assert result.exit_code == 1, result.stderr
@@ -1354,7 +1355,8 @@ def test_the_layer_by_layer_rerun_falls_back_on_the_whole_runs_arrays(tmp_path):
     assert run(["backward", two, "--out", tmp_path / "k2"]).exit_code == 0
     sub3 = tmp_path / "sub3"
     sub3.mkdir()
-    np.save(sub3 / "conv1.Z.npy", np.ones((2, 2, 2, 2)))
+    # (some below 0: of ones, a ReLU is the identity, which tests nothing of it)
+    np.save(sub3 / "conv1.Z.npy", np.arange(-3.0, 13.0).reshape(2, 2, 2, 2))
     shutil.copy(tmp_path / "k2" / "pool4.A.npy", sub3)
     by = {o["quantity"]: o for o in json.loads(run(["check", two, "--against", sub3, "--each-layer",
                                                     "--json"]).stdout)["against"]}
