@@ -886,9 +886,10 @@ def _of_its_shape(p: Plan, note: str, src: Source, base: Path) -> str:
         fits = [q for q in p.graded() if tuple(p.shapes[q]) == shape]
         named = [q for q in fits if re.search(rf"(?<![A-Za-z]){re.escape(q.rsplit('.', 1)[-1])}(?![a-z])",
                                               plain.group(0)[len("unknown quantity '"):-1])]
-        # by its shape alone, no gradient where what the config gives has that shape too: a gradient has its
-        # input's shape, and a copy of the input (X.npy) was offered conv1.dA_prev (a review)
-        if any(tuple(p.shapes[q]) == shape for q in p.shapes if q not in p.graded()):
+        # by its shape alone, no gradient where an input the config gives has that shape too: a gradient has
+        # its input's shape, and a copy of the input (X.npy) was offered conv1.dA_prev (a review; not the
+        # upstream gradient it gives, of the last output's shape, a later review)
+        if any(tuple(p.shapes[q]) == shape for q in p.shapes if q not in p.graded() and p.roles.get(q) != "gradient"):
             fits = [q for q in fits if p.roles.get(q) != "gradient"]
         fits = named or fits
         if not fits or len(fits) > SHAPE_GUESSES:
@@ -2372,7 +2373,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         return a.astype(reference[q].dtype, copy=False)
 
     def reading(q: str, result: str, made: Callable[[np.ndarray], np.ndarray | None],
-                graded: list[str], gradient: bool = False) -> np.ndarray:
+                graded: list[str], gradient: bool = False, forward: bool = False) -> np.ndarray:
         """:func:`theirs` of ``q`` for the layer that takes it (``made``: what
         it makes of an input), which grades ``graded`` on it. One in another
         axis order is taken as its transpose (convcli's numbers): where their
@@ -2401,8 +2402,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     f"order: save {q} in convcli's (NHWC) and make it again")
         if x is not reference[q] and _tests_nothing(x, reference[q], gradient):
             refused(q, x, f"tests no layer (every element {float(x.flat[0])!r})", graded)
-            if zeros_of_yours is not None and x.flat[0] == 0:  # (a layer makes zeros of zeros)
-                zeros_of_yours.update(graded)
+            if zeros_of_yours is not None and x.flat[0] == 0:
+                if not forward:  # a backward makes zeros of an upstream gradient of zeros
+                    zeros_of_yours.update(graded)
+                else:  # a forward, where it does (a conv makes b of them; a review), and its backward: below
+                    refused_x[q] = x
+                    zeros_of_yours.update([result] if _zeros(made(x), *p.tolerance) else [])
             return reference[q]
         return x
 
@@ -2424,6 +2429,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 notes[m] = notes.get(m, "") + (f"; graded on convcli's {q}: yours, {fmt_shape(laid[q])}, has its "
                                                "axes in another order (convcli's arrays are NHWC)")
 
+    refused_x: dict[str, np.ndarray] = {}  # an input of theirs refused as testing nothing (zeros_of_yours)
     caches = []
     saved_caches: list = []  # per layer, its cache made of its input of theirs as saved (None: not one)
     for i, spec in enumerate(layers):
@@ -2432,7 +2438,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             other_order(name, [spec.output, *spec.gradients])
         # the first input is the config's
         x = (reading(name, spec.output, lambda a: _layer_output(p, spec, a, quantities),
-                     [spec.output, *spec.gradients]) if i else quantities[name])
+                     [spec.output, *spec.gradients], forward=True) if i else quantities[name])
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
         for a in (x, reference[name], quantities[name]):
@@ -2455,8 +2461,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     if attempt is x:
                         refused(name, attempt, f"makes every element of {spec.output} within atol of 0, where "
                                                "convcli's are not: it tests nothing", [spec.output, *spec.gradients])
-                        if zeros_of_yours is not None:
-                            zeros_of_yours.update([spec.output, *spec.gradients])
+                        refused_x[name] = attempt
+                        if zeros_of_yours is not None and _zeros(out, *p.tolerance):
+                            zeros_of_yours.add(spec.output)
                     continue
                 # or one on which the layer does what a layer of another kind would (a ReLU of a Z with no
                 # element below 0 is the identity; a max pool of zeros but one element per window a sum):
@@ -2542,17 +2549,19 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     zeros_of_yours.update(faint)
                 made.update({q: instead[q] for q in faint})
                 g = fallback  # (every gradient of the layer graded on it: the hints' input too)
-        # one on which the layer's backward does what a slip's would (a gradient with one element a channel
-        # not 0: = for +=; none where a ReLU's Z <= 0: no mask), where convcli's tells them apart (an
+        # one on which the layer's backward does what a slip's would (a gradient 0 but in the last sample's last
+        # window: = for +=), where convcli's tells them apart (an
         # adversarial review: the = slip passed on the one-hot gradient a crafted Z made under grad: output)
+        hyper = p.layer_shapes[i].hyper
         other = "" if void or faint or g is quantities.get(key) else _cannot_tell_back(
-            p, spec, g, taken[p.layer_input(i)], made, quantities[key], quantities[p.layer_input(i)], quantities)
+            p, spec, hyper, g, taken[p.layer_input(i)], made, quantities[key], quantities[p.layer_input(i)],
+            quantities)
         if other:
             for instead_g in (reference.get(key), quantities.get(key)):
                 if instead_g is None or instead_g is g or instead_g.shape != g.shape:
                     continue
                 instead = _layer_gradients(spec, instead_g, caches[i])
-                if _cannot_tell_back(p, spec, instead_g, taken[p.layer_input(i)], instead, quantities[key],
+                if _cannot_tell_back(p, spec, hyper, instead_g, taken[p.layer_input(i)], instead, quantities[key],
                                      quantities[p.layer_input(i)], quantities):
                     continue
                 refused(source, g, f"cannot tell {spec.name}'s backward from {other}, where convcli's can: it "
@@ -2560,6 +2569,13 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 made, g = instead, instead_g
                 break
         taken[key] = g
+        if zeros_of_yours is not None and p.layer_input(i) in refused_x:  # what the layer makes of theirs
+            try:
+                _, cache = _layer_forward(p, spec, refused_x[p.layer_input(i)], quantities)
+                theirs_made = _layer_gradients(spec, g, cache)
+                zeros_of_yours.update(q for q, a in theirs_made.items() if _zeros(a, *p.tolerance))
+            except ValueError:
+                pass
         reference.update(made)
         # and on theirs as saved: their upstream gradient, the cache made of their input
         names = [n for n in (p.layer_input(i) if saved_caches[i] is not None else None,
@@ -2738,44 +2754,38 @@ def _cannot_tell(p: Plan, spec, x: np.ndarray, out: np.ndarray, whole_x: np.ndar
     return ""
 
 
-def _cannot_tell_back(p: Plan, spec, g: np.ndarray, x: np.ndarray, made: dict[str, np.ndarray],
+def _cannot_tell_back(p: Plan, spec, hyper: dict, g: np.ndarray, x: np.ndarray, made: dict[str, np.ndarray],
                       whole_g: np.ndarray, whole_x: np.ndarray, quantities: dict[str, np.ndarray]) -> str:
     """The slip whose backward makes of upstream gradient ``g`` (the layer's
-    input ``x``) just what layer ``spec``'s does (``made``), where it makes
-    another result of convcli's (``whole_g``, ``whole_x``; the whole run's
-    results in ``quantities``); or ``""``. A conv's = for += (every term
-    but the last dropped) where ``g`` holds at most one element not 0 a
-    channel; a ReLU's gradient passed through whole where ``g`` is 0 wherever
-    Z <= 0; a max pool's other tie rule."""
+    input ``x``; ``hyper``: its resolved hyperparameters) just what layer
+    ``spec``'s does (``made``), where it makes another result of convcli's
+    (``whole_g``, ``whole_x``; the whole run's results in ``quantities``);
+    or ``""``: a conv's = for += (its dW and db the last sample's last
+    window's term alone: where ``g`` is 0 but there)."""
     rtol, atol = p.tolerance
-    dA = f"{spec.name}.dA_prev"
     with np.errstate(all="ignore"):
         if spec.kind == "conv":
-            def most(a: np.ndarray) -> int:
-                return int(np.count_nonzero(a.reshape(-1, a.shape[-1]), axis=0).max(initial=0)) if a.size else 0
-            return ("= for += (no more than one element of it a channel is not 0)"
-                    if g.ndim == 4 and whole_g.ndim == 4 and most(g) <= 1 < most(whole_g) else "")
-        if spec.kind == "relu":
-            return ("the gradient passed through whole (no element of it where Z <= 0 is not 0)"
-                    if g.shape == made[dA].shape and _close(g, made[dA], rtol, atol)
-                    and not (whole_g.shape == quantities[dA].shape and _close(whole_g, quantities[dA], rtol, atol))
-                    else "")
-        if spec.kind != "pool" or spec.mode != "max":
-            return ""
-        ties = spec.hparameters.get("ties", "all")
-        other = "first" if ties != "first" else "all"
+            dW, db = f"{spec.name}.dW", f"{spec.name}.db"
 
-        def back(a: np.ndarray, grad: np.ndarray) -> np.ndarray:
-            cache = pool_forward(a, dict(spec.hparameters, ties=other), mode="max", engine=p.engine)[1]
-            return pool_backward(grad, cache, mode="max")
+            def slipped(a: np.ndarray, grad: np.ndarray, results: dict[str, np.ndarray]) -> bool:
+                if a.ndim != 4 or grad.ndim != 4 or not a.size or not grad.size or dW not in results:
+                    return False
+                window, dz = _last_window(a, grad, hyper)
+                last = window[..., None] * dz
+                return (last.shape == results[dW].shape and _close(last, results[dW], rtol, atol)
+                        and dz.size == results[db].size and _close(dz.reshape(results[db].shape), results[db], rtol,
+                                                                   atol))
 
-        try:
-            if not _close(back(x, g), made[dA], rtol, atol) or _close(back(whole_x, whole_g), quantities[dA], rtol,
-                                                                      atol):
-                return ""
-        except ValueError:
-            return ""
-        return f"ties: {other} (no window of it where the maxima tie takes a gradient)"
+            return ("= for += (it is 0 but in the last sample's last window, whose term alone = keeps)"
+                    if slipped(x, g, made) and not slipped(whole_x, whole_g, quantities) else "")
+    # (not a ReLU's gradient passed through whole where g is 0 wherever Z <= 0: a max pool after a ReLU routes
+    # it so wherever no window of Z is all <= 0, and a right ReLU backward failed on convcli's g, a review)
+    return ""
+
+
+def _zeros(a, rtol: float, atol: float) -> bool:
+    """Whether ``a`` is an array every element of which is within atol of 0."""
+    return isinstance(a, np.ndarray) and a.size > 0 and _close(np.zeros(a.shape), a, rtol, atol)
 
 
 UNFILLED = "; yours is all zeros: was it filled? (an array made with np.zeros that no loop wrote to)"
@@ -3472,13 +3482,14 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
                 grads[f"{spec.name}.dA_prev"] = g if fixed else g | x[j]
         return x, out, grads
 
-    def causes_of(o: Outcome) -> Causes:
+    def causes_of(o: Outcome, traced) -> Causes:
+        _, out, grads = traced
         layer = o.quantity.split(".", 1)[0]
         if p.roles.get(o.quantity) == "gradient":
             return grads.get(o.quantity, Causes())
         return out[index[layer]] if layer in index else Causes()
 
-    x, out, grads = trace()
+    traced = trace()
     # A copy of a given input that differs is a likely cause only where nothing made of it passed: the arrays
     # that did were made of the config's (an instructor's review: a dW off by 1 was told its A_prev copy from
     # another seed is not the config's, where the Z, relu and pool made of A_prev passed); said as a maybe
@@ -3487,9 +3498,14 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
     used: dict[str, list[str]] = {}
     for o in outcomes:
         if o.status == "pass" and o.abs_err is not None and "atol_dominates" not in o.hints:
-            for kind, q in causes_of(o):
+            for kind, q in causes_of(o, traced):
                 if kind == "other_inputs":
                     used.setdefault(q, []).append(o.quantity)
+    # and what each array follows from without them (a later review: the maybe hid the gradient coming in)
+    given_other = other
+    other = {q: how for q, how in given_other.items() if q not in used}
+    without = trace() if used else traced
+    other = given_other
 
     for o in outcomes:
         layer = o.quantity.split(".", 1)[0]
@@ -3499,11 +3515,18 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
                 or layer not in index):
             continue
         gradient = p.roles.get(o.quantity) == "gradient"
-        causes = causes_of(o)
-        if o.abs_err is None:  # a shape follows only from shapes: an array of yours of another shape
-            causes = Causes(c for c in causes if c[1] in shaped)
-        named = {kind: sorted(q for k, q in causes if k == kind)
-                 for kind in ("other_inputs", "forward_first", "gradient_first", "layout_first")}
+
+        def named_causes(traced) -> dict[str, list[str]]:
+            causes = causes_of(o, traced)
+            if o.abs_err is None:  # a shape follows only from shapes: an array of yours of another shape
+                causes = Causes(c for c in causes if c[1] in shaped)
+            return {kind: sorted(q for k, q in causes if k == kind)
+                    for kind in ("other_inputs", "forward_first", "gradient_first", "layout_first")}
+
+        named = named_causes(traced)
+        if named["other_inputs"] and all(q in used for q in named["other_inputs"]):
+            # copies something made of passed: what else it follows from, if anything, else the maybe below
+            named = named_causes(without) if any(named_causes(without).values()) else named
         if named["other_inputs"]:  # the root of everything else: said alone
             # the random inputs drawn in another order apart (a review: a file's copy that differs was folded in)
             drawn = [q for q in named["other_inputs"] if other.get(q, "").startswith(DRAWN)]
@@ -3617,6 +3640,24 @@ def _relu_kink_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
     return ""
 
 
+def _last_window(x: np.ndarray, g: np.ndarray, hyper: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A conv layer's last sample's last window of its input ``x`` (f_H,
+    f_W, C_in; zeros in the padding) and its upstream gradient ``g``'s
+    there, per channel: the terms the notebook's loops with ``=`` for
+    ``+=`` keep (``dW[..., c] = window * dz[c]``, ``db = dz``)."""
+    (f_H, f_W), (s_H, s_W), (d_H, d_W) = hyper["f"], hyper["stride"], hyper["dilation"]
+    t, _, l, _ = hyper["pad"]
+    dz = g[-1, -1, -1].astype(np.float64)  # the last sample's last window's gradient, per channel
+    y0, x0 = (g.shape[1] - 1) * s_H - t, (g.shape[2] - 1) * s_W - l  # in the unpadded input
+    window = np.zeros((f_H, f_W, x.shape[3]))
+    for a in range(f_H):
+        for b in range(f_W):
+            y, xx = y0 + a * d_H, x0 + b * d_W
+            if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
+                window[a, b] = x[-1, y, xx]
+    return window, dz
+
+
 def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
                     atol: float) -> str:
     """For a conv layer's ``dW`` or ``db`` that differs: whether it is the
@@ -3629,21 +3670,11 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
         x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
         if x is None or g is None or g.ndim != 4 or x.ndim != 4:
             return ""
-        hyper = p.layer_shapes[i].hyper
-        (f_H, f_W), (s_H, s_W), (d_H, d_W) = hyper["f"], hyper["stride"], hyper["dilation"]
-        t, _, l, _ = hyper["pad"]
-        dz = g[-1, -1, -1].astype(np.float64)  # the last sample's last window's gradient, per channel
-        window = None  # (a db's term has none)
+        window, dz = _last_window(x, g, p.layer_shapes[i].hyper)
         if q.endswith(".db"):
+            window = None  # (a db's term has none)
             last = dz.reshape(theirs.shape) if theirs.size == dz.size else None
         else:
-            y0, x0 = (g.shape[1] - 1) * s_H - t, (g.shape[2] - 1) * s_W - l  # in the unpadded input
-            window = np.zeros((f_H, f_W, x.shape[3]))
-            for a in range(f_H):
-                for b in range(f_W):
-                    y, xx = y0 + a * d_H, x0 + b * d_W
-                    if 0 <= y < x.shape[1] and 0 <= xx < x.shape[2]:
-                        window[a, b] = x[-1, y, xx]
             last = window[..., None] * dz
         if last is None or last.shape != theirs.shape:
             return ""

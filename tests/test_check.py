@@ -5019,9 +5019,8 @@ def test_each_layer_grades_no_layer_on_an_input_of_yours_it_cannot_tell_from_a_s
     sums = sum(Z[:, i:i + 4, j:j + 4] for i in range(2) for j in range(2))  # the pool that sums its windows
     A_pad = np.pad(np.load(tmp_path / "key" / "A_prev.npy"), ((0, 0), (1, 1), (1, 1), (0, 0)))
     dZ = np.zeros((4, 5, 5, 4))
-    dZ[1, 4, 4, 3] = 1.0  # one element not 0: = for += makes what += does
-    dW = np.zeros((3, 3, 3, 4))
-    dW[..., 3] = A_pad[1, 4:7, 4:7, :] * dZ[1, 4, 4, 3]
+    dZ[3, 4, 4] = [1.0, 0.0, -2.0, 0.5]  # 0 but in the last sample's last window: = for += makes what += does
+    dW = A_pad[3, 4:7, 4:7, :, None] * dZ[3, 4, 4]
     _save_all(tmp_path / "sub", {"conv1.Z": Z, "relu2.A": Z, "pool3.A": sums, "relu2.dA_prev": dZ,
                                  "conv1.dW": dW})
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
@@ -5030,8 +5029,17 @@ def test_each_layer_grades_no_layer_on_an_input_of_yours_it_cannot_tell_from_a_s
     assert "cannot tell relu2 from no ReLU at all (no element of it below 0), where convcli's can" in \
         by["relu2.A"]["note"], by["relu2.A"]["note"]
     assert "cannot tell pool3 from a sum of each window, where convcli's can" in by["pool3.A"]["note"], by["pool3.A"]
-    assert "cannot tell conv1's backward from = for += (no more than one element of it a channel is not 0)" in \
-        by["conv1.dW"]["note"], by["conv1.dW"]["note"]
+    assert ("cannot tell conv1's backward from = for += (it is 0 but in the last sample's last window, whose term "
+            "alone = keeps)") in by["conv1.dW"]["note"], by["conv1.dW"]["note"]
+    # one element not 0 elsewhere (a review: the = slip keeps the last window's term, 0 there): a right
+    # backward on it is graded on it, and passes
+    dZ = np.zeros((4, 5, 5, 4))
+    dZ[1, 2, 2, 3] = 1.0
+    _save_all(tmp_path / "sub3", {"relu2.dA_prev": dZ, "conv1.dW": np.pad(
+        (A_pad[1, 2:5, 2:5, :] * 1.0)[..., None], ((0, 0), (0, 0), (0, 0), (3, 0))), "conv1.db": dZ.sum((0, 1, 2))})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub3", "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["conv1.dW"]["passed"] and by["conv1.db"]["passed"] and "cannot tell" not in by["conv1.dW"]["note"], by
     # on an input that tells them apart, the right layers of theirs still pass on it
     Z = key["conv1.Z"] - 1.0  # not convcli's, and with elements on both sides of 0
     relu = np.maximum(Z, 0)
@@ -5039,3 +5047,40 @@ def test_each_layer_grades_no_layer_on_an_input_of_yours_it_cannot_tell_from_a_s
     _save_all(tmp_path / "sub2", {"conv1.Z": Z, "relu2.A": relu, "pool3.A": pooled})
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub2", "--each-layer", "--json"]).stdout)
     assert [o["quantity"] for o in doc["against"] if not o["passed"]] == ["conv1.Z"], doc["against"]
+
+
+def test_each_layer_grades_a_relu_backward_on_a_max_pools_natural_gradient(tmp_path):
+    """A fuzz of right submissions: a ReLU's upstream gradient out of a max
+    pool is 0 wherever Z <= 0 unless a window of Z is all <= 0, so a rule
+    that refused such a gradient (as unable to tell the ReLU's mask from
+    none) failed a right relu2.dA_prev on convcli's gradient. By hand: a 1x1
+    identity conv, a ReLU, a 2x2 max pool, grad: ones; the learner's Z (not
+    convcli's: noise added) has no window all <= 0, convcli's has one; every
+    later array is the learner's loops over their own Z, and passes."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    A = np.array([[0.9, -1.2, 0.4, -0.6], [-0.3, 1.1, -0.8, 0.7], [-0.5, -0.1, 1.3, -0.9],
+                  [-0.05, -0.7, -0.2, 0.6]]).reshape(1, 4, 4, 1)  # its window [2:4, 0:2] all < 0
+    np.save(tmp_path / "A.npy", A)
+    cfg = write(tmp_path, "inputs:\n  A_prev: {file: A.npy}\n  W: {value: [[[[1.0]]]]}\n  b: {value: [0.0]}\n"
+                          "layers:\n  - {type: conv, W: W, b: b}\n  - {type: relu}\n  - {type: pool, f: 2}\n"
+                          "backward: {grad: ones}\n")
+    Z = A + 0.3 * np.array([[0.8, 0.5, -0.4, 0.1], [0.3, -0.2, 0.6, -0.5], [0.4, 0.9, -0.3, 0.2],
+                            [-0.6, 0.1, 0.3, -0.1]]).reshape(1, 4, 4, 1)
+    R = np.maximum(Z, 0)
+    P = R.reshape(1, 2, 2, 2, 2, 1).max(axis=(2, 4))
+    dP = np.zeros_like(R)
+    for i in range(2):
+        for j in range(2):
+            w = R[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2, 0]
+            dP[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2, 0] = w == w.max()
+    dZ = dP * (Z > 0)
+    assert (Z.reshape(2, 2, 2, 2).max(axis=(1, 3)) > 0).all()  # the premise: no window of theirs all <= 0
+    _save_all(tmp_path / "sub", {"conv1.Z": Z, "relu2.A": R, "pool3.A": P, "pool3.dA_prev": dP, "relu2.dA_prev": dZ,
+                                 "conv1.dA_prev": dZ, "conv1.dW": (A * dZ).sum().reshape(1, 1, 1, 1),
+                                 "conv1.db": dZ.sum().reshape(1)})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
+    assert [o["quantity"] for o in doc["against"] if not o["passed"]] == ["conv1.Z"], doc["against"]
+    assert not any("graded on convcli's" in o["note"] for o in doc["against"]), doc["against"]
