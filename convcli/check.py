@@ -2550,8 +2550,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 made.update({q: instead[q] for q in faint})
                 g = fallback  # (every gradient of the layer graded on it: the hints' input too)
         # one on which the layer's backward does what a slip's would (a gradient 0 but in the last sample's last
-        # window: = for +=), where convcli's tells them apart (an
-        # adversarial review: the = slip passed on the one-hot gradient a crafted Z made under grad: output)
+        # window: = for +=), where convcli's tells them apart (an adversarial review: the = slip passed on the
+        # one-hot gradient a crafted Z made under grad: output)
         hyper = p.layer_shapes[i].hyper
         other = "" if void or faint or g is quantities.get(key) else _cannot_tell_back(
             p, spec, hyper, g, taken[p.layer_input(i)], made, quantities[key], quantities[p.layer_input(i)],
@@ -2768,7 +2768,7 @@ def _cannot_tell_back(p: Plan, spec, hyper: dict, g: np.ndarray, x: np.ndarray, 
             dW, db = f"{spec.name}.dW", f"{spec.name}.db"
 
             def slipped(a: np.ndarray, grad: np.ndarray, results: dict[str, np.ndarray]) -> bool:
-                if a.ndim != 4 or grad.ndim != 4 or not a.size or not grad.size or dW not in results:
+                if a.ndim != 4 or grad.ndim != 4 or not a.size or not grad.size or not {dW, db} <= set(results):
                     return False
                 window, dz = _last_window(a, grad, hyper)
                 last = window[..., None] * dz
