@@ -5084,3 +5084,27 @@ def test_each_layer_grades_a_relu_backward_on_a_max_pools_natural_gradient(tmp_p
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
     assert [o["quantity"] for o in doc["against"] if not o["passed"]] == ["conv1.Z"], doc["against"]
     assert not any("graded on convcli's" in o["note"] for o in doc["against"]), doc["against"]
+
+
+def test_each_layer_grades_a_layer_of_few_windows_on_yours_even_where_they_look_alike(tmp_path):
+    """A fuzz of right submissions: a max pool of 3 windows (one sample, a
+    2x2 map, 3 channels) over a ReLU's output with one element not 0 a
+    window, which a pool that sums its windows makes too, was refused as
+    testing nothing, and a right pool3.A failed on convcli's input. Of so
+    few elements that happens by chance: the layer is graded on theirs. By
+    hand: the learner's Z (not convcli's), their ReLU and max pool of it."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [1, 4, 4, 2]}\n  W: {random: [3, 3, 2, 3]}\n"
+                          "  b: {random: [3]}\nlayers:\n  - {type: conv, W: W, b: b, stride: 2, pad: same}\n"
+                          "  - {type: relu}\n  - {type: pool, f: 2}\n")
+    Z = np.array([[[2.0, -1.0, -0.5], [-1.0, -2.0, 0.7]], [[-0.3, 1.5, -0.2], [-0.1, -0.4, -0.6]]])[None]
+    R = np.maximum(Z, 0)  # one element not 0 in each channel's one window
+    _save_all(tmp_path / "sub", {"conv1.Z": Z, "relu2.A": R, "pool3.A": R.max(axis=(1, 2), keepdims=True)})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not by["conv1.Z"]["passed"], by["conv1.Z"]  # (the premise: theirs is not convcli's)
+    assert by["relu2.A"]["passed"] and by["pool3.A"]["passed"], by
+    assert not any("graded on convcli's" in o["note"] for o in doc["against"]), doc["against"]
