@@ -1994,17 +1994,22 @@ def _ceil_mode_size(H: int, W: int, f, s) -> tuple[int, int]:
     return one(H, f[0], s[0]), one(W, f[1], s[1])
 
 
+def _layer_setting(p: Plan, i: int, ls) -> tuple:
+    """Layer ``i``'s spec, input height and width, window, stride, dilation,
+    padding (4 sides), whether it is a conv and whether its stride is given
+    (``ls``: its shapes and resolved hyperparameters as run)."""
+    spec = p.network.layers[i]
+    _, H, W, _ = ls.in_shape
+    return (spec, H, W, tuple(ls.hyper["f"]), tuple(ls.hyper["stride"]), tuple(ls.hyper.get("dilation", [1, 1])),
+            list(ls.hyper.get("pad", [0, 0, 0, 0])), ls.kind == "conv", "stride" in spec.hparameters)
+
+
 def _settings(p: Plan, i: int, ls) -> list[tuple[str, dict, str, tuple[int, int]]]:
     """The other settings of layer ``i`` (``ls``: its shapes and resolved
     hyperparameters as run) a slip may have given it, the likeliest first:
     (what, the change to its hyperparameters, the config's, the output
     size it makes of the input)."""
-    spec = p.network.layers[i]
-    _, H, W, _ = ls.in_shape
-    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
-    (d_H, d_W), pad = ls.hyper.get("dilation", [1, 1]), list(ls.hyper.get("pad", [0, 0, 0, 0]))
-    conv = ls.kind == "conv"
-    given_stride = "stride" in spec.hparameters
+    spec, H, W, (f_H, f_W), (s_H, s_W), (d_H, d_W), pad, conv, given_stride = _layer_setting(p, i, ls)
 
     def size(pad4=pad, s=(s_H, s_W), d=(d_H, d_W), f=(f_H, f_W)):
         t, b, l, r = pad4
@@ -2050,12 +2055,7 @@ def _geometry_hint(p: Plan, i: int, ls, shape: tuple[int, ...], remade: _Remade,
     ours = ls.out_shape
     if len(shape) != 4 or (shape[0], shape[3]) != (ours[0], ours[3]) or (shape[1:3] == ours[1:3]) != same_size:
         return ""
-    spec = p.network.layers[i]
-    _, H, W, _ = ls.in_shape
-    (f_H, f_W), (s_H, s_W) = ls.hyper["f"], ls.hyper["stride"]
-    (d_H, d_W), pad = ls.hyper.get("dilation", [1, 1]), list(ls.hyper.get("pad", [0, 0, 0, 0]))
-    conv = ls.kind == "conv"
-    given_stride = "stride" in spec.hparameters
+    spec, H, W, (f_H, f_W), (s_H, s_W), (d_H, d_W), pad, conv, given_stride = _layer_setting(p, i, ls)
     order = _settings(p, i, ls)
     sized = [(what, change, cfg) for what, change, cfg, n in order if n == tuple(shape[1:3])]
     of = f"{ls.name}'s input {fmt_shape(ls.in_shape)}"
