@@ -166,6 +166,11 @@ INSTALL_HINT = "needs matplotlib: pip install matplotlib (from convcli's clone: 
 
 DPI = 100
 MAX_PANELS = 64  # channels drawn when the caller does not choose them
+# A check's picture of many quantities that differ draws about this many channels in all, at least
+# FEWEST_EACH a quantity: each panel costs matplotlib's layout ~40 ms (12 quantities of 64 channels
+# took 34 s to draw, 1.2 s to check).
+PANELS_IN_ALL = 128
+FEWEST_EACH = 8
 # Channels a caller may choose for one picture: 256 panels, 16 a row, are
 # ~150 pixels wide and take ~6 s to draw; 1024 took 40 s for panels no one
 # could read.
@@ -385,6 +390,9 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         differs = _differs(y, r, rtol, tol)
         if differs.any():
             differing[name] = (y, r, tol, differs, _choose_kind(r, name, None))
+    grids = sum(kind != "vector" for *_, kind in differing.values())
+    most = min(MAX_PANELS, max(FEWEST_EACH, PANELS_IN_ALL // max(grids, 1)))
+    shared = f"{grids} quantities of channels differ: {most} each" if most < MAX_PANELS else ""
     # One sample for every batch of maps, the one with the most elements that differ over them all, where
     # it holds some of a quantity's (a review: conv1.Z drawn at sample 0, relu2.A at 3, pool3.A at 0)
     maps = [(y, r, tol, d) for y, r, tol, d, kind in differing.values() if kind == "maps"]
@@ -401,7 +409,7 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         for name, (y, r, tol, differs, kind) in differing.items():
             extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
             sample = common if kind == "maps" and common is not None and differs[common].any() else None
-            blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra))
+            blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra, most, shared))
         return blocks or [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                                      f"rtol {rtol:g}, atol {atol:g})"],
                                  width=MIN_WIDTH, height=1.0)]
@@ -1147,7 +1155,10 @@ def _drawn_magenta(mask: np.ndarray, sample: int | None, channels) -> str:
 
 
 def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol,
-                      extra: Sequence[str] = ()) -> _Block:
+                      extra: Sequence[str] = (), most: int = MAX_PANELS, why_most: str = "") -> _Block:
+    """The block of |yours - reference|; where the caller chooses no
+    channels and there are more than ``most``, up to ``most`` of those that
+    differ (``why_most``, if any, saying why so few in the title)."""
     y, r = _difference_arrays(yours, reference, name)
     with np.errstate(all="ignore"):
         error = np.where(_same(y, r), 0.0, np.abs(y - r))
@@ -1167,18 +1178,19 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             where = np.flatnonzero(differs[sample])
             mark = ((sample, *(int(k) for k in np.unravel_index(int(where[0]), r.shape[1:])))
                     if where.size else None)
-        if channels is None and r.shape[-1] > MAX_PANELS:  # those that differ (a review: 90 of 128 not drawn)
+        if channels is None and r.shape[-1] > most:  # those that differ (a review: 90 of 128 not drawn)
             within = differs[sample] if kind == "maps" else differs
             which = np.flatnonzero(within.reshape(-1, r.shape[-1]).any(axis=0)).tolist()
             # those with a NaN or an infinity first, drawn magenta (a review: one past the 64 drawn)
             errs = error[sample] if kind == "maps" else error
             bad = set(np.flatnonzero((within & ~np.isfinite(errs)).reshape(-1, r.shape[-1]).any(axis=0)).tolist())
-            channels = sorted(([c for c in which if c in bad] + [c for c in which if c not in bad])[:MAX_PANELS]) \
+            channels = sorted(([c for c in which if c in bad] + [c for c in which if c not in bad])[:most]) \
                 or None  # (a sample given that holds none: the first 64)
             if channels is not None and mark is not None and mark[-1] not in channels:  # the marked one among them
                 channels = sorted(channels[:-1] + [mark[-1]])
-            if len(which) > MAX_PANELS:
-                title_more = f"{MAX_PANELS} of the {len(which)} channels that differ drawn"
+            if len(which) > most:
+                title_more = f"{most} of the {len(which)} channels that differ drawn" + (
+                    f" ({why_most})" if why_most else "")
     finite = error[np.isfinite(error)]
     # two finite numbers whose |difference| passes float64's largest (1e308 against -1e308): an
     # error too large to hold, not a NaN or an infinity on one side (as the title said before)
