@@ -586,7 +586,18 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         return printable(f"{folder.relative_to(path).as_posix()}/")
 
     def handouts(folders_: list[Path]) -> list[Unknown]:
-        return [Unknown(shown(f), "a folder of what the config gives (the hand-out), not graded") for f in folders_]
+        return [Unknown(shown(f), CONVCLI_OUTPUT if f in convcli_own else
+                        "a folder of what the config gives (the hand-out), not graded") for f in folders_]
+
+    convcli_own: set[Path] = set()  # of the folders inside, those convcli wrote (_convcli_wrote), once asked
+
+    def no_rival(folder: Path) -> bool:  # the hand-out, or convcli's own output folder: neither is the work
+        if handout(folder):
+            return True
+        if _convcli_folder(folder, p.max_memory):
+            convcli_own.add(folder)
+            return True
+        return False
 
     def graded_names(rel: str, names: list[str]) -> bool:  # whether one of a folder's .npy files names a quantity
         return _names_a_quantity(p, rel, names)
@@ -603,7 +614,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # a folder inside one of an outputs.h5 is that run's own, listed as when the run is given itself
         # (graded_inside), not a rival to it, however deep it lies
         inner = [f for f in inner if not any(o in f.parents and (o / "outputs.h5").is_file() for o in inner)]
-        work = [f for f in inner if not handout(f)] if len(inner) > 1 else inner
+        work = [f for f in inner if not no_rival(f)] if len(inner) > 1 else inner
         if not inner:
             return [], [], [Unknown(shown(f), f"not searched: {why}") for f, why in unsearched]
         return (work, handouts([f for f in inner if f not in work]), []) if work else (inner, [], [])
@@ -714,6 +725,15 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     foldered = zipped or file.suffix.lower() in H5_SUFFIXES
     graded = [_graded_as(p, raw, src) for raw, src in found] if foldered else []  # (quantity, folder) or None
     several = _submissions(graded)
+    left: list[Unknown] = []
+    if several and zipped:  # convcli's own output folder beside the work is no rival to it (_convcli_wrote)
+        own = [f for f in several if _convcli_zipped(file, f, found, where, p.max_memory)]
+        if own and len(own) < len(several):
+            kept = [not any(raw.startswith(f"{f}/") for f in own) for raw, _ in found]  # (its inputs' too)
+            found = [x for x, k in zip(found, kept) if k]
+            graded = [g for g, k in zip(graded, kept) if k]
+            left += [Unknown(printable(f"{f}/"), CONVCLI_OUTPUT) for f in own]
+            several = _submissions(graded)
     if several and _copies_alike(found, graded, several, file.parent, where, p.max_memory):
         several = []  # one submission saved twice (hw3/ and its copy): graded once, the copies listed
     if several:
@@ -721,11 +741,10 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         remedy = ("unzip it and --against the folder that is the work" if zipped else
                   "copy the group that is the work into a file of its own (h5copy) and --against that")
         if empty_ok:
-            return [], unread + [Unknown(s_, f"one of several submissions in {printable(file.name)}; {remedy}")
-                                 for s_ in shown]
+            return [], unread + left + [Unknown(s_, f"one of several submissions in {printable(file.name)}; "
+                                                       f"{remedy}") for s_ in shown]
         raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
                                   f"{' ...' if len(shown) > 5 else ''}: several submissions in one; {remedy}")
-    left: list[Unknown] = []
     if zipped and any(g is not None and g[1] == "" for g in graded):  # (an .h5's groups are its own: graded)
         # work at a zip's top level: a folder's arrays beside it are listed, not graded, as an unpacked
         # folder's are (a review: a zip with convcli's own output folder beside the work had convcli's arrays graded
@@ -1395,6 +1414,91 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
         raise ConvcliError(where, f"none of its arrays is a quantity this run computes: {', '.join(names)}"
                                   f"{other}{known}")
     return out, unknown
+
+
+SUMMARY_MOST = 1 << 24  # bytes of a summary.json read to tell convcli's own output folder (its own are ~10 KiB)
+CONVCLI_OUTPUT = "convcli's own output (its summary.json describes these arrays), not graded"
+
+
+def _convcli_wrote(summary: bytes | None, read: Callable[[str], np.ndarray | None]) -> bool:
+    """Whether a folder holding ``summary`` (its summary.json's bytes) is one
+    convcli wrote and left as it was: the arrays the summary names by file
+    that ``read(file name)`` finds (None: not there) have its shapes and
+    exactly its min and max, and its mean to 1e-9 of their range, and there
+    is one at least. A student's upload with ``convcli backward``'s
+    convcli-out/stack/ beside hw3/ was refused as two submissions (an
+    instructor's review); one whose arrays of theirs were saved over
+    convcli's in it still rivals the work (their extremes are not
+    convcli's to the bit)."""
+    import json
+
+    from .stats import describe, json_number
+
+    try:
+        run = json.loads(summary or b"")
+        quantities = run["quantities"]
+        if "convcli" not in run or not isinstance(quantities, dict):
+            return False
+    except (ValueError, KeyError, TypeError):
+        return False
+    seen = 0
+    for entry in quantities.values():
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name.lower().endswith(".npy"):
+            continue
+        try:
+            a = read(name)
+        except ConvcliError:
+            return False
+        if a is None:
+            continue
+        if not np.issubdtype(a.dtype, np.number) or a.dtype.kind == "c":
+            return False
+        got = {k: json_number(v) for k, v in describe(a).items()}
+        if list(got["shape"]) != entry.get("shape") or any(got[k] != entry.get(k) for k in ("min", "max")):
+            return False
+        span = max((abs(v) for v in (got["min"], got["max"]) if isinstance(v, float)), default=0.0)
+        mean = entry.get("mean")
+        if isinstance(got["mean"], float) and not (isinstance(mean, (int, float))
+                                                   and abs(got["mean"] - mean) <= 1e-9 * span):
+            return False
+        seen += 1
+    return seen > 0
+
+
+def _convcli_folder(folder: Path, max_memory: int) -> bool:
+    """:func:`_convcli_wrote` of a folder on disk."""
+    summary = folder / "summary.json"
+    try:
+        if not summary.is_file() or summary.stat().st_size > SUMMARY_MOST:
+            return False
+        text = summary.read_bytes()
+    except OSError:
+        return False
+
+    def read(name: str) -> np.ndarray | None:
+        f = folder / name
+        return arrays.read_file(Source(file=name), folder, str(f), max_memory) if f.is_file() else None
+    return _convcli_wrote(text, read)
+
+
+def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], where: str, max_memory: int) -> bool:
+    """:func:`_convcli_wrote` of a zip's ``folder`` (its arrays among
+    ``found``, as :func:`_arrays_in` lists them)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as zf:
+            info = next((i for i in zf.infolist() if i.filename == f"{folder}/summary.json"), None)
+            if info is None or info.file_size > SUMMARY_MOST:
+                return False
+            text = zf.read(info)
+    except (OSError, *arrays._ZIP_READ_ERRORS):
+        return False
+    mine = {raw[len(folder) + 1:] + ".npy": src for raw, src in found
+            if raw.startswith(f"{folder}/") and "/" not in raw[len(folder) + 1:]}
+    return _convcli_wrote(text, lambda name: arrays.read_file(mine[name], file.parent, where, max_memory)
+                          if name in mine else None)
 
 
 def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, True)) -> str:

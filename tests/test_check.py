@@ -5108,3 +5108,44 @@ def test_each_layer_grades_a_layer_of_few_windows_on_yours_even_where_they_look_
     assert not by["conv1.Z"]["passed"], by["conv1.Z"]  # (the premise: theirs is not convcli's)
     assert by["relu2.A"]["passed"] and by["pool3.A"]["passed"], by
     assert not any("graded on convcli's" in o["note"] for o in doc["against"]), doc["against"]
+
+
+def test_convcli_s_own_output_folder_beside_the_work_is_no_rival(tmp_path):
+    """An instructor's review: an upload of hw3/ beside convcli-out/seed/
+    (what the README's `convcli backward CONFIG` writes) was refused as two
+    submissions (exit 2; 0 of 4 with --complete, and as a zip). A folder
+    whose summary.json describes its arrays (shapes, min and max to the
+    bit) is convcli's own, listed, and the work graded; one with an array
+    of the student's saved over convcli's is a rival still."""
+    import json
+    import shutil
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, assert_error, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    up = tmp_path / "up"
+    (up / "hw3").mkdir(parents=True)
+    shutil.copytree(tmp_path / "key", up / "convcli-out" / "seed")
+    for q in ("Z", "dA_prev", "dW", "db"):
+        a = np.load(tmp_path / "key" / f"conv1.{q}.npy")
+        np.save(up / "hw3" / f"conv1.{q}.npy", 2 * a if q == "dW" else a)  # dW twice the right one: wrong
+    with zipfile.ZipFile(tmp_path / "up.zip", "w") as zf:
+        for f in sorted(up.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(up).as_posix())
+    own = ("convcli-out/seed/", "convcli's own output (its summary.json describes these arrays), not graded")
+    for against in (up, tmp_path / "up.zip"):
+        for extra in ([], ["--complete"]):
+            r = run(["check", cfg, "--against", against, "--json", *extra])
+            doc = json.loads(r.stdout)
+            assert r.exit_code == 1, (against, extra, r.stdout)
+            graded = sorted((o["entry"].removesuffix(".npy"), o["passed"]) for o in doc["against"])
+            assert graded == [(f"hw3/conv1.{q}", q != "dW") for q in ("Z", "dA_prev", "dW", "db")], graded
+            assert own in [(u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
+            assert not any(u["entry"].startswith("convcli-out/seed/") and u["entry"] != own[0]
+                           for u in doc["unknown"]), doc["unknown"]
+    # the student's dW saved over convcli's in its folder: no longer what its summary.json describes
+    np.save(up / "convcli-out" / "seed" / "conv1.dW.npy", 2 * np.load(tmp_path / "key" / "conv1.dW.npy"))
+    assert_error(run(["check", cfg, "--against", up]), "inside it have some")
