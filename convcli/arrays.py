@@ -149,7 +149,8 @@ def resolve(src_file: str, base_dir: Path, where: str) -> Path:
         if path.is_symlink():  # exists() follows it: a dangling link, or a loop of links
             raise ConvcliError(where, f"{short_path(src_file)} is a symbolic link to {short_path(os.readlink(path))}, "
                                       "which leads to no file")
-        raise ConvcliError(where, f"file not found: {short_path(src_file)} (looked for {short_path(path)})"
+        looked = f" (looked for {short_path(path)})" if short_path(path) != short_path(src_file) else ""
+        raise ConvcliError(where, f"file not found: {short_path(src_file)}{looked}"
                                   f"{_from_here_hint(src_file, base_dir)}")
     if folder:
         raise ConvcliError(where, f"{short_path(src_file)} is a folder, not an array file")

@@ -310,7 +310,8 @@ def collect_expected(p: Plan, entries: dict[str, Expected], where_cfg: LoadedCon
                 raise ConvcliError(
                     where, f"the value has shape {shape} but {q if index is None else 'the selection'} "
                            f"has shape {want}: give {_written(want)}"
-                           + (f" (or a list of its {want[-1]} numbers)" if index is None and q in p.biases() else "")
+                           + (f" (or a list of its {want[-1]} numbers)" if index is None and q in p.biases()
+                              and len(want) > 1 else "")
                            + ", or one number for every element",
                 )
             value = np.asarray(spec.value, dtype=np.float64)
@@ -1420,9 +1421,10 @@ SUMMARY_MOST = 1 << 24  # bytes of a summary.json read to tell convcli's own out
 CONVCLI_OUTPUT = "convcli's own output (its summary.json describes these arrays), not graded"
 
 
-def _convcli_wrote(summary: bytes | None, read: Callable[[str], np.ndarray | None]) -> bool:
-    """Whether a folder holding ``summary`` (its summary.json's bytes) is one
-    convcli wrote and left as it was: the arrays the summary names by file
+def _convcli_wrote(summary: bytes | None, held: list[str], read: Callable[[str], np.ndarray | None]) -> bool:
+    """Whether a folder holding ``summary`` (its summary.json's bytes) and
+    the .npy files ``held`` is one convcli wrote and left as it was: each of
+    them is a file the summary names (convcli writes no other), and those
     that ``read(file name)`` finds (None: not there) have its shapes and
     exactly its min and max, and its mean to 1e-9 of their range, and there
     is one at least. A student's upload with ``convcli backward``'s
@@ -1440,6 +1442,9 @@ def _convcli_wrote(summary: bytes | None, read: Callable[[str], np.ndarray | Non
         if "convcli" not in run or not isinstance(quantities, dict):
             return False
     except (ValueError, KeyError, TypeError):
+        return False
+    files = {e.get("file") for e in quantities.values() if isinstance(e, dict)}
+    if not set(held) <= files:  # (a student's work beside a copy of convcli's summary.json is theirs)
         return False
     seen = 0
     for entry in quantities.values():
@@ -1479,7 +1484,7 @@ def _convcli_folder(folder: Path, max_memory: int) -> bool:
     def read(name: str) -> np.ndarray | None:
         f = folder / name
         return arrays.read_file(Source(file=name), folder, str(f), max_memory) if f.is_file() else None
-    return _convcli_wrote(text, read)
+    return _convcli_wrote(text, [f.name for f in _npy_files(folder)], read)
 
 
 def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], where: str, max_memory: int) -> bool:
@@ -1497,8 +1502,11 @@ def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], wh
         return False
     mine = {raw[len(folder) + 1:] + ".npy": src for raw, src in found
             if raw.startswith(f"{folder}/") and "/" not in raw[len(folder) + 1:]}
-    return _convcli_wrote(text, lambda name: arrays.read_file(mine[name], file.parent, where, max_memory)
+    return _convcli_wrote(text, list(mine), lambda name: arrays.read_file(mine[name], file.parent, where, max_memory)
                           if name in mine else None)
+
+
+OWN_RESULTS = "they are convcli's own results"  # (provenance_note's words: Report.convcli_own)
 
 
 def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, True)) -> str:
@@ -1535,8 +1543,8 @@ def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, T
             return (f"{printable(str(summary))} says convcli wrote these arrays for this config, "
                     f"{' '.join(o for o in other if o)} (this run: the {p.engine} engine in {p.dtype})")
         if own[1]:
-            return (f"{printable(str(summary))} says convcli wrote these arrays for this config: they are "
-                    f"convcli's own results, so they pass against themselves; give the folder of your own arrays")
+            return (f"{printable(str(summary))} says convcli wrote these arrays for this config: {OWN_RESULTS}, "
+                    f"so they pass against themselves; give the folder of your own arrays")
     return ""
 
 
@@ -1586,6 +1594,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     biases = p.biases()
     weights = {f"{spec.name}.dW" for spec in p.network.layers if spec.kind == "conv"}  # (W is given: never graded)
     out = []
+    zeros: set[str] = set()  # the quantities of arrays of yours all zeros where convcli's are not (_zeros_follow)
     for s in submitted:
         # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
         where, shown = "--against", short_path(s.base_dir / s.source.file)
@@ -1699,6 +1708,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # An array of zeros is what a slip whose terms are all within atol of 0 makes too (the = for += of
             # a gradient that small, a review): of the hints only the one that says why zeros is asked.
             unfilled = not np.any(theirs) and bool(np.any(ours))
+            if unfilled:
+                zeros.add(s.quantity)
             said = _ties_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken else ""
             if said:
                 note += said
@@ -1711,6 +1722,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if said:
                 note += said
                 hints.append("mask_only")
+            for kind, hint in (("no_mask", _relu_no_mask_hint), ("all_channels", _pool_channels_hint)):
+                said = hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
+                if said:
+                    note += said
+                    hints.append(kind)
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
@@ -1746,7 +1762,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     hints.append(kind)
                     break
             if unfilled and not hints:
-                note += UNFILLED
+                note += UNFILLED + _mask_nowhere(p, s.quantity)
                 hints.append("all_zeros")
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
@@ -1792,6 +1808,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         return None if s is None else _read_or_none(s, "--against", p.max_memory)
 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
+    if not each_layer:  # (layer by layer, a layer of zeros in is graded on convcli's: said there)
+        _zeros_follow(p, out, zeros)
     _note_causes(p, out, other_inputs or {}, each_layer)
     return out
 
@@ -2019,10 +2037,18 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
                     "[pad:pad + n_W_prev] (at pad 0, not at all)")
         if not any(ls.hyper["pad"]):
             continue
+        rows, cols = f"{t}:{-b if b else ''}", f"{l}:{-r if r else ''}"
         if shape == (m, H + t + b, W + l + r, C):
-            rows, cols = f"{t}:{-b if b else ''}", f"{l}:{-r if r else ''}"
             return (f"; {fmt_shape(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "
                     f"dA_prev_pad[:, {rows}, {cols}, :]")
+        if (len(shape) == 4 and (shape[0], shape[3]) == (m, C) and H <= shape[1] <= H + t + b
+                and W <= shape[2] <= W + l + r and shape[1:3] != (H, W)):
+            # cropped on one side only, or by less than the pad (an instructor's review: no hint at all)
+            extra = " and ".join(f"{n} {what}{'s' * (n != 1)}" for n, what in
+                                 ((shape[1] - H, "row"), (shape[2] - W, "column")) if n)
+            return (f"; {fmt_shape(shape)} is {extra} more than {spec.name}'s input and less than its padded "
+                    f"input, {fmt_shape((m, H + t + b, W + l + r, C))}: crop all of the padding off the gradient, "
+                    f"each side's, dA_prev_pad[:, {rows}, {cols}, :]")
     return ""
 
 
@@ -2901,6 +2927,55 @@ def _zeros(a, rtol: float, atol: float) -> bool:
 
 
 UNFILLED = "; yours is all zeros: was it filled? (an array made with np.zeros that no loop wrote to)"
+# said after UNFILLED of a gradient made through a mask (an instructor's review: a max pool's mask made with
+# > for == gives zeros, and "was it filled?" sent the student to a loop that did write)
+MASK_NOWHERE = {"pool": ", or is its mask true nowhere? (a window's max is where x == np.max(x); "
+                        "x > np.max(x) holds nowhere)",
+                "relu": ", or is its mask true nowhere? (dZ = dA * (Z > 0))"}
+# the start and end of _last_term_hint's words for zeros
+LAST_TERM_ZEROS = ("; yours is all zeros, as the last term of the sum alone is here", "or yours was never filled")
+
+
+def _mask_nowhere(p: Plan, q: str) -> str:
+    """MASK_NOWHERE's words for ``q``, a max pool's or a ReLU's dA_prev."""
+    for spec in p.network.layers:
+        if q == f"{spec.name}.dA_prev" and (spec.kind == "relu" or spec.kind == "pool" and spec.mode == "max"):
+            return MASK_NOWHERE[spec.kind]
+    return ""
+
+
+def _without_zeros_hint(note: str) -> str:
+    """``note`` without its words for an array of zeros (UNFILLED, with any
+    MASK_NOWHERE after it, or _last_term_hint's)."""
+    for clause in MASK_NOWHERE.values():
+        note = note.replace(UNFILLED + clause, "")
+    note = note.replace(UNFILLED, "")
+    start, end = LAST_TERM_ZEROS
+    if start in note and end in note[note.index(start):]:
+        k = note.index(start)
+        note = note[:k] + note[note.index(end, k) + len(end):]
+    return note
+
+
+def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str]) -> None:
+    """An array of yours all zeros, whose layer's input (a gradient's: the
+    gradient coming into it) is an array of yours all zeros too: said to
+    follow from that one, instead of "was it filled?" or "+=, not =" (an
+    instructor's review: a max pool's mask made with > gave zeros, and every
+    gradient before it was told it was never filled or summed with =)."""
+    for o in outcomes:
+        if o.status != "fail" or o.quantity not in zeros or not set(o.hints) <= {"all_zeros", "last_term"}:
+            continue
+        for i, spec in enumerate(p.network.layers):
+            gradient = o.quantity in (f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db")
+            if gradient or o.quantity == spec.output:
+                src = p.incoming_gradient(i) if gradient else p.layer_input(i)
+                if src in zeros:
+                    took = "the gradient coming into this layer" if gradient else "this layer's input"
+                    o.note = (_without_zeros_hint(o.note) + f"; yours is all zeros, as your {src} is, {took}: "
+                              "zeros in give zeros out; fix that one first")
+                    o.hints = ["gradient_first" if gradient else "forward_first"]
+                break
 
 
 def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> bool:
@@ -3733,6 +3808,49 @@ def _mask_only_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
     return ""
 
 
+def _relu_no_mask_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                       atol: float) -> str:
+    """For a ReLU's ``dA_prev`` that differs: whether it is the gradient
+    coming in, passed on where the layer's input is below 0 too (no mask:
+    an instructor's review, no hint)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "relu" or q != f"{spec.name}.dA_prev":
+            continue
+        x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        if x is None or g is None or x.shape != g.shape or theirs.shape != g.shape:
+            return ""
+        n = int(np.count_nonzero((x < 0) & (g != 0)))
+        if n and _close(theirs, g, rtol, atol):
+            return (f"; yours is the gradient coming in, passed on where the ReLU's input is below 0 too ({n} "
+                    f"element{'s' * (n != 1)}): dA_prev = dA * (Z > 0)")
+    return ""
+
+
+def _pool_channels_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                        atol: float) -> str:
+    """For a pool's output that differs: whether each window was pooled
+    over every channel at once (``np.max(a_prev[i, vs:ve, hs:he, :])``, the
+    same number in every channel; an instructor's review, no hint)."""
+    for i, spec in enumerate(p.network.layers):
+        if spec.kind != "pool" or q != spec.output:
+            continue
+        x = quantities.get(p.layer_input(i))
+        if x is None or x.ndim != 4 or x.shape[-1] < 2:
+            return ""
+        try:  # layer by layer, an input of yours may not fit
+            each, _ = pool_forward(x, dict(spec.hparameters), mode=spec.mode)
+        except ValueError:
+            return ""
+        every = (each.max if spec.mode == "max" else each.mean)(axis=-1, keepdims=True)
+        if theirs.shape == each.shape and not _close(each, np.broadcast_to(every, each.shape), rtol, atol) \
+                and _close(theirs, np.broadcast_to(every, each.shape), rtol, atol):
+            how = "np.max" if spec.mode == "max" else "np.mean"
+            return (f"; yours is each window's {'max' if spec.mode == 'max' else 'mean'} over every channel at once, "
+                    f"the same in each: a pool takes each channel's own, {how}(a_prev[i, vert_start:vert_end, "
+                    f"horiz_start:horiz_end, c])")
+    return ""
+
+
 def _relu_kink_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
                     atol: float) -> str:
     """For a ReLU's ``dA_prev`` that differs: whether it passes the gradient
@@ -3798,9 +3916,8 @@ def _last_term_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
                 why = ("whose upstream gradient is 0" if not np.any(dz) else "which lies in the padding"
                        if window is not None and not np.any(window) else
                        f"whose term is within atol ({atol:g}) of 0")
-                return (f"; yours is all zeros, as the last term of the sum alone is here (the last sample's last "
-                        f"window, {why}): {grad} adds up every window's, {grad}[...] += ..., not =; or yours was "
-                        f"never filled")
+                return (f"{LAST_TERM_ZEROS[0]} (the last sample's last window, {why}): {grad} adds up every "
+                        f"window's, {grad}[...] += ..., not =; {LAST_TERM_ZEROS[1]}")
             return ""
         if _close(theirs, last, rtol, atol):
             grad = q.rsplit(".", 1)[1]
@@ -4641,6 +4758,12 @@ class Report:
     rounded: bool = False  # a float32 run's arrays were allowed float32's rounding (float32_rounding)
 
     @property
+    def convcli_own(self) -> bool:
+        """--against: the arrays are convcli's own output for this config, to the bit (a pass of nothing
+        of the student's: an instructor's review had a script score it 8 of 8 from the counts)."""
+        return OWN_RESULTS in self.note
+
+    @property
     def every(self) -> list[Outcome]:
         return self.outcomes + self.graded
 
@@ -4736,11 +4859,16 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         _as_saved_notes(p, graded, submitted, rerun, results.quantities)
     if layer_by_layer:  # a layer that could not take an array of yours took convcli's: said where it did
         for o in graded:
-            if o.quantity in zeros_of_yours and "all_zeros" in o.hints:  # (its zeros are the layer's of yours: no
-                # 'was it filled?', an adversarial review)
-                o.note = o.note.replace(UNFILLED, "; yours is all zeros, what the layer makes of your input to it "
-                                                  "(graded on convcli's instead)")
-                o.hints.remove("all_zeros")
+            zero_hint = {"all_zeros", "last_term"} & set(o.hints) if LAST_TERM_ZEROS[0] in o.note or (
+                "all_zeros" in o.hints) else set()
+            if o.quantity in zeros_of_yours and zero_hint:  # (its zeros are the layer's of yours: no 'was it
+                # filled?', an adversarial review; nor "+=, not =", an instructor's)
+                o.note = (_without_zeros_hint(o.note) + "; yours is all zeros, what the layer makes of your input "
+                                                        "to it (graded on convcli's instead)")
+                o.hints = [h for h in o.hints if h not in zero_hint]
+                o.hints.append("convcli_input")
+            if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
+                o.hints.append("convcli_input")  # (said in the note alone, a script could not sort by it: a review)
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
     linked = mark_links(graded, submitted, Path(against)) if against is not None else []
     if complete:

@@ -966,8 +966,9 @@ def forward(
 ) -> None:
     """Run the layers forward; write the inputs, every layer's output, summary.json and expected.yaml.
 
-    An input whose run does not fit --memory-budget (or a file input --max-memory
-    would refuse whole) is streamed in chunks of samples.
+    With --plot, also one PNG per quantity in OUT/plots/. An input whose run
+    does not fit --memory-budget (or a file input --max-memory would refuse
+    whole) is streamed in chunks of samples.
     """
     _run_and_write("forward", config, out, format, engine, dtype, force, json_, debug, max_memory, plot,
                    memory_budget)
@@ -1145,6 +1146,7 @@ def _check_json(p, report, each_layer: bool, pictured: dict | None, against=None
         # a float32 run's: each array's atol also allows this many times float32's rounding of convcli's own
         "rounding_factor": ROUNDING_FACTOR if report.rounded else None,
         "note": report.note,
+        "convcli_own": report.convcli_own,
         "expected_note": report.came_from,
         **({"plot": pictured} if pictured is not None else {}),
     })
@@ -1249,7 +1251,11 @@ def _check_text(p, report, source, against, each_layer: bool, complete: bool, pl
     said = tally(graded if outcomes and graded else report.every)
     if unnamed or any(u.misnamed for u in unknown):  # (a learner's review: "the check passed" of 1 array of 8)
         n = len(unnamed) + sum(bool(u.misnamed) for u in unknown)
-        said += f"; {n} of your arrays not graded (their names: above)"
+        # (a folder or an archive listed is no array: a review read "2 of your arrays" of two folders)
+        whole = any(u.label.endswith("/") or Path(u.label).suffix.lower() in (".zip", ".npz", ".h5", ".hdf5", ".gz",
+                                                                              ".tgz", ".tar", ".7z", ".rar")
+                    for u in unnamed)
+        said += f"; {n} of your {'arrays, folders or files' if whole else 'arrays'} not graded (their names: above)"
     if missing and not complete:  # "passed" must not read as "all done"
         said += f"; {len(missing)} not among your arrays (--complete fails them)"
     if outcomes and graded:  # apart: a submission is graded by its own arrays, not the config's entries

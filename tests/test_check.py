@@ -392,6 +392,31 @@ def test_a_learners_slips_in_the_loops_get_their_hints(tmp_path):
                          "crop the padding off the gradient, dA_prev_pad[:, 1:-1, 1:-1, :]")
 
 
+def test_a_dA_prev_cropped_on_one_side_or_by_less_than_the_pad_is_told_the_crop(tmp_path):
+    """An instructor's review: only the uncropped padded gradient got "crop
+    the padding off"; [:, pad:, pad:] (the start cropped only), [:, :-pad,
+    :-pad] and [:, 1:-1, 1:-1] at pad 2 got a bare shape message. The
+    shapes here are the slices of a padded gradient of pad 2, by hand."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 6, 6, 3]}, W: {random: [3, 3, 3, 4]}, "
+                          "b: {zeros: [4]}}\nlayers: [{type: conv, W: W, b: b, pad: 2}]\nbackward: {grad: ones}\n")
+    padded = np.ones((2, 10, 10, 3))  # (the numbers do not matter: the shape is the mistake)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for cropped, more in ((padded[:, 2:, 2:], "2 rows and 2 columns"), (padded[:, :-2, :-2], "2 rows and 2 columns"),
+                          (padded[:, 1:-1, 1:-1], "2 rows and 2 columns"), (padded[:, 2:-2, 1:-1], "2 columns"),
+                          (padded[:, 2:-1, 2:-2], "1 row")):
+        np.save(sub / "conv1.dA_prev.npy", cropped)
+        (o,) = json.loads(run(["check", cfg, "--against", sub, "--json"]).stdout)["against"]
+        assert o["hints"] == ["geometry"], o
+        assert o["note"].endswith(f"is {more} more than conv1's input and less than its padded input, "
+                                  "(2, 10, 10, 3): crop all of the padding off the gradient, each side's, "
+                                  "dA_prev_pad[:, 2:-2, 2:-2, :]"), o["note"]
+
+
 def test_a_crop_of_pad_minus_pad_at_pad_0_says_it_is_empty(tmp_path):
     """An instructor's review: the notebook's dA_prev_pad[:, pad:-pad,
     pad:-pad, :] at pad 0 is [0:-0], an empty array (DESIGN names that slip),
@@ -3093,8 +3118,10 @@ def test_convclis_own_folder_for_this_config_is_said_to_be_convclis(tmp_path):
         assert doc["note"].endswith("seed/summary.json says convcli wrote these arrays for this config: they are "
                                     "convcli's own results, so they pass against themselves; give the folder of "
                                     "your own arrays"), doc["note"]
+        assert doc["convcli_own"] is True  # (an instructor's review: a script scoring counts gave 8 of 8)
     assert run(["backward", cfg, "--engine", "reference", "--out", tmp_path / "ref"]).exit_code == 0
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "ref", "--json"]).stdout)
+    assert doc["convcli_own"] is False  # a real comparison: another engine's
     assert doc["note"].endswith("ref/summary.json says convcli wrote these arrays for this config, with the "
                                 "reference engine (this run: the fast engine in float64)"), doc["note"]
     assert run(["backward", cfg, "--dtype", "float32", "--out", tmp_path / "f32"]).exit_code == 0
@@ -3113,7 +3140,7 @@ def test_convclis_own_folder_for_this_config_is_said_to_be_convclis(tmp_path):
         np.save(mine / f"conv1.{q}.npy", np.load(tmp_path / "ref" / f"conv1.{q}.npy") * (1 + 1e-12))
     shutil.copy(tmp_path / "hw" / "convcli-out" / "seed" / "summary.json", mine)
     doc = json.loads(run(["check", cfg, "--against", mine, "--json"]).stdout)
-    assert doc["counts"]["against"]["passed"] == 4 and doc["note"] == "", doc
+    assert doc["counts"]["against"]["passed"] == 4 and doc["note"] == "" and doc["convcli_own"] is False, doc
 
 
 def test_a_convcli_folder_one_level_down_keeps_its_provenance_note(tmp_path):
@@ -4833,7 +4860,7 @@ def test_each_layer_grades_no_layer_on_an_input_of_yours_it_makes_nothing_of(tmp
     assert sorted(q for q, o in by.items() if o["passed"]) == ["conv1.Z", "relu2.A"], by
     assert "makes every element of pool3.dA_prev within atol of 0" in by["pool3.dA_prev"]["note"], by
     # (no slip of the faint gradient's; and its zeros are what the layer makes of theirs: no 'was it filled?')
-    assert by["pool3.dA_prev"]["hints"] == [], by["pool3.dA_prev"]
+    assert by["pool3.dA_prev"]["hints"] == ["convcli_input"], by["pool3.dA_prev"]
     assert ("yours is all zeros, what the layer makes of your input to it (graded on convcli's instead)"
             in by["pool3.dA_prev"]["note"]), by["pool3.dA_prev"]["note"]
     # the right arrays still pass layer by layer, with nothing said
@@ -4866,7 +4893,8 @@ def test_each_layer_says_which_elements_a_nan_of_yours_left_ungraded_and_explain
     assert by["relu2.A"]["passed"] and by["relu2.A"]["note"].endswith(
         "1 of its 400 elements is NaN in convcli's too, made of the NaN in the input of yours the layer took (the "
         "whole run's is a number there): it is not graded"), by["relu2.A"]
-    assert not by["conv1.dW"]["passed"] and by["conv1.dW"]["hints"] == ["nan_in_yours"], by["conv1.dW"]
+    assert not by["conv1.dW"]["passed"] and by["conv1.dW"]["hints"] == ["nan_in_yours", "convcli_input"], by["conv1.dW"]
+    assert "graded on convcli's relu2.dA_prev" in by["conv1.dW"]["note"], by["conv1.dW"]["note"]
     # a ReLU that makes the NaN a 0 (np.where(Z > 0, Z, 0)) fails there, and is not told it is NaN too (a review)
     np.save(tmp_path / "sub" / "relu2.A.npy", np.where(Z > 0, Z, 0))
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--each-layer", "--json"]).stdout)
@@ -5146,6 +5174,99 @@ def test_convcli_s_own_output_folder_beside_the_work_is_no_rival(tmp_path):
             assert own in [(u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
             assert not any(u["entry"].startswith("convcli-out/seed/") and u["entry"] != own[0]
                            for u in doc["unknown"]), doc["unknown"]
+    # (a folder listed is no array: said so in the last line, a review)
+    assert "; 1 of your arrays, folders or files not graded" in run(["check", cfg, "--against", up]).stdout
+    # work beside a copy of convcli's summary.json and of the hand-out's A_prev.npy (which it describes), under
+    # names of its own (Z.npy): the student's, not convcli's
+    mixed = tmp_path / "mixed"
+    shutil.copytree(up, mixed)
+    for f in (mixed / "hw3").iterdir():
+        f.rename(f.with_name(f.name.removeprefix("conv1.")))
+    shutil.copy(tmp_path / "key" / "summary.json", mixed / "hw3")
+    shutil.copy(tmp_path / "key" / "A_prev.npy", mixed / "hw3")
+    doc = json.loads(run(["check", cfg, "--against", mixed, "--json"]).stdout)
+    assert sorted(o["entry"] for o in doc["against"]) == [f"hw3/{q}.npy" for q in ("Z", "dA_prev", "dW", "db")], doc
     # the student's dW saved over convcli's in its folder: no longer what its summary.json describes
     np.save(up / "convcli-out" / "seed" / "conv1.dW.npy", 2 * np.load(tmp_path / "key" / "conv1.dW.npy"))
     assert_error(run(["check", cfg, "--against", up]), "inside it have some")
+
+
+def test_zeros_that_follow_from_a_gradient_of_zeros_coming_in_say_so(tmp_path):
+    """An instructor's review: a max pool backward whose mask was made with
+    > for == gives zeros, so every gradient before it is zeros too; each
+    was told "was it filled?" or "dW[...] += ..., not =", where the loops
+    were right and their input was zeros. An array of zeros whose layer
+    took an array of yours of zeros says that one is the cause; the pool's
+    own zeros ask about its mask too; layer by layer (where a layer of
+    zeros in is graded on convcli's) no gradient is told += either."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    grads = ("pool3.dA_prev", "relu2.dA_prev", "conv1.dA_prev", "conv1.dW", "conv1.db")
+    _save_all(tmp_path / "sub", {q: np.zeros_like(key[q]) for q in grads})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert not any(o["passed"] for o in by.values())
+    assert "x == np.max(x)" in by["pool3.dA_prev"]["note"] and by["pool3.dA_prev"]["hints"] == ["all_zeros"]
+    comes = {"relu2.dA_prev": "pool3.dA_prev", **{q: "relu2.dA_prev" for q in grads[2:]}}
+    for q, src in comes.items():
+        note = by[q]["note"]
+        assert f"yours is all zeros, as your {src} is, the gradient coming into this layer" in note, (q, note)
+        assert "filled" not in note and "+=" not in note and by[q]["hints"] == ["gradient_first"], (q, note)
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json", "--each-layer"]).stdout)
+    for o in doc["against"]:
+        assert not o["passed"] and "+=" not in o["note"], o
+        if o["quantity"] != "pool3.dA_prev":  # (and a script can tell: a review found hints [])
+            assert "what the layer makes of your input to it" in o["note"] and "convcli_input" in o["hints"], o
+    # a gradient coming in of another shape: the layer graded on convcli's, said in hints too
+    np.save(tmp_path / "sub" / "relu2.dA_prev.npy", np.ones((4, 4, 4, 4)))
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json", "--each-layer"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    for q in grads[2:]:
+        assert "graded on convcli's relu2.dA_prev" in by[q]["note"] and "convcli_input" in by[q]["hints"], by[q]
+
+
+def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
+    """An instructor's review: two common slips of the notebook's loops got
+    no hint: a pool taking each window over every channel at once
+    (np.max(a_prev[i, vs:ve, hs:he, :])), and a ReLU backward passing the
+    gradient on unmasked. Both made here by hand loops from the key's
+    inputs to the layer; right arrays get neither hint."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    def pooled_over_channels(A, reduce):  # f 2, stride 1, by hand
+        m, H, W, C = A.shape
+        out = np.zeros((m, H - 1, W - 1, C))
+        for i in range(m):
+            for h in range(H - 1):
+                for w in range(W - 1):
+                    for c in range(C):
+                        out[i, h, w, c] = reduce(A[i, h:h + 2, w:w + 2, :])  # the slip: every channel
+        return out
+
+    cfg, key = _relu_pool_stack(tmp_path)  # a max pool
+    _save_all(tmp_path / "sub", {"pool3.A": pooled_over_channels(key["relu2.A"], np.max), "conv1.Z": key["conv1.Z"]})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["pool3.A"]["hints"] == ["all_channels"] and "each window's max over every channel at once" in by[
+        "pool3.A"]["note"], by["pool3.A"]["note"]
+    assert by["conv1.Z"]["passed"] and by["conv1.Z"]["hints"] == []
+    # an average pool (its gradient reaches every element of the ReLU's output) and a random gradient
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [3, 5, 5, 2]}\n  W: {random: [3, 3, 2, 3]}\n"
+                          "  b: {random: [3]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n"
+                          "  - {type: pool, f: 2, stride: 1, mode: average}\nbackward: {grad: random}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key2", "--force"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key2" / f"{q}.npy") for q in ("relu2.A", "pool3.dA_prev", "relu2.dA_prev")}
+    _save_all(tmp_path / "sub2", {"pool3.A": pooled_over_channels(key["relu2.A"], np.mean),
+                                  "relu2.dA_prev": key["pool3.dA_prev"], "pool3.dA_prev": key["pool3.dA_prev"]})
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub2", "--json"]).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    assert by["pool3.A"]["hints"] == ["all_channels"] and "each window's mean over every channel at once" in by[
+        "pool3.A"]["note"], by["pool3.A"]["note"]
+    assert by["relu2.dA_prev"]["hints"] == ["no_mask"] and by["relu2.dA_prev"]["note"].endswith(
+        "): dA_prev = dA * (Z > 0)"), by["relu2.dA_prev"]["note"]
+    assert by["pool3.dA_prev"]["passed"] and by["pool3.dA_prev"]["hints"] == []

@@ -1759,6 +1759,21 @@ def test_numbers_and_paths_a_user_gave_are_said_whole(tmp_path):
     data["inputs"]["A_prev"] = {"file": "nothere.npy"}
     line = assert_error(run(["forward", write(deep, data)]), "file not found: nothere.npy")
     assert f"(looked for {deep / 'nothere.npy'})" in line
+    # an absolute path is where it is looked for: said once (a docs review read it twice)
+    data["inputs"]["A_prev"] = {"file": str(deep / "nothere.npy")}
+    line = assert_error(run(["forward", write(deep, data)]), f"file not found: {deep / 'nothere.npy'}")
+    assert "looked for" not in line, line
+
+
+def test_a_bias_value_of_the_wrong_length_is_told_its_list_once(tmp_path):
+    """A docs review: a (4,) bias's expected value of 3 numbers was told
+    "give a list of 4 numbers (or a list of its 4 numbers)"; the second
+    list is for a (1, 1, 1, 4) bias only."""
+    data = seed_data()
+    data["inputs"]["b"] = {"random": [8]}
+    data["expected"] = {"conv1.db": [1.0, 2.0, 3.0]}
+    line = assert_error(run(["check", write(tmp_path, data)]), "give a list of 8 numbers, or one number for every")
+    assert "or a list of its" not in line, line
 
 
 def test_an_h5_file_another_program_writes_is_said_so(tmp_path, monkeypatch):
