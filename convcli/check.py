@@ -1418,6 +1418,7 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
 
 
 SUMMARY_MOST = 1 << 24  # bytes of a summary.json read to tell convcli's own output folder (its own are ~10 KiB)
+H5_OUTPUT = "outputs.h5:"  # a --format h5 run's summary.json names its arrays so: outputs.h5:conv1.Z
 CONVCLI_OUTPUT = "convcli's own output (its summary.json describes these arrays), not graded"
 
 
@@ -1449,7 +1450,7 @@ def _convcli_wrote(summary: bytes | None, held: list[str], read: Callable[[str],
     seen = 0
     for entry in quantities.values():
         name = entry.get("file") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name.lower().endswith(".npy"):
+        if not isinstance(name, str) or not (name.lower().endswith(".npy") or name.startswith(H5_OUTPUT)):
             continue
         try:
             a = read(name)
@@ -1481,9 +1482,11 @@ def _convcli_folder(folder: Path, max_memory: int) -> bool:
     except OSError:
         return False
 
-    def read(name: str) -> np.ndarray | None:
-        f = folder / name
-        return arrays.read_file(Source(file=name), folder, str(f), max_memory) if f.is_file() else None
+    def read(name: str) -> np.ndarray | None:  # (a --format h5 run's from its outputs.h5)
+        file, _, dataset = name.partition(":") if name.startswith(H5_OUTPUT) else (name, "", "")
+        f = folder / file
+        return (arrays.read_file(Source(file=file, dataset=dataset or None), folder, str(f), max_memory)
+                if f.is_file() else None)
     return _convcli_wrote(text, [f.name for f in _npy_files(folder)], read)
 
 

@@ -5174,6 +5174,13 @@ def test_convcli_s_own_output_folder_beside_the_work_is_no_rival(tmp_path):
             assert own in [(u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
             assert not any(u["entry"].startswith("convcli-out/seed/") and u["entry"] != own[0]
                            for u in doc["unknown"]), doc["unknown"]
+    # a --format h5 run's folder (outputs.h5 and its summary.json) beside the work too
+    h5up = tmp_path / "h5up"
+    shutil.copytree(up / "hw3", h5up / "hw3")
+    assert run(["backward", cfg, "--format", "h5", "--out", h5up / "convcli-out" / "seed"]).exit_code == 0
+    doc = json.loads(run(["check", cfg, "--against", h5up, "--json"]).stdout)
+    assert sorted(o["entry"] for o in doc["against"]) == [f"hw3/conv1.{q}.npy" for q in ("Z", "dA_prev", "dW", "db")]
+    assert own in [(u["entry"], u["note"]) for u in doc["unknown"]], doc["unknown"]
     # (a folder listed is no array: said so in the last line, a review)
     assert "; 1 of your arrays, folders or files not graded" in run(["check", cfg, "--against", up]).stdout
     # work beside a copy of convcli's summary.json and of the hand-out's A_prev.npy (which it describes), under
