@@ -30,6 +30,7 @@ import itertools
 import math
 import os
 import re
+import zipfile
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -730,7 +731,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     if several and zipped:  # convcli's own output folder beside the work is no rival to it (_convcli_wrote)
         own = [f for f in several if _convcli_zipped(file, f, found, where, p.max_memory)]
         if own and len(own) < len(several):
-            kept = [not any(raw.startswith(f"{f}/") for f in own) for raw, _ in found]  # (its inputs' too)
+            kept = [not any(raw.replace("\\", "/").startswith(f"{f}/") for f in own)  # (its inputs' too)
+                    for raw, _ in found]
             found = [x for x, k in zip(found, kept) if k]
             graded = [g for g, k in zip(graded, kept) if k]
             left += [Unknown(printable(f"{f}/"), CONVCLI_OUTPUT) for f in own]
@@ -1417,99 +1419,144 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
     return out, unknown
 
 
-SUMMARY_MOST = 1 << 24  # bytes of a summary.json read to tell convcli's own output folder (its own are ~10 KiB)
 H5_OUTPUT = "outputs.h5:"  # a --format h5 run's summary.json names its arrays so: outputs.h5:conv1.Z
 CONVCLI_OUTPUT = "convcli's own output (its summary.json describes these arrays), not graded"
+WRITTEN_AFTER = 2.0  # seconds an array may be younger than its summary.json (a zip's times are to 2 s)
 
 
-def _convcli_wrote(summary: bytes | None, held: list[str], read: Callable[[str], np.ndarray | None]) -> bool:
-    """Whether a folder holding ``summary`` (its summary.json's bytes) and
-    the .npy files ``held`` is one convcli wrote and left as it was: each of
-    them is a file the summary names (convcli writes no other), and those
-    that ``read(file name)`` finds (None: not there) have its shapes and
-    exactly its min and max, and its mean to 1e-9 of their range, and there
-    is one at least. A student's upload with ``convcli backward``'s
-    convcli-out/stack/ beside hw3/ was refused as two submissions (an
-    instructor's review); one whose arrays of theirs were saved over
-    convcli's in it still rivals the work (their extremes are not
-    convcli's to the bit)."""
-    import json
-
+def _convcli_wrote(summary: bytes, held: dict[str, float], written: float,
+                   read: Callable[[str], np.ndarray]) -> bool:
+    """Whether a folder holding ``summary`` (its summary.json's bytes,
+    written at time ``written``) and the files ``held`` (name -> time
+    written: its .npy files and an outputs.h5) is one convcli wrote and left
+    as it was. Each .npy file there is one the summary names (convcli writes
+    no other), none was written after it, and each array the summary names
+    that is there (``read(name)``: a file's, or ``outputs.h5:NAME`` a
+    dataset's) has its shape and exactly its min and max, and its mean to
+    1e-9 of their range; one at least. A student's upload with ``convcli
+    backward``'s convcli-out/stack/ beside hw3/ was refused as two
+    submissions (an instructor's review). An array of the student's saved
+    over convcli's is younger than the summary (a review: a kernel turned
+    has its stats to the bit). Whatever the summary holds, the answer is
+    True or False, never an error (a review: a malformed one beside the work
+    was exit 3)."""
+    from .outputs import summary_doc
     from .stats import describe, json_number
 
+    doc = summary_doc(summary)
+    if doc is None:
+        return False
+    entries = [q for q in doc["quantities"].values() if q["file"].split(":", 1)[0] in held]
+    named = {q["file"] for q in doc["quantities"].values()}
+    if not all(name in named for name in held if name.lower().endswith(".npy")) or not entries:
+        return False  # (a student's work beside a copy of convcli's summary.json is theirs)
+    if any(when > written + WRITTEN_AFTER for when in held.values()):
+        return False
     try:
-        run = json.loads(summary or b"")
-        quantities = run["quantities"]
-        if "convcli" not in run or not isinstance(quantities, dict):
-            return False
-    except (ValueError, KeyError, TypeError):
+        for entry in entries:
+            a = read(entry["file"])
+            if not np.issubdtype(a.dtype, np.number) or a.dtype.kind == "c":
+                return False
+            got = {k: json_number(v) for k, v in describe(a).items()}
+            if list(got["shape"]) != entry.get("shape") or any(got[k] != entry.get(k) for k in ("min", "max")):
+                return False
+            mean, span = entry.get("mean"), max(abs(float(got["min"])), abs(float(got["max"])))
+            if isinstance(got["mean"], float) and not (isinstance(mean, float) and math.isfinite(span)
+                                                       and abs(got["mean"] - mean) <= 1e-9 * span):
+                return False
+    except (ConvcliError, ValueError, TypeError, OverflowError):  # (an array unreadable, a stat not a number)
         return False
-    files = {e.get("file") for e in quantities.values() if isinstance(e, dict)}
-    if not set(held) <= files:  # (a student's work beside a copy of convcli's summary.json is theirs)
-        return False
-    seen = 0
-    for entry in quantities.values():
-        name = entry.get("file") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not (name.lower().endswith(".npy") or name.startswith(H5_OUTPUT)):
-            continue
-        try:
-            a = read(name)
-        except ConvcliError:
-            return False
-        if a is None:
-            continue
-        if not np.issubdtype(a.dtype, np.number) or a.dtype.kind == "c":
-            return False
-        got = {k: json_number(v) for k, v in describe(a).items()}
-        if list(got["shape"]) != entry.get("shape") or any(got[k] != entry.get(k) for k in ("min", "max")):
-            return False
-        span = max((abs(v) for v in (got["min"], got["max"]) if isinstance(v, float)), default=0.0)
-        mean = entry.get("mean")
-        if isinstance(got["mean"], float) and not (isinstance(mean, (int, float))
-                                                   and abs(got["mean"] - mean) <= 1e-9 * span):
-            return False
-        seen += 1
-    return seen > 0
+    return True
 
 
 def _convcli_folder(folder: Path, max_memory: int) -> bool:
     """:func:`_convcli_wrote` of a folder on disk."""
+    from .outputs import SUMMARY_MAX_BYTES
+
     summary = folder / "summary.json"
     try:
-        if not summary.is_file() or summary.stat().st_size > SUMMARY_MOST:
+        if not summary.is_file() or summary.stat().st_size > SUMMARY_MAX_BYTES:
             return False
-        text = summary.read_bytes()
+        text, written = summary.read_bytes(), summary.stat().st_mtime
+        held = {f.name: f.stat().st_mtime for f in _npy_files(folder)}
+        if (folder / "outputs.h5").is_file():
+            held["outputs.h5"] = (folder / "outputs.h5").stat().st_mtime
     except OSError:
         return False
 
-    def read(name: str) -> np.ndarray | None:  # (a --format h5 run's from its outputs.h5)
-        file, _, dataset = name.partition(":") if name.startswith(H5_OUTPUT) else (name, "", "")
-        f = folder / file
-        return (arrays.read_file(Source(file=file, dataset=dataset or None), folder, str(f), max_memory)
-                if f.is_file() else None)
-    return _convcli_wrote(text, [f.name for f in _npy_files(folder)], read)
+    def read(name: str) -> np.ndarray:  # (a --format h5 run's from its outputs.h5)
+        file, _, dataset = name.partition(":")
+        return arrays.read_file(Source(file=file, dataset=dataset or None), folder, str(folder / file), max_memory)
+    return _convcli_wrote(text, held, written, read)
 
 
 def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], where: str, max_memory: int) -> bool:
     """:func:`_convcli_wrote` of a zip's ``folder`` (its arrays among
-    ``found``, as :func:`_arrays_in` lists them)."""
-    import zipfile
+    ``found``, as :func:`_arrays_in` lists them; members named with
+    backslashes too, as _names_of reads them)."""
+    import time
+
+    from .outputs import SUMMARY_MAX_BYTES
+
+    def slashed(name: str) -> str:
+        return name.replace("\\", "/")
 
     try:
         with zipfile.ZipFile(file) as zf:
-            info = next((i for i in zf.infolist() if i.filename == f"{folder}/summary.json"), None)
-            if info is None or info.file_size > SUMMARY_MOST:
+            infos = {slashed(i.filename): i for i in zf.infolist()}
+            info = infos.get(f"{folder}/summary.json")
+            if info is None or info.file_size > SUMMARY_MAX_BYTES:
                 return False
             text = zf.read(info)
     except (OSError, *arrays._ZIP_READ_ERRORS):
         return False
-    mine = {raw[len(folder) + 1:] + ".npy": src for raw, src in found
-            if raw.startswith(f"{folder}/") and "/" not in raw[len(folder) + 1:]}
-    return _convcli_wrote(text, list(mine), lambda name: arrays.read_file(mine[name], file.parent, where, max_memory)
-                          if name in mine else None)
+
+    def when(i) -> float:  # (a zip's times are local, to 2 s: compared with each other only)
+        return time.mktime((*i.date_time, 0, 0, -1)) if i is not None else 0.0
+    mine = {slashed(raw)[len(folder) + 1:] + ".npy": src for raw, src in found
+            if slashed(raw).startswith(f"{folder}/") and "/" not in slashed(raw)[len(folder) + 1:]}
+    held = {name: when(infos.get(f"{folder}/{name}")) for name in mine}
+    return _convcli_wrote(text, held, when(info), lambda name: arrays.read_file(mine[name], file.parent, where,
+                                                                                 max_memory))
 
 
 OWN_RESULTS = "they are convcli's own results"  # (provenance_note's words: Report.convcli_own)
+
+
+def _summary_of(path: Path, p: Plan) -> tuple[str, bytes | None]:
+    """The summary.json beside the arrays ``--against path`` grades, named,
+    and its bytes (None: none there, or too large to be convcli's): in the
+    folder, or in its one folder inside that holds the work; in a zip, beside
+    its .npy files where they are all in one folder (a review: convcli's own
+    output zipped passed 4 of 4, convcli_own false)."""
+    from .outputs import SUMMARY_MAX_BYTES
+
+    summary = path / "summary.json"
+    try:
+        if path.is_file() and zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                infos = {i.filename.replace("\\", "/").removeprefix("./"): i for i in zf.infolist()}
+                folders = {n.rpartition("/")[0] for n in infos if n.lower().endswith(".npy")
+                           and not n.startswith("__MACOSX/")}
+                name = f"{folders.pop()}/summary.json".removeprefix("/") if len(folders) == 1 else ""
+                info = infos.get(name)
+                shown = printable(f"{path}/{name}")
+                if info is None or info.file_size > SUMMARY_MAX_BYTES:
+                    return shown, None
+                return shown, zf.read(info)
+        # (as collect_against: a folder's own arrays, or its outputs.h5, are graded first; stray .npy files,
+        # none a quantity graded, leave its one folder inside graded: a review had the note lost beside
+        # .scratch.npy)
+        if (path.is_dir() and not summary.exists() and not (path / "outputs.h5").exists()
+                and not any(_graded_as(p, f.name, Source(file=f.name)) for f in _npy_files(path))):
+            inner = _inner_folders(path, every=True,  # graded from its one folder (collect_against)
+                                   graded=lambda rel, names: _names_a_quantity(p, rel, names))
+            summary = inner[0] / "summary.json" if len(inner) == 1 else summary
+        if not summary.is_file() or summary.stat().st_size > SUMMARY_MAX_BYTES:
+            return printable(str(summary)), None
+        return printable(str(summary)), summary.read_bytes()
+    except (OSError, *arrays._ZIP_READ_ERRORS):
+        return printable(str(summary)), None
 
 
 def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, True)) -> str:
@@ -1518,35 +1565,25 @@ def provenance_note(path: str | Path, p: Plan, own: tuple[bool, bool] = (True, T
     For this config, that they are convcli's own, where ``own`` says every
     array graded passed and was convcli's exactly; or another engine's or
     dtype's run of it, where they passed."""
-    summary = Path(path) / "summary.json"
-    # (as collect_against: a folder's own arrays, or its outputs.h5, are graded first; stray .npy files, none
-    # a quantity graded, leave its one folder inside graded: a review had the note lost beside .scratch.npy)
-    if (Path(path).is_dir() and not summary.exists() and not (Path(path) / "outputs.h5").exists()
-            and not any(_graded_as(p, f.name, Source(file=f.name)) for f in _npy_files(Path(path)))):
-        inner = _inner_folders(Path(path), every=True,  # graded from its one folder (collect_against)
-                               graded=lambda rel, names: _names_a_quantity(p, rel, names))
-        summary = inner[0] / "summary.json" if len(inner) == 1 else summary
-    try:
-        import json
+    from .outputs import summary_doc
 
-        run = json.loads(summary.read_text(encoding="utf-8"))
-        theirs = run["config"]
-    except (ValueError, KeyError, TypeError, OSError):  # none there, or not one convcli wrote
-        return ""
-    if not isinstance(theirs, dict):
+    summary, data = _summary_of(Path(path), p)
+    run = summary_doc(data) if data is not None else None  # (none there, or not one convcli wrote)
+    theirs = run.get("config") if run is not None else None
+    if not isinstance(theirs, dict) or not isinstance(theirs.get("sha256", ""), str):
         return ""
     if theirs.get("sha256") and theirs["sha256"] != p.cfg.sha256:
-        return (f"{printable(str(summary))} says these arrays were written for "
+        return (f"{summary} says these arrays were written for "
                 f"{printable(str(theirs.get('path', 'another config')))} "
                 f"(sha256 {theirs['sha256'][:12]}), not for {p.cfg.display} (sha256 {p.cfg.sha256[:12]})")
     if theirs.get("sha256") and own[0]:  # convcli's own results for this config: a pass says nothing of yours
         other = [f"with the {run['engine']} engine" if run.get("engine", p.engine) != p.engine else "",
                  f"in {run['dtype']}" if run.get("dtype", p.dtype) != p.dtype else ""]
         if any(other):  # another engine's or dtype's run of it: a comparison of convcli's own, and said so
-            return (f"{printable(str(summary))} says convcli wrote these arrays for this config, "
+            return (f"{summary} says convcli wrote these arrays for this config, "
                     f"{' '.join(o for o in other if o)} (this run: the {p.engine} engine in {p.dtype})")
         if own[1]:
-            return (f"{printable(str(summary))} says convcli wrote these arrays for this config: {OWN_RESULTS}, "
+            return (f"{summary} says convcli wrote these arrays for this config: {OWN_RESULTS}, "
                     f"so they pass against themselves; give the folder of your own arrays")
     return ""
 
@@ -1812,7 +1849,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
     if not each_layer:  # (layer by layer, a layer of zeros in is graded on convcli's: said there)
-        _zeros_follow(p, out, zeros)
+        _zeros_follow(p, out, zeros, quantities)
     _note_causes(p, out, other_inputs or {}, each_layer)
     return out
 
@@ -2960,12 +2997,13 @@ def _without_zeros_hint(note: str) -> str:
     return note
 
 
-def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str]) -> None:
+def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray]) -> None:
     """An array of yours all zeros, whose layer's input (a gradient's: the
     gradient coming into it) is an array of yours all zeros too: said to
     follow from that one, instead of "was it filled?" or "+=, not =" (an
     instructor's review: a max pool's mask made with > gave zeros, and every
-    gradient before it was told it was never filled or summed with =)."""
+    gradient before it was told it was never filled or summed with =). Not a
+    conv's Z where its bias is not 0 (a review: a conv makes b of zeros)."""
     for o in outcomes:
         if o.status != "fail" or o.quantity not in zeros or not set(o.hints) <= {"all_zeros", "last_term"}:
             continue
@@ -2973,7 +3011,8 @@ def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str]) -> None:
             gradient = o.quantity in (f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db")
             if gradient or o.quantity == spec.output:
                 src = p.incoming_gradient(i) if gradient else p.layer_input(i)
-                if src in zeros:
+                biased = not gradient and spec.kind == "conv" and bool(np.any(quantities.get(spec.b, 1.0)))
+                if src in zeros and not biased:
                     took = "the gradient coming into this layer" if gradient else "this layer's input"
                     o.note = (_without_zeros_hint(o.note) + f"; yours is all zeros, as your {src} is, {took}: "
                               "zeros in give zeros out; fix that one first")

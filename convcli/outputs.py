@@ -218,6 +218,19 @@ def is_mount(path: Path) -> bool:
 SUMMARY_MAX_BYTES = 16 << 20
 
 
+def summary_doc(data: bytes) -> dict | None:
+    """A ``summary.json``'s document if it is one convcli wrote (a JSON
+    object with convcli's version and its quantities, each an object naming
+    its file), else None, whatever the bytes hold."""
+    try:
+        doc = json.loads(data)
+        if isinstance(doc["convcli"], str) and all(isinstance(q["file"], str) for q in doc["quantities"].values()):
+            return doc
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # JSONDecodeError, UnicodeDecodeError too
+        pass
+    return None
+
+
 def not_ours(out: Path) -> str | None:
     """Why the folder ``out`` is not one convcli wrote, or None if it is: its
     ``summary.json`` is convcli's (a JSON object with convcli's version and
@@ -227,21 +240,12 @@ def not_ours(out: Path) -> str | None:
     path = out / SUMMARY
     if not path.is_file():
         return f"it has no {SUMMARY}"
-    try:
-        if path.stat().st_size > SUMMARY_MAX_BYTES:
-            raise ValueError("too large")
-        doc = json.loads(path.read_bytes())
-        files, pictures = {SUMMARY}, set()
-        if not isinstance(doc["convcli"], str):
-            raise TypeError("no version")
-        if doc.get("expected") == EXPECTED:  # written since it was added
-            files.add(EXPECTED)
-        for q in doc["quantities"].values():
-            files.add(q["file"].split(":", 1)[0])  # outputs.h5:NAME
-            if "plot" in q:
-                pictures.add(q["plot"])
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):  # JSONDecodeError, UnicodeDecodeError too
+    doc = summary_doc(path.read_bytes()) if path.stat().st_size <= SUMMARY_MAX_BYTES else None
+    if doc is None:
         return f"its {SUMMARY} is not one convcli wrote"
+    files = {SUMMARY, EXPECTED} if doc.get("expected") == EXPECTED else {SUMMARY}  # (written since it was added)
+    files |= {q["file"].split(":", 1)[0] for q in doc["quantities"].values()}  # outputs.h5:NAME
+    pictures = {q["plot"] for q in doc["quantities"].values() if isinstance(q.get("plot"), str)}
 
     def listed(entry: Path) -> bool:
         if entry.is_symlink():

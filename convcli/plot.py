@@ -390,9 +390,9 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         differs = _differs(y, r, rtol, tol)
         if differs.any():
             differing[name] = (y, r, tol, differs, _choose_kind(r, name, None))
-    grids = sum(kind != "vector" for *_, kind in differing.values())
-    most = min(MAX_PANELS, max(FEWEST_EACH, PANELS_IN_ALL // max(grids, 1)))
-    shared = f"{grids} quantities of channels differ: {most} each" if most < MAX_PANELS else ""
+    shares = _shares({name: d for name, (*_, d, kind) in differing.items() if kind != "vector"})
+    shared = (f"{PANELS_IN_ALL} panels shared among the {len(shares)} quantities of channels that differ"
+              if any(most < MAX_PANELS for most in shares.values()) else "")
     # One sample for every batch of maps, the one with the most elements that differ over them all, where
     # it holds some of a quantity's (a review: conv1.Z drawn at sample 0, relu2.A at 3, pool3.A at 0)
     maps = [(y, r, tol, d) for y, r, tol, d, kind in differing.values() if kind == "maps"]
@@ -409,13 +409,32 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
         for name, (y, r, tol, differs, kind) in differing.items():
             extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
             sample = common if kind == "maps" and common is not None and differs[common].any() else None
-            blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra, most, shared))
+            blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra,
+                                            shares.get(name, MAX_PANELS), shared))
         return blocks or [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                                      f"rtol {rtol:g}, atol {atol:g})"],
                                  width=MIN_WIDTH, height=1.0)]
 
     _render(mpl, make, path, overwrite=overwrite)
     return path
+
+
+def _shares(differs: Mapping[str, np.ndarray]) -> dict[str, int]:
+    """The channels each quantity (name -> where it differs, channels last)
+    may draw: PANELS_IN_ALL among them, at least FEWEST_EACH and at most
+    MAX_PANELS each, those that need fewer (all their channels, or those
+    that differ of more than MAX_PANELS) leaving the rest to the others (a
+    review: 128 channels beside two of 1 drew 42 of them and 44 panels in
+    all)."""
+    need = {}
+    for name, d in differs.items():
+        n = d.shape[-1] if d.ndim else 1
+        need[name] = n if n <= MAX_PANELS else min(MAX_PANELS, int(d.reshape(-1, n).any(axis=0).sum()))
+    shares, left = {}, PANELS_IN_ALL
+    for k, name in enumerate(sorted(need, key=need.get)):  # the fewest first: what they leave goes on
+        shares[name] = min(MAX_PANELS, max(FEWEST_EACH, left // (len(need) - k)), max(need[name], FEWEST_EACH))
+        left -= min(shares[name], need[name])
+    return shares
 
 
 def plot_quantities(arrays: Mapping[str, np.ndarray], folder, *, sample: int | None = None,

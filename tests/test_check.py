@@ -3119,6 +3119,18 @@ def test_convclis_own_folder_for_this_config_is_said_to_be_convclis(tmp_path):
                                     "convcli's own results, so they pass against themselves; give the folder of "
                                     "your own arrays"), doc["note"]
         assert doc["convcli_own"] is True  # (an instructor's review: a script scoring counts gave 8 of 8)
+    # zipped, as uploads are (a review: convcli_own false, and no note)
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "own.zip", "w") as zf:
+        for f in sorted((tmp_path / "hw").rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(tmp_path / "hw").as_posix())
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "own.zip", "--json"]).stdout)
+    assert doc["convcli_own"] is True and doc["note"].endswith("own.zip/convcli-out/seed/summary.json says convcli "
+                                                               "wrote these arrays for this config: they are "
+                                                               "convcli's own results, so they pass against "
+                                                               "themselves; give the folder of your own arrays"), doc
     assert run(["backward", cfg, "--engine", "reference", "--out", tmp_path / "ref"]).exit_code == 0
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "ref", "--json"]).stdout)
     assert doc["convcli_own"] is False  # a real comparison: another engine's
@@ -5193,8 +5205,33 @@ def test_convcli_s_own_output_folder_beside_the_work_is_no_rival(tmp_path):
     shutil.copy(tmp_path / "key" / "A_prev.npy", mixed / "hw3")
     doc = json.loads(run(["check", cfg, "--against", mixed, "--json"]).stdout)
     assert sorted(o["entry"] for o in doc["against"]) == [f"hw3/{q}.npy" for q in ("Z", "dA_prev", "dW", "db")], doc
-    # the student's dW saved over convcli's in its folder: no longer what its summary.json describes
-    np.save(up / "convcli-out" / "seed" / "conv1.dW.npy", 2 * np.load(tmp_path / "key" / "conv1.dW.npy"))
+    # a zip made on Windows, its members named with backslashes (a review: refused as two submissions)
+    with zipfile.ZipFile(tmp_path / "win.zip", "w") as zf:
+        for f in sorted(up.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(up).as_posix().replace("/", "\\"))
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "win.zip", "--json"]).stdout)
+    assert len(doc["against"]) == 4 and own in [(u["entry"], u["note"]) for u in doc["unknown"]], doc
+    # a summary.json beside the work that is not convcli's (malformed): a rival, never a crash (a review: exit 3)
+    summary = up / "convcli-out" / "seed" / "summary.json"
+    kept = summary.read_bytes()
+    bad = json.loads(kept)
+    bad["quantities"]["A_prev"]["file"] = ["A_prev.npy"]
+    for text in (json.dumps(bad), '{"convcli": "1", "quantities": ' + "[" * 100000 + "]" * 100000 + "}"):
+        summary.write_text(text)
+        assert_error(run(["check", cfg, "--against", up]), "inside it have some")
+    summary.write_bytes(kept)
+    # the student's dW saved over convcli's in its folder, later: no longer convcli's, even where it has the same
+    # shape, min, max and mean (a review: the kernel turned)
+    import os
+
+    dW = up / "convcli-out" / "seed" / "conv1.dW.npy"
+    np.save(dW, np.load(tmp_path / "key" / "conv1.dW.npy")[::-1, ::-1])
+    later = summary.stat().st_mtime + 60
+    os.utime(dW, (later, later))
+    assert_error(run(["check", cfg, "--against", up]), "inside it have some")
+    np.save(dW, 2 * np.load(tmp_path / "key" / "conv1.dW.npy"))  # (and one whose numbers differ, at any time)
+    shutil.copystat(summary, dW)
     assert_error(run(["check", cfg, "--against", up]), "inside it have some")
 
 
@@ -5227,6 +5264,21 @@ def test_zeros_that_follow_from_a_gradient_of_zeros_coming_in_say_so(tmp_path):
         assert not o["passed"] and "+=" not in o["note"], o
         if o["quantity"] != "pool3.dA_prev":  # (and a script can tell: a review found hints [])
             assert "what the layer makes of your input to it" in o["note"] and "convcli_input" in o["hints"], o
+    # forward: a ReLU of zeros follows from a conv1.Z of zeros; a conv of zeros makes its bias, not zeros (a
+    # review), so its zeros are its own
+    from test_cli_helpers import write
+
+    cfg2 = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 5, 5, 3]}, W1: {random: [3, 3, 3, 4]}, b1: "
+                           "{random: [4]}, W2: {random: [3, 3, 4, 2]}, b2: {random: [2]}}\nlayers: [{type: conv, W: "
+                           "W1, b: b1, pad: 1}, {type: relu}, {type: conv, W: W2, b: b2, pad: 1}]\n"
+                           "backward: {grad: ones}\n", name="cfg2.yaml")
+    _save_all(tmp_path / "fw", {"conv1.Z": np.zeros((2, 5, 5, 4)), "relu2.A": np.zeros((2, 5, 5, 4)),
+                                "conv3.Z": np.zeros((2, 5, 5, 2))})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg2, "--against", tmp_path / "fw",
+                                                    "--json"]).stdout)["against"]}
+    assert by["relu2.A"]["hints"] == ["forward_first"] and "as your conv1.Z is, this layer's input" in by[
+        "relu2.A"]["note"], by["relu2.A"]["note"]
+    assert by["conv3.Z"]["hints"] == ["all_zeros"], by["conv3.Z"]["note"]
     # a gradient coming in of another shape: the layer graded on convcli's, said in hints too
     np.save(tmp_path / "sub" / "relu2.dA_prev.npy", np.ones((4, 4, 4, 4)))
     doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json", "--each-layer"]).stdout)

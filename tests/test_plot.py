@@ -1272,7 +1272,14 @@ def test_a_picture_of_many_quantities_draws_fewer_channels_of_each(tmp_path, mon
     assert [len(b.panels) for b in grids] == [5] * 4
     assert [p.title for p in grids[0].panels] == [f"channel {c}" for c in (1, 2, 3, 4, 8)]  # the NaN's 8 first
     said = " ".join(" ".join(grids[0].title).split())
-    assert "5 of the 8 channels that differ drawn (4 quantities of channels differ: 5 each)" in said, said
+    assert "5 of the 8 channels that differ drawn (20 panels shared among the 4 quantities of channels that " \
+           "differ)" in said, said
     assert [len(b.panels) for b in drawn(10)] == [3] * 10  # FEWEST_EACH
     grids = drawn(2)  # 10 each: all 9 channels, the right one too, as before
     assert [len(b.panels) for b in grids] == [9, 9] and "channels that differ drawn" not in str(grids[0].title)
+    # what a quantity of one channel leaves goes to the others (a review: 42 of 128 drawn beside two of 1)
+    blocks.clear()
+    one = (np.ones((2, 4, 4, 1)), np.zeros((2, 4, 4, 1)))
+    plot_differences({"conv1.Z": (wrong, ref), "conv2.Z": (wrong, ref), "relu3.A": one, "relu4.A": one,
+                      "relu5.A": one}, tmp_path / "d.png", overwrite=True)
+    assert [len(b.panels) for b in blocks] == [8, 9, 1, 1, 1], [len(b.panels) for b in blocks]  # 17 of 20 left
