@@ -99,6 +99,58 @@ def stack_case() -> dict:
     }
 
 
+def course_case() -> dict:
+    """configs/course.yaml: conv (f 3, stride 2, pad 1) -> relu -> average
+    pool (f 2, stride 1) -> conv (f 2, pad 1) -> max pool (f 2, stride 2),
+    random upstream gradient; RandomState(3) draws the five inputs in the
+    order listed, then the gradient."""
+    rng = np.random.RandomState(3)
+    A, W1, b1 = rng.randn(4, 9, 9, 3), rng.randn(3, 3, 3, 4), rng.randn(4)
+    W4, b4 = rng.randn(2, 2, 4, 6), rng.randn(6)
+    grad = rng.randn(4, 2, 2, 6)
+
+    x = _nchw(A).requires_grad_()
+    w1, w4 = _weights(W1).requires_grad_(), _weights(W4).requires_grad_()
+    c1 = torch.tensor(b1, dtype=torch.float64).requires_grad_()
+    c4 = torch.tensor(b4, dtype=torch.float64).requires_grad_()
+    z1 = F.conv2d(x, w1, c1, stride=2, padding=1)
+    a2 = F.relu(z1)
+    a3 = F.avg_pool2d(a2, 2, 1)
+    z4 = F.conv2d(a3, w4, c4, padding=1)
+    a5 = F.max_pool2d(z4, 2, 2)  # (no ReLU before it: no tied maxima)
+    for t in (z1, a2, a3, z4):
+        t.retain_grad()
+    a5.backward(_nchw(grad))
+
+    def dW(w):
+        return w.grad.permute(2, 3, 1, 0).numpy()
+    Z1, A3, Z4, A5 = _nhwc(z1), _nhwc(a3), _nhwc(z4), _nhwc(a5)
+    return {
+        "conv1.Z.shape": list(Z1.shape),
+        "conv1.Z[0, 2, 2]": Z1[0, 2, 2].tolist(),
+        "relu2.A.mean": float(_nhwc(a2).mean()),
+        "pool3.A.mean": float(A3.mean()),
+        "pool3.A[1, :, :, 0]": A3[1, :, :, 0].tolist(),
+        "conv4.Z.shape": list(Z4.shape),
+        "conv4.Z.norm": float(np.linalg.norm(Z4)),
+        "pool5.A[0, :, :, 3]": A5[0, :, :, 3].tolist(),
+        "pool5.A.mean": float(A5.mean()),
+        "pool5.dA_prev.sum": float(_nhwc(z4.grad).sum()),
+        "pool5.dA_prev[0, :, :, 0]": _nhwc(z4.grad)[0, :, :, 0].tolist(),
+        "conv4.dA_prev.norm": float(np.linalg.norm(_nhwc(a3.grad))),
+        "conv4.dW.mean": float(dW(w4).mean()),
+        "conv4.db": c4.grad.numpy().tolist(),
+        "pool3.dA_prev.sum": float(_nhwc(a2.grad).sum()),
+        "pool3.dA_prev[2, :, :, 1]": _nhwc(a2.grad)[2, :, :, 1].tolist(),
+        "relu2.dA_prev.norm": float(np.linalg.norm(_nhwc(z1.grad))),
+        "conv1.dA_prev.norm": float(np.linalg.norm(_nhwc(x.grad))),
+        "conv1.dA_prev[3, 1, :, 2]": _nhwc(x.grad)[3, 1, :, 2].tolist(),
+        "conv1.dW.mean": float(dW(w1).mean()),
+        "conv1.dW[:, :, 0, 1]": dW(w1)[:, :, 0, 1].tolist(),
+        "conv1.db": c1.grad.numpy().tolist(),
+    }
+
+
 def pool_forward_case(mode: str) -> dict:
     """The course's pool_forward test: RandomState(1), A_prev (2,4,4,3), f 3, stride 2."""
     A = np.random.RandomState(1).randn(2, 4, 4, 3)
@@ -121,6 +173,7 @@ CASES = {
     "seed.yaml": lambda: seed_case("window"),
     "seed_once.yaml": lambda: seed_case("once"),
     "stack.yaml": stack_case,
+    "course.yaml": course_case,
     "pool_forward.yaml": lambda: pool_forward_case("max"),
     "pool_forward_average.yaml": lambda: pool_forward_case("average"),
     "pool_backward.yaml": lambda: pool_backward_case("max"),

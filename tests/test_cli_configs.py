@@ -137,3 +137,106 @@ def test_the_readme_gradcheck_example_is_what_gradcheck_prints(monkeypatch):
 
     missing = [line for line in shown if key(line) not in {key(p) for p in printed}]
     assert not missing, "\n".join(missing) + "\n--- printed:\n" + result.stdout
+
+
+def _course_loops(slip: str = "") -> dict:
+    """configs/course.yaml's network in the course's own loops (a student's
+    notebook), with one slip of a class's (an instructor's review: stack.yaml
+    passed a stride ignored and an average pool not divided)."""
+    rng = np.random.RandomState(3)
+    A, W1, b1 = rng.randn(4, 9, 9, 3), rng.randn(3, 3, 3, 4), rng.randn(4)
+    W4, b4 = rng.randn(2, 2, 4, 6), rng.randn(6)
+    g = rng.randn(4, 2, 2, 6)
+
+    def conv(x, W, b, stride, pad):
+        xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if slip != "no_pad" else x
+        f = W.shape[0]
+        n = (x.shape[1] + 2 * pad - f) // stride + 1
+        Z = np.zeros((x.shape[0], n, n, W.shape[3]))
+        for i in range(x.shape[0]):
+            for h in range(n):
+                for w in range(n):
+                    vs, hs = (h, w) if slip == "stride" else (h * stride, w * stride)
+                    for c in range(W.shape[3]):
+                        win = xp[i, vs:vs + f, hs:hs + f, :]
+                        Z[i, h, w, c] = np.sum(win * W[..., c]) + b[c] if win.shape[:2] == (f, f) else 0.0
+        return Z, (x, W, stride, pad)
+
+    def conv_back(dZ, cache):
+        x, W, stride, pad = cache
+        f = W.shape[0]
+        xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        dxp, dW, db = np.zeros_like(xp), np.zeros_like(W), np.zeros((dZ.shape[0], W.shape[3]))
+        for i in range(dZ.shape[0]):
+            for h in range(dZ.shape[1]):
+                for w in range(dZ.shape[2]):
+                    vs, hs = h * stride, w * stride
+                    for c in range(dZ.shape[3]):
+                        dxp[i, vs:vs + f, hs:hs + f, :] += W[..., c] * dZ[i, h, w, c]
+                        term = xp[i, vs:vs + f, hs:hs + f, :] * dZ[i, h, w, c]
+                        if slip == "assign":
+                            dW[..., c] = term
+                        else:
+                            dW[..., c] += term
+                        db[i, c] += dZ[i, h, w, c]
+        dx = dxp if slip == "uncropped" else dxp[:, pad:dxp.shape[1] - pad, pad:dxp.shape[2] - pad, :]
+        return dx, dW, db if slip == "db_per_sample" else db.sum(axis=0)
+
+    def pool(x, f, stride, mode):
+        n = (x.shape[1] - f) // stride + 1
+        out = np.zeros((x.shape[0], n, n, x.shape[3]))
+        for i in range(x.shape[0]):
+            for h in range(n):
+                for w in range(n):
+                    for c in range(x.shape[3]):
+                        win = x[i, h * stride:h * stride + f, w * stride:w * stride + f, :]
+                        win = win if slip == "all_channels" else win[..., c]
+                        out[i, h, w, c] = np.max(win) if mode == "max" else np.mean(win)
+        return out
+
+    def pool_back(dA, x, f, stride, mode):
+        dx = np.zeros_like(x)
+        for i in range(dA.shape[0]):
+            for h in range(dA.shape[1]):
+                for w in range(dA.shape[2]):
+                    for c in range(dA.shape[3]):
+                        vs, hs = h * stride, w * stride
+                        win = x[i, vs:vs + f, hs:hs + f, c]
+                        if mode == "max":
+                            mask = win > np.max(win) if slip == "mask" else win == np.max(win)
+                            dx[i, vs:vs + f, hs:hs + f, c] += mask * dA[i, h, w, c]
+                        else:
+                            share = dA[i, h, w, c] if slip == "average_sum" else dA[i, h, w, c] / (f * f)
+                            dx[i, vs:vs + f, hs:hs + f, c] += share
+        return dx
+
+    Z1, c1 = conv(A, W1, b1, 2, 1)
+    A2 = np.maximum(Z1, 0)
+    A3 = pool(A2, 2, 1, "average")
+    Z4, c4 = conv(A3, W4, b4, 1, 1)
+    A5 = pool(Z4, 2, 2, "max")
+    d4 = pool_back(g, Z4, 2, 2, "max")
+    d3, dW4, db4 = conv_back(d4, c4)
+    d2 = pool_back(d3, A2, 2, 1, "average")
+    d1 = d2 if slip == "no_mask" else d2 * (Z1 > 0)
+    d0, dW1, db1 = conv_back(d1, c1)
+    return {"conv1.Z": Z1, "relu2.A": A2, "pool3.A": A3, "conv4.Z": Z4, "pool5.A": A5, "pool5.dA_prev": d4,
+            "conv4.dA_prev": d3, "conv4.dW": dW4, "conv4.db": db4, "pool3.dA_prev": d2, "relu2.dA_prev": d1,
+            "conv1.dA_prev": d0, "conv1.dW": dW1, "conv1.db": db1}
+
+
+def test_the_course_config_fails_every_classic_slip_and_passes_the_course_s_loops(tmp_path):
+    """configs/course.yaml is for grading a class: the course's loops pass
+    all 14 quantities, and each slip of a class's fails one at least (an
+    instructor's review graded 16 students on stack.yaml, whose stride 1 and
+    max pool let a stride ignored and an average not divided pass)."""
+    for slip in ("", "stride", "no_pad", "uncropped", "assign", "db_per_sample", "mask", "average_sum",
+                 "all_channels", "no_mask"):
+        folder = tmp_path / (slip or "right")
+        folder.mkdir()
+        for q, a in _course_loops(slip).items():
+            np.save(folder / f"{q}.npy", a)
+        doc = json.loads(run(["check", CONFIGS / "course.yaml", "--against", folder, "--complete", "--json"]).stdout)
+        failed = [o["quantity"] for o in doc["against"] if not o["passed"]]
+        assert doc["counts"]["against"]["checks"] == 14, (slip, doc["counts"])
+        assert (failed == []) == (slip == ""), (slip, failed)
