@@ -124,6 +124,9 @@ class Outcome:
     # largest difference is (one slip, or a frame of them, or all)
     n_differ: int | None = None
     worst: list[int] | None = None
+    # the words of each hint made of convcli's input to the layer (UPSTREAM_HINTS), to take back where an array of
+    # yours upstream explains it instead (_upstream_first)
+    said: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):  # as printed: an entry's key may hold a newline or a tab (errors.printable)
         self.label = printable(self.label)
@@ -617,6 +620,10 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # (graded_inside), not a rival to it, however deep it lies
         inner = [f for f in inner if not any(o in f.parents and (o / "outputs.h5").is_file() for o in inner)]
         work = [f for f in inner if not no_rival(f)] if len(inner) > 1 else inner
+        if convcli_own and any((f / "summary.json").exists() for f in work):  # two folders of convcli's (one
+            # edited, or work beside a copy of its summary.json): which is the work is the user's to say (a fuzz)
+            work = [f for f in inner if not handout(f)]
+            convcli_own.clear()
         if not inner:
             return [], [], [Unknown(shown(f), f"not searched: {why}") for f, why in unsearched]
         return (work, handouts([f for f in inner if f not in work]), []) if work else (inner, [], [])
@@ -730,7 +737,8 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     left: list[Unknown] = []
     if several and zipped:  # convcli's own output folder beside the work is no rival to it (_convcli_wrote)
         own = [f for f in several if _convcli_zipped(file, f, found, where, p.max_memory)]
-        if own and len(own) < len(several):
+        summaries = _zip_summaries(file)
+        if own and len(own) < len(several) and not summaries & (set(several) - set(own)):  # (as a folder's)
             kept = [not any(raw.replace("\\", "/").startswith(f"{f}/") for f in own)  # (its inputs' too)
                     for raw, _ in found]
             found = [x for x, k in zip(found, kept) if k]
@@ -1490,6 +1498,17 @@ def _convcli_folder(folder: Path, max_memory: int) -> bool:
     return _convcli_wrote(text, held, written, read)
 
 
+def _zip_summaries(file: Path) -> set[str]:
+    """The folders of a zip that hold a summary.json (named as _names_of
+    names them: backslashes for slashes, no ./)."""
+    try:
+        with zipfile.ZipFile(file) as zf:
+            names = [n.replace("\\", "/").removeprefix("./") for n in zf.namelist()]
+    except (OSError, *arrays._ZIP_READ_ERRORS):
+        return set()
+    return {folder for folder, _, name in (n.rpartition("/") for n in names) if name == "summary.json"}
+
+
 def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], where: str, max_memory: int) -> bool:
     """:func:`_convcli_wrote` of a zip's ``folder`` (its arrays among
     ``found``, as :func:`_arrays_in` lists them; members named with
@@ -1636,6 +1655,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     out = []
     zeros: set[str] = set()  # the quantities of arrays of yours all zeros where convcli's are not (_zeros_follow)
     for s in submitted:
+        upstream_said: dict[str, str] = {}  # (Outcome.said)
         # "--against: sub/x.npz[conv1.dW] is ...": the file's path, and the array in it, said once.
         where, shown = "--against", short_path(s.base_dir / s.source.file)
         ours = quantities[s.quantity]
@@ -1758,15 +1778,13 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if said:
                 note += said
                 hints.append("relu_kink")
-            said = _mask_only_hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
-            if said:
-                note += said
-                hints.append("mask_only")
-            for kind, hint in (("no_mask", _relu_no_mask_hint), ("all_channels", _pool_channels_hint)):
+            for kind, hint in (("mask_only", _mask_only_hint), ("no_mask", _relu_no_mask_hint),
+                               ("all_channels", _pool_channels_hint)):
                 said = hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
                 if said:
                     note += said
                     hints.append(kind)
+                    upstream_said[kind] = said
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
@@ -1837,7 +1855,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                            values_at_first=values, hints=hints, relaid="axis_order" in hints,
                            saved_round=not passed and (places is not None or _saved_round(theirs, ours, info.dtype)),
                            graded_atol=np.broadcast_to(graded_atol, ours.shape) if np.ndim(graded_atol) else None,
-                           n_differ=n_differ, worst=None if worst is None else list(worst)))
+                           n_differ=n_differ, worst=None if worst is None else list(worst), said=upstream_said))
     by_label = {s.label: s for s in submitted}
 
     def read(o: Outcome) -> np.ndarray | None:
@@ -1850,6 +1868,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
     if not each_layer:  # (layer by layer, a layer of zeros in is graded on convcli's: said there)
         _zeros_follow(p, out, zeros, quantities)
+        _upstream_first(p, out)
     _note_causes(p, out, other_inputs or {}, each_layer)
     return out
 
@@ -2995,6 +3014,40 @@ def _without_zeros_hint(note: str) -> str:
         k = note.index(start)
         note = note[:k] + note[note.index(end, k) + len(end):]
     return note
+
+
+def _layer_inputs(p: Plan, q: str) -> list[str]:
+    """What the layer that makes ``q`` takes: its input, and for a gradient
+    the gradient coming into it too."""
+    for i, spec in enumerate(p.network.layers):
+        if q == spec.output:
+            return [p.layer_input(i)]
+        if q in (f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db"):
+            return [p.layer_input(i), p.incoming_gradient(i)]
+    return []
+
+
+def _take_back(o: Outcome) -> None:
+    """``o``'s hints made of convcli's input to its layer (Outcome.said), and their words, taken back."""
+    for kind, said in o.said.items():
+        o.note = o.note.replace(said, "")
+        if kind in o.hints:
+            o.hints.remove(kind)
+    o.said = {}
+
+
+def _upstream_first(p: Plan, outcomes: list[Outcome]) -> None:
+    """The hints of a slip that are made of convcli's input to the layer
+    (Outcome.said) taken back where an array of yours that the layer takes
+    fails too: the layer may be right, and the slip upstream (a fuzz: a right
+    max pool after one over every channel was told it pooled over every
+    channel, max over the window and over the channels being one; a right
+    ReLU after it, that it passed its gradient on unmasked). What it follows
+    from is said instead (_note_causes)."""
+    failed = {o.quantity for o in outcomes if o.status == "fail"}
+    for o in outcomes:
+        if o.said and any(q in failed for q in _layer_inputs(p, o.quantity)):
+            _take_back(o)
 
 
 def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray]) -> None:
@@ -4911,6 +4964,8 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
                 o.hints.append("convcli_input")
             if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
                 o.hints.append("convcli_input")  # (said in the note alone, a script could not sort by it: a review)
+            if "convcli_input" in o.hints:  # (made of convcli's input, not of the yours theirs was made of: a fuzz)
+                _take_back(o)
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
     linked = mark_links(graded, submitted, Path(against)) if against is not None else []
     if complete:

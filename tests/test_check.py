@@ -5196,15 +5196,21 @@ def test_convcli_s_own_output_folder_beside_the_work_is_no_rival(tmp_path):
     # (a folder listed is no array: said so in the last line, a review)
     assert "; 1 of your arrays, folders or files not graded" in run(["check", cfg, "--against", up]).stdout
     # work beside a copy of convcli's summary.json and of the hand-out's A_prev.npy (which it describes), under
-    # names of its own (Z.npy): the student's, not convcli's
+    # names of its own (Z.npy): not convcli's; but two folders with convcli's summary.json, which is the work is
+    # the user's to say (a fuzz: the student's right arrays beside a copy, and convcli's folder edited, had
+    # convcli's graded), as a zip
     mixed = tmp_path / "mixed"
     shutil.copytree(up, mixed)
     for f in (mixed / "hw3").iterdir():
         f.rename(f.with_name(f.name.removeprefix("conv1.")))
     shutil.copy(tmp_path / "key" / "summary.json", mixed / "hw3")
     shutil.copy(tmp_path / "key" / "A_prev.npy", mixed / "hw3")
-    doc = json.loads(run(["check", cfg, "--against", mixed, "--json"]).stdout)
-    assert sorted(o["entry"] for o in doc["against"]) == [f"hw3/{q}.npy" for q in ("Z", "dA_prev", "dW", "db")], doc
+    assert_error(run(["check", cfg, "--against", mixed]), "inside it have some")
+    with zipfile.ZipFile(tmp_path / "mixed.zip", "w") as zf:
+        for f in sorted(mixed.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(mixed).as_posix())
+    assert_error(run(["check", cfg, "--against", tmp_path / "mixed.zip"]), "several submissions in one")
     # a zip made on Windows, its members named with backslashes (a review: refused as two submissions)
     with zipfile.ZipFile(tmp_path / "win.zip", "w") as zf:
         for f in sorted(up.rglob("*")):
@@ -5329,3 +5335,51 @@ def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hi
     assert by["relu2.dA_prev"]["hints"] == ["no_mask"] and by["relu2.dA_prev"]["note"].endswith(
         "): dA_prev = dA * (Z > 0)"), by["relu2.dA_prev"]["note"]
     assert by["pool3.dA_prev"]["passed"] and by["pool3.dA_prev"]["hints"] == []
+
+
+def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
+    """A fuzz: a right max pool after one taken over every channel was told
+    it pooled over every channel (the max over a window and over the
+    channels is one max), and a right ReLU after it that it passed its
+    gradient on unmasked (its input of yours had no element below 0): a
+    hint made of convcli's input to the layer is taken back where an array
+    of yours that the layer takes fails too, and what it follows from is
+    said; layer by layer the right layers pass. Pools by hand loops."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    def pool(x, every_channel=False):  # f 2, stride 1, max
+        n = x.shape[1] - 1
+        out = np.zeros((x.shape[0], n, n, x.shape[3]))
+        for i in range(x.shape[0]):
+            for h in range(n):
+                for w in range(n):
+                    for c in range(x.shape[3]):
+                        win = x[i, h:h + 2, w:w + 2, :]
+                        out[i, h, w, c] = np.max(win if every_channel else win[..., c])
+        return out
+
+    cfg = write(tmp_path, "seed: 4\ninputs: {A_prev: {random: [2, 6, 6, 3]}}\nlayers: [{type: pool, f: 2, stride: 1}, "
+                          "{type: pool, f: 2, stride: 1}]\nbackward: {grad: ones}\n")
+    A = np.random.RandomState(4).randn(2, 6, 6, 3)
+    mine = pool(A, every_channel=True)
+    _save_all(tmp_path / "sub", {"pool1.A": mine, "pool2.A": pool(mine)})  # pool2 right for its input
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub",
+                                                    "--json"]).stdout)["against"]}
+    assert by["pool1.A"]["hints"] == ["all_channels"], by["pool1.A"]
+    assert by["pool2.A"]["hints"] == ["forward_first"] and "every channel" not in by["pool2.A"]["note"], by["pool2.A"]
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    assert by["pool2.A"]["passed"] and by["pool1.A"]["hints"] == ["all_channels"], by
+    # a ReLU after it, right for its input of yours (no element below 0): not told it has no mask
+    cfg = write(tmp_path, "seed: 4\ninputs: {A_prev: {random: [2, 6, 6, 3]}}\nlayers: [{type: pool, f: 2, stride: 1}, "
+                          "{type: relu}]\nbackward: {grad: ones}\n")
+    mine = np.abs(mine) + 0.5  # (a pool of theirs whose output has no element below 0)
+    _save_all(tmp_path / "relu", {"pool1.A": mine, "relu2.A": np.maximum(mine, 0),
+                                  "relu2.dA_prev": np.ones_like(mine) * (mine > 0)})
+    for extra in ([], ["--each-layer"]):
+        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "relu", "--json",
+                                                        *extra]).stdout)["against"]}
+        assert "no_mask" not in by["relu2.dA_prev"]["hints"] and "unmasked" not in by["relu2.dA_prev"]["note"] \
+            and "below 0 too" not in by["relu2.dA_prev"]["note"], (extra, by["relu2.dA_prev"])
