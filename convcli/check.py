@@ -124,8 +124,8 @@ class Outcome:
     # largest difference is (one slip, or a frame of them, or all)
     n_differ: int | None = None
     worst: list[int] | None = None
-    # the words of each hint made of convcli's input to the layer (UPSTREAM_HINTS), to take back where an array of
-    # yours upstream explains it instead (_upstream_first)
+    # the words of each hint made of convcli's input to the layer (mask_only, no_mask, all_channels), to take
+    # back where an array of yours upstream explains it instead (_upstream_first)
     said: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):  # as printed: an entry's key may hold a newline or a tab (errors.printable)
@@ -3016,15 +3016,23 @@ def _without_zeros_hint(note: str) -> str:
     return note
 
 
+def _layer_of(p: Plan, q: str) -> tuple[int, LayerSpec, bool] | None:
+    """The layer that makes ``q``: its index, spec, and whether ``q`` is
+    one of its gradients; None for an input."""
+    for i, spec in enumerate(p.network.layers):
+        if q == spec.output or q in (f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db"):
+            return i, spec, q != spec.output
+    return None
+
+
 def _layer_inputs(p: Plan, q: str) -> list[str]:
     """What the layer that makes ``q`` takes: its input, and for a gradient
     the gradient coming into it too."""
-    for i, spec in enumerate(p.network.layers):
-        if q == spec.output:
-            return [p.layer_input(i)]
-        if q in (f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db"):
-            return [p.layer_input(i), p.incoming_gradient(i)]
-    return []
+    found = _layer_of(p, q)
+    if found is None:
+        return []
+    i, _, gradient = found
+    return [p.layer_input(i)] + ([p.incoming_gradient(i)] if gradient else [])
 
 
 def _take_back(o: Outcome) -> None:
@@ -3058,19 +3066,18 @@ def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities:
     gradient before it was told it was never filled or summed with =). Not a
     conv's Z where its bias is not 0 (a review: a conv makes b of zeros)."""
     for o in outcomes:
-        if o.status != "fail" or o.quantity not in zeros or not set(o.hints) <= {"all_zeros", "last_term"}:
+        found = _layer_of(p, o.quantity)
+        if o.status != "fail" or o.quantity not in zeros or not set(o.hints) <= {"all_zeros", "last_term"} or (
+                found is None):
             continue
-        for i, spec in enumerate(p.network.layers):
-            gradient = o.quantity in (f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db")
-            if gradient or o.quantity == spec.output:
-                src = p.incoming_gradient(i) if gradient else p.layer_input(i)
-                biased = not gradient and spec.kind == "conv" and bool(np.any(quantities.get(spec.b, 1.0)))
-                if src in zeros and not biased:
-                    took = "the gradient coming into this layer" if gradient else "this layer's input"
-                    o.note = (_without_zeros_hint(o.note) + f"; yours is all zeros, as your {src} is, {took}: "
-                              "zeros in give zeros out; fix that one first")
-                    o.hints = ["gradient_first" if gradient else "forward_first"]
-                break
+        i, spec, gradient = found
+        src = p.incoming_gradient(i) if gradient else p.layer_input(i)
+        biased = not gradient and spec.kind == "conv" and bool(np.any(quantities.get(spec.b, 1.0)))
+        if src in zeros and not biased:
+            took = "the gradient coming into this layer" if gradient else "this layer's input"
+            o.note = (_without_zeros_hint(o.note) + f"; yours is all zeros, as your {src} is, {took}: "
+                      "zeros in give zeros out; fix that one first")
+            o.hints = ["gradient_first" if gradient else "forward_first"]
 
 
 def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> bool:
@@ -4964,7 +4971,7 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
                 o.hints.append("convcli_input")
             if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
                 o.hints.append("convcli_input")  # (said in the note alone, a script could not sort by it: a review)
-            if "convcli_input" in o.hints:  # (made of convcli's input, not of the yours theirs was made of: a fuzz)
+            if "convcli_input" in o.hints:  # (made of convcli's input, not of yours, which theirs is made of: a fuzz)
                 _take_back(o)
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
     linked = mark_links(graded, submitted, Path(against)) if against is not None else []
