@@ -149,3 +149,21 @@ def test_a_layer_s_weights_named_under_the_layer_point_at_the_input(tmp_path):
         exp = write(tmp_path, f"expected:\n  {key}.mean: 1.0\n", "e.yaml")
         assert_error(run(["check", CONFIGS / "stack.yaml", "--expected", exp]),
                      f"unknown quantity '{key}' (did you mean '{meant}'?)")
+
+
+def test_beside_your_arrays_the_configs_entries_are_a_table_only_where_one_fails(tmp_path):
+    """An instructor's review: every --against report opened with the
+    config's expected values, 11 lines of "pass", before the student's
+    table. Beside your arrays they are counted in the last line, and a table
+    only where one fails."""
+    from test_cli_helpers import CONFIGS, run
+
+    assert run(["backward", CONFIGS / "stack.yaml", "--out", tmp_path / "key"]).exit_code == 0
+    out = run(["check", CONFIGS / "stack.yaml", "--against", tmp_path / "key"]).stdout
+    assert "expected values from" not in out and "relu2.A.mean" not in out, out
+    assert out.rstrip().endswith("expected values: all 11 checks passed"), out
+    cfg = tmp_path / "stack.yaml"  # one entry wrong: its table is shown
+    text = (CONFIGS / "stack.yaml").read_text().replace("relu2.A.mean: 0.0567", "relu2.A.mean: 0.0667")
+    cfg.write_text(text.replace("../sample_data", str(CONFIGS.parent / "sample_data")))
+    out = run(["check", cfg, "--against", tmp_path / "key"]).stdout
+    assert f"convcli check {cfg}: expected values from" in out and "relu2.A.mean" in out, out
