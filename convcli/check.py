@@ -4963,15 +4963,21 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         for o in graded:
             zero_hint = {"all_zeros", "last_term"} & set(o.hints) if LAST_TERM_ZEROS[0] in o.note or (
                 "all_zeros" in o.hints) else set()
-            if o.quantity in zeros_of_yours and zero_hint:  # (its zeros are the layer's of yours: no 'was it
-                # filled?', an adversarial review; nor "+=, not =", an instructor's)
+            refused = o.quantity in zeros_of_yours and bool(zero_hint)
+            if refused:  # (its zeros are the layer's of yours: no 'was it filled?', an adversarial review; nor
+                # "+=, not =", an instructor's)
                 o.note = (_without_zeros_hint(o.note) + "; yours is all zeros, what the layer makes of your input "
                                                         "to it (graded on convcli's instead)")
                 o.hints = [h for h in o.hints if h not in zero_hint]
                 o.hints.append("convcli_input")
             if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
                 o.hints.append("convcli_input")  # (said in the note alone, a script could not sort by it: a review)
-            if "convcli_input" in o.hints:  # (made of convcli's input, not of yours, which theirs is made of: a fuzz)
+            # a hint made of convcli's input, where it replaced one of yours that this array is made of, may be
+            # that one's slip, not this layer's (a fuzz); not where yours is missing, or the config gives it (a
+            # later fuzz: a missing dA_prev took a ReLU's "no mask" away)
+            if refused or any(part.startswith("graded on convcli's ") and ": the config's, " not in part
+                              and "is not among your arrays" not in part
+                              for part in instead.get(o.quantity, "").split("; ")):
                 _take_back(o)
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
     linked = mark_links(graded, submitted, Path(against)) if against is not None else []

@@ -5383,3 +5383,24 @@ def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
                                                         *extra]).stdout)["against"]}
         assert "no_mask" not in by["relu2.dA_prev"]["hints"] and "unmasked" not in by["relu2.dA_prev"]["note"] \
             and "below 0 too" not in by["relu2.dA_prev"]["note"], (extra, by["relu2.dA_prev"])
+
+
+def test_a_slip_keeps_its_hint_layer_by_layer_where_the_gradient_coming_in_is_not_submitted(tmp_path):
+    """A fuzz: layer by layer, a ReLU backward with no mask lost its hint
+    where the student had not saved the gradient coming into it (the layer
+    graded on convcli's, which is right: nothing upstream of it is wrong).
+    The gradient coming in is an average pool's of ones, by hand."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 5\ninputs: {A_prev: {random: [2, 5, 5, 3]}}\nlayers: [{type: relu}, "
+                          "{type: pool, f: 2, stride: 1, mode: average}]\nbackward: {grad: ones}\n")
+    g = np.zeros((2, 5, 5, 3))
+    for h in range(4):
+        for w in range(4):
+            g[:, h:h + 2, w:w + 2, :] += 1 / 4  # each window spreads its 1 evenly
+    _save_all(tmp_path / "sub", {"relu1.dA_prev": g})  # no mask: the gradient coming in, passed on whole
+    for extra in ([], ["--each-layer"]):
+        (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json", *extra]).stdout)["against"]
+        assert not o["passed"] and "no_mask" in o["hints"] and o["note"].count("dA_prev = dA * (Z > 0)") == 1, o
