@@ -620,7 +620,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         # (graded_inside), not a rival to it, however deep it lies
         inner = [f for f in inner if not any(o in f.parents and (o / "outputs.h5").is_file() for o in inner)]
         work = [f for f in inner if not no_rival(f)] if len(inner) > 1 else inner
-        if convcli_own and any((f / "summary.json").exists() for f in work):  # two folders of convcli's (one
+        if convcli_own and any(_convcli_summary(f) for f in work):  # two folders of convcli's (one
             # edited, or work beside a copy of its summary.json): which is the work is the user's to say (a fuzz)
             work = [f for f in inner if not handout(f)]
             convcli_own.clear()
@@ -1499,14 +1499,30 @@ def _convcli_folder(folder: Path, max_memory: int) -> bool:
 
 
 def _zip_summaries(file: Path) -> set[str]:
-    """The folders of a zip that hold a summary.json (named as _names_of
-    names them: backslashes for slashes, no ./)."""
+    """The folders of a zip that hold a summary.json of convcli's (named as
+    _names_of names them: backslashes for slashes)."""
+    from .outputs import SUMMARY_MAX_BYTES, summary_doc
+
     try:
         with zipfile.ZipFile(file) as zf:
-            names = [n.replace("\\", "/").removeprefix("./") for n in zf.namelist()]
+            return {i.filename.replace("\\", "/").rpartition("/")[0] for i in zf.infolist()
+                    if i.filename.replace("\\", "/").rpartition("/")[2] == "summary.json"
+                    and i.file_size <= SUMMARY_MAX_BYTES and summary_doc(zf.read(i)) is not None}
     except (OSError, *arrays._ZIP_READ_ERRORS):
         return set()
-    return {folder for folder, _, name in (n.rpartition("/") for n in names) if name == "summary.json"}
+
+
+def _convcli_summary(folder: Path) -> bool:
+    """Whether ``folder`` holds a summary.json of convcli's (a student's own
+    notes under that name are not: a code review had them block grading)."""
+    from .outputs import SUMMARY_MAX_BYTES, summary_doc
+
+    summary = folder / "summary.json"
+    try:
+        return (summary.is_file() and summary.stat().st_size <= SUMMARY_MAX_BYTES
+                and summary_doc(summary.read_bytes()) is not None)
+    except OSError:
+        return False
 
 
 def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], where: str, max_memory: int) -> bool:
@@ -1868,7 +1884,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
     if not each_layer:  # (layer by layer, a layer of zeros in is graded on convcli's: said there)
         _zeros_follow(p, out, zeros, quantities)
-        _upstream_first(p, out)
+        _upstream_first(p, out, quantities, read)
     _note_causes(p, out, other_inputs or {}, each_layer)
     return out
 
@@ -3044,18 +3060,43 @@ def _take_back(o: Outcome) -> None:
     o.said = {}
 
 
-def _upstream_first(p: Plan, outcomes: list[Outcome]) -> None:
-    """The hints of a slip that are made of convcli's input to the layer
-    (Outcome.said) taken back where an array of yours that the layer takes
-    fails too: the layer may be right, and the slip upstream (a fuzz: a right
-    max pool after one over every channel was told it pooled over every
-    channel, max over the window and over the channels being one; a right
-    ReLU after it, that it passed its gradient on unmasked). What it follows
-    from is said instead (_note_causes)."""
-    failed = {o.quantity for o in outcomes if o.status == "fail"}
+def _made_of_yours(p: Plan, o: Outcome, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
+                   theirs: np.ndarray | None) -> bool:
+    """Whether ``theirs``, your array of ``o``, is what its layer makes,
+    right, of your arrays it takes (``yours``; convcli's where you gave
+    none): a hint of ``o``'s made of convcli's input (Outcome.said) is then
+    your input's slip, not this layer's (a fuzz: a right max pool after one
+    over every channel was told it pooled over every channel, max over the
+    window and over the channels being one; a right ReLU after it that it
+    passed its gradient on unmasked). Not where your inputs cannot make it
+    (a code review: a conv's Z without its bias, the max positions kept,
+    took a pool backward's "masks alone" away)."""
+    found = _layer_of(p, o.quantity)
+    if found is None or theirs is None:
+        return False
+    i, spec, gradient = found
+    ins = [yours.get(q, quantities[q]) for q in _layer_inputs(p, o.quantity)]
+    try:
+        out, cache = _layer_forward(p, spec, ins[0], quantities)
+        made = _layer_gradients(spec, ins[1], cache)[o.quantity] if gradient else out
+    except (ValueError, KeyError):  # (an input of yours of another shape: nothing it makes to compare)
+        return False
+    return made.shape == theirs.shape and _close(theirs, made, *_hint_tolerance(theirs.dtype, p.dtype, *p.tolerance))
+
+
+def _upstream_first(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.ndarray], read) -> None:
+    """The hints made of convcli's input to a layer (Outcome.said) taken back
+    where an array of yours that the layer takes fails too and the layer,
+    right, makes yours of it (_made_of_yours). What it follows from is said
+    instead (_note_causes)."""
+    by = {o.quantity: o for o in outcomes}
+    failed = {q for q, o in by.items() if o.status == "fail"}
     for o in outcomes:
-        if o.said and any(q in failed for q in _layer_inputs(p, o.quantity)):
-            _take_back(o)
+        ins = _layer_inputs(p, o.quantity)
+        if o.said and any(q in failed for q in ins):
+            yours = {q: a for q in ins if q in failed and (a := read(by[q])) is not None}
+            if _made_of_yours(p, o, quantities, yours, read(o)):
+                _take_back(o)
 
 
 def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray]) -> None:
@@ -4963,21 +5004,19 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         for o in graded:
             zero_hint = {"all_zeros", "last_term"} & set(o.hints) if LAST_TERM_ZEROS[0] in o.note or (
                 "all_zeros" in o.hints) else set()
-            refused = o.quantity in zeros_of_yours and bool(zero_hint)
-            if refused:  # (its zeros are the layer's of yours: no 'was it filled?', an adversarial review; nor
-                # "+=, not =", an instructor's)
+            if o.quantity in zeros_of_yours and zero_hint:  # (its zeros are the layer's of yours: no 'was it
+                # filled?', an adversarial review; nor "+=, not =", an instructor's)
                 o.note = (_without_zeros_hint(o.note) + "; yours is all zeros, what the layer makes of your input "
                                                         "to it (graded on convcli's instead)")
                 o.hints = [h for h in o.hints if h not in zero_hint]
                 o.hints.append("convcli_input")
             if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
                 o.hints.append("convcli_input")  # (said in the note alone, a script could not sort by it: a review)
-            # a hint made of convcli's input, where it replaced one of yours that this array is made of, may be
-            # that one's slip, not this layer's (a fuzz); not where yours is missing, or the config gives it (a
-            # later fuzz: a missing dA_prev took a ReLU's "no mask" away)
-            if refused or any(part.startswith("graded on convcli's ") and ": the config's, " not in part
-                              and "is not among your arrays" not in part
-                              for part in instead.get(o.quantity, "").split("; ")):
+            # a hint made of convcli's input, where it replaced one of yours, is that one's slip where the layer
+            # makes yours of it (a fuzz); not where yours is missing or unreadable, or makes nothing like it (a
+            # later fuzz and a code review: a ReLU's "no mask" was taken away)
+            theirs = o.array if o.array is not None else (yours or {}).get(o.quantity)
+            if "convcli_input" in o.hints and o.said and _made_of_yours(p, o, results.quantities, yours or {}, theirs):
                 _take_back(o)
             o.note = (o.note + instead.get(o.quantity, "")).removeprefix("; ")
     linked = mark_links(graded, submitted, Path(against)) if against is not None else []

@@ -5227,6 +5227,13 @@ def test_convcli_s_own_output_folder_beside_the_work_is_no_rival(tmp_path):
         summary.write_text(text)
         assert_error(run(["check", cfg, "--against", up]), "inside it have some")
     summary.write_bytes(kept)
+    # a summary.json of the student's own beside their work (notes, not convcli's): the work still graded (a code
+    # review: any file of that name made the two folders rivals)
+    notes = tmp_path / "notes"
+    shutil.copytree(up, notes)
+    (notes / "hw3" / "summary.json").write_text('{"student": "my notes"}')
+    doc = json.loads(run(["check", cfg, "--against", notes, "--json"]).stdout)
+    assert sorted(o["entry"] for o in doc["against"]) == [f"hw3/conv1.{q}.npy" for q in ("Z", "dA_prev", "dW", "db")]
     # the student's dW saved over convcli's in its folder, later: no longer convcli's, even where it has the same
     # shape, min, max and mean (a review: the kernel turned)
     import os
@@ -5372,6 +5379,23 @@ def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
                                                     "--each-layer"]).stdout)["against"]}
     assert by["pool2.A"]["passed"] and by["pool1.A"]["hints"] == ["all_channels"], by
+    # a slip of the layer's own that its input of yours, wrong, cannot make is still told (a code review: a conv
+    # without its bias, the max positions kept, took a pool backward's "masks alone" away): pool1.A twice the
+    # right one, and pool2's backward the windows' masks alone
+    cfg_r = write(tmp_path, "seed: 4\ninputs: {A_prev: {random: [2, 6, 6, 3]}}\nlayers: [{type: pool, f: 2, stride: "
+                            "1}, {type: pool, f: 2, stride: 1}]\nbackward: {grad: random}\n", name="masks.yaml")
+    twice = 2 * pool(A)
+    masks = np.zeros_like(twice)
+    for i in range(2):
+        for h in range(4):
+            for w in range(4):
+                for c in range(3):
+                    win = twice[i, h:h + 2, w:w + 2, c]
+                    masks[i, h:h + 2, w:w + 2, c] += win == np.max(win)
+    _save_all(tmp_path / "masks", {"pool1.A": twice, "pool2.dA_prev": masks})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg_r, "--against", tmp_path / "masks",
+                                                    "--json"]).stdout)["against"]}
+    assert by["pool2.dA_prev"]["hints"] == ["mask_only"], by["pool2.dA_prev"]["note"]
     # a ReLU after it, right for its input of yours (no element below 0): not told it has no mask
     cfg = write(tmp_path, "seed: 4\ninputs: {A_prev: {random: [2, 6, 6, 3]}}\nlayers: [{type: pool, f: 2, stride: 1}, "
                           "{type: relu}]\nbackward: {grad: ones}\n")
@@ -5404,3 +5428,8 @@ def test_a_slip_keeps_its_hint_layer_by_layer_where_the_gradient_coming_in_is_no
     for extra in ([], ["--each-layer"]):
         (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json", *extra]).stdout)["against"]
         assert not o["passed"] and "no_mask" in o["hints"] and o["note"].count("dA_prev = dA * (Z > 0)") == 1, o
+    # nor where the one saved cannot have made it (zeros, refused layer by layer; a code review)
+    np.save(tmp_path / "sub" / "pool2.dA_prev.npy", np.zeros((2, 5, 5, 3)))
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    assert "no_mask" in by["relu1.dA_prev"]["hints"], by["relu1.dA_prev"]
