@@ -735,10 +735,12 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     graded = [_graded_as(p, raw, src) for raw, src in found] if foldered else []  # (quantity, folder) or None
     several = _submissions(graded)
     left: list[Unknown] = []
+    own, several_of_convcli = [], False
     if several and zipped:  # convcli's own output folder beside the work is no rival to it (_convcli_wrote)
         own = [f for f in several if _convcli_zipped(file, f, found, where, p.max_memory)]
         summaries = _zip_summaries(file)
-        if own and len(own) < len(several) and not summaries & (set(several) - set(own)):  # (as a folder's)
+        several_of_convcli = bool(own) and len(own) < len(several) and not summaries & (set(several) - set(own))
+        if several_of_convcli:  # (as a folder's)
             kept = [not any(raw.replace("\\", "/").startswith(f"{f}/") for f in own)  # (its inputs' too)
                     for raw, _ in found]
             found = [x for x, k in zip(found, kept) if k]
@@ -777,8 +779,37 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
                          f"{printable(file.name)} holds {printable(n)} {'twice' if k == 2 else f'{k} times'}: the "
                          "last written is graded, as unzip leaves it")
                  for n, k in arrays.zip_repeats(file).items()]
+        left += _unread_zipped(file, p, own if several_of_convcli else [])
     out, unknown = _resolve(p, where, found, file.parent)
     return _some(p, out, unknown + left + unread, where, empty_ok)
+
+
+def _unread_zipped(file: Path, p: Plan, own: list[str]) -> list[Unknown]:
+    """A zip's members that are not read but look like work, as a folder's
+    are (:func:`_unread`): an .npz or .h5 inside it, or a quantity's name
+    with another extension (a review: an outputs.h5 in a zip was not listed
+    at all); not in ``own``, its folders of convcli's own output."""
+    try:
+        with zipfile.ZipFile(file) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+    except (OSError, *arrays._ZIP_READ_ERRORS):
+        return []
+    out = []
+    for name in names:
+        folder, _, leaf = name.replace("\\", "/").rpartition("/")
+        suffix = Path(leaf).suffix.lower()
+        if suffix == ".npy" or leaf.startswith(".") or leaf in ("summary.json", "expected.yaml") or folder in own:
+            continue
+        if suffix in NPZ_SUFFIXES or suffix in H5_SUFFIXES:
+            out.append(Unknown(printable(name), "not read from inside a zip; unzip it and --against the file to "
+                                                "grade it"))
+            continue
+        try:
+            q = p.resolve(leaf[: -len(suffix)] if suffix else leaf, "")
+        except ConvcliError:
+            continue
+        out.append(Unknown(printable(name), f"not read: only .npy files are; save {q} with np.save"))
+    return out
 
 
 def _arrays_in(path: Path, where: str, empty_ok: bool = False) -> list[tuple[str, Source]]:

@@ -5433,3 +5433,27 @@ def test_a_slip_keeps_its_hint_layer_by_layer_where_the_gradient_coming_in_is_no
     by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
                                                     "--each-layer"]).stdout)["against"]}
     assert "no_mask" in by["relu1.dA_prev"]["hints"], by["relu1.dA_prev"]
+
+
+def test_work_a_zip_holds_in_other_files_is_listed_as_a_folders_is(tmp_path):
+    """A fuzz: an outputs.h5 inside a zip was not listed at all, where the
+    same in a folder is; nor a quantity saved with np.savetxt. Both are
+    listed, with what grades them; other files (notes) are not."""
+    import json
+    import zipfile
+
+    from test_cli_helpers import CONFIGS, run
+
+    cfg = CONFIGS / "seed.yaml"
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "up.zip", "w") as zf:
+        for q in ("Z", "dA_prev", "db"):
+            zf.write(tmp_path / "key" / f"conv1.{q}.npy", f"hw3/conv1.{q}.npy")
+        zf.writestr("hw3/conv1.dW.txt", "0 1 2\n")
+        zf.writestr("hw3/notes.txt", "my notes\n")
+        zf.writestr("hw3/old/outputs.h5", b"\x89HDF\r\n\x1a\n")
+    doc = json.loads(run(["check", cfg, "--against", tmp_path / "up.zip", "--json"]).stdout)
+    assert len(doc["against"]) == 3 and all(o["passed"] for o in doc["against"]), doc["against"]
+    assert [(u["entry"], u["note"]) for u in doc["unknown"]] == [
+        ("hw3/conv1.dW.txt", "not read: only .npy files are; save conv1.dW with np.save"),
+        ("hw3/old/outputs.h5", "not read from inside a zip; unzip it and --against the file to grade it")], doc
