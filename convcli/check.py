@@ -803,12 +803,8 @@ def _unread_zipped(file: Path, p: Plan, own: list[str]) -> list[Unknown]:
         if suffix in NPZ_SUFFIXES or suffix in H5_SUFFIXES:
             out.append(Unknown(printable(name), "not read from inside a zip; unzip it and --against the file to "
                                                 "grade it"))
-            continue
-        try:
-            q = p.resolve(leaf[: -len(suffix)] if suffix else leaf, "")
-        except ConvcliError:
-            continue
-        out.append(Unknown(printable(name), f"not read: only .npy files are; save {q} with np.save"))
+        elif _saved_otherwise(p, leaf):
+            out.append(Unknown(printable(name), _saved_otherwise(p, leaf)))
     return out
 
 
@@ -1279,13 +1275,20 @@ def _unread(folder: Path, p: Plan) -> list[Unknown]:
             continue
         if suffix in NPZ_SUFFIXES or suffix in H5_SUFFIXES:
             out.append(Unknown(e.name, f"not read from a folder; --against {short_path(e)} grades it"))
-            continue
-        try:
-            q = p.resolve(e.name[: -len(e.suffix)] if e.suffix else e.name, "")
-        except ConvcliError:
-            continue
-        out.append(Unknown(e.name, f"not read: only .npy files are; save {q} with np.save"))
+        elif _saved_otherwise(p, e.name):
+            out.append(Unknown(e.name, _saved_otherwise(p, e.name)))
     return out
+
+
+def _saved_otherwise(p: Plan, name: str) -> str:
+    """For a file named as a quantity with another extension than .npy
+    (conv1.dW.txt from np.savetxt, a .pt), what to do; else ""."""
+    suffix = Path(name).suffix
+    try:
+        q = p.resolve(name[: -len(suffix)] if suffix else name, "")
+    except ConvcliError:
+        return ""
+    return f"not read: only .npy files are; save {q} with np.save"
 
 
 def _npy_files(folder: Path) -> list[Path]:
