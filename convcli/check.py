@@ -741,7 +741,7 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
         summaries = _zip_summaries(file)
         several_of_convcli = bool(own) and len(own) < len(several) and not summaries & (set(several) - set(own))
         if several_of_convcli:  # (as a folder's)
-            kept = [not any(raw.replace("\\", "/").startswith(f"{f}/") for f in own)  # (its inputs' too)
+            kept = [not any(_slashed(raw).startswith(f"{f}/") for f in own)  # (its inputs' too)
                     for raw, _ in found]
             found = [x for x, k in zip(found, kept) if k]
             graded = [g for g, k in zip(graded, kept) if k]
@@ -796,7 +796,7 @@ def _unread_zipped(file: Path, p: Plan, own: list[str]) -> list[Unknown]:
         return []
     out = []
     for name in names:
-        folder, _, leaf = name.replace("\\", "/").rpartition("/")
+        folder, _, leaf = _slashed(name).rpartition("/")
         suffix = Path(leaf).suffix.lower()
         if suffix == ".npy" or leaf.startswith(".") or leaf in ("summary.json", "expected.yaml") or folder in own:
             continue
@@ -1511,15 +1511,37 @@ def _convcli_wrote(summary: bytes, held: dict[str, float], written: float,
     return True
 
 
-def _convcli_folder(folder: Path, max_memory: int) -> bool:
-    """:func:`_convcli_wrote` of a folder on disk."""
+def _slashed(name: str) -> str:
+    """A zip member's name with backslashes for slashes (as some Windows tools write them), as _names_of reads
+    it."""
+    return name.replace("\\", "/")
+
+
+def _summary_bytes(summary: Path) -> bytes | None:
+    """A summary.json file's bytes; None where there is none, or one too large to be convcli's."""
     from .outputs import SUMMARY_MAX_BYTES
 
-    summary = folder / "summary.json"
     try:
-        if not summary.is_file() or summary.stat().st_size > SUMMARY_MAX_BYTES:
-            return False
-        text, written = summary.read_bytes(), summary.stat().st_mtime
+        return summary.read_bytes() if summary.is_file() and summary.stat().st_size <= SUMMARY_MAX_BYTES else None
+    except OSError:
+        return None
+
+
+def _zipped_summary(zf: zipfile.ZipFile, info: zipfile.ZipInfo | None) -> bytes | None:
+    """A zip member summary.json's bytes, as :func:`_summary_bytes`."""
+    from .outputs import SUMMARY_MAX_BYTES
+
+    return zf.read(info) if info is not None and info.file_size <= SUMMARY_MAX_BYTES else None
+
+
+def _convcli_folder(folder: Path, max_memory: int) -> bool:
+    """:func:`_convcli_wrote` of a folder on disk."""
+    summary = folder / "summary.json"
+    text = _summary_bytes(summary)
+    if text is None:
+        return False
+    try:
+        written = summary.stat().st_mtime
         held = {f.name: f.stat().st_mtime for f in _npy_files(folder)}
         if (folder / "outputs.h5").is_file():
             held["outputs.h5"] = (folder / "outputs.h5").stat().st_mtime
@@ -1535,13 +1557,13 @@ def _convcli_folder(folder: Path, max_memory: int) -> bool:
 def _zip_summaries(file: Path) -> set[str]:
     """The folders of a zip that hold a summary.json of convcli's (named as
     _names_of names them: backslashes for slashes)."""
-    from .outputs import SUMMARY_MAX_BYTES, summary_doc
+    from .outputs import summary_doc
 
     try:
         with zipfile.ZipFile(file) as zf:
-            return {i.filename.replace("\\", "/").rpartition("/")[0] for i in zf.infolist()
-                    if i.filename.replace("\\", "/").rpartition("/")[2] == "summary.json"
-                    and i.file_size <= SUMMARY_MAX_BYTES and summary_doc(zf.read(i)) is not None}
+            return {_slashed(i.filename).rpartition("/")[0] for i in zf.infolist()
+                    if _slashed(i.filename).rpartition("/")[2] == "summary.json"
+                    and summary_doc(_zipped_summary(zf, i) or b"") is not None}
     except (OSError, *arrays._ZIP_READ_ERRORS):
         return set()
 
@@ -1549,14 +1571,9 @@ def _zip_summaries(file: Path) -> set[str]:
 def _convcli_summary(folder: Path) -> bool:
     """Whether ``folder`` holds a summary.json of convcli's (a student's own
     notes under that name are not: a code review had them block grading)."""
-    from .outputs import SUMMARY_MAX_BYTES, summary_doc
+    from .outputs import summary_doc
 
-    summary = folder / "summary.json"
-    try:
-        return (summary.is_file() and summary.stat().st_size <= SUMMARY_MAX_BYTES
-                and summary_doc(summary.read_bytes()) is not None)
-    except OSError:
-        return False
+    return summary_doc(_summary_bytes(folder / "summary.json") or b"") is not None
 
 
 def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], where: str, max_memory: int) -> bool:
@@ -1565,25 +1582,20 @@ def _convcli_zipped(file: Path, folder: str, found: list[tuple[str, Source]], wh
     backslashes too, as _names_of reads them)."""
     import time
 
-    from .outputs import SUMMARY_MAX_BYTES
-
-    def slashed(name: str) -> str:
-        return name.replace("\\", "/")
-
     try:
         with zipfile.ZipFile(file) as zf:
-            infos = {slashed(i.filename): i for i in zf.infolist()}
+            infos = {_slashed(i.filename): i for i in zf.infolist()}
             info = infos.get(f"{folder}/summary.json")
-            if info is None or info.file_size > SUMMARY_MAX_BYTES:
-                return False
-            text = zf.read(info)
+            text = _zipped_summary(zf, info)
     except (OSError, *arrays._ZIP_READ_ERRORS):
+        return False
+    if text is None:
         return False
 
     def when(i) -> float:  # (a zip's times are local, to 2 s: compared with each other only)
         return time.mktime((*i.date_time, 0, 0, -1)) if i is not None else 0.0
-    mine = {slashed(raw)[len(folder) + 1:] + ".npy": src for raw, src in found
-            if slashed(raw).startswith(f"{folder}/") and "/" not in slashed(raw)[len(folder) + 1:]}
+    mine = {_slashed(raw)[len(folder) + 1:] + ".npy": src for raw, src in found
+            if _slashed(raw).startswith(f"{folder}/") and "/" not in _slashed(raw)[len(folder) + 1:]}
     held = {name: when(infos.get(f"{folder}/{name}")) for name in mine}
     return _convcli_wrote(text, held, when(info), lambda name: arrays.read_file(mine[name], file.parent, where,
                                                                                  max_memory))
@@ -1598,21 +1610,15 @@ def _summary_of(path: Path, p: Plan) -> tuple[str, bytes | None]:
     folder, or in its one folder inside that holds the work; in a zip, beside
     its .npy files where they are all in one folder (a review: convcli's own
     output zipped passed 4 of 4, convcli_own false)."""
-    from .outputs import SUMMARY_MAX_BYTES
-
     summary = path / "summary.json"
     try:
         if path.is_file() and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
-                infos = {i.filename.replace("\\", "/").removeprefix("./"): i for i in zf.infolist()}
+                infos = {_slashed(i.filename).removeprefix("./"): i for i in zf.infolist()}
                 folders = {n.rpartition("/")[0] for n in infos if n.lower().endswith(".npy")
                            and not n.startswith("__MACOSX/")}
                 name = f"{folders.pop()}/summary.json".removeprefix("/") if len(folders) == 1 else ""
-                info = infos.get(name)
-                shown = printable(f"{path}/{name}")
-                if info is None or info.file_size > SUMMARY_MAX_BYTES:
-                    return shown, None
-                return shown, zf.read(info)
+                return printable(f"{path}/{name}"), _zipped_summary(zf, infos.get(name))
         # (as collect_against: a folder's own arrays, or its outputs.h5, are graded first; stray .npy files,
         # none a quantity graded, leave its one folder inside graded: a review had the note lost beside
         # .scratch.npy)
@@ -1621,9 +1627,7 @@ def _summary_of(path: Path, p: Plan) -> tuple[str, bytes | None]:
             inner = _inner_folders(path, every=True,  # graded from its one folder (collect_against)
                                    graded=lambda rel, names: _names_a_quantity(p, rel, names))
             summary = inner[0] / "summary.json" if len(inner) == 1 else summary
-        if not summary.is_file() or summary.stat().st_size > SUMMARY_MAX_BYTES:
-            return printable(str(summary)), None
-        return printable(str(summary)), summary.read_bytes()
+        return printable(str(summary)), _summary_bytes(summary)
     except (OSError, *arrays._ZIP_READ_ERRORS):
         return printable(str(summary)), None
 
@@ -3047,10 +3051,10 @@ LAST_TERM_ZEROS = ("; yours is all zeros, as the last term of the sum alone is h
 
 def _mask_nowhere(p: Plan, q: str) -> str:
     """MASK_NOWHERE's words for ``q``, a max pool's or a ReLU's dA_prev."""
-    for spec in p.network.layers:
-        if q == f"{spec.name}.dA_prev" and (spec.kind == "relu" or spec.kind == "pool" and spec.mode == "max"):
-            return MASK_NOWHERE[spec.kind]
-    return ""
+    found = _layer_of(p, q)
+    spec = found[1] if found is not None and found[2] else None
+    return MASK_NOWHERE[spec.kind] if spec is not None and (spec.kind == "relu" or spec.kind == "pool"
+                                                             and spec.mode == "max") else ""
 
 
 def _without_zeros_hint(note: str) -> str:
