@@ -1921,7 +1921,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
     if not each_layer:  # (layer by layer, a layer of zeros in is graded on convcli's: said there)
-        _zeros_follow(p, out, zeros, quantities)
+        _zeros_follow(p, out, zeros, quantities, read)
         _upstream_first(p, out, quantities, read)
     _note_causes(p, out, other_inputs or {}, each_layer)
     return out
@@ -2540,7 +2540,8 @@ def read_yours(submitted: list[Submitted], p: Plan, quantities: dict[str, np.nda
 def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.ndarray],
                backward: bool, laid: dict[str, tuple[int, ...]] | None = None,
                relaid: dict[str, np.ndarray] | None = None, given: set[str] | None = None,
-               zeros_of_yours: set[str] | None = None
+               zeros_of_yours: set[str] | None = None,
+               made_of_refused: dict[str, tuple[np.ndarray, str]] | None = None
                ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str],
                           dict[str, tuple[np.ndarray, list[str]]]]:
     """``check --against --each-layer``: every layer rerun on the user's own
@@ -2575,7 +2576,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     ``zeros_of_yours``, where given, gets the quantities graded on convcli's
     input in place of one of theirs the layer makes zeros of (zeros, or a
     Z all negative into a ReLU): an array of zeros of theirs is right for
-    theirs there, no unfilled array.
+    theirs there, no unfilled array. ``made_of_refused``, where given, gets
+    per quantity graded on convcli's input in place of one of theirs that
+    tests nothing, what the layer makes of theirs and its name: an array
+    of theirs that is it is right for their input (a learner's review: a
+    conv4.Z right for a pool3.A of zeros was told only that it was graded
+    on convcli's).
     Returns ``(reference, inputs, notes, alternates)``: convcli's results layer by
     layer, what each layer took, per quantity graded on another array
     than the user's, the note that says so, and per quantity of a layer that
@@ -2650,7 +2656,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     zeros_of_yours.update(graded)
                 else:  # a forward, where it does (a conv makes b of them; a review), and its backward: below
                     refused_x[q] = x
-                    zeros_of_yours.update([result] if _zeros(made(x), *p.tolerance) else [])
+                    made_x = made(x)
+                    zeros_of_yours.update([result] if _zeros(made_x, *p.tolerance) else [])
+                    if made_of_refused is not None and made_x is not None:
+                        made_of_refused[result] = (made_x, q)
             return reference[q]
         return x
 
@@ -2707,6 +2716,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                         refused_x[name] = attempt
                         if zeros_of_yours is not None and _zeros(out, *p.tolerance):
                             zeros_of_yours.add(spec.output)
+                        if made_of_refused is not None:
+                            made_of_refused[spec.output] = (out, name)
                     continue
                 # or one on which the layer does what a layer of another kind would (a ReLU of a Z with no
                 # element below 0 is the identity; a max pool of zeros but one element per window a sum):
@@ -2716,6 +2727,9 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     if attempt is x:
                         refused(name, attempt, f"cannot tell {spec.name} from {other}, where convcli's can: it "
                                                "tests nothing", [spec.output, *spec.gradients])
+                        refused_x[name] = attempt
+                        if made_of_refused is not None:
+                            made_of_refused[spec.output] = (out, name)
                     continue
             break
         taken[name] = attempt
@@ -2817,6 +2831,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 _, cache = _layer_forward(p, spec, refused_x[p.layer_input(i)], quantities)
                 theirs_made = _layer_gradients(spec, g, cache)
                 zeros_of_yours.update(q for q, a in theirs_made.items() if _zeros(a, *p.tolerance))
+                if made_of_refused is not None:
+                    made_of_refused.update({q: (a, p.layer_input(i)) for q, a in theirs_made.items()})
             except ValueError:
                 pass
         reference.update(made)
@@ -3137,26 +3153,55 @@ def _upstream_first(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.n
                 _take_back(o)
 
 
-def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray]) -> None:
-    """An array of yours all zeros, whose layer's input (a gradient's: the
-    gradient coming into it) is an array of yours all zeros too: said to
-    follow from that one, instead of "was it filled?" or "+=, not =" (an
-    instructor's review: a max pool's mask made with > gave zeros, and every
-    gradient before it was told it was never filled or summed with =). Not a
-    conv's Z where its bias is not 0 (a review: a conv makes b of zeros)."""
+def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray],
+                  read: Callable[[Outcome], np.ndarray | None]) -> None:
+    """An array of yours all zeros that its layer, done right, makes of an
+    array of yours it takes that fails too (its input; a gradient's also the
+    gradient coming into it): said to follow from that one, instead of "was
+    it filled?" or "+=, not =" (an instructor's review: a max pool's mask
+    made with > gave zeros, and every gradient before it was told it was
+    never filled or summed with =; a learner's: a conv's dW of zeros made of
+    a pool3.A of zeros was told "+=, not =", a ReLU's output and gradient
+    of zeros made of a Z with nothing above 0, "was it filled?"). The one
+    that makes them alone is named, else those that do together. Not a
+    conv's Z of an input of zeros where its bias is not 0: the layer makes
+    b of it (a review)."""
+    by = {o.quantity: o for o in outcomes}
+    failed = {q for q, o in by.items() if o.status == "fail"}
     for o in outcomes:
         found = _layer_of(p, o.quantity)
         if o.status != "fail" or o.quantity not in zeros or not set(o.hints) <= {"all_zeros", "last_term"} or (
                 found is None):
             continue
-        i, spec, gradient = found
-        src = p.incoming_gradient(i) if gradient else p.layer_input(i)
-        biased = not gradient and spec.kind == "conv" and bool(np.any(quantities.get(spec.b, 1.0)))
-        if src in zeros and not biased:
-            took = "the gradient coming into this layer" if gradient else "this layer's input"
-            o.note = (_without_zeros_hint(o.note) + f"; yours is all zeros, as your {src} is, {took}: "
-                      "zeros in give zeros out; fix that one first")
-            o.hints = ["gradient_first" if gradient else "forward_first"]
+        theirs, ours = read(o), quantities[o.quantity]
+        if theirs is not None and theirs.size == ours.size:  # (a bias's gradient as (1, 1, 1, n_C) or (n_C,))
+            theirs = theirs.reshape(ours.shape)
+        gradient_in = p.incoming_gradient(found[0]) if found[2] else None
+        yours = {q: a for q in _layer_inputs(p, o.quantity) if q in failed and (a := read(by[q])) is not None}
+        named = [q for q, a in yours.items() if _made_of_yours(p, o, quantities, {q: a}, theirs)]
+        if not named and len(yours) > 1 and _made_of_yours(p, o, quantities, yours, theirs):
+            named = list(yours)
+        if not named:
+            continue
+        words = []
+        for q in named:
+            took = "the gradient coming into this layer" if q == gradient_in else "this layer's input"
+            none_above = found[1].kind == "relu" and q != gradient_in and not np.any(yours[q] > 0)
+            words.append(f"as your {q} is, {took}" if q in zeros else f"what this layer, done right, makes of your "
+                         f"{q}, {took}{' (no element of it is above 0)' if none_above else ''}")
+        one = len(named) == 1
+        o.note = (_without_zeros_hint(o.note) + f"; yours is all zeros, {' and '.join(words)}"
+                  + (": zeros in give zeros out" if all(q in zeros for q in named) else "")
+                  + f"; fix {'that one' if one else 'those'} first")
+        o.hints = list(dict.fromkeys("gradient_first" if q == gradient_in else "forward_first" for q in named))
+
+
+def _right_of_refused(p: Plan, o: Outcome, made: np.ndarray, theirs: np.ndarray | None) -> bool:
+    """Whether ``theirs``, your array of ``o`` graded on convcli's input to its
+    layer, is ``made``: what the layer makes of your input that tests nothing."""
+    if theirs is None or theirs.size != made.size:
+        return False
+    return _close(theirs.reshape(made.shape), made, *_hint_tolerance(theirs.dtype, p.dtype, *p.tolerance))
 
 
 def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> bool:
@@ -3805,6 +3850,10 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
     status = {o.quantity: "relaid" if o.relaid else "pass" if "reshaped" in o.hints or o.saved_round
               else o.status for o in outcomes}
     shaped = {o.quantity for o in outcomes if o.status == "fail" and o.abs_err is None}  # another shape
+    # a forward output of yours that is the layer's of other inputs than the config's (the random ones drawn in
+    # another order: _draw_order_hint): what follows from it follows from those (a learner's review: the
+    # gradients made of it were told to fix a right forward pass)
+    drawn = {o.quantity for o in outcomes if o.status == "fail" and "other_inputs" in o.hints}
     Causes = frozenset  # of (kind, quantity)
 
     def link(q: str, follows: Causes) -> Causes:
@@ -3818,7 +3867,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
             return Causes(c for c in follows if c[0] == "other_inputs") or Causes({("layout_first", q)})
         if status.get(q) == "fail":
             return (Causes(c for c in follows if c[0] == "other_inputs")
-                    or Causes({("gradient_first" if p.roles.get(q) == "gradient" else "forward_first", q)}))
+                    or Causes({("inputs_first" if q in drawn else "gradient_first" if p.roles.get(q) == "gradient"
+                                else "forward_first", q)}))
         return Causes() if status.get(q) == "pass" else follows
 
     def given(*names) -> Causes:
@@ -3889,7 +3939,7 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
             if o.abs_err is None:  # a shape follows only from shapes: an array of yours of another shape
                 causes = Causes(c for c in causes if c[1] in shaped)
             return {kind: sorted(q for k, q in causes if k == kind)
-                    for kind in ("other_inputs", "forward_first", "gradient_first", "layout_first")}
+                    for kind in ("other_inputs", "inputs_first", "forward_first", "gradient_first", "layout_first")}
 
         named = named_causes(traced)
         if named["other_inputs"] and all(q in used for q in named["other_inputs"]):
@@ -3915,6 +3965,12 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
             continue
         if each_layer:
             continue
+        if named["inputs_first"]:
+            one = len(named["inputs_first"]) == 1
+            o.note += (f"; your {joined(named['inputs_first'])}, which this one follows from, "
+                       f"{'is' if one else 'are'} made of other inputs than the config's (said there): so may "
+                       "yours be; make them of the config's inputs first")
+            o.hints.append("other_inputs")
         if named["forward_first"]:
             one = len(named["forward_first"]) == 1
             forward = f"your forward output{'' if one else 's'} {joined(named['forward_first'])} " \
@@ -5006,8 +5062,9 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         relaid: dict[str, np.ndarray] = {}
         yours = read_yours(submitted, p, results.quantities, laid, relaid)
         zeros_of_yours: set[str] = set()
+        made_of_refused: dict[str, tuple[np.ndarray, str]] = {}
         reference, taken, instead, alternates = each_layer(p, results.quantities, yours, backward, laid, relaid,
-                                                           given, zeros_of_yours)
+                                                           given, zeros_of_yours, made_of_refused)
     layerwise = rerun = None
     if not layer_by_layer:  # each layer on your own inputs, made only once a hint asks (a rerun of all)
         @functools.cache
@@ -5048,6 +5105,11 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
                                                         "to it (graded on convcli's instead)")
                 o.hints = [h for h in o.hints if h not in zero_hint]
                 o.hints.append("convcli_input")
+            elif o.status == "fail" and o.quantity in made_of_refused and _right_of_refused(
+                    p, o, made_of_refused[o.quantity][0], o.array if o.array is not None else (yours or {}).get(
+                        o.quantity)):
+                o.note += (f"; yours is what the layer, done right, makes of your {made_of_refused[o.quantity][1]}"
+                           ", which tests nothing (graded on convcli's instead): fix that one first")
             if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
                 o.hints.append("convcli_input")  # (said in the note alone, a script could not sort by it: a review)
             # a hint made of convcli's input, where it replaced one of yours, is that one's slip where the layer

@@ -3997,6 +3997,34 @@ def test_inputs_drawn_in_another_order_than_the_configs_say_so(tmp_path, torch):
                                       "config's"), o
 
 
+def test_gradients_made_of_a_z_drawn_in_another_order_say_so_not_fix_the_forward(tmp_path, torch):
+    """A learner's review: inputs drawn in the notebook's order where the
+    config lists W first, and only Z and the gradients saved: Z was told
+    the draw order, but dA_prev, dW and db "fix the forward first", of a
+    forward pass that was right. Their arrays by PyTorch, grad: output."""
+    import json
+
+    from helpers import torch_conv
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  W: {random: [2, 2, 3, 8]}\n  A_prev: {random: [10, 4, 4, 3]}\n"
+                          "  b: {random: [1, 1, 1, 8]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 2}\n"
+                          "backward: {grad: output}\n")
+    rng = np.random.RandomState(1)
+    A, W, b = rng.randn(10, 4, 4, 3), rng.randn(2, 2, 3, 8), rng.randn(1, 1, 1, 8)
+    Z = torch_conv(torch, A, W, b, np.zeros((10, 7, 7, 8)), sides=(2, 2, 2, 2))[0]
+    _, dA, dW, db = torch_conv(torch, A, W, b, Z, sides=(2, 2, 2, 2))
+    _save_all(tmp_path / "sub", {"Z": Z, "dA": dA, "dW": dW, "db": db})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub",
+                                                    "--json"]).stdout)["against"]}
+    assert by["conv1.Z"]["hints"] == ["other_inputs"] and "drawn in the order A_prev, W, b" in by["conv1.Z"]["note"]
+    for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
+        o = by[q]
+        assert not o["passed"] and o["hints"] == ["other_inputs"], o
+        assert "your conv1.Z, which this one follows from, is made of other inputs than the config's" in o["note"], o
+        assert "fix the forward first" not in o["note"], o
+
+
 def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_draws_the_seed_once(tmp_path, monkeypatch):
     """The search for the order the user's copies were drawn in tries each
     copy about once per place it may take while every copy prunes it (6
@@ -5298,6 +5326,81 @@ def test_zeros_that_follow_from_a_gradient_of_zeros_coming_in_say_so(tmp_path):
     by = {o["quantity"]: o for o in doc["against"]}
     for q in grads[2:]:
         assert "graded on convcli's relu2.dA_prev" in by[q]["note"] and "convcli_input" in by[q]["hints"], by[q]
+
+
+def test_zeros_a_layer_makes_right_of_your_failed_input_follow_from_it(tmp_path):
+    """A learner's review: the notebook's bias in every window made each
+    conv1.Z negative, so a right ReLU gave zeros forward and backward, each
+    told "was it filled?" (and its mask "true nowhere?"); a conv's dW of
+    zeros made, right, of a layer input of zeros was told "+=, not =".
+    Zeros a layer makes of a failed array of yours name that array; a ReLU
+    that does write zeros of a right conv1.Z is still asked whether it
+    was filled. Arrays by hand: the ReLU's of a Z with nothing above 0 are
+    zeros whatever the gradient; a conv's dW is sum(A_prev * dZ) = 0 where
+    its A_prev is."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    negative = -np.abs(key["conv1.Z"]) - 0.01
+    _save_all(tmp_path / "neg", {"conv1.Z": negative, "relu2.A": np.zeros_like(key["relu2.A"]),
+                                 "relu2.dA_prev": np.zeros_like(key["relu2.dA_prev"])})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "neg",
+                                                    "--json"]).stdout)["against"]}
+    for q in ("relu2.A", "relu2.dA_prev"):
+        note = by[q]["note"]
+        assert not by[q]["passed"] and by[q]["hints"] == ["forward_first"], (q, by[q])
+        assert "what this layer, done right, makes of your conv1.Z, this layer's input (no element of it is " \
+               "above 0); fix that one first" in note, note
+        assert "filled" not in note and "nowhere" not in note, note
+    # a ReLU of zeros of a right conv1.Z: its own slip
+    _save_all(tmp_path / "own", {"conv1.Z": key["conv1.Z"], "relu2.A": np.zeros_like(key["relu2.A"])})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "own",
+                                                    "--json"]).stdout)["against"]}
+    assert by["relu2.A"]["hints"] == ["all_zeros"] and "was it filled?" in by["relu2.A"]["note"], by["relu2.A"]
+    # a conv's dW of zeros made of its input of zeros (a ReLU of every element 0 before it), with b's gradient right
+    cfg2 = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 5, 5, 3]}, W1: {random: [3, 3, 3, 4]}, b1: "
+                           "{random: [4]}, W2: {random: [3, 3, 4, 2]}, b2: {random: [2]}}\nlayers: [{type: conv, W: "
+                           "W1, b: b1, pad: 1}, {type: relu}, {type: conv, W: W2, b: b2, pad: 1}]\n"
+                           "backward: {grad: ones}\n", name="cfg2.yaml")
+    _save_all(tmp_path / "dw", {"relu2.A": np.zeros((2, 5, 5, 4)), "conv3.dW": np.zeros((3, 3, 4, 2)),
+                                "conv3.db": np.full(2, 50.0)})  # db: the sum of 2*5*5 ones a channel
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg2, "--against", tmp_path / "dw",
+                                                    "--json"]).stdout)["against"]}
+    assert by["conv3.db"]["passed"], by["conv3.db"]
+    note = by["conv3.dW"]["note"]
+    assert by["conv3.dW"]["hints"] == ["forward_first"] and "+=" not in note, note
+    assert "yours is all zeros, as your relu2.A is, this layer's input: zeros in give zeros out" in note, note
+
+
+def test_each_layer_says_an_array_is_right_for_your_input_that_tests_nothing(tmp_path):
+    """A learner's review: layer by layer, a conv3.Z right for a relu2.A of
+    zeros (a conv of zeros makes its bias) failed, graded on convcli's
+    relu2.A, with nothing saying it was right for the learner's own input.
+    It still fails (an input of zeros tests nothing), and now says what to
+    fix. b2 as the config's seed draws it (RandomState, inputs in order)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 5, 5, 3]}, W1: {random: [3, 3, 3, 4]}, b1: "
+                          "{random: [4]}, W2: {random: [3, 3, 4, 2]}, b2: {random: [2]}}\nlayers: [{type: conv, W: "
+                          "W1, b: b1, pad: 1}, {type: relu}, {type: conv, W: W2, b: b2, pad: 1}]\n"
+                          "backward: {grad: ones}\n", name="cfg2.yaml")
+    rng = np.random.RandomState(1)
+    for shape in ((2, 5, 5, 3), (3, 3, 3, 4), (4,), (3, 3, 4, 2)):
+        rng.randn(*shape)
+    b2 = rng.randn(2)
+    for z, right in ((np.broadcast_to(b2, (2, 5, 5, 2)), True), (np.broadcast_to(b2 + 1, (2, 5, 5, 2)), False)):
+        _save_all(tmp_path / "sub", {"relu2.A": np.zeros((2, 5, 5, 4)), "conv3.Z": np.array(z)})
+        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                        "--each-layer"]).stdout)["against"]}
+        o = by["conv3.Z"]
+        assert not o["passed"] and "convcli_input" in o["hints"], o
+        said = "yours is what the layer, done right, makes of your relu2.A, which tests nothing (graded on " \
+               "convcli's instead): fix that one first"
+        assert (said in o["note"]) == right, o
 
 
 def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
