@@ -290,7 +290,8 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
             lambda: _forward_fast(A_prev, W, b.reshape(-1), g, _forward_tile(g, dtype)), (A_prev, W, b),
             lambda out: out[:1])
     else:
-        T, (Z, cols) = 1, _forward_reference(A_prev, W, b.reshape(-1), g)
+        T, (Z, cols) = 1, _flagging_the_layers_invalid(lambda: _forward_reference(A_prev, W, b.reshape(-1), g),
+                                                       (A_prev, W, b), lambda out: out[:1])
     hparameters = with_notebook_keys(hparameters, {"stride": 1, "pad": 0})
     return Z, LayerCache((A_prev, W, b, hparameters), _ConvState(g, engine, dtype, cols, T))
 
@@ -349,7 +350,8 @@ def conv_backward(dZ, cache, engine=None):
                                    state.tile if kept else _forward_tile(g, dtype)), (dZ, A_prev, W),
             lambda out: out)
     else:
-        dA_prev, dW, db = _backward_reference(dZ, A_prev, W, g)
+        dA_prev, dW, db = _flagging_the_layers_invalid(lambda: _backward_reference(dZ, A_prev, W, g),
+                                                       (dZ, A_prev, W), lambda out: out)
     return dA_prev, dW, db.reshape(b.shape)
 
 
@@ -363,7 +365,10 @@ def _flagging_the_layers_invalid(run, inputs, results):
     ``np.errstate(invalid="raise")``, for a result without NaN, where the
     reference engine gave neither). Only then are inputs and results looked
     at; a NaN of the layer's is flagged by an inf - inf under the caller's
-    own ``np.errstate``, as NumPy flags its own."""
+    own ``np.errstate``, as NumPy flags its own. The reference engine's
+    loops run under it too: with a NaN in the input already they flagged
+    a padding's 0 * inf where the fast engine did not (an engineer's
+    review), and the README promises the same of both."""
     flag = _InvalidFlag(np.geterrcall())
     with np.errstate(invalid="call", call=flag):
         out = run()

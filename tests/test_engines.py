@@ -574,6 +574,33 @@ def test_an_infinity_warns_only_where_the_layer_makes_a_nan():
             cc.conv_forward(A, np.ones((2, 2, 1, 3)), np.zeros(3), {}, engine=engine)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_nan_already_in_the_input_is_flagged_by_neither_engine(engine):
+    """An engineer's review: a dZ holding a NaN and an infinity, the
+    infinity in a window over the padding (the notebook's 0 * inf there is
+    NaN), made the reference engine warn "invalid value" (a
+    FloatingPointError under errstate(invalid="raise")) where the fast
+    engine did not: the README promises neither warns of NaN the inputs
+    hold already. By hand: dW[i, j] sums A_pad[h + i, w + j] * dZ[h, w], so
+    the NaN at dZ[0, 0] reaches every dW; a padded input of ones 3x3, pad 1,
+    2x2 kernel."""
+    import warnings
+
+    A, W = np.ones((1, 3, 3, 1)), np.ones((2, 2, 1, 1))
+    Z, cache = cc.conv_forward(A, W, np.zeros(1), {"pad": 1}, engine=engine)
+    dZ = np.ones_like(Z)
+    dZ[0, 0, 0, 0], dZ[0, 3, 3, 0] = np.nan, np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(invalid="raise"):
+            dA, dW, db = cc.conv_backward(dZ, cache)
+    assert np.isnan(dW).all() and np.isnan(db).all()
+    # a NaN the layer makes of inputs without one (0 * inf over the padding) still raises
+    dZ[0, 0, 0, 0] = 1.0
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        cc.conv_backward(dZ, cache)  # dW[0, 0] takes A_pad[3, 3] = 0 (padding) * dZ[3, 3] = inf
+
+
 @pytest.mark.parametrize("f, stride", [((2, 1), 2), ((2, 1), (2, 3)), ((3, 3), 2)])
 def test_an_average_pool_warns_of_no_infinities_in_what_no_window_takes(f, stride):
     """An engineer's review: an inf and a -inf in a column no window takes
