@@ -4021,8 +4021,23 @@ def test_gradients_made_of_a_z_drawn_in_another_order_say_so_not_fix_the_forward
     for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
         o = by[q]
         assert not o["passed"] and o["hints"] == ["other_inputs"], o
-        assert "your conv1.Z, which this one follows from, is made of other inputs than the config's" in o["note"], o
+        assert "your conv1.Z, which this one follows from, is made of the config's inputs drawn in another " \
+               "order" in o["note"], o
         assert "fix the forward first" not in o["note"], o
+    # and through a ReLU after it (a code review: told both, and "relu2.dA_prev differs too: fix that one first")
+    cfg2 = write(tmp_path, cfg.read_text().replace("pad: 2}\n", "pad: 2}\n  - {type: relu}\n"), name="cfg2.yaml")
+    A2 = np.maximum(Z, 0)
+    G = A2 * (Z > 0)  # relu2.dA_prev of grad: output's A2
+    _, dA, dW, db = torch_conv(torch, A, W, b, G, sides=(2, 2, 2, 2))
+    _save_all(tmp_path / "sub2", {"conv1.Z": Z, "relu2.A": A2, "relu2.dA_prev": G, "conv1.dA_prev": dA,
+                                  "conv1.dW": dW, "conv1.db": db})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg2, "--against", tmp_path / "sub2",
+                                                    "--json"]).stdout)["against"]}
+    for q in ("relu2.A", "relu2.dA_prev", "conv1.dA_prev", "conv1.dW", "conv1.db"):
+        o = by[q]
+        assert not o["passed"] and o["hints"] == ["other_inputs"], o
+        assert "your conv1.Z, which this one follows from" in o["note"] and "first" in o["note"], o
+        assert "fix the forward first" not in o["note"] and "differs too" not in o["note"], o
 
 
 def test_the_draw_order_search_drops_an_order_at_its_first_draw_and_draws_the_seed_once(tmp_path, monkeypatch):
@@ -5372,6 +5387,19 @@ def test_zeros_a_layer_makes_right_of_your_failed_input_follow_from_it(tmp_path)
     note = by["conv3.dW"]["note"]
     assert by["conv3.dW"]["hints"] == ["forward_first"] and "+=" not in note, note
     assert "yours is all zeros, as your relu2.A is, this layer's input: zeros in give zeros out" in note, note
+    # grad: output (the notebook's conv_backward(Z, cache)): a Z of zeros is the gradient the backward took (a code
+    # review: each gradient was told "was it filled?", dW "+=, not =")
+    cfg3 = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 5, 5, 3]}, W: {random: [3, 3, 3, 4]}, b: "
+                           "{random: [4]}}\nlayers: [{type: conv, W: W, b: b, pad: 1}]\nbackward: {grad: output}\n",
+                 name="cfg3.yaml")
+    _save_all(tmp_path / "out", {"conv1.Z": np.zeros((2, 5, 5, 4)), "conv1.dA_prev": np.zeros((2, 5, 5, 3)),
+                                 "conv1.dW": np.zeros((3, 3, 3, 4)), "conv1.db": np.zeros(4)})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg3, "--against", tmp_path / "out",
+                                                    "--json"]).stdout)["against"]}
+    for q in ("conv1.dA_prev", "conv1.dW", "conv1.db"):
+        note = by[q]["note"]
+        assert by[q]["hints"] == ["gradient_first"] and "+=" not in note and "filled" not in note, (q, note)
+        assert "as your conv1.Z is, the gradient coming into this layer: zeros in give zeros out" in note, (q, note)
 
 
 def test_each_layer_says_an_array_is_right_for_your_input_that_tests_nothing(tmp_path):
@@ -5401,6 +5429,21 @@ def test_each_layer_says_an_array_is_right_for_your_input_that_tests_nothing(tmp
         said = "yours is what the layer, done right, makes of your relu2.A, which tests nothing (graded on " \
                "convcli's instead): fix that one first"
         assert (said in o["note"]) == right, o
+    # (a code review) a relu2.A of ones tests nothing too: conv3.Z of it, by hand, is b2 plus the kernel's weights
+    # over the ones inside the padding; and db does not follow from the layer's input: a float32 db of convcli's
+    # numbers is told float32's hint alone, not of relu2.A
+    W2 = np.random.RandomState(1)
+    W2 = [W2.randn(*shape) for shape in ((2, 5, 5, 3), (3, 3, 3, 4), (4,), (3, 3, 4, 2), (2,))][3]
+    ones_pad = np.pad(np.ones((5, 5, 4)), ((1, 1), (1, 1), (0, 0)))
+    z = np.array([[[b2[k] + np.sum(ones_pad[y:y + 3, x:x + 3] * W2[..., k]) for k in range(2)] for x in range(5)]
+                  for y in range(5)])
+    db = np.full(2, 50.0, np.float32) * np.float32(1 + 2e-5)  # grad: ones: 2*5*5 a channel, saved float32
+    _save_all(tmp_path / "ones", {"relu2.A": np.ones((2, 5, 5, 4)), "conv3.Z": np.stack([z, z]), "conv3.db": db})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "ones", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    assert said in by["conv3.Z"]["note"], by["conv3.Z"]
+    assert "float32" in by["conv3.db"]["hints"] and "relu2.A, which tests nothing" not in by["conv3.db"]["note"], by[
+        "conv3.db"]
 
 
 def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
