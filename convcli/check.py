@@ -1872,6 +1872,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 if said:
                     note += said
                     hints.append(kind)
+                    # (made of convcli's input to the layer, or its output: taken back where the layer, done
+                    # right, makes yours of a failed input of yours, _upstream_first; a fuzz had a right conv
+                    # of a relu2.A of zeros told a padding on its top and left)
+                    upstream_said[kind] = said
                     break
             if unfilled and not hints:
                 note += UNFILLED + _mask_nowhere(p, s.quantity)
@@ -3183,11 +3187,12 @@ def _upstream_first(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.n
     instead (_note_causes)."""
     by = {o.quantity: o for o in outcomes}
     failed = {q for q, o in by.items() if o.status == "fail"}
+    read_once, memo = functools.cache(lambda q: read(by[q])), {}
     for o in outcomes:
         ins = _layer_inputs(p, o.quantity)
         if o.said and any(q in failed for q in ins):
-            yours = {q: a for q in ins if q in failed and (a := read(by[q])) is not None}
-            if _made_of_yours(p, o, quantities, yours, read(o)):
+            yours = {q: a for q in ins if q in failed and (a := read_once(q)) is not None}
+            if _made_of_yours(p, o, quantities, yours, read_once(o.quantity), memo):
                 _take_back(o)
 
 

@@ -5446,6 +5446,33 @@ def test_each_layer_says_an_array_is_right_for_your_input_that_tests_nothing(tmp
         "conv3.db"]
 
 
+def test_a_slip_hint_made_of_convclis_input_is_taken_back_where_yours_is_right_for_your_input(tmp_path):
+    """A fuzz: conv1 never filled (its Z, and so relu2.A, zeros), conv3 done
+    right on that relu2.A (b3 everywhere: a conv of zeros makes its bias):
+    conv3.Z was told it is what a padding on its top and left makes of
+    conv3's input (convcli's, which that padding keeps out of every window:
+    b3 there too). It follows from relu2.A, which fails: said so, as for
+    the other hints made of convcli's input. b3 as the seed draws it
+    (RandomState, the inputs in order)."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 906\ninputs: {A_prev: {random: [2, 4, 4, 1]}, W1: {random: [3, 3, 1, 3]}, b1: "
+                          "{random: [3]}, W3: {random: [3, 3, 3, 3]}, b3: {random: [3]}}\nlayers: [{type: conv, W: "
+                          "W1, b: b1, stride: 2}, {type: relu}, {type: conv, W: W3, b: b3, stride: 2, pad: 1}]\n"
+                          "backward: {grad: output}\n")
+    rng = np.random.RandomState(906)
+    b3 = [rng.randn(*shape) for shape in ((2, 4, 4, 1), (3, 3, 1, 3), (3,), (3, 3, 3, 3), (3,))][4]
+    _save_all(tmp_path / "sub", {"conv1.Z": np.zeros((2, 1, 1, 3)), "relu2.A": np.zeros((2, 1, 1, 3)),
+                                 "conv3.Z": np.broadcast_to(b3, (2, 1, 1, 3)).copy()})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub",
+                                                    "--json"]).stdout)["against"]}
+    o = by["conv3.Z"]
+    assert not o["passed"] and o["hints"] == ["forward_first"], o
+    assert "pad" not in o["note"] and "your forward output relu2.A differs too" in o["note"], o
+
+
 def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
     """An instructor's review: two common slips of the notebook's loops got
     no hint: a pool taking each window over every channel at once
