@@ -227,10 +227,14 @@ def _panel_fill(n_panels: int, difference: bool = False, square: bool = False) -
 # many bars a value on each bar).
 INDEXED = 32
 CELL_VALUES = 16
-# A value is written only where it fits: its characters at this many pixels
-# each (8-point DejaVu Sans, its digits and signs, at DPI 100) and a margin.
-VALUE_CHAR_PX = 6.5
-VALUE_MARGIN_PX = 4
+# A value is written only where it fits: its characters at their widths in
+# pixels (8-point DejaVu Sans at DPI 100, as matplotlib measures them: a
+# review found digits of 7 px where 6.5 were counted, and an 11-character
+# label run into its neighbour and the row index, a positive value read as
+# negative) and a margin.
+VALUE_CHAR_PX = 7.0
+VALUE_CHAR_PX_OF = {".": 4.0, "-": 4.0, "+": 9.0, "i": 3.0, "f": 4.0}
+VALUE_MARGIN_PX = 6
 # An image more elongated than this is stretched to its panel (cells no
 # longer square) instead of drawn as a sliver.
 MAX_ASPECT = 4.0
@@ -816,25 +820,31 @@ def _cell_values(image: np.ndarray, cell_px: float, skip: np.ndarray | None = No
     if len(at) > CELL_VALUES:
         return None
     values = [image[r, c] for r, c in at]
-    # as many digits as tell the values apart, where they fit; else 4 (as before)
-    for digits in dict.fromkeys((_telling_digits(values), 4)):
-        cells = [(r, c, _value_text(v, digits)) for (r, c), v in zip(at, values)]
-        widest = max((len(t) for _, _, t in cells), default=0)
-        if widest * VALUE_CHAR_PX + VALUE_MARGIN_PX <= cell_px and cell_px >= 14:
-            return cells
-    return None
+    # as many digits as tell the values apart, where they fit; else none (a review: 4 digits, where 8 did not fit,
+    # wrote "1" in every cell of values 1 to 1.0000002 drawn black to white)
+    digits = _telling_digits(values)
+    if digits is None:
+        return None
+    cells = [(r, c, _value_text(v, digits)) for (r, c), v in zip(at, values)]
+    widest = max((_text_px(t) for _, _, t in cells), default=0.0)
+    return cells if widest + VALUE_MARGIN_PX <= cell_px and cell_px >= 14 else None
 
 
-def _telling_digits(values, most: int = 8) -> int:
+def _text_px(text: str) -> float:
+    """The width of a value's text as written in its cell (VALUE_CHAR_PX_OF)."""
+    return sum(VALUE_CHAR_PX_OF.get(ch, VALUE_CHAR_PX) for ch in text)
+
+
+def _telling_digits(values, most: int = 8) -> int | None:
     """The fewest significant digits, 4 to ``most``, whose texts tell the
     distinct finite ``values`` apart (a review: 300000 and 300001 were both
     written 3e+05 in their cells, while the title said min 300000, max
-    300001)."""
+    300001); None where ``most`` do not."""
     distinct = {float(v) for v in values if np.isfinite(v)}
     for digits in range(4, most + 1):
         if len({f"{v:.{digits}g}" for v in distinct}) == len(distinct):
             return digits
-    return most
+    return None
 
 
 def _signed(a: np.ndarray, name: str) -> bool:
@@ -1001,10 +1011,11 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
         # (a difference's bars within tolerance are 0 and get no text: a review found errors of 3e-9 written 0)
-        text = ([("" if difference and v == 0 else _value_text(v, _telling_digits(shown))) for v in shown]
+        digits = _telling_digits(shown) or 8  # (bars of values 8 digits cannot tell apart are as alike)
+        text = ([("" if difference and v == 0 else _value_text(v, digits)) for v in shown]
                 if len(chosen) <= CELL_VALUES else None)
         bar_px = PANEL_FILL * width * DPI / len(chosen) * 0.8  # matplotlib's bars: 0.8 of a slot
-        vertical = bool(text) and max(map(len, text)) * VALUE_CHAR_PX + VALUE_MARGIN_PX > bar_px
+        vertical = bool(text) and max(map(_text_px, text)) + VALUE_MARGIN_PX > bar_px
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
                       values=shown, labels=chosen, cmap=cmap, vmin=vmin, vmax=vmax,
                       colorbar_label="|error|" if difference else name, bar_text=text, bar_text_vertical=vertical,

@@ -892,7 +892,10 @@ def test_the_values_written_in_cells_and_on_bars_tell_them_apart():
     """A review: a map of 300000 and 300001 had every cell written 3e+05
     (four significant digits), while its title said min 300000, max 300001.
     The texts take as many digits as tell the values apart (up to 8), where
-    they still fit their cells; else four, as before."""
+    they still fit their cells; else none (a later review: four digits
+    wrote "1" in every cell of values 1 to 1.0000002 drawn black to white;
+    and an 11-character label, its digits counted 6.5 px wide where
+    matplotlib draws them 7, ran into its neighbours)."""
     two = np.full((1, 4, 4, 1), 3e5)
     two[0, :, 2:, 0] += 1
     cells = plot._quantity_block(two, "A", None, None, None).panels[0].values
@@ -901,13 +904,17 @@ def test_the_values_written_in_cells_and_on_bars_tell_them_apart():
             .panels[0].values} == {"0.5"}  # no digits added where none are needed
     bars = plot._quantity_block(np.array([1.00001, 1.00002, 2.0]), "b", None, None, None).bar_text
     assert bars == ["1.00001", "1.00002", "2"]
-    # too wide for a cell of 16 in a small panel: four digits, as before, rather than no numbers
+    # too wide for its cells: no numbers rather than four digits that read alike
     many = np.arange(16, dtype=float).reshape(1, 4, 4, 1) * 1e-7 + 0.123456
     assert plot._telling_digits(many.ravel()) == 7  # 0.1234560 .. 0.1234575
-    wide = plot._cell_values(many[0, :, :, 0], cell_px=70)  # 9 characters: 9 * 6.5 + 4 = 62.5 px
+    wide = plot._cell_values(many[0, :, :, 0], cell_px=70)  # "0.1234561": 8 chars of 7 px, "." 4, margin 6: 59
     assert wide is not None and {t for _, _, t in wide} >= {"0.1234561", "0.1234575"}
-    narrow = plot._cell_values(many[0, :, :, 0], cell_px=50)  # "0.1235": 6 * 6.5 + 4 = 43 px
-    assert narrow is not None and {t for _, _, t in narrow} == {"0.1235"}
+    assert plot._cell_values(many[0, :, :, 0], cell_px=50) is None
+    near = 1.0 + np.array([[0, 1], [2, 1]]) * 1e-7
+    assert plot._telling_digits(near.ravel()) == 8 and plot._cell_values(near, cell_px=40) is None
+    assert plot._telling_digits([1.0, 1.0 + 1e-12]) is None  # 8 digits cannot tell them apart
+    huge = np.array([[-1.00047e9, 1.00047e9, 1.00048e9]])  # "-1.00047e+09": 4 + 7 + 4 + 5 * 7 + 7 + 9 + 2 * 7 = 80 px
+    assert plot._cell_values(huge, cell_px=85) is None and plot._cell_values(huge, cell_px=86) is not None
 
 
 # ----------------------------------------------------------------- a review of the pictures (twenty-third session)
