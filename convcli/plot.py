@@ -401,8 +401,8 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
     # it holds some of a quantity's (a review: conv1.Z drawn at sample 0, relu2.A at 3, pool3.A at 0)
     maps = [(y, r, tol, d) for y, r, tol, d, kind in differing.values() if kind == "maps"]
     per_sample = [d.reshape(d.shape[0], -1).sum(axis=1) for *_, d in maps]
-    common = (_busiest(np.sum(per_sample, axis=0), np.max([_excess(y, r, rtol, tol, d) for y, r, tol, d in maps],
-                                                          axis=0))
+    common = (_busiest(np.sum(per_sample, axis=0),
+                       lambda tied: np.max([_excess(y, r, rtol, tol, d, tied) for y, r, tol, d in maps], axis=0))
               if per_sample and len({len(c) for c in per_sample}) == 1 else None)
 
     def make() -> list[_Block]:
@@ -414,7 +414,7 @@ def plot_differences(pairs: Mapping[str, tuple], path, *, rtol: float = 0.0,
             extra = [notes[name]] if notes and notes.get(name) else []  # wrapped with the title
             sample = common if kind == "maps" and common is not None and differs[common].any() else None
             blocks.append(_difference_block(y, r, name, sample, None, None, rtol, tol, extra,
-                                            shares.get(name, MAX_PANELS), shared))
+                                            shares.get(name, MAX_PANELS), shared, differs))
         return blocks or [_Block(kind="note", title=[f"no quantity differs ({len(pairs)} compared, "
                                                      f"rtol {rtol:g}, atol {atol:g})"],
                                  width=MIN_WIDTH, height=1.0)]
@@ -1131,32 +1131,61 @@ def _same(y: np.ndarray, r: np.ndarray) -> np.ndarray:
     return (np.isnan(y) & np.isnan(r)) | (np.isinf(y) & (y == r))
 
 
-def _excess(y: np.ndarray, r: np.ndarray, rtol: float, atol: float, differs: np.ndarray) -> np.ndarray:
-    """Per sample (axis 0), the largest error of the elements that differ,
-    in tolerances (``|y - r| / (atol + rtol*|r|)``, comparable across
-    quantities; as it is where the tolerance is 0; inf for a non-finite
-    one), 0 where none differs."""
-    with np.errstate(all="ignore"):
-        error, tol = np.abs(y - r), atol + rtol * np.abs(r)
-        out = np.where(tol > 0, error / np.where(tol > 0, tol, 1.0), error)
-    out = np.where(differs, np.nan_to_num(out, nan=np.inf), 0.0)
-    return out.reshape(out.shape[0], -1).max(axis=1)
+def _excess(y: np.ndarray, r: np.ndarray, rtol: float, atol, differs: np.ndarray, samples=None) -> np.ndarray:
+    """Per sample (axis 0) of ``samples`` (default: all), the largest error
+    of the elements that differ, in tolerances (``|y - r| / (atol +
+    rtol*|r|)``, comparable across quantities; as it is where the tolerance
+    is 0; inf for a non-finite one), 0 where none differs. A sample at a
+    time (a review: 3-4 s of whole-array temporaries for 51M elements)."""
+    samples = range(len(r)) if samples is None else samples
+    out = np.zeros(len(samples))
+    for k, n in enumerate(samples):
+        d = differs[n]
+        if not d.any():
+            continue
+        a = atol[n][d] if np.ndim(atol) else atol
+        with np.errstate(all="ignore"):
+            rn = r[n][d]
+            error, tol = np.abs(y[n][d] - rn), a + rtol * np.abs(rn)
+            each = np.where(tol > 0, error / np.where(tol > 0, tol, 1.0), error)
+        out[k] = np.nan_to_num(each, nan=np.inf).max()
+    return out
 
 
-def _busiest(counts: np.ndarray, excess: np.ndarray) -> int:
+def _busiest(counts: np.ndarray, excess: Callable[[list[int]], np.ndarray]) -> int:
     """The sample with the most elements that differ, and of those, the one
     whose worst is the farthest out (a review: a tie went to the first
-    sample, drawing an error of 1e-3 where another sample held one of 5)."""
-    most = counts == counts.max()
-    return int(np.argmax(np.where(most, excess, -1.0)))
+    sample, drawing an error of 1e-3 where another sample held one of 5):
+    ``excess(samples)`` asked of those tied only."""
+    most = np.flatnonzero(counts == counts.max())
+    return int(most[0]) if len(most) == 1 else int(most[np.argmax(excess(most.tolist()))])
 
 
-def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol: float) -> np.ndarray:
+# _differs and _difference_block's errors go over about this many elements at a time (whole samples, or a
+# sample's rows): their temporaries stay small where a whole 224x224x64 batch's took gigabytes.
+DIFF_CHUNK_ELEMENTS = 1 << 21
+
+
+def _differs(y: np.ndarray, r: np.ndarray, rtol: float, atol) -> np.ndarray:
     """Beyond ``atol + rtol*|r|``, with check.compare's rules for non-finite
-    values: an infinite reference matches only itself."""
-    with np.errstate(all="ignore"):
-        within = np.isfinite(r) & (np.abs(y - r) <= atol + rtol * np.abs(r))
-    return ~(within | _same(y, r))
+    values: an infinite reference matches only itself. In chunks along the
+    first axis (DIFF_CHUNK_ELEMENTS)."""
+    out = np.empty(r.shape, dtype=bool)
+    for part in _chunks(r):
+        a = atol[part] if np.ndim(atol) else atol
+        yp, rp = y[part], r[part]
+        with np.errstate(all="ignore"):
+            within = np.isfinite(rp) & (np.abs(yp - rp) <= a + rtol * np.abs(rp))
+        np.logical_not(within | _same(yp, rp), out=out[part])
+    return out
+
+
+def _chunks(r: np.ndarray) -> list:
+    """Slices of ``r``'s first axis of about DIFF_CHUNK_ELEMENTS elements each."""
+    if r.ndim == 0:
+        return [...]
+    step = max(1, DIFF_CHUNK_ELEMENTS // max(1, r[0].size))
+    return [slice(k, k + step) for k in range(0, len(r), step)]
 
 
 def _drawn_magenta(mask: np.ndarray, sample: int | None, channels) -> str:
@@ -1185,29 +1214,36 @@ def _drawn_magenta(mask: np.ndarray, sample: int | None, channels) -> str:
 
 
 def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol,
-                      extra: Sequence[str] = (), most: int = MAX_PANELS, why_most: str = "") -> _Block:
+                      extra: Sequence[str] = (), most: int = MAX_PANELS, why_most: str = "",
+                      differs: np.ndarray | None = None) -> _Block:
     """The block of |yours - reference|; where the caller chooses no
     channels and there are more than ``most``, up to ``most`` of those that
-    differ (``why_most``, if any, saying why so few in the title)."""
+    differ (``why_most``, if any, saying why so few in the title).
+    ``differs``: :func:`_differs` of the two, where the caller has it."""
     y, r = _difference_arrays(yours, reference, name)
-    with np.errstate(all="ignore"):
-        error = np.where(_same(y, r), 0.0, np.abs(y - r))
-    differs = _differs(y, r, rtol, atol)
+    error = np.empty(r.shape)
+    for part in _chunks(r):  # (in chunks: a whole batch's temporaries took gigabytes, a review)
+        with np.errstate(all="ignore"):
+            np.subtract(y[part], r[part], out=error[part])
+            np.abs(error[part], out=error[part])
+            error[part][_same(y[part], r[part])] = 0.0
+    differs = _differs(y, r, rtol, atol) if differs is None else differs
     count = int(differs.sum())
     kind = _choose_kind(r, name, kind)
     first = mark = None
     title_more = ""
     if count:
-        first = tuple(int(k) for k in np.unravel_index(int(np.flatnonzero(differs)[0]), r.shape))
+        first = tuple(int(k) for k in np.unravel_index(int(np.argmax(differs)), r.shape))  # (the first True)
         mark = first
         if kind == "maps" and sample is not None:
             sample = _check_sample(sample, r, name, kind)
         if kind == "maps" and sample is None:  # the sample with the most (a review: the first had 1 of 65)
-            sample = _busiest(differs.reshape(differs.shape[0], -1).sum(axis=1), _excess(y, r, rtol, atol, differs))
+            sample = _busiest(differs.reshape(differs.shape[0], -1).sum(axis=1),
+                              lambda tied: _excess(y, r, rtol, atol, differs, tied))
         if kind == "maps":  # marked at the drawn sample's first difference (none: no mark)
-            where = np.flatnonzero(differs[sample])
-            mark = ((sample, *(int(k) for k in np.unravel_index(int(where[0]), r.shape[1:])))
-                    if where.size else None)
+            at = int(np.argmax(differs[sample]))  # (its first True, if any)
+            mark = ((sample, *(int(k) for k in np.unravel_index(at, r.shape[1:])))
+                    if differs[sample].flat[at] else None)
         if channels is None and r.shape[-1] > most:  # those that differ (a review: 90 of 128 not drawn)
             within = differs[sample] if kind == "maps" else differs
             which = np.flatnonzero(within.reshape(-1, r.shape[-1]).any(axis=0)).tolist()
@@ -1221,13 +1257,18 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
             if len(which) > most:
                 title_more = f"{most} of the {len(which)} channels that differ drawn" + (
                     f" ({why_most})" if why_most else "")
-    finite = error[np.isfinite(error)]
+    n_finite, finite_max = 0, -np.inf
+    for part in _chunks(r):
+        ok = np.isfinite(error[part])
+        n_finite += int(np.count_nonzero(ok))
+        if ok.any():
+            finite_max = max(finite_max, float(np.max(error[part], where=ok, initial=-np.inf)))
     # two finite numbers whose |difference| passes float64's largest (1e308 against -1e308): an
     # error too large to hold, not a NaN or an infinity on one side (as the title said before)
-    n_over = int(np.count_nonzero(np.isinf(error) & np.isfinite(y) & np.isfinite(r)))
-    n_bad = error.size - finite.size - n_over  # NaN or an infinity on one side only: no number measures it
+    n_over = int(np.count_nonzero(np.isinf(error) & np.isfinite(y) & np.isfinite(r))) if n_finite < error.size else 0
+    n_bad = error.size - n_finite - n_over  # NaN or an infinity on one side only: no number measures it
     largest = (f"max |error| above {np.finfo(np.float64).max:.4g}" if n_over
-               else f"max {'finite ' if n_bad else ''}|error| {finite.max():.4g}" if finite.size
+               else f"max {'finite ' if n_bad else ''}|error| {finite_max:.4g}" if n_finite
                else "no finite |error|")
     shown_atol = float(np.max(atol))  # (each element's own, where float32's allowance is: the largest said)
     tolerance = (f"   (rtol {rtol:g}, atol {'up to ' * bool(np.ndim(atol))}{shown_atol:g}; the errors within "
@@ -1241,7 +1282,7 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
              f"{count} of {error.size} elements differ{tolerance}"]
     if title_more:
         title.append(title_more)
-    over = np.isinf(error) & np.isfinite(y) & np.isfinite(r)
+    over = np.isinf(error) & np.isfinite(y) & np.isfinite(r) if n_over or n_bad else None
     if n_bad:
         title.append(f"{n_bad} element{'s' * (n_bad > 1)} NaN or Inf on one side only, "
                      + _drawn_magenta(~np.isfinite(error) & ~over, sample if kind == "maps" else None, channels))
@@ -1261,8 +1302,8 @@ def _difference_block(yours, reference, name, sample, channels, kind, rtol, atol
     mark = mark if kind != "vector" else None
     # Only the elements that differ light up: a float32 submission's rounding, within
     # tolerance everywhere but a few elements, looked like noise all over.
-    drawn = np.where(differs, error, 0.0)
-    return _quantity_block(drawn, name, sample, channels, kind, difference=True, title=title, mark=mark)
+    np.copyto(error, 0.0, where=~differs)  # (in place: what is drawn)
+    return _quantity_block(error, name, sample, channels, kind, difference=True, title=title, mark=mark)
 
 
 # ----------------------------------------------------------------- drawing
