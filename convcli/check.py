@@ -1871,11 +1871,15 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                     said = hint() if mistaken else ""
                 if said:
                     note += said
-                    hints.append(kind)
-                    # (made of convcli's input to the layer, or its output: taken back where the layer, done
-                    # right, makes yours of a failed input of yours, _upstream_first; a fuzz had a right conv
-                    # of a relu2.A of zeros told a padding on its top and left)
-                    upstream_said[kind] = said
+                    hints += [kind, "all_zeros"] if unfilled else [kind]  # (zeros: either slip; an instructor's
+                    # review had a script read ['last_term'] of an array never filled)
+                    # a slip of this layer's, worked out on convcli's input to it: taken back where the layer,
+                    # done right, makes yours of a failed input of yours (_upstream_first; a fuzz had a right
+                    # conv of a relu2.A of zeros told a padding on its top and left); not what your array is
+                    # whatever made it (convcli's in another axis order, times a number: a code review had a
+                    # transpose's fix taken back), nor the draw order
+                    if kind not in NOT_SLIPS:
+                        upstream_said[kind] = said
                     break
             if unfilled and not hints:
                 note += UNFILLED + _mask_nowhere(p, s.quantity)
@@ -3057,6 +3061,8 @@ def _zeros(a, rtol: float, atol: float) -> bool:
     return isinstance(a, np.ndarray) and a.size > 0 and _close(np.zeros(a.shape), a, rtol, atol)
 
 
+# hints that say what your array is, not a slip of its layer's (see upstream_said in evaluate_against)
+NOT_SLIPS = ("axis_order", "scale", "other_inputs")
 UNFILLED = "; yours is all zeros: was it filled? (an array made with np.zeros that no loop wrote to)"
 # said after UNFILLED of a gradient made through a mask (an instructor's review: a max pool's mask made with
 # > for == gives zeros, and "was it filled?" sent the student to a loop that did write)
@@ -3187,13 +3193,24 @@ def _upstream_first(p: Plan, outcomes: list[Outcome], quantities: dict[str, np.n
     instead (_note_causes)."""
     by = {o.quantity: o for o in outcomes}
     failed = {q for q, o in by.items() if o.status == "fail"}
-    read_once, memo = functools.cache(lambda q: read(by[q])), {}
-    for o in outcomes:
-        ins = _layer_inputs(p, o.quantity)
-        if o.said and any(q in failed for q in ins):
-            yours = {q: a for q in ins if q in failed and (a := read_once(q)) is not None}
-            if _made_of_yours(p, o, quantities, yours, read_once(o.quantity), memo):
-                _take_back(o)
+    asked = [o for o in outcomes if o.said and any(q in failed for q in _layer_inputs(p, o.quantity))]
+    for o, read_once, memo in _layer_by_layer(p, asked, read, by):
+        yours = {q: a for q in _layer_inputs(p, o.quantity) if q in failed and (a := read_once(q)) is not None}
+        if _made_of_yours(p, o, quantities, yours, read_once(o.quantity), memo):
+            _take_back(o)
+
+
+def _layer_by_layer(p: Plan, outcomes: list[Outcome], read, by: dict[str, Outcome]):
+    """``(o, read_once, memo)`` for each of ``outcomes`` in the network's
+    order, the reads and layer reruns kept for one layer's at a time (a code
+    review: kept for all, a check's peak memory doubled)."""
+    layer = functools.cache(lambda q: (_layer_of(p, q) or (-1,))[0])
+    read_once, memo, current = None, {}, None
+    for o in sorted(outcomes, key=lambda o: layer(o.quantity)):
+        if layer(o.quantity) != current:
+            current, memo = layer(o.quantity), {}
+            read_once = functools.cache(lambda q: read(by[q]))
+        yield o, read_once, memo
 
 
 def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray],
@@ -3211,12 +3228,10 @@ def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities:
     b of it (a review)."""
     by = {o.quantity: o for o in outcomes}
     failed = {q for q, o in by.items() if o.status == "fail"}
-    read_once, memo = functools.cache(lambda q: read(by[q])), {}
-    for o in outcomes:
+    asked = [o for o in outcomes if o.status == "fail" and o.quantity in zeros
+             and set(o.hints) <= {"all_zeros", "last_term"} and _layer_of(p, o.quantity) is not None]
+    for o, read_once, memo in _layer_by_layer(p, asked, read, by):
         found = _layer_of(p, o.quantity)
-        if o.status != "fail" or o.quantity not in zeros or not set(o.hints) <= {"all_zeros", "last_term"} or (
-                found is None):
-            continue
         theirs = read_once(o.quantity)
         gradient_in = _gradient_in(p, found[0]) if found[2] else None
         yours = {q: a for q in _layer_inputs(p, o.quantity)
@@ -3913,8 +3928,12 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
     def trace() -> tuple[list[Causes], list[Causes], dict[str, Causes]]:
         # forward: what layer j's input (x) and output (out) follow from
         x, out = [], []
+        # the first layer's output made of the config's inputs drawn in another order: its input, W and b were
+        # (what follows from them too, layer by layer: an instructor's review had its dW told nothing)
+        drawn_in = Causes({("inputs_first", layers[0].output)}) if layers and layers[0].output in drawn_outputs \
+            else Causes()
         for j, spec in enumerate(layers):
-            x.append(link(layers[j - 1].output, out[j - 1]) if j else given(p.input_name))
+            x.append(link(layers[j - 1].output, out[j - 1]) if j else given(p.input_name) | drawn_in)
             out.append(x[j] | given(spec.W, spec.b) if spec.kind == "conv" else x[j])
         # backward: the gradient coming into layer j (g), and each of its own gradients
         grads: dict[str, Causes] = {}
@@ -3928,8 +3947,8 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
             else:
                 g = given(spec.upstream)
             if spec.kind == "conv":
-                grads.update({f"{spec.name}.dA_prev": g | given(spec.W), f"{spec.name}.dW": g | x[j],
-                              f"{spec.name}.db": g})
+                grads.update({f"{spec.name}.dA_prev": g | given(spec.W) | (drawn_in if j == 0 else Causes()),
+                              f"{spec.name}.dW": g | x[j], f"{spec.name}.db": g})
             else:  # an average pool's, or a max pool's over 1x1 windows, route g to fixed places: not x's
                 fixed = spec.kind == "pool" and (spec.mode == "average"
                                                  or math.prod(p.layer_shapes[j].hyper["f"]) == 1)
@@ -3999,14 +4018,14 @@ def _note_causes(p: Plan, outcomes: list[Outcome], other: dict[str, str], each_l
             o.note += f"; yours follow from other inputs: {'; and '.join(said)}"
             o.hints.append("other_inputs")
             continue
-        if each_layer:
-            continue
         if named["inputs_first"]:
             one = len(named["inputs_first"]) == 1
-            o.note += (f"; your {joined(named['inputs_first'])}, which this one follows from, "
-                       f"{'is' if one else 'are'} made of the config's inputs drawn in another order (said "
-                       "there): draw them in the config's order first")
+            o.note += (f"; your {joined(named['inputs_first'])} {'is' if one else 'are'} made of the config's "
+                       "inputs drawn in another order (said there), and so may this one be: draw them in the "
+                       "config's order first")
             o.hints.append("other_inputs")
+        if each_layer:
+            continue
         if named["forward_first"]:
             one = len(named["forward_first"]) == 1
             forward = f"your forward output{'' if one else 's'} {joined(named['forward_first'])} " \

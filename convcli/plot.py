@@ -235,6 +235,8 @@ CELL_VALUES = 16
 VALUE_CHAR_PX = 7.0
 VALUE_CHAR_PX_OF = {".": 4.0, "-": 4.0, "+": 9.0, "i": 3.0, "f": 4.0}
 VALUE_MARGIN_PX = 6
+# Values this share of a panel's span apart or closer take colours that look alike (a colour map has 256).
+VISIBLE_STEP = 1 / 512
 # An image more elongated than this is stretched to its panel (cells no
 # longer square) instead of drawn as a sliver.
 MAX_ASPECT = 4.0
@@ -835,14 +837,20 @@ def _text_px(text: str) -> float:
     return sum(VALUE_CHAR_PX_OF.get(ch, VALUE_CHAR_PX) for ch in text)
 
 
-def _telling_digits(values, most: int = 8) -> int | None:
-    """The fewest significant digits, 4 to ``most``, whose texts tell the
-    distinct finite ``values`` apart (a review: 300000 and 300001 were both
-    written 3e+05 in their cells, while the title said min 300000, max
-    300001); None where ``most`` do not."""
-    distinct = {float(v) for v in values if np.isfinite(v)}
+def _telling_digits(values, most: int = 8, visible: float = VISIBLE_STEP) -> int | None:
+    """The fewest significant digits, 4 to ``most``, whose texts tell apart
+    the finite ``values`` whose colours differ (a review: 300000 and 300001
+    were both written 3e+05 in their cells, while the title said min
+    300000, max 300001; they are the two ends of the colour scale); None
+    where ``most`` do not. Values closer than ``visible`` of their span
+    look alike and need not be told apart (a code review: 0.1 + 0.2 beside
+    0.3, 5 and 3 left a panel with no numbers); a bar's text is its only
+    reading, and tells every value apart (0)."""
+    distinct = sorted({float(v) for v in values if np.isfinite(v)})
+    step = (distinct[-1] - distinct[0]) * visible if distinct else 0.0
+    apart = [(a, b) for k, a in enumerate(distinct) for b in distinct[k + 1:] if b - a > step]
     for digits in range(4, most + 1):
-        if len({f"{v:.{digits}g}" for v in distinct}) == len(distinct):
+        if all(f"{a:.{digits}g}" != f"{b:.{digits}g}" for a, b in apart):
             return digits
     return None
 
@@ -1011,7 +1019,7 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
         # (a difference's bars within tolerance are 0 and get no text: a review found errors of 3e-9 written 0)
-        digits = _telling_digits(shown) or 8  # (bars of values 8 digits cannot tell apart are as alike)
+        digits = _telling_digits(shown, visible=0.0) or 8  # (bars of values 8 digits cannot tell apart: alike)
         text = ([("" if difference and v == 0 else _value_text(v, digits)) for v in shown]
                 if len(chosen) <= CELL_VALUES else None)
         bar_px = PANEL_FILL * width * DPI / len(chosen) * 0.8  # matplotlib's bars: 0.8 of a slot

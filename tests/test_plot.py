@@ -913,7 +913,10 @@ def test_the_values_written_in_cells_and_on_bars_tell_them_apart():
     near = 1.0 + np.array([[0, 1], [2, 1]]) * 1e-7
     assert plot._telling_digits(near.ravel()) == 8 and plot._cell_values(near, cell_px=40) is None
     assert plot._telling_digits([1.0, 1.0 + 1e-12]) is None  # 8 digits cannot tell them apart
-    huge = np.array([[-1.00047e9, 1.00047e9, 1.00048e9]])  # "-1.00047e+09": 4 + 7 + 4 + 5 * 7 + 7 + 9 + 2 * 7 = 80 px
+    # (a code review) an ulp apart among values spread wider look alike: no need to tell them apart
+    ulp = plot._cell_values(np.array([[0.1 + 0.2, 0.3], [5.0, 3.0]]), cell_px=60)
+    assert ulp is not None and [t for *_, t in ulp] == ["0.3", "0.3", "5", "3"]
+    huge = np.array([[-1.00047e9, -1.00048e9]])  # "-1.00047e+09": 4 + 7 + 4 + 5 * 7 + 7 + 9 + 2 * 7 = 80 px
     assert plot._cell_values(huge, cell_px=85) is None and plot._cell_values(huge, cell_px=86) is not None
 
 
