@@ -5161,7 +5161,8 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
                 o.hints = [h for h in o.hints if h not in zero_hint]
                 o.hints.append("convcli_input")
             elif o.status == "fail" and o.quantity in made_of_refused and _is_made(
-                    p, o.array if o.array is not None else (yours or {}).get(o.quantity), made_of_refused[o.quantity][0]):
+                    p, o.array if o.array is not None else (yours or {}).get(o.quantity),
+                    made_of_refused[o.quantity][0]):
                 o.note += (f"; yours is what the layer, done right, makes of your {made_of_refused[o.quantity][1]}"
                            ", which tests nothing (graded on convcli's instead): fix that one first")
             if "; graded on convcli's " in instead.get(o.quantity, "") and "convcli_input" not in o.hints:
