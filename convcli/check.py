@@ -2695,9 +2695,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
         name = p.layer_input(i)
         if i:
             other_order(name, [spec.output, *spec.gradients])
+        # what an input of theirs that tests nothing leaves ungraded: not a conv's dA_prev or db, whose numbers
+        # do not follow from it (a learner's review had a conv4.db that passed told it was graded on convcli's)
+        following = [spec.output, *(q for q in spec.gradients if _follows_input(p, i, q))]
         # the first input is the config's
         x = (reading(name, spec.output, lambda a: _layer_output(p, spec, a, quantities),
-                     [spec.output, *spec.gradients], forward=True) if i else quantities[name])
+                     following, forward=True) if i else quantities[name])
         # theirs (or what the layers before made of it), else the whole run's, which fits
         attempts: list[np.ndarray] = []
         for a in (x, reference[name], quantities[name]):
@@ -2719,7 +2722,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 if _makes_nothing(out, quantities[spec.output], *p.tolerance):
                     if attempt is x:
                         refused(name, attempt, f"makes every element of {spec.output} within atol of 0, where "
-                                               "convcli's are not: it tests nothing", [spec.output, *spec.gradients])
+                                               "convcli's are not: it tests nothing", following)
                         refused_x[name] = attempt
                         if zeros_of_yours is not None and _zeros(out, *p.tolerance):
                             zeros_of_yours.add(spec.output)
@@ -2733,7 +2736,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 if other:
                     if attempt is x:
                         refused(name, attempt, f"cannot tell {spec.name} from {other}, where convcli's can: it "
-                                               "tests nothing", [spec.output, *spec.gradients])
+                                               "tests nothing", following)
                         refused_x[name] = attempt
                         if made_of_refused is not None:
                             made_of_refused[spec.output] = (out, name)
@@ -2741,9 +2744,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             break
         taken[name] = attempt
         if i and attempt is x and x.shape != quantities[name].shape:  # what it expects of yours follows from it
-            notes[spec.output] = notes.get(spec.output, "") + (
-                f"; {spec.name} ran on {f'your {name}' if name in yours else f'the {name} made of yours'}, "
-                f"{fmt_shape(x.shape)} (convcli's: {fmt_shape(quantities[name].shape)})")
+            for m in (spec.output, *spec.gradients):  # (its gradients too: a learner's review found them passing
+                notes[m] = notes.get(m, "") + (  # at another shape than convcli's with nothing said)
+                    f"; {spec.name} ran on {f'your {name}' if name in yours else f'the {name} made of yours'}, "
+                    f"{fmt_shape(x.shape)} (convcli's: {fmt_shape(quantities[name].shape)})")
         reference[spec.output] = out
         caches.append(cache)
         saved_caches.append(None)

@@ -5502,6 +5502,37 @@ def test_a_transpose_of_yours_is_said_even_where_your_input_to_the_layer_fails_t
         assert by[q]["hints"] == ["axis_order"] and "transpose(0, 2, 1, 3)" in by[q]["note"], by[q]
 
 
+def test_each_layer_names_what_a_layer_ran_on_only_where_it_follows(tmp_path):
+    """A learner's review, layer by layer: (1) a conv's db that passed was
+    told it was graded on convcli's relu2.A (yours tests nothing), though db
+    is the sum of the gradient coming in whatever the input (its dW is told,
+    rightly); (2) a layer run on an input of yours of another shape said so
+    on its output only, its gradients passing at another shape than
+    convcli's with nothing said. By hand under grad: ones: db is the number
+    of output positions, 2*5*5 = 50 and 2*4*4 = 32 a channel."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 5, 5, 3]}, W1: {random: [3, 3, 3, 4]}, b1: "
+                          "{random: [4]}, W2: {random: [3, 3, 4, 2]}, b2: {random: [2]}}\nlayers: [{type: conv, W: "
+                          "W1, b: b1, pad: 1}, {type: relu}, {type: conv, W: W2, b: b2, pad: 1}]\n"
+                          "backward: {grad: ones}\n", name="cfg2.yaml")
+    _save_all(tmp_path / "zeros", {"relu2.A": np.zeros((2, 5, 5, 4)), "conv3.dW": np.zeros((3, 3, 4, 2)),
+                                   "conv3.db": np.full(2, 50.0)})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "zeros", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    assert by["conv3.db"]["passed"] and "relu2.A" not in by["conv3.db"]["note"], by["conv3.db"]
+    assert "convcli_input" not in by["conv3.db"]["hints"], by["conv3.db"]
+    assert "graded on convcli's relu2.A" in by["conv3.dW"]["note"], by["conv3.dW"]
+    _save_all(tmp_path / "small", {"relu2.A": np.abs(np.random.RandomState(0).randn(2, 4, 4, 4)),
+                                   "conv3.db": np.full(2, 32.0)})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "small", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    o = by["conv3.db"]
+    assert o["passed"] and "conv3 ran on your relu2.A, (2, 4, 4, 4) (convcli's: (2, 5, 5, 4))" in o["note"], o
+
+
 def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
     """An instructor's review: two common slips of the notebook's loops got
     no hint: a pool taking each window over every channel at once
