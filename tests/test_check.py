@@ -5533,6 +5533,25 @@ def test_each_layer_names_what_a_layer_ran_on_only_where_it_follows(tmp_path):
     assert o["passed"] and "conv3 ran on your relu2.A, (2, 4, 4, 4) (convcli's: (2, 5, 5, 4))" in o["note"], o
 
 
+def test_each_layer_takes_an_array_rounded_to_decimals_as_the_numbers_it_stands_for(tmp_path):
+    """A learner's review: relu2.A saved with np.round(..., 3), the rest
+    right: layer by layer the right pool3.A failed, graded on the rounded
+    relu2.A ("expected 0.4555"), where the whole run blames the rounding for
+    nothing after it. Only relu2.A fails now, told its rounding."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    _save_all(tmp_path / "sub", {"conv1.Z": key["conv1.Z"], "relu2.A": np.round(key["relu2.A"], 3),
+                                 "pool3.A": key["pool3.A"]})
+    for extra in ([], ["--each-layer"]):
+        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                        *extra]).stdout)["against"]}
+        assert by["conv1.Z"]["passed"] and by["pool3.A"]["passed"], (extra, by)
+        assert by["relu2.A"]["hints"] == ["decimals"], (extra, by["relu2.A"])
+
+
 def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
     """An instructor's review: two common slips of the notebook's loops got
     no hint: a pool taking each window over every channel at once
