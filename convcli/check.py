@@ -2693,11 +2693,12 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
     saved_caches: list = []  # per layer, its cache made of its input of theirs as saved (None: not one)
     for i, spec in enumerate(layers):
         name = p.layer_input(i)
-        if i:
-            other_order(name, [spec.output, *spec.gradients])
-        # what an input of theirs that tests nothing leaves ungraded: not a conv's dA_prev or db, whose numbers
-        # do not follow from it (a learner's review had a conv4.db that passed told it was graded on convcli's)
+        # what an input of theirs that tests nothing, or is in another axis order, leaves ungraded: not a conv's
+        # dA_prev or db, whose numbers do not follow from it (a learner's review had a conv4.db that passed told
+        # it was graded on convcli's)
         following = [spec.output, *(q for q in spec.gradients if _follows_input(p, i, q))]
+        if i:
+            other_order(name, following)
         # the first input is the config's
         x = (reading(name, spec.output, lambda a: _layer_output(p, spec, a, quantities),
                      following, forward=True) if i else quantities[name])
@@ -2712,9 +2713,10 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             except ValueError as exc:
                 if attempt is attempts[-1]:
                     raise
-                if attempt is x:  # said of the first one refused (the next refused too adds nothing)
+                if attempt is x:  # said of the first one refused (the next refused too adds nothing): not
+                    # of a conv's db (a code review), whose numbers and shape follow from no input
                     refused(name, attempt, f"is no input {spec.name} takes ({str(exc).split(': ', 1)[-1]})",
-                            [spec.output, *spec.gradients])
+                            [q for q in (spec.output, *spec.gradients) if q != f"{spec.name}.db"])
                 continue
             # an input of theirs the layer makes nothing of (a ReLU's of a Z all negative: every output 0, a
             # mask of none, whatever the ReLU does; an instructor's review passed 7 of 8 layer by layer so)
@@ -3346,7 +3348,8 @@ def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:
         return True
     if a.dtype.kind == "f":
         hr, ha = _hint_tolerance(a.dtype, p.dtype, rtol, atol)
-        return (hr, ha) != (rtol, atol) and _close(a, ref, hr, ha) or _decimals(a, ref) is not None
+        return ((hr, ha) != (rtol, atol) and _close(a, ref, hr, ha)
+                or _decimals(a, ref) is not None and not _tests_nothing(a, ref))
     with np.errstate(invalid="ignore", over="ignore"):
         return a.dtype.kind in "iu" and any(_close(a, whole(ref), rtol, atol) for whole in (np.trunc, np.round))
 
@@ -3831,17 +3834,30 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float
 
 def _decimals(theirs: np.ndarray, ours: np.ndarray) -> int | None:
     """The places (1 to DECIMALS_MOST) to which ``theirs`` is convcli's
-    ``ours`` rounded (np.round's, within an ulp of it), or None."""
+    ``ours`` rounded (np.round's, within an ulp of it), or None. Not at a
+    step coarser than DECIMALS_STEP of ``ours``'s largest value: rounded so,
+    any array of values that small is zeros (a code review: a pool3.A of
+    zeros, an unfilled array, was "convcli's rounded to 1 decimal" where
+    convcli's are under 0.05, and a wrong array after it passed)."""
     if theirs.shape != ours.shape or not theirs.size:
         return None
-    head = min(theirs.size, ULPS_HEAD)
+    largest = _largest(ours)
+    # a sample spread over the whole array (its first elements may be a ReLU's zeros, on every grid: a review
+    # had each place checked whole, 1.1 s a call)
+    sample = slice(None, None, max(1, theirs.size // ULPS_HEAD))
     with np.errstate(all="ignore"):
-        for places in range(1, DECIMALS_MOST + 1):  # (the whole rounded only where its first elements are)
-            if _within_ulps(theirs.reshape(-1)[:head], np.round(ours.reshape(-1)[:head].astype(np.float64), places),
-                            2, theirs.dtype) and \
+        for places in range(1, DECIMALS_MOST + 1):  # (the whole rounded only where its sample is)
+            if 0.5 * 10.0 ** -places > DECIMALS_STEP * largest:
+                continue
+            if _within_ulps(theirs.reshape(-1)[sample], np.round(ours.reshape(-1)[sample].astype(np.float64),
+                                                                 places), 2, theirs.dtype) and \
                     _within_ulps(theirs, np.round(ours.astype(np.float64), places), 2, theirs.dtype):
                 return places
     return None
+
+
+# the coarsest rounding step _decimals names, as a share of the array's largest value
+DECIMALS_STEP = 1e-2
 
 
 # the most decimal places a saved array's rounding is looked for at (past them, float32's own digits)

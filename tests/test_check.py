@@ -5531,6 +5531,13 @@ def test_each_layer_names_what_a_layer_ran_on_only_where_it_follows(tmp_path):
                                                     "--each-layer"]).stdout)["against"]}
     o = by["conv3.db"]
     assert o["passed"] and "conv3 ran on your relu2.A, (2, 4, 4, 4) (convcli's: (2, 5, 5, 4))" in o["note"], o
+    # (a code review) nor where yours is no input the layer takes, or in another axis order: db follows from neither
+    for shape in ((2, 5, 5, 3), (2, 4, 5, 5)):
+        _save_all(tmp_path / "other", {"relu2.A": np.ones(shape), "conv3.db": np.full(2, 50.0)})
+        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "other", "--json",
+                                                        "--each-layer"]).stdout)["against"]}
+        o = by["conv3.db"]
+        assert o["passed"] and "convcli_input" not in o["hints"] and "relu2.A" not in o["note"], (shape, o)
 
 
 def test_each_layer_takes_an_array_rounded_to_decimals_as_the_numbers_it_stands_for(tmp_path):
@@ -5550,6 +5557,23 @@ def test_each_layer_takes_an_array_rounded_to_decimals_as_the_numbers_it_stands_
                                                         *extra]).stdout)["against"]}
         assert by["conv1.Z"]["passed"] and by["pool3.A"]["passed"], (extra, by)
         assert by["relu2.A"]["hints"] == ["decimals"], (extra, by["relu2.A"])
+    # (a code review) not an array that any rounding this coarse makes of convcli's: where every relu2.A is under
+    # 0.05, zeros are it "rounded to 1 decimal"; an unfilled relu2.A and pool3.A passed the pool layer by layer
+    from test_cli_helpers import write
+
+    small = write(tmp_path, cfg.read_text().replace("W: {random: [3, 3, 3, 4]}", "W: {random: [3, 3, 3, 4], "
+                  "scale: 0.002}").replace("b: {random: [4]}", "b: {random: [4], scale: 0.002}"), name="small.yaml")
+    assert "scale: 0.002" in small.read_text()
+    assert run(["backward", small, "--out", tmp_path / "key_small"]).exit_code == 0
+    relu = np.load(tmp_path / "key_small" / "relu2.A.npy")
+    assert 0 < np.abs(relu).max() < 0.05
+    _save_all(tmp_path / "zeros", {"conv1.Z": np.load(tmp_path / "key_small" / "conv1.Z.npy"),
+                                   "relu2.A": np.zeros_like(relu), "pool3.A": np.zeros((4, 4, 4, 4))})
+    for extra in ([], ["--each-layer"]):
+        by = {o["quantity"]: o for o in json.loads(run(["check", small, "--against", tmp_path / "zeros", "--json",
+                                                        *extra]).stdout)["against"]}
+        assert not by["relu2.A"]["passed"] and "decimals" not in by["relu2.A"]["hints"], (extra, by["relu2.A"])
+        assert not by["pool3.A"]["passed"], (extra, by["pool3.A"])
 
 
 def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hints(tmp_path):
