@@ -1019,9 +1019,10 @@ def _quantity_block(a: np.ndarray, name: str, sample, channels, kind, *, differe
         width = min(max(_quarter(2 + 0.25 * len(chosen)), MIN_WIDTH), MAX_BAR_WIDTH)
         lines = _fit([head + (f"   ({note})" if note else "")] + title, width)
         # (a difference's bars within tolerance are 0 and get no text: a review found errors of 3e-9 written 0)
-        digits = _telling_digits(shown, visible=0.0) or 8  # (bars of values 8 digits cannot tell apart: alike)
+        # (bars of values 8 digits cannot tell apart are alike: 8)
+        digits = (_telling_digits(shown, visible=0.0) or 8) if len(chosen) <= CELL_VALUES else None
         text = ([("" if difference and v == 0 else _value_text(v, digits)) for v in shown]
-                if len(chosen) <= CELL_VALUES else None)
+                if digits is not None else None)
         bar_px = PANEL_FILL * width * DPI / len(chosen) * 0.8  # matplotlib's bars: 0.8 of a slot
         vertical = bool(text) and max(map(_text_px, text)) + VALUE_MARGIN_PX > bar_px
         return _Block(kind="bars", title=lines, width=width, height=0.25 * (len(lines) + 1) + BAR_HEIGHT,
