@@ -3337,10 +3337,10 @@ def _unless_yours(said: str, layerwise, q: str, theirs: np.ndarray, rtol: float,
 def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:
     """Whether a user's array ``a`` is ``ref`` within the check's tolerance,
     or to the precision its dtype holds: a float32 or float16 save of it,
-    or it cut or rounded to whole numbers, or rounded to a few decimals (a
-    learner's review: a relu2.A saved with np.round(.., 3) failed the right
-    pool3.A after it layer by layer, graded on the rounded one, where the
-    whole run blames it for nothing after it)."""
+    or it cut or rounded to whole numbers. (Not one rounded to a few
+    decimals: taken as convcli's numbers, the layers after it made right of
+    the rounded one failed, where the rounded one is graded on as the
+    student's own: an adversarial review.)"""
     if a.shape != ref.shape:
         return False
     rtol, atol = p.tolerance
@@ -3348,8 +3348,7 @@ def _as_saved(a: np.ndarray, ref: np.ndarray, p: Plan) -> bool:
         return True
     if a.dtype.kind == "f":
         hr, ha = _hint_tolerance(a.dtype, p.dtype, rtol, atol)
-        return ((hr, ha) != (rtol, atol) and _close(a, ref, hr, ha)
-                or _decimals(a, ref) is not None and not _tests_nothing(a, ref))
+        return (hr, ha) != (rtol, atol) and _close(a, ref, hr, ha)
     with np.errstate(invalid="ignore", over="ignore"):
         return a.dtype.kind in "iu" and any(_close(a, whole(ref), rtol, atol) for whole in (np.trunc, np.round))
 

@@ -5540,11 +5540,12 @@ def test_each_layer_names_what_a_layer_ran_on_only_where_it_follows(tmp_path):
         assert o["passed"] and "convcli_input" not in o["hints"] and "relu2.A" not in o["note"], (shape, o)
 
 
-def test_each_layer_takes_an_array_rounded_to_decimals_as_the_numbers_it_stands_for(tmp_path):
-    """A learner's review: relu2.A saved with np.round(..., 3), the rest
-    right: layer by layer the right pool3.A failed, graded on the rounded
-    relu2.A ("expected 0.4555"), where the whole run blames the rounding for
-    nothing after it. Only relu2.A fails now, told its rounding."""
+def test_the_decimals_hint_is_no_rounding_coarser_than_the_array(tmp_path):
+    """relu2.A saved with np.round(..., 3), the rest right: the whole run
+    names the rounding and blames it for nothing after it. And (a code
+    review) no rounding as coarse as the array's values is named: where
+    every relu2.A is under 0.05, zeros are it "rounded to 1 decimal", and
+    an unfilled relu2.A was told so."""
     import json
 
     from test_cli_helpers import run
@@ -5552,14 +5553,25 @@ def test_each_layer_takes_an_array_rounded_to_decimals_as_the_numbers_it_stands_
     cfg, key = _relu_pool_stack(tmp_path)
     _save_all(tmp_path / "sub", {"conv1.Z": key["conv1.Z"], "relu2.A": np.round(key["relu2.A"], 3),
                                  "pool3.A": key["pool3.A"]})
-    for extra in ([], ["--each-layer"]):
-        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
-                                                        *extra]).stdout)["against"]}
-        assert by["conv1.Z"]["passed"] and by["pool3.A"]["passed"], (extra, by)
-        assert by["relu2.A"]["hints"] == ["decimals"], (extra, by["relu2.A"])
-    # (a code review) not an array that any rounding this coarse makes of convcli's: where every relu2.A is under
-    # 0.05, zeros are it "rounded to 1 decimal"; an unfilled relu2.A and pool3.A passed the pool layer by layer
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub",
+                                                    "--json"]).stdout)["against"]}
+    assert by["conv1.Z"]["passed"] and by["pool3.A"]["passed"], by
+    assert by["relu2.A"]["hints"] == ["decimals"], by["relu2.A"]
     from test_cli_helpers import write
+
+    # layer by layer a rounded input is yours as it is (an adversarial review: taken as convcli's numbers, an
+    # average pool made right of the rounded one failed): one by hand loops (f 2, stride 1) passes
+    avg = write(tmp_path, cfg.read_text().replace("{type: pool, f: 2, stride: 1}",
+                                                  "{type: pool, f: 2, stride: 1, mode: average}"), name="avg.yaml")
+    assert "mode: average" in avg.read_text()
+    rounded = np.round(key["relu2.A"], 3)
+    m, H, W, C = rounded.shape
+    pooled = np.array([[[[rounded[i, h:h + 2, w:w + 2, c].mean() for c in range(C)] for w in range(W - 1)]
+                        for h in range(H - 1)] for i in range(m)])
+    _save_all(tmp_path / "own", {"relu2.A": rounded, "pool3.A": pooled})
+    by = {o["quantity"]: o for o in json.loads(run(["check", avg, "--against", tmp_path / "own", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    assert by["pool3.A"]["passed"] and by["relu2.A"]["hints"] == ["decimals"], by
 
     small = write(tmp_path, cfg.read_text().replace("W: {random: [3, 3, 3, 4]}", "W: {random: [3, 3, 3, 4], "
                   "scale: 0.002}").replace("b: {random: [4]}", "b: {random: [4], scale: 0.002}"), name="small.yaml")
