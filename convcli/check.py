@@ -124,8 +124,8 @@ class Outcome:
     # largest difference is (one slip, or a frame of them, or all)
     n_differ: int | None = None
     worst: list[int] | None = None
-    # the words of each hint made of convcli's input to the layer (mask_only, no_mask, all_channels), to take
-    # back where an array of yours upstream explains it instead (_upstream_first)
+    # the words of each slip hint worked out on convcli's input to the layer (all but NOT_SLIPS), to take back
+    # where an array of yours upstream explains it instead (_upstream_first)
     said: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):  # as printed: an entry's key may hold a newline or a tab (errors.printable)
@@ -803,8 +803,8 @@ def _unread_zipped(file: Path, p: Plan, own: list[str]) -> list[Unknown]:
         if suffix in NPZ_SUFFIXES or suffix in H5_SUFFIXES:
             out.append(Unknown(printable(name), "not read from inside a zip; unzip it and --against the file to "
                                                 "grade it"))
-        elif _saved_otherwise(p, leaf):
-            out.append(Unknown(printable(name), _saved_otherwise(p, leaf)))
+        elif said := _saved_otherwise(p, leaf):
+            out.append(Unknown(printable(name), said))
     return out
 
 
@@ -1275,8 +1275,8 @@ def _unread(folder: Path, p: Plan) -> list[Unknown]:
             continue
         if suffix in NPZ_SUFFIXES or suffix in H5_SUFFIXES:
             out.append(Unknown(e.name, f"not read from a folder; --against {short_path(e)} grades it"))
-        elif _saved_otherwise(p, e.name):
-            out.append(Unknown(e.name, _saved_otherwise(p, e.name)))
+        elif said := _saved_otherwise(p, e.name):
+            out.append(Unknown(e.name, said))
     return out
 
 
@@ -2662,11 +2662,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
             if zeros_of_yours is not None and not forward and x.flat[0] == 0:
                 zeros_of_yours.update(graded)  # a backward makes zeros of an upstream gradient of zeros
             elif zeros_of_yours is not None and forward:  # a forward, where it does (a conv makes b of zeros; a
-                refused_x[q] = x  # review), and its backward: below
-                made_x = made(x)
-                zeros_of_yours.update([result] if _zeros(made_x, *p.tolerance) else [])
-                if made_of_refused is not None and made_x is not None:  # (any input that tests nothing: a
-                    made_of_refused[result] = (made_x, q)  # review had ones left out)
+                kept_refused(q, x, result, made(x))  # review), and its backward: below
             return reference[q]
         return x
 
@@ -2689,6 +2685,17 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                                                "axes in another order (convcli's arrays are NHWC)")
 
     refused_x: dict[str, np.ndarray] = {}  # an input of theirs refused as testing nothing (zeros_of_yours)
+
+    def kept_refused(q: str, x: np.ndarray, result: str, made_x: np.ndarray | None) -> None:
+        """Their input ``q``, ``x``, refused as testing nothing, kept for its
+        backward below, and what the layer made of it, ``result``: among
+        zeros_of_yours where zeros, in made_of_refused (any input that tests
+        nothing: a review had ones left out)."""
+        refused_x[q] = x
+        if zeros_of_yours is not None and _zeros(made_x, *p.tolerance):
+            zeros_of_yours.add(result)
+        if made_of_refused is not None and made_x is not None:
+            made_of_refused[result] = (made_x, q)
     caches = []
     saved_caches: list = []  # per layer, its cache made of its input of theirs as saved (None: not one)
     for i, spec in enumerate(layers):
@@ -2725,11 +2732,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     if attempt is x:
                         refused(name, attempt, f"makes every element of {spec.output} within atol of 0, where "
                                                "convcli's are not: it tests nothing", following)
-                        refused_x[name] = attempt
-                        if zeros_of_yours is not None and _zeros(out, *p.tolerance):
-                            zeros_of_yours.add(spec.output)
-                        if made_of_refused is not None:
-                            made_of_refused[spec.output] = (out, name)
+                        kept_refused(name, attempt, spec.output, out)
                     continue
                 # or one on which the layer does what a layer of another kind would (a ReLU of a Z with no
                 # element below 0 is the identity; a max pool of zeros but one element per window a sum):
@@ -2739,9 +2742,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     if attempt is x:
                         refused(name, attempt, f"cannot tell {spec.name} from {other}, where convcli's can: it "
                                                "tests nothing", following)
-                        refused_x[name] = attempt
-                        if made_of_refused is not None:
-                            made_of_refused[spec.output] = (out, name)
+                        kept_refused(name, attempt, spec.output, out)
                     continue
             break
         taken[name] = attempt
