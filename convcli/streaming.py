@@ -45,8 +45,7 @@ from .config import Source
 from .errors import ConvcliError, printable
 from .network import LayerError
 from .outputs import H5_NAME, H5Output, write_quantity, writing
-from .stats import _scale as stats_scale  # the in-memory stats' own rules, shared
-from .stats import bounded_mean
+from .stats import STATS_BLOCK, RunningStats
 
 # A chunk's working memory is at most this, however large the budget: chunks
 # of 4 to 256 MiB ran at the same speed per sample within noise, 16 MiB at or
@@ -57,7 +56,6 @@ CHUNK_TARGET = 16 << 20
 # generator's skip blocks, a zip member's reads (arrays.READ_PIECE), HDF5's
 # chunk cache and sieve buffers.
 IO_BUFFERS = 8 << 20
-STATS_BLOCK = 1 << 17  # elements: 1 MiB of float64 per statistics step
 
 
 # ----------------------------------------------------------------- the estimate
@@ -577,126 +575,7 @@ def _check_streamable(p, in_memory: str, why: str) -> None:
             )
 
 
-# ----------------------------------------------------------------- statistics
-
-
-def _sum_of_squares(x: np.ndarray) -> float:
-    """x . x without BLAS: OpenBLAS runs a dot product of a block this size
-    (STATS_BLOCK) on every thread, and each call between the layers'
-    threaded regions waits on their parked workers: a review's streamed
-    backward spent 2.3-13.1 s writing (the more, the busier the machine)
-    against 1.0-1.1 s with the sums taken this way (einsum's own loop, ~4x
-    a quiet dot's time: 37 us a 1 MiB block)."""
-    return float(np.einsum("i,i->", x, x))
-
-
-class RunningStats:
-    """mean, std, min, max, sum, norm of an array seen a chunk at a time, as
-    :func:`convcli.stats.describe` gives them for the whole (in float64).
-
-    Sums (and the sum of squares, for the norm) add up in float64; the
-    variance combines the blocks' centred sums of squares with Chan et al.'s
-    update, on the data shifted by its first value: block means near zero
-    round to far less than a large mean's ulp, so a variance small beside
-    the mean squared keeps its digits (1e8 + randn: 1e-16, as two passes).
-    Each chunk is visited in blocks of ``STATS_BLOCK`` elements, so the
-    float64 copies stay small whatever the chunk.
-
-    Like ``describe``, data beyond ``2**±400`` is divided by a power of two
-    near its largest magnitude so far (``scale``; exact), else the squares of
-    1e300s overflow and those of 1e-200s underflow. All running sums are kept
-    in units of ``scale``: when the largest magnitude grows past it, they are
-    rescaled by the ratio, a power of two (exact, or lost to underflow only
-    where negligible beside the new data). Ordinary data has scale 1 and is
-    not touched.
-    """
-
-    def __init__(self) -> None:
-        self.n = 0
-        self.scale = 1.0  # every sum below is of the data divided by it
-        self.total = 0.0
-        self.squares = 0.0
-        self.shift: float | None = None
-        self.mean = 0.0  # Chan's running mean of the shifted data, for the variance only
-        self.m2 = 0.0
-        self.lo = math.inf
-        self.hi = -math.inf
-        # the element largest in magnitude (the first of equals): its flat index and value, for
-        # expected.yaml's Q[i, j, k, c] entry, as an array whole in memory has (an instructor's review)
-        self.largest: tuple[int, float] | None = None
-
-    def update(self, array: np.ndarray) -> None:
-        flat = array.reshape(-1)
-        for i in range(0, flat.size, STATS_BLOCK):
-            x = np.asarray(flat[i:i + STATS_BLOCK], dtype=np.float64)
-            k = x.size
-            j = int(np.argmax(np.abs(x)))  # (a NaN's, if any: then no entry is made, see largest_at)
-            if self.largest is None or abs(x[j]) > abs(self.largest[1]):
-                self.largest = (self.n + j, float(flat[i + j]))
-            self.lo = float(np.minimum(self.lo, x.min()))  # np.minimum keeps a NaN
-            self.hi = float(np.maximum(self.hi, x.max()))
-            if math.isfinite(self.lo) and math.isfinite(self.hi):  # Inf/NaN: the stats are not finite anyway
-                self._rescale(stats_scale(self.lo, self.hi))
-            if self.scale != 1.0:
-                x = x / self.scale
-            if self.shift is None:
-                self.shift = float(x[0]) if math.isfinite(x[0]) else 0.0
-            with np.errstate(over="ignore", invalid="ignore"):
-                s = float(x.sum())
-                y = x - self.shift
-                m = float(y.sum()) / k
-                y -= m
-                m2 = _sum_of_squares(y)
-                n = self.n + k
-                delta = m - self.mean
-                self.mean += delta * k / n
-                self.m2 += m2 + delta * delta * self.n * k / n
-                self.squares += _sum_of_squares(x)
-            self.n = n
-            self.total += s
-
-    def largest_at(self, shape) -> tuple[tuple[int, ...], float] | None:
-        """The element largest in magnitude, ``(index, value)``, of an array
-        of ``shape`` seen whole; None where it held a NaN or an infinity
-        (compared whole instead) or fewer than two elements."""
-        if self.largest is None or self.n < 2 or not (math.isfinite(self.lo) and math.isfinite(self.hi)):
-            return None
-        at, value = self.largest
-        return tuple(int(i) for i in np.unravel_index(at, shape)), value
-
-    def _rescale(self, scale: float) -> None:
-        """Keep the sums in units of ``scale`` (a power of two) from now on:
-        each multiplied by the ratio of the scales, 2**e, as an exponent
-        (exact unless it underflows). The ratio itself can be past float64:
-        from 1 to the 2**-1030 of subnormal data it was inf, and the sums'
-        zeros times it NaN (a review: every streamed statistic of 1e-310s
-        was NaN)."""
-        if scale == self.scale:
-            return
-        e = math.frexp(self.scale)[1] - math.frexp(scale)[1]
-
-        def times(x: float, k: int = 1) -> float:  # x * 2**(k*e), in steps no float64 overflows on the way
-            return float(np.ldexp(np.ldexp(x, e), (k - 1) * e))
-
-        self.total = times(self.total)
-        self.mean = times(self.mean)
-        if self.shift is not None:
-            self.shift = times(self.shift)
-        self.squares = times(self.squares, 2)
-        self.m2 = times(self.m2, 2)
-        self.scale = scale
-
-    def result(self) -> dict:
-        c = self.scale
-        with np.errstate(invalid="ignore"):
-            return {
-                "mean": bounded_mean(c * (self.total / self.n), self.lo, self.hi),
-                "std": c * math.sqrt(self.m2 / self.n) if self.m2 >= 0 else math.nan,
-                "min": self.lo,
-                "max": self.hi,
-                "sum": c * self.total,
-                "norm": c * math.sqrt(self.squares) if self.squares >= 0 else math.nan,
-            }
+# ----------------------------------------------------------------- streamed quantities
 
 
 @dataclass
