@@ -1832,7 +1832,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             if said:
                 note += said
                 hints.append("relu_kink")
-            for kind, hint in (("mask_only", _mask_only_hint), ("no_mask", _relu_no_mask_hint),
+            for kind, hint in (("mask_only", _mask_only_hint), ("no_mask", _no_mask_hint),
                                ("all_channels", _pool_channels_hint)):
                 said = hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
                 if said:
@@ -4123,15 +4123,31 @@ def _mask_only_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: 
     return ""
 
 
-def _relu_no_mask_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
-                       atol: float) -> str:
-    """For a ReLU's ``dA_prev`` that differs: whether it is the gradient
-    coming in, passed on where the layer's input is below 0 too (no mask:
-    an instructor's review, no hint)."""
+def _no_mask_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                  atol: float) -> str:
+    """For a ReLU's or a max pool's ``dA_prev`` that differs: whether it is
+    the gradient coming in with no mask: a ReLU's passed on where its input
+    is below 0 too (an instructor's review), a max pool's window gradient
+    given to every element of its window, ``dA_prev[window] += dA[h, w]``
+    (a learner's review; both had no hint)."""
     for i, spec in enumerate(p.network.layers):
-        if spec.kind != "relu" or q != f"{spec.name}.dA_prev":
+        if spec.kind not in ("relu", "pool") or spec.kind == "pool" and spec.mode != "max" \
+                or q != f"{spec.name}.dA_prev":
             continue
         x, g = quantities.get(p.layer_input(i)), quantities.get(p.incoming_gradient(i))
+        if spec.kind == "pool":
+            if x is None or g is None:
+                return ""
+            hp = {**spec.hparameters, "ties": "all"}
+            try:  # every element of a flat input is its window's maximum: each takes the window's gradient
+                _, cache = pool_forward(np.zeros_like(x), hp, mode="max")
+                spread = pool_backward(g, cache)
+            except ValueError:  # layer by layer, an input or a gradient of yours may not fit
+                return ""
+            if theirs.shape == spread.shape and _close(theirs, spread, rtol, atol):
+                return ("; yours gives each window's gradient to every element of its window (no mask): a max "
+                        "pool's goes to the window's maximum only, dA_prev[window] += mask * dA[h, w]")
+            return ""
         if x is None or g is None or x.shape != g.shape or theirs.shape != g.shape:
             return ""
         n = int(np.count_nonzero((x < 0) & (g != 0)))

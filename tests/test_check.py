@@ -5632,6 +5632,37 @@ def test_a_pool_over_every_channel_and_a_relu_backward_with_no_mask_get_their_hi
     assert by["pool3.dA_prev"]["passed"] and by["pool3.dA_prev"]["hints"] == []
 
 
+@pytest.mark.parametrize("each_layer", [False, True])
+def test_a_max_pool_backward_with_no_mask_gets_its_hint(tmp_path, each_layer):
+    """A learner's review: a max pool's backward that gives each window's
+    gradient to every element of its window (dA_prev[i, h:h+f, w:w+f, c] +=
+    dA[i, h, w, c], no mask) failed with no hint in both modes, where a
+    ReLU's backward with no mask is told so. Made here by hand loops from
+    the key's pool3.dA (grad: output: pool3.A itself), over the stack's
+    overlapping windows (f 2, stride 1)."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    dA = key["pool3.A"]
+    spread = np.zeros_like(key["relu2.A"])
+    m, n_H, n_W, C = dA.shape
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                for c in range(C):
+                    spread[i, h:h + 2, w:w + 2, c] += dA[i, h, w, c]  # the slip: no mask
+    _save_all(tmp_path / "sub", {**key, "pool3.dA_prev": spread})
+    args = ["check", cfg, "--against", tmp_path / "sub", "--json"] + (["--each-layer"] if each_layer else [])
+    doc = json.loads(run(args).stdout)
+    by = {o["quantity"]: o for o in doc["against"]}
+    o = by["pool3.dA_prev"]
+    assert not o["passed"] and o["hints"] == ["no_mask"] and "to every element of its window (no mask)" in o[
+        "note"], o
+    assert by["pool3.A"]["passed"] and by["pool3.A"]["hints"] == []
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
