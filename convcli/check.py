@@ -1928,8 +1928,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         return None if s is None else _read_or_none(s, "--against", p.max_memory)
 
     _geometry_notes(p, out, quantities, inputs if each_layer else None, read)
-    if not each_layer:  # (layer by layer, a layer of zeros in is graded on convcli's: said there)
-        _zeros_follow(p, out, zeros, quantities, read)
+    # (layer by layer, a layer of zeros in is graded on convcli's, and said there; but zeros of another shape
+    # fit no layer, whose zeros then follow from them all the same)
+    _zeros_follow(p, out, zeros, quantities, read, other_shapes_only=each_layer)
+    if not each_layer:
         _upstream_first(p, out, quantities, read)
     _note_causes(p, out, other_inputs or {}, each_layer)
     return out
@@ -3221,7 +3223,7 @@ def _layer_by_layer(p: Plan, outcomes: list[Outcome], read, by: dict[str, Outcom
 
 
 def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities: dict[str, np.ndarray],
-                  read: Callable[[Outcome], np.ndarray | None]) -> None:
+                  read: Callable[[Outcome], np.ndarray | None], other_shapes_only: bool = False) -> None:
     """An array of yours all zeros that its layer, done right, makes of an
     array of yours it takes that fails too (its input; a gradient's also the
     gradient coming into it): said to follow from that one, instead of "was
@@ -3232,7 +3234,9 @@ def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities:
     of zeros made of a Z with nothing above 0, "was it filled?"). The one
     that makes them alone is named, else those that do together. Not a
     conv's Z of an input of zeros where its bias is not 0: the layer makes
-    b of it (a review)."""
+    b of it (a review). ``other_shapes_only`` (--each-layer, which grades a
+    layer of zeros in on convcli's input): only zeros of another shape,
+    :func:`_zeros_of_another_shape`."""
     by = {o.quantity: o for o in outcomes}
     failed = {q for q, o in by.items() if o.status == "fail"}
     asked = [o for o in outcomes if o.status == "fail" and o.quantity in zeros
@@ -3244,10 +3248,13 @@ def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities:
         yours = {q: a for q in _layer_inputs(p, o.quantity)
                  if q in failed and (q == gradient_in or _follows_input(p, found[0], o.quantity))
                  and (a := read_once(q)) is not None}
-        named = [q for q, a in yours.items() if _made_of_yours(p, o, quantities, {q: a}, theirs, memo)]
-        if not named and len(yours) > 1 and _made_of_yours(p, o, quantities, yours, theirs, memo):
+        named = [] if other_shapes_only else [q for q, a in yours.items()
+                                              if _made_of_yours(p, o, quantities, {q: a}, theirs, memo)]
+        if not named and not other_shapes_only and len(yours) > 1 \
+                and _made_of_yours(p, o, quantities, yours, theirs, memo):
             named = list(yours)
         if not named:
+            _zeros_of_another_shape(p, o, found, gradient_in, yours, quantities)
             continue
         words = []
         for q in named:
@@ -3260,6 +3267,29 @@ def _zeros_follow(p: Plan, outcomes: list[Outcome], zeros: set[str], quantities:
                   + (": zeros in give zeros out" if all(q in zeros for q in named) else "")
                   + f"; fix {'that one' if one else 'those'} first")
         o.hints = list(dict.fromkeys("gradient_first" if q == gradient_in else "forward_first" for q in named))
+
+
+def _zeros_of_another_shape(p: Plan, o: Outcome, found, gradient_in: str | None, yours: dict[str, np.ndarray],
+                            quantities: dict[str, np.ndarray]) -> None:
+    """``o``, all zeros, said to follow from an array of yours its layer
+    takes that is zeros or empty at another shape, which no rerun can take
+    (a learner's review: a conv's dW, dA_prev and db of zeros after a
+    relu2.dA_prev of zeros one row short were each told "was it filled?").
+    Zeros in give zeros out for the gradient coming in, and for a ReLU's or
+    a pool's input (not a conv's: it makes b of them)."""
+    for q, a in yours.items():
+        ours = quantities.get(q)
+        if ours is None or a.shape == ours.shape or np.any(a) \
+                or not (q == gradient_in or found[1].kind != "conv" and not found[2]):
+            continue
+        took = "the gradient coming into this layer" if q == gradient_in else "this layer's input"
+        shape = f"shaped {a.shape} where convcli's is {ours.shape}"
+        o.note = _without_zeros_hint(o.note) + (
+            f"; yours is all zeros, and your {q}, {took}, is empty, {shape}: the layer's loops over it run over "
+            "nothing" if not a.size else
+            f"; yours is all zeros, as your {q} is, {took}, {shape}: zeros in give zeros out") + "; fix that one first"
+        o.hints = ["gradient_first" if q == gradient_in else "forward_first"]
+        return
 
 
 def _makes_nothing(made: np.ndarray, ours: np.ndarray, rtol: float, atol: float) -> bool:

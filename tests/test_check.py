@@ -5663,6 +5663,41 @@ def test_a_max_pool_backward_with_no_mask_gets_its_hint(tmp_path, each_layer):
     assert by["pool3.A"]["passed"] and by["pool3.A"]["hints"] == []
 
 
+@pytest.mark.parametrize("each_layer", [False, True])
+@pytest.mark.parametrize("shape", [(4, 4, 4, 4), (4, 0, 0, 4)])
+def test_zeros_after_a_gradient_of_zeros_of_another_shape_follow_from_it(tmp_path, each_layer, shape):
+    """A learner's review: a conv's dA_prev, dW and db of zeros after a
+    relu2.dA_prev of zeros one row short (or empty: n_H without its + 1)
+    were each told "was it filled?", where the same zeros at the right
+    shape are told they follow from it. No layer takes an input of another
+    shape, so no rerun can say it: zeros in give zeros out (by hand: each of
+    the three is a sum of products with dZ's elements). A gradient of
+    another shape that is not zeros explains nothing."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)  # relu2.A is (4, 5, 5, 4)
+    zero = {q: np.zeros_like(key[q]) for q in ("conv1.dA_prev", "conv1.dW", "conv1.db")}
+    for name, dA in (("zeros", np.zeros(shape)), ("ones", np.ones((4, 4, 4, 4)))):
+        _save_all(tmp_path / name, {**key, **zero, "relu2.dA_prev": dA})
+        args = ["check", cfg, "--against", tmp_path / name, "--json"] + (["--each-layer"] if each_layer else [])
+        by = {o["quantity"]: o for o in json.loads(run(args).stdout)["against"]}
+        assert not by["relu2.dA_prev"]["passed"]
+        for q in zero:
+            o = by[q]
+            assert not o["passed"], o
+            if name == "ones":
+                assert "was it filled?" in o["note"] and "relu2.dA_prev" not in o["note"].split("was it filled?")[0], o
+                continue
+            said = ("is empty, shaped (4, 0, 0, 4) where convcli's is (4, 5, 5, 4): the layer's loops over it run "
+                    "over nothing" if 0 in shape else "as your relu2.dA_prev is, the gradient coming into this layer, "
+                    "shaped (4, 4, 4, 4) where convcli's is (4, 5, 5, 4): zeros in give zeros out")
+            assert said in o["note"] and "was it filled?" not in o["note"], o
+            # (layer by layer, each is graded on convcli's relu2.dA_prev too: convcli_input)
+            assert o["hints"] == ["gradient_first"] + ["convcli_input"] * each_layer, o
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
