@@ -272,8 +272,8 @@ def conv_forward(A_prev, W, b, hparameters, engine="fast"):
         already in the compute dtype, else a cast copy); what the engine
         keeps for the backward is ``cache.state``, outside the items, so the
         notebook's ``(A_prev, W, b, hparameters) = cache`` takes it;
-        ``hparameters`` the caller's, with ``stride`` and ``pad`` set to their
-        defaults where left out (a copy then), as the notebook's loops read them.
+        ``hparameters`` a copy of the caller's, with ``stride`` and ``pad`` set
+        to their defaults where left out, as the notebook's loops read them.
         :func:`conv_backward` also takes the notebook's own tuple.
 
     Raises

@@ -334,14 +334,17 @@ class LayerCache(tuple):
 
 
 def with_notebook_keys(hparameters, defaults: dict):
-    """The hparameters a forward's cache holds: the caller's dict, with the
-    keys the notebook's backward loops read (a conv's ``stride`` and
-    ``pad``, a pool's ``stride``) set to their defaults where left out, in
-    a new dict (the caller's untouched): a notebook-style backward on
-    convcli's cache read ``hparameters['stride']`` and raised KeyError (a
-    review). The caller's own where nothing is left out."""
+    """The hparameters a forward's cache holds: a copy of the caller's dict,
+    with the keys the notebook's backward loops read (a conv's ``stride``
+    and ``pad``, a pool's ``stride``) set to their defaults where left out
+    (a notebook-style backward on convcli's cache read
+    ``hparameters['stride']`` and raised KeyError, a review). Always a copy:
+    a caller's dict changed after the forward (reused for the next layer)
+    had changed the cache's too, whose gradient as a plain tuple then
+    followed the new settings and with the engine's state the old ones (an
+    engineer's review)."""
     missing = {k: v for k, v in defaults.items() if k not in hparameters}
-    return dict(hparameters, **missing) if missing else hparameters
+    return dict(hparameters, **missing)
 
 
 def cache_state(cache, n: int):
@@ -547,10 +550,10 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
     hp = _check_hparameters(hparameters, CONV_KEYS)
     m, n_H_prev, n_W_prev, n_C_prev = A_prev.shape
     f_H, f_W, w_C_prev, n_C = W.shape
-    if min(f_H, f_W, n_C) < 1 or w_C_prev < 1:
-        raise ValueError(f"W: every dimension must be >= 1, got shape {W.shape}")
     if min(A_prev.shape) < 1:
         raise ValueError(f"A_prev: every dimension must be >= 1, got shape {A_prev.shape}")
+    if min(f_H, f_W, n_C) < 1 or w_C_prev < 1:
+        raise ValueError(f"W: every dimension must be >= 1, got shape {W.shape}")
     # PyTorch's weight layout (n_C, n_C_prev, f_H, f_W), the usual mistake: its
     # input channels second, as many output channels as b has, and (nearly
     # always) a square kernel last.
@@ -566,9 +569,14 @@ def conv_geometry(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, hparameters)
             f"but W has {w_C_prev} input channels (shape {W.shape}){hint}"
         )
     if b.shape not in ((1, 1, 1, n_C), (n_C,)):
-        # W fits A_prev as it is, so b is the one named; but W may be PyTorch's all the same.
-        hint = (f" (or, if W is in PyTorch's (n_C, n_C_prev, f_H, f_W) layout, W.transpose(2, 3, 1, 0) "
-                f"has {W.shape[0]})" if oihw else "")
+        # W fits A_prev as it is, so b is the one named; but W may be PyTorch's all the same, where b's
+        # count is its n_C and not W's (a b of W's count, only of another shape, is reshaped: an engineer's
+        # review had it told of W's layout where W.shape[0] was n_C too).
+        if b.size == n_C:
+            hint = f"; it has the {n_C} value{'s' * (n_C != 1)} W needs, in another shape: b.reshape({n_C})"
+        else:
+            hint = (f" (or, if W is in PyTorch's (n_C, n_C_prev, f_H, f_W) layout, W.transpose(2, 3, 1, 0) "
+                    f"has {W.shape[0]})" if oihw else "")
         raise ValueError(f"b: expected shape (1, 1, 1, {n_C}) or ({n_C},) to match W {W.shape}, got {b.shape}{hint}")
     if "f" in hp:
         f = _at_least_one(per_axis(hp["f"], "f"), "f", hp["f"])

@@ -178,8 +178,8 @@ def pool_forward(A_prev, hparameters, mode="max", engine="fast"):
         notebook's; ``A_prev`` as computed with (the caller's own if float32
         or float64, else a cast copy: integers in float64, float16 in
         float32); what the engine keeps for the backward is ``cache.state``,
-        outside the items; ``hparameters`` the caller's, with ``stride`` set
-        to ``f`` where left out (a copy then), as the notebook's loops read it.
+        outside the items; ``hparameters`` a copy of the caller's, with
+        ``stride`` set to ``f`` where left out, as the notebook's loops read it.
 
     Raises
     ------

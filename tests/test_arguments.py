@@ -45,6 +45,14 @@ CASES = {
     "channel mismatch": (conv(W=np.zeros((2, 2, 4, 2))), names("W", (1, 4, 4, 3), (2, 2, 4, 2))),
     "bias too many channels": (conv(b=np.zeros((1, 1, 1, 3))), names("b", (1, 1, 1, 3))),
     "bias wrong rank": (conv(b=np.zeros((1, 2))), names("b", (1, 2))),
+    # b with W's n_C values in another shape: reshaped, not W's layout (which would not change its count)
+    "bias right count, wrong shape": (
+        conv(A_prev=np.zeros((1, 4, 4, 3)), W=np.zeros((3, 3, 3, 3)), b=np.zeros((1, 3))),
+        r"^b: expected shape \(1, 1, 1, 3\) or \(3,\) to match W \(3, 3, 3, 3\), got \(1, 3\); it has the 3 "
+        r"values W needs, in another shape: b\.reshape\(3\)$"),
+    # an input of no channels named before the W that fits it
+    "no input channels": (conv(A_prev=np.zeros((2, 4, 4, 0)), W=np.zeros((2, 2, 0, 5)), b=np.zeros(5)),
+                          r"^A_prev: every dimension must be >= 1, got shape \(2, 4, 4, 0\)$"),
     # PyTorch's (n_C, n_C_prev, f_H, f_W) weights: named, with the transpose that fixes them
     "W in PyTorch's layout": (
         conv(W=np.zeros((2, 3, 2, 2)), b=np.zeros(2)),
@@ -327,6 +335,27 @@ def test_a_cache_unpacks_as_the_notebook_s_and_its_backward_of_one_s_own_runs_on
     with pytest.raises(ValueError, match=r"got pool_forward's cache: is the gradient for the pool layer "
                                          r"\(pool_backward\)\?$"):
         cc.conv_backward(np.ones((1, 4, 4, 1)), pcache)
+
+
+def test_a_cache_keeps_the_settings_it_was_made_with_when_the_caller_s_dict_changes():
+    """An engineer's review: conv_forward's cache held the caller's own
+    hparameters dict where it had stride and pad already, so a dict reused
+    for the next layer changed the cache too; conv_backward on the cache
+    then followed the forward's settings (its state) and on tuple(cache)
+    the new ones, two different dA_prev of one cache with no error. The
+    cache's dict is a copy: both are the forward's, by hand for a 1x1
+    kernel of ones with pad 1 (dA_prev is dZ's middle, 1 everywhere)."""
+    A = np.arange(16.0).reshape(1, 4, 4, 1)
+    hp = {"pad": 1, "stride": 1}
+    Z, cache = cc.conv_forward(A, np.ones((1, 1, 1, 1)), np.zeros(1), hp)
+    php = {"f": 2, "stride": 2}
+    P, pcache = cc.pool_forward(A, php)
+    hp["pad"], php["stride"] = [2, 0, 2, 0], 1  # the same output shape for the conv
+    assert cache[3] == {"pad": 1, "stride": 1} and pcache[1] == {"f": 2, "stride": 2}
+    for c in (cache, tuple(cache)):
+        np.testing.assert_array_equal(cc.conv_backward(np.ones_like(Z), c)[0], np.ones_like(A))
+    for c in (pcache, tuple(pcache)):
+        assert cc.pool_backward(np.ones_like(P), c).sum() == P.size
 
 
 def test_a_pad_too_large_for_the_machine_is_a_value_error_naming_pad(monkeypatch):

@@ -208,7 +208,8 @@ def test_the_cache_holds_the_keys_the_notebooks_loops_read(engine):
         assert_rel(x, y, 1e-12, name)
     assert cc.conv_forward(A_prev, W, b, {"stride": 2}, engine=engine)[1][3] == {"stride": 2, "pad": 0}
     given = {"stride": 1, "pad": 2}
-    assert cc.conv_forward(A_prev, W, b, given, engine=engine)[1][3] is given  # nothing left out: the caller's
+    kept = cc.conv_forward(A_prev, W, b, given, engine=engine)[1][3]
+    assert kept == given and kept is not given  # nothing left out: still a copy, which a later change leaves be
     for hp, kept in (({"f": 2}, {"f": 2, "stride": 2}), ({"f": [2, 1]}, {"f": [2, 1], "stride": [2, 1]}),
                      ({"f": 2, "stride": 1}, {"f": 2, "stride": 1})):
         assert cc.pool_forward(A_prev, hp, engine=engine)[1][1] == kept
