@@ -220,21 +220,20 @@ def conv_single_step(a_slice_prev, W, b, bias="once"):
     W = as_array(W, "W", None)
     b = as_array(b, "b", None)
     # In the dtype conv_forward computes in: uint8 pixels times weights must not wrap around.
+    if a.shape != W.shape:
+        raise ValueError(f"W: shape {W.shape} does not match a_slice_prev {a.shape}")
+    if b.size != 1:
+        raise ValueError(f"b: expected a single value, got shape {b.shape}")
     dtype = compute_dtype(a, weak(W0, W), weak(b0, b))
     return _single_step(a.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False),
                         bias)
 
 
 def _single_step(a, W, b, bias):
-    """conv_single_step on arrays already in the compute dtype and a checked
-    ``bias``: the reference engine calls it for every output element."""
-    a = as_array(a, "a_slice_prev", None)
-    W = as_array(W, "W", None)
-    b = as_array(b, "b", None)
-    if a.shape != W.shape:
-        raise ValueError(f"W: shape {W.shape} does not match a_slice_prev {a.shape}")
-    if b.size != 1:
-        raise ValueError(f"b: expected a single value, got shape {b.shape}")
+    """conv_single_step's arithmetic on arrays it or the reference engine
+    checked already (one window and one filter of a shape, one bias value,
+    in the compute dtype; ``bias`` checked): the reference engine calls it
+    for every output element, after checking the layer once."""
     if bias == "window":
         return np.sum(np.multiply(a, W) + b.reshape(()))
     return np.sum(np.multiply(a, W)) + b.reshape(())

@@ -151,6 +151,13 @@ CASES = {
     "bad bias mode": (conv({"bias": "twice"}), names("bias")),
     "conv_single_step bad bias mode": (
         lambda: cc.conv_single_step(A[0, :2, :2], W[..., 0], b[..., 0], bias="twice"), names("bias")),
+    # its documented Raises: no broadcasting of W over a window, one bias value (checked once, outside the
+    # reference engine's per-element arithmetic: a code review)
+    "conv_single_step W not the window's shape": (
+        lambda: cc.conv_single_step(np.zeros((2, 2, 3)), np.zeros((2, 2, 1)), 0.0),
+        r"^W: shape \(2, 2, 1\) does not match a_slice_prev \(2, 2, 3\)$"),
+    "conv_single_step two biases": (lambda: cc.conv_single_step(np.zeros((2, 2, 3)), np.zeros((2, 2, 3)), [0.0, 1.0]),
+                                    r"^b: expected a single value, got shape \(2,\)$"),
     "create_mask bad ties": (lambda: cc.create_mask_from_window(np.eye(2), ties="last"),
                              names("ties")),
     # the notebook's helpers
