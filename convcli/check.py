@@ -3864,7 +3864,7 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float
 
 def _decimals(theirs: np.ndarray, ours: np.ndarray) -> int | None:
     """The places (1 to DECIMALS_MOST) to which ``theirs`` is convcli's
-    ``ours`` rounded (np.round's, within an ulp of it), or None. Not at a
+    ``ours`` rounded (np.round's, within 2 ulps of it), or None. Not at a
     step coarser than DECIMALS_STEP of ``ours``'s largest value: rounded so,
     any array of values that small is zeros (a code review: a pool3.A of
     zeros, an unfilled array, was "convcli's rounded to 1 decimal" where
@@ -3877,7 +3877,7 @@ def _decimals(theirs: np.ndarray, ours: np.ndarray) -> int | None:
     sample = slice(None, None, max(1, theirs.size // ULPS_HEAD))
     with np.errstate(all="ignore"):
         for places in range(1, DECIMALS_MOST + 1):  # (the whole rounded only where its sample is)
-            if 0.5 * 10.0 ** -places > DECIMALS_STEP * largest:
+            if 10.0 ** -places > DECIMALS_STEP * largest:
                 continue
             if _within_ulps(theirs.reshape(-1)[sample], np.round(ours.reshape(-1)[sample].astype(np.float64),
                                                                  places), 2, theirs.dtype) and \

@@ -5540,6 +5540,24 @@ def test_each_layer_names_what_a_layer_ran_on_only_where_it_follows(tmp_path):
         assert o["passed"] and "convcli_input" not in o["hints"] and "relu2.A" not in o["note"], (shape, o)
 
 
+@pytest.mark.parametrize("largest, places, named", [
+    (10.0, 1, 1),  # a step of 0.1 is 1% of 10: at most 1%, named
+    (5.0, 1, None),  # 2% of 5: coarser, not (a code review: the rule had compared half the step, so up to 2%)
+    (5.0, 2, 2),  # 0.2%
+    (0.1, 3, 3),  # 1%
+    (0.05, 3, None),  # 2%
+])
+def test_the_decimals_rule_names_a_step_of_at_most_one_percent_of_the_largest_value(largest, places, named):
+    """The README's rule, by hand: a rounding to ``places`` decimals is
+    named only where its step, 10**-places, is at most 1% of the array's
+    largest value."""
+    from convcli.check import _decimals
+
+    ours = np.linspace(0, largest, 1001) + np.random.RandomState(0).uniform(0, 1e-4 * largest, 1001)
+    ours[-1] = largest
+    assert _decimals(np.round(ours, places), ours) == named
+
+
 def test_the_decimals_hint_is_no_rounding_coarser_than_the_array(tmp_path):
     """relu2.A saved with np.round(..., 3), the rest right: the whole run
     names the rounding and blames it for nothing after it. And (a code
