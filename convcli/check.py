@@ -73,22 +73,22 @@ class Entry:
 # convolution's); a parameter's gradient per sample, not summed over them; convcli's numbers in another
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
 # by the stride; a pool of the other mode (max for average); convcli's times
-# one number; another ties rule; a max pool's masks not multiplied by their gradient; float32 against a
-# float64 run; float16; convcli's rounded to a few decimals; an integer array; differences at the
-# rounding of the array's scale; NaN or infinities in yours only, NaN in
-# convcli's only; and where nothing in the numbers themselves says more,
-# what this one follows from that differs too: your copy of an input the
-# config gives (another seed, another file), a forward output of yours, the
-# gradient coming into its layer, or one of yours in another axis order (if
-# the layers after it took it so).
+# one number; another ties rule; a ReLU's gradient passed at Z = 0; a max pool's masks not multiplied by
+# their gradient; a ReLU's or a max pool's backward with no mask; a pool over every channel at once; float32
+# against a float64 run; float16; convcli's rounded to a few decimals; an integer array; differences at the
+# rounding of the array's scale; NaN or infinities in yours only, NaN in convcli's only; an input of yours
+# read as saved; an array of zeros; a pass that atol alone gives; and where nothing in the numbers
+# themselves says more, what this one follows from that differs too: your copy of an input the config
+# gives (another seed, another file), a forward output of yours, the gradient coming into its layer, or one
+# of yours in another axis order (if the layers after it took it so); with --each-layer, a layer graded on
+# convcli's input to it. The README lists them for a grader's script (a test holds the two equal, and
+# conftest every hint any test's check gives to this tuple).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
-              "transposed_kernel", "same_split", "edge_padding", "per_sample",
-              "reshaped", "last_term", "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "float32",
-              "float16", "decimals",
-              "integer",
-              "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "other_inputs",
-              "forward_first",
-              "gradient_first", "layout_first")
+              "transposed_kernel", "same_split", "edge_padding", "per_sample", "reshaped", "last_term", "stride",
+              "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels", "float32",
+              "float16", "decimals", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli",
+              "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs", "forward_first", "gradient_first",
+              "layout_first", "convcli_input")
 
 
 @dataclass

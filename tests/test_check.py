@@ -5540,6 +5540,21 @@ def test_each_layer_names_what_a_layer_ran_on_only_where_it_follows(tmp_path):
         assert o["passed"] and "convcli_input" not in o["hints"] and "relu2.A" not in o["note"], (shape, o)
 
 
+def test_the_readme_lists_every_hint_kind_and_no_other():
+    """The kinds of hint --json gives (check.HINT_KINDS, which every test's
+    check is held to by conftest) are the README's list, in its order."""
+    import re
+    from pathlib import Path
+
+    from convcli.check import HINT_KINDS
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = text.split("`note` in words and `hints`, the kinds of explanation it gives", 1)[1].split(
+        "graded on convcli's input to it", 1)[0]
+    listed = re.sub(r"\([^()]*\)", "", listed)  # (what a kind means: `same` in same_split's)
+    assert re.findall(r"`([a-z0-9_]+)`", listed) == list(HINT_KINDS)
+
+
 @pytest.mark.parametrize("largest, places, named", [
     (10.0, 1, 1),  # a step of 0.1 is 1% of 10: at most 1%, named
     (5.0, 1, None),  # 2% of 5: coarser, not (a code review: the rule had compared half the step, so up to 2%)
