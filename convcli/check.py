@@ -45,9 +45,8 @@ from .config import (H5_SUFFIXES, NPZ_SUFFIXES, ComputedFrom, Expected, LoadedCo
 from .conv import conv_backward, conv_forward
 from .errors import ConvcliError, fmt_shape, path_error, printable, short_path
 from .hparams import did_you_mean, joined
-from .network import LayerSpec, Network, pool_layer_forward
+from .network import LayerSpec, Network, layer_backward, layer_forward
 from .pool import pool_backward, pool_forward
-from .relu import relu_backward, relu_forward
 from .runner import DEFAULT_TOLERANCES, Plan, Results, copied_from, in_other_dtype
 from .stats import STATS, TABLE_DIGITS, stat
 
@@ -750,14 +749,14 @@ def collect_against(path: str | Path, p: Plan, empty_ok: bool = False) -> tuple[
     if several and _copies_alike(found, graded, several, file.parent, where, p.max_memory):
         several = []  # one submission saved twice (hw3/ and its copy): graded once, the copies listed
     if several:
-        shown = [printable(f"{folder}/") for folder in several]
+        named = [printable(f"{folder}/") for folder in several]  # (not `shown`: the folders' own helper above)
         remedy = ("unzip it and --against the folder that is the work" if zipped else
                   "copy the group that is the work into a file of its own (h5copy) and --against that")
         if empty_ok:
             return [], unread + left + [Unknown(s_, f"one of several submissions in {printable(file.name)}; "
-                                                       f"{remedy}") for s_ in shown]
-        raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(shown[:5])}"
-                                  f"{' ...' if len(shown) > 5 else ''}: several submissions in one; {remedy}")
+                                                       f"{remedy}") for s_ in named]
+        raise ConvcliError(where, f"{printable(file.name)} holds the same quantities in {joined(named[:5])}"
+                                  f"{' ...' if len(named) > 5 else ''}: several submissions in one; {remedy}")
     if zipped and any(g is not None and g[1] == "" for g in graded):  # (an .h5's groups are its own: graded)
         # work at a zip's top level: a folder's arrays beside it are listed, not graded, as an unpacked
         # folder's are (a review: a zip with convcli's own output folder beside the work had convcli's arrays graded
@@ -2985,11 +2984,7 @@ def _as_saved_notes(p: Plan, graded: list[Outcome], submitted: list[Submitted], 
 
 def _layer_gradients(spec, g: np.ndarray, cache) -> dict[str, np.ndarray]:
     """Layer ``spec``'s gradients of upstream gradient ``g``, by quantity."""
-    if spec.kind == "conv":
-        return dict(zip((f"{spec.name}.dA_prev", f"{spec.name}.dW", f"{spec.name}.db"), conv_backward(g, cache)))
-    if spec.kind == "pool":
-        return {f"{spec.name}.dA_prev": pool_backward(g, cache, mode=spec.mode)}
-    return {f"{spec.name}.dA_prev": relu_backward(g, cache)}
+    return {f"{spec.name}.{k}": v for k, v in layer_backward(spec, g, cache).items()}
 
 
 # _cannot_tell looks at a layer's output of at least this many elements: of fewer, a right input of
@@ -3327,12 +3322,8 @@ def _tests_nothing(x: np.ndarray, ours: np.ndarray, gradient: bool = False) -> b
 def _layer_forward(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray], engine: str | None = None):
     """Layer ``spec``'s ``(output, cache)`` of ``x`` (ValueError: it takes
     no such input), on ``engine`` (default: the run's)."""
-    engine = engine or p.engine
-    if spec.kind == "conv":
-        return conv_forward(x, quantities[spec.W], quantities[spec.b], dict(spec.hparameters), engine=engine)
-    if spec.kind == "pool":
-        return pool_layer_forward(x, spec, engine)
-    return relu_forward(x)
+    W, b = (quantities[spec.W], quantities[spec.b]) if spec.kind == "conv" else (None, None)
+    return layer_forward(spec, x, W, b, engine or p.engine)
 
 
 def _layer_output(p: Plan, spec, x: np.ndarray, quantities: dict[str, np.ndarray],
@@ -4603,7 +4594,7 @@ def _bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.nd
                 return (f"; yours is this layer's output with b added to each of the window's {k} elements "
                         "(the seed notebook's np.sum(a_slice_prev * W + b)): add it once, after the sum, "
                         "or check against a config whose conv layer says bias: window")
-            return f"; yours is this layer's output with b added once (bias: once); the config's is bias: window"
+            return "; yours is this layer's output with b added once (bias: once); the config's is bias: window"
     return ""
 
 

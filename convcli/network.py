@@ -112,6 +112,26 @@ def pool_layer_forward(x: np.ndarray, layer: LayerSpec, engine: str):
     return out, cache
 
 
+def layer_forward(layer: LayerSpec, x: np.ndarray, W=None, b=None, engine: str = "fast"):
+    """Layer ``layer``'s ``(output, cache)`` of ``x``: a conv's with ``W``
+    and ``b``, a pool's (:func:`pool_layer_forward`), a ReLU's."""
+    if layer.kind == "conv":
+        return conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
+    if layer.kind == "pool":
+        return pool_layer_forward(x, layer, engine)
+    return relu_forward(x)
+
+
+def layer_backward(layer: LayerSpec, d: np.ndarray, cache) -> dict[str, np.ndarray]:
+    """Layer ``layer``'s gradients of the gradient ``d`` coming into it:
+    ``{"dA_prev": ...}``, and a conv's ``dW`` and ``db``."""
+    if layer.kind == "conv":
+        return dict(zip(("dA_prev", "dW", "db"), conv_backward(d, cache)))
+    if layer.kind == "pool":
+        return {"dA_prev": pool_backward(d, cache, mode=layer.mode)}
+    return {"dA_prev": relu_backward(d, cache)}
+
+
 class Network:
     """A stack of conv / pool / relu layers applied in order."""
 
@@ -186,38 +206,33 @@ class Network:
     # ------------------------------------------------------------ running
 
     def forward(self, x, params: Mapping[str, np.ndarray], engine: str = "fast",
-                start: int = 0, overrides: Mapping[int, Mapping[str, np.ndarray]] | None = None):
-        """Run layers ``start..`` on ``x`` (the input of layer ``start``).
+                overrides: Mapping[int, Mapping[str, np.ndarray]] | None = None):
+        """Run the layers on ``x``, the network's input.
 
-        Returns the trace: one ``(output, cache)`` per layer run. ``overrides``
+        Returns the trace: one ``(output, cache)`` per layer. ``overrides``
         maps a layer index to ``{"W": ..., "b": ...}`` used by that layer only
         (gradcheck perturbs one layer's copy of a shared parameter).
         """
-        return [(out, cache) for _, out, cache in self.iter_forward(x, params, engine, start, overrides)]
+        return [(out, cache) for _, out, cache in self.iter_forward(x, params, engine, overrides)]
 
     def iter_forward(self, x, params: Mapping[str, np.ndarray], engine: str = "fast",
-                     start: int = 0, overrides: Mapping[int, Mapping[str, np.ndarray]] | None = None):
+                     overrides: Mapping[int, Mapping[str, np.ndarray]] | None = None):
         """:meth:`forward` one layer at a time: yields ``(index, output, cache)``.
 
         Holds nothing but the current output between layers, so a caller that
         drops each output and cache once used (a forward-only stream) keeps
         one layer's input and output alive, not the whole trace.
         """
-        for i in range(start, len(self.layers)):
-            layer = self.layers[i]
+        for i, layer in enumerate(self.layers):
             local = (overrides or {}).get(i, {})
             sources = [x]
+            W = b = None
+            if layer.kind == "conv":
+                W, b = local.get("W", params[layer.W]), local.get("b", params[layer.b])
+                sources += [W, b]
             try:
                 with np.errstate(over="ignore", invalid="ignore"):  # _check_finite says it once
-                    if layer.kind == "conv":
-                        W = local.get("W", params[layer.W])
-                        b = local.get("b", params[layer.b])
-                        sources += [W, b]
-                        out, cache = conv_forward(x, W, b, dict(layer.hparameters), engine=engine)
-                    elif layer.kind == "pool":
-                        out, cache = pool_layer_forward(x, layer, engine)
-                    else:
-                        out, cache = relu_forward(x)
+                    out, cache = layer_forward(layer, x, W, b, engine)
             except ValueError as exc:
                 raise self._error(i, exc) from None
             self._check_finite(i, {layer.output.split(".")[-1]: out}, sources)
@@ -225,18 +240,11 @@ class Network:
             yield i, out, cache
             del out, cache
 
-    def backward(self, trace, grad) -> list[dict[str, np.ndarray]]:
-        """Backward through a full trace from :meth:`forward` (``start=0``);
-        ``grad`` is the gradient of the loss with respect to the last output.
-        Returns one dict per layer: ``dA_prev`` and, for conv, ``dW``, ``db``."""
-        grads: list[dict[str, np.ndarray]] = [{} for _ in self.layers]
-        for i, g in self.iter_backward(trace, grad):
-            grads[i] = g
-        return grads
-
     def iter_backward(self, trace, grad, release: bool = False):
-        """:meth:`backward` one layer at a time, last layer first: yields
-        ``(index, {"dA_prev": ..., "dW": ..., "db": ...})``.
+        """Backward through a full trace from :meth:`forward`, ``grad`` the
+        gradient of the loss with respect to the last output, one layer at a
+        time, last layer first: yields ``(index, {"dA_prev": ...})``, with a
+        conv's ``dW`` and ``db`` too.
 
         With ``release``, ``trace[i]`` is set to None as soon as layer ``i``
         has taken its cache, so a caller that writes each gradient and drops
@@ -252,16 +260,8 @@ class Network:
             sources = [d, cache[0]] + ([cache[1]] if layer.kind == "conv" else [])
             try:
                 with np.errstate(over="ignore", invalid="ignore"):  # _check_finite says it once
-                    if layer.kind == "conv":
-                        d, dW, db = conv_backward(d, cache)
-                        g = {"dA_prev": d, "dW": dW, "db": db}
-                        del dW, db
-                    elif layer.kind == "pool":
-                        d = pool_backward(d, cache, mode=layer.mode)
-                        g = {"dA_prev": d}
-                    else:
-                        d = relu_backward(d, cache)
-                        g = {"dA_prev": d}
+                    g = layer_backward(layer, d, cache)
+                    d = g["dA_prev"]
             except ValueError as exc:
                 raise self._error(i, exc) from None
             self._check_finite(i, g, sources)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .hparams import as_array, check_memory, check_not_swapped, check_upstream, compute_dtype, whole_return_hint
+from .hparams import as_array, check_memory, check_not_swapped, compute_dtype, whole_return_hint
 
 
 def relu_forward(Z):
