@@ -1460,7 +1460,6 @@ def _some(p: Plan, out: list[Submitted], unknown: list[Unknown], where: str,
     return out, unknown
 
 
-H5_OUTPUT = "outputs.h5:"  # a --format h5 run's summary.json names its arrays so: outputs.h5:conv1.Z
 CONVCLI_OUTPUT = "convcli's own output (its summary.json describes these arrays), not graded"
 WRITTEN_AFTER = 2.0  # seconds an array may be younger than its summary.json (a zip's times are to 2 s)
 
@@ -2687,13 +2686,15 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
 
     refused_x: dict[str, np.ndarray] = {}  # an input of theirs refused as testing nothing (zeros_of_yours)
 
-    def kept_refused(q: str, x: np.ndarray, result: str, made_x: np.ndarray | None) -> None:
+    def kept_refused(q: str, x: np.ndarray, result: str, made_x: np.ndarray | None, zeros: bool = True) -> None:
         """Their input ``q``, ``x``, refused as testing nothing, kept for its
         backward below, and what the layer made of it, ``result``: among
-        zeros_of_yours where zeros, in made_of_refused (any input that tests
-        nothing: a review had ones left out)."""
+        zeros_of_yours where zeros (and ``zeros``: not for an input the layer
+        cannot tell from another's, as before this helper, a code review),
+        in made_of_refused (any input that tests nothing: a review had ones
+        left out)."""
         refused_x[q] = x
-        if zeros_of_yours is not None and _zeros(made_x, *p.tolerance):
+        if zeros and zeros_of_yours is not None and _zeros(made_x, *p.tolerance):
             zeros_of_yours.add(result)
         if made_of_refused is not None and made_x is not None:
             made_of_refused[result] = (made_x, q)
@@ -2743,7 +2744,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                     if attempt is x:
                         refused(name, attempt, f"cannot tell {spec.name} from {other}, where convcli's can: it "
                                                "tests nothing", following)
-                        kept_refused(name, attempt, spec.output, out)
+                        kept_refused(name, attempt, spec.output, out, zeros=False)
                     continue
             break
         taken[name] = attempt
