@@ -28,9 +28,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import arrays, hparams
-from .config import MAX_SIZE, ConvLayer, LoadedConfig, PoolLayer, Source, check_dtype, load_config
+from .config import DTYPES, MAX_SIZE, ConvLayer, LoadedConfig, PoolLayer, Source, load_config
 from .errors import ConvcliError
-from .hparams import did_you_mean
+from .hparams import ENGINES, did_you_mean
 from .network import LayerError, LayerShapes, LayerSpec, Network
 
 DEFAULT_TOLERANCES = {"float64": (1e-6, 1e-8), "float32": (1e-4, 1e-5)}  # (rtol, atol)
@@ -291,14 +291,11 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
     """
     cfg = config if isinstance(config, LoadedConfig) else load_config(config)
     model = cfg.model
-    if dtype is not None:
-        try:
-            check_dtype(dtype)
-        except Exception:
-            raise ConvcliError("--dtype", f"unsupported dtype {dtype!r}: convcli computes in float64 or float32"
-                               f"{did_you_mean(dtype, ('float64', 'float32'))}") from None
-    if engine is not None and engine not in ("fast", "reference"):
-        raise ConvcliError("--engine", f"expected fast or reference, got {engine!r}{did_you_mean(engine, ('fast', 'reference'))}")
+    if dtype is not None and dtype not in DTYPES:  # (config.check_dtype's words, named for the option)
+        raise ConvcliError("--dtype", f"unsupported dtype {dtype!r}: convcli computes in {' or '.join(DTYPES)}"
+                                      f"{did_you_mean(dtype, DTYPES) if isinstance(dtype, str) else ''}")
+    if engine is not None and engine not in ENGINES:
+        raise ConvcliError("--engine", f"expected {' or '.join(ENGINES)}, got {engine!r}{did_you_mean(engine, ENGINES)}")
     dtype = dtype or model.dtype
     engine = engine or model.engine
     itemsize = np.dtype(dtype).itemsize
