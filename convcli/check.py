@@ -69,7 +69,8 @@ class Entry:
 # stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
 # a "same" padding's odd row or column on the top or left; the input padded by its edges or by reflection;
 # the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
-# convolution's); a parameter's gradient per sample, not summed over them; convcli's numbers in another
+# convolution's); a parameter's gradient per sample, not summed over them; a db summed over other axes of dZ;
+# convcli's numbers in another
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
 # by the stride; a pool of the other mode (max for average); convcli's times
 # one number; another ties rule; a ReLU's gradient passed at Z = 0; a max pool's masks not multiplied by
@@ -83,8 +84,8 @@ class Entry:
 # convcli's input to it. The README lists them for a grader's script (a test holds the two equal, and
 # conftest every hint any test's check gives to this tuple).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
-              "transposed_kernel", "same_split", "edge_padding", "per_sample", "reshaped", "last_term", "stride",
-              "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels", "float32",
+              "transposed_kernel", "same_split", "edge_padding", "per_sample", "sum_axes", "reshaped", "last_term",
+              "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels", "float32",
               "float16", "decimals", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli",
               "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs", "forward_first", "gradient_first",
               "layout_first", "convcli_input")
@@ -1735,13 +1736,16 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             fix = _reshaped_hint(shape, ours, stored, *tol) if bias else ""
             bias = f"{fix} ({bias.removeprefix('; ')})" if fix else bias  # (a learner's review: (1, 8) got no fix)
             summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, stored, *tol)
-            flat = "" if order or bias or summed else _reshaped_hint(shape, ours, stored, *tol)
-            flat = flat or ("" if order or bias or summed else _one_sample_hint(s, shape, ours, stored, *tol))
+            axes = "" if order or bias or summed else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
+            flat = "" if order or bias or summed or axes else _reshaped_hint(shape, ours, stored, *tol)
+            flat = flat or ("" if order or bias or summed or axes else
+                            _one_sample_hint(s, shape, ours, stored, *tol))
             out.append(Outcome(s.label, s.quantity, f"shape {ours.shape}", f"shape {shape}", False, rtol, atol,
-                               note=f"shape {shape}, expected {ours.shape}{order or bias or summed or flat}",
+                               note=f"shape {shape}, expected {ours.shape}{order or bias or summed or axes or flat}",
                                dtype=info.dtype.name, **shapes,
                                hints=["axis_order"] if order else ["bias_layout"] if bias else
-                               ["per_sample"] if summed else ["reshaped"] if flat else [], relaid=bool(relaid)))
+                               ["per_sample"] if summed else ["sum_axes"] if axes else ["reshaped"] if flat else [],
+                               relaid=bool(relaid)))
             continue
         try:
             theirs = (yours or {}).get(s.quantity)
@@ -5023,6 +5027,31 @@ def _per_sample_hint(p: Plan, s, shape: tuple[int, ...], ours: np.ndarray, store
         return ""
     return (f"; yours holds one gradient per sample ({m}), and their sum is convcli's: "
             f"{s.quantity.rsplit('.', 1)[1]} adds up over the samples too (sum over axis 0)")
+
+
+def _db_axes_hint(p: Plan, q: str, shape: tuple[int, ...], quantities: dict[str, np.ndarray], stored: Callable,
+                  rtol: float, atol: float) -> str:
+    """For a conv layer's ``db`` of another shape: whether it is the
+    gradient coming into the layer, dZ, summed over other axes than the
+    samples and positions (``np.sum(dZ, axis=(1, 2, 3))``, one number a
+    sample; ``np.sum(dZ)``, one in all: a learner's review, a bare shape
+    error)."""
+    found = _layer_of(p, q)
+    if found is None or found[1].kind != "conv" or q != f"{found[1].name}.db":
+        return ""
+    dZ = quantities.get(_gradient_in(p, found[0]))
+    if dZ is None or dZ.ndim != 4:
+        return ""
+    for k in range(5):
+        for axes in itertools.combinations(range(4), k):
+            if axes == (0, 1, 2):
+                continue  # (convcli's own)
+            for keep in (False, True):
+                made = np.sum(dZ, axis=axes, keepdims=keep, dtype=np.float64)
+                if made.shape == tuple(shape) and (theirs := stored()) is not None and _close(theirs, made, rtol, atol):
+                    return (f"; yours is dZ summed over {'all its axes' if k == 4 else f'axes {axes}'}: db sums "
+                            f"dZ over the samples and positions, np.sum(dZ, axis=(0, 1, 2))")
+    return ""
 
 
 def _reshaped_hint(shape: tuple[int, ...], ours: np.ndarray, stored: Callable, rtol: float, atol: float) -> str:

@@ -5731,6 +5731,33 @@ def test_zeros_after_a_gradient_of_zeros_of_another_shape_follow_from_it(tmp_pat
             assert o["hints"] == ["gradient_first"] + ["convcli_input"] * each_layer, o
 
 
+@pytest.mark.parametrize("axes, keep", [((1, 2, 3), False), ((1, 2, 3), True), (None, False), ((0, 1, 2, 3), True)])
+def test_a_db_summed_over_other_axes_says_so(tmp_path, axes, keep):
+    """A learner's review: db = np.sum(dZ, axis=(1, 2, 3)) (one number a
+    sample) or np.sum(dZ) got a bare shape error. dZ here is the key's
+    relu2.dA_prev (the gradient coming into conv1), summed by NumPy over the
+    slip's axes; a db of another shape that is no such sum gets no hint."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [3, 5, 5, 2]}\n  W: {random: [3, 3, 2, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n"
+                          "backward: {grad: output}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    dZ = np.load(tmp_path / "key" / "relu2.dA_prev.npy")
+    for name, db in (("slip", np.sum(dZ, axis=axes, keepdims=keep)), ("other", np.ones((3,)))):
+        _save_all(tmp_path / name, {"conv1.db": db})
+        o = json.loads(run(["check", cfg, "--against", tmp_path / name, "--json"]).stdout)["against"][0]
+        assert not o["passed"] and o["note"].startswith(f"shape {db.shape}, expected (4,)"), o
+        if name == "other":
+            assert o["hints"] == [] and "summed" not in o["note"], o
+            continue
+        said = "all its axes" if axes is None or len(axes) == 4 else "axes (1, 2, 3)"
+        assert o["hints"] == ["sum_axes"] and f"yours is dZ summed over {said}: db sums dZ over the samples and " \
+            "positions, np.sum(dZ, axis=(0, 1, 2))" in o["note"], o
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
