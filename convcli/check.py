@@ -3435,6 +3435,9 @@ def _scale_named(p: Plan, q: str, said: str) -> str:
         if spec.kind == "pool" and spec.mode == "average" and q == spec.output and not m.group(1) and k == f_H * f_W:
             # (a learner's review: the forward's sum said only "times 4", where its dA_prev was explained)
             return said + f" ({k} = f_H*f_W: each window's sum, where the average pool takes their mean, sum / {k})"
+        if spec.kind == "pool" and spec.mode == "average" and q == spec.output and not m.group(1) \
+                and f_H == f_W and k == f_H and k > 1:  # (sum / f: a learner's review, "times 2" alone)
+            return said + f" ({k} = f: a window's mean is its sum / (f_H*f_W), sum / {f_H * f_W}, not sum / {k})"
         if spec.kind == "pool" and spec.mode == "average" and q == f"{spec.name}.dA_prev":
             if not m.group(1) and k == f_H * f_W:
                 return said + f" ({k} = f_H*f_W: each window's dz is shared out over its {k} positions, dz / {k})"

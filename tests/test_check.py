@@ -801,6 +801,8 @@ def test_a_dW_or_db_of_the_last_sample_alone_is_told_so(tmp_path, grad):
     # the forward's sum too (a learner's review: only its dA_prev was explained)
     ("pool_backward_average.yaml", "A", 4, "(4 = f_H*f_W: each window's sum, where the average pool takes their "
                                            "mean, sum / 4)"),
+    # and the sum divided by f alone (a learner's review: "times 2" said no more)
+    ("pool_backward_average.yaml", "A", 2, "(2 = f: a window's mean is its sum / (f_H*f_W), sum / 4, not sum / 2)"),
 ])
 def test_a_scale_hint_says_what_its_factor_is(tmp_path, config, q, factor, says):
     """A learner's review: "times 12 everywhere" (a db under bias: window
