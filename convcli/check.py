@@ -1680,7 +1680,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                      keep: bool = False, inputs: dict[str, np.ndarray] | None = None,
                      yours: dict[str, np.ndarray] | None = None,
                      other_inputs: dict[str, str] | None = None, layerwise=None,
-                     rounding: Callable[[], dict[str, float]] | None = None) -> list[Outcome]:
+                     rounding: Callable[[], dict[str, float]] | None = None,
+                     whole: dict[str, np.ndarray] | None = None) -> list[Outcome]:
     """Compare each of a user's arrays with convcli's. With ``keep``, each
     outcome whose shape matches holds the user's array in ``.array`` (for
     ``check --plot``); otherwise it is dropped once compared. ``inputs``:
@@ -1698,7 +1699,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
     a ratio of counts in every channel), said as such, not the scale.
     ``rounding``: :func:`float32_rounding` of the run, asked where the run is
     float32 (each array's atol then allows it) or
-    a float32 array of yours fails a float64 run (for its hint)."""
+    a float32 array of yours fails a float64 run (for its hint). ``whole``:
+    under --each-layer, the whole run's quantities, where an array of yours
+    that fails may be those rounded to a few decimals (its hint)."""
     rtol, given_atol = p.tolerance
     rounding = rounding or dict
     each_layer = inputs is not None
@@ -1902,10 +1905,18 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
-        places = _decimals(theirs, ours) if not passed and not hints and info.dtype.kind == "f" else None
-        if places is not None:  # (an adversarial review: a Z saved to 4 decimals was blamed for what followed)
-            note += (f"; yours is convcli's rounded to {places} decimal{'s' * (places != 1)} (np.round, or a "
-                     "text save?): save the numbers whole, as np.save keeps them")
+        rounded = not passed and not hints and info.dtype.kind == "f"
+        places = _decimals(theirs, ours) if rounded else None
+        # layer by layer, yours is graded on your own (rounded) inputs: it may be the whole run's rounded (a
+        # learner's review: 9 of 14 arrays saved with np.round(.., 4) failed with no word of why)
+        run_places = _decimals(theirs, whole[s.quantity]) if rounded and places is None and whole else None
+        if places is not None or run_places is not None:  # (an adversarial review: a Z saved to 4 decimals was
+            # blamed for what followed)
+            k = places if places is not None else run_places
+            note += (f"; yours is convcli's{'' if places is not None else ' (the whole run, not this layer of yours)'}"
+                     f" rounded to {k} "
+                     f"decimal{'s' * (k != 1)} (np.round, or a text save?): save the numbers whole, as np.save "
+                     "keeps them")
             hints.append("decimals")
         # (a save in fewer bits has its hints; a big-endian save is the run's dtype, a review)
         if not passed and not hints and info.dtype.name == np.dtype(p.dtype).name:
@@ -5228,7 +5239,8 @@ def grade(p: Plan, *, entries: dict[str, Expected], source: LoadedConfig, came: 
         rounding = functools.cache(functools.partial(_at_scale, rounding, reference, results.quantities))
     other_inputs = {**implied, **{u.quantity: u.differs for u in unknown if u.differs}}
     graded = evaluate_against(submitted, p, reference, keep=plot_target is not None, inputs=taken, yours=yours,
-                              other_inputs=other_inputs, layerwise=layerwise, rounding=rounding)
+                              other_inputs=other_inputs, layerwise=layerwise, rounding=rounding,
+                              whole=results.quantities if layer_by_layer else None)
     if layer_by_layer:  # a layer that took an array of yours as convcli's may be right for it as saved
         for k, o in enumerate(graded):
             s = next((s for s in submitted if s.label == o.label), None)

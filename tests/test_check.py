@@ -5760,6 +5760,26 @@ def test_a_db_summed_over_other_axes_says_so(tmp_path, axes, keep):
             "positions, np.sum(dZ, axis=(0, 1, 2))" in o["note"], o
 
 
+def test_each_layer_names_a_rounding_of_the_whole_run_on_every_array_it_fails(tmp_path):
+    """A learner's review: every array saved with np.round(.., 4), checked
+    --each-layer, failed 9 of 14 with no word of why (each layer is graded
+    on your rounded inputs, where yours is the whole run's rounded), where
+    the whole run names the rounding on each. Now each failing one names it
+    too; none passes that did not before (a rounded array is no exact one)."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    _save_all(tmp_path / "sub", {q: np.round(a, 4) for q, a in key.items()})
+    for extra in ([], ["--each-layer"]):
+        doc = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json", *extra]).stdout)
+        failed = [o for o in doc["against"] if not o["passed"]]
+        assert failed and all("decimals" in o["hints"] and "rounded to 4 decimals" in o["note"] for o in failed), (
+            extra, [(o["quantity"], o["hints"], o["note"][-160:]) for o in failed])
+        assert {o["quantity"] for o in failed} >= {"conv1.Z", "conv1.dW", "pool3.dA_prev"}, extra
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
