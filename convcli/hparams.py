@@ -247,11 +247,11 @@ def as_given(hyper: dict, given) -> dict:
     of a 1-wide kernel, at its equivalent, which is what the engines compute
     with (a stride of 2**62 would overflow a window view's byte strides);
     the user is shown what they wrote."""
-    shown = dict(hyper)
+    out = dict(hyper)  # (not `shown`: the module's function of that name)
     for key in ("stride", "dilation"):
-        if key in shown and given.get(key) is not None:
-            shown[key] = list(per_axis(given[key], key))
-    return shown
+        if key in out and given.get(key) is not None:
+            out[key] = list(per_axis(given[key], key))
+    return out
 
 
 def did_you_mean(word, choices) -> str:
@@ -287,8 +287,7 @@ def _no_padding(pad) -> bool:
     if isinstance(pad, str):
         return pad == "valid"
     items = pad if isinstance(pad, (list, tuple)) else [pad]
-    return len(items) in (1, 2, 4) and all(
-        isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p == 0 for p in items)
+    return len(items) in (1, 2, 4) and all(is_int(p) and p == 0 for p in items)
 
 
 def weak(original, array: np.ndarray):
