@@ -2777,8 +2777,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 alternates[spec.output] = (made, origin.get(name, [name]))
                 if spec.output in ties and spec.output not in yours:  # a ReLU's, into a max pool: as saved too
                     saved[spec.output], origin[spec.output] = made, origin.get(name, [name])
-            except ValueError:
-                pass
+            except ValueError:  # (defensive: an input as saved has convcli's shape, which the layer takes)
+                pass  # no other answer
     if not backward:
         return reference, taken, _nan_notes(p, reference, quantities, yours, notes), alternates
     for i in range(len(layers) - 1, -1, -1):
@@ -2865,8 +2865,8 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 if made_of_refused is not None:  # (not a conv's db: a review had float32's told of the input)
                     made_of_refused.update({q: (a, p.layer_input(i)) for q, a in theirs_made.items()
                                             if _follows_input(p, i, q)})
-            except ValueError:
-                pass
+            except ValueError:  # (defensive: the refused input ran forward above; a gradient that does not fit
+                pass  # it has no zeros to tell of)
         reference.update(made)
         # and on theirs as saved: their upstream gradient, the cache made of their input
         names = [n for n in (p.layer_input(i) if saved_caches[i] is not None else None,
@@ -2877,7 +2877,7 @@ def each_layer(p: Plan, quantities: dict[str, np.ndarray], yours: dict[str, np.n
                 made = _layer_gradients(spec, g_saved, caches[i] if saved_caches[i] is None else saved_caches[i])
                 names = list(dict.fromkeys(m for n in names for m in origin.get(n, [n])))
                 alternates.update({q: (a, names) for q, a in made.items()})
-            except ValueError:
+            except ValueError:  # (defensive: saved arrays have convcli's shapes) no other answer
                 pass
     return reference, taken, _nan_notes(p, reference, quantities, yours, notes), alternates
 
