@@ -57,7 +57,7 @@ def _stats(array: np.ndarray, names) -> dict:
     if array.size == 0:  # a sum of nothing is 0, and so is its norm; a mean of nothing is not a number
         return {name: 0.0 if name in ("sum", "norm") else math.nan for name in names}
     if array.size >= RUNNING_MIN:
-        running = RunningStats()
+        running = RunningStats(largest=False)
         for part in _parts(array):
             running.update(part)
         got = running.result()
@@ -71,7 +71,8 @@ def _stats(array: np.ndarray, names) -> dict:
         for name in names:
             if name in ("min", "max"):
                 out[name] = lo if name == "min" else hi
-            elif name == "std" and lo == hi:  # every element the same (finite): no deviation at all
+            elif name == "std" and lo == hi and math.isfinite(lo):  # every element the same: no deviation
+                # (infinities have none either way: NaN, as NumPy's and RunningStats' inf - inf, a review)
                 out[name] = 0.0
             else:
                 out[name] = scale * _stat(scaled, name)
@@ -160,7 +161,8 @@ class RunningStats:
     not touched.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, largest: bool = True) -> None:
+        self.track_largest = largest  # (describe has no use for it: a review)
         self.n = 0
         self.scale = 1.0  # every sum below is of the data divided by it
         self.total = 0.0
@@ -179,9 +181,10 @@ class RunningStats:
         for i in range(0, flat.size, STATS_BLOCK):
             x = np.asarray(flat[i:i + STATS_BLOCK], dtype=np.float64)
             k = x.size
-            j = int(np.argmax(np.abs(x)))  # (a NaN's, if any: then no entry is made, see largest_at)
-            if self.largest is None or abs(x[j]) > abs(self.largest[1]):
-                self.largest = (self.n + j, float(flat[i + j]))
+            if self.track_largest:
+                j = int(np.argmax(np.abs(x)))  # (a NaN's, if any: then no entry is made, see largest_at)
+                if self.largest is None or abs(x[j]) > abs(self.largest[1]):
+                    self.largest = (self.n + j, float(flat[i + j]))
             self.lo = float(np.minimum(self.lo, x.min()))  # np.minimum keeps a NaN
             self.hi = float(np.maximum(self.hi, x.max()))
             if math.isfinite(self.lo) and math.isfinite(self.hi):  # Inf/NaN: the stats are not finite anyway

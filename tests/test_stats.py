@@ -99,6 +99,21 @@ def test_stats_of_nonfinite_data_stay_nonfinite():
     assert math.isnan(stat(np.array([1.0, np.nan]), "norm"))
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+@pytest.mark.parametrize("size", [7, 524_288])
+def test_the_std_of_infinities_alone_is_nan_at_any_size(value, size):
+    """A review: an array of one infinity repeated had std 0.0 below the
+    block-by-block size and NaN from it (inf - inf). NaN at any size, as
+    NumPy's np.std and a streamed run's: the one-value rule is for numbers."""
+    from convcli.streaming import RunningStats
+
+    a = np.full(size, value)
+    running = RunningStats()
+    running.update(a)
+    for d in (describe(a), running.result()):
+        assert math.isnan(d["std"]) and d["mean"] == d["min"] == d["max"] == value, d
+
+
 @pytest.mark.parametrize("values", [[np.inf, -np.inf], [np.nan, 1.0], [3e38, 3e38, -np.inf]])
 def test_all_finite_says_no_without_a_warning(values, recwarn):
     """Inf + -Inf in the float64 sum is NaN: the answer (not finite), which
