@@ -1734,12 +1734,13 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 order = relaid or order
             if not order and math.prod(shape) == ours.size:  # a sample's CHW where (1, H, W, C) is convcli's
                 order = relaid = _squeezed_order_hint(shape, ours, stored, *tol, s.quantity in weights)
+            # (a db summed over other axes before its layout: (m, 1, 1, 1) where m is n_C was told the bias's)
+            axes = "" if order else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
-                    if not order and s.quantity in biases and math.prod(shape) == ours.size else "")
+                    if not order and not axes and s.quantity in biases and math.prod(shape) == ours.size else "")
             fix = _reshaped_hint(shape, ours, stored, *tol) if bias else ""
             bias = f"{fix} ({bias.removeprefix('; ')})" if fix else bias  # (a learner's review: (1, 8) got no fix)
-            summed = "" if order or bias else _per_sample_hint(p, s, shape, ours, stored, *tol)
-            axes = "" if order or bias or summed else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
+            summed = "" if order or bias or axes else _per_sample_hint(p, s, shape, ours, stored, *tol)
             flat = "" if order or bias or summed or axes else _reshaped_hint(shape, ours, stored, *tol)
             flat = flat or ("" if order or bias or summed or axes else
                             _one_sample_hint(s, shape, ours, stored, *tol))
@@ -1853,6 +1854,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                ("last_term", lambda: _last_term_hint(p, inputs, s.quantity, theirs, hr, ha)
                                                      or _assigned_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("per_sample", lambda: _last_sample_hint(p, inputs, s.quantity, theirs, hr, ha)),
+                               # (one number a sample, where the batch is as large as the channels: a review)
+                               ("sum_axes", lambda: _db_axes_hint(p, s.quantity, theirs.shape, inputs,
+                                                                  lambda: theirs, hr, ha)),
                                ("same_split", lambda: _same_split_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("edge_padding", lambda: _edge_padding_hint(p, inputs, s.quantity, theirs, hr, ha)),
                                ("pool_mode", lambda: _mode_hint(p, inputs, s.quantity, theirs, hr, ha)),
@@ -5056,15 +5060,18 @@ def _db_axes_hint(p: Plan, q: str, shape: tuple[int, ...], quantities: dict[str,
     dZ = quantities.get(_gradient_in(p, found[0]))
     if dZ is None or dZ.ndim != 4:
         return ""
-    for k in range(5):
+    for k in range(1, 5):  # (over no axis, dZ itself, is no sum: a review had it "summed over axes ()")
         for axes in itertools.combinations(range(4), k):
             if axes == (0, 1, 2):
                 continue  # (convcli's own)
-            for keep in (False, True):
-                made = np.sum(dZ, axis=axes, keepdims=keep, dtype=np.float64)
-                if made.shape == tuple(shape) and (theirs := stored()) is not None and _close(theirs, made, rtol, atol):
-                    return (f"; yours is dZ summed over {'all its axes' if k == 4 else f'axes {axes}'}: db sums "
-                            f"dZ over the samples and positions, np.sum(dZ, axis=(0, 1, 2))")
+            # the sum's size first: only a sum of as many numbers as yours is taken (a review: 32 sums of dZ a
+            # call), and compared in its order whatever the axes kept (keepdims, or graded as (1, 1, 1, n_C))
+            if math.prod(n for a, n in enumerate(dZ.shape) if a not in axes) != math.prod(shape) \
+                    or (theirs := stored()) is None:
+                continue
+            if _close(theirs.reshape(-1), np.sum(dZ, axis=axes, dtype=np.float64).reshape(-1), rtol, atol):
+                return (f"; yours is dZ summed over {'all its axes' if k == 4 else f'axes {axes}'}: db sums "
+                        f"dZ over the samples and positions, np.sum(dZ, axis=(0, 1, 2))")
     return ""
 
 

@@ -5760,6 +5760,33 @@ def test_a_db_summed_over_other_axes_says_so(tmp_path, axes, keep):
             "positions, np.sum(dZ, axis=(0, 1, 2))" in o["note"], o
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_db_summed_per_sample_where_the_batch_is_as_large_as_the_channels_says_so(tmp_path, keep):
+    """A review: where m is n_C (4 and 4), np.sum(dZ, axis=(1, 2, 3)) has
+    db's own shape (n_C,) and failed on its numbers with no hint, and with
+    keepdims, (m, 1, 1, 1), was told a bias's layouts. dZ, conv1's incoming
+    gradient, is the key's relu2.dA_prev; and dZ itself saved as db (no sum)
+    is told no sum."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    dZ = key["relu2.dA_prev"]
+    assert dZ.shape[0] == dZ.shape[3] == 4
+    for name, db, said in (("slip", np.sum(dZ, axis=(1, 2, 3), keepdims=keep), True), ("dZ", dZ, False)):
+        _save_all(tmp_path / name, {"conv1.db": db})
+        for extra in ([], ["--each-layer"]):
+            (o,) = json.loads(run(["check", cfg, "--against", tmp_path / name, "--json", *extra]).stdout)["against"]
+            assert not o["passed"], o
+            if said:
+                # (layer by layer, graded on convcli's relu2.dA_prev, none of yours: convcli_input too)
+                assert o["hints"] == ["sum_axes"] + ["convcli_input"] * bool(extra) and \
+                    "yours is dZ summed over axes (1, 2, 3)" in o["note"], o
+            else:
+                assert "sum_axes" not in o["hints"] and "summed over axes ()" not in o["note"], o
+
+
 def test_each_layer_names_a_rounding_of_the_whole_run_on_every_array_it_fails(tmp_path):
     """A learner's review: every array saved with np.round(.., 4), checked
     --each-layer, failed 9 of 14 with no word of why (each layer is graded
