@@ -10,6 +10,7 @@ argument and the shapes involved. After that the engines trust their input.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -341,9 +342,9 @@ def with_notebook_keys(hparameters, defaults: dict):
     a caller's dict changed after the forward (reused for the next layer)
     had changed the cache's too, whose gradient as a plain tuple then
     followed the new settings and with the engine's state the old ones (an
-    engineer's review)."""
+    engineer's review); and a deep one, for a list in it changed in place."""
     missing = {k: v for k, v in defaults.items() if k not in hparameters}
-    return dict(hparameters, **missing)
+    return copy.deepcopy(dict(hparameters, **missing))  # (deep: a pad list changed in place, a review)
 
 
 def cache_state(cache, n: int):

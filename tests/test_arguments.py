@@ -361,6 +361,13 @@ def test_a_cache_keeps_the_settings_it_was_made_with_when_the_caller_s_dict_chan
     assert cache[3] == {"pad": 1, "stride": 1} and pcache[1] == {"f": 2, "stride": 2}
     for c in (cache, tuple(cache)):
         np.testing.assert_array_equal(cc.conv_backward(np.ones_like(Z), c)[0], np.ones_like(A))
+    # and a list in the dict changed in place (a review: the copy was shallow)
+    hp = {"pad": [1, 1, 1, 1], "stride": 1}
+    Z, cache = cc.conv_forward(A, np.ones((1, 1, 1, 1)), np.zeros(1), hp)
+    hp["pad"][0], hp["pad"][1] = 2, 0
+    assert cache[3] == {"pad": [1, 1, 1, 1], "stride": 1}
+    for c in (cache, tuple(cache)):
+        np.testing.assert_array_equal(cc.conv_backward(np.ones_like(Z), c)[0], np.ones_like(A))
     for c in (pcache, tuple(pcache)):
         assert cc.pool_backward(np.ones_like(P), c).sum() == P.size
 
