@@ -1734,13 +1734,14 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 order = relaid or order
             if not order and math.prod(shape) == ours.size:  # a sample's CHW where (1, H, W, C) is convcli's
                 order = relaid = _squeezed_order_hint(shape, ours, stored, *tol, s.quantity in weights)
-            # (a db summed over other axes before its layout: (m, 1, 1, 1) where m is n_C was told the bias's)
-            axes = "" if order else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
-            bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})"
-                    if not order and not axes and s.quantity in biases and math.prod(shape) == ours.size else "")
+            # one gradient a sample (m of n_C's size: never a bias's layout, m > 1), then a db summed over other
+            # axes, before the layouts: (m, 1, 1, 1) where m is n_C was told the bias's (a review)
+            summed = "" if order else _per_sample_hint(p, s, shape, ours, stored, *tol)
+            axes = "" if order or summed else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
+            bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})" if not (
+                order or summed or axes) and s.quantity in biases and math.prod(shape) == ours.size else "")
             fix = _reshaped_hint(shape, ours, stored, *tol) if bias else ""
             bias = f"{fix} ({bias.removeprefix('; ')})" if fix else bias  # (a learner's review: (1, 8) got no fix)
-            summed = "" if order or bias or axes else _per_sample_hint(p, s, shape, ours, stored, *tol)
             flat = "" if order or bias or summed or axes else _reshaped_hint(shape, ours, stored, *tol)
             flat = flat or ("" if order or bias or summed or axes else
                             _one_sample_hint(s, shape, ours, stored, *tol))
