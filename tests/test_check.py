@@ -5807,6 +5807,28 @@ def test_each_layer_names_a_rounding_of_the_whole_run_on_every_array_it_fails(tm
         assert {o["quantity"] for o in failed} >= {"conv1.Z", "conv1.dW", "pool3.dA_prev"}, extra
 
 
+def test_each_layer_tells_no_rounding_of_an_array_that_is_the_whole_run_s_exactly(tmp_path):
+    """A regression review: under --each-layer a ReLU's dA_prev that is
+    convcli's exactly (a 0/1 mask under grad: ones, which any rounding
+    leaves as it is) failed on a wrong input of yours and was told it was
+    "rounded to 2 decimals". Here pool1.A is negated by hand, relu2.dA_prev
+    left as the whole run made it."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs: {A_prev: {random: [2, 4, 4, 3]}}\nlayers:\n"
+                          "  - {type: pool, f: 2, stride: 1, mode: max}\n  - {type: relu}\nbackward: {grad: ones}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"{q}.npy") for q in ("pool1.A", "relu2.dA_prev")}
+    assert set(np.unique(key["relu2.dA_prev"])) == {0.0, 1.0}
+    _save_all(tmp_path / "sub", {"pool1.A": -key["pool1.A"], "relu2.dA_prev": key["relu2.dA_prev"]})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    o = by["relu2.dA_prev"]
+    assert not o["passed"] and "decimals" not in o["hints"] and "rounded" not in o["note"], o
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
