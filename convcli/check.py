@@ -1736,8 +1736,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 order = relaid = _squeezed_order_hint(shape, ours, stored, *tol, s.quantity in weights)
             # one gradient a sample (m of n_C's size: never a bias's layout, m > 1), then a db summed over other
             # axes, before the layouts: (m, 1, 1, 1) where m is n_C was told the bias's (a review)
-            summed = "" if order else _per_sample_hint(p, s, shape, ours, stored, *tol)
-            axes = "" if order or summed else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
+            summed = "" if relaid else _per_sample_hint(p, s, shape, ours, stored, *tol)
+            axes = "" if relaid or summed else _db_axes_hint(p, s.quantity, shape, inputs, stored, *tol)
+            # (the numbers say what it is, where its sizes alone had said another order: a learner's review had a
+            # db summed per sample with keepdims, (8, 1, 1, 1) for (1, 1, 1, 8), told to transpose)
+            order = "" if summed or axes else order
             bias = (f"; a bias or its gradient is ({ours.size},) or (1, 1, 1, {ours.size})" if not (
                 order or summed or axes) and s.quantity in biases and math.prod(shape) == ours.size else "")
             fix = _reshaped_hint(shape, ours, stored, *tol) if bias else ""

@@ -5760,6 +5760,29 @@ def test_a_db_summed_over_other_axes_says_so(tmp_path, axes, keep):
             "positions, np.sum(dZ, axis=(0, 1, 2))" in o["note"], o
 
 
+def test_a_db_summed_per_sample_with_keepdims_is_not_told_to_transpose(tmp_path):
+    """A learner's review: with b (1, 1, 1, 4) and a batch of 4,
+    np.sum(dZ, axis=(1, 2, 3), keepdims=True) is (4, 1, 1, 1), whose sizes
+    are db's in another order, and was told to transpose, which its numbers
+    are not. dZ is the key's relu2.dA_prev (conv1's incoming gradient); a db
+    that is convcli's transposed is still told the transpose."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 1\ninputs:\n  A_prev: {random: [4, 5, 5, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [1, 1, 1, 4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "  - {type: relu}\nbackward: {grad: output}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    dZ, db = np.load(tmp_path / "key" / "relu2.dA_prev.npy"), np.load(tmp_path / "key" / "conv1.db.npy")
+    assert db.shape == (1, 1, 1, 4)
+    for name, mine, hint in (("slip", np.sum(dZ, axis=(1, 2, 3), keepdims=True), "sum_axes"),
+                             ("turned", db.transpose(3, 1, 2, 0), "axis_order")):
+        _save_all(tmp_path / name, {"conv1.db": mine})
+        (o,) = json.loads(run(["check", cfg, "--against", tmp_path / name, "--json"]).stdout)["against"]
+        assert not o["passed"] and o["hints"] == [hint], o
+
+
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_db_summed_per_sample_where_the_batch_is_as_large_as_the_channels_says_so(tmp_path, keep):
     """A review: where m is n_C (4 and 4), np.sum(dZ, axis=(1, 2, 3)) has
