@@ -1776,6 +1776,11 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         values, n_differ, worst = None, None, None
         each = np.ndim(graded_atol) > 0 and not passed  # the atol said is the largest element's
         hints = []
+        # what yours holds: float64 numbers each a float32 one, where convcli's are not, were computed in float32
+        # and saved from a float64 array (np.zeros' default): its hints as a float32 array's (a learner's review
+        # had such a run told nothing, or to fix its forward)
+        held = np.dtype(np.float32) if not passed and info.dtype == np.float64 and _float32_held(theirs, ours) \
+            else info.dtype
         if passed:
             # (where float32's allowance passed it, the allowance is what zeros would pass by: an --atol cannot
             # lift it, and the advice repeated at the --atol it gave, a review)
@@ -1820,7 +1825,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # rounding, never to the run's float64 rtol (its hints were lost, or another one given).
             # (a float32 allowance of each element's own is left out: at its largest, for every element, a dW
             # with a small channel zeroed was told to transpose two axes of length 1, a review)
-            hr, ha = _hint_tolerance(info.dtype, p.dtype, rtol, atol if np.ndim(graded_atol) == 0 else given_atol)
+            hr, ha = _hint_tolerance(held, p.dtype, rtol, atol if np.ndim(graded_atol) == 0 else given_atol)
             # An array that is convcli's at that precision has no mistake to explain (a correct float32
             # array: the float32 hint below says how to grade it); any "other answer" equal to convcli's
             # own would fit it (a zero bias's window convention, a transpose of length-1 axes).
@@ -1899,8 +1904,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("all_zeros")
         if shape != ours.shape:  # (n_C,) for (1, 1, 1, n_C): the same numbers in the same order
             note = f"compared as {ours.shape} (yours: {shape})" + (f"; {note}" if note else "")
-        if not passed and info.dtype.name == "float32" and p.dtype == "float64":
-            said = _float32_hint(p, theirs, ours, rounding().get(s.quantity, 0.0))
+        if not passed and held.name == "float32" and p.dtype == "float64":
+            said = _float32_hint(p, theirs, ours, rounding().get(s.quantity, 0.0), saved_as=info.dtype)
             if said:
                 note += said
                 hints.append("float32")
@@ -1930,7 +1935,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                      "keeps them")
             hints.append("decimals")
         # (a save in fewer bits has its hints; a big-endian save is the run's dtype, a review)
-        if not passed and not hints and info.dtype.name == np.dtype(p.dtype).name:
+        if not passed and not hints and held.name == np.dtype(p.dtype).name:
             said = _rounding_hint(theirs, ours, abs_err, info.dtype)
             if said:
                 note += said
@@ -3861,25 +3866,43 @@ def _hint_tolerance(theirs: np.dtype, run: str, rtol: float, atol: float) -> tup
     return (rtol, atol) if looser is None else (max(rtol, looser[0]), max(atol, looser[1]))
 
 
-def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float | np.ndarray = 0.0) -> str:
+def _float32_held(theirs: np.ndarray, ours: np.ndarray) -> bool:
+    """Whether float64 ``theirs`` holds float32 numbers only (each finite
+    element one, some not a whole number) where convcli's ``ours`` does not:
+    computed in float32, saved as float64."""
+    with np.errstate(all="ignore"):
+        finite = theirs[np.isfinite(theirs)]
+        if not finite.size or np.all(finite == np.round(finite)):
+            return False
+        if not np.array_equal(finite.astype(np.float32), finite):
+            return False
+        kept = ours[np.isfinite(ours)]
+        return bool(kept.size) and not np.array_equal(kept.astype(np.float32), kept)
+
+
+def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float | np.ndarray = 0.0,
+                  saved_as: np.dtype | None = None) -> str:
     """For a user's float32 array that fails against a float64 run but is
     within float32's tolerance, and ``rounding`` (what float32 arithmetic
     moves this quantity, :func:`float32_rounding`'s: a --dtype float32 run
     allows it): how to grade it in float32. A --dtype float32 run checks at
     float32's default tolerance unless a tolerance: (the config's, an
     --expected file's) or --rtol/--atol sets one, as the float64 numbers
-    written in a config often do: then the options that loosen it."""
+    written in a config often do: then the options that loosen it.
+    ``saved_as`` float64: yours hold float32 numbers, saved as float64."""
     default = DEFAULT_TOLERANCES["float32"]
     if not _close(theirs, ours, default[0], default[1] + rounding):
         return ""
     rtol, atol = p.tolerance_for("float32")
+    are = ("hold float32 numbers (computed in float32, saved as float64?)" if saved_as is not None
+           and np.dtype(saved_as) == np.float64 else "are float32")
     if _close(theirs, ours, rtol, atol + rounding):
-        return ("; yours are float32 and this run is float64: --dtype float32 computes in float32 and "
+        return (f"; yours {are} and this run is float64: --dtype float32 computes in float32 and "
                 f"checks at rtol {rtol:g}, atol {atol:g} and float32's rounding then, within which yours are "
                 "this run's numbers")
     # (the tolerance set here, where it is not the one the FAIL line ends with: a config's float32 numbers)
     set_here = f" (the one set here is rtol {rtol:g}, atol {atol:g})" if (rtol, atol) != p.tolerance else ""
-    return (f"; yours are float32 and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
+    return (f"; yours {are} and this run is float64: --dtype float32 --rtol {default[0]:g} --atol "
             f"{default[1]:g} grades them in float32 at float32's default tolerance{set_here}")
 
 

@@ -5852,6 +5852,41 @@ def test_each_layer_tells_no_rounding_of_an_array_that_is_the_whole_run_s_exactl
     assert not o["passed"] and "decimals" not in o["hints"] and "rounded" not in o["note"], o
 
 
+def test_float32_numbers_saved_as_float64_get_the_float32_hint(tmp_path):
+    """A learner's review: loops run on float32 inputs that fill a float64
+    np.zeros array save float64 arrays of float32 numbers; against a float64
+    run they failed with no hint, or were told to fix the forward, where the
+    same numbers saved as float32 are told --dtype float32. Made here by hand
+    loops in float32 (one 3x3 conv, pad 1); a float64 array that is not
+    float32 numbers gets no such hint."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [3, 6, 6, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    rng = np.random.RandomState(2)
+    A, W, b = rng.randn(3, 6, 6, 3), rng.randn(3, 3, 3, 4), rng.randn(4)
+    P = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0))).astype(np.float32)
+    W32, b32 = W.astype(np.float32), b.astype(np.float32)
+    Z = np.zeros((3, 6, 6, 4))  # float64, filled with float32 numbers
+    for i in range(3):
+        for h in range(6):
+            for w in range(6):
+                for c in range(4):
+                    Z[i, h, w, c] = np.sum(P[i, h:h + 3, w:w + 3, :] * W32[..., c]) + b32[c]
+    assert Z.dtype == np.float64 and np.array_equal(Z.astype(np.float32), Z)
+    for name, mine, said in (("f32", Z, True), ("noise", Z + 1e-5 * rng.randn(*Z.shape), False)):
+        _save_all(tmp_path / name, {"conv1.Z": mine})
+        (o,) = json.loads(run(["check", cfg, "--against", tmp_path / name, "--json"]).stdout)["against"]
+        assert not o["passed"], o
+        if said:
+            assert o["hints"] == ["float32"] and "yours hold float32 numbers (computed in float32, saved as " \
+                "float64?) and this run is float64: --dtype float32" in o["note"], o
+        else:
+            assert "float32" not in o["hints"], o
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
