@@ -74,7 +74,8 @@ class Entry:
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
 # by the stride; a pool of the other mode (max for average); convcli's times
 # one number; another ties rule; a ReLU's gradient passed at Z = 0; a max pool's masks not multiplied by
-# their gradient; a ReLU's or a max pool's backward with no mask; a pool over every channel at once; float32
+# their gradient; a ReLU's or a max pool's backward with no mask; a pool over every channel at once; convcli's
+# in some samples, zeros in the others; float32
 # against a float64 run; float16; convcli's rounded to a few decimals; an integer array; differences at the
 # rounding of the array's scale; NaN or infinities in yours only, NaN in convcli's only; an input of yours
 # read as saved; an array of zeros; a pass that atol alone gives; and where nothing in the numbers
@@ -85,8 +86,8 @@ class Entry:
 # conftest every hint any test's check gives to this tuple).
 HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
               "transposed_kernel", "same_split", "edge_padding", "per_sample", "sum_axes", "reshaped", "last_term",
-              "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels", "float32",
-              "float16", "decimals", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli",
+              "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels",
+              "some_samples", "float32", "float16", "decimals", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli",
               "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs", "forward_first", "gradient_first",
               "layout_first", "convcli_input")
 
@@ -1848,7 +1849,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 note += said
                 hints.append("relu_kink")
             for kind, hint in (("mask_only", _mask_only_hint), ("no_mask", _no_mask_hint),
-                               ("all_channels", _pool_channels_hint)):
+                               ("all_channels", _pool_channels_hint), ("some_samples", _some_samples_hint)):
                 said = hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
                 if said:
                     note += said
@@ -4228,7 +4229,45 @@ def _no_mask_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
         if n and _close(theirs, g, rtol, atol):
             return (f"; yours is the gradient coming in, passed on where the ReLU's input is below 0 too ({n} "
                     f"element{'s' * (n != 1)}): dA_prev = dA * (Z > 0)")
+        with np.errstate(all="ignore"):  # the mask's values taken for the mask (a learner's review: no hint)
+            for by, made in (("Z", g * x), ("A", g * np.maximum(x, 0))):
+                if _close(theirs, made, rtol, atol):
+                    return (f"; yours is the gradient coming in times the layer's {by} itself: the mask is "
+                            "1 or 0, dA_prev = dA * (Z > 0)")
     return ""
+
+
+def _some_samples_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                       atol: float) -> str:
+    """For a layer's output or dA_prev that differs: whether it is
+    convcli's in some samples and zeros in all the others (a copy or a write
+    placed after the loop over the samples, not in it: the last sample's
+    alone; a learner's review, no hint)."""
+    found = _layer_of(p, q)
+    ours = quantities.get(q)
+    if found is None or q.endswith((".dW", ".db")) or ours is None or ours.shape != theirs.shape \
+            or ours.ndim < 2 or ours.shape[0] < 2:
+        return ""
+    m = ours.shape[0]
+    with np.errstate(all="ignore"):
+        zero = [k for k in range(m) if not np.any(theirs[k]) and np.any(ours[k])]
+        if not zero or len(zero) == m or not all(_close(theirs[k], ours[k], rtol, atol)
+                                                 for k in range(m) if k not in zero):
+            return ""
+    right = [k for k in range(m) if k not in zero]
+    return (f"; yours is convcli's in sample{'s' * (len(right) != 1)} {_ranges(right)} and zeros in "
+            f"{'all the others' if len(zero) > 1 else f'sample {zero[0]}'}: is it written after the loop over "
+            "the samples, not inside it?")
+
+
+def _ranges(ks: list[int]) -> str:
+    """0, 2-5, 7: sample indices as runs."""
+    runs, start = [], ks[0]
+    for a, b in zip(ks, ks[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}-{a}")
+            start = b
+    return ", ".join(runs)
 
 
 def _pool_channels_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
@@ -5090,6 +5129,7 @@ def _db_axes_hint(p: Plan, q: str, shape: tuple[int, ...], quantities: dict[str,
     dZ = quantities.get(_gradient_in(p, found[0]))
     if dZ is None or dZ.ndim != 4:
         return ""
+    own = None
     for k in range(1, 5):  # (over no axis, dZ itself, is no sum: a review had it "summed over axes ()")
         for axes in itertools.combinations(range(4), k):
             if axes == (0, 1, 2):
@@ -5099,9 +5139,15 @@ def _db_axes_hint(p: Plan, q: str, shape: tuple[int, ...], quantities: dict[str,
             if math.prod(n for a, n in enumerate(dZ.shape) if a not in axes) != math.prod(shape) \
                     or (theirs := stored()) is None:
                 continue
-            if _close(theirs.reshape(-1), np.sum(dZ, axis=axes, dtype=np.float64).reshape(-1), rtol, atol):
-                return (f"; yours is dZ summed over {'all its axes' if k == 4 else f'axes {axes}'}: db sums "
-                        f"dZ over the samples and positions, np.sum(dZ, axis=(0, 1, 2))")
+            made = np.sum(dZ, axis=axes, dtype=np.float64).reshape(-1)
+            if not _close(theirs.reshape(-1), made, rtol, atol):
+                continue
+            if own is None:  # (a sum that is convcli's own numbers, where an axis is of length 1 or dZ is
+                own = np.sum(dZ, axis=(0, 1, 2), dtype=np.float64).reshape(-1)  # constant, is a layout question:
+            if made.shape == own.shape and _close(made, own, rtol, atol):  # the reshape's, a review)
+                continue
+            return (f"; yours is dZ summed over {'all its axes' if k == 4 else f'axes {axes}'}: db sums "
+                    f"dZ over the samples and positions, np.sum(dZ, axis=(0, 1, 2))")
     return ""
 
 

@@ -5760,6 +5760,27 @@ def test_a_db_summed_over_other_axes_says_so(tmp_path, axes, keep):
             "positions, np.sum(dZ, axis=(0, 1, 2))" in o["note"], o
 
 
+@pytest.mark.parametrize("A_prev, grad", [("[1, 5, 5, 3]", "output"), ("[3, 3, 3, 3]", "output"),
+                                           ("[4, 5, 5, 3]", "ones")])
+def test_a_right_db_in_another_shape_is_told_its_reshape_not_a_sum(tmp_path, A_prev, grad):
+    """A review: where an axis of dZ is of length 1 (one sample; a 1x1
+    output, the 3x3 input unpadded) or dZ is constant (grad: ones), a sum
+    over other axes gives convcli's own db, and a right db saved as (1, 4)
+    was told it summed over the wrong axes, not the reshape that fixes it."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, f"seed: 1\ninputs:\n  A_prev: {{random: {A_prev}}}\n  W: {{random: [3, 3, 3, 4]}}\n"
+                          f"  b: {{random: [4]}}\nlayers:\n  - {{type: conv, W: W, b: b, pad: "
+                          f"{0 if A_prev.startswith('[3, 3') else 1}}}\n  - {{type: relu}}\nbackward: {{grad: {grad}}}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    db = np.load(tmp_path / "key" / "conv1.db.npy")
+    _save_all(tmp_path / "sub", {"conv1.db": db.reshape(1, -1)})
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
+    assert not o["passed"] and o["hints"] == ["bias_layout"] and "save yours.reshape(4,)" in o["note"], o
+
+
 def test_a_db_summed_per_sample_with_keepdims_is_not_told_to_transpose(tmp_path):
     """A learner's review: with b (1, 1, 1, 4) and a batch of 4,
     np.sum(dZ, axis=(1, 2, 3), keepdims=True) is (4, 1, 1, 1), whose sizes
@@ -5885,6 +5906,38 @@ def test_float32_numbers_saved_as_float64_get_the_float32_hint(tmp_path):
                 "float64?) and this run is float64: --dtype float32" in o["note"], o
         else:
             assert "float32" not in o["hints"], o
+
+
+def test_a_dA_prev_right_in_its_last_sample_alone_and_a_relu_times_z_get_their_hints(tmp_path):
+    """A learner's review: dA_prev[i] = ... placed after the loop over the
+    samples (the last sample's alone, zeros elsewhere), and a ReLU backward
+    as dA * Z (the mask's values for the mask) failed with no hint. Made by
+    hand from the key's arrays: the last sample kept, the rest zeros; dA
+    times Z. A dA_prev right in no sample gets neither."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)
+    last = np.zeros_like(key["conv1.dA_prev"])
+    last[-1] = key["conv1.dA_prev"][-1]
+    times_z = key["pool3.dA_prev"] * key["conv1.Z"]  # relu2's dA times its Z
+    _save_all(tmp_path / "sub", {**key, "conv1.dA_prev": last, "relu2.dA_prev": times_z})
+    for extra in ([], ["--each-layer"]):
+        by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                        *extra]).stdout)["against"]}
+        o = by["conv1.dA_prev"]
+        if not extra:  # (layer by layer, conv1 is graded on your relu2.dA_prev: the slip's own sample only)
+            assert o["hints"] == ["some_samples"] and "yours is convcli's in sample 3 and zeros in all the " \
+                "others: is it written after the loop over the samples" in o["note"], o
+        o = by["relu2.dA_prev"]
+        assert not o["passed"] and o["hints"][0] == "no_mask" and "times the layer's Z itself: the mask is 1 or " \
+            "0, dA_prev = dA * (Z > 0)" in o["note"], (extra, o)
+    wrong = key["conv1.dA_prev"] + 1.0
+    wrong[:-1] = 0.0
+    _save_all(tmp_path / "wrong", {"conv1.dA_prev": wrong})
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "wrong", "--json"]).stdout)["against"]
+    assert not o["passed"] and "some_samples" not in o["hints"], o
 
 
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
