@@ -68,7 +68,8 @@ class Entry:
 # (its note says each in words): another axis order; a bias in the other of its two layouts' sizes; the padding,
 # stride or dilation that makes a wrong output size (or the formula's + 1 left out), or a dA_prev left padded;
 # a "same" padding's odd row or column on the top or left; the input padded by its edges or by reflection;
-# the bias added in every window (the seed notebook's), or not at all; the kernel flipped (a true
+# the bias added in every window (the seed notebook's), not at all, or twice; a conv's output through a ReLU;
+# the kernel flipped (a true
 # convolution's); a parameter's gradient per sample, not summed over them; a db summed over other axes of dZ;
 # convcli's numbers in another
 # shape (flattened); a parameter's gradient that is its last term alone (= for +=); windows not stepped
@@ -84,11 +85,11 @@ class Entry:
 # of yours in another axis order (if the layers after it took it so); with --each-layer, a layer graded on
 # convcli's input to it. The README lists them for a grader's script (a test holds the two equal, and
 # conftest every hint any test's check gives to this tuple).
-HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "flipped_kernel",
+HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias", "activation", "flipped_kernel",
               "transposed_kernel", "same_split", "edge_padding", "per_sample", "sum_axes", "reshaped", "last_term",
               "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels",
-              "some_samples", "float32", "float16", "decimals", "integer", "rounding", "nan_in_yours", "inf_in_yours", "nan_in_convcli",
-              "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs", "forward_first", "gradient_first",
+              "some_samples", "float32", "float16", "decimals", "integer", "rounding", "nan_in_yours",
+              "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs", "forward_first", "gradient_first",
               "layout_first", "convcli_input")
 
 
@@ -1858,6 +1859,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # One explanation of the numbers: the bias's, else the scale's, else the axes'.
             for kind, hint in (("bias_window", lambda: _bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("no_bias", lambda: _no_bias_hint(p, quantities, s.quantity, theirs, hr, ha)),
+                               ("activation", lambda: _activation_hint(p, quantities, s.quantity, theirs, hr, ha)),
                                ("flipped_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
                                                                      hr, ha)),
                                ("stride", lambda: _stride_hint(p, inputs, s.quantity, theirs, hr, ha)),
@@ -5044,6 +5046,24 @@ def _no_bias_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
                 return (f"; yours is this layer's output without its bias: the config's bias: window adds b[c] "
                         f"to each of the window's {k} elements, {k} * b[c] to every output of channel c")
             return "; yours is this layer's output without its bias: add b[c] to every output of channel c"
+        if b.any() and not window and _close(theirs, quantities[q] + b, rtol, atol):  # (a learner's review)
+            return ("; yours is this layer's output with its bias added twice (conv_single_step adds b[c] already): "
+                    "add it once")
+    return ""
+
+
+def _activation_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
+                     atol: float) -> str:
+    """For a conv layer's ``Z`` that differs: whether it is that output
+    through a ReLU, ``np.maximum(Z, 0)``, taken inside conv_forward (a
+    learner's review: no hint, and every array after it sent to fix it)."""
+    found = _layer_of(p, q)
+    ours = quantities.get(q)
+    if found is None or found[1].kind != "conv" or found[2] or ours is None or not np.any(ours < 0):
+        return ""
+    if _close(theirs, np.maximum(ours, 0), rtol, atol):
+        return ("; yours is this layer's output through a ReLU, np.maximum(Z, 0): conv_forward's Z comes before "
+                "the activation, which its own layer applies")
     return ""
 
 

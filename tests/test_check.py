@@ -5940,6 +5940,27 @@ def test_a_dA_prev_right_in_its_last_sample_alone_and_a_relu_times_z_get_their_h
     assert not o["passed"] and "some_samples" not in o["hints"], o
 
 
+def test_a_z_with_its_bias_twice_or_through_a_relu_is_told_so(tmp_path):
+    """A learner's review: Z + b once more after conv_single_step added it,
+    and np.maximum(Z, 0) inside conv_forward, failed with no hint. By hand:
+    the window sums of the padded input (bias once) by loops, then the slip."""
+    import json
+
+    from test_cli_helpers import run
+
+    cfg, key = _relu_pool_stack(tmp_path)  # seed 1: A_prev, W, b drawn in that order
+    rng = np.random.RandomState(1)
+    A, W, b = rng.randn(4, 5, 5, 3), rng.randn(3, 3, 3, 4), rng.randn(4)
+    P = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    Z = np.array([[[[np.sum(P[i, h:h + 3, w:w + 3] * W[..., c]) + b[c] for c in range(4)] for w in range(5)]
+                   for h in range(5)] for i in range(4)])
+    for name, mine, hint, said in (("twice", Z + b, "no_bias", "with its bias added twice"),
+                                   ("relu", np.maximum(Z, 0), "activation", "through a ReLU, np.maximum(Z, 0)")):
+        _save_all(tmp_path / name, {"conv1.Z": mine})
+        (o,) = json.loads(run(["check", cfg, "--against", tmp_path / name, "--json"]).stdout)["against"]
+        assert not o["passed"] and o["hints"] == [hint] and said in o["note"], o
+
+
 def test_a_right_layer_after_a_slip_is_not_told_the_slip(tmp_path):
     """A fuzz: a right max pool after one taken over every channel was told
     it pooled over every channel (the max over a window and over the
