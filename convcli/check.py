@@ -1781,8 +1781,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         # what yours holds: float64 numbers each a float32 one, where convcli's are not, were computed in float32
         # and saved from a float64 array (np.zeros' default): its hints as a float32 array's (a learner's review
         # had such a run told nothing, or to fix its forward)
-        held = np.dtype(np.float32) if not passed and info.dtype == np.float64 and _float32_held(theirs, ours) \
-            else info.dtype
+        held = np.dtype(np.float32) if not passed and info.dtype.name == "float64" and _float32_held(theirs, ours) \
+            else info.dtype  # (.name: a big-endian >f8 too, a review)
         if passed:
             # (where float32's allowance passed it, the allowance is what zeros would pass by: an --atol cannot
             # lift it, and the advice repeated at the --atol it gave, a review)
@@ -1851,7 +1851,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                 hints.append("relu_kink")
             for kind, hint in (("mask_only", _mask_only_hint), ("no_mask", _no_mask_hint),
                                ("all_channels", _pool_channels_hint), ("some_samples", _some_samples_hint)):
-                said = hint(p, inputs, s.quantity, theirs, hr, ha) if mistaken and not hints else ""
+                # (each of the layer's input of yours, but some_samples of the right answer itself: layer by
+                # layer, inputs hold yours, a review)
+                said = hint(p, quantities if kind == "some_samples" else inputs, s.quantity, theirs, hr, ha) \
+                    if mistaken and not hints else ""
                 if said:
                     note += said
                     hints.append(kind)
@@ -3874,6 +3877,10 @@ def _float32_held(theirs: np.ndarray, ours: np.ndarray) -> bool:
     element one, some not a whole number) where convcli's ``ours`` does not:
     computed in float32, saved as float64."""
     with np.errstate(all="ignore"):
+        head = theirs.reshape(-1)[::max(1, theirs.size // ULPS_HEAD)]  # (a sample first: most arrays are not)
+        head = head[np.isfinite(head)]
+        if not np.array_equal(head.astype(np.float32), head):
+            return False
         finite = theirs[np.isfinite(theirs)]
         if not finite.size or np.all(finite == np.round(finite)):
             return False
@@ -4242,9 +4249,10 @@ def _no_mask_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np
 def _some_samples_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, theirs: np.ndarray, rtol: float,
                        atol: float) -> str:
     """For a layer's output or dA_prev that differs: whether it is
-    convcli's in some samples and zeros in all the others (a copy or a write
-    placed after the loop over the samples, not in it: the last sample's
-    alone; a learner's review, no hint)."""
+    convcli's (``quantities``: the layer's right answer) in some samples and
+    zeros in all the others: a copy or a write placed after the loop over
+    the samples, not in it (the last sample's alone; a learner's review, no
+    hint), or a loop that misses some."""
     found = _layer_of(p, q)
     ours = quantities.get(q)
     if found is None or q.endswith((".dW", ".db")) or ours is None or ours.shape != theirs.shape \
@@ -4253,13 +4261,16 @@ def _some_samples_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, their
     m = ours.shape[0]
     with np.errstate(all="ignore"):
         zero = [k for k in range(m) if not np.any(theirs[k]) and np.any(ours[k])]
-        if not zero or len(zero) == m or not all(_close(theirs[k], ours[k], rtol, atol)
-                                                 for k in range(m) if k not in zero):
+        right = [k for k in range(m) if k not in zero]
+        # (right in some sample that is not zeros in convcli's too: an array of zeros is all_zeros', a review)
+        if not zero or not any(np.any(ours[k]) for k in right) or not all(
+                _close(theirs[k], ours[k], rtol, atol) for k in right):
             return ""
-    right = [k for k in range(m) if k not in zero]
-    return (f"; yours is convcli's in sample{'s' * (len(right) != 1)} {_ranges(right)} and zeros in "
-            f"{'all the others' if len(zero) > 1 else f'sample {zero[0]}'}: is it written after the loop over "
-            "the samples, not inside it?")
+    said = (f"; yours is convcli's in sample{'s' * (len(right) != 1)} {_ranges(right)} and zeros in "
+            f"{'all the others' if len(zero) > 1 else f'sample {zero[0]}'}")
+    if right == [m - 1]:  # the last sample's alone: a write after the loop
+        return said + ": is it written after the loop over the samples, not inside it?"
+    return said + f": does the loop over the samples miss {'them' if len(zero) > 1 else 'it'} (range(m - 1), an index)?"
 
 
 def _ranges(ks: list[int]) -> str:

@@ -5761,7 +5761,7 @@ def test_a_db_summed_over_other_axes_says_so(tmp_path, axes, keep):
 
 
 @pytest.mark.parametrize("A_prev, grad", [("[1, 5, 5, 3]", "output"), ("[3, 3, 3, 3]", "output"),
-                                           ("[4, 5, 5, 3]", "ones")])
+                                           ("[4, 5, 5, 3]", "ones")])  # (ones: a conv alone, so dZ is constant)
 def test_a_right_db_in_another_shape_is_told_its_reshape_not_a_sum(tmp_path, A_prev, grad):
     """A review: where an axis of dZ is of length 1 (one sample; a 1x1
     output, the 3x3 input unpadded) or dZ is constant (grad: ones), a sum
@@ -5773,7 +5773,8 @@ def test_a_right_db_in_another_shape_is_told_its_reshape_not_a_sum(tmp_path, A_p
 
     cfg = write(tmp_path, f"seed: 1\ninputs:\n  A_prev: {{random: {A_prev}}}\n  W: {{random: [3, 3, 3, 4]}}\n"
                           f"  b: {{random: [4]}}\nlayers:\n  - {{type: conv, W: W, b: b, pad: "
-                          f"{0 if A_prev.startswith('[3, 3') else 1}}}\n  - {{type: relu}}\nbackward: {{grad: {grad}}}\n")
+                          f"{0 if A_prev.startswith('[3, 3') else 1}}}\n"
+                          + ("" if grad == "ones" else "  - {type: relu}\n") + f"backward: {{grad: {grad}}}\n")
     assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
     db = np.load(tmp_path / "key" / "conv1.db.npy")
     _save_all(tmp_path / "sub", {"conv1.db": db.reshape(1, -1)})
@@ -5933,11 +5934,66 @@ def test_a_dA_prev_right_in_its_last_sample_alone_and_a_relu_times_z_get_their_h
         o = by["relu2.dA_prev"]
         assert not o["passed"] and o["hints"][0] == "no_mask" and "times the layer's Z itself: the mask is 1 or " \
             "0, dA_prev = dA * (Z > 0)" in o["note"], (extra, o)
+    # a forward output another layer takes, layer by layer too (a review: the hint read your own array there),
+    # and a loop that stops a sample early, whose cause is not a write after the loop
+    early = key["conv1.Z"].copy()
+    early[-1] = 0.0
+    for name, mine, said in (("last", last_z := np.where(np.arange(4)[:, None, None, None] == 3, key["conv1.Z"], 0.0),
+                              "in sample 3 and zeros in all the others: is it written after the loop"),
+                             ("early", early, "in samples 0-2 and zeros in sample 3: does the loop over the samples "
+                                              "miss it (range(m - 1), an index)?")):
+        assert not np.any(last_z[:3])
+        _save_all(tmp_path / name, {"conv1.Z": mine})
+        for extra in ([], ["--each-layer"]):
+            (o,) = json.loads(run(["check", cfg, "--against", tmp_path / name, "--json", *extra]).stdout)["against"]
+            assert o["hints"] == ["some_samples"] and said in o["note"], (name, extra, o)
     wrong = key["conv1.dA_prev"] + 1.0
     wrong[:-1] = 0.0
     _save_all(tmp_path / "wrong", {"conv1.dA_prev": wrong})
     (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "wrong", "--json"]).stdout)["against"]
     assert not o["passed"] and "some_samples" not in o["hints"], o
+
+
+def test_a_relu_backward_times_a_is_told_the_mask_is_one_or_zero(tmp_path):
+    """A review: the dA * A branch had no test of its own (in the stack's
+    grad: output, dA * Z and dA * A coincide). A random upstream gradient
+    here; dA and Z from the key, the slip by NumPy."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [2, 5, 5, 2]}\n  W: {random: [3, 3, 2, 3]}\n"
+                          "  b: {random: [3]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n  - {type: relu}\n"
+                          "backward: {grad: random}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    Z, dA = (np.load(tmp_path / "key" / f"{q}.npy") for q in ("conv1.Z", "relu2.dA"))
+    assert not np.allclose(dA * Z, dA * np.maximum(Z, 0))
+    _save_all(tmp_path / "sub", {"relu2.dA_prev": dA * np.maximum(Z, 0)})
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
+    assert o["hints"] == ["no_mask"] and "times the layer's A itself: the mask is 1 or 0" in o["note"], o
+
+
+def test_zeros_where_convcli_s_own_sample_is_zeros_too_are_all_zeros_not_some_samples(tmp_path):
+    """A review: where convcli's output has a sample of zeros (an input
+    sample of zeros, a bias below 0, into a ReLU), an array of zeros was
+    told it was convcli's in that sample and zeros in the others, not "was
+    it filled?"."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    A = np.random.RandomState(5).randn(3, 5, 5, 2)
+    A[0] = 0.0
+    np.save(tmp_path / "a.npy", A)
+    cfg = write(tmp_path, "seed: 5\ninputs:\n  A_prev: {file: a.npy}\n  W: {random: [3, 3, 2, 4]}\n"
+                          "  b: {value: [-0.5, -0.5, -0.5, -0.5]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n"
+                          "  - {type: relu}\n")
+    assert run(["forward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    relu = np.load(tmp_path / "key" / "relu2.A.npy")
+    assert not np.any(relu[0]) and np.any(relu[1:])
+    _save_all(tmp_path / "sub", {"relu2.A": np.zeros_like(relu)})
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
+    assert o["hints"] == ["all_zeros"] and "some_samples" not in o["hints"], o
 
 
 def test_a_z_with_its_bias_twice_or_through_a_relu_is_told_so(tmp_path):
