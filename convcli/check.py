@@ -2199,6 +2199,9 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
         if shape == (m, H + t + b, W + l + r, C):
             return (f"; {fmt_shape(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "
                     f"dA_prev_pad[:, {rows}, {cols}, :]")
+        if shape == (m, H + 2 * (t + b), W + 2 * (l + r), C):  # (zero_pad(dA_prev_pad, pad): a learner's review)
+            return (f"; {fmt_shape(shape)} is {spec.name}'s input padded twice: the gradient's padding is cropped "
+                    f"off, not added again, dA_prev_pad[:, {rows}, {cols}, :]")
         if (len(shape) == 4 and (shape[0], shape[3]) == (m, C) and H <= shape[1] <= H + t + b
                 and W <= shape[2] <= W + l + r and shape[1:3] != (H, W)):
             # cropped on one side only, or by less than the pad (an instructor's review: no hint at all)

@@ -390,6 +390,13 @@ def test_a_learners_slips_in_the_loops_get_their_hints(tmp_path):
     assert o["hints"] == ["geometry"]
     assert o["note"] == ("shape (2, 9, 9, 3), expected (2, 7, 7, 3); (2, 9, 9, 3) is conv1's padded input: "
                          "crop the padding off the gradient, dA_prev_pad[:, 1:-1, 1:-1, :]")
+    # padded again instead of cropped, zero_pad(dA_prev_pad, pad) (a learner's review: a bare shape error)
+    np.savez(sub / "mine.npz", dA=np.pad(np.load(tmp_path / "key" / "conv1.dA_prev.npy"),
+                                         ((0, 0), (2, 2), (2, 2), (0, 0))))
+    (o,) = json.loads(run(["check", cfg, "--against", sub / "mine.npz", "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"] and o["note"] == (
+        "shape (2, 11, 11, 3), expected (2, 7, 7, 3); (2, 11, 11, 3) is conv1's input padded twice: the gradient's "
+        "padding is cropped off, not added again, dA_prev_pad[:, 1:-1, 1:-1, :]"), o
 
 
 def test_a_dA_prev_cropped_on_one_side_or_by_less_than_the_pad_is_told_the_crop(tmp_path):
