@@ -2323,6 +2323,10 @@ def _settings(p: Plan, i: int, ls) -> list[tuple[str, dict, str, tuple[int, int]
              if conv and [k * x for x in unit] != pad]
     strides = [(f"stride {k}", {"stride": k}, f"stride is {s_H}", size(s=(k, k)))
                for k in sorted({1, 2, 3, f_H} - {s_H}) if s_H == s_W]
+    # the two swapped, {"stride": pad, "pad": stride} (a learner's review: told "pad 6 ... in size only")
+    swapped = [(f"stride {pad[0]} and pad {s_H} (the two swapped)", {"stride": pad[0], "pad": s_H},
+                f"stride is {s_H} and pad is {written}", size([s_H] * 4, s=(pad[0], pad[0])))
+               for _ in [0] if conv and s_H == s_W and len(set(pad)) == 1 and pad[0] >= 1 and pad[0] != s_H]
     windows = [(f"f {k}", {"f": k}, f"f is {f_H}", size(f=(k, k), s=(s_H, s_W) if given_stride else (k, k)))
                for k in range(1, max(f_H, 3) + 2) if not conv and f_H == f_W and k != f_H]
     # the dilation of the kernel's axes of more than one tap (a 1-tap axis resolves to 1 whatever is given)
@@ -2331,7 +2335,7 @@ def _settings(p: Plan, i: int, ls) -> list[tuple[str, dict, str, tuple[int, int]
     tried = {1, 2, 3} - taps if len(taps) == 1 else {1} if dilated else set()
     dilations = [(f"dilation {k}", {"dilation": k}, f"dilation is {spec.hparameters.get('dilation', 1)}",
                   size(d=(k, k))) for k in sorted(tried)]
-    order = ((dilations if dilated else []) + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides)
+    order = ((dilations if dilated else []) + swapped + (strides + pads if (s_H, s_W) != (1, 1) else pads + strides)
              + windows + ([] if dilated else dilations))
     return order
 

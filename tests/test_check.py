@@ -399,6 +399,28 @@ def test_a_learners_slips_in_the_loops_get_their_hints(tmp_path):
         "padding is cropped off, not added again, dA_prev_pad[:, 1:-1, 1:-1, :]"), o
 
 
+def test_a_z_made_with_stride_and_pad_swapped_is_told_so(tmp_path):
+    """A learner's review: {"stride": 1, "pad": 2} where the config says
+    stride 2, pad 1 was told "what pad 6 makes ... in size only", which it
+    is not. By hand: the window sums of the input padded by 2, at stride 1."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 2\ninputs:\n  A_prev: {random: [3, 7, 7, 3]}\n  W: {random: [3, 3, 3, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, stride: 2, pad: 1}\n")
+    rng = np.random.RandomState(2)
+    A, W, b = rng.randn(3, 7, 7, 3), rng.randn(3, 3, 3, 4), rng.randn(4)
+    P = np.pad(A, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    Z = np.array([[[[np.sum(P[i, h:h + 3, w:w + 3] * W[..., c]) + b[c] for c in range(4)] for w in range(9)]
+                   for h in range(9)] for i in range(3)])
+    _save_all(tmp_path / "sub", {"conv1.Z": Z})
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
+    assert o["hints"] == ["geometry"] and o["note"] == (
+        "shape (3, 9, 9, 4), expected (3, 4, 4, 4); (3, 9, 9, 4) is what stride 1 and pad 2 (the two swapped) "
+        "makes of conv1's input (3, 7, 7, 3); the config's stride is 2 and pad is 1"), o
+
+
 def test_a_dA_prev_cropped_on_one_side_or_by_less_than_the_pad_is_told_the_crop(tmp_path):
     """An instructor's review: only the uncropped padded gradient got "crop
     the padding off"; [:, pad:, pad:] (the start cropped only), [:, :-pad,
