@@ -1885,7 +1885,8 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
                                # after the axes': a dA_prev saved with H and W swapped under a dZ alike
                                # along both is that too, and the transpose is its fix (a review)
                                ("transposed_kernel", lambda: _flip_hint(p, quantities, inputs, s.quantity, theirs,
-                                                                        hr, ha, transposed=True)),
+                                                                        hr, ha, transposed=True)
+                                or _channels_swapped_hint(p, quantities, inputs, s.quantity, theirs, hr, ha)),
                                ("other_inputs", lambda: _draw_order_hint(p, quantities, s.quantity, theirs,
                                                                          hr, ha, other_inputs or {}))):
                 if unfilled:  # last_term's own words for zeros, at the check's tolerance (a review: at the hint's
@@ -5133,6 +5134,29 @@ def _flip_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.
             return ("; yours is what this layer makes with its kernel turned by 180 degrees, W[::-1, ::-1]: "
                     "a convolution in the signal-processing sense; a CNN layer takes sum(window * W[:, :, :, c]) "
                     "with W as it lies (a cross-correlation)")
+    return ""
+
+
+def _channels_swapped_hint(p: Plan, quantities: dict[str, np.ndarray], inputs: dict[str, np.ndarray], q: str,
+                           theirs: np.ndarray, rtol: float, atol: float) -> str:
+    """For a conv layer's ``Z`` that differs, where it has as many input as
+    output channels: whether it is what the layer makes with the kernel's
+    two channel axes swapped, ``W.transpose(0, 1, 3, 2)`` (filter c taken
+    as ``W[:, :, c]`` for ``W[..., c]``: a learner's review, no hint)."""
+    found = _layer_of(p, q)
+    if found is None or found[1].kind != "conv" or found[2]:
+        return ""
+    spec = found[1]
+    W, b, x = quantities.get(spec.W), quantities.get(spec.b), inputs.get(p.layer_input(found[0]))
+    if W is None or b is None or x is None or W.shape[2] != W.shape[3] or np.array_equal(W, W.transpose(0, 1, 3, 2)):
+        return ""
+    try:  # layer by layer, an input of yours may not fit
+        other, _ = conv_forward(x, W.transpose(0, 1, 3, 2), b, spec.hparameters, engine=p.engine)
+    except ValueError:
+        return ""
+    if other.shape == theirs.shape and _close(theirs, other, rtol, atol):
+        return ("; yours is what this layer makes with its kernel's input and output channels swapped, "
+                "W.transpose(0, 1, 3, 2): filter c is W[:, :, :, c] (W[..., c]), not W[:, :, c]")
     return ""
 
 

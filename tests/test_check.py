@@ -421,6 +421,27 @@ def test_a_z_made_with_stride_and_pad_swapped_is_told_so(tmp_path):
         "makes of conv1's input (3, 7, 7, 3); the config's stride is 2 and pad is 1"), o
 
 
+def test_a_z_with_the_kernel_s_channel_axes_swapped_is_told_so(tmp_path):
+    """A learner's review: filter c taken as W[:, :, c] (not W[..., c]) in
+    a layer of 4 input and 4 output channels failed with no hint. By hand:
+    the window sums of the padded input against W[:, :, c]."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [2, 5, 5, 4]}\n  W: {random: [3, 3, 4, 4]}\n"
+                          "  b: {random: [4]}\nlayers:\n  - {type: conv, W: W, b: b, pad: 1}\n")
+    rng = np.random.RandomState(3)
+    A, W, b = rng.randn(2, 5, 5, 4), rng.randn(3, 3, 4, 4), rng.randn(4)
+    P = np.pad(A, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    Z = np.array([[[[np.sum(P[i, h:h + 3, w:w + 3] * W[:, :, c]) + b[c] for c in range(4)] for w in range(5)]
+                   for h in range(5)] for i in range(2)])
+    _save_all(tmp_path / "sub", {"conv1.Z": Z})
+    (o,) = json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json"]).stdout)["against"]
+    assert not o["passed"] and o["hints"] == ["transposed_kernel"] and "channels swapped, W.transpose(0, 1, 3, " \
+        "2): filter c is W[:, :, :, c] (W[..., c]), not W[:, :, c]" in o["note"], o
+
+
 def test_a_dA_prev_cropped_on_one_side_or_by_less_than_the_pad_is_told_the_crop(tmp_path):
     """An instructor's review: only the uncropped padded gradient got "crop
     the padding off"; [:, pad:, pad:] (the start cropped only), [:, :-pad,
