@@ -1836,6 +1836,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # instructor's review: an all-NaN dW was told "the last sample's dW alone", a dA_prev "the kernel
             # turned"); the NaN note says what it is.
             mistaken = mistaken and not _all_nan(theirs)
+            # Layer by layer, an array that is the whole run's own (right for convcli's inputs) has no slip of
+            # its layer to explain: it fails on an input of yours (a regression review: a right ReLU dA_prev
+            # after a pool's masks alone, under grad: output, was told it multiplied by A)
+            mistaken = mistaken and not (whole is not None and whole.get(s.quantity) is not None
+                                         and whole[s.quantity].shape == theirs.shape
+                                         and _close(theirs, whole[s.quantity], rtol, atol))
             # An array of zeros is what a slip whose terms are all within atol of 0 makes too (the = for += of
             # a gradient that small, a review): of the hints only the one that says why zeros is asked.
             unfilled = not np.any(theirs) and bool(np.any(ours))

@@ -6023,6 +6023,33 @@ def test_a_relu_backward_times_a_is_told_the_mask_is_one_or_zero(tmp_path):
     assert o["hints"] == ["no_mask"] and "times the layer's A itself: the mask is 1 or 0" in o["note"], o
 
 
+def test_each_layer_tells_no_slip_of_an_array_right_for_the_whole_run(tmp_path):
+    """A regression review: under --each-layer, a right relu1.dA_prev after
+    a pool2.dA_prev of the masks alone (grad: output: the masks times A are
+    the right pool gradient) was told it multiplied by A, a slip it does not
+    have; it fails there on your pool2.dA_prev, and says no slip of its own.
+    The masks by hand: 1 at each 2x2 window's maximum."""
+    import json
+
+    from test_cli_helpers import run, write
+
+    cfg = write(tmp_path, "seed: 3\ninputs:\n  A_prev: {random: [1, 4, 4, 1]}\nlayers:\n  - {type: relu}\n"
+                          "  - {type: pool, f: 2, stride: 2, mode: max}\nbackward: {grad: output}\n")
+    assert run(["backward", cfg, "--out", tmp_path / "key"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key" / f"{q}.npy") for q in ("relu1.A", "pool2.A", "relu1.dA_prev")}
+    masks = np.zeros_like(key["relu1.A"])
+    for h in range(2):
+        for w in range(2):
+            win = key["relu1.A"][0, 2 * h:2 * h + 2, 2 * w:2 * w + 2, 0]
+            masks[0, 2 * h:2 * h + 2, 2 * w:2 * w + 2, 0] = win == win.max()
+    _save_all(tmp_path / "sub", {**key, "pool2.dA_prev": masks})
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    assert by["pool2.dA_prev"]["hints"] == ["mask_only"], by["pool2.dA_prev"]
+    o = by["relu1.dA_prev"]
+    assert not o["passed"] and "no_mask" not in o["hints"] and "itself" not in o["note"], o
+
+
 def test_zeros_where_convcli_s_own_sample_is_zeros_too_are_all_zeros_not_some_samples(tmp_path):
     """A review: where convcli's output has a sample of zeros (an input
     sample of zeros, a bias below 0, into a ReLU), an array of zeros was
