@@ -1839,9 +1839,12 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
             # Layer by layer, an array that is the whole run's own (right for convcli's inputs) has no slip of
             # its layer to explain: it fails on an input of yours (a regression review: a right ReLU dA_prev
             # after a pool's masks alone, under grad: output, was told it multiplied by A)
-            mistaken = mistaken and not (whole is not None and whole.get(s.quantity) is not None
-                                         and whole[s.quantity].shape == theirs.shape
-                                         and _close(theirs, whole[s.quantity], rtol, atol))
+            run_own = (whole is not None and whole.get(s.quantity) is not None
+                       and whole[s.quantity].shape == theirs.shape and _close(theirs, whole[s.quantity], hr, ha))
+            if run_own and mistaken:  # (said, where the note would else explain nothing: a review)
+                note += ("; yours is the whole run's (convcli's on its own inputs): layer by layer it fails on an "
+                         "input of yours that differs, which this layer, done right, makes otherwise")
+            mistaken = mistaken and not run_own
             # An array of zeros is what a slip whose terms are all within atol of 0 makes too (the = for += of
             # a gradient that small, a review): of the hints only the one that says why zeros is asked.
             unfilled = not np.any(theirs) and bool(np.any(ours))
@@ -2207,8 +2210,8 @@ def _padded_gradient_hint(p: Plan, q: str, shape: tuple[int, ...]) -> str:
             return (f"; {fmt_shape(shape)} is {spec.name}'s padded input: crop the padding off the gradient, "
                     f"dA_prev_pad[:, {rows}, {cols}, :]")
         if shape == (m, H + 2 * (t + b), W + 2 * (l + r), C):  # (zero_pad(dA_prev_pad, pad): a learner's review)
-            return (f"; {fmt_shape(shape)} is {spec.name}'s input padded twice: the gradient's padding is cropped "
-                    f"off, not added again, dA_prev_pad[:, {rows}, {cols}, :]")
+            return (f"; {fmt_shape(shape)} is the size of {spec.name}'s input padded twice (zero_pad of the padded "
+                    f"gradient?): its padding is cropped off, not added again, dA_prev_pad[:, {rows}, {cols}, :]")
         if (len(shape) == 4 and (shape[0], shape[3]) == (m, C) and H <= shape[1] <= H + t + b
                 and W <= shape[2] <= W + l + r and shape[1:3] != (H, W)):
             # cropped on one side only, or by less than the pad (an instructor's review: no hint at all)
@@ -2333,7 +2336,8 @@ def _settings(p: Plan, i: int, ls) -> list[tuple[str, dict, str, tuple[int, int]
     # the two swapped, {"stride": pad, "pad": stride} (a learner's review: told "pad 6 ... in size only")
     swapped = [(f"stride {pad[0]} and pad {s_H} (the two swapped)", {"stride": pad[0], "pad": s_H},
                 f"stride is {s_H} and pad is {written}", size([s_H] * 4, s=(pad[0], pad[0])))
-               for _ in [0] if conv and s_H == s_W and len(set(pad)) == 1 and pad[0] >= 1 and pad[0] != s_H]
+               for _ in [0] if conv and s_H == s_W and len(set(pad)) == 1 and pad[0] >= 1 and pad[0] != s_H
+               and not isinstance(spec.hparameters.get("pad", 0), str)]  # (a "same" has no number to swap)
     windows = [(f"f {k}", {"f": k}, f"f is {f_H}", size(f=(k, k), s=(s_H, s_W) if given_stride else (k, k)))
                for k in range(1, max(f_H, 3) + 2) if not conv and f_H == f_W and k != f_H]
     # the dilation of the kernel's axes of more than one tap (a 1-tap axis resolves to 1 whatever is given)
@@ -3919,7 +3923,7 @@ def _float32_hint(p: Plan, theirs: np.ndarray, ours: np.ndarray, rounding: float
         return ""
     rtol, atol = p.tolerance_for("float32")
     are = ("hold float32 numbers (computed in float32, saved as float64?)" if saved_as is not None
-           and np.dtype(saved_as) == np.float64 else "are float32")
+           and np.dtype(saved_as).name == "float64" else "are float32")  # (.name: big-endian >f8 too)
     if _close(theirs, ours, rtol, atol + rounding):
         return (f"; yours {are} and this run is float64: --dtype float32 computes in float32 and "
                 f"checks at rtol {rtol:g}, atol {atol:g} and float32's rounding then, within which yours are "
@@ -4282,9 +4286,10 @@ def _some_samples_hint(p: Plan, quantities: dict[str, np.ndarray], q: str, their
             return ""
     said = (f"; yours is convcli's in sample{'s' * (len(right) != 1)} {_ranges(right)} and zeros in "
             f"{'all the others' if len(zero) > 1 else f'sample {zero[0]}'}")
-    if right == [m - 1]:  # the last sample's alone: a write after the loop
-        return said + ": is it written after the loop over the samples, not inside it?"
-    return said + f": does the loop over the samples miss {'them' if len(zero) > 1 else 'it'} (range(m - 1), an index)?"
+    if [k for k in right if np.any(ours[k])] == [m - 1]:  # the last sample's alone (where convcli's has any):
+        return said + ": is it written after the loop over the samples, not inside it?"  # a write after the loop
+    loop = " (range(m - 1))" if zero == [m - 1] else " (range(1, m))" if zero == [0] else ""
+    return said + f": does the loop over the samples miss {'them' if len(zero) > 1 else 'it'}{loop}?"
 
 
 def _ranges(ks: list[int]) -> str:
