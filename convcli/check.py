@@ -1778,6 +1778,7 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         values, n_differ, worst = None, None, None
         each = np.ndim(graded_atol) > 0 and not passed  # the atol said is the largest element's
         hints = []
+        run_own = False  # (layer by layer: yours is the whole run's own, below)
         # what yours holds: float64 numbers each a float32 one, where convcli's are not, were computed in float32
         # and saved from a float64 array (np.zeros' default): its hints as a float32 array's (a learner's review
         # had such a run told nothing, or to fix its forward)
@@ -1934,7 +1935,9 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         elif not passed and info.dtype.kind in "iu" and not np.array_equal(ours, np.round(ours), equal_nan=True):
             note += _integer_hint(info.dtype, theirs, ours, rtol, atol)  # (convcli's whole too: not the cause)
             hints.append("integer")
-        rounded = not passed and not hints and info.dtype.kind == "f"
+        # (not an array that is the whole run's own: on a grid of decimals already, grad: ones', it is no
+        # rounding of the layer's answer made of your inputs either, a regression review)
+        rounded = not passed and not hints and info.dtype.kind == "f" and not run_own
         places = _decimals(theirs, ours) if rounded else None
         # layer by layer, yours is graded on your own (rounded) inputs: it may be the whole run's rounded (a
         # learner's review: 9 of 14 arrays saved with np.round(.., 4) failed with no word of why)

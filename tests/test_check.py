@@ -5934,6 +5934,20 @@ def test_each_layer_tells_no_rounding_of_an_array_that_is_the_whole_run_s_exactl
                                                     "--each-layer"]).stdout)["against"]}
     o = by["relu2.dA_prev"]
     assert not o["passed"] and "decimals" not in o["hints"] and "rounded" not in o["note"], o
+    # nor where the layer's answer made of your inputs is the whole run's plus noise, which convcli's own numbers
+    # on a grid of 2 decimals (grad: ones) match "rounded" by chance (a regression review)
+    cfg = write(tmp_path, "seed: 17\ninputs: {A_prev: {random: [2, 9, 9, 3]}}\nlayers:\n  - {type: relu}\n"
+                          "  - {type: pool, f: 3, stride: 2, mode: max}\nbackward: {grad: ones}\n", name="r7.yaml")
+    assert run(["backward", cfg, "--out", tmp_path / "key7"]).exit_code == 0
+    key = {q: np.load(tmp_path / "key7" / f"{q}.npy") for q in ("relu1.A", "pool2.A", "pool2.dA_prev",
+                                                                 "relu1.dA_prev")}
+    g = key["pool2.dA_prev"]
+    key["pool2.dA_prev"] = g + 1e-5 * g.std() * np.random.RandomState(0).randn(*g.shape)
+    _save_all(tmp_path / "sub7", key)
+    by = {o["quantity"]: o for o in json.loads(run(["check", cfg, "--against", tmp_path / "sub7", "--json",
+                                                    "--each-layer"]).stdout)["against"]}
+    o = by["relu1.dA_prev"]
+    assert not o["passed"] and "decimals" not in o["hints"] and "rounded" not in o["note"], o
 
 
 def test_float32_numbers_saved_as_float64_get_the_float32_hint(tmp_path):
