@@ -89,8 +89,8 @@ HINT_KINDS = ("axis_order", "bias_layout", "geometry", "bias_window", "no_bias",
               "transposed_kernel", "same_split", "edge_padding", "per_sample", "sum_axes", "reshaped", "last_term",
               "stride", "pool_mode", "scale", "ties", "relu_kink", "mask_only", "no_mask", "all_channels",
               "some_samples", "float32", "float16", "decimals", "integer", "rounding", "nan_in_yours",
-              "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs", "forward_first", "gradient_first",
-              "layout_first", "convcli_input")
+              "inf_in_yours", "nan_in_convcli", "inputs_as_saved", "all_zeros", "atol_dominates", "other_inputs",
+              "forward_first", "gradient_first", "layout_first", "convcli_input")
 
 
 @dataclass

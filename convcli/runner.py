@@ -295,7 +295,8 @@ def plan(config: str | Path | LoadedConfig, *, dtype: str | None = None, engine:
         raise ConvcliError("--dtype", f"unsupported dtype {dtype!r}: convcli computes in {' or '.join(DTYPES)}"
                                       f"{did_you_mean(dtype, DTYPES) if isinstance(dtype, str) else ''}")
     if engine is not None and engine not in ENGINES:
-        raise ConvcliError("--engine", f"expected {' or '.join(ENGINES)}, got {engine!r}{did_you_mean(engine, ENGINES)}")
+        raise ConvcliError("--engine",
+                           f"expected {' or '.join(ENGINES)}, got {engine!r}{did_you_mean(engine, ENGINES)}")
     dtype = dtype or model.dtype
     engine = engine or model.engine
     itemsize = np.dtype(dtype).itemsize
