@@ -1940,11 +1940,10 @@ def evaluate_against(submitted: list[Submitted], p: Plan, quantities: dict[str, 
         rounded = not passed and not hints and info.dtype.kind == "f" and not run_own
         places = _decimals(theirs, ours) if rounded else None
         # layer by layer, yours is graded on your own (rounded) inputs: it may be the whole run's rounded (a
-        # learner's review: 9 of 14 arrays saved with np.round(.., 4) failed with no word of why)
-        # (not where yours is the whole run's numbers exactly: on a grid already, a ReLU's 0/1 mask is any
-        # rounding of itself; a review had such a right array told it was rounded)
-        run_places = _decimals(theirs, whole[s.quantity]) if rounded and places is None and whole and not _close(
-            theirs, whole[s.quantity], rtol, atol) else None
+        # learner's review: 9 of 14 arrays saved with np.round(.., 4) failed with no word of why); never where
+        # yours is the whole run's numbers (run_own, at the hints' looser tolerance: on a grid already, a ReLU's
+        # 0/1 mask is any rounding of itself; a review had such a right array told it was rounded)
+        run_places = _decimals(theirs, whole[s.quantity]) if rounded and places is None and whole else None
         if places is not None or run_places is not None:  # (an adversarial review: a Z saved to 4 decimals was
             # blamed for what followed)
             k = places if places is not None else run_places
